@@ -1,0 +1,45 @@
+/** The `keel` command line: every command attaches to the workspace's daemon or runs one in-process. */
+import { Command, CommanderError } from 'commander';
+import { createLogger } from '../log';
+import { NotAWorkspaceError } from '../workspace/locate';
+import { KEEL_VERSION } from '../version';
+import { registerDaemon } from './commands/daemon';
+import { registerInit } from './commands/init';
+import { registerStatus } from './commands/status';
+import { registerStop } from './commands/stop';
+import type { CliContext } from './context';
+
+export function buildProgram(): Command {
+  const program = new Command('keel')
+    .description('Keel: an AI operating workspace for a one-person company')
+    .version(KEEL_VERSION)
+    .option(
+      '-w, --workspace <dir>',
+      'the workspace folder (default: the nearest folder with keel.yaml, upwards)',
+    )
+    .showHelpAfterError()
+    .exitOverride();
+  const context: CliContext = {
+    // A daemon run by one command stays quiet unless something goes wrong.
+    log: createLogger({ level: process.env.KEEL_LOG_LEVEL ? undefined : 'warn' }),
+    workspaceOption: () => program.opts<{ workspace?: string }>().workspace,
+  };
+  registerInit(program, context);
+  registerStatus(program, context);
+  registerDaemon(program, context);
+  registerStop(program, context);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    process.stderr.write(`keel: ${(error as Error).message}\n`);
+    return error instanceof NotAWorkspaceError ? 2 : 1;
+  }
+}

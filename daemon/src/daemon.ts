@@ -1,0 +1,206 @@
+/**
+ * The daemon: one per workspace folder, owner of all its state. It holds the workspace lock, keeps
+ * the workspace config current, serves the typed router on whichever transports it is given and
+ * pushes status changes to every connected client.
+ */
+import { watch, rmSync, type FSWatcher } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import {
+  CONFIG_FILE,
+  StatusChangedNotification,
+  type DaemonState,
+  type DaemonStatus,
+  type NotificationDefinition,
+  type ParamsOf,
+} from '@keel/schemas';
+import type { Logger } from './log';
+import { registerHandlers } from './handlers/index';
+import { Router } from './rpc/router';
+import { SocketServer } from './rpc/socketServer';
+import { socketPathFor, tokenPathFor } from './runtime/paths';
+import { writeNewToken } from './runtime/token';
+import { WorkspaceLock } from './runtime/workspaceLock';
+import { loadConfig, type LoadedConfig } from './workspace/config';
+import { KEEL_VERSION } from './version';
+
+export interface DaemonOptions {
+  /** Absolute, real path of the workspace folder. */
+  workspace: string;
+  /** `daemon`: long-lived and serving the socket; `in-process`: inside one CLI command. */
+  mode: 'daemon' | 'in-process';
+  log: Logger;
+}
+
+/** Somewhere notifications go: the LSP connection, the socket's clients, an in-process client. */
+export type NotificationSink = (method: string, params: unknown) => void;
+
+const CONFIG_RELOAD_DEBOUNCE_MS = 50;
+
+export class Daemon {
+  readonly router = new Router();
+  readonly startedAt = new Date();
+  private state: DaemonState = 'starting';
+  private config: LoadedConfig = { state: 'missing', config: null, problems: [] };
+  private readonly sinks = new Set<NotificationSink>();
+  private socket: SocketServer | null = null;
+  private configWatcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly exitHook = (): void => this.releaseSync();
+  private resolveStopped!: () => void;
+  /** Settles once the daemon has stopped and released the workspace. */
+  readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+
+  private constructor(
+    private readonly options: DaemonOptions,
+    private readonly lock: WorkspaceLock,
+  ) {}
+
+  /**
+   * Takes the workspace lock (throwing `DaemonAlreadyRunningError` if another daemon holds it),
+   * loads the config and starts serving.
+   */
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const socketPath = options.mode === 'daemon' ? socketPathFor(options.workspace) : null;
+    const lock = await WorkspaceLock.acquire(options.workspace, {
+      pid: process.pid,
+      mode: options.mode,
+      socketPath,
+      tokenPath: socketPath ? tokenPathFor(socketPath) : null,
+      startedAt: new Date().toISOString(),
+      version: KEEL_VERSION,
+    });
+    const daemon = new Daemon(options, lock);
+    process.once('exit', daemon.exitHook);
+    try {
+      await daemon.open();
+    } catch (error) {
+      await daemon.stop('failed to start');
+      throw error;
+    }
+    return daemon;
+  }
+
+  get workspace(): string {
+    return this.options.workspace;
+  }
+
+  get log(): Logger {
+    return this.options.log;
+  }
+
+  status(): DaemonStatus {
+    return {
+      state: this.state,
+      version: KEEL_VERSION,
+      pid: process.pid,
+      workspace: this.options.workspace,
+      config: this.config.state,
+      problems: this.config.problems,
+      startedAt: this.startedAt.toISOString(),
+      uptimeMs: Date.now() - this.startedAt.getTime(),
+      mode: this.options.mode,
+      socketPath: this.lock.info.socketPath,
+    };
+  }
+
+  /** Adds a destination for notifications; returns its removal. */
+  addNotificationSink(sink: NotificationSink): () => void {
+    this.sinks.add(sink);
+    return () => this.sinks.delete(sink);
+  }
+
+  notify<T extends NotificationDefinition>(definition: T, params: ParamsOf<T>): void {
+    const checked = definition.params.parse(params);
+    this.socket?.notify(definition.method, checked);
+    for (const sink of this.sinks) sink(definition.method, checked);
+  }
+
+  /** Re-reads `keel.yaml` and tells clients if anything they can see changed. */
+  async reloadConfig(): Promise<void> {
+    const before = JSON.stringify([this.config.state, this.config.problems]);
+    this.config = await loadConfig(this.options.workspace);
+    if (JSON.stringify([this.config.state, this.config.problems]) !== before) {
+      this.log.info('workspace config changed', { config: this.config.state });
+      this.publishStatus();
+    }
+  }
+
+  /** Stops serving, releases the socket, token and lock. Idempotent; resolves when done. */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= this.close(reason);
+    return this.stopping;
+  }
+
+  private async open(): Promise<void> {
+    registerHandlers(this.router, this);
+    this.config = await loadConfig(this.options.workspace);
+    this.watchConfig();
+    const { socketPath, tokenPath } = this.lock.info;
+    if (socketPath && tokenPath) {
+      const token = await writeNewToken(tokenPath);
+      this.log.redact(token);
+      this.socket = await SocketServer.listen({
+        socketPath,
+        token,
+        router: this.router,
+        log: this.log,
+        describe: () => ({ daemonVersion: KEEL_VERSION, workspace: this.options.workspace }),
+      });
+    }
+    this.state = 'ready';
+    this.log.info('daemon ready', {
+      workspace: this.options.workspace,
+      pid: process.pid,
+      mode: this.options.mode,
+      socket: socketPath ?? 'none',
+      config: this.config.state,
+    });
+    this.publishStatus();
+  }
+
+  private async close(reason: string): Promise<void> {
+    this.log.info('daemon stopping', { reason });
+    this.state = 'stopping';
+    this.publishStatus();
+    this.configWatcher?.close();
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    await this.socket?.close();
+    if (this.lock.info.tokenPath) await rm(this.lock.info.tokenPath, { force: true });
+    await this.lock.release();
+    process.off('exit', this.exitHook);
+    this.log.info('daemon stopped');
+    this.resolveStopped();
+  }
+
+  private publishStatus(): void {
+    this.notify(StatusChangedNotification, this.status());
+  }
+
+  /** keel.yaml can be created, edited or deleted by anyone at any time: watch its folder. */
+  private watchConfig(): void {
+    try {
+      this.configWatcher = watch(this.options.workspace, (_event, filename) => {
+        if (filename !== null && filename !== CONFIG_FILE) return;
+        if (this.reloadTimer) clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => {
+          this.reloadConfig().catch((error: unknown) =>
+            this.log.error('reading keel.yaml failed', { error }),
+          );
+        }, CONFIG_RELOAD_DEBOUNCE_MS);
+      });
+      this.configWatcher.on('error', (error) => this.log.warn('config watcher failed', { error }));
+    } catch (error) {
+      this.log.warn('cannot watch the workspace folder for keel.yaml changes', { error });
+    }
+  }
+
+  /** Last resort on process exit (crash paths included): nothing asynchronous can run here. */
+  private releaseSync(): void {
+    const { socketPath, tokenPath } = this.lock.info;
+    for (const path of [socketPath, tokenPath]) {
+      if (path) rmSync(path, { force: true });
+    }
+    this.lock.releaseSync();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Parses a YAML file against a zod schema and turns everything wrong with it (YAML syntax, schema
+ * violations) into problems with exact 1-based line and column ranges, ready to be editor
+ * diagnostics or CLI messages.
+ */
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import type { Problem } from '@keel/schemas';
+
+export type YamlParseResult<T> =
+  { ok: true; value: T; problems: Problem[] } | { ok: false; problems: Problem[] };
+
+export function parseYamlWithSchema<S extends z.ZodType>(
+  text: string,
+  schema: S,
+  path: string,
+): YamlParseResult<z.output<S>> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number): { line: number; column: number } => {
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  const problem = (range: [number, number], message: string): Problem => {
+    const start = at(range[0]);
+    const end = at(Math.max(range[0], range[1]));
+    return { path, severity: 'error', message, ...start, endLine: end.line, endColumn: end.column };
+  };
+
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((error) => problem(error.pos, `YAML syntax: ${firstLine(error.message)}`)),
+    };
+  }
+  const result = schema.safeParse(doc.toJS() ?? {});
+  if (result.success) return { ok: true, value: result.data, problems: [] };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => {
+      const { range, label } = locate(doc, issue);
+      return problem(range, label ? `${label}: ${issue.message}` : issue.message);
+    }),
+  };
+}
+
+/** The source range a zod issue is about, and the dotted key path to name in the message. */
+function locate(doc: Document, issue: z.core.$ZodIssue): { range: [number, number]; label: string } {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  // The deepest node on the issue's path that exists in the file.
+  let depth = path.length;
+  let node = nodeAt(doc, path);
+  while (!node && depth > 0) {
+    depth--;
+    node = nodeAt(doc, path.slice(0, depth));
+  }
+  if (issue.code === 'unrecognized_keys' && isMap(node)) {
+    const key = node.items.find(
+      (pair) => isPair(pair) && isScalar(pair.key) && issue.keys.includes(String(pair.key.value)),
+    );
+    const keyNode = key?.key as Node | undefined;
+    if (keyNode?.range) return { range: [keyNode.range[0], keyNode.range[1]], label: path.join('.') };
+  }
+  const range = node?.range ?? doc.contents?.range ?? [0, 0, 0];
+  return { range: [range[0], range[1]], label: path.join('.') };
+}
+
+function nodeAt(doc: Document, path: (string | number)[]): Node | undefined {
+  if (path.length === 0) return doc.contents ?? undefined;
+  const found = doc.getIn(path, true);
+  return found && typeof found === 'object' && 'range' in found ? (found as Node) : undefined;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}

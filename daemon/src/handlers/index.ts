@@ -1,0 +1,12 @@
+/** Every protocol area's handlers, registered on the daemon's router. */
+import type { Daemon } from '../daemon';
+import type { Router } from '../rpc/router';
+import { registerLifecycleHandlers } from './lifecycle';
+import { registerStatusHandlers } from './status';
+import { registerWorkspaceHandlers } from './workspace';
+
+export function registerHandlers(router: Router, daemon: Daemon): void {
+  registerStatusHandlers(router, daemon);
+  registerWorkspaceHandlers(router, daemon);
+  registerLifecycleHandlers(router, daemon);
+}

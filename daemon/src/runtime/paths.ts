@@ -1,0 +1,52 @@
+/**
+ * Where a daemon keeps what must stay private to the user: the JSON-RPC socket and its token live
+ * in a per-user runtime directory (mode 0700), never inside the workspace.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, lstatSync, chmodSync, realpathSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The per-user runtime directory: `$KEEL_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/keel`, else
+ * `<tmp>/keel-<uid>`. Created 0700; refused if it is a symlink or belongs to someone else.
+ */
+export function runtimeDir(): string {
+  const dir =
+    process.env.KEEL_RUNTIME_DIR ??
+    (process.env.XDG_RUNTIME_DIR
+      ? join(process.env.XDG_RUNTIME_DIR, 'keel')
+      : join(tmpdir(), `keel-${userInfo().uid}`));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(dir);
+  if (!stat.isDirectory()) {
+    throw new Error(`Keel's runtime directory ${dir} is not a directory; remove it and try again.`);
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new Error(
+      `Keel's runtime directory ${dir} belongs to another user (uid ${stat.uid}); ` +
+        `set KEEL_RUNTIME_DIR to a directory of your own.`,
+    );
+  }
+  if ((stat.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  return dir;
+}
+
+/** A short, stable name for a workspace folder, so socket paths stay under the 108-byte limit. */
+export function workspaceKey(workspace: string): string {
+  return createHash('sha256').update(realpathSync(workspace)).digest('hex').slice(0, 16);
+}
+
+export function socketPathFor(workspace: string): string {
+  return join(runtimeDir(), `${workspaceKey(workspace)}.sock`);
+}
+
+export function tokenPathFor(socketPath: string): string {
+  return socketPath.replace(/\.sock$/, '') + '.token';
+}
+
+/** `.keel/`: the workspace's derived, git-ignored state. */
+export function stateDir(workspace: string): string {
+  return join(workspace, '.keel');
+}

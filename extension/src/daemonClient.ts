@@ -1,0 +1,236 @@
+/**
+ * The one owner of the daemon's lifecycle in the editor: starts keeld through vscode-languageclient,
+ * tracks its state, restarts it after a crash with backoff (up to a limit, then a clear error with a
+ * Restart action), and sends typed requests to it.
+ */
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  ResponseError,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+import {
+  KeelRpcError,
+  StatusChangedNotification,
+  StatusRequest,
+  type ConnectionState,
+  type DaemonStatus,
+  type ParamsOf,
+  type RequestDefinition,
+  type ResultOf,
+} from '@keel/schemas';
+
+/** Crashes tolerated within the window before the client gives up and asks the operator. */
+export const MAX_CRASHES = 5;
+const CRASH_WINDOW_MS = 3 * 60_000;
+const FIRST_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export interface DaemonClientSnapshot {
+  connection: ConnectionState;
+  daemon: DaemonStatus | null;
+  restarts: number;
+  nextRestartAt: string | null;
+  lastError: string | null;
+}
+
+export class DaemonNotRunningError extends Error {
+  constructor(state: ConnectionState) {
+    super(`The Keel daemon is not running (${state}). Run "Keel: Restart Daemon" to start it.`);
+    this.name = 'DaemonNotRunningError';
+  }
+}
+
+export class DaemonClient implements vscode.Disposable {
+  private client: LanguageClient | null = null;
+  private snapshot: DaemonClientSnapshot = {
+    connection: 'stopped',
+    daemon: null,
+    restarts: 0,
+    nextRestartAt: null,
+    lastError: null,
+  };
+  private crashTimes: number[] = [];
+  private restartTimer: NodeJS.Timeout | null = null;
+  /** Set when the stop is wanted (by us, or the daemon announced it): no automatic restart. */
+  private stopExpected = false;
+  private readonly changed = new vscode.EventEmitter<DaemonClientSnapshot>();
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly folder: string,
+    private readonly daemonModule: string,
+    private readonly output: vscode.LogOutputChannel,
+  ) {}
+
+  get state(): DaemonClientSnapshot {
+    return this.snapshot;
+  }
+
+  /** Starts the daemon unless it is running or starting. Resolves when it is ready (or failed). */
+  async start(): Promise<void> {
+    if (this.client || this.snapshot.connection === 'starting') return;
+    this.clearRestartTimer();
+    this.stopExpected = false;
+    this.update({ connection: 'starting', nextRestartAt: null });
+    const client = this.createLanguageClient();
+    this.client = client;
+    let startupError: unknown = null;
+    try {
+      await client.start();
+      const status = await this.request(StatusRequest);
+      this.update({ connection: 'running', daemon: status, lastError: null });
+    } catch (error) {
+      startupError = error;
+    }
+    if (startupError !== null) {
+      this.client = null;
+      await disposeQuietly(client);
+      const message = describeError(startupError);
+      this.output.error(`Keel daemon failed to start: ${message}`);
+      this.update({ connection: 'failed', daemon: null, lastError: message });
+      this.offerRestart(`Keel daemon failed to start: ${message}`);
+    }
+  }
+
+  /** Stops the daemon on purpose; it is not restarted. */
+  async stop(): Promise<void> {
+    this.clearRestartTimer();
+    this.stopExpected = true;
+    const client = this.client;
+    this.client = null;
+    if (client) await disposeQuietly(client);
+    this.update({ connection: 'stopped', daemon: null, nextRestartAt: null });
+  }
+
+  /** The operator's restart: forgets past crashes and starts afresh. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.crashTimes = [];
+    this.update({ restarts: 0, lastError: null });
+    await this.start();
+  }
+
+  async request<T extends RequestDefinition>(definition: T, params?: ParamsOf<T>): Promise<ResultOf<T>> {
+    const client = this.client;
+    if (!client || !client.isRunning()) throw new DaemonNotRunningError(this.snapshot.connection);
+    try {
+      const raw: unknown = await client.sendRequest(definition.method, params ?? {});
+      return definition.result.parse(raw) as ResultOf<T>;
+    } catch (error) {
+      if (error instanceof ResponseError) throw new KeelRpcError(error.code, error.message, error.data);
+      throw error;
+    }
+  }
+
+  dispose(): void {
+    this.clearRestartTimer();
+    void this.stop();
+    this.changed.dispose();
+  }
+
+  private createLanguageClient(): LanguageClient {
+    const args = ['--workspace', this.folder];
+    const serverOptions: ServerOptions = {
+      run: { module: this.daemonModule, transport: TransportKind.ipc, args },
+      debug: {
+        module: this.daemonModule,
+        transport: TransportKind.ipc,
+        args,
+        options: { execArgv: ['--nolazy', '--inspect=6009'] },
+      },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [],
+      outputChannel: this.output,
+      workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(this.folder)),
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: (_error, _message, count) => ({
+          action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+        }),
+        closed: () => this.onConnectionClosed(),
+      },
+    };
+    const client = new LanguageClient('keel', 'Keel', serverOptions, clientOptions);
+    client.onNotification(StatusChangedNotification.method, (params: unknown) => {
+      const status = StatusChangedNotification.params.safeParse(params);
+      if (!status.success) return;
+      if (status.data.state === 'stopping') this.stopExpected = true;
+      this.update({ daemon: status.data });
+    });
+    return client;
+  }
+
+  /** The connection closed without the client asking: the daemon stopped or crashed. */
+  private onConnectionClosed(): { action: CloseAction; handled: boolean } {
+    const client = this.client;
+    this.client = null;
+    // The language client cleans up after this handler returns; release it once it has.
+    if (client) setTimeout(() => void disposeQuietly(client), 0);
+    if (this.stopExpected) {
+      this.output.info('Keel daemon stopped.');
+      this.update({ connection: 'stopped', daemon: null });
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const now = Date.now();
+    this.crashTimes = [...this.crashTimes.filter((t) => now - t < CRASH_WINDOW_MS), now];
+    const crashes = this.crashTimes.length;
+    if (crashes > MAX_CRASHES) {
+      const message = `The Keel daemon crashed ${crashes} times in ${CRASH_WINDOW_MS / 60_000} minutes and was not restarted again.`;
+      this.output.error(message);
+      this.update({ connection: 'failed', daemon: null, nextRestartAt: null, lastError: message });
+      this.offerRestart(message);
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const delay = Math.min(FIRST_BACKOFF_MS * 2 ** (crashes - 1), MAX_BACKOFF_MS);
+    const message = `The Keel daemon stopped unexpectedly; restarting in ${delay / 1000}s (restart ${crashes} of ${MAX_CRASHES}).`;
+    this.output.warn(message);
+    this.update({
+      connection: 'restarting',
+      daemon: null,
+      restarts: crashes,
+      nextRestartAt: new Date(now + delay).toISOString(),
+      lastError: message,
+    });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      void this.start();
+    }, delay);
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  private offerRestart(message: string): void {
+    void vscode.window.showErrorMessage(message, 'Restart', 'Show Logs').then((choice) => {
+      if (choice === 'Restart') void this.restart();
+      if (choice === 'Show Logs') this.output.show();
+    });
+  }
+
+  private clearRestartTimer(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+  }
+
+  private update(change: Partial<DaemonClientSnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...change };
+    this.changed.fire(this.snapshot);
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof ResponseError || error instanceof Error) return error.message;
+  return String(error);
+}
+
+async function disposeQuietly(client: LanguageClient): Promise<void> {
+  try {
+    await client.dispose(2_000);
+  } catch {
+    // A client whose server already died cannot stop cleanly; there is nothing left to release.
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The Keel sidebar: a webview view in Keel's activity-bar container. It renders `SidebarState`
+ * and turns the operator's clicks into typed messages, which are validated here before use.
+ */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { WebviewToHostMessage, type HostToWebviewMessage, type SidebarState } from '@keel/schemas';
+
+export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  static readonly viewId = 'keel.sidebar';
+  private view: vscode.WebviewView | null = null;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly currentState: () => SidebarState,
+    private readonly onAction: (message: WebviewToHostMessage) => void,
+    private readonly output: vscode.LogOutputChannel,
+  ) {}
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
+    view.webview.html = this.html(view.webview, dist, media);
+    this.disposables.push(
+      view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      view.onDidDispose(() => (this.view = null)),
+    );
+  }
+
+  /** Sends the current state; a hidden or not-yet-opened view picks it up when it says `ready`. */
+  update(state: SidebarState): void {
+    this.post({ type: 'state', state });
+  }
+
+  dispose(): void {
+    for (const disposable of this.disposables) disposable.dispose();
+  }
+
+  private receive(raw: unknown): void {
+    const message = WebviewToHostMessage.safeParse(raw);
+    if (!message.success) {
+      this.output.warn(`Ignored a malformed message from the Keel sidebar: ${JSON.stringify(raw)}`);
+      return;
+    }
+    if (message.data.type === 'ready') this.update(this.currentState());
+    else this.onAction(message.data);
+  }
+
+  private post(message: HostToWebviewMessage): void {
+    void this.view?.webview.postMessage(message);
+  }
+
+  private html(webview: vscode.Webview, dist: vscode.Uri, media: vscode.Uri): string {
+    const nonce = randomBytes(16).toString('base64');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'sidebar.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'sidebar.css'));
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy"
+    content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <link rel="stylesheet" href="${style.toString()}">
+  <title>Keel</title>
+</head>
+<body>
+  <main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
+  <script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+}

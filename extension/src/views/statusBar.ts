@@ -1,0 +1,70 @@
+/** The Keel status-bar item: the daemon's state at a glance; clicking it opens the sidebar. */
+import * as vscode from 'vscode';
+import type { SidebarState } from '@keel/schemas';
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem(
+    'keel.status',
+    vscode.StatusBarAlignment.Left,
+    10,
+  );
+
+  constructor() {
+    this.item.name = 'Keel';
+    this.item.command = 'keel.sidebar.focus';
+  }
+
+  render(state: SidebarState): void {
+    const { text, tooltip, error } = describe(state);
+    this.item.text = text;
+    this.item.tooltip = tooltip;
+    this.item.backgroundColor = error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    this.item.show();
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
+
+function describe(state: SidebarState): { text: string; tooltip: string; error: boolean } {
+  if (state.connection === 'noFolder') {
+    return { text: '$(circle-outline) Keel', tooltip: 'Keel: open a folder to use Keel', error: false };
+  }
+  if (!state.initialized && state.connection !== 'running') {
+    return {
+      text: '$(circle-outline) Keel: not set up',
+      tooltip: 'This folder is not a Keel workspace yet. Click to set it up.',
+      error: false,
+    };
+  }
+  switch (state.connection) {
+    case 'running': {
+      const daemon = state.daemon;
+      if (daemon?.config === 'invalid') {
+        return {
+          text: '$(warning) Keel: keel.yaml invalid',
+          tooltip: daemon.problems.map((p) => `${p.path}:${p.line}:${p.column} ${p.message}`).join('\n'),
+          error: true,
+        };
+      }
+      return {
+        text: '$(pass-filled) Keel',
+        tooltip: `Keel daemon running for ${state.folder ?? ''} (pid ${daemon?.pid ?? '?'})`,
+        error: false,
+      };
+    }
+    case 'starting':
+      return { text: '$(sync~spin) Keel: starting', tooltip: 'The Keel daemon is starting', error: false };
+    case 'restarting':
+      return { text: '$(sync~spin) Keel: restarting', tooltip: state.lastError ?? '', error: false };
+    case 'stopped':
+      return { text: '$(circle-slash) Keel: stopped', tooltip: 'The Keel daemon is stopped', error: false };
+    default:
+      return {
+        text: '$(error) Keel: failed',
+        tooltip: state.lastError ?? 'The Keel daemon failed',
+        error: true,
+      };
+  }
+}

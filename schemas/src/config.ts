@@ -1,0 +1,99 @@
+/**
+ * `keel.yaml`, the workspace configuration, version 1. Every section is optional with a sensible
+ * default, so `version: 1` alone is a valid file; unknown keys are errors so a typo never goes
+ * unnoticed.
+ */
+import { z } from 'zod';
+
+const relativeDir = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), {
+    error: 'must be a folder inside the workspace (relative, without "..")',
+  });
+
+export const ModelTier = z.strictObject({
+  /** The model name the endpoint knows: `gpt-4o-mini`, `llama3.1:8b`. */
+  model: z.string().min(1),
+  /** Price in US dollars per million input tokens, for budgets and spend reports. */
+  inputUsdPerMTok: z.number().nonnegative().default(0),
+  /** Price in US dollars per million output tokens. */
+  outputUsdPerMTok: z.number().nonnegative().default(0),
+});
+export type ModelTier = z.infer<typeof ModelTier>;
+
+export const ModelEndpoint = z.strictObject({
+  /** Any OpenAI-compatible API: OpenAI, Ollama, vLLM, LM Studio. */
+  baseUrl: z.url(),
+  /** Name of the environment variable holding the API key. The key itself never goes in a file. */
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' })
+    .optional(),
+  apiKey: z
+    .never({
+      error:
+        'API keys never go in keel.yaml; put the key in an environment variable and name it in apiKeyEnv',
+    })
+    .optional(),
+});
+export type ModelEndpoint = z.infer<typeof ModelEndpoint>;
+
+export const WorkspaceConfig = z.strictObject({
+  version: z.literal(1, { error: 'keel.yaml must start with "version: 1"' }),
+  /** The company this workspace runs, shown in the sidebar. */
+  company: z.string().min(1).optional(),
+  memory: z
+    .strictObject({
+      dir: relativeDir.default('memory'),
+      /** Notes older than this without a `review-by` date are marked stale in search results. */
+      maxAgeDays: z.number().int().positive().default(365),
+    })
+    .prefault({}),
+  runbooks: z.strictObject({ dir: relativeDir.default('runbooks') }).prefault({}),
+  models: z
+    .strictObject({
+      endpoint: ModelEndpoint.optional(),
+      tiers: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), ModelTier).default({}),
+    })
+    .prefault({}),
+});
+export type WorkspaceConfig = z.infer<typeof WorkspaceConfig>;
+
+/** The workspace config file's name, at the root of the workspace. */
+export const CONFIG_FILE = 'keel.yaml';
+
+/** What `keel init` writes: every default spelled out, with comments saying what each one does. */
+export const DEFAULT_CONFIG_YAML = `# Keel workspace configuration. Docs: README.md of the Keel repository.
+version: 1
+
+# The company this workspace runs, shown in the sidebar.
+# company: Acme Consulting
+
+memory:
+  # Durable memory: Markdown notes with YAML frontmatter (type, tags, review-by, ...).
+  dir: memory
+  # Notes older than this many days, without a review-by date, are marked stale in search.
+  maxAgeDays: 365
+
+runbooks:
+  # Role agents (apiVersion keel/v1) and their tests.
+  dir: runbooks
+
+models:
+  # An OpenAI-compatible endpoint. The key is read from the environment variable named here,
+  # never from a file.
+  endpoint:
+    baseUrl: https://api.openai.com/v1
+    apiKeyEnv: OPENAI_API_KEY
+  # Runbooks ask for a tier; prices (USD per million tokens) drive budgets and spend reports.
+  tiers:
+    fast:
+      model: gpt-4o-mini
+      inputUsdPerMTok: 0.15
+      outputUsdPerMTok: 0.6
+    strong:
+      model: gpt-4o
+      inputUsdPerMTok: 2.5
+      outputUsdPerMTok: 10
+`;

@@ -1,0 +1,22 @@
+/** Every message of the Keel protocol, and the list of them all (for routers and tests). */
+import type { MessageDefinition } from './define';
+import { ShutdownRequest } from './lifecycle';
+import { AuthRequest } from './session';
+import { StatusChangedNotification, StatusRequest } from './status';
+import { WorkspaceInitRequest } from './workspace';
+
+export * from './common';
+export * from './define';
+export * from './errors';
+export * from './lifecycle';
+export * from './session';
+export * from './status';
+export * from './workspace';
+
+export const allMessages: readonly MessageDefinition[] = [
+  AuthRequest,
+  StatusRequest,
+  StatusChangedNotification,
+  WorkspaceInitRequest,
+  ShutdownRequest,
+];

@@ -1,0 +1,42 @@
+/**
+ * Messages between the extension host and the Keel sidebar webview, as discriminated unions: the
+ * host validates every message the webview sends, and the webview switches on `type`.
+ */
+import { z } from 'zod';
+import { DaemonStatus } from './protocol/status';
+
+/** The extension's view of its daemon connection, which may be down while the daemon is not. */
+export const ConnectionState = z.enum(['noFolder', 'starting', 'running', 'restarting', 'stopped', 'failed']);
+export type ConnectionState = z.infer<typeof ConnectionState>;
+
+export const SidebarState = z.object({
+  connection: ConnectionState,
+  /** The workspace folder the sidebar is about, or null when no folder is open. */
+  folder: z.string().nullable(),
+  /** Whether the folder has a `keel.yaml`; the sidebar offers to initialize it when not. */
+  initialized: z.boolean(),
+  /** The daemon's last reported status while connected, else null. */
+  daemon: DaemonStatus.nullable(),
+  /** Automatic restarts after crashes in the current window. */
+  restarts: z.number().int().nonnegative(),
+  /** When restarting, when the next attempt starts (ISO time). */
+  nextRestartAt: z.iso.datetime().nullable(),
+  /** What went wrong last, in words, or null. */
+  lastError: z.string().nullable(),
+});
+export type SidebarState = z.infer<typeof SidebarState>;
+
+export const HostToWebviewMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('state'), state: SidebarState }),
+]);
+export type HostToWebviewMessage = z.infer<typeof HostToWebviewMessage>;
+
+export const WebviewToHostMessage = z.discriminatedUnion('type', [
+  /** The webview has loaded and wants the current state. */
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('initWorkspace') }),
+  z.object({ type: z.literal('restartDaemon') }),
+  z.object({ type: z.literal('showLogs') }),
+  z.object({ type: z.literal('openFolder') }),
+]);
+export type WebviewToHostMessage = z.infer<typeof WebviewToHostMessage>;

@@ -1,0 +1,79 @@
+/**
+ * Running Keel's built binaries as real processes: the `keel` CLI (daemon/dist/cli.js) and the
+ * daemon it starts. Waits are on output and state, never on fixed sleeps.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const REPO_ROOT = join(__dirname, '..', '..');
+export const CLI = join(REPO_ROOT, 'daemon', 'dist', 'cli.js');
+export const KEELD = join(REPO_ROOT, 'daemon', 'dist', 'keeld.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function keelEnv(runtime: string): NodeJS.ProcessEnv {
+  return { ...process.env, KEEL_RUNTIME_DIR: runtime, KEEL_LOG_LEVEL: 'info' };
+}
+
+/** Runs `keel ARGS` to completion. */
+export function runKeel(args: string[], options: { cwd?: string; runtime: string }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env: keelEnv(options.runtime),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface RunningDaemon {
+  process: ChildProcess;
+  pid: number;
+  /** Everything the daemon wrote to stderr so far. */
+  output(): string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `keel daemon --workspace DIR` and resolves once it says it is serving. */
+export async function startDaemon(workspace: string, runtime: string): Promise<RunningDaemon> {
+  const child = spawn(process.execPath, [CLI, 'daemon', '--workspace', workspace], {
+    env: keelEnv(runtime),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('Keel daemon serving')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`daemon exited (${code}) before serving:\n${stderr}`)));
+  });
+  return { process: child, pid: child.pid!, output: () => stderr, exited };
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,139 @@
+/** The keel command as a user runs it: init, status, help, and the errors a newcomer meets. */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG_YAML, type DaemonStatus } from '@keel/schemas';
+import { KEEL_VERSION } from '../../daemon/src/version';
+import { REPO_ROOT, runKeel } from '../helpers/processes';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+const git = promisify(execFile);
+let dirs: TempDirs;
+
+beforeEach(async () => {
+  dirs = await makeTempDirs();
+});
+afterEach(async () => {
+  await dirs.cleanup();
+});
+
+/** Every file under `dir` (but .git and .keel) with its content, to compare before and after. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    const relative = path.slice(dir.length + 1);
+    if (/^\.(git|keel)(\/|$)/.test(relative)) continue;
+    out[relative] = entry.isFile() ? await readFile(path, 'utf8') : '<dir>';
+  }
+  return out;
+}
+
+describe('keel init', () => {
+  it('creates the workspace, says what it created, and makes a git repository', async () => {
+    const result = await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Initialized a Keel workspace in ${dirs.workspace}`);
+    for (const path of ['keel.yaml', 'memory/', 'runbooks/', '.gitignore', 'a git repository']) {
+      expect(result.stdout).toContain(`created  ${path}`);
+    }
+    expect(await readFile(join(dirs.workspace, 'keel.yaml'), 'utf8')).toBe(DEFAULT_CONFIG_YAML);
+    expect(await readFile(join(dirs.workspace, '.gitignore'), 'utf8')).toMatch(/^\.keel\/$/m);
+    // git sees the workspace, and ignores Keel's derived state.
+    await git('git', ['rev-parse', '--is-inside-work-tree'], { cwd: dirs.workspace });
+    const ignored = await git('git', ['check-ignore', '.keel/keel.duckdb'], { cwd: dirs.workspace });
+    expect(ignored.stdout.trim()).toBe('.keel/keel.duckdb');
+  });
+
+  it('changes nothing when run a second time', async () => {
+    await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+    const before = await snapshot(dirs.workspace);
+    const again = await runKeel(['init'], { cwd: dirs.workspace, runtime: dirs.runtime });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Nothing to do');
+    expect(await snapshot(dirs.workspace)).toEqual(before);
+  });
+
+  it('never clobbers existing files, and only adds .keel/ to an existing .gitignore', async () => {
+    await git('git', ['init', '-q'], { cwd: dirs.workspace });
+    await writeFile(join(dirs.workspace, 'keel.yaml'), 'version: 1\ncompany: Acme\n');
+    await writeFile(join(dirs.workspace, '.gitignore'), 'node_modules/\n*.log');
+    await mkdir(join(dirs.workspace, 'memory'));
+    await writeFile(join(dirs.workspace, 'memory', 'acme.md'), '---\ntype: customer\n---\nAcme\n');
+    const result = await runKeel(['init', '--json', dirs.workspace], { runtime: dirs.runtime });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      created: ['runbooks/'],
+      updated: ['.gitignore'],
+      kept: ['keel.yaml', 'memory/'],
+      gitInitialized: false,
+    });
+    expect(await readFile(join(dirs.workspace, 'keel.yaml'), 'utf8')).toBe('version: 1\ncompany: Acme\n');
+    expect(await readFile(join(dirs.workspace, 'memory', 'acme.md'), 'utf8')).toBe(
+      '---\ntype: customer\n---\nAcme\n',
+    );
+    const gitignore = await readFile(join(dirs.workspace, '.gitignore'), 'utf8');
+    expect(gitignore.startsWith('node_modules/\n*.log\n')).toBe(true);
+    expect(gitignore).toMatch(/^\.keel\/$/m);
+  });
+
+  it('does not nest a repository inside an existing one', async () => {
+    await git('git', ['init', '-q'], { cwd: dirs.workspace });
+    const sub = join(dirs.workspace, 'company');
+    const result = await runKeel(['init', '--json', sub], { runtime: dirs.runtime });
+    expect(JSON.parse(result.stdout)).toMatchObject({ gitInitialized: false });
+    await expect(stat(join(sub, '.git'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('keel status', () => {
+  it('answers from an in-process daemon when none is running, and leaves nothing running', async () => {
+    await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+    const human = await runKeel(['status'], { cwd: join(dirs.workspace, 'memory'), runtime: dirs.runtime });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(`Keel ${KEEL_VERSION} · ${dirs.workspace}`);
+    expect(human.stdout).toContain('not running');
+    expect(human.stdout).toContain('keel.yaml is valid');
+    const json = await runKeel(['status', '--json', '--workspace', dirs.workspace], {
+      runtime: dirs.runtime,
+    });
+    const status = JSON.parse(json.stdout) as DaemonStatus;
+    expect(status).toMatchObject({ mode: 'in-process', socketPath: null, config: 'valid' });
+    await expect(stat(join(dirs.workspace, '.keel', 'daemon.lock'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('names each problem of a broken keel.yaml with its line, and exits 1', async () => {
+    await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+    await writeFile(join(dirs.workspace, 'keel.yaml'), 'version: 1\nmemroy:\n  dir: notes\n');
+    const result = await runKeel(['status'], { cwd: dirs.workspace, runtime: dirs.runtime });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('keel.yaml:2:1');
+    expect(result.stdout).toContain('memroy');
+  });
+
+  it('explains what to do outside a workspace, and exits 2', async () => {
+    const result = await runKeel(['status'], { cwd: dirs.workspace, runtime: dirs.runtime });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Not inside a Keel workspace');
+    expect(result.stderr).toContain('keel init');
+  });
+});
+
+describe('keel --help', () => {
+  for (const command of ['', 'init', 'status', 'daemon', 'stop']) {
+    it(`documents ${command || 'the program'}`, async () => {
+      const result = await runKeel([...(command ? [command] : []), '--help'], { runtime: dirs.runtime });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`Usage: keel${command ? ' ' + command : ''}`);
+    });
+  }
+
+  it('keeps the version in step with the daemon package', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'daemon', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(KEEL_VERSION).toBe(pkg.version);
+    expect((await runKeel(['--version'], { runtime: dirs.runtime })).stdout.trim()).toBe(pkg.version);
+  });
+});

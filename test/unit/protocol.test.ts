@@ -1,0 +1,122 @@
+/** Every protocol message round-trips through its schemas, and nothing else gets through. */
+import { describe, expect, it } from 'vitest';
+import {
+  allMessages,
+  HostToWebviewMessage,
+  WebviewToHostMessage,
+  type DaemonStatus,
+  type MessageDefinition,
+} from '@keel/schemas';
+
+const status: DaemonStatus = {
+  state: 'ready',
+  version: '0.1.0',
+  pid: 4242,
+  workspace: '/home/maya/acme',
+  config: 'invalid',
+  problems: [
+    {
+      path: 'keel.yaml',
+      line: 3,
+      column: 5,
+      endLine: 3,
+      endColumn: 9,
+      severity: 'error',
+      message: 'Unrecognized key: "modles"',
+    },
+  ],
+  startedAt: '2026-11-25T08:55:00.000Z',
+  uptimeMs: 120_000,
+  mode: 'daemon',
+  socketPath: '/run/user/1000/keel/0123456789abcdef.sock',
+};
+
+/** A valid params (and result) example per method, plus one invalid params each. */
+const samples: Record<string, { params: unknown; result?: unknown; invalidParams: unknown }> = {
+  'keel/auth': {
+    params: { token: 'a'.repeat(64), client: 'keel-cli/0.1.0' },
+    result: { daemonVersion: '0.1.0', workspace: '/home/maya/acme' },
+    invalidParams: { token: '' },
+  },
+  'keel/status': { params: {}, result: status, invalidParams: { verbose: true } },
+  'keel/status/didChange': { params: status, invalidParams: { ...status, state: 'sleeping' } },
+  'keel/workspace/init': {
+    params: {},
+    result: {
+      workspace: '/home/maya/acme',
+      created: ['keel.yaml', 'memory/'],
+      updated: ['.gitignore'],
+      kept: ['runbooks/'],
+      gitInitialized: true,
+      warnings: [],
+    },
+    invalidParams: { force: true },
+  },
+  'keel/shutdown': { params: { reason: 'keel stop' }, result: { pid: 4242 }, invalidParams: { reason: 7 } },
+};
+
+function roundTrip(schema: MessageDefinition['params'], value: unknown): unknown {
+  return schema.parse(JSON.parse(JSON.stringify(schema.parse(value))));
+}
+
+describe('protocol', () => {
+  it('has a sample for every message, and every method is unique and namespaced', () => {
+    const methods = allMessages.map((m) => m.method);
+    expect(new Set(methods).size).toBe(methods.length);
+    expect(methods.sort()).toEqual(Object.keys(samples).sort());
+    for (const method of methods) expect(method).toMatch(/^keel\/[a-z]+(\/[a-zA-Z]+)*$/);
+  });
+
+  for (const message of allMessages) {
+    describe(message.method, () => {
+      const sample = samples[message.method]!;
+
+      it('round-trips its params through JSON unchanged', () => {
+        expect(roundTrip(message.params, sample.params)).toEqual(sample.params);
+      });
+
+      if (message.kind === 'request') {
+        it('round-trips its result through JSON unchanged', () => {
+          expect(roundTrip(message.result, sample.result)).toEqual(sample.result);
+        });
+      }
+
+      it('rejects invalid params with a message naming the problem', () => {
+        const parsed = message.params.safeParse(sample.invalidParams);
+        expect(parsed.success).toBe(false);
+        expect(parsed.error?.issues.length).toBeGreaterThan(0);
+      });
+    });
+  }
+
+  it('lets requests without params be called with nothing at all', () => {
+    const status = allMessages.find((m) => m.method === 'keel/status')!;
+    expect(status.params.parse(undefined)).toEqual({});
+  });
+});
+
+describe('webview messages', () => {
+  it('accepts every action the sidebar sends and rejects unknown ones', () => {
+    for (const type of ['ready', 'initWorkspace', 'restartDaemon', 'showLogs', 'openFolder']) {
+      expect(WebviewToHostMessage.parse({ type })).toEqual({ type });
+    }
+    expect(WebviewToHostMessage.safeParse({ type: 'rm -rf' }).success).toBe(false);
+    expect(WebviewToHostMessage.safeParse('initWorkspace').success).toBe(false);
+  });
+
+  it('round-trips the sidebar state', () => {
+    const message = {
+      type: 'state' as const,
+      state: {
+        connection: 'running' as const,
+        folder: '/home/maya/acme',
+        initialized: true,
+        daemon: status,
+        restarts: 1,
+        nextRestartAt: null,
+        lastError: null,
+      },
+    };
+    expect(HostToWebviewMessage.parse(JSON.parse(JSON.stringify(message)))).toEqual(message);
+  });
+});

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+// One runner for the whole repository. `npm test` runs the unit and integration projects; the
+// end-to-end project (a real VS Code in a real browser) has its own config in test/e2e/.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+    ],
+  },
+});
