@@ -20,7 +20,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.mjs', '*.mts', '*/*.mjs', 'test/e2e/*.mjs', 'daemon/bin/*.cjs'],
+          allowDefaultProject: ['*.mjs', '*.mts', '*/*.mjs', 'test/e2e/*.mts', 'daemon/bin/*.cjs'],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -28,7 +28,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   {

@@ -23,12 +23,7 @@ import {
   type RequestDefinition,
   type ResultOf,
 } from '@keel/schemas';
-
-/** Crashes tolerated within the window before the client gives up and asks the operator. */
-export const MAX_CRASHES = 5;
-const CRASH_WINDOW_MS = 3 * 60_000;
-const FIRST_BACKOFF_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
+import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 
 export interface DaemonClientSnapshot {
   connection: ConnectionState;
@@ -54,7 +49,7 @@ export class DaemonClient implements vscode.Disposable {
     nextRestartAt: null,
     lastError: null,
   };
-  private crashTimes: number[] = [];
+  private readonly restartPolicy = new RestartPolicy();
   private restartTimer: NodeJS.Timeout | null = null;
   /** Set when the stop is wanted (by us, or the daemon announced it): no automatic restart. */
   private stopExpected = false;
@@ -110,7 +105,7 @@ export class DaemonClient implements vscode.Disposable {
   /** The operator's restart: forgets past crashes and starts afresh. */
   async restart(): Promise<void> {
     await this.stop();
-    this.crashTimes = [];
+    this.restartPolicy.reset();
     this.update({ restarts: 0, lastError: null });
     await this.start();
   }
@@ -178,29 +173,27 @@ export class DaemonClient implements vscode.Disposable {
       return { action: CloseAction.DoNotRestart, handled: true };
     }
     const now = Date.now();
-    this.crashTimes = [...this.crashTimes.filter((t) => now - t < CRASH_WINDOW_MS), now];
-    const crashes = this.crashTimes.length;
-    if (crashes > MAX_CRASHES) {
-      const message = `The Keel daemon crashed ${crashes} times in ${CRASH_WINDOW_MS / 60_000} minutes and was not restarted again.`;
-      this.output.error(message);
-      this.update({ connection: 'failed', daemon: null, nextRestartAt: null, lastError: message });
-      this.offerRestart(message);
+    const decision = this.restartPolicy.onCrash(now);
+    if (decision.action === 'giveUp') {
+      this.output.error(decision.message);
+      this.update({ connection: 'failed', daemon: null, nextRestartAt: null, lastError: decision.message });
+      this.offerRestart(decision.message);
       return { action: CloseAction.DoNotRestart, handled: true };
     }
-    const delay = Math.min(FIRST_BACKOFF_MS * 2 ** (crashes - 1), MAX_BACKOFF_MS);
-    const message = `The Keel daemon stopped unexpectedly; restarting in ${delay / 1000}s (restart ${crashes} of ${MAX_CRASHES}).`;
+    const { delayMs, crashes } = decision;
+    const message = `The Keel daemon stopped unexpectedly; restarting in ${delayMs / 1000}s (restart ${crashes} of ${MAX_CRASHES}).`;
     this.output.warn(message);
     this.update({
       connection: 'restarting',
       daemon: null,
       restarts: crashes,
-      nextRestartAt: new Date(now + delay).toISOString(),
+      nextRestartAt: new Date(now + delayMs).toISOString(),
       lastError: message,
     });
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       void this.start();
-    }, delay);
+    }, delayMs);
     return { action: CloseAction.DoNotRestart, handled: true };
   }
 
