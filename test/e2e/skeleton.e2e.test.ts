@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Frame, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
 import {
   explorerItem,
@@ -36,9 +36,15 @@ afterEach(async () => {
   page = null;
 });
 
-function keepScreenshotOnFailure(name: string): void {
-  onTestFailed(async () => {
-    if (page) await screenshot(page, `${name}-failed`);
+/** A test that keeps a screenshot of what the user saw when it fails: artifacts/NAME-failed.png. */
+function e2e(title: string, name: string, body: () => Promise<void>): void {
+  it(title, async () => {
+    try {
+      await body();
+    } catch (error) {
+      if (page) await screenshot(page, `${name}-failed`).catch(() => undefined);
+      throw error;
+    }
   });
 }
 
@@ -57,8 +63,7 @@ async function field(sidebar: Frame, name: string): Promise<string> {
   return (await sidebar.locator(`[data-field="${name}"]`).textContent()) ?? '';
 }
 
-it('initializes an empty folder from the command palette', async () => {
-  keepScreenshotOnFailure('init-workspace');
+e2e('initializes an empty folder from the command palette', 'init-workspace', async () => {
   const folder = await server.newFolder('empty');
   page = await openWorkbench(browser, server, folder);
 
@@ -72,8 +77,31 @@ it('initializes an empty folder from the command palette', async () => {
   await screenshot(page, 'init-workspace');
 });
 
-it('shows the running daemon for the workspace in the Keel sidebar', async () => {
-  keepScreenshotOnFailure('sidebar-running');
+e2e(
+  'offers to initialize a folder that is not a Keel workspace, from the sidebar, by keyboard',
+  'sidebar-offers-init',
+  async () => {
+    const folder = await server.newFolder('fresh');
+    page = await openWorkbench(browser, server, folder);
+
+    const sidebar = await openKeelSidebar(page);
+    await sidebar.getByText('is not a Keel workspace yet').waitFor();
+    // No daemon is started (and nothing written) until the operator asks.
+    await expect(stat(join(folder, '.keel'))).rejects.toThrow(/ENOENT/);
+    await screenshot(page, 'sidebar-offers-init');
+
+    const initialize = sidebar.getByRole('button', { name: 'Initialize Workspace' });
+    await initialize.focus();
+    await page.keyboard.press('Enter');
+
+    await sidebar.locator('#app[data-connection="running"]').waitFor();
+    expect(await readFile(join(folder, 'keel.yaml'), 'utf8')).toMatch(/^version: 1$/m);
+    await page.keyboard.press('Control+Shift+E');
+    await explorerItem(page, 'keel.yaml').waitFor();
+  },
+);
+
+e2e('shows the running daemon for the workspace in the Keel sidebar', 'sidebar-running', async () => {
   const folder = await server.newFolder('acme');
   await keelInit(folder);
   page = await openWorkbench(browser, server, folder);
@@ -88,8 +116,7 @@ it('shows the running daemon for the workspace in the Keel sidebar', async () =>
   await screenshot(page, 'sidebar-running');
 });
 
-it('shows a killed daemon as stopped, then running again after the restart', async () => {
-  keepScreenshotOnFailure('daemon-restart');
+e2e('shows a killed daemon as stopped, then running again after the restart', 'daemon-restart', async () => {
   const folder = await server.newFolder('crashy');
   await keelInit(folder);
   page = await openWorkbench(browser, server, folder);

@@ -22,22 +22,47 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Opens `folder` in a new page and waits for the workbench and its explorer. */
+/**
+ * Opens `folder` in a new page and waits for the workbench, its explorer, and Keel's contributions
+ * (the activity-bar icon): a command palette opened before the extensions are registered lists no
+ * Keel commands, and does not refresh while open.
+ */
 export async function openWorkbench(browser: Browser, server: CodeServer, folder: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(`${server.url}/?folder=${encodeURIComponent(folder)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   await page.locator('.explorer-folders-view').waitFor({ timeout: 60_000 });
+  await keelActivityBarIcon(page).waitFor({ timeout: 60_000 });
   return page;
 }
 
-/** Runs a command from the palette by its title (`Keel: Initialize Workspace`). */
+function keelActivityBarIcon(page: Page): Locator {
+  return page.locator('.activitybar .action-item a[aria-label^="Keel"]');
+}
+
+/**
+ * Runs a command from the palette by its title (`Keel: Initialize Workspace`). The palette lists the
+ * commands known when it opened and does not refresh while open; on a workbench that has only just
+ * loaded it can miss an extension's commands (seen in 2 of 7 runs here). A user closes
+ * it and opens it again, and so does this, at most three times.
+ */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
   const input = page.locator('.quick-input-widget input.input');
-  await input.waitFor({ state: 'visible' });
-  await page.keyboard.type(title);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Control+Shift+P');
+    await input.waitFor({ state: 'visible' });
+    await page.keyboard.type(title);
+    const listed = await row.waitFor({ timeout: 5_000 }).then(
+      () => true,
+      () => false,
+    );
+    if (listed) break;
+    if (attempt === 3) throw new Error(`The command palette does not list "${title}"`);
+    console.warn(`The command palette did not list "${title}"; reopening it (attempt ${attempt + 1}).`);
+    await page.keyboard.press('Escape');
+    await input.waitFor({ state: 'hidden' });
+  }
   await page.keyboard.press('Enter');
   await input.waitFor({ state: 'hidden' });
 }
@@ -48,7 +73,7 @@ export function explorerItem(page: Page, name: string): Locator {
 
 /** Clicks Keel's activity-bar icon and returns the sidebar webview's frame once it has rendered. */
 export async function openKeelSidebar(page: Page): Promise<Frame> {
-  await page.locator('.activitybar .action-item a[aria-label^="Keel"]').click();
+  await keelActivityBarIcon(page).click();
   return findFrame(page, '#app[data-connection]');
 }
 
