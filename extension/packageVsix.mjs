@@ -32,7 +32,10 @@ try {
     });
   }
   const { scripts, devDependencies, private: _private, ...published } = manifest;
-  writeFileSync(join(stage, 'package.json'), JSON.stringify({ ...published, files: ['dist', 'media', 'README.md'], dependencies }, null, 2));
+  writeFileSync(
+    join(stage, 'package.json'),
+    JSON.stringify({ ...published, files: ['dist', 'media', 'README.md'], dependencies }, null, 2),
+  );
   const vsceArgs = ['package', '--out', out, '--skip-license', '--allow-missing-repository'];
   if (NATIVE_DEPENDENCIES.length > 0) {
     execFileSync('npm', ['install', '--omit=dev', '--workspaces=false', '--no-audit', '--no-fund'], {
