@@ -11,4 +11,6 @@ await build({
   format: 'cjs',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // Native modules and the Arrow library LanceDB shares with us load from node_modules.
+  external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
 });

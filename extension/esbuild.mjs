@@ -13,7 +13,12 @@ const node = {
 
 await Promise.all([
   build({ ...node, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', external: ['vscode'] }),
-  build({ ...node, entryPoints: { keeld: '../daemon/src/keeld.ts' }, outdir: 'dist' }),
+  build({
+    ...node,
+    entryPoints: { keeld: '../daemon/src/keeld.ts' },
+    outdir: 'dist',
+    external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
+  }),
   build({
     entryPoints: { sidebar: 'src/webview/sidebar.ts' },
     outdir: 'dist/webview',

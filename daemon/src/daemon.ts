@@ -7,14 +7,17 @@ import { watch, rmSync, type FSWatcher } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import {
   CONFIG_FILE,
+  IndexChangedNotification,
   StatusChangedNotification,
   type DaemonState,
   type DaemonStatus,
   type NotificationDefinition,
+  type Problem,
   type ParamsOf,
 } from '@keel/schemas';
 import type { Logger } from './log';
 import { registerHandlers } from './handlers/index';
+import { MemoryHost } from './memory/memoryHost';
 import { Router } from './rpc/router';
 import { SocketServer } from './rpc/socketServer';
 import { socketPathFor, tokenPathFor } from './runtime/paths';
@@ -51,10 +54,20 @@ export class Daemon {
   /** Settles once the daemon has stopped and released the workspace. */
   readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
 
+  /** The memory plane: index and search of the workspace's notes. */
+  readonly memory: MemoryHost;
+
   private constructor(
     private readonly options: DaemonOptions,
     private readonly lock: WorkspaceLock,
-  ) {}
+  ) {
+    this.memory = new MemoryHost({
+      root: options.workspace,
+      log: options.log,
+      mode: options.mode,
+      onStatus: (status) => this.notify(IndexChangedNotification, status),
+    });
+  }
 
   /**
    * Takes the workspace lock (throwing `DaemonAlreadyRunningError` if another daemon holds it),
@@ -124,6 +137,12 @@ export class Daemon {
       this.log.info('workspace config changed', { config: this.config.state });
       this.publishStatus();
     }
+    await this.memory.configure(this.config.state, this.config.config);
+  }
+
+  /** Every problem the daemon knows of in workspace files: keel.yaml's and the notes'. */
+  async problems(): Promise<Problem[]> {
+    return [...this.config.problems, ...(await this.memory.status()).problems];
   }
 
   /** Stops serving, releases the socket, token and lock. Idempotent; resolves when done. */
@@ -135,6 +154,7 @@ export class Daemon {
   private async open(): Promise<void> {
     registerHandlers(this.router, this);
     this.config = await loadConfig(this.options.workspace);
+    await this.memory.configure(this.config.state, this.config.config);
     this.watchConfig();
     const { socketPath, tokenPath } = this.lock.info;
     if (socketPath && tokenPath) {
@@ -166,6 +186,9 @@ export class Daemon {
     this.configWatcher?.close();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.socket?.close();
+    await this.memory
+      .stop()
+      .catch((error: unknown) => this.log.warn('closing the memory index failed', { error }));
     if (this.lock.info.tokenPath) await rm(this.lock.info.tokenPath, { force: true });
     await this.lock.release();
     process.off('exit', this.exitHook);
@@ -181,6 +204,11 @@ export class Daemon {
   private watchConfig(): void {
     try {
       this.configWatcher = watch(this.options.workspace, (_event, filename) => {
+        if (filename === '.keel') {
+          void this.lock.restoreIfMissing().catch(() => undefined);
+          void this.memory.checkStores().catch(() => undefined);
+          return;
+        }
         if (filename !== null && filename !== CONFIG_FILE) return;
         if (this.reloadTimer) clearTimeout(this.reloadTimer);
         this.reloadTimer = setTimeout(() => {

@@ -39,6 +39,30 @@ export const ModelEndpoint = z.strictObject({
 });
 export type ModelEndpoint = z.infer<typeof ModelEndpoint>;
 
+/**
+ * How memory is embedded for vector search. `local` (the default) runs inside the daemon: no
+ * network, no download, deterministic. `openai` calls any OpenAI-compatible embeddings endpoint.
+ * Changing this rebuilds the index.
+ */
+export const EmbeddingsConfig = z.discriminatedUnion('provider', [
+  z.strictObject({ provider: z.literal('local') }),
+  z.strictObject({
+    provider: z.literal('openai'),
+    /** Defaults to `models.endpoint.baseUrl`. */
+    baseUrl: z.url().optional(),
+    model: z.string().min(1),
+    /** Ask the endpoint for vectors of this size, where the model supports it. */
+    dimensions: z.number().int().positive().max(4096).optional(),
+    /** Defaults to `models.endpoint.apiKeyEnv`. Local servers (Ollama) need none. */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' })
+      .optional(),
+    batchSize: z.number().int().min(1).max(2048).default(64),
+  }),
+]);
+export type EmbeddingsConfig = z.infer<typeof EmbeddingsConfig>;
+
 export const WorkspaceConfig = z.strictObject({
   version: z.literal(1, { error: 'keel.yaml must start with "version: 1"' }),
   /** The company this workspace runs, shown in the sidebar. */
@@ -48,6 +72,9 @@ export const WorkspaceConfig = z.strictObject({
       dir: relativeDir.default('memory'),
       /** Notes older than this without a `review-by` date are marked stale in search results. */
       maxAgeDays: z.number().int().positive().default(365),
+      embeddings: EmbeddingsConfig.default({ provider: 'local' }),
+      /** Minutes between full rescans that catch changes the file watcher missed. */
+      rescanMinutes: z.number().positive().default(10),
     })
     .prefault({}),
   runbooks: z.strictObject({ dir: relativeDir.default('runbooks') }).prefault({}),
@@ -75,6 +102,11 @@ memory:
   dir: memory
   # Notes older than this many days, without a review-by date, are marked stale in search.
   maxAgeDays: 365
+  # Vector search embeddings. "local" needs no network and no download. For an
+  # OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, LM Studio) write, for instance:
+  #   embeddings: { provider: openai, model: text-embedding-3-small }
+  embeddings:
+    provider: local
 
 runbooks:
   # Role agents (apiVersion keel/v1) and their tests.

@@ -1,4 +1,5 @@
 /** @keel/schemas: every shape that crosses a boundary in Keel. No Node or VS Code imports here. */
 export * from './protocol/index';
 export * from './config';
+export * from './memory';
 export * from './webview';

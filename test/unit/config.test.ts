@@ -10,7 +10,12 @@ describe('keel.yaml', () => {
     const result = parse(DEFAULT_CONFIG_YAML);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.value.memory).toEqual({ dir: 'memory', maxAgeDays: 365 });
+    expect(result.value.memory).toEqual({
+      dir: 'memory',
+      maxAgeDays: 365,
+      embeddings: { provider: 'local' },
+      rescanMinutes: 10,
+    });
     expect(result.value.models.tiers.fast?.model).toBe('gpt-4o-mini');
     expect(result.value.models.endpoint?.apiKeyEnv).toBe('OPENAI_API_KEY');
   });
@@ -19,7 +24,7 @@ describe('keel.yaml', () => {
     const result = parse('version: 1\n');
     expect(result.ok && result.value).toEqual({
       version: 1,
-      memory: { dir: 'memory', maxAgeDays: 365 },
+      memory: { dir: 'memory', maxAgeDays: 365, embeddings: { provider: 'local' }, rescanMinutes: 10 },
       runbooks: { dir: 'runbooks' },
       models: { tiers: {} },
     });

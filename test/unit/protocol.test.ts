@@ -5,7 +5,9 @@ import {
   HostToWebviewMessage,
   WebviewToHostMessage,
   type DaemonStatus,
+  type IndexStatus,
   type MessageDefinition,
+  type SearchResult,
 } from '@keel/schemas';
 
 const status: DaemonStatus = {
@@ -31,6 +33,41 @@ const status: DaemonStatus = {
   socketPath: '/run/user/1000/keel/0123456789abcdef.sock',
 };
 
+const searchResult: SearchResult = {
+  path: 'memory/customers/acme.md',
+  startLine: 10,
+  endLine: 12,
+  heading: 'Acme Corp > Contract',
+  text: 'Renewal due in March.',
+  score: 0.0328,
+  stale: true,
+  type: 'customer',
+  tags: ['priority'],
+  date: '2026-11-20',
+};
+
+const indexStatus: IndexStatus = {
+  state: 'indexing',
+  documents: 2314,
+  chunks: 9120,
+  pending: 12,
+  progress: { phase: 'indexing', done: 40, total: 52 },
+  embedder: 'local-hash-v1/256',
+  lastChangeAt: '2026-11-25T08:54:48.000Z',
+  problems: [
+    {
+      path: 'memory/broken.md',
+      line: 2,
+      column: 7,
+      severity: 'error',
+      message: 'Frontmatter is not valid YAML',
+    },
+  ],
+  recovery: null,
+};
+
+const runResult = { documents: 2314, chunks: 9120, indexed: 12, removed: 1, problems: [], tookMs: 840 };
+
 /** A valid params (and result) example per method, plus one invalid params each. */
 const samples: Record<string, { params: unknown; result?: unknown; invalidParams: unknown }> = {
   'keel/auth': {
@@ -53,6 +90,40 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     invalidParams: { force: true },
   },
   'keel/shutdown': { params: { reason: 'keel stop' }, result: { pid: 4242 }, invalidParams: { reason: 7 } },
+  'keel/memory/search': {
+    params: {
+      query: 'acme renewal',
+      k: 5,
+      filter: {
+        type: ['customer'],
+        tags: ['priority'],
+        pathPrefix: 'memory/',
+        dateFrom: '2026-01-01',
+        dateTo: '2026-12-31',
+      },
+    },
+    result: { results: [searchResult], tookMs: 3.2 },
+    invalidParams: { query: '   ' },
+  },
+  'keel/memory/get': {
+    params: { path: 'memory/customers/acme.md' },
+    result: {
+      path: 'memory/customers/acme.md',
+      content: '---\ntype: customer\n---\n# Acme\n',
+      frontmatter: { type: 'customer' },
+      type: 'customer',
+      tags: [],
+      date: null,
+      reviewBy: null,
+      stale: false,
+      problems: [],
+    },
+    invalidParams: { path: '' },
+  },
+  'keel/index/status': { params: {}, result: indexStatus, invalidParams: { deep: true } },
+  'keel/index/didChange': { params: indexStatus, invalidParams: { ...indexStatus, state: 'sleeping' } },
+  'keel/index/sync': { params: {}, result: runResult, invalidParams: { force: 1 } },
+  'keel/index/rebuild': { params: {}, result: runResult, invalidParams: [] },
 };
 
 function roundTrip(schema: MessageDefinition['params'], value: unknown): unknown {

@@ -4,6 +4,8 @@ import { createLogger } from '../log';
 import { NotAWorkspaceError } from '../workspace/locate';
 import { KEEL_VERSION } from '../version';
 import { registerDaemon } from './commands/daemon';
+import { registerIndex } from './commands/index';
+import { registerSearch } from './commands/search';
 import { registerInit } from './commands/init';
 import { registerStatus } from './commands/status';
 import { registerStop } from './commands/stop';
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   };
   registerInit(program, context);
   registerStatus(program, context);
+  registerIndex(program, context);
+  registerSearch(program, context);
   registerDaemon(program, context);
   registerStop(program, context);
   for (const command of program.commands) command.exitOverride();

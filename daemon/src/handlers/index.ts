@@ -2,6 +2,7 @@
 import type { Daemon } from '../daemon';
 import type { Router } from '../rpc/router';
 import { registerLifecycleHandlers } from './lifecycle';
+import { registerMemoryHandlers } from './memory';
 import { registerStatusHandlers } from './status';
 import { registerWorkspaceHandlers } from './workspace';
 
@@ -9,4 +10,5 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerStatusHandlers(router, daemon);
   registerWorkspaceHandlers(router, daemon);
   registerLifecycleHandlers(router, daemon);
+  registerMemoryHandlers(router, daemon);
 }

@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { unlinkSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { stateDir } from './paths';
 
@@ -74,6 +74,18 @@ export class WorkspaceLock {
   static async holder(workspace: string): Promise<LockInfo | null> {
     const holder = await readHolder(lockPathFor(workspace));
     return holder.kind === 'live' ? holder.info : null;
+  }
+
+  /** Writes the lock again if someone deleted it (with `.keel/`) while this daemon runs. */
+  async restoreIfMissing(): Promise<void> {
+    if (this.released) return;
+    const present = await stat(this.path).then(
+      () => true,
+      () => false,
+    );
+    if (present) return;
+    await mkdir(dirname(this.path), { recursive: true });
+    await createExclusive(this.path, JSON.stringify(this.info, null, 2) + '\n');
   }
 
   /** Removes the lock if it is still ours. Safe to call more than once. */

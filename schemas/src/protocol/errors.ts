@@ -14,6 +14,8 @@ export const ErrorCodes = {
   WorkspaceNotInitialized: -32002,
   /** Another daemon already serves this workspace. */
   DaemonAlreadyRunning: -32004,
+  /** The memory plane could not start (its embeddings endpoint is down, a key is missing). */
+  MemoryUnavailable: -32005,
   /** The daemon is shutting down and takes no new work. */
   ShuttingDown: -32003,
 } as const;

@@ -1,6 +1,14 @@
 /** Every message of the Keel protocol, and the list of them all (for routers and tests). */
 import type { MessageDefinition } from './define';
 import { ShutdownRequest } from './lifecycle';
+import {
+  IndexChangedNotification,
+  IndexRebuildRequest,
+  IndexStatusRequest,
+  IndexSyncRequest,
+  MemoryGetRequest,
+  MemorySearchRequest,
+} from './memory';
 import { AuthRequest } from './session';
 import { StatusChangedNotification, StatusRequest } from './status';
 import { WorkspaceInitRequest } from './workspace';
@@ -9,6 +17,7 @@ export * from './common';
 export * from './define';
 export * from './errors';
 export * from './lifecycle';
+export * from './memory';
 export * from './session';
 export * from './status';
 export * from './workspace';
@@ -19,4 +28,10 @@ export const allMessages: readonly MessageDefinition[] = [
   StatusChangedNotification,
   WorkspaceInitRequest,
   ShutdownRequest,
+  MemorySearchRequest,
+  MemoryGetRequest,
+  IndexStatusRequest,
+  IndexChangedNotification,
+  IndexSyncRequest,
+  IndexRebuildRequest,
 ];

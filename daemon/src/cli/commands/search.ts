@@ -1,0 +1,125 @@
+/**
+ * `keel search "QUERY"` and `keel search --batch FILE`: hybrid search of the workspace memory.
+ * A batch reads JSON Lines `{"id", "query", "k"?, "filter"?}` and writes one JSON line
+ * `{"id", "results"}` per query, all through one connection.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { MemorySearchRequest, SearchFilter, type SearchResult } from '@keel/schemas';
+import type { KeelClient } from '../../rpc/client';
+import { resolveWorkspace } from '../../workspace/locate';
+import { withWorkspace } from '../connect';
+import { printJson } from '../format';
+import type { CliContext } from '../context';
+
+interface SearchOptions {
+  k: string;
+  type?: string[];
+  tag?: string[];
+  path?: string;
+  from?: string;
+  to?: string;
+  json?: boolean;
+  batch?: string;
+}
+
+const BatchLine = z.object({
+  id: z.union([z.string(), z.number()]),
+  query: z.string(),
+  k: z.number().int().positive().optional(),
+  filter: SearchFilter.optional(),
+});
+
+export function registerSearch(program: Command, context: CliContext): void {
+  program
+    .command('search')
+    .description('search the workspace memory (vector + full text), or a batch of queries')
+    .argument('[query]', 'what to look for')
+    .option('-k, --k <n>', 'how many results', '10')
+    .option('--type <type...>', 'only notes of this frontmatter type')
+    .option('--tag <tag...>', 'only notes with one of these tags')
+    .option('--path <prefix>', 'only files under this workspace path (memory/customers/)')
+    .option('--from <date>', 'only notes dated on or after YYYY-MM-DD')
+    .option('--to <date>', 'only notes dated on or before YYYY-MM-DD')
+    .option('--json', 'print JSON')
+    .option('--batch <file>', 'read JSON Lines queries from FILE (- for stdin) and write JSON Lines answers')
+    .action(async (query: string | undefined, options: SearchOptions) => {
+      const k = Number(options.k);
+      if (!Number.isInteger(k) || k < 1)
+        throw new Error(`--k ${options.k}: give a whole number of results, 1 or more`);
+      const filter = filterFrom(options);
+      if (!options.batch && !query)
+        throw new Error('Give a query ("keel search \\"renewal terms\\"") or --batch FILE.');
+      const workspace = resolveWorkspace(context.workspaceOption());
+      await withWorkspace(workspace, context.log, async ({ client }) => {
+        if (options.batch) return runBatch(client, options.batch, k, filter);
+        const answer = await client.request(MemorySearchRequest, {
+          query: query!,
+          k,
+          ...(filter ? { filter } : {}),
+        });
+        if (options.json) printJson(answer);
+        else process.stdout.write(describeResults(answer.results, answer.tookMs));
+      });
+    });
+}
+
+function filterFrom(options: SearchOptions): SearchFilter | undefined {
+  const filter: SearchFilter = {
+    ...(options.type ? { type: options.type.length === 1 ? options.type[0]! : options.type } : {}),
+    ...(options.tag ? { tags: options.tag } : {}),
+    ...(options.path ? { pathPrefix: options.path } : {}),
+    ...(options.from ? { dateFrom: options.from } : {}),
+    ...(options.to ? { dateTo: options.to } : {}),
+  };
+  if (Object.keys(filter).length === 0) return undefined;
+  const checked = SearchFilter.safeParse(filter);
+  if (!checked.success) throw new Error(`Invalid filter: ${z.prettifyError(checked.error)}`);
+  return checked.data;
+}
+
+async function runBatch(
+  client: KeelClient,
+  file: string,
+  k: number,
+  filter: SearchFilter | undefined,
+): Promise<void> {
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber++;
+    if (line.trim() === '') continue;
+    let parsed: z.infer<typeof BatchLine>;
+    try {
+      parsed = BatchLine.parse(JSON.parse(line));
+    } catch (error) {
+      throw new Error(
+        `${file}:${lineNumber}: expected {"id": ..., "query": "..."}: ${(error as Error).message}`,
+      );
+    }
+    const queryFilter = parsed.filter ?? filter;
+    const answer = await client.request(MemorySearchRequest, {
+      query: parsed.query,
+      k: parsed.k ?? k,
+      ...(queryFilter ? { filter: queryFilter } : {}),
+    });
+    const ok = process.stdout.write(JSON.stringify({ id: parsed.id, results: answer.results }) + '\n');
+    if (!ok) await new Promise((resolve) => process.stdout.once('drain', resolve));
+  }
+}
+
+function describeResults(results: SearchResult[], tookMs: number): string {
+  if (results.length === 0) return `No results (${tookMs} ms).\n`;
+  const lines = results.map((r, i) => {
+    const where = `${r.path}:${r.startLine}-${r.endLine}`;
+    const heading = r.heading ? `  ${r.heading}` : '';
+    const stale = r.stale ? '  [stale]' : '';
+    const preview = r.text.replace(/\s+/g, ' ').slice(0, 160);
+    return `${i + 1}. ${where}${heading}${stale}\n   ${preview}`;
+  });
+  const count = results.length === 1 ? '1 result' : `${results.length} results`;
+  return `${lines.join('\n')}\n(${count} in ${tookMs} ms)\n`;
+}

@@ -1,0 +1,23 @@
+/** `keel/memory/*` and `keel/index/*`: searching memory and keeping its index. */
+import {
+  IndexRebuildRequest,
+  IndexStatusRequest,
+  IndexSyncRequest,
+  MemoryGetRequest,
+  MemorySearchRequest,
+} from '@keel/schemas';
+import type { Daemon } from '../daemon';
+import type { Router } from '../rpc/router';
+
+export function registerMemoryHandlers(router: Router, daemon: Daemon): void {
+  router.handle(MemorySearchRequest, async (params) => {
+    const started = performance.now();
+    const memory = await daemon.memory.get();
+    const results = await memory.search(params);
+    return { results, tookMs: Math.round((performance.now() - started) * 100) / 100 };
+  });
+  router.handle(MemoryGetRequest, async ({ path }) => (await daemon.memory.get()).get(path));
+  router.handle(IndexStatusRequest, () => daemon.memory.status());
+  router.handle(IndexSyncRequest, async () => (await daemon.memory.get({ sync: false })).sync());
+  router.handle(IndexRebuildRequest, async () => (await daemon.memory.get({ sync: false })).rebuild());
+}

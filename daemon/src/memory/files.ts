@@ -1,0 +1,65 @@
+/** The files the memory plane indexes, found by walking the workspace, and their content ids. */
+import { createHash } from 'node:crypto';
+import { lstat, readdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { fileKind } from './parse/index';
+
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+}
+
+/** Folders never indexed: hidden ones (`.git`, `.keel`, `.vscode`) and dependency trees. */
+export function isIgnoredDir(name: string): boolean {
+  return name.startsWith('.') || name === 'node_modules';
+}
+
+/** Whether a workspace-relative path is one the index holds: Markdown or YAML, outside ignored folders. */
+export function isIndexable(relativePath: string): boolean {
+  if (relativePath.length === 0 || relativePath.startsWith('..')) return false;
+  const parts = relativePath.split('/');
+  if (parts.slice(0, -1).some(isIgnoredDir)) return false;
+  const name = parts.at(-1) ?? '';
+  // keel.yaml is the workspace's configuration, not memory.
+  if (relativePath === 'keel.yaml') return false;
+  return !name.startsWith('.') && fileKind(name) !== null;
+}
+
+export function toWorkspacePath(root: string, absolute: string): string {
+  return relative(root, absolute).split(sep).join('/');
+}
+
+/** Every indexable file under `root` with its size and time. Symlinks are not followed. */
+export async function walkWorkspace(root: string): Promise<Map<string, FileStat>> {
+  const found = new Map<string, FileStat>();
+  const pending: string[] = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      continue; // Vanished or unreadable while walking: the next scan sees it again.
+    }
+    const files: string[] = [];
+    for (const entry of entries) {
+      if (entry.isDirectory()) {
+        if (!isIgnoredDir(entry.name)) pending.push(join(dir, entry.name));
+      } else if (entry.isFile()) {
+        const path = toWorkspacePath(root, join(dir, entry.name));
+        if (isIndexable(path)) files.push(path);
+      }
+    }
+    const stats = await Promise.all(files.map((path) => lstat(join(root, path)).catch(() => null)));
+    files.forEach((path, i) => {
+      const stat = stats[i];
+      if (stat?.isFile()) found.set(path, { size: stat.size, mtimeMs: stat.mtimeMs });
+    });
+  }
+  return found;
+}
+
+/** git's blob id of `content`: the same hash `git hash-object` prints. */
+export function gitBlobId(content: Buffer): string {
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}

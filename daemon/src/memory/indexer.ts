@@ -1,0 +1,269 @@
+/**
+ * The index's one writer. File-change hints (from the watcher or a rescan) go into a queue that
+ * coalesces them per path; a single loop takes them in batches, reads and hashes each file, skips
+ * the unchanged, parses and embeds the rest, and writes LanceDB first, then the DuckDB catalog, so
+ * a crash in between only makes the next rescan redo that batch.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Problem } from '@keel/schemas';
+import type { Logger } from '../log';
+import type { Embedder } from './embed/embedder';
+import { gitBlobId, isIndexable, type FileStat } from './files';
+import { parseFile } from './parse/index';
+import { searchTextOf } from './searchText';
+import type { Catalog, DocumentRecord, FileState, RejectedRecord } from './store/catalog';
+import type { ChunkIndex, ChunkRow } from './store/chunkIndex';
+
+export interface IndexerDeps {
+  root: string;
+  chunkIndex: ChunkIndex;
+  catalog: Catalog;
+  embedder: Embedder;
+  log: Logger;
+  /** Called after each batch is written, and when the queue's size changes. */
+  onProgress: () => void;
+}
+
+export interface BatchCounts {
+  indexed: number;
+  removed: number;
+  rejected: number;
+}
+
+/** Paths read and written together; large enough to amortise LanceDB and DuckDB commits. */
+const BATCH_SIZE = 512;
+/** How long to wait for more events before writing: one save often fires several. */
+const DEBOUNCE_MS = 10;
+const READ_CONCURRENCY = 32;
+
+export class IndexWriter {
+  private readonly queue = new Set<string>();
+  private running: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private idle: (() => void)[] = [];
+  private failure: Error | null = null;
+  /** Totals since the counters were last reset, for a sync's answer. */
+  readonly totals: BatchCounts = { indexed: 0, removed: 0, rejected: 0 };
+  lastChangeAt: Date | null = null;
+  /** done/total of the work queued since the queue was last empty. */
+  progress: { done: number; total: number } | null = null;
+
+  constructor(
+    private readonly deps: IndexerDeps,
+    /** What the catalog says was indexed, kept in memory: the writer is its only writer. */
+    private readonly states: Map<string, FileState>,
+  ) {}
+
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  knownPaths(): IterableIterator<string> {
+    return this.states.keys();
+  }
+
+  stateOf(path: string): FileState | undefined {
+    return this.states.get(path);
+  }
+
+  enqueue(paths: Iterable<string>): void {
+    let added = 0;
+    for (const path of paths) {
+      if (!this.queue.has(path)) {
+        this.queue.add(path);
+        added++;
+      }
+    }
+    if (added === 0) return;
+    this.progress = { done: this.progress?.done ?? 0, total: (this.progress?.total ?? 0) + added };
+    this.deps.onProgress();
+    if (!this.running && !this.timer) this.timer = setTimeout(() => this.kick(), DEBOUNCE_MS);
+  }
+
+  /** Resolves once everything queued so far is written (rejects if writing failed). */
+  whenIdle(): Promise<void> {
+    if (!this.running && !this.timer && this.queue.size === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.idle.push(() => (this.failure ? reject(this.failure) : resolve()));
+    });
+  }
+
+  resetTotals(): void {
+    this.totals.indexed = 0;
+    this.totals.removed = 0;
+    this.totals.rejected = 0;
+  }
+
+  /** Forgets everything indexed (the stores were cleared): every file will be read again. */
+  forgetAll(): void {
+    this.states.clear();
+  }
+
+  private kick(): void {
+    this.timer = null;
+    if (this.running) return;
+    this.failure = null;
+    this.running = this.loop()
+      .catch((error: unknown) => {
+        this.failure = error instanceof Error ? error : new Error(String(error));
+        this.deps.log.error('indexing failed', { error: this.failure });
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.queue.size > 0 && !this.failure) {
+          this.kick();
+          return;
+        }
+        this.progress = null;
+        this.deps.onProgress();
+        const waiters = this.idle;
+        this.idle = [];
+        for (const wake of waiters) wake();
+      });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.queue.size > 0) {
+      const batch = [...this.queue].slice(0, BATCH_SIZE);
+      for (const path of batch) this.queue.delete(path);
+      try {
+        await this.writeBatch(batch);
+      } catch (error) {
+        // Nothing of this batch is recorded in the catalog: put it back for the next attempt.
+        for (const path of batch) this.queue.add(path);
+        throw error;
+      }
+      if (this.progress) this.progress.done += batch.length;
+      this.deps.onProgress();
+    }
+  }
+
+  private async writeBatch(paths: string[]): Promise<void> {
+    const { root } = this.deps;
+    // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
+    const files = await mapLimit(paths, READ_CONCURRENCY, (path) =>
+      isIndexable(path) ? readIfFile(join(root, path)) : Promise.resolve(null),
+    );
+    const indexed: DocumentRecord[] = [];
+    const rejected: RejectedRecord[] = [];
+    const removed: string[] = [];
+    const touchedOnly: { path: string; size: number; mtimeMs: number }[] = [];
+    const rows: Omit<ChunkRow, 'vector'>[] = [];
+
+    paths.forEach((path, i) => {
+      const file = files[i];
+      const known = this.states.get(path);
+      if (!file) {
+        if (known) removed.push(path);
+        return;
+      }
+      const blob = gitBlobId(file.content);
+      if (known?.blob === blob) {
+        // Same content (a touch, a checkout of the same version): remember the new time only.
+        if (known.mtimeMs !== file.stat.mtimeMs || known.size !== file.stat.size) {
+          touchedOnly.push({ path, size: file.stat.size, mtimeMs: file.stat.mtimeMs });
+        }
+        return;
+      }
+      const record = { path, blob, size: file.stat.size, mtimeMs: file.stat.mtimeMs };
+      const parsed = parseFile(path, file.content.toString('utf8'));
+      if (!parsed.ok) {
+        rejected.push({ ...record, problem: parsed.problem });
+        return;
+      }
+      const { meta, chunks } = parsed.file;
+      const date = meta.date ?? new Date(file.stat.mtimeMs).toISOString().slice(0, 10);
+      chunks.forEach((chunk, index) => {
+        rows.push({
+          id: `${path}#${index}`,
+          path,
+          chunk: index,
+          start_line: chunk.startLine,
+          end_line: chunk.endLine,
+          heading: chunk.heading,
+          text: chunk.text,
+          search_text: searchTextOf(meta, chunk),
+          type: meta.type,
+          tags: meta.tags,
+          date,
+          review_by: meta.reviewBy,
+        });
+      });
+      indexed.push({
+        ...record,
+        kind: parsed.file.kind,
+        type: meta.type,
+        title: meta.title,
+        tags: meta.tags,
+        date,
+        reviewBy: meta.reviewBy,
+        frontmatter: parsed.file.frontmatter,
+        chunks: chunks.map((c, index) => ({
+          chunk: index,
+          startLine: c.startLine,
+          endLine: c.endLine,
+          heading: c.heading,
+          chars: c.text.length,
+        })),
+        problems: parsed.file.problems,
+      });
+    });
+
+    if (touchedOnly.length > 0) {
+      await this.deps.catalog.touch(touchedOnly);
+      for (const t of touchedOnly)
+        this.states.set(t.path, { ...this.states.get(t.path)!, size: t.size, mtimeMs: t.mtimeMs });
+    }
+    const touched = [...indexed.map((d) => d.path), ...rejected.map((r) => r.path), ...removed];
+    if (touched.length === 0) return;
+    const vectors = await this.deps.embedder.embedDocuments(rows.map((r) => r.search_text));
+    await this.deps.chunkIndex.replace(
+      touched,
+      rows.map((row, i) => ({ ...row, vector: vectors[i]! })),
+    );
+    await this.deps.catalog.apply({ indexed, rejected, removed });
+
+    for (const d of [...indexed, ...rejected]) {
+      this.states.set(d.path, { blob: d.blob, size: d.size, mtimeMs: d.mtimeMs });
+    }
+    for (const path of removed) this.states.delete(path);
+    this.totals.indexed += indexed.length;
+    this.totals.removed += removed.length;
+    this.totals.rejected += rejected.length;
+    this.lastChangeAt = new Date();
+    if (rejected.length > 0)
+      logRejected(
+        this.deps.log,
+        rejected.map((r) => r.problem),
+      );
+  }
+}
+
+async function readIfFile(path: string): Promise<{ content: Buffer; stat: FileStat } | null> {
+  try {
+    const [content, info] = await Promise.all([readFile(path), stat(path)]);
+    return info.isFile() ? { content, stat: { size: info.size, mtimeMs: info.mtimeMs } } : null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return null;
+    throw error;
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function logRejected(log: Logger, problems: Problem[]): void {
+  for (const p of problems) log.info(`not indexed: ${p.path}:${p.line}:${p.column} ${p.message}`);
+}

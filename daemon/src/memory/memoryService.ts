@@ -1,0 +1,394 @@
+/**
+ * The memory plane of one workspace: keeps the index converged to the files (watcher, rescans, one
+ * writer), answers searches, and repairs itself when its stores are damaged or deleted.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type {
+  IndexState,
+  IndexStatus,
+  MemoryDocument,
+  Problem,
+  SearchFilter,
+  SearchResult,
+  WorkspaceConfig,
+} from '@keel/schemas';
+import type { Logger } from '../log';
+import { createEmbedder, type Embedder } from './embed/embedder';
+import { isIndexable, walkWorkspace } from './files';
+import { parseFile } from './parse/index';
+import { IndexWriter } from './indexer';
+import { isStale, searchChunks, type SearchMode } from './search';
+import { openStores, storesPresent, firstLine, type Stores } from './store/stores';
+import { quarantine } from './store/recovery';
+import { storePaths } from './store/stores';
+import { WorkspaceWatcher } from './watcher';
+
+/** Bump when chunking or the indexed text changes: the index then rebuilds itself. */
+const INDEX_FORMAT = 'chunks-v1';
+const NOTIFY_INTERVAL_MS = 250;
+const OPTIMIZE_EVERY_BATCHES = 20;
+
+export interface MemoryOptions {
+  root: string;
+  config: WorkspaceConfig;
+  log: Logger;
+  /** Watch the files and rescan on a timer (a long-lived daemon), or not (one CLI command). */
+  watch: boolean;
+  onStatus: (status: IndexStatus) => void;
+}
+
+export interface RunResult {
+  documents: number;
+  chunks: number;
+  indexed: number;
+  removed: number;
+  problems: Problem[];
+  tookMs: number;
+}
+
+export class MemoryService {
+  private stores: Stores;
+  private writer: IndexWriter;
+  private scanning = false;
+  private rebuilding = false;
+  private recovery: string | null;
+  private counts = { documents: 0, chunks: 0 };
+  private problems: Problem[] = [];
+  private watcher: WorkspaceWatcher | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private notifyTimer: NodeJS.Timeout | null = null;
+  private batchesSinceOptimize = 0;
+  /** Scans, rebuilds and repairs run one at a time, in order. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly options: MemoryOptions,
+    private readonly embedder: Embedder,
+    stores: Stores,
+    states: Awaited<ReturnType<Stores['catalog']['fileStates']>>,
+  ) {
+    this.stores = stores;
+    this.recovery = stores.repaired;
+    this.writer = this.newWriter(states);
+  }
+
+  static async open(options: MemoryOptions): Promise<MemoryService> {
+    const embedder = await createEmbedder(options.config.memory.embeddings, options.config.models.endpoint);
+    const stateDir = join(options.root, '.keel');
+    const stores = await openStores(stateDir, embedder.dimensions, options.log);
+    const identity = `${INDEX_FORMAT}|${embedder.id}`;
+    if ((await stores.catalog.getMeta('index_identity')) !== identity) {
+      // Built by another embedder or chunker (or never built): start from empty.
+      await stores.chunkIndex.clear();
+      await stores.catalog.clear();
+      await stores.catalog.setMeta('index_identity', identity);
+    }
+    const [counts, rows] = await Promise.all([stores.catalog.counts(), stores.chunkIndex.countRows()]);
+    if (counts.chunks !== rows) {
+      options.log.warn('the catalog and the search index disagree; rebuilding', {
+        catalog: counts.chunks,
+        rows,
+      });
+      await stores.chunkIndex.clear();
+      await stores.catalog.clear();
+    }
+    const service = new MemoryService(options, embedder, stores, await stores.catalog.fileStates());
+    await service.refreshSummary();
+    return service;
+  }
+
+  /** Starts watching (daemon mode) and brings the index up to date in the background. */
+  start(): void {
+    void this.sync().catch((error: unknown) =>
+      this.options.log.error('initial index sync failed', { error }),
+    );
+    if (!this.options.watch) return;
+    void WorkspaceWatcher.start(
+      this.options.root,
+      {
+        changed: (paths) => this.writer.enqueue(paths),
+        folderRemoved: (prefix) =>
+          this.writer.enqueue([...this.writer.knownPaths()].filter((p) => p.startsWith(prefix))),
+      },
+      this.options.log,
+    ).then(
+      (watcher) => {
+        if (this.closed) void watcher.close();
+        else this.watcher = watcher;
+      },
+      (error: unknown) => this.options.log.warn('cannot watch the workspace; relying on rescans', { error }),
+    );
+    const every = this.options.config.memory.rescanMinutes * 60_000;
+    this.rescanTimer = setInterval(() => void this.sync().catch(() => undefined), every);
+    this.rescanTimer.unref();
+  }
+
+  get embedderId(): string {
+    return this.embedder.id;
+  }
+
+  /** Reconciles the index with the files on disk and resolves once they match. */
+  sync(): Promise<RunResult> {
+    return this.serialized(() => this.reconcile());
+  }
+
+  /** Empties the index and builds it again from the files. */
+  rebuild(): Promise<RunResult> {
+    return this.serialized(async () => {
+      this.rebuilding = true;
+      this.publish();
+      try {
+        await this.writer.whenIdle().catch(() => undefined);
+        await this.stores.chunkIndex.clear();
+        await this.stores.catalog.clear();
+        this.writer.forgetAll();
+        return await this.reconcile();
+      } finally {
+        this.rebuilding = false;
+        this.publish();
+      }
+    });
+  }
+
+  async search(
+    params: { query: string; k: number; filter?: SearchFilter | undefined },
+    mode: SearchMode = 'hybrid',
+  ): Promise<SearchResult[]> {
+    const options = {
+      ...params,
+      maxAgeDays: this.options.config.memory.maxAgeDays,
+      today: localToday(),
+    };
+    try {
+      return await searchChunks(this.stores.chunkIndex, this.embedder, options, mode);
+    } catch (error) {
+      if (!(await this.damaged(error))) throw error;
+      // Serve from the fresh index, which fills up as the repair proceeds.
+      return searchChunks(this.stores.chunkIndex, this.embedder, options, mode);
+    }
+  }
+
+  /**
+   * One note, read from disk now (the index may lag behind an edit). Only files the index would
+   * hold can be read: nothing under `.git/`, `.keel/` or outside the workspace.
+   */
+  async get(path: string): Promise<MemoryDocument> {
+    const normalized = path.replace(/\\/g, '/').replace(/^\.\//, '');
+    if (normalized.startsWith('/') || normalized.split('/').includes('..') || !isIndexable(normalized)) {
+      throw new Error(
+        `${path} is not a memory file of this workspace (Markdown or YAML, outside hidden folders)`,
+      );
+    }
+    const content = await readFile(join(this.options.root, normalized), 'utf8').catch((error: unknown) => {
+      throw new Error(`Cannot read ${normalized}: ${firstLine(error)}`);
+    });
+    const parsed = parseFile(normalized, content);
+    const meta = parsed.ok ? parsed.file.meta : null;
+    const today = localToday();
+    return {
+      path: normalized,
+      content,
+      frontmatter: parsed.ok ? parsed.file.frontmatter : null,
+      type: meta?.type ?? null,
+      tags: meta?.tags ?? [],
+      date: meta?.date ?? null,
+      reviewBy: meta?.reviewBy ?? null,
+      stale: isStale(
+        meta?.reviewBy ?? null,
+        meta?.date ?? null,
+        today,
+        this.options.config.memory.maxAgeDays,
+      ),
+      problems: parsed.ok ? parsed.file.problems : [parsed.problem],
+    };
+  }
+
+  status(): IndexStatus {
+    return {
+      state: this.state(),
+      documents: this.counts.documents,
+      chunks: this.counts.chunks,
+      pending: this.writer.pending,
+      progress: this.scanning
+        ? { phase: 'scanning', done: 0, total: 0 }
+        : this.writer.progress
+          ? { phase: 'indexing', ...this.writer.progress }
+          : null,
+      embedder: this.embedder.id,
+      lastChangeAt: this.writer.lastChangeAt?.toISOString() ?? null,
+      problems: this.problems,
+      recovery: this.recovery,
+    };
+  }
+
+  /** Called when `.keel/` may have changed: a deleted store is rebuilt. */
+  async checkStores(): Promise<void> {
+    if (this.closed || (await storesPresent(join(this.options.root, '.keel')))) return;
+    await this.serialized(() => this.repair('the .keel folder (or part of it) was deleted'));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    await this.watcher?.close();
+    await this.writer.whenIdle().catch(() => undefined);
+    await this.exclusive.catch(() => undefined);
+    this.closeStores();
+  }
+
+  private state(): IndexState {
+    if (this.rebuilding) return 'rebuilding';
+    if (this.scanning) return 'scanning';
+    return this.writer.pending > 0 || this.writer.progress ? 'indexing' : 'ready';
+  }
+
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.catch(() => undefined).then(task);
+    this.exclusive = run;
+    return run;
+  }
+
+  private async reconcile(): Promise<RunResult> {
+    const started = Date.now();
+    this.scanning = true;
+    this.publish();
+    const onDisk = await walkWorkspace(this.options.root).finally(() => {
+      this.scanning = false;
+    });
+    const changed: string[] = [];
+    for (const [path, stat] of onDisk) {
+      const known = this.writer.stateOf(path);
+      if (!known || known.size !== stat.size || known.mtimeMs !== stat.mtimeMs) changed.push(path);
+    }
+    for (const path of this.writer.knownPaths()) if (!onDisk.has(path)) changed.push(path);
+    this.writer.resetTotals();
+    this.writer.enqueue(changed);
+    this.publish();
+    try {
+      await this.writer.whenIdle();
+    } catch (error) {
+      if (!(await this.damaged(error))) throw error;
+    }
+    await this.refreshSummary();
+    const { indexed, removed } = this.writer.totals;
+    return { ...this.counts, indexed, removed, problems: this.problems, tookMs: Date.now() - started };
+  }
+
+  /**
+   * Decides whether an error means a damaged store; if so, repairs it (quarantine, reopen empty,
+   * re-index) and answers true.
+   */
+  private async damaged(error: unknown): Promise<boolean> {
+    const healthy = await Promise.all([
+      this.stores.chunkIndex.verify().then(
+        () => true,
+        () => false,
+      ),
+      this.stores.catalog.counts().then(
+        () => true,
+        () => false,
+      ),
+      storesPresent(join(this.options.root, '.keel')),
+    ]);
+    if (healthy.every(Boolean)) return false;
+    await this.repair(`the index failed (${firstLine(error)})`);
+    return true;
+  }
+
+  private async repair(reason: string): Promise<RunResult> {
+    this.options.log.warn(`repairing the memory index: ${reason}`);
+    this.rebuilding = true;
+    this.publish();
+    try {
+      this.closeStores();
+      const stateDir = join(this.options.root, '.keel');
+      const paths = storePaths(stateDir);
+      const moved: string[] = [];
+      for (const path of [paths.catalog, `${paths.catalog}.wal`, paths.lance]) {
+        const destination = await quarantine(stateDir, path).catch(() => null);
+        if (destination) moved.push(destination);
+      }
+      this.stores = await openStores(stateDir, this.embedder.dimensions, this.options.log);
+      await this.stores.catalog.setMeta('index_identity', `${INDEX_FORMAT}|${this.embedder.id}`);
+      this.writer = this.newWriter(new Map());
+      this.recovery =
+        `Keel repaired its memory index at ${new Date().toISOString()}: ${reason}. ` +
+        (moved.length > 0 ? `The damaged files were moved to ${moved.join(', ')}. ` : '') +
+        'The index was rebuilt from the files; no note was changed.';
+      return await this.reconcile();
+    } finally {
+      this.rebuilding = false;
+      this.publish();
+    }
+  }
+
+  private newWriter(states: Map<string, { blob: string; size: number; mtimeMs: number }>): IndexWriter {
+    return new IndexWriter(
+      {
+        root: this.options.root,
+        chunkIndex: this.stores.chunkIndex,
+        catalog: this.stores.catalog,
+        embedder: this.embedder,
+        log: this.options.log,
+        onProgress: () => this.afterBatch(),
+      },
+      states,
+    );
+  }
+
+  private afterBatch(): void {
+    this.publish();
+    if (this.writer.pending > 0 || this.writer.progress) return;
+    // The queue is empty: refresh counts and problems, and keep the indexes in shape.
+    void this.refreshSummary()
+      .then(() => this.maintain())
+      .catch((error: unknown) => this.options.log.warn('index upkeep failed', { error }));
+  }
+
+  private async maintain(): Promise<void> {
+    this.batchesSinceOptimize++;
+    const optimize = this.batchesSinceOptimize >= OPTIMIZE_EVERY_BATCHES;
+    if (optimize) this.batchesSinceOptimize = 0;
+    await this.stores.chunkIndex.maintain({ optimize });
+  }
+
+  private async refreshSummary(): Promise<void> {
+    [this.counts, this.problems] = await Promise.all([
+      this.stores.catalog.counts(),
+      this.stores.catalog.problems(),
+    ]);
+    await this.stores.chunkIndex.maintain({ optimize: false });
+    this.publish();
+  }
+
+  /** Tells clients about the status, at most every NOTIFY_INTERVAL_MS during long work. */
+  private publish(): void {
+    if (this.notifyTimer || this.closed) return;
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = null;
+      if (!this.closed) this.options.onStatus(this.status());
+    }, NOTIFY_INTERVAL_MS);
+  }
+
+  private closeStores(): void {
+    try {
+      this.stores.chunkIndex.close();
+    } catch {
+      // Already unusable: that is why it is being closed.
+    }
+    try {
+      this.stores.catalog.close();
+    } catch {
+      // Likewise.
+    }
+  }
+}
+
+/** Today in the operator's time zone, YYYY-MM-DD. */
+export function localToday(now = new Date()): string {
+  const offset = now.getTimezoneOffset() * 60_000;
+  return new Date(now.getTime() - offset).toISOString().slice(0, 10);
+}

@@ -1,0 +1,105 @@
+/**
+ * Hybrid search: a vector search and a BM25 full-text search run side by side inside LanceDB with
+ * the same filter, and their rankings are fused by reciprocal rank. Each result says whether its
+ * note is stale.
+ */
+import type { SearchFilter, SearchResult } from '@keel/schemas';
+import type { Embedder } from './embed/embedder';
+import { sqlString, type ChunkHit, type ChunkIndex } from './store/chunkIndex';
+
+export interface SearchOptions {
+  query: string;
+  k: number;
+  filter?: SearchFilter | undefined;
+  /** Notes older than this many days (without a future review-by date) are stale. */
+  maxAgeDays: number;
+  /** Today, YYYY-MM-DD (a parameter so tests can move time). */
+  today: string;
+}
+
+/** Reciprocal rank fusion: score = Σ weight / (RRF_K + rank). */
+export const FUSION = {
+  rrfK: 60,
+  vectorWeight: 1,
+  textWeight: 1,
+  candidates: (k: number) => Math.max(50, k * 4),
+};
+
+export type SearchMode = 'hybrid' | 'vector' | 'text';
+
+export async function searchChunks(
+  index: ChunkIndex,
+  embedder: Embedder,
+  options: SearchOptions,
+  mode: SearchMode = 'hybrid',
+): Promise<SearchResult[]> {
+  const where = filterSql(options.filter);
+  const depth = FUSION.candidates(options.k);
+  const [vectorHits, textHits] = await Promise.all([
+    mode === 'text'
+      ? []
+      : embedder.embedQuery(options.query).then((v) => index.vectorSearch(v, depth, where)),
+    mode === 'vector' ? [] : index.textSearch(options.query, depth, where),
+  ]);
+  const fused = new Map<string, { hit: ChunkHit; score: number }>();
+  const fuse = (hits: ChunkHit[], weight: number): void => {
+    hits.forEach((hit, rank) => {
+      const entry = fused.get(hit.id) ?? { hit, score: 0 };
+      entry.score += weight / (FUSION.rrfK + rank + 1);
+      fused.set(hit.id, entry);
+    });
+  };
+  fuse(vectorHits, FUSION.vectorWeight);
+  fuse(textHits, FUSION.textWeight);
+  return [...fused.values()]
+    .sort((a, b) => b.score - a.score || a.hit.id.localeCompare(b.hit.id))
+    .slice(0, options.k)
+    .map(({ hit, score }) => ({
+      path: hit.path,
+      startLine: hit.start_line,
+      endLine: hit.end_line,
+      heading: hit.heading,
+      text: hit.text,
+      score,
+      stale: isStale(hit.review_by, hit.date, options.today, options.maxAgeDays),
+      type: hit.type,
+      tags: hit.tags,
+      date: hit.date,
+    }));
+}
+
+/** Past its review-by date; or, without one in the future, dated more than maxAgeDays ago. */
+export function isStale(
+  reviewBy: string | null,
+  date: string | null,
+  today: string,
+  maxAgeDays: number,
+): boolean {
+  if (reviewBy) return reviewBy < today;
+  if (!date) return false;
+  return date < addDays(today, -maxAgeDays);
+}
+
+export function addDays(day: string, days: number): string {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + days);
+  return date.toISOString().slice(0, 10);
+}
+
+/** The LanceDB SQL filter for a search filter, or null for none. */
+export function filterSql(filter: SearchFilter | undefined): string | null {
+  if (!filter) return null;
+  const clauses: string[] = [];
+  if (filter.type !== undefined) {
+    const types = Array.isArray(filter.type) ? filter.type : [filter.type];
+    clauses.push(`type IN (${types.map(sqlString).join(', ')})`);
+  }
+  if (filter.tags) clauses.push(`array_has_any(tags, [${filter.tags.map(sqlString).join(', ')}])`);
+  if (filter.pathPrefix) {
+    const prefix = filter.pathPrefix.replace(/\\/g, '/').replace(/^\.\//, '');
+    clauses.push(`starts_with(path, ${sqlString(prefix)})`);
+  }
+  if (filter.dateFrom) clauses.push(`date >= ${sqlString(filter.dateFrom)}`);
+  if (filter.dateTo) clauses.push(`date <= ${sqlString(filter.dateTo)}`);
+  return clauses.length > 0 ? clauses.join(' AND ') : null;
+}

@@ -1,0 +1,237 @@
+/**
+ * The search side of the index, in LanceDB: one row per chunk with its vector and the text for
+ * LanceDB's native full-text (BM25) index. Owns the table's schema, its indexes and their upkeep.
+ */
+import * as lancedb from '@lancedb/lancedb';
+import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
+import type { Logger } from '../../log';
+
+export interface ChunkRow {
+  id: string;
+  path: string;
+  chunk: number;
+  start_line: number;
+  end_line: number;
+  heading: string;
+  /** The chunk as written, shown to the reader. */
+  text: string;
+  /** What the full-text index sees: the text plus the note's searchable fields. */
+  search_text: string;
+  type: string | null;
+  tags: string[];
+  /** YYYY-MM-DD */
+  date: string | null;
+  review_by: string | null;
+  vector: Float32Array;
+}
+
+/** A search hit: the displayed columns plus the list-specific score. */
+export type ChunkHit = Omit<ChunkRow, 'vector' | 'search_text'> & { score: number };
+
+const TABLE = 'chunks';
+const DISPLAY_COLUMNS = [
+  'id',
+  'path',
+  'chunk',
+  'start_line',
+  'end_line',
+  'heading',
+  'text',
+  'type',
+  'tags',
+  'date',
+  'review_by',
+];
+/** Below this many rows an exhaustive vector scan is fast enough and exact; above, an IVF index. */
+export const VECTOR_INDEX_MIN_ROWS = 20_000;
+const FTS_OPTIONS = {
+  withPosition: false,
+  stem: true,
+  removeStopWords: true,
+  language: 'English',
+  asciiFolding: true,
+};
+
+export class ChunkIndex {
+  private hasFtsIndex = false;
+  private hasVectorIndex = false;
+  /**
+   * Every change to the table (rows, index builds, optimizations) runs one at a time: concurrent
+   * LanceDB transactions conflict, and an index build racing a delete can resurrect deleted rows.
+   */
+  private changes: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly db: lancedb.Connection,
+    private table: lancedb.Table,
+    readonly dimensions: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens (or creates) the chunk table in `dir`. Throws if the store cannot be read. */
+  static async open(dir: string, dimensions: number, log: Logger): Promise<ChunkIndex> {
+    // Bounded caches: LanceDB's defaults (6 GB of index cache) are sized for servers.
+    const session = new lancedb.Session(BigInt(256 * 1024 * 1024), BigInt(64 * 1024 * 1024));
+    const db = await lancedb.connect(dir, {}, session);
+    const names = await db.tableNames();
+    const table = names.includes(TABLE)
+      ? await db.openTable(TABLE)
+      : await db.createEmptyTable(TABLE, schema(dimensions));
+    const index = new ChunkIndex(db, table, dimensions, log);
+    await index.verify();
+    return index;
+  }
+
+  /** Reads the table's schema, its indexes and one row: fails if the files are damaged. */
+  async verify(): Promise<void> {
+    const current = await this.table.schema();
+    const vector = current.fields.find((f) => f.name === 'vector');
+    const size = (vector?.type as { listSize?: number } | undefined)?.listSize;
+    if (size !== this.dimensions) {
+      throw new Error(
+        `the chunk table holds ${String(size)}-dimensional vectors, the embedder makes ${this.dimensions}`,
+      );
+    }
+    const indices = await this.table.listIndices();
+    this.hasFtsIndex = indices.some((i) => i.columns.includes('search_text'));
+    this.hasVectorIndex = indices.some((i) => i.columns.includes('vector'));
+    await this.table.query().select(['id']).limit(1).toArray();
+    await this.table.countRows();
+  }
+
+  async countRows(): Promise<number> {
+    return this.table.countRows();
+  }
+
+  /** Replaces every chunk of `paths` by `rows` (rows of other paths are untouched). */
+  replace(paths: string[], rows: ChunkRow[]): Promise<void> {
+    return this.serialized(() => this.replaceNow(paths, rows));
+  }
+
+  private async replaceNow(paths: string[], rows: ChunkRow[]): Promise<void> {
+    for (let i = 0; i < paths.length; i += 500) {
+      const list = paths
+        .slice(i, i + 500)
+        .map(sqlString)
+        .join(', ');
+      await this.table.delete(`path IN (${list})`);
+    }
+    for (let i = 0; i < rows.length; i += 5_000) {
+      await this.table.add(rows.slice(i, i + 5_000) as unknown as Record<string, unknown>[]);
+    }
+  }
+
+  clear(): Promise<void> {
+    return this.serialized(() => this.clearNow());
+  }
+
+  private async clearNow(): Promise<void> {
+    await this.db.dropTable(TABLE);
+    this.table = await this.db.createEmptyTable(TABLE, schema(this.dimensions));
+    this.hasFtsIndex = false;
+    this.hasVectorIndex = false;
+  }
+
+  async vectorSearch(vector: Float32Array, limit: number, where: string | null): Promise<ChunkHit[]> {
+    let query = this.table.vectorSearch(vector).distanceType('cosine').limit(limit);
+    if (this.hasVectorIndex) query = query.nprobes(24).refineFactor(4);
+    if (where) query = query.where(where);
+    const rows = await query.select([...DISPLAY_COLUMNS, '_distance']).toArray();
+    return rows.map((row: Record<string, unknown>) => toHit(row, 1 - Number(row._distance)));
+  }
+
+  async textSearch(text: string, limit: number, where: string | null): Promise<ChunkHit[]> {
+    if (!this.hasFtsIndex) return [];
+    let query = this.table.query().fullTextSearch(new lancedb.MatchQuery(text, 'search_text')).limit(limit);
+    if (where) query = query.where(where);
+    const rows = await query.select([...DISPLAY_COLUMNS, '_score']).toArray();
+    return rows.map((row: Record<string, unknown>) => toHit(row, Number(row._score)));
+  }
+
+  /**
+   * Keeps search fast as the table grows: builds the full-text index once there are rows, a
+   * vector index past VECTOR_INDEX_MIN_ROWS, and folds new rows into both.
+   */
+  maintain(options: { optimize: boolean }): Promise<void> {
+    return this.serialized(() => this.maintainNow(options));
+  }
+
+  private serialized<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changes.catch(() => undefined).then(change);
+    this.changes = run;
+    return run;
+  }
+
+  private async maintainNow(options: { optimize: boolean }): Promise<void> {
+    const rows = await this.table.countRows();
+    if (rows === 0) return;
+    if (!this.hasFtsIndex) {
+      await this.table.createIndex('search_text', { config: lancedb.Index.fts(FTS_OPTIONS) });
+      await this.table.createIndex('path', { config: lancedb.Index.btree() });
+      this.hasFtsIndex = true;
+    }
+    if (!this.hasVectorIndex && rows >= VECTOR_INDEX_MIN_ROWS) {
+      const started = Date.now();
+      await this.table.createIndex('vector', {
+        config: lancedb.Index.ivfFlat({ distanceType: 'cosine', numPartitions: Math.round(Math.sqrt(rows)) }),
+      });
+      this.hasVectorIndex = true;
+      this.log.info('built the vector index', { rows, ms: Date.now() - started });
+    }
+    if (options.optimize) {
+      await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+    }
+  }
+
+  close(): void {
+    this.table.close();
+    this.db.close();
+  }
+}
+
+function schema(dimensions: number): Schema {
+  return new Schema([
+    new Field('id', new Utf8(), false),
+    new Field('path', new Utf8(), false),
+    new Field('chunk', new Int32(), false),
+    new Field('start_line', new Int32(), false),
+    new Field('end_line', new Int32(), false),
+    new Field('heading', new Utf8(), false),
+    new Field('text', new Utf8(), false),
+    new Field('search_text', new Utf8(), false),
+    new Field('type', new Utf8(), true),
+    new Field('tags', new List(new Field('item', new Utf8(), true)), false),
+    new Field('date', new Utf8(), true),
+    new Field('review_by', new Utf8(), true),
+    new Field('vector', new FixedSizeList(dimensions, new Field('item', new Float32(), true)), false),
+  ]);
+}
+
+function toHit(row: Record<string, unknown>, score: number): ChunkHit {
+  return {
+    id: String(row.id),
+    path: String(row.path),
+    chunk: Number(row.chunk),
+    start_line: Number(row.start_line),
+    end_line: Number(row.end_line),
+    heading: String(row.heading),
+    text: String(row.text),
+    type: (row.type as string | null) ?? null,
+    tags: arrayOf(row.tags),
+    date: (row.date as string | null) ?? null,
+    review_by: (row.review_by as string | null) ?? null,
+    score,
+  };
+}
+
+function arrayOf(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value)) return value.map(String);
+  const list = value as { toArray?: () => unknown[] };
+  return list.toArray ? list.toArray().map(String) : [];
+}
+
+/** A SQL string literal for LanceDB filters. */
+export function sqlString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,148 @@
+/** Searching and reading the workspace's memory, and the index behind it. */
+import { z } from 'zod';
+import { NoParams, Problem } from './common';
+import { defineNotification, defineRequest } from './define';
+
+const IsoDate = z.iso.date();
+
+export const SearchFilter = z.strictObject({
+  /** Frontmatter `type`, one or several (`customer`, `contract`). */
+  type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+  /** Notes carrying at least one of these frontmatter tags. */
+  tags: z.array(z.string()).min(1).optional(),
+  /** Workspace-relative folder or file prefix, forward slashes (`memory/customers/`). */
+  pathPrefix: z.string().min(1).optional(),
+  /** Notes dated on or after this day (frontmatter `date`/`updated`/`created`, else the file's time). */
+  dateFrom: IsoDate.optional(),
+  /** Notes dated on or before this day. */
+  dateTo: IsoDate.optional(),
+});
+export type SearchFilter = z.infer<typeof SearchFilter>;
+
+export const SearchResult = z.object({
+  /** Workspace-relative, forward slashes. */
+  path: z.string(),
+  /** 1-based, inclusive line range of the chunk in the file. */
+  startLine: z.number().int().min(1),
+  endLine: z.number().int().min(1),
+  /** The chunk's heading path (`Acme > Renewal`), or empty for text before any heading. */
+  heading: z.string(),
+  text: z.string(),
+  /** Reciprocal-rank-fusion score: higher is better; comparable within one answer only. */
+  score: z.number(),
+  /** Past its `review-by` date, or older than the workspace's `memory.maxAgeDays`. */
+  stale: z.boolean(),
+  type: z.string().nullable(),
+  tags: z.array(z.string()),
+  /** The note's date (YYYY-MM-DD). */
+  date: z.string().nullable(),
+});
+export type SearchResult = z.infer<typeof SearchResult>;
+
+/** `keel/memory/search`: hybrid (vector + full-text) search over the workspace's memory. */
+export const MemorySearchRequest = defineRequest({
+  method: 'keel/memory/search',
+  params: z.strictObject({
+    query: z.string().trim().min(1, { error: 'query must not be empty' }).max(2_000),
+    k: z.number().int().min(1).max(200).default(10),
+    filter: SearchFilter.optional(),
+  }),
+  result: z.object({
+    results: z.array(SearchResult),
+    /** Time spent inside the daemon, in milliseconds. */
+    tookMs: z.number(),
+  }),
+});
+
+export const MemoryDocument = z.object({
+  path: z.string(),
+  content: z.string(),
+  /** The parsed frontmatter, or null when the note has none or it does not parse. */
+  frontmatter: z.record(z.string(), z.unknown()).nullable(),
+  type: z.string().nullable(),
+  tags: z.array(z.string()),
+  date: z.string().nullable(),
+  reviewBy: z.string().nullable(),
+  stale: z.boolean(),
+  /** What is wrong with the file, if anything. */
+  problems: z.array(Problem),
+});
+export type MemoryDocument = z.infer<typeof MemoryDocument>;
+
+/** `keel/memory/get`: one note, read from disk (never from the index, which may lag). */
+export const MemoryGetRequest = defineRequest({
+  method: 'keel/memory/get',
+  params: z.strictObject({ path: z.string().min(1) }),
+  result: MemoryDocument,
+});
+
+export const IndexState = z.enum(['opening', 'scanning', 'indexing', 'ready', 'rebuilding']);
+export type IndexState = z.infer<typeof IndexState>;
+
+export const IndexProgress = z.object({
+  /** What is being done: `scanning` files, `indexing` changed ones, `optimizing` the indexes. */
+  phase: z.enum(['scanning', 'indexing', 'optimizing']),
+  done: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+});
+export type IndexProgress = z.infer<typeof IndexProgress>;
+
+export const IndexStatus = z.object({
+  state: IndexState,
+  documents: z.number().int().nonnegative(),
+  chunks: z.number().int().nonnegative(),
+  /** Files changed on disk and not yet in the index. */
+  pending: z.number().int().nonnegative(),
+  progress: IndexProgress.nullable(),
+  /** Which embedder built the vectors (`local-hash-v1/256`, `openai/text-embedding-3-small`). */
+  embedder: z.string(),
+  /** When the index last changed (ISO time), or null if never. */
+  lastChangeAt: z.iso.datetime().nullable(),
+  /** Files that could not be indexed, or indexed with warnings. */
+  problems: z.array(Problem),
+  /** What the daemon had to repair, in words, or null: `the LanceDB index was damaged ...`. */
+  recovery: z.string().nullable(),
+});
+export type IndexStatus = z.infer<typeof IndexStatus>;
+
+/** `keel/index/status`: the index's state, size and problems. */
+export const IndexStatusRequest = defineRequest({
+  method: 'keel/index/status',
+  params: NoParams,
+  result: IndexStatus,
+});
+
+/** `keel/index/didChange`: the index status, sent when it changes (throttled during long work). */
+export const IndexChangedNotification = defineNotification({
+  method: 'keel/index/didChange',
+  direction: 'serverToClient',
+  params: IndexStatus,
+});
+
+const IndexRunResult = z.object({
+  documents: z.number().int().nonnegative(),
+  chunks: z.number().int().nonnegative(),
+  /** Files (re)indexed by this run. */
+  indexed: z.number().int().nonnegative(),
+  /** Files removed from the index because they are gone. */
+  removed: z.number().int().nonnegative(),
+  problems: z.array(Problem),
+  tookMs: z.number(),
+});
+
+/**
+ * `keel/index/sync`: reconcile the index with the files on disk now and answer once they match.
+ * Progress arrives as `keel/index/didChange` notifications.
+ */
+export const IndexSyncRequest = defineRequest({
+  method: 'keel/index/sync',
+  params: NoParams,
+  result: IndexRunResult,
+});
+
+/** `keel/index/rebuild`: throw the index away and build it again from the files. */
+export const IndexRebuildRequest = defineRequest({
+  method: 'keel/index/rebuild',
+  params: NoParams,
+  result: IndexRunResult,
+});

@@ -1,0 +1,41 @@
+/** A memory plane on a temporary workspace, with the real LanceDB and DuckDB stores. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { WorkspaceConfig } from '@keel/schemas';
+import { createLogger } from '../../daemon/src/log';
+import { MemoryService } from '../../daemon/src/memory/memoryService';
+
+export async function openMemory(
+  root: string,
+  config: Partial<{ maxAgeDays: number }> = {},
+): Promise<MemoryService> {
+  return MemoryService.open({
+    root,
+    config: WorkspaceConfig.parse({ version: 1, memory: { maxAgeDays: config.maxAgeDays ?? 365 } }),
+    log: createLogger({ level: 'error' }),
+    watch: false,
+    onStatus: () => undefined,
+  });
+}
+
+export async function writeNote(root: string, path: string, content: string): Promise<void> {
+  await mkdir(dirname(join(root, path)), { recursive: true });
+  await writeFile(join(root, path), content);
+}
+
+/** A small company's notes: distinct facts so each query has one right answer. */
+export const COMPANY: Record<string, string> = {
+  'memory/customers/acme.md':
+    '---\ntype: customer\ntags: [logistics, priority]\nreview-by: 2020-01-01\n---\n# Acme Corp\n\nLogistics firm in Rotterdam.\n\n## Contract\n\nThe renewal is due in March; pricing is 4,000 EUR per month.\n',
+  'memory/customers/northwind.md':
+    '---\ntype: customer\ntags: [retail]\ndate: 2026-11-20\n---\n# Northwind\n\nRetail chain. The onboarding call with Sam is next week.\n',
+  'memory/decisions/2026-03-hiring.md':
+    '---\ntype: decision\ndate: 2026-03-02\ntags: [hiring]\n---\n# Hire a contractor\n\nWe decided to hire a freelance designer instead of an agency.\n',
+  'memory/notes/old-idea.md':
+    '---\ntype: note\ndate: 2019-05-01\n---\n# Podcast idea\n\nA podcast about bookkeeping for freelancers.\n',
+  'runbooks/sales.yaml': 'name: sales-follow-up\ndescription: Draft a follow-up email after a sales call.\n',
+};
+
+export async function writeCompany(root: string): Promise<void> {
+  for (const [path, content] of Object.entries(COMPANY)) await writeNote(root, path, content);
+}

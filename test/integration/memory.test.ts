@@ -1,0 +1,171 @@
+/**
+ * The memory plane with its real stores: what search finds, filters and freshness, and that the
+ * index converges to the files after any sequence of changes.
+ */
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MemoryService } from '../../daemon/src/memory/memoryService';
+import { openMemory, writeCompany, writeNote } from '../helpers/memory';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+let dirs: TempDirs;
+const open: MemoryService[] = [];
+
+async function memoryOf(root: string, config?: { maxAgeDays: number }): Promise<MemoryService> {
+  const memory = await openMemory(root, config);
+  open.push(memory);
+  await memory.sync();
+  return memory;
+}
+
+beforeEach(async () => {
+  dirs = await makeTempDirs();
+  await writeCompany(dirs.workspace);
+});
+afterEach(async () => {
+  for (const memory of open.splice(0)) await memory.close();
+  await dirs.cleanup();
+});
+
+describe('search', () => {
+  it('finds the note and the lines that answer the question', async () => {
+    const memory = await memoryOf(dirs.workspace);
+    const [top] = await memory.search({ query: 'when is the Acme contract renewal due?', k: 3 });
+    expect(top).toMatchObject({
+      path: 'memory/customers/acme.md',
+      startLine: 10,
+      endLine: 12,
+      heading: 'Acme Corp > Contract',
+      type: 'customer',
+      tags: ['logistics', 'priority'],
+    });
+    expect(top!.text).toContain('renewal is due in March');
+    expect(top!.score).toBeGreaterThan(0);
+  });
+
+  it('indexes YAML files too, and never keel.yaml', async () => {
+    await writeFile(join(dirs.workspace, 'keel.yaml'), 'version: 1\ncompany: Follow-up Email Experts\n');
+    const memory = await memoryOf(dirs.workspace);
+    const results = await memory.search({ query: 'follow-up email', k: 10 });
+    expect(results[0]?.path).toBe('runbooks/sales.yaml');
+    expect(results.map((r) => r.path)).not.toContain('keel.yaml');
+  });
+
+  it('filters by type, tags, path prefix and date range', async () => {
+    const memory = await memoryOf(dirs.workspace);
+    const paths = async (filter: object): Promise<string[]> =>
+      [...new Set((await memory.search({ query: 'the', k: 20, filter })).map((r) => r.path))].sort();
+    expect(await paths({ type: 'customer' })).toEqual([
+      'memory/customers/acme.md',
+      'memory/customers/northwind.md',
+    ]);
+    expect(await paths({ type: ['decision', 'note'] })).toEqual([
+      'memory/decisions/2026-03-hiring.md',
+      'memory/notes/old-idea.md',
+    ]);
+    expect(await paths({ tags: ['retail', 'hiring'] })).toEqual([
+      'memory/customers/northwind.md',
+      'memory/decisions/2026-03-hiring.md',
+    ]);
+    expect(await paths({ pathPrefix: 'memory/decisions/' })).toEqual(['memory/decisions/2026-03-hiring.md']);
+    expect(await paths({ dateFrom: '2026-03-01', dateTo: '2026-11-21' })).toEqual([
+      'memory/customers/northwind.md',
+      'memory/decisions/2026-03-hiring.md',
+    ]);
+  });
+
+  it('marks results stale past their review-by date or older than the age policy', async () => {
+    const memory = await memoryOf(dirs.workspace, { maxAgeDays: 3 * 365 });
+    const stale = async (query: string): Promise<boolean | undefined> =>
+      (await memory.search({ query, k: 1 }))[0]?.stale;
+    expect(await stale('Rotterdam logistics')).toBe(true); // review-by 2020-01-01
+    expect(await stale('podcast bookkeeping')).toBe(true); // dated 2019, policy 3 years
+    expect(await stale('onboarding call with Sam')).toBe(false);
+  });
+
+  it('reports a note that does not parse, indexes the rest, and never changes a file', async () => {
+    await writeNote(dirs.workspace, 'memory/broken.md', '---\ntype: [customer\n---\nUnparseable.\n');
+    const before = await snapshotFiles(dirs.workspace);
+    const memory = await memoryOf(dirs.workspace);
+    const status = memory.status();
+    expect(status.documents).toBe(5);
+    expect(status.problems).toEqual([
+      expect.objectContaining({ path: 'memory/broken.md', line: 2, severity: 'error' }),
+    ]);
+    expect(await snapshotFiles(dirs.workspace)).toEqual(before);
+  });
+});
+
+describe('convergence', () => {
+  it('after edits, deletes, renames and a burst of 1,000 files, matches a full rebuild', async () => {
+    const memory = await memoryOf(dirs.workspace);
+    const root = dirs.workspace;
+    // Edit, delete, rename (the way editors and git do it), and a burst of new files.
+    await writeNote(
+      root,
+      'memory/customers/acme.md',
+      '---\ntype: customer\n---\n# Acme Corp\n\nAcme moved to Antwerp in 2026.\n',
+    );
+    await rm(join(root, 'memory/notes/old-idea.md'));
+    await rename(
+      join(root, 'memory/customers/northwind.md'),
+      join(root, 'memory/customers/northwind-traders.md'),
+    );
+    await mkdir(join(root, 'memory/burst'), { recursive: true });
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        writeFile(
+          join(root, `memory/burst/n${i}.md`),
+          `---\ntype: note\n---\n# Note ${i}\n\nToken zq${i}x appears only here.\n`,
+        ),
+      ),
+    );
+    await rm(join(root, 'memory/burst/n7.md'));
+    await memory.sync();
+
+    const fresh = join(dirs.workspace, '..', 'fresh');
+    await cp(root, fresh, { recursive: true, filter: (source) => !source.includes('/.keel') });
+    const rebuilt = await memoryOf(fresh);
+
+    expect(memory.status()).toMatchObject({ documents: 1003, chunks: rebuilt.status().chunks });
+    expect(rebuilt.status().documents).toBe(1003);
+    const queries = [
+      'Antwerp',
+      'Rotterdam',
+      'onboarding call with Sam',
+      'podcast',
+      'zq7x',
+      'zq512x',
+      'designer agency',
+      'Acme customer',
+    ];
+    for (const query of queries) {
+      const ours = (await memory.search({ query, k: 5 })).map((r) => `${r.path}:${r.startLine}`);
+      const theirs = (await rebuilt.search({ query, k: 5 })).map((r) => `${r.path}:${r.startLine}`);
+      expect(ours, query).toEqual(theirs);
+    }
+    expect((await memory.search({ query: 'zq512x', k: 1 }))[0]?.path).toBe('memory/burst/n512.md');
+    expect((await memory.search({ query: 'Rotterdam', k: 3 })).map((r) => r.path)).not.toContain(
+      'memory/customers/acme.md',
+    );
+  });
+
+  it('skips unchanged files by content hash', async () => {
+    const memory = await memoryOf(dirs.workspace);
+    const path = join(dirs.workspace, 'memory/customers/acme.md');
+    await writeFile(path, await readFile(path)); // Same bytes, new time.
+    const result = await memory.sync();
+    expect(result.indexed).toBe(0);
+  });
+});
+
+async function snapshotFiles(root: string): Promise<Record<string, string>> {
+  const { readdir } = await import('node:fs/promises');
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    if (entry.isFile() && !path.includes('/.keel/')) out[path] = await readFile(path, 'utf8');
+  }
+  return out;
+}
