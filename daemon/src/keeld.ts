@@ -19,8 +19,17 @@ import { serveOverLsp } from './rpc/lspTransport';
 import { DaemonAlreadyRunningError } from './runtime/workspaceLock';
 import { KEEL_VERSION } from './version';
 
-const log = createLogger();
 const connection = createConnection(ProposedFeatures.all);
+// The editor shows these in Keel's output channel at their own level (Keel: Show Logs).
+const log = createLogger({
+  write: (line, level) => {
+    const text = line.replace(/^\S+ \S+\s+/, ''); // The channel adds its own time and level.
+    if (level === 'error') connection.console.error(text);
+    else if (level === 'warn') connection.console.warn(text);
+    else if (level === 'info') connection.console.info(text);
+    else connection.console.log(text);
+  },
+});
 let daemon: Daemon | null = null;
 
 connection.onInitialize(async (params) => {

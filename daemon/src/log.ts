@@ -15,7 +15,9 @@ export interface Logger {
   redact(secret: string): void;
 }
 
-export function createLogger(options: { level?: LogLevel; write?: (line: string) => void } = {}): Logger {
+export function createLogger(
+  options: { level?: LogLevel; write?: (line: string, level: LogLevel) => void } = {},
+): Logger {
   const threshold = LEVEL_ORDER[options.level ?? envLevel() ?? 'info'];
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const secrets = new Set<string>();
@@ -34,7 +36,7 @@ export function createLogger(options: { level?: LogLevel; write?: (line: string)
           .join(' ')
       : '';
     const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${extras ? ' ' + extras : ''}`;
-    write(scrub(line));
+    write(scrub(line), level);
   };
 
   return {

@@ -2,9 +2,11 @@
 import * as vscode from 'vscode';
 import { WorkspaceInitRequest, type InitResult } from '@keel/schemas';
 import type { DaemonClient } from './daemonClient';
+import { showSearchQuickPick } from './views/searchQuickPick';
 import type { WorkspaceTracker } from './workspaceTracker';
 
 export interface CommandContext {
+  readonly folder: string | null;
   readonly client: DaemonClient | null;
   readonly tracker: WorkspaceTracker | null;
   readonly output: vscode.LogOutputChannel;
@@ -13,6 +15,7 @@ export interface CommandContext {
 export const COMMANDS = {
   'keel.initWorkspace': initWorkspace,
   'keel.restartDaemon': restartDaemon,
+  'keel.searchMemory': searchMemory,
   'keel.showLogs': (context: CommandContext) => context.output.show(),
 } satisfies Record<string, (context: CommandContext) => unknown>;
 
@@ -52,6 +55,21 @@ async function restartDaemon({ client, tracker }: CommandContext): Promise<void>
     return;
   }
   await client.restart();
+}
+
+async function searchMemory({ client, tracker, folder }: CommandContext): Promise<void> {
+  if (!client || !tracker || !folder) return askForFolder();
+  if (!(await tracker.refresh())) {
+    const choice = await vscode.window.showWarningMessage(
+      'This folder is not a Keel workspace yet, so it has no memory to search.',
+      'Initialize Workspace',
+    );
+    if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
+    return;
+  }
+  if (client.state.connection !== 'running') await client.start();
+  if (client.state.connection !== 'running') return;
+  await showSearchQuickPick(client, folder);
 }
 
 async function askForFolder(): Promise<void> {

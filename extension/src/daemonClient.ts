@@ -14,11 +14,14 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import {
+  IndexChangedNotification,
+  IndexStatusRequest,
   KeelRpcError,
   StatusChangedNotification,
   StatusRequest,
   type ConnectionState,
   type DaemonStatus,
+  type IndexStatus,
   type ParamsOf,
   type RequestDefinition,
   type ResultOf,
@@ -31,6 +34,7 @@ export interface DaemonClientSnapshot {
   restarts: number;
   nextRestartAt: string | null;
   lastError: string | null;
+  index: IndexStatus | null;
 }
 
 export class DaemonNotRunningError extends Error {
@@ -48,6 +52,7 @@ export class DaemonClient implements vscode.Disposable {
     restarts: 0,
     nextRestartAt: null,
     lastError: null,
+    index: null,
   };
   private readonly restartPolicy = new RestartPolicy();
   private restartTimer: NodeJS.Timeout | null = null;
@@ -77,8 +82,11 @@ export class DaemonClient implements vscode.Disposable {
     let startupError: unknown = null;
     try {
       await client.start();
-      const status = await this.request(StatusRequest);
-      this.update({ connection: 'running', daemon: status, lastError: null });
+      const [status, index] = await Promise.all([
+        this.request(StatusRequest),
+        this.request(IndexStatusRequest),
+      ]);
+      this.update({ connection: 'running', daemon: status, index, lastError: null });
     } catch (error) {
       startupError = error;
     }
@@ -87,7 +95,7 @@ export class DaemonClient implements vscode.Disposable {
       await disposeQuietly(client);
       const message = describeError(startupError);
       this.output.error(`Keel daemon failed to start: ${message}`);
-      this.update({ connection: 'failed', daemon: null, lastError: message });
+      this.update({ connection: 'failed', daemon: null, index: null, lastError: message });
       this.offerRestart(`Keel daemon failed to start: ${message}`);
     }
   }
@@ -99,7 +107,7 @@ export class DaemonClient implements vscode.Disposable {
     const client = this.client;
     this.client = null;
     if (client) await disposeQuietly(client);
-    this.update({ connection: 'stopped', daemon: null, nextRestartAt: null });
+    this.update({ connection: 'stopped', daemon: null, index: null, nextRestartAt: null });
   }
 
   /** The operator's restart: forgets past crashes and starts afresh. */
@@ -158,6 +166,10 @@ export class DaemonClient implements vscode.Disposable {
       if (status.data.state === 'stopping') this.stopExpected = true;
       this.update({ daemon: status.data });
     });
+    client.onNotification(IndexChangedNotification.method, (params: unknown) => {
+      const index = IndexChangedNotification.params.safeParse(params);
+      if (index.success) this.update({ index: index.data });
+    });
     return client;
   }
 
@@ -169,14 +181,20 @@ export class DaemonClient implements vscode.Disposable {
     if (client) setTimeout(() => void disposeQuietly(client), 0);
     if (this.stopExpected) {
       this.output.info('Keel daemon stopped.');
-      this.update({ connection: 'stopped', daemon: null });
+      this.update({ connection: 'stopped', daemon: null, index: null });
       return { action: CloseAction.DoNotRestart, handled: true };
     }
     const now = Date.now();
     const decision = this.restartPolicy.onCrash(now);
     if (decision.action === 'giveUp') {
       this.output.error(decision.message);
-      this.update({ connection: 'failed', daemon: null, nextRestartAt: null, lastError: decision.message });
+      this.update({
+        connection: 'failed',
+        daemon: null,
+        index: null,
+        nextRestartAt: null,
+        lastError: decision.message,
+      });
       this.offerRestart(decision.message);
       return { action: CloseAction.DoNotRestart, handled: true };
     }
@@ -186,6 +204,7 @@ export class DaemonClient implements vscode.Disposable {
     this.update({
       connection: 'restarting',
       daemon: null,
+      index: null,
       restarts: crashes,
       nextRestartAt: new Date(now + delayMs).toISOString(),
       lastError: message,

@@ -3,10 +3,11 @@
  * the sidebar and the status bar, and turns the operator's gestures into requests.
  */
 import * as vscode from 'vscode';
-import type { WebviewToHostMessage } from '@keel/schemas';
+import { MemorySearchRequest, type WebviewToHostMessage } from '@keel/schemas';
 import { registerCommands, type CommandId } from './commands';
 import { DaemonClient } from './daemonClient';
 import { composeSidebarState } from './views/sidebarState';
+import { openResult } from './views/searchQuickPick';
 import { SidebarViewProvider } from './views/sidebarView';
 import { StatusBar } from './views/statusBar';
 import { WorkspaceTracker } from './workspaceTracker';
@@ -20,10 +21,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const state = () => composeSidebarState(folder, tracker?.initialized ?? false, client?.state ?? null);
   const statusBar = new StatusBar();
-  const sidebar = new SidebarViewProvider(
+  const sidebar: SidebarViewProvider = new SidebarViewProvider(
     context.extensionUri,
     state,
-    (message) => void runSidebarAction(message),
+    (message) => void runSidebarAction(message, { folder, client, sidebar }),
     output,
   );
   const render = (): void => {
@@ -38,7 +39,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar,
     sidebar,
     vscode.window.registerWebviewViewProvider(SidebarViewProvider.viewId, sidebar),
-    ...registerCommands({ client, tracker, output }),
+    ...registerCommands({ folder, client, tracker, output }),
   );
   if (client && tracker) {
     context.subscriptions.push(
@@ -65,12 +66,45 @@ function firstLocalFolder(): string | null {
   return folder ? folder.uri.fsPath : null;
 }
 
-async function runSidebarAction(message: WebviewToHostMessage): Promise<void> {
-  const commands: Record<Exclude<WebviewToHostMessage['type'], 'ready' | 'openFolder'>, CommandId> = {
+interface SidebarContext {
+  folder: string | null;
+  client: DaemonClient | null;
+  sidebar: SidebarViewProvider;
+}
+
+async function runSidebarAction(message: WebviewToHostMessage, context: SidebarContext): Promise<void> {
+  const commands: Record<'initWorkspace' | 'restartDaemon' | 'showLogs', CommandId> = {
     initWorkspace: 'keel.initWorkspace',
     restartDaemon: 'keel.restartDaemon',
     showLogs: 'keel.showLogs',
   };
-  if (message.type === 'openFolder') await vscode.commands.executeCommand('vscode.openFolder');
-  else if (message.type !== 'ready') await vscode.commands.executeCommand(commands[message.type]);
+  switch (message.type) {
+    case 'ready':
+      return;
+    case 'openFolder':
+      await vscode.commands.executeCommand('vscode.openFolder');
+      return;
+    case 'search':
+      await searchFromSidebar(message.requestId, message.query, context);
+      return;
+    case 'openResult':
+      if (context.folder) await openResult(context.folder, message.path, message.line);
+      return;
+    default:
+      await vscode.commands.executeCommand(commands[message.type]);
+  }
+}
+
+async function searchFromSidebar(requestId: number, query: string, context: SidebarContext): Promise<void> {
+  const answer = { type: 'searchResults' as const, requestId, query };
+  if (!context.client || query.trim() === '') {
+    context.sidebar.post({ ...answer, results: [], error: null });
+    return;
+  }
+  try {
+    const { results } = await context.client.request(MemorySearchRequest, { query, k: 20 });
+    context.sidebar.post({ ...answer, results, error: null });
+  } catch (error) {
+    context.sidebar.post({ ...answer, results: [], error: (error as Error).message });
+  }
 }

@@ -3,6 +3,7 @@
  * host validates every message the webview sends, and the webview switches on `type`.
  */
 import { z } from 'zod';
+import { IndexStatus, SearchResult } from './protocol/memory';
 import { DaemonStatus } from './protocol/status';
 
 /** The extension's view of its daemon connection, which may be down while the daemon is not. */
@@ -23,11 +24,21 @@ export const SidebarState = z.object({
   nextRestartAt: z.iso.datetime().nullable(),
   /** What went wrong last, in words, or null. */
   lastError: z.string().nullable(),
+  /** The memory index's last reported status while connected, else null. */
+  index: IndexStatus.nullable(),
 });
 export type SidebarState = z.infer<typeof SidebarState>;
 
 export const HostToWebviewMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('state'), state: SidebarState }),
+  /** The answer to the sidebar's search `requestId`: results, or why there are none. */
+  z.object({
+    type: z.literal('searchResults'),
+    requestId: z.number().int(),
+    query: z.string(),
+    results: z.array(SearchResult),
+    error: z.string().nullable(),
+  }),
 ]);
 export type HostToWebviewMessage = z.infer<typeof HostToWebviewMessage>;
 
@@ -38,5 +49,9 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('restartDaemon') }),
   z.object({ type: z.literal('showLogs') }),
   z.object({ type: z.literal('openFolder') }),
+  /** Search memory from the sidebar's search box. */
+  z.object({ type: z.literal('search'), requestId: z.number().int(), query: z.string().max(2_000) }),
+  /** Open a workspace file at a 1-based line (a search result). */
+  z.object({ type: z.literal('openResult'), path: z.string().min(1), line: z.number().int().min(1) }),
 ]);
 export type WebviewToHostMessage = z.infer<typeof WebviewToHostMessage>;

@@ -25,7 +25,7 @@ let browser: Browser;
 let page: Page | null = null;
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer(), launchBrowser()]);
+  [server, browser] = await Promise.all([startCodeServer('skeleton'), launchBrowser()]);
 });
 afterAll(async () => {
   await browser?.close();

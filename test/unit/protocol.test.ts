@@ -171,6 +171,13 @@ describe('webview messages', () => {
     for (const type of ['ready', 'initWorkspace', 'restartDaemon', 'showLogs', 'openFolder']) {
       expect(WebviewToHostMessage.parse({ type })).toEqual({ type });
     }
+    const search = { type: 'search', requestId: 3, query: 'acme' };
+    expect(WebviewToHostMessage.parse(search)).toEqual(search);
+    const open = { type: 'openResult', path: 'memory/a.md', line: 12 };
+    expect(WebviewToHostMessage.parse(open)).toEqual(open);
+    expect(WebviewToHostMessage.safeParse({ type: 'openResult', path: 'memory/a.md', line: 0 }).success).toBe(
+      false,
+    );
     expect(WebviewToHostMessage.safeParse({ type: 'rm -rf' }).success).toBe(false);
     expect(WebviewToHostMessage.safeParse('initWorkspace').success).toBe(false);
   });
@@ -186,6 +193,7 @@ describe('webview messages', () => {
         restarts: 1,
         nextRestartAt: null,
         lastError: null,
+        index: indexStatus,
       },
     };
     expect(HostToWebviewMessage.parse(JSON.parse(JSON.stringify(message)))).toEqual(message);

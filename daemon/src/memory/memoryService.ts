@@ -4,14 +4,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type {
-  IndexState,
-  IndexStatus,
-  MemoryDocument,
-  Problem,
-  SearchFilter,
-  SearchResult,
-  WorkspaceConfig,
+import {
+  ErrorCodes,
+  KeelRpcError,
+  type IndexState,
+  type IndexStatus,
+  type MemoryDocument,
+  type Problem,
+  type SearchFilter,
+  type SearchResult,
+  type WorkspaceConfig,
 } from '@keel/schemas';
 import type { Logger } from '../log';
 import { createEmbedder, type Embedder } from './embed/embedder';
@@ -177,12 +179,13 @@ export class MemoryService {
   async get(path: string): Promise<MemoryDocument> {
     const normalized = path.replace(/\\/g, '/').replace(/^\.\//, '');
     if (normalized.startsWith('/') || normalized.split('/').includes('..') || !isIndexable(normalized)) {
-      throw new Error(
+      throw new KeelRpcError(
+        ErrorCodes.InvalidParams,
         `${path} is not a memory file of this workspace (Markdown or YAML, outside hidden folders)`,
       );
     }
     const content = await readFile(join(this.options.root, normalized), 'utf8').catch((error: unknown) => {
-      throw new Error(`Cannot read ${normalized}: ${firstLine(error)}`);
+      throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: ${firstLine(error)}`);
     });
     const parsed = parseFile(normalized, content);
     const meta = parsed.ok ? parsed.file.meta : null;

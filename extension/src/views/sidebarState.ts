@@ -16,6 +16,7 @@ export function composeSidebarState(
       restarts: 0,
       nextRestartAt: null,
       lastError: null,
+      index: null,
     };
   }
   return {
@@ -26,5 +27,6 @@ export function composeSidebarState(
     restarts: client.restarts,
     nextRestartAt: client.nextRestartAt,
     lastError: client.lastError,
+    index: client.index,
   };
 }

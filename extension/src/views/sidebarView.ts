@@ -49,7 +49,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     else this.onAction(message.data);
   }
 
-  private post(message: HostToWebviewMessage): void {
+  post(message: HostToWebviewMessage): void {
     void this.view?.webview.postMessage(message);
   }
 

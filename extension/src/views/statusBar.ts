@@ -48,9 +48,27 @@ function describe(state: SidebarState): { text: string; tooltip: string; error: 
           error: true,
         };
       }
+      const index = state.index;
+      const progress = index?.progress;
+      if (index && progress && progress.phase === 'indexing' && progress.total > 0) {
+        const percent = Math.floor((progress.done / progress.total) * 100);
+        return {
+          text: `$(sync~spin) Keel: indexing ${percent}%`,
+          tooltip: `Indexing ${progress.done.toLocaleString()} of ${progress.total.toLocaleString()} changed files`,
+          error: false,
+        };
+      }
+      if (index && index.state !== 'ready') {
+        return {
+          text: `$(sync~spin) Keel: ${index.state}`,
+          tooltip: `The memory index is ${index.state}`,
+          error: false,
+        };
+      }
+      const notes = index ? `${index.documents.toLocaleString()} notes indexed` : 'memory index not open';
       return {
         text: '$(pass-filled) Keel',
-        tooltip: `Keel daemon running for ${state.folder ?? ''} (pid ${daemon?.pid ?? '?'})`,
+        tooltip: `Keel daemon running for ${state.folder ?? ''} (pid ${daemon?.pid ?? '?'}); ${notes}`,
         error: false,
       };
     }

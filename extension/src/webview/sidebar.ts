@@ -1,8 +1,10 @@
 /**
  * The sidebar webview's script (runs in the browser, not in Node): renders the state the extension
- * sends and posts the operator's actions back as typed messages.
+ * sends, searches memory from its search box, and posts the operator's actions back as typed
+ * messages. Only the search results list is re-rendered as results arrive, so typing keeps focus.
  */
-import type { HostToWebviewMessage, SidebarState, WebviewToHostMessage } from '@keel/schemas';
+import type { HostToWebviewMessage, SearchResult, SidebarState, WebviewToHostMessage } from '@keel/schemas';
+import { button, formatDuration, heading, paragraph, statusView } from './sidebarParts';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHostMessage): void;
@@ -11,16 +13,24 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
 const app = document.getElementById('app') as HTMLElement;
+const SEARCH_DEBOUNCE_MS = 150;
 let state: SidebarState | null = null;
 let receivedAt = Date.now();
+let searchSeq = 0;
+let searchTimer: number | undefined;
+/** Built once and kept across renders, so the search box never loses focus or text. */
+const search = buildSearch();
 
 window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) => {
-  if (event.data?.type !== 'state') return;
-  state = event.data.state;
-  receivedAt = Date.now();
-  render();
+  const message = event.data;
+  if (message?.type === 'state') {
+    state = message.state;
+    receivedAt = Date.now();
+    render();
+  } else if (message?.type === 'searchResults' && message.requestId === searchSeq) {
+    renderResults(message.results, message.error, message.query);
+  }
 });
-// Uptime and restart countdowns tick without a message from the host.
 setInterval(() => {
   if (state?.connection === 'running' || state?.connection === 'restarting') renderTicking();
 }, 1_000);
@@ -28,15 +38,15 @@ vscode.postMessage({ type: 'ready' });
 
 function render(): void {
   if (!state) return;
-  app.replaceChildren(...view(state));
   app.dataset.connection = state.connection;
+  app.replaceChildren(...view(state));
 }
 
 function view(s: SidebarState): HTMLElement[] {
   if (s.connection === 'noFolder') {
     return [
       paragraph('Keel works on a folder: your company’s memory and runbooks, in git.'),
-      button('Open Folder', { type: 'openFolder' }, true),
+      button('Open Folder', () => vscode.postMessage({ type: 'openFolder' }), true),
     ];
   }
   if (!s.initialized && s.connection !== 'running') {
@@ -46,87 +56,110 @@ function view(s: SidebarState): HTMLElement[] {
       paragraph(
         'Initializing creates keel.yaml, memory/, runbooks/ and a .gitignore, and a git repository if there is none. Nothing existing is overwritten.',
       ),
-      button('Initialize Workspace', { type: 'initWorkspace' }, true),
+      button('Initialize Workspace', () => vscode.postMessage({ type: 'initWorkspace' }), true),
     ];
   }
-  return [heading('Daemon'), daemonTable(s), ...problems(s), actions(s)];
+  const parts = s.connection === 'running' ? [search.section] : [];
+  return [...parts, ...statusView(s, receivedAt, (message) => vscode.postMessage(message))];
 }
 
-const STATE_LABELS: Record<SidebarState['connection'], string> = {
-  noFolder: 'No folder',
-  starting: 'Starting',
-  running: 'Running',
-  restarting: 'Stopped',
-  stopped: 'Stopped',
-  failed: 'Failed',
-};
-
-function daemonTable(s: SidebarState): HTMLElement {
-  const daemon = s.daemon;
-  const rows: [string, string, string?][] = [
-    ['State', STATE_LABELS[s.connection], 'state'],
-    ['Workspace', daemon?.workspace ?? s.folder ?? ''],
-  ];
-  if (daemon && s.connection === 'running') {
-    rows.push(
-      ['Version', daemon.version],
-      ['Uptime', formatDuration(daemon.uptimeMs + (Date.now() - receivedAt)), 'uptime'],
-      ['PID', String(daemon.pid), 'pid'],
-      [
-        'Config',
-        daemon.config === 'valid'
-          ? 'keel.yaml is valid'
-          : daemon.config === 'missing'
-            ? 'no keel.yaml'
-            : 'keel.yaml has problems',
-      ],
-    );
-  }
-  if (s.lastError && s.connection !== 'running') rows.push(['Why', restartText(s), 'reason']);
-  const table = document.createElement('dl');
-  table.className = `status ${s.connection}`;
-  for (const [label, value, key] of rows) {
-    const dt = document.createElement('dt');
-    dt.textContent = label;
-    const dd = document.createElement('dd');
-    dd.textContent = value;
-    if (key) dd.dataset.field = key;
-    table.append(dt, dd);
-  }
-  return table;
+function buildSearch(): { section: HTMLElement; input: HTMLInputElement; results: HTMLElement } {
+  const section = document.createElement('section');
+  section.className = 'search';
+  const label = document.createElement('label');
+  label.htmlFor = 'memory-search';
+  label.textContent = 'Search memory';
+  label.className = 'section-title';
+  const input = document.createElement('input');
+  input.id = 'memory-search';
+  input.type = 'search';
+  input.placeholder = 'Customers, contracts, decisions…';
+  input.setAttribute('aria-controls', 'memory-results');
+  const results = document.createElement('ol');
+  results.id = 'memory-results';
+  results.className = 'results';
+  results.setAttribute('aria-label', 'Search results');
+  input.addEventListener('input', () => {
+    window.clearTimeout(searchTimer);
+    searchTimer = window.setTimeout(() => startSearch(input.value), SEARCH_DEBOUNCE_MS);
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      window.clearTimeout(searchTimer);
+      startSearch(input.value);
+    } else if (event.key === 'ArrowDown') {
+      results.querySelector<HTMLElement>('button')?.focus();
+      event.preventDefault();
+    }
+  });
+  results.addEventListener('keydown', (event) => moveFocus(event, results, input));
+  section.append(label, input, results);
+  return { section, input, results };
 }
 
-function problems(s: SidebarState): HTMLElement[] {
-  if (!s.daemon || s.daemon.problems.length === 0) return [];
-  const list = document.createElement('ul');
-  list.className = 'problems';
-  for (const p of s.daemon.problems) {
-    const item = document.createElement('li');
-    item.textContent = `${p.path}:${p.line}:${p.column} ${p.message}`;
-    list.append(item);
+function startSearch(query: string): void {
+  searchSeq++;
+  if (query.trim() === '') {
+    search.results.replaceChildren();
+    return;
   }
-  return [list];
+  search.results.setAttribute('aria-busy', 'true');
+  vscode.postMessage({ type: 'search', requestId: searchSeq, query });
 }
 
-function actions(s: SidebarState): HTMLElement {
-  const bar = document.createElement('div');
-  bar.className = 'actions';
-  const primary = s.connection === 'failed' || s.connection === 'stopped';
-  bar.append(
-    button(
-      s.connection === 'stopped' ? 'Start Daemon' : 'Restart Daemon',
-      { type: 'restartDaemon' },
-      primary,
-    ),
-    button('Show Logs', { type: 'showLogs' }, false),
+function renderResults(results: SearchResult[], error: string | null, query: string): void {
+  search.results.removeAttribute('aria-busy');
+  if (error) {
+    search.results.replaceChildren(listNote(`Search failed: ${error}`));
+    return;
+  }
+  if (results.length === 0) {
+    search.results.replaceChildren(listNote(`Nothing found for “${query}”.`));
+    return;
+  }
+  search.results.replaceChildren(
+    ...results.map((result) => {
+      const item = document.createElement('li');
+      const open = document.createElement('button');
+      open.type = 'button';
+      open.className = 'result';
+      open.dataset.path = result.path;
+      open.dataset.line = String(result.startLine);
+      const where = document.createElement('span');
+      where.className = 'where';
+      where.textContent = `${result.path}:${result.startLine}${result.stale ? ' · stale' : ''}`;
+      const title = document.createElement('span');
+      title.className = 'title';
+      title.textContent = result.heading || (result.path.split('/').at(-1) ?? result.path);
+      const preview = document.createElement('span');
+      preview.className = 'preview';
+      preview.textContent = result.text.replace(/\s+/g, ' ').slice(0, 160);
+      open.append(title, where, preview);
+      open.addEventListener('click', () =>
+        vscode.postMessage({ type: 'openResult', path: result.path, line: result.startLine }),
+      );
+      item.append(open);
+      return item;
+    }),
   );
-  return bar;
 }
 
-function restartText(s: SidebarState): string {
-  if (s.connection !== 'restarting' || !s.nextRestartAt) return s.lastError ?? '';
-  const seconds = Math.max(0, Math.ceil((Date.parse(s.nextRestartAt) - Date.now()) / 1000));
-  return `The daemon stopped unexpectedly; restarting in ${seconds}s (restart ${s.restarts}).`;
+function listNote(text: string): HTMLElement {
+  const item = document.createElement('li');
+  item.className = 'muted';
+  item.textContent = text;
+  return item;
+}
+
+/** Up and down arrows move between results; up from the first goes back to the search box. */
+function moveFocus(event: KeyboardEvent, results: HTMLElement, input: HTMLInputElement): void {
+  if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+  const buttons = [...results.querySelectorAll<HTMLElement>('button')];
+  const index = buttons.indexOf(document.activeElement as HTMLElement);
+  const next = event.key === 'ArrowDown' ? index + 1 : index - 1;
+  if (next < 0) input.focus();
+  else buttons[Math.min(next, buttons.length - 1)]?.focus();
+  event.preventDefault();
 }
 
 function renderTicking(): void {
@@ -135,34 +168,8 @@ function renderTicking(): void {
   if (uptime && state.daemon)
     uptime.textContent = formatDuration(state.daemon.uptimeMs + (Date.now() - receivedAt));
   const reason = app.querySelector<HTMLElement>('[data-field="reason"]');
-  if (reason) reason.textContent = restartText(state);
-}
-
-function heading(text: string): HTMLElement {
-  const h = document.createElement('h2');
-  h.textContent = text;
-  return h;
-}
-
-function paragraph(text: string): HTMLElement {
-  const p = document.createElement('p');
-  p.textContent = text;
-  return p;
-}
-
-function button(label: string, message: WebviewToHostMessage, primary: boolean): HTMLElement {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.textContent = label;
-  b.className = primary ? 'primary' : 'secondary';
-  b.addEventListener('click', () => vscode.postMessage(message));
-  return b;
-}
-
-function formatDuration(ms: number): string {
-  const total = Math.floor(ms / 1000);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
+  if (reason && state.connection === 'restarting' && state.nextRestartAt) {
+    const seconds = Math.max(0, Math.ceil((Date.parse(state.nextRestartAt) - Date.now()) / 1000));
+    reason.textContent = `The daemon stopped unexpectedly; restarting in ${seconds}s (restart ${state.restarts}).`;
+  }
 }

@@ -30,7 +30,8 @@ export interface CodeServer {
   stop(): Promise<void>;
 }
 
-export async function startCodeServer(): Promise<CodeServer> {
+/** Starts code-server; `name` names this run's logs under artifacts/logs/. */
+export async function startCodeServer(name: string): Promise<CodeServer> {
   const root = await realpath(await mkdtemp(join(tmpdir(), 'keel-e2e-')));
   const userData = join(root, 'user-data');
   const extensions = join(root, 'extensions');
@@ -98,9 +99,10 @@ export async function startCodeServer(): Promise<CodeServer> {
     },
     output: () => output,
     stop: async () => {
-      await mkdir(ARTIFACTS, { recursive: true });
-      await writeFile(join(ARTIFACTS, 'code-server.log'), output);
-      await cp(join(userData, 'logs'), join(ARTIFACTS, 'vscode-logs'), { recursive: true }).catch(() => {});
+      const logs = join(ARTIFACTS, 'logs', name);
+      await mkdir(logs, { recursive: true });
+      await writeFile(join(logs, 'code-server.log'), output);
+      await cp(join(userData, 'logs'), join(logs, 'vscode'), { recursive: true }).catch(() => {});
       killGroup(child);
       await rm(root, { recursive: true, force: true });
     },

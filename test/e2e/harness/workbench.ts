@@ -64,7 +64,18 @@ export async function runCommand(page: Page, title: string): Promise<void> {
     await input.waitFor({ state: 'hidden' });
   }
   await page.keyboard.press('Enter');
-  await input.waitFor({ state: 'hidden' });
+  // The palette closes, or gives way to the command's own quick input.
+  await page.waitForFunction(() => {
+    const box = document.querySelector<HTMLInputElement>('.quick-input-widget input.input');
+    return !box || box.offsetParent === null || !box.value.startsWith('>');
+  });
+}
+
+/** Waits until Keel's status-bar item says the daemon runs and `notes` notes are indexed. */
+export async function waitForIndexedNotes(page: Page, notes: number): Promise<void> {
+  await page
+    .locator(`.statusbar-item[aria-label*="Keel daemon running"][aria-label*="; ${notes} notes indexed"]`)
+    .waitFor();
 }
 
 export function explorerItem(page: Page, name: string): Locator {
