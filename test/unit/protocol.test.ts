@@ -94,6 +94,7 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     params: {
       query: 'acme renewal',
       k: 5,
+      mode: 'hybrid',
       filter: {
         type: ['customer'],
         tags: ['priority'],

@@ -13,7 +13,7 @@ export function registerMemoryHandlers(router: Router, daemon: Daemon): void {
   router.handle(MemorySearchRequest, async (params) => {
     const started = performance.now();
     const memory = await daemon.memory.get();
-    const results = await memory.search(params);
+    const results = await memory.search(params, params.mode);
     return { results, tookMs: Math.round((performance.now() - started) * 100) / 100 };
   });
   router.handle(MemoryGetRequest, async ({ path }) => (await daemon.memory.get()).get(path));

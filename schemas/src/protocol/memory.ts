@@ -46,6 +46,8 @@ export const MemorySearchRequest = defineRequest({
     query: z.string().trim().min(1, { error: 'query must not be empty' }).max(2_000),
     k: z.number().int().min(1).max(200).default(10),
     filter: SearchFilter.optional(),
+    /** `hybrid` (the default) fuses both rankings; `vector` and `text` use one, for comparison. */
+    mode: z.enum(['hybrid', 'vector', 'text']).default('hybrid'),
   }),
   result: z.object({
     results: z.array(SearchResult),

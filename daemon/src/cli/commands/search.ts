@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { MemorySearchRequest, SearchFilter, type SearchResult } from '@keel/schemas';
 import type { KeelClient } from '../../rpc/client';
@@ -23,6 +23,7 @@ interface SearchOptions {
   to?: string;
   json?: boolean;
   batch?: string;
+  mode: 'hybrid' | 'vector' | 'text';
 }
 
 const BatchLine = z.object({
@@ -30,6 +31,7 @@ const BatchLine = z.object({
   query: z.string(),
   k: z.number().int().positive().optional(),
   filter: SearchFilter.optional(),
+  mode: z.enum(['hybrid', 'vector', 'text']).optional(),
 });
 
 export function registerSearch(program: Command, context: CliContext): void {
@@ -43,6 +45,11 @@ export function registerSearch(program: Command, context: CliContext): void {
     .option('--path <prefix>', 'only files under this workspace path (memory/customers/)')
     .option('--from <date>', 'only notes dated on or after YYYY-MM-DD')
     .option('--to <date>', 'only notes dated on or before YYYY-MM-DD')
+    .addOption(
+      new Option('--mode <mode>', 'rank by both (hybrid), by meaning (vector) or by words (text)')
+        .choices(['hybrid', 'vector', 'text'])
+        .default('hybrid'),
+    )
     .option('--json', 'print JSON')
     .option('--batch <file>', 'read JSON Lines queries from FILE (- for stdin) and write JSON Lines answers')
     .action(async (query: string | undefined, options: SearchOptions) => {
@@ -54,10 +61,11 @@ export function registerSearch(program: Command, context: CliContext): void {
         throw new Error('Give a query ("keel search \\"renewal terms\\"") or --batch FILE.');
       const workspace = resolveWorkspace(context.workspaceOption());
       await withWorkspace(workspace, context.log, async ({ client }) => {
-        if (options.batch) return runBatch(client, options.batch, k, filter);
+        if (options.batch) return runBatch(client, options.batch, { k, filter, mode: options.mode });
         const answer = await client.request(MemorySearchRequest, {
           query: query!,
           k,
+          mode: options.mode,
           ...(filter ? { filter } : {}),
         });
         if (options.json) printJson(answer);
@@ -80,12 +88,13 @@ function filterFrom(options: SearchOptions): SearchFilter | undefined {
   return checked.data;
 }
 
-async function runBatch(
-  client: KeelClient,
-  file: string,
-  k: number,
-  filter: SearchFilter | undefined,
-): Promise<void> {
+interface BatchDefaults {
+  k: number;
+  filter: SearchFilter | undefined;
+  mode: 'hybrid' | 'vector' | 'text';
+}
+
+async function runBatch(client: KeelClient, file: string, defaults: BatchDefaults): Promise<void> {
   const input = file === '-' ? process.stdin : createReadStream(file);
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNumber = 0;
@@ -100,11 +109,12 @@ async function runBatch(
         `${file}:${lineNumber}: expected {"id": ..., "query": "..."}: ${(error as Error).message}`,
       );
     }
-    const queryFilter = parsed.filter ?? filter;
+    const filter = parsed.filter ?? defaults.filter;
     const answer = await client.request(MemorySearchRequest, {
       query: parsed.query,
-      k: parsed.k ?? k,
-      ...(queryFilter ? { filter: queryFilter } : {}),
+      k: parsed.k ?? defaults.k,
+      mode: parsed.mode ?? defaults.mode,
+      ...(filter ? { filter } : {}),
     });
     const ok = process.stdout.write(JSON.stringify({ id: parsed.id, results: answer.results }) + '\n');
     if (!ok) await new Promise((resolve) => process.stdout.once('drain', resolve));
