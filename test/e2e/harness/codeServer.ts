@@ -103,7 +103,7 @@ export async function startCodeServer(name: string): Promise<CodeServer> {
       await mkdir(logs, { recursive: true });
       await writeFile(join(logs, 'code-server.log'), output);
       await cp(join(userData, 'logs'), join(logs, 'vscode'), { recursive: true }).catch(() => {});
-      killGroup(child);
+      await killGroup(child);
       await rm(root, { recursive: true, force: true });
     },
   };
@@ -147,11 +147,18 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   throw new Error(`code-server did not answer on ${url} within 60 s:\n${output()}`);
 }
 
-function killGroup(child: ChildProcess): void {
+/** Stops code-server and everything it started (extension hosts, Keel daemons): TERM, then KILL. */
+async function killGroup(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    // Already gone.
-  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // Already gone.
+    }
+  };
+  signal('SIGTERM');
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5_000).unref());
+  if ((await Promise.race([exited, timeout])) === 'timeout') signal('SIGKILL');
 }
