@@ -8,6 +8,7 @@ export default tseslint.config(
     ignores: [
       '**/node_modules/**',
       '**/dist/**',
+      'daemon/build/**',
       '.tsbuild/**',
       'test/e2e/.code-server/**',
       'test/e2e/.staging/**',

@@ -1,16 +1,17 @@
-// Bundles the daemon's two entry points: dist/cli.js (the keel command) and dist/keeld.js (the
-// daemon the editor starts). Native modules stay external and load from node_modules.
+// Bundles the daemon's entry points: dist/cli.js (the keel command) and dist/keeld.js (the daemon
+// the editor starts). Native modules, and the Arrow library LanceDB shares with us, stay external
+// and load from node_modules. Then builds the default embedder's word table into dist/ (once).
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
+
 await build({
+  ...common,
   entryPoints: { cli: 'src/cli.ts', keeld: 'src/keeld.ts' },
   outdir: 'dist',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
   sourcemap: 'linked',
-  logLevel: 'warning',
-  // Native modules and the Arrow library LanceDB shares with us load from node_modules.
   external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
 });
+await build({ ...common, entryPoints: { buildAsset: 'src/memory/embed/buildAsset.ts' }, outdir: 'build' });
+execFileSync(process.execPath, ['build/buildAsset.js', 'dist'], { stdio: 'inherit' });

@@ -1,5 +1,6 @@
 // Bundles the extension (dist/extension.js, vscode external), the daemon it starts
 // (dist/keeld.js, from daemon/src) and the sidebar's browser script (dist/webview/sidebar.js).
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const node = {
@@ -29,3 +30,7 @@ await Promise.all([
     logLevel: 'warning',
   }),
 ]);
+
+// The default embedder's word table, built by the daemon's build, goes next to keeld.js.
+mkdirSync('dist', { recursive: true });
+copyFileSync('../daemon/dist/keel-static-v1.glove100k.bin', 'dist/keel-static-v1.glove100k.bin');

@@ -33,6 +33,8 @@ export interface LocomoTurn {
   speaker: string;
   diaId: string;
   text: string;
+  /** The caption of the photo the turn shared, if it shared one. */
+  image: string | null;
 }
 
 export interface LocomoQuestion {
@@ -98,12 +100,16 @@ export async function readLocomo(file: string): Promise<Locomo> {
           speaker: turn.speaker,
           diaId: turn.dia_id,
           text: turn.text,
+          image: turn.blip_caption ?? null,
         });
       }
     }
     sample.qa.forEach((qa, index) => {
-      // Some evidence entries hold several ids in one string ("D8:6; D9:17").
-      const ids = qa.evidence.flatMap((e) => e.split(/[;,\s]+/)).filter((e) => e.length > 0);
+      // Some evidence entries hold several ids in one string ("D8:6; D9:17"), or a stray colon ("D:11:26").
+      const ids = qa.evidence.flatMap((e) =>
+        [...e.matchAll(/D:?(\d+):(\d+)/g)].map((m) => `D${m[1]}:${m[2]}`),
+      );
+      unknownEvidence += qa.evidence.filter((e) => !/D:?\d+:\d+/.test(e)).length;
       const evidence = ids.filter((id) => known.has(id));
       unknownEvidence += ids.length - evidence.length;
       questions.push({

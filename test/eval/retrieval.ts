@@ -2,7 +2,7 @@
  * Retrieval quality on LoCoMo, measured through Keel as a user runs it:
  *   npm run eval:retrieval -- ../shared/data/locomo-dev.json [--keep DIR] [--json FILE]
  * builds a workspace with one Markdown note per dialog turn (speaker, date and session in the
- * frontmatter, the turn's text as the body), indexes it with `keel index`, asks every question of
+ * frontmatter, with the caption of a photo the turn shared; the turn's text as the body), indexes it with `keel index`, asks every question of
  * categories 1-4 through `keel search --batch` (full-text only, vector only, hybrid), and prints
  * recall@1/5/10/25: the fraction of a question's evidence turns in the top k, averaged.
  */
@@ -82,6 +82,8 @@ async function writeTurns(workspace: string, turns: LocomoTurn[]): Promise<void>
       `session: ${turn.session}`,
       `conversation: ${turn.conversation}`,
       `turn: ${turn.diaId}`,
+      // A shared photo is part of what the turn says; the dataset gives it as a caption.
+      ...(turn.image ? [`image: ${JSON.stringify(turn.image)}`] : []),
       '---',
     ].join('\n');
     await writeFile(path, `${frontmatter}\n${turn.text}\n`);

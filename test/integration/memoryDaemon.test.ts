@@ -78,7 +78,10 @@ describe('a running daemon', () => {
     await waitFor('the deletion in search', async () =>
       (await search(client, 'wombat feed')).every((r) => r.path !== 'memory/customers/globex.md'),
     );
-    expect((await client.request(IndexStatusRequest)).documents).toBe(5);
+    await waitFor(
+      'the note count to drop',
+      async () => (await client.request(IndexStatusRequest)).documents === 5,
+    );
     await client.close();
   });
 

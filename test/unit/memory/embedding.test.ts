@@ -1,0 +1,55 @@
+/** The default embedder and the texts behind search: deterministic, related words close, questions cleaned. */
+import { describe, expect, it } from 'vitest';
+import { createLocalEmbedder } from '../../../daemon/src/memory/embed/local';
+import { dateInWords, fullTextQuery, searchTextOf } from '../../../daemon/src/memory/searchText';
+
+const cosine = (a: Float32Array, b: Float32Array): number => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
+
+describe('the default embedder', () => {
+  it('makes deterministic unit vectors of its declared size, and names its settings', async () => {
+    const embedder = await createLocalEmbedder();
+    const [a, b] = await embedder.embedDocuments(['Renewal due in March.', 'Renewal due in March.']);
+    expect(a).toHaveLength(embedder.dimensions);
+    expect(embedder.dimensions).toBe(256);
+    expect([...a!]).toEqual([...b!]);
+    expect(cosine(a!, a!)).toBeCloseTo(1, 5);
+    expect(embedder.id).toMatch(/^keel-static-v1:.*:[0-9a-f]{8}$/);
+  });
+
+  it('puts related words closer than unrelated ones, without sharing a word', async () => {
+    const embedder = await createLocalEmbedder();
+    const [pets, cat, invoice] = await embedder.embedDocuments([
+      'Does she have any pets?',
+      'Her cat sleeps on the sofa.',
+      'The invoice is overdue by thirty days.',
+    ]);
+    expect(cosine(pets!, cat!)).toBeGreaterThan(cosine(pets!, invoice!) + 0.1);
+  });
+
+  it('gives an empty text a zero vector rather than failing', async () => {
+    const embedder = await createLocalEmbedder();
+    expect(Math.max(...(await embedder.embedQuery('the of and')))).toBe(0);
+  });
+});
+
+describe('what the index sees', () => {
+  it('adds every scalar frontmatter field, dates in words, after the heading and text', () => {
+    const text = searchTextOf(
+      { speaker: 'Caroline', date: '2023-05-08', tags: ['lgbtq', 'support'], nested: { a: 1 } },
+      { startLine: 1, endLine: 2, heading: 'Session 1', text: 'I went to a support group yesterday.' },
+    );
+    expect(text).toBe(
+      'Session 1\nI went to a support group yesterday.\nspeaker: Caroline\ndate: 8 May 2023\ntags: lgbtq, support',
+    );
+    expect(dateInWords('2026-13-01')).toBeNull();
+  });
+
+  it('drops question words from full-text queries, but not names or months', () => {
+    expect(fullTextQuery('When did Caroline go to the LGBTQ support group?')).toBe(
+      'Caroline go to the LGBTQ support group',
+    );
+    expect(fullTextQuery('What did Will say in May?')).toBe('Will say in May');
+    expect(fullTextQuery('"renewal"')).toBe('renewal');
+    expect(fullTextQuery('what?')).toBe('what');
+  });
+});
