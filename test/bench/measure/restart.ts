@@ -1,0 +1,71 @@
+/**
+ * Restart: a workspace whose index already exists (built once, then the daemon stopped as `keel
+ * stop` stops it), and a new daemon spawned on it. Timed from the spawn until the first search
+ * answer with results, connecting as soon as the lock file and socket appear (the start-up rescan
+ * that follows runs in the background and is not part of the figure).
+ */
+import { MemorySearchRequest } from '@keel/schemas';
+import type { SocketClient } from '../../../daemon/src/rpc/socketClient';
+import { DaemonProcess, sleep, type DaemonOptions } from '../daemonProcess';
+import { readMemory } from '../procStats';
+import { round } from '../stats';
+import { measureColdIndex } from './coldIndex';
+
+export interface RestartResult {
+  documents: number;
+  chunks: number;
+  /** Building the index the first time (not part of the restart figure). */
+  firstIndexMs: number;
+  msToSocket: number;
+  msToFirstSearch: number;
+  /** Results of that first answer (it must have some to count). */
+  firstSearchResults: number;
+  rssMb: number | null;
+}
+
+export async function measureRestart(
+  options: DaemonOptions,
+  expected: { documents: number; chunks: number },
+  query: string,
+): Promise<RestartResult> {
+  const first = DaemonProcess.spawn(options);
+  const { result: built, client: firstClient } = await measureColdIndex(first, expected.chunks);
+  await firstClient.close();
+  await first.stop();
+
+  const daemon = DaemonProcess.spawn(options);
+  try {
+    const client = await daemon.connect(60_000, 2);
+    const msToSocket = performance.now() - daemon.spawnedAt;
+    const results = await firstSearch(client, query);
+    const msToFirstSearch = performance.now() - daemon.spawnedAt;
+    const rssMb = readMemory(daemon.pid)?.rssMb ?? null;
+    await client.close();
+    return {
+      documents: expected.documents,
+      chunks: expected.chunks,
+      firstIndexMs: round(built.phasesMs.searchIndexes ?? built.phasesMs.ready, 1),
+      msToSocket: round(msToSocket, 1),
+      msToFirstSearch: round(msToFirstSearch, 1),
+      firstSearchResults: results,
+      rssMb: rssMb === null ? null : round(rssMb, 1),
+    };
+  } finally {
+    await daemon.stop();
+  }
+}
+
+/** Retries until an answer has results: an index still opening answers with an error or nothing. */
+async function firstSearch(client: SocketClient, query: string, timeoutMs = 60_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      const answer = await client.request(MemorySearchRequest, { query, k: 10 });
+      if (answer.results.length > 0) return answer.results.length;
+    } catch {
+      // Memory not open yet.
+    }
+    if (performance.now() > deadline) throw new Error(`no search answer within ${timeoutMs} ms of restart`);
+    await sleep(2);
+  }
+}
