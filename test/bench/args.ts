@@ -19,6 +19,8 @@ export interface BenchOptions {
   daemonNodeOptions: string | null;
   /** KEEL_LOG_LEVEL for the daemons (debug shows more of what they do). */
   logLevel: string;
+  /** Extra environment for the daemons, for experiments: LANCE_CPU_THREADS=2. */
+  daemonEnv: Record<string, string>;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -34,6 +36,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --keep                  keep the run's workspaces and daemon logs
   --daemon-node-options S NODE_OPTIONS for the daemons (e.g. "--cpu-prof --cpu-prof-dir=DIR")
   --log-level L           KEEL_LOG_LEVEL for the daemons (default info)
+  --daemon-env K=V        extra environment for the daemons (repeatable), for experiments
 `;
 
 export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
@@ -51,6 +54,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       keep: { type: 'boolean', default: false },
       'daemon-node-options': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'daemon-env': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -70,6 +74,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     keep: values.keep,
     daemonNodeOptions: values['daemon-node-options'] ?? null,
     logLevel: values['log-level'],
+    daemonEnv: Object.fromEntries(values['daemon-env'].map(keyValue)),
   };
 }
 
@@ -78,4 +83,10 @@ function positiveInt(name: string, value: string, min = 1): number {
   if (!Number.isInteger(number) || number < min)
     throw new Error(`${name} ${value}: give a whole number >= ${min}`);
   return number;
+}
+
+function keyValue(text: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at < 1) throw new Error(`--daemon-env ${text}: write it as NAME=VALUE`);
+  return [text.slice(0, at), text.slice(at + 1)];
 }

@@ -89,26 +89,22 @@ export class DaemonProcess {
     }
   }
 
-  /** The first log line matching `pattern` (already seen or still to come). */
-  async waitForLog(pattern: RegExp, timeoutMs: number): Promise<LogLine> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const line = this.lines.find((l) => pattern.test(l.text));
-      if (line) return line;
-      if (!this.running) throw new Error(`the daemon exited before logging ${String(pattern)}`);
-      if (performance.now() > deadline)
-        throw new Error(`no ${String(pattern)} in the log within ${timeoutMs} ms`);
-      await sleep(20);
-    }
-  }
-
-  /** SIGTERM (as `keel stop` and Ctrl+C end it), then SIGKILL if it hangs. */
-  async stop(timeoutMs = 30_000): Promise<void> {
-    if (!this.running) return;
+  /**
+   * SIGTERM (as Ctrl+C ends it; `keel stop` asks the same shutdown over the socket), then SIGKILL
+   * if it has not exited after `timeoutMs`. Says how long the shutdown took and whether it hung.
+   */
+  async stop(timeoutMs = 15_000): Promise<{ ms: number; killed: boolean }> {
+    const started = performance.now();
+    if (!this.running) return { ms: 0, killed: false };
     this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      this.child.kill('SIGKILL');
+    }, timeoutMs);
     await this.exited;
     clearTimeout(timer);
+    return { ms: performance.now() - started, killed };
   }
 }
 

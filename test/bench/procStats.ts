@@ -56,3 +56,56 @@ export class RssSampler {
     clearInterval(this.timer);
   }
 }
+
+/** Busy and total CPU time of the whole machine so far, in clock ticks, from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * How much of the machine other processes used during each phase, in cores: this machine is
+ * shared, and on two cores another process's build or test run shows up directly in latencies.
+ * "Other" is the machine's busy time minus the daemon's and this benchmark's own.
+ */
+export class LoadMonitor {
+  private mark = this.snapshot();
+
+  constructor(
+    private readonly cores: number,
+    private daemonPid: number | null = null,
+  ) {}
+
+  watchDaemon(pid: number): void {
+    this.daemonPid = pid;
+    this.mark = this.snapshot();
+  }
+
+  /** Cores used since the last call: by the daemon, by this process, by everything else. */
+  phase(): { daemonCores: number; benchCores: number; otherCores: number } {
+    const now = this.snapshot();
+    const ticks = now.total - this.mark.total || 1;
+    const seconds = ticks / this.cores / 100;
+    const busyCores = ((now.busy - this.mark.busy) / ticks) * this.cores;
+    const daemonCores = (now.daemonCpu - this.mark.daemonCpu) / seconds;
+    const benchCores = (now.benchCpu - this.mark.benchCpu) / seconds;
+    this.mark = now;
+    const round2 = (value: number): number => Math.round(Math.max(0, value) * 100) / 100;
+    return {
+      daemonCores: round2(daemonCores),
+      benchCores: round2(benchCores),
+      otherCores: round2(busyCores - daemonCores - benchCores),
+    };
+  }
+
+  private snapshot(): { busy: number; total: number; daemonCpu: number; benchCpu: number } {
+    const usage = process.cpuUsage();
+    return {
+      ...machineTicks(),
+      daemonCpu: this.daemonPid === null ? 0 : (readCpuSeconds(this.daemonPid) ?? 0),
+      benchCpu: (usage.user + usage.system) / 1e6,
+    };
+  }
+}

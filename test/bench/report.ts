@@ -33,6 +33,13 @@ export interface WorkloadFigures {
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string };
 }
 
+export interface PhaseLoad {
+  daemonCores: number;
+  benchCores: number;
+  /** Cores busy with other processes on this shared machine. */
+  otherCores: number;
+}
+
 export interface Target {
   name: string;
   value: number | null;
@@ -49,8 +56,13 @@ export interface BenchReport {
   saveToSearchable: Summary & SaveResult;
   rssMb: number;
   rss: RssFigures;
-  restart: (RestartResult & { msToFirstSearch: number }) | null;
+  restart: RestartResult | null;
   workload: WorkloadFigures;
+  /** Cores used per phase (index, search, saves) by the daemon, the benchmark and the rest. */
+  load: Record<string, PhaseLoad>;
+  /** How the main daemon's shutdown (SIGTERM) went. */
+  shutdown: { ms: number; killed: boolean };
+  warnings: string[];
   targets: Target[];
   startedAt: string;
   finishedAt: string;
@@ -129,7 +141,7 @@ export function formatReport(report: BenchReport): string {
     latencyRow('  unfiltered (daemon)', search.unfiltered),
     latencyRow('  filtered (daemon)', search.filtered),
     '',
-    `Save to searchable (${save.saves} saves, ${save.timeouts} timeouts, ${save.polls} search polls)`,
+    `Save to searchable (${save.saves} saves, ${save.timeouts} timeouts, ${save.skipped} skipped, ${save.polls} search polls)`,
     latencyHeader(),
     latencyRow('all saves', save),
     latencyRow('  new notes', save.newNotes),
@@ -150,11 +162,28 @@ export function formatReport(report: BenchReport): string {
             'first search answer',
             `${n(restart.msToFirstSearch, 0)} ms (${restart.firstSearchResults} results)`,
           ),
-          row('first build of that index', `${n(restart.firstIndexMs, 0)} ms`),
+          row(
+            'first build of that index',
+            `${n(restart.firstIndexMs, 0)} ms (search indexes ${restart.firstSearchIndexes})`,
+          ),
+          row(
+            'first daemon shutdown',
+            `${n(restart.firstShutdown.ms, 0)} ms${restart.firstShutdown.killed ? ' (hung: killed)' : ''}`,
+          ),
           row('RSS after first search', `${n(restart.rssMb)} MB`),
           '',
         ].join('\n')
       : 'Restart: skipped\n',
+    'Machine load (cores: daemon / benchmark / other processes)',
+    ...Object.entries(report.load).map(([phase, l]) =>
+      row(phase, `${l.daemonCores} / ${l.benchCores} / ${l.otherCores}`),
+    ),
+    row(
+      'daemon shutdown',
+      `${n(report.shutdown.ms, 0)} ms${report.shutdown.killed ? ' (hung: killed)' : ''}`,
+    ),
+    '',
+    ...(report.warnings.length > 0 ? ['Warnings', ...report.warnings.map((w) => `  ! ${w}`), ''] : []),
     'Targets',
     ...report.targets.map(formatTarget),
     '',

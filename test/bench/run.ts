@@ -14,8 +14,15 @@ import { measureColdIndex, type ColdIndexResult } from './measure/coldIndex';
 import { measureRestart, type RestartResult } from './measure/restart';
 import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
 import { measureSearch, type SearchResult } from './measure/search';
-import { readMemory, RssSampler } from './procStats';
-import { evaluateTargets, formatReport, machine, type BenchReport, type RssFigures } from './report';
+import { LoadMonitor, readMemory, RssSampler } from './procStats';
+import {
+  evaluateTargets,
+  formatReport,
+  machine,
+  type BenchReport,
+  type PhaseLoad,
+  type RssFigures,
+} from './report';
 import { round } from './stats';
 import { loadOrGenerate, type Workload } from './workload/generate';
 import { buildQueries, toJsonLines } from './workload/queries';
@@ -35,6 +42,9 @@ interface MainFigures {
   search: SearchResult;
   save: SaveResult;
   rss: RssFigures;
+  /** Cores used by the daemon, this process and everything else, per phase. */
+  load: Record<string, PhaseLoad>;
+  shutdown: { ms: number; killed: boolean };
 }
 
 async function main(): Promise<number> {
@@ -90,6 +100,7 @@ function daemonEnv(options: BenchOptions): Record<string, string> {
   return {
     KEEL_LOG_LEVEL: options.logLevel,
     ...(options.daemonNodeOptions ? { NODE_OPTIONS: options.daemonNodeOptions } : {}),
+    ...options.daemonEnv,
   };
 }
 
@@ -107,11 +118,19 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
     env: daemonEnv(options),
   });
   const sampler = new RssSampler(daemon.pid);
+  const load = new LoadMonitor(machine().cpus, daemon.pid);
+  const phases: Record<string, PhaseLoad> = {};
+  let stopped: { ms: number; killed: boolean } | null = null;
   try {
-    const { result: index, client } = await measureColdIndex(daemon, workload.manifest.chunks);
+    const { result: index, client } = await measureColdIndex(daemon, {
+      workspace,
+      expectedChunks: workload.manifest.chunks,
+    });
+    phases.index = load.phase();
     const afterIndex = sampler.sample();
     process.stderr.write(`Searching (${queries.length} queries)...\n`);
     const search = await measureSearch(client, queries);
+    phases.search = load.phase();
     const afterSearch = sampler.sample();
     process.stderr.write(`Saving and searching (${options.saves} saves)...\n`);
     const save = await measureSaveToSearchable(client, {
@@ -120,8 +139,8 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
       saves: options.saves,
       seed: options.seed,
     });
+    phases.saves = load.phase();
     const afterSaves = sampler.sample();
-    await client.close();
     const rss: RssFigures = {
       afterIndexMb: round(afterIndex?.rssMb ?? 0, 1),
       afterSearchMb: round(afterSearch?.rssMb ?? 0, 1),
@@ -129,11 +148,17 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
       maxSampledMb: round(sampler.maxRssMb, 1),
       peakMb: round(readMemory(daemon.pid)?.peakRssMb ?? 0, 1),
     };
-    return { index, search, save, rss };
+    await client.close();
+    stopped = await daemon.stop();
+    return { index, search, save, rss, load: phases, shutdown: roundStop(stopped) };
   } finally {
     sampler.stop();
-    await daemon.stop();
+    if (!stopped) await daemon.stop();
   }
+}
+
+function roundStop(stop: { ms: number; killed: boolean }): { ms: number; killed: boolean } {
+  return { ms: round(stop.ms, 0), killed: stop.killed };
 }
 
 async function runRestart(options: BenchOptions, workload: Workload, dirs: Dirs): Promise<RestartResult> {
@@ -190,10 +215,42 @@ function assemble(
         : null,
       machine: machine(),
     },
+    load: figures.load,
+    shutdown: figures.shutdown,
+    warnings: [],
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
   };
+  partial.warnings = warningsOf(partial);
   return { ...partial, targets: evaluateTargets(partial) };
+}
+
+/** What makes a figure unrepresentative or shows a defect, in words, for the report's reader. */
+function warningsOf(report: Omit<BenchReport, 'targets'>): string[] {
+  const warnings: string[] = [];
+  const { index, saveToSearchable: save, restart, shutdown } = report;
+  if (index.searchIndexes !== 'built') {
+    warnings.push(
+      `The search indexes were not built after "ready" (${index.searchIndexes}; the table has ` +
+        `[${index.indexColumns.join(', ')}]): searches ran without the full-text index.`,
+    );
+  }
+  if (shutdown.killed) warnings.push('The daemon did not exit after SIGTERM and was killed (SIGKILL).');
+  if (save.timeouts > 0 || save.skipped > 0) {
+    warnings.push(`${save.timeouts} saves never became searchable; ${save.skipped} were not attempted.`);
+  }
+  if (restart?.firstShutdown.killed) warnings.push('Restart: the first daemon had to be killed to stop it.');
+  if (restart && restart.firstSearchIndexes !== 'built') {
+    warnings.push(`Restart: the first index build's search indexes were ${restart.firstSearchIndexes}.`);
+  }
+  for (const [phase, load] of Object.entries(report.load)) {
+    if (load.otherCores >= 0.25) {
+      warnings.push(
+        `Other processes used ${load.otherCores} of the cores during ${phase}: figures are pessimistic.`,
+      );
+    }
+  }
+  return warnings;
 }
 
 main().then(

@@ -8,6 +8,7 @@ import { IndexStatusRequest, type IndexStatus } from '@keel/schemas';
 import type { SocketClient } from '../../../daemon/src/rpc/socketClient';
 import { sleep, type DaemonProcess } from '../daemonProcess';
 import { readCpuSeconds } from '../procStats';
+import { waitForSearchIndexes, type IndexWait } from '../searchIndexes';
 import { round } from '../stats';
 
 export interface ColdIndexResult {
@@ -16,8 +17,12 @@ export interface ColdIndexResult {
   documents: number;
   /** chunks / seconds from spawn to `ready` with the full count (the acceptance's definition). */
   chunksPerSecond: number;
-  /** chunks / seconds from spawn until the full-text and vector indexes exist (null below 20,000 rows). */
+  /** chunks / seconds from spawn until the search indexes exist (null if they never appeared). */
   chunksPerSecondSearchable: number | null;
+  /** Whether the full-text (and from 20,000 rows the vector) index got built after `ready`. */
+  searchIndexes: IndexWait['outcome'];
+  /** The indexes the table had when the wait ended. */
+  indexColumns: string[];
   phasesMs: {
     socket: number;
     scanned: number | null;
@@ -31,14 +36,21 @@ export interface ColdIndexResult {
 }
 
 const POLL_MS = 50;
-/** LanceDB's vector index is built at this many rows (VECTOR_INDEX_MIN_ROWS in chunkIndex.ts). */
-const VECTOR_INDEX_MIN_ROWS = 20_000;
+
+export interface ColdIndexOptions {
+  workspace: string;
+  expectedChunks: number;
+  timeoutMs?: number;
+  /** How long to wait for the search indexes after `ready`, and for a stalled build. */
+  indexTimeoutMs?: number;
+  indexStallMs?: number;
+}
 
 export async function measureColdIndex(
   daemon: DaemonProcess,
-  expectedChunks: number,
-  timeoutMs = 30 * 60_000,
+  options: ColdIndexOptions,
 ): Promise<{ result: ColdIndexResult; client: SocketClient }> {
+  const { expectedChunks, timeoutMs = 30 * 60_000 } = options;
   const client = await daemon.connect();
   const socket = performance.now() - daemon.spawnedAt;
   let scanned: number | null = null;
@@ -54,29 +66,34 @@ export async function measureColdIndex(
   }
   const ready = performance.now() - daemon.spawnedAt;
   const cpuSeconds = readCpuSeconds(daemon.pid);
-  const built = status.chunks >= VECTOR_INDEX_MIN_ROWS ? await vectorIndexLine(daemon) : null;
-  const searchIndexes = built ? built.at - daemon.spawnedAt : null;
+  const indexes = await waitForSearchIndexes(daemon, options.workspace, status.chunks, {
+    timeoutMs: options.indexTimeoutMs ?? 10 * 60_000,
+    stallMs: options.indexStallMs ?? 20_000,
+  });
+  const searchIndexes = indexes.atMs;
   const result: ColdIndexResult = {
     expectedChunks,
     chunks: status.chunks,
     documents: status.documents,
     chunksPerSecond: round(status.chunks / (ready / 1000), 1),
     chunksPerSecondSearchable: searchIndexes ? round(status.chunks / (searchIndexes / 1000), 1) : null,
+    searchIndexes: indexes.outcome,
+    indexColumns: indexes.columns,
     phasesMs: {
       socket: round(socket, 1),
       scanned: scanned === null ? null : round(scanned, 1),
       ready: round(ready, 1),
       searchIndexes: searchIndexes === null ? null : round(searchIndexes, 1),
     },
-    vectorIndexBuildMs: built?.ms ?? null,
+    vectorIndexBuildMs: vectorIndexBuildMs(daemon),
     cpuSeconds,
   };
   return { result, client };
 }
 
-/** The daemon logs `built the vector index rows=N ms=M` once both search indexes exist. */
-async function vectorIndexLine(daemon: DaemonProcess): Promise<{ at: number; ms: number | null }> {
-  const line = await daemon.waitForLog(/built the vector index/, 10 * 60_000);
-  const ms = /\bms=(\d+)/.exec(line.text)?.[1];
-  return { at: line.at, ms: ms === undefined ? null : Number(ms) };
+/** The daemon logs `built the vector index rows=N ms=M` (at info level) when it has built it. */
+function vectorIndexBuildMs(daemon: DaemonProcess): number | null {
+  const line = daemon.lines.find((l) => l.text.includes('built the vector index'));
+  const ms = line ? /\bms=(\d+)/.exec(line.text)?.[1] : undefined;
+  return ms === undefined ? null : Number(ms);
 }

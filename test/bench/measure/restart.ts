@@ -16,6 +16,9 @@ export interface RestartResult {
   chunks: number;
   /** Building the index the first time (not part of the restart figure). */
   firstIndexMs: number;
+  /** Whether that first build got its search indexes, and how the first daemon's shutdown went. */
+  firstSearchIndexes: string;
+  firstShutdown: { ms: number; killed: boolean };
   msToSocket: number;
   msToFirstSearch: number;
   /** Results of that first answer (it must have some to count). */
@@ -29,9 +32,12 @@ export async function measureRestart(
   query: string,
 ): Promise<RestartResult> {
   const first = DaemonProcess.spawn(options);
-  const { result: built, client: firstClient } = await measureColdIndex(first, expected.chunks);
+  const { result: built, client: firstClient } = await measureColdIndex(first, {
+    workspace: options.workspace,
+    expectedChunks: expected.chunks,
+  });
   await firstClient.close();
-  await first.stop();
+  const firstShutdown = await first.stop();
 
   const daemon = DaemonProcess.spawn(options);
   try {
@@ -45,6 +51,8 @@ export async function measureRestart(
       documents: expected.documents,
       chunks: expected.chunks,
       firstIndexMs: round(built.phasesMs.searchIndexes ?? built.phasesMs.ready, 1),
+      firstSearchIndexes: built.searchIndexes,
+      firstShutdown: { ms: round(firstShutdown.ms, 0), killed: firstShutdown.killed },
       msToSocket: round(msToSocket, 1),
       msToFirstSearch: round(msToFirstSearch, 1),
       firstSearchResults: results,

@@ -20,6 +20,8 @@ export interface SaveResult {
   edits: Summary;
   /** Saves not found within the timeout (counted in the latencies at the timeout). */
   timeouts: number;
+  /** Saves not attempted because the previous ones kept timing out (the indexer is stuck). */
+  skipped: number;
   /** Search requests sent while polling (each competes with the indexer for the CPU). */
   polls: number;
 }
@@ -34,16 +36,20 @@ export interface SaveOptions {
   timeoutMs?: number;
 }
 
+/** Three saves in a row never found: the rest would only add their timeouts to the run. */
+const GIVE_UP_AFTER_TIMEOUTS = 3;
+
 export async function measureSaveToSearchable(
   client: SocketClient,
   options: SaveOptions,
 ): Promise<SaveResult> {
   const random = new Random(options.seed).fork('saves');
+  let consecutiveTimeouts = 0;
   const latencies: { edit: boolean; ms: number }[] = [];
   let timeouts = 0;
   let polls = 0;
   await mkdir(join(options.workspace, 'memory', 'inbox'), { recursive: true });
-  for (let i = 0; i < options.saves; i++) {
+  for (let i = 0; i < options.saves && consecutiveTimeouts < GIVE_UP_AFTER_TIMEOUTS; i++) {
     const nonce = `keelnonce${i}${random.int(0, 36 ** 5).toString(36)}`;
     const edit = i % 2 === 1;
     const started = performance.now();
@@ -56,6 +62,7 @@ export async function measureSaveToSearchable(
     const found = await pollUntilFound(client, nonce, started, options);
     polls += found.polls;
     if (!found.ok) timeouts++;
+    consecutiveTimeouts = found.ok ? 0 : consecutiveTimeouts + 1;
     latencies.push({ edit, ms: found.ms });
     await sleep(options.spacingMs ?? 100);
   }
@@ -65,6 +72,7 @@ export async function measureSaveToSearchable(
     newNotes: summarize(latencies.filter((l) => !l.edit).map((l) => l.ms)),
     edits: summarize(latencies.filter((l) => l.edit).map((l) => l.ms)),
     timeouts,
+    skipped: options.saves - latencies.length,
     polls,
   };
 }
