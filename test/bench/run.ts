@@ -64,6 +64,7 @@ async function main(): Promise<number> {
   try {
     const figures = await runMain(options, workload, dirs);
     const restart = restartWorkload ? await runRestart(options, restartWorkload, dirs) : null;
+    if (restart && !('documents' in restart)) process.stderr.write(`Restart failed: ${restart.error}\n`);
     const report = assemble(options, workload, restartWorkload, figures, restart, startedAt);
     process.stdout.write(formatReport(report));
     process.stdout.write(`Logs and queries: ${dirs.results}\n`);
@@ -161,7 +162,12 @@ function roundStop(stop: { ms: number; killed: boolean }): { ms: number; killed:
   return { ms: round(stop.ms, 0), killed: stop.killed };
 }
 
-async function runRestart(options: BenchOptions, workload: Workload, dirs: Dirs): Promise<RestartResult> {
+/** The restart measurement; its failure is reported, not allowed to lose the other figures. */
+async function runRestart(
+  options: BenchOptions,
+  workload: Workload,
+  dirs: Dirs,
+): Promise<RestartResult | { error: string }> {
   const workspace = join(dirs.run, 'restart');
   await cp(workload.workspace, workspace, { recursive: true });
   const [query] = await buildQueries(workspace, workload.manifest, 1);
@@ -183,7 +189,7 @@ function assemble(
   workload: Workload,
   restartWorkload: Workload | null,
   figures: MainFigures,
-  restart: RestartResult | null,
+  restart: RestartResult | { error: string } | null,
   startedAt: Date,
 ): BenchReport {
   const { daemon: inside, ...searchRest } = figures.search;
@@ -195,7 +201,8 @@ function assemble(
     saveToSearchable: { ...latency, latency, ...saveRest },
     rssMb: Math.max(figures.rss.afterIndexMb, figures.rss.afterSearchMb),
     rss: figures.rss,
-    restart,
+    restart: restart && 'documents' in restart ? restart : null,
+    restartError: restart && 'error' in restart ? restart.error : null,
     workload: {
       seed: options.seed,
       notes: m.notes,
@@ -238,6 +245,10 @@ function warningsOf(report: Omit<BenchReport, 'targets'>): string[] {
   if (shutdown.killed) warnings.push('The daemon did not exit after SIGTERM and was killed (SIGKILL).');
   if (save.timeouts > 0 || save.skipped > 0) {
     warnings.push(`${save.timeouts} saves never became searchable; ${save.skipped} were not attempted.`);
+  }
+  if (report.restartError) warnings.push(`Restart could not be measured: ${report.restartError}`);
+  if (restart && restart.msToFirstSearch === null) {
+    warnings.push('Restart: the new daemon answered no search within 60 s of its spawn.');
   }
   if (restart?.firstShutdown.killed) warnings.push('Restart: the first daemon had to be killed to stop it.');
   if (restart && restart.firstSearchIndexes !== 'built') {
