@@ -15,8 +15,8 @@ export interface BenchOptions {
   strict: boolean;
   /** Keep the run's workspaces and logs instead of deleting them. */
   keep: boolean;
-  /** NODE_OPTIONS for the daemons, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them. */
-  daemonNodeOptions: string | null;
+  /** Node flags for the daemons, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them. */
+  daemonNodeArgs: string[];
   /** KEEL_LOG_LEVEL for the daemons (debug shows more of what they do). */
   logLevel: string;
   /** Extra environment for the daemons, for experiments: LANCE_CPU_THREADS=2. */
@@ -34,7 +34,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --skip-restart          skip the restart measurement
   --strict                exit 1 if a target is missed (default: report only, exit 0)
   --keep                  keep the run's workspaces and daemon logs
-  --daemon-node-options S NODE_OPTIONS for the daemons (e.g. "--cpu-prof --cpu-prof-dir=DIR")
+  --daemon-node-args=S    node flags for the daemons (e.g. ="--cpu-prof --cpu-prof-dir=DIR")
   --log-level L           KEEL_LOG_LEVEL for the daemons (default info)
   --daemon-env K=V        extra environment for the daemons (repeatable), for experiments
 `;
@@ -52,7 +52,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'skip-restart': { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
-      'daemon-node-options': { type: 'string' },
+      'daemon-node-args': { type: 'string', default: '' },
       'log-level': { type: 'string', default: 'info' },
       'daemon-env': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
@@ -72,7 +72,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     saves: positiveInt('--saves', values.saves),
     strict: values.strict,
     keep: values.keep,
-    daemonNodeOptions: values['daemon-node-options'] ?? null,
+    daemonNodeArgs: values['daemon-node-args'].split(/\s+/).filter((arg) => arg.length > 0),
     logLevel: values['log-level'],
     daemonEnv: Object.fromEntries(values['daemon-env'].map(keyValue)),
   };

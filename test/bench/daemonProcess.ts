@@ -24,8 +24,10 @@ export interface DaemonOptions {
   workspace: string;
   runtimeDir: string;
   logFile: string;
-  /** Extra environment: KEEL_LOG_LEVEL, NODE_OPTIONS for profiling. */
+  /** Extra environment: KEEL_LOG_LEVEL, LANCE_CPU_THREADS. */
   env?: Record<string, string>;
+  /** Node flags before the script: --cpu-prof (not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
 }
 
 export class DaemonProcess {
@@ -49,7 +51,8 @@ export class DaemonProcess {
 
   static spawn(options: DaemonOptions): DaemonProcess {
     const spawnedAt = performance.now();
-    const child = spawn(process.execPath, [CLI, 'daemon', '--workspace', options.workspace], {
+    const args = [...(options.nodeArgs ?? []), CLI, 'daemon', '--workspace', options.workspace];
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, KEEL_RUNTIME_DIR: options.runtimeDir, ...options.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

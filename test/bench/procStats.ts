@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 export interface MemorySample {
   rssMb: number;
   peakRssMb: number;
+  /** Of rssMb: anonymous memory (heaps, caches), and file pages mapped in (code, mmapped data). */
+  anonMb: number;
+  fileMb: number;
 }
 
 export function readMemory(pid: number): MemorySample | null {
@@ -15,7 +18,12 @@ export function readMemory(pid: number): MemorySample | null {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (field: string): number =>
       Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
+    return {
+      rssMb: kb('VmRSS') / 1024,
+      peakRssMb: kb('VmHWM') / 1024,
+      anonMb: kb('RssAnon') / 1024,
+      fileMb: (kb('RssFile') + kb('RssShmem')) / 1024,
+    };
   } catch {
     return null; // The process has exited.
   }

@@ -17,6 +17,9 @@ export interface RssFigures {
   maxSampledMb: number;
   /** The kernel's high-water mark (VmHWM) at the end. */
   peakMb: number;
+  /** After the search run: anonymous memory (heaps, caches) and mapped file pages. */
+  afterSearchAnonMb: number;
+  afterSearchFileMb: number;
 }
 
 export interface WorkloadFigures {
@@ -157,6 +160,7 @@ export function formatReport(report: BenchReport): string {
       `${n(rss.afterIndexMb)} / ${n(rss.afterSearchMb)} / ${n(rss.afterSavesMb)} MB`,
     ),
     row('max sampled / peak (VmHWM)', `${n(rss.maxSampledMb)} / ${n(rss.peakMb)} MB`),
+    row('after search: anon / file', `${n(rss.afterSearchAnonMb)} / ${n(rss.afterSearchFileMb)} MB`),
     '',
     restart
       ? [

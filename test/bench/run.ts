@@ -100,7 +100,6 @@ async function makeDirs(startedAt: Date): Promise<Dirs> {
 function daemonEnv(options: BenchOptions): Record<string, string> {
   return {
     KEEL_LOG_LEVEL: options.logLevel,
-    ...(options.daemonNodeOptions ? { NODE_OPTIONS: options.daemonNodeOptions } : {}),
     ...options.daemonEnv,
   };
 }
@@ -117,6 +116,7 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
     runtimeDir: dirs.runtime,
     logFile: join(dirs.results, 'daemon-main.log'),
     env: daemonEnv(options),
+    nodeArgs: options.daemonNodeArgs,
   });
   const sampler = new RssSampler(daemon.pid);
   const load = new LoadMonitor(machine().cpus, daemon.pid);
@@ -148,6 +148,8 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
       afterSavesMb: afterSaves ? round(afterSaves.rssMb, 1) : null,
       maxSampledMb: round(sampler.maxRssMb, 1),
       peakMb: round(readMemory(daemon.pid)?.peakRssMb ?? 0, 1),
+      afterSearchAnonMb: round(afterSearch?.anonMb ?? 0, 1),
+      afterSearchFileMb: round(afterSearch?.fileMb ?? 0, 1),
     };
     await client.close();
     stopped = await daemon.stop();
@@ -267,9 +269,11 @@ function warningsOf(report: Omit<BenchReport, 'targets'>): string[] {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(
-      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    // A mistyped option gets its message and the usage; anything else its stack, to debug.
+    const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? `\n${USAGE}` : '';
+    const text =
+      error instanceof Error ? (usage ? error.message : (error.stack ?? error.message)) : String(error);
+    process.stderr.write(`bench: ${text}\n${usage}`);
     process.exit(2);
   },
 );

@@ -24,6 +24,8 @@ export interface SaveResult {
   skipped: number;
   /** Search requests sent while polling (each competes with the indexer for the CPU). */
   polls: number;
+  /** Every save in order, to see where the slow ones fall (periodic upkeep shows as a pattern). */
+  series: { edit: boolean; ms: number }[];
 }
 
 export interface SaveOptions {
@@ -74,6 +76,7 @@ export async function measureSaveToSearchable(
     timeouts,
     skipped: options.saves - latencies.length,
     polls,
+    series: latencies.map((l) => ({ edit: l.edit, ms: Math.round(l.ms) })),
   };
 }
 

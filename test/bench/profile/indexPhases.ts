@@ -26,9 +26,11 @@ import { filterSql, searchChunks } from '../../../daemon/src/memory/search';
 import { searchTextOf } from '../../../daemon/src/memory/searchText';
 import { openStores, type Stores } from '../../../daemon/src/memory/store/stores';
 import type { Embedder } from '../../../daemon/src/memory/embed/embedder';
+import { readMemory } from '../procStats';
 import { round, type Summary } from '../stats';
 import { loadOrGenerate, type Workload } from '../workload/generate';
 import { buildQueries, type BenchQuery } from '../workload/queries';
+import { cacheFootprint, searchVariants } from './searchVariants';
 import { Timer, timeMethod, withDeadline } from './timing';
 
 const INDEX_BUILD_DEADLINE_MS = 180_000;
@@ -56,11 +58,18 @@ async function main(): Promise<void> {
     const stores = await openStores(stateDir, embedder.dimensions, createLogger({ level: 'warn' }));
     const table = (stores.chunkIndex as unknown as { table: lancedb.Table }).table;
     await writerPass(workload, stores, embedder, table);
+    printMemory('after writing every row');
     const queries = await buildQueries(workload.workspace, workload.manifest, 300);
     if (await buildIndexes(stores, table, { optimize: false })) {
+      printMemory('after the index builds');
       await searchPass('search, as left by the cold index', stores, embedder, queries);
+      printMemory('after searching');
+      await searchVariants(table, embedder, queries, print);
+      await cacheFootprint(join(stateDir, 'lance'), embedder, queries, print);
       await buildIndexes(stores, table, { optimize: true });
+      printMemory('after optimize');
       await searchPass('search, after optimize (compacted)', stores, embedder, queries);
+      await searchVariants(table, embedder, queries, print);
     }
     stores.chunkIndex.close();
     stores.catalog.close();
@@ -204,6 +213,17 @@ function printTotal(name: string, ms: number, of: number): void {
 function printSummary(name: string, s: Summary): void {
   print(
     `  ${name.padEnd(28)} ${[s.p50Ms, s.p95Ms, s.p99Ms, s.maxMs].map((v) => round(v, 1).toFixed(1).padStart(8)).join('')}`,
+  );
+}
+
+/** This process's memory: V8's heap, Node's external buffers, and what /proc says in all. */
+function printMemory(label: string): void {
+  const mb = (bytes: number): string => `${Math.round(bytes / 1024 ** 2)} MB`;
+  const usage = process.memoryUsage();
+  const proc = readMemory(process.pid);
+  print(
+    `\nMemory ${label}: RSS ${mb(usage.rss)} (anon ${Math.round(proc?.anonMb ?? 0)} MB, file ${Math.round(proc?.fileMb ?? 0)} MB), ` +
+      `V8 heap used ${mb(usage.heapUsed)} of ${mb(usage.heapTotal)}, external ${mb(usage.external)}, peak ${Math.round(proc?.peakRssMb ?? 0)} MB`,
   );
 }
 
