@@ -30,10 +30,12 @@ import { readMemory } from '../procStats';
 import { round, type Summary } from '../stats';
 import { loadOrGenerate, type Workload } from '../workload/generate';
 import { buildQueries, type BenchQuery } from '../workload/queries';
-import { cacheFootprint, searchVariants } from './searchVariants';
+import { searchVariants } from './searchVariants';
 import { Timer, timeMethod, withDeadline } from './timing';
 
 const INDEX_BUILD_DEADLINE_MS = 180_000;
+/** This machine is shared: a profile that runs away with memory stops itself rather than swap it. */
+const MEMORY_GUARD_MB = 4_096;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
       'lance-cpu-threads': { type: 'string', default: '2' },
     },
   });
+  guardMemory();
   const threads = Number(values['lance-cpu-threads']);
   // Read by LanceDB when its CPU pool is first used, which is after this line.
   if (threads > 0) process.env.LANCE_CPU_THREADS = String(threads);
@@ -65,7 +68,6 @@ async function main(): Promise<void> {
       await searchPass('search, as left by the cold index', stores, embedder, queries);
       printMemory('after searching');
       await searchVariants(table, embedder, queries, print);
-      await cacheFootprint(join(stateDir, 'lance'), embedder, queries, print);
       await buildIndexes(stores, table, { optimize: true });
       printMemory('after optimize');
       await searchPass('search, after optimize (compacted)', stores, embedder, queries);
@@ -214,6 +216,16 @@ function printSummary(name: string, s: Summary): void {
   print(
     `  ${name.padEnd(28)} ${[s.p50Ms, s.p95Ms, s.p99Ms, s.maxMs].map((v) => round(v, 1).toFixed(1).padStart(8)).join('')}`,
   );
+}
+
+function guardMemory(): void {
+  const timer = setInterval(() => {
+    const rss = readMemory(process.pid)?.rssMb ?? 0;
+    if (rss < MEMORY_GUARD_MB) return;
+    process.stderr.write(`profile: RSS ${Math.round(rss)} MB is past ${MEMORY_GUARD_MB} MB; stopping.\n`);
+    process.exit(3);
+  }, 200);
+  timer.unref();
 }
 
 /** This process's memory: V8's heap, Node's external buffers, and what /proc says in all. */

@@ -2,7 +2,8 @@
  * What the two halves of a search cost under other settings than the daemon's, on the same table
  * and queries: fewer IVF probes, no refine step (which re-reads full vectors although IVF_FLAT
  * already ranks with them), and fetching only ids and scores (the text of 50 candidates per list
- * is read, then all but k are thrown away by the fusion). Measurement only, to size a fix.
+ * is read, then all but k are thrown away by the fusion); with each variant's recall@10 against an
+ * exact flat scan. Measurement only, to size a fix.
  */
 import * as lancedb from '@lancedb/lancedb';
 import type { Embedder } from '../../../daemon/src/memory/embed/embedder';
@@ -27,7 +28,8 @@ const DISPLAY = [
 
 interface VectorVariant {
   name: string;
-  nprobes: number;
+  /** Null: no index at all, an exact flat scan of every vector. */
+  nprobes: number | null;
   refine: number | null;
   columns: string[];
 }
@@ -38,6 +40,8 @@ const VECTOR_VARIANTS: VectorVariant[] = [
   { name: 'nprobes 24, no refine, id only', nprobes: 24, refine: null, columns: ['id'] },
   { name: 'nprobes 12, no refine, id only', nprobes: 12, refine: null, columns: ['id'] },
   { name: 'nprobes 24, refine 4, id only', nprobes: 24, refine: 4, columns: ['id'] },
+  { name: 'nprobes 64, no refine, id only', nprobes: 64, refine: null, columns: ['id'] },
+  { name: 'exact flat scan, id only', nprobes: null, refine: null, columns: ['id'] },
 ];
 
 export async function searchVariants(
@@ -47,16 +51,22 @@ export async function searchVariants(
   print: (line: string) => void,
 ): Promise<void> {
   const vectors = await Promise.all(queries.map((q) => embedder.embedQuery(q.query)));
-  print(`  ${'variant'.padEnd(40)} ${['p50', 'p95', 'p99'].map((h) => h.padStart(8)).join('')}  ms`);
+  const exact = await exactTop10(table, queries, vectors);
+  print(
+    `  ${'variant'.padEnd(40)} ${['p50', 'p95', 'p99'].map((h) => h.padStart(8)).join('')}  ms  recall@10`,
+  );
   for (const variant of VECTOR_VARIANTS) {
-    const timer = await timeAll(queries, (q, i) => {
-      let query = table.vectorSearch(vectors[i]!).distanceType('cosine').limit(50).nprobes(variant.nprobes);
+    const found: string[][] = [];
+    const timer = await timeAll(queries, async (q, i) => {
+      let query = table.vectorSearch(vectors[i]!).distanceType('cosine').limit(50);
+      query = variant.nprobes === null ? query.bypassVectorIndex() : query.nprobes(variant.nprobes);
       if (variant.refine) query = query.refineFactor(variant.refine);
       const where = filterSql(q.filter);
       if (where) query = query.where(where);
-      return query.select([...variant.columns, '_distance']).toArray();
+      const rows = await query.select([...variant.columns, '_distance']).toArray();
+      found[i] = rows.slice(0, 10).map((row: { id: string }) => row.id);
     });
-    printRow(print, `vector ${variant.name}`, timer);
+    printRow(print, `vector ${variant.name}`, timer, recall(exact, found));
   }
   for (const [name, columns] of [
     ['display', DISPLAY],
@@ -83,38 +93,40 @@ async function timeAll(
   return timer;
 }
 
-function printRow(print: (line: string) => void, name: string, timer: Timer): void {
+function printRow(print: (line: string) => void, name: string, timer: Timer, recallAt10?: number): void {
   const s = timer.summary();
-  print(`  ${name.padEnd(40)} ${[s.p50Ms, s.p95Ms, s.p99Ms].map((v) => v.toFixed(1).padStart(8)).join('')}`);
+  const cells = [s.p50Ms, s.p95Ms, s.p99Ms].map((v) => v.toFixed(1).padStart(8)).join('');
+  print(
+    `  ${name.padEnd(40)} ${cells}${recallAt10 === undefined ? '' : `  ${recallAt10.toFixed(3).padStart(9)}`}`,
+  );
 }
 
 /**
- * How much of the daemon's LanceDB cache (256 MB of index cache, 64 MB of metadata, its settings)
- * a search workload fills: a second connection with its own session runs the queries, then says.
+ * The exact 10 nearest chunks of each query (a flat scan, no index), to measure recall against.
+ * One query at a time: each scan reads every vector, and running them all at once holds them all.
  */
-export async function cacheFootprint(
-  lanceDir: string,
-  embedder: Embedder,
+async function exactTop10(
+  table: lancedb.Table,
   queries: BenchQuery[],
-  print: (line: string) => void,
-): Promise<void> {
-  const session = new lancedb.Session(BigInt(256 * 1024 * 1024), BigInt(64 * 1024 * 1024));
-  const db = await lancedb.connect(lanceDir, {}, session);
-  const table = await db.openTable('chunks');
-  for (const q of queries) {
+  vectors: Float32Array[],
+): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const [i, q] of queries.entries()) {
+    let query = table.vectorSearch(vectors[i]!).distanceType('cosine').limit(10).bypassVectorIndex();
     const where = filterSql(q.filter);
-    let vector = table
-      .vectorSearch(await embedder.embedQuery(q.query))
-      .distanceType('cosine')
-      .limit(50);
-    let text = table.query().fullTextSearch(new lancedb.MatchQuery(q.query, 'search_text')).limit(50);
-    if (where) [vector, text] = [vector.where(where), text.where(where)];
-    await Promise.all([vector.nprobes(24).select(['id']).toArray(), text.select(['id']).toArray()]);
+    if (where) query = query.where(where);
+    const rows = await query.select(['id', '_distance']).toArray();
+    out.push(rows.map((row: { id: string }) => row.id));
   }
-  const mb = Number(session.sizeBytes()) / 1024 ** 2;
-  print(
-    `  LanceDB session cache after ${queries.length} searches: ${mb.toFixed(0)} MB in ${session.approxNumItems()} items`,
-  );
-  table.close();
-  db.close();
+  return out;
+}
+
+/** Mean share of the exact top 10 that a variant's top 10 found. */
+function recall(exact: string[][], found: string[][]): number {
+  let sum = 0;
+  exact.forEach((ids, i) => {
+    const got = new Set(found[i] ?? []);
+    sum += ids.length === 0 ? 1 : ids.filter((id) => got.has(id)).length / ids.length;
+  });
+  return sum / Math.max(1, exact.length);
 }
