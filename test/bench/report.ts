@@ -115,20 +115,48 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): Target[] 
 }
 
 export function formatReport(report: BenchReport): string {
-  const w = report.workload;
-  const { index, search, saveToSearchable: save, rss, restart } = report;
-  const n = (value: number | null, digits = 1): string => (value === null ? 'n/a' : value.toFixed(digits));
-  const lines = [
+  return [
+    ...workloadSection(report.workload),
+    ...indexSection(report.index),
+    ...searchSection(report.search),
+    ...saveSection(report.saveToSearchable),
+    ...memorySection(report.rss),
+    ...restartSection(report.restart, report.restartError),
+    ...loadSection(report),
+    ...(report.warnings.length > 0 ? ['Warnings', ...report.warnings.map((w) => `  ! ${w}`), ''] : []),
+    'Targets',
+    ...report.targets.map(formatTarget),
+    '',
+  ].join('\n');
+}
+
+/** A number for the table, or n/a. */
+function n(value: number | null, digits = 1): string {
+  return value === null ? 'n/a' : value.toFixed(digits);
+}
+
+function count(value: number): string {
+  return value.toLocaleString('en');
+}
+
+function workloadSection(w: WorkloadFigures): string[] {
+  const size = `${count(w.notes)} notes, ${count(w.chunks)} chunks, ${(w.bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return [
     '',
     'Keel memory benchmark',
-    `  workload   seed ${w.seed}: ${w.notes.toLocaleString('en')} notes, ${w.chunks.toLocaleString('en')} chunks, ` +
-      `${(w.bytes / 1024 ** 2).toFixed(1)} MiB of Markdown (${typeEntries(w.byType)})`,
+    `  workload   seed ${w.seed}: ${size} of Markdown (${typeEntries(w.byType)})`,
     `  machine    ${w.machine.cpus} x ${w.machine.cpuModel}, ${w.machine.memoryGb} GiB, node ${w.machine.node}`,
     '',
+  ];
+}
+
+function indexSection(index: ColdIndexResult): string[] {
+  const vector = `vector index build ${n(index.vectorIndexBuildMs, 0)} ms`;
+  return [
     'Cold index (spawn to ready, no .keel/)',
     row(
       'chunks indexed',
-      `${index.chunks.toLocaleString('en')} of ${index.expectedChunks.toLocaleString('en')} (${index.documents.toLocaleString('en')} notes)`,
+      `${count(index.chunks)} of ${count(index.expectedChunks)} (${count(index.documents)} notes)`,
     ),
     row('chunks/s to ready', n(index.chunksPerSecond)),
     row('chunks/s to search indexes', n(index.chunksPerSecondSearchable)),
@@ -136,11 +164,16 @@ export function formatReport(report: BenchReport): string {
     row('scan done', `${n(index.phasesMs.scanned, 0)} ms`),
     row('ready (rows written)', `${n(index.phasesMs.ready, 0)} ms`),
     row(
-      'FTS + vector index built',
-      `${n(index.phasesMs.searchIndexes, 0)} ms (vector index ${n(index.vectorIndexBuildMs, 0)} ms)`,
+      'search indexes built',
+      `${n(index.phasesMs.searchIndexes, 0)} ms (${index.searchIndexes}; ${vector})`,
     ),
     row('daemon CPU until ready', `${n(index.cpuSeconds)} s`),
     '',
+  ];
+}
+
+function searchSection(search: BenchReport['search']): string[] {
+  return [
     `Hybrid search (k=${search.k}, ${search.queries} queries after ${search.warmup} warm-up, ${search.emptyAnswers} empty)`,
     latencyHeader(),
     latencyRow('in the daemon (tookMs)', search),
@@ -148,12 +181,23 @@ export function formatReport(report: BenchReport): string {
     latencyRow('  unfiltered (daemon)', search.unfiltered),
     latencyRow('  filtered (daemon)', search.filtered),
     '',
-    `Save to searchable (${save.saves} saves, ${save.timeouts} timeouts, ${save.skipped} skipped, ${save.polls} search polls)`,
+  ];
+}
+
+function saveSection(save: BenchReport['saveToSearchable']): string[] {
+  const counts = `${save.saves} saves, ${save.timeouts} timeouts, ${save.skipped} skipped, ${save.polls} search polls`;
+  return [
+    `Save to searchable (${counts})`,
     latencyHeader(),
     latencyRow('all saves', save),
     latencyRow('  new notes', save.newNotes),
     latencyRow('  edits of a note', save.edits),
     '',
+  ];
+}
+
+function memorySection(rss: RssFigures): string[] {
+  return [
     'Daemon memory (VmRSS)',
     row(
       'after index / search / saves',
@@ -162,41 +206,36 @@ export function formatReport(report: BenchReport): string {
     row('max sampled / peak (VmHWM)', `${n(rss.maxSampledMb)} / ${n(rss.peakMb)} MB`),
     row('after search: anon / file', `${n(rss.afterSearchAnonMb)} / ${n(rss.afterSearchFileMb)} MB`),
     '',
-    restart
-      ? [
-          `Restart (${restart.documents.toLocaleString('en')} notes, ${restart.chunks.toLocaleString('en')} chunks, existing index)`,
-          row('socket up', `${n(restart.msToSocket, 0)} ms`),
-          row(
-            'first search answer',
-            `${n(restart.msToFirstSearch, 0)} ms (${restart.firstSearchResults} results)`,
-          ),
-          row(
-            'first build of that index',
-            `${n(restart.firstIndexMs, 0)} ms (search indexes ${restart.firstSearchIndexes})`,
-          ),
-          row(
-            'first daemon shutdown',
-            `${n(restart.firstShutdown.ms, 0)} ms${restart.firstShutdown.killed ? ' (hung: killed)' : ''}`,
-          ),
-          row('RSS after first search', `${n(restart.rssMb)} MB`),
-          '',
-        ].join('\n')
-      : `Restart: ${report.restartError ?? 'skipped'}\n`,
+  ];
+}
+
+function restartSection(restart: RestartResult | null, error: string | null): string[] {
+  if (!restart) return [`Restart: ${error ?? 'skipped'}`, ''];
+  const hung = restart.firstShutdown.killed ? ' (hung: killed)' : '';
+  return [
+    `Restart (${count(restart.documents)} notes, ${count(restart.chunks)} chunks, existing index)`,
+    row('socket up', `${n(restart.msToSocket, 0)} ms`),
+    row('first search answer', `${n(restart.msToFirstSearch, 0)} ms (${restart.firstSearchResults} results)`),
+    row(
+      'first build of that index',
+      `${n(restart.firstIndexMs, 0)} ms (search indexes ${restart.firstSearchIndexes})`,
+    ),
+    row('first daemon shutdown', `${n(restart.firstShutdown.ms, 0)} ms${hung}`),
+    row('RSS after first search', `${n(restart.rssMb)} MB`),
+    '',
+  ];
+}
+
+function loadSection(report: BenchReport): string[] {
+  const hung = report.shutdown.killed ? ' (hung: killed)' : '';
+  return [
     'Machine load (cores: daemon / benchmark / other processes)',
     ...Object.entries(report.load).map(([phase, l]) =>
       row(phase, `${l.daemonCores} / ${l.benchCores} / ${l.otherCores}`),
     ),
-    row(
-      'daemon shutdown',
-      `${n(report.shutdown.ms, 0)} ms${report.shutdown.killed ? ' (hung: killed)' : ''}`,
-    ),
-    '',
-    ...(report.warnings.length > 0 ? ['Warnings', ...report.warnings.map((w) => `  ! ${w}`), ''] : []),
-    'Targets',
-    ...report.targets.map(formatTarget),
+    row('daemon shutdown', `${n(report.shutdown.ms, 0)} ms${hung}`),
     '',
   ];
-  return lines.join('\n');
 }
 
 function row(label: string, value: string): string {

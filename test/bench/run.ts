@@ -14,7 +14,7 @@ import { measureColdIndex, type ColdIndexResult } from './measure/coldIndex';
 import { measureRestart, type RestartResult } from './measure/restart';
 import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
 import { measureSearch, type SearchResult } from './measure/search';
-import { LoadMonitor, readMemory, RssSampler } from './procStats';
+import { LoadMonitor, readMemory, RssSampler, type MemorySample } from './procStats';
 import {
   evaluateTargets,
   formatReport,
@@ -142,15 +142,7 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
     });
     phases.saves = load.phase();
     const afterSaves = sampler.sample();
-    const rss: RssFigures = {
-      afterIndexMb: round(afterIndex?.rssMb ?? 0, 1),
-      afterSearchMb: round(afterSearch?.rssMb ?? 0, 1),
-      afterSavesMb: afterSaves ? round(afterSaves.rssMb, 1) : null,
-      maxSampledMb: round(sampler.maxRssMb, 1),
-      peakMb: round(readMemory(daemon.pid)?.peakRssMb ?? 0, 1),
-      afterSearchAnonMb: round(afterSearch?.anonMb ?? 0, 1),
-      afterSearchFileMb: round(afterSearch?.fileMb ?? 0, 1),
-    };
+    const rss = rssFigures({ afterIndex, afterSearch, afterSaves }, sampler, daemon.pid);
     await client.close();
     stopped = await daemon.stop();
     return { index, search, save, rss, load: phases, shutdown: roundStop(stopped) };
@@ -158,6 +150,22 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
     sampler.stop();
     if (!stopped) await daemon.stop();
   }
+}
+
+function rssFigures(
+  samples: Record<'afterIndex' | 'afterSearch' | 'afterSaves', MemorySample | null>,
+  sampler: RssSampler,
+  pid: number,
+): RssFigures {
+  return {
+    afterIndexMb: round(samples.afterIndex?.rssMb ?? 0, 1),
+    afterSearchMb: round(samples.afterSearch?.rssMb ?? 0, 1),
+    afterSavesMb: samples.afterSaves ? round(samples.afterSaves.rssMb, 1) : null,
+    maxSampledMb: round(sampler.maxRssMb, 1),
+    peakMb: round(readMemory(pid)?.peakRssMb ?? 0, 1),
+    afterSearchAnonMb: round(samples.afterSearch?.anonMb ?? 0, 1),
+    afterSearchFileMb: round(samples.afterSearch?.fileMb ?? 0, 1),
+  };
 }
 
 function roundStop(stop: { ms: number; killed: boolean }): { ms: number; killed: boolean } {
