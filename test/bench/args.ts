@@ -1,0 +1,92 @@
+/** The benchmark's command line: `npm run bench -- [--chunks N] [--seed S] [--json FILE] ...`. */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  chunks: number;
+  seed: number;
+  /** Absolute path of the JSON report, or null for none. */
+  json: string | null;
+  restartDocs: number;
+  skipRestart: boolean;
+  queries: number;
+  saves: number;
+  /** Exit 1 when a target is missed (by default the benchmark only measures and reports). */
+  strict: boolean;
+  /** Keep the run's workspaces and logs instead of deleting them. */
+  keep: boolean;
+  /** Node flags for the daemons, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them. */
+  daemonNodeArgs: string[];
+  /** KEEL_LOG_LEVEL for the daemons (debug shows more of what they do). */
+  logLevel: string;
+  /** Extra environment for the daemons, for experiments: LANCE_CPU_THREADS=2. */
+  daemonEnv: Record<string, string>;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --chunks N              chunks in the generated workspace (default 100000)
+  --seed S                seed of the generated notes and queries (default 42)
+  --json FILE             also write the results as JSON to FILE
+  --queries N             search queries to time (default 300, after 20 warm-up queries)
+  --saves N               saves to time for save-to-searchable (default 50)
+  --restart-docs N        notes in the restart workload (default 10000)
+  --skip-restart          skip the restart measurement
+  --strict                exit 1 if a target is missed (default: report only, exit 0)
+  --keep                  keep the run's workspaces and daemon logs
+  --daemon-node-args=S    node flags for the daemons (e.g. ="--cpu-prof --cpu-prof-dir=DIR")
+  --log-level L           KEEL_LOG_LEVEL for the daemons (default info)
+  --daemon-env K=V        extra environment for the daemons (repeatable), for experiments
+`;
+
+export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      chunks: { type: 'string', default: '100000' },
+      seed: { type: 'string', default: '42' },
+      json: { type: 'string' },
+      queries: { type: 'string', default: '300' },
+      saves: { type: 'string', default: '50' },
+      'restart-docs': { type: 'string', default: '10000' },
+      'skip-restart': { type: 'boolean', default: false },
+      strict: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'daemon-node-args': { type: 'string', default: '' },
+      'log-level': { type: 'string', default: 'info' },
+      'daemon-env': { type: 'string', multiple: true, default: [] },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  // npm runs scripts from the package root; a relative --json is meant from where npm was typed.
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  return {
+    chunks: positiveInt('--chunks', values.chunks),
+    seed: positiveInt('--seed', values.seed, 0),
+    json: values.json ? resolve(cwd, values.json) : null,
+    restartDocs: positiveInt('--restart-docs', values['restart-docs']),
+    skipRestart: values['skip-restart'],
+    queries: positiveInt('--queries', values.queries),
+    saves: positiveInt('--saves', values.saves),
+    strict: values.strict,
+    keep: values.keep,
+    daemonNodeArgs: values['daemon-node-args'].split(/\s+/).filter((arg) => arg.length > 0),
+    logLevel: values['log-level'],
+    daemonEnv: Object.fromEntries(values['daemon-env'].map(keyValue)),
+  };
+}
+
+function positiveInt(name: string, value: string, min = 1): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min)
+    throw new Error(`${name} ${value}: give a whole number >= ${min}`);
+  return number;
+}
+
+function keyValue(text: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at < 1) throw new Error(`--daemon-env ${text}: write it as NAME=VALUE`);
+  return [text.slice(0, at), text.slice(at + 1)];
+}

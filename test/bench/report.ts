@@ -1,0 +1,265 @@
+/**
+ * The benchmark's report: one JSON document (the shape the issue asks for, plus detail) and a
+ * human-readable table with the workload and a PASS/FAIL line per target.
+ */
+import { cpus, totalmem } from 'node:os';
+import type { ColdIndexResult } from './measure/coldIndex';
+import type { RestartResult } from './measure/restart';
+import type { SaveResult } from './measure/saveToSearchable';
+import type { SearchResult } from './measure/search';
+import { round, type Summary } from './stats';
+
+export interface RssFigures {
+  afterIndexMb: number;
+  afterSearchMb: number;
+  afterSavesMb: number | null;
+  /** The largest RSS sampled (every 250 ms) over the daemon's whole life, indexing included. */
+  maxSampledMb: number;
+  /** The kernel's high-water mark (VmHWM) at the end. */
+  peakMb: number;
+  /** After the search run: anonymous memory (heaps, caches) and mapped file pages. */
+  afterSearchAnonMb: number;
+  afterSearchFileMb: number;
+}
+
+export interface WorkloadFigures {
+  seed: number;
+  notes: number;
+  chunks: number;
+  bytes: number;
+  byType: Record<string, number>;
+  queries: number;
+  saves: number;
+  generateMs: number;
+  cached: boolean;
+  restart: { notes: number; chunks: number; bytes: number } | null;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string };
+}
+
+export interface PhaseLoad {
+  daemonCores: number;
+  benchCores: number;
+  /** Cores busy with other processes on this shared machine. */
+  otherCores: number;
+}
+
+export interface Target {
+  name: string;
+  value: number | null;
+  limit: number;
+  unit: string;
+  /** `min`: the value must be at least the limit; `max`: at most. */
+  kind: 'min' | 'max';
+  pass: boolean;
+}
+
+export interface BenchReport {
+  index: ColdIndexResult;
+  search: Summary & Omit<SearchResult, 'daemon'>;
+  saveToSearchable: Summary & SaveResult;
+  rssMb: number;
+  rss: RssFigures;
+  restart: RestartResult | null;
+  /** Why the restart could not be measured, when it could not. */
+  restartError: string | null;
+  workload: WorkloadFigures;
+  /** Cores used per phase (index, search, saves) by the daemon, the benchmark and the rest. */
+  load: Record<string, PhaseLoad>;
+  /** How the main daemon's shutdown (SIGTERM) went. */
+  shutdown: { ms: number; killed: boolean };
+  warnings: string[];
+  targets: Target[];
+  startedAt: string;
+  finishedAt: string;
+}
+
+export function machine(): WorkloadFigures['machine'] {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGb: round(totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export function evaluateTargets(report: Omit<BenchReport, 'targets'>): Target[] {
+  const target = (
+    name: string,
+    value: number | null,
+    kind: 'min' | 'max',
+    limit: number,
+    unit: string,
+  ): Target => ({
+    name,
+    value,
+    limit,
+    unit,
+    kind,
+    pass: value !== null && (kind === 'min' ? value >= limit : value <= limit),
+  });
+  const targets = [
+    target('cold index, chunks/s (spawn to ready)', report.index.chunksPerSecond, 'min', 2_000, 'chunks/s'),
+    target('search p50, in the daemon', report.search.p50Ms, 'max', 15, 'ms'),
+    target('search p99, in the daemon', report.search.p99Ms, 'max', 50, 'ms'),
+    target('save to searchable p50', report.saveToSearchable.p50Ms, 'max', 250, 'ms'),
+    target('save to searchable p99', report.saveToSearchable.p99Ms, 'max', 1_000, 'ms'),
+    target('daemon RSS', report.rssMb, 'max', 600, 'MB'),
+  ];
+  if (report.restart || report.restartError) {
+    targets.push(
+      target('restart to first search', report.restart?.msToFirstSearch ?? null, 'max', 2_000, 'ms'),
+    );
+  }
+  return targets;
+}
+
+export function formatReport(report: BenchReport): string {
+  return [
+    ...workloadSection(report.workload),
+    ...indexSection(report.index),
+    ...searchSection(report.search),
+    ...saveSection(report.saveToSearchable),
+    ...memorySection(report.rss),
+    ...restartSection(report.restart, report.restartError),
+    ...loadSection(report),
+    ...(report.warnings.length > 0 ? ['Warnings', ...report.warnings.map((w) => `  ! ${w}`), ''] : []),
+    'Targets',
+    ...report.targets.map(formatTarget),
+    '',
+  ].join('\n');
+}
+
+/** A number for the table, or n/a. */
+function n(value: number | null, digits = 1): string {
+  return value === null ? 'n/a' : value.toFixed(digits);
+}
+
+function count(value: number): string {
+  return value.toLocaleString('en');
+}
+
+function workloadSection(w: WorkloadFigures): string[] {
+  const size = `${count(w.notes)} notes, ${count(w.chunks)} chunks, ${(w.bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return [
+    '',
+    'Keel memory benchmark',
+    `  workload   seed ${w.seed}: ${size} of Markdown (${typeEntries(w.byType)})`,
+    `  machine    ${w.machine.cpus} x ${w.machine.cpuModel}, ${w.machine.memoryGb} GiB, node ${w.machine.node}`,
+    '',
+  ];
+}
+
+function indexSection(index: ColdIndexResult): string[] {
+  const vector = `vector index build ${n(index.vectorIndexBuildMs, 0)} ms`;
+  return [
+    'Cold index (spawn to ready, no .keel/)',
+    row(
+      'chunks indexed',
+      `${count(index.chunks)} of ${count(index.expectedChunks)} (${count(index.documents)} notes)`,
+    ),
+    row('chunks/s to ready', n(index.chunksPerSecond)),
+    row('chunks/s to search indexes', n(index.chunksPerSecondSearchable)),
+    row('socket up', `${n(index.phasesMs.socket, 0)} ms`),
+    row('scan done', `${n(index.phasesMs.scanned, 0)} ms`),
+    row('ready (rows written)', `${n(index.phasesMs.ready, 0)} ms`),
+    row(
+      'search indexes built',
+      `${n(index.phasesMs.searchIndexes, 0)} ms (${index.searchIndexes}; ${vector})`,
+    ),
+    row('daemon CPU until ready', `${n(index.cpuSeconds)} s`),
+    '',
+  ];
+}
+
+function searchSection(search: BenchReport['search']): string[] {
+  return [
+    `Hybrid search (k=${search.k}, ${search.queries} queries after ${search.warmup} warm-up, ${search.emptyAnswers} empty)`,
+    latencyHeader(),
+    latencyRow('in the daemon (tookMs)', search),
+    latencyRow('over the socket', search.socket),
+    latencyRow('  unfiltered (daemon)', search.unfiltered),
+    latencyRow('  filtered (daemon)', search.filtered),
+    '',
+  ];
+}
+
+function saveSection(save: BenchReport['saveToSearchable']): string[] {
+  const counts = `${save.saves} saves, ${save.timeouts} timeouts, ${save.skipped} skipped, ${save.polls} search polls`;
+  return [
+    `Save to searchable (${counts})`,
+    latencyHeader(),
+    latencyRow('all saves', save),
+    latencyRow('  new notes', save.newNotes),
+    latencyRow('  edits of a note', save.edits),
+    '',
+  ];
+}
+
+function memorySection(rss: RssFigures): string[] {
+  return [
+    'Daemon memory (VmRSS)',
+    row(
+      'after index / search / saves',
+      `${n(rss.afterIndexMb)} / ${n(rss.afterSearchMb)} / ${n(rss.afterSavesMb)} MB`,
+    ),
+    row('max sampled / peak (VmHWM)', `${n(rss.maxSampledMb)} / ${n(rss.peakMb)} MB`),
+    row('after search: anon / file', `${n(rss.afterSearchAnonMb)} / ${n(rss.afterSearchFileMb)} MB`),
+    '',
+  ];
+}
+
+function restartSection(restart: RestartResult | null, error: string | null): string[] {
+  if (!restart) return [`Restart: ${error ?? 'skipped'}`, ''];
+  const hung = restart.firstShutdown.killed ? ' (hung: killed)' : '';
+  return [
+    `Restart (${count(restart.documents)} notes, ${count(restart.chunks)} chunks, existing index)`,
+    row('socket up', `${n(restart.msToSocket, 0)} ms`),
+    row('first search answer', `${n(restart.msToFirstSearch, 0)} ms (${restart.firstSearchResults} results)`),
+    row(
+      'first build of that index',
+      `${n(restart.firstIndexMs, 0)} ms (search indexes ${restart.firstSearchIndexes})`,
+    ),
+    row('first daemon shutdown', `${n(restart.firstShutdown.ms, 0)} ms${hung}`),
+    row('RSS after first search', `${n(restart.rssMb)} MB`),
+    '',
+  ];
+}
+
+function loadSection(report: BenchReport): string[] {
+  const hung = report.shutdown.killed ? ' (hung: killed)' : '';
+  return [
+    'Machine load (cores: daemon / benchmark / other processes)',
+    ...Object.entries(report.load).map(([phase, l]) =>
+      row(phase, `${l.daemonCores} / ${l.benchCores} / ${l.otherCores}`),
+    ),
+    row('daemon shutdown', `${n(report.shutdown.ms, 0)} ms${hung}`),
+    '',
+  ];
+}
+
+function row(label: string, value: string): string {
+  return `  ${label.padEnd(30)} ${value}`;
+}
+
+function latencyHeader(): string {
+  return `  ${''.padEnd(30)} ${['p50', 'p95', 'p99', 'max', 'mean'].map((h) => h.padStart(9)).join('')}  ms`;
+}
+
+function latencyRow(label: string, s: Summary): string {
+  const cells = [s.p50Ms, s.p95Ms, s.p99Ms, s.maxMs, s.meanMs].map((v) => v.toFixed(1).padStart(9));
+  return `  ${label.padEnd(30)} ${cells.join('')}`;
+}
+
+function formatTarget(t: Target): string {
+  const op = t.kind === 'min' ? '>=' : '<=';
+  const value = t.value === null ? 'n/a' : t.value.toLocaleString('en', { maximumFractionDigits: 1 });
+  return `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name.padEnd(40)} ${value} ${t.unit} (target ${op} ${t.limit.toLocaleString('en')})`;
+}
+
+function typeEntries(byType: Record<string, number>): string {
+  return Object.entries(byType)
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, count]) => `${count} ${type}`)
+    .join(', ');
+}

@@ -1,0 +1,287 @@
+/**
+ * `npm run bench`: Keel's memory plane measured as a user meets it. A seeded workspace is generated
+ * (not timed), copied, and indexed cold by the built daemon (`keel daemon`) in its own process; the
+ * same daemon is then searched and fed saves over its real socket, and a second workspace measures
+ * a restart on an existing index. Prints a table, writes JSON with --json, and exits 0 unless
+ * --strict is given and a target is missed: it is a measurement, not a test.
+ */
+import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseBenchArgs, USAGE, type BenchOptions } from './args';
+import { DaemonProcess } from './daemonProcess';
+import { measureColdIndex, type ColdIndexResult } from './measure/coldIndex';
+import { measureRestart, type RestartResult } from './measure/restart';
+import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
+import { measureSearch, type SearchResult } from './measure/search';
+import { LoadMonitor, readMemory, RssSampler, type MemorySample } from './procStats';
+import {
+  evaluateTargets,
+  formatReport,
+  machine,
+  type BenchReport,
+  type PhaseLoad,
+  type RssFigures,
+} from './report';
+import { round } from './stats';
+import { loadOrGenerate, type Workload } from './workload/generate';
+import { buildQueries, toJsonLines } from './workload/queries';
+
+const REPO_ROOT = join(__dirname, '..', '..');
+
+interface Dirs {
+  /** Copies of the workspaces and the daemons' runtime dir; deleted at the end unless --keep. */
+  run: string;
+  runtime: string;
+  /** Logs and the query set, kept: bench-results/<time>/. */
+  results: string;
+}
+
+interface MainFigures {
+  index: ColdIndexResult;
+  search: SearchResult;
+  save: SaveResult;
+  rss: RssFigures;
+  /** Cores used by the daemon, this process and everything else, per phase. */
+  load: Record<string, PhaseLoad>;
+  shutdown: { ms: number; killed: boolean };
+}
+
+async function main(): Promise<number> {
+  const options = parseBenchArgs(process.argv.slice(2));
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const startedAt = new Date();
+  const workload = await prepare('main', () =>
+    loadOrGenerate({ seed: options.seed, chunks: options.chunks }),
+  );
+  const restartWorkload = options.skipRestart
+    ? null
+    : await prepare('restart', () => loadOrGenerate({ seed: options.seed, notes: options.restartDocs }));
+  const dirs = await makeDirs(startedAt);
+  try {
+    const figures = await runMain(options, workload, dirs);
+    const restart = restartWorkload ? await runRestart(options, restartWorkload, dirs) : null;
+    if (restart && !('documents' in restart)) process.stderr.write(`Restart failed: ${restart.error}\n`);
+    const report = assemble(options, workload, restartWorkload, figures, restart, startedAt);
+    process.stdout.write(formatReport(report));
+    process.stdout.write(`Logs and queries: ${dirs.results}\n`);
+    if (options.json) {
+      await mkdir(dirname(options.json), { recursive: true });
+      await writeFile(options.json, JSON.stringify(report, null, 2) + '\n');
+      process.stdout.write(`JSON: ${options.json}\n`);
+    }
+    return options.strict && report.targets.some((t) => !t.pass) ? 1 : 0;
+  } finally {
+    if (options.keep) process.stdout.write(`Kept the run's workspaces in ${dirs.run}\n`);
+    else await rm(dirs.run, { recursive: true, force: true });
+  }
+}
+
+async function prepare(name: string, load: () => Promise<Workload>): Promise<Workload> {
+  const workload = await load();
+  const { notes, chunks } = workload.manifest;
+  const how = workload.cached ? 'cached' : `generated in ${(workload.generateMs / 1000).toFixed(1)} s`;
+  process.stderr.write(
+    `Workload ${name}: ${notes} notes, ${chunks} chunks (${how}) at ${workload.workspace}\n`,
+  );
+  return workload;
+}
+
+async function makeDirs(startedAt: Date): Promise<Dirs> {
+  const run = await realpath(await mkdtemp(join(tmpdir(), 'keel-bench-')));
+  const results = join(REPO_ROOT, 'bench-results', startedAt.toISOString().replace(/[:.]/g, '-'));
+  await mkdir(results, { recursive: true });
+  return { run, runtime: join(run, 'rt'), results };
+}
+
+function daemonEnv(options: BenchOptions): Record<string, string> {
+  return {
+    KEEL_LOG_LEVEL: options.logLevel,
+    ...options.daemonEnv,
+  };
+}
+
+/** Cold index, search, RSS and save-to-searchable, all on one daemon over the main workload. */
+async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): Promise<MainFigures> {
+  const workspace = join(dirs.run, 'main');
+  await cp(workload.workspace, workspace, { recursive: true });
+  const queries = await buildQueries(workspace, workload.manifest, options.queries);
+  await writeFile(join(dirs.results, 'queries.jsonl'), toJsonLines(queries));
+  process.stderr.write(`Cold index of ${workload.manifest.chunks} chunks...\n`);
+  const daemon = DaemonProcess.spawn({
+    workspace,
+    runtimeDir: dirs.runtime,
+    logFile: join(dirs.results, 'daemon-main.log'),
+    env: daemonEnv(options),
+    nodeArgs: options.daemonNodeArgs,
+  });
+  const sampler = new RssSampler(daemon.pid);
+  const load = new LoadMonitor(machine().cpus, daemon.pid);
+  const phases: Record<string, PhaseLoad> = {};
+  let stopped: { ms: number; killed: boolean } | null = null;
+  try {
+    const { result: index, client } = await measureColdIndex(daemon, {
+      workspace,
+      expectedChunks: workload.manifest.chunks,
+    });
+    phases.index = load.phase();
+    const afterIndex = sampler.sample();
+    process.stderr.write(`Searching (${queries.length} queries)...\n`);
+    const search = await measureSearch(client, queries);
+    phases.search = load.phase();
+    const afterSearch = sampler.sample();
+    process.stderr.write(`Saving and searching (${options.saves} saves)...\n`);
+    const save = await measureSaveToSearchable(client, {
+      workspace,
+      entries: workload.manifest.entries,
+      saves: options.saves,
+      seed: options.seed,
+    });
+    phases.saves = load.phase();
+    const afterSaves = sampler.sample();
+    const rss = rssFigures({ afterIndex, afterSearch, afterSaves }, sampler, daemon.pid);
+    await client.close();
+    stopped = await daemon.stop();
+    return { index, search, save, rss, load: phases, shutdown: roundStop(stopped) };
+  } finally {
+    sampler.stop();
+    if (!stopped) await daemon.stop();
+  }
+}
+
+function rssFigures(
+  samples: Record<'afterIndex' | 'afterSearch' | 'afterSaves', MemorySample | null>,
+  sampler: RssSampler,
+  pid: number,
+): RssFigures {
+  return {
+    afterIndexMb: round(samples.afterIndex?.rssMb ?? 0, 1),
+    afterSearchMb: round(samples.afterSearch?.rssMb ?? 0, 1),
+    afterSavesMb: samples.afterSaves ? round(samples.afterSaves.rssMb, 1) : null,
+    maxSampledMb: round(sampler.maxRssMb, 1),
+    peakMb: round(readMemory(pid)?.peakRssMb ?? 0, 1),
+    afterSearchAnonMb: round(samples.afterSearch?.anonMb ?? 0, 1),
+    afterSearchFileMb: round(samples.afterSearch?.fileMb ?? 0, 1),
+  };
+}
+
+function roundStop(stop: { ms: number; killed: boolean }): { ms: number; killed: boolean } {
+  return { ms: round(stop.ms, 0), killed: stop.killed };
+}
+
+/** The restart measurement; its failure is reported, not allowed to lose the other figures. */
+async function runRestart(
+  options: BenchOptions,
+  workload: Workload,
+  dirs: Dirs,
+): Promise<RestartResult | { error: string }> {
+  const workspace = join(dirs.run, 'restart');
+  await cp(workload.workspace, workspace, { recursive: true });
+  const [query] = await buildQueries(workspace, workload.manifest, 1);
+  process.stderr.write(`Restart: indexing ${workload.manifest.notes} notes, then restarting...\n`);
+  return measureRestart(
+    {
+      workspace,
+      runtimeDir: dirs.runtime,
+      logFile: join(dirs.results, 'daemon-restart.log'),
+      env: daemonEnv(options),
+    },
+    { documents: workload.manifest.notes, chunks: workload.manifest.chunks },
+    query?.query ?? 'renewal terms',
+  );
+}
+
+function assemble(
+  options: BenchOptions,
+  workload: Workload,
+  restartWorkload: Workload | null,
+  figures: MainFigures,
+  restart: RestartResult | { error: string } | null,
+  startedAt: Date,
+): BenchReport {
+  const { daemon: inside, ...searchRest } = figures.search;
+  const { latency, ...saveRest } = figures.save;
+  const m = workload.manifest;
+  const partial: Omit<BenchReport, 'targets'> = {
+    index: figures.index,
+    search: { ...inside, ...searchRest },
+    saveToSearchable: { ...latency, latency, ...saveRest },
+    rssMb: Math.max(figures.rss.afterIndexMb, figures.rss.afterSearchMb),
+    rss: figures.rss,
+    restart: restart && 'documents' in restart ? restart : null,
+    restartError: restart && 'error' in restart ? restart.error : null,
+    workload: {
+      seed: options.seed,
+      notes: m.notes,
+      chunks: m.chunks,
+      bytes: m.bytes,
+      byType: m.byType,
+      queries: figures.search.queries,
+      saves: figures.save.saves,
+      generateMs: round(workload.generateMs, 0),
+      cached: workload.cached,
+      restart: restartWorkload
+        ? {
+            notes: restartWorkload.manifest.notes,
+            chunks: restartWorkload.manifest.chunks,
+            bytes: restartWorkload.manifest.bytes,
+          }
+        : null,
+      machine: machine(),
+    },
+    load: figures.load,
+    shutdown: figures.shutdown,
+    warnings: [],
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+  partial.warnings = warningsOf(partial);
+  return { ...partial, targets: evaluateTargets(partial) };
+}
+
+/** What makes a figure unrepresentative or shows a defect, in words, for the report's reader. */
+function warningsOf(report: Omit<BenchReport, 'targets'>): string[] {
+  const warnings: string[] = [];
+  const { index, saveToSearchable: save, restart, shutdown } = report;
+  if (index.searchIndexes !== 'built') {
+    warnings.push(
+      `The search indexes were not built after "ready" (${index.searchIndexes}; the table has ` +
+        `[${index.indexColumns.join(', ')}]): searches ran without the full-text index.`,
+    );
+  }
+  if (shutdown.killed) warnings.push('The daemon did not exit after SIGTERM and was killed (SIGKILL).');
+  if (save.timeouts > 0 || save.skipped > 0) {
+    warnings.push(`${save.timeouts} saves never became searchable; ${save.skipped} were not attempted.`);
+  }
+  if (report.restartError) warnings.push(`Restart could not be measured: ${report.restartError}`);
+  if (restart && restart.msToFirstSearch === null) {
+    warnings.push('Restart: the new daemon answered no search within 60 s of its spawn.');
+  }
+  if (restart?.firstShutdown.killed) warnings.push('Restart: the first daemon had to be killed to stop it.');
+  if (restart && restart.firstSearchIndexes !== 'built') {
+    warnings.push(`Restart: the first index build's search indexes were ${restart.firstSearchIndexes}.`);
+  }
+  for (const [phase, load] of Object.entries(report.load)) {
+    if (load.otherCores >= 0.25) {
+      warnings.push(
+        `Other processes used ${load.otherCores} of the cores during ${phase}: figures are pessimistic.`,
+      );
+    }
+  }
+  return warnings;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    // A mistyped option gets its message and the usage; anything else its stack, to debug.
+    const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? `\n${USAGE}` : '';
+    const text =
+      error instanceof Error ? (usage ? error.message : (error.stack ?? error.message)) : String(error);
+    process.stderr.write(`bench: ${text}\n${usage}`);
+    process.exit(2);
+  },
+);
