@@ -68,15 +68,16 @@ const MONTHS = [
   'december',
 ];
 
-/** `1:56 pm on 8 May, 2023` → `2023-05-08`. */
+/** `1:56 pm on 8 May, 2023` → date `2023-05-08`, time `13:56`. */
 export function sessionDate(text: string): { date: string; time: string } {
-  const match = /^(.*?)\s+on\s+(\d{1,2})\s+([A-Za-z]+),?\s+(\d{4})/.exec(text.trim());
+  const match = /^(\d{1,2}):(\d{2})\s*(am|pm)\s+on\s+(\d{1,2})\s+([A-Za-z]+),?\s+(\d{4})/i.exec(text.trim());
   if (!match) throw new Error(`Unrecognised session date: ${text}`);
-  const month = MONTHS.indexOf(match[3]!.toLowerCase()) + 1;
+  const month = MONTHS.indexOf(match[5]!.toLowerCase()) + 1;
   if (month === 0) throw new Error(`Unrecognised month in: ${text}`);
+  const hour = (Number(match[1]) % 12) + (match[3]!.toLowerCase() === 'pm' ? 12 : 0);
   return {
-    date: `${match[4]}-${String(month).padStart(2, '0')}-${match[2]!.padStart(2, '0')}`,
-    time: match[1]!,
+    date: `${match[6]}-${String(month).padStart(2, '0')}-${match[4]!.padStart(2, '0')}`,
+    time: `${String(hour).padStart(2, '0')}:${match[2]}`,
   };
 }
 

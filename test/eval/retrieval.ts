@@ -75,10 +75,8 @@ async function writeTurns(workspace: string, turns: LocomoTurn[]): Promise<void>
     await mkdir(join(path, '..'), { recursive: true });
     const frontmatter = [
       '---',
-      'type: dialog-turn',
       `speaker: ${turn.speaker}`,
-      `date: ${turn.date}`,
-      `time: ${turn.time}`,
+      `date: ${turn.date}T${turn.time}`,
       `session: ${turn.session}`,
       `conversation: ${turn.conversation}`,
       `turn: ${turn.diaId}`,

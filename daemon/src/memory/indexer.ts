@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
 import { parseFile } from './parse/index';
+import { mentionsOf } from './rerank';
 import { searchTextOf } from './searchText';
 import type { Catalog, DocumentRecord, FileState, RejectedRecord } from './store/catalog';
 import type { ChunkIndex, ChunkRow } from './store/chunkIndex';
@@ -174,6 +175,7 @@ export class IndexWriter {
       }
       const { meta, chunks } = parsed.file;
       const date = meta.date ?? new Date(file.stat.mtimeMs).toISOString().slice(0, 10);
+      const mentions = mentionsOf(parsed.file.frontmatter);
       chunks.forEach((chunk, index) => {
         rows.push({
           id: `${path}#${index}`,
@@ -188,6 +190,7 @@ export class IndexWriter {
           tags: meta.tags,
           date,
           review_by: meta.reviewBy,
+          mentions,
         });
       });
       indexed.push({

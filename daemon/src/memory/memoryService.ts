@@ -27,9 +27,13 @@ import { storePaths } from './store/stores';
 import { WorkspaceWatcher } from './watcher';
 
 /** Bump when chunking or the indexed text changes: the index then rebuilds itself. */
-const INDEX_FORMAT = 'chunks-v1';
+const INDEX_FORMAT = 'chunks-v3';
 const NOTIFY_INTERVAL_MS = 250;
-const OPTIMIZE_EVERY_BATCHES = 20;
+/**
+ * Optimizing (compacting files, folding new rows into the indexes) blocks writes for a second or
+ * more at 100k chunks, so it waits until nothing was written for this long.
+ */
+const OPTIMIZE_AFTER_IDLE_MS = 120_000;
 
 export interface MemoryOptions {
   root: string;
@@ -60,7 +64,10 @@ export class MemoryService {
   private watcher: WorkspaceWatcher | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private notifyTimer: NodeJS.Timeout | null = null;
-  private batchesSinceOptimize = 0;
+  /** Building the search indexes after a large load: search is slower until it is done. */
+  private buildingIndexes = false;
+  private optimizeTimer: NodeJS.Timeout | null = null;
+  private writtenSinceOptimize = false;
   /** Scans, rebuilds and repairs run one at a time, in order. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -214,11 +221,7 @@ export class MemoryService {
       documents: this.counts.documents,
       chunks: this.counts.chunks,
       pending: this.writer.pending,
-      progress: this.scanning
-        ? { phase: 'scanning', done: 0, total: 0 }
-        : this.writer.progress
-          ? { phase: 'indexing', ...this.writer.progress }
-          : null,
+      progress: this.progress(),
       embedder: this.embedder.id,
       lastChangeAt: this.writer.lastChangeAt?.toISOString() ?? null,
       problems: this.problems,
@@ -235,6 +238,7 @@ export class MemoryService {
   async close(): Promise<void> {
     this.closed = true;
     if (this.rescanTimer) clearInterval(this.rescanTimer);
+    if (this.optimizeTimer) clearTimeout(this.optimizeTimer);
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
     await this.watcher?.close();
     await this.writer.whenIdle().catch(() => undefined);
@@ -245,7 +249,14 @@ export class MemoryService {
   private state(): IndexState {
     if (this.rebuilding) return 'rebuilding';
     if (this.scanning) return 'scanning';
-    return this.writer.pending > 0 || this.writer.progress ? 'indexing' : 'ready';
+    return this.writer.pending > 0 || this.writer.progress || this.buildingIndexes ? 'indexing' : 'ready';
+  }
+
+  private progress(): IndexStatus['progress'] {
+    if (this.scanning) return { phase: 'scanning', done: 0, total: 0 };
+    if (this.writer.progress) return { phase: 'indexing', ...this.writer.progress };
+    if (this.buildingIndexes) return { phase: 'optimizing', done: 0, total: 0 };
+    return null;
   }
 
   private serialized<T>(task: () => Promise<T>): Promise<T> {
@@ -345,17 +356,27 @@ export class MemoryService {
   private afterBatch(): void {
     this.publish();
     if (this.writer.pending > 0 || this.writer.progress) return;
-    // The queue is empty: refresh counts and problems, and keep the indexes in shape.
-    void this.refreshSummary()
-      .then(() => this.maintain())
-      .catch((error: unknown) => this.options.log.warn('index upkeep failed', { error }));
+    // The queue is empty: refresh counts and problems, build missing indexes, plan an optimize.
+    this.writtenSinceOptimize ||= this.writer.lastChangeAt !== null;
+    this.scheduleOptimize();
+    void this.refreshSummary().catch((error: unknown) =>
+      this.options.log.warn('index upkeep failed', { error }),
+    );
   }
 
-  private async maintain(): Promise<void> {
-    this.batchesSinceOptimize++;
-    const optimize = this.batchesSinceOptimize >= OPTIMIZE_EVERY_BATCHES;
-    if (optimize) this.batchesSinceOptimize = 0;
-    await this.stores.chunkIndex.maintain({ optimize });
+  private scheduleOptimize(): void {
+    if (this.optimizeTimer) clearTimeout(this.optimizeTimer);
+    this.optimizeTimer = setTimeout(() => {
+      this.optimizeTimer = null;
+      if (this.closed || !this.writtenSinceOptimize || this.writer.pending > 0) return;
+      this.writtenSinceOptimize = false;
+      const started = Date.now();
+      this.stores.chunkIndex.maintain({ optimize: true }).then(
+        () => this.options.log.info('optimized the search index', { ms: Date.now() - started }),
+        (error: unknown) => this.options.log.warn('optimizing the search index failed', { error }),
+      );
+    }, OPTIMIZE_AFTER_IDLE_MS);
+    this.optimizeTimer.unref();
   }
 
   private async refreshSummary(): Promise<void> {
@@ -363,8 +384,14 @@ export class MemoryService {
       this.stores.catalog.counts(),
       this.stores.catalog.problems(),
     ]);
-    await this.stores.chunkIndex.maintain({ optimize: false });
+    this.buildingIndexes = true;
     this.publish();
+    try {
+      await this.stores.chunkIndex.maintain({ optimize: false });
+    } finally {
+      this.buildingIndexes = false;
+      this.publish();
+    }
   }
 
   /** Tells clients about the status, at most every NOTIFY_INTERVAL_MS during long work. */

@@ -5,8 +5,9 @@
  */
 import type { SearchFilter, SearchResult } from '@keel/schemas';
 import type { Embedder } from './embed/embedder';
+import { structureRerank } from './rerank';
 import { fullTextQuery } from './searchText';
-import { sqlString, type ChunkHit, type ChunkIndex } from './store/chunkIndex';
+import { sqlString, type ChunkIndex, type ScoredId } from './store/chunkIndex';
 
 export interface SearchOptions {
   query: string;
@@ -46,40 +47,42 @@ export async function searchChunks(
     vector: mode === 'hybrid' ? FUSION.vectorWeight : 1,
     text: mode === 'hybrid' ? 1 - FUSION.vectorWeight : 1,
   };
-  const fused = new Map<string, { hit: ChunkHit; score: number }>();
-  const fuse = (hits: ChunkHit[], weight: number): void => {
-    for (const [hit, normalised] of minMax(hits)) {
-      const entry = fused.get(hit.id) ?? { hit, score: 0 };
-      entry.score += weight * normalised;
-      fused.set(hit.id, entry);
-    }
-  };
-  fuse(textHits, weights.text);
-  fuse(vectorHits, weights.vector);
-  return [...fused.values()]
-    .sort((a, b) => b.score - a.score || a.hit.id.localeCompare(b.hit.id))
+  const fused = new Map<string, number>();
+  for (const [hits, weight] of [
+    [textHits, weights.text],
+    [vectorHits, weights.vector],
+  ] as const) {
+    for (const [id, normalised] of minMax(hits)) fused.set(id, (fused.get(id) ?? 0) + weight * normalised);
+  }
+  const views = await index.views([...fused.keys()]);
+  // A candidate deleted between ranking and reading (its note changed a moment ago) drops out.
+  const candidates = [...fused.entries()].flatMap(([id, score]) => {
+    const view = views.get(id);
+    return view ? [{ id, score, path: view.path, mentions: view.mentions, view }] : [];
+  });
+  return structureRerank(options.query, candidates)
     .slice(0, options.k)
-    .map(({ hit, score }) => ({
-      path: hit.path,
-      startLine: hit.start_line,
-      endLine: hit.end_line,
-      heading: hit.heading,
-      text: hit.text,
+    .map(({ view, score }) => ({
+      path: view.path,
+      startLine: view.start_line,
+      endLine: view.end_line,
+      heading: view.heading,
+      text: view.text,
       score,
-      stale: isStale(hit.review_by, hit.date, options.today, options.maxAgeDays),
-      type: hit.type,
-      tags: hit.tags,
-      date: hit.date,
+      stale: isStale(view.review_by, view.date, options.today, options.maxAgeDays),
+      type: view.type,
+      tags: view.tags,
+      date: view.date,
     }));
 }
 
 /** Scores scaled to 0..1 within one list (all equal scores count as 1). */
-function minMax(hits: ChunkHit[]): [ChunkHit, number][] {
+function minMax(hits: ScoredId[]): [string, number][] {
   if (hits.length === 0) return [];
   const scores = hits.map((h) => h.score);
   const max = Math.max(...scores);
   const min = Math.min(...scores);
-  return hits.map((hit) => [hit, max > min ? (hit.score - min) / (max - min) : 1]);
+  return hits.map((hit) => [hit.id, max > min ? (hit.score - min) / (max - min) : 1]);
 }
 
 /** Past its review-by date; or, without one in the future, dated more than maxAgeDays ago. */

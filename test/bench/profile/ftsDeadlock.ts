@@ -72,7 +72,7 @@ async function textRows(count: number): Promise<{ id: number; search_text: strin
     if (!parsed.ok) continue;
     for (const chunk of parsed.file.chunks) {
       if (rows.length >= count) return rows;
-      rows.push({ id: rows.length, search_text: searchTextOf(parsed.file.meta, chunk) });
+      rows.push({ id: rows.length, search_text: searchTextOf(parsed.file.frontmatter, chunk) });
     }
   }
   return rows;

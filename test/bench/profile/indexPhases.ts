@@ -94,7 +94,7 @@ async function cpuPass(workload: Workload): Promise<void> {
     const parsed = parseFile(entry.path, content.toString('utf8'));
     stages.parse += -t + (t = performance.now());
     if (!parsed.ok) continue;
-    const texts = parsed.file.chunks.map((c) => searchTextOf(parsed.file.meta, c));
+    const texts = parsed.file.chunks.map((c) => searchTextOf(parsed.file.frontmatter, c));
     stages.searchText += -t + (t = performance.now());
     // The local embedder computes synchronously inside the call; the Promise only wraps the result.
     for (const text of texts) void embedder.embedQuery(text);

@@ -61,7 +61,7 @@ export class Catalog {
   /** Opens (or creates) the catalog at `file`. Throws if the file is damaged. */
   static async open(file: string): Promise<Catalog> {
     // DuckDB's defaults (80% of RAM, every core) suit analytics servers, not an editor's daemon.
-    const instance = await DuckDBInstance.create(file, { memory_limit: '256MB', threads: '2' });
+    const instance = await DuckDBInstance.create(file, { memory_limit: '64MB', threads: '2' });
     const db = await instance.connect();
     const catalog = new Catalog(instance, db);
     try {
