@@ -8,4 +8,38 @@ if (!existsSync(bundle)) {
   process.stderr.write(`keel: ${bundle} is missing; run "npm run build" in the Keel repository first.\n`);
   process.exit(1);
 }
+
+// The long-running commands start again with the daemon's allocator setting, which glibc reads only
+// when a process starts: see DAEMON_ENVIRONMENT in daemon/src/runtime/environment.ts (a test keeps
+// the value here equal to it). The editor starts its daemon with it set too.
+const LONG_RUNNING = new Set(['daemon', 'index']);
+const args = process.argv.slice(2);
+if (process.platform === 'linux' && !process.env.MALLOC_MMAP_THRESHOLD_ && LONG_RUNNING.has(command(args))) {
+  const { spawn } = require('node:child_process');
+  const child = spawn(process.execPath, [...process.execArgv, __filename, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '65536' },
+  });
+  // Ctrl+C reaches both processes from the terminal; passing it on would stop the daemon twice.
+  process.on('SIGINT', () => {});
+  for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    } else {
+      process.exit(code ?? 1);
+    }
+  });
+  return;
+}
 require(bundle);
+
+/** The subcommand: the first word that is not an option or the value of --workspace/-w. */
+function command(argv) {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--workspace' || argv[i] === '-w') i++;
+    else if (!argv[i].startsWith('-')) return argv[i];
+  }
+  return '';
+}

@@ -26,6 +26,7 @@ import {
   type RequestDefinition,
   type ResultOf,
 } from '@keel/schemas';
+import { daemonEnvironment } from '../../daemon/src/runtime/environment';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 
 export interface DaemonClientSnapshot {
@@ -138,13 +139,14 @@ export class DaemonClient implements vscode.Disposable {
 
   private createLanguageClient(): LanguageClient {
     const args = ['--workspace', this.folder];
+    const env = daemonEnvironment(process.env);
     const serverOptions: ServerOptions = {
-      run: { module: this.daemonModule, transport: TransportKind.ipc, args },
+      run: { module: this.daemonModule, transport: TransportKind.ipc, args, options: { env } },
       debug: {
         module: this.daemonModule,
         transport: TransportKind.ipc,
         args,
-        options: { execArgv: ['--nolazy', '--inspect=6009'] },
+        options: { env, execArgv: ['--nolazy', '--inspect=6009'] },
       },
     };
     const clientOptions: LanguageClientOptions = {

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SocketClient } from '../../daemon/src/rpc/socketClient';
+import { daemonEnvironment } from '../../daemon/src/runtime/environment';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 export const CLI = join(REPO_ROOT, 'daemon', 'dist', 'cli.js');
@@ -53,7 +54,8 @@ export class DaemonProcess {
     const spawnedAt = performance.now();
     const args = [...(options.nodeArgs ?? []), CLI, 'daemon', '--workspace', options.workspace];
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, KEEL_RUNTIME_DIR: options.runtimeDir, ...options.env },
+      // The environment the keel command and the editor give their daemons (allocator settings).
+      env: { ...daemonEnvironment(process.env), KEEL_RUNTIME_DIR: options.runtimeDir, ...options.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     return new DaemonProcess(child, spawnedAt, options);

@@ -1,12 +1,13 @@
 /** The keel command as a user runs it: init, status, help, and the errors a newcomer meets. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG_YAML, type DaemonStatus } from '@keel/schemas';
 import { KEEL_VERSION } from '../../daemon/src/version';
-import { REPO_ROOT, runKeel } from '../helpers/processes';
+import { DAEMON_ENVIRONMENT } from '../../daemon/src/runtime/environment';
+import { REPO_ROOT, runKeel, waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const git = promisify(execFile);
@@ -135,5 +136,52 @@ describe('keel --help', () => {
     };
     expect(KEEL_VERSION).toBe(pkg.version);
     expect((await runKeel(['--version'], { runtime: dirs.runtime })).stdout.trim()).toBe(pkg.version);
+  });
+});
+
+describe('keel daemon through the keel command', () => {
+  async function startThroughShim(): Promise<{
+    shim: ChildProcess;
+    lockPid: number;
+    exited: Promise<number | null>;
+  }> {
+    const shim = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'daemon', 'bin', 'keel.cjs'), 'daemon', '--workspace', dirs.workspace],
+      {
+        env: { ...process.env, KEEL_RUNTIME_DIR: dirs.runtime, MALLOC_MMAP_THRESHOLD_: '' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true, // its own process group, as a terminal gives it
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => shim.on('exit', (code) => resolve(code)));
+    let stderr = '';
+    shim.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor('the daemon to serve', () => stderr.includes('Keel daemon serving'));
+    const lock = JSON.parse(await readFile(join(dirs.workspace, '.keel', 'daemon.lock'), 'utf8')) as {
+      pid: number;
+    };
+    return { shim, lockPid: lock.pid, exited };
+  }
+
+  beforeEach(async () => {
+    await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+  });
+
+  it('runs the daemon with its allocator settings, and Ctrl+C stops it cleanly', async () => {
+    const { shim, lockPid, exited } = await startThroughShim();
+    const environ = (await readFile(`/proc/${lockPid}/environ`, 'utf8')).split('\0');
+    for (const [key, value] of Object.entries(DAEMON_ENVIRONMENT))
+      expect(environ).toContain(`${key}=${value}`);
+    process.kill(-shim.pid!, 'SIGINT'); // what the terminal does on Ctrl+C
+    expect(await exited).toBe(0);
+    await expect(stat(join(dirs.workspace, '.keel', 'daemon.lock'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('passes SIGTERM on to the daemon, which stops cleanly', async () => {
+    const { shim, exited } = await startThroughShim();
+    process.kill(shim.pid!, 'SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(stat(join(dirs.workspace, '.keel', 'daemon.lock'))).rejects.toThrow(/ENOENT/);
   });
 });

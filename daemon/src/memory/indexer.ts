@@ -33,7 +33,7 @@ export interface BatchCounts {
 }
 
 /** Paths read and written together; large enough to amortise LanceDB and DuckDB commits. */
-const BATCH_SIZE = 512;
+const BATCH_SIZE = 1024;
 /** How long to wait for more events before writing: one save often fires several. */
 const DEBOUNCE_MS = 10;
 const READ_CONCURRENCY = 32;

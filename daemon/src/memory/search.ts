@@ -7,7 +7,7 @@ import type { SearchFilter, SearchResult } from '@keel/schemas';
 import type { Embedder } from './embed/embedder';
 import { structureRerank } from './rerank';
 import { fullTextQuery } from './searchText';
-import { sqlString, type ChunkIndex, type ScoredId } from './store/chunkIndex';
+import { sqlString, type ChunkHit, type ChunkIndex, type ChunkView } from './store/chunkIndex';
 
 export interface SearchOptions {
   query: string;
@@ -47,19 +47,24 @@ export async function searchChunks(
     vector: mode === 'hybrid' ? FUSION.vectorWeight : 1,
     text: mode === 'hybrid' ? 1 - FUSION.vectorWeight : 1,
   };
-  const fused = new Map<string, number>();
+  const fused = new Map<string, { view: ChunkView; score: number }>();
   for (const [hits, weight] of [
     [textHits, weights.text],
     [vectorHits, weights.vector],
   ] as const) {
-    for (const [id, normalised] of minMax(hits)) fused.set(id, (fused.get(id) ?? 0) + weight * normalised);
+    for (const [hit, normalised] of minMax(hits)) {
+      const entry = fused.get(hit.view.id) ?? { view: hit.view, score: 0 };
+      entry.score += weight * normalised;
+      fused.set(hit.view.id, entry);
+    }
   }
-  const views = await index.views([...fused.keys()]);
-  // A candidate deleted between ranking and reading (its note changed a moment ago) drops out.
-  const candidates = [...fused.entries()].flatMap(([id, score]) => {
-    const view = views.get(id);
-    return view ? [{ id, score, path: view.path, mentions: view.mentions, view }] : [];
-  });
+  const candidates = [...fused.values()].map(({ view, score }) => ({
+    id: view.id,
+    score,
+    path: view.path,
+    mentions: view.mentions,
+    view,
+  }));
   return structureRerank(options.query, candidates)
     .slice(0, options.k)
     .map(({ view, score }) => ({
@@ -77,12 +82,12 @@ export async function searchChunks(
 }
 
 /** Scores scaled to 0..1 within one list (all equal scores count as 1). */
-function minMax(hits: ScoredId[]): [string, number][] {
+function minMax(hits: ChunkHit[]): [ChunkHit, number][] {
   if (hits.length === 0) return [];
   const scores = hits.map((h) => h.score);
   const max = Math.max(...scores);
   const min = Math.min(...scores);
-  return hits.map((hit) => [hit.id, max > min ? (hit.score - min) / (max - min) : 1]);
+  return hits.map((hit) => [hit, max > min ? (hit.score - min) / (max - min) : 1]);
 }
 
 /** Past its review-by date; or, without one in the future, dated more than maxAgeDays ago. */

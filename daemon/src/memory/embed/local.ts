@@ -1,22 +1,18 @@
 /**
  * The default embedder, "keel-static-v1": no model to run, no download, no network; deterministic;
- * about 20 µs per chunk on one core. A 256-d vector made of two L2-normalised parts, weighted so the
- * cosine of two vectors is 1/3 lexical + 2/3 semantic:
- *  - lexical (156 d): signed feature hashing of the Porter2 stems of the non-stop words, with
- *    sublinear term frequency: exact and morphological overlap, names, numbers, rare words;
- *  - semantic (100 d): the SIF-weighted mean (a = 1e-3, Zipf prior from frequency rank) of GloVe
- *    word vectors (staticAsset.ts): related words (pets ~ cat) that BM25 cannot match.
- * Measured on LoCoMo (test/eval): in hybrid with BM25 it adds about +0.02 recall@10; vector-only it
- * is weaker than BM25. Changing any constant changes `id`, which rebuilds indexes built with it.
+ * about 20 µs per chunk on one core. A 100-d L2-normalised vector: the SIF-weighted mean (a = 1e-3,
+ * Zipf prior from frequency rank) of the GloVe vectors (staticAsset.ts) of the non-stop words, a
+ * word unknown to the table read through its Porter2 stem. It finds related words (pets ~ cat)
+ * that BM25 cannot match; exact words are BM25's job. A 156-d hashed lexical part on top measured
+ * +0.004 recall@10 on LoCoMo (test/eval) for 2.5x the vector bytes and ~60 MB more daemon RSS at
+ * 100,000 chunks, so it was dropped. Changing any constant changes `id`, which rebuilds indexes.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import stem from 'wink-porter2-stemmer';
 import type { Embedder } from './embedder';
-import { ASSET_FILE, fnv1a, readWordTable, VOCABULARY, WORD_DIMENSIONS, type WordTable } from './staticAsset';
+import { ASSET_FILE, readWordTable, VOCABULARY, WORD_DIMENSIONS, type WordTable } from './staticAsset';
 
-const LEXICAL_DIMENSIONS = 156;
-const LEXICAL_WEIGHT = 1 / 3;
 const SIF_A = 1e-3;
 /** Harmonic number of GloVe 6B's 400,000-word vocabulary: the Zipf prior's normaliser. */
 const ZIPF_H = Math.log(400_000) + 0.5772156649;
@@ -61,7 +57,7 @@ export function assetPath(): string {
 
 class StaticEmbedder implements Embedder {
   readonly id: string;
-  readonly dimensions = LEXICAL_DIMENSIONS + WORD_DIMENSIONS;
+  readonly dimensions = WORD_DIMENSIONS;
   private readonly rank = new Map<string, number>();
   /** Stem -> the most frequent word with that stem, where the stem itself is not a word. */
   private readonly stemRank = new Map<string, number>();
@@ -71,9 +67,7 @@ class StaticEmbedder implements Embedder {
   private stems = new Map<string, string>();
 
   constructor(table: WordTable) {
-    this.id =
-      `keel-static-v1:lex${LEXICAL_DIMENSIONS}-porter2-fnv1a-logtf+glove6B100d-top100k-abtt3-sif${SIF_A}` +
-      `:w${LEXICAL_WEIGHT.toFixed(3)}:${table.checksum}`;
+    this.id = `keel-static-v1:glove6B100d-top100k-abtt3-sif${SIF_A}-porter2:${table.checksum}`;
     this.values = table.values;
     for (let i = 0; i < VOCABULARY; i++) {
       const prior = 1 / ((i + 1) * ZIPF_H);
@@ -98,32 +92,20 @@ class StaticEmbedder implements Embedder {
 
   private embed(text: string): Float32Array {
     const vector = new Float32Array(this.dimensions);
-    const termFrequency = new Map<string, number>();
-    let semantic = false;
     for (const word of tokenize(text)) {
       if (STOP_WORDS.has(word)) continue;
-      const root = this.stemOf(word);
-      termFrequency.set(root, (termFrequency.get(root) ?? 0) + 1);
-      const i = this.rank.get(word) ?? this.rank.get(root) ?? this.stemRank.get(root);
+      let i = this.rank.get(word);
+      if (i === undefined) {
+        const root = this.stemOf(word);
+        i = this.rank.get(root) ?? this.stemRank.get(root);
+      }
       if (i === undefined) continue;
       const w = this.weight[i]!;
       const offset = i * WORD_DIMENSIONS;
-      for (let j = 0; j < WORD_DIMENSIONS; j++)
-        vector[LEXICAL_DIMENSIONS + j]! += w * this.values[offset + j]!;
-      semantic = true;
+      for (let j = 0; j < WORD_DIMENSIONS; j++) vector[j]! += w * this.values[offset + j]!;
     }
-    for (const [term, count] of termFrequency) {
-      const hash = fnv1a(term);
-      vector[hash % LEXICAL_DIMENSIONS]! += (hash & 0x80000000 ? -1 : 1) * (1 + Math.log(count));
-    }
-    // Normalise each part to its weight, then the whole (a part with no words drops out).
-    const lexicalNorm = norm(vector, 0, LEXICAL_DIMENSIONS);
-    const semanticNorm = norm(vector, LEXICAL_DIMENSIONS, this.dimensions);
-    scale(vector, 0, LEXICAL_DIMENSIONS, lexicalNorm > 0 ? Math.sqrt(LEXICAL_WEIGHT) / lexicalNorm : 0);
-    const semanticScale = semantic && semanticNorm > 0 ? Math.sqrt(1 - LEXICAL_WEIGHT) / semanticNorm : 0;
-    scale(vector, LEXICAL_DIMENSIONS, this.dimensions, semanticScale);
-    const total = norm(vector, 0, this.dimensions);
-    if (total > 0) scale(vector, 0, this.dimensions, 1 / total);
+    const length = norm(vector);
+    if (length > 0) for (let j = 0; j < vector.length; j++) vector[j]! /= length;
     return vector;
   }
 
@@ -131,7 +113,7 @@ class StaticEmbedder implements Embedder {
     let root = this.stems.get(word);
     if (root === undefined) {
       root = /^[a-z]+$/.test(word) ? stem(word) : word;
-      if (this.stems.size > 200_000) this.stems = new Map();
+      if (this.stems.size > 20_000) this.stems = new Map();
       this.stems.set(word, root);
     }
     return root;
@@ -166,12 +148,8 @@ export function tokenize(text: string): string[] {
   return out;
 }
 
-function norm(vector: Float32Array, from: number, to: number): number {
+function norm(vector: Float32Array): number {
   let sum = 0;
-  for (let j = from; j < to; j++) sum += vector[j]! * vector[j]!;
+  for (const value of vector) sum += value * value;
   return Math.sqrt(sum);
-}
-
-function scale(vector: Float32Array, from: number, to: number, factor: number): void {
-  for (let j = from; j < to; j++) vector[j]! *= factor;
 }
