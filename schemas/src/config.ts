@@ -40,6 +40,20 @@ export const ModelEndpoint = z.strictObject({
 export type ModelEndpoint = z.infer<typeof ModelEndpoint>;
 
 /**
+ * Retries of model calls that failed for a passing reason (429, 5xx, timeouts, dropped
+ * connections): exponential backoff with jitter, and a server's Retry-After wins when it says more.
+ */
+export const RetryPolicy = z.strictObject({
+  /** Attempts in all, the first included. */
+  maxAttempts: z.number().int().min(1).max(10).default(4),
+  /** Delay before the first retry; doubles with each further one. */
+  baseDelayMs: z.number().int().min(0).max(60_000).default(500),
+  /** No delay is longer than this (a Retry-After up to five minutes is still honoured). */
+  maxDelayMs: z.number().int().min(0).max(300_000).default(8_000),
+});
+export type RetryPolicy = z.infer<typeof RetryPolicy>;
+
+/**
  * How memory is embedded for vector search. `local` (the default) runs inside the daemon: no
  * network, no download, deterministic. `openai` calls any OpenAI-compatible embeddings endpoint.
  * Changing this rebuilds the index.
@@ -77,11 +91,20 @@ export const WorkspaceConfig = z.strictObject({
       rescanMinutes: z.number().positive().default(10),
     })
     .prefault({}),
-  runbooks: z.strictObject({ dir: relativeDir.default('runbooks') }).prefault({}),
+  runbooks: z
+    .strictObject({
+      dir: relativeDir.default('runbooks'),
+      /** Runs executing at once; more wait in the queue. */
+      concurrency: z.number().int().min(1).max(16).default(2),
+    })
+    .prefault({}),
   models: z
     .strictObject({
       endpoint: ModelEndpoint.optional(),
       tiers: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), ModelTier).default({}),
+      /** Seconds one model call may take before it is abandoned and retried. */
+      timeoutSeconds: z.number().positive().max(3_600).default(60),
+      retry: RetryPolicy.prefault({}),
     })
     .prefault({}),
 });

@@ -2,4 +2,5 @@
 export * from './protocol/index';
 export * from './config';
 export * from './memory';
+export * from './runbook';
 export * from './webview';

@@ -7,6 +7,8 @@ import {
   type DaemonStatus,
   type IndexStatus,
   type MessageDefinition,
+  type RunbookInfo,
+  type RunSummary,
   type SearchResult,
 } from '@keel/schemas';
 
@@ -68,6 +70,41 @@ const indexStatus: IndexStatus = {
 
 const runResult = { documents: 2314, chunks: 9120, indexed: 12, removed: 1, problems: [], tookMs: 840 };
 
+const run: RunSummary = {
+  id: '20261125-085500-onboarding-1a2b',
+  runbook: 'onboarding',
+  status: 'running',
+  inputs: { customer: 'memory/customers/acme.md', seats: 12, urgent: false },
+  startedAt: '2026-11-25T08:55:00.000Z',
+  endedAt: null,
+  currentStep: 'plan',
+  stepsDone: 1,
+  stepsTotal: 3,
+  costUsd: 0.00042,
+  tokens: 1830,
+  error: null,
+  escalation: null,
+  outputs: null,
+};
+
+const runbookInfo: RunbookInfo = {
+  name: 'onboarding',
+  path: 'runbooks/onboarding.yaml',
+  role: 'Customer onboarding lead',
+  description: 'Turns a new customer note into a welcome plan.',
+  inputs: [
+    {
+      name: 'customer',
+      type: 'string',
+      description: 'The customer note',
+      required: true,
+      default: null,
+      enum: null,
+    },
+  ],
+  problems: [],
+};
+
 /** A valid params (and result) example per method, plus one invalid params each. */
 const samples: Record<string, { params: unknown; result?: unknown; invalidParams: unknown }> = {
   'keel/auth': {
@@ -122,6 +159,87 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     invalidParams: { path: '' },
   },
   'keel/index/status': { params: {}, result: indexStatus, invalidParams: { deep: true } },
+  'keel/runbooks/list': { params: {}, result: { runbooks: [runbookInfo] }, invalidParams: { all: 1 } },
+  'keel/runs/start': {
+    params: { runbook: 'onboarding', inputs: { customer: 'memory/customers/acme.md' } },
+    result: run,
+    invalidParams: { runbook: '' },
+  },
+  'keel/runs/list': { params: { limit: 20 }, result: { runs: [run] }, invalidParams: { limit: 0 } },
+  'keel/runs/get': {
+    params: { id: run.id },
+    result: {
+      run,
+      steps: [
+        {
+          id: 'plan',
+          type: 'llm',
+          status: 'succeeded',
+          startedAt: '2026-11-25T08:55:01.000Z',
+          endedAt: '2026-11-25T08:55:02.500Z',
+          durationMs: 1500,
+          input: { prompt: 'Write a welcome plan for Acme.' },
+          output: 'Week 1: kickoff call.',
+          error: null,
+          modelCalls: [
+            {
+              tier: 'fast',
+              model: 'gpt-4o-mini',
+              attempt: 2,
+              latencyMs: 812,
+              inputTokens: 1200,
+              outputTokens: 630,
+              costUsd: 0.00042,
+              outcome: 'ok',
+              request: { messages: [{ role: 'user', content: 'Write a welcome plan for Acme.' }] },
+              response: { content: 'Week 1: kickoff call.' },
+            },
+          ],
+          retrieved: [{ path: 'memory/customers/acme.md', startLine: 1, endLine: 9, score: 0.91 }],
+        },
+      ],
+    },
+    invalidParams: {},
+  },
+  'keel/runs/cancel': {
+    params: { id: run.id },
+    result: { ...run, status: 'cancelled' },
+    invalidParams: { id: 3 },
+  },
+  'keel/runs/replay': {
+    params: { id: run.id },
+    result: {
+      id: run.id,
+      status: 'succeeded',
+      modelCalls: 0,
+      sideEffects: 0,
+      divergence: { stepId: 'plan', kind: 'request', message: 'the prompt changed' },
+    },
+    invalidParams: { id: '' },
+  },
+  'keel/runbooks/test': {
+    params: { runbook: 'onboarding' },
+    result: {
+      results: [
+        {
+          runbook: 'onboarding',
+          case: 'new customer',
+          file: 'runbooks/tests/onboarding.test.yaml',
+          passed: true,
+          status: 'succeeded',
+          failures: [],
+          durationMs: 42,
+        },
+      ],
+    },
+    invalidParams: { runbook: 5 },
+  },
+  'keel/runs/changed': { params: run, invalidParams: { ...run, status: 'sleeping' } },
+  'keel/models/setApiKey': {
+    params: { apiKey: 'sk-test' },
+    result: { ok: true },
+    invalidParams: { apiKey: '' },
+  },
   'keel/index/didChange': { params: indexStatus, invalidParams: { ...indexStatus, state: 'sleeping' } },
   'keel/index/sync': { params: {}, result: runResult, invalidParams: { force: 1 } },
   'keel/index/rebuild': { params: {}, result: runResult, invalidParams: [] },

@@ -9,6 +9,17 @@ import {
   MemoryGetRequest,
   MemorySearchRequest,
 } from './memory';
+import {
+  RunbooksListRequest,
+  RunbookTestRequest,
+  RunCancelRequest,
+  RunChangedNotification,
+  RunGetRequest,
+  RunReplayRequest,
+  RunsListRequest,
+  RunStartRequest,
+  SetApiKeyRequest,
+} from './runs';
 import { AuthRequest } from './session';
 import { StatusChangedNotification, StatusRequest } from './status';
 import { WorkspaceInitRequest } from './workspace';
@@ -18,6 +29,7 @@ export * from './define';
 export * from './errors';
 export * from './lifecycle';
 export * from './memory';
+export * from './runs';
 export * from './session';
 export * from './status';
 export * from './workspace';
@@ -34,4 +46,13 @@ export const allMessages: readonly MessageDefinition[] = [
   IndexChangedNotification,
   IndexSyncRequest,
   IndexRebuildRequest,
+  RunbooksListRequest,
+  RunStartRequest,
+  RunsListRequest,
+  RunGetRequest,
+  RunCancelRequest,
+  RunReplayRequest,
+  RunbookTestRequest,
+  RunChangedNotification,
+  SetApiKeyRequest,
 ];

@@ -1,0 +1,205 @@
+/** Runbooks and their runs: list, start, watch, trace, cancel, replay, test. */
+import { z } from 'zod';
+import { NoParams, Problem } from './common';
+import { defineNotification, defineRequest } from './define';
+
+export const RunStatus = z.enum([
+  'queued',
+  'running',
+  'succeeded',
+  /** A step failed for good, or a success criterion did not hold. */
+  'failed',
+  /** The next model call could have passed the run's budget, so it was not made. */
+  'budget_exceeded',
+  'cancelled',
+]);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const FINISHED_RUN_STATUSES: readonly RunStatus[] = [
+  'succeeded',
+  'failed',
+  'budget_exceeded',
+  'cancelled',
+];
+
+const InputValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const RunbookInputInfo = z.object({
+  name: z.string(),
+  type: z.enum(['string', 'number', 'integer', 'boolean']),
+  description: z.string().nullable(),
+  required: z.boolean(),
+  default: InputValue.nullable(),
+  enum: z.array(z.union([z.string(), z.number()])).nullable(),
+});
+export type RunbookInputInfo = z.infer<typeof RunbookInputInfo>;
+
+export const RunbookInfo = z.object({
+  /** The runbook's `name`, or the file's base name when the file does not parse. */
+  name: z.string(),
+  /** Workspace-relative path of the runbook file. */
+  path: z.string(),
+  role: z.string().nullable(),
+  description: z.string().nullable(),
+  inputs: z.array(RunbookInputInfo),
+  /** Empty when the runbook is valid; a runbook with problems cannot run. */
+  problems: z.array(Problem),
+});
+export type RunbookInfo = z.infer<typeof RunbookInfo>;
+
+/** `keel/runbooks/list`: every runbook in the workspace, valid or not. */
+export const RunbooksListRequest = defineRequest({
+  method: 'keel/runbooks/list',
+  params: NoParams,
+  result: z.object({ runbooks: z.array(RunbookInfo) }),
+});
+
+export const RunSummary = z.object({
+  id: z.string(),
+  runbook: z.string(),
+  status: RunStatus,
+  inputs: z.record(z.string(), InputValue),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  /** The step running now, or the last one that ran. */
+  currentStep: z.string().nullable(),
+  stepsDone: z.number().int(),
+  stepsTotal: z.number().int(),
+  costUsd: z.number(),
+  tokens: z.number().int(),
+  /** Why the run did not succeed, in words the operator can act on. */
+  error: z.string().nullable(),
+  /** Set when the run escalated to the operator. */
+  escalation: z.string().nullable(),
+  outputs: z.record(z.string(), z.unknown()).nullable(),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+/** `keel/runs/start`: queues a run of a runbook with the given inputs; answers at once. */
+export const RunStartRequest = defineRequest({
+  method: 'keel/runs/start',
+  params: z.strictObject({
+    runbook: z.string().min(1),
+    inputs: z.record(z.string(), InputValue).default({}),
+    /** Record every model exchange into this cassette file (workspace-relative). */
+    recordCassette: z.string().min(1).optional(),
+  }),
+  result: RunSummary,
+});
+
+/** `keel/runs/list`: the most recent runs first. */
+export const RunsListRequest = defineRequest({
+  method: 'keel/runs/list',
+  params: z
+    .strictObject({
+      limit: z.number().int().min(1).max(1_000).default(50),
+      runbook: z.string().optional(),
+    })
+    .optional()
+    .default({ limit: 50 }),
+  result: z.object({ runs: z.array(RunSummary) }),
+});
+
+export const ModelCallInfo = z.object({
+  tier: z.string(),
+  model: z.string(),
+  attempt: z.number().int(),
+  latencyMs: z.number(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  costUsd: z.number(),
+  /** `ok`, `replayed` (served from the journal or a cassette), or the failure: `http_429`, `timeout`... */
+  outcome: z.string(),
+  /** The messages sent, secrets redacted. */
+  request: z.unknown(),
+  response: z.unknown().nullable(),
+});
+export type ModelCallInfo = z.infer<typeof ModelCallInfo>;
+
+export const StepTrace = z.object({
+  id: z.string(),
+  type: z.string(),
+  status: z.enum(['pending', 'running', 'succeeded', 'skipped', 'failed']),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  input: z.unknown().nullable(),
+  output: z.unknown().nullable(),
+  error: z.string().nullable(),
+  modelCalls: z.array(ModelCallInfo),
+  /** Memory this step read: path and line range of each chunk. */
+  retrieved: z.array(
+    z.object({ path: z.string(), startLine: z.number(), endLine: z.number(), score: z.number() }),
+  ),
+});
+export type StepTrace = z.infer<typeof StepTrace>;
+
+export const RunTrace = z.object({ run: RunSummary, steps: z.array(StepTrace) });
+export type RunTrace = z.infer<typeof RunTrace>;
+
+/** `keel/runs/get`: one run's full trace, from its journal. */
+export const RunGetRequest = defineRequest({
+  method: 'keel/runs/get',
+  params: z.strictObject({ id: z.string().min(1) }),
+  result: RunTrace,
+});
+
+/** `keel/runs/cancel`: stops a queued or running run; a finished run is left as it is. */
+export const RunCancelRequest = defineRequest({
+  method: 'keel/runs/cancel',
+  params: z.strictObject({ id: z.string().min(1) }),
+  result: RunSummary,
+});
+
+export const Divergence = z.object({
+  stepId: z.string(),
+  /** `request` (the prompt or tools changed), `output`, `missing` (a step the journal lacks), `extra`. */
+  kind: z.enum(['request', 'output', 'missing', 'extra', 'status']),
+  message: z.string(),
+});
+
+/** `keel/runs/replay`: re-runs a finished run from its journal: no model calls, no side effects. */
+export const RunReplayRequest = defineRequest({
+  method: 'keel/runs/replay',
+  params: z.strictObject({ id: z.string().min(1) }),
+  result: z.object({
+    id: z.string(),
+    status: RunStatus,
+    modelCalls: z.literal(0),
+    sideEffects: z.literal(0),
+    /** The first place the replay differs from the journal, or null when it is identical. */
+    divergence: Divergence.nullable(),
+  }),
+});
+
+export const RunbookTestResult = z.object({
+  runbook: z.string(),
+  case: z.string(),
+  file: z.string(),
+  passed: z.boolean(),
+  status: RunStatus,
+  failures: z.array(z.string()),
+  durationMs: z.number(),
+});
+export type RunbookTestResult = z.infer<typeof RunbookTestResult>;
+
+/** `keel/runbooks/test`: runs the runbook test cases offline, from their cassettes. */
+export const RunbookTestRequest = defineRequest({
+  method: 'keel/runbooks/test',
+  params: z.strictObject({ runbook: z.string().optional() }).optional().default({}),
+  result: z.object({ results: z.array(RunbookTestResult) }),
+});
+
+/** `keel/runs/changed`: a run was queued, moved to another step, or finished. */
+export const RunChangedNotification = defineNotification({
+  method: 'keel/runs/changed',
+  direction: 'serverToClient',
+  params: RunSummary,
+});
+
+/** `keel/models/setApiKey`: the editor hands over a key from its secret storage; kept in memory only. */
+export const SetApiKeyRequest = defineRequest({
+  method: 'keel/models/setApiKey',
+  params: z.strictObject({ apiKey: z.string().min(1) }),
+  result: z.object({ ok: z.literal(true) }),
+});
