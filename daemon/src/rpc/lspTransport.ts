@@ -13,6 +13,7 @@ import {
 } from 'vscode-languageserver/node';
 import {
   IndexChangedNotification,
+  RunbooksChangedNotification,
   KeelRpcError,
   StatusChangedNotification,
   type Problem,
@@ -37,7 +38,11 @@ export function serveOverLsp(connection: Connection, daemon: Daemon): void {
     connection.sendNotification(method, params).catch((error: unknown) => {
       daemon.log.debug('could not notify the editor', { method, error });
     });
-    if (method === StatusChangedNotification.method || method === IndexChangedNotification.method) {
+    if (
+      method === StatusChangedNotification.method ||
+      method === IndexChangedNotification.method ||
+      method === RunbooksChangedNotification.method
+    ) {
       diagnostics.schedule();
     }
   });
