@@ -115,6 +115,11 @@ export class Daemon {
     return this.options.log;
   }
 
+  /** The runbooks folder, relative to the workspace (keel.yaml `runbooks.dir`). */
+  get runbooksDir(): string {
+    return this.config.config?.runbooks.dir ?? 'runbooks';
+  }
+
   status(): DaemonStatus {
     return {
       state: this.state,

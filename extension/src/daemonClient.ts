@@ -29,6 +29,8 @@ import {
 import { daemonEnvironment } from '../../daemon/src/runtime/environment';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 
+const RUNBOOK_DOCUMENTS = '**/runbooks/**/*.{yaml,yml}';
+
 export interface DaemonClientSnapshot {
   connection: ConnectionState;
   daemon: DaemonStatus | null;
@@ -150,7 +152,9 @@ export class DaemonClient implements vscode.Disposable {
       },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [],
+      // Runbooks, checked and completed as they are typed. The pattern covers the default folder;
+      // the daemon decides what is a runbook (keel.yaml may name another folder).
+      documentSelector: [{ scheme: 'file', language: 'yaml', pattern: RUNBOOK_DOCUMENTS }],
       outputChannel: this.output,
       workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(this.folder)),
       initializationFailedHandler: () => false,
