@@ -4,6 +4,7 @@
  * (`steps.plan.output.ok == true`) are Liquid expressions, evaluated without `eval`.
  */
 import { z } from 'zod';
+import { SearchResult } from './protocol/memory';
 
 const Identifier = z.string().regex(/^[a-z][a-zA-Z0-9_-]*$/, {
   error: 'must start with a lowercase letter; letters, digits, - and _ only',
@@ -300,10 +301,19 @@ export const CassetteEntry = z.object({
 });
 export type CassetteEntry = z.infer<typeof CassetteEntry>;
 
+/** What a `retrieve` step found when the cassette was recorded: tests replay it, offline. */
+export const CassetteRetrieval = z.object({
+  stepId: z.string(),
+  query: z.string(),
+  results: z.array(SearchResult),
+});
+export type CassetteRetrieval = z.infer<typeof CassetteRetrieval>;
+
 export const Cassette = z.object({
   version: z.literal(1),
   runbook: z.string(),
   recordedAt: z.string(),
   entries: z.array(CassetteEntry),
+  retrievals: z.array(CassetteRetrieval).default([]),
 });
 export type Cassette = z.infer<typeof Cassette>;

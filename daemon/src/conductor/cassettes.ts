@@ -1,7 +1,7 @@
 /** Cassettes from journals: every successful model exchange of a run, in order, as a file. */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Cassette } from '@keel/schemas';
+import { SearchResult, type Cassette } from '@keel/schemas';
 import type { JournalRecord } from './journalRecords';
 import { absoluteIn, workspaceRelative } from './workspacePaths';
 
@@ -16,7 +16,18 @@ export function cassetteOf(runbook: string, records: readonly JournalRecord[]): 
       response: record.response,
     });
   }
-  return { version: 1, runbook, recordedAt: new Date().toISOString(), entries };
+  const retrievals: Cassette['retrievals'] = [];
+  for (const record of records) {
+    if (record.type !== 'stepStart' || record.stepType !== 'retrieve') continue;
+    const end = records.find(
+      (r) => r.type === 'stepEnd' && r.stepId === record.stepId && r.status === 'succeeded',
+    );
+    const query = (record.input as { query?: unknown } | null)?.query;
+    const results = SearchResult.array().safeParse(end?.type === 'stepEnd' ? end.output : null);
+    if (typeof query === 'string' && results.success)
+      retrievals.push({ stepId: record.stepId, query, results: results.data });
+  }
+  return { version: 1, runbook, recordedAt: new Date().toISOString(), entries, retrievals };
 }
 
 /** Writes the run's cassette to a workspace-relative path (atomically). */

@@ -92,7 +92,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     memory: options.memory,
     budget,
     signal: options.signal,
-    effect: async (key, connector, action, args, perform) => {
+    effect: async (key, connector, action, _args, perform, preview) => {
       const done = effects.get(key);
       if (done) return done.result;
       if (options.mode === 'replay') {
@@ -103,7 +103,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         );
       }
       const capture = options.effects === 'capture';
-      const result = capture ? { captured: true, ...args } : await perform();
+      const result = capture ? preview() : await perform();
       if (!capture) sideEffects++;
       const stepId = key.split(':')[1] ?? '';
       const record = { type: 'effect', stepId, key, connector, action, result, at: now() } as const;

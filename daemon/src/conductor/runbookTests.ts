@@ -90,7 +90,7 @@ async function runCase(
       effects: 'capture',
       models: options.models,
       provider,
-      memory: options.memory,
+      memory: recordedMemory(provider, options.memory),
       signal: new AbortController().signal,
     });
     return result(run.status, expectations(testCase, run, records));
@@ -131,6 +131,20 @@ function expectations(
       failures.push(`expected an outbox write of "${path}"; writes: ${written.join(', ') || 'none'}`);
   }
   return failures;
+}
+
+/**
+ * Memory as the cassette recorded it: a search asked as recorded gets the recorded results, so a
+ * test passes or fails the same in any workspace. Other reads go to the workspace's memory.
+ */
+function recordedMemory(provider: CassetteProvider, live: MemoryAccess): MemoryAccess {
+  return {
+    search: (query, k, filter) => {
+      const recorded = provider.retrievals.find((r) => r.query === query);
+      return recorded ? Promise.resolve(recorded.results.slice(0, k)) : live.search(query, k, filter);
+    },
+    read: (path) => live.read(path),
+  };
 }
 
 function failure(runbook: string, name: string, file: string, message: string): RunbookTestResult {

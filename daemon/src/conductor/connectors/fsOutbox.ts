@@ -37,11 +37,28 @@ export function outboxArguments(value: Record<string, unknown>): OutboxWrite {
   return { path: value.path, content: value.content };
 }
 
-export async function writeOutbox(workspace: string, request: OutboxWrite): Promise<OutboxResult> {
-  const relative = workspaceRelative(`${OUTBOX_DIR}/${request.path.replace(/^\/*(outbox\/)?/, '')}`);
+/** What a write would return, without writing: runbook tests see the same result a run does. */
+export function previewOutbox(request: OutboxWrite): OutboxResult {
+  const relative = outboxPath(request.path);
+  const data = Buffer.from(request.content, 'utf8');
+  return {
+    path: relative,
+    bytes: data.length,
+    sha256: createHash('sha256').update(data).digest('hex'),
+    written: true,
+  };
+}
+
+function outboxPath(path: string): string {
+  const relative = workspaceRelative(`${OUTBOX_DIR}/${path.replace(/^\/*(outbox\/)?/, '')}`);
   if (!relative.startsWith(`${OUTBOX_DIR}/`)) {
-    throw new StepFailedError(`${FS_OUTBOX} writes only under ${OUTBOX_DIR}/, not to "${request.path}"`);
+    throw new StepFailedError(`${FS_OUTBOX} writes only under ${OUTBOX_DIR}/, not to "${path}"`);
   }
+  return relative;
+}
+
+export async function writeOutbox(workspace: string, request: OutboxWrite): Promise<OutboxResult> {
+  const relative = outboxPath(request.path);
   const target = absoluteIn(workspace, relative);
   const data = Buffer.from(request.content, 'utf8');
   const sha256 = createHash('sha256').update(data).digest('hex');

@@ -4,7 +4,7 @@
  * failing unit test rather than passing on a stale answer.
  */
 import { readFile } from 'node:fs/promises';
-import { Cassette, type CassetteEntry } from '@keel/schemas';
+import { Cassette, type CassetteEntry, type CassetteRetrieval } from '@keel/schemas';
 import type { ModelResponse } from '../journalRecords';
 import { ModelCallError, type CallKey, type ModelProvider } from './modelProvider';
 
@@ -15,6 +15,8 @@ export class CassetteProvider implements ModelProvider {
   constructor(
     entries: CassetteEntry[],
     private readonly source: string,
+    /** What retrievals found when the cassette was recorded. */
+    readonly retrievals: CassetteRetrieval[] = [],
   ) {
     for (const entry of entries) this.entries.set(`${entry.stepId}#${entry.call}`, entry);
   }
@@ -30,7 +32,7 @@ export class CassetteProvider implements ModelProvider {
     if (!parsed.success) {
       throw new Error(`${label} is not a Keel cassette: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     }
-    return new CassetteProvider(parsed.data.entries, label);
+    return new CassetteProvider(parsed.data.entries, label, parsed.data.retrievals);
   }
 
   complete(_request: unknown, key: CallKey): Promise<ModelResponse> {

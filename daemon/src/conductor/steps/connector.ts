@@ -1,6 +1,6 @@
 /** `connector`: a side effect through a versioned adapter, once per run and step. */
 import type { RunbookStep } from '@keel/schemas';
-import { FS_OUTBOX, outboxArguments, writeOutbox } from '../connectors/fsOutbox';
+import { FS_OUTBOX, outboxArguments, previewOutbox, writeOutbox } from '../connectors/fsOutbox';
 import { renderDeep } from '../expressions';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
@@ -25,8 +25,13 @@ export function callConnector(
 ): Promise<unknown> {
   if (connector === FS_OUTBOX && action === 'write') {
     const request = outboxArguments(args);
-    return runtime.effect(key, connector, action, { ...request }, () =>
-      writeOutbox(runtime.workspace, request),
+    return runtime.effect(
+      key,
+      connector,
+      action,
+      { ...request },
+      () => writeOutbox(runtime.workspace, request),
+      () => previewOutbox(request),
     );
   }
   return Promise.reject(new StepFailedError(`${connector} has no action "${action}" (it has: write)`));

@@ -13,15 +13,7 @@ export async function runRetrieve(step: RetrieveStep, runtime: StepRuntime): Pro
   const { query, k } = retrieveInput(step, runtime);
   const results = await runtime.memory.search(query, k, step.filter);
   return {
-    output: results.map(({ path, startLine, endLine, heading, text, score, stale }) => ({
-      path,
-      startLine,
-      endLine,
-      heading,
-      text,
-      score,
-      stale,
-    })),
+    output: results,
     retrieved: results.map(({ path, startLine, endLine, score }) => ({ path, startLine, endLine, score })),
   };
 }

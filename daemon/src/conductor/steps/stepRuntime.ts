@@ -29,6 +29,8 @@ export interface StepRuntime {
     action: string,
     args: Record<string, unknown>,
     perform: () => Promise<unknown>,
+    /** The result `perform` would give, computed without doing it (runbook tests). */
+    preview: () => unknown,
   ): Promise<unknown>;
 }
 

@@ -1,0 +1,122 @@
+/**
+ * Records the example runbooks' cassettes (runbooks/tests/cassettes/) the way an operator would:
+ * `keel run RUNBOOK --record FILE` in a workspace holding the sample company
+ * (test/fixtures/company), against the OpenAI-compatible test server answering as a model would.
+ * Dev-only: run `npx tsx test/examples/recordCassettes.ts` after changing an example's prompts.
+ */
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ModelServer, type ScriptedReply } from '../helpers/modelServer';
+import { REPO_ROOT, runKeel } from '../helpers/processes';
+import { makeTempDirs } from '../helpers/workspace';
+
+const ANSWERS: Record<string, { inputs: string[]; replies: ScriptedReply[] }> = {
+  onboarding: {
+    inputs: ['customer=Acme Logistics'],
+    replies: [
+      {
+        content: JSON.stringify({
+          contact: 'Dana Whitfield',
+          weeks: [
+            'Kickoff workshop with Dana and Piet; interview the dispatchers.',
+            'Map the three spreadsheets into one data model; agree the empty-kilometre baseline.',
+            'First dashboard in the dispatchers’ hands; daily feedback from Piet.',
+            'First monthly operations review: empty kilometres against the baseline.',
+          ],
+          email:
+            'Dear Dana,\n\nWelcome aboard, and thank you for choosing us. Over the next four weeks we will get your ' +
+            'dispatchers from three spreadsheets to one screen, and agree how we measure empty kilometres.\n\n' +
+            'Could we hold the kickoff workshop with you and Piet this week?\n\nBest regards',
+        }),
+        usage: { prompt_tokens: 412, completion_tokens: 236 },
+      },
+    ],
+  },
+  content: {
+    inputs: ['topic=retainers instead of hourly billing'],
+    replies: [
+      {
+        content:
+          'In September I stopped billing by the hour. Every small request had become a negotiation: is this ' +
+          'worth forty minutes? Since October all new work is a monthly retainer, and two things changed. ' +
+          'Customers ask for what they need without doing sums first, and I can plan a month instead of a week. ' +
+          'Northwind’s forecasting pilot runs this way, and the conversations are about results, not hours.',
+        usage: { prompt_tokens: 388, completion_tokens: 97 },
+      },
+    ],
+  },
+  sales: {
+    inputs: ['customer=Northwind Retail'],
+    replies: [
+      {
+        toolCalls: [
+          {
+            name: 'outbox_write',
+            arguments: {
+              path: 'followup-northwind-retail.md',
+              content:
+                'Hi Sam,\n\nThank you for the call. The pilot forecasts were within 6% of actual sales in both ' +
+                'stores in November. As agreed, you will have the rollout proposal for all 12 stores, with ' +
+                'pricing per store, by 5 December, together with the accuracy report.\n\nBest regards',
+            },
+          },
+        ],
+        usage: { prompt_tokens: 520, completion_tokens: 140 },
+      },
+      {
+        content:
+          'Promised the 12-store rollout proposal with per-store pricing and the accuracy report by 5 December.',
+        usage: { prompt_tokens: 700, completion_tokens: 28 },
+      },
+    ],
+  },
+  ops: {
+    inputs: ['week=2026-W48'],
+    replies: [
+      {
+        content: JSON.stringify({
+          focus: [
+            'Acme kickoff workshop (due 27 November)',
+            'Q4 VAT return (due 30 November)',
+            'Northwind rollout proposal (due 5 December)',
+          ],
+          spend: 'Model API spend rose from 21 to 38 USD; cancel the unused design tool (29 EUR/month).',
+          risks: ['The Northwind proposal competes with the Acme kickoff for the same days.'],
+        }),
+        usage: { prompt_tokens: 610, completion_tokens: 120 },
+      },
+    ],
+  },
+};
+
+async function main(): Promise<void> {
+  const dirs = await makeTempDirs('keel-record-');
+  const server = await ModelServer.start({ model: 'gpt-4o-mini-2024-07-18' });
+  try {
+    await cp(join(REPO_ROOT, 'test/fixtures/company'), dirs.workspace, { recursive: true });
+    await cp(join(REPO_ROOT, 'runbooks'), join(dirs.workspace, 'runbooks'), { recursive: true });
+    await writeFile(
+      join(dirs.workspace, 'keel.yaml'),
+      `version: 1\nmodels:\n  endpoint: { baseUrl: ${server.baseUrl} }\n  tiers:\n    fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }\n    strong: { model: gpt-4o, inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }\n`,
+    );
+    const out = join(REPO_ROOT, 'runbooks/tests/cassettes');
+    await mkdir(out, { recursive: true });
+    for (const [name, { inputs, replies }] of Object.entries(ANSWERS)) {
+      server.enqueue(...replies);
+      const cassette = `runbooks/tests/cassettes/${name}.json`;
+      const args = ['run', name, ...inputs.flatMap((i) => ['--input', i]), '--record', cassette];
+      const result = await runKeel(args, { cwd: dirs.workspace, runtime: dirs.runtime });
+      process.stdout.write(`keel ${args.join(' ')}\n${result.stdout}${result.stderr}`);
+      if (result.code !== 0) throw new Error(`${name} did not succeed`);
+      await cp(join(dirs.workspace, cassette), join(out, `${name}.json`));
+    }
+  } finally {
+    await server.close();
+    await dirs.cleanup();
+  }
+}
+
+void main().catch((error: unknown) => {
+  process.stderr.write(`${String(error)}\n`);
+  process.exit(1);
+});
