@@ -2,7 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import type { RunbookInputInfo, RunSummary, RunTrace } from '@keel/schemas';
 import { defaultText, inputPrompt, parseInputText } from '../../extension/src/runs/inputValues';
-import { describeRun, formatUsd, mergeRun, sortRuns } from '../../extension/src/runs/runList';
+import {
+  describeRun,
+  formatUsd,
+  isAtLeastAsRecent,
+  mergeRun,
+  sortRuns,
+} from '../../extension/src/runs/runList';
 import { renderTrace } from '../../extension/src/runs/traceMarkdown';
 
 const input = (change: Partial<RunbookInputInfo>): RunbookInputInfo => ({
@@ -75,6 +81,17 @@ describe('runs list', () => {
     expect(mergeRun([newer, older], done)).toEqual([newer, done]);
     const newest = run({ id: 'c', startedAt: '2026-11-25T10:00:00.000Z' });
     expect(mergeRun([newer, older], newest, 2).map((r) => r.id)).toEqual(['c', 'b']);
+  });
+
+  it('orders two reports of one run by how far along they are', () => {
+    const queued = run({ status: 'queued', stepsDone: 0, costUsd: 0 });
+    const second = run({ stepsDone: 2 });
+    const done = run({ status: 'succeeded', stepsDone: 2 });
+    expect(isAtLeastAsRecent(second, queued)).toBe(true);
+    expect(isAtLeastAsRecent(queued, second)).toBe(false);
+    expect(isAtLeastAsRecent(done, second)).toBe(true);
+    expect(isAtLeastAsRecent(second, done)).toBe(false);
+    expect(isAtLeastAsRecent(second, second)).toBe(true);
   });
 
   it('shows cost so that a cheap run does not read as free', () => {

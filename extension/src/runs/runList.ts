@@ -18,6 +18,18 @@ export function mergeRun(runs: readonly RunSummary[], run: RunSummary, limit = R
   return sortRuns([run, ...rest]).slice(0, limit);
 }
 
+/**
+ * Whether `a` describes a run at least as far along as `b` does. A run only moves forward (queued,
+ * running, finished; steps and cost only grow), so this orders two reports of the same run whose
+ * arrival order says nothing (a notification racing a list answer).
+ */
+export function isAtLeastAsRecent(a: RunSummary, b: RunSummary): boolean {
+  const stage = (r: RunSummary): number => (r.status === 'queued' ? 0 : r.status === 'running' ? 1 : 2);
+  if (stage(a) !== stage(b)) return stage(a) > stage(b);
+  if (a.stepsDone !== b.stepsDone) return a.stepsDone > b.stepsDone;
+  return a.costUsd >= b.costUsd;
+}
+
 export function canCancel(status: RunStatus): boolean {
   return status === 'queued' || status === 'running';
 }
