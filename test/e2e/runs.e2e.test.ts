@@ -1,0 +1,183 @@
+/**
+ * Runbooks and runs as the operator meets them in the sidebar: a valid runbook and a broken one
+ * listed (the broken one with its problem, which opens the file at that line); a run started from
+ * the keyboard, its input asked and checked, watched until it succeeds without a reload; its trace
+ * opened from the list; the file its connector wrote on disk.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, Frame, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { writeNote } from '../helpers/memory';
+import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
+import {
+  launchBrowser,
+  openKeelSidebar,
+  openWorkbench,
+  screenshot,
+  waitForIndexedNotes,
+} from './harness/workbench';
+
+const run = promisify(execFile);
+let server: CodeServer;
+let browser: Browser;
+let page: Page | null = null;
+
+/** Needs no model: find the customer's note, then write its path to the outbox. */
+const WELCOME = `apiVersion: keel/v1
+name: welcome
+role: Customer onboarding lead
+description: Writes a welcome note that points at the customer's memory.
+inputs:
+  customer:
+    type: string
+    description: Which customer to welcome
+steps:
+  - id: find
+    type: retrieve
+    query: '{{ inputs.customer }}'
+    k: 1
+  - id: write
+    type: connector
+    use: fs.outbox@1
+    with:
+      path: welcome.md
+      content: '{{ steps.find.output[0].path }}'
+`;
+
+/** A typo in a step type, the mistake USER-JOURNEY.md has Maya make. */
+const BROKEN = `apiVersion: keel/v1
+name: broken
+role: Sales follow-up writer
+description: Drafts a follow-up email.
+steps:
+  - id: draft
+    type: lmm
+    prompt: Write a follow-up.
+`;
+const BROKEN_LINE = BROKEN.split('\n').findIndex((line) => line.includes('type: lmm')) + 1;
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startCodeServer('runs'), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+afterEach(async () => {
+  await page?.close();
+  page = null;
+});
+
+function e2e(title: string, name: string, body: () => Promise<void>): void {
+  it(title, async () => {
+    try {
+      await body();
+    } catch (error) {
+      if (page) await screenshot(page, `${name}-failed`).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+async function companyWorkspace(name: string): Promise<string> {
+  const folder = await server.newFolder(name);
+  await run(process.execPath, [join(REPO_ROOT, 'daemon', 'dist', 'cli.js'), 'init', folder], {
+    env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
+  });
+  await writeNote(
+    folder,
+    'memory/customers/northwind.md',
+    '---\ntype: customer\n---\n# Northwind\n\nRetail chain in Leeds; Sam runs their IT.\n',
+  );
+  await writeNote(folder, 'runbooks/welcome.yaml', WELCOME);
+  await writeNote(folder, 'runbooks/broken.yaml', BROKEN);
+  return folder;
+}
+
+/** The cursor position VS Code shows in its status bar: `Ln 7, Col 11`. */
+async function cursorLine(p: Page): Promise<number> {
+  const text = (await p.locator('#status\\.editor\\.selection').textContent()) ?? '';
+  return Number(/Ln (\d+)/.exec(text)?.[1] ?? NaN);
+}
+
+/** The lines the active editor shows (Monaco draws spaces as no-break spaces). */
+async function visibleEditorText(p: Page): Promise<string> {
+  const lines = p.locator('.editor-group-container.active .monaco-editor .view-lines');
+  return ((await lines.textContent()) ?? '').replace(/\u00a0/g, ' ');
+}
+
+/** Finds `text` in the active editor with Ctrl+F, as a reader of a long trace does. */
+async function findInEditor(p: Page, text: string): Promise<void> {
+  await p.keyboard.press('Control+F');
+  const findInput = p.locator('.editor-group-container.active .find-widget.visible textarea');
+  await findInput.waitFor();
+  await findInput.fill(text);
+  await p.keyboard.press('Enter');
+  await expect.poll(() => visibleEditorText(p)).toContain(text);
+  await p.keyboard.press('Escape');
+}
+
+function runRow(sidebar: Frame, runbook: string) {
+  return sidebar.locator('ol.run-list li.run', { hasText: runbook }).first();
+}
+
+e2e(
+  'lists runbooks with their problems, runs one from the keyboard and shows its trace',
+  'runs',
+  async () => {
+    const folder = await companyWorkspace('runs');
+    page = await openWorkbench(browser, server, folder);
+    await waitForIndexedNotes(page, 1);
+    const sidebar = await openKeelSidebar(page);
+
+    // Both runbooks are listed: the valid one with its role and a Run button, the broken one with its problem.
+    const welcome = sidebar.locator('li.runbook[data-runbook="welcome"]');
+    await welcome.waitFor();
+    expect(await welcome.textContent()).toContain('Customer onboarding lead');
+    const problem = sidebar.locator('li.runbook.invalid[data-runbook="broken"] button.problem');
+    await problem.waitFor();
+    expect(await problem.textContent()).toMatch(new RegExp(`^runbooks/broken\\.yaml:${BROKEN_LINE}:\\d+ `));
+    expect(await sidebar.locator('li.runbook[data-runbook="broken"] button.run').count()).toBe(0);
+
+    // The problem opens the runbook at its line.
+    await problem.press('Enter');
+    await page.locator('.tab.active', { hasText: 'broken.yaml' }).waitFor();
+    await expect.poll(() => cursorLine(page!)).toBe(BROKEN_LINE);
+
+    // Run from the keyboard; the required input cannot be left empty.
+    await sidebar.getByRole('button', { name: 'Run welcome' }).press('Enter');
+    const quickInput = page.locator('.quick-input-widget');
+    await quickInput.locator('.quick-input-title', { hasText: 'Run welcome: customer' }).waitFor();
+    await page.keyboard.press('Enter');
+    await quickInput.locator('.quick-input-message', { hasText: 'customer is required.' }).waitFor();
+    await page.keyboard.type('Northwind');
+    await page.keyboard.press('Enter');
+    await quickInput.waitFor({ state: 'hidden' });
+
+    // The run shows up and reaches succeeded in place, pushed by the daemon.
+    const row = runRow(sidebar, 'welcome');
+    await row.waitFor();
+    await sidebar.locator('li.run[data-status="succeeded"]', { hasText: 'welcome' }).waitFor();
+    expect(await row.textContent()).toMatch(/2\/2 steps · \$0\.00/);
+    expect(await row.locator('button.cancel').count()).toBe(0);
+    await screenshot(page, 'runs-sidebar');
+
+    // The connector wrote the path of the note the retrieve step found.
+    expect(await readFile(join(folder, 'outbox', 'welcome.md'), 'utf8')).toContain(
+      'memory/customers/northwind.md',
+    );
+
+    // Its trace opens from the list and shows both steps.
+    const id = await row.getAttribute('data-run-id');
+    await row.locator('button.run-open').press('Enter');
+    await page.locator('.tab.active', { hasText: `${id}.md` }).waitFor();
+    await expect.poll(() => visibleEditorText(page!)).toContain('# Run of welcome: ✓ succeeded');
+    await findInEditor(page, '1. find (retrieve): succeeded');
+    expect(await visibleEditorText(page)).toContain('memory/customers/northwind.md:');
+    await findInEditor(page, '2. write (connector): succeeded');
+    await screenshot(page, 'runs-trace');
+  },
+);
