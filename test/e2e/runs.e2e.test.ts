@@ -39,6 +39,8 @@ steps:
     type: retrieve
     query: '{{ inputs.customer }}'
     k: 1
+    filter:
+      pathPrefix: memory/
   - id: write
     type: connector
     use: fs.outbox@1
@@ -112,7 +114,9 @@ async function visibleEditorText(p: Page): Promise<string> {
 /** Finds `text` in the active editor with Ctrl+F, as a reader of a long trace does. */
 async function findInEditor(p: Page, text: string): Promise<void> {
   await p.keyboard.press('Control+F');
-  const findInput = p.locator('.editor-group-container.active .find-widget.visible textarea');
+  const findInput = p.locator(
+    '.editor-group-container.active .find-widget.visible textarea[aria-label="Find"]',
+  );
   await findInput.waitFor();
   await findInput.fill(text);
   await p.keyboard.press('Enter');
@@ -130,7 +134,9 @@ e2e(
   async () => {
     const folder = await companyWorkspace('runs');
     page = await openWorkbench(browser, server, folder);
-    await waitForIndexedNotes(page, 1);
+    // The memory index holds Markdown and YAML: the note and both runbooks. The run's retrieve step
+    // must find the note, so wait until it is in.
+    await waitForIndexedNotes(page, 3);
     const sidebar = await openKeelSidebar(page);
 
     // Both runbooks are listed: the valid one with its role and a Run button, the broken one with its problem.
