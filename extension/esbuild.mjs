@@ -31,6 +31,10 @@ await Promise.all([
   }),
 ]);
 
-// The default embedder's word table, built by the daemon's build, goes next to keeld.js.
+// The default embedder's word table, built by the daemon's build, goes next to keeld.js; the
+// runbook formats' JSON Schemas, built by the schemas build, serve `yamlValidation` (package.json).
 mkdirSync('dist', { recursive: true });
 copyFileSync('../daemon/dist/keel-static-v1.glove100k.bin', 'dist/keel-static-v1.glove100k.bin');
+for (const schema of ['runbook.schema.json', 'runbookTest.schema.json']) {
+  copyFileSync(`../schemas/dist/${schema}`, `dist/${schema}`);
+}

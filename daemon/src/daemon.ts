@@ -8,6 +8,8 @@ import { rm } from 'node:fs/promises';
 import {
   CONFIG_FILE,
   IndexChangedNotification,
+  RunbooksChangedNotification,
+  RunChangedNotification,
   StatusChangedNotification,
   type DaemonState,
   type DaemonStatus,
@@ -17,6 +19,7 @@ import {
 } from '@keel/schemas';
 import type { Logger } from './log';
 import { registerHandlers } from './handlers/index';
+import { ConductorHost } from './conductor/conductorHost';
 import { MemoryHost } from './memory/memoryHost';
 import { Router } from './rpc/router';
 import { SocketServer } from './rpc/socketServer';
@@ -56,6 +59,8 @@ export class Daemon {
 
   /** The memory plane: index and search of the workspace's notes. */
   readonly memory: MemoryHost;
+  /** Runbooks and their runs. */
+  readonly conductor: ConductorHost;
 
   private constructor(
     private readonly options: DaemonOptions,
@@ -66,6 +71,14 @@ export class Daemon {
       log: options.log,
       mode: options.mode,
       onStatus: (status) => this.notify(IndexChangedNotification, status),
+    });
+    this.conductor = new ConductorHost({
+      root: options.workspace,
+      log: options.log,
+      mode: options.mode,
+      memory: this.memory,
+      onRunChanged: (summary) => this.notify(RunChangedNotification, summary),
+      onRunbooksChanged: (runbooks) => this.notify(RunbooksChangedNotification, { runbooks }),
     });
   }
 
@@ -100,6 +113,11 @@ export class Daemon {
 
   get log(): Logger {
     return this.options.log;
+  }
+
+  /** The runbooks folder, relative to the workspace (keel.yaml `runbooks.dir`). */
+  get runbooksDir(): string {
+    return this.config.config?.runbooks.dir ?? 'runbooks';
   }
 
   status(): DaemonStatus {
@@ -138,11 +156,16 @@ export class Daemon {
       this.publishStatus();
     }
     await this.memory.configure(this.config.state, this.config.config);
+    await this.conductor.configure(this.config.state, this.config.config);
   }
 
-  /** Every problem the daemon knows of in workspace files: keel.yaml's and the notes'. */
+  /** Every problem the daemon knows of in workspace files: keel.yaml's, the notes' and the runbooks'. */
   async problems(): Promise<Problem[]> {
-    return [...this.config.problems, ...(await this.memory.status()).problems];
+    return [
+      ...this.config.problems,
+      ...(await this.memory.status()).problems,
+      ...(await this.conductor.problems()),
+    ];
   }
 
   /** Stops serving, releases the socket, token and lock. Idempotent; resolves when done. */
@@ -155,6 +178,7 @@ export class Daemon {
     registerHandlers(this.router, this);
     this.config = await loadConfig(this.options.workspace);
     await this.memory.configure(this.config.state, this.config.config);
+    await this.conductor.configure(this.config.state, this.config.config);
     this.watchConfig();
     const { socketPath, tokenPath } = this.lock.info;
     if (socketPath && tokenPath) {
@@ -186,6 +210,9 @@ export class Daemon {
     this.configWatcher?.close();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.socket?.close();
+    await this.conductor
+      .stop()
+      .catch((error: unknown) => this.log.warn('stopping the conductor failed', { error }));
     await this.memory
       .stop()
       .catch((error: unknown) => this.log.warn('closing the memory index failed', { error }));
@@ -209,7 +236,10 @@ export class Daemon {
           void this.memory.checkStores().catch(() => undefined);
           return;
         }
-        if (filename !== null && filename !== CONFIG_FILE) return;
+        if (filename !== null && filename !== CONFIG_FILE) {
+          this.conductor.runbooksFolderChanged();
+          return;
+        }
         if (this.reloadTimer) clearTimeout(this.reloadTimer);
         this.reloadTimer = setTimeout(() => {
           this.reloadConfig().catch((error: unknown) =>

@@ -49,10 +49,10 @@ connection.onInitialize(async (params) => {
     log.error('daemon failed to start', { error });
     return new ResponseError<InitializeError>(code, (error as Error).message, { retry: false });
   }
-  serveOverLsp(connection, daemon);
+  const capabilities = serveOverLsp(connection, daemon);
   // Whoever stopped the daemon (keel stop, the editor), the process ends with it.
   void daemon.stopped.then(() => setTimeout(() => process.exit(0), 100));
-  return { capabilities: {}, serverInfo: { name: 'keeld', version: KEEL_VERSION } };
+  return { capabilities, serverInfo: { name: 'keeld', version: KEEL_VERSION } };
 });
 
 connection.onShutdown(async () => {

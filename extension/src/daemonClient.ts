@@ -35,6 +35,8 @@ import { daemonEnvironment } from '../../daemon/src/runtime/environment';
 import { redactingChannel } from './redactingChannel';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 
+const RUNBOOK_DOCUMENTS = '**/runbooks/**/*.{yaml,yml}';
+
 export interface DaemonClientSnapshot {
   connection: ConnectionState;
   daemon: DaemonStatus | null;
@@ -202,7 +204,9 @@ export class DaemonClient implements vscode.Disposable {
       },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [],
+      // Runbooks, checked and completed as they are typed. The pattern covers the default folder;
+      // the daemon decides what is a runbook (keel.yaml may name another folder).
+      documentSelector: [{ scheme: 'file', language: 'yaml', pattern: RUNBOOK_DOCUMENTS }],
       outputChannel: this.output,
       // "keel.trace.server": "verbose" logs every message's params, the API key's too: blank it out.
       traceOutputChannel: redactingChannel(this.output, () => this.apiKey),

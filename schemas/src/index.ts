@@ -4,3 +4,4 @@ export * from './config';
 export * from './memory';
 export * from './runbook';
 export * from './webview';
+export * from './runbookJsonSchema';

@@ -5,11 +5,9 @@
  */
 import { z } from 'zod';
 
-const Identifier = z
-  .string()
-  .regex(/^[a-z][a-zA-Z0-9_-]*$/, {
-    error: 'must start with a lowercase letter; letters, digits, - and _ only',
-  });
+const Identifier = z.string().regex(/^[a-z][a-zA-Z0-9_-]*$/, {
+  error: 'must start with a lowercase letter; letters, digits, - and _ only',
+});
 
 /** A template: text with `{{ expression }}` parts. A template that is one expression yields its value. */
 const Template = z.string();
@@ -29,36 +27,60 @@ export const ValueSchema: z.ZodType<Record<string, unknown>> = z.looseObject({
 export type ValueSchema = z.infer<typeof ValueSchema>;
 
 export const RunbookInput = z.strictObject({
-  type: z.enum(['string', 'number', 'integer', 'boolean']).default('string'),
-  description: z.string().optional(),
-  /** Inputs are required unless they have a default or say `required: false`. */
-  required: z.boolean().optional(),
-  default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  type: z.enum(['string', 'number', 'integer', 'boolean']).default('string').describe('The kind of value.'),
+  description: z.string().optional().describe('Shown to whoever starts a run.'),
+  required: z
+    .boolean()
+    .optional()
+    .describe('Inputs are required unless they have a default or say `required: false`.'),
+  default: z
+    .union([z.string(), z.number(), z.boolean()])
+    .optional()
+    .describe('The value when none is given.'),
   enum: z
     .array(z.union([z.string(), z.number()]))
     .min(1)
-    .optional(),
+    .optional()
+    .describe('The only values allowed.'),
 });
 export type RunbookInput = z.infer<typeof RunbookInput>;
 
 export const Budget = z.strictObject({
-  /** Largest spend of one run in US dollars; a model call that could pass it is not made. */
-  maxUsd: z.number().positive().default(0.5),
-  /** Largest number of model tokens (input + output) of one run. */
-  maxTokens: z.number().int().positive().default(100_000),
-  /** Largest number of steps executed (agent iterations count one each). */
-  maxSteps: z.number().int().positive().default(50),
-  /** Longest wall time of one run, in seconds. */
-  maxWallSeconds: z.number().positive().default(600),
+  maxUsd: z
+    .number()
+    .positive()
+    .default(0.5)
+    .describe('Largest spend of one run in US dollars; a model call that could pass it is not made.'),
+  maxTokens: z
+    .number()
+    .int()
+    .positive()
+    .default(100_000)
+    .describe('Largest number of model tokens (input + output) of one run.'),
+  maxSteps: z
+    .number()
+    .int()
+    .positive()
+    .default(50)
+    .describe('Largest number of steps executed (agent iterations count one each).'),
+  maxWallSeconds: z.number().positive().default(600).describe('Longest wall time of one run, in seconds.'),
 });
 export type Budget = z.infer<typeof Budget>;
 
 const StepBase = {
-  /** Unique within the runbook; later steps read this step's result as `steps.<id>`. */
-  id: Identifier,
-  /** Runs the step only when this condition holds; otherwise it is skipped. */
-  when: Expression.optional(),
+  id: Identifier.describe("Unique within the runbook; later steps read this step's result as `steps.<id>`."),
+  when: Expression.optional().describe(
+    'Runs the step only when this condition holds; otherwise it is skipped.',
+  ),
 };
+
+const MaxOutputTokens = z
+  .number()
+  .int()
+  .positive()
+  .max(32_000)
+  .default(1_024)
+  .describe('Largest answer of one model call, in tokens.');
 
 const SearchFilterShape = z.strictObject({
   type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
@@ -66,65 +88,79 @@ const SearchFilterShape = z.strictObject({
   pathPrefix: z.string().min(1).optional(),
 });
 
-export const RetrieveStep = z.strictObject({
-  ...StepBase,
-  type: z.literal('retrieve'),
-  /** The search query, a template. */
-  query: Template,
-  k: z.number().int().min(1).max(50).default(5),
-  filter: SearchFilterShape.optional(),
-});
+export const RetrieveStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('retrieve'),
+    query: Template.describe('The search query, a template.'),
+    k: z.number().int().min(1).max(50).default(5).describe('How many results to keep.'),
+    filter: SearchFilterShape.optional().describe('Restricts the search by note type, tags or folder.'),
+  })
+  .describe("Searches memory; the step's output is the list of hits.");
 
-export const LlmStep = z.strictObject({
-  ...StepBase,
-  type: z.literal('llm'),
-  /** Overrides the runbook's tier for this step. */
-  tier: Identifier.optional(),
-  system: Template.optional(),
-  prompt: Template,
-  /** When given, the answer must be JSON matching this schema; an invalid answer is re-asked once. */
-  schema: ValueSchema.optional(),
-  maxOutputTokens: z.number().int().positive().max(32_000).default(1_024),
-  temperature: z.number().min(0).max(2).optional(),
-});
+export const LlmStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('llm'),
+    tier: Identifier.optional().describe("Overrides the runbook's tier for this step."),
+    system: Template.optional().describe('The system message, a template.'),
+    prompt: Template.describe('The user message, a template.'),
+    schema: ValueSchema.optional().describe(
+      'When given, the answer must be JSON matching this schema; an invalid answer is re-asked once.',
+    ),
+    maxOutputTokens: MaxOutputTokens,
+    temperature: z.number().min(0).max(2).optional().describe('Sampling temperature, 0 to 2.'),
+  })
+  .describe('One model call: a prompt, answered with text or with JSON matching `schema`.');
 
 /** Tools an `agent` step may be allowed. Connectors are named with their version. */
 export const AgentTool = z.enum(['memory.search', 'memory.read', 'propose', 'fs.outbox@1']);
 export type AgentTool = z.infer<typeof AgentTool>;
 
-export const AgentStep = z.strictObject({
-  ...StepBase,
-  type: z.literal('agent'),
-  tier: Identifier.optional(),
-  system: Template.optional(),
-  /** What the agent must achieve, a template. */
-  goal: Template,
-  /** The allow-list: the agent can call these tools and no others. */
-  tools: z.array(AgentTool).min(1),
-  /** Model turns before the step gives up. */
-  maxIterations: z.number().int().min(1).max(50).default(8),
-  maxOutputTokens: z.number().int().positive().max(32_000).default(1_024),
-});
+export const AgentStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('agent'),
+    tier: Identifier.optional().describe("Overrides the runbook's tier for this step."),
+    system: Template.optional().describe('The system message, a template.'),
+    goal: Template.describe('What the agent must achieve, a template.'),
+    tools: z
+      .array(AgentTool)
+      .min(1)
+      .describe('The allow-list: the agent can call these tools and no others.'),
+    maxIterations: z
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .default(8)
+      .describe('Model turns before the step gives up.'),
+    maxOutputTokens: MaxOutputTokens,
+  })
+  .describe('A tool-calling loop towards a goal, with an allow-list of tools.');
 
-export const ProposeStep = z.strictObject({
-  ...StepBase,
-  type: z.literal('propose'),
-  /** Workspace-relative file the change is for, a template. */
-  path: Template,
-  /** The proposed full content of the file, a template. */
-  content: Template,
-  summary: Template.default('Proposed change'),
-});
+export const ProposeStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('propose'),
+    path: Template.describe('Workspace-relative file the change is for, a template.'),
+    content: Template.describe('The proposed full content of the file, a template.'),
+    summary: Template.default('Proposed change').describe('One line shown with the approval, a template.'),
+  })
+  .describe('Proposes a file change; it is written only once the operator approves it.');
 
-export const ConnectorStep = z.strictObject({
-  ...StepBase,
-  type: z.literal('connector'),
-  /** A versioned connector: `fs.outbox@1`. */
-  use: z.enum(['fs.outbox@1']),
-  action: z.string().min(1).default('write'),
-  /** The action's arguments; string values are templates. */
-  with: z.record(z.string(), z.unknown()).default({}),
-});
+export const ConnectorStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('connector'),
+    use: z.enum(['fs.outbox@1']).describe('A versioned connector: `fs.outbox@1`.'),
+    action: z.string().min(1).default('write').describe("The connector's action."),
+    with: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe("The action's arguments; string values are templates."),
+  })
+  .describe('A side effect through a versioned connector, idempotent per run and step.');
 
 export const RunbookStep = z.discriminatedUnion('type', [
   RetrieveStep,
@@ -137,43 +173,60 @@ export type RunbookStep = z.infer<typeof RunbookStep>;
 export type StepType = RunbookStep['type'];
 
 export const RunbookOutput = z.strictObject({
-  description: z.string().optional(),
-  /** A template, usually one expression: `{{ steps.plan.output }}`. */
-  value: Template,
-  /** JSON Schema the value must satisfy. */
-  schema: ValueSchema.optional(),
+  description: z.string().optional().describe('What this output is.'),
+  value: Template.describe('A template, usually one expression: `{{ steps.plan.output }}`.'),
+  schema: ValueSchema.optional().describe('JSON Schema the value must satisfy.'),
 });
 
 export const SuccessCriterion = z.union([
   Expression,
-  z.strictObject({ check: Expression, description: z.string().optional() }),
+  z.strictObject({
+    check: Expression.describe('The condition.'),
+    description: z.string().optional().describe('Why it matters, shown when it fails.'),
+  }),
 ]);
 
 export const Escalation = z.strictObject({
-  /** Who is told: the operator, in the sidebar and the run's trace. */
-  to: z.literal('operator').default('operator'),
-  /** Shown to the operator when the run escalates, a template. */
-  message: Template.optional(),
-  /** A stronger tier for one more attempt of a model step that failed to give a valid answer. */
-  tier: Identifier.optional(),
+  to: z
+    .literal('operator')
+    .default('operator')
+    .describe("Who is told: the operator, in the sidebar and the run's trace."),
+  message: Template.optional().describe('Shown to the operator when the run escalates, a template.'),
+  tier: Identifier.optional().describe(
+    'A stronger tier for one more attempt of a model step that failed to give a valid answer.',
+  ),
 });
 
 export const Runbook = z
   .strictObject({
-    apiVersion: z.literal('keel/v1', { error: 'runbooks start with "apiVersion: keel/v1"' }),
-    name: Identifier,
-    /** The role this agent plays in the company: "Customer onboarding lead". */
-    role: z.string().min(1),
-    description: z.string().min(1),
-    inputs: z.record(Identifier, RunbookInput).default({}),
-    /** The model tier (from keel.yaml `models.tiers`) used unless a step says otherwise. */
-    model: z.strictObject({ tier: Identifier.default('fast') }).prefault({}),
-    budget: Budget.prefault({}),
-    steps: z.array(RunbookStep).min(1, { error: 'a runbook needs at least one step' }),
-    outputs: z.record(Identifier, RunbookOutput).default({}),
-    /** Conditions that must hold at the end for the run to count as a success. */
-    success: z.array(SuccessCriterion).default([]),
-    escalation: Escalation.prefault({}),
+    apiVersion: z
+      .literal('keel/v1', { error: 'runbooks start with "apiVersion: keel/v1"' })
+      .describe('The runbook format: `keel/v1`.'),
+    name: Identifier.describe("The runbook's name, used to start it and by its tests."),
+    role: z.string().min(1).describe('The role this agent plays in the company: "Customer onboarding lead".'),
+    description: z.string().min(1).describe('What the runbook does, in a sentence or two.'),
+    inputs: z
+      .record(Identifier, RunbookInput)
+      .default({})
+      .describe('What a run is given, by name; templates read them as `inputs.<name>`.'),
+    model: z
+      .strictObject({ tier: Identifier.default('fast').describe('A tier from keel.yaml `models.tiers`.') })
+      .prefault({})
+      .describe('The model tier (from keel.yaml `models.tiers`) used unless a step says otherwise.'),
+    budget: Budget.prefault({}).describe('Limits of one run; the run stops when one would be passed.'),
+    steps: z
+      .array(RunbookStep)
+      .min(1, { error: 'a runbook needs at least one step' })
+      .describe('What the run does, in order.'),
+    outputs: z
+      .record(Identifier, RunbookOutput)
+      .default({})
+      .describe('What a run yields, by name, each a template.'),
+    success: z
+      .array(SuccessCriterion)
+      .default([])
+      .describe('Conditions that must hold at the end for the run to count as a success.'),
+    escalation: Escalation.prefault({}).describe('What happens when the run cannot succeed on its own.'),
   })
   .superRefine((runbook, context) => {
     const seen = new Set<string>();
@@ -192,41 +245,51 @@ export type Runbook = z.infer<typeof Runbook>;
 
 /** A runbook test file, `runbooks/tests/<name>.test.yaml`: cases run offline from cassettes. */
 export const RunbookTestFile = z.strictObject({
-  runbook: Identifier,
+  runbook: Identifier.describe('The `name` of the runbook under test.'),
   cases: z
     .array(
       z.strictObject({
-        name: z.string().min(1),
-        inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
-        /** Recorded model responses, relative to the test file. */
-        cassette: z.string().min(1),
+        name: z.string().min(1).describe('Names the case in test reports.'),
+        inputs: z
+          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+          .default({})
+          .describe("The run's inputs, by name."),
+        cassette: z.string().min(1).describe('Recorded model responses, relative to the test file.'),
         expect: z
           .strictObject({
-            outcome: z.enum(['succeeded', 'failed', 'budget_exceeded', 'escalated']).default('succeeded'),
-            /** Per output: the text it must contain, or `equals` for an exact value. */
+            outcome: z
+              .enum(['succeeded', 'failed', 'budget_exceeded', 'escalated'])
+              .default('succeeded')
+              .describe('How the run must end.'),
             outputs: z
               .record(
                 z.string(),
                 z.strictObject({ contains: z.string().optional(), equals: z.unknown().optional() }),
               )
-              .default({}),
-            /** Files under outbox/ the run must write. */
-            outbox: z.array(z.string()).default([]),
+              .default({})
+              .describe('Per output: the text it must contain, or `equals` for an exact value.'),
+            outbox: z.array(z.string()).default([]).describe('Files under outbox/ the run must write.'),
           })
-          .prefault({}),
+          .prefault({})
+          .describe('What the run must do.'),
       }),
     )
-    .min(1),
+    .min(1)
+    .describe('Each case is one run from a cassette.'),
 });
 export type RunbookTestFile = z.infer<typeof RunbookTestFile>;
 
 /** One recorded model exchange; a cassette is a list of them in call order. */
 export const CassetteEntry = z.object({
   stepId: z.string(),
-  /** 0-based index of the call within its step (agent steps make several). */
-  call: z.number().int().min(0),
-  /** sha256 of the request's messages and tools, to notice a prompt that changed. */
-  requestHash: z.string(),
+  call: z
+    .number()
+    .int()
+    .min(0)
+    .describe('0-based index of the call within its step (agent steps make several).'),
+  requestHash: z
+    .string()
+    .describe("sha256 of the request's messages and tools, to notice a prompt that changed."),
   response: z.object({
     content: z.string().nullable(),
     toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })).default([]),

@@ -25,8 +25,12 @@ describe('keel.yaml', () => {
     expect(result.ok && result.value).toEqual({
       version: 1,
       memory: { dir: 'memory', maxAgeDays: 365, embeddings: { provider: 'local' }, rescanMinutes: 10 },
-      runbooks: { dir: 'runbooks' },
-      models: { tiers: {} },
+      runbooks: { dir: 'runbooks', concurrency: 2 },
+      models: {
+        tiers: {},
+        timeoutSeconds: 60,
+        retry: { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 8000 },
+      },
     });
   });
 

@@ -234,6 +234,7 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     },
     invalidParams: { runbook: 5 },
   },
+  'keel/runbooks/changed': { params: { runbooks: [runbookInfo] }, invalidParams: { runbooks: [{}] } },
   'keel/runs/changed': { params: run, invalidParams: { ...run, status: 'sleeping' } },
   'keel/models/setApiKey': {
     params: { apiKey: 'sk-test' },

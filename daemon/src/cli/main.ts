@@ -5,6 +5,7 @@ import { NotAWorkspaceError } from '../workspace/locate';
 import { KEEL_VERSION } from '../version';
 import { registerDaemon } from './commands/daemon';
 import { registerIndex } from './commands/index';
+import { registerRuns } from './commands/runs';
 import { registerSearch } from './commands/search';
 import { registerInit } from './commands/init';
 import { registerStatus } from './commands/status';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerStatus(program, context);
   registerIndex(program, context);
   registerSearch(program, context);
+  registerRuns(program, context);
   registerDaemon(program, context);
   registerStop(program, context);
   for (const command of program.commands) command.exitOverride();

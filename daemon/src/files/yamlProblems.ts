@@ -74,3 +74,30 @@ function nodeAt(doc: Document, path: (string | number)[]): Node | undefined {
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }
+
+/**
+ * A problem found after parsing (a template that does not compile, a step that refers to a later
+ * one), placed on the YAML node at `path`, or as close to it as the file allows.
+ */
+export function problemAt(text: string, path: (string | number)[], message: string, file: string): Problem {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  let depth = path.length;
+  let node = nodeAt(doc, path);
+  while (!node && depth > 0) {
+    depth--;
+    node = nodeAt(doc, path.slice(0, depth));
+  }
+  const range = node?.range ?? [0, 0, 0];
+  const start = lineCounter.linePos(range[0]);
+  const end = lineCounter.linePos(Math.max(range[0], range[1]));
+  return {
+    path: file,
+    severity: 'error',
+    message: `${path.join('.')}: ${message}`,
+    line: start.line,
+    column: start.col,
+    endLine: end.line,
+    endColumn: end.col,
+  };
+}

@@ -3,6 +3,7 @@ import type { Daemon } from '../daemon';
 import type { Router } from '../rpc/router';
 import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
+import { registerRunHandlers } from './runs';
 import { registerStatusHandlers } from './status';
 import { registerWorkspaceHandlers } from './workspace';
 
@@ -11,4 +12,5 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerWorkspaceHandlers(router, daemon);
   registerLifecycleHandlers(router, daemon);
   registerMemoryHandlers(router, daemon);
+  registerRunHandlers(router, daemon);
 }

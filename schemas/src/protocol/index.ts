@@ -10,6 +10,7 @@ import {
   MemorySearchRequest,
 } from './memory';
 import {
+  RunbooksChangedNotification,
   RunbooksListRequest,
   RunbookTestRequest,
   RunCancelRequest,
@@ -54,5 +55,6 @@ export const allMessages: readonly MessageDefinition[] = [
   RunReplayRequest,
   RunbookTestRequest,
   RunChangedNotification,
+  RunbooksChangedNotification,
   SetApiKeyRequest,
 ];

@@ -190,6 +190,13 @@ export const RunbookTestRequest = defineRequest({
   result: z.object({ results: z.array(RunbookTestResult) }),
 });
 
+/** `keel/runbooks/changed`: a runbook file was added, edited or removed; the full list follows. */
+export const RunbooksChangedNotification = defineNotification({
+  method: 'keel/runbooks/changed',
+  direction: 'serverToClient',
+  params: z.object({ runbooks: z.array(RunbookInfo) }),
+});
+
 /** `keel/runs/changed`: a run was queued, moved to another step, or finished. */
 export const RunChangedNotification = defineNotification({
   method: 'keel/runs/changed',

@@ -99,9 +99,18 @@ export class ChunkIndex {
     );
     const db = await lancedb.connect(dir, {}, session);
     const names = await db.tableNames();
-    const table = names.includes(TABLE)
+    let table = names.includes(TABLE)
       ? await db.openTable(TABLE)
       : await db.createEmptyTable(TABLE, schema(dimensions));
+    const built = await vectorSize(table);
+    if (built !== undefined && built !== dimensions) {
+      // Built by an embedder of another size: the settings changed, nothing is damaged (a repair
+      // would quarantine the table and report it). The caller sees the new embedder id and clears
+      // the catalog to match.
+      log.info('the embedder changed size; recreating the search index', { from: built, to: dimensions });
+      await db.dropTable(TABLE);
+      table = await db.createEmptyTable(TABLE, schema(dimensions));
+    }
     const index = new ChunkIndex(db, table, dimensions, log);
     await index.verify();
     return index;
@@ -109,9 +118,7 @@ export class ChunkIndex {
 
   /** Reads the table's schema, its indexes and one row: fails if the files are damaged. */
   async verify(): Promise<void> {
-    const current = await this.table.schema();
-    const vector = current.fields.find((f) => f.name === 'vector');
-    const size = (vector?.type as { listSize?: number } | undefined)?.listSize;
+    const size = await vectorSize(this.table);
     if (size !== this.dimensions) {
       throw new Error(
         `the chunk table holds ${String(size)}-dimensional vectors, the embedder makes ${this.dimensions}`,
@@ -236,6 +243,12 @@ export class ChunkIndex {
     this.table.close();
     this.db.close();
   }
+}
+
+/** The length of the table's vectors (undefined when it has no vector column). */
+async function vectorSize(table: lancedb.Table): Promise<number | undefined> {
+  const vector = (await table.schema()).fields.find((f) => f.name === 'vector');
+  return (vector?.type as { listSize?: number } | undefined)?.listSize;
 }
 
 function schema(dimensions: number): Schema {

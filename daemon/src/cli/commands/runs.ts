@@ -1,0 +1,166 @@
+/** `keel run`, `keel runs`, `keel show`, `keel replay`, `keel cancel`, `keel test`: runbooks from a terminal. */
+import type { Command } from 'commander';
+import {
+  FINISHED_RUN_STATUSES,
+  RunbookTestRequest,
+  RunCancelRequest,
+  RunChangedNotification,
+  RunGetRequest,
+  RunReplayRequest,
+  RunsListRequest,
+  RunStartRequest,
+  type RunSummary,
+} from '@keel/schemas';
+import { resolveWorkspace } from '../../workspace/locate';
+import { withWorkspace } from '../connect';
+import type { CliContext } from '../context';
+import { printJson } from '../format';
+import { ProgressLine } from '../progress';
+import { describeRun, describeTrace, runsTable } from '../runFormat';
+
+export function registerRuns(program: Command, context: CliContext): void {
+  const workspace = (): string => resolveWorkspace(context.workspaceOption());
+
+  program
+    .command('run')
+    .description('run a runbook and wait for it to finish')
+    .argument('<runbook>', 'the runbook name (or its file name without .yaml)')
+    .option('-i, --input <key=value>', 'an input of the runbook (repeatable)', collect, [])
+    .option('--record <file>', 'record every model answer into this cassette file, for runbook tests')
+    .option('--json', 'print the finished run as JSON')
+    .action(async (runbook: string, options: { input: string[]; record?: string; json?: boolean }) => {
+      const inputs = Object.fromEntries(options.input.map(parseInput));
+      const progress = new ProgressLine(process.stderr);
+      const summary = await withWorkspace(workspace(), context.log, async ({ client }) => {
+        let id: string | null = null;
+        let finished: ((s: RunSummary) => void) | null = null;
+        const done = new Promise<RunSummary>((resolve) => (finished = resolve));
+        client.onNotification(RunChangedNotification, (run) => {
+          if (run.id !== id) return;
+          progress.update(
+            `${run.runbook}: ${run.status}, step ${Math.min(run.stepsDone + 1, run.stepsTotal)}/${run.stepsTotal} ${run.currentStep ?? ''}`,
+          );
+          if (FINISHED_RUN_STATUSES.includes(run.status)) finished?.(run);
+        });
+        const started = await client.request(RunStartRequest, {
+          runbook,
+          inputs,
+          ...(options.record ? { recordCassette: options.record } : {}),
+        });
+        id = started.id;
+        if (FINISHED_RUN_STATUSES.includes(started.status)) return started;
+        // A notification may have come before the id was known: ask once more, then wait.
+        const now = (await client.request(RunsListRequest, { limit: 1000 })).runs.find((r) => r.id === id);
+        if (now && FINISHED_RUN_STATUSES.includes(now.status)) return now;
+        return done.finally(() => progress.done());
+      });
+      progress.done();
+      if (options.json) printJson(summary);
+      else process.stdout.write(describeRun(summary) + '\n');
+      if (summary.status !== 'succeeded') process.exitCode = 1;
+    });
+
+  program
+    .command('runs')
+    .description('list recent runs, newest first')
+    .option('-n, --limit <n>', 'how many', (v) => Number(v), 20)
+    .option('--runbook <name>', 'only runs of this runbook')
+    .option('--json', 'print JSON')
+    .action(async (options: { limit: number; runbook?: string; json?: boolean }) => {
+      const { runs } = await withWorkspace(workspace(), context.log, ({ client }) =>
+        client.request(RunsListRequest, {
+          limit: options.limit,
+          ...(options.runbook ? { runbook: options.runbook } : {}),
+        }),
+      );
+      if (options.json) printJson(runs);
+      else
+        process.stdout.write(
+          runs.length ? runsTable(runs) + '\n' : 'No runs yet. Start one with "keel run RUNBOOK".\n',
+        );
+    });
+
+  program
+    .command('show')
+    .description("show a run's trace: steps, timings, tokens, cost, retrieved memory, prompts and outputs")
+    .argument('<run>', 'the run id (see "keel runs")')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const trace = await withWorkspace(workspace(), context.log, ({ client }) =>
+        client.request(RunGetRequest, { id }),
+      );
+      if (options.json) printJson(trace);
+      else process.stdout.write(describeTrace(trace) + '\n');
+    });
+
+  program
+    .command('replay')
+    .description(
+      're-run a finished run from its journal: no model calls, no side effects; report the first divergence',
+    )
+    .argument('<run>', 'the run id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const result = await withWorkspace(workspace(), context.log, ({ client }) =>
+        client.request(RunReplayRequest, { id }),
+      );
+      if (options.json) printJson(result);
+      else {
+        const head = `Replayed ${result.id}: ${result.modelCalls} model calls, ${result.sideEffects} side effects, ended ${result.status}.`;
+        process.stdout.write(
+          result.divergence
+            ? `${head}\nFirst divergence at step "${result.divergence.stepId}" (${result.divergence.kind}): ${result.divergence.message}\n`
+            : `${head}\nIdentical to the recorded run.\n`,
+        );
+      }
+      if (result.divergence) process.exitCode = 1;
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a queued or running run')
+    .argument('<run>', 'the run id')
+    .action(async (id: string) => {
+      const run = await withWorkspace(workspace(), context.log, ({ client }) =>
+        client.request(RunCancelRequest, { id }),
+      );
+      process.stdout.write(`${run.id}: ${run.status}\n`);
+    });
+
+  program
+    .command('test')
+    .description('run the runbook tests in runbooks/tests/ offline, from their cassettes')
+    .argument('[runbook]', 'only this runbook')
+    .option('--json', 'print JSON')
+    .action(async (runbook: string | undefined, options: { json?: boolean }) => {
+      const { results } = await withWorkspace(workspace(), context.log, ({ client }) =>
+        client.request(RunbookTestRequest, runbook ? { runbook } : {}),
+      );
+      if (options.json) printJson(results);
+      else {
+        const lines = results.map(
+          (r) =>
+            `${r.passed ? 'PASS' : 'FAIL'}  ${r.runbook} › ${r.case}  (${r.durationMs} ms)` +
+            r.failures.map((f) => `\n      ${f}`).join(''),
+        );
+        const failed = results.filter((r) => !r.passed).length;
+        lines.push(
+          results.length === 0
+            ? 'No runbook tests found (runbooks/tests/*.test.yaml).'
+            : `${results.length - failed} passed, ${failed} failed`,
+        );
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+      if (results.length === 0 || results.some((r) => !r.passed)) process.exitCode = 1;
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseInput(pair: string): [string, string] {
+  const equals = pair.indexOf('=');
+  if (equals <= 0) throw new Error(`--input takes key=value, not "${pair}"`);
+  return [pair.slice(0, equals), pair.slice(equals + 1)];
+}

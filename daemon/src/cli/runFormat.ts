@@ -1,0 +1,77 @@
+/** How runs read in a terminal. */
+import type { RunSummary, RunTrace } from '@keel/schemas';
+import { formatDuration } from './format';
+
+export function describeRun(run: RunSummary): string {
+  const lines = [
+    `${run.id}  ${run.runbook}  ${run.status}  ${run.stepsDone}/${run.stepsTotal} steps  ${usd(run.costUsd)}  ${run.tokens} tokens  ${duration(run)}`,
+  ];
+  if (run.error) lines.push(`  ${run.error}`);
+  if (run.escalation) lines.push(`  escalated: ${run.escalation}`);
+  for (const [name, value] of Object.entries(run.outputs ?? {})) {
+    lines.push(`  ${name}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  }
+  return lines.join('\n');
+}
+
+export function runsTable(runs: RunSummary[]): string {
+  const rows = runs.map((r) => [
+    r.id,
+    r.runbook,
+    r.status,
+    `${r.stepsDone}/${r.stepsTotal}`,
+    usd(r.costUsd),
+    duration(r),
+  ]);
+  const header = ['RUN', 'RUNBOOK', 'STATUS', 'STEPS', 'COST', 'TIME'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function describeTrace(trace: RunTrace): string {
+  const lines = [describeRun(trace.run), `  inputs: ${JSON.stringify(trace.run.inputs)}`, ''];
+  for (const step of trace.steps) {
+    const calls = step.modelCalls;
+    const tokens = calls.reduce((n, c) => n + c.inputTokens + c.outputTokens, 0);
+    const cost = calls.reduce((n, c) => n + c.costUsd, 0);
+    lines.push(
+      `● ${step.id} (${step.type}) ${step.status}` +
+        (step.durationMs !== null ? `  ${formatDuration(step.durationMs, true)}` : '') +
+        (calls.length ? `  ${calls.length} model call(s), ${tokens} tokens, ${usd(cost)}` : ''),
+    );
+    for (const call of calls) {
+      lines.push(
+        `    model ${call.model} (${call.tier}) attempt ${call.attempt}: ${call.outcome}, ${Math.round(call.latencyMs)} ms`,
+      );
+    }
+    for (const chunk of step.retrieved)
+      lines.push(`    read ${chunk.path}:${chunk.startLine}-${chunk.endLine}`);
+    if (step.input !== null) lines.push(`    input: ${clip(JSON.stringify(step.input))}`);
+    if (step.output !== null)
+      lines.push(
+        `    output: ${clip(typeof step.output === 'string' ? step.output : JSON.stringify(step.output))}`,
+      );
+    if (step.error) lines.push(`    error: ${step.error}`);
+  }
+  return lines.join('\n');
+}
+
+function usd(value: number): string {
+  return `$${value.toFixed(value < 0.01 && value > 0 ? 5 : 2)}`;
+}
+
+function duration(run: RunSummary): string {
+  const end = run.endedAt ? Date.parse(run.endedAt) : Date.now();
+  return formatDuration(end - Date.parse(run.startedAt), true);
+}
+
+function clip(text: string, max = 400): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,401 @@
+/**
+ * The conductor: the one scheduler of runs in a workspace. It queues runs (a concurrency limit),
+ * executes them from their journals, resumes every unfinished run when the daemon starts, and
+ * tells clients as runs change. Runs hold no state outside their journals.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunbookInfo, RunbookTestResult, RunSummary, RunTrace, WorkspaceConfig } from '@keel/schemas';
+import type { Logger } from '../log';
+import { writeCassette } from './cassettes';
+import { Journal, JournalCorruptError, journalIds, journalPath, readJournal } from './journal';
+import type { JournalRecord, RecordOf } from './journalRecords';
+import { providerFor } from './models/providers';
+import { checkInputs, type InputValues } from './runInputs';
+import { RunbookCatalog } from './runbookCatalog';
+import { executeRun } from './runExecutor';
+import { replayRun, type ReplayResult } from './replay';
+import { runRunbookTests } from './runbookTests';
+import { summarize, traceOf } from './runTrace';
+import type { MemoryAccess } from './steps/stepRuntime';
+import { TraceStore } from './traceStore';
+
+export interface ConductorOptions {
+  workspace: string;
+  log: Logger;
+  config: WorkspaceConfig;
+  /** Take up unfinished runs now (the long-lived daemon); a one-command daemon leaves them. */
+  resume: boolean;
+  memory: () => Promise<MemoryAccess>;
+  onRunChanged: (summary: RunSummary) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface ActiveRun {
+  journal: Journal;
+  controller: AbortController;
+  stepsTotal: number;
+  state: 'queued' | 'running';
+  done: Promise<RunSummary>;
+  resolve: (summary: RunSummary) => void;
+}
+
+/** Raised for a request the operator can fix: an unknown runbook, a missing input. */
+export class ConductorRequestError extends Error {}
+
+export class Conductor {
+  runbooks: RunbookCatalog;
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly finished = new Map<string, RunSummary>();
+  private readonly queue: string[] = [];
+  private running = 0;
+  private stopping = false;
+  private apiKey: string | null = null;
+
+  private constructor(
+    private readonly options: ConductorOptions,
+    private readonly traces: TraceStore,
+    private readonly runsDir: string,
+  ) {
+    this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
+  }
+
+  static async open(options: ConductorOptions): Promise<Conductor> {
+    const keelDir = join(options.workspace, '.keel');
+    const runsDir = join(keelDir, 'runs');
+    await mkdir(runsDir, { recursive: true, mode: 0o700 });
+    await rm(join(keelDir, 'tmp'), { recursive: true, force: true });
+    const traces = await TraceStore.open(join(keelDir, 'runs.duckdb'), (m) => options.log.warn(m));
+    const conductor = new Conductor(options, traces, runsDir);
+    await conductor.load();
+    return conductor;
+  }
+
+  /** Applies a new keel.yaml: models and limits for the next calls, the runbooks folder. */
+  configure(config: WorkspaceConfig): void {
+    if (config.runbooks.dir !== this.options.config.runbooks.dir) {
+      this.runbooks = new RunbookCatalog(this.options.workspace, config.runbooks.dir);
+    }
+    this.options.config = config;
+    this.pump();
+  }
+
+  /** A key handed over by the editor (from its secret storage); kept in memory, never written. */
+  setApiKey(key: string): void {
+    this.apiKey = key;
+    this.options.log.redact(key);
+  }
+
+  async listRunbooks(): Promise<RunbookInfo[]> {
+    return (await this.runbooks.list()).map((r) => r.info);
+  }
+
+  /** Queues a run; answers with its summary at once. */
+  async start(runbookName: string, inputs: InputValues, recordCassette?: string): Promise<RunSummary> {
+    if (this.stopping)
+      throw new ConductorRequestError('the daemon is stopping; start the run again when it is back');
+    const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
+      throw new ConductorRequestError(error.message);
+    });
+    const checked = checkInputs(loaded.runbook, inputs);
+    const id = newRunId(loaded.runbook.name);
+    const journal = await Journal.create(journalPath(this.runsDir, id), {
+      type: 'run',
+      version: 1,
+      id,
+      runbook: loaded.runbook.name,
+      runbookHash: loaded.hash,
+      inputs: checked,
+      recordCassette: recordCassette ?? null,
+      at: new Date().toISOString(),
+    });
+    journal.redact = this.redact;
+    return this.enqueue(id, journal, loaded.runbook.steps.length);
+  }
+
+  /** Resolves when the run has finished (or at once for a finished run). */
+  async wait(id: string): Promise<RunSummary> {
+    const active = this.active.get(id);
+    if (active) return active.done;
+    return this.summary(id);
+  }
+
+  list(limit: number, runbook?: string): RunSummary[] {
+    const all = [
+      ...this.finished.values(),
+      ...[...this.active.entries()].map(([id]) => this.summaryOfActive(id)),
+    ];
+    return all
+      .filter((run) => !runbook || run.runbook === runbook)
+      .sort((a, b) =>
+        a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : b.id.localeCompare(a.id),
+      )
+      .slice(0, limit);
+  }
+
+  summary(id: string): Promise<RunSummary> {
+    if (this.active.has(id)) return Promise.resolve(this.summaryOfActive(id));
+    const known = this.finished.get(id);
+    if (known) return Promise.resolve(known);
+    return Promise.reject(new ConductorRequestError(`no run "${id}" in this workspace (see "keel runs")`));
+  }
+
+  async trace(id: string): Promise<RunTrace> {
+    const summary = await this.summary(id);
+    const records =
+      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id)));
+    const runbook = await this.runbooks.get(summary.runbook).catch(() => null);
+    return traceOf(records, summary, runbook?.runbook.steps.map((s) => s.id) ?? []);
+  }
+
+  /** Cancels a queued or running run; a finished one is returned as it is. */
+  async cancel(id: string): Promise<RunSummary> {
+    const active = this.active.get(id);
+    if (!active) return this.summary(id);
+    await active.journal.append({
+      type: 'cancelRequested',
+      reason: 'cancelled by the operator',
+      at: new Date().toISOString(),
+    });
+    active.controller.abort(new Error('cancelled'));
+    if (active.state === 'queued') {
+      this.queue.splice(this.queue.indexOf(id), 1);
+      await this.complete(id, active, {
+        status: 'cancelled',
+        outputs: null,
+        error: 'cancelled by the operator',
+        escalation: null,
+      });
+    }
+    return active.done;
+  }
+
+  /** Re-runs a finished run from its journal: no model calls, no side effects; the first divergence. */
+  async replay(id: string): Promise<ReplayResult & { id: string }> {
+    if (this.active.has(id))
+      throw new ConductorRequestError(`run "${id}" has not finished; replay it when it has`);
+    await this.summary(id);
+    const records = await this.records(id);
+    const run = records[0] as RecordOf<'run'>;
+    const loaded = await this.runbooks.get(run.runbook).catch((error: Error) => {
+      throw new ConductorRequestError(error.message);
+    });
+    const result = await replayRun({
+      records,
+      runbook: loaded.runbook,
+      runbookHash: loaded.hash,
+      workspace: this.options.workspace,
+      models: this.options.config.models,
+      memory: await this.options.memory(),
+    });
+    return { id, ...result };
+  }
+
+  /** Runs the runbook test cases offline, from their cassettes. */
+  async test(runbook?: string): Promise<RunbookTestResult[]> {
+    return runRunbookTests({
+      workspace: this.options.workspace,
+      catalog: this.runbooks,
+      models: this.options.config.models,
+      memory: await this.options.memory(),
+      ...(runbook ? { only: runbook } : {}),
+    });
+  }
+
+  async records(id: string): Promise<JournalRecord[]> {
+    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id));
+  }
+
+  /** Model calls as DuckDB has them (for reports and tests). */
+  modelCalls(runId?: string): ReturnType<TraceStore['modelCalls']> {
+    return this.traces.modelCalls(runId);
+  }
+
+  /** Stops every run where it is, leaving it to resume on the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.queue.length = 0;
+    const pending = [...this.active.values()];
+    for (const run of pending) run.controller.abort(new Error('shutdown'));
+    await Promise.all(pending.filter((run) => run.state === 'running').map((run) => run.done));
+    for (const run of pending) await run.journal.close().catch(() => undefined);
+    await this.traces.close();
+  }
+
+  private readonly redact = (text: string): string => {
+    let out = text;
+    for (const secret of this.secrets()) out = out.split(secret).join('[redacted]');
+    return out;
+  };
+
+  private secrets(): string[] {
+    const endpoint = this.options.config.models.endpoint;
+    const fromEnv = endpoint?.apiKeyEnv ? (this.options.env ?? process.env)[endpoint.apiKeyEnv] : undefined;
+    return [this.apiKey, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
+  }
+
+  /** Reads every journal: finished runs are listed, unfinished ones resumed. */
+  private async load(): Promise<void> {
+    const counts = await this.traces.modelCallCounts();
+    for (const id of await journalIds(this.runsDir)) {
+      const path = journalPath(this.runsDir, id);
+      let records: JournalRecord[];
+      try {
+        records = await readJournal(path);
+      } catch (error) {
+        if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
+          // Killed while creating the journal: the run was never started (its start was never answered).
+          await rm(path, { force: true });
+          continue;
+        }
+        this.options.log.error('a run journal cannot be read; the run is left as it is', { path, error });
+        continue;
+      }
+      const run = records[0] as RecordOf<'run'>;
+      const modelCalls = records.filter((r) => r.type === 'modelCall').length;
+      if ((counts.get(id) ?? 0) !== modelCalls) this.traces.reload(id, records);
+      const runbook = await this.runbooks.get(run.runbook).catch(() => null);
+      const stepsTotal = runbook?.runbook.steps.length ?? 0;
+      if (records.some((r) => r.type === 'runEnd')) {
+        this.finished.set(id, summarize(records, stepsTotal, null));
+        continue;
+      }
+      if (!this.options.resume) {
+        this.finished.set(id, summarize(records, stepsTotal, null));
+        continue;
+      }
+      const journal = await Journal.openExisting(path, this.redact);
+      await journal.append({ type: 'resume', at: new Date().toISOString() });
+      this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
+      void this.enqueue(id, journal, stepsTotal);
+    }
+  }
+
+  private enqueue(id: string, journal: Journal, stepsTotal: number): RunSummary {
+    let resolve!: (summary: RunSummary) => void;
+    const done = new Promise<RunSummary>((r) => (resolve = r));
+    this.active.set(id, {
+      journal,
+      controller: new AbortController(),
+      stepsTotal,
+      state: 'queued',
+      done,
+      resolve,
+    });
+    this.queue.push(id);
+    const summary = this.changed(id);
+    this.pump();
+    return summary;
+  }
+
+  private pump(): void {
+    while (
+      !this.stopping &&
+      this.running < this.options.config.runbooks.concurrency &&
+      this.queue.length > 0
+    ) {
+      const id = this.queue.shift()!;
+      const run = this.active.get(id);
+      if (!run) continue;
+      run.state = 'running';
+      this.running++;
+      this.changed(id);
+      void this.execute(id, run)
+        .catch((error: unknown) => this.options.log.error('a run crashed the conductor', { run: id, error }))
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
+  }
+
+  private async execute(id: string, run: ActiveRun): Promise<void> {
+    const records = run.journal.records;
+    const started = records[0] as RecordOf<'run'>;
+    let result;
+    try {
+      const loaded = await this.runbooks.get(started.runbook);
+      result = await executeRun({
+        runId: id,
+        runbook: loaded.runbook,
+        workspace: this.options.workspace,
+        records: [...records],
+        append: async (record) => {
+          await run.journal.append(record);
+          this.traces.record(id, record);
+        },
+        mode: 'live',
+        models: this.options.config.models,
+        provider: providerFor(this.options.config.models, () => this.apiKey, this.options.env ?? process.env),
+        memory: await this.options.memory(),
+        signal: run.controller.signal,
+        onProgress: () => this.changed(id),
+      });
+    } catch (error) {
+      result = {
+        status: 'failed' as const,
+        outputs: null,
+        error: (error as Error).message,
+        escalation: null,
+      };
+    }
+    if (
+      this.stopping &&
+      result.status === 'cancelled' &&
+      !records.some((r) => r.type === 'cancelRequested')
+    ) {
+      // Interrupted by shutdown, not by the operator: no end record, so the next start resumes it.
+      run.resolve(this.summaryOfActive(id));
+      return;
+    }
+    await this.complete(id, run, result);
+  }
+
+  private async complete(
+    id: string,
+    run: ActiveRun,
+    result: {
+      status: RecordOf<'runEnd'>['status'];
+      outputs: Record<string, unknown> | null;
+      error: string | null;
+      escalation: string | null;
+    },
+  ): Promise<void> {
+    await run.journal.append({ type: 'runEnd', ...result, at: new Date().toISOString() });
+    const started = run.journal.records[0] as RecordOf<'run'>;
+    if (started.recordCassette) {
+      await writeCassette(this.options.workspace, started.recordCassette, run.journal.records).catch(
+        (error: unknown) => this.options.log.error('writing the cassette failed', { run: id, error }),
+      );
+    }
+    await run.journal.close();
+    const summary = summarize(run.journal.records, run.stepsTotal, null);
+    this.active.delete(id);
+    this.finished.set(id, summary);
+    this.publish(summary);
+    run.resolve(summary);
+  }
+
+  private summaryOfActive(id: string): RunSummary {
+    const run = this.active.get(id)!;
+    return summarize(run.journal.records, run.stepsTotal, run.state);
+  }
+
+  private changed(id: string): RunSummary {
+    const summary = this.summaryOfActive(id);
+    this.publish(summary);
+    return summary;
+  }
+
+  private publish(summary: RunSummary): void {
+    this.traces.saveRun(summary);
+    this.options.onRunChanged(summary);
+  }
+}
+
+/** Sortable by start time, readable, unique: `20261125-085500-onboarding-1a2b3c`. */
+function newRunId(runbook: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${runbook}-${randomBytes(3).toString('hex')}`;
+}

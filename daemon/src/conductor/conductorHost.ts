@@ -1,0 +1,147 @@
+/**
+ * Runs the conductor while the workspace has a keel.yaml, hands it config changes, and watches the
+ * runbooks folder so editors see runbooks (and their problems) as files change.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ErrorCodes,
+  KeelRpcError,
+  WorkspaceConfig,
+  type Problem,
+  type RunbookInfo,
+  type RunSummary,
+} from '@keel/schemas';
+import type { Logger } from '../log';
+import type { MemoryHost } from '../memory/memoryHost';
+import { Conductor } from './conductor';
+import { RunbookCatalog } from './runbookCatalog';
+
+export interface ConductorHostOptions {
+  root: string;
+  log: Logger;
+  mode: 'daemon' | 'in-process';
+  memory: MemoryHost;
+  onRunChanged: (summary: RunSummary) => void;
+  onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
+}
+
+const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
+const WATCH_DEBOUNCE_MS = 100;
+
+export class ConductorHost {
+  private conductor: Promise<Conductor> | null = null;
+  private config: WorkspaceConfig | null = null;
+  private watcher: FSWatcher | null = null;
+  private watchedDir: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: ConductorHostOptions) {}
+
+  async configure(state: 'missing' | 'valid' | 'invalid', config: WorkspaceConfig | null): Promise<void> {
+    if (state === 'missing') {
+      await this.stop();
+      this.config = null;
+      return;
+    }
+    this.config = config ?? this.config ?? DEFAULT_CONFIG;
+    if (this.conductor) (await this.conductor.catch(() => null))?.configure(this.config);
+    else if (this.options.mode === 'daemon') this.conductor = this.open(this.config);
+    if (this.options.mode === 'daemon') this.watchRunbooks(this.config.runbooks.dir);
+  }
+
+  async get(): Promise<Conductor> {
+    if (!this.config) {
+      throw new KeelRpcError(
+        ErrorCodes.WorkspaceNotInitialized,
+        'This folder is not a Keel workspace (no keel.yaml): run "keel init" first.',
+      );
+    }
+    this.conductor ??= this.open(this.config);
+    try {
+      return await this.conductor;
+    } catch (error) {
+      this.conductor = null;
+      throw error;
+    }
+  }
+
+  /** Problems of the runbook files, for diagnostics. */
+  async problems(): Promise<Problem[]> {
+    if (!this.config) return [];
+    const conductor = this.conductor ? await this.conductor.catch(() => null) : null;
+    const catalog = conductor?.runbooks ?? new RunbookCatalog(this.options.root, this.config.runbooks.dir);
+    return catalog.problems().catch(() => []);
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = null;
+    this.watchedDir = null;
+    if (this.timer) clearTimeout(this.timer);
+    const conductor = this.conductor;
+    this.conductor = null;
+    const running = conductor ? await conductor.catch(() => null) : null;
+    await running?.stop();
+  }
+
+  private open(config: WorkspaceConfig): Promise<Conductor> {
+    const { memory } = this.options;
+    return Conductor.open({
+      workspace: this.options.root,
+      log: this.options.log,
+      config,
+      resume: this.options.mode === 'daemon',
+      onRunChanged: this.options.onRunChanged,
+      memory: async () => {
+        const service = await memory.get();
+        return {
+          search: (query, k, filter) => service.search({ query, k, ...(filter ? { filter } : {}) }),
+          read: (path) => service.get(path),
+        };
+      },
+    });
+  }
+
+  private watchRunbooks(dir: string): void {
+    if (this.watchedDir === dir) return;
+    this.watcher?.close();
+    this.watchedDir = dir;
+    try {
+      this.watcher = watch(join(this.options.root, dir), () => this.scheduleChanged());
+      this.watcher.on('error', () => {
+        this.watcher = null;
+        this.watchedDir = null;
+      });
+    } catch {
+      // No runbooks folder yet: the daemon's workspace watcher calls runbooksFolderChanged when one appears.
+      this.watcher = null;
+      this.watchedDir = null;
+    }
+  }
+
+  /** Something changed at the top of the workspace: the runbooks folder may have appeared. */
+  runbooksFolderChanged(): void {
+    if (this.config && this.options.mode === 'daemon') {
+      this.watchRunbooks(this.config.runbooks.dir);
+      this.scheduleChanged();
+    }
+  }
+
+  private scheduleChanged(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.listRunbooks().then(
+        (runbooks) => this.options.onRunbooksChanged(runbooks),
+        (error: unknown) => this.options.log.warn('listing runbooks failed', { error }),
+      );
+    }, WATCH_DEBOUNCE_MS);
+  }
+
+  private async listRunbooks(): Promise<RunbookInfo[]> {
+    const conductor = this.conductor ? await this.conductor.catch(() => null) : null;
+    const catalog = conductor?.runbooks ?? new RunbookCatalog(this.options.root, this.config!.runbooks.dir);
+    return (await catalog.list()).map((r) => r.info);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * `fs.outbox@1`: writes a file under `outbox/`, the workspace's tray of things agents produced for
+ * the outside world. Exactly once per idempotency key: the file is created with a hard link, which
+ * fails if the name exists; a file already there with the same content is the same write, done
+ * before a crash, and is adopted rather than written again.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StepFailedError } from '../steps/stepRuntime';
+import { absoluteIn, workspaceRelative } from '../workspacePaths';
+
+export const FS_OUTBOX = 'fs.outbox@1';
+export const OUTBOX_DIR = 'outbox';
+
+export interface OutboxWrite {
+  path: string;
+  content: string;
+}
+
+export interface OutboxResult {
+  /** Workspace-relative path of the file written. */
+  path: string;
+  bytes: number;
+  sha256: string;
+  /** False when the file was found already written (by this key, before a crash). */
+  written: boolean;
+}
+
+export function outboxArguments(value: Record<string, unknown>): OutboxWrite {
+  if (typeof value.path !== 'string' || value.path.trim() === '') {
+    throw new StepFailedError(`${FS_OUTBOX} write needs "path", a file name under outbox/`);
+  }
+  if (typeof value.content !== 'string') {
+    throw new StepFailedError(`${FS_OUTBOX} write needs "content", the text of the file`);
+  }
+  return { path: value.path, content: value.content };
+}
+
+export async function writeOutbox(workspace: string, request: OutboxWrite): Promise<OutboxResult> {
+  const relative = workspaceRelative(`${OUTBOX_DIR}/${request.path.replace(/^\/*(outbox\/)?/, '')}`);
+  if (!relative.startsWith(`${OUTBOX_DIR}/`)) {
+    throw new StepFailedError(`${FS_OUTBOX} writes only under ${OUTBOX_DIR}/, not to "${request.path}"`);
+  }
+  const target = absoluteIn(workspace, relative);
+  const data = Buffer.from(request.content, 'utf8');
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  await mkdir(dirname(target), { recursive: true });
+  // The temporary file lives in .keel/tmp (same file system, so it can be linked): a crash never
+  // leaves a half-written file in the outbox.
+  const tempDir = absoluteIn(workspace, '.keel/tmp');
+  await mkdir(tempDir, { recursive: true });
+  const temp = join(tempDir, `outbox-${randomBytes(6).toString('hex')}.tmp`);
+  const file = await open(temp, 'wx', 0o644);
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await link(temp, target);
+    return { path: relative, bytes: data.length, sha256, written: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const existing = await readFile(target);
+    if (createHash('sha256').update(existing).digest('hex') === sha256) {
+      return { path: relative, bytes: data.length, sha256, written: false };
+    }
+    throw new StepFailedError(
+      `${relative} already exists with other content; the outbox never overwrites a file`,
+    );
+  } finally {
+    await rm(temp, { force: true });
+  }
+}

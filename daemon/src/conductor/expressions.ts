@@ -1,0 +1,65 @@
+/**
+ * Templates and conditions in runbooks: Liquid (liquidjs), a template language that never runs
+ * JavaScript and, with `ownPropertyOnly`, cannot reach prototypes. `{{ steps.plan.output }}` alone
+ * yields the value itself (an object stays an object); text around it yields a string, objects
+ * inside it written as JSON.
+ */
+import { Liquid } from 'liquidjs';
+
+const liquid = new Liquid({
+  ownPropertyOnly: true,
+  strictFilters: true,
+  outputEscape: (value: unknown): string =>
+    typeof value === 'object' && value !== null
+      ? JSON.stringify(value)
+      : String((value as string | number | boolean | undefined) ?? ''),
+});
+
+const SINGLE_EXPRESSION = /^\s*\{\{-?\s*([^{}]+?)\s*-?\}\}\s*$/;
+
+export type Scope = Record<string, unknown>;
+
+/** Renders a template against a scope: one bare expression gives its value, anything else text. */
+export function renderTemplate(template: string, scope: Scope): unknown {
+  const single = SINGLE_EXPRESSION.exec(template);
+  if (single && !single[1]!.includes('|')) return liquid.evalValueSync(single[1]!, scope) ?? null;
+  return liquid.parseAndRenderSync(template, scope);
+}
+
+/** Renders a template to text (a value becomes JSON unless it is a string already). */
+export function renderText(template: string, scope: Scope): string {
+  const value = renderTemplate(template, scope);
+  if (typeof value === 'string') return value;
+  return value === null || value === undefined ? '' : JSON.stringify(value);
+}
+
+/** Renders every string inside a value (objects and arrays walked), leaving other values alone. */
+export function renderDeep(value: unknown, scope: Scope): unknown {
+  if (typeof value === 'string') return renderTemplate(value, scope);
+  if (Array.isArray(value)) return value.map((item) => renderDeep(item, scope));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderDeep(item, scope)]));
+  }
+  return value;
+}
+
+/** Evaluates a condition with Liquid's truthiness (only false, nil and undefined are false). */
+export function evaluateCondition(expression: string, scope: Scope): boolean {
+  const value: unknown = liquid.evalValueSync(expression, scope);
+  return value !== false && value !== null && value !== undefined;
+}
+
+/** Why a template does not parse, or null when it does. */
+export function templateError(template: string): string | null {
+  try {
+    liquid.parse(template);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Why a condition does not parse, or null when it does. */
+export function conditionError(expression: string): string | null {
+  return templateError(`{% if ${expression} %}{% endif %}`);
+}

@@ -1,0 +1,98 @@
+/**
+ * What a run's journal holds, one JSON object per line, in the order things happened. The journal
+ * is the run's source of truth: its trace, its resume point after a crash and its replay script.
+ */
+import { z } from 'zod';
+import { RunStatus } from '@keel/schemas';
+
+const At = z.string();
+const InputValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const ModelUsage = z.object({ inputTokens: z.number().int(), outputTokens: z.number().int() });
+
+export const ToolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
+export type ToolCall = z.infer<typeof ToolCall>;
+
+export const ModelResponse = z.object({
+  content: z.string().nullable(),
+  toolCalls: z.array(ToolCall),
+  finishReason: z.string().nullable(),
+  usage: ModelUsage,
+  model: z.string(),
+});
+export type ModelResponse = z.infer<typeof ModelResponse>;
+
+export const RunRecord = z.object({
+  type: z.literal('run'),
+  version: z.literal(1),
+  id: z.string(),
+  runbook: z.string(),
+  /** sha256 of the runbook file when the run started: replay says when it changed since. */
+  runbookHash: z.string(),
+  inputs: z.record(z.string(), InputValue),
+  /** Workspace-relative cassette file every model exchange is recorded into, if asked. */
+  recordCassette: z.string().nullable(),
+  at: At,
+});
+
+export const JournalRecord = z.discriminatedUnion('type', [
+  RunRecord,
+  /** The daemon took the run up again after a stop or a crash. */
+  z.object({ type: z.literal('resume'), at: At }),
+  z.object({
+    type: z.literal('stepStart'),
+    stepId: z.string(),
+    stepType: z.string(),
+    input: z.unknown(),
+    at: At,
+  }),
+  z.object({
+    type: z.literal('modelCall'),
+    stepId: z.string(),
+    /** 0-based index of the call within its step; attempts of one call share it. */
+    call: z.number().int(),
+    attempt: z.number().int(),
+    tier: z.string(),
+    model: z.string(),
+    requestHash: z.string(),
+    request: z.unknown(),
+    response: ModelResponse.nullable(),
+    /** `ok`, or why it failed: `http_429`, `http_500`, `timeout`, `connection`, `invalid_output`... */
+    outcome: z.string(),
+    latencyMs: z.number(),
+    costUsd: z.number(),
+    at: At,
+  }),
+  /** A side effect that happened; its key makes it happen once however often the step runs. */
+  z.object({
+    type: z.literal('effect'),
+    stepId: z.string(),
+    key: z.string(),
+    connector: z.string(),
+    action: z.string(),
+    result: z.unknown(),
+    at: At,
+  }),
+  z.object({
+    type: z.literal('stepEnd'),
+    stepId: z.string(),
+    status: z.enum(['succeeded', 'skipped', 'failed']),
+    output: z.unknown(),
+    error: z.string().nullable(),
+    retrieved: z
+      .array(z.object({ path: z.string(), startLine: z.number(), endLine: z.number(), score: z.number() }))
+      .default([]),
+    at: At,
+  }),
+  z.object({ type: z.literal('cancelRequested'), reason: z.string(), at: At }),
+  z.object({
+    type: z.literal('runEnd'),
+    status: RunStatus.exclude(['queued', 'running']),
+    outputs: z.record(z.string(), z.unknown()).nullable(),
+    error: z.string().nullable(),
+    escalation: z.string().nullable(),
+    at: At,
+  }),
+]);
+export type JournalRecord = z.infer<typeof JournalRecord>;
+export type RecordOf<T extends JournalRecord['type']> = Extract<JournalRecord, { type: T }>;

@@ -1,0 +1,60 @@
+/**
+ * Recorded model answers (a cassette, written by `keel run --record`), served by step and call.
+ * A prompt that changed since the recording is an error, so a runbook test catches it like a
+ * failing unit test rather than passing on a stale answer.
+ */
+import { readFile } from 'node:fs/promises';
+import { Cassette, type CassetteEntry } from '@keel/schemas';
+import type { ModelResponse } from '../journalRecords';
+import { ModelCallError, type CallKey, type ModelProvider } from './modelProvider';
+
+export class CassetteProvider implements ModelProvider {
+  readonly kind = 'cassette';
+  private readonly entries = new Map<string, CassetteEntry>();
+
+  constructor(
+    entries: CassetteEntry[],
+    private readonly source: string,
+  ) {
+    for (const entry of entries) this.entries.set(`${entry.stepId}#${entry.call}`, entry);
+  }
+
+  static async load(path: string, label = path): Promise<CassetteProvider> {
+    let value: unknown;
+    try {
+      value = JSON.parse(await readFile(path, 'utf8'));
+    } catch (error) {
+      throw new Error(`cannot read the cassette ${label}: ${(error as Error).message}`);
+    }
+    const parsed = Cassette.safeParse(value);
+    if (!parsed.success) {
+      throw new Error(`${label} is not a Keel cassette: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    }
+    return new CassetteProvider(parsed.data.entries, label);
+  }
+
+  complete(_request: unknown, key: CallKey): Promise<ModelResponse> {
+    const entry = this.entries.get(`${key.stepId}#${key.call}`);
+    if (!entry) {
+      return Promise.reject(
+        new ModelCallError(
+          `${this.source} has no recorded answer for step "${key.stepId}" (call ${key.call + 1}); ` +
+            'record it again with "keel run RUNBOOK --record FILE"',
+          'cassette_missing',
+          false,
+        ),
+      );
+    }
+    if (entry.requestHash !== key.requestHash) {
+      return Promise.reject(
+        new ModelCallError(
+          `the prompt of step "${key.stepId}" (call ${key.call + 1}) changed since ${this.source} was recorded; ` +
+            'record it again with "keel run RUNBOOK --record FILE"',
+          'cassette_stale',
+          false,
+        ),
+      );
+    }
+    return Promise.resolve(entry.response);
+  }
+}

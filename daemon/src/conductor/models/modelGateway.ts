@@ -1,0 +1,171 @@
+/**
+ * The one path every model call of a run takes: tier to model and prices, the answer an earlier
+ * attempt of the run already paid for (after a crash), the budget check before the call, retries
+ * with backoff, and a journal record for every attempt.
+ */
+import { createHash } from 'node:crypto';
+import type { ModelTier, RetryPolicy, WorkspaceConfig } from '@keel/schemas';
+import { cost, type RunBudget } from '../budget';
+import type { JournalRecord, ModelResponse, RecordOf } from '../journalRecords';
+import { estimateTokens } from './openaiProvider';
+import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
+
+export type ModelsConfig = WorkspaceConfig['models'];
+
+/** A replay met a call the journal does not have, or one whose request changed. */
+export class ReplayDivergenceError extends Error {
+  constructor(
+    readonly stepId: string,
+    readonly kind: 'request' | 'missing',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface GatewayOptions {
+  models: ModelsConfig;
+  provider: ModelProvider;
+  budget: RunBudget;
+  append: (record: JournalRecord) => Promise<void>;
+  /** Successful calls already in the journal, by `stepId#call`. */
+  recorded: Map<string, RecordOf<'modelCall'>>;
+  /** `replay` answers only from `recorded` and never calls the provider. */
+  mode: 'live' | 'replay';
+  signal: AbortSignal;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+export class ModelGateway {
+  /** Calls actually sent to the provider (replays and journal hits excluded). */
+  sent = 0;
+
+  constructor(private readonly options: GatewayOptions) {}
+
+  async call(
+    stepId: string,
+    call: number,
+    tierName: string,
+    request: Omit<ModelRequest, 'model'>,
+  ): Promise<ModelResponse> {
+    const { options } = this;
+    const tier = this.tier(tierName);
+    const requestHash = hashRequest(request);
+    const earlier = options.recorded.get(`${stepId}#${call}`);
+    if (earlier && earlier.requestHash === requestHash && earlier.response) return earlier.response;
+    if (options.mode === 'replay') {
+      throw new ReplayDivergenceError(
+        stepId,
+        earlier ? 'request' : 'missing',
+        earlier
+          ? `step "${stepId}" sends a different request to the model (call ${call + 1}) than the journal recorded: the prompt, tools or schema changed`
+          : `step "${stepId}" makes a model call (call ${call + 1}) the journal does not have`,
+      );
+    }
+    const full: ModelRequest = { ...request, model: tier.model };
+    const inputTokens = estimateTokens(JSON.stringify([request.messages, request.tools ?? []]));
+    for (let attempt = 1; ; attempt++) {
+      options.budget.checkCall(tier, inputTokens, request.maxOutputTokens);
+      const started = performance.now();
+      const base = {
+        type: 'modelCall',
+        stepId,
+        call,
+        attempt,
+        tier: tierName,
+        model: tier.model,
+        requestHash,
+      } as const;
+      const logged = { request: { ...full } };
+      try {
+        const timeoutMs = Math.max(
+          1,
+          Math.min(options.models.timeoutSeconds * 1000, options.budget.remainingMs()),
+        );
+        this.sent++;
+        const response = await options.provider.complete(
+          full,
+          { stepId, call, requestHash },
+          { signal: options.signal, timeoutMs },
+        );
+        const usd = cost(tier, response.usage.inputTokens, response.usage.outputTokens);
+        options.budget.spend(usd, response.usage.inputTokens + response.usage.outputTokens);
+        await options.append({
+          ...base,
+          ...logged,
+          response,
+          outcome: 'ok',
+          latencyMs: Math.round(performance.now() - started),
+          costUsd: usd,
+          at: new Date().toISOString(),
+        });
+        return response;
+      } catch (caught) {
+        const error =
+          caught instanceof ModelCallError
+            ? caught
+            : new ModelCallError(caught instanceof Error ? caught.message : String(caught), 'error', false);
+        await options.append({
+          ...base,
+          ...logged,
+          response: null,
+          outcome: error.outcome,
+          latencyMs: Math.round(performance.now() - started),
+          costUsd: 0,
+          at: new Date().toISOString(),
+        });
+        const policy = options.models.retry;
+        if (!error.retryable || attempt >= policy.maxAttempts || options.signal.aborted) throw error;
+        const delay = error.retryAfterMs ?? backoffDelay(policy, attempt, options.random ?? Math.random);
+        await (options.sleep ?? sleep)(Math.min(delay, 300_000), options.signal);
+      }
+    }
+  }
+
+  private tier(name: string): ModelTier {
+    const tier = this.options.models.tiers[name];
+    if (tier) return tier;
+    // Recorded answers need no endpoint and cost nothing: a workspace without tiers can still test.
+    if (this.options.provider.kind === 'cassette' || this.options.mode === 'replay') {
+      return { model: name, inputUsdPerMTok: 0, outputUsdPerMTok: 0 };
+    }
+    const known = Object.keys(this.options.models.tiers);
+    throw new ModelCallError(
+      `model tier "${name}" is not in keel.yaml (models.tiers${known.length ? `: ${known.join(', ')}` : ' is empty'})`,
+      'config',
+      false,
+    );
+  }
+}
+
+/**
+ * Exponential backoff with "equal jitter": half the doubled delay for certain, the other half at
+ * random, so retries of many runs spread out but none comes back at once.
+ */
+export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number): number {
+  const ceiling = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+export function hashRequest(request: Omit<ModelRequest, 'model'>): string {
+  const { messages, tools, jsonSchema } = request;
+  return createHash('sha256')
+    .update(JSON.stringify({ messages, tools: tools ?? [], jsonSchema: jsonSchema ?? null }))
+    .digest('hex');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new ModelCallError('the call was cancelled', 'cancelled', false));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new ModelCallError('the call was cancelled', 'cancelled', false));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

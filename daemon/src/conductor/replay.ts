@@ -1,0 +1,152 @@
+/**
+ * Replays a finished run from its journal: the current runbook executes again with the journal
+ * answering every model call and side effect, so nothing is spent and nothing happens; the first
+ * place where the new execution differs from the recorded one is reported.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Runbook, WorkspaceConfig } from '@keel/schemas';
+import type { JournalRecord, RecordOf } from './journalRecords';
+import { ModelCallError, type ModelProvider } from './models/modelProvider';
+import { ReplayDivergenceError } from './models/modelGateway';
+import { executeRun } from './runExecutor';
+import type { MemoryAccess } from './steps/stepRuntime';
+
+export interface Divergence {
+  stepId: string;
+  kind: 'request' | 'output' | 'missing' | 'extra' | 'status';
+  message: string;
+}
+
+export interface ReplayResult {
+  status: RecordOf<'runEnd'>['status'];
+  modelCalls: 0;
+  sideEffects: 0;
+  divergence: Divergence | null;
+}
+
+/** A provider that must never be reached: a replay answers from the journal only. */
+const NO_MODEL: ModelProvider = {
+  kind: 'replay',
+  complete: () => Promise.reject(new ModelCallError('a replay never calls a model', 'replay', false)),
+};
+
+export async function replayRun(options: {
+  records: readonly JournalRecord[];
+  runbook: Runbook;
+  runbookHash: string;
+  workspace: string;
+  models: WorkspaceConfig['models'];
+  memory: MemoryAccess;
+}): Promise<ReplayResult> {
+  const original = options.records;
+  const originalEnd = original.find((r): r is RecordOf<'runEnd'> => r.type === 'runEnd');
+  if (!originalEnd) throw new Error('only a finished run can be replayed; this one has not ended');
+  const replayed: JournalRecord[] = [];
+  let divergence: Divergence | null = null;
+  let status: ReplayResult['status'];
+  try {
+    const result = await executeRun({
+      runId: (original[0] as RecordOf<'run'>).id,
+      runbook: options.runbook,
+      workspace: options.workspace,
+      records: original,
+      append: (record) => {
+        replayed.push(record);
+        return Promise.resolve();
+      },
+      mode: 'replay',
+      models: options.models,
+      provider: NO_MODEL,
+      memory: options.memory,
+      signal: new AbortController().signal,
+    });
+    if (result.modelCallsSent !== 0 || result.sideEffects !== 0) {
+      throw new Error('a replay made a model call or a side effect; this is a bug in Keel');
+    }
+    status = result.status;
+    divergence = firstDifference(original, replayed);
+    if (!divergence && status !== originalEnd.status) {
+      divergence = {
+        stepId: '',
+        kind: 'status',
+        message: `the run ended ${status}, the recorded run ${originalEnd.status}`,
+      };
+    }
+  } catch (error) {
+    if (!(error instanceof ReplayDivergenceError)) throw error;
+    status = 'failed';
+    divergence = firstDifference(original, replayed) ?? {
+      stepId: error.stepId,
+      kind: error.kind,
+      message: error.message,
+    };
+  }
+  const startRecord = original[0] as RecordOf<'run'>;
+  if (divergence && startRecord.runbookHash !== options.runbookHash) {
+    divergence = { ...divergence, message: `${divergence.message} (the runbook changed since this run)` };
+  }
+  return { status, modelCalls: 0, sideEffects: 0, divergence };
+}
+
+/** The first step whose start or end differs between the two executions. */
+function firstDifference(
+  original: readonly JournalRecord[],
+  replayed: readonly JournalRecord[],
+): Divergence | null {
+  const steps = (records: readonly JournalRecord[]): JournalRecord[] =>
+    records.filter((r) => r.type === 'stepStart' || r.type === 'stepEnd');
+  const a = steps(original);
+  const b = steps(replayed);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const left = a[i];
+    const right = b[i];
+    if (!right) {
+      const id = left && 'stepId' in left ? left.stepId : '';
+      return { stepId: id, kind: 'missing', message: `the replay stopped before step "${id}"` };
+    }
+    if (!left) {
+      const id = 'stepId' in right ? right.stepId : '';
+      return {
+        stepId: id,
+        kind: 'extra',
+        message: `the replay ran step "${id}", which the recorded run did not`,
+      };
+    }
+    const id = 'stepId' in right ? right.stepId : '';
+    if (left.type !== right.type || ('stepId' in left && left.stepId !== id)) {
+      return {
+        stepId: id,
+        kind: 'extra',
+        message: `the replay ran step "${id}" where the recorded run ran another`,
+      };
+    }
+    if (
+      left.type === 'stepStart' &&
+      right.type === 'stepStart' &&
+      !isDeepStrictEqual(left.input, right.input)
+    ) {
+      return {
+        stepId: id,
+        kind: 'request',
+        message: `step "${id}" starts with different input than recorded`,
+      };
+    }
+    if (left.type === 'stepEnd' && right.type === 'stepEnd') {
+      if (left.status !== right.status) {
+        return {
+          stepId: id,
+          kind: 'status',
+          message: `step "${id}" ${right.status}; it ${left.status} when recorded`,
+        };
+      }
+      if (!isDeepStrictEqual(left.output, right.output)) {
+        return {
+          stepId: id,
+          kind: 'output',
+          message: `step "${id}" produced different output than recorded`,
+        };
+      }
+    }
+  }
+  return null;
+}

@@ -1,0 +1,321 @@
+/**
+ * Executes one run from its journal: steps the journal shows finished are taken from it, the
+ * rest run now, each bracketed by journal records, so a run killed anywhere picks up where it
+ * stopped. The same code replays a finished run (mode `replay`): the journal answers every model
+ * call and side effect, and nothing is written.
+ */
+import { z } from 'zod';
+import type { Runbook, RunbookStep, RunStatus } from '@keel/schemas';
+import { BudgetExceededError, RunBudget } from './budget';
+import { evaluateCondition, renderTemplate, renderText, type Scope } from './expressions';
+import type { JournalRecord, RecordOf } from './journalRecords';
+import { ModelCallError } from './models/modelProvider';
+import { ModelGateway, ReplayDivergenceError, type ModelsConfig } from './models/modelGateway';
+import type { ModelProvider } from './models/modelProvider';
+import { agentMessages, runAgent } from './steps/agent';
+import { connectorArguments, runConnector } from './steps/connector';
+import { llmMessages, runLlm } from './steps/llm';
+import { runPropose } from './steps/propose';
+import { retrieveInput, runRetrieve } from './steps/retrieve';
+import { StepFailedError, type MemoryAccess, type StepResult, type StepRuntime } from './steps/stepRuntime';
+
+export interface ExecutionOptions {
+  runId: string;
+  runbook: Runbook;
+  workspace: string;
+  /** The journal so far (at least the run record). */
+  records: readonly JournalRecord[];
+  append: (record: JournalRecord) => Promise<void>;
+  mode: 'live' | 'replay';
+  /** `capture` records side effects without performing them (runbook tests). */
+  effects?: 'perform' | 'capture';
+  models: ModelsConfig;
+  provider: ModelProvider;
+  memory: MemoryAccess;
+  signal: AbortSignal;
+  /** Called after each journal record, so watchers see progress. */
+  onProgress?: () => void;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface ExecutionResult {
+  status: Exclude<RunStatus, 'queued' | 'running'>;
+  outputs: Record<string, unknown> | null;
+  error: string | null;
+  escalation: string | null;
+  /** Model calls actually sent (0 in a replay). */
+  modelCallsSent: number;
+  /** Side effects actually performed (0 in a replay). */
+  sideEffects: number;
+}
+
+export class RunCancelledError extends Error {}
+
+export async function executeRun(options: ExecutionOptions): Promise<ExecutionResult> {
+  const run = options.records[0] as RecordOf<'run'>;
+  const finished = new Map<string, RecordOf<'stepEnd'>>();
+  const recorded = new Map<string, RecordOf<'modelCall'>>();
+  const effects = new Map<string, RecordOf<'effect'>>();
+  for (const record of options.records) {
+    if (record.type === 'stepEnd') finished.set(record.stepId, record);
+    if (record.type === 'modelCall' && record.outcome === 'ok')
+      recorded.set(`${record.stepId}#${record.call}`, record);
+    if (record.type === 'effect') effects.set(record.key, record);
+  }
+  const budget = restoreBudget(options);
+  let sideEffects = 0;
+  const append = async (record: JournalRecord): Promise<void> => {
+    await options.append(record);
+    options.onProgress?.();
+  };
+  const gateway = new ModelGateway({
+    models: options.models,
+    provider: options.provider,
+    budget,
+    append,
+    recorded,
+    mode: options.mode,
+    signal: options.signal,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+  });
+  const steps: Record<string, { output: unknown; status: string }> = {};
+  const scope: Scope = { inputs: run.inputs, steps, run: { id: run.id, runbook: run.runbook } };
+  const runtime: StepRuntime = {
+    runId: run.id,
+    runbook: options.runbook,
+    workspace: options.workspace,
+    scope,
+    models: gateway,
+    memory: options.memory,
+    budget,
+    signal: options.signal,
+    effect: async (key, connector, action, args, perform) => {
+      const done = effects.get(key);
+      if (done) return done.result;
+      if (options.mode === 'replay') {
+        throw new ReplayDivergenceError(
+          key.split(':')[1] ?? key,
+          'missing',
+          `the journal has no side effect "${key}"`,
+        );
+      }
+      const capture = options.effects === 'capture';
+      const result = capture ? { captured: true, ...args } : await perform();
+      if (!capture) sideEffects++;
+      const stepId = key.split(':')[1] ?? '';
+      const record = { type: 'effect', stepId, key, connector, action, result, at: now() } as const;
+      await append(record);
+      effects.set(key, record);
+      return result;
+    },
+  };
+
+  const end = (
+    status: ExecutionResult['status'],
+    error: string | null,
+    outputs: Record<string, unknown> | null = null,
+  ): ExecutionResult => ({
+    status,
+    outputs,
+    error,
+    escalation:
+      status === 'succeeded' || status === 'cancelled'
+        ? null
+        : escalationMessage(options.runbook, scope, error),
+    modelCallsSent: gateway.sent,
+    sideEffects,
+  });
+
+  for (const step of options.runbook.steps) {
+    const done = options.mode === 'live' ? finished.get(step.id) : undefined;
+    if (done && done.status !== 'failed') {
+      steps[step.id] = { output: done.output, status: done.status };
+      continue;
+    }
+    if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
+    try {
+      if (step.when && !evaluateCondition(step.when, scope)) {
+        await append({
+          type: 'stepEnd',
+          stepId: step.id,
+          status: 'skipped',
+          output: null,
+          error: null,
+          retrieved: [],
+          at: now(),
+        });
+        steps[step.id] = { output: null, status: 'skipped' };
+        continue;
+      }
+      budget.takeStep(`step "${step.id}"`);
+      await append({
+        type: 'stepStart',
+        stepId: step.id,
+        stepType: step.type,
+        input: stepInput(step, runtime),
+        at: now(),
+      });
+      const result = await runStep(step, runtime);
+      await append({
+        type: 'stepEnd',
+        stepId: step.id,
+        status: 'succeeded',
+        output: result.output ?? null,
+        error: null,
+        retrieved: result.retrieved ?? [],
+        at: now(),
+      });
+      steps[step.id] = { output: result.output ?? null, status: 'succeeded' };
+    } catch (error) {
+      if (error instanceof ReplayDivergenceError) throw error;
+      if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
+      const message = describe(error);
+      if (error instanceof BudgetExceededError) return end('budget_exceeded', `budget exceeded: ${message}`);
+      await append({
+        type: 'stepEnd',
+        stepId: step.id,
+        status: 'failed',
+        output: null,
+        error: message,
+        retrieved: [],
+        at: now(),
+      });
+      steps[step.id] = { output: null, status: 'failed' };
+      return end('failed', `step "${step.id}" failed: ${message}`);
+    }
+  }
+  return finish(options.runbook, scope, end);
+}
+
+function finish(
+  runbook: Runbook,
+  scope: Scope,
+  end: (
+    status: ExecutionResult['status'],
+    error: string | null,
+    outputs?: Record<string, unknown> | null,
+  ) => ExecutionResult,
+): ExecutionResult {
+  const outputs: Record<string, unknown> = {};
+  for (const [name, output] of Object.entries(runbook.outputs)) {
+    try {
+      outputs[name] = renderTemplate(output.value, scope);
+    } catch (error) {
+      return end('failed', `output "${name}" could not be computed: ${describe(error)}`);
+    }
+    if (output.schema) {
+      const parsed = z.fromJSONSchema(output.schema).safeParse(outputs[name]);
+      if (!parsed.success) {
+        return end(
+          'failed',
+          `output "${name}" does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`,
+          outputs,
+        );
+      }
+    }
+  }
+  const withOutputs = { ...scope, outputs };
+  for (const criterion of runbook.success) {
+    const check = typeof criterion === 'string' ? criterion : criterion.check;
+    const label = typeof criterion === 'string' ? criterion : (criterion.description ?? criterion.check);
+    let holds: boolean;
+    try {
+      holds = evaluateCondition(check, withOutputs);
+    } catch (error) {
+      return end(
+        'failed',
+        `success criterion "${label}" could not be evaluated: ${describe(error)}`,
+        outputs,
+      );
+    }
+    if (!holds) return end('failed', `success criterion not met: ${label}`, outputs);
+  }
+  return end('succeeded', null, outputs);
+}
+
+async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepResult> {
+  switch (step.type) {
+    case 'retrieve':
+      return runRetrieve(step, runtime);
+    case 'llm':
+      return runLlm(step, runtime);
+    case 'agent':
+      return runAgent(step, runtime);
+    case 'propose':
+      return runPropose(step, runtime);
+    case 'connector':
+      return runConnector(step, runtime);
+  }
+}
+
+/** What the step is about to work on, rendered: shown in the trace and compared by replay. */
+function stepInput(step: RunbookStep, runtime: StepRuntime): unknown {
+  switch (step.type) {
+    case 'retrieve':
+      return { ...retrieveInput(step, runtime), filter: step.filter ?? null };
+    case 'llm':
+      return { messages: llmMessages(step, runtime) };
+    case 'agent':
+      return { messages: agentMessages(step, runtime), tools: step.tools };
+    case 'propose':
+      return { path: renderText(step.path, runtime.scope), summary: renderText(step.summary, runtime.scope) };
+    case 'connector':
+      return { use: step.use, action: step.action, with: connectorArguments(step, runtime) };
+  }
+}
+
+/** The budget as the journal left it: spend, tokens, steps and active time before a restart. */
+function restoreBudget(options: ExecutionOptions): RunBudget {
+  let activeMs = 0;
+  let segmentStart: number | null = null;
+  let last = 0;
+  let steps = 0;
+  let usd = 0;
+  let tokens = 0;
+  for (const record of options.records) {
+    const at = Date.parse(record.at);
+    if (record.type === 'run' || record.type === 'resume') {
+      if (segmentStart !== null) activeMs += last - segmentStart;
+      segmentStart = at;
+    }
+    last = at;
+    if (record.type === 'stepEnd' && record.status !== 'skipped') steps++;
+    if (record.type === 'modelCall') {
+      usd += record.costUsd;
+      tokens += (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
+      if (record.call > 0 && record.attempt === 1 && record.outcome === 'ok') steps++;
+    }
+  }
+  if (segmentStart !== null && options.mode === 'live') activeMs += last - segmentStart;
+  const budget = new RunBudget(options.runbook.budget, options.mode === 'live' ? activeMs : 0);
+  if (options.mode === 'live') {
+    budget.spend(usd, tokens);
+    budget.steps = steps;
+  }
+  return budget;
+}
+
+function escalationMessage(runbook: Runbook, scope: Scope, error: string | null): string {
+  const reason = error ?? 'the run did not succeed';
+  if (!runbook.escalation.message) return `${runbook.name} needs the operator: ${reason}`;
+  try {
+    return renderText(runbook.escalation.message, { ...scope, error: reason });
+  } catch {
+    return `${runbook.name} needs the operator: ${reason}`;
+  }
+}
+
+function describe(error: unknown): string {
+  if (
+    error instanceof StepFailedError ||
+    error instanceof ModelCallError ||
+    error instanceof BudgetExceededError
+  ) {
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

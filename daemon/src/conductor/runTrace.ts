@@ -1,0 +1,110 @@
+/** A run's summary and full trace, read off its journal. */
+import type { RunStatus, RunSummary, RunTrace, StepTrace } from '@keel/schemas';
+import type { JournalRecord, RecordOf } from './journalRecords';
+
+export function summarize(
+  records: readonly JournalRecord[],
+  stepsTotal: number,
+  live: 'queued' | 'running' | null,
+): RunSummary {
+  const run = records[0] as RecordOf<'run'>;
+  const end = records.find((r): r is RecordOf<'runEnd'> => r.type === 'runEnd');
+  let currentStep: string | null = null;
+  let stepsDone = 0;
+  let costUsd = 0;
+  let tokens = 0;
+  for (const record of records) {
+    if (record.type === 'stepStart') currentStep = record.stepId;
+    if (record.type === 'stepEnd') {
+      currentStep = record.stepId;
+      if (record.status !== 'failed') stepsDone++;
+    }
+    if (record.type === 'modelCall') {
+      costUsd += record.costUsd;
+      tokens += (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
+    }
+  }
+  const status: RunStatus = end?.status ?? live ?? 'running';
+  return {
+    id: run.id,
+    runbook: run.runbook,
+    status,
+    inputs: run.inputs,
+    startedAt: run.at,
+    endedAt: end?.at ?? null,
+    currentStep,
+    stepsDone,
+    stepsTotal,
+    costUsd: Math.round(costUsd * 1e8) / 1e8,
+    tokens,
+    error: end?.error ?? null,
+    escalation: end?.escalation ?? null,
+    outputs: end?.outputs ?? null,
+  };
+}
+
+export function traceOf(
+  records: readonly JournalRecord[],
+  summary: RunSummary,
+  stepOrder: string[],
+): RunTrace {
+  const steps = new Map<string, StepTrace>();
+  const step = (id: string, type = 'unknown'): StepTrace => {
+    let found = steps.get(id);
+    if (!found) {
+      found = {
+        id,
+        type,
+        status: 'pending',
+        startedAt: null,
+        endedAt: null,
+        durationMs: null,
+        input: null,
+        output: null,
+        error: null,
+        modelCalls: [],
+        retrieved: [],
+      };
+      steps.set(id, found);
+    }
+    return found;
+  };
+  for (const id of stepOrder) step(id);
+  for (const record of records) {
+    if (record.type === 'stepStart') {
+      const s = step(record.stepId, record.stepType);
+      Object.assign(s, {
+        type: record.stepType,
+        status: 'running',
+        startedAt: record.at,
+        input: record.input,
+      });
+    } else if (record.type === 'stepEnd') {
+      const s = step(record.stepId);
+      s.status = record.status;
+      s.endedAt = record.at;
+      s.output = record.output ?? null;
+      s.error = record.error;
+      s.retrieved = record.retrieved;
+      if (s.startedAt) s.durationMs = Date.parse(record.at) - Date.parse(s.startedAt);
+    } else if (record.type === 'modelCall') {
+      step(record.stepId).modelCalls.push({
+        tier: record.tier,
+        model: record.model,
+        attempt: record.attempt,
+        latencyMs: record.latencyMs,
+        inputTokens: record.response?.usage.inputTokens ?? 0,
+        outputTokens: record.response?.usage.outputTokens ?? 0,
+        costUsd: record.costUsd,
+        outcome: record.outcome,
+        request: record.request,
+        response: record.response,
+      });
+    }
+  }
+  // A run that ended (crash, cancel) with a step still open shows that step as it was left.
+  if (summary.endedAt) {
+    for (const s of steps.values()) if (s.status === 'running') s.status = 'failed';
+  }
+  return { run: summary, steps: [...steps.values()] };
+}

@@ -1,0 +1,126 @@
+/**
+ * The workspace's runbooks: every `*.yaml` in the runbooks folder (test files under `tests/`
+ * excepted), parsed, with their problems. Read on demand, cached by modification time.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Problem, Runbook, RunbookInfo } from '@keel/schemas';
+import { parseRunbook } from './runbookFile';
+
+export interface LoadedRunbook {
+  info: RunbookInfo;
+  runbook: Runbook | null;
+  /** sha256 of the file's text. */
+  hash: string;
+  absolutePath: string;
+}
+
+export class RunbookCatalog {
+  private cache = new Map<string, { mtimeMs: number; size: number; loaded: LoadedRunbook }>();
+
+  constructor(
+    private readonly workspace: string,
+    /** Workspace-relative runbooks folder, forward slashes. */
+    private readonly dir: string,
+  ) {}
+
+  get folder(): string {
+    return this.dir;
+  }
+
+  async list(): Promise<LoadedRunbook[]> {
+    const names = await readdir(join(this.workspace, this.dir)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [] as string[];
+      throw error;
+    });
+    const files = names.filter((name) => /\.ya?ml$/.test(name)).sort();
+    const loaded: LoadedRunbook[] = [];
+    const seen = new Map<string, string>();
+    for (const name of files) {
+      const entry = await this.load(name);
+      if (!entry) continue;
+      const other = seen.get(entry.info.name);
+      if (other && entry.runbook) {
+        entry.info.problems = [duplicateProblem(entry.info.path, entry.info.name, other)];
+        entry.runbook = null;
+      }
+      seen.set(entry.info.name, entry.info.path);
+      loaded.push(entry);
+    }
+    return loaded;
+  }
+
+  /** The runbook by name (or file name); throws a message naming the file and its first problem. */
+  async get(name: string): Promise<LoadedRunbook & { runbook: Runbook }> {
+    const all = await this.list();
+    const found =
+      all.find((r) => r.info.name === name) ??
+      all.find((r) => basename(r.info.path).replace(/\.ya?ml$/, '') === name);
+    if (!found) {
+      const known = all.map((r) => r.info.name).join(', ') || 'none yet';
+      throw new Error(`no runbook named "${name}" in ${this.dir}/ (runbooks: ${known})`);
+    }
+    if (!found.runbook) {
+      const problem = found.info.problems[0];
+      throw new Error(
+        `${found.info.path} cannot run until it is fixed: ` +
+          (problem
+            ? `${problem.path}:${problem.line}:${problem.column} ${problem.message}`
+            : 'it does not parse'),
+      );
+    }
+    return found as LoadedRunbook & { runbook: Runbook };
+  }
+
+  async problems(): Promise<Problem[]> {
+    return (await this.list()).flatMap((r) => r.info.problems);
+  }
+
+  private async load(name: string): Promise<LoadedRunbook | null> {
+    const absolutePath = join(this.workspace, this.dir, name);
+    const info = await stat(absolutePath).catch(() => null);
+    if (!info?.isFile()) return null;
+    const cached = this.cache.get(name);
+    if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
+      return { ...cached.loaded, info: { ...cached.loaded.info } };
+    }
+    const text = await readFile(absolutePath, 'utf8').catch(() => null);
+    if (text === null) return null;
+    const path = `${this.dir}/${name}`;
+    const parsed = parseRunbook(text, path);
+    const runbook = parsed.runbook;
+    const loaded: LoadedRunbook = {
+      absolutePath,
+      hash: createHash('sha256').update(text).digest('hex'),
+      runbook,
+      info: {
+        name: runbook?.name ?? name.replace(/\.ya?ml$/, ''),
+        path,
+        role: runbook?.role ?? null,
+        description: runbook?.description ?? null,
+        inputs: Object.entries(runbook?.inputs ?? {}).map(([inputName, input]) => ({
+          name: inputName,
+          type: input.type,
+          description: input.description ?? null,
+          required: input.required ?? input.default === undefined,
+          default: input.default ?? null,
+          enum: input.enum ?? null,
+        })),
+        problems: parsed.problems,
+      },
+    };
+    this.cache.set(name, { mtimeMs: info.mtimeMs, size: info.size, loaded });
+    return { ...loaded, info: { ...loaded.info } };
+  }
+}
+
+function duplicateProblem(path: string, name: string, other: string): Problem {
+  return {
+    path,
+    line: 1,
+    column: 1,
+    severity: 'error',
+    message: `runbook name "${name}" is already used by ${other}; runbook names must be unique`,
+  };
+}

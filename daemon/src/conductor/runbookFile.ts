@@ -1,0 +1,60 @@
+/**
+ * Reads one runbook file: YAML and schema errors, then what the schema cannot see (templates and
+ * conditions that do not compile, a step that reads a step not run before it), each with its exact
+ * place in the file.
+ */
+import { Runbook, type Problem } from '@keel/schemas';
+import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
+import { conditionError, templateError } from './expressions';
+
+export interface ParsedRunbook {
+  runbook: Runbook | null;
+  problems: Problem[];
+}
+
+const TEMPLATE_FIELDS = ['query', 'system', 'prompt', 'goal', 'path', 'content', 'summary'] as const;
+
+export function parseRunbook(text: string, path: string): ParsedRunbook {
+  const parsed = parseYamlWithSchema(text, Runbook, path);
+  if (!parsed.ok) return { runbook: null, problems: parsed.problems };
+  const runbook = parsed.value;
+  const problems: Problem[] = [];
+  const check = (where: (string | number)[], error: string | null): void => {
+    if (error) problems.push(problemAt(text, where, error, path));
+  };
+  const earlier = new Set<string>();
+  runbook.steps.forEach((step, index) => {
+    const fields = step as unknown as Record<string, unknown>;
+    for (const field of TEMPLATE_FIELDS) {
+      if (typeof fields[field] === 'string') check(['steps', index, field], templateError(fields[field]));
+    }
+    if (step.when) check(['steps', index, 'when'], conditionError(step.when));
+    if (step.type === 'connector') {
+      for (const [key, value] of Object.entries(step.with)) {
+        if (typeof value === 'string') check(['steps', index, 'with', key], templateError(value));
+      }
+    }
+    for (const field of [...TEMPLATE_FIELDS, 'when'] as const) {
+      const value = fields[field];
+      if (typeof value !== 'string') continue;
+      for (const [, referenced] of value.matchAll(/\bsteps\.([a-zA-Z][\w-]*)/g)) {
+        if (!earlier.has(referenced!)) {
+          const why =
+            referenced === step.id
+              ? `a step cannot read its own result ("steps.${referenced}")`
+              : `"steps.${referenced}" is not a step before this one`;
+          check(['steps', index, field], why);
+        }
+      }
+    }
+    earlier.add(step.id);
+  });
+  for (const [name, output] of Object.entries(runbook.outputs)) {
+    check(['outputs', name, 'value'], templateError(output.value));
+  }
+  runbook.success.forEach((criterion, index) => {
+    const expression = typeof criterion === 'string' ? criterion : criterion.check;
+    check(['success', index], conditionError(expression));
+  });
+  return problems.length > 0 ? { runbook: null, problems } : { runbook, problems: [] };
+}

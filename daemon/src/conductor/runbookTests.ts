@@ -1,0 +1,138 @@
+/**
+ * `keel test`: runbook test cases (`runbooks/tests/*.test.yaml`) run offline from their cassettes,
+ * side effects captured instead of performed, and their expectations checked: prompt and model
+ * changes are tested like code.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { RunbookTestFile, type RunbookTestResult, type WorkspaceConfig } from '@keel/schemas';
+import { parseYamlWithSchema } from '../files/yamlProblems';
+import type { JournalRecord, RecordOf } from './journalRecords';
+import { CassetteProvider } from './models/cassetteProvider';
+import type { RunbookCatalog } from './runbookCatalog';
+import { checkInputs } from './runInputs';
+import { executeRun } from './runExecutor';
+import type { MemoryAccess } from './steps/stepRuntime';
+import { absoluteIn } from './workspacePaths';
+
+export async function runRunbookTests(options: {
+  workspace: string;
+  catalog: RunbookCatalog;
+  models: WorkspaceConfig['models'];
+  memory: MemoryAccess;
+  only?: string;
+}): Promise<RunbookTestResult[]> {
+  const testsDir = `${options.catalog.folder}/tests`;
+  const names = await readdir(absoluteIn(options.workspace, testsDir)).catch(() => [] as string[]);
+  const results: RunbookTestResult[] = [];
+  for (const name of names.filter((n) => /\.test\.ya?ml$/.test(n)).sort()) {
+    const file = `${testsDir}/${name}`;
+    const text = await readFile(absoluteIn(options.workspace, file), 'utf8');
+    const parsed = parseYamlWithSchema(text, RunbookTestFile, file);
+    if (!parsed.ok) {
+      const problem = parsed.problems[0]!;
+      results.push(
+        failure(name, '(file)', file, `${problem.path}:${problem.line}:${problem.column} ${problem.message}`),
+      );
+      continue;
+    }
+    if (options.only && parsed.value.runbook !== options.only) continue;
+    for (const testCase of parsed.value.cases) {
+      results.push(await runCase(options, file, parsed.value.runbook, testCase));
+    }
+  }
+  return results;
+}
+
+async function runCase(
+  options: Parameters<typeof runRunbookTests>[0],
+  file: string,
+  runbookName: string,
+  testCase: RunbookTestFile['cases'][number],
+): Promise<RunbookTestResult> {
+  const started = performance.now();
+  const result = (status: RunbookTestResult['status'], failures: string[]): RunbookTestResult => ({
+    runbook: runbookName,
+    case: testCase.name,
+    file,
+    passed: failures.length === 0,
+    status,
+    failures,
+    durationMs: Math.round(performance.now() - started),
+  });
+  try {
+    const loaded = await options.catalog.get(runbookName);
+    const cassettePath = join(dirname(file), testCase.cassette).split('\\').join('/');
+    const provider = await CassetteProvider.load(absoluteIn(options.workspace, cassettePath), cassettePath);
+    const id = `test-${runbookName}`;
+    const records: JournalRecord[] = [
+      {
+        type: 'run',
+        version: 1,
+        id,
+        runbook: runbookName,
+        runbookHash: loaded.hash,
+        inputs: checkInputs(loaded.runbook, testCase.inputs),
+        recordCassette: null,
+        at: new Date().toISOString(),
+      },
+    ];
+    const run = await executeRun({
+      runId: id,
+      runbook: loaded.runbook,
+      workspace: options.workspace,
+      records: [...records],
+      append: (record) => {
+        records.push(record);
+        return Promise.resolve();
+      },
+      mode: 'live',
+      effects: 'capture',
+      models: options.models,
+      provider,
+      memory: options.memory,
+      signal: new AbortController().signal,
+    });
+    return result(run.status, expectations(testCase, run, records));
+  } catch (error) {
+    return result('failed', [(error as Error).message]);
+  }
+}
+
+function expectations(
+  testCase: RunbookTestFile['cases'][number],
+  run: { status: string; outputs: Record<string, unknown> | null; error: string | null },
+  records: JournalRecord[],
+): string[] {
+  const failures: string[] = [];
+  const expect = testCase.expect;
+  if (run.status !== expect.outcome) {
+    failures.push(
+      `expected the run to end ${expect.outcome}, it ended ${run.status}${run.error ? `: ${run.error}` : ''}`,
+    );
+  }
+  for (const [name, check] of Object.entries(expect.outputs)) {
+    const value = run.outputs?.[name];
+    const text = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+    if (check.contains !== undefined && !text.includes(check.contains)) {
+      failures.push(`output "${name}" does not contain "${check.contains}" (it is: ${text.slice(0, 200)})`);
+    }
+    if (check.equals !== undefined && JSON.stringify(value) !== JSON.stringify(check.equals)) {
+      failures.push(`output "${name}" is ${text.slice(0, 200)}, expected ${JSON.stringify(check.equals)}`);
+    }
+  }
+  const written = records
+    .filter((r): r is RecordOf<'effect'> => r.type === 'effect' && r.connector === 'fs.outbox@1')
+    .map((r) => (r.result as { path?: unknown }).path)
+    .filter((path): path is string => typeof path === 'string')
+    .map((path) => path.replace(/^outbox\//, ''));
+  for (const path of expect.outbox) {
+    if (!written.includes(path.replace(/^outbox\//, '')))
+      failures.push(`expected an outbox write of "${path}"; writes: ${written.join(', ') || 'none'}`);
+  }
+  return failures;
+}
+
+function failure(runbook: string, name: string, file: string, message: string): RunbookTestResult {
+  return { runbook, case: name, file, passed: false, status: 'failed', failures: [message], durationMs: 0 };
+}

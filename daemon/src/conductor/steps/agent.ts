@@ -1,0 +1,142 @@
+/**
+ * `agent`: a tool-calling loop. The model may call only the tools the step allows; each turn is
+ * a model call (journaled, budgeted) and counts as a step; the loop ends when the model answers
+ * without calling a tool, or fails at `maxIterations`.
+ */
+import type { AgentTool, RunbookStep } from '@keel/schemas';
+import { renderText } from '../expressions';
+import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
+import { callConnector } from './connector';
+import { proposeChange } from './propose';
+import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
+
+type AgentStep = Extract<RunbookStep, { type: 'agent' }>;
+
+const TOOLS: Record<AgentTool, ToolDefinition> = {
+  'memory.search': tool('memory_search', 'Search the company memory (notes, customers, contracts).', {
+    query: { type: 'string', description: 'What to look for' },
+    k: { type: 'integer', description: 'How many results (default 5)' },
+  }),
+  'memory.read': tool('memory_read', 'Read one memory file in full.', {
+    path: { type: 'string', description: 'Workspace-relative path, e.g. memory/customers/acme.md' },
+  }),
+  propose: tool('propose_change', 'Propose a change to a file; the operator approves it.', {
+    path: { type: 'string' },
+    content: { type: 'string', description: 'The full new content of the file' },
+    summary: { type: 'string', description: 'One line saying what changes and why' },
+  }),
+  'fs.outbox@1': tool('outbox_write', 'Write a file to the outbox (drafts for the outside world).', {
+    path: { type: 'string', description: 'File name under outbox/' },
+    content: { type: 'string' },
+  }),
+};
+
+export function agentMessages(step: AgentStep, runtime: StepRuntime): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  if (step.system) messages.push({ role: 'system', content: renderText(step.system, runtime.scope) });
+  messages.push({ role: 'user', content: renderText(step.goal, runtime.scope) });
+  return messages;
+}
+
+export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<StepResult> {
+  const tier = step.tier ?? runtime.runbook.model.tier;
+  const messages = agentMessages(step, runtime);
+  const tools = step.tools.map((name) => TOOLS[name]);
+  const retrieved: NonNullable<StepResult['retrieved']> = [];
+  const actions: unknown[] = [];
+  for (let iteration = 0; iteration < step.maxIterations; iteration++) {
+    if (iteration > 0) runtime.budget.takeStep(`agent step "${step.id}" turn ${iteration + 1}`);
+    const response = await runtime.models.call(step.id, iteration, tier, {
+      messages,
+      tools,
+      maxOutputTokens: step.maxOutputTokens,
+    });
+    if (response.toolCalls.length === 0) {
+      return { output: { answer: response.content ?? '', actions, turns: iteration + 1 }, retrieved };
+    }
+    messages.push({
+      role: 'assistant',
+      content: response.content,
+      tool_calls: response.toolCalls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: call.arguments },
+      })),
+    });
+    for (const [index, call] of response.toolCalls.entries()) {
+      const key = `${runtime.runId}:${step.id}:${iteration}:${index}`;
+      const result = await callTool(step, runtime, call.name, call.arguments, key, retrieved).catch(
+        (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+      );
+      actions.push({ tool: call.name, result });
+      messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result) });
+    }
+  }
+  throw new StepFailedError(
+    `agent step "${step.id}" was still calling tools after ${step.maxIterations} turns (maxIterations)`,
+  );
+}
+
+async function callTool(
+  step: AgentStep,
+  runtime: StepRuntime,
+  name: string,
+  rawArguments: string,
+  key: string,
+  retrieved: NonNullable<StepResult['retrieved']>,
+): Promise<unknown> {
+  const allowed = step.tools.find((t) => TOOLS[t].function.name === name);
+  if (!allowed) throw new StepFailedError(`tool "${name}" is not allowed in this step`);
+  let args: Record<string, unknown>;
+  try {
+    args = JSON.parse(rawArguments || '{}') as Record<string, unknown>;
+  } catch {
+    throw new StepFailedError(`the arguments of ${name} are not JSON`);
+  }
+  const text = (field: string): string => {
+    const value = args[field];
+    if (typeof value !== 'string' || value === '') throw new StepFailedError(`${name} needs "${field}"`);
+    return value;
+  };
+  switch (allowed) {
+    case 'memory.search': {
+      const k = typeof args.k === 'number' ? Math.min(Math.max(1, Math.round(args.k)), 20) : 5;
+      const results = await runtime.memory.search(text('query'), k);
+      for (const r of results)
+        retrieved.push({ path: r.path, startLine: r.startLine, endLine: r.endLine, score: r.score });
+      return results.map(({ path, startLine, endLine, heading, text: body }) => ({
+        path,
+        startLine,
+        endLine,
+        heading,
+        text: body,
+      }));
+    }
+    case 'memory.read': {
+      const document = await runtime.memory.read(text('path'));
+      return { path: document.path, content: document.content };
+    }
+    case 'propose':
+      return proposeChange(runtime, {
+        path: text('path'),
+        content: text('content'),
+        summary: text('summary'),
+      });
+    case 'fs.outbox@1':
+      return callConnector(runtime, key, 'fs.outbox@1', 'write', {
+        path: text('path'),
+        content: text('content'),
+      });
+  }
+}
+
+function tool(name: string, description: string, properties: Record<string, unknown>): ToolDefinition {
+  return {
+    type: 'function',
+    function: {
+      name,
+      description,
+      parameters: { type: 'object', properties, required: Object.keys(properties).filter((p) => p !== 'k') },
+    },
+  };
+}

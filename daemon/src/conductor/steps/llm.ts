@@ -1,0 +1,86 @@
+/**
+ * `llm`: one prompt, answered as text or as JSON checked against the step's schema. An invalid
+ * answer is re-asked once with the reason; if that fails too and the runbook names an escalation
+ * tier, the stronger model gets one try.
+ */
+import { z } from 'zod';
+import type { RunbookStep } from '@keel/schemas';
+import { renderText } from '../expressions';
+import type { ChatMessage } from '../models/modelProvider';
+import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
+
+type LlmStep = Extract<RunbookStep, { type: 'llm' }>;
+
+export function llmMessages(step: LlmStep, runtime: StepRuntime): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  if (step.system) messages.push({ role: 'system', content: renderText(step.system, runtime.scope) });
+  messages.push({ role: 'user', content: renderText(step.prompt, runtime.scope) });
+  return messages;
+}
+
+export async function runLlm(step: LlmStep, runtime: StepRuntime): Promise<StepResult> {
+  const tier = step.tier ?? runtime.runbook.model.tier;
+  const messages = llmMessages(step, runtime);
+  const ask = async (call: number, useTier: string): Promise<string> => {
+    const response = await runtime.models.call(step.id, call, useTier, {
+      messages,
+      ...(step.schema
+        ? { jsonSchema: { name: step.id.replace(/[^a-zA-Z0-9_-]/g, '_'), schema: step.schema } }
+        : {}),
+      maxOutputTokens: step.maxOutputTokens,
+      ...(step.temperature === undefined ? {} : { temperature: step.temperature }),
+    });
+    return response.content ?? '';
+  };
+  const first = await ask(0, tier);
+  if (!step.schema) return { output: first };
+
+  const schema = z.fromJSONSchema(step.schema);
+  let answer = first;
+  let problem = validate(schema, answer);
+  const attempts: [number, string][] = [[1, tier]];
+  const escalationTier = runtime.runbook.escalation.tier;
+  if (escalationTier && escalationTier !== tier) attempts.push([2, escalationTier]);
+  for (const [call, useTier] of attempts) {
+    if (problem.ok) break;
+    messages.push(
+      { role: 'assistant', content: answer },
+      {
+        role: 'user',
+        content: `That answer is not valid: ${problem.reason}. Answer again with only JSON that matches the schema.`,
+      },
+    );
+    answer = await ask(call, useTier);
+    problem = validate(schema, answer);
+  }
+  if (!problem.ok)
+    throw new StepFailedError(
+      `the model's answer is not valid JSON for the step's schema: ${problem.reason}`,
+    );
+  return { output: problem.value };
+}
+
+function validate(
+  schema: z.ZodType,
+  text: string,
+): { ok: true; value: unknown } | { ok: false; reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(stripFence(text));
+  } catch {
+    return { ok: false, reason: 'it is not JSON' };
+  }
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  return {
+    ok: false,
+    reason: `${issue?.path.join('.') || 'the value'}: ${issue?.message ?? 'does not match'}`,
+  };
+}
+
+/** Models often wrap JSON in a Markdown code fence even when asked not to. */
+function stripFence(text: string): string {
+  const fenced = /^\s*```(?:json)?\s*\n([\s\S]*?)\n\s*```\s*$/.exec(text);
+  return fenced ? fenced[1]! : text;
+}

@@ -1,0 +1,182 @@
+/**
+ * Runs, steps and model calls in DuckDB (`.keel/runs.duckdb`), for reports and metrics. The
+ * journals are the source of truth: this store is filled from them as records are written, and
+ * rebuilt from them at start-up when it is missing, damaged or behind.
+ */
+import { rm } from 'node:fs/promises';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { RunSummary } from '@keel/schemas';
+import type { JournalRecord } from './journalRecords';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  id VARCHAR PRIMARY KEY, runbook VARCHAR, status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ,
+  cost_usd DOUBLE, tokens BIGINT, steps_done INTEGER, error VARCHAR);
+CREATE TABLE IF NOT EXISTS steps (
+  run_id VARCHAR, step_id VARCHAR, step_type VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
+  ended_at TIMESTAMPTZ, error VARCHAR);
+CREATE TABLE IF NOT EXISTS model_calls (
+  run_id VARCHAR, step_id VARCHAR, call INTEGER, attempt INTEGER, tier VARCHAR, model VARCHAR,
+  latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_usd DOUBLE, outcome VARCHAR,
+  at TIMESTAMPTZ);
+`;
+
+export interface ModelCallRow {
+  runId: string;
+  stepId: string;
+  tier: string;
+  model: string;
+  attempt: number;
+  latencyMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  outcome: string;
+}
+
+export class TraceStore {
+  private queue: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly db: DuckDBConnection,
+  ) {}
+
+  /** Opens the store; a damaged file is deleted and created again (the journals refill it). */
+  static async open(file: string, warn: (message: string) => void): Promise<TraceStore> {
+    try {
+      return await TraceStore.create(file);
+    } catch (error) {
+      warn(`${file} is damaged (${(error as Error).message}); rebuilding it from the run journals`);
+      await rm(file, { force: true });
+      await rm(`${file}.wal`, { force: true });
+      return TraceStore.create(file);
+    }
+  }
+
+  private static async create(file: string): Promise<TraceStore> {
+    const instance = await DuckDBInstance.create(file, { memory_limit: '32MB', threads: '1' });
+    const db = await instance.connect();
+    await db.run(SCHEMA);
+    return new TraceStore(instance, db);
+  }
+
+  /** Records one journal record of a run; writes are serialised and never block the run. */
+  record(runId: string, record: JournalRecord): void {
+    this.enqueue(() => this.apply(runId, record));
+  }
+
+  /** Writes a run's current summary. */
+  saveRun(summary: RunSummary): void {
+    this.enqueue(async () => {
+      await this.db.run('DELETE FROM runs WHERE id = $1', [summary.id]);
+      await this.db.run(
+        'INSERT INTO runs VALUES ($1, $2, $3, $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, $6, $7, $8, $9)',
+        [
+          summary.id,
+          summary.runbook,
+          summary.status,
+          summary.startedAt,
+          summary.endedAt,
+          summary.costUsd,
+          summary.tokens,
+          summary.stepsDone,
+          summary.error,
+        ],
+      );
+    });
+  }
+
+  /** Re-records a whole run from its journal (start-up repair). */
+  reload(runId: string, records: readonly JournalRecord[]): void {
+    this.enqueue(async () => {
+      for (const table of ['steps', 'model_calls'])
+        await this.db.run(`DELETE FROM ${table} WHERE run_id = $1`, [runId]);
+      for (const record of records) await this.apply(runId, record);
+    });
+  }
+
+  /** How many model calls the store holds for each run (to find runs it is behind on). */
+  async modelCallCounts(): Promise<Map<string, number>> {
+    await this.flushed();
+    const reader = await this.db.runAndReadAll(
+      'SELECT run_id, count(*) AS n FROM model_calls GROUP BY run_id',
+    );
+    return new Map(reader.getRowObjectsJS().map((row) => [text(row.run_id), Number(row.n)]));
+  }
+
+  async modelCalls(runId?: string): Promise<ModelCallRow[]> {
+    await this.flushed();
+    const reader = await this.db.runAndReadAll(
+      `SELECT * FROM model_calls ${runId ? 'WHERE run_id = $1' : ''} ORDER BY at`,
+      runId ? [runId] : [],
+    );
+    return reader.getRowObjectsJS().map((row) => ({
+      runId: text(row.run_id),
+      stepId: text(row.step_id),
+      tier: text(row.tier),
+      model: text(row.model),
+      attempt: Number(row.attempt),
+      latencyMs: Number(row.latency_ms),
+      inputTokens: Number(row.input_tokens),
+      outputTokens: Number(row.output_tokens),
+      costUsd: Number(row.cost_usd),
+      outcome: text(row.outcome),
+    }));
+  }
+
+  /** Resolves when every write queued so far is done. */
+  flushed(): Promise<void> {
+    return this.queue;
+  }
+
+  async close(): Promise<void> {
+    await this.flushed();
+    this.db.closeSync();
+    this.instance.closeSync();
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch(() => undefined);
+  }
+
+  private async apply(runId: string, record: JournalRecord): Promise<void> {
+    if (record.type === 'stepStart') {
+      await this.db.run('INSERT INTO steps VALUES ($1, $2, $3, $4, $5::TIMESTAMPTZ, NULL, NULL)', [
+        runId,
+        record.stepId,
+        record.stepType,
+        'running',
+        record.at,
+      ]);
+    } else if (record.type === 'stepEnd') {
+      await this.db.run(
+        `UPDATE steps SET status = $3, ended_at = $4::TIMESTAMPTZ, error = $5 WHERE run_id = $1 AND step_id = $2`,
+        [runId, record.stepId, record.status, record.at, record.error],
+      );
+    } else if (record.type === 'modelCall') {
+      await this.db.run(
+        'INSERT INTO model_calls VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::TIMESTAMPTZ)',
+        [
+          runId,
+          record.stepId,
+          record.call,
+          record.attempt,
+          record.tier,
+          record.model,
+          record.latencyMs,
+          record.response?.usage.inputTokens ?? 0,
+          record.response?.usage.outputTokens ?? 0,
+          record.costUsd,
+          record.outcome,
+          record.at,
+        ],
+      );
+    }
+  }
+}
+
+/** A VARCHAR cell as read back from DuckDB. */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}

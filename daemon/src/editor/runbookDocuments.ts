@@ -1,0 +1,125 @@
+/**
+ * Runbooks open in the editor: their unsaved text is checked as it changes (diagnostics from the
+ * live text win over the file on disk until the document closes), and completion and hovers come
+ * from the runbook formats' JSON Schemas.
+ */
+import { realpathSync } from 'node:fs';
+import { relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  TextDocuments,
+  TextDocumentSyncKind,
+  type Connection,
+  type ServerCapabilities,
+  type TextDocumentPositionParams,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { Runbook, RunbookTestFile, toInputJsonSchema, type Problem } from '@keel/schemas';
+import { parseRunbook } from '../conductor/runbookFile';
+import { parseYamlWithSchema } from '../files/yamlProblems';
+import { SchemaAssist } from './schemaAssist';
+
+/** Where live diagnostics go: the publisher that also owns the on-disk view. */
+export interface LiveDiagnosticsSink {
+  /** The problems of an open document's current text, replacing the on-disk view of its file. */
+  setLive(uri: string, problems: Problem[]): void;
+  /** The document closed: its file's on-disk problems apply again. */
+  clearLive(uri: string): void;
+}
+
+type RunbookKind = 'runbook' | 'runbookTest';
+
+interface Classified {
+  kind: RunbookKind;
+  /** Workspace-relative, with `/`: the `path` of its problems. */
+  path: string;
+}
+
+export const RUNBOOK_DOCUMENT_CAPABILITIES: ServerCapabilities = {
+  textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+  completionProvider: {},
+  hoverProvider: true,
+};
+
+export interface RunbookDocumentsOptions {
+  workspace: string;
+  /** The runbooks folder, relative to the workspace; read on every event (keel.yaml may change). */
+  runbooksDir: () => string;
+  diagnostics: LiveDiagnosticsSink;
+}
+
+export class RunbookDocuments {
+  private readonly documents = new TextDocuments(TextDocument);
+  private readonly live = new Set<string>();
+  private assists: Record<RunbookKind, SchemaAssist> | null = null;
+
+  constructor(private readonly options: RunbookDocumentsOptions) {}
+
+  listen(connection: Connection): void {
+    this.documents.onDidChangeContent(({ document }) => this.check(document));
+    this.documents.onDidClose(({ document }) => {
+      if (this.live.delete(document.uri)) this.options.diagnostics.clearLive(document.uri);
+    });
+    connection.onCompletion((params) => {
+      const at = this.locate(params);
+      return at ? at.assist.complete(at.document.getText(), at.offset, (o) => at.document.positionAt(o)) : [];
+    });
+    connection.onHover((params) => {
+      const at = this.locate(params);
+      return at ? at.assist.hover(at.document.getText(), at.offset, (o) => at.document.positionAt(o)) : null;
+    });
+    this.documents.listen(connection);
+  }
+
+  private check(document: TextDocument): void {
+    const classified = this.classify(document.uri);
+    if (!classified) {
+      // No longer a runbook (keel.yaml moved the folder): the on-disk view applies.
+      if (this.live.delete(document.uri)) this.options.diagnostics.clearLive(document.uri);
+      return;
+    }
+    const text = document.getText();
+    const problems =
+      classified.kind === 'runbook'
+        ? parseRunbook(text, classified.path).problems
+        : parseYamlWithSchema(text, RunbookTestFile, classified.path).problems;
+    this.live.add(document.uri);
+    this.options.diagnostics.setLive(document.uri, problems);
+  }
+
+  private locate(params: TextDocumentPositionParams) {
+    const document = this.documents.get(params.textDocument.uri);
+    const classified = document ? this.classify(document.uri) : null;
+    if (!document || !classified) return null;
+    return { document, offset: document.offsetAt(params.position), assist: this.assist(classified.kind) };
+  }
+
+  /** Runbooks are `<dir>/**.yaml`; test files are `<dir>/tests/*.test.yaml`; the rest is not ours. */
+  private classify(uri: string): Classified | null {
+    if (!uri.startsWith('file:')) return null;
+    const path = relative(this.options.workspace, canonicalFilePath(uri)).split(sep).join('/');
+    const dir = this.options.runbooksDir().replace(/\/+$/, '');
+    if (!path.startsWith(`${dir}/`) || !/\.ya?ml$/.test(path)) return null;
+    const inside = path.slice(dir.length + 1);
+    if (!inside.startsWith('tests/')) return { kind: 'runbook', path };
+    return /^tests\/[^/]+\.test\.ya?ml$/.test(inside) ? { kind: 'runbookTest', path } : null;
+  }
+
+  private assist(kind: RunbookKind): SchemaAssist {
+    this.assists ??= {
+      runbook: new SchemaAssist(toInputJsonSchema(Runbook)),
+      runbookTest: new SchemaAssist(toInputJsonSchema(RunbookTestFile)),
+    };
+    return this.assists[kind];
+  }
+}
+
+/** The file a `file:` URI names, through symlinks where it exists (the workspace path is real). */
+export function canonicalFilePath(uri: string): string {
+  const path = fileURLToPath(uri);
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // Not saved yet, or gone: the path as the editor gave it.
+  }
+}
