@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS steps (
 CREATE TABLE IF NOT EXISTS model_calls (
   run_id VARCHAR, step_id VARCHAR, call INTEGER, attempt INTEGER, tier VARCHAR, model VARCHAR,
   latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_usd DOUBLE, outcome VARCHAR,
-  at TIMESTAMPTZ);
+  called_at TIMESTAMPTZ);
 `;
 
 export interface ModelCallRow {
@@ -108,7 +108,7 @@ export class TraceStore {
   async modelCalls(runId?: string): Promise<ModelCallRow[]> {
     await this.flushed();
     const reader = await this.db.runAndReadAll(
-      `SELECT * FROM model_calls ${runId ? 'WHERE run_id = $1' : ''} ORDER BY at`,
+      `SELECT * FROM model_calls ${runId ? 'WHERE run_id = $1' : ''} ORDER BY called_at`,
       runId ? [runId] : [],
     );
     return reader.getRowObjectsJS().map((row) => ({
