@@ -22,7 +22,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const daemonModule = context.asAbsolutePath('dist/keeld.js');
   const client = folder ? new DaemonClient(folder, daemonModule, output) : null;
   const tracker = folder ? new WorkspaceTracker(folder) : null;
-  const store = folder && client ? new RunsStore(client, folder) : null;
+  const store = folder && client ? new RunsStore(client) : null;
 
   const state = () => composeSidebarState(folder, tracker?.initialized ?? false, client?.state ?? null);
   const runbooksMessage = (): HostToWebviewMessage[] =>

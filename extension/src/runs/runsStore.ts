@@ -1,10 +1,11 @@
 /**
  * The extension's copy of the workspace's runbooks and recent runs. Lists them when the daemon
- * (re)starts, keeps the runs current from `keel/runs/changed` (no polling) and lists the runbooks
- * again when a YAML file changes.
+ * (re)starts, then keeps them current from `keel/runbooks/changed` and `keel/runs/changed`: no
+ * polling, and no watching of files the daemon already watches.
  */
 import * as vscode from 'vscode';
 import {
+  RunbooksChangedNotification,
   RunbooksListRequest,
   RunChangedNotification,
   RunsListRequest,
@@ -14,8 +15,6 @@ import {
 import type { DaemonClient } from '../daemonClient';
 import { isAtLeastAsRecent, mergeRun, RECENT_RUNS, sortRuns } from './runList';
 
-const RUNBOOK_RELIST_DELAY_MS = 250;
-
 export class RunsStore implements vscode.Disposable {
   private runbookList: RunbookInfo[] = [];
   private runbookError: string | null = null;
@@ -23,7 +22,6 @@ export class RunsStore implements vscode.Disposable {
   private runError: string | null = null;
   /** Runs that changed while a list request was under way: applied on top of its answer. */
   private changedWhileListing: RunSummary[] | null = null;
-  private relistTimer: NodeJS.Timeout | null = null;
   private wasRunning = false;
   private readonly runbooksChanged = new vscode.EventEmitter<void>();
   private readonly runsChanged = new vscode.EventEmitter<void>();
@@ -34,21 +32,9 @@ export class RunsStore implements vscode.Disposable {
   /** One run changed: pushed by the daemon, or started or cancelled from here. */
   readonly onDidChangeRun = this.runChanged.event;
 
-  constructor(
-    private readonly client: DaemonClient,
-    folder: string,
-  ) {
-    const yaml = vscode.workspace.createFileSystemWatcher(
-      new vscode.RelativePattern(folder, '**/*.{yaml,yml}'),
-    );
-    const relist = (uri: vscode.Uri): void => {
-      if (!/[\\/](\.keel|\.git|node_modules)[\\/]/.test(uri.fsPath)) this.relistRunbooksSoon();
-    };
+  constructor(private readonly client: DaemonClient) {
     this.disposables.push(
-      yaml,
-      yaml.onDidCreate(relist),
-      yaml.onDidChange(relist),
-      yaml.onDidDelete(relist),
+      client.onNotification(RunbooksChangedNotification, ({ runbooks }) => this.setRunbooks(runbooks)),
       client.onNotification(RunChangedNotification, (run) => this.apply(run)),
       client.onDidChange((snapshot) => {
         const running = snapshot.connection === 'running';
@@ -80,12 +66,11 @@ export class RunsStore implements vscode.Disposable {
   async refreshRunbooks(): Promise<void> {
     try {
       const { runbooks } = await this.client.request(RunbooksListRequest);
-      this.runbookList = [...runbooks].sort((a, b) => a.name.localeCompare(b.name));
-      this.runbookError = null;
+      this.setRunbooks(runbooks);
     } catch (error) {
       this.runbookError = (error as Error).message;
+      this.runbooksChanged.fire();
     }
-    this.runbooksChanged.fire();
   }
 
   async refreshRuns(): Promise<void> {
@@ -107,26 +92,26 @@ export class RunsStore implements vscode.Disposable {
     this.runsChanged.fire();
   }
 
-  /** A run as the daemon last described it. */
+  /**
+   * A run as the daemon described it. Reports can arrive out of order (the answer to a start after
+   * the run's first notifications): one that is behind what is known is dropped.
+   */
   apply(run: RunSummary): void {
     this.changedWhileListing?.push(run);
+    const known = this.run(run.id);
+    if (known && !isAtLeastAsRecent(run, known)) return;
     this.runList = mergeRun(this.runList, run);
     this.runsChanged.fire();
     this.runChanged.fire(run);
   }
 
   dispose(): void {
-    if (this.relistTimer) clearTimeout(this.relistTimer);
     for (const disposable of this.disposables) disposable.dispose();
   }
 
-  /** An editor saves a file in bursts (and git checks out many): list once they settle. */
-  private relistRunbooksSoon(): void {
-    if (this.client.state.connection !== 'running') return;
-    if (this.relistTimer) clearTimeout(this.relistTimer);
-    this.relistTimer = setTimeout(() => {
-      this.relistTimer = null;
-      void this.refreshRunbooks();
-    }, RUNBOOK_RELIST_DELAY_MS);
+  private setRunbooks(runbooks: RunbookInfo[]): void {
+    this.runbookList = [...runbooks].sort((a, b) => a.name.localeCompare(b.name));
+    this.runbookError = null;
+    this.runbooksChanged.fire();
   }
 }
