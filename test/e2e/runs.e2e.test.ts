@@ -182,8 +182,16 @@ e2e(
     await page.locator('.tab.active', { hasText: `${id}.md` }).waitFor();
     await expect.poll(() => visibleEditorText(page!)).toContain('# Run of welcome: ✓ succeeded');
     await findInEditor(page, '1. find (retrieve): succeeded');
-    expect(await visibleEditorText(page)).toContain('memory/customers/northwind.md:');
     await findInEditor(page, '2. write (connector): succeeded');
     await screenshot(page, 'runs-trace');
+
+    // The memory the retrieve step read is a link to the note, at its line.
+    await findInEditor(page, 'memory/customers/northwind.md:4-');
+    const link = page.locator('.editor-group-container.active .view-lines .detected-link', {
+      hasText: 'memory/customers/northwind.md:4-',
+    });
+    await link.first().click({ modifiers: ['Control'] });
+    await page.locator('.tab.active', { hasText: 'northwind.md' }).waitFor();
+    await expect.poll(() => cursorLine(page!)).toBe(4);
   },
 );
