@@ -70,6 +70,7 @@ export class DaemonClient implements vscode.Disposable {
   };
   private readonly restartPolicy = new RestartPolicy();
   private restartTimer: NodeJS.Timeout | null = null;
+  private starting: Promise<void> | null = null;
   /** Set when the stop is wanted (by us, or the daemon announced it): no automatic restart. */
   private stopExpected = false;
   private readonly changed = new vscode.EventEmitter<DaemonClientSnapshot>();
@@ -89,9 +90,16 @@ export class DaemonClient implements vscode.Disposable {
     return this.snapshot;
   }
 
-  /** Starts the daemon unless it is running or starting. Resolves when it is ready (or failed). */
-  async start(): Promise<void> {
-    if (this.client || this.snapshot.connection === 'starting') return;
+  /** Starts the daemon unless it is running. Resolves when it is ready (or failed), also when already starting. */
+  start(): Promise<void> {
+    // A command run while the daemon is starting waits for it rather than finding it not running.
+    if (this.starting) return this.starting;
+    if (this.client) return Promise.resolve();
+    this.starting = this.startNow().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private async startNow(): Promise<void> {
     this.clearRestartTimer();
     this.stopExpected = false;
     this.update({ connection: 'starting', nextRestartAt: null });
