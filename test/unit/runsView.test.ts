@@ -97,6 +97,7 @@ describe('runs list', () => {
   it('shows cost so that a cheap run does not read as free', () => {
     expect(formatUsd(0)).toBe('$0.00');
     expect(formatUsd(0.00042)).toBe('$0.0004');
+    expect(formatUsd(0.0000042)).toBe('<$0.0001');
     expect(formatUsd(1.234)).toBe('$1.23');
   });
 

@@ -56,6 +56,7 @@ export const STATUS_ICONS: Record<RunStatus, string> = {
 /** US dollars, with enough digits that a cheap run does not read as free. */
 export function formatUsd(usd: number): string {
   if (usd === 0) return '$0.00';
+  if (usd < 0.0001) return '<$0.0001';
   if (usd < 0.01) return `$${usd.toFixed(4)}`;
   return `$${usd.toFixed(2)}`;
 }
