@@ -2,20 +2,24 @@
  * Runbooks and runs as the operator meets them in the sidebar: a valid runbook and a broken one
  * listed (the broken one with its problem, which opens the file at that line); a run started from
  * the keyboard, its input asked and checked, watched until it succeeds without a reload; its trace
- * opened from the list; the file its connector wrote on disk.
+ * opened from the list; the file its connector wrote on disk. And the model API key: set from the
+ * palette, handed to every daemon the editor starts, never written to a log or a file.
  */
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { writeNote } from '../helpers/memory';
+import { ModelServer } from '../helpers/modelServer';
 import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
 import {
   launchBrowser,
   openKeelSidebar,
   openWorkbench,
+  runCommand,
   screenshot,
   waitForIndexedNotes,
 } from './harness/workbench';
@@ -195,3 +199,128 @@ e2e(
     await expect.poll(() => cursorLine(page!)).toBe(4);
   },
 );
+
+/** Every file under `dir` whose content includes `needle`. */
+async function filesContaining(dir: string, needle: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const found: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    if ((await readFile(path)).includes(needle)) found.push(path);
+  }
+  return found;
+}
+
+/** Developer: Set Log Level… > Keel > Trace: the protocol trace, params and all, goes to Keel's log. */
+async function traceKeelProtocol(p: Page): Promise<void> {
+  await runCommand(p, 'Developer: Set Log Level');
+  const row = (text: string) => p.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  await p.keyboard.type('Keel');
+  await row('Keel').waitFor();
+  await p.keyboard.press('Enter');
+  await row('Trace').waitFor();
+  await p.keyboard.type('Trace');
+  await p.keyboard.press('Enter');
+  await p.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+}
+
+async function startRunFromPalette(p: Page, runbook: string, customer: string): Promise<void> {
+  await runCommand(p, 'Keel: Run Runbook');
+  const quickInput = p.locator('.quick-input-widget');
+  await quickInput.locator('.monaco-list-row', { hasText: runbook }).first().waitFor();
+  await p.keyboard.type(runbook);
+  await p.keyboard.press('Enter');
+  // An enum input is a pick with its default active: Enter takes it.
+  await quickInput.locator('.quick-input-title', { hasText: `Run ${runbook}: tone` }).waitFor();
+  await quickInput.locator('.monaco-list-row.focused', { hasText: 'warm' }).waitFor();
+  await p.keyboard.press('Enter');
+  await quickInput.locator('.quick-input-title', { hasText: `Run ${runbook}: customer` }).waitFor();
+  await p.keyboard.type(customer);
+  await p.keyboard.press('Enter');
+  await quickInput.waitFor({ state: 'hidden' });
+}
+
+e2e('hands the model API key to every daemon it starts, and never logs it', 'api-key', async () => {
+  const apiKey = `sk-e2e-${randomBytes(12).toString('hex')}`;
+  const models = await ModelServer.start({ apiKey });
+  models.respondWith(() => ({ content: 'Welcome aboard, Northwind!' }));
+  try {
+    const folder = await companyWorkspace('api-key');
+    await writeFile(
+      join(folder, 'keel.yaml'),
+      [
+        'version: 1',
+        'models:',
+        '  endpoint:',
+        `    baseUrl: ${models.baseUrl}`,
+        // Named, and unset in code-server's environment: the key can only come from the editor.
+        '    apiKeyEnv: KEEL_E2E_MODEL_KEY',
+        '  tiers:',
+        '    fast: { model: test-model, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }',
+        '',
+      ].join('\n'),
+    );
+    await writeNote(
+      folder,
+      'runbooks/greet.yaml',
+      [
+        'apiVersion: keel/v1',
+        'name: greet',
+        'role: Customer onboarding lead',
+        'description: Writes a one-line welcome.',
+        'inputs:',
+        '  tone: { type: string, enum: [warm, formal], default: warm }',
+        '  customer: { type: string }',
+        'steps:',
+        '  - id: hello',
+        '    type: llm',
+        "    prompt: 'Write a {{ inputs.tone }} one-line welcome for {{ inputs.customer }}.'",
+        '',
+      ].join('\n'),
+    );
+    // With the log level at Trace, this makes the language client log every message's params.
+    await writeNote(folder, '.vscode/settings.json', JSON.stringify({ 'keel.trace.server': 'verbose' }));
+    page = await openWorkbench(browser, server, folder);
+    await waitForIndexedNotes(page, 4);
+    await traceKeelProtocol(page);
+    const sidebar = await openKeelSidebar(page);
+    await sidebar.locator('li.runbook[data-runbook="greet"]').waitFor();
+
+    await runCommand(page, 'Keel: Set Model API Key');
+    await page
+      .locator('.quick-input-widget .quick-input-title', { hasText: 'Keel: Set Model API Key' })
+      .waitFor();
+    await page.keyboard.type(apiKey);
+    await page.keyboard.press('Enter');
+    await page.locator('.notifications-toasts', { hasText: 'model API key saved' }).waitFor();
+
+    await startRunFromPalette(page, 'greet', 'Northwind');
+    await sidebar.locator('li.run[data-status="succeeded"]', { hasText: 'greet' }).waitFor();
+    expect(models.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${apiKey}`]);
+
+    // A new daemon gets the key from the editor again.
+    const firstPid = await sidebar.locator('[data-field="pid"]').textContent();
+    await runCommand(page, 'Keel: Restart Daemon');
+    // Straight away, as an operator would: the command waits for the daemon that is starting.
+    await startRunFromPalette(page, 'greet', 'Contoso');
+    expect(await sidebar.locator('[data-field="pid"]').textContent()).not.toBe(firstPid);
+    await expect
+      .poll(() => sidebar.locator('li.run[data-status="succeeded"]', { hasText: 'greet' }).count())
+      .toBe(2);
+    expect(models.requests.map((r) => r.headers.authorization)).toEqual([
+      `Bearer ${apiKey}`,
+      `Bearer ${apiKey}`,
+    ]);
+    await screenshot(page, 'api-key-runs');
+
+    // The protocol trace did log the handover, with the key blanked out; no file holds the key.
+    await expect
+      .poll(() => filesContaining(join(server.root, 'user-data', 'logs'), 'keel/models/setApiKey'))
+      .not.toEqual([]);
+    expect(await filesContaining(join(server.root, 'user-data', 'logs'), apiKey)).toEqual([]);
+    expect(await filesContaining(folder, apiKey)).toEqual([]);
+  } finally {
+    await models.close();
+  }
+});
