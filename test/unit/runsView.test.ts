@@ -166,8 +166,8 @@ describe('run trace', () => {
 
   it('shows status, error, inputs, then each step with its type, status, timings and cost', () => {
     expect(lines[0]).toBe('# Run of welcome: ✕ failed');
-    expect(rendered.text).toContain('| Duration | 2.0 s |');
-    expect(rendered.text).toContain('| Cost | $0.0004 (1,830 tokens) |');
+    expect(rendered.text).toContain('- **Duration:** 2.0 s');
+    expect(rendered.text).toContain('- **Cost:** $0.0004 (1,830 tokens)');
     expect(rendered.text).toContain('## Error\n\n```text\nStep "draft" failed');
     expect(rendered.text).toContain('"customer": "Acme"');
     expect(rendered.text).toContain('### 1. find (retrieve): succeeded');

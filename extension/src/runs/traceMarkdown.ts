@@ -33,7 +33,6 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
   out.line(`# Run of ${run.runbook}: ${STATUS_ICONS[run.status]} ${STATUS_LABELS[run.status]}`);
   out.line();
   if (options.live) out.line('_Live: this trace refreshes as the run goes on._').line();
-  out.line('| | |').line('| --- | --- |');
   const rows: [string, string][] = [
     ['Run', `\`${run.id}\``],
     ['Status', STATUS_LABELS[run.status]],
@@ -46,7 +45,7 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
     ],
     ['Cost', `${formatUsd(run.costUsd)} (${run.tokens.toLocaleString('en-US')} tokens)`],
   ];
-  for (const [label, value] of rows) out.line(`| ${label} | ${value.replaceAll('|', '\\|')} |`);
+  for (const [label, value] of rows) out.line(`- **${label}:** ${value}`);
   out.line();
   if (run.error) out.line('## Error').line().block(run.error, 'text');
   if (run.escalation) out.line('## Escalated to you').line().block(run.escalation, 'text');
