@@ -324,3 +324,59 @@ e2e('hands the model API key to every daemon it starts, and never logs it', 'api
     await models.close();
   }
 });
+
+e2e('cancels a running run from the sidebar, and its open trace follows it live', 'cancel', async () => {
+  const models = await ModelServer.start();
+  // A model that never answers: the run stays in its llm step until the operator cancels it.
+  models.respondWith(() => ({ fault: { kind: 'hang' } }));
+  try {
+    const folder = await companyWorkspace('cancel');
+    await writeFile(
+      join(folder, 'keel.yaml'),
+      [
+        'version: 1',
+        'models:',
+        `  endpoint: { baseUrl: ${models.baseUrl} }`,
+        '  tiers:',
+        '    fast: { model: test-model }',
+        '',
+      ].join('\n'),
+    );
+    await writeNote(
+      folder,
+      'runbooks/stuck.yaml',
+      [
+        'apiVersion: keel/v1',
+        'name: stuck',
+        'role: Writer',
+        'description: Asks a model that never answers.',
+        'steps:',
+        '  - id: ask',
+        '    type: llm',
+        '    prompt: Say hello.',
+        '',
+      ].join('\n'),
+    );
+    page = await openWorkbench(browser, server, folder);
+    const sidebar = await openKeelSidebar(page);
+
+    // A runbook without inputs starts at once.
+    await sidebar.getByRole('button', { name: 'Run stuck' }).press('Enter');
+    const running = sidebar.locator('li.run[data-status="running"]', { hasText: 'stuck' });
+    await running.waitFor();
+    await expect.poll(() => models.requests.length).toBe(1);
+
+    await running.locator('button.run-open').press('Enter');
+    await expect.poll(() => visibleEditorText(page!)).toContain('# Run of stuck: ◐ running');
+    expect(await visibleEditorText(page)).toContain('_Live: this trace refreshes as the run goes on._');
+
+    await sidebar.getByRole('button', { name: 'Cancel run of stuck' }).press('Enter');
+    await sidebar.locator('li.run[data-status="cancelled"]', { hasText: 'stuck' }).waitFor();
+    expect(await sidebar.locator('li.run button.cancel').count()).toBe(0);
+    // The trace, still open, shows the end without being reopened.
+    await expect.poll(() => visibleEditorText(page!)).toContain('# Run of stuck: ⊘ cancelled');
+    await screenshot(page, 'cancelled-run');
+  } finally {
+    await models.close();
+  }
+});
