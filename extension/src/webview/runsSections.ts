@@ -156,7 +156,13 @@ export class RunsSection {
     const step = run.currentStep ? `${run.currentStep} · ` : '';
     meta.append(`${step}${run.stepsDone}/${run.stepsTotal} steps · ${formatUsd(run.costUsd)} · `, duration);
     open.append(title, meta);
-    if (run.error || run.escalation) open.append(span('run-why', run.escalation ?? run.error ?? ''));
+    const why = run.escalation ?? run.error;
+    if (why) {
+      // One line in the list (the trace has it all); the whole text on hover.
+      const line = span('run-why', why);
+      line.title = why;
+      open.append(line);
+    }
     open.addEventListener('click', () => this.post({ type: 'showRunTrace', id: run.id }));
     item.append(open);
     if (canCancel(run.status)) {
