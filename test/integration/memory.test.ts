@@ -146,7 +146,8 @@ describe('convergence', () => {
       expect(ours, query).toEqual(theirs);
     }
     expect((await memory.search({ query: 'zq512x', k: 1 }))[0]?.path).toBe('memory/burst/n512.md');
-    expect((await memory.search({ query: 'Rotterdam', k: 3 })).map((r) => r.path)).not.toContain(
+    // The old text is gone from the full-text index (the vectors may still find Antwerp near Rotterdam).
+    expect((await memory.search({ query: 'Rotterdam', k: 3 }, 'text')).map((r) => r.path)).not.toContain(
       'memory/customers/acme.md',
     );
   });

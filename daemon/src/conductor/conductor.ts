@@ -100,17 +100,20 @@ export class Conductor {
     });
     const checked = checkInputs(loaded.runbook, inputs);
     const id = newRunId(loaded.runbook.name);
-    const journal = await Journal.create(journalPath(this.runsDir, id), {
-      type: 'run',
-      version: 1,
-      id,
-      runbook: loaded.runbook.name,
-      runbookHash: loaded.hash,
-      inputs: checked,
-      recordCassette: recordCassette ?? null,
-      at: new Date().toISOString(),
-    });
-    journal.redact = this.redact;
+    const journal = await Journal.create(
+      journalPath(this.runsDir, id),
+      {
+        type: 'run',
+        version: 1,
+        id,
+        runbook: loaded.runbook.name,
+        runbookHash: loaded.hash,
+        inputs: checked,
+        recordCassette: recordCassette ?? null,
+        at: new Date().toISOString(),
+      },
+      this.redact,
+    );
     return this.enqueue(id, journal, loaded.runbook.steps.length);
   }
 

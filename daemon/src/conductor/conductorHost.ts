@@ -96,7 +96,10 @@ export class ConductorHost {
       memory: async () => {
         const service = await memory.get();
         return {
-          search: (query, k, filter) => service.search({ query, k, ...(filter ? { filter } : {}) }),
+          search: async (query, k, filter) => {
+            await service.current();
+            return service.search({ query, k, ...(filter ? { filter } : {}) });
+          },
           read: (path) => service.get(path),
         };
       },

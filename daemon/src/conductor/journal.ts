@@ -17,9 +17,14 @@ export class Journal {
   ) {}
 
   /** Creates a new journal; fails if one exists (run ids are unique). */
-  static async create(path: string, first: RecordOf<'run'>): Promise<Journal> {
+  static async create(
+    path: string,
+    first: RecordOf<'run'>,
+    redact: (text: string) => string = (t) => t,
+  ): Promise<Journal> {
     const file = await open(path, 'wx', 0o600);
     const journal = new Journal(path, file, []);
+    journal.redact = redact;
     await journal.append(first);
     return journal;
   }

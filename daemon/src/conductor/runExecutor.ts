@@ -4,6 +4,7 @@
  * stopped. The same code replays a finished run (mode `replay`): the journal answers every model
  * call and side effect, and nothing is written.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Runbook, RunbookStep, RunStatus } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
@@ -54,10 +55,12 @@ export class RunCancelledError extends Error {}
 export async function executeRun(options: ExecutionOptions): Promise<ExecutionResult> {
   const run = options.records[0] as RecordOf<'run'>;
   const finished = new Map<string, RecordOf<'stepEnd'>>();
+  const startedSteps = new Map<string, RecordOf<'stepStart'>>();
   const recorded = new Map<string, RecordOf<'modelCall'>>();
   const effects = new Map<string, RecordOf<'effect'>>();
   for (const record of options.records) {
     if (record.type === 'stepEnd') finished.set(record.stepId, record);
+    if (record.type === 'stepStart') startedSteps.set(record.stepId, record);
     if (record.type === 'modelCall' && record.outcome === 'ok')
       recorded.set(`${record.stepId}#${record.call}`, record);
     if (record.type === 'effect') effects.set(record.key, record);
@@ -148,14 +151,10 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         continue;
       }
       budget.takeStep(`step "${step.id}"`);
-      await append({
-        type: 'stepStart',
-        stepId: step.id,
-        stepType: step.type,
-        input: stepInput(step, runtime),
-        at: now(),
-      });
-      const result = await runStep(step, runtime);
+      const input = stepInput(step, runtime);
+      await append({ type: 'stepStart', stepId: step.id, stepType: step.type, input, at: now() });
+      const recalled = options.mode === 'replay' ? recall(step, input, startedSteps, finished) : null;
+      const result = recalled ?? (await runStep(step, runtime));
       await append({
         type: 'stepEnd',
         stepId: step.id,
@@ -231,6 +230,22 @@ function finish(
     if (!holds) return end('failed', `success criterion not met: ${label}`, outputs);
   }
   return end('succeeded', null, outputs);
+}
+
+/**
+ * In a replay, memory is an input of the run like its inputs: a retrieval asked exactly as
+ * recorded gets the recorded answer, whatever the notes say today. A changed query searches again.
+ */
+function recall(
+  step: RunbookStep,
+  input: unknown,
+  started: Map<string, RecordOf<'stepStart'>>,
+  finished: Map<string, RecordOf<'stepEnd'>>,
+): StepResult | null {
+  const before = started.get(step.id);
+  const after = finished.get(step.id);
+  if (step.type !== 'retrieve' || !before || !after || !isDeepStrictEqual(before.input, input)) return null;
+  return { output: after.output, retrieved: after.retrieved };
 }
 
 async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepResult> {

@@ -36,6 +36,7 @@ export interface ModelCallRow {
 
 export class TraceStore {
   private queue: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -66,7 +67,7 @@ export class TraceStore {
     this.enqueue(() => this.apply(runId, record));
   }
 
-  /** Writes a run's current summary. */
+  /** Writes a run's current summary (nothing once the store is closed: DuckDB would crash). */
   saveRun(summary: RunSummary): void {
     this.enqueue(async () => {
       await this.db.run('DELETE FROM runs WHERE id = $1', [summary.id]);
@@ -97,32 +98,48 @@ export class TraceStore {
   }
 
   /** How many model calls the store holds for each run (to find runs it is behind on). */
-  async modelCallCounts(): Promise<Map<string, number>> {
-    await this.flushed();
-    const reader = await this.db.runAndReadAll(
-      'SELECT run_id, count(*) AS n FROM model_calls GROUP BY run_id',
-    );
-    return new Map(reader.getRowObjectsJS().map((row) => [text(row.run_id), Number(row.n)]));
+  modelCallCounts(): Promise<Map<string, number>> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        'SELECT run_id, count(*) AS n FROM model_calls GROUP BY run_id',
+      );
+      return new Map(reader.getRowObjectsJS().map((row) => [text(row.run_id), Number(row.n)]));
+    });
   }
 
-  async modelCalls(runId?: string): Promise<ModelCallRow[]> {
-    await this.flushed();
-    const reader = await this.db.runAndReadAll(
-      `SELECT * FROM model_calls ${runId ? 'WHERE run_id = $1' : ''} ORDER BY called_at`,
-      runId ? [runId] : [],
+  modelCalls(runId?: string): Promise<ModelCallRow[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `SELECT * FROM model_calls ${runId ? 'WHERE run_id = $1' : ''} ORDER BY called_at`,
+        runId ? [runId] : [],
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        runId: text(row.run_id),
+        stepId: text(row.step_id),
+        tier: text(row.tier),
+        model: text(row.model),
+        attempt: Number(row.attempt),
+        latencyMs: Number(row.latency_ms),
+        inputTokens: Number(row.input_tokens),
+        outputTokens: Number(row.output_tokens),
+        costUsd: Number(row.cost_usd),
+        outcome: text(row.outcome),
+      }));
+    });
+  }
+
+  /**
+   * A query in the same line as the writes: one DuckDB connection must never run two statements
+   * at once (it crashes the process).
+   */
+  private read<T>(query: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the run store is closed'));
+    const result = this.queue.then(query);
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
     );
-    return reader.getRowObjectsJS().map((row) => ({
-      runId: text(row.run_id),
-      stepId: text(row.step_id),
-      tier: text(row.tier),
-      model: text(row.model),
-      attempt: Number(row.attempt),
-      latencyMs: Number(row.latency_ms),
-      inputTokens: Number(row.input_tokens),
-      outputTokens: Number(row.output_tokens),
-      costUsd: Number(row.cost_usd),
-      outcome: text(row.outcome),
-    }));
+    return result;
   }
 
   /** Resolves when every write queued so far is done. */
@@ -131,12 +148,15 @@ export class TraceStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.flushed();
+    this.closed = true;
     this.db.closeSync();
     this.instance.closeSync();
   }
 
   private enqueue(task: () => Promise<void>): void {
+    if (this.closed) return;
     this.queue = this.queue.then(task).catch(() => undefined);
   }
 

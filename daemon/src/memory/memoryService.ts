@@ -54,6 +54,7 @@ export interface RunResult {
 }
 
 export class MemoryService {
+  private started: Promise<void> = Promise.resolve();
   private stores: Stores;
   private writer: IndexWriter;
   private scanning = false;
@@ -110,8 +111,9 @@ export class MemoryService {
 
   /** Starts watching (daemon mode) and brings the index up to date in the background. */
   start(): void {
-    void this.sync().catch((error: unknown) =>
-      this.options.log.error('initial index sync failed', { error }),
+    this.started = this.sync().then(
+      () => undefined,
+      (error: unknown) => this.options.log.error('initial index sync failed', { error }),
     );
     if (!this.options.watch) return;
     void WorkspaceWatcher.start(
@@ -132,6 +134,15 @@ export class MemoryService {
     const every = this.options.config.memory.rescanMinutes * 60_000;
     this.rescanTimer = setInterval(() => void this.sync().catch(() => undefined), every);
     this.rescanTimer.unref();
+  }
+
+  /**
+   * Resolves once the index holds every change seen so far (the start-up scan included): agents
+   * wait on this before they search, so they never act on a stale index.
+   */
+  async current(): Promise<void> {
+    await this.started;
+    await this.writer.whenIdle().catch(() => undefined);
   }
 
   get embedderId(): string {
@@ -243,7 +254,7 @@ export class MemoryService {
     await this.watcher?.close();
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
-    this.closeStores();
+    await this.closeStores();
   }
 
   private state(): IndexState {
@@ -317,7 +328,7 @@ export class MemoryService {
     this.rebuilding = true;
     this.publish();
     try {
-      this.closeStores();
+      await this.closeStores();
       const stateDir = join(this.options.root, '.keel');
       const paths = storePaths(stateDir);
       const moved: string[] = [];
@@ -403,17 +414,13 @@ export class MemoryService {
     }, NOTIFY_INTERVAL_MS);
   }
 
-  private closeStores(): void {
+  private async closeStores(): Promise<void> {
     try {
       this.stores.chunkIndex.close();
     } catch {
       // Already unusable: that is why it is being closed.
     }
-    try {
-      this.stores.catalog.close();
-    } catch {
-      // Likewise.
-    }
+    await this.stores.catalog.close().catch(() => undefined);
   }
 }
 

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
       await searchVariants(table, embedder, queries, print);
     }
     stores.chunkIndex.close();
-    stores.catalog.close();
+    await stores.catalog.close();
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }

@@ -58,6 +58,9 @@ export class Catalog {
     private readonly db: DuckDBConnection,
   ) {}
 
+  private closed = false;
+  private readonly pending = new Set<Promise<unknown>>();
+
   /** Opens (or creates) the catalog at `file`. Throws if the file is damaged. */
   static async open(file: string): Promise<Catalog> {
     // DuckDB's defaults (80% of RAM, every core) suit analytics servers, not an editor's daemon.
@@ -71,105 +74,136 @@ export class Catalog {
       else if (version !== SCHEMA_VERSION)
         throw new Error(`catalog schema ${version}, expected ${SCHEMA_VERSION}`);
     } catch (error) {
-      catalog.close();
+      await catalog.close();
       throw error;
     }
     return catalog;
   }
 
-  async getMeta(key: string): Promise<string | null> {
-    const reader = await this.db.runAndReadAll('SELECT value FROM meta WHERE key = $1', [key]);
-    const row = reader.getRowObjectsJS()[0];
-    return row ? asText(row.value) : null;
+  getMeta(key: string): Promise<string | null> {
+    return this.using(async () => {
+      const reader = await this.db.runAndReadAll('SELECT value FROM meta WHERE key = $1', [key]);
+      const row = reader.getRowObjectsJS()[0];
+      return row ? asText(row.value) : null;
+    });
   }
 
-  async setMeta(key: string, value: string): Promise<void> {
-    await this.db.run('DELETE FROM meta WHERE key = $1', [key]);
-    await this.db.run('INSERT INTO meta VALUES ($1, $2)', [key, value]);
+  setMeta(key: string, value: string): Promise<void> {
+    return this.using(async () => {
+      await this.db.run('DELETE FROM meta WHERE key = $1', [key]);
+      await this.db.run('INSERT INTO meta VALUES ($1, $2)', [key, value]);
+    });
   }
 
   /** Every known file with the content hash, size and time it was indexed at. */
-  async fileStates(): Promise<Map<string, FileState>> {
-    const reader = await this.db.runAndReadAll('SELECT path, blob, size, mtime_ms FROM documents');
-    const states = new Map<string, FileState>();
-    for (const row of reader.getRowObjectsJS()) {
-      states.set(asText(row.path), {
-        blob: asText(row.blob),
-        size: Number(row.size),
-        mtimeMs: Number(row.mtime_ms),
-      });
-    }
-    return states;
+  fileStates(): Promise<Map<string, FileState>> {
+    return this.using(async () => {
+      const reader = await this.db.runAndReadAll('SELECT path, blob, size, mtime_ms FROM documents');
+      const states = new Map<string, FileState>();
+      for (const row of reader.getRowObjectsJS()) {
+        states.set(asText(row.path), {
+          blob: asText(row.blob),
+          size: Number(row.size),
+          mtimeMs: Number(row.mtime_ms),
+        });
+      }
+      return states;
+    });
   }
 
   /** Records one batch of index changes in one transaction. */
-  async apply(batch: {
-    indexed: DocumentRecord[];
-    rejected: RejectedRecord[];
-    removed: string[];
-  }): Promise<void> {
-    const touched = [
-      ...batch.indexed.map((d) => d.path),
-      ...batch.rejected.map((r) => r.path),
-      ...batch.removed,
-    ];
-    if (touched.length === 0) return;
-    await this.db.run('BEGIN TRANSACTION');
-    try {
-      for (let i = 0; i < touched.length; i += 500) {
-        const list = touched.slice(i, i + 500);
-        const placeholders = list.map((_, j) => `$${j + 1}`).join(', ');
-        for (const table of ['documents', 'chunks', 'problems']) {
-          await this.db.run(`DELETE FROM ${table} WHERE path IN (${placeholders})`, list);
+  apply(batch: { indexed: DocumentRecord[]; rejected: RejectedRecord[]; removed: string[] }): Promise<void> {
+    return this.using(async () => {
+      const touched = [
+        ...batch.indexed.map((d) => d.path),
+        ...batch.rejected.map((r) => r.path),
+        ...batch.removed,
+      ];
+      if (touched.length === 0) return;
+      await this.db.run('BEGIN TRANSACTION');
+      try {
+        for (let i = 0; i < touched.length; i += 500) {
+          const list = touched.slice(i, i + 500);
+          const placeholders = list.map((_, j) => `$${j + 1}`).join(', ');
+          for (const table of ['documents', 'chunks', 'problems']) {
+            await this.db.run(`DELETE FROM ${table} WHERE path IN (${placeholders})`, list);
+          }
         }
+        await this.appendDocuments(batch.indexed, batch.rejected);
+        await this.db.run('COMMIT');
+      } catch (error) {
+        await this.db.run('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      await this.appendDocuments(batch.indexed, batch.rejected);
-      await this.db.run('COMMIT');
-    } catch (error) {
-      await this.db.run('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+    });
   }
 
   /** Records a new size and time for files whose content did not change. */
-  async touch(files: { path: string; size: number; mtimeMs: number }[]): Promise<void> {
-    const statement = await this.db.prepare('UPDATE documents SET size = $1, mtime_ms = $2 WHERE path = $3');
-    for (const file of files) {
-      statement.bind([file.size, file.mtimeMs, file.path]);
-      await statement.run();
-    }
+  touch(files: { path: string; size: number; mtimeMs: number }[]): Promise<void> {
+    return this.using(async () => {
+      const statement = await this.db.prepare(
+        'UPDATE documents SET size = $1, mtime_ms = $2 WHERE path = $3',
+      );
+      for (const file of files) {
+        statement.bind([file.size, file.mtimeMs, file.path]);
+        await statement.run();
+      }
+    });
   }
 
-  async clear(): Promise<void> {
-    await this.db.run('DELETE FROM documents; DELETE FROM chunks; DELETE FROM problems;');
+  clear(): Promise<void> {
+    return this.using(async () => {
+      await this.db.run('DELETE FROM documents; DELETE FROM chunks; DELETE FROM problems;');
+    });
   }
 
-  async counts(): Promise<{ documents: number; chunks: number }> {
-    const reader = await this.db.runAndReadAll(
-      'SELECT (SELECT count(*) FROM documents WHERE indexed) AS documents, (SELECT count(*) FROM chunks) AS chunks',
-    );
-    const row = reader.getRowObjectsJS()[0] ?? {};
-    return { documents: Number(row.documents ?? 0), chunks: Number(row.chunks ?? 0) };
+  counts(): Promise<{ documents: number; chunks: number }> {
+    return this.using(async () => {
+      const reader = await this.db.runAndReadAll(
+        'SELECT (SELECT count(*) FROM documents WHERE indexed) AS documents, (SELECT count(*) FROM chunks) AS chunks',
+      );
+      const row = reader.getRowObjectsJS()[0] ?? {};
+      return { documents: Number(row.documents ?? 0), chunks: Number(row.chunks ?? 0) };
+    });
   }
 
-  async problems(): Promise<Problem[]> {
-    const reader = await this.db.runAndReadAll(
-      'SELECT path, line, "column", end_line, end_column, severity, message FROM problems ORDER BY path, line',
-    );
-    return reader.getRowObjectsJS().map((row) => ({
-      path: asText(row.path),
-      line: Number(row.line),
-      column: Number(row.column),
-      ...(row.end_line !== null ? { endLine: Number(row.end_line) } : {}),
-      ...(row.end_column !== null ? { endColumn: Number(row.end_column) } : {}),
-      severity: row.severity === 'warning' ? 'warning' : 'error',
-      message: asText(row.message),
-    }));
+  problems(): Promise<Problem[]> {
+    return this.using(async () => {
+      const reader = await this.db.runAndReadAll(
+        'SELECT path, line, "column", end_line, end_column, severity, message FROM problems ORDER BY path, line',
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        path: asText(row.path),
+        line: Number(row.line),
+        column: Number(row.column),
+        ...(row.end_line !== null ? { endLine: Number(row.end_line) } : {}),
+        ...(row.end_column !== null ? { endColumn: Number(row.end_column) } : {}),
+        severity: row.severity === 'warning' ? 'warning' : 'error',
+        message: asText(row.message),
+      }));
+    });
   }
 
-  close(): void {
+  /**
+   * Closes the database once the queries in flight have finished: closing DuckDB under a running
+   * query frees memory the query still uses, and crashes the process.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.pending]);
     this.db.closeSync();
     this.instance.closeSync();
+  }
+
+  /** Runs one public operation, refused once the catalog is closing, and waited for by close(). */
+  private using<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the index catalog is closed'));
+    const running = operation();
+    this.pending.add(running);
+    const forget = (): void => void this.pending.delete(running);
+    running.then(forget, forget);
+    return running;
   }
 
   private async appendDocuments(indexed: DocumentRecord[], rejected: RejectedRecord[]): Promise<void> {

@@ -53,7 +53,7 @@ export async function openStores(stateDir: string, dimensions: number, log: Logg
       ChunkIndex.open(paths.lance, dimensions, log),
     );
   } catch (error) {
-    catalog.close();
+    await catalog.close();
     throw error;
   }
   return { catalog, chunkIndex, repaired: repairs.length > 0 ? repairs.join(' ') : null };
