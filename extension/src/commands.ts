@@ -1,7 +1,9 @@
 /** Keel's commands, registered from one typed table. Each answers clearly when it cannot run. */
 import * as vscode from 'vscode';
 import { WorkspaceInitRequest, type InitResult } from '@keel/schemas';
+import { askForApiKey } from './apiKey';
 import type { DaemonClient } from './daemonClient';
+import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
 import { showSearchQuickPick } from './views/searchQuickPick';
 import type { WorkspaceTracker } from './workspaceTracker';
 
@@ -10,22 +12,31 @@ export interface CommandContext {
   readonly client: DaemonClient | null;
   readonly tracker: WorkspaceTracker | null;
   readonly output: vscode.LogOutputChannel;
+  readonly secrets: vscode.SecretStorage;
+  /** Null without a folder. */
+  readonly runs: RunsContext | null;
 }
 
+/** A command's arguments come from other code (a notification's button, a link), so are checked. */
 export const COMMANDS = {
   'keel.initWorkspace': initWorkspace,
   'keel.restartDaemon': restartDaemon,
   'keel.searchMemory': searchMemory,
+  'keel.runRunbook': (context: CommandContext, name?: unknown) =>
+    withRunningDaemon(context, (runs) => runRunbook(runs, typeof name === 'string' ? name : undefined)),
+  'keel.showRunTrace': (context: CommandContext, id?: unknown) =>
+    withRunningDaemon(context, (runs) => showRunTrace(runs, typeof id === 'string' ? id : undefined)),
+  'keel.setApiKey': (context: CommandContext) => askForApiKey(context.secrets),
   'keel.showLogs': (context: CommandContext) => context.output.show(),
-} satisfies Record<string, (context: CommandContext) => unknown>;
+} satisfies Record<string, (context: CommandContext, ...args: unknown[]) => unknown>;
 
 export type CommandId = keyof typeof COMMANDS;
 
 export function registerCommands(context: CommandContext): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, run]) =>
-    vscode.commands.registerCommand(id, async () => {
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
-        await run(context);
+        await run(context, ...args);
       } catch (error) {
         const message = (error as Error).message;
         context.output.error(`${id} failed: ${message}`);
@@ -57,19 +68,35 @@ async function restartDaemon({ client, tracker }: CommandContext): Promise<void>
   await client.restart();
 }
 
-async function searchMemory({ client, tracker, folder }: CommandContext): Promise<void> {
-  if (!client || !tracker || !folder) return askForFolder();
+async function searchMemory(context: CommandContext): Promise<void> {
+  if (!(await ensureRunning(context, 'it has no memory to search'))) return;
+  await showSearchQuickPick(context.client!, context.folder!);
+}
+
+async function withRunningDaemon(
+  context: CommandContext,
+  action: (runs: RunsContext) => Promise<void>,
+): Promise<void> {
+  if (!(await ensureRunning(context, 'it has no runbooks to run'))) return;
+  await action(context.runs!);
+}
+
+/** Starts the daemon if needed; false (after telling the operator why) when it cannot run. */
+async function ensureRunning({ client, tracker, folder }: CommandContext, lacks: string): Promise<boolean> {
+  if (!client || !tracker || !folder) {
+    await askForFolder();
+    return false;
+  }
   if (!(await tracker.refresh())) {
     const choice = await vscode.window.showWarningMessage(
-      'This folder is not a Keel workspace yet, so it has no memory to search.',
+      `This folder is not a Keel workspace yet, so ${lacks}.`,
       'Initialize Workspace',
     );
     if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
-    return;
+    return false;
   }
   if (client.state.connection !== 'running') await client.start();
-  if (client.state.connection !== 'running') return;
-  await showSearchQuickPick(client, folder);
+  return client.state.connection === 'running';
 }
 
 async function askForFolder(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The one owner of the daemon's lifecycle in the editor: starts keeld through vscode-languageclient,
  * tracks its state, restarts it after a crash with backoff (up to a limit, then a clear error with a
- * Restart action), and sends typed requests to it.
+ * Restart action), hands it the model API key after every start, sends typed requests to it and
+ * passes its notifications on to typed listeners.
  */
 import * as vscode from 'vscode';
 import {
@@ -13,20 +14,25 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import type { z } from 'zod';
 import {
+  allMessages,
   IndexChangedNotification,
   IndexStatusRequest,
   KeelRpcError,
+  SetApiKeyRequest,
   StatusChangedNotification,
   StatusRequest,
   type ConnectionState,
   type DaemonStatus,
   type IndexStatus,
+  type NotificationDefinition,
   type ParamsOf,
   type RequestDefinition,
   type ResultOf,
 } from '@keel/schemas';
 import { daemonEnvironment } from '../../daemon/src/runtime/environment';
+import { redactingChannel } from './redactingChannel';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 
 const RUNBOOK_DOCUMENTS = '**/runbooks/**/*.{yaml,yml}';
@@ -47,6 +53,11 @@ export class DaemonNotRunningError extends Error {
   }
 }
 
+/** Where the model API key comes from (the editor's secret storage); undefined when none is set. */
+export type ApiKeySource = () => Thenable<string | undefined>;
+
+type NotificationListener = (params: unknown) => void;
+
 export class DaemonClient implements vscode.Disposable {
   private client: LanguageClient | null = null;
   private snapshot: DaemonClientSnapshot = {
@@ -59,10 +70,15 @@ export class DaemonClient implements vscode.Disposable {
   };
   private readonly restartPolicy = new RestartPolicy();
   private restartTimer: NodeJS.Timeout | null = null;
+  private starting: Promise<void> | null = null;
   /** Set when the stop is wanted (by us, or the daemon announced it): no automatic restart. */
   private stopExpected = false;
   private readonly changed = new vscode.EventEmitter<DaemonClientSnapshot>();
   readonly onDidChange = this.changed.event;
+  private readonly listeners = new Map<string, Set<NotificationListener>>();
+  private apiKeySource: ApiKeySource | null = null;
+  /** The key last handed over, only so that protocol traces can blank it out. */
+  private apiKey: string | null = null;
 
   constructor(
     private readonly folder: string,
@@ -74,9 +90,16 @@ export class DaemonClient implements vscode.Disposable {
     return this.snapshot;
   }
 
-  /** Starts the daemon unless it is running or starting. Resolves when it is ready (or failed). */
-  async start(): Promise<void> {
-    if (this.client || this.snapshot.connection === 'starting') return;
+  /** Starts the daemon unless it is running. Resolves when it is ready (or failed), also when already starting. */
+  start(): Promise<void> {
+    // A command run while the daemon is starting waits for it rather than finding it not running.
+    if (this.starting) return this.starting;
+    if (this.client) return Promise.resolve();
+    this.starting = this.startNow().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private async startNow(): Promise<void> {
     this.clearRestartTimer();
     this.stopExpected = false;
     this.update({ connection: 'starting', nextRestartAt: null });
@@ -88,6 +111,7 @@ export class DaemonClient implements vscode.Disposable {
       const [status, index] = await Promise.all([
         this.request(StatusRequest),
         this.request(IndexStatusRequest),
+        this.sendApiKey(),
       ]);
       this.update({ connection: 'running', daemon: status, index, lastError: null });
     } catch (error) {
@@ -133,6 +157,42 @@ export class DaemonClient implements vscode.Disposable {
     }
   }
 
+  /**
+   * Calls `listener` with the validated params of every `definition` notification, from this
+   * daemon and from every daemon started after a restart.
+   */
+  onNotification<T extends NotificationDefinition>(
+    definition: T,
+    listener: (params: z.output<T['params']>) => void,
+  ): vscode.Disposable {
+    const listeners = this.listeners.get(definition.method) ?? new Set<NotificationListener>();
+    this.listeners.set(definition.method, listeners);
+    const entry: NotificationListener = (params) => listener(params as z.output<T['params']>);
+    listeners.add(entry);
+    return new vscode.Disposable(() => listeners.delete(entry));
+  }
+
+  /** Where to read the model API key from; it is handed over after every start of the daemon. */
+  useApiKeyFrom(source: ApiKeySource): void {
+    this.apiKeySource = source;
+  }
+
+  /**
+   * Hands the current key to the running daemon, which keeps it in memory only. A failure is logged
+   * without the key and does not stop the daemon: runs that need no model still work.
+   */
+  async sendApiKey(): Promise<void> {
+    const apiKey = (await this.apiKeySource?.()) ?? null;
+    if (!apiKey || !this.client) return;
+    this.apiKey = apiKey;
+    try {
+      await this.request(SetApiKeyRequest, { apiKey });
+      this.output.info('Handed the model API key from the editor to the Keel daemon.');
+    } catch (error) {
+      this.output.warn(`Could not hand the model API key to the Keel daemon: ${describeError(error)}`);
+    }
+  }
+
   dispose(): void {
     this.clearRestartTimer();
     void this.stop();
@@ -156,6 +216,8 @@ export class DaemonClient implements vscode.Disposable {
       // the daemon decides what is a runbook (keel.yaml may name another folder).
       documentSelector: [{ scheme: 'file', language: 'yaml', pattern: RUNBOOK_DOCUMENTS }],
       outputChannel: this.output,
+      // "keel.trace.server": "verbose" logs every message's params, the API key's too: blank it out.
+      traceOutputChannel: redactingChannel(this.output, () => this.apiKey),
       workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(this.folder)),
       initializationFailedHandler: () => false,
       errorHandler: {
@@ -176,7 +238,27 @@ export class DaemonClient implements vscode.Disposable {
       const index = IndexChangedNotification.params.safeParse(params);
       if (index.success) this.update({ index: index.data });
     });
+    for (const message of allMessages) {
+      if (message.kind !== 'notification' || message.direction !== 'serverToClient') continue;
+      if (message === StatusChangedNotification || message === IndexChangedNotification) continue;
+      client.onNotification(message.method, (params: unknown) => this.dispatch(message, params));
+    }
     return client;
+  }
+
+  private dispatch(definition: NotificationDefinition, raw: unknown): void {
+    const params = definition.params.safeParse(raw);
+    if (!params.success) {
+      this.output.warn(`Ignored a malformed ${definition.method} notification: ${params.error.message}`);
+      return;
+    }
+    for (const listener of this.listeners.get(definition.method) ?? []) {
+      try {
+        listener(params.data);
+      } catch (error) {
+        this.output.error(`A ${definition.method} listener failed: ${describeError(error)}`);
+      }
+    }
   }
 
   /** The connection closed without the client asking: the daemon stopped or crashed. */

@@ -3,11 +3,15 @@
  * the sidebar and the status bar, and turns the operator's gestures into requests.
  */
 import * as vscode from 'vscode';
-import { MemorySearchRequest, type WebviewToHostMessage } from '@keel/schemas';
-import { registerCommands, type CommandId } from './commands';
+import type { HostToWebviewMessage } from '@keel/schemas';
+import { apiKeySource, sendKeyOnChange } from './apiKey';
+import { registerCommands } from './commands';
 import { DaemonClient } from './daemonClient';
+import { RunsStore } from './runs/runsStore';
+import { announceFinishedRuns, type RunsContext } from './views/runActions';
+import { RunTraceProvider } from './views/runTrace';
+import { runSidebarAction } from './views/sidebarActions';
 import { composeSidebarState } from './views/sidebarState';
-import { openResult } from './views/searchQuickPick';
 import { SidebarViewProvider } from './views/sidebarView';
 import { StatusBar } from './views/statusBar';
 import { WorkspaceTracker } from './workspaceTracker';
@@ -18,19 +22,33 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const daemonModule = context.asAbsolutePath('dist/keeld.js');
   const client = folder ? new DaemonClient(folder, daemonModule, output) : null;
   const tracker = folder ? new WorkspaceTracker(folder) : null;
+  const store = folder && client ? new RunsStore(client) : null;
 
   const state = () => composeSidebarState(folder, tracker?.initialized ?? false, client?.state ?? null);
+  const runbooksMessage = (): HostToWebviewMessage[] =>
+    store ? [{ type: 'runbooks', ...store.runbooks }] : [];
+  const runsMessage = (): HostToWebviewMessage[] => (store ? [{ type: 'runs', ...store.runs }] : []);
   const statusBar = new StatusBar();
   const sidebar: SidebarViewProvider = new SidebarViewProvider(
     context.extensionUri,
-    state,
-    (message) => void runSidebarAction(message, { folder, client, sidebar }),
+    () => [{ type: 'state', state: state() }, ...runbooksMessage(), ...runsMessage()],
+    (message) => void runSidebarAction(message, { folder, client, runs, sidebar, output }),
     output,
   );
+  const runs: RunsContext | null =
+    folder && client && store
+      ? {
+          folder,
+          client,
+          store,
+          trace: new RunTraceProvider(folder, client, store),
+          revealRun: (id) => sidebar.revealRun(id),
+        }
+      : null;
   const render = (): void => {
     const current = state();
     statusBar.render(current);
-    sidebar.update(current);
+    sidebar.post({ type: 'state', state: current });
     void vscode.commands.executeCommand('setContext', 'keel.connection', current.connection);
   };
 
@@ -39,13 +57,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar,
     sidebar,
     vscode.window.registerWebviewViewProvider(SidebarViewProvider.viewId, sidebar),
-    ...registerCommands({ folder, client, tracker, output }),
+    ...registerCommands({ folder, client, tracker, output, secrets: context.secrets, runs }),
   );
-  if (client && tracker) {
+  if (client && tracker && store && runs) {
+    client.useApiKeyFrom(apiKeySource(context.secrets));
     context.subscriptions.push(
       client,
       tracker,
+      store,
+      runs.trace,
       client.onDidChange(render),
+      store.onDidChangeRunbooks(() => runbooksMessage().forEach((m) => sidebar.post(m))),
+      store.onDidChangeRuns(() => runsMessage().forEach((m) => sidebar.post(m))),
+      announceFinishedRuns(runs),
+      sendKeyOnChange(context.secrets, client),
       tracker.onDidChange((initialized) => {
         render();
         // keel.yaml appeared (keel init in a terminal, a git checkout): bring the daemon up.
@@ -64,47 +89,4 @@ export function deactivate(): void {
 function firstLocalFolder(): string | null {
   const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
   return folder ? folder.uri.fsPath : null;
-}
-
-interface SidebarContext {
-  folder: string | null;
-  client: DaemonClient | null;
-  sidebar: SidebarViewProvider;
-}
-
-async function runSidebarAction(message: WebviewToHostMessage, context: SidebarContext): Promise<void> {
-  const commands: Record<'initWorkspace' | 'restartDaemon' | 'showLogs', CommandId> = {
-    initWorkspace: 'keel.initWorkspace',
-    restartDaemon: 'keel.restartDaemon',
-    showLogs: 'keel.showLogs',
-  };
-  switch (message.type) {
-    case 'ready':
-      return;
-    case 'openFolder':
-      await vscode.commands.executeCommand('vscode.openFolder');
-      return;
-    case 'search':
-      await searchFromSidebar(message.requestId, message.query, context);
-      return;
-    case 'openResult':
-      if (context.folder) await openResult(context.folder, message.path, message.line);
-      return;
-    default:
-      await vscode.commands.executeCommand(commands[message.type]);
-  }
-}
-
-async function searchFromSidebar(requestId: number, query: string, context: SidebarContext): Promise<void> {
-  const answer = { type: 'searchResults' as const, requestId, query };
-  if (!context.client || query.trim() === '') {
-    context.sidebar.post({ ...answer, results: [], error: null });
-    return;
-  }
-  try {
-    const { results } = await context.client.request(MemorySearchRequest, { query, k: 20 });
-    context.sidebar.post({ ...answer, results, error: null });
-  } catch (error) {
-    context.sidebar.post({ ...answer, results: [], error: (error as Error).message });
-  }
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { IndexStatus, SearchResult } from './protocol/memory';
+import { RunbookInfo, RunSummary } from './protocol/runs';
 import { DaemonStatus } from './protocol/status';
 
 /** The extension's view of its daemon connection, which may be down while the daemon is not. */
@@ -39,6 +40,12 @@ export const HostToWebviewMessage = z.discriminatedUnion('type', [
     results: z.array(SearchResult),
     error: z.string().nullable(),
   }),
+  /** Every runbook in the workspace, valid or not, or why they could not be listed. */
+  z.object({ type: z.literal('runbooks'), runbooks: z.array(RunbookInfo), error: z.string().nullable() }),
+  /** The recent runs, most recent first; sent again whenever one of them changes. */
+  z.object({ type: z.literal('runs'), runs: z.array(RunSummary), error: z.string().nullable() }),
+  /** Scroll to a run the operator just started and mark it. */
+  z.object({ type: z.literal('revealRun'), id: z.string().min(1) }),
 ]);
 export type HostToWebviewMessage = z.infer<typeof HostToWebviewMessage>;
 
@@ -51,7 +58,18 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('openFolder') }),
   /** Search memory from the sidebar's search box. */
   z.object({ type: z.literal('search'), requestId: z.number().int(), query: z.string().max(2_000) }),
-  /** Open a workspace file at a 1-based line (a search result). */
-  z.object({ type: z.literal('openResult'), path: z.string().min(1), line: z.number().int().min(1) }),
+  /** Open a workspace file at a 1-based line and column (a search result, a runbook's problem). */
+  z.object({
+    type: z.literal('openResult'),
+    path: z.string().min(1),
+    line: z.number().int().min(1),
+    column: z.number().int().min(1).optional(),
+  }),
+  /** Ask the runbook's inputs, then start a run of it. */
+  z.object({ type: z.literal('runRunbook'), runbook: z.string().min(1) }),
+  z.object({ type: z.literal('cancelRun'), id: z.string().min(1) }),
+  z.object({ type: z.literal('showRunTrace'), id: z.string().min(1) }),
+  /** List the runbooks again (the Refresh button of the Runbooks section). */
+  z.object({ type: z.literal('refreshRunbooks') }),
 ]);
 export type WebviewToHostMessage = z.infer<typeof WebviewToHostMessage>;

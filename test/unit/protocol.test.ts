@@ -298,8 +298,55 @@ describe('webview messages', () => {
     expect(WebviewToHostMessage.safeParse({ type: 'openResult', path: 'memory/a.md', line: 0 }).success).toBe(
       false,
     );
+    const problem = { type: 'openResult', path: 'runbooks/bad.yaml', line: 7, column: 11 };
+    expect(WebviewToHostMessage.parse(problem)).toEqual(problem);
     expect(WebviewToHostMessage.safeParse({ type: 'rm -rf' }).success).toBe(false);
     expect(WebviewToHostMessage.safeParse('initWorkspace').success).toBe(false);
+  });
+
+  it('accepts the run actions with their target and rejects them without one', () => {
+    const actions = [
+      { type: 'runRunbook', runbook: 'onboarding' },
+      { type: 'cancelRun', id: run.id },
+      { type: 'showRunTrace', id: run.id },
+      { type: 'refreshRunbooks' },
+    ];
+    for (const action of actions) expect(WebviewToHostMessage.parse(action)).toEqual(action);
+    expect(WebviewToHostMessage.safeParse({ type: 'runRunbook', runbook: '' }).success).toBe(false);
+    expect(WebviewToHostMessage.safeParse({ type: 'cancelRun' }).success).toBe(false);
+    expect(WebviewToHostMessage.safeParse({ type: 'showRunTrace', id: 42 }).success).toBe(false);
+  });
+
+  it('round-trips runbooks, runs and a reveal, and rejects a run in an unknown status', () => {
+    const invalid: RunbookInfo = {
+      ...runbookInfo,
+      name: 'broken',
+      path: 'runbooks/broken.yaml',
+      role: null,
+      description: null,
+      inputs: [],
+      problems: [
+        {
+          path: 'runbooks/broken.yaml',
+          line: 9,
+          column: 11,
+          severity: 'error',
+          message: 'Invalid option: expected one of "retrieve"|"llm"',
+        },
+      ],
+    };
+    const messages = [
+      { type: 'runbooks' as const, runbooks: [runbookInfo, invalid], error: null },
+      { type: 'runbooks' as const, runbooks: [], error: 'The Keel daemon is not running (stopped).' },
+      { type: 'runs' as const, runs: [run, { ...run, id: 'r2', status: 'succeeded' as const }], error: null },
+      { type: 'revealRun' as const, id: run.id },
+    ];
+    for (const message of messages) {
+      expect(HostToWebviewMessage.parse(JSON.parse(JSON.stringify(message)))).toEqual(message);
+    }
+    const sleeping = { type: 'runs', runs: [{ ...run, status: 'sleeping' }], error: null };
+    expect(HostToWebviewMessage.safeParse(sleeping).success).toBe(false);
+    expect(HostToWebviewMessage.safeParse({ type: 'revealRun', id: '' }).success).toBe(false);
   });
 
   it('round-trips the sidebar state', () => {

@@ -64,10 +64,10 @@ export function showSearchQuickPick(client: DaemonClient, folder: string): Promi
   });
 }
 
-/** Opens a workspace file with the cursor on a 1-based line, scrolled into the middle. */
-export async function openResult(folder: string, path: string, line: number): Promise<void> {
+/** Opens a workspace file with the cursor on a 1-based line (and column), scrolled into the middle. */
+export async function openResult(folder: string, path: string, line: number, column = 1): Promise<void> {
   const uri = vscode.Uri.joinPath(vscode.Uri.file(folder), ...path.split('/'));
-  const position = new vscode.Position(Math.max(0, line - 1), 0);
+  const position = new vscode.Position(Math.max(0, line - 1), Math.max(0, column - 1));
   const editor = await vscode.window.showTextDocument(uri, {
     selection: new vscode.Range(position, position),
   });

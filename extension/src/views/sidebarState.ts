@@ -23,7 +23,12 @@ export function composeSidebarState(
     connection: client.connection,
     folder,
     initialized: initialized || (client.daemon !== null && client.daemon.config !== 'missing'),
-    daemon: client.daemon,
+    // The snapshot's uptime is as of the daemon's last status; the webview counts on from each state
+    // it receives, so send the uptime as of now (the daemon runs on this machine: same clock).
+    daemon: client.daemon && {
+      ...client.daemon,
+      uptimeMs: Math.max(0, Date.now() - Date.parse(client.daemon.startedAt)),
+    },
     restarts: client.restarts,
     nextRestartAt: client.nextRestartAt,
     lastError: client.lastError,

@@ -1,19 +1,23 @@
 /**
- * The Keel sidebar: a webview view in Keel's activity-bar container. It renders `SidebarState`
- * and turns the operator's clicks into typed messages, which are validated here before use.
+ * The Keel sidebar: a webview view in Keel's activity-bar container. It renders `SidebarState`, the
+ * runbooks and the recent runs, and turns the operator's clicks into typed messages, which are
+ * validated here before use.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { WebviewToHostMessage, type HostToWebviewMessage, type SidebarState } from '@keel/schemas';
+import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas';
 
 export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewId = 'keel.sidebar';
   private view: vscode.WebviewView | null = null;
   private readonly disposables: vscode.Disposable[] = [];
+  /** A run to mark once the view can show it (it may be hidden, or not loaded yet). */
+  private pendingReveal: string | null = null;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
-    private readonly currentState: () => SidebarState,
+    /** Everything the view shows, sent whenever its webview (re)loads. */
+    private readonly snapshot: () => HostToWebviewMessage[],
     private readonly onAction: (message: WebviewToHostMessage) => void,
     private readonly output: vscode.LogOutputChannel,
   ) {}
@@ -30,9 +34,12 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     );
   }
 
-  /** Sends the current state; a hidden or not-yet-opened view picks it up when it says `ready`. */
-  update(state: SidebarState): void {
-    this.post({ type: 'state', state });
+  /** Shows the sidebar and marks the run in its list. */
+  async revealRun(id: string): Promise<void> {
+    this.pendingReveal = id;
+    if (this.view) this.view.show(true);
+    else await vscode.commands.executeCommand(`${SidebarViewProvider.viewId}.focus`);
+    if (this.view?.visible) this.sendPendingReveal();
   }
 
   dispose(): void {
@@ -45,10 +52,21 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
       this.output.warn(`Ignored a malformed message from the Keel sidebar: ${JSON.stringify(raw)}`);
       return;
     }
-    if (message.data.type === 'ready') this.update(this.currentState());
-    else this.onAction(message.data);
+    if (message.data.type === 'ready') {
+      for (const current of this.snapshot()) this.post(current);
+      this.sendPendingReveal();
+    } else {
+      this.onAction(message.data);
+    }
   }
 
+  private sendPendingReveal(): void {
+    if (this.pendingReveal === null) return;
+    this.post({ type: 'revealRun', id: this.pendingReveal });
+    this.pendingReveal = null;
+  }
+
+  /** Sends to the webview; a hidden or not-yet-opened view catches up when it says `ready`. */
   post(message: HostToWebviewMessage): void {
     void this.view?.webview.postMessage(message);
   }

@@ -1,9 +1,11 @@
 /**
  * The sidebar webview's script (runs in the browser, not in Node): renders the state the extension
- * sends, searches memory from its search box, and posts the operator's actions back as typed
- * messages. Only the search results list is re-rendered as results arrive, so typing keeps focus.
+ * sends, searches memory from its search box, lists runbooks and runs, and posts the operator's
+ * actions back as typed messages. The search, runbooks and runs sections are built once and only
+ * their lists are re-rendered as answers arrive, so typing and tabbing keep focus.
  */
 import type { HostToWebviewMessage, SearchResult, SidebarState, WebviewToHostMessage } from '@keel/schemas';
+import { RunbooksSection, RunsSection } from './runsSections';
 import { button, formatDuration, heading, paragraph, statusView } from './sidebarParts';
 
 interface VsCodeApi {
@@ -20,6 +22,9 @@ let searchSeq = 0;
 let searchTimer: number | undefined;
 /** Built once and kept across renders, so the search box never loses focus or text. */
 const search = buildSearch();
+const post = (message: WebviewToHostMessage): void => vscode.postMessage(message);
+const runbooks = new RunbooksSection(post);
+const runs = new RunsSection(post);
 
 window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) => {
   const message = event.data;
@@ -29,17 +34,29 @@ window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) =
     render();
   } else if (message?.type === 'searchResults' && message.requestId === searchSeq) {
     renderResults(message.results, message.error, message.query);
+  } else if (message?.type === 'runbooks') {
+    runbooks.update(message.runbooks, message.error);
+  } else if (message?.type === 'runs') {
+    runs.update(message.runs, message.error);
+  } else if (message?.type === 'revealRun') {
+    runs.reveal(message.id);
   }
 });
 setInterval(() => {
   if (state?.connection === 'running' || state?.connection === 'restarting') renderTicking();
+  if (state?.connection === 'running') runs.tick(Date.now());
 }, 1_000);
 vscode.postMessage({ type: 'ready' });
 
 function render(): void {
   if (!state) return;
   app.dataset.connection = state.connection;
+  // Re-attaching the kept sections blurs whatever had focus in them: give it back.
+  const active = document.activeElement as HTMLElement | null;
   app.replaceChildren(...view(state));
+  if (active && active !== document.body && active.isConnected && document.activeElement !== active) {
+    active.focus({ preventScroll: true });
+  }
 }
 
 function view(s: SidebarState): HTMLElement[] {
@@ -59,7 +76,7 @@ function view(s: SidebarState): HTMLElement[] {
       button('Initialize Workspace', () => vscode.postMessage({ type: 'initWorkspace' }), true),
     ];
   }
-  const parts = s.connection === 'running' ? [search.section] : [];
+  const parts = s.connection === 'running' ? [search.section, runbooks.element, runs.element] : [];
   return [...parts, ...statusView(s, receivedAt, (message) => vscode.postMessage(message))];
 }
 

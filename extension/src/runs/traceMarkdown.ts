@@ -1,0 +1,170 @@
+/**
+ * A run's trace as a Markdown document: status, inputs, outputs, what went wrong, then every step
+ * with its timings, tokens, cost, retrieved memory, prompts and output. Also returns where each
+ * memory location sits in the text, so the editor can make it a link. Pure and unit-tested.
+ */
+import type { ModelCallInfo, RunTrace, StepTrace } from '@keel/schemas';
+import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from './runList';
+
+/** A workspace location mentioned in the trace: 0-based line and columns of its text. */
+export interface TraceLink {
+  line: number;
+  startColumn: number;
+  endColumn: number;
+  path: string;
+  targetLine: number;
+}
+
+export interface RenderedTrace {
+  text: string;
+  links: TraceLink[];
+}
+
+export interface RenderOptions {
+  now: number;
+  formatTime?: (iso: string) => string;
+  live: boolean;
+}
+
+export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTrace {
+  const out = new MarkdownWriter();
+  const time = options.formatTime ?? ((iso: string) => new Date(iso).toLocaleString());
+  const { run } = trace;
+  out.line(`# Run of ${run.runbook}: ${STATUS_ICONS[run.status]} ${STATUS_LABELS[run.status]}`);
+  out.line();
+  if (options.live) out.line('_Live: this trace refreshes as the run goes on._').line();
+  const rows: [string, string][] = [
+    ['Run', `\`${run.id}\``],
+    ['Status', STATUS_LABELS[run.status]],
+    ['Started', time(run.startedAt)],
+    ['Ended', run.endedAt ? time(run.endedAt) : 'not yet'],
+    ['Duration', formatMs(runDurationMs(run, options.now))],
+    [
+      'Steps',
+      `${run.stepsDone} of ${run.stepsTotal} done${run.currentStep ? `, at ${run.currentStep}` : ''}`,
+    ],
+    ['Cost', `${formatUsd(run.costUsd)} (${run.tokens.toLocaleString('en-US')} tokens)`],
+  ];
+  for (const [label, value] of rows) out.line(`- **${label}:** ${value}`);
+  out.line();
+  if (run.error) out.line('## Error').line().block(run.error, 'text');
+  if (run.escalation) out.line('## Escalated to you').line().block(run.escalation, 'text');
+  out.line('## Inputs').line().value(run.inputs);
+  out.line('## Outputs').line();
+  if (run.outputs === null) out.line('_None yet._').line();
+  else out.value(run.outputs);
+  out.line('## Steps').line();
+  if (trace.steps.length === 0) out.line('_No step has started yet._').line();
+  trace.steps.forEach((step, index) => renderStep(out, step, index, time));
+  return { text: out.text(), links: out.links };
+}
+
+function renderStep(
+  out: MarkdownWriter,
+  step: StepTrace,
+  index: number,
+  time: (iso: string) => string,
+): void {
+  out.line(`### ${index + 1}. ${step.id} (${step.type}): ${step.status}`).line();
+  const tokens = step.modelCalls.reduce((sum, c) => sum + c.inputTokens + c.outputTokens, 0);
+  const cost = step.modelCalls.reduce((sum, c) => sum + c.costUsd, 0);
+  const facts = [
+    step.startedAt ? `started ${time(step.startedAt)}` : 'not started',
+    step.durationMs !== null ? `took ${formatMs(step.durationMs)}` : null,
+    step.modelCalls.length > 0
+      ? `${step.modelCalls.length} model call(s), ${tokens.toLocaleString('en-US')} tokens, ${formatUsd(cost)}`
+      : 'no model calls',
+  ];
+  out.line(`- ${facts.filter((f) => f !== null).join(' · ')}`).line();
+  if (step.error) out.line('**Error**').line().block(step.error, 'text');
+  if (step.retrieved.length > 0) {
+    out.line('**Retrieved memory**').line();
+    for (const chunk of step.retrieved) {
+      const location = `${chunk.path}:${chunk.startLine}-${chunk.endLine}`;
+      out.linkLine('- ', location, chunk.path, chunk.startLine, ` · score ${chunk.score.toFixed(3)}`);
+    }
+    out.line();
+  }
+  if (step.input !== null && step.input !== undefined) out.line('**Input**').line().value(step.input);
+  step.modelCalls.forEach((call, i) => renderModelCall(out, call, i));
+  if (step.output !== null && step.output !== undefined) out.line('**Output**').line().value(step.output);
+}
+
+function renderModelCall(out: MarkdownWriter, call: ModelCallInfo, index: number): void {
+  out.line(
+    `**Model call ${index + 1}**: ${call.tier} / ${call.model}, ${call.outcome}, attempt ${call.attempt}, ` +
+      `${formatMs(call.latencyMs)}, ${call.inputTokens.toLocaleString('en-US')} in + ` +
+      `${call.outputTokens.toLocaleString('en-US')} out tokens, ${formatUsd(call.costUsd)}`,
+  );
+  out.line();
+  const messages = chatMessages(call.request);
+  if (messages) {
+    for (const message of messages)
+      out.line(`_Prompt, ${message.role}:_`).line().block(message.content, 'text');
+  } else {
+    out.line('_Request:_').line().value(call.request);
+  }
+  out.line('_Response:_').line();
+  const content = responseText(call.response);
+  if (content !== null) out.block(content, 'text');
+  else out.value(call.response);
+}
+
+/** The chat messages of an OpenAI-style request, when it has that shape. */
+function chatMessages(request: unknown): { role: string; content: string }[] | null {
+  const messages = (request as { messages?: unknown } | null)?.messages;
+  if (!Array.isArray(messages)) return null;
+  const parsed = messages.map((m: unknown) => {
+    const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+    if (typeof role !== 'string') return null;
+    return { role, content: typeof content === 'string' ? content : JSON.stringify(content, null, 2) };
+  });
+  return parsed.every((m) => m !== null) ? parsed : null;
+}
+
+function responseText(response: unknown): string | null {
+  if (typeof response === 'string') return response;
+  const content = (response as { content?: unknown } | null)?.content;
+  const toolCalls = (response as { toolCalls?: unknown[] } | null)?.toolCalls;
+  if (typeof content === 'string' && (!Array.isArray(toolCalls) || toolCalls.length === 0)) return content;
+  return null;
+}
+
+class MarkdownWriter {
+  private readonly lines: string[] = [];
+  readonly links: TraceLink[] = [];
+
+  line(text = ''): this {
+    this.lines.push(...text.split('\n'));
+    return this;
+  }
+
+  /** A line holding one linked location: `prefix location suffix`. */
+  linkLine(prefix: string, location: string, path: string, targetLine: number, suffix: string): this {
+    this.links.push({
+      line: this.lines.length,
+      startColumn: prefix.length,
+      endColumn: prefix.length + location.length,
+      path,
+      targetLine,
+    });
+    return this.line(`${prefix}${location}${suffix}`);
+  }
+
+  /** A fenced block that no backticks inside `content` can close early. */
+  block(content: string, language: string): this {
+    const longest = Math.max(0, ...[...content.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return this.line(`${fence}${language}`).line(content).line(fence).line();
+  }
+
+  /** Text as text, anything else as JSON. */
+  value(value: unknown): this {
+    if (typeof value === 'string') return this.block(value, 'text');
+    return this.block(JSON.stringify(value, null, 2) ?? 'null', 'json');
+  }
+
+  text(): string {
+    return `${this.lines.join('\n')}\n`;
+  }
+}

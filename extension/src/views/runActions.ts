@@ -1,0 +1,151 @@
+/**
+ * What the operator does with runbooks and runs, from the sidebar or the command palette: pick a
+ * runbook, answer its inputs, start it and see it in the list; cancel a run; open a run's trace.
+ */
+import * as vscode from 'vscode';
+import {
+  FINISHED_RUN_STATUSES,
+  RunCancelRequest,
+  RunStartRequest,
+  type RunbookInfo,
+  type RunSummary,
+} from '@keel/schemas';
+import type { DaemonClient } from '../daemonClient';
+import { describeRun, formatUsd, STATUS_ICONS, STATUS_LABELS } from '../runs/runList';
+import type { RunsStore } from '../runs/runsStore';
+import { askRunInputs } from './runInputs';
+import type { RunTraceProvider } from './runTrace';
+import { openResult } from './searchQuickPick';
+
+export interface RunsContext {
+  readonly folder: string;
+  readonly client: DaemonClient;
+  readonly store: RunsStore;
+  readonly trace: RunTraceProvider;
+  /** Shows the Keel sidebar and marks the run in its list. */
+  readonly revealRun: (id: string) => Promise<void>;
+}
+
+/** Asks the runbook's inputs and starts it; without a name, asks which runbook first. */
+export async function runRunbook(context: RunsContext, name?: string): Promise<void> {
+  if (context.store.runbooks.runbooks.length === 0 || name === undefined)
+    await context.store.refreshRunbooks();
+  const runbook = name === undefined ? await pickRunbook(context) : findRunbook(context.store, name);
+  if (!runbook) return;
+  if (runbook.problems.length > 0) {
+    const problem = runbook.problems[0]!;
+    const choice = await vscode.window.showErrorMessage(
+      `Runbook ${runbook.name} cannot run: ${problem.path}:${problem.line}:${problem.column} ${problem.message}`,
+      'Open Runbook',
+    );
+    if (choice) await openResult(context.folder, problem.path, problem.line, problem.column);
+    return;
+  }
+  const inputs = await askRunInputs(runbook);
+  if (!inputs) return;
+  const run = await context.client.request(RunStartRequest, { runbook: runbook.name, inputs });
+  started.add(run.id);
+  context.store.apply(run);
+  await context.revealRun(run.id);
+}
+
+function findRunbook(store: RunsStore, name: string): RunbookInfo | undefined {
+  const runbook = store.runbooks.runbooks.find((r) => r.name === name);
+  if (!runbook) void vscode.window.showErrorMessage(`Keel: there is no runbook named ${name}.`);
+  return runbook;
+}
+
+interface RunbookItem extends vscode.QuickPickItem {
+  runbook?: RunbookInfo;
+}
+
+async function pickRunbook({ store }: RunsContext): Promise<RunbookInfo | undefined> {
+  const { runbooks, error } = store.runbooks;
+  if (error) throw new Error(`could not list the runbooks: ${error}`);
+  if (runbooks.length === 0) {
+    void vscode.window.showInformationMessage(
+      'Keel: this workspace has no runbooks yet. Add one under runbooks/ (apiVersion: keel/v1).',
+    );
+    return undefined;
+  }
+  const valid = runbooks.filter((r) => r.problems.length === 0);
+  const invalid = runbooks.filter((r) => r.problems.length > 0);
+  const items: RunbookItem[] = valid.map((runbook) => ({
+    label: runbook.name,
+    description: runbook.role ?? undefined,
+    detail: runbook.description ?? undefined,
+    runbook,
+  }));
+  if (invalid.length > 0) {
+    items.push({ label: 'Cannot run: fix these first', kind: vscode.QuickPickItemKind.Separator });
+    for (const runbook of invalid) {
+      const problem = runbook.problems[0]!;
+      items.push({
+        label: `$(error) ${runbook.name}`,
+        description: `${problem.path}:${problem.line}:${problem.column}`,
+        detail: problem.message,
+        runbook,
+      });
+    }
+  }
+  const chosen = await vscode.window.showQuickPick(items, {
+    title: 'Keel: Run Runbook',
+    placeHolder: 'Which runbook?',
+    matchOnDescription: true,
+    matchOnDetail: true,
+  });
+  return chosen?.runbook;
+}
+
+export async function cancelRun({ client, store }: RunsContext, id: string): Promise<void> {
+  started.delete(id); // the operator cancelled it: no need to tell them it ended
+  store.apply(await client.request(RunCancelRequest, { id }));
+}
+
+/** Opens a run's trace; without an id, asks which of the recent runs. */
+export async function showRunTrace(context: RunsContext, id?: string): Promise<void> {
+  if (id !== undefined) {
+    const run = context.store.run(id);
+    await context.trace.show(run ?? { id, runbook: 'run' });
+    return;
+  }
+  if (context.store.runs.runs.length === 0) await context.store.refreshRuns();
+  const { runs } = context.store.runs;
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage(
+      'Keel: no runs yet. Run a runbook first ("Keel: Run Runbook").',
+    );
+    return;
+  }
+  const now = Date.now();
+  const chosen = await vscode.window.showQuickPick(
+    runs.map((run) => ({
+      label: `${STATUS_ICONS[run.status]} ${run.runbook}`,
+      description: `${STATUS_LABELS[run.status]} · ${new Date(run.startedAt).toLocaleString()}`,
+      detail: describeRun(run, now),
+      run,
+    })),
+    { title: 'Keel: Show Run Trace', placeHolder: 'Which run?', matchOnDescription: true },
+  );
+  if (chosen) await context.trace.show(chosen.run);
+}
+
+/** Runs started from this window: the operator hears how they ended. */
+const started = new Set<string>();
+
+export function announceFinishedRuns(context: RunsContext): vscode.Disposable {
+  return context.store.onDidChangeRun((run) => {
+    if (!started.has(run.id) || !FINISHED_RUN_STATUSES.includes(run.status)) return;
+    started.delete(run.id);
+    void announce(context, run);
+  });
+}
+
+async function announce(context: RunsContext, run: RunSummary): Promise<void> {
+  const what = `Keel: ${run.runbook} ${STATUS_LABELS[run.status]} (${formatUsd(run.costUsd)})`;
+  const why = run.escalation ?? run.error;
+  const message = why ? `${what}: ${why}` : `${what}.`;
+  const show =
+    run.status === 'succeeded' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+  if ((await show(message, 'Show Trace')) === 'Show Trace') await context.trace.show(run);
+}

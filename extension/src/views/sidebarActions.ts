@@ -1,0 +1,81 @@
+/** What each of the sidebar's messages does: a command, a search, a run action, a file to open. */
+import * as vscode from 'vscode';
+import { MemorySearchRequest, type WebviewToHostMessage } from '@keel/schemas';
+import type { CommandId } from '../commands';
+import type { DaemonClient } from '../daemonClient';
+import { cancelRun, runRunbook, showRunTrace, type RunsContext } from './runActions';
+import { openResult } from './searchQuickPick';
+import type { SidebarViewProvider } from './sidebarView';
+
+export interface SidebarContext {
+  folder: string | null;
+  client: DaemonClient | null;
+  runs: RunsContext | null;
+  sidebar: SidebarViewProvider;
+  output: vscode.LogOutputChannel;
+}
+
+const COMMAND_ACTIONS: Record<'initWorkspace' | 'restartDaemon' | 'showLogs', CommandId> = {
+  initWorkspace: 'keel.initWorkspace',
+  restartDaemon: 'keel.restartDaemon',
+  showLogs: 'keel.showLogs',
+};
+
+/** Runs one sidebar action; a failure is logged and shown, never thrown at the webview. */
+export async function runSidebarAction(
+  message: WebviewToHostMessage,
+  context: SidebarContext,
+): Promise<void> {
+  try {
+    await dispatch(message, context);
+  } catch (error) {
+    const text = (error as Error).message;
+    context.output.error(`Sidebar action ${message.type} failed: ${text}`);
+    void vscode.window.showErrorMessage(`Keel: ${text}`);
+  }
+}
+
+async function dispatch(message: WebviewToHostMessage, context: SidebarContext): Promise<void> {
+  const { runs } = context;
+  switch (message.type) {
+    case 'ready':
+      return;
+    case 'openFolder':
+      await vscode.commands.executeCommand('vscode.openFolder');
+      return;
+    case 'search':
+      await searchFromSidebar(message.requestId, message.query, context);
+      return;
+    case 'openResult':
+      if (context.folder) await openResult(context.folder, message.path, message.line, message.column);
+      return;
+    case 'runRunbook':
+      if (runs) await runRunbook(runs, message.runbook);
+      return;
+    case 'cancelRun':
+      if (runs) await cancelRun(runs, message.id);
+      return;
+    case 'showRunTrace':
+      if (runs) await showRunTrace(runs, message.id);
+      return;
+    case 'refreshRunbooks':
+      if (runs) await runs.store.refreshRunbooks();
+      return;
+    default:
+      await vscode.commands.executeCommand(COMMAND_ACTIONS[message.type]);
+  }
+}
+
+async function searchFromSidebar(requestId: number, query: string, context: SidebarContext): Promise<void> {
+  const answer = { type: 'searchResults' as const, requestId, query };
+  if (!context.client || query.trim() === '') {
+    context.sidebar.post({ ...answer, results: [], error: null });
+    return;
+  }
+  try {
+    const { results } = await context.client.request(MemorySearchRequest, { query, k: 20 });
+    context.sidebar.post({ ...answer, results, error: null });
+  } catch (error) {
+    context.sidebar.post({ ...answer, results: [], error: (error as Error).message });
+  }
+}

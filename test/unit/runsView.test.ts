@@ -1,0 +1,199 @@
+/** What the operator sees of runs in the editor: input prompts, the runs list and the trace. */
+import { describe, expect, it } from 'vitest';
+import type { RunbookInputInfo, RunSummary, RunTrace } from '@keel/schemas';
+import { defaultText, inputPrompt, parseInputText } from '../../extension/src/runs/inputValues';
+import {
+  describeRun,
+  formatUsd,
+  isAtLeastAsRecent,
+  mergeRun,
+  sortRuns,
+} from '../../extension/src/runs/runList';
+import { renderTrace } from '../../extension/src/runs/traceMarkdown';
+
+const input = (change: Partial<RunbookInputInfo>): RunbookInputInfo => ({
+  name: 'seats',
+  type: 'string',
+  description: null,
+  required: true,
+  default: null,
+  enum: null,
+  ...change,
+});
+
+const run = (change: Partial<RunSummary>): RunSummary => ({
+  id: 'r1',
+  runbook: 'welcome',
+  status: 'running',
+  inputs: { customer: 'Acme' },
+  startedAt: '2026-11-25T08:55:00.000Z',
+  endedAt: null,
+  currentStep: 'find',
+  stepsDone: 1,
+  stepsTotal: 2,
+  costUsd: 0.00042,
+  tokens: 1830,
+  error: null,
+  escalation: null,
+  outputs: null,
+  ...change,
+});
+
+describe('runbook inputs', () => {
+  it('refuses an empty required input and skips an empty optional one', () => {
+    expect(parseInputText(input({}), '  ')).toEqual({ ok: false, message: 'seats is required.' });
+    expect(parseInputText(input({ required: false }), '')).toEqual({ ok: true, value: undefined });
+  });
+
+  it('checks numbers as they are typed, and whole numbers for integers', () => {
+    const seats = input({ type: 'integer' });
+    expect(parseInputText(seats, '12')).toEqual({ ok: true, value: 12 });
+    expect(parseInputText(seats, '12.5')).toEqual({ ok: false, message: 'seats must be a whole number.' });
+    expect(parseInputText(seats, '12a').ok).toBe(false);
+    expect(parseInputText(seats, '0x10').ok).toBe(false);
+    const amount = input({ name: 'amount', type: 'number' });
+    expect(parseInputText(amount, '-0.5')).toEqual({ ok: true, value: -0.5 });
+    expect(parseInputText(amount, '1e400')).toEqual({ ok: false, message: 'amount is too large.' });
+  });
+
+  it('keeps strings as typed and reads yes/no as booleans', () => {
+    expect(parseInputText(input({}), ' Acme ')).toEqual({ ok: true, value: ' Acme ' });
+    expect(parseInputText(input({ type: 'boolean' }), 'Yes')).toEqual({ ok: true, value: true });
+    expect(parseInputText(input({ type: 'boolean' }), 'maybe').ok).toBe(false);
+  });
+
+  it('prefills defaults and says what is asked', () => {
+    expect(defaultText(input({ type: 'integer', default: 3 }))).toBe('3');
+    expect(defaultText(input({}))).toBe('');
+    expect(inputPrompt(input({ type: 'integer' }))).toBe('seats (whole number)');
+    expect(inputPrompt(input({ required: false, description: 'Seats bought' }))).toBe(
+      'Seats bought (optional: leave empty to skip)',
+    );
+  });
+});
+
+describe('runs list', () => {
+  it('keeps the most recent first, replaces a changed run and caps the list', () => {
+    const older = run({ id: 'a', startedAt: '2026-11-25T08:00:00.000Z' });
+    const newer = run({ id: 'b', startedAt: '2026-11-25T09:00:00.000Z' });
+    expect(sortRuns([older, newer]).map((r) => r.id)).toEqual(['b', 'a']);
+    const done = { ...older, status: 'succeeded' as const };
+    expect(mergeRun([newer, older], done)).toEqual([newer, done]);
+    const newest = run({ id: 'c', startedAt: '2026-11-25T10:00:00.000Z' });
+    expect(mergeRun([newer, older], newest, 2).map((r) => r.id)).toEqual(['c', 'b']);
+  });
+
+  it('orders two reports of one run by how far along they are', () => {
+    const queued = run({ status: 'queued', stepsDone: 0, costUsd: 0 });
+    const second = run({ stepsDone: 2 });
+    const done = run({ status: 'succeeded', stepsDone: 2 });
+    expect(isAtLeastAsRecent(second, queued)).toBe(true);
+    expect(isAtLeastAsRecent(queued, second)).toBe(false);
+    expect(isAtLeastAsRecent(done, second)).toBe(true);
+    expect(isAtLeastAsRecent(second, done)).toBe(false);
+    expect(isAtLeastAsRecent(second, second)).toBe(true);
+  });
+
+  it('shows cost so that a cheap run does not read as free', () => {
+    expect(formatUsd(0)).toBe('$0.00');
+    expect(formatUsd(0.00042)).toBe('$0.0004');
+    expect(formatUsd(0.0000042)).toBe('<$0.0001');
+    expect(formatUsd(1.234)).toBe('$1.23');
+  });
+
+  it('describes a run in words for screen readers', () => {
+    const now = Date.parse('2026-11-25T08:55:12.000Z');
+    expect(describeRun(run({}), now)).toBe('welcome running, step find, 1 of 2 steps, $0.0004, 12.0 s');
+  });
+});
+
+describe('run trace', () => {
+  const trace: RunTrace = {
+    run: run({
+      status: 'failed',
+      endedAt: '2026-11-25T08:55:02.000Z',
+      error: 'Step "draft" failed: the model answered 500 three times.',
+    }),
+    steps: [
+      {
+        id: 'find',
+        type: 'retrieve',
+        status: 'succeeded',
+        startedAt: '2026-11-25T08:55:00.000Z',
+        endedAt: '2026-11-25T08:55:00.120Z',
+        durationMs: 120,
+        input: { query: 'Acme' },
+        output: [{ path: 'memory/customers/acme.md' }],
+        error: null,
+        modelCalls: [],
+        retrieved: [{ path: 'memory/customers/acme.md', startLine: 4, endLine: 9, score: 0.91 }],
+      },
+      {
+        id: 'draft',
+        type: 'llm',
+        status: 'failed',
+        startedAt: '2026-11-25T08:55:00.200Z',
+        endedAt: '2026-11-25T08:55:02.000Z',
+        durationMs: 1800,
+        input: null,
+        output: null,
+        error: 'HTTP 500',
+        modelCalls: [
+          {
+            tier: 'fast',
+            model: 'gpt-4o-mini',
+            attempt: 1,
+            latencyMs: 600,
+            inputTokens: 1200,
+            outputTokens: 630,
+            costUsd: 0.00042,
+            outcome: 'http_500',
+            request: {
+              messages: [
+                { role: 'system', content: 'You write welcome notes.' },
+                { role: 'user', content: 'Use ```code``` fences.' },
+              ],
+            },
+            response: null,
+          },
+        ],
+        retrieved: [],
+      },
+    ],
+  };
+  const rendered = renderTrace(trace, { now: 0, live: false, formatTime: (iso) => iso });
+  const lines = rendered.text.split('\n');
+
+  it('shows status, error, inputs, then each step with its type, status, timings and cost', () => {
+    expect(lines[0]).toBe('# Run of welcome: ✕ failed');
+    expect(rendered.text).toContain('- **Duration:** 2.0 s');
+    expect(rendered.text).toContain('- **Cost:** $0.0004 (1,830 tokens)');
+    expect(rendered.text).toContain('## Error\n\n```text\nStep "draft" failed');
+    expect(rendered.text).toContain('"customer": "Acme"');
+    expect(rendered.text).toContain('### 1. find (retrieve): succeeded');
+    expect(rendered.text).toContain('took 120 ms · no model calls');
+    expect(rendered.text).toContain('### 2. draft (llm): failed');
+    expect(rendered.text).toContain('1 model call(s), 1,830 tokens, $0.0004');
+    expect(rendered.text).toContain('gpt-4o-mini, http_500, attempt 1, 600 ms');
+    expect(rendered.text).not.toContain('Live:');
+  });
+
+  it('shows each prompt in a fence its own backticks cannot close', () => {
+    expect(rendered.text).toContain('_Prompt, system:_\n\n```text\nYou write welcome notes.\n```');
+    expect(rendered.text).toContain('````text\nUse ```code``` fences.\n````');
+  });
+
+  it('locates each retrieved chunk so the editor can link it to its file and line', () => {
+    expect(rendered.links).toEqual([
+      expect.objectContaining({ path: 'memory/customers/acme.md', targetLine: 4 }),
+    ]);
+    const link = rendered.links[0]!;
+    expect(lines[link.line]!.slice(link.startColumn, link.endColumn)).toBe('memory/customers/acme.md:4-9');
+  });
+
+  it('says when it is live', () => {
+    const live = renderTrace({ run: run({}), steps: [] }, { now: 0, live: true, formatTime: (i) => i });
+    expect(live.text).toContain('_Live: this trace refreshes as the run goes on._');
+    expect(live.text).toContain('_No step has started yet._');
+  });
+});
