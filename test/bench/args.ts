@@ -9,6 +9,10 @@ export interface BenchOptions {
   json: string | null;
   restartDocs: number;
   skipRestart: boolean;
+  /** Measure only one part: the memory plane or the conductor (default: both). */
+  only: 'memory' | 'conductor' | null;
+  /** Runs of the 5-step runbook for the conductor's figures. */
+  conductorRuns: number;
   queries: number;
   saves: number;
   /** Exit 1 when a target is missed (by default the benchmark only measures and reports). */
@@ -32,6 +36,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --saves N               saves to time for save-to-searchable (default 50)
   --restart-docs N        notes in the restart workload (default 10000)
   --skip-restart          skip the restart measurement
+  --only memory|conductor measure one part only (default: both)
+  --conductor-runs N      runs of the 5-step runbook for the conductor figures (default 200)
   --strict                exit 1 if a target is missed (default: report only, exit 0)
   --keep                  keep the run's workspaces and daemon logs
   --daemon-node-args=S    node flags for the daemons (e.g. ="--cpu-prof --cpu-prof-dir=DIR")
@@ -50,6 +56,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       saves: { type: 'string', default: '50' },
       'restart-docs': { type: 'string', default: '10000' },
       'skip-restart': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'conductor-runs': { type: 'string', default: '200' },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'daemon-node-args': { type: 'string', default: '' },
@@ -68,6 +76,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     json: values.json ? resolve(cwd, values.json) : null,
     restartDocs: positiveInt('--restart-docs', values['restart-docs']),
     skipRestart: values['skip-restart'],
+    only: only(values.only),
+    conductorRuns: positiveInt('--conductor-runs', values['conductor-runs']),
     queries: positiveInt('--queries', values.queries),
     saves: positiveInt('--saves', values.saves),
     strict: values.strict,
@@ -76,6 +86,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     logLevel: values['log-level'],
     daemonEnv: Object.fromEntries(values['daemon-env'].map(keyValue)),
   };
+}
+
+function only(value: string | undefined): BenchOptions['only'] {
+  if (value === undefined) return null;
+  if (value === 'memory' || value === 'conductor') return value;
+  throw new Error(`--only ${value}: give memory or conductor`);
 }
 
 function positiveInt(name: string, value: string, min = 1): number {

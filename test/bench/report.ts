@@ -4,6 +4,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import type { ColdIndexResult } from './measure/coldIndex';
+import type { ConductorResult } from './measure/conductor';
 import type { RestartResult } from './measure/restart';
 import type { SaveResult } from './measure/saveToSearchable';
 import type { SearchResult } from './measure/search';
@@ -54,6 +55,8 @@ export interface Target {
 }
 
 export interface BenchReport {
+  /** The conductor's overhead (null with --only memory). */
+  conductor: ConductorResult | null;
   index: ColdIndexResult;
   search: Summary & Omit<SearchResult, 'daemon'>;
   saveToSearchable: Summary & SaveResult;
@@ -71,6 +74,39 @@ export interface BenchReport {
   targets: Target[];
   startedAt: string;
   finishedAt: string;
+}
+
+/** The conductor's figures on their own (`--only conductor`), and their target. */
+export interface ConductorReport {
+  conductor: ConductorResult;
+  machine: WorkloadFigures['machine'];
+  targets: Target[];
+}
+
+export function conductorTargets(conductor: ConductorResult): Target[] {
+  const p50 = conductor.stepOverhead.p50Ms;
+  return [
+    {
+      name: 'conductor overhead per step p50',
+      value: p50,
+      limit: 5,
+      unit: 'ms',
+      kind: 'max',
+      pass: p50 <= 5,
+    },
+  ];
+}
+
+export function conductorSection(conductor: ConductorResult): string[] {
+  const o = conductor.stepOverhead;
+  const w = conductor.workload;
+  return [
+    `Conductor (a ${w.runbookSteps}-step runbook: ${w.modelSteps} llm steps with an instant model, 1 outbox write)`,
+    `  per step, start to end record fsync'd   p50 ${n(o.p50Ms, 2)} ms   p99 ${n(o.p99Ms, 2)} ms   (${count(o.steps)} steps, ${w.journalRecordsPerRun} journal records per run)`,
+    `  executor, runs/s                         ${n(conductor.executorRunsPerSecond)}   (${count(w.executorRuns)} runs, journal on disk)`,
+    `  conductor + HTTP model, runs/s           ${n(conductor.runsPerSecondSequential)} one at a time, ${n(conductor.runsPerSecondConcurrent)} all queued   (${count(w.conductorRuns)} runs each)`,
+    '',
+  ];
 }
 
 export function machine(): WorkloadFigures['machine'] {
@@ -106,6 +142,7 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): Target[] 
     target('save to searchable p99', report.saveToSearchable.p99Ms, 'max', 1_000, 'ms'),
     target('daemon RSS', report.rssMb, 'max', 600, 'MB'),
   ];
+  if (report.conductor) targets.push(...conductorTargets(report.conductor));
   if (report.restart || report.restartError) {
     targets.push(
       target('restart to first search', report.restart?.msToFirstSearch ?? null, 'max', 2_000, 'ms'),
@@ -122,6 +159,7 @@ export function formatReport(report: BenchReport): string {
     ...saveSection(report.saveToSearchable),
     ...memorySection(report.rss),
     ...restartSection(report.restart, report.restartError),
+    ...(report.conductor ? conductorSection(report.conductor) : []),
     ...loadSection(report),
     ...(report.warnings.length > 0 ? ['Warnings', ...report.warnings.map((w) => `  ! ${w}`), ''] : []),
     'Targets',
@@ -251,7 +289,7 @@ function latencyRow(label: string, s: Summary): string {
   return `  ${label.padEnd(30)} ${cells.join('')}`;
 }
 
-function formatTarget(t: Target): string {
+export function formatTarget(t: Target): string {
   const op = t.kind === 'min' ? '>=' : '<=';
   const value = t.value === null ? 'n/a' : t.value.toLocaleString('en', { maximumFractionDigits: 1 });
   return `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name.padEnd(40)} ${value} ${t.unit} (target ${op} ${t.limit.toLocaleString('en')})`;

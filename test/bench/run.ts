@@ -11,14 +11,19 @@ import { dirname, join } from 'node:path';
 import { parseBenchArgs, USAGE, type BenchOptions } from './args';
 import { DaemonProcess } from './daemonProcess';
 import { measureColdIndex, type ColdIndexResult } from './measure/coldIndex';
+import { measureConductor, type ConductorResult } from './measure/conductor';
 import { measureRestart, type RestartResult } from './measure/restart';
 import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
 import { measureSearch, type SearchResult } from './measure/search';
 import { LoadMonitor, readMemory, RssSampler, type MemorySample } from './procStats';
 import {
+  conductorSection,
+  conductorTargets,
   evaluateTargets,
   formatReport,
+  formatTarget,
   machine,
+  type ConductorReport,
   type BenchReport,
   type PhaseLoad,
   type RssFigures,
@@ -54,6 +59,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const startedAt = new Date();
+  const conductor = options.only === 'memory' ? null : await runConductor(options.conductorRuns);
+  if (options.only === 'conductor') return reportConductor(options, conductor!);
   const workload = await prepare('main', () =>
     loadOrGenerate({ seed: options.seed, chunks: options.chunks }),
   );
@@ -65,7 +72,7 @@ async function main(): Promise<number> {
     const figures = await runMain(options, workload, dirs);
     const restart = restartWorkload ? await runRestart(options, restartWorkload, dirs) : null;
     if (restart && !('documents' in restart)) process.stderr.write(`Restart failed: ${restart.error}\n`);
-    const report = assemble(options, workload, restartWorkload, figures, restart, startedAt);
+    const report = assemble(options, workload, restartWorkload, figures, restart, startedAt, conductor);
     process.stdout.write(formatReport(report));
     process.stdout.write(`Logs and queries: ${dirs.results}\n`);
     if (options.json) {
@@ -78,6 +85,25 @@ async function main(): Promise<number> {
     if (options.keep) process.stdout.write(`Kept the run's workspaces in ${dirs.run}\n`);
     else await rm(dirs.run, { recursive: true, force: true });
   }
+}
+
+async function runConductor(runs: number): Promise<ConductorResult> {
+  process.stderr.write(`Conductor: ${runs} runs of a 5-step runbook...\n`);
+  return measureConductor({ executorRuns: runs, conductorRuns: Math.max(10, Math.round(runs / 2)) });
+}
+
+/** `--only conductor`: the conductor's table, target and JSON, without the memory workloads. */
+async function reportConductor(options: BenchOptions, conductor: ConductorResult): Promise<number> {
+  const report: ConductorReport = { conductor, machine: machine(), targets: conductorTargets(conductor) };
+  process.stdout.write(
+    [...conductorSection(conductor), 'Targets', ...report.targets.map(formatTarget), ''].join('\n'),
+  );
+  if (options.json) {
+    await mkdir(dirname(options.json), { recursive: true });
+    await writeFile(options.json, JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(`JSON: ${options.json}\n`);
+  }
+  return options.strict && report.targets.some((t) => !t.pass) ? 1 : 0;
 }
 
 async function prepare(name: string, load: () => Promise<Workload>): Promise<Workload> {
@@ -201,11 +227,13 @@ function assemble(
   figures: MainFigures,
   restart: RestartResult | { error: string } | null,
   startedAt: Date,
+  conductor: ConductorResult | null,
 ): BenchReport {
   const { daemon: inside, ...searchRest } = figures.search;
   const { latency, ...saveRest } = figures.save;
   const m = workload.manifest;
   const partial: Omit<BenchReport, 'targets'> = {
+    conductor,
     index: figures.index,
     search: { ...inside, ...searchRest },
     saveToSearchable: { ...latency, latency, ...saveRest },

@@ -1,0 +1,224 @@
+/**
+ * The conductor's own overhead, with the model taken out of the picture.
+ *  - Per step: a 5-step runbook (four `llm` steps, one `fs.outbox@1` write) executed from a real,
+ *    fsync'd journal on disk with a model that answers at once, in this process: the time from a
+ *    step's start to its end record on disk, which includes rendering templates, the budget
+ *    check, three journal records (start, model call, end) each written and fsync'd, and the
+ *    outbox write for the connector step.
+ *  - Runs per second: the same runbook through the whole conductor (queue, journal, DuckDB trace
+ *    store, run notifications) against the OpenAI-compatible test server answering instantly over
+ *    loopback HTTP through the openai SDK: sequentially, and all at once (concurrency 2).
+ */
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkspaceConfig, type Runbook } from '@keel/schemas';
+import { Conductor } from '../../../daemon/src/conductor/conductor';
+import { Journal } from '../../../daemon/src/conductor/journal';
+import type { ModelProvider } from '../../../daemon/src/conductor/models/modelProvider';
+import { parseRunbook } from '../../../daemon/src/conductor/runbookFile';
+import { executeRun } from '../../../daemon/src/conductor/runExecutor';
+import type { MemoryAccess } from '../../../daemon/src/conductor/steps/stepRuntime';
+import { createLogger } from '../../../daemon/src/log';
+import { ModelServer } from '../../helpers/modelServer';
+import { round, summarize, type Summary } from '../stats';
+
+export interface ConductorResult {
+  /** Milliseconds from a step's start record to its end record, fsyncs included. */
+  stepOverhead: Summary & { steps: number };
+  /** Whole runs executed from a new journal, per second, one after another (instant model). */
+  executorRunsPerSecond: number;
+  /** Runs through the conductor and the HTTP model server, one after another. */
+  runsPerSecondSequential: number;
+  /** The same, all queued at once (the conductor runs 2 at a time). */
+  runsPerSecondConcurrent: number;
+  workload: {
+    runbookSteps: number;
+    modelSteps: number;
+    executorRuns: number;
+    conductorRuns: number;
+    journalRecordsPerRun: number;
+  };
+}
+
+const RUNBOOK = `apiVersion: keel/v1
+name: five
+role: Benchmark
+description: Four model steps and an outbox write.
+steps:
+  - id: a
+    type: llm
+    prompt: "Start from {{ inputs.topic }}."
+  - id: b
+    type: llm
+    prompt: "Continue {{ steps.a.output }}."
+  - id: save
+    type: connector
+    use: fs.outbox@1
+    with: { path: "{{ run.id }}.md", content: "{{ steps.b.output }}" }
+  - id: c
+    type: llm
+    prompt: "Check {{ steps.b.output }}."
+  - id: d
+    type: llm
+    prompt: "Sum up {{ steps.c.output }}."
+inputs:
+  topic: { type: string, default: renewals }
+`;
+
+const INSTANT: ModelProvider = {
+  kind: 'instant',
+  complete: () =>
+    Promise.resolve({
+      content: 'ok',
+      toolCalls: [],
+      finishReason: 'stop',
+      usage: { inputTokens: 12, outputTokens: 2 },
+      model: 'instant',
+    }),
+};
+
+const NO_MEMORY: MemoryAccess = {
+  search: () => Promise.reject(new Error('the benchmark runbook reads no memory')),
+  read: () => Promise.reject(new Error('the benchmark runbook reads no memory')),
+};
+
+export async function measureConductor(options: {
+  executorRuns: number;
+  conductorRuns: number;
+}): Promise<ConductorResult> {
+  const root = await realpath(await mkdtemp(join(tmpdir(), 'keel-bench-conductor-')));
+  try {
+    const parsed = parseRunbook(RUNBOOK, 'runbooks/five.yaml');
+    if (!parsed.runbook) throw new Error(parsed.problems.map((p) => p.message).join('; '));
+    const executor = await measureExecutor(join(root, 'executor'), parsed.runbook, options.executorRuns);
+    const conductor = await measureConductorRuns(join(root, 'conductor'), options.conductorRuns);
+    return {
+      ...executor,
+      ...conductor,
+      workload: {
+        runbookSteps: 5,
+        modelSteps: 4,
+        executorRuns: options.executorRuns,
+        conductorRuns: options.conductorRuns,
+        journalRecordsPerRun: executor.records,
+      },
+    };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function measureExecutor(
+  workspace: string,
+  runbook: Runbook,
+  runs: number,
+): Promise<{
+  stepOverhead: ConductorResult['stepOverhead'];
+  executorRunsPerSecond: number;
+  records: number;
+}> {
+  const journals = join(workspace, '.keel', 'runs');
+  await mkdir(journals, { recursive: true });
+  const models = WorkspaceConfig.parse({
+    version: 1,
+    models: { tiers: { fast: { model: 'instant' } } },
+  }).models;
+  const stepMs: number[] = [];
+  let records = 0;
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) {
+    const id = `bench-${i}`;
+    const journal = await Journal.create(join(journals, `${id}.jsonl`), {
+      type: 'run',
+      version: 1,
+      id,
+      runbook: 'five',
+      runbookHash: 'bench',
+      inputs: { topic: 'renewals' },
+      recordCassette: null,
+      at: new Date().toISOString(),
+    });
+    const opened = new Map<string, number>();
+    const result = await executeRun({
+      runId: id,
+      runbook,
+      workspace,
+      records: [...journal.records],
+      append: async (record) => {
+        if (record.type === 'stepStart') opened.set(record.stepId, performance.now());
+        await journal.append(record);
+        if (record.type === 'stepEnd') stepMs.push(performance.now() - opened.get(record.stepId)!);
+      },
+      mode: 'live',
+      models,
+      provider: INSTANT,
+      memory: NO_MEMORY,
+      signal: new AbortController().signal,
+    });
+    await journal.append({
+      type: 'runEnd',
+      status: result.status,
+      outputs: result.outputs,
+      error: result.error,
+      escalation: null,
+      at: new Date().toISOString(),
+    });
+    if (result.status !== 'succeeded')
+      throw new Error(`benchmark run ${id} ${result.status}: ${result.error}`);
+    records = journal.records.length;
+    await journal.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    stepOverhead: { ...summarize(stepMs), steps: stepMs.length },
+    executorRunsPerSecond: round(runs / seconds, 1),
+    records,
+  };
+}
+
+async function measureConductorRuns(
+  workspace: string,
+  runs: number,
+): Promise<{ runsPerSecondSequential: number; runsPerSecondConcurrent: number }> {
+  const server = await ModelServer.start();
+  server.respondWith(() => ({ content: 'ok' }));
+  await mkdir(join(workspace, 'runbooks'), { recursive: true });
+  await writeFile(join(workspace, 'runbooks', 'five.yaml'), RUNBOOK);
+  const config = WorkspaceConfig.parse({
+    version: 1,
+    models: { endpoint: { baseUrl: server.baseUrl }, tiers: { fast: { model: 'instant' } } },
+  });
+  const conductor = await Conductor.open({
+    workspace,
+    log: createLogger({ level: 'error' }),
+    config,
+    resume: false,
+    memory: () => Promise.resolve(NO_MEMORY),
+    onRunChanged: () => undefined,
+  });
+  try {
+    const timed = async (start: () => Promise<void>): Promise<number> => {
+      const began = performance.now();
+      await start();
+      return round(runs / ((performance.now() - began) / 1000), 1);
+    };
+    const runOne = async (): Promise<void> => {
+      const run = await conductor.start('five', {});
+      const done = await conductor.wait(run.id);
+      if (done.status !== 'succeeded')
+        throw new Error(`benchmark run ${done.id} ${done.status}: ${done.error}`);
+    };
+    await runOne(); // warm-up: SDK, DuckDB, first journal
+    const runsPerSecondSequential = await timed(async () => {
+      for (let i = 0; i < runs; i++) await runOne();
+    });
+    const runsPerSecondConcurrent = await timed(async () => {
+      await Promise.all(Array.from({ length: runs }, () => runOne()));
+    });
+    return { runsPerSecondSequential, runsPerSecondConcurrent };
+  } finally {
+    await conductor.stop();
+    await server.close();
+  }
+}
