@@ -1,6 +1,6 @@
 /**
  * The second retrieval stage: two priors from the workspace's structure, applied to the fused
- * candidates. Measured on LoCoMo (test/eval): hybrid recall@10 +0.04 (bootstrap 95% CI +0.027 to
+ * candidates. Measured on LoCoMo (test/eval), with the 256-d embedder of the time: hybrid recall@10 +0.04 (bootstrap 95% CI +0.027 to
  * +0.056); with the constants chosen on four conversations and scored on the fifth, 0.731.
  *  1. Folder prior (the cluster hypothesis): a note in the same folder as other strong matches is
  *     more likely relevant. Each candidate gains FOLDER_WEIGHT x (its folder's sum of its

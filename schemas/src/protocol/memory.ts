@@ -28,7 +28,7 @@ export const SearchResult = z.object({
   /** The chunk's heading path (`Acme > Renewal`), or empty for text before any heading. */
   heading: z.string(),
   text: z.string(),
-  /** Reciprocal-rank-fusion score: higher is better; comparable within one answer only. */
+  /** The fused, re-ranked score: higher is better; comparable within one answer only. */
   score: z.number(),
   /** Past its `review-by` date, or older than the workspace's `memory.maxAgeDays`. */
   stale: z.boolean(),
