@@ -37,6 +37,8 @@ interface ActiveRun {
   controller: AbortController;
   stepsTotal: number;
   state: 'queued' | 'running';
+  /** Its end is being written: too late to cancel. */
+  finishing: boolean;
   done: Promise<RunSummary>;
   resolve: (summary: RunSummary) => void;
 }
@@ -155,15 +157,16 @@ export class Conductor {
   /** Cancels a queued or running run; a finished one is returned as it is. */
   async cancel(id: string): Promise<RunSummary> {
     const active = this.active.get(id);
-    if (!active) return this.summary(id);
+    if (!active || active.finishing) return active ? active.done : this.summary(id);
     await active.journal.append({
       type: 'cancelRequested',
       reason: 'cancelled by the operator',
       at: new Date().toISOString(),
     });
     active.controller.abort(new Error('cancelled'));
-    if (active.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(id), 1);
+    const queued = this.queue.indexOf(id);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
       await this.complete(id, active, {
         status: 'cancelled',
         outputs: null,
@@ -283,6 +286,7 @@ export class Conductor {
       controller: new AbortController(),
       stepsTotal,
       state: 'queued',
+      finishing: false,
       done,
       resolve,
     });
@@ -365,6 +369,7 @@ export class Conductor {
       escalation: string | null;
     },
   ): Promise<void> {
+    run.finishing = true;
     await run.journal.append({ type: 'runEnd', ...result, at: new Date().toISOString() });
     const started = run.journal.records[0] as RecordOf<'run'>;
     if (started.recordCassette) {
