@@ -98,6 +98,15 @@ export const WorkspaceConfig = z.strictObject({
       concurrency: z.number().int().min(1).max(16).default(2),
     })
     .prefault({}),
+  approvals: z
+    .strictObject({
+      /**
+       * Paths agents may change without asking (globs). keel.yaml, runbooks/ and .vscode/ always
+       * need a decision, whatever this says, and nothing under .git/ is ever written.
+       */
+      autoApply: z.array(z.string().min(1)).default(['memory/working/**', 'outbox/**']),
+    })
+    .prefault({}),
   models: z
     .strictObject({
       endpoint: ModelEndpoint.optional(),

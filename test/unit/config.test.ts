@@ -26,6 +26,7 @@ describe('keel.yaml', () => {
       version: 1,
       memory: { dir: 'memory', maxAgeDays: 365, embeddings: { provider: 'local' }, rescanMinutes: 10 },
       runbooks: { dir: 'runbooks', concurrency: 2 },
+      approvals: { autoApply: ['memory/working/**', 'outbox/**'] },
       models: {
         tiers: {},
         timeoutSeconds: 60,

@@ -7,6 +7,7 @@ import {
   type DaemonStatus,
   type IndexStatus,
   type MessageDefinition,
+  type Proposal,
   type RunbookInfo,
   type RunSummary,
   type SearchResult,
@@ -84,6 +85,7 @@ const run: RunSummary = {
   tokens: 1830,
   error: null,
   escalation: null,
+  waitingFor: null,
   outputs: null,
 };
 
@@ -103,6 +105,24 @@ const runbookInfo: RunbookInfo = {
     },
   ],
   problems: [],
+};
+
+const proposal: Proposal = {
+  id: 'p-20261125-085500-onboarding-1a2b-record',
+  runId: run.id,
+  stepId: 'record',
+  runbook: 'onboarding',
+  summary: 'Onboarding plan for Acme',
+  reasoning: 'The plan belongs next to the customer note.',
+  changes: [
+    { path: 'memory/customers/acme-onboarding.md', action: 'create', baseHash: null, content: '# Plan\n' },
+    { path: 'memory/customers/acme.md', action: 'modify', baseHash: 'ab'.repeat(32), content: '# Acme\n' },
+  ],
+  status: 'pending',
+  protected: false,
+  createdAt: '2026-11-25T08:55:03.000Z',
+  staleFiles: [],
+  decision: null,
 };
 
 /** A valid params (and result) example per method, plus one invalid params each. */
@@ -236,6 +256,43 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
   },
   'keel/runbooks/changed': { params: { runbooks: [runbookInfo] }, invalidParams: { runbooks: [{}] } },
   'keel/runs/changed': { params: run, invalidParams: { ...run, status: 'sleeping' } },
+  'keel/approvals/list': {
+    params: { status: ['pending', 'stale'] },
+    result: { approvals: [proposal] },
+    invalidParams: { status: ['maybe'] },
+  },
+  'keel/approvals/get': {
+    params: { id: proposal.id },
+    result: {
+      proposal,
+      current: { 'memory/customers/acme-onboarding.md': null, 'memory/customers/acme.md': '# Old\n' },
+    },
+    invalidParams: {},
+  },
+  'keel/approvals/approve': {
+    params: { id: proposal.id, edited: { 'memory/customers/acme.md': '# Acme Corp\n' } },
+    result: {
+      ...proposal,
+      status: 'applied',
+      decision: {
+        kind: 'edited',
+        reason: null,
+        commit: 'c0ffee'.repeat(6) + 'c0ff',
+        at: '2026-11-25T09:00:00.000Z',
+      },
+    },
+    invalidParams: { id: proposal.id, edited: { 'a.md': 3 } },
+  },
+  'keel/approvals/reject': {
+    params: { id: proposal.id, reason: 'Acme asked for a six-week plan.' },
+    result: {
+      ...proposal,
+      status: 'rejected',
+      decision: { kind: 'rejected', reason: 'Six weeks.', commit: null, at: '2026-11-25T09:00:00.000Z' },
+    },
+    invalidParams: { id: proposal.id, reason: '   ' },
+  },
+  'keel/approvals/changed': { params: { proposal, pending: 1 }, invalidParams: { proposal, pending: -1 } },
   'keel/models/setApiKey': {
     params: { apiKey: 'sk-test' },
     result: { ok: true },

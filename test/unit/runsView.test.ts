@@ -35,6 +35,7 @@ const run = (change: Partial<RunSummary>): RunSummary => ({
   tokens: 1830,
   error: null,
   escalation: null,
+  waitingFor: null,
   outputs: null,
   ...change,
 });

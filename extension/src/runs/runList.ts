@@ -24,19 +24,21 @@ export function mergeRun(runs: readonly RunSummary[], run: RunSummary, limit = R
  * arrival order says nothing (a notification racing a list answer).
  */
 export function isAtLeastAsRecent(a: RunSummary, b: RunSummary): boolean {
-  const stage = (r: RunSummary): number => (r.status === 'queued' ? 0 : r.status === 'running' ? 1 : 2);
+  const stage = (r: RunSummary): number =>
+    r.status === 'queued' ? 0 : r.status === 'running' || r.status === 'waiting_approval' ? 1 : 2;
   if (stage(a) !== stage(b)) return stage(a) > stage(b);
   if (a.stepsDone !== b.stepsDone) return a.stepsDone > b.stepsDone;
   return a.costUsd >= b.costUsd;
 }
 
 export function canCancel(status: RunStatus): boolean {
-  return status === 'queued' || status === 'running';
+  return status === 'queued' || status === 'running' || status === 'waiting_approval';
 }
 
 export const STATUS_LABELS: Record<RunStatus, string> = {
   queued: 'queued',
   running: 'running',
+  waiting_approval: 'waiting for approval',
   succeeded: 'succeeded',
   failed: 'failed',
   budget_exceeded: 'over budget',
@@ -47,6 +49,7 @@ export const STATUS_LABELS: Record<RunStatus, string> = {
 export const STATUS_ICONS: Record<RunStatus, string> = {
   queued: '○',
   running: '◐',
+  waiting_approval: '⏸',
   succeeded: '✓',
   failed: '✕',
   budget_exceeded: '$',

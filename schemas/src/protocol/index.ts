@@ -1,4 +1,11 @@
 /** Every message of the Keel protocol, and the list of them all (for routers and tests). */
+import {
+  ApprovalApproveRequest,
+  ApprovalGetRequest,
+  ApprovalRejectRequest,
+  ApprovalsChangedNotification,
+  ApprovalsListRequest,
+} from './approvals';
 import type { MessageDefinition } from './define';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -25,6 +32,7 @@ import { AuthRequest } from './session';
 import { StatusChangedNotification, StatusRequest } from './status';
 import { WorkspaceInitRequest } from './workspace';
 
+export * from './approvals';
 export * from './common';
 export * from './define';
 export * from './errors';
@@ -57,4 +65,9 @@ export const allMessages: readonly MessageDefinition[] = [
   RunChangedNotification,
   RunbooksChangedNotification,
   SetApiKeyRequest,
+  ApprovalsListRequest,
+  ApprovalGetRequest,
+  ApprovalApproveRequest,
+  ApprovalRejectRequest,
+  ApprovalsChangedNotification,
 ];

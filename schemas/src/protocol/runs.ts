@@ -6,6 +6,8 @@ import { defineNotification, defineRequest } from './define';
 export const RunStatus = z.enum([
   'queued',
   'running',
+  /** A proposed change waits for the operator; the run goes on when it is decided. */
+  'waiting_approval',
   'succeeded',
   /** A step failed for good, or a success criterion did not hold. */
   'failed',
@@ -71,6 +73,8 @@ export const RunSummary = z.object({
   error: z.string().nullable(),
   /** Set when the run escalated to the operator. */
   escalation: z.string().nullable(),
+  /** The proposal the run waits for (status waiting_approval). */
+  waitingFor: z.string().nullable(),
   outputs: z.record(z.string(), z.unknown()).nullable(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
@@ -83,6 +87,8 @@ export const RunStartRequest = defineRequest({
     inputs: z.record(z.string(), InputValue).default({}),
     /** Record every model exchange into this cassette file (workspace-relative). */
     recordCassette: z.string().min(1).optional(),
+    /** Answer every model call from this cassette instead of the endpoint (demos, offline runs). */
+    replayCassette: z.string().min(1).optional(),
   }),
   result: RunSummary,
 });
@@ -119,7 +125,7 @@ export type ModelCallInfo = z.infer<typeof ModelCallInfo>;
 export const StepTrace = z.object({
   id: z.string(),
   type: z.string(),
-  status: z.enum(['pending', 'running', 'succeeded', 'skipped', 'failed']),
+  status: z.enum(['pending', 'running', 'waiting_approval', 'succeeded', 'skipped', 'failed']),
   startedAt: z.string().nullable(),
   endedAt: z.string().nullable(),
   durationMs: z.number().nullable(),

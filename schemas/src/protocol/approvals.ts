@@ -1,0 +1,103 @@
+/**
+ * Approvals: every risky change an agent proposes waits for the operator, who approves it (as
+ * proposed or edited) or rejects it with a reason the run can act on.
+ */
+import { z } from 'zod';
+import { defineNotification, defineRequest } from './define';
+
+export const FileChange = z.object({
+  /** Workspace-relative, forward slashes. */
+  path: z.string().min(1),
+  action: z.enum(['create', 'modify', 'delete']),
+  /** sha256 of the file the change was computed against; null when the file did not exist. */
+  baseHash: z.string().nullable(),
+  /** The proposed full content; null for a delete. */
+  content: z.string().nullable(),
+});
+export type FileChange = z.infer<typeof FileChange>;
+
+export const ProposalStatus = z.enum([
+  /** Waiting for the operator. */
+  'pending',
+  /** A file changed after the proposal was made: it must be looked at again against the file as it is now. */
+  'stale',
+  /** Written and committed, as proposed or as the operator edited it. */
+  'applied',
+  'rejected',
+]);
+export type ProposalStatus = z.infer<typeof ProposalStatus>;
+
+export const Proposal = z.object({
+  id: z.string(),
+  runId: z.string(),
+  stepId: z.string(),
+  runbook: z.string(),
+  summary: z.string(),
+  /** Why the agent proposes it, in its words. */
+  reasoning: z.string(),
+  changes: z.array(FileChange).min(1),
+  status: ProposalStatus,
+  /** Touches keel.yaml, runbooks/ or .vscode/: only an explicit decision applies it, whatever the policy. */
+  protected: z.boolean(),
+  createdAt: z.string(),
+  /** For a stale proposal: the files that changed since it was made. */
+  staleFiles: z.array(z.string()),
+  decision: z
+    .object({
+      kind: z.enum(['approved', 'edited', 'rejected']),
+      reason: z.string().nullable(),
+      /** The git commit that recorded an applied change. */
+      commit: z.string().nullable(),
+      at: z.string(),
+    })
+    .nullable(),
+});
+export type Proposal = z.infer<typeof Proposal>;
+
+/** `keel/approvals/list`: proposals, the pending (and stale) ones first. */
+export const ApprovalsListRequest = defineRequest({
+  method: 'keel/approvals/list',
+  params: z
+    .strictObject({ status: z.array(ProposalStatus).min(1).optional() })
+    .optional()
+    .default({}),
+  result: z.object({ approvals: z.array(Proposal) }),
+});
+
+export const ApprovalGetRequest = defineRequest({
+  method: 'keel/approvals/get',
+  params: z.strictObject({ id: z.string().min(1) }),
+  result: z.object({
+    proposal: Proposal,
+    /** Each changed file as it is on disk now (null when absent), for the diff's left side. */
+    current: z.record(z.string(), z.string().nullable()),
+  }),
+});
+
+/** `keel/approvals/approve`: applies the proposal (all files or none) and commits it to git. */
+export const ApprovalApproveRequest = defineRequest({
+  method: 'keel/approvals/approve',
+  params: z.strictObject({
+    id: z.string().min(1),
+    /** The operator's version of some files (path → full content); the decision becomes `edited`. */
+    edited: z.record(z.string(), z.string()).optional(),
+  }),
+  result: Proposal,
+});
+
+/** `keel/approvals/reject`: the run learns the reason and goes on without the change. */
+export const ApprovalRejectRequest = defineRequest({
+  method: 'keel/approvals/reject',
+  params: z.strictObject({
+    id: z.string().min(1),
+    reason: z.string().trim().min(1, { error: 'say why, so the agent can act on it' }).max(4_000),
+  }),
+  result: Proposal,
+});
+
+/** `keel/approvals/changed`: a proposal was made, became stale, or was decided. */
+export const ApprovalsChangedNotification = defineNotification({
+  method: 'keel/approvals/changed',
+  direction: 'serverToClient',
+  params: z.object({ proposal: Proposal, pending: z.number().int().min(0) }),
+});
