@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import {
   ApprovalsChangedNotification,
   CONFIG_FILE,
+  ControlChangedNotification,
   IndexChangedNotification,
   RunbooksChangedNotification,
   RunChangedNotification,
@@ -81,6 +82,7 @@ export class Daemon {
       onRunChanged: (summary) => this.notify(RunChangedNotification, summary),
       onApprovalChanged: (proposal, pending) =>
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
+      onControlChanged: (state) => this.notify(ControlChangedNotification, state),
       onRunbooksChanged: (runbooks) => this.notify(RunbooksChangedNotification, { runbooks }),
     });
   }

@@ -6,6 +6,7 @@ import { KEEL_VERSION } from '../version';
 import { registerApprovals } from './commands/approvals';
 import { registerDaemon } from './commands/daemon';
 import { registerIndex } from './commands/index';
+import { registerReport } from './commands/report';
 import { registerRuns } from './commands/runs';
 import { registerSearch } from './commands/search';
 import { registerInit } from './commands/init';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerSearch(program, context);
   registerRuns(program, context);
   registerApprovals(program, context);
+  registerReport(program, context);
   registerDaemon(program, context);
   registerStop(program, context);
   for (const command of program.commands) command.exitOverride();

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
+  ControlState,
   Proposal,
   RunbookInfo,
   RunbookTestResult,
@@ -15,6 +16,8 @@ import type {
   WorkspaceConfig,
 } from '@keel/schemas';
 import { ApprovalService } from '../approvals/approvalService';
+import { Governor } from '../governance/governor';
+import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider } from './models/cassetteProvider';
 import { absoluteIn } from './workspacePaths';
@@ -41,11 +44,13 @@ export interface ConductorOptions {
   memory: () => Promise<MemoryAccess>;
   onRunChanged: (summary: RunSummary) => void;
   onApprovalChanged?: (proposal: Proposal, pending: number) => void;
+  onControlChanged?: (state: ControlState) => void;
   env?: NodeJS.ProcessEnv;
 }
 
 interface ActiveRun {
   journal: Journal;
+  /** Replaced when a run halted by the emergency stop is queued again. */
   controller: AbortController;
   stepsTotal: number;
   state: 'queued' | 'running';
@@ -66,6 +71,11 @@ export class Conductor {
   private running = 0;
   private stopping = false;
   private apiKey: string | null = null;
+  /** Each runbook's role, for quotas set per role. */
+  private readonly roles = new Map<string, string>();
+  /** Runs executing now, by id: what an emergency stop waits for. */
+  private readonly executing = new Map<string, Promise<void>>();
+  private governor!: Governor;
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -87,9 +97,20 @@ export class Conductor {
       workspace: options.workspace,
       config: options.config,
       log: options.log,
-      onChanged: (proposal, pending) => options.onApprovalChanged?.(proposal, pending),
+      onChanged: (proposal, pending) => {
+        traces.saveApproval(proposal);
+        options.onApprovalChanged?.(proposal, pending);
+      },
     });
+    for (const proposal of approvals.list()) traces.saveApproval(proposal);
     const conductor = new Conductor(options, traces, runsDir, approvals);
+    conductor.governor = await Governor.open({
+      keelDir,
+      config: () => conductor.options.config,
+      runs: () => conductor.list(Number.MAX_SAFE_INTEGER),
+      roleOf: (runbook) => conductor.roles.get(runbook) ?? null,
+      onChanged: (state) => options.onControlChanged?.(state),
+    });
     await conductor.load();
     return conductor;
   }
@@ -111,7 +132,39 @@ export class Conductor {
   }
 
   async listRunbooks(): Promise<RunbookInfo[]> {
-    return (await this.runbooks.list()).map((r) => r.info);
+    const all = await this.runbooks.list();
+    for (const r of all) if (r.info.role) this.roles.set(r.info.name, r.info.role);
+    return all.map((r) => r.info);
+  }
+
+  /** The emergency stop: halts every run now (they resume after "resume"), refuses new ones. */
+  async emergencyStop(reason: string | null): Promise<ControlState> {
+    await this.governor.stop(reason);
+    for (const run of this.active.values())
+      if (run.state === 'running') run.controller.abort(new Error('halt'));
+    await Promise.all(this.executing.values());
+    this.options.log.warn('emergency stop: every run halted', { reason: reason ?? 'none given' });
+    return this.governor.state();
+  }
+
+  async resume(): Promise<ControlState> {
+    await this.governor.resume();
+    this.options.log.info('emergency stop lifted: halted runs go on');
+    this.pump();
+    return this.governor.state();
+  }
+
+  controlState(): ControlState {
+    return this.governor.state();
+  }
+
+  async metrics(span: { since?: string | undefined; until?: string | undefined }): Promise<MetricsReport> {
+    await this.listRunbooks().catch(() => undefined);
+    try {
+      return await metricsReport(this.traces, (runbook) => this.roles.get(runbook) ?? null, span);
+    } catch (error) {
+      throw new ConductorRequestError((error as Error).message);
+    }
   }
 
   /** Queues a run; answers with its summary at once. */
@@ -125,6 +178,12 @@ export class Conductor {
     const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
       throw new ConductorRequestError(error.message);
     });
+    this.roles.set(loaded.runbook.name, loaded.runbook.role);
+    try {
+      this.governor.admit(loaded.runbook.name, loaded.runbook.role);
+    } catch (error) {
+      throw new ConductorRequestError((error as Error).message);
+    }
     const checked = checkInputs(loaded.runbook, inputs);
     const id = newRunId(loaded.runbook.name);
     const journal = await Journal.create(
@@ -289,9 +348,12 @@ export class Conductor {
       const modelCalls = records.filter((r) => r.type === 'modelCall').length;
       if ((counts.get(id) ?? 0) !== modelCalls) this.traces.reload(id, records);
       const runbook = await this.runbooks.get(run.runbook).catch(() => null);
+      if (runbook) this.roles.set(runbook.runbook.name, runbook.runbook.role);
       const stepsTotal = runbook?.runbook.steps.length ?? 0;
       if (records.some((r) => r.type === 'runEnd')) {
-        this.finished.set(id, summarize(records, stepsTotal, null));
+        const summary = summarize(records, stepsTotal, null);
+        this.finished.set(id, summary);
+        this.traces.saveRun(summary);
         continue;
       }
       if (!this.options.resume) {
@@ -326,6 +388,7 @@ export class Conductor {
   private pump(): void {
     while (
       !this.stopping &&
+      !this.governor.stopped &&
       this.running < this.options.config.runbooks.concurrency &&
       this.queue.length > 0
     ) {
@@ -335,12 +398,14 @@ export class Conductor {
       run.state = 'running';
       this.running++;
       this.changed(id);
-      void this.execute(id, run)
+      const execution = this.execute(id, run)
         .catch((error: unknown) => this.options.log.error('a run crashed the conductor', { run: id, error }))
         .finally(() => {
+          this.executing.delete(id);
           this.running--;
           this.pump();
         });
+      this.executing.set(id, execution);
     }
   }
 
@@ -375,6 +440,11 @@ export class Conductor {
           this.options.workspace,
           feedbackPath(this.options.config.memory.dir, loaded.runbook.name),
         ),
+        breaker: started.replayCassette
+          ? null
+          : this.options.config.models.endpoint
+            ? this.governor.endpointBreaker(this.options.config.models.endpoint.baseUrl)
+            : null,
         signal: run.controller.signal,
         onProgress: () => this.changed(id),
       });
@@ -386,13 +456,18 @@ export class Conductor {
         escalation: null,
       };
     }
-    if (
-      this.stopping &&
-      result.status === 'cancelled' &&
-      !records.some((r) => r.type === 'cancelRequested')
-    ) {
+    const interrupted = result.status === 'cancelled' && !records.some((r) => r.type === 'cancelRequested');
+    if (interrupted && this.stopping) {
       // Interrupted by shutdown, not by the operator: no end record, so the next start resumes it.
       run.resolve(this.summaryOfActive(id));
+      return;
+    }
+    if (interrupted && this.governor.stopped) {
+      // Halted by the emergency stop: back in the queue, to go on from its journal on resume.
+      run.controller = new AbortController();
+      run.state = 'queued';
+      this.queue.unshift(id);
+      this.changed(id);
       return;
     }
     await this.complete(id, run, result);
@@ -413,6 +488,7 @@ export class Conductor {
     await this.saveCassette(id, run);
     await run.journal.close();
     const summary = summarize(run.journal.records, run.stepsTotal, null);
+    this.governor.runFinished(summary);
     this.active.delete(id);
     this.finished.set(id, summary);
     this.publish(summary);

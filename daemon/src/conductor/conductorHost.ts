@@ -8,6 +8,7 @@ import {
   ErrorCodes,
   KeelRpcError,
   WorkspaceConfig,
+  type ControlState,
   type Problem,
   type Proposal,
   type RunbookInfo,
@@ -25,6 +26,7 @@ export interface ConductorHostOptions {
   memory: MemoryHost;
   onRunChanged: (summary: RunSummary) => void;
   onApprovalChanged: (proposal: Proposal, pending: number) => void;
+  onControlChanged: (state: ControlState) => void;
   onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
 }
 
@@ -96,6 +98,7 @@ export class ConductorHost {
       resume: this.options.mode === 'daemon',
       onRunChanged: this.options.onRunChanged,
       onApprovalChanged: this.options.onApprovalChanged,
+      onControlChanged: this.options.onControlChanged,
       memory: async () => {
         const service = await memory.get();
         return {

@@ -6,6 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import type { CircuitBreaker } from '../governance/circuitBreaker';
 import type { Runbook, RunbookStep, RunStatus } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './expressions';
@@ -39,6 +40,8 @@ export interface ExecutionOptions {
   approvals?: ApprovalPort | null;
   /** The operator's latest corrections of this runbook's proposals, for prompts. */
   feedback?: string | null;
+  /** The model endpoint's circuit breaker. */
+  breaker?: CircuitBreaker | null;
   /** Called after each journal record, so watchers see progress. */
   onProgress?: () => void;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -84,6 +87,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     recorded,
     mode: options.mode,
     signal: options.signal,
+    breaker: options.breaker ?? null,
     ...(options.sleep ? { sleep: options.sleep } : {}),
   });
   const steps: Record<string, { output: unknown; status: string }> = {};

@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { RunSummary } from '@keel/schemas';
+import type { Proposal, RunSummary } from '@keel/schemas';
 import type { JournalRecord } from './journalRecords';
 
 const SCHEMA = `
@@ -15,11 +15,29 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS steps (
   run_id VARCHAR, step_id VARCHAR, step_type VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
   ended_at TIMESTAMPTZ, error VARCHAR);
+CREATE TABLE IF NOT EXISTS approvals (
+  id VARCHAR PRIMARY KEY, run_id VARCHAR, runbook VARCHAR, status VARCHAR, decision VARCHAR,
+  created_at TIMESTAMPTZ, decided_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS model_calls (
   run_id VARCHAR, step_id VARCHAR, call INTEGER, attempt INTEGER, tier VARCHAR, model VARCHAR,
   latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_usd DOUBLE, outcome VARCHAR,
   called_at TIMESTAMPTZ);
 `;
+
+export interface AgentRow {
+  runbook: string;
+  runs: number;
+  succeeded: number;
+  failed: number;
+  finished: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  costUsd: number;
+  tokens: number;
+  approved: number;
+  edited: number;
+  rejected: number;
+}
 
 export interface ModelCallRow {
   runId: string;
@@ -85,6 +103,88 @@ export class TraceStore {
           summary.error,
         ],
       );
+    });
+  }
+
+  /** Writes a proposal's current state (for rework rates). */
+  saveApproval(proposal: Proposal): void {
+    this.enqueue(async () => {
+      await this.db.run('DELETE FROM approvals WHERE id = $1', [proposal.id]);
+      await this.db.run(
+        'INSERT INTO approvals VALUES ($1, $2, $3, $4, $5, $6::TIMESTAMPTZ, $7::TIMESTAMPTZ)',
+        [
+          proposal.id,
+          proposal.runId,
+          proposal.runbook,
+          proposal.status,
+          proposal.decision?.kind ?? null,
+          proposal.createdAt,
+          proposal.decision?.at ?? null,
+        ],
+      );
+    });
+  }
+
+  /** Per runbook over [since, until): run counts, duration percentiles, spend, approval decisions. */
+  agentMetrics(since: string, until: string): Promise<AgentRow[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `WITH r AS (
+           SELECT * FROM runs WHERE started_at >= $1::TIMESTAMPTZ AND started_at < $2::TIMESTAMPTZ),
+         a AS (
+           SELECT runbook,
+                  count(*) FILTER (WHERE decision = 'approved') AS approved,
+                  count(*) FILTER (WHERE decision = 'edited') AS edited,
+                  count(*) FILTER (WHERE decision = 'rejected') AS rejected
+           FROM approvals WHERE decided_at >= $1::TIMESTAMPTZ AND decided_at < $2::TIMESTAMPTZ GROUP BY runbook)
+         SELECT coalesce(r.runbook, a.runbook) AS runbook,
+                count(r.id) AS runs,
+                count(r.id) FILTER (WHERE r.status = 'succeeded') AS succeeded,
+                count(r.id) FILTER (WHERE r.status IN ('failed', 'budget_exceeded')) AS failed,
+                count(r.id) FILTER (WHERE r.ended_at IS NOT NULL) AS finished,
+                quantile_cont(epoch_ms(r.ended_at) - epoch_ms(r.started_at), 0.5) AS p50,
+                quantile_cont(epoch_ms(r.ended_at) - epoch_ms(r.started_at), 0.95) AS p95,
+                coalesce(sum(r.cost_usd), 0) AS cost, coalesce(sum(r.tokens), 0) AS tokens,
+                any_value(a.approved) AS approved, any_value(a.edited) AS edited, any_value(a.rejected) AS rejected
+         FROM r FULL OUTER JOIN a ON r.runbook = a.runbook
+         GROUP BY coalesce(r.runbook, a.runbook) ORDER BY 1`,
+        [since, until],
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        runbook: text(row.runbook),
+        runs: Number(row.runs),
+        succeeded: Number(row.succeeded),
+        failed: Number(row.failed),
+        finished: Number(row.finished),
+        p50Ms: row.p50 === null ? null : Number(row.p50),
+        p95Ms: row.p95 === null ? null : Number(row.p95),
+        costUsd: Number(row.cost),
+        tokens: Number(row.tokens),
+        approved: Number(row.approved ?? 0),
+        edited: Number(row.edited ?? 0),
+        rejected: Number(row.rejected ?? 0),
+      }));
+    });
+  }
+
+  /** Spend per runbook per local day over [since, until). */
+  spendByDay(
+    since: string,
+    until: string,
+  ): Promise<{ day: string; agent: string; costUsd: number; tokens: number }[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `SELECT strftime(started_at, '%Y-%m-%d') AS day, runbook, sum(cost_usd) AS cost, sum(tokens) AS tokens
+         FROM runs WHERE started_at >= $1::TIMESTAMPTZ AND started_at < $2::TIMESTAMPTZ
+         GROUP BY 1, 2 ORDER BY 1, 2`,
+        [since, until],
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        day: text(row.day),
+        agent: text(row.runbook),
+        costUsd: Number(row.cost),
+        tokens: Number(row.tokens),
+      }));
     });
   }
 

@@ -2,6 +2,7 @@
 import type { Daemon } from '../daemon';
 import type { Router } from '../rpc/router';
 import { registerApprovalHandlers } from './approvals';
+import { registerControlHandlers } from './control';
 import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
 import { registerRunHandlers } from './runs';
@@ -15,4 +16,5 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerMemoryHandlers(router, daemon);
   registerRunHandlers(router, daemon);
   registerApprovalHandlers(router, daemon);
+  registerControlHandlers(router, daemon);
 }

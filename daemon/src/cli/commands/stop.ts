@@ -1,9 +1,9 @@
 /** `keel stop`: ask the workspace's running daemon to shut down, and wait until it has. */
 import type { Command } from 'commander';
-import { ShutdownRequest } from '@keel/schemas';
+import { EmergencyStopRequest, ShutdownRequest } from '@keel/schemas';
 import { resolveWorkspace } from '../../workspace/locate';
 import { isProcessAlive, WorkspaceLock } from '../../runtime/workspaceLock';
-import { attachToDaemon } from '../connect';
+import { attachToDaemon, withWorkspace } from '../connect';
 import type { CliContext } from '../context';
 
 const EXIT_WAIT_MS = 10_000;
@@ -11,9 +11,20 @@ const EXIT_WAIT_MS = 10_000;
 export function registerStop(program: Command, context: CliContext): void {
   program
     .command('stop')
-    .description("stop this workspace's running daemon")
-    .action(async () => {
+    .description("stop this workspace's running daemon; --all: emergency stop of every run instead")
+    .option('--all', 'emergency stop: halt every run now and refuse new ones until "keel resume"')
+    .option('-r, --reason <text>', 'why (shown in the sidebar), with --all')
+    .action(async (options: { all?: boolean; reason?: string }) => {
       const workspace = resolveWorkspace(context.workspaceOption());
+      if (options.all) {
+        const state = await withWorkspace(workspace, context.log, ({ client }) =>
+          client.request(EmergencyStopRequest, options.reason ? { reason: options.reason } : {}),
+        );
+        process.stdout.write(
+          `Emergency stop since ${state.stoppedAt}: every run is halted and none starts until "keel resume".\n`,
+        );
+        return;
+      }
       const holder = await WorkspaceLock.holder(workspace);
       if (!holder || holder.mode !== 'daemon') {
         process.stdout.write(`No Keel daemon is running for ${workspace}.\n`);

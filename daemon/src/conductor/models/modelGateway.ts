@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ModelTier, RetryPolicy, WorkspaceConfig } from '@keel/schemas';
+import type { CircuitBreaker } from '../../governance/circuitBreaker';
 import { cost, type RunBudget } from '../budget';
 import type { JournalRecord, ModelResponse, RecordOf } from '../journalRecords';
 import { estimateTokens } from './openaiProvider';
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   signal: AbortSignal;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   random?: () => number;
+  /** The endpoint's circuit breaker: refuses calls while open (none for cassettes). */
+  breaker?: CircuitBreaker | null;
 }
 
 export class ModelGateway {
@@ -67,6 +70,15 @@ export class ModelGateway {
     const inputTokens = estimateTokens(JSON.stringify([request.messages, request.tools ?? []]));
     for (let attempt = 1; ; attempt++) {
       options.budget.checkCall(tier, inputTokens, request.maxOutputTokens);
+      const breaker = options.breaker ?? null;
+      if (breaker && !breaker.allow()) {
+        throw new ModelCallError(
+          `the model endpoint failed ${breaker.snapshot().failures} times in a row; calls are paused until ` +
+            `${breaker.retryAt()?.toISOString() ?? 'the cool-down ends'} (circuit breaker)`,
+          'circuit_open',
+          false,
+        );
+      }
       const started = performance.now();
       const base = {
         type: 'modelCall',
@@ -89,6 +101,7 @@ export class ModelGateway {
           { stepId, call, requestHash },
           { signal: options.signal, timeoutMs },
         );
+        breaker?.success();
         const usd = cost(tier, response.usage.inputTokens, response.usage.outputTokens);
         options.budget.spend(usd, response.usage.inputTokens + response.usage.outputTokens);
         await options.append({
@@ -115,6 +128,9 @@ export class ModelGateway {
           costUsd: 0,
           at: new Date().toISOString(),
         });
+        // The endpoint's health: failures that say it is down or overloaded, not a bad request.
+        if (error.retryable) breaker?.failure();
+        else if (error.outcome !== 'cancelled') breaker?.success();
         const policy = options.models.retry;
         if (!error.retryable || attempt >= policy.maxAttempts || options.signal.aborted) throw error;
         const delay = error.retryAfterMs ?? backoffDelay(policy, attempt, options.random ?? Math.random);

@@ -1,0 +1,91 @@
+/** `keel resume` and `keel report`: lifting the emergency stop, and what each agent costs and does. */
+import type { Command } from 'commander';
+import { ControlStateRequest, MetricsReportRequest, ResumeRequest } from '@keel/schemas';
+import { resolveWorkspace } from '../../workspace/locate';
+import { withWorkspace } from '../connect';
+import type { CliContext } from '../context';
+import { formatDuration, printJson } from '../format';
+
+export function registerReport(program: Command, context: CliContext): void {
+  const workspace = (): string => resolveWorkspace(context.workspaceOption());
+
+  program
+    .command('resume')
+    .description('lift the emergency stop: halted runs go on where they stopped')
+    .action(async () => {
+      await withWorkspace(workspace(), context.log, ({ client }) => client.request(ResumeRequest));
+      process.stdout.write('Resumed: runs start and go on again.\n');
+    });
+
+  program
+    .command('report')
+    .description('per agent: runs, success and error rates, latency, cost, tokens, throughput, rework')
+    .option('--since <date>', 'from this day (YYYY-MM-DD) or date-time (default: 30 days ago)')
+    .option('--until <date>', 'up to this day or date-time (default: now)')
+    .option('--json', 'print JSON')
+    .action(async (options: { since?: string; until?: string; json?: boolean }) => {
+      const [report, control] = await withWorkspace(workspace(), context.log, async ({ client }) => [
+        await client.request(MetricsReportRequest, {
+          ...(options.since ? { since: options.since } : {}),
+          ...(options.until ? { until: options.until } : {}),
+        }),
+        await client.request(ControlStateRequest),
+      ]);
+      if (options.json) {
+        printJson({ ...report, control });
+        return;
+      }
+      const rows = report.agents.map((a) => [
+        a.agent,
+        String(a.runs),
+        pct(a.successRate),
+        pct(a.errorRate),
+        a.p50Ms === null ? '-' : formatDuration(a.p50Ms, true),
+        a.p95Ms === null ? '-' : formatDuration(a.p95Ms, true),
+        `$${a.costUsd.toFixed(4)}`,
+        String(a.tokens),
+        a.throughputPerHour.toFixed(2),
+        a.reworkRate === null ? '-' : pct(a.reworkRate),
+      ]);
+      const header = [
+        'AGENT',
+        'RUNS',
+        'SUCCESS',
+        'ERRORS',
+        'P50',
+        'P95',
+        'COST',
+        'TOKENS',
+        'RUNS/H',
+        'REWORK',
+      ];
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      const lines = [
+        `From ${report.since} to ${report.until}`,
+        ...[header, ...rows].map((r) =>
+          r
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd(),
+        ),
+      ];
+      if (rows.length === 0) lines.push('No runs in this span.');
+      if (control.stopped)
+        lines.push(`EMERGENCY STOP since ${control.stoppedAt}: run "keel resume" to lift it.`);
+      for (const q of control.quotas) {
+        const limit =
+          q.maxUsd !== null
+            ? `$${q.spentUsd.toFixed(4)} of $${q.maxUsd}`
+            : `${q.tokens} of ${q.maxTokens} tokens`;
+        lines.push(`Quota ${q.agent} per ${q.period}: ${limit} (${q.state})`);
+      }
+      for (const b of control.breakers.filter((b) => b.state !== 'closed')) {
+        lines.push(`Breaker ${b.name}: ${b.state}${b.retryAt ? ` until ${b.retryAt}` : ''}`);
+      }
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}
+
+function pct(value: number): string {
+  return `${Math.round(value * 100)}%`;
+}

@@ -1,0 +1,66 @@
+/** The metrics report: per agent over a span, from the runs and approvals in DuckDB. */
+import type { AgentMetrics } from '@keel/schemas';
+import type { TraceStore } from '../conductor/traceStore';
+
+const DAY_MS = 86_400_000;
+
+export interface MetricsReport {
+  since: string;
+  until: string;
+  agents: AgentMetrics[];
+  spendByDay: { day: string; agent: string; costUsd: number; tokens: number }[];
+}
+
+/** A date (YYYY-MM-DD, local midnight) or a date-time; throws a clear message otherwise. */
+export function parseWhen(value: string | undefined, fallback: Date, name: string): Date {
+  if (value === undefined) return fallback;
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00`) : new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new Error(`${name} "${value}" is not a date: give YYYY-MM-DD or an ISO date-time`);
+  return date;
+}
+
+export async function metricsReport(
+  traces: TraceStore,
+  roleOf: (runbook: string) => string | null,
+  span: { since?: string | undefined; until?: string | undefined },
+  now = new Date(),
+): Promise<MetricsReport> {
+  const until = parseWhen(span.until, now, 'until');
+  const since = parseWhen(span.since, new Date(until.getTime() - 30 * DAY_MS), 'since');
+  const [rows, spendByDay] = await Promise.all([
+    traces.agentMetrics(since.toISOString(), until.toISOString()),
+    traces.spendByDay(since.toISOString(), until.toISOString()),
+  ]);
+  const hours = Math.max((until.getTime() - since.getTime()) / 3_600_000, 1 / 60);
+  const agents = rows.map((row): AgentMetrics => {
+    const decided = row.approved + row.edited + row.rejected;
+    return {
+      agent: row.runbook,
+      role: roleOf(row.runbook),
+      runs: row.runs,
+      succeeded: row.succeeded,
+      failed: row.failed,
+      successRate: row.finished > 0 ? round(row.succeeded / row.finished) : 0,
+      errorRate: row.finished > 0 ? round(row.failed / row.finished) : 0,
+      p50Ms: row.p50Ms === null ? null : Math.round(row.p50Ms),
+      p95Ms: row.p95Ms === null ? null : Math.round(row.p95Ms),
+      costUsd: round(row.costUsd, 6),
+      tokens: row.tokens,
+      throughputPerHour: round(row.finished / hours),
+      approvals: { approved: row.approved, edited: row.edited, rejected: row.rejected },
+      reworkRate: decided > 0 ? round((row.edited + row.rejected) / decided) : null,
+    };
+  });
+  return {
+    since: since.toISOString(),
+    until: until.toISOString(),
+    agents,
+    spendByDay: spendByDay.map((d) => ({ ...d, costUsd: round(d.costUsd, 6) })),
+  };
+}
+
+function round(value: number, digits = 4): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}

@@ -1,0 +1,30 @@
+/** `keel/control/*` and `keel/metrics/*`: the emergency stop, quotas, breakers, and the report. */
+import {
+  ControlStateRequest,
+  EmergencyStopRequest,
+  ErrorCodes,
+  KeelRpcError,
+  MetricsReportRequest,
+  ResumeRequest,
+} from '@keel/schemas';
+import { ConductorRequestError } from '../conductor/conductor';
+import type { Daemon } from '../daemon';
+import type { Router } from '../rpc/router';
+
+export function registerControlHandlers(router: Router, daemon: Daemon): void {
+  const conductor = () => daemon.conductor.get();
+  router.handle(ControlStateRequest, async () => (await conductor()).controlState());
+  router.handle(EmergencyStopRequest, async ({ reason }) =>
+    (await conductor()).emergencyStop(reason ?? null),
+  );
+  router.handle(ResumeRequest, async () => (await conductor()).resume());
+  router.handle(MetricsReportRequest, async ({ since, until }) => {
+    try {
+      return await (await conductor()).metrics({ since, until });
+    } catch (error) {
+      if (error instanceof ConductorRequestError)
+        throw new KeelRpcError(ErrorCodes.InvalidParams, error.message);
+      throw error;
+    }
+  });
+}
