@@ -2,6 +2,7 @@
 // the editor starts). Native modules, and the Arrow library LanceDB shares with us, stay external
 // and load from node_modules. Then builds the default embedder's word table into dist/ (once).
 import { execFileSync } from 'node:child_process';
+import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
@@ -15,3 +16,8 @@ await build({
 });
 await build({ ...common, entryPoints: { buildAsset: 'src/memory/embed/buildAsset.ts' }, outdir: 'build' });
 execFileSync(process.execPath, ['build/buildAsset.js', 'dist'], { stdio: 'inherit' });
+
+// The sample company `keel demo` creates: its notes, and the example runbooks with their tests.
+rmSync('dist/demo', { recursive: true, force: true });
+cpSync('demo/company/memory', 'dist/demo/memory', { recursive: true });
+cpSync('../runbooks', 'dist/demo/runbooks', { recursive: true });

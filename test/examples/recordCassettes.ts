@@ -1,7 +1,7 @@
 /**
  * Records the example runbooks' cassettes (runbooks/tests/cassettes/) the way an operator would:
  * `keel run RUNBOOK --record FILE` in a workspace holding the sample company
- * (test/fixtures/company), against the OpenAI-compatible test server answering as a model would.
+ * (daemon/demo/company), against the OpenAI-compatible test server answering as a model would.
  * Dev-only: run `npx tsx test/examples/recordCassettes.ts` after changing an example's prompts.
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const dirs = await makeTempDirs('keel-record-');
   const server = await ModelServer.start({ model: 'gpt-4o-mini-2024-07-18' });
   try {
-    await cp(join(REPO_ROOT, 'test/fixtures/company'), dirs.workspace, { recursive: true });
+    await cp(join(REPO_ROOT, 'daemon/demo/company'), dirs.workspace, { recursive: true });
     await cp(join(REPO_ROOT, 'runbooks'), join(dirs.workspace, 'runbooks'), { recursive: true });
     await writeFile(
       join(dirs.workspace, 'keel.yaml'),

@@ -57,7 +57,7 @@ it('runs a runbook from the terminal, records it, lists it, shows its trace and 
       .replace('https://api.openai.com/v1', server.baseUrl)
       .replace('apiKeyEnv: OPENAI_API_KEY', ''),
   );
-  await cp(join(REPO_ROOT, 'test/fixtures/company/memory'), join(dirs.workspace, 'memory'), {
+  await cp(join(REPO_ROOT, 'daemon/demo/company/memory'), join(dirs.workspace, 'memory'), {
     recursive: true,
   });
   server.enqueue({ content: `${'Retainers let customers ask freely. '.repeat(8)}` });

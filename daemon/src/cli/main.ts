@@ -5,6 +5,7 @@ import { NotAWorkspaceError } from '../workspace/locate';
 import { KEEL_VERSION } from '../version';
 import { registerApprovals } from './commands/approvals';
 import { registerDaemon } from './commands/daemon';
+import { registerDemo } from './commands/demo';
 import { registerIndex } from './commands/index';
 import { registerReport } from './commands/report';
 import { registerRuns } from './commands/runs';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRuns(program, context);
   registerApprovals(program, context);
   registerReport(program, context);
+  registerDemo(program, context);
   registerDaemon(program, context);
   registerStop(program, context);
   for (const command of program.commands) command.exitOverride();

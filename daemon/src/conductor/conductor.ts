@@ -19,7 +19,7 @@ import { ApprovalService } from '../approvals/approvalService';
 import { Governor } from '../governance/governor';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
-import { CassetteProvider } from './models/cassetteProvider';
+import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
 import { absoluteIn } from './workspacePaths';
 import type { Logger } from '../log';
 import { writeCassette } from './cassettes';
@@ -415,6 +415,12 @@ export class Conductor {
     let result;
     try {
       const loaded = await this.runbooks.get(started.runbook);
+      const cassette = started.replayCassette
+        ? await CassetteProvider.load(
+            absoluteIn(this.options.workspace, started.replayCassette),
+            started.replayCassette,
+          )
+        : null;
       result = await executeRun({
         runId: id,
         runbook: loaded.runbook,
@@ -428,13 +434,12 @@ export class Conductor {
         },
         mode: 'live',
         models: this.options.config.models,
-        provider: started.replayCassette
-          ? await CassetteProvider.load(
-              absoluteIn(this.options.workspace, started.replayCassette),
-              started.replayCassette,
-            )
-          : providerFor(this.options.config.models, () => this.apiKey, this.options.env ?? process.env),
-        memory: await this.options.memory(),
+        provider:
+          cassette ??
+          providerFor(this.options.config.models, () => this.apiKey, this.options.env ?? process.env),
+        memory: cassette
+          ? cassetteMemory(cassette, await this.options.memory())
+          : await this.options.memory(),
         approvals: this.approvals,
         feedback: await latestFeedback(
           this.options.workspace,

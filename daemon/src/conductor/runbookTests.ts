@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { RunbookTestFile, type RunbookTestResult, type WorkspaceConfig } from '@keel/schemas';
 import { parseYamlWithSchema } from '../files/yamlProblems';
 import type { JournalRecord, RecordOf } from './journalRecords';
-import { CassetteProvider } from './models/cassetteProvider';
+import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
 import type { RunbookCatalog } from './runbookCatalog';
 import { checkInputs } from './runInputs';
 import { executeRun } from './runExecutor';
@@ -91,7 +91,7 @@ async function runCase(
       effects: 'capture',
       models: options.models,
       provider,
-      memory: recordedMemory(provider, options.memory),
+      memory: cassetteMemory(provider, options.memory),
       signal: new AbortController().signal,
     });
     return result(run.status, expectations(testCase, run, records));
@@ -132,20 +132,6 @@ function expectations(
       failures.push(`expected an outbox write of "${path}"; writes: ${written.join(', ') || 'none'}`);
   }
   return failures;
-}
-
-/**
- * Memory as the cassette recorded it: a search asked as recorded gets the recorded results, so a
- * test passes or fails the same in any workspace. Other reads go to the workspace's memory.
- */
-function recordedMemory(provider: CassetteProvider, live: MemoryAccess): MemoryAccess {
-  return {
-    search: (query, k, filter) => {
-      const recorded = provider.retrievals.find((r) => r.query === query);
-      return recorded ? Promise.resolve(recorded.results.slice(0, k)) : live.search(query, k, filter);
-    },
-    read: (path) => live.read(path),
-  };
 }
 
 function failure(runbook: string, name: string, file: string, message: string): RunbookTestResult {

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { Cassette, type CassetteEntry, type CassetteRetrieval } from '@keel/schemas';
 import type { ModelResponse } from '../journalRecords';
+import type { MemoryAccess } from '../steps/stepRuntime';
 import { ModelCallError, type CallKey, type ModelProvider } from './modelProvider';
 
 export class CassetteProvider implements ModelProvider {
@@ -59,4 +60,18 @@ export class CassetteProvider implements ModelProvider {
     }
     return Promise.resolve(entry.response);
   }
+}
+
+/**
+ * Memory as the cassette recorded it: a search asked as recorded gets the recorded results, so a
+ * replay (a test, the demo) goes the same in any workspace. Other reads go to the workspace's memory.
+ */
+export function cassetteMemory(provider: CassetteProvider, live: MemoryAccess): MemoryAccess {
+  return {
+    search: (query, k, filter) => {
+      const recorded = provider.retrievals.find((r) => r.query === query);
+      return recorded ? Promise.resolve(recorded.results.slice(0, k)) : live.search(query, k, filter);
+    },
+    read: (path) => live.read(path),
+  };
 }

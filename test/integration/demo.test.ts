@@ -1,0 +1,54 @@
+/**
+ * `keel demo`: a newcomer's first minutes. A fresh folder becomes a sample company, indexed, with
+ * every example runbook run offline from its cassette: a run history, metrics, an approval waiting
+ * and drafts in the outbox. It never touches a folder that is not empty.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Proposal, RunSummary } from '@keel/schemas';
+import { runKeel } from '../helpers/processes';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+let dirs: TempDirs;
+beforeEach(async () => (dirs = await makeTempDirs()));
+afterEach(() => dirs.cleanup());
+
+it('creates a sample company, runs its agents offline, and leaves an approval waiting', async () => {
+  const demo = join(dirs.workspace, 'acme');
+  const made = await runKeel(['demo', demo], { runtime: dirs.runtime });
+  expect(made.code, made.stderr).toBe(0);
+  expect(made.stdout).toContain(`code ${demo}`);
+
+  const keel = (...args: string[]) => runKeel(args, { cwd: demo, runtime: dirs.runtime });
+  const runs = JSON.parse((await keel('runs', '--json')).stdout) as RunSummary[];
+  expect(runs.map((r) => [r.runbook, r.status]).sort()).toEqual([
+    ['content', 'succeeded'],
+    ['onboarding', 'waiting_approval'],
+    ['ops', 'succeeded'],
+    ['sales', 'succeeded'],
+  ]);
+  const approvals = JSON.parse((await keel('approvals', '--json')).stdout) as Proposal[];
+  expect(approvals.map((a) => [a.runbook, a.changes[0]!.path])).toEqual([
+    ['onboarding', 'memory/customers/acme-logistics-onboarding.md'],
+  ]);
+  const report = JSON.parse((await keel('report', '--json')).stdout) as {
+    agents: { agent: string; costUsd: number }[];
+  };
+  expect(report.agents.map((a) => a.agent)).toEqual(['content', 'onboarding', 'ops', 'sales']);
+  expect(report.agents.every((a) => a.costUsd > 0)).toBe(true);
+  expect((await readdir(join(demo, 'outbox'))).sort()).toEqual([
+    'followup-northwind-retail.md',
+    'posts',
+    'welcome-acme-logistics.md',
+  ]);
+  // The weekly review was auto-applied (memory/working/) and committed.
+  expect(execFileSync('git', ['log', '--format=%s'], { cwd: demo, encoding: 'utf8' })).toContain(
+    'Weekly review 2026-W48',
+  );
+
+  const again = await runKeel(['demo', demo], { runtime: dirs.runtime });
+  expect(again.code).toBe(1);
+  expect(again.stderr).toContain('is not empty; give keel demo a new folder');
+});
