@@ -5,3 +5,4 @@ export * from './memory';
 export * from './runbook';
 export * from './webview';
 export * from './runbookJsonSchema';
+export * from './dashboardWebview';

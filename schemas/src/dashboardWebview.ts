@@ -1,0 +1,50 @@
+/**
+ * Messages between the extension host and the Keel Dashboard webview (a view of its own next to the
+ * sidebar), as discriminated unions: the host validates what the webview sends, the webview
+ * switches on `type`.
+ */
+import { z } from 'zod';
+import { ControlState, MetricsReportRequest } from './protocol/control';
+import { IndexStatus } from './protocol/memory';
+import { RunSummary } from './protocol/runs';
+import { ConnectionState } from './webview';
+
+export const MetricsReport = MetricsReportRequest.result;
+export type MetricsReport = z.infer<typeof MetricsReport>;
+
+/** Everything the dashboard shows, sent whole after each (debounced) change. */
+export const DashboardSnapshot = z.object({
+  connection: ConnectionState,
+  /** The emergency stop, quotas and breakers; null while the daemon is not running or did not answer. */
+  control: ControlState.nullable(),
+  /** The metrics over the dashboard's span (`days` days up to now). */
+  report: MetricsReport.nullable(),
+  days: z.number().int().positive(),
+  /** The host's local date (YYYY-MM-DD): the last day of the spend chart. */
+  today: z.string(),
+  /** Proposals waiting for the operator (pending or stale). */
+  pendingApprovals: z.number().int().nonnegative().nullable(),
+  /** The recent runs, most recent first. */
+  runs: z.array(RunSummary),
+  index: IndexStatus.nullable(),
+  /** What could not be fetched, in words, or null. */
+  error: z.string().nullable(),
+});
+export type DashboardSnapshot = z.infer<typeof DashboardSnapshot>;
+
+export const HostToDashboardMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('snapshot'), snapshot: DashboardSnapshot }),
+  /** An emergency stop or resume is under way (its button is disabled), or done (`null`). */
+  z.object({ type: z.literal('busy'), action: z.enum(['stopping', 'resuming']).nullable() }),
+]);
+export type HostToDashboardMessage = z.infer<typeof HostToDashboardMessage>;
+
+export const DashboardToHostMessage = z.discriminatedUnion('type', [
+  /** The webview has loaded and wants the current snapshot. */
+  z.object({ type: z.literal('ready') }),
+  /** The Emergency Stop button: the host asks for confirmation in a modal first. */
+  z.object({ type: z.literal('emergencyStop') }),
+  z.object({ type: z.literal('resume') }),
+  z.object({ type: z.literal('showRunTrace'), id: z.string().min(1) }),
+]);
+export type DashboardToHostMessage = z.infer<typeof DashboardToHostMessage>;
