@@ -1,5 +1,6 @@
 // Bundles the extension (dist/extension.js, vscode external), the daemon it starts
-// (dist/keeld.js, from daemon/src) and the sidebar's browser script (dist/webview/sidebar.js).
+// (dist/keeld.js, from daemon/src) and the browser scripts of the sidebar and the dashboard
+// (dist/webview/sidebar.js, dashboard.js; the dashboard's bundles Chart.js).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -21,7 +22,7 @@ await Promise.all([
     external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
   }),
   build({
-    entryPoints: { sidebar: 'src/webview/sidebar.ts' },
+    entryPoints: { sidebar: 'src/webview/sidebar.ts', dashboard: 'src/dashboard/webview/dashboard.ts' },
     outdir: 'dist/webview',
     bundle: true,
     platform: 'browser',

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { HostToWebviewMessage } from '@keel/schemas';
 import { apiKeySource, sendKeyOnChange } from './apiKey';
 import { registerCommands } from './commands';
+import { registerDashboard } from './dashboard/dashboard';
 import { DaemonClient } from './daemonClient';
 import { RunsStore } from './runs/runsStore';
 import { announceFinishedRuns, type RunsContext } from './views/runActions';
@@ -58,6 +59,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     sidebar,
     vscode.window.registerWebviewViewProvider(SidebarViewProvider.viewId, sidebar),
     ...registerCommands({ folder, client, tracker, output, secrets: context.secrets, runs }),
+    ...registerDashboard(context.extensionUri, client, store, output),
   );
   if (client && tracker && store && runs) {
     client.useApiKeyFrom(apiKeySource(context.secrets));

@@ -1,0 +1,102 @@
+/**
+ * The Keel Dashboard: a webview view of its own in Keel's activity-bar container, next to the
+ * sidebar. It shows the feed's snapshots and turns the operator's clicks, validated here, into
+ * commands. Its content security policy lets only its own bundled script run.
+ */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { DashboardToHostMessage, type DashboardSnapshot, type HostToDashboardMessage } from '@keel/schemas';
+
+export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  static readonly viewId = 'keel.dashboard';
+  private view: vscode.WebviewView | null = null;
+  private readonly disposables: vscode.Disposable[] = [];
+  private busy: 'stopping' | 'resuming' | null = null;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly snapshot: () => DashboardSnapshot,
+    /** The view shows or hides: the feed fetches only while it is visible. */
+    private readonly onVisible: (visible: boolean) => void,
+    private readonly output: vscode.LogOutputChannel,
+  ) {}
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
+    view.webview.html = html(view.webview, dist, media);
+    this.disposables.push(
+      view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      view.onDidChangeVisibility(() => this.onVisible(view.visible)),
+      view.onDidDispose(() => {
+        this.view = null;
+        this.onVisible(false);
+      }),
+    );
+  }
+
+  show(snapshot: DashboardSnapshot): void {
+    this.post({ type: 'snapshot', snapshot });
+  }
+
+  setBusy(action: 'stopping' | 'resuming' | null): void {
+    this.busy = action;
+    this.post({ type: 'busy', action });
+  }
+
+  dispose(): void {
+    for (const disposable of this.disposables) disposable.dispose();
+  }
+
+  private receive(raw: unknown): void {
+    const message = DashboardToHostMessage.safeParse(raw);
+    if (!message.success) {
+      this.output.warn(`Ignored a malformed message from the Keel dashboard: ${JSON.stringify(raw)}`);
+      return;
+    }
+    switch (message.data.type) {
+      case 'ready':
+        this.show(this.snapshot());
+        if (this.busy) this.post({ type: 'busy', action: this.busy });
+        this.onVisible(this.view?.visible ?? false);
+        return;
+      case 'emergencyStop':
+        void vscode.commands.executeCommand('keel.emergencyStop');
+        return;
+      case 'resume':
+        void vscode.commands.executeCommand('keel.resume');
+        return;
+      case 'showRunTrace':
+        void vscode.commands.executeCommand('keel.showRunTrace', message.data.id);
+        return;
+    }
+  }
+
+  /** Sends to the webview; a hidden or not-yet-opened view catches up when it says `ready`. */
+  private post(message: HostToDashboardMessage): void {
+    void this.view?.webview.postMessage(message);
+  }
+}
+
+function html(webview: vscode.Webview, dist: vscode.Uri, media: vscode.Uri): string {
+  const nonce = randomBytes(16).toString('base64');
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'dashboard.js'));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'dashboard.css'));
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy"
+    content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <link rel="stylesheet" href="${style.toString()}">
+  <title>Keel Dashboard</title>
+</head>
+<body>
+  <main id="dashboard" aria-busy="true"><p class="muted">Loading…</p></main>
+  <script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+}
