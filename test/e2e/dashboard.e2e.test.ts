@@ -1,0 +1,160 @@
+/**
+ * The Dashboard as the operator meets it on the demo company (`keel demo`, the built CLI): today's
+ * spend against the content agent's quota, the spend per agent, the approval waiting; then the
+ * Emergency Stop, pressed from the keyboard and confirmed in the modal, which the view shows and
+ * `.keel/emergency-stop.json` records, and Resume, which lifts it. The palette commands do the same.
+ */
+import { execFile } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, Frame, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { MetricsReport } from '@keel/schemas';
+import { formatUsd } from '../../extension/src/runs/runList';
+import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
+import { findFrame, launchBrowser, openWorkbench, runCommand, screenshot } from './harness/workbench';
+
+const run = promisify(execFile);
+const KEEL = join(REPO_ROOT, 'daemon', 'bin', 'keel.cjs');
+let server: CodeServer;
+let browser: Browser;
+let page: Page | null = null;
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startCodeServer('dashboard'), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+afterEach(async () => {
+  await page?.close();
+  page = null;
+});
+
+/** `keel demo` into a new folder, and what `keel report --json` says of it (the expected figures). */
+async function demoCompany(): Promise<{ folder: string; report: MetricsReport; ms: number }> {
+  const folder = join(server.root, 'workspaces', 'fjord');
+  const env = { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir };
+  const started = Date.now();
+  await run(process.execPath, [KEEL, 'demo', folder], { env });
+  const ms = Date.now() - started;
+  const { stdout } = await run(process.execPath, [KEEL, 'report', '--json'], { env, cwd: folder });
+  return { folder, report: JSON.parse(stdout) as MetricsReport, ms };
+}
+
+/** Opens the Dashboard view from the palette, as a user who knows its name does. */
+async function openDashboard(p: Page): Promise<Frame> {
+  await runCommand(p, 'Keel: Focus on Dashboard View');
+  const frame = await findFrame(p, '#dashboard[data-connection]');
+  await frame.locator('#dashboard[data-connection="running"]').waitFor({ timeout: 60_000 });
+  return frame;
+}
+
+/**
+ * Gives the Dashboard the room a reader would: the Keel section above it folded, and the side bar
+ * dragged wider by its edge.
+ */
+async function roomForDashboard(p: Page): Promise<void> {
+  const keelHeader = p.locator('.pane-header').filter({ has: p.locator('h3.title', { hasText: /^Keel$/i }) });
+  await keelHeader.click();
+  await expect.poll(() => keelHeader.getAttribute('aria-expanded')).toBe('false');
+  const sidebar = p.locator('.part.sidebar');
+  const box = (await sidebar.boundingBox())!;
+  const edge = { x: box.x + box.width - 1, y: box.y + box.height / 2 };
+  await p.mouse.move(edge.x, edge.y);
+  await p.mouse.down();
+  await p.mouse.move(edge.x + 260, edge.y, { steps: 10 });
+  await p.mouse.up();
+  await expect.poll(async () => (await sidebar.boundingBox())!.width).toBeGreaterThan(500);
+}
+
+/** The modal the stop asks in: answer it with `choice`. */
+async function answerModal(p: Page, choice: 'Stop Everything' | 'Cancel'): Promise<void> {
+  const dialog = p.locator('.monaco-dialog-box');
+  await dialog.locator('.dialog-message-text', { hasText: 'Stop every Keel run now?' }).waitFor();
+  if (choice === 'Cancel') await p.keyboard.press('Escape');
+  else await dialog.getByRole('button', { name: choice }).click();
+  await dialog.waitFor({ state: 'hidden' });
+}
+
+function stopFileExists(folder: string): Promise<boolean> {
+  return access(join(folder, '.keel', 'emergency-stop.json')).then(
+    () => true,
+    () => false,
+  );
+}
+
+it('the dashboard shows the demo spend, and the emergency stop works from it', async () => {
+  try {
+    const { folder, report, ms } = await demoCompany();
+    console.info(`keel demo took ${ms} ms`);
+    const content = report.agents.find((a) => a.agent === 'content');
+    expect(content?.costUsd).toBeGreaterThan(0);
+
+    const opened = Date.now();
+    page = await openWorkbench(browser, server, folder);
+    const dashboard = await openDashboard(page);
+    await roomForDashboard(page);
+
+    // Today's spend against the content agent's daily quota of $0.05 (keel.yaml of the demo).
+    const quota = dashboard.locator('.quota[data-agent="content"]');
+    await quota.waitFor();
+    expect(await quota.locator('.quota-text').textContent()).toBe(
+      `${formatUsd(content!.costUsd)} of $0.05 (<1%)`,
+    );
+    expect(await quota.locator('.quota-label').textContent()).toBe('Within quota');
+    expect(await quota.getByRole('meter').getAttribute('aria-label')).toContain('content, today');
+    // The onboarding plan waits for approval; nothing runs; the index holds the demo's notes.
+    await dashboard.locator('[data-field="pending-approvals"]', { hasText: /^1$/ }).waitFor();
+    expect(await dashboard.locator('[data-field="running-runs"]').textContent()).toBe('0');
+    expect(await dashboard.locator('[data-field="index-state"]').textContent()).toBe('ready');
+    // Each agent's cost in the table, and in words on the spend chart.
+    const contentRow = dashboard.locator('table.agents tbody tr', { hasText: 'content' });
+    expect(await contentRow.locator('td').last().textContent()).toBe(formatUsd(content!.costUsd));
+    const spendLabel = await dashboard.locator('canvas#spend-chart').getAttribute('aria-label');
+    expect(spendLabel).toContain(`content ${formatUsd(content!.costUsd)}`);
+    for (const agent of report.agents) expect(spendLabel).toContain(agent.agent);
+    console.info(`workbench to dashboard with the demo's figures: ${Date.now() - opened} ms`);
+    await screenshot(page, 'dashboard');
+
+    // Emergency Stop from the keyboard, confirmed in the modal.
+    const header = dashboard.locator('header.control');
+    expect(await header.getAttribute('data-stopped')).toBe('false');
+    await dashboard.locator('#emergency-stop').press('Enter');
+    await answerModal(page, 'Stop Everything');
+    const stoppedAt = Date.now();
+    await dashboard.locator('header.control[data-stopped="true"]').waitFor();
+    console.info(`stop confirmed to the view showing it: ${Date.now() - stoppedAt} ms`);
+    expect(await header.locator('.control-state').textContent()).toMatch(
+      /^Stopped since .+ \(Emergency Stop pressed in the editor\)\./,
+    );
+    expect(await dashboard.locator('#emergency-stop').isHidden()).toBe(true);
+    expect(await stopFileExists(folder)).toBe(true);
+    await screenshot(page, 'dashboard-stopped');
+
+    // Resume, from the keyboard: the Resume button took the focus the stop button had.
+    const resume = dashboard.locator('#resume');
+    await expect.poll(() => resume.evaluate((el) => el === document.activeElement)).toBe(true);
+    await resume.press('Enter');
+    await dashboard.locator('header.control[data-stopped="false"]').waitFor();
+    await expect.poll(() => stopFileExists(folder)).toBe(false);
+
+    // From the palette: cancelling the modal changes nothing; confirming stops; Keel: Resume lifts it.
+    await runCommand(page, 'Keel: Emergency Stop');
+    await answerModal(page, 'Cancel');
+    expect(await header.getAttribute('data-stopped')).toBe('false');
+    expect(await stopFileExists(folder)).toBe(false);
+    await runCommand(page, 'Keel: Emergency Stop');
+    await answerModal(page, 'Stop Everything');
+    await dashboard.locator('header.control[data-stopped="true"]').waitFor();
+    expect(await stopFileExists(folder)).toBe(true);
+    await runCommand(page, 'Keel: Resume');
+    await dashboard.locator('header.control[data-stopped="false"]').waitFor();
+    await expect.poll(() => stopFileExists(folder)).toBe(false);
+  } catch (error) {
+    if (page) await screenshot(page, 'dashboard-failed').catch(() => undefined);
+    throw error;
+  }
+});
