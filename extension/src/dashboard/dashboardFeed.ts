@@ -34,6 +34,8 @@ export class DashboardFeed implements vscode.Disposable {
   /** Something changed while the view was hidden: fetch when it shows again. */
   private stale = true;
   private queue: Promise<void> = Promise.resolve();
+  /** Counts control states applied from a stop or resume answer, which outrank a fetch begun before. */
+  private controlApplied = 0;
   private readonly debouncer = new Debouncer(() => this.refreshNow());
   private readonly changed = new vscode.EventEmitter<DashboardSnapshot>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -80,6 +82,7 @@ export class DashboardFeed implements vscode.Disposable {
 
   /** A control state just answered by the daemon (stop, resume): shown at once. */
   applyControl(control: ControlState): void {
+    this.controlApplied++;
     this.fetched = { ...this.fetched, control };
     this.changed.fire(this.snapshot);
     this.invalidate();
@@ -111,6 +114,7 @@ export class DashboardFeed implements vscode.Disposable {
       this.fetched = NOTHING;
       return;
     }
+    const applied = this.controlApplied;
     const since = new Date();
     since.setHours(0, 0, 0, 0);
     since.setDate(since.getDate() - (DASHBOARD_DAYS - 1));
@@ -122,8 +126,10 @@ export class DashboardFeed implements vscode.Disposable {
     const errors = [control, report, approvals]
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => (r.reason as Error).message);
+    // A stop or resume answered while this fetch was under way is newer than what it read.
+    const superseded = applied !== this.controlApplied;
     this.fetched = {
-      control: control.status === 'fulfilled' ? control.value : null,
+      control: superseded ? this.fetched.control : control.status === 'fulfilled' ? control.value : null,
       report: report.status === 'fulfilled' ? report.value : null,
       pendingApprovals: approvals.status === 'fulfilled' ? approvals.value.approvals.length : null,
       error: errors.length > 0 ? [...new Set(errors)].join(' ') : null,
