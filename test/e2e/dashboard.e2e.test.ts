@@ -153,6 +153,12 @@ it('the dashboard shows the demo spend, and the emergency stop works from it', a
     await runCommand(page, 'Keel: Resume');
     await dashboard.locator('header.control[data-stopped="false"]').waitFor();
     await expect.poll(() => stopFileExists(folder)).toBe(false);
+
+    // In a dark theme the page and its charts take the theme's colours.
+    await runCommand(page, 'Preferences: Toggle between Light/Dark Themes');
+    await dashboard.locator('body.vscode-dark').waitFor();
+    await dashboard.locator('canvas#spend-chart').waitFor();
+    await screenshot(page, 'dashboard-dark');
   } catch (error) {
     if (page) await screenshot(page, 'dashboard-failed').catch(() => undefined);
     throw error;
