@@ -72,8 +72,9 @@ e2e('initializes an empty folder from the command palette', 'init-workspace', as
   await explorerItem(page, 'keel.yaml').waitFor();
   await explorerItem(page, 'memory').waitFor();
   expect(await readFile(join(folder, 'keel.yaml'), 'utf8')).toMatch(/^version: 1$/m);
-  expect((await stat(join(folder, '.git'))).isDirectory()).toBe(true);
+  // The files show up before `git init` has run; the message comes once everything is done.
   await page.locator('.notifications-toasts', { hasText: 'Keel workspace initialized' }).waitFor();
+  expect((await stat(join(folder, '.git'))).isDirectory()).toBe(true);
   await screenshot(page, 'init-workspace');
 });
 
