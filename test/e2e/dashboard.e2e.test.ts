@@ -139,6 +139,8 @@ it('the dashboard shows the demo spend, and the emergency stop works from it', a
     await expect.poll(() => resume.evaluate((el) => el === document.activeElement)).toBe(true);
     await resume.press('Enter');
     await dashboard.locator('header.control[data-stopped="false"]').waitFor();
+    const stop = dashboard.locator('#emergency-stop');
+    await expect.poll(() => stop.evaluate((el) => el === document.activeElement)).toBe(true);
     await expect.poll(() => stopFileExists(folder)).toBe(false);
 
     // From the palette: cancelling the modal changes nothing; confirming stops; Keel: Resume lifts it.

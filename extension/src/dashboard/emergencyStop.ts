@@ -48,7 +48,10 @@ async function emergencyStop(context: EmergencyStopContext): Promise<void> {
     },
     STOP_CHOICE,
   );
-  if (choice !== STOP_CHOICE) return;
+  if (choice !== STOP_CHOICE) {
+    context.busy(null); // Tells the view that its press came to nothing.
+    return;
+  }
   const control = await withBusy(context, 'stopping', async () => {
     // Nothing runs while the daemon is down, but the stop must be in place before it comes back.
     if (client.state.connection !== 'running') await client.start();

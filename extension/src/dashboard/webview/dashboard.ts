@@ -59,11 +59,14 @@ sections.rates.body.append(charts.rates.element);
 sections.latency.body.append(charts.latency.element);
 let snapshot: DashboardSnapshot | null = null;
 let busy: 'stopping' | 'resuming' | null = null;
-/** Where the keyboard last was: the stop control, or elsewhere. */
-let lastFocused: 'control' | 'other' = 'other';
-document.addEventListener('focusin', (event) => {
-  lastFocused = control.element.contains(event.target as Node) ? 'control' : 'other';
-});
+/**
+ * The operator pressed Emergency Stop or Resume here and waits for the answer: when it comes, that
+ * button gives way to the other, which takes the keyboard focus. Only then: a stop from the palette
+ * must not pull the focus into the webview (it would steal it from wherever the operator is).
+ */
+let pressed = false;
+/** The stop state shown last; null before the first. */
+let shownStopped: boolean | null = null;
 
 root.replaceChildren(control.element, notice, ...Object.values(sections).map((s) => s.element));
 root.removeAttribute('aria-busy');
@@ -76,6 +79,8 @@ window.addEventListener('message', (event: MessageEvent<HostToDashboardMessage>)
   } else if (message?.type === 'busy') {
     busy = message.action;
     if (snapshot) renderControl(snapshot);
+    // Done, or cancelled in the confirmation: a later change is not an answer to the press.
+    if (busy === null) pressed = false;
   }
 });
 // A theme change restyles the page (body class, html style): redraw the charts in its colours.
@@ -113,13 +118,17 @@ function buildControl(): {
   stop.id = 'emergency-stop';
   stop.title = 'Halt every run now; nothing starts until you resume';
   stop.addEventListener('click', () => {
-    if (stop.getAttribute('aria-disabled') !== 'true') post({ type: 'emergencyStop' });
+    if (stop.getAttribute('aria-disabled') === 'true') return;
+    pressed = true;
+    post({ type: 'emergencyStop' });
   });
   const resume = element('button', 'primary', 'Resume');
   resume.type = 'button';
   resume.id = 'resume';
   resume.addEventListener('click', () => {
-    if (resume.getAttribute('aria-disabled') !== 'true') post({ type: 'resume' });
+    if (resume.getAttribute('aria-disabled') === 'true') return;
+    pressed = true;
+    post({ type: 'resume' });
   });
   header.append(state, stop, resume);
   return { element: header, state, stop, resume };
@@ -135,7 +144,7 @@ function render(s: DashboardSnapshot): void {
   for (const part of Object.values(sections)) part.element.hidden = !running;
   if (running) renderSections(s);
   // A re-rendered list replaced the button that had focus: give focus to its successor.
-  if (focusKey && !focused?.isConnected) {
+  if (focusKey && !focused?.isConnected && document.hasFocus()) {
     root.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
   }
 }
@@ -157,8 +166,11 @@ function renderControl(s: DashboardSnapshot): void {
   control.stop.setAttribute('aria-disabled', unavailable);
   control.resume.setAttribute('aria-disabled', unavailable);
   // The pressed button gave way to the other one: keep the keyboard on the control.
-  const lost = document.activeElement === document.body || document.activeElement === null;
-  if (lost && lastFocused === 'control') (stopped ? control.resume : control.stop).focus();
+  if (pressed && shownStopped !== null && shownStopped !== stopped) {
+    pressed = false;
+    (stopped ? control.resume : control.stop).focus();
+  }
+  shownStopped = stopped;
 }
 
 const CONNECTION_NOTES: Partial<Record<DashboardSnapshot['connection'], string>> = {
