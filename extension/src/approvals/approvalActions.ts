@@ -165,7 +165,8 @@ export function trackProposalEditors(context: ApprovalsContext): vscode.Disposab
     vscode.window.tabGroups.onDidChangeTabs(update),
     vscode.window.tabGroups.onDidChangeTabGroups(update),
     context.store.onDidChangeProposal((proposal) => {
-      if (!isOpen(proposal)) void closeDecided(context.folder, proposal.id);
+      // A failure here is reported by the decision that awaits the same close, if it was made here.
+      if (!isOpen(proposal)) closeDecided(context.folder, proposal.id).catch(() => undefined);
     }),
   );
 }
@@ -218,13 +219,23 @@ async function readEditCopies(folder: string, proposal: Proposal): Promise<Recor
   return texts;
 }
 
-/** Closes the decided proposal's diffs and removes the operator's copies of it. */
-async function closeDecided(folder: string, id: string): Promise<void> {
-  for (const document of vscode.workspace.textDocuments) {
-    if (document.isDirty && proposalIdOf(folder, document.uri) === id) await document.save();
+/** Decided proposals whose editors are being closed: the decision's answer and its notification both ask. */
+const closing = new Map<string, Promise<void>>();
+
+/** Closes the decided proposal's diffs and removes the operator's copies of it, once. */
+function closeDecided(folder: string, id: string): Promise<void> {
+  let done = closing.get(id);
+  if (!done) {
+    done = (async () => {
+      for (const document of vscode.workspace.textDocuments) {
+        if (document.isDirty && proposalIdOf(folder, document.uri) === id) await document.save();
+      }
+      await closeEditors(folder, id, () => true);
+      await rm(join(folder, ...editCopyPath(id, '').split('/')), { recursive: true, force: true });
+    })();
+    closing.set(id, done);
   }
-  await closeEditors(folder, id, () => true);
-  await rm(join(folder, ...editCopyPath(id, '').split('/')), { recursive: true, force: true });
+  return done;
 }
 
 async function closeEditors(folder: string, id: string, which: (uri: vscode.Uri) => boolean): Promise<void> {
