@@ -6,6 +6,7 @@
 import { watch, rmSync, type FSWatcher } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import {
+  ApprovalsChangedNotification,
   CONFIG_FILE,
   IndexChangedNotification,
   RunbooksChangedNotification,
@@ -78,6 +79,8 @@ export class Daemon {
       mode: options.mode,
       memory: this.memory,
       onRunChanged: (summary) => this.notify(RunChangedNotification, summary),
+      onApprovalChanged: (proposal, pending) =>
+        this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onRunbooksChanged: (runbooks) => this.notify(RunbooksChangedNotification, { runbooks }),
     });
   }

@@ -98,6 +98,37 @@ export const WorkspaceConfig = z.strictObject({
       concurrency: z.number().int().min(1).max(16).default(2),
     })
     .prefault({}),
+  /**
+   * Spend limits per agent (a runbook's name, or a role shared by several runbooks) and period:
+   * a warning past `warnAt`, then new runs of that agent are refused until the period ends.
+   */
+  quotas: z
+    .array(
+      z
+        .strictObject({
+          agent: z.string().min(1),
+          period: z.enum(['day', 'month']),
+          maxUsd: z.number().positive().optional(),
+          maxTokens: z.number().int().positive().optional(),
+          /** Share of the quota after which the operator is warned. */
+          warnAt: z.number().gt(0).lt(1).default(0.8),
+        })
+        .refine((q) => q.maxUsd !== undefined || q.maxTokens !== undefined, {
+          error: 'a quota needs maxUsd, maxTokens or both',
+        }),
+    )
+    .default([]),
+  /** Circuit breakers: stop calling what keeps failing, try again after a cool-down. */
+  breakers: z
+    .strictObject({
+      /** Failed calls in a row that open a model endpoint's breaker. */
+      modelFailures: z.number().int().min(1).default(5),
+      /** Failed runs in a row that open a runbook's breaker. */
+      runFailures: z.number().int().min(1).default(3),
+      /** Seconds a breaker stays open before it lets one trial through. */
+      coolDownSeconds: z.number().positive().default(60),
+    })
+    .prefault({}),
   approvals: z
     .strictObject({
       /**

@@ -147,6 +147,13 @@ export const ProposeStep = z
     path: Template.describe('Workspace-relative file the change is for, a template.'),
     content: Template.describe('The proposed full content of the file, a template.'),
     summary: Template.default('Proposed change').describe('One line shown with the approval, a template.'),
+    reasoning: Template.default('').describe('Why the change is proposed, shown with the diff, a template.'),
+    onReject: z
+      .enum(['fail', 'continue'])
+      .default('fail')
+      .describe(
+        'When the operator rejects the change: end the run (fail), or go on with steps.<id>.output.decision "rejected" and its reason (continue).',
+      ),
   })
   .describe('Proposes a file change; it is written only once the operator approves it.');
 

@@ -27,6 +27,8 @@ describe('keel.yaml', () => {
       memory: { dir: 'memory', maxAgeDays: 365, embeddings: { provider: 'local' }, rescanMinutes: 10 },
       runbooks: { dir: 'runbooks', concurrency: 2 },
       approvals: { autoApply: ['memory/working/**', 'outbox/**'] },
+      quotas: [],
+      breakers: { modelFailures: 5, runFailures: 3, coolDownSeconds: 60 },
       models: {
         tiers: {},
         timeoutSeconds: 60,

@@ -7,6 +7,7 @@ import {
   type DaemonStatus,
   type IndexStatus,
   type MessageDefinition,
+  type ControlState,
   type Proposal,
   type RunbookInfo,
   type RunSummary,
@@ -123,6 +124,31 @@ const proposal: Proposal = {
   createdAt: '2026-11-25T08:55:03.000Z',
   staleFiles: [],
   decision: null,
+};
+
+const control: ControlState = {
+  stopped: true,
+  stoppedAt: '2026-11-25T09:10:00.000Z',
+  reason: 'A runaway agent',
+  breakers: [
+    {
+      name: 'endpoint:https://api.openai.com/v1',
+      state: 'open',
+      failures: 5,
+      retryAt: '2026-11-25T09:11:00.000Z',
+    },
+  ],
+  quotas: [
+    {
+      agent: 'onboarding',
+      period: 'day',
+      spentUsd: 0.42,
+      tokens: 12000,
+      maxUsd: 0.5,
+      maxTokens: null,
+      state: 'warning',
+    },
+  ],
 };
 
 /** A valid params (and result) example per method, plus one invalid params each. */
@@ -293,6 +319,45 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     invalidParams: { id: proposal.id, reason: '   ' },
   },
   'keel/approvals/changed': { params: { proposal, pending: 1 }, invalidParams: { proposal, pending: -1 } },
+  'keel/control/state': { params: {}, result: control, invalidParams: { all: true } },
+  'keel/control/emergencyStop': {
+    params: { reason: 'A runaway agent' },
+    result: control,
+    invalidParams: { reason: 5 },
+  },
+  'keel/control/resume': {
+    params: {},
+    result: { ...control, stopped: false, stoppedAt: null, reason: null },
+    invalidParams: { now: 1 },
+  },
+  'keel/control/changed': { params: control, invalidParams: { ...control, stopped: 'yes' } },
+  'keel/metrics/report': {
+    params: { since: '2026-11-01' },
+    result: {
+      since: '2026-11-01T00:00:00.000Z',
+      until: '2026-11-25T09:10:00.000Z',
+      agents: [
+        {
+          agent: 'onboarding',
+          role: 'Customer onboarding lead',
+          runs: 12,
+          succeeded: 10,
+          failed: 2,
+          successRate: 0.8333,
+          errorRate: 0.1667,
+          p50Ms: 4200,
+          p95Ms: 9100,
+          costUsd: 0.31,
+          tokens: 52000,
+          throughputPerHour: 0.02,
+          approvals: { approved: 6, edited: 3, rejected: 1 },
+          reworkRate: 0.4,
+        },
+      ],
+      spendByDay: [{ day: '2026-11-24', agent: 'onboarding', costUsd: 0.05, tokens: 9000 }],
+    },
+    invalidParams: { since: 20261101 },
+  },
   'keel/models/setApiKey': {
     params: { apiKey: 'sk-test' },
     result: { ok: true },

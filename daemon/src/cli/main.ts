@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { createLogger } from '../log';
 import { NotAWorkspaceError } from '../workspace/locate';
 import { KEEL_VERSION } from '../version';
+import { registerApprovals } from './commands/approvals';
 import { registerDaemon } from './commands/daemon';
 import { registerIndex } from './commands/index';
 import { registerRuns } from './commands/runs';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerIndex(program, context);
   registerSearch(program, context);
   registerRuns(program, context);
+  registerApprovals(program, context);
   registerDaemon(program, context);
   registerStop(program, context);
   for (const command of program.commands) command.exitOverride();

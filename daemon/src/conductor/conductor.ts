@@ -6,7 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunbookInfo, RunbookTestResult, RunSummary, RunTrace, WorkspaceConfig } from '@keel/schemas';
+import type {
+  Proposal,
+  RunbookInfo,
+  RunbookTestResult,
+  RunSummary,
+  RunTrace,
+  WorkspaceConfig,
+} from '@keel/schemas';
+import { ApprovalService } from '../approvals/approvalService';
+import { feedbackPath, latestFeedback } from '../approvals/feedback';
+import { CassetteProvider } from './models/cassetteProvider';
+import { absoluteIn } from './workspacePaths';
 import type { Logger } from '../log';
 import { writeCassette } from './cassettes';
 import { Journal, JournalCorruptError, journalIds, journalPath, readJournal } from './journal';
@@ -29,6 +40,7 @@ export interface ConductorOptions {
   resume: boolean;
   memory: () => Promise<MemoryAccess>;
   onRunChanged: (summary: RunSummary) => void;
+  onApprovalChanged?: (proposal: Proposal, pending: number) => void;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -59,6 +71,8 @@ export class Conductor {
     private readonly options: ConductorOptions,
     private readonly traces: TraceStore,
     private readonly runsDir: string,
+    /** Proposed changes and the operator's decisions on them. */
+    readonly approvals: ApprovalService,
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
   }
@@ -69,7 +83,13 @@ export class Conductor {
     await mkdir(runsDir, { recursive: true, mode: 0o700 });
     await rm(join(keelDir, 'tmp'), { recursive: true, force: true });
     const traces = await TraceStore.open(join(keelDir, 'runs.duckdb'), (m) => options.log.warn(m));
-    const conductor = new Conductor(options, traces, runsDir);
+    const approvals = await ApprovalService.open({
+      workspace: options.workspace,
+      config: options.config,
+      log: options.log,
+      onChanged: (proposal, pending) => options.onApprovalChanged?.(proposal, pending),
+    });
+    const conductor = new Conductor(options, traces, runsDir, approvals);
     await conductor.load();
     return conductor;
   }
@@ -80,6 +100,7 @@ export class Conductor {
       this.runbooks = new RunbookCatalog(this.options.workspace, config.runbooks.dir);
     }
     this.options.config = config;
+    this.approvals.configure(config);
     this.pump();
   }
 
@@ -94,7 +115,11 @@ export class Conductor {
   }
 
   /** Queues a run; answers with its summary at once. */
-  async start(runbookName: string, inputs: InputValues, recordCassette?: string): Promise<RunSummary> {
+  async start(
+    runbookName: string,
+    inputs: InputValues,
+    cassettes: { record?: string | undefined; replay?: string | undefined } = {},
+  ): Promise<RunSummary> {
     if (this.stopping)
       throw new ConductorRequestError('the daemon is stopping; start the run again when it is back');
     const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
@@ -111,7 +136,8 @@ export class Conductor {
         runbook: loaded.runbook.name,
         runbookHash: loaded.hash,
         inputs: checked,
-        recordCassette: recordCassette ?? null,
+        recordCassette: cassettes.record ?? null,
+        replayCassette: cassettes.replay ?? null,
         at: new Date().toISOString(),
       },
       this.redact,
@@ -164,6 +190,7 @@ export class Conductor {
       at: new Date().toISOString(),
     });
     active.controller.abort(new Error('cancelled'));
+    await this.approvals.withdraw(id);
     const queued = this.queue.indexOf(id);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
@@ -331,11 +358,23 @@ export class Conductor {
         append: async (record) => {
           await run.journal.append(record);
           this.traces.record(id, record);
+          // A run waiting for the operator may wait long: its cassette so far is written now.
+          if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, run);
         },
         mode: 'live',
         models: this.options.config.models,
-        provider: providerFor(this.options.config.models, () => this.apiKey, this.options.env ?? process.env),
+        provider: started.replayCassette
+          ? await CassetteProvider.load(
+              absoluteIn(this.options.workspace, started.replayCassette),
+              started.replayCassette,
+            )
+          : providerFor(this.options.config.models, () => this.apiKey, this.options.env ?? process.env),
         memory: await this.options.memory(),
+        approvals: this.approvals,
+        feedback: await latestFeedback(
+          this.options.workspace,
+          feedbackPath(this.options.config.memory.dir, loaded.runbook.name),
+        ),
         signal: run.controller.signal,
         onProgress: () => this.changed(id),
       });
@@ -371,18 +410,21 @@ export class Conductor {
   ): Promise<void> {
     run.finishing = true;
     await run.journal.append({ type: 'runEnd', ...result, at: new Date().toISOString() });
-    const started = run.journal.records[0] as RecordOf<'run'>;
-    if (started.recordCassette) {
-      await writeCassette(this.options.workspace, started.recordCassette, run.journal.records).catch(
-        (error: unknown) => this.options.log.error('writing the cassette failed', { run: id, error }),
-      );
-    }
+    await this.saveCassette(id, run);
     await run.journal.close();
     const summary = summarize(run.journal.records, run.stepsTotal, null);
     this.active.delete(id);
     this.finished.set(id, summary);
     this.publish(summary);
     run.resolve(summary);
+  }
+
+  private async saveCassette(id: string, run: ActiveRun): Promise<void> {
+    const started = run.journal.records[0] as RecordOf<'run'>;
+    if (!started.recordCassette) return;
+    await writeCassette(this.options.workspace, started.recordCassette, run.journal.records).catch(
+      (error: unknown) => this.options.log.error('writing the cassette failed', { run: id, error }),
+    );
   }
 
   private summaryOfActive(id: string): RunSummary {

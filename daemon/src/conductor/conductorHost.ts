@@ -9,6 +9,7 @@ import {
   KeelRpcError,
   WorkspaceConfig,
   type Problem,
+  type Proposal,
   type RunbookInfo,
   type RunSummary,
 } from '@keel/schemas';
@@ -23,6 +24,7 @@ export interface ConductorHostOptions {
   mode: 'daemon' | 'in-process';
   memory: MemoryHost;
   onRunChanged: (summary: RunSummary) => void;
+  onApprovalChanged: (proposal: Proposal, pending: number) => void;
   onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
 }
 
@@ -93,6 +95,7 @@ export class ConductorHost {
       config,
       resume: this.options.mode === 'daemon',
       onRunChanged: this.options.onRunChanged,
+      onApprovalChanged: this.options.onApprovalChanged,
       memory: async () => {
         const service = await memory.get();
         return {

@@ -32,6 +32,8 @@ export const RunRecord = z.object({
   inputs: z.record(z.string(), InputValue),
   /** Workspace-relative cassette file every model exchange is recorded into, if asked. */
   recordCassette: z.string().nullable(),
+  /** Workspace-relative cassette answering every model call of this run instead of the endpoint. */
+  replayCassette: z.string().nullable().default(null),
   at: At,
 });
 
@@ -82,6 +84,18 @@ export const JournalRecord = z.discriminatedUnion('type', [
     retrieved: z
       .array(z.object({ path: z.string(), startLine: z.number(), endLine: z.number(), score: z.number() }))
       .default([]),
+    at: At,
+  }),
+  /** The run waits for the operator's decision on a proposal. */
+  z.object({ type: z.literal('waiting'), stepId: z.string(), proposalId: z.string(), at: At }),
+  /** The operator decided; the run goes on. */
+  z.object({
+    type: z.literal('decided'),
+    stepId: z.string(),
+    proposalId: z.string(),
+    decision: z.enum(['approved', 'edited', 'rejected']),
+    reason: z.string().nullable(),
+    commit: z.string().nullable(),
     at: At,
   }),
   z.object({ type: z.literal('cancelRequested'), reason: z.string(), at: At }),

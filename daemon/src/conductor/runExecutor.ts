@@ -13,6 +13,7 @@ import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, ReplayDivergenceError, type ModelsConfig } from './models/modelGateway';
 import type { ModelProvider } from './models/modelProvider';
+import { makeProposer, type ApprovalPort } from './proposals';
 import { agentMessages, runAgent } from './steps/agent';
 import { connectorArguments, runConnector } from './steps/connector';
 import { llmMessages, runLlm } from './steps/llm';
@@ -34,6 +35,10 @@ export interface ExecutionOptions {
   provider: ModelProvider;
   memory: MemoryAccess;
   signal: AbortSignal;
+  /** Where proposals go; null where there is nowhere (a test without a workspace's approvals). */
+  approvals?: ApprovalPort | null;
+  /** The operator's latest corrections of this runbook's proposals, for prompts. */
+  feedback?: string | null;
   /** Called after each journal record, so watchers see progress. */
   onProgress?: () => void;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -92,6 +97,8 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     memory: options.memory,
     budget,
     signal: options.signal,
+    feedback: options.feedback ?? null,
+    propose: () => Promise.reject(new Error('not ready')),
     effect: async (key, connector, action, _args, perform, preview) => {
       const done = effects.get(key);
       if (done) return done.result;
@@ -112,6 +119,18 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
       return result;
     },
   };
+
+  runtime.propose = makeProposer({
+    runId: run.id,
+    runbook: options.runbook.name,
+    records: options.records,
+    approvals: options.approvals ?? null,
+    mode: options.mode,
+    capture: options.effects === 'capture',
+    signal: options.signal,
+    append,
+    effect: (...args) => runtime.effect(...args),
+  });
 
   const end = (
     status: ExecutionResult['status'],

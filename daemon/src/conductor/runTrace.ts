@@ -24,7 +24,8 @@ export function summarize(
       tokens += (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
     }
   }
-  const status: RunStatus = end?.status ?? live ?? 'running';
+  const waitingFor = end ? null : waitingProposal(records);
+  const status: RunStatus = end?.status ?? (waitingFor ? 'waiting_approval' : (live ?? 'running'));
   return {
     id: run.id,
     runbook: run.runbook,
@@ -39,8 +40,19 @@ export function summarize(
     tokens,
     error: end?.error ?? null,
     escalation: end?.escalation ?? null,
+    waitingFor,
     outputs: end?.outputs ?? null,
   };
+}
+
+/** The proposal a run waits for: a `waiting` record with no `decided` after it. */
+function waitingProposal(records: readonly JournalRecord[]): string | null {
+  let waiting: string | null = null;
+  for (const record of records) {
+    if (record.type === 'waiting') waiting = record.proposalId;
+    if (record.type === 'decided' && record.proposalId === waiting) waiting = null;
+  }
+  return waiting;
 }
 
 export function traceOf(
@@ -87,6 +99,11 @@ export function traceOf(
       s.error = record.error;
       s.retrieved = record.retrieved;
       if (s.startedAt) s.durationMs = Date.parse(record.at) - Date.parse(s.startedAt);
+    } else if (record.type === 'waiting') {
+      step(record.stepId).status = 'waiting_approval';
+    } else if (record.type === 'decided') {
+      const s = step(record.stepId);
+      if (s.status === 'waiting_approval') s.status = 'running';
     } else if (record.type === 'modelCall') {
       step(record.stepId).modelCalls.push({
         tier: record.tier,

@@ -74,6 +74,7 @@ async function runCase(
         runbookHash: loaded.hash,
         inputs: checkInputs(loaded.runbook, testCase.inputs),
         recordCassette: null,
+        replayCassette: null,
         at: new Date().toISOString(),
       },
     ];

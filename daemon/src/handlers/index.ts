@@ -1,6 +1,7 @@
 /** Every protocol area's handlers, registered on the daemon's router. */
 import type { Daemon } from '../daemon';
 import type { Router } from '../rpc/router';
+import { registerApprovalHandlers } from './approvals';
 import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
 import { registerRunHandlers } from './runs';
@@ -13,4 +14,5 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerLifecycleHandlers(router, daemon);
   registerMemoryHandlers(router, daemon);
   registerRunHandlers(router, daemon);
+  registerApprovalHandlers(router, daemon);
 }

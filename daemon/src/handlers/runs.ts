@@ -19,8 +19,10 @@ import type { Router } from '../rpc/router';
 export function registerRunHandlers(router: Router, daemon: Daemon): void {
   const conductor = () => daemon.conductor.get();
   router.handle(RunbooksListRequest, async () => ({ runbooks: await (await conductor()).listRunbooks() }));
-  router.handle(RunStartRequest, async ({ runbook, inputs, recordCassette }) =>
-    asInvalidParams(async () => (await conductor()).start(runbook, inputs, recordCassette)),
+  router.handle(RunStartRequest, async ({ runbook, inputs, recordCassette, replayCassette }) =>
+    asInvalidParams(async () =>
+      (await conductor()).start(runbook, inputs, { record: recordCassette, replay: replayCassette }),
+    ),
   );
   router.handle(RunsListRequest, async ({ limit, runbook }) => ({
     runs: (await conductor()).list(limit, runbook),

@@ -19,3 +19,33 @@ export async function gitPresence(dir: string): Promise<GitPresence> {
 export async function gitInit(dir: string): Promise<void> {
   await run('git', ['init', '--quiet', '--initial-branch=main'], { cwd: dir });
 }
+
+/**
+ * Commits exactly `paths` (added, changed or deleted) with `message`, leaving anything else the
+ * operator has staged alone. Without a configured identity, commits as "Keel". Returns the commit id.
+ */
+export async function commitPaths(dir: string, paths: string[], message: string): Promise<string> {
+  const identity = await run('git', ['config', '--get', 'user.email'], { cwd: dir }).then(
+    () => [],
+    () => ['-c', 'user.name=Keel', '-c', 'user.email=keel@localhost'],
+  );
+  await run('git', ['add', '--all', '--', ...paths], { cwd: dir });
+  await run(
+    'git',
+    [...identity, 'commit', '--quiet', '--only', '--no-verify', '-m', message, '--', ...paths],
+    {
+      cwd: dir,
+    },
+  );
+  return (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
+}
+
+/** The newest commit whose message has the trailer `key: value`, or null. */
+export async function commitWithTrailer(dir: string, key: string, value: string): Promise<string | null> {
+  const { stdout } = await run(
+    'git',
+    ['log', '--all', '--format=%H', '--fixed-strings', `--grep=${key}: ${value}`, '-n', '1'],
+    { cwd: dir },
+  ).catch(() => ({ stdout: '' }));
+  return stdout.trim() || null;
+}

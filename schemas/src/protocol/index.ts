@@ -6,6 +6,13 @@ import {
   ApprovalsChangedNotification,
   ApprovalsListRequest,
 } from './approvals';
+import {
+  ControlChangedNotification,
+  ControlStateRequest,
+  EmergencyStopRequest,
+  MetricsReportRequest,
+  ResumeRequest,
+} from './control';
 import type { MessageDefinition } from './define';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -34,6 +41,7 @@ import { WorkspaceInitRequest } from './workspace';
 
 export * from './approvals';
 export * from './common';
+export * from './control';
 export * from './define';
 export * from './errors';
 export * from './lifecycle';
@@ -70,4 +78,9 @@ export const allMessages: readonly MessageDefinition[] = [
   ApprovalApproveRequest,
   ApprovalRejectRequest,
   ApprovalsChangedNotification,
+  ControlStateRequest,
+  EmergencyStopRequest,
+  ResumeRequest,
+  ControlChangedNotification,
+  MetricsReportRequest,
 ];

@@ -137,6 +137,7 @@ async function measureExecutor(
       runbookHash: 'bench',
       inputs: { topic: 'renewals' },
       recordCassette: null,
+      replayCassette: null,
       at: new Date().toISOString(),
     });
     const opened = new Map<string, number>();

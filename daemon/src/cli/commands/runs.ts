@@ -27,38 +27,54 @@ export function registerRuns(program: Command, context: CliContext): void {
     .argument('<runbook>', 'the runbook name (or its file name without .yaml)')
     .option('-i, --input <key=value>', 'an input of the runbook (repeatable)', collect, [])
     .option('--record <file>', 'record every model answer into this cassette file, for runbook tests')
+    .option('--replay <file>', 'answer every model call from this cassette instead of the endpoint')
     .option('--json', 'print the finished run as JSON')
-    .action(async (runbook: string, options: { input: string[]; record?: string; json?: boolean }) => {
-      const inputs = Object.fromEntries(options.input.map(parseInput));
-      const progress = new ProgressLine(process.stderr);
-      const summary = await withWorkspace(workspace(), context.log, async ({ client }) => {
-        let id: string | null = null;
-        let finished: ((s: RunSummary) => void) | null = null;
-        const done = new Promise<RunSummary>((resolve) => (finished = resolve));
-        client.onNotification(RunChangedNotification, (run) => {
-          if (run.id !== id) return;
-          progress.update(
-            `${run.runbook}: ${run.status}, step ${Math.min(run.stepsDone + 1, run.stepsTotal)}/${run.stepsTotal} ${run.currentStep ?? ''}`,
-          );
-          if (FINISHED_RUN_STATUSES.includes(run.status)) finished?.(run);
+    .action(
+      async (
+        runbook: string,
+        options: { input: string[]; record?: string; replay?: string; json?: boolean },
+      ) => {
+        const inputs = Object.fromEntries(options.input.map(parseInput));
+        const progress = new ProgressLine(process.stderr);
+        const summary = await withWorkspace(workspace(), context.log, async ({ client }) => {
+          let id: string | null = null;
+          let finished: ((s: RunSummary) => void) | null = null;
+          const done = new Promise<RunSummary>((resolve) => (finished = resolve));
+          client.onNotification(RunChangedNotification, (run) => {
+            if (run.id !== id) return;
+            progress.update(
+              `${run.runbook}: ${run.status}, step ${Math.min(run.stepsDone + 1, run.stepsTotal)}/${run.stepsTotal} ${run.currentStep ?? ''}`,
+            );
+            if (settled(run)) finished?.(run);
+          });
+          const started = await client.request(RunStartRequest, {
+            runbook,
+            inputs,
+            ...(options.record ? { recordCassette: options.record } : {}),
+            ...(options.replay ? { replayCassette: options.replay } : {}),
+          });
+          id = started.id;
+          if (settled(started)) return started;
+          // A notification may have come before the id was known: ask once more, then wait.
+          const now = (await client.request(RunsListRequest, { limit: 1000 })).runs.find((r) => r.id === id);
+          if (now && settled(now)) return now;
+          return done.finally(() => progress.done());
         });
-        const started = await client.request(RunStartRequest, {
-          runbook,
-          inputs,
-          ...(options.record ? { recordCassette: options.record } : {}),
-        });
-        id = started.id;
-        if (FINISHED_RUN_STATUSES.includes(started.status)) return started;
-        // A notification may have come before the id was known: ask once more, then wait.
-        const now = (await client.request(RunsListRequest, { limit: 1000 })).runs.find((r) => r.id === id);
-        if (now && FINISHED_RUN_STATUSES.includes(now.status)) return now;
-        return done.finally(() => progress.done());
-      });
-      progress.done();
-      if (options.json) printJson(summary);
-      else process.stdout.write(describeRun(summary) + '\n');
-      if (summary.status !== 'succeeded') process.exitCode = 1;
-    });
+        progress.done();
+        if (options.json) printJson(summary);
+        else process.stdout.write(describeRun(summary) + '\n');
+        if (summary.status === 'waiting_approval') {
+          // The run waits (durably) for the operator; the command has done its part.
+          if (!options.json) {
+            process.stdout.write(
+              `It waits for your decision on ${summary.waitingFor}: see "keel approvals", then ` +
+                `"keel approve ${summary.waitingFor}" or "keel reject ${summary.waitingFor} --reason ...". ` +
+                'The run goes on in the daemon once decided.\n',
+            );
+          }
+        } else if (summary.status !== 'succeeded') process.exitCode = 1;
+      },
+    );
 
   program
     .command('runs')
@@ -153,6 +169,11 @@ export function registerRuns(program: Command, context: CliContext): void {
       }
       if (results.length === 0 || results.some((r) => !r.passed)) process.exitCode = 1;
     });
+}
+
+/** Finished, or waiting for the operator: either way there is nothing more to wait for here. */
+function settled(run: RunSummary): boolean {
+  return FINISHED_RUN_STATUSES.includes(run.status) || run.status === 'waiting_approval';
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -7,8 +7,8 @@ import type { AgentTool, RunbookStep } from '@keel/schemas';
 import { renderText } from '../expressions';
 import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
 import { callConnector } from './connector';
-import { proposeChange } from './propose';
-import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
+import { workspaceRelative } from '../workspacePaths';
+import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
 type AgentStep = Extract<RunbookStep, { type: 'agent' }>;
 
@@ -20,11 +20,16 @@ const TOOLS: Record<AgentTool, ToolDefinition> = {
   'memory.read': tool('memory_read', 'Read one memory file in full.', {
     path: { type: 'string', description: 'Workspace-relative path, e.g. memory/customers/acme.md' },
   }),
-  propose: tool('propose_change', 'Propose a change to a file; the operator approves it.', {
-    path: { type: 'string' },
-    content: { type: 'string', description: 'The full new content of the file' },
-    summary: { type: 'string', description: 'One line saying what changes and why' },
-  }),
+  propose: tool(
+    'propose_change',
+    'Propose a change to a file. The operator approves, edits or rejects it; the answer says which, and why.',
+    {
+      path: { type: 'string' },
+      content: { type: 'string', description: 'The full new content of the file' },
+      summary: { type: 'string', description: 'One line saying what changes' },
+      reasoning: { type: 'string', description: 'Why the change is right' },
+    },
+  ),
   'fs.outbox@1': tool('outbox_write', 'Write a file to the outbox (drafts for the outside world).', {
     path: { type: 'string', description: 'File name under outbox/' },
     content: { type: 'string' },
@@ -33,7 +38,8 @@ const TOOLS: Record<AgentTool, ToolDefinition> = {
 
 export function agentMessages(step: AgentStep, runtime: StepRuntime): ChatMessage[] {
   const messages: ChatMessage[] = [];
-  if (step.system) messages.push({ role: 'system', content: renderText(step.system, runtime.scope) });
+  const system = systemMessage(step.system ? renderText(step.system, runtime.scope) : null, runtime.feedback);
+  if (system) messages.push({ role: 'system', content: system });
   messages.push({ role: 'user', content: renderText(step.goal, runtime.scope) });
   return messages;
 }
@@ -117,10 +123,13 @@ async function callTool(
       return { path: document.path, content: document.content };
     }
     case 'propose':
-      return proposeChange(runtime, {
-        path: text('path'),
-        content: text('content'),
+      // The agent waits for the operator and reads the decision (a rejection's reason included).
+      return runtime.propose({
+        key: key.split(':').slice(1).join(':'),
+        stepId: step.id,
+        changes: [{ path: workspaceRelative(text('path')), content: text('content') }],
         summary: text('summary'),
+        reasoning: typeof args.reasoning === 'string' ? args.reasoning : '',
       });
     case 'fs.outbox@1':
       return callConnector(runtime, key, 'fs.outbox@1', 'write', {
@@ -136,7 +145,11 @@ function tool(name: string, description: string, properties: Record<string, unkn
     function: {
       name,
       description,
-      parameters: { type: 'object', properties, required: Object.keys(properties).filter((p) => p !== 'k') },
+      parameters: {
+        type: 'object',
+        properties,
+        required: Object.keys(properties).filter((p) => p !== 'k' && p !== 'reasoning'),
+      },
     },
   };
 }

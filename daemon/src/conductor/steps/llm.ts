@@ -7,13 +7,14 @@ import { z } from 'zod';
 import type { RunbookStep } from '@keel/schemas';
 import { renderText } from '../expressions';
 import type { ChatMessage } from '../models/modelProvider';
-import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
+import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
 type LlmStep = Extract<RunbookStep, { type: 'llm' }>;
 
 export function llmMessages(step: LlmStep, runtime: StepRuntime): ChatMessage[] {
   const messages: ChatMessage[] = [];
-  if (step.system) messages.push({ role: 'system', content: renderText(step.system, runtime.scope) });
+  const system = systemMessage(step.system ? renderText(step.system, runtime.scope) : null, runtime.feedback);
+  if (system) messages.push({ role: 'system', content: system });
   messages.push({ role: 'user', content: renderText(step.prompt, runtime.scope) });
   return messages;
 }

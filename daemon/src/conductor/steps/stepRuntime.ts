@@ -3,6 +3,7 @@ import type { MemoryDocument, Runbook, SearchFilter, SearchResult } from '@keel/
 import type { RunBudget } from '../budget';
 import type { Scope } from '../expressions';
 import type { ModelGateway } from '../models/modelGateway';
+import type { ProposalOutcome, ProposalRequest } from '../proposals';
 
 /** Memory as agents see it: read-only. */
 export interface MemoryAccess {
@@ -19,6 +20,10 @@ export interface StepRuntime {
   memory: MemoryAccess;
   budget: RunBudget;
   signal: AbortSignal;
+  /** The operator's corrections of this runbook's earlier proposals, for prompts; null if none. */
+  feedback: string | null;
+  /** Proposes a change and resolves with the operator's decision (at once if policy applies it). */
+  propose(request: ProposalRequest): Promise<ProposalOutcome>;
   /**
    * Performs a side effect once per key: a key the journal already holds returns the recorded
    * result without performing it again.
@@ -41,3 +46,15 @@ export interface StepResult {
 
 /** A step failed for a reason the operator can act on (not a crash of Keel). */
 export class StepFailedError extends Error {}
+
+/**
+ * The system message of a model step: the step's own, then the operator's corrections of this
+ * runbook's earlier proposals (memory/feedback/<runbook>.md), so the next draft learns from them.
+ */
+export function systemMessage(own: string | null, feedback: string | null): string | null {
+  if (!feedback) return own;
+  const corrections =
+    'The operator corrected earlier proposals of this runbook before approving them. ' +
+    `Follow these corrections:\n\n${feedback}`;
+  return own ? `${own}\n\n${corrections}` : corrections;
+}

@@ -1,0 +1,327 @@
+/**
+ * The approvals of a workspace: agents propose file changes here; what policy lets through is
+ * applied at once, the rest waits for the operator's decision, durably. Approving applies all
+ * files or none and commits them; editing records the correction as feedback; rejecting hands
+ * the reason back to the run.
+ */
+import type { Proposal, WorkspaceConfig } from '@keel/schemas';
+import type { Logger } from '../log';
+import { workspaceRelative } from '../conductor/workspacePaths';
+import { changedSince, commitProposal, currentContents, sha256, writeAll } from './applyChanges';
+import { feedbackPath, withFeedback } from './feedback';
+import { policyFor } from './policy';
+import { ProposalStore, type StoredProposal } from './proposalStore';
+
+export interface ProposeInput {
+  /** Stable for the run and step (and tool call): proposing again returns the same proposal. */
+  id: string;
+  runId: string;
+  stepId: string;
+  runbook: string;
+  summary: string;
+  reasoning: string;
+  changes: { path: string; content: string | null }[];
+}
+
+/** A decision that cannot be carried out as asked: the operator can fix it. */
+export class ApprovalError extends Error {}
+
+export class ApprovalService {
+  private readonly waiters = new Map<string, ((proposal: Proposal) => void)[]>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly workspace: string,
+    private readonly store: ProposalStore,
+    private config: WorkspaceConfig,
+    private readonly log: Logger,
+    private readonly onChanged: (proposal: Proposal, pending: number) => void,
+  ) {}
+
+  static async open(options: {
+    workspace: string;
+    config: WorkspaceConfig;
+    log: Logger;
+    onChanged: (proposal: Proposal, pending: number) => void;
+  }): Promise<ApprovalService> {
+    const store = await ProposalStore.open(`${options.workspace}/.keel/approvals`, (m) =>
+      options.log.warn(m),
+    );
+    const service = new ApprovalService(
+      options.workspace,
+      store,
+      options.config,
+      options.log,
+      options.onChanged,
+    );
+    await service.finishInterrupted();
+    return service;
+  }
+
+  configure(config: WorkspaceConfig): void {
+    this.config = config;
+  }
+
+  list(statuses?: Proposal['status'][]): Proposal[] {
+    const order: Record<Proposal['status'], number> = { pending: 0, stale: 0, applied: 1, rejected: 1 };
+    return this.store
+      .all()
+      .filter((p) => !statuses || statuses.includes(p.status))
+      .sort((a, b) => order[a.status] - order[b.status] || b.createdAt.localeCompare(a.createdAt))
+      .map(publicOf);
+  }
+
+  async get(id: string): Promise<{ proposal: Proposal; current: Record<string, string | null> }> {
+    const proposal = this.require(id);
+    return {
+      proposal: publicOf(proposal),
+      current: await currentContents(
+        this.workspace,
+        proposal.changes.map((c) => c.path),
+      ),
+    };
+  }
+
+  /** Records a proposal (or returns the one with this id); applies it at once if policy allows. */
+  propose(input: ProposeInput): Promise<Proposal> {
+    return this.serially(async () => {
+      const known = this.store.get(input.id);
+      if (known) return publicOf(known);
+      const paths = input.changes.map((c) => workspaceRelative(c.path));
+      const current = await currentContents(this.workspace, paths);
+      const changes = input.changes.map((change, i) => {
+        const path = paths[i]!;
+        const before = current[path] ?? null;
+        return {
+          path,
+          action:
+            change.content === null
+              ? ('delete' as const)
+              : before === null
+                ? ('create' as const)
+                : ('modify' as const),
+          baseHash: before === null ? null : sha256(before),
+          content: change.content,
+        };
+      });
+      const policies = paths.map((p) => policyFor(p, this.config.approvals.autoApply));
+      const proposal: StoredProposal = {
+        id: input.id,
+        runId: input.runId,
+        stepId: input.stepId,
+        runbook: input.runbook,
+        summary: input.summary,
+        reasoning: input.reasoning,
+        changes,
+        status: 'pending',
+        protected: paths.some((p) => policyFor(p, ['**']) === 'approval'),
+        createdAt: new Date().toISOString(),
+        staleFiles: [],
+        decision: null,
+        applying: null,
+        proposedContents: Object.fromEntries(changes.map((c) => [c.path, c.content])),
+      };
+      await this.store.save(proposal);
+      if (policies.every((p) => p === 'auto'))
+        return this.apply(proposal, 'approved', null, 'applied by policy (approvals.autoApply)');
+      this.changed(proposal);
+      this.log.info('a change waits for approval', { proposal: proposal.id, files: paths.join(', ') });
+      return publicOf(proposal);
+    });
+  }
+
+  approve(id: string, edited?: Record<string, string>): Promise<Proposal> {
+    return this.serially(async () => {
+      const proposal = this.require(id);
+      if (proposal.status === 'applied' || proposal.status === 'rejected') {
+        throw new ApprovalError(`proposal ${id} was already ${proposal.status}`);
+      }
+      for (const path of Object.keys(edited ?? {})) {
+        if (!proposal.changes.some((c) => c.path === path)) {
+          throw new ApprovalError(`proposal ${id} does not change ${path}; only its own files can be edited`);
+        }
+      }
+      const changed = await changedSince(this.workspace, proposal);
+      if (Object.keys(changed).length > 0) {
+        // Never applied blind: the operator looks again at the diff against the file as it is now.
+        const stale: StoredProposal = {
+          ...proposal,
+          status: 'stale',
+          staleFiles: Object.keys(changed),
+          changes: proposal.changes.map((c) =>
+            c.path in changed ? { ...c, baseHash: changed[c.path] ?? null } : c,
+          ),
+        };
+        await this.store.save(stale);
+        this.changed(stale);
+        throw new ApprovalError(
+          `${Object.keys(changed).join(', ')} changed since the proposal was made; it is marked stale: ` +
+            'look at the new diff and decide again',
+        );
+      }
+      const isEdited = Object.entries(edited ?? {}).some(
+        ([path, text]) => proposal.proposedContents[path] !== text,
+      );
+      return this.apply(proposal, isEdited ? 'edited' : 'approved', edited ?? null, null);
+    });
+  }
+
+  reject(id: string, reason: string): Promise<Proposal> {
+    return this.serially(async () => {
+      const proposal = this.require(id);
+      if (proposal.status === 'applied' || proposal.status === 'rejected') {
+        throw new ApprovalError(`proposal ${id} was already ${proposal.status}`);
+      }
+      const rejected: StoredProposal = {
+        ...proposal,
+        status: 'rejected',
+        decision: { kind: 'rejected', reason, commit: null, at: new Date().toISOString() },
+      };
+      await this.store.save(rejected);
+      this.decided(rejected);
+      return publicOf(rejected);
+    });
+  }
+
+  /** Resolves once the proposal is applied or rejected; rejects when `signal` aborts. */
+  waitForDecision(id: string, signal: AbortSignal): Promise<Proposal> {
+    const proposal = this.require(id);
+    if (proposal.status === 'applied' || proposal.status === 'rejected')
+      return Promise.resolve(publicOf(proposal));
+    return new Promise((resolve, reject) => {
+      const done = (decided: Proposal): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(decided);
+      };
+      const onAbort = (): void => {
+        this.waiters.set(
+          id,
+          (this.waiters.get(id) ?? []).filter((w) => w !== done),
+        );
+        reject(new Error('stopped waiting for the approval'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
+    });
+  }
+
+  /** Withdraws the pending proposals of a cancelled run. */
+  async withdraw(runId: string): Promise<void> {
+    for (const proposal of this.store.all()) {
+      if (proposal.runId === runId && (proposal.status === 'pending' || proposal.status === 'stale')) {
+        await this.reject(proposal.id, 'the run was cancelled').catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Carries out a decision: the decision and the exact contents are saved first, then the files
+   * are written and committed, then the proposal is marked applied. Each step can be repeated,
+   * which is what finishInterrupted does after a crash.
+   */
+  private async apply(
+    proposal: StoredProposal,
+    kind: 'approved' | 'edited',
+    edited: Record<string, string> | null,
+    reason: string | null,
+  ): Promise<Proposal> {
+    const contents: Record<string, string | null> = { ...proposal.proposedContents, ...(edited ?? {}) };
+    const at = new Date();
+    if (kind === 'edited') {
+      const path = feedbackPath(this.config.memory.dir, proposal.runbook);
+      contents[path] = await withFeedback(
+        this.workspace,
+        path,
+        proposal,
+        proposal.proposedContents,
+        contents,
+        at,
+      );
+    }
+    const applying: StoredProposal = { ...proposal, applying: { kind, contents, at: at.toISOString() } };
+    await this.store.save(applying);
+    return this.complete(applying, reason);
+  }
+
+  private async complete(proposal: StoredProposal, reason: string | null): Promise<Proposal> {
+    const applying = proposal.applying!;
+    await writeAll(this.workspace, applying.contents);
+    const extra = Object.keys(applying.contents).filter((p) => !proposal.changes.some((c) => c.path === p));
+    let commit: string | null = null;
+    try {
+      commit = await commitProposal(this.workspace, proposal, applying.kind, extra);
+    } catch (error) {
+      this.log.error('the change was written but git could not commit it', { proposal: proposal.id, error });
+    }
+    const applied: StoredProposal = {
+      ...proposal,
+      status: 'applied',
+      staleFiles: [],
+      applying: null,
+      decision: { kind: applying.kind, reason, commit, at: applying.at },
+    };
+    await this.store.save(applied);
+    this.decided(applied);
+    // Other proposals computed against these files now see them changed: mark them stale at once.
+    for (const other of this.store.all()) {
+      if (other.id === proposal.id || other.status !== 'pending') continue;
+      if (other.changes.some((c) => c.path in applying.contents)) {
+        const changed = await changedSince(this.workspace, other);
+        if (Object.keys(changed).length === 0) continue;
+        const stale: StoredProposal = {
+          ...other,
+          status: 'stale',
+          staleFiles: Object.keys(changed),
+          changes: other.changes.map((c) =>
+            c.path in changed ? { ...c, baseHash: changed[c.path] ?? null } : c,
+          ),
+        };
+        await this.store.save(stale);
+        this.changed(stale);
+      }
+    }
+    return publicOf(applied);
+  }
+
+  /** After a crash: decisions saved but not carried out to the end are finished, once. */
+  private async finishInterrupted(): Promise<void> {
+    for (const proposal of this.store.all()) {
+      if (!proposal.applying) continue;
+      this.log.warn('finishing an approved change interrupted by a stop', { proposal: proposal.id });
+      await this.complete(proposal, null);
+    }
+  }
+
+  private require(id: string): StoredProposal {
+    const proposal = this.store.get(id);
+    if (!proposal) throw new ApprovalError(`no proposal "${id}" (see "keel approvals")`);
+    return proposal;
+  }
+
+  private pending(): number {
+    return this.store.all().filter((p) => p.status === 'pending' || p.status === 'stale').length;
+  }
+
+  private changed(proposal: StoredProposal): void {
+    this.onChanged(publicOf(proposal), this.pending());
+  }
+
+  private decided(proposal: StoredProposal): void {
+    this.changed(proposal);
+    const waiters = this.waiters.get(proposal.id) ?? [];
+    this.waiters.delete(proposal.id);
+    for (const waiter of waiters) waiter(publicOf(proposal));
+  }
+
+  /** Decisions one at a time: two approvals of the same file never interleave their writes. */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function publicOf(stored: StoredProposal): Proposal {
+  const { applying: _applying, proposedContents: _proposed, ...proposal } = stored;
+  return proposal;
+}

@@ -1,0 +1,73 @@
+/**
+ * Proposals on disk, one JSON file each in `.keel/approvals/`, written atomically (temporary file,
+ * fsync, rename). A proposal being applied carries its decision (`applying`) before any file is
+ * touched, so a daemon killed mid-apply finishes the job on its next start, exactly once.
+ */
+import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Proposal } from '@keel/schemas';
+import { z } from 'zod';
+
+export const StoredProposal = Proposal.extend({
+  /** A decision being carried out: the content to write, fixed before the first write. */
+  applying: z
+    .object({
+      kind: z.enum(['approved', 'edited']),
+      contents: z.record(z.string(), z.string().nullable()),
+      at: z.string(),
+    })
+    .nullable()
+    .default(null),
+  /** The proposed contents as the agent made them, kept when the operator edits. */
+  proposedContents: z.record(z.string(), z.string().nullable()).default({}),
+});
+export type StoredProposal = z.infer<typeof StoredProposal>;
+
+export class ProposalStore {
+  private readonly proposals = new Map<string, StoredProposal>();
+
+  private constructor(private readonly dir: string) {}
+
+  static async open(dir: string, warn: (message: string) => void): Promise<ProposalStore> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const store = new ProposalStore(dir);
+    for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json'))) {
+      try {
+        const parsed = StoredProposal.parse(JSON.parse(await readFile(join(dir, name), 'utf8')));
+        store.proposals.set(parsed.id, parsed);
+      } catch (error) {
+        warn(
+          `${join(dir, name)} is not a readable proposal (${(error as Error).message}); it is left as it is`,
+        );
+      }
+    }
+    return store;
+  }
+
+  get(id: string): StoredProposal | undefined {
+    return this.proposals.get(id);
+  }
+
+  all(): StoredProposal[] {
+    return [...this.proposals.values()];
+  }
+
+  async save(proposal: StoredProposal): Promise<void> {
+    const checked = StoredProposal.parse(proposal);
+    const target = join(this.dir, `${fileNameOf(checked.id)}.json`);
+    const temp = `${target}.${process.pid}.tmp`;
+    const file = await open(temp, 'w', 0o600);
+    try {
+      await file.writeFile(JSON.stringify(checked, null, 2) + '\n');
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, target);
+    this.proposals.set(checked.id, checked);
+  }
+}
+
+function fileNameOf(id: string): string {
+  return id.replace(/[^a-zA-Z0-9._-]/g, '_');
+}

@@ -1,0 +1,128 @@
+/**
+ * How a run proposes a change and waits for the operator: the proposal is created once (a side
+ * effect keyed by run and step), a `waiting` record marks the run as waiting, and the decision is
+ * journaled as `decided` before the run goes on. After a restart the same path finds the
+ * proposal and waits again; a replay reads the decision from the journal.
+ */
+import type { Proposal } from '@keel/schemas';
+import type { JournalRecord, RecordOf } from './journalRecords';
+import { ReplayDivergenceError } from './models/modelGateway';
+import type { StepRuntime } from './steps/stepRuntime';
+
+/** What runs need of the approvals service. */
+export interface ApprovalPort {
+  propose(input: {
+    id: string;
+    runId: string;
+    stepId: string;
+    runbook: string;
+    summary: string;
+    reasoning: string;
+    changes: { path: string; content: string | null }[];
+  }): Promise<Proposal>;
+  waitForDecision(id: string, signal: AbortSignal): Promise<Proposal>;
+}
+
+export interface ProposalRequest {
+  /** `<stepId>` for a propose step, `<stepId>:<turn>:<call>` for an agent's tool call. */
+  key: string;
+  stepId: string;
+  changes: { path: string; content: string | null }[];
+  summary: string;
+  reasoning: string;
+}
+
+export interface ProposalOutcome {
+  proposal: string | null;
+  decision: 'approved' | 'edited' | 'rejected';
+  reason: string | null;
+  commit: string | null;
+  files: string[];
+}
+
+export function makeProposer(context: {
+  runId: string;
+  runbook: string;
+  records: readonly JournalRecord[];
+  approvals: ApprovalPort | null;
+  mode: 'live' | 'replay';
+  capture: boolean;
+  signal: AbortSignal;
+  append: (record: JournalRecord) => Promise<void>;
+  effect: StepRuntime['effect'];
+}): (request: ProposalRequest) => Promise<ProposalOutcome> {
+  const decided = new Map<string, RecordOf<'decided'>>();
+  for (const record of context.records) if (record.type === 'decided') decided.set(record.proposalId, record);
+
+  return async (request) => {
+    const files = request.changes.map((c) => c.path);
+    const id = `p-${context.runId}-${request.key.replace(/:/g, '-')}`;
+    const created = (await context.effect(
+      `${context.runId}:${request.key}`,
+      'keel.approvals',
+      'propose',
+      { summary: request.summary, files },
+      async () => {
+        if (!context.approvals) throw new Error('approvals are not available in this run');
+        const proposal = await context.approvals.propose({
+          id,
+          runId: context.runId,
+          stepId: request.stepId,
+          runbook: context.runbook,
+          summary: request.summary,
+          reasoning: request.reasoning,
+          changes: request.changes,
+        });
+        return { proposal: proposal.id, status: proposal.status };
+      },
+      () => ({ proposal: null, status: 'captured' }),
+    )) as { proposal: string | null; status: string };
+    if (context.capture || created.proposal === null) {
+      return { proposal: null, decision: 'approved', reason: null, commit: null, files };
+    }
+    const known = decided.get(created.proposal);
+    if (known) return outcome(known, files);
+    if (context.mode === 'replay' || !context.approvals) {
+      throw new ReplayDivergenceError(
+        request.stepId,
+        'missing',
+        `the journal has no decision on ${created.proposal}`,
+      );
+    }
+    if (created.status !== 'applied') {
+      await context.append({
+        type: 'waiting',
+        stepId: request.stepId,
+        proposalId: created.proposal,
+        at: now(),
+      });
+    }
+    const proposal = await context.approvals.waitForDecision(created.proposal, context.signal);
+    const record: RecordOf<'decided'> = {
+      type: 'decided',
+      stepId: request.stepId,
+      proposalId: proposal.id,
+      decision: proposal.decision?.kind ?? 'rejected',
+      reason: proposal.decision?.reason ?? null,
+      commit: proposal.decision?.commit ?? null,
+      at: now(),
+    };
+    await context.append(record);
+    decided.set(proposal.id, record);
+    return outcome(record, files);
+  };
+}
+
+function outcome(record: RecordOf<'decided'>, files: string[]): ProposalOutcome {
+  return {
+    proposal: record.proposalId,
+    decision: record.decision,
+    reason: record.reason,
+    commit: record.commit,
+    files,
+  };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,111 @@
+/** Governance: the emergency stop, quotas, circuit breakers, and the metrics report. */
+import { z } from 'zod';
+import { NoParams } from './common';
+import { defineNotification, defineRequest } from './define';
+
+export const BreakerState = z.object({
+  /** `endpoint:<baseUrl>` or `runbook:<name>`. */
+  name: z.string(),
+  state: z.enum(['closed', 'open', 'half_open']),
+  /** Failures in a row so far. */
+  failures: z.number().int(),
+  /** When an open breaker lets a trial through. */
+  retryAt: z.string().nullable(),
+});
+export type BreakerState = z.infer<typeof BreakerState>;
+
+export const QuotaState = z.object({
+  agent: z.string(),
+  period: z.enum(['day', 'month']),
+  spentUsd: z.number(),
+  tokens: z.number().int(),
+  maxUsd: z.number().nullable(),
+  maxTokens: z.number().nullable(),
+  /** `warning` past warnAt; `exceeded`: new runs of the agent are refused. */
+  state: z.enum(['ok', 'warning', 'exceeded']),
+});
+export type QuotaState = z.infer<typeof QuotaState>;
+
+export const ControlState = z.object({
+  /** The emergency stop: no run executes and none starts until resumed. */
+  stopped: z.boolean(),
+  stoppedAt: z.string().nullable(),
+  reason: z.string().nullable(),
+  breakers: z.array(BreakerState),
+  quotas: z.array(QuotaState),
+});
+export type ControlState = z.infer<typeof ControlState>;
+
+export const ControlStateRequest = defineRequest({
+  method: 'keel/control/state',
+  params: NoParams,
+  result: ControlState,
+});
+
+/** `keel/control/emergencyStop`: halts every run at once and refuses new ones, until resumed. */
+export const EmergencyStopRequest = defineRequest({
+  method: 'keel/control/emergencyStop',
+  params: z
+    .strictObject({ reason: z.string().max(500).optional() })
+    .optional()
+    .default({}),
+  result: ControlState,
+});
+
+/** `keel/control/resume`: lifts the emergency stop; halted runs go on where they stopped. */
+export const ResumeRequest = defineRequest({
+  method: 'keel/control/resume',
+  params: NoParams,
+  result: ControlState,
+});
+
+export const ControlChangedNotification = defineNotification({
+  method: 'keel/control/changed',
+  direction: 'serverToClient',
+  params: ControlState,
+});
+
+export const AgentMetrics = z.object({
+  /** The runbook's name. */
+  agent: z.string(),
+  role: z.string().nullable(),
+  runs: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  /** Succeeded / finished runs (0..1). */
+  successRate: z.number(),
+  /** Failed, over budget or errored / finished runs (0..1). */
+  errorRate: z.number(),
+  /** Run duration, start to end, in milliseconds. */
+  p50Ms: z.number().nullable(),
+  p95Ms: z.number().nullable(),
+  costUsd: z.number(),
+  tokens: z.number().int(),
+  /** Finished runs per hour over the report's span. */
+  throughputPerHour: z.number(),
+  approvals: z.object({ approved: z.number().int(), edited: z.number().int(), rejected: z.number().int() }),
+  /** Approvals edited or rejected / approvals decided (0..1), null without decisions. */
+  reworkRate: z.number().nullable(),
+});
+export type AgentMetrics = z.infer<typeof AgentMetrics>;
+
+/** `keel/metrics/report`: per agent over a span, and spend per agent per day. */
+export const MetricsReportRequest = defineRequest({
+  method: 'keel/metrics/report',
+  params: z
+    .strictObject({
+      /** ISO date or date-time; default 30 days ago. */
+      since: z.string().optional(),
+      until: z.string().optional(),
+    })
+    .optional()
+    .default({}),
+  result: z.object({
+    since: z.string(),
+    until: z.string(),
+    agents: z.array(AgentMetrics),
+    spendByDay: z.array(
+      z.object({ day: z.string(), agent: z.string(), costUsd: z.number(), tokens: z.number().int() }),
+    ),
+  }),
+});

@@ -1,0 +1,270 @@
+/**
+ * Approvals in a real daemon (in this process) with a real git repository: a run waits for the
+ * operator, durably; approving applies and commits with trailers; editing records feedback that
+ * the next run's prompt carries; rejecting ends the run with the reason; a file changed meanwhile
+ * is never overwritten; .git/ is refused and keel.yaml always needs a decision.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ApprovalApproveRequest,
+  ApprovalGetRequest,
+  ApprovalRejectRequest,
+  ApprovalsListRequest,
+  RunGetRequest,
+  RunStartRequest,
+  type RunSummary,
+} from '@keel/schemas';
+import { Daemon } from '../../daemon/src/daemon';
+import { createLogger } from '../../daemon/src/log';
+import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { initWorkspace } from '../../daemon/src/workspace/init';
+import { writeNote } from '../helpers/memory';
+import { ModelServer } from '../helpers/modelServer';
+import { waitFor } from '../helpers/processes';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+let dirs: TempDirs;
+let server: ModelServer;
+let daemon: Daemon | null = null;
+let client: InProcessClient;
+
+const NOTE = 'memory/customers/acme.md';
+const OLD = '# Acme\n\nRenewal in March.\n';
+
+function git(...args: string[]): string {
+  return execFileSync('git', args, { cwd: dirs.workspace, encoding: 'utf8' });
+}
+
+async function start(): Promise<void> {
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'error' }),
+  });
+  client = new InProcessClient(daemon);
+}
+
+async function stop(): Promise<void> {
+  await daemon?.stop('test');
+  daemon = null;
+}
+
+beforeEach(async () => {
+  dirs = await makeTempDirs();
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  server = await ModelServer.start();
+  await initWorkspace(dirs.workspace);
+  const config = join(dirs.workspace, 'keel.yaml');
+  await writeFile(
+    config,
+    `version: 1\nmodels:\n  endpoint: { baseUrl: ${server.baseUrl} }\n  tiers:\n    fast: { model: m }\n`,
+  );
+  await writeNote(dirs.workspace, NOTE, OLD);
+  git('add', '-A');
+  git('-c', 'user.name=Maya', '-c', 'user.email=maya@example.com', 'commit', '-q', '-m', 'Start');
+  git('config', 'user.name', 'Maya');
+  git('config', 'user.email', 'maya@example.com');
+});
+afterEach(async () => {
+  await stop();
+  await server.close();
+  await dirs.cleanup();
+});
+
+const UPDATE = (extra = '') => `apiVersion: keel/v1
+name: renewal
+role: Account manager
+description: Proposes the renewal date in the customer's note.
+steps:
+  - id: draft
+    type: llm
+    prompt: Write the renewal line for Acme.
+  - id: update
+    type: propose
+    path: ${NOTE}
+    content: "# Acme\\n\\n{{ steps.draft.output }}\\n"
+    summary: Acme renewal date
+    reasoning: The contract says April.
+${extra}`;
+
+async function runUntil(status: RunSummary['status'][], runbook = 'renewal'): Promise<RunSummary> {
+  const started = await client.request(RunStartRequest, { runbook, inputs: {} });
+  return waitFor(`run ${started.id} ${status.join('/')}`, async () => {
+    const { run } = await client.request(RunGetRequest, { id: started.id });
+    return status.includes(run.status) ? run : null;
+  });
+}
+
+async function finished(id: string): Promise<RunSummary> {
+  return waitFor(`run ${id} to end`, async () => {
+    const { run } = await client.request(RunGetRequest, { id });
+    return run.endedAt ? run : null;
+  });
+}
+
+describe('a proposed change', () => {
+  it('waits for approval, then is written, committed with trailers, and the run goes on', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await start();
+    server.enqueue({ content: 'Renewal in April.' });
+    const waiting = await runUntil(['waiting_approval']);
+    expect(waiting.waitingFor).toMatch(/^p-/);
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(OLD);
+
+    const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
+    expect(approvals).toHaveLength(1);
+    expect(approvals[0]).toMatchObject({
+      id: waiting.waitingFor,
+      runbook: 'renewal',
+      summary: 'Acme renewal date',
+    });
+    expect(approvals[0]!.changes).toEqual([expect.objectContaining({ path: NOTE, action: 'modify' })]);
+    const { current } = await client.request(ApprovalGetRequest, { id: waiting.waitingFor! });
+    expect(current[NOTE]).toBe(OLD);
+
+    const applied = await client.request(ApprovalApproveRequest, { id: waiting.waitingFor! });
+    expect(applied).toMatchObject({ status: 'applied', decision: { kind: 'approved' } });
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe('# Acme\n\nRenewal in April.\n');
+    const message = git('log', '-1', '--format=%B');
+    expect(message).toContain('Acme renewal date');
+    expect(message).toContain(`Keel-Run: ${waiting.id}`);
+    expect(message).toContain('Keel-Step: update');
+    expect(message).toContain('Keel-Runbook: renewal');
+    expect(message).toContain('Keel-Decision: approved');
+    expect(git('log', '-1', '--format=%H').trim()).toBe(applied.decision!.commit);
+    expect(git('show', '--name-only', '--format=', 'HEAD').trim()).toBe(NOTE);
+    expect(await finished(waiting.id)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('keeps waiting over a daemon restart, and the decision resumes it', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await start();
+    server.enqueue({ content: 'Renewal in April.' });
+    const waiting = await runUntil(['waiting_approval']);
+    await stop();
+    await start();
+    const { run } = await client.request(RunGetRequest, { id: waiting.id });
+    expect(run).toMatchObject({ status: 'waiting_approval', waitingFor: waiting.waitingFor });
+    await client.request(ApprovalApproveRequest, { id: waiting.waitingFor! });
+    expect(await finished(waiting.id)).toMatchObject({ status: 'succeeded' });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('records an edit as feedback, and the next run’s prompt carries the correction', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await start();
+    server.enqueue({ content: 'Renewal in April.' });
+    const waiting = await runUntil(['waiting_approval']);
+    const edited = '# Acme\n\nRenewal on 1 May (they asked for a month more).\n';
+    const applied = await client.request(ApprovalApproveRequest, {
+      id: waiting.waitingFor!,
+      edited: { [NOTE]: edited },
+    });
+    expect(applied.decision?.kind).toBe('edited');
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(edited);
+    expect(git('log', '-1', '--format=%B')).toContain('Keel-Decision: edited');
+    const feedback = await readFile(join(dirs.workspace, 'memory/feedback/renewal.md'), 'utf8');
+    expect(feedback).toContain('-Renewal in April.');
+    expect(feedback).toContain('+Renewal on 1 May (they asked for a month more).');
+    expect(git('show', '--name-only', '--format=', 'HEAD').trim().split('\n').sort()).toEqual([
+      'memory/customers/acme.md',
+      'memory/feedback/renewal.md',
+    ]);
+    await finished(waiting.id);
+
+    server.enqueue({ content: 'Renewal on 1 May.' });
+    await runUntil(['waiting_approval']);
+    const prompt = JSON.stringify(server.requests[1]!.body);
+    expect(prompt).toContain('The operator corrected earlier proposals of this runbook');
+    expect(prompt).toContain('+Renewal on 1 May (they asked for a month more).');
+  });
+
+  it('ends the run with the operator’s reason when rejected, or goes on when the step says so', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await writeNote(
+      dirs.workspace,
+      'runbooks/tolerant.yaml',
+      UPDATE(
+        '    onReject: continue\noutputs:\n  decision: { value: "{{ steps.update.output.decision }}: {{ steps.update.output.reason }}" }\n',
+      ).replace('name: renewal', 'name: tolerant'),
+    );
+    await start();
+    server.enqueue({ content: 'Renewal in April.' }, { content: 'Renewal in April.' });
+    const first = await runUntil(['waiting_approval']);
+    await client.request(ApprovalRejectRequest, { id: first.waitingFor!, reason: 'The contract says May.' });
+    expect(await finished(first.id)).toMatchObject({
+      status: 'failed',
+      error: 'step "update" failed: the operator rejected the change: The contract says May.',
+    });
+    const second = await runUntil(['waiting_approval'], 'tolerant');
+    await client.request(ApprovalRejectRequest, { id: second.waitingFor!, reason: 'Not now.' });
+    expect(await finished(second.id)).toMatchObject({
+      status: 'succeeded',
+      outputs: { decision: 'rejected: Not now.' },
+    });
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(OLD);
+    expect(git('rev-list', '--count', 'HEAD').trim()).toBe('1');
+  });
+
+  it('never overwrites a file changed after the proposal: marks it stale, applies only when approved again', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await start();
+    server.enqueue({ content: 'Renewal in April.' });
+    const waiting = await runUntil(['waiting_approval']);
+    const mine = '# Acme\n\nRenewal in March. Call Dana first.\n';
+    await writeFile(join(dirs.workspace, NOTE), mine);
+    await expect(client.request(ApprovalApproveRequest, { id: waiting.waitingFor! })).rejects.toThrow(
+      /changed since the proposal was made; it is marked stale/,
+    );
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(mine);
+    const { proposal, current } = await client.request(ApprovalGetRequest, { id: waiting.waitingFor! });
+    expect(proposal).toMatchObject({ status: 'stale', staleFiles: [NOTE] });
+    expect(current[NOTE]).toBe(mine);
+    // The operator has seen the new diff and approves again.
+    await client.request(ApprovalApproveRequest, { id: waiting.waitingFor! });
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe('# Acme\n\nRenewal in April.\n');
+  });
+
+  it('refuses .git/ outright, and keeps keel.yaml for an explicit decision even with everything auto-applied', async () => {
+    const config = join(dirs.workspace, 'keel.yaml');
+    await writeFile(config, (await readFile(config, 'utf8')) + 'approvals:\n  autoApply: ["**"]\n');
+    await writeNote(
+      dirs.workspace,
+      'runbooks/sneaky.yaml',
+      `apiVersion: keel/v1
+name: sneaky
+role: Test
+description: Tries the places agents must not write by themselves.
+steps:
+  - id: note
+    type: propose
+    path: memory/working/scratch.md
+    content: "scratch"
+  - id: config
+    type: propose
+    path: keel.yaml
+    content: "version: 1"
+  - id: hooks
+    type: propose
+    path: .git/hooks/pre-commit
+    content: "rm -rf /"
+`,
+    );
+    await start();
+    const run = await runUntil(['waiting_approval'], 'sneaky');
+    // Policy applied the note at once; keel.yaml waits, protected.
+    expect(await readFile(join(dirs.workspace, 'memory/working/scratch.md'), 'utf8')).toBe('scratch');
+    const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
+    expect(approvals.map((a) => [a.changes[0]!.path, a.protected])).toEqual([['keel.yaml', true]]);
+    await client.request(ApprovalApproveRequest, { id: run.waitingFor! });
+    const ended = await finished(run.id);
+    expect(ended.status).toBe('failed');
+    expect(ended.error).toMatch(/\.git\/hooks\/pre-commit" is inside \.git\/, which agents never touch/);
+    expect(
+      await readFile(join(dirs.workspace, '.git/hooks/pre-commit'), 'utf8').catch(() => null),
+    ).toBeNull();
+  });
+});
