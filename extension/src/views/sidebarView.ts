@@ -14,7 +14,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   /** A run to mark once the view can show it (it may be hidden, or not loaded yet). */
   private pendingReveal: string | null = null;
   /** The number on the Keel icon: proposals waiting for the operator. */
-  private badge: vscode.ViewBadge | undefined;
+  private badge: vscode.ViewBadge = { value: 0, tooltip: '' };
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -47,10 +47,12 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
 
   /** Shows how many proposals wait for the operator on the view and its activity-bar icon. */
   setWaitingApprovals(count: number): void {
-    this.badge =
-      count > 0
-        ? { value: count, tooltip: `${count} ${count === 1 ? 'approval' : 'approvals'} waiting for you` }
-        : undefined;
+    // Zero, not undefined: VS Code 1.100's webview view keeps the last badge on the activity bar
+    // when it is set to undefined (its tree views clear it); a zero count shows no badge.
+    this.badge = {
+      value: count,
+      tooltip: count > 0 ? `${count} ${count === 1 ? 'approval' : 'approvals'} waiting for you` : '',
+    };
     if (this.view) this.view.badge = this.badge;
   }
 

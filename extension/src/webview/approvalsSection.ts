@@ -73,7 +73,7 @@ export class ApprovalsSection {
     const run = document.createElement('button');
     run.type = 'button';
     run.className = 'link run-link';
-    run.textContent = `run ${proposal.runId.slice(0, 8)}`;
+    run.textContent = 'run trace';
     run.dataset.focusKey = `run:${proposal.id}`;
     run.setAttribute('aria-label', `Open the trace of the ${proposal.runbook} run that proposed this`);
     run.addEventListener('click', () => this.post({ type: 'showRunTrace', id: proposal.runId }));
