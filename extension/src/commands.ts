@@ -124,7 +124,8 @@ async function ensureRunning({ client, tracker, folder }: CommandContext, lacks:
     if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
     return false;
   }
-  if (client.state.connection !== 'running') await client.start();
+  // Resolves at once when running; waits for a start or restart under way.
+  await client.start();
   return client.state.connection === 'running';
 }
 
