@@ -21,6 +21,7 @@ import {
 import type { Logger } from './log';
 import { registerHandlers } from './handlers/index';
 import { ConductorHost } from './conductor/conductorHost';
+import type { Clock } from './conductor/triggerSchedule';
 import { MemoryHost } from './memory/memoryHost';
 import { Router } from './rpc/router';
 import { SocketServer } from './rpc/socketServer';
@@ -36,6 +37,8 @@ export interface DaemonOptions {
   /** `daemon`: long-lived and serving the socket; `in-process`: inside one CLI command. */
   mode: 'daemon' | 'in-process';
   log: Logger;
+  /** The trigger schedules' clock; tests pass one to play a daemon that was down. */
+  clock?: Clock;
 }
 
 /** Somewhere notifications go: the LSP connection, the socket's clients, an in-process client. */
@@ -82,6 +85,7 @@ export class Daemon {
       onApprovalChanged: (proposal, pending) =>
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onRunbooksChanged: (runbooks) => this.notify(RunbooksChangedNotification, { runbooks }),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
   }
 
