@@ -184,7 +184,7 @@ describe('the trace of a run waiting for approval', () => {
     const trace = { run, steps: [step('find', 'succeeded'), step('record', 'waiting_approval')] };
     const rendered = renderTrace(trace, { now: 0, live: true, formatTime: (i) => i, waiting });
     const lines = rendered.text.split('\n');
-    expect(lines[0]).toBe('# Run of onboarding: ⏸ waiting for approval');
+    expect(lines[0]).toBe('# Run of onboarding: ‖ waiting for approval');
     expect(rendered.text).toContain('### 2. record (propose): waiting for approval');
     expect(rendered.text).toContain(
       '**Waiting for your approval:** Onboarding plan for Acme\n\n- modify `memory/customers/acme.md`\n- Open the proposed change',
