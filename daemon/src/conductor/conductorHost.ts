@@ -39,6 +39,8 @@ const WATCH_DEBOUNCE_MS = 100;
 
 export class ConductorHost {
   private conductor: Promise<Conductor> | null = null;
+  private configuring: Promise<void> = Promise.resolve();
+  private apiKey: string | null = null;
   private config: WorkspaceConfig | null = null;
   private watcher: FSWatcher | null = null;
   private watchedDir: string | null = null;
@@ -48,7 +50,27 @@ export class ConductorHost {
 
   constructor(private readonly options: ConductorHostOptions) {}
 
-  async configure(state: 'missing' | 'valid' | 'invalid', config: WorkspaceConfig | null): Promise<void> {
+  /**
+   * Applies keel.yaml's state. Calls run one after another: a reload landing while the previous
+   * one still stops the conductor must not be applied to the conductor that is going away.
+   */
+  configure(state: 'missing' | 'valid' | 'invalid', config: WorkspaceConfig | null): Promise<void> {
+    const next = this.configuring.then(() => this.configureNow(state, config));
+    this.configuring = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The key the editor handed over: kept here, so a conductor opened later gets it too. */
+  setApiKey(key: string): void {
+    this.apiKey = key;
+    this.options.log.redact(key);
+    void this.conductor?.then((c) => c.setApiKey(key)).catch(() => undefined);
+  }
+
+  private async configureNow(
+    state: 'missing' | 'valid' | 'invalid',
+    config: WorkspaceConfig | null,
+  ): Promise<void> {
     if (state === 'missing') {
       await this.stop();
       this.config = null;
@@ -115,7 +137,7 @@ export class ConductorHost {
 
   private open(config: WorkspaceConfig): Promise<Conductor> {
     const { memory } = this.options;
-    return Conductor.open({
+    const opening = Conductor.open({
       workspace: this.options.root,
       log: this.options.log,
       config,
@@ -134,6 +156,8 @@ export class ConductorHost {
         };
       },
     });
+    const key = this.apiKey;
+    return key ? opening.then((conductor) => (conductor.setApiKey(key), conductor)) : opening;
   }
 
   private watchRunbooks(dir: string): void {
@@ -166,6 +190,7 @@ export class ConductorHost {
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.triggerScheduler?.refresh();
+      void this.conductor?.then((conductor) => conductor.retryHeld()).catch(() => undefined);
       void this.listRunbooks().then(
         (runbooks) => this.options.onRunbooksChanged(runbooks),
         (error: unknown) => this.options.log.warn('listing runbooks failed', { error }),
