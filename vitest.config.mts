@@ -15,8 +15,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          testTimeout: 30_000,
-          hookTimeout: 30_000,
+          // Generous: tests wait on states, and a loaded 2-core machine starts daemons slowly.
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],

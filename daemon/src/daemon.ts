@@ -22,6 +22,7 @@ import {
 import type { Logger } from './log';
 import { registerHandlers } from './handlers/index';
 import { ConductorHost } from './conductor/conductorHost';
+import type { Clock } from './conductor/triggerSchedule';
 import { MemoryHost } from './memory/memoryHost';
 import { Router } from './rpc/router';
 import { SocketServer } from './rpc/socketServer';
@@ -37,6 +38,8 @@ export interface DaemonOptions {
   /** `daemon`: long-lived and serving the socket; `in-process`: inside one CLI command. */
   mode: 'daemon' | 'in-process';
   log: Logger;
+  /** The trigger schedules' clock; tests pass one to play a daemon that was down. */
+  clock?: Clock;
 }
 
 /** Somewhere notifications go: the LSP connection, the socket's clients, an in-process client. */
@@ -84,6 +87,7 @@ export class Daemon {
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onControlChanged: (state) => this.notify(ControlChangedNotification, state),
       onRunbooksChanged: (runbooks) => this.notify(RunbooksChangedNotification, { runbooks }),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
   }
 

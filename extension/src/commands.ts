@@ -2,6 +2,14 @@
 import * as vscode from 'vscode';
 import { WorkspaceInitRequest, type InitResult } from '@keel/schemas';
 import { askForApiKey } from './apiKey';
+import {
+  approveProposal,
+  editProposal,
+  openProposal,
+  rejectProposal,
+  resolveProposalId,
+  type ApprovalsContext,
+} from './approvals/approvalActions';
 import type { DaemonClient } from './daemonClient';
 import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
 import { showSearchQuickPick } from './views/searchQuickPick';
@@ -15,6 +23,8 @@ export interface CommandContext {
   readonly secrets: vscode.SecretStorage;
   /** Null without a folder. */
   readonly runs: RunsContext | null;
+  /** Null without a folder. */
+  readonly approvals: ApprovalsContext | null;
 }
 
 /** A command's arguments come from other code (a notification's button, a link), so are checked. */
@@ -26,6 +36,15 @@ export const COMMANDS = {
     withRunningDaemon(context, (runs) => runRunbook(runs, typeof name === 'string' ? name : undefined)),
   'keel.showRunTrace': (context: CommandContext, id?: unknown) =>
     withRunningDaemon(context, (runs) => showRunTrace(runs, typeof id === 'string' ? id : undefined)),
+  // From the sidebar or a link: a proposal id. From the diff editor's title: its document's URI.
+  'keel.openProposal': (context: CommandContext, target?: unknown) =>
+    withProposal(context, target, (approvals, id) => openProposal(approvals, id)),
+  'keel.approveProposal': (context: CommandContext, target?: unknown) =>
+    withProposal(context, target, (approvals, id, fromDiff) => approveProposal(approvals, id, fromDiff)),
+  'keel.editProposal': (context: CommandContext, target?: unknown) =>
+    withProposal(context, target, (approvals, id) => editProposal(approvals, id)),
+  'keel.rejectProposal': (context: CommandContext, target?: unknown) =>
+    withProposal(context, target, (approvals, id) => rejectProposal(approvals, id)),
   'keel.setApiKey': (context: CommandContext) => askForApiKey(context.secrets),
   'keel.showLogs': (context: CommandContext) => context.output.show(),
 } satisfies Record<string, (context: CommandContext, ...args: unknown[]) => unknown>;
@@ -81,6 +100,16 @@ async function withRunningDaemon(
   await action(context.runs!);
 }
 
+async function withProposal(
+  context: CommandContext,
+  target: unknown,
+  action: (approvals: ApprovalsContext, id: string, fromDiff: boolean) => Promise<void>,
+): Promise<void> {
+  if (!(await ensureRunning(context, 'nothing waits for your approval'))) return;
+  const proposal = await resolveProposalId(context.approvals!, target);
+  if (proposal) await action(context.approvals!, proposal.id, proposal.fromDiff);
+}
+
 /** Starts the daemon if needed; false (after telling the operator why) when it cannot run. */
 async function ensureRunning({ client, tracker, folder }: CommandContext, lacks: string): Promise<boolean> {
   if (!client || !tracker || !folder) {
@@ -95,7 +124,8 @@ async function ensureRunning({ client, tracker, folder }: CommandContext, lacks:
     if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
     return false;
   }
-  if (client.state.connection !== 'running') await client.start();
+  // Resolves at once when running; waits for a start or restart under way.
+  await client.start();
   return client.state.connection === 'running';
 }
 

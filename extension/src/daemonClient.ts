@@ -71,6 +71,8 @@ export class DaemonClient implements vscode.Disposable {
   private readonly restartPolicy = new RestartPolicy();
   private restartTimer: NodeJS.Timeout | null = null;
   private starting: Promise<void> | null = null;
+  /** The operator's restart under way: commands wait for it rather than meet the old daemon leaving. */
+  private restarting: Promise<void> | null = null;
   /** Set when the stop is wanted (by us, or the daemon announced it): no automatic restart. */
   private stopExpected = false;
   private readonly changed = new vscode.EventEmitter<DaemonClientSnapshot>();
@@ -93,6 +95,7 @@ export class DaemonClient implements vscode.Disposable {
   /** Starts the daemon unless it is running. Resolves when it is ready (or failed), also when already starting. */
   start(): Promise<void> {
     // A command run while the daemon is starting waits for it rather than finding it not running.
+    if (this.restarting) return this.restarting;
     if (this.starting) return this.starting;
     if (this.client) return Promise.resolve();
     this.starting = this.startNow().finally(() => (this.starting = null));
@@ -138,11 +141,15 @@ export class DaemonClient implements vscode.Disposable {
   }
 
   /** The operator's restart: forgets past crashes and starts afresh. */
-  async restart(): Promise<void> {
-    await this.stop();
-    this.restartPolicy.reset();
-    this.update({ restarts: 0, lastError: null });
-    await this.start();
+  restart(): Promise<void> {
+    this.restarting ??= (async () => {
+      await this.stop();
+      this.restartPolicy.reset();
+      this.update({ restarts: 0, lastError: null });
+      this.starting = this.startNow().finally(() => (this.starting = null));
+      await this.starting;
+    })().finally(() => (this.restarting = null));
+    return this.restarting;
   }
 
   async request<T extends RequestDefinition>(definition: T, params?: ParamsOf<T>): Promise<ResultOf<T>> {

@@ -5,6 +5,9 @@
 import * as vscode from 'vscode';
 import type { HostToWebviewMessage } from '@keel/schemas';
 import { apiKeySource, sendKeyOnChange } from './apiKey';
+import { trackProposalEditors, type ApprovalsContext } from './approvals/approvalActions';
+import { ApprovalsStore } from './approvals/approvalsStore';
+import { ProposalDocuments } from './approvals/proposalDocuments';
 import { registerCommands } from './commands';
 import { registerDashboard } from './dashboard/dashboard';
 import { DaemonClient } from './daemonClient';
@@ -24,16 +27,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const client = folder ? new DaemonClient(folder, daemonModule, output) : null;
   const tracker = folder ? new WorkspaceTracker(folder) : null;
   const store = folder && client ? new RunsStore(client) : null;
+  const approvalsStore = client ? new ApprovalsStore(client) : null;
+  const approvals: ApprovalsContext | null =
+    folder && client && approvalsStore
+      ? { folder, client, store: approvalsStore, documents: new ProposalDocuments(client, approvalsStore) }
+      : null;
 
   const state = () => composeSidebarState(folder, tracker?.initialized ?? false, client?.state ?? null);
   const runbooksMessage = (): HostToWebviewMessage[] =>
     store ? [{ type: 'runbooks', ...store.runbooks }] : [];
   const runsMessage = (): HostToWebviewMessage[] => (store ? [{ type: 'runs', ...store.runs }] : []);
+  const approvalsMessage = (): HostToWebviewMessage[] =>
+    approvalsStore ? [{ type: 'approvals', ...approvalsStore.approvals }] : [];
   const statusBar = new StatusBar();
   const sidebar: SidebarViewProvider = new SidebarViewProvider(
     context.extensionUri,
-    () => [{ type: 'state', state: state() }, ...runbooksMessage(), ...runsMessage()],
-    (message) => void runSidebarAction(message, { folder, client, runs, sidebar, output }),
+    () => [{ type: 'state', state: state() }, ...approvalsMessage(), ...runbooksMessage(), ...runsMessage()],
+    (message) => void runSidebarAction(message, { folder, client, runs, approvals, sidebar, output }),
     output,
   );
   const runs: RunsContext | null =
@@ -42,13 +52,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           folder,
           client,
           store,
-          trace: new RunTraceProvider(folder, client, store),
+          trace: new RunTraceProvider(folder, client, store, async (id) => {
+            const proposal = approvalsStore?.proposal(id) ?? (await approvals?.documents.get(id))?.proposal;
+            return proposal ? { id, summary: proposal.summary, changes: proposal.changes } : null;
+          }),
           revealRun: (id) => sidebar.revealRun(id),
         }
       : null;
   const render = (): void => {
     const current = state();
-    statusBar.render(current);
+    statusBar.render(current, approvalsStore?.waiting ?? 0);
     sidebar.post({ type: 'state', state: current });
     void vscode.commands.executeCommand('setContext', 'keel.connection', current.connection);
   };
@@ -58,10 +71,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar,
     sidebar,
     vscode.window.registerWebviewViewProvider(SidebarViewProvider.viewId, sidebar),
-    ...registerCommands({ folder, client, tracker, output, secrets: context.secrets, runs }),
+    ...registerCommands({ folder, client, tracker, output, secrets: context.secrets, runs, approvals }),
     ...registerDashboard(context.extensionUri, client, store, output),
   );
-  if (client && tracker && store && runs) {
+  if (client && tracker && store && runs && approvals) {
     client.useApiKeyFrom(apiKeySource(context.secrets));
     context.subscriptions.push(
       client,
@@ -71,6 +84,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       client.onDidChange(render),
       store.onDidChangeRunbooks(() => runbooksMessage().forEach((m) => sidebar.post(m))),
       store.onDidChangeRuns(() => runsMessage().forEach((m) => sidebar.post(m))),
+      approvals.store,
+      approvals.documents,
+      approvals.store.onDidChange(() => {
+        approvalsMessage().forEach((m) => sidebar.post(m));
+        sidebar.setWaitingApprovals(approvals.store.waiting);
+        render();
+      }),
+      trackProposalEditors(approvals),
       announceFinishedRuns(runs),
       sendKeyOnChange(context.secrets, client),
       tracker.onDidChange((initialized) => {

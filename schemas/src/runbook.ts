@@ -205,6 +205,60 @@ export const Escalation = z.strictObject({
   ),
 });
 
+/** A trigger's run inputs by name; string values are templates that read `trigger.*`. */
+const TriggerInputs = z
+  .record(Identifier, z.union([Template, z.number(), z.boolean()]))
+  .optional()
+  .describe(
+    "The run's inputs, by name; strings are templates that may read `{{ trigger.path }}`, `{{ trigger.firedAt }}`.",
+  );
+
+export const ManualTrigger = z
+  .strictObject({ type: z.literal('manual') })
+  .describe('Started by the operator: from the editor or with `keel run`.');
+
+export const ScheduleTrigger = z
+  .strictObject({
+    type: z.literal('schedule'),
+    cron: z
+      .string()
+      .min(1)
+      .describe(
+        'Five cron fields, minute hour day-of-month month day-of-week: "0 9 * * 1" is Mondays at 09:00.',
+      ),
+    timezone: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The IANA time zone the cron is read in, "Europe/Amsterdam"; the system\'s when not given.'),
+    inputs: TriggerInputs,
+  })
+  .describe(
+    'Runs on a cron schedule while the daemon runs; slots missed while it was down fire once when it starts.',
+  );
+
+export const FileChangedTrigger = z
+  .strictObject({
+    type: z.literal('fileChanged'),
+    paths: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('Workspace-relative globs of the files to watch: "memory/calls/**/*.md".'),
+    inputs: TriggerInputs,
+  })
+  .describe(
+    "Runs once per settled change (saved, then left alone for a moment) of a matching file; Keel's own writes never fire it.",
+  );
+
+export const RunbookTrigger = z.discriminatedUnion('type', [
+  ManualTrigger,
+  ScheduleTrigger,
+  FileChangedTrigger,
+]);
+export type RunbookTrigger = z.infer<typeof RunbookTrigger>;
+export type ScheduleTrigger = z.infer<typeof ScheduleTrigger>;
+export type FileChangedTrigger = z.infer<typeof FileChangedTrigger>;
+
 export const Runbook = z
   .strictObject({
     apiVersion: z
@@ -217,6 +271,10 @@ export const Runbook = z
       .record(Identifier, RunbookInput)
       .default({})
       .describe('What a run is given, by name; templates read them as `inputs.<name>`.'),
+    triggers: z
+      .array(RunbookTrigger)
+      .default([{ type: 'manual' }])
+      .describe('What starts a run: `manual` (the default), a `schedule`, a `fileChanged`.'),
     model: z
       .strictObject({ tier: Identifier.default('fast').describe('A tier from keel.yaml `models.tiers`.') })
       .prefault({})

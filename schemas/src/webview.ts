@@ -3,6 +3,7 @@
  * host validates every message the webview sends, and the webview switches on `type`.
  */
 import { z } from 'zod';
+import { Proposal } from './protocol/approvals';
 import { IndexStatus, SearchResult } from './protocol/memory';
 import { RunbookInfo, RunSummary } from './protocol/runs';
 import { DaemonStatus } from './protocol/status';
@@ -46,6 +47,8 @@ export const HostToWebviewMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('runs'), runs: z.array(RunSummary), error: z.string().nullable() }),
   /** Scroll to a run the operator just started and mark it. */
   z.object({ type: z.literal('revealRun'), id: z.string().min(1) }),
+  /** The proposals waiting for the operator (pending or stale), oldest first; sent again on every change. */
+  z.object({ type: z.literal('approvals'), approvals: z.array(Proposal), error: z.string().nullable() }),
 ]);
 export type HostToWebviewMessage = z.infer<typeof HostToWebviewMessage>;
 
@@ -71,5 +74,13 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('showRunTrace'), id: z.string().min(1) }),
   /** List the runbooks again (the Refresh button of the Runbooks section). */
   z.object({ type: z.literal('refreshRunbooks') }),
+  /** Show a proposal's diff: the file as it is now next to what the agent proposes. */
+  z.object({ type: z.literal('openProposal'), id: z.string().min(1) }),
+  /** Apply a proposal, with the operator's edits if they made any. */
+  z.object({ type: z.literal('approveProposal'), id: z.string().min(1) }),
+  /** Make the proposed side editable before approving. */
+  z.object({ type: z.literal('editProposal'), id: z.string().min(1) }),
+  /** Ask why, then reject the proposal with that reason. */
+  z.object({ type: z.literal('rejectProposal'), id: z.string().min(1) }),
 ]);
 export type WebviewToHostMessage = z.infer<typeof WebviewToHostMessage>;

@@ -92,17 +92,25 @@ ${extra}`;
 
 async function runUntil(status: RunSummary['status'][], runbook = 'renewal'): Promise<RunSummary> {
   const started = await client.request(RunStartRequest, { runbook, inputs: {} });
-  return waitFor(`run ${started.id} ${status.join('/')}`, async () => {
-    const { run } = await client.request(RunGetRequest, { id: started.id });
-    return status.includes(run.status) ? run : null;
-  });
+  return waitFor(
+    `run ${started.id} ${status.join('/')}`,
+    async () => {
+      const { run } = await client.request(RunGetRequest, { id: started.id });
+      return status.includes(run.status) ? run : null;
+    },
+    30_000,
+  );
 }
 
 async function finished(id: string): Promise<RunSummary> {
-  return waitFor(`run ${id} to end`, async () => {
-    const { run } = await client.request(RunGetRequest, { id });
-    return run.endedAt ? run : null;
-  });
+  return waitFor(
+    `run ${id} to end`,
+    async () => {
+      const { run } = await client.request(RunGetRequest, { id });
+      return run.endedAt ? run : null;
+    },
+    30_000,
+  );
 }
 
 describe('a proposed change', () => {

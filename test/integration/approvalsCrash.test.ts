@@ -16,7 +16,7 @@ import { writeNote } from '../helpers/memory';
 import { startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
-const ROUNDS = 16;
+const ROUNDS = 10;
 const NOTE = 'memory/notes/counter.md';
 
 let dirs: TempDirs;

@@ -471,6 +471,41 @@ describe('webview messages', () => {
     expect(HostToWebviewMessage.safeParse({ type: 'revealRun', id: '' }).success).toBe(false);
   });
 
+  it('accepts the approval actions with their proposal and rejects them without one', () => {
+    const actions = [
+      { type: 'openProposal', id: proposal.id },
+      { type: 'approveProposal', id: proposal.id },
+      { type: 'editProposal', id: proposal.id },
+      { type: 'rejectProposal', id: proposal.id },
+    ];
+    for (const action of actions) expect(WebviewToHostMessage.parse(action)).toEqual(action);
+    expect(WebviewToHostMessage.safeParse({ type: 'approveProposal', id: '' }).success).toBe(false);
+    expect(WebviewToHostMessage.safeParse({ type: 'rejectProposal' }).success).toBe(false);
+    // The reason is asked by the extension, never taken from the webview.
+    expect(WebviewToHostMessage.parse({ type: 'rejectProposal', id: proposal.id, reason: 'x' })).toEqual({
+      type: 'rejectProposal',
+      id: proposal.id,
+    });
+  });
+
+  it('round-trips the approvals list, and rejects a proposal without files', () => {
+    const stale: Proposal = {
+      ...proposal,
+      id: 'p2',
+      status: 'stale',
+      staleFiles: [proposal.changes[0]!.path],
+    };
+    const messages = [
+      { type: 'approvals' as const, approvals: [proposal, stale], error: null },
+      { type: 'approvals' as const, approvals: [], error: 'The Keel daemon is not running (stopped).' },
+    ];
+    for (const message of messages) {
+      expect(HostToWebviewMessage.parse(JSON.parse(JSON.stringify(message)))).toEqual(message);
+    }
+    const empty = { type: 'approvals', approvals: [{ ...proposal, changes: [] }], error: null };
+    expect(HostToWebviewMessage.safeParse(empty).success).toBe(false);
+  });
+
   it('round-trips the sidebar state', () => {
     const message = {
       type: 'state' as const,

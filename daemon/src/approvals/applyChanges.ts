@@ -8,6 +8,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Proposal } from '@keel/schemas';
 import { absoluteIn } from '../conductor/workspacePaths';
+import { expectOwnWrite } from '../files/ownWrites';
 import { commitPaths, commitWithTrailer, gitPresence } from '../workspace/git';
 
 export function sha256(content: string | Buffer): string {
@@ -86,6 +87,8 @@ export async function writeAll(workspace: string, contents: Record<string, strin
 
 /** Writes `content` next to `target` and fsyncs it; returns the temporary file's path. */
 async function stage(target: string, content: string): Promise<string> {
+  // Renamed over `target` next: file-change triggers must not take it for the operator's edit.
+  expectOwnWrite(target, content);
   await mkdir(dirname(target), { recursive: true });
   const temp = join(dirname(target), `.${basename(target)}.keel-${randomBytes(4).toString('hex')}.tmp`);
   const file = await open(temp, 'wx', 0o644);

@@ -104,7 +104,8 @@ export class ApprovalService {
           content: change.content,
         };
       });
-      const policies = paths.map((p) => policyFor(p, this.config.approvals.autoApply));
+      const runbooksDir = this.config.runbooks.dir;
+      const policies = paths.map((p) => policyFor(p, this.config.approvals.autoApply, runbooksDir));
       const proposal: StoredProposal = {
         id: input.id,
         runId: input.runId,
@@ -114,7 +115,7 @@ export class ApprovalService {
         reasoning: input.reasoning,
         changes,
         status: 'pending',
-        protected: paths.some((p) => policyFor(p, ['**']) === 'approval'),
+        protected: paths.some((p) => policyFor(p, ['**'], runbooksDir) === 'approval'),
         createdAt: new Date().toISOString(),
         staleFiles: [],
         decision: null,
@@ -174,6 +175,7 @@ export class ApprovalService {
       }
       const rejected: StoredProposal = {
         ...proposal,
+        applying: null,
         status: 'rejected',
         decision: { kind: 'rejected', reason, commit: null, at: new Date().toISOString() },
       };
@@ -188,6 +190,8 @@ export class ApprovalService {
     const proposal = this.require(id);
     if (proposal.status === 'applied' || proposal.status === 'rejected')
       return Promise.resolve(publicOf(proposal));
+    // An abort that came before the wait fires no event: it must end the wait at once.
+    if (signal.aborted) return Promise.reject(new Error('stopped waiting for the approval'));
     return new Promise((resolve, reject) => {
       const done = (decided: Proposal): void => {
         signal.removeEventListener('abort', onAbort);
@@ -240,7 +244,13 @@ export class ApprovalService {
     }
     const applying: StoredProposal = { ...proposal, applying: { kind, contents, at: at.toISOString() } };
     await this.store.save(applying);
-    return this.complete(applying, reason);
+    try {
+      return await this.complete(applying, reason);
+    } catch (error) {
+      // Nothing was written (all or none): disarm the decision, so no restart carries it out later.
+      await this.store.save({ ...proposal, applying: null });
+      throw new ApprovalError(`the change could not be written, so nothing was: ${(error as Error).message}`);
+    }
   }
 
   private async complete(proposal: StoredProposal, reason: string | null): Promise<Proposal> {
@@ -248,9 +258,11 @@ export class ApprovalService {
     await writeAll(this.workspace, applying.contents);
     const extra = Object.keys(applying.contents).filter((p) => !proposal.changes.some((c) => c.path === p));
     let commit: string | null = null;
+    let commitProblem: string | null = null;
     try {
       commit = await commitProposal(this.workspace, proposal, applying.kind, extra);
     } catch (error) {
+      commitProblem = `written, but git could not commit it: ${(error as Error).message.split('\n')[0]}`;
       this.log.error('the change was written but git could not commit it', { proposal: proposal.id, error });
     }
     const applied: StoredProposal = {
@@ -258,7 +270,7 @@ export class ApprovalService {
       status: 'applied',
       staleFiles: [],
       applying: null,
-      decision: { kind: applying.kind, reason, commit, at: applying.at },
+      decision: { kind: applying.kind, reason: commitProblem ?? reason, commit, at: applying.at },
     };
     await this.store.save(applied);
     this.decided(applied);
@@ -287,8 +299,39 @@ export class ApprovalService {
   private async finishInterrupted(): Promise<void> {
     for (const proposal of this.store.all()) {
       if (!proposal.applying) continue;
-      this.log.warn('finishing an approved change interrupted by a stop', { proposal: proposal.id });
-      await this.complete(proposal, null);
+      try {
+        // Each file must hold its old content (not written yet) or the decided one (written):
+        // anything else was edited since, and is never overwritten.
+        const now = await currentContents(this.workspace, Object.keys(proposal.applying.contents));
+        const baseOf = new Map(proposal.changes.map((c) => [c.path, c.baseHash]));
+        const edited = Object.entries(proposal.applying.contents).filter(([path, target]) => {
+          const current = now[path] ?? null;
+          const hash = current === null ? null : sha256(current);
+          return current !== target && baseOf.has(path) && hash !== baseOf.get(path);
+        });
+        if (edited.length > 0) {
+          const stale: StoredProposal = {
+            ...proposal,
+            applying: null,
+            status: 'stale',
+            staleFiles: edited.map(([path]) => path),
+          };
+          await this.store.save(stale);
+          this.log.warn('an interrupted approval found its files changed since; it is stale, decide again', {
+            proposal: proposal.id,
+            files: stale.staleFiles.join(', '),
+          });
+          continue;
+        }
+        this.log.warn('finishing an approved change interrupted by a stop', { proposal: proposal.id });
+        await this.complete(proposal, null);
+      } catch (error) {
+        await this.store.save({ ...proposal, applying: null }).catch(() => undefined);
+        this.log.error('an interrupted approval could not be finished; it waits for a new decision', {
+          proposal: proposal.id,
+          error,
+        });
+      }
     }
   }
 

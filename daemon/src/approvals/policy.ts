@@ -8,8 +8,12 @@ import { isProtected, workspaceRelative } from '../conductor/workspacePaths';
 
 export type ChangePolicy = 'auto' | 'approval';
 
-export function policyFor(path: string, autoApply: readonly string[]): ChangePolicy {
+export function policyFor(
+  path: string,
+  autoApply: readonly string[],
+  runbooksDir = 'runbooks',
+): ChangePolicy {
   const relative = workspaceRelative(path); // throws for .git/ and paths outside the workspace
-  if (isProtected(relative) || relative === 'runbooks' || relative.startsWith('runbooks/')) return 'approval';
+  if (isProtected(relative, runbooksDir)) return 'approval';
   return picomatch.isMatch(relative, [...autoApply], { dot: false }) ? 'auto' : 'approval';
 }

@@ -10,6 +10,8 @@ export class RunBudget {
   spentUsd = 0;
   tokens = 0;
   steps = 0;
+  private pausedMs = 0;
+  private pausedAt: number | null = null;
 
   constructor(
     readonly limits: BudgetLimits,
@@ -30,6 +32,11 @@ export class RunBudget {
 
   /** Throws, without spending, when a call with this prompt and output cap could pass the budget. */
   checkCall(tier: ModelTier, inputTokens: number, maxOutputTokens: number): void {
+    if (this.remainingMs() <= 0) {
+      throw new BudgetExceededError(
+        `the run has used its ${this.limits.maxWallSeconds} s of wall time (budget.maxWallSeconds)`,
+      );
+    }
     const worstUsd = cost(tier, inputTokens, maxOutputTokens);
     if (this.spentUsd + worstUsd > this.limits.maxUsd) {
       throw new BudgetExceededError(
@@ -50,9 +57,25 @@ export class RunBudget {
     this.tokens += tokens;
   }
 
-  /** Milliseconds of wall time left, counting time active before a restart. */
+  /** Milliseconds of wall time left, counting time active before a restart, not time paused. */
   remainingMs(): number {
-    return this.limits.maxWallSeconds * 1000 - this.activeBeforeMs - (performance.now() - this.resumedAt);
+    const pausedNow = this.pausedAt === null ? 0 : performance.now() - this.pausedAt;
+    return (
+      this.limits.maxWallSeconds * 1000 -
+      this.activeBeforeMs -
+      (performance.now() - this.resumedAt - this.pausedMs - pausedNow)
+    );
+  }
+
+  /** Stops the wall clock: waiting for the operator is not the run's time. */
+  pause(): void {
+    this.pausedAt ??= performance.now();
+  }
+
+  resumeClock(): void {
+    if (this.pausedAt === null) return;
+    this.pausedMs += performance.now() - this.pausedAt;
+    this.pausedAt = null;
   }
 }
 

@@ -2,6 +2,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SearchResult, type Cassette } from '@keel/schemas';
+import { expectOwnWrite } from '../files/ownWrites';
 import type { JournalRecord } from './journalRecords';
 import { absoluteIn, workspaceRelative } from './workspacePaths';
 
@@ -42,7 +43,9 @@ export async function writeCassette(
   const cassette = cassetteOf(run?.type === 'run' ? run.runbook : 'unknown', records);
   await mkdir(dirname(target), { recursive: true });
   const temp = `${target}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(cassette, null, 2) + '\n');
+  const text = JSON.stringify(cassette, null, 2) + '\n';
+  expectOwnWrite(target, text);
+  await writeFile(temp, text);
   await rename(temp, target);
   return relative;
 }

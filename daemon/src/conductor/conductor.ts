@@ -20,7 +20,7 @@ import { Governor } from '../governance/governor';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
-import { absoluteIn } from './workspacePaths';
+import { absoluteIn, isProtected, workspaceRelative } from './workspacePaths';
 import type { Logger } from '../log';
 import { writeCassette } from './cassettes';
 import { Journal, JournalCorruptError, journalIds, journalPath, readJournal } from './journal';
@@ -73,6 +73,8 @@ export class Conductor {
   private apiKey: string | null = null;
   /** Each runbook's role, for quotas set per role. */
   private readonly roles = new Map<string, string>();
+  /** Runs under way whose runbook does not parse: they wait for the file to be fixed. */
+  private readonly held = new Set<string>();
   /** Runs executing now, by id: what an emergency stop waits for. */
   private readonly executing = new Map<string, Promise<void>>();
   private governor!: Governor;
@@ -154,6 +156,13 @@ export class Conductor {
     return this.governor.state();
   }
 
+  /** A runbook file changed: runs held for a broken runbook try again. */
+  retryHeld(): void {
+    for (const id of this.held) if (this.active.has(id)) this.queue.push(id);
+    this.held.clear();
+    this.pump();
+  }
+
   controlState(): ControlState {
     return this.governor.state();
   }
@@ -185,6 +194,14 @@ export class Conductor {
       throw new ConductorRequestError((error as Error).message);
     }
     const checked = checkInputs(loaded.runbook, inputs);
+    if (cassettes.record) {
+      const path = workspaceRelativeOrRefuse(cassettes.record);
+      if (!path.endsWith('.json') || isProtected(path, null)) {
+        throw new ConductorRequestError(
+          `--record ${cassettes.record}: a cassette is a .json file outside keel.yaml, .keel/ and .vscode/ (runbooks/tests/cassettes/ is the place)`,
+        );
+      }
+    }
     const id = newRunId(loaded.runbook.name);
     const journal = await Journal.create(
       journalPath(this.runsDir, id),
@@ -324,6 +341,7 @@ export class Conductor {
   private secrets(): string[] {
     const endpoint = this.options.config.models.endpoint;
     const fromEnv = endpoint?.apiKeyEnv ? (this.options.env ?? process.env)[endpoint.apiKeyEnv] : undefined;
+    if (fromEnv) this.options.log.redact(fromEnv);
     return [this.apiKey, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
   }
 
@@ -361,6 +379,21 @@ export class Conductor {
         continue;
       }
       const journal = await Journal.openExisting(path, this.redact);
+      if (records.some((r) => r.type === 'cancelRequested')) {
+        // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
+        await journal.append({
+          type: 'runEnd',
+          status: 'cancelled',
+          outputs: null,
+          error: 'cancelled by the operator',
+          escalation: null,
+          at: new Date().toISOString(),
+        });
+        await journal.close();
+        this.finished.set(id, summarize(journal.records, stepsTotal, null));
+        await this.approvals.withdraw(id);
+        continue;
+      }
       await journal.append({ type: 'resume', at: new Date().toISOString() });
       this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
       void this.enqueue(id, journal, stepsTotal);
@@ -413,8 +446,18 @@ export class Conductor {
     const records = run.journal.records;
     const started = records[0] as RecordOf<'run'>;
     let result;
+    const loaded = await this.runbooks.get(started.runbook).catch((error: Error) => error);
+    if (loaded instanceof Error && records.length > 1) {
+      // A run under way whose runbook does not parse now (being edited): held, not failed; it
+      // goes on when the file is fixed.
+      this.options.log.error('a run waits for its runbook to be fixed', { run: id, problem: loaded.message });
+      run.state = 'queued';
+      this.held.add(id);
+      this.changed(id);
+      return;
+    }
     try {
-      const loaded = await this.runbooks.get(started.runbook);
+      if (loaded instanceof Error) throw loaded;
       const cassette = started.replayCassette
         ? await CassetteProvider.load(
             absoluteIn(this.options.workspace, started.replayCassette),
@@ -428,7 +471,7 @@ export class Conductor {
         records: [...records],
         append: async (record) => {
           await run.journal.append(record);
-          this.traces.record(id, record);
+          this.traces.record(id, run.journal.records.at(-1)!);
           // A run waiting for the operator may wait long: its cassette so far is written now.
           if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, run);
         },
@@ -494,6 +537,8 @@ export class Conductor {
     await run.journal.close();
     const summary = summarize(run.journal.records, run.stepsTotal, null);
     this.governor.runFinished(summary);
+    // A proposal made while the cancel was under way is withdrawn too.
+    if (summary.status === 'cancelled') await this.approvals.withdraw(id);
     this.active.delete(id);
     this.finished.set(id, summary);
     this.publish(summary);
@@ -522,6 +567,14 @@ export class Conductor {
   private publish(summary: RunSummary): void {
     this.traces.saveRun(summary);
     this.options.onRunChanged(summary);
+  }
+}
+
+function workspaceRelativeOrRefuse(path: string): string {
+  try {
+    return workspaceRelative(path);
+  } catch (error) {
+    throw new ConductorRequestError((error as Error).message);
   }
 }
 

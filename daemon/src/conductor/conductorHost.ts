@@ -18,6 +18,8 @@ import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
 import { Conductor } from './conductor';
 import { RunbookCatalog } from './runbookCatalog';
+import { TriggerScheduler } from './triggers';
+import type { Clock } from './triggerSchedule';
 
 export interface ConductorHostOptions {
   root: string;
@@ -28,6 +30,8 @@ export interface ConductorHostOptions {
   onApprovalChanged: (proposal: Proposal, pending: number) => void;
   onControlChanged: (state: ControlState) => void;
   onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
+  /** The schedules' clock (tests play a daemon that was down); the system's by default. */
+  clock?: Clock;
 }
 
 const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
@@ -35,14 +39,38 @@ const WATCH_DEBOUNCE_MS = 100;
 
 export class ConductorHost {
   private conductor: Promise<Conductor> | null = null;
+  private configuring: Promise<void> = Promise.resolve();
+  private apiKey: string | null = null;
   private config: WorkspaceConfig | null = null;
   private watcher: FSWatcher | null = null;
   private watchedDir: string | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Schedules and file-change triggers: only in the long-lived daemon, never in one CLI command. */
+  private triggerScheduler: TriggerScheduler | null = null;
 
   constructor(private readonly options: ConductorHostOptions) {}
 
-  async configure(state: 'missing' | 'valid' | 'invalid', config: WorkspaceConfig | null): Promise<void> {
+  /**
+   * Applies keel.yaml's state. Calls run one after another: a reload landing while the previous
+   * one still stops the conductor must not be applied to the conductor that is going away.
+   */
+  configure(state: 'missing' | 'valid' | 'invalid', config: WorkspaceConfig | null): Promise<void> {
+    const next = this.configuring.then(() => this.configureNow(state, config));
+    this.configuring = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The key the editor handed over: kept here, so a conductor opened later gets it too. */
+  setApiKey(key: string): void {
+    this.apiKey = key;
+    this.options.log.redact(key);
+    void this.conductor?.then((c) => c.setApiKey(key)).catch(() => undefined);
+  }
+
+  private async configureNow(
+    state: 'missing' | 'valid' | 'invalid',
+    config: WorkspaceConfig | null,
+  ): Promise<void> {
     if (state === 'missing') {
       await this.stop();
       this.config = null;
@@ -51,7 +79,23 @@ export class ConductorHost {
     this.config = config ?? this.config ?? DEFAULT_CONFIG;
     if (this.conductor) (await this.conductor.catch(() => null))?.configure(this.config);
     else if (this.options.mode === 'daemon') this.conductor = this.open(this.config);
-    if (this.options.mode === 'daemon') this.watchRunbooks(this.config.runbooks.dir);
+    if (this.options.mode === 'daemon') {
+      this.watchRunbooks(this.config.runbooks.dir);
+      void this.triggers()?.refresh();
+    }
+  }
+
+  /** The trigger scheduler, created on first use in daemon mode; null in a one-command CLI. */
+  triggers(): TriggerScheduler | null {
+    if (this.options.mode !== 'daemon') return null;
+    this.triggerScheduler ??= new TriggerScheduler({
+      workspace: this.options.root,
+      log: this.options.log,
+      runbooks: async () => (await this.get()).runbooks.list(),
+      start: async (runbook, inputs) => (await this.get()).start(runbook, inputs),
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+    });
+    return this.triggerScheduler;
   }
 
   async get(): Promise<Conductor> {
@@ -83,6 +127,8 @@ export class ConductorHost {
     this.watcher = null;
     this.watchedDir = null;
     if (this.timer) clearTimeout(this.timer);
+    await this.triggerScheduler?.stop();
+    this.triggerScheduler = null;
     const conductor = this.conductor;
     this.conductor = null;
     const running = conductor ? await conductor.catch(() => null) : null;
@@ -91,7 +137,7 @@ export class ConductorHost {
 
   private open(config: WorkspaceConfig): Promise<Conductor> {
     const { memory } = this.options;
-    return Conductor.open({
+    const opening = Conductor.open({
       workspace: this.options.root,
       log: this.options.log,
       config,
@@ -110,6 +156,8 @@ export class ConductorHost {
         };
       },
     });
+    const key = this.apiKey;
+    return key ? opening.then((conductor) => (conductor.setApiKey(key), conductor)) : opening;
   }
 
   private watchRunbooks(dir: string): void {
@@ -141,6 +189,8 @@ export class ConductorHost {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
+      void this.triggerScheduler?.refresh();
+      void this.conductor?.then((conductor) => conductor.retryHeld()).catch(() => undefined);
       void this.listRunbooks().then(
         (runbooks) => this.options.onRunbooksChanged(runbooks),
         (error: unknown) => this.options.log.warn('listing runbooks failed', { error }),

@@ -15,6 +15,21 @@ const liquid = new Liquid({
       : String((value as string | number | boolean | undefined) ?? ''),
 });
 
+// Liquid can read template files from disk (include, render, layout): a runbook must never pull a
+// workspace file (.env, .git/config) into a prompt that way, so those tags do not exist here.
+for (const tag of ['include', 'render', 'layout']) {
+  liquid.registerTag(tag, {
+    parse() {
+      throw new Error(
+        `{% ${tag} %} is not available in runbooks: read files with a retrieve step or memory.read`,
+      );
+    },
+    render() {
+      return '';
+    },
+  });
+}
+
 const SINGLE_EXPRESSION = /^\s*\{\{-?\s*([^{}]+?)\s*-?\}\}\s*$/;
 
 export type Scope = Record<string, unknown>;

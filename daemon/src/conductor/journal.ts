@@ -55,10 +55,11 @@ export class Journal {
   redact: (text: string) => string = (text) => text;
 
   async append(record: JournalRecord): Promise<void> {
-    const checked = JournalRecord.parse(record);
-    await this.file.write(this.redact(JSON.stringify(checked)) + '\n');
+    const line = this.redact(JSON.stringify(JournalRecord.parse(record)));
+    await this.file.write(line + '\n');
     await this.file.datasync();
-    this.records.push(checked);
+    // What is kept in memory is what is on disk: traces, DuckDB and cassettes read these, redacted.
+    this.records.push(JournalRecord.parse(JSON.parse(line)));
   }
 
   close(): Promise<void> {

@@ -5,6 +5,7 @@
  * proposal and waits again; a replay reads the decision from the journal.
  */
 import type { Proposal } from '@keel/schemas';
+import type { RunBudget } from './budget';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ReplayDivergenceError } from './models/modelGateway';
 import type { StepRuntime } from './steps/stepRuntime';
@@ -48,6 +49,7 @@ export function makeProposer(context: {
   mode: 'live' | 'replay';
   capture: boolean;
   signal: AbortSignal;
+  budget: RunBudget;
   append: (record: JournalRecord) => Promise<void>;
   effect: StepRuntime['effect'];
 }): (request: ProposalRequest) => Promise<ProposalOutcome> {
@@ -56,7 +58,8 @@ export function makeProposer(context: {
 
   return async (request) => {
     const files = request.changes.map((c) => c.path);
-    const id = `p-${context.runId}-${request.key.replace(/:/g, '-')}`;
+    // "." cannot occur in a step id, so a propose step and an agent's tool call never share an id.
+    const id = `p-${context.runId}.${request.key.replace(/:/g, '.')}`;
     const created = (await context.effect(
       `${context.runId}:${request.key}`,
       'keel.approvals',
@@ -97,7 +100,11 @@ export function makeProposer(context: {
         at: now(),
       });
     }
-    const proposal = await context.approvals.waitForDecision(created.proposal, context.signal);
+    // The operator's time is not the run's: the wall-clock budget stops while it waits.
+    context.budget.pause();
+    const proposal = await context.approvals
+      .waitForDecision(created.proposal, context.signal)
+      .finally(() => context.budget.resumeClock());
     const record: RecordOf<'decided'> = {
       type: 'decided',
       stepId: request.stepId,

@@ -132,6 +132,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     mode: options.mode,
     capture: options.effects === 'capture',
     signal: options.signal,
+    budget,
     append,
     effect: (...args) => runtime.effect(...args),
   });
@@ -310,8 +311,15 @@ function restoreBudget(options: ExecutionOptions): RunBudget {
   let steps = 0;
   let usd = 0;
   let tokens = 0;
+  let waitingSince: number | null = null;
   for (const record of options.records) {
     const at = Date.parse(record.at);
+    // Time waiting for the operator is not the run's time.
+    if (record.type === 'waiting') waitingSince = at;
+    if (record.type === 'decided' && waitingSince !== null) {
+      activeMs -= at - waitingSince;
+      waitingSince = null;
+    }
     if (record.type === 'run' || record.type === 'resume') {
       if (segmentStart !== null) activeMs += last - segmentStart;
       segmentStart = at;
@@ -325,7 +333,7 @@ function restoreBudget(options: ExecutionOptions): RunBudget {
     }
   }
   if (segmentStart !== null && options.mode === 'live') activeMs += last - segmentStart;
-  const budget = new RunBudget(options.runbook.budget, options.mode === 'live' ? activeMs : 0);
+  const budget = new RunBudget(options.runbook.budget, options.mode === 'live' ? Math.max(0, activeMs) : 0);
   if (options.mode === 'live') {
     budget.spend(usd, tokens);
     budget.steps = steps;

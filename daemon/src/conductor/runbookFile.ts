@@ -6,6 +6,7 @@
 import { Runbook, type Problem } from '@keel/schemas';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
 import { conditionError, templateError } from './expressions';
+import { cronError, timeZoneError } from './triggerSchedule';
 
 export interface ParsedRunbook {
   runbook: Runbook | null;
@@ -56,5 +57,48 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
     const expression = typeof criterion === 'string' ? criterion : criterion.check;
     check(['success', index], conditionError(expression));
   });
+  checkTriggers(runbook, check);
   return problems.length > 0 ? { runbook: null, problems } : { runbook, problems: [] };
+}
+
+/** Cron patterns, time zones, globs and the inputs each trigger gives its runs. */
+function checkTriggers(
+  runbook: Runbook,
+  check: (where: (string | number)[], error: string | null) => void,
+): void {
+  runbook.triggers.forEach((trigger, index) => {
+    if (trigger.type === 'manual') return;
+    if (trigger.type === 'schedule') {
+      check(['triggers', index, 'cron'], cronError(trigger.cron));
+      if (trigger.timezone) check(['triggers', index, 'timezone'], timeZoneError(trigger.timezone));
+    } else {
+      trigger.paths.forEach((glob, at) => {
+        const cleaned = glob.trim().replace(/\\/g, '/');
+        if (cleaned.startsWith('/') || /^[a-zA-Z]:/.test(cleaned) || cleaned.split('/').includes('..')) {
+          check(['triggers', index, 'paths', at], `"${glob}" must be a glob relative to the workspace`);
+        }
+      });
+    }
+    const given = trigger.inputs ?? {};
+    for (const [name, value] of Object.entries(given)) {
+      if (!(name in runbook.inputs)) {
+        const known = Object.keys(runbook.inputs).join(', ') || 'none';
+        check(
+          ['triggers', index, 'inputs', name],
+          `"${name}" is not an input of this runbook (its inputs: ${known})`,
+        );
+      } else if (typeof value === 'string') {
+        check(['triggers', index, 'inputs', name], templateError(value));
+      }
+    }
+    for (const [name, input] of Object.entries(runbook.inputs)) {
+      const required = input.required ?? input.default === undefined;
+      if (required && !(name in given)) {
+        check(
+          ['triggers', index],
+          `the ${trigger.type} trigger gives no value for the required input "${name}" (add it under inputs:)`,
+        );
+      }
+    }
+  });
 }

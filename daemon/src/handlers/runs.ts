@@ -38,7 +38,8 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
     results: await (await conductor()).test(runbook),
   }));
   router.handle(SetApiKeyRequest, async ({ apiKey }) => {
-    (await conductor()).setApiKey(apiKey);
+    await conductor(); // a workspace without keel.yaml has no use for a key: say so
+    daemon.conductor.setApiKey(apiKey);
     return { ok: true as const };
   });
 }

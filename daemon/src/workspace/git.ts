@@ -2,7 +2,20 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+
+/** Runs git with every path taken literally: a file name is never read as pathspec magic (":/"). */
+function run(
+  command: 'git',
+  args: string[],
+  options: { cwd: string },
+): Promise<{ stdout: string; stderr: string }> {
+  return execFileAsync(command, args, {
+    ...options,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_LITERAL_PATHSPECS: '1' },
+  });
+}
 
 export type GitPresence = 'repository' | 'none' | 'git-missing';
 

@@ -49,7 +49,7 @@ export const STATUS_LABELS: Record<RunStatus, string> = {
 export const STATUS_ICONS: Record<RunStatus, string> = {
   queued: '○',
   running: '◐',
-  waiting_approval: '⏸',
+  waiting_approval: '‖',
   succeeded: '✓',
   failed: '✕',
   budget_exceeded: '$',

@@ -6,13 +6,19 @@
 import type { ModelCallInfo, RunTrace, StepTrace } from '@keel/schemas';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from './runList';
 
-/** A workspace location mentioned in the trace: 0-based line and columns of its text. */
-export interface TraceLink {
-  line: number;
-  startColumn: number;
-  endColumn: number;
-  path: string;
-  targetLine: number;
+/**
+ * A link in the trace, at 0-based line and columns of its text: a workspace location, or the
+ * proposal the run waits for.
+ */
+export type TraceLink = { line: number; startColumn: number; endColumn: number } & (
+  { kind: 'file'; path: string; targetLine: number } | { kind: 'proposal'; proposalId: string }
+);
+
+/** The proposal a waiting run waits for, as far as it is known. */
+export interface WaitingFor {
+  id: string;
+  summary: string | null;
+  changes: { action: string; path: string }[];
 }
 
 export interface RenderedTrace {
@@ -24,6 +30,8 @@ export interface RenderOptions {
   now: number;
   formatTime?: (iso: string) => string;
   live: boolean;
+  /** Set when the run waits for the operator's approval. */
+  waiting?: WaitingFor | null;
 }
 
 export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTrace {
@@ -49,13 +57,18 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
   out.line();
   if (run.error) out.line('## Error').line().block(run.error, 'text');
   if (run.escalation) out.line('## Escalated to you').line().block(run.escalation, 'text');
+  // Where the daemon names no waiting step, the run itself says what it waits for.
+  if (options.waiting && !trace.steps.some((step) => step.status === 'waiting_approval')) {
+    out.line('## Waiting for your approval').line();
+    renderWaiting(out, options.waiting);
+  }
   out.line('## Inputs').line().value(run.inputs);
   out.line('## Outputs').line();
   if (run.outputs === null) out.line('_None yet._').line();
   else out.value(run.outputs);
   out.line('## Steps').line();
   if (trace.steps.length === 0) out.line('_No step has started yet._').line();
-  trace.steps.forEach((step, index) => renderStep(out, step, index, time));
+  trace.steps.forEach((step, index) => renderStep(out, step, index, time, options.waiting ?? null));
   return { text: out.text(), links: out.links };
 }
 
@@ -64,8 +77,10 @@ function renderStep(
   step: StepTrace,
   index: number,
   time: (iso: string) => string,
+  waiting: WaitingFor | null,
 ): void {
-  out.line(`### ${index + 1}. ${step.id} (${step.type}): ${step.status}`).line();
+  const status = step.status === 'waiting_approval' ? 'waiting for approval' : step.status;
+  out.line(`### ${index + 1}. ${step.id} (${step.type}): ${status}`).line();
   const tokens = step.modelCalls.reduce((sum, c) => sum + c.inputTokens + c.outputTokens, 0);
   const cost = step.modelCalls.reduce((sum, c) => sum + c.costUsd, 0);
   const facts = [
@@ -77,6 +92,7 @@ function renderStep(
   ];
   out.line(`- ${facts.filter((f) => f !== null).join(' · ')}`).line();
   if (step.error) out.line('**Error**').line().block(step.error, 'text');
+  if (step.status === 'waiting_approval' && waiting) renderWaiting(out, waiting);
   if (step.retrieved.length > 0) {
     out.line('**Retrieved memory**').line();
     for (const chunk of step.retrieved) {
@@ -88,6 +104,13 @@ function renderStep(
   if (step.input !== null && step.input !== undefined) out.line('**Input**').line().value(step.input);
   step.modelCalls.forEach((call, i) => renderModelCall(out, call, i));
   if (step.output !== null && step.output !== undefined) out.line('**Output**').line().value(step.output);
+}
+
+function renderWaiting(out: MarkdownWriter, waiting: WaitingFor): void {
+  out.line(`**Waiting for your approval:** ${waiting.summary ?? 'a proposed change'}`).line();
+  for (const change of waiting.changes) out.line(`- ${change.action} \`${change.path}\``);
+  out.proposalLine('- ', 'Open the proposed change', waiting.id, ' (Approve, Edit or Reject it there)');
+  out.line();
 }
 
 function renderModelCall(out: MarkdownWriter, call: ModelCallInfo, index: number): void {
@@ -145,10 +168,23 @@ class MarkdownWriter {
       line: this.lines.length,
       startColumn: prefix.length,
       endColumn: prefix.length + location.length,
+      kind: 'file',
       path,
       targetLine,
     });
     return this.line(`${prefix}${location}${suffix}`);
+  }
+
+  /** A line holding a link that opens a proposal: `prefix text suffix`. */
+  proposalLine(prefix: string, text: string, proposalId: string, suffix: string): this {
+    this.links.push({
+      line: this.lines.length,
+      startColumn: prefix.length,
+      endColumn: prefix.length + text.length,
+      kind: 'proposal',
+      proposalId,
+    });
+    return this.line(`${prefix}${text}${suffix}`);
   }
 
   /** A fenced block that no backticks inside `content` can close early. */

@@ -2,13 +2,14 @@
  * Keel: Show Run Trace. A run's trace is a read-only Markdown document (`keel-run:` URIs) rendered
  * from `keel/runs/get`: searchable with Find, foldable by step, listed in the Outline, copyable,
  * and one keystroke from a rendered preview. It refreshes while the run is live; retrieved memory
- * locations are links that open the note at its line.
+ * locations are links that open the note at its line, and a run waiting for approval links to the
+ * proposal's diff.
  */
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { FINISHED_RUN_STATUSES, RunGetRequest, type RunSummary } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { renderTrace, type TraceLink } from '../runs/traceMarkdown';
+import { renderTrace, type TraceLink, type WaitingFor } from '../runs/traceMarkdown';
 import type { RunsStore } from '../runs/runsStore';
 
 export const TRACE_SCHEME = 'keel-run';
@@ -28,6 +29,8 @@ export class RunTraceProvider
     private readonly folder: string,
     private readonly client: DaemonClient,
     store: RunsStore,
+    /** What a waiting run waits for: the proposal's summary and files, or null when unknown. */
+    private readonly waitingFor: (proposalId: string) => Promise<WaitingFor | null>,
   ) {
     this.disposables = [
       vscode.workspace.registerTextDocumentContentProvider(TRACE_SCHEME, this),
@@ -53,7 +56,15 @@ export class RunTraceProvider
     try {
       const trace = await this.client.request(RunGetRequest, { id });
       const live = !FINISHED_RUN_STATUSES.includes(trace.run.status);
-      const rendered = renderTrace(trace, { now: Date.now(), live });
+      const proposalId = trace.run.status === 'waiting_approval' ? trace.run.waitingFor : null;
+      const waiting = proposalId
+        ? ((await this.waitingFor(proposalId).catch(() => null)) ?? {
+            id: proposalId,
+            summary: null,
+            changes: [],
+          })
+        : null;
+      const rendered = renderTrace(trace, { now: Date.now(), live, waiting });
       this.links.set(uri.toString(), rendered.links);
       return rendered.text;
     } catch (error) {
@@ -65,6 +76,15 @@ export class RunTraceProvider
   provideDocumentLinks(document: vscode.TextDocument): vscode.DocumentLink[] {
     return (this.links.get(document.uri.toString()) ?? []).map((link) => {
       const range = new vscode.Range(link.line, link.startColumn, link.line, link.endColumn);
+      if (link.kind === 'proposal') {
+        const args = encodeURIComponent(JSON.stringify([link.proposalId]));
+        const documentLink = new vscode.DocumentLink(
+          range,
+          vscode.Uri.parse(`command:keel.openProposal?${args}`),
+        );
+        documentLink.tooltip = 'Open the diff of the proposed change';
+        return documentLink;
+      }
       // The `#L<line>` fragment makes VS Code open the file with the cursor on that line.
       const target = vscode.Uri.file(join(this.folder, ...link.path.split('/'))).with({
         fragment: `L${link.targetLine}`,

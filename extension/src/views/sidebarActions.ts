@@ -1,6 +1,16 @@
-/** What each of the sidebar's messages does: a command, a search, a run action, a file to open. */
+/**
+ * What each of the sidebar's messages does: a command, a search, a run or approval action, a file
+ * to open.
+ */
 import * as vscode from 'vscode';
 import { MemorySearchRequest, type WebviewToHostMessage } from '@keel/schemas';
+import {
+  approveProposal,
+  editProposal,
+  openProposal,
+  rejectProposal,
+  type ApprovalsContext,
+} from '../approvals/approvalActions';
 import type { CommandId } from '../commands';
 import type { DaemonClient } from '../daemonClient';
 import { cancelRun, runRunbook, showRunTrace, type RunsContext } from './runActions';
@@ -11,6 +21,7 @@ export interface SidebarContext {
   folder: string | null;
   client: DaemonClient | null;
   runs: RunsContext | null;
+  approvals: ApprovalsContext | null;
   sidebar: SidebarViewProvider;
   output: vscode.LogOutputChannel;
 }
@@ -36,7 +47,7 @@ export async function runSidebarAction(
 }
 
 async function dispatch(message: WebviewToHostMessage, context: SidebarContext): Promise<void> {
-  const { runs } = context;
+  const { runs, approvals } = context;
   switch (message.type) {
     case 'ready':
       return;
@@ -60,6 +71,18 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
       return;
     case 'refreshRunbooks':
       if (runs) await runs.store.refreshRunbooks();
+      return;
+    case 'openProposal':
+      if (approvals) await openProposal(approvals, message.id);
+      return;
+    case 'approveProposal':
+      if (approvals) await approveProposal(approvals, message.id, false);
+      return;
+    case 'editProposal':
+      if (approvals) await editProposal(approvals, message.id);
+      return;
+    case 'rejectProposal':
+      if (approvals) await rejectProposal(approvals, message.id);
       return;
     default:
       await vscode.commands.executeCommand(COMMAND_ACTIONS[message.type]);

@@ -1,7 +1,7 @@
 /**
  * The Keel sidebar: a webview view in Keel's activity-bar container. It renders `SidebarState`, the
- * runbooks and the recent runs, and turns the operator's clicks into typed messages, which are
- * validated here before use.
+ * approvals (counted by the view's badge), the runbooks and the recent runs, and turns the
+ * operator's clicks into typed messages, which are validated here before use.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -13,6 +13,8 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   private readonly disposables: vscode.Disposable[] = [];
   /** A run to mark once the view can show it (it may be hidden, or not loaded yet). */
   private pendingReveal: string | null = null;
+  /** The number on the Keel icon: proposals waiting for the operator. */
+  private badge: vscode.ViewBadge = { value: 0, tooltip: '' };
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -28,6 +30,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
     view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
     view.webview.html = this.html(view.webview, dist, media);
+    view.badge = this.badge;
     this.disposables.push(
       view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
       view.onDidDispose(() => (this.view = null)),
@@ -40,6 +43,17 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     if (this.view) this.view.show(true);
     else await vscode.commands.executeCommand(`${SidebarViewProvider.viewId}.focus`);
     if (this.view?.visible) this.sendPendingReveal();
+  }
+
+  /** Shows how many proposals wait for the operator on the view and its activity-bar icon. */
+  setWaitingApprovals(count: number): void {
+    // Zero, not undefined: VS Code 1.100's webview view keeps the last badge on the activity bar
+    // when it is set to undefined (its tree views clear it); a zero count shows no badge.
+    this.badge = {
+      value: count,
+      tooltip: count > 0 ? `${count} ${count === 1 ? 'approval' : 'approvals'} waiting for you` : '',
+    };
+    if (this.view) this.view.badge = this.badge;
   }
 
   dispose(): void {

@@ -1,4 +1,7 @@
-/** The Keel status-bar item: the daemon's state at a glance; clicking it opens the sidebar. */
+/**
+ * The Keel status-bar item: the daemon's state and the approvals waiting, at a glance; clicking it
+ * opens the sidebar.
+ */
 import * as vscode from 'vscode';
 import type { SidebarState } from '@keel/schemas';
 
@@ -14,8 +17,9 @@ export class StatusBar implements vscode.Disposable {
     this.item.command = 'keel.sidebar.focus';
   }
 
-  render(state: SidebarState): void {
-    const { text, tooltip, error } = describe(state);
+  /** `waiting`: proposals waiting for the operator's decision. */
+  render(state: SidebarState, waiting: number): void {
+    const { text, tooltip, error } = withApprovals(describe(state), state, waiting);
     this.item.text = text;
     this.item.tooltip = tooltip;
     this.item.backgroundColor = error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
@@ -25,6 +29,20 @@ export class StatusBar implements vscode.Disposable {
   dispose(): void {
     this.item.dispose();
   }
+}
+
+function withApprovals(
+  described: { text: string; tooltip: string; error: boolean },
+  state: SidebarState,
+  waiting: number,
+): { text: string; tooltip: string; error: boolean } {
+  if (state.connection !== 'running' || waiting === 0) return described;
+  const words = `${waiting} ${waiting === 1 ? 'approval' : 'approvals'} waiting for you`;
+  return {
+    ...described,
+    text: `${described.text} $(bell-dot) ${waiting}`,
+    tooltip: `${described.tooltip}; ${words}`,
+  };
 }
 
 function describe(state: SidebarState): { text: string; tooltip: string; error: boolean } {

@@ -198,7 +198,7 @@ export function keepFocus(container: HTMLElement, rebuild: () => void): void {
   }
 }
 
-function section(name: string, title: string): HTMLElement {
+export function section(name: string, title: string): HTMLElement {
   const element = document.createElement('section');
   element.className = name;
   element.setAttribute('aria-labelledby', `${name}-title`);
@@ -212,21 +212,21 @@ function section(name: string, title: string): HTMLElement {
   return element;
 }
 
-function listElement(tag: 'ul' | 'ol', className: string, label: string): HTMLElement {
+export function listElement(tag: 'ul' | 'ol', className: string, label: string): HTMLElement {
   const list = document.createElement(tag);
   list.className = className;
   list.setAttribute('aria-label', label);
   return list;
 }
 
-function note(): HTMLElement {
+export function note(): HTMLElement {
   const p = document.createElement('p');
   p.className = 'muted';
   p.hidden = true;
   return p;
 }
 
-function span(className: string, text: string): HTMLElement {
+export function span(className: string, text: string): HTMLElement {
   const element = document.createElement('span');
   element.className = className;
   element.textContent = text;

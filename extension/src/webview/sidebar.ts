@@ -1,10 +1,11 @@
 /**
  * The sidebar webview's script (runs in the browser, not in Node): renders the state the extension
- * sends, searches memory from its search box, lists runbooks and runs, and posts the operator's
- * actions back as typed messages. The search, runbooks and runs sections are built once and only
- * their lists are re-rendered as answers arrive, so typing and tabbing keep focus.
+ * sends, searches memory from its search box, lists approvals, runbooks and runs, and posts the
+ * operator's actions back as typed messages. Each section is built once and only its list is
+ * re-rendered as answers arrive, so typing and tabbing keep focus.
  */
 import type { HostToWebviewMessage, SearchResult, SidebarState, WebviewToHostMessage } from '@keel/schemas';
+import { ApprovalsSection } from './approvalsSection';
 import { RunbooksSection, RunsSection } from './runsSections';
 import { button, formatDuration, heading, paragraph, statusView } from './sidebarParts';
 
@@ -25,6 +26,7 @@ const search = buildSearch();
 const post = (message: WebviewToHostMessage): void => vscode.postMessage(message);
 const runbooks = new RunbooksSection(post);
 const runs = new RunsSection(post);
+const approvals = new ApprovalsSection(post);
 
 window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) => {
   const message = event.data;
@@ -40,6 +42,8 @@ window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) =
     runs.update(message.runs, message.error);
   } else if (message?.type === 'revealRun') {
     runs.reveal(message.id);
+  } else if (message?.type === 'approvals') {
+    approvals.update(message.approvals, message.error);
   }
 });
 setInterval(() => {
@@ -76,7 +80,8 @@ function view(s: SidebarState): HTMLElement[] {
       button('Initialize Workspace', () => vscode.postMessage({ type: 'initWorkspace' }), true),
     ];
   }
-  const parts = s.connection === 'running' ? [search.section, runbooks.element, runs.element] : [];
+  const parts =
+    s.connection === 'running' ? [search.section, approvals.element, runbooks.element, runs.element] : [];
   return [...parts, ...statusView(s, receivedAt, (message) => vscode.postMessage(message))];
 }
 

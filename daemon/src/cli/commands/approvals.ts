@@ -56,7 +56,7 @@ export function registerApprovals(program: Command, context: CliContext): void {
       else {
         const commit = proposal.decision?.commit;
         process.stdout.write(
-          `${proposal.id}: ${proposal.decision?.kind ?? proposal.status}, ${commit ? `committed as ${commit.slice(0, 10)}` : 'not committed (no git repository)'}\n`,
+          `${proposal.id}: ${proposal.decision?.kind ?? proposal.status}, ${commit ? `committed as ${commit.slice(0, 10)}` : (proposal.decision?.reason ?? 'not committed (the workspace is not a git repository)')}\n`,
         );
       }
     });

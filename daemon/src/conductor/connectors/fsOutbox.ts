@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { expectOwnWrite } from '../../files/ownWrites';
 import { StepFailedError } from '../steps/stepRuntime';
 import { absoluteIn, workspaceRelative } from '../workspacePaths';
 
@@ -76,6 +77,7 @@ export async function writeOutbox(workspace: string, request: OutboxWrite): Prom
     await file.close();
   }
   try {
+    expectOwnWrite(target, data);
     await link(temp, target);
     return { path: relative, bytes: data.length, sha256, written: true };
   } catch (error) {

@@ -70,9 +70,14 @@ export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<S
       })),
     });
     for (const [index, call] of response.toolCalls.entries()) {
+      // A cancelled or halted run does no more: not the rest of this turn's tool calls either.
+      if (runtime.signal.aborted) throw new StepFailedError('the run was stopped');
       const key = `${runtime.runId}:${step.id}:${iteration}:${index}`;
       const result = await callTool(step, runtime, call.name, call.arguments, key, retrieved).catch(
-        (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+        (error: unknown) => {
+          if (runtime.signal.aborted) throw error;
+          return { error: error instanceof Error ? error.message : String(error) };
+        },
       );
       actions.push({ tool: call.name, result });
       messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result) });

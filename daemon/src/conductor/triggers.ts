@@ -1,0 +1,243 @@
+/**
+ * Fires runbooks' triggers in the long-lived daemon: `schedule` triggers at their cron slots,
+ * durably (slots missed while the daemon was down fire once, at start-up), and `fileChanged`
+ * triggers on settled changes. Every run starts through the conductor's `start`, which may refuse
+ * it (emergency stop, quota, bad inputs): a refusal is logged, never retried.
+ */
+import picomatch from 'picomatch';
+import type { FileChangedTrigger, Runbook, RunbookTrigger, RunSummary, ScheduleTrigger } from '@keel/schemas';
+import type { Logger } from '../log';
+import { renderTemplate, renderText, type Scope } from './expressions';
+import type { RunbookCatalog } from './runbookCatalog';
+import type { InputValues } from './runInputs';
+import { FileChangeWatcher } from './triggerFiles';
+import { Schedule, systemClock, systemTimeZone, TriggerState, type Clock } from './triggerSchedule';
+
+export interface TriggerSchedulerOptions {
+  workspace: string;
+  log: Logger;
+  /** The runbooks as they are now. */
+  runbooks: () => ReturnType<RunbookCatalog['list']>;
+  /** Starts a run: the conductor's one entry point, which may refuse it. */
+  start: (runbook: string, inputs: InputValues) => Promise<RunSummary>;
+  clock?: Clock;
+  /** How long a file must be left alone before its change counts. */
+  settleMs?: number;
+}
+
+interface ArmedSchedule {
+  key: string;
+  runbook: Runbook;
+  trigger: ScheduleTrigger;
+  schedule: Schedule;
+  timer: NodeJS.Timeout | null;
+}
+
+interface FileTrigger {
+  runbook: Runbook;
+  trigger: FileChangedTrigger;
+  matches: (path: string) => boolean;
+}
+
+const SETTLE_MS = 300;
+/** The longest a schedule sleeps before looking at the clock again (clock changes, suspends). */
+const MAX_TIMER_MS = 3_600_000;
+
+export class TriggerScheduler {
+  private readonly clock: Clock;
+  private state: TriggerState | null = null;
+  private schedules = new Map<string, ArmedSchedule>();
+  private fileTriggers: FileTrigger[] = [];
+  private watcher: FileChangeWatcher | null = null;
+  private watchedGlobs: string | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: TriggerSchedulerOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Re-reads the runbooks: schedules are re-armed (what was missed fires once), the watcher retargeted. */
+  refresh(): Promise<void> {
+    return this.serially(() => this.reconcile());
+  }
+
+  /** Resolves once everything asked of the scheduler so far is done (a refresh, a firing). */
+  settled(): Promise<void> {
+    return this.serially(() => Promise.resolve());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.chain;
+    for (const armed of this.schedules.values()) if (armed.timer) clearTimeout(armed.timer);
+    this.schedules.clear();
+    await this.watcher?.close();
+    this.watcher = null;
+  }
+
+  /** One thing at a time: refreshes, schedule ticks and firings never interleave. */
+  private serially(task: () => Promise<void>): Promise<void> {
+    this.chain = this.chain
+      .then(() => (this.stopped ? undefined : task()))
+      .catch((error: unknown) => this.options.log.error('triggers failed', { error }));
+    return this.chain;
+  }
+
+  private async reconcile(): Promise<void> {
+    const state = (this.state ??= await TriggerState.load(this.options.workspace));
+    const loaded = await this.options.runbooks();
+    const schedules = new Map<string, ArmedSchedule>();
+    const files: FileTrigger[] = [];
+    for (const { runbook } of loaded) {
+      runbook?.triggers.forEach((trigger, index) => {
+        if (trigger.type === 'schedule') {
+          const key = `${runbook.name}#${index}`;
+          const schedule = this.scheduleOf(runbook, trigger);
+          if (schedule) schedules.set(key, { key, runbook, trigger, schedule, timer: null });
+        } else if (trigger.type === 'fileChanged') {
+          const matches = picomatch(trigger.paths.map(cleanGlob), { dot: true });
+          files.push({ runbook, trigger, matches });
+        }
+      });
+    }
+    await this.updateState(
+      state,
+      schedules,
+      new Set(loaded.map((r) => r.info.name)),
+      new Set(loaded.flatMap((r) => (r.runbook ? [r.runbook.name] : []))),
+    );
+    for (const armed of this.schedules.values()) if (armed.timer) clearTimeout(armed.timer);
+    this.schedules = schedules;
+    for (const armed of schedules.values()) await this.tick(armed);
+    this.fileTriggers = files;
+    await this.watchFiles([...new Set(files.flatMap((f) => f.trigger.paths.map(cleanGlob)))].sort());
+  }
+
+  private scheduleOf(runbook: Runbook, trigger: ScheduleTrigger): Schedule | null {
+    try {
+      return new Schedule(trigger.cron, trigger.timezone ?? systemTimeZone());
+    } catch (error) {
+      // parseRunbook refuses such runbooks; this is a guard, not a path users take.
+      this.options.log.error('a schedule cannot be read', { runbook: runbook.name, error });
+      return null;
+    }
+  }
+
+  /**
+   * A schedule seen for the first time, or with a new cron or time zone, counts its slots from now;
+   * the records of runbooks removed are dropped (those of runbooks that do not parse just now are kept).
+   */
+  private async updateState(
+    state: TriggerState,
+    schedules: Map<string, ArmedSchedule>,
+    present: Set<string>,
+    valid: Set<string>,
+  ): Promise<void> {
+    let changed = false;
+    for (const key of [...state.schedules.keys()]) {
+      const runbook = key.slice(0, key.lastIndexOf('#'));
+      if (!schedules.has(key) && (valid.has(runbook) || !present.has(runbook))) {
+        state.schedules.delete(key);
+        changed = true;
+      }
+    }
+    const now = new Date(this.clock.now()).toISOString();
+    for (const { key, schedule } of schedules.values()) {
+      const record = state.schedules.get(key);
+      if (record?.cron === schedule.pattern && record.timezone === schedule.timezone) continue;
+      state.schedules.set(key, { cron: schedule.pattern, timezone: schedule.timezone, lastSlot: now });
+      changed = true;
+    }
+    if (changed) await state.save();
+  }
+
+  /** Fires the schedule once if one or more slots passed since it last fired, then sleeps to the next. */
+  private async tick(armed: ArmedSchedule): Promise<void> {
+    if (this.schedules.get(armed.key) !== armed) return; // replaced by a refresh meanwhile
+    const state = this.state!;
+    const now = this.clock.now();
+    const record = state.schedules.get(armed.key)!;
+    const due = armed.schedule.latestAtOrBefore(now);
+    if (due !== null && due > Date.parse(record.lastSlot)) {
+      const slot = new Date(due).toISOString();
+      // Recorded before the run starts: a crash in between loses this slot rather than running it twice.
+      state.schedules.set(armed.key, { ...record, lastSlot: slot });
+      await state.save();
+      await this.fire(armed.runbook, armed.trigger, { slot, firedAt: new Date(now).toISOString() });
+    }
+    const next = armed.schedule.nextAfter(now);
+    if (next === null || this.stopped) return;
+    armed.timer = setTimeout(
+      () => void this.serially(() => this.tick(armed)),
+      Math.min(Math.max(next - now, 0), MAX_TIMER_MS),
+    );
+    armed.timer.unref();
+  }
+
+  private async watchFiles(globs: string[]): Promise<void> {
+    const signature = globs.join('\n');
+    if (signature === this.watchedGlobs) return;
+    await this.watcher?.close();
+    this.watcher = null;
+    this.watchedGlobs = signature;
+    if (globs.length === 0) return;
+    this.watcher = await FileChangeWatcher.start({
+      root: this.options.workspace,
+      globs,
+      settleMs: this.options.settleMs ?? SETTLE_MS,
+      log: this.options.log,
+      onSettled: (path) => void this.fileSettled(path),
+    });
+  }
+
+  private fileSettled(path: string): Promise<void> {
+    return this.serially(async () => {
+      const firedAt = new Date(this.clock.now()).toISOString();
+      for (const { runbook, trigger, matches } of this.fileTriggers) {
+        if (matches(path)) await this.fire(runbook, trigger, { path, firedAt });
+      }
+    });
+  }
+
+  private async fire(runbook: Runbook, trigger: RunbookTrigger, context: Scope): Promise<void> {
+    const about = { runbook: runbook.name, trigger: trigger.type, ...context };
+    let inputs: InputValues;
+    try {
+      const scope = { trigger: { type: trigger.type, runbook: runbook.name, ...context } };
+      inputs = renderInputs(trigger.type === 'manual' ? {} : (trigger.inputs ?? {}), scope);
+    } catch (error) {
+      this.options.log.warn("a trigger's inputs could not be rendered; no run", { ...about, error });
+      return;
+    }
+    try {
+      const run = await this.options.start(runbook.name, inputs);
+      this.options.log.info('a trigger started a run', { ...about, run: run.id });
+    } catch (error) {
+      this.options.log.warn('a trigger fired but the run was refused', {
+        ...about,
+        reason: (error as Error).message,
+      });
+    }
+  }
+}
+
+function renderInputs(templates: Record<string, string | number | boolean>, scope: Scope): InputValues {
+  const inputs: InputValues = {};
+  for (const [name, template] of Object.entries(templates)) {
+    if (typeof template !== 'string') {
+      inputs[name] = template;
+      continue;
+    }
+    const value = renderTemplate(template, scope);
+    inputs[name] =
+      typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+        ? value
+        : renderText(template, scope);
+  }
+  return inputs;
+}
+
+function cleanGlob(glob: string): string {
+  return glob.trim().replace(/\\/g, '/').replace(/^\.\//, '');
+}
