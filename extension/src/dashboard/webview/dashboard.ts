@@ -177,7 +177,9 @@ const CONNECTION_NOTES: Partial<Record<DashboardSnapshot['connection'], string>>
   noFolder: 'Open a Keel workspace to see its agents, spend and runs.',
   starting: 'The Keel daemon is starting…',
   restarting: 'The Keel daemon stopped unexpectedly and is restarting.',
-  stopped: 'The Keel daemon is not running. Run "Keel: Restart Daemon" to start it.',
+  // Also a folder that is not a Keel workspace yet: no daemon runs for it until it is initialized.
+  stopped:
+    'The Keel daemon is not running. The Keel view starts it, or sets this folder up as a Keel workspace first.',
   failed: 'The Keel daemon failed. Run "Keel: Show Logs" to see why.',
 };
 
