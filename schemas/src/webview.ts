@@ -58,6 +58,8 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('initWorkspace') }),
   z.object({ type: z.literal('restartDaemon') }),
   z.object({ type: z.literal('showLogs') }),
+  /** The emergency stop, from the sidebar's own button (the command asks to confirm). */
+  z.object({ type: z.literal('emergencyStop') }),
   z.object({ type: z.literal('openFolder') }),
   /** Search memory from the sidebar's search box. */
   z.object({ type: z.literal('search'), requestId: z.number().int(), query: z.string().max(2_000) }),

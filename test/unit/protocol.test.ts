@@ -410,7 +410,14 @@ describe('protocol', () => {
 
 describe('webview messages', () => {
   it('accepts every action the sidebar sends and rejects unknown ones', () => {
-    for (const type of ['ready', 'initWorkspace', 'restartDaemon', 'showLogs', 'openFolder']) {
+    for (const type of [
+      'ready',
+      'initWorkspace',
+      'restartDaemon',
+      'showLogs',
+      'openFolder',
+      'emergencyStop',
+    ]) {
       expect(WebviewToHostMessage.parse({ type })).toEqual({ type });
     }
     const search = { type: 'search', requestId: 3, query: 'acme' };

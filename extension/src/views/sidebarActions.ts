@@ -54,6 +54,9 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
     case 'openFolder':
       await vscode.commands.executeCommand('vscode.openFolder');
       return;
+    case 'emergencyStop':
+      await vscode.commands.executeCommand('keel.emergencyStop');
+      return;
     case 'search':
       await searchFromSidebar(message.requestId, message.query, context);
       return;

@@ -86,6 +86,13 @@ function actions(s: SidebarState, post: (message: WebviewToHostMessage) => void)
     ),
     button('Show Logs', () => post({ type: 'showLogs' }), false),
   );
+  // Always at hand while the daemon runs, whether or not the Dashboard is open.
+  if (s.connection === 'running') {
+    const stop = button('Emergency Stop', () => post({ type: 'emergencyStop' }), false);
+    stop.classList.add('danger');
+    stop.setAttribute('aria-label', 'Emergency stop: halt every run now');
+    bar.append(stop);
+  }
   return bar;
 }
 
