@@ -188,11 +188,6 @@ export class Conductor {
       throw new ConductorRequestError(error.message);
     });
     this.roles.set(loaded.runbook.name, loaded.runbook.role);
-    try {
-      this.governor.admit(loaded.runbook.name, loaded.runbook.role);
-    } catch (error) {
-      throw new ConductorRequestError((error as Error).message);
-    }
     const checked = checkInputs(loaded.runbook, inputs);
     if (cassettes.record) {
       const path = workspaceRelativeOrRefuse(cassettes.record);
@@ -201,6 +196,12 @@ export class Conductor {
           `--record ${cassettes.record}: a cassette is a .json file outside keel.yaml, .keel/ and .vscode/ (runbooks/tests/cassettes/ is the place)`,
         );
       }
+    }
+    // Last, after every other check: admitting can take a half-open breaker's one trial.
+    try {
+      this.governor.admit(loaded.runbook.name, loaded.runbook.role);
+    } catch (error) {
+      throw new ConductorRequestError((error as Error).message);
     }
     const id = newRunId(loaded.runbook.name);
     const journal = await Journal.create(
