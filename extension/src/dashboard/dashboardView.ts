@@ -3,8 +3,8 @@
  * sidebar. It shows the feed's snapshots and turns the operator's clicks, validated here, into
  * commands. Its content security policy lets only its own bundled script run.
  */
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { webviewPage } from '../views/webviewPage';
 import { DashboardToHostMessage, type DashboardSnapshot, type HostToDashboardMessage } from '@keel/schemas';
 
 export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
@@ -26,7 +26,12 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
     view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
-    view.webview.html = html(view.webview, dist, media);
+    view.webview.html = webviewPage(view.webview, {
+      script: vscode.Uri.joinPath(dist, 'dashboard.js'),
+      style: vscode.Uri.joinPath(media, 'dashboard.css'),
+      title: 'Keel Dashboard',
+      main: '<main id="dashboard" aria-busy="true"><p class="muted">Loading…</p></main>',
+    });
     this.disposables.push(
       view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
       view.onDidChangeVisibility(() => this.onVisible(view.visible)),
@@ -78,25 +83,4 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   private post(message: HostToDashboardMessage): void {
     void this.view?.webview.postMessage(message);
   }
-}
-
-function html(webview: vscode.Webview, dist: vscode.Uri, media: vscode.Uri): string {
-  const nonce = randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'dashboard.js'));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'dashboard.css'));
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy"
-    content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${style.toString()}">
-  <title>Keel Dashboard</title>
-</head>
-<body>
-  <main id="dashboard" aria-busy="true"><p class="muted">Loading…</p></main>
-  <script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
 }

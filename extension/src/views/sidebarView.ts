@@ -3,8 +3,8 @@
  * approvals (counted by the view's badge), the runbooks and the recent runs, and turns the
  * operator's clicks into typed messages, which are validated here before use.
  */
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { webviewPage } from './webviewPage';
 import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas';
 
 export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
@@ -29,7 +29,12 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
     view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
-    view.webview.html = this.html(view.webview, dist, media);
+    view.webview.html = webviewPage(view.webview, {
+      script: vscode.Uri.joinPath(dist, 'sidebar.js'),
+      style: vscode.Uri.joinPath(media, 'sidebar.css'),
+      title: 'Keel',
+      main: '<main id="app" aria-live="polite"><p class="muted">Loading…</p></main>',
+    });
     view.badge = this.badge;
     this.disposables.push(
       view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
@@ -83,26 +88,5 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   /** Sends to the webview; a hidden or not-yet-opened view catches up when it says `ready`. */
   post(message: HostToWebviewMessage): void {
     void this.view?.webview.postMessage(message);
-  }
-
-  private html(webview: vscode.Webview, dist: vscode.Uri, media: vscode.Uri): string {
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'sidebar.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'sidebar.css'));
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy"
-    content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${style.toString()}">
-  <title>Keel</title>
-</head>
-<body>
-  <main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
-  <script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
   }
 }

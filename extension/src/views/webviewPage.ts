@@ -1,0 +1,28 @@
+/**
+ * The page every Keel webview starts from: a Content-Security-Policy that allows the extension's
+ * own stylesheet and one nonce'd script, and nothing else (no inline code, no network).
+ */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+
+export function webviewPage(
+  webview: vscode.Webview,
+  page: { script: vscode.Uri; style: vscode.Uri; title: string; main: string },
+): string {
+  const nonce = randomBytes(16).toString('base64');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy"
+    content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <link rel="stylesheet" href="${webview.asWebviewUri(page.style).toString()}">
+  <title>${page.title}</title>
+</head>
+<body>
+  ${page.main}
+  <script nonce="${nonce}" src="${webview.asWebviewUri(page.script).toString()}"></script>
+</body>
+</html>`;
+}
