@@ -8,23 +8,12 @@
 import * as lancedb from '@lancedb/lancedb';
 import type { Embedder } from '../../../daemon/src/memory/embed/embedder';
 import { filterSql } from '../../../daemon/src/memory/search';
+import { DISPLAY_COLUMNS } from '../../../daemon/src/memory/store/chunkIndex';
 import type { BenchQuery } from '../workload/queries';
 import { Timer } from './timing';
 
-/** The daemon's displayed columns (DISPLAY_COLUMNS in chunkIndex.ts). */
-const DISPLAY = [
-  'id',
-  'path',
-  'chunk',
-  'start_line',
-  'end_line',
-  'heading',
-  'text',
-  'type',
-  'tags',
-  'date',
-  'review_by',
-];
+/** The daemon's displayed columns. */
+const DISPLAY = DISPLAY_COLUMNS;
 
 interface VectorVariant {
   name: string;

@@ -38,7 +38,7 @@ export interface ChunkHit {
 }
 
 const TABLE = 'chunks';
-const DISPLAY_COLUMNS = [
+export const DISPLAY_COLUMNS = [
   'id',
   'path',
   'chunk',
