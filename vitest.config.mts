@@ -9,12 +9,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          setupFiles: ['test/helpers/userState.ts'],
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          setupFiles: ['test/helpers/userState.ts'],
           // Generous: tests wait on states, and a loaded 2-core machine starts daemons slowly.
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -7,6 +7,7 @@ export default defineConfig({
     name: 'e2e',
     include: ['test/e2e/**/*.e2e.test.ts'],
     globalSetup: ['test/e2e/globalSetup.ts'],
+    setupFiles: ['test/helpers/userState.ts'],
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 180_000,

@@ -1,10 +1,12 @@
 /**
- * Where a daemon keeps what must stay private to the user: the JSON-RPC socket and its token live
- * in a per-user runtime directory (mode 0700), never inside the workspace.
+ * Where Keel keeps what must stay private to the user, never inside a workspace: the JSON-RPC
+ * socket and its token in a per-user runtime directory (gone at logout), and what must outlive a
+ * reboot (the operator's trust decisions, the key that signs Keel's own records) in a per-user
+ * state directory. Both are mode 0700.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, lstatSync, chmodSync, realpathSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -12,21 +14,39 @@ import { join } from 'node:path';
  * `<tmp>/keel-<uid>`. Created 0700; refused if it is a symlink or belongs to someone else.
  */
 export function runtimeDir(): string {
-  const dir =
+  return privateDir(
     process.env.KEEL_RUNTIME_DIR ??
-    (process.env.XDG_RUNTIME_DIR
-      ? join(process.env.XDG_RUNTIME_DIR, 'keel')
-      : join(tmpdir(), `keel-${userInfo().uid}`));
+      (process.env.XDG_RUNTIME_DIR
+        ? join(process.env.XDG_RUNTIME_DIR, 'keel')
+        : join(tmpdir(), `keel-${userInfo().uid}`)),
+    'KEEL_RUNTIME_DIR',
+  );
+}
+
+/**
+ * The per-user state directory, kept across reboots: `$KEEL_STATE_DIR`, else
+ * `$XDG_STATE_HOME/keel`, else `~/.local/state/keel`. Created 0700; refused like the runtime one.
+ */
+export function userStateDir(): string {
+  return privateDir(
+    process.env.KEEL_STATE_DIR ??
+      join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'keel'),
+    'KEEL_STATE_DIR',
+  );
+}
+
+/** `dir`, created 0700 if missing; refused if it is a symlink, not a folder or someone else's. */
+function privateDir(dir: string, setting: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stat = lstatSync(dir);
   if (!stat.isDirectory()) {
-    throw new Error(`Keel's runtime directory ${dir} is not a directory; remove it and try again.`);
+    throw new Error(`Keel's private directory ${dir} is not a directory; remove it and try again.`);
   }
   const uid = process.getuid?.();
   if (uid !== undefined && stat.uid !== uid) {
     throw new Error(
-      `Keel's runtime directory ${dir} belongs to another user (uid ${stat.uid}); ` +
-        `set KEEL_RUNTIME_DIR to a directory of your own.`,
+      `Keel's private directory ${dir} belongs to another user (uid ${stat.uid}); ` +
+        `set ${setting} to a directory of your own.`,
     );
   }
   if ((stat.mode & 0o077) !== 0) chmodSync(dir, 0o700);
