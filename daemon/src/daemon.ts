@@ -141,6 +141,7 @@ export class Daemon {
       uptimeMs: Date.now() - this.startedAt.getTime(),
       mode: this.options.mode,
       socketPath: this.lock.info.socketPath,
+      trust: null,
     };
   }
 
