@@ -104,30 +104,67 @@ async function stage(target: string, content: string): Promise<string> {
 /**
  * Commits the proposal's files, once: a commit already carrying its `Keel-Proposal` trailer (made
  * before a crash) is returned instead of a second one. Null when the workspace is not a git
- * repository.
+ * repository. The message says who decided: the operator (`approved`, `edited`) or a policy rule
+ * (`policy`, with a `Keel-Policy-Rule` trailer per rule).
  */
 export async function commitProposal(
   workspace: string,
   proposal: Proposal,
-  decision: 'approved' | 'edited',
+  decision: 'approved' | 'edited' | 'policy',
+  rules: string[],
   extraPaths: string[],
 ): Promise<string | null> {
   if ((await gitPresence(workspace)) !== 'repository') return null;
   const existing = await commitWithTrailer(workspace, 'Keel-Proposal', proposal.id);
   if (existing) return existing;
+  const who = {
+    approved: 'Approved by the operator',
+    edited: 'Edited and approved by the operator',
+    policy: `Applied without review by the keel.yaml approvals rule ${rules.map((r) => `"${r}"`).join(', ')}`,
+  }[decision];
+  const reasoning = quoteAgentText(proposal.reasoning);
   const message = [
-    proposal.summary,
+    subjectLine(proposal.summary),
     '',
-    `${decision === 'edited' ? 'Edited and approved' : 'Approved'} by the operator; proposed by the ${proposal.runbook} runbook.`,
-    ...(proposal.reasoning ? ['', proposal.reasoning] : []),
+    `${who}; proposed by the ${oneLine(proposal.runbook)} runbook.`,
+    ...(reasoning ? ['', reasoning] : []),
     '',
-    `Keel-Run: ${proposal.runId}`,
-    `Keel-Step: ${proposal.stepId}`,
-    `Keel-Runbook: ${proposal.runbook}`,
+    `Keel-Run: ${oneLine(proposal.runId)}`,
+    `Keel-Step: ${oneLine(proposal.stepId)}`,
+    `Keel-Runbook: ${oneLine(proposal.runbook)}`,
     `Keel-Decision: ${decision}`,
-    `Keel-Proposal: ${proposal.id}`,
+    ...rules.map((rule) => `Keel-Policy-Rule: ${oneLine(rule)}`),
+    `Keel-Proposal: ${oneLine(proposal.id)}`,
   ].join('\n');
   return commitPaths(workspace, [...proposal.changes.map((c) => c.path), ...extraPaths], message);
+}
+
+const SUBJECT_MAX = 120;
+
+/** Text made one line: every run of whitespace (newlines included) becomes one space. */
+function oneLine(text: string): string {
+  return text.replace(/[\s\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
+}
+
+/** The summary (often model text) as the commit's subject: one line, bounded, never empty. */
+function subjectLine(summary: string): string {
+  const line = oneLine(summary) || 'Keel change';
+  return line.length > SUBJECT_MAX ? `${line.slice(0, SUBJECT_MAX - 1)}…` : line;
+}
+
+/**
+ * The agent's reasoning, quoted line by line ("> "), in the middle of the message: nothing in it
+ * can read as a trailer (`Key: value`), a patch divider (`---`) or a comment, whichever parser
+ * reads the message, so only Keel's own last paragraph carries trailers.
+ */
+function quoteAgentText(text: string): string {
+  const lines = text
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f\u2028\u2029]/g, ' ')
+    .split('\n')
+    .map((line) => line.trimEnd());
+  while (lines.length > 0 && lines[0] === '') lines.shift();
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((line) => (line === '' ? '>' : `> ${line}`)).join('\n');
 }
 
 async function removeTemps(staged: { temp: string | null }[]): Promise<void> {

@@ -1,15 +1,16 @@
 /**
- * The approvals of a workspace: agents propose file changes here; what policy lets through is
- * applied at once, the rest waits for the operator's decision, durably. Approving applies all
+ * The approvals of a workspace: agents propose file changes here; what a policy rule lets through
+ * is applied at once (and recorded as the rule's decision), the rest waits for the operator's
+ * decision, durably. Approving applies all
  * files or none and commits them; editing records the correction as feedback; rejecting hands
  * the reason back to the run.
  */
-import type { Proposal, WorkspaceConfig } from '@keel/schemas';
+import type { ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
 import type { Logger } from '../log';
 import { workspaceRelative } from '../conductor/workspacePaths';
 import { changedSince, commitProposal, currentContents, sha256, writeAll } from './applyChanges';
 import { feedbackPath, withFeedback } from './feedback';
-import { policyFor } from './policy';
+import { approvalRules, describeRule, needsOperator, ruleFor } from './policy';
 import { ProposalStore, type StoredProposal } from './proposalStore';
 
 export interface ProposeInput {
@@ -62,6 +63,15 @@ export class ApprovalService {
     this.config = config;
   }
 
+  /**
+   * The rule (described) that lets `kind` of change to `path` through without the operator, or
+   * null when the operator decides. Throws for .git/ and for paths outside the workspace.
+   */
+  policyRule(path: string, kind: ChangeKind): string | null {
+    const rule = ruleFor(path, kind, approvalRules(this.config.approvals), this.config.runbooks.dir);
+    return rule ? describeRule(rule) : null;
+  }
+
   list(statuses?: Proposal['status'][]): Proposal[] {
     const order: Record<Proposal['status'], number> = { pending: 0, stale: 0, applied: 1, rejected: 1 };
     return this.store
@@ -105,7 +115,8 @@ export class ApprovalService {
         };
       });
       const runbooksDir = this.config.runbooks.dir;
-      const policies = paths.map((p) => policyFor(p, this.config.approvals.autoApply, runbooksDir));
+      // The kind is what the change does to the file now: a "new" file that exists is a modify.
+      const rules = changes.map((c) => this.policyRule(c.path, c.action));
       const proposal: StoredProposal = {
         id: input.id,
         runId: input.runId,
@@ -115,7 +126,7 @@ export class ApprovalService {
         reasoning: input.reasoning,
         changes,
         status: 'pending',
-        protected: paths.some((p) => policyFor(p, ['**'], runbooksDir) === 'approval'),
+        protected: paths.some((p) => needsOperator(p, runbooksDir)),
         createdAt: new Date().toISOString(),
         staleFiles: [],
         decision: null,
@@ -123,8 +134,10 @@ export class ApprovalService {
         proposedContents: Object.fromEntries(changes.map((c) => [c.path, c.content])),
       };
       await this.store.save(proposal);
-      if (policies.every((p) => p === 'auto'))
-        return this.apply(proposal, 'approved', null, 'applied by policy (approvals.autoApply)');
+      if (rules.every((rule) => rule !== null)) {
+        const named = [...new Set(rules)] as string[];
+        return this.apply(proposal, 'policy', null, `applied by policy: ${named.join('; ')}`, named);
+      }
       this.changed(proposal);
       this.log.info('a change waits for approval', { proposal: proposal.id, files: paths.join(', ') });
       return publicOf(proposal);
@@ -163,7 +176,7 @@ export class ApprovalService {
       const isEdited = Object.entries(edited ?? {}).some(
         ([path, text]) => proposal.proposedContents[path] !== text,
       );
-      return this.apply(proposal, isEdited ? 'edited' : 'approved', edited ?? null, null);
+      return this.apply(proposal, isEdited ? 'edited' : 'approved', edited ?? null, null, []);
     });
   }
 
@@ -225,9 +238,10 @@ export class ApprovalService {
    */
   private async apply(
     proposal: StoredProposal,
-    kind: 'approved' | 'edited',
+    kind: 'approved' | 'edited' | 'policy',
     edited: Record<string, string> | null,
     reason: string | null,
+    rules: string[],
   ): Promise<Proposal> {
     const contents: Record<string, string | null> = { ...proposal.proposedContents, ...(edited ?? {}) };
     const at = new Date();
@@ -242,7 +256,10 @@ export class ApprovalService {
         at,
       );
     }
-    const applying: StoredProposal = { ...proposal, applying: { kind, contents, at: at.toISOString() } };
+    const applying: StoredProposal = {
+      ...proposal,
+      applying: { kind, rules, contents, at: at.toISOString() },
+    };
     await this.store.save(applying);
     try {
       return await this.complete(applying, reason);
@@ -260,7 +277,7 @@ export class ApprovalService {
     let commit: string | null = null;
     let commitProblem: string | null = null;
     try {
-      commit = await commitProposal(this.workspace, proposal, applying.kind, extra);
+      commit = await commitProposal(this.workspace, proposal, applying.kind, applying.rules, extra);
     } catch (error) {
       commitProblem = `written, but git could not commit it: ${(error as Error).message.split('\n')[0]}`;
       this.log.error('the change was written but git could not commit it', { proposal: proposal.id, error });
@@ -270,7 +287,13 @@ export class ApprovalService {
       status: 'applied',
       staleFiles: [],
       applying: null,
-      decision: { kind: applying.kind, reason: commitProblem ?? reason, commit, at: applying.at },
+      decision: {
+        kind: applying.kind,
+        ...(applying.rules.length > 0 ? { rule: applying.rules.join('; ') } : {}),
+        reason: commitProblem ?? reason,
+        commit,
+        at: applying.at,
+      },
     };
     await this.store.save(applied);
     this.decided(applied);
