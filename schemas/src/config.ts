@@ -81,7 +81,9 @@ export type EmbeddingsConfig = z.infer<typeof EmbeddingsConfig>;
 const glob = z
   .string()
   .min(1)
-  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), { error: 'must be one line, without control characters' });
+  .refine((p) => ![...p].some((c) => c < ' ' || c === '\u007f'), {
+    error: 'must be one line, without control characters',
+  });
 
 /** The kinds of file change a policy rule can let through without the operator. */
 export const ChangeKind = z.enum(['create', 'modify', 'delete']);

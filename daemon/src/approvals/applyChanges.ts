@@ -143,7 +143,21 @@ const SUBJECT_MAX = 120;
 
 /** Text made one line: every run of whitespace (newlines included) becomes one space. */
 function oneLine(text: string): string {
-  return text.replace(/[\s\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
+  return withoutControls(text, false).replace(/\s+/g, ' ').trim();
+}
+
+/** Control characters (and Unicode line breaks) as spaces; newlines kept when `keepNewlines`. */
+function withoutControls(text: string, keepNewlines: boolean): string {
+  return [...text]
+    .map((c) =>
+      (c < ' ' && !(keepNewlines && c === '\n') && c !== '\t') ||
+      c === '\u007f' ||
+      c === '\u2028' ||
+      c === '\u2029'
+        ? ' '
+        : c,
+    )
+    .join('');
 }
 
 /** The summary (often model text) as the commit's subject: one line, bounded, never empty. */
@@ -158,8 +172,7 @@ function subjectLine(summary: string): string {
  * reads the message, so only Keel's own last paragraph carries trailers.
  */
 function quoteAgentText(text: string): string {
-  const lines = text
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f\u2028\u2029]/g, ' ')
+  const lines = withoutControls(text, true)
     .split('\n')
     .map((line) => line.trimEnd());
   while (lines.length > 0 && lines[0] === '') lines.shift();

@@ -42,8 +42,9 @@ export function ruleFor(
   const relative = workspaceRelative(path);
   if (isProtected(relative, runbooksDir)) return null;
   return (
-    rules.find((rule) => rule.allow.includes(kind) && picomatch.isMatch(relative, rule.path, { dot: false })) ??
-    null
+    rules.find(
+      (rule) => rule.allow.includes(kind) && picomatch.isMatch(relative, rule.path, { dot: false }),
+    ) ?? null
   );
 }
 

@@ -68,7 +68,10 @@ export function outboxPath(path: string): string {
  * What the write would do to the file now: `create` when it does not exist, or holds exactly this
  * content (the same write, done before a crash); `modify` when it holds anything else.
  */
-export async function outboxChangeKind(workspace: string, request: OutboxWrite): Promise<'create' | 'modify'> {
+export async function outboxChangeKind(
+  workspace: string,
+  request: OutboxWrite,
+): Promise<'create' | 'modify'> {
   const existing = await readFile(absoluteIn(workspace, outboxPath(request.path))).catch(
     (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
