@@ -19,6 +19,7 @@ import {
   StatusRequest,
   type RunSummary,
 } from '@keel/schemas';
+import { FileAppearedError, writeAll } from '../../daemon/src/approvals/applyChanges';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
@@ -234,6 +235,21 @@ describe('a change a policy rule applies', () => {
     const [subject, blank] = message.split('\n');
     expect(subject).toMatch(/^Call notes Keel-Decision: approved Keel-Proposal: p-forged/);
     expect(blank).toBe('');
+  });
+});
+
+describe('a create a policy rule allows', () => {
+  it('never overwrites a file that appeared after the proposal was computed', async () => {
+    const path = 'memory/working/race.md';
+    await writeNote(dirs.workspace, path, 'the operator got here first\n');
+    await expect(
+      writeAll(dirs.workspace, { [path]: 'the agent', 'memory/working/other.md': 'x' }, [path]),
+    ).rejects.toThrow(FileAppearedError);
+    expect(await readFile(join(dirs.workspace, path), 'utf8')).toBe('the operator got here first\n');
+    // All or nothing: the other file of the change is not left behind either.
+    await expect(readFile(join(dirs.workspace, 'memory/working/other.md'))).rejects.toThrow(/ENOENT/);
+    // The same content already there is this write, finished before a crash.
+    await writeAll(dirs.workspace, { [path]: 'the operator got here first\n' }, [path]);
   });
 });
 

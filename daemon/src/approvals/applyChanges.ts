@@ -4,7 +4,7 @@
  * then one git commit naming the run, step, runbook and decision.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Proposal } from '@keel/schemas';
 import { absoluteIn } from '../conductor/workspacePaths';
@@ -52,15 +52,21 @@ export async function changedSince(
 
 /**
  * Writes every file (null deletes it), all or nothing: temporary files first, then the renames; if
- * a rename fails, the files already renamed get their old content back.
+ * a rename fails, the files already renamed get their old content back. Paths in `createOnly` are
+ * only ever created: one that exists by then (with other content) fails the whole write with a
+ * FileAppearedError, and is left as it is.
  */
-export async function writeAll(workspace: string, contents: Record<string, string | null>): Promise<void> {
+export async function writeAll(
+  workspace: string,
+  contents: Record<string, string | null>,
+  createOnly: readonly string[] = [],
+): Promise<void> {
   const before = await currentContents(workspace, Object.keys(contents));
-  const staged: { target: string; temp: string | null }[] = [];
+  const staged: { path: string; target: string; temp: string | null; content: string | null }[] = [];
   try {
     for (const [path, content] of Object.entries(contents)) {
       const target = absoluteIn(workspace, path);
-      staged.push({ target, temp: content === null ? null : await stage(target, content) });
+      staged.push({ path, target, content, temp: content === null ? null : await stage(target, content) });
     }
   } catch (error) {
     await removeTemps(staged);
@@ -68,8 +74,9 @@ export async function writeAll(workspace: string, contents: Record<string, strin
   }
   const done: string[] = [];
   try {
-    for (const { target, temp } of staged) {
-      if (temp) await rename(temp, target);
+    for (const { path, target, temp, content } of staged) {
+      if (temp && createOnly.includes(path)) await createNew(path, temp, target, content!);
+      else if (temp) await rename(temp, target);
       else await rm(target, { force: true });
       done.push(target);
     }
@@ -82,6 +89,26 @@ export async function writeAll(workspace: string, contents: Record<string, strin
     }
     await removeTemps(staged);
     throw error;
+  }
+}
+
+/** A file a change was to create exists by the time it is written: it is not overwritten. */
+export class FileAppearedError extends Error {}
+
+/**
+ * Puts `temp` at `target` only if nothing is there (a hard link fails if the name exists). The
+ * same content already there is this very write, done before a crash, and counts as done.
+ */
+async function createNew(path: string, temp: string, target: string, content: string): Promise<void> {
+  try {
+    await link(temp, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((await readFile(target, 'utf8').catch(() => null)) !== content) {
+      throw new FileAppearedError(`${path} was created meanwhile; it is not overwritten`);
+    }
+  } finally {
+    await rm(temp, { force: true });
   }
 }
 

@@ -8,7 +8,14 @@
 import type { ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
 import type { Logger } from '../log';
 import { workspaceRelative } from '../conductor/workspacePaths';
-import { changedSince, commitProposal, currentContents, sha256, writeAll } from './applyChanges';
+import {
+  changedSince,
+  commitProposal,
+  currentContents,
+  FileAppearedError,
+  sha256,
+  writeAll,
+} from './applyChanges';
 import { feedbackPath, withFeedback } from './feedback';
 import { approvalRules, describeRule, needsOperator, ruleFor } from './policy';
 import { ProposalStore, type StoredProposal } from './proposalStore';
@@ -136,7 +143,16 @@ export class ApprovalService {
       await this.store.save(proposal);
       if (rules.every((rule) => rule !== null)) {
         const named = [...new Set(rules)] as string[];
-        return this.apply(proposal, 'policy', null, `applied by policy: ${named.join('; ')}`, named);
+        try {
+          return await this.apply(proposal, 'policy', null, `applied by policy: ${named.join('; ')}`, named);
+        } catch (error) {
+          // A file to create appeared since (the operator's, or a race): the operator decides.
+          if (!(error instanceof FileAppearedError)) throw error;
+          this.log.warn('a file the policy would create exists now; the change waits for approval', {
+            proposal: proposal.id,
+            error,
+          });
+        }
       }
       this.changed(proposal);
       this.log.info('a change waits for approval', { proposal: proposal.id, files: paths.join(', ') });
@@ -266,13 +282,19 @@ export class ApprovalService {
     } catch (error) {
       // Nothing was written (all or none): disarm the decision, so no restart carries it out later.
       await this.store.save({ ...proposal, applying: null });
+      if (error instanceof FileAppearedError) throw error;
       throw new ApprovalError(`the change could not be written, so nothing was: ${(error as Error).message}`);
     }
   }
 
   private async complete(proposal: StoredProposal, reason: string | null): Promise<Proposal> {
     const applying = proposal.applying!;
-    await writeAll(this.workspace, applying.contents);
+    // What a policy rule allowed as a create stays a create: a file there by now is not overwritten.
+    const createOnly =
+      applying.kind === 'policy'
+        ? proposal.changes.filter((c) => c.action === 'create').map((c) => c.path)
+        : [];
+    await writeAll(this.workspace, applying.contents, createOnly);
     const extra = Object.keys(applying.contents).filter((p) => !proposal.changes.some((c) => c.path === p));
     let commit: string | null = null;
     let commitProblem: string | null = null;
