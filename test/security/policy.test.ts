@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ApprovalApproveRequest,
+  ApprovalRejectRequest,
   ApprovalsListRequest,
   MetricsReportRequest,
   RunGetRequest,
@@ -21,6 +22,7 @@ import {
 } from '@keel/schemas';
 import { FileAppearedError, writeAll } from '../../daemon/src/approvals/applyChanges';
 import { Daemon } from '../../daemon/src/daemon';
+import { commitWithTrailer } from '../../daemon/src/workspace/git';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
@@ -238,6 +240,20 @@ describe('a change a policy rule applies', () => {
   });
 });
 
+describe('the commit that records a proposal', () => {
+  it('is found by its own Keel-Proposal trailer only, not by model text naming that proposal', async () => {
+    // Were the text enough, a model could name a later proposal and keep it from being committed.
+    await writeNote(dirs.workspace, 'memory/working/a.md', 'a');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'Notes\n\n> Keel-Proposal: p-later\nKeel-Proposal: p-later\n\nKeel-Run: r1');
+    expect(await commitWithTrailer(dirs.workspace, 'Keel-Proposal', 'p-later')).toBeNull();
+    git('commit', '-q', '--allow-empty', '-m', 'Real\n\nKeel-Proposal: p-later');
+    expect(await commitWithTrailer(dirs.workspace, 'Keel-Proposal', 'p-later')).toBe(
+      git('rev-parse', 'HEAD').trim(),
+    );
+  });
+});
+
 describe('a create a policy rule allows', () => {
   it('never overwrites a file that appeared after the proposal was computed', async () => {
     const path = 'memory/working/race.md';
@@ -295,6 +311,29 @@ describe('an outbox write', () => {
       return got.run.endedAt ? got : null;
     });
     expect(run.status).toBe('succeeded');
+  });
+
+  it('rejected by the operator is never written, and the agent is told why', async () => {
+    await writeNote(dirs.workspace, 'runbooks/assistant.yaml', AGENT);
+    await start();
+    server.enqueue(
+      {
+        toolCalls: [
+          { name: 'outbox_write', arguments: { path: 'quote-acme.md', content: 'Northwind pays 80 EUR.' } },
+        ],
+      },
+      { content: 'Understood.' },
+    );
+    const waiting = await runUntil('assistant', ['waiting_approval']);
+    await client.request(ApprovalRejectRequest, { id: waiting.waitingFor!, reason: 'Confidential price.' });
+    const { run } = await waitFor('the run to end', async () => {
+      const got = await client.request(RunGetRequest, { id: waiting.id });
+      return got.run.endedAt ? got : null;
+    });
+    expect(run.status).toBe('succeeded');
+    expect(await readFile(join(dirs.workspace, DRAFT), 'utf8')).toBe(DRAFT_TEXT);
+    expect(JSON.stringify(server.requests[1]!.body)).toContain('Confidential price.');
+    expect(commits()).toBe(1);
   });
 
   it('of a new file under outbox/ is written at once by the default rule, and the journal says so', async () => {
