@@ -185,6 +185,7 @@ export class Daemon {
     this.config = await loadConfig(this.options.workspace);
     if (JSON.stringify([this.config.state, this.config.problems]) !== before) {
       this.log.info('workspace config changed', { config: this.config.state });
+      this.warnConfig();
       this.publishStatus();
     }
     await this.applyConfig();
@@ -245,9 +246,17 @@ export class Daemon {
     return this.stopping;
   }
 
+  /** keel.yaml's warnings (deprecated settings) in the log, where a CLI-only operator sees them. */
+  private warnConfig(): void {
+    for (const problem of this.config.problems.filter((p) => p.severity === 'warning')) {
+      this.log.warn(`${problem.path}:${problem.line}: ${problem.message}`);
+    }
+  }
+
   private async open(): Promise<void> {
     registerHandlers(this.router, this);
     this.config = await loadConfig(this.options.workspace);
+    this.warnConfig();
     await this.applyConfig();
     this.watchConfig();
     const { socketPath, tokenPath } = this.lock.info;

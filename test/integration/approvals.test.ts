@@ -240,7 +240,11 @@ describe('a proposed change', () => {
 
   it('refuses .git/ outright, and keeps keel.yaml for an explicit decision even with everything auto-applied', async () => {
     const config = join(dirs.workspace, 'keel.yaml');
-    await writeFile(config, (await readFile(config, 'utf8')) + 'approvals:\n  autoApply: ["**"]\n');
+    await writeFile(
+      config,
+      (await readFile(config, 'utf8')) +
+        'approvals:\n  rules:\n    - { path: "**", allow: [create, modify, delete] }\n',
+    );
     await writeNote(
       dirs.workspace,
       'runbooks/sneaky.yaml',

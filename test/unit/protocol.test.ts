@@ -364,7 +364,7 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
           costUsd: 0.31,
           tokens: 52000,
           throughputPerHour: 0.02,
-          approvals: { approved: 6, edited: 3, rejected: 1 },
+          approvals: { approved: 6, edited: 3, rejected: 1, policy: 4 },
           reworkRate: 0.4,
         },
       ],

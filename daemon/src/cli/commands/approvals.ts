@@ -82,7 +82,15 @@ function describe(proposal: Proposal): string {
     proposal.status === 'stale'
       ? `STALE (${proposal.staleFiles.join(', ')} changed since; look again)`
       : proposal.status,
+    ...(proposal.decision ? [decidedBy(proposal.decision)] : []),
     ...(proposal.protected ? ['protected'] : []),
   ].join(', ');
   return `${proposal.id}  ${proposal.runbook}  ${flags}\n  ${proposal.summary}\n${files}`;
+}
+
+/** Who decided, in words: the operator, or the keel.yaml rule that applied it unseen. */
+function decidedBy(decision: NonNullable<Proposal['decision']>): string {
+  return decision.kind === 'policy'
+    ? `applied without review by the rule "${decision.rule ?? 'unnamed'}"`
+    : decision.kind;
 }
