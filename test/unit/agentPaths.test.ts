@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { policyFor } from '../../daemon/src/approvals/policy';
 import { renderText, templateError } from '../../daemon/src/conductor/expressions';
-import { isProtected, workspaceRelative } from '../../daemon/src/conductor/workspacePaths';
+import { isProtected, workspaceRelative } from '../../daemon/src/files/workspacePaths';
 
 describe('agent paths', () => {
   it('refuses paths outside the workspace, into any .git folder, and git pathspec magic', () => {

@@ -1,13 +1,22 @@
 /**
  * Writing approved changes: every file checked against the hash its change was computed on, then
- * all files written or none (each by temporary file, fsync and rename, so a file is never torn),
+ * all files written or none (each by temporary file in `.keel/tmp/`, fsync and rename, so a file
+ * is never torn), every path through the workspace's path rules (files/workspacePaths.ts),
  * then one git commit naming the run, step, runbook and decision.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import type { Proposal } from '@keel/schemas';
-import { absoluteIn } from '../conductor/workspacePaths';
+import {
+  absoluteIn,
+  commitWrite,
+  readInsideText,
+  removeInside,
+  stageWrite,
+  writableTarget,
+  writeInside,
+  type StagedWrite,
+} from '../files/workspacePaths';
 import { expectOwnWrite } from '../files/ownWrites';
 import { commitPaths, commitWithTrailer, gitPresence } from '../workspace/git';
 
@@ -15,20 +24,16 @@ export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-/** Each path's content on disk now, or null when the file does not exist. */
+/**
+ * Each path's content on disk now, or null when the file does not exist. Read through the
+ * workspace's path rules: a path outside, into `.git/` or through a symlink throws.
+ */
 export async function currentContents(
   workspace: string,
   paths: string[],
 ): Promise<Record<string, string | null>> {
   const contents: Record<string, string | null> = {};
-  for (const path of paths) {
-    contents[path] = await readFile(absoluteIn(workspace, path), 'utf8').catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return null;
-        throw error;
-      },
-    );
-  }
+  for (const path of paths) contents[path] = await readInsideText(workspace, path);
   return contents;
 }
 
@@ -51,16 +56,23 @@ export async function changedSince(
 }
 
 /**
- * Writes every file (null deletes it), all or nothing: temporary files first, then the renames; if
- * a rename fails, the files already renamed get their old content back.
+ * Writes every file (null deletes it), all or nothing: every path checked and every temporary
+ * file (in `.keel/tmp/`, never beside the target) written first, then the renames; if a rename
+ * fails, the files already renamed get their old content back.
  */
 export async function writeAll(workspace: string, contents: Record<string, string | null>): Promise<void> {
   const before = await currentContents(workspace, Object.keys(contents));
-  const staged: { target: string; temp: string | null }[] = [];
+  const staged: { path: string; write: StagedWrite | null }[] = [];
   try {
     for (const [path, content] of Object.entries(contents)) {
-      const target = absoluteIn(workspace, path);
-      staged.push({ target, temp: content === null ? null : await stage(target, content) });
+      if (content === null) {
+        await writableTarget(workspace, path, false).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        });
+        staged.push({ path, write: null });
+      } else {
+        staged.push({ path, write: await stage(workspace, path, content) });
+      }
     }
   } catch (error) {
     await removeTemps(staged);
@@ -68,37 +80,27 @@ export async function writeAll(workspace: string, contents: Record<string, strin
   }
   const done: string[] = [];
   try {
-    for (const { target, temp } of staged) {
-      if (temp) await rename(temp, target);
-      else await rm(target, { force: true });
-      done.push(target);
+    for (const { path, write } of staged) {
+      if (write) await commitWrite(workspace, write);
+      else await removeInside(workspace, path);
+      done.push(path);
     }
   } catch (error) {
     for (const [path, content] of Object.entries(before)) {
-      const target = absoluteIn(workspace, path);
-      if (!done.includes(target)) continue;
-      if (content === null) await rm(target, { force: true }).catch(() => undefined);
-      else await rename(await stage(target, content), target).catch(() => undefined);
+      if (!done.includes(path)) continue;
+      if (content === null) await removeInside(workspace, path).catch(() => undefined);
+      else await writeInside(workspace, path, content).catch(() => undefined);
     }
     await removeTemps(staged);
     throw error;
   }
 }
 
-/** Writes `content` next to `target` and fsyncs it; returns the temporary file's path. */
-async function stage(target: string, content: string): Promise<string> {
-  // Renamed over `target` next: file-change triggers must not take it for the operator's edit.
-  expectOwnWrite(target, content);
-  await mkdir(dirname(target), { recursive: true });
-  const temp = join(dirname(target), `.${basename(target)}.keel-${randomBytes(4).toString('hex')}.tmp`);
-  const file = await open(temp, 'wx', 0o644);
-  try {
-    await file.writeFile(content);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  return temp;
+/** Stages `content` for `path` in `.keel/tmp/`, announced as Keel's own write. */
+async function stage(workspace: string, path: string, content: string): Promise<StagedWrite> {
+  // Renamed over the target next: file-change triggers must not take it for the operator's edit.
+  expectOwnWrite(absoluteIn(workspace, path), content);
+  return stageWrite(workspace, path, content);
 }
 
 /**
@@ -130,6 +132,6 @@ export async function commitProposal(
   return commitPaths(workspace, [...proposal.changes.map((c) => c.path), ...extraPaths], message);
 }
 
-async function removeTemps(staged: { temp: string | null }[]): Promise<void> {
-  for (const { temp } of staged) if (temp) await rm(temp, { force: true });
+async function removeTemps(staged: { write: StagedWrite | null }[]): Promise<void> {
+  for (const { write } of staged) if (write) await rm(write.temp, { force: true });
 }

@@ -4,7 +4,7 @@
  * matching `approvals.autoApply` are applied at once; everything else waits for approval.
  */
 import picomatch from 'picomatch';
-import { isProtected, workspaceRelative } from '../conductor/workspacePaths';
+import { isProtected, workspaceRelative } from '../files/workspacePaths';
 
 export type ChangePolicy = 'auto' | 'approval';
 

@@ -52,6 +52,12 @@ export class ProposalStore {
     return [...this.proposals.values()];
   }
 
+  /** Forgets a proposal Keel refuses to act on; its file stays where it is. Returns that file. */
+  refuse(id: string): string {
+    this.proposals.delete(id);
+    return join(this.dir, `${fileNameOf(id)}.json`);
+  }
+
   async save(proposal: StoredProposal): Promise<void> {
     const checked = StoredProposal.parse(proposal);
     const target = join(this.dir, `${fileNameOf(checked.id)}.json`);

@@ -13,7 +13,7 @@ import type { RunbookCatalog } from './runbookCatalog';
 import { checkInputs } from './runInputs';
 import { executeRun } from './runExecutor';
 import type { MemoryAccess } from './steps/stepRuntime';
-import { absoluteIn } from './workspacePaths';
+import { absoluteIn } from '../files/workspacePaths';
 
 export async function runRunbookTests(options: {
   workspace: string;
