@@ -41,7 +41,9 @@ describe('words', () => {
     for (const path of ['/etc/passwd', '../x', 'a/../../x', '.git/config', 'lib/.GIT/hooks/x', ':/', '.']) {
       expect(() => workspaceRelative(path), path).toThrow(WorkspacePathError);
     }
-    expect(() => workspaceRelative('../x')).toThrow(/"\.\.\/x": it points outside the workspace\. Use a path/);
+    expect(() => workspaceRelative('../x')).toThrow(
+      /"\.\.\/x": it points outside the workspace\. Use a path/,
+    );
     expect(workspaceRelative('./memory\\a.md')).toBe('memory/a.md');
     expect(isKeelState('.Keel/approvals/x.json')).toBe(true);
     expect(isKeelState('memory/.keel')).toBe(false);

@@ -395,7 +395,11 @@ export class ApprovalService {
 /** Why a stored proposal's paths are not ones Keel would have written, or null when they are. */
 function unsafePaths(proposal: StoredProposal, memoryDir: string): string | null {
   const own = new Set(proposal.changes.map((c) => c.path));
-  const paths = [...own, ...Object.keys(proposal.applying?.contents ?? {}), ...Object.keys(proposal.proposedContents)];
+  const paths = [
+    ...own,
+    ...Object.keys(proposal.applying?.contents ?? {}),
+    ...Object.keys(proposal.proposedContents),
+  ];
   for (const path of paths) {
     try {
       if (workspaceRelative(path) !== path) return `"${path}" is not a plain workspace path`;

@@ -168,7 +168,11 @@ export async function readInsideText(workspace: string, path: string): Promise<s
 }
 
 /** Opens an absolute path without following a final symlink; null when it does not exist. */
-export async function openNoFollow(target: string, flags: number, shown = target): Promise<FileHandle | null> {
+export async function openNoFollow(
+  target: string,
+  flags: number,
+  shown = target,
+): Promise<FileHandle | null> {
   try {
     return await open(target, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
@@ -198,7 +202,11 @@ export interface StagedWrite {
  * Checks `path` for writing (folders created as needed, none of them a link; an existing file is
  * a regular file with no other hard link) and writes `content` to a temporary file in `.keel/tmp/`.
  */
-export async function stageWrite(workspace: string, path: string, content: string | Buffer): Promise<StagedWrite> {
+export async function stageWrite(
+  workspace: string,
+  path: string,
+  content: string | Buffer,
+): Promise<StagedWrite> {
   const target = await writableTarget(workspace, path, true);
   const temp = await tempFile(workspace, 'write');
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
@@ -221,7 +229,11 @@ export async function commitWrite(workspace: string, staged: StagedWrite): Promi
 }
 
 /** Writes a workspace file atomically (temporary file in `.keel/tmp/`, fsync, rename). */
-export async function writeInside(workspace: string, path: string, content: string | Buffer): Promise<string> {
+export async function writeInside(
+  workspace: string,
+  path: string,
+  content: string | Buffer,
+): Promise<string> {
   const staged = await stageWrite(workspace, path, content);
   try {
     await commitWrite(workspace, staged);
