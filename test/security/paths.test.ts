@@ -331,11 +331,11 @@ describe('git', () => {
     const waiting = await run('note', ['waiting_approval']);
     const applied = await client.request(ApprovalApproveRequest, { id: waiting.waitingFor! });
 
-    expect(applied.decision?.commit).toMatch(/^[0-9a-f]{40}$/);
-    expect(applied.decision?.reason ?? '').not.toMatch(/could not commit/);
     for (const ran of ['fsmonitor-ran', 'filter-ran', 'hook-ran', 'gpg-ran']) {
       await expect(stat(join(outside, ran)), ran).rejects.toThrow(/ENOENT/);
     }
+    expect(applied.decision?.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(applied.decision?.reason ?? '').not.toMatch(/could not commit/);
     expect(
       execFileSync('git', ['-c', 'core.fsmonitor=false', 'show', 'HEAD:memory/notes/readme.md'], {
         cwd: dirs.workspace,
