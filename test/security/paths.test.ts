@@ -268,7 +268,7 @@ describe('reading memory', () => {
     );
     await run('reader');
     expect(server.requests.length).toBeGreaterThanOrEqual(2);
-    expect(JSON.stringify(server.requests.map((r) => r.body))).not.toContain('KEEL-TEST-SECRET');
+    expect(JSON.stringify(server.requests.map((r): unknown => r.body))).not.toContain('KEEL-TEST-SECRET');
     expect(JSON.stringify(server.requests[1]!.body)).toContain('symbolic link');
     const journals = join(dirs.workspace, '.keel/runs');
     for (const name of await readdir(journals)) {

@@ -21,7 +21,6 @@ import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
 import {
-  absoluteIn,
   clearKeelTemp,
   isProtected,
   keelDir as keelStateDir,
@@ -467,10 +466,7 @@ export class Conductor {
     try {
       if (loaded instanceof Error) throw loaded;
       const cassette = started.replayCassette
-        ? await CassetteProvider.load(
-            absoluteIn(this.options.workspace, started.replayCassette),
-            started.replayCassette,
-          )
+        ? await CassetteProvider.load(this.options.workspace, started.replayCassette)
         : null;
       result = await executeRun({
         runId: id,
