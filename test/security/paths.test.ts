@@ -6,7 +6,7 @@
  * in no answer, prompt or journal. Real daemon, real file system, real git.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -25,7 +25,7 @@ import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
-import { waitFor } from '../helpers/processes';
+import { runKeel, waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let dirs: TempDirs;
@@ -209,6 +209,33 @@ describe('symlinked folders', () => {
     const before = await snapshot(outside);
     await expect(start()).rejects.toThrow(/"\.keel": \.keel is a symbolic link.*real \.keel\/ folder/);
     expect(await snapshot(outside)).toEqual(before);
+  });
+
+  it('keel runs refuses a .keel/ linked elsewhere too, with the reason, and touches nothing there', async () => {
+    const state = join(outside, 'state');
+    await mkdir(join(state, 'runs'), { recursive: true });
+    await writeFile(join(state, 'runs/r-0.jsonl'), '{"type":"stepStart"}\n');
+    await symlink(state, join(dirs.workspace, '.keel'));
+    const before = await snapshot(outside);
+    const result = await runKeel(['runs'], { cwd: dirs.workspace, runtime: dirs.runtime });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/\.keel is a symbolic link/);
+    expect(await snapshot(outside)).toEqual(before);
+  });
+
+  it('builds no index through a linked .keel/lance or database: the link goes, the target stays', async () => {
+    await mkdir(join(outside, 'lance'));
+    await writeFile(join(outside, 'lance/keep.txt'), 'KEEP');
+    await writeFile(join(outside, 'db'), 'NOT A DATABASE');
+    await mkdir(join(dirs.workspace, '.keel'));
+    await symlink(join(outside, 'lance'), join(dirs.workspace, '.keel/lance'));
+    await symlink(join(outside, 'db'), join(dirs.workspace, '.keel/keel.duckdb'));
+    await symlink(join(outside, 'db'), join(dirs.workspace, '.keel/runs.duckdb'));
+    const before = await snapshot(outside);
+    await start();
+    await client.request(IndexSyncRequest);
+    expect(await snapshot(outside)).toEqual(before);
+    expect((await lstat(join(dirs.workspace, '.keel/lance'))).isDirectory()).toBe(true);
   });
 
   it('writes neither through a linked outbox/ nor a linked memory/working/', async () => {

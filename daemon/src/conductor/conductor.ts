@@ -24,6 +24,7 @@ import {
   clearKeelTemp,
   isProtected,
   keelDir as keelStateDir,
+  removePlantedLink,
   workspaceRelative,
 } from '../files/workspacePaths';
 import type { Logger } from '../log';
@@ -100,6 +101,10 @@ export class Conductor {
     const runsDir = await keelStateDir(options.workspace, 'runs');
     await keelStateDir(options.workspace, 'approvals');
     await clearKeelTemp(options.workspace);
+    for (const store of ['runs.duckdb', 'runs.duckdb.wal']) {
+      if (await removePlantedLink(join(keelDir, store)))
+        options.log.warn(`.keel/${store} was a symbolic link; Keel removed the link and rebuilds it`);
+    }
     const traces = await TraceStore.open(join(keelDir, 'runs.duckdb'), (m) => options.log.warn(m));
     const approvals = await ApprovalService.open({
       workspace: options.workspace,

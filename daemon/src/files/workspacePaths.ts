@@ -292,6 +292,18 @@ export async function keelDir(workspace: string, ...inside: string[]): Promise<s
   }
 }
 
+/**
+ * Removes a link planted where Keel keeps derived state (an index, a database): the link itself,
+ * never what it points at, so the store is rebuilt inside `.keel/` instead of written elsewhere.
+ * Returns whether there was one.
+ */
+export async function removePlantedLink(path: string): Promise<boolean> {
+  const stat = await lstat(path).catch(() => null);
+  if (!stat?.isSymbolicLink()) return false;
+  await rm(path, { force: true });
+  return true;
+}
+
 /** A fresh temporary file name in `.keel/tmp/` (the folder checked and made). */
 export async function tempFile(workspace: string, label: string): Promise<string> {
   const dir = await keelDir(workspace, 'tmp');
