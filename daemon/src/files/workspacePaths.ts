@@ -5,6 +5,8 @@
  * the file), so a link committed into a cloned workspace (`memory/creds.md -> ~/.aws/credentials`,
  * `outbox -> ~/bin`, `.keel -> ~`) is refused instead of read or written through. Writes go through
  * a temporary file in `.keel/tmp/` (same file system, never beside the target) and a rename.
+ * Not covered: a folder swapped for a link by another process between the check and the write
+ * (Node has no `openat`); the check runs again just before each rename to keep that window small.
  *
  * Comparisons ignore case and trailing dots and spaces, because the file systems of macOS and
  * Windows do: `KEEL.yaml` is keel.yaml there.
