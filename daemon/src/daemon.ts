@@ -20,6 +20,7 @@ import {
   type Problem,
   type ParamsOf,
 } from '@keel/schemas';
+import { keelDir } from './files/workspacePaths';
 import type { Logger } from './log';
 import { registerHandlers } from './handlers/index';
 import { ConductorHost } from './conductor/conductorHost';
@@ -110,6 +111,8 @@ export class Daemon {
    * loads the config and starts serving.
    */
   static async start(options: DaemonOptions): Promise<Daemon> {
+    // Before the lock or any state is written: a `.keel/` that is a link elsewhere is refused.
+    await keelDir(options.workspace);
     const socketPath = options.mode === 'daemon' ? socketPathFor(options.workspace) : null;
     const lock = await WorkspaceLock.acquire(options.workspace, {
       pid: process.pid,

@@ -276,7 +276,9 @@ steps:
     await client.request(ApprovalApproveRequest, { id: run.waitingFor! });
     const ended = await finished(run.id);
     expect(ended.status).toBe('failed');
-    expect(ended.error).toMatch(/\.git\/hooks\/pre-commit" is inside \.git\/, which agents never touch/);
+    expect(ended.error).toMatch(
+      /"\.git\/hooks\/pre-commit": it is inside a \.git\/ folder, which Keel never/,
+    );
     expect(
       await readFile(join(dirs.workspace, '.git/hooks/pre-commit'), 'utf8').catch(() => null),
     ).toBeNull();

@@ -1,8 +1,8 @@
 /**
  * `kill -9` of the daemon while it applies an approved change: a real daemon process, a real git
  * repository, the kill a random moment after the approval is sent. After each restart the file
- * holds either the old or the new content (never a torn mix), and once the decision is carried
- * out there is exactly one commit for it.
+ * holds either the old or the new content (never a torn mix), no temporary file is left in the
+ * work tree, and once the decision is carried out there is exactly one commit for it.
  */
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -94,6 +94,8 @@ it(`applies each approval exactly once through kill -9s during the apply`, { tim
     // Whatever the moment, the file is whole: the old content or the new.
     const onDisk = await readFile(join(dirs.workspace, NOTE), 'utf8');
     expect([previous, expected(round)]).toContain(onDisk);
+    // No temporary file beside the note: they live in .keel/tmp, outside what git sees.
+    expect(git('status', '--porcelain', '--untracked-files=all')).not.toMatch(/^\?\?/m);
 
     daemon = await startDaemon(dirs.workspace, dirs.runtime);
     client = await connect();
@@ -107,7 +109,7 @@ it(`applies each approval exactly once through kill -9s during the apply`, { tim
       .split('\n');
     expect(commits.filter(Boolean)).toHaveLength(1);
     expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(expected(round));
-    expect(git('status', '--porcelain', '--', NOTE).trim()).toBe('');
+    expect(git('status', '--porcelain', '--untracked-files=all').trim()).toBe('');
     await waitFor('the run to end', async () => {
       const { run } = await client.request(RunGetRequest, { id: started.id });
       return run.status === 'succeeded' ? run : null;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ApprovalRule } from '@keel/schemas';
 import { ruleFor } from '../../daemon/src/approvals/policy';
 import { renderText, templateError } from '../../daemon/src/conductor/expressions';
-import { isProtected, workspaceRelative } from '../../daemon/src/conductor/workspacePaths';
+import { isProtected, workspaceRelative } from '../../daemon/src/files/workspacePaths';
 
 const everything: ApprovalRule = { path: '**', allow: ['create', 'modify', 'delete'] };
 const working: ApprovalRule = { path: 'memory/working/**', allow: ['create'] };

@@ -1,13 +1,23 @@
 /**
  * Writing approved changes: every file checked against the hash its change was computed on, then
- * all files written or none (each by temporary file, fsync and rename, so a file is never torn),
+ * all files written or none (each by temporary file in `.keel/tmp/`, fsync and rename, so a file
+ * is never torn), every path through the workspace's path rules (files/workspacePaths.ts),
  * then one git commit naming the run, step, runbook and decision.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import type { Proposal } from '@keel/schemas';
-import { absoluteIn } from '../conductor/workspacePaths';
+import {
+  absoluteIn,
+  commitCreate,
+  commitWrite,
+  readInsideText,
+  removeInside,
+  stageWrite,
+  writableTarget,
+  writeInside,
+  type StagedWrite,
+} from '../files/workspacePaths';
 import { expectOwnWrite } from '../files/ownWrites';
 import { commitPaths, commitWithTrailer, gitPresence } from '../workspace/git';
 
@@ -15,20 +25,16 @@ export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-/** Each path's content on disk now, or null when the file does not exist. */
+/**
+ * Each path's content on disk now, or null when the file does not exist. Read through the
+ * workspace's path rules: a path outside, into `.git/` or through a symlink throws.
+ */
 export async function currentContents(
   workspace: string,
   paths: string[],
 ): Promise<Record<string, string | null>> {
   const contents: Record<string, string | null> = {};
-  for (const path of paths) {
-    contents[path] = await readFile(absoluteIn(workspace, path), 'utf8').catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return null;
-        throw error;
-      },
-    );
-  }
+  for (const path of paths) contents[path] = await readInsideText(workspace, path);
   return contents;
 }
 
@@ -51,9 +57,10 @@ export async function changedSince(
 }
 
 /**
- * Writes every file (null deletes it), all or nothing: temporary files first, then the renames; if
- * a rename fails, the files already renamed get their old content back. Paths in `createOnly` are
- * only ever created: one that exists by then (with other content) fails the whole write with a
+ * Writes every file (null deletes it), all or nothing: every path checked and every temporary
+ * file (in `.keel/tmp/`, never beside the target) written first, then the renames; if a rename
+ * fails, the files already renamed get their old content back. Paths in `createOnly` are only ever
+ * created: one that exists by then (with other content) fails the whole write with a
  * FileAppearedError, and is left as it is.
  */
 export async function writeAll(
@@ -62,11 +69,17 @@ export async function writeAll(
   createOnly: readonly string[] = [],
 ): Promise<void> {
   const before = await currentContents(workspace, Object.keys(contents));
-  const staged: { path: string; target: string; temp: string | null; content: string | null }[] = [];
+  const staged: { path: string; write: StagedWrite | null }[] = [];
   try {
     for (const [path, content] of Object.entries(contents)) {
-      const target = absoluteIn(workspace, path);
-      staged.push({ path, target, content, temp: content === null ? null : await stage(target, content) });
+      if (content === null) {
+        await writableTarget(workspace, path, false).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        });
+        staged.push({ path, write: null });
+      } else {
+        staged.push({ path, write: await stage(workspace, path, content) });
+      }
     }
   } catch (error) {
     await removeTemps(staged);
@@ -74,18 +87,17 @@ export async function writeAll(
   }
   const done: string[] = [];
   try {
-    for (const { path, target, temp, content } of staged) {
-      if (temp && createOnly.includes(path)) await createNew(path, temp, target, content!);
-      else if (temp) await rename(temp, target);
-      else await rm(target, { force: true });
-      done.push(target);
+    for (const { path, write } of staged) {
+      if (write && createOnly.includes(path)) await createNew(workspace, write, contents[path]!);
+      else if (write) await commitWrite(workspace, write);
+      else await removeInside(workspace, path);
+      done.push(path);
     }
   } catch (error) {
     for (const [path, content] of Object.entries(before)) {
-      const target = absoluteIn(workspace, path);
-      if (!done.includes(target)) continue;
-      if (content === null) await rm(target, { force: true }).catch(() => undefined);
-      else await rename(await stage(target, content), target).catch(() => undefined);
+      if (!done.includes(path)) continue;
+      if (content === null) await removeInside(workspace, path).catch(() => undefined);
+      else await writeInside(workspace, path, content).catch(() => undefined);
     }
     await removeTemps(staged);
     throw error;
@@ -96,36 +108,25 @@ export async function writeAll(
 export class FileAppearedError extends Error {}
 
 /**
- * Puts `temp` at `target` only if nothing is there (a hard link fails if the name exists). The
- * same content already there is this very write, done before a crash, and counts as done.
+ * Puts the staged file at its target only if nothing is there. The same content already there is
+ * this very write, done before a crash, and counts as done.
  */
-async function createNew(path: string, temp: string, target: string, content: string): Promise<void> {
+async function createNew(workspace: string, write: StagedWrite, content: string): Promise<void> {
   try {
-    await link(temp, target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    if ((await readFile(target, 'utf8').catch(() => null)) !== content) {
-      throw new FileAppearedError(`${path} was created meanwhile; it is not overwritten`);
-    }
+    if (await commitCreate(workspace, write)) return;
   } finally {
-    await rm(temp, { force: true });
+    await rm(write.temp, { force: true });
+  }
+  if ((await readFile(write.target, 'utf8').catch(() => null)) !== content) {
+    throw new FileAppearedError(`${write.path} was created meanwhile; it is not overwritten`);
   }
 }
 
-/** Writes `content` next to `target` and fsyncs it; returns the temporary file's path. */
-async function stage(target: string, content: string): Promise<string> {
-  // Renamed over `target` next: file-change triggers must not take it for the operator's edit.
-  expectOwnWrite(target, content);
-  await mkdir(dirname(target), { recursive: true });
-  const temp = join(dirname(target), `.${basename(target)}.keel-${randomBytes(4).toString('hex')}.tmp`);
-  const file = await open(temp, 'wx', 0o644);
-  try {
-    await file.writeFile(content);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  return temp;
+/** Stages `content` for `path` in `.keel/tmp/`, announced as Keel's own write. */
+async function stage(workspace: string, path: string, content: string): Promise<StagedWrite> {
+  // Renamed over the target next: file-change triggers must not take it for the operator's edit.
+  expectOwnWrite(absoluteIn(workspace, path), content);
+  return stageWrite(workspace, path, content);
 }
 
 /**
@@ -207,6 +208,6 @@ function quoteAgentText(text: string): string {
   return lines.map((line) => (line === '' ? '>' : `> ${line}`)).join('\n');
 }
 
-async function removeTemps(staged: { temp: string | null }[]): Promise<void> {
-  for (const { temp } of staged) if (temp) await rm(temp, { force: true });
+async function removeTemps(staged: { write: StagedWrite | null }[]): Promise<void> {
+  for (const { write } of staged) if (write) await rm(write.temp, { force: true });
 }

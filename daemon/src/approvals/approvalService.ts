@@ -7,7 +7,7 @@
  */
 import type { ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
 import type { Logger } from '../log';
-import { workspaceRelative } from '../conductor/workspacePaths';
+import { isProtected, workspaceRelative } from '../files/workspacePaths';
 import {
   changedSince,
   commitProposal,
@@ -66,6 +66,7 @@ export class ApprovalService {
       options.onChanged,
       options.trusted,
     );
+    service.refuseUnsafe();
     await service.finishInterrupted();
     return service;
   }
@@ -345,6 +346,23 @@ export class ApprovalService {
   }
 
   /**
+   * Stored proposals are files in the workspace, so anyone could have written one: a proposal
+   * whose paths leave the workspace, enter `.git/`, or whose decision writes files it does not
+   * propose, is never listed nor applied.
+   */
+  private refuseUnsafe(): void {
+    for (const proposal of this.store.all()) {
+      const problem = unsafePaths(proposal, this.config.memory.dir);
+      if (problem === null) continue;
+      const file = this.store.refuse(proposal.id);
+      this.log.warn(
+        `${file} is refused and will never be applied: ${problem}. Keel did not write it; delete it.`,
+        { proposal: proposal.id },
+      );
+    }
+  }
+
+  /**
    * After a crash: decisions saved but not carried out to the end are finished, once, and only
    * in a trusted workspace (a cloned one may carry decisions the operator never made).
    */
@@ -357,6 +375,16 @@ export class ApprovalService {
     }
     for (const proposal of this.store.all()) {
       if (!proposal.applying) continue;
+      const runbooksDir = this.config.runbooks.dir;
+      if (Object.keys(proposal.applying.contents).some((path) => isProtected(path, runbooksDir))) {
+        // keel.yaml, .vscode/, .keel/ and runbooks change only on a decision made now, in front of
+        // the operator: a saved decision is not enough (it could have been written by anyone).
+        await this.store.save({ ...proposal, applying: null });
+        this.log.warn('an interrupted approval changes protected files; it waits for a new decision', {
+          proposal: proposal.id,
+        });
+        continue;
+      }
       try {
         // Each file must hold its old content (not written yet) or the decided one (written):
         // anything else was edited since, and is never overwritten.
@@ -420,6 +448,26 @@ export class ApprovalService {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Why a stored proposal's paths are not ones Keel would have written, or null when they are. */
+function unsafePaths(proposal: StoredProposal, memoryDir: string): string | null {
+  const own = new Set(proposal.changes.map((c) => c.path));
+  const paths = [
+    ...own,
+    ...Object.keys(proposal.applying?.contents ?? {}),
+    ...Object.keys(proposal.proposedContents),
+  ];
+  for (const path of paths) {
+    try {
+      if (workspaceRelative(path) !== path) return `"${path}" is not a plain workspace path`;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  const feedback = feedbackPath(memoryDir, proposal.runbook);
+  const extra = Object.keys(proposal.applying?.contents ?? {}).find((p) => !own.has(p) && p !== feedback);
+  return extra === undefined ? null : `its decision writes ${extra}, which it does not propose`;
 }
 
 function publicOf(stored: StoredProposal): Proposal {

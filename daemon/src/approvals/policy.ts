@@ -9,7 +9,7 @@
  */
 import picomatch from 'picomatch';
 import type { ApprovalRule, ChangeKind, WorkspaceConfig } from '@keel/schemas';
-import { isProtected, workspaceRelative } from '../conductor/workspacePaths';
+import { isProtected, workspaceRelative } from '../files/workspacePaths';
 
 /** The rules in force: `approvals.rules`, then the deprecated `autoApply` globs as create-only rules. */
 export function approvalRules(approvals: WorkspaceConfig['approvals']): ApprovalRule[] {

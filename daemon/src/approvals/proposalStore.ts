@@ -3,6 +3,7 @@
  * fsync, rename). A proposal being applied carries its decision (`applying`) before any file is
  * touched, so a daemon killed mid-apply finishes the job on its next start, exactly once.
  */
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Proposal } from '@keel/schemas';
@@ -55,11 +56,22 @@ export class ProposalStore {
     return [...this.proposals.values()];
   }
 
+  /** Forgets a proposal Keel refuses to act on; its file stays where it is. Returns that file. */
+  refuse(id: string): string {
+    this.proposals.delete(id);
+    return join(this.dir, `${fileNameOf(id)}.json`);
+  }
+
   async save(proposal: StoredProposal): Promise<void> {
     const checked = StoredProposal.parse(proposal);
     const target = join(this.dir, `${fileNameOf(checked.id)}.json`);
     const temp = `${target}.${process.pid}.tmp`;
-    const file = await open(temp, 'w', 0o600);
+    // Created afresh, never through a link someone planted under this name.
+    const file = await open(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       await file.writeFile(JSON.stringify(checked, null, 2) + '\n');
       await file.sync();

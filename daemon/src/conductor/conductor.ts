@@ -4,7 +4,7 @@
  * tells clients as runs change. Runs hold no state outside their journals.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   ControlState,
@@ -21,7 +21,13 @@ import { Governor } from '../governance/governor';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
-import { absoluteIn, isProtected, workspaceRelative } from './workspacePaths';
+import {
+  clearKeelTemp,
+  isProtected,
+  keelDir as keelStateDir,
+  removePlantedLink,
+  workspaceRelative,
+} from '../files/workspacePaths';
 import type { Logger } from '../log';
 import { writeCassette } from './cassettes';
 import { Journal, JournalCorruptError, journalIds, journalPath, readJournal } from './journal';
@@ -107,10 +113,15 @@ export class Conductor {
   }
 
   static async open(options: ConductorOptions): Promise<Conductor> {
-    const keelDir = join(options.workspace, '.keel');
-    const runsDir = join(keelDir, 'runs');
-    await mkdir(runsDir, { recursive: true, mode: 0o700 });
-    await rm(join(keelDir, 'tmp'), { recursive: true, force: true });
+    // Real folders only (no link anywhere on the way), and no temporary file left by a stop.
+    const keelDir = await keelStateDir(options.workspace);
+    const runsDir = await keelStateDir(options.workspace, 'runs');
+    await keelStateDir(options.workspace, 'approvals');
+    await clearKeelTemp(options.workspace);
+    for (const store of ['runs.duckdb', 'runs.duckdb.wal']) {
+      if (await removePlantedLink(join(keelDir, store)))
+        options.log.warn(`.keel/${store} was a symbolic link; Keel removed the link and rebuilds it`);
+    }
     const traces = await TraceStore.open(join(keelDir, 'runs.duckdb'), (m) => options.log.warn(m));
     const approvals = await ApprovalService.open({
       workspace: options.workspace,
@@ -515,10 +526,7 @@ export class Conductor {
     try {
       if (loaded instanceof Error) throw loaded;
       const cassette = started.replayCassette
-        ? await CassetteProvider.load(
-            absoluteIn(this.options.workspace, started.replayCassette),
-            started.replayCassette,
-          )
+        ? await CassetteProvider.load(this.options.workspace, started.replayCassette)
         : null;
       result = await executeRun({
         runId: id,

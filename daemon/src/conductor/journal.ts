@@ -3,7 +3,9 @@
  * fsync'd before the conductor goes on, so what the journal says happened did happen. A process
  * killed mid-write leaves at most a torn last line, which reading drops.
  */
-import { open, readFile, readdir, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { openNoFollow } from '../files/workspacePaths';
 import { join } from 'node:path';
 import { JournalRecord, type RecordOf } from './journalRecords';
 
@@ -32,7 +34,7 @@ export class Journal {
   /** Opens an existing journal to append to it (resuming a run). */
   static async openExisting(path: string, redact: (text: string) => string = (t) => t): Promise<Journal> {
     const { records, bytes } = await readJournalFile(path);
-    const file = await open(path, 'r+');
+    const file = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
     // Cut a torn last line, so the next record starts on a line of its own.
     await file.truncate(bytes);
     await file.datasync();
@@ -45,7 +47,12 @@ export class Journal {
     records: JournalRecord[],
     redact: (text: string) => string,
   ): Promise<Journal> {
-    const file = await open(path, 'a', 0o600);
+    // Never through a link: a journal planted as a link must not make Keel append elsewhere.
+    const file = await open(
+      path,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      0o600,
+    );
     const journal = new Journal(path, file, records);
     journal.redact = redact;
     return journal;
@@ -73,7 +80,9 @@ export async function readJournal(path: string): Promise<JournalRecord[]> {
 }
 
 async function readJournalFile(path: string): Promise<{ records: JournalRecord[]; bytes: number }> {
-  const text = await readFile(path, 'utf8');
+  const handle = await openNoFollow(path, constants.O_RDONLY);
+  if (handle === null) throw Object.assign(new Error(`${path} does not exist`), { code: 'ENOENT' });
+  const text = await handle.readFile('utf8').finally(() => handle.close());
   // The text after the last newline is a record a crash interrupted (or nothing).
   const complete = text.split('\n').slice(0, -1);
   const records: JournalRecord[] = [];

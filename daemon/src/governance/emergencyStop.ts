@@ -2,6 +2,7 @@
  * The emergency stop's state, kept in `.keel/emergency-stop.json` so it survives a restart: while
  * it exists, no run executes and none starts.
  */
+import { constants } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -37,7 +38,11 @@ export class EmergencyStop {
     if (this.current) return this.current;
     const state = { stoppedAt: new Date().toISOString(), reason };
     const temp = `${this.file}.tmp`;
-    const handle = await open(temp, 'w', 0o600);
+    const handle = await open(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       await handle.writeFile(JSON.stringify(state) + '\n');
       await handle.sync();

@@ -4,9 +4,9 @@
  * the unchanged, parses and embeds the rest, and writes LanceDB first, then the DuckDB catalog, so
  * a crash in between only makes the next rescan redo that batch.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
 import type { Problem } from '@keel/schemas';
+import { openNoFollow, resolveInside, WorkspacePathError } from '../files/workspacePaths';
 import type { Logger } from '../log';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
@@ -144,7 +144,7 @@ export class IndexWriter {
     const { root } = this.deps;
     // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
     const files = await mapLimit(paths, READ_CONCURRENCY, (path) =>
-      isIndexable(path) ? readIfFile(join(root, path)) : Promise.resolve(null),
+      isIndexable(path) ? readIfFile(root, path) : Promise.resolve(null),
     );
     const indexed: DocumentRecord[] = [];
     const rejected: RejectedRecord[] = [];
@@ -243,11 +243,20 @@ export class IndexWriter {
   }
 }
 
-async function readIfFile(path: string): Promise<{ content: Buffer; stat: FileStat } | null> {
+/** The file's content and stat, or null when it is gone, not a regular file, or reached through a link. */
+async function readIfFile(root: string, path: string): Promise<{ content: Buffer; stat: FileStat } | null> {
   try {
-    const [content, info] = await Promise.all([readFile(path), stat(path)]);
-    return info.isFile() ? { content, stat: { size: info.size, mtimeMs: info.mtimeMs } } : null;
+    const handle = await openNoFollow(await resolveInside(root, path), constants.O_RDONLY);
+    if (handle === null) return null;
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) return null;
+      return { content: await handle.readFile(), stat: { size: info.size, mtimeMs: info.mtimeMs } };
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
+    if (error instanceof WorkspacePathError) return null;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return null;
     throw error;

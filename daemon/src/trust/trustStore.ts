@@ -28,7 +28,10 @@ export function trustFilePath(workspace: string): string {
  * The stored decision for `workspace` (a real path), or null when there is none. A file that does
  * not parse, or names another workspace, counts as no decision: the operator is asked again.
  */
-export async function readTrust(workspace: string, warn: (message: string) => void): Promise<TrustRecord | null> {
+export async function readTrust(
+  workspace: string,
+  warn: (message: string) => void,
+): Promise<TrustRecord | null> {
   const path = trustFilePath(workspace);
   let text: string;
   try {

@@ -5,12 +5,11 @@
  * before a crash, and is adopted rather than written again. Whether a write may happen without
  * the operator is decided by the approvals policy (see steps/connector.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { link, open, rm } from 'node:fs/promises';
 import { expectOwnWrite } from '../../files/ownWrites';
 import { StepFailedError } from '../steps/stepRuntime';
-import { absoluteIn, workspaceRelative } from '../workspacePaths';
+import { readInside, tempFile, workspaceRelative, writableTarget } from '../../files/workspacePaths';
 
 export const FS_OUTBOX = 'fs.outbox@1';
 export const OUTBOX_DIR = 'outbox';
@@ -72,12 +71,7 @@ export async function outboxChangeKind(
   workspace: string,
   request: OutboxWrite,
 ): Promise<'create' | 'modify'> {
-  const existing = await readFile(absoluteIn(workspace, outboxPath(request.path))).catch(
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return null;
-      throw error;
-    },
-  );
+  const existing = await readInside(workspace, outboxPath(request.path));
   return existing === null || existing.equals(Buffer.from(request.content, 'utf8')) ? 'create' : 'modify';
 }
 
@@ -87,7 +81,8 @@ export async function outboxWritten(
   relative: string,
   decision: 'approved' | 'edited',
 ): Promise<OutboxResult> {
-  const data = await readFile(absoluteIn(workspace, relative));
+  const data = await readInside(workspace, relative);
+  if (data === null) throw new StepFailedError(`${relative} was approved but is gone from the workspace`);
   return {
     path: relative,
     bytes: data.length,
@@ -100,15 +95,13 @@ export async function outboxWritten(
 
 export async function writeOutbox(workspace: string, request: OutboxWrite): Promise<OutboxResult> {
   const relative = outboxPath(request.path);
-  const target = absoluteIn(workspace, relative);
+  // Folders made and checked on the way: an outbox/ that is a link elsewhere is refused.
+  const target = await writableTarget(workspace, relative, true);
   const data = Buffer.from(request.content, 'utf8');
   const sha256 = createHash('sha256').update(data).digest('hex');
-  await mkdir(dirname(target), { recursive: true });
   // The temporary file lives in .keel/tmp (same file system, so it can be linked): a crash never
   // leaves a half-written file in the outbox.
-  const tempDir = absoluteIn(workspace, '.keel/tmp');
-  await mkdir(tempDir, { recursive: true });
-  const temp = join(tempDir, `outbox-${randomBytes(6).toString('hex')}.tmp`);
+  const temp = await tempFile(workspace, 'outbox');
   const file = await open(temp, 'wx', 0o644);
   try {
     await file.writeFile(data);
@@ -122,8 +115,8 @@ export async function writeOutbox(workspace: string, request: OutboxWrite): Prom
     return { path: relative, bytes: data.length, sha256, written: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const existing = await readFile(target);
-    if (createHash('sha256').update(existing).digest('hex') === sha256) {
+    const existing = await readInside(workspace, relative);
+    if (existing && createHash('sha256').update(existing).digest('hex') === sha256) {
       return { path: relative, bytes: data.length, sha256, written: false };
     }
     throw new StepFailedError(

@@ -7,7 +7,7 @@ import type { AgentTool, RunbookStep } from '@keel/schemas';
 import { renderText } from '../expressions';
 import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
 import { callConnector } from './connector';
-import { workspaceRelative } from '../workspacePaths';
+import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
 type AgentStep = Extract<RunbookStep, { type: 'agent' }>;

@@ -5,7 +5,7 @@
  */
 import type { RunbookStep } from '@keel/schemas';
 import { renderText } from '../expressions';
-import { workspaceRelative } from '../workspacePaths';
+import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type ProposeStep = Extract<RunbookStep, { type: 'propose' }>;
