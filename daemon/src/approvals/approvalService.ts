@@ -44,9 +44,7 @@ export class ApprovalService {
     log: Logger;
     onChanged: (proposal: Proposal, pending: number) => void;
   }): Promise<ApprovalService> {
-    const store = await ProposalStore.open(`${options.workspace}/.keel/approvals`, (m) =>
-      options.log.warn(m),
-    );
+    const store = await ProposalStore.open(options.workspace, (m) => options.log.warn(m));
     const service = new ApprovalService(
       options.workspace,
       store,

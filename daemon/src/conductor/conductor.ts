@@ -22,8 +22,16 @@ import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
 import { absoluteIn, isProtected, workspaceRelative } from './workspacePaths';
 import type { Logger } from '../log';
+import { quarantine, StateSeal } from '../runtime/stateKey';
 import { writeCassette } from './cassettes';
-import { Journal, JournalCorruptError, journalIds, journalPath, readJournal } from './journal';
+import {
+  Journal,
+  JournalCorruptError,
+  JournalForgedError,
+  journalIds,
+  journalPath,
+  readJournal,
+} from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
@@ -78,6 +86,8 @@ export class Conductor {
   /** Runs executing now, by id: what an emergency stop waits for. */
   private readonly executing = new Map<string, Promise<void>>();
   private governor!: Governor;
+  /** Seals every journal line this conductor writes, and checks those it reads. */
+  private readonly sealer: StateSeal;
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -87,6 +97,7 @@ export class Conductor {
     readonly approvals: ApprovalService,
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
+    this.sealer = new StateSeal(options.workspace);
   }
 
   static async open(options: ConductorOptions): Promise<Conductor> {
@@ -217,6 +228,7 @@ export class Conductor {
         replayCassette: cassettes.replay ?? null,
         at: new Date().toISOString(),
       },
+      this.sealer,
       this.redact,
     );
     return this.enqueue(id, journal, loaded.runbook.steps.length);
@@ -252,7 +264,7 @@ export class Conductor {
   async trace(id: string): Promise<RunTrace> {
     const summary = await this.summary(id);
     const records =
-      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id)));
+      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id), this.sealer));
     const runbook = await this.runbooks.get(summary.runbook).catch(() => null);
     return traceOf(records, summary, runbook?.runbook.steps.map((s) => s.id) ?? []);
   }
@@ -314,7 +326,7 @@ export class Conductor {
   }
 
   async records(id: string): Promise<JournalRecord[]> {
-    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id));
+    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id), this.sealer);
   }
 
   /** Model calls as DuckDB has them (for reports and tests). */
@@ -353,8 +365,21 @@ export class Conductor {
       const path = journalPath(this.runsDir, id);
       let records: JournalRecord[];
       try {
-        records = await readJournal(path);
+        records = await readJournal(path, this.sealer);
       } catch (error) {
+        if (error instanceof JournalForgedError) {
+          // Keel did not write this journal as it is: it is never resumed, replayed or listed.
+          const moved = await quarantine(
+            this.options.workspace,
+            path,
+            `Not a run journal Keel wrote: ${error.message}`,
+          );
+          this.options.log.warn(
+            `${path} was not resumed: ${error.message}. It was moved to ${moved ?? 'quarantine'}; ` +
+              'a forged or edited journal never runs. Delete it once you have looked at it.',
+          );
+          continue;
+        }
         if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
           // Killed while creating the journal: the run was never started (its start was never answered).
           await rm(path, { force: true });
@@ -379,7 +404,7 @@ export class Conductor {
         this.finished.set(id, summarize(records, stepsTotal, null));
         continue;
       }
-      const journal = await Journal.openExisting(path, this.redact);
+      const journal = await Journal.openExisting(path, this.sealer, this.redact);
       if (records.some((r) => r.type === 'cancelRequested')) {
         // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
         await journal.append({
