@@ -196,15 +196,18 @@ export async function quarantine(workspace: string, path: string, reason: string
   return target;
 }
 
-/** What is in quarantine now: one line each, for `keel status` problems. */
-export async function quarantined(workspace: string): Promise<{ file: string; reason: string }[]> {
+/** What is in quarantine now, for diagnostics: the quarantined file (workspace-relative) and why. */
+export async function quarantined(workspace: string): Promise<{ path: string; message: string }[]> {
   const dir = quarantineDir(workspace);
   const names = await readdir(dir).catch(() => [] as string[]);
-  const found: { file: string; reason: string }[] = [];
+  const found: { path: string; message: string }[] = [];
   for (const name of names.filter((n) => n.endsWith('.why.txt')).sort()) {
     const text = (await readStateFile(join(dir, name)).catch(() => null)) ?? '';
-    const [original = name, reason = ''] = text.split('\n');
-    found.push({ file: original, reason });
+    const [original = '?', reason = ''] = text.split('\n');
+    found.push({
+      path: `.keel/quarantine/${name.slice(0, -'.why.txt'.length)}`,
+      message: `Keel did not act on ${original} and moved it here: ${reason}`,
+    });
   }
   return found;
 }
