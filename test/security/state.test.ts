@@ -368,6 +368,22 @@ describe('a forged daemon.lock', () => {
   });
 });
 
+describe('the emergency stop', () => {
+  it("set by the operator is not lifted by deleting or replacing the workspace's stop file", async () => {
+    await modelWorkspace();
+    const opts = { cwd: dirs.workspace, runtime: dirs.runtime };
+    expect((await runKeel(['stop', '--all', '--reason', 'operator'], opts)).code).toBe(0);
+    await rm(join(dirs.workspace, '.keel', 'emergency-stop.json'));
+    const run = await runKeel(['run', 'hello'], opts);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('emergency stop');
+    expect(server!.requests).toHaveLength(0);
+    expect((await runKeel(['resume'], opts)).code).toBe(0);
+    expect((await runKeel(['run', 'hello'], opts)).code).toBe(0);
+    expect(server!.requests.length).toBeGreaterThan(0);
+  });
+});
+
 describe('a symlinked .keel', () => {
   it('is refused with a message, and nothing outside is touched', async () => {
     await initWorkspace();

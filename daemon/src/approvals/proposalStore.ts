@@ -4,7 +4,7 @@
  * touched, so a daemon killed mid-apply finishes the job on its next start, exactly once. Each
  * file is sealed (runtime/stateKey): one Keel did not write for this workspace is quarantined.
  */
-import { mkdir, open, readdir, rename } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Proposal } from '@keel/schemas';
 import { z } from 'zod';
@@ -86,7 +86,9 @@ export class ProposalStore {
     const checked = StoredProposal.parse(proposal);
     const target = join(this.dir, `${fileNameOf(checked.id)}.json`);
     const temp = `${target}.${process.pid}.tmp`;
-    const file = await open(temp, 'w', 0o600);
+    // Never written through a link someone left under the temporary name.
+    await rm(temp, { force: true });
+    const file = await open(temp, 'wx', 0o600);
     try {
       await file.writeFile(JSON.stringify(this.seal.sealObject('proposal', checked), null, 2) + '\n');
       await file.sync();

@@ -92,6 +92,7 @@ export class WorkspaceLock {
   async markServing(): Promise<void> {
     this.current = { ...this.current, serving: true };
     const temp = `${this.path}.${process.pid}.tmp`;
+    await mkdir(dirname(this.path), { recursive: true });
     await rm(temp, { force: true });
     if (!(await createExclusive(temp, sealedLock(this.sealer, this.current)))) {
       throw new Error(`Could not write ${temp}`);
