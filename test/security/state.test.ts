@@ -400,3 +400,23 @@ describe('a symlinked .keel', () => {
     expect(await readdir(elsewhere)).toEqual(['keep.txt']);
   });
 });
+
+describe('a symlink inside .keel', () => {
+  it('is moved to quarantine, never followed', async () => {
+    await initWorkspace();
+    const elsewhere = join(dirs.workspace, '..', 'elsewhere');
+    await mkdir(elsewhere);
+    await writeFile(join(elsewhere, 'keep.txt'), 'mine\n');
+    await mkdir(join(dirs.workspace, '.keel', 'runs'), { recursive: true });
+    await rm(join(dirs.workspace, '.keel', 'approvals'), { recursive: true, force: true });
+    await symlink(elsewhere, join(dirs.workspace, '.keel', 'approvals'));
+    await symlink(outside, join(dirs.workspace, '.keel', 'runs', `${RUN_ID}.jsonl`));
+
+    const runs = await runKeel(['runs'], { cwd: dirs.workspace, runtime: dirs.runtime });
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(runs.stderr).toContain('Keel never follows links inside .keel/');
+    expect((await quarantinedNames()).sort()).toEqual([`${RUN_ID}.jsonl`, 'approvals']);
+    expect(await readdir(elsewhere)).toEqual(['keep.txt']);
+    expect(await readFile(outside, 'utf8')).toBe('the operator wrote this\n');
+  });
+});
