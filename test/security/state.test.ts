@@ -254,6 +254,28 @@ describe('a run journal', () => {
     expect(server!.requests).toHaveLength(0);
   });
 
+  it('sealed by Keel, ended, then cut short before its end is not resumed', async () => {
+    await modelWorkspace();
+    await mkdir(join(dirs.workspace, '.keel', 'runs'), { recursive: true });
+    const path = join(dirs.workspace, '.keel', 'runs', `${RUN_ID}.jsonl`);
+    const journal = await Journal.create(path, runRecord, new StateSeal(dirs.workspace));
+    await journal.append({
+      type: 'runEnd',
+      status: 'succeeded',
+      outputs: {},
+      error: null,
+      escalation: null,
+      at: new Date().toISOString(),
+    });
+    await journal.close();
+    await writeFile(path, (await readFile(path, 'utf8')).split('\n')[0] + '\n');
+
+    await startAndSettle();
+    expect(await quarantinedNames()).toEqual([`${RUN_ID}.jsonl`]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(server!.requests).toHaveLength(0);
+  });
+
   it('sealed by Keel but copied under another run id is not resumed', async () => {
     await modelWorkspace();
     await mkdir(join(dirs.workspace, '.keel', 'runs'), { recursive: true });

@@ -6,8 +6,9 @@
  * an edited line or a journal copied under another run id does not read.
  */
 import { constants } from 'node:fs';
-import { open, readdir, type FileHandle } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { userStateDir, workspaceKey } from '../runtime/paths';
 import { readStateFile, type StateSeal } from '../runtime/stateKey';
 import { JournalRecord, type RecordOf } from './journalRecords';
 
@@ -70,6 +71,7 @@ export class Journal {
     await this.file.write(`${body.slice(0, -1)},"seal":"${seal}"}\n`);
     await this.file.datasync();
     this.lastSeal = seal;
+    if (record.type === 'runEnd') await recordEnded(this.sealer.workspace, runIdOf(this.path));
     // What is kept in memory is what is on disk: traces, DuckDB and cassettes read these, redacted.
     this.records.push(JournalRecord.parse(JSON.parse(body)));
   }
@@ -130,7 +132,39 @@ async function readJournalFile(
   if (records[0]?.type !== 'run') throw new JournalCorruptError(`${path}: does not start with a run record`);
   if (records[0].id !== runId)
     throw new JournalForgedError(`${path}: holds run ${records[0].id}, not ${runId}`);
+  if (!records.some((r) => r.type === 'runEnd') && (await endedRuns(sealer.workspace)).has(runId)) {
+    throw new JournalForgedError(`${path}: the run ended, but its journal was cut short before its end`);
+  }
   return { records, bytes: Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)), lastSeal };
+}
+
+/**
+ * Ids of the runs that ended, per workspace, kept outside it (`<userStateDir>/runs/`): a sealed
+ * journal cut short before its end (every line still verifies) is not taken for an unfinished run.
+ */
+function endedRunsFile(workspace: string): string {
+  return join(userStateDir(), 'runs', `${workspaceKey(workspace)}.ended`);
+}
+
+async function recordEnded(workspace: string, runId: string): Promise<void> {
+  const file = endedRunsFile(workspace);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const handle = await open(
+    file,
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    await handle.write(`${runId}\n`);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function endedRuns(workspace: string): Promise<Set<string>> {
+  const text = await readStateFile(endedRunsFile(workspace));
+  return new Set((text ?? '').split('\n').filter(Boolean));
 }
 
 /** Ids of every run with a journal in `dir`, oldest first (ids start with their start time). */
