@@ -15,6 +15,7 @@ import {
   rmSync,
   writeSync,
   closeSync,
+  fsyncSync,
 } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -37,6 +38,7 @@ export function userStateKey(): Buffer {
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       writeSync(fd, randomBytes(KEY_BYTES));
+      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
