@@ -21,6 +21,7 @@ import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
+import { trust } from '../helpers/trust';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -45,6 +46,7 @@ async function start(): Promise<void> {
     log: createLogger({ level: 'error' }),
   });
   client = new InProcessClient(daemon);
+  await trust(daemon);
 }
 
 async function stop(): Promise<void> {
@@ -238,7 +240,11 @@ describe('a proposed change', () => {
 
   it('refuses .git/ outright, and keeps keel.yaml for an explicit decision even with everything auto-applied', async () => {
     const config = join(dirs.workspace, 'keel.yaml');
-    await writeFile(config, (await readFile(config, 'utf8')) + 'approvals:\n  autoApply: ["**"]\n');
+    await writeFile(
+      config,
+      (await readFile(config, 'utf8')) +
+        'approvals:\n  rules:\n    - { path: "**", allow: [create, modify, delete] }\n',
+    );
     await writeNote(
       dirs.workspace,
       'runbooks/sneaky.yaml',

@@ -46,6 +46,16 @@ afterEach(async () => {
 async function initWorkspace(workspace = dirs.workspace): Promise<void> {
   const result = await runKeel(['init', workspace], { runtime: dirs.runtime });
   expect(result.code, result.stderr).toBe(0);
+  await trustWorkspace(workspace);
+}
+
+/**
+ * The operator trusts the workspace: what is refused below is refused because Keel did not
+ * write it, not for want of trust.
+ */
+async function trustWorkspace(workspace = dirs.workspace): Promise<void> {
+  const result = await runKeel(['trust', '--yes'], { cwd: workspace, runtime: dirs.runtime });
+  expect(result.code, result.stderr).toBe(0);
 }
 
 /** What `.keel/quarantine/` holds: the reasons, keyed by the original file name. */
@@ -181,6 +191,7 @@ async function modelWorkspace(): Promise<void> {
     `version: 1\nmodels:\n  endpoint: { baseUrl: ${server.baseUrl} }\n  tiers:\n    fast: { model: m1 }\n`,
   );
   await writeNote(dirs.workspace, 'runbooks/hello.yaml', RUNBOOK);
+  await trustWorkspace();
 }
 
 const RUN_ID = '20260101-000000-hello-abcdef';
@@ -212,7 +223,6 @@ async function startAndSettle(): Promise<void> {
 
 describe('a run journal', () => {
   // The control: what the tests below forge would be resumed if Keel had written it.
-  // (Once runs resume only in trusted workspaces, this one trusts its workspace first.)
   it('sealed by Keel and untouched is resumed', async () => {
     await modelWorkspace();
     await mkdir(join(dirs.workspace, '.keel', 'runs'), { recursive: true });
@@ -294,7 +304,7 @@ describe('a run journal', () => {
 });
 
 describe('trigger slots', () => {
-  // The control (trusted workspace once triggers need trust): sealed slots fire the missed one.
+  // The control: sealed slots fire the slot missed since.
   it('sealed by Keel fire the slot missed since', async () => {
     await modelWorkspace();
     await mkdir(join(dirs.workspace, '.keel'), { recursive: true });

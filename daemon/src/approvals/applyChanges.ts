@@ -4,7 +4,7 @@
  * then one git commit naming the run, step, runbook and decision.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Proposal } from '@keel/schemas';
 import { absoluteIn } from '../conductor/workspacePaths';
@@ -52,15 +52,21 @@ export async function changedSince(
 
 /**
  * Writes every file (null deletes it), all or nothing: temporary files first, then the renames; if
- * a rename fails, the files already renamed get their old content back.
+ * a rename fails, the files already renamed get their old content back. Paths in `createOnly` are
+ * only ever created: one that exists by then (with other content) fails the whole write with a
+ * FileAppearedError, and is left as it is.
  */
-export async function writeAll(workspace: string, contents: Record<string, string | null>): Promise<void> {
+export async function writeAll(
+  workspace: string,
+  contents: Record<string, string | null>,
+  createOnly: readonly string[] = [],
+): Promise<void> {
   const before = await currentContents(workspace, Object.keys(contents));
-  const staged: { target: string; temp: string | null }[] = [];
+  const staged: { path: string; target: string; temp: string | null; content: string | null }[] = [];
   try {
     for (const [path, content] of Object.entries(contents)) {
       const target = absoluteIn(workspace, path);
-      staged.push({ target, temp: content === null ? null : await stage(target, content) });
+      staged.push({ path, target, content, temp: content === null ? null : await stage(target, content) });
     }
   } catch (error) {
     await removeTemps(staged);
@@ -68,8 +74,9 @@ export async function writeAll(workspace: string, contents: Record<string, strin
   }
   const done: string[] = [];
   try {
-    for (const { target, temp } of staged) {
-      if (temp) await rename(temp, target);
+    for (const { path, target, temp, content } of staged) {
+      if (temp && createOnly.includes(path)) await createNew(path, temp, target, content!);
+      else if (temp) await rename(temp, target);
       else await rm(target, { force: true });
       done.push(target);
     }
@@ -82,6 +89,26 @@ export async function writeAll(workspace: string, contents: Record<string, strin
     }
     await removeTemps(staged);
     throw error;
+  }
+}
+
+/** A file a change was to create exists by the time it is written: it is not overwritten. */
+export class FileAppearedError extends Error {}
+
+/**
+ * Puts `temp` at `target` only if nothing is there (a hard link fails if the name exists). The
+ * same content already there is this very write, done before a crash, and counts as done.
+ */
+async function createNew(path: string, temp: string, target: string, content: string): Promise<void> {
+  try {
+    await link(temp, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((await readFile(target, 'utf8').catch(() => null)) !== content) {
+      throw new FileAppearedError(`${path} was created meanwhile; it is not overwritten`);
+    }
+  } finally {
+    await rm(temp, { force: true });
   }
 }
 
@@ -104,30 +131,80 @@ async function stage(target: string, content: string): Promise<string> {
 /**
  * Commits the proposal's files, once: a commit already carrying its `Keel-Proposal` trailer (made
  * before a crash) is returned instead of a second one. Null when the workspace is not a git
- * repository.
+ * repository. The message says who decided: the operator (`approved`, `edited`) or a policy rule
+ * (`policy`, with a `Keel-Policy-Rule` trailer per rule).
  */
 export async function commitProposal(
   workspace: string,
   proposal: Proposal,
-  decision: 'approved' | 'edited',
+  decision: 'approved' | 'edited' | 'policy',
+  rules: string[],
   extraPaths: string[],
 ): Promise<string | null> {
   if ((await gitPresence(workspace)) !== 'repository') return null;
   const existing = await commitWithTrailer(workspace, 'Keel-Proposal', proposal.id);
   if (existing) return existing;
+  const who = {
+    approved: 'Approved by the operator',
+    edited: 'Edited and approved by the operator',
+    policy: `Applied without review by the keel.yaml approvals rule ${rules.map((r) => `"${r}"`).join(', ')}`,
+  }[decision];
+  const reasoning = quoteAgentText(proposal.reasoning);
   const message = [
-    proposal.summary,
+    subjectLine(proposal.summary),
     '',
-    `${decision === 'edited' ? 'Edited and approved' : 'Approved'} by the operator; proposed by the ${proposal.runbook} runbook.`,
-    ...(proposal.reasoning ? ['', proposal.reasoning] : []),
+    `${who}; proposed by the ${oneLine(proposal.runbook)} runbook.`,
+    ...(reasoning ? ['', reasoning] : []),
     '',
-    `Keel-Run: ${proposal.runId}`,
-    `Keel-Step: ${proposal.stepId}`,
-    `Keel-Runbook: ${proposal.runbook}`,
+    `Keel-Run: ${oneLine(proposal.runId)}`,
+    `Keel-Step: ${oneLine(proposal.stepId)}`,
+    `Keel-Runbook: ${oneLine(proposal.runbook)}`,
     `Keel-Decision: ${decision}`,
-    `Keel-Proposal: ${proposal.id}`,
+    ...rules.map((rule) => `Keel-Policy-Rule: ${oneLine(rule)}`),
+    `Keel-Proposal: ${oneLine(proposal.id)}`,
   ].join('\n');
   return commitPaths(workspace, [...proposal.changes.map((c) => c.path), ...extraPaths], message);
+}
+
+const SUBJECT_MAX = 120;
+
+/** Text made one line: every run of whitespace (newlines included) becomes one space. */
+function oneLine(text: string): string {
+  return withoutControls(text, false).replace(/\s+/g, ' ').trim();
+}
+
+/** Control characters (and Unicode line breaks) as spaces; newlines kept when `keepNewlines`. */
+function withoutControls(text: string, keepNewlines: boolean): string {
+  return [...text]
+    .map((c) =>
+      (c < ' ' && !(keepNewlines && c === '\n') && c !== '\t') ||
+      c === '\u007f' ||
+      c === '\u2028' ||
+      c === '\u2029'
+        ? ' '
+        : c,
+    )
+    .join('');
+}
+
+/** The summary (often model text) as the commit's subject: one line, bounded, never empty. */
+function subjectLine(summary: string): string {
+  const line = oneLine(summary) || 'Keel change';
+  return line.length > SUBJECT_MAX ? `${line.slice(0, SUBJECT_MAX - 1)}…` : line;
+}
+
+/**
+ * The agent's reasoning, quoted line by line ("> "), in the middle of the message: nothing in it
+ * can read as a trailer (`Key: value`), a patch divider (`---`) or a comment, whichever parser
+ * reads the message, so only Keel's own last paragraph carries trailers.
+ */
+function quoteAgentText(text: string): string {
+  const lines = withoutControls(text, true)
+    .split('\n')
+    .map((line) => line.trimEnd());
+  while (lines.length > 0 && lines[0] === '') lines.shift();
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((line) => (line === '' ? '>' : `> ${line}`)).join('\n');
 }
 
 async function removeTemps(staged: { temp: string | null }[]): Promise<void> {

@@ -14,7 +14,10 @@ export const StoredProposal = Proposal.extend({
   /** A decision being carried out: the content to write, fixed before the first write. */
   applying: z
     .object({
-      kind: z.enum(['approved', 'edited']),
+      /** The operator's decision, or `policy` when rules of keel.yaml applied it. */
+      kind: z.enum(['approved', 'edited', 'policy']),
+      /** For `policy`: the rules (described) that let each file through. */
+      rules: z.array(z.string()).default([]),
       contents: z.record(z.string(), z.string().nullable()),
       at: z.string(),
     })

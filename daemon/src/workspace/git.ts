@@ -53,12 +53,25 @@ export async function commitPaths(dir: string, paths: string[], message: string)
   return (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
 }
 
-/** The newest commit whose message has the trailer `key: value`, or null. */
+/**
+ * The newest commit whose message has the trailer `key: value` (in its trailer block, as git reads
+ * it, not merely somewhere in its text, where model-written words could put it), or null.
+ */
 export async function commitWithTrailer(dir: string, key: string, value: string): Promise<string | null> {
   const { stdout } = await run(
     'git',
-    ['log', '--all', '--format=%H', '--fixed-strings', `--grep=${key}: ${value}`, '-n', '1'],
+    [
+      'log',
+      '--all',
+      '--fixed-strings',
+      `--grep=${key}: ${value}`,
+      `--format=%H%x00%(trailers:key=${key},valueonly,separator=%x00)%x01`,
+    ],
     { cwd: dir },
   ).catch(() => ({ stdout: '' }));
-  return stdout.trim() || null;
+  for (const entry of stdout.split('\x01')) {
+    const [hash, ...values] = entry.trim().split('\x00');
+    if (hash && values.some((v) => v.trim() === value)) return hash;
+  }
+  return null;
 }

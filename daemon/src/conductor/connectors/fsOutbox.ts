@@ -2,7 +2,8 @@
  * `fs.outbox@1`: writes a file under `outbox/`, the workspace's tray of things agents produced for
  * the outside world. Exactly once per idempotency key: the file is created with a hard link, which
  * fails if the name exists; a file already there with the same content is the same write, done
- * before a crash, and is adopted rather than written again.
+ * before a crash, and is adopted rather than written again. Whether a write may happen without
+ * the operator is decided by the approvals policy (see steps/connector.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
@@ -26,6 +27,10 @@ export interface OutboxResult {
   sha256: string;
   /** False when the file was found already written (by this key, before a crash). */
   written: boolean;
+  /** Who let it be written: a keel.yaml rule (`policy`) or the operator (`approved`, `edited`). */
+  decision?: 'policy' | 'approved' | 'edited';
+  /** For `policy`: the rule, as `<path glob> allow <kinds>`. */
+  rule?: string | null;
 }
 
 export function outboxArguments(value: Record<string, unknown>): OutboxWrite {
@@ -50,12 +55,47 @@ export function previewOutbox(request: OutboxWrite): OutboxResult {
   };
 }
 
-function outboxPath(path: string): string {
+/** The workspace-relative path an outbox write goes to (always under outbox/). */
+export function outboxPath(path: string): string {
   const relative = workspaceRelative(`${OUTBOX_DIR}/${path.replace(/^\/*(outbox\/)?/, '')}`);
   if (!relative.startsWith(`${OUTBOX_DIR}/`)) {
     throw new StepFailedError(`${FS_OUTBOX} writes only under ${OUTBOX_DIR}/, not to "${path}"`);
   }
   return relative;
+}
+
+/**
+ * What the write would do to the file now: `create` when it does not exist, or holds exactly this
+ * content (the same write, done before a crash); `modify` when it holds anything else.
+ */
+export async function outboxChangeKind(
+  workspace: string,
+  request: OutboxWrite,
+): Promise<'create' | 'modify'> {
+  const existing = await readFile(absoluteIn(workspace, outboxPath(request.path))).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    },
+  );
+  return existing === null || existing.equals(Buffer.from(request.content, 'utf8')) ? 'create' : 'modify';
+}
+
+/** Reports a file the operator's decision wrote, as the outbox reports its own writes. */
+export async function outboxWritten(
+  workspace: string,
+  relative: string,
+  decision: 'approved' | 'edited',
+): Promise<OutboxResult> {
+  const data = await readFile(absoluteIn(workspace, relative));
+  return {
+    path: relative,
+    bytes: data.length,
+    sha256: createHash('sha256').update(data).digest('hex'),
+    written: true,
+    decision,
+    rule: null,
+  };
 }
 
 export async function writeOutbox(workspace: string, request: OutboxWrite): Promise<OutboxResult> {

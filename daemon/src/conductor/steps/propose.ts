@@ -1,6 +1,6 @@
 /**
  * `propose`: a file change for the operator. The run waits (durably) until it is decided; policy
- * (keel.yaml `approvals.autoApply`) may apply it at once. A rejection ends the run unless the step
+ * (a keel.yaml `approvals.rules` rule) may apply it at once. A rejection ends the run unless the step
  * says `onReject: continue`, in which case later steps read the decision and its reason.
  */
 import type { RunbookStep } from '@keel/schemas';
