@@ -31,6 +31,7 @@ import { MemoryHost } from './memory/memoryHost';
 import { Router } from './rpc/router';
 import { SocketServer } from './rpc/socketServer';
 import { socketPathFor, tokenPathFor } from './runtime/paths';
+import { checkStateDir, quarantined } from './runtime/stateKey';
 import { writeNewToken } from './runtime/token';
 import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
@@ -113,12 +114,15 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     // Before the lock or any state is written: a `.keel/` that is a link elsewhere is refused.
     await keelDir(options.workspace);
+    // Links planted inside it are moved to .keel/quarantine/, never followed.
+    await checkStateDir(options.workspace, (message) => options.log.warn(message));
     const socketPath = options.mode === 'daemon' ? socketPathFor(options.workspace) : null;
     const lock = await WorkspaceLock.acquire(options.workspace, {
       pid: process.pid,
       mode: options.mode,
       socketPath,
       tokenPath: socketPath ? tokenPathFor(socketPath) : null,
+      serving: false,
       startedAt: new Date().toISOString(),
       version: KEEL_VERSION,
     });
@@ -240,6 +244,13 @@ export class Daemon {
       ...this.config.problems,
       ...(await this.memory.status()).problems,
       ...(await this.conductor.problems()),
+      ...(await quarantined(this.options.workspace)).map(({ path, message }): Problem => ({
+        path,
+        line: 1,
+        column: 1,
+        severity: 'warning',
+        message,
+      })),
     ];
   }
 
@@ -273,6 +284,8 @@ export class Daemon {
         log: this.log,
         describe: () => ({ daemonVersion: KEEL_VERSION, workspace: this.options.workspace }),
       });
+      // Only now does the lock say a socket answers: clients never wait on one that is not there yet.
+      await this.lock.markServing();
     }
     this.state = 'ready';
     this.log.info('daemon ready', {

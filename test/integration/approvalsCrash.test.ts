@@ -57,8 +57,10 @@ afterAll(async () => {
 });
 
 async function connect(): Promise<Awaited<ReturnType<typeof attachToDaemon>>> {
-  const holder = await waitFor('the daemon lock', () => WorkspaceLock.holder(dirs.workspace));
-  return attachToDaemon(holder);
+  // The CLI finds the socket in its per-user runtime directory, never in the lock: be that CLI.
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  await waitFor('the daemon to serve', async () => (await WorkspaceLock.holder(dirs.workspace))?.serving);
+  return attachToDaemon(dirs.workspace);
 }
 
 const expected = (round: number): string =>

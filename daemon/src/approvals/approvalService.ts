@@ -55,9 +55,7 @@ export class ApprovalService {
     /** Stored decisions are finished only in a workspace the operator trusts. */
     trusted: () => boolean;
   }): Promise<ApprovalService> {
-    const store = await ProposalStore.open(`${options.workspace}/.keel/approvals`, (m) =>
-      options.log.warn(m),
-    );
+    const store = await ProposalStore.open(options.workspace, (m) => options.log.warn(m));
     const service = new ApprovalService(
       options.workspace,
       store,

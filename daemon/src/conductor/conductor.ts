@@ -29,8 +29,16 @@ import {
   workspaceRelative,
 } from '../files/workspacePaths';
 import type { Logger } from '../log';
+import { quarantine, StateSeal } from '../runtime/stateKey';
 import { writeCassette } from './cassettes';
-import { Journal, JournalCorruptError, journalIds, journalPath, readJournal } from './journal';
+import {
+  Journal,
+  JournalCorruptError,
+  JournalForgedError,
+  journalIds,
+  journalPath,
+  readJournal,
+} from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
@@ -100,6 +108,8 @@ export class Conductor {
   /** Runs executing now, by id: what an emergency stop waits for. */
   private readonly executing = new Map<string, Promise<void>>();
   private governor!: Governor;
+  /** Seals every journal line this conductor writes, and checks those it reads. */
+  private readonly sealer: StateSeal;
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -109,6 +119,7 @@ export class Conductor {
     readonly approvals: ApprovalService,
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
+    this.sealer = new StateSeal(options.workspace);
     this.wasTrusted = options.trust.trusted;
   }
 
@@ -176,7 +187,7 @@ export class Conductor {
     const dormant = [...this.dormant];
     this.dormant.clear();
     for (const id of dormant) {
-      const records = await readJournal(journalPath(this.runsDir, id)).catch(() => null);
+      const records = await readJournal(journalPath(this.runsDir, id), this.sealer).catch(() => null);
       if (!records) continue;
       this.finished.delete(id);
       await this.resumeJournal(id, records);
@@ -268,6 +279,7 @@ export class Conductor {
         replayCassette: cassettes.replay ?? null,
         at: new Date().toISOString(),
       },
+      this.sealer,
       this.redact,
     );
     return this.enqueue(id, journal, loaded.runbook.steps.length);
@@ -303,7 +315,7 @@ export class Conductor {
   async trace(id: string): Promise<RunTrace> {
     const summary = await this.summary(id);
     const records =
-      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id)));
+      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id), this.sealer));
     const runbook = await this.runbooks.get(summary.runbook).catch(() => null);
     return traceOf(records, summary, runbook?.runbook.steps.map((s) => s.id) ?? []);
   }
@@ -365,7 +377,7 @@ export class Conductor {
   }
 
   async records(id: string): Promise<JournalRecord[]> {
-    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id));
+    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id), this.sealer);
   }
 
   /** Model calls as DuckDB has them (for reports and tests). */
@@ -404,8 +416,21 @@ export class Conductor {
       const path = journalPath(this.runsDir, id);
       let records: JournalRecord[];
       try {
-        records = await readJournal(path);
+        records = await readJournal(path, this.sealer);
       } catch (error) {
+        if (error instanceof JournalForgedError) {
+          // Keel did not write this journal as it is: it is never resumed, replayed or listed.
+          const moved = await quarantine(
+            this.options.workspace,
+            path,
+            `Not a run journal Keel wrote: ${error.message}`,
+          );
+          this.options.log.warn(
+            `${path} was not resumed: ${error.message}. It was moved to ${moved ?? 'quarantine'}; ` +
+              'a forged or edited journal never runs. Delete it once you have looked at it.',
+          );
+          continue;
+        }
         if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
           // Killed while creating the journal: the run was never started (its start was never answered).
           await rm(path, { force: true });
@@ -446,7 +471,7 @@ export class Conductor {
     const run = records[0] as RecordOf<'run'>;
     const runbook = await this.runbooks.get(run.runbook).catch(() => null);
     const stepsTotal = runbook?.runbook.steps.length ?? 0;
-    const journal = await Journal.openExisting(path, this.redact);
+    const journal = await Journal.openExisting(path, this.sealer, this.redact);
     if (records.some((r) => r.type === 'cancelRequested')) {
       // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
       await journal.append({

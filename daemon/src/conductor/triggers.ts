@@ -87,7 +87,9 @@ export class TriggerScheduler {
   }
 
   private async reconcile(): Promise<void> {
-    const state = (this.state ??= await TriggerState.load(this.options.workspace));
+    const state = (this.state ??= await TriggerState.load(this.options.workspace, (m) =>
+      this.options.log.warn(m),
+    ));
     const loaded = await this.options.runbooks();
     const schedules = new Map<string, ArmedSchedule>();
     const files: FileTrigger[] = [];

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { WorkspaceConfig, type Runbook } from '@keel/schemas';
 import { Conductor } from '../../../daemon/src/conductor/conductor';
 import { Journal } from '../../../daemon/src/conductor/journal';
+import { StateSeal } from '../../../daemon/src/runtime/stateKey';
 import type { ModelProvider } from '../../../daemon/src/conductor/models/modelProvider';
 import { parseRunbook } from '../../../daemon/src/conductor/runbookFile';
 import { executeRun } from '../../../daemon/src/conductor/runExecutor';
@@ -125,22 +126,27 @@ async function measureExecutor(
     version: 1,
     models: { tiers: { fast: { model: 'instant' } } },
   }).models;
+  const sealer = new StateSeal(workspace);
   const stepMs: number[] = [];
   let records = 0;
   const started = performance.now();
   for (let i = 0; i < runs; i++) {
     const id = `bench-${i}`;
-    const journal = await Journal.create(join(journals, `${id}.jsonl`), {
-      type: 'run',
-      version: 1,
-      id,
-      runbook: 'five',
-      runbookHash: 'bench',
-      inputs: { topic: 'renewals' },
-      recordCassette: null,
-      replayCassette: null,
-      at: new Date().toISOString(),
-    });
+    const journal = await Journal.create(
+      join(journals, `${id}.jsonl`),
+      {
+        type: 'run',
+        version: 1,
+        id,
+        runbook: 'five',
+        runbookHash: 'bench',
+        inputs: { topic: 'renewals' },
+        recordCassette: null,
+        replayCassette: null,
+        at: new Date().toISOString(),
+      },
+      sealer,
+    );
     const opened = new Map<string, number>();
     const result = await executeRun({
       runId: id,
