@@ -10,7 +10,7 @@ import type { Problem } from '@keel/schemas';
 import type { Logger } from '../log';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
-import { parseFile } from './parse/index';
+import { PARSE_LIMITS, parseFile, tooLarge } from './parse/index';
 import { mentionsOf } from './rerank';
 import { searchTextOf } from './searchText';
 import type { Catalog, DocumentRecord, FileState, RejectedRecord } from './store/catalog';
@@ -159,7 +159,8 @@ export class IndexWriter {
         if (known) removed.push(path);
         return;
       }
-      const blob = gitBlobId(file.content);
+      // A file too large to read is known by its size and time instead of its content.
+      const blob = file.content ? gitBlobId(file.content) : `large:${file.stat.size}:${file.stat.mtimeMs}`;
       if (known?.blob === blob) {
         // Same content (a touch, a checkout of the same version): remember the new time only.
         if (known.mtimeMs !== file.stat.mtimeMs || known.size !== file.stat.size) {
@@ -168,7 +169,9 @@ export class IndexWriter {
         return;
       }
       const record = { path, blob, size: file.stat.size, mtimeMs: file.stat.mtimeMs };
-      const parsed = parseFile(path, file.content.toString('utf8'));
+      const parsed = file.content
+        ? parseFile(path, file.content.toString('utf8'))
+        : tooLarge(path, file.stat.size, PARSE_LIMITS.maxFileBytes);
       if (!parsed.ok) {
         rejected.push({ ...record, problem: parsed.problem });
         return;
@@ -243,10 +246,13 @@ export class IndexWriter {
   }
 }
 
-async function readIfFile(path: string): Promise<{ content: Buffer; stat: FileStat } | null> {
+/** A file's content, or null for a file too large to read (it is reported, not indexed). */
+async function readIfFile(path: string): Promise<{ content: Buffer | null; stat: FileStat } | null> {
   try {
-    const [content, info] = await Promise.all([readFile(path), stat(path)]);
-    return info.isFile() ? { content, stat: { size: info.size, mtimeMs: info.mtimeMs } } : null;
+    const info = await stat(path);
+    if (!info.isFile()) return null;
+    const content = info.size > PARSE_LIMITS.maxFileBytes ? null : await readFile(path);
+    return { content, stat: { size: content?.length ?? info.size, mtimeMs: info.mtimeMs } };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return null;
