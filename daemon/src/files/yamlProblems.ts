@@ -3,16 +3,7 @@
  * violations) into problems with exact 1-based line and column ranges, ready to be editor
  * diagnostics or CLI messages.
  */
-import {
-  isMap,
-  isPair,
-  isScalar,
-  LineCounter,
-  parseDocument,
-  visit,
-  type Document,
-  type Node,
-} from 'yaml';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { Problem } from '@keel/schemas';
 

@@ -10,9 +10,9 @@ import type { Problem } from '@keel/schemas';
 import type { Logger } from '../log';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
-import { PARSE_LIMITS, parseFile, tooLarge } from './parse/index';
+import { PARSE_LIMITS, tooLarge } from './parse/index';
+import { inProcessPreparer, type FilePreparer } from './prepare';
 import { mentionsOf } from './rerank';
-import { searchTextOf } from './searchText';
 import type { Catalog, DocumentRecord, FileState, RejectedRecord } from './store/catalog';
 import type { ChunkIndex, ChunkRow } from './store/chunkIndex';
 
@@ -22,6 +22,10 @@ export interface IndexerDeps {
   catalog: Catalog;
   embedder: Embedder;
   log: Logger;
+  /** Parses (and with the local embedder, embeds) each file; the daemon's runs on its worker. */
+  preparer?: FilePreparer;
+  /** Whether the preparer computes the vectors (it runs the same local embedder as `embedder`). */
+  embedInPreparer?: boolean;
   /** Called after each batch is written, and when the queue's size changes. */
   onProgress: () => void;
 }
@@ -151,7 +155,11 @@ export class IndexWriter {
     const removed: string[] = [];
     const touchedOnly: { path: string; size: number; mtimeMs: number }[] = [];
     const rows: Omit<ChunkRow, 'vector'>[] = [];
+    const preparer = this.deps.preparer ?? inProcessPreparer;
+    const embedded = this.deps.embedInPreparer === true && preparer !== inProcessPreparer;
+    const vectors: (Float32Array | null)[] = [];
 
+    const changed: { path: string; file: NonNullable<(typeof files)[number]>; blob: string }[] = [];
     paths.forEach((path, i) => {
       const file = files[i];
       const known = this.states.get(path);
@@ -168,10 +176,21 @@ export class IndexWriter {
         }
         return;
       }
+      changed.push({ path, file, blob });
+    });
+    const prepared = await mapLimit(changed, 4, ({ path, file }) =>
+      file.content
+        ? preparer.prepare(path, file.content.toString('utf8'), embedded)
+        : Promise.resolve({
+            parsed: tooLarge(path, file.stat.size, PARSE_LIMITS.maxFileBytes),
+            searchTexts: [],
+            vectors: null,
+          }),
+    );
+
+    changed.forEach(({ path, file, blob }, i) => {
       const record = { path, blob, size: file.stat.size, mtimeMs: file.stat.mtimeMs };
-      const parsed = file.content
-        ? parseFile(path, file.content.toString('utf8'))
-        : tooLarge(path, file.stat.size, PARSE_LIMITS.maxFileBytes);
+      const { parsed, searchTexts, vectors: fileVectors } = prepared[i]!;
       if (!parsed.ok) {
         rejected.push({ ...record, problem: parsed.problem });
         return;
@@ -188,13 +207,14 @@ export class IndexWriter {
           end_line: chunk.endLine,
           heading: chunk.heading,
           text: chunk.text,
-          search_text: searchTextOf(parsed.file.frontmatter, chunk),
+          search_text: searchTexts[index] ?? '',
           type: meta.type,
           tags: meta.tags,
           date,
           review_by: meta.reviewBy,
           mentions,
         });
+        vectors.push(fileVectors?.[index] ?? null);
       });
       indexed.push({
         ...record,
@@ -223,7 +243,12 @@ export class IndexWriter {
     }
     const touched = [...indexed.map((d) => d.path), ...rejected.map((r) => r.path), ...removed];
     if (touched.length === 0) return;
-    const vectors = await this.deps.embedder.embedDocuments(rows.map((r) => r.search_text));
+    // Rows the preparer did not embed (another embedder, or the in-process preparer) are embedded here.
+    const missing = rows.flatMap((_, i) => (vectors[i] ? [] : [i]));
+    if (missing.length > 0) {
+      const computed = await this.deps.embedder.embedDocuments(missing.map((i) => rows[i]!.search_text));
+      missing.forEach((row, j) => (vectors[row] = computed[j]!));
+    }
     await this.deps.chunkIndex.replace(
       touched,
       rows.map((row, i) => ({ ...row, vector: vectors[i]! })),

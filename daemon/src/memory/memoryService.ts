@@ -18,7 +18,7 @@ import {
 import type { Logger } from '../log';
 import { createEmbedder, type Embedder } from './embed/embedder';
 import { isIndexable, walkWorkspace } from './files';
-import { parseFile } from './parse/index';
+import { WorkerPreparer, type FilePreparer } from './prepare';
 import { IndexWriter } from './indexer';
 import { isStale, searchChunks, type SearchMode } from './search';
 import { openStores, storesPresent, firstLine, type Stores } from './store/stores';
@@ -72,6 +72,7 @@ export class MemoryService {
   /** Scans, rebuilds and repairs run one at a time, in order. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly preparer: FilePreparer;
 
   private constructor(
     private readonly options: MemoryOptions,
@@ -81,6 +82,7 @@ export class MemoryService {
   ) {
     this.stores = stores;
     this.recovery = stores.repaired;
+    this.preparer = new WorkerPreparer(options.log);
     this.writer = this.newWriter(states);
   }
 
@@ -205,7 +207,7 @@ export class MemoryService {
     const content = await readFile(join(this.options.root, normalized), 'utf8').catch((error: unknown) => {
       throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: ${firstLine(error)}`);
     });
-    const parsed = parseFile(normalized, content);
+    const { parsed } = await this.preparer.prepare(normalized, content, false);
     const meta = parsed.ok ? parsed.file.meta : null;
     const today = localToday();
     return {
@@ -255,6 +257,7 @@ export class MemoryService {
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
     await this.closeStores();
+    await this.preparer.close();
   }
 
   private state(): IndexState {
@@ -357,6 +360,8 @@ export class MemoryService {
         chunkIndex: this.stores.chunkIndex,
         catalog: this.stores.catalog,
         embedder: this.embedder,
+        preparer: this.preparer,
+        embedInPreparer: this.options.config.memory.embeddings.provider === 'local',
         log: this.options.log,
         onProgress: () => this.afterBatch(),
       },

@@ -27,7 +27,10 @@ export function chunkYaml(text: string, path: string, limits: ChunkLimits): Yaml
   const read = yamlValue(doc);
   if (!read.ok) {
     const pos = lineCounter.linePos(read.offset);
-    return { ok: false, error: { path, line: pos.line, column: pos.col, severity: 'error', message: read.message } };
+    return {
+      ok: false,
+      error: { path, line: pos.line, column: pos.col, severity: 'error', message: read.message },
+    };
   }
   const lines = text.split('\n');
   const slice = (start: number, end: number): string =>

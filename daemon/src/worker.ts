@@ -1,0 +1,56 @@
+/**
+ * The daemon's worker thread (dist/worker.js): parses and embeds notes and renders templates, so
+ * that slow or hostile input never blocks the main thread. See runtime/workerThread.ts.
+ */
+import { parentPort } from 'node:worker_threads';
+import { renderDeep, renderTemplate, renderText, evaluateCondition } from './conductor/expressions';
+import { createLocalEmbedder } from './memory/embed/local';
+import { parseFile } from './memory/parse/index';
+import { searchTextOf } from './memory/searchText';
+import type { PreparedFile, WorkerRequest, WorkerResponse, WorkerTasks } from './runtime/workerTasks';
+
+async function prepareFile({
+  path,
+  content,
+  embed,
+}: WorkerTasks['prepareFile']['input']): Promise<PreparedFile> {
+  const parsed = parseFile(path, content);
+  if (!parsed.ok) return { parsed, searchTexts: [], vectors: null };
+  const searchTexts = parsed.file.chunks.map((chunk) => searchTextOf(parsed.file.frontmatter, chunk));
+  const vectors = embed ? await (await createLocalEmbedder()).embedDocuments(searchTexts) : null;
+  return { parsed, searchTexts, vectors };
+}
+
+function render({ template, scope, mode }: WorkerTasks['render']['input']): unknown {
+  switch (mode) {
+    case 'value':
+      return renderTemplate(String(template), scope);
+    case 'text':
+      return renderText(String(template), scope);
+    case 'deep':
+      return renderDeep(template, scope);
+    case 'condition':
+      return evaluateCondition(String(template), scope);
+  }
+}
+
+async function perform(request: WorkerRequest): Promise<unknown> {
+  switch (request.task) {
+    case 'prepareFile':
+      return prepareFile(request.input);
+    case 'render':
+      return render(request.input);
+  }
+}
+
+parentPort?.on('message', (request: WorkerRequest) => {
+  perform(request).then(
+    (output) => parentPort!.postMessage({ id: request.id, ok: true, output } satisfies WorkerResponse),
+    (error: unknown) =>
+      parentPort!.postMessage({
+        id: request.id,
+        ok: false,
+        error: error instanceof Error ? error.message : String(error),
+      } satisfies WorkerResponse),
+  );
+});
