@@ -9,11 +9,7 @@ import { parseFile } from './memory/parse/index';
 import { searchTextOf } from './memory/searchText';
 import type { PreparedFile, WorkerRequest, WorkerResponse, WorkerTasks } from './runtime/workerTasks';
 
-async function prepareFile({
-  path,
-  content,
-  embed,
-}: WorkerTasks['prepareFile']['input']): Promise<PreparedFile> {
+async function prepareFile(path: string, content: string, embed: boolean): Promise<PreparedFile> {
   const parsed = parseFile(path, content);
   if (!parsed.ok) return { parsed, searchTexts: [], vectors: null };
   const searchTexts = parsed.file.chunks.map((chunk) => searchTextOf(parsed.file.frontmatter, chunk));
@@ -36,8 +32,12 @@ function render({ template, scope, mode }: WorkerTasks['render']['input']): unkn
 
 async function perform(request: WorkerRequest): Promise<unknown> {
   switch (request.task) {
-    case 'prepareFile':
-      return prepareFile(request.input);
+    case 'prepareFiles': {
+      const { files, embed } = request.input;
+      const prepared: PreparedFile[] = [];
+      for (const file of files) prepared.push(await prepareFile(file.path, file.content, embed));
+      return prepared;
+    }
     case 'render':
       return render(request.input);
   }

@@ -6,7 +6,7 @@
  */
 import { WorkerThread, WorkerTimeoutError } from '../runtime/workerThread';
 import type { RenderMode } from '../runtime/workerTasks';
-import type { Scope } from './expressions';
+import { TEMPLATE_LIMITS, type Scope } from './expressions';
 
 export type { Scope } from './expressions';
 
@@ -32,12 +32,7 @@ async function render(template: unknown, scope: Scope, mode: RenderMode): Promis
         `the template took longer than ${RENDER_TIMEOUT_MS / 1000} s to render and was stopped`,
       );
     }
-    const message = error instanceof Error ? error.message : String(error);
-    throw new TemplateError(
-      /limit exceeded/.test(message)
-        ? `the template is too large to render (${message}); templates are limited in length, time and output size`
-        : message,
-    );
+    throw new TemplateError(explain(error instanceof Error ? error.message : String(error)));
   }
 }
 
@@ -59,4 +54,15 @@ export function renderDeep(value: unknown, scope: Scope): Promise<unknown> {
 /** Evaluates a condition with Liquid's truthiness (only false, nil and undefined are false). */
 export async function evaluateCondition(expression: string, scope: Scope): Promise<boolean> {
   return (await render(expression, scope, 'condition')) === true;
+}
+
+/** liquidjs names the limit it hit; say it in the operator's words. */
+function explain(message: string): string {
+  if (/render limit exceeded/.test(message)) {
+    return `the template took longer than ${TEMPLATE_LIMITS.renderLimit / 1000} s to render and was stopped (${message})`;
+  }
+  if (/limit exceeded/.test(message)) {
+    return `the template is too large to render (${message}); a template may be ${TEMPLATE_LIMITS.parseLimit.toLocaleString('en')} characters long and produce about ${TEMPLATE_LIMITS.memoryLimit.toLocaleString('en')} characters`;
+  }
+  return message;
 }

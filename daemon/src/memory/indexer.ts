@@ -12,6 +12,7 @@ import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
 import { PARSE_LIMITS, tooLarge } from './parse/index';
 import { inProcessPreparer, type FilePreparer } from './prepare';
+import type { PreparedFile } from '../runtime/workerTasks';
 import { mentionsOf } from './rerank';
 import type { Catalog, DocumentRecord, FileState, RejectedRecord } from './store/catalog';
 import type { ChunkIndex, ChunkRow } from './store/chunkIndex';
@@ -178,14 +179,18 @@ export class IndexWriter {
       }
       changed.push({ path, file, blob });
     });
-    const prepared = await mapLimit(changed, 4, ({ path, file }) =>
+    const readable = changed.flatMap(({ path, file }) =>
+      file.content ? [{ path, content: file.content.toString('utf8') }] : [],
+    );
+    const fromPreparer = await preparer.prepare(readable, embedded);
+    const prepared = changed.map(({ path, file }): PreparedFile =>
       file.content
-        ? preparer.prepare(path, file.content.toString('utf8'), embedded)
-        : Promise.resolve({
+        ? fromPreparer.shift()!
+        : {
             parsed: tooLarge(path, file.stat.size, PARSE_LIMITS.maxFileBytes),
             searchTexts: [],
             vectors: null,
-          }),
+          },
     );
 
     changed.forEach(({ path, file, blob }, i) => {

@@ -207,7 +207,8 @@ export class MemoryService {
     const content = await readFile(join(this.options.root, normalized), 'utf8').catch((error: unknown) => {
       throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: ${firstLine(error)}`);
     });
-    const { parsed } = await this.preparer.prepare(normalized, content, false);
+    const [prepared] = await this.preparer.prepare([{ path: normalized, content }], false);
+    const parsed = prepared!.parsed;
     const meta = parsed.ok ? parsed.file.meta : null;
     const today = localToday();
     return {

@@ -16,7 +16,11 @@ export interface PreparedFile {
 export type RenderMode = 'value' | 'text' | 'deep' | 'condition';
 
 export interface WorkerTasks {
-  prepareFile: { input: { path: string; content: string; embed: boolean }; output: PreparedFile };
+  /** Several files per request: one round trip per group instead of per file. */
+  prepareFiles: {
+    input: { files: { path: string; content: string }[]; embed: boolean };
+    output: PreparedFile[];
+  };
   render: { input: { template: unknown; scope: Record<string, unknown>; mode: RenderMode }; output: unknown };
 }
 

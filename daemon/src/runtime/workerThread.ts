@@ -134,8 +134,8 @@ export class WorkerThread {
 
 function describeTask(request: WorkerRequest): string {
   switch (request.task) {
-    case 'prepareFile':
-      return `Reading ${request.input.path}`;
+    case 'prepareFiles':
+      return `Reading ${request.input.files.map((f) => f.path).join(', ')}`;
     case 'render':
       return 'Rendering the template';
     default:
