@@ -43,14 +43,16 @@ async function perform(request: WorkerRequest): Promise<unknown> {
   }
 }
 
-parentPort?.on('message', (request: WorkerRequest) => {
+const port = parentPort;
+port?.on('message', (request: WorkerRequest) => {
   perform(request).then(
-    (output) => parentPort!.postMessage({ id: request.id, ok: true, output } satisfies WorkerResponse),
+    (output) => port.postMessage({ id: request.id, ok: true, output } satisfies WorkerResponse),
     (error: unknown) =>
-      parentPort!.postMessage({
+      port.postMessage({
         id: request.id,
         ok: false,
         error: error instanceof Error ? error.message : String(error),
       } satisfies WorkerResponse),
   );
 });
+port?.postMessage({ ready: true } satisfies WorkerResponse);

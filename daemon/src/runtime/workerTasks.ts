@@ -29,4 +29,5 @@ export type WorkerRequest = {
 }[keyof WorkerTasks];
 
 export type WorkerResponse =
-  { id: number; ok: true; output: unknown } | { id: number; ok: false; error: string };
+  /** Sent once, when the worker has loaded and listens. */
+  { ready: true } | { id: number; ok: true; output: unknown } | { id: number; ok: false; error: string };

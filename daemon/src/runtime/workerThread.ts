@@ -35,8 +35,10 @@ let nextRequestId = 1;
 
 export class WorkerThread {
   private worker: Worker | null = null;
+  /** Whether `worker` has loaded: a request's deadline does not count the thread's start-up. */
+  private online = false;
   private readonly queue: Pending[] = [];
-  private current: { pending: Pending; timer: NodeJS.Timeout } | null = null;
+  private current: { pending: Pending; timer: NodeJS.Timeout | null } | null = null;
   private closed = false;
 
   constructor(private readonly options: WorkerThreadOptions) {}
@@ -61,7 +63,7 @@ export class WorkerThread {
     const error = new Error(`The ${this.options.name} worker was closed`);
     for (const pending of this.queue.splice(0)) pending.reject(error);
     if (this.current) {
-      clearTimeout(this.current.timer);
+      if (this.current.timer) clearTimeout(this.current.timer);
       this.current.pending.reject(error);
       this.current = null;
     }
@@ -75,14 +77,21 @@ export class WorkerThread {
     const pending = this.queue.shift();
     if (!pending) return;
     const worker = this.ensureWorker();
-    const timer = setTimeout(() => this.timedOut(), pending.timeoutMs);
-    this.current = { pending, timer };
+    this.current = { pending, timer: null };
+    if (this.online) this.startDeadline();
     worker.postMessage(pending.request);
+  }
+
+  private startDeadline(): void {
+    if (this.current && !this.current.timer) {
+      this.current.timer = setTimeout(() => this.timedOut(), this.current.pending.timeoutMs);
+    }
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(workerScript(), { name: `keel-${this.options.name}` });
+    this.online = false;
     worker.on('message', (response: WorkerResponse) => this.answered(worker, response));
     worker.on('error', (error) => this.crashed(worker, error));
     worker.on('exit', (code) => this.crashed(worker, new Error(`the worker exited (${code})`)));
@@ -93,9 +102,16 @@ export class WorkerThread {
   }
 
   private answered(worker: Worker, response: WorkerResponse): void {
+    if ('ready' in response) {
+      if (worker === this.worker) {
+        this.online = true;
+        this.startDeadline();
+      }
+      return;
+    }
     const current = this.current;
     if (worker !== this.worker || !current || current.pending.request.id !== response.id) return;
-    clearTimeout(current.timer);
+    if (current.timer) clearTimeout(current.timer);
     this.current = null;
     if (response.ok) current.pending.resolve(response.output);
     else current.pending.reject(new Error(response.error));
@@ -119,7 +135,7 @@ export class WorkerThread {
     const current = this.current;
     this.current = null;
     if (current) {
-      clearTimeout(current.timer);
+      if (current.timer) clearTimeout(current.timer);
       current.pending.reject(new Error(`The ${this.options.name} worker failed: ${error.message}`));
     }
     this.next();
