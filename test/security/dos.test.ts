@@ -217,9 +217,12 @@ describe('the daemon under hostile input', () => {
     // Past the cap of 32 waiting connections, the rest are refused at once.
     await waitFor('the connections past the cap to be closed', () => closedAt.size >= 1_000 - 32);
     expect(closedAt.size).toBeLessThanOrEqual(1_000 - 32 + 1);
-    // A client that authenticated before the flood is served throughout.
+    // A client that authenticated before the flood is served throughout, the emergency stop too.
     const { ms } = await timed(() => client.request(StatusRequest));
     expect(ms).toBeLessThan(ANSWER_WITHIN_MS);
+    const stop = await timed(() => client.request(EmergencyStopRequest, { reason: 'dos test' }));
+    expect(stop.ms).toBeLessThan(ANSWER_WITHIN_MS);
+    await client.request(ResumeRequest);
     // The idle ones are dropped after the auth timeout, and new clients get in again.
     await waitFor('the idle connections to be dropped', () => closedAt.size === 1_000, 10_000);
     expect(Math.max(...closedAt.values())).toBeGreaterThan(4_500);
