@@ -1,6 +1,7 @@
-// Bundles the daemon's entry points: dist/cli.js (the keel command) and dist/keeld.js (the daemon
-// the editor starts). Native modules, and the Arrow library LanceDB shares with us, stay external
-// and load from node_modules. Then builds the default embedder's word table into dist/ (once).
+// Bundles the daemon's entry points: dist/cli.js (the keel command), dist/keeld.js (the daemon
+// the editor starts) and dist/worker.js (its worker thread for parsing, embedding and templates).
+// Native modules, and the Arrow library LanceDB shares with us, stay external and load from
+// node_modules. Then builds the default embedder's word table into dist/ (once).
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -9,7 +10,7 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 
 await build({
   ...common,
-  entryPoints: { cli: 'src/cli.ts', keeld: 'src/keeld.ts' },
+  entryPoints: { cli: 'src/cli.ts', keeld: 'src/keeld.ts', worker: 'src/worker.ts' },
   outdir: 'dist',
   sourcemap: 'linked',
   external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],

@@ -2,11 +2,24 @@
  * Templates and conditions in runbooks: Liquid (liquidjs), a template language that never runs
  * JavaScript and, with `ownPropertyOnly`, cannot reach prototypes. `{{ steps.plan.output }}` alone
  * yields the value itself (an object stays an object); text around it yields a string, objects
- * inside it written as JSON.
+ * inside it written as JSON. These render in the calling thread: the daemon calls them through
+ * templates.ts, which runs them on its worker thread.
  */
 import { Liquid } from 'liquidjs';
 
+/**
+ * Bounds on one template, enforced by liquidjs itself: its length, its render time, and what it
+ * may allocate (`{% for i in (1..100000000) %}` fails at once instead of running for minutes).
+ * Rendering runs on a worker thread with a deadline as well (templates.ts).
+ */
+export const TEMPLATE_LIMITS = {
+  parseLimit: 1_000_000,
+  renderLimit: 2_000,
+  memoryLimit: 16_000_000,
+};
+
 const liquid = new Liquid({
+  ...TEMPLATE_LIMITS,
   ownPropertyOnly: true,
   strictFilters: true,
   outputEscape: (value: unknown): string =>

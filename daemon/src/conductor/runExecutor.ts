@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { CircuitBreaker } from '../governance/circuitBreaker';
 import type { Runbook, RunbookStep, RunStatus } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
-import { evaluateCondition, renderTemplate, renderText, type Scope } from './expressions';
+import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, ReplayDivergenceError, type ModelsConfig } from './models/modelGateway';
@@ -138,18 +138,18 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     effect: (...args) => runtime.effect(...args),
   });
 
-  const end = (
+  const end = async (
     status: ExecutionResult['status'],
     error: string | null,
     outputs: Record<string, unknown> | null = null,
-  ): ExecutionResult => ({
+  ): Promise<ExecutionResult> => ({
     status,
     outputs,
     error,
     escalation:
       status === 'succeeded' || status === 'cancelled'
         ? null
-        : escalationMessage(options.runbook, scope, error),
+        : await escalationMessage(options.runbook, scope, error),
     modelCallsSent: gateway.sent,
     sideEffects,
   });
@@ -162,7 +162,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     }
     if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
     try {
-      if (step.when && !evaluateCondition(step.when, scope)) {
+      if (step.when && !(await evaluateCondition(step.when, scope))) {
         await append({
           type: 'stepEnd',
           stepId: step.id,
@@ -176,7 +176,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         continue;
       }
       budget.takeStep(`step "${step.id}"`);
-      const input = stepInput(step, runtime);
+      const input = await stepInput(step, runtime);
       await append({ type: 'stepStart', stepId: step.id, stepType: step.type, input, at: now() });
       const recalled = options.mode === 'replay' ? recall(step, input, startedSteps, finished) : null;
       const result = recalled ?? (await runStep(step, runtime));
@@ -211,19 +211,19 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   return finish(options.runbook, scope, end);
 }
 
-function finish(
+async function finish(
   runbook: Runbook,
   scope: Scope,
   end: (
     status: ExecutionResult['status'],
     error: string | null,
     outputs?: Record<string, unknown> | null,
-  ) => ExecutionResult,
-): ExecutionResult {
+  ) => Promise<ExecutionResult>,
+): Promise<ExecutionResult> {
   const outputs: Record<string, unknown> = {};
   for (const [name, output] of Object.entries(runbook.outputs)) {
     try {
-      outputs[name] = renderTemplate(output.value, scope);
+      outputs[name] = await renderTemplate(output.value, scope);
     } catch (error) {
       return end('failed', `output "${name}" could not be computed: ${describe(error)}`);
     }
@@ -244,7 +244,7 @@ function finish(
     const label = typeof criterion === 'string' ? criterion : (criterion.description ?? criterion.check);
     let holds: boolean;
     try {
-      holds = evaluateCondition(check, withOutputs);
+      holds = await evaluateCondition(check, withOutputs);
     } catch (error) {
       return end(
         'failed',
@@ -289,18 +289,21 @@ async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepRes
 }
 
 /** What the step is about to work on, rendered: shown in the trace and compared by replay. */
-function stepInput(step: RunbookStep, runtime: StepRuntime): unknown {
+async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unknown> {
   switch (step.type) {
     case 'retrieve':
-      return { ...retrieveInput(step, runtime), filter: step.filter ?? null };
+      return { ...(await retrieveInput(step, runtime)), filter: step.filter ?? null };
     case 'llm':
-      return { messages: llmMessages(step, runtime) };
+      return { messages: await llmMessages(step, runtime) };
     case 'agent':
-      return { messages: agentMessages(step, runtime), tools: step.tools };
+      return { messages: await agentMessages(step, runtime), tools: step.tools };
     case 'propose':
-      return { path: renderText(step.path, runtime.scope), summary: renderText(step.summary, runtime.scope) };
+      return {
+        path: await renderText(step.path, runtime.scope),
+        summary: await renderText(step.summary, runtime.scope),
+      };
     case 'connector':
-      return { use: step.use, action: step.action, with: connectorArguments(step, runtime) };
+      return { use: step.use, action: step.action, with: await connectorArguments(step, runtime) };
   }
 }
 
@@ -342,11 +345,11 @@ function restoreBudget(options: ExecutionOptions): RunBudget {
   return budget;
 }
 
-function escalationMessage(runbook: Runbook, scope: Scope, error: string | null): string {
+async function escalationMessage(runbook: Runbook, scope: Scope, error: string | null): Promise<string> {
   const reason = error ?? 'the run did not succeed';
   if (!runbook.escalation.message) return `${runbook.name} needs the operator: ${reason}`;
   try {
-    return renderText(runbook.escalation.message, { ...scope, error: reason });
+    return await renderText(runbook.escalation.message, { ...scope, error: reason });
   } catch {
     return `${runbook.name} needs the operator: ${reason}`;
   }

@@ -7,7 +7,7 @@
 import picomatch from 'picomatch';
 import type { FileChangedTrigger, Runbook, RunbookTrigger, RunSummary, ScheduleTrigger } from '@keel/schemas';
 import type { Logger } from '../log';
-import { renderTemplate, renderText, type Scope } from './expressions';
+import { renderTemplate, renderText, type Scope } from './templates';
 import type { RunbookCatalog } from './runbookCatalog';
 import type { InputValues } from './runInputs';
 import { FileChangeWatcher } from './triggerFiles';
@@ -210,7 +210,7 @@ export class TriggerScheduler {
     let inputs: InputValues;
     try {
       const scope = { trigger: { type: trigger.type, runbook: runbook.name, ...context } };
-      inputs = renderInputs(trigger.type === 'manual' ? {} : (trigger.inputs ?? {}), scope);
+      inputs = await renderInputs(trigger.type === 'manual' ? {} : (trigger.inputs ?? {}), scope);
     } catch (error) {
       this.options.log.warn("a trigger's inputs could not be rendered; no run", { ...about, error });
       return;
@@ -227,18 +227,21 @@ export class TriggerScheduler {
   }
 }
 
-function renderInputs(templates: Record<string, string | number | boolean>, scope: Scope): InputValues {
+async function renderInputs(
+  templates: Record<string, string | number | boolean>,
+  scope: Scope,
+): Promise<InputValues> {
   const inputs: InputValues = {};
   for (const [name, template] of Object.entries(templates)) {
     if (typeof template !== 'string') {
       inputs[name] = template;
       continue;
     }
-    const value = renderTemplate(template, scope);
+    const value = await renderTemplate(template, scope);
     inputs[name] =
       typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
         ? value
-        : renderText(template, scope);
+        : await renderText(template, scope);
   }
   return inputs;
 }

@@ -3,7 +3,7 @@
  * violations) into problems with exact 1-based line and column ranges, ready to be editor
  * diagnostics or CLI messages.
  */
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { Problem } from '@keel/schemas';
 
@@ -33,7 +33,20 @@ export function parseYamlWithSchema<S extends z.ZodType>(
       problems: doc.errors.map((error) => problem(error.pos, `YAML syntax: ${firstLine(error.message)}`)),
     };
   }
-  const result = schema.safeParse(doc.toJS() ?? {});
+  if (text.length > MAX_YAML_CHARS) {
+    return {
+      ok: false,
+      problems: [
+        problem(
+          [0, 0],
+          `The file is longer than ${MAX_YAML_CHARS / 1024} KB, Keel's limit for one YAML file. Split it.`,
+        ),
+      ],
+    };
+  }
+  const value = yamlValue(doc);
+  if (!value.ok) return { ok: false, problems: [problem([value.offset, value.offset], value.message)] };
+  const result = schema.safeParse(value.value ?? {});
   if (result.success) return { ok: true, value: result.data, problems: [] };
   return {
     ok: false,
@@ -42,6 +55,40 @@ export function parseYamlWithSchema<S extends z.ZodType>(
       return problem(range, label ? `${label}: ${issue.message}` : issue.message);
     }),
   };
+}
+
+/** Keel's own YAML files (keel.yaml, runbooks, tests) are small; a larger one is refused unread. */
+export const MAX_YAML_CHARS = 512 * 1024;
+/**
+ * Aliases a document may expand. A few `*anchor` references are normal; thousands that refer to
+ * each other are a "billion laughs" that would take the daemon's memory and time.
+ */
+const MAX_ALIAS_COUNT = 100;
+
+export type YamlValue = { ok: true; value: unknown } | { ok: false; offset: number; message: string };
+
+/**
+ * A parsed document's value, or, when its aliases expand past the limit, where the first alias is
+ * and what to do about it. Never throws for the file's content.
+ */
+export function yamlValue(doc: Document): YamlValue {
+  try {
+    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
+  } catch (error) {
+    let offset = 0;
+    visit(doc, {
+      Alias(_, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const reason = error instanceof Error ? firstLine(error.message) : String(error);
+    return {
+      ok: false,
+      offset,
+      message: `YAML aliases expand too far (${reason}); the file is not read. Write the values out instead of nesting *aliases.`,
+    };
+  }
 }
 
 /** The source range a zod issue is about, and the dotted key path to name in the message. */

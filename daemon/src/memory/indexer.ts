@@ -10,9 +10,10 @@ import { openNoFollow, resolveInside, WorkspacePathError } from '../files/worksp
 import type { Logger } from '../log';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
-import { parseFile } from './parse/index';
+import { PARSE_LIMITS, tooLarge } from './parse/index';
+import { inProcessPreparer, type FilePreparer } from './prepare';
+import type { PreparedFile } from '../runtime/workerTasks';
 import { mentionsOf } from './rerank';
-import { searchTextOf } from './searchText';
 import type { Catalog, DocumentRecord, FileState, RejectedRecord } from './store/catalog';
 import type { ChunkIndex, ChunkRow } from './store/chunkIndex';
 
@@ -22,6 +23,10 @@ export interface IndexerDeps {
   catalog: Catalog;
   embedder: Embedder;
   log: Logger;
+  /** Parses (and with the local embedder, embeds) each file; the daemon's runs on its worker. */
+  preparer?: FilePreparer;
+  /** Whether the preparer computes the vectors (it runs the same local embedder as `embedder`). */
+  embedInPreparer?: boolean;
   /** Called after each batch is written, and when the queue's size changes. */
   onProgress: () => void;
 }
@@ -151,7 +156,11 @@ export class IndexWriter {
     const removed: string[] = [];
     const touchedOnly: { path: string; size: number; mtimeMs: number }[] = [];
     const rows: Omit<ChunkRow, 'vector'>[] = [];
+    const preparer = this.deps.preparer ?? inProcessPreparer;
+    const embedded = this.deps.embedInPreparer === true && preparer !== inProcessPreparer;
+    const vectors: (Float32Array | null)[] = [];
 
+    const changed: { path: string; file: NonNullable<(typeof files)[number]>; blob: string }[] = [];
     paths.forEach((path, i) => {
       const file = files[i];
       const known = this.states.get(path);
@@ -159,7 +168,8 @@ export class IndexWriter {
         if (known) removed.push(path);
         return;
       }
-      const blob = gitBlobId(file.content);
+      // A file too large to read is known by its size and time instead of its content.
+      const blob = file.content ? gitBlobId(file.content) : `large:${file.stat.size}:${file.stat.mtimeMs}`;
       if (known?.blob === blob) {
         // Same content (a touch, a checkout of the same version): remember the new time only.
         if (known.mtimeMs !== file.stat.mtimeMs || known.size !== file.stat.size) {
@@ -167,8 +177,25 @@ export class IndexWriter {
         }
         return;
       }
+      changed.push({ path, file, blob });
+    });
+    const readable = changed.flatMap(({ path, file }) =>
+      file.content ? [{ path, content: file.content.toString('utf8') }] : [],
+    );
+    const fromPreparer = await preparer.prepare(readable, embedded);
+    const prepared = changed.map(({ path, file }): PreparedFile =>
+      file.content
+        ? fromPreparer.shift()!
+        : {
+            parsed: tooLarge(path, file.stat.size, PARSE_LIMITS.maxFileBytes),
+            searchTexts: [],
+            vectors: null,
+          },
+    );
+
+    changed.forEach(({ path, file, blob }, i) => {
       const record = { path, blob, size: file.stat.size, mtimeMs: file.stat.mtimeMs };
-      const parsed = parseFile(path, file.content.toString('utf8'));
+      const { parsed, searchTexts, vectors: fileVectors } = prepared[i]!;
       if (!parsed.ok) {
         rejected.push({ ...record, problem: parsed.problem });
         return;
@@ -185,13 +212,14 @@ export class IndexWriter {
           end_line: chunk.endLine,
           heading: chunk.heading,
           text: chunk.text,
-          search_text: searchTextOf(parsed.file.frontmatter, chunk),
+          search_text: searchTexts[index] ?? '',
           type: meta.type,
           tags: meta.tags,
           date,
           review_by: meta.reviewBy,
           mentions,
         });
+        vectors.push(fileVectors?.[index] ?? null);
       });
       indexed.push({
         ...record,
@@ -220,7 +248,12 @@ export class IndexWriter {
     }
     const touched = [...indexed.map((d) => d.path), ...rejected.map((r) => r.path), ...removed];
     if (touched.length === 0) return;
-    const vectors = await this.deps.embedder.embedDocuments(rows.map((r) => r.search_text));
+    // Rows the preparer did not embed (another embedder, or the in-process preparer) are embedded here.
+    const missing = rows.flatMap((_, i) => (vectors[i] ? [] : [i]));
+    if (missing.length > 0) {
+      const computed = await this.deps.embedder.embedDocuments(missing.map((i) => rows[i]!.search_text));
+      missing.forEach((row, j) => (vectors[row] = computed[j]!));
+    }
     await this.deps.chunkIndex.replace(
       touched,
       rows.map((row, i) => ({ ...row, vector: vectors[i]! })),
@@ -243,15 +276,22 @@ export class IndexWriter {
   }
 }
 
-/** The file's content and stat, or null when it is gone, not a regular file, or reached through a link. */
-async function readIfFile(root: string, path: string): Promise<{ content: Buffer; stat: FileStat } | null> {
+/**
+ * The file's content and stat, or null when it is gone, not a regular file, or reached through a
+ * link; the content is null for a file too large to read (it is reported, not indexed).
+ */
+async function readIfFile(
+  root: string,
+  path: string,
+): Promise<{ content: Buffer | null; stat: FileStat } | null> {
   try {
     const handle = await openNoFollow(await resolveInside(root, path), constants.O_RDONLY);
     if (handle === null) return null;
     try {
       const info = await handle.stat();
       if (!info.isFile()) return null;
-      return { content: await handle.readFile(), stat: { size: info.size, mtimeMs: info.mtimeMs } };
+      const content = info.size > PARSE_LIMITS.maxFileBytes ? null : await handle.readFile();
+      return { content, stat: { size: content?.length ?? info.size, mtimeMs: info.mtimeMs } };
     } finally {
       await handle.close();
     }

@@ -18,7 +18,7 @@ import { readInsideText } from '../files/workspacePaths';
 import type { Logger } from '../log';
 import { createEmbedder, type Embedder } from './embed/embedder';
 import { isIndexable, walkWorkspace } from './files';
-import { parseFile } from './parse/index';
+import { WorkerPreparer, type FilePreparer } from './prepare';
 import { IndexWriter } from './indexer';
 import { isStale, searchChunks, type SearchMode } from './search';
 import { openStores, storesPresent, firstLine, type Stores } from './store/stores';
@@ -72,6 +72,7 @@ export class MemoryService {
   /** Scans, rebuilds and repairs run one at a time, in order. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly preparer: FilePreparer;
 
   private constructor(
     private readonly options: MemoryOptions,
@@ -81,6 +82,7 @@ export class MemoryService {
   ) {
     this.stores = stores;
     this.recovery = stores.repaired;
+    this.preparer = new WorkerPreparer(options.log);
     this.writer = this.newWriter(states);
   }
 
@@ -212,7 +214,8 @@ export class MemoryService {
     if (content === null) {
       throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: there is no such file`);
     }
-    const parsed = parseFile(normalized, content);
+    const [prepared] = await this.preparer.prepare([{ path: normalized, content }], false);
+    const parsed = prepared!.parsed;
     const meta = parsed.ok ? parsed.file.meta : null;
     const today = localToday();
     return {
@@ -262,6 +265,7 @@ export class MemoryService {
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
     await this.closeStores();
+    await this.preparer.close();
   }
 
   private state(): IndexState {
@@ -364,6 +368,8 @@ export class MemoryService {
         chunkIndex: this.stores.chunkIndex,
         catalog: this.stores.catalog,
         embedder: this.embedder,
+        preparer: this.preparer,
+        embedInPreparer: this.options.config.memory.embeddings.provider === 'local',
         log: this.options.log,
         onProgress: () => this.afterBatch(),
       },

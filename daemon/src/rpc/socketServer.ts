@@ -2,9 +2,10 @@
  * The JSON-RPC 2.0 transport for the CLI and other local clients: newline-delimited JSON over a
  * unix socket (mode 0600, in a 0700 directory). A connection must first send `keel/auth` with the
  * daemon's token; anything else is refused, and a wrong token closes the connection.
+ * Whatever a client sends or does (a line of hundreds of megabytes, a thousand idle connections,
+ * a reset mid-request) costs the daemon a bounded amount and is that client's problem only.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import { chmod, rm } from 'node:fs/promises';
 import { timingSafeEqual } from 'node:crypto';
 import {
@@ -23,7 +24,24 @@ interface Session {
   authenticated: boolean;
   /** Set when the connection must close once the current answer is written. */
   closeAfterReply: boolean;
+  authTimer: NodeJS.Timeout | null;
 }
+
+export interface SocketLimits {
+  /** The longest request line, before and after authentication. */
+  maxLineBytes: number;
+  /** How long a connection may stay without a valid `keel/auth`. */
+  authTimeoutMs: number;
+  maxUnauthenticated: number;
+  maxConnections: number;
+}
+
+export const SOCKET_LIMITS: SocketLimits = {
+  maxLineBytes: 1024 * 1024,
+  authTimeoutMs: 5_000,
+  maxUnauthenticated: 32,
+  maxConnections: 256,
+};
 
 export interface SocketServerOptions {
   socketPath: string;
@@ -32,17 +50,20 @@ export interface SocketServerOptions {
   log: Logger;
   /** What `keel/auth` answers on success. */
   describe: () => ResultOf<typeof AuthRequest>;
+  limits?: Partial<SocketLimits>;
 }
 
 export class SocketServer {
   private readonly sessions = new Set<Session>();
   private readonly rpc = new JSONRPCServer<Session>();
   private nextId = 1;
+  private readonly limits: SocketLimits;
 
   private constructor(
     private readonly server: Server,
     private readonly options: SocketServerOptions,
   ) {
+    this.limits = { ...SOCKET_LIMITS, ...options.limits };
     this.rpc.applyMiddleware(async (next, request, session) => {
       if (session.authenticated || request.method === AuthRequest.method) return next(request, session);
       session.closeAfterReply = true;
@@ -92,7 +113,7 @@ export class SocketServer {
   notify(method: string, params: unknown): void {
     const line = JSON.stringify({ jsonrpc: '2.0', method, params }) + '\n';
     for (const session of this.sessions) {
-      if (session.authenticated && !session.socket.destroyed) session.socket.write(line);
+      if (session.authenticated) send(session, line);
     }
   }
 
@@ -103,17 +124,100 @@ export class SocketServer {
   }
 
   private accept(socket: Socket): void {
-    const session: Session = { id: this.nextId++, socket, authenticated: false, closeAfterReply: false };
+    // First, so that nothing a client does (reset, half-close, a write after it left) is unhandled.
+    socket.on('error', (error) => this.options.log.debug('socket client error', { error }));
+    const refusal = this.refusal();
+    if (refusal) {
+      this.options.log.warn(`socket connection refused: ${refusal}`);
+      socket.end(errorLine(refusal));
+      setTimeout(() => socket.destroy(), 1_000).unref();
+      return;
+    }
+    const session: Session = {
+      id: this.nextId++,
+      socket,
+      authenticated: false,
+      closeAfterReply: false,
+      authTimer: setTimeout(() => {
+        this.options.log.info('socket client did not authenticate in time; connection closed', {
+          session: session.id,
+        });
+        this.drop(session, `Not authenticated within ${this.limits.authTimeoutMs / 1000} s`);
+      }, this.limits.authTimeoutMs),
+    };
+    session.authTimer!.unref();
     this.sessions.add(session);
-    socket.on('close', () => this.sessions.delete(session));
-    socket.on('error', (error) =>
-      this.options.log.debug('socket client error', { session: session.id, error }),
-    );
-    const lines = createInterface({ input: socket, crlfDelay: Infinity });
-    lines.on('line', (line) => {
-      if (line.trim() === '') return;
-      void this.receive(line, session);
+    socket.on('close', () => {
+      if (session.authTimer) clearTimeout(session.authTimer);
+      this.sessions.delete(session);
     });
+    this.readLines(session, (line) => {
+      if (line.trim() !== '') void this.receive(line, session);
+    });
+  }
+
+  /** Why a new connection cannot be taken now, or null. */
+  private refusal(): string | null {
+    if (this.sessions.size >= this.limits.maxConnections) {
+      return `Too many connections (${this.limits.maxConnections}); try again later`;
+    }
+    let waiting = 0;
+    for (const session of this.sessions) if (!session.authenticated) waiting++;
+    if (waiting >= this.limits.maxUnauthenticated) {
+      return `Too many connections waiting to authenticate (${this.limits.maxUnauthenticated}); try again later`;
+    }
+    return null;
+  }
+
+  /**
+   * Newline-delimited frames, each at most `maxLineBytes`: a longer one closes the connection
+   * before it is buffered, so a client streaming gigabytes without a newline costs 1 MiB at most.
+   */
+  private readLines(session: Session, onLine: (line: string) => void): void {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    session.socket.on('data', (data: Buffer) => {
+      let start = 0;
+      for (let end = data.indexOf(10); end !== -1; end = data.indexOf(10, start)) {
+        const piece = data.subarray(start, end);
+        if (pendingBytes + piece.length > this.limits.maxLineBytes) {
+          this.tooLong(session);
+          return;
+        }
+        const line = pendingBytes > 0 ? Buffer.concat([...pending, piece]) : piece;
+        pending = [];
+        pendingBytes = 0;
+        start = end + 1;
+        onLine(line.toString('utf8').replace(/\r$/, ''));
+        if (session.socket.destroyed) return;
+      }
+      const rest = data.subarray(start);
+      if (pendingBytes + rest.length > this.limits.maxLineBytes) {
+        this.tooLong(session);
+        return;
+      }
+      if (rest.length > 0) {
+        pending.push(rest);
+        pendingBytes += rest.length;
+      }
+    });
+  }
+
+  private tooLong(session: Session): void {
+    this.options.log.warn('socket client sent a line over the size limit; connection closed', {
+      session: session.id,
+    });
+    this.drop(session, `Request larger than ${this.limits.maxLineBytes / (1024 * 1024)} MiB`);
+  }
+
+  /** Answers a last error and closes the connection, dropping anything it still sends. */
+  private drop(session: Session, message: string): void {
+    if (session.authTimer) clearTimeout(session.authTimer);
+    session.socket.removeAllListeners('data');
+    session.socket.pause();
+    session.socket.end(errorLine(message));
+    // Do not wait for a client that never reads its answer.
+    setTimeout(() => session.socket.destroy(), 1_000).unref();
   }
 
   private async receive(line: string, session: Session): Promise<void> {
@@ -124,7 +228,7 @@ export class SocketServer {
       this.options.log.error('socket request failed', { session: session.id, error });
       return;
     }
-    if (response && !session.socket.destroyed) session.socket.write(JSON.stringify(response) + '\n');
+    if (response) send(session, JSON.stringify(response) + '\n');
     if (session.closeAfterReply) session.socket.end();
   }
 
@@ -136,6 +240,8 @@ export class SocketServer {
       throw new JSONRPCErrorException('Invalid token', ErrorCodes.Unauthorized);
     }
     session.authenticated = true;
+    if (session.authTimer) clearTimeout(session.authTimer);
+    session.authTimer = null;
     this.options.log.debug('socket client authenticated', {
       session: session.id,
       client: parsed.data.client ?? 'unknown',
@@ -148,4 +254,14 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Writes to a client unless it is gone (a client that left mid-request is not an error). */
+function send(session: Session, line: string): void {
+  const { socket } = session;
+  if (!socket.destroyed && socket.writable) socket.write(line);
+}
+
+function errorLine(message: string): string {
+  return JSON.stringify(createJSONRPCErrorResponse(null, ErrorCodes.InvalidRequest, message)) + '\n';
 }

@@ -4,7 +4,7 @@
  * without calling a tool, or fails at `maxIterations`.
  */
 import type { AgentTool, RunbookStep } from '@keel/schemas';
-import { renderText } from '../expressions';
+import { renderText } from '../templates';
 import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
 import { callConnector } from './connector';
 import { workspaceRelative } from '../../files/workspacePaths';
@@ -36,17 +36,18 @@ const TOOLS: Record<AgentTool, ToolDefinition> = {
   }),
 };
 
-export function agentMessages(step: AgentStep, runtime: StepRuntime): ChatMessage[] {
+export async function agentMessages(step: AgentStep, runtime: StepRuntime): Promise<ChatMessage[]> {
   const messages: ChatMessage[] = [];
-  const system = systemMessage(step.system ? renderText(step.system, runtime.scope) : null, runtime.feedback);
+  const own = step.system ? await renderText(step.system, runtime.scope) : null;
+  const system = systemMessage(own, runtime.feedback);
   if (system) messages.push({ role: 'system', content: system });
-  messages.push({ role: 'user', content: renderText(step.goal, runtime.scope) });
+  messages.push({ role: 'user', content: await renderText(step.goal, runtime.scope) });
   return messages;
 }
 
 export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<StepResult> {
   const tier = step.tier ?? runtime.runbook.model.tier;
-  const messages = agentMessages(step, runtime);
+  const messages = await agentMessages(step, runtime);
   const tools = step.tools.map((name) => TOOLS[name]);
   const retrieved: NonNullable<StepResult['retrieved']> = [];
   const actions: unknown[] = [];

@@ -11,17 +11,20 @@ import {
   type OutboxResult,
   type OutboxWrite,
 } from '../connectors/fsOutbox';
-import { renderDeep } from '../expressions';
+import { renderDeep } from '../templates';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type ConnectorStep = Extract<RunbookStep, { type: 'connector' }>;
 
-export function connectorArguments(step: ConnectorStep, runtime: StepRuntime): Record<string, unknown> {
-  return renderDeep(step.with, runtime.scope) as Record<string, unknown>;
+export async function connectorArguments(
+  step: ConnectorStep,
+  runtime: StepRuntime,
+): Promise<Record<string, unknown>> {
+  return (await renderDeep(step.with, runtime.scope)) as Record<string, unknown>;
 }
 
 export async function runConnector(step: ConnectorStep, runtime: StepRuntime): Promise<StepResult> {
-  const args = connectorArguments(step, runtime);
+  const args = await connectorArguments(step, runtime);
   return { output: await callConnector(runtime, `${runtime.runId}:${step.id}`, step.use, step.action, args) };
 }
 

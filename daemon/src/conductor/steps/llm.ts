@@ -5,23 +5,24 @@
  */
 import { z } from 'zod';
 import type { RunbookStep } from '@keel/schemas';
-import { renderText } from '../expressions';
+import { renderText } from '../templates';
 import type { ChatMessage } from '../models/modelProvider';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
 type LlmStep = Extract<RunbookStep, { type: 'llm' }>;
 
-export function llmMessages(step: LlmStep, runtime: StepRuntime): ChatMessage[] {
+export async function llmMessages(step: LlmStep, runtime: StepRuntime): Promise<ChatMessage[]> {
   const messages: ChatMessage[] = [];
-  const system = systemMessage(step.system ? renderText(step.system, runtime.scope) : null, runtime.feedback);
+  const own = step.system ? await renderText(step.system, runtime.scope) : null;
+  const system = systemMessage(own, runtime.feedback);
   if (system) messages.push({ role: 'system', content: system });
-  messages.push({ role: 'user', content: renderText(step.prompt, runtime.scope) });
+  messages.push({ role: 'user', content: await renderText(step.prompt, runtime.scope) });
   return messages;
 }
 
 export async function runLlm(step: LlmStep, runtime: StepRuntime): Promise<StepResult> {
   const tier = step.tier ?? runtime.runbook.model.tier;
-  const messages = llmMessages(step, runtime);
+  const messages = await llmMessages(step, runtime);
   const ask = async (call: number, useTier: string): Promise<string> => {
     const response = await runtime.models.call(step.id, call, useTier, {
       messages,

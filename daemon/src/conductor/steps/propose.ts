@@ -4,20 +4,20 @@
  * says `onReject: continue`, in which case later steps read the decision and its reason.
  */
 import type { RunbookStep } from '@keel/schemas';
-import { renderText } from '../expressions';
+import { renderText } from '../templates';
 import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type ProposeStep = Extract<RunbookStep, { type: 'propose' }>;
 
 export async function runPropose(step: ProposeStep, runtime: StepRuntime): Promise<StepResult> {
-  const path = workspaceRelative(renderText(step.path, runtime.scope));
+  const path = workspaceRelative(await renderText(step.path, runtime.scope));
   const outcome = await runtime.propose({
     key: step.id,
     stepId: step.id,
-    changes: [{ path, content: renderText(step.content, runtime.scope) }],
-    summary: renderText(step.summary, runtime.scope),
-    reasoning: renderText(step.reasoning, runtime.scope),
+    changes: [{ path, content: await renderText(step.content, runtime.scope) }],
+    summary: await renderText(step.summary, runtime.scope),
+    reasoning: await renderText(step.reasoning, runtime.scope),
   });
   if (outcome.decision === 'rejected' && step.onReject === 'fail') {
     throw new StepFailedError(`the operator rejected the change: ${outcome.reason ?? 'no reason given'}`);

@@ -112,7 +112,7 @@ class StaticEmbedder implements Embedder {
   private stemOf(word: string): string {
     let root = this.stems.get(word);
     if (root === undefined) {
-      root = /^[a-z]+$/.test(word) ? stem(word) : word;
+      root = word.length <= MAX_WORD_CHARS && /^[a-z]+$/.test(word) ? stem(word) : word;
       if (this.stems.size > 20_000) this.stems = new Map();
       this.stems.set(word, root);
     }
@@ -120,7 +120,16 @@ class StaticEmbedder implements Embedder {
   }
 }
 
-/** Lowercase words with diacritics folded; clitics dropped ('s 'm 'd 'll 're 've), n't read as not. */
+/**
+ * Longer runs of letters are no word any table knows (GloVe's longest is under 40), and the Porter2
+ * stemmer takes time quadratic in a word's length (16,000 characters: 2 s; a million: hours).
+ */
+export const MAX_WORD_CHARS = 64;
+
+/**
+ * Lowercase words with diacritics folded; clitics dropped ('s 'm 'd 'll 're 've), n't read as not.
+ * Words longer than MAX_WORD_CHARS are skipped.
+ */
 export function tokenize(text: string): string[] {
   let lower = text.toLowerCase();
   // Only text with non-ASCII characters needs folding (é → e, curly apostrophes → ').
@@ -133,6 +142,7 @@ export function tokenize(text: string): string[] {
   const out: string[] = [];
   for (const match of lower.matchAll(/[a-z0-9]+(?:'[a-z]+)*/g)) {
     let word = match[0];
+    if (word.length > MAX_WORD_CHARS) continue;
     const apostrophe = word.indexOf("'");
     if (apostrophe >= 0) {
       const head = word.slice(0, apostrophe);

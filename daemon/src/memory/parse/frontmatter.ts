@@ -5,6 +5,7 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { Frontmatter, type Problem } from '@keel/schemas';
+import { yamlValue } from '../../files/yamlProblems';
 
 export interface SplitNote {
   /** The frontmatter's YAML text, or null when the note has none. */
@@ -66,7 +67,14 @@ export function parseFrontmatter(yaml: string, startLine: number, path: string):
       },
     };
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const read = yamlValue(doc);
+  if (!read.ok) {
+    return {
+      ok: false,
+      error: { path, ...at(read.offset), severity: 'error', message: `Frontmatter: ${read.message}` },
+    };
+  }
+  const value = read.value;
   if (value === null || value === undefined) return { ok: true, data: {}, raw: {}, warnings: [] };
   if (typeof value !== 'object' || Array.isArray(value)) {
     return {

@@ -119,9 +119,31 @@ function splitOversized(
   for (let i = start; i < end; i++) {
     const length = (lines[i]?.length ?? 0) + 1;
     if (size > 0 && size + length > limits.hardMaxChars) emit(i);
+    if (length > limits.hardMaxChars) {
+      // One line longer than a chunk (a minified blob, a pasted log): cut it into pieces.
+      out.push(...cutLine(lines[i]!, i + firstLine, heading, limits.hardMaxChars));
+      pieceStart = i + 1;
+      continue;
+    }
     size += length;
   }
   emit(end);
+  return out;
+}
+
+/** Pieces of one long line, each at most `max` characters, all on that line. */
+export function cutLine(line: string, lineNumber: number, heading: string, max: number): Chunk[] {
+  const out: Chunk[] = [];
+  let offset = 0;
+  while (offset < line.length) {
+    let end = Math.min(line.length, offset + max);
+    // Cut between words when there is a space in the second half of the piece.
+    const space = end < line.length ? line.lastIndexOf(' ', end) : -1;
+    if (space > offset + max / 2) end = space + 1;
+    const text = line.slice(offset, end).trim();
+    if (text) out.push({ startLine: lineNumber, endLine: lineNumber, heading, text });
+    offset = end;
+  }
   return out;
 }
 

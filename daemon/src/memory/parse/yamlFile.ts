@@ -1,7 +1,8 @@
 /** Chunking of YAML files (runbooks, configs): one chunk per top-level key, small ones packed. */
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Problem } from '@keel/schemas';
-import type { Chunk, ChunkLimits } from './markdown';
+import { yamlValue } from '../../files/yamlProblems';
+import { cutLine, type Chunk, type ChunkLimits } from './markdown';
 
 export type YamlChunks = { ok: true; value: unknown; chunks: Chunk[] } | { ok: false; error: Problem };
 
@@ -21,6 +22,14 @@ export function chunkYaml(text: string, path: string, limits: ChunkLimits): Yaml
         severity: 'error',
         message: `Not valid YAML: ${syntax.message.split('\n')[0]}. The file is not indexed until this is fixed.`,
       },
+    };
+  }
+  const read = yamlValue(doc);
+  if (!read.ok) {
+    const pos = lineCounter.linePos(read.offset);
+    return {
+      ok: false,
+      error: { path, line: pos.line, column: pos.col, severity: 'error', message: read.message },
     };
   }
   const lines = text.split('\n');
@@ -57,7 +66,7 @@ export function chunkYaml(text: string, path: string, limits: ChunkLimits): Yaml
   }
   return {
     ok: true,
-    value: doc.toJS({ maxAliasCount: 100 }) as unknown,
+    value: read.value,
     chunks: chunks.flatMap((c) => cap(c, limits)),
   };
 }
@@ -71,6 +80,15 @@ function cap(chunk: Chunk, limits: ChunkLimits): Chunk[] {
   let size = 0;
   for (let i = 0; i <= lines.length; i++) {
     const length = i < lines.length ? (lines[i]?.length ?? 0) + 1 : Infinity;
+    if (i < lines.length && length > limits.hardMaxChars) {
+      const text = lines.slice(start, i).join('\n').trim();
+      if (text)
+        out.push({ ...chunk, startLine: chunk.startLine + start, endLine: chunk.startLine + i - 1, text });
+      out.push(...cutLine(lines[i]!, chunk.startLine + i, chunk.heading, limits.hardMaxChars));
+      start = i + 1;
+      size = 0;
+      continue;
+    }
     if (i === lines.length || (size > 0 && size + length > limits.hardMaxChars)) {
       const text = lines.slice(start, i).join('\n').trim();
       if (text)
