@@ -280,6 +280,7 @@ describe('a trigger whose run is refused', () => {
       workspace: dirs.workspace,
       log: createLogger({ level: 'info', write: (line) => (logs += line + '\n') }),
       runbooks: () => catalog.list(),
+      allowed: () => true, // the operator consented to this trigger
       // The conductor during an emergency stop: it refuses the first run.
       start: (runbook, inputs) => {
         started.push(String(inputs.note));

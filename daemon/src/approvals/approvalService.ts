@@ -36,6 +36,7 @@ export class ApprovalService {
     private config: WorkspaceConfig,
     private readonly log: Logger,
     private readonly onChanged: (proposal: Proposal, pending: number) => void,
+    private readonly trusted: () => boolean,
   ) {}
 
   static async open(options: {
@@ -43,6 +44,8 @@ export class ApprovalService {
     config: WorkspaceConfig;
     log: Logger;
     onChanged: (proposal: Proposal, pending: number) => void;
+    /** Stored decisions are finished only in a workspace the operator trusts. */
+    trusted: () => boolean;
   }): Promise<ApprovalService> {
     const store = await ProposalStore.open(`${options.workspace}/.keel/approvals`, (m) =>
       options.log.warn(m),
@@ -53,6 +56,7 @@ export class ApprovalService {
       options.config,
       options.log,
       options.onChanged,
+      options.trusted,
     );
     await service.finishInterrupted();
     return service;
@@ -295,8 +299,17 @@ export class ApprovalService {
     return publicOf(applied);
   }
 
-  /** After a crash: decisions saved but not carried out to the end are finished, once. */
-  private async finishInterrupted(): Promise<void> {
+  /**
+   * After a crash: decisions saved but not carried out to the end are finished, once, and only
+   * in a trusted workspace (a cloned one may carry decisions the operator never made).
+   */
+  async finishInterrupted(): Promise<void> {
+    if (!this.trusted()) {
+      const waiting = this.store.all().filter((p) => p.applying).length;
+      if (waiting > 0)
+        this.log.warn('decisions interrupted by a stop wait for your trust in the workspace', { waiting });
+      return;
+    }
     for (const proposal of this.store.all()) {
       if (!proposal.applying) continue;
       try {

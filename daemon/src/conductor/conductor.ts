@@ -13,6 +13,7 @@ import type {
   RunbookTestResult,
   RunSummary,
   RunTrace,
+  TrustEndpoint,
   WorkspaceConfig,
 } from '@keel/schemas';
 import { ApprovalService } from '../approvals/approvalService';
@@ -46,6 +47,16 @@ export interface ConductorOptions {
   onApprovalChanged?: (proposal: Proposal, pending: number) => void;
   onControlChanged?: (state: ControlState) => void;
   env?: NodeJS.ProcessEnv;
+  /** The operator's consent: nothing starts, resumes or is sent without it. */
+  trust: ConductorTrust;
+}
+
+/** What the conductor asks of workspace trust (see trust/workspaceTrust.ts). */
+export interface ConductorTrust {
+  readonly trusted: boolean;
+  allows(endpoint: TrustEndpoint): boolean;
+  /** Throws `NotTrusted` (naming what the workspace wants) unless the workspace is trusted. */
+  require(what: string): void;
 }
 
 interface ActiveRun {
@@ -70,7 +81,10 @@ export class Conductor {
   private readonly queue: string[] = [];
   private running = 0;
   private stopping = false;
-  private apiKey: string | null = null;
+  /** The editor's key and the endpoint origin it was stored for: sent nowhere else. */
+  private apiKey: { key: string; origin: string } | null = null;
+  /** Unfinished runs of an untrusted workspace: listed, resumed only once the operator trusts it. */
+  private readonly dormant = new Set<string>();
   /** Each runbook's role, for quotas set per role. */
   private readonly roles = new Map<string, string>();
   /** Runs under way whose runbook does not parse: they wait for the file to be fixed. */
@@ -99,6 +113,7 @@ export class Conductor {
       workspace: options.workspace,
       config: options.config,
       log: options.log,
+      trusted: () => options.trust.trusted,
       onChanged: (proposal, pending) => {
         traces.saveApproval(proposal);
         options.onApprovalChanged?.(proposal, pending);
@@ -128,9 +143,26 @@ export class Conductor {
   }
 
   /** A key handed over by the editor (from its secret storage); kept in memory, never written. */
-  setApiKey(key: string): void {
-    this.apiKey = key;
+  setApiKey(key: string, origin: string): void {
+    this.apiKey = { key, origin };
     this.options.log.redact(key);
+  }
+
+  /**
+   * The operator trusted the workspace (or took trust back): once trusted, approvals interrupted
+   * by a stop are finished and unfinished runs resume from their journals.
+   */
+  async trustChanged(): Promise<void> {
+    if (!this.options.trust.trusted || this.stopping) return;
+    await this.approvals.finishInterrupted();
+    const dormant = [...this.dormant];
+    this.dormant.clear();
+    for (const id of dormant) {
+      const records = await readJournal(journalPath(this.runsDir, id)).catch(() => null);
+      if (!records) continue;
+      this.finished.delete(id);
+      await this.resumeJournal(id, records);
+    }
   }
 
   async listRunbooks(): Promise<RunbookInfo[]> {
@@ -184,6 +216,7 @@ export class Conductor {
   ): Promise<RunSummary> {
     if (this.stopping)
       throw new ConductorRequestError('the daemon is stopping; start the run again when it is back');
+    this.options.trust.require('Starting a run');
     const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
       throw new ConductorRequestError(error.message);
     });
@@ -343,7 +376,7 @@ export class Conductor {
     const endpoint = this.options.config.models.endpoint;
     const fromEnv = endpoint?.apiKeyEnv ? (this.options.env ?? process.env)[endpoint.apiKeyEnv] : undefined;
     if (fromEnv) this.options.log.redact(fromEnv);
-    return [this.apiKey, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
+    return [this.apiKey?.key, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
   }
 
   /** Reads every journal: finished runs are listed, unfinished ones resumed. */
@@ -375,30 +408,45 @@ export class Conductor {
         this.traces.saveRun(summary);
         continue;
       }
-      if (!this.options.resume) {
+      if (!this.options.resume || !this.options.trust.trusted) {
         this.finished.set(id, summarize(records, stepsTotal, null));
+        if (this.options.resume) {
+          this.dormant.add(id);
+          this.options.log.warn('an unfinished run waits for your trust in the workspace to resume', {
+            run: id,
+          });
+        }
         continue;
       }
-      const journal = await Journal.openExisting(path, this.redact);
-      if (records.some((r) => r.type === 'cancelRequested')) {
-        // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
-        await journal.append({
-          type: 'runEnd',
-          status: 'cancelled',
-          outputs: null,
-          error: 'cancelled by the operator',
-          escalation: null,
-          at: new Date().toISOString(),
-        });
-        await journal.close();
-        this.finished.set(id, summarize(journal.records, stepsTotal, null));
-        await this.approvals.withdraw(id);
-        continue;
-      }
-      await journal.append({ type: 'resume', at: new Date().toISOString() });
-      this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
-      void this.enqueue(id, journal, stepsTotal);
+      await this.resumeJournal(id, records);
     }
+  }
+
+  /** Takes up an unfinished run from its journal (ends it if the operator had cancelled it). */
+  private async resumeJournal(id: string, records: JournalRecord[]): Promise<void> {
+    const path = journalPath(this.runsDir, id);
+    const run = records[0] as RecordOf<'run'>;
+    const runbook = await this.runbooks.get(run.runbook).catch(() => null);
+    const stepsTotal = runbook?.runbook.steps.length ?? 0;
+    const journal = await Journal.openExisting(path, this.redact);
+    if (records.some((r) => r.type === 'cancelRequested')) {
+      // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
+      await journal.append({
+        type: 'runEnd',
+        status: 'cancelled',
+        outputs: null,
+        error: 'cancelled by the operator',
+        escalation: null,
+        at: new Date().toISOString(),
+      });
+      await journal.close();
+      this.finished.set(id, summarize(journal.records, stepsTotal, null));
+      await this.approvals.withdraw(id);
+      return;
+    }
+    await journal.append({ type: 'resume', at: new Date().toISOString() });
+    this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
+    void this.enqueue(id, journal, stepsTotal);
   }
 
   private enqueue(id: string, journal: Journal, stepsTotal: number): RunSummary {
@@ -480,7 +528,12 @@ export class Conductor {
         models: this.options.config.models,
         provider:
           cassette ??
-          providerFor(this.options.config.models, () => this.apiKey, this.options.env ?? process.env),
+          providerFor({
+            models: this.options.config.models,
+            editorKey: (origin) => (this.apiKey?.origin === origin ? this.apiKey.key : null),
+            env: this.options.env ?? process.env,
+            allows: (endpoint) => this.options.trust.allows(endpoint),
+          }),
         memory: cassette
           ? cassetteMemory(cassette, await this.options.memory())
           : await this.options.memory(),

@@ -20,6 +20,7 @@ import { parseRunbook } from '../../../daemon/src/conductor/runbookFile';
 import { executeRun } from '../../../daemon/src/conductor/runExecutor';
 import type { MemoryAccess } from '../../../daemon/src/conductor/steps/stepRuntime';
 import { createLogger } from '../../../daemon/src/log';
+import { WorkspaceTrust } from '../../../daemon/src/trust/workspaceTrust';
 import { ModelServer } from '../../helpers/modelServer';
 import { round, summarize, type Summary } from '../stats';
 
@@ -190,11 +191,17 @@ async function measureConductorRuns(
     version: 1,
     models: { endpoint: { baseUrl: server.baseUrl }, tiers: { fast: { model: 'instant' } } },
   });
+  // The operator trusts the bench's workspace (and the decision is removed afterwards).
+  const log = createLogger({ level: 'error' });
+  const trust = await WorkspaceTrust.load(workspace, log);
+  trust.update(config, []);
+  await trust.grant(trust.state().wantsHash);
   const conductor = await Conductor.open({
     workspace,
-    log: createLogger({ level: 'error' }),
+    log,
     config,
     resume: false,
+    trust,
     memory: () => Promise.resolve(NO_MEMORY),
     onRunChanged: () => undefined,
   });
@@ -220,6 +227,7 @@ async function measureConductorRuns(
     return { runsPerSecondSequential, runsPerSecondConcurrent };
   } finally {
     await conductor.stop();
+    await trust.revoke();
     await server.close();
   }
 }
