@@ -51,9 +51,15 @@ describe('the consent prompt', () => {
     expect(shouldAskForConsent({ editorTrusted: true, state: hostile, declined: none })).toBe(true);
     expect(shouldAskForConsent({ editorTrusted: false, state: hostile, declined: none })).toBe(false);
     expect(shouldAskForConsent({ editorTrusted: true, state: null, declined: none })).toBe(false);
-    expect(
-      shouldAskForConsent({ editorTrusted: true, state: { ...hostile, trusted: true }, declined: none }),
-    ).toBe(false);
+    const consented = hostile.triggers.map((trigger) => ({ ...trigger, consented: true }));
+    const trusted = { ...hostile, trusted: true, grantedAt: 'x', triggers: consented };
+    expect(shouldAskForConsent({ editorTrusted: true, state: trusted, declined: none })).toBe(false);
+    // Trusted, but a new trigger waits for consent: asked.
+    const newTrigger = {
+      ...trusted,
+      triggers: [...consented, { ...hostile.triggers[0]!, id: 't2', consented: false }],
+    };
+    expect(shouldAskForConsent({ editorTrusted: true, state: newTrigger, declined: none })).toBe(true);
     const declined = new Set(['h1']);
     expect(shouldAskForConsent({ editorTrusted: true, state: hostile, declined })).toBe(false);
     // A new endpoint or trigger is a new question, even after "Not now".
@@ -98,9 +104,9 @@ describe('the sidebar', () => {
     const daemon = { trust: hostile } as never;
     expect(sidebarTrust({ editorTrusted: false, daemon })).toBe('restricted');
     expect(sidebarTrust({ editorTrusted: true, daemon })).toBe('not trusted');
-    expect(
-      sidebarTrust({ editorTrusted: true, daemon: { trust: { ...hostile, trusted: true } } as never }),
-    ).toBe('trusted');
+    const consented = hostile.triggers.map((trigger) => ({ ...trigger, consented: true }));
+    const trusted = { ...hostile, trusted: true, grantedAt: 'x', triggers: consented };
+    expect(sidebarTrust({ editorTrusted: true, daemon: { trust: trusted } as never })).toBe('trusted');
     expect(
       sidebarTrust({ editorTrusted: true, daemon: { trust: { ...hostile, grantedAt: 'x' } } as never }),
     ).toBe('asks again');

@@ -13,6 +13,7 @@ import {
   TrustGrantRequest,
   TrustRevokeRequest,
   TrustStateRequest,
+  trustStanding,
   type TrustState,
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
@@ -60,7 +61,7 @@ export class TrustConsent implements vscode.Disposable {
     await this.client.start();
     if (this.client.state.connection !== 'running') return;
     const state = await this.client.request(TrustStateRequest);
-    if (!state.trusted) {
+    if (trustStanding(state) !== 'trusted') {
       this.declined.delete(state.wantsHash);
       this.ask(state);
       await this.asking;

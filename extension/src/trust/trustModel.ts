@@ -2,7 +2,14 @@
  * The editor's side of workspace trust, without VS Code: when to ask for Keel's consent, what the
  * prompt says, what a NotTrusted answer carries, and under which secret name a key is kept.
  */
-import { describeWants, ErrorCodes, KeelRpcError, trustQuestion, TrustState } from '@keel/schemas';
+import {
+  describeWants,
+  ErrorCodes,
+  KeelRpcError,
+  trustQuestion,
+  trustStanding,
+  TrustState,
+} from '@keel/schemas';
 
 /** The text of the modal consent prompt: the question, then one line per thing the workspace wants. */
 export function consentPrompt(state: TrustState): { message: string; detail: string } {
@@ -26,9 +33,13 @@ export interface ConsentInput {
   declined: ReadonlySet<string>;
 }
 
-/** Asks once per window for each set of settings: again only when they change. */
+/**
+ * Asks when the workspace is not trusted or a new trigger waits for consent, once per window for
+ * each set of settings: again only when they change.
+ */
 export function shouldAskForConsent({ editorTrusted, state, declined }: ConsentInput): boolean {
-  return editorTrusted && state !== null && !state.trusted && !declined.has(state.wantsHash);
+  if (!editorTrusted || state === null || declined.has(state.wantsHash)) return false;
+  return trustStanding(state) !== 'trusted';
 }
 
 /** The daemon's TrustState when `error` is its NotTrusted answer, else null. */
