@@ -35,12 +35,11 @@ import {
   type TrustState,
 } from '@keel/schemas';
 import { daemonEnvironment } from '../../daemon/src/runtime/environment';
+import { EDITOR_RESTRICTED_ENV } from '../../daemon/src/trust/workspaceTrust';
 import { redactingChannel } from './redactingChannel';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 import { modelsOrigin } from './trust/trustModel';
 
-/** Set for a daemon started in Restricted Mode: it acts as if the operator had not trusted the workspace. */
-export const RESTRICTED_ENV = 'KEEL_EDITOR_RESTRICTED';
 /** Notifications the client itself turns into its snapshot rather than passing on to listeners. */
 const OWN_NOTIFICATIONS = new Set<string>([
   StatusChangedNotification.method,
@@ -233,7 +232,7 @@ export class DaemonClient implements vscode.Disposable {
     const env = daemonEnvironment(process.env);
     // VS Code's Restricted Mode: the daemon indexes and searches, and nothing else, even where the
     // operator granted Keel's own trust before (from the CLI). Granting trust restarts it without.
-    if (!vscode.workspace.isTrusted) env[RESTRICTED_ENV] = '1';
+    if (!vscode.workspace.isTrusted) env[EDITOR_RESTRICTED_ENV] = '1';
     const serverOptions: ServerOptions = {
       run: { module: this.daemonModule, transport: TransportKind.ipc, args, options: { env } },
       debug: {
