@@ -85,11 +85,11 @@ export function registerCommands(context: CommandContext): vscode.Disposable[] {
   );
 }
 
-async function initWorkspace({ client, tracker }: CommandContext): Promise<void> {
-  if (!client || !tracker) return askForFolder();
+async function initWorkspace({ client, tracker, trust }: CommandContext): Promise<void> {
+  if (!client || !tracker || !trust) return askForFolder();
   if (client.state.connection !== 'running') await client.start();
   if (client.state.connection !== 'running') return; // start() already told the operator why
-  const result = await client.request(WorkspaceInitRequest);
+  const result = await trust.whileInitializing(() => client.request(WorkspaceInitRequest));
   await tracker.refresh();
   void vscode.window.showInformationMessage(describeInit(result));
 }

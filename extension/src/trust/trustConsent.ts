@@ -26,6 +26,8 @@ export class TrustConsent implements vscode.Disposable {
   /** Settings (by wantsHash) the operator answered "Not now" to in this window: not asked again unasked. */
   private readonly declined = new Set<string>();
   private asking: Promise<void> | null = null;
+  /** Set while the operator's own `Initialize Workspace` runs: its keel.yaml is Keel's, not the folder's. */
+  private initializing = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -44,7 +46,7 @@ export class TrustConsent implements vscode.Disposable {
 
   /** Asks when the editor trusts the folder, the daemon does not, and this was not declined already. */
   consider(state: TrustState | null): void {
-    if (this.asking) return;
+    if (this.asking || this.initializing) return;
     const input = { editorTrusted: vscode.workspace.isTrusted, state, declined: this.declined };
     if (state && shouldAskForConsent(input)) this.ask(state);
   }
@@ -78,6 +80,29 @@ export class TrustConsent implements vscode.Disposable {
     // Taken back on purpose: not asked again in this window until the operator reviews it.
     this.declined.add(revoked.wantsHash);
     this.client.noteTrust(revoked);
+  }
+
+  /**
+   * Runs the operator's `Initialize Workspace`. A keel.yaml it creates holds Keel's own defaults, not
+   * settings from whoever made the folder, so the operator who asked for it is not asked about it:
+   * trust is granted for exactly those settings. A keel.yaml that was there already asks as usual.
+   */
+  async whileInitializing<T extends { created: string[] }>(init: () => Promise<T>): Promise<T> {
+    this.initializing = true;
+    try {
+      const result = await init();
+      if (result.created.includes('keel.yaml') && vscode.workspace.isTrusted) {
+        const state = await this.client.request(TrustStateRequest);
+        if (!state.trusted) {
+          const granted = await this.client.request(TrustGrantRequest, { wantsHash: state.wantsHash });
+          this.client.noteTrust(granted);
+        }
+      }
+      return result;
+    } finally {
+      this.initializing = false;
+      this.consider(this.client.state.daemon?.trust ?? null);
+    }
   }
 
   /**
