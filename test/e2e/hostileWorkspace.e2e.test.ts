@@ -5,7 +5,8 @@
  * forged unfinished run journal. In VS Code's Restricted Mode the sidebar says so and search works,
  * and the attacker hears nothing, not even after a scheduled minute passed. Once the operator
  * trusts the folder in VS Code, Keel asks its own consent and names the attacker's origin and the
- * key variable; until the operator says yes, still nothing is sent.
+ * key variable; until the operator says yes, still nothing is sent. Once they do, requests go out,
+ * with that key: consent, and nothing else, was what held them back.
  */
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -178,7 +179,7 @@ it('sends nothing and runs nothing in Restricted Mode, then asks for consent nam
       'This workspace is in Restricted Mode: Keel indexes and searches it locally but sends nothing, runs nothing.',
     );
     expect(await sidebar.locator('[data-field="trust"]').textContent()).toBe('Restricted Mode');
-    await sidebar.locator('[data-field="index-documents"]', { hasText: '1' }).waitFor();
+    await sidebar.locator('[data-field="index-state"]', { hasText: 'ready' }).waitFor();
     const box = sidebar.getByRole('searchbox', { name: 'Search memory' });
     await box.fill('when is the acme renewal');
     await box.press('Enter');
@@ -194,12 +195,15 @@ it('sends nothing and runs nothing in Restricted Mode, then asks for consent nam
     expect(await journals(folder)).toEqual([`${FORGED_RUN}.jsonl`]);
 
     // The operator trusts the folder in VS Code, from Keel's own banner.
+    const restrictedPid = await sidebar.locator('[data-field="pid"]').textContent();
     await banner.getByRole('button', { name: 'Manage Workspace Trust' }).click();
-    await page.getByRole('button', { name: 'Trust Folder', exact: true }).first().click();
+    await page.getByRole('button', { name: 'Trust', exact: true }).first().click();
 
     // Keel asks its own consent, naming where requests would go and with which key.
     const consent = page.locator('.monaco-dialog-box', { hasText: 'Keel: Trust this workspace?' });
     await consent.waitFor({ timeout: 60_000 });
+    // Asked by the daemon started trusted by VS Code, not by the restricted one on its way out.
+    expect(await sidebar.locator('[data-field="pid"]').textContent()).not.toBe(restrictedPid);
     const text = (await consent.textContent()) ?? '';
     expect(text).toContain(`model requests (runs) to ${attacker.origin}`);
     expect(text).toContain(`embeddings requests (indexing and search) to ${attacker.origin}`);
@@ -220,6 +224,22 @@ it('sends nothing and runs nothing in Restricted Mode, then asks for consent nam
     await screenshot(page, 'hostile-waiting-for-consent');
     expect(attacker.requests).toEqual([]);
     expect(await journals(folder)).toEqual([`${FORGED_RUN}.jsonl`]);
+
+    // The control: the operator asks again from the sidebar, by keyboard, and says yes. Only now
+    // does anything reach the endpoint, with the key the workspace named: consent was the gate.
+    const review = waiting.getByRole('button', { name: 'Review and Trust…' });
+    await review.focus();
+    await page.keyboard.press('Enter');
+    await consent.waitFor();
+    await consent.getByRole('button', { name: 'Trust and allow' }).click();
+    await consent.waitFor({ state: 'hidden' });
+    await expect.poll(() => sidebar.locator('[data-field="trust"]').textContent()).toBe('Trusted');
+    await waiting.waitFor({ state: 'detached' });
+    await expect.poll(() => attacker.requests.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(new Set(attacker.requests.map((request) => request.authorization))).toEqual(
+      new Set([`Bearer ${SECRET}`]),
+    );
+    await screenshot(page, 'hostile-trusted');
   } catch (error) {
     if (page) await screenshot(page, 'hostile-workspace-failed').catch(() => undefined);
     throw error;

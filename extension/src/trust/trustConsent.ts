@@ -28,6 +28,8 @@ export class TrustConsent implements vscode.Disposable {
   private asking: Promise<void> | null = null;
   /** Set while the operator's own `Initialize Workspace` runs: its keel.yaml is Keel's, not the folder's. */
   private initializing = false;
+  /** Set while the daemon started in Restricted Mode gives way to one started trusted. */
+  private restarting = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -39,14 +41,20 @@ export class TrustConsent implements vscode.Disposable {
       // The daemon started in Restricted Mode acts untrusted whatever Keel's record says: start it
       // afresh, trusted by the editor, and ask once it reports what the workspace wants.
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
-        if (client.state.connection !== 'stopped') void client.restart();
+        if (client.state.connection === 'stopped') return;
+        // Not the restricted daemon's state: it may still report while it stops.
+        this.restarting = true;
+        void client.restart().finally(() => {
+          this.restarting = false;
+          this.consider(client.state.daemon?.trust ?? null);
+        });
       }),
     );
   }
 
   /** Asks when the editor trusts the folder, the daemon does not, and this was not declined already. */
   consider(state: TrustState | null): void {
-    if (this.asking || this.initializing) return;
+    if (this.asking || this.initializing || this.restarting) return;
     const input = { editorTrusted: vscode.workspace.isTrusted, state, declined: this.declined };
     if (state && shouldAskForConsent(input)) this.ask(state);
   }
