@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
           setupFiles: ['test/helpers/userState.ts'],
           // Generous: tests wait on states, and a loaded 2-core machine starts daemons slowly.
           testTimeout: 60_000,

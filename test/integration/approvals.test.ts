@@ -21,6 +21,7 @@ import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
+import { trust } from '../helpers/trust';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -45,6 +46,7 @@ async function start(): Promise<void> {
     log: createLogger({ level: 'error' }),
   });
   client = new InProcessClient(daemon);
+  await trust(daemon);
 }
 
 async function stop(): Promise<void> {

@@ -13,7 +13,7 @@ import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { WorkspaceLock } from '../../daemon/src/runtime/workspaceLock';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { writeNote } from '../helpers/memory';
-import { startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
+import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const ROUNDS = 10;
@@ -67,6 +67,7 @@ const expected = (round: number): string =>
 it(`applies each approval exactly once through kill -9s during the apply`, { timeout: 240_000 }, async () => {
   let previous = 'round 0\n';
   let killedMidApply = 0;
+  expect((await runKeel(['trust', '--yes'], { cwd: dirs.workspace, runtime: dirs.runtime })).code).toBe(0);
   for (let round = 1; round <= ROUNDS; round++) {
     daemon = await startDaemon(dirs.workspace, dirs.runtime);
     let client = await connect();

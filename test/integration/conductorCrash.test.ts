@@ -14,7 +14,7 @@ import type { JournalRecord } from '../../daemon/src/conductor/journalRecords';
 import { WorkspaceLock } from '../../daemon/src/runtime/workspaceLock';
 import { writeNote } from '../helpers/memory';
 import { ModelServer, type ReceivedRequest, type ScriptedReply } from '../helpers/modelServer';
-import { startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
+import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const KILLS = 50;
@@ -109,6 +109,7 @@ it(
   async () => {
     const runs: string[] = [];
     let kills = 0;
+    expect((await runKeel(['trust', '--yes'], { cwd: dirs.workspace, runtime: dirs.runtime })).code).toBe(0);
     while (kills < KILLS) {
       daemon = await startDaemon(dirs.workspace, dirs.runtime);
       const client = await connect().catch(() => null);

@@ -85,6 +85,8 @@ export class Conductor {
   private apiKey: { key: string; origin: string } | null = null;
   /** Unfinished runs of an untrusted workspace: listed, resumed only once the operator trusts it. */
   private readonly dormant = new Set<string>();
+  /** Whether the workspace was trusted when last looked at (opened, or trust changed). */
+  private wasTrusted: boolean;
   /** Each runbook's role, for quotas set per role. */
   private readonly roles = new Map<string, string>();
   /** Runs under way whose runbook does not parse: they wait for the file to be fixed. */
@@ -101,6 +103,7 @@ export class Conductor {
     readonly approvals: ApprovalService,
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
+    this.wasTrusted = options.trust.trusted;
   }
 
   static async open(options: ConductorOptions): Promise<Conductor> {
@@ -153,7 +156,11 @@ export class Conductor {
    * by a stop are finished and unfinished runs resume from their journals.
    */
   async trustChanged(): Promise<void> {
-    if (!this.options.trust.trusted || this.stopping) return;
+    // Only when trust is newly given: decisions interrupted by a stop are finished once, not
+    // again while they are being carried out.
+    const rising = this.options.trust.trusted && !this.wasTrusted;
+    this.wasTrusted = this.options.trust.trusted;
+    if (!rising || this.stopping) return;
     await this.approvals.finishInterrupted();
     const dormant = [...this.dormant];
     this.dormant.clear();
