@@ -53,7 +53,7 @@ export async function askForApiKey(
   // A key from before keys were tied to an origin is never sent; once replaced, drop it.
   await secrets.delete(UNSCOPED_KEY_SECRET);
   void vscode.window.showInformationMessage(
-    `Keel: model API key for ${origin} saved in the editor’s secret storage. Keel sends it to ${origin} only.`,
+    `Keel: model API key saved in the editor’s secret storage, for ${origin}. Keel sends it to ${origin} only.`,
   );
 }
 
