@@ -130,7 +130,7 @@ it(
         }
         void client.close().catch(() => undefined);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 300));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 600));
       daemon.process.kill('SIGKILL');
       await daemon.exited;
       kills++;

@@ -48,6 +48,7 @@ import { replayRun, type ReplayResult } from './replay';
 import { runRunbookTests } from './runbookTests';
 import { summarize, traceOf } from './runTrace';
 import type { MemoryAccess } from './steps/stepRuntime';
+import { warmTemplates } from './templates';
 import { TraceStore } from './traceStore';
 
 export interface ConductorOptions {
@@ -124,6 +125,7 @@ export class Conductor {
   }
 
   static async open(options: ConductorOptions): Promise<Conductor> {
+    warmTemplates();
     // Real folders only (no link anywhere on the way), and no temporary file left by a stop.
     const keelDir = await keelStateDir(options.workspace);
     const runsDir = await keelStateDir(options.workspace, 'runs');

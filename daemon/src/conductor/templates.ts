@@ -36,6 +36,14 @@ async function render(template: unknown, scope: Scope, mode: RenderMode): Promis
   }
 }
 
+/**
+ * Starts the worker now (a daemon opening its conductor), so the first step of a run, often a
+ * run resumed right after a restart, does not wait for the thread to load.
+ */
+export function warmTemplates(): void {
+  void render('', {}, 'text').catch(() => undefined);
+}
+
 /** One bare expression gives its value; anything else renders to text. */
 export function renderTemplate(template: string, scope: Scope): Promise<unknown> {
   return render(template, scope, 'value');
