@@ -13,23 +13,29 @@ import {
   RunbooksChangedNotification,
   RunChangedNotification,
   StatusChangedNotification,
+  TrustChangedNotification,
   type DaemonState,
   type DaemonStatus,
   type NotificationDefinition,
   type Problem,
   type ParamsOf,
 } from '@keel/schemas';
+import { keelDir } from './files/workspacePaths';
 import type { Logger } from './log';
 import { registerHandlers } from './handlers/index';
 import { ConductorHost } from './conductor/conductorHost';
+import { RunbookCatalog } from './conductor/runbookCatalog';
+import { WorkspaceTrust } from './trust/workspaceTrust';
 import type { Clock } from './conductor/triggerSchedule';
 import { MemoryHost } from './memory/memoryHost';
 import { Router } from './rpc/router';
 import { SocketServer } from './rpc/socketServer';
 import { socketPathFor, tokenPathFor } from './runtime/paths';
+import { checkStateDir, quarantined } from './runtime/stateKey';
 import { writeNewToken } from './runtime/token';
 import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
+import type { WorkspaceConfig } from '@keel/schemas';
 import { KEEL_VERSION } from './version';
 
 export interface DaemonOptions {
@@ -52,6 +58,10 @@ export class Daemon {
   readonly startedAt = new Date();
   private state: DaemonState = 'starting';
   private config: LoadedConfig = { state: 'missing', config: null, problems: [] };
+  /** The last valid keel.yaml: an invalid edit keeps it in force. */
+  private lastValid: WorkspaceConfig | null = null;
+  /** Config and trust changes are applied one at a time, in order. */
+  private applying: Promise<void> = Promise.resolve();
   private readonly sinks = new Set<NotificationSink>();
   private socket: SocketServer | null = null;
   private configWatcher: FSWatcher | null = null;
@@ -70,6 +80,8 @@ export class Daemon {
   private constructor(
     private readonly options: DaemonOptions,
     private readonly lock: WorkspaceLock,
+    /** The operator's consent to what this workspace wants (endpoints, triggers). */
+    readonly trust: WorkspaceTrust,
   ) {
     this.memory = new MemoryHost({
       root: options.workspace,
@@ -82,11 +94,15 @@ export class Daemon {
       log: options.log,
       mode: options.mode,
       memory: this.memory,
+      trust,
       onRunChanged: (summary) => this.notify(RunChangedNotification, summary),
       onApprovalChanged: (proposal, pending) =>
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onControlChanged: (state) => this.notify(ControlChangedNotification, state),
-      onRunbooksChanged: (runbooks) => this.notify(RunbooksChangedNotification, { runbooks }),
+      onRunbooksChanged: (runbooks) => {
+        this.notify(RunbooksChangedNotification, { runbooks });
+        this.applying = this.applying.then(() => this.refreshWants()).catch(() => undefined);
+      },
       ...(options.clock ? { clock: options.clock } : {}),
     });
   }
@@ -96,16 +112,29 @@ export class Daemon {
    * loads the config and starts serving.
    */
   static async start(options: DaemonOptions): Promise<Daemon> {
+    // Before the lock or any state is written: a `.keel/` that is a link elsewhere is refused.
+    await keelDir(options.workspace);
+    // Links planted inside it are moved to .keel/quarantine/, never followed.
+    await checkStateDir(options.workspace, (message) => options.log.warn(message));
     const socketPath = options.mode === 'daemon' ? socketPathFor(options.workspace) : null;
     const lock = await WorkspaceLock.acquire(options.workspace, {
       pid: process.pid,
       mode: options.mode,
       socketPath,
       tokenPath: socketPath ? tokenPathFor(socketPath) : null,
+      serving: false,
       startedAt: new Date().toISOString(),
       version: KEEL_VERSION,
     });
-    const daemon = new Daemon(options, lock);
+    let daemon: Daemon | null = null;
+    const trust = await WorkspaceTrust.load(options.workspace, options.log, (state) => {
+      daemon?.notify(TrustChangedNotification, state);
+      daemon?.publishStatus();
+    }).catch(async (error: unknown) => {
+      await lock.release();
+      throw error;
+    });
+    daemon = new Daemon(options, lock, trust);
     process.once('exit', daemon.exitHook);
     try {
       await daemon.open();
@@ -141,6 +170,7 @@ export class Daemon {
       uptimeMs: Date.now() - this.startedAt.getTime(),
       mode: this.options.mode,
       socketPath: this.lock.info.socketPath,
+      trust: this.config.state === 'missing' ? null : this.trust.state(),
     };
   }
 
@@ -162,10 +192,50 @@ export class Daemon {
     this.config = await loadConfig(this.options.workspace);
     if (JSON.stringify([this.config.state, this.config.problems]) !== before) {
       this.log.info('workspace config changed', { config: this.config.state });
+      this.warnConfig();
       this.publishStatus();
     }
-    await this.memory.configure(this.config.state, this.config.config);
-    await this.conductor.configure(this.config.state, this.config.config);
+    await this.applyConfig();
+  }
+
+  /**
+   * Applies keel.yaml and the operator's trust as they are now: what the workspace wants is read
+   * again, memory gets remote embeddings only if consented, and a newly trusted workspace finishes
+   * interrupted decisions and resumes its runs. One application at a time, in order.
+   */
+  applyConfig(): Promise<void> {
+    const next = this.applying.then(async () => {
+      const { state, config } = this.config;
+      if (config) this.lastValid = config;
+      await this.refreshWants();
+      const current = config ?? this.lastValid;
+      await this.memory.configure(state, current && this.trust.restrict(current));
+      await this.conductor.configure(state, config);
+      if (state !== 'missing') await this.conductor.trustChanged();
+    });
+    this.applying = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Resolves once every config and trust change asked for so far has been applied. */
+  settled(): Promise<void> {
+    return this.applying;
+  }
+
+  /** Reads again what the workspace wants of the operator: its endpoints and its triggers. */
+  private async refreshWants(): Promise<void> {
+    const config = this.config.config ?? this.lastValid;
+    if (this.config.state === 'missing' || !config) {
+      this.trust.update(null, []);
+      return;
+    }
+    const runbooks = await new RunbookCatalog(this.options.workspace, config.runbooks.dir)
+      .list()
+      .catch(() => []);
+    this.trust.update(
+      config,
+      runbooks.flatMap((r) => (r.runbook ? [r.runbook] : [])),
+    );
   }
 
   /** Every problem the daemon knows of in workspace files: keel.yaml's, the notes' and the runbooks'. */
@@ -174,6 +244,13 @@ export class Daemon {
       ...this.config.problems,
       ...(await this.memory.status()).problems,
       ...(await this.conductor.problems()),
+      ...(await quarantined(this.options.workspace)).map(({ path, message }): Problem => ({
+        path,
+        line: 1,
+        column: 1,
+        severity: 'warning',
+        message,
+      })),
     ];
   }
 
@@ -183,11 +260,18 @@ export class Daemon {
     return this.stopping;
   }
 
+  /** keel.yaml's warnings (deprecated settings) in the log, where a CLI-only operator sees them. */
+  private warnConfig(): void {
+    for (const problem of this.config.problems.filter((p) => p.severity === 'warning')) {
+      this.log.warn(`${problem.path}:${problem.line}: ${problem.message}`);
+    }
+  }
+
   private async open(): Promise<void> {
     registerHandlers(this.router, this);
     this.config = await loadConfig(this.options.workspace);
-    await this.memory.configure(this.config.state, this.config.config);
-    await this.conductor.configure(this.config.state, this.config.config);
+    this.warnConfig();
+    await this.applyConfig();
     this.watchConfig();
     const { socketPath, tokenPath } = this.lock.info;
     if (socketPath && tokenPath) {
@@ -200,6 +284,8 @@ export class Daemon {
         log: this.log,
         describe: () => ({ daemonVersion: KEEL_VERSION, workspace: this.options.workspace }),
       });
+      // Only now does the lock say a socket answers: clients never wait on one that is not there yet.
+      await this.lock.markServing();
     }
     this.state = 'ready';
     this.log.info('daemon ready', {
@@ -232,7 +318,7 @@ export class Daemon {
     this.resolveStopped();
   }
 
-  private publishStatus(): void {
+  publishStatus(): void {
     this.notify(StatusChangedNotification, this.status());
   }
 

@@ -23,6 +23,7 @@ import {
   SetApiKeyRequest,
   StatusChangedNotification,
   StatusRequest,
+  TrustStateRequest,
   type ConnectionState,
   type DaemonStatus,
   type IndexStatus,
@@ -193,7 +194,11 @@ export class DaemonClient implements vscode.Disposable {
     if (!apiKey || !this.client) return;
     this.apiKey = apiKey;
     try {
-      await this.request(SetApiKeyRequest, { apiKey });
+      // The key goes with the origin it is for: the daemon never sends it to another endpoint.
+      const trust = await this.request(TrustStateRequest, {});
+      const origin = trust.endpoints.find((endpoint) => endpoint.purpose === 'models')?.origin;
+      if (!origin) return;
+      await this.request(SetApiKeyRequest, { apiKey, origin });
       this.output.info('Handed the model API key from the editor to the Keel daemon.');
     } catch (error) {
       this.output.warn(`Could not hand the model API key to the Keel daemon: ${describeError(error)}`);

@@ -77,6 +77,33 @@ export const EmbeddingsConfig = z.discriminatedUnion('provider', [
 ]);
 export type EmbeddingsConfig = z.infer<typeof EmbeddingsConfig>;
 
+/** A path glob from keel.yaml: one line, relative to the workspace. */
+const glob = z
+  .string()
+  .min(1)
+  .refine((p) => ![...p].some((c) => c < ' ' || c === '\u007f'), {
+    error: 'must be one line, without control characters',
+  });
+
+/** The kinds of file change a policy rule can let through without the operator. */
+export const ChangeKind = z.enum(['create', 'modify', 'delete']);
+export type ChangeKind = z.infer<typeof ChangeKind>;
+
+/** `approvals.rules[]`: changes of these kinds to paths matching this glob apply without asking. */
+export const ApprovalRule = z.strictObject({
+  /** A glob relative to the workspace: `memory/working/**`, `outbox/*.md`. */
+  path: glob,
+  /** `create` (a new file), `modify` (an existing file), `delete`. */
+  allow: z.array(ChangeKind).min(1),
+});
+export type ApprovalRule = z.infer<typeof ApprovalRule>;
+
+/** The default policy: agents create new files in working memory and the outbox, nothing more. */
+export const DEFAULT_APPROVAL_RULES: ApprovalRule[] = [
+  { path: 'memory/working/**', allow: ['create'] },
+  { path: 'outbox/**', allow: ['create'] },
+];
+
 export const WorkspaceConfig = z.strictObject({
   version: z.literal(1, { error: 'keel.yaml must start with "version: 1"' }),
   /** The company this workspace runs, shown in the sidebar. */
@@ -132,10 +159,20 @@ export const WorkspaceConfig = z.strictObject({
   approvals: z
     .strictObject({
       /**
-       * Paths agents may change without asking (globs). keel.yaml, runbooks/ and .vscode/ always
-       * need a decision, whatever this says, and nothing under .git/ is ever written.
+       * What agents may change without asking, per path: a change is applied at once when a rule
+       * whose glob matches its path allows its kind (`create` of a file that does not exist yet,
+       * `modify` of one that does, `delete`). Everything else waits for the operator. keel.yaml,
+       * runbooks/ and .vscode/ always need a decision, whatever a rule says, and nothing under
+       * .git/ is ever written. Default: only new files under memory/working/ and outbox/.
        */
-      autoApply: z.array(z.string().min(1)).default(['memory/working/**', 'outbox/**']),
+      rules: z
+        .array(ApprovalRule)
+        .default(() => DEFAULT_APPROVAL_RULES.map((rule) => ({ ...rule, allow: [...rule.allow] }))),
+      /**
+       * Deprecated (read as `rules` that allow `create` only): paths agents could change without
+       * asking. Write `rules: [{ path: <glob>, allow: [create] }]` instead.
+       */
+      autoApply: z.array(glob).optional(),
     })
     .prefault({}),
   models: z
@@ -174,6 +211,13 @@ memory:
 runbooks:
   # Role agents (apiVersion keel/v1) and their tests.
   dir: runbooks
+
+approvals:
+  # What agents may change without asking: "create" (a new file), "modify", "delete", per path.
+  # Everything else waits for your decision. keel.yaml, runbooks/ and .vscode/ always wait.
+  rules:
+    - { path: "memory/working/**", allow: [create] }
+    - { path: "outbox/**", allow: [create] }
 
 models:
   # An OpenAI-compatible endpoint. The key is read from the environment variable named here,

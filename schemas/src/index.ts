@@ -6,3 +6,4 @@ export * from './runbook';
 export * from './webview';
 export * from './runbookJsonSchema';
 export * from './dashboardWebview';
+export * from './trustWords';

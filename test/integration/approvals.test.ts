@@ -21,6 +21,7 @@ import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
+import { trust } from '../helpers/trust';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -45,6 +46,7 @@ async function start(): Promise<void> {
     log: createLogger({ level: 'error' }),
   });
   client = new InProcessClient(daemon);
+  await trust(daemon);
 }
 
 async function stop(): Promise<void> {
@@ -238,7 +240,11 @@ describe('a proposed change', () => {
 
   it('refuses .git/ outright, and keeps keel.yaml for an explicit decision even with everything auto-applied', async () => {
     const config = join(dirs.workspace, 'keel.yaml');
-    await writeFile(config, (await readFile(config, 'utf8')) + 'approvals:\n  autoApply: ["**"]\n');
+    await writeFile(
+      config,
+      (await readFile(config, 'utf8')) +
+        'approvals:\n  rules:\n    - { path: "**", allow: [create, modify, delete] }\n',
+    );
     await writeNote(
       dirs.workspace,
       'runbooks/sneaky.yaml',
@@ -270,7 +276,9 @@ steps:
     await client.request(ApprovalApproveRequest, { id: run.waitingFor! });
     const ended = await finished(run.id);
     expect(ended.status).toBe('failed');
-    expect(ended.error).toMatch(/\.git\/hooks\/pre-commit" is inside \.git\/, which agents never touch/);
+    expect(ended.error).toMatch(
+      /"\.git\/hooks\/pre-commit": it is inside a \.git\/ folder, which Keel never/,
+    );
     expect(
       await readFile(join(dirs.workspace, '.git/hooks/pre-commit'), 'utf8').catch(() => null),
     ).toBeNull();

@@ -1,8 +1,8 @@
 /**
  * `kill -9` of the daemon while it applies an approved change: a real daemon process, a real git
  * repository, the kill a random moment after the approval is sent. After each restart the file
- * holds either the old or the new content (never a torn mix), and once the decision is carried
- * out there is exactly one commit for it.
+ * holds either the old or the new content (never a torn mix), no temporary file is left in the
+ * work tree, and once the decision is carried out there is exactly one commit for it.
  */
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { WorkspaceLock } from '../../daemon/src/runtime/workspaceLock';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { writeNote } from '../helpers/memory';
-import { startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
+import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const ROUNDS = 10;
@@ -57,8 +57,10 @@ afterAll(async () => {
 });
 
 async function connect(): Promise<Awaited<ReturnType<typeof attachToDaemon>>> {
-  const holder = await waitFor('the daemon lock', () => WorkspaceLock.holder(dirs.workspace));
-  return attachToDaemon(holder);
+  // The CLI finds the socket in its per-user runtime directory, never in the lock: be that CLI.
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  await waitFor('the daemon to serve', async () => (await WorkspaceLock.holder(dirs.workspace))?.serving);
+  return attachToDaemon(dirs.workspace);
 }
 
 const expected = (round: number): string =>
@@ -67,6 +69,7 @@ const expected = (round: number): string =>
 it(`applies each approval exactly once through kill -9s during the apply`, { timeout: 240_000 }, async () => {
   let previous = 'round 0\n';
   let killedMidApply = 0;
+  expect((await runKeel(['trust', '--yes'], { cwd: dirs.workspace, runtime: dirs.runtime })).code).toBe(0);
   for (let round = 1; round <= ROUNDS; round++) {
     daemon = await startDaemon(dirs.workspace, dirs.runtime);
     let client = await connect();
@@ -93,6 +96,8 @@ it(`applies each approval exactly once through kill -9s during the apply`, { tim
     // Whatever the moment, the file is whole: the old content or the new.
     const onDisk = await readFile(join(dirs.workspace, NOTE), 'utf8');
     expect([previous, expected(round)]).toContain(onDisk);
+    // No temporary file beside the note: they live in .keel/tmp, outside what git sees.
+    expect(git('status', '--porcelain', '--untracked-files=all')).not.toMatch(/^\?\?/m);
 
     daemon = await startDaemon(dirs.workspace, dirs.runtime);
     client = await connect();
@@ -106,7 +111,7 @@ it(`applies each approval exactly once through kill -9s during the apply`, { tim
       .split('\n');
     expect(commits.filter(Boolean)).toHaveLength(1);
     expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(expected(round));
-    expect(git('status', '--porcelain', '--', NOTE).trim()).toBe('');
+    expect(git('status', '--porcelain', '--untracked-files=all').trim()).toBe('');
     await waitFor('the run to end', async () => {
       const { run } = await client.request(RunGetRequest, { id: started.id });
       return run.status === 'succeeded' ? run : null;

@@ -17,6 +17,7 @@ import {
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { trust } from '../helpers/trust';
 import { writeCompany, writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -60,6 +61,7 @@ async function startDaemon(): Promise<void> {
   const log = createLogger({ level: 'debug', write: (line: string) => (logs += line) });
   daemon = await Daemon.start({ workspace: dirs.workspace, mode: 'daemon', log });
   client = new InProcessClient(daemon);
+  await trust(daemon);
 }
 
 beforeEach(async () => {

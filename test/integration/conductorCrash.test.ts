@@ -10,11 +10,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RunsListRequest, RunStartRequest } from '@keel/schemas';
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { readJournal } from '../../daemon/src/conductor/journal';
+import { StateSeal } from '../../daemon/src/runtime/stateKey';
 import type { JournalRecord } from '../../daemon/src/conductor/journalRecords';
 import { WorkspaceLock } from '../../daemon/src/runtime/workspaceLock';
 import { writeNote } from '../helpers/memory';
 import { ModelServer, type ReceivedRequest, type ScriptedReply } from '../helpers/modelServer';
-import { startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
+import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const KILLS = 50;
@@ -99,8 +100,10 @@ afterAll(async () => {
 });
 
 async function connect(): Promise<Awaited<ReturnType<typeof attachToDaemon>>> {
-  const holder = await waitFor('the daemon lock', () => WorkspaceLock.holder(dirs.workspace));
-  return attachToDaemon(holder);
+  // The CLI finds the socket in its per-user runtime directory, never in the lock: be that CLI.
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  await waitFor('the daemon to serve', async () => (await WorkspaceLock.holder(dirs.workspace))?.serving);
+  return attachToDaemon(dirs.workspace);
 }
 
 it(
@@ -109,6 +112,7 @@ it(
   async () => {
     const runs: string[] = [];
     let kills = 0;
+    expect((await runKeel(['trust', '--yes'], { cwd: dirs.workspace, runtime: dirs.runtime })).code).toBe(0);
     while (kills < KILLS) {
       daemon = await startDaemon(dirs.workspace, dirs.runtime);
       const client = await connect().catch(() => null);
@@ -150,7 +154,10 @@ it(
     let resumes = 0;
     const steps = ['first', 'save-first', 'second', 'helper', 'save-second', 'last'];
     for (const id of runs) {
-      const records = await readJournal(join(dirs.workspace, '.keel/runs', `${id}.jsonl`));
+      const records = await readJournal(
+        join(dirs.workspace, '.keel/runs', `${id}.jsonl`),
+        new StateSeal(dirs.workspace),
+      );
       resumes += records.filter((r) => r.type === 'resume').length;
       const ends = records.filter(
         (r): r is Extract<JournalRecord, { type: 'stepEnd' }> => r.type === 'stepEnd',

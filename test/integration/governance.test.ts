@@ -19,6 +19,7 @@ import {
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { trust } from '../helpers/trust';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -60,6 +61,7 @@ async function start(): Promise<void> {
     log: createLogger({ level: 'error' }),
   });
   client = new InProcessClient(daemon);
+  await trust(daemon);
 }
 
 async function finished(id: string): Promise<RunSummary> {

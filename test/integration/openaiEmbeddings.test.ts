@@ -9,6 +9,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { IndexStatus } from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
+import { trust } from '../helpers/trust';
 import { writeCompany } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -71,6 +72,7 @@ it('indexes and searches through an OpenAI-compatible endpoint, then rebuilds fo
     mode: 'daemon',
     log: createLogger({ level: 'error' }),
   });
+  await trust(daemon);
 
   const remote = await indexReady(/^openai\//);
   expect(remote.embedder).toBe(`openai/test-embed/96@${new URL(server.baseUrl).host}`);

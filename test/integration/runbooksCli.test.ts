@@ -61,6 +61,10 @@ it('runs a runbook from the terminal, records it, lists it, shows its trace and 
     recursive: true,
   });
   server.enqueue({ content: `${'Retainers let customers ask freely. '.repeat(8)}` });
+  const trusted = await keel(['trust', '--yes']);
+  expect(trusted.stdout).toContain(
+    `Send model requests (runs) to ${new URL(server.baseUrl).origin} without a key.`,
+  );
 
   const ran = await keel([
     'run',

@@ -12,6 +12,7 @@ import {
   ApprovalApproveRequest,
   RunGetRequest,
   RunsListRequest,
+  TrustStateRequest,
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
@@ -21,6 +22,7 @@ import type { Clock } from '../../daemon/src/conductor/triggerSchedule';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { trust } from '../helpers/trust';
 import { writeNote } from '../helpers/memory';
 import { waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -48,6 +50,7 @@ async function start(clock?: Clock): Promise<void> {
     ...(clock ? { clock } : {}),
   });
   client = new InProcessClient(daemon);
+  await trust(daemon);
   await daemon.conductor.triggers()!.settled();
 }
 
@@ -144,6 +147,13 @@ describe('a schedule edited while the daemon runs', () => {
     await start(clockAt('2026-11-23T07:59:55Z'));
     expect((await scheduled())['weekly#0']?.cron).toBe('0 10 * * 1');
     await writeNote(dirs.workspace, 'runbooks/weekly.yaml', WEEKLY);
+    // An edited trigger is a new one: it stays unarmed until the operator consents to it.
+    await waitFor('the edited trigger to ask for consent', async () =>
+      (await client.request(TrustStateRequest, {})).triggers.some((t) => !t.consented),
+    );
+    await daemon!.conductor.triggers()!.settled();
+    expect((await scheduled())['weekly#0']?.cron).not.toBe('0 9 * * 1');
+    await trust(daemon!);
     await waitFor('the new cron', async () => (await scheduled())['weekly#0']?.cron === '0 9 * * 1');
     const run = await waitFor('the 09:00 slot', async () => (await runs('weekly'))[0]);
     expect(run.inputs.slot).toBe('2026-11-23T08:00:00.000Z');
@@ -164,6 +174,7 @@ describe('a schedule outside the long-lived daemon', () => {
       clock: clockAt('2026-11-23T12:00:00Z'),
     });
     client = new InProcessClient(daemon);
+    await trust(daemon);
     expect(daemon.conductor.triggers()).toBeNull();
     expect(await runs('weekly')).toEqual([]);
   });
@@ -280,6 +291,7 @@ describe('a trigger whose run is refused', () => {
       workspace: dirs.workspace,
       log: createLogger({ level: 'info', write: (line) => (logs += line + '\n') }),
       runbooks: () => catalog.list(),
+      allowed: () => true, // the operator consented to this trigger
       // The conductor during an emergency stop: it refuses the first run.
       start: (runbook, inputs) => {
         started.push(String(inputs.note));

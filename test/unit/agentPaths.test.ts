@@ -1,8 +1,12 @@
 /** Where agents may write, and what templates may do: the cases a hostile runbook or model would try. */
 import { describe, expect, it } from 'vitest';
-import { policyFor } from '../../daemon/src/approvals/policy';
+import type { ApprovalRule } from '@keel/schemas';
+import { ruleFor } from '../../daemon/src/approvals/policy';
 import { renderText, templateError } from '../../daemon/src/conductor/expressions';
-import { isProtected, workspaceRelative } from '../../daemon/src/conductor/workspacePaths';
+import { isProtected, workspaceRelative } from '../../daemon/src/files/workspacePaths';
+
+const everything: ApprovalRule = { path: '**', allow: ['create', 'modify', 'delete'] };
+const working: ApprovalRule = { path: 'memory/working/**', allow: ['create'] };
 
 describe('agent paths', () => {
   it('refuses paths outside the workspace, into any .git folder, and git pathspec magic', () => {
@@ -32,11 +36,13 @@ describe('agent paths', () => {
       'Runbooks/new.yaml',
     ]) {
       expect(isProtected(workspaceRelative(path)), path).toBe(true);
-      expect(policyFor(path, ['**']), path).toBe('approval');
+      expect(ruleFor(path, 'modify', [everything]), path).toBeNull();
     }
-    expect(policyFor('playbooks/a.yaml', ['**'], 'playbooks')).toBe('approval');
-    expect(policyFor('memory/working/a.md', ['memory/working/**'])).toBe('auto');
-    expect(policyFor('memory/customers/a.md', ['memory/working/**'])).toBe('approval');
+    expect(ruleFor('playbooks/a.yaml', 'create', [everything], 'playbooks')).toBeNull();
+    expect(ruleFor('memory/working/a.md', 'create', [working])).toBe(working);
+    expect(ruleFor('memory/working/a.md', 'modify', [working])).toBeNull();
+    expect(ruleFor('memory/working/a.md', 'delete', [working])).toBeNull();
+    expect(ruleFor('memory/customers/a.md', 'create', [working])).toBeNull();
   });
 });
 

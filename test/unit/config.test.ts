@@ -26,7 +26,12 @@ describe('keel.yaml', () => {
       version: 1,
       memory: { dir: 'memory', maxAgeDays: 365, embeddings: { provider: 'local' }, rescanMinutes: 10 },
       runbooks: { dir: 'runbooks', concurrency: 2 },
-      approvals: { autoApply: ['memory/working/**', 'outbox/**'] },
+      approvals: {
+        rules: [
+          { path: 'memory/working/**', allow: ['create'] },
+          { path: 'outbox/**', allow: ['create'] },
+        ],
+      },
       quotas: [],
       breakers: { modelFailures: 5, runFailures: 3, coolDownSeconds: 60 },
       models: {

@@ -12,7 +12,20 @@ import {
   type RunbookInfo,
   type RunSummary,
   type SearchResult,
+  type TrustState,
 } from '@keel/schemas';
+
+const trustState: TrustState = {
+  trusted: false,
+  workspace: '/home/maya/acme',
+  endpoints: [{ purpose: 'models', origin: 'https://api.openai.com', apiKeyEnv: 'OPENAI_API_KEY' }],
+  triggers: [
+    { id: 'c0ffee', runbook: 'weekly-digest', kind: 'schedule', spec: '0 8 * * 1', consented: false },
+  ],
+  wantsHash: 'ab12',
+  grantedAt: null,
+  summary: 'Keel would send requests with OPENAI_API_KEY to https://api.openai.com.',
+};
 
 const status: DaemonStatus = {
   state: 'ready',
@@ -35,6 +48,7 @@ const status: DaemonStatus = {
   uptimeMs: 120_000,
   mode: 'daemon',
   socketPath: '/run/user/1000/keel/0123456789abcdef.sock',
+  trust: null,
 };
 
 const searchResult: SearchResult = {
@@ -350,7 +364,7 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
           costUsd: 0.31,
           tokens: 52000,
           throughputPerHour: 0.02,
-          approvals: { approved: 6, edited: 3, rejected: 1 },
+          approvals: { approved: 6, edited: 3, rejected: 1, policy: 4 },
           reworkRate: 0.4,
         },
       ],
@@ -359,10 +373,18 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     invalidParams: { since: 20261101 },
   },
   'keel/models/setApiKey': {
-    params: { apiKey: 'sk-test' },
+    params: { apiKey: 'sk-test', origin: 'https://api.openai.com' },
     result: { ok: true },
-    invalidParams: { apiKey: '' },
+    invalidParams: { apiKey: 'sk-test' },
   },
+  'keel/trust/state': { params: {}, result: trustState, invalidParams: { trusted: true } },
+  'keel/trust/grant': {
+    params: { wantsHash: 'ab12' },
+    result: { ...trustState, trusted: true, grantedAt: '2026-12-02T09:00:00.000Z' },
+    invalidParams: { wantsHash: '' },
+  },
+  'keel/trust/revoke': { params: {}, result: trustState, invalidParams: [] },
+  'keel/trust/didChange': { params: trustState, invalidParams: { ...trustState, trusted: 'yes' } },
   'keel/index/didChange': { params: indexStatus, invalidParams: { ...indexStatus, state: 'sleeping' } },
   'keel/index/sync': { params: {}, result: runResult, invalidParams: { force: 1 } },
   'keel/index/rebuild': { params: {}, result: runResult, invalidParams: [] },

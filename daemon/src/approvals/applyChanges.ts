@@ -1,13 +1,23 @@
 /**
  * Writing approved changes: every file checked against the hash its change was computed on, then
- * all files written or none (each by temporary file, fsync and rename, so a file is never torn),
+ * all files written or none (each by temporary file in `.keel/tmp/`, fsync and rename, so a file
+ * is never torn), every path through the workspace's path rules (files/workspacePaths.ts),
  * then one git commit naming the run, step, runbook and decision.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import type { Proposal } from '@keel/schemas';
-import { absoluteIn } from '../conductor/workspacePaths';
+import {
+  absoluteIn,
+  commitCreate,
+  commitWrite,
+  readInsideText,
+  removeInside,
+  stageWrite,
+  writableTarget,
+  writeInside,
+  type StagedWrite,
+} from '../files/workspacePaths';
 import { expectOwnWrite } from '../files/ownWrites';
 import { commitPaths, commitWithTrailer, gitPresence } from '../workspace/git';
 
@@ -15,20 +25,16 @@ export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-/** Each path's content on disk now, or null when the file does not exist. */
+/**
+ * Each path's content on disk now, or null when the file does not exist. Read through the
+ * workspace's path rules: a path outside, into `.git/` or through a symlink throws.
+ */
 export async function currentContents(
   workspace: string,
   paths: string[],
 ): Promise<Record<string, string | null>> {
   const contents: Record<string, string | null> = {};
-  for (const path of paths) {
-    contents[path] = await readFile(absoluteIn(workspace, path), 'utf8').catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return null;
-        throw error;
-      },
-    );
-  }
+  for (const path of paths) contents[path] = await readInsideText(workspace, path);
   return contents;
 }
 
@@ -51,16 +57,29 @@ export async function changedSince(
 }
 
 /**
- * Writes every file (null deletes it), all or nothing: temporary files first, then the renames; if
- * a rename fails, the files already renamed get their old content back.
+ * Writes every file (null deletes it), all or nothing: every path checked and every temporary
+ * file (in `.keel/tmp/`, never beside the target) written first, then the renames; if a rename
+ * fails, the files already renamed get their old content back. Paths in `createOnly` are only ever
+ * created: one that exists by then (with other content) fails the whole write with a
+ * FileAppearedError, and is left as it is.
  */
-export async function writeAll(workspace: string, contents: Record<string, string | null>): Promise<void> {
+export async function writeAll(
+  workspace: string,
+  contents: Record<string, string | null>,
+  createOnly: readonly string[] = [],
+): Promise<void> {
   const before = await currentContents(workspace, Object.keys(contents));
-  const staged: { target: string; temp: string | null }[] = [];
+  const staged: { path: string; write: StagedWrite | null }[] = [];
   try {
     for (const [path, content] of Object.entries(contents)) {
-      const target = absoluteIn(workspace, path);
-      staged.push({ target, temp: content === null ? null : await stage(target, content) });
+      if (content === null) {
+        await writableTarget(workspace, path, false).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        });
+        staged.push({ path, write: null });
+      } else {
+        staged.push({ path, write: await stage(workspace, path, content) });
+      }
     }
   } catch (error) {
     await removeTemps(staged);
@@ -68,68 +87,127 @@ export async function writeAll(workspace: string, contents: Record<string, strin
   }
   const done: string[] = [];
   try {
-    for (const { target, temp } of staged) {
-      if (temp) await rename(temp, target);
-      else await rm(target, { force: true });
-      done.push(target);
+    for (const { path, write } of staged) {
+      if (write && createOnly.includes(path)) await createNew(workspace, write, contents[path]!);
+      else if (write) await commitWrite(workspace, write);
+      else await removeInside(workspace, path);
+      done.push(path);
     }
   } catch (error) {
     for (const [path, content] of Object.entries(before)) {
-      const target = absoluteIn(workspace, path);
-      if (!done.includes(target)) continue;
-      if (content === null) await rm(target, { force: true }).catch(() => undefined);
-      else await rename(await stage(target, content), target).catch(() => undefined);
+      if (!done.includes(path)) continue;
+      if (content === null) await removeInside(workspace, path).catch(() => undefined);
+      else await writeInside(workspace, path, content).catch(() => undefined);
     }
     await removeTemps(staged);
     throw error;
   }
 }
 
-/** Writes `content` next to `target` and fsyncs it; returns the temporary file's path. */
-async function stage(target: string, content: string): Promise<string> {
-  // Renamed over `target` next: file-change triggers must not take it for the operator's edit.
-  expectOwnWrite(target, content);
-  await mkdir(dirname(target), { recursive: true });
-  const temp = join(dirname(target), `.${basename(target)}.keel-${randomBytes(4).toString('hex')}.tmp`);
-  const file = await open(temp, 'wx', 0o644);
+/** A file a change was to create exists by the time it is written: it is not overwritten. */
+export class FileAppearedError extends Error {}
+
+/**
+ * Puts the staged file at its target only if nothing is there. The same content already there is
+ * this very write, done before a crash, and counts as done.
+ */
+async function createNew(workspace: string, write: StagedWrite, content: string): Promise<void> {
   try {
-    await file.writeFile(content);
-    await file.sync();
+    if (await commitCreate(workspace, write)) return;
   } finally {
-    await file.close();
+    await rm(write.temp, { force: true });
   }
-  return temp;
+  if ((await readFile(write.target, 'utf8').catch(() => null)) !== content) {
+    throw new FileAppearedError(`${write.path} was created meanwhile; it is not overwritten`);
+  }
+}
+
+/** Stages `content` for `path` in `.keel/tmp/`, announced as Keel's own write. */
+async function stage(workspace: string, path: string, content: string): Promise<StagedWrite> {
+  // Renamed over the target next: file-change triggers must not take it for the operator's edit.
+  expectOwnWrite(absoluteIn(workspace, path), content);
+  return stageWrite(workspace, path, content);
 }
 
 /**
  * Commits the proposal's files, once: a commit already carrying its `Keel-Proposal` trailer (made
  * before a crash) is returned instead of a second one. Null when the workspace is not a git
- * repository.
+ * repository. The message says who decided: the operator (`approved`, `edited`) or a policy rule
+ * (`policy`, with a `Keel-Policy-Rule` trailer per rule).
  */
 export async function commitProposal(
   workspace: string,
   proposal: Proposal,
-  decision: 'approved' | 'edited',
+  decision: 'approved' | 'edited' | 'policy',
+  rules: string[],
   extraPaths: string[],
 ): Promise<string | null> {
   if ((await gitPresence(workspace)) !== 'repository') return null;
   const existing = await commitWithTrailer(workspace, 'Keel-Proposal', proposal.id);
   if (existing) return existing;
+  const who = {
+    approved: 'Approved by the operator',
+    edited: 'Edited and approved by the operator',
+    policy: `Applied without review by the keel.yaml approvals rule ${rules.map((r) => `"${r}"`).join(', ')}`,
+  }[decision];
+  const reasoning = quoteAgentText(proposal.reasoning);
   const message = [
-    proposal.summary,
+    subjectLine(proposal.summary),
     '',
-    `${decision === 'edited' ? 'Edited and approved' : 'Approved'} by the operator; proposed by the ${proposal.runbook} runbook.`,
-    ...(proposal.reasoning ? ['', proposal.reasoning] : []),
+    `${who}; proposed by the ${oneLine(proposal.runbook)} runbook.`,
+    ...(reasoning ? ['', reasoning] : []),
     '',
-    `Keel-Run: ${proposal.runId}`,
-    `Keel-Step: ${proposal.stepId}`,
-    `Keel-Runbook: ${proposal.runbook}`,
+    `Keel-Run: ${oneLine(proposal.runId)}`,
+    `Keel-Step: ${oneLine(proposal.stepId)}`,
+    `Keel-Runbook: ${oneLine(proposal.runbook)}`,
     `Keel-Decision: ${decision}`,
-    `Keel-Proposal: ${proposal.id}`,
+    ...rules.map((rule) => `Keel-Policy-Rule: ${oneLine(rule)}`),
+    `Keel-Proposal: ${oneLine(proposal.id)}`,
   ].join('\n');
   return commitPaths(workspace, [...proposal.changes.map((c) => c.path), ...extraPaths], message);
 }
 
-async function removeTemps(staged: { temp: string | null }[]): Promise<void> {
-  for (const { temp } of staged) if (temp) await rm(temp, { force: true });
+const SUBJECT_MAX = 120;
+
+/** Text made one line: every run of whitespace (newlines included) becomes one space. */
+function oneLine(text: string): string {
+  return withoutControls(text, false).replace(/\s+/g, ' ').trim();
+}
+
+/** Control characters (and Unicode line breaks) as spaces; newlines kept when `keepNewlines`. */
+function withoutControls(text: string, keepNewlines: boolean): string {
+  return [...text]
+    .map((c) =>
+      (c < ' ' && !(keepNewlines && c === '\n') && c !== '\t') ||
+      c === '\u007f' ||
+      c === '\u2028' ||
+      c === '\u2029'
+        ? ' '
+        : c,
+    )
+    .join('');
+}
+
+/** The summary (often model text) as the commit's subject: one line, bounded, never empty. */
+function subjectLine(summary: string): string {
+  const line = oneLine(summary) || 'Keel change';
+  return line.length > SUBJECT_MAX ? `${line.slice(0, SUBJECT_MAX - 1)}…` : line;
+}
+
+/**
+ * The agent's reasoning, quoted line by line ("> "), in the middle of the message: nothing in it
+ * can read as a trailer (`Key: value`), a patch divider (`---`) or a comment, whichever parser
+ * reads the message, so only Keel's own last paragraph carries trailers.
+ */
+function quoteAgentText(text: string): string {
+  const lines = withoutControls(text, true)
+    .split('\n')
+    .map((line) => line.trimEnd());
+  while (lines.length > 0 && lines[0] === '') lines.shift();
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((line) => (line === '' ? '>' : `> ${line}`)).join('\n');
+}
+
+async function removeTemps(staged: { write: StagedWrite | null }[]): Promise<void> {
+  for (const { write } of staged) if (write) await rm(write.temp, { force: true });
 }

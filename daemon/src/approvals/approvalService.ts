@@ -1,15 +1,23 @@
 /**
- * The approvals of a workspace: agents propose file changes here; what policy lets through is
- * applied at once, the rest waits for the operator's decision, durably. Approving applies all
+ * The approvals of a workspace: agents propose file changes here; what a policy rule lets through
+ * is applied at once (and recorded as the rule's decision), the rest waits for the operator's
+ * decision, durably. Approving applies all
  * files or none and commits them; editing records the correction as feedback; rejecting hands
  * the reason back to the run.
  */
-import type { Proposal, WorkspaceConfig } from '@keel/schemas';
+import type { ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
 import type { Logger } from '../log';
-import { workspaceRelative } from '../conductor/workspacePaths';
-import { changedSince, commitProposal, currentContents, sha256, writeAll } from './applyChanges';
+import { isProtected, workspaceRelative } from '../files/workspacePaths';
+import {
+  changedSince,
+  commitProposal,
+  currentContents,
+  FileAppearedError,
+  sha256,
+  writeAll,
+} from './applyChanges';
 import { feedbackPath, withFeedback } from './feedback';
-import { policyFor } from './policy';
+import { approvalRules, describeRule, needsOperator, ruleFor } from './policy';
 import { ProposalStore, type StoredProposal } from './proposalStore';
 
 export interface ProposeInput {
@@ -36,6 +44,7 @@ export class ApprovalService {
     private config: WorkspaceConfig,
     private readonly log: Logger,
     private readonly onChanged: (proposal: Proposal, pending: number) => void,
+    private readonly trusted: () => boolean,
   ) {}
 
   static async open(options: {
@@ -43,23 +52,34 @@ export class ApprovalService {
     config: WorkspaceConfig;
     log: Logger;
     onChanged: (proposal: Proposal, pending: number) => void;
+    /** Stored decisions are finished only in a workspace the operator trusts. */
+    trusted: () => boolean;
   }): Promise<ApprovalService> {
-    const store = await ProposalStore.open(`${options.workspace}/.keel/approvals`, (m) =>
-      options.log.warn(m),
-    );
+    const store = await ProposalStore.open(options.workspace, (m) => options.log.warn(m));
     const service = new ApprovalService(
       options.workspace,
       store,
       options.config,
       options.log,
       options.onChanged,
+      options.trusted,
     );
+    service.refuseUnsafe();
     await service.finishInterrupted();
     return service;
   }
 
   configure(config: WorkspaceConfig): void {
     this.config = config;
+  }
+
+  /**
+   * The rule (described) that lets `kind` of change to `path` through without the operator, or
+   * null when the operator decides. Throws for .git/ and for paths outside the workspace.
+   */
+  policyRule(path: string, kind: ChangeKind): string | null {
+    const rule = ruleFor(path, kind, approvalRules(this.config.approvals), this.config.runbooks.dir);
+    return rule ? describeRule(rule) : null;
   }
 
   list(statuses?: Proposal['status'][]): Proposal[] {
@@ -105,7 +125,8 @@ export class ApprovalService {
         };
       });
       const runbooksDir = this.config.runbooks.dir;
-      const policies = paths.map((p) => policyFor(p, this.config.approvals.autoApply, runbooksDir));
+      // The kind is what the change does to the file now: a "new" file that exists is a modify.
+      const rules = changes.map((c) => this.policyRule(c.path, c.action));
       const proposal: StoredProposal = {
         id: input.id,
         runId: input.runId,
@@ -115,7 +136,7 @@ export class ApprovalService {
         reasoning: input.reasoning,
         changes,
         status: 'pending',
-        protected: paths.some((p) => policyFor(p, ['**'], runbooksDir) === 'approval'),
+        protected: paths.some((p) => needsOperator(p, runbooksDir)),
         createdAt: new Date().toISOString(),
         staleFiles: [],
         decision: null,
@@ -123,8 +144,19 @@ export class ApprovalService {
         proposedContents: Object.fromEntries(changes.map((c) => [c.path, c.content])),
       };
       await this.store.save(proposal);
-      if (policies.every((p) => p === 'auto'))
-        return this.apply(proposal, 'approved', null, 'applied by policy (approvals.autoApply)');
+      if (rules.every((rule) => rule !== null)) {
+        const named = [...new Set(rules)] as string[];
+        try {
+          return await this.apply(proposal, 'policy', null, `applied by policy: ${named.join('; ')}`, named);
+        } catch (error) {
+          // A file to create appeared since (the operator's, or a race): the operator decides.
+          if (!(error instanceof FileAppearedError)) throw error;
+          this.log.warn('a file the policy would create exists now; the change waits for approval', {
+            proposal: proposal.id,
+            error,
+          });
+        }
+      }
       this.changed(proposal);
       this.log.info('a change waits for approval', { proposal: proposal.id, files: paths.join(', ') });
       return publicOf(proposal);
@@ -163,7 +195,7 @@ export class ApprovalService {
       const isEdited = Object.entries(edited ?? {}).some(
         ([path, text]) => proposal.proposedContents[path] !== text,
       );
-      return this.apply(proposal, isEdited ? 'edited' : 'approved', edited ?? null, null);
+      return this.apply(proposal, isEdited ? 'edited' : 'approved', edited ?? null, null, []);
     });
   }
 
@@ -225,9 +257,10 @@ export class ApprovalService {
    */
   private async apply(
     proposal: StoredProposal,
-    kind: 'approved' | 'edited',
+    kind: 'approved' | 'edited' | 'policy',
     edited: Record<string, string> | null,
     reason: string | null,
+    rules: string[],
   ): Promise<Proposal> {
     const contents: Record<string, string | null> = { ...proposal.proposedContents, ...(edited ?? {}) };
     const at = new Date();
@@ -242,25 +275,34 @@ export class ApprovalService {
         at,
       );
     }
-    const applying: StoredProposal = { ...proposal, applying: { kind, contents, at: at.toISOString() } };
+    const applying: StoredProposal = {
+      ...proposal,
+      applying: { kind, rules, contents, at: at.toISOString() },
+    };
     await this.store.save(applying);
     try {
       return await this.complete(applying, reason);
     } catch (error) {
       // Nothing was written (all or none): disarm the decision, so no restart carries it out later.
       await this.store.save({ ...proposal, applying: null });
+      if (error instanceof FileAppearedError) throw error;
       throw new ApprovalError(`the change could not be written, so nothing was: ${(error as Error).message}`);
     }
   }
 
   private async complete(proposal: StoredProposal, reason: string | null): Promise<Proposal> {
     const applying = proposal.applying!;
-    await writeAll(this.workspace, applying.contents);
+    // What a policy rule allowed as a create stays a create: a file there by now is not overwritten.
+    const createOnly =
+      applying.kind === 'policy'
+        ? proposal.changes.filter((c) => c.action === 'create').map((c) => c.path)
+        : [];
+    await writeAll(this.workspace, applying.contents, createOnly);
     const extra = Object.keys(applying.contents).filter((p) => !proposal.changes.some((c) => c.path === p));
     let commit: string | null = null;
     let commitProblem: string | null = null;
     try {
-      commit = await commitProposal(this.workspace, proposal, applying.kind, extra);
+      commit = await commitProposal(this.workspace, proposal, applying.kind, applying.rules, extra);
     } catch (error) {
       commitProblem = `written, but git could not commit it: ${(error as Error).message.split('\n')[0]}`;
       this.log.error('the change was written but git could not commit it', { proposal: proposal.id, error });
@@ -270,7 +312,13 @@ export class ApprovalService {
       status: 'applied',
       staleFiles: [],
       applying: null,
-      decision: { kind: applying.kind, reason: commitProblem ?? reason, commit, at: applying.at },
+      decision: {
+        kind: applying.kind,
+        ...(applying.rules.length > 0 ? { rule: applying.rules.join('; ') } : {}),
+        reason: commitProblem ?? reason,
+        commit,
+        at: applying.at,
+      },
     };
     await this.store.save(applied);
     this.decided(applied);
@@ -295,10 +343,46 @@ export class ApprovalService {
     return publicOf(applied);
   }
 
-  /** After a crash: decisions saved but not carried out to the end are finished, once. */
-  private async finishInterrupted(): Promise<void> {
+  /**
+   * Stored proposals are files in the workspace, so anyone could have written one: a proposal
+   * whose paths leave the workspace, enter `.git/`, or whose decision writes files it does not
+   * propose, is never listed nor applied.
+   */
+  private refuseUnsafe(): void {
+    for (const proposal of this.store.all()) {
+      const problem = unsafePaths(proposal, this.config.memory.dir);
+      if (problem === null) continue;
+      const file = this.store.refuse(proposal.id);
+      this.log.warn(
+        `${file} is refused and will never be applied: ${problem}. Keel did not write it; delete it.`,
+        { proposal: proposal.id },
+      );
+    }
+  }
+
+  /**
+   * After a crash: decisions saved but not carried out to the end are finished, once, and only
+   * in a trusted workspace (a cloned one may carry decisions the operator never made).
+   */
+  async finishInterrupted(): Promise<void> {
+    if (!this.trusted()) {
+      const waiting = this.store.all().filter((p) => p.applying).length;
+      if (waiting > 0)
+        this.log.warn('decisions interrupted by a stop wait for your trust in the workspace', { waiting });
+      return;
+    }
     for (const proposal of this.store.all()) {
       if (!proposal.applying) continue;
+      const runbooksDir = this.config.runbooks.dir;
+      if (Object.keys(proposal.applying.contents).some((path) => isProtected(path, runbooksDir))) {
+        // keel.yaml, .vscode/, .keel/ and runbooks change only on a decision made now, in front of
+        // the operator: a saved decision is not enough (it could have been written by anyone).
+        await this.store.save({ ...proposal, applying: null });
+        this.log.warn('an interrupted approval changes protected files; it waits for a new decision', {
+          proposal: proposal.id,
+        });
+        continue;
+      }
       try {
         // Each file must hold its old content (not written yet) or the decided one (written):
         // anything else was edited since, and is never overwritten.
@@ -362,6 +446,26 @@ export class ApprovalService {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Why a stored proposal's paths are not ones Keel would have written, or null when they are. */
+function unsafePaths(proposal: StoredProposal, memoryDir: string): string | null {
+  const own = new Set(proposal.changes.map((c) => c.path));
+  const paths = [
+    ...own,
+    ...Object.keys(proposal.applying?.contents ?? {}),
+    ...Object.keys(proposal.proposedContents),
+  ];
+  for (const path of paths) {
+    try {
+      if (workspaceRelative(path) !== path) return `"${path}" is not a plain workspace path`;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  const feedback = feedbackPath(memoryDir, proposal.runbook);
+  const extra = Object.keys(proposal.applying?.contents ?? {}).find((p) => !own.has(p) && p !== feedback);
+  return extra === undefined ? null : `its decision writes ${extra}, which it does not propose`;
 }
 
 function publicOf(stored: StoredProposal): Proposal {

@@ -3,10 +3,9 @@
  * dated section per edited approval with the difference as a diff. The runbook's next runs read
  * the latest corrections into their prompts.
  */
-import { readFile } from 'node:fs/promises';
 import { createTwoFilesPatch } from 'diff';
 import type { Proposal } from '@keel/schemas';
-import { absoluteIn } from '../conductor/workspacePaths';
+import { readInsideText } from '../files/workspacePaths';
 
 const ENTRY_HEADING = '## ';
 /** Corrections read into a prompt: the latest ones, within this many characters. */
@@ -25,7 +24,8 @@ export async function withFeedback(
   approved: Record<string, string | null>,
   at: Date,
 ): Promise<string> {
-  const existing = await readFile(absoluteIn(workspace, path), 'utf8').catch(() => null);
+  // A feedback file that is a link (or otherwise not Keel's to write) stops the apply here.
+  const existing = await readInsideText(workspace, path);
   const head =
     existing ??
     `---\ntype: feedback\nrunbook: ${proposal.runbook}\n---\n# Operator feedback on ${proposal.runbook}\n\n` +
@@ -62,7 +62,7 @@ export async function withFeedback(
 
 /** The latest corrections for a runbook, for its prompts; null when there are none. */
 export async function latestFeedback(workspace: string, path: string): Promise<string | null> {
-  const text = await readFile(absoluteIn(workspace, path), 'utf8').catch(() => null);
+  const text = await readInsideText(workspace, path).catch(() => null);
   if (!text) return null;
   const entries = text.split(/\n(?=## )/).filter((part) => part.startsWith(ENTRY_HEADING));
   const chosen: string[] = [];

@@ -7,6 +7,7 @@ import type { Logger } from '../log';
 import type { KeelClient } from '../rpc/client';
 import { InProcessClient } from '../rpc/inProcessClient';
 import { SocketClient } from '../rpc/socketClient';
+import { socketPathFor, tokenPathFor } from '../runtime/paths';
 import { readToken } from '../runtime/token';
 import { DaemonAlreadyRunningError, WorkspaceLock, type LockInfo } from '../runtime/workspaceLock';
 import { KEEL_VERSION } from '../version';
@@ -19,18 +20,28 @@ export interface WorkspaceConnection {
 
 const CLIENT_NAME = `keel-cli/${KEEL_VERSION}`;
 
-export async function attachToDaemon(holder: LockInfo): Promise<SocketClient> {
-  if (!holder.socketPath || !holder.tokenPath) {
-    throw new Error(`The Keel process ${holder.pid} serves no socket to attach to.`);
-  }
-  const token = await readToken(holder.tokenPath);
-  return SocketClient.connectAndAuthenticate(holder.socketPath, token, CLIENT_NAME);
+/**
+ * Attaches to the workspace's running daemon. The socket and token are where this user's daemon
+ * for this workspace puts them (the per-user runtime directory), never where a file says.
+ */
+export async function attachToDaemon(workspace: string): Promise<SocketClient> {
+  const socketPath = socketPathFor(workspace);
+  const token = await readToken(tokenPathFor(socketPath));
+  return SocketClient.connectAndAuthenticate(socketPath, token, CLIENT_NAME);
 }
 
+/** How long a command waits for a daemon that holds the lock but does not serve its socket yet. */
+const STARTING_WAIT_MS = 30_000;
+
 export async function connectToWorkspace(workspace: string, log: Logger): Promise<WorkspaceConnection> {
+  const deadline = Date.now() + STARTING_WAIT_MS;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const holder = await WorkspaceLock.holder(workspace);
-    if (holder?.mode === 'daemon') return { client: await attachToDaemon(holder), daemon: holder };
+    let holder = await WorkspaceLock.holder(workspace);
+    while (holder?.mode === 'daemon' && !holder.serving && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      holder = await WorkspaceLock.holder(workspace);
+    }
+    if (holder?.mode === 'daemon') return { client: await attachToDaemon(workspace), daemon: holder };
     if (holder) throw new DaemonAlreadyRunningError(workspace, holder);
     try {
       const daemon = await Daemon.start({ workspace, mode: 'in-process', log });

@@ -5,4 +5,6 @@ export interface CliContext {
   readonly log: Logger;
   /** The `--workspace` option, when given. */
   workspaceOption(): string | undefined;
+  /** `-y, --yes`: trust the workspace without asking (scripts, CI). */
+  yes(): boolean;
 }

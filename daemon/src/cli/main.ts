@@ -13,6 +13,7 @@ import { registerSearch } from './commands/search';
 import { registerInit } from './commands/init';
 import { registerStatus } from './commands/status';
 import { registerStop } from './commands/stop';
+import { registerTrust } from './commands/trust';
 import type { CliContext } from './context';
 
 export function buildProgram(): Command {
@@ -23,15 +24,18 @@ export function buildProgram(): Command {
       '-w, --workspace <dir>',
       'the workspace folder (default: the nearest folder with keel.yaml, upwards)',
     )
+    .option('-y, --yes', 'trust the workspace without asking, where a command needs trust')
     .showHelpAfterError()
     .exitOverride();
   const context: CliContext = {
     // A daemon run by one command stays quiet unless something goes wrong.
     log: createLogger({ level: process.env.KEEL_LOG_LEVEL ? undefined : 'warn' }),
     workspaceOption: () => program.opts<{ workspace?: string }>().workspace,
+    yes: () => program.opts<{ yes?: boolean }>().yes === true,
   };
   registerInit(program, context);
   registerStatus(program, context);
+  registerTrust(program, context);
   registerIndex(program, context);
   registerSearch(program, context);
   registerRuns(program, context);

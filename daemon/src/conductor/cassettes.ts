@@ -1,10 +1,8 @@
 /** Cassettes from journals: every successful model exchange of a run, in order, as a file. */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { SearchResult, type Cassette } from '@keel/schemas';
 import { expectOwnWrite } from '../files/ownWrites';
 import type { JournalRecord } from './journalRecords';
-import { absoluteIn, workspaceRelative } from './workspacePaths';
+import { absoluteIn, workspaceRelative, writeInside } from '../files/workspacePaths';
 
 export function cassetteOf(runbook: string, records: readonly JournalRecord[]): Cassette {
   const entries: Cassette['entries'] = [];
@@ -38,14 +36,10 @@ export async function writeCassette(
   records: readonly JournalRecord[],
 ): Promise<string> {
   const relative = workspaceRelative(path);
-  const target = absoluteIn(workspace, relative);
   const run = records[0];
   const cassette = cassetteOf(run?.type === 'run' ? run.runbook : 'unknown', records);
-  await mkdir(dirname(target), { recursive: true });
-  const temp = `${target}.${process.pid}.tmp`;
   const text = JSON.stringify(cassette, null, 2) + '\n';
-  expectOwnWrite(target, text);
-  await writeFile(temp, text);
-  await rename(temp, target);
+  expectOwnWrite(absoluteIn(workspace, relative), text);
+  await writeInside(workspace, relative, text);
   return relative;
 }

@@ -4,7 +4,7 @@
  * tells clients as runs change. Runs hold no state outside their journals.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   ControlState,
@@ -13,6 +13,7 @@ import type {
   RunbookTestResult,
   RunSummary,
   RunTrace,
+  TrustEndpoint,
   WorkspaceConfig,
 } from '@keel/schemas';
 import { ApprovalService } from '../approvals/approvalService';
@@ -20,10 +21,24 @@ import { Governor } from '../governance/governor';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
-import { absoluteIn, isProtected, workspaceRelative } from './workspacePaths';
+import {
+  clearKeelTemp,
+  isProtected,
+  keelDir as keelStateDir,
+  removePlantedLink,
+  workspaceRelative,
+} from '../files/workspacePaths';
 import type { Logger } from '../log';
+import { quarantine, StateSeal } from '../runtime/stateKey';
 import { writeCassette } from './cassettes';
-import { Journal, JournalCorruptError, journalIds, journalPath, readJournal } from './journal';
+import {
+  Journal,
+  JournalCorruptError,
+  JournalForgedError,
+  journalIds,
+  journalPath,
+  readJournal,
+} from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
@@ -46,6 +61,16 @@ export interface ConductorOptions {
   onApprovalChanged?: (proposal: Proposal, pending: number) => void;
   onControlChanged?: (state: ControlState) => void;
   env?: NodeJS.ProcessEnv;
+  /** The operator's consent: nothing starts, resumes or is sent without it. */
+  trust: ConductorTrust;
+}
+
+/** What the conductor asks of workspace trust (see trust/workspaceTrust.ts). */
+export interface ConductorTrust {
+  readonly trusted: boolean;
+  allows(endpoint: TrustEndpoint): boolean;
+  /** Throws `NotTrusted` (naming what the workspace wants) unless the workspace is trusted. */
+  require(what: string): void;
 }
 
 interface ActiveRun {
@@ -70,7 +95,12 @@ export class Conductor {
   private readonly queue: string[] = [];
   private running = 0;
   private stopping = false;
-  private apiKey: string | null = null;
+  /** The editor's key and the endpoint origin it was stored for: sent nowhere else. */
+  private apiKey: { key: string; origin: string } | null = null;
+  /** Unfinished runs of an untrusted workspace: listed, resumed only once the operator trusts it. */
+  private readonly dormant = new Set<string>();
+  /** Whether the workspace was trusted when last looked at (opened, or trust changed). */
+  private wasTrusted: boolean;
   /** Each runbook's role, for quotas set per role. */
   private readonly roles = new Map<string, string>();
   /** Runs under way whose runbook does not parse: they wait for the file to be fixed. */
@@ -78,6 +108,8 @@ export class Conductor {
   /** Runs executing now, by id: what an emergency stop waits for. */
   private readonly executing = new Map<string, Promise<void>>();
   private governor!: Governor;
+  /** Seals every journal line this conductor writes, and checks those it reads. */
+  private readonly sealer: StateSeal;
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -87,18 +119,26 @@ export class Conductor {
     readonly approvals: ApprovalService,
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
+    this.sealer = new StateSeal(options.workspace);
+    this.wasTrusted = options.trust.trusted;
   }
 
   static async open(options: ConductorOptions): Promise<Conductor> {
-    const keelDir = join(options.workspace, '.keel');
-    const runsDir = join(keelDir, 'runs');
-    await mkdir(runsDir, { recursive: true, mode: 0o700 });
-    await rm(join(keelDir, 'tmp'), { recursive: true, force: true });
+    // Real folders only (no link anywhere on the way), and no temporary file left by a stop.
+    const keelDir = await keelStateDir(options.workspace);
+    const runsDir = await keelStateDir(options.workspace, 'runs');
+    await keelStateDir(options.workspace, 'approvals');
+    await clearKeelTemp(options.workspace);
+    for (const store of ['runs.duckdb', 'runs.duckdb.wal']) {
+      if (await removePlantedLink(join(keelDir, store)))
+        options.log.warn(`.keel/${store} was a symbolic link; Keel removed the link and rebuilds it`);
+    }
     const traces = await TraceStore.open(join(keelDir, 'runs.duckdb'), (m) => options.log.warn(m));
     const approvals = await ApprovalService.open({
       workspace: options.workspace,
       config: options.config,
       log: options.log,
+      trusted: () => options.trust.trusted,
       onChanged: (proposal, pending) => {
         traces.saveApproval(proposal);
         options.onApprovalChanged?.(proposal, pending);
@@ -128,9 +168,30 @@ export class Conductor {
   }
 
   /** A key handed over by the editor (from its secret storage); kept in memory, never written. */
-  setApiKey(key: string): void {
-    this.apiKey = key;
+  setApiKey(key: string, origin: string): void {
+    this.apiKey = { key, origin };
     this.options.log.redact(key);
+  }
+
+  /**
+   * The operator trusted the workspace (or took trust back): once trusted, approvals interrupted
+   * by a stop are finished and unfinished runs resume from their journals.
+   */
+  async trustChanged(): Promise<void> {
+    // Only when trust is newly given: decisions interrupted by a stop are finished once, not
+    // again while they are being carried out.
+    const rising = this.options.trust.trusted && !this.wasTrusted;
+    this.wasTrusted = this.options.trust.trusted;
+    if (!rising || this.stopping) return;
+    await this.approvals.finishInterrupted();
+    const dormant = [...this.dormant];
+    this.dormant.clear();
+    for (const id of dormant) {
+      const records = await readJournal(journalPath(this.runsDir, id), this.sealer).catch(() => null);
+      if (!records) continue;
+      this.finished.delete(id);
+      await this.resumeJournal(id, records);
+    }
   }
 
   async listRunbooks(): Promise<RunbookInfo[]> {
@@ -184,6 +245,7 @@ export class Conductor {
   ): Promise<RunSummary> {
     if (this.stopping)
       throw new ConductorRequestError('the daemon is stopping; start the run again when it is back');
+    this.options.trust.require('Starting a run');
     const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
       throw new ConductorRequestError(error.message);
     });
@@ -217,6 +279,7 @@ export class Conductor {
         replayCassette: cassettes.replay ?? null,
         at: new Date().toISOString(),
       },
+      this.sealer,
       this.redact,
     );
     return this.enqueue(id, journal, loaded.runbook.steps.length);
@@ -252,7 +315,7 @@ export class Conductor {
   async trace(id: string): Promise<RunTrace> {
     const summary = await this.summary(id);
     const records =
-      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id)));
+      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id), this.sealer));
     const runbook = await this.runbooks.get(summary.runbook).catch(() => null);
     return traceOf(records, summary, runbook?.runbook.steps.map((s) => s.id) ?? []);
   }
@@ -314,7 +377,7 @@ export class Conductor {
   }
 
   async records(id: string): Promise<JournalRecord[]> {
-    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id));
+    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id), this.sealer);
   }
 
   /** Model calls as DuckDB has them (for reports and tests). */
@@ -343,7 +406,7 @@ export class Conductor {
     const endpoint = this.options.config.models.endpoint;
     const fromEnv = endpoint?.apiKeyEnv ? (this.options.env ?? process.env)[endpoint.apiKeyEnv] : undefined;
     if (fromEnv) this.options.log.redact(fromEnv);
-    return [this.apiKey, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
+    return [this.apiKey?.key, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
   }
 
   /** Reads every journal: finished runs are listed, unfinished ones resumed. */
@@ -353,8 +416,21 @@ export class Conductor {
       const path = journalPath(this.runsDir, id);
       let records: JournalRecord[];
       try {
-        records = await readJournal(path);
+        records = await readJournal(path, this.sealer);
       } catch (error) {
+        if (error instanceof JournalForgedError) {
+          // Keel did not write this journal as it is: it is never resumed, replayed or listed.
+          const moved = await quarantine(
+            this.options.workspace,
+            path,
+            `Not a run journal Keel wrote: ${error.message}`,
+          );
+          this.options.log.warn(
+            `${path} was not resumed: ${error.message}. It was moved to ${moved ?? 'quarantine'}; ` +
+              'a forged or edited journal never runs. Delete it once you have looked at it.',
+          );
+          continue;
+        }
         if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
           // Killed while creating the journal: the run was never started (its start was never answered).
           await rm(path, { force: true });
@@ -375,30 +451,45 @@ export class Conductor {
         this.traces.saveRun(summary);
         continue;
       }
-      if (!this.options.resume) {
+      if (!this.options.resume || !this.options.trust.trusted) {
         this.finished.set(id, summarize(records, stepsTotal, null));
+        if (this.options.resume) {
+          this.dormant.add(id);
+          this.options.log.warn('an unfinished run waits for your trust in the workspace to resume', {
+            run: id,
+          });
+        }
         continue;
       }
-      const journal = await Journal.openExisting(path, this.redact);
-      if (records.some((r) => r.type === 'cancelRequested')) {
-        // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
-        await journal.append({
-          type: 'runEnd',
-          status: 'cancelled',
-          outputs: null,
-          error: 'cancelled by the operator',
-          escalation: null,
-          at: new Date().toISOString(),
-        });
-        await journal.close();
-        this.finished.set(id, summarize(journal.records, stepsTotal, null));
-        await this.approvals.withdraw(id);
-        continue;
-      }
-      await journal.append({ type: 'resume', at: new Date().toISOString() });
-      this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
-      void this.enqueue(id, journal, stepsTotal);
+      await this.resumeJournal(id, records);
     }
+  }
+
+  /** Takes up an unfinished run from its journal (ends it if the operator had cancelled it). */
+  private async resumeJournal(id: string, records: JournalRecord[]): Promise<void> {
+    const path = journalPath(this.runsDir, id);
+    const run = records[0] as RecordOf<'run'>;
+    const runbook = await this.runbooks.get(run.runbook).catch(() => null);
+    const stepsTotal = runbook?.runbook.steps.length ?? 0;
+    const journal = await Journal.openExisting(path, this.sealer, this.redact);
+    if (records.some((r) => r.type === 'cancelRequested')) {
+      // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
+      await journal.append({
+        type: 'runEnd',
+        status: 'cancelled',
+        outputs: null,
+        error: 'cancelled by the operator',
+        escalation: null,
+        at: new Date().toISOString(),
+      });
+      await journal.close();
+      this.finished.set(id, summarize(journal.records, stepsTotal, null));
+      await this.approvals.withdraw(id);
+      return;
+    }
+    await journal.append({ type: 'resume', at: new Date().toISOString() });
+    this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
+    void this.enqueue(id, journal, stepsTotal);
   }
 
   private enqueue(id: string, journal: Journal, stepsTotal: number): RunSummary {
@@ -460,10 +551,7 @@ export class Conductor {
     try {
       if (loaded instanceof Error) throw loaded;
       const cassette = started.replayCassette
-        ? await CassetteProvider.load(
-            absoluteIn(this.options.workspace, started.replayCassette),
-            started.replayCassette,
-          )
+        ? await CassetteProvider.load(this.options.workspace, started.replayCassette)
         : null;
       result = await executeRun({
         runId: id,
@@ -480,7 +568,12 @@ export class Conductor {
         models: this.options.config.models,
         provider:
           cassette ??
-          providerFor(this.options.config.models, () => this.apiKey, this.options.env ?? process.env),
+          providerFor({
+            models: this.options.config.models,
+            editorKey: (origin) => (this.apiKey?.origin === origin ? this.apiKey.key : null),
+            env: this.options.env ?? process.env,
+            allows: (endpoint) => this.options.trust.allows(endpoint),
+          }),
         memory: cassette
           ? cassetteMemory(cassette, await this.options.memory())
           : await this.options.memory(),

@@ -16,6 +16,8 @@ import {
 } from '@keel/schemas';
 import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
+import type { WorkspaceTrust } from '../trust/workspaceTrust';
+import { triggerId } from '../trust/wants';
 import { Conductor } from './conductor';
 import { RunbookCatalog } from './runbookCatalog';
 import { TriggerScheduler } from './triggers';
@@ -26,6 +28,8 @@ export interface ConductorHostOptions {
   log: Logger;
   mode: 'daemon' | 'in-process';
   memory: MemoryHost;
+  /** The operator's consent: runs, resumes, triggers and stored decisions wait for it. */
+  trust: WorkspaceTrust;
   onRunChanged: (summary: RunSummary) => void;
   onApprovalChanged: (proposal: Proposal, pending: number) => void;
   onControlChanged: (state: ControlState) => void;
@@ -40,7 +44,7 @@ const WATCH_DEBOUNCE_MS = 100;
 export class ConductorHost {
   private conductor: Promise<Conductor> | null = null;
   private configuring: Promise<void> = Promise.resolve();
-  private apiKey: string | null = null;
+  private apiKey: { key: string; origin: string } | null = null;
   private config: WorkspaceConfig | null = null;
   private watcher: FSWatcher | null = null;
   private watchedDir: string | null = null;
@@ -60,11 +64,21 @@ export class ConductorHost {
     return next;
   }
 
-  /** The key the editor handed over: kept here, so a conductor opened later gets it too. */
-  setApiKey(key: string): void {
-    this.apiKey = key;
+  /**
+   * The key the editor handed over, for the endpoint origin it was stored for: kept here, so a
+   * conductor opened later gets it too.
+   */
+  setApiKey(key: string, origin: string): void {
+    this.apiKey = { key, origin };
     this.options.log.redact(key);
-    void this.conductor?.then((c) => c.setApiKey(key)).catch(() => undefined);
+    void this.conductor?.then((c) => c.setApiKey(key, origin)).catch(() => undefined);
+  }
+
+  /** Trust was granted or revoked: resume what waited, re-arm the triggers the operator allowed. */
+  async trustChanged(): Promise<void> {
+    const conductor = this.conductor ? await this.conductor.catch(() => null) : null;
+    await conductor?.trustChanged();
+    await this.triggerScheduler?.refresh();
   }
 
   private async configureNow(
@@ -93,6 +107,7 @@ export class ConductorHost {
       log: this.options.log,
       runbooks: async () => (await this.get()).runbooks.list(),
       start: async (runbook, inputs) => (await this.get()).start(runbook, inputs),
+      allowed: (runbook, trigger) => this.options.trust.triggerAllowed(triggerId(runbook.name, trigger)),
       ...(this.options.clock ? { clock: this.options.clock } : {}),
     });
     return this.triggerScheduler;
@@ -142,6 +157,7 @@ export class ConductorHost {
       log: this.options.log,
       config,
       resume: this.options.mode === 'daemon',
+      trust: this.options.trust,
       onRunChanged: this.options.onRunChanged,
       onApprovalChanged: this.options.onApprovalChanged,
       onControlChanged: this.options.onControlChanged,
@@ -157,7 +173,7 @@ export class ConductorHost {
       },
     });
     const key = this.apiKey;
-    return key ? opening.then((conductor) => (conductor.setApiKey(key), conductor)) : opening;
+    return key ? opening.then((conductor) => (conductor.setApiKey(key.key, key.origin), conductor)) : opening;
   }
 
   private watchRunbooks(dir: string): void {

@@ -1,52 +1,63 @@
 /**
  * A run's append-only journal: `.keel/runs/<id>.jsonl`, one record per line, each written and
  * fsync'd before the conductor goes on, so what the journal says happened did happen. A process
- * killed mid-write leaves at most a torn last line, which reading drops.
+ * killed mid-write leaves at most a torn last line, which reading drops. Every line ends with a
+ * seal chained to the line before and bound to the run id (runtime/stateKey): a forged journal,
+ * an edited line or a journal copied under another run id does not read.
  */
-import { open, readFile, readdir, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { userStateDir, workspaceKey } from '../runtime/paths';
+import { readStateFile, type StateSeal } from '../runtime/stateKey';
 import { JournalRecord, type RecordOf } from './journalRecords';
 
 export class JournalCorruptError extends Error {}
+
+/** A journal Keel did not write as it is: never resumed, replayed or listed. */
+export class JournalForgedError extends JournalCorruptError {}
+
+const SEAL_SUFFIX = /,"seal":"([0-9a-f]{64})"\}$/;
 
 export class Journal {
   private constructor(
     readonly path: string,
     private readonly file: FileHandle,
     readonly records: JournalRecord[],
+    private readonly sealer: StateSeal,
+    private lastSeal: string,
   ) {}
 
   /** Creates a new journal; fails if one exists (run ids are unique). */
   static async create(
     path: string,
     first: RecordOf<'run'>,
+    sealer: StateSeal,
     redact: (text: string) => string = (t) => t,
   ): Promise<Journal> {
-    const file = await open(path, 'wx', 0o600);
-    const journal = new Journal(path, file, []);
+    const file = await open(
+      path,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    const journal = new Journal(path, file, [], sealer, '');
     journal.redact = redact;
     await journal.append(first);
     return journal;
   }
 
   /** Opens an existing journal to append to it (resuming a run). */
-  static async openExisting(path: string, redact: (text: string) => string = (t) => t): Promise<Journal> {
-    const { records, bytes } = await readJournalFile(path);
-    const file = await open(path, 'r+');
+  static async openExisting(
+    path: string,
+    sealer: StateSeal,
+    redact: (text: string) => string = (t) => t,
+  ): Promise<Journal> {
+    const { records, bytes, lastSeal } = await readJournalFile(path, sealer);
+    const file = await open(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
     // Cut a torn last line, so the next record starts on a line of its own.
     await file.truncate(bytes);
     await file.datasync();
-    await file.close();
-    return Journal.appendTo(path, records, redact);
-  }
-
-  private static async appendTo(
-    path: string,
-    records: JournalRecord[],
-    redact: (text: string) => string,
-  ): Promise<Journal> {
-    const file = await open(path, 'a', 0o600);
-    const journal = new Journal(path, file, records);
+    const journal = new Journal(path, file, records, sealer, lastSeal);
     journal.redact = redact;
     return journal;
   }
@@ -55,11 +66,14 @@ export class Journal {
   redact: (text: string) => string = (text) => text;
 
   async append(record: JournalRecord): Promise<void> {
-    const line = this.redact(JSON.stringify(JournalRecord.parse(record)));
-    await this.file.write(line + '\n');
+    const body = this.redact(JSON.stringify(JournalRecord.parse(record)));
+    const seal = lineSeal(this.sealer, runIdOf(this.path), this.lastSeal, body);
+    await this.file.write(`${body.slice(0, -1)},"seal":"${seal}"}\n`);
     await this.file.datasync();
+    this.lastSeal = seal;
+    if (record.type === 'runEnd') await recordEnded(this.sealer.workspace, runIdOf(this.path));
     // What is kept in memory is what is on disk: traces, DuckDB and cassettes read these, redacted.
-    this.records.push(JournalRecord.parse(JSON.parse(line)));
+    this.records.push(JournalRecord.parse(JSON.parse(body)));
   }
 
   close(): Promise<void> {
@@ -68,19 +82,42 @@ export class Journal {
 }
 
 /** Every record of a journal; a torn last line (a crash mid-write) is dropped, anything else throws. */
-export async function readJournal(path: string): Promise<JournalRecord[]> {
-  return (await readJournalFile(path)).records;
+export async function readJournal(path: string, sealer: StateSeal): Promise<JournalRecord[]> {
+  return (await readJournalFile(path, sealer)).records;
 }
 
-async function readJournalFile(path: string): Promise<{ records: JournalRecord[]; bytes: number }> {
-  const text = await readFile(path, 'utf8');
+/** The seal of one line: over the run id, the seal of the line before (none for the first) and the line. */
+function lineSeal(sealer: StateSeal, runId: string, previous: string, body: string): string {
+  return sealer.seal('journal', `${previous}\n${body}`, runId);
+}
+
+function runIdOf(path: string): string {
+  return basename(path).replace(/\.jsonl$/, '');
+}
+
+async function readJournalFile(
+  path: string,
+  sealer: StateSeal,
+): Promise<{ records: JournalRecord[]; bytes: number; lastSeal: string }> {
+  const text = await readStateFile(path);
+  if (text === null) throw new JournalCorruptError(`${path}: no such journal`);
   // The text after the last newline is a record a crash interrupted (or nothing).
   const complete = text.split('\n').slice(0, -1);
   const records: JournalRecord[] = [];
+  const runId = runIdOf(path);
+  let lastSeal = '';
   complete.forEach((line, index) => {
+    const seal = SEAL_SUFFIX.exec(line)?.[1];
+    const body = seal ? line.replace(SEAL_SUFFIX, '}') : line;
+    if (!seal || !sealer.verify('journal', `${lastSeal}\n${body}`, seal, runId)) {
+      throw new JournalForgedError(
+        `${path}:${index + 1}: ${seal ? 'the seal does not match (edited, reordered, or copied from another run or workspace)' : 'the line carries no seal (not written by this Keel)'}`,
+      );
+    }
+    lastSeal = seal;
     let value: unknown;
     try {
-      value = JSON.parse(line);
+      value = JSON.parse(body);
     } catch {
       throw new JournalCorruptError(`${path}:${index + 1}: not a JSON record; the journal is damaged`);
     }
@@ -93,7 +130,41 @@ async function readJournalFile(path: string): Promise<{ records: JournalRecord[]
     records.push(parsed.data);
   });
   if (records[0]?.type !== 'run') throw new JournalCorruptError(`${path}: does not start with a run record`);
-  return { records, bytes: Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)) };
+  if (records[0].id !== runId)
+    throw new JournalForgedError(`${path}: holds run ${records[0].id}, not ${runId}`);
+  if (!records.some((r) => r.type === 'runEnd') && (await endedRuns(sealer.workspace)).has(runId)) {
+    throw new JournalForgedError(`${path}: the run ended, but its journal was cut short before its end`);
+  }
+  return { records, bytes: Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)), lastSeal };
+}
+
+/**
+ * Ids of the runs that ended, per workspace, kept outside it (`<userStateDir>/runs/`): a sealed
+ * journal cut short before its end (every line still verifies) is not taken for an unfinished run.
+ */
+function endedRunsFile(workspace: string): string {
+  return join(userStateDir(), 'runs', `${workspaceKey(workspace)}.ended`);
+}
+
+async function recordEnded(workspace: string, runId: string): Promise<void> {
+  const file = endedRunsFile(workspace);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const handle = await open(
+    file,
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    await handle.write(`${runId}\n`);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function endedRuns(workspace: string): Promise<Set<string>> {
+  const text = await readStateFile(endedRunsFile(workspace));
+  return new Set((text ?? '').split('\n').filter(Boolean));
 }
 
 /** Ids of every run with a journal in `dir`, oldest first (ids start with their start time). */

@@ -88,12 +88,12 @@ export const JournalRecord = z.discriminatedUnion('type', [
   }),
   /** The run waits for the operator's decision on a proposal. */
   z.object({ type: z.literal('waiting'), stepId: z.string(), proposalId: z.string(), at: At }),
-  /** The operator decided; the run goes on. */
+  /** The operator (or a policy rule of keel.yaml) decided; the run goes on. */
   z.object({
     type: z.literal('decided'),
     stepId: z.string(),
     proposalId: z.string(),
-    decision: z.enum(['approved', 'edited', 'rejected']),
+    decision: z.enum(['approved', 'edited', 'rejected', 'policy']),
     reason: z.string().nullable(),
     commit: z.string().nullable(),
     at: At,

@@ -4,7 +4,7 @@
  * journaled as `decided` before the run goes on. After a restart the same path finds the
  * proposal and waits again; a replay reads the decision from the journal.
  */
-import type { Proposal } from '@keel/schemas';
+import type { ChangeKind, Proposal } from '@keel/schemas';
 import type { RunBudget } from './budget';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ReplayDivergenceError } from './models/modelGateway';
@@ -22,6 +22,8 @@ export interface ApprovalPort {
     changes: { path: string; content: string | null }[];
   }): Promise<Proposal>;
   waitForDecision(id: string, signal: AbortSignal): Promise<Proposal>;
+  /** The keel.yaml rule (described) that lets this change through without the operator, or null. */
+  policyRule(path: string, kind: ChangeKind): string | null;
 }
 
 export interface ProposalRequest {
@@ -35,7 +37,8 @@ export interface ProposalRequest {
 
 export interface ProposalOutcome {
   proposal: string | null;
-  decision: 'approved' | 'edited' | 'rejected';
+  /** `policy` when a keel.yaml rule applied the change without the operator. */
+  decision: 'approved' | 'edited' | 'rejected' | 'policy';
   reason: string | null;
   commit: string | null;
   files: string[];

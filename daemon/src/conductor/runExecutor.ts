@@ -103,6 +103,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     signal: options.signal,
     feedback: options.feedback ?? null,
     propose: () => Promise.reject(new Error('not ready')),
+    policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
     effect: async (key, connector, action, _args, perform, preview) => {
       const done = effects.get(key);
       if (done) return done.result;

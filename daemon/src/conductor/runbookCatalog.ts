@@ -3,10 +3,11 @@
  * excepted), parsed, with their problems. Read on demand, cached by modification time.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Problem, Runbook, RunbookInfo } from '@keel/schemas';
 import { parseRunbook } from './runbookFile';
+import { readInsideText } from '../files/workspacePaths';
 
 export interface LoadedRunbook {
   info: RunbookInfo;
@@ -85,7 +86,8 @@ export class RunbookCatalog {
     if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
       return { ...cached.loaded, info: { ...cached.loaded.info } };
     }
-    const text = await readFile(absolutePath, 'utf8').catch(() => null);
+    // Not through a link: a runbook is a file of this workspace.
+    const text = await readInsideText(this.workspace, `${this.dir}/${name}`).catch(() => null);
     if (text === null) return null;
     const path = `${this.dir}/${name}`;
     const parsed = parseRunbook(text, path);

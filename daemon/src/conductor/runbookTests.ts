@@ -3,7 +3,7 @@
  * side effects captured instead of performed, and their expectations checked: prompt and model
  * changes are tested like code.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RunbookTestFile, type RunbookTestResult, type WorkspaceConfig } from '@keel/schemas';
 import { parseYamlWithSchema } from '../files/yamlProblems';
@@ -13,7 +13,7 @@ import type { RunbookCatalog } from './runbookCatalog';
 import { checkInputs } from './runInputs';
 import { executeRun } from './runExecutor';
 import type { MemoryAccess } from './steps/stepRuntime';
-import { absoluteIn } from './workspacePaths';
+import { absoluteIn, readInsideText } from '../files/workspacePaths';
 
 export async function runRunbookTests(options: {
   workspace: string;
@@ -27,7 +27,8 @@ export async function runRunbookTests(options: {
   const results: RunbookTestResult[] = [];
   for (const name of names.filter((n) => /\.test\.ya?ml$/.test(n)).sort()) {
     const file = `${testsDir}/${name}`;
-    const text = await readFile(absoluteIn(options.workspace, file), 'utf8');
+    const text = await readInsideText(options.workspace, file);
+    if (text === null) continue;
     const parsed = parseYamlWithSchema(text, RunbookTestFile, file);
     if (!parsed.ok) {
       const problem = parsed.problems[0]!;
@@ -63,7 +64,7 @@ async function runCase(
   try {
     const loaded = await options.catalog.get(runbookName);
     const cassettePath = join(dirname(file), testCase.cassette).split('\\').join('/');
-    const provider = await CassetteProvider.load(absoluteIn(options.workspace, cassettePath), cassettePath);
+    const provider = await CassetteProvider.load(options.workspace, cassettePath);
     const id = `test-${runbookName}`;
     const records: JournalRecord[] = [
       {

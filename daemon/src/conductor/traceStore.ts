@@ -37,6 +37,8 @@ export interface AgentRow {
   approved: number;
   edited: number;
   rejected: number;
+  /** Applied by a keel.yaml rule, not reviewed by the operator. */
+  policy: number;
 }
 
 export interface ModelCallRow {
@@ -135,7 +137,8 @@ export class TraceStore {
            SELECT runbook,
                   count(*) FILTER (WHERE decision = 'approved') AS approved,
                   count(*) FILTER (WHERE decision = 'edited') AS edited,
-                  count(*) FILTER (WHERE decision = 'rejected') AS rejected
+                  count(*) FILTER (WHERE decision = 'rejected') AS rejected,
+                  count(*) FILTER (WHERE decision = 'policy') AS policy
            FROM approvals WHERE decided_at >= $1::TIMESTAMPTZ AND decided_at < $2::TIMESTAMPTZ GROUP BY runbook)
          SELECT coalesce(r.runbook, a.runbook) AS runbook,
                 count(r.id) AS runs,
@@ -145,7 +148,8 @@ export class TraceStore {
                 quantile_cont(epoch_ms(r.ended_at) - epoch_ms(r.started_at), 0.5) AS p50,
                 quantile_cont(epoch_ms(r.ended_at) - epoch_ms(r.started_at), 0.95) AS p95,
                 coalesce(sum(r.cost_usd), 0) AS cost, coalesce(sum(r.tokens), 0) AS tokens,
-                any_value(a.approved) AS approved, any_value(a.edited) AS edited, any_value(a.rejected) AS rejected
+                any_value(a.approved) AS approved, any_value(a.edited) AS edited, any_value(a.rejected) AS rejected,
+                any_value(a.policy) AS policy
          FROM r FULL OUTER JOIN a ON r.runbook = a.runbook
          GROUP BY coalesce(r.runbook, a.runbook) ORDER BY 1`,
         [since, until],
@@ -163,6 +167,7 @@ export class TraceStore {
         approved: Number(row.approved ?? 0),
         edited: Number(row.edited ?? 0),
         rejected: Number(row.rejected ?? 0),
+        policy: Number(row.policy ?? 0),
       }));
     });
   }

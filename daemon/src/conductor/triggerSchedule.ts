@@ -1,11 +1,13 @@
 /**
  * Cron schedules of `schedule` triggers (croner as the pattern evaluator, never as a timer), and
- * the durable record of the last slot each one fired: `.keel/triggers.json`, written atomically.
+ * the durable record of the last slot each one fired: `.keel/triggers.json`, written atomically
+ * and sealed (runtime/stateKey), so slots forged in a cloned repository fire nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Cron } from 'croner';
+import { NotAPlainFileError, quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
 
 /** Where time comes from; tests pass one to play a daemon that was down for weeks. */
 export interface Clock {
@@ -82,24 +84,40 @@ export class TriggerState {
   private constructor(
     private readonly path: string,
     readonly schedules: Map<string, ScheduleRecord>,
+    private readonly sealer: StateSeal,
   ) {}
 
-  static async load(workspace: string): Promise<TriggerState> {
+  /** Loads the slots; a file Keel did not seal for this workspace is quarantined and counts as none. */
+  static async load(workspace: string, warn: (message: string) => void): Promise<TriggerState> {
     const path = join(workspace, '.keel', 'triggers.json');
-    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return null;
+    const sealer = new StateSeal(workspace);
+    const schedules = new Map<string, ScheduleRecord>();
+    const text = await readStateFile(path).catch((error: Error) => {
+      if (error instanceof NotAPlainFileError) return '';
       throw error;
     });
-    const schedules = new Map<string, ScheduleRecord>();
     if (text !== null) {
-      const parsed = JSON.parse(text) as Partial<StateFile>;
+      let opened: Record<string, unknown> | null = null;
+      try {
+        opened = sealer.openObject('triggers', JSON.parse(text));
+      } catch {
+        // Not JSON: quarantined below like any other file Keel did not write.
+      }
+      if (!opened) {
+        const moved = await quarantine(workspace, path, 'Not trigger slots Keel wrote: no valid seal.');
+        warn(
+          `${path} was not used: it carries no valid seal (written by hand, cloned with the repository, or ` +
+            `by an older Keel). It was moved to ${moved ?? 'quarantine'}; schedules count their slots from now.`,
+        );
+      }
+      const parsed = (opened ?? {}) as Partial<StateFile>;
       for (const [key, record] of Object.entries(parsed.schedules ?? {})) {
         if (typeof record?.lastSlot === 'string' && !Number.isNaN(Date.parse(record.lastSlot))) {
           schedules.set(key, record);
         }
       }
     }
-    return new TriggerState(path, schedules);
+    return new TriggerState(path, schedules, sealer);
   }
 
   async save(): Promise<void> {
@@ -108,7 +126,7 @@ export class TriggerState {
     const temp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
     const file = await open(temp, 'wx', 0o600);
     try {
-      await file.writeFile(JSON.stringify(state, null, 2) + '\n');
+      await file.writeFile(JSON.stringify(this.sealer.sealObject('triggers', state), null, 2) + '\n');
       await file.sync();
     } finally {
       await file.close();

@@ -20,6 +20,8 @@ export interface TriggerSchedulerOptions {
   runbooks: () => ReturnType<RunbookCatalog['list']>;
   /** Starts a run: the conductor's one entry point, which may refuse it. */
   start: (runbook: string, inputs: InputValues) => Promise<RunSummary>;
+  /** Whether the operator consented to this trigger: others are not armed. */
+  allowed: (runbook: Runbook, trigger: RunbookTrigger) => boolean;
   clock?: Clock;
   /** How long a file must be left alone before its change counts. */
   settleMs?: number;
@@ -85,12 +87,15 @@ export class TriggerScheduler {
   }
 
   private async reconcile(): Promise<void> {
-    const state = (this.state ??= await TriggerState.load(this.options.workspace));
+    const state = (this.state ??= await TriggerState.load(this.options.workspace, (m) =>
+      this.options.log.warn(m),
+    ));
     const loaded = await this.options.runbooks();
     const schedules = new Map<string, ArmedSchedule>();
     const files: FileTrigger[] = [];
     for (const { runbook } of loaded) {
       runbook?.triggers.forEach((trigger, index) => {
+        if (trigger.type !== 'manual' && !this.options.allowed(runbook, trigger)) return;
         if (trigger.type === 'schedule') {
           const key = `${runbook.name}#${index}`;
           const schedule = this.scheduleOf(runbook, trigger);

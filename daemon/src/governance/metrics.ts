@@ -34,6 +34,7 @@ export async function metricsReport(
   ]);
   const hours = Math.max((until.getTime() - since.getTime()) / 3_600_000, 1 / 60);
   const agents = rows.map((row): AgentMetrics => {
+    // Only the operator's decisions are reviews: changes a policy rule applied are counted apart.
     const decided = row.approved + row.edited + row.rejected;
     return {
       agent: row.runbook,
@@ -48,7 +49,12 @@ export async function metricsReport(
       costUsd: round(row.costUsd, 6),
       tokens: row.tokens,
       throughputPerHour: round(row.finished / hours),
-      approvals: { approved: row.approved, edited: row.edited, rejected: row.rejected },
+      approvals: {
+        approved: row.approved,
+        edited: row.edited,
+        rejected: row.rejected,
+        policy: row.policy,
+      },
       reworkRate: decided > 0 ? round((row.edited + row.rejected) / decided) : null,
     };
   });

@@ -19,9 +19,11 @@ export function registerApprovalHandlers(router: Router, daemon: Daemon): void {
   router.handle(ApprovalGetRequest, async ({ id }) =>
     operatorFixable(async () => (await approvals()).get(id)),
   );
-  router.handle(ApprovalApproveRequest, async ({ id, edited }) =>
-    operatorFixable(async () => (await approvals()).approve(id, edited)),
-  );
+  router.handle(ApprovalApproveRequest, async ({ id, edited }) => {
+    // Rejecting is always safe; carrying out a change waits until the operator trusts the workspace.
+    daemon.trust.require('Applying a change');
+    return operatorFixable(async () => (await approvals()).approve(id, edited));
+  });
   router.handle(ApprovalRejectRequest, async ({ id, reason }) =>
     operatorFixable(async () => (await approvals()).reject(id, reason)),
   );

@@ -7,6 +7,7 @@ import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
 import { registerRunHandlers } from './runs';
 import { registerStatusHandlers } from './status';
+import { registerTrustHandlers } from './trust';
 import { registerWorkspaceHandlers } from './workspace';
 
 export function registerHandlers(router: Router, daemon: Daemon): void {
@@ -17,4 +18,5 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerRunHandlers(router, daemon);
   registerApprovalHandlers(router, daemon);
   registerControlHandlers(router, daemon);
+  registerTrustHandlers(router, daemon);
 }

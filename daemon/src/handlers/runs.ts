@@ -37,9 +37,9 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
   router.handle(RunbookTestRequest, async ({ runbook }) => ({
     results: await (await conductor()).test(runbook),
   }));
-  router.handle(SetApiKeyRequest, async ({ apiKey }) => {
+  router.handle(SetApiKeyRequest, async ({ apiKey, origin }) => {
     await conductor(); // a workspace without keel.yaml has no use for a key: say so
-    daemon.conductor.setApiKey(apiKey);
+    daemon.conductor.setApiKey(apiKey, origin);
     return { ok: true as const };
   });
 }

@@ -4,9 +4,9 @@
  * the unchanged, parses and embeds the rest, and writes LanceDB first, then the DuckDB catalog, so
  * a crash in between only makes the next rescan redo that batch.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
 import type { Problem } from '@keel/schemas';
+import { openNoFollow, resolveInside, WorkspacePathError } from '../files/workspacePaths';
 import type { Logger } from '../log';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
@@ -149,7 +149,7 @@ export class IndexWriter {
     const { root } = this.deps;
     // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
     const files = await mapLimit(paths, READ_CONCURRENCY, (path) =>
-      isIndexable(path) ? readIfFile(join(root, path)) : Promise.resolve(null),
+      isIndexable(path) ? readIfFile(root, path) : Promise.resolve(null),
     );
     const indexed: DocumentRecord[] = [];
     const rejected: RejectedRecord[] = [];
@@ -276,14 +276,27 @@ export class IndexWriter {
   }
 }
 
-/** A file's content, or null for a file too large to read (it is reported, not indexed). */
-async function readIfFile(path: string): Promise<{ content: Buffer | null; stat: FileStat } | null> {
+/**
+ * The file's content and stat, or null when it is gone, not a regular file, or reached through a
+ * link. The content is null for a file too large to read (it is reported, not indexed).
+ */
+async function readIfFile(
+  root: string,
+  path: string,
+): Promise<{ content: Buffer | null; stat: FileStat } | null> {
   try {
-    const info = await stat(path);
-    if (!info.isFile()) return null;
-    const content = info.size > PARSE_LIMITS.maxFileBytes ? null : await readFile(path);
-    return { content, stat: { size: content?.length ?? info.size, mtimeMs: info.mtimeMs } };
+    const handle = await openNoFollow(await resolveInside(root, path), constants.O_RDONLY);
+    if (handle === null) return null;
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) return null;
+      const content = info.size > PARSE_LIMITS.maxFileBytes ? null : await handle.readFile();
+      return { content, stat: { size: content?.length ?? info.size, mtimeMs: info.mtimeMs } };
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
+    if (error instanceof WorkspacePathError) return null;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return null;
     throw error;

@@ -2,7 +2,6 @@
  * The memory plane of one workspace: keeps the index converged to the files (watcher, rescans, one
  * writer), answers searches, and repairs itself when its stores are damaged or deleted.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ErrorCodes,
@@ -15,6 +14,7 @@ import {
   type SearchResult,
   type WorkspaceConfig,
 } from '@keel/schemas';
+import { readInsideText } from '../files/workspacePaths';
 import type { Logger } from '../log';
 import { createEmbedder, type Embedder } from './embed/embedder';
 import { isIndexable, walkWorkspace } from './files';
@@ -204,9 +204,16 @@ export class MemoryService {
         `${path} is not a memory file of this workspace (Markdown or YAML, outside hidden folders)`,
       );
     }
-    const content = await readFile(join(this.options.root, normalized), 'utf8').catch((error: unknown) => {
+    // Never through a link: `memory/creds.md -> ~/.aws/credentials` is not a note of this workspace.
+    let content: string | null;
+    try {
+      content = await readInsideText(this.options.root, normalized);
+    } catch (error) {
       throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: ${firstLine(error)}`);
-    });
+    }
+    if (content === null) {
+      throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: there is no such file`);
+    }
     const [prepared] = await this.preparer.prepare([{ path: normalized, content }], false);
     const parsed = prepared!.parsed;
     const meta = parsed.ok ? parsed.file.meta : null;

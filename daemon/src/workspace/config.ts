@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_FILE, WorkspaceConfig, type Problem, type WorkspaceConfigState } from '@keel/schemas';
-import { parseYamlWithSchema } from '../files/yamlProblems';
+import { AUTO_APPLY_DEPRECATED } from '../approvals/policy';
+import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
 
 export interface LoadedConfig {
   state: WorkspaceConfigState;
@@ -33,7 +34,18 @@ export async function loadConfig(workspace: string): Promise<LoadedConfig> {
     };
   }
   const parsed = parseYamlWithSchema(text, WorkspaceConfig, CONFIG_FILE);
-  return parsed.ok
-    ? { state: 'valid', config: parsed.value, problems: [] }
-    : { state: 'invalid', config: null, problems: parsed.problems };
+  if (!parsed.ok) return { state: 'invalid', config: null, problems: parsed.problems };
+  return { state: 'valid', config: parsed.value, problems: deprecations(text, parsed.value) };
+}
+
+/** Warnings (the file still works) about settings that changed meaning. */
+function deprecations(text: string, config: WorkspaceConfig): Problem[] {
+  if (config.approvals.autoApply === undefined) return [];
+  return [
+    {
+      ...problemAt(text, ['approvals', 'autoApply'], AUTO_APPLY_DEPRECATED, CONFIG_FILE),
+      severity: 'warning',
+      message: AUTO_APPLY_DEPRECATED,
+    },
+  ];
 }

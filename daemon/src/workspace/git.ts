@@ -1,20 +1,71 @@
-/** The few git operations the workspace needs, run through the real `git` binary. */
+/**
+ * The few git operations the workspace needs, run through the real `git` binary, never running a
+ * program the workspace's git configuration names (fsmonitor, hooks, filters, signing).
+ */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-/** Runs git with every path taken literally: a file name is never read as pathspec magic (":/"). */
+/**
+ * Settings that keep a workspace's own git configuration from running programs when Keel runs
+ * git: a cloned or unpacked workspace can bring a `.git/config` naming an fsmonitor, hooks, a
+ * signing program or an ssh command. Passed with `-c`, they override every configuration file.
+ */
+const HARDENED = [
+  'core.fsmonitor=false',
+  'core.hooksPath=/dev/null',
+  'commit.gpgsign=false',
+  'tag.gpgsign=false',
+  'core.sshCommand=',
+  'diff.external=',
+  'core.attributesFile=/dev/null',
+  // Commit may start `gc --auto` or `maintenance run --auto` in the background: nothing starts.
+  'gc.auto=0',
+  'maintenance.auto=false',
+].flatMap((setting) => ['-c', setting]);
+
+/**
+ * Runs git with every path taken literally (a file name is never read as pathspec magic, ":/"),
+ * the hardened settings first, no system attributes file and no prompt.
+ */
 function run(
   command: 'git',
   args: string[],
   options: { cwd: string },
 ): Promise<{ stdout: string; stderr: string }> {
-  return execFileAsync(command, args, {
+  return execFileAsync(command, [...HARDENED, ...args], {
     ...options,
     encoding: 'utf8',
-    env: { ...process.env, GIT_LITERAL_PATHSPECS: '1' },
+    env: {
+      ...process.env,
+      GIT_LITERAL_PATHSPECS: '1',
+      GIT_ATTR_NOSYSTEM: '1',
+      GIT_TERMINAL_PROMPT: '0',
+    },
   });
+}
+
+/**
+ * `-c` settings that switch off the filter drivers the repository's own configuration defines
+ * (`.gitattributes` names a driver, `.git/config` says what program it runs). Drivers of the
+ * operator's own configuration (git-lfs in ~/.gitconfig) keep working.
+ */
+async function repositoryFilters(dir: string): Promise<string[]> {
+  const { stdout } = await run('git', ['config', '--show-scope', '--null', '--get-regexp', '^filter\\.'], {
+    cwd: dir,
+  }).catch(() => ({ stdout: '' }));
+  // Entries are `scope NUL key LF value NUL`; a driver's name may hold dots and spaces.
+  const fields = stdout.split('\0');
+  const names = new Set<string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const key = fields[i + 1]!.split('\n')[0]!;
+    const name = key.slice('filter.'.length, key.lastIndexOf('.'));
+    if (['local', 'worktree', 'command'].includes(fields[i]!) && name !== '') names.add(name);
+  }
+  return [...names].flatMap((name) =>
+    ['clean=', 'smudge=', 'process=', 'required=false'].flatMap((s) => ['-c', `filter.${name}.${s}`]),
+  );
 }
 
 export type GitPresence = 'repository' | 'none' | 'git-missing';
@@ -42,10 +93,11 @@ export async function commitPaths(dir: string, paths: string[], message: string)
     () => [],
     () => ['-c', 'user.name=Keel', '-c', 'user.email=keel@localhost'],
   );
-  await run('git', ['add', '--all', '--', ...paths], { cwd: dir });
+  const filters = await repositoryFilters(dir);
+  await run('git', [...filters, 'add', '--all', '--', ...paths], { cwd: dir });
   await run(
     'git',
-    [...identity, 'commit', '--quiet', '--only', '--no-verify', '-m', message, '--', ...paths],
+    [...filters, ...identity, 'commit', '--quiet', '--only', '--no-verify', '-m', message, '--', ...paths],
     {
       cwd: dir,
     },
@@ -53,12 +105,25 @@ export async function commitPaths(dir: string, paths: string[], message: string)
   return (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
 }
 
-/** The newest commit whose message has the trailer `key: value`, or null. */
+/**
+ * The newest commit whose message has the trailer `key: value` (in its trailer block, as git reads
+ * it, not merely somewhere in its text, where model-written words could put it), or null.
+ */
 export async function commitWithTrailer(dir: string, key: string, value: string): Promise<string | null> {
   const { stdout } = await run(
     'git',
-    ['log', '--all', '--format=%H', '--fixed-strings', `--grep=${key}: ${value}`, '-n', '1'],
+    [
+      'log',
+      '--all',
+      '--fixed-strings',
+      `--grep=${key}: ${value}`,
+      `--format=%H%x00%(trailers:key=${key},valueonly,separator=%x00)%x01`,
+    ],
     { cwd: dir },
   ).catch(() => ({ stdout: '' }));
-  return stdout.trim() || null;
+  for (const entry of stdout.split('\x01')) {
+    const [hash, ...values] = entry.trim().split('\x00');
+    if (hash && values.some((v) => v.trim() === value)) return hash;
+  }
+  return null;
 }

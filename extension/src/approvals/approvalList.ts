@@ -130,5 +130,7 @@ export function decisionMessage(proposal: Proposal): string {
       return `Keel: approved ${what} with your edits: ${commit}. Your correction is remembered for ${proposal.runbook}'s next runs.`;
     case 'rejected':
       return `Keel: rejected ${what}. The run of ${proposal.runbook} is told why.`;
+    case 'policy':
+      return `Keel: ${what} was applied without review by the keel.yaml rule ${decision.rule ?? '(unnamed)'}: ${commit}.`;
   }
 }

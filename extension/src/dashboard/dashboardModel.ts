@@ -122,6 +122,10 @@ export interface AgentRow {
   success: string;
   errors: string;
   rework: string;
+  /** Changes the operator approved, edited or rejected. */
+  reviewed: number;
+  /** Changes a keel.yaml approvals rule applied without review: never counted as reviewed. */
+  byPolicy: number;
   p50: string;
   p95: string;
   cost: string;
@@ -138,6 +142,8 @@ export function agentRows(agents: readonly AgentMetrics[]): AgentRow[] {
       success: finished ? formatPercent(a.successRate) : '—',
       errors: finished ? formatPercent(a.errorRate) : '—',
       rework: formatPercent(a.reworkRate),
+      reviewed: a.approvals.approved + a.approvals.edited + a.approvals.rejected,
+      byPolicy: a.approvals.policy,
       p50: a.p50Ms === null ? '—' : formatMs(a.p50Ms),
       p95: a.p95Ms === null ? '—' : formatMs(a.p95Ms),
       cost: formatUsd(a.costUsd),

@@ -21,7 +21,7 @@ export const ProposalStatus = z.enum([
   'pending',
   /** A file changed after the proposal was made: it must be looked at again against the file as it is now. */
   'stale',
-  /** Written and committed, as proposed or as the operator edited it. */
+  /** Written and committed: as proposed, as the operator edited it, or by a policy rule. */
   'applied',
   'rejected',
 ]);
@@ -44,7 +44,13 @@ export const Proposal = z.object({
   staleFiles: z.array(z.string()),
   decision: z
     .object({
-      kind: z.enum(['approved', 'edited', 'rejected']),
+      /**
+       * Who decided: the operator (`approved`, `edited`, `rejected`) or a policy rule of keel.yaml
+       * (`policy`, which applies changes without the operator seeing them first).
+       */
+      kind: z.enum(['approved', 'edited', 'rejected', 'policy']),
+      /** For `policy`: the rule that let the change through, as `<path glob> allow <kinds>`. */
+      rule: z.string().optional(),
       reason: z.string().nullable(),
       /** The git commit that recorded an applied change. */
       commit: z.string().nullable(),

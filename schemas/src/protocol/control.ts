@@ -83,8 +83,17 @@ export const AgentMetrics = z.object({
   tokens: z.number().int(),
   /** Finished runs per hour over the report's span. */
   throughputPerHour: z.number(),
-  approvals: z.object({ approved: z.number().int(), edited: z.number().int(), rejected: z.number().int() }),
-  /** Approvals edited or rejected / approvals decided (0..1), null without decisions. */
+  /**
+   * Decisions on proposals: by the operator (approved, edited, rejected), and changes applied by a
+   * keel.yaml policy rule without review (policy), which are never counted as reviewed.
+   */
+  approvals: z.object({
+    approved: z.number().int(),
+    edited: z.number().int(),
+    rejected: z.number().int(),
+    policy: z.number().int(),
+  }),
+  /** Approvals edited or rejected / approvals the operator decided (0..1), null without decisions. */
   reworkRate: z.number().nullable(),
 });
 export type AgentMetrics = z.infer<typeof AgentMetrics>;

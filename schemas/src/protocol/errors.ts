@@ -18,6 +18,13 @@ export const ErrorCodes = {
   MemoryUnavailable: -32005,
   /** The daemon is shutting down and takes no new work. */
   ShuttingDown: -32003,
+  /**
+   * The operator has not trusted this workspace yet (or its endpoints changed since): nothing is
+   * sent, run or applied until they do. `data` is the `TrustState`, naming what would be allowed.
+   */
+  NotTrusted: -32006,
+  /** A trust grant named settings that changed since they were shown; show them again. */
+  TrustChanged: -32007,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -37,6 +37,7 @@ import {
 } from './runs';
 import { AuthRequest } from './session';
 import { StatusChangedNotification, StatusRequest } from './status';
+import { TrustChangedNotification, TrustGrantRequest, TrustRevokeRequest, TrustStateRequest } from './trust';
 import { WorkspaceInitRequest } from './workspace';
 
 export * from './approvals';
@@ -49,6 +50,7 @@ export * from './memory';
 export * from './runs';
 export * from './session';
 export * from './status';
+export * from './trust';
 export * from './workspace';
 
 export const allMessages: readonly MessageDefinition[] = [
@@ -83,4 +85,8 @@ export const allMessages: readonly MessageDefinition[] = [
   ResumeRequest,
   ControlChangedNotification,
   MetricsReportRequest,
+  TrustStateRequest,
+  TrustGrantRequest,
+  TrustRevokeRequest,
+  TrustChangedNotification,
 ];

@@ -213,6 +213,13 @@ export const RunChangedNotification = defineNotification({
 /** `keel/models/setApiKey`: the editor hands over a key from its secret storage; kept in memory only. */
 export const SetApiKeyRequest = defineRequest({
   method: 'keel/models/setApiKey',
-  params: z.strictObject({ apiKey: z.string().min(1) }),
+  params: z.strictObject({
+    apiKey: z.string().min(1),
+    /**
+     * The endpoint origin (`scheme://host:port`) the operator stored this key for: it is sent to
+     * that origin only, never to another endpoint a workspace names.
+     */
+    origin: z.string().min(1),
+  }),
   result: z.object({ ok: z.literal(true) }),
 });

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { Problem, NoParams } from './common';
 import { defineNotification, defineRequest } from './define';
+import { TrustState } from './trust';
 
 export const DaemonState = z.enum(['starting', 'ready', 'stopping']);
 export type DaemonState = z.infer<typeof DaemonState>;
@@ -26,6 +27,8 @@ export const DaemonStatus = z.object({
   mode: z.enum(['daemon', 'in-process']),
   /** The JSON-RPC socket, or null when the daemon serves no socket (in-process mode). */
   socketPath: z.string().nullable(),
+  /** Whether the operator trusted this workspace, and what it wants; null without a keel.yaml. */
+  trust: TrustState.nullable(),
 });
 export type DaemonStatus = z.infer<typeof DaemonStatus>;
 

@@ -15,11 +15,13 @@ import { join } from 'node:path';
 import { WorkspaceConfig, type Runbook } from '@keel/schemas';
 import { Conductor } from '../../../daemon/src/conductor/conductor';
 import { Journal } from '../../../daemon/src/conductor/journal';
+import { StateSeal } from '../../../daemon/src/runtime/stateKey';
 import type { ModelProvider } from '../../../daemon/src/conductor/models/modelProvider';
 import { parseRunbook } from '../../../daemon/src/conductor/runbookFile';
 import { executeRun } from '../../../daemon/src/conductor/runExecutor';
 import type { MemoryAccess } from '../../../daemon/src/conductor/steps/stepRuntime';
 import { createLogger } from '../../../daemon/src/log';
+import { WorkspaceTrust } from '../../../daemon/src/trust/workspaceTrust';
 import { ModelServer } from '../../helpers/modelServer';
 import { round, summarize, type Summary } from '../stats';
 
@@ -124,22 +126,27 @@ async function measureExecutor(
     version: 1,
     models: { tiers: { fast: { model: 'instant' } } },
   }).models;
+  const sealer = new StateSeal(workspace);
   const stepMs: number[] = [];
   let records = 0;
   const started = performance.now();
   for (let i = 0; i < runs; i++) {
     const id = `bench-${i}`;
-    const journal = await Journal.create(join(journals, `${id}.jsonl`), {
-      type: 'run',
-      version: 1,
-      id,
-      runbook: 'five',
-      runbookHash: 'bench',
-      inputs: { topic: 'renewals' },
-      recordCassette: null,
-      replayCassette: null,
-      at: new Date().toISOString(),
-    });
+    const journal = await Journal.create(
+      join(journals, `${id}.jsonl`),
+      {
+        type: 'run',
+        version: 1,
+        id,
+        runbook: 'five',
+        runbookHash: 'bench',
+        inputs: { topic: 'renewals' },
+        recordCassette: null,
+        replayCassette: null,
+        at: new Date().toISOString(),
+      },
+      sealer,
+    );
     const opened = new Map<string, number>();
     const result = await executeRun({
       runId: id,
@@ -190,11 +197,17 @@ async function measureConductorRuns(
     version: 1,
     models: { endpoint: { baseUrl: server.baseUrl }, tiers: { fast: { model: 'instant' } } },
   });
+  // The operator trusts the bench's workspace (and the decision is removed afterwards).
+  const log = createLogger({ level: 'error' });
+  const trust = await WorkspaceTrust.load(workspace, log);
+  trust.update(config, []);
+  await trust.grant(trust.state().wantsHash);
   const conductor = await Conductor.open({
     workspace,
-    log: createLogger({ level: 'error' }),
+    log,
     config,
     resume: false,
+    trust,
     memory: () => Promise.resolve(NO_MEMORY),
     onRunChanged: () => undefined,
   });
@@ -220,6 +233,7 @@ async function measureConductorRuns(
     return { runsPerSecondSequential, runsPerSecondConcurrent };
   } finally {
     await conductor.stop();
+    await trust.revoke();
     await server.close();
   }
 }

@@ -11,6 +11,7 @@ import {
 } from '@keel/schemas';
 import { resolveWorkspace } from '../../workspace/locate';
 import { withWorkspace } from '../connect';
+import { ensureTrusted } from '../trustPrompt';
 import type { CliContext } from '../context';
 import { printJson } from '../format';
 
@@ -43,6 +44,7 @@ export function registerApprovals(program: Command, context: CliContext): void {
       const cwd = process.env.INIT_CWD ?? process.cwd();
       const edited = options.edited ? await readFile(resolve(cwd, options.edited), 'utf8') : null;
       const proposal = await withWorkspace(workspace(), context.log, async ({ client }) => {
+        await ensureTrusted(client, { yes: context.yes(), command: 'keel approve', triggers: false });
         if (edited === null) return client.request(ApprovalApproveRequest, { id });
         const { proposal: current } = await client.request(ApprovalGetRequest, { id });
         if (current.changes.length !== 1) {
@@ -80,7 +82,15 @@ function describe(proposal: Proposal): string {
     proposal.status === 'stale'
       ? `STALE (${proposal.staleFiles.join(', ')} changed since; look again)`
       : proposal.status,
+    ...(proposal.decision ? [decidedBy(proposal.decision)] : []),
     ...(proposal.protected ? ['protected'] : []),
   ].join(', ');
   return `${proposal.id}  ${proposal.runbook}  ${flags}\n  ${proposal.summary}\n${files}`;
+}
+
+/** Who decided, in words: the operator, or the keel.yaml rule that applied it unseen. */
+function decidedBy(decision: NonNullable<Proposal['decision']>): string {
+  return decision.kind === 'policy'
+    ? `applied without review by the rule "${decision.rule ?? 'unnamed'}"`
+    : decision.kind;
 }

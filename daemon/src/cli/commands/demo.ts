@@ -12,6 +12,8 @@ import { parse } from 'yaml';
 import {
   FINISHED_RUN_STATUSES,
   IndexSyncRequest,
+  TrustGrantRequest,
+  TrustStateRequest,
   RunbookTestFile,
   RunGetRequest,
   RunStartRequest,
@@ -78,6 +80,9 @@ export function registerDemo(program: Command, context: CliContext): void {
       const daemon = await Daemon.start({ workspace, mode: 'in-process', log: context.log });
       const client = new InProcessClient(daemon);
       try {
+        // Keel made this workspace itself, from its own files: the operator running the demo trusts it.
+        const trust = await client.request(TrustStateRequest, {});
+        await client.request(TrustGrantRequest, { wantsHash: trust.wantsHash });
         const index = await client.request(IndexSyncRequest);
         out(`Indexed ${index.documents} notes (${index.chunks} chunks).`);
         for (const name of RUNBOOKS) {

@@ -34,6 +34,7 @@ function printInitResult(result: InitResult): void {
     if (result.gitInitialized) lines.push('  created  a git repository (git init)');
     for (const path of result.kept) lines.push(`  kept     ${path} (already there)`);
     lines.push('Next: open this folder in VS Code, or run "keel status" in it.');
+    lines.push('Before agents run or anything is sent, Keel asks you to trust the workspace ("keel trust").');
   } else {
     lines.push(`Nothing to do: ${result.workspace} is already a Keel workspace.`);
     lines.push(`  kept     ${result.kept.join(', ')}`);

@@ -19,7 +19,10 @@ export function registerReport(program: Command, context: CliContext): void {
 
   program
     .command('report')
-    .description('per agent: runs, success and error rates, latency, cost, tokens, throughput, rework')
+    .description(
+      'per agent: runs, success and error rates, latency, cost, tokens, throughput, rework, and ' +
+        'changes reviewed by you vs applied by a policy rule',
+    )
     .option('--since <date>', 'from this day (YYYY-MM-DD) or date-time (default: 30 days ago)')
     .option('--until <date>', 'up to this day or date-time (default: now)')
     .option('--json', 'print JSON')
@@ -46,6 +49,8 @@ export function registerReport(program: Command, context: CliContext): void {
         String(a.tokens),
         a.throughputPerHour.toFixed(2),
         a.reworkRate === null ? '-' : pct(a.reworkRate),
+        String(a.approvals.approved + a.approvals.edited + a.approvals.rejected),
+        String(a.approvals.policy),
       ]);
       const header = [
         'AGENT',
@@ -58,6 +63,8 @@ export function registerReport(program: Command, context: CliContext): void {
         'TOKENS',
         'RUNS/H',
         'REWORK',
+        'REVIEWED',
+        'BY POLICY',
       ];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       const lines = [
@@ -70,6 +77,11 @@ export function registerReport(program: Command, context: CliContext): void {
         ),
       ];
       if (rows.length === 0) lines.push('No runs in this span.');
+      else
+        lines.push(
+          'REVIEWED: changes you approved, edited or rejected. BY POLICY: applied without review by ' +
+            'an approvals rule of keel.yaml (see "keel approvals --all").',
+        );
       if (control.stopped)
         lines.push(`EMERGENCY STOP since ${control.stoppedAt}: run "keel resume" to lift it.`);
       for (const q of control.quotas) {

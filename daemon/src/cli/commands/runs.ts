@@ -13,6 +13,7 @@ import {
 } from '@keel/schemas';
 import { resolveWorkspace } from '../../workspace/locate';
 import { withWorkspace } from '../connect';
+import { ensureTrusted } from '../trustPrompt';
 import type { CliContext } from '../context';
 import { printJson } from '../format';
 import { ProgressLine } from '../progress';
@@ -47,6 +48,7 @@ export function registerRuns(program: Command, context: CliContext): void {
             );
             if (settled(run)) finished?.(run);
           });
+          await ensureTrusted(client, { yes: context.yes(), command: 'keel run', triggers: false });
           const started = await client.request(RunStartRequest, {
             runbook,
             inputs,

@@ -1,6 +1,6 @@
 /** `keel status [--json]`. */
 import type { Command } from 'commander';
-import { StatusRequest, type DaemonStatus } from '@keel/schemas';
+import { StatusRequest, trustStanding, type DaemonStatus } from '@keel/schemas';
 import { resolveWorkspace } from '../../workspace/locate';
 import { withWorkspace } from '../connect';
 import { formatDuration, printJson } from '../format';
@@ -37,6 +37,12 @@ export function describeStatus(status: DaemonStatus): string {
     `  daemon  ${daemon}`,
     `  config  ${config}`,
     ...status.problems.map((p) => `    ${p.path}:${p.line}:${p.column}  ${p.message}`),
+    ...(status.trust
+      ? [
+          `  trust   ${trustStanding(status.trust)}: ${status.trust.summary}` +
+            (status.trust.trusted ? '' : ' Review it with "keel trust".'),
+        ]
+      : []),
   ];
   return lines.join('\n') + '\n';
 }

@@ -30,7 +30,7 @@ export function registerStop(program: Command, context: CliContext): void {
         process.stdout.write(`No Keel daemon is running for ${workspace}.\n`);
         return;
       }
-      const client = await attachToDaemon(holder);
+      const client = await attachToDaemon(workspace);
       try {
         await client.request(ShutdownRequest, { reason: 'keel stop' });
       } finally {

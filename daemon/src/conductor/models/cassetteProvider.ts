@@ -3,11 +3,11 @@
  * A prompt that changed since the recording is an error, so a runbook test catches it like a
  * failing unit test rather than passing on a stale answer.
  */
-import { readFile } from 'node:fs/promises';
 import { Cassette, type CassetteEntry, type CassetteRetrieval } from '@keel/schemas';
 import type { ModelResponse } from '../journalRecords';
 import type { MemoryAccess } from '../steps/stepRuntime';
 import { ModelCallError, type CallKey, type ModelProvider } from './modelProvider';
+import { readInsideText } from '../../files/workspacePaths';
 
 export class CassetteProvider implements ModelProvider {
   readonly kind = 'cassette';
@@ -22,10 +22,14 @@ export class CassetteProvider implements ModelProvider {
     for (const entry of entries) this.entries.set(`${entry.stepId}#${entry.call}`, entry);
   }
 
-  static async load(path: string, label = path): Promise<CassetteProvider> {
+  /** Reads a workspace-relative cassette file, through the workspace's path rules (no link followed). */
+  static async load(workspace: string, path: string): Promise<CassetteProvider> {
+    const label = path;
     let value: unknown;
     try {
-      value = JSON.parse(await readFile(path, 'utf8'));
+      const text = await readInsideText(workspace, path);
+      if (text === null) throw new Error('there is no such file');
+      value = JSON.parse(text);
     } catch (error) {
       throw new Error(`cannot read the cassette ${label}: ${(error as Error).message}`);
     }

@@ -7,7 +7,7 @@ import type { AgentTool, RunbookStep } from '@keel/schemas';
 import { renderText } from '../templates';
 import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
 import { callConnector } from './connector';
-import { workspaceRelative } from '../workspacePaths';
+import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
 type AgentStep = Extract<RunbookStep, { type: 'agent' }>;
@@ -137,11 +137,16 @@ async function callTool(
         summary: text('summary'),
         reasoning: typeof args.reasoning === 'string' ? args.reasoning : '',
       });
-    case 'fs.outbox@1':
-      return callConnector(runtime, key, 'fs.outbox@1', 'write', {
+    case 'fs.outbox@1': {
+      const written = (await callConnector(runtime, key, 'fs.outbox@1', 'write', {
         path: text('path'),
         content: text('content'),
-      });
+      })) as Record<string, unknown>;
+      // Who let it through is the journal's record, not the model's business: the answer the model
+      // reads stays what it always was, so recorded cassettes keep matching.
+      const { decision: _decision, rule: _rule, ...answer } = written;
+      return answer;
+    }
   }
 }
 

@@ -1,11 +1,11 @@
 /**
  * `propose`: a file change for the operator. The run waits (durably) until it is decided; policy
- * (keel.yaml `approvals.autoApply`) may apply it at once. A rejection ends the run unless the step
+ * (a keel.yaml `approvals.rules` rule) may apply it at once. A rejection ends the run unless the step
  * says `onReject: continue`, in which case later steps read the decision and its reason.
  */
 import type { RunbookStep } from '@keel/schemas';
 import { renderText } from '../templates';
-import { workspaceRelative } from '../workspacePaths';
+import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type ProposeStep = Extract<RunbookStep, { type: 'propose' }>;

@@ -1,5 +1,5 @@
 /** What a step can use while it runs: the scope, the models, memory, side effects, the budget. */
-import type { MemoryDocument, Runbook, SearchFilter, SearchResult } from '@keel/schemas';
+import type { ChangeKind, MemoryDocument, Runbook, SearchFilter, SearchResult } from '@keel/schemas';
 import type { RunBudget } from '../budget';
 import type { Scope } from '../expressions';
 import type { ModelGateway } from '../models/modelGateway';
@@ -24,6 +24,11 @@ export interface StepRuntime {
   feedback: string | null;
   /** Proposes a change and resolves with the operator's decision (at once if policy applies it). */
   propose(request: ProposalRequest): Promise<ProposalOutcome>;
+  /**
+   * The keel.yaml approvals rule (described) that lets this kind of change to `path` through
+   * without the operator, or null when the operator must decide (always null without approvals).
+   */
+  policyRule(path: string, kind: ChangeKind): string | null;
   /**
    * Performs a side effect once per key: a key the journal already holds returns the recorded
    * result without performing it again.

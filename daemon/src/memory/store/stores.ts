@@ -8,6 +8,7 @@ import type { Logger } from '../../log';
 import { Catalog } from './catalog';
 import { ChunkIndex } from './chunkIndex';
 import { quarantine } from './recovery';
+import { removePlantedLink } from '../../files/workspacePaths';
 
 export interface Stores {
   catalog: Catalog;
@@ -24,6 +25,13 @@ export async function openStores(stateDir: string, dimensions: number, log: Logg
   await mkdir(stateDir, { recursive: true });
   const paths = storePaths(stateDir);
   const repairs: string[] = [];
+  for (const path of [paths.catalog, `${paths.catalog}.wal`, paths.lance]) {
+    if (await removePlantedLink(path)) {
+      const message = `${path} was a symbolic link; Keel removed the link (not what it pointed at) and rebuilds the index inside .keel/.`;
+      log.warn(message);
+      repairs.push(message);
+    }
+  }
 
   const open = async <T>(name: string, target: string[], opener: () => Promise<T>): Promise<T> => {
     try {

@@ -103,8 +103,19 @@ export function agentsTable(s: DashboardSnapshot): HTMLElement {
   if (rows.length === 0) return element('p', 'muted', `No runs in the last ${s.days} days.`);
   return table(
     `Agents over the last ${s.days} days`,
-    ['Agent', 'Runs', 'Success', 'Errors', 'Rework', 'p50', 'p95', 'Cost'],
-    rows.map((r) => [r.agent, String(r.runs), r.success, r.errors, r.rework, r.p50, r.p95, r.cost]),
+    ['Agent', 'Runs', 'Success', 'Errors', 'Rework', 'Reviewed', 'By policy', 'p50', 'p95', 'Cost'],
+    rows.map((r) => [
+      r.agent,
+      String(r.runs),
+      r.success,
+      r.errors,
+      r.rework,
+      String(r.reviewed),
+      String(r.byPolicy),
+      r.p50,
+      r.p95,
+      r.cost,
+    ]),
     'agents',
   );
 }

@@ -1,0 +1,77 @@
+/**
+ * What a workspace wants to do on the operator's behalf, read from its keel.yaml and runbooks:
+ * the endpoints it would send requests (and a key) to, and the triggers that would start runs on
+ * their own. This is what the operator is asked to consent to, and its hash is what a grant names.
+ */
+import { createHash } from 'node:crypto';
+import type { Runbook, RunbookTrigger, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
+
+export interface Wants {
+  endpoints: TrustEndpoint[];
+  triggers: { id: string; runbook: string; kind: string; spec: string }[];
+}
+
+/** `scheme://host:port` of a URL as keel.yaml gives it (an unreadable one is kept as written). */
+export function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+export function wantsOf(config: WorkspaceConfig | null, runbooks: readonly Runbook[]): Wants {
+  const endpoints: TrustEndpoint[] = [];
+  const endpoint = config?.models.endpoint;
+  if (endpoint) {
+    endpoints.push({
+      purpose: 'models',
+      origin: originOf(endpoint.baseUrl),
+      apiKeyEnv: endpoint.apiKeyEnv ?? null,
+    });
+  }
+  const embeddings = config?.memory.embeddings;
+  if (embeddings?.provider === 'openai') {
+    const baseUrl = embeddings.baseUrl ?? endpoint?.baseUrl;
+    endpoints.push({
+      purpose: 'embeddings',
+      origin: baseUrl ? originOf(baseUrl) : '(no baseUrl)',
+      apiKeyEnv: embeddings.apiKeyEnv ?? endpoint?.apiKeyEnv ?? null,
+    });
+  }
+  const triggers = runbooks
+    .flatMap((runbook) => runbook.triggers.map((trigger) => ({ runbook: runbook.name, trigger })))
+    .filter(({ trigger }) => trigger.type !== 'manual')
+    .map(({ runbook, trigger }) => ({
+      id: triggerId(runbook, trigger),
+      runbook,
+      kind: trigger.type === 'schedule' ? 'schedule' : 'file',
+      spec:
+        trigger.type === 'schedule'
+          ? `${trigger.cron}${trigger.timezone ? ` (${trigger.timezone})` : ''}`
+          : trigger.type === 'fileChanged'
+            ? trigger.paths.join(', ')
+            : '',
+    }))
+    .sort((a, b) => a.runbook.localeCompare(b.runbook) || a.id.localeCompare(b.id));
+  return { endpoints, triggers };
+}
+
+/** A trigger's identity: its runbook and its whole definition, so an edit makes it a new trigger. */
+export function triggerId(runbook: string, trigger: RunbookTrigger): string {
+  return createHash('sha256')
+    .update(JSON.stringify([runbook, trigger]))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+export function wantsHash(wants: Wants): string {
+  return createHash('sha256')
+    .update(JSON.stringify([wants.endpoints, wants.triggers.map((t) => t.id)]))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+export function sameEndpoint(a: TrustEndpoint, b: TrustEndpoint): boolean {
+  return a.purpose === b.purpose && a.origin === b.origin && a.apiKeyEnv === b.apiKeyEnv;
+}

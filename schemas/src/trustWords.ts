@@ -1,0 +1,54 @@
+/**
+ * The words the CLI and the editor use to ask for workspace trust: one line per thing the workspace
+ * wants to do on the operator's behalf, so both ask about exactly the same things in the same way.
+ */
+import type { TrustEndpoint, TrustState, TrustTrigger } from './protocol/trust';
+
+const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
+  models: 'model requests (runs)',
+  embeddings: 'embeddings requests (indexing and search)',
+};
+
+/** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
+export function describeWants(state: Pick<TrustState, 'endpoints' | 'triggers'>): string[] {
+  const lines = [...state.endpoints.map(describeEndpoint), ...state.triggers.map(describeTrigger)];
+  if (lines.length === 0)
+    lines.push('Nothing leaves this machine: no endpoint and no automatic trigger is named.');
+  return lines;
+}
+
+export function describeEndpoint(endpoint: TrustEndpoint): string {
+  const key = endpoint.apiKeyEnv
+    ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`
+    : 'without a key';
+  return `Send ${PURPOSE[endpoint.purpose]} to ${endpoint.origin} ${key}.`;
+}
+
+export function describeTrigger(trigger: TrustTrigger): string {
+  const when =
+    trigger.kind === 'schedule'
+      ? `on the schedule "${trigger.spec}"`
+      : trigger.kind === 'file'
+        ? `when files change under "${trigger.spec}"`
+        : `on ${trigger.kind} "${trigger.spec}"`;
+  return `Start runbook "${trigger.runbook}" by itself ${when}.`;
+}
+
+/** Where trust stands, in the three words the sidebar and `keel status` show. */
+export type TrustStanding = 'trusted' | 'restricted' | 'asks again';
+
+/**
+ * `asks again` when the operator once trusted this workspace but what it wants changed since (a new
+ * endpoint, key variable or trigger), `restricted` when they never did.
+ */
+export function trustStanding(state: Pick<TrustState, 'trusted' | 'grantedAt'>): TrustStanding {
+  if (state.trusted) return 'trusted';
+  return state.grantedAt ? 'asks again' : 'restricted';
+}
+
+/** The question put to the operator, with what the workspace wants as its list. */
+export function trustQuestion(state: Pick<TrustState, 'trusted' | 'grantedAt'>): string {
+  return trustStanding(state) === 'asks again'
+    ? 'This workspace’s settings changed since you trusted it. Trust it with these?'
+    : 'Trust this workspace? Until you do, Keel indexes and searches it locally but sends nothing and runs nothing.';
+}
