@@ -17,6 +17,8 @@ import {
   RunGetRequest,
   RunStartRequest,
   StatusRequest,
+  TrustGrantRequest,
+  TrustStateRequest,
   type RunTrace,
 } from '@keel/schemas';
 import { SocketClient } from '../../daemon/src/rpc/socketClient';
@@ -147,6 +149,9 @@ describe('the daemon under hostile input', () => {
     ['a hundred million turns', '{% for i in (1..100000000) %}x{% endfor %}'],
     ['nested loops', '{% for i in (1..4000) %}{% for j in (1..4000) %}{% endfor %}{% endfor %}'],
   ])('fails a runbook step whose template loops %s, and keeps answering', async (_, template) => {
+    // Starting a run is for a trusted workspace; the operator trusts this one.
+    const trust = await client.request(TrustStateRequest);
+    await client.request(TrustGrantRequest, { wantsHash: trust.wantsHash });
     await writeNote(
       dirs.workspace,
       'runbooks/loop.yaml',
