@@ -205,6 +205,20 @@ describe('the daemon under hostile input', () => {
     expectAlive();
   });
 
+  it('answers one request before authentication and ignores the rest of a pipelined stream', async () => {
+    const socket = connect((await lock()).socketPath);
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    const request = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'keel/status' }) + '\n';
+    socket.write(request.repeat(10_000));
+    await closed;
+    expect(answer.trim().split('\n')).toHaveLength(1);
+    expect(answer).toMatch(/Not authenticated/);
+    expectAlive();
+  });
+
   it('refuses a flood of idle unauthenticated connections past the cap, and drops them after 5 s', async () => {
     const { socketPath } = await lock();
     const sockets: Socket[] = [];
