@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   EmergencyStopRequest,
   IndexStatusRequest,
@@ -33,14 +33,20 @@ let dirs: TempDirs;
 let daemon: RunningDaemon | null;
 let client: SocketClient;
 
-beforeEach(async () => {
+// One daemon for every attack: each test also proves that the ones before it left it serving.
+beforeAll(async () => {
   dirs = await makeTempDirs('keel-dos-');
   await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
   daemon = await startDaemon(dirs.workspace, dirs.runtime);
   client = await authenticatedClient();
+  // As the operator meets it: indexed and watching, so a new note is an event, not a rescan.
+  await waitFor(
+    'the initial index',
+    async () => (await client.request(IndexStatusRequest)).state === 'ready',
+  );
 });
 
-afterEach(async () => {
+afterAll(async () => {
   await client?.close();
   if (daemon && daemon.process.exitCode === null) {
     daemon.process.kill('SIGKILL');
@@ -103,12 +109,11 @@ describe('the daemon under hostile input', () => {
     ['a 100 KB line of one word', 'ab'.repeat(50_000) + ' zebracorn'],
     ['a 1 MB line of one word', 'a'.repeat(1_000_000) + ' zebracorn'],
     ['a 1 MB line of words', 'lorem ipsum dolor '.repeat(58_000) + 'zebracorn'],
-  ])('indexes a note with %s while the emergency stop answers within a second', async (_, body) => {
-    await writeNote(dirs.workspace, 'memory/huge.md', `# Huge\n\n${body}\n`);
+  ])('indexes a note with %s while the emergency stop answers within a second', async (name, body) => {
+    const path = `memory/huge-${name.replace(/\W+/g, '-')}.md`;
+    await writeNote(dirs.workspace, path, `# Huge\n\n${body}\n`);
     const stop = await timed(() => client.request(EmergencyStopRequest, { reason: 'dos test' }));
-    const slowest = await slowestAnswerUntil('the note to be searchable', () =>
-      finds('zebracorn', 'memory/huge.md'),
-    );
+    const slowest = await slowestAnswerUntil('the note to be searchable', () => finds('zebracorn', path));
     await client.request(ResumeRequest);
     expect(stop.ms).toBeLessThan(ANSWER_WITHIN_MS);
     expect(slowest).toBeLessThan(ANSWER_WITHIN_MS);
@@ -148,16 +153,17 @@ describe('the daemon under hostile input', () => {
   it.each([
     ['a hundred million turns', '{% for i in (1..100000000) %}x{% endfor %}'],
     ['nested loops', '{% for i in (1..4000) %}{% for j in (1..4000) %}{% endfor %}{% endfor %}'],
-  ])('fails a runbook step whose template loops %s, and keeps answering', async (_, template) => {
+  ])('fails a runbook step whose template loops %s, and keeps answering', async (name, template) => {
+    const runbook = `loop-${name.replace(/\W+/g, '-')}`;
     // Starting a run is for a trusted workspace; the operator trusts this one.
     const trust = await client.request(TrustStateRequest);
     await client.request(TrustGrantRequest, { wantsHash: trust.wantsHash });
     await writeNote(
       dirs.workspace,
-      'runbooks/loop.yaml',
+      `runbooks/${runbook}.yaml`,
       [
         'apiVersion: keel/v1',
-        'name: loop',
+        `name: ${runbook}`,
         'role: Tester',
         'description: A template that never ends.',
         'steps:',
@@ -168,7 +174,7 @@ describe('the daemon under hostile input', () => {
       ].join('\n'),
     );
     const started = await waitFor('the runbook to load', () =>
-      client.request(RunStartRequest, { runbook: 'loop', inputs: {} }).catch(() => null),
+      client.request(RunStartRequest, { runbook, inputs: {} }).catch(() => null),
     );
     let ended: RunTrace | null = null;
     const slowest = await slowestAnswerUntil('the run to end', async () => {
