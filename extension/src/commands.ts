@@ -11,6 +11,7 @@ import {
   type ApprovalsContext,
 } from './approvals/approvalActions';
 import type { DaemonClient } from './daemonClient';
+import type { TrustConsent } from './trust/trustConsent';
 import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
 import { showSearchQuickPick } from './views/searchQuickPick';
 import type { WorkspaceTracker } from './workspaceTracker';
@@ -25,6 +26,8 @@ export interface CommandContext {
   readonly runs: RunsContext | null;
   /** Null without a folder. */
   readonly approvals: ApprovalsContext | null;
+  /** Null without a folder. */
+  readonly trust: TrustConsent | null;
 }
 
 /** A command's arguments come from other code (a notification's button, a link), so are checked. */
@@ -45,18 +48,35 @@ export const COMMANDS = {
     withProposal(context, target, (approvals, id) => editProposal(approvals, id)),
   'keel.rejectProposal': (context: CommandContext, target?: unknown) =>
     withProposal(context, target, (approvals, id) => rejectProposal(approvals, id)),
-  'keel.setApiKey': (context: CommandContext) => askForApiKey(context.secrets),
+  'keel.setApiKey': (context: CommandContext) => askForApiKey(context.secrets, context.client),
+  'keel.reviewTrust': (context: CommandContext) => (context.trust ? context.trust.review() : askForFolder()),
   'keel.showLogs': (context: CommandContext) => context.output.show(),
 } satisfies Record<string, (context: CommandContext, ...args: unknown[]) => unknown>;
 
 export type CommandId = keyof typeof COMMANDS;
 
+/**
+ * What Restricted Mode disables (package.json says so too, with `enablement`): running, approving,
+ * and handing over keys. The check here covers callers that bypass the enablement (links, the sidebar).
+ */
+export const TRUSTED_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
+  'keel.runRunbook',
+  'keel.approveProposal',
+  'keel.editProposal',
+  'keel.rejectProposal',
+  'keel.setApiKey',
+]);
+
 export function registerCommands(context: CommandContext): vscode.Disposable[] {
-  return Object.entries(COMMANDS).map(([id, run]) =>
+  return (
+    Object.entries(COMMANDS) as [CommandId, (context: CommandContext, ...args: unknown[]) => unknown][]
+  ).map(([id, run]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
+        if (TRUSTED_ONLY.has(id) && !vscode.workspace.isTrusted) return await explainRestrictedMode();
         await run(context, ...args);
       } catch (error) {
+        if (context.trust?.explain(error)) return;
         const message = (error as Error).message;
         context.output.error(`${id} failed: ${message}`);
         void vscode.window.showErrorMessage(`Keel: ${message}`);
@@ -65,11 +85,11 @@ export function registerCommands(context: CommandContext): vscode.Disposable[] {
   );
 }
 
-async function initWorkspace({ client, tracker }: CommandContext): Promise<void> {
-  if (!client || !tracker) return askForFolder();
+async function initWorkspace({ client, tracker, trust }: CommandContext): Promise<void> {
+  if (!client || !tracker || !trust) return askForFolder();
   if (client.state.connection !== 'running') await client.start();
   if (client.state.connection !== 'running') return; // start() already told the operator why
-  const result = await client.request(WorkspaceInitRequest);
+  const result = await trust.whileInitializing(() => client.request(WorkspaceInitRequest));
   await tracker.refresh();
   void vscode.window.showInformationMessage(describeInit(result));
 }
@@ -127,6 +147,15 @@ async function ensureRunning({ client, tracker, folder }: CommandContext, lacks:
   // Resolves at once when running; waits for a start or restart under way.
   await client.start();
   return client.state.connection === 'running';
+}
+
+/** Restricted Mode's answer to a command it disables. */
+export async function explainRestrictedMode(): Promise<void> {
+  const choice = await vscode.window.showWarningMessage(
+    'Keel: this workspace is in Restricted Mode. Keel indexes and searches it locally but sends nothing and runs nothing until you trust it.',
+    'Manage Workspace Trust',
+  );
+  if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
 }
 
 async function askForFolder(): Promise<void> {

@@ -23,6 +23,7 @@ import {
   SetApiKeyRequest,
   StatusChangedNotification,
   StatusRequest,
+  TrustChangedNotification,
   TrustStateRequest,
   type ConnectionState,
   type DaemonStatus,
@@ -31,11 +32,20 @@ import {
   type ParamsOf,
   type RequestDefinition,
   type ResultOf,
+  type TrustState,
 } from '@keel/schemas';
 import { daemonEnvironment } from '../../daemon/src/runtime/environment';
+import { EDITOR_RESTRICTED_ENV } from '../../daemon/src/trust/workspaceTrust';
 import { redactingChannel } from './redactingChannel';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
+import { modelsOrigin } from './trust/trustModel';
 
+/** Notifications the client itself turns into its snapshot rather than passing on to listeners. */
+const OWN_NOTIFICATIONS = new Set<string>([
+  StatusChangedNotification.method,
+  IndexChangedNotification.method,
+  TrustChangedNotification.method,
+]);
 const RUNBOOK_DOCUMENTS = '**/runbooks/**/*.{yaml,yml}';
 
 export interface DaemonClientSnapshot {
@@ -54,8 +64,8 @@ export class DaemonNotRunningError extends Error {
   }
 }
 
-/** Where the model API key comes from (the editor's secret storage); undefined when none is set. */
-export type ApiKeySource = () => Thenable<string | undefined>;
+/** The model API key stored for an endpoint origin (the editor's secret storage); undefined when none is. */
+export type ApiKeySource = (origin: string) => Thenable<string | undefined>;
 
 type NotificationListener = (params: unknown) => void;
 
@@ -180,29 +190,35 @@ export class DaemonClient implements vscode.Disposable {
     return new vscode.Disposable(() => listeners.delete(entry));
   }
 
-  /** Where to read the model API key from; it is handed over after every start of the daemon. */
+  /** Where to read the model API keys from; the one for the endpoint is handed over after every start. */
   useApiKeyFrom(source: ApiKeySource): void {
     this.apiKeySource = source;
   }
 
   /**
-   * Hands the current key to the running daemon, which keeps it in memory only. A failure is logged
-   * without the key and does not stop the daemon: runs that need no model still work.
+   * Hands the key stored for the models endpoint's origin to the running daemon, which keeps it in
+   * memory and sends it to that origin only. Nothing is handed over in Restricted Mode, nor when
+   * keel.yaml names no endpoint. A failure is logged without the key and does not stop the daemon:
+   * runs that need no model still work.
    */
   async sendApiKey(): Promise<void> {
-    const apiKey = (await this.apiKeySource?.()) ?? null;
-    if (!apiKey || !this.client) return;
-    this.apiKey = apiKey;
+    if (!this.apiKeySource || !this.client || !vscode.workspace.isTrusted) return;
     try {
-      // The key goes with the origin it is for: the daemon never sends it to another endpoint.
-      const trust = await this.request(TrustStateRequest, {});
-      const origin = trust.endpoints.find((endpoint) => endpoint.purpose === 'models')?.origin;
+      const origin = modelsOrigin(await this.request(TrustStateRequest));
       if (!origin) return;
+      const apiKey = (await this.apiKeySource(origin)) ?? null;
+      if (!apiKey) return;
+      this.apiKey = apiKey;
       await this.request(SetApiKeyRequest, { apiKey, origin });
-      this.output.info('Handed the model API key from the editor to the Keel daemon.');
+      this.output.info(`Handed the model API key for ${origin} from the editor to the Keel daemon.`);
     } catch (error) {
       this.output.warn(`Could not hand the model API key to the Keel daemon: ${describeError(error)}`);
     }
+  }
+
+  /** Trust as a grant or revoke answered it, before the daemon's own notification arrives. */
+  noteTrust(trust: TrustState): void {
+    if (this.snapshot.daemon) this.update({ daemon: { ...this.snapshot.daemon, trust } });
   }
 
   dispose(): void {
@@ -214,6 +230,9 @@ export class DaemonClient implements vscode.Disposable {
   private createLanguageClient(): LanguageClient {
     const args = ['--workspace', this.folder];
     const env = daemonEnvironment(process.env);
+    // VS Code's Restricted Mode: the daemon indexes and searches, and nothing else, even where the
+    // operator granted Keel's own trust before (from the CLI). Granting trust restarts it without.
+    if (!vscode.workspace.isTrusted) env[EDITOR_RESTRICTED_ENV] = '1';
     const serverOptions: ServerOptions = {
       run: { module: this.daemonModule, transport: TransportKind.ipc, args, options: { env } },
       debug: {
@@ -250,9 +269,14 @@ export class DaemonClient implements vscode.Disposable {
       const index = IndexChangedNotification.params.safeParse(params);
       if (index.success) this.update({ index: index.data });
     });
+    // The status carries trust too: keep it current between status notifications.
+    client.onNotification(TrustChangedNotification.method, (params: unknown) => {
+      const trust = TrustChangedNotification.params.safeParse(params);
+      if (trust.success) this.noteTrust(trust.data);
+    });
     for (const message of allMessages) {
       if (message.kind !== 'notification' || message.direction !== 'serverToClient') continue;
-      if (message === StatusChangedNotification || message === IndexChangedNotification) continue;
+      if (OWN_NOTIFICATIONS.has(message.method)) continue;
       client.onNotification(message.method, (params: unknown) => this.dispatch(message, params));
     }
     return client;

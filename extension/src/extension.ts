@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { HostToWebviewMessage } from '@keel/schemas';
-import { apiKeySource, sendKeyOnChange } from './apiKey';
+import { apiKeySource, askAgainForUnscopedKey, sendKeyOnChange } from './apiKey';
 import { trackProposalEditors, type ApprovalsContext } from './approvals/approvalActions';
 import { ApprovalsStore } from './approvals/approvalsStore';
 import { ProposalDocuments } from './approvals/proposalDocuments';
@@ -12,6 +12,7 @@ import { registerCommands } from './commands';
 import { registerDashboard } from './dashboard/dashboard';
 import { DaemonClient } from './daemonClient';
 import { RunsStore } from './runs/runsStore';
+import { TrustConsent } from './trust/trustConsent';
 import { announceFinishedRuns, type RunsContext } from './views/runActions';
 import { RunTraceProvider } from './views/runTrace';
 import { runSidebarAction } from './views/sidebarActions';
@@ -33,7 +34,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       ? { folder, client, store: approvalsStore, documents: new ProposalDocuments(client, approvalsStore) }
       : null;
 
-  const state = () => composeSidebarState(folder, tracker?.initialized ?? false, client?.state ?? null);
+  const trust = client ? new TrustConsent(client, output) : null;
+
+  const state = () =>
+    composeSidebarState(
+      folder,
+      tracker?.initialized ?? false,
+      client?.state ?? null,
+      vscode.workspace.isTrusted,
+    );
   const runbooksMessage = (): HostToWebviewMessage[] =>
     store ? [{ type: 'runbooks', ...store.runbooks }] : [];
   const runsMessage = (): HostToWebviewMessage[] => (store ? [{ type: 'runs', ...store.runs }] : []);
@@ -43,7 +52,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const sidebar: SidebarViewProvider = new SidebarViewProvider(
     context.extensionUri,
     () => [{ type: 'state', state: state() }, ...approvalsMessage(), ...runbooksMessage(), ...runsMessage()],
-    (message) => void runSidebarAction(message, { folder, client, runs, approvals, sidebar, output }),
+    (message) => void runSidebarAction(message, { folder, client, runs, approvals, sidebar, trust, output }),
     output,
   );
   const runs: RunsContext | null =
@@ -65,19 +74,36 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     sidebar.post({ type: 'state', state: current });
     void vscode.commands.executeCommand('setContext', 'keel.connection', current.connection);
   };
+  let unscopedKeyChecked = false;
 
   context.subscriptions.push(
     output,
     statusBar,
     sidebar,
     vscode.window.registerWebviewViewProvider(SidebarViewProvider.viewId, sidebar),
-    ...registerCommands({ folder, client, tracker, output, secrets: context.secrets, runs, approvals }),
+    ...registerCommands({
+      folder,
+      client,
+      tracker,
+      output,
+      secrets: context.secrets,
+      runs,
+      approvals,
+      trust,
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(render),
     ...registerDashboard(context.extensionUri, client, store, output),
   );
-  if (client && tracker && store && runs && approvals) {
+  if (client && tracker && store && runs && approvals && trust) {
     client.useApiKeyFrom(apiKeySource(context.secrets));
     context.subscriptions.push(
       client,
+      trust,
+      client.onDidChange((snapshot) => {
+        if (unscopedKeyChecked || !snapshot.daemon?.trust || !vscode.workspace.isTrusted) return;
+        unscopedKeyChecked = true;
+        void askAgainForUnscopedKey(context.secrets, client);
+      }),
       tracker,
       store,
       runs.trace,

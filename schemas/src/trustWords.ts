@@ -41,13 +41,13 @@ export type TrustStanding = 'trusted' | 'restricted' | 'asks again';
  * `asks again` when the operator once trusted this workspace but what it wants changed since (a new
  * endpoint, key variable or trigger), `restricted` when they never did.
  */
-export function trustStanding(state: Pick<TrustState, 'trusted' | 'grantedAt'>): TrustStanding {
-  if (state.trusted) return 'trusted';
+export function trustStanding(state: Pick<TrustState, 'trusted' | 'grantedAt' | 'triggers'>): TrustStanding {
+  if (state.trusted && state.triggers.every((trigger) => trigger.consented)) return 'trusted';
   return state.grantedAt ? 'asks again' : 'restricted';
 }
 
 /** The question put to the operator, with what the workspace wants as its list. */
-export function trustQuestion(state: Pick<TrustState, 'trusted' | 'grantedAt'>): string {
+export function trustQuestion(state: Pick<TrustState, 'trusted' | 'grantedAt' | 'triggers'>): string {
   return trustStanding(state) === 'asks again'
     ? 'This workspace’s settings changed since you trusted it. Trust it with these?'
     : 'Trust this workspace? Until you do, Keel indexes and searches it locally but sends nothing and runs nothing.';

@@ -16,6 +16,11 @@ export const SidebarState = z.object({
   connection: ConnectionState,
   /** The workspace folder the sidebar is about, or null when no folder is open. */
   folder: z.string().nullable(),
+  /**
+   * VS Code's Workspace Trust for the folder. In Restricted Mode Keel only indexes and searches,
+   * whatever the operator decided in Keel's own trust (`daemon.trust`).
+   */
+  editorTrusted: z.boolean(),
   /** Whether the folder has a `keel.yaml`; the sidebar offers to initialize it when not. */
   initialized: z.boolean(),
   /** The daemon's last reported status while connected, else null. */
@@ -61,6 +66,10 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   /** The emergency stop, from the sidebar's own button (the command asks to confirm). */
   z.object({ type: z.literal('emergencyStop') }),
   z.object({ type: z.literal('openFolder') }),
+  /** VS Code's Workspace Trust dialog (Restricted Mode's way out). */
+  z.object({ type: z.literal('manageWorkspaceTrust') }),
+  /** Keel's consent prompt: what the workspace wants, to trust or not. */
+  z.object({ type: z.literal('reviewTrust') }),
   /** Search memory from the sidebar's search box. */
   z.object({ type: z.literal('search'), requestId: z.number().int(), query: z.string().max(2_000) }),
   /** Open a workspace file at a 1-based line and column (a search result, a runbook's problem). */

@@ -291,6 +291,10 @@ e2e('hands the model API key to every daemon it starts, and never logs it', 'api
     await page
       .locator('.quick-input-widget .quick-input-title', { hasText: 'Keel: Set Model API Key' })
       .waitFor();
+    // The key is asked for, kept for and sent to the endpoint keel.yaml names, by its origin.
+    expect(await page.locator('.quick-input-widget .quick-input-title').textContent()).toContain(
+      `Keel: Set Model API Key for ${new URL(models.baseUrl).origin}`,
+    );
     await page.keyboard.type(apiKey);
     await page.keyboard.press('Enter');
     await page.locator('.notifications-toasts', { hasText: 'model API key saved' }).waitFor();

@@ -37,6 +37,8 @@ let client: SocketClient;
 beforeAll(async () => {
   dirs = await makeTempDirs('keel-dos-');
   await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+  // Trusted, so runs start: what is shown here holds for a workspace the operator trusts.
+  await runKeel(['trust', '--yes'], { cwd: dirs.workspace, runtime: dirs.runtime });
   daemon = await startDaemon(dirs.workspace, dirs.runtime);
   client = await authenticatedClient();
   // As the operator meets it: indexed and watching, so a new note is an event, not a rescan.

@@ -439,6 +439,8 @@ describe('webview messages', () => {
       'showLogs',
       'openFolder',
       'emergencyStop',
+      'manageWorkspaceTrust',
+      'reviewTrust',
     ]) {
       expect(WebviewToHostMessage.parse({ type })).toEqual({ type });
     }
@@ -541,8 +543,9 @@ describe('webview messages', () => {
       state: {
         connection: 'running' as const,
         folder: '/home/maya/acme',
+        editorTrusted: false,
         initialized: true,
-        daemon: status,
+        daemon: { ...status, trust: trustState },
         restarts: 1,
         nextRestartAt: null,
         lastError: null,

@@ -38,10 +38,12 @@ describe('describeWants', () => {
 describe('trustStanding', () => {
   it('is restricted before any grant, asks again after the settings changed, trusted after a grant', () => {
     expect(trustStanding(hostile)).toBe('restricted');
-    expect(trustStanding({ trusted: false, grantedAt: '2026-12-01T08:00:00Z' })).toBe('asks again');
-    expect(trustStanding({ trusted: true, grantedAt: '2026-12-01T08:00:00Z' })).toBe('trusted');
-    expect(trustQuestion({ trusted: false, grantedAt: '2026-12-01T08:00:00Z' })).toMatch(
-      /changed since you trusted/,
-    );
+    const granted = { ...hostile, grantedAt: '2026-12-01T08:00:00Z' };
+    expect(trustStanding(granted)).toBe('asks again');
+    expect(trustQuestion(granted)).toMatch(/changed since you trusted/);
+    const consented = granted.triggers.map((trigger) => ({ ...trigger, consented: true }));
+    expect(trustStanding({ ...granted, trusted: true, triggers: consented })).toBe('trusted');
+    // Trusted endpoints, but a new trigger waits, unarmed, for consent: asked again.
+    expect(trustStanding({ ...granted, trusted: true })).toBe('asks again');
   });
 });

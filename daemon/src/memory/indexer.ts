@@ -278,7 +278,7 @@ export class IndexWriter {
 
 /**
  * The file's content and stat, or null when it is gone, not a regular file, or reached through a
- * link. The content is null for a file too large to read (it is reported, not indexed).
+ * link; the content is null for a file too large to read (it is reported, not indexed).
  */
 async function readIfFile(
   root: string,

@@ -16,9 +16,14 @@ import type { Logger } from '../log';
 import { readTrust, removeTrust, writeTrust, type TrustRecord } from './trustStore';
 import { sameEndpoint, wantsHash, wantsOf, type Wants } from './wants';
 
+/** Set by the editor for a daemon it starts in VS Code's Restricted Mode. */
+export const EDITOR_RESTRICTED_ENV = 'KEEL_EDITOR_RESTRICTED';
+
 export class WorkspaceTrust {
   private wants: Wants = { endpoints: [], triggers: [] };
   private lastPublished = '';
+  /** Started by an editor whose Workspace Trust has not trusted the folder: index and search only. */
+  private readonly editorRestricted = process.env[EDITOR_RESTRICTED_ENV] === '1';
 
   private constructor(
     private readonly workspace: string,
@@ -36,9 +41,13 @@ export class WorkspaceTrust {
     return new WorkspaceTrust(workspace, log, record, onChanged);
   }
 
-  /** Every endpoint the workspace names was consented to: requests may go out, runs may run. */
+  /**
+   * Every endpoint the workspace names was consented to: requests may go out, runs may run. Never
+   * in an editor's Restricted Mode (KEEL_EDITOR_RESTRICTED=1), whatever the operator granted before.
+   */
   get trusted(): boolean {
     const record = this.record;
+    if (this.editorRestricted) return false;
     return record !== null && this.wants.endpoints.every((want) => this.consented(want));
   }
 
@@ -147,6 +156,7 @@ export class WorkspaceTrust {
         : []),
     ];
     const what = wants.length > 0 ? `it would send ${wants.join('; ')}` : 'it names no endpoint';
+    if (this.editorRestricted) return `The editor is in Restricted Mode: local search only; ${what}.`;
     if (!this.trusted) {
       return this.record
         ? `Trust is asked again because the workspace's endpoints changed: ${what}.`

@@ -11,7 +11,8 @@ import {
   rejectProposal,
   type ApprovalsContext,
 } from '../approvals/approvalActions';
-import type { CommandId } from '../commands';
+import { explainRestrictedMode, TRUSTED_ONLY, type CommandId } from '../commands';
+import type { TrustConsent } from '../trust/trustConsent';
 import type { DaemonClient } from '../daemonClient';
 import { cancelRun, runRunbook, showRunTrace, type RunsContext } from './runActions';
 import { openResult } from './searchQuickPick';
@@ -23,13 +24,27 @@ export interface SidebarContext {
   runs: RunsContext | null;
   approvals: ApprovalsContext | null;
   sidebar: SidebarViewProvider;
+  trust: TrustConsent | null;
   output: vscode.LogOutputChannel;
 }
 
-const COMMAND_ACTIONS: Record<'initWorkspace' | 'restartDaemon' | 'showLogs', CommandId> = {
+const COMMAND_ACTIONS: Record<
+  'initWorkspace' | 'restartDaemon' | 'showLogs' | 'reviewTrust' | 'manageWorkspaceTrust',
+  string
+> = {
   initWorkspace: 'keel.initWorkspace',
   restartDaemon: 'keel.restartDaemon',
   showLogs: 'keel.showLogs',
+  reviewTrust: 'keel.reviewTrust' satisfies CommandId,
+  manageWorkspaceTrust: 'workbench.trust.manage',
+};
+
+/** The sidebar's actions that Restricted Mode disables, as the commands doing the same are. */
+const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], CommandId>> = {
+  runRunbook: 'keel.runRunbook',
+  approveProposal: 'keel.approveProposal',
+  editProposal: 'keel.editProposal',
+  rejectProposal: 'keel.rejectProposal',
 };
 
 /** Runs one sidebar action; a failure is logged and shown, never thrown at the webview. */
@@ -40,6 +55,7 @@ export async function runSidebarAction(
   try {
     await dispatch(message, context);
   } catch (error) {
+    if (context.trust?.explain(error)) return;
     const text = (error as Error).message;
     context.output.error(`Sidebar action ${message.type} failed: ${text}`);
     void vscode.window.showErrorMessage(`Keel: ${text}`);
@@ -48,6 +64,8 @@ export async function runSidebarAction(
 
 async function dispatch(message: WebviewToHostMessage, context: SidebarContext): Promise<void> {
   const { runs, approvals } = context;
+  const command = ACTION_COMMANDS[message.type];
+  if (command && TRUSTED_ONLY.has(command) && !vscode.workspace.isTrusted) return explainRestrictedMode();
   switch (message.type) {
     case 'ready':
       return;

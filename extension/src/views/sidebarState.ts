@@ -6,11 +6,13 @@ export function composeSidebarState(
   folder: string | null,
   initialized: boolean,
   client: DaemonClientSnapshot | null,
+  editorTrusted: boolean,
 ): SidebarState {
   if (!folder || !client) {
     return {
       connection: 'noFolder',
       folder: null,
+      editorTrusted,
       initialized: false,
       daemon: null,
       restarts: 0,
@@ -22,6 +24,7 @@ export function composeSidebarState(
   return {
     connection: client.connection,
     folder,
+    editorTrusted,
     initialized: initialized || (client.daemon !== null && client.daemon.config !== 'missing'),
     // The snapshot's uptime is as of the daemon's last status; the webview counts on from each state
     // it receives, so send the uptime as of now (the daemon runs on this machine: same clock).

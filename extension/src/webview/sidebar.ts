@@ -8,6 +8,8 @@ import type { HostToWebviewMessage, SearchResult, SidebarState, WebviewToHostMes
 import { ApprovalsSection } from './approvalsSection';
 import { RunbooksSection, RunsSection } from './runsSections';
 import { button, formatDuration, heading, paragraph, statusView } from './sidebarParts';
+import { trustBanner } from './trustBanner';
+import { sidebarTrust } from './trustStanding';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHostMessage): void;
@@ -80,9 +82,16 @@ function view(s: SidebarState): HTMLElement[] {
       button('Initialize Workspace', () => vscode.postMessage({ type: 'initWorkspace' }), true),
     ];
   }
+  // Restricted Mode: memory search and status only; nothing there could run or approve.
+  const restricted = sidebarTrust(s) === 'restricted';
   const parts =
-    s.connection === 'running' ? [search.section, approvals.element, runbooks.element, runs.element] : [];
-  return [...parts, ...statusView(s, receivedAt, (message) => vscode.postMessage(message))];
+    s.connection !== 'running'
+      ? []
+      : restricted
+        ? [search.section]
+        : [search.section, approvals.element, runbooks.element, runs.element];
+  app.dataset.trust = sidebarTrust(s);
+  return [...trustBanner(s, post), ...parts, ...statusView(s, receivedAt, post)];
 }
 
 function buildSearch(): { section: HTMLElement; input: HTMLInputElement; results: HTMLElement } {

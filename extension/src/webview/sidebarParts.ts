@@ -1,5 +1,6 @@
 /** The sidebar's status sections (daemon, index, problems) and small DOM helpers. */
 import type { IndexStatus, SidebarState, WebviewToHostMessage } from '@keel/schemas';
+import { sidebarTrust, TRUST_LABELS } from './trustStanding';
 
 const STATE_LABELS: Record<SidebarState['connection'], string> = {
   noFolder: 'No folder',
@@ -38,6 +39,7 @@ function daemonTable(s: SidebarState, receivedAt: number): HTMLElement {
       ['Uptime', formatDuration(daemon.uptimeMs + (Date.now() - receivedAt)), 'uptime'],
       ['PID', String(daemon.pid), 'pid'],
       ['Config', config],
+      ['Trust', TRUST_LABELS[sidebarTrust(s)], 'trust'],
     );
   }
   if (s.lastError && s.connection !== 'running') rows.push(['Why', restartText(s), 'reason']);
@@ -86,6 +88,9 @@ function actions(s: SidebarState, post: (message: WebviewToHostMessage) => void)
     ),
     button('Show Logs', () => post({ type: 'showLogs' }), false),
   );
+  if (s.connection === 'running' && s.editorTrusted && s.daemon?.trust) {
+    bar.append(button('Review Trust', () => post({ type: 'reviewTrust' }), false));
+  }
   // Always at hand while the daemon runs, whether or not the Dashboard is open.
   if (s.connection === 'running') {
     const stop = button('Emergency Stop', () => post({ type: 'emergencyStop' }), false);

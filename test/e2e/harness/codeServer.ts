@@ -30,8 +30,18 @@ export interface CodeServer {
   stop(): Promise<void>;
 }
 
+export interface CodeServerOptions {
+  /**
+   * VS Code's Workspace Trust, off by default: folders open trusted, as the operator's own do. On,
+   * every folder opens with VS Code's "Do you trust the authors" prompt (the hostile-workspace test).
+   */
+  workspaceTrust?: boolean;
+  /** Added to code-server's environment, and so to its extension host's and the Keel daemon's. */
+  env?: Record<string, string>;
+}
+
 /** Starts code-server; `name` names this run's logs under artifacts/logs/. */
-export async function startCodeServer(name: string): Promise<CodeServer> {
+export async function startCodeServer(name: string, options: CodeServerOptions = {}): Promise<CodeServer> {
   const root = await realpath(await mkdtemp(join(tmpdir(), 'keel-e2e-')));
   const userData = join(root, 'user-data');
   const extensions = join(root, 'extensions');
@@ -54,6 +64,7 @@ export async function startCodeServer(name: string): Promise<CodeServer> {
     XDG_CONFIG_HOME: join(root, 'xdg-config'),
     XDG_DATA_HOME: join(root, 'xdg-data'),
     KEEL_RUNTIME_DIR: runtimeDir,
+    ...options.env,
   };
   const vsix = await packagedVsix();
   await run(
@@ -78,7 +89,7 @@ export async function startCodeServer(name: string): Promise<CodeServer> {
       extensions,
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(options.workspaceTrust ? [] : ['--disable-workspace-trust']),
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
@@ -107,6 +118,18 @@ export async function startCodeServer(name: string): Promise<CodeServer> {
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The operator's consent to what `folder`'s keel.yaml and runbooks want (endpoints, key variables,
+ * triggers), as a script gives it: `keel trust --yes`. Tests of the operator's own workspaces give
+ * it before opening them; the hostile-workspace test does not.
+ */
+export async function trustKeelWorkspace(server: CodeServer, folder: string): Promise<void> {
+  await run(process.execPath, [join(REPO_ROOT, 'daemon', 'bin', 'keel.cjs'), 'trust', '--yes'], {
+    cwd: folder,
+    env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
+  });
 }
 
 async function packagedVsix(): Promise<string> {

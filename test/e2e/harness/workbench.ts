@@ -2,10 +2,10 @@
  * Driving the VS Code workbench as a user does: open a folder, use the command palette, open the
  * Keel sidebar. Every wait is on visible state, never a fixed sleep.
  */
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
-import { ARTIFACTS, type CodeServer } from './codeServer';
+import { ARTIFACTS, trustKeelWorkspace, type CodeServer } from './codeServer';
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
@@ -25,9 +25,15 @@ export async function launchBrowser(): Promise<Browser> {
 /**
  * Opens `folder` in a new page and waits for the workbench, its explorer, and Keel's contributions
  * (the activity-bar icon): a command palette opened before the extensions are registered lists no
- * Keel commands, and does not refresh while open.
+ * Keel commands, and does not refresh while open. A folder with a keel.yaml is the operator's own:
+ * Keel's trust is granted first (`keel trust --yes`), so no consent prompt covers the workbench.
  */
 export async function openWorkbench(browser: Browser, server: CodeServer, folder: string): Promise<Page> {
+  const initialized = await access(join(folder, 'keel.yaml')).then(
+    () => true,
+    () => false,
+  );
+  if (initialized) await trustKeelWorkspace(server, folder);
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(`${server.url}/?folder=${encodeURIComponent(folder)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -36,7 +42,7 @@ export async function openWorkbench(browser: Browser, server: CodeServer, folder
   return page;
 }
 
-function keelActivityBarIcon(page: Page): Locator {
+export function keelActivityBarIcon(page: Page): Locator {
   return page.locator('.activitybar .action-item a[aria-label^="Keel"]');
 }
 
