@@ -24,6 +24,8 @@ interface Session {
   authenticated: boolean;
   /** Set when the connection must close once the current answer is written. */
   closeAfterReply: boolean;
+  /** A request sent before authentication is being answered: until then, nothing else is read. */
+  preAuthInFlight: boolean;
   authTimer: NodeJS.Timeout | null;
 }
 
@@ -138,6 +140,7 @@ export class SocketServer {
       socket,
       authenticated: false,
       closeAfterReply: false,
+      preAuthInFlight: false,
       authTimer: setTimeout(() => {
         this.options.log.info('socket client did not authenticate in time; connection closed', {
           session: session.id,
@@ -152,7 +155,15 @@ export class SocketServer {
       this.sessions.delete(session);
     });
     this.readLines(session, (line) => {
-      if (line.trim() !== '') void this.receive(line, session);
+      if (line.trim() === '') return;
+      if (session.authenticated) {
+        void this.receive(line, session);
+        return;
+      }
+      // Before authentication one request at a time (`keel/auth`): lines sent behind it are dropped.
+      if (session.preAuthInFlight) return;
+      session.preAuthInFlight = true;
+      void this.receive(line, session).finally(() => (session.preAuthInFlight = false));
     });
   }
 
@@ -210,12 +221,18 @@ export class SocketServer {
     this.drop(session, `Request larger than ${this.limits.maxLineBytes / (1024 * 1024)} MiB`);
   }
 
-  /** Answers a last error and closes the connection, dropping anything it still sends. */
+  /** Answers a last error and closes the connection. */
   private drop(session: Session, message: string): void {
+    send(session, errorLine(message));
+    this.hangUp(session);
+  }
+
+  /** Closes the connection once its answers are written, dropping anything it still sends. */
+  private hangUp(session: Session): void {
     if (session.authTimer) clearTimeout(session.authTimer);
     session.socket.removeAllListeners('data');
     session.socket.pause();
-    session.socket.end(errorLine(message));
+    session.socket.end();
     // Do not wait for a client that never reads its answer.
     setTimeout(() => session.socket.destroy(), 1_000).unref();
   }
@@ -229,7 +246,7 @@ export class SocketServer {
       return;
     }
     if (response) send(session, JSON.stringify(response) + '\n');
-    if (session.closeAfterReply) session.socket.end();
+    if (session.closeAfterReply) this.hangUp(session);
   }
 
   private authenticate(params: unknown, session: Session): ResultOf<typeof AuthRequest> {

@@ -75,8 +75,13 @@ export class WorkerThread {
   private next(): void {
     if (this.current || this.closed) return;
     const pending = this.queue.shift();
-    if (!pending) return;
+    if (!pending) {
+      // An idle worker does not keep the process alive; a busy one does.
+      this.worker?.unref();
+      return;
+    }
     const worker = this.ensureWorker();
+    worker.ref();
     this.current = { pending, timer: null };
     if (this.online) this.startDeadline();
     worker.postMessage(pending.request);
@@ -95,8 +100,6 @@ export class WorkerThread {
     worker.on('message', (response: WorkerResponse) => this.answered(worker, response));
     worker.on('error', (error) => this.crashed(worker, error));
     worker.on('exit', (code) => this.crashed(worker, new Error(`the worker exited (${code})`)));
-    // An idle worker does not keep the process alive.
-    worker.unref();
     this.worker = worker;
     return worker;
   }
