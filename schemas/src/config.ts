@@ -121,7 +121,7 @@ export const WorkspaceConfig = z.strictObject({
   runbooks: z
     .strictObject({
       dir: relativeDir.default('runbooks'),
-      /** Runs executing at once; more wait in the queue. */
+      /** Runs executing at once; more wait in the queue. A run waiting for a decision takes none. */
       concurrency: z.number().int().min(1).max(16).default(2),
     })
     .prefault({}),

@@ -79,7 +79,12 @@ interface ActiveRun {
   /** Replaced when a run halted by the emergency stop is queued again. */
   controller: AbortController;
   stepsTotal: number;
+  /** `running` while it holds a slot; a run waiting for the operator shows as its journal says. */
   state: 'queued' | 'running';
+  /** Holds one of the `concurrency` slots (see `running`). */
+  slot: boolean;
+  /** Set while its execution, decided, is queued for a slot again: pump calls it to hand one over. */
+  wake: (() => void) | null;
   /** Its end is being written: too late to cancel. */
   finishing: boolean;
   done: Promise<RunSummary>;
@@ -94,7 +99,6 @@ export class Conductor {
   private readonly active = new Map<string, ActiveRun>();
   private readonly finished = new Map<string, RunSummary>();
   private readonly queue: string[] = [];
-  private running = 0;
   private stopping = false;
   /** The editor's key and the endpoint origin it was stored for: sent nowhere else. */
   private apiKey: { key: string; origin: string } | null = null;
@@ -205,8 +209,8 @@ export class Conductor {
   /** The emergency stop: halts every run now (they resume after "resume"), refuses new ones. */
   async emergencyStop(reason: string | null): Promise<ControlState> {
     await this.governor.stop(reason);
-    for (const run of this.active.values())
-      if (run.state === 'running') run.controller.abort(new Error('halt'));
+    // Runs waiting for the operator execute too (without a slot): they are halted like the rest.
+    for (const id of this.executing.keys()) this.active.get(id)?.controller.abort(new Error('halt'));
     await Promise.all(this.executing.values());
     this.options.log.warn('emergency stop: every run halted', { reason: reason ?? 'none given' });
     return this.governor.state();
@@ -393,7 +397,7 @@ export class Conductor {
     this.queue.length = 0;
     const pending = [...this.active.values()];
     for (const run of pending) run.controller.abort(new Error('shutdown'));
-    await Promise.all(pending.filter((run) => run.state === 'running').map((run) => run.done));
+    await Promise.all(this.executing.values());
     for (const run of pending) await run.journal.close().catch(() => undefined);
     await this.traces.close();
   }
@@ -502,6 +506,8 @@ export class Conductor {
       controller: new AbortController(),
       stepsTotal,
       state: 'queued',
+      slot: false,
+      wake: null,
       finishing: false,
       done,
       resolve,
@@ -510,6 +516,22 @@ export class Conductor {
     const summary = this.changed(id);
     this.pump();
     return summary;
+  }
+
+  /**
+   * Slot accounting: `runbooks.concurrency` slots, held by the runs whose `slot` is set. pump hands
+   * free slots out in queue order, to a new (or resumed) run, which starts executing, or to a run
+   * whose execution waits for a slot again. A run gives its slot up while it waits for the
+   * operator (releaseSlot, right after its `waiting` record), so pending approvals stop no other
+   * run; once the decision is journaled it joins the back of the queue (acquireSlot) and goes on
+   * when its turn comes. An execution that ends frees the slot it holds. Slots are never written
+   * down: after a restart a waiting run resumes from its journal like any run, takes a slot,
+   * reaches its proposal again and gives the slot up.
+   */
+  private get running(): number {
+    let holding = 0;
+    for (const run of this.active.values()) if (run.slot) holding++;
+    return holding;
   }
 
   private pump(): void {
@@ -523,17 +545,53 @@ export class Conductor {
       const run = this.active.get(id);
       if (!run) continue;
       run.state = 'running';
-      this.running++;
+      run.slot = true;
       this.changed(id);
+      const wake = run.wake;
+      run.wake = null;
+      if (wake) {
+        wake();
+        continue;
+      }
       const execution = this.execute(id, run)
         .catch((error: unknown) => this.options.log.error('a run crashed the conductor', { run: id, error }))
         .finally(() => {
           this.executing.delete(id);
-          this.running--;
+          run.slot = false;
           this.pump();
         });
       this.executing.set(id, execution);
     }
+  }
+
+  private releaseSlot(id: string, run: ActiveRun): void {
+    run.slot = false;
+    run.state = 'queued';
+    this.changed(id);
+    this.pump();
+  }
+
+  /** Queues an executing run for a slot; rejects if the run is cancelled or halted meanwhile. */
+  private acquireSlot(id: string, run: ActiveRun): Promise<void> {
+    const signal = run.controller.signal;
+    if (signal.aborted) return Promise.reject(new Error('stopped waiting for a slot'));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        run.wake = null;
+        const queued = this.queue.indexOf(id);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        reject(new Error('stopped waiting for a slot'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.wake = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      run.state = 'queued';
+      this.queue.push(id);
+      this.changed(id);
+      this.pump();
+    });
   }
 
   private async execute(id: string, run: ActiveRun): Promise<void> {
@@ -590,6 +648,7 @@ export class Conductor {
             ? this.governor.endpointBreaker(this.options.config.models.endpoint.baseUrl)
             : null,
         signal: run.controller.signal,
+        slot: { release: () => this.releaseSlot(id, run), acquire: () => this.acquireSlot(id, run) },
         onProgress: () => this.changed(id),
       });
     } catch (error) {

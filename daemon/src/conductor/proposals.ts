@@ -8,7 +8,7 @@ import type { ChangeKind, Proposal } from '@keel/schemas';
 import type { RunBudget } from './budget';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ReplayDivergenceError } from './models/modelGateway';
-import type { StepRuntime } from './steps/stepRuntime';
+import type { RunSlot, StepRuntime } from './steps/stepRuntime';
 
 /** What runs need of the approvals service. */
 export interface ApprovalPort {
@@ -53,6 +53,7 @@ export function makeProposer(context: {
   capture: boolean;
   signal: AbortSignal;
   budget: RunBudget;
+  slot: RunSlot;
   append: (record: JournalRecord) => Promise<void>;
   effect: StepRuntime['effect'];
 }): (request: ProposalRequest) => Promise<ProposalOutcome> {
@@ -95,13 +96,16 @@ export function makeProposer(context: {
         `the journal has no decision on ${created.proposal}`,
       );
     }
-    if (created.status !== 'applied') {
+    const waits = created.status !== 'applied';
+    if (waits) {
       await context.append({
         type: 'waiting',
         stepId: request.stepId,
         proposalId: created.proposal,
         at: now(),
       });
+      // Waiting takes no concurrency slot: other runs go on meanwhile.
+      context.slot.release();
     }
     // The operator's time is not the run's: the wall-clock budget stops while it waits.
     context.budget.pause();
@@ -119,6 +123,8 @@ export function makeProposer(context: {
     };
     await context.append(record);
     decided.set(proposal.id, record);
+    // Journaled first, so the decision is kept whatever happens while the run queues for a slot.
+    if (waits) await context.slot.acquire();
     return outcome(record, files);
   };
 }

@@ -20,7 +20,14 @@ import { connectorArguments, runConnector } from './steps/connector';
 import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
 import { retrieveInput, runRetrieve } from './steps/retrieve';
-import { StepFailedError, type MemoryAccess, type StepResult, type StepRuntime } from './steps/stepRuntime';
+import {
+  StepFailedError,
+  UNLIMITED_SLOT,
+  type MemoryAccess,
+  type RunSlot,
+  type StepResult,
+  type StepRuntime,
+} from './steps/stepRuntime';
 
 export interface ExecutionOptions {
   runId: string;
@@ -36,6 +43,8 @@ export interface ExecutionOptions {
   provider: ModelProvider;
   memory: MemoryAccess;
   signal: AbortSignal;
+  /** The conductor's concurrency slot this run holds, given up while it waits for the operator. */
+  slot?: RunSlot;
   /** Where proposals go; null where there is nowhere (a test without a workspace's approvals). */
   approvals?: ApprovalPort | null;
   /** The operator's latest corrections of this runbook's proposals, for prompts. */
@@ -134,6 +143,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     capture: options.effects === 'capture',
     signal: options.signal,
     budget,
+    slot: options.slot ?? UNLIMITED_SLOT,
     append,
     effect: (...args) => runtime.effect(...args),
   });

@@ -44,6 +44,19 @@ export interface StepRuntime {
   ): Promise<unknown>;
 }
 
+/**
+ * The run's concurrency slot, given up while the run waits for something outside itself (the
+ * operator's decision), so a waiting run stops no other run.
+ */
+export interface RunSlot {
+  release(): void;
+  /** Resolves once the run holds a slot again (queued behind the runs already waiting for one). */
+  acquire(): Promise<void>;
+}
+
+/** Where there is no queue (a replay, a runbook test): the run always holds its slot. */
+export const UNLIMITED_SLOT: RunSlot = { release: () => undefined, acquire: () => Promise.resolve() };
+
 export interface StepResult {
   output: unknown;
   retrieved?: { path: string; startLine: number; endLine: number; score: number }[];
