@@ -10,7 +10,9 @@ import { appendFile, chmod, mkdir, open, readdir, readFile, rm, stat, truncate }
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IndexStatusRequest, MemorySearchRequest, type IndexStatus } from '@keel/schemas';
+import { Journal } from '../../daemon/src/conductor/journal';
 import { SocketClient } from '../../daemon/src/rpc/socketClient';
+import { StateSeal } from '../../daemon/src/runtime/stateKey';
 import { writeCompany, writeNote } from '../helpers/memory';
 import { CLI, keelEnv, runKeel, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -261,6 +263,40 @@ describe('a full disk', () => {
     },
   );
 });
+
+describe('a run refused by a full disk', () => {
+  // A real small file system, as above: root only.
+  it.skipIf(!isRoot)('leaves no file handle open and no journal behind', async () => {
+    const runs = join(dirs.workspace, 'runs');
+    await mkdir(runs, { recursive: true });
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', runs]);
+    expect(mount.status, mount.stderr.toString()).toBe(0);
+    mounted = runs;
+    await fill(join(runs, 'filler'));
+    const openFiles = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
+    const before = await openFiles();
+    for (let i = 0; i < 5; i++) {
+      const record = { ...RUN_RECORD, id: `hello-${i}` };
+      await expect(
+        Journal.create(join(runs, `hello-${i}.jsonl`), record, new StateSeal(dirs.workspace)),
+      ).rejects.toThrow(/ENOSPC|no space/i);
+    }
+    expect(await openFiles()).toBe(before);
+    expect((await readdir(runs)).filter((name) => name.endsWith('.jsonl'))).toEqual([]);
+  });
+});
+
+const RUN_RECORD = {
+  type: 'run',
+  version: 1,
+  id: 'hello',
+  runbook: 'hello',
+  runbookHash: 'x',
+  inputs: {},
+  recordCassette: null,
+  replayCassette: null,
+  at: '2026-01-01T00:00:00.000Z',
+} as const;
 
 async function chmodTree(dir: string, dirMode: number, fileMode: number): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
