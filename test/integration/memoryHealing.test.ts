@@ -210,7 +210,7 @@ describe('a running daemon heals its index', () => {
     await rm(keel('keel.duckdb.wal'));
     await startDaemon();
     const took = await expectHealed(/write-ahead log/);
-    expect((await status()).documents).toBe(5);
+    await waitFor('every note counted', async () => (await status()).documents === 5, HEAL_MS);
     console.info(`rebuilt after a lost WAL in ${took} ms`);
   });
 });
