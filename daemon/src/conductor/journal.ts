@@ -6,7 +6,7 @@
  * an edited line or a journal copied under another run id does not read.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { userStateDir, workspaceKey } from '../runtime/paths';
 import { readStateFile, type StateSeal } from '../runtime/stateKey';
@@ -42,7 +42,14 @@ export class Journal {
     );
     const journal = new Journal(path, file, [], sealer, '');
     journal.redact = redact;
-    await journal.append(first);
+    try {
+      await journal.append(first);
+    } catch (error) {
+      // A refused start (a full disk): no handle left open, no torn journal left to resume.
+      await file.close().catch(() => undefined);
+      await rm(path, { force: true }).catch(() => undefined);
+      throw error;
+    }
     return journal;
   }
 

@@ -29,6 +29,18 @@ export interface IndexerDeps {
   embedInPreparer?: boolean;
   /** Called after each batch is written, and when the queue's size changes. */
   onProgress: () => void;
+  /**
+   * Called when writing a batch failed (`attempt` failures in a row): `retry` keeps the batch
+   * queued and tries again after a backoff; `abandon` leaves it to the caller (a repair).
+   */
+  onWriteFailed?: (error: Error, attempt: number) => Promise<'retry' | 'abandon'>;
+}
+
+/** Retries of a failed write wait 1 s, 2 s, 4 s ... up to this long. */
+export const RETRY_MAX_MS = 30_000;
+
+export function retryDelayMs(attempt: number): number {
+  return Math.min(RETRY_MAX_MS, 1000 * 2 ** Math.max(0, attempt - 1));
 }
 
 export interface BatchCounts {
@@ -49,6 +61,9 @@ export class IndexWriter {
   private timer: NodeJS.Timeout | null = null;
   private idle: (() => void)[] = [];
   private failure: Error | null = null;
+  private stopped = false;
+  /** The last write failure and how many in a row, while writes keep failing. */
+  failing: { error: Error; attempts: number; retryMs: number } | null = null;
   /** Totals since the counters were last reset, for a sync's answer. */
   readonly totals: BatchCounts = { indexed: 0, removed: 0, rejected: 0 };
   lastChangeAt: Date | null = null;
@@ -106,22 +121,47 @@ export class IndexWriter {
     this.states.clear();
   }
 
+  /** Stops for good (the stores are being replaced): no more writes, no retries. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.running) return; // its end wakes the waiters
+    const waiters = this.idle;
+    this.idle = [];
+    for (const wake of waiters) wake();
+  }
+
   private kick(): void {
     this.timer = null;
-    if (this.running) return;
+    if (this.running || this.stopped) return;
     this.failure = null;
+    let retry = false;
     this.running = this.loop()
-      .catch((error: unknown) => {
-        this.failure = error instanceof Error ? error : new Error(String(error));
-        this.deps.log.error('indexing failed', { error: this.failure });
-      })
+      .then(
+        () => {
+          this.failing = null;
+        },
+        async (error: unknown) => {
+          this.failure = error instanceof Error ? error : new Error(String(error));
+          const attempts = (this.failing?.attempts ?? 0) + 1;
+          this.failing = { error: this.failure, attempts, retryMs: retryDelayMs(attempts) };
+          this.deps.log.error('indexing failed', { error: this.failure, attempts });
+          const decision = await (this.deps.onWriteFailed?.(this.failure, attempts) ?? 'abandon');
+          retry = decision === 'retry' && !this.stopped;
+        },
+      )
       .finally(() => {
         this.running = null;
-        if (this.queue.size > 0 && !this.failure) {
+        if (this.queue.size > 0 && !this.failure && !this.stopped) {
           this.kick();
           return;
         }
-        this.progress = null;
+        // Woken with the failure, if any: a retry comes later, and callers should not hang on it.
+        if (retry) {
+          this.timer = setTimeout(() => this.kick(), this.failing!.retryMs);
+          this.timer.unref();
+        } else this.progress = null;
         this.deps.onProgress();
         const waiters = this.idle;
         this.idle = [];

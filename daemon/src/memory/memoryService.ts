@@ -21,9 +21,18 @@ import { isIndexable, walkWorkspace } from './files';
 import { WorkerPreparer, type FilePreparer } from './prepare';
 import { IndexWriter } from './indexer';
 import { isStale, searchChunks, type SearchMode } from './search';
-import { openStores, storesPresent, firstLine, type Stores } from './store/stores';
-import { quarantine } from './store/recovery';
-import { storePaths } from './store/stores';
+import {
+  closeBoth,
+  firstLine,
+  joinRepairs,
+  movedText,
+  openStores,
+  prepareStores,
+  quarantineStores,
+  storesPresent,
+  type Stores,
+} from './store/stores';
+import { failureKind, writeProblemMessage } from './store/recovery';
 import { WorkspaceWatcher } from './watcher';
 
 /** Bump when chunking or the indexed text changes: the index then rebuilds itself. */
@@ -73,6 +82,10 @@ export class MemoryService {
   private exclusive: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly preparer: FilePreparer;
+  /** A repair under way: `reopened` once fresh stores answer searches, `done` once refilled. */
+  private healing: { reopened: Promise<void>; done: Promise<void> } | null = null;
+  /** Repairs since the last successful write: a second one in a row cannot help, retry instead. */
+  private repairsWithoutProgress = 0;
 
   private constructor(
     private readonly options: MemoryOptions,
@@ -89,24 +102,24 @@ export class MemoryService {
   static async open(options: MemoryOptions): Promise<MemoryService> {
     const embedder = await createEmbedder(options.config.memory.embeddings, options.config.models.endpoint);
     const stateDir = join(options.root, '.keel');
-    const stores = await openStores(stateDir, embedder.dimensions, options.log);
-    const identity = `${INDEX_FORMAT}|${embedder.id}`;
-    if ((await stores.catalog.getMeta('index_identity')) !== identity) {
-      // Built by another embedder or chunker (or never built): start from empty.
-      await stores.chunkIndex.clear();
-      await stores.catalog.clear();
-      await stores.catalog.setMeta('index_identity', identity);
+    let stores = await openStores(stateDir, embedder.dimensions, options.log);
+    let prepared: Awaited<ReturnType<typeof prepareStores>>;
+    try {
+      prepared = await prepareStores(stores, `${INDEX_FORMAT}|${embedder.id}`, options.log);
+    } catch (error) {
+      // Opened, but damaged further in (a corrupt block, a missing data file): start from empty.
+      await closeBoth(stores);
+      if (failureKind(error) === 'full') throw error;
+      const moved = await quarantineStores(stateDir);
+      stores = await openStores(stateDir, embedder.dimensions, options.log);
+      stores.repaired = joinRepairs(
+        stores.repaired,
+        `${new Date().toISOString()}: the index was damaged (${firstLine(error)}); ${movedText(moved)}it is being rebuilt from the files.`,
+      );
+      prepared = await prepareStores(stores, `${INDEX_FORMAT}|${embedder.id}`, options.log);
     }
-    const [counts, rows] = await Promise.all([stores.catalog.counts(), stores.chunkIndex.countRows()]);
-    if (counts.chunks !== rows) {
-      options.log.warn('the catalog and the search index disagree; rebuilding', {
-        catalog: counts.chunks,
-        rows,
-      });
-      await stores.chunkIndex.clear();
-      await stores.catalog.clear();
-    }
-    const service = new MemoryService(options, embedder, stores, await stores.catalog.fileStates());
+    stores.repaired = joinRepairs(stores.repaired, prepared.repaired);
+    const service = new MemoryService(options, embedder, stores, prepared.states);
     await service.refreshSummary();
     return service;
   }
@@ -183,13 +196,31 @@ export class MemoryService {
       maxAgeDays: this.options.config.memory.maxAgeDays,
       today: localToday(),
     };
+    const index = this.stores.chunkIndex;
     try {
+      if (this.healing) await this.waitReopened();
       return await searchChunks(this.stores.chunkIndex, this.embedder, options, mode);
     } catch (error) {
-      if (!(await this.damaged(error))) throw error;
-      // Serve from the fresh index, which fills up as the repair proceeds.
-      return searchChunks(this.stores.chunkIndex, this.embedder, options, mode);
+      const swapped = index !== this.stores.chunkIndex;
+      if (!swapped && !this.healing && !(await this.checkHealth(error))) throw error;
+      // Served from the fresh index, which fills up as the repair proceeds.
+      await this.waitReopened();
+      try {
+        return await searchChunks(this.stores.chunkIndex, this.embedder, options, mode);
+      } catch (again) {
+        throw new KeelRpcError(
+          ErrorCodes.MemoryUnavailable,
+          `The memory index is being rebuilt after damage (${firstLine(again)}); search again in a few seconds.`,
+        );
+      }
     }
+  }
+
+  /** Waits (at most 10 s) until a repair has fresh stores in place. */
+  private async waitReopened(): Promise<void> {
+    const healing = this.healing;
+    if (!healing) return;
+    await Promise.race([healing.reopened, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
   }
 
   /**
@@ -245,15 +276,30 @@ export class MemoryService {
       progress: this.progress(),
       embedder: this.embedder.id,
       lastChangeAt: this.writer.lastChangeAt?.toISOString() ?? null,
-      problems: this.problems,
+      problems: this.writeProblem() ? [this.writeProblem()!, ...this.problems] : this.problems,
       recovery: this.recovery,
     };
+  }
+
+  /** While writes to the index fail: what fails and how to fix it, as a problem on `.keel`. */
+  private writeProblem(): Problem | null {
+    const failing = this.writer.failing;
+    if (!failing) return null;
+    const stateDir = join(this.options.root, '.keel');
+    const message = writeProblemMessage(
+      failureKind(failing.error),
+      stateDir,
+      firstLine(failing.error),
+      failing.retryMs,
+    );
+    return { path: '.keel', line: 1, column: 1, severity: 'error', message };
   }
 
   /** Called when `.keel/` may have changed: a deleted store is rebuilt. */
   async checkStores(): Promise<void> {
     if (this.closed || (await storesPresent(join(this.options.root, '.keel')))) return;
-    await this.serialized(() => this.repair('the .keel folder (or part of it) was deleted'));
+    this.startRepair('the .keel folder (or part of it) was deleted');
+    await this.healing?.done;
   }
 
   async close(): Promise<void> {
@@ -264,7 +310,7 @@ export class MemoryService {
     await this.watcher?.close();
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
-    await this.closeStores();
+    await closeBoth(this.stores);
     await this.preparer.close();
   }
 
@@ -303,58 +349,105 @@ export class MemoryService {
     this.writer.resetTotals();
     this.writer.enqueue(changed);
     this.publish();
-    try {
-      await this.writer.whenIdle();
-    } catch (error) {
-      if (!(await this.damaged(error))) throw error;
-    }
+    // A failed write was reported (onWriteFailed) and is retried or repaired: what is written counts.
+    await this.writer.whenIdle().catch(() => undefined);
     await this.refreshSummary();
     const { indexed, removed } = this.writer.totals;
     return { ...this.counts, indexed, removed, problems: this.problems, tookMs: Date.now() - started };
   }
 
   /**
-   * Decides whether an error means a damaged store; if so, repairs it (quarantine, reopen empty,
-   * re-index) and answers true.
+   * After a failure: do the stores still read (every vector, the full-text index, every catalog
+   * block) and are they still there? If not, a repair starts (quarantine, reopen empty, re-index)
+   * and the answer is true.
    */
-  private async damaged(error: unknown): Promise<boolean> {
-    const healthy = await Promise.all([
-      this.stores.chunkIndex.verify().then(
-        () => true,
-        () => false,
+  private async checkHealth(error: unknown): Promise<boolean> {
+    const { chunkIndex, catalog } = this.stores;
+    const [lance, duck, present] = await Promise.all([
+      chunkIndex.probe().then(
+        () => null,
+        (e: unknown) => e,
       ),
-      this.stores.catalog.counts().then(
-        () => true,
-        () => false,
+      catalog.verify().then(
+        () => null,
+        (e: unknown) => e,
       ),
       storesPresent(join(this.options.root, '.keel')),
     ]);
-    if (healthy.every(Boolean)) return false;
-    await this.repair(`the index failed (${firstLine(error)})`);
+    if (chunkIndex !== this.stores.chunkIndex) return true; // repaired meanwhile
+    if (!present) this.startRepair('the .keel folder (or part of it) was deleted');
+    else if (lance) this.startRepair(`the search index (LanceDB) is damaged: ${firstLine(lance)}`);
+    else if (duck) this.startRepair(`the index catalog (DuckDB) is damaged: ${firstLine(duck)}`);
+    else return false;
+    this.options.log.warn('the memory index failed a health check', { after: firstLine(error) });
     return true;
   }
 
-  private async repair(reason: string): Promise<RunResult> {
+  /** Starts one repair (a second call while it runs joins it); searches keep being answered. */
+  private startRepair(reason: string): void {
+    if (this.healing || this.closed) return;
+    let reopened!: () => void;
+    const healing = {
+      reopened: new Promise<void>((resolve) => (reopened = resolve)),
+      done: Promise.resolve(),
+    };
+    this.healing = healing;
+    this.writer.stop();
+    healing.done = this.serialized(() => this.repair(reason, reopened))
+      .then(
+        () => undefined,
+        (error: unknown) => this.options.log.error('repairing the memory index failed', { error }),
+      )
+      .finally(() => {
+        reopened();
+        if (this.healing === healing) this.healing = null;
+      });
+  }
+
+  /** A failed write: retried after a backoff, or the store is repaired if it is damaged. */
+  private async writeFailed(error: Error, attempt: number): Promise<'retry' | 'abandon'> {
+    this.publish();
+    if (this.closed) return 'abandon';
+    const kind = failureKind(error);
+    // A repair cannot help a full disk, nor twice in a row (a .keel folder Keel may not write).
+    if (kind === 'full' || this.healing || this.repairsWithoutProgress >= 2) return 'retry';
+    if (kind === 'permission') {
+      this.startRepair(`the memory index could not be written (${firstLine(error)})`);
+      return 'abandon';
+    }
+    if (await this.checkHealth(error)) return 'abandon';
+    if (attempt >= 3) {
+      this.startRepair(`writing the memory index failed ${attempt} times in a row (${firstLine(error)})`);
+      return 'abandon';
+    }
+    return 'retry';
+  }
+
+  private async repair(reason: string, reopened: () => void = () => undefined): Promise<RunResult> {
+    const at = new Date().toISOString();
     this.options.log.warn(`repairing the memory index: ${reason}`);
     this.rebuilding = true;
+    this.repairsWithoutProgress++;
     this.publish();
     try {
-      await this.closeStores();
+      this.writer.stop();
+      await closeBoth(this.stores);
       const stateDir = join(this.options.root, '.keel');
-      const paths = storePaths(stateDir);
-      const moved: string[] = [];
-      for (const path of [paths.catalog, `${paths.catalog}.wal`, paths.lance]) {
-        const destination = await quarantine(stateDir, path).catch(() => null);
-        if (destination) moved.push(destination);
-      }
-      this.stores = await openStores(stateDir, this.embedder.dimensions, this.options.log);
-      await this.stores.catalog.setMeta('index_identity', `${INDEX_FORMAT}|${this.embedder.id}`);
+      const moved = await quarantineStores(stateDir);
+      const fresh = await openStores(stateDir, this.embedder.dimensions, this.options.log);
+      await fresh.catalog.setMeta('index_identity', `${INDEX_FORMAT}|${this.embedder.id}`);
+      this.stores = fresh;
       this.writer = this.newWriter(new Map());
-      this.recovery =
-        `Keel repaired its memory index at ${new Date().toISOString()}: ${reason}. ` +
-        (moved.length > 0 ? `The damaged files were moved to ${moved.join(', ')}. ` : '') +
-        'The index was rebuilt from the files; no note was changed.';
-      return await this.reconcile();
+      reopened();
+      const what = `${at}: ${reason}; ${movedText(moved)}`;
+      this.recovery = `${what}the index is rebuilding from the files (searches answer from what is rebuilt so far).`;
+      this.publish();
+      const result = await this.reconcile();
+      this.recovery = joinRepairs(
+        `${what}the index was rebuilt from the files in ${Date.now() - Date.parse(at)} ms (${result.documents} notes); no note was changed.`,
+        fresh.repaired,
+      );
+      return result;
     } finally {
       this.rebuilding = false;
       this.publish();
@@ -372,12 +465,14 @@ export class MemoryService {
         embedInPreparer: this.options.config.memory.embeddings.provider === 'local',
         log: this.options.log,
         onProgress: () => this.afterBatch(),
+        onWriteFailed: (error, attempt) => this.writeFailed(error, attempt),
       },
       states,
     );
   }
 
   private afterBatch(): void {
+    if (!this.writer.failing && this.writer.lastChangeAt) this.repairsWithoutProgress = 0;
     this.publish();
     if (this.writer.pending > 0 || this.writer.progress) return;
     // The queue is empty: refresh counts and problems, build missing indexes, plan an optimize.
@@ -425,15 +520,6 @@ export class MemoryService {
       this.notifyTimer = null;
       if (!this.closed) this.options.onStatus(this.status());
     }, NOTIFY_INTERVAL_MS);
-  }
-
-  private async closeStores(): Promise<void> {
-    try {
-      this.stores.chunkIndex.close();
-    } catch {
-      // Already unusable: that is why it is being closed.
-    }
-    await this.stores.catalog.close().catch(() => undefined);
   }
 }
 

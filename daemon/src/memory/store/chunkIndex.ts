@@ -131,6 +131,31 @@ export class ChunkIndex {
     await this.table.countRows();
   }
 
+  /**
+   * A health check after a failure: reads every vector (an exhaustive scan) and the full-text
+   * index, so a truncated data or index file fails here even when the failed query was a user's.
+   */
+  async probe(): Promise<void> {
+    await this.verify();
+    const vector = new Float32Array(this.dimensions);
+    vector[0] = 1;
+    await this.table
+      .vectorSearch(vector)
+      .distanceType('dot')
+      .bypassVectorIndex()
+      .limit(1)
+      .select(['id'])
+      .toArray();
+    if (this.hasFtsIndex) {
+      await this.table
+        .query()
+        .fullTextSearch(new lancedb.MatchQuery('keel note', 'search_text'))
+        .limit(1)
+        .select(['id'])
+        .toArray();
+    }
+  }
+
   async countRows(): Promise<number> {
     return this.table.countRows();
   }

@@ -5,7 +5,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log';
-import { Catalog } from './catalog';
+import { Catalog, type FileState } from './catalog';
 import { ChunkIndex } from './chunkIndex';
 import { quarantine } from './recovery';
 import { removePlantedLink } from '../../files/workspacePaths';
@@ -43,7 +43,7 @@ export async function openStores(stateDir: string, dimensions: number, log: Logg
         if (destination) moved.push(destination);
       }
       const message =
-        `The ${name} could not be opened (${firstLine(error)}); ` +
+        `${new Date().toISOString()}: the ${name} could not be opened (${firstLine(error)}); ` +
         (moved.length > 0 ? `it was moved to ${moved.join(', ')} and ` : '') +
         'a new one is being built from the files.';
       log.warn(message);
@@ -65,6 +65,75 @@ export async function openStores(stateDir: string, dimensions: number, log: Logg
     throw error;
   }
   return { catalog, chunkIndex, repaired: repairs.length > 0 ? repairs.join(' ') : null };
+}
+
+/**
+ * Checks freshly opened stores against each other and the index identity: built by another
+ * embedder or chunker, both are emptied (nothing to report); holding different numbers of chunks
+ * (a lost DuckDB WAL, a deleted LanceDB folder, a crash between the two writes), both are emptied
+ * and the repair is reported. Throws if either store fails to read.
+ */
+export async function prepareStores(
+  stores: Stores,
+  identity: string,
+  log: Logger,
+): Promise<{ states: Map<string, FileState>; repaired: string | null }> {
+  const { catalog, chunkIndex } = stores;
+  let repaired: string | null = null;
+  const built = await catalog.getMeta('index_identity');
+  if (built !== identity) {
+    const rows = built === null ? await chunkIndex.countRows() : 0;
+    if (rows > 0) {
+      repaired =
+        `${new Date().toISOString()}: the index catalog (DuckDB) was empty but the search index ` +
+        `(LanceDB) held ${rows} chunks (a lost DuckDB write-ahead log or a deleted keel.duckdb); ` +
+        'Keel emptied both and rebuilt the index from the files.';
+      log.warn(repaired);
+    }
+    await chunkIndex.clear();
+    await catalog.clear();
+    await catalog.setMeta('index_identity', identity);
+  }
+  const [counts, rows] = await Promise.all([catalog.counts(), chunkIndex.countRows()]);
+  if (counts.chunks !== rows) {
+    repaired =
+      `${new Date().toISOString()}: the index catalog (DuckDB) listed ${counts.chunks} chunks but the ` +
+      `search index (LanceDB) held ${rows} (a lost DuckDB write-ahead log, a deleted .keel/lance folder ` +
+      'or an interrupted write); Keel emptied both and rebuilt the index from the files.';
+    log.warn(repaired);
+    await chunkIndex.clear();
+    await catalog.clear();
+  }
+  return { states: await catalog.fileStates(), repaired };
+}
+
+/** Moves both stores (and DuckDB's WAL) to `.keel/quarantine/`; answers where they went. */
+export async function quarantineStores(stateDir: string): Promise<string[]> {
+  const paths = storePaths(stateDir);
+  const moved: string[] = [];
+  for (const path of [paths.catalog, `${paths.catalog}.wal`, paths.lance]) {
+    const destination = await quarantine(stateDir, path).catch(() => null);
+    if (destination) moved.push(destination);
+  }
+  return moved;
+}
+
+export async function closeBoth(stores: Stores): Promise<void> {
+  try {
+    stores.chunkIndex.close();
+  } catch {
+    // Already unusable: that is why it is being closed.
+  }
+  await stores.catalog.close().catch(() => undefined);
+}
+
+export function movedText(moved: string[]): string {
+  return moved.length > 0 ? `the damaged files were moved to ${moved.join(', ')} and ` : '';
+}
+
+export function joinRepairs(...repairs: (string | null)[]): string | null {
+  const text = repairs.filter(Boolean).join(' ');
+  return text.length > 0 ? text : null;
 }
 
 /** Whether both stores are still where they were opened (someone may delete `.keel/`). */
