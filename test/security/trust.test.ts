@@ -68,6 +68,16 @@ models:
   );
 }
 
+/** A daemon for the workspace in this process, and a client of it. */
+async function open(): Promise<InProcessClient> {
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'error' }),
+  });
+  return new InProcessClient(daemon);
+}
+
 beforeEach(async () => {
   dirs = await makeTempDirs();
   process.env.KEEL_RUNTIME_DIR = dirs.runtime;
@@ -110,12 +120,7 @@ it('searches an untrusted workspace locally and sends nothing, from the CLI or a
 });
 
 it('refuses runs and approvals until trusted, saying how, and grants exactly what was shown', async () => {
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  const client = new InProcessClient(daemon);
+  const client = await open();
   const state = await client.request(TrustStateRequest, {});
   expect(state).toMatchObject({ trusted: false, grantedAt: null });
   expect(state.endpoints).toEqual([
@@ -139,7 +144,7 @@ it('refuses runs and approvals until trusted, saying how, and grants exactly wha
   expect((refused as KeelRpcError).message).toMatch(/keel trust/);
 
   // From a terminal without a TTY, `keel run` refuses and names the fix.
-  await daemon.stop('handing over to the CLI');
+  await daemon!.stop('handing over to the CLI');
   daemon = null;
   const run = await keel(['run', 'beacon']);
   expect(run.code).toBe(1);
@@ -147,12 +152,7 @@ it('refuses runs and approvals until trusted, saying how, and grants exactly wha
   expect(received()).toBe(0);
 
   // A grant naming settings that changed since they were shown is refused.
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  const again = new InProcessClient(daemon);
+  const again = await open();
   const shown = await again.request(TrustStateRequest, {});
   await writeNote(dirs.workspace, 'runbooks/beacon.yaml', EVERY_MINUTE.replace('* * * * *', '*/2 * * * *'));
   await waitFor(
@@ -167,13 +167,8 @@ it('refuses runs and approvals until trusted, saying how, and grants exactly wha
 });
 
 it('asks again when the endpoint changes after trust, and sends nothing to the new one', async () => {
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  const client = new InProcessClient(daemon);
-  await trust(daemon);
+  const client = await open();
+  await trust(daemon!);
   const started = await client.request(RunStartRequest, { runbook: 'beacon', inputs: {} });
   await waitFor(
     'the trusted run',
@@ -209,13 +204,8 @@ it("sends the editor's key only to the origin it was stored for", async () => {
     join(dirs.workspace, 'keel.yaml'),
     `version: 1\nmodels:\n  endpoint: { baseUrl: "${attacker.baseUrl}", apiKeyEnv: ${SECRET_ENV} }\n  tiers:\n    fast: { model: m1 }\n`,
   );
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  const client = new InProcessClient(daemon);
-  await trust(daemon);
+  const client = await open();
+  await trust(daemon!);
   // The operator stored the key for their provider; this workspace names another origin.
   await client.request(SetApiKeyRequest, {
     apiKey: 'sk-editor-key-for-openai',
@@ -275,30 +265,20 @@ steps:
     content: "rewritten"
 `,
   );
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  let client = new InProcessClient(daemon);
-  await trust(daemon);
+  let client = await open();
+  await trust(daemon!);
   const started = await client.request(RunStartRequest, { runbook: 'edit', inputs: {} });
   const waiting = await waitFor('the proposal', async () => {
     const { run } = await client.request(RunGetRequest, { id: started.id });
     return run.status === 'waiting_approval' ? run : null;
   });
-  await daemon.stop('revoking');
+  await daemon!.stop('revoking');
   expect((await keel(['trust', '--revoke'])).code).toBe(0);
   const before = await readFile(join(dirs.workspace, 'memory/customers/acme.md'), 'utf8');
   const approve = await keel(['approve', waiting.waitingFor!]);
   expect(approve.code).toBe(1);
   expect(approve.stderr).toMatch(/keel trust/);
   expect(await readFile(join(dirs.workspace, 'memory/customers/acme.md'), 'utf8')).toBe(before);
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  client = new InProcessClient(daemon);
+  client = await open();
   expect((await client.request(ApprovalsListRequest, { status: ['pending'] })).approvals).toHaveLength(1);
 });
