@@ -1,5 +1,5 @@
 // Bundles the extension (dist/extension.js, vscode external), the daemon it starts
-// (dist/keeld.js, from daemon/src) and the browser scripts of the sidebar and the dashboard
+// (dist/keeld.js, from daemon/src) with its worker thread (dist/worker.js), and the browser scripts of the sidebar and the dashboard
 // (dist/webview/sidebar.js, dashboard.js; the dashboard's bundles Chart.js).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -17,7 +17,8 @@ await Promise.all([
   build({ ...node, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', external: ['vscode'] }),
   build({
     ...node,
-    entryPoints: { keeld: '../daemon/src/keeld.ts' },
+    // The worker sits next to keeld.js, where the daemon looks for it (runtime/workerThread.ts).
+    entryPoints: { keeld: '../daemon/src/keeld.ts', worker: '../daemon/src/worker.ts' },
     outdir: 'dist',
     external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
   }),

@@ -142,10 +142,10 @@ async function approvalsWorkspace(name: string): Promise<string> {
  * run and its proposal from the daemon alone.
  */
 async function startReplayedRun(folder: string): Promise<string> {
-  const holder = await WorkspaceLock.holder(folder);
-  if (!holder) throw new Error(`no Keel daemon holds ${folder}`);
   // The CLI finds the socket in its per-user runtime directory, never in the lock: be that CLI.
   process.env.KEEL_RUNTIME_DIR = server.runtimeDir;
+  const holder = await WorkspaceLock.holder(folder);
+  if (!holder) throw new Error(`no Keel daemon holds ${folder}`);
   const client = await attachToDaemon(folder);
   try {
     const started = await client.request(RunStartRequest, {

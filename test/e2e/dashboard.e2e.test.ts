@@ -109,7 +109,7 @@ it('the dashboard shows the demo spend, and the emergency stop works from it', a
     // The onboarding plan waits for approval; nothing runs; the index holds the demo's notes.
     await dashboard.locator('[data-field="pending-approvals"]', { hasText: /^1$/ }).waitFor();
     expect(await dashboard.locator('[data-field="running-runs"]').textContent()).toBe('0');
-    expect(await dashboard.locator('[data-field="index-state"]').textContent()).toBe('ready');
+    await dashboard.locator('[data-field="index-state"]', { hasText: /^ready$/ }).waitFor();
     // Each agent's cost in the table, and in words on the spend chart.
     const contentRow = dashboard.locator('table.agents tbody tr', { hasText: 'content' });
     expect(await contentRow.locator('td').last().textContent()).toBe(formatUsd(content!.costUsd));

@@ -160,9 +160,15 @@ async function openSidebar(p: Page): Promise<Frame> {
   return findFrame(p, '#app[data-connection="running"]');
 }
 
-/** Run journals under .keel/runs/: the forged one, and any a run started since. */
+/** Run journals under .keel/runs/: any a run started since (the forged one is not among them). */
 async function journals(folder: string): Promise<string[]> {
   return (await readdir(join(folder, '.keel', 'runs'))).filter((name) => name.endsWith('.jsonl')).sort();
+}
+
+/** What Keel moved to .keel/quarantine/ because it did not write it: the forged journal. */
+async function quarantined(folder: string): Promise<string[]> {
+  const names = await readdir(join(folder, '.keel', 'quarantine')).catch(() => [] as string[]);
+  return names.filter((name) => name.endsWith(`${FORGED_RUN}.jsonl`));
 }
 
 it('sends nothing and runs nothing in Restricted Mode, then asks for consent naming the attacker', async () => {
@@ -192,7 +198,8 @@ it('sends nothing and runs nothing in Restricted Mode, then asks for consent nam
     const nextMinute = Math.ceil((startedAt + 1_000) / 60_000) * 60_000;
     await page.waitForTimeout(Math.max(5_000, nextMinute + 5_000 - Date.now()));
     expect(attacker.requests).toEqual([]);
-    expect(await journals(folder)).toEqual([`${FORGED_RUN}.jsonl`]);
+    expect(await journals(folder)).toEqual([]);
+    expect(await quarantined(folder)).toHaveLength(1);
 
     // The operator trusts the folder in VS Code, from Keel's own banner.
     const restrictedPid = await sidebar.locator('[data-field="pid"]').textContent();
@@ -223,7 +230,8 @@ it('sends nothing and runs nothing in Restricted Mode, then asks for consent nam
     expect(await sidebar.locator('[data-field="trust"]').textContent()).toBe('Not trusted yet');
     await screenshot(page, 'hostile-waiting-for-consent');
     expect(attacker.requests).toEqual([]);
-    expect(await journals(folder)).toEqual([`${FORGED_RUN}.jsonl`]);
+    expect(await journals(folder)).toEqual([]);
+    expect(await quarantined(folder)).toHaveLength(1);
 
     // The control: the operator asks again from the sidebar, by keyboard, and says yes. Only now
     // does anything reach the endpoint, with the key the workspace named: consent was the gate.
