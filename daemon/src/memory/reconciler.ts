@@ -1,0 +1,175 @@
+/**
+ * Catches what file events miss, soon after they happen. chokidar lists a new folder before it
+ * watches it, so notes written into it in between send no event: each new folder is listed again
+ * once it is watched, and shortly after a burst of events settles the whole workspace is compared
+ * (path, size, time) with what the index holds. Nothing runs while the files are quiet.
+ */
+import type { Logger } from '../log';
+import { walkWorkspace, type FileStat } from './files';
+import type { IndexWriter } from './indexer';
+
+/** A walk of the workspace runs this long after the last event... */
+const QUIET_MS = 200;
+/** ...or this long after the first event not yet covered by a walk, during a long burst... */
+const MAX_WAIT_MS = 1_000;
+/** ...but walks take at most this share of the time, however large the workspace. */
+const MAX_WALK_SHARE = 0.05;
+/** A new folder is listed again this long after it appeared (chokidar watches it by then). */
+const NEW_FOLDER_MS = 150;
+/** After a walk that found a missed change, the next one comes this soon to confirm. */
+const CONFIRM_MS = 500;
+
+export interface Differences {
+  /** Paths to read again: new, changed or gone compared to the index, or of untrustworthy time. */
+  paths: string[];
+  /** How many of those no event had reported. */
+  missed: number;
+}
+
+/**
+ * What differs between the files on disk (all of them, or those under the folder `under`) and what
+ * the writer recorded.
+ */
+export function differences(onDisk: Map<string, FileStat>, writer: IndexWriter, under = ''): Differences {
+  const paths: string[] = [];
+  let missed = 0;
+  const add = (path: string, unreported: boolean): void => {
+    paths.push(path);
+    if (unreported && !writer.isPending(path)) missed++;
+  };
+  for (const [path, stat] of onDisk) {
+    const known = writer.stateOf(path);
+    if (!known || known.size !== stat.size || known.mtimeMs !== stat.mtimeMs) add(path, true);
+    else if (writer.isRacy(path)) add(path, false);
+  }
+  const prefix = under === '' ? '' : `${under}/`;
+  for (const path of writer.knownPaths()) {
+    if (path.startsWith(prefix) && !onDisk.has(path)) add(path, true);
+  }
+  return { paths, missed };
+}
+
+export class Reconciler {
+  private timer: NodeJS.Timeout | null = null;
+  private timerDue = 0;
+  private lastEvent = 0;
+  /** The first event since the last walk started, or null when every event is covered. */
+  private firstEvent: number | null = null;
+  private confirmAt: number | null = null;
+  /** New folders (workspace-relative) and when to list them. */
+  private readonly folders = new Map<string, number>();
+  private running: Promise<void> | null = null;
+  private lastWalkMs = 0;
+  private closed = false;
+
+  constructor(
+    private readonly root: string,
+    /** The index's writer now (a repair replaces it). */
+    private readonly writer: () => IndexWriter,
+    private readonly log: Logger,
+  ) {}
+
+  /** A file event arrived: the workspace is walked once events settle. */
+  event(): void {
+    const now = Date.now();
+    this.lastEvent = now;
+    this.firstEvent ??= now;
+    this.schedule();
+  }
+
+  /** A folder appeared (workspace-relative): it is listed again once chokidar watches it. */
+  folderAdded(folder: string): void {
+    if (!this.folders.has(folder)) this.folders.set(folder, Date.now() + NEW_FOLDER_MS);
+    this.event();
+  }
+
+  /** Stops; resolves once a walk under way has queued what it found. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** When the next walk is due, or null when nothing waits. */
+  private nextDue(): number | null {
+    const due: number[] = [...this.folders.values()];
+    if (this.firstEvent !== null) {
+      const maxWait = Math.max(MAX_WAIT_MS, this.lastWalkMs / MAX_WALK_SHARE);
+      due.push(Math.min(this.lastEvent + QUIET_MS, this.firstEvent + maxWait));
+    }
+    if (this.confirmAt !== null) due.push(this.confirmAt);
+    return due.length > 0 ? Math.min(...due) : null;
+  }
+
+  private schedule(): void {
+    if (this.closed || this.running) return;
+    const due = this.nextDue();
+    if (due === null || (this.timer && this.timerDue <= due)) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(
+      () => {
+        this.running = this.run().finally(() => {
+          this.running = null;
+          this.schedule();
+        });
+      },
+      Math.max(0, due - Date.now()),
+    );
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
+    this.timer = null;
+    if (this.closed) return;
+    try {
+      const now = Date.now();
+      const due = this.nextDue();
+      if (due !== null && due <= now) await this.walkDue(now);
+    } catch (error) {
+      this.log.warn('reconciling the index with the files failed; the periodic rescan still will', {
+        error,
+      });
+    }
+  }
+
+  private async walkDue(now: number): Promise<void> {
+    const settled =
+      this.firstEvent !== null &&
+      (now - this.lastEvent >= QUIET_MS ||
+        now - this.firstEvent >= Math.max(MAX_WAIT_MS, this.lastWalkMs / MAX_WALK_SHARE));
+    if (settled || (this.confirmAt !== null && this.confirmAt <= now)) {
+      // Events from now on need a walk of their own.
+      this.firstEvent = null;
+      this.confirmAt = null;
+      this.folders.clear();
+      const started = Date.now();
+      const missed = await this.compare('');
+      this.lastWalkMs = Date.now() - started;
+      if (missed > 0) this.confirmAt = Date.now() + CONFIRM_MS;
+      return;
+    }
+    const due = [...this.folders].filter(([, at]) => at <= now).map(([folder]) => folder);
+    for (const folder of due) this.folders.delete(folder);
+    // A folder inside another one being listed is listed with it.
+    const outer = due.filter((f) => !due.some((o) => o !== f && f.startsWith(`${o}/`)));
+    let missed = 0;
+    for (const folder of outer) missed += await this.compare(folder);
+    if (missed > 0) this.confirmAt ??= Date.now() + CONFIRM_MS;
+  }
+
+  /** Queues what differs under `under`; answers how many changes no event had reported. */
+  private async compare(under: string): Promise<number> {
+    const writer = this.writer();
+    const found = differences(await walkWorkspace(this.root, under), writer, under);
+    if (found.paths.length > 0) writer.enqueue(found.paths);
+    if (found.missed > 0) {
+      this.log.debug('the files changed without an event; reading them again', {
+        folder: under === '' ? '(workspace)' : under,
+        missed: found.missed,
+      });
+    }
+    return found.missed;
+  }
+}
