@@ -232,30 +232,36 @@ it('indexes exactly the notes on disk within 2 s of the last of ~2,000 writes', 
   const torture = new Torture(dirs.workspace, random(Number(process.env.KEEL_TORTURE_SEED ?? 11)));
   for (let g = 0; g < GROUPS; g++) await mkdir(join(dirs.workspace, `memory/t/g${g}`), { recursive: true });
   const started = Date.now();
-  // The burst: as fast as the disk takes it.
-  while (torture.ops < OPERATIONS - 40) await torture.step();
-  // The trickle: new folders written into at once, saves and renames, a few milliseconds apart.
-  while (torture.ops < OPERATIONS) {
+  // A burst as fast as the disk takes it, a trickle of the same operations 10 to 250 ms apart (around
+  // the daemon's own delays), and a last burst.
+  const rand = random(7);
+  while (torture.ops < OPERATIONS - 240) await torture.step();
+  while (torture.ops < OPERATIONS - 200) {
     await torture.step();
-    await new Promise((resolve) => setTimeout(resolve, 5 + Math.floor(Math.random() * 40)));
+    await new Promise((resolve) => setTimeout(resolve, 10 + Math.floor(rand() * 240)));
   }
+  while (torture.ops < OPERATIONS) await torture.step();
   const lastWrite = Date.now();
 
   const expected = await onDisk(dirs.workspace);
   const counted = expected.size;
   expect(counted).toBe(torture.files.flat().length);
-  // Poll the index until it matches the disk exactly; each check starts after the previous one.
+  // Poll the index until it matches the disk exactly. The cheap status comes first, so the searches
+  // that compare every note do not slow the daemon down while it catches up.
   let convergedAfter: number | null = null;
-  let diff: string[] = [];
+  let diff: string[] = ['not compared yet'];
   while (Date.now() - lastWrite < CONVERGE_WITHIN_MS + 3_000) {
     const checkedAt = Date.now();
-    diff = differences(expected, await indexed(client));
-    if (diff.length === 0) {
+    const status = await client.request(IndexStatusRequest);
+    const settled = status.state === 'ready' && status.documents === initial.documents + counted;
+    if (settled) diff = differences(expected, await indexed(client));
+    if (settled && diff.length === 0) {
       convergedAfter = checkedAt - lastWrite;
       break;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
+  if (diff.length > 0) diff = differences(expected, await indexed(client));
   console.log(
     `memory convergence: ${torture.ops} operations in ${lastWrite - started} ms, ${counted} notes; ` +
       `converged ${convergedAfter ?? 'never'} ms after the last write` +

@@ -12,8 +12,12 @@ import type { IndexWriter } from './indexer';
 const QUIET_MS = 200;
 /** ...or this long after the first event not yet covered by a walk, during a long burst... */
 const MAX_WAIT_MS = 1_000;
-/** ...but walks take at most this share of the time, however large the workspace. */
-const MAX_WALK_SHARE = 0.05;
+/**
+ * ...but no sooner than this long per file after the previous walk ended: walking costs ~20 µs
+ * per file, so walks take at most ~10% of a core however large the workspace (500 notes: every
+ * 100 ms; 100,000: every 20 s). Time is not measured: a busy machine would make it erratic.
+ */
+const GAP_PER_FILE_MS = 0.2;
 /** A new folder is listed again this long after it appeared (chokidar watches it by then). */
 const NEW_FOLDER_MS = 150;
 /** After a walk that found a missed change, the next one comes this soon to confirm. */
@@ -59,7 +63,8 @@ export class Reconciler {
   /** New folders (workspace-relative) and when to list them. */
   private readonly folders = new Map<string, number>();
   private running: Promise<void> | null = null;
-  private lastWalkMs = 0;
+  private lastWalkFiles = 0;
+  private lastWalkEnd = 0;
   private closed = false;
 
   constructor(
@@ -93,13 +98,21 @@ export class Reconciler {
 
   /** When the next walk is due, or null when nothing waits. */
   private nextDue(): number | null {
-    const due: number[] = [...this.folders.values()];
-    if (this.firstEvent !== null) {
-      const maxWait = Math.max(MAX_WAIT_MS, this.lastWalkMs / MAX_WALK_SHARE);
-      due.push(Math.min(this.lastEvent + QUIET_MS, this.firstEvent + maxWait));
-    }
-    if (this.confirmAt !== null) due.push(this.confirmAt);
-    return due.length > 0 ? Math.min(...due) : null;
+    const walk = this.walkDue();
+    // Folders are due in the order they appeared.
+    const folder = this.folders.values().next().value;
+    if (walk === null) return folder ?? null;
+    return folder === undefined ? walk : Math.min(walk, folder);
+  }
+
+  /** When the workspace is to be walked, or null when no event waits for a walk. */
+  private walkDue(): number | null {
+    const since =
+      this.firstEvent === null ? null : Math.min(this.lastEvent + QUIET_MS, this.firstEvent + MAX_WAIT_MS);
+    const wanted =
+      since === null ? this.confirmAt : this.confirmAt === null ? since : Math.min(since, this.confirmAt);
+    if (wanted === null) return null;
+    return Math.max(wanted, this.lastWalkEnd + this.lastWalkFiles * GAP_PER_FILE_MS);
   }
 
   private schedule(): void {
@@ -126,7 +139,7 @@ export class Reconciler {
     try {
       const now = Date.now();
       const due = this.nextDue();
-      if (due !== null && due <= now) await this.walkDue(now);
+      if (due !== null && due <= now) await this.catchUp(now);
     } catch (error) {
       this.log.warn('reconciling the index with the files failed; the periodic rescan still will', {
         error,
@@ -134,20 +147,17 @@ export class Reconciler {
     }
   }
 
-  private async walkDue(now: number): Promise<void> {
-    const settled =
-      this.firstEvent !== null &&
-      (now - this.lastEvent >= QUIET_MS ||
-        now - this.firstEvent >= Math.max(MAX_WAIT_MS, this.lastWalkMs / MAX_WALK_SHARE));
-    if (settled || (this.confirmAt !== null && this.confirmAt <= now)) {
+  private async catchUp(now: number): Promise<void> {
+    const walk = this.walkDue();
+    if (walk !== null && walk <= now) {
       // Events from now on need a walk of their own.
       this.firstEvent = null;
       this.confirmAt = null;
       this.folders.clear();
-      const started = Date.now();
-      const missed = await this.compare('');
-      this.lastWalkMs = Date.now() - started;
-      if (missed > 0) this.confirmAt = Date.now() + CONFIRM_MS;
+      const { missed, files } = await this.compare('');
+      this.lastWalkEnd = Date.now();
+      this.lastWalkFiles = files;
+      if (missed > 0) this.confirmAt = this.lastWalkEnd + CONFIRM_MS;
       return;
     }
     const due = [...this.folders].filter(([, at]) => at <= now).map(([folder]) => folder);
@@ -155,14 +165,15 @@ export class Reconciler {
     // A folder inside another one being listed is listed with it.
     const outer = due.filter((f) => !due.some((o) => o !== f && f.startsWith(`${o}/`)));
     let missed = 0;
-    for (const folder of outer) missed += await this.compare(folder);
+    for (const folder of outer) missed += (await this.compare(folder)).missed;
     if (missed > 0) this.confirmAt ??= Date.now() + CONFIRM_MS;
   }
 
   /** Queues what differs under `under`; answers how many changes no event had reported. */
-  private async compare(under: string): Promise<number> {
+  private async compare(under: string): Promise<{ missed: number; files: number }> {
     const writer = this.writer();
-    const found = differences(await walkWorkspace(this.root, under), writer, under);
+    const onDisk = await walkWorkspace(this.root, under);
+    const found = differences(onDisk, writer, under);
     if (found.paths.length > 0) writer.enqueue(found.paths);
     if (found.missed > 0) {
       this.log.debug('the files changed without an event; reading them again', {
@@ -170,6 +181,6 @@ export class Reconciler {
         missed: found.missed,
       });
     }
-    return found.missed;
+    return { missed: found.missed, files: onDisk.size };
   }
 }
