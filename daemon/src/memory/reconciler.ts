@@ -31,10 +31,12 @@ export interface Differences {
 }
 
 /**
- * What differs between the files on disk (all of them, or those under the folder `under`) and what
- * the writer recorded.
+ * What differs between the files on disk and what the writer recorded. For a walk of the whole
+ * workspace (`whole`) that includes the files gone from disk; a new folder's listing only adds (its
+ * files' removals send events, and the next walk of the workspace checks them), so that listing
+ * costs its own files, not the index's.
  */
-export function differences(onDisk: Map<string, FileStat>, writer: IndexWriter, under = ''): Differences {
+export function differences(onDisk: Map<string, FileStat>, writer: IndexWriter, whole = true): Differences {
   const paths: string[] = [];
   let missed = 0;
   const add = (path: string, unreported: boolean): void => {
@@ -46,10 +48,7 @@ export function differences(onDisk: Map<string, FileStat>, writer: IndexWriter, 
     if (!known || known.size !== stat.size || known.mtimeMs !== stat.mtimeMs) add(path, true);
     else if (writer.isRacy(path)) add(path, false);
   }
-  const prefix = under === '' ? '' : `${under}/`;
-  for (const path of writer.knownPaths()) {
-    if (path.startsWith(prefix) && !onDisk.has(path)) add(path, true);
-  }
+  if (whole) for (const path of writer.knownPaths()) if (!onDisk.has(path)) add(path, true);
   return { paths, missed };
 }
 
@@ -173,7 +172,7 @@ export class Reconciler {
   private async compare(under: string): Promise<{ missed: number; files: number }> {
     const writer = this.writer();
     const onDisk = await walkWorkspace(this.root, under);
-    const found = differences(onDisk, writer, under);
+    const found = differences(onDisk, writer, under === '');
     if (found.paths.length > 0) writer.enqueue(found.paths);
     if (found.missed > 0) {
       this.log.debug('the files changed without an event; reading them again', {
