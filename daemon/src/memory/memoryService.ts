@@ -138,8 +138,13 @@ export class MemoryService {
       this.options.log,
     ).then(
       (watcher) => {
-        if (this.closed) void watcher.close();
-        else this.watcher = watcher;
+        if (this.closed) {
+          void watcher.close();
+          return;
+        }
+        this.watcher = watcher;
+        // Files written between the start-up scan's walk and the watch send no event.
+        reconciler.event();
       },
       (error: unknown) => this.options.log.warn('cannot watch the workspace; relying on rescans', { error }),
     );
