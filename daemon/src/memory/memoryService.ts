@@ -144,7 +144,7 @@ export class MemoryService {
         }
         this.watcher = watcher;
         // Files written between the start-up scan's walk and the watch send no event.
-        reconciler.event();
+        reconciler.walkSoon();
       },
       (error: unknown) => this.options.log.warn('cannot watch the workspace; relying on rescans', { error }),
     );

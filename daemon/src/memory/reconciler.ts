@@ -1,13 +1,16 @@
 /**
  * Catches what file events miss, soon after they happen. chokidar lists a new folder before it
  * watches it, so notes written into it in between send no event: each new folder is listed again
- * once it is watched, and shortly after a burst of events settles the whole workspace is compared
- * (path, size, time) with what the index holds. Nothing runs while the files are quiet.
+ * once it is watched, and shortly after a burst of events (or any new folder) settles the whole
+ * workspace is compared (path, size, time) with what the index holds. A save or two in known
+ * folders, whose events are reliable, costs no walk; nothing runs while the files are quiet.
  */
 import type { Logger } from '../log';
 import { walkWorkspace, type FileStat } from './files';
 import type { IndexWriter } from './indexer';
 
+/** Events in known folders since the last walk that make a burst worth a walk. */
+const BURST_EVENTS = 20;
 /** A walk of the workspace runs this long after the last event... */
 const QUIET_MS = 200;
 /** ...or this long after the first event not yet covered by a walk, during a long burst... */
@@ -58,6 +61,9 @@ export class Reconciler {
   private lastEvent = 0;
   /** The first event since the last walk started, or null when every event is covered. */
   private firstEvent: number | null = null;
+  private eventsSinceWalk = 0;
+  /** A folder appeared (its files may have sent no event), or a walk was asked for. */
+  private walkOwed = false;
   private confirmAt: number | null = null;
   /** New folders (workspace-relative) and when to list them. */
   private readonly folders = new Map<string, number>();
@@ -78,12 +84,20 @@ export class Reconciler {
     const now = Date.now();
     this.lastEvent = now;
     this.firstEvent ??= now;
+    this.eventsSinceWalk++;
     this.schedule();
   }
 
   /** A folder appeared (workspace-relative): it is listed again once chokidar watches it. */
   folderAdded(folder: string): void {
     if (!this.folders.has(folder)) this.folders.set(folder, Date.now() + NEW_FOLDER_MS);
+    this.walkOwed = true;
+    this.event();
+  }
+
+  /** Walks the workspace soon, whatever the events (the watch just started: what came before?). */
+  walkSoon(): void {
+    this.walkOwed = true;
     this.event();
   }
 
@@ -106,8 +120,11 @@ export class Reconciler {
 
   /** When the workspace is to be walked, or null when no event waits for a walk. */
   private walkDue(): number | null {
+    const worthIt = this.walkOwed || this.eventsSinceWalk >= BURST_EVENTS;
     const since =
-      this.firstEvent === null ? null : Math.min(this.lastEvent + QUIET_MS, this.firstEvent + MAX_WAIT_MS);
+      this.firstEvent === null || !worthIt
+        ? null
+        : Math.min(this.lastEvent + QUIET_MS, this.firstEvent + MAX_WAIT_MS);
     const wanted =
       since === null ? this.confirmAt : this.confirmAt === null ? since : Math.min(since, this.confirmAt);
     if (wanted === null) return null;
@@ -151,6 +168,8 @@ export class Reconciler {
     if (walk !== null && walk <= now) {
       // Events from now on need a walk of their own.
       this.firstEvent = null;
+      this.eventsSinceWalk = 0;
+      this.walkOwed = false;
       this.confirmAt = null;
       this.folders.clear();
       const { missed, files } = await this.compare('');
