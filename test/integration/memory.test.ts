@@ -2,7 +2,7 @@
  * The memory plane with its real stores: what search finds, filters and freshness, and that the
  * index converges to the files after any sequence of changes.
  */
-import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MemoryService } from '../../daemon/src/memory/memoryService';
@@ -158,6 +158,23 @@ describe('convergence', () => {
     await writeFile(path, await readFile(path)); // Same bytes, new time.
     const result = await memory.sync();
     expect(result.indexed).toBe(0);
+  });
+
+  it('reads again a note read within its clock tick, so a same-size rewrite in that tick is seen', async () => {
+    // A rewrite within one tick of the file system's clock keeps the size and the time: only a
+    // note read too soon after its time is not trusted by them. A time ahead of the clock stands in
+    // for that tick here, so the test does not depend on the machine's speed.
+    const path = join(dirs.workspace, 'memory/notes/tick.md');
+    const tick = new Date(Date.now() + 60_000);
+    await writeNote(dirs.workspace, 'memory/notes/tick.md', '# Tick\n\nThe first word is aardvark.\n');
+    await utimes(path, tick, tick);
+    const memory = await memoryOf(dirs.workspace);
+    expect((await memory.search({ query: 'aardvark', k: 3 }, 'text'))[0]?.path).toBe('memory/notes/tick.md');
+
+    await writeFile(path, '# Tick\n\nThe first word is pangolin.\n'); // Same size.
+    await utimes(path, tick, tick);
+    await memory.sync();
+    expect((await memory.search({ query: 'pangolin', k: 3 }, 'text'))[0]?.path).toBe('memory/notes/tick.md');
   });
 });
 

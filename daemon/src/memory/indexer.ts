@@ -54,9 +54,19 @@ const BATCH_SIZE = 1024;
 /** How long to wait for more events before writing: one save often fires several. */
 const DEBOUNCE_MS = 10;
 const READ_CONCURRENCY = 32;
+/**
+ * A file read this soon after its modification time may be written again within the same clock
+ * tick (same size, same time, other content): its time cannot vouch for its content, so the next
+ * reconciliation reads it again. Larger than any Linux, macOS or NTFS timestamp granularity.
+ */
+const RACY_MS = 100;
 
 export class IndexWriter {
   private readonly queue = new Set<string>();
+  /** The batch being read and written now. */
+  private inFlight = new Set<string>();
+  /** Paths whose recorded size and time may hide a later write (see RACY_MS). */
+  private readonly racy = new Set<string>();
   private running: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private idle: (() => void)[] = [];
@@ -86,6 +96,16 @@ export class IndexWriter {
 
   stateOf(path: string): FileState | undefined {
     return this.states.get(path);
+  }
+
+  /** Whether the path is queued or being written: an event already reported it. */
+  isPending(path: string): boolean {
+    return this.queue.has(path) || this.inFlight.has(path);
+  }
+
+  /** Whether the path was read too soon after it was written to trust its recorded size and time. */
+  isRacy(path: string): boolean {
+    return this.racy.has(path);
   }
 
   enqueue(paths: Iterable<string>): void {
@@ -119,6 +139,7 @@ export class IndexWriter {
   /** Forgets everything indexed (the stores were cleared): every file will be read again. */
   forgetAll(): void {
     this.states.clear();
+    this.racy.clear();
   }
 
   /** Stops for good (the stores are being replaced): no more writes, no retries. */
@@ -173,12 +194,15 @@ export class IndexWriter {
     while (this.queue.size > 0) {
       const batch = [...this.queue].slice(0, BATCH_SIZE);
       for (const path of batch) this.queue.delete(path);
+      this.inFlight = new Set(batch);
       try {
         await this.writeBatch(batch);
       } catch (error) {
         // Nothing of this batch is recorded in the catalog: put it back for the next attempt.
         for (const path of batch) this.queue.add(path);
         throw error;
+      } finally {
+        this.inFlight = new Set();
       }
       if (this.progress) this.progress.done += batch.length;
       this.deps.onProgress();
@@ -187,6 +211,7 @@ export class IndexWriter {
 
   private async writeBatch(paths: string[]): Promise<void> {
     const { root } = this.deps;
+    const readAt = Date.now();
     // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
     const files = await mapLimit(paths, READ_CONCURRENCY, (path) =>
       isIndexable(path) ? readIfFile(root, path) : Promise.resolve(null),
@@ -281,6 +306,11 @@ export class IndexWriter {
       });
     });
 
+    paths.forEach((path, i) => {
+      const stat = files[i]?.stat;
+      if (stat && readAt - stat.mtimeMs < RACY_MS) this.racy.add(path);
+      else this.racy.delete(path);
+    });
     if (touchedOnly.length > 0) {
       await this.deps.catalog.touch(touchedOnly);
       for (const t of touchedOnly)

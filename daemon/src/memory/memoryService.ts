@@ -33,6 +33,7 @@ import {
   type Stores,
 } from './store/stores';
 import { failureKind, writeProblemMessage } from './store/recovery';
+import { differences, Reconciler } from './reconciler';
 import { WorkspaceWatcher } from './watcher';
 
 /** Bump when chunking or the indexed text changes: the index then rebuilds itself. */
@@ -72,6 +73,7 @@ export class MemoryService {
   private counts = { documents: 0, chunks: 0 };
   private problems: Problem[] = [];
   private watcher: WorkspaceWatcher | null = null;
+  private reconciler: Reconciler | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private notifyTimer: NodeJS.Timeout | null = null;
   /** Building the search indexes after a large load: search is slower until it is done. */
@@ -131,18 +133,31 @@ export class MemoryService {
       (error: unknown) => this.options.log.error('initial index sync failed', { error }),
     );
     if (!this.options.watch) return;
+    const reconciler = new Reconciler(this.options.root, () => this.writer, this.options.log);
+    this.reconciler = reconciler;
     void WorkspaceWatcher.start(
       this.options.root,
       {
-        changed: (paths) => this.writer.enqueue(paths),
-        folderRemoved: (prefix) =>
-          this.writer.enqueue([...this.writer.knownPaths()].filter((p) => p.startsWith(prefix))),
+        changed: (paths) => {
+          this.writer.enqueue(paths);
+          reconciler.event();
+        },
+        folderRemoved: (prefix) => {
+          this.writer.enqueue([...this.writer.knownPaths()].filter((p) => p.startsWith(prefix)));
+          reconciler.event();
+        },
+        folderAdded: (folder) => reconciler.folderAdded(folder),
       },
       this.options.log,
     ).then(
       (watcher) => {
-        if (this.closed) void watcher.close();
-        else this.watcher = watcher;
+        if (this.closed) {
+          void watcher.close();
+          return;
+        }
+        this.watcher = watcher;
+        // Files written between the start-up scan's walk and the watch send no event.
+        reconciler.walkSoon();
       },
       (error: unknown) => this.options.log.warn('cannot watch the workspace; relying on rescans', { error }),
     );
@@ -308,6 +323,7 @@ export class MemoryService {
     if (this.optimizeTimer) clearTimeout(this.optimizeTimer);
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
     await this.watcher?.close();
+    await this.reconciler?.close();
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
     await closeBoth(this.stores);
@@ -340,14 +356,8 @@ export class MemoryService {
     const onDisk = await walkWorkspace(this.options.root).finally(() => {
       this.scanning = false;
     });
-    const changed: string[] = [];
-    for (const [path, stat] of onDisk) {
-      const known = this.writer.stateOf(path);
-      if (!known || known.size !== stat.size || known.mtimeMs !== stat.mtimeMs) changed.push(path);
-    }
-    for (const path of this.writer.knownPaths()) if (!onDisk.has(path)) changed.push(path);
     this.writer.resetTotals();
-    this.writer.enqueue(changed);
+    this.writer.enqueue(differences(onDisk, this.writer).paths);
     this.publish();
     // A failed write was reported (onWriteFailed) and is retried or repaired: what is written counts.
     await this.writer.whenIdle().catch(() => undefined);

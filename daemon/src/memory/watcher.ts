@@ -1,6 +1,7 @@
 /**
  * Watches the workspace for changes to indexable files (chokidar). Events are hints, not facts:
- * the writer re-reads and hashes every path it is given, and periodic rescans catch what is missed.
+ * the writer re-reads and hashes every path it is given, and the reconciler (soon after events) and
+ * periodic rescans catch what is missed.
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { relative, sep } from 'node:path';
@@ -12,6 +13,11 @@ export interface WorkspaceWatcherEvents {
   changed(paths: string[]): void;
   /** A folder vanished: every indexed file under it is gone. */
   folderRemoved(prefix: string): void;
+  /**
+   * A folder appeared (workspace-relative, no trailing slash). chokidar lists it before it watches
+   * it: files written in between are never reported, so it must be listed again.
+   */
+  folderAdded(folder: string): void;
 }
 
 export class WorkspaceWatcher {
@@ -39,6 +45,10 @@ export class WorkspaceWatcher {
     };
     watcher.on('add', onFile).on('change', onFile).on('unlink', onFile);
     watcher.on('unlinkDir', (path) => events.folderRemoved(rel(path) + '/'));
+    watcher.on('addDir', (path) => {
+      const folder = rel(path);
+      if (folder !== '') events.folderAdded(folder);
+    });
     watcher.on('error', (error) =>
       log.warn('file watching failed; periodic rescans still find changes', { error }),
     );
