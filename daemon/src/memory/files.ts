@@ -29,10 +29,13 @@ export function toWorkspacePath(root: string, absolute: string): string {
   return relative(root, absolute).split(sep).join('/');
 }
 
-/** Every indexable file under `root` with its size and time. Symlinks are not followed. */
-export async function walkWorkspace(root: string): Promise<Map<string, FileStat>> {
+/**
+ * Every indexable file under `root` (or only under its folder `under`, workspace-relative) with its
+ * size and time. Symlinks are not followed.
+ */
+export async function walkWorkspace(root: string, under = ''): Promise<Map<string, FileStat>> {
   const found = new Map<string, FileStat>();
-  const pending: string[] = [root];
+  const pending: string[] = [under ? join(root, under) : root];
   while (pending.length > 0) {
     const dir = pending.pop()!;
     let entries;

@@ -43,6 +43,11 @@ const NOTIFY_INTERVAL_MS = 250;
  * more at 100k chunks, so it waits until nothing was written for this long.
  */
 const OPTIMIZE_AFTER_IDLE_MS = 120_000;
+/**
+ * A new folder is read again this long after it appears (twice: its watch may take a while to be
+ * set up on a busy machine), to find the files created before it was watched.
+ */
+const NEW_FOLDER_RESCAN_MS = [500, 3_000];
 
 export interface MemoryOptions {
   root: string;
@@ -77,6 +82,11 @@ export class MemoryService {
   /** Building the search indexes after a large load: search is slower until it is done. */
   private buildingIndexes = false;
   private optimizeTimer: NodeJS.Timeout | null = null;
+  /** New folders waiting to be read again, per pass of NEW_FOLDER_RESCAN_MS. */
+  private readonly newFolders = NEW_FOLDER_RESCAN_MS.map(() => ({
+    folders: new Set<string>(),
+    timer: null as NodeJS.Timeout | null,
+  }));
   private writtenSinceOptimize = false;
   /** Scans, rebuilds and repairs run one at a time, in order. */
   private exclusive: Promise<unknown> = Promise.resolve();
@@ -137,6 +147,7 @@ export class MemoryService {
         changed: (paths) => this.writer.enqueue(paths),
         folderRemoved: (prefix) =>
           this.writer.enqueue([...this.writer.knownPaths()].filter((p) => p.startsWith(prefix))),
+        folderAdded: (folder) => this.rescanFolder(folder, 0),
       },
       this.options.log,
     ).then(
@@ -307,6 +318,7 @@ export class MemoryService {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     if (this.optimizeTimer) clearTimeout(this.optimizeTimer);
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    for (const pass of this.newFolders) if (pass.timer) clearTimeout(pass.timer);
     await this.watcher?.close();
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
@@ -354,6 +366,39 @@ export class MemoryService {
     await this.refreshSummary();
     const { indexed, removed } = this.writer.totals;
     return { ...this.counts, indexed, removed, problems: this.problems, tookMs: Date.now() - started };
+  }
+
+  /**
+   * Reads a new folder again (pass 0, then pass 1 later) and queues the files in it that the index
+   * does not hold as they are: the watcher misses files created before the folder was watched.
+   * Folders appearing together (a checkout, an unzip) are read together, each file once.
+   */
+  private rescanFolder(folder: string, pass: number): void {
+    const round = this.newFolders[pass];
+    if (!round || this.closed) return;
+    round.folders.add(folder);
+    if (round.timer) return;
+    round.timer = setTimeout(() => {
+      round.timer = null;
+      const folders = [...round.folders];
+      round.folders.clear();
+      // A folder inside another one in the round is read with it.
+      const tops = folders.filter((f) => !folders.some((other) => f.startsWith(other + '/')));
+      void (async () => {
+        for (const top of tops) {
+          if (this.closed) return;
+          const found = await walkWorkspace(this.options.root, top);
+          const changed: string[] = [];
+          for (const [path, stat] of found) {
+            const known = this.writer.stateOf(path);
+            if (!known || known.size !== stat.size || known.mtimeMs !== stat.mtimeMs) changed.push(path);
+          }
+          if (!this.closed) this.writer.enqueue(changed);
+          this.rescanFolder(top, pass + 1);
+        }
+      })().catch((error: unknown) => this.options.log.warn('reading a new folder failed', { error }));
+    }, NEW_FOLDER_RESCAN_MS[pass]);
+    round.timer.unref();
   }
 
   /**

@@ -12,6 +12,11 @@ export interface WorkspaceWatcherEvents {
   changed(paths: string[]): void;
   /** A folder vanished: every indexed file under it is gone. */
   folderRemoved(prefix: string): void;
+  /**
+   * A folder appeared. chokidar lists a new folder before it watches it, so a file created in
+   * between raises no event: the listener reads the folder again once it is watched.
+   */
+  folderAdded(folder: string): void;
 }
 
 export class WorkspaceWatcher {
@@ -39,6 +44,10 @@ export class WorkspaceWatcher {
     };
     watcher.on('add', onFile).on('change', onFile).on('unlink', onFile);
     watcher.on('unlinkDir', (path) => events.folderRemoved(rel(path) + '/'));
+    watcher.on('addDir', (path) => {
+      const folder = rel(path);
+      if (folder !== '') events.folderAdded(folder);
+    });
     watcher.on('error', (error) =>
       log.warn('file watching failed; periodic rescans still find changes', { error }),
     );
