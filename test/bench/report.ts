@@ -131,6 +131,7 @@ export function concurrencySection(c: ConcurrencyResult): string[] {
     latencyRow('idle, in the daemon', c.idle.daemon),
     latencyRow('under saves, in the daemon', w.daemon),
     latencyRow(`save to searchable (${c.saveToSearchable.timeouts} t/o)`, c.saveToSearchable),
+    latencyRow('save to an answer showing it', c.saveToAnswer),
     row('p99 under saves / idle p99', `x${n(c.p99Ratio, 2)} (idle is the floor, same run)`),
     row('open files before', String(c.openFilesBefore)),
     row('open files idle', fds(c.idle)),

@@ -36,8 +36,13 @@ export interface ConcurrencyResult {
   clients: number;
   idle: LoadFigures;
   writes: LoadFigures & { saves: number; savesPerSecond: number };
-  /** Save to searchable while the clients search (the poller's answer included). */
+  /**
+   * Save to searchable while the clients search: until the first search that finds the note was
+   * sent (it was in the index when that search ran; the one before did not find it)...
+   */
   saveToSearchable: Summary & { timeouts: number };
+  /** ...and until that search's answer arrived (which adds a search's own wait under this load). */
+  saveToAnswer: Summary;
   /** p99 over the socket with the writer, divided by p99 without it (the floor, same run). */
   p99Ratio: number;
   throughputRatio: number;
@@ -85,12 +90,13 @@ export async function measureConcurrency(
       await saves.drain(options.timeoutMs ?? 10_000);
     }
     options.onPhase('writes');
-    const latency = saves.latencies();
+    const { searchable, answered } = saves.latencies();
     return {
       clients: options.clients,
       idle,
       writes: { ...writes, saves: saves.count, savesPerSecond: round(saves.count / options.seconds, 1) },
-      saveToSearchable: { ...summarize(latency), timeouts: saves.timeouts },
+      saveToSearchable: { ...summarize(searchable), timeouts: saves.timeouts },
+      saveToAnswer: summarize(answered),
       p99Ratio: round(writes.socket.p99Ms / Math.max(1, idle.socket.p99Ms), 2),
       throughputRatio: round(writes.searchesPerSecond / Math.max(0.01, idle.searchesPerSecond), 2),
       openFilesBefore,
@@ -159,14 +165,15 @@ async function searchFor(
 
 /**
  * Saves a note every 1/savesPerSecond s (new notes and appends to existing ones, alternately),
- * each with a nonce; one poller searches all unseen nonces at once and records when each appears.
+ * each with a nonce; one poller searches all unseen nonces at once, back to back, and records
+ * when each appears.
  */
 class SaveWriter {
   count = 0;
   timeouts = 0;
   private readonly random: Random;
   private readonly pending = new Map<string, number>();
-  private readonly found: number[] = [];
+  private readonly found: { searchable: number; answered: number }[] = [];
   private poller: SocketClient | null = null;
   private polling: Promise<void> | null = null;
   private stopPolling = false;
@@ -206,14 +213,18 @@ class SaveWriter {
     this.stopPolling = true;
     await this.polling;
     for (const [, at] of this.pending) {
-      this.found.push(performance.now() - at);
+      const ms = performance.now() - at;
+      this.found.push({ searchable: ms, answered: ms });
       this.timeouts++;
     }
     this.pending.clear();
   }
 
-  latencies(): number[] {
-    return this.found;
+  latencies(): { searchable: number[]; answered: number[] } {
+    return {
+      searchable: this.found.map((f) => f.searchable),
+      answered: this.found.map((f) => f.answered),
+    };
   }
 
   private async poll(): Promise<void> {
@@ -225,6 +236,7 @@ class SaveWriter {
         continue;
       }
       this.poller ??= await this.daemon.connect();
+      const sent = performance.now();
       const answer = await this.poller.request(MemorySearchRequest, {
         query: nonces.join(' '),
         k: Math.min(200, nonces.length * 2 + 10),
@@ -233,11 +245,11 @@ class SaveWriter {
       const now = performance.now();
       for (const nonce of nonces) {
         if (answer.results.some((r) => r.text.includes(nonce))) {
-          this.found.push(now - this.pending.get(nonce)!);
+          const at = this.pending.get(nonce)!;
+          this.found.push({ searchable: sent - at, answered: now - at });
           this.pending.delete(nonce);
         }
       }
-      await sleep(POLL_MS);
     }
     await this.poller?.close().catch(() => undefined);
   }
