@@ -41,6 +41,12 @@ export interface BatchCounts {
 const BATCH_SIZE = 1024;
 /** How long to wait for more events before writing: one save often fires several. */
 const DEBOUNCE_MS = 10;
+/**
+ * Under steady saves, a batch starts at most this long after the previous one ended: each batch
+ * is a LanceDB version with its own files (which searches open until the next optimization) and
+ * a DuckDB commit, so ten saves a second go in a few batches instead of ten.
+ */
+const BATCH_SPACING_MS = 200;
 const READ_CONCURRENCY = 32;
 
 export class IndexWriter {
@@ -49,6 +55,7 @@ export class IndexWriter {
   private timer: NodeJS.Timeout | null = null;
   private idle: (() => void)[] = [];
   private failure: Error | null = null;
+  private lastBatchAt = 0;
   /** Totals since the counters were last reset, for a sync's answer. */
   readonly totals: BatchCounts = { indexed: 0, removed: 0, rejected: 0 };
   lastChangeAt: Date | null = null;
@@ -84,7 +91,10 @@ export class IndexWriter {
     if (added === 0) return;
     this.progress = { done: this.progress?.done ?? 0, total: (this.progress?.total ?? 0) + added };
     this.deps.onProgress();
-    if (!this.running && !this.timer) this.timer = setTimeout(() => this.kick(), DEBOUNCE_MS);
+    if (!this.running && !this.timer) {
+      const wait = Math.max(DEBOUNCE_MS, this.lastBatchAt + BATCH_SPACING_MS - Date.now());
+      this.timer = setTimeout(() => this.kick(), wait);
+    }
   }
 
   /** Resolves once everything queued so far is written (rejects if writing failed). */
@@ -140,6 +150,7 @@ export class IndexWriter {
         for (const path of batch) this.queue.add(path);
         throw error;
       }
+      this.lastBatchAt = Date.now();
       if (this.progress) this.progress.done += batch.length;
       this.deps.onProgress();
     }
