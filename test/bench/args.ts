@@ -9,8 +9,12 @@ export interface BenchOptions {
   json: string | null;
   restartDocs: number;
   skipRestart: boolean;
-  /** Measure only one part: the memory plane or the conductor (default: both). */
-  only: 'memory' | 'conductor' | null;
+  /** Measure only one part: the memory plane, the conductor, or searches under saves (default: all). */
+  only: 'memory' | 'conductor' | 'concurrency' | null;
+  /** The concurrency phase: clients searching at once, and seconds without then with a writer. */
+  clients: number;
+  concurrencySeconds: number;
+  skipConcurrency: boolean;
   /** Runs of the 5-step runbook for the conductor's figures. */
   conductorRuns: number;
   queries: number;
@@ -36,7 +40,11 @@ export const USAGE = `Usage: npm run bench -- [options]
   --saves N               saves to time for save-to-searchable (default 50)
   --restart-docs N        notes in the restart workload (default 10000)
   --skip-restart          skip the restart measurement
-  --only memory|conductor measure one part only (default: both)
+  --only PART             measure one part only: memory, conductor or concurrency (default: all;
+                          memory includes concurrency)
+  --clients N             concurrency: clients searching at once (default 32)
+  --concurrency-seconds N concurrency: seconds searching idle, then as long under saves (default 15)
+  --skip-concurrency      skip the concurrency phase
   --conductor-runs N      runs of the 5-step runbook for the conductor figures (default 200)
   --strict                exit 1 if a target is missed (default: report only, exit 0)
   --keep                  keep the run's workspaces and daemon logs
@@ -57,6 +65,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'restart-docs': { type: 'string', default: '10000' },
       'skip-restart': { type: 'boolean', default: false },
       only: { type: 'string' },
+      clients: { type: 'string', default: '32' },
+      'concurrency-seconds': { type: 'string', default: '15' },
+      'skip-concurrency': { type: 'boolean', default: false },
       'conductor-runs': { type: 'string', default: '200' },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -77,6 +88,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     restartDocs: positiveInt('--restart-docs', values['restart-docs']),
     skipRestart: values['skip-restart'],
     only: only(values.only),
+    clients: positiveInt('--clients', values.clients),
+    concurrencySeconds: positiveInt('--concurrency-seconds', values['concurrency-seconds']),
+    skipConcurrency: values['skip-concurrency'],
     conductorRuns: positiveInt('--conductor-runs', values['conductor-runs']),
     queries: positiveInt('--queries', values.queries),
     saves: positiveInt('--saves', values.saves),
@@ -90,8 +104,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
 
 function only(value: string | undefined): BenchOptions['only'] {
   if (value === undefined) return null;
-  if (value === 'memory' || value === 'conductor') return value;
-  throw new Error(`--only ${value}: give memory or conductor`);
+  if (value === 'memory' || value === 'conductor' || value === 'concurrency') return value;
+  throw new Error(`--only ${value}: give memory, conductor or concurrency`);
 }
 
 function positiveInt(name: string, value: string, min = 1): number {

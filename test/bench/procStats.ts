@@ -3,7 +3,7 @@
  * time. Read from /proc because that is what the operator's `top` shows, including the memory of
  * LanceDB's and DuckDB's native code, which process.memoryUsage() inside Node would not attribute.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface MemorySample {
   rssMb: number;
@@ -115,5 +115,42 @@ export class LoadMonitor {
       daemonCpu: this.daemonPid === null ? 0 : (readCpuSeconds(this.daemonPid) ?? 0),
       benchCpu: (usage.user + usage.system) / 1e6,
     };
+  }
+}
+
+/** The process's open file descriptors (files, sockets, pipes), or 0 once it has exited. */
+export function countOpenFiles(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the open file count every `everyMs`; remembers the largest since the last reset. */
+export class FdSampler {
+  max = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pid: number,
+    everyMs = 250,
+  ) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+  }
+
+  sample(): number {
+    const count = countOpenFiles(this.pid);
+    this.max = Math.max(this.max, count);
+    return count;
+  }
+
+  reset(): void {
+    this.max = this.sample();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }

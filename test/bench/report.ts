@@ -4,6 +4,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import type { ColdIndexResult } from './measure/coldIndex';
+import type { ConcurrencyResult, LoadFigures } from './measure/concurrency';
 import type { ConductorResult } from './measure/conductor';
 import type { RestartResult } from './measure/restart';
 import type { SaveResult } from './measure/saveToSearchable';
@@ -63,6 +64,8 @@ export interface BenchReport {
   rssMb: number;
   rss: RssFigures;
   restart: RestartResult | null;
+  /** Searches under steady saves (null with --skip-concurrency). */
+  concurrency: ConcurrencyResult | null;
   /** Why the restart could not be measured, when it could not. */
   restartError: string | null;
   workload: WorkloadFigures;
@@ -81,6 +84,68 @@ export interface ConductorReport {
   conductor: ConductorResult;
   machine: WorkloadFigures['machine'];
   targets: Target[];
+}
+
+/** Searches under saves on their own (`--only concurrency`), with the cold index that preceded them. */
+export interface ConcurrencyReport {
+  concurrency: ConcurrencyResult;
+  workload: { seed: number; notes: number; chunks: number; machine: WorkloadFigures['machine'] };
+  load: Record<string, PhaseLoad>;
+  targets: Target[];
+}
+
+export function concurrencyTargets(c: ConcurrencyResult): Target[] {
+  const save = c.saveToSearchable.p99Ms;
+  return [
+    {
+      name: 'search p99 under saves / idle p99',
+      value: c.p99Ratio,
+      limit: 3,
+      unit: 'x',
+      kind: 'max',
+      pass: c.p99Ratio <= 3,
+    },
+    {
+      name: 'save to searchable p99 under searches',
+      value: save,
+      limit: 1_000,
+      unit: 'ms',
+      kind: 'max',
+      pass: save <= 1_000 && c.saveToSearchable.timeouts === 0,
+    },
+  ];
+}
+
+export function concurrencySection(c: ConcurrencyResult): string[] {
+  const w = c.writes;
+  const fds = (l: LoadFigures): string => `${l.maxOpenFiles} max, ${l.openFilesAtEnd} at the end`;
+  return [
+    `Searches under saves (${c.clients} clients, ${c.idle.seconds} s idle then ${w.seconds} s with ${w.saves} saves, ${w.savesPerSecond}/s)`,
+    row(
+      'searches/s idle / under saves',
+      `${n(c.idle.searchesPerSecond)} / ${n(w.searchesPerSecond)} (x${n(c.throughputRatio, 2)})`,
+    ),
+    latencyHeader(),
+    latencyRow('idle, over the socket', c.idle.socket),
+    latencyRow('under saves, over the socket', w.socket),
+    latencyRow('idle, in the daemon', c.idle.daemon),
+    latencyRow('under saves, in the daemon', w.daemon),
+    latencyRow(`save to searchable (${c.saveToSearchable.timeouts} t/o)`, c.saveToSearchable),
+    latencyRow('save to an answer showing it', c.saveToAnswer),
+    row('p99 under saves / idle p99', `x${n(c.p99Ratio, 2)} (idle is the floor, same run)`),
+    row('open files before', String(c.openFilesBefore)),
+    row('open files idle', fds(c.idle)),
+    row('open files under saves', fds(w)),
+    row('open files after draining', String(c.openFilesAfter)),
+    row('search errors idle / saves', `${c.idle.errors} / ${w.errors}`),
+    '',
+  ];
+}
+
+export function loadRows(load: Record<string, PhaseLoad>): string[] {
+  return Object.entries(load).map(([phase, l]) =>
+    row(phase, `${l.daemonCores} / ${l.benchCores} / ${l.otherCores}`),
+  );
 }
 
 export function conductorTargets(conductor: ConductorResult): Target[] {
@@ -143,6 +208,7 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): Target[] 
     target('daemon RSS', report.rssMb, 'max', 600, 'MB'),
   ];
   if (report.conductor) targets.push(...conductorTargets(report.conductor));
+  if (report.concurrency) targets.push(...concurrencyTargets(report.concurrency));
   if (report.restart || report.restartError) {
     targets.push(
       target('restart to first search', report.restart?.msToFirstSearch ?? null, 'max', 2_000, 'ms'),
@@ -159,6 +225,7 @@ export function formatReport(report: BenchReport): string {
     ...saveSection(report.saveToSearchable),
     ...memorySection(report.rss),
     ...restartSection(report.restart, report.restartError),
+    ...(report.concurrency ? concurrencySection(report.concurrency) : []),
     ...(report.conductor ? conductorSection(report.conductor) : []),
     ...loadSection(report),
     ...(report.warnings.length > 0 ? ['Warnings', ...report.warnings.map((w) => `  ! ${w}`), ''] : []),
@@ -268,9 +335,7 @@ function loadSection(report: BenchReport): string[] {
   const hung = report.shutdown.killed ? ' (hung: killed)' : '';
   return [
     'Machine load (cores: daemon / benchmark / other processes)',
-    ...Object.entries(report.load).map(([phase, l]) =>
-      row(phase, `${l.daemonCores} / ${l.benchCores} / ${l.otherCores}`),
-    ),
+    ...loadRows(report.load),
     row('daemon shutdown', `${n(report.shutdown.ms, 0)} ms${hung}`),
     '',
   ];

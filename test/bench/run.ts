@@ -11,18 +11,23 @@ import { dirname, join } from 'node:path';
 import { parseBenchArgs, USAGE, type BenchOptions } from './args';
 import { DaemonProcess } from './daemonProcess';
 import { measureColdIndex, type ColdIndexResult } from './measure/coldIndex';
+import { measureConcurrency, type ConcurrencyResult } from './measure/concurrency';
 import { measureConductor, type ConductorResult } from './measure/conductor';
 import { measureRestart, type RestartResult } from './measure/restart';
 import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
 import { measureSearch, type SearchResult } from './measure/search';
 import { LoadMonitor, readMemory, RssSampler, type MemorySample } from './procStats';
 import {
+  concurrencySection,
+  concurrencyTargets,
   conductorSection,
   conductorTargets,
   evaluateTargets,
   formatReport,
   formatTarget,
+  loadRows,
   machine,
+  type ConcurrencyReport,
   type ConductorReport,
   type BenchReport,
   type PhaseLoad,
@@ -30,7 +35,7 @@ import {
 } from './report';
 import { round } from './stats';
 import { loadOrGenerate, type Workload } from './workload/generate';
-import { buildQueries, toJsonLines } from './workload/queries';
+import { buildQueries, toJsonLines, type BenchQuery } from './workload/queries';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -46,6 +51,7 @@ interface MainFigures {
   index: ColdIndexResult;
   search: SearchResult;
   save: SaveResult;
+  concurrency: ConcurrencyResult | null;
   rss: RssFigures;
   /** Cores used by the daemon, this process and everything else, per phase. */
   load: Record<string, PhaseLoad>;
@@ -59,11 +65,15 @@ async function main(): Promise<number> {
     return 0;
   }
   const startedAt = new Date();
-  const conductor = options.only === 'memory' ? null : await runConductor(options.conductorRuns);
+  const conductor =
+    options.only === 'memory' || options.only === 'concurrency'
+      ? null
+      : await runConductor(options.conductorRuns);
   if (options.only === 'conductor') return reportConductor(options, conductor!);
   const workload = await prepare('main', () =>
     loadOrGenerate({ seed: options.seed, chunks: options.chunks }),
   );
+  if (options.only === 'concurrency') return runConcurrencyOnly(options, workload, startedAt);
   const restartWorkload = options.skipRestart
     ? null
     : await prepare('restart', () => loadOrGenerate({ seed: options.seed, notes: options.restartDocs }));
@@ -168,14 +178,114 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
     });
     phases.saves = load.phase();
     const afterSaves = sampler.sample();
+    const concurrency = options.skipConcurrency
+      ? null
+      : await concurrencyPhase(options, daemon, workspace, workload, queries, load, phases);
     const rss = rssFigures({ afterIndex, afterSearch, afterSaves }, sampler, daemon.pid);
     await client.close();
     stopped = await daemon.stop();
-    return { index, search, save, rss, load: phases, shutdown: roundStop(stopped) };
+    return { index, search, save, concurrency, rss, load: phases, shutdown: roundStop(stopped) };
   } finally {
     sampler.stop();
     if (!stopped) await daemon.stop();
   }
+}
+
+/** Searches under steady saves, on a daemon that has indexed the workload; loads per phase. */
+function concurrencyPhase(
+  options: BenchOptions,
+  daemon: DaemonProcess,
+  workspace: string,
+  workload: Workload,
+  queries: BenchQuery[],
+  load: LoadMonitor,
+  phases: Record<string, PhaseLoad>,
+): Promise<ConcurrencyResult> {
+  const seconds = options.concurrencySeconds;
+  process.stderr.write(
+    `Concurrency: ${options.clients} clients searching ${seconds} s idle, then ${seconds} s under saves...\n`,
+  );
+  return measureConcurrency(daemon, {
+    workspace,
+    entries: workload.manifest.entries,
+    queries,
+    seed: options.seed,
+    clients: options.clients,
+    seconds,
+    onPhase: (name) => {
+      const used = load.phase();
+      if (name) phases[`concurrency, ${name}`] = used;
+    },
+  });
+}
+
+/** `--only concurrency`: a cold index (its figures not reported), then the concurrency phase. */
+async function runConcurrencyOnly(
+  options: BenchOptions,
+  workload: Workload,
+  startedAt: Date,
+): Promise<number> {
+  const dirs = await makeDirs(startedAt);
+  const workspace = join(dirs.run, 'main');
+  let daemon: DaemonProcess | null = null;
+  try {
+    await cp(workload.workspace, workspace, { recursive: true });
+    const queries = await buildQueries(workspace, workload.manifest, options.queries);
+    process.stderr.write(`Cold index of ${workload.manifest.chunks} chunks (not reported)...\n`);
+    daemon = DaemonProcess.spawn({
+      workspace,
+      runtimeDir: dirs.runtime,
+      logFile: join(dirs.results, 'daemon-concurrency.log'),
+      env: daemonEnv(options),
+      nodeArgs: options.daemonNodeArgs,
+    });
+    const { client } = await measureColdIndex(daemon, {
+      workspace,
+      expectedChunks: workload.manifest.chunks,
+    });
+    await client.close();
+    const load = new LoadMonitor(machine().cpus, daemon.pid);
+    const phases: Record<string, PhaseLoad> = {};
+    const concurrency = await concurrencyPhase(options, daemon, workspace, workload, queries, load, phases);
+    const m = workload.manifest;
+    const report: ConcurrencyReport = {
+      concurrency,
+      workload: { seed: options.seed, notes: m.notes, chunks: m.chunks, machine: machine() },
+      load: phases,
+      targets: concurrencyTargets(concurrency),
+    };
+    const mc = report.workload.machine;
+    process.stdout.write(
+      [
+        '',
+        `  workload   seed ${m.seed}: ${count(m.notes)} notes, ${count(m.chunks)} chunks`,
+        `  machine    ${mc.cpus} x ${mc.cpuModel}, ${mc.memoryGb} GiB, node ${mc.node}`,
+        '',
+        ...concurrencySection(concurrency),
+        'Machine load (cores: daemon / benchmark / other processes)',
+        ...loadRows(phases),
+        '',
+        'Targets',
+        ...report.targets.map(formatTarget),
+        '',
+      ].join('\n'),
+    );
+    process.stdout.write(`Logs: ${dirs.results}\n`);
+    if (options.json) {
+      await mkdir(dirname(options.json), { recursive: true });
+      await writeFile(options.json, JSON.stringify(report, null, 2) + '\n');
+      process.stdout.write(`JSON: ${options.json}\n`);
+    }
+    return options.strict && report.targets.some((t) => !t.pass) ? 1 : 0;
+  } finally {
+    await daemon?.stop();
+    if (options.keep) process.stdout.write(`Kept the run's workspaces in ${dirs.run}\n`);
+    else await rm(dirs.run, { recursive: true, force: true });
+  }
+}
+
+function count(value: number): string {
+  return value.toLocaleString('en');
 }
 
 function rssFigures(
@@ -240,6 +350,7 @@ function assemble(
     rssMb: Math.max(figures.rss.afterIndexMb, figures.rss.afterSearchMb),
     rss: figures.rss,
     restart: restart && 'documents' in restart ? restart : null,
+    concurrency: figures.concurrency,
     restartError: restart && 'error' in restart ? restart.error : null,
     workload: {
       seed: options.seed,

@@ -53,6 +53,12 @@ export interface BatchCounts {
 const BATCH_SIZE = 1024;
 /** How long to wait for more events before writing: one save often fires several. */
 const DEBOUNCE_MS = 10;
+/**
+ * Under steady saves, a batch starts at most this long after the previous one ended: each batch
+ * is a LanceDB version with its own files (which searches open until the next optimization) and
+ * a DuckDB commit, so ten saves a second go in a few batches instead of ten.
+ */
+const BATCH_SPACING_MS = 200;
 const READ_CONCURRENCY = 32;
 /**
  * A file read this soon after its modification time may be written again within the same clock
@@ -74,6 +80,7 @@ export class IndexWriter {
   private stopped = false;
   /** The last write failure and how many in a row, while writes keep failing. */
   failing: { error: Error; attempts: number; retryMs: number } | null = null;
+  private lastBatchAt = 0;
   /** Totals since the counters were last reset, for a sync's answer. */
   readonly totals: BatchCounts = { indexed: 0, removed: 0, rejected: 0 };
   lastChangeAt: Date | null = null;
@@ -119,7 +126,10 @@ export class IndexWriter {
     if (added === 0) return;
     this.progress = { done: this.progress?.done ?? 0, total: (this.progress?.total ?? 0) + added };
     this.deps.onProgress();
-    if (!this.running && !this.timer) this.timer = setTimeout(() => this.kick(), DEBOUNCE_MS);
+    if (!this.running && !this.timer) {
+      const wait = Math.max(DEBOUNCE_MS, this.lastBatchAt + BATCH_SPACING_MS - Date.now());
+      this.timer = setTimeout(() => this.kick(), wait);
+    }
   }
 
   /** Resolves once everything queued so far is written (rejects if writing failed). */
@@ -204,6 +214,7 @@ export class IndexWriter {
       } finally {
         this.inFlight = new Set();
       }
+      this.lastBatchAt = Date.now();
       if (this.progress) this.progress.done += batch.length;
       this.deps.onProgress();
     }

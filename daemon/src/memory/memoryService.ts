@@ -2,6 +2,7 @@
  * The memory plane of one workspace: keeps the index converged to the files (watcher, rescans, one
  * writer), answers searches, and repairs itself when its stores are damaged or deleted.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   ErrorCodes,
@@ -16,6 +17,7 @@ import {
 } from '@keel/schemas';
 import { readInsideText } from '../files/workspacePaths';
 import type { Logger } from '../log';
+import { Semaphore } from '../runtime/semaphore';
 import { createEmbedder, type Embedder } from './embed/embedder';
 import { isIndexable, walkWorkspace } from './files';
 import { WorkerPreparer, type FilePreparer } from './prepare';
@@ -40,10 +42,22 @@ import { WorkspaceWatcher } from './watcher';
 const INDEX_FORMAT = 'chunks-v3';
 const NOTIFY_INTERVAL_MS = 250;
 /**
- * Optimizing (compacting files, folding new rows into the indexes) blocks writes for a second or
- * more at 100k chunks, so it waits until nothing was written for this long.
+ * Searches let into LanceDB at once. LanceDB runs queries and writes on one pool of a thread per
+ * core, first come first served: with 32 clients searching, each write of a save waited behind
+ * every search already queued there (saves took seconds to become searchable). Beyond one search
+ * per core there is nothing to gain; the rest wait here, and writes pass them.
  */
-const OPTIMIZE_AFTER_IDLE_MS = 120_000;
+const CONCURRENT_SEARCHES = Math.max(2, availableParallelism());
+/**
+ * Optimizing (compacting files, folding new rows into the indexes) takes seconds at 100k chunks,
+ * but runs beside the writes (chunkIndex.ts). Every write adds files that each search then opens
+ * and scans: under steady writes searches slowed 2-3x and the daemon held 500+ files open within
+ * a minute. So it runs after this many writes, or this long after the first write not yet
+ * optimized, or when writes pause.
+ */
+const OPTIMIZE_AFTER_WRITES = 50;
+const OPTIMIZE_WITHIN_MS = 20_000;
+const OPTIMIZE_AFTER_IDLE_MS = 5_000;
 
 export interface MemoryOptions {
   root: string;
@@ -79,7 +93,8 @@ export class MemoryService {
   /** Building the search indexes after a large load: search is slower until it is done. */
   private buildingIndexes = false;
   private optimizeTimer: NodeJS.Timeout | null = null;
-  private writtenSinceOptimize = false;
+  /** Writes (batches) since the last optimization started, and when the first of them happened. */
+  private unoptimized = { writes: 0, since: 0, lastChange: null as Date | null };
   /** Scans, rebuilds and repairs run one at a time, in order. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -88,6 +103,7 @@ export class MemoryService {
   private healing: { reopened: Promise<void>; done: Promise<void> } | null = null;
   /** Repairs since the last successful write: a second one in a row cannot help, retry instead. */
   private repairsWithoutProgress = 0;
+  private readonly searches = new Semaphore(CONCURRENT_SEARCHES);
 
   private constructor(
     private readonly options: MemoryOptions,
@@ -214,7 +230,9 @@ export class MemoryService {
     const index = this.stores.chunkIndex;
     try {
       if (this.healing) await this.waitReopened();
-      return await searchChunks(this.stores.chunkIndex, this.embedder, options, mode);
+      return await this.searches.run(() =>
+        searchChunks(this.stores.chunkIndex, this.embedder, options, mode),
+      );
     } catch (error) {
       const swapped = index !== this.stores.chunkIndex;
       if (!swapped && !this.healing && !(await this.checkHealth(error))) throw error;
@@ -484,28 +502,50 @@ export class MemoryService {
   private afterBatch(): void {
     if (!this.writer.failing && this.writer.lastChangeAt) this.repairsWithoutProgress = 0;
     this.publish();
+    this.countWrite();
     if (this.writer.pending > 0 || this.writer.progress) return;
     // The queue is empty: refresh counts and problems, build missing indexes, plan an optimize.
-    this.writtenSinceOptimize ||= this.writer.lastChangeAt !== null;
     this.scheduleOptimize();
     void this.refreshSummary().catch((error: unknown) =>
       this.options.log.warn('index upkeep failed', { error }),
     );
   }
 
+  /** Counts a batch written to the index; optimizes at once when enough were, or long enough ago. */
+  private countWrite(): void {
+    const change = this.writer.lastChangeAt;
+    if (change === null || change === this.unoptimized.lastChange) return;
+    if (this.unoptimized.writes === 0) this.unoptimized.since = Date.now();
+    this.unoptimized.writes++;
+    this.unoptimized.lastChange = change;
+    const { writes, since } = this.unoptimized;
+    if (writes >= OPTIMIZE_AFTER_WRITES || Date.now() - since >= OPTIMIZE_WITHIN_MS) this.optimize();
+  }
+
   private scheduleOptimize(): void {
     if (this.optimizeTimer) clearTimeout(this.optimizeTimer);
     this.optimizeTimer = setTimeout(() => {
       this.optimizeTimer = null;
-      if (this.closed || !this.writtenSinceOptimize || this.writer.pending > 0) return;
-      this.writtenSinceOptimize = false;
-      const started = Date.now();
-      this.stores.chunkIndex.maintain({ optimize: true }).then(
-        () => this.options.log.info('optimized the search index', { ms: Date.now() - started }),
-        (error: unknown) => this.options.log.warn('optimizing the search index failed', { error }),
-      );
+      if (this.writer.pending === 0 && this.unoptimized.writes > 0) this.optimize();
     }, OPTIMIZE_AFTER_IDLE_MS);
     this.optimizeTimer.unref();
+  }
+
+  private optimize(): void {
+    if (this.closed || this.rebuilding) return;
+    const writes = this.unoptimized.writes;
+    this.unoptimized.writes = 0;
+    const started = Date.now();
+    this.stores.chunkIndex.optimize().then(
+      (ran) => {
+        if (ran) this.options.log.info('optimized the search index', { writes, ms: Date.now() - started });
+        else this.unoptimized.writes += writes; // one was running: these wait for the next
+      },
+      (error: unknown) => {
+        this.unoptimized.writes += writes;
+        this.options.log.warn('optimizing the search index failed', { error });
+      },
+    );
   }
 
   private async refreshSummary(): Promise<void> {

@@ -77,6 +77,16 @@ export class ChunkIndex {
    * LanceDB transactions conflict, and an index build racing a delete can resurrect deleted rows.
    */
   private changes: Promise<unknown> = Promise.resolve();
+  /** The optimization under way: it runs beside the writes, which then only append (below). */
+  private optimizing: Promise<void> | null = null;
+  /** The whole of optimize(), from waiting for its turn to the deletes that follow it. */
+  private optimizeRun: Promise<boolean> | null = null;
+  /**
+   * Paths written while an optimization runs, with their newest rows. Their older rows are still in
+   * the table (a delete would preempt the compaction, which LanceDB then abandons); searches hide
+   * them, and they are deleted once the optimization has committed.
+   */
+  private readonly superseded = new Map<string, ChunkRow[]>();
 
   private constructor(
     private readonly db: lancedb.Connection,
@@ -166,6 +176,36 @@ export class ChunkIndex {
   }
 
   private async replaceNow(paths: string[], rows: ChunkRow[]): Promise<void> {
+    if (this.optimizing) return this.appendBeside(paths, rows);
+    await this.rewrite(paths, rows);
+  }
+
+  /** During an optimization: appends only, and remembers which paths' older rows to hide and delete. */
+  private async appendBeside(paths: string[], rows: ChunkRow[]): Promise<void> {
+    const present = new Set<string>();
+    for (let i = 0; i < paths.length; i += 500) {
+      const list = paths
+        .slice(i, i + 500)
+        .map(sqlString)
+        .join(', ');
+      const found = await this.table.query().where(`path IN (${list})`).select(['path']).toArray();
+      for (const row of found as { path: string }[]) present.add(String(row.path));
+    }
+    const byPath = new Map<string, ChunkRow[]>(paths.map((path) => [path, []]));
+    for (const row of rows) byPath.get(row.path)?.push(row);
+    for (const [path, newest] of byPath) {
+      if (present.has(path) || this.superseded.has(path)) this.superseded.set(path, newest);
+    }
+    for (let i = 0; i < rows.length; i += 5_000) {
+      await this.table.add(rows.slice(i, i + 5_000) as unknown as Record<string, unknown>[]);
+    }
+  }
+
+  /** Deletes the rows of `paths` (and of paths superseded meanwhile), then adds `rows` and theirs. */
+  private async rewrite(given: string[], givenRows: ChunkRow[]): Promise<void> {
+    const paths = [...new Set([...given, ...this.superseded.keys()])];
+    const rows = [...givenRows];
+    for (const [path, newest] of this.superseded) if (!given.includes(path)) rows.push(...newest);
     for (let i = 0; i < paths.length; i += 500) {
       const list = paths
         .slice(i, i + 500)
@@ -176,6 +216,7 @@ export class ChunkIndex {
     for (let i = 0; i < rows.length; i += 5_000) {
       await this.table.add(rows.slice(i, i + 5_000) as unknown as Record<string, unknown>[]);
     }
+    this.superseded.clear();
   }
 
   clear(): Promise<void> {
@@ -183,6 +224,9 @@ export class ChunkIndex {
   }
 
   private async clearNow(): Promise<void> {
+    // Only the LanceDB call: the rest of optimize() waits for this queue.
+    await this.optimizing?.catch(() => undefined);
+    this.superseded.clear();
     await this.db.dropTable(TABLE);
     this.table = await this.db.createEmptyTable(TABLE, schema(this.dimensions));
     this.hasFtsIndex = false;
@@ -192,33 +236,115 @@ export class ChunkIndex {
   /** The nearest chunks by cosine similarity (dot product of unit vectors), best first. */
   async vectorSearch(vector: Float32Array, limit: number, where: string | null): Promise<ChunkHit[]> {
     // Dot product equals cosine for unit vectors, and costs a third of it to scan.
-    let query = this.table.vectorSearch(vector).distanceType('dot').limit(limit);
+    let query = this.table.vectorSearch(vector).distanceType('dot').limit(this.widened(limit));
     if (this.hasVectorIndex) query = query.nprobes(VECTOR_PROBES);
     if (where) query = query.where(where);
     // Reading the shown columns along with the ranking costs about 1 ms at 100k chunks; reading
     // them afterwards by id costs 5-12 ms.
     const rows = await query.select([...DISPLAY_COLUMNS, '_distance']).toArray();
-    return rows.map((row: Record<string, unknown>) => ({
+    const hits = rows.map((row: Record<string, unknown>) => ({
       view: toView(row),
       score: 1 - Number(row._distance),
     }));
+    return this.current(hits).slice(0, limit);
   }
 
   /** The best chunks by BM25, best first. */
   async textSearch(text: string, limit: number, where: string | null): Promise<ChunkHit[]> {
     if (!this.hasFtsIndex) return [];
-    let query = this.table.query().fullTextSearch(new lancedb.MatchQuery(text, 'search_text')).limit(limit);
+    let query = this.table
+      .query()
+      .fullTextSearch(new lancedb.MatchQuery(text, 'search_text'))
+      .limit(this.widened(limit));
     if (where) query = query.where(where);
     const rows = await query.select([...DISPLAY_COLUMNS, '_score']).toArray();
-    return rows.map((row: Record<string, unknown>) => ({ view: toView(row), score: Number(row._score) }));
+    const hits = rows.map((row: Record<string, unknown>) => ({
+      view: toView(row),
+      score: Number(row._score),
+    }));
+    return this.current(hits).slice(0, limit);
+  }
+
+  /** Asks for more while superseded rows are still in the table: they are dropped from the answer. */
+  private widened(limit: number): number {
+    return this.superseded.size === 0 ? limit : limit + Math.min(100, limit + this.superseded.size);
+  }
+
+  /** Drops the older rows of paths rewritten during an optimization (each id once, newest text). */
+  private current(hits: ChunkHit[]): ChunkHit[] {
+    if (this.superseded.size === 0) return hits;
+    const seen = new Set<string>();
+    return hits.filter(({ view }) => {
+      const newest = this.superseded.get(view.path);
+      if (!newest) return true;
+      if (seen.has(view.id)) return false;
+      const row = newest.find((r) => r.id === view.id);
+      if (!row || row.text !== view.text || row.heading !== view.heading) return false;
+      seen.add(view.id);
+      return true;
+    });
   }
 
   /**
    * Keeps search fast as the table grows: builds the full-text index once there are rows, a
    * vector index past VECTOR_INDEX_MIN_ROWS, and folds new rows into both.
    */
-  maintain(options: { optimize: boolean }): Promise<void> {
-    return this.serialized(() => this.maintainNow(options));
+  async maintain(options: { optimize: boolean }): Promise<void> {
+    // An index built beside a running optimization could race it: wait for it, then build.
+    while (await this.needsIndexes()) {
+      await this.whenOptimized();
+      const built = await this.serialized(async () => {
+        if (this.optimizing) return false;
+        await this.buildIndexes();
+        return true;
+      });
+      if (built) break;
+    }
+    if (options.optimize) await this.optimize();
+  }
+
+  private async needsIndexes(): Promise<boolean> {
+    if (this.hasFtsIndex && this.hasVectorIndex) return false;
+    const rows = await this.table.countRows();
+    return rows > 0 && (!this.hasFtsIndex || rows >= VECTOR_INDEX_MIN_ROWS);
+  }
+
+  /**
+   * Compacts the files and folds new rows into the indexes, beside the writes: while it runs,
+   * writes only append (LanceDB abandons a compaction that a delete preempts), searches hide the
+   * rows those appends supersede, and the deletes follow once it has committed. Resolves to
+   * whether it ran (false when one was already running).
+   */
+  optimize(): Promise<boolean> {
+    if (this.optimizeRun) return Promise.resolve(false);
+    const run = this.optimizeNow().finally(() => (this.optimizeRun = null));
+    this.optimizeRun = run;
+    return run;
+  }
+
+  private async optimizeNow(): Promise<boolean> {
+    // Started between two writes, so that none is half done (deleted, not yet added) meanwhile.
+    // (Wrapped: the queue of writes must not wait for it.)
+    const { running } = await this.serialized(() => {
+      const run = this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+      this.optimizing = run.then(() => undefined);
+      return Promise.resolve({ running: this.optimizing });
+    });
+    try {
+      await running;
+    } finally {
+      await this.serialized(async () => {
+        this.optimizing = null;
+        await this.rewrite([], []);
+      });
+    }
+    return true;
+  }
+
+  /** Resolves once no optimization runs (whatever its outcome). */
+  async whenOptimized(): Promise<void> {
+    await this.optimizing?.catch(() => undefined);
+    await this.optimizeRun?.catch(() => undefined);
   }
 
   private serialized<T>(change: () => Promise<T>): Promise<T> {
@@ -227,7 +353,7 @@ export class ChunkIndex {
     return run;
   }
 
-  private async maintainNow(options: { optimize: boolean }): Promise<void> {
+  private async buildIndexes(): Promise<void> {
     const rows = await this.table.countRows();
     if (rows === 0) return;
     if (!this.hasFtsIndex) {
@@ -251,9 +377,6 @@ export class ChunkIndex {
       });
       this.hasVectorIndex = true;
       this.log.info('built the vector index', { rows, ms: Date.now() - started });
-    }
-    if (options.optimize) {
-      await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
     }
   }
 

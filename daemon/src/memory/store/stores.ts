@@ -119,6 +119,8 @@ export async function quarantineStores(stateDir: string): Promise<string[]> {
 }
 
 export async function closeBoth(stores: Stores): Promise<void> {
+  // An optimize runs beside the writes: LanceDB must not be closed under it.
+  await stores.chunkIndex.whenOptimized();
   try {
     stores.chunkIndex.close();
   } catch {
