@@ -114,23 +114,35 @@ it(
     let kills = 0;
     expect((await runKeel(['trust', '--yes'], { cwd: dirs.workspace, runtime: dirs.runtime })).code).toBe(0);
     while (kills < KILLS) {
+      const asked = server.requests.length;
       daemon = await startDaemon(dirs.workspace, dirs.runtime);
       const client = await connect().catch(() => null);
+      let running = false;
       if (client) {
         // Keep one run going: start another when the last one has finished.
         const { runs: known } = await client
           .request(RunsListRequest, { limit: 1000 })
           .catch(() => ({ runs: [] }));
         const busy = known.some((r) => r.status === 'running' || r.status === 'queued');
+        running = busy;
         if (!busy && runs.length < RUNS_WANTED + kills) {
           const started = await client
             .request(RunStartRequest, { runbook: 'chain', inputs: {} })
             .catch(() => null);
           if (started) runs.push(started.id);
+          running = started !== null;
         }
         void client.close().catch(() => undefined);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 600));
+      // Kill inside the run whatever the machine's speed: once this daemon has asked the model
+      // something (the run executes), a random moment later, before, in or after the next call
+      // or side effect (the model answers in 10-60 ms).
+      if (running) {
+        await waitFor('a model call of this daemon', () => server.requests.length > asked, 20_000).catch(
+          () => undefined,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 150));
       daemon.process.kill('SIGKILL');
       await daemon.exited;
       kills++;
