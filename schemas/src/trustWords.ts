@@ -10,11 +10,11 @@ const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
 };
 
 /** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
-export function describeWants(state: Pick<TrustState, 'endpoints' | 'triggers'>): string[] {
+export function describeWants(state: Pick<TrustState, 'endpoints' | 'triggers' | 'rules'>): string[] {
   const lines = [...state.endpoints.map(describeEndpoint), ...state.triggers.map(describeTrigger)];
   if (lines.length === 0)
     lines.push('Nothing leaves this machine: no endpoint and no automatic trigger is named.');
-  return lines;
+  return [...lines, ...state.rules.map(describeRule)];
 }
 
 export function describeEndpoint(endpoint: TrustEndpoint): string {
@@ -22,6 +22,11 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
     ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`
     : 'without a key';
   return `Send ${PURPOSE[endpoint.purpose]} to ${endpoint.origin} ${key}.`;
+}
+
+/** A keel.yaml approvals rule, `<glob> allow <kinds>`: what agents change without asking. */
+export function describeRule(rule: string): string {
+  return `Apply agents' changes without asking you where keel.yaml says: ${rule}.`;
 }
 
 export function describeTrigger(trigger: TrustTrigger): string {

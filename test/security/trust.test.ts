@@ -198,6 +198,27 @@ it('asks again when the endpoint changes after trust, and sends nothing to the n
   }
 });
 
+it('asks again when keel.yaml widens what agents may change without asking', async () => {
+  const client = await open();
+  await trust(daemon!);
+  const config = join(dirs.workspace, 'keel.yaml');
+  await writeFile(
+    config,
+    (await readFile(config, 'utf8')) +
+      'approvals:\n  rules: [{ path: "**", allow: [create, modify, delete] }]\n',
+  );
+  await waitFor(
+    'trust to be asked again',
+    async () => !(await client.request(TrustStateRequest, {})).trusted,
+  );
+  const state = await client.request(TrustStateRequest, {});
+  expect(state.rules).toContain('** allow create, modify, delete');
+  const refused = await client
+    .request(RunStartRequest, { runbook: 'beacon', inputs: {} })
+    .catch((e: unknown) => e);
+  expect((refused as KeelRpcError).code).toBe(ErrorCodes.NotTrusted);
+});
+
 it("sends the editor's key only to the origin it was stored for", async () => {
   delete process.env[SECRET_ENV];
   await writeFile(

@@ -22,6 +22,7 @@ const trustState: TrustState = {
   triggers: [
     { id: 'c0ffee', runbook: 'weekly-digest', kind: 'schedule', spec: '0 8 * * 1', consented: false },
   ],
+  rules: ['memory/working/** allow create', 'outbox/** allow create'],
   wantsHash: 'ab12',
   grantedAt: null,
   summary: 'Keel would send requests with OPENAI_API_KEY to https://api.openai.com.',

@@ -24,6 +24,7 @@ const hostile: TrustState = {
     { purpose: 'embeddings', origin: 'http://127.0.0.1:4011', apiKeyEnv: 'KEEL_E2E_FAKE_SECRET' },
   ],
   triggers: [{ id: 't1', runbook: 'exfiltrate', kind: 'schedule', spec: '* * * * *', consented: false }],
+  rules: [],
   wantsHash: 'h1',
   grantedAt: null,
   summary: '',

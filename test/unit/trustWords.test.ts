@@ -13,6 +13,7 @@ const hostile: TrustState = {
     { id: 'a', runbook: 'exfiltrate', kind: 'schedule', spec: '* * * * *', consented: false },
     { id: 'b', runbook: 'onboard', kind: 'file', spec: 'memory/customers/**', consented: false },
   ],
+  rules: ['memory/working/** allow create'],
   wantsHash: 'h1',
   grantedAt: null,
   summary: '',
@@ -25,11 +26,12 @@ describe('describeWants', () => {
       'Send embeddings requests (indexing and search) to http://127.0.0.1:4010 without a key.',
       'Start runbook "exfiltrate" by itself on the schedule "* * * * *".',
       'Start runbook "onboard" by itself when files change under "memory/customers/**".',
+      "Apply agents' changes without asking you where keel.yaml says: memory/working/** allow create.",
     ]);
   });
 
   it('says so when the workspace wants nothing beyond this machine', () => {
-    expect(describeWants({ endpoints: [], triggers: [] })).toEqual([
+    expect(describeWants({ endpoints: [], triggers: [], rules: [] })).toEqual([
       'Nothing leaves this machine: no endpoint and no automatic trigger is named.',
     ]);
   });

@@ -364,7 +364,12 @@ export class ApprovalService {
    * After a crash: decisions saved but not carried out to the end are finished, once, and only
    * in a trusted workspace (a cloned one may carry decisions the operator never made).
    */
-  async finishInterrupted(): Promise<void> {
+  finishInterrupted(): Promise<void> {
+    // One at a time with the operator's decisions: a reject arriving meanwhile waits its turn.
+    return this.serially(() => this.finishInterruptedNow());
+  }
+
+  private async finishInterruptedNow(): Promise<void> {
     if (!this.trusted()) {
       const waiting = this.store.all().filter((p) => p.applying).length;
       if (waiting > 0)

@@ -4,6 +4,7 @@
  * touched, so a daemon killed mid-apply finishes the job on its next start, exactly once. Each
  * file is sealed (runtime/stateKey): one Keel did not write for this workspace is quarantined.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Proposal } from '@keel/schemas';
@@ -94,7 +95,7 @@ export class ProposalStore {
   async save(proposal: StoredProposal): Promise<void> {
     const checked = StoredProposal.parse(proposal);
     const target = join(this.dir, `${fileNameOf(checked.id)}.json`);
-    const temp = `${target}.${process.pid}.tmp`;
+    const temp = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     // Never written through a link someone left under the temporary name.
     await rm(temp, { force: true });
     const file = await open(temp, 'wx', 0o600);

@@ -29,8 +29,21 @@ export class WorkspacePathError extends Error {
   }
 }
 
-/** Top-level paths an agent can only change with the operator's explicit approval. */
-export const PROTECTED_PATHS = ['.vscode/', '.keel/', 'keel.yaml'];
+/**
+ * Top-level paths an agent can only change with the operator's explicit approval, whatever the
+ * approvals rules say: Keel's own settings and state, and what makes editors, CI, git or the shell
+ * run programs (editor settings, workflows, attributes and submodules, direnv, dev containers).
+ */
+export const PROTECTED_PATHS = [
+  '.vscode/',
+  '.keel/',
+  'keel.yaml',
+  '.github/',
+  '.gitattributes',
+  '.gitmodules',
+  '.envrc',
+  '.devcontainer/',
+];
 
 /** Keel's own state folder in the workspace, and the folder of its temporary files. */
 export const KEEL_DIR = '.keel';
@@ -68,7 +81,10 @@ export function workspaceRelative(path: string): string {
  */
 export function isProtected(relative: string, runbooksDir: string | null = 'runbooks'): boolean {
   const path = relative.split('/').map(canonical).join('/');
-  const runbooks = runbooksDir === null ? [] : [`${runbooksDir.split('/').map(canonical).join('/')}/`];
+  // The configured folder and the default one: a keel.yaml that moves the folder does not thereby
+  // unprotect runbooks/.
+  const runbooks =
+    runbooksDir === null ? [] : [`${runbooksDir.split('/').map(canonical).join('/')}/`, 'runbooks/'];
   return [...PROTECTED_PATHS, ...runbooks].some((p) =>
     p.endsWith('/') ? path.startsWith(p) || `${path}/` === p : path === p,
   );

@@ -273,10 +273,22 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Writes to a client unless it is gone (a client that left mid-request is not an error). */
+/** What may wait unread for one client before it is dropped: a client that stops reading. */
+const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Writes to a client unless it is gone (a client that left mid-request is not an error). A client
+ * that stops reading (suspended with Ctrl+Z, a stalled editor) is disconnected once 8 MiB wait for
+ * it, so answers and notifications never pile up in the daemon's memory.
+ */
 function send(session: Session, line: string): void {
   const { socket } = session;
-  if (!socket.destroyed && socket.writable) socket.write(line);
+  if (socket.destroyed || !socket.writable) return;
+  if (socket.writableLength > MAX_UNREAD_BYTES) {
+    socket.destroy();
+    return;
+  }
+  socket.write(line);
 }
 
 function errorLine(message: string): string {

@@ -17,6 +17,8 @@ export const TrustRecord = z.object({
   endpoints: z.array(TrustEndpoint),
   /** Ids of the trigger definitions consented to (see `triggerId`). */
   triggers: z.array(z.string()),
+  /** The approvals rules consented to, as `<glob> allow <kinds>`. */
+  rules: z.array(z.string()),
 });
 export type TrustRecord = z.infer<typeof TrustRecord>;
 

@@ -5,10 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { Runbook, RunbookTrigger, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
+import { approvalRules, describeRule } from '../approvals/policy';
 
 export interface Wants {
   endpoints: TrustEndpoint[];
   triggers: { id: string; runbook: string; kind: string; spec: string }[];
+  /** The approvals rules in force (`<glob> allow <kinds>`): what agents change without asking. */
+  rules: string[];
 }
 
 /** `scheme://host:port` of a URL as keel.yaml gives it (an unreadable one is kept as written). */
@@ -54,7 +57,8 @@ export function wantsOf(config: WorkspaceConfig | null, runbooks: readonly Runbo
             : '',
     }))
     .sort((a, b) => a.runbook.localeCompare(b.runbook) || a.id.localeCompare(b.id));
-  return { endpoints, triggers };
+  const rules = config ? approvalRules(config.approvals).map(describeRule) : [];
+  return { endpoints, triggers, rules };
 }
 
 /** A trigger's identity: its runbook and its whole definition, so an edit makes it a new trigger. */
@@ -67,7 +71,7 @@ export function triggerId(runbook: string, trigger: RunbookTrigger): string {
 
 export function wantsHash(wants: Wants): string {
   return createHash('sha256')
-    .update(JSON.stringify([wants.endpoints, wants.triggers.map((t) => t.id)]))
+    .update(JSON.stringify([wants.endpoints, wants.triggers.map((t) => t.id), wants.rules]))
     .digest('hex')
     .slice(0, 16);
 }

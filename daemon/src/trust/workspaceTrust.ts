@@ -20,7 +20,7 @@ import { sameEndpoint, wantsHash, wantsOf, type Wants } from './wants';
 export const EDITOR_RESTRICTED_ENV = 'KEEL_EDITOR_RESTRICTED';
 
 export class WorkspaceTrust {
-  private wants: Wants = { endpoints: [], triggers: [] };
+  private wants: Wants = { endpoints: [], triggers: [], rules: [] };
   private lastPublished = '';
   /** Started by an editor whose Workspace Trust has not trusted the folder: index and search only. */
   private readonly editorRestricted = process.env[EDITOR_RESTRICTED_ENV] === '1';
@@ -48,7 +48,11 @@ export class WorkspaceTrust {
   get trusted(): boolean {
     const record = this.record;
     if (this.editorRestricted) return false;
-    return record !== null && this.wants.endpoints.every((want) => this.consented(want));
+    return (
+      record !== null &&
+      this.wants.endpoints.every((want) => this.consented(want)) &&
+      this.wants.rules.every((rule) => record.rules.includes(rule))
+    );
   }
 
   /** Whether a request to this exact endpoint, with this key variable, was consented to. */
@@ -88,6 +92,7 @@ export class WorkspaceTrust {
       workspace: this.workspace,
       endpoints: this.wants.endpoints,
       triggers,
+      rules: this.wants.rules,
       wantsHash: wantsHash(this.wants),
       grantedAt: record?.grantedAt ?? null,
       summary: this.summary(triggers.filter((t) => !t.consented).length),
@@ -110,6 +115,7 @@ export class WorkspaceTrust {
       grantedAt: new Date().toISOString(),
       endpoints: this.wants.endpoints,
       triggers: this.wants.triggers.map((t) => t.id),
+      rules: this.wants.rules,
     };
     await writeTrust(record);
     this.record = record;
@@ -159,7 +165,7 @@ export class WorkspaceTrust {
     if (this.editorRestricted) return `The editor is in Restricted Mode: local search only; ${what}.`;
     if (!this.trusted) {
       return this.record
-        ? `Trust is asked again because the workspace's endpoints changed: ${what}.`
+        ? `Trust is asked again because the workspace's endpoints or approvals rules changed: ${what}.`
         : `This workspace is not trusted yet (local search only): ${what}.`;
     }
     return pendingTriggers > 0

@@ -40,6 +40,11 @@ export const TrustState = z.object({
   workspace: z.string(),
   endpoints: z.array(TrustEndpoint),
   triggers: z.array(TrustTrigger),
+  /**
+   * The keel.yaml approvals rules in force, as `<glob> allow <kinds>`: what agents may change
+   * without asking. A workspace that widens them asks again.
+   */
+  rules: z.array(z.string()),
   /** Hash of `endpoints` and `triggers`: a grant names it, so it covers exactly what was shown. */
   wantsHash: z.string(),
   /** When the operator last consented, or null. */
