@@ -297,6 +297,29 @@ describe('symlinked folders', () => {
     expect((await lstat(join(dirs.workspace, '.keel/lance'))).isDirectory()).toBe(true);
   });
 
+  it('builds no index through a link deep inside .keel/lance: the index is moved aside, the target stays', async () => {
+    await mkdir(join(outside, 'data'));
+    await writeFile(join(outside, 'data/keep.lance'), 'KEEP');
+    await mkdir(join(dirs.workspace, '.keel/lance/chunks.lance'), { recursive: true });
+    await symlink(join(outside, 'data'), join(dirs.workspace, '.keel/lance/chunks.lance/data'));
+    await writeNote(
+      dirs.workspace,
+      'memory/notes/invoices.md',
+      'Quarterly invoice reminders go out on the first.\n',
+    );
+    const before = await snapshot(outside);
+    await start();
+    await client.request(IndexSyncRequest);
+    expect(await snapshot(outside)).toEqual(before);
+    expect(logs).toContain('was a symbolic link inside the index');
+    // Rebuilt inside .keel/: the notes are searchable.
+    const { results } = await client.request(MemorySearchRequest, {
+      query: 'quarterly invoice reminders',
+      k: 3,
+    });
+    expect(results.map((r) => r.path)).toContain('memory/notes/invoices.md');
+  });
+
   it('writes neither through a linked outbox/ nor a linked memory/working/', async () => {
     await mkdir(join(outside, 'bin'));
     await symlink(join(outside, 'bin'), join(dirs.workspace, 'outbox'));

@@ -6,6 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Proposal, RunSummary } from '@keel/schemas';
+import { DUCKDB_LOCKED_DOWN } from '../memory/store/catalog';
 import type { JournalRecord } from './journalRecords';
 
 const SCHEMA = `
@@ -76,7 +77,11 @@ export class TraceStore {
   }
 
   private static async create(file: string): Promise<TraceStore> {
-    const instance = await DuckDBInstance.create(file, { memory_limit: '32MB', threads: '1' });
+    const instance = await DuckDBInstance.create(file, {
+      memory_limit: '32MB',
+      threads: '1',
+      ...DUCKDB_LOCKED_DOWN,
+    });
     const db = await instance.connect();
     await db.run(SCHEMA);
     return new TraceStore(instance, db);

@@ -6,6 +6,16 @@
 import { DuckDBInstance, LIST, VARCHAR, type DuckDBConnection, type DuckDBAppender } from '@duckdb/node-api';
 import type { Problem } from '@keel/schemas';
 
+/**
+ * DuckDB settings for a database file that may come from a cloned workspace: it reads no other
+ * file, attaches nothing, and installs or loads no extension, whatever a stored view or macro asks.
+ */
+export const DUCKDB_LOCKED_DOWN = {
+  enable_external_access: 'false',
+  autoinstall_known_extensions: 'false',
+  autoload_known_extensions: 'false',
+} as const;
+
 export interface DocumentRecord {
   path: string;
   kind: string;
@@ -64,7 +74,11 @@ export class Catalog {
   /** Opens (or creates) the catalog at `file`. Throws if the file is damaged. */
   static async open(file: string): Promise<Catalog> {
     // DuckDB's defaults (80% of RAM, every core) suit analytics servers, not an editor's daemon.
-    const instance = await DuckDBInstance.create(file, { memory_limit: '64MB', threads: '2' });
+    const instance = await DuckDBInstance.create(file, {
+      memory_limit: '64MB',
+      threads: '2',
+      ...DUCKDB_LOCKED_DOWN,
+    });
     const db = await instance.connect();
     const catalog = new Catalog(instance, db);
     try {

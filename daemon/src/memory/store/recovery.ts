@@ -4,11 +4,12 @@
  * Keel) and a fresh one is built from the files. What counts as damage, and what is only a passing
  * failure to retry (a full disk), is decided here.
  */
-import { chmod, mkdir, rename, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 export async function quarantine(stateDir: string, target: string): Promise<string | null> {
-  const info = await stat(target).catch(() => null);
+  // lstat: a link is moved as a link, never followed (nor its target's mode changed).
+  const info = await lstat(target).catch(() => null);
   if (!info) return null;
   const folder = join(stateDir, 'quarantine');
   await mkdir(folder, { recursive: true });
@@ -17,7 +18,7 @@ export async function quarantine(stateDir: string, target: string): Promise<stri
     await rename(target, destination);
   } catch (error) {
     // Moving a read-only folder to another parent needs write access to it (its `..` changes).
-    if (!info.isDirectory() || !isPermissionError(error)) throw error;
+    if (!info.isDirectory() || info.isSymbolicLink() || !isPermissionError(error)) throw error;
     await chmod(target, info.mode | 0o700);
     await rename(target, destination);
   }

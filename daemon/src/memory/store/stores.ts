@@ -2,7 +2,7 @@
  * Opening the index's two stores together, repairing what cannot be opened: a damaged store is
  * quarantined and replaced by an empty one, which the next sync fills from the files.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log';
 import { Catalog, type FileState } from './catalog';
@@ -31,6 +31,16 @@ export async function openStores(stateDir: string, dimensions: number, log: Logg
       log.warn(message);
       repairs.push(message);
     }
+  }
+
+  // A link anywhere inside the index folder (a table's data/ pointing elsewhere, say) would let
+  // LanceDB write, or its clean-up delete, outside the workspace: such an index is not Keel's.
+  const link = await firstLinkInside(paths.lance);
+  if (link) {
+    const moved = await quarantine(stateDir, paths.lance);
+    const message = `${link} was a symbolic link inside the index; Keel moved the index to ${moved ?? 'quarantine'} (never following the link) and rebuilds it.`;
+    log.warn(message);
+    repairs.push(message);
   }
 
   const open = async <T>(name: string, target: string[], opener: () => Promise<T>): Promise<T> => {
@@ -155,4 +165,11 @@ export async function storesPresent(stateDir: string): Promise<boolean> {
 export function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return (message.split('\n')[0] ?? message).slice(0, 300);
+}
+
+/** The first symbolic link found under `dir` (the folder itself not included), or null. */
+async function firstLinkInside(dir: string): Promise<string | null> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  const link = entries.find((entry) => entry.isSymbolicLink());
+  return link ? join(link.parentPath, link.name) : null;
 }
