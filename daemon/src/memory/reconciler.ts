@@ -157,7 +157,7 @@ export class Reconciler {
       const due = this.nextDue();
       if (due !== null && due <= now) await this.catchUp(now);
     } catch (error) {
-      this.log.warn('reconciling the index with the files failed; the periodic rescan still will', {
+      this.log.warn('reconciling the index with the files failed; trying again in a moment', {
         error,
       });
     }
@@ -172,7 +172,17 @@ export class Reconciler {
       this.walkOwed = false;
       this.confirmAt = null;
       this.folders.clear();
-      const { missed, files } = await this.compare('');
+      let compared: Awaited<ReturnType<Reconciler['compare']>>;
+      try {
+        compared = await this.compare('');
+      } catch (error) {
+        // The walk is still owed (a repair was replacing the writer, a folder vanished mid-walk):
+        // try again a moment later rather than wait for the next event.
+        this.lastWalkEnd = Date.now();
+        this.confirmAt = this.lastWalkEnd + CONFIRM_MS;
+        throw error;
+      }
+      const { missed, files } = compared;
       this.lastWalkEnd = Date.now();
       this.lastWalkFiles = files;
       if (missed > 0) this.confirmAt = this.lastWalkEnd + CONFIRM_MS;
