@@ -16,6 +16,7 @@ import {
   RunStartRequest,
   SetApiKeyRequest,
   TrustGrantRequest,
+  TrustRevokeRequest,
   TrustStateRequest,
 } from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
@@ -217,6 +218,27 @@ it('asks again when keel.yaml widens what agents may change without asking', asy
     .request(RunStartRequest, { runbook: 'beacon', inputs: {} })
     .catch((e: unknown) => e);
   expect((refused as KeelRpcError).code).toBe(ErrorCodes.NotTrusted);
+});
+
+it('halts a run in flight when trust is taken back, and lets it go on once trusted again', async () => {
+  const client = await open();
+  await trust(daemon!);
+  attacker.respondWith(() => ({ fault: { kind: 'hang' } }));
+  const started = await client.request(RunStartRequest, { runbook: 'beacon', inputs: {} });
+  await waitFor('the model call', () => attacker.requests.length === 1);
+  await client.request(TrustRevokeRequest, {});
+  const halted = await client.request(RunGetRequest, { id: started.id });
+  expect(halted.run.status).toBe('queued');
+  attacker.respondWith(() => ({ content: 'hello' }));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(attacker.requests).toHaveLength(1); // nothing asked while not trusted
+
+  await trust(daemon!);
+  await waitFor(
+    'the run to go on and finish',
+    async () => (await client.request(RunGetRequest, { id: started.id })).run.status === 'succeeded',
+  );
+  expect(attacker.requests).toHaveLength(2);
 });
 
 it("sends the editor's key only to the origin it was stored for", async () => {

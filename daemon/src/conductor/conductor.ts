@@ -180,15 +180,27 @@ export class Conductor {
   }
 
   /**
-   * The operator trusted the workspace (or took trust back): once trusted, approvals interrupted
-   * by a stop are finished and unfinished runs resume from their journals.
+   * The operator trusted the workspace, or took trust back. Taken back: every executing run is
+   * halted where it is and waits in the queue, as under the emergency stop. Given: approvals
+   * interrupted by a stop are finished, unfinished runs resume from their journals, halted ones
+   * go on.
    */
   async trustChanged(): Promise<void> {
-    // Only when trust is newly given: decisions interrupted by a stop are finished once, not
-    // again while they are being carried out.
-    const rising = this.options.trust.trusted && !this.wasTrusted;
-    this.wasTrusted = this.options.trust.trusted;
-    if (!rising || this.stopping) return;
+    // Only on a change: decisions interrupted by a stop are finished once, not again while they
+    // are being carried out.
+    const trusted = this.options.trust.trusted;
+    const rising = trusted && !this.wasTrusted;
+    const falling = !trusted && this.wasTrusted;
+    this.wasTrusted = trusted;
+    if (this.stopping) return;
+    if (falling) {
+      for (const id of this.executing.keys()) this.active.get(id)?.controller.abort(new Error('halt'));
+      await Promise.all(this.executing.values());
+      this.options.log.warn('trust taken back: every run halted until the workspace is trusted again');
+      return;
+    }
+    if (!rising) return;
+    this.pump();
     await this.approvals.finishInterrupted();
     const dormant = [...this.dormant];
     this.dormant.clear();
@@ -538,6 +550,7 @@ export class Conductor {
     while (
       !this.stopping &&
       !this.governor.stopped &&
+      this.options.trust.trusted &&
       this.running < this.options.config.runbooks.concurrency &&
       this.queue.length > 0
     ) {
@@ -665,8 +678,9 @@ export class Conductor {
       run.resolve(this.summaryOfActive(id));
       return;
     }
-    if (interrupted && this.governor.stopped) {
-      // Halted by the emergency stop: back in the queue, to go on from its journal on resume.
+    if (interrupted && (this.governor.stopped || !this.options.trust.trusted)) {
+      // Halted by the emergency stop or by trust taken back: back in the queue, to go on from
+      // its journal on resume or once trusted again.
       run.controller = new AbortController();
       run.state = 'queued';
       this.queue.unshift(id);
