@@ -8,7 +8,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { IndexStatusRequest, MemorySearchRequest } from '@keel/schemas';
-import { SocketClient } from '../../daemon/src/rpc/socketClient';
+import { attachToDaemon } from '../../daemon/src/cli/connect';
+import type { SocketClient } from '../../daemon/src/rpc/socketClient';
 import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -34,16 +35,10 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
+/** A client of the daemon, found as the CLI finds it: through the per-user runtime directory. */
 async function connect(): Promise<SocketClient> {
-  const lock = JSON.parse(await readFile(join(dirs.workspace, '.keel', 'daemon.lock'), 'utf8')) as {
-    socketPath: string;
-    tokenPath: string;
-  };
-  return SocketClient.connectAndAuthenticate(
-    lock.socketPath,
-    (await readFile(lock.tokenPath, 'utf8')).trim(),
-    'test',
-  );
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  return attachToDaemon(dirs.workspace);
 }
 
 /** A deterministic pseudo-random source, so a failing run can be replayed. */

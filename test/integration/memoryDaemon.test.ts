@@ -6,7 +6,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IndexStatusRequest, MemoryGetRequest, MemorySearchRequest, type SearchResult } from '@keel/schemas';
-import { SocketClient } from '../../daemon/src/rpc/socketClient';
+import { attachToDaemon } from '../../daemon/src/cli/connect';
+import type { SocketClient } from '../../daemon/src/rpc/socketClient';
 import { writeCompany, writeNote } from '../helpers/memory';
 import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -28,16 +29,10 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
+/** A client of the daemon, found as the CLI finds it: through the per-user runtime directory. */
 async function connect(): Promise<SocketClient> {
-  const lock = JSON.parse(await readFile(join(dirs.workspace, '.keel', 'daemon.lock'), 'utf8')) as {
-    socketPath: string;
-    tokenPath: string;
-  };
-  return SocketClient.connectAndAuthenticate(
-    lock.socketPath,
-    (await readFile(lock.tokenPath, 'utf8')).trim(),
-    'test',
-  );
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  return attachToDaemon(dirs.workspace);
 }
 
 async function search(client: SocketClient, query: string): Promise<SearchResult[]> {

@@ -215,22 +215,12 @@ export async function quarantined(workspace: string): Promise<{ path: string; me
 }
 
 /**
- * Refuses a workspace whose `.keel` is a symlink (Keel would write wherever it points), and moves
- * any symlink found among `.keel/`'s entries, and those of its record folders, to quarantine.
+ * Moves any symlink found among `.keel/`'s entries, and those of its record folders, to
+ * quarantine. A `.keel` that is itself a link or no folder is refused by `keelDir`
+ * (files/workspacePaths.ts), which the daemon calls first.
  */
 export async function checkStateDir(workspace: string, warn: (message: string) => void): Promise<void> {
   const dir = stateDir(workspace);
-  const stat = await lstat(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  if (!stat) return;
-  if (stat.isSymbolicLink() || !stat.isDirectory()) {
-    throw new Error(
-      `${dir} is ${stat.isSymbolicLink() ? 'a symlink' : 'not a folder'}: Keel keeps its state there and will not ` +
-        `write through it. Remove it (it holds only derived state) and start Keel again.`,
-    );
-  }
   for (const sub of ['', 'approvals', 'runs']) {
     const folder = join(dir, sub);
     const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
