@@ -203,10 +203,10 @@ it('asks again when keel.yaml widens what agents may change without asking', asy
   const client = await open();
   await trust(daemon!);
   const config = join(dirs.workspace, 'keel.yaml');
+  const original = await readFile(config, 'utf8');
   await writeFile(
     config,
-    (await readFile(config, 'utf8')) +
-      'approvals:\n  rules: [{ path: "**", allow: [create, modify, delete] }]\n',
+    original + 'approvals:\n  rules: [{ path: "**", allow: [create, modify, delete] }]\n',
   );
   await waitFor(
     'trust to be asked again',
@@ -218,6 +218,14 @@ it('asks again when keel.yaml widens what agents may change without asking', asy
     .request(RunStartRequest, { runbook: 'beacon', inputs: {} })
     .catch((e: unknown) => e);
   expect((refused as KeelRpcError).code).toBe(ErrorCodes.NotTrusted);
+  // Trusted with the wide rule, then narrowed back to Keel's defaults: nothing new to consent to.
+  await trust(daemon!);
+  await writeFile(config, original);
+  await waitFor('the defaults to be back', async () => {
+    const now = await client.request(TrustStateRequest, {});
+    return !now.rules.includes('** allow create, modify, delete') && now;
+  });
+  expect((await client.request(TrustStateRequest, {})).trusted).toBe(true);
 });
 
 it('halts a run in flight when trust is taken back, and lets it go on once trusted again', async () => {

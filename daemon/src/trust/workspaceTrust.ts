@@ -5,6 +5,7 @@
  * one: a new or edited trigger waits, unarmed, until the operator consents to it.
  */
 import {
+  DEFAULT_APPROVAL_RULES,
   ErrorCodes,
   KeelRpcError,
   type Runbook,
@@ -13,8 +14,15 @@ import {
   type WorkspaceConfig,
 } from '@keel/schemas';
 import type { Logger } from '../log';
+import { describeRule } from '../approvals/policy';
 import { readTrust, removeTrust, writeTrust, type TrustRecord } from './trustStore';
 import { sameEndpoint, wantsHash, wantsOf, type Wants } from './wants';
+
+/**
+ * Keel's own defaults (new files under memory/working/ and outbox/) are what every workspace may
+ * do without a keel.yaml, so a workspace that falls back to them is not asked about them again.
+ */
+const DEFAULT_RULES = new Set(DEFAULT_APPROVAL_RULES.map(describeRule));
 
 /** Set by the editor for a daemon it starts in VS Code's Restricted Mode. */
 export const EDITOR_RESTRICTED_ENV = 'KEEL_EDITOR_RESTRICTED';
@@ -51,7 +59,7 @@ export class WorkspaceTrust {
     return (
       record !== null &&
       this.wants.endpoints.every((want) => this.consented(want)) &&
-      this.wants.rules.every((rule) => record.rules.includes(rule))
+      this.wants.rules.every((rule) => DEFAULT_RULES.has(rule) || record.rules.includes(rule))
     );
   }
 
