@@ -662,6 +662,7 @@ export class Conductor {
             : null,
         signal: run.controller.signal,
         slot: { release: () => this.releaseSlot(id, run), acquire: () => this.acquireSlot(id, run) },
+        parallelSteps: this.options.config.runbooks.parallelSteps,
         onProgress: () => this.changed(id),
       });
     } catch (error) {

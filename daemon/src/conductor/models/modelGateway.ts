@@ -79,6 +79,8 @@ export class ModelGateway {
           false,
         );
       }
+      // Held until the call ends, so steps running in parallel cannot together pass the budget.
+      const release = options.budget.reserveCall(tier, inputTokens, request.maxOutputTokens);
       const started = performance.now();
       const base = {
         type: 'modelCall',
@@ -104,6 +106,7 @@ export class ModelGateway {
         breaker?.success();
         const usd = cost(tier, response.usage.inputTokens, response.usage.outputTokens);
         options.budget.spend(usd, response.usage.inputTokens + response.usage.outputTokens);
+        release();
         await options.append({
           ...base,
           ...logged,
@@ -115,6 +118,7 @@ export class ModelGateway {
         });
         return response;
       } catch (caught) {
+        release();
         const error =
           caught instanceof ModelCallError
             ? caught
