@@ -9,7 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { ApprovalApproveRequest, RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
+import {
+  ApprovalApproveRequest,
+  RunGetRequest,
+  RunReplayRequest,
+  RunStartRequest,
+  type RunSummary,
+} from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
@@ -165,6 +171,11 @@ it('asks the model for both branches at once, then the join with both answers', 
   expect(await readFile(join(dirs.workspace, 'outbox/weekly.md'), 'utf8')).toBe(
     'joined: Summary of sales and content',
   );
+  // The replay takes both branches and the join from the journal: no call, no write.
+  const asked = server.requests.length;
+  const replay = await client.request(RunReplayRequest, { id });
+  expect(replay).toMatchObject({ status: 'succeeded', modelCalls: 0, sideEffects: 0, divergence: null });
+  expect(server.requests).toHaveLength(asked);
 });
 
 it('asks one at a time with parallelSteps: 1', async () => {
