@@ -6,13 +6,12 @@
  */
 import {
   DEFAULT_APPROVAL_RULES,
-  ErrorCodes,
-  KeelRpcError,
   type Runbook,
   type TrustEndpoint,
   type TrustState,
   type WorkspaceConfig,
 } from '@keel/schemas';
+import { NotTrusted, TrustChanged } from '../errors';
 import type { Logger } from '../log';
 import { describeRule } from '../approvals/policy';
 import { readTrust, removeTrust, writeTrust, type TrustRecord } from './trustStore';
@@ -111,8 +110,7 @@ export class WorkspaceTrust {
   async grant(hash: string): Promise<TrustState> {
     const state = this.state();
     if (hash !== state.wantsHash) {
-      throw new KeelRpcError(
-        ErrorCodes.TrustChanged,
+      throw new TrustChanged(
         'The workspace settings changed since they were shown; review them again before trusting.',
         state,
       );
@@ -147,8 +145,7 @@ export class WorkspaceTrust {
   require(what: string): void {
     if (this.trusted) return;
     const state = this.state();
-    throw new KeelRpcError(
-      ErrorCodes.NotTrusted,
+    throw new NotTrusted(
       `${what} needs your trust in this workspace first: ${state.summary} ` +
         'Run "keel trust" in the workspace, or answer the prompt in the editor.',
       state,
