@@ -4,9 +4,8 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG_YAML, type DaemonStatus } from '@keel/schemas';
+import { DAEMON_ENVIRONMENT, DEFAULT_CONFIG_YAML, type DaemonStatus } from '@keel/schemas';
 import { KEEL_VERSION } from '../../daemon/src/version';
-import { DAEMON_ENVIRONMENT } from '../../daemon/src/runtime/environment';
 import { REPO_ROOT, runKeel, waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 

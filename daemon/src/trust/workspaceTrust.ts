@@ -6,6 +6,7 @@
  */
 import {
   DEFAULT_APPROVAL_RULES,
+  EDITOR_RESTRICTED_ENV,
   type Runbook,
   type TrustEndpoint,
   type TrustState,
@@ -22,9 +23,6 @@ import { sameEndpoint, wantsHash, wantsOf, type Wants } from './wants';
  * do without a keel.yaml, so a workspace that falls back to them is not asked about them again.
  */
 const DEFAULT_RULES = new Set(DEFAULT_APPROVAL_RULES.map(describeRule));
-
-/** Set by the editor for a daemon it starts in VS Code's Restricted Mode. */
-export const EDITOR_RESTRICTED_ENV = 'KEEL_EDITOR_RESTRICTED';
 
 export class WorkspaceTrust {
   private wants: Wants = { endpoints: [], triggers: [], rules: [] };
