@@ -18,6 +18,7 @@ import type {
 } from '@keel/schemas';
 import { ApprovalService } from '../approvals/approvalService';
 import { Governor } from '../governance/governor';
+import { OperatorError } from '../errors';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
@@ -92,7 +93,7 @@ interface ActiveRun {
 }
 
 /** Raised for a request the operator can fix: an unknown runbook, a missing input. */
-export class ConductorRequestError extends Error {}
+export class ConductorRequestError extends OperatorError {}
 
 export class Conductor {
   runbooks: RunbookCatalog;
