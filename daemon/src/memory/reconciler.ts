@@ -1,6 +1,6 @@
 /**
- * Catches what file events miss, soon after they happen. chokidar lists a new folder before it
- * watches it, so notes written into it in between send no event: each new folder is listed again
+ * Catches what file events miss, soon after they happen. A new folder is watched only once its
+ * creation is seen, so notes written into it in between send no event: each new folder is listed again
  * once it is watched, and shortly after a burst of events (or any new folder) settles the whole
  * workspace is compared (path, size, time) with what the index holds. A save or two in known
  * folders, whose events are reliable, costs no walk; nothing runs while the files are quiet.
@@ -21,7 +21,7 @@ const MAX_WAIT_MS = 1_000;
  * 100 ms; 100,000: every 20 s). Time is not measured: a busy machine would make it erratic.
  */
 const GAP_PER_FILE_MS = 0.2;
-/** A new folder is listed again this long after it appeared (chokidar watches it by then). */
+/** A new folder is listed again this long after it appeared (watched by then). */
 const NEW_FOLDER_MS = 150;
 /** After a walk that found a missed change, the next one comes this soon to confirm. */
 const CONFIRM_MS = 500;
@@ -88,7 +88,7 @@ export class Reconciler {
     this.schedule();
   }
 
-  /** A folder appeared (workspace-relative): it is listed again once chokidar watches it. */
+  /** A folder appeared (workspace-relative): it is listed again once it is watched. */
   folderAdded(folder: string): void {
     if (!this.folders.has(folder)) this.folders.set(folder, Date.now() + NEW_FOLDER_MS);
     this.walkOwed = true;

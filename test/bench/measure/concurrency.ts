@@ -67,6 +67,9 @@ export interface ConcurrencyOptions {
 
 const WARMUP_MS = 2_000;
 const POLL_MS = 20;
+/** The daemon optimizes 5 s after the last write (memoryService.ts): long enough to see it start. */
+const OPTIMIZE_PLANNED_MS = 6_000;
+const OPTIMIZE_SETTLE_MS = 180_000;
 
 export async function measureConcurrency(
   daemon: DaemonProcess,
@@ -75,6 +78,7 @@ export async function measureConcurrency(
   const clients = await Promise.all(Array.from({ length: options.clients }, () => daemon.connect()));
   const fds = new FdSampler(daemon.pid);
   try {
+    await optimizationsSettled(daemon);
     await searchFor(clients, options.queries, WARMUP_MS, 0);
     options.onPhase(null); // the warm-up's load is not part of either phase
     const openFilesBefore = fds.sample();
@@ -105,6 +109,22 @@ export async function measureConcurrency(
   } finally {
     fds.stop();
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+/**
+ * Waits until no optimization of the index is running (at most OPTIMIZE_SETTLE_MS): one planned
+ * after the cold index or the saves before rewrites the whole table for up to a minute on a busy
+ * 2-core machine, and the idle phase, the floor of the ratio, would be measured beside it.
+ */
+async function optimizationsSettled(daemon: DaemonProcess): Promise<void> {
+  const deadline = performance.now() + OPTIMIZE_SETTLE_MS;
+  await sleep(OPTIMIZE_PLANNED_MS);
+  const count = (text: string): number => daemon.lines.filter((l) => l.text.includes(text)).length;
+  while (performance.now() < deadline) {
+    const ended = count('optimized the search index') + count('optimizing the search index failed');
+    if (count('optimization of the search index started') <= ended) return;
+    await sleep(100);
   }
 }
 

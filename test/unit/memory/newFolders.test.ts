@@ -1,5 +1,5 @@
 /**
- * chokidar lists a new folder before it watches it: files created in between raise no event. The
+ * A new folder is watched only once its creation is seen: files created in between raise no event. The
  * watcher reports every new folder so the memory service reads it again, under that folder only.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';

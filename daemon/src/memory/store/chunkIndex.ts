@@ -317,6 +317,7 @@ export class ChunkIndex {
    */
   optimize(): Promise<boolean> {
     if (this.optimizeRun) return Promise.resolve(false);
+    this.log.info('optimization of the search index started');
     const run = this.optimizeNow().finally(() => (this.optimizeRun = null));
     this.optimizeRun = run;
     return run;
