@@ -44,6 +44,7 @@ import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
 import { RunbookCatalog } from './runbookCatalog';
 import { executeRun } from './runExecutor';
+import { RunHistory } from './runHistory';
 import { replayRun, type ReplayResult } from './replay';
 import { runRunbookTests } from './runbookTests';
 import { summarize, traceOf } from './runTrace';
@@ -76,6 +77,8 @@ export interface ConductorTrust {
 
 interface ActiveRun {
   journal: Journal;
+  /** What happened so far, built once from the journal; every record of the run goes through it. */
+  history: RunHistory;
   /** Replaced when a run halted by the emergency stop is queued again. */
   controller: AbortController;
   stepsTotal: number;
@@ -513,8 +516,18 @@ export class Conductor {
   private enqueue(id: string, journal: Journal, stepsTotal: number): RunSummary {
     let resolve!: (summary: RunSummary) => void;
     const done = new Promise<RunSummary>((r) => (resolve = r));
+    const started = journal.records[0] as RecordOf<'run'>;
+    const history = new RunHistory(journal.records, 'live', async (record) => {
+      await journal.append(record);
+      this.traces.record(id, journal.records.at(-1)!);
+      // A run waiting for the operator may wait long: its cassette so far is written now.
+      if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, journal);
+      // Watchers see the run move record by record.
+      this.changed(id);
+    });
     this.active.set(id, {
       journal,
+      history,
       controller: new AbortController(),
       stepsTotal,
       state: 'queued',
@@ -630,14 +643,7 @@ export class Conductor {
         runId: id,
         runbook: loaded.runbook,
         workspace: this.options.workspace,
-        records: [...records],
-        append: async (record) => {
-          await run.journal.append(record);
-          this.traces.record(id, run.journal.records.at(-1)!);
-          // A run waiting for the operator may wait long: its cassette so far is written now.
-          if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, run);
-        },
-        mode: 'live',
+        history: run.history,
         models: this.options.config.models,
         provider:
           cassette ??
@@ -662,7 +668,6 @@ export class Conductor {
             : null,
         signal: run.controller.signal,
         slot: { release: () => this.releaseSlot(id, run), acquire: () => this.acquireSlot(id, run) },
-        onProgress: () => this.changed(id),
       });
     } catch (error) {
       result = {
@@ -672,7 +677,7 @@ export class Conductor {
         escalation: null,
       };
     }
-    const interrupted = result.status === 'cancelled' && !records.some((r) => r.type === 'cancelRequested');
+    const interrupted = result.status === 'cancelled' && !run.history.cancelRequested();
     if (interrupted && this.stopping) {
       // Interrupted by shutdown, not by the operator: no end record, so the next start resumes it.
       run.resolve(this.summaryOfActive(id));
@@ -702,7 +707,7 @@ export class Conductor {
   ): Promise<void> {
     run.finishing = true;
     await run.journal.append({ type: 'runEnd', ...result, at: new Date().toISOString() });
-    await this.saveCassette(id, run);
+    await this.saveCassette(id, run.journal);
     await run.journal.close();
     const summary = summarize(run.journal.records, run.stepsTotal, null);
     this.governor.runFinished(summary);
@@ -714,10 +719,10 @@ export class Conductor {
     run.resolve(summary);
   }
 
-  private async saveCassette(id: string, run: ActiveRun): Promise<void> {
-    const started = run.journal.records[0] as RecordOf<'run'>;
+  private async saveCassette(id: string, journal: Journal): Promise<void> {
+    const started = journal.records[0] as RecordOf<'run'>;
     if (!started.recordCassette) return;
-    await writeCassette(this.options.workspace, started.recordCassette, run.journal.records).catch(
+    await writeCassette(this.options.workspace, started.recordCassette, journal.records).catch(
       (error: unknown) => this.options.log.error('writing the cassette failed', { run: id, error }),
     );
   }

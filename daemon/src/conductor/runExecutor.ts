@@ -1,8 +1,9 @@
 /**
- * Executes one run from its journal: steps the journal shows finished are taken from it, the
+ * Executes one run from its history: steps the journal shows finished are taken from it, the
  * rest run now, each bracketed by journal records, so a run killed anywhere picks up where it
- * stopped. The same code replays a finished run (mode `replay`): the journal answers every model
- * call and side effect, and nothing is written.
+ * stopped. Every model call and side effect goes through the history's `once`. The same code
+ * replays a finished run (a history in mode `replay`): the journal answers every model call and
+ * side effect, and nothing is written.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
@@ -10,9 +11,9 @@ import type { CircuitBreaker } from '../governance/circuitBreaker';
 import type { Runbook, RunbookStep, RunStatus } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
-import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError } from './models/modelProvider';
-import { ModelGateway, ReplayDivergenceError, type ModelsConfig } from './models/modelGateway';
+import { ModelGateway, type ModelsConfig } from './models/modelGateway';
+import { effectKey, ReplayDivergenceError, type RunHistory } from './runHistory';
 import type { ModelProvider } from './models/modelProvider';
 import { makeProposer, type ApprovalPort } from './proposals';
 import { agentMessages, runAgent } from './steps/agent';
@@ -33,10 +34,8 @@ export interface ExecutionOptions {
   runId: string;
   runbook: Runbook;
   workspace: string;
-  /** The journal so far (at least the run record). */
-  records: readonly JournalRecord[];
-  append: (record: JournalRecord) => Promise<void>;
-  mode: 'live' | 'replay';
+  /** What happened so far (at least the run record); writes the run's records. */
+  history: RunHistory;
   /** `capture` records side effects without performing them (runbook tests). */
   effects?: 'perform' | 'capture';
   models: ModelsConfig;
@@ -51,8 +50,6 @@ export interface ExecutionOptions {
   feedback?: string | null;
   /** The model endpoint's circuit breaker. */
   breaker?: CircuitBreaker | null;
-  /** Called after each journal record, so watchers see progress. */
-  onProgress?: () => void;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
@@ -70,31 +67,15 @@ export interface ExecutionResult {
 export class RunCancelledError extends Error {}
 
 export async function executeRun(options: ExecutionOptions): Promise<ExecutionResult> {
-  const run = options.records[0] as RecordOf<'run'>;
-  const finished = new Map<string, RecordOf<'stepEnd'>>();
-  const startedSteps = new Map<string, RecordOf<'stepStart'>>();
-  const recorded = new Map<string, RecordOf<'modelCall'>>();
-  const effects = new Map<string, RecordOf<'effect'>>();
-  for (const record of options.records) {
-    if (record.type === 'stepEnd') finished.set(record.stepId, record);
-    if (record.type === 'stepStart') startedSteps.set(record.stepId, record);
-    if (record.type === 'modelCall' && record.outcome === 'ok')
-      recorded.set(`${record.stepId}#${record.call}`, record);
-    if (record.type === 'effect') effects.set(record.key, record);
-  }
-  const budget = restoreBudget(options);
+  const { history } = options;
+  const run = history.run;
+  const budget = restoreBudget(options.runbook, history);
   let sideEffects = 0;
-  const append = async (record: JournalRecord): Promise<void> => {
-    await options.append(record);
-    options.onProgress?.();
-  };
   const gateway = new ModelGateway({
     models: options.models,
     provider: options.provider,
     budget,
-    append,
-    recorded,
-    mode: options.mode,
+    history,
     signal: options.signal,
     breaker: options.breaker ?? null,
     ...(options.sleep ? { sleep: options.sleep } : {}),
@@ -114,37 +95,31 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     propose: () => Promise.reject(new Error('not ready')),
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
     effect: async (key, connector, action, _args, perform, preview) => {
-      const done = effects.get(key);
-      if (done) return done.result;
-      if (options.mode === 'replay') {
-        throw new ReplayDivergenceError(
-          key.split(':')[1] ?? key,
-          'missing',
-          `the journal has no side effect "${key}"`,
-        );
-      }
-      const capture = options.effects === 'capture';
-      const result = capture ? preview() : await perform();
-      if (!capture) sideEffects++;
       const stepId = key.split(':')[1] ?? '';
-      const record = { type: 'effect', stepId, key, connector, action, result, at: now() } as const;
-      await append(record);
-      effects.set(key, record);
-      return result;
+      return history.once(
+        { key: effectKey(key), stepId, what: `makes the side effect ${connector} ${action}` },
+        async () => {
+          const capture = options.effects === 'capture';
+          const done = capture ? preview() : await perform();
+          if (!capture) sideEffects++;
+          return {
+            result: done,
+            record: { type: 'effect', stepId, key, connector, action, result: done, at: now() },
+          };
+        },
+      );
     },
   };
 
   runtime.propose = makeProposer({
     runId: run.id,
     runbook: options.runbook.name,
-    records: options.records,
+    history,
     approvals: options.approvals ?? null,
-    mode: options.mode,
     capture: options.effects === 'capture',
     signal: options.signal,
     budget,
     slot: options.slot ?? UNLIMITED_SLOT,
-    append,
     effect: (...args) => runtime.effect(...args),
   });
 
@@ -165,7 +140,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   });
 
   for (const step of options.runbook.steps) {
-    const done = options.mode === 'live' ? finished.get(step.id) : undefined;
+    const done = history.mode === 'live' ? history.stepEnd(step.id) : undefined;
     if (done && done.status !== 'failed') {
       steps[step.id] = { output: done.output, status: done.status };
       continue;
@@ -173,7 +148,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
     try {
       if (step.when && !(await evaluateCondition(step.when, scope))) {
-        await append({
+        await history.append({
           type: 'stepEnd',
           stepId: step.id,
           status: 'skipped',
@@ -187,10 +162,10 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
       }
       budget.takeStep(`step "${step.id}"`);
       const input = await stepInput(step, runtime);
-      await append({ type: 'stepStart', stepId: step.id, stepType: step.type, input, at: now() });
-      const recalled = options.mode === 'replay' ? recall(step, input, startedSteps, finished) : null;
+      await history.append({ type: 'stepStart', stepId: step.id, stepType: step.type, input, at: now() });
+      const recalled = history.mode === 'replay' ? recall(step, input, history) : null;
       const result = recalled ?? (await runStep(step, runtime));
-      await append({
+      await history.append({
         type: 'stepEnd',
         stepId: step.id,
         status: 'succeeded',
@@ -205,7 +180,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
       if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
       const message = describe(error);
       if (error instanceof BudgetExceededError) return end('budget_exceeded', `budget exceeded: ${message}`);
-      await append({
+      await history.append({
         type: 'stepEnd',
         stepId: step.id,
         status: 'failed',
@@ -271,14 +246,9 @@ async function finish(
  * In a replay, memory is an input of the run like its inputs: a retrieval asked exactly as
  * recorded gets the recorded answer, whatever the notes say today. A changed query searches again.
  */
-function recall(
-  step: RunbookStep,
-  input: unknown,
-  started: Map<string, RecordOf<'stepStart'>>,
-  finished: Map<string, RecordOf<'stepEnd'>>,
-): StepResult | null {
-  const before = started.get(step.id);
-  const after = finished.get(step.id);
+function recall(step: RunbookStep, input: unknown, history: RunHistory): StepResult | null {
+  const before = history.stepStart(step.id);
+  const after = history.stepEnd(step.id);
   if (step.type !== 'retrieve' || !before || !after || !isDeepStrictEqual(before.input, input)) return null;
   return { output: after.output, retrieved: after.retrieved };
 }
@@ -318,40 +288,13 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
 }
 
 /** The budget as the journal left it: spend, tokens, steps and active time before a restart. */
-function restoreBudget(options: ExecutionOptions): RunBudget {
-  let activeMs = 0;
-  let segmentStart: number | null = null;
-  let last = 0;
-  let steps = 0;
-  let usd = 0;
-  let tokens = 0;
-  let waitingSince: number | null = null;
-  for (const record of options.records) {
-    const at = Date.parse(record.at);
-    // Time waiting for the operator is not the run's time.
-    if (record.type === 'waiting') waitingSince = at;
-    if (record.type === 'decided' && waitingSince !== null) {
-      activeMs -= at - waitingSince;
-      waitingSince = null;
-    }
-    if (record.type === 'run' || record.type === 'resume') {
-      if (segmentStart !== null) activeMs += last - segmentStart;
-      segmentStart = at;
-    }
-    last = at;
-    if (record.type === 'stepEnd' && record.status !== 'skipped') steps++;
-    if (record.type === 'modelCall') {
-      usd += record.costUsd;
-      tokens += (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
-      if (record.call > 0 && record.attempt === 1 && record.outcome === 'ok') steps++;
-    }
-  }
-  if (segmentStart !== null && options.mode === 'live') activeMs += last - segmentStart;
-  const budget = new RunBudget(options.runbook.budget, options.mode === 'live' ? Math.max(0, activeMs) : 0);
-  if (options.mode === 'live') {
-    budget.spend(usd, tokens);
-    budget.steps = steps;
-  }
+function restoreBudget(runbook: Runbook, history: RunHistory): RunBudget {
+  // A replay spends nothing and starts its clock afresh: the journal answers every call.
+  if (history.mode === 'replay') return new RunBudget(runbook.budget, 0);
+  const spent = history.spend();
+  const budget = new RunBudget(runbook.budget, spent.activeMs);
+  budget.spend(spent.usd, spent.tokens);
+  budget.steps = spent.steps;
   return budget;
 }
 

@@ -20,6 +20,7 @@ import type { ModelProvider } from '../../../daemon/src/conductor/models/modelPr
 import type { ApprovalPort } from '../../../daemon/src/conductor/proposals';
 import { parseRunbook } from '../../../daemon/src/conductor/runbookFile';
 import { executeRun } from '../../../daemon/src/conductor/runExecutor';
+import { RunHistory } from '../../../daemon/src/conductor/runHistory';
 import type { MemoryAccess } from '../../../daemon/src/conductor/steps/stepRuntime';
 import { createLogger } from '../../../daemon/src/log';
 import { WorkspaceTrust } from '../../../daemon/src/trust/workspaceTrust';
@@ -164,13 +165,11 @@ async function measureExecutor(
       runId: id,
       runbook,
       workspace,
-      records: [...journal.records],
-      append: async (record) => {
+      history: new RunHistory(journal.records, 'live', async (record) => {
         if (record.type === 'stepStart') opened.set(record.stepId, performance.now());
         await journal.append(record);
         if (record.type === 'stepEnd') stepMs.push(performance.now() - opened.get(record.stepId)!);
-      },
-      mode: 'live',
+      }),
       models,
       provider: INSTANT,
       memory: NO_MEMORY,
