@@ -1,5 +1,5 @@
 /** How runs read in a terminal. */
-import type { RunSummary, RunTrace } from '@keel/schemas';
+import { describeRunbookVersion, type RunSummary, type RunTrace } from '@keel/schemas';
 import { formatDuration } from './format';
 
 export function describeRun(run: RunSummary): string {
@@ -36,7 +36,12 @@ export function runsTable(runs: RunSummary[]): string {
 }
 
 export function describeTrace(trace: RunTrace): string {
-  const lines = [describeRun(trace.run), `  inputs: ${JSON.stringify(trace.run.inputs)}`, ''];
+  const lines = [
+    describeRun(trace.run),
+    `  inputs: ${JSON.stringify(trace.run.inputs)}`,
+    `  runbook: ${describeRunbookVersion(trace.runbook)}`,
+    '',
+  ];
   for (const step of trace.steps) {
     const calls = step.modelCalls;
     const tokens = calls.reduce((n, c) => n + c.inputTokens + c.outputTokens, 0);

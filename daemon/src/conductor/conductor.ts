@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type {
   ControlState,
   Proposal,
+  Runbook,
   RunbookInfo,
   RunbookTestResult,
   RunSummary,
@@ -43,6 +44,7 @@ import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
 import { RunbookCatalog } from './runbookCatalog';
+import { recordedRunbook, runbookVersion } from './runbookVersion';
 import { executeRun } from './runExecutor';
 import { RunHistory } from './runHistory';
 import { replayRun, type ReplayResult } from './replay';
@@ -82,6 +84,8 @@ interface ActiveRun {
   /** Replaced when a run halted by the emergency stop is queued again. */
   controller: AbortController;
   stepsTotal: number;
+  /** The runbook the run keeps (its journal's); null for a journal from before Keel kept it. */
+  runbook: Runbook | null;
   /** `running` while it holds a slot; a run waiting for the operator shows as its journal says. */
   state: 'queued' | 'running';
   /** Holds one of the `concurrency` slots (see `running`). */
@@ -295,6 +299,7 @@ export class Conductor {
         id,
         runbook: loaded.runbook.name,
         runbookHash: loaded.hash,
+        runbookFile: { path: loaded.info.path, blob: loaded.blob, text: loaded.text },
         inputs: checked,
         recordCassette: cassettes.record ?? null,
         replayCassette: cassettes.replay ?? null,
@@ -303,7 +308,7 @@ export class Conductor {
       this.sealer,
       this.redact,
     );
-    return this.enqueue(id, journal, loaded.runbook.steps.length);
+    return this.enqueue(id, journal, loaded.runbook);
   }
 
   /** Resolves when the run has finished (or at once for a finished run). */
@@ -337,8 +342,10 @@ export class Conductor {
     const summary = await this.summary(id);
     const records =
       this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id), this.sealer));
-    const runbook = await this.runbooks.get(summary.runbook).catch(() => null);
-    return traceOf(records, summary, runbook?.runbook.steps.map((s) => s.id) ?? []);
+    const run = records[0] as RecordOf<'run'>;
+    const runbook = await this.keptRunbook(run).catch(() => null);
+    const version = await runbookVersion(run, this.runbooks);
+    return traceOf(records, summary, runbook?.steps.map((s) => s.id) ?? [], version);
   }
 
   /** Cancels a queued or running run; a finished one is returned as it is. */
@@ -366,15 +373,21 @@ export class Conductor {
   }
 
   /** Re-runs a finished run from its journal: no model calls, no side effects; the first divergence. */
-  async replay(id: string): Promise<ReplayResult & { id: string }> {
+  async replay(
+    id: string,
+    which: 'recorded' | 'current' = 'recorded',
+  ): Promise<ReplayResult & { id: string }> {
     if (this.active.has(id))
       throw new ConductorRequestError(`run "${id}" has not finished; replay it when it has`);
     await this.summary(id);
     const records = await this.records(id);
     const run = records[0] as RecordOf<'run'>;
-    const loaded = await this.runbooks.get(run.runbook).catch((error: Error) => {
-      throw new ConductorRequestError(error.message);
-    });
+    const kept = which === 'recorded' ? recordedRunbook(run) : null;
+    const loaded = kept
+      ? { runbook: kept, hash: run.runbookHash }
+      : await this.runbooks.get(run.runbook).catch((error: Error) => {
+          throw new ConductorRequestError(error.message);
+        });
     const result = await replayRun({
       records,
       runbook: loaded.runbook,
@@ -463,9 +476,9 @@ export class Conductor {
       const run = records[0] as RecordOf<'run'>;
       const modelCalls = records.filter((r) => r.type === 'modelCall').length;
       if ((counts.get(id) ?? 0) !== modelCalls) this.traces.reload(id, records);
-      const runbook = await this.runbooks.get(run.runbook).catch(() => null);
-      if (runbook) this.roles.set(runbook.runbook.name, runbook.runbook.role);
-      const stepsTotal = runbook?.runbook.steps.length ?? 0;
+      const runbook = await this.keptRunbook(run).catch(() => null);
+      if (runbook) this.roles.set(runbook.name, runbook.role);
+      const stepsTotal = runbook?.steps.length ?? 0;
       if (records.some((r) => r.type === 'runEnd')) {
         const summary = summarize(records, stepsTotal, null);
         this.finished.set(id, summary);
@@ -490,8 +503,8 @@ export class Conductor {
   private async resumeJournal(id: string, records: JournalRecord[]): Promise<void> {
     const path = journalPath(this.runsDir, id);
     const run = records[0] as RecordOf<'run'>;
-    const runbook = await this.runbooks.get(run.runbook).catch(() => null);
-    const stepsTotal = runbook?.runbook.steps.length ?? 0;
+    const runbook = await this.keptRunbook(run).catch(() => null);
+    const stepsTotal = runbook?.steps.length ?? 0;
     const journal = await Journal.openExisting(path, this.sealer, this.redact);
     if (records.some((r) => r.type === 'cancelRequested')) {
       // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
@@ -510,10 +523,15 @@ export class Conductor {
     }
     await journal.append({ type: 'resume', at: new Date().toISOString() });
     this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
-    void this.enqueue(id, journal, stepsTotal);
+    void this.enqueue(id, journal, run.runbookFile ? runbook : null, stepsTotal);
   }
 
-  private enqueue(id: string, journal: Journal, stepsTotal: number): RunSummary {
+  private enqueue(
+    id: string,
+    journal: Journal,
+    runbook: Runbook | null,
+    stepsTotal = runbook?.steps.length ?? 0,
+  ): RunSummary {
     let resolve!: (summary: RunSummary) => void;
     const done = new Promise<RunSummary>((r) => (resolve = r));
     const started = journal.records[0] as RecordOf<'run'>;
@@ -530,6 +548,7 @@ export class Conductor {
       history,
       controller: new AbortController(),
       stepsTotal,
+      runbook,
       state: 'queued',
       slot: false,
       wake: null,
@@ -624,8 +643,14 @@ export class Conductor {
     const records = run.journal.records;
     const started = records[0] as RecordOf<'run'>;
     let result;
-    const loaded = await this.runbooks.get(started.runbook).catch((error: Error) => error);
-    if (loaded instanceof Error && records.length > 1) {
+    // The version the run started with; a journal from before Keel kept it runs the file.
+    const loaded = run.runbook
+      ? { runbook: run.runbook }
+      : await this.keptRunbook(started).then(
+          (runbook) => ({ runbook }),
+          (error: Error) => error,
+        );
+    if (loaded instanceof Error && records.length > 1 && !started.runbookFile) {
       // A run under way whose runbook does not parse now (being edited): held, not failed; it
       // goes on when the file is fixed.
       this.options.log.error('a run waits for its runbook to be fixed', { run: id, problem: loaded.message });
@@ -717,6 +742,14 @@ export class Conductor {
     this.finished.set(id, summary);
     this.publish(summary);
     run.resolve(summary);
+  }
+
+  /**
+   * The runbook a run keeps: the version its journal holds, or for a journal from before Keel
+   * kept it, the file as it is now. Throws when neither reads.
+   */
+  private async keptRunbook(run: RecordOf<'run'>): Promise<Runbook> {
+    return recordedRunbook(run) ?? (await this.runbooks.get(run.runbook)).runbook;
   }
 
   private async saveCassette(id: string, journal: Journal): Promise<void> {

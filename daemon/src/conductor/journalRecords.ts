@@ -29,6 +29,19 @@ export const RunRecord = z.object({
   runbook: z.string(),
   /** sha256 of the runbook file when the run started: replay says when it changed since. */
   runbookHash: z.string(),
+  /**
+   * The runbook the run started with: the run keeps this version (resume, replay) whatever
+   * happens to the file. Absent in journals written before Keel kept it; those run the file.
+   */
+  runbookFile: z
+    .object({
+      /** Workspace-relative path of the file it was read from. */
+      path: z.string(),
+      /** git's blob id of the file (`git hash-object`). */
+      blob: z.string(),
+      text: z.string(),
+    })
+    .optional(),
   inputs: z.record(z.string(), InputValue),
   /** Workspace-relative cassette file every model exchange is recorded into, if asked. */
   recordCassette: z.string().nullable(),

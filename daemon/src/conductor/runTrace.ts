@@ -1,5 +1,5 @@
 /** A run's summary and full trace, read off its journal. */
-import type { RunStatus, RunSummary, RunTrace, StepTrace } from '@keel/schemas';
+import type { RunbookVersion, RunStatus, RunSummary, RunTrace, StepTrace } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
 
 export function summarize(
@@ -59,6 +59,7 @@ export function traceOf(
   records: readonly JournalRecord[],
   summary: RunSummary,
   stepOrder: string[],
+  runbook: RunbookVersion,
 ): RunTrace {
   const steps = new Map<string, StepTrace>();
   const step = (id: string, type = 'unknown'): StepTrace => {
@@ -123,5 +124,5 @@ export function traceOf(
   if (summary.endedAt) {
     for (const s of steps.values()) if (s.status === 'running') s.status = 'failed';
   }
-  return { run: summary, steps: [...steps.values()] };
+  return { run: summary, runbook, steps: [...steps.values()] };
 }

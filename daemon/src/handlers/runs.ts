@@ -31,8 +31,8 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
   router.handle(RunCancelRequest, async ({ id }) =>
     asInvalidParams(async () => (await conductor()).cancel(id)),
   );
-  router.handle(RunReplayRequest, async ({ id }) =>
-    asInvalidParams(async () => (await conductor()).replay(id)),
+  router.handle(RunReplayRequest, async ({ id, runbook }) =>
+    asInvalidParams(async () => (await conductor()).replay(id, runbook)),
   );
   router.handle(RunbookTestRequest, async ({ runbook }) => ({
     results: await (await conductor()).test(runbook),
