@@ -10,7 +10,7 @@ if (!existsSync(bundle)) {
 }
 
 // The long-running commands start again with the daemon's allocator setting, which glibc reads only
-// when a process starts: see DAEMON_ENVIRONMENT in daemon/src/runtime/environment.ts (a test keeps
+// when a process starts: see DAEMON_ENVIRONMENT in schemas/src/daemonEnvironment.ts (a test keeps
 // the value here equal to it). The editor starts its daemon with it set too.
 const LONG_RUNNING = new Set(['daemon', 'index']);
 const args = process.argv.slice(2);

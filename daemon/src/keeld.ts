@@ -16,7 +16,7 @@ import { ErrorCodes } from '@keel/schemas';
 import { Daemon } from './daemon';
 import { createLogger } from './log';
 import { serveOverLsp } from './rpc/lspTransport';
-import { DaemonAlreadyRunningError } from './runtime/workspaceLock';
+import { rpcErrorOf } from './rpc/rpcErrors';
 import { KEEL_VERSION } from './version';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -44,8 +44,8 @@ connection.onInitialize(async (params) => {
   try {
     daemon = await Daemon.start({ workspace, mode: 'daemon', log });
   } catch (error) {
-    const code =
-      error instanceof DaemonAlreadyRunningError ? ErrorCodes.DaemonAlreadyRunning : ErrorCodes.InternalError;
+    // A second daemon on the folder answers DaemonAlreadyRunning, naming the one that runs.
+    const code = rpcErrorOf(error)?.code ?? ErrorCodes.InternalError;
     log.error('daemon failed to start', { error });
     return new ResponseError<InitializeError>(code, (error as Error).message, { retry: false });
   }

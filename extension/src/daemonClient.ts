@@ -17,6 +17,8 @@ import {
 import type { z } from 'zod';
 import {
   allMessages,
+  daemonEnvironment,
+  EDITOR_RESTRICTED_ENV,
   IndexChangedNotification,
   IndexStatusRequest,
   KeelRpcError,
@@ -34,8 +36,6 @@ import {
   type ResultOf,
   type TrustState,
 } from '@keel/schemas';
-import { daemonEnvironment } from '../../daemon/src/runtime/environment';
-import { EDITOR_RESTRICTED_ENV } from '../../daemon/src/trust/workspaceTrust';
 import { redactingChannel } from './redactingChannel';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 import { modelsOrigin } from './trust/trustModel';

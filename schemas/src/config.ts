@@ -123,6 +123,8 @@ export const WorkspaceConfig = z.strictObject({
       dir: relativeDir.default('runbooks'),
       /** Runs executing at once; more wait in the queue. A run waiting for a decision takes none. */
       concurrency: z.number().int().min(1).max(16).default(2),
+      /** Steps of one run executing at once, when their `needs:` let them (1: one at a time). */
+      parallelSteps: z.number().int().min(1).max(16).default(4),
     })
     .prefault({}),
   /**
@@ -211,6 +213,10 @@ memory:
 runbooks:
   # Role agents (apiVersion keel/v1) and their tests.
   dir: runbooks
+  # Runs executing at once (more wait in the queue; a run waiting for you takes none), and steps
+  # of one run executing at once when their needs: let them.
+  concurrency: 2
+  parallelSteps: 4
 
 approvals:
   # What agents may change without asking: "create" (a new file), "modify", "delete", per path.

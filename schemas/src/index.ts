@@ -7,3 +7,4 @@ export * from './webview';
 export * from './runbookJsonSchema';
 export * from './dashboardWebview';
 export * from './trustWords';
+export * from './daemonEnvironment';

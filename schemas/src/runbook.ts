@@ -73,6 +73,12 @@ const StepBase = {
   when: Expression.optional().describe(
     'Runs the step only when this condition holds; otherwise it is skipped.',
   ),
+  needs: z
+    .array(Identifier)
+    .optional()
+    .describe(
+      'The steps that must end before this one starts; without it, the step before it. Steps whose needs have all ended run at the same time (keel.yaml `runbooks.parallelSteps`).',
+    ),
 };
 
 const MaxOutputTokens = z

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SocketClient } from '../../daemon/src/rpc/socketClient';
-import { daemonEnvironment } from '../../daemon/src/runtime/environment';
+import { daemonEnvironment } from '@keel/schemas';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 export const CLI = join(REPO_ROOT, 'daemon', 'dist', 'cli.js');

@@ -4,9 +4,8 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG_YAML, type DaemonStatus } from '@keel/schemas';
+import { DAEMON_ENVIRONMENT, DEFAULT_CONFIG_YAML, type DaemonStatus } from '@keel/schemas';
 import { KEEL_VERSION } from '../../daemon/src/version';
-import { DAEMON_ENVIRONMENT } from '../../daemon/src/runtime/environment';
 import { REPO_ROOT, runKeel, waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -145,11 +144,14 @@ describe('keel daemon through the keel command', () => {
     lockPid: number;
     exited: Promise<number | null>;
   }> {
+    // Unset, not empty: glibc reads an empty value as 0 and maps every allocation, and node then
+    // takes a minute to start on a loaded machine.
+    const { MALLOC_MMAP_THRESHOLD_: _unset, ...env } = process.env;
     const shim = spawn(
       process.execPath,
       [join(REPO_ROOT, 'daemon', 'bin', 'keel.cjs'), 'daemon', '--workspace', dirs.workspace],
       {
-        env: { ...process.env, KEEL_RUNTIME_DIR: dirs.runtime, MALLOC_MMAP_THRESHOLD_: '' },
+        env: { ...env, KEEL_RUNTIME_DIR: dirs.runtime },
         stdio: ['ignore', 'ignore', 'pipe'],
         detached: true, // its own process group, as a terminal gives it
       },

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
+  EDITOR_RESTRICTED_ENV,
   ErrorCodes,
   IndexSyncRequest,
   KeelRpcError,
@@ -16,7 +17,6 @@ import {
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
-import { EDITOR_RESTRICTED_ENV } from '../../daemon/src/trust/workspaceTrust';
 import { writeCompany, writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { runKeel } from '../helpers/processes';

@@ -25,7 +25,7 @@ describe('keel.yaml', () => {
     expect(result.ok && result.value).toEqual({
       version: 1,
       memory: { dir: 'memory', maxAgeDays: 365, embeddings: { provider: 'local' }, rescanMinutes: 10 },
-      runbooks: { dir: 'runbooks', concurrency: 2 },
+      runbooks: { dir: 'runbooks', concurrency: 2, parallelSteps: 4 },
       approvals: {
         rules: [
           { path: 'memory/working/**', allow: ['create'] },

@@ -6,6 +6,7 @@
  * the reason back to the run.
  */
 import type { ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
+import { OperatorError } from '../errors';
 import type { Logger } from '../log';
 import { isProtected, workspaceRelative } from '../files/workspacePaths';
 import {
@@ -32,7 +33,7 @@ export interface ProposeInput {
 }
 
 /** A decision that cannot be carried out as asked: the operator can fix it. */
-export class ApprovalError extends Error {}
+export class ApprovalError extends OperatorError {}
 
 export class ApprovalService {
   private readonly waiters = new Map<string, ((proposal: Proposal) => void)[]>();

@@ -1,6 +1,7 @@
 /**
  * A run's budget: money, tokens, steps and wall time. Model calls are checked before they are
- * made, against the most they could cost, so no call can take a run past its budget.
+ * made, against the most they could cost, and hold that much until they end, so no call (nor two
+ * calls of parallel steps) can take a run past its budget.
  */
 import type { Budget as BudgetLimits, ModelTier } from '@keel/schemas';
 
@@ -10,8 +11,14 @@ export class RunBudget {
   spentUsd = 0;
   tokens = 0;
   steps = 0;
+  /** The most the model calls in flight could still cost. */
+  private heldUsd = 0;
+  private heldTokens = 0;
   private pausedMs = 0;
   private pausedAt: number | null = null;
+  /** Steps executing now, and how many of them wait for the operator. */
+  private running = 1;
+  private waiting = 0;
 
   constructor(
     readonly limits: BudgetLimits,
@@ -30,6 +37,25 @@ export class RunBudget {
     this.steps++;
   }
 
+  /**
+   * Holds the most a call with this prompt and output cap could cost until the returned release
+   * is called (after the call's actual cost was spent); throws when that could pass the budget.
+   */
+  reserveCall(tier: ModelTier, inputTokens: number, maxOutputTokens: number): () => void {
+    this.checkCall(tier, inputTokens, maxOutputTokens);
+    const usd = cost(tier, inputTokens, maxOutputTokens);
+    const tokens = inputTokens + maxOutputTokens;
+    this.heldUsd += usd;
+    this.heldTokens += tokens;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.heldUsd -= usd;
+      this.heldTokens -= tokens;
+    };
+  }
+
   /** Throws, without spending, when a call with this prompt and output cap could pass the budget. */
   checkCall(tier: ModelTier, inputTokens: number, maxOutputTokens: number): void {
     if (this.remainingMs() <= 0) {
@@ -38,15 +64,17 @@ export class RunBudget {
       );
     }
     const worstUsd = cost(tier, inputTokens, maxOutputTokens);
-    if (this.spentUsd + worstUsd > this.limits.maxUsd) {
+    const inFlight = this.heldUsd > 0 ? ` and up to $${this.heldUsd.toFixed(4)} held by calls in flight` : '';
+    if (this.spentUsd + this.heldUsd + worstUsd > this.limits.maxUsd) {
       throw new BudgetExceededError(
-        `the next model call could cost up to $${worstUsd.toFixed(4)}; with $${this.spentUsd.toFixed(4)} spent ` +
+        `the next model call could cost up to $${worstUsd.toFixed(4)}; with $${this.spentUsd.toFixed(4)} spent${inFlight} ` +
           `that passes budget.maxUsd ($${this.limits.maxUsd})`,
       );
     }
-    if (this.tokens + inputTokens + maxOutputTokens > this.limits.maxTokens) {
+    if (this.tokens + this.heldTokens + inputTokens + maxOutputTokens > this.limits.maxTokens) {
+      const held = this.heldTokens > 0 ? ` and ${this.heldTokens} held by calls in flight` : '';
       throw new BudgetExceededError(
-        `the next model call could use up to ${inputTokens + maxOutputTokens} tokens; with ${this.tokens} used ` +
+        `the next model call could use up to ${inputTokens + maxOutputTokens} tokens; with ${this.tokens} used${held} ` +
           `that passes budget.maxTokens (${this.limits.maxTokens})`,
       );
     }
@@ -67,15 +95,34 @@ export class RunBudget {
     );
   }
 
-  /** Stops the wall clock: waiting for the operator is not the run's time. */
+  /**
+   * A step starts waiting for the operator. Waiting is not the run's time: the wall clock stops
+   * once every step executing waits (one step working in parallel keeps it going).
+   */
   pause(): void {
-    this.pausedAt ??= performance.now();
+    this.waiting++;
+    this.settleClock();
   }
 
   resumeClock(): void {
-    if (this.pausedAt === null) return;
-    this.pausedMs += performance.now() - this.pausedAt;
-    this.pausedAt = null;
+    this.waiting = Math.max(0, this.waiting - 1);
+    this.settleClock();
+  }
+
+  /** How many steps execute now (parallel branches); the wall clock runs while one of them works. */
+  setRunning(steps: number): void {
+    this.running = Math.max(1, steps);
+    this.settleClock();
+  }
+
+  private settleClock(): void {
+    const stopped = this.waiting > 0 && this.waiting >= this.running;
+    if (stopped) {
+      this.pausedAt ??= performance.now();
+    } else if (this.pausedAt !== null) {
+      this.pausedMs += performance.now() - this.pausedAt;
+      this.pausedAt = null;
+    }
   }
 }
 

@@ -19,6 +19,7 @@ import type {
 } from '@keel/schemas';
 import { ApprovalService } from '../approvals/approvalService';
 import { Governor } from '../governance/governor';
+import { OperatorError } from '../errors';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
@@ -99,7 +100,7 @@ interface ActiveRun {
 }
 
 /** Raised for a request the operator can fix: an unknown runbook, a missing input. */
-export class ConductorRequestError extends Error {}
+export class ConductorRequestError extends OperatorError {}
 
 export class Conductor {
   runbooks: RunbookCatalog;
@@ -693,6 +694,7 @@ export class Conductor {
             : null,
         signal: run.controller.signal,
         slot: { release: () => this.releaseSlot(id, run), acquire: () => this.acquireSlot(id, run) },
+        parallelSteps: this.options.config.runbooks.parallelSteps,
       });
     } catch (error) {
       result = {

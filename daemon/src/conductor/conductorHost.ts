@@ -5,8 +5,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ErrorCodes,
-  KeelRpcError,
   WorkspaceConfig,
   type ControlState,
   type Problem,
@@ -14,6 +12,7 @@ import {
   type RunbookInfo,
   type RunSummary,
 } from '@keel/schemas';
+import { NotInitialized } from '../errors';
 import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
 import type { WorkspaceTrust } from '../trust/workspaceTrust';
@@ -115,10 +114,7 @@ export class ConductorHost {
 
   async get(): Promise<Conductor> {
     if (!this.config) {
-      throw new KeelRpcError(
-        ErrorCodes.WorkspaceNotInitialized,
-        'This folder is not a Keel workspace (no keel.yaml): run "keel init" first.',
-      );
+      throw new NotInitialized('This folder is not a Keel workspace (no keel.yaml): run "keel init" first.');
     }
     this.conductor ??= this.open(this.config);
     try {

@@ -72,7 +72,17 @@ export class Journal {
   /** Applied to every line before it is written: secrets never reach the disk. */
   redact: (text: string) => string = (text) => text;
 
-  async append(record: JournalRecord): Promise<void> {
+  /** The append being written: records of parallel steps are written one after another. */
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Writes the record durably; appends made at the same time land in call order, each sealed to the one before. */
+  append(record: JournalRecord): Promise<void> {
+    const written = this.tail.then(() => this.write(record));
+    this.tail = written.catch(() => undefined);
+    return written;
+  }
+
+  private async write(record: JournalRecord): Promise<void> {
     const body = this.redact(JSON.stringify(JournalRecord.parse(record)));
     const seal = lineSeal(this.sealer, runIdOf(this.path), this.lastSeal, body);
     await this.file.write(`${body.slice(0, -1)},"seal":"${seal}"}\n`);

@@ -87,64 +87,80 @@ export async function replayRun(options: {
   return { status, modelCalls: 0, sideEffects: 0, divergence };
 }
 
-/** The first step whose start or end differs between the two executions. */
+/**
+ * The first step whose starts or ends differ between the two executions. Steps are compared one
+ * by one, in the order the recorded run started them: parallel branches may interleave differently.
+ */
 function firstDifference(
   original: readonly JournalRecord[],
   replayed: readonly JournalRecord[],
 ): Divergence | null {
-  const steps = (records: readonly JournalRecord[]): JournalRecord[] =>
-    records.filter((r) => r.type === 'stepStart' || r.type === 'stepEnd');
-  const a = steps(original);
-  const b = steps(replayed);
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const left = a[i];
-    const right = b[i];
-    if (!right) {
-      const id = left && 'stepId' in left ? left.stepId : '';
-      return { stepId: id, kind: 'missing', message: `the replay stopped before step "${id}"` };
+  const byStep = (records: readonly JournalRecord[]): Map<string, JournalRecord[]> => {
+    const steps = new Map<string, JournalRecord[]>();
+    for (const record of records) {
+      if (record.type !== 'stepStart' && record.type !== 'stepEnd') continue;
+      steps.set(record.stepId, [...(steps.get(record.stepId) ?? []), record]);
     }
-    if (!left) {
-      const id = 'stepId' in right ? right.stepId : '';
+    return steps;
+  };
+  const a = byStep(original);
+  const b = byStep(replayed);
+  for (const [id, recorded] of a) {
+    const again = b.get(id) ?? [];
+    for (let i = 0; i < Math.max(recorded.length, again.length); i++) {
+      const difference = compare(id, recorded[i], again[i]);
+      if (difference) return difference;
+    }
+  }
+  for (const id of b.keys()) {
+    if (!a.has(id)) {
       return {
         stepId: id,
         kind: 'extra',
         message: `the replay ran step "${id}", which the recorded run did not`,
       };
     }
-    const id = 'stepId' in right ? right.stepId : '';
-    if (left.type !== right.type || ('stepId' in left && left.stepId !== id)) {
+  }
+  return null;
+}
+
+function compare(
+  id: string,
+  left: JournalRecord | undefined,
+  right: JournalRecord | undefined,
+): Divergence | null {
+  if (!right) return { stepId: id, kind: 'missing', message: `the replay stopped before step "${id}"` };
+  if (!left) {
+    return {
+      stepId: id,
+      kind: 'extra',
+      message: `the replay ran step "${id}" more often than the recorded run`,
+    };
+  }
+  if (left.type !== right.type) {
+    return {
+      stepId: id,
+      kind: 'extra',
+      message: `the replay ran step "${id}" differently from the recorded run`,
+    };
+  }
+  if (
+    left.type === 'stepStart' &&
+    right.type === 'stepStart' &&
+    !isDeepStrictEqual(left.input, right.input)
+  ) {
+    return { stepId: id, kind: 'request', message: `step "${id}" starts with different input than recorded` };
+  }
+  if (left.type === 'stepEnd' && right.type === 'stepEnd') {
+    if (left.status !== right.status) {
       return {
         stepId: id,
-        kind: 'extra',
-        message: `the replay ran step "${id}" where the recorded run ran another`,
+        kind: 'status',
+        message: `step "${id}" ${right.status}; it ${left.status} when recorded`,
       };
     }
-    if (
-      left.type === 'stepStart' &&
-      right.type === 'stepStart' &&
-      !isDeepStrictEqual(left.input, right.input)
-    ) {
-      return {
-        stepId: id,
-        kind: 'request',
-        message: `step "${id}" starts with different input than recorded`,
-      };
-    }
-    if (left.type === 'stepEnd' && right.type === 'stepEnd') {
-      if (left.status !== right.status) {
-        return {
-          stepId: id,
-          kind: 'status',
-          message: `step "${id}" ${right.status}; it ${left.status} when recorded`,
-        };
-      }
-      if (!isDeepStrictEqual(left.output, right.output)) {
-        return {
-          stepId: id,
-          kind: 'output',
-          message: `step "${id}" produced different output than recorded`,
-        };
-      }
+    if (!isDeepStrictEqual(left.output, right.output)) {
+      return { stepId: id, kind: 'output', message: `step "${id}" produced different output than recorded` };
     }
   }
   return null;

@@ -16,6 +16,8 @@ import { ModelGateway, type ModelsConfig } from './models/modelGateway';
 import { effectKey, ReplayDivergenceError, type RunHistory } from './runHistory';
 import type { ModelProvider } from './models/modelProvider';
 import { makeProposer, type ApprovalPort } from './proposals';
+import { runBranches, SharedSlot } from './parallelSteps';
+import { StepGraph } from './stepGraph';
 import { agentMessages, runAgent } from './steps/agent';
 import { connectorArguments, runConnector } from './steps/connector';
 import { llmMessages, runLlm } from './steps/llm';
@@ -44,6 +46,8 @@ export interface ExecutionOptions {
   signal: AbortSignal;
   /** The conductor's concurrency slot this run holds, given up while it waits for the operator. */
   slot?: RunSlot;
+  /** Steps executing at once when their `needs:` allow (keel.yaml `runbooks.parallelSteps`); 1 by default. */
+  parallelSteps?: number;
   /** Where proposals go; null where there is nowhere (a test without a workspace's approvals). */
   approvals?: ApprovalPort | null;
   /** The operator's latest corrections of this runbook's proposals, for prompts. */
@@ -70,13 +74,16 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   const { history } = options;
   const run = history.run;
   const budget = restoreBudget(options.runbook, history);
+  // Stopped by the operator, or by a parallel step that ended the run.
+  const branches = new AbortController();
+  const signal = AbortSignal.any([options.signal, branches.signal]);
   let sideEffects = 0;
   const gateway = new ModelGateway({
     models: options.models,
     provider: options.provider,
     budget,
     history,
-    signal: options.signal,
+    signal,
     breaker: options.breaker ?? null,
     ...(options.sleep ? { sleep: options.sleep } : {}),
   });
@@ -90,7 +97,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     models: gateway,
     memory: options.memory,
     budget,
-    signal: options.signal,
+    signal,
     feedback: options.feedback ?? null,
     propose: () => Promise.reject(new Error('not ready')),
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
@@ -111,15 +118,16 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     },
   };
 
+  const slot = new SharedSlot(options.slot ?? UNLIMITED_SLOT);
   runtime.propose = makeProposer({
     runId: run.id,
     runbook: options.runbook.name,
     history,
     approvals: options.approvals ?? null,
     capture: options.effects === 'capture',
-    signal: options.signal,
+    signal,
     budget,
-    slot: options.slot ?? UNLIMITED_SLOT,
+    slot: slot.step,
     effect: (...args) => runtime.effect(...args),
   });
 
@@ -139,13 +147,8 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     sideEffects,
   });
 
-  for (const step of options.runbook.steps) {
-    const done = history.mode === 'live' ? history.stepEnd(step.id) : undefined;
-    if (done && done.status !== 'failed') {
-      steps[step.id] = { output: done.output, status: done.status };
-      continue;
-    }
-    if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
+  const executeStep = async (step: RunbookStep): Promise<ExecutionResult | null> => {
+    if (signal.aborted) return end('cancelled', 'cancelled by the operator');
     try {
       if (step.when && !(await evaluateCondition(step.when, scope))) {
         await history.append({
@@ -158,7 +161,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
           at: now(),
         });
         steps[step.id] = { output: null, status: 'skipped' };
-        continue;
+        return null;
       }
       budget.takeStep(`step "${step.id}"`);
       const input = await stepInput(step, runtime);
@@ -175,9 +178,10 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         at: now(),
       });
       steps[step.id] = { output: result.output ?? null, status: 'succeeded' };
+      return null;
     } catch (error) {
       if (error instanceof ReplayDivergenceError) throw error;
-      if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
+      if (signal.aborted) return end('cancelled', 'cancelled by the operator');
       const message = describe(error);
       if (error instanceof BudgetExceededError) return end('budget_exceeded', `budget exceeded: ${message}`);
       await history.append({
@@ -192,7 +196,32 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
       steps[step.id] = { output: null, status: 'failed' };
       return end('failed', `step "${step.id}" failed: ${message}`);
     }
+  };
+
+  // Steps the journal shows ended are taken from it; the rest execute as their needs allow.
+  const ended = new Set<string>();
+  for (const step of options.runbook.steps) {
+    const done = history.mode === 'live' ? history.stepEnd(step.id) : undefined;
+    if (done && done.status !== 'failed') {
+      steps[step.id] = { output: done.output, status: done.status };
+      ended.add(step.id);
+    }
   }
+  const byId = new Map(options.runbook.steps.map((step) => [step.id, step]));
+  const stopped = await runBranches({
+    graph: new StepGraph(options.runbook.steps),
+    ended,
+    limit: options.parallelSteps ?? 1,
+    run: (id) => executeStep(byId.get(id)!),
+    slot,
+    stopOthers: () => branches.abort(new Error('the run stopped')),
+    onRunning: (count) => budget.setRunning(count),
+  });
+  if (stopped) return stopped;
+  if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
+  const never = options.runbook.steps.filter((step) => !ended.has(step.id)).map((step) => step.id);
+  if (never.length > 0)
+    return end('failed', `steps ${never.join(', ')} could never start (check their needs:)`);
   return finish(options.runbook, scope, end);
 }
 

@@ -1,9 +1,10 @@
 /** A run's inputs checked against what its runbook declares: types coerced, defaults applied. */
 import type { Runbook } from '@keel/schemas';
+import { OperatorError } from '../errors';
 
 export type InputValues = Record<string, string | number | boolean>;
 
-export class InputError extends Error {}
+export class InputError extends OperatorError {}
 
 export function checkInputs(runbook: Runbook, given: InputValues): InputValues {
   const declared = runbook.inputs;

@@ -6,6 +6,7 @@
 import { Runbook, type Problem } from '@keel/schemas';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
 import { conditionError, templateError } from './expressions';
+import { StepGraph } from './stepGraph';
 import { cronError, timeZoneError } from './triggerSchedule';
 
 export interface ParsedRunbook {
@@ -23,8 +24,16 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
   const check = (where: (string | number)[], error: string | null): void => {
     if (error) problems.push(problemAt(text, where, error, path));
   };
-  const earlier = new Set<string>();
+  const graph = new StepGraph(runbook.steps);
+  for (const problem of graph.problems(runbook.steps)) {
+    const where =
+      problem.need === undefined
+        ? ['steps', problem.index, 'needs']
+        : ['steps', problem.index, 'needs', problem.need];
+    problems.push(problemAt(text, where, problem.message, path));
+  }
   runbook.steps.forEach((step, index) => {
+    const earlier = graph.before(step.id);
     const fields = step as unknown as Record<string, unknown>;
     for (const field of TEMPLATE_FIELDS) {
       if (typeof fields[field] === 'string') check(['steps', index, field], templateError(fields[field]));
@@ -35,20 +44,29 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
         if (typeof value === 'string') check(['steps', index, 'with', key], templateError(value));
       }
     }
-    for (const field of [...TEMPLATE_FIELDS, 'when'] as const) {
-      const value = fields[field];
+    const templates: [(string | number)[], unknown][] = [
+      ...[...TEMPLATE_FIELDS, 'when'].map((field): [(string | number)[], unknown] => [
+        [field],
+        fields[field],
+      ]),
+      ...Object.entries(step.type === 'connector' ? step.with : {}).map(
+        ([key, value]): [(string | number)[], unknown] => [['with', key], value],
+      ),
+    ];
+    for (const [field, value] of templates) {
       if (typeof value !== 'string') continue;
       for (const [, referenced] of value.matchAll(/\bsteps\.([a-zA-Z][\w-]*)/g)) {
         if (!earlier.has(referenced!)) {
           const why =
             referenced === step.id
               ? `a step cannot read its own result ("steps.${referenced}")`
-              : `"steps.${referenced}" is not a step before this one`;
-          check(['steps', index, field], why);
+              : step.needs
+                ? `"steps.${referenced}" has not ended when this step starts (add it to needs:)`
+                : `"steps.${referenced}" is not a step before this one`;
+          check(['steps', index, ...field], why);
         }
       }
     }
-    earlier.add(step.id);
   });
   for (const [name, output] of Object.entries(runbook.outputs)) {
     check(['outputs', name, 'value'], templateError(output.value));

@@ -2,12 +2,9 @@
 import {
   ControlStateRequest,
   EmergencyStopRequest,
-  ErrorCodes,
-  KeelRpcError,
   MetricsReportRequest,
   ResumeRequest,
 } from '@keel/schemas';
-import { ConductorRequestError } from '../conductor/conductor';
 import type { Daemon } from '../daemon';
 import type { Router } from '../rpc/router';
 
@@ -18,13 +15,7 @@ export function registerControlHandlers(router: Router, daemon: Daemon): void {
     (await conductor()).emergencyStop(reason ?? null),
   );
   router.handle(ResumeRequest, async () => (await conductor()).resume());
-  router.handle(MetricsReportRequest, async ({ since, until }) => {
-    try {
-      return await (await conductor()).metrics({ since, until });
-    } catch (error) {
-      if (error instanceof ConductorRequestError)
-        throw new KeelRpcError(ErrorCodes.InvalidParams, error.message);
-      throw error;
-    }
-  });
+  router.handle(MetricsReportRequest, async ({ since, until }) =>
+    (await conductor()).metrics({ since, until }),
+  );
 }

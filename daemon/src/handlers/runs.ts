@@ -1,7 +1,5 @@
 /** `keel/runbooks/*`, `keel/runs/*` and `keel/models/*`: runbooks and the runs of them. */
 import {
-  ErrorCodes,
-  KeelRpcError,
   RunbooksListRequest,
   RunbookTestRequest,
   RunCancelRequest,
@@ -11,8 +9,6 @@ import {
   RunStartRequest,
   SetApiKeyRequest,
 } from '@keel/schemas';
-import { ConductorRequestError } from '../conductor/conductor';
-import { InputError } from '../conductor/runInputs';
 import type { Daemon } from '../daemon';
 import type { Router } from '../rpc/router';
 
@@ -20,20 +16,14 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
   const conductor = () => daemon.conductor.get();
   router.handle(RunbooksListRequest, async () => ({ runbooks: await (await conductor()).listRunbooks() }));
   router.handle(RunStartRequest, async ({ runbook, inputs, recordCassette, replayCassette }) =>
-    asInvalidParams(async () =>
-      (await conductor()).start(runbook, inputs, { record: recordCassette, replay: replayCassette }),
-    ),
+    (await conductor()).start(runbook, inputs, { record: recordCassette, replay: replayCassette }),
   );
   router.handle(RunsListRequest, async ({ limit, runbook }) => ({
     runs: (await conductor()).list(limit, runbook),
   }));
-  router.handle(RunGetRequest, async ({ id }) => asInvalidParams(async () => (await conductor()).trace(id)));
-  router.handle(RunCancelRequest, async ({ id }) =>
-    asInvalidParams(async () => (await conductor()).cancel(id)),
-  );
-  router.handle(RunReplayRequest, async ({ id, runbook }) =>
-    asInvalidParams(async () => (await conductor()).replay(id, runbook)),
-  );
+  router.handle(RunGetRequest, async ({ id }) => (await conductor()).trace(id));
+  router.handle(RunCancelRequest, async ({ id }) => (await conductor()).cancel(id));
+  router.handle(RunReplayRequest, async ({ id, runbook }) => (await conductor()).replay(id, runbook));
   router.handle(RunbookTestRequest, async ({ runbook }) => ({
     results: await (await conductor()).test(runbook),
   }));
@@ -42,16 +32,4 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
     daemon.conductor.setApiKey(apiKey, origin);
     return { ok: true as const };
   });
-}
-
-/** Mistakes the caller can fix (an unknown run, a missing input) answer InvalidParams with the reason. */
-async function asInvalidParams<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof ConductorRequestError || error instanceof InputError) {
-      throw new KeelRpcError(ErrorCodes.InvalidParams, error.message);
-    }
-    throw error;
-  }
 }

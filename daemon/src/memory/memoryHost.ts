@@ -3,7 +3,8 @@
  * settings it depends on change (a new embedder rebuilds the index). A memory plane that cannot
  * start (an embeddings endpoint that is down, a key that is missing) is reported, not fatal.
  */
-import { ErrorCodes, KeelRpcError, WorkspaceConfig, type IndexStatus } from '@keel/schemas';
+import { WorkspaceConfig, type IndexStatus } from '@keel/schemas';
+import { NotInitialized, Unavailable } from '../errors';
 import type { Logger } from '../log';
 import { firstLine } from './store/stores';
 import { MemoryService } from './memoryService';
@@ -54,8 +55,7 @@ export class MemoryHost {
    */
   async get(options: { sync: boolean } = { sync: true }): Promise<MemoryService> {
     if (!this.config) {
-      throw new KeelRpcError(
-        ErrorCodes.WorkspaceNotInitialized,
+      throw new NotInitialized(
         'This folder is not a Keel workspace (no keel.yaml): run "keel init" to index and search its memory.',
       );
     }
@@ -65,7 +65,7 @@ export class MemoryHost {
       service = await this.service;
     } catch (error) {
       this.service = null;
-      throw new KeelRpcError(ErrorCodes.MemoryUnavailable, `Memory is unavailable: ${firstLine(error)}`);
+      throw new Unavailable(`Memory is unavailable: ${firstLine(error)}`);
     }
     if (this.options.mode === 'in-process' && options.sync) {
       this.synced ??= service.sync().then(() => undefined);

@@ -5,8 +5,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
-  ErrorCodes,
-  KeelRpcError,
   type IndexState,
   type IndexStatus,
   type MemoryDocument,
@@ -15,6 +13,7 @@ import {
   type SearchResult,
   type WorkspaceConfig,
 } from '@keel/schemas';
+import { OperatorError, Unavailable } from '../errors';
 import { readInsideText } from '../files/workspacePaths';
 import type { Logger } from '../log';
 import { Semaphore } from '../runtime/semaphore';
@@ -241,8 +240,7 @@ export class MemoryService {
       try {
         return await searchChunks(this.stores.chunkIndex, this.embedder, options, mode);
       } catch (again) {
-        throw new KeelRpcError(
-          ErrorCodes.MemoryUnavailable,
+        throw new Unavailable(
           `The memory index is being rebuilt after damage (${firstLine(again)}); search again in a few seconds.`,
         );
       }
@@ -263,8 +261,7 @@ export class MemoryService {
   async get(path: string): Promise<MemoryDocument> {
     const normalized = path.replace(/\\/g, '/').replace(/^\.\//, '');
     if (normalized.startsWith('/') || normalized.split('/').includes('..') || !isIndexable(normalized)) {
-      throw new KeelRpcError(
-        ErrorCodes.InvalidParams,
+      throw new OperatorError(
         `${path} is not a memory file of this workspace (Markdown or YAML, outside hidden folders)`,
       );
     }
@@ -273,10 +270,10 @@ export class MemoryService {
     try {
       content = await readInsideText(this.options.root, normalized);
     } catch (error) {
-      throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: ${firstLine(error)}`);
+      throw new OperatorError(`Cannot read ${normalized}: ${firstLine(error)}`);
     }
     if (content === null) {
-      throw new KeelRpcError(ErrorCodes.InvalidParams, `Cannot read ${normalized}: there is no such file`);
+      throw new OperatorError(`Cannot read ${normalized}: there is no such file`);
     }
     const [prepared] = await this.preparer.prepare([{ path: normalized, content }], false);
     const parsed = prepared!.parsed;

@@ -1,10 +1,13 @@
 /**
  * The daemon's one typed router. Transports (the LSP connection, the JSON-RPC socket, the CLI's
  * in-process client) hand it a method name and raw params; it validates the params with the
- * method's zod schema, runs the handler and checks the result against the declared schema.
+ * method's zod schema, runs the handler and checks the result against the declared schema. It is
+ * also where errors become JSON-RPC errors: params that fail their schema answer InvalidParams, a
+ * domain error its kind's code (rpcErrors.ts), anything else InternalError.
  */
 import { z } from 'zod';
 import { ErrorCodes, KeelRpcError, type RequestDefinition, type ResultOf } from '@keel/schemas';
+import { rpcErrorOf } from './rpcErrors';
 
 export interface CallContext {
   /** Which transport the call came in on, for the log. */
@@ -54,8 +57,10 @@ export class Router {
     try {
       result = await route.handler(params.data, context);
     } catch (error) {
-      if (error instanceof KeelRpcError) throw error;
-      throw new KeelRpcError(ErrorCodes.InternalError, `${method} failed: ${(error as Error).message}`);
+      throw (
+        rpcErrorOf(error) ??
+        new KeelRpcError(ErrorCodes.InternalError, `${method} failed: ${(error as Error).message}`)
+      );
     }
     const checked = route.definition.result.safeParse(result);
     if (!checked.success) {

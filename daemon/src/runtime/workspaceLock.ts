@@ -11,6 +11,7 @@ import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { unlinkSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { AlreadyRunning } from '../errors';
 import { socketPathFor, stateDir } from './paths';
 import { readStateFile, StateSeal } from './stateKey';
 
@@ -26,7 +27,7 @@ export const LockInfo = z.object({
 });
 export type LockInfo = z.infer<typeof LockInfo>;
 
-export class DaemonAlreadyRunningError extends Error {
+export class DaemonAlreadyRunningError extends AlreadyRunning {
   constructor(
     readonly workspace: string,
     readonly holder: LockInfo,

@@ -6,13 +6,13 @@
  */
 import {
   DEFAULT_APPROVAL_RULES,
-  ErrorCodes,
-  KeelRpcError,
+  EDITOR_RESTRICTED_ENV,
   type Runbook,
   type TrustEndpoint,
   type TrustState,
   type WorkspaceConfig,
 } from '@keel/schemas';
+import { NotTrusted, TrustChanged } from '../errors';
 import type { Logger } from '../log';
 import { describeRule } from '../approvals/policy';
 import { readTrust, removeTrust, writeTrust, type TrustRecord } from './trustStore';
@@ -23,9 +23,6 @@ import { sameEndpoint, wantsHash, wantsOf, type Wants } from './wants';
  * do without a keel.yaml, so a workspace that falls back to them is not asked about them again.
  */
 const DEFAULT_RULES = new Set(DEFAULT_APPROVAL_RULES.map(describeRule));
-
-/** Set by the editor for a daemon it starts in VS Code's Restricted Mode. */
-export const EDITOR_RESTRICTED_ENV = 'KEEL_EDITOR_RESTRICTED';
 
 export class WorkspaceTrust {
   private wants: Wants = { endpoints: [], triggers: [], rules: [] };
@@ -111,8 +108,7 @@ export class WorkspaceTrust {
   async grant(hash: string): Promise<TrustState> {
     const state = this.state();
     if (hash !== state.wantsHash) {
-      throw new KeelRpcError(
-        ErrorCodes.TrustChanged,
+      throw new TrustChanged(
         'The workspace settings changed since they were shown; review them again before trusting.',
         state,
       );
@@ -147,8 +143,7 @@ export class WorkspaceTrust {
   require(what: string): void {
     if (this.trusted) return;
     const state = this.state();
-    throw new KeelRpcError(
-      ErrorCodes.NotTrusted,
+    throw new NotTrusted(
       `${what} needs your trust in this workspace first: ${state.summary} ` +
         'Run "keel trust" in the workspace, or answer the prompt in the editor.',
       state,

@@ -76,6 +76,8 @@ export class ModelGateway {
           false,
         );
       }
+      // Held until the call ends, so steps running in parallel cannot together pass the budget.
+      const release = options.budget.reserveCall(tier, inputTokens, request.maxOutputTokens);
       const started = performance.now();
       const base = {
         type: 'modelCall',
@@ -101,6 +103,7 @@ export class ModelGateway {
         breaker?.success();
         const usd = cost(tier, response.usage.inputTokens, response.usage.outputTokens);
         options.budget.spend(usd, response.usage.inputTokens + response.usage.outputTokens);
+        release();
         const record: RecordOf<'modelCall'> = {
           ...base,
           ...logged,
@@ -112,6 +115,7 @@ export class ModelGateway {
         };
         return { result: response, record };
       } catch (caught) {
+        release();
         const error =
           caught instanceof ModelCallError
             ? caught

@@ -1,0 +1,235 @@
+/**
+ * Steps that run at the same time, in a real daemon (in this process) with a real git repository
+ * and the OpenAI-compatible test server: steps whose `needs:` have ended start together (up to
+ * `runbooks.parallelSteps`), a join waits for both, the budget holds across branches, a branch
+ * waiting for the operator gives the run's slot up only once no branch works, and a restart
+ * takes every ended branch from the journal.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import {
+  ApprovalApproveRequest,
+  RunGetRequest,
+  RunReplayRequest,
+  RunStartRequest,
+  type RunSummary,
+} from '@keel/schemas';
+import { Daemon } from '../../daemon/src/daemon';
+import { createLogger } from '../../daemon/src/log';
+import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { initWorkspace } from '../../daemon/src/workspace/init';
+import { trust } from '../helpers/trust';
+import { writeNote } from '../helpers/memory';
+import { ModelServer, type ReceivedRequest } from '../helpers/modelServer';
+import { waitFor } from '../helpers/processes';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+let dirs: TempDirs;
+let server: ModelServer;
+let daemon: Daemon | null = null;
+let client: InProcessClient;
+
+function git(...args: string[]): string {
+  return execFileSync('git', args, { cwd: dirs.workspace, encoding: 'utf8' });
+}
+
+async function start(): Promise<void> {
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'error' }),
+  });
+  client = new InProcessClient(daemon);
+  await trust(daemon);
+}
+
+async function configure(runbooks: string, tier = '{ model: m }'): Promise<void> {
+  await writeFile(
+    join(dirs.workspace, 'keel.yaml'),
+    `version: 1
+models:
+  endpoint: { baseUrl: ${server.baseUrl} }
+  tiers:
+    fast: ${tier}
+runbooks: ${runbooks}
+`,
+  );
+}
+
+/** Two independent model calls, a join that reads both, then an outbox file. */
+const WEEKLY = `apiVersion: keel/v1
+name: weekly
+role: Operations lead
+description: The week's sales and content, side by side, then one summary.
+budget: { maxUsd: 1.5 }
+steps:
+  - { id: sales, type: llm, prompt: "About sales", needs: [] }
+  - { id: content, type: llm, prompt: "About content", needs: [] }
+  - id: summary
+    type: llm
+    needs: [sales, content]
+    prompt: "Summary of {{ steps.sales.output }} and {{ steps.content.output }}"
+  - id: save
+    type: connector
+    use: fs.outbox@1
+    with: { path: weekly.md, content: "{{ steps.summary.output }}" }
+`;
+
+/** A branch that waits for the operator beside a branch that asks the model. */
+const REVIEW = `apiVersion: keel/v1
+name: review
+role: Account manager
+description: Proposes a note while the model drafts a reply.
+steps:
+  - id: note
+    type: propose
+    needs: []
+    path: memory/accounts/acme.md
+    content: "# Acme\\n"
+  - { id: reply, type: llm, prompt: "About reply", needs: [] }
+`;
+
+const DRAFT = `apiVersion: keel/v1
+name: draft
+role: Operations
+description: Writes a draft to the outbox.
+steps:
+  - id: save
+    type: connector
+    use: fs.outbox@1
+    with: { path: draft.md, content: Draft }
+`;
+
+/** The prompt a request sent. */
+function prompt(request: ReceivedRequest): string {
+  const messages = (request.body as { messages: { role: string; content: string }[] }).messages;
+  return messages.find((m) => m.role === 'user')!.content;
+}
+
+/** Answers `About X` with X's name after `delayMs`, and anything else with "joined". */
+function answerByTopic(delayMs: Record<string, number> = {}): void {
+  server.respondWith((request) => {
+    const topic = /^About (\w+)/.exec(prompt(request))?.[1];
+    return topic
+      ? { content: topic, delayMs: delayMs[topic] ?? 300 }
+      : { content: `joined: ${prompt(request)}`, delayMs: 10 };
+  });
+}
+
+async function run(id: string): Promise<RunSummary> {
+  return (await client.request(RunGetRequest, { id })).run;
+}
+
+async function reaches(id: string, status: RunSummary['status'], timeoutMs = 15_000): Promise<RunSummary> {
+  return waitFor(
+    `run ${id} ${status}`,
+    async () => ((await run(id)).status === status ? run(id) : null),
+    timeoutMs,
+  );
+}
+
+async function startRun(runbook: string): Promise<string> {
+  return (await client.request(RunStartRequest, { runbook, inputs: {} })).id;
+}
+
+beforeEach(async () => {
+  dirs = await makeTempDirs();
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  server = await ModelServer.start();
+  await initWorkspace(dirs.workspace);
+  await configure('{ parallelSteps: 4 }');
+  await writeNote(dirs.workspace, 'runbooks/weekly.yaml', WEEKLY);
+  await writeNote(dirs.workspace, 'runbooks/review.yaml', REVIEW);
+  await writeNote(dirs.workspace, 'runbooks/draft.yaml', DRAFT);
+  git('init', '-q');
+  git('config', 'user.name', 'Maya');
+  git('config', 'user.email', 'maya@example.com');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'Start');
+});
+afterEach(async () => {
+  await daemon?.stop('test over');
+  daemon = null;
+  await server.close();
+  await dirs.cleanup();
+});
+
+it('asks the model for both branches at once, then the join with both answers', async () => {
+  answerByTopic();
+  await start();
+  const id = await startRun('weekly');
+  const ended = await reaches(id, 'succeeded');
+  expect(ended.stepsDone).toBe(4);
+  const [first, second, join_] = server.requests;
+  expect([prompt(first!), prompt(second!)].sort()).toEqual(['About content', 'About sales']);
+  // Both were asked before either answered (each answer takes 300 ms).
+  expect(second!.receivedAt - first!.receivedAt).toBeLessThan(250);
+  expect(join_!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(290);
+  expect(prompt(join_!)).toBe('Summary of sales and content');
+  expect(await readFile(join(dirs.workspace, 'outbox/weekly.md'), 'utf8')).toBe(
+    'joined: Summary of sales and content',
+  );
+  // The replay takes both branches and the join from the journal: no call, no write.
+  const asked = server.requests.length;
+  const replay = await client.request(RunReplayRequest, { id });
+  expect(replay).toMatchObject({ status: 'succeeded', modelCalls: 0, sideEffects: 0, divergence: null });
+  expect(server.requests).toHaveLength(asked);
+});
+
+it('asks one at a time with parallelSteps: 1', async () => {
+  await configure('{ parallelSteps: 1 }');
+  answerByTopic();
+  await start();
+  await reaches(await startRun('weekly'), 'succeeded');
+  const [first, second] = server.requests;
+  expect(prompt(first!)).toBe('About sales');
+  expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(290);
+});
+
+it('holds the budget across branches: a call that fits alone waits for no room beside another', async () => {
+  // Each call could cost up to $1.024 (1,024 output tokens at $1,000 per million); the run may spend $1.50.
+  await configure('{ parallelSteps: 4 }', '{ model: m, inputUsdPerMTok: 0, outputUsdPerMTok: 1000 }');
+  answerByTopic();
+  await start();
+  const ended = await reaches(await startRun('weekly'), 'budget_exceeded');
+  expect(ended.error).toMatch(/held by calls in flight that passes budget\.maxUsd \(\$1\.5\)/);
+  expect(server.requests).toHaveLength(1);
+});
+
+it('gives the slot up only once every branch waits, so another run goes on meanwhile', async () => {
+  await configure('{ concurrency: 1, parallelSteps: 4 }');
+  answerByTopic({ reply: 1_500 });
+  await start();
+  const review = await startRun('review');
+  await waitFor('the model call', () => server.requests.length === 1);
+  // One branch waits for the operator, the other works: the run keeps the only slot.
+  const draft = await startRun('draft');
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  expect((await run(draft)).status).toBe('queued');
+  // The model answered; only the decision is left: the slot goes to the other run.
+  await reaches(draft, 'succeeded');
+  expect(server.requests).toHaveLength(1);
+  const waiting = await reaches(review, 'waiting_approval');
+  await client.request(ApprovalApproveRequest, { id: waiting.waitingFor! });
+  await reaches(review, 'succeeded');
+  expect(await readFile(join(dirs.workspace, 'memory/accounts/acme.md'), 'utf8')).toBe('# Acme\n');
+});
+
+it('after a restart, takes the branch that ended from the journal and asks only for the other', async () => {
+  answerByTopic({ content: 60_000 });
+  await start();
+  const id = await startRun('weekly');
+  await waitFor('sales to end, content to be asked', async () => (await run(id)).stepsDone === 1);
+  await daemon!.stop('restart');
+  server.respondWith((request) => ({
+    content: /^About/.test(prompt(request)) ? 'content' : `joined: ${prompt(request)}`,
+  }));
+  const before = server.requests.length;
+  await start();
+  await reaches(id, 'succeeded');
+  const asked = server.requests.slice(before).map(prompt);
+  expect(asked).toEqual(['About content', 'Summary of sales and content']);
+  expect(await readdir(join(dirs.workspace, 'outbox'))).toEqual(['weekly.md']);
+});
