@@ -51,6 +51,11 @@ export function describeTrace(trace: RunTrace): string {
         (step.durationMs !== null ? `  ${formatDuration(step.durationMs, true)}` : '') +
         (calls.length ? `  ${calls.length} model call(s), ${tokens} tokens, ${usd(cost)}` : ''),
     );
+    for (const tried of step.attempts ?? []) {
+      lines.push(
+        `    attempt ${tried.attempt}: ${tried.status}${tried.error ? ` (${clip(tried.error)})` : ''}`,
+      );
+    }
     for (const call of calls) {
       lines.push(
         `    model ${call.model} (${call.tier}) attempt ${call.attempt}: ${call.outcome}, ${Math.round(call.latencyMs)} ms`,

@@ -59,6 +59,8 @@ export const JournalRecord = z.discriminatedUnion('type', [
     stepId: z.string(),
     stepType: z.string(),
     input: z.unknown(),
+    /** 1 for the first attempt of the step; more when its `retry:` tried it again. */
+    attempt: z.number().int().min(1).optional(),
     at: At,
   }),
   z.object({
@@ -67,6 +69,8 @@ export const JournalRecord = z.discriminatedUnion('type', [
     /** 0-based index of the call within its step; attempts of one call share it. */
     call: z.number().int(),
     attempt: z.number().int(),
+    /** The step's attempt that made the call (1 when absent): a retried step asks the model again. */
+    stepAttempt: z.number().int().min(1).optional(),
     tier: z.string(),
     model: z.string(),
     requestHash: z.string(),
@@ -92,6 +96,8 @@ export const JournalRecord = z.discriminatedUnion('type', [
     type: z.literal('stepEnd'),
     stepId: z.string(),
     status: z.enum(['succeeded', 'skipped', 'failed']),
+    /** The attempt that ended (1 when absent). */
+    attempt: z.number().int().min(1).optional(),
     output: z.unknown(),
     error: z.string().nullable(),
     retrieved: z

@@ -5,6 +5,7 @@
  * replays a finished run (a history in mode `replay`): the journal answers every model call and
  * side effect, and nothing is written.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { CircuitBreaker } from '../governance/circuitBreaker';
@@ -147,8 +148,13 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     sideEffects,
   });
 
-  const executeStep = async (step: RunbookStep): Promise<ExecutionResult | null> => {
-    if (signal.aborted) return end('cancelled', 'cancelled by the operator');
+  /** One attempt of a step: null when it ended, `retry` when its `retry:` may try it again. */
+  const attemptStep = async (
+    step: RunbookStep,
+    attempt: number,
+  ): Promise<ExecutionResult | null | { retry: string }> => {
+    const numbered = attempt > 1 ? { attempt } : {};
+    const clock = new AttemptClock(step, signal);
     try {
       if (step.when && !(await evaluateCondition(step.when, scope))) {
         await history.append({
@@ -164,14 +170,36 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         return null;
       }
       budget.takeStep(`step "${step.id}"`);
-      const input = await stepInput(step, runtime);
-      await history.append({ type: 'stepStart', stepId: step.id, stepType: step.type, input, at: now() });
+      const own: StepRuntime = {
+        ...runtime,
+        signal: clock.signal,
+        models: gateway.forAttempt({ number: attempt, signal: clock.signal }),
+        // The operator's time is not the step's: its timeout stops while it waits for a decision.
+        propose: async (request) => {
+          clock.pause();
+          try {
+            return await runtime.propose(request);
+          } finally {
+            clock.resume();
+          }
+        },
+      };
+      const input = await stepInput(step, own);
+      await history.append({
+        type: 'stepStart',
+        stepId: step.id,
+        stepType: step.type,
+        input,
+        ...numbered,
+        at: now(),
+      });
       const recalled = history.mode === 'replay' ? recall(step, input, history) : null;
-      const result = recalled ?? (await runStep(step, runtime));
+      const result = recalled ?? (await clock.race(runStep(step, own)));
       await history.append({
         type: 'stepEnd',
         stepId: step.id,
         status: 'succeeded',
+        ...numbered,
         output: result.output ?? null,
         error: null,
         retrieved: result.retrieved ?? [],
@@ -182,19 +210,46 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     } catch (error) {
       if (error instanceof ReplayDivergenceError) throw error;
       if (signal.aborted) return end('cancelled', 'cancelled by the operator');
-      const message = describe(error);
+      const message = clock.timedOut ?? describe(error);
       if (error instanceof BudgetExceededError) return end('budget_exceeded', `budget exceeded: ${message}`);
       await history.append({
         type: 'stepEnd',
         stepId: step.id,
         status: 'failed',
+        ...numbered,
         output: null,
         error: message,
         retrieved: [],
         at: now(),
       });
       steps[step.id] = { output: null, status: 'failed' };
-      return end('failed', `step "${step.id}" failed: ${message}`);
+      const retryable = !(error instanceof StepFailedError && !error.retryable);
+      if (retryable && attempt < (step.retry?.maxAttempts ?? 1)) return { retry: message };
+      return end('failed', `step "${step.id}" failed${attempts(attempt)}: ${message}`);
+    } finally {
+      clock.stop();
+    }
+  };
+
+  const executeStep = async (step: RunbookStep): Promise<ExecutionResult | null> => {
+    const retry = step.retry ?? { maxAttempts: 1, backoffSeconds: 0 };
+    for (let attempt = nextAttempt(step.id, history); ; attempt++) {
+      if (signal.aborted) return end('cancelled', 'cancelled by the operator');
+      if (attempt > retry.maxAttempts) {
+        // Its last attempt failed before a restart: the run ends as it would have.
+        const last = history.stepEnd(step.id)?.error ?? 'it failed';
+        return end('failed', `step "${step.id}" failed${attempts(attempt - 1)}: ${last}`);
+      }
+      const outcome = await attemptStep(step, attempt);
+      if (outcome === null || !('retry' in outcome)) return outcome;
+      if (history.mode === 'live') {
+        const delayMs = Math.min(retry.backoffSeconds * 1000 * 2 ** (attempt - 1), 300_000);
+        const slept = await (options.sleep ?? sleep)(delayMs, signal).then(
+          () => true,
+          () => false,
+        );
+        if (!slept) return end('cancelled', 'cancelled by the operator');
+      }
     }
   };
 
@@ -350,4 +405,84 @@ function describe(error: unknown): string {
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/**
+ * The attempt a step starts at: 1, the same attempt again when a restart interrupted it, or the
+ * next one when its last attempt failed (a replay starts over from the first).
+ */
+function nextAttempt(stepId: string, history: RunHistory): number {
+  if (history.mode === 'replay') return 1;
+  const start = history.stepStart(stepId);
+  if (!start) return 1;
+  const started = start.attempt ?? 1;
+  const ended = history.stepEnd(stepId);
+  return ended?.status === 'failed' && (ended.attempt ?? 1) === started ? started + 1 : started;
+}
+
+function attempts(count: number): string {
+  return count > 1 ? ` after ${count} attempts` : '';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return delay(ms, undefined, { signal });
+}
+
+/**
+ * One attempt's time limit (`timeoutSeconds`): its signal ends the attempt's model calls when
+ * the limit passes; the clock stops while the step waits for the operator.
+ */
+class AttemptClock {
+  private readonly controller = new AbortController();
+  readonly signal: AbortSignal;
+  /** Why the attempt was stopped, once its time ran out. */
+  timedOut: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private leftMs: number;
+  private since = 0;
+  private expired: (() => void) | null = null;
+
+  constructor(
+    private readonly step: RunbookStep,
+    run: AbortSignal,
+  ) {
+    this.signal = AbortSignal.any([run, this.controller.signal]);
+    this.leftMs = (step.timeoutSeconds ?? 0) * 1000;
+    this.resume();
+  }
+
+  /** The step's work, or a failure as soon as its time runs out. */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (!this.step.timeoutSeconds) return work;
+    const timeout = new Promise<never>((_, reject) => {
+      this.expired = () => reject(new StepFailedError(this.timedOut!));
+    });
+    if (this.timedOut) this.expired?.();
+    return Promise.race([work, timeout]);
+  }
+
+  pause(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.leftMs -= performance.now() - this.since;
+  }
+
+  resume(): void {
+    if (!this.step.timeoutSeconds || this.timer || this.timedOut) return;
+    this.since = performance.now();
+    this.timer = setTimeout(() => this.expire(), Math.max(0, this.leftMs));
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private expire(): void {
+    this.timer = null;
+    this.timedOut = `it took longer than its timeoutSeconds (${this.step.timeoutSeconds} s)`;
+    this.controller.abort(new Error(this.timedOut));
+    this.expired?.();
+  }
 }

@@ -196,7 +196,7 @@ export class RunHistory {
         break;
       case 'modelCall':
         if (record.outcome === 'ok' && record.response) {
-          this.results.set(modelKey(record.stepId, record.call), {
+          this.results.set(modelKey(record.stepId, record.call, record.stepAttempt), {
             result: record.response,
             fingerprint: record.requestHash,
           });
@@ -221,9 +221,12 @@ export class RunHistory {
   }
 }
 
-/** The `once` key of a step's model call (attempts of one call share it). */
-export function modelKey(stepId: string, call: number): string {
-  return `model:${stepId}#${call}`;
+/**
+ * The `once` key of a step's model call (attempts of one call share it); a step's later attempt
+ * (its `retry:`) has calls of its own.
+ */
+export function modelKey(stepId: string, call: number, stepAttempt = 1): string {
+  return stepAttempt > 1 ? `model:${stepId}@${stepAttempt}#${call}` : `model:${stepId}#${call}`;
 }
 
 /** The `once` key of a side effect with this idempotency key (`<run>:<step>[:<turn>:<call>]`). */

@@ -92,6 +92,13 @@ function renderStep(
       : 'no model calls',
   ];
   out.line(`- ${facts.filter((f) => f !== null).join(' · ')}`).line();
+  if (step.attempts) {
+    out.line('**Attempts**').line();
+    for (const tried of step.attempts) {
+      out.line(`- ${tried.attempt}: ${tried.status}${tried.error ? `: ${tried.error}` : ''}`);
+    }
+    out.line();
+  }
   if (step.error) out.line('**Error**').line().block(step.error, 'text');
   if (step.status === 'waiting_approval' && waiting) renderWaiting(out, waiting);
   if (step.retrieved.length > 0) {

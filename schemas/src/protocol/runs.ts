@@ -133,6 +133,18 @@ export const StepTrace = z.object({
   output: z.unknown().nullable(),
   error: z.string().nullable(),
   modelCalls: z.array(ModelCallInfo),
+  /** Each attempt, when the step's `retry:` tried it more than once (absent otherwise). */
+  attempts: z
+    .array(
+      z.object({
+        attempt: z.number().int(),
+        status: z.enum(['running', 'succeeded', 'failed']),
+        startedAt: z.string(),
+        endedAt: z.string().nullable(),
+        error: z.string().nullable(),
+      }),
+    )
+    .optional(),
   /** Memory this step read: path and line range of each chunk. */
   retrieved: z.array(
     z.object({ path: z.string(), startLine: z.number(), endLine: z.number(), score: z.number() }),

@@ -27,7 +27,23 @@ export interface GatewayOptions {
   breaker?: CircuitBreaker | null;
 }
 
-export class ModelGateway {
+/** One attempt of a step: its number (1, then more when `retry:` tries it again) and its signal. */
+export interface StepAttempt {
+  number: number;
+  signal: AbortSignal;
+}
+
+/** What a step uses of the gateway. */
+export interface ModelCalls {
+  call(
+    stepId: string,
+    call: number,
+    tierName: string,
+    request: Omit<ModelRequest, 'model'>,
+  ): Promise<ModelResponse>;
+}
+
+export class ModelGateway implements ModelCalls {
   /** Calls actually sent to the provider (replays and journal hits excluded). */
   sent = 0;
 
@@ -38,19 +54,25 @@ export class ModelGateway {
     call: number,
     tierName: string,
     request: Omit<ModelRequest, 'model'>,
+    attempt: StepAttempt = { number: 1, signal: this.options.signal },
   ): Promise<ModelResponse> {
     const { options } = this;
     const tier = this.tier(tierName);
     const requestHash = hashRequest(request);
     return options.history.once(
       {
-        key: modelKey(stepId, call),
+        key: modelKey(stepId, call, attempt.number),
         stepId,
         fingerprint: requestHash,
         what: `makes a model call (call ${call + 1})`,
       },
-      () => this.send(stepId, call, tierName, tier, requestHash, request),
+      () => this.send(stepId, call, tierName, tier, requestHash, request, attempt),
     );
+  }
+
+  /** The gateway as one attempt of a step uses it: calls of its own, ended by its signal. */
+  forAttempt(attempt: StepAttempt): ModelCalls {
+    return { call: (stepId, call, tier, request) => this.call(stepId, call, tier, request, attempt) };
   }
 
   /** Sends the call, retrying what may pass; the answer's record is journaled by `once`. */
@@ -61,8 +83,10 @@ export class ModelGateway {
     tier: ModelTier,
     requestHash: string,
     request: Omit<ModelRequest, 'model'>,
+    stepAttempt: StepAttempt,
   ): Promise<Performed<ModelResponse>> {
     const { options } = this;
+    const signal = stepAttempt.signal;
     const full: ModelRequest = { ...request, model: tier.model };
     const inputTokens = estimateTokens(JSON.stringify([request.messages, request.tools ?? []]));
     for (let attempt = 1; ; attempt++) {
@@ -84,6 +108,7 @@ export class ModelGateway {
         stepId,
         call,
         attempt,
+        ...(stepAttempt.number > 1 ? { stepAttempt: stepAttempt.number } : {}),
         tier: tierName,
         model: tier.model,
         requestHash,
@@ -98,7 +123,7 @@ export class ModelGateway {
         const response = await options.provider.complete(
           full,
           { stepId, call, requestHash },
-          { signal: options.signal, timeoutMs },
+          { signal, timeoutMs },
         );
         breaker?.success();
         const usd = cost(tier, response.usage.inputTokens, response.usage.outputTokens);
@@ -133,9 +158,9 @@ export class ModelGateway {
         if (error.retryable) breaker?.failure();
         else if (error.outcome !== 'cancelled') breaker?.success();
         const policy = options.models.retry;
-        if (!error.retryable || attempt >= policy.maxAttempts || options.signal.aborted) throw error;
+        if (!error.retryable || attempt >= policy.maxAttempts || signal.aborted) throw error;
         const delay = error.retryAfterMs ?? backoffDelay(policy, attempt, options.random ?? Math.random);
-        await (options.sleep ?? sleep)(Math.min(delay, 300_000), options.signal);
+        await (options.sleep ?? sleep)(Math.min(delay, 300_000), signal);
       }
     }
   }

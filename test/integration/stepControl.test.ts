@@ -1,9 +1,11 @@
 /**
- * Steps that run at the same time, in a real daemon (in this process) with a real git repository
- * and the OpenAI-compatible test server: steps whose `needs:` have ended start together (up to
+ * How steps execute, in a real daemon (in this process) with a real git repository and the
+ * OpenAI-compatible test server. Parallel: steps whose `needs:` have ended start together (up to
  * `runbooks.parallelSteps`), a join waits for both, the budget holds across branches, a branch
- * waiting for the operator gives the run's slot up only once no branch works, and a restart
- * takes every ended branch from the journal.
+ * waiting for the operator gives the run's slot up only once no branch works, and a restart takes
+ * every ended branch from the journal. Retries and timeouts: a failed or timed-out attempt is
+ * tried again as `retry:` says, each attempt in the trace; a rejection is never retried, and time
+ * waiting for the operator is not the step's.
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   ApprovalApproveRequest,
+  ApprovalRejectRequest,
   RunGetRequest,
   RunReplayRequest,
   RunStartRequest,
@@ -232,4 +235,79 @@ it('after a restart, takes the branch that ended from the journal and asks only 
   const asked = server.requests.slice(before).map(prompt);
   expect(asked).toEqual(['About content', 'Summary of sales and content']);
   expect(await readdir(join(dirs.workspace, 'outbox'))).toEqual(['weekly.md']);
+});
+
+const FLAKY = `apiVersion: keel/v1
+name: flaky
+role: Analyst
+description: One model call, tried again when it fails or takes too long.
+steps:
+  - id: answer
+    type: llm
+    prompt: "About answers"
+    timeoutSeconds: 1
+    retry: { maxAttempts: 3, backoffSeconds: 0.05 }
+`;
+
+const GUARDED = `apiVersion: keel/v1
+name: guarded
+role: Account manager
+description: A proposal with a short timeout and retries.
+steps:
+  - id: note
+    type: propose
+    path: memory/accounts/acme.md
+    content: "# Acme\\n"
+    timeoutSeconds: 0.3
+    retry: { maxAttempts: 3, backoffSeconds: 0 }
+`;
+
+it('tries a failed step again, then one that took too long, with each attempt in the trace', async () => {
+  await writeNote(dirs.workspace, 'runbooks/flaky.yaml', FLAKY);
+  server.enqueue(
+    { fault: { kind: 'status', status: 400, message: 'bad request' } },
+    { content: 'late', delayMs: 5_000 },
+    { content: 'fine' },
+  );
+  await start();
+  const began = performance.now();
+  const id = await startRun('flaky');
+  const ended = await reaches(id, 'succeeded');
+  expect(performance.now() - began).toBeLessThan(4_500);
+  expect(ended.outputs).toEqual({});
+  expect(server.requests).toHaveLength(3);
+  const { steps } = await client.request(RunGetRequest, { id });
+  expect(steps[0]!.output).toBe('fine');
+  expect(steps[0]!.attempts).toEqual([
+    expect.objectContaining({ attempt: 1, status: 'failed', error: expect.stringMatching(/400/) }),
+    expect.objectContaining({
+      attempt: 2,
+      status: 'failed',
+      error: 'it took longer than its timeoutSeconds (1 s)',
+    }),
+    expect.objectContaining({ attempt: 3, status: 'succeeded', error: null }),
+  ]);
+});
+
+it('fails after the last attempt, naming how many there were', async () => {
+  await writeNote(dirs.workspace, 'runbooks/flaky.yaml', FLAKY);
+  server.respondWith(() => ({ fault: { kind: 'status', status: 400, message: 'bad request' } }));
+  await start();
+  const ended = await reaches(await startRun('flaky'), 'failed');
+  expect(ended.error).toMatch(/^step "answer" failed after 3 attempts: /);
+  expect(server.requests).toHaveLength(3);
+});
+
+it('never retries a rejection, and does not count the wait for the operator against the timeout', async () => {
+  await writeNote(dirs.workspace, 'runbooks/guarded.yaml', GUARDED);
+  await start();
+  const first = await reaches(await startRun('guarded'), 'waiting_approval');
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  await client.request(ApprovalApproveRequest, { id: first.waitingFor! });
+  await reaches(first.id, 'succeeded');
+
+  const second = await reaches(await startRun('guarded'), 'waiting_approval');
+  await client.request(ApprovalRejectRequest, { id: second.waitingFor!, reason: 'not now' });
+  const ended = await reaches(second.id, 'failed');
+  expect(ended.error).toBe('step "note" failed: the operator rejected the change: not now');
 });
