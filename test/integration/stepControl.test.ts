@@ -198,7 +198,8 @@ it('holds the budget across branches: a call that fits alone waits for no room b
   await start();
   const ended = await reaches(await startRun('weekly'), 'budget_exceeded');
   expect(ended.error).toMatch(/held by calls in flight that passes budget\.maxUsd \(\$1\.5\)/);
-  expect(server.requests).toHaveLength(1);
+  // The first branch's call may or may not have reached the server before the run stopped it.
+  expect(server.requests.length).toBeLessThanOrEqual(1);
 });
 
 it('gives the slot up only once every branch waits, so another run goes on meanwhile', async () => {
