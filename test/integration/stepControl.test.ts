@@ -7,7 +7,6 @@
  * tried again as `retry:` says, each attempt in the trace; a rejection is never retried, and time
  * waiting for the operator is not the step's.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -19,11 +18,10 @@ import {
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
-import { Daemon } from '../../daemon/src/daemon';
-import { createLogger } from '../../daemon/src/log';
-import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import type { Daemon } from '../../daemon/src/daemon';
+import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
-import { trust } from '../helpers/trust';
+import { commitWorkspace, runReaches, startTrustedDaemon } from '../helpers/inProcessDaemon';
 import { writeNote } from '../helpers/memory';
 import { ModelServer, type ReceivedRequest } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -34,18 +32,8 @@ let server: ModelServer;
 let daemon: Daemon | null = null;
 let client: InProcessClient;
 
-function git(...args: string[]): string {
-  return execFileSync('git', args, { cwd: dirs.workspace, encoding: 'utf8' });
-}
-
 async function start(): Promise<void> {
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  client = new InProcessClient(daemon);
-  await trust(daemon);
+  ({ daemon, client } = await startTrustedDaemon(dirs.workspace));
 }
 
 async function configure(runbooks: string, tier = '{ model: m }'): Promise<void> {
@@ -125,12 +113,8 @@ async function run(id: string): Promise<RunSummary> {
   return (await client.request(RunGetRequest, { id })).run;
 }
 
-async function reaches(id: string, status: RunSummary['status'], timeoutMs = 15_000): Promise<RunSummary> {
-  return waitFor(
-    `run ${id} ${status}`,
-    async () => ((await run(id)).status === status ? run(id) : null),
-    timeoutMs,
-  );
+function reaches(id: string, status: RunSummary['status']): Promise<RunSummary> {
+  return runReaches(client, id, status);
 }
 
 async function startRun(runbook: string): Promise<string> {
@@ -146,11 +130,7 @@ beforeEach(async () => {
   await writeNote(dirs.workspace, 'runbooks/weekly.yaml', WEEKLY);
   await writeNote(dirs.workspace, 'runbooks/review.yaml', REVIEW);
   await writeNote(dirs.workspace, 'runbooks/draft.yaml', DRAFT);
-  git('init', '-q');
-  git('config', 'user.name', 'Maya');
-  git('config', 'user.email', 'maya@example.com');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'Start');
+  commitWorkspace(dirs.workspace);
 });
 afterEach(async () => {
   await daemon?.stop('test over');
