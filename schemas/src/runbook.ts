@@ -68,6 +68,23 @@ export const Budget = z.strictObject({
 });
 export type Budget = z.infer<typeof Budget>;
 
+export const StepRetry = z.strictObject({
+  maxAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe('Attempts in all, the first included: 3 tries twice more after a failure.'),
+  backoffSeconds: z
+    .number()
+    .min(0)
+    .max(300)
+    .default(1)
+    .describe('Seconds before the second attempt, doubled before each next one (at most 5 minutes).'),
+});
+export type StepRetry = z.infer<typeof StepRetry>;
+
 const StepBase = {
   id: Identifier.describe("Unique within the runbook; later steps read this step's result as `steps.<id>`."),
   when: Expression.optional().describe(
@@ -78,6 +95,17 @@ const StepBase = {
     .optional()
     .describe(
       'The steps that must end before this one starts; without it, the step before it. Steps whose needs have all ended run at the same time (keel.yaml `runbooks.parallelSteps`).',
+    ),
+  retry: StepRetry.optional().describe(
+    'Tries the step again when it fails or times out (not when the operator rejects, the budget is spent or the run is stopped); each attempt is in the trace.',
+  ),
+  timeoutSeconds: z
+    .number()
+    .positive()
+    .max(86_400)
+    .optional()
+    .describe(
+      'Longest time one attempt may take, in seconds; past it the attempt is stopped and fails. Time waiting for the operator does not count.',
     ),
 };
 

@@ -2,10 +2,11 @@
  * Approvals in a real daemon (in this process) with a real git repository: a run waits for the
  * operator, durably; approving applies and commits with trailers; editing records feedback that
  * the next run's prompt carries; rejecting ends the run with the reason; a file changed meanwhile
- * is never overwritten; .git/ is refused and keel.yaml always needs a decision.
+ * is never overwritten; .git/ is refused and keel.yaml always needs a decision; a run keeps the
+ * runbook it started with while the file is edited or deleted, over a restart too.
  */
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -14,9 +15,11 @@ import {
   ApprovalRejectRequest,
   ApprovalsListRequest,
   RunGetRequest,
+  RunReplayRequest,
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
+import { describeTrace } from '../../daemon/src/cli/runFormat';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
@@ -282,5 +285,99 @@ steps:
     expect(
       await readFile(join(dirs.workspace, '.git/hooks/pre-commit'), 'utf8').catch(() => null),
     ).toBeNull();
+  });
+});
+
+describe('a run waiting for approval keeps the runbook it started with', () => {
+  /** The edit an operator might make while the run waits: another prompt, another file, a step more. */
+  const EDITED = UPDATE(`  - id: extra
+    type: llm
+    prompt: Now also write to the customer.
+`)
+    .replace('Write the renewal line for Acme.', 'Write a longer renewal line.')
+    .replace(`path: ${NOTE}`, 'path: memory/customers/other.md');
+  const GONE = UPDATE().replace('name: renewal', 'name: gone');
+
+  async function startBoth(): Promise<{ renewal: RunSummary; gone: RunSummary; blob: string }> {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await writeNote(dirs.workspace, 'runbooks/gone.yaml', GONE);
+    const blob = git('hash-object', 'runbooks/renewal.yaml').trim();
+    await start();
+    server.enqueue({ content: 'Renewal in April.' }, { content: 'Renewal in April.' });
+    const renewal = await runUntil(['waiting_approval']);
+    const gone = await runUntil(['waiting_approval'], 'gone');
+    return { renewal, gone, blob };
+  }
+
+  async function editAndDelete(): Promise<void> {
+    await writeFile(join(dirs.workspace, 'runbooks/renewal.yaml'), EDITED);
+    await rm(join(dirs.workspace, 'runbooks/gone.yaml'));
+  }
+
+  async function approveAndCheck(renewal: RunSummary, gone: RunSummary, blob: string): Promise<void> {
+    // The trace says which version runs, and that the file is no longer it.
+    const before = await client.request(RunGetRequest, { id: renewal.id });
+    expect(before.runbook).toEqual({ path: 'runbooks/renewal.yaml', blob, file: 'changed' });
+    expect(describeTrace(before)).toContain(
+      `runbook: runbooks/renewal.yaml @ ${blob.slice(0, 7)} (changed since; this run keeps the version it started with)`,
+    );
+    const { runbook: goneVersion } = await client.request(RunGetRequest, { id: gone.id });
+    expect(goneVersion).toMatchObject({ path: 'runbooks/gone.yaml', file: 'deleted' });
+
+    for (const run of [renewal, gone]) {
+      await client.request(ApprovalApproveRequest, { id: run.waitingFor! });
+      const ended = await finished(run.id);
+      expect(ended).toMatchObject({ status: 'succeeded', stepsDone: 2, stepsTotal: 2 });
+      const { steps } = await client.request(RunGetRequest, { id: run.id });
+      expect(steps.map((s) => [s.id, s.status])).toEqual([
+        ['draft', 'succeeded'],
+        ['update', 'succeeded'],
+      ]);
+    }
+    // The old steps ran: the note the old version proposes, no new model call, no other file.
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe('# Acme\n\nRenewal in April.\n');
+    expect(
+      await readFile(join(dirs.workspace, 'memory/customers/other.md'), 'utf8').catch(() => null),
+    ).toBeNull();
+    expect(server.requests).toHaveLength(2);
+  }
+
+  it('finishes with the old steps when the file is edited or deleted meanwhile', async () => {
+    const { renewal, gone, blob } = await startBoth();
+    await editAndDelete();
+    await approveAndCheck(renewal, gone, blob);
+    // A new run takes the file as it is now.
+    server.enqueue({ content: 'A longer line.' });
+    const next = await runUntil(['waiting_approval']);
+    const { runbook } = await client.request(RunGetRequest, { id: next.id });
+    expect(runbook).toMatchObject({
+      file: 'unchanged',
+      blob: git('hash-object', 'runbooks/renewal.yaml').trim(),
+    });
+    expect(next.stepsTotal).toBe(3);
+  });
+
+  it('keeps the old version over a daemon restart', async () => {
+    const { renewal, gone, blob } = await startBoth();
+    await stop();
+    await editAndDelete();
+    await start();
+    await approveAndCheck(renewal, gone, blob);
+  });
+
+  it('replays the version it kept, or the file as it is now when asked', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await start();
+    server.enqueue({ content: 'Renewal in April.' });
+    const waiting = await runUntil(['waiting_approval']);
+    await client.request(ApprovalApproveRequest, { id: waiting.waitingFor! });
+    await finished(waiting.id);
+    await writeFile(join(dirs.workspace, 'runbooks/renewal.yaml'), EDITED);
+    const kept = await client.request(RunReplayRequest, { id: waiting.id });
+    expect(kept).toMatchObject({ status: 'succeeded', divergence: null });
+    const current = await client.request(RunReplayRequest, { id: waiting.id, runbook: 'current' });
+    expect(current.divergence).toMatchObject({ stepId: 'draft', kind: 'request' });
+    expect(current.divergence!.message).toMatch(/runbook changed since this run/);
+    expect(server.requests).toHaveLength(1);
   });
 });

@@ -382,7 +382,10 @@ outputs:
     expect(same).toMatchObject({ status: 'succeeded', modelCalls: 0, sideEffects: 0, divergence: null });
 
     await runbook('welcome', WELCOME.replace('Write a three-line plan.', 'Write a five-line plan.'));
-    const changed = await client.request(RunReplayRequest, { id: summary.id });
+    // The run keeps the version it started with; replaying the file as it is now shows the edit.
+    const kept = await client.request(RunReplayRequest, { id: summary.id });
+    expect(kept.divergence).toBeNull();
+    const changed = await client.request(RunReplayRequest, { id: summary.id, runbook: 'current' });
     expect(changed.divergence).toMatchObject({ stepId: 'plan', kind: 'request' });
     expect(changed.divergence!.message).toMatch(/runbook changed since this run/);
     expect(server.requests.length).toBe(requests);

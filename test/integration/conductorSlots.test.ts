@@ -4,7 +4,6 @@
  * else, over a restart too; a decided run takes a slot again through the queue; cancel and the
  * emergency stop still reach a run that waits, or waits for its slot back.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -18,11 +17,10 @@ import {
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
-import { Daemon } from '../../daemon/src/daemon';
-import { createLogger } from '../../daemon/src/log';
-import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import type { Daemon } from '../../daemon/src/daemon';
+import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
-import { trust } from '../helpers/trust';
+import { commitWorkspace, git as gitIn, runReaches, startTrustedDaemon } from '../helpers/inProcessDaemon';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
@@ -34,17 +32,11 @@ let daemon: Daemon | null = null;
 let client: InProcessClient;
 
 function git(...args: string[]): string {
-  return execFileSync('git', args, { cwd: dirs.workspace, encoding: 'utf8' });
+  return gitIn(dirs.workspace, ...args);
 }
 
 async function start(): Promise<void> {
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  client = new InProcessClient(daemon);
-  await trust(daemon);
+  ({ daemon, client } = await startTrustedDaemon(dirs.workspace));
 }
 
 async function configure(concurrency: number): Promise<void> {
@@ -70,11 +62,7 @@ beforeEach(async () => {
   await writeNote(dirs.workspace, 'runbooks/decide.yaml', DECIDE);
   await writeNote(dirs.workspace, 'runbooks/draft.yaml', DRAFT);
   await writeNote(dirs.workspace, 'runbooks/ask.yaml', ASK);
-  git('init', '-q');
-  git('config', 'user.name', 'Maya');
-  git('config', 'user.email', 'maya@example.com');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'Start');
+  commitWorkspace(dirs.workspace);
 });
 afterEach(async () => {
   await daemon?.stop('test over');
@@ -132,15 +120,8 @@ async function runStatus(id: string): Promise<RunSummary> {
   return (await client.request(RunGetRequest, { id })).run;
 }
 
-async function reaches(id: string, status: RunSummary['status'], timeoutMs = 10_000): Promise<RunSummary> {
-  return waitFor(
-    `run ${id} ${status}`,
-    async () => {
-      const run = await runStatus(id);
-      return run.status === status ? run : null;
-    },
-    timeoutMs,
-  );
+function reaches(id: string, status: RunSummary['status'], timeoutMs = 10_000): Promise<RunSummary> {
+  return runReaches(client, id, status, timeoutMs);
 }
 
 /** Starts a model-free run and resolves with how long it took to succeed. */

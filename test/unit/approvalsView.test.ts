@@ -174,6 +174,7 @@ describe('the trace of a run waiting for approval', () => {
     modelCalls: [],
     retrieved: [],
   });
+  const VERSION = { path: 'runbooks/onboarding.yaml', blob: null, file: 'unchanged' } as const;
   const waiting = {
     id: 'p1',
     summary: 'Onboarding plan for Acme',
@@ -181,7 +182,11 @@ describe('the trace of a run waiting for approval', () => {
   };
 
   it('shows the waiting step with the summary, the files and a link to the diff', () => {
-    const trace = { run, steps: [step('find', 'succeeded'), step('record', 'waiting_approval')] };
+    const trace = {
+      run,
+      runbook: VERSION,
+      steps: [step('find', 'succeeded'), step('record', 'waiting_approval')],
+    };
     const rendered = renderTrace(trace, { now: 0, live: true, formatTime: (i) => i, waiting });
     const lines = rendered.text.split('\n');
     expect(lines[0]).toBe('# Run of onboarding: ‖ waiting for approval');
@@ -196,7 +201,7 @@ describe('the trace of a run waiting for approval', () => {
 
   it('says what the run waits for even when no step is marked waiting', () => {
     const rendered = renderTrace(
-      { run, steps: [step('find', 'succeeded')] },
+      { run, runbook: VERSION, steps: [step('find', 'succeeded')] },
       { now: 0, live: true, formatTime: (i) => i, waiting: { id: 'p1', summary: null, changes: [] } },
     );
     expect(rendered.text).toContain(

@@ -231,6 +231,7 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     params: { id: run.id },
     result: {
       run,
+      runbook: { path: 'runbooks/onboarding.yaml', blob: 'a'.repeat(40), file: 'changed' },
       steps: [
         {
           id: 'plan',
@@ -268,7 +269,7 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     invalidParams: { id: 3 },
   },
   'keel/runs/replay': {
-    params: { id: run.id },
+    params: { id: run.id, runbook: 'current' },
     result: {
       id: run.id,
       status: 'succeeded',

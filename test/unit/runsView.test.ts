@@ -108,6 +108,8 @@ describe('runs list', () => {
   });
 });
 
+const UNCHANGED = { path: 'runbooks/welcome.yaml', blob: '1a2b3c4d5e6f', file: 'unchanged' } as const;
+
 describe('run trace', () => {
   const trace: RunTrace = {
     run: run({
@@ -115,6 +117,7 @@ describe('run trace', () => {
       endedAt: '2026-11-25T08:55:02.000Z',
       error: 'Step "draft" failed: the model answered 500 three times.',
     }),
+    runbook: { path: 'runbooks/welcome.yaml', blob: '1a2b3c4d5e6f', file: 'changed' },
     steps: [
       {
         id: 'find',
@@ -169,6 +172,9 @@ describe('run trace', () => {
     expect(lines[0]).toBe('# Run of welcome: ✕ failed');
     expect(rendered.text).toContain('- **Duration:** 2.0 s');
     expect(rendered.text).toContain('- **Cost:** $0.0004 (1,830 tokens)');
+    expect(rendered.text).toContain(
+      '- **Runbook:** runbooks/welcome.yaml @ 1a2b3c4 (changed since; this run keeps the version it started with)',
+    );
     expect(rendered.text).toContain('## Error\n\n```text\nStep "draft" failed');
     expect(rendered.text).toContain('"customer": "Acme"');
     expect(rendered.text).toContain('### 1. find (retrieve): succeeded');
@@ -193,7 +199,10 @@ describe('run trace', () => {
   });
 
   it('says when it is live', () => {
-    const live = renderTrace({ run: run({}), steps: [] }, { now: 0, live: true, formatTime: (i) => i });
+    const live = renderTrace(
+      { run: run({}), runbook: UNCHANGED, steps: [] },
+      { now: 0, live: true, formatTime: (i) => i },
+    );
     expect(live.text).toContain('_Live: this trace refreshes as the run goes on._');
     expect(live.text).toContain('_No step has started yet._');
   });

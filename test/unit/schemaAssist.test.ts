@@ -12,7 +12,7 @@ function labels(source: string): string[] {
 
 describe('runbook completion', () => {
   it('offers the keys every step has until its type is chosen', () => {
-    expect(labels(`steps:\n  - |\n`)).toEqual(['id', 'when', 'needs', 'type']);
+    expect(labels(`steps:\n  - |\n`)).toEqual(['id', 'when', 'needs', 'retry', 'timeoutSeconds', 'type']);
   });
 
   it('offers budget keys with their description, inserting the colon', () => {

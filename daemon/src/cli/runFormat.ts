@@ -1,5 +1,5 @@
 /** How runs read in a terminal. */
-import type { RunSummary, RunTrace } from '@keel/schemas';
+import { describeRunbookVersion, type RunSummary, type RunTrace } from '@keel/schemas';
 import { formatDuration } from './format';
 
 export function describeRun(run: RunSummary): string {
@@ -36,7 +36,12 @@ export function runsTable(runs: RunSummary[]): string {
 }
 
 export function describeTrace(trace: RunTrace): string {
-  const lines = [describeRun(trace.run), `  inputs: ${JSON.stringify(trace.run.inputs)}`, ''];
+  const lines = [
+    describeRun(trace.run),
+    `  inputs: ${JSON.stringify(trace.run.inputs)}`,
+    `  runbook: ${describeRunbookVersion(trace.runbook)}`,
+    '',
+  ];
   for (const step of trace.steps) {
     const calls = step.modelCalls;
     const tokens = calls.reduce((n, c) => n + c.inputTokens + c.outputTokens, 0);
@@ -46,6 +51,11 @@ export function describeTrace(trace: RunTrace): string {
         (step.durationMs !== null ? `  ${formatDuration(step.durationMs, true)}` : '') +
         (calls.length ? `  ${calls.length} model call(s), ${tokens} tokens, ${usd(cost)}` : ''),
     );
+    for (const tried of step.attempts ?? []) {
+      lines.push(
+        `    attempt ${tried.attempt}: ${tried.status}${tried.error ? ` (${clip(tried.error)})` : ''}`,
+      );
+    }
     for (const call of calls) {
       lines.push(
         `    model ${call.model} (${call.tier}) attempt ${call.attempt}: ${call.outcome}, ${Math.round(call.latencyMs)} ms`,

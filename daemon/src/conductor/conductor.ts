@@ -1,14 +1,15 @@
 /**
- * The conductor: the one scheduler of runs in a workspace. It queues runs (a concurrency limit),
- * executes them from their journals, resumes every unfinished run when the daemon starts, and
- * tells clients as runs change. Runs hold no state outside their journals.
+ * The conductor: the one scheduler of runs in a workspace, a facade over its parts: the run queue
+ * (slots, runs under way), recovery (unfinished runs taken up at start and on trust) and the run
+ * history each execution reads and writes. It starts, executes, cancels and replays runs and
+ * tells clients as they change. Runs hold no state outside their journals.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   ControlState,
   Proposal,
+  Runbook,
   RunbookInfo,
   RunbookTestResult,
   RunSummary,
@@ -30,21 +31,18 @@ import {
   workspaceRelative,
 } from '../files/workspacePaths';
 import type { Logger } from '../log';
-import { quarantine, StateSeal } from '../runtime/stateKey';
+import { StateSeal } from '../runtime/stateKey';
 import { writeCassette } from './cassettes';
-import {
-  Journal,
-  JournalCorruptError,
-  JournalForgedError,
-  journalIds,
-  journalPath,
-  readJournal,
-} from './journal';
+import { Journal, journalPath, readJournal } from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
+import { Recovery } from './recovery';
 import { RunbookCatalog } from './runbookCatalog';
+import { recordedRunbook, runbookVersion } from './runbookVersion';
 import { executeRun } from './runExecutor';
+import { RunHistory } from './runHistory';
+import { RunQueue, type ActiveRun } from './runQueue';
 import { replayRun, type ReplayResult } from './replay';
 import { runRunbookTests } from './runbookTests';
 import { summarize, traceOf } from './runTrace';
@@ -75,44 +73,21 @@ export interface ConductorTrust {
   require(what: string): void;
 }
 
-interface ActiveRun {
-  journal: Journal;
-  /** Replaced when a run halted by the emergency stop is queued again. */
-  controller: AbortController;
-  stepsTotal: number;
-  /** `running` while it holds a slot; a run waiting for the operator shows as its journal says. */
-  state: 'queued' | 'running';
-  /** Holds one of the `concurrency` slots (see `running`). */
-  slot: boolean;
-  /** Set while its execution, decided, is queued for a slot again: pump calls it to hand one over. */
-  wake: (() => void) | null;
-  /** Its end is being written: too late to cancel. */
-  finishing: boolean;
-  done: Promise<RunSummary>;
-  resolve: (summary: RunSummary) => void;
-}
-
 /** Raised for a request the operator can fix: an unknown runbook, a missing input. */
 export class ConductorRequestError extends OperatorError {}
 
 export class Conductor {
   runbooks: RunbookCatalog;
-  private readonly active = new Map<string, ActiveRun>();
   private readonly finished = new Map<string, RunSummary>();
-  private readonly queue: string[] = [];
+  private readonly queue: RunQueue;
+  private readonly recovery: Recovery;
   private stopping = false;
   /** The editor's key and the endpoint origin it was stored for: sent nowhere else. */
   private apiKey: { key: string; origin: string } | null = null;
-  /** Unfinished runs of an untrusted workspace: listed, resumed only once the operator trusts it. */
-  private readonly dormant = new Set<string>();
   /** Whether the workspace was trusted when last looked at (opened, or trust changed). */
   private wasTrusted: boolean;
   /** Each runbook's role, for quotas set per role. */
   private readonly roles = new Map<string, string>();
-  /** Runs under way whose runbook does not parse: they wait for the file to be fixed. */
-  private readonly held = new Set<string>();
-  /** Runs executing now, by id: what an emergency stop waits for. */
-  private readonly executing = new Map<string, Promise<void>>();
   private governor!: Governor;
   /** Seals every journal line this conductor writes, and checks those it reads. */
   private readonly sealer: StateSeal;
@@ -127,6 +102,28 @@ export class Conductor {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
     this.sealer = new StateSeal(options.workspace);
     this.wasTrusted = options.trust.trusted;
+    this.queue = new RunQueue({
+      open: () => !this.stopping && !this.governor.stopped && this.options.trust.trusted,
+      concurrency: () => this.options.config.runbooks.concurrency,
+      execute: (id, run) => this.execute(id, run),
+      changed: (id) => void this.changed(id),
+      log: options.log,
+    });
+    this.recovery = new Recovery({
+      workspace: options.workspace,
+      runsDir,
+      sealer: this.sealer,
+      log: options.log,
+      traces,
+      approvals,
+      resume: options.resume,
+      trusted: () => this.options.trust.trusted,
+      redact: this.redact,
+      keptRunbook: (run) => this.keptRunbook(run),
+      finished: this.finished,
+      roles: this.roles,
+      enqueue: (id, journal, runbook, stepsTotal) => void this.enqueue(id, journal, runbook, stepsTotal),
+    });
   }
 
   static async open(options: ConductorOptions): Promise<Conductor> {
@@ -160,7 +157,7 @@ export class Conductor {
       roleOf: (runbook) => conductor.roles.get(runbook) ?? null,
       onChanged: (state) => options.onControlChanged?.(state),
     });
-    await conductor.load();
+    await conductor.recovery.load();
     return conductor;
   }
 
@@ -171,7 +168,7 @@ export class Conductor {
     }
     this.options.config = config;
     this.approvals.configure(config);
-    this.pump();
+    this.queue.pump();
   }
 
   /** A key handed over by the editor (from its secret storage); kept in memory, never written. */
@@ -195,22 +192,14 @@ export class Conductor {
     this.wasTrusted = trusted;
     if (this.stopping) return;
     if (falling) {
-      for (const id of this.executing.keys()) this.active.get(id)?.controller.abort(new Error('halt'));
-      await Promise.all(this.executing.values());
+      await this.queue.halt();
       this.options.log.warn('trust taken back: every run halted until the workspace is trusted again');
       return;
     }
     if (!rising) return;
-    this.pump();
+    this.queue.pump();
     await this.approvals.finishInterrupted();
-    const dormant = [...this.dormant];
-    this.dormant.clear();
-    for (const id of dormant) {
-      const records = await readJournal(journalPath(this.runsDir, id), this.sealer).catch(() => null);
-      if (!records) continue;
-      this.finished.delete(id);
-      await this.resumeJournal(id, records);
-    }
+    await this.recovery.resumeDormant();
   }
 
   async listRunbooks(): Promise<RunbookInfo[]> {
@@ -223,8 +212,7 @@ export class Conductor {
   async emergencyStop(reason: string | null): Promise<ControlState> {
     await this.governor.stop(reason);
     // Runs waiting for the operator execute too (without a slot): they are halted like the rest.
-    for (const id of this.executing.keys()) this.active.get(id)?.controller.abort(new Error('halt'));
-    await Promise.all(this.executing.values());
+    await this.queue.halt();
     this.options.log.warn('emergency stop: every run halted', { reason: reason ?? 'none given' });
     return this.governor.state();
   }
@@ -232,15 +220,13 @@ export class Conductor {
   async resume(): Promise<ControlState> {
     await this.governor.resume();
     this.options.log.info('emergency stop lifted: halted runs go on');
-    this.pump();
+    this.queue.pump();
     return this.governor.state();
   }
 
   /** A runbook file changed: runs held for a broken runbook try again. */
   retryHeld(): void {
-    for (const id of this.held) if (this.active.has(id)) this.queue.push(id);
-    this.held.clear();
-    this.pump();
+    this.queue.retryHeld();
   }
 
   controlState(): ControlState {
@@ -293,6 +279,7 @@ export class Conductor {
         id,
         runbook: loaded.runbook.name,
         runbookHash: loaded.hash,
+        runbookFile: { path: loaded.info.path, blob: loaded.blob, text: loaded.text },
         inputs: checked,
         recordCassette: cassettes.record ?? null,
         replayCassette: cassettes.replay ?? null,
@@ -301,12 +288,12 @@ export class Conductor {
       this.sealer,
       this.redact,
     );
-    return this.enqueue(id, journal, loaded.runbook.steps.length);
+    return this.enqueue(id, journal, loaded.runbook);
   }
 
   /** Resolves when the run has finished (or at once for a finished run). */
   async wait(id: string): Promise<RunSummary> {
-    const active = this.active.get(id);
+    const active = this.queue.active.get(id);
     if (active) return active.done;
     return this.summary(id);
   }
@@ -314,7 +301,7 @@ export class Conductor {
   list(limit: number, runbook?: string): RunSummary[] {
     const all = [
       ...this.finished.values(),
-      ...[...this.active.entries()].map(([id]) => this.summaryOfActive(id)),
+      ...[...this.queue.active.keys()].map((id) => this.summaryOfActive(id)),
     ];
     return all
       .filter((run) => !runbook || run.runbook === runbook)
@@ -325,7 +312,7 @@ export class Conductor {
   }
 
   summary(id: string): Promise<RunSummary> {
-    if (this.active.has(id)) return Promise.resolve(this.summaryOfActive(id));
+    if (this.queue.active.has(id)) return Promise.resolve(this.summaryOfActive(id));
     const known = this.finished.get(id);
     if (known) return Promise.resolve(known);
     return Promise.reject(new ConductorRequestError(`no run "${id}" in this workspace (see "keel runs")`));
@@ -334,14 +321,17 @@ export class Conductor {
   async trace(id: string): Promise<RunTrace> {
     const summary = await this.summary(id);
     const records =
-      this.active.get(id)?.journal.records ?? (await readJournal(journalPath(this.runsDir, id), this.sealer));
-    const runbook = await this.runbooks.get(summary.runbook).catch(() => null);
-    return traceOf(records, summary, runbook?.runbook.steps.map((s) => s.id) ?? []);
+      this.queue.active.get(id)?.journal.records ??
+      (await readJournal(journalPath(this.runsDir, id), this.sealer));
+    const run = records[0] as RecordOf<'run'>;
+    const runbook = await this.keptRunbook(run).catch(() => null);
+    const version = await runbookVersion(run, this.runbooks);
+    return traceOf(records, summary, runbook?.steps.map((s) => s.id) ?? [], version);
   }
 
   /** Cancels a queued or running run; a finished one is returned as it is. */
   async cancel(id: string): Promise<RunSummary> {
-    const active = this.active.get(id);
+    const active = this.queue.active.get(id);
     if (!active || active.finishing) return active ? active.done : this.summary(id);
     await active.journal.append({
       type: 'cancelRequested',
@@ -350,9 +340,7 @@ export class Conductor {
     });
     active.controller.abort(new Error('cancelled'));
     await this.approvals.withdraw(id);
-    const queued = this.queue.indexOf(id);
-    if (queued >= 0) {
-      this.queue.splice(queued, 1);
+    if (this.queue.withdraw(id)) {
       await this.complete(id, active, {
         status: 'cancelled',
         outputs: null,
@@ -364,15 +352,21 @@ export class Conductor {
   }
 
   /** Re-runs a finished run from its journal: no model calls, no side effects; the first divergence. */
-  async replay(id: string): Promise<ReplayResult & { id: string }> {
-    if (this.active.has(id))
+  async replay(
+    id: string,
+    which: 'recorded' | 'current' = 'recorded',
+  ): Promise<ReplayResult & { id: string }> {
+    if (this.queue.active.has(id))
       throw new ConductorRequestError(`run "${id}" has not finished; replay it when it has`);
     await this.summary(id);
     const records = await this.records(id);
     const run = records[0] as RecordOf<'run'>;
-    const loaded = await this.runbooks.get(run.runbook).catch((error: Error) => {
-      throw new ConductorRequestError(error.message);
-    });
+    const kept = which === 'recorded' ? recordedRunbook(run) : null;
+    const loaded = kept
+      ? { runbook: kept, hash: run.runbookHash }
+      : await this.runbooks.get(run.runbook).catch((error: Error) => {
+          throw new ConductorRequestError(error.message);
+        });
     const result = await replayRun({
       records,
       runbook: loaded.runbook,
@@ -396,7 +390,9 @@ export class Conductor {
   }
 
   async records(id: string): Promise<JournalRecord[]> {
-    return this.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id), this.sealer);
+    return (
+      this.queue.active.get(id)?.journal.records ?? readJournal(journalPath(this.runsDir, id), this.sealer)
+    );
   }
 
   /** Model calls as DuckDB has them (for reports and tests). */
@@ -407,10 +403,10 @@ export class Conductor {
   /** Stops every run where it is, leaving it to resume on the next start. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.queue.length = 0;
-    const pending = [...this.active.values()];
+    this.queue.clear();
+    const pending = [...this.queue.active.values()];
     for (const run of pending) run.controller.abort(new Error('shutdown'));
-    await Promise.all(this.executing.values());
+    await this.queue.settled();
     for (const run of pending) await run.journal.close().catch(() => undefined);
     await this.traces.close();
   }
@@ -428,96 +424,29 @@ export class Conductor {
     return [this.apiKey?.key, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
   }
 
-  /** Reads every journal: finished runs are listed, unfinished ones resumed. */
-  private async load(): Promise<void> {
-    const counts = await this.traces.modelCallCounts();
-    for (const id of await journalIds(this.runsDir)) {
-      const path = journalPath(this.runsDir, id);
-      let records: JournalRecord[];
-      try {
-        records = await readJournal(path, this.sealer);
-      } catch (error) {
-        if (error instanceof JournalForgedError) {
-          // Keel did not write this journal as it is: it is never resumed, replayed or listed.
-          const moved = await quarantine(
-            this.options.workspace,
-            path,
-            `Not a run journal Keel wrote: ${error.message}`,
-          );
-          this.options.log.warn(
-            `${path} was not resumed: ${error.message}. It was moved to ${moved ?? 'quarantine'}; ` +
-              'a forged or edited journal never runs. Delete it once you have looked at it.',
-          );
-          continue;
-        }
-        if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
-          // Killed while creating the journal: the run was never started (its start was never answered).
-          await rm(path, { force: true });
-          continue;
-        }
-        this.options.log.error('a run journal cannot be read; the run is left as it is', { path, error });
-        continue;
-      }
-      const run = records[0] as RecordOf<'run'>;
-      const modelCalls = records.filter((r) => r.type === 'modelCall').length;
-      if ((counts.get(id) ?? 0) !== modelCalls) this.traces.reload(id, records);
-      const runbook = await this.runbooks.get(run.runbook).catch(() => null);
-      if (runbook) this.roles.set(runbook.runbook.name, runbook.runbook.role);
-      const stepsTotal = runbook?.runbook.steps.length ?? 0;
-      if (records.some((r) => r.type === 'runEnd')) {
-        const summary = summarize(records, stepsTotal, null);
-        this.finished.set(id, summary);
-        this.traces.saveRun(summary);
-        continue;
-      }
-      if (!this.options.resume || !this.options.trust.trusted) {
-        this.finished.set(id, summarize(records, stepsTotal, null));
-        if (this.options.resume) {
-          this.dormant.add(id);
-          this.options.log.warn('an unfinished run waits for your trust in the workspace to resume', {
-            run: id,
-          });
-        }
-        continue;
-      }
-      await this.resumeJournal(id, records);
-    }
-  }
-
-  /** Takes up an unfinished run from its journal (ends it if the operator had cancelled it). */
-  private async resumeJournal(id: string, records: JournalRecord[]): Promise<void> {
-    const path = journalPath(this.runsDir, id);
-    const run = records[0] as RecordOf<'run'>;
-    const runbook = await this.runbooks.get(run.runbook).catch(() => null);
-    const stepsTotal = runbook?.runbook.steps.length ?? 0;
-    const journal = await Journal.openExisting(path, this.sealer, this.redact);
-    if (records.some((r) => r.type === 'cancelRequested')) {
-      // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
-      await journal.append({
-        type: 'runEnd',
-        status: 'cancelled',
-        outputs: null,
-        error: 'cancelled by the operator',
-        escalation: null,
-        at: new Date().toISOString(),
-      });
-      await journal.close();
-      this.finished.set(id, summarize(journal.records, stepsTotal, null));
-      await this.approvals.withdraw(id);
-      return;
-    }
-    await journal.append({ type: 'resume', at: new Date().toISOString() });
-    this.options.log.info('resuming a run', { run: id, runbook: run.runbook });
-    void this.enqueue(id, journal, stepsTotal);
-  }
-
-  private enqueue(id: string, journal: Journal, stepsTotal: number): RunSummary {
+  private enqueue(
+    id: string,
+    journal: Journal,
+    runbook: Runbook | null,
+    stepsTotal = runbook?.steps.length ?? 0,
+  ): RunSummary {
     let resolve!: (summary: RunSummary) => void;
     const done = new Promise<RunSummary>((r) => (resolve = r));
-    this.active.set(id, {
+    const started = journal.records[0] as RecordOf<'run'>;
+    const history = new RunHistory(journal.records, 'live', async (record) => {
+      await journal.append(record);
+      this.traces.record(id, journal.records.at(-1)!);
+      // A run waiting for the operator may wait long: its cassette so far is written now.
+      if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, journal);
+      // Watchers see the run move record by record.
+      this.changed(id);
+    });
+    this.queue.add(id, {
       journal,
+      history,
       controller: new AbortController(),
       stepsTotal,
+      runbook,
       state: 'queued',
       slot: false,
       wake: null,
@@ -525,100 +454,28 @@ export class Conductor {
       done,
       resolve,
     });
-    this.queue.push(id);
     const summary = this.changed(id);
-    this.pump();
+    this.queue.pump();
     return summary;
-  }
-
-  /**
-   * Slot accounting: `runbooks.concurrency` slots, held by the runs whose `slot` is set. pump hands
-   * free slots out in queue order, to a new (or resumed) run, which starts executing, or to a run
-   * whose execution waits for a slot again. A run gives its slot up while it waits for the
-   * operator (releaseSlot, right after its `waiting` record), so pending approvals stop no other
-   * run; once the decision is journaled it joins the back of the queue (acquireSlot) and goes on
-   * when its turn comes. An execution that ends frees the slot it holds. Slots are never written
-   * down: after a restart a waiting run resumes from its journal like any run, takes a slot,
-   * reaches its proposal again and gives the slot up.
-   */
-  private get running(): number {
-    let holding = 0;
-    for (const run of this.active.values()) if (run.slot) holding++;
-    return holding;
-  }
-
-  private pump(): void {
-    while (
-      !this.stopping &&
-      !this.governor.stopped &&
-      this.options.trust.trusted &&
-      this.running < this.options.config.runbooks.concurrency &&
-      this.queue.length > 0
-    ) {
-      const id = this.queue.shift()!;
-      const run = this.active.get(id);
-      if (!run) continue;
-      run.state = 'running';
-      run.slot = true;
-      this.changed(id);
-      const wake = run.wake;
-      run.wake = null;
-      if (wake) {
-        wake();
-        continue;
-      }
-      const execution = this.execute(id, run)
-        .catch((error: unknown) => this.options.log.error('a run crashed the conductor', { run: id, error }))
-        .finally(() => {
-          this.executing.delete(id);
-          run.slot = false;
-          this.pump();
-        });
-      this.executing.set(id, execution);
-    }
-  }
-
-  private releaseSlot(id: string, run: ActiveRun): void {
-    run.slot = false;
-    run.state = 'queued';
-    this.changed(id);
-    this.pump();
-  }
-
-  /** Queues an executing run for a slot; rejects if the run is cancelled or halted meanwhile. */
-  private acquireSlot(id: string, run: ActiveRun): Promise<void> {
-    const signal = run.controller.signal;
-    if (signal.aborted) return Promise.reject(new Error('stopped waiting for a slot'));
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        run.wake = null;
-        const queued = this.queue.indexOf(id);
-        if (queued >= 0) this.queue.splice(queued, 1);
-        reject(new Error('stopped waiting for a slot'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      run.wake = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      run.state = 'queued';
-      this.queue.push(id);
-      this.changed(id);
-      this.pump();
-    });
   }
 
   private async execute(id: string, run: ActiveRun): Promise<void> {
     const records = run.journal.records;
     const started = records[0] as RecordOf<'run'>;
     let result;
-    const loaded = await this.runbooks.get(started.runbook).catch((error: Error) => error);
-    if (loaded instanceof Error && records.length > 1) {
+    // The version the run started with; a journal from before Keel kept it runs the file.
+    const loaded = run.runbook
+      ? { runbook: run.runbook }
+      : await this.keptRunbook(started).then(
+          (runbook) => ({ runbook }),
+          (error: Error) => error,
+        );
+    if (loaded instanceof Error && records.length > 1 && !started.runbookFile) {
       // A run under way whose runbook does not parse now (being edited): held, not failed; it
       // goes on when the file is fixed.
       this.options.log.error('a run waits for its runbook to be fixed', { run: id, problem: loaded.message });
       run.state = 'queued';
-      this.held.add(id);
+      this.queue.hold(id);
       this.changed(id);
       return;
     }
@@ -631,14 +488,7 @@ export class Conductor {
         runId: id,
         runbook: loaded.runbook,
         workspace: this.options.workspace,
-        records: [...records],
-        append: async (record) => {
-          await run.journal.append(record);
-          this.traces.record(id, run.journal.records.at(-1)!);
-          // A run waiting for the operator may wait long: its cassette so far is written now.
-          if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, run);
-        },
-        mode: 'live',
+        history: run.history,
         models: this.options.config.models,
         provider:
           cassette ??
@@ -662,9 +512,8 @@ export class Conductor {
             ? this.governor.endpointBreaker(this.options.config.models.endpoint.baseUrl)
             : null,
         signal: run.controller.signal,
-        slot: { release: () => this.releaseSlot(id, run), acquire: () => this.acquireSlot(id, run) },
+        slot: this.queue.slotOf(id, run),
         parallelSteps: this.options.config.runbooks.parallelSteps,
-        onProgress: () => this.changed(id),
       });
     } catch (error) {
       result = {
@@ -674,7 +523,7 @@ export class Conductor {
         escalation: null,
       };
     }
-    const interrupted = result.status === 'cancelled' && !records.some((r) => r.type === 'cancelRequested');
+    const interrupted = result.status === 'cancelled' && !run.history.cancelRequested();
     if (interrupted && this.stopping) {
       // Interrupted by shutdown, not by the operator: no end record, so the next start resumes it.
       run.resolve(this.summaryOfActive(id));
@@ -685,7 +534,7 @@ export class Conductor {
       // its journal on resume or once trusted again.
       run.controller = new AbortController();
       run.state = 'queued';
-      this.queue.unshift(id);
+      this.queue.putFirst(id);
       this.changed(id);
       return;
     }
@@ -704,28 +553,36 @@ export class Conductor {
   ): Promise<void> {
     run.finishing = true;
     await run.journal.append({ type: 'runEnd', ...result, at: new Date().toISOString() });
-    await this.saveCassette(id, run);
+    await this.saveCassette(id, run.journal);
     await run.journal.close();
     const summary = summarize(run.journal.records, run.stepsTotal, null);
     this.governor.runFinished(summary);
     // A proposal made while the cancel was under way is withdrawn too.
     if (summary.status === 'cancelled') await this.approvals.withdraw(id);
-    this.active.delete(id);
+    this.queue.remove(id);
     this.finished.set(id, summary);
     this.publish(summary);
     run.resolve(summary);
   }
 
-  private async saveCassette(id: string, run: ActiveRun): Promise<void> {
-    const started = run.journal.records[0] as RecordOf<'run'>;
+  /**
+   * The runbook a run keeps: the version its journal holds, or for a journal from before Keel
+   * kept it, the file as it is now. Throws when neither reads.
+   */
+  private async keptRunbook(run: RecordOf<'run'>): Promise<Runbook> {
+    return recordedRunbook(run) ?? (await this.runbooks.get(run.runbook)).runbook;
+  }
+
+  private async saveCassette(id: string, journal: Journal): Promise<void> {
+    const started = journal.records[0] as RecordOf<'run'>;
     if (!started.recordCassette) return;
-    await writeCassette(this.options.workspace, started.recordCassette, run.journal.records).catch(
+    await writeCassette(this.options.workspace, started.recordCassette, journal.records).catch(
       (error: unknown) => this.options.log.error('writing the cassette failed', { run: id, error }),
     );
   }
 
   private summaryOfActive(id: string): RunSummary {
-    const run = this.active.get(id)!;
+    const run = this.queue.active.get(id)!;
     return summarize(run.journal.records, run.stepsTotal, run.state);
   }
 

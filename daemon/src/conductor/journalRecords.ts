@@ -29,6 +29,19 @@ export const RunRecord = z.object({
   runbook: z.string(),
   /** sha256 of the runbook file when the run started: replay says when it changed since. */
   runbookHash: z.string(),
+  /**
+   * The runbook the run started with: the run keeps this version (resume, replay) whatever
+   * happens to the file. Absent in journals written before Keel kept it; those run the file.
+   */
+  runbookFile: z
+    .object({
+      /** Workspace-relative path of the file it was read from. */
+      path: z.string(),
+      /** git's blob id of the file (`git hash-object`). */
+      blob: z.string(),
+      text: z.string(),
+    })
+    .optional(),
   inputs: z.record(z.string(), InputValue),
   /** Workspace-relative cassette file every model exchange is recorded into, if asked. */
   recordCassette: z.string().nullable(),
@@ -46,6 +59,8 @@ export const JournalRecord = z.discriminatedUnion('type', [
     stepId: z.string(),
     stepType: z.string(),
     input: z.unknown(),
+    /** 1 for the first attempt of the step; more when its `retry:` tried it again. */
+    attempt: z.number().int().min(1).optional(),
     at: At,
   }),
   z.object({
@@ -54,6 +69,8 @@ export const JournalRecord = z.discriminatedUnion('type', [
     /** 0-based index of the call within its step; attempts of one call share it. */
     call: z.number().int(),
     attempt: z.number().int(),
+    /** The step's attempt that made the call (1 when absent): a retried step asks the model again. */
+    stepAttempt: z.number().int().min(1).optional(),
     tier: z.string(),
     model: z.string(),
     requestHash: z.string(),
@@ -79,6 +96,8 @@ export const JournalRecord = z.discriminatedUnion('type', [
     type: z.literal('stepEnd'),
     stepId: z.string(),
     status: z.enum(['succeeded', 'skipped', 'failed']),
+    /** The attempt that ended (1 when absent). */
+    attempt: z.number().int().min(1).optional(),
     output: z.unknown(),
     error: z.string().nullable(),
     retrieved: z

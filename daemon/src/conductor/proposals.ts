@@ -1,13 +1,14 @@
 /**
  * How a run proposes a change and waits for the operator: the proposal is created once (a side
  * effect keyed by run and step), a `waiting` record marks the run as waiting, and the decision is
- * journaled as `decided` before the run goes on. After a restart the same path finds the
- * proposal and waits again; a replay reads the decision from the journal.
+ * journaled as `decided` before the run goes on, both through the run history's `once`. After a
+ * restart the same path finds the proposal and waits again; a replay reads the decision from the
+ * journal.
  */
 import type { ChangeKind, Proposal } from '@keel/schemas';
 import type { RunBudget } from './budget';
-import type { JournalRecord, RecordOf } from './journalRecords';
-import { ReplayDivergenceError } from './models/modelGateway';
+import type { RecordOf } from './journalRecords';
+import { decisionKey, type RunHistory } from './runHistory';
 import type { RunSlot, StepRuntime } from './steps/stepRuntime';
 
 /** What runs need of the approvals service. */
@@ -47,19 +48,14 @@ export interface ProposalOutcome {
 export function makeProposer(context: {
   runId: string;
   runbook: string;
-  records: readonly JournalRecord[];
+  history: RunHistory;
   approvals: ApprovalPort | null;
-  mode: 'live' | 'replay';
   capture: boolean;
   signal: AbortSignal;
   budget: RunBudget;
   slot: RunSlot;
-  append: (record: JournalRecord) => Promise<void>;
   effect: StepRuntime['effect'];
 }): (request: ProposalRequest) => Promise<ProposalOutcome> {
-  const decided = new Map<string, RecordOf<'decided'>>();
-  for (const record of context.records) if (record.type === 'decided') decided.set(record.proposalId, record);
-
   return async (request) => {
     const files = request.changes.map((c) => c.path);
     // "." cannot occur in a step id, so a propose step and an agent's tool call never share an id.
@@ -87,44 +83,42 @@ export function makeProposer(context: {
     if (context.capture || created.proposal === null) {
       return { proposal: null, decision: 'approved', reason: null, commit: null, files };
     }
-    const known = decided.get(created.proposal);
-    if (known) return outcome(known, files);
-    if (context.mode === 'replay' || !context.approvals) {
-      throw new ReplayDivergenceError(
-        request.stepId,
-        'missing',
-        `the journal has no decision on ${created.proposal}`,
-      );
-    }
-    const waits = created.status !== 'applied';
-    if (waits) {
-      await context.append({
-        type: 'waiting',
-        stepId: request.stepId,
-        proposalId: created.proposal,
-        at: now(),
-      });
-      // Waiting takes no concurrency slot: other runs go on meanwhile.
-      context.slot.release();
-    }
-    // The operator's time is not the run's: the wall-clock budget stops while it waits.
-    context.budget.pause();
-    const proposal = await context.approvals
-      .waitForDecision(created.proposal, context.signal)
-      .finally(() => context.budget.resumeClock());
-    const record: RecordOf<'decided'> = {
-      type: 'decided',
-      stepId: request.stepId,
-      proposalId: proposal.id,
-      decision: proposal.decision?.kind ?? 'rejected',
-      reason: proposal.decision?.reason ?? null,
-      commit: proposal.decision?.commit ?? null,
-      at: now(),
-    };
-    await context.append(record);
-    decided.set(proposal.id, record);
+    const proposalId = created.proposal;
+    let waited = false;
+    const record = await context.history.once<RecordOf<'decided'>>(
+      { key: decisionKey(proposalId), stepId: request.stepId, what: `waits for a decision on ${proposalId}` },
+      async () => {
+        if (!context.approvals) throw new Error('approvals are not available in this run');
+        waited = created.status !== 'applied';
+        if (waited) {
+          await context.history.append({
+            type: 'waiting',
+            stepId: request.stepId,
+            proposalId,
+            at: now(),
+          });
+          // Waiting takes no concurrency slot: other runs go on meanwhile.
+          context.slot.release();
+        }
+        // The operator's time is not the run's: the wall-clock budget stops while it waits.
+        context.budget.pause();
+        const proposal = await context.approvals
+          .waitForDecision(proposalId, context.signal)
+          .finally(() => context.budget.resumeClock());
+        const decided: RecordOf<'decided'> = {
+          type: 'decided',
+          stepId: request.stepId,
+          proposalId: proposal.id,
+          decision: proposal.decision?.kind ?? 'rejected',
+          reason: proposal.decision?.reason ?? null,
+          commit: proposal.decision?.commit ?? null,
+          at: now(),
+        };
+        return { result: decided, record: decided };
+      },
+    );
     // Journaled first, so the decision is kept whatever happens while the run queues for a slot.
-    if (waits) await context.slot.acquire();
+    if (waited) await context.slot.acquire();
     return outcome(record, files);
   };
 }

@@ -7,8 +7,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Runbook, WorkspaceConfig } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError, type ModelProvider } from './models/modelProvider';
-import { ReplayDivergenceError } from './models/modelGateway';
 import { executeRun } from './runExecutor';
+import { ReplayDivergenceError, RunHistory } from './runHistory';
 import type { MemoryAccess } from './steps/stepRuntime';
 
 export interface Divergence {
@@ -39,22 +39,22 @@ export async function replayRun(options: {
   memory: MemoryAccess;
 }): Promise<ReplayResult> {
   const original = options.records;
-  const originalEnd = original.find((r): r is RecordOf<'runEnd'> => r.type === 'runEnd');
-  if (!originalEnd) throw new Error('only a finished run can be replayed; this one has not ended');
   const replayed: JournalRecord[] = [];
+  // The journal answers; what the replay writes goes to its own copy, compared afterwards.
+  const history = new RunHistory(original, 'replay', (record) => {
+    replayed.push(record);
+    return Promise.resolve();
+  });
+  const originalEnd = history.ended();
+  if (!originalEnd) throw new Error('only a finished run can be replayed; this one has not ended');
   let divergence: Divergence | null = null;
   let status: ReplayResult['status'];
   try {
     const result = await executeRun({
-      runId: (original[0] as RecordOf<'run'>).id,
+      runId: history.run.id,
       runbook: options.runbook,
       workspace: options.workspace,
-      records: original,
-      append: (record) => {
-        replayed.push(record);
-        return Promise.resolve();
-      },
-      mode: 'replay',
+      history,
       models: options.models,
       provider: NO_MODEL,
       memory: options.memory,
@@ -81,8 +81,7 @@ export async function replayRun(options: {
       message: error.message,
     };
   }
-  const startRecord = original[0] as RecordOf<'run'>;
-  if (divergence && startRecord.runbookHash !== options.runbookHash) {
+  if (divergence && history.run.runbookHash !== options.runbookHash) {
     divergence = { ...divergence, message: `${divergence.message} (the runbook changed since this run)` };
   }
   return { status, modelCalls: 0, sideEffects: 0, divergence };

@@ -1,18 +1,20 @@
 /**
- * Executes one run from its journal: steps the journal shows finished are taken from it, the
+ * Executes one run from its history: steps the journal shows finished are taken from it, the
  * rest run now, each bracketed by journal records, so a run killed anywhere picks up where it
- * stopped. The same code replays a finished run (mode `replay`): the journal answers every model
- * call and side effect, and nothing is written.
+ * stopped. Every model call and side effect goes through the history's `once`. The same code
+ * replays a finished run (a history in mode `replay`): the journal answers every model call and
+ * side effect, and nothing is written.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { CircuitBreaker } from '../governance/circuitBreaker';
 import type { Runbook, RunbookStep, RunStatus } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
-import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError } from './models/modelProvider';
-import { ModelGateway, ReplayDivergenceError, type ModelsConfig } from './models/modelGateway';
+import { ModelGateway, type ModelsConfig } from './models/modelGateway';
+import { effectKey, ReplayDivergenceError, type RunHistory } from './runHistory';
 import type { ModelProvider } from './models/modelProvider';
 import { makeProposer, type ApprovalPort } from './proposals';
 import { runBranches, SharedSlot } from './parallelSteps';
@@ -35,10 +37,8 @@ export interface ExecutionOptions {
   runId: string;
   runbook: Runbook;
   workspace: string;
-  /** The journal so far (at least the run record). */
-  records: readonly JournalRecord[];
-  append: (record: JournalRecord) => Promise<void>;
-  mode: 'live' | 'replay';
+  /** What happened so far (at least the run record); writes the run's records. */
+  history: RunHistory;
   /** `capture` records side effects without performing them (runbook tests). */
   effects?: 'perform' | 'capture';
   models: ModelsConfig;
@@ -55,8 +55,6 @@ export interface ExecutionOptions {
   feedback?: string | null;
   /** The model endpoint's circuit breaker. */
   breaker?: CircuitBreaker | null;
-  /** Called after each journal record, so watchers see progress. */
-  onProgress?: () => void;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
@@ -74,34 +72,18 @@ export interface ExecutionResult {
 export class RunCancelledError extends Error {}
 
 export async function executeRun(options: ExecutionOptions): Promise<ExecutionResult> {
-  const run = options.records[0] as RecordOf<'run'>;
-  const finished = new Map<string, RecordOf<'stepEnd'>>();
-  const startedSteps = new Map<string, RecordOf<'stepStart'>>();
-  const recorded = new Map<string, RecordOf<'modelCall'>>();
-  const effects = new Map<string, RecordOf<'effect'>>();
-  for (const record of options.records) {
-    if (record.type === 'stepEnd') finished.set(record.stepId, record);
-    if (record.type === 'stepStart') startedSteps.set(record.stepId, record);
-    if (record.type === 'modelCall' && record.outcome === 'ok')
-      recorded.set(`${record.stepId}#${record.call}`, record);
-    if (record.type === 'effect') effects.set(record.key, record);
-  }
-  const budget = restoreBudget(options);
+  const { history } = options;
+  const run = history.run;
+  const budget = restoreBudget(options.runbook, history);
   // Stopped by the operator, or by a parallel step that ended the run.
   const branches = new AbortController();
   const signal = AbortSignal.any([options.signal, branches.signal]);
   let sideEffects = 0;
-  const append = async (record: JournalRecord): Promise<void> => {
-    await options.append(record);
-    options.onProgress?.();
-  };
   const gateway = new ModelGateway({
     models: options.models,
     provider: options.provider,
     budget,
-    append,
-    recorded,
-    mode: options.mode,
+    history,
     signal,
     breaker: options.breaker ?? null,
     ...(options.sleep ? { sleep: options.sleep } : {}),
@@ -121,23 +103,19 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     propose: () => Promise.reject(new Error('not ready')),
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
     effect: async (key, connector, action, _args, perform, preview) => {
-      const done = effects.get(key);
-      if (done) return done.result;
-      if (options.mode === 'replay') {
-        throw new ReplayDivergenceError(
-          key.split(':')[1] ?? key,
-          'missing',
-          `the journal has no side effect "${key}"`,
-        );
-      }
-      const capture = options.effects === 'capture';
-      const result = capture ? preview() : await perform();
-      if (!capture) sideEffects++;
       const stepId = key.split(':')[1] ?? '';
-      const record = { type: 'effect', stepId, key, connector, action, result, at: now() } as const;
-      await append(record);
-      effects.set(key, record);
-      return result;
+      return history.once(
+        { key: effectKey(key), stepId, what: `makes the side effect ${connector} ${action}` },
+        async () => {
+          const capture = options.effects === 'capture';
+          const done = capture ? preview() : await perform();
+          if (!capture) sideEffects++;
+          return {
+            result: done,
+            record: { type: 'effect', stepId, key, connector, action, result: done, at: now() },
+          };
+        },
+      );
     },
   };
 
@@ -145,14 +123,12 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   runtime.propose = makeProposer({
     runId: run.id,
     runbook: options.runbook.name,
-    records: options.records,
+    history,
     approvals: options.approvals ?? null,
-    mode: options.mode,
     capture: options.effects === 'capture',
     signal,
     budget,
     slot: slot.step,
-    append,
     effect: (...args) => runtime.effect(...args),
   });
 
@@ -172,11 +148,16 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     sideEffects,
   });
 
-  const executeStep = async (step: RunbookStep): Promise<ExecutionResult | null> => {
-    if (signal.aborted) return end('cancelled', 'cancelled by the operator');
+  /** One attempt of a step: null when it ended, `retry` when its `retry:` may try it again. */
+  const attemptStep = async (
+    step: RunbookStep,
+    attempt: number,
+  ): Promise<ExecutionResult | null | { retry: string }> => {
+    const numbered = attempt > 1 ? { attempt } : {};
+    const clock = new AttemptClock(step, signal);
     try {
       if (step.when && !(await evaluateCondition(step.when, scope))) {
-        await append({
+        await history.append({
           type: 'stepEnd',
           stepId: step.id,
           status: 'skipped',
@@ -189,14 +170,36 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         return null;
       }
       budget.takeStep(`step "${step.id}"`);
-      const input = await stepInput(step, runtime);
-      await append({ type: 'stepStart', stepId: step.id, stepType: step.type, input, at: now() });
-      const recalled = options.mode === 'replay' ? recall(step, input, startedSteps, finished) : null;
-      const result = recalled ?? (await runStep(step, runtime));
-      await append({
+      const own: StepRuntime = {
+        ...runtime,
+        signal: clock.signal,
+        models: gateway.forAttempt({ number: attempt, signal: clock.signal }),
+        // The operator's time is not the step's: its timeout stops while it waits for a decision.
+        propose: async (request) => {
+          clock.pause();
+          try {
+            return await runtime.propose(request);
+          } finally {
+            clock.resume();
+          }
+        },
+      };
+      const input = await stepInput(step, own);
+      await history.append({
+        type: 'stepStart',
+        stepId: step.id,
+        stepType: step.type,
+        input,
+        ...numbered,
+        at: now(),
+      });
+      const recalled = history.mode === 'replay' ? recall(step, input, history) : null;
+      const result = recalled ?? (await clock.race(runStep(step, own)));
+      await history.append({
         type: 'stepEnd',
         stepId: step.id,
         status: 'succeeded',
+        ...numbered,
         output: result.output ?? null,
         error: null,
         retrieved: result.retrieved ?? [],
@@ -207,35 +210,61 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     } catch (error) {
       if (error instanceof ReplayDivergenceError) throw error;
       if (signal.aborted) return end('cancelled', 'cancelled by the operator');
-      const message = describe(error);
+      const message = clock.timedOut ?? describe(error);
       if (error instanceof BudgetExceededError) return end('budget_exceeded', `budget exceeded: ${message}`);
-      await append({
+      await history.append({
         type: 'stepEnd',
         stepId: step.id,
         status: 'failed',
+        ...numbered,
         output: null,
         error: message,
         retrieved: [],
         at: now(),
       });
       steps[step.id] = { output: null, status: 'failed' };
-      return end('failed', `step "${step.id}" failed: ${message}`);
+      const retryable = !(error instanceof StepFailedError && !error.retryable);
+      if (retryable && attempt < (step.retry?.maxAttempts ?? 1)) return { retry: message };
+      return end('failed', `step "${step.id}" failed${attempts(attempt)}: ${message}`);
+    } finally {
+      clock.stop();
+    }
+  };
+
+  const executeStep = async (step: RunbookStep): Promise<ExecutionResult | null> => {
+    const retry = step.retry ?? { maxAttempts: 1, backoffSeconds: 0 };
+    for (let attempt = nextAttempt(step.id, history); ; attempt++) {
+      if (signal.aborted) return end('cancelled', 'cancelled by the operator');
+      if (attempt > retry.maxAttempts) {
+        // Its last attempt failed before a restart: the run ends as it would have.
+        const last = history.stepEnd(step.id)?.error ?? 'it failed';
+        return end('failed', `step "${step.id}" failed${attempts(attempt - 1)}: ${last}`);
+      }
+      const outcome = await attemptStep(step, attempt);
+      if (outcome === null || !('retry' in outcome)) return outcome;
+      if (history.mode === 'live') {
+        const delayMs = Math.min(retry.backoffSeconds * 1000 * 2 ** (attempt - 1), 300_000);
+        const slept = await (options.sleep ?? sleep)(delayMs, signal).then(
+          () => true,
+          () => false,
+        );
+        if (!slept) return end('cancelled', 'cancelled by the operator');
+      }
     }
   };
 
   // Steps the journal shows ended are taken from it; the rest execute as their needs allow.
   const ended = new Set<string>();
   for (const step of options.runbook.steps) {
-    const done = options.mode === 'live' ? finished.get(step.id) : undefined;
+    const done = history.mode === 'live' ? history.stepEnd(step.id) : undefined;
     if (done && done.status !== 'failed') {
       steps[step.id] = { output: done.output, status: done.status };
       ended.add(step.id);
     }
   }
   const byId = new Map(options.runbook.steps.map((step) => [step.id, step]));
-  const graph = new StepGraph(options.runbook.steps);
   const stopped = await runBranches({
-    graph,
+    graph: new StepGraph(options.runbook.steps),
     ended,
     limit: options.parallelSteps ?? 1,
     run: (id) => executeStep(byId.get(id)!),
@@ -301,14 +330,9 @@ async function finish(
  * In a replay, memory is an input of the run like its inputs: a retrieval asked exactly as
  * recorded gets the recorded answer, whatever the notes say today. A changed query searches again.
  */
-function recall(
-  step: RunbookStep,
-  input: unknown,
-  started: Map<string, RecordOf<'stepStart'>>,
-  finished: Map<string, RecordOf<'stepEnd'>>,
-): StepResult | null {
-  const before = started.get(step.id);
-  const after = finished.get(step.id);
+function recall(step: RunbookStep, input: unknown, history: RunHistory): StepResult | null {
+  const before = history.stepStart(step.id);
+  const after = history.stepEnd(step.id);
   if (step.type !== 'retrieve' || !before || !after || !isDeepStrictEqual(before.input, input)) return null;
   return { output: after.output, retrieved: after.retrieved };
 }
@@ -348,40 +372,13 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
 }
 
 /** The budget as the journal left it: spend, tokens, steps and active time before a restart. */
-function restoreBudget(options: ExecutionOptions): RunBudget {
-  let activeMs = 0;
-  let segmentStart: number | null = null;
-  let last = 0;
-  let steps = 0;
-  let usd = 0;
-  let tokens = 0;
-  let waitingSince: number | null = null;
-  for (const record of options.records) {
-    const at = Date.parse(record.at);
-    // Time waiting for the operator is not the run's time.
-    if (record.type === 'waiting') waitingSince = at;
-    if (record.type === 'decided' && waitingSince !== null) {
-      activeMs -= at - waitingSince;
-      waitingSince = null;
-    }
-    if (record.type === 'run' || record.type === 'resume') {
-      if (segmentStart !== null) activeMs += last - segmentStart;
-      segmentStart = at;
-    }
-    last = at;
-    if (record.type === 'stepEnd' && record.status !== 'skipped') steps++;
-    if (record.type === 'modelCall') {
-      usd += record.costUsd;
-      tokens += (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
-      if (record.call > 0 && record.attempt === 1 && record.outcome === 'ok') steps++;
-    }
-  }
-  if (segmentStart !== null && options.mode === 'live') activeMs += last - segmentStart;
-  const budget = new RunBudget(options.runbook.budget, options.mode === 'live' ? Math.max(0, activeMs) : 0);
-  if (options.mode === 'live') {
-    budget.spend(usd, tokens);
-    budget.steps = steps;
-  }
+function restoreBudget(runbook: Runbook, history: RunHistory): RunBudget {
+  // A replay spends nothing and starts its clock afresh: the journal answers every call.
+  if (history.mode === 'replay') return new RunBudget(runbook.budget, 0);
+  const spent = history.spend();
+  const budget = new RunBudget(runbook.budget, spent.activeMs);
+  budget.spend(spent.usd, spent.tokens);
+  budget.steps = spent.steps;
   return budget;
 }
 
@@ -408,4 +405,84 @@ function describe(error: unknown): string {
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/**
+ * The attempt a step starts at: 1, the same attempt again when a restart interrupted it, or the
+ * next one when its last attempt failed (a replay starts over from the first).
+ */
+function nextAttempt(stepId: string, history: RunHistory): number {
+  if (history.mode === 'replay') return 1;
+  const start = history.stepStart(stepId);
+  if (!start) return 1;
+  const started = start.attempt ?? 1;
+  const ended = history.stepEnd(stepId);
+  return ended?.status === 'failed' && (ended.attempt ?? 1) === started ? started + 1 : started;
+}
+
+function attempts(count: number): string {
+  return count > 1 ? ` after ${count} attempts` : '';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return delay(ms, undefined, { signal });
+}
+
+/**
+ * One attempt's time limit (`timeoutSeconds`): its signal ends the attempt's model calls when
+ * the limit passes; the clock stops while the step waits for the operator.
+ */
+class AttemptClock {
+  private readonly controller = new AbortController();
+  readonly signal: AbortSignal;
+  /** Why the attempt was stopped, once its time ran out. */
+  timedOut: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private leftMs: number;
+  private since = 0;
+  private expired: (() => void) | null = null;
+
+  constructor(
+    private readonly step: RunbookStep,
+    run: AbortSignal,
+  ) {
+    this.signal = AbortSignal.any([run, this.controller.signal]);
+    this.leftMs = (step.timeoutSeconds ?? 0) * 1000;
+    this.resume();
+  }
+
+  /** The step's work, or a failure as soon as its time runs out. */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (!this.step.timeoutSeconds) return work;
+    const timeout = new Promise<never>((_, reject) => {
+      this.expired = () => reject(new StepFailedError(this.timedOut!));
+    });
+    if (this.timedOut) this.expired?.();
+    return Promise.race([work, timeout]);
+  }
+
+  pause(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.leftMs -= performance.now() - this.since;
+  }
+
+  resume(): void {
+    if (!this.step.timeoutSeconds || this.timer || this.timedOut) return;
+    this.since = performance.now();
+    this.timer = setTimeout(() => this.expire(), Math.max(0, this.leftMs));
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private expire(): void {
+    this.timer = null;
+    this.timedOut = `it took longer than its timeoutSeconds (${this.step.timeoutSeconds} s)`;
+    this.controller.abort(new Error(this.timedOut));
+    this.expired?.();
+  }
 }

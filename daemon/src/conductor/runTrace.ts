@@ -1,5 +1,5 @@
 /** A run's summary and full trace, read off its journal. */
-import type { RunStatus, RunSummary, RunTrace, StepTrace } from '@keel/schemas';
+import type { RunbookVersion, RunStatus, RunSummary, RunTrace, StepTrace } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
 
 export function summarize(
@@ -59,6 +59,7 @@ export function traceOf(
   records: readonly JournalRecord[],
   summary: RunSummary,
   stepOrder: string[],
+  runbook: RunbookVersion,
 ): RunTrace {
   const steps = new Map<string, StepTrace>();
   const step = (id: string, type = 'unknown'): StepTrace => {
@@ -90,7 +91,14 @@ export function traceOf(
         status: 'running',
         startedAt: record.at,
         input: record.input,
+        error: null,
       });
+      const attempt = record.attempt ?? 1;
+      const tried = (s.attempts ??= []);
+      // A restart begins the same attempt again: it stays one attempt.
+      if (tried.at(-1)?.attempt !== attempt) {
+        tried.push({ attempt, status: 'running', startedAt: record.at, endedAt: null, error: null });
+      }
     } else if (record.type === 'stepEnd') {
       const s = step(record.stepId);
       s.status = record.status;
@@ -99,6 +107,10 @@ export function traceOf(
       s.error = record.error;
       s.retrieved = record.retrieved;
       if (s.startedAt) s.durationMs = Date.parse(record.at) - Date.parse(s.startedAt);
+      const attempt = s.attempts?.at(-1);
+      if (attempt && record.status !== 'skipped') {
+        Object.assign(attempt, { status: record.status, endedAt: record.at, error: record.error });
+      }
     } else if (record.type === 'waiting') {
       step(record.stepId).status = 'waiting_approval';
     } else if (record.type === 'decided') {
@@ -123,5 +135,7 @@ export function traceOf(
   if (summary.endedAt) {
     for (const s of steps.values()) if (s.status === 'running') s.status = 'failed';
   }
-  return { run: summary, steps: [...steps.values()] };
+  // Attempts are told only when there was more than one.
+  for (const s of steps.values()) if ((s.attempts?.length ?? 0) < 2) delete s.attempts;
+  return { run: summary, runbook, steps: [...steps.values()] };
 }

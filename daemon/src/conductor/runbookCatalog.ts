@@ -7,13 +7,18 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Problem, Runbook, RunbookInfo } from '@keel/schemas';
 import { parseRunbook } from './runbookFile';
-import { readInsideText } from '../files/workspacePaths';
+import { gitBlobId } from '../files/gitBlob';
+import { readInside } from '../files/workspacePaths';
 
 export interface LoadedRunbook {
   info: RunbookInfo;
   runbook: Runbook | null;
   /** sha256 of the file's text. */
   hash: string;
+  /** The file's text, which a run started from it keeps in its journal. */
+  text: string;
+  /** git's blob id of the file (`git hash-object`). */
+  blob: string;
   absolutePath: string;
 }
 
@@ -87,14 +92,17 @@ export class RunbookCatalog {
       return { ...cached.loaded, info: { ...cached.loaded.info } };
     }
     // Not through a link: a runbook is a file of this workspace.
-    const text = await readInsideText(this.workspace, `${this.dir}/${name}`).catch(() => null);
-    if (text === null) return null;
+    const bytes = await readInside(this.workspace, `${this.dir}/${name}`).catch(() => null);
+    if (bytes === null) return null;
+    const text = bytes.toString('utf8');
     const path = `${this.dir}/${name}`;
     const parsed = parseRunbook(text, path);
     const runbook = parsed.runbook;
     const loaded: LoadedRunbook = {
       absolutePath,
       hash: createHash('sha256').update(text).digest('hex'),
+      text,
+      blob: gitBlobId(bytes),
       runbook,
       info: {
         name: runbook?.name ?? name.replace(/\.ya?ml$/, ''),

@@ -12,6 +12,7 @@ import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
 import type { RunbookCatalog } from './runbookCatalog';
 import { checkInputs } from './runInputs';
 import { executeRun } from './runExecutor';
+import { RunHistory } from './runHistory';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { absoluteIn, readInsideText } from '../files/workspacePaths';
 
@@ -83,12 +84,10 @@ async function runCase(
       runId: id,
       runbook: loaded.runbook,
       workspace: options.workspace,
-      records: [...records],
-      append: (record) => {
+      history: new RunHistory(records, 'live', (record) => {
         records.push(record);
         return Promise.resolve();
-      },
-      mode: 'live',
+      }),
       effects: 'capture',
       models: options.models,
       provider,

@@ -23,7 +23,7 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
   }));
   router.handle(RunGetRequest, async ({ id }) => (await conductor()).trace(id));
   router.handle(RunCancelRequest, async ({ id }) => (await conductor()).cancel(id));
-  router.handle(RunReplayRequest, async ({ id }) => (await conductor()).replay(id));
+  router.handle(RunReplayRequest, async ({ id, runbook }) => (await conductor()).replay(id, runbook));
   router.handle(RunbookTestRequest, async ({ runbook }) => ({
     results: await (await conductor()).test(runbook),
   }));

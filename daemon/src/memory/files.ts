@@ -1,5 +1,4 @@
 /** The files the memory plane indexes, found by walking the workspace, and their content ids. */
-import { createHash } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileKind } from './parse/index';
@@ -62,7 +61,4 @@ export async function walkWorkspace(root: string, under = ''): Promise<Map<strin
   return found;
 }
 
-/** git's blob id of `content`: the same hash `git hash-object` prints. */
-export function gitBlobId(content: Buffer): string {
-  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
-}
+export { gitBlobId } from '../files/gitBlob';

@@ -3,7 +3,7 @@
  * with its timings, tokens, cost, retrieved memory, prompts and output. Also returns where each
  * memory location sits in the text, so the editor can make it a link. Pure and unit-tested.
  */
-import type { ModelCallInfo, RunTrace, StepTrace } from '@keel/schemas';
+import { describeRunbookVersion, type ModelCallInfo, type RunTrace, type StepTrace } from '@keel/schemas';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from './runList';
 
 /**
@@ -43,6 +43,7 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
   if (options.live) out.line('_Live: this trace refreshes as the run goes on._').line();
   const rows: [string, string][] = [
     ['Run', `\`${run.id}\``],
+    ['Runbook', describeRunbookVersion(trace.runbook)],
     ['Status', STATUS_LABELS[run.status]],
     ['Started', time(run.startedAt)],
     ['Ended', run.endedAt ? time(run.endedAt) : 'not yet'],
@@ -91,6 +92,13 @@ function renderStep(
       : 'no model calls',
   ];
   out.line(`- ${facts.filter((f) => f !== null).join(' · ')}`).line();
+  if (step.attempts) {
+    out.line('**Attempts**').line();
+    for (const tried of step.attempts) {
+      out.line(`- ${tried.attempt}: ${tried.status}${tried.error ? `: ${tried.error}` : ''}`);
+    }
+    out.line();
+  }
   if (step.error) out.line('**Error**').line().block(step.error, 'text');
   if (step.status === 'waiting_approval' && waiting) renderWaiting(out, waiting);
   if (step.retrieved.length > 0) {

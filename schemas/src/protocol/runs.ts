@@ -133,6 +133,18 @@ export const StepTrace = z.object({
   output: z.unknown().nullable(),
   error: z.string().nullable(),
   modelCalls: z.array(ModelCallInfo),
+  /** Each attempt, when the step's `retry:` tried it more than once (absent otherwise). */
+  attempts: z
+    .array(
+      z.object({
+        attempt: z.number().int(),
+        status: z.enum(['running', 'succeeded', 'failed']),
+        startedAt: z.string(),
+        endedAt: z.string().nullable(),
+        error: z.string().nullable(),
+      }),
+    )
+    .optional(),
   /** Memory this step read: path and line range of each chunk. */
   retrieved: z.array(
     z.object({ path: z.string(), startLine: z.number(), endLine: z.number(), score: z.number() }),
@@ -140,7 +152,36 @@ export const StepTrace = z.object({
 });
 export type StepTrace = z.infer<typeof StepTrace>;
 
-export const RunTrace = z.object({ run: RunSummary, steps: z.array(StepTrace) });
+/** Which version of its runbook a run keeps, and what has become of the file since. */
+export const RunbookVersion = z.object({
+  /** Workspace-relative file the run started from (null for a run journaled before Keel kept it). */
+  path: z.string().nullable(),
+  /** git's blob id of the text the run keeps; null for a run journaled before Keel kept it. */
+  blob: z.string().nullable(),
+  /** The file now: as the run has it, `changed` since the run started, or `deleted`. */
+  file: z.enum(['unchanged', 'changed', 'deleted']),
+});
+export type RunbookVersion = z.infer<typeof RunbookVersion>;
+
+/**
+ * The version in words, the same in the terminal and the editor:
+ * `runbooks/renewal.yaml @ 1a2b3c4 (changed since; this run keeps the version it started with)`.
+ */
+export function describeRunbookVersion(version: RunbookVersion): string {
+  const file = version.path ?? 'its file';
+  if (!version.blob) {
+    // A run journaled before runs kept their runbook runs the file, whatever it now says.
+    const since = version.file === 'unchanged' ? '' : `, ${version.file} since the run started`;
+    return `${file} (the file as it is now${since})`;
+  }
+  const since =
+    version.file === 'unchanged'
+      ? 'unchanged since'
+      : `${version.file} since; this run keeps the version it started with`;
+  return `${file} @ ${version.blob.slice(0, 7)} (${since})`;
+}
+
+export const RunTrace = z.object({ run: RunSummary, runbook: RunbookVersion, steps: z.array(StepTrace) });
 export type RunTrace = z.infer<typeof RunTrace>;
 
 /** `keel/runs/get`: one run's full trace, from its journal. */
@@ -164,10 +205,17 @@ export const Divergence = z.object({
   message: z.string(),
 });
 
-/** `keel/runs/replay`: re-runs a finished run from its journal: no model calls, no side effects. */
+/**
+ * `keel/runs/replay`: re-runs a finished run from its journal: no model calls, no side effects.
+ * It replays the runbook the run kept (`recorded`), or the file as it is now (`current`), to see
+ * where an edit would change what the run did.
+ */
 export const RunReplayRequest = defineRequest({
   method: 'keel/runs/replay',
-  params: z.strictObject({ id: z.string().min(1) }),
+  params: z.strictObject({
+    id: z.string().min(1),
+    runbook: z.enum(['recorded', 'current']).default('recorded'),
+  }),
   result: z.object({
     id: z.string(),
     status: RunStatus,

@@ -17,8 +17,10 @@ import { Conductor } from '../../../daemon/src/conductor/conductor';
 import { Journal } from '../../../daemon/src/conductor/journal';
 import { StateSeal } from '../../../daemon/src/runtime/stateKey';
 import type { ModelProvider } from '../../../daemon/src/conductor/models/modelProvider';
+import type { ApprovalPort } from '../../../daemon/src/conductor/proposals';
 import { parseRunbook } from '../../../daemon/src/conductor/runbookFile';
 import { executeRun } from '../../../daemon/src/conductor/runExecutor';
+import { RunHistory } from '../../../daemon/src/conductor/runHistory';
 import type { MemoryAccess } from '../../../daemon/src/conductor/steps/stepRuntime';
 import { createLogger } from '../../../daemon/src/log';
 import { WorkspaceTrust } from '../../../daemon/src/trust/workspaceTrust';
@@ -83,6 +85,17 @@ const INSTANT: ModelProvider = {
 const NO_MEMORY: MemoryAccess = {
   search: () => Promise.reject(new Error('the benchmark runbook reads no memory')),
   read: () => Promise.reject(new Error('the benchmark runbook reads no memory')),
+};
+
+/**
+ * Keel's default approvals rule, and nothing else: a new file under outbox/ is written without the
+ * operator (the conductor part of the bench gets it from its ApprovalService).
+ */
+const OUTBOX_POLICY: ApprovalPort = {
+  propose: () => Promise.reject(new Error('the benchmark runbook proposes nothing')),
+  waitForDecision: () => Promise.reject(new Error('the benchmark runbook proposes nothing')),
+  policyRule: (path, kind) =>
+    kind === 'create' && path.startsWith('outbox/') ? 'outbox/** allow create' : null,
 };
 
 export async function measureConductor(options: {
@@ -152,16 +165,15 @@ async function measureExecutor(
       runId: id,
       runbook,
       workspace,
-      records: [...journal.records],
-      append: async (record) => {
+      history: new RunHistory(journal.records, 'live', async (record) => {
         if (record.type === 'stepStart') opened.set(record.stepId, performance.now());
         await journal.append(record);
         if (record.type === 'stepEnd') stepMs.push(performance.now() - opened.get(record.stepId)!);
-      },
-      mode: 'live',
+      }),
       models,
       provider: INSTANT,
       memory: NO_MEMORY,
+      approvals: OUTBOX_POLICY,
       signal: new AbortController().signal,
     });
     await journal.append({

@@ -117,10 +117,11 @@ export function registerRuns(program: Command, context: CliContext): void {
       're-run a finished run from its journal: no model calls, no side effects; report the first divergence',
     )
     .argument('<run>', 'the run id')
+    .option('--current', 'replay the runbook file as it is now, not the version the run kept')
     .option('--json', 'print JSON')
-    .action(async (id: string, options: { json?: boolean }) => {
+    .action(async (id: string, options: { current?: boolean; json?: boolean }) => {
       const result = await withWorkspace(workspace(), context.log, ({ client }) =>
-        client.request(RunReplayRequest, { id }),
+        client.request(RunReplayRequest, { id, runbook: options.current ? 'current' : 'recorded' }),
       );
       if (options.json) printJson(result);
       else {

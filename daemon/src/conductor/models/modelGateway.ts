@@ -1,38 +1,25 @@
 /**
  * The one path every model call of a run takes: tier to model and prices, the answer an earlier
- * attempt of the run already paid for (after a crash), the budget check before the call, retries
+ * attempt of the run already paid for (after a crash, through the run history's `once`), the budget check before the call, retries
  * with backoff, and a journal record for every attempt.
  */
 import { createHash } from 'node:crypto';
 import type { ModelTier, RetryPolicy, WorkspaceConfig } from '@keel/schemas';
 import type { CircuitBreaker } from '../../governance/circuitBreaker';
 import { cost, type RunBudget } from '../budget';
-import type { JournalRecord, ModelResponse, RecordOf } from '../journalRecords';
+import type { ModelResponse, RecordOf } from '../journalRecords';
+import { modelKey, type Performed, type RunHistory } from '../runHistory';
 import { estimateTokens } from './openaiProvider';
 import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
 
 export type ModelsConfig = WorkspaceConfig['models'];
 
-/** A replay met a call the journal does not have, or one whose request changed. */
-export class ReplayDivergenceError extends Error {
-  constructor(
-    readonly stepId: string,
-    readonly kind: 'request' | 'missing',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface GatewayOptions {
   models: ModelsConfig;
   provider: ModelProvider;
   budget: RunBudget;
-  append: (record: JournalRecord) => Promise<void>;
-  /** Successful calls already in the journal, by `stepId#call`. */
-  recorded: Map<string, RecordOf<'modelCall'>>;
-  /** `replay` answers only from `recorded` and never calls the provider. */
-  mode: 'live' | 'replay';
+  /** The run's history: answers calls the run already paid for, and journals every attempt. */
+  history: RunHistory;
   signal: AbortSignal;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   random?: () => number;
@@ -40,7 +27,23 @@ export interface GatewayOptions {
   breaker?: CircuitBreaker | null;
 }
 
-export class ModelGateway {
+/** One attempt of a step: its number (1, then more when `retry:` tries it again) and its signal. */
+export interface StepAttempt {
+  number: number;
+  signal: AbortSignal;
+}
+
+/** What a step uses of the gateway. */
+export interface ModelCalls {
+  call(
+    stepId: string,
+    call: number,
+    tierName: string,
+    request: Omit<ModelRequest, 'model'>,
+  ): Promise<ModelResponse>;
+}
+
+export class ModelGateway implements ModelCalls {
   /** Calls actually sent to the provider (replays and journal hits excluded). */
   sent = 0;
 
@@ -51,21 +54,39 @@ export class ModelGateway {
     call: number,
     tierName: string,
     request: Omit<ModelRequest, 'model'>,
+    attempt: StepAttempt = { number: 1, signal: this.options.signal },
   ): Promise<ModelResponse> {
     const { options } = this;
     const tier = this.tier(tierName);
     const requestHash = hashRequest(request);
-    const earlier = options.recorded.get(`${stepId}#${call}`);
-    if (earlier && earlier.requestHash === requestHash && earlier.response) return earlier.response;
-    if (options.mode === 'replay') {
-      throw new ReplayDivergenceError(
+    return options.history.once(
+      {
+        key: modelKey(stepId, call, attempt.number),
         stepId,
-        earlier ? 'request' : 'missing',
-        earlier
-          ? `step "${stepId}" sends a different request to the model (call ${call + 1}) than the journal recorded: the prompt, tools or schema changed`
-          : `step "${stepId}" makes a model call (call ${call + 1}) the journal does not have`,
-      );
-    }
+        fingerprint: requestHash,
+        what: `makes a model call (call ${call + 1})`,
+      },
+      () => this.send(stepId, call, tierName, tier, requestHash, request, attempt),
+    );
+  }
+
+  /** The gateway as one attempt of a step uses it: calls of its own, ended by its signal. */
+  forAttempt(attempt: StepAttempt): ModelCalls {
+    return { call: (stepId, call, tier, request) => this.call(stepId, call, tier, request, attempt) };
+  }
+
+  /** Sends the call, retrying what may pass; the answer's record is journaled by `once`. */
+  private async send(
+    stepId: string,
+    call: number,
+    tierName: string,
+    tier: ModelTier,
+    requestHash: string,
+    request: Omit<ModelRequest, 'model'>,
+    stepAttempt: StepAttempt,
+  ): Promise<Performed<ModelResponse>> {
+    const { options } = this;
+    const signal = stepAttempt.signal;
     const full: ModelRequest = { ...request, model: tier.model };
     const inputTokens = estimateTokens(JSON.stringify([request.messages, request.tools ?? []]));
     for (let attempt = 1; ; attempt++) {
@@ -87,6 +108,7 @@ export class ModelGateway {
         stepId,
         call,
         attempt,
+        ...(stepAttempt.number > 1 ? { stepAttempt: stepAttempt.number } : {}),
         tier: tierName,
         model: tier.model,
         requestHash,
@@ -101,13 +123,13 @@ export class ModelGateway {
         const response = await options.provider.complete(
           full,
           { stepId, call, requestHash },
-          { signal: options.signal, timeoutMs },
+          { signal, timeoutMs },
         );
         breaker?.success();
         const usd = cost(tier, response.usage.inputTokens, response.usage.outputTokens);
         options.budget.spend(usd, response.usage.inputTokens + response.usage.outputTokens);
         release();
-        await options.append({
+        const record: RecordOf<'modelCall'> = {
           ...base,
           ...logged,
           response,
@@ -115,15 +137,15 @@ export class ModelGateway {
           latencyMs: Math.round(performance.now() - started),
           costUsd: usd,
           at: new Date().toISOString(),
-        });
-        return response;
+        };
+        return { result: response, record };
       } catch (caught) {
         release();
         const error =
           caught instanceof ModelCallError
             ? caught
             : new ModelCallError(caught instanceof Error ? caught.message : String(caught), 'error', false);
-        await options.append({
+        await options.history.append({
           ...base,
           ...logged,
           response: null,
@@ -136,9 +158,9 @@ export class ModelGateway {
         if (error.retryable) breaker?.failure();
         else if (error.outcome !== 'cancelled') breaker?.success();
         const policy = options.models.retry;
-        if (!error.retryable || attempt >= policy.maxAttempts || options.signal.aborted) throw error;
+        if (!error.retryable || attempt >= policy.maxAttempts || signal.aborted) throw error;
         const delay = error.retryAfterMs ?? backoffDelay(policy, attempt, options.random ?? Math.random);
-        await (options.sleep ?? sleep)(Math.min(delay, 300_000), options.signal);
+        await (options.sleep ?? sleep)(Math.min(delay, 300_000), signal);
       }
     }
   }
@@ -147,7 +169,7 @@ export class ModelGateway {
     const tier = this.options.models.tiers[name];
     if (tier) return tier;
     // Recorded answers need no endpoint and cost nothing: a workspace without tiers can still test.
-    if (this.options.provider.kind === 'cassette' || this.options.mode === 'replay') {
+    if (this.options.provider.kind === 'cassette' || this.options.history.mode === 'replay') {
       return { model: name, inputUsdPerMTok: 0, outputUsdPerMTok: 0 };
     }
     const known = Object.keys(this.options.models.tiers);

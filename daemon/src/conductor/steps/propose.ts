@@ -20,7 +20,10 @@ export async function runPropose(step: ProposeStep, runtime: StepRuntime): Promi
     reasoning: await renderText(step.reasoning, runtime.scope),
   });
   if (outcome.decision === 'rejected' && step.onReject === 'fail') {
-    throw new StepFailedError(`the operator rejected the change: ${outcome.reason ?? 'no reason given'}`);
+    throw new StepFailedError(
+      `the operator rejected the change: ${outcome.reason ?? 'no reason given'}`,
+      false,
+    );
   }
   return { output: outcome };
 }

@@ -2,7 +2,7 @@
 import type { ChangeKind, MemoryDocument, Runbook, SearchFilter, SearchResult } from '@keel/schemas';
 import type { RunBudget } from '../budget';
 import type { Scope } from '../expressions';
-import type { ModelGateway } from '../models/modelGateway';
+import type { ModelCalls } from '../models/modelGateway';
 import type { ProposalOutcome, ProposalRequest } from '../proposals';
 
 /** Memory as agents see it: read-only. */
@@ -16,7 +16,7 @@ export interface StepRuntime {
   runbook: Runbook;
   workspace: string;
   scope: Scope;
-  models: ModelGateway;
+  models: ModelCalls;
   memory: MemoryAccess;
   budget: RunBudget;
   signal: AbortSignal;
@@ -63,7 +63,15 @@ export interface StepResult {
 }
 
 /** A step failed for a reason the operator can act on (not a crash of Keel). */
-export class StepFailedError extends Error {}
+export class StepFailedError extends Error {
+  constructor(
+    message: string,
+    /** Whether the step's `retry:` may try it again (never after the operator said no). */
+    readonly retryable = true,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * The system message of a model step: the step's own, then the operator's corrections of this

@@ -1,0 +1,153 @@
+/**
+ * Taking runs up again: at start-up every journal is read (a forged one quarantined, one killed
+ * before its run started removed), finished runs are listed and unfinished ones resumed from
+ * their journals, or kept dormant until the operator trusts the workspace.
+ */
+import { rm } from 'node:fs/promises';
+import type { Runbook, RunSummary } from '@keel/schemas';
+import type { ApprovalService } from '../approvals/approvalService';
+import type { Logger } from '../log';
+import { quarantine, type StateSeal } from '../runtime/stateKey';
+import {
+  Journal,
+  JournalCorruptError,
+  JournalForgedError,
+  journalIds,
+  journalPath,
+  readJournal,
+} from './journal';
+import type { JournalRecord, RecordOf } from './journalRecords';
+import { summarize } from './runTrace';
+import type { TraceStore } from './traceStore';
+
+export interface RecoveryHost {
+  workspace: string;
+  runsDir: string;
+  sealer: StateSeal;
+  log: Logger;
+  traces: TraceStore;
+  approvals: ApprovalService;
+  /** Take unfinished runs up (the long-lived daemon); a one-command daemon only lists them. */
+  resume: boolean;
+  trusted(): boolean;
+  redact(text: string): string;
+  /** The runbook a run keeps (see Conductor); throws when it cannot be read. */
+  keptRunbook(run: RecordOf<'run'>): Promise<Runbook>;
+  /** Runs that are not under way, by id (written here as journals are read). */
+  finished: Map<string, RunSummary>;
+  /** Each runbook's role (written here as journals are read). */
+  roles: Map<string, string>;
+  /** Queues a run taken up again; `runbook` is null for a journal that predates kept runbooks. */
+  enqueue(id: string, journal: Journal, runbook: Runbook | null, stepsTotal: number): void;
+}
+
+export class Recovery {
+  /** Unfinished runs of an untrusted workspace: listed, resumed only once the operator trusts it. */
+  private readonly dormant = new Set<string>();
+
+  constructor(private readonly host: RecoveryHost) {}
+
+  /** Reads every journal: finished runs are listed, unfinished ones resumed or kept dormant. */
+  async load(): Promise<void> {
+    const { host } = this;
+    const counts = await host.traces.modelCallCounts();
+    for (const id of await journalIds(host.runsDir)) {
+      const records = await this.read(id);
+      if (!records) continue;
+      const run = records[0] as RecordOf<'run'>;
+      const modelCalls = records.filter((r) => r.type === 'modelCall').length;
+      if ((counts.get(id) ?? 0) !== modelCalls) host.traces.reload(id, records);
+      const runbook = await host.keptRunbook(run).catch(() => null);
+      if (runbook) host.roles.set(runbook.name, runbook.role);
+      const stepsTotal = runbook?.steps.length ?? 0;
+      if (records.some((r) => r.type === 'runEnd')) {
+        const summary = summarize(records, stepsTotal, null);
+        host.finished.set(id, summary);
+        host.traces.saveRun(summary);
+        continue;
+      }
+      if (!host.resume || !host.trusted()) {
+        host.finished.set(id, summarize(records, stepsTotal, null));
+        if (host.resume) {
+          this.dormant.add(id);
+          host.log.warn('an unfinished run waits for your trust in the workspace to resume', { run: id });
+        }
+        continue;
+      }
+      await this.resume(id, records);
+    }
+  }
+
+  /** The workspace is trusted now: the runs that waited for it are taken up. */
+  async resumeDormant(): Promise<void> {
+    const dormant = [...this.dormant];
+    this.dormant.clear();
+    for (const id of dormant) {
+      const records = await readJournal(journalPath(this.host.runsDir, id), this.host.sealer).catch(
+        () => null,
+      );
+      if (!records) continue;
+      this.host.finished.delete(id);
+      await this.resume(id, records);
+    }
+  }
+
+  /** A journal's records; null (after dealing with it) for one that is forged, empty or unreadable. */
+  private async read(id: string): Promise<JournalRecord[] | null> {
+    const { host } = this;
+    const path = journalPath(host.runsDir, id);
+    try {
+      return await readJournal(path, host.sealer);
+    } catch (error) {
+      if (error instanceof JournalForgedError) {
+        // Keel did not write this journal as it is: it is never resumed, replayed or listed.
+        const moved = await quarantine(
+          host.workspace,
+          path,
+          `Not a run journal Keel wrote: ${error.message}`,
+        );
+        host.log.warn(
+          `${path} was not resumed: ${error.message}. It was moved to ${moved ?? 'quarantine'}; ` +
+            'a forged or edited journal never runs. Delete it once you have looked at it.',
+        );
+        return null;
+      }
+      if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
+        // Killed while creating the journal: the run was never started (its start was never answered).
+        await rm(path, { force: true });
+        return null;
+      }
+      host.log.error('a run journal cannot be read; the run is left as it is', { path, error });
+      return null;
+    }
+  }
+
+  /** Takes up an unfinished run from its journal (ends it if the operator had cancelled it). */
+  private async resume(id: string, records: JournalRecord[]): Promise<void> {
+    const { host } = this;
+    const run = records[0] as RecordOf<'run'>;
+    const runbook = await host.keptRunbook(run).catch(() => null);
+    const stepsTotal = runbook?.steps.length ?? 0;
+    const journal = await Journal.openExisting(journalPath(host.runsDir, id), host.sealer, (text) =>
+      host.redact(text),
+    );
+    if (records.some((r) => r.type === 'cancelRequested')) {
+      // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
+      await journal.append({
+        type: 'runEnd',
+        status: 'cancelled',
+        outputs: null,
+        error: 'cancelled by the operator',
+        escalation: null,
+        at: new Date().toISOString(),
+      });
+      await journal.close();
+      host.finished.set(id, summarize(journal.records, stepsTotal, null));
+      await host.approvals.withdraw(id);
+      return;
+    }
+    await journal.append({ type: 'resume', at: new Date().toISOString() });
+    host.log.info('resuming a run', { run: id, runbook: run.runbook });
+    host.enqueue(id, journal, run.runbookFile ? runbook : null, stepsTotal);
+  }
+}

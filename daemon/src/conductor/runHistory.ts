@@ -1,0 +1,240 @@
+/**
+ * What already happened in a run, read once from its journal: the one answer to "was this done
+ * already?" (steps, model calls, side effects, decisions, spend), and the one door, `once`,
+ * through which a step does anything outside itself. Live, a key the journal holds returns its
+ * recorded result and nothing happens again; in a replay the journal answers or the run diverges.
+ */
+import type { JournalRecord, RecordOf } from './journalRecords';
+
+/** A replay met something the journal does not have, or one whose request changed. */
+export class ReplayDivergenceError extends Error {
+  constructor(
+    readonly stepId: string,
+    readonly kind: 'request' | 'missing',
+    message: string,
+    /** The `once` key the journal has no (matching) result for. */
+    readonly key = '',
+  ) {
+    super(message);
+  }
+}
+
+export interface OnceRequest {
+  /** Unique in the run: `model:<step>#<call>`, `effect:<idempotency key>`, `decision:<proposal>`. */
+  key: string;
+  /** The step doing it, named by a divergence. */
+  stepId: string;
+  /**
+   * What the result was computed from (a request hash): a recorded result with another
+   * fingerprint answers a different question, so it is done again (live) or diverges (replay).
+   */
+  fingerprint?: string;
+  /** What the step does, for the divergence: `makes a model call (call 1)`. */
+  what: string;
+}
+
+/** What `perform` did: the result, and the record that makes the journal remember it. */
+export interface Performed<T> {
+  result: T;
+  record: JournalRecord;
+}
+
+export interface Spend {
+  usd: number;
+  tokens: number;
+  /** Steps (and agent turns) the run has taken. */
+  steps: number;
+  /** Wall time the run has been active, not counting time waiting for the operator. */
+  activeMs: number;
+}
+
+interface Recorded {
+  result: unknown;
+  fingerprint: string | null;
+}
+
+export class RunHistory {
+  private readonly results = new Map<string, Recorded>();
+  private readonly starts = new Map<string, RecordOf<'stepStart'>>();
+  private readonly ends = new Map<string, RecordOf<'stepEnd'>>();
+  private readonly decisions = new Map<string, RecordOf<'decided'>>();
+  private end: RecordOf<'runEnd'> | null = null;
+  private cancel = false;
+  /** Records indexed so far: a live journal grows, and is indexed as far as it has grown. */
+  private indexed = 0;
+
+  /**
+   * @param records the journal; live, the journal's own array, which grows as records are written
+   * @param sink writes a record: to the journal (live), or to the replay's own copy (replay), which
+   *   the history never reads
+   */
+  constructor(
+    private readonly records: readonly JournalRecord[],
+    readonly mode: 'live' | 'replay',
+    private readonly sink: (record: JournalRecord) => Promise<void>,
+  ) {
+    if (records[0]?.type !== 'run') throw new Error('a run history starts with the run record');
+  }
+
+  get run(): RecordOf<'run'> {
+    return this.records[0] as RecordOf<'run'>;
+  }
+
+  /** Writes a record that answers no `once` key (a step's start, a failed attempt, `waiting`). */
+  async append(record: JournalRecord): Promise<void> {
+    await this.sink(record);
+    if (this.mode === 'live') this.index(record);
+  }
+
+  /**
+   * Does something outside the run once per key. A key the journal holds (with the same
+   * fingerprint) returns its recorded result without `perform`; otherwise live performs, journals
+   * the record `perform` gives and returns its result, and a replay throws a divergence naming the
+   * step and the key.
+   */
+  async once<T>(request: OnceRequest, perform: () => Promise<Performed<T>>): Promise<T> {
+    const known = this.recorded(request.key);
+    if (known && (request.fingerprint === undefined || known.fingerprint === request.fingerprint)) {
+      return known.result as T;
+    }
+    if (this.mode === 'replay') {
+      throw new ReplayDivergenceError(
+        request.stepId,
+        known ? 'request' : 'missing',
+        known
+          ? `step "${request.stepId}" ${request.what} with a different request than the journal recorded`
+          : `step "${request.stepId}" ${request.what} the journal does not have (${request.key})`,
+        request.key,
+      );
+    }
+    const { result, record } = await perform();
+    await this.append(record);
+    return result;
+  }
+
+  /** The recorded result of a `once` key, if the journal has one. */
+  recorded(key: string): Recorded | undefined {
+    this.catchUp();
+    return this.results.get(key);
+  }
+
+  stepStart(stepId: string): RecordOf<'stepStart'> | undefined {
+    this.catchUp();
+    return this.starts.get(stepId);
+  }
+
+  /** The step's last end record (a failed step that was tried again ends again). */
+  stepEnd(stepId: string): RecordOf<'stepEnd'> | undefined {
+    this.catchUp();
+    return this.ends.get(stepId);
+  }
+
+  decision(proposalId: string): RecordOf<'decided'> | undefined {
+    this.catchUp();
+    return this.decisions.get(proposalId);
+  }
+
+  /** The run's end, once written. */
+  ended(): RecordOf<'runEnd'> | null {
+    this.catchUp();
+    return this.end;
+  }
+
+  /** Whether the operator cancelled the run (its end may not be written yet). */
+  cancelRequested(): boolean {
+    this.catchUp();
+    return this.cancel;
+  }
+
+  /**
+   * What the run has used so far, for its budget after a restart: spend, tokens, steps, and the
+   * active time of each stretch it ran (from its start or a resume to its last record before the
+   * next), the operator's time excepted.
+   */
+  spend(): Spend {
+    let activeMs = 0;
+    let segmentStart: number | null = null;
+    let last = 0;
+    let waitingSince: number | null = null;
+    const spent = { usd: 0, tokens: 0, steps: 0 };
+    for (const record of this.records) {
+      const at = Date.parse(record.at);
+      if (record.type === 'waiting') waitingSince = at;
+      if (record.type === 'decided' && waitingSince !== null) {
+        activeMs -= at - waitingSince;
+        waitingSince = null;
+      }
+      if (record.type === 'run' || record.type === 'resume') {
+        if (segmentStart !== null) activeMs += last - segmentStart;
+        segmentStart = at;
+      }
+      last = at;
+      if (record.type === 'stepEnd' && record.status !== 'skipped') spent.steps++;
+      if (record.type === 'modelCall') {
+        spent.usd += record.costUsd;
+        spent.tokens +=
+          (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
+        // An agent's turns after its first count as steps.
+        if (record.call > 0 && record.attempt === 1 && record.outcome === 'ok') spent.steps++;
+      }
+    }
+    if (segmentStart !== null) activeMs += last - segmentStart;
+    return { ...spent, activeMs: Math.max(0, activeMs) };
+  }
+
+  private catchUp(): void {
+    while (this.indexed < this.records.length) this.index(this.records[this.indexed++]!);
+  }
+
+  private index(record: JournalRecord): void {
+    switch (record.type) {
+      case 'stepStart':
+        this.starts.set(record.stepId, record);
+        break;
+      case 'stepEnd':
+        this.ends.set(record.stepId, record);
+        break;
+      case 'modelCall':
+        if (record.outcome === 'ok' && record.response) {
+          this.results.set(modelKey(record.stepId, record.call, record.stepAttempt), {
+            result: record.response,
+            fingerprint: record.requestHash,
+          });
+        }
+        break;
+      case 'effect':
+        this.results.set(effectKey(record.key), { result: record.result, fingerprint: null });
+        break;
+      case 'decided':
+        this.decisions.set(record.proposalId, record);
+        this.results.set(decisionKey(record.proposalId), { result: record, fingerprint: null });
+        break;
+      case 'cancelRequested':
+        this.cancel = true;
+        break;
+      case 'runEnd':
+        this.end = record;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/**
+ * The `once` key of a step's model call (attempts of one call share it); a step's later attempt
+ * (its `retry:`) has calls of its own.
+ */
+export function modelKey(stepId: string, call: number, stepAttempt = 1): string {
+  return stepAttempt > 1 ? `model:${stepId}@${stepAttempt}#${call}` : `model:${stepId}#${call}`;
+}
+
+/** The `once` key of a side effect with this idempotency key (`<run>:<step>[:<turn>:<call>]`). */
+export function effectKey(idempotencyKey: string): string {
+  return `effect:${idempotencyKey}`;
+}
+
+/** The `once` key of the operator's (or a policy rule's) decision on a proposal. */
+export function decisionKey(proposalId: string): string {
+  return `decision:${proposalId}`;
+}

@@ -1,0 +1,230 @@
+/**
+ * The run history: one answer to "did this already happen?", and `once`, the one way a step does
+ * anything outside itself. Live, what the journal holds is returned and not done again; in a
+ * replay the journal answers or the replay names the step (and the key) it diverged at.
+ */
+import { describe, expect, it } from 'vitest';
+import type { JournalRecord, RecordOf } from '../../daemon/src/conductor/journalRecords';
+import {
+  decisionKey,
+  effectKey,
+  modelKey,
+  ReplayDivergenceError,
+  RunHistory,
+} from '../../daemon/src/conductor/runHistory';
+
+const START: RecordOf<'run'> = {
+  type: 'run',
+  version: 1,
+  id: 'r1',
+  runbook: 'renewal',
+  runbookHash: 'h',
+  inputs: {},
+  recordCassette: null,
+  replayCassette: null,
+  at: '2026-01-05T10:00:00.000Z',
+};
+
+function effect(key: string, result: unknown): RecordOf<'effect'> {
+  return {
+    type: 'effect',
+    stepId: key.split(':')[1]!,
+    key,
+    connector: 'fs.outbox@1',
+    action: 'write',
+    result,
+    at: '2026-01-05T10:00:01.000Z',
+  };
+}
+
+function modelCall(
+  stepId: string,
+  call: number,
+  requestHash: string,
+  content: string,
+): RecordOf<'modelCall'> {
+  return {
+    type: 'modelCall',
+    stepId,
+    call,
+    attempt: 1,
+    tier: 'fast',
+    model: 'm',
+    requestHash,
+    request: {},
+    response: {
+      content,
+      toolCalls: [],
+      finishReason: 'stop',
+      usage: { inputTokens: 10, outputTokens: 5 },
+      model: 'm',
+    },
+    outcome: 'ok',
+    latencyMs: 3,
+    costUsd: 0.25,
+    at: '2026-01-05T10:00:02.000Z',
+  };
+}
+
+/** A live history over a journal that grows as records are written, as the conductor's does. */
+function live(records: JournalRecord[]): { history: RunHistory; journal: JournalRecord[] } {
+  const journal = [START, ...records];
+  const history = new RunHistory(journal, 'live', (record) => {
+    journal.push(record);
+    return Promise.resolve();
+  });
+  return { history, journal };
+}
+
+describe('once, live', () => {
+  it('returns the result the journal recorded without performing it again', async () => {
+    const { history, journal } = live([effect('r1:save', { path: 'outbox/a.md', written: true })]);
+    let performed = 0;
+    const result = await history.once({ key: effectKey('r1:save'), stepId: 'save', what: 'writes' }, () => {
+      performed++;
+      return Promise.resolve({ result: 'again', record: effect('r1:save', 'again') });
+    });
+    expect(result).toEqual({ path: 'outbox/a.md', written: true });
+    expect(performed).toBe(0);
+    expect(journal).toHaveLength(2);
+  });
+
+  it('performs a new key once, journals it, and answers the next ask from the journal', async () => {
+    const { history, journal } = live([]);
+    let performed = 0;
+    const ask = (): Promise<unknown> =>
+      history.once({ key: effectKey('r1:save'), stepId: 'save', what: 'writes' }, () => {
+        performed++;
+        return Promise.resolve({ result: { n: performed }, record: effect('r1:save', { n: performed }) });
+      });
+    expect(await ask()).toEqual({ n: 1 });
+    expect(await ask()).toEqual({ n: 1 });
+    expect(performed).toBe(1);
+    expect(journal.filter((r) => r.type === 'effect')).toHaveLength(1);
+  });
+
+  it('asks the model again when the recorded answer was for another request', async () => {
+    const { history } = live([modelCall('plan', 0, 'old-prompt', 'Old answer')]);
+    const ask = (hash: string): Promise<unknown> =>
+      history.once({ key: modelKey('plan', 0), stepId: 'plan', fingerprint: hash, what: 'asks' }, () =>
+        Promise.resolve({ result: 'New answer', record: modelCall('plan', 0, hash, 'New answer') }),
+      );
+    expect(await ask('old-prompt')).toMatchObject({ content: 'Old answer' });
+    expect(await ask('new-prompt')).toBe('New answer');
+    // The new answer is now the recorded one.
+    expect(history.recorded(modelKey('plan', 0))?.fingerprint).toBe('new-prompt');
+  });
+
+  it('sees records the conductor wrote to the journal itself, and a decision by its proposal', () => {
+    const { history, journal } = live([]);
+    expect(history.cancelRequested()).toBe(false);
+    journal.push({ type: 'cancelRequested', reason: 'by the operator', at: START.at });
+    journal.push({
+      type: 'decided',
+      stepId: 'update',
+      proposalId: 'p-r1.update',
+      decision: 'approved',
+      reason: null,
+      commit: 'abc',
+      at: START.at,
+    });
+    expect(history.cancelRequested()).toBe(true);
+    expect(history.decision('p-r1.update')).toMatchObject({ decision: 'approved', commit: 'abc' });
+    expect(history.recorded(decisionKey('p-r1.update'))).toBeDefined();
+  });
+});
+
+describe('once, in a replay', () => {
+  const replay = (records: JournalRecord[]): { history: RunHistory; written: JournalRecord[] } => {
+    const written: JournalRecord[] = [];
+    const history = new RunHistory([START, ...records], 'replay', (record) => {
+      written.push(record);
+      return Promise.resolve();
+    });
+    return { history, written };
+  };
+
+  it('answers from the journal and never performs', async () => {
+    const { history, written } = replay([modelCall('plan', 0, 'same', 'Recorded')]);
+    const answer = await history.once(
+      { key: modelKey('plan', 0), stepId: 'plan', fingerprint: 'same', what: 'asks' },
+      () => Promise.reject(new Error('a replay must not perform')),
+    );
+    expect(answer).toMatchObject({ content: 'Recorded' });
+    expect(written).toEqual([]);
+  });
+
+  it('names the step and the key the journal has nothing for', async () => {
+    const { history } = replay([]);
+    const error = await history
+      .once(
+        { key: effectKey('r1:save'), stepId: 'save', what: 'makes the side effect fs.outbox@1 write' },
+        () => Promise.reject(new Error('a replay must not perform')),
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ReplayDivergenceError);
+    expect(error).toMatchObject({ stepId: 'save', kind: 'missing', key: 'effect:r1:save' });
+    expect((error as Error).message).toMatch(/step "save" makes the side effect fs.outbox@1 write/);
+  });
+
+  it('names the step whose request changed', async () => {
+    const { history } = replay([modelCall('plan', 0, 'three-line plan', 'Recorded')]);
+    const error = await history
+      .once({ key: modelKey('plan', 0), stepId: 'plan', fingerprint: 'five-line plan', what: 'asks' }, () =>
+        Promise.reject(new Error('a replay must not perform')),
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ stepId: 'plan', kind: 'request', key: 'model:plan#0' });
+  });
+
+  it('does not read what the replay writes as what happened', async () => {
+    const { history } = replay([]);
+    await history.append({
+      type: 'stepEnd',
+      stepId: 'plan',
+      status: 'succeeded',
+      output: 'x',
+      error: null,
+      retrieved: [],
+      at: START.at,
+    });
+    expect(history.stepEnd('plan')).toBeUndefined();
+  });
+});
+
+it('adds up what the run spent, and leaves out the time it waited for the operator', () => {
+  const at = (seconds: number): string => new Date(Date.parse(START.at) + seconds * 1000).toISOString();
+  const { history } = live([
+    { ...modelCall('plan', 0, 'h', 'a'), at: at(2) },
+    {
+      type: 'stepEnd',
+      stepId: 'plan',
+      status: 'succeeded',
+      output: 'a',
+      error: null,
+      retrieved: [],
+      at: at(3),
+    },
+    { type: 'waiting', stepId: 'update', proposalId: 'p', at: at(4) },
+    {
+      type: 'decided',
+      stepId: 'update',
+      proposalId: 'p',
+      decision: 'approved',
+      reason: null,
+      commit: null,
+      at: at(3604),
+    },
+    { type: 'resume', at: at(7200) },
+    {
+      type: 'stepEnd',
+      stepId: 'update',
+      status: 'succeeded',
+      output: null,
+      error: null,
+      retrieved: [],
+      at: at(7205),
+    },
+  ]);
+  expect(history.spend()).toEqual({ usd: 0.25, tokens: 15, steps: 2, activeMs: 9_000 });
+});
