@@ -164,11 +164,14 @@ export function conductorTargets(conductor: ConductorResult): Target[] {
 
 export function conductorSection(conductor: ConductorResult): string[] {
   const o = conductor.stepOverhead;
+  const p = conductor.parallel;
   const w = conductor.workload;
   return [
     `Conductor (a ${w.runbookSteps}-step runbook: ${w.modelSteps} llm steps with an instant model, 1 outbox write)`,
     `  per step, start to end record fsync'd   p50 ${n(o.p50Ms, 2)} ms   p99 ${n(o.p99Ms, 2)} ms   (${count(o.steps)} steps, ${w.journalRecordsPerRun} journal records per run)`,
     `  executor, runs/s                         ${n(conductor.executorRunsPerSecond)}   (${count(w.executorRuns)} runs, journal on disk)`,
+    `  in two parallel branches, per step p50  ${n(p.stepOverhead.p50Ms, 2)} ms   p99 ${n(p.stepOverhead.p99Ms, 2)} ms   (x${n(p.stepOverhead.p50Ms / o.p50Ms, 2)} of one branch)`,
+    `  in two parallel branches, runs/s        ${n(p.executorRunsPerSecond)}   (x${n(p.executorRunsPerSecond / conductor.executorRunsPerSecond, 2)} of one branch)`,
     `  conductor + HTTP model, runs/s           ${n(conductor.runsPerSecondSequential)} one at a time, ${n(conductor.runsPerSecondConcurrent)} all queued   (${count(w.conductorRuns)} runs each)`,
     '',
   ];

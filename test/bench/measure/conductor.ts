@@ -32,6 +32,8 @@ export interface ConductorResult {
   stepOverhead: Summary & { steps: number };
   /** Whole runs executed from a new journal, per second, one after another (instant model). */
   executorRunsPerSecond: number;
+  /** The same steps in two parallel branches (parallelSteps 4). */
+  parallel: { stepOverhead: Summary & { steps: number }; executorRunsPerSecond: number };
   /** Runs through the conductor and the HTTP model server, one after another. */
   runsPerSecondSequential: number;
   /** The same, all queued at once (the conductor runs 2 at a time). */
@@ -70,6 +72,15 @@ inputs:
   topic: { type: string, default: renewals }
 `;
 
+/** The same five steps in two branches (a, b, save | c), joined by d: run with parallelSteps 4. */
+const PARALLEL = RUNBOOK.replace('name: five', 'name: five-parallel')
+  .replace('  - id: a\n', '  - id: a\n    needs: []\n')
+  .replace(
+    '  - id: c\n    type: llm\n    prompt: "Check {{ steps.b.output }}."',
+    '  - id: c\n    needs: []\n    type: llm\n    prompt: "Check {{ inputs.topic }}."',
+  )
+  .replace('  - id: d\n', '  - id: d\n    needs: [save, c]\n');
+
 const INSTANT: ModelProvider = {
   kind: 'instant',
   complete: () =>
@@ -106,10 +117,17 @@ export async function measureConductor(options: {
   try {
     const parsed = parseRunbook(RUNBOOK, 'runbooks/five.yaml');
     if (!parsed.runbook) throw new Error(parsed.problems.map((p) => p.message).join('; '));
-    const executor = await measureExecutor(join(root, 'executor'), parsed.runbook, options.executorRuns);
+    const executor = await measureExecutor(join(root, 'executor'), parsed.runbook, options.executorRuns, 1);
+    const branched = parseRunbook(PARALLEL, 'runbooks/five-parallel.yaml');
+    if (!branched.runbook) throw new Error(branched.problems.map((p) => p.message).join('; '));
+    const parallel = await measureExecutor(join(root, 'parallel'), branched.runbook, options.executorRuns, 4);
     const conductor = await measureConductorRuns(join(root, 'conductor'), options.conductorRuns);
     return {
       ...executor,
+      parallel: {
+        stepOverhead: parallel.stepOverhead,
+        executorRunsPerSecond: parallel.executorRunsPerSecond,
+      },
       ...conductor,
       workload: {
         runbookSteps: 5,
@@ -128,6 +146,7 @@ async function measureExecutor(
   workspace: string,
   runbook: Runbook,
   runs: number,
+  parallelSteps: number,
 ): Promise<{
   stepOverhead: ConductorResult['stepOverhead'];
   executorRunsPerSecond: number;
@@ -151,7 +170,7 @@ async function measureExecutor(
         type: 'run',
         version: 1,
         id,
-        runbook: 'five',
+        runbook: runbook.name,
         runbookHash: 'bench',
         inputs: { topic: 'renewals' },
         recordCassette: null,
@@ -175,6 +194,7 @@ async function measureExecutor(
       memory: NO_MEMORY,
       approvals: OUTBOX_POLICY,
       signal: new AbortController().signal,
+      parallelSteps,
     });
     await journal.append({
       type: 'runEnd',
