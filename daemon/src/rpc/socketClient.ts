@@ -28,6 +28,9 @@ export class SocketClient implements KeelClient {
     });
     const lines = createInterface({ input: socket, crlfDelay: Infinity });
     lines.on('line', (line) => this.receive(line));
+    // readline re-emits the socket's errors (a daemon killed with replies unread: ECONNRESET);
+    // the socket's own listener ends the connection, and 'close' rejects what is pending.
+    lines.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.rpc.rejectAllPendingRequests('The Keel daemon closed the connection');
       for (const listener of this.closeListeners) listener();
