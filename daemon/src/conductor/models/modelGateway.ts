@@ -90,9 +90,11 @@ export class ModelGateway implements ModelCalls {
     const full: ModelRequest = { ...request, model: tier.model };
     const inputTokens = estimateTokens(JSON.stringify([request.messages, request.tools ?? []]));
     for (let attempt = 1; ; attempt++) {
-      options.budget.checkCall(tier, inputTokens, request.maxOutputTokens);
+      // Held until the call ends, so steps running in parallel cannot together pass the budget.
+      const release = options.budget.reserveCall(tier, inputTokens, request.maxOutputTokens);
       const breaker = options.breaker ?? null;
       if (breaker && !breaker.allow()) {
+        release();
         throw new ModelCallError(
           `the model endpoint failed ${breaker.snapshot().failures} times in a row; calls are paused until ` +
             `${breaker.retryAt()?.toISOString() ?? 'the cool-down ends'} (circuit breaker)`,
@@ -100,8 +102,6 @@ export class ModelGateway implements ModelCalls {
           false,
         );
       }
-      // Held until the call ends, so steps running in parallel cannot together pass the budget.
-      const release = options.budget.reserveCall(tier, inputTokens, request.maxOutputTokens);
       const started = performance.now();
       const base = {
         type: 'modelCall',
