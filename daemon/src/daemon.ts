@@ -23,6 +23,7 @@ import {
 import { keelDir } from './files/workspacePaths';
 import type { Logger } from './log';
 import { registerHandlers } from './handlers/index';
+import type { HandoffNode } from './conductor/handoffGraph';
 import { ConductorHost } from './conductor/conductorHost';
 import { RunbookCatalog } from './conductor/runbookCatalog';
 import { WorkspaceTrust } from './trust/workspaceTrust';
@@ -239,6 +240,11 @@ export class Daemon {
   }
 
   /** Every problem the daemon knows of in workspace files: keel.yaml's, the notes' and the runbooks'. */
+  /** The hand-off problems of a runbook being edited (see RunbookCatalog.handoffProblems). */
+  handoffProblems(node: HandoffNode): Promise<Problem[]> {
+    return this.conductor.handoffProblems(node);
+  }
+
   async problems(): Promise<Problem[]> {
     return [
       ...this.config.problems,

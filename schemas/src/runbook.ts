@@ -161,8 +161,14 @@ export const AgentStep = z
     goal: Template.describe('What the agent must achieve, a template.'),
     tools: z
       .array(AgentTool)
-      .min(1)
+      .default([])
       .describe('The allow-list: the agent can call these tools and no others.'),
+    runbooks: z
+      .array(Identifier)
+      .default([])
+      .describe(
+        'Runbooks the agent may hand work off to, each a tool (`handoff_<name>`) taking its inputs: the conductor runs the one the model picks as a child run and answers with its outputs.',
+      ),
     maxIterations: z
       .number()
       .int()
@@ -204,12 +210,27 @@ export const ConnectorStep = z
   })
   .describe('A side effect through a versioned connector, idempotent per run and step.');
 
+export const HandoffStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('runbook'),
+    runbook: Identifier.describe('The `name` of the runbook this step hands off to.'),
+    inputs: z
+      .record(Identifier, z.union([Template, z.number(), z.boolean()]))
+      .default({})
+      .describe("The child run's inputs, by name; strings are templates."),
+  })
+  .describe(
+    "Hands off to another runbook: starts it as a child run, waits for it (across restarts) and takes its outputs as this step's output. The child's spend counts against this run's budget.",
+  );
+
 export const RunbookStep = z.discriminatedUnion('type', [
   RetrieveStep,
   LlmStep,
   AgentStep,
   ProposeStep,
   ConnectorStep,
+  HandoffStep,
 ]);
 export type RunbookStep = z.infer<typeof RunbookStep>;
 export type StepType = RunbookStep['type'];
@@ -381,6 +402,11 @@ export type RunbookTestFile = z.infer<typeof RunbookTestFile>;
 
 /** One recorded model exchange; a cassette is a list of them in call order. */
 export const CassetteEntry = z.object({
+  /**
+   * Which run of a parent and its children made the call: absent for the run itself, the parent's
+   * step (`sales`, or `plan:0:1` for an agent's hand-off) for a child, `a/b` for a grandchild.
+   */
+  scope: z.string().optional(),
   stepId: z.string(),
   call: z
     .number()
@@ -402,6 +428,8 @@ export type CassetteEntry = z.infer<typeof CassetteEntry>;
 
 /** What a `retrieve` step found when the cassette was recorded: tests replay it, offline. */
 export const CassetteRetrieval = z.object({
+  /** As in `CassetteEntry`: which run of a parent and its children retrieved. */
+  scope: z.string().optional(),
   stepId: z.string(),
   query: z.string(),
   results: z.array(SearchResult),

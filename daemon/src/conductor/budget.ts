@@ -56,6 +56,44 @@ export class RunBudget {
     };
   }
 
+  /**
+   * Sets money and tokens aside for a child run: as much as its own budget allows, at most what
+   * this run has left (what other calls and children hold excepted). The child runs within that
+   * share; the returned release gives it back once the child's actual spend was spent here.
+   */
+  shareWithChild(
+    child: { maxUsd: number; maxTokens: number },
+    what: string,
+  ): { maxUsd: number; maxTokens: number; release: () => void } {
+    const leftUsd = this.limits.maxUsd - this.spentUsd - this.heldUsd;
+    const leftTokens = this.limits.maxTokens - this.tokens - this.heldTokens;
+    if (leftUsd <= 0 || leftTokens <= 0) {
+      const held =
+        this.heldUsd > 0 || this.heldTokens > 0
+          ? `; $${this.heldUsd.toFixed(4)} and ${this.heldTokens} tokens are set aside for calls and child runs under way`
+          : '';
+      throw new BudgetExceededError(
+        `${what} has no budget left to hand off: $${this.spentUsd.toFixed(4)} spent and ${this.tokens} tokens used${held} ` +
+          `(budget.maxUsd $${this.limits.maxUsd}, budget.maxTokens ${this.limits.maxTokens}; a hand-off sets its child's whole budget aside)`,
+      );
+    }
+    const maxUsd = Math.min(child.maxUsd, leftUsd);
+    const maxTokens = Math.floor(Math.min(child.maxTokens, leftTokens));
+    this.heldUsd += maxUsd;
+    this.heldTokens += maxTokens;
+    let released = false;
+    return {
+      maxUsd,
+      maxTokens,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.heldUsd -= maxUsd;
+        this.heldTokens -= maxTokens;
+      },
+    };
+  }
+
   /** Throws, without spending, when a call with this prompt and output cap could pass the budget. */
   checkCall(tier: ModelTier, inputTokens: number, maxOutputTokens: number): void {
     if (this.remainingMs() <= 0) {

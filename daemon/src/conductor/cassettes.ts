@@ -4,11 +4,41 @@ import { expectOwnWrite } from '../files/ownWrites';
 import type { JournalRecord } from './journalRecords';
 import { absoluteIn, workspaceRelative, writeInside } from '../files/workspacePaths';
 
-export function cassetteOf(runbook: string, records: readonly JournalRecord[]): Cassette {
+/** A child run's journal, for its parent's cassette: `scope` is the child's part of it. */
+export interface ChildRecords {
+  scope: string;
+  records: readonly JournalRecord[];
+}
+
+/**
+ * The cassette of a run and of its child runs (each under its scope), so the parent replays
+ * with every hand-off offline.
+ */
+export function cassetteOf(
+  runbook: string,
+  records: readonly JournalRecord[],
+  children: readonly ChildRecords[] = [],
+): Cassette {
+  const cassette = scopedCassette(runbook, records, undefined);
+  for (const child of children) {
+    const part = scopedCassette(runbook, child.records, child.scope);
+    cassette.entries.push(...part.entries);
+    cassette.retrievals.push(...part.retrievals);
+  }
+  return cassette;
+}
+
+function scopedCassette(
+  runbook: string,
+  records: readonly JournalRecord[],
+  scope: string | undefined,
+): Cassette {
+  const within = scope === undefined ? {} : { scope };
   const entries: Cassette['entries'] = [];
   for (const record of records) {
     if (record.type !== 'modelCall' || record.outcome !== 'ok' || !record.response) continue;
     entries.push({
+      ...within,
       stepId: record.stepId,
       call: record.call,
       requestHash: record.requestHash,
@@ -24,7 +54,7 @@ export function cassetteOf(runbook: string, records: readonly JournalRecord[]): 
     const query = (record.input as { query?: unknown } | null)?.query;
     const results = SearchResult.array().safeParse(end?.type === 'stepEnd' ? end.output : null);
     if (typeof query === 'string' && results.success)
-      retrievals.push({ stepId: record.stepId, query, results: results.data });
+      retrievals.push({ ...within, stepId: record.stepId, query, results: results.data });
   }
   return { version: 1, runbook, recordedAt: new Date().toISOString(), entries, retrievals };
 }
@@ -34,10 +64,11 @@ export async function writeCassette(
   workspace: string,
   path: string,
   records: readonly JournalRecord[],
+  children: readonly ChildRecords[] = [],
 ): Promise<string> {
   const relative = workspaceRelative(path);
   const run = records[0];
-  const cassette = cassetteOf(run?.type === 'run' ? run.runbook : 'unknown', records);
+  const cassette = cassetteOf(run?.type === 'run' ? run.runbook : 'unknown', records, children);
   const text = JSON.stringify(cassette, null, 2) + '\n';
   expectOwnWrite(absoluteIn(workspace, relative), text);
   await writeInside(workspace, relative, text);

@@ -32,7 +32,8 @@ import {
 } from '../files/workspacePaths';
 import type { Logger } from '../log';
 import { StateSeal } from '../runtime/stateKey';
-import { writeCassette } from './cassettes';
+import { writeCassette, type ChildRecords } from './cassettes';
+import { ChildRuns } from './childRuns';
 import { Journal, journalPath, readJournal } from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
@@ -91,6 +92,11 @@ export class Conductor {
   private governor!: Governor;
   /** Seals every journal line this conductor writes, and checks those it reads. */
   private readonly sealer: StateSeal;
+  /** Where hand-offs start their child runs. */
+  private readonly children: ChildRuns;
+  /** Resolves once every journal was read at start. */
+  private readonly loaded: Promise<void>;
+  private markLoaded!: () => void;
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -123,6 +129,22 @@ export class Conductor {
       finished: this.finished,
       roles: this.roles,
       enqueue: (id, journal, runbook, stepsTotal) => void this.enqueue(id, journal, runbook, stepsTotal),
+    });
+    this.loaded = new Promise((resolve) => (this.markLoaded = resolve));
+    this.children = new ChildRuns({
+      runsDir,
+      sealer: this.sealer,
+      redact: this.redact,
+      catalog: () => this.runbooks,
+      loaded: () => this.loaded,
+      active: (id) => this.queue.active.get(id)?.done ?? null,
+      finished: (id) => this.finished.get(id),
+      parentRecord: async (id) => (await this.records(id))[0] as RecordOf<'run'>,
+      admit: (runbook, role) => {
+        this.roles.set(runbook, role);
+        this.governor.admit(runbook, role);
+      },
+      enqueue: (id, journal, runbook) => void this.enqueue(id, journal, runbook),
     });
   }
 
@@ -158,6 +180,7 @@ export class Conductor {
       onChanged: (state) => options.onControlChanged?.(state),
     });
     await conductor.recovery.load();
+    conductor.markLoaded();
     return conductor;
   }
 
@@ -329,10 +352,11 @@ export class Conductor {
     return traceOf(records, summary, runbook?.steps.map((s) => s.id) ?? [], version);
   }
 
-  /** Cancels a queued or running run; a finished one is returned as it is. */
+  /** Cancels a queued or running run (and its child runs); a finished one is returned as it is. */
   async cancel(id: string): Promise<RunSummary> {
     const active = this.queue.active.get(id);
     if (!active || active.finishing) return active ? active.done : this.summary(id);
+    await this.cancelChildren(id);
     await active.journal.append({
       type: 'cancelRequested',
       reason: 'cancelled by the operator',
@@ -349,6 +373,14 @@ export class Conductor {
       });
     }
     return active.done;
+  }
+
+  /** Cancels the child runs still under way of a run that was cancelled or has ended. */
+  private async cancelChildren(parentId: string): Promise<void> {
+    const children = [...this.queue.active.entries()].filter(
+      ([, run]) => (run.journal.records[0] as RecordOf<'run'>).parent?.runId === parentId,
+    );
+    for (const [childId] of children) await this.cancel(childId);
   }
 
   /** Re-runs a finished run from its journal: no model calls, no side effects; the first divergence. */
@@ -369,6 +401,8 @@ export class Conductor {
         });
     const result = await replayRun({
       records,
+      // Only what an agent offers as hand-offs is read: the journal answers every child run.
+      children: this.children,
       runbook: loaded.runbook,
       runbookHash: loaded.hash,
       workspace: this.options.workspace,
@@ -482,7 +516,7 @@ export class Conductor {
     try {
       if (loaded instanceof Error) throw loaded;
       const cassette = started.replayCassette
-        ? await CassetteProvider.load(this.options.workspace, started.replayCassette)
+        ? await CassetteProvider.load(this.options.workspace, started.replayCassette, started.cassetteScope)
         : null;
       result = await executeRun({
         runId: id,
@@ -502,6 +536,7 @@ export class Conductor {
           ? cassetteMemory(cassette, await this.options.memory())
           : await this.options.memory(),
         approvals: this.approvals,
+        children: this.children,
         feedback: await latestFeedback(
           this.options.workspace,
           feedbackPath(this.options.config.memory.dir, loaded.runbook.name),
@@ -563,6 +598,8 @@ export class Conductor {
     this.finished.set(id, summary);
     this.publish(summary);
     run.resolve(summary);
+    // A child run outlives no parent: one ended by a parallel step's failure is stopped too.
+    await this.cancelChildren(id);
   }
 
   /**
@@ -576,9 +613,25 @@ export class Conductor {
   private async saveCassette(id: string, journal: Journal): Promise<void> {
     const started = journal.records[0] as RecordOf<'run'>;
     if (!started.recordCassette) return;
-    await writeCassette(this.options.workspace, started.recordCassette, journal.records).catch(
-      (error: unknown) => this.options.log.error('writing the cassette failed', { run: id, error }),
-    );
+    try {
+      const children = await this.childRecords(journal.records, '');
+      await writeCassette(this.options.workspace, started.recordCassette, journal.records, children);
+    } catch (error) {
+      this.options.log.error('writing the cassette failed', { run: id, error });
+    }
+  }
+
+  /** The journals of a run's child runs (and theirs), each with its part of the cassette. */
+  private async childRecords(records: readonly JournalRecord[], within: string): Promise<ChildRecords[]> {
+    const found: ChildRecords[] = [];
+    for (const record of records) {
+      if (record.type !== 'child') continue;
+      const child = await this.records(record.runId).catch(() => null);
+      if (!child) continue;
+      const scope = within ? `${within}/${record.scope.split('/').at(-1)}` : record.scope;
+      found.push({ scope, records: child }, ...(await this.childRecords(child, scope)));
+    }
+    return found;
   }
 
   private summaryOfActive(id: string): RunSummary {

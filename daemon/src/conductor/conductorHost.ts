@@ -18,6 +18,7 @@ import type { MemoryHost } from '../memory/memoryHost';
 import type { WorkspaceTrust } from '../trust/workspaceTrust';
 import { triggerId } from '../trust/wants';
 import { Conductor } from './conductor';
+import type { HandoffNode } from './handoffGraph';
 import { RunbookCatalog } from './runbookCatalog';
 import { TriggerScheduler } from './triggers';
 import type { Clock } from './triggerSchedule';
@@ -123,6 +124,14 @@ export class ConductorHost {
       this.conductor = null;
       throw error;
     }
+  }
+
+  /** Problems of an edited runbook's hand-offs against the saved runbooks, for live diagnostics. */
+  async handoffProblems(node: HandoffNode): Promise<Problem[]> {
+    if (!this.config) return [];
+    const conductor = this.conductor ? await this.conductor.catch(() => null) : null;
+    const catalog = conductor?.runbooks ?? new RunbookCatalog(this.options.root, this.config.runbooks.dir);
+    return catalog.handoffProblems(node).catch(() => []);
   }
 
   /** Problems of the runbook files, for diagnostics. */

@@ -47,6 +47,14 @@ export const RunRecord = z.object({
   recordCassette: z.string().nullable(),
   /** Workspace-relative cassette answering every model call of this run instead of the endpoint. */
   replayCassette: z.string().nullable().default(null),
+  /** The part of the cassette that is this run's (a child run's: its parent's step), absent for the root. */
+  cassetteScope: z.string().optional(),
+  /** A child run: the run and step that handed off to it. */
+  parent: z.object({ runId: z.string(), stepId: z.string() }).optional(),
+  /** The runbooks of the runs that handed off to this one, outermost first (a cycle is refused). */
+  ancestry: z.array(z.string()).optional(),
+  /** A child run's share of its parent's budget: what the parent had left when it handed off. */
+  limits: z.object({ maxUsd: z.number(), maxTokens: z.number() }).optional(),
   at: At,
 });
 
@@ -115,6 +123,28 @@ export const JournalRecord = z.discriminatedUnion('type', [
     decision: z.enum(['approved', 'edited', 'rejected', 'policy']),
     reason: z.string().nullable(),
     commit: z.string().nullable(),
+    at: At,
+  }),
+  /** The step handed off to another runbook: its child run was started. */
+  z.object({
+    type: z.literal('child'),
+    stepId: z.string(),
+    runId: z.string(),
+    runbook: z.string(),
+    /** The child's part of a cassette: the step (or an agent's tool call) that started it. */
+    scope: z.string(),
+    at: At,
+  }),
+  /** The child run ended; what it spent counts against this run's budget. */
+  z.object({
+    type: z.literal('childEnd'),
+    stepId: z.string(),
+    runId: z.string(),
+    status: RunStatus.exclude(['queued', 'running']),
+    outputs: z.record(z.string(), z.unknown()).nullable(),
+    error: z.string().nullable(),
+    costUsd: z.number(),
+    tokens: z.number(),
     at: At,
   }),
   z.object({ type: z.literal('cancelRequested'), reason: z.string(), at: At }),

@@ -5,6 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Runbook, WorkspaceConfig } from '@keel/schemas';
+import type { ChildRunPort } from './handoffs';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError, type ModelProvider } from './models/modelProvider';
 import { executeRun } from './runExecutor';
@@ -37,6 +38,8 @@ export async function replayRun(options: {
   workspace: string;
   models: WorkspaceConfig['models'];
   memory: MemoryAccess;
+  /** Reads the runbooks an agent offers as hand-offs; the journal answers every child run. */
+  children?: Pick<ChildRunPort, 'runbook'>;
 }): Promise<ReplayResult> {
   const original = options.records;
   const replayed: JournalRecord[] = [];
@@ -58,6 +61,13 @@ export async function replayRun(options: {
       models: options.models,
       provider: NO_MODEL,
       memory: options.memory,
+      children: options.children
+        ? {
+            runbook: (name) => options.children!.runbook(name),
+            start: () => Promise.reject(new Error('a replay never starts a child run')),
+            wait: () => Promise.reject(new Error('a replay never waits for a child run')),
+          }
+        : null,
       signal: new AbortController().signal,
     });
     if (result.modelCallsSent !== 0 || result.sideEffects !== 0) {

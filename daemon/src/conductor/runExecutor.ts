@@ -16,11 +16,13 @@ import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, type ModelsConfig } from './models/modelGateway';
 import { effectKey, ReplayDivergenceError, type RunHistory } from './runHistory';
 import type { ModelProvider } from './models/modelProvider';
+import { makeHandoff, type ChildRunPort } from './handoffs';
 import { makeProposer, type ApprovalPort } from './proposals';
 import { runBranches, SharedSlot } from './parallelSteps';
 import { StepGraph } from './stepGraph';
-import { agentMessages, runAgent } from './steps/agent';
+import { agentMessages, agentTools, runAgent } from './steps/agent';
 import { connectorArguments, runConnector } from './steps/connector';
+import { handoffInputs, runHandoff } from './steps/handoff';
 import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
 import { retrieveInput, runRetrieve } from './steps/retrieve';
@@ -51,6 +53,8 @@ export interface ExecutionOptions {
   parallelSteps?: number;
   /** Where proposals go; null where there is nowhere (a test without a workspace's approvals). */
   approvals?: ApprovalPort | null;
+  /** Where hand-offs to other runbooks start their child runs; null where they cannot. */
+  children?: ChildRunPort | null;
   /** The operator's latest corrections of this runbook's proposals, for prompts. */
   feedback?: string | null;
   /** The model endpoint's circuit breaker. */
@@ -99,8 +103,14 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     memory: options.memory,
     budget,
     signal,
+    attempt: 1,
     feedback: options.feedback ?? null,
     propose: () => Promise.reject(new Error('not ready')),
+    handoff: () => Promise.reject(new Error('not ready')),
+    handoffTarget: async (name) => {
+      if (!options.children) throw new Error('hand-offs to other runbooks are not available here');
+      return options.children.runbook(name);
+    },
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
     effect: async (key, connector, action, _args, perform, preview) => {
       const stepId = key.split(':')[1] ?? '';
@@ -130,6 +140,14 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     budget,
     slot: slot.step,
     effect: (...args) => runtime.effect(...args),
+  });
+  runtime.handoff = makeHandoff({
+    run,
+    history,
+    children: options.children ?? null,
+    signal,
+    budget,
+    slot: slot.step,
   });
 
   const end = async (
@@ -173,16 +191,12 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
       const own: StepRuntime = {
         ...runtime,
         signal: clock.signal,
+        attempt,
         models: gateway.forAttempt({ number: attempt, signal: clock.signal }),
-        // The operator's time is not the step's: its timeout stops while it waits for a decision.
-        propose: async (request) => {
-          clock.pause();
-          try {
-            return await runtime.propose(request);
-          } finally {
-            clock.resume();
-          }
-        },
+        // The operator's time is not the step's: its timeout stops while it waits for a decision,
+        // and its child run has a budget of its own.
+        propose: (request) => clock.paused(() => runtime.propose(request)),
+        handoff: (request) => clock.paused(() => runtime.handoff(request)),
       };
       const input = await stepInput(step, own);
       await history.append({
@@ -349,6 +363,8 @@ async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepRes
       return runPropose(step, runtime);
     case 'connector':
       return runConnector(step, runtime);
+    case 'runbook':
+      return runHandoff(step, runtime);
   }
 }
 
@@ -359,8 +375,13 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
       return { ...(await retrieveInput(step, runtime)), filter: step.filter ?? null };
     case 'llm':
       return { messages: await llmMessages(step, runtime) };
-    case 'agent':
-      return { messages: await agentMessages(step, runtime), tools: step.tools };
+    case 'agent': {
+      const messages = await agentMessages(step, runtime);
+      if (step.runbooks.length === 0) return { messages, tools: step.tools };
+      // The runbooks it may hand off to, as offered: a runbook whose inputs changed is a new request.
+      const offered = await agentTools(step, runtime);
+      return { messages, tools: step.tools, runbooks: offered.slice(step.tools.length) };
+    }
     case 'propose':
       return {
         path: await renderText(step.path, runtime.scope),
@@ -368,15 +389,26 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
       };
     case 'connector':
       return { use: step.use, action: step.action, with: await connectorArguments(step, runtime) };
+    case 'runbook':
+      return { runbook: step.runbook, inputs: await handoffInputs(step, runtime) };
   }
 }
 
 /** The budget as the journal left it: spend, tokens, steps and active time before a restart. */
 function restoreBudget(runbook: Runbook, history: RunHistory): RunBudget {
+  // A child run spends its parent's money: at most the share its parent set aside for it.
+  const share = history.run.limits;
+  const limits = share
+    ? {
+        ...runbook.budget,
+        maxUsd: Math.min(runbook.budget.maxUsd, share.maxUsd),
+        maxTokens: Math.min(runbook.budget.maxTokens, share.maxTokens),
+      }
+    : runbook.budget;
   // A replay spends nothing and starts its clock afresh: the journal answers every call.
-  if (history.mode === 'replay') return new RunBudget(runbook.budget, 0);
+  if (history.mode === 'replay') return new RunBudget(limits, 0);
   const spent = history.spend();
-  const budget = new RunBudget(runbook.budget, spent.activeMs);
+  const budget = new RunBudget(limits, spent.activeMs);
   budget.spend(spent.usd, spent.tokens);
   budget.steps = spent.steps;
   return budget;
@@ -459,6 +491,16 @@ class AttemptClock {
     });
     if (this.timedOut) this.expired?.();
     return Promise.race([work, timeout]);
+  }
+
+  /** The work, with the clock stopped while it runs (waiting for the operator, a child run). */
+  async paused<T>(work: () => Promise<T>): Promise<T> {
+    this.pause();
+    try {
+      return await work();
+    } finally {
+      this.resume();
+    }
   }
 
   pause(): void {

@@ -20,7 +20,10 @@ export class ReplayDivergenceError extends Error {
 }
 
 export interface OnceRequest {
-  /** Unique in the run: `model:<step>#<call>`, `effect:<idempotency key>`, `decision:<proposal>`. */
+  /**
+   * Unique in the run: `model:<step>#<call>`, `effect:<idempotency key>`, `decision:<proposal>`,
+   * `child:<run>`, `childEnd:<run>`.
+   */
   key: string;
   /** The step doing it, named by a divergence. */
   stepId: string;
@@ -170,6 +173,11 @@ export class RunHistory {
       }
       last = at;
       if (record.type === 'stepEnd' && record.status !== 'skipped') spent.steps++;
+      if (record.type === 'childEnd') {
+        // A child's spend is its parent's: the parent's budget covers it.
+        spent.usd += record.costUsd;
+        spent.tokens += record.tokens;
+      }
       if (record.type === 'modelCall') {
         spent.usd += record.costUsd;
         spent.tokens +=
@@ -205,6 +213,12 @@ export class RunHistory {
       case 'effect':
         this.results.set(effectKey(record.key), { result: record.result, fingerprint: null });
         break;
+      case 'child':
+        this.results.set(childKey(record.runId), { result: record, fingerprint: null });
+        break;
+      case 'childEnd':
+        this.results.set(childEndKey(record.runId), { result: record, fingerprint: null });
+        break;
       case 'decided':
         this.decisions.set(record.proposalId, record);
         this.results.set(decisionKey(record.proposalId), { result: record, fingerprint: null });
@@ -237,4 +251,14 @@ export function effectKey(idempotencyKey: string): string {
 /** The `once` key of the operator's (or a policy rule's) decision on a proposal. */
 export function decisionKey(proposalId: string): string {
   return `decision:${proposalId}`;
+}
+
+/** The `once` key of starting a child run (its id is its parent's, its step's and the attempt's). */
+export function childKey(childRunId: string): string {
+  return `child:${childRunId}`;
+}
+
+/** The `once` key of a child run's end, as its parent took it. */
+export function childEndKey(childRunId: string): string {
+  return `childEnd:${childRunId}`;
 }

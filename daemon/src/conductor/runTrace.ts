@@ -23,9 +23,17 @@ export function summarize(
       costUsd += record.costUsd;
       tokens += (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
     }
+    // What a child run spent is its parent's spend too.
+    if (record.type === 'childEnd') {
+      costUsd += record.costUsd;
+      tokens += record.tokens;
+    }
   }
   const waitingFor = end ? null : waitingProposal(records);
-  const status: RunStatus = end?.status ?? (waitingFor ? 'waiting_approval' : (live ?? 'running'));
+  const waitingForRun = end ? null : waitingChild(records);
+  // A run waiting for its child gives its slot to the child: it is still under way, not queued.
+  const status: RunStatus =
+    end?.status ?? (waitingFor ? 'waiting_approval' : waitingForRun ? 'running' : (live ?? 'running'));
   return {
     id: run.id,
     runbook: run.runbook,
@@ -42,7 +50,19 @@ export function summarize(
     escalation: end?.escalation ?? null,
     waitingFor,
     outputs: end?.outputs ?? null,
+    ...(run.parent ? { parent: run.parent } : {}),
+    ...(waitingForRun ? { waitingForRun } : {}),
   };
+}
+
+/** The child run a run waits for: a `child` record with no `childEnd` after it. */
+function waitingChild(records: readonly JournalRecord[]): string | null {
+  const open = new Set<string>();
+  for (const record of records) {
+    if (record.type === 'child') open.add(record.runId);
+    if (record.type === 'childEnd') open.delete(record.runId);
+  }
+  return [...open].at(-1) ?? null;
 }
 
 /** The proposal a run waits for: a `waiting` record with no `decided` after it. */
@@ -116,6 +136,15 @@ export function traceOf(
     } else if (record.type === 'decided') {
       const s = step(record.stepId);
       if (s.status === 'waiting_approval') s.status = 'running';
+    } else if (record.type === 'child') {
+      (step(record.stepId).children ??= []).push({
+        runId: record.runId,
+        runbook: record.runbook,
+        status: null,
+      });
+    } else if (record.type === 'childEnd') {
+      const child = step(record.stepId).children?.find((c) => c.runId === record.runId);
+      if (child) child.status = record.status;
     } else if (record.type === 'modelCall') {
       step(record.stepId).modelCalls.push({
         tier: record.tier,

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Problem, Runbook, RunbookInfo } from '@keel/schemas';
+import { handoffProblems, type HandoffNode } from './handoffGraph';
 import { parseRunbook } from './runbookFile';
 import { gitBlobId } from '../files/gitBlob';
 import { readInside } from '../files/workspacePaths';
@@ -54,7 +55,25 @@ export class RunbookCatalog {
       seen.set(entry.info.name, entry.info.path);
       loaded.push(entry);
     }
+    // Hand-offs are checked across the folder: a missing runbook, or a cycle, keeps a runbook from running.
+    const graph = handoffGraph(loaded);
+    for (const entry of loaded) {
+      if (!entry.runbook) continue;
+      const problems = handoffProblems(
+        { path: entry.info.path, text: entry.text, runbook: entry.runbook },
+        graph,
+      );
+      if (problems.length === 0) continue;
+      entry.info.problems = [...entry.info.problems, ...problems];
+      entry.runbook = null;
+    }
     return loaded;
+  }
+
+  /** The hand-off problems of a runbook being edited (its unsaved text), against the saved others. */
+  async handoffProblems(node: HandoffNode): Promise<Problem[]> {
+    const others = (await this.list()).filter((r) => r.info.path !== node.path);
+    return handoffProblems(node, handoffGraph(others));
   }
 
   /** The runbook by name (or file name); throws a message naming the file and its first problem. */
@@ -123,6 +142,16 @@ export class RunbookCatalog {
     this.cache.set(name, { mtimeMs: info.mtimeMs, size: info.size, loaded });
     return { ...loaded, info: { ...loaded.info } };
   }
+}
+
+/** Every runbook by name, as parsed (null for a file whose text does not parse now). */
+function handoffGraph(loaded: LoadedRunbook[]): Map<string, HandoffNode | null> {
+  const graph = new Map<string, HandoffNode | null>();
+  for (const entry of loaded) {
+    const parsed = entry.runbook ?? null;
+    graph.set(entry.info.name, parsed ? { path: entry.info.path, text: entry.text, runbook: parsed } : null);
+  }
+  return graph;
 }
 
 function duplicateProblem(path: string, name: string, other: string): Problem {

@@ -39,19 +39,28 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
       if (typeof fields[field] === 'string') check(['steps', index, field], templateError(fields[field]));
     }
     if (step.when) check(['steps', index, 'when'], conditionError(step.when));
-    if (step.type === 'connector') {
-      for (const [key, value] of Object.entries(step.with)) {
-        if (typeof value === 'string') check(['steps', index, 'with', key], templateError(value));
-      }
+    // Templates among a step's values: a connector's `with`, a hand-off's `inputs`.
+    const values: [string, Record<string, unknown>] | null =
+      step.type === 'connector'
+        ? ['with', step.with]
+        : step.type === 'runbook'
+          ? ['inputs', step.inputs]
+          : null;
+    for (const [key, value] of Object.entries(values?.[1] ?? {})) {
+      if (typeof value === 'string') check(['steps', index, values![0], key], templateError(value));
+    }
+    if (step.type === 'agent' && step.tools.length === 0 && step.runbooks.length === 0) {
+      check(['steps', index], 'an agent step needs tools: or runbooks: to hand off to (or use an llm step)');
     }
     const templates: [(string | number)[], unknown][] = [
       ...[...TEMPLATE_FIELDS, 'when'].map((field): [(string | number)[], unknown] => [
         [field],
         fields[field],
       ]),
-      ...Object.entries(step.type === 'connector' ? step.with : {}).map(
-        ([key, value]): [(string | number)[], unknown] => [['with', key], value],
-      ),
+      ...Object.entries(values?.[1] ?? {}).map(([key, value]): [(string | number)[], unknown] => [
+        [values![0], key],
+        value,
+      ]),
     ];
     for (const [field, value] of templates) {
       if (typeof value !== 'string') continue;

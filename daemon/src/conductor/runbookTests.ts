@@ -7,6 +7,8 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RunbookTestFile, type RunbookTestResult, type WorkspaceConfig } from '@keel/schemas';
 import { parseYamlWithSchema } from '../files/yamlProblems';
+import { scalarInputs } from './childRuns';
+import type { ChildRunPort, ChildStart } from './handoffs';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
 import type { RunbookCatalog } from './runbookCatalog';
@@ -67,6 +69,7 @@ async function runCase(
     const cassettePath = join(dirname(file), testCase.cassette).split('\\').join('/');
     const provider = await CassetteProvider.load(options.workspace, cassettePath);
     const id = `test-${runbookName}`;
+    const children: JournalRecord[][] = [];
     const records: JournalRecord[] = [
       {
         type: 'run',
@@ -93,11 +96,80 @@ async function runCase(
       provider,
       memory: cassetteMemory(provider, options.memory),
       signal: new AbortController().signal,
+      children: childrenInMemory(options, cassettePath, children),
     });
-    return result(run.status, expectations(testCase, run, records));
+    return result(run.status, expectations(testCase, run, [...records, ...children.flat()]));
   } catch (error) {
     return result('failed', [(error as Error).message]);
   }
+}
+
+/**
+ * Hand-offs in a runbook test: each child runs right here, offline from its part of the same
+ * cassette, its side effects captured like its parent's; its journal is kept for the expectations.
+ */
+function childrenInMemory(
+  options: Parameters<typeof runRunbookTests>[0],
+  cassettePath: string,
+  journals: JournalRecord[][],
+): ChildRunPort {
+  const started = new Map<string, ChildStart>();
+  const port: ChildRunPort = {
+    runbook: async (name) => (await options.catalog.get(name)).runbook,
+    start: async (request) => {
+      await options.catalog.get(request.runbook);
+      started.set(request.id, request);
+    },
+    wait: async (id, signal) => {
+      const request = started.get(id);
+      if (!request) throw new Error(`no child run ${id} was started`);
+      const loaded = await options.catalog.get(request.runbook);
+      const provider = await CassetteProvider.load(options.workspace, cassettePath, request.scope);
+      const records: JournalRecord[] = [
+        {
+          type: 'run',
+          version: 1,
+          id,
+          runbook: loaded.runbook.name,
+          runbookHash: loaded.hash,
+          inputs: checkInputs(loaded.runbook, scalarInputs(request.inputs)),
+          recordCassette: null,
+          replayCassette: null,
+          cassetteScope: request.scope,
+          parent: request.parent,
+          ancestry: request.ancestry,
+          limits: request.limits,
+          at: new Date().toISOString(),
+        },
+      ];
+      journals.push(records);
+      const history = new RunHistory(records, 'live', (record) => {
+        records.push(record);
+        return Promise.resolve();
+      });
+      const run = await executeRun({
+        runId: id,
+        runbook: loaded.runbook,
+        workspace: options.workspace,
+        history,
+        effects: 'capture',
+        models: options.models,
+        provider,
+        memory: cassetteMemory(provider, options.memory),
+        signal,
+        children: port,
+      });
+      const spent = history.spend();
+      return {
+        status: run.status,
+        outputs: run.outputs,
+        error: run.error,
+        costUsd: spent.usd,
+        tokens: spent.tokens,
+      };
+    },
+  };
+  return port;
 }
 
 function expectations(

@@ -15,6 +15,7 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { Runbook, RunbookTestFile, toInputJsonSchema, type Problem } from '@keel/schemas';
+import type { HandoffNode } from '../conductor/handoffGraph';
 import { parseRunbook } from '../conductor/runbookFile';
 import { parseYamlWithSchema } from '../files/yamlProblems';
 import { SchemaAssist } from './schemaAssist';
@@ -46,6 +47,8 @@ export interface RunbookDocumentsOptions {
   /** The runbooks folder, relative to the workspace; read on every event (keel.yaml may change). */
   runbooksDir: () => string;
   diagnostics: LiveDiagnosticsSink;
+  /** Problems of the text's hand-offs against the saved runbooks (a missing runbook, a cycle). */
+  handoffProblems?: (node: HandoffNode) => Promise<Problem[]>;
 }
 
 export class RunbookDocuments {
@@ -79,12 +82,27 @@ export class RunbookDocuments {
       return;
     }
     const text = document.getText();
-    const problems =
-      classified.kind === 'runbook'
-        ? parseRunbook(text, classified.path).problems
-        : parseYamlWithSchema(text, RunbookTestFile, classified.path).problems;
-    this.live.add(document.uri);
-    this.options.diagnostics.setLive(document.uri, problems);
+    if (classified.kind === 'runbookTest') {
+      this.publish(document.uri, parseYamlWithSchema(text, RunbookTestFile, classified.path).problems);
+      return;
+    }
+    const parsed = parseRunbook(text, classified.path);
+    this.publish(document.uri, parsed.problems);
+    if (!parsed.runbook || !this.options.handoffProblems) return;
+    // Hand-offs need the other runbooks: their problems follow, unless the text changed meanwhile.
+    const version = document.version;
+    this.options
+      .handoffProblems({ path: classified.path, text, runbook: parsed.runbook })
+      .then((problems) => {
+        if (problems.length > 0 && this.documents.get(document.uri)?.version === version)
+          this.publish(document.uri, problems);
+      })
+      .catch(() => undefined);
+  }
+
+  private publish(uri: string, problems: Problem[]): void {
+    this.live.add(uri);
+    this.options.diagnostics.setLive(uri, problems);
   }
 
   private locate(params: TextDocumentPositionParams) {

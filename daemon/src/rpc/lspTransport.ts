@@ -60,6 +60,7 @@ export function serveOverLsp(connection: Connection, daemon: Daemon): ServerCapa
     workspace: daemon.workspace,
     runbooksDir: () => daemon.runbooksDir,
     diagnostics,
+    handoffProblems: (node) => daemon.handoffProblems(node),
   });
   runbooks.listen(connection);
   return RUNBOOK_DOCUMENT_CAPABILITIES;

@@ -76,6 +76,10 @@ export const RunSummary = z.object({
   /** The proposal the run waits for (status waiting_approval). */
   waitingFor: z.string().nullable(),
   outputs: z.record(z.string(), z.unknown()).nullable(),
+  /** A child run: the run and step that handed off to it. */
+  parent: z.object({ runId: z.string(), stepId: z.string() }).optional(),
+  /** The child run this run waits for (a `runbook` step, or an agent's hand-off). */
+  waitingForRun: z.string().optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -142,6 +146,17 @@ export const StepTrace = z.object({
         startedAt: z.string(),
         endedAt: z.string().nullable(),
         error: z.string().nullable(),
+      }),
+    )
+    .optional(),
+  /** The child runs this step handed off to (a `runbook` step, an agent's hand-offs). */
+  children: z
+    .array(
+      z.object({
+        runId: z.string(),
+        runbook: z.string(),
+        /** How the child ended; null while it runs. */
+        status: RunStatus.nullable(),
       }),
     )
     .optional(),

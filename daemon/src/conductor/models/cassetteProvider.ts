@@ -13,17 +13,29 @@ export class CassetteProvider implements ModelProvider {
   readonly kind = 'cassette';
   private readonly entries = new Map<string, CassetteEntry>();
 
+  /** What retrievals found when the cassette was recorded (this run's part). */
+  readonly retrievals: CassetteRetrieval[];
+
+  /**
+   * @param scope the run's part of the cassette: absent for the run it was recorded from, its
+   *   parent's step for a child run (see `CassetteEntry.scope`)
+   */
   constructor(
     entries: CassetteEntry[],
     private readonly source: string,
-    /** What retrievals found when the cassette was recorded. */
-    readonly retrievals: CassetteRetrieval[] = [],
+    retrievals: CassetteRetrieval[] = [],
+    scope?: string,
   ) {
-    for (const entry of entries) this.entries.set(`${entry.stepId}#${entry.call}`, entry);
+    for (const entry of entries)
+      if (entry.scope === scope) this.entries.set(`${entry.stepId}#${entry.call}`, entry);
+    this.retrievals = retrievals.filter((retrieval) => retrieval.scope === scope);
   }
 
-  /** Reads a workspace-relative cassette file, through the workspace's path rules (no link followed). */
-  static async load(workspace: string, path: string): Promise<CassetteProvider> {
+  /**
+   * Reads a workspace-relative cassette file, through the workspace's path rules (no link
+   * followed); a child run reads its part (`scope`).
+   */
+  static async load(workspace: string, path: string, scope?: string): Promise<CassetteProvider> {
     const label = path;
     let value: unknown;
     try {
@@ -37,7 +49,7 @@ export class CassetteProvider implements ModelProvider {
     if (!parsed.success) {
       throw new Error(`${label} is not a Keel cassette: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     }
-    return new CassetteProvider(parsed.data.entries, label, parsed.data.retrievals);
+    return new CassetteProvider(parsed.data.entries, label, parsed.data.retrievals, scope);
   }
 
   complete(_request: unknown, key: CallKey): Promise<ModelResponse> {

@@ -7,6 +7,7 @@ import type { AgentTool, RunbookStep } from '@keel/schemas';
 import { renderText } from '../templates';
 import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
 import { callConnector } from './connector';
+import { handoffTool, handoffToolName } from './handoff';
 import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
@@ -45,10 +46,25 @@ export async function agentMessages(step: AgentStep, runtime: StepRuntime): Prom
   return messages;
 }
 
+/** The tools the model is offered: the step's allow-list, then one per runbook it may hand off to. */
+export async function agentTools(step: AgentStep, runtime: StepRuntime): Promise<ToolDefinition[]> {
+  const tools = step.tools.map((name) => TOOLS[name]);
+  for (const name of step.runbooks) {
+    const target = await runtime.handoffTarget(name).catch((error: unknown) => {
+      throw new StepFailedError(
+        `agent step "${step.id}" cannot offer the runbook ${name}: ${error instanceof Error ? error.message : String(error)}`,
+        false,
+      );
+    });
+    tools.push(handoffTool(target));
+  }
+  return tools;
+}
+
 export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<StepResult> {
   const tier = step.tier ?? runtime.runbook.model.tier;
   const messages = await agentMessages(step, runtime);
-  const tools = step.tools.map((name) => TOOLS[name]);
+  const tools = await agentTools(step, runtime);
   const retrieved: NonNullable<StepResult['retrieved']> = [];
   const actions: unknown[] = [];
   for (let iteration = 0; iteration < step.maxIterations; iteration++) {
@@ -97,14 +113,28 @@ async function callTool(
   key: string,
   retrieved: NonNullable<StepResult['retrieved']>,
 ): Promise<unknown> {
+  const handoff = step.runbooks.find((runbook) => handoffToolName(runbook) === name);
   const allowed = step.tools.find((t) => TOOLS[t].function.name === name);
-  if (!allowed) throw new StepFailedError(`tool "${name}" is not allowed in this step`);
+  if (!allowed && !handoff) throw new StepFailedError(`tool "${name}" is not allowed in this step`);
   let args: Record<string, unknown>;
   try {
     args = JSON.parse(rawArguments || '{}') as Record<string, unknown>;
   } catch {
     throw new StepFailedError(`the arguments of ${name} are not JSON`);
   }
+  if (handoff) {
+    // The child's outputs, or why it did not succeed: the agent decides what to do next.
+    // A retried step hands off anew: a failed child's end is not its answer again.
+    const [, , ...call] = key.split(':');
+    const end = await runtime.handoff({
+      key: [runtime.attempt > 1 ? `${step.id}@${runtime.attempt}` : step.id, ...call].join(':'),
+      stepId: step.id,
+      runbook: handoff,
+      inputs: args,
+    });
+    return { run: end.runId, status: end.status, outputs: end.outputs, error: end.error };
+  }
+  if (!allowed) throw new StepFailedError(`tool "${name}" is not allowed in this step`);
   const text = (field: string): string => {
     const value = args[field];
     if (typeof value !== 'string' || value === '') throw new StepFailedError(`${name} needs "${field}"`);

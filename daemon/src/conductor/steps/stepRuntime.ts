@@ -2,6 +2,8 @@
 import type { ChangeKind, MemoryDocument, Runbook, SearchFilter, SearchResult } from '@keel/schemas';
 import type { RunBudget } from '../budget';
 import type { Scope } from '../expressions';
+import type { HandoffRequest } from '../handoffs';
+import type { RecordOf } from '../journalRecords';
 import type { ModelCalls } from '../models/modelGateway';
 import type { ProposalOutcome, ProposalRequest } from '../proposals';
 
@@ -20,10 +22,16 @@ export interface StepRuntime {
   memory: MemoryAccess;
   budget: RunBudget;
   signal: AbortSignal;
+  /** The attempt of the step running (1, or more when its `retry:` tried it again). */
+  attempt: number;
   /** The operator's corrections of this runbook's earlier proposals, for prompts; null if none. */
   feedback: string | null;
   /** Proposes a change and resolves with the operator's decision (at once if policy applies it). */
   propose(request: ProposalRequest): Promise<ProposalOutcome>;
+  /** Hands off to another runbook as a child run; resolves once the child has ended. */
+  handoff(request: HandoffRequest): Promise<RecordOf<'childEnd'>>;
+  /** A runbook an agent may hand off to, for its tool (its inputs, role and description). */
+  handoffTarget(name: string): Promise<Runbook>;
   /**
    * The keel.yaml approvals rule (described) that lets this kind of change to `path` through
    * without the operator, or null when the operator must decide (always null without approvals).
