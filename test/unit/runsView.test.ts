@@ -206,4 +206,49 @@ describe('run trace', () => {
     expect(live.text).toContain('_Live: this trace refreshes as the run goes on._');
     expect(live.text).toContain('_No step has started yet._');
   });
+
+  it('links a child run to its parent and a hand-off step to its child, both ways', () => {
+    const parentId = '20261202-090000-weekly-1a2b3c';
+    const child = renderTrace(
+      {
+        run: run({ id: `${parentId}.sales`, runbook: 'sales', parent: { runId: parentId, stepId: 'sales' } }),
+        runbook: UNCHANGED,
+        steps: [],
+      },
+      { now: 0, live: false, formatTime: (i) => i },
+    );
+    const up = child.links.find((link) => link.kind === 'run')!;
+    expect(child.text.split('\n')[up.line]).toBe(`- **Handed off by:** ${parentId} (its step sales)`);
+    expect(up).toMatchObject({ runId: parentId, startColumn: '- **Handed off by:** '.length });
+
+    const parent = renderTrace(
+      {
+        run: run({ id: parentId, runbook: 'weekly', waitingForRun: `${parentId}.sales` }),
+        runbook: UNCHANGED,
+        steps: [
+          {
+            id: 'sales',
+            type: 'runbook',
+            status: 'running',
+            startedAt: '2026-12-02T09:00:00.000Z',
+            endedAt: null,
+            durationMs: null,
+            input: { runbook: 'sales', inputs: { week: 48 } },
+            output: null,
+            error: null,
+            modelCalls: [],
+            children: [{ runId: `${parentId}.sales`, runbook: 'sales', status: null }],
+            retrieved: [],
+          },
+        ],
+      },
+      { now: 0, live: true, formatTime: (i) => i },
+    );
+    const down = parent.links.filter((link) => link.kind === 'run');
+    expect(down.map((link) => parent.text.split('\n')[link.line])).toEqual([
+      `- **Waiting for its child run:** ${parentId}.sales`,
+      `- ${parentId}.sales (sales): under way`,
+    ]);
+    expect(down.every((link) => link.kind === 'run' && link.runId === `${parentId}.sales`)).toBe(true);
+  });
 });

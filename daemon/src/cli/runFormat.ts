@@ -6,6 +6,8 @@ export function describeRun(run: RunSummary): string {
   const lines = [
     `${run.id}  ${run.runbook}  ${run.status}  ${run.stepsDone}/${run.stepsTotal} steps  ${usd(run.costUsd)}  ${run.tokens} tokens  ${duration(run)}`,
   ];
+  if (run.parent) lines.push(`  handed off by run ${run.parent.runId} (step ${run.parent.stepId})`);
+  if (run.waitingForRun) lines.push(`  waits for its child run ${run.waitingForRun}`);
   if (run.error) lines.push(`  ${run.error}`);
   if (run.escalation) lines.push(`  escalated: ${run.escalation}`);
   for (const [name, value] of Object.entries(run.outputs ?? {})) {
@@ -17,7 +19,8 @@ export function describeRun(run: RunSummary): string {
 export function runsTable(runs: RunSummary[]): string {
   const rows = runs.map((r) => [
     r.id,
-    r.runbook,
+    // A child run: handed off by another run (keel trace shows which).
+    r.parent ? `↳ ${r.runbook}` : r.runbook,
     r.status,
     `${r.stepsDone}/${r.stepsTotal}`,
     usd(r.costUsd),
@@ -55,6 +58,9 @@ export function describeTrace(trace: RunTrace): string {
       lines.push(
         `    attempt ${tried.attempt}: ${tried.status}${tried.error ? ` (${clip(tried.error)})` : ''}`,
       );
+    }
+    for (const child of step.children ?? []) {
+      lines.push(`    child run ${child.runId} (${child.runbook}): ${child.status ?? 'under way'}`);
     }
     for (const call of calls) {
       lines.push(

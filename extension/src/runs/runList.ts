@@ -85,6 +85,7 @@ export function formatMs(ms: number): string {
 export function describeRun(run: RunSummary, now: number): string {
   const parts = [
     `${run.runbook} ${STATUS_LABELS[run.status]}`,
+    run.parent ? `handed off by ${run.parent.runId}` : null,
     run.currentStep ? `step ${run.currentStep}` : null,
     `${run.stepsDone} of ${run.stepsTotal} steps`,
     formatUsd(run.costUsd),

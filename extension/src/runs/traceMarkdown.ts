@@ -11,7 +11,10 @@ import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from 
  * proposal the run waits for.
  */
 export type TraceLink = { line: number; startColumn: number; endColumn: number } & (
-  { kind: 'file'; path: string; targetLine: number } | { kind: 'proposal'; proposalId: string }
+  | { kind: 'file'; path: string; targetLine: number }
+  | { kind: 'proposal'; proposalId: string }
+  /** Another run's trace: the parent that handed off to this run, or a child it handed off to. */
+  | { kind: 'run'; runId: string; runbook: string }
 );
 
 /** The proposal a waiting run waits for, as far as it is known. */
@@ -55,6 +58,10 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
     ['Cost', `${formatUsd(run.costUsd)} (${run.tokens.toLocaleString('en-US')} tokens)`],
   ];
   for (const [label, value] of rows) out.line(`- **${label}:** ${value}`);
+  if (run.parent) {
+    out.runLine('- **Handed off by:** ', run.parent.runId, 'run', ` (its step ${run.parent.stepId})`);
+  }
+  if (run.waitingForRun) out.runLine('- **Waiting for its child run:** ', run.waitingForRun, 'run', '');
   out.line();
   if (run.error) out.line('## Error').line().block(run.error, 'text');
   if (run.escalation) out.line('## Escalated to you').line().block(run.escalation, 'text');
@@ -100,6 +107,14 @@ function renderStep(
     out.line();
   }
   if (step.error) out.line('**Error**').line().block(step.error, 'text');
+  if (step.children) {
+    out.line('**Handed off to**').line();
+    for (const child of step.children) {
+      const status = child.status ? STATUS_LABELS[child.status] : 'under way';
+      out.runLine('- ', child.runId, child.runbook, ` (${child.runbook}): ${status}`);
+    }
+    out.line();
+  }
   if (step.status === 'waiting_approval' && waiting) renderWaiting(out, waiting);
   if (step.retrieved.length > 0) {
     out.line('**Retrieved memory**').line();
@@ -184,6 +199,19 @@ class MarkdownWriter {
   }
 
   /** A line holding a link that opens a proposal: `prefix text suffix`. */
+  /** A line whose `runId` part opens that run's trace. */
+  runLine(prefix: string, runId: string, runbook: string, suffix: string): this {
+    this.links.push({
+      line: this.lines.length,
+      startColumn: prefix.length,
+      endColumn: prefix.length + runId.length,
+      kind: 'run',
+      runId,
+      runbook,
+    });
+    return this.line(`${prefix}${runId}${suffix}`);
+  }
+
   proposalLine(prefix: string, text: string, proposalId: string, suffix: string): this {
     this.links.push({
       line: this.lines.length,

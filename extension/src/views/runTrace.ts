@@ -76,6 +76,14 @@ export class RunTraceProvider
   provideDocumentLinks(document: vscode.TextDocument): vscode.DocumentLink[] {
     return (this.links.get(document.uri.toString()) ?? []).map((link) => {
       const range = new vscode.Range(link.line, link.startColumn, link.line, link.endColumn);
+      if (link.kind === 'run') {
+        const documentLink = new vscode.DocumentLink(
+          range,
+          RunTraceProvider.uri({ id: link.runId, runbook: link.runbook }),
+        );
+        documentLink.tooltip = `Open the trace of run ${link.runId}`;
+        return documentLink;
+      }
       if (link.kind === 'proposal') {
         const args = encodeURIComponent(JSON.stringify([link.proposalId]));
         const documentLink = new vscode.DocumentLink(

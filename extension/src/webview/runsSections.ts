@@ -148,7 +148,10 @@ export class RunsSection {
     icon.setAttribute('aria-hidden', 'true');
     const title = document.createElement('span');
     title.className = 'run-title';
-    title.append(icon, span('runbook', run.runbook), span('status-word', STATUS_LABELS[run.status]));
+    // A child run says so: "↳ sales", handed off by the run its trace links to.
+    const name = span('runbook', run.parent ? `↳ ${run.runbook}` : run.runbook);
+    if (run.parent) name.title = `Handed off by run ${run.parent.runId} (step ${run.parent.stepId})`;
+    title.append(icon, name, span('status-word', STATUS_LABELS[run.status]));
     const duration = span('duration', formatMs(runDurationMs(run, now)));
     if (!run.endedAt) duration.dataset.startedAt = run.startedAt;
     const meta = document.createElement('span');
