@@ -2,7 +2,8 @@
  * Records the example runbooks' cassettes (runbooks/tests/cassettes/) the way an operator would:
  * `keel run RUNBOOK --record FILE` in a workspace holding the sample company
  * (daemon/demo/company), against the OpenAI-compatible test server answering as a model would.
- * Dev-only: run `npx tsx test/examples/recordCassettes.ts` after changing an example's prompts.
+ * Dev-only: run `npx tsx test/examples/recordCassettes.ts [RUNBOOK...]` after changing an
+ * example's prompts (all of them when none is named).
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -89,6 +90,26 @@ const ANSWERS: Record<string, { inputs: string[]; replies: ScriptedReply[] }> = 
   },
 };
 
+/**
+ * The supervisor hands off to sales and content side by side, so their calls arrive in any order:
+ * each is answered by who asks (the child's system message), the log line last.
+ */
+const SUPERVISOR = {
+  name: 'weekly-ops',
+  inputs: ['week=2026-W48', 'customer=Northwind Retail', 'topic=retainers instead of hourly billing'],
+  log: {
+    content:
+      'W48: Northwind Retail promised the 12-store rollout proposal and accuracy report by 5 December; ' +
+      'posted on moving to monthly retainers.',
+    usage: { prompt_tokens: 160, completion_tokens: 30 },
+  } satisfies ScriptedReply,
+};
+
+function systemOf(body: unknown): string {
+  const messages = (body as { messages: { role: string; content: string | null }[] }).messages;
+  return messages.find((m) => m.role === 'system')?.content ?? '';
+}
+
 async function main(): Promise<void> {
   const dirs = await makeTempDirs('keel-record-');
   const server = await ModelServer.start({ model: 'gpt-4o-mini-2024-07-18' });
@@ -99,9 +120,15 @@ async function main(): Promise<void> {
       join(dirs.workspace, 'keel.yaml'),
       `version: 1\nmodels:\n  endpoint: { baseUrl: ${server.baseUrl} }\n  tiers:\n    fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }\n    strong: { model: gpt-4o, inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }\n`,
     );
+    // The throwaway workspace is the recorder's own: trusted without asking.
+    const trusted = await runKeel(['trust', '--yes'], { cwd: dirs.workspace, runtime: dirs.runtime });
+    if (trusted.code !== 0) throw new Error(`keel trust failed: ${trusted.stderr}`);
     const out = join(REPO_ROOT, 'runbooks/tests/cassettes');
     await mkdir(out, { recursive: true });
+    const only = process.argv.slice(2);
+    const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
     for (const [name, { inputs, replies }] of Object.entries(ANSWERS)) {
+      if (!wanted(name)) continue;
       server.enqueue(...replies);
       const cassette = `runbooks/tests/cassettes/${name}.json`;
       const args = ['run', name, ...inputs.flatMap((i) => ['--input', i]), '--record', cassette];
@@ -110,6 +137,27 @@ async function main(): Promise<void> {
       if (result.code !== 0) throw new Error(`${name} did not succeed`);
       await cp(join(dirs.workspace, cassette), join(out, `${name}.json`));
     }
+    if (!wanted(SUPERVISOR.name)) return;
+    const sales = [...ANSWERS.sales!.replies];
+    const content = [...ANSWERS.content!.replies];
+    server.respondWith((request) => {
+      const system = systemOf(request.body);
+      if (system.includes('sales assistant')) return sales.shift()!;
+      if (system.includes("founder's plain")) return content.shift()!;
+      return SUPERVISOR.log;
+    });
+    const cassette = `runbooks/tests/cassettes/${SUPERVISOR.name}.json`;
+    const args = [
+      'run',
+      SUPERVISOR.name,
+      ...SUPERVISOR.inputs.flatMap((i) => ['--input', i]),
+      '--record',
+      cassette,
+    ];
+    const result = await runKeel(args, { cwd: dirs.workspace, runtime: dirs.runtime });
+    process.stdout.write(`keel ${args.join(' ')}\n${result.stdout}${result.stderr}`);
+    if (result.code !== 0) throw new Error(`${SUPERVISOR.name} did not succeed`);
+    await cp(join(dirs.workspace, cassette), join(out, `${SUPERVISOR.name}.json`));
   } finally {
     await server.close();
     await dirs.cleanup();

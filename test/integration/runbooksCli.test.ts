@@ -36,6 +36,7 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
     ['onboarding', true, []],
     ['ops', true, []],
     ['sales', true, []],
+    ['weekly-ops', true, []],
   ]);
 
   const path = join(dirs.workspace, 'runbooks/onboarding.yaml');
@@ -45,6 +46,15 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
   expect(failed.stdout).toMatch(/FAIL {2}onboarding › a new logistics customer/);
   expect(failed.stdout).toMatch(
     /the prompt of step "plan" \(call 1\) changed since .*onboarding\.json was recorded/,
+  );
+
+  // The supervisor's test runs its hand-offs from the same cassette: a child's changed prompt fails it.
+  const content = join(dirs.workspace, 'runbooks/content.yaml');
+  await writeFile(content, (await readFile(content, 'utf8')).replace('No hashtags', 'Many hashtags'));
+  const supervisor = await keel(['test', 'weekly-ops']);
+  expect(supervisor.code).toBe(1);
+  expect(supervisor.stdout).toMatch(
+    /step "content" failed: its child run test-weekly-ops\.content \(content\) ended failed: .*the prompt of step "draft" \(call 1\) changed since .*weekly-ops\.json was recorded/,
   );
 });
 
