@@ -99,7 +99,8 @@ export async function replayRun(options: {
 
 /**
  * The first step whose starts or ends differ between the two executions. Steps are compared one
- * by one, in the order the recorded run started them: parallel branches may interleave differently.
+ * by one, in the order the recorded run started them: parallel branches may interleave differently,
+ * and a step a restart interrupted started more than once.
  */
 function firstDifference(
   original: readonly JournalRecord[],
@@ -109,7 +110,14 @@ function firstDifference(
     const steps = new Map<string, JournalRecord[]>();
     for (const record of records) {
       if (record.type !== 'stepStart' && record.type !== 'stepEnd') continue;
-      steps.set(record.stepId, [...(steps.get(record.stepId) ?? []), record]);
+      const seen = steps.get(record.stepId) ?? [];
+      const last = seen.at(-1);
+      // A restart starts the attempt it interrupted again: one attempt, however often it began.
+      if (record.type === 'stepStart' && last?.type === 'stepStart' && last.attempt === record.attempt) {
+        seen[seen.length - 1] = record;
+        continue;
+      }
+      steps.set(record.stepId, [...seen, record]);
     }
     return steps;
   };
