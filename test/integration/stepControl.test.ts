@@ -268,6 +268,10 @@ it('tries a failed step again, then one that took too long, with each attempt in
     }),
     expect.objectContaining({ attempt: 3, status: 'succeeded', error: null }),
   ]);
+  // The replay fails the first two attempts as they failed, and takes the third's answer.
+  const replay = await client.request(RunReplayRequest, { id });
+  expect(replay).toMatchObject({ status: 'succeeded', modelCalls: 0, divergence: null });
+  expect(server.requests).toHaveLength(3);
 });
 
 it('fails after the last attempt, naming how many there were', async () => {

@@ -61,6 +61,8 @@ export class RunHistory {
   private readonly starts = new Map<string, RecordOf<'stepStart'>>();
   private readonly ends = new Map<string, RecordOf<'stepEnd'>>();
   private readonly decisions = new Map<string, RecordOf<'decided'>>();
+  /** The last failed attempt of each model call key (a call that never answered has only these). */
+  private readonly failures = new Map<string, RecordOf<'modelCall'>>();
   private end: RecordOf<'runEnd'> | null = null;
   private cancel = false;
   /** Records indexed so far: a live journal grows, and is indexed as far as it has grown. */
@@ -130,6 +132,12 @@ export class RunHistory {
   stepEnd(stepId: string): RecordOf<'stepEnd'> | undefined {
     this.catchUp();
     return this.ends.get(stepId);
+  }
+
+  /** The last failed attempt of a model call (`modelKey`), if the journal has one. */
+  failedCall(key: string): RecordOf<'modelCall'> | undefined {
+    this.catchUp();
+    return this.failures.get(key);
   }
 
   decision(proposalId: string): RecordOf<'decided'> | undefined {
@@ -208,6 +216,8 @@ export class RunHistory {
             result: record.response,
             fingerprint: record.requestHash,
           });
+        } else {
+          this.failures.set(modelKey(record.stepId, record.call, record.stepAttempt), record);
         }
         break;
       case 'effect':

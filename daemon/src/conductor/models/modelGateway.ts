@@ -59,9 +59,15 @@ export class ModelGateway implements ModelCalls {
     const { options } = this;
     const tier = this.tier(tierName);
     const requestHash = hashRequest(request);
+    const key = modelKey(stepId, call, attempt.number);
+    // A replay of a call that failed for good (its step was then tried again) fails the same way.
+    const failed = options.history.mode === 'replay' ? options.history.failedCall(key) : undefined;
+    if (failed && failed.requestHash === requestHash && !options.history.recorded(key)) {
+      throw new ModelCallError(`the recorded call failed (${failed.outcome})`, failed.outcome, false);
+    }
     return options.history.once(
       {
-        key: modelKey(stepId, call, attempt.number),
+        key,
         stepId,
         fingerprint: requestHash,
         what: `makes a model call (call ${call + 1})`,
