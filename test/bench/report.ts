@@ -173,6 +173,7 @@ export function conductorSection(conductor: ConductorResult): string[] {
     `  in two parallel branches, per step p50  ${n(p.stepOverhead.p50Ms, 2)} ms   p99 ${n(p.stepOverhead.p99Ms, 2)} ms   (x${n(p.stepOverhead.p50Ms / o.p50Ms, 2)} of one branch)`,
     `  in two parallel branches, runs/s        ${n(p.executorRunsPerSecond)}   (x${n(p.executorRunsPerSecond / conductor.executorRunsPerSecond, 2)} of one branch)`,
     `  conductor + HTTP model, runs/s           ${n(conductor.runsPerSecondSequential)} one at a time, ${n(conductor.runsPerSecondConcurrent)} all queued   (${count(w.conductorRuns)} runs each)`,
+    `  hand-off to a child run, p50            ${n(conductor.handoff.parentAndChildMs, 1)} ms parent + child vs ${n(conductor.handoff.childRunMs, 1)} ms the child alone: +${n(conductor.handoff.overheadMs, 1)} ms   (x${n(conductor.handoff.parentAndChildMs / conductor.handoff.childRunMs, 2)})`,
     '',
   ];
 }

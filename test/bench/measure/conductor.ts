@@ -38,6 +38,11 @@ export interface ConductorResult {
   runsPerSecondSequential: number;
   /** The same, all queued at once (the conductor runs 2 at a time). */
   runsPerSecondConcurrent: number;
+  /**
+   * A hand-off through the conductor: a parent whose one step hands the five steps off to a child
+   * run, against the five-step run started directly, one after another.
+   */
+  handoff: { childRunMs: number; parentAndChildMs: number; overheadMs: number };
   workload: {
     runbookSteps: number;
     modelSteps: number;
@@ -70,6 +75,16 @@ steps:
     prompt: "Sum up {{ steps.c.output }}."
 inputs:
   topic: { type: string, default: renewals }
+`;
+
+/** A parent that hands the five steps off to a child run. */
+const RELAY = `apiVersion: keel/v1
+name: relay
+role: Benchmark
+description: Hands the five steps off to a child run.
+budget: { maxUsd: 2, maxTokens: 300000 }
+steps:
+  - { id: hand, type: runbook, runbook: five, inputs: { topic: renewals } }
 `;
 
 /** The same five steps in two branches (a, b, save | c), joined by d: run with parallelSteps 4. */
@@ -220,11 +235,16 @@ async function measureExecutor(
 async function measureConductorRuns(
   workspace: string,
   runs: number,
-): Promise<{ runsPerSecondSequential: number; runsPerSecondConcurrent: number }> {
+): Promise<{
+  runsPerSecondSequential: number;
+  runsPerSecondConcurrent: number;
+  handoff: ConductorResult['handoff'];
+}> {
   const server = await ModelServer.start();
   server.respondWith(() => ({ content: 'ok' }));
   await mkdir(join(workspace, 'runbooks'), { recursive: true });
   await writeFile(join(workspace, 'runbooks', 'five.yaml'), RUNBOOK);
+  await writeFile(join(workspace, 'runbooks', 'relay.yaml'), RELAY);
   const config = WorkspaceConfig.parse({
     version: 1,
     models: { endpoint: { baseUrl: server.baseUrl }, tiers: { fast: { model: 'instant' } } },
@@ -249,8 +269,8 @@ async function measureConductorRuns(
       await start();
       return round(runs / ((performance.now() - began) / 1000), 1);
     };
-    const runOne = async (): Promise<void> => {
-      const run = await conductor.start('five', {});
+    const runOne = async (runbook = 'five'): Promise<void> => {
+      const run = await conductor.start(runbook, {});
       const done = await conductor.wait(run.id);
       if (done.status !== 'succeeded')
         throw new Error(`benchmark run ${done.id} ${done.status}: ${done.error}`);
@@ -262,7 +282,27 @@ async function measureConductorRuns(
     const runsPerSecondConcurrent = await timed(async () => {
       await Promise.all(Array.from({ length: runs }, () => runOne()));
     });
-    return { runsPerSecondSequential, runsPerSecondConcurrent };
+    // Interleaved, so the machine's noise falls on both alike.
+    const direct: number[] = [];
+    const relayed: number[] = [];
+    await runOne('relay');
+    for (let i = 0; i < runs; i++) {
+      for (const [runbook, times] of [
+        ['five', direct],
+        ['relay', relayed],
+      ] as const) {
+        const began = performance.now();
+        await runOne(runbook);
+        times.push(performance.now() - began);
+      }
+    }
+    const childRunMs = summarize(direct).p50Ms;
+    const parentAndChildMs = summarize(relayed).p50Ms;
+    return {
+      runsPerSecondSequential,
+      runsPerSecondConcurrent,
+      handoff: { childRunMs, parentAndChildMs, overheadMs: round(parentAndChildMs - childRunMs, 2) },
+    };
   } finally {
     await conductor.stop();
     await trust.revoke();
