@@ -18,8 +18,8 @@ import { ModelServer, type ReceivedRequest } from '../helpers/modelServer';
 import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
-const KILLS = 16;
-const RUNS_WANTED = 4;
+const KILLS = 12;
+const RUNS_WANTED = 3;
 
 const CHILD = (name: string): string => `apiVersion: keel/v1
 name: ${name}
@@ -94,7 +94,7 @@ async function connect(): Promise<Awaited<ReturnType<typeof attachToDaemon>>> {
 
 it(
   `finishes every parent and child exactly once through ${KILLS} kill -9s`,
-  { timeout: 300_000 },
+  { timeout: 420_000 },
   async () => {
     const parents: string[] = [];
     let kills = 0;
