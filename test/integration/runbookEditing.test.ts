@@ -164,6 +164,30 @@ describe('editing a runbook', () => {
     expect(await readFile(join(dirs.workspace, 'runbooks', 'onboarding.yaml'), 'utf8')).toContain('bogusKey');
   });
 
+  it('marks a hand-off that closes a cycle with the saved runbooks as the text is typed', async () => {
+    const pong = RUNBOOK.replace('name: onboarding', 'name: pong').replace(
+      '  - id: plan\n    type: llm\n    prompt: Plan the onboarding of {{ inputs.customer }}\n',
+      '  - { id: back, type: runbook, runbook: ping }\n',
+    );
+    await writeFile(join(dirs.workspace, 'runbooks', 'pong.yaml'), pong);
+    const ping = pong.replace('name: pong', 'name: ping').replace('runbook: ping', 'runbook: pong');
+    await writeFile(
+      join(dirs.workspace, 'runbooks', 'ping.yaml'),
+      ping.replace('runbook: pong', 'runbook: nobody'),
+    );
+    const editor = await startEditor();
+    const uri = runbookUri('ping.yaml');
+    await editor.open(uri, ping);
+    const [problem] = await editor.diagnostics(uri, (d) => d.some((p) => /cycle/.test(p.message)));
+    expect(problem?.message).toBe(
+      'steps.0.runbook: runbooks hand off in a cycle (ping → pong → ping): a run would never end',
+    );
+    expect(problem?.range.start.line).toBe(7);
+    // Handing off elsewhere, unsaved, clears it.
+    await editor.change(uri, 2, RUNBOOK.replace('name: onboarding', 'name: ping'));
+    await editor.diagnostics(uri, (d) => d.length === 0);
+  });
+
   it('locates a YAML syntax error, and drops the live view when the document closes', async () => {
     const editor = await startEditor();
     const uri = runbookUri('onboarding.yaml');
@@ -196,7 +220,14 @@ describe('editing a runbook', () => {
     const editor = await startEditor();
     const uri = runbookUri('onboarding.yaml');
     await editor.open(uri, RUNBOOK.replace('type: llm', 'type: '));
-    expect(await editor.complete(uri, 8, 10)).toEqual(['retrieve', 'llm', 'agent', 'propose', 'connector']);
+    expect(await editor.complete(uri, 8, 10)).toEqual([
+      'retrieve',
+      'llm',
+      'agent',
+      'propose',
+      'connector',
+      'runbook',
+    ]);
 
     await editor.change(uri, 2, `${RUNBOOK}\n`);
     const top = await editor.complete(uri, 10, 0);
