@@ -123,8 +123,10 @@ async function callTool(
     throw new StepFailedError(`the arguments of ${name} are not JSON`);
   }
   if (handoff) {
-    // The child's outputs, or why it did not succeed: the agent decides what to do next.
-    // A retried step hands off anew: a failed child's end is not its answer again.
+    // Each hand-off is a step of the run's budget: a model cannot start child runs without end.
+    runtime.budget.takeStep(`agent step "${step.id}" handing off to ${handoff}`);
+    // The child's outputs, or why it did not succeed: the agent decides what to do next. A
+    // retried step hands off anew: a failed child's end is not its answer again.
     const [, , ...call] = key.split(':');
     const end = await runtime.handoff({
       key: [runtime.attempt > 1 ? `${step.id}@${runtime.attempt}` : step.id, ...call].join(':'),
