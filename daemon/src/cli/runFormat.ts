@@ -19,7 +19,7 @@ export function describeRun(run: RunSummary): string {
 export function runsTable(runs: RunSummary[]): string {
   const rows = runs.map((r) => [
     r.id,
-    // A child run: handed off by another run (keel trace shows which).
+    // A child run: handed off by another run (keel show tells which).
     r.parent ? `↳ ${r.runbook}` : r.runbook,
     r.status,
     `${r.stepsDone}/${r.stepsTotal}`,
