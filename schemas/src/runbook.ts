@@ -204,12 +204,28 @@ export const ConnectorStep = z
   })
   .describe('A side effect through a versioned connector, idempotent per run and step.');
 
+export const CheckpointStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('checkpoint'),
+    message: Template.default('Look at the run before it goes on').describe(
+      'What the operator is asked to look at, a template.',
+    ),
+    show: Template.optional().describe(
+      "The state shown to the operator, a template (one bare expression keeps its value: `{{ steps.plan.output }}`); by default every earlier step's output. Continuing makes it the step's output.",
+    ),
+  })
+  .describe(
+    "Pauses the run for the operator, holding no concurrency slot: continue (the step's output is what was shown), edit (the operator's value is the output) or stop (the run ends cancelled).",
+  );
+
 export const RunbookStep = z.discriminatedUnion('type', [
   RetrieveStep,
   LlmStep,
   AgentStep,
   ProposeStep,
   ConnectorStep,
+  CheckpointStep,
 ]);
 export type RunbookStep = z.infer<typeof RunbookStep>;
 export type StepType = RunbookStep['type'];

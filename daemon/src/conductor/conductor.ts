@@ -48,6 +48,8 @@ import { runRunbookTests } from './runbookTests';
 import { summarize, traceOf } from './runTrace';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { warmTemplates } from './templates';
+import { CheckpointDesk, type CheckpointAnswer } from './checkpoints';
+import { planTakeover, type TakeoverRequest } from './takeover';
 import { TraceStore } from './traceStore';
 
 export interface ConductorOptions {
@@ -91,6 +93,8 @@ export class Conductor {
   private governor!: Governor;
   /** Seals every journal line this conductor writes, and checks those it reads. */
   private readonly sealer: StateSeal;
+  /** Where runs at a checkpoint wait for the operator's answer. */
+  private readonly checkpoints = new CheckpointDesk();
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -351,6 +355,53 @@ export class Conductor {
     return active.done;
   }
 
+  /**
+   * Takes an ended run over (see takeover.ts): its journal gets a `takeover` record and it is
+   * queued again, going on from `fromStep` with the version of the runbook it kept.
+   */
+  async takeOver(request: TakeoverRequest): Promise<RunSummary> {
+    if (this.stopping)
+      throw new ConductorRequestError('the daemon is stopping; take the run over when it is back');
+    this.options.trust.require('Taking a run over');
+    const summary = await this.summary(request.id);
+    const records = await this.records(request.id);
+    const started = records[0] as RecordOf<'run'>;
+    const runbook = await this.keptRunbook(started).catch((error: Error) => {
+      throw new ConductorRequestError(`the runbook of run ${request.id} cannot be read: ${error.message}`);
+    });
+    const record = planTakeover(summary, runbook, records, request);
+    if (this.queue.active.has(request.id)) return this.summary(request.id); // taken over meanwhile
+    const journal = await Journal.openExisting(
+      journalPath(this.runsDir, request.id),
+      this.sealer,
+      this.redact,
+    );
+    await journal.append(record);
+    this.traces.record(request.id, journal.records.at(-1)!);
+    this.finished.delete(request.id);
+    this.options.log.info('a run was taken over', { run: request.id, from: record.fromStep });
+    return this.enqueue(request.id, journal, started.runbookFile ? runbook : null, runbook.steps.length);
+  }
+
+  /**
+   * The operator's answer to a run waiting at a checkpoint: `stop` cancels the run; `continue`
+   * and `edit` resolve once the answer is journaled.
+   */
+  async answerCheckpoint(
+    id: string,
+    answer: CheckpointAnswer | { action: 'stop' },
+  ): Promise<{ run: RunSummary; stepId: string }> {
+    const summary = await this.summary(id);
+    if (summary.status !== 'waiting_operator' || !summary.waitingFor) {
+      throw new ConductorRequestError(`run "${id}" is ${summary.status}, not waiting at a checkpoint`);
+    }
+    const stepId = summary.waitingFor;
+    if (answer.action === 'stop') return { run: await this.cancel(id), stepId };
+    this.options.trust.require('Continuing a run');
+    await this.checkpoints.decide(id, stepId, answer);
+    return { run: await this.summary(id), stepId };
+  }
+
   /** Re-runs a finished run from its journal: no model calls, no side effects; the first divergence. */
   async replay(
     id: string,
@@ -502,6 +553,7 @@ export class Conductor {
           ? cassetteMemory(cassette, await this.options.memory())
           : await this.options.memory(),
         approvals: this.approvals,
+        checkpoints: this.checkpoints,
         feedback: await latestFeedback(
           this.options.workspace,
           feedbackPath(this.options.config.memory.dir, loaded.runbook.name),

@@ -18,6 +18,7 @@ import {
 } from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { summarize } from './runTrace';
+import { cancelPending, currentEnd } from './takeover';
 import type { TraceStore } from './traceStore';
 
 export interface RecoveryHost {
@@ -60,7 +61,7 @@ export class Recovery {
       const runbook = await host.keptRunbook(run).catch(() => null);
       if (runbook) host.roles.set(runbook.name, runbook.role);
       const stepsTotal = runbook?.steps.length ?? 0;
-      if (records.some((r) => r.type === 'runEnd')) {
+      if (currentEnd(records)) {
         const summary = summarize(records, stepsTotal, null);
         host.finished.set(id, summary);
         host.traces.saveRun(summary);
@@ -131,7 +132,7 @@ export class Recovery {
     const journal = await Journal.openExisting(journalPath(host.runsDir, id), host.sealer, (text) =>
       host.redact(text),
     );
-    if (records.some((r) => r.type === 'cancelRequested')) {
+    if (cancelPending(records)) {
       // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
       await journal.append({
         type: 'runEnd',

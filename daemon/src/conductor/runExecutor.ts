@@ -23,6 +23,8 @@ import { agentMessages, runAgent } from './steps/agent';
 import { connectorArguments, runConnector } from './steps/connector';
 import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
+import { checkpointInput, runCheckpoint } from './steps/checkpoint';
+import { makeCheckpointer, type CheckpointPort } from './checkpoints';
 import { retrieveInput, runRetrieve } from './steps/retrieve';
 import {
   StepFailedError,
@@ -51,6 +53,8 @@ export interface ExecutionOptions {
   parallelSteps?: number;
   /** Where proposals go; null where there is nowhere (a test without a workspace's approvals). */
   approvals?: ApprovalPort | null;
+  /** Where checkpoints wait for the operator; null where nobody answers (a replay answers from the journal). */
+  checkpoints?: CheckpointPort | null;
   /** The operator's latest corrections of this runbook's proposals, for prompts. */
   feedback?: string | null;
   /** The model endpoint's circuit breaker. */
@@ -101,6 +105,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     signal,
     feedback: options.feedback ?? null,
     propose: () => Promise.reject(new Error('not ready')),
+    checkpoint: () => Promise.reject(new Error('not ready')),
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
     effect: async (key, connector, action, _args, perform, preview) => {
       const stepId = key.split(':')[1] ?? '';
@@ -130,6 +135,15 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     budget,
     slot: slot.step,
     effect: (...args) => runtime.effect(...args),
+  });
+  runtime.checkpoint = makeCheckpointer({
+    runId: run.id,
+    history,
+    desk: options.checkpoints ?? null,
+    capture: options.effects === 'capture',
+    signal,
+    budget,
+    slot: slot.step,
   });
 
   const end = async (
@@ -179,6 +193,14 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
           clock.pause();
           try {
             return await runtime.propose(request);
+          } finally {
+            clock.resume();
+          }
+        },
+        checkpoint: async (request) => {
+          clock.pause();
+          try {
+            return await runtime.checkpoint(request);
           } finally {
             clock.resume();
           }
@@ -256,7 +278,8 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   // Steps the journal shows ended are taken from it; the rest execute as their needs allow.
   const ended = new Set<string>();
   for (const step of options.runbook.steps) {
-    const done = history.mode === 'live' ? history.stepEnd(step.id) : undefined;
+    // A replay takes an output the operator supplied by hand (a takeover) from the journal too.
+    const done = history.mode === 'live' ? history.stepEnd(step.id) : history.suppliedEnd(step.id);
     if (done && done.status !== 'failed') {
       steps[step.id] = { output: done.output, status: done.status };
       ended.add(step.id);
@@ -349,6 +372,8 @@ async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepRes
       return runPropose(step, runtime);
     case 'connector':
       return runConnector(step, runtime);
+    case 'checkpoint':
+      return runCheckpoint(step, runtime);
   }
 }
 
@@ -368,6 +393,8 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
       };
     case 'connector':
       return { use: step.use, action: step.action, with: await connectorArguments(step, runtime) };
+    case 'checkpoint':
+      return checkpointInput(step, runtime);
   }
 }
 

@@ -4,6 +4,7 @@ import type { RunBudget } from '../budget';
 import type { Scope } from '../expressions';
 import type { ModelCalls } from '../models/modelGateway';
 import type { ProposalOutcome, ProposalRequest } from '../proposals';
+import type { CheckpointRequest } from '../checkpoints';
 
 /** Memory as agents see it: read-only. */
 export interface MemoryAccess {
@@ -24,6 +25,8 @@ export interface StepRuntime {
   feedback: string | null;
   /** Proposes a change and resolves with the operator's decision (at once if policy applies it). */
   propose(request: ProposalRequest): Promise<ProposalOutcome>;
+  /** Waits at a checkpoint for the operator; resolves with the step's output. */
+  checkpoint(request: CheckpointRequest): Promise<{ output: unknown }>;
   /**
    * The keel.yaml approvals rule (described) that lets this kind of change to `path` through
    * without the operator, or null when the operator must decide (always null without approvals).
