@@ -330,7 +330,7 @@ export class Conductor {
     const run = records[0] as RecordOf<'run'>;
     const runbook = await this.keptRunbook(run).catch(() => null);
     const version = await runbookVersion(run, this.runbooks);
-    return traceOf(records, summary, runbook?.steps.map((s) => s.id) ?? [], version);
+    return traceOf(records, summary, runbook?.steps ?? [], version);
   }
 
   /** Cancels a queued or running run; a finished one is returned as it is. */
@@ -396,8 +396,13 @@ export class Conductor {
       throw new ConductorRequestError(`run "${id}" is ${summary.status}, not waiting at a checkpoint`);
     }
     const stepId = summary.waitingFor;
+    if (answer.action !== 'stop') this.options.trust.require('Continuing a run');
+    if (!this.queue.active.has(id)) {
+      // A daemon that leaves unfinished runs (one `keel` command) takes this one up to answer it.
+      this.finished.delete(id);
+      await this.recovery.resume(id, await this.records(id));
+    }
     if (answer.action === 'stop') return { run: await this.cancel(id), stepId };
-    this.options.trust.require('Continuing a run');
     await this.checkpoints.decide(id, stepId, answer);
     return { run: await this.summary(id), stepId };
   }

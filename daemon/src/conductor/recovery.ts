@@ -123,8 +123,11 @@ export class Recovery {
     }
   }
 
-  /** Takes up an unfinished run from its journal (ends it if the operator had cancelled it). */
-  private async resume(id: string, records: JournalRecord[]): Promise<void> {
+  /**
+   * Takes up an unfinished run from its journal (ends it if the operator had cancelled it); also
+   * a run a one-command daemon is asked to answer at its checkpoint.
+   */
+  async resume(id: string, records: JournalRecord[]): Promise<void> {
     const { host } = this;
     const run = records[0] as RecordOf<'run'>;
     const runbook = await host.keptRunbook(run).catch(() => null);

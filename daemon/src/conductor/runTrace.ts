@@ -76,7 +76,8 @@ function waitingCheckpoint(records: readonly JournalRecord[]): string | null {
 export function traceOf(
   journal: readonly JournalRecord[],
   summary: RunSummary,
-  stepOrder: string[],
+  /** The runbook's steps, in order: each is listed with its type even before it starts. */
+  stepOrder: readonly { id: string; type: string }[],
   runbook: RunbookVersion,
 ): RunTrace {
   const steps = new Map<string, StepTrace>();
@@ -100,7 +101,7 @@ export function traceOf(
     }
     return found;
   };
-  for (const id of stepOrder) step(id);
+  for (const { id, type } of stepOrder) step(id, type);
   const records = effectiveRecords(journal);
   const takeovers: NonNullable<RunTrace['takeovers']> = [];
   for (const record of records) {
