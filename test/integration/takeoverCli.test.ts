@@ -99,7 +99,8 @@ it('supplies a failed step’s output from a file, then answers the checkpoint w
   expect(answered.stdout).toContain('succeeded');
   expect(answered.stdout).toContain('total: 42');
   expect(answered.stdout).toContain('summary: Forty-two in all.');
-  expect(server.requests.at(-1)!.body.messages.at(-1).content).toBe('Summarize 42');
+  const last = server.requests.at(-1)!.body as { messages: { content: string }[] };
+  expect(last.messages.at(-1)!.content).toBe('Summarize 42');
 
   const again = await keel(['checkpoint', run.id, 'continue']);
   expect(again.code).toBe(1);
