@@ -1,14 +1,13 @@
 /**
  * What a takeover forgets, as pure logic: the steps it runs again (the chosen one and those that
- * need it, not a parallel branch that ended), the journal as it stands after it, the history's
- * answers, and the editor's ordering of a run that started again.
+ * need it, not a parallel branch that ended), the journal as it stands after it, and the
+ * history's answers.
  */
 import { expect, it } from 'vitest';
-import { Runbook, type RunSummary } from '@keel/schemas';
+import { Runbook } from '@keel/schemas';
 import type { JournalRecord } from '../../daemon/src/conductor/journalRecords';
 import { RunHistory } from '../../daemon/src/conductor/runHistory';
 import { currentEnd, effectiveRecords, stepsAgain } from '../../daemon/src/conductor/takeover';
-import { isAtLeastAsRecent } from '../../extension/src/runs/runList';
 
 const runbook = Runbook.parse({
   apiVersion: 'keel/v1',
@@ -103,25 +102,4 @@ it('reads the journal as it stands after a takeover with a supplied output', () 
   expect(history.generation('summary')).toBe(1);
   expect(history.generation('sales')).toBe(0);
   expect(history.spend()).toMatchObject({ usd: 0.5, steps: 1 });
-});
-
-it('orders a run taken over after the report of its earlier end', () => {
-  const base = {
-    id: 'r',
-    runbook: 'weekly',
-    inputs: {},
-    startedAt: at,
-    currentStep: null,
-    stepsTotal: 4,
-    costUsd: 0.5,
-    tokens: 2,
-    error: null,
-    escalation: null,
-    waitingFor: null,
-    outputs: null,
-  } as const;
-  const failed: RunSummary = { ...base, status: 'failed', endedAt: at, stepsDone: 2 };
-  const again: RunSummary = { ...base, status: 'queued', endedAt: null, stepsDone: 1, takeovers: 1 };
-  expect(isAtLeastAsRecent(again, failed)).toBe(true);
-  expect(isAtLeastAsRecent(failed, again)).toBe(false);
 });
