@@ -95,6 +95,8 @@ export class Conductor {
   private readonly sealer: StateSeal;
   /** Where runs at a checkpoint wait for the operator's answer. */
   private readonly checkpoints = new CheckpointDesk();
+  /** Runs being taken over now: a second takeover of one of them is refused, not doubled. */
+  private readonly takingOver = new Set<string>();
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -363,6 +365,19 @@ export class Conductor {
     if (this.stopping)
       throw new ConductorRequestError('the daemon is stopping; take the run over when it is back');
     this.options.trust.require('Taking a run over');
+    if (this.governor.stopped)
+      throw new ConductorRequestError('the emergency stop is on: nothing goes on until "keel resume"');
+    if (this.takingOver.has(request.id))
+      throw new ConductorRequestError(`run "${request.id}" is being taken over already`);
+    this.takingOver.add(request.id);
+    try {
+      return await this.takeOverNow(request);
+    } finally {
+      this.takingOver.delete(request.id);
+    }
+  }
+
+  private async takeOverNow(request: TakeoverRequest): Promise<RunSummary> {
     const summary = await this.summary(request.id);
     const records = await this.records(request.id);
     const started = records[0] as RecordOf<'run'>;
@@ -370,7 +385,6 @@ export class Conductor {
       throw new ConductorRequestError(`the runbook of run ${request.id} cannot be read: ${error.message}`);
     });
     const record = planTakeover(summary, runbook, records, request);
-    if (this.queue.active.has(request.id)) return this.summary(request.id); // taken over meanwhile
     const journal = await Journal.openExisting(
       journalPath(this.runsDir, request.id),
       this.sealer,
