@@ -9,6 +9,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   RunCheckpointRequest,
   RunGetRequest,
+  RunReplayRequest,
   RunStartRequest,
   RunTakeoverRequest,
   type RunSummary,
@@ -116,6 +117,9 @@ it('waits at a checkpoint holding no slot, then continues with the state it show
   const done = await reaches(id, 'succeeded');
   expect(done.outputs).toEqual({ sent: 'the plan' });
   expect(await readFile(join(dirs.workspace, 'outbox/plan.md'), 'utf8')).toBe('the plan');
+  // A replay reads the answer from the journal.
+  const replay = await client.request(RunReplayRequest, { id });
+  expect(replay).toMatchObject({ status: 'succeeded', modelCalls: 0, divergence: null });
 });
 
 it('goes on with the value the operator edited', async () => {
