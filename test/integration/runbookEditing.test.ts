@@ -196,7 +196,14 @@ describe('editing a runbook', () => {
     const editor = await startEditor();
     const uri = runbookUri('onboarding.yaml');
     await editor.open(uri, RUNBOOK.replace('type: llm', 'type: '));
-    expect(await editor.complete(uri, 8, 10)).toEqual(['retrieve', 'llm', 'agent', 'propose', 'connector']);
+    expect(await editor.complete(uri, 8, 10)).toEqual([
+      'retrieve',
+      'llm',
+      'agent',
+      'propose',
+      'connector',
+      'checkpoint',
+    ]);
 
     await editor.change(uri, 2, `${RUNBOOK}\n`);
     const top = await editor.complete(uri, 10, 0);
