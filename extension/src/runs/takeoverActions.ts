@@ -133,6 +133,8 @@ export async function confirmStepOutput(context: RunsContext, uri?: vscode.Uri):
         ).run;
   pending.delete(document.uri.toString());
   context.store.apply(run);
+  // Closes this document, never whatever editor happens to be active (the operator's unsaved work).
+  await vscode.window.showTextDocument(document);
   await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   await context.revealRun(run.id);
 }
