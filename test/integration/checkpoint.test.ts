@@ -139,6 +139,8 @@ it('stops the run when the operator says so, and the stopped run can be taken ov
   await reaches(id, 'waiting_operator');
   const { run } = await client.request(RunCheckpointRequest, { id, action: 'stop' });
   expect(run.status).toBe('cancelled');
+  const stopped = await client.request(RunGetRequest, { id });
+  expect(stopped.steps.find((s) => s.id === 'look')?.status).toBe('failed');
   await expect(client.request(RunCheckpointRequest, { id, action: 'continue' })).rejects.toThrow(
     /is cancelled, not waiting at a checkpoint/,
   );

@@ -163,7 +163,9 @@ export function traceOf(
   }
   // A run that ended (crash, cancel) with a step still open shows that step as it was left.
   if (summary.endedAt) {
-    for (const s of steps.values()) if (s.status === 'running') s.status = 'failed';
+    for (const s of steps.values()) {
+      if (s.status === 'running' || s.status === 'waiting_operator') s.status = 'failed';
+    }
   }
   // Attempts are told only when there was more than one.
   for (const s of steps.values()) if ((s.attempts?.length ?? 0) < 2) delete s.attempts;
