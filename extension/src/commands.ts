@@ -13,6 +13,7 @@ import {
 import type { DaemonClient } from './daemonClient';
 import type { TrustConsent } from './trust/trustConsent';
 import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
+import { answerCheckpoint, confirmStepOutput, supplyStepOutput, takeOverRun } from './runs/takeoverActions';
 import { showSearchQuickPick } from './views/searchQuickPick';
 import type { WorkspaceTracker } from './workspaceTracker';
 
@@ -39,6 +40,16 @@ export const COMMANDS = {
     withRunningDaemon(context, (runs) => runRunbook(runs, typeof name === 'string' ? name : undefined)),
   'keel.showRunTrace': (context: CommandContext, id?: unknown) =>
     withRunningDaemon(context, (runs) => showRunTrace(runs, typeof id === 'string' ? id : undefined)),
+  'keel.takeOverRun': (context: CommandContext, id?: unknown) =>
+    withRunningDaemon(context, (runs) => takeOverRun(runs, typeof id === 'string' ? id : undefined)),
+  'keel.supplyStepOutput': (context: CommandContext, id?: unknown) =>
+    withRunningDaemon(context, (runs) => supplyStepOutput(runs, typeof id === 'string' ? id : undefined)),
+  'keel.confirmStepOutput': (context: CommandContext, uri?: unknown) =>
+    withRunningDaemon(context, (runs) =>
+      confirmStepOutput(runs, uri instanceof vscode.Uri ? uri : undefined),
+    ),
+  'keel.answerCheckpoint': (context: CommandContext, id?: unknown) =>
+    withRunningDaemon(context, (runs) => answerCheckpoint(runs, typeof id === 'string' ? id : undefined)),
   // From the sidebar or a link: a proposal id. From the diff editor's title: its document's URI.
   'keel.openProposal': (context: CommandContext, target?: unknown) =>
     withProposal(context, target, (approvals, id) => openProposal(approvals, id)),
@@ -61,6 +72,10 @@ export type CommandId = keyof typeof COMMANDS;
  */
 export const TRUSTED_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
   'keel.runRunbook',
+  'keel.takeOverRun',
+  'keel.supplyStepOutput',
+  'keel.confirmStepOutput',
+  'keel.answerCheckpoint',
   'keel.approveProposal',
   'keel.editProposal',
   'keel.rejectProposal',

@@ -14,6 +14,7 @@ import { DaemonClient } from './daemonClient';
 import { RunsStore } from './runs/runsStore';
 import { TrustConsent } from './trust/trustConsent';
 import { announceFinishedRuns, type RunsContext } from './views/runActions';
+import { trackStepOutputEditors } from './runs/takeoverActions';
 import { RunTraceProvider } from './views/runTrace';
 import { runSidebarAction } from './views/sidebarActions';
 import { composeSidebarState } from './views/sidebarState';
@@ -119,6 +120,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }),
       trackProposalEditors(approvals),
       announceFinishedRuns(runs),
+      trackStepOutputEditors(),
       sendKeyOnChange(context.secrets, client),
       tracker.onDidChange((initialized) => {
         render();

@@ -224,6 +224,21 @@ export const HandoffStep = z
     "Hands off to another runbook: starts it as a child run, waits for it (across restarts) and takes its outputs as this step's output. The child's spend counts against this run's budget.",
   );
 
+export const CheckpointStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('checkpoint'),
+    message: Template.default('Look at the run before it goes on').describe(
+      'What the operator is asked to look at, a template.',
+    ),
+    show: Template.optional().describe(
+      "The state shown to the operator, a template (one bare expression keeps its value: `{{ steps.plan.output }}`); by default every earlier step's output. Continuing makes it the step's output.",
+    ),
+  })
+  .describe(
+    "Pauses the run for the operator, holding no concurrency slot: continue (the step's output is what was shown), edit (the operator's value is the output) or stop (the run ends cancelled).",
+  );
+
 export const RunbookStep = z.discriminatedUnion('type', [
   RetrieveStep,
   LlmStep,
@@ -231,6 +246,7 @@ export const RunbookStep = z.discriminatedUnion('type', [
   ProposeStep,
   ConnectorStep,
   HandoffStep,
+  CheckpointStep,
 ]);
 export type RunbookStep = z.infer<typeof RunbookStep>;
 export type StepType = RunbookStep['type'];

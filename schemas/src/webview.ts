@@ -82,6 +82,10 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   /** Ask the runbook's inputs, then start a run of it. */
   z.object({ type: z.literal('runRunbook'), runbook: z.string().min(1) }),
   z.object({ type: z.literal('cancelRun'), id: z.string().min(1) }),
+  /** Pick the step a failed or cancelled run goes on from (or supply its output by hand). */
+  z.object({ type: z.literal('takeOverRun'), id: z.string().min(1) }),
+  /** Continue, edit or stop a run waiting at a checkpoint. */
+  z.object({ type: z.literal('answerCheckpoint'), id: z.string().min(1) }),
   z.object({ type: z.literal('showRunTrace'), id: z.string().min(1) }),
   /** List the runbooks again (the Refresh button of the Runbooks section). */
   z.object({ type: z.literal('refreshRunbooks') }),

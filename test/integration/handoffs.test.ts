@@ -18,6 +18,7 @@ import {
   RunReplayRequest,
   RunsListRequest,
   RunStartRequest,
+  RunTakeoverRequest,
   type RunSummary,
 } from '@keel/schemas';
 import type { Daemon } from '../../daemon/src/daemon';
@@ -320,4 +321,24 @@ it('waits for the same child after a restart, and goes on once the child’s pro
   // One child, one journal each: the restart found the child instead of starting another.
   const journals = (await readdir(join(dirs.workspace, '.keel/runs'))).filter((n) => n.endsWith('.jsonl'));
   expect(journals.sort()).toEqual([`${id}.hand.jsonl`, `${id}.jsonl`]);
+});
+
+it('hands off to a new child when the operator takes a failed parent over from its hand-off', async () => {
+  await configure('{ parallelSteps: 1 }');
+  // The first sales child's model fails for good; everything after answers.
+  server.enqueue({ fault: { kind: 'status', status: 400, message: 'bad request' } });
+  answerByTopic(10);
+  await start();
+  const id = await startRun('weekly');
+  const failed = await reaches(id, 'failed');
+  expect(failed.error).toMatch(/its child run .*\.sales \(sales\) ended failed/);
+  await client.request(RunTakeoverRequest, { id, fromStep: 'sales' });
+  const ended = await reaches(id, 'succeeded');
+  expect(ended.outputs).toEqual({ summary: 'joined: Summary of sales line 48 and content line 48' });
+  const children = (await runs()).filter((run) => run.parent?.runId === id);
+  expect(children.map((run) => [run.id.slice(id.length), run.status]).sort()).toEqual([
+    ['.content', 'succeeded'],
+    ['.sales', 'failed'],
+    ['.sales.t1', 'succeeded'],
+  ]);
 });

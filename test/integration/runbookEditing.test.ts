@@ -229,6 +229,7 @@ describe('editing a runbook', () => {
       'propose',
       'connector',
       'runbook',
+      'checkpoint',
     ]);
 
     await editor.change(uri, 2, `${RUNBOOK}\n`);

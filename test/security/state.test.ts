@@ -1,6 +1,7 @@
 /**
  * State Keel did not write is never acted on: approvals, run journals and trigger slots forged in
- * a cloned workspace, edited by hand or copied from another workspace are quarantined; a forged
+ * a cloned workspace, edited by hand, cut short (also after a takeover) or copied from another
+ * workspace are quarantined; a forged
  * lock neither points the CLI at a socket or token of its choosing nor keeps the daemon from
  * starting; a symlinked `.keel` is refused. Real daemons, real git, real files and sockets.
  */
@@ -279,6 +280,33 @@ describe('a run journal', () => {
     });
     await journal.close();
     await writeFile(path, (await readFile(path, 'utf8')).split('\n')[0] + '\n');
+
+    await startAndSettle();
+    expect(await quarantinedNames()).toEqual([`${RUN_ID}.jsonl`]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(server!.requests).toHaveLength(0);
+  });
+
+  it('taken over, ended again, then cut short after its takeover is not resumed', async () => {
+    await modelWorkspace();
+    await mkdir(join(dirs.workspace, '.keel', 'runs'), { recursive: true });
+    const path = join(dirs.workspace, '.keel', 'runs', `${RUN_ID}.jsonl`);
+    const journal = await Journal.create(path, runRecord, new StateSeal(dirs.workspace));
+    const end = { outputs: null, error: null, escalation: null, at: new Date().toISOString() };
+    await journal.append({ type: 'runEnd', status: 'failed', ...end });
+    await journal.append({
+      type: 'takeover',
+      fromStep: 'greet',
+      steps: ['greet'],
+      supplied: false,
+      output: null,
+      by: 'operator',
+      at: new Date().toISOString(),
+    });
+    await journal.append({ type: 'runEnd', status: 'succeeded', ...end, outputs: {} });
+    await journal.close();
+    // Every line left still verifies: only the count of ends kept outside the workspace tells.
+    await writeFile(path, (await readFile(path, 'utf8')).split('\n').slice(0, 3).join('\n') + '\n');
 
     await startAndSettle();
     expect(await quarantinedNames()).toEqual([`${RUN_ID}.jsonl`]);

@@ -268,6 +268,16 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     result: { ...run, status: 'cancelled' },
     invalidParams: { id: 3 },
   },
+  'keel/runs/takeover': {
+    params: { id: run.id, fromStep: 'plan', output: { value: { weeks: ['one'] } } },
+    result: { ...run, status: 'running', takeovers: 1 },
+    invalidParams: { id: run.id, fromStep: '', output: 'not wrapped' },
+  },
+  'keel/runs/checkpoint': {
+    params: { id: run.id, action: 'edit', output: { value: 'plan B' } },
+    result: { run: { ...run, status: 'running' }, stepId: 'look' },
+    invalidParams: { id: run.id, action: 'edit' },
+  },
   'keel/runs/replay': {
     params: { id: run.id, runbook: 'current' },
     result: {

@@ -252,3 +252,44 @@ describe('run trace', () => {
     expect(down.every((link) => link.kind === 'run' && link.runId === `${parentId}.sales`)).toBe(true);
   });
 });
+
+describe('a run taken over, waiting at a checkpoint', () => {
+  const step = {
+    startedAt: null,
+    endedAt: null,
+    durationMs: null,
+    input: null,
+    output: null,
+    error: null,
+    modelCalls: [],
+    retrieved: [],
+  };
+  const trace: RunTrace = {
+    run: run({ status: 'waiting_operator', waitingFor: 'look', takeovers: 1 }),
+    runbook: UNCHANGED,
+    takeovers: [{ fromStep: 'draft', supplied: true, at: '2026-11-25T09:00:00.000Z' }],
+    steps: [
+      { ...step, id: 'draft', type: 'llm', status: 'succeeded', output: 'by hand', supplied: true },
+      { ...step, id: 'look', type: 'checkpoint', status: 'waiting_operator' },
+    ],
+  };
+  const rendered = renderTrace(trace, { now: 0, live: true, formatTime: (iso) => iso });
+
+  it('says who supplied which output, when the run was taken over, and what it waits for', () => {
+    expect(rendered.text).toContain('# Run of welcome: ⏸ waiting at a checkpoint');
+    expect(rendered.text).toContain(
+      '- **Taken over:** 2026-11-25T09:00:00.000Z from step draft, with its output supplied by you',
+    );
+    expect(rendered.text).toContain('### 1. draft (llm): succeeded (output supplied by you)');
+    expect(rendered.text).toContain(
+      '### 2. look (checkpoint): waiting at a checkpoint ("Keel: Answer Checkpoint…")',
+    );
+  });
+
+  it('orders the report of a run taken over after that of its earlier end', () => {
+    const ended = run({ status: 'failed', endedAt: '2026-11-25T08:56:00.000Z', stepsDone: 2 });
+    const again = run({ status: 'queued', stepsDone: 1, takeovers: 1 });
+    expect(isAtLeastAsRecent(again, ended)).toBe(true);
+    expect(isAtLeastAsRecent(ended, again)).toBe(false);
+  });
+});

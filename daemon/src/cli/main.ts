@@ -13,6 +13,7 @@ import { registerSearch } from './commands/search';
 import { registerInit } from './commands/init';
 import { registerStatus } from './commands/status';
 import { registerStop } from './commands/stop';
+import { registerTakeover } from './commands/takeover';
 import { registerTrust } from './commands/trust';
 import type { CliContext } from './context';
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerRuns(program, context);
   registerApprovals(program, context);
   registerReport(program, context);
+  registerTakeover(program, context);
   registerDemo(program, context);
   registerDaemon(program, context);
   registerStop(program, context);

@@ -43,6 +43,10 @@ export function describeTrace(trace: RunTrace): string {
     describeRun(trace.run),
     `  inputs: ${JSON.stringify(trace.run.inputs)}`,
     `  runbook: ${describeRunbookVersion(trace.runbook)}`,
+    ...(trace.takeovers ?? []).map(
+      (t) =>
+        `  taken over ${t.at} from step "${t.fromStep}"${t.supplied ? ', its output supplied by hand' : ''}`,
+    ),
     '',
   ];
   for (const step of trace.steps) {
@@ -51,6 +55,7 @@ export function describeTrace(trace: RunTrace): string {
     const cost = calls.reduce((n, c) => n + c.costUsd, 0);
     lines.push(
       `● ${step.id} (${step.type}) ${step.status}` +
+        (step.supplied ? ' (output supplied by the operator)' : '') +
         (step.durationMs !== null ? `  ${formatDuration(step.durationMs, true)}` : '') +
         (calls.length ? `  ${calls.length} model call(s), ${tokens} tokens, ${usd(cost)}` : ''),
     );

@@ -49,6 +49,8 @@ import { runRunbookTests } from './runbookTests';
 import { summarize, traceOf } from './runTrace';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { warmTemplates } from './templates';
+import { CheckpointDesk, type CheckpointAnswer } from './checkpoints';
+import { planTakeover, type TakeoverRequest } from './takeover';
 import { TraceStore } from './traceStore';
 
 export interface ConductorOptions {
@@ -97,6 +99,10 @@ export class Conductor {
   /** Resolves once every journal was read at start. */
   private readonly loaded: Promise<void>;
   private markLoaded!: () => void;
+  /** Where runs at a checkpoint wait for the operator's answer. */
+  private readonly checkpoints = new CheckpointDesk();
+  /** Runs being taken over now: a second takeover of one of them is refused, not doubled. */
+  private readonly takingOver = new Set<string>();
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -349,7 +355,7 @@ export class Conductor {
     const run = records[0] as RecordOf<'run'>;
     const runbook = await this.keptRunbook(run).catch(() => null);
     const version = await runbookVersion(run, this.runbooks);
-    return traceOf(records, summary, runbook?.steps.map((s) => s.id) ?? [], version);
+    return traceOf(records, summary, runbook?.steps ?? [], version);
   }
 
   /** Cancels a queued or running run (and its child runs); a finished one is returned as it is. */
@@ -381,6 +387,70 @@ export class Conductor {
       ([, run]) => (run.journal.records[0] as RecordOf<'run'>).parent?.runId === parentId,
     );
     for (const [childId] of children) await this.cancel(childId);
+  }
+
+  /**
+   * Takes an ended run over (see takeover.ts): its journal gets a `takeover` record and it is
+   * queued again, going on from `fromStep` with the version of the runbook it kept.
+   */
+  async takeOver(request: TakeoverRequest): Promise<RunSummary> {
+    if (this.stopping)
+      throw new ConductorRequestError('the daemon is stopping; take the run over when it is back');
+    this.options.trust.require('Taking a run over');
+    if (this.governor.stopped)
+      throw new ConductorRequestError('the emergency stop is on: nothing goes on until "keel resume"');
+    if (this.takingOver.has(request.id))
+      throw new ConductorRequestError(`run "${request.id}" is being taken over already`);
+    this.takingOver.add(request.id);
+    try {
+      return await this.takeOverNow(request);
+    } finally {
+      this.takingOver.delete(request.id);
+    }
+  }
+
+  private async takeOverNow(request: TakeoverRequest): Promise<RunSummary> {
+    const summary = await this.summary(request.id);
+    const records = await this.records(request.id);
+    const started = records[0] as RecordOf<'run'>;
+    const runbook = await this.keptRunbook(started).catch((error: Error) => {
+      throw new ConductorRequestError(`the runbook of run ${request.id} cannot be read: ${error.message}`);
+    });
+    const record = planTakeover(summary, runbook, records, request);
+    const journal = await Journal.openExisting(
+      journalPath(this.runsDir, request.id),
+      this.sealer,
+      this.redact,
+    );
+    await journal.append(record);
+    this.traces.record(request.id, journal.records.at(-1)!);
+    this.finished.delete(request.id);
+    this.options.log.info('a run was taken over', { run: request.id, from: record.fromStep });
+    return this.enqueue(request.id, journal, started.runbookFile ? runbook : null, runbook.steps.length);
+  }
+
+  /**
+   * The operator's answer to a run waiting at a checkpoint: `stop` cancels the run; `continue`
+   * and `edit` resolve once the answer is journaled.
+   */
+  async answerCheckpoint(
+    id: string,
+    answer: CheckpointAnswer | { action: 'stop' },
+  ): Promise<{ run: RunSummary; stepId: string }> {
+    const summary = await this.summary(id);
+    if (summary.status !== 'waiting_operator' || !summary.waitingFor) {
+      throw new ConductorRequestError(`run "${id}" is ${summary.status}, not waiting at a checkpoint`);
+    }
+    const stepId = summary.waitingFor;
+    if (answer.action !== 'stop') this.options.trust.require('Continuing a run');
+    if (!this.queue.active.has(id)) {
+      // A daemon that leaves unfinished runs (one `keel` command) takes this one up to answer it.
+      this.finished.delete(id);
+      await this.recovery.resume(id, await this.records(id));
+    }
+    if (answer.action === 'stop') return { run: await this.cancel(id), stepId };
+    await this.checkpoints.decide(id, stepId, answer);
+    return { run: await this.summary(id), stepId };
   }
 
   /** Re-runs a finished run from its journal: no model calls, no side effects; the first divergence. */
@@ -537,6 +607,7 @@ export class Conductor {
           : await this.options.memory(),
         approvals: this.approvals,
         children: this.children,
+        checkpoints: this.checkpoints,
         feedback: await latestFeedback(
           this.options.workspace,
           feedbackPath(this.options.config.memory.dir, loaded.runbook.name),

@@ -85,9 +85,12 @@ export function makeHandoff(context: {
         false,
       );
     }
+    // A step run again after a takeover hands off afresh (`:t<n>`): a new child, not the old end.
+    const generation = history.generation(request.stepId);
+    const key = generation > 0 ? `${request.key}:t${generation}` : request.key;
     // "." cannot occur in a step id: a child's id never equals another run's or another child's.
-    const id = `${run.id}.${request.key.replace(/:/g, '.')}`;
-    const scope = [run.cassetteScope, request.key].filter(Boolean).join('/');
+    const id = `${run.id}.${key.replace(/:/g, '.')}`;
+    const scope = [run.cassetteScope, key].filter(Boolean).join('/');
     // The child's share stays set aside while it runs, so parallel steps cannot spend it too.
     let share: ReturnType<RunBudget['shareWithChild']> | null = null;
     try {

@@ -149,7 +149,9 @@ async function readJournalFile(
   if (records[0]?.type !== 'run') throw new JournalCorruptError(`${path}: does not start with a run record`);
   if (records[0].id !== runId)
     throw new JournalForgedError(`${path}: holds run ${records[0].id}, not ${runId}`);
-  if (!records.some((r) => r.type === 'runEnd') && (await endedRuns(sealer.workspace)).has(runId)) {
+  // A run taken over ends again: it ended as often as the list says, or was cut short.
+  const ends = records.filter((r) => r.type === 'runEnd').length;
+  if (ends < ((await endedRuns(sealer.workspace)).get(runId) ?? 0)) {
     throw new JournalForgedError(`${path}: the run ended, but its journal was cut short before its end`);
   }
   return { records, bytes: Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)), lastSeal };
@@ -179,9 +181,12 @@ async function recordEnded(workspace: string, runId: string): Promise<void> {
   }
 }
 
-async function endedRuns(workspace: string): Promise<Set<string>> {
+/** How many times each run ended (a run taken over ends once more each time). */
+async function endedRuns(workspace: string): Promise<Map<string, number>> {
   const text = await readStateFile(endedRunsFile(workspace));
-  return new Set((text ?? '').split('\n').filter(Boolean));
+  const counts = new Map<string, number>();
+  for (const id of (text ?? '').split('\n').filter(Boolean)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return counts;
 }
 
 /** Ids of every run with a journal in `dir`, oldest first (ids start with their start time). */

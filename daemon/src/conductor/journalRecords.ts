@@ -58,6 +58,40 @@ export const RunRecord = z.object({
   at: At,
 });
 
+/**
+ * The operator took the ended run over (see takeover.ts): it goes on from `fromStep`, and
+ * everything the journal says about `steps` (fromStep and the steps after it) before this record
+ * is forgotten, side effects excepted. `supplied`: the operator gave fromStep's output by hand.
+ */
+const TakeoverRecord = z.object({
+  type: z.literal('takeover'),
+  fromStep: z.string(),
+  steps: z.array(z.string()),
+  supplied: z.boolean(),
+  output: z.unknown(),
+  by: z.literal('operator'),
+  at: At,
+});
+
+/** A `checkpoint` step waits for the operator to continue, edit or stop the run. */
+const CheckpointRecord = z.object({
+  type: z.literal('checkpoint'),
+  stepId: z.string(),
+  message: z.string(),
+  /** The state shown to the operator: the step's output if they continue. */
+  state: z.unknown(),
+  at: At,
+});
+
+/** The operator's answer at a checkpoint (a stop ends the run cancelled instead). */
+const CheckpointDecidedRecord = z.object({
+  type: z.literal('checkpointDecided'),
+  stepId: z.string(),
+  action: z.enum(['continue', 'edit']),
+  output: z.unknown(),
+  at: At,
+});
+
 export const JournalRecord = z.discriminatedUnion('type', [
   RunRecord,
   /** The daemon took the run up again after a stop or a crash. */
@@ -148,6 +182,9 @@ export const JournalRecord = z.discriminatedUnion('type', [
     at: At,
   }),
   z.object({ type: z.literal('cancelRequested'), reason: z.string(), at: At }),
+  TakeoverRecord,
+  CheckpointRecord,
+  CheckpointDecidedRecord,
   z.object({
     type: z.literal('runEnd'),
     status: RunStatus.exclude(['queued', 'running']),

@@ -58,10 +58,14 @@ export function makeProposer(context: {
 }): (request: ProposalRequest) => Promise<ProposalOutcome> {
   return async (request) => {
     const files = request.changes.map((c) => c.path);
+    // A step run again after a takeover proposes afresh (`:t<n>`): the operator decides again,
+    // and a change applied before stays applied once.
+    const generation = context.history.generation(request.stepId);
+    const key = generation > 0 ? `${request.key}:t${generation}` : request.key;
     // "." cannot occur in a step id, so a propose step and an agent's tool call never share an id.
-    const id = `p-${context.runId}.${request.key.replace(/:/g, '.')}`;
+    const id = `p-${context.runId}.${key.replace(/:/g, '.')}`;
     const created = (await context.effect(
-      `${context.runId}:${request.key}`,
+      `${context.runId}:${key}`,
       'keel.approvals',
       'propose',
       { summary: request.summary, files },

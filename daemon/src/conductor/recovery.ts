@@ -18,6 +18,7 @@ import {
 } from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { summarize } from './runTrace';
+import { cancelPending, currentEnd } from './takeover';
 import type { TraceStore } from './traceStore';
 
 export interface RecoveryHost {
@@ -60,7 +61,7 @@ export class Recovery {
       const runbook = await host.keptRunbook(run).catch(() => null);
       if (runbook) host.roles.set(runbook.name, runbook.role);
       const stepsTotal = runbook?.steps.length ?? 0;
-      if (records.some((r) => r.type === 'runEnd')) {
+      if (currentEnd(records)) {
         const summary = summarize(records, stepsTotal, null);
         host.finished.set(id, summary);
         host.traces.saveRun(summary);
@@ -122,8 +123,11 @@ export class Recovery {
     }
   }
 
-  /** Takes up an unfinished run from its journal (ends it if the operator had cancelled it). */
-  private async resume(id: string, records: JournalRecord[]): Promise<void> {
+  /**
+   * Takes up an unfinished run from its journal (ends it if the operator had cancelled it); also
+   * a run a one-command daemon is asked to answer at its checkpoint.
+   */
+  async resume(id: string, records: JournalRecord[]): Promise<void> {
     const { host } = this;
     const run = records[0] as RecordOf<'run'>;
     const runbook = await host.keptRunbook(run).catch(() => null);
@@ -131,7 +135,7 @@ export class Recovery {
     const journal = await Journal.openExisting(journalPath(host.runsDir, id), host.sealer, (text) =>
       host.redact(text),
     );
-    if (records.some((r) => r.type === 'cancelRequested')) {
+    if (cancelPending(records)) {
       // Cancelled, then stopped before its end was written: it ends cancelled, never goes on.
       await journal.append({
         type: 'runEnd',

@@ -11,6 +11,7 @@ import { ModelCallError, type ModelProvider } from './models/modelProvider';
 import { executeRun } from './runExecutor';
 import { ReplayDivergenceError, RunHistory } from './runHistory';
 import type { MemoryAccess } from './steps/stepRuntime';
+import { effectiveRecords } from './takeover';
 
 export interface Divergence {
   stepId: string;
@@ -48,6 +49,9 @@ export async function replayRun(options: {
     replayed.push(record);
     return Promise.resolve();
   });
+  // A run taken over is compared as it stands after its takeovers: what they had run again
+  // replaces what ran before, and an output supplied by hand is taken from the journal.
+  const compared = effectiveRecords(original, { supplied: false });
   const originalEnd = history.ended();
   if (!originalEnd) throw new Error('only a finished run can be replayed; this one has not ended');
   let divergence: Divergence | null = null;
@@ -74,7 +78,7 @@ export async function replayRun(options: {
       throw new Error('a replay made a model call or a side effect; this is a bug in Keel');
     }
     status = result.status;
-    divergence = firstDifference(original, replayed);
+    divergence = firstDifference(compared, replayed);
     if (!divergence && status !== originalEnd.status) {
       divergence = {
         stepId: '',
@@ -85,7 +89,7 @@ export async function replayRun(options: {
   } catch (error) {
     if (!(error instanceof ReplayDivergenceError)) throw error;
     status = 'failed';
-    divergence = firstDifference(original, replayed) ?? {
+    divergence = firstDifference(compared, replayed) ?? {
       stepId: error.stepId,
       kind: error.kind,
       message: error.message,

@@ -25,6 +25,8 @@ import { connectorArguments, runConnector } from './steps/connector';
 import { handoffInputs, runHandoff } from './steps/handoff';
 import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
+import { checkpointInput, runCheckpoint } from './steps/checkpoint';
+import { makeCheckpointer, type CheckpointPort } from './checkpoints';
 import { retrieveInput, runRetrieve } from './steps/retrieve';
 import {
   StepFailedError,
@@ -55,6 +57,8 @@ export interface ExecutionOptions {
   approvals?: ApprovalPort | null;
   /** Where hand-offs to other runbooks start their child runs; null where they cannot. */
   children?: ChildRunPort | null;
+  /** Where checkpoints wait for the operator; null where nobody answers (a replay answers from the journal). */
+  checkpoints?: CheckpointPort | null;
   /** The operator's latest corrections of this runbook's proposals, for prompts. */
   feedback?: string | null;
   /** The model endpoint's circuit breaker. */
@@ -111,6 +115,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
       if (!options.children) throw new Error('hand-offs to other runbooks are not available here');
       return options.children.runbook(name);
     },
+    checkpoint: () => Promise.reject(new Error('not ready')),
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
     effect: async (key, connector, action, _args, perform, preview) => {
       const stepId = key.split(':')[1] ?? '';
@@ -145,6 +150,15 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     run,
     history,
     children: options.children ?? null,
+    signal,
+    budget,
+    slot: slot.step,
+  });
+  runtime.checkpoint = makeCheckpointer({
+    runId: run.id,
+    history,
+    desk: options.checkpoints ?? null,
+    capture: options.effects === 'capture',
     signal,
     budget,
     slot: slot.step,
@@ -197,6 +211,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         // and its child run has a budget of its own.
         propose: (request) => clock.paused(() => runtime.propose(request)),
         handoff: (request) => clock.paused(() => runtime.handoff(request)),
+        checkpoint: (request) => clock.paused(() => runtime.checkpoint(request)),
       };
       const input = await stepInput(step, own);
       await history.append({
@@ -270,7 +285,8 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   // Steps the journal shows ended are taken from it; the rest execute as their needs allow.
   const ended = new Set<string>();
   for (const step of options.runbook.steps) {
-    const done = history.mode === 'live' ? history.stepEnd(step.id) : undefined;
+    // A replay takes an output the operator supplied by hand (a takeover) from the journal too.
+    const done = history.mode === 'live' ? history.stepEnd(step.id) : history.suppliedEnd(step.id);
     if (done && done.status !== 'failed') {
       steps[step.id] = { output: done.output, status: done.status };
       ended.add(step.id);
@@ -365,6 +381,8 @@ async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepRes
       return runConnector(step, runtime);
     case 'runbook':
       return runHandoff(step, runtime);
+    case 'checkpoint':
+      return runCheckpoint(step, runtime);
   }
 }
 
@@ -391,6 +409,8 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
       return { use: step.use, action: step.action, with: await connectorArguments(step, runtime) };
     case 'runbook':
       return { runbook: step.runbook, inputs: await handoffInputs(step, runtime) };
+    case 'checkpoint':
+      return checkpointInput(step, runtime);
   }
 }
 

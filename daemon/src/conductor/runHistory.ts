@@ -5,6 +5,7 @@
  * recorded result and nothing happens again; in a replay the journal answers or the run diverges.
  */
 import type { JournalRecord, RecordOf } from './journalRecords';
+import { suppliedEnd } from './takeover';
 
 /** A replay met something the journal does not have, or one whose request changed. */
 export class ReplayDivergenceError extends Error {
@@ -65,6 +66,10 @@ export class RunHistory {
   private readonly failures = new Map<string, RecordOf<'modelCall'>>();
   private end: RecordOf<'runEnd'> | null = null;
   private cancel = false;
+  /** Per step, how many takeovers made it run again (proposals of each get ids of their own). */
+  private readonly generations = new Map<string, number>();
+  /** Steps whose output the operator supplied by hand (a replay takes it from the journal). */
+  private readonly supplied = new Set<string>();
   /** Records indexed so far: a live journal grows, and is indexed as far as it has grown. */
   private indexed = 0;
 
@@ -140,6 +145,18 @@ export class RunHistory {
     return this.failures.get(key);
   }
 
+  /** How many times the operator took the run over with this step run again (0: never). */
+  generation(stepId: string): number {
+    this.catchUp();
+    return this.generations.get(stepId) ?? 0;
+  }
+
+  /** The step's end when the operator supplied its output by hand. */
+  suppliedEnd(stepId: string): RecordOf<'stepEnd'> | undefined {
+    this.catchUp();
+    return this.supplied.has(stepId) ? this.ends.get(stepId) : undefined;
+  }
+
   decision(proposalId: string): RecordOf<'decided'> | undefined {
     this.catchUp();
     return this.decisions.get(proposalId);
@@ -168,19 +185,27 @@ export class RunHistory {
     let last = 0;
     let waitingSince: number | null = null;
     const spent = { usd: 0, tokens: 0, steps: 0 };
+    // Steps counted per step id: a takeover gives back the steps of those it runs again (the
+    // money and tokens they spent stay spent).
+    const stepsOf = new Map<string, number>();
+    const countStep = (stepId: string): void => void stepsOf.set(stepId, (stepsOf.get(stepId) ?? 0) + 1);
     for (const record of this.records) {
       const at = Date.parse(record.at);
-      if (record.type === 'waiting') waitingSince = at;
-      if (record.type === 'decided' && waitingSince !== null) {
+      if (record.type === 'waiting' || record.type === 'checkpoint') waitingSince = at;
+      if ((record.type === 'decided' || record.type === 'checkpointDecided') && waitingSince !== null) {
         activeMs -= at - waitingSince;
         waitingSince = null;
       }
-      if (record.type === 'run' || record.type === 'resume') {
+      if (record.type === 'run' || record.type === 'resume' || record.type === 'takeover') {
         if (segmentStart !== null) activeMs += last - segmentStart;
         segmentStart = at;
       }
+      if (record.type === 'takeover') {
+        waitingSince = null;
+        for (const stepId of record.steps) stepsOf.delete(stepId);
+      }
       last = at;
-      if (record.type === 'stepEnd' && record.status !== 'skipped') spent.steps++;
+      if (record.type === 'stepEnd' && record.status !== 'skipped') countStep(record.stepId);
       if (record.type === 'childEnd') {
         // A child's spend is its parent's: the parent's budget covers it.
         spent.usd += record.costUsd;
@@ -191,11 +216,41 @@ export class RunHistory {
         spent.tokens +=
           (record.response?.usage.inputTokens ?? 0) + (record.response?.usage.outputTokens ?? 0);
         // An agent's turns after its first count as steps.
-        if (record.call > 0 && record.attempt === 1 && record.outcome === 'ok') spent.steps++;
+        if (record.call > 0 && record.attempt === 1 && record.outcome === 'ok') countStep(record.stepId);
       }
     }
+    for (const count of stepsOf.values()) spent.steps += count;
     if (segmentStart !== null) activeMs += last - segmentStart;
     return { ...spent, activeMs: Math.max(0, activeMs) };
+  }
+
+  /**
+   * The operator took the run over: its end and cancel are forgotten, and so is all the journal
+   * said of the steps it runs again (their starts, ends, model answers, checkpoint answers), so
+   * they run again; side effects are kept, so none happens twice. A hand-supplied output ends
+   * its step.
+   */
+  private forget(record: RecordOf<'takeover'>): void {
+    this.end = null;
+    this.cancel = false;
+    for (const stepId of record.steps) {
+      this.starts.delete(stepId);
+      this.ends.delete(stepId);
+      this.supplied.delete(stepId);
+      this.results.delete(checkpointKey(stepId));
+      this.generations.set(stepId, (this.generations.get(stepId) ?? 0) + 1);
+    }
+    for (const key of [...this.results.keys()]) {
+      const model = /^model:([^#@]+)[#@]/.exec(key);
+      if (model && record.steps.includes(model[1]!)) this.results.delete(key);
+    }
+    for (const [key, failed] of [...this.failures]) {
+      if (record.steps.includes(failed.stepId)) this.failures.delete(key);
+    }
+    if (record.supplied) {
+      this.ends.set(record.fromStep, suppliedEnd(record));
+      this.supplied.add(record.fromStep);
+    }
   }
 
   private catchUp(): void {
@@ -233,8 +288,14 @@ export class RunHistory {
         this.decisions.set(record.proposalId, record);
         this.results.set(decisionKey(record.proposalId), { result: record, fingerprint: null });
         break;
+      case 'checkpointDecided':
+        this.results.set(checkpointKey(record.stepId), { result: record, fingerprint: null });
+        break;
       case 'cancelRequested':
         this.cancel = true;
+        break;
+      case 'takeover':
+        this.forget(record);
         break;
       case 'runEnd':
         this.end = record;
@@ -243,6 +304,11 @@ export class RunHistory {
         break;
     }
   }
+}
+
+/** The `once` key of the operator's answer at a checkpoint step. */
+export function checkpointKey(stepId: string): string {
+  return `checkpoint:${stepId}`;
 }
 
 /**

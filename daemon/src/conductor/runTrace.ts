@@ -1,12 +1,16 @@
 /** A run's summary and full trace, read off its journal. */
 import type { RunbookVersion, RunStatus, RunSummary, RunTrace, StepTrace } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
+import { effectiveRecords } from './takeover';
 
 export function summarize(
-  records: readonly JournalRecord[],
+  journal: readonly JournalRecord[],
   stepsTotal: number,
   live: 'queued' | 'running' | null,
 ): RunSummary {
+  // As it stands after any takeover (what it forgot is left out; spend counts on).
+  const records = effectiveRecords(journal);
+  const takeovers = journal.filter((r) => r.type === 'takeover').length;
   const run = records[0] as RecordOf<'run'>;
   const end = records.find((r): r is RecordOf<'runEnd'> => r.type === 'runEnd');
   let currentStep: string | null = null;
@@ -29,11 +33,20 @@ export function summarize(
       tokens += record.tokens;
     }
   }
-  const waitingFor = end ? null : waitingProposal(records);
+  const proposal = end ? null : waitingProposal(records);
+  const checkpoint = end || proposal ? null : waitingCheckpoint(records);
+  const waitingFor = proposal ?? checkpoint;
   const waitingForRun = end ? null : waitingChild(records);
   // A run waiting for its child gives its slot to the child: it is still under way, not queued.
   const status: RunStatus =
-    end?.status ?? (waitingFor ? 'waiting_approval' : waitingForRun ? 'running' : (live ?? 'running'));
+    end?.status ??
+    (proposal
+      ? 'waiting_approval'
+      : checkpoint
+        ? 'waiting_operator'
+        : waitingForRun
+          ? 'running'
+          : (live ?? 'running'));
   return {
     id: run.id,
     runbook: run.runbook,
@@ -52,6 +65,7 @@ export function summarize(
     outputs: end?.outputs ?? null,
     ...(run.parent ? { parent: run.parent } : {}),
     ...(waitingForRun ? { waitingForRun } : {}),
+    ...(takeovers > 0 ? { takeovers } : {}),
   };
 }
 
@@ -75,10 +89,21 @@ function waitingProposal(records: readonly JournalRecord[]): string | null {
   return waiting;
 }
 
+/** The checkpoint step a run waits at: a `checkpoint` record with no answer after it. */
+function waitingCheckpoint(records: readonly JournalRecord[]): string | null {
+  let waiting: string | null = null;
+  for (const record of records) {
+    if (record.type === 'checkpoint') waiting = record.stepId;
+    if (record.type === 'checkpointDecided' && record.stepId === waiting) waiting = null;
+  }
+  return waiting;
+}
+
 export function traceOf(
-  records: readonly JournalRecord[],
+  journal: readonly JournalRecord[],
   summary: RunSummary,
-  stepOrder: string[],
+  /** The runbook's steps, in order: each is listed with its type even before it starts. */
+  stepOrder: readonly { id: string; type: string }[],
   runbook: RunbookVersion,
 ): RunTrace {
   const steps = new Map<string, StepTrace>();
@@ -102,8 +127,19 @@ export function traceOf(
     }
     return found;
   };
-  for (const id of stepOrder) step(id);
+  for (const { id, type } of stepOrder) step(id, type);
+  const records = effectiveRecords(journal);
+  const takeovers: NonNullable<RunTrace['takeovers']> = [];
   for (const record of records) {
+    if (record.type === 'takeover') {
+      takeovers.push({ fromStep: record.fromStep, supplied: record.supplied, at: record.at });
+      for (const id of record.steps) delete step(id).supplied;
+      if (record.supplied) step(record.fromStep).supplied = true;
+      continue;
+    }
+    if (record.type === 'checkpoint') step(record.stepId).status = 'waiting_operator';
+    if (record.type === 'checkpointDecided' && step(record.stepId).status === 'waiting_operator')
+      step(record.stepId).status = 'running';
     if (record.type === 'stepStart') {
       const s = step(record.stepId, record.stepType);
       Object.assign(s, {
@@ -162,9 +198,11 @@ export function traceOf(
   }
   // A run that ended (crash, cancel) with a step still open shows that step as it was left.
   if (summary.endedAt) {
-    for (const s of steps.values()) if (s.status === 'running') s.status = 'failed';
+    for (const s of steps.values()) {
+      if (s.status === 'running' || s.status === 'waiting_operator') s.status = 'failed';
+    }
   }
   // Attempts are told only when there was more than one.
   for (const s of steps.values()) if ((s.attempts?.length ?? 0) < 2) delete s.attempts;
-  return { run: summary, runbook, steps: [...steps.values()] };
+  return { run: summary, runbook, steps: [...steps.values()], ...(takeovers.length ? { takeovers } : {}) };
 }

@@ -14,7 +14,17 @@ export interface ParsedRunbook {
   problems: Problem[];
 }
 
-const TEMPLATE_FIELDS = ['query', 'system', 'prompt', 'goal', 'path', 'content', 'summary'] as const;
+const TEMPLATE_FIELDS = [
+  'query',
+  'system',
+  'prompt',
+  'goal',
+  'path',
+  'content',
+  'summary',
+  'message',
+  'show',
+] as const;
 
 export function parseRunbook(text: string, path: string): ParsedRunbook {
   const parsed = parseYamlWithSchema(text, Runbook, path);

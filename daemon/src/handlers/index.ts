@@ -7,6 +7,7 @@ import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
 import { registerRunHandlers } from './runs';
 import { registerStatusHandlers } from './status';
+import { registerTakeoverHandlers } from './takeover';
 import { registerTrustHandlers } from './trust';
 import { registerWorkspaceHandlers } from './workspace';
 
@@ -16,6 +17,7 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerLifecycleHandlers(router, daemon);
   registerMemoryHandlers(router, daemon);
   registerRunHandlers(router, daemon);
+  registerTakeoverHandlers(router, daemon);
   registerApprovalHandlers(router, daemon);
   registerControlHandlers(router, daemon);
   registerTrustHandlers(router, daemon);

@@ -206,7 +206,7 @@ export function describeBars(series: BarSeries, unit: (value: number) => string,
   return `${names} per agent: ${rows.join('; ')}.`;
 }
 
-const ACTIVE: readonly RunSummary['status'][] = ['queued', 'running', 'waiting_approval'];
+const ACTIVE: readonly RunSummary['status'][] = ['queued', 'running', 'waiting_approval', 'waiting_operator'];
 const FAILED: readonly RunSummary['status'][] = ['failed', 'budget_exceeded'];
 
 /** The runs to look at: those under way, and the most recent that failed. */

@@ -25,20 +25,33 @@ export function mergeRun(runs: readonly RunSummary[], run: RunSummary, limit = R
  */
 export function isAtLeastAsRecent(a: RunSummary, b: RunSummary): boolean {
   const stage = (r: RunSummary): number =>
-    r.status === 'queued' ? 0 : r.status === 'running' || r.status === 'waiting_approval' ? 1 : 2;
+    r.status === 'queued' ? 0 : r.status === 'running' || isWaiting(r.status) ? 1 : 2;
+  // A run taken over starts again: the report after more takeovers is the later one.
+  if ((a.takeovers ?? 0) !== (b.takeovers ?? 0)) return (a.takeovers ?? 0) > (b.takeovers ?? 0);
   if (stage(a) !== stage(b)) return stage(a) > stage(b);
   if (a.stepsDone !== b.stepsDone) return a.stepsDone > b.stepsDone;
   return a.costUsd >= b.costUsd;
 }
 
 export function canCancel(status: RunStatus): boolean {
-  return status === 'queued' || status === 'running' || status === 'waiting_approval';
+  return status === 'queued' || status === 'running' || isWaiting(status);
+}
+
+/** Waiting for the operator: a decision on a proposal, or an answer at a checkpoint. */
+export function isWaiting(status: RunStatus): boolean {
+  return status === 'waiting_approval' || status === 'waiting_operator';
+}
+
+/** Ended in a way the operator can take over from a step (see `keel resume RUN --from STEP`). */
+export function canTakeOver(status: RunStatus): boolean {
+  return status === 'failed' || status === 'cancelled' || status === 'budget_exceeded';
 }
 
 export const STATUS_LABELS: Record<RunStatus, string> = {
   queued: 'queued',
   running: 'running',
   waiting_approval: 'waiting for approval',
+  waiting_operator: 'waiting at a checkpoint',
   succeeded: 'succeeded',
   failed: 'failed',
   budget_exceeded: 'over budget',
@@ -50,6 +63,7 @@ export const STATUS_ICONS: Record<RunStatus, string> = {
   queued: '○',
   running: '◐',
   waiting_approval: '‖',
+  waiting_operator: '⏸',
   succeeded: '✓',
   failed: '✕',
   budget_exceeded: '$',

@@ -57,6 +57,10 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
     ],
     ['Cost', `${formatUsd(run.costUsd)} (${run.tokens.toLocaleString('en-US')} tokens)`],
   ];
+  for (const takeover of trace.takeovers ?? []) {
+    const how = takeover.supplied ? ', with its output supplied by you' : '';
+    rows.push(['Taken over', `${time(takeover.at)} from step ${takeover.fromStep}${how}`]);
+  }
   for (const [label, value] of rows) out.line(`- **${label}:** ${value}`);
   if (run.parent) {
     out.runLine('- **Handed off by:** ', run.parent.runId, 'run', ` (its step ${run.parent.stepId})`);
@@ -87,7 +91,14 @@ function renderStep(
   time: (iso: string) => string,
   waiting: WaitingFor | null,
 ): void {
-  const status = step.status === 'waiting_approval' ? 'waiting for approval' : step.status;
+  const status =
+    step.status === 'waiting_approval'
+      ? 'waiting for approval'
+      : step.status === 'waiting_operator'
+        ? 'waiting at a checkpoint ("Keel: Answer Checkpoint…")'
+        : step.supplied
+          ? `${step.status} (output supplied by you)`
+          : step.status;
   out.line(`### ${index + 1}. ${step.id} (${step.type}): ${status}`).line();
   const tokens = step.modelCalls.reduce((sum, c) => sum + c.inputTokens + c.outputTokens, 0);
   const cost = step.modelCalls.reduce((sum, c) => sum + c.costUsd, 0);

@@ -16,6 +16,7 @@ import type { TrustConsent } from '../trust/trustConsent';
 import type { DaemonClient } from '../daemonClient';
 import { cancelRun, runRunbook, showRunTrace, type RunsContext } from './runActions';
 import { openResult } from './searchQuickPick';
+import { answerCheckpoint, supplyStepOutput, takeOverRun } from '../runs/takeoverActions';
 import type { SidebarViewProvider } from './sidebarView';
 
 export interface SidebarContext {
@@ -42,6 +43,8 @@ const COMMAND_ACTIONS: Record<
 /** The sidebar's actions that Restricted Mode disables, as the commands doing the same are. */
 const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], CommandId>> = {
   runRunbook: 'keel.runRunbook',
+  takeOverRun: 'keel.takeOverRun',
+  answerCheckpoint: 'keel.answerCheckpoint',
   approveProposal: 'keel.approveProposal',
   editProposal: 'keel.editProposal',
   rejectProposal: 'keel.rejectProposal',
@@ -87,6 +90,12 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
     case 'cancelRun':
       if (runs) await cancelRun(runs, message.id);
       return;
+    case 'takeOverRun':
+      if (runs) await takeOverFromSidebar(runs, message.id);
+      return;
+    case 'answerCheckpoint':
+      if (runs) await answerCheckpoint(runs, message.id);
+      return;
     case 'showRunTrace':
       if (runs) await showRunTrace(runs, message.id);
       return;
@@ -122,4 +131,25 @@ async function searchFromSidebar(requestId: number, query: string, context: Side
   } catch (error) {
     context.sidebar.post({ ...answer, results: [], error: (error as Error).message });
   }
+}
+
+/** The sidebar's Take over…: go on from a step, or supply its output by hand first. */
+async function takeOverFromSidebar(runs: RunsContext, id: string): Promise<void> {
+  const how = await vscode.window.showQuickPick(
+    [
+      {
+        label: 'Go on from a step…',
+        detail: 'The steps before it are taken from the journal.',
+        supply: false,
+      },
+      {
+        label: 'Supply a step’s output…',
+        detail: 'Edit its output as JSON; the run goes on after it.',
+        supply: true,
+      },
+    ],
+    { title: 'Keel: Take Over Run', placeHolder: 'How?' },
+  );
+  if (!how) return;
+  await (how.supply ? supplyStepOutput(runs, id) : takeOverRun(runs, id));
 }

@@ -5,6 +5,7 @@
 import type { RunbookInfo, RunSummary, WebviewToHostMessage } from '@keel/schemas';
 import {
   canCancel,
+  canTakeOver,
   describeRun,
   formatMs,
   formatUsd,
@@ -168,6 +169,10 @@ export class RunsSection {
     }
     open.addEventListener('click', () => this.post({ type: 'showRunTrace', id: run.id }));
     item.append(open);
+    if (canTakeOver(run.status))
+      item.append(this.action(run, 'takeOverRun', 'Take over…', 'Take over run of'));
+    if (run.status === 'waiting_operator')
+      item.append(this.action(run, 'answerCheckpoint', 'Checkpoint…', 'Answer the checkpoint of'));
     if (canCancel(run.status)) {
       const cancel = document.createElement('button');
       cancel.type = 'button';
@@ -179,6 +184,23 @@ export class RunsSection {
       item.append(cancel);
     }
     return item;
+  }
+
+  /** A button acting on one run (Take over…, Checkpoint…), keyboard-focusable like Cancel. */
+  private action(
+    run: RunSummary,
+    type: 'takeOverRun' | 'answerCheckpoint',
+    text: string,
+    label: string,
+  ): HTMLButtonElement {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary';
+    button.textContent = text;
+    button.dataset.focusKey = `${type}:${run.id}`;
+    button.setAttribute('aria-label', `${label} ${run.runbook}`);
+    button.addEventListener('click', () => this.post({ type, id: run.id }));
+    return button;
   }
 }
 

@@ -36,6 +36,7 @@ import {
   SetApiKeyRequest,
 } from './runs';
 import { AuthRequest } from './session';
+import { RunCheckpointRequest, RunTakeoverRequest } from './takeover';
 import { StatusChangedNotification, StatusRequest } from './status';
 import { TrustChangedNotification, TrustGrantRequest, TrustRevokeRequest, TrustStateRequest } from './trust';
 import { WorkspaceInitRequest } from './workspace';
@@ -50,6 +51,7 @@ export * from './memory';
 export * from './runs';
 export * from './session';
 export * from './status';
+export * from './takeover';
 export * from './trust';
 export * from './workspace';
 
@@ -72,6 +74,8 @@ export const allMessages: readonly MessageDefinition[] = [
   RunCancelRequest,
   RunReplayRequest,
   RunbookTestRequest,
+  RunTakeoverRequest,
+  RunCheckpointRequest,
   RunChangedNotification,
   RunbooksChangedNotification,
   SetApiKeyRequest,

@@ -8,6 +8,8 @@ export const RunStatus = z.enum([
   'running',
   /** A proposed change waits for the operator; the run goes on when it is decided. */
   'waiting_approval',
+  /** A `checkpoint` step waits for the operator to continue, edit or stop the run. */
+  'waiting_operator',
   'succeeded',
   /** A step failed for good, or a success criterion did not hold. */
   'failed',
@@ -73,13 +75,15 @@ export const RunSummary = z.object({
   error: z.string().nullable(),
   /** Set when the run escalated to the operator. */
   escalation: z.string().nullable(),
-  /** The proposal the run waits for (status waiting_approval). */
+  /** The proposal the run waits for (waiting_approval), or the checkpoint step (waiting_operator). */
   waitingFor: z.string().nullable(),
   outputs: z.record(z.string(), z.unknown()).nullable(),
   /** A child run: the run and step that handed off to it. */
   parent: z.object({ runId: z.string(), stepId: z.string() }).optional(),
   /** The child run this run waits for (a `runbook` step, or an agent's hand-off). */
   waitingForRun: z.string().optional(),
+  /** How many times the operator took the run over (absent: never); a taken-over run runs again. */
+  takeovers: z.number().int().optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -129,7 +133,17 @@ export type ModelCallInfo = z.infer<typeof ModelCallInfo>;
 export const StepTrace = z.object({
   id: z.string(),
   type: z.string(),
-  status: z.enum(['pending', 'running', 'waiting_approval', 'succeeded', 'skipped', 'failed']),
+  status: z.enum([
+    'pending',
+    'running',
+    'waiting_approval',
+    'waiting_operator',
+    'succeeded',
+    'skipped',
+    'failed',
+  ]),
+  /** The operator supplied this step's output by hand (taking the run over). */
+  supplied: z.boolean().optional(),
   startedAt: z.string().nullable(),
   endedAt: z.string().nullable(),
   durationMs: z.number().nullable(),
@@ -196,7 +210,13 @@ export function describeRunbookVersion(version: RunbookVersion): string {
   return `${file} @ ${version.blob.slice(0, 7)} (${since})`;
 }
 
-export const RunTrace = z.object({ run: RunSummary, runbook: RunbookVersion, steps: z.array(StepTrace) });
+export const RunTrace = z.object({
+  run: RunSummary,
+  runbook: RunbookVersion,
+  steps: z.array(StepTrace),
+  /** Each time the operator took the ended run over, oldest first (absent when never). */
+  takeovers: z.array(z.object({ fromStep: z.string(), supplied: z.boolean(), at: z.string() })).optional(),
+});
 export type RunTrace = z.infer<typeof RunTrace>;
 
 /** `keel/runs/get`: one run's full trace, from its journal. */

@@ -1,18 +1,33 @@
-/** `keel resume` and `keel report`: lifting the emergency stop, and what each agent costs and does. */
+/**
+ * `keel resume` and `keel report`: lifting the emergency stop (or, given a run, taking it over
+ * from a step), and what each agent costs and does.
+ */
 import type { Command } from 'commander';
 import { ControlStateRequest, MetricsReportRequest, ResumeRequest } from '@keel/schemas';
 import { resolveWorkspace } from '../../workspace/locate';
 import { withWorkspace } from '../connect';
 import type { CliContext } from '../context';
 import { formatDuration, printJson } from '../format';
+import { takeOverFromCli } from './takeover';
 
 export function registerReport(program: Command, context: CliContext): void {
   const workspace = (): string => resolveWorkspace(context.workspaceOption());
 
   program
     .command('resume')
-    .description('lift the emergency stop: halted runs go on where they stopped')
-    .action(async () => {
+    .description(
+      'lift the emergency stop: halted runs go on where they stopped; given a failed, cancelled or ' +
+        'budget_exceeded RUN: take it over, going on from --from STEP with the steps before it taken from its journal',
+    )
+    .argument('[run]', 'a run to take over (see "keel runs"); without it, lifts the emergency stop')
+    .option('--from <step>', 'with RUN: the step the run goes on from')
+    .option('--output <file>', "with RUN: STEP's result, by hand (JSON, YAML, or any other file as text)")
+    .option('--json', 'with RUN: print the run as JSON')
+    .action(async (run: string | undefined, options: { from?: string; output?: string; json?: boolean }) => {
+      if (run) return takeOverFromCli(context, run, options);
+      if (options.from || options.output) {
+        throw new Error('--from and --output take over a run: keel resume RUN --from STEP [--output FILE]');
+      }
       await withWorkspace(workspace(), context.log, ({ client }) => client.request(ResumeRequest));
       process.stdout.write('Resumed: runs start and go on again.\n');
     });

@@ -18,6 +18,7 @@ import type { CliContext } from '../context';
 import { printJson } from '../format';
 import { ProgressLine } from '../progress';
 import { describeRun, describeTrace, runsTable } from '../runFormat';
+import { nextStep } from './takeover';
 
 export function registerRuns(program: Command, context: CliContext): void {
   const workspace = (): string => resolveWorkspace(context.workspaceOption());
@@ -65,7 +66,9 @@ export function registerRuns(program: Command, context: CliContext): void {
         progress.done();
         if (options.json) printJson(summary);
         else process.stdout.write(describeRun(summary) + '\n');
-        if (summary.status === 'waiting_approval') {
+        if (summary.status === 'waiting_operator') {
+          if (!options.json) process.stdout.write(nextStep(summary));
+        } else if (summary.status === 'waiting_approval') {
           // The run waits (durably) for the operator; the command has done its part.
           if (!options.json) {
             process.stdout.write(
@@ -176,7 +179,11 @@ export function registerRuns(program: Command, context: CliContext): void {
 
 /** Finished, or waiting for the operator: either way there is nothing more to wait for here. */
 function settled(run: RunSummary): boolean {
-  return FINISHED_RUN_STATUSES.includes(run.status) || run.status === 'waiting_approval';
+  return (
+    FINISHED_RUN_STATUSES.includes(run.status) ||
+    run.status === 'waiting_approval' ||
+    run.status === 'waiting_operator'
+  );
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -6,6 +6,7 @@ import type { HandoffRequest } from '../handoffs';
 import type { RecordOf } from '../journalRecords';
 import type { ModelCalls } from '../models/modelGateway';
 import type { ProposalOutcome, ProposalRequest } from '../proposals';
+import type { CheckpointRequest } from '../checkpoints';
 
 /** Memory as agents see it: read-only. */
 export interface MemoryAccess {
@@ -32,6 +33,8 @@ export interface StepRuntime {
   handoff(request: HandoffRequest): Promise<RecordOf<'childEnd'>>;
   /** A runbook an agent may hand off to, for its tool (its inputs, role and description). */
   handoffTarget(name: string): Promise<Runbook>;
+  /** Waits at a checkpoint for the operator; resolves with the step's output. */
+  checkpoint(request: CheckpointRequest): Promise<{ output: unknown }>;
   /**
    * The keel.yaml approvals rule (described) that lets this kind of change to `path` through
    * without the operator, or null when the operator must decide (always null without approvals).

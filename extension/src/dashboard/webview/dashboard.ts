@@ -198,7 +198,9 @@ function renderSections(s: DashboardSnapshot): void {
   const spentToday = spend.agents.reduce((n, a) => n + (a.values[todayIndex] ?? 0), 0);
 
   sections.quotas.body.replaceChildren(...quotaMeters(s.control?.quotas ?? []));
-  const running = watch.active.filter((r) => r.status !== 'waiting_approval').length;
+  const running = watch.active.filter(
+    (r) => r.status !== 'waiting_approval' && r.status !== 'waiting_operator',
+  ).length;
   sections.glance.body.replaceChildren(glance(s, running, failedRecently, spentToday));
 
   const breakers = breakerWarnings(s.control, time);
