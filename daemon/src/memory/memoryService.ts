@@ -491,6 +491,7 @@ export class MemoryService {
         log: this.options.log,
         onProgress: () => this.afterBatch(),
         onWriteFailed: (error, attempt) => this.writeFailed(error, attempt),
+        searchesBusy: () => this.searches.waiting > 0,
       },
       states,
     );
