@@ -491,6 +491,7 @@ export class MemoryService {
         log: this.options.log,
         onProgress: () => this.afterBatch(),
         onWriteFailed: (error, attempt) => this.writeFailed(error, attempt),
+        searchesBusy: () => this.searches.waiting > 0,
       },
       states,
     );
@@ -536,13 +537,23 @@ export class MemoryService {
     this.stores.chunkIndex.optimize().then(
       (ran) => {
         if (ran) this.options.log.info('optimized the search index', { writes, ms: Date.now() - started });
-        else this.unoptimized.writes += writes; // one was running: these wait for the next
+        else this.optimizeLater(writes); // one was running
       },
       (error: unknown) => {
-        this.unoptimized.writes += writes;
+        this.unoptimized.writes += writes; // retried after the next write, not in a loop
         this.options.log.warn('optimizing the search index failed', { error });
       },
     );
+  }
+
+  /**
+   * Writes that found an optimization running are optimized at the next pause, not at the next
+   * save: left over, they made the first save of the next burst start one in the middle of it (the
+   * 20 s rule counts from the oldest of them).
+   */
+  private optimizeLater(writes: number): void {
+    this.unoptimized.writes += writes;
+    if (!this.closed) this.scheduleOptimize();
   }
 
   private async refreshSummary(): Promise<void> {

@@ -1,18 +1,23 @@
 /** At most `limit` tasks at once; the others wait in order of arrival. */
 export class Semaphore {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly queue: (() => void)[] = [];
 
   constructor(private readonly limit: number) {}
 
+  /** Tasks waiting for a turn (all turns are taken). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
     else this.active++;
     try {
       return await task();
     } finally {
       // The slot passes straight to the next waiter, so `active` stays counted for it.
-      const next = this.waiting.shift();
+      const next = this.queue.shift();
       if (next) next();
       else this.active--;
     }
