@@ -10,7 +10,7 @@ import type { StateSeal } from '../runtime/stateKey';
 import type { ChildEnd, ChildRunPort, ChildStart } from './handoffs';
 import { Journal, journalPath } from './journal';
 import type { RecordOf } from './journalRecords';
-import type { RunbookCatalog } from './runbookCatalog';
+import type { LoadedRunbook, RunbookCatalog } from './runbookCatalog';
 import { checkInputs, type InputValues } from './runInputs';
 
 export interface ChildRunsHost {
@@ -46,31 +46,14 @@ export class ChildRuns implements ChildRunPort {
     await host.loaded();
     if (host.active(request.id) || host.finished(request.id)) return;
     const loaded = await host.catalog().get(request.runbook);
-    const inputs = checkInputs(loaded.runbook, scalarInputs(request.inputs));
-    host.admit(loaded.runbook.name, loaded.runbook.role);
     const parent = await host.parentRecord(request.parent.runId);
+    // Inputs are checked (in the record) before quotas are: a wrong input takes no breaker trial.
+    const record = childRunRecord(request, loaded, parent.replayCassette);
+    host.admit(loaded.runbook.name, loaded.runbook.role);
     let journal: Journal;
     try {
-      journal = await Journal.create(
-        journalPath(host.runsDir, request.id),
-        {
-          type: 'run',
-          version: 1,
-          id: request.id,
-          runbook: loaded.runbook.name,
-          runbookHash: loaded.hash,
-          runbookFile: { path: loaded.info.path, blob: loaded.blob, text: loaded.text },
-          inputs,
-          recordCassette: null,
-          replayCassette: parent.replayCassette,
-          ...(parent.replayCassette ? { cassetteScope: request.scope } : {}),
-          parent: request.parent,
-          ancestry: request.ancestry,
-          limits: request.limits,
-          at: new Date().toISOString(),
-        },
-        host.sealer,
-        (text) => host.redact(text),
+      journal = await Journal.create(journalPath(host.runsDir, request.id), record, host.sealer, (text) =>
+        host.redact(text),
       );
     } catch (error) {
       // Started a moment ago by the same hand-off (a restart between start and its record).
@@ -107,8 +90,36 @@ export class ChildRuns implements ChildRunPort {
   }
 }
 
+/**
+ * A child run's run record: the runbook it starts with (kept, like any run's), its inputs checked
+ * against that runbook, its parent, ancestry and share of the parent's budget, and its part of the
+ * parent's cassette when the parent replays one.
+ */
+export function childRunRecord(
+  request: ChildStart,
+  loaded: LoadedRunbook & { runbook: Runbook },
+  replayCassette: string | null,
+): RecordOf<'run'> {
+  return {
+    type: 'run',
+    version: 1,
+    id: request.id,
+    runbook: loaded.runbook.name,
+    runbookHash: loaded.hash,
+    runbookFile: { path: loaded.info.path, blob: loaded.blob, text: loaded.text },
+    inputs: checkInputs(loaded.runbook, scalarInputs(request.inputs)),
+    recordCassette: null,
+    replayCassette,
+    ...(replayCassette ? { cassetteScope: request.scope } : {}),
+    parent: request.parent,
+    ancestry: request.ancestry,
+    limits: request.limits,
+    at: new Date().toISOString(),
+  };
+}
+
 /** A child's inputs are values: a list or an object handed over becomes its JSON text. */
-export function scalarInputs(inputs: Record<string, unknown>): InputValues {
+function scalarInputs(inputs: Record<string, unknown>): InputValues {
   const values: InputValues = {};
   for (const [name, value] of Object.entries(inputs)) {
     if (value === null || value === undefined) continue;

@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RunbookTestFile, type RunbookTestResult, type WorkspaceConfig } from '@keel/schemas';
 import { parseYamlWithSchema } from '../files/yamlProblems';
-import { scalarInputs } from './childRuns';
+import { childRunRecord } from './childRuns';
 import type { ChildRunPort, ChildStart } from './handoffs';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
@@ -125,23 +125,8 @@ function childrenInMemory(
       if (!request) throw new Error(`no child run ${id} was started`);
       const loaded = await options.catalog.get(request.runbook);
       const provider = await CassetteProvider.load(options.workspace, cassettePath, request.scope);
-      const records: JournalRecord[] = [
-        {
-          type: 'run',
-          version: 1,
-          id,
-          runbook: loaded.runbook.name,
-          runbookHash: loaded.hash,
-          inputs: checkInputs(loaded.runbook, scalarInputs(request.inputs)),
-          recordCassette: null,
-          replayCassette: null,
-          cassetteScope: request.scope,
-          parent: request.parent,
-          ancestry: request.ancestry,
-          limits: request.limits,
-          at: new Date().toISOString(),
-        },
-      ];
+      // Answered from its part of the test's cassette (loaded above), never from a replay record.
+      const records: JournalRecord[] = [childRunRecord(request, loaded, null)];
       journals.push(records);
       const history = new RunHistory(records, 'live', (record) => {
         records.push(record);
