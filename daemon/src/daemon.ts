@@ -36,6 +36,9 @@ import { checkStateDir, quarantined } from './runtime/stateKey';
 import { writeNewToken } from './runtime/token';
 import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
+import { ConnectorSecrets } from './connectors/credentials';
+import { BUILT_IN_CONNECTORS, ConnectorRegistry } from './connectors/registry';
+import type { Connector } from './connectors/sdk';
 import type { WorkspaceConfig } from '@keel/schemas';
 import { KEEL_VERSION } from './version';
 
@@ -47,6 +50,8 @@ export interface DaemonOptions {
   log: Logger;
   /** The trigger schedules' clock; tests pass one to play a daemon that was down. */
   clock?: Clock;
+  /** Connectors next to the built-ins (tests: a connector that shows what reaches it). */
+  connectors?: readonly Connector[];
 }
 
 /** Somewhere notifications go: the LSP connection, the socket's clients, an in-process client. */
@@ -77,6 +82,10 @@ export class Daemon {
   readonly memory: MemoryHost;
   /** Runbooks and their runs. */
   readonly conductor: ConductorHost;
+  /** The connectors Keel has: the closed list of built-ins. */
+  readonly connectorRegistry: ConnectorRegistry;
+  /** Credentials the editor handed over from its secret storage, in memory only. */
+  readonly connectorSecrets = new ConnectorSecrets();
 
   private constructor(
     private readonly options: DaemonOptions,
@@ -84,6 +93,8 @@ export class Daemon {
     /** The operator's consent to what this workspace wants (endpoints, triggers). */
     readonly trust: WorkspaceTrust,
   ) {
+    this.connectorRegistry = new ConnectorRegistry([...BUILT_IN_CONNECTORS, ...(options.connectors ?? [])]);
+    this.connectorSecrets.onSecret((value) => options.log.redact(value));
     this.memory = new MemoryHost({
       root: options.workspace,
       log: options.log,
@@ -100,6 +111,7 @@ export class Daemon {
       onApprovalChanged: (proposal, pending) =>
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onControlChanged: (state) => this.notify(ControlChangedNotification, state),
+      connectors: { registry: this.connectorRegistry, secrets: this.connectorSecrets },
       onRunbooksChanged: (runbooks) => {
         this.notify(RunbooksChangedNotification, { runbooks });
         this.applying = this.applying.then(() => this.refreshWants()).catch(() => undefined);
@@ -190,7 +202,7 @@ export class Daemon {
   /** Re-reads `keel.yaml` and tells clients if anything they can see changed. */
   async reloadConfig(): Promise<void> {
     const before = JSON.stringify([this.config.state, this.config.problems]);
-    this.config = await loadConfig(this.options.workspace);
+    this.config = await loadConfig(this.options.workspace, this.connectorRegistry);
     if (JSON.stringify([this.config.state, this.config.problems]) !== before) {
       this.log.info('workspace config changed', { config: this.config.state });
       this.warnConfig();
@@ -275,7 +287,7 @@ export class Daemon {
 
   private async open(): Promise<void> {
     registerHandlers(this.router, this);
-    this.config = await loadConfig(this.options.workspace);
+    this.config = await loadConfig(this.options.workspace, this.connectorRegistry);
     this.warnConfig();
     await this.applyConfig();
     this.watchConfig();

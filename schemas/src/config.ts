@@ -104,6 +104,91 @@ export const DEFAULT_APPROVAL_RULES: ApprovalRule[] = [
   { path: 'outbox/**', allow: ['create'] },
 ];
 
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' });
+
+/**
+ * Where a connector's credential comes from: an environment variable of the daemon, or the
+ * editor's secret storage for this workspace and connector (the extension hands it over at start
+ * and on change; it is kept in memory only). Never the value itself.
+ */
+export const CredentialSource = z.union(
+  [z.strictObject({ env: envName }), z.strictObject({ secret: z.literal(true) })],
+  { error: 'a credential is { env: VARIABLE_NAME } or { secret: true } (the editor\'s secret storage), never the value' },
+);
+export type CredentialSource = z.infer<typeof CredentialSource>;
+
+/** Setting names that hold a secret: their value belongs in `credentials`, never in keel.yaml. */
+const SECRET_SETTING = /^(password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key)$/i;
+
+/**
+ * `connectors.<name>`: an instance of a versioned connector. `use` names it; `credentials` says
+ * where each secret comes from; every other key is a setting the connector's own schema checks
+ * (the daemon does, since it knows the connector).
+ */
+export const ConnectorConfig = z
+  .looseObject({
+    use: z
+      .string()
+      .regex(/^[a-z][a-z0-9.-]*@[0-9]+$/, { error: 'must be a connector id with its version, like email@1' }),
+    credentials: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), CredentialSource).default({}),
+  })
+  .superRefine((value, ctx) => {
+    for (const [key, setting] of Object.entries(value)) {
+      if (SECRET_SETTING.test(key) && typeof setting === 'string') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `secrets never go in keel.yaml: remove "${key}" and write "credentials: { ${key}: { env: SOME_VARIABLE } }" (or { secret: true } to keep it in the editor's secret storage)`,
+        });
+      }
+    }
+  });
+export type ConnectorConfig = z.infer<typeof ConnectorConfig>;
+
+/** A connector's name in keel.yaml, used in runbooks (`use: email`) and rules (`email.send`). */
+export const ConnectorName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, { error: 'must be lowercase letters, digits and "-" (no ".")' });
+
+/**
+ * A test on one argument of an action: all the tests given must hold. A list is named (from
+ * `approvals.lists`) or written inline; an address is in a list of domains when its domain is.
+ */
+export const ArgumentTest = z
+  .strictObject({
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    in: z.union([z.string(), z.array(z.string())]).optional(),
+    notIn: z.union([z.string(), z.array(z.string())]).optional(),
+    matches: glob.optional(),
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+  })
+  .refine((test) => Object.keys(test).length > 0, {
+    error: 'say what to test: equals, in, notIn, matches, gt, gte, lt or lte',
+  });
+export type ArgumentTest = z.infer<typeof ArgumentTest>;
+
+/**
+ * `approvals.actions[]`: who decides a connector action. The first rule whose action matches
+ * (`email.send`, `email.*`, `*`) and whose `when` holds (every argument test) decides: `allow`
+ * runs it at once, `ask` makes it wait for the operator as a proposal, `deny` fails the step.
+ */
+export const ActionRule = z.strictObject({
+  action: z
+    .string()
+    .regex(/^(\*|[a-z][a-z0-9.-]*)\.([A-Za-z][A-Za-z0-9_-]*|\*)$/, {
+      error: 'must be <connector>.<action>, like email.send, email.* or fs.outbox.write',
+    }),
+  /** Argument (a dotted path into the action's input) to test; all must hold. */
+  when: z.record(z.string().min(1), ArgumentTest).default({}),
+  decide: z.enum(['allow', 'ask', 'deny']),
+});
+export type ActionRule = z.infer<typeof ActionRule>;
+
 export const WorkspaceConfig = z.strictObject({
   version: z.literal(1, { error: 'keel.yaml must start with "version: 1"' }),
   /** The company this workspace runs, shown in the sidebar. */
@@ -175,8 +260,17 @@ export const WorkspaceConfig = z.strictObject({
        * asking. Write `rules: [{ path: <glob>, allow: [create] }]` instead.
        */
       autoApply: z.array(glob).optional(),
+      /**
+       * Who decides connector actions, before their risk's default (read: at once; internal: the
+       * file rules; external and irreversible: the operator). The first matching rule decides.
+       */
+      actions: z.array(ActionRule).default([]),
+      /** Named lists that `in` and `notIn` of action rules refer to: `trustedDomains: [acme.com]`. */
+      lists: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), z.array(z.string().min(1))).default({}),
     })
     .prefault({}),
+  /** Connectors this workspace uses, by the name runbooks and rules call them. */
+  connectors: z.record(ConnectorName, ConnectorConfig).default({}),
   models: z
     .strictObject({
       endpoint: ModelEndpoint.optional(),

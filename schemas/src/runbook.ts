@@ -148,8 +148,20 @@ export const LlmStep = z
   })
   .describe('One model call: a prompt, answered with text or with JSON matching `schema`.');
 
-/** Tools an `agent` step may be allowed. Connectors are named with their version. */
-export const AgentTool = z.enum(['memory.search', 'memory.read', 'propose', 'fs.outbox@1']);
+/**
+ * Tools an `agent` step may be allowed: Keel's own, and connector actions as `<connector>.<action>`
+ * (a keel.yaml connector name, or a built-in: `email.send`, `fs.outbox.write`). `fs.outbox@1` is the
+ * outbox's write under its first name.
+ */
+export const AgentTool = z.union([
+  z.enum(['memory.search', 'memory.read', 'propose', 'fs.outbox@1']),
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9.-]*(@[0-9]+)?\.[A-Za-z][A-Za-z0-9_-]*$/, {
+      error: 'a tool is memory.search, memory.read, propose, or a connector action as <connector>.<action>',
+    })
+    .describe('A connector action: `<connector>.<action>`, like `email.send`.'),
+]);
 export type AgentTool = z.infer<typeof AgentTool>;
 
 export const AgentStep = z
@@ -201,7 +213,12 @@ export const ConnectorStep = z
   .strictObject({
     ...StepBase,
     type: z.literal('connector'),
-    use: z.enum(['fs.outbox@1']).describe('A versioned connector: `fs.outbox@1`.'),
+    use: z
+      .string()
+      .regex(/^[a-z][a-z0-9.-]*(@[0-9]+)?$/, {
+        error: 'a connector named under "connectors:" in keel.yaml, or a built-in with its version (fs.outbox@1)',
+      })
+      .describe('A connector: its name under `connectors:` in keel.yaml (`email`), or a built-in with its version (`fs.outbox@1`).'),
     action: z.string().min(1).default('write').describe("The connector's action."),
     with: z
       .record(z.string(), z.unknown())

@@ -5,7 +5,7 @@
  * files or none and commits them; editing records the correction as feedback; rejecting hands
  * the reason back to the run.
  */
-import type { ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
+import type { ActionProposal, ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import type { Logger } from '../log';
 import { isProtected, workspaceRelative } from '../files/workspacePaths';
@@ -30,6 +30,8 @@ export interface ProposeInput {
   summary: string;
   reasoning: string;
   changes: { path: string; content: string | null }[];
+  /** For an action proposal (no file changes): the connector action that waits. */
+  action?: Omit<ActionProposal, 'edited'>;
 }
 
 /** A decision that cannot be carried out as asked: the operator can fix it. */
@@ -108,6 +110,7 @@ export class ApprovalService {
     return this.serially(async () => {
       const known = this.store.get(input.id);
       if (known) return publicOf(known);
+      if (input.action) return this.proposeAction(input, input.action);
       const paths = input.changes.map((c) => workspaceRelative(c.path));
       const current = await currentContents(this.workspace, paths);
       const changes = input.changes.map((change, i) => {
@@ -164,11 +167,51 @@ export class ApprovalService {
     });
   }
 
-  approve(id: string, edited?: Record<string, string>): Promise<Proposal> {
+  /**
+   * An action proposal waits for the operator whatever the file rules say: a keel.yaml action rule
+   * or the action's risk already decided that it asks.
+   */
+  private async proposeAction(input: ProposeInput, action: Omit<ActionProposal, 'edited'>): Promise<Proposal> {
+    const proposal: StoredProposal = {
+      id: input.id,
+      runId: input.runId,
+      stepId: input.stepId,
+      runbook: input.runbook,
+      summary: input.summary,
+      reasoning: input.reasoning,
+      changes: [],
+      action: { ...action, edited: null },
+      status: 'pending',
+      protected: false,
+      createdAt: new Date().toISOString(),
+      staleFiles: [],
+      decision: null,
+      applying: null,
+      proposedContents: {},
+    };
+    await this.store.save(proposal);
+    this.changed(proposal);
+    this.log.info('an action waits for approval', {
+      proposal: proposal.id,
+      action: `${action.connector}.${action.action}`,
+    });
+    return publicOf(proposal);
+  }
+
+  /**
+   * Approves a proposal: a file proposal is applied (`edited`: the operator's version of some
+   * files); an action proposal is handed back to its run, which performs the action (`editedReview`:
+   * the operator's version of its review document).
+   */
+  approve(id: string, edited?: Record<string, string>, editedReview?: string): Promise<Proposal> {
     return this.serially(async () => {
       const proposal = this.require(id);
       if (proposal.status === 'applied' || proposal.status === 'rejected') {
         throw new ApprovalError(`proposal ${id} was already ${proposal.status}`);
+      }
+      if (proposal.action) return this.approveAction(proposal, proposal.action, edited, editedReview);
+      if (editedReview !== undefined) {
+        throw new ApprovalError(`proposal ${id} changes files; edit its files, not a review document`);
       }
       for (const path of Object.keys(edited ?? {})) {
         if (!proposal.changes.some((c) => c.path === path)) {
@@ -198,6 +241,22 @@ export class ApprovalService {
       );
       return this.apply(proposal, isEdited ? 'edited' : 'approved', edited ?? null, null, []);
     });
+  }
+
+  private approveAction(
+    proposal: StoredProposal,
+    action: ActionProposal,
+    edited: Record<string, string> | undefined,
+    editedReview: string | undefined,
+  ): Promise<Proposal> {
+    if (edited && Object.keys(edited).length > 0) {
+      throw new ApprovalError(
+        `proposal ${proposal.id} is the action ${action.connector}.${action.action}, not a file change: edit its review document (editedReview)`,
+      );
+    }
+    const isEdited = editedReview !== undefined && editedReview !== action.review.text;
+    const decided: StoredProposal = { ...proposal, action: { ...action, edited: isEdited ? editedReview : null } };
+    return this.apply(decided, isEdited ? 'edited' : 'approved', null, null, []);
   }
 
   reject(id: string, reason: string): Promise<Proposal> {
@@ -267,14 +326,11 @@ export class ApprovalService {
     const at = new Date();
     if (kind === 'edited') {
       const path = feedbackPath(this.config.memory.dir, proposal.runbook);
-      contents[path] = await withFeedback(
-        this.workspace,
-        path,
-        proposal,
-        proposal.proposedContents,
-        contents,
-        at,
-      );
+      // An action's correction is the difference between the documents, as a file's is.
+      const [proposed, approved] = proposal.action
+        ? [{ [proposal.action.review.title]: proposal.action.review.text }, { [proposal.action.review.title]: proposal.action.edited }]
+        : [proposal.proposedContents, contents];
+      contents[path] = await withFeedback(this.workspace, path, proposal, proposed, approved, at);
     }
     const applying: StoredProposal = {
       ...proposal,
@@ -303,7 +359,9 @@ export class ApprovalService {
     let commit: string | null = null;
     let commitProblem: string | null = null;
     try {
-      commit = await commitProposal(this.workspace, proposal, applying.kind, applying.rules, extra);
+      // An action approved as it was changes no file: there is nothing to commit.
+      if (Object.keys(applying.contents).length > 0)
+        commit = await commitProposal(this.workspace, proposal, applying.kind, applying.rules, extra);
     } catch (error) {
       commitProblem = `written, but git could not commit it: ${(error as Error).message.split('\n')[0]}`;
       this.log.error('the change was written but git could not commit it', { proposal: proposal.id, error });

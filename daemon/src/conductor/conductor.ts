@@ -42,6 +42,9 @@ import { Recovery } from './recovery';
 import { RunbookCatalog } from './runbookCatalog';
 import { recordedRunbook, runbookVersion } from './runbookVersion';
 import { executeRun } from './runExecutor';
+import { ConnectorSecrets } from '../connectors/credentials';
+import { ConnectorRegistry } from '../connectors/registry';
+import { WorkspaceConnectors } from '../connectors/workspaceConnectors';
 import { RunHistory } from './runHistory';
 import { RunQueue, type ActiveRun } from './runQueue';
 import { replayRun, type ReplayResult } from './replay';
@@ -66,6 +69,8 @@ export interface ConductorOptions {
   env?: NodeJS.ProcessEnv;
   /** The operator's consent: nothing starts, resumes or is sent without it. */
   trust: ConductorTrust;
+  /** The connectors Keel has, and the credentials the editor handed over (the built-ins and none by default). */
+  connectors?: { registry: ConnectorRegistry; secrets: ConnectorSecrets };
 }
 
 /** What the conductor asks of workspace trust (see trust/workspaceTrust.ts). */
@@ -103,6 +108,8 @@ export class Conductor {
   private readonly checkpoints = new CheckpointDesk();
   /** Runs being taken over now: a second takeover of one of them is refused, not doubled. */
   private readonly takingOver = new Set<string>();
+  /** keel.yaml's connectors, as runs use them. */
+  readonly connectors: WorkspaceConnectors;
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -112,6 +119,16 @@ export class Conductor {
     readonly approvals: ApprovalService,
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
+    this.connectors = new WorkspaceConnectors(
+      {
+        workspace: options.workspace,
+        registry: options.connectors?.registry ?? new ConnectorRegistry(),
+        secrets: options.connectors?.secrets ?? new ConnectorSecrets(),
+        env: options.env ?? process.env,
+        redact: (value) => options.log.redact(value),
+      },
+      options.config,
+    );
     this.sealer = new StateSeal(options.workspace);
     this.wasTrusted = options.trust.trusted;
     this.queue = new RunQueue({
@@ -197,6 +214,7 @@ export class Conductor {
     }
     this.options.config = config;
     this.approvals.configure(config);
+    this.connectors.configure(config);
     this.queue.pump();
   }
 
@@ -478,6 +496,7 @@ export class Conductor {
       workspace: this.options.workspace,
       models: this.options.config.models,
       memory: await this.options.memory(),
+      connectors: this.connectors,
     });
     return { id, ...result };
   }
@@ -489,6 +508,7 @@ export class Conductor {
       catalog: this.runbooks,
       models: this.options.config.models,
       memory: await this.options.memory(),
+      connectors: this.connectors,
       ...(runbook ? { only: runbook } : {}),
     });
   }
@@ -525,7 +545,11 @@ export class Conductor {
     const endpoint = this.options.config.models.endpoint;
     const fromEnv = endpoint?.apiKeyEnv ? (this.options.env ?? process.env)[endpoint.apiKeyEnv] : undefined;
     if (fromEnv) this.options.log.redact(fromEnv);
-    return [this.apiKey?.key, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8);
+    return [
+      ...[this.apiKey?.key, fromEnv].filter((s): s is string => typeof s === 'string' && s.length >= 8),
+      // Credentials are refused below MIN_CREDENTIAL_LENGTH, so every one in use is redacted.
+      ...this.connectors.credentials(),
+    ];
   }
 
   private enqueue(
@@ -606,6 +630,7 @@ export class Conductor {
           ? cassetteMemory(cassette, await this.options.memory())
           : await this.options.memory(),
         approvals: this.approvals,
+        connectors: this.connectors,
         children: this.children,
         checkpoints: this.checkpoints,
         feedback: await latestFeedback(

@@ -17,7 +17,7 @@ import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
 import type { WorkspaceTrust } from '../trust/workspaceTrust';
 import { triggerId } from '../trust/wants';
-import { Conductor } from './conductor';
+import { Conductor, type ConductorOptions } from './conductor';
 import type { HandoffNode } from './handoffGraph';
 import { RunbookCatalog } from './runbookCatalog';
 import { TriggerScheduler } from './triggers';
@@ -36,6 +36,8 @@ export interface ConductorHostOptions {
   onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
   /** The schedules' clock (tests play a daemon that was down); the system's by default. */
   clock?: Clock;
+  /** The connectors Keel has, and the credentials the editor handed over. */
+  connectors?: ConductorOptions['connectors'];
 }
 
 const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
@@ -166,6 +168,7 @@ export class ConductorHost {
       onRunChanged: this.options.onRunChanged,
       onApprovalChanged: this.options.onApprovalChanged,
       onControlChanged: this.options.onControlChanged,
+      ...(this.options.connectors ? { connectors: this.options.connectors } : {}),
       memory: async () => {
         const service = await memory.get();
         return {

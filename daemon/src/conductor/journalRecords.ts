@@ -157,6 +157,8 @@ export const JournalRecord = z.discriminatedUnion('type', [
     decision: z.enum(['approved', 'edited', 'rejected', 'policy']),
     reason: z.string().nullable(),
     commit: z.string().nullable(),
+    /** For an action proposal approved edited: the operator's version of its review document. */
+    edited: z.string().optional(),
     at: At,
   }),
   /** The step handed off to another runbook: its child run was started. */

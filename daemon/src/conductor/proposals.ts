@@ -5,7 +5,7 @@
  * restart the same path finds the proposal and waits again; a replay reads the decision from the
  * journal.
  */
-import type { ChangeKind, Proposal } from '@keel/schemas';
+import type { ActionProposal, ChangeKind, Proposal } from '@keel/schemas';
 import type { RunBudget } from './budget';
 import type { RecordOf } from './journalRecords';
 import { decisionKey, type RunHistory } from './runHistory';
@@ -21,6 +21,7 @@ export interface ApprovalPort {
     summary: string;
     reasoning: string;
     changes: { path: string; content: string | null }[];
+    action?: Omit<ActionProposal, 'edited'>;
   }): Promise<Proposal>;
   waitForDecision(id: string, signal: AbortSignal): Promise<Proposal>;
   /** The keel.yaml rule (described) that lets this change through without the operator, or null. */
@@ -34,6 +35,8 @@ export interface ProposalRequest {
   changes: { path: string; content: string | null }[];
   summary: string;
   reasoning: string;
+  /** An action proposal (with no `changes`): the connector action that waits for the operator. */
+  action?: Omit<ActionProposal, 'edited'>;
 }
 
 export interface ProposalOutcome {
@@ -43,6 +46,8 @@ export interface ProposalOutcome {
   reason: string | null;
   commit: string | null;
   files: string[];
+  /** For an action proposal approved edited: the operator's version of its review document. */
+  edited?: string;
 }
 
 export function makeProposer(context: {
@@ -68,7 +73,7 @@ export function makeProposer(context: {
       `${context.runId}:${key}`,
       'keel.approvals',
       'propose',
-      { summary: request.summary, files },
+      { summary: request.summary, files, ...(request.action ? { action: `${request.action.connector}.${request.action.action}` } : {}) },
       async () => {
         if (!context.approvals) throw new Error('approvals are not available in this run');
         const proposal = await context.approvals.propose({
@@ -79,6 +84,7 @@ export function makeProposer(context: {
           summary: request.summary,
           reasoning: request.reasoning,
           changes: request.changes,
+          ...(request.action ? { action: request.action } : {}),
         });
         return { proposal: proposal.id, status: proposal.status };
       },
@@ -116,6 +122,7 @@ export function makeProposer(context: {
           decision: proposal.decision?.kind ?? 'rejected',
           reason: proposal.decision?.reason ?? null,
           commit: proposal.decision?.commit ?? null,
+          ...(typeof proposal.action?.edited === 'string' ? { edited: proposal.action.edited } : {}),
           at: now(),
         };
         return { result: decided, record: decided };
@@ -134,6 +141,7 @@ function outcome(record: RecordOf<'decided'>, files: string[]): ProposalOutcome 
     reason: record.reason,
     commit: record.commit,
     files,
+    ...(record.edited !== undefined ? { edited: record.edited } : {}),
   };
 }
 

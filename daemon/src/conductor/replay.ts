@@ -9,6 +9,7 @@ import type { ChildRunPort } from './handoffs';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError, type ModelProvider } from './models/modelProvider';
 import { executeRun } from './runExecutor';
+import type { ConnectorPort } from '../connectors/workspaceConnectors';
 import { ReplayDivergenceError, RunHistory } from './runHistory';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { effectiveRecords } from './takeover';
@@ -41,6 +42,8 @@ export async function replayRun(options: {
   memory: MemoryAccess;
   /** Reads the runbooks an agent offers as hand-offs; the journal answers every child run. */
   children?: Pick<ChildRunPort, 'runbook'>;
+  /** The workspace's connectors, so `use:` resolves as it did (nothing is performed). */
+  connectors?: ConnectorPort;
 }): Promise<ReplayResult> {
   const original = options.records;
   const replayed: JournalRecord[] = [];
@@ -65,6 +68,7 @@ export async function replayRun(options: {
       models: options.models,
       provider: NO_MODEL,
       memory: options.memory,
+      ...(options.connectors ? { connectors: options.connectors } : {}),
       children: options.children
         ? {
             runbook: (name) => options.children!.runbook(name),

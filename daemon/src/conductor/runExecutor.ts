@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { CircuitBreaker } from '../governance/circuitBreaker';
-import type { Runbook, RunbookStep, RunStatus } from '@keel/schemas';
+import { WorkspaceConfig, type Runbook, type RunbookStep, type RunStatus } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
 import { ModelCallError } from './models/modelProvider';
@@ -18,6 +18,7 @@ import { effectKey, ReplayDivergenceError, type RunHistory } from './runHistory'
 import type { ModelProvider } from './models/modelProvider';
 import { makeHandoff, type ChildRunPort } from './handoffs';
 import { makeProposer, type ApprovalPort } from './proposals';
+import { builtInConnectors, type ConnectorPort } from '../connectors/workspaceConnectors';
 import { runBranches, SharedSlot } from './parallelSteps';
 import { StepGraph } from './stepGraph';
 import { agentMessages, agentTools, runAgent } from './steps/agent';
@@ -53,6 +54,8 @@ export interface ExecutionOptions {
   slot?: RunSlot;
   /** Steps executing at once when their `needs:` allow (keel.yaml `runbooks.parallelSteps`); 1 by default. */
   parallelSteps?: number;
+  /** The workspace's connectors; the built-ins alone when not given. */
+  connectors?: ConnectorPort;
   /** Where proposals go; null where there is nowhere (a test without a workspace's approvals). */
   approvals?: ApprovalPort | null;
   /** Where hand-offs to other runbooks start their child runs; null where they cannot. */
@@ -78,6 +81,9 @@ export interface ExecutionResult {
 }
 
 export class RunCancelledError extends Error {}
+
+/** The settings a run without a workspace's keel.yaml decides connector actions by. */
+const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
 
 export async function executeRun(options: ExecutionOptions): Promise<ExecutionResult> {
   const { history } = options;
@@ -109,6 +115,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     signal,
     attempt: 1,
     feedback: options.feedback ?? null,
+    connectors: options.connectors ?? builtInConnectors(options.workspace, DEFAULT_CONFIG),
     propose: () => Promise.reject(new Error('not ready')),
     handoff: () => Promise.reject(new Error('not ready')),
     handoffTarget: async (name) => {

@@ -14,6 +14,7 @@ import { CassetteProvider, cassetteMemory } from './models/cassetteProvider';
 import type { RunbookCatalog } from './runbookCatalog';
 import { checkInputs } from './runInputs';
 import { executeRun } from './runExecutor';
+import type { ConnectorPort } from '../connectors/workspaceConnectors';
 import { RunHistory } from './runHistory';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { absoluteIn, readInsideText } from '../files/workspacePaths';
@@ -24,6 +25,8 @@ export async function runRunbookTests(options: {
   models: WorkspaceConfig['models'];
   memory: MemoryAccess;
   only?: string;
+  /** The workspace's connectors: actions are validated and captured, never performed. */
+  connectors?: ConnectorPort;
 }): Promise<RunbookTestResult[]> {
   const testsDir = `${options.catalog.folder}/tests`;
   const names = await readdir(absoluteIn(options.workspace, testsDir)).catch(() => [] as string[]);
@@ -141,6 +144,7 @@ function childrenInMemory(
         models: options.models,
         provider,
         memory: cassetteMemory(provider, options.memory),
+        ...(options.connectors ? { connectors: options.connectors } : {}),
         signal,
         children: port,
       });

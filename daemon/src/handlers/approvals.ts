@@ -14,10 +14,10 @@ export function registerApprovalHandlers(router: Router, daemon: Daemon): void {
     approvals: (await approvals()).list(status),
   }));
   router.handle(ApprovalGetRequest, async ({ id }) => (await approvals()).get(id));
-  router.handle(ApprovalApproveRequest, async ({ id, edited }) => {
+  router.handle(ApprovalApproveRequest, async ({ id, edited, editedReview }) => {
     // Rejecting is always safe; carrying out a change waits until the operator trusts the workspace.
     daemon.trust.require('Applying a change');
-    return (await approvals()).approve(id, edited);
+    return (await approvals()).approve(id, edited, editedReview);
   });
   router.handle(ApprovalRejectRequest, async ({ id, reason }) => (await approvals()).reject(id, reason));
 }

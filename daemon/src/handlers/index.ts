@@ -2,6 +2,7 @@
 import type { Daemon } from '../daemon';
 import type { Router } from '../rpc/router';
 import { registerApprovalHandlers } from './approvals';
+import { registerConnectorHandlers } from './connectors';
 import { registerControlHandlers } from './control';
 import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
@@ -21,4 +22,5 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerApprovalHandlers(router, daemon);
   registerControlHandlers(router, daemon);
   registerTrustHandlers(router, daemon);
+  registerConnectorHandlers(router, daemon);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CONFIG_FILE, WorkspaceConfig, type Problem, type WorkspaceConfigState } from '@keel/schemas';
 import { AUTO_APPLY_DEPRECATED } from '../approvals/policy';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
+import { ConnectorRegistry } from '../connectors/registry';
 
 export interface LoadedConfig {
   state: WorkspaceConfigState;
@@ -11,7 +12,10 @@ export interface LoadedConfig {
   problems: Problem[];
 }
 
-export async function loadConfig(workspace: string): Promise<LoadedConfig> {
+export async function loadConfig(
+  workspace: string,
+  registry: ConnectorRegistry = new ConnectorRegistry(),
+): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(join(workspace, CONFIG_FILE), 'utf8');
@@ -35,7 +39,21 @@ export async function loadConfig(workspace: string): Promise<LoadedConfig> {
   }
   const parsed = parseYamlWithSchema(text, WorkspaceConfig, CONFIG_FILE);
   if (!parsed.ok) return { state: 'invalid', config: null, problems: parsed.problems };
-  return { state: 'valid', config: parsed.value, problems: deprecations(text, parsed.value) };
+  return {
+    state: 'valid',
+    config: parsed.value,
+    problems: [...deprecations(text, parsed.value), ...connectorProblems(text, parsed.value, registry)],
+  };
+}
+
+/**
+ * Connector entries checked against their connector (its settings schema, its credentials): a
+ * broken entry is an error at its line, and is left out; the rest of keel.yaml stays in force.
+ */
+function connectorProblems(text: string, config: WorkspaceConfig, registry: ConnectorRegistry): Problem[] {
+  return registry
+    .instances(config)
+    .issues.map((issue) => ({ ...problemAt(text, issue.path, issue.message, CONFIG_FILE), severity: 'error' as const }));
 }
 
 /** Warnings (the file still works) about settings that changed meaning. */

@@ -16,6 +16,31 @@ export const FileChange = z.object({
 });
 export type FileChange = z.infer<typeof FileChange>;
 
+/**
+ * An action proposal: a connector action that waits for the operator (a keel.yaml rule, or its
+ * risk, said to ask). It carries the action's input and the document the operator reads and may
+ * edit; approving performs the action (with the edited document turned back into the input).
+ */
+export const ActionProposal = z.object({
+  /** The connector as the runbook named it (`email`), and its id (`email@1`). */
+  connector: z.string(),
+  use: z.string(),
+  action: z.string(),
+  risk: z.enum(['read', 'internal', 'external', 'irreversible']),
+  /** The validated input the action would run with, as proposed. */
+  input: z.unknown(),
+  review: z.object({
+    title: z.string(),
+    language: z.enum(['email', 'yaml', 'markdown']),
+    text: z.string(),
+  }),
+  /** Why it asks: the keel.yaml rule, or the risk's default. */
+  rule: z.string(),
+  /** The operator's version of the review document, once approved edited. */
+  edited: z.string().nullable().default(null),
+});
+export type ActionProposal = z.infer<typeof ActionProposal>;
+
 export const ProposalStatus = z.enum([
   /** Waiting for the operator. */
   'pending',
@@ -35,7 +60,10 @@ export const Proposal = z.object({
   summary: z.string(),
   /** Why the agent proposes it, in its words. */
   reasoning: z.string(),
-  changes: z.array(FileChange).min(1),
+  /** The file changes; none for an action proposal (`action`), which changes no file itself. */
+  changes: z.array(FileChange),
+  /** For an action proposal: the connector action waiting for the operator. */
+  action: ActionProposal.optional(),
   status: ProposalStatus,
   /** Touches keel.yaml, runbooks/ or .vscode/: only an explicit decision applies it, whatever the policy. */
   protected: z.boolean(),
@@ -87,6 +115,8 @@ export const ApprovalApproveRequest = defineRequest({
     id: z.string().min(1),
     /** The operator's version of some files (path → full content); the decision becomes `edited`. */
     edited: z.record(z.string(), z.string()).optional(),
+    /** For an action proposal: the operator's version of its review document. */
+    editedReview: z.string().max(1_000_000).optional(),
   }),
   result: Proposal,
 });

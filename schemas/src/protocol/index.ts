@@ -13,6 +13,7 @@ import {
   MetricsReportRequest,
   ResumeRequest,
 } from './control';
+import { SetConnectorSecretRequest } from './connectors';
 import type { MessageDefinition } from './define';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -43,6 +44,7 @@ import { WorkspaceInitRequest } from './workspace';
 
 export * from './approvals';
 export * from './common';
+export * from './connectors';
 export * from './control';
 export * from './define';
 export * from './errors';
@@ -79,6 +81,7 @@ export const allMessages: readonly MessageDefinition[] = [
   RunChangedNotification,
   RunbooksChangedNotification,
   SetApiKeyRequest,
+  SetConnectorSecretRequest,
   ApprovalsListRequest,
   ApprovalGetRequest,
   ApprovalApproveRequest,

@@ -38,7 +38,10 @@ export function registerApprovals(program: Command, context: CliContext): void {
     .command('approve')
     .description('apply a proposed change (all its files or none) and commit it to git')
     .argument('<id>', 'the proposal id (see "keel approvals")')
-    .option('--edited <file>', 'apply your version of the (single-file) change, read from FILE')
+    .option(
+      '--edited <file>',
+      'apply your version of the (single-file) change, or of an action\'s review document, read from FILE',
+    )
     .option('--json', 'print JSON')
     .action(async (id: string, options: { edited?: string; json?: boolean }) => {
       const cwd = process.env.INIT_CWD ?? process.cwd();
@@ -47,6 +50,8 @@ export function registerApprovals(program: Command, context: CliContext): void {
         await ensureTrusted(client, { yes: context.yes(), command: 'keel approve', triggers: false });
         if (edited === null) return client.request(ApprovalApproveRequest, { id });
         const { proposal: current } = await client.request(ApprovalGetRequest, { id });
+        // An action proposal is edited as its review document (an email's headers and body).
+        if (current.action) return client.request(ApprovalApproveRequest, { id, editedReview: edited });
         if (current.changes.length !== 1) {
           throw new Error(
             `proposal ${id} changes ${current.changes.length} files; --edited works on single-file proposals`,
@@ -77,7 +82,14 @@ export function registerApprovals(program: Command, context: CliContext): void {
 }
 
 function describe(proposal: Proposal): string {
-  const files = proposal.changes.map((c) => `    ${c.action.padEnd(6)} ${c.path}`).join('\n');
+  const action = proposal.action;
+  const files = action
+    ? `    ${action.risk.padEnd(6)} ${action.connector}.${action.action} (${action.rule})\n` +
+      action.review.text
+        .split('\n')
+        .map((line) => `      | ${line}`)
+        .join('\n')
+    : proposal.changes.map((c) => `    ${c.action.padEnd(6)} ${c.path}`).join('\n');
   const flags = [
     proposal.status === 'stale'
       ? `STALE (${proposal.staleFiles.join(', ')} changed since; look again)`

@@ -3,17 +3,20 @@
  * a model call (journaled, budgeted) and counts as a step; the loop ends when the model answers
  * without calling a tool, or fails at `maxIterations`.
  */
-import type { AgentTool, RunbookStep } from '@keel/schemas';
+import type { RunbookStep } from '@keel/schemas';
+import { inputJsonSchema } from '../../connectors/registry';
 import { renderText } from '../templates';
 import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
-import { callConnector } from './connector';
+import { callConnector, resolveAction } from './connector';
 import { handoffTool, handoffToolName } from './handoff';
 import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
 type AgentStep = Extract<RunbookStep, { type: 'agent' }>;
 
-const TOOLS: Record<AgentTool, ToolDefinition> = {
+type BuiltInTool = 'memory.search' | 'memory.read' | 'propose' | 'fs.outbox@1';
+
+const TOOLS: Record<BuiltInTool, ToolDefinition> = {
   'memory.search': tool('memory_search', 'Search the company memory (notes, customers, contracts).', {
     query: { type: 'string', description: 'What to look for' },
     k: { type: 'integer', description: 'How many results (default 5)' },
@@ -46,9 +49,42 @@ export async function agentMessages(step: AgentStep, runtime: StepRuntime): Prom
   return messages;
 }
 
+function isBuiltIn(name: string): name is BuiltInTool {
+  return Object.hasOwn(TOOLS, name);
+}
+
+/**
+ * A connector action as a tool: `email.send` is `email_send`, its parameters the JSON Schema of
+ * the action's input. (`fs.outbox@1` keeps its own name, `outbox_write`, so recorded runs match.)
+ */
+function connectorTool(runtime: StepRuntime, allowed: string): ToolDefinition {
+  const dot = allowed.lastIndexOf('.');
+  const [use, actionName] = [allowed.slice(0, dot), allowed.slice(dot + 1)];
+  const { action } = resolveAction(runtime, use, actionName);
+  return {
+    type: 'function',
+    function: {
+      name: connectorToolName(allowed),
+      description: `${action.description} (risk: ${action.risk})`,
+      parameters: inputJsonSchema(action),
+    },
+  };
+}
+
+export function connectorToolName(allowed: string): string {
+  return allowed.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
 /** The tools the model is offered: the step's allow-list, then one per runbook it may hand off to. */
 export async function agentTools(step: AgentStep, runtime: StepRuntime): Promise<ToolDefinition[]> {
-  const tools = step.tools.map((name) => TOOLS[name]);
+  const tools = step.tools.map((name) => {
+    if (isBuiltIn(name)) return TOOLS[name];
+    try {
+      return connectorTool(runtime, name);
+    } catch (error) {
+      throw new StepFailedError(`agent step "${step.id}" cannot offer the tool ${name}: ${(error as Error).message}`, false);
+    }
+  });
   for (const name of step.runbooks) {
     const target = await runtime.handoffTarget(name).catch((error: unknown) => {
       throw new StepFailedError(
@@ -114,7 +150,7 @@ async function callTool(
   retrieved: NonNullable<StepResult['retrieved']>,
 ): Promise<unknown> {
   const handoff = step.runbooks.find((runbook) => handoffToolName(runbook) === name);
-  const allowed = step.tools.find((t) => TOOLS[t].function.name === name);
+  const allowed = step.tools.find((t) => (isBuiltIn(t) ? TOOLS[t].function.name : connectorToolName(t)) === name);
   if (!allowed && !handoff) throw new StepFailedError(`tool "${name}" is not allowed in this step`);
   let args: Record<string, unknown>;
   try {
@@ -142,6 +178,10 @@ async function callTool(
     if (typeof value !== 'string' || value === '') throw new StepFailedError(`${name} needs "${field}"`);
     return value;
   };
+  if (!isBuiltIn(allowed)) {
+    const dot = allowed.lastIndexOf('.');
+    return callConnector(runtime, key, allowed.slice(0, dot), allowed.slice(dot + 1), args);
+  }
   switch (allowed) {
     case 'memory.search': {
       const k = typeof args.k === 'number' ? Math.min(Math.max(1, Math.round(args.k)), 20) : 5;

@@ -1,8 +1,13 @@
-/** `connector`: a side effect through a versioned adapter, once per run and step. */
+/**
+ * `connector`: a side effect through a versioned adapter, once per run and step. Every call goes
+ * the same way, from a runbook step or an agent's tool: the connector named by `use:` (keel.yaml
+ * or a built-in), its action's input schema, the approvals policy (keel.yaml's action rules, else
+ * the action's risk), the exactly-once effect of the journal, then the output schema.
+ */
 import type { RunbookStep } from '@keel/schemas';
+import type { ActionDecision } from '../../connectors/actionPolicy';
 import {
   FS_OUTBOX,
-  outboxArguments,
   outboxChangeKind,
   outboxPath,
   outboxWritten,
@@ -10,7 +15,9 @@ import {
   writeOutbox,
   type OutboxResult,
   type OutboxWrite,
-} from '../connectors/fsOutbox';
+} from '../../connectors/fsOutbox';
+import { describeIssues, type ConnectorInstance } from '../../connectors/registry';
+import type { ConnectorAction } from '../../connectors/sdk';
 import { renderDeep } from '../templates';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
@@ -28,26 +35,141 @@ export async function runConnector(step: ConnectorStep, runtime: StepRuntime): P
   return { output: await callConnector(runtime, `${runtime.runId}:${step.id}`, step.use, step.action, args) };
 }
 
-/** Calls a connector action through the runtime's exactly-once effect. */
-export function callConnector(
-  runtime: StepRuntime,
-  key: string,
-  connector: string,
-  action: string,
-  args: Record<string, unknown>,
-): Promise<unknown> {
-  if (connector === FS_OUTBOX && action === 'write') {
-    const request = outboxArguments(args);
-    return runtime.effect(
-      key,
-      connector,
-      action,
-      { ...request },
-      () => writeOutboxByPolicy(runtime, key, request),
-      () => previewOutbox(request),
+/** The instance and action a `use:` and an action name mean, or a failure saying what exists. */
+export function resolveAction(
+  runtime: Pick<StepRuntime, 'connectors'>,
+  use: string,
+  actionName: string,
+): { instance: ConnectorInstance; action: ConnectorAction } {
+  const instance = runtime.connectors.find(use);
+  if (!instance) {
+    throw new StepFailedError(
+      `no connector "${use}": runbooks use a connector named under "connectors:" in keel.yaml, or a built-in ` +
+        `(available: ${runtime.connectors.names().join(', ') || 'none'}); add "connectors: { <name>: { use: <connector@version> } }" to keel.yaml`,
+      false,
     );
   }
-  return Promise.reject(new StepFailedError(`${connector} has no action "${action}" (it has: write)`));
+  const action = instance.connector.actions[actionName];
+  if (!action) {
+    throw new StepFailedError(
+      `${use} has no action "${actionName}" (it has: ${Object.keys(instance.connector.actions).join(', ')})`,
+      false,
+    );
+  }
+  return { instance, action };
+}
+
+/** Calls a connector action through the runtime's exactly-once effect. */
+export async function callConnector(
+  runtime: StepRuntime,
+  key: string,
+  use: string,
+  actionName: string,
+  args: Record<string, unknown>,
+): Promise<unknown> {
+  const { instance, action } = resolveAction(runtime, use, actionName);
+  const parsed = action.input.safeParse(args);
+  if (!parsed.success) {
+    throw new StepFailedError(
+      `${use} ${actionName}: the arguments do not fit the action: ${describeIssues(parsed.error)}`,
+      false,
+    );
+  }
+  const input: unknown = parsed.data;
+  const isOutbox = instance.connector.id === FS_OUTBOX;
+  return runtime.effect(
+    key,
+    instance.use,
+    actionName,
+    { ...(input as Record<string, unknown>) },
+    () => performByPolicy(runtime, key, instance, actionName, action, input),
+    // What a runbook test sees instead of the action: the outbox's result, or the call itself.
+    () => (isOutbox ? previewOutbox(input as OutboxWrite) : { captured: true, action: `${instance.name}.${actionName}` }),
+  );
+}
+
+/**
+ * Who decides, then the action: `deny` fails the step, `ask` waits for the operator (an action
+ * proposal, whose edited document becomes the input), `files` leaves an outbox write to the file
+ * rules; what may run is asked of the provider first (`find`) and performed only if it did not
+ * happen yet.
+ */
+async function performByPolicy(
+  runtime: StepRuntime,
+  key: string,
+  instance: ConnectorInstance,
+  actionName: string,
+  action: ConnectorAction,
+  input: unknown,
+): Promise<unknown> {
+  const named = `${instance.name}.${actionName}`;
+  const decision = runtime.connectors.decide(instance, actionName, input);
+  if (decision.decide === 'deny') {
+    throw new StepFailedError(`keel.yaml does not allow ${named} here (approvals.actions: "${decision.rule}")`, false);
+  }
+  if (decision.decide === 'files' && instance.connector.id === FS_OUTBOX) {
+    return checkedOutput(named, action, await writeOutboxByPolicy(runtime, key, input as OutboxWrite));
+  }
+  const final = decision.decide === 'ask' ? await askOperator(runtime, key, instance, actionName, action, input, decision) : input;
+  const ctx = runtime.connectors.context(instance, key, runtime.signal);
+  const found = action.find ? await action.find(final, ctx) : null;
+  return checkedOutput(named, action, found ?? (await action.perform(final, ctx)));
+}
+
+/** Waits for the operator's decision on an action proposal; resolves with the input to run. */
+async function askOperator(
+  runtime: StepRuntime,
+  key: string,
+  instance: ConnectorInstance,
+  actionName: string,
+  action: ConnectorAction,
+  input: unknown,
+  decision: ActionDecision,
+): Promise<unknown> {
+  const named = `${instance.name}.${actionName}`;
+  const review = action.review(input);
+  // `<stepId>[:<turn>:<call>]:action`: never the key of the effect around this one.
+  const [, stepId = '', ...rest] = key.split(':');
+  const outcome = await runtime.propose({
+    key: [stepId, ...rest, 'action'].join(':'),
+    stepId,
+    changes: [],
+    summary: `${named}: ${review.title}`,
+    reasoning: `Waits for your decision: ${decision.rule}.`,
+    action: {
+      connector: instance.name,
+      use: instance.connector.id,
+      action: actionName,
+      risk: action.risk,
+      input,
+      review,
+      rule: decision.rule,
+    },
+  });
+  if (outcome.decision === 'rejected') {
+    throw new StepFailedError(`the operator rejected ${named}: ${outcome.reason ?? 'no reason given'}`, false);
+  }
+  if (outcome.edited === undefined) return input;
+  if (!action.fromReview) {
+    throw new StepFailedError(`${named} cannot be edited before approval (its connector reads no edited document)`, false);
+  }
+  const edited = action.input.safeParse(action.fromReview(outcome.edited, input));
+  if (!edited.success) {
+    throw new StepFailedError(`the edited ${review.title} is not a valid ${named}: ${describeIssues(edited.error)}`, false);
+  }
+  return edited.data;
+}
+
+/** The action's answer, checked: a connector that answers outside its own schema is a bug to report. */
+function checkedOutput(named: string, action: ConnectorAction, output: unknown): unknown {
+  const parsed = action.output.safeParse(output);
+  if (!parsed.success) {
+    throw new StepFailedError(
+      `${named} happened, but answered outside its output schema (a connector bug; do not retry blindly): ${describeIssues(parsed.error)}`,
+      false,
+    );
+  }
+  return parsed.data;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { RecordOf } from '../journalRecords';
 import type { ModelCalls } from '../models/modelGateway';
 import type { ProposalOutcome, ProposalRequest } from '../proposals';
 import type { CheckpointRequest } from '../checkpoints';
+import type { ConnectorPort } from '../../connectors/workspaceConnectors';
 
 /** Memory as agents see it: read-only. */
 export interface MemoryAccess {
@@ -27,6 +28,8 @@ export interface StepRuntime {
   attempt: number;
   /** The operator's corrections of this runbook's earlier proposals, for prompts; null if none. */
   feedback: string | null;
+  /** The workspace's connectors: `use:` resolved, actions decided by policy, their contexts. */
+  connectors: ConnectorPort;
   /** Proposes a change and resolves with the operator's decision (at once if policy applies it). */
   propose(request: ProposalRequest): Promise<ProposalOutcome>;
   /** Hands off to another runbook as a child run; resolves once the child has ended. */

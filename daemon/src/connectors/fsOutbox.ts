@@ -3,13 +3,17 @@
  * the outside world. Exactly once per idempotency key: the file is created with a hard link, which
  * fails if the name exists; a file already there with the same content is the same write, done
  * before a crash, and is adopted rather than written again. Whether a write may happen without
- * the operator is decided by the approvals policy (see steps/connector.ts).
+ * the operator is decided by the approvals policy: its writes are file changes, so by default the
+ * file rules of keel.yaml and file proposals (with their diff) decide (see steps/connector.ts).
  */
 import { createHash } from 'node:crypto';
-import { link, open, rm } from 'node:fs/promises';
-import { expectOwnWrite } from '../../files/ownWrites';
-import { StepFailedError } from '../steps/stepRuntime';
-import { readInside, tempFile, workspaceRelative, writableTarget } from '../../files/workspacePaths';
+import { link, lstat, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { expectOwnWrite } from '../files/ownWrites';
+import { StepFailedError } from '../conductor/steps/stepRuntime';
+import { readInside, tempFile, workspaceRelative, writableTarget } from '../files/workspacePaths';
+import type { Connector, ConnectorAction } from './sdk';
 
 export const FS_OUTBOX = 'fs.outbox@1';
 export const OUTBOX_DIR = 'outbox';
@@ -126,3 +130,51 @@ export async function writeOutbox(workspace: string, request: OutboxWrite): Prom
     await rm(temp, { force: true });
   }
 }
+
+const OutboxInput = z.strictObject({
+  path: z.string().trim().min(1, { error: 'a file name under outbox/' }).describe('File name under outbox/'),
+  content: z.string().describe('The text of the file'),
+});
+
+const OutboxOutput = z.object({
+  path: z.string(),
+  bytes: z.number().int().min(0),
+  sha256: z.string(),
+  written: z.boolean(),
+  decision: z.enum(['policy', 'approved', 'edited']).optional(),
+  rule: z.string().nullable().optional(),
+});
+
+const write: ConnectorAction<OutboxWrite, OutboxResult> = {
+  description: 'Write a file to the outbox (drafts for the outside world).',
+  risk: 'internal',
+  input: OutboxInput,
+  output: OutboxOutput,
+  perform: (input, ctx) => writeOutbox(ctx.workspace, input),
+  // The file itself says whether the write happened: the same content is the same write.
+  find: async (input, ctx) => {
+    const data = await readInside(ctx.workspace, outboxPath(input.path));
+    return data !== null && data.equals(Buffer.from(input.content, 'utf8'))
+      ? { ...previewOutbox(input), written: false }
+      : null;
+  },
+  review: (input) => ({ title: outboxPath(input.path), language: 'markdown', text: input.content }),
+  fromReview: (text, original) => ({ ...original, content: text }),
+};
+
+export const fsOutbox: Connector = {
+  id: FS_OUTBOX,
+  description: 'The outbox/ folder of the workspace: drafts agents write for the outside world.',
+  configSchema: z.strictObject({}),
+  credentials: [],
+  actions: { write },
+  events: {},
+  probe: async (ctx) => {
+    const checkedAt = new Date().toISOString();
+    const stat = await lstat(join(ctx.workspace, OUTBOX_DIR)).catch(() => null);
+    if (stat === null) return { ok: true, detail: `${OUTBOX_DIR}/ is made on the first write`, checkedAt };
+    return stat.isDirectory()
+      ? { ok: true, detail: `${OUTBOX_DIR}/ is a folder of the workspace`, checkedAt }
+      : { ok: false, detail: `${OUTBOX_DIR}/ is not a plain folder; the outbox refuses to write through it`, checkedAt };
+  },
+};

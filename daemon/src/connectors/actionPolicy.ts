@@ -1,0 +1,110 @@
+/**
+ * Who decides a connector action: the first rule of keel.yaml's `approvals.actions` that matches
+ * the action and whose argument tests all hold; without one, the action's risk. `read` runs at
+ * once, `internal` is left to the file rules (`files`: the connector's writes are file changes),
+ * `external` and `irreversible` wait for the operator. Rules read the arguments the action is
+ * called with, after validation, never what a model says about them.
+ */
+import picomatch from 'picomatch';
+import type { ActionRule, ArgumentTest, WorkspaceConfig } from '@keel/schemas';
+import type { Risk } from './sdk';
+
+export interface ActionDecision {
+  /** `files`: an internal action whose writes the file rules and file proposals govern. */
+  decide: 'allow' | 'ask' | 'deny' | 'files';
+  /** The rule that decided, in words, for the proposal, the journal and the failure. */
+  rule: string;
+}
+
+export function decideAction(
+  connector: string,
+  action: string,
+  risk: Risk,
+  input: unknown,
+  approvals: Pick<WorkspaceConfig['approvals'], 'actions' | 'lists'>,
+): ActionDecision {
+  const rule = approvals.actions.find(
+    (r) => actionMatches(r.action, connector, action) && conditionsHold(r, input, approvals.lists),
+  );
+  if (rule) return { decide: rule.decide, rule: describeActionRule(rule) };
+  switch (risk) {
+    case 'read':
+      return { decide: 'allow', rule: 'risk read: runs at once' };
+    case 'internal':
+      return { decide: 'files', rule: 'risk internal: the file rules of keel.yaml decide' };
+    case 'external':
+      return { decide: 'ask', rule: 'risk external: asks unless an approvals.actions rule allows it' };
+    case 'irreversible':
+      return { decide: 'ask', rule: 'risk irreversible: asks unless an approvals.actions rule allows it' };
+  }
+}
+
+/** `email.send ask when to notIn trustedDomains`. */
+export function describeActionRule(rule: ActionRule): string {
+  const tests = Object.entries(rule.when).flatMap(([field, test]) =>
+    Object.entries(test).map(([op, value]) => `${field} ${op} ${Array.isArray(value) ? `[${value.join(', ')}]` : String(value)}`),
+  );
+  return `${rule.action} ${rule.decide}${tests.length > 0 ? ` when ${tests.join(' and ')}` : ''}`;
+}
+
+/** `email.send`, `email.*`, `*.send`, `*`-prefixed; the connector part is all before the last dot. */
+function actionMatches(pattern: string, connector: string, action: string): boolean {
+  const dot = pattern.lastIndexOf('.');
+  const [c, a] = [pattern.slice(0, dot), pattern.slice(dot + 1)];
+  return (c === '*' || c === connector) && (a === '*' || a === action);
+}
+
+function conditionsHold(rule: ActionRule, input: unknown, lists: Record<string, string[]>): boolean {
+  return Object.entries(rule.when).every(([field, test]) => testHolds(test, valueAt(input, field), lists));
+}
+
+function valueAt(input: unknown, path: string): unknown {
+  let value = input;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+function testHolds(test: ArgumentTest, value: unknown, lists: Record<string, string[]>): boolean {
+  // A list-valued argument (`to: [a, b]`) passes `in` only when every item is in the list, and
+  // `notIn` when any item is outside it: one untrusted recipient is enough to ask.
+  const values = Array.isArray(value) ? (value as unknown[]) : [value];
+  const listOf = (spec: string | string[]): string[] => (Array.isArray(spec) ? spec : (lists[spec] ?? []));
+  if (test.equals !== undefined && !values.every((v) => v === test.equals)) return false;
+  if (test.in !== undefined) {
+    const list = listOf(test.in);
+    if (values.length === 0 || !values.every((v) => inList(v, list))) return false;
+  }
+  if (test.notIn !== undefined) {
+    const list = listOf(test.notIn);
+    if (!values.some((v) => !inList(v, list))) return false;
+  }
+  if (test.matches !== undefined && !values.every((v) => typeof v === 'string' && picomatch.isMatch(v, test.matches!)))
+    return false;
+  const numbers = values.map((v) => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN));
+  const compare = (bound: number | undefined, holds: (n: number, b: number) => boolean): boolean =>
+    bound === undefined || numbers.every((n) => !Number.isNaN(n) && holds(n, bound));
+  return (
+    compare(test.gt, (n, b) => n > b) &&
+    compare(test.gte, (n, b) => n >= b) &&
+    compare(test.lt, (n, b) => n < b) &&
+    compare(test.lte, (n, b) => n <= b)
+  );
+}
+
+/**
+ * Whether a value is in a list: equal (ignoring case), or an email address whose domain is an
+ * entry (`dana@acme.com` is in `[acme.com]`; so is `Dana <dana@mail.acme.com>`).
+ */
+function inList(value: unknown, list: string[]): boolean {
+  if (typeof value !== 'string' && typeof value !== 'number') return false;
+  const text = String(value).trim().toLowerCase();
+  const address = /<([^<>]+)>\s*$/.exec(text)?.[1] ?? text;
+  const domain = address.includes('@') ? address.slice(address.lastIndexOf('@') + 1) : null;
+  return list.some((entry) => {
+    const wanted = entry.trim().toLowerCase().replace(/^@/, '');
+    return wanted === text || wanted === address || (domain !== null && (domain === wanted || domain.endsWith(`.${wanted}`)));
+  });
+}

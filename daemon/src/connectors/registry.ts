@@ -1,0 +1,137 @@
+/**
+ * Which connectors exist and which this workspace uses. The list of connectors is closed: the
+ * built-ins below (a connector is code Keel ships and reviews, never one a workspace brings).
+ * keel.yaml's `connectors:` names instances of them (`email: { use: email@1, ... }`), each with
+ * its settings checked by the connector's `configSchema`; a built-in that needs no settings can be
+ * used without an entry, under its bare name (`fs.outbox@1` is `fs.outbox` in rules).
+ */
+import type { ConnectorConfig, CredentialSource, WorkspaceConfig } from '@keel/schemas';
+import { z } from 'zod';
+import { fsOutbox } from './fsOutbox';
+import type { Connector, ConnectorAction } from './sdk';
+
+/** The connectors Keel ships, by id. */
+export const BUILT_IN_CONNECTORS: readonly Connector[] = [fsOutbox];
+
+/** A connector as runbooks and rules name it: a keel.yaml entry, or a built-in used as is. */
+export interface ConnectorInstance {
+  /** `email` (keel.yaml's name), or `fs.outbox` for a built-in used without an entry. */
+  name: string;
+  /** What a runbook's `use:` says: the keel.yaml name, or the built-in's id. */
+  use: string;
+  connector: Connector;
+  /** The settings, as the connector's `configSchema` gave them back. */
+  config: Record<string, unknown>;
+  /** Where each credential comes from. */
+  credentials: Record<string, CredentialSource>;
+}
+
+/** A problem with keel.yaml's `connectors:`, at a path inside the file. */
+export interface ConnectorConfigIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+export class ConnectorRegistry {
+  private readonly byId: Map<string, Connector>;
+
+  /** @param connectors the closed list; tests add their own next to the built-ins */
+  constructor(connectors: readonly Connector[] = BUILT_IN_CONNECTORS) {
+    this.byId = new Map(connectors.map((c) => [c.id, c]));
+  }
+
+  get(id: string): Connector | undefined {
+    return this.byId.get(id);
+  }
+
+  list(): Connector[] {
+    return [...this.byId.values()];
+  }
+
+  /**
+   * The instances keel.yaml declares, then each built-in that needs no settings under its bare
+   * name and its id; a broken entry is left out and named in `issues`.
+   */
+  instances(config: WorkspaceConfig): { instances: ConnectorInstance[]; issues: ConnectorConfigIssue[] } {
+    const instances: ConnectorInstance[] = [];
+    const issues: ConnectorConfigIssue[] = [];
+    for (const [name, entry] of Object.entries(config.connectors)) {
+      const made = this.instance(name, entry);
+      if ('issues' in made) issues.push(...made.issues);
+      else instances.push(made);
+    }
+    for (const connector of this.byId.values()) {
+      const bare = bareName(connector.id);
+      if (instances.some((i) => i.name === bare) || !connector.configSchema.safeParse({}).success) continue;
+      instances.push({ name: bare, use: connector.id, connector, config: {}, credentials: {} });
+    }
+    return { instances, issues };
+  }
+
+  private instance(name: string, entry: ConnectorConfig): ConnectorInstance | { issues: ConnectorConfigIssue[] } {
+    const at = (path: (string | number)[]): (string | number)[] => ['connectors', name, ...path];
+    const connector = this.byId.get(entry.use);
+    if (!connector) {
+      const known = this.list()
+        .map((c) => c.id)
+        .join(', ');
+      return { issues: [{ path: at(['use']), message: `no connector "${entry.use}"; Keel has: ${known}` }] };
+    }
+    const { use: _use, credentials, ...settings } = entry;
+    const issues: ConnectorConfigIssue[] = [];
+    const parsed = connector.configSchema.safeParse(settings);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        issues.push({
+          path: at(issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))),
+          message: `${connector.id}: ${issue.message}`,
+        });
+      }
+    }
+    for (const needed of connector.credentials) {
+      if (!(needed in credentials)) {
+        issues.push({
+          path: at(['credentials']),
+          message: `${connector.id} needs the credential "${needed}": add "credentials: { ${needed}: { env: VARIABLE } }" (or { secret: true } for the editor's secret storage)`,
+        });
+      }
+    }
+    for (const named of Object.keys(credentials)) {
+      if (!connector.credentials.includes(named)) {
+        issues.push({
+          path: at(['credentials', named]),
+          message: `${connector.id} has no credential "${named}" (it uses: ${connector.credentials.join(', ') || 'none'})`,
+        });
+      }
+    }
+    if (issues.length > 0) return { issues };
+    return { name, use: name, connector, config: parsed.data ?? {}, credentials };
+  }
+}
+
+/** `fs.outbox@1` → `fs.outbox`. */
+export function bareName(id: string): string {
+  return id.replace(/@[0-9]+$/, '');
+}
+
+/** What runbooks may write in `use:`: each instance's name as written in keel.yaml, and built-in ids. */
+export function findInstance(instances: readonly ConnectorInstance[], use: string): ConnectorInstance | null {
+  return instances.find((i) => i.use === use || (i.name === bareName(use) && i.connector.id === use)) ?? null;
+}
+
+/** The input schema as JSON Schema (draft 7, as a user writes it), for tools and the editor. */
+export function inputJsonSchema(action: ConnectorAction): Record<string, unknown> {
+  const { $schema: _schema, ...schema } = z.toJSONSchema(action.input, {
+    io: 'input',
+    target: 'draft-7',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  return schema;
+}
+
+/** A zod error as one sentence listing each field and what is wrong with it. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'the value'}: ${issue.message}`)
+    .join('; ');
+}

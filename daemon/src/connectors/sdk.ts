@@ -1,0 +1,93 @@
+/**
+ * The connector SDK: what a versioned adapter to the outside world (`email@1`, `fs.outbox@1`)
+ * declares, so the conductor can run its actions exactly once, ask the operator before the risky
+ * ones, offer them to agents as tools and complete them in the runbook editor, all from the same
+ * schemas. A connector never sees the journal, the approvals or other connectors: the host
+ * (registry.ts, conductor/steps/connector.ts) does that around it.
+ */
+import type { z } from 'zod';
+
+/**
+ * How much an action can hurt, which sets who decides when no keel.yaml rule says otherwise:
+ * `read` changes nothing (runs at once), `internal` stays inside the workspace (the file rules
+ * decide), `external` is seen outside (asks unless a rule allows it), `irreversible` cannot be
+ * taken back (always asks unless a rule allows it by name).
+ */
+export type Risk = 'read' | 'internal' | 'external' | 'irreversible';
+
+/** What an action sees when it runs. */
+export interface ActionContext {
+  /** Absolute workspace root. */
+  workspace: string;
+  /** Stable across retries and daemon restarts (derived from run + step [+ call]). */
+  idempotencyKey: string;
+  /**
+   * Resolves a credential named by the connector's `credentials` (from an environment variable or
+   * the editor's secret storage, as keel.yaml says); throws a clear error naming keel.yaml if unset.
+   */
+  credential(name: string): string;
+  /** This connector's settings from keel.yaml (`connectors: <name>: {...}`), validated by `configSchema`. */
+  config: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+/** A document the operator reads and may edit before approving (an email as headers + body, an event as YAML). */
+export interface ReviewDocument {
+  title: string;
+  language: 'email' | 'yaml' | 'markdown';
+  text: string;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds actions of every input and output type
+export interface ConnectorAction<I = any, O = any> {
+  description: string;
+  risk: Risk;
+  input: z.ZodType<I>;
+  output: z.ZodType<O>;
+  /** The provider-side idempotency key; default: ctx.idempotencyKey. */
+  idempotencyKey?(input: I, ctx: ActionContext): string;
+  /** Runs the action. Must be safe to call again with the same key when `find` says it did not happen. */
+  perform(input: I, ctx: ActionContext): Promise<O>;
+  /** After a crash between intent and result: asks the provider whether the action with this key happened. */
+  find?(input: I, ctx: ActionContext): Promise<O | null>;
+  /** Compensation: the action (of the same connector) and its input that undo this one. */
+  undo?: { action: string; input(input: I, output: O): unknown };
+  /** How the action is shown for review, and how an edited document becomes the input again. */
+  review(input: I): ReviewDocument;
+  fromReview?(text: string, original: I): I;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds events of every payload type
+export interface ConnectorEvent<P = any> {
+  description: string;
+  payload: z.ZodType<P>;
+}
+
+/** An event source: polls/listens and hands each new event with the cursor after it; the host persists the cursor. */
+export interface EventSource {
+  /** Returns events after `cursor` (null = start from now) and the new cursor. Called by the host on a timer. */
+  poll(
+    cursor: string | null,
+    ctx: Omit<ActionContext, 'idempotencyKey'>,
+  ): Promise<{ events: { name: string; id: string; payload: unknown }[]; cursor: string }>;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  detail: string;
+  version?: string;
+  checkedAt: string;
+}
+
+export interface Connector {
+  /** `name@version`: `email@1`. A new version is a new connector; runbooks name the one they were written for. */
+  id: string;
+  description: string;
+  configSchema: z.ZodType<Record<string, unknown>>;
+  /** Credential names it needs, e.g. `['password']`; keel.yaml says where each comes from. */
+  credentials: string[];
+  actions: Record<string, ConnectorAction>;
+  events: Record<string, ConnectorEvent>;
+  source?: EventSource;
+  probe(ctx: Omit<ActionContext, 'idempotencyKey'>): Promise<ProbeResult>;
+}
