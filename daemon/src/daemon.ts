@@ -37,9 +37,9 @@ import { writeNewToken } from './runtime/token';
 import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
 import { ConnectorSecrets } from './connectors/credentials';
-import { BUILT_IN_CONNECTORS, ConnectorRegistry } from './connectors/registry';
+import { BUILT_IN_CONNECTORS, ConnectorRegistry, type ConnectorInstance } from './connectors/registry';
 import type { Connector } from './connectors/sdk';
-import type { WorkspaceConfig } from '@keel/schemas';
+import { WorkspaceConfig } from '@keel/schemas';
 import { KEEL_VERSION } from './version';
 
 export interface DaemonOptions {
@@ -167,6 +167,12 @@ export class Daemon {
   }
 
   /** The runbooks folder, relative to the workspace (keel.yaml `runbooks.dir`). */
+  /** The connectors keel.yaml (the last valid one) declares, and the built-ins, for the runbook editor. */
+  connectorInstances(): ConnectorInstance[] {
+    const config = this.config.config ?? this.lastValid ?? WorkspaceConfig.parse({ version: 1 });
+    return this.connectorRegistry.instances(config).instances;
+  }
+
   get runbooksDir(): string {
     return this.config.config?.runbooks.dir ?? 'runbooks';
   }

@@ -31,7 +31,10 @@ describe('keel.yaml', () => {
           { path: 'memory/working/**', allow: ['create'] },
           { path: 'outbox/**', allow: ['create'] },
         ],
+        actions: [],
+        lists: {},
       },
+      connectors: {},
       quotas: [],
       breakers: { modelFailures: 5, runFailures: 3, coolDownSeconds: 60 },
       models: {

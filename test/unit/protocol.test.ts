@@ -389,6 +389,11 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     result: { ok: true },
     invalidParams: { apiKey: 'sk-test' },
   },
+  'keel/connectors/setSecret': {
+    params: { connector: 'email', credential: 'password', value: 'correct horse battery' },
+    result: { ok: true },
+    invalidParams: { connector: 'email', credential: 'password' },
+  },
   'keel/trust/state': { params: {}, result: trustState, invalidParams: { trusted: true } },
   'keel/trust/grant': {
     params: { wantsHash: 'ab12' },
@@ -531,7 +536,7 @@ describe('webview messages', () => {
     });
   });
 
-  it('round-trips the approvals list, and rejects a proposal without files', () => {
+  it('round-trips the approvals list, and rejects a proposal without files or action', () => {
     const stale: Proposal = {
       ...proposal,
       id: 'p2',

@@ -11,7 +11,7 @@ import { Proposal } from '@keel/schemas';
 import { z } from 'zod';
 import { quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
 
-export const StoredProposal = Proposal.extend({
+export const StoredProposal = Proposal.safeExtend({
   /** A decision being carried out: the content to write, fixed before the first write. */
   applying: z
     .object({

@@ -19,6 +19,8 @@ import type { HandoffNode } from '../conductor/handoffGraph';
 import { parseRunbook } from '../conductor/runbookFile';
 import { parseYamlWithSchema } from '../files/yamlProblems';
 import { SchemaAssist } from './schemaAssist';
+import { connectorProblems, runbookSchemaWithConnectors } from './connectorSchemas';
+import { findInstance, type ConnectorInstance } from '../connectors/registry';
 
 /** Where live diagnostics go: the publisher that also owns the on-disk view. */
 export interface LiveDiagnosticsSink {
@@ -49,12 +51,16 @@ export interface RunbookDocumentsOptions {
   diagnostics: LiveDiagnosticsSink;
   /** Problems of the text's hand-offs against the saved runbooks (a missing runbook, a cycle). */
   handoffProblems?: (node: HandoffNode) => Promise<Problem[]>;
+  /** The workspace's connectors now (keel.yaml's and the built-ins), for `use:` and `with:`. */
+  connectors?: () => ConnectorInstance[];
 }
 
 export class RunbookDocuments {
   private readonly documents = new TextDocuments(TextDocument);
   private readonly live = new Set<string>();
   private assists: Record<RunbookKind, SchemaAssist> | null = null;
+  /** The connectors the runbook assist was made for: rebuilt when keel.yaml's connectors change. */
+  private assistConnectors = '';
 
   constructor(private readonly options: RunbookDocumentsOptions) {}
 
@@ -87,7 +93,13 @@ export class RunbookDocuments {
       return;
     }
     const parsed = parseRunbook(text, classified.path);
-    this.publish(document.uri, parsed.problems);
+    const instances = this.options.connectors?.() ?? [];
+    this.publish(document.uri, [
+      ...parsed.problems,
+      ...(parsed.runbook
+        ? connectorProblems(text, classified.path, parsed.runbook, instances, (use) => findInstance(instances, use))
+        : []),
+    ]);
     if (!parsed.runbook || !this.options.handoffProblems) return;
     // Hand-offs need the other runbooks: their problems follow, unless the text changed meanwhile.
     const version = document.version;
@@ -124,10 +136,15 @@ export class RunbookDocuments {
   }
 
   private assist(kind: RunbookKind): SchemaAssist {
-    this.assists ??= {
-      runbook: new SchemaAssist(toInputJsonSchema(Runbook)),
-      runbookTest: new SchemaAssist(toInputJsonSchema(RunbookTestFile)),
-    };
+    const instances = this.options.connectors?.() ?? [];
+    const signature = instances.map((i) => `${i.use}=${i.connector.id}`).join(',');
+    if (this.assists === null || signature !== this.assistConnectors) {
+      this.assistConnectors = signature;
+      this.assists = {
+        runbook: new SchemaAssist(runbookSchemaWithConnectors(toInputJsonSchema(Runbook), instances)),
+        runbookTest: new SchemaAssist(toInputJsonSchema(RunbookTestFile)),
+      };
+    }
     return this.assists[kind];
   }
 }

@@ -52,7 +52,7 @@ export const ProposalStatus = z.enum([
 ]);
 export type ProposalStatus = z.infer<typeof ProposalStatus>;
 
-export const Proposal = z.object({
+const ProposalFields = z.object({
   id: z.string(),
   runId: z.string(),
   stepId: z.string(),
@@ -85,6 +85,10 @@ export const Proposal = z.object({
       at: z.string(),
     })
     .nullable(),
+});
+/** A proposal changes files, or waits to perform a connector action; never neither. */
+export const Proposal = ProposalFields.refine((p) => p.changes.length > 0 || p.action !== undefined, {
+  error: 'a proposal changes at least one file, or carries a connector action',
 });
 export type Proposal = z.infer<typeof Proposal>;
 
