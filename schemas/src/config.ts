@@ -115,7 +115,10 @@ const envName = z
  */
 export const CredentialSource = z.union(
   [z.strictObject({ env: envName }), z.strictObject({ secret: z.literal(true) })],
-  { error: 'a credential is { env: VARIABLE_NAME } or { secret: true } (the editor\'s secret storage), never the value' },
+  {
+    error:
+      "a credential is { env: VARIABLE_NAME } or { secret: true } (the editor's secret storage), never the value",
+  },
 );
 export type CredentialSource = z.infer<typeof CredentialSource>;
 
@@ -178,11 +181,9 @@ export type ArgumentTest = z.infer<typeof ArgumentTest>;
  * runs it at once, `ask` makes it wait for the operator as a proposal, `deny` fails the step.
  */
 export const ActionRule = z.strictObject({
-  action: z
-    .string()
-    .regex(/^(\*|[a-z][a-z0-9.-]*)\.([A-Za-z][A-Za-z0-9_-]*|\*)$/, {
-      error: 'must be <connector>.<action>, like email.send, email.* or fs.outbox.write',
-    }),
+  action: z.string().regex(/^(\*|[a-z][a-z0-9.-]*)\.([A-Za-z][A-Za-z0-9_-]*|\*)$/, {
+    error: 'must be <connector>.<action>, like email.send, email.* or fs.outbox.write',
+  }),
   /** Argument (a dotted path into the action's input) to test; all must hold. */
   when: z.record(z.string().min(1), ArgumentTest).default({}),
   decide: z.enum(['allow', 'ask', 'deny']),

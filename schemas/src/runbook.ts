@@ -216,9 +216,12 @@ export const ConnectorStep = z
     use: z
       .string()
       .regex(/^[a-z][a-z0-9.-]*(@[0-9]+)?$/, {
-        error: 'a connector named under "connectors:" in keel.yaml, or a built-in with its version (fs.outbox@1)',
+        error:
+          'a connector named under "connectors:" in keel.yaml, or a built-in with its version (fs.outbox@1)',
       })
-      .describe('A connector: its name under `connectors:` in keel.yaml (`email`), or a built-in with its version (`fs.outbox@1`).'),
+      .describe(
+        'A connector: its name under `connectors:` in keel.yaml (`email`), or a built-in with its version (`fs.outbox@1`).',
+      ),
     action: z.string().min(1).default('write').describe("The connector's action."),
     with: z
       .record(z.string(), z.unknown())

@@ -28,7 +28,9 @@ export async function delivered(dir: string): Promise<{ id: string; to: string; 
 export const notifyConnector: Connector = {
   id: 'notify@1',
   description: 'Sends a short message (test connector; delivers into a file).',
-  configSchema: z.strictObject({ dir: z.string().min(1).describe('Where the provider keeps what it delivered') }),
+  configSchema: z.strictObject({
+    dir: z.string().min(1).describe('Where the provider keeps what it delivered'),
+  }),
   credentials: ['token'],
   actions: {
     send: {
@@ -39,15 +41,22 @@ export const notifyConnector: Connector = {
       perform: async (input: Message, ctx) => {
         const token = ctx.credential('token');
         const dir = ctx.config.dir as string;
-        await appendFile(join(dir, 'sent.jsonl'), JSON.stringify({ id: ctx.idempotencyKey, ...input }) + '\n');
+        await appendFile(
+          join(dir, 'sent.jsonl'),
+          JSON.stringify({ id: ctx.idempotencyKey, ...input }) + '\n',
+        );
         return { id: ctx.idempotencyKey, to: input.to, authorization: `Bearer ${token}` };
       },
-      find: async (input: Message, ctx) => {
+      find: async (_input: Message, ctx) => {
         const token = ctx.credential('token');
         const done = (await delivered(ctx.config.dir as string)).find((m) => m.id === ctx.idempotencyKey);
         return done ? { id: done.id, to: done.to, authorization: `Bearer ${token}` } : null;
       },
-      review: (input: Message) => ({ title: `Message to ${input.to}`, language: 'markdown', text: input.text }),
+      review: (input: Message) => ({
+        title: `Message to ${input.to}`,
+        language: 'markdown',
+        text: input.text,
+      }),
       fromReview: (text: string, original: Message) => ({ ...original, text }),
     },
     fail: {
@@ -55,7 +64,8 @@ export const notifyConnector: Connector = {
       risk: 'read',
       input: z.strictObject({}),
       output: z.object({}),
-      perform: (_input, ctx) => Promise.reject(new Error(`401 from provider: token ${ctx.credential('token')} refused`)),
+      perform: (_input, ctx) =>
+        Promise.reject(new Error(`401 from provider: token ${ctx.credential('token')} refused`)),
       review: () => ({ title: 'fail', language: 'markdown', text: '' }),
     },
   },

@@ -131,7 +131,10 @@ describe('connector steps', () => {
     expect(run.status).toBe('succeeded');
     const sent = await delivered(provider);
     expect(sent).toEqual([
-      expect.objectContaining({ to: 'dana@outside.example', text: 'The invoice is ready; it is due in 30 days.' }),
+      expect.objectContaining({
+        to: 'dana@outside.example',
+        text: 'The invoice is ready; it is due in 30 days.',
+      }),
     ]);
     // The edit is feedback for the runbook's next runs, as file edits are.
     const feedback = await readFile(join(dirs.workspace, 'memory/feedback/tell.md'), 'utf8');

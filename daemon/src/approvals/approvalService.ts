@@ -171,7 +171,10 @@ export class ApprovalService {
    * An action proposal waits for the operator whatever the file rules say: a keel.yaml action rule
    * or the action's risk already decided that it asks.
    */
-  private async proposeAction(input: ProposeInput, action: Omit<ActionProposal, 'edited'>): Promise<Proposal> {
+  private async proposeAction(
+    input: ProposeInput,
+    action: Omit<ActionProposal, 'edited'>,
+  ): Promise<Proposal> {
     const proposal: StoredProposal = {
       id: input.id,
       runId: input.runId,
@@ -255,7 +258,10 @@ export class ApprovalService {
       );
     }
     const isEdited = editedReview !== undefined && editedReview !== action.review.text;
-    const decided: StoredProposal = { ...proposal, action: { ...action, edited: isEdited ? editedReview : null } };
+    const decided: StoredProposal = {
+      ...proposal,
+      action: { ...action, edited: isEdited ? editedReview : null },
+    };
     return this.apply(decided, isEdited ? 'edited' : 'approved', null, null, []);
   }
 
@@ -328,7 +334,10 @@ export class ApprovalService {
       const path = feedbackPath(this.config.memory.dir, proposal.runbook);
       // An action's correction is the difference between the documents, as a file's is.
       const [proposed, approved] = proposal.action
-        ? [{ [proposal.action.review.title]: proposal.action.review.text }, { [proposal.action.review.title]: proposal.action.edited }]
+        ? [
+            { [proposal.action.review.title]: proposal.action.review.text },
+            { [proposal.action.review.title]: proposal.action.edited },
+          ]
         : [proposal.proposedContents, contents];
       contents[path] = await withFeedback(this.workspace, path, proposal, proposed, approved, at);
     }

@@ -73,7 +73,11 @@ export function makeProposer(context: {
       `${context.runId}:${key}`,
       'keel.approvals',
       'propose',
-      { summary: request.summary, files, ...(request.action ? { action: `${request.action.connector}.${request.action.action}` } : {}) },
+      {
+        summary: request.summary,
+        files,
+        ...(request.action ? { action: `${request.action.connector}.${request.action.action}` } : {}),
+      },
       async () => {
         if (!context.approvals) throw new Error('approvals are not available in this run');
         const proposal = await context.approvals.propose({

@@ -42,7 +42,9 @@ export function decideAction(
 /** `email.send ask when to notIn trustedDomains`. */
 export function describeActionRule(rule: ActionRule): string {
   const tests = Object.entries(rule.when).flatMap(([field, test]) =>
-    Object.entries(test).map(([op, value]) => `${field} ${op} ${Array.isArray(value) ? `[${value.join(', ')}]` : String(value)}`),
+    Object.entries(test).map(
+      ([op, value]) => `${field} ${op} ${Array.isArray(value) ? `[${value.join(', ')}]` : String(value)}`,
+    ),
   );
   return `${rule.action} ${rule.decide}${tests.length > 0 ? ` when ${tests.join(' and ')}` : ''}`;
 }
@@ -81,7 +83,10 @@ function testHolds(test: ArgumentTest, value: unknown, lists: Record<string, str
     const list = listOf(test.notIn);
     if (!values.some((v) => !inList(v, list))) return false;
   }
-  if (test.matches !== undefined && !values.every((v) => typeof v === 'string' && picomatch.isMatch(v, test.matches!)))
+  if (
+    test.matches !== undefined &&
+    !values.every((v) => typeof v === 'string' && picomatch.isMatch(v, test.matches!))
+  )
     return false;
   const numbers = values.map((v) => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN));
   const compare = (bound: number | undefined, holds: (n: number, b: number) => boolean): boolean =>
@@ -105,6 +110,10 @@ function inList(value: unknown, list: string[]): boolean {
   const domain = address.includes('@') ? address.slice(address.lastIndexOf('@') + 1) : null;
   return list.some((entry) => {
     const wanted = entry.trim().toLowerCase().replace(/^@/, '');
-    return wanted === text || wanted === address || (domain !== null && (domain === wanted || domain.endsWith(`.${wanted}`)));
+    return (
+      wanted === text ||
+      wanted === address ||
+      (domain !== null && (domain === wanted || domain.endsWith(`.${wanted}`)))
+    );
   });
 }

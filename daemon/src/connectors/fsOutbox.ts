@@ -175,6 +175,10 @@ export const fsOutbox: Connector = {
     if (stat === null) return { ok: true, detail: `${OUTBOX_DIR}/ is made on the first write`, checkedAt };
     return stat.isDirectory()
       ? { ok: true, detail: `${OUTBOX_DIR}/ is a folder of the workspace`, checkedAt }
-      : { ok: false, detail: `${OUTBOX_DIR}/ is not a plain folder; the outbox refuses to write through it`, checkedAt };
+      : {
+          ok: false,
+          detail: `${OUTBOX_DIR}/ is not a plain folder; the outbox refuses to write through it`,
+          checkedAt,
+        };
   },
 };

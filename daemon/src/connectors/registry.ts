@@ -68,7 +68,10 @@ export class ConnectorRegistry {
     return { instances, issues };
   }
 
-  private instance(name: string, entry: ConnectorConfig): ConnectorInstance | { issues: ConnectorConfigIssue[] } {
+  private instance(
+    name: string,
+    entry: ConnectorConfig,
+  ): ConnectorInstance | { issues: ConnectorConfigIssue[] } {
     const at = (path: (string | number)[]): (string | number)[] => ['connectors', name, ...path];
     const connector = this.byId.get(entry.use);
     if (!connector) {

@@ -63,7 +63,13 @@ export class WorkspaceConnectors implements ConnectorPort {
   }
 
   decide(instance: ConnectorInstance, action: string, input: unknown): ActionDecision {
-    return decideAction(instance.name, action, instance.connector.actions[action]!.risk, input, this.approvals);
+    return decideAction(
+      instance.name,
+      action,
+      instance.connector.actions[action]!.risk,
+      input,
+      this.approvals,
+    );
   }
 
   context(instance: ConnectorInstance, idempotencyKey: string, signal: AbortSignal): ActionContext {
@@ -80,7 +86,13 @@ export class WorkspaceConnectors implements ConnectorPort {
 /** Where no workspace is configured (a replay, a runbook test): the built-ins, no credentials. */
 export function builtInConnectors(workspace: string, config: WorkspaceConfig): WorkspaceConnectors {
   return new WorkspaceConnectors(
-    { workspace, registry: new ConnectorRegistry(), secrets: new ConnectorSecrets(), env: {}, redact: () => undefined },
+    {
+      workspace,
+      registry: new ConnectorRegistry(),
+      secrets: new ConnectorSecrets(),
+      env: {},
+      redact: () => undefined,
+    },
     config,
   );
 }

@@ -9,7 +9,10 @@ import { inputJsonSchema, type ConnectorInstance } from '../connectors/registry'
 import { problemAt } from '../files/yamlProblems';
 
 /** The runbook schema with the `connector` step split into one shape per connector and action. */
-export function runbookSchemaWithConnectors(base: JsonSchema, instances: readonly ConnectorInstance[]): JsonSchema {
+export function runbookSchemaWithConnectors(
+  base: JsonSchema,
+  instances: readonly ConnectorInstance[],
+): JsonSchema {
   const schema = structuredClone(base);
   const union = (schema.properties?.steps as JsonSchema | undefined)?.items as JsonSchema | undefined;
   const branches = union?.oneOf ?? union?.anyOf;
@@ -66,32 +69,51 @@ export function connectorProblems(
         if (['memory.search', 'memory.read', 'propose', 'fs.outbox@1'].includes(tool)) return;
         const dot = tool.lastIndexOf('.');
         const instance = find(tool.slice(0, dot));
-        if (!instance) at(['steps', i, 'tools', t], `no connector "${tool.slice(0, dot)}" (available: ${available}); name it under "connectors:" in keel.yaml`);
+        if (!instance)
+          at(
+            ['steps', i, 'tools', t],
+            `no connector "${tool.slice(0, dot)}" (available: ${available}); name it under "connectors:" in keel.yaml`,
+          );
         else if (!instance.connector.actions[tool.slice(dot + 1)])
-          at(['steps', i, 'tools', t], `${instance.use} has no action "${tool.slice(dot + 1)}" (it has: ${Object.keys(instance.connector.actions).join(', ')})`);
+          at(
+            ['steps', i, 'tools', t],
+            `${instance.use} has no action "${tool.slice(dot + 1)}" (it has: ${Object.keys(instance.connector.actions).join(', ')})`,
+          );
       });
       return;
     }
     if (step.type !== 'connector') return;
     const instance = find(step.use);
     if (!instance) {
-      at(['steps', i, 'use'], `no connector "${step.use}" (available: ${available}); name it under "connectors:" in keel.yaml`);
+      at(
+        ['steps', i, 'use'],
+        `no connector "${step.use}" (available: ${available}); name it under "connectors:" in keel.yaml`,
+      );
       return;
     }
     const action = instance.connector.actions[step.action];
     if (!action) {
-      at(['steps', i, 'action'], `${step.use} has no action "${step.action}" (it has: ${Object.keys(instance.connector.actions).join(', ')})`);
+      at(
+        ['steps', i, 'action'],
+        `${step.use} has no action "${step.action}" (it has: ${Object.keys(instance.connector.actions).join(', ')})`,
+      );
       return;
     }
     const shape = inputJsonSchema(action) as JsonSchema;
     const properties = Object.keys(shape.properties ?? {});
     for (const key of Object.keys(step.with)) {
       if (shape.properties && !properties.includes(key) && shape.additionalProperties === false)
-        at(['steps', i, 'with', key], `${step.use} ${step.action} takes no "${key}" (it takes: ${properties.join(', ')})`);
+        at(
+          ['steps', i, 'with', key],
+          `${step.use} ${step.action} takes no "${key}" (it takes: ${properties.join(', ')})`,
+        );
     }
     const missing = (shape.required ?? []).filter((key) => !(key in step.with));
     if (missing.length > 0)
-      at(['steps', i, 'with'], `${step.use} ${step.action} needs ${missing.map((k) => `"${k}"`).join(', ')} under with:`);
+      at(
+        ['steps', i, 'with'],
+        `${step.use} ${step.action} needs ${missing.map((k) => `"${k}"`).join(', ')} under with:`,
+      );
   });
   return problems;
 }

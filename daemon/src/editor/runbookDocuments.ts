@@ -97,7 +97,9 @@ export class RunbookDocuments {
     this.publish(document.uri, [
       ...parsed.problems,
       ...(parsed.runbook
-        ? connectorProblems(text, classified.path, parsed.runbook, instances, (use) => findInstance(instances, use))
+        ? connectorProblems(text, classified.path, parsed.runbook, instances, (use) =>
+            findInstance(instances, use),
+          )
         : []),
     ]);
     if (!parsed.runbook || !this.options.handoffProblems) return;

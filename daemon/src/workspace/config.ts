@@ -51,9 +51,10 @@ export async function loadConfig(
  * broken entry is an error at its line, and is left out; the rest of keel.yaml stays in force.
  */
 function connectorProblems(text: string, config: WorkspaceConfig, registry: ConnectorRegistry): Problem[] {
-  return registry
-    .instances(config)
-    .issues.map((issue) => ({ ...problemAt(text, issue.path, issue.message, CONFIG_FILE), severity: 'error' as const }));
+  return registry.instances(config).issues.map((issue) => ({
+    ...problemAt(text, issue.path, issue.message, CONFIG_FILE),
+    severity: 'error' as const,
+  }));
 }
 
 /** Warnings (the file still works) about settings that changed meaning. */

@@ -40,7 +40,7 @@ export function registerApprovals(program: Command, context: CliContext): void {
     .argument('<id>', 'the proposal id (see "keel approvals")')
     .option(
       '--edited <file>',
-      'apply your version of the (single-file) change, or of an action\'s review document, read from FILE',
+      "apply your version of the (single-file) change, or of an action's review document, read from FILE",
     )
     .option('--json', 'print JSON')
     .action(async (id: string, options: { edited?: string; json?: boolean }) => {

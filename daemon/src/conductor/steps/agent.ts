@@ -82,7 +82,10 @@ export async function agentTools(step: AgentStep, runtime: StepRuntime): Promise
     try {
       return connectorTool(runtime, name);
     } catch (error) {
-      throw new StepFailedError(`agent step "${step.id}" cannot offer the tool ${name}: ${(error as Error).message}`, false);
+      throw new StepFailedError(
+        `agent step "${step.id}" cannot offer the tool ${name}: ${(error as Error).message}`,
+        false,
+      );
     }
   });
   for (const name of step.runbooks) {
@@ -150,7 +153,9 @@ async function callTool(
   retrieved: NonNullable<StepResult['retrieved']>,
 ): Promise<unknown> {
   const handoff = step.runbooks.find((runbook) => handoffToolName(runbook) === name);
-  const allowed = step.tools.find((t) => (isBuiltIn(t) ? TOOLS[t].function.name : connectorToolName(t)) === name);
+  const allowed = step.tools.find(
+    (t) => (isBuiltIn(t) ? TOOLS[t].function.name : connectorToolName(t)) === name,
+  );
   if (!allowed && !handoff) throw new StepFailedError(`tool "${name}" is not allowed in this step`);
   let args: Record<string, unknown>;
   try {

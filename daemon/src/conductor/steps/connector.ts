@@ -84,7 +84,10 @@ export async function callConnector(
     { ...(input as Record<string, unknown>) },
     () => performByPolicy(runtime, key, instance, actionName, action, input),
     // What a runbook test sees instead of the action: the outbox's result, or the call itself.
-    () => (isOutbox ? previewOutbox(input as OutboxWrite) : { captured: true, action: `${instance.name}.${actionName}` }),
+    () =>
+      isOutbox
+        ? previewOutbox(input as OutboxWrite)
+        : { captured: true, action: `${instance.name}.${actionName}` },
   );
 }
 
@@ -105,14 +108,20 @@ async function performByPolicy(
   const named = `${instance.name}.${actionName}`;
   const decision = runtime.connectors.decide(instance, actionName, input);
   if (decision.decide === 'deny') {
-    throw new StepFailedError(`keel.yaml does not allow ${named} here (approvals.actions: "${decision.rule}")`, false);
+    throw new StepFailedError(
+      `keel.yaml does not allow ${named} here (approvals.actions: "${decision.rule}")`,
+      false,
+    );
   }
   if (decision.decide === 'files' && instance.connector.id === FS_OUTBOX) {
     return checkedOutput(named, action, await writeOutboxByPolicy(runtime, key, input as OutboxWrite));
   }
-  const final = decision.decide === 'ask' ? await askOperator(runtime, key, instance, actionName, action, input, decision) : input;
+  const final =
+    decision.decide === 'ask'
+      ? await askOperator(runtime, key, instance, actionName, action, input, decision)
+      : input;
   const ctx = runtime.connectors.context(instance, key, runtime.signal);
-  const found = action.find ? await action.find(final, ctx) : null;
+  const found: unknown = action.find ? await action.find(final, ctx) : null;
   return checkedOutput(named, action, found ?? (await action.perform(final, ctx)));
 }
 
@@ -147,15 +156,24 @@ async function askOperator(
     },
   });
   if (outcome.decision === 'rejected') {
-    throw new StepFailedError(`the operator rejected ${named}: ${outcome.reason ?? 'no reason given'}`, false);
+    throw new StepFailedError(
+      `the operator rejected ${named}: ${outcome.reason ?? 'no reason given'}`,
+      false,
+    );
   }
   if (outcome.edited === undefined) return input;
   if (!action.fromReview) {
-    throw new StepFailedError(`${named} cannot be edited before approval (its connector reads no edited document)`, false);
+    throw new StepFailedError(
+      `${named} cannot be edited before approval (its connector reads no edited document)`,
+      false,
+    );
   }
   const edited = action.input.safeParse(action.fromReview(outcome.edited, input));
   if (!edited.success) {
-    throw new StepFailedError(`the edited ${review.title} is not a valid ${named}: ${describeIssues(edited.error)}`, false);
+    throw new StepFailedError(
+      `the edited ${review.title} is not a valid ${named}: ${describeIssues(edited.error)}`,
+      false,
+    );
   }
   return edited.data;
 }

@@ -1,0 +1,171 @@
+/**
+ * A connector credential never reaches a file or a log: a careless connector (test/helpers/
+ * notifyConnector.ts) quotes its token in its answer and in its error, from an environment variable
+ * and from the editor's secret storage; after the runs, nothing under .keel/ (journals, traces,
+ * approvals) and nothing the daemon logged holds the token. A missing credential is an error that
+ * names keel.yaml and the fix, and a secret written into keel.yaml is refused at its line.
+ */
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import {
+  ApprovalsListRequest,
+  RunGetRequest,
+  RunStartRequest,
+  SetConnectorSecretRequest,
+  StatusRequest,
+  type RunSummary,
+} from '@keel/schemas';
+import { Daemon } from '../../daemon/src/daemon';
+import { createLogger } from '../../daemon/src/log';
+import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { initWorkspace } from '../../daemon/src/workspace/init';
+import { delivered, notifyConnector } from '../helpers/notifyConnector';
+import { waitFor } from '../helpers/processes';
+import { trust } from '../helpers/trust';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+let dirs: TempDirs;
+let provider: string;
+let daemon: Daemon | null = null;
+let client: InProcessClient;
+let logs = '';
+
+const ENV_TOKEN = 'env-secret-7f3a9c2e51';
+const EDITOR_TOKEN = 'editor-secret-b84d06aa';
+
+async function start(credentials: string): Promise<void> {
+  await writeFile(
+    join(dirs.workspace, 'keel.yaml'),
+    `version: 1
+connectors:
+  notify:
+    use: notify@1
+    dir: ${JSON.stringify(provider)}
+    credentials: { token: ${credentials} }
+approvals:
+  actions:
+    - { action: notify.send, decide: allow }
+`,
+  );
+  logs = '';
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'debug', write: (line: string) => (logs += line) }),
+    connectors: [notifyConnector],
+  });
+  client = new InProcessClient(daemon);
+  await trust(daemon);
+}
+
+async function run(steps: string): Promise<RunSummary> {
+  await writeFile(
+    join(dirs.workspace, 'runbooks', 'leak.yaml'),
+    `apiVersion: keel/v1\nname: leak\nrole: Tester\ndescription: Calls a careless connector.\nsteps:\n${steps}`,
+  );
+  const started = await client.request(RunStartRequest, { runbook: 'leak', inputs: {} });
+  return waitFor(`run ${started.id}`, async () => {
+    const { run } = await client.request(RunGetRequest, { id: started.id });
+    return run.status === 'succeeded' || run.status === 'failed' ? run : null;
+  });
+}
+
+/** Every file under `dir` whose bytes contain `needle`. */
+async function filesHolding(dir: string, needle: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of await readdir(dir, { recursive: true })) {
+    const path = join(dir, name);
+    if (!(await stat(path)).isFile()) continue;
+    if ((await readFile(path)).includes(needle)) found.push(name);
+  }
+  return found;
+}
+
+const SEND = `  - id: tell
+    type: connector
+    use: notify
+    action: send
+    with: { to: dana@acme.com, text: Hello }
+  - id: oops
+    type: connector
+    use: notify
+    action: fail
+`;
+
+beforeEach(async () => {
+  dirs = await makeTempDirs();
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  provider = await mkdtemp(join(tmpdir(), 'keel-provider-'));
+  await initWorkspace(dirs.workspace);
+});
+afterEach(async () => {
+  await daemon?.stop('test');
+  daemon = null;
+  delete process.env.KEEL_TEST_NOTIFY_TOKEN;
+  await rm(provider, { recursive: true, force: true });
+  await dirs.cleanup();
+});
+
+it('a credential from the environment is used, and never written to .keel/ or the logs', async () => {
+  process.env.KEEL_TEST_NOTIFY_TOKEN = ENV_TOKEN;
+  await start('{ env: KEEL_TEST_NOTIFY_TOKEN }');
+  const result = await run(SEND);
+  expect(result.status).toBe('failed');
+  expect(result.error).toContain('[redacted]');
+  expect(result.error).not.toContain(ENV_TOKEN);
+  expect(await delivered(provider)).toHaveLength(1);
+  await daemon!.stop('test');
+  daemon = null;
+  expect(await filesHolding(join(dirs.workspace, '.keel'), ENV_TOKEN)).toEqual([]);
+  expect(await filesHolding(dirs.workspace, ENV_TOKEN)).toEqual([]);
+  expect(logs).not.toContain(ENV_TOKEN);
+  // The journal did record the answer, with the token blanked out.
+  expect((await filesHolding(join(dirs.workspace, '.keel'), 'Bearer [redacted]')).length).toBeGreaterThan(0);
+});
+
+it("a credential from the editor's secret storage is kept in memory only and redacted", async () => {
+  await start('{ secret: true }');
+  await client.request(SetConnectorSecretRequest, {
+    connector: 'notify',
+    credential: 'token',
+    value: EDITOR_TOKEN,
+  });
+  const result = await run(SEND);
+  expect(result.error).not.toContain(EDITOR_TOKEN);
+  expect(await delivered(provider)).toHaveLength(1);
+  await daemon!.stop('test');
+  daemon = null;
+  expect(await filesHolding(dirs.workspace, EDITOR_TOKEN)).toEqual([]);
+  expect(logs).not.toContain(EDITOR_TOKEN);
+});
+
+it('a missing credential fails the step naming keel.yaml and the fix, and sends nothing', async () => {
+  await start('{ env: KEEL_TEST_NOTIFY_TOKEN }');
+  const result = await run(SEND);
+  expect(result.status).toBe('failed');
+  expect(result.error).toMatch(
+    /keel\.yaml \(connectors\.notify\.credentials\.token\).*KEEL_TEST_NOTIFY_TOKEN/,
+  );
+  expect(await delivered(provider)).toEqual([]);
+  expect((await client.request(ApprovalsListRequest, {})).approvals).toEqual([]);
+});
+
+it('a secret written into keel.yaml is refused at its line', async () => {
+  await writeFile(
+    join(dirs.workspace, 'keel.yaml'),
+    `version: 1\nconnectors:\n  notify:\n    use: notify@1\n    dir: /tmp\n    password: hunter2hunter2\n`,
+  );
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'warn', write: (line: string) => (logs += line) }),
+    connectors: [notifyConnector],
+  });
+  client = new InProcessClient(daemon);
+  const status = await client.request(StatusRequest, {});
+  const problem = status.problems.find((p) => p.path === 'keel.yaml');
+  expect(problem).toMatchObject({ line: 6, severity: 'error' });
+  expect(problem?.message).toMatch(/secrets never go in keel.yaml.*credentials/);
+});

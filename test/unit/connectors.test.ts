@@ -1,0 +1,166 @@
+/** The connector registry, the action policy and the runbook editor's connector knowledge. */
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { Runbook, toInputJsonSchema, WorkspaceConfig } from '@keel/schemas';
+import { decideAction } from '../../daemon/src/connectors/actionPolicy';
+import { ConnectorSecrets, credentialResolver } from '../../daemon/src/connectors/credentials';
+import { BUILT_IN_CONNECTORS, ConnectorRegistry, findInstance } from '../../daemon/src/connectors/registry';
+import { connectorProblems, runbookSchemaWithConnectors } from '../../daemon/src/editor/connectorSchemas';
+import { SchemaAssist } from '../../daemon/src/editor/schemaAssist';
+import { notifyConnector } from '../helpers/notifyConnector';
+
+const registry = new ConnectorRegistry([...BUILT_IN_CONNECTORS, notifyConnector]);
+
+function config(extra: Record<string, unknown>): WorkspaceConfig {
+  return WorkspaceConfig.parse({ version: 1, ...extra });
+}
+
+const NOTIFY = { use: 'notify@1', dir: '/tmp/x', credentials: { token: { env: 'TOKEN' } } };
+
+describe('registry', () => {
+  it('declares keel.yaml connectors and offers built-ins without settings by name and id', () => {
+    const { instances, issues } = registry.instances(config({ connectors: { notify: NOTIFY } }));
+    expect(issues).toEqual([]);
+    expect(instances.map((i) => [i.name, i.use])).toEqual([
+      ['notify', 'notify'],
+      ['fs.outbox', 'fs.outbox@1'],
+    ]);
+    expect(findInstance(instances, 'notify@1')?.name).toBe('notify');
+    expect(findInstance(instances, 'fs.outbox@1')?.connector.id).toBe('fs.outbox@1');
+    expect(findInstance(instances, 'nothing')).toBeNull();
+  });
+
+  it('names each broken entry at its path: unknown connector, bad settings, missing credential', () => {
+    const { instances, issues } = registry.instances(
+      config({
+        connectors: {
+          a: { use: 'email@9' },
+          b: { use: 'notify@1', dir: 3, credentials: { token: { env: 'T' } } },
+          c: { use: 'notify@1', dir: '/x' },
+        },
+      }),
+    );
+    expect(instances.map((i) => i.name)).toEqual(['fs.outbox']);
+    expect(issues).toEqual([
+      {
+        path: ['connectors', 'a', 'use'],
+        message: expect.stringMatching(/no connector "email@9"; Keel has: fs.outbox@1, notify@1/),
+      },
+      { path: ['connectors', 'b', 'dir'], message: expect.stringMatching(/^notify@1: /) },
+      {
+        path: ['connectors', 'c', 'credentials'],
+        message: expect.stringMatching(/needs the credential "token"/),
+      },
+    ]);
+  });
+
+  it('refuses a secret value in keel.yaml and a credential given as a value', () => {
+    expect(
+      WorkspaceConfig.safeParse({ version: 1, connectors: { n: { ...NOTIFY, apiKey: 'abc' } } }).success,
+    ).toBe(false);
+    expect(
+      WorkspaceConfig.safeParse({
+        version: 1,
+        connectors: { n: { ...NOTIFY, credentials: { token: 'abc' } } },
+      }).success,
+    ).toBe(false);
+  });
+
+  it('a missing credential names keel.yaml, the variable, and the fix', () => {
+    const [instance] = registry.instances(config({ connectors: { notify: NOTIFY } })).instances;
+    const redacted: string[] = [];
+    const resolve = credentialResolver(instance!, new ConnectorSecrets(), {}, (v) => redacted.push(v));
+    expect(() => resolve('token')).toThrow(/keel\.yaml \(connectors\.notify\.credentials\.token\).*TOKEN/);
+    expect(() => resolve('other')).toThrow(/does not name/);
+    const found = credentialResolver(instance!, new ConnectorSecrets(), { TOKEN: 'sekrit-1' }, (v) =>
+      redacted.push(v),
+    );
+    expect(found('token')).toBe('sekrit-1');
+    expect(redacted).toEqual(['sekrit-1']);
+  });
+});
+
+describe('action policy', () => {
+  const approvals = config({
+    approvals: {
+      lists: { trustedDomains: ['acme.com'] },
+      actions: [
+        { action: 'email.send', when: { to: { notIn: 'trustedDomains' } }, decide: 'ask' },
+        { action: 'email.send', decide: 'allow' },
+        { action: 'billing.refund', when: { amount: { gt: 100 } }, decide: 'ask' },
+        { action: 'billing.*', decide: 'allow' },
+        { action: '*.delete', decide: 'deny' },
+      ],
+    },
+  }).approvals;
+
+  it('asks for any recipient outside the trusted domains, allows the rest', () => {
+    expect(
+      decideAction('email', 'send', 'external', { to: ['dana@acme.com', 'x@evil.example'] }, approvals),
+    ).toEqual({
+      decide: 'ask',
+      rule: 'email.send ask when to notIn trustedDomains',
+    });
+    expect(
+      decideAction('email', 'send', 'external', { to: ['Dana <dana@mail.acme.com>'] }, approvals).decide,
+    ).toBe('allow');
+  });
+
+  it('asks for a refund over the amount, allows smaller ones, denies by wildcard', () => {
+    expect(decideAction('billing', 'refund', 'irreversible', { amount: 250 }, approvals).decide).toBe('ask');
+    expect(decideAction('billing', 'refund', 'irreversible', { amount: 20 }, approvals).decide).toBe('allow');
+    expect(decideAction('crm', 'delete', 'irreversible', {}, approvals).decide).toBe('deny');
+  });
+
+  it('without a rule, the risk decides', () => {
+    const none = config({}).approvals;
+    expect(decideAction('x', 'a', 'read', {}, none).decide).toBe('allow');
+    expect(decideAction('x', 'a', 'internal', {}, none).decide).toBe('files');
+    expect(decideAction('x', 'a', 'external', {}, none).decide).toBe('ask');
+    expect(decideAction('x', 'a', 'irreversible', {}, none).decide).toBe('ask');
+  });
+});
+
+describe('runbook editor', () => {
+  const { instances } = registry.instances(config({ connectors: { notify: NOTIFY } }));
+  const assist = new SchemaAssist(runbookSchemaWithConnectors(toInputJsonSchema(Runbook), instances));
+  const head =
+    'apiVersion: keel/v1\nname: t\nrole: R\ndescription: D\nsteps:\n  - id: s\n    type: connector\n';
+  const at = (text: string) => (offset: number) => {
+    const before = text.slice(0, offset).split('\n');
+    return { line: before.length - 1, character: before.at(-1)!.length };
+  };
+
+  it('completes use: with the workspace connectors and with: with the action input', () => {
+    const use = `${head}    use: `;
+    expect(assist.complete(use, use.length, at(use)).map((i) => i.label)).toEqual(['notify', 'fs.outbox@1']);
+    const withText = `${head}    use: notify\n    action: send\n    with:\n      `;
+    expect(
+      assist
+        .complete(withText, withText.length, at(withText))
+        .map((i) => i.label)
+        .sort(),
+    ).toEqual(['text', 'to']);
+  });
+
+  it('reports an unknown connector, action, and missing or unknown arguments', () => {
+    const check = (steps: string) => {
+      const text = `apiVersion: keel/v1\nname: t\nrole: R\ndescription: D\nsteps:\n${steps}`;
+      const runbook = Runbook.parse(parseYaml(text));
+      return connectorProblems(text, 'runbooks/t.yaml', runbook, instances, (u) =>
+        findInstance(instances, u),
+      ).map((p) => `${p.line}: ${p.message}`);
+    };
+    expect(check('  - { id: a, type: connector, use: mail, action: send }\n')).toEqual([
+      expect.stringMatching(/^6: .*no connector "mail" \(available: notify, fs.outbox@1\)/),
+    ]);
+    expect(
+      check(
+        '  - id: a\n    type: connector\n    use: notify\n    action: send\n    with: { to: x, cc: y }\n',
+      ),
+    ).toEqual([expect.stringMatching(/takes no "cc"/), expect.stringMatching(/needs "text"/)]);
+    expect(check('  - { id: a, type: agent, goal: g, tools: [notify.post] }\n')).toEqual([
+      expect.stringMatching(/notify has no action "post"/),
+    ]);
+  });
+});
