@@ -6,7 +6,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { z } from 'zod';
 
 const server = new McpServer({ name: 'keel-fixture', version: '9.9.9' });
-const text = (value: string) => ({ content: [{ type: 'text', text: value }] });
+const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
 
 server.registerTool(
   'hang',
@@ -15,7 +15,7 @@ server.registerTool(
 );
 server.registerTool('fail', { description: 'Always fails.', inputSchema: {} }, () => ({
   isError: true,
-  content: [{ type: 'text', text: 'disk full' }],
+  content: [{ type: 'text' as const, text: 'disk full' }],
 }));
 server.registerTool('env', { description: 'Names the environment it got.', inputSchema: {} }, () =>
   text(JSON.stringify(process.env)),

@@ -8,7 +8,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mcpConnector, McpToolError, type McpConnector } from '../../daemon/src/connectors/mcp/mcpConnector';
+import {
+  mcpConnector,
+  McpToolError,
+  type McpConnector,
+  type McpToolAction,
+} from '../../daemon/src/connectors/mcp/mcpConnector';
 import { mcpTrustEndpoint, parseMcpConfig } from '../../daemon/src/connectors/mcp/mcpConfig';
 import type { ActionContext } from '../../daemon/src/connectors/sdk';
 import { createLogger } from '../../daemon/src/log';
@@ -51,6 +56,13 @@ async function trusted(name: string, config: Record<string, unknown>): Promise<M
   await trust.grant(trust.state().wantsHash);
   connector = mcpConnector(name, config, { log, trust });
   return connector;
+}
+
+/** One of the connector's actions, by tool name. */
+function tool(connector: McpConnector, name: string): McpToolAction {
+  const action = connector.actions[name];
+  if (!action) throw new Error(`the server offers no tool ${name}`);
+  return action;
 }
 
 function context(credentials: Record<string, string> = {}): ActionContext {
@@ -102,25 +114,23 @@ describe('an MCP server package over stdio', () => {
     expect(probe.ok).toBe(true);
     expect(probe.detail).toContain('secure-filesystem-server');
     expect(probe.version).toMatch(/^\d+\.\d+/);
-    expect(files.actions.read_text_file!.risk).toBe('read');
-    expect(files.actions.list_directory!.risk).toBe('read');
+    expect(tool(files, 'read_text_file').risk).toBe('read');
+    expect(tool(files, 'list_directory').risk).toBe('read');
     // The server calls list_allowed_directories read-only; only the operator's word counts.
-    expect(files.actions.list_allowed_directories!.risk).toBe('external');
-    expect(files.actions.write_file!.risk).toBe('external');
-    expect(files.actions.write_file!.input.safeParse({ path: 'a.txt' }).success).toBe(false);
-    expect(files.actions.write_file!.input.safeParse({ path: 'a.txt', content: 'x' }).success).toBe(
-      true,
-    );
+    expect(tool(files, 'list_allowed_directories').risk).toBe('external');
+    expect(tool(files, 'write_file').risk).toBe('external');
+    expect(tool(files, 'write_file').input.safeParse({ path: 'a.txt' }).success).toBe(false);
+    expect(tool(files, 'write_file').input.safeParse({ path: 'a.txt', content: 'x' }).success).toBe(true);
   });
 
   it('calls tools, returns their answers as untrusted data, and reviews a call as YAML', async () => {
     const files = await trusted('files', filesystem);
     await files.refresh(context());
-    const read = await files.actions.read_text_file!.perform({ path: 'hello.txt' }, context());
+    const read = await tool(files, 'read_text_file').perform({ path: 'hello.txt' }, context());
     expect(read).toMatchObject({ untrusted: true, server: 'files', tool: 'read_text_file' });
     expect(read.text).toBe('Hello from the workspace.\n');
 
-    const write = files.actions.write_file!;
+    const write = tool(files, 'write_file');
     const args = { path: 'reply.txt', content: 'Thanks!' };
     const review = write.review(args);
     expect(review).toEqual({
@@ -140,12 +150,12 @@ describe('an MCP server package over stdio', () => {
     const files = await trusted('files', filesystem);
     await files.refresh(context());
     const first = files.session.pid!;
-    await files.actions.list_directory!.perform({ path: '.' }, context());
+    await tool(files, 'list_directory').perform({ path: '.' }, context());
     expect(files.session.pid).toBe(first);
 
     process.kill(first, 'SIGKILL');
     await waitFor(() => files.session.pid === null, 'the client to notice the dead server');
-    const again = await files.actions.read_text_file!.perform({ path: 'hello.txt' }, context());
+    const again = await tool(files, 'read_text_file').perform({ path: 'hello.txt' }, context());
     expect(again.text).toContain('Hello');
     const second = files.session.pid!;
     expect(second).not.toBe(first);
@@ -153,7 +163,7 @@ describe('an MCP server package over stdio', () => {
 
     await files.close();
     await waitFor(() => !alive(second), 'the server process to end');
-    await expect(files.actions.read_text_file!.perform({ path: 'hello.txt' }, context())).rejects.toThrow(
+    await expect(tool(files, 'read_text_file').perform({ path: 'hello.txt' }, context())).rejects.toThrow(
       /closed: the daemon is stopping/,
     );
   });
@@ -181,14 +191,14 @@ describe('a misbehaving MCP server', () => {
     const server = await trusted('fixture', fixture);
     await server.refresh(withToken());
     const started = Date.now();
-    await expect(server.actions.hang!.perform({ seconds: 60 }, withToken())).rejects.toThrow(/timed out/i);
+    await expect(tool(server, 'hang').perform({ seconds: 60 }, withToken())).rejects.toThrow(/timed out/i);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('fails the action when the tool answers isError, quoting the answer as the server words it', async () => {
     const server = await trusted('fixture', fixture);
     await server.refresh(withToken());
-    const failure = server.actions.fail!.perform({}, withToken());
+    const failure = tool(server, 'fail').perform({}, withToken());
     await expect(failure).rejects.toBeInstanceOf(McpToolError);
     await expect(failure).rejects.toThrow(/fixture\.fail failed.*disk full/);
   });
@@ -198,7 +208,10 @@ describe('a misbehaving MCP server', () => {
     try {
       const server = await trusted('fixture', fixture);
       await server.refresh(withToken());
-      const env = JSON.parse((await server.actions.env!.perform({}, withToken())).text) as Record<string, string>;
+      const env = JSON.parse((await tool(server, 'env').perform({}, withToken())).text) as Record<
+        string,
+        string
+      >;
       expect(env.FIXTURE_TOKEN).toBe(TOKEN);
       expect(env.KEEL_TEST_DAEMON_SECRET).toBeUndefined();
       await waitFor(() => logLines.some((line) => line.includes('fixture started')), 'the banner');
@@ -213,8 +226,8 @@ describe('a misbehaving MCP server', () => {
   it('bounds what a flood of stderr costs the log', async () => {
     const server = await trusted('fixture', fixture);
     await server.refresh(withToken());
-    await server.actions.shout!.perform({ line: 'x'.repeat(5_000), times: 500 }, withToken());
-    await server.actions.shout!.perform({ line: 'last', times: 1 }, withToken());
+    await tool(server, 'shout').perform({ line: 'x'.repeat(5_000), times: 500 }, withToken());
+    await tool(server, 'shout').perform({ line: 'last', times: 1 }, withToken());
     const stderrLines = (): string[] => logLines.filter((line) => line.includes('"fixture" stderr'));
     await waitFor(() => stderrLines().length >= 120, 'the first minute of lines');
     expect(stderrLines().length).toBe(120);

@@ -71,9 +71,9 @@ it("starts no process for an untrusted workspace's MCP server, and says what tru
   wants('files', config);
   expect(trust.trusted).toBe(false);
   const lines = describeWants(trust.state());
-  expect(lines.some((line) => line.startsWith('Start the local program "files": ') && line.includes('PWNED'))).toBe(
-    true,
-  );
+  expect(
+    lines.some((line) => line.startsWith('Start the local program "files": ') && line.includes('PWNED')),
+  ).toBe(true);
   connector = mcpConnector('files', config, { log, trust });
   await expectRefused(connector, 'PWNED');
 });

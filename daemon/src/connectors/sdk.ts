@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- the sketched SDK shape, kept as sketched: the sdk branch owns this file. */
 import type { z } from 'zod';
 export type Risk = 'read' | 'internal' | 'external' | 'irreversible';
 

@@ -20,6 +20,8 @@ const common = {
   tools: z.record(z.string(), McpRisk).default({}),
   /** How long one tool call may take before it is cancelled. */
   timeoutMs: z.number().int().min(1_000).max(600_000).default(60_000),
+  /** How long the server may take to start and answer the handshake (`npx -y` may download first). */
+  startTimeoutMs: z.number().int().min(1_000).max(600_000).default(60_000),
   /** Where the credentials named by `{ credential: NAME }` come from: the registry's business. */
   credentials: z.record(z.string(), z.unknown()).optional(),
 };

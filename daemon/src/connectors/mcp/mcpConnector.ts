@@ -8,14 +8,19 @@
 import type { ActionContext, Connector, ConnectorAction, ProbeResult } from '../sdk';
 import { credentialNames, McpServerConfig, parseMcpConfig } from './mcpConfig';
 import { McpSession, type McpHost } from './mcpSession';
-import { toolAction } from './mcpTools';
+import { toolAction, type McpToolOutput } from './mcpTools';
 
 export { McpToolOutput, McpToolError } from './mcpTools';
 export type { McpHost } from './mcpSession';
 
 type ProbeContext = Omit<ActionContext, 'idempotencyKey'>;
 
+/** A tool as an action: JSON arguments in, the server's answer (untrusted) out. */
+export type McpToolAction = ConnectorAction<Record<string, unknown>, McpToolOutput>;
+
 export interface McpConnector extends Connector {
+  /** The server's tools, by name; empty until `refresh` or `probe` listed them. */
+  actions: Record<string, McpToolAction>;
   /** The server's endpoint as the operator consents to it (see mcpTrustEndpoint). */
   readonly session: McpSession;
   /** Lists the server's tools again (starting it if needed) and makes them this connector's actions. */
@@ -31,7 +36,7 @@ export interface McpConnector extends Connector {
 export function mcpConnector(name: string, rawConfig: unknown, host: McpHost): McpConnector {
   const config = parseMcpConfig(name, rawConfig);
   const session = new McpSession(name, config, host);
-  const actions: Record<string, ConnectorAction> = {};
+  const actions: Record<string, McpToolAction> = {};
 
   const refresh = async (ctx: ProbeContext): Promise<string[]> => {
     const tools = await session.listTools(ctx, ctx.signal);

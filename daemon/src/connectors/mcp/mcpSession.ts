@@ -125,7 +125,7 @@ export class McpSession {
       if (!this.closed) this.host.log.warn(`MCP server "${this.name}" closed; it starts again on next use`);
     };
     try {
-      await client.connect(transport, { timeout: this.config.timeoutMs });
+      await client.connect(transport, { timeout: this.config.startTimeoutMs });
     } catch (error) {
       await client.close().catch(() => undefined);
       const said = this.lastStderr.length ? `; it said: ${this.lastStderr.join(' | ')}` : '';

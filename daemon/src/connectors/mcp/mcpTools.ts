@@ -4,7 +4,6 @@
  * texts) is the server's word: kept short, and results are marked untrusted for prompts.
  */
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import type { JsonSchemaType } from '@modelcontextprotocol/sdk/validation/types.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
@@ -46,7 +45,7 @@ export function toolInputSchema(tool: Tool): z.ZodType<Record<string, unknown>> 
   try {
     return z.fromJSONSchema(schema) as z.ZodType<Record<string, unknown>>;
   } catch {
-    const validate = ajv.getValidator<Record<string, unknown>>(schema as JsonSchemaType);
+    const validate = ajv.getValidator<Record<string, unknown>>(schema);
     return z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
       const result = validate(value);
       if (!result.valid) ctx.addIssue({ code: 'custom', message: result.errorMessage });
