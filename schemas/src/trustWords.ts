@@ -7,6 +7,7 @@ import type { TrustEndpoint, TrustState, TrustTrigger } from './protocol/trust';
 const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
   models: 'model requests (runs)',
   embeddings: 'embeddings requests (indexing and search)',
+  mcp: 'MCP tool calls',
 };
 
 /** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
@@ -18,6 +19,10 @@ export function describeWants(state: Pick<TrustState, 'endpoints' | 'triggers' |
 }
 
 export function describeEndpoint(endpoint: TrustEndpoint): string {
+  // A local MCP server is a program Keel would start: say so, with the whole command line.
+  if (endpoint.purpose === 'mcp' && !/^https?:\/\//.test(endpoint.origin)) {
+    return `Start the local program ${endpoint.origin} and send it MCP tool calls.`;
+  }
   const key = endpoint.apiKeyEnv
     ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`
     : 'without a key';

@@ -7,6 +7,7 @@ import { registerApprovals } from './commands/approvals';
 import { registerDaemon } from './commands/daemon';
 import { registerDemo } from './commands/demo';
 import { registerIndex } from './commands/index';
+import { registerMcp } from './commands/mcp';
 import { registerReport } from './commands/report';
 import { registerRuns } from './commands/runs';
 import { registerSearch } from './commands/search';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerApprovals(program, context);
   registerReport(program, context);
   registerTakeover(program, context);
+  registerMcp(program, context);
   registerDemo(program, context);
   registerDaemon(program, context);
   registerStop(program, context);

@@ -23,7 +23,15 @@ export function originOf(url: string): string {
   }
 }
 
-export function wantsOf(config: WorkspaceConfig | null, runbooks: readonly Runbook[]): Wants {
+/**
+ * `connectorEndpoints`: what the workspace's connectors would start or call (an MCP server's
+ * command line or URL, see connectors/mcp/mcpConfig.ts), computed by the connector registry.
+ */
+export function wantsOf(
+  config: WorkspaceConfig | null,
+  runbooks: readonly Runbook[],
+  connectorEndpoints: readonly TrustEndpoint[] = [],
+): Wants {
   const endpoints: TrustEndpoint[] = [];
   const endpoint = config?.models.endpoint;
   if (endpoint) {
@@ -42,6 +50,7 @@ export function wantsOf(config: WorkspaceConfig | null, runbooks: readonly Runbo
       apiKeyEnv: embeddings.apiKeyEnv ?? endpoint?.apiKeyEnv ?? null,
     });
   }
+  endpoints.push(...connectorEndpoints);
   const triggers = runbooks
     .flatMap((runbook) => runbook.triggers.map((trigger) => ({ runbook: runbook.name, trigger })))
     .filter(({ trigger }) => trigger.type !== 'manual')

@@ -80,9 +80,16 @@ export class WorkspaceTrust {
     return { ...config, memory: { ...config.memory, embeddings: { provider: 'local' } } };
   }
 
-  /** Re-reads what the workspace wants (after keel.yaml or a runbook changed). */
-  update(config: WorkspaceConfig | null, runbooks: readonly Runbook[]): void {
-    this.wants = wantsOf(config, runbooks);
+  /**
+   * Re-reads what the workspace wants (after keel.yaml or a runbook changed). `connectorEndpoints`:
+   * the programs and URLs its connectors would start or call (an MCP server's command line).
+   */
+  update(
+    config: WorkspaceConfig | null,
+    runbooks: readonly Runbook[],
+    connectorEndpoints: readonly TrustEndpoint[] = [],
+  ): void {
+    this.wants = wantsOf(config, runbooks, connectorEndpoints);
     this.publish();
   }
 

@@ -10,9 +10,15 @@ import { defineNotification, defineRequest } from './define';
 
 /** One place the workspace's settings would send requests to, and the secret they would carry. */
 export const TrustEndpoint = z.object({
-  /** What for: model calls (runs) or embeddings (indexing and search). */
-  purpose: z.enum(['models', 'embeddings']),
-  /** `scheme://host:port` of the endpoint, as named in keel.yaml. */
+  /**
+   * What for: model calls (runs), embeddings (indexing and search), or an MCP server keel.yaml names
+   * as a connector (a local command Keel would start, or a URL it would call).
+   */
+  purpose: z.enum(['models', 'embeddings', 'mcp']),
+  /**
+   * `scheme://host:port` of the endpoint, as named in keel.yaml; for a local MCP server, the whole
+   * command line with its folder and environment (`mcp files: npx -y server /data (in ., env A=b)`).
+   */
   origin: z.string(),
   /** The environment variable whose value would be sent as the bearer token, if any. */
   apiKeyEnv: z.string().nullable(),

@@ -1,0 +1,93 @@
+/**
+ * What keel.yaml says about one MCP server (`connectors: <name>: { use: mcp, ... }`), and what the
+ * operator is asked to consent to before Keel starts or calls it. The consent names the whole
+ * command line, folder and environment: a `git pull` that changes any of them asks again.
+ */
+import type { TrustEndpoint } from '@keel/schemas';
+import { z } from 'zod';
+import { originOf } from '../../trust/wants';
+
+/** A value keel.yaml writes as it is, or the name of one of the connector's credentials. */
+export const McpValue = z.union([z.string(), z.strictObject({ credential: z.string().min(1) })]);
+export type McpValue = z.infer<typeof McpValue>;
+
+export const McpRisk = z.enum(['read', 'internal', 'external', 'irreversible']);
+
+const common = {
+  use: z.string().regex(/^mcp(@1)?$/, { error: 'an MCP server is written "use: mcp"' }),
+  description: z.string().optional(),
+  /** Risk of each tool the operator classed; every other tool is `external`. */
+  tools: z.record(z.string(), McpRisk).default({}),
+  /** How long one tool call may take before it is cancelled. */
+  timeoutMs: z.number().int().min(1_000).max(600_000).default(60_000),
+  /** How long the server may take to start and answer the handshake (`npx -y` may download first). */
+  startTimeoutMs: z.number().int().min(1_000).max(600_000).default(60_000),
+  /** Where the credentials named by `{ credential: NAME }` come from: the registry's business. */
+  credentials: z.record(z.string(), z.unknown()).optional(),
+};
+
+/** A local server Keel starts: argv (no shell), its environment and folder (workspace-relative). */
+export const McpStdioConfig = z.strictObject({
+  ...common,
+  command: z.array(z.string().min(1)).min(1, { error: 'command is the argv, e.g. [npx, -y, server]' }),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), McpValue).default({}),
+  cwd: z.string().min(1).optional(),
+});
+
+/** A remote server over streamable HTTP. */
+export const McpHttpConfig = z.strictObject({
+  ...common,
+  url: z.url({ protocol: /^https?$/, error: 'url must be an http(s) URL' }),
+  headers: z.record(z.string(), McpValue).default({}),
+});
+
+export const McpServerConfig = z.union([McpStdioConfig, McpHttpConfig]);
+export type McpServerConfig = z.infer<typeof McpServerConfig>;
+export type McpStdioConfig = z.infer<typeof McpStdioConfig>;
+
+export function isStdio(config: McpServerConfig): config is McpStdioConfig {
+  return 'command' in config;
+}
+
+/** Parses a keel.yaml entry, with an error that names the connector and what to write. */
+export function parseMcpConfig(name: string, raw: unknown): McpServerConfig {
+  const parsed = McpServerConfig.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new Error(
+    `keel.yaml connectors.${name}: not an MCP server: ${z.prettifyError(parsed.error)}\n` +
+      'Write either { use: mcp, command: [program, arg...], env: {...}, cwd: folder } ' +
+      'or { use: mcp, url: https://... }.',
+  );
+}
+
+/** The credential names the entry refers to (`{ credential: NAME }` in env or headers). */
+export function credentialNames(config: McpServerConfig): string[] {
+  const values = Object.values(isStdio(config) ? config.env : config.headers);
+  return [...new Set(values.flatMap((v) => (typeof v === 'string' ? [] : [v.credential])))].sort();
+}
+
+/**
+ * What the operator consents to for this server: for a local one, the program with its arguments,
+ * folder and environment as keel.yaml writes them (credentials by name, never by value); for a
+ * remote one, its origin.
+ */
+export function mcpTrustEndpoint(name: string, config: McpServerConfig): TrustEndpoint {
+  if (!isStdio(config)) return { purpose: 'mcp', origin: originOf(config.url), apiKeyEnv: null };
+  const env = Object.entries(config.env)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([key, value]) =>
+        `${key}=${typeof value === 'string' ? quote(value) : `<credential ${value.credential}>`}`,
+    );
+  const where = [`in ${quote(config.cwd ?? '.')}`, ...(env.length ? [`env ${env.join(' ')}`] : [])];
+  return {
+    purpose: 'mcp',
+    origin: `"${name}": ${config.command.map(quote).join(' ')} (${where.join(', ')})`,
+    apiKeyEnv: null,
+  };
+}
+
+/** A word as a shell would need it, so the line shown is the line that runs. */
+function quote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,87 @@
+/**
+ * `mcp.<name>@1`: an MCP server named in keel.yaml as a connector. Its tools become its actions
+ * once listed (`refresh`, or a `probe`); each is `external` unless the operator classed it in
+ * keel.yaml (`tools: { read_file: read }`); a server's own `readOnlyHint` is its word, not the
+ * operator's, and changes nothing. MCP has no idempotency keys and no way to ask whether a call
+ * happened, so no action has `find`: the conductor treats an interrupted call as unknown.
+ */
+import type { ActionContext, Connector, ConnectorAction, ProbeResult } from '../sdk';
+import { credentialNames, McpServerConfig, parseMcpConfig } from './mcpConfig';
+import { McpSession, type McpHost } from './mcpSession';
+import { toolAction, type McpToolOutput } from './mcpTools';
+
+export { McpToolOutput, McpToolError } from './mcpTools';
+export type { McpHost } from './mcpSession';
+
+type ProbeContext = Omit<ActionContext, 'idempotencyKey'>;
+
+/** A tool as an action: JSON arguments in, the server's answer (untrusted) out. */
+export type McpToolAction = ConnectorAction<Record<string, unknown>, McpToolOutput>;
+
+export interface McpConnector extends Connector {
+  /** The server's tools, by name; empty until `refresh` or `probe` listed them. */
+  actions: Record<string, McpToolAction>;
+  /** The server's endpoint as the operator consents to it (see mcpTrustEndpoint). */
+  readonly session: McpSession;
+  /** Lists the server's tools again (starting it if needed) and makes them this connector's actions. */
+  refresh(ctx: ProbeContext): Promise<string[]>;
+  /** Stops the server's process (or closes the HTTP session): on daemon stop or a config change. */
+  close(): Promise<void>;
+}
+
+/**
+ * The connector for the MCP server keel.yaml calls `name`. Nothing starts here: the server is
+ * started on first use, and only once the operator trusted the workspace with it (`host.trust`).
+ */
+export function mcpConnector(name: string, rawConfig: unknown, host: McpHost): McpConnector {
+  const config = parseMcpConfig(name, rawConfig);
+  const session = new McpSession(name, config, host);
+  const actions: Record<string, McpToolAction> = {};
+
+  const refresh = async (ctx: ProbeContext): Promise<string[]> => {
+    const tools = await session.listTools(ctx, ctx.signal);
+    for (const key of Object.keys(actions)) delete actions[key];
+    for (const tool of tools) {
+      const risk = config.tools[tool.name] ?? 'external';
+      actions[tool.name] = toolAction(name, tool, risk, (input, actionCtx) =>
+        session.callTool(actionCtx, tool.name, input, actionCtx.signal),
+      );
+    }
+    const unknown = Object.keys(config.tools).filter((tool) => !(tool in actions));
+    if (unknown.length > 0) {
+      host.log.warn(
+        `keel.yaml connectors.${name}.tools names tools the MCP server does not offer: ${unknown.join(', ')}`,
+      );
+    }
+    return tools.map((tool) => tool.name);
+  };
+
+  return {
+    id: `mcp.${name}@1`,
+    description:
+      config.description ??
+      `The MCP server "${name}" (${'command' in config ? config.command.join(' ') : config.url})`,
+    configSchema: McpServerConfig,
+    credentials: credentialNames(config),
+    actions,
+    events: {},
+    session,
+    refresh,
+    close: () => session.close(),
+    async probe(ctx: ProbeContext): Promise<ProbeResult> {
+      const checkedAt = new Date().toISOString();
+      try {
+        const tools = await refresh(ctx);
+        const server = session.serverVersion();
+        return {
+          ok: true,
+          detail: `${server?.name ?? name} ${server?.version ?? ''}: ${tools.length} tools (${tools.join(', ')})`,
+          ...(server?.version ? { version: server.version } : {}),
+          checkedAt,
+        };
+      } catch (error) {
+        return { ok: false, detail: (error as Error).message, checkedAt };
+      }
+    },
+  };
+}
