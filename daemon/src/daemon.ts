@@ -5,6 +5,7 @@
  */
 import { watch, rmSync, type FSWatcher } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   ApprovalsChangedNotification,
   CONFIG_FILE,
@@ -36,7 +37,7 @@ import { checkStateDir, quarantined } from './runtime/stateKey';
 import { writeNewToken } from './runtime/token';
 import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
-import { ConnectorSecrets } from './connectors/credentials';
+import { ConnectorSecrets, credentialResolver } from './connectors/credentials';
 import { BUILT_IN_CONNECTORS, ConnectorRegistry, type ConnectorInstance } from './connectors/registry';
 import type { Connector } from './connectors/sdk';
 import { WorkspaceConfig } from '@keel/schemas';
@@ -58,6 +59,8 @@ export interface DaemonOptions {
 export type NotificationSink = (method: string, params: unknown) => void;
 
 const CONFIG_RELOAD_DEBOUNCE_MS = 50;
+/** How long completion waits for an MCP server to list its tools before answering without them. */
+const EDITOR_LISTING_WAIT_MS = 3_000;
 
 export class Daemon {
   readonly router = new Router();
@@ -93,7 +96,10 @@ export class Daemon {
     /** The operator's consent to what this workspace wants (endpoints, triggers). */
     readonly trust: WorkspaceTrust,
   ) {
-    this.connectorRegistry = new ConnectorRegistry([...BUILT_IN_CONNECTORS, ...(options.connectors ?? [])]);
+    // MCP servers start only with the operator's consent to their exact command line (trust).
+    this.connectorRegistry = new ConnectorRegistry([...BUILT_IN_CONNECTORS, ...(options.connectors ?? [])], {
+      mcp: { log: options.log, trust },
+    });
     this.connectorSecrets.onSecret((value) => options.log.redact(value));
     this.memory = new MemoryHost({
       root: options.workspace,
@@ -166,13 +172,47 @@ export class Daemon {
     return this.options.log;
   }
 
-  /** The runbooks folder, relative to the workspace (keel.yaml `runbooks.dir`). */
   /** The connectors keel.yaml (the last valid one) declares, and the built-ins, for the runbook editor. */
   connectorInstances(): ConnectorInstance[] {
     const config = this.config.config ?? this.lastValid ?? WorkspaceConfig.parse({ version: 1 });
     return this.connectorRegistry.instances(config).instances;
   }
 
+  /**
+   * The connectors for the runbook editor, with the actions of those that discover them (an MCP
+   * server's tools) listed: only for servers the operator trusted, and waiting at most
+   * EDITOR_LISTING_WAIT_MS (a server still starting is offered once it answers).
+   */
+  async editorConnectors(): Promise<ConnectorInstance[]> {
+    const instances = this.connectorInstances();
+    await Promise.all(
+      instances.map(async (instance) => {
+        const { connector } = instance;
+        if (!connector.prepare || connector.actionsKnown !== false) return;
+        // Untrusted: no tools offered, and no process started to find them.
+        if (connector.endpoint && !this.trust.allows(connector.endpoint)) return;
+        const listing = connector
+          .prepare({
+            workspace: this.options.workspace,
+            config: instance.config,
+            signal: new AbortController().signal,
+            credential: credentialResolver(instance, this.connectorSecrets, process.env, (value) =>
+              this.log.redact(value),
+            ),
+          })
+          .catch((error: unknown) => {
+            this.log.debug('the editor cannot list the actions of a connector', {
+              connector: instance.name,
+              error,
+            });
+          });
+        await Promise.race([listing, delay(EDITOR_LISTING_WAIT_MS, undefined, { ref: false })]);
+      }),
+    );
+    return instances;
+  }
+
+  /** The runbooks folder, relative to the workspace (keel.yaml `runbooks.dir`). */
   get runbooksDir(): string {
     return this.config.config?.runbooks.dir ?? 'runbooks';
   }
@@ -254,6 +294,7 @@ export class Daemon {
     this.trust.update(
       config,
       runbooks.flatMap((r) => (r.runbook ? [r.runbook] : [])),
+      this.connectorRegistry.trustEndpoints(config),
     );
   }
 
@@ -335,6 +376,10 @@ export class Daemon {
     await this.memory
       .stop()
       .catch((error: unknown) => this.log.warn('closing the memory index failed', { error }));
+    // After the conductor: no run calls a server any more. Each local server's process ends here.
+    await this.connectorRegistry
+      .close()
+      .catch((error: unknown) => this.log.warn('closing the MCP servers failed', { error }));
     if (this.lock.info.tokenPath) await rm(this.lock.info.tokenPath, { force: true });
     await this.lock.release();
     process.off('exit', this.exitHook);

@@ -126,15 +126,24 @@ export type CredentialSource = z.infer<typeof CredentialSource>;
 const SECRET_SETTING = /^(password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key)$/i;
 
 /**
+ * An MCP server's environment variable or HTTP header that holds a secret (`GITHUB_TOKEN`,
+ * `OPENAI_API_KEY`, `Authorization`), by whole words, so `TOKENIZERS_PARALLELISM` is not one.
+ */
+const SECRET_MCP_VALUE =
+  /(^|[_-])(password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization)($|[_-])/i;
+
+/**
  * `connectors.<name>`: an instance of a versioned connector. `use` names it; `credentials` says
  * where each secret comes from; every other key is a setting the connector's own schema checks
- * (the daemon does, since it knows the connector).
+ * (the daemon does, since it knows the connector). `use: mcp` names an MCP server instead (its
+ * `command`, `env`, `cwd` or `url`, `headers`, and `tools` risks: see the daemon's
+ * connectors/mcp/mcpConfig.ts), whose secrets are written `{ credential: NAME }`.
  */
 export const ConnectorConfig = z
   .looseObject({
-    use: z
-      .string()
-      .regex(/^[a-z][a-z0-9.-]*@[0-9]+$/, { error: 'must be a connector id with its version, like email@1' }),
+    use: z.string().regex(/^(mcp|[a-z][a-z0-9.-]*@[0-9]+)$/, {
+      error: 'must be a connector id with its version, like email@1, or "mcp" for an MCP server',
+    }),
     credentials: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), CredentialSource).default({}),
   })
   .superRefine((value, ctx) => {
@@ -145,6 +154,20 @@ export const ConnectorConfig = z
           path: [key],
           message: `secrets never go in keel.yaml: remove "${key}" and write "credentials: { ${key}: { env: SOME_VARIABLE } }" (or { secret: true } to keep it in the editor's secret storage)`,
         });
+      }
+    }
+    if (!/^mcp(@1)?$/.test(value.use)) return;
+    for (const field of ['env', 'headers']) {
+      const values = value[field];
+      if (typeof values !== 'object' || values === null) continue;
+      for (const [key, setting] of Object.entries(values)) {
+        if (SECRET_MCP_VALUE.test(key) && typeof setting === 'string') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [field, key],
+            message: `secrets never go in keel.yaml: write "${key}: { credential: NAME }" and "credentials: { NAME: { env: SOME_VARIABLE } }" (or { secret: true } to keep it in the editor's secret storage)`,
+          });
+        }
       }
     }
   });

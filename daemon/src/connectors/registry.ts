@@ -5,9 +5,13 @@
  * its settings checked by the connector's `configSchema`; a built-in that needs no settings can be
  * used without an entry, under its bare name (`fs.outbox@1` is `fs.outbox` in rules).
  */
-import type { ConnectorConfig, CredentialSource, WorkspaceConfig } from '@keel/schemas';
+import type { ConnectorConfig, CredentialSource, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { z } from 'zod';
+import { createLogger } from '../log';
 import { fsOutbox } from './fsOutbox';
+import { checkMcpConfig, credentialNames, isMcpUse, mcpTrustEndpoint } from './mcp/mcpConfig';
+import type { McpHost } from './mcp/mcpConnector';
+import { McpServers } from './mcp/mcpServers';
 import type { Connector, ConnectorAction } from './sdk';
 
 /** The connectors Keel ships, by id. */
@@ -34,10 +38,18 @@ export interface ConnectorConfigIssue {
 
 export class ConnectorRegistry {
   private readonly byId: Map<string, Connector>;
+  /** keel.yaml's MCP servers (`use: mcp`), one connector each, kept across calls to `instances`. */
+  private readonly mcp: McpServers;
 
-  /** @param connectors the closed list; tests add their own next to the built-ins */
-  constructor(connectors: readonly Connector[] = BUILT_IN_CONNECTORS) {
+  /**
+   * @param connectors the closed list; tests add their own next to the built-ins
+   * @param options.mcp the daemon's log and trust, for MCP servers; without it none ever starts
+   */
+  constructor(connectors: readonly Connector[] = BUILT_IN_CONNECTORS, options: { mcp?: McpHost } = {}) {
     this.byId = new Map(connectors.map((c) => [c.id, c]));
+    this.mcp = options.mcp
+      ? new McpServers(options.mcp)
+      : McpServers.untrusted(createLogger({ level: 'error', write: () => undefined }));
   }
 
   get(id: string): Connector | undefined {
@@ -55,11 +67,16 @@ export class ConnectorRegistry {
   instances(config: WorkspaceConfig): { instances: ConnectorInstance[]; issues: ConnectorConfigIssue[] } {
     const instances: ConnectorInstance[] = [];
     const issues: ConnectorConfigIssue[] = [];
+    const servers = new Set<string>();
     for (const [name, entry] of Object.entries(config.connectors)) {
-      const made = this.instance(name, entry);
+      const mcp = isMcpUse(entry.use);
+      const made = mcp ? this.mcpInstance(name, entry) : this.instance(name, entry);
       if ('issues' in made) issues.push(...made.issues);
       else instances.push(made);
+      if (mcp && !('issues' in made)) servers.add(name);
     }
+    // keel.yaml is read whole each time: a server it no longer names (or names wrongly) stops.
+    this.mcp.retain(servers);
     for (const connector of this.byId.values()) {
       const bare = bareName(connector.id);
       if (instances.some((i) => i.name === bare) || !connector.configSchema.safeParse({}).success) continue;
@@ -91,25 +108,74 @@ export class ConnectorRegistry {
         });
       }
     }
-    for (const needed of connector.credentials) {
-      if (!(needed in credentials)) {
-        issues.push({
-          path: at(['credentials']),
-          message: `${connector.id} needs the credential "${needed}": add "credentials: { ${needed}: { env: VARIABLE } }" (or { secret: true } for the editor's secret storage)`,
-        });
-      }
-    }
-    for (const named of Object.keys(credentials)) {
-      if (!connector.credentials.includes(named)) {
-        issues.push({
-          path: at(['credentials', named]),
-          message: `${connector.id} has no credential "${named}" (it uses: ${connector.credentials.join(', ') || 'none'})`,
-        });
-      }
-    }
+    issues.push(...credentialIssues(connector.id, connector.credentials, credentials, at));
     if (issues.length > 0) return { issues };
     return { name, use: name, connector, config: parsed.data ?? {}, credentials };
   }
+
+  /** An MCP server's entry: its settings as mcpConfig.ts checks them, its server kept running across calls. */
+  private mcpInstance(
+    name: string,
+    entry: ConnectorConfig,
+  ): ConnectorInstance | { issues: ConnectorConfigIssue[] } {
+    const at = (path: (string | number)[]): (string | number)[] => ['connectors', name, ...path];
+    const { credentials, ...settings } = entry;
+    const checked = checkMcpConfig(settings);
+    if ('issues' in checked) {
+      return {
+        issues: checked.issues.map((issue) => ({ path: at(issue.path), message: `mcp: ${issue.message}` })),
+      };
+    }
+    const issues = credentialIssues(`mcp.${name}@1`, credentialNames(checked.config), credentials, at);
+    if (issues.length > 0) return { issues };
+    const connector = this.mcp.connector(name, checked.config, credentials);
+    return { name, use: name, connector, config: checked.config, credentials };
+  }
+
+  /**
+   * What keel.yaml's MCP servers would start or call, for the operator's consent: each entry that
+   * reads as an MCP server, whether or not the rest of it (its credentials) is right yet.
+   */
+  trustEndpoints(config: WorkspaceConfig): TrustEndpoint[] {
+    return Object.entries(config.connectors).flatMap(([name, entry]) => {
+      if (!isMcpUse(entry.use)) return [];
+      const { credentials: _credentials, ...settings } = entry;
+      const checked = checkMcpConfig(settings);
+      return 'config' in checked ? [mcpTrustEndpoint(name, checked.config)] : [];
+    });
+  }
+
+  /** Stops every MCP server this registry started (the daemon stops). */
+  close(): Promise<void> {
+    return this.mcp.close();
+  }
+}
+
+/** Each credential a connector needs must be named in keel.yaml, and only those. */
+function credentialIssues(
+  id: string,
+  needed: readonly string[],
+  credentials: Record<string, CredentialSource>,
+  at: (path: (string | number)[]) => (string | number)[],
+): ConnectorConfigIssue[] {
+  const issues: ConnectorConfigIssue[] = [];
+  for (const name of needed) {
+    if (!(name in credentials)) {
+      issues.push({
+        path: at(['credentials']),
+        message: `${id} needs the credential "${name}": add "credentials: { ${name}: { env: VARIABLE } }" (or { secret: true } for the editor's secret storage)`,
+      });
+    }
+  }
+  for (const named of Object.keys(credentials)) {
+    if (!needed.includes(named)) {
+      issues.push({
+        path: at(['credentials', named]),
+        message: `${id} has no credential "${named}" (it uses: ${needed.join(', ') || 'none'})`,
+      });
+    }
+  }
+  return issues;
 }
 
 /** `fs.outbox@1` → `fs.outbox`. */

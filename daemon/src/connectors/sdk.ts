@@ -5,6 +5,7 @@
  * schemas. A connector never sees the journal, the approvals or other connectors: the host
  * (registry.ts, conductor/steps/connector.ts) does that around it.
  */
+import type { TrustEndpoint } from '@keel/schemas';
 import type { z } from 'zod';
 
 /**
@@ -90,4 +91,14 @@ export interface Connector {
   events: Record<string, ConnectorEvent>;
   source?: EventSource;
   probe(ctx: Omit<ActionContext, 'idempotencyKey'>): Promise<ProbeResult>;
+  /**
+   * For a connector whose actions are discovered, not declared (an MCP server's tools): lists
+   * them into `actions`. Hosts await it before reading `actions` (runs, agent tools, the editor);
+   * it lists once, and after a failure the next call tries again.
+   */
+  prepare?(ctx: Omit<ActionContext, 'idempotencyKey'>): Promise<void>;
+  /** False while a discovering connector's `actions` are not listed yet; absent means always known. */
+  readonly actionsKnown?: boolean;
+  /** What the operator consents to before it starts or calls anything (an MCP server's command line). */
+  readonly endpoint?: TrustEndpoint;
 }

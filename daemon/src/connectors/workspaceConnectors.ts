@@ -15,6 +15,11 @@ export interface ConnectorPort {
   find(use: string): ConnectorInstance | null;
   /** What a runbook may write in `use:` (for error messages). */
   names(): string[];
+  /**
+   * Makes the instance's `actions` known before they are read: a connector that discovers them
+   * (an MCP server) lists them now, once; rejects when it cannot (untrusted, the server is down).
+   */
+  prepare(instance: ConnectorInstance, signal: AbortSignal): Promise<void>;
   decide(instance: ConnectorInstance, action: string, input: unknown): ActionDecision;
   context(instance: ConnectorInstance, idempotencyKey: string, signal: AbortSignal): ActionContext;
 }
@@ -72,10 +77,18 @@ export class WorkspaceConnectors implements ConnectorPort {
     );
   }
 
+  async prepare(instance: ConnectorInstance, signal: AbortSignal): Promise<void> {
+    await instance.connector.prepare?.(this.probeContext(instance, signal));
+  }
+
   context(instance: ConnectorInstance, idempotencyKey: string, signal: AbortSignal): ActionContext {
+    return { ...this.probeContext(instance, signal), idempotencyKey };
+  }
+
+  /** What a probe or a listing of actions runs with: no idempotency key, credentials redacted. */
+  probeContext(instance: ConnectorInstance, signal: AbortSignal): Omit<ActionContext, 'idempotencyKey'> {
     return {
       workspace: this.options.workspace,
-      idempotencyKey,
       credential: credentialResolver(instance, this.options.secrets, this.options.env, this.options.redact),
       config: instance.config,
       signal,

@@ -74,7 +74,10 @@ export function connectorProblems(
             ['steps', i, 'tools', t],
             `no connector "${tool.slice(0, dot)}" (available: ${available}); name it under "connectors:" in keel.yaml`,
           );
-        else if (!instance.connector.actions[tool.slice(dot + 1)])
+        else if (
+          instance.connector.actionsKnown !== false &&
+          !instance.connector.actions[tool.slice(dot + 1)]
+        )
           at(
             ['steps', i, 'tools', t],
             `${instance.use} has no action "${tool.slice(dot + 1)}" (it has: ${Object.keys(instance.connector.actions).join(', ')})`,
@@ -91,6 +94,8 @@ export function connectorProblems(
       );
       return;
     }
+    // An MCP server not listed yet (untrusted, not started): its action names cannot be checked.
+    if (instance.connector.actionsKnown === false) return;
     const action = instance.connector.actions[step.action];
     if (!action) {
       at(

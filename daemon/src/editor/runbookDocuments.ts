@@ -51,8 +51,11 @@ export interface RunbookDocumentsOptions {
   diagnostics: LiveDiagnosticsSink;
   /** Problems of the text's hand-offs against the saved runbooks (a missing runbook, a cycle). */
   handoffProblems?: (node: HandoffNode) => Promise<Problem[]>;
-  /** The workspace's connectors now (keel.yaml's and the built-ins), for `use:` and `with:`. */
-  connectors?: () => ConnectorInstance[];
+  /**
+   * The workspace's connectors now (keel.yaml's and the built-ins), for `use:` and `with:`; an MCP
+   * server's tools once it listed them.
+   */
+  connectors?: () => ConnectorInstance[] | Promise<ConnectorInstance[]>;
 }
 
 export class RunbookDocuments {
@@ -65,22 +68,24 @@ export class RunbookDocuments {
   constructor(private readonly options: RunbookDocumentsOptions) {}
 
   listen(connection: Connection): void {
-    this.documents.onDidChangeContent(({ document }) => this.check(document));
+    this.documents.onDidChangeContent(({ document }) => {
+      this.check(document).catch(() => undefined);
+    });
     this.documents.onDidClose(({ document }) => {
       if (this.live.delete(document.uri)) this.options.diagnostics.clearLive(document.uri);
     });
-    connection.onCompletion((params) => {
-      const at = this.locate(params);
+    connection.onCompletion(async (params) => {
+      const at = await this.locate(params);
       return at ? at.assist.complete(at.document.getText(), at.offset, (o) => at.document.positionAt(o)) : [];
     });
-    connection.onHover((params) => {
-      const at = this.locate(params);
+    connection.onHover(async (params) => {
+      const at = await this.locate(params);
       return at ? at.assist.hover(at.document.getText(), at.offset, (o) => at.document.positionAt(o)) : null;
     });
     this.documents.listen(connection);
   }
 
-  private check(document: TextDocument): void {
+  private async check(document: TextDocument): Promise<void> {
     const classified = this.classify(document.uri);
     if (!classified) {
       // No longer a runbook (keel.yaml moved the folder): the on-disk view applies.
@@ -93,7 +98,10 @@ export class RunbookDocuments {
       return;
     }
     const parsed = parseRunbook(text, classified.path);
-    const instances = this.options.connectors?.() ?? [];
+    const version = document.version;
+    const instances = (await this.options.connectors?.()) ?? [];
+    // The text changed while an MCP server listed its tools: the newer check publishes.
+    if (this.documents.get(document.uri)?.version !== version) return;
     this.publish(document.uri, [
       ...parsed.problems,
       ...(parsed.runbook
@@ -104,7 +112,6 @@ export class RunbookDocuments {
     ]);
     if (!parsed.runbook || !this.options.handoffProblems) return;
     // Hand-offs need the other runbooks: their problems follow, unless the text changed meanwhile.
-    const version = document.version;
     this.options
       .handoffProblems({ path: classified.path, text, runbook: parsed.runbook })
       .then((problems) => {
@@ -119,11 +126,16 @@ export class RunbookDocuments {
     this.options.diagnostics.setLive(uri, problems);
   }
 
-  private locate(params: TextDocumentPositionParams) {
+  private async locate(params: TextDocumentPositionParams) {
+    const classified = this.documents.get(params.textDocument.uri)
+      ? this.classify(params.textDocument.uri)
+      : null;
+    if (!classified) return null;
+    const assist = await this.assist(classified.kind);
+    // Read after the wait: the position is the editor's for the text as it is now.
     const document = this.documents.get(params.textDocument.uri);
-    const classified = document ? this.classify(document.uri) : null;
-    if (!document || !classified) return null;
-    return { document, offset: document.offsetAt(params.position), assist: this.assist(classified.kind) };
+    if (!document) return null;
+    return { document, offset: document.offsetAt(params.position), assist };
   }
 
   /** Runbooks are `<dir>/**.yaml`; test files are `<dir>/tests/*.test.yaml`; the rest is not ours. */
@@ -137,9 +149,12 @@ export class RunbookDocuments {
     return /^tests\/[^/]+\.test\.ya?ml$/.test(inside) ? { kind: 'runbookTest', path } : null;
   }
 
-  private assist(kind: RunbookKind): SchemaAssist {
-    const instances = this.options.connectors?.() ?? [];
-    const signature = instances.map((i) => `${i.use}=${i.connector.id}`).join(',');
+  private async assist(kind: RunbookKind): Promise<SchemaAssist> {
+    const instances = (await this.options.connectors?.()) ?? [];
+    // Its actions too: an MCP server's tools appear once it listed them.
+    const signature = instances
+      .map((i) => `${i.use}=${i.connector.id}:${Object.keys(i.connector.actions).join('|')}`)
+      .join(',');
     if (this.assists === null || signature !== this.assistConnectors) {
       this.assistConnectors = signature;
       this.assists = {

@@ -61,7 +61,7 @@ export function serveOverLsp(connection: Connection, daemon: Daemon): ServerCapa
     runbooksDir: () => daemon.runbooksDir,
     diagnostics,
     handoffProblems: (node) => daemon.handoffProblems(node),
-    connectors: () => daemon.connectorInstances(),
+    connectors: () => daemon.editorConnectors(),
   });
   runbooks.listen(connection);
   return RUNBOOK_DOCUMENT_CAPABILITIES;

@@ -57,10 +57,10 @@ function isBuiltIn(name: string): name is BuiltInTool {
  * A connector action as a tool: `email.send` is `email_send`, its parameters the JSON Schema of
  * the action's input. (`fs.outbox@1` keeps its own name, `outbox_write`, so recorded runs match.)
  */
-function connectorTool(runtime: StepRuntime, allowed: string): ToolDefinition {
+async function connectorTool(runtime: StepRuntime, allowed: string): Promise<ToolDefinition> {
   const dot = allowed.lastIndexOf('.');
   const [use, actionName] = [allowed.slice(0, dot), allowed.slice(dot + 1)];
-  const { action } = resolveAction(runtime, use, actionName);
+  const { action } = await resolveAction(runtime, use, actionName);
   return {
     type: 'function',
     function: {
@@ -77,17 +77,21 @@ export function connectorToolName(allowed: string): string {
 
 /** The tools the model is offered: the step's allow-list, then one per runbook it may hand off to. */
 export async function agentTools(step: AgentStep, runtime: StepRuntime): Promise<ToolDefinition[]> {
-  const tools = step.tools.map((name) => {
-    if (isBuiltIn(name)) return TOOLS[name];
-    try {
-      return connectorTool(runtime, name);
-    } catch (error) {
-      throw new StepFailedError(
-        `agent step "${step.id}" cannot offer the tool ${name}: ${(error as Error).message}`,
-        false,
-      );
+  const tools: ToolDefinition[] = [];
+  for (const name of step.tools) {
+    if (isBuiltIn(name)) {
+      tools.push(TOOLS[name]);
+      continue;
     }
-  });
+    tools.push(
+      await connectorTool(runtime, name).catch((error: unknown) => {
+        throw new StepFailedError(
+          `agent step "${step.id}" cannot offer the tool ${name}: ${(error as Error).message}`,
+          error instanceof StepFailedError && error.retryable,
+        );
+      }),
+    );
+  }
   for (const name of step.runbooks) {
     const target = await runtime.handoffTarget(name).catch((error: unknown) => {
       throw new StepFailedError(

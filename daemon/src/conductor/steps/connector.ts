@@ -35,12 +35,15 @@ export async function runConnector(step: ConnectorStep, runtime: StepRuntime): P
   return { output: await callConnector(runtime, `${runtime.runId}:${step.id}`, step.use, step.action, args) };
 }
 
-/** The instance and action a `use:` and an action name mean, or a failure saying what exists. */
-export function resolveAction(
-  runtime: Pick<StepRuntime, 'connectors'>,
+/**
+ * The instance and action a `use:` and an action name mean, or a failure saying what exists. A
+ * connector that discovers its actions (an MCP server) lists them first, once.
+ */
+export async function resolveAction(
+  runtime: Pick<StepRuntime, 'connectors' | 'signal'>,
   use: string,
   actionName: string,
-): { instance: ConnectorInstance; action: ConnectorAction } {
+): Promise<{ instance: ConnectorInstance; action: ConnectorAction }> {
   const instance = runtime.connectors.find(use);
   if (!instance) {
     throw new StepFailedError(
@@ -49,6 +52,12 @@ export function resolveAction(
       false,
     );
   }
+  await runtime.connectors.prepare(instance, runtime.signal).catch((error: unknown) => {
+    // Retryable: a server that would not start may start on the step's next attempt.
+    throw new StepFailedError(
+      `${use} cannot list its actions: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  });
   const action = instance.connector.actions[actionName];
   if (!action) {
     throw new StepFailedError(
@@ -67,7 +76,7 @@ export async function callConnector(
   actionName: string,
   args: Record<string, unknown>,
 ): Promise<unknown> {
-  const { instance, action } = resolveAction(runtime, use, actionName);
+  const { instance, action } = await resolveAction(runtime, use, actionName);
   const parsed = action.input.safeParse(args);
   if (!parsed.success) {
     throw new StepFailedError(

@@ -49,15 +49,44 @@ export function isStdio(config: McpServerConfig): config is McpStdioConfig {
   return 'command' in config;
 }
 
+/** `use: mcp` (or `mcp@1`): the entry is an MCP server, not a built-in connector. */
+export function isMcpUse(use: string): boolean {
+  return /^mcp(@1)?$/.test(use);
+}
+
+const SHAPES =
+  'Write either { use: mcp, command: [program, arg...], env: {...}, cwd: folder } or { use: mcp, url: https://... }.';
+
+/**
+ * Checks a keel.yaml entry against the shape it means (`url` → remote, else local), so each issue
+ * has the path of its setting rather than one "matches neither" for the whole entry.
+ */
+export function checkMcpConfig(
+  raw: unknown,
+): { config: McpServerConfig } | { issues: { path: (string | number)[]; message: string }[] } {
+  const remote = typeof raw === 'object' && raw !== null && 'url' in raw && !('command' in raw);
+  const parsed = (remote ? McpHttpConfig : McpStdioConfig).safeParse(raw);
+  if (parsed.success) return { config: parsed.data };
+  return {
+    issues: parsed.error.issues.map((issue) => ({
+      path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+      message:
+        issue.code === 'unrecognized_keys'
+          ? `${issue.message} (an MCP server takes ${Object.keys((remote ? McpHttpConfig : McpStdioConfig).shape).join(', ')})`
+          : issue.message,
+    })),
+  };
+}
+
 /** Parses a keel.yaml entry, with an error that names the connector and what to write. */
 export function parseMcpConfig(name: string, raw: unknown): McpServerConfig {
-  const parsed = McpServerConfig.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  throw new Error(
-    `keel.yaml connectors.${name}: not an MCP server: ${z.prettifyError(parsed.error)}\n` +
-      'Write either { use: mcp, command: [program, arg...], env: {...}, cwd: folder } ' +
-      'or { use: mcp, url: https://... }.',
+  const checked = checkMcpConfig(raw);
+  if ('config' in checked) return checked.config;
+  const issues = checked.issues.map(
+    (issue) =>
+      `${issue.path.length ? `connectors.${name}.${issue.path.join('.')}` : `connectors.${name}`}: ${issue.message}`,
   );
+  throw new Error(`keel.yaml connectors.${name}: not an MCP server: ${issues.join('; ')}\n${SHAPES}`);
 }
 
 /** The credential names the entry refers to (`{ credential: NAME }` in env or headers). */

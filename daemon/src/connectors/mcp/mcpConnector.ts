@@ -5,6 +5,7 @@
  * operator's, and changes nothing. MCP has no idempotency keys and no way to ask whether a call
  * happened, so no action has `find`: the conductor treats an interrupted call as unknown.
  */
+import type { TrustEndpoint } from '@keel/schemas';
 import type { ActionContext, Connector, ConnectorAction, ProbeResult } from '../sdk';
 import { credentialNames, McpServerConfig, parseMcpConfig } from './mcpConfig';
 import { McpSession, type McpHost } from './mcpSession';
@@ -25,6 +26,9 @@ export interface McpConnector extends Connector {
   readonly session: McpSession;
   /** Lists the server's tools again (starting it if needed) and makes them this connector's actions. */
   refresh(ctx: ProbeContext): Promise<string[]>;
+  /** Lists the tools unless they are listed already (see Connector.prepare). */
+  prepare(ctx: ProbeContext): Promise<void>;
+  readonly endpoint: TrustEndpoint;
   /** Stops the server's process (or closes the HTTP session): on daemon stop or a config change. */
   close(): Promise<void>;
 }
@@ -38,6 +42,7 @@ export function mcpConnector(name: string, rawConfig: unknown, host: McpHost): M
   const session = new McpSession(name, config, host);
   const actions: Record<string, McpToolAction> = {};
 
+  let listed = false;
   const refresh = async (ctx: ProbeContext): Promise<string[]> => {
     const tools = await session.listTools(ctx, ctx.signal);
     for (const key of Object.keys(actions)) delete actions[key];
@@ -53,7 +58,25 @@ export function mcpConnector(name: string, rawConfig: unknown, host: McpHost): M
         `keel.yaml connectors.${name}.tools names tools the MCP server does not offer: ${unknown.join(', ')}`,
       );
     }
+    listed = true;
     return tools.map((tool) => tool.name);
+  };
+
+  // Listed once for every host that needs the tools; a failed listing is forgotten, so the next
+  // use tries again (the server may be up by then, or the operator has trusted it).
+  let listing: Promise<void> | null = null;
+  const prepare = (ctx: ProbeContext): Promise<void> => {
+    if (listed) return Promise.resolve();
+    listing ??= refresh(ctx).then(
+      () => {
+        listing = null;
+      },
+      (error: unknown) => {
+        listing = null;
+        throw error;
+      },
+    );
+    return listing;
   };
 
   return {
@@ -66,7 +89,12 @@ export function mcpConnector(name: string, rawConfig: unknown, host: McpHost): M
     actions,
     events: {},
     session,
+    endpoint: session.endpoint,
+    get actionsKnown() {
+      return listed;
+    },
     refresh,
+    prepare,
     close: () => session.close(),
     async probe(ctx: ProbeContext): Promise<ProbeResult> {
       const checkedAt = new Date().toISOString();
