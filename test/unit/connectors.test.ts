@@ -164,3 +164,84 @@ describe('runbook editor', () => {
     ]);
   });
 });
+
+describe('MCP servers in keel.yaml', () => {
+  const FILES = {
+    use: 'mcp',
+    command: ['node', 'server.js', '.'],
+    cwd: 'data',
+    tools: { read_file: 'read' },
+  };
+
+  it('are instances under their keel.yaml name, one connector per entry, kept until the entry changes', () => {
+    const mcp = new ConnectorRegistry();
+    const first = mcp.instances(config({ connectors: { files: FILES } }));
+    expect(first.issues).toEqual([]);
+    const files = findInstance(first.instances, 'files');
+    expect(files?.connector.id).toBe('mcp.files@1');
+    expect(files?.connector.actionsKnown).toBe(false);
+    // The same settings, read again (in another key order): the same connector, so the same process.
+    const again = mcp.instances(
+      config({ connectors: { files: Object.fromEntries(Object.entries(FILES).reverse()) } }),
+    );
+    expect(findInstance(again.instances, 'files')?.connector).toBe(files?.connector);
+    const edited = mcp.instances(config({ connectors: { files: { ...FILES, cwd: 'other' } } }));
+    expect(findInstance(edited.instances, 'files')?.connector).not.toBe(files?.connector);
+    expect(mcp.trustEndpoints(config({ connectors: { files: FILES } }))).toEqual([
+      { purpose: 'mcp', origin: '"files": node server.js . (in data)', apiKeyEnv: null },
+    ]);
+  });
+
+  it('name each broken setting at its path, and the credentials an entry refers to', () => {
+    const { instances, issues } = new ConnectorRegistry().instances(
+      config({
+        connectors: {
+          a: { use: 'mcp', command: [], tools: { x: 'dangerous' } },
+          b: { use: 'mcp@1', url: 'ftp://example.com' },
+          c: { use: 'mcp', command: ['srv'], shell: true },
+          d: { use: 'mcp', command: ['srv'], env: { TOKEN_FILE: { credential: 'token' } } },
+        },
+      }),
+    );
+    expect(instances.map((i) => i.name)).toEqual(['fs.outbox']);
+    expect(issues.map((i) => i.path.join('.'))).toEqual([
+      'connectors.a.tools.x',
+      'connectors.a.command',
+      'connectors.b.url',
+      'connectors.c',
+      'connectors.d.credentials',
+    ]);
+    expect(issues[3]?.message).toMatch(/shell.*an MCP server takes/);
+    expect(issues[4]?.message).toMatch(/mcp\.d@1 needs the credential "token"/);
+  });
+
+  it('refuse a secret value in env or headers, not a variable that only looks like one', () => {
+    const parse = (env: Record<string, unknown>) =>
+      WorkspaceConfig.safeParse({ version: 1, connectors: { s: { use: 'mcp', command: ['x'], env } } });
+    expect(parse({ GITHUB_TOKEN: 'ghp_x' }).success).toBe(false);
+    expect(parse({ OPENAI_API_KEY: 'sk-x' }).success).toBe(false);
+    expect(parse({ GITHUB_TOKEN: { credential: 'gh' } }).success).toBe(true);
+    expect(parse({ TOKENIZERS_PARALLELISM: 'false' }).success).toBe(true);
+    const headers = WorkspaceConfig.safeParse({
+      version: 1,
+      connectors: { s: { use: 'mcp', url: 'https://x.example', headers: { Authorization: 'Bearer x' } } },
+    });
+    expect(headers.error?.issues[0]?.path).toEqual(['connectors', 's', 'headers', 'Authorization']);
+  });
+
+  it('an MCP server whose tools are not listed yet has no action names checked in the editor', () => {
+    const { instances } = new ConnectorRegistry().instances(config({ connectors: { files: FILES } }));
+    const text =
+      'apiVersion: keel/v1\nname: t\nrole: R\ndescription: D\nsteps:\n' +
+      '  - { id: a, type: connector, use: files, action: read_file }\n' +
+      '  - { id: b, type: agent, goal: g, tools: [files.write_file] }\n';
+    const problems = connectorProblems(
+      text,
+      'runbooks/t.yaml',
+      Runbook.parse(parseYaml(text)),
+      instances,
+      (u) => findInstance(instances, u),
+    );
+    expect(problems).toEqual([]);
+  });
+});
