@@ -19,6 +19,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ImapFlow } from 'imapflow';
 import { waitFor } from './processes';
 
 const run = promisify(execFile);
@@ -50,6 +51,76 @@ export interface MailServers {
   stop(): Promise<void>;
 }
 
+export interface StoredMessage {
+  uid: number;
+  messageId: string | null;
+  subject: string;
+  flags: string[];
+}
+
+/** The messages in a user's folder, read over IMAP as that user (oldest first). */
+export async function listMessages(
+  servers: MailServers,
+  user: string,
+  folder = 'INBOX',
+): Promise<StoredMessage[]> {
+  const imap = await imapSession(servers, user);
+  try {
+    const lock = await imap.getMailboxLock(folder);
+    try {
+      const exists = imap.mailbox ? imap.mailbox.exists : 0;
+      if (exists === 0) return [];
+      const messages = await imap.fetchAll('1:*', { uid: true, envelope: true, flags: true });
+      return messages.map((message) => ({
+        uid: message.uid,
+        messageId: message.envelope?.messageId ?? null,
+        subject: message.envelope?.subject ?? '',
+        flags: [...(message.flags ?? [])],
+      }));
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await imap.logout();
+  }
+}
+
+/** A logged-in IMAP session as `user` (the caller logs out). */
+export async function imapSession(servers: MailServers, user: string): Promise<ImapFlow> {
+  const account = servers.users[user];
+  if (!account) throw new Error(`No mail user "${user}" (have ${Object.keys(servers.users).join(', ')})`);
+  const imap = new ImapFlow({
+    host: servers.imap.host,
+    port: servers.imap.port,
+    secure: false,
+    auth: { user: account.address, pass: account.password },
+    logger: false,
+    disableAutoIdle: true,
+  });
+  await imap.connect();
+  return imap;
+}
+
+/** Waits until `user`'s folder holds a message whose Message-ID or subject is `match`. */
+export async function waitForMessage(
+  servers: MailServers,
+  user: string,
+  match: string,
+  folder = 'INBOX',
+): Promise<StoredMessage> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const found = (await listMessages(servers, user, folder)).find(
+      (message) => message.messageId === match || message.subject === match,
+    );
+    if (found) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`No message "${match}" in ${user}'s ${folder} after 20 s\n${await servers.logs()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * Starts Dovecot and Postfix with the given users (default alice and bob, password `<name>-secret`)
  * and resolves once both answer on their ports.
@@ -69,7 +140,12 @@ export async function startMailServers(options: { users?: string[] } = {}): Prom
   const users = Object.fromEntries(
     names.map((name) => [name, { address: `${name}@${MAIL_DOMAIN}`, password: `${name}-secret` }]),
   );
-  const ports = { imap: await freePort(), lmtp: await freePort(), auth: await freePort(), smtp: await freePort() };
+  const ports = {
+    imap: await freePort(),
+    lmtp: await freePort(),
+    auth: await freePort(),
+    smtp: await freePort(),
+  };
   const children: ChildProcess[] = [];
   const servers: MailServers = {
     imap: { host: HOST, port: ports.imap },
@@ -215,7 +291,10 @@ namespace inbox {
 `;
 }
 
-async function startPostfix(root: string, ports: { lmtp: number; auth: number; smtp: number }): Promise<ChildProcess> {
+async function startPostfix(
+  root: string,
+  ports: { lmtp: number; auth: number; smtp: number },
+): Promise<ChildProcess> {
   const dir = join(root, 'postfix');
   const conf = join(dir, 'conf');
   await mkdir(conf, { recursive: true });
@@ -314,8 +393,9 @@ function exitWatch(child: ChildProcess, name: string): Promise<number | null> {
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   return new Promise((resolve) =>
     child.on('exit', (code, signal) => {
-      // Stopped by stopAll: what it said on the way out ("Terminated") is noise.
-      if (signal === null && output.trim() !== '') process.stderr.write(`[${name}] ${output}`);
+      // Stopped by stopAll (a signal, or the shell's 128 + SIGTERM): its "Terminated" is noise.
+      if (signal === null && code !== 143 && output.trim() !== '')
+        process.stderr.write(`[${name}] ${output}`);
       resolve(code);
     }),
   );
@@ -345,7 +425,10 @@ async function greeting(port: number, prefix: string): Promise<void> {
 }
 
 /** One SMTP transaction, no AUTH: Postfix accepts it only for @keel.test recipients. */
-async function smtpDeliver(port: number, message: { from: string; to: string[]; raw: string }): Promise<void> {
+async function smtpDeliver(
+  port: number,
+  message: { from: string; to: string[]; raw: string },
+): Promise<void> {
   const socket = connect(port, HOST);
   let buffer = '';
   const replies: string[] = [];
