@@ -101,6 +101,27 @@ export async function imapSession(servers: MailServers, user: string): Promise<I
   return imap;
 }
 
+/**
+ * Gives a folder a new UIDVALIDITY, as a server does when it rebuilds or recreates the folder
+ * (Dovecot's `doveadm mailbox update`, run against this instance's config).
+ */
+export async function changeUidValidity(servers: MailServers, user: string, folder: string, value: number) {
+  const account = servers.users[user];
+  if (!account) throw new Error(`No mail user "${user}"`);
+  const config = join(servers.root, 'dovecot', 'dovecot.conf');
+  await run('/usr/bin/doveadm', [
+    '-c',
+    config,
+    'mailbox',
+    'update',
+    '-u',
+    account.address,
+    '--uid-validity',
+    String(value),
+    folder,
+  ]);
+}
+
 /** Waits until `user`'s folder holds a message whose Message-ID or subject is `match`. */
 export async function waitForMessage(
   servers: MailServers,

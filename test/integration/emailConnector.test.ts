@@ -23,6 +23,7 @@ import {
   SENDING_KEYWORD,
 } from '../../daemon/src/connectors/email/send';
 import {
+  changeUidValidity,
   imapSession,
   listMessages,
   startMailServers,
@@ -214,6 +215,33 @@ describe('email@1 mailbox', () => {
       '<order-3@example.org>',
     ]);
     expect((await poll(third.cursor, context('bob'))).events).toEqual([]);
+  });
+
+  it('after a UIDVALIDITY change fires only mail that arrived since, not the whole folder again', async () => {
+    const poll = (cursor: string | null, ctx: ActionContext) => receivedSource.poll(cursor, ctx);
+    const bob = mail.users.bob!.address;
+    const deliver = async (id: string) => {
+      await mail.deliver({
+        from: 'c@example.org',
+        to: [bob],
+        raw: `Subject: ${id}\nMessage-ID: <${id}@example.org>\n\n${id}\n`,
+      });
+      await waitForMessage(mail, 'bob', `<${id}@example.org>`);
+    };
+    const start = await poll(null, context('bob'));
+    await deliver('before-change');
+    const seen = await poll(start.cursor, context('bob'));
+    expect(seen.events.map((e) => e.id)).toHaveLength(1);
+    await changeUidValidity(mail, 'bob', 'INBOX', 4242);
+    // INTERNALDATE has one-second resolution: the next arrival must be in a later second.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await deliver('after-change');
+    const next = await poll(seen.cursor, context('bob'));
+    expect(next.events.map((e) => (e.payload as { messageId: string }).messageId)).toEqual([
+      '<after-change@example.org>',
+    ]);
+    expect(next.cursor).toMatch(/^imap1:4242:/);
+    expect((await poll(next.cursor, context('bob'))).events).toEqual([]);
   });
 
   it('moves a message and moves it back; flags it and restores the flag', async () => {
