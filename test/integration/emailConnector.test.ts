@@ -22,14 +22,8 @@ import {
   sendAction as send,
   SENDING_KEYWORD,
 } from '../../daemon/src/connectors/email/send';
-import {
-  changeUidValidity,
-  imapSession,
-  listMessages,
-  startMailServers,
-  waitForMessage,
-  type MailServers,
-} from '../helpers/mailServers';
+import { changeUidValidity, imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
+import { startMailServers, type MailServers } from '../helpers/mailServers';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let mail: MailServers;
