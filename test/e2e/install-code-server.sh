@@ -10,6 +10,9 @@ set -euo pipefail
 
 CS_VERSION="4.100.3"
 APT_PACKAGES=(libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep chromium)
+# The email connector's tests start their own Dovecot and Postfix (test/helpers/mailServers.ts)
+# with their own config files; the system services of these packages are never started.
+APT_PACKAGES+=(dovecot-imapd dovecot-lmtpd postfix)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CS_DIR="${SCRIPT_DIR}/.code-server"
@@ -72,9 +75,22 @@ else
     fi
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix unconfigured: its postinst writes no system main.cf and starts no system mail server.
+  echo 'postfix postfix/main_mailer_type select No configuration' | "${SUDO[@]}" debconf-set-selections
+  # No package's service starts during the install (dovecot's would listen on 143): a policy-rc.d
+  # that denies every start, only for this install, only when the machine has none of its own.
+  policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "${policy}" >/dev/null
+    "${SUDO[@]}" chmod 755 "${policy}"
+  fi
   # Wait for (rather than fail on) an apt/dpkg lock held by someone else.
-  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update
-  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+  status=0
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update || status=$?
+  ((status != 0)) || "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" || status=$?
+  [[ -z "${policy}" ]] || "${SUDO[@]}" rm -f "${policy}"
+  ((status == 0)) || die "apt-get failed (exit ${status}) installing: ${missing[*]}"
 fi
 command -v rg >/dev/null || die "ripgrep (rg) is not on PATH after installing it"
 
