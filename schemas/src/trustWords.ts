@@ -8,6 +8,7 @@ const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
   models: 'model requests (runs)',
   embeddings: 'embeddings requests (indexing and search)',
   mcp: 'MCP tool calls',
+  email: "an email account's login and mail",
 };
 
 /** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
@@ -22,6 +23,13 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
   // A local MCP server is a program Keel would start: say so, with the whole command line.
   if (endpoint.purpose === 'mcp' && !/^https?:\/\//.test(endpoint.origin)) {
     return `Start the local program ${endpoint.origin} and send it MCP tool calls.`;
+  }
+  // A mail server gets the account's password itself, not a key: say so.
+  if (endpoint.purpose === 'email') {
+    const password = endpoint.apiKeyEnv
+      ? `the password in the environment variable ${endpoint.apiKeyEnv}`
+      : "the password from the editor's secret storage";
+    return `Log in to the mail server ${endpoint.origin} with ${password}, and read or send mail there.`;
   }
   const key = endpoint.apiKeyEnv
     ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`

@@ -1,12 +1,21 @@
 /** The connector registry, the action policy and the runbook editor's connector knowledge. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { Runbook, toInputJsonSchema, WorkspaceConfig } from '@keel/schemas';
 import { decideAction } from '../../daemon/src/connectors/actionPolicy';
 import { ConnectorSecrets, credentialResolver } from '../../daemon/src/connectors/credentials';
-import { BUILT_IN_CONNECTORS, ConnectorRegistry, findInstance } from '../../daemon/src/connectors/registry';
+import {
+  BUILT_IN_CONNECTORS,
+  ConnectorRegistry,
+  findInstance,
+  inputJsonSchema,
+} from '../../daemon/src/connectors/registry';
 import { connectorProblems, runbookSchemaWithConnectors } from '../../daemon/src/editor/connectorSchemas';
 import { SchemaAssist } from '../../daemon/src/editor/schemaAssist';
+import { loadConfig } from '../../daemon/src/workspace/config';
 import { notifyConnector } from '../helpers/notifyConnector';
 
 const registry = new ConnectorRegistry([...BUILT_IN_CONNECTORS, notifyConnector]);
@@ -44,7 +53,7 @@ describe('registry', () => {
     expect(issues).toEqual([
       {
         path: ['connectors', 'a', 'use'],
-        message: expect.stringMatching(/no connector "email@9"; Keel has: fs.outbox@1, notify@1/),
+        message: expect.stringMatching(/no connector "email@9"; Keel has: fs.outbox@1, email@1, notify@1/),
       },
       { path: ['connectors', 'b', 'dir'], message: expect.stringMatching(/^notify@1: /) },
       {
@@ -243,5 +252,86 @@ describe('MCP servers in keel.yaml', () => {
       (u) => findInstance(instances, u),
     );
     expect(problems).toEqual([]);
+  });
+});
+
+describe('email accounts in keel.yaml', () => {
+  const MAIL = {
+    use: 'email@1',
+    imap: { host: 'Mail.Example.com', port: 993 },
+    smtp: { host: 'mail.example.com', port: 587, secure: false },
+    user: 'alice@example.com',
+    from: 'Alice <alice@example.com>',
+    credentials: { password: { env: 'KEEL_MAIL_PASSWORD' } },
+  };
+
+  it('are email@1 instances, and their two servers are what the operator trusts', () => {
+    const mail = new ConnectorRegistry();
+    const { instances, issues } = mail.instances(config({ connectors: { mail: MAIL } }));
+    expect(issues).toEqual([]);
+    const instance = findInstance(instances, 'mail');
+    expect(instance?.connector.id).toBe('email@1');
+    expect(instance?.config).toMatchObject({ sentFolder: 'Sent', inbox: 'INBOX', sentCopy: 'append' });
+    const endpoints = [
+      { purpose: 'email', origin: 'imaps://mail.example.com:993', apiKeyEnv: 'KEEL_MAIL_PASSWORD' },
+      { purpose: 'email', origin: 'smtp://mail.example.com:587', apiKeyEnv: 'KEEL_MAIL_PASSWORD' },
+    ];
+    expect(instance?.endpoints).toEqual(endpoints);
+    expect(mail.trustEndpoints(config({ connectors: { mail: MAIL } }))).toEqual(endpoints);
+    // Kept in the editor's secret storage: the same servers, no variable named.
+    const secret = { ...MAIL, credentials: { password: { secret: true } } };
+    expect(mail.trustEndpoints(config({ connectors: { mail: secret } })).map((e) => e.apiKeyEnv)).toEqual([
+      null,
+      null,
+    ]);
+    // Without an entry, email@1 is not offered under its bare name (it needs its settings).
+    expect(findInstance(mail.instances(config({})).instances, 'email@1')).toBeNull();
+    // Its actions' inputs as JSON Schema, for the runbook editor and for agents' tools.
+    const send = inputJsonSchema(instance!.connector.actions.send!);
+    expect(Object.keys(send.properties as object)).toEqual(
+      expect.arrayContaining(['to', 'cc', 'subject', 'text', 'inReplyTo', 'attachments']),
+    );
+    expect(send.required).toEqual(expect.arrayContaining(['to', 'subject', 'text']));
+    expect(Object.keys(inputJsonSchema(instance!.connector.actions.read!).properties as object)).toEqual([
+      'folder',
+      'uid',
+    ]);
+  });
+
+  it('names each broken setting at its line in keel.yaml', async () => {
+    const workspace = await mkdtemp(join(tmpdir(), 'keel-email-config-'));
+    try {
+      await writeFile(
+        join(workspace, 'keel.yaml'),
+        [
+          'version: 1',
+          'connectors:',
+          '  mail:',
+          '    use: email@1',
+          '    imap: { host: mail.example.com, port: 99999 }',
+          '    smtp: { host: mail.example.com }',
+          '    user: alice@example.com',
+          '    sentfolder: Sent',
+          '',
+        ].join('\n'),
+      );
+      const loaded = await loadConfig(workspace);
+      expect(loaded.state).toBe('valid');
+      expect(loaded.problems.map((p) => [p.line, p.message])).toEqual([
+        [5, expect.stringMatching(/^connectors\.mail\.imap\.port: email@1: .*65535/)],
+        [4, expect.stringMatching(/^connectors\.mail\.from: email@1: /)],
+        [4, expect.stringMatching(/^connectors\.mail: email@1: .*sentfolder/)],
+        [
+          4,
+          expect.stringMatching(
+            /^connectors\.mail\.credentials: .*needs the credential "password".*\{ password: \{ env: VARIABLE \} \}/,
+          ),
+        ],
+      ]);
+      // A broken entry names no server to trust, and is no instance: nothing connects.
+      expect(new ConnectorRegistry().trustEndpoints(loaded.config!)).toEqual([]);
+    } finally {
+      await rm(workspace, { recursive: true, force: true });
+    }
   });
 });

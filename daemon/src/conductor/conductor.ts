@@ -126,6 +126,7 @@ export class Conductor {
         secrets: options.connectors?.secrets ?? new ConnectorSecrets(),
         env: options.env ?? process.env,
         redact: (value) => options.log.redact(value),
+        trust: options.trust,
       },
       options.config,
     );

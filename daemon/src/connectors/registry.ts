@@ -8,6 +8,7 @@
 import type { ConnectorConfig, CredentialSource, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { z } from 'zod';
 import { createLogger } from '../log';
+import { emailConnector } from './email';
 import { fsOutbox } from './fsOutbox';
 import { checkMcpConfig, credentialNames, isMcpUse, mcpTrustEndpoint } from './mcp/mcpConfig';
 import type { McpHost } from './mcp/mcpConnector';
@@ -15,7 +16,7 @@ import { McpServers } from './mcp/mcpServers';
 import type { Connector, ConnectorAction } from './sdk';
 
 /** The connectors Keel ships, by id. */
-export const BUILT_IN_CONNECTORS: readonly Connector[] = [fsOutbox];
+export const BUILT_IN_CONNECTORS: readonly Connector[] = [fsOutbox, emailConnector];
 
 /** A connector as runbooks and rules name it: a keel.yaml entry, or a built-in used as is. */
 export interface ConnectorInstance {
@@ -28,6 +29,11 @@ export interface ConnectorInstance {
   config: Record<string, unknown>;
   /** Where each credential comes from. */
   credentials: Record<string, CredentialSource>;
+  /**
+   * What this instance connects to, each consented to by the operator before anything of it runs
+   * (an email account's servers, an MCP server's command line); empty for one that stays local.
+   */
+  endpoints: TrustEndpoint[];
 }
 
 /** A problem with keel.yaml's `connectors:`, at a path inside the file. */
@@ -80,7 +86,8 @@ export class ConnectorRegistry {
     for (const connector of this.byId.values()) {
       const bare = bareName(connector.id);
       if (instances.some((i) => i.name === bare) || !connector.configSchema.safeParse({}).success) continue;
-      instances.push({ name: bare, use: connector.id, connector, config: {}, credentials: {} });
+      const endpoints = connector.trustEndpoints?.({}, {}) ?? [];
+      instances.push({ name: bare, use: connector.id, connector, config: {}, credentials: {}, endpoints });
     }
     return { instances, issues };
   }
@@ -110,7 +117,9 @@ export class ConnectorRegistry {
     }
     issues.push(...credentialIssues(connector.id, connector.credentials, credentials, at));
     if (issues.length > 0) return { issues };
-    return { name, use: name, connector, config: parsed.data ?? {}, credentials };
+    const config = parsed.data ?? {};
+    const endpoints = connector.trustEndpoints?.(config, credentials) ?? [];
+    return { name, use: name, connector, config, credentials, endpoints };
   }
 
   /** An MCP server's entry: its settings as mcpConfig.ts checks them, its server kept running across calls. */
@@ -129,19 +138,32 @@ export class ConnectorRegistry {
     const issues = credentialIssues(`mcp.${name}@1`, credentialNames(checked.config), credentials, at);
     if (issues.length > 0) return { issues };
     const connector = this.mcp.connector(name, checked.config, credentials);
-    return { name, use: name, connector, config: checked.config, credentials };
+    return {
+      name,
+      use: name,
+      connector,
+      config: checked.config,
+      credentials,
+      endpoints: [connector.endpoint],
+    };
   }
 
   /**
-   * What keel.yaml's MCP servers would start or call, for the operator's consent: each entry that
-   * reads as an MCP server, whether or not the rest of it (its credentials) is right yet.
+   * What keel.yaml's connectors would start, call or send credentials to, for the operator's
+   * consent: each MCP server's command line or URL, each email account's servers; for every entry
+   * whose settings read right, whether or not the rest of it (its credentials) is right yet.
    */
   trustEndpoints(config: WorkspaceConfig): TrustEndpoint[] {
     return Object.entries(config.connectors).flatMap(([name, entry]) => {
-      if (!isMcpUse(entry.use)) return [];
-      const { credentials: _credentials, ...settings } = entry;
-      const checked = checkMcpConfig(settings);
-      return 'config' in checked ? [mcpTrustEndpoint(name, checked.config)] : [];
+      const { use, credentials, ...settings } = entry;
+      if (isMcpUse(use)) {
+        const checked = checkMcpConfig({ use, ...settings });
+        return 'config' in checked ? [mcpTrustEndpoint(name, checked.config)] : [];
+      }
+      const connector = this.byId.get(use);
+      if (!connector?.trustEndpoints) return [];
+      const parsed = connector.configSchema.safeParse(settings);
+      return parsed.success ? connector.trustEndpoints(parsed.data, credentials) : [];
     });
   }
 

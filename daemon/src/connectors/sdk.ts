@@ -5,7 +5,7 @@
  * schemas. A connector never sees the journal, the approvals or other connectors: the host
  * (registry.ts, conductor/steps/connector.ts) does that around it.
  */
-import type { TrustEndpoint } from '@keel/schemas';
+import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import type { z } from 'zod';
 
 /**
@@ -101,4 +101,13 @@ export interface Connector {
   readonly actionsKnown?: boolean;
   /** What the operator consents to before it starts or calls anything (an MCP server's command line). */
   readonly endpoint?: TrustEndpoint;
+  /**
+   * Where an instance with these settings would connect and send its credentials (an email
+   * account's IMAP and SMTP servers). The operator consents to each before the host lets any of
+   * the instance's actions, probes or event sources run (see WorkspaceConnectors).
+   */
+  trustEndpoints?(
+    config: Record<string, unknown>,
+    credentials: Record<string, CredentialSource>,
+  ): TrustEndpoint[];
 }

@@ -1,9 +1,11 @@
 /**
  * The connectors of one workspace as runs see them: the instances keel.yaml declares (rebuilt
  * when it changes), the policy that decides their actions, and the context an action runs with,
- * whose credentials are redacted from the moment they are read.
+ * whose credentials are redacted from the moment they are read, and which is only handed out for
+ * an instance whose every endpoint the operator consented to.
  */
-import type { WorkspaceConfig } from '@keel/schemas';
+import type { TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
+import { OperatorError } from '../errors';
 import { decideAction, type ActionDecision } from './actionPolicy';
 import { ConnectorSecrets, credentialResolver, knownCredentials } from './credentials';
 import { ConnectorRegistry, findInstance, type ConnectorInstance } from './registry';
@@ -24,6 +26,12 @@ export interface ConnectorPort {
   context(instance: ConnectorInstance, idempotencyKey: string, signal: AbortSignal): ActionContext;
 }
 
+/** An instance whose servers the operator has not consented to (yet, or since keel.yaml changed). */
+export class UntrustedConnectorError extends OperatorError {}
+
+/** Trusts nothing: where no operator is asked (a replay, a runbook test), nothing is connected to. */
+const NO_TRUST = { allows: (): boolean => false };
+
 export class WorkspaceConnectors implements ConnectorPort {
   private instances: ConnectorInstance[] = [];
   private approvals: WorkspaceConfig['approvals'];
@@ -36,6 +44,8 @@ export class WorkspaceConnectors implements ConnectorPort {
       env: NodeJS.ProcessEnv;
       /** Registers a value that must never be written (logs, journals). */
       redact: (value: string) => void;
+      /** The operator's consent (WorkspaceTrust.allows): an instance's endpoints must each have it. */
+      trust: { allows(endpoint: TrustEndpoint): boolean };
     },
     config: WorkspaceConfig,
   ) {
@@ -85,8 +95,21 @@ export class WorkspaceConnectors implements ConnectorPort {
     return { ...this.probeContext(instance, signal), idempotencyKey };
   }
 
-  /** What a probe or a listing of actions runs with: no idempotency key, credentials redacted. */
+  /**
+   * What a probe or a listing of actions runs with: no idempotency key, credentials redacted.
+   * Refused (before any credential is read) unless the operator consented to every endpoint of
+   * the instance: a keel.yaml edited after trust cannot send a credential anywhere new, even in
+   * the moment before the trust change halts the runs under way.
+   */
   probeContext(instance: ConnectorInstance, signal: AbortSignal): Omit<ActionContext, 'idempotencyKey'> {
+    const refused = instance.endpoints.find((endpoint) => !this.options.trust.allows(endpoint));
+    if (refused) {
+      throw new UntrustedConnectorError(
+        `Keel does not connect the connector "${instance.name}" (${instance.connector.id}) to ${refused.origin}: ` +
+          'the operator has not trusted this workspace with it. Review it with "keel trust" or in ' +
+          "the editor's Keel trust prompt.",
+      );
+    }
     return {
       workspace: this.options.workspace,
       credential: credentialResolver(instance, this.options.secrets, this.options.env, this.options.redact),
@@ -105,6 +128,7 @@ export function builtInConnectors(workspace: string, config: WorkspaceConfig): W
       secrets: new ConnectorSecrets(),
       env: {},
       redact: () => undefined,
+      trust: NO_TRUST,
     },
     config,
   );

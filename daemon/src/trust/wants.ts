@@ -24,8 +24,9 @@ export function originOf(url: string): string {
 }
 
 /**
- * `connectorEndpoints`: what the workspace's connectors would start or call (an MCP server's
- * command line or URL, see connectors/mcp/mcpConfig.ts), computed by the connector registry.
+ * `connectorEndpoints`: what the workspace's connectors would start, call or send a credential to
+ * (an MCP server's command line or URL, see connectors/mcp/mcpConfig.ts; an email account's IMAP
+ * and SMTP servers, see connectors/email/account.ts), computed by the connector registry.
  */
 export function wantsOf(
   config: WorkspaceConfig | null,

@@ -11,16 +11,21 @@ import { defineNotification, defineRequest } from './define';
 /** One place the workspace's settings would send requests to, and the secret they would carry. */
 export const TrustEndpoint = z.object({
   /**
-   * What for: model calls (runs), embeddings (indexing and search), or an MCP server keel.yaml names
-   * as a connector (a local command Keel would start, or a URL it would call).
+   * What for: model calls (runs), embeddings (indexing and search), an MCP server keel.yaml names
+   * as a connector (a local command Keel would start, or a URL it would call), or the IMAP or SMTP
+   * server of an email account keel.yaml names (it receives the account's password).
    */
-  purpose: z.enum(['models', 'embeddings', 'mcp']),
+  purpose: z.enum(['models', 'embeddings', 'mcp', 'email']),
   /**
-   * `scheme://host:port` of the endpoint, as named in keel.yaml; for a local MCP server, the whole
-   * command line with its folder and environment (`mcp files: npx -y server /data (in ., env A=b)`).
+   * `scheme://host:port` of the endpoint, as named in keel.yaml (`imaps://mail.example.com:993`,
+   * `smtp://127.0.0.1:25` for a mail server); for a local MCP server, the whole command line with
+   * its folder and environment (`mcp files: npx -y server /data (in ., env A=b)`).
    */
   origin: z.string(),
-  /** The environment variable whose value would be sent as the bearer token, if any. */
+  /**
+   * The environment variable whose value would be sent as the bearer token (for a mail server: as
+   * the account's password), if any.
+   */
   apiKeyEnv: z.string().nullable(),
 });
 export type TrustEndpoint = z.infer<typeof TrustEndpoint>;

@@ -5,18 +5,20 @@
  */
 import { ImapFlow } from 'imapflow';
 import { createTransport } from 'nodemailer';
+import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { z } from 'zod';
 import type { ActionContext } from '../sdk';
 
 const server = (defaultPort: number) =>
-  z.object({
+  z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(defaultPort),
     /** TLS from the first byte (993, 465). Without it, STARTTLS is required off loopback. */
     secure: z.boolean().default(true),
   });
 
-export const emailConfigSchema = z.object({
+/** Strict: a misspelt setting (`sentfolder`) is an error at its line, not a silent default. */
+export const emailConfigSchema = z.strictObject({
   imap: server(993),
   smtp: server(465),
   /** The login name for both servers. */
@@ -37,6 +39,30 @@ export const emailConfigSchema = z.object({
 export type EmailSettings = z.infer<typeof emailConfigSchema>;
 
 type Context = Omit<ActionContext, 'idempotencyKey'>;
+
+/**
+ * The account's two servers, as the operator consents to them before Keel connects: each receives
+ * the password (from the variable keel.yaml names, or the editor's secret storage). The scheme says
+ * whether TLS starts at once, so a keel.yaml edit that drops it asks again. Settings that do not
+ * parse name no endpoint: such an entry is no instance either, so nothing connects.
+ */
+export function emailTrustEndpoints(
+  config: Record<string, unknown>,
+  credentials: Record<string, CredentialSource>,
+): TrustEndpoint[] {
+  const parsed = emailConfigSchema.safeParse(config);
+  if (!parsed.success) return [];
+  const password = credentials.password;
+  const apiKeyEnv = password && 'env' in password ? password.env : null;
+  const origin = (scheme: string, { host, port, secure }: EmailSettings['imap']) => {
+    const name = host.toLowerCase();
+    return `${scheme}${secure ? 's' : ''}://${name.includes(':') ? `[${name}]` : name}:${port}`;
+  };
+  return [
+    { purpose: 'email', origin: origin('imap', parsed.data.imap), apiKeyEnv },
+    { purpose: 'email', origin: origin('smtp', parsed.data.smtp), apiKeyEnv },
+  ];
+}
 
 /** The connector's settings with defaults applied (the host validated them already). */
 export function settings(ctx: Context): EmailSettings {
