@@ -48,11 +48,11 @@ const NOTIFY_INTERVAL_MS = 250;
  */
 const CONCURRENT_SEARCHES = Math.max(2, availableParallelism());
 /**
- * Optimizing (compacting files, folding new rows into the indexes) takes seconds at 100k chunks,
- * but runs beside the writes (chunkIndex.ts). Every write adds files that each search then opens
- * and scans: under steady writes searches slowed 2-3x and the daemon held 500+ files open within
- * a minute. So it runs after this many writes, or this long after the first write not yet
- * optimized, or when writes pause.
+ * Saves go to a small table of the newest chunks (chunkIndex.ts), folded into the main table after
+ * this many writes, or this long after the first write not yet folded, or when writes pause. The
+ * main table is compacted (a minute at 100k chunks on a busy machine, beside the writes) after
+ * several folds or when writes pause: every write to it adds files that each search then opens
+ * and scans (under steady writes searches slowed 2-3x and the daemon held 500+ files open).
  */
 const OPTIMIZE_AFTER_WRITES = 50;
 const OPTIMIZE_WITHIN_MS = 20_000;
@@ -517,27 +517,30 @@ export class MemoryService {
     this.unoptimized.writes++;
     this.unoptimized.lastChange = change;
     const { writes, since } = this.unoptimized;
-    if (writes >= OPTIMIZE_AFTER_WRITES || Date.now() - since >= OPTIMIZE_WITHIN_MS) this.optimize();
+    if (writes >= OPTIMIZE_AFTER_WRITES || Date.now() - since >= OPTIMIZE_WITHIN_MS) this.optimize(false);
   }
 
   private scheduleOptimize(): void {
     if (this.optimizeTimer) clearTimeout(this.optimizeTimer);
     this.optimizeTimer = setTimeout(() => {
       this.optimizeTimer = null;
-      if (this.writer.pending === 0 && this.unoptimized.writes > 0) this.optimize();
+      if (this.writer.pending === 0 && this.unoptimized.writes > 0) this.optimize(true);
     }, OPTIMIZE_AFTER_IDLE_MS);
     this.optimizeTimer.unref();
   }
 
-  private optimize(): void {
+  private optimize(full: boolean): void {
     if (this.closed || this.rebuilding) return;
     const writes = this.unoptimized.writes;
     this.unoptimized.writes = 0;
     const started = Date.now();
-    this.stores.chunkIndex.optimize().then(
-      (ran) => {
-        if (ran) this.options.log.info('optimized the search index', { writes, ms: Date.now() - started });
-        else this.optimizeLater(writes); // one was running
+    this.stores.chunkIndex.optimize({ full }).then(
+      (done) => {
+        const ms = Date.now() - started;
+        if (done === 'compacted') this.options.log.info('optimized the search index', { writes, ms });
+        else if (done === 'folded')
+          this.options.log.debug('folded the newest writes into the index', { writes, ms });
+        else this.optimizeLater(writes); // a compaction was running
       },
       (error: unknown) => {
         this.unoptimized.writes += writes; // retried after the next write, not in a loop

@@ -1,11 +1,20 @@
 /**
  * The search side of the index, in LanceDB: one row per chunk with its vector and the text for
  * LanceDB's native full-text (BM25) index. Owns the table's schema, its indexes and their upkeep.
+ *
+ * Two tables: the main one (`chunks`, everything up to the last fold) and a small one of the
+ * newest writes (`chunks_recent`, recentChunks.ts). Saves go to the small one, which stays cheap to
+ * search and to compact; it is folded into the main table in one write when it has grown or writes
+ * pause, and the main table is compacted after several folds (by write volume) or when writes
+ * pause. A search asks both and shows, for a path written since the fold, only its newest rows.
+ * Full-text scores of the small table come from its own statistics, so until the next fold (a
+ * few seconds after writes pause) a just-saved chunk's BM25 score is only roughly comparable.
  */
 import { availableParallelism } from 'node:os';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import type { Logger } from '../../log';
+import { RECENT_TABLE, RecentChunks } from './recentChunks';
 
 export interface ChunkRow {
   id: string;
@@ -61,6 +70,12 @@ export const VECTOR_INDEX_MIN_ROWS = 20_000;
  */
 const VECTOR_PARTITIONS = 256;
 const VECTOR_PROBES = 96;
+/** Batches this large go straight into the main table when nothing is held in the small one. */
+const DIRECT_ROWS = 1_000;
+/** The small table is folded into the main one when it holds this many chunks. */
+const FOLD_ROWS = 2_000;
+/** The main table is compacted after this many folds, even while writes go on. */
+const OPTIMIZE_AFTER_FOLDS = 6;
 const FTS_OPTIONS = {
   withPosition: false,
   stem: true,
@@ -68,6 +83,32 @@ const FTS_OPTIONS = {
   language: 'English',
   asciiFolding: true,
 };
+
+/**
+ * The paths whose newest rows are in the small table, as one search saw them when it started; a
+ * fold waits until no search holds the previous view before it empties the small table.
+ */
+class RecentView {
+  private readers = 0;
+  private idle: (() => void) | null = null;
+
+  constructor(readonly paths: ReadonlySet<string>) {}
+
+  async read<T>(search: (view: RecentView) => Promise<T>): Promise<T> {
+    this.readers++;
+    try {
+      return await search(this);
+    } finally {
+      if (--this.readers === 0) this.idle?.();
+    }
+  }
+
+  /** Resolves once no search that started with this view is still running. */
+  unused(): Promise<void> {
+    if (this.readers === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+}
 
 export class ChunkIndex {
   private hasFtsIndex = false;
@@ -77,23 +118,25 @@ export class ChunkIndex {
    * LanceDB transactions conflict, and an index build racing a delete can resurrect deleted rows.
    */
   private changes: Promise<unknown> = Promise.resolve();
-  /** The optimization under way: it runs beside the writes, which then only append (below). */
-  private optimizing: Promise<void> | null = null;
-  /** The whole of optimize(), from waiting for its turn to the deletes that follow it. */
-  private optimizeRun: Promise<boolean> | null = null;
   /**
-   * Paths written while an optimization runs, with their newest rows. Their older rows are still in
-   * the table (a delete would preempt the compaction, which LanceDB then abandons); searches hide
-   * them, and they are deleted once the optimization has committed.
+   * The compaction of the main table under way: it runs beside the writes, which meanwhile only
+   * go to the small table (LanceDB abandons a compaction that a delete preempts), and no fold runs.
    */
-  private readonly superseded = new Map<string, ChunkRow[]>();
+  private optimizing: Promise<void> | null = null;
+  /** The whole of optimize(), from the fold before it to the compaction's end. */
+  private optimizeRun: Promise<'busy' | 'folded' | 'compacted'> | null = null;
+  private foldsSinceOptimize = 0;
+  private view: RecentView;
 
   private constructor(
     private readonly db: lancedb.Connection,
     private table: lancedb.Table,
+    private recent: RecentChunks,
     readonly dimensions: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.view = new RecentView(new Set(recent.paths()));
+  }
 
   /** Opens (or creates) the chunk table in `dir`. Throws if the store cannot be read. */
   static async open(dir: string, dimensions: number, log: Logger): Promise<ChunkIndex> {
@@ -121,8 +164,12 @@ export class ChunkIndex {
       await db.dropTable(TABLE);
       table = await db.createEmptyTable(TABLE, schema(dimensions));
     }
-    const index = new ChunkIndex(db, table, dimensions, log);
+    const recent = await openRecent(db, dimensions, built !== undefined && built !== dimensions);
+    const index = new ChunkIndex(db, table, recent, dimensions, log);
     await index.verify();
+    // Rows of the small table's paths left in the main table by a crash (during a fold, or during
+    // a compaction, when deletes wait) go now: the small table holds the newest.
+    await index.deleteHidden(recent.paths());
     return index;
   }
 
@@ -139,6 +186,7 @@ export class ChunkIndex {
     this.hasVectorIndex = indices.some((i) => i.columns.includes('vector'));
     await this.table.query().select(['id']).limit(1).toArray();
     await this.table.countRows();
+    await this.recent.verify();
   }
 
   /**
@@ -164,10 +212,22 @@ export class ChunkIndex {
         .select(['id'])
         .toArray();
     }
+    await this.recent.probe();
   }
 
+  /** Chunks searchable now: the main table's, less those of paths rewritten since the fold. */
   async countRows(): Promise<number> {
-    return this.table.countRows();
+    let hidden = 0;
+    const paths = [...this.view.paths];
+    for (let i = 0; i < paths.length; i += 500) {
+      hidden += await this.table.countRows(
+        `path IN (${paths
+          .slice(i, i + 500)
+          .map(sqlString)
+          .join(', ')})`,
+      );
+    }
+    return (await this.table.countRows()) - hidden + this.recent.rows;
   }
 
   /** Replaces every chunk of `paths` by `rows` (rows of other paths are untouched). */
@@ -176,12 +236,27 @@ export class ChunkIndex {
   }
 
   private async replaceNow(paths: string[], rows: ChunkRow[]): Promise<void> {
-    if (this.optimizing) return this.appendBeside(paths, rows);
-    await this.rewrite(paths, rows);
+    // A first index, or a large batch with nothing in the small table (a rescan), goes straight in.
+    const first = !this.hasFtsIndex;
+    if ((first || rows.length >= DIRECT_ROWS) && this.recent.empty && !this.optimizing) {
+      await this.rewrite(paths, rows);
+      return;
+    }
+    // The new rows first, then the old ones go: a search meanwhile finds the old or the new text
+    // (the same chunk once, the newest), never neither.
+    await this.recent.write(paths, rows);
+    if (this.optimizing) {
+      // LanceDB abandons a compaction that a delete preempts: searches hide these paths' rows in
+      // the main table until it has committed (then they are deleted).
+      this.view = new RecentView(new Set([...this.view.paths, ...paths]));
+    } else {
+      await this.deleteFromMain(await this.inMain(paths));
+    }
+    if (this.recent.rows >= FOLD_ROWS) await this.foldNow();
   }
 
-  /** During an optimization: appends only, and remembers which paths' older rows to hide and delete. */
-  private async appendBeside(paths: string[], rows: ChunkRow[]): Promise<void> {
+  /** Which of `paths` have rows in the main table (a delete of a path it lacks still costs a commit). */
+  private async inMain(paths: string[]): Promise<string[]> {
     const present = new Set<string>();
     for (let i = 0; i < paths.length; i += 500) {
       const list = paths
@@ -191,32 +266,58 @@ export class ChunkIndex {
       const found = await this.table.query().where(`path IN (${list})`).select(['path']).toArray();
       for (const row of found as { path: string }[]) present.add(String(row.path));
     }
-    const byPath = new Map<string, ChunkRow[]>(paths.map((path) => [path, []]));
-    for (const row of rows) byPath.get(row.path)?.push(row);
-    for (const [path, newest] of byPath) {
-      if (present.has(path) || this.superseded.has(path)) this.superseded.set(path, newest);
+    return [...present];
+  }
+
+  private async deleteFromMain(paths: string[]): Promise<void> {
+    for (let i = 0; i < paths.length; i += 500) {
+      await this.table.delete(
+        `path IN (${paths
+          .slice(i, i + 500)
+          .map(sqlString)
+          .join(', ')})`,
+      );
     }
+  }
+
+  /** Deletes the main table's rows of `paths`, then adds `rows`. */
+  private async rewrite(paths: string[], rows: ChunkRow[]): Promise<void> {
+    await this.deleteFromMain(paths);
     for (let i = 0; i < rows.length; i += 5_000) {
       await this.table.add(rows.slice(i, i + 5_000) as unknown as Record<string, unknown>[]);
     }
   }
 
-  /** Deletes the rows of `paths` (and of paths superseded meanwhile), then adds `rows` and theirs. */
-  private async rewrite(given: string[], givenRows: ChunkRow[]): Promise<void> {
-    const paths = [...new Set([...given, ...this.superseded.keys()])];
-    const rows = [...givenRows];
-    for (const [path, newest] of this.superseded) if (!given.includes(path)) rows.push(...newest);
-    for (let i = 0; i < paths.length; i += 500) {
-      const list = paths
-        .slice(i, i + 500)
-        .map(sqlString)
-        .join(', ');
-      await this.table.delete(`path IN (${list})`);
-    }
-    for (let i = 0; i < rows.length; i += 5_000) {
-      await this.table.add(rows.slice(i, i + 5_000) as unknown as Record<string, unknown>[]);
-    }
-    this.superseded.clear();
+  /**
+   * Deletes the main table's rows of paths written while it was compacted (or before a restart),
+   * which searches hid meanwhile. Not during a compaction.
+   */
+  private async deleteHidden(paths: string[]): Promise<void> {
+    await this.deleteFromMain(await this.inMain(paths));
+    const deleted = new Set(paths);
+    this.view = new RecentView(new Set([...this.view.paths].filter((p) => !deleted.has(p))));
+  }
+
+  /**
+   * Moves the small table's rows into the main one (not while the main table is being compacted).
+   * A crash half way leaves rows in both, which the next open deletes from the main table.
+   */
+  private async foldNow(): Promise<boolean> {
+    if (this.optimizing) return false;
+    if (this.recent.empty) return true;
+    const { rows, upTo } = await this.recent.all();
+    await this.deleteHidden([...this.view.paths]);
+    await this.rewrite([], rows);
+    // The first rows of a main table that had none: it gets its indexes now, before the small
+    // table lets go of them.
+    if (!this.hasFtsIndex) await this.buildIndexes();
+    // A search that read the main table before the rows arrived must still find them here.
+    const previous = this.view;
+    this.view = new RecentView(previous.paths);
+    await previous.unused();
+    await this.recent.forget(upTo);
+    this.foldsSinceOptimize++;
+    return true;
   }
 
   clear(): Promise<void> {
@@ -226,62 +327,48 @@ export class ChunkIndex {
   private async clearNow(): Promise<void> {
     // Only the LanceDB call: the rest of optimize() waits for this queue.
     await this.optimizing?.catch(() => undefined);
-    this.superseded.clear();
     await this.db.dropTable(TABLE);
     this.table = await this.db.createEmptyTable(TABLE, schema(this.dimensions));
+    this.recent.close();
+    this.recent = await openRecent(this.db, this.dimensions, true);
+    this.view = new RecentView(new Set());
     this.hasFtsIndex = false;
     this.hasVectorIndex = false;
   }
 
   /** The nearest chunks by cosine similarity (dot product of unit vectors), best first. */
-  async vectorSearch(vector: Float32Array, limit: number, where: string | null): Promise<ChunkHit[]> {
-    // Dot product equals cosine for unit vectors, and costs a third of it to scan.
-    let query = this.table.vectorSearch(vector).distanceType('dot').limit(this.widened(limit));
-    if (this.hasVectorIndex) query = query.nprobes(VECTOR_PROBES);
-    if (where) query = query.where(where);
-    // Reading the shown columns along with the ranking costs about 1 ms at 100k chunks; reading
-    // them afterwards by id costs 5-12 ms.
-    const rows = await query.select([...DISPLAY_COLUMNS, '_distance']).toArray();
-    const hits = rows.map((row: Record<string, unknown>) => ({
-      view: toView(row),
-      score: 1 - Number(row._distance),
-    }));
-    return this.current(hits).slice(0, limit);
+  vectorSearch(vector: Float32Array, limit: number, where: string | null): Promise<ChunkHit[]> {
+    return this.view.read(async (view) => {
+      // Dot product equals cosine for unit vectors, and costs a third of it to scan.
+      let query = this.table.vectorSearch(vector).distanceType('dot').limit(widened(limit, view));
+      if (this.hasVectorIndex) query = query.nprobes(VECTOR_PROBES);
+      if (where) query = query.where(where);
+      // Reading the shown columns along with the ranking costs about 1 ms at 100k chunks; reading
+      // them afterwards by id costs 5-12 ms.
+      const [main, recent] = await Promise.all([
+        query.select([...DISPLAY_COLUMNS, '_distance']).toArray() as Promise<Record<string, unknown>[]>,
+        this.recent.vectorSearch(vector, limit, where, DISPLAY_COLUMNS),
+      ]);
+      const score = (row: Record<string, unknown>): number => 1 - Number(row._distance);
+      return merged(main, recent, view, score).slice(0, limit);
+    });
   }
 
   /** The best chunks by BM25, best first. */
-  async textSearch(text: string, limit: number, where: string | null): Promise<ChunkHit[]> {
-    if (!this.hasFtsIndex) return [];
-    let query = this.table
-      .query()
-      .fullTextSearch(new lancedb.MatchQuery(text, 'search_text'))
-      .limit(this.widened(limit));
-    if (where) query = query.where(where);
-    const rows = await query.select([...DISPLAY_COLUMNS, '_score']).toArray();
-    const hits = rows.map((row: Record<string, unknown>) => ({
-      view: toView(row),
-      score: Number(row._score),
-    }));
-    return this.current(hits).slice(0, limit);
-  }
-
-  /** Asks for more while superseded rows are still in the table: they are dropped from the answer. */
-  private widened(limit: number): number {
-    return this.superseded.size === 0 ? limit : limit + Math.min(100, limit + this.superseded.size);
-  }
-
-  /** Drops the older rows of paths rewritten during an optimization (each id once, newest text). */
-  private current(hits: ChunkHit[]): ChunkHit[] {
-    if (this.superseded.size === 0) return hits;
-    const seen = new Set<string>();
-    return hits.filter(({ view }) => {
-      const newest = this.superseded.get(view.path);
-      if (!newest) return true;
-      if (seen.has(view.id)) return false;
-      const row = newest.find((r) => r.id === view.id);
-      if (!row || row.text !== view.text || row.heading !== view.heading) return false;
-      seen.add(view.id);
-      return true;
+  textSearch(text: string, limit: number, where: string | null): Promise<ChunkHit[]> {
+    return this.view.read(async (view) => {
+      const match = new lancedb.MatchQuery(text, 'search_text');
+      const main = async (): Promise<Record<string, unknown>[]> => {
+        if (!this.hasFtsIndex) return [];
+        let query = this.table.query().fullTextSearch(match).limit(widened(limit, view));
+        if (where) query = query.where(where);
+        return query.select([...DISPLAY_COLUMNS, '_score']).toArray() as Promise<Record<string, unknown>[]>;
+      };
+      const [rows, recent] = await Promise.all([
+        main(),
+        this.recent.textSearch(match, limit, where, DISPLAY_COLUMNS),
+      ]);
+      return merged(rows, recent, view, (row) => Number(row._score)).slice(0, limit);
     });
   }
 
@@ -300,7 +387,7 @@ export class ChunkIndex {
       });
       if (built) break;
     }
-    if (options.optimize) await this.optimize();
+    if (options.optimize) await this.optimize({ full: true });
   }
 
   private async needsIndexes(): Promise<boolean> {
@@ -310,36 +397,41 @@ export class ChunkIndex {
   }
 
   /**
-   * Compacts the files and folds new rows into the indexes, beside the writes: while it runs,
-   * writes only append (LanceDB abandons a compaction that a delete preempts), searches hide the
-   * rows those appends supersede, and the deletes follow once it has committed. Resolves to
-   * whether it ran (false when one was already running).
+   * Folds the small table into the main one; then, when `full` (writes paused) or after
+   * OPTIMIZE_AFTER_FOLDS folds, compacts the main table and folds new rows into its indexes,
+   * beside the writes. Resolves to what it did (`busy`: a compaction was already running).
    */
-  optimize(): Promise<boolean> {
-    if (this.optimizeRun) return Promise.resolve(false);
-    this.log.info('optimization of the search index started');
-    const run = this.optimizeNow().finally(() => (this.optimizeRun = null));
+  optimize(options: { full: boolean }): Promise<'busy' | 'folded' | 'compacted'> {
+    if (this.optimizeRun) return Promise.resolve('busy');
+    const run = this.optimizeNow(options.full).finally(() => (this.optimizeRun = null));
     this.optimizeRun = run;
     return run;
   }
 
-  private async optimizeNow(): Promise<boolean> {
-    // Started between two writes, so that none is half done (deleted, not yet added) meanwhile.
-    // (Wrapped: the queue of writes must not wait for it.)
-    const { running } = await this.serialized(() => {
+  private async optimizeNow(full: boolean): Promise<'busy' | 'folded' | 'compacted'> {
+    // Started between two writes, so that none is half done meanwhile. (Wrapped: the queue of
+    // writes must not wait for the compaction.)
+    const { running } = await this.serialized(async () => {
+      if (!(await this.foldNow())) return { running: 'busy' as const };
+      if (this.foldsSinceOptimize === 0 || (!full && this.foldsSinceOptimize < OPTIMIZE_AFTER_FOLDS)) {
+        return { running: 'folded' as const };
+      }
+      this.foldsSinceOptimize = 0;
+      this.log.info('optimization of the search index started');
       const run = this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
       this.optimizing = run.then(() => undefined);
-      return Promise.resolve({ running: this.optimizing });
+      return { running: this.optimizing };
     });
+    if (typeof running === 'string') return running;
     try {
       await running;
     } finally {
       await this.serialized(async () => {
         this.optimizing = null;
-        await this.rewrite([], []);
+        await this.deleteHidden([...this.view.paths]);
       });
     }
-    return true;
+    return 'compacted';
   }
 
   /** Resolves once no optimization runs (whatever its outcome). */
@@ -389,9 +481,46 @@ export class ChunkIndex {
   }
 
   close(): void {
+    this.recent.close();
     this.table.close();
     this.db.close();
   }
+}
+
+/** Opens the small table of the newest writes (`fresh`: dropped first, for a cleared index). */
+async function openRecent(db: lancedb.Connection, dimensions: number, fresh: boolean): Promise<RecentChunks> {
+  if (fresh && (await db.tableNames()).includes(RECENT_TABLE)) await db.dropTable(RECENT_TABLE);
+  return RecentChunks.open(db, schema(dimensions), dimensions, FTS_OPTIONS);
+}
+
+/** Asks the main table for more while some of its rows are hidden: they are dropped from the answer. */
+function widened(limit: number, view: RecentView): number {
+  return view.paths.size === 0 ? limit : limit + Math.min(100, limit + view.paths.size);
+}
+
+/**
+ * One ranked list from both tables: the small table's rows (the newest write of each id), and
+ * the main table's rows of paths not written since the fold; best score first.
+ */
+function merged(
+  main: Record<string, unknown>[],
+  recent: Record<string, unknown>[],
+  view: RecentView,
+  score: (row: Record<string, unknown>) => number,
+): ChunkHit[] {
+  const newest = new Map<string, { hit: ChunkHit; seq: number }>();
+  for (const row of recent) {
+    const seq = Number(row.seq);
+    const id = String(row.id);
+    if ((newest.get(id)?.seq ?? -1) < seq)
+      newest.set(id, { hit: { view: toView(row), score: score(row) }, seq });
+  }
+  const hits = [...newest.values()].map((entry) => entry.hit);
+  for (const row of main) {
+    if (view.paths.has(String(row.path)) || newest.has(String(row.id))) continue;
+    hits.push({ view: toView(row), score: score(row) });
+  }
+  return hits.sort((a, b) => b.score - a.score);
 }
 
 /** The length of the table's vectors (undefined when it has no vector column). */

@@ -1,0 +1,158 @@
+/**
+ * Saves land in a small table of the newest chunks beside the main one, folded in when writes
+ * pause (chunkIndex.ts). Whatever the state of the two tables (mid-way, after a restart, after a
+ * crash between two writes, after the fold), a search shows each path's newest text only, once.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createLogger } from '../../daemon/src/log';
+import { ChunkIndex, type ChunkRow } from '../../daemon/src/memory/store/chunkIndex';
+import { RECENT_TABLE } from '../../daemon/src/memory/store/recentChunks';
+
+const DIMENSIONS = 8;
+let dir: string;
+let index: ChunkIndex | null = null;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'keel-recent-'));
+});
+afterEach(async () => {
+  await index?.whenOptimized();
+  index?.close();
+  index = null;
+  await rm(dir, { recursive: true, force: true });
+});
+
+const open = async (): Promise<ChunkIndex> =>
+  (index = await ChunkIndex.open(dir, DIMENSIONS, createLogger({ level: 'error' })));
+
+const reopen = async (): Promise<ChunkIndex> => {
+  await index!.whenOptimized();
+  index!.close();
+  return open();
+};
+
+/** A note of `chunks` chunks, each saying `words` (and its own direction for the vectors). */
+function note(path: string, words: string, chunks = 1, seed = 0): ChunkRow[] {
+  return Array.from({ length: chunks }, (_, chunk) => {
+    const vector = new Float32Array(DIMENSIONS);
+    vector[(seed + chunk) % DIMENSIONS] = 1;
+    const text = `${words} part ${chunk}`;
+    return {
+      id: `${path}#${chunk}`,
+      path,
+      chunk,
+      start_line: chunk * 3 + 1,
+      end_line: chunk * 3 + 2,
+      heading: '',
+      text,
+      search_text: text,
+      type: 'note',
+      tags: [],
+      date: null,
+      review_by: null,
+      mentions: [],
+      vector,
+    };
+  });
+}
+
+/** What a full-text search shows: `path#chunk: text`, sorted. */
+async function found(words: string): Promise<string[]> {
+  const hits = await index!.textSearch(words, 50, null);
+  return hits.map((h) => `${h.view.id}: ${h.view.text}`).sort();
+}
+
+async function vectorIds(): Promise<string[]> {
+  const probe = new Float32Array(DIMENSIONS).fill(1 / Math.sqrt(DIMENSIONS));
+  return (await index!.vectorSearch(probe, 50, null)).map((h) => h.view.id).sort();
+}
+
+async function recentRows(): Promise<number> {
+  const db = await lancedb.connect(dir);
+  const table = await db.openTable(RECENT_TABLE);
+  try {
+    return await table.countRows();
+  } finally {
+    table.close();
+    db.close();
+  }
+}
+
+/** The main table holds a.md (3 chunks), b.md and c.md, with its indexes built. */
+async function indexed(): Promise<void> {
+  await open();
+  await index!.replace(
+    ['a.md', 'b.md', 'c.md'],
+    [...note('a.md', 'alpha oldword', 3), ...note('b.md', 'bravo', 1, 3), ...note('c.md', 'charlie', 1, 4)],
+  );
+  await index!.maintain({ optimize: false });
+}
+
+it('shows the newest text of an edited note, never the old chunks, before and after the fold', async () => {
+  await indexed();
+  // a.md shrinks to 2 chunks with new text; d.md is new; b.md is deleted.
+  await index!.replace(['a.md'], note('a.md', 'alpha newword', 2));
+  await index!.replace(['d.md'], note('d.md', 'delta', 1, 6));
+  await index!.replace(['b.md'], []);
+  expect(await recentRows()).toBeGreaterThan(0);
+
+  const expectCurrent = async (): Promise<void> => {
+    expect(await found('oldword')).toEqual([]);
+    expect(await found('newword')).toEqual(['a.md#0: alpha newword part 0', 'a.md#1: alpha newword part 1']);
+    expect(await found('bravo')).toEqual([]);
+    expect(await found('delta')).toEqual(['d.md#0: delta part 0']);
+    expect(await vectorIds()).toEqual(['a.md#0', 'a.md#1', 'c.md#0', 'd.md#0']);
+    expect(await index!.countRows()).toBe(4);
+  };
+  await expectCurrent();
+  await reopen(); // a restart with the small table holding the newest writes
+  await expectCurrent();
+  expect(await index!.optimize({ full: true })).toBe('compacted');
+  expect(await recentRows()).toBe(0);
+  await expectCurrent();
+  await reopen();
+  await expectCurrent();
+});
+
+it('after a crash between two writes, the newest rows of each path win', async () => {
+  await indexed();
+  await index!.replace(['a.md'], note('a.md', 'alpha newword', 2));
+  index!.close();
+  index = null;
+  // What a kill -9 can leave: an older write of a.md still in the small table (its delete never
+  // ran), and a.md's main-table rows not yet deleted.
+  const db = await lancedb.connect(dir);
+  const recent = await db.openTable(RECENT_TABLE);
+  await recent.add(note('a.md', 'alpha staleword', 3).map((row) => ({ ...row, seq: -1 })));
+  const main = await db.openTable('chunks');
+  await main.add(note('a.md', 'alpha oldword', 3).map((row) => ({ ...row })));
+  recent.close();
+  main.close();
+  db.close();
+
+  await open();
+  expect(await found('staleword')).toEqual([]);
+  expect(await found('oldword')).toEqual([]);
+  expect(await found('newword')).toEqual(['a.md#0: alpha newword part 0', 'a.md#1: alpha newword part 1']);
+  expect(await index!.countRows()).toBe(4);
+});
+
+it('takes saves while the main table is compacted, and hides their old rows until it is', async () => {
+  await indexed();
+  await index!.replace(['c.md'], note('c.md', 'charlie first edit', 1, 4));
+  // A compaction of the main table (after the fold) runs beside the writes.
+  const compaction = index!.optimize({ full: true });
+  await index!.replace(['a.md'], note('a.md', 'alpha newword', 1));
+  await index!.replace(['c.md'], note('c.md', 'charlie second edit', 1, 4));
+  expect(await found('oldword')).toEqual([]);
+  expect(await found('charlie')).toEqual(['c.md#0: charlie second edit part 0']);
+  expect(await compaction).toBe('compacted');
+  expect(await found('oldword')).toEqual([]);
+  expect(await found('newword')).toEqual(['a.md#0: alpha newword part 0']);
+  expect(await found('charlie')).toEqual(['c.md#0: charlie second edit part 0']);
+  expect(await index!.countRows()).toBe(3);
+});
