@@ -267,6 +267,12 @@ export class Daemon {
       const { state, config } = this.config;
       if (config) this.lastValid = config;
       await this.refreshWants();
+      // Servers started under a consent that no longer holds (revoked, or keel.yaml changed what
+      // it asks for) stop now; all of them when keel.yaml is gone or broken.
+      this.connectorRegistry.closeUntrustedServers(state !== 'valid');
+      // Trust lost to this change: runs halt before the conductor takes the new settings, so no
+      // step acts under a policy the operator has not consented to.
+      if (state !== 'missing' && !this.trust.trusted) await this.conductor.trustChanged();
       const current = config ?? this.lastValid;
       await this.memory.configure(state, current && this.trust.restrict(current));
       await this.conductor.configure(state, config);

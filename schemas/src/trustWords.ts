@@ -24,6 +24,8 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
   if (endpoint.purpose === 'mcp' && !/^https?:\/\//.test(endpoint.origin)) {
     return `Start the local program ${endpoint.origin} and send it MCP tool calls.`;
   }
+  // A remote MCP server: its origin and the headers it gets (credentials by name and source).
+  if (endpoint.purpose === 'mcp') return `Send MCP tool calls to ${endpoint.origin}.`;
   // A mail server gets the account's password itself, not a key: say so.
   if (endpoint.purpose === 'email') {
     const password = endpoint.apiKeyEnv
@@ -37,8 +39,39 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
   return `Send ${PURPOSE[endpoint.purpose]} to ${endpoint.origin} ${key}.`;
 }
 
-/** A keel.yaml approvals rule, `<glob> allow <kinds>`: what agents change without asking. */
+/**
+ * One line of the approvals policy keel.yaml sets (see the daemon's trust/policyWants.ts): a file
+ * rule `<glob> allow <kinds>`, an action rule `action <n>: <action> <decision>[ when <tests>]`, a
+ * named list `list <name>: <items>`, or an MCP tool's risk `tool <server>.<tool>: <risk>`.
+ */
 export function describeRule(rule: string): string {
+  const action = /^action (\d+): (\S+) (allow|ask|deny)(?: when (.*))?$/.exec(rule);
+  if (action) {
+    const [, n, name, decide, when] = action;
+    const condition = when ? `, when ${when}` : '';
+    const verb =
+      decide === 'allow'
+        ? `Run the connector action ${name} at once, without asking you`
+        : decide === 'deny'
+          ? `Refuse the connector action ${name}`
+          : `Ask you before the connector action ${name}`;
+    return `${verb}${condition} (keel.yaml approvals.actions, rule ${n}; the first rule that matches decides).`;
+  }
+  const list = /^list ([^:]+): (.*)$/.exec(rule);
+  if (list) {
+    return `Count ${list[2] || 'nothing'} in the list "${list[1]}" that keel.yaml's action rules test (for example the domains mail may go to without asking you).`;
+  }
+  const tool = /^tool ([^.]+)\.(.+): (read|internal|external|irreversible)$/.exec(rule);
+  if (tool) {
+    const [, server, name, risk] = tool;
+    const what =
+      risk === 'read'
+        ? 'as read-only: agents call it at once, without asking you'
+        : risk === 'internal'
+          ? 'as internal (it changes nothing outside the workspace): agents call it without asking you'
+          : `as ${risk}: agents ask you before each call, unless an action rule allows it`;
+    return `Treat the tool "${name}" of the MCP server "${server}" ${what}.`;
+  }
   return `Apply agents' changes without asking you where keel.yaml says: ${rule}.`;
 }
 

@@ -158,13 +158,22 @@ export class ConnectorRegistry {
       const { use, credentials, ...settings } = entry;
       if (isMcpUse(use)) {
         const checked = checkMcpConfig({ use, ...settings });
-        return 'config' in checked ? [mcpTrustEndpoint(name, checked.config)] : [];
+        return 'config' in checked ? [mcpTrustEndpoint(name, checked.config, credentials)] : [];
       }
       const connector = this.byId.get(use);
       if (!connector?.trustEndpoints) return [];
       const parsed = connector.configSchema.safeParse(settings);
       return parsed.success ? connector.trustEndpoints(parsed.data, credentials) : [];
     });
+  }
+
+  /**
+   * Stops the MCP servers the operator's trust no longer covers; with `all`, every one (keel.yaml
+   * was deleted or no longer reads right, so nothing it names should keep running).
+   */
+  closeUntrustedServers(all = false): void {
+    if (all) this.mcp.retain(new Set());
+    else this.mcp.closeUntrusted();
   }
 
   /** Stops every MCP server this registry started (the daemon stops). */

@@ -17,7 +17,7 @@ export const TrustRecord = z.object({
   endpoints: z.array(TrustEndpoint),
   /** Ids of the trigger definitions consented to (see `triggerId`). */
   triggers: z.array(z.string()),
-  /** The approvals rules consented to, as `<glob> allow <kinds>`. */
+  /** The approvals policy consented to: file rules, action rules, lists, MCP tool risks (wants.ts). */
   rules: z.array(z.string()),
 });
 export type TrustRecord = z.infer<typeof TrustRecord>;

@@ -6,11 +6,15 @@
 import { createHash } from 'node:crypto';
 import type { Runbook, RunbookTrigger, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { approvalRules, describeRule } from '../approvals/policy';
+import { policyWants } from './policyWants';
 
 export interface Wants {
   endpoints: TrustEndpoint[];
   triggers: { id: string; runbook: string; kind: string; spec: string }[];
-  /** The approvals rules in force (`<glob> allow <kinds>`): what agents change without asking. */
+  /**
+   * The approvals policy in force, one line each: the file rules (`<glob> allow <kinds>`, what
+   * agents change without asking), then the action rules, lists and MCP tool risks (policyWants.ts).
+   */
   rules: string[];
 }
 
@@ -67,7 +71,9 @@ export function wantsOf(
             : '',
     }))
     .sort((a, b) => a.runbook.localeCompare(b.runbook) || a.id.localeCompare(b.id));
-  const rules = config ? approvalRules(config.approvals).map(describeRule) : [];
+  const rules = config
+    ? [...approvalRules(config.approvals).map(describeRule), ...policyWants(config)]
+    : [];
   return { endpoints, triggers, rules };
 }
 

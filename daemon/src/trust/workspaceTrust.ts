@@ -1,7 +1,8 @@
 /**
  * Whether the operator trusts this workspace, one model for the editor and the CLI. A workspace is
  * trusted once the operator consented to every endpoint it names (origin and key variable, for
- * models and for embeddings); a later change of either asks again. Triggers are consented one by
+ * models and for embeddings) and to its approvals policy (file rules, action rules, the lists they
+ * test, MCP tool risks); a later change of any asks again. Triggers are consented one by
  * one: a new or edited trigger waits, unarmed, until the operator consents to it.
  */
 import {
@@ -175,7 +176,7 @@ export class WorkspaceTrust {
     if (this.editorRestricted) return `The editor is in Restricted Mode: local search only; ${what}.`;
     if (!this.trusted) {
       return this.record
-        ? `Trust is asked again because the workspace's endpoints or approvals rules changed: ${what}.`
+        ? `Trust is asked again because the workspace's endpoints or approvals policy changed: ${what}.`
         : `This workspace is not trusted yet (local search only): ${what}.`;
     }
     return pendingTriggers > 0

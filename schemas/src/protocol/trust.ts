@@ -52,8 +52,10 @@ export const TrustState = z.object({
   endpoints: z.array(TrustEndpoint),
   triggers: z.array(TrustTrigger),
   /**
-   * The keel.yaml approvals rules in force, as `<glob> allow <kinds>`: what agents may change
-   * without asking. A workspace that widens them asks again.
+   * The keel.yaml approvals policy in force, one line each: file rules as `<glob> allow <kinds>`
+   * (what agents may change without asking), action rules as `action <n>: <action> <decision>
+   * [when <tests>]`, named lists as `list <name>: <items>`, MCP tool risks as `tool <server>.<tool>:
+   * <risk>` (trustWords.ts's describeRule words each one). A change to any asks again.
    */
   rules: z.array(z.string()),
   /** Hash of `endpoints` and `triggers`: a grant names it, so it covers exactly what was shown. */

@@ -3,7 +3,8 @@
  * operator is asked to consent to before Keel starts or calls it. The consent names the whole
  * command line, folder and environment: a `git pull` that changes any of them asks again.
  */
-import type { TrustEndpoint } from '@keel/schemas';
+import { isIP } from 'node:net';
+import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { z } from 'zod';
 import { originOf } from '../../trust/wants';
 
@@ -12,6 +13,7 @@ export const McpValue = z.union([z.string(), z.strictObject({ credential: z.stri
 export type McpValue = z.infer<typeof McpValue>;
 
 export const McpRisk = z.enum(['read', 'internal', 'external', 'irreversible']);
+export type McpRisk = z.infer<typeof McpRisk>;
 
 const common = {
   use: z.string().regex(/^mcp(@1)?$/, { error: 'an MCP server is written "use: mcp"' }),
@@ -44,6 +46,7 @@ export const McpHttpConfig = z.strictObject({
 export const McpServerConfig = z.union([McpStdioConfig, McpHttpConfig]);
 export type McpServerConfig = z.infer<typeof McpServerConfig>;
 export type McpStdioConfig = z.infer<typeof McpStdioConfig>;
+export type McpHttpConfig = z.infer<typeof McpHttpConfig>;
 
 export function isStdio(config: McpServerConfig): config is McpStdioConfig {
   return 'command' in config;
@@ -66,7 +69,10 @@ export function checkMcpConfig(
 ): { config: McpServerConfig } | { issues: { path: (string | number)[]; message: string }[] } {
   const remote = typeof raw === 'object' && raw !== null && 'url' in raw && !('command' in raw);
   const parsed = (remote ? McpHttpConfig : McpStdioConfig).safeParse(raw);
-  if (parsed.success) return { config: parsed.data };
+  if (parsed.success) {
+    const plain = isStdio(parsed.data) ? null : plainTextCredentials(parsed.data);
+    return plain ? { issues: [{ path: ['url'], message: plain }] } : { config: parsed.data };
+  }
   return {
     issues: parsed.error.issues.map((issue) => ({
       path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
@@ -76,6 +82,31 @@ export function checkMcpConfig(
           : issue.message,
     })),
   };
+}
+
+/**
+ * Why a remote server's URL may not carry its credentials, or null: a header holding a credential,
+ * or a user and password in the URL, go only over https, or plain http to this machine (loopback).
+ */
+function plainTextCredentials(config: McpHttpConfig): string | null {
+  const url = new URL(config.url);
+  const carries =
+    Object.values(config.headers).some((value) => typeof value !== 'string') ||
+    url.username !== '' ||
+    url.password !== '';
+  if (!carries || url.protocol === 'https:' || isLoopback(url.hostname)) return null;
+  return (
+    `${url.origin} is plain http, and this server gets credentials (in its headers or its URL): ` +
+    'write an https:// URL (plain http only to localhost or 127.0.0.1), so no one on the network reads them'
+  );
+}
+
+/** `localhost`, 127.0.0.0/8 or ::1 (as URL.hostname writes it, in brackets). */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
 }
 
 /** Parses a keel.yaml entry, with an error that names the connector and what to write. */
@@ -97,23 +128,47 @@ export function credentialNames(config: McpServerConfig): string[] {
 
 /**
  * What the operator consents to for this server: for a local one, the program with its arguments,
- * folder and environment as keel.yaml writes them (credentials by name, never by value); for a
- * remote one, its origin.
+ * folder and environment as keel.yaml writes them; for a remote one, its origin and the names of
+ * the headers it gets. A credential is shown by name and by where its value comes from (which
+ * environment variable, or the editor's secret storage), never by value: a `git pull` that points
+ * a credential at another variable, or adds a header, asks again.
  */
-export function mcpTrustEndpoint(name: string, config: McpServerConfig): TrustEndpoint {
-  if (!isStdio(config)) return { purpose: 'mcp', origin: originOf(config.url), apiKeyEnv: null };
-  const env = Object.entries(config.env)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(
-      ([key, value]) =>
-        `${key}=${typeof value === 'string' ? quote(value) : `<credential ${value.credential}>`}`,
-    );
+export function mcpTrustEndpoint(
+  name: string,
+  config: McpServerConfig,
+  credentials: Record<string, CredentialSource> = {},
+): TrustEndpoint {
+  const value = (v: McpValue): string =>
+    typeof v === 'string' ? quote(v) : describeCredential(v.credential, credentials[v.credential]);
+  const pairs = (values: Record<string, McpValue>): string[] =>
+    Object.entries(values)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, v]) => `${key}=${value(v)}`);
+  if (!isStdio(config)) {
+    const headers = pairs(config.headers);
+    return {
+      purpose: 'mcp',
+      origin: `${originOf(config.url)}${headers.length ? ` (headers ${headers.join(' ')})` : ''}`,
+      apiKeyEnv: null,
+    };
+  }
+  const env = pairs(config.env);
   const where = [`in ${quote(config.cwd ?? '.')}`, ...(env.length ? [`env ${env.join(' ')}`] : [])];
   return {
     purpose: 'mcp',
     origin: `"${name}": ${config.command.map(quote).join(' ')} (${where.join(', ')})`,
     apiKeyEnv: null,
   };
+}
+
+/** `<credential token from the environment variable GITHUB_TOKEN>`: name and source, never the value. */
+function describeCredential(name: string, source: CredentialSource | undefined): string {
+  const from = !source
+    ? 'not named under credentials'
+    : 'env' in source
+      ? `from the environment variable ${source.env}`
+      : "from the editor's secret storage";
+  return `<credential ${name} ${from}>`;
 }
 
 /** A word as a shell would need it, so the line shown is the line that runs. */

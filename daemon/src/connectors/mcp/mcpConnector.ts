@@ -5,7 +5,7 @@
  * operator's, and changes nothing. MCP has no idempotency keys and no way to ask whether a call
  * happened, so no action has `find`: the conductor treats an interrupted call as unknown.
  */
-import type { TrustEndpoint } from '@keel/schemas';
+import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import type { ActionContext, Connector, ConnectorAction, ProbeResult } from '../sdk';
 import { credentialNames, McpServerConfig, parseMcpConfig } from './mcpConfig';
 import { McpSession, type McpHost } from './mcpSession';
@@ -37,9 +37,14 @@ export interface McpConnector extends Connector {
  * The connector for the MCP server keel.yaml calls `name`. Nothing starts here: the server is
  * started on first use, and only once the operator trusted the workspace with it (`host.trust`).
  */
-export function mcpConnector(name: string, rawConfig: unknown, host: McpHost): McpConnector {
+export function mcpConnector(
+  name: string,
+  rawConfig: unknown,
+  host: McpHost,
+  credentials: Record<string, CredentialSource> = {},
+): McpConnector {
   const config = parseMcpConfig(name, rawConfig);
-  const session = new McpSession(name, config, host);
+  const session = new McpSession(name, config, host, credentials);
   const actions: Record<string, McpToolAction> = {};
 
   let listed = false;

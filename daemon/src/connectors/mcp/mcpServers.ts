@@ -36,7 +36,7 @@ export class McpServers {
     const known = this.servers.get(name);
     if (known?.key === key) return known.connector;
     if (known) this.closeQuietly(name, known.connector, 'its keel.yaml entry changed');
-    const connector = mcpConnector(name, config, this.host);
+    const connector = mcpConnector(name, config, this.host, credentials);
     this.servers.set(name, { key, connector });
     return connector;
   }
@@ -45,6 +45,19 @@ export class McpServers {
   retain(names: ReadonlySet<string>): void {
     for (const [name, { connector }] of this.servers) {
       if (!names.has(name)) this.closeQuietly(name, connector, 'keel.yaml no longer names it');
+    }
+  }
+
+  /**
+   * Closes the servers the operator no longer trusts (trust revoked, or what the workspace wants
+   * changed so it asks again): their processes end now, not when the daemon stops. A later use
+   * after consent makes a new connector, which starts its server again.
+   */
+  closeUntrusted(): void {
+    for (const [name, { connector }] of this.servers) {
+      if (!this.host.trust.allows(connector.endpoint)) {
+        this.closeQuietly(name, connector, 'the operator no longer trusts it');
+      }
     }
   }
 

@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, Implementation, Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { TrustEndpoint } from '@keel/schemas';
+import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { OperatorError } from '../../errors';
 import { resolveInside } from '../../files/workspacePaths';
 import type { Logger } from '../../log';
@@ -45,11 +45,13 @@ export class McpSession {
     private readonly name: string,
     private readonly config: McpServerConfig,
     private readonly host: McpHost,
+    /** Where each credential comes from: part of what the operator consents to. */
+    private readonly credentials: Record<string, CredentialSource> = {},
   ) {}
 
   /** The consent this server needs: its command line (or origin), as the operator saw it. */
   get endpoint(): TrustEndpoint {
-    return mcpTrustEndpoint(this.name, this.config);
+    return mcpTrustEndpoint(this.name, this.config, this.credentials);
   }
 
   /** Refuses unless the operator trusted the workspace with this exact server. */
