@@ -9,9 +9,9 @@ import { mkdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { describeWants } from '@keel/schemas';
+import { describeWants, type CredentialSource } from '@keel/schemas';
 import { mcpConnector, type McpConnector } from '../../daemon/src/connectors/mcp/mcpConnector';
-import { mcpTrustEndpoint, parseMcpConfig } from '../../daemon/src/connectors/mcp/mcpConfig';
+import { checkMcpConfig, mcpTrustEndpoint, parseMcpConfig } from '../../daemon/src/connectors/mcp/mcpConfig';
 import type { ActionContext } from '../../daemon/src/connectors/sdk';
 import { createLogger } from '../../daemon/src/log';
 import { WorkspaceTrust } from '../../daemon/src/trust/workspaceTrust';
@@ -43,8 +43,12 @@ function planted(marker: string, extra: Record<string, unknown> = {}): Record<st
 }
 
 /** What the daemon does on every keel.yaml change: the workspace wants what its connectors name. */
-function wants(name: string, config: Record<string, unknown>): void {
-  trust.update(null, [], [mcpTrustEndpoint(name, parseMcpConfig(name, config))]);
+function wants(
+  name: string,
+  config: Record<string, unknown>,
+  credentials: Record<string, CredentialSource> = {},
+): void {
+  trust.update(null, [], [mcpTrustEndpoint(name, parseMcpConfig(name, config), credentials)]);
 }
 
 function context(): ActionContext {
@@ -112,4 +116,78 @@ it('never starts a server in a folder outside the workspace, even when trusted',
     expect(existsSync(join(tmpdir(), 'PWNED'))).toBe(false);
     expect(existsSync(join(dirs.workspace, 'PWNED'))).toBe(false);
   }
+});
+
+it('asks again when a pull points a credential at another environment variable, or adds a header', async () => {
+  const remote = {
+    use: 'mcp',
+    url: 'https://mcp.example.com/mcp',
+    headers: { Authorization: { credential: 'token' } },
+  };
+  wants('gh', remote, { token: { env: 'GITHUB_TOKEN' } });
+  const lines = describeWants(trust.state());
+  expect(lines).toContain(
+    'Send MCP tool calls to https://mcp.example.com (headers Authorization=<credential token from the environment variable GITHUB_TOKEN>).',
+  );
+  await trust.grant(trust.state().wantsHash);
+  expect(trust.trusted).toBe(true);
+
+  // The same header, now carrying another secret of the operator's.
+  wants('gh', remote, { token: { env: 'AWS_SECRET_ACCESS_KEY' } });
+  expect(trust.trusted).toBe(false);
+  expect(describeWants(trust.state()).join('\n')).toContain('AWS_SECRET_ACCESS_KEY');
+  // Or a header added to the trusted URL.
+  wants(
+    'gh',
+    { ...remote, headers: { ...remote.headers, 'X-Forward-To': 'evil.example' } },
+    {
+      token: { env: 'GITHUB_TOKEN' },
+    },
+  );
+  expect(trust.trusted).toBe(false);
+  // A local server's environment: the variable behind its credential is part of the consent too.
+  const local = {
+    use: 'mcp',
+    command: [process.execPath, '-e', '0'],
+    env: { GH_TOKEN: { credential: 'gh' } },
+  };
+  wants('gh', local, { gh: { env: 'GITHUB_TOKEN' } });
+  await trust.grant(trust.state().wantsHash);
+  wants('gh', local, { gh: { env: 'AWS_SECRET_ACCESS_KEY' } });
+  expect(trust.trusted).toBe(false);
+  wants('gh', local, { gh: { secret: true } });
+  expect(describeWants(trust.state()).join('\n')).toContain(
+    "GH_TOKEN=<credential gh from the editor's secret storage>",
+  );
+  expect(trust.trusted).toBe(false);
+});
+
+it('refuses a remote server that would get credentials over plain http, except on loopback', () => {
+  const withToken = (url: string): unknown => ({
+    use: 'mcp',
+    url,
+    headers: { Authorization: { credential: 'token' } },
+  });
+  for (const url of ['http://mcp.example.com/mcp', 'http://10.0.0.5:8080/mcp']) {
+    const checked = checkMcpConfig(withToken(url));
+    expect('issues' in checked && checked.issues[0], url).toMatchObject({
+      path: ['url'],
+      message: expect.stringMatching(/plain http.*write an https:\/\/ URL/),
+    });
+  }
+  // A user and password in the URL are credentials too.
+  expect('issues' in checkMcpConfig({ use: 'mcp', url: 'http://me:pw@mcp.example.com/' })).toBe(true);
+  for (const url of [
+    'https://mcp.example.com/mcp',
+    'http://127.0.0.1:3000/mcp',
+    'http://localhost/mcp',
+    'http://[::1]/',
+  ]) {
+    expect('config' in checkMcpConfig(withToken(url)), url).toBe(true);
+  }
+  // No credential: plain http stays allowed (nothing secret crosses the network).
+  expect('config' in checkMcpConfig({ use: 'mcp', url: 'http://mcp.example.com/mcp' })).toBe(true);
+  expect(() => parseMcpConfig('gh', withToken('http://mcp.example.com/mcp'))).toThrow(
+    /connectors\.gh\.url: .*plain http/,
+  );
 });

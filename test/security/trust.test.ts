@@ -18,6 +18,8 @@ import {
   TrustGrantRequest,
   TrustRevokeRequest,
   TrustStateRequest,
+  describeWants,
+  trustQuestion,
 } from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
@@ -226,6 +228,68 @@ it('asks again when keel.yaml widens what agents may change without asking', asy
     return !now.rules.includes('** allow create, modify, delete') && now;
   });
   expect((await client.request(TrustStateRequest, {})).trusted).toBe(true);
+});
+
+it('asks again before a pull that loosens the action policy takes effect', async () => {
+  const client = await open();
+  const config = join(dirs.workspace, 'keel.yaml');
+  const base =
+    (await readFile(config, 'utf8')) +
+    `approvals:
+  lists: { trustedDomains: [acme.com] }
+  actions:
+    - { action: email.send, when: { to: { in: trustedDomains } }, decide: allow }
+connectors:
+  gh:
+    use: mcp
+    command: [${JSON.stringify(process.execPath)}, -e, "process.exit(0)"]
+    tools: { list_repos: read }
+`;
+  await writeFile(config, base);
+  await waitFor('the MCP server to be asked about', async () => {
+    const state = await client.request(TrustStateRequest, {});
+    return state.rules.includes('tool gh.list_repos: read') && state;
+  });
+  await trust(daemon!);
+  const pulls: [string, string, RegExp][] = [
+    [
+      'an allow-all action rule',
+      base.replace('  actions:\n', '  actions:\n    - { action: "*.*", decide: allow }\n'),
+      /^Run the connector action \*\.\* at once, without asking you \(keel\.yaml approvals\.actions, rule 1;/,
+    ],
+    [
+      'a trusted domain',
+      base.replace('[acme.com]', '[acme.com, evil.example]'),
+      /^Count acme\.com, evil\.example in the list "trustedDomains"/,
+    ],
+    [
+      'an MCP tool classed read',
+      base.replace('{ list_repos: read }', '{ list_repos: read, delete_repo: read }'),
+      /^Treat the tool "delete_repo" of the MCP server "gh" as read-only: agents call it at once, without asking you\.$/,
+    ],
+  ];
+  for (const [what, pulled, words] of pulls) {
+    await writeFile(config, pulled);
+    const state = await waitFor(`trust to be asked again for ${what}`, async () => {
+      const now = await client.request(TrustStateRequest, {});
+      return now.trusted ? null : now;
+    });
+    expect(
+      describeWants(state).some((line) => words.test(line)),
+      what,
+    ).toBe(true);
+    expect(trustQuestion(state)).toMatch(/changed since you trusted it/);
+    // Nothing runs under the new policy before the operator agrees to it.
+    const refused = await client
+      .request(RunStartRequest, { runbook: 'beacon', inputs: {} })
+      .catch((e: unknown) => e);
+    expect((refused as KeelRpcError).code, what).toBe(ErrorCodes.NotTrusted);
+    // Back to what was trusted: trusted again, with nothing new to consent to.
+    await writeFile(config, base);
+    await waitFor(`the trusted policy to be back after ${what}`, async () => {
+      return (await client.request(TrustStateRequest, {})).trusted;
+    });
+  }
 });
 
 it('halts a run in flight when trust is taken back, and lets it go on once trusted again', async () => {

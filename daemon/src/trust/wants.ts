@@ -6,7 +6,10 @@
 import { createHash } from 'node:crypto';
 import type { Runbook, RunbookTrigger, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { approvalRules, describeRule } from '../approvals/policy';
+import { originOf } from './origin';
 import { policyWants } from './policyWants';
+
+export { originOf };
 
 export interface Wants {
   endpoints: TrustEndpoint[];
@@ -16,15 +19,6 @@ export interface Wants {
    * agents change without asking), then the action rules, lists and MCP tool risks (policyWants.ts).
    */
   rules: string[];
-}
-
-/** `scheme://host:port` of a URL as keel.yaml gives it (an unreadable one is kept as written). */
-export function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
-  }
 }
 
 /**
@@ -71,9 +65,7 @@ export function wantsOf(
             : '',
     }))
     .sort((a, b) => a.runbook.localeCompare(b.runbook) || a.id.localeCompare(b.id));
-  const rules = config
-    ? [...approvalRules(config.approvals).map(describeRule), ...policyWants(config)]
-    : [];
+  const rules = config ? [...approvalRules(config.approvals).map(describeRule), ...policyWants(config)] : [];
   return { endpoints, triggers, rules };
 }
 

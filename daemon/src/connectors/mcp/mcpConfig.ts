@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { z } from 'zod';
-import { originOf } from '../../trust/wants';
+import { originOf } from '../../trust/origin';
 
 /** A value keel.yaml writes as it is, or the name of one of the connector's credentials. */
 export const McpValue = z.union([z.string(), z.strictObject({ credential: z.string().min(1) })]);
