@@ -8,8 +8,9 @@ import type { TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import { decideAction, type ActionDecision } from './actionPolicy';
 import { ConnectorSecrets, credentialResolver, knownCredentials } from './credentials';
+import { FS_OUTBOX } from './fsOutbox';
 import { ConnectorRegistry, findInstance, type ConnectorInstance } from './registry';
-import type { ActionContext } from './sdk';
+import { actionOf, type ActionContext } from './sdk';
 
 /** What a run needs of the workspace's connectors (conductor/steps/connector.ts, agent tools). */
 export interface ConnectorPort {
@@ -78,12 +79,15 @@ export class WorkspaceConnectors implements ConnectorPort {
   }
 
   decide(instance: ConnectorInstance, action: string, input: unknown): ActionDecision {
+    const found = actionOf(instance.connector, action);
+    if (!found) throw new Error(`${instance.name} has no action "${action}"`);
     return decideAction(
       instance.name,
       action,
-      instance.connector.actions[action]!.risk,
+      found.risk,
       input,
       this.approvals,
+      instance.connector.id === FS_OUTBOX,
     );
   }
 
