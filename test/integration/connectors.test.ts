@@ -183,6 +183,28 @@ describe('connector steps', () => {
     expect(run.error).toMatch(/extra/);
   });
 
+  it('an edit that is no valid input is refused before the decision; the proposal stays pending', async () => {
+    await start();
+    await runbook('tell', SEND('dana@outside.example'));
+    const started = await client.request(RunStartRequest, { runbook: 'tell', inputs: {} });
+    const proposal = await waitFor('an action proposal', async () => {
+      const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
+      return approvals[0] ?? null;
+    });
+    await expect(
+      client.request(ApprovalApproveRequest, { id: proposal.id, editedReview: '' }),
+    ).rejects.toThrow(/cannot be sent: it is not a valid notify.send: .*"text".*still pending/s);
+    const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
+    expect(approvals.map((a) => [a.id, a.decision])).toEqual([[proposal.id, null]]);
+    await client.request(ApprovalApproveRequest, { id: proposal.id, editedReview: 'Fixed text.' });
+    const run = await waitFor('the run to end', async () => {
+      const { run } = await client.request(RunGetRequest, { id: started.id });
+      return run.status === 'succeeded' || run.status === 'failed' ? run : null;
+    });
+    expect(run.status).toBe('succeeded');
+    expect((await delivered(provider)).map((m) => m.text)).toEqual(['Fixed text.']);
+  });
+
   it('an action named like an Object method is no action, with the list of those there are', async () => {
     await start();
     await runbook(
