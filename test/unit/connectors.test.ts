@@ -38,6 +38,14 @@ describe('registry', () => {
     expect(findInstance(instances, 'notify@1')?.name).toBe('notify');
     expect(findInstance(instances, 'fs.outbox@1')?.connector.id).toBe('fs.outbox@1');
     expect(findInstance(instances, 'nothing')).toBeNull();
+    // The bare name of a built-in, as `tools: [fs.outbox.write]` and rules write it.
+    expect(findInstance(instances, 'fs.outbox')?.connector.id).toBe('fs.outbox@1');
+    // Extra `with:` keys of older runbooks are dropped, not refused.
+    const write = findInstance(instances, 'fs.outbox')!.connector.actions.write!;
+    expect(write.input.parse({ path: 'a.md', content: 'x', note: 'old key' })).toEqual({
+      path: 'a.md',
+      content: 'x',
+    });
   });
 
   it('names each broken entry at its path: unknown connector, bad settings, missing credential', () => {
