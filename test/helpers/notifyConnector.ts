@@ -4,7 +4,7 @@
  * with its secret on purpose: its answer and its errors quote the token, as a buggy connector or
  * a provider echoing headers would, so tests can show Keel keeps it out of what it writes.
  */
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Connector } from '../../daemon/src/connectors/sdk';
@@ -25,6 +25,11 @@ export async function delivered(dir: string): Promise<{ id: string; to: string; 
     .map((line) => JSON.parse(line) as { id: string; to: string; text: string });
 }
 
+/** Makes the provider refuse the next `send` (a 503), once: an action that fails after approval. */
+export async function refuseNextSend(dir: string): Promise<void> {
+  await writeFile(join(dir, 'refuse-next'), '');
+}
+
 export const notifyConnector: Connector = {
   id: 'notify@1',
   description: 'Sends a short message (test connector; delivers into a file).',
@@ -41,6 +46,14 @@ export const notifyConnector: Connector = {
       perform: async (input: Message, ctx) => {
         const token = ctx.credential('token');
         const dir = ctx.config.dir as string;
+        if (
+          await rm(join(dir, 'refuse-next')).then(
+            () => true,
+            () => false,
+          )
+        ) {
+          throw new Error('503 from provider: try again later');
+        }
         await appendFile(
           join(dir, 'sent.jsonl'),
           JSON.stringify({ id: ctx.idempotencyKey, ...input }) + '\n',

@@ -20,7 +20,8 @@ import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
-import { delivered, notifyConnector } from '../helpers/notifyConnector';
+import { ModelServer } from '../helpers/modelServer';
+import { delivered, notifyConnector, refuseNextSend } from '../helpers/notifyConnector';
 import { waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -32,11 +33,11 @@ let client: InProcessClient;
 
 const TOKEN = 'tok-integration-0123456789';
 
-async function start(approvals = ''): Promise<void> {
+async function start(approvals = '', models = ''): Promise<void> {
   await writeFile(
     join(dirs.workspace, 'keel.yaml'),
     `version: 1
-connectors:
+${models}connectors:
   notify:
     use: notify@1
     dir: ${JSON.stringify(provider)}
@@ -182,6 +183,38 @@ describe('connector steps', () => {
     expect(run.error).toMatch(/extra/);
   });
 
+  it('an edit that is no valid input is refused before the decision; the proposal stays pending', async () => {
+    await start();
+    await runbook('tell', SEND('dana@outside.example'));
+    const started = await client.request(RunStartRequest, { runbook: 'tell', inputs: {} });
+    const proposal = await waitFor('an action proposal', async () => {
+      const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
+      return approvals[0] ?? null;
+    });
+    await expect(
+      client.request(ApprovalApproveRequest, { id: proposal.id, editedReview: '' }),
+    ).rejects.toThrow(/cannot be sent: it is not a valid notify.send: .*"text".*still pending/s);
+    const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
+    expect(approvals.map((a) => [a.id, a.decision])).toEqual([[proposal.id, null]]);
+    await client.request(ApprovalApproveRequest, { id: proposal.id, editedReview: 'Fixed text.' });
+    const run = await waitFor('the run to end', async () => {
+      const { run } = await client.request(RunGetRequest, { id: started.id });
+      return run.status === 'succeeded' || run.status === 'failed' ? run : null;
+    });
+    expect(run.status).toBe('succeeded');
+    expect((await delivered(provider)).map((m) => m.text)).toEqual(['Fixed text.']);
+  });
+
+  it('an action named like an Object method is no action, with the list of those there are', async () => {
+    await start();
+    await runbook(
+      'proto',
+      `  - id: tell\n    type: connector\n    use: notify\n    action: constructor\n    with: {}\n`,
+    );
+    const run = await runUntil('proto', ['succeeded', 'failed']);
+    expect(run.error).toMatch(/notify has no action "constructor" \(it has: send, fail\)/);
+  });
+
   it('fs.outbox@1 runs through the registry: a new draft is written by the file rules', async () => {
     await start();
     await runbook(
@@ -191,5 +224,49 @@ describe('connector steps', () => {
     const run = await runUntil('draft', ['succeeded', 'failed']);
     expect(run.status).toBe('succeeded');
     expect(await readFile(join(dirs.workspace, 'outbox/hello.md'), 'utf8')).toBe('Hello');
+  });
+
+  it('a retried agent step never reuses the decision an earlier attempt got for its action', async () => {
+    const server = await ModelServer.start();
+    try {
+      await start(
+        '',
+        `models:\n  endpoint: { baseUrl: ${server.baseUrl} }\n  tiers:\n    fast: { model: m }\n`,
+      );
+      const send = (text: string) => ({
+        toolCalls: [{ name: 'notify_send', arguments: { to: 'dana@outside.example', text } }],
+      });
+      server.enqueue(
+        send('Message A'),
+        // Attempt 1 fails after its approved send failed at the provider.
+        { fault: { kind: 'status', status: 400, message: 'bad request' } },
+        send('Message B'),
+        { content: 'done' },
+      );
+      await runbook(
+        'agent',
+        `  - id: tell\n    type: agent\n    goal: Tell Dana.\n    tools: [notify.send]\n    retry: { maxAttempts: 2, backoffSeconds: 0 }\n`,
+      );
+      await refuseNextSend(provider);
+      const started = await client.request(RunStartRequest, { runbook: 'agent', inputs: {} });
+      const pending = (text: string) =>
+        waitFor(`a proposal for ${text}`, async () => {
+          const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
+          return approvals.find((a) => (a.action?.input as { text?: string }).text === text) ?? null;
+        });
+      await client.request(ApprovalApproveRequest, { id: (await pending('Message A')).id });
+      // Attempt 2 asks about B on its own; nothing goes out before the operator decides.
+      const b = await pending('Message B');
+      expect(await delivered(provider)).toEqual([]);
+      await client.request(ApprovalApproveRequest, { id: b.id });
+      const run = await waitFor('the run to end', async () => {
+        const { run } = await client.request(RunGetRequest, { id: started.id });
+        return run.status === 'succeeded' || run.status === 'failed' ? run : null;
+      });
+      expect(run.status).toBe('succeeded');
+      expect((await delivered(provider)).map((m) => m.text)).toEqual(['Message B']);
+    } finally {
+      await server.close();
+    }
   });
 });

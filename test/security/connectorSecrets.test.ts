@@ -5,7 +5,7 @@
  * approvals) and nothing the daemon logged holds the token. A missing credential is an error that
  * names keel.yaml and the fix, and a secret written into keel.yaml is refused at its line.
  */
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -17,7 +17,12 @@ import {
   StatusRequest,
   type RunSummary,
 } from '@keel/schemas';
+import { Journal, readJournal } from '../../daemon/src/conductor/journal';
+import { ConnectorSecrets, credentialResolver } from '../../daemon/src/connectors/credentials';
+import { ConnectorRegistry } from '../../daemon/src/connectors/registry';
 import { Daemon } from '../../daemon/src/daemon';
+import { StateSeal } from '../../daemon/src/runtime/stateKey';
+import { WorkspaceConfig } from '@keel/schemas';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
@@ -168,4 +173,51 @@ it('a secret written into keel.yaml is refused at its line', async () => {
   const problem = status.problems.find((p) => p.path === 'keel.yaml');
   expect(problem).toMatchObject({ line: 6, severity: 'error' });
   expect(problem?.message).toMatch(/secrets never go in keel.yaml.*credentials/);
+});
+
+it('a credential too short to redact ("true") is refused, naming keel.yaml, the connector and the fix', () => {
+  const registry = new ConnectorRegistry([notifyConnector]);
+  const config = WorkspaceConfig.parse({
+    version: 1,
+    connectors: { notify: { use: 'notify@1', dir: '/tmp/x', credentials: { token: { env: 'CI' } } } },
+  });
+  const [instance] = registry.instances(config).instances;
+  const redacted: string[] = [];
+  const resolve = credentialResolver(instance!, new ConnectorSecrets(), { CI: 'true' }, (v) =>
+    redacted.push(v),
+  );
+  expect(() => resolve('token')).toThrow(
+    /credential "token" of connector "notify" is shorter than 8 characters.*keel\.yaml \(connectors\.notify\.credentials\.token\).*CI; point it at the real secret/,
+  );
+  expect(redacted).toEqual([]);
+});
+
+it('a journal with a redacted credential that looks like JSON still parses, with the secret gone', async () => {
+  const secret = '"inputs"'; // a key of every run record, as the line spells it
+  const runs = join(dirs.workspace, '.keel', 'runs');
+  await mkdir(runs, { recursive: true });
+  const id = '20260101-000000-tell-abcdef';
+  const path = join(runs, `${id}.jsonl`);
+  const journal = await Journal.create(
+    path,
+    {
+      type: 'run',
+      version: 1,
+      id,
+      runbook: 'tell',
+      runbookHash: 'x',
+      inputs: { note: `token ${secret} and a"b` },
+      recordCassette: null,
+      replayCassette: null,
+      at: '2026-01-01T00:00:00.000Z',
+    },
+    new StateSeal(dirs.workspace),
+    (text) => text.split(secret).join('[redacted]'),
+  );
+  await journal.close();
+  const text = await readFile(path, 'utf8');
+  expect(text).toContain('[redacted]');
+  expect(text).not.toContain('\\"inputs\\"');
+  const [run] = await readJournal(path, new StateSeal(dirs.workspace));
+  expect(run).toMatchObject({ type: 'run', inputs: { note: 'token [redacted] and a"b' } });
 });

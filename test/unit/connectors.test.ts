@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { Runbook, toInputJsonSchema, WorkspaceConfig } from '@keel/schemas';
 import { decideAction } from '../../daemon/src/connectors/actionPolicy';
+import { actionOf } from '../../daemon/src/connectors/sdk';
 import { ConnectorSecrets, credentialResolver } from '../../daemon/src/connectors/credentials';
 import {
   BUILT_IN_CONNECTORS,
@@ -37,6 +38,14 @@ describe('registry', () => {
     expect(findInstance(instances, 'notify@1')?.name).toBe('notify');
     expect(findInstance(instances, 'fs.outbox@1')?.connector.id).toBe('fs.outbox@1');
     expect(findInstance(instances, 'nothing')).toBeNull();
+    // The bare name of a built-in, as `tools: [fs.outbox.write]` and rules write it.
+    expect(findInstance(instances, 'fs.outbox')?.connector.id).toBe('fs.outbox@1');
+    // Extra `with:` keys of older runbooks are dropped, not refused.
+    const write = findInstance(instances, 'fs.outbox')!.connector.actions.write!;
+    expect(write.input.parse({ path: 'a.md', content: 'x', note: 'old key' })).toEqual({
+      path: 'a.md',
+      content: 'x',
+    });
   });
 
   it('names each broken entry at its path: unknown connector, bad settings, missing credential', () => {
@@ -124,7 +133,16 @@ describe('action policy', () => {
   it('without a rule, the risk decides', () => {
     const none = config({}).approvals;
     expect(decideAction('x', 'a', 'read', {}, none).decide).toBe('allow');
-    expect(decideAction('x', 'a', 'internal', {}, none).decide).toBe('files');
+    // Internal: the file rules decide only fs.outbox's writes; any other connector's asks.
+    expect(decideAction('fs.outbox', 'write', 'internal', {}, none, true).decide).toBe('files');
+    expect(decideAction('email', 'move', 'internal', {}, none)).toEqual({
+      decide: 'ask',
+      rule: 'risk internal: asks unless an approvals.actions rule allows it',
+    });
+    const allowMoves = config({
+      approvals: { actions: [{ action: 'email.move', decide: 'allow' }] },
+    }).approvals;
+    expect(decideAction('email', 'move', 'internal', {}, allowMoves).decide).toBe('allow');
     expect(decideAction('x', 'a', 'external', {}, none).decide).toBe('ask');
     expect(decideAction('x', 'a', 'irreversible', {}, none).decide).toBe('ask');
   });
@@ -332,6 +350,17 @@ describe('email accounts in keel.yaml', () => {
       expect(new ConnectorRegistry().trustEndpoints(loaded.config!)).toEqual([]);
     } finally {
       await rm(workspace, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('action lookup', () => {
+  it('finds only declared actions: constructor or __proto__ is no action, not an Object method', () => {
+    const send = notifyConnector.actions.send!;
+    const connector = { actions: { send } };
+    expect(actionOf(connector, 'send')).toBe(send);
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(actionOf(connector, name)).toBeNull();
     }
   });
 });

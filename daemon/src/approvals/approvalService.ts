@@ -34,6 +34,13 @@ export interface ProposeInput {
   action?: Omit<ActionProposal, 'edited'>;
 }
 
+/**
+ * Why the operator's edited review document does not make a valid input for the proposed action
+ * (null when it does): checked before the decision is recorded, so a bad edit is refused and the
+ * proposal stays pending, never "edited" with nothing sent.
+ */
+export type EditCheck = (action: ActionProposal, editedReview: string) => string | null;
+
 /** A decision that cannot be carried out as asked: the operator can fix it. */
 export class ApprovalError extends OperatorError {}
 
@@ -48,6 +55,7 @@ export class ApprovalService {
     private readonly log: Logger,
     private readonly onChanged: (proposal: Proposal, pending: number) => void,
     private readonly trusted: () => boolean,
+    private readonly checkEdit: EditCheck,
   ) {}
 
   static async open(options: {
@@ -57,6 +65,8 @@ export class ApprovalService {
     onChanged: (proposal: Proposal, pending: number) => void;
     /** Stored decisions are finished only in a workspace the operator trusts. */
     trusted: () => boolean;
+    /** Why an edited review is not a valid input of its action, or null (default: no check). */
+    checkEdit?: EditCheck;
   }): Promise<ApprovalService> {
     const store = await ProposalStore.open(options.workspace, (m) => options.log.warn(m));
     const service = new ApprovalService(
@@ -66,6 +76,7 @@ export class ApprovalService {
       options.log,
       options.onChanged,
       options.trusted,
+      options.checkEdit ?? (() => null),
     );
     service.refuseUnsafe();
     await service.finishInterrupted();
@@ -258,6 +269,12 @@ export class ApprovalService {
       );
     }
     const isEdited = editedReview !== undefined && editedReview !== action.review.text;
+    const problem = isEdited ? this.checkEdit(action, editedReview) : null;
+    if (problem !== null) {
+      throw new ApprovalError(
+        `the edit of proposal ${proposal.id} cannot be sent: ${problem}; it is still pending: fix the document and approve again, or reject it`,
+      );
+    }
     const decided: StoredProposal = {
       ...proposal,
       action: { ...action, edited: isEdited ? editedReview : null },

@@ -189,6 +189,7 @@ export class Conductor {
       config: options.config,
       log: options.log,
       trusted: () => options.trust.trusted,
+      checkEdit: (action, edited) => conductor.connectors.checkEdit(action, edited),
       onChanged: (proposal, pending) => {
         traces.saveApproval(proposal);
         options.onApprovalChanged?.(proposal, pending);

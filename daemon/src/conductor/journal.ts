@@ -83,7 +83,9 @@ export class Journal {
   }
 
   private async write(record: JournalRecord): Promise<void> {
-    const body = this.redact(JSON.stringify(JournalRecord.parse(record)));
+    // Redacted inside each string, never in the serialised line: a secret that looks like JSON
+    // (`true`, `"seal"`) cannot break the line, and an escaped one (`a"b`) is still found.
+    const body = JSON.stringify(redactStrings(JournalRecord.parse(record), this.redact));
     const seal = lineSeal(this.sealer, runIdOf(this.path), this.lastSeal, body);
     await this.file.write(`${body.slice(0, -1)},"seal":"${seal}"}\n`);
     await this.file.datasync();
@@ -203,4 +205,16 @@ export async function journalIds(dir: string): Promise<string[]> {
 
 export function journalPath(dir: string, id: string): string {
   return join(dir, `${id}.jsonl`);
+}
+
+/** The value with `redact` applied to every string in it (object keys included). */
+function redactStrings(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((item) => redactStrings(item, redact));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [redact(key), redactStrings(item, redact)]),
+    );
+  }
+  return value;
 }

@@ -1,16 +1,18 @@
 /**
  * Who decides a connector action: the first rule of keel.yaml's `approvals.actions` that matches
  * the action and whose argument tests all hold; without one, the action's risk. `read` runs at
- * once, `internal` is left to the file rules (`files`: the connector's writes are file changes),
- * `external` and `irreversible` wait for the operator. Rules read the arguments the action is
- * called with, after validation, never what a model says about them.
+ * once; `internal` is left to the file rules only for a connector whose writes are file changes
+ * (`fs.outbox`, `files`), and otherwise asks like `external` and `irreversible`: an action that
+ * changes something outside the workspace files (a mail moved, an MCP tool classed internal) never
+ * runs unchecked without a rule that says so. Rules read the arguments the action is called with,
+ * after validation, never what a model says about them.
  */
 import picomatch from 'picomatch';
 import type { ActionRule, ArgumentTest, WorkspaceConfig } from '@keel/schemas';
 import type { Risk } from './sdk';
 
 export interface ActionDecision {
-  /** `files`: an internal action whose writes the file rules and file proposals govern. */
+  /** `files`: an internal action whose writes the file rules and file proposals govern (fs.outbox). */
   decide: 'allow' | 'ask' | 'deny' | 'files';
   /** The rule that decided, in words, for the proposal, the journal and the failure. */
   rule: string;
@@ -22,6 +24,8 @@ export function decideAction(
   risk: Risk,
   input: unknown,
   approvals: Pick<WorkspaceConfig['approvals'], 'actions' | 'lists'>,
+  /** Whether the connector's writes are workspace file changes the file rules govern (fs.outbox). */
+  writesFiles = false,
 ): ActionDecision {
   const rule = approvals.actions.find(
     (r) => actionMatches(r.action, connector, action) && conditionsHold(r, input, approvals.lists),
@@ -31,7 +35,9 @@ export function decideAction(
     case 'read':
       return { decide: 'allow', rule: 'risk read: runs at once' };
     case 'internal':
-      return { decide: 'files', rule: 'risk internal: the file rules of keel.yaml decide' };
+      return writesFiles
+        ? { decide: 'files', rule: 'risk internal: the file rules of keel.yaml decide' }
+        : { decide: 'ask', rule: 'risk internal: asks unless an approvals.actions rule allows it' };
     case 'external':
       return { decide: 'ask', rule: 'risk external: asks unless an approvals.actions rule allows it' };
     case 'irreversible':

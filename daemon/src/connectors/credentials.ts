@@ -12,7 +12,7 @@ import type { ConnectorInstance } from './registry';
 export class MissingCredentialError extends OperatorError {}
 
 /** Shorter values are not redacted (they would blank out ordinary words), so they are refused. */
-export const MIN_CREDENTIAL_LENGTH = 4;
+export const MIN_CREDENTIAL_LENGTH = 8;
 
 export class ConnectorSecrets {
   /** `<connector>/<credential>` → value, as the editor handed it over. */
@@ -74,7 +74,11 @@ export function credentialResolver(
     }
     if (value.length < MIN_CREDENTIAL_LENGTH) {
       throw new MissingCredentialError(
-        `the credential "${name}" of connector "${instance.name}" is shorter than ${MIN_CREDENTIAL_LENGTH} characters; Keel cannot keep so short a value out of its logs`,
+        `the credential "${name}" of connector "${instance.name}" is shorter than ${MIN_CREDENTIAL_LENGTH} characters, too short to be a secret ` +
+          `Keel can keep out of its logs and journals (a value like "true" or "1" would hide every such word): ` +
+          ('env' in source
+            ? `keel.yaml (connectors.${instance.name}.credentials.${name}) reads the environment variable ${source.env}; point it at the real secret`
+            : `store the real secret with "Keel: Set Connector Secret"`),
       );
     }
     redact(value);

@@ -131,7 +131,8 @@ export async function writeOutbox(workspace: string, request: OutboxWrite): Prom
   }
 }
 
-const OutboxInput = z.strictObject({
+// Not strict: runbooks written before connectors had schemas pass other `with:` keys, which are dropped.
+const OutboxInput = z.object({
   path: z.string().trim().min(1, { error: 'a file name under outbox/' }).describe('File name under outbox/'),
   content: z.string().describe('The text of the file'),
 });

@@ -214,9 +214,17 @@ export function bareName(id: string): string {
   return id.replace(/@[0-9]+$/, '');
 }
 
-/** What runbooks may write in `use:`: each instance's name as written in keel.yaml, and built-in ids. */
+/**
+ * What runbooks may write in `use:`: each instance's name as written in keel.yaml, and built-in
+ * ids; a built-in used without an entry also by its bare name, as rules and tools write it
+ * (`fs.outbox`, so the tool `fs.outbox.write` resolves).
+ */
 export function findInstance(instances: readonly ConnectorInstance[], use: string): ConnectorInstance | null {
-  return instances.find((i) => i.use === use || (i.name === bareName(use) && i.connector.id === use)) ?? null;
+  return (
+    instances.find((i) => i.use === use || (i.name === bareName(use) && i.connector.id === use)) ??
+    instances.find((i) => i.use === i.connector.id && i.name === use) ??
+    null
+  );
 }
 
 /** The input schema as JSON Schema (draft 7, as a user writes it), for tools and the editor. */

@@ -10,9 +10,10 @@ import type { z } from 'zod';
 
 /**
  * How much an action can hurt, which sets who decides when no keel.yaml rule says otherwise:
- * `read` changes nothing (runs at once), `internal` stays inside the workspace (the file rules
- * decide), `external` is seen outside (asks unless a rule allows it), `irreversible` cannot be
- * taken back (always asks unless a rule allows it by name).
+ * `read` changes nothing (runs at once), `internal` can be undone and is not seen outside (asks
+ * unless a rule allows it; fs.outbox's writes are left to the file rules), `external` is seen
+ * outside (asks unless a rule allows it), `irreversible` cannot be taken back (always asks unless a
+ * rule allows it by name).
  */
 export type Risk = 'read' | 'internal' | 'external' | 'irreversible';
 
@@ -110,4 +111,12 @@ export interface Connector {
     config: Record<string, unknown>,
     credentials: Record<string, CredentialSource>,
   ): TrustEndpoint[];
+}
+
+/**
+ * The action a connector declares under this name, or null. An own property only: a runbook's
+ * `action: constructor` or a tool named `toString` is "no action", never an Object method.
+ */
+export function actionOf(connector: Pick<Connector, 'actions'>, name: string): ConnectorAction | null {
+  return Object.hasOwn(connector.actions, name) ? (connector.actions[name] ?? null) : null;
 }

@@ -4,12 +4,13 @@
  * whose credentials are redacted from the moment they are read, and which is only handed out for
  * an instance whose every endpoint the operator consented to.
  */
-import type { TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
+import type { ActionProposal, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import { decideAction, type ActionDecision } from './actionPolicy';
 import { ConnectorSecrets, credentialResolver, knownCredentials } from './credentials';
-import { ConnectorRegistry, findInstance, type ConnectorInstance } from './registry';
-import type { ActionContext } from './sdk';
+import { FS_OUTBOX } from './fsOutbox';
+import { ConnectorRegistry, describeIssues, findInstance, type ConnectorInstance } from './registry';
+import { actionOf, type ActionContext } from './sdk';
 
 /** What a run needs of the workspace's connectors (conductor/steps/connector.ts, agent tools). */
 export interface ConnectorPort {
@@ -78,13 +79,38 @@ export class WorkspaceConnectors implements ConnectorPort {
   }
 
   decide(instance: ConnectorInstance, action: string, input: unknown): ActionDecision {
+    const found = actionOf(instance.connector, action);
+    if (!found) throw new Error(`${instance.name} has no action "${action}"`);
     return decideAction(
       instance.name,
       action,
-      instance.connector.actions[action]!.risk,
+      found.risk,
       input,
       this.approvals,
+      instance.connector.id === FS_OUTBOX,
     );
+  }
+
+  /**
+   * Why an operator's edited review is not a valid input of the proposed action, or null: what
+   * the run would refuse after the decision (conductor/steps/connector.ts), asked before it.
+   */
+  checkEdit(proposal: Pick<ActionProposal, 'connector' | 'action' | 'input'>, edited: string): string | null {
+    const instance = this.instances.find((i) => i.name === proposal.connector);
+    const action = instance ? actionOf(instance.connector, proposal.action) : null;
+    // Not known here (keel.yaml changed, tools not listed yet): the run checks it when it resumes.
+    if (!action) return null;
+    const named = `${proposal.connector}.${proposal.action}`;
+    if (!action.fromReview)
+      return `${named} cannot be edited before approval (its connector reads no edited document)`;
+    let input: unknown;
+    try {
+      input = action.fromReview(edited, proposal.input);
+    } catch (error) {
+      return `it is not a valid ${named}: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    const parsed = action.input.safeParse(input);
+    return parsed.success ? null : `it is not a valid ${named}: ${describeIssues(parsed.error)}`;
   }
 
   async prepare(instance: ConnectorInstance, signal: AbortSignal): Promise<void> {

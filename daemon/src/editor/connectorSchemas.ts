@@ -6,6 +6,7 @@
  */
 import type { JsonSchema, Problem, Runbook } from '@keel/schemas';
 import { inputJsonSchema, type ConnectorInstance } from '../connectors/registry';
+import { actionOf } from '../connectors/sdk';
 import { problemAt } from '../files/yamlProblems';
 
 /** The runbook schema with the `connector` step split into one shape per connector and action. */
@@ -76,7 +77,7 @@ export function connectorProblems(
           );
         else if (
           instance.connector.actionsKnown !== false &&
-          !instance.connector.actions[tool.slice(dot + 1)]
+          !actionOf(instance.connector, tool.slice(dot + 1))
         )
           at(
             ['steps', i, 'tools', t],
@@ -96,7 +97,7 @@ export function connectorProblems(
     }
     // An MCP server not listed yet (untrusted, not started): its action names cannot be checked.
     if (instance.connector.actionsKnown === false) return;
-    const action = instance.connector.actions[step.action];
+    const action = actionOf(instance.connector, step.action);
     if (!action) {
       at(
         ['steps', i, 'action'],

@@ -132,7 +132,10 @@ export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<S
     for (const [index, call] of response.toolCalls.entries()) {
       // A cancelled or halted run does no more: not the rest of this turn's tool calls either.
       if (runtime.signal.aborted) throw new StepFailedError('the run was stopped');
-      const key = `${runtime.runId}:${step.id}:${iteration}:${index}`;
+      // A retried step's calls are its own (`:a<attempt>`, as its model calls are): attempt 2's
+      // mail is never sent on the decision the operator gave attempt 1's.
+      const retried = runtime.attempt > 1 ? `:a${runtime.attempt}` : '';
+      const key = `${runtime.runId}:${step.id}:${iteration}:${index}${retried}`;
       const result = await callTool(step, runtime, call.name, call.arguments, key, retrieved).catch(
         (error: unknown) => {
           if (runtime.signal.aborted) throw error;
@@ -172,7 +175,7 @@ async function callTool(
     runtime.budget.takeStep(`agent step "${step.id}" handing off to ${handoff}`);
     // The child's outputs, or why it did not succeed: the agent decides what to do next. A
     // retried step hands off anew: a failed child's end is not its answer again.
-    const [, , ...call] = key.split(':');
+    const call = key.split(':').slice(2, 4);
     const end = await runtime.handoff({
       key: [runtime.attempt > 1 ? `${step.id}@${runtime.attempt}` : step.id, ...call].join(':'),
       stepId: step.id,

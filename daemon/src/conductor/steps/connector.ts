@@ -17,7 +17,7 @@ import {
   type OutboxWrite,
 } from '../../connectors/fsOutbox';
 import { describeIssues, type ConnectorInstance } from '../../connectors/registry';
-import type { ConnectorAction } from '../../connectors/sdk';
+import { actionOf, type ConnectorAction } from '../../connectors/sdk';
 import { renderDeep } from '../templates';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
@@ -58,7 +58,7 @@ export async function resolveAction(
       `${use} cannot list its actions: ${error instanceof Error ? error.message : String(error)}`,
     );
   });
-  const action = instance.connector.actions[actionName];
+  const action = actionOf(instance.connector, actionName);
   if (!action) {
     throw new StepFailedError(
       `${use} has no action "${actionName}" (it has: ${Object.keys(instance.connector.actions).join(', ')})`,

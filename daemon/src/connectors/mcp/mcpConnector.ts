@@ -45,19 +45,21 @@ export function mcpConnector(
 ): McpConnector {
   const config = parseMcpConfig(name, rawConfig);
   const session = new McpSession(name, config, host, credentials);
-  const actions: Record<string, McpToolAction> = {};
+  // No prototype: a tool the server names `__proto__` or `constructor` is one more own key, never
+  // a change to what every other object inherits.
+  const actions = Object.create(null) as Record<string, McpToolAction>;
 
   let listed = false;
   const refresh = async (ctx: ProbeContext): Promise<string[]> => {
     const tools = await session.listTools(ctx, ctx.signal);
     for (const key of Object.keys(actions)) delete actions[key];
     for (const tool of tools) {
-      const risk = config.tools[tool.name] ?? 'external';
+      const risk = Object.hasOwn(config.tools, tool.name) ? config.tools[tool.name]! : 'external';
       actions[tool.name] = toolAction(name, tool, risk, (input, actionCtx) =>
         session.callTool(actionCtx, tool.name, input, actionCtx.signal),
       );
     }
-    const unknown = Object.keys(config.tools).filter((tool) => !(tool in actions));
+    const unknown = Object.keys(config.tools).filter((tool) => !Object.hasOwn(actions, tool));
     if (unknown.length > 0) {
       host.log.warn(
         `keel.yaml connectors.${name}.tools names tools the MCP server does not offer: ${unknown.join(', ')}`,
