@@ -78,12 +78,14 @@ export class WorkspaceConnectors implements ConnectorPort {
   }
 
   decide(instance: ConnectorInstance, action: string, input: unknown): ActionDecision {
+    const declared = instance.connector.actions[action]!;
     return decideAction(
       instance.name,
       action,
-      instance.connector.actions[action]!.risk,
+      declared.risk,
       input,
       this.approvals,
+      declared.policy?.bind(declared),
     );
   }
 
