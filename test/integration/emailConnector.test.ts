@@ -135,8 +135,8 @@ describe('email@1 send', () => {
   });
 
   it('sends threading headers and a workspace file as an attachment', async () => {
-    await mkdir(join(dirs.workspace, 'quotes'), { recursive: true });
-    await writeFile(join(dirs.workspace, 'quotes', 'q-17.txt'), 'Total: 1,200 EUR\n');
+    await mkdir(join(dirs.workspace, 'outbox'), { recursive: true });
+    await writeFile(join(dirs.workspace, 'outbox', 'q-17.txt'), 'Total: 1,200 EUR\n');
     const input = send.input.parse({
       to: mail.users.bob!.address,
       cc: [mail.users.alice!.address],
@@ -144,7 +144,7 @@ describe('email@1 send', () => {
       text: 'See the attached quote.',
       inReplyTo: '<req-2@example.org>',
       references: ['<req-1@example.org>', '<req-2@example.org>'],
-      attachments: [{ path: 'quotes/q-17.txt' }],
+      attachments: [{ path: 'outbox/q-17.txt' }],
     });
     const result = await send.perform(input, context('alice', 'run-thread/step-1'));
     const arrived = await waitForMessage(mail, 'bob', result.messageId);

@@ -1,12 +1,18 @@
 /**
- * email@1 sends only what the workspace holds: an attachment path that is, or passes through, a
- * symlink (to ~/.ssh, to /etc) is refused before any connection is made, as are paths leaving the
- * workspace, and no header can be smuggled in through a subject, an address or a file name.
+ * email@1 sends only what the workspace holds, from outbox/ and memory/: an attachment path
+ * elsewhere (.env, .keel/, .git/, any hidden file or folder), or that is or passes through a
+ * symlink (to ~/.ssh, to /etc), is refused before any connection is made, as are paths leaving the
+ * workspace; no header can be smuggled in through a subject, an address or a file name; and a
+ * trusted-domains rule cannot be passed by putting an outsider in Cc or attaching a file.
  */
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkspaceConfig } from '@keel/schemas';
+import { decideAction } from '../../daemon/src/connectors/actionPolicy';
+import { EmailError } from '../../daemon/src/connectors/email/account';
 import { sendAction } from '../../daemon/src/connectors/email/send';
+import type { SendInput } from '../../daemon/src/connectors/email/sendInput';
 import type { ActionContext } from '../../daemon/src/connectors/sdk';
 import { WorkspacePathError } from '../../daemon/src/files/workspacePaths';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -19,9 +25,11 @@ beforeAll(async () => {
   outside = join(dirs.workspace, '..', 'secret');
   await mkdir(outside);
   await writeFile(join(outside, 'id_rsa'), 'PRIVATE KEY');
-  await mkdir(join(dirs.workspace, 'docs'));
-  await symlink(join(outside, 'id_rsa'), join(dirs.workspace, 'docs', 'quote.pdf'));
-  await symlink(outside, join(dirs.workspace, 'linked'));
+  await mkdir(join(dirs.workspace, 'outbox'));
+  await mkdir(join(dirs.workspace, 'memory'));
+  await symlink(join(outside, 'id_rsa'), join(dirs.workspace, 'outbox', 'quote.pdf'));
+  await symlink(outside, join(dirs.workspace, 'memory', 'linked'));
+  await writeFile(join(dirs.workspace, '.env'), 'API_KEY=secret');
 });
 afterAll(() => dirs.cleanup());
 
@@ -46,21 +54,83 @@ const mail = (attachments: { path: string }[]) =>
 
 describe('email@1 attachments', () => {
   it('refuses a symlinked file', async () => {
-    const sending = sendAction.perform(mail([{ path: 'docs/quote.pdf' }]), context());
+    const sending = sendAction.perform(mail([{ path: 'outbox/quote.pdf' }]), context());
     await expect(sending).rejects.toThrow(WorkspacePathError);
     await expect(sending).rejects.toThrow(/symbolic link/);
   });
 
   it('refuses a file reached through a symlinked folder', async () => {
-    await expect(sendAction.perform(mail([{ path: 'linked/id_rsa' }]), context())).rejects.toThrow(
+    await expect(sendAction.perform(mail([{ path: 'memory/linked/id_rsa' }]), context())).rejects.toThrow(
       /linked is a symbolic link/,
     );
   });
 
-  it('refuses paths outside the workspace and into .git', async () => {
-    for (const path of ['../secret/id_rsa', '/etc/passwd', '.git/config']) {
-      await expect(sendAction.perform(mail([{ path }]), context())).rejects.toThrow(WorkspacePathError);
+  it('refuses anything not under outbox/ or memory/, hidden files and folders, and paths leaving them', async () => {
+    const refused = [
+      '.env',
+      '.keel/secrets.json',
+      '.git/config',
+      'memory/.private/notes.md',
+      'outbox/.env',
+      'outbox/../.env',
+      'outbox//x',
+      'outbox',
+      'docs/quote.pdf',
+      '../secret/id_rsa',
+      '/etc/passwd',
+      'outbox\\..\\.env',
+    ];
+    for (const path of refused) {
+      const parsed = sendAction.input.safeParse({
+        to: 'bob@keel.test',
+        subject: 'x',
+        text: 'x',
+        attachments: [{ path }],
+      });
+      expect(parsed.success, path).toBe(false);
+      expect(JSON.stringify(parsed.error?.issues), path).toMatch(/outbox\/ or memory\//);
+      // Past the schema (an input built in code), the send still refuses it before connecting.
+      const raw = { ...mail([]), attachments: [{ path }] } as SendInput;
+      await expect(sendAction.perform(raw, context()), path).rejects.toThrow(EmailError);
+      await expect(sendAction.perform(raw, context()), path).rejects.toThrow(
+        /not under outbox\/ or memory\//,
+      );
     }
+    expect(
+      mail([{ path: 'outbox/quote.pdf' }, { path: 'memory/customers/acme.md' }]).attachments,
+    ).toHaveLength(2);
+  });
+});
+
+describe('email@1 approval rules', () => {
+  const approvals: Pick<WorkspaceConfig['approvals'], 'actions' | 'lists'> = {
+    lists: { trustedDomains: ['keel.test'] },
+    actions: [
+      { action: 'mail.send', when: { subject: { equals: 'never' } }, decide: 'deny' },
+      { action: 'mail.send', when: { to: { in: 'trustedDomains' } }, decide: 'allow' },
+    ],
+  };
+  const decide = (input: Record<string, unknown>) =>
+    decideAction('mail', 'send', sendAction.risk, sendAction.input.parse(input), approvals, false, (i) =>
+      sendAction.policy!(i as SendInput),
+    );
+  const base = { to: 'bob@keel.test', subject: 'Quote', text: 'x' };
+
+  it('a rule on `to` reads every recipient: an outsider in Cc asks', () => {
+    expect(decide(base).decide).toBe('allow');
+    expect(decide({ ...base, cc: 'carol@keel.test' }).decide).toBe('allow');
+    expect(decide({ ...base, cc: 'Mallory <a@evil.example>' }).decide).toBe('ask');
+    expect(decide({ ...base, cc: ['carol@keel.test', 'a@evil.example'] }).decide).toBe('ask');
+  });
+
+  it('an email with attachments asks even when a rule allows it, and says why', () => {
+    const decision = decide({ ...base, attachments: [{ path: 'outbox/quote.pdf' }] });
+    expect(decision.decide).toBe('ask');
+    expect(decision.rule).toMatch(/attachments \(outbox\/quote.pdf\)/);
+    // A deny stays a deny.
+    expect(decide({ ...base, subject: 'never', attachments: [{ path: 'outbox/quote.pdf' }] }).decide).toBe(
+      'deny',
+    );
   });
 });
 

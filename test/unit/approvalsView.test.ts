@@ -2,15 +2,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Proposal, RunSummary, RunTrace } from '@keel/schemas';
 import {
+  actionLine,
   decisionMessage,
   describeApproval,
   diffTitle,
   editCopyPath,
   editedFiles,
+  editedReview,
   mergeApproval,
   parseEditCopyPath,
   parseProposalDocumentPath,
   proposalDocumentPath,
+  reviewFileName,
   sortApprovals,
   staleNote,
 } from '../../extension/src/approvals/approvalList';
@@ -94,6 +97,54 @@ describe('the diff of a proposal', () => {
     expect(copy).toBe('.keel/edits/p%2F1/memory/customers/acme.md');
     expect(parseEditCopyPath(copy)).toEqual({ id: 'p/1', path: 'memory/customers/acme.md' });
     expect(parseEditCopyPath('memory/customers/acme.md')).toBeNull();
+  });
+});
+
+describe('an action proposal', () => {
+  const email = 'To: bob@acme.com\nSubject: Quote\n\nHello Bob,\n';
+  const send = proposal({
+    summary: 'mail.send: Email to bob@acme.com: Quote',
+    changes: [],
+    action: {
+      connector: 'mail',
+      use: 'email@1',
+      action: 'send',
+      risk: 'external',
+      input: { to: ['bob@acme.com'], subject: 'Quote', text: 'Hello Bob,\n' },
+      review: { title: 'Email to bob@acme.com: Quote', language: 'email', text: email },
+      rule: 'risk external: asks unless an approvals.actions rule allows it',
+      edited: null,
+    },
+  });
+
+  it('is listed with its summary, the action and why it asks, and no files', () => {
+    expect(actionLine(send)).toBe(
+      'mail.send (external): risk external: asks unless an approvals.actions rule allows it',
+    );
+    expect(actionLine(proposal({}))).toBeNull();
+    expect(describeApproval(send)).toBe(
+      'mail.send: Email to bob@acme.com: Quote, proposed by onboarding, ' +
+        'mail.send (external): risk external: asks unless an approvals.actions rule allows it',
+    );
+  });
+
+  it('opens as its review document, an email as plain text, in an editable copy', () => {
+    expect(reviewFileName(send.action!)).toBe('mail.send.txt');
+    const yaml = { ...send.action!, review: { ...send.action!.review, language: 'yaml' as const } };
+    expect(reviewFileName(yaml)).toBe('mail.send.yaml');
+    expect(parseEditCopyPath(editCopyPath(send.id, reviewFileName(send.action!)))).toEqual({
+      id: 'p1',
+      path: 'mail.send.txt',
+    });
+  });
+
+  it('sends the edited review only when the operator changed it', () => {
+    expect(editedReview(send, email)).toBeUndefined();
+    expect(editedReview(send, email.replace(/\n/g, '\r\n'))).toBeUndefined();
+    expect(editedReview(send, undefined)).toBeUndefined();
+    const changed = email.replace('Hello Bob', 'Hi Bob');
+    expect(editedReview(send, changed)).toBe(changed);
+    expect(editedReview(proposal({}), changed)).toBeUndefined();
   });
 });
 

@@ -8,7 +8,7 @@ const original = sendAction.input.parse({
   text: 'Hello Bob,\n\nit ships Monday.\n',
   inReplyTo: '<order-17@example.org>',
   references: ['<order-17@example.org>'],
-  attachments: [{ path: 'quotes/q-17.pdf' }],
+  attachments: [{ path: 'outbox/q-17.pdf' }],
 });
 
 describe('email review', () => {
@@ -17,7 +17,7 @@ describe('email review', () => {
     expect(doc.language).toBe('email');
     expect(doc.text).toBe(
       'To: Bob <bob@example.org>\nSubject: Re: Order 17\nIn-Reply-To: <order-17@example.org>\n' +
-        'References: <order-17@example.org>\nAttachments: quotes/q-17.pdf\n\nHello Bob,\n\nit ships Monday.\n',
+        'References: <order-17@example.org>\nAttachments: outbox/q-17.pdf\n\nHello Bob,\n\nit ships Monday.\n',
     );
     expect(sendAction.fromReview!(doc.text, original)).toEqual(original);
   });
@@ -44,7 +44,7 @@ describe('email review', () => {
     const text = sendAction.review(original).text;
     const cases: [string, RegExp][] = [
       [
-        text.replace('Attachments: quotes/q-17.pdf', 'Attachments: .keel/secrets'),
+        text.replace('Attachments: outbox/q-17.pdf', 'Attachments: .keel/secrets'),
         /Attachments cannot be changed/,
       ],
       [text.replace('In-Reply-To: <order-17@example.org>\n', ''), /In-Reply-To cannot be changed/],

@@ -5,11 +5,13 @@
  * (`fs.outbox`, `files`), and otherwise asks like `external` and `irreversible`: an action that
  * changes something outside the workspace files (a mail moved, an MCP tool classed internal) never
  * runs unchecked without a rule that says so. Rules read the arguments the action is called with,
- * after validation, never what a model says about them.
+ * after validation, never what a model says about them, as the action's `policy` presents them
+ * (email.send: `to` is every recipient); an action whose `policy` says `ask` is never allowed at
+ * once, whatever the rule.
  */
 import picomatch from 'picomatch';
 import type { ActionRule, ArgumentTest, WorkspaceConfig } from '@keel/schemas';
-import type { Risk } from './sdk';
+import type { PolicyView, Risk } from './sdk';
 
 export interface ActionDecision {
   /** `files`: an internal action whose writes the file rules and file proposals govern (fs.outbox). */
@@ -26,14 +28,22 @@ export function decideAction(
   approvals: Pick<WorkspaceConfig['approvals'], 'actions' | 'lists'>,
   /** Whether the connector's writes are workspace file changes the file rules govern (fs.outbox). */
   writesFiles = false,
+  policy?: (input: unknown) => PolicyView,
 ): ActionDecision {
+  const view = policy?.(input) ?? { arguments: input };
+  const allow = (why: string): ActionDecision =>
+    view.ask ? { decide: 'ask', rule: `${why}, but ${view.ask}` } : { decide: 'allow', rule: why };
   const rule = approvals.actions.find(
-    (r) => actionMatches(r.action, connector, action) && conditionsHold(r, input, approvals.lists),
+    (r) => actionMatches(r.action, connector, action) && conditionsHold(r, view.arguments, approvals.lists),
   );
-  if (rule) return { decide: rule.decide, rule: describeActionRule(rule) };
+  if (rule) {
+    return rule.decide === 'allow'
+      ? allow(describeActionRule(rule))
+      : { decide: rule.decide, rule: describeActionRule(rule) };
+  }
   switch (risk) {
     case 'read':
-      return { decide: 'allow', rule: 'risk read: runs at once' };
+      return allow('risk read: runs at once');
     case 'internal':
       return writesFiles
         ? { decide: 'files', rule: 'risk internal: the file rules of keel.yaml decide' }

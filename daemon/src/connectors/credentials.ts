@@ -69,7 +69,7 @@ export function credentialResolver(
           ? `the credential "${name}" of connector "${instance.name}" is unset: keel.yaml (connectors.${instance.name}.credentials.${name}) ` +
               `reads it from the environment variable ${source.env}; set it where the Keel daemon starts, then restart the daemon`
           : `the credential "${name}" of connector "${instance.name}" is not in the editor's secret storage: ` +
-              `run "Keel: Set Connector Secret" in VS Code (keel.yaml: connectors.${instance.name}.credentials.${name} is { secret: true })`,
+              `this version of the Keel extension cannot put it there yet; read it from an environment variable instead (keel.yaml: connectors.${instance.name}.credentials.${name}: { env: VARIABLE })`,
       );
     }
     if (value.length < MIN_CREDENTIAL_LENGTH) {

@@ -57,6 +57,20 @@ export interface ConnectorAction<I = any, O = any> {
   /** How the action is shown for review, and how an edited document becomes the input again. */
   review(input: I): ReviewDocument;
   fromReview?(text: string, original: I): I;
+  /**
+   * What keel.yaml's `approvals.actions` rules see of an input, when not the input itself (so that
+   * a rule on `to` reads every recipient of an email, Cc included), and `ask`: why this input
+   * waits for the operator even when a rule allows it (an email with attachments). Default: the
+   * input, nothing forced.
+   */
+  policy?(input: I): PolicyView;
+}
+
+/** An input as approval rules read it; see ConnectorAction.policy. */
+export interface PolicyView {
+  arguments: unknown;
+  /** Set: an `allow` becomes `ask`, for this reason (`deny` still denies). */
+  ask?: string;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds events of every payload type

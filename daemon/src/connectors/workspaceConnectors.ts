@@ -88,6 +88,7 @@ export class WorkspaceConnectors implements ConnectorPort {
       input,
       this.approvals,
       instance.connector.id === FS_OUTBOX,
+      found.policy?.bind(found),
     );
   }
 

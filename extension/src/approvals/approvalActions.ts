@@ -1,12 +1,21 @@
 /**
  * What the operator does with a proposal, from the sidebar, the diff editor's title or the palette:
  * open its diff, make the proposed side editable, approve it (with their edits, if any) or reject
- * it with a reason. After a decision its editors close and the operator hears the result.
+ * it with a reason. After a decision its editors close and the operator hears the result. An
+ * action proposal (an email to send) has no diff: it opens as its review document in an editable
+ * copy, and is never approved before that copy was opened.
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
-import { ApprovalApproveRequest, ApprovalRejectRequest, type FileChange, type Proposal } from '@keel/schemas';
+import {
+  ApprovalApproveRequest,
+  ApprovalRejectRequest,
+  type ActionProposal,
+  type FileChange,
+  type ParamsOf,
+  type Proposal,
+} from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
 import {
   decisionMessage,
@@ -14,9 +23,11 @@ import {
   diffTitle,
   editCopyPath,
   editedFiles,
+  editedReview,
   isOpen,
   parseEditCopyPath,
   parseProposalDocumentPath,
+  reviewFileName,
 } from './approvalList';
 import type { ApprovalsStore } from './approvalsStore';
 import { PROPOSAL_SCHEME, ProposalDocuments } from './proposalDocuments';
@@ -35,6 +46,7 @@ const EDITOR_CONTEXT_KEY = 'keel.proposalEditor';
 export async function openProposal(context: ApprovalsContext, id: string): Promise<void> {
   const proposal = await openProposalOrSay(context, id);
   if (!proposal) return;
+  if (proposal.action) return showActionReview(context.folder, proposal.id, proposal.action);
   for (const change of proposal.changes) {
     const copy = editCopyUri(context.folder, id, change.path);
     const editing = change.action !== 'delete' && (await exists(copy));
@@ -49,6 +61,7 @@ export async function openProposal(context: ApprovalsContext, id: string): Promi
 export async function editProposal(context: ApprovalsContext, id: string): Promise<void> {
   const proposal = await openProposalOrSay(context, id);
   if (!proposal) return;
+  if (proposal.action) return showActionReview(context.folder, proposal.id, proposal.action);
   const editable = proposal.changes.filter((c) => c.action !== 'delete');
   if (editable.length === 0) {
     void vscode.window.showInformationMessage(
@@ -91,10 +104,27 @@ export async function approveProposal(
     if (choice === 'Open Diff') await openProposal(context, id);
     if (choice !== 'Approve Anyway') return;
   }
-  const edited = editedFiles(proposal, await readEditCopies(context.folder, proposal));
+  let params: ParamsOf<typeof ApprovalApproveRequest>;
+  if (proposal.action) {
+    const copy = reviewCopyUri(context.folder, proposal.id, proposal.action);
+    // Never sent unseen: the first Approve shows what would be sent; the next one decides.
+    if (!(await exists(copy))) {
+      await showActionReview(context.folder, proposal.id, proposal.action);
+      void vscode.window.showInformationMessage(
+        `Keel: this is what ${proposal.action.connector}.${proposal.action.action} would do. ` +
+          "Read it, edit it if needed, then Approve from the editor's title or the sidebar.",
+      );
+      return;
+    }
+    const review = editedReview(proposal, await readCopy(copy));
+    params = { id, ...(review !== undefined ? { editedReview: review } : {}) };
+  } else {
+    const edited = editedFiles(proposal, await readEditCopies(context.folder, proposal));
+    params = { id, ...(edited ? { edited } : {}) };
+  }
   const decided = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: `Keel: applying “${proposal.summary}”` },
-    () => context.client.request(ApprovalApproveRequest, { id, ...(edited ? { edited } : {}) }),
+    () => context.client.request(ApprovalApproveRequest, params),
   );
   await decide(context, decided);
 }
@@ -196,12 +226,37 @@ async function openProposalOrSay(context: ApprovalsContext, id: string): Promise
   return undefined;
 }
 
+/**
+ * Opens an action's review document (an email's headers and body) as an editable copy under
+ * `.keel/edits/<id>/`, like a file proposal's edit: what the operator changes there is what
+ * Approve sends as the edited review. An edit already under way is kept.
+ */
+async function showActionReview(folder: string, id: string, action: ActionProposal): Promise<void> {
+  const copy = reviewCopyUri(folder, id, action);
+  await mkdir(dirname(copy.fsPath), { recursive: true });
+  await writeFile(copy.fsPath, action.review.text, { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  await vscode.window.showTextDocument(copy, { preview: false });
+}
+
+function reviewCopyUri(folder: string, id: string, action: ActionProposal): vscode.Uri {
+  return editCopyUri(folder, id, reviewFileName(action));
+}
+
 async function showDiff(proposal: Proposal, change: FileChange, right: vscode.Uri): Promise<void> {
   const left = ProposalDocuments.uri(proposal.id, 'current', change.path);
   const editing = right.scheme === 'file';
   await vscode.commands.executeCommand('vscode.diff', left, right, diffTitle(proposal, change, editing), {
     preview: false,
   });
+}
+
+/** The text of an edit copy, unsaved edits included (saved, so that closing its editor asks nothing). */
+async function readCopy(copy: vscode.Uri): Promise<string> {
+  const document = await vscode.workspace.openTextDocument(copy);
+  if (document.isDirty) await document.save();
+  return document.getText();
 }
 
 /** The operator's edited text of each proposed file they opened for editing (unsaved edits included). */

@@ -38,6 +38,12 @@ export function fileName(path: string): string {
   return path.split('/').at(-1) ?? path;
 }
 
+/** An action proposal's row line: `mail.send (external): risk external: asks unless ...`. */
+export function actionLine(proposal: Pick<Proposal, 'action'>): string | null {
+  const action = proposal.action;
+  return action ? `${action.connector}.${action.action} (${action.risk}): ${action.rule}` : null;
+}
+
 /** One line a screen reader reads for a proposal: everything its row shows, in words. */
 export function describeApproval(proposal: Proposal): string {
   const files = proposal.changes.map((c) => `${CHANGE_LABELS[c.action]} ${c.path}`).join(', ');
@@ -46,7 +52,8 @@ export function describeApproval(proposal: Proposal): string {
     `proposed by ${proposal.runbook}`,
     proposal.status === 'stale' ? 'stale: a file changed since it was proposed' : null,
     proposal.protected ? 'protected file' : null,
-    files,
+    actionLine(proposal),
+    files === '' ? null : files,
   ];
   return parts.filter((part) => part !== null).join(', ');
 }
@@ -98,6 +105,31 @@ export function editCopyPath(id: string, path: string): string {
 export function parseEditCopyPath(relative: string): { id: string; path: string } | null {
   const match = /^\.keel\/edits\/([^/]+)\/(.+)$/.exec(relative);
   return match ? { id: decodeURIComponent(match[1]!), path: match[2]! } : null;
+}
+
+const REVIEW_EXTENSIONS: Record<NonNullable<Proposal['action']>['review']['language'], string> = {
+  // An email (headers, a blank line, the body) reads and edits best as plain text.
+  email: 'txt',
+  yaml: 'yaml',
+  markdown: 'md',
+};
+
+/**
+ * The file name of an action's review document in its edit copy (`mail.send.txt`): the extension
+ * picks the editor's language.
+ */
+export function reviewFileName(action: NonNullable<Proposal['action']>): string {
+  return `${action.connector}.${action.action}.${REVIEW_EXTENSIONS[action.review.language]}`;
+}
+
+/** The operator's version of an action's review document, or undefined when they changed nothing. */
+export function editedReview(
+  proposal: Pick<Proposal, 'action'>,
+  text: string | undefined,
+): string | undefined {
+  const original = proposal.action?.review.text;
+  if (original === undefined || text === undefined) return undefined;
+  return text.replace(/\r\n/g, '\n') === original.replace(/\r\n/g, '\n') ? undefined : text;
 }
 
 /**

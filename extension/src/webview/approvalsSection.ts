@@ -5,7 +5,13 @@
  * proposal when the one it was on has been decided.
  */
 import type { Proposal, WebviewToHostMessage } from '@keel/schemas';
-import { CHANGE_ICONS, CHANGE_LABELS, describeApproval, staleNote } from '../approvals/approvalList';
+import {
+  actionLine,
+  CHANGE_ICONS,
+  CHANGE_LABELS,
+  describeApproval,
+  staleNote,
+} from '../approvals/approvalList';
 import { listElement, note, section, span } from './runsSections';
 
 type Post = (message: WebviewToHostMessage) => void;
@@ -90,6 +96,9 @@ export class ApprovalsSection {
       files.append(file);
     }
     item.append(head, meta, files);
+    // An action proposal has no files: the row says which action, and why it asks.
+    const actionText = actionLine(proposal);
+    if (actionText) item.append(span('approval-action', actionText));
     const stale = staleNote(proposal);
     if (stale) item.append(span('stale-note', stale));
     const actions = document.createElement('div');
@@ -98,9 +107,11 @@ export class ApprovalsSection {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = action.className;
-      b.textContent = action.label;
+      // An action proposal opens as its review document (an email), not as a diff.
+      const opensReview = actionText !== null && action.type === 'openProposal';
+      b.textContent = opensReview ? 'Open' : action.label;
       b.dataset.focusKey = `${action.type}:${proposal.id}`;
-      b.setAttribute('aria-label', `${action.verb} “${proposal.summary}”`);
+      b.setAttribute('aria-label', `${opensReview ? 'Open' : action.verb} “${proposal.summary}”`);
       b.addEventListener('click', () => this.post({ type: action.type, id: proposal.id }));
       actions.append(b);
     }

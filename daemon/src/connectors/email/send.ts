@@ -29,7 +29,7 @@ import {
   type EmailSettings,
 } from './account';
 import { emailFromReview, reviewEmail } from './review';
-import { sendInputSchema, sendOutputSchema, type SendInput, type SendOutput } from './sendInput';
+import { attachable, sendInputSchema, sendOutputSchema, type SendInput, type SendOutput } from './sendInput';
 
 /** The keyword on a Sent copy whose SMTP hand-over has not been confirmed. */
 export const SENDING_KEYWORD = '$KeelSending';
@@ -58,12 +58,22 @@ export function messageIdFor(key: string, from: string): string {
 export const sendAction: ConnectorAction<SendInput, SendOutput> = {
   description:
     'Sends a plain-text email (to, cc, subject, text; optional inReplyTo/references to answer in a thread; ' +
-    'attachments as workspace files) and keeps a copy in the Sent folder.',
+    'attachments as workspace files under outbox/ or memory/) and keeps a copy in the Sent folder.',
   risk: 'external',
   input: sendInputSchema,
   output: sendOutputSchema,
   review: reviewEmail,
   fromReview: emailFromReview,
+  // Rules see every recipient as `to` (a rule `to: { in: trustedDomains }` cannot be passed by
+  // putting the outsider in Cc), and any attachment makes the send wait for the operator.
+  policy: (input) => ({
+    arguments: { ...input, to: [...input.to, ...input.cc] },
+    ...(input.attachments.length > 0
+      ? {
+          ask: `it has attachments (${input.attachments.map((a) => a.path).join(', ')}), and an email with attachments always asks`,
+        }
+      : {}),
+  }),
   find: (input, ctx) => {
     const account = settings(ctx);
     const messageId = messageIdFor(ctx.idempotencyKey, account.from);
@@ -161,6 +171,12 @@ async function compose(input: SendInput, account: EmailSettings, messageId: stri
   const attachments = [];
   let total = 0;
   for (const attachment of input.attachments) {
+    // The input schema already refused these; checked again here, where the file is read.
+    if (!attachable(attachment.path)) {
+      throw new EmailError(
+        `Attachment ${attachment.path} is not under outbox/ or memory/ (or is hidden); Keel attaches only files from there.`,
+      );
+    }
     // readInside walks from the workspace root and refuses any symlink on the way (WorkspacePathError).
     const content = await readInside(ctx.workspace, attachment.path);
     if (content === null) {

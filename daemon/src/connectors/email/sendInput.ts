@@ -25,6 +25,33 @@ const addressList = z
   )
   .pipe(z.array(address).max(100));
 
+/** The folders an attachment may come from: what the agents write to send, and the memory. */
+export const ATTACHMENT_FOLDERS = ['outbox', 'memory'] as const;
+
+/**
+ * Whether a workspace-relative path may be attached: under outbox/ or memory/, plain segments
+ * only, none hidden. So `.env`, `.keel/`, `.git/` and `memory/.secret/x` never leave by email,
+ * however an agent is talked into it.
+ */
+export function attachable(path: string): boolean {
+  const parts = path.split('/');
+  return (
+    !path.includes('\\') &&
+    parts.length >= 2 &&
+    (ATTACHMENT_FOLDERS as readonly string[]).includes(parts[0]!) &&
+    parts.every((part) => part !== '' && !part.startsWith('.'))
+  );
+}
+
+const attachmentPath = z
+  .string()
+  .min(1)
+  .refine(attachable, {
+    message:
+      'attachments come from outbox/ or memory/ (a workspace-relative path like outbox/quote.pdf, ' +
+      'no hidden file or folder): copy the file there first',
+  });
+
 const messageId = z
   .string()
   .transform((value) => value.trim())
@@ -42,11 +69,11 @@ export const sendInputSchema = z.object({
   /** Threading: the Message-ID this answers, and the conversation's ids (oldest first). */
   inReplyTo: messageId.optional(),
   references: z.array(messageId).max(100).default([]),
-  /** Workspace-relative files; read without following any symlink. */
+  /** Workspace-relative files under outbox/ or memory/ (see attachable); read without following any symlink. */
   attachments: z
     .array(
       z.object({
-        path: z.string().min(1),
+        path: attachmentPath,
         filename: z
           .string()
           .refine((value) => !/[\r\n/\\]/.test(value), {
