@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   ApprovalsChangedNotification,
   CONFIG_FILE,
+  ConnectorsChangedNotification,
   ControlChangedNotification,
   IndexChangedNotification,
   RunbooksChangedNotification,
@@ -38,6 +39,7 @@ import { writeNewToken } from './runtime/token';
 import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
 import { ConnectorSecrets, credentialResolver } from './connectors/credentials';
+import { ConnectorStatus } from './connectors/connectorStatus';
 import { BUILT_IN_CONNECTORS, ConnectorRegistry, type ConnectorInstance } from './connectors/registry';
 import type { Connector } from './connectors/sdk';
 import { WorkspaceConfig } from '@keel/schemas';
@@ -89,6 +91,8 @@ export class Daemon {
   readonly connectorRegistry: ConnectorRegistry;
   /** Credentials the editor handed over from its secret storage, in memory only. */
   readonly connectorSecrets = new ConnectorSecrets();
+  /** Where each connector keel.yaml names stands (trust, credentials, probes, events). */
+  readonly connectorStatus: ConnectorStatus;
 
   private constructor(
     private readonly options: DaemonOptions,
@@ -101,6 +105,15 @@ export class Daemon {
       mcp: { log: options.log, trust },
     });
     this.connectorSecrets.onSecret((value) => options.log.redact(value));
+    this.connectorStatus = new ConnectorStatus({
+      workspace: options.workspace,
+      instances: () => this.connectorInstances(),
+      trust,
+      secrets: this.connectorSecrets,
+      env: process.env,
+      redact: (value) => options.log.redact(value),
+      onChanged: (connectors) => this.notify(ConnectorsChangedNotification, { connectors }),
+    });
     this.memory = new MemoryHost({
       root: options.workspace,
       log: options.log,
@@ -149,6 +162,7 @@ export class Daemon {
     const trust = await WorkspaceTrust.load(options.workspace, options.log, (state) => {
       daemon?.notify(TrustChangedNotification, state);
       daemon?.publishStatus();
+      daemon?.connectorStatus.refresh();
     }).catch(async (error: unknown) => {
       await lock.release();
       throw error;
@@ -277,6 +291,7 @@ export class Daemon {
       await this.memory.configure(state, current && this.trust.restrict(current));
       await this.conductor.configure(state, config);
       if (state !== 'missing') await this.conductor.trustChanged();
+      this.connectorStatus.refresh();
     });
     this.applying = next.catch(() => undefined);
     return next;

@@ -4,6 +4,7 @@ import { createLogger } from '../log';
 import { NotAWorkspaceError } from '../workspace/locate';
 import { KEEL_VERSION } from '../version';
 import { registerApprovals } from './commands/approvals';
+import { registerConnectors } from './commands/connectors';
 import { registerDaemon } from './commands/daemon';
 import { registerDemo } from './commands/demo';
 import { registerIndex } from './commands/index';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerApprovals(program, context);
   registerReport(program, context);
   registerTakeover(program, context);
+  registerConnectors(program, context);
   registerMcp(program, context);
   registerDemo(program, context);
   registerDaemon(program, context);

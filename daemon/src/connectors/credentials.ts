@@ -69,7 +69,8 @@ export function credentialResolver(
           ? `the credential "${name}" of connector "${instance.name}" is unset: keel.yaml (connectors.${instance.name}.credentials.${name}) ` +
               `reads it from the environment variable ${source.env}; set it where the Keel daemon starts, then restart the daemon`
           : `the credential "${name}" of connector "${instance.name}" is not in the editor's secret storage: ` +
-              `this version of the Keel extension cannot put it there yet; read it from an environment variable instead (keel.yaml: connectors.${instance.name}.credentials.${name}: { env: VARIABLE })`,
+              `store it with the editor's command "Keel: Set Connector Secret" (connector ${instance.name}, credential ${name}), ` +
+              `or read it from an environment variable instead (keel.yaml: connectors.${instance.name}.credentials.${name}: { env: VARIABLE })`,
       );
     }
     if (value.length < MIN_CREDENTIAL_LENGTH) {

@@ -129,21 +129,50 @@ export class WorkspaceConnectors implements ConnectorPort {
    * the moment before the trust change halts the runs under way.
    */
   probeContext(instance: ConnectorInstance, signal: AbortSignal): Omit<ActionContext, 'idempotencyKey'> {
-    const refused = instance.endpoints.find((endpoint) => !this.options.trust.allows(endpoint));
-    if (refused) {
-      throw new UntrustedConnectorError(
-        `Keel does not connect the connector "${instance.name}" (${instance.connector.id}) to ${refused.origin}: ` +
-          'the operator has not trusted this workspace with it. Review it with "keel trust" or in ' +
-          "the editor's Keel trust prompt.",
-      );
-    }
-    return {
-      workspace: this.options.workspace,
-      credential: credentialResolver(instance, this.options.secrets, this.options.env, this.options.redact),
-      config: instance.config,
-      signal,
-    };
+    return connectorContext(instance, this.options, signal);
   }
+}
+
+/** What connectorContext needs of the daemon: the workspace, the operator's consent, the credentials. */
+export interface ConnectorContextDeps {
+  workspace: string;
+  secrets: ConnectorSecrets;
+  env: NodeJS.ProcessEnv;
+  redact: (value: string) => void;
+  trust: { allows(endpoint: TrustEndpoint): boolean };
+}
+
+/** The first endpoint of the instance the operator has not consented to, or null. */
+export function untrustedEndpoint(
+  instance: ConnectorInstance,
+  trust: ConnectorContextDeps['trust'],
+): TrustEndpoint | null {
+  return instance.endpoints.find((endpoint) => !trust.allows(endpoint)) ?? null;
+}
+
+/**
+ * The context a probe, a listing of actions or an action runs with (see probeContext): refused,
+ * before any credential is read, unless the operator consented to every endpoint of the instance.
+ */
+export function connectorContext(
+  instance: ConnectorInstance,
+  deps: ConnectorContextDeps,
+  signal: AbortSignal,
+): Omit<ActionContext, 'idempotencyKey'> {
+  const refused = untrustedEndpoint(instance, deps.trust);
+  if (refused) {
+    throw new UntrustedConnectorError(
+      `Keel does not connect the connector "${instance.name}" (${instance.connector.id}) to ${refused.origin}: ` +
+        'the operator has not trusted this workspace with it. Review it with "keel trust" or in ' +
+        "the editor's Keel trust prompt.",
+    );
+  }
+  return {
+    workspace: deps.workspace,
+    credential: credentialResolver(instance, deps.secrets, deps.env, deps.redact),
+    config: instance.config,
+    signal,
+  };
 }
 
 /** Where no workspace is configured (a replay, a runbook test): the built-ins, no credentials. */

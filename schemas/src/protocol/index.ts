@@ -13,7 +13,12 @@ import {
   MetricsReportRequest,
   ResumeRequest,
 } from './control';
-import { SetConnectorSecretRequest } from './connectors';
+import {
+  ConnectorsChangedNotification,
+  ConnectorsCheckRequest,
+  ConnectorsListRequest,
+  SetConnectorSecretRequest,
+} from './connectors';
 import type { MessageDefinition } from './define';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -82,6 +87,9 @@ export const allMessages: readonly MessageDefinition[] = [
   RunbooksChangedNotification,
   SetApiKeyRequest,
   SetConnectorSecretRequest,
+  ConnectorsListRequest,
+  ConnectorsCheckRequest,
+  ConnectorsChangedNotification,
   ApprovalsListRequest,
   ApprovalGetRequest,
   ApprovalApproveRequest,
