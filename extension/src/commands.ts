@@ -10,6 +10,9 @@ import {
   resolveProposalId,
   type ApprovalsContext,
 } from './approvals/approvalActions';
+import { checkConnectors } from './connectors/connectorActions';
+import { askForConnectorSecret } from './connectors/connectorSecrets';
+import type { ConnectorsStore } from './connectors/connectorsStore';
 import type { DaemonClient } from './daemonClient';
 import type { TrustConsent } from './trust/trustConsent';
 import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
@@ -29,6 +32,8 @@ export interface CommandContext {
   readonly approvals: ApprovalsContext | null;
   /** Null without a folder. */
   readonly trust: TrustConsent | null;
+  /** Null without a folder. */
+  readonly connectors: ConnectorsStore | null;
 }
 
 /** A command's arguments come from other code (a notification's button, a link), so are checked. */
@@ -60,6 +65,18 @@ export const COMMANDS = {
   'keel.rejectProposal': (context: CommandContext, target?: unknown) =>
     withProposal(context, target, (approvals, id) => rejectProposal(approvals, id)),
   'keel.setApiKey': (context: CommandContext) => askForApiKey(context.secrets, context.client),
+  // From the sidebar: the connector's name; from the palette: picked from keel.yaml's.
+  'keel.setConnectorSecret': (context: CommandContext, name?: unknown) =>
+    withConnectors(context, () =>
+      askForConnectorSecret(
+        context.secrets,
+        context.folder!,
+        context.client!,
+        typeof name === 'string' ? name : undefined,
+      ),
+    ),
+  'keel.checkConnectors': (context: CommandContext, name?: unknown) =>
+    withConnectors(context, (store) => checkConnectors(store, typeof name === 'string' ? name : undefined)),
   'keel.reviewTrust': (context: CommandContext) => (context.trust ? context.trust.review() : askForFolder()),
   'keel.showLogs': (context: CommandContext) => context.output.show(),
 } satisfies Record<string, (context: CommandContext, ...args: unknown[]) => unknown>;
@@ -80,6 +97,8 @@ export const TRUSTED_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
   'keel.editProposal',
   'keel.rejectProposal',
   'keel.setApiKey',
+  'keel.setConnectorSecret',
+  'keel.checkConnectors',
 ]);
 
 export function registerCommands(context: CommandContext): vscode.Disposable[] {
@@ -133,6 +152,14 @@ async function withRunningDaemon(
 ): Promise<void> {
   if (!(await ensureRunning(context, 'it has no runbooks to run'))) return;
   await action(context.runs!);
+}
+
+async function withConnectors(
+  context: CommandContext,
+  action: (store: ConnectorsStore) => Promise<void>,
+): Promise<void> {
+  if (!(await ensureRunning(context, 'it has no connectors'))) return;
+  await action(context.connectors!);
 }
 
 async function withProposal(

@@ -23,6 +23,8 @@ import {
   IndexStatusRequest,
   KeelRpcError,
   SetApiKeyRequest,
+  SetConnectorSecretRequest,
+  ConnectorsListRequest,
   StatusChangedNotification,
   StatusRequest,
   TrustChangedNotification,
@@ -38,6 +40,7 @@ import {
 } from '@keel/schemas';
 import { redactingChannel } from './redactingChannel';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
+import { handOverConnectorSecrets, type ConnectorSecretSource } from './connectors/connectorHandOver';
 import { modelsOrigin } from './trust/trustModel';
 
 /** Notifications the client itself turns into its snapshot rather than passing on to listeners. */
@@ -92,6 +95,9 @@ export class DaemonClient implements vscode.Disposable {
   private apiKeySource: ApiKeySource | null = null;
   /** The key last handed over, only so that protocol traces can blank it out. */
   private apiKey: string | null = null;
+  private connectorSecretSource: ConnectorSecretSource | null = null;
+  /** Connector credentials handed over, only so that protocol traces can blank them out. */
+  private readonly connectorSecrets = new Set<string>();
 
   constructor(
     private readonly folder: string,
@@ -126,6 +132,7 @@ export class DaemonClient implements vscode.Disposable {
         this.request(StatusRequest),
         this.request(IndexStatusRequest),
         this.sendApiKey(),
+        this.sendConnectorSecrets(),
       ]);
       this.update({ connection: 'running', daemon: status, index, lastError: null });
     } catch (error) {
@@ -216,6 +223,35 @@ export class DaemonClient implements vscode.Disposable {
     }
   }
 
+  /** Where the connector credentials keel.yaml asks the editor for are read from, after every start. */
+  useConnectorSecretsFrom(source: ConnectorSecretSource): void {
+    this.connectorSecretSource = source;
+  }
+
+  /**
+   * Hands every stored connector credential to the running daemon (memory only). Nothing in
+   * Restricted Mode; a failure is logged without the values and does not stop the daemon.
+   */
+  async sendConnectorSecrets(): Promise<void> {
+    if (!this.connectorSecretSource || !this.client || !vscode.workspace.isTrusted) return;
+    try {
+      const sent = await handOverConnectorSecrets(
+        async () => (await this.request(ConnectorsListRequest)).connectors,
+        this.connectorSecretSource,
+        (connector, credential, value) => this.sendConnectorSecret(connector, credential, value),
+      );
+      if (sent > 0) this.output.info(`Handed ${sent} connector credential(s) from the editor to the Keel daemon.`);
+    } catch (error) {
+      this.output.warn(`Could not hand connector credentials to the Keel daemon: ${describeError(error)}`);
+    }
+  }
+
+  /** One connector credential to the daemon; known to the trace's redaction before it is sent. */
+  async sendConnectorSecret(connector: string, credential: string, value: string): Promise<void> {
+    this.connectorSecrets.add(value);
+    await this.request(SetConnectorSecretRequest, { connector, credential, value });
+  }
+
   /** Trust as a grant or revoke answered it, before the daemon's own notification arrives. */
   noteTrust(trust: TrustState): void {
     if (this.snapshot.daemon) this.update({ daemon: { ...this.snapshot.daemon, trust } });
@@ -248,7 +284,10 @@ export class DaemonClient implements vscode.Disposable {
       documentSelector: [{ scheme: 'file', language: 'yaml', pattern: RUNBOOK_DOCUMENTS }],
       outputChannel: this.output,
       // "keel.trace.server": "verbose" logs every message's params, the API key's too: blank it out.
-      traceOutputChannel: redactingChannel(this.output, () => this.apiKey),
+      traceOutputChannel: redactingChannel(this.output, () => [
+        ...(this.apiKey ? [this.apiKey] : []),
+        ...this.connectorSecrets,
+      ]),
       workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(this.folder)),
       initializationFailedHandler: () => false,
       errorHandler: {

@@ -9,6 +9,8 @@ import { trackProposalEditors, type ApprovalsContext } from './approvals/approva
 import { ApprovalsStore } from './approvals/approvalsStore';
 import { ProposalDocuments } from './approvals/proposalDocuments';
 import { registerCommands } from './commands';
+import { connectorSecretSource } from './connectors/connectorSecrets';
+import { ConnectorsStore } from './connectors/connectorsStore';
 import { registerDashboard } from './dashboard/dashboard';
 import { DaemonClient } from './daemonClient';
 import { RunsStore } from './runs/runsStore';
@@ -30,6 +32,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const tracker = folder ? new WorkspaceTracker(folder) : null;
   const store = folder && client ? new RunsStore(client) : null;
   const approvalsStore = client ? new ApprovalsStore(client) : null;
+  const connectorsStore = client ? new ConnectorsStore(client) : null;
   const approvals: ApprovalsContext | null =
     folder && client && approvalsStore
       ? { folder, client, store: approvalsStore, documents: new ProposalDocuments(client, approvalsStore) }
@@ -49,10 +52,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const runsMessage = (): HostToWebviewMessage[] => (store ? [{ type: 'runs', ...store.runs }] : []);
   const approvalsMessage = (): HostToWebviewMessage[] =>
     approvalsStore ? [{ type: 'approvals', ...approvalsStore.approvals }] : [];
+  const connectorsMessage = (): HostToWebviewMessage[] =>
+    connectorsStore ? [{ type: 'connectors', ...connectorsStore.connectors }] : [];
   const statusBar = new StatusBar();
   const sidebar: SidebarViewProvider = new SidebarViewProvider(
     context.extensionUri,
-    () => [{ type: 'state', state: state() }, ...approvalsMessage(), ...runbooksMessage(), ...runsMessage()],
+    () => [
+      { type: 'state', state: state() },
+      ...approvalsMessage(),
+      ...runbooksMessage(),
+      ...runsMessage(),
+      ...connectorsMessage(),
+    ],
     (message) => void runSidebarAction(message, { folder, client, runs, approvals, sidebar, trust, output }),
     output,
   );
@@ -91,12 +102,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       runs,
       approvals,
       trust,
+      connectors: connectorsStore,
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(render),
     ...registerDashboard(context.extensionUri, client, store, output),
   );
-  if (client && tracker && store && runs && approvals && trust) {
+  if (client && tracker && store && runs && approvals && trust && connectorsStore && folder) {
     client.useApiKeyFrom(apiKeySource(context.secrets));
+    client.useConnectorSecretsFrom(connectorSecretSource(context.secrets, folder));
     context.subscriptions.push(
       client,
       trust,
@@ -118,6 +131,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         sidebar.setWaitingApprovals(approvals.store.waiting);
         render();
       }),
+      connectorsStore,
+      connectorsStore.onDidChange(() => connectorsMessage().forEach((m) => sidebar.post(m))),
       trackProposalEditors(approvals),
       announceFinishedRuns(runs),
       trackStepOutputEditors(),

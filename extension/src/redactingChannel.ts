@@ -1,7 +1,8 @@
 /**
  * The daemon's protocol trace goes to Keel's log channel. At log level Trace, with
  * `keel.trace.server: verbose`, vscode-languageclient writes every message's params there, the
- * model API key's too; this channel blanks the key out of everything written through it.
+ * model API key's and connector credentials' too; this channel blanks them out of everything
+ * written through it.
  */
 import type * as vscode from 'vscode';
 
@@ -9,11 +10,12 @@ const HIDDEN = '«redacted»';
 
 export function redactingChannel(
   channel: vscode.LogOutputChannel,
-  secret: () => string | null,
+  secret: () => string | null | readonly string[],
 ): vscode.LogOutputChannel {
   const redact = (text: string): string => {
-    const value = secret();
-    return value ? text.replaceAll(value, HIDDEN) : text;
+    const current = secret();
+    const values = current === null ? [] : typeof current === 'string' ? [current] : current;
+    return values.reduce((out, value) => (value ? out.replaceAll(value, HIDDEN) : out), text);
   };
   return {
     get name() {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { Proposal } from './protocol/approvals';
+import { ConnectorInfo } from './protocol/connectors';
 import { IndexStatus, SearchResult } from './protocol/memory';
 import { RunbookInfo, RunSummary } from './protocol/runs';
 import { DaemonStatus } from './protocol/status';
@@ -54,6 +55,8 @@ export const HostToWebviewMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('revealRun'), id: z.string().min(1) }),
   /** The proposals waiting for the operator (pending or stale), oldest first; sent again on every change. */
   z.object({ type: z.literal('approvals'), approvals: z.array(Proposal), error: z.string().nullable() }),
+  /** The connectors keel.yaml names, with their standing; sent again whenever one changes. */
+  z.object({ type: z.literal('connectors'), connectors: z.array(ConnectorInfo), error: z.string().nullable() }),
 ]);
 export type HostToWebviewMessage = z.infer<typeof HostToWebviewMessage>;
 
@@ -97,5 +100,9 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('editProposal'), id: z.string().min(1) }),
   /** Ask why, then reject the proposal with that reason. */
   z.object({ type: z.literal('rejectProposal'), id: z.string().min(1) }),
+  /** Probe one connector now (the Connectors section's Check). */
+  z.object({ type: z.literal('checkConnector'), name: z.string().min(1) }),
+  /** Store one of the connector's credentials in the editor's secret storage (asks which and its value). */
+  z.object({ type: z.literal('setConnectorSecret'), name: z.string().min(1) }),
 ]);
 export type WebviewToHostMessage = z.infer<typeof WebviewToHostMessage>;

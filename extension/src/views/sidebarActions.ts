@@ -48,6 +48,8 @@ const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], CommandId>> 
   approveProposal: 'keel.approveProposal',
   editProposal: 'keel.editProposal',
   rejectProposal: 'keel.rejectProposal',
+  checkConnector: 'keel.checkConnectors',
+  setConnectorSecret: 'keel.setConnectorSecret',
 };
 
 /** Runs one sidebar action; a failure is logged and shown, never thrown at the webview. */
@@ -113,6 +115,12 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
       return;
     case 'rejectProposal':
       if (approvals) await rejectProposal(approvals, message.id);
+      return;
+    case 'checkConnector':
+      await vscode.commands.executeCommand('keel.checkConnectors' satisfies CommandId, message.name);
+      return;
+    case 'setConnectorSecret':
+      await vscode.commands.executeCommand('keel.setConnectorSecret' satisfies CommandId, message.name);
       return;
     default:
       await vscode.commands.executeCommand(COMMAND_ACTIONS[message.type]);

@@ -6,6 +6,7 @@
  */
 import type { HostToWebviewMessage, SearchResult, SidebarState, WebviewToHostMessage } from '@keel/schemas';
 import { ApprovalsSection } from './approvalsSection';
+import { ConnectorsSection } from './connectorsSection';
 import { RunbooksSection, RunsSection } from './runsSections';
 import { button, formatDuration, heading, paragraph, statusView } from './sidebarParts';
 import { trustBanner } from './trustBanner';
@@ -29,6 +30,7 @@ const post = (message: WebviewToHostMessage): void => vscode.postMessage(message
 const runbooks = new RunbooksSection(post);
 const runs = new RunsSection(post);
 const approvals = new ApprovalsSection(post);
+const connectors = new ConnectorsSection(post);
 
 window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) => {
   const message = event.data;
@@ -46,12 +48,18 @@ window.addEventListener('message', (event: MessageEvent<HostToWebviewMessage>) =
     runs.reveal(message.id);
   } else if (message?.type === 'approvals') {
     approvals.update(message.approvals, message.error);
+  } else if (message?.type === 'connectors') {
+    connectors.update(message.connectors, message.error);
   }
 });
 setInterval(() => {
   if (state?.connection === 'running' || state?.connection === 'restarting') renderTicking();
   if (state?.connection === 'running') runs.tick(Date.now());
 }, 1_000);
+// Probe ages are shown in seconds at best: every ten is enough, and keeps the list still to read.
+setInterval(() => {
+  if (state?.connection === 'running') connectors.tick();
+}, 10_000);
 vscode.postMessage({ type: 'ready' });
 
 function render(): void {
@@ -89,7 +97,7 @@ function view(s: SidebarState): HTMLElement[] {
       ? []
       : restricted
         ? [search.section]
-        : [search.section, approvals.element, runbooks.element, runs.element];
+        : [search.section, approvals.element, runbooks.element, runs.element, connectors.element];
   app.dataset.trust = sidebarTrust(s);
   return [...trustBanner(s, post), ...parts, ...statusView(s, receivedAt, post)];
 }
