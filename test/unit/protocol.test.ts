@@ -167,6 +167,19 @@ const control: ControlState = {
 };
 
 /** A valid params (and result) example per method, plus one invalid params each. */
+const connectorInfo = {
+  name: 'mail',
+  use: 'email@1',
+  state: 'needs_credential',
+  credential: 'password',
+  credentials: [{ name: 'password', from: 'secret' }],
+  actions: [{ name: 'send', risk: 'external' }],
+  events: ['email.received'],
+  lastProbe: null,
+  lastEventAt: null,
+  lastError: 'the credential "password" of connector "mail" is not in the editor\'s secret storage',
+};
+
 const samples: Record<string, { params: unknown; result?: unknown; invalidParams: unknown }> = {
   'keel/auth': {
     params: { token: 'a'.repeat(64), client: 'keel-cli/0.1.0' },
@@ -394,6 +407,17 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     result: { ok: true },
     invalidParams: { connector: 'email', credential: 'password' },
   },
+  'keel/connectors/list': {
+    params: {},
+    result: { connectors: [connectorInfo] },
+    invalidParams: { name: 'mail' },
+  },
+  'keel/connectors/check': {
+    params: { name: 'mail' },
+    result: { connectors: [{ ...connectorInfo, state: 'ready', lastProbe: { ok: true, detail: 'IMAP ok', at: '2026-12-02T09:00:00.000Z' } }] },
+    invalidParams: { name: '' },
+  },
+  'keel/connectors/changed': { params: { connectors: [connectorInfo] }, invalidParams: { connectors: [{}] } },
   'keel/trust/state': { params: {}, result: trustState, invalidParams: { trusted: true } },
   'keel/trust/grant': {
     params: { wantsHash: 'ab12' },
