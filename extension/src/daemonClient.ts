@@ -240,7 +240,8 @@ export class DaemonClient implements vscode.Disposable {
         this.connectorSecretSource,
         (connector, credential, value) => this.sendConnectorSecret(connector, credential, value),
       );
-      if (sent > 0) this.output.info(`Handed ${sent} connector credential(s) from the editor to the Keel daemon.`);
+      if (sent > 0)
+        this.output.info(`Handed ${sent} connector credential(s) from the editor to the Keel daemon.`);
     } catch (error) {
       this.output.warn(`Could not hand connector credentials to the Keel daemon: ${describeError(error)}`);
     }

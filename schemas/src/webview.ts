@@ -56,7 +56,11 @@ export const HostToWebviewMessage = z.discriminatedUnion('type', [
   /** The proposals waiting for the operator (pending or stale), oldest first; sent again on every change. */
   z.object({ type: z.literal('approvals'), approvals: z.array(Proposal), error: z.string().nullable() }),
   /** The connectors keel.yaml names, with their standing; sent again whenever one changes. */
-  z.object({ type: z.literal('connectors'), connectors: z.array(ConnectorInfo), error: z.string().nullable() }),
+  z.object({
+    type: z.literal('connectors'),
+    connectors: z.array(ConnectorInfo),
+    error: z.string().nullable(),
+  }),
 ]);
 export type HostToWebviewMessage = z.infer<typeof HostToWebviewMessage>;
 

@@ -62,7 +62,11 @@ connectors:
 
   const answers: unknown[] = [before];
   const wrong = 'not-the-password-5e1f2a';
-  await client.request(SetConnectorSecretRequest, { connector: 'mail', credential: 'password', value: wrong });
+  await client.request(SetConnectorSecretRequest, {
+    connector: 'mail',
+    credential: 'password',
+    value: wrong,
+  });
   const failed = await client.request(ConnectorsCheckRequest, { name: 'mail' });
   expect(failed.connectors[0]).toMatchObject({ state: 'error', lastProbe: { ok: false } });
   answers.push(failed);

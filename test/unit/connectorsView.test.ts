@@ -30,7 +30,11 @@ describe('connector rows', () => {
     const row = connectorRow(
       connector({
         state: 'ready',
-        lastProbe: { ok: true, detail: 'IMAP 127.0.0.1:143 as alice: 5 folders', at: '2026-11-25T08:57:00.000Z' },
+        lastProbe: {
+          ok: true,
+          detail: 'IMAP 127.0.0.1:143 as alice: 5 folders',
+          at: '2026-11-25T08:57:00.000Z',
+        },
         lastEventAt: '2026-11-25T08:59:30.000Z',
       }),
       NOW,
@@ -54,7 +58,11 @@ describe('connector rows', () => {
       connector({ state: 'needs_credential', credential: 'password', lastError: 'not in secret storage' }),
       NOW,
     );
-    expect(missing).toMatchObject({ badge: 'needs credential password', tone: 'warn', probe: 'never checked' });
+    expect(missing).toMatchObject({
+      badge: 'needs credential password',
+      tone: 'warn',
+      probe: 'never checked',
+    });
     expect(missing.label).toContain('error: not in secret storage');
     const untrusted = connectorRow(
       connector({ state: 'needs_trust', credentials: [{ name: 'password', from: 'env' }] }),
@@ -67,7 +75,11 @@ describe('connector rows', () => {
     const row = connectorRow(
       connector({
         state: 'error',
-        lastProbe: { ok: false, detail: 'IMAP 127.0.0.1:9 is not reachable (ECONNREFUSED)', at: '2026-11-25T07:00:00.000Z' },
+        lastProbe: {
+          ok: false,
+          detail: 'IMAP 127.0.0.1:9 is not reachable (ECONNREFUSED)',
+          at: '2026-11-25T07:00:00.000Z',
+        },
         lastError: 'IMAP 127.0.0.1:9 is not reachable (ECONNREFUSED)',
       }),
       NOW,
@@ -96,7 +108,9 @@ describe('connector rows', () => {
 
 describe('connector secrets', () => {
   it('keeps one secret per workspace, connector and credential, unambiguously', () => {
-    expect(connectorSecretKey('/w/acme', 'mail', 'password')).toBe('keel.connectorSecret/%2Fw%2Facme/mail/password');
+    expect(connectorSecretKey('/w/acme', 'mail', 'password')).toBe(
+      'keel.connectorSecret/%2Fw%2Facme/mail/password',
+    );
     expect(connectorSecretKey('/w', 'a/b', 'c')).not.toBe(connectorSecretKey('/w/a', 'b', 'c'));
   });
 

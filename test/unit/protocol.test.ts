@@ -414,7 +414,15 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
   },
   'keel/connectors/check': {
     params: { name: 'mail' },
-    result: { connectors: [{ ...connectorInfo, state: 'ready', lastProbe: { ok: true, detail: 'IMAP ok', at: '2026-12-02T09:00:00.000Z' } }] },
+    result: {
+      connectors: [
+        {
+          ...connectorInfo,
+          state: 'ready',
+          lastProbe: { ok: true, detail: 'IMAP ok', at: '2026-12-02T09:00:00.000Z' },
+        },
+      ],
+    },
     invalidParams: { name: '' },
   },
   'keel/connectors/changed': { params: { connectors: [connectorInfo] }, invalidParams: { connectors: [{}] } },

@@ -97,7 +97,11 @@ export class ConnectorStatus {
     const timedOut = new Promise<ProbeResult>((resolve) => {
       timer = setTimeout(() => {
         controller.abort();
-        resolve({ ok: false, detail: `no answer within ${limit / 1000} s`, checkedAt: new Date().toISOString() });
+        resolve({
+          ok: false,
+          detail: `no answer within ${limit / 1000} s`,
+          checkedAt: new Date().toISOString(),
+        });
       }, limit);
     });
     let result: ProbeResult;
@@ -130,7 +134,10 @@ export class ConnectorStatus {
         name,
         from: 'env' in source ? ('env' as const) : ('secret' as const),
       })),
-      actions: Object.entries(instance.connector.actions).map(([name, action]) => ({ name, risk: action.risk })),
+      actions: Object.entries(instance.connector.actions).map(([name, action]) => ({
+        name,
+        risk: action.risk,
+      })),
       events: Object.keys(instance.connector.events),
       lastProbe,
       lastEventAt: event?.at ?? null,
@@ -145,7 +152,8 @@ export class ConnectorStatus {
       };
     }
     const missing = this.missingCredential(instance);
-    if (missing) return { ...base, state: 'needs_credential', credential: missing.name, lastError: missing.message };
+    if (missing)
+      return { ...base, state: 'needs_credential', credential: missing.name, lastError: missing.message };
     const eventError = event?.error ? this.scrub(event.error) : null;
     const probeError = lastProbe && !lastProbe.ok ? lastProbe.detail : null;
     return {

@@ -22,6 +22,8 @@ export async function checkConnectors(store: ConnectorsStore, name?: string): Pr
     );
     return;
   }
-  const lines = failing.map((c) => `${c.name}: ${connectorState(c)}${c.lastError ? ` (${c.lastError})` : ''}`);
+  const lines = failing.map(
+    (c) => `${c.name}: ${connectorState(c)}${c.lastError ? ` (${c.lastError})` : ''}`,
+  );
   void vscode.window.showWarningMessage(`Keel: ${lines.join('; ')}`);
 }

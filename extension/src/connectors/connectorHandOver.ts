@@ -6,7 +6,6 @@ import type { ConnectorInfo } from '@keel/schemas';
 
 export type ConnectorSecretSource = (connector: string, credential: string) => Thenable<string | undefined>;
 
-
 /**
  * Hands every stored credential keel.yaml asks the editor for to the daemon, through `send` (which
  * registers the value for redaction before the request is traced). Returns how many.
@@ -28,4 +27,3 @@ export async function handOverConnectorSecrets(
   }
   return sent;
 }
-

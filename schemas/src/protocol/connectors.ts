@@ -48,7 +48,9 @@ export const ConnectorInfo = z.object({
   credential: z.string().nullable(),
   /** Credential names keel.yaml gives it, with where each comes from; never a value. */
   credentials: z.array(z.object({ name: z.string(), from: z.enum(['env', 'secret']) })),
-  actions: z.array(z.object({ name: z.string(), risk: z.enum(['read', 'internal', 'external', 'irreversible']) })),
+  actions: z.array(
+    z.object({ name: z.string(), risk: z.enum(['read', 'internal', 'external', 'irreversible']) }),
+  ),
   events: z.array(z.string()),
   lastProbe: ConnectorProbeInfo.nullable(),
   /** When its event source last brought something in (ISO time), or null. */

@@ -19,11 +19,15 @@ export function registerConnectors(program: Command, context: CliContext): void 
   const workspace = (): string => resolveWorkspace(context.workspaceOption());
   const connectors = program
     .command('connectors')
-    .description('show the connectors keel.yaml names (state, last probe, last event, errors), or check them');
+    .description(
+      'show the connectors keel.yaml names (state, last probe, last event, errors), or check them',
+    );
 
   connectors
     .command('list', { isDefault: true })
-    .description('list each connector with its state, last probe, last event and last error; contacts nothing')
+    .description(
+      'list each connector with its state, last probe, last event and last error; contacts nothing',
+    )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const { connectors: list } = await withWorkspace(workspace(), context.log, ({ client }) =>
