@@ -4,15 +4,16 @@
  * one inside `minIntervalMinutes` into a digest sent when the interval ends, re-sends nothing after
  * a restart, and alerts once for an approval left waiting past `approvalWaitingHours`.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { simpleParser } from 'mailparser';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
+import { ApprovalsListRequest, RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
-import { listMessages, waitForMessage } from '../helpers/mailboxes';
+import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
 import { startMailServers, type MailServers } from '../helpers/mailServers';
 import { waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
@@ -22,6 +23,8 @@ let mail: MailServers;
 let dirs: TempDirs;
 let daemon: Daemon | null = null;
 let client: InProcessClient;
+/** Messages in the operator's inbox before the test: the servers serve every test of the file. */
+let earlier = new Set<number>();
 
 beforeAll(async () => {
   mail = await startMailServers({ users: ['keel', 'operator', 'bob'] });
@@ -57,7 +60,7 @@ async function start(): Promise<void> {
 }
 
 /** A runbook whose only step fails for good: the mail account refuses a send to no one. */
-async function failingRunbook(name: string): Promise<void> {
+async function failingRunbook(name: string, triggers = ''): Promise<void> {
   await writeFile(
     join(dirs.workspace, 'runbooks', `${name}.yaml`),
     `apiVersion: keel/v1
@@ -65,7 +68,7 @@ name: ${name}
 role: Tester
 description: Fails and escalates.
 escalation: { message: "{{ error }}" }
-steps:
+${triggers}steps:
   - id: send
     type: connector
     use: mail
@@ -92,7 +95,26 @@ async function operatorSubjects(user = 'operator'): Promise<string[]> {
   const sentinel = `sentinel ${Math.random()}`;
   await mail.deliver({ from: 'x@example.org', to: [mail.users[user]!.address], raw: `Subject: ${sentinel}\n\n.\n` });
   await waitForMessage(mail, user, sentinel);
-  return (await listMessages(mail, user)).map((m) => m.subject).filter((s) => !s.startsWith('sentinel'));
+  return (await listMessages(mail, user))
+    .filter((m) => !earlier.has(m.uid) && !m.subject.startsWith('sentinel'))
+    .map((m) => m.subject);
+}
+
+/** The plain-text body of a message in a user's inbox. */
+async function bodyOf(user: string, uid: number): Promise<string> {
+  const imap = await imapSession(mail, user);
+  try {
+    const lock = await imap.getMailboxLock('INBOX');
+    try {
+      const message = await imap.fetchOne(String(uid), { source: true }, { uid: true });
+      if (!message || !message.source) throw new Error(`no message ${uid} in ${user}'s INBOX`);
+      return (await simpleParser(message.source)).text ?? '';
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await imap.logout();
+  }
 }
 
 beforeEach(async () => {
@@ -100,6 +122,7 @@ beforeEach(async () => {
   process.env.KEEL_RUNTIME_DIR = dirs.runtime;
   process.env.KEEL_MAIL_PASSWORD = mail.users.keel!.password;
   await initWorkspace(dirs.workspace);
+  earlier = new Set((await listMessages(mail, 'operator')).map((m) => m.uid));
 });
 afterEach(async () => {
   await daemon?.stop('test');
@@ -131,5 +154,49 @@ describe('alerts', () => {
     await start();
     await daemon!.conductor.alertsSettled();
     expect(await operatorSubjects()).toEqual(['Keel: breaks escalated to you', 'Keel: 1 more escalation(s)']);
+  });
+
+  it('a triggered run that fails is mailed once, as a triggered run', async () => {
+    await writeFile(join(dirs.workspace, 'keel.yaml'), alertsYaml(mail, ''));
+    await failingRunbook('watcher', 'triggers:\n  - { type: fileChanged, paths: ["inbox/*.md"] }\n');
+    await start();
+    await daemon!.conductor.triggers()!.settled();
+    await mkdir(join(dirs.workspace, 'inbox'), { recursive: true });
+    await writeFile(join(dirs.workspace, 'inbox', 'a.md'), 'new\n');
+    await waitForMessage(mail, 'operator', 'Keel: triggered run of watcher failed');
+    expect(await operatorSubjects()).toEqual(['Keel: triggered run of watcher failed']);
+  });
+
+  it('an approval waiting past approvalWaitingHours is mailed once, naming it and how to decide', async () => {
+    await writeFile(
+      join(dirs.workspace, 'keel.yaml'),
+      alertsYaml(mail, '  on: [approvalWaiting]\n  approvalWaitingHours: 0.0005\n'),
+    );
+    await writeFile(
+      join(dirs.workspace, 'runbooks', 'asks.yaml'),
+      `apiVersion: keel/v1
+name: asks
+role: Tester
+description: Proposes an email and waits.
+steps:
+  - id: send
+    type: connector
+    use: mail
+    action: send
+    with: { to: bob@keel.test, subject: hello, text: "Hi Bob" }
+`,
+    );
+    await start();
+    const started = await client.request(RunStartRequest, { runbook: 'asks', inputs: {} });
+    const waiting = await waitFor('the approval', async () => {
+      const { approvals } = await client.request(ApprovalsListRequest, {});
+      return approvals.find((a) => a.runId === started.id && a.status === 'pending') ?? null;
+    });
+    const alert = await waitForMessage(mail, 'operator', 'Keel: approval waiting for asks');
+    expect(alert.subject).toBe('Keel: approval waiting for asks');
+    // The timer keeps looking: still one alert for this approval.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await operatorSubjects()).toEqual(['Keel: approval waiting for asks']);
+    expect(await bodyOf('operator', alert.uid)).toContain(`keel approve ${waiting.id}`);
   });
 });
