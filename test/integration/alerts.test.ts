@@ -93,7 +93,11 @@ async function run(runbook: string): Promise<RunSummary> {
 /** The subjects in the operator's inbox, after a sentinel proved earlier mail had time to arrive. */
 async function operatorSubjects(user = 'operator'): Promise<string[]> {
   const sentinel = `sentinel ${Math.random()}`;
-  await mail.deliver({ from: 'x@example.org', to: [mail.users[user]!.address], raw: `Subject: ${sentinel}\n\n.\n` });
+  await mail.deliver({
+    from: 'x@example.org',
+    to: [mail.users[user]!.address],
+    raw: `Subject: ${sentinel}\n\n.\n`,
+  });
   await waitForMessage(mail, user, sentinel);
   return (await listMessages(mail, user))
     .filter((m) => !earlier.has(m.uid) && !m.subject.startsWith('sentinel'))

@@ -72,7 +72,11 @@ async function start(): Promise<void> {
 /** A user's alert subjects, after a sentinel proved earlier mail had time to arrive. */
 async function alertsOf(user: string, since: Set<number>): Promise<string[]> {
   const sentinel = `sentinel ${Math.random()}`;
-  await mail.deliver({ from: 'x@example.org', to: [mail.users[user]!.address], raw: `Subject: ${sentinel}\n\n.\n` });
+  await mail.deliver({
+    from: 'x@example.org',
+    to: [mail.users[user]!.address],
+    raw: `Subject: ${sentinel}\n\n.\n`,
+  });
   await waitForMessage(mail, user, sentinel);
   return (await listMessages(mail, user))
     .filter((m) => !since.has(m.uid) && !m.subject.startsWith('sentinel'))
@@ -139,7 +143,14 @@ it('a .keel/alerts.json planted in a cloned workspace is quarantined and its que
       sent: {},
       lastSent: {},
       folded: {},
-      outbox: [{ key: 'alert:escalation:x', kind: 'escalation', subject: 'Keel: urgent, wire money', text: 'to mallory' }],
+      outbox: [
+        {
+          key: 'alert:escalation:x',
+          kind: 'escalation',
+          subject: 'Keel: urgent, wire money',
+          text: 'to mallory',
+        },
+      ],
       triggeredRuns: [],
       seal: '0'.repeat(64),
     }),

@@ -91,7 +91,7 @@ export class AlertService {
 
   /** A run changed: a finished run that escalated, or a triggered one that failed, alerts. */
   runChanged(run: RunSummary): void {
-    this.serially(async () => {
+    void this.serially(async () => {
       const alert = alertOfRun(run, this.state.triggered(run.id), this.options.scrub);
       if (alert) await this.raise(alert);
     });
@@ -99,7 +99,7 @@ export class AlertService {
 
   /** A trigger started this run: its failure is told as a triggered run's. */
   triggeredRun(runId: string): void {
-    this.serially(async () => {
+    void this.serially(async () => {
       this.state.addTriggeredRun(runId);
       await this.state.save();
     });
@@ -107,15 +107,16 @@ export class AlertService {
 
   /** Governance changed: breakers that opened and quotas used up alert, once each. */
   controlChanged(control: ControlState): void {
-    this.serially(async () => {
-      const starts = (period: 'day' | 'month'): string => periodStart(period, new Date(this.now())).toISOString();
+    void this.serially(async () => {
+      const starts = (period: 'day' | 'month'): string =>
+        periodStart(period, new Date(this.now())).toISOString();
       for (const alert of alertsOfControl(control, starts)) await this.raise(alert);
     });
   }
 
   /** Looks for proposals waiting longer than `approvalWaitingHours`: one alert per approval. */
   checkWaiting(): void {
-    this.serially(async () => {
+    void this.serially(async () => {
       const config = this.config;
       if (!config?.on.includes('approvalWaiting')) return;
       const before = this.now() - config.approvalWaitingHours * 3_600_000;
@@ -178,7 +179,7 @@ export class AlertService {
   /** The interval of a kind ended: what was folded goes as one digest. */
   private flush(kind: AlertKind): void {
     this.flushTimers.delete(kind);
-    this.serially(async () => {
+    void this.serially(async () => {
       const config = this.config;
       const folded = this.state.data.folded[kind] ?? [];
       if (!config || folded.length === 0) return;
@@ -195,7 +196,12 @@ export class AlertService {
         'Open the Keel sidebar in VS Code, or run "keel runs", "keel approvals" and "keel status" in the workspace.',
       ].join('\n');
       this.queue(
-        { key: `alert:${kind}:digest:${hash}`, kind, subject: `Keel: ${folded.length} more ${KIND_LABELS[kind]}`, text },
+        {
+          key: `alert:${kind}:digest:${hash}`,
+          kind,
+          subject: `Keel: ${folded.length} more ${KIND_LABELS[kind]}`,
+          text,
+        },
         folded,
       );
       await this.state.save();
@@ -286,7 +292,7 @@ export class AlertService {
     const decision = connectors.decide(instance, name, parsed.data);
     if (decision.decide === 'deny') throw new Error(`${connector}.${name} is refused by ${decision.rule}`);
     const context = connectors.context(instance, entry.key, signal);
-    const done = action.find ? await action.find(parsed.data, context) : null;
+    const done: unknown = action.find ? await action.find(parsed.data, context) : null;
     if (!done) await action.perform(parsed.data, context);
   }
 }

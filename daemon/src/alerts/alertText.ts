@@ -66,7 +66,14 @@ export function alertOfRun(run: RunSummary, triggered: boolean, scrub: (t: strin
       'triggeredRunFailed',
       run.id,
       `triggered run of ${run.runbook} failed`,
-      [`A run of runbook ${run.runbook} started by its trigger failed (${run.status}).`, '', `Run: ${run.id}`, `Reason: ${reason}`, '', ...act],
+      [
+        `A run of runbook ${run.runbook} started by its trigger failed (${run.status}).`,
+        '',
+        `Run: ${run.id}`,
+        `Reason: ${reason}`,
+        '',
+        ...act,
+      ],
       `${run.runbook} run ${run.id} (${run.status})`,
     );
   }
@@ -75,7 +82,14 @@ export function alertOfRun(run: RunSummary, triggered: boolean, scrub: (t: strin
     'escalation',
     run.id,
     `${run.runbook} escalated to you`,
-    [`Runbook ${run.runbook} could not finish on its own and escalated (${run.status}).`, '', `Run: ${run.id}`, `Escalation: ${reason}`, '', ...act],
+    [
+      `Runbook ${run.runbook} could not finish on its own and escalated (${run.status}).`,
+      '',
+      `Run: ${run.id}`,
+      `Escalation: ${reason}`,
+      '',
+      ...act,
+    ],
     `${run.runbook} run ${run.id}`,
   );
 }
@@ -106,7 +120,9 @@ export function alertOfBreaker(breaker: BreakerState): Alert | null {
 export function alertOfQuota(quota: QuotaState, periodStart: string): Alert | null {
   if (quota.state !== 'exceeded') return null;
   const spent =
-    quota.maxUsd !== null ? `$${quota.spentUsd.toFixed(4)} of $${quota.maxUsd}` : `${quota.tokens} of ${quota.maxTokens} tokens`;
+    quota.maxUsd !== null
+      ? `$${quota.spentUsd.toFixed(4)} of $${quota.maxUsd}`
+      : `${quota.tokens} of ${quota.maxTokens} tokens`;
   return alert(
     'quotaHit',
     `${quota.agent}:${quota.period}:${periodStart}`,
@@ -123,7 +139,10 @@ export function alertOfQuota(quota: QuotaState, periodStart: string): Alert | nu
 }
 
 /** The breakers and quotas of a control state that alert now. */
-export function alertsOfControl(state: ControlState, periodStart: (period: QuotaState['period']) => string): Alert[] {
+export function alertsOfControl(
+  state: ControlState,
+  periodStart: (period: QuotaState['period']) => string,
+): Alert[] {
   return [
     ...state.breakers.flatMap((b) => alertOfBreaker(b) ?? []),
     ...state.quotas.flatMap((q) => alertOfQuota(q, periodStart(q.period)) ?? []),
