@@ -213,6 +213,61 @@ export const ActionRule = z.strictObject({
 });
 export type ActionRule = z.infer<typeof ActionRule>;
 
+/** What can raise an alert outside the editor (see `alerts.on`). */
+export const AlertKind = z.enum([
+  'escalation',
+  'breakerOpened',
+  'quotaHit',
+  'triggeredRunFailed',
+  'approvalWaiting',
+]);
+export type AlertKind = z.infer<typeof AlertKind>;
+
+/**
+ * `alerts:`: where Keel tells the operator, outside VS Code, that something needs them (an email
+ * to the operator). Configuring `to` is the operator's own rule for that action: it runs without
+ * a proposal, but only in a workspace the operator trusted with exactly this `alerts:` section.
+ */
+export const AlertsConfig = z.strictObject({
+  to: z
+    .strictObject({
+      connector: ConnectorName.describe('The connector (a name under `connectors:`) that delivers alerts.'),
+      action: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, { error: 'must be an action name, like send' })
+        .describe('Its action, like `send` of email@1; it is given `subject` and `text`.'),
+      with: z
+        .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/), z.unknown())
+        .default({})
+        .describe('Fixed arguments of the action, e.g. `to: [operator@example.com]`.'),
+    })
+    .describe('The connector action every alert goes to.'),
+  on: z
+    .array(AlertKind)
+    .min(1)
+    .default(['escalation', 'breakerOpened', 'quotaHit', 'triggeredRunFailed', 'approvalWaiting'])
+    .describe(
+      'What raises an alert: a run escalating, a circuit breaker opening, a spend quota used up, a ' +
+        'triggered run failing, an approval waiting too long. Default: all of them.',
+    ),
+  approvalWaitingHours: z
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(4)
+    .describe('Hours a proposal may wait for a decision before it raises one alert (fractions allowed).'),
+  minIntervalMinutes: z
+    .number()
+    .min(0)
+    .max(24 * 60)
+    .default(15)
+    .describe(
+      'At most one alert of each kind per this many minutes; more are folded into a digest sent when ' +
+        'the interval ends, never dropped silently.',
+    ),
+});
+export type AlertsConfig = z.infer<typeof AlertsConfig>;
+
 export const WorkspaceConfig = z.strictObject({
   version: z.literal(1, { error: 'keel.yaml must start with "version: 1"' }),
   /** The company this workspace runs, shown in the sidebar. */
@@ -293,6 +348,8 @@ export const WorkspaceConfig = z.strictObject({
       lists: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), z.array(z.string().min(1))).default({}),
     })
     .prefault({}),
+  /** Alerts outside the editor (an email to the operator); none when absent. */
+  alerts: AlertsConfig.optional(),
   /** Connectors this workspace uses, by the name runbooks and rules call them. */
   connectors: z.record(ConnectorName, ConnectorConfig).default({}),
   models: z

@@ -42,7 +42,8 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
 /**
  * One line of the approvals policy keel.yaml sets (see the daemon's trust/policyWants.ts): a file
  * rule `<glob> allow <kinds>`, an action rule `action <n>: <action> <decision>[ when <tests>]`, a
- * named list `list <name>: <items>`, or an MCP tool's risk `tool <server>.<tool>: <risk>`.
+ * named list `list <name>: <items>`, an MCP tool's risk `tool <server>.<tool>: <risk>`, or where
+ * alerts go `alerts: <action> with <arguments> on <kinds>`.
  */
 export function describeRule(rule: string): string {
   const action = /^action (\d+): (\S+) (allow|ask|deny)(?: when (.*))?$/.exec(rule);
@@ -60,6 +61,11 @@ export function describeRule(rule: string): string {
   const list = /^list ([^:]+): (.*)$/.exec(rule);
   if (list) {
     return `Count ${list[2] || 'nothing'} in the list "${list[1]}" that keel.yaml's action rules test (for example the domains mail may go to without asking you).`;
+  }
+  const alerts = /^alerts: (\S+) with (.*) on (.*)$/.exec(rule);
+  if (alerts) {
+    const [, action, fixed, kinds] = alerts;
+    return `Send alerts (${kinds}) through the connector action ${action} with ${fixed}, without asking you each time (keel.yaml alerts.to).`;
   }
   const tool = /^tool ([^.]+)\.(.+): (read|internal|external|irreversible)$/.exec(rule);
   if (tool) {

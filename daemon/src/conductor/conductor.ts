@@ -537,6 +537,9 @@ export class Conductor {
     await this.traces.close();
   }
 
+  /** The text with every secret the conductor knows replaced by `[redacted]` (alerts use it). */
+  readonly redactText = (text: string): string => this.redact(text);
+
   private readonly redact = (text: string): string => {
     let out = text;
     for (const secret of this.secrets()) out = out.split(secret).join('[redacted]');

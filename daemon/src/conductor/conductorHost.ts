@@ -12,6 +12,7 @@ import {
   type RunbookInfo,
   type RunSummary,
 } from '@keel/schemas';
+import { AlertService } from '../alerts/alertService';
 import { NotInitialized } from '../errors';
 import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
@@ -53,6 +54,8 @@ export class ConductorHost {
   private timer: NodeJS.Timeout | null = null;
   /** Schedules and file-change triggers: only in the long-lived daemon, never in one CLI command. */
   private triggerScheduler: TriggerScheduler | null = null;
+  /** Alerts outside the editor (keel.yaml `alerts:`): only in the long-lived daemon. */
+  private alerts: AlertService | null = null;
 
   constructor(private readonly options: ConductorHostOptions) {}
 
@@ -81,6 +84,7 @@ export class ConductorHost {
     const conductor = this.conductor ? await this.conductor.catch(() => null) : null;
     await conductor?.trustChanged();
     await this.triggerScheduler?.refresh();
+    this.alerts?.trustChanged();
   }
 
   private async configureNow(
@@ -95,6 +99,7 @@ export class ConductorHost {
     this.config = config ?? this.config ?? DEFAULT_CONFIG;
     if (this.conductor) (await this.conductor.catch(() => null))?.configure(this.config);
     else if (this.options.mode === 'daemon') this.conductor = this.open(this.config);
+    this.alerts?.configure(this.config.alerts);
     if (this.options.mode === 'daemon') {
       this.watchRunbooks(this.config.runbooks.dir);
       void this.triggers()?.refresh();
@@ -108,7 +113,11 @@ export class ConductorHost {
       workspace: this.options.root,
       log: this.options.log,
       runbooks: async () => (await this.get()).runbooks.list(),
-      start: async (runbook, inputs) => (await this.get()).start(runbook, inputs),
+      start: async (runbook, inputs) => {
+        const run = await (await this.get()).start(runbook, inputs);
+        this.alerts?.triggeredRun(run.id);
+        return run;
+      },
       allowed: (runbook, trigger) => this.options.trust.triggerAllowed(triggerId(runbook.name, trigger)),
       ...(this.options.clock ? { clock: this.options.clock } : {}),
     });
@@ -151,6 +160,8 @@ export class ConductorHost {
     if (this.timer) clearTimeout(this.timer);
     await this.triggerScheduler?.stop();
     this.triggerScheduler = null;
+    await this.alerts?.stop();
+    this.alerts = null;
     const conductor = this.conductor;
     this.conductor = null;
     const running = conductor ? await conductor.catch(() => null) : null;
@@ -165,9 +176,19 @@ export class ConductorHost {
       config,
       resume: this.options.mode === 'daemon',
       trust: this.options.trust,
-      onRunChanged: this.options.onRunChanged,
-      onApprovalChanged: this.options.onApprovalChanged,
-      onControlChanged: this.options.onControlChanged,
+      // The editor's notifications stay as they are; alerts listen next to them.
+      onRunChanged: (summary) => {
+        this.options.onRunChanged(summary);
+        this.alerts?.runChanged(summary);
+      },
+      onApprovalChanged: (proposal, pending) => {
+        this.options.onApprovalChanged(proposal, pending);
+        this.alerts?.checkWaiting();
+      },
+      onControlChanged: (state) => {
+        this.options.onControlChanged(state);
+        this.alerts?.controlChanged(state);
+      },
       ...(this.options.connectors ? { connectors: this.options.connectors } : {}),
       memory: async () => {
         const service = await memory.get();
@@ -181,7 +202,33 @@ export class ConductorHost {
       },
     });
     const key = this.apiKey;
-    return key ? opening.then((conductor) => (conductor.setApiKey(key.key, key.origin), conductor)) : opening;
+    const keyed = key
+      ? opening.then((conductor) => (conductor.setApiKey(key.key, key.origin), conductor))
+      : opening;
+    return this.options.mode === 'daemon' ? keyed.then((c) => this.openAlerts(c)) : keyed;
+  }
+
+  /** The alert service of a conductor just opened; its connectors deliver the alerts. */
+  private async openAlerts(conductor: Conductor): Promise<Conductor> {
+    await this.alerts?.stop();
+    this.alerts = await AlertService.open(
+      {
+        workspace: this.options.root,
+        log: this.options.log,
+        trusted: () => this.options.trust.trusted,
+        connectors: () => conductor.connectors,
+        pendingApprovals: () => conductor.approvals.list(['pending']),
+        scrub: conductor.redactText,
+      },
+      this.config?.alerts,
+    );
+    this.alerts.controlChanged(conductor.controlState());
+    return conductor;
+  }
+
+  /** Resolves once every alert raised so far is queued and sent, or waits to be retried (tests). */
+  async alertsSettled(): Promise<void> {
+    await this.alerts?.settled();
   }
 
   private watchRunbooks(dir: string): void {

@@ -5,12 +5,16 @@
  * domain to a trusted list, or marks an MCP tool `read` changes one of these lines, so trust is
  * asked again and nothing runs under the new policy before the operator agrees.
  *
+ * `alerts.to` is consented the same way: the action every alert runs without asking, its fixed
+ * arguments (where mail goes) and what raises one, so a pull that sends alerts elsewhere re-asks.
+ *
  * The lines are compact and stable (they are stored in the trust record and compared as written);
  * schemas/src/trustWords.ts turns each into a sentence for the prompt.
  */
 import type { WorkspaceConfig } from '@keel/schemas';
 import { describeActionRule } from '../connectors/actionPolicy';
 import { isMcpUse, McpRisk } from '../connectors/mcp/mcpConfig';
+import { canonicalJson } from '../runtime/stateKey';
 
 /**
  * `action 1: email.send allow when to in trustedDomains`, `list trustedDomains: acme.com`,
@@ -31,5 +35,13 @@ export function policyWants(config: WorkspaceConfig): string[] {
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([tool, risk]) => `tool ${name}.${tool}: ${risk}`);
     });
-  return [...actions, ...lists, ...tools];
+  return [...actions, ...lists, ...tools, ...alertWants(config)];
+}
+
+/** `alerts: email.send with {"to":["op@acme.com"]} on escalation, quotaHit`, or nothing. */
+function alertWants(config: WorkspaceConfig): string[] {
+  const alerts = config.alerts;
+  if (!alerts) return [];
+  const { connector, action } = alerts.to;
+  return [`alerts: ${connector}.${action} with ${canonicalJson(alerts.to.with)} on ${alerts.on.join(', ')}`];
 }

@@ -1,0 +1,119 @@
+/**
+ * What the alert service has sent, queued and folded, in `.keel/alerts.json` (sealed like every
+ * record under `.keel/` that can cause an action): a restart neither sends an alert again nor
+ * loses one that was queued or folded into a digest. A file Keel did not seal is quarantined.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { AlertKind } from '@keel/schemas';
+import { NotAPlainFileError, quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
+import type { Alert } from './alertText';
+
+/** An alert on its way to the connector; `key` is its exactly-once key (the alert's identity). */
+export interface QueuedAlert {
+  key: string;
+  kind: AlertKind;
+  subject: string;
+  text: string;
+}
+
+interface StateFile {
+  version: 1;
+  /** Identity → when it was sent (or folded into a digest that was). */
+  sent: Record<string, string>;
+  /** Kind → when its last alert was queued: the rate limit counts from there. */
+  lastSent: Partial<Record<AlertKind, string>>;
+  /** Kind → alerts held back by the rate limit, for the next digest. */
+  folded: Partial<Record<AlertKind, Alert[]>>;
+  outbox: QueuedAlert[];
+  /** Runs a trigger started, so their failure is told as one. */
+  triggeredRuns: string[];
+}
+
+/** Sent identities are forgotten after this long (the events they name are long over). */
+const KEEP_SENT_MS = 90 * 24 * 3_600_000;
+const KEEP_TRIGGERED_RUNS = 500;
+
+export class AlertState {
+  private constructor(
+    private readonly path: string,
+    private readonly sealer: StateSeal,
+    readonly data: StateFile,
+  ) {}
+
+  static async load(workspace: string, warn: (message: string) => void): Promise<AlertState> {
+    const path = join(workspace, '.keel', 'alerts.json');
+    const sealer = new StateSeal(workspace);
+    const text = await readStateFile(path).catch((error: Error) => {
+      if (error instanceof NotAPlainFileError) return '';
+      throw error;
+    });
+    let opened: Record<string, unknown> | null = null;
+    if (text !== null) {
+      try {
+        opened = sealer.openObject('alerts', JSON.parse(text));
+      } catch {
+        // Not JSON: quarantined below like any other file Keel did not write.
+      }
+      if (!opened) {
+        const moved = await quarantine(workspace, path, 'Not alert records Keel wrote: no valid seal.');
+        warn(
+          `${path} was not used: it carries no valid seal (written by hand, cloned with the repository, or ` +
+            `by an older Keel). It was moved to ${moved ?? 'quarantine'}; alerts start afresh.`,
+        );
+      }
+    }
+    const parsed = (opened ?? {}) as Partial<StateFile>;
+    return new AlertState(path, sealer, {
+      version: 1,
+      sent: parsed.sent ?? {},
+      lastSent: parsed.lastSent ?? {},
+      folded: parsed.folded ?? {},
+      outbox: parsed.outbox ?? [],
+      triggeredRuns: parsed.triggeredRuns ?? [],
+    });
+  }
+
+  /** Whether this identity was sent, is queued or is folded: it is not raised again. */
+  known(identity: string): boolean {
+    const { sent, outbox, folded } = this.data;
+    return (
+      Object.hasOwn(sent, identity) ||
+      outbox.some((a) => a.key === identity) ||
+      Object.values(folded).some((alerts) => alerts?.some((a) => a.identity === identity))
+    );
+  }
+
+  triggered(runId: string): boolean {
+    return this.data.triggeredRuns.includes(runId);
+  }
+
+  addTriggeredRun(runId: string): void {
+    this.data.triggeredRuns = [...this.data.triggeredRuns, runId].slice(-KEEP_TRIGGERED_RUNS);
+  }
+
+  markSent(identities: readonly string[], at: Date): void {
+    for (const identity of identities) this.data.sent[identity] = at.toISOString();
+    const oldest = at.getTime() - KEEP_SENT_MS;
+    for (const [identity, when] of Object.entries(this.data.sent)) {
+      if (Date.parse(when) < oldest) delete this.data.sent[identity];
+    }
+  }
+
+  async save(): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    const temp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
+    const file = await open(temp, 'wx', 0o600);
+    try {
+      await file.writeFile(JSON.stringify(this.sealer.sealObject('alerts', this.data), null, 2) + '\n');
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, this.path).catch(async (error: unknown) => {
+      await rm(temp, { force: true });
+      throw error;
+    });
+  }
+}
