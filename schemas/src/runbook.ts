@@ -400,6 +400,9 @@ export const Runbook = z
   });
 export type Runbook = z.infer<typeof Runbook>;
 
+/** What a test case expects of a value: text it contains (in its JSON when not a string), or an exact value. */
+const ValueCheck = z.strictObject({ contains: z.string().optional(), equals: z.unknown().optional() });
+
 /** A runbook test file, `runbooks/tests/<name>.test.yaml`: cases run offline from cassettes. */
 export const RunbookTestFile = z.strictObject({
   runbook: Identifier.describe('The `name` of the runbook under test.'),
@@ -419,13 +422,27 @@ export const RunbookTestFile = z.strictObject({
               .default('succeeded')
               .describe('How the run must end.'),
             outputs: z
-              .record(
-                z.string(),
-                z.strictObject({ contains: z.string().optional(), equals: z.unknown().optional() }),
-              )
+              .record(z.string(), ValueCheck)
               .default({})
               .describe('Per output: the text it must contain, or `equals` for an exact value.'),
             outbox: z.array(z.string()).default([]).describe('Files under outbox/ the run must write.'),
+            actions: z
+              .array(
+                z.strictObject({
+                  action: z
+                    .string()
+                    .min(1)
+                    .describe('The connector action as `<connector>.<action>`: `mail.send`.'),
+                  with: z
+                    .record(z.string(), ValueCheck)
+                    .default({})
+                    .describe('Per argument: the text it must contain, or `equals` for an exact value.'),
+                }),
+              )
+              .optional()
+              .describe(
+                'The connector actions the run must call (captured, never performed), in order and no others (`[]`: none), each with the arguments it must have; not checked when absent.',
+              ),
           })
           .prefault({})
           .describe('What the run must do.'),

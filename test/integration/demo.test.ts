@@ -25,18 +25,31 @@ it('creates a sample company, runs its agents offline, and leaves an approval wa
   const runs = JSON.parse((await keel('runs', '--json')).stdout) as RunSummary[];
   expect(runs.map((r) => [r.runbook, r.status]).sort()).toEqual([
     ['content', 'succeeded'],
+    ['inbox-triage', 'waiting_approval'],
     ['onboarding', 'waiting_approval'],
     ['ops', 'succeeded'],
     ['sales', 'succeeded'],
   ]);
   const approvals = JSON.parse((await keel('approvals', '--json')).stdout) as Proposal[];
-  expect(approvals.map((a) => [a.runbook, a.changes[0]!.path])).toEqual([
+  expect(approvals.map((a) => [a.runbook, a.changes[0]?.path ?? a.action?.review.title])).toEqual([
+    ['inbox-triage', 'Email to Dana Whitfield <dana@acme-logistics.example>: Re: Kickoff workshop'],
     ['onboarding', 'memory/customers/acme-logistics-onboarding.md'],
   ]);
+  // The reply waits as an email the operator reads before anything is sent.
+  const reply = approvals.find((a) => a.runbook === 'inbox-triage')!.action!;
+  expect(reply).toMatchObject({ connector: 'mail', action: 'send', risk: 'external' });
+  expect(reply.review.text).toContain('In-Reply-To: <kickoff-1@acme-logistics.example>');
+  expect(reply.review.text).toContain('bring the three dispatch spreadsheets');
   const report = JSON.parse((await keel('report', '--json')).stdout) as {
     agents: { agent: string; costUsd: number }[];
   };
-  expect(report.agents.map((a) => a.agent)).toEqual(['content', 'onboarding', 'ops', 'sales']);
+  expect(report.agents.map((a) => a.agent)).toEqual([
+    'content',
+    'inbox-triage',
+    'onboarding',
+    'ops',
+    'sales',
+  ]);
   expect(report.agents.every((a) => a.costUsd > 0)).toBe(true);
   expect((await readdir(join(demo, 'outbox'))).sort()).toEqual([
     'followup-northwind-retail.md',

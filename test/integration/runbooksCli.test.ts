@@ -27,12 +27,28 @@ afterEach(async () => {
 
 const keel = (args: string[]) => runKeel(args, { cwd: dirs.workspace, runtime: dirs.runtime });
 
+/** inbox-triage answers through the workspace's `mail` account (never contacted by `keel test`). */
+const MAIL_ACCOUNT = `
+connectors:
+  mail:
+    use: email@1
+    imap: { host: mail.fjord-ops.example }
+    smtp: { host: mail.fjord-ops.example }
+    user: founder@fjord-ops.example
+    from: Fjord Operations <founder@fjord-ops.example>
+    credentials: { password: { env: FJORD_MAIL_PASSWORD } }
+`;
+
 it('passes the example runbooks’ tests offline, and fails one whose prompt changed', async () => {
+  const config = join(dirs.workspace, 'keel.yaml');
+  await writeFile(config, (await readFile(config, 'utf8')) + MAIL_ACCOUNT);
   const passed = await keel(['test', '--json']);
   expect(passed.code, passed.stderr).toBe(0);
   const results = JSON.parse(passed.stdout) as RunbookTestResult[];
   expect(results.map((r) => [r.runbook, r.passed, r.failures])).toEqual([
     ['content', true, []],
+    ['inbox-triage', true, []],
+    ['inbox-triage', true, []],
     ['onboarding', true, []],
     ['ops', true, []],
     ['sales', true, []],
@@ -55,6 +71,28 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
   expect(supervisor.code).toBe(1);
   expect(supervisor.stdout).toMatch(
     /step "content" failed: its child run test-weekly-ops\.content \(content\) ended failed: .*the prompt of step "draft" \(call 1\) changed since .*weekly-ops\.json was recorded/,
+  );
+}, 120_000);
+
+it('checks the reply inbox-triage would send, and names the mail account it needs', async () => {
+  const noAccount = await keel(['test', 'inbox-triage']);
+  expect(noAccount.code).toBe(1);
+  expect(noAccount.stdout).toContain('no connector "mail"');
+  expect(noAccount.stdout).toContain('keel.yaml');
+
+  const config = join(dirs.workspace, 'keel.yaml');
+  await writeFile(config, (await readFile(config, 'utf8')) + MAIL_ACCOUNT);
+  expect((await keel(['test', 'inbox-triage'])).code).toBe(0);
+  // The reply must go to Dana in her thread: a draft sent outside it fails the case, naming the argument.
+  const triage = join(dirs.workspace, 'runbooks/inbox-triage.yaml');
+  await writeFile(
+    triage,
+    (await readFile(triage, 'utf8')).replace("inReplyTo: '{{ inputs.messageId }}'", ''),
+  );
+  const unthreaded = await keel(['test', 'inbox-triage']);
+  expect(unthreaded.code).toBe(1);
+  expect(unthreaded.stdout).toContain(
+    'mail.send argument "inReplyTo" is null, expected "<kickoff-1@acme-logistics.example>"',
   );
 });
 

@@ -98,6 +98,7 @@ async function runCase(
       models: options.models,
       provider,
       memory: cassetteMemory(provider, options.memory),
+      ...(options.connectors ? { connectors: options.connectors } : {}),
       signal: new AbortController().signal,
       children: childrenInMemory(options, cassettePath, children),
     });
@@ -174,15 +175,27 @@ function expectations(
     );
   }
   for (const [name, check] of Object.entries(expect.outputs)) {
-    const value = run.outputs?.[name];
-    const text = typeof value === 'string' ? value : JSON.stringify(value ?? null);
-    if (check.contains !== undefined && !text.includes(check.contains)) {
-      failures.push(`output "${name}" does not contain "${check.contains}" (it is: ${text.slice(0, 200)})`);
-    }
-    if (check.equals !== undefined && JSON.stringify(value) !== JSON.stringify(check.equals)) {
-      failures.push(`output "${name}" is ${text.slice(0, 200)}, expected ${JSON.stringify(check.equals)}`);
-    }
+    failures.push(...valueFailures(`output "${name}"`, run.outputs?.[name], check));
   }
+  const called = records
+    .filter((r): r is RecordOf<'effect'> => r.type === 'effect' && r.connector !== 'fs.outbox@1')
+    .map((r) => r.result as { action?: string; input?: Record<string, unknown> });
+  const actions = expect.actions ?? [];
+  if (expect.actions && called.length > actions.length) {
+    const extra = called.slice(actions.length).map((c) => c.action);
+    failures.push(`the run called actions the case does not expect: ${extra.join(', ')}`);
+  }
+  actions.forEach((wanted, i) => {
+    const call = called[i];
+    if (call?.action !== wanted.action) {
+      const made = called.map((c) => c.action).join(', ') || 'none';
+      failures.push(`expected action ${i + 1} to be ${wanted.action}; the run called: ${made}`);
+      return;
+    }
+    for (const [name, check] of Object.entries(wanted.with)) {
+      failures.push(...valueFailures(`${wanted.action} argument "${name}"`, call.input?.[name], check));
+    }
+  });
   const written = records
     .filter((r): r is RecordOf<'effect'> => r.type === 'effect' && r.connector === 'fs.outbox@1')
     .map((r) => (r.result as { path?: unknown }).path)
@@ -191,6 +204,23 @@ function expectations(
   for (const path of expect.outbox) {
     if (!written.includes(path.replace(/^outbox\//, '')))
       failures.push(`expected an outbox write of "${path}"; writes: ${written.join(', ') || 'none'}`);
+  }
+  return failures;
+}
+
+/** Why a value fails its check (`contains`: in its text, its JSON when not a string; `equals`: exactly). */
+function valueFailures(
+  what: string,
+  value: unknown,
+  check: { contains?: string; equals?: unknown },
+): string[] {
+  const text = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+  const failures: string[] = [];
+  if (check.contains !== undefined && !text.includes(check.contains)) {
+    failures.push(`${what} does not contain "${check.contains}" (it is: ${text.slice(0, 200)})`);
+  }
+  if (check.equals !== undefined && JSON.stringify(value) !== JSON.stringify(check.equals)) {
+    failures.push(`${what} is ${text.slice(0, 200)}, expected ${JSON.stringify(check.equals)}`);
   }
   return failures;
 }

@@ -27,8 +27,8 @@ import { describeRun } from '../runFormat';
 
 const run = promisify(execFile);
 
-/** The order tells a story: a customer signs, content, a sales call, the weekly review. */
-const RUNBOOKS = ['onboarding', 'content', 'sales', 'ops'];
+/** The order tells a story: a customer signs, content, a sales call, the weekly review, a mail from the new customer. */
+const RUNBOOKS = ['onboarding', 'content', 'sales', 'ops', 'inbox-triage'];
 
 const DEMO_CONFIG = `# Keel workspace configuration (the demo company). Docs: README.md of the Keel repository.
 version: 1
@@ -51,6 +51,18 @@ models:
   tiers:
     fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }
     strong: { model: gpt-4o, inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }
+
+# The company's mail account. inbox-triage answers customers through it; its replies wait for your
+# approval. To send for real, put your own servers here and set FJORD_MAIL_PASSWORD (or store the
+# password with "Keel: Set Connector Secret" in VS Code).
+connectors:
+  mail:
+    use: email@1
+    imap: { host: mail.fjord-ops.example }
+    smtp: { host: mail.fjord-ops.example }
+    user: founder@fjord-ops.example
+    from: Fjord Operations <founder@fjord-ops.example>
+    credentials: { password: { env: FJORD_MAIL_PASSWORD } }
 
 # What each agent may spend: a warning at 80%, then new runs are refused until the period ends.
 quotas:
@@ -102,8 +114,8 @@ export function registerDemo(program: Command, context: CliContext): void {
           '',
           'Open it in VS Code (with the Keel extension installed):',
           `  code ${workspace}`,
-          'The Keel sidebar shows the runs, the approval waiting for you (the onboarding plan), spend and',
-          'metrics. From a terminal:',
+          'The Keel sidebar shows the runs, the approvals waiting for you (the onboarding plan, and a reply',
+          "to Dana's mail you can read and edit before it is sent), spend and metrics. From a terminal:",
           `  cd ${workspace} && keel approvals && keel report`,
           'To run the agents against a real model, set OPENAI_API_KEY (or another endpoint in keel.yaml).',
         ].join('\n'),

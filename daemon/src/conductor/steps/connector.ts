@@ -92,11 +92,12 @@ export async function callConnector(
     actionName,
     { ...(input as Record<string, unknown>) },
     () => performByPolicy(runtime, key, instance, actionName, action, input),
-    // What a runbook test sees instead of the action: the outbox's result, or the call itself.
+    // What a runbook test sees instead of the action: the outbox's result, or the call itself
+    // with its validated arguments (what its expectations check).
     () =>
       isOutbox
         ? previewOutbox(input as OutboxWrite)
-        : { captured: true, action: `${instance.name}.${actionName}` },
+        : { captured: true, action: `${instance.name}.${actionName}`, input },
   );
 }
 
