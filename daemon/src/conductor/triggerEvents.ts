@@ -116,7 +116,11 @@ export class EventPollers {
     const { trigger, runbook } = listener;
     const emitting = instances.filter((i) => Object.hasOwn(i.connector.events, trigger.event));
     const chosen = trigger.connector ? emitting.filter((i) => i.name === trigger.connector) : emitting;
-    const about = { runbook: runbook.name, event: trigger.event };
+    const about = {
+      runbook: runbook.name,
+      event: trigger.event,
+      emitting: emitting.map((i) => i.name).join(', ') || 'none',
+    };
     if (chosen.length === 0) {
       this.options.log.warn(
         trigger.connector

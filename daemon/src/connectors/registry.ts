@@ -156,7 +156,7 @@ export class ConnectorRegistry {
    */
   trustEndpoints(config: WorkspaceConfig): TrustEndpoint[] {
     return Object.entries(config.connectors).flatMap(([name, entry]) => {
-      const { use, credentials, ...settings } = entry;
+      const { use, credentials, pollSeconds: _poll, ...settings } = entry;
       if (isMcpUse(use)) {
         const checked = checkMcpConfig({ use, ...settings });
         return 'config' in checked ? [mcpTrustEndpoint(name, checked.config, credentials)] : [];
