@@ -353,7 +353,9 @@ export const EventFieldTest = z
     in: z
       .union([z.string(), z.array(z.string())])
       .optional()
-      .describe('In this list (a name from keel.yaml `approvals.lists`, or inline); domains match addresses.'),
+      .describe(
+        'In this list (a name from keel.yaml `approvals.lists`, or inline); domains match addresses.',
+      ),
     notIn: z
       .union([z.string(), z.array(z.string())])
       .optional()

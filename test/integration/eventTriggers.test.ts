@@ -89,8 +89,8 @@ const cursorFile = (): string => join(dirs.workspace, '.keel', 'event-cursors.js
 async function cursor(): Promise<{ uid: number; savedAt: string } | null> {
   const text = await readFile(cursorFile(), 'utf8').catch(() => null);
   if (!text) return null;
-  const record = (JSON.parse(text) as { cursors: Record<string, { cursor: string; savedAt: string }> }).cursors
-    .mail;
+  const record = (JSON.parse(text) as { cursors: Record<string, { cursor: string; savedAt: string }> })
+    .cursors.mail;
   return record ? { uid: Number(record.cursor.split(':')[2]), savedAt: record.savedAt } : null;
 }
 
@@ -152,7 +152,9 @@ it(
     const dana = first.find((r) => r.inputs.from === 'dana@customer.test')!;
     expect(dana.inputs.uid).toBe(String(start + 1));
     // The subject arrives fenced as untrusted data, its text intact inside.
-    expect(dana.inputs.subject).toMatch(/^<untrusted-data source="email.received.subject"[^>]*>\nInvoice 1001\n<\/untrusted-data>$/);
+    expect(dana.inputs.subject).toMatch(
+      /^<untrusted-data source="email.received.subject"[^>]*>\nInvoice 1001\n<\/untrusted-data>$/,
+    );
     await waitFor('the runs to file the invoices (events: true lets them)', async () => {
       const files = await readdir(join(dirs.workspace, 'outbox', 'invoices')).catch(() => []);
       return files.length === 2;
@@ -165,7 +167,11 @@ it(
     await copyFile(before, cursorFile());
     await deliver('dana@customer.test', 'Invoice 1003');
     daemon = await startDaemon(dirs.workspace, dirs.runtime);
-    await waitFor('the cursor past the new mail', async () => ((await cursor())?.uid ?? 0) >= start + 4, 20_000);
+    await waitFor(
+      'the cursor past the new mail',
+      async () => ((await cursor())?.uid ?? 0) >= start + 4,
+      20_000,
+    );
     await twoMorePolls();
     const after = await eventRuns();
     expect(after).toHaveLength(3);

@@ -66,7 +66,9 @@ describe('an event trigger in a runbook', () => {
       expect.stringMatching(/email.received has no field "sender" \(its fields: .*from.*subject/),
     ]);
     const empty = parseRunbook(
-      runbook('  - type: event\n    event: email.received\n    filter: { from: {} }\n    inputs: { subject: x }'),
+      runbook(
+        '  - type: event\n    event: email.received\n    filter: { from: {} }\n    inputs: { subject: x }',
+      ),
       'r.yaml',
     );
     expect(empty.problems.map((p) => p.message).join('\n')).toMatch(/say what to test: contains/);
@@ -76,14 +78,18 @@ describe('an event trigger in a runbook', () => {
 describe("an event trigger's filter", () => {
   it('passes mail whose fields pass every test, from a list or inline, ignoring case in contains', () => {
     expect(eventPasses(undefined, mail, lists)).toBe(true);
-    expect(eventPasses({ from: { in: 'customers' }, subject: { contains: 'INVOICE' } }, mail, lists)).toBe(true);
+    expect(eventPasses({ from: { in: 'customers' }, subject: { contains: 'INVOICE' } }, mail, lists)).toBe(
+      true,
+    );
     expect(eventPasses({ to: { in: ['keel.test'] } }, mail, lists)).toBe(true);
     expect(eventPasses({ subject: { matches: 'Invoice *' } }, mail, lists)).toBe(true);
     expect(eventPasses({ uid: { gt: 5 } }, mail, lists)).toBe(true);
   });
 
   it('stops mail that fails any test', () => {
-    expect(eventPasses({ from: { in: 'customers' }, subject: { contains: 'quote' } }, mail, lists)).toBe(false);
+    expect(eventPasses({ from: { in: 'customers' }, subject: { contains: 'quote' } }, mail, lists)).toBe(
+      false,
+    );
     expect(eventPasses({ from: { notIn: 'customers' } }, mail, lists)).toBe(false);
     expect(eventPasses({ from: { in: 'nobody' } }, mail, lists)).toBe(false);
     expect(eventPasses({ subject: { equals: 'Invoice' } }, mail, lists)).toBe(false);
@@ -95,7 +101,11 @@ describe('received text in input templates', () => {
   it('is fenced as untrusted data; raw values stay as they are', async () => {
     const scope = { trigger: { type: 'event', event: eventScope('email.received', mail) } };
     const inputs = await renderInputs(
-      { subject: '{{ trigger.event.subject }}', from: '{{ trigger.event.raw.from }}', uid: '{{ trigger.event.uid }}' },
+      {
+        subject: '{{ trigger.event.subject }}',
+        from: '{{ trigger.event.raw.from }}',
+        uid: '{{ trigger.event.uid }}',
+      },
       scope,
     );
     expect(inputs.subject).toBe(
@@ -138,8 +148,12 @@ describe('approval rules for a run started by an event', () => {
       decide: 'ask',
       rule: expect.stringMatching(/not for a run started by an event \(add "events: true"/),
     });
-    expect(decideAction('mail', 'move', 'internal', {}, approvals, false, undefined, true).decide).toBe('deny');
+    expect(decideAction('mail', 'move', 'internal', {}, approvals, false, undefined, true).decide).toBe(
+      'deny',
+    );
     const opted = config('{"actions":[{"action":"mail.send","decide":"allow","events":true}]}');
-    expect(decideAction('mail', 'send', 'external', input, opted, false, undefined, true).decide).toBe('allow');
+    expect(decideAction('mail', 'send', 'external', input, opted, false, undefined, true).decide).toBe(
+      'allow',
+    );
   });
 });

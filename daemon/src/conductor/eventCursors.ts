@@ -91,5 +91,8 @@ export class EventCursors {
 
 /** The identity of a connector's settings, which a cursor is kept for. */
 export function settingsHash(connectorId: string, config: Record<string, unknown>): string {
-  return createHash('sha256').update(canonicalJson([connectorId, config])).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(canonicalJson([connectorId, config]))
+    .digest('hex')
+    .slice(0, 16);
 }

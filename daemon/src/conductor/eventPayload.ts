@@ -12,7 +12,9 @@ export function eventPasses(
   payload: unknown,
   lists: Record<string, string[]>,
 ): boolean {
-  return Object.entries(filter ?? {}).every(([field, test]) => fieldPasses(test, valueAt(payload, field), lists));
+  return Object.entries(filter ?? {}).every(([field, test]) =>
+    fieldPasses(test, valueAt(payload, field), lists),
+  );
 }
 
 function fieldPasses(test: EventFieldTest, value: unknown, lists: Record<string, string[]>): boolean {

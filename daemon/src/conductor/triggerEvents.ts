@@ -47,7 +47,11 @@ export interface EventPollersOptions {
   /** keel.yaml's `approvals.lists`, for filters that test `in`. */
   lists: () => Record<string, string[]>;
   /** Starts the run of an event at most once (Conductor.startFromEvent); may refuse it. */
-  start: (runbook: string, inputs: InputValues, origin: EventOrigin) => Promise<{ run: { id: string }; started: boolean }>;
+  start: (
+    runbook: string,
+    inputs: InputValues,
+    origin: EventOrigin,
+  ) => Promise<{ run: { id: string }; started: boolean }>;
 }
 
 export const DEFAULT_POLL_SECONDS = 30;
@@ -94,14 +98,23 @@ export class EventPollers {
         existing.listeners = theirs;
         continue;
       }
-      const poller = new Poller(instance, this.signature(instance), theirs, cursors, this.options, this.interval(instance));
+      const poller = new Poller(
+        instance,
+        this.signature(instance),
+        theirs,
+        cursors,
+        this.options,
+        this.interval(instance),
+      );
       this.pollers.set(name, poller);
       poller.begin();
     }
   }
 
   status(): EventSourceStatus[] {
-    return [...this.pollers.values()].map((p) => p.status()).sort((a, b) => a.connector.localeCompare(b.connector));
+    return [...this.pollers.values()]
+      .map((p) => p.status())
+      .sort((a, b) => a.connector.localeCompare(b.connector));
   }
 
   async stop(): Promise<void> {
@@ -224,7 +237,10 @@ class Poller {
     const name = this.instance.name;
     try {
       const context = this.options.context(this.instance, signal);
-      const result = await this.instance.connector.source!.poll(this.cursors.get(name, this.settings), context);
+      const result = await this.instance.connector.source!.poll(
+        this.cursors.get(name, this.settings),
+        context,
+      );
       this.lastPollAt = new Date().toISOString();
       for (const event of result.events) {
         if (signal.aborted) return true; // stopped mid-batch: the cursor stays, the rest comes again
@@ -254,7 +270,12 @@ class Poller {
     for (const { runbook, trigger, triggerId } of this.listeners) {
       if (trigger.event !== event.name) continue;
       if (!eventPasses(trigger.filter, event.payload, this.options.lists())) continue;
-      const about = { runbook: runbook.name, connector: this.instance.name, event: event.name, eventId: event.id };
+      const about = {
+        runbook: runbook.name,
+        connector: this.instance.name,
+        event: event.name,
+        eventId: event.id,
+      };
       const scope = {
         trigger: {
           type: 'event',
