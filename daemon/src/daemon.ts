@@ -130,12 +130,21 @@ export class Daemon {
       onApprovalChanged: (proposal, pending) =>
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onControlChanged: (state) => this.notify(ControlChangedNotification, state),
+      onEventsPolled: () => this.connectorStatus.refresh(),
       connectors: { registry: this.connectorRegistry, secrets: this.connectorSecrets },
       onRunbooksChanged: (runbooks) => {
         this.notify(RunbooksChangedNotification, { runbooks });
         this.applying = this.applying.then(() => this.refreshWants()).catch(() => undefined);
       },
       ...(options.clock ? { clock: options.clock } : {}),
+    });
+    // The Connectors section shows each event source's last event and last polling error.
+    this.connectorStatus.useEvents({
+      lastEvent: (name) => {
+        const polled = this.conductor.eventStatus().find((status) => status.connector === name);
+        if (!polled) return null;
+        return { at: polled.lastEventAt, ...(polled.lastError ? { error: polled.lastError } : {}) };
+      },
     });
   }
 

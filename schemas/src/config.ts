@@ -95,6 +95,11 @@ export const ApprovalRule = z.strictObject({
   path: glob,
   /** `create` (a new file), `modify` (an existing file), `delete`. */
   allow: z.array(ChangeKind).min(1),
+  /**
+   * Whether the rule also applies to runs started by an event (a received email): their content
+   * is untrusted, so without `events: true` their changes wait for the operator.
+   */
+  events: z.boolean().optional(),
 });
 export type ApprovalRule = z.infer<typeof ApprovalRule>;
 
@@ -145,6 +150,11 @@ export const ConnectorConfig = z
       error: 'must be a connector id with its version, like email@1, or "mcp" for an MCP server',
     }),
     credentials: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), CredentialSource).default({}),
+    /**
+     * Seconds between polls of the connector's events (`email.received`), when a runbook's event
+     * trigger listens to them; 30 by default. Errors back off to at most ten times this.
+     */
+    pollSeconds: z.number().min(0.2).max(86_400).optional(),
   })
   .superRefine((value, ctx) => {
     for (const [key, setting] of Object.entries(value)) {
@@ -210,6 +220,11 @@ export const ActionRule = z.strictObject({
   /** Argument (a dotted path into the action's input) to test; all must hold. */
   when: z.record(z.string().min(1), ArgumentTest).default({}),
   decide: z.enum(['allow', 'ask', 'deny']),
+  /**
+   * Whether an `allow` also holds for runs started by an event (a received email): their content
+   * is untrusted, so without `events: true` such a run's action asks the operator instead.
+   */
+  events: z.boolean().optional(),
 });
 export type ActionRule = z.infer<typeof ActionRule>;
 

@@ -341,10 +341,69 @@ export const FileChangedTrigger = z
     "Runs once per settled change (saved, then left alone for a moment) of a matching file; Keel's own writes never fire it.",
   );
 
+/**
+ * A test on one field of an event's payload: `contains` (text, ignoring case), or any test of an
+ * action rule (`equals`, `in`/`notIn` a list of `approvals.lists` or inline, `matches` a glob,
+ * `gt`...). All the tests given must hold; a list field (`to`) passes `in` when every item does.
+ */
+export const EventFieldTest = z
+  .strictObject({
+    contains: z.string().min(1).optional().describe('The text holds this, ignoring case.'),
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional().describe('Exactly this value.'),
+    in: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe(
+        'In this list (a name from keel.yaml `approvals.lists`, or inline); domains match addresses.',
+      ),
+    notIn: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe('Not in this list (a name from keel.yaml `approvals.lists`, or inline).'),
+    matches: z.string().min(1).optional().describe('Matches this glob: "*@acme.com", "Invoice *".'),
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+  })
+  .refine((test) => Object.keys(test).length > 0, {
+    error: 'say what to test: contains, equals, in, notIn, matches, gt, gte, lt or lte',
+  });
+export type EventFieldTest = z.infer<typeof EventFieldTest>;
+
+export const EventTrigger = z
+  .strictObject({
+    type: z.literal('event'),
+    event: z
+      .enum(['email.received'])
+      .describe('The event that starts a run: `email.received`, a new message in the watched folder.'),
+    connector: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/)
+      .optional()
+      .describe(
+        'The keel.yaml connector whose events start runs; needed when several connectors emit the event.',
+      ),
+    filter: z
+      .record(z.string().min(1), EventFieldTest)
+      .optional()
+      .describe(
+        'Only events whose payload fields pass every test start a run: `{ from: { in: customers }, subject: { contains: invoice } }`.',
+      ),
+    inputs: TriggerInputs.describe(
+      "The run's inputs, by name; strings are templates that read the event as `{{ trigger.event.subject }}` (`from`, `to`, `subject`, `text`, `messageId`, `thread`). Its text is untrusted: it is fenced as data; `{{ trigger.event.raw.from }}` is the bare value.",
+    ),
+  })
+  .describe(
+    'Runs once per matching event of a trusted connector (polled while the daemon runs); what such a run proposes always waits for the operator unless a keel.yaml rule says `events: true`.',
+  );
+export type EventTrigger = z.infer<typeof EventTrigger>;
+
 export const RunbookTrigger = z.discriminatedUnion('type', [
   ManualTrigger,
   ScheduleTrigger,
   FileChangedTrigger,
+  EventTrigger,
 ]);
 export type RunbookTrigger = z.infer<typeof RunbookTrigger>;
 export type ScheduleTrigger = z.infer<typeof ScheduleTrigger>;
@@ -365,7 +424,7 @@ export const Runbook = z
     triggers: z
       .array(RunbookTrigger)
       .default([{ type: 'manual' }])
-      .describe('What starts a run: `manual` (the default), a `schedule`, a `fileChanged`.'),
+      .describe('What starts a run: `manual` (the default), a `schedule`, a `fileChanged`, an `event`.'),
     model: z
       .strictObject({ tier: Identifier.default('fast').describe('A tier from keel.yaml `models.tiers`.') })
       .prefault({})

@@ -32,6 +32,8 @@ export interface ProposeInput {
   changes: { path: string; content: string | null }[];
   /** For an action proposal (no file changes): the connector action that waits. */
   action?: Omit<ActionProposal, 'edited'>;
+  /** Proposed by a run started by an event: only file rules with `events: true` apply it at once. */
+  fromEvent?: boolean;
 }
 
 /**
@@ -91,8 +93,9 @@ export class ApprovalService {
    * The rule (described) that lets `kind` of change to `path` through without the operator, or
    * null when the operator decides. Throws for .git/ and for paths outside the workspace.
    */
-  policyRule(path: string, kind: ChangeKind): string | null {
-    const rule = ruleFor(path, kind, approvalRules(this.config.approvals), this.config.runbooks.dir);
+  policyRule(path: string, kind: ChangeKind, fromEvent = false): string | null {
+    const rules = approvalRules(this.config.approvals);
+    const rule = ruleFor(path, kind, rules, this.config.runbooks.dir, fromEvent);
     return rule ? describeRule(rule) : null;
   }
 
@@ -141,7 +144,7 @@ export class ApprovalService {
       });
       const runbooksDir = this.config.runbooks.dir;
       // The kind is what the change does to the file now: a "new" file that exists is a modify.
-      const rules = changes.map((c) => this.policyRule(c.path, c.action));
+      const rules = changes.map((c) => this.policyRule(c.path, c.action, input.fromEvent === true));
       const proposal: StoredProposal = {
         id: input.id,
         runId: input.runId,

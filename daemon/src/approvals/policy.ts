@@ -21,7 +21,7 @@ export function approvalRules(approvals: WorkspaceConfig['approvals']): Approval
 
 /** How a rule is named in commits, proposals and reports: `memory/working/** allow create`. */
 export function describeRule(rule: ApprovalRule): string {
-  return `${rule.path} allow ${rule.allow.join(', ')}`;
+  return `${rule.path} allow ${rule.allow.join(', ')}${rule.events ? ' (events too)' : ''}`;
 }
 
 /** Whether a path always needs the operator's explicit decision (throws for .git/ and outside). */
@@ -38,12 +38,17 @@ export function ruleFor(
   kind: ChangeKind,
   rules: readonly ApprovalRule[],
   runbooksDir = 'runbooks',
+  /** The change comes from a run started by an event: only rules with `events: true` hold. */
+  fromEvent = false,
 ): ApprovalRule | null {
   const relative = workspaceRelative(path);
   if (isProtected(relative, runbooksDir)) return null;
   return (
     rules.find(
-      (rule) => rule.allow.includes(kind) && picomatch.isMatch(relative, rule.path, { dot: false }),
+      (rule) =>
+        (!fromEvent || rule.events === true) &&
+        rule.allow.includes(kind) &&
+        picomatch.isMatch(relative, rule.path, { dot: false }),
     ) ?? null
   );
 }

@@ -114,6 +114,7 @@ export function childRunRecord(
     parent: request.parent,
     ancestry: request.ancestry,
     limits: request.limits,
+    ...(request.origin ? { origin: request.origin } : {}),
     at: new Date().toISOString(),
   };
 }

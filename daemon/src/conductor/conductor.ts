@@ -4,7 +4,7 @@
  * history each execution reads and writes. It starts, executes, cancels and replays runs and
  * tells clients as they change. Runs hold no state outside their journals.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type {
   ControlState,
@@ -292,10 +292,43 @@ export class Conductor {
   }
 
   /** Queues a run; answers with its summary at once. */
-  async start(
+  start(
     runbookName: string,
     inputs: InputValues,
     cassettes: { record?: string | undefined; replay?: string | undefined } = {},
+  ): Promise<RunSummary> {
+    return this.startRun(runbookName, inputs, cassettes, null);
+  }
+
+  /**
+   * Queues the run an event starts for a trigger, at most once: its id is derived from the
+   * trigger and the event, and a journal is created exclusively, so the same event handed over
+   * again (a crash before its cursor was saved) finds the run it started and starts none.
+   */
+  async startFromEvent(
+    runbookName: string,
+    inputs: InputValues,
+    origin: EventOrigin,
+  ): Promise<{ run: RunSummary; started: boolean }> {
+    const id = eventRunId(runbookName, origin);
+    await this.loaded;
+    if (this.queue.active.has(id) || this.finished.has(id)) {
+      return { run: await this.summary(id), started: false };
+    }
+    try {
+      const { trigger: _trigger, ...recorded } = origin;
+      return { run: await this.startRun(runbookName, inputs, {}, { id, origin: recorded }), started: true };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return { run: await this.summary(id), started: false };
+    }
+  }
+
+  private async startRun(
+    runbookName: string,
+    inputs: InputValues,
+    cassettes: { record?: string | undefined; replay?: string | undefined },
+    event: { id: string; origin: NonNullable<RecordOf<'run'>['origin']> } | null,
   ): Promise<RunSummary> {
     if (this.stopping)
       throw new ConductorRequestError('the daemon is stopping; start the run again when it is back');
@@ -319,7 +352,7 @@ export class Conductor {
     } catch (error) {
       throw new ConductorRequestError((error as Error).message);
     }
-    const id = newRunId(loaded.runbook.name);
+    const id = event?.id ?? newRunId(loaded.runbook.name);
     const journal = await Journal.create(
       journalPath(this.runsDir, id),
       {
@@ -332,6 +365,7 @@ export class Conductor {
         inputs: checked,
         recordCassette: cassettes.record ?? null,
         replayCassette: cassettes.replay ?? null,
+        ...(event ? { origin: event.origin } : {}),
         at: new Date().toISOString(),
       },
       this.sealer,
@@ -761,6 +795,24 @@ function workspaceRelativeOrRefuse(path: string): string {
 }
 
 /** Sortable by start time, readable, unique: `20261125-085500-onboarding-1a2b3c`. */
+/** The event that starts a run, and the trigger (its id) it starts it for. */
+export interface EventOrigin {
+  type: 'event';
+  event: string;
+  connector: string;
+  eventId: string;
+  trigger: string;
+}
+
+/** One id per trigger and event: the same event never starts a second run for the same trigger. */
+export function eventRunId(runbook: string, origin: EventOrigin): string {
+  const hash = createHash('sha256')
+    .update(JSON.stringify([origin.trigger, origin.connector, origin.event, origin.eventId]))
+    .digest('hex')
+    .slice(0, 16);
+  return `${runbook}-event-${hash}`;
+}
+
 function newRunId(runbook: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${stamp}-${runbook}-${randomBytes(3).toString('hex')}`;

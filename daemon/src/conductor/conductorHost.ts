@@ -17,10 +17,12 @@ import { NotInitialized } from '../errors';
 import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
 import type { WorkspaceTrust } from '../trust/workspaceTrust';
+import type { WorkspaceConnectors } from '../connectors/workspaceConnectors';
 import { triggerId } from '../trust/wants';
 import { Conductor, type ConductorOptions } from './conductor';
 import type { HandoffNode } from './handoffGraph';
 import { RunbookCatalog } from './runbookCatalog';
+import { EventPollers, type EventSourceStatus } from './triggerEvents';
 import { TriggerScheduler } from './triggers';
 import type { Clock } from './triggerSchedule';
 
@@ -34,6 +36,8 @@ export interface ConductorHostOptions {
   onRunChanged: (summary: RunSummary) => void;
   onApprovalChanged: (proposal: Proposal, pending: number) => void;
   onControlChanged: (state: ControlState) => void;
+  /** A connector was polled for events (its status changed, perhaps). */
+  onEventsPolled?: () => void;
   onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
   /** The schedules' clock (tests play a daemon that was down); the system's by default. */
   clock?: Clock;
@@ -46,6 +50,8 @@ const WATCH_DEBOUNCE_MS = 100;
 
 export class ConductorHost {
   private conductor: Promise<Conductor> | null = null;
+  /** The conductor once open, for what must be read without waiting (the event pollers). */
+  private current: Conductor | null = null;
   private configuring: Promise<void> = Promise.resolve();
   private apiKey: { key: string; origin: string } | null = null;
   private config: WorkspaceConfig | null = null;
@@ -119,9 +125,44 @@ export class ConductorHost {
         return run;
       },
       allowed: (runbook, trigger) => this.options.trust.triggerAllowed(triggerId(runbook.name, trigger)),
+      triggerId: (runbook, trigger) => triggerId(runbook.name, trigger),
+      events: this.eventPollers(),
       ...(this.options.clock ? { clock: this.options.clock } : {}),
     });
     return this.triggerScheduler;
+  }
+
+  /** How each connector's event polling goes (for the sidebar); empty outside the daemon. */
+  eventStatus(): EventSourceStatus[] {
+    return this.pollers?.status() ?? [];
+  }
+
+  private pollers: EventPollers | null = null;
+
+  /** The connectors' event pollers, read through the conductor as keel.yaml has it now. */
+  private eventPollers(): EventPollers {
+    const trust = this.options.trust;
+    const connectors = (): WorkspaceConnectors | null => this.current?.connectors ?? null;
+    this.pollers = new EventPollers({
+      workspace: this.options.root,
+      log: this.options.log,
+      instances: () => connectors()?.list() ?? [],
+      trusted: (instance) => instance.endpoints.every((endpoint) => trust.allows(endpoint)),
+      context: (instance, signal) => {
+        const found = connectors();
+        if (!found) throw new Error('the conductor is not running');
+        return found.probeContext(instance, signal);
+      },
+      pollSeconds: (instance) => this.config?.connectors[instance.name]?.pollSeconds,
+      lists: () => this.config?.approvals.lists ?? {},
+      onPolled: () => this.options.onEventsPolled?.(),
+      start: async (runbook, inputs, origin) => {
+        const started = await (await this.get()).startFromEvent(runbook, inputs, origin);
+        if (started.started) this.alerts?.triggeredRun(started.run.id);
+        return started;
+      },
+    });
+    return this.pollers;
   }
 
   async get(): Promise<Conductor> {
@@ -162,8 +203,10 @@ export class ConductorHost {
     this.triggerScheduler = null;
     await this.alerts?.stop();
     this.alerts = null;
+    this.pollers = null;
     const conductor = this.conductor;
     this.conductor = null;
+    this.current = null;
     const running = conductor ? await conductor.catch(() => null) : null;
     await running?.stop();
   }
@@ -201,6 +244,10 @@ export class ConductorHost {
         };
       },
     });
+    opening.then(
+      (conductor) => (this.current = conductor),
+      () => undefined,
+    );
     const key = this.apiKey;
     const keyed = key
       ? opening.then((conductor) => (conductor.setApiKey(key.key, key.origin), conductor))

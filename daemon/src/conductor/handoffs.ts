@@ -26,6 +26,8 @@ export interface ChildStart {
   limits: { maxUsd: number; maxTokens: number };
   /** The child's part of the parent's cassette (recording or replaying one). */
   scope: string;
+  /** The event that started the root run: a child of an event run is as untrusted as its parent. */
+  origin?: RecordOf<'run'>['origin'];
 }
 
 export interface ChildEnd {
@@ -112,6 +114,7 @@ export function makeHandoff(context: {
               ancestry,
               limits: { maxUsd: share!.maxUsd, maxTokens: share!.maxTokens },
               scope,
+              ...(run.origin ? { origin: run.origin } : {}),
             })
             .catch((error: unknown) => refuse(request, error));
           const record: RecordOf<'child'> = {

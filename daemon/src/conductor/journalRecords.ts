@@ -55,6 +55,18 @@ export const RunRecord = z.object({
   ancestry: z.array(z.string()).optional(),
   /** A child run's share of its parent's budget: what the parent had left when it handed off. */
   limits: z.object({ maxUsd: z.number(), maxTokens: z.number() }).optional(),
+  /**
+   * A run started by an event (a received email), or a child of one: its content is untrusted,
+   * so keel.yaml's allow rules hold for its changes and actions only where they say `events: true`.
+   */
+  origin: z
+    .object({
+      type: z.literal('event'),
+      event: z.string(),
+      connector: z.string(),
+      eventId: z.string(),
+    })
+    .optional(),
   at: At,
 });
 

@@ -22,10 +22,11 @@ export interface ApprovalPort {
     reasoning: string;
     changes: { path: string; content: string | null }[];
     action?: Omit<ActionProposal, 'edited'>;
+    fromEvent?: boolean;
   }): Promise<Proposal>;
   waitForDecision(id: string, signal: AbortSignal): Promise<Proposal>;
   /** The keel.yaml rule (described) that lets this change through without the operator, or null. */
-  policyRule(path: string, kind: ChangeKind): string | null;
+  policyRule(path: string, kind: ChangeKind, fromEvent?: boolean): string | null;
 }
 
 export interface ProposalRequest {
@@ -60,6 +61,8 @@ export function makeProposer(context: {
   budget: RunBudget;
   slot: RunSlot;
   effect: StepRuntime['effect'];
+  /** The run was started by an event: file rules apply its changes only with `events: true`. */
+  fromEvent: boolean;
 }): (request: ProposalRequest) => Promise<ProposalOutcome> {
   return async (request) => {
     const files = request.changes.map((c) => c.path);
@@ -89,6 +92,7 @@ export function makeProposer(context: {
           reasoning: request.reasoning,
           changes: request.changes,
           ...(request.action ? { action: request.action } : {}),
+          ...(context.fromEvent ? { fromEvent: true } : {}),
         });
         return { proposal: proposal.id, status: proposal.status };
       },

@@ -104,6 +104,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   });
   const steps: Record<string, { output: unknown; status: string }> = {};
   const scope: Scope = { inputs: run.inputs, steps, run: { id: run.id, runbook: run.runbook } };
+  const fromEvent = run.origin?.type === 'event';
   const runtime: StepRuntime = {
     runId: run.id,
     runbook: options.runbook,
@@ -123,7 +124,8 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
       return options.children.runbook(name);
     },
     checkpoint: () => Promise.reject(new Error('not ready')),
-    policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
+    policyRule: (path, kind) => options.approvals?.policyRule(path, kind, fromEvent) ?? null,
+    fromEvent,
     effect: async (key, connector, action, _args, perform, preview) => {
       const stepId = key.split(':')[1] ?? '';
       return history.once(
@@ -152,6 +154,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     budget,
     slot: slot.step,
     effect: (...args) => runtime.effect(...args),
+    fromEvent,
   });
   runtime.handoff = makeHandoff({
     run,

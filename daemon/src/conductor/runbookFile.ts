@@ -3,7 +3,8 @@
  * conditions that do not compile, a step that reads a step not run before it), each with its exact
  * place in the file.
  */
-import { Runbook, type Problem } from '@keel/schemas';
+import { Runbook, type EventTrigger, type Problem } from '@keel/schemas';
+import { receivedPayloadSchema } from '../connectors/email/received';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
 import { conditionError, templateError } from './expressions';
 import { StepGraph } from './stepGraph';
@@ -98,7 +99,12 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
   return problems.length > 0 ? { runbook: null, problems } : { runbook, problems: [] };
 }
 
-/** Cron patterns, time zones, globs and the inputs each trigger gives its runs. */
+/** The payload fields each event has, which an event trigger's filter may test. */
+const EVENT_FIELDS: Record<EventTrigger['event'], string[]> = {
+  'email.received': Object.keys(receivedPayloadSchema.shape),
+};
+
+/** Cron patterns, time zones, globs, event filters and the inputs each trigger gives its runs. */
 function checkTriggers(
   runbook: Runbook,
   check: (where: (string | number)[], error: string | null) => void,
@@ -108,6 +114,16 @@ function checkTriggers(
     if (trigger.type === 'schedule') {
       check(['triggers', index, 'cron'], cronError(trigger.cron));
       if (trigger.timezone) check(['triggers', index, 'timezone'], timeZoneError(trigger.timezone));
+    } else if (trigger.type === 'event') {
+      const fields = EVENT_FIELDS[trigger.event];
+      for (const field of Object.keys(trigger.filter ?? {})) {
+        if (!fields.includes(field.split('.')[0]!)) {
+          check(
+            ['triggers', index, 'filter', field],
+            `${trigger.event} has no field "${field}" (its fields: ${fields.join(', ')})`,
+          );
+        }
+      }
     } else {
       trigger.paths.forEach((glob, at) => {
         const cleaned = glob.trim().replace(/\\/g, '/');

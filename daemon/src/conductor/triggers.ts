@@ -1,16 +1,19 @@
 /**
  * Fires runbooks' triggers in the long-lived daemon: `schedule` triggers at their cron slots,
- * durably (slots missed while the daemon was down fire once, at start-up), and `fileChanged`
- * triggers on settled changes. Every run starts through the conductor's `start`, which may refuse
+ * durably (slots missed while the daemon was down fire once, at start-up), `fileChanged`
+ * triggers on settled changes, and `event` triggers through the connectors' pollers
+ * (triggerEvents.ts). Every run starts through the conductor's `start`, which may refuse
  * it (emergency stop, quota, bad inputs): a refusal is logged, never retried.
  */
 import picomatch from 'picomatch';
 import type { FileChangedTrigger, Runbook, RunbookTrigger, RunSummary, ScheduleTrigger } from '@keel/schemas';
 import type { Logger } from '../log';
-import { renderTemplate, renderText, type Scope } from './templates';
+import type { Scope } from './templates';
+import { renderInputs } from './triggerInputs';
 import type { RunbookCatalog } from './runbookCatalog';
 import type { InputValues } from './runInputs';
 import { FileChangeWatcher } from './triggerFiles';
+import type { EventListener, EventPollers } from './triggerEvents';
 import { Schedule, systemClock, systemTimeZone, TriggerState, type Clock } from './triggerSchedule';
 
 export interface TriggerSchedulerOptions {
@@ -25,6 +28,10 @@ export interface TriggerSchedulerOptions {
   clock?: Clock;
   /** How long a file must be left alone before its change counts. */
   settleMs?: number;
+  /** Where `event` triggers are armed (the connectors' pollers); none: they are not. */
+  events?: EventPollers;
+  /** A trigger's identity, which runs started by events are unique for. */
+  triggerId?: (runbook: Runbook, trigger: RunbookTrigger) => string;
 }
 
 interface ArmedSchedule {
@@ -76,6 +83,7 @@ export class TriggerScheduler {
     this.schedules.clear();
     await this.watcher?.close();
     this.watcher = null;
+    await this.options.events?.stop();
   }
 
   /** One thing at a time: refreshes, schedule ticks and firings never interleave. */
@@ -93,6 +101,7 @@ export class TriggerScheduler {
     const loaded = await this.options.runbooks();
     const schedules = new Map<string, ArmedSchedule>();
     const files: FileTrigger[] = [];
+    const listeners: EventListener[] = [];
     for (const { runbook } of loaded) {
       runbook?.triggers.forEach((trigger, index) => {
         if (trigger.type !== 'manual' && !this.options.allowed(runbook, trigger)) return;
@@ -103,6 +112,9 @@ export class TriggerScheduler {
         } else if (trigger.type === 'fileChanged') {
           const matches = picomatch(trigger.paths.map(cleanGlob), { dot: true });
           files.push({ runbook, trigger, matches });
+        } else if (trigger.type === 'event') {
+          const triggerId = this.options.triggerId?.(runbook, trigger) ?? `${runbook.name}#${index}`;
+          listeners.push({ runbook, trigger, triggerId });
         }
       });
     }
@@ -117,6 +129,7 @@ export class TriggerScheduler {
     for (const armed of schedules.values()) await this.tick(armed);
     this.fileTriggers = files;
     await this.watchFiles([...new Set(files.flatMap((f) => f.trigger.paths.map(cleanGlob)))].sort());
+    await this.options.events?.update(listeners);
   }
 
   private scheduleOf(runbook: Runbook, trigger: ScheduleTrigger): Schedule | null {
@@ -225,25 +238,6 @@ export class TriggerScheduler {
       });
     }
   }
-}
-
-async function renderInputs(
-  templates: Record<string, string | number | boolean>,
-  scope: Scope,
-): Promise<InputValues> {
-  const inputs: InputValues = {};
-  for (const [name, template] of Object.entries(templates)) {
-    if (typeof template !== 'string') {
-      inputs[name] = template;
-      continue;
-    }
-    const value = await renderTemplate(template, scope);
-    inputs[name] =
-      typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
-        ? value
-        : await renderText(template, scope);
-  }
-  return inputs;
 }
 
 function cleanGlob(glob: string): string {

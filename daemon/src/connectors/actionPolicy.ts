@@ -29,6 +29,8 @@ export function decideAction(
   /** Whether the connector's writes are workspace file changes the file rules govern (fs.outbox). */
   writesFiles = false,
   policy?: (input: unknown) => PolicyView,
+  /** The run was started by an event: an `allow` rule holds only when it says `events: true`. */
+  fromEvent = false,
 ): ActionDecision {
   const view = policy?.(input) ?? { arguments: input };
   const allow = (why: string): ActionDecision =>
@@ -37,6 +39,12 @@ export function decideAction(
     (r) => actionMatches(r.action, connector, action) && conditionsHold(r, view.arguments, approvals.lists),
   );
   if (rule) {
+    if (rule.decide === 'allow' && fromEvent && rule.events !== true) {
+      return {
+        decide: 'ask',
+        rule: `${describeActionRule(rule)}, but not for a run started by an event (add "events: true" to the rule to allow that)`,
+      };
+    }
     return rule.decide === 'allow'
       ? allow(describeActionRule(rule))
       : { decide: rule.decide, rule: describeActionRule(rule) };
@@ -62,7 +70,8 @@ export function describeActionRule(rule: ActionRule): string {
       ([op, value]) => `${field} ${op} ${Array.isArray(value) ? `[${value.join(', ')}]` : String(value)}`,
     ),
   );
-  return `${rule.action} ${rule.decide}${tests.length > 0 ? ` when ${tests.join(' and ')}` : ''}`;
+  const events = rule.events ? ' (events too)' : '';
+  return `${rule.action} ${rule.decide}${tests.length > 0 ? ` when ${tests.join(' and ')}` : ''}${events}`;
 }
 
 /** `email.send`, `email.*`, `*.send`, `*`-prefixed; the connector part is all before the last dot. */
@@ -76,7 +85,7 @@ function conditionsHold(rule: ActionRule, input: unknown, lists: Record<string, 
   return Object.entries(rule.when).every(([field, test]) => testHolds(test, valueAt(input, field), lists));
 }
 
-function valueAt(input: unknown, path: string): unknown {
+export function valueAt(input: unknown, path: string): unknown {
   let value = input;
   for (const part of path.split('.')) {
     if (value === null || typeof value !== 'object') return undefined;
@@ -85,7 +94,8 @@ function valueAt(input: unknown, path: string): unknown {
   return value;
 }
 
-function testHolds(test: ArgumentTest, value: unknown, lists: Record<string, string[]>): boolean {
+/** Whether a value passes a test of an action rule (or of an event trigger's filter). */
+export function testHolds(test: ArgumentTest, value: unknown, lists: Record<string, string[]>): boolean {
   // A list-valued argument (`to: [a, b]`) passes `in` only when every item is in the list, and
   // `notIn` when any item is outside it: one untrusted recipient is enough to ask.
   const values = Array.isArray(value) ? (value as unknown[]) : [value];

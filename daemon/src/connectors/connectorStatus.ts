@@ -16,7 +16,7 @@ import { connectorContext, untrustedEndpoint, type ConnectorContextDeps } from '
  * and its last failure. The poller (another module) plugs in through `ConnectorStatus.useEvents`.
  */
 export interface LastEventProvider {
-  lastEvent(name: string): { at: string; error?: string } | null;
+  lastEvent(name: string): { at: string | null; error?: string } | null;
 }
 
 /** A `check` naming an instance keel.yaml does not have. */

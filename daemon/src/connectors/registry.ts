@@ -104,7 +104,8 @@ export class ConnectorRegistry {
         .join(', ');
       return { issues: [{ path: at(['use']), message: `no connector "${entry.use}"; Keel has: ${known}` }] };
     }
-    const { use: _use, credentials, ...settings } = entry;
+    // `pollSeconds` is the host's (how often it polls the events), not the connector's.
+    const { use: _use, credentials, pollSeconds: _poll, ...settings } = entry;
     const issues: ConnectorConfigIssue[] = [];
     const parsed = connector.configSchema.safeParse(settings);
     if (!parsed.success) {
@@ -128,7 +129,7 @@ export class ConnectorRegistry {
     entry: ConnectorConfig,
   ): ConnectorInstance | { issues: ConnectorConfigIssue[] } {
     const at = (path: (string | number)[]): (string | number)[] => ['connectors', name, ...path];
-    const { credentials, ...settings } = entry;
+    const { credentials, pollSeconds: _poll, ...settings } = entry;
     const checked = checkMcpConfig(settings);
     if ('issues' in checked) {
       return {
@@ -155,7 +156,7 @@ export class ConnectorRegistry {
    */
   trustEndpoints(config: WorkspaceConfig): TrustEndpoint[] {
     return Object.entries(config.connectors).flatMap(([name, entry]) => {
-      const { use, credentials, ...settings } = entry;
+      const { use, credentials, pollSeconds: _poll, ...settings } = entry;
       if (isMcpUse(use)) {
         const checked = checkMcpConfig({ use, ...settings });
         return 'config' in checked ? [mcpTrustEndpoint(name, checked.config, credentials)] : [];

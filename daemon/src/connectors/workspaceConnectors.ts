@@ -23,7 +23,8 @@ export interface ConnectorPort {
    * (an MCP server) lists them now, once; rejects when it cannot (untrusted, the server is down).
    */
   prepare(instance: ConnectorInstance, signal: AbortSignal): Promise<void>;
-  decide(instance: ConnectorInstance, action: string, input: unknown): ActionDecision;
+  /** `fromEvent`: the run was started by an event, so an `allow` rule needs `events: true`. */
+  decide(instance: ConnectorInstance, action: string, input: unknown, fromEvent?: boolean): ActionDecision;
   context(instance: ConnectorInstance, idempotencyKey: string, signal: AbortSignal): ActionContext;
 }
 
@@ -78,7 +79,7 @@ export class WorkspaceConnectors implements ConnectorPort {
     return this.instances.map((i) => i.use);
   }
 
-  decide(instance: ConnectorInstance, action: string, input: unknown): ActionDecision {
+  decide(instance: ConnectorInstance, action: string, input: unknown, fromEvent = false): ActionDecision {
     const found = actionOf(instance.connector, action);
     if (!found) throw new Error(`${instance.name} has no action "${action}"`);
     return decideAction(
@@ -89,6 +90,7 @@ export class WorkspaceConnectors implements ConnectorPort {
       this.approvals,
       instance.connector.id === FS_OUTBOX,
       found.policy?.bind(found),
+      fromEvent,
     );
   }
 

@@ -56,17 +56,26 @@ export function wantsOf(
     .map(({ runbook, trigger }) => ({
       id: triggerId(runbook, trigger),
       runbook,
-      kind: trigger.type === 'schedule' ? 'schedule' : 'file',
+      kind: trigger.type === 'schedule' ? 'schedule' : trigger.type === 'event' ? 'event' : 'file',
       spec:
         trigger.type === 'schedule'
           ? `${trigger.cron}${trigger.timezone ? ` (${trigger.timezone})` : ''}`
           : trigger.type === 'fileChanged'
             ? trigger.paths.join(', ')
-            : '',
+            : trigger.type === 'event'
+              ? eventSpec(trigger)
+              : '',
     }))
     .sort((a, b) => a.runbook.localeCompare(b.runbook) || a.id.localeCompare(b.id));
   const rules = config ? [...approvalRules(config.approvals).map(describeRule), ...policyWants(config)] : [];
   return { endpoints, triggers, rules };
+}
+
+/** `email.received from inbox when {"from":{"in":"customers"}}`: what the operator consents to. */
+function eventSpec(trigger: Extract<RunbookTrigger, { type: 'event' }>): string {
+  const from = trigger.connector ? ` from ${trigger.connector}` : '';
+  const when = trigger.filter ? ` when ${JSON.stringify(trigger.filter)}` : '';
+  return `${trigger.event}${from}${when}`;
 }
 
 /** A trigger's identity: its runbook and its whole definition, so an edit makes it a new trigger. */

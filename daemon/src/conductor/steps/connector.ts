@@ -116,7 +116,7 @@ async function performByPolicy(
   input: unknown,
 ): Promise<unknown> {
   const named = `${instance.name}.${actionName}`;
-  const decision = runtime.connectors.decide(instance, actionName, input);
+  const decision = runtime.connectors.decide(instance, actionName, input, runtime.fromEvent);
   if (decision.decide === 'deny') {
     throw new StepFailedError(
       `keel.yaml does not allow ${named} here (approvals.actions: "${decision.rule}")`,

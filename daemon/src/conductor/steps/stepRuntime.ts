@@ -44,6 +44,11 @@ export interface StepRuntime {
    */
   policyRule(path: string, kind: ChangeKind): string | null;
   /**
+   * The run was started by an event (or handed off from one): its content is untrusted, so
+   * keel.yaml's allow rules hold for it only where they say `events: true`.
+   */
+  fromEvent: boolean;
+  /**
    * Performs a side effect once per key: a key the journal already holds returns the recorded
    * result without performing it again.
    */
