@@ -54,6 +54,8 @@ Best,
 Maya
 `;
 const ADDED = 'Please bring the three dispatch spreadsheets.';
+/** The body the operator approves: ADDED typed at the end of the draft's middle paragraph. */
+const EDITED = DRAFT.replace('Piet is very welcome.', `Piet is very welcome. ${ADDED}`);
 const CUSTOMER_NOTE = `---
 type: customer
 ---
@@ -281,7 +283,9 @@ async function answerDana(): Promise<void> {
   const proposalId = await approval.getAttribute('data-proposal-id');
   await screenshot(p, 'inbox-triage-proposal');
   // The mail went to the model as data, inside the prompt's <mail> element.
-  expect(JSON.stringify(models.requests[0]?.body.messages)).toContain('Piet would like to join.');
+  const classify = models.requests[0]?.body as { messages: { role: string; content: string }[] };
+  const prompt = classify.messages.find((m) => m.role === 'user')?.content ?? '';
+  expect(prompt).toMatch(/<mail from=[^>]*>[^]*Piet would like to join\.[^]*<\/mail>/);
   // Nothing is sent while it waits.
   expect(await replies(CUSTOMER, 'INBOX')).toEqual([]);
 
@@ -300,13 +304,22 @@ async function answerDana(): Promise<void> {
   }
   await screenshot(p, 'inbox-triage-email');
 
-  // The operator adds a sentence at the end of the body and saves.
+  // The operator adds a sentence to the body's middle paragraph (found with Ctrl+F) and saves.
   await lines.click();
-  await p.keyboard.press('Control+End');
-  await p.keyboard.type(ADDED);
+  await p.keyboard.press('Control+F');
+  const find = p.locator('.editor-group-container.active .find-widget.visible textarea[aria-label="Find"]');
+  await find.waitFor();
+  await find.fill('Piet is very welcome.');
+  await p.keyboard.press('Enter');
+  await p.keyboard.press('Escape');
+  await find.waitFor({ state: 'hidden' });
+  await p.keyboard.press('End');
+  await p.keyboard.type(` ${ADDED}`);
   await p.keyboard.press('Control+S');
   await p.locator('.tab.active:not(.dirty)', { hasText: 'mail.send.txt' }).waitFor();
   await expect.poll(() => editorText(lines)).toContain(ADDED);
+  // Back to the start of the line, so the screenshot shows the whole email.
+  await p.keyboard.press('Home');
   await screenshot(p, 'inbox-triage-edited');
 
   // Approve from the sidebar, from the keyboard.
@@ -334,7 +347,7 @@ async function expectSentOnce(
   };
   const arrived = await waitForMessage(mail, CUSTOMER, sent.messageId);
   const reply = await simpleParser(await sourceOf(CUSTOMER, arrived.uid, 'INBOX'));
-  expect(reply.text?.trim()).toBe(`${DRAFT}${ADDED}`.trim());
+  expect(reply.text?.trim()).toBe(EDITED.trim());
   expect(reply.inReplyTo).toBe(original.messageId);
   expect(reply.from?.value.map((a) => a.address)).toEqual([mail.users[OPERATOR]!.address]);
   expect(reply.subject).toBe(`Re: ${SUBJECT}`);
@@ -350,7 +363,13 @@ async function expectSentOnce(
   );
   expect(proposal.decision?.kind).toBe('edited');
   const feedback = await readFile(join(folder, 'memory', 'feedback', `${RUNBOOK}.md`), 'utf8');
-  expect(feedback).toContain(`+${ADDED}`);
+  expect(feedback).toContain(
+    `+Thursday works for us: 10:00 at your office, as planned. Piet is very welcome. ${ADDED}`,
+  );
+  // ...and committed with the decision's trailers, as a file edit's feedback is.
+  const commit = await git(folder, 'log', '-1', '--format=%B', '--', `memory/feedback/${RUNBOOK}.md`);
+  expect(commit).toContain(`Keel-Run: ${runId}`);
+  expect(commit).toContain('Keel-Decision: edited');
 
   // A little later, and after a later message went through the same queue: still exactly one.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
