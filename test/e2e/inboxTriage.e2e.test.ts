@@ -1,9 +1,9 @@
 /**
- * Answering a customer's mail, end to end (issue 13, item 9): Dana's mail arrives in Dovecot over
- * Postfix's SMTP, the inbox-triage runbook (its model a scripted endpoint on loopback) drafts the
- * reply, the email waits in the Keel sidebar, the operator opens it with the keyboard, adds a
- * sentence in the editor, saves and approves; the edited reply lands in Dana's real mailbox once,
- * in her thread, from the workspace's account, with one copy in its Sent folder.
+ * Answering a customer's mail, end to end: Dana's mail arrives in Dovecot over Postfix's SMTP, its
+ * email.received trigger starts inbox-triage (its model a scripted endpoint on loopback), which
+ * drafts the reply; the email waits in the Keel sidebar, the operator opens it with the keyboard,
+ * adds a sentence in the editor, saves and approves; the edited reply lands in Dana's real mailbox
+ * once, in her thread, from the workspace's account, with one copy in its Sent folder.
  */
 import { execFile } from 'node:child_process';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { ApprovalGetRequest, RunGetRequest, RunStartRequest } from '@keel/schemas';
+import { ApprovalGetRequest, RunGetRequest, RunsListRequest } from '@keel/schemas';
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { parseMessage, type ReceivedMessage } from '../../daemon/src/connectors/email/message';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
@@ -119,6 +119,7 @@ connectors:
     user: ${account}
     from: Maya <${account}>
     credentials: { password: { env: KEEL_MAIL_PASSWORD } }
+    pollSeconds: 1
 `;
 }
 
@@ -168,28 +169,34 @@ async function receivedMessage(messageId: string): Promise<ReceivedMessage> {
 }
 
 /**
- * Starts inbox-triage for the received message through the socket of the daemon the editor
- * started, as `keel run` would. When `email.received` triggers land, this is the one function to
- * replace by "wait for the run the trigger started".
+ * The run `email.received` started for the message: inbox-triage's event trigger, with the
+ * mail's headers and its body (fenced as untrusted data) as inputs. Nobody starts it by hand.
  */
-async function startTriageFor(folder: string, message: ReceivedMessage): Promise<string> {
-  // The CLI finds the socket in its per-user runtime directory: be that CLI.
-  process.env.KEEL_RUNTIME_DIR = server.runtimeDir;
-  const client = await attachToDaemon(folder);
-  try {
-    const started = await client.request(RunStartRequest, {
-      runbook: RUNBOOK,
-      inputs: {
-        from: message.from,
-        subject: message.subject,
-        text: message.text,
-        messageId: message.messageId ?? '',
-      },
-    });
-    return started.id;
-  } finally {
-    await client.close();
+async function triggeredRunFor(folder: string, message: ReceivedMessage): Promise<string> {
+  for (;;) {
+    const { runs } = await askDaemon(folder, (client) => client.request(RunsListRequest, { limit: 20 }));
+    const run = runs.find((r) => r.runbook === RUNBOOK);
+    if (run) {
+      const { run: detail } = await askDaemon(folder, (client) =>
+        client.request(RunGetRequest, { id: run.id }),
+      );
+      expect(detail.inputs).toMatchObject({ from: message.from, subject: message.subject });
+      expect(String(detail.inputs.messageId)).toBe(message.messageId);
+      return run.id;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/**
+ * Resolves once the mail account was polled for the first time: its cursor is kept. Mail that is
+ * already there when the trigger is first armed is not news; what arrives after it is.
+ */
+async function pollerArmed(folder: string): Promise<void> {
+  const cursors = join(folder, '.keel', 'event-cursors.json');
+  await expect
+    .poll(() => readFile(cursors, 'utf8').catch(() => ''), { timeout: 60_000, interval: 250 })
+    .toContain('mail');
 }
 
 /** Asks the workspace's daemon, as the CLI would. */
@@ -268,13 +275,14 @@ async function answerDana(): Promise<void> {
   const folder = await triageWorkspace('inbox-triage');
   const sidebar = await openWorkspace(folder);
   const p = page!;
+  await pollerArmed(folder);
   const original = await receivedMessage(await customerWrites());
   expect(original).toMatchObject({
     from: `Dana Whitfield <${mail.users[CUSTOMER]!.address}>`,
     subject: SUBJECT,
   });
 
-  const runId = await startTriageFor(folder, original);
+  const runId = await triggeredRunFor(folder, original);
   await sidebar.locator(`li.run[data-run-id="${runId}"][data-status="waiting_approval"]`).waitFor();
   const summary = `mail.send: Email to ${original.from}: Re: ${SUBJECT}`;
   const approval = sidebar.locator('li.approval', { hasText: summary });
