@@ -23,6 +23,7 @@ import { runBranches, SharedSlot } from './parallelSteps';
 import { StepGraph } from './stepGraph';
 import { agentMessages, agentTools, runAgent } from './steps/agent';
 import { connectorArguments, runConnector } from './steps/connector';
+import { compensate, compensates, withOperatorNotes } from './compensation';
 import { handoffInputs, runHandoff } from './steps/handoff';
 import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
@@ -124,8 +125,15 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     },
     checkpoint: () => Promise.reject(new Error('not ready')),
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind) ?? null,
+    intend: async (intent) => {
+      if (history.openIntent(effectKey(intent.key))) return 'cut_off';
+      await history.append({ type: 'effectIntent', stepId: stepOf(intent.key), ...intent, at: now() });
+      return 'fresh';
+    },
+    failedIntent: (key, error) =>
+      history.append({ type: 'effectFailed', stepId: stepOf(key), key, error, at: now() }),
     effect: async (key, connector, action, _args, perform, preview) => {
-      const stepId = key.split(':')[1] ?? '';
+      const stepId = stepOf(key);
       return history.once(
         { key: effectKey(key), stepId, what: `makes the side effect ${connector} ${action}` },
         async () => {
@@ -178,7 +186,9 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   ): Promise<ExecutionResult> => ({
     status,
     outputs,
-    error,
+    error: (await compensates(status, history, options.effects))
+      ? withOperatorNotes(error, await compensate(runtime, history))
+      : error,
     escalation:
       status === 'succeeded' || status === 'cancelled'
         ? null
@@ -460,6 +470,11 @@ function describe(error: unknown): string {
     return error.message;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The step of an idempotency key `<run>:<step>[...]`. */
+function stepOf(key: string): string {
+  return key.split(':')[1] ?? '';
 }
 
 function now(): string {
