@@ -59,23 +59,23 @@ function daemonProcess(runbook?: string) {
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
-/** Starts the runbook, kills the daemon once the provider has carried out the action, resumes. */
-async function killBetweenIntentAndResult(action: string): Promise<RunSummary> {
-  await writeFile(
-    join(dirs.workspace, 'runbooks', 'once.yaml'),
-    `apiVersion: keel/v1
-name: once
-role: Tester
-description: One action, killed in the middle of.
-steps:
-  - id: act
+const STEP = (id: string, action: string) => `  - id: ${id}
     type: connector
     use: ledger
     action: ${action}
-    with: { item: "a" }
-`,
+    with: ${action === 'fail' ? '{}' : '{ item: "a" }'}
+`;
+
+/**
+ * Starts a runbook of these steps, kills the daemon once the provider has carried out `hang`
+ * (which then never answers), and starts the daemon again; resolves with the run as it ended.
+ */
+async function killBetweenIntentAndResult(steps: string, hang: string): Promise<RunSummary> {
+  await writeFile(
+    join(dirs.workspace, 'runbooks', 'once.yaml'),
+    `apiVersion: keel/v1\nname: once\nrole: Tester\ndescription: Killed in the middle of.\nsteps:\n${steps}`,
   );
-  await hangNext(provider, action);
+  await hangNext(provider, hang);
   const first = daemonProcess('once');
   await waitFor(
     'the provider to carry the action out',
@@ -89,8 +89,10 @@ steps:
     join(dirs.workspace, '.keel/runs', `${runId}.jsonl`),
     new StateSeal(dirs.workspace),
   );
-  expect(journal.filter((r) => r.type === 'effectIntent')).toHaveLength(1);
-  expect(journal.filter((r) => r.type === 'effect')).toHaveLength(0);
+  // Killed between the hung action's intent and its result.
+  const intents = journal.filter((r) => r.type === 'effectIntent');
+  expect(intents.at(-1)).toMatchObject({ action: hang });
+  expect(journal.filter((r) => r.type === 'effect')).toHaveLength(intents.length - 1);
   first.child.kill('SIGKILL');
   await first.exited;
   await stopHanging(provider);
@@ -108,15 +110,23 @@ steps:
 }
 
 it('an action the provider can be asked about is found done after kill -9, not done again', async () => {
-  const run = await killBetweenIntentAndResult('add');
+  const run = await killBetweenIntentAndResult(STEP('act', 'add'), 'add');
   expect(run.status, run.error ?? '').toBe('succeeded');
   expect((await ledger(provider)).map((e) => e.op)).toEqual(['add']);
 }, 120_000);
 
 it('an action without find is not done again after kill -9: the run names it for the operator', async () => {
-  const run = await killBetweenIntentAndResult('push');
+  const run = await killBetweenIntentAndResult(STEP('act', 'push'), 'push');
   expect(run.status).toBe('failed');
   expect(run.error).toMatch(/ledger\.push \(\S+:act\) was cut off/);
   expect(run.error).toMatch(/Check the provider, then take the run over: "keel resume \S+ --from act"/);
   expect((await ledger(provider)).map((e) => e.op)).toEqual(['push']);
+}, 120_000);
+
+it('compensation killed in the middle of an undo resumes without undoing twice', async () => {
+  const run = await killBetweenIntentAndResult(STEP('act', 'add') + STEP('boom', 'fail'), 'remove');
+  expect(run.status).toBe('failed');
+  expect(run.error).toContain('step "boom" failed');
+  expect(run.error).not.toContain('needs the operator');
+  expect((await ledger(provider)).map((e) => e.op)).toEqual(['add', 'remove']);
 }, 120_000);
