@@ -50,8 +50,7 @@ function carryOut(op: string) {
 
 function findBy(op: string) {
   return async (_input: Item, ctx: ActionContext): Promise<Entry | null> =>
-    (await ledger(ctx.config.dir as string)).find((e) => e.op === op && e.key === ctx.idempotencyKey) ??
-    null;
+    (await ledger(ctx.config.dir as string)).find((e) => e.op === op && e.key === ctx.idempotencyKey) ?? null;
 }
 
 function action(op: string, extra: Partial<ConnectorAction<Item, Entry>>): ConnectorAction<Item, Entry> {

@@ -46,11 +46,15 @@ afterEach(async () => {
 
 /** One daemon process (node itself, so SIGKILL reaches the daemon and nothing survives it). */
 function daemonProcess(runbook?: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', DAEMON, dirs.workspace, ...(runbook ? [runbook] : [])], {
-    cwd: REPO_ROOT,
-    env: keelEnv(dirs.runtime),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', DAEMON, dirs.workspace, ...(runbook ? [runbook] : [])],
+    {
+      cwd: REPO_ROOT,
+      env: keelEnv(dirs.runtime),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -79,7 +83,11 @@ async function killBetweenIntentAndResult(steps: string, hang: string): Promise<
   const first = daemonProcess('once');
   await waitFor(
     'the provider to carry the action out',
-    () => stat(join(provider, 'hung')).then(() => true, () => false),
+    () =>
+      stat(join(provider, 'hung')).then(
+        () => true,
+        () => false,
+      ),
     60_000,
   ).catch((error: Error) => {
     throw new Error(`${error.message}\n${first.stderr()}`);

@@ -94,7 +94,10 @@ async function journalOf(id: string) {
 
 it('a failed run undoes its actions newest first, journaled and in the trace; the rest needs the operator', async () => {
   await runbook(
-    STEP('first', 'add', 'a') + STEP('second', 'add', 'b') + STEP('third', 'push', 'c') + STEP('boom', 'fail'),
+    STEP('first', 'add', 'a') +
+      STEP('second', 'add', 'b') +
+      STEP('third', 'push', 'c') +
+      STEP('boom', 'fail'),
   );
   const { id } = await client.request(RunStartRequest, { runbook: 'undoes', inputs: {} });
   const trace = await settled(id, ['failed']);

@@ -125,7 +125,7 @@ function noteOf(line: CompensationLine): string {
     case 'not_undoable':
       return `needs the operator: ${what} cannot be undone`;
     case 'needs_approval':
-      return `needs the operator: ${what} was not undone, its undo ${line.undo} waits for approval: ${line.detail}`;
+      return `needs the operator: ${what} was not undone: keel.yaml does not let its undo ${line.undo} run unasked (${line.detail})`;
     default:
       return `needs the operator: ${what} could not be undone: ${line.detail ?? 'its undo failed'}`;
   }

@@ -181,21 +181,25 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
 
   const end = async (
     status: ExecutionResult['status'],
-    error: string | null,
+    reason: string | null,
     outputs: Record<string, unknown> | null = null,
-  ): Promise<ExecutionResult> => ({
-    status,
-    outputs,
-    error: (await compensates(status, history, options.effects))
-      ? withOperatorNotes(error, await compensate(runtime, history))
-      : error,
-    escalation:
-      status === 'succeeded' || status === 'cancelled'
-        ? null
-        : await escalationMessage(options.runbook, scope, error),
-    modelCallsSent: gateway.sent,
-    sideEffects,
-  });
+  ): Promise<ExecutionResult> => {
+    // A failed or cancelled run takes its actions back; what it cannot is the operator's.
+    const error = compensates(status, history, options.effects)
+      ? withOperatorNotes(reason, await compensate(runtime, history))
+      : reason;
+    return {
+      status,
+      outputs,
+      error,
+      escalation:
+        status === 'succeeded' || status === 'cancelled'
+          ? null
+          : await escalationMessage(options.runbook, scope, error),
+      modelCallsSent: gateway.sent,
+      sideEffects,
+    };
+  };
 
   /** One attempt of a step: null when it ended, `retry` when its `retry:` may try it again. */
   const attemptStep = async (

@@ -183,14 +183,17 @@ export class RunHistory {
     this.catchUp();
     return this.records.filter(
       (record): record is RecordOf<'effect'> =>
-        record.type === 'effect' && this.intents.has(effectKey(record.key)) && !isUndoKey(record.key),
+        record.type === 'effect' &&
+        this.intents.has(effectKey(record.key)) &&
+        // An undo is known by its intent, never by its key: a step may be named `undo`.
+        this.intents.get(effectKey(record.key))?.undoes === undefined,
     );
   }
 
   /** Actions (not undos) cut off with no result nor failure recorded: they may have happened. */
   cutOffActions(): RecordOf<'effectIntent'>[] {
     this.catchUp();
-    return [...this.openIntents.values()].filter((intent) => !isUndoKey(intent.key));
+    return [...this.openIntents.values()].filter((intent) => intent.undoes === undefined);
   }
 
   /** How compensation settled the action with this idempotency key, if it did. */
@@ -382,13 +385,12 @@ export function effectKey(idempotencyKey: string): string {
   return `effect:${idempotencyKey}`;
 }
 
-/** The idempotency key of the undo of the action with this key: `<run>:<step>[...]:undo`. */
+/**
+ * The idempotency key of the undo of the action with this key: `<run>:<step>[...]:undo`, which no
+ * step's own key can be (a step's is `<run>:<step>`, an agent call's `<run>:<step>:<turn>:<call>`).
+ */
 export function undoKey(idempotencyKey: string): string {
   return `${idempotencyKey}:undo`;
-}
-
-export function isUndoKey(idempotencyKey: string): boolean {
-  return idempotencyKey.endsWith(':undo');
 }
 
 /** The `once` key of the operator's (or a policy rule's) decision on a proposal. */

@@ -185,7 +185,9 @@ async function compose(input: SendInput, account: EmailSettings, messageId: stri
     }
     total += content.length;
     if (total > ATTACHMENTS_LIMIT) {
-      throw new EmailInputError(`Attachments exceed ${ATTACHMENTS_LIMIT / 1024 / 1024} MB; send a link instead.`);
+      throw new EmailInputError(
+        `Attachments exceed ${ATTACHMENTS_LIMIT / 1024 / 1024} MB; send a link instead.`,
+      );
     }
     attachments.push({
       filename: attachment.filename ?? attachment.path.split('/').pop(),

@@ -241,6 +241,7 @@ function unanswered(error: unknown, signal: AbortSignal): boolean {
   if (signal.aborted) return true;
   return (
     error instanceof McpError &&
-    (error.code === (ErrorCode.RequestTimeout as number) || error.code === (ErrorCode.ConnectionClosed as number))
+    (error.code === (ErrorCode.RequestTimeout as number) ||
+      error.code === (ErrorCode.ConnectionClosed as number))
   );
 }
