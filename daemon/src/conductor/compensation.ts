@@ -59,10 +59,17 @@ export async function compensate(runtime: StepRuntime, history: RunHistory): Pro
   return notes;
 }
 
-/** The run's failure with what needs the operator after compensation. */
+/**
+ * The run's failure with what needs the operator after compensation; a cut-off action the
+ * failure already names (the step that stopped on it) is not named twice.
+ */
 export function withOperatorNotes(error: string | null, notes: string[]): string | null {
-  if (notes.length === 0) return error;
-  return [error ?? 'the run did not succeed', ...notes].join('; ');
+  const news = notes.filter((note) => {
+    const cut = /^needs the operator: \S+ (\(\S+\)) was cut off/.exec(note);
+    return !(cut && error?.includes(`${cut[1]} was cut off`));
+  });
+  if (news.length === 0) return error;
+  return [error ?? 'the run did not succeed', ...news].join('; ');
 }
 
 async function undoOne(
