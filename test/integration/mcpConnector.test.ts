@@ -15,7 +15,7 @@ import {
   type McpToolAction,
 } from '../../daemon/src/connectors/mcp/mcpConnector';
 import { mcpTrustEndpoint, parseMcpConfig } from '../../daemon/src/connectors/mcp/mcpConfig';
-import type { ActionContext } from '../../daemon/src/connectors/sdk';
+import { OutcomeUnknownError, type ActionContext } from '../../daemon/src/connectors/sdk';
 import { createLogger } from '../../daemon/src/log';
 import { WorkspaceTrust } from '../../daemon/src/trust/workspaceTrust';
 import { REPO_ROOT } from '../helpers/processes';
@@ -191,7 +191,10 @@ describe('a misbehaving MCP server', () => {
     const server = await trusted('fixture', fixture);
     await server.refresh(withToken());
     const started = Date.now();
-    await expect(tool(server, 'hang').perform({ seconds: 60 }, withToken())).rejects.toThrow(/timed out/i);
+    const call = tool(server, 'hang').perform({ seconds: 60 }, withToken());
+    await expect(call).rejects.toThrow(/timed out/i);
+    // No answer: the tool may have run, so the host must not call it again unasked.
+    await expect(call).rejects.toBeInstanceOf(OutcomeUnknownError);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 

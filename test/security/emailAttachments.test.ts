@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkspaceConfig } from '@keel/schemas';
 import { decideAction } from '../../daemon/src/connectors/actionPolicy';
-import { EmailError } from '../../daemon/src/connectors/email/account';
+import { EmailInputError } from '../../daemon/src/connectors/email/account';
+import { ActionInputError } from '../../daemon/src/connectors/sdk';
 import { sendAction } from '../../daemon/src/connectors/email/send';
 import type { SendInput } from '../../daemon/src/connectors/email/sendInput';
 import type { ActionContext } from '../../daemon/src/connectors/sdk';
@@ -91,7 +92,9 @@ describe('email@1 attachments', () => {
       expect(JSON.stringify(parsed.error?.issues), path).toMatch(/outbox\/ or memory\//);
       // Past the schema (an input built in code), the send still refuses it before connecting.
       const raw = { ...mail([]), attachments: [{ path }] } as SendInput;
-      await expect(sendAction.perform(raw, context()), path).rejects.toThrow(EmailError);
+      // Refused for its input: the step is never retried with it (ActionInputError).
+      await expect(sendAction.perform(raw, context()), path).rejects.toThrow(EmailInputError);
+      await expect(sendAction.perform(raw, context()), path).rejects.toBeInstanceOf(ActionInputError);
       await expect(sendAction.perform(raw, context()), path).rejects.toThrow(
         /not under outbox\/ or memory\//,
       );

@@ -228,3 +228,56 @@ it('adds up what the run spent, and leaves out the time it waited for the operat
   ]);
   expect(history.spend()).toEqual({ usd: 0.25, tokens: 15, steps: 2, activeMs: 9_000 });
 });
+
+describe('action intents', () => {
+  const intent = (key: string, undoes?: string): RecordOf<'effectIntent'> => ({
+    type: 'effectIntent',
+    stepId: key.split(':')[1]!,
+    key,
+    connector: 'ledger',
+    action: undoes ? 'remove' : 'add',
+    input: { item: 'a' },
+    ...(undoes ? { undoes } : {}),
+    at: '2026-01-05T10:00:01.000Z',
+  });
+  const live = (records: JournalRecord[]) => new RunHistory([START, ...records], 'live', async () => {});
+
+  it('an intent is open until its result or its failure is journaled', () => {
+    expect(live([intent('r1:a')]).openIntent(effectKey('r1:a'))).toBeDefined();
+    expect(live([intent('r1:a'), effect('r1:a', 1)]).openIntent(effectKey('r1:a'))).toBeUndefined();
+    const failed: RecordOf<'effectFailed'> = {
+      type: 'effectFailed',
+      stepId: 'a',
+      key: 'r1:a',
+      error: '503',
+      at: '2026-01-05T10:00:02.000Z',
+    };
+    expect(live([intent('r1:a'), failed]).openIntent(effectKey('r1:a'))).toBeUndefined();
+  });
+
+  it('a takeover of the step closes its cut-off intent (the operator checked); others stay open', () => {
+    const takeover: RecordOf<'takeover'> = {
+      type: 'takeover',
+      fromStep: 'a',
+      steps: ['a'],
+      supplied: false,
+      output: null,
+      by: 'operator',
+      at: '2026-01-05T10:00:03.000Z',
+    };
+    const history = live([intent('r1:a'), intent('r1:b'), takeover]);
+    expect(history.openIntent(effectKey('r1:a'))).toBeUndefined();
+    expect(history.cutOffActions().map((i) => i.key)).toEqual(['r1:b']);
+  });
+
+  it('compensation sees the actions performed under an intent, never the undos, whatever a step is named', () => {
+    const history = live([
+      effect('r1:write', 'outbox'), // fs.outbox: no intent, nothing to undo
+      intent('r1:undo'),
+      effect('r1:undo', 1),
+      intent('r1:undo:undo', 'r1:undo'),
+      effect('r1:undo:undo', 2),
+    ]);
+    expect(history.performedActions().map((e) => e.key)).toEqual(['r1:undo']);
+  });
+});

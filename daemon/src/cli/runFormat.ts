@@ -81,6 +81,13 @@ export function describeTrace(trace: RunTrace): string {
       );
     if (step.error) lines.push(`    error: ${step.error}`);
   }
+  if (trace.compensation) lines.push('', 'compensation (newest action first):');
+  for (const line of trace.compensation ?? []) {
+    const how = line.outcome === 'undone' ? `undone by ${line.undo}` : line.outcome.replace('_', ' ');
+    lines.push(
+      `  ↩ ${line.connector}.${line.action} (${line.key}): ${how}${line.detail ? ` (${clip(line.detail)})` : ''}`,
+    );
+  }
   return lines.join('\n');
 }
 

@@ -3,7 +3,7 @@
  * is the run's source of truth: its trace, its resume point after a crash and its replay script.
  */
 import { z } from 'zod';
-import { RunStatus } from '@keel/schemas';
+import { CompensationLine, RunStatus } from '@keel/schemas';
 
 const At = z.string();
 const InputValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -136,6 +136,32 @@ export const JournalRecord = z.discriminatedUnion('type', [
     costUsd: z.number(),
     at: At,
   }),
+  /**
+   * A connector action (not `read`) is about to be performed with this input (the operator's
+   * edit included). An intent with neither an `effect` nor an `effectFailed` after it was cut off
+   * (a crash, a timeout): whether it happened is asked of the provider (`find`) or the operator.
+   */
+  z.object({
+    type: z.literal('effectIntent'),
+    stepId: z.string(),
+    key: z.string(),
+    connector: z.string(),
+    action: z.string(),
+    input: z.unknown(),
+    /** The key of the action this one undoes (compensation); absent for a step's own action. */
+    undoes: z.string().optional(),
+    at: At,
+  }),
+  /** The action of an intent failed in a way that says it did not happen (a refusal, bad input). */
+  z.object({
+    type: z.literal('effectFailed'),
+    stepId: z.string(),
+    key: z.string(),
+    error: z.string(),
+    at: At,
+  }),
+  /** Compensation settled one action of the failed or cancelled run (see compensation.ts). */
+  CompensationLine.extend({ type: z.literal('compensation') }),
   /** A side effect that happened; its key makes it happen once however often the step runs. */
   z.object({
     type: z.literal('effect'),

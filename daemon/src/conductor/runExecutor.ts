@@ -23,6 +23,7 @@ import { runBranches, SharedSlot } from './parallelSteps';
 import { StepGraph } from './stepGraph';
 import { agentMessages, agentTools, runAgent } from './steps/agent';
 import { connectorArguments, runConnector } from './steps/connector';
+import { compensate, compensates, withOperatorNotes } from './compensation';
 import { handoffInputs, runHandoff } from './steps/handoff';
 import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
@@ -126,8 +127,15 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     checkpoint: () => Promise.reject(new Error('not ready')),
     policyRule: (path, kind) => options.approvals?.policyRule(path, kind, fromEvent) ?? null,
     fromEvent,
+    intend: async (intent) => {
+      if (history.openIntent(effectKey(intent.key))) return 'cut_off';
+      await history.append({ type: 'effectIntent', stepId: stepOf(intent.key), ...intent, at: now() });
+      return 'fresh';
+    },
+    failedIntent: (key, error) =>
+      history.append({ type: 'effectFailed', stepId: stepOf(key), key, error, at: now() }),
     effect: async (key, connector, action, _args, perform, preview) => {
-      const stepId = key.split(':')[1] ?? '';
+      const stepId = stepOf(key);
       return history.once(
         { key: effectKey(key), stepId, what: `makes the side effect ${connector} ${action}` },
         async () => {
@@ -176,19 +184,25 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
 
   const end = async (
     status: ExecutionResult['status'],
-    error: string | null,
+    reason: string | null,
     outputs: Record<string, unknown> | null = null,
-  ): Promise<ExecutionResult> => ({
-    status,
-    outputs,
-    error,
-    escalation:
-      status === 'succeeded' || status === 'cancelled'
-        ? null
-        : await escalationMessage(options.runbook, scope, error),
-    modelCallsSent: gateway.sent,
-    sideEffects,
-  });
+  ): Promise<ExecutionResult> => {
+    // A failed or cancelled run takes its actions back; what it cannot is the operator's.
+    const error = compensates(status, history, options.effects)
+      ? withOperatorNotes(reason, await compensate(runtime, history))
+      : reason;
+    return {
+      status,
+      outputs,
+      error,
+      escalation:
+        status === 'succeeded' || status === 'cancelled'
+          ? null
+          : await escalationMessage(options.runbook, scope, error),
+      modelCallsSent: gateway.sent,
+      sideEffects,
+    };
+  };
 
   /** One attempt of a step: null when it ended, `retry` when its `retry:` may try it again. */
   const attemptStep = async (
@@ -463,6 +477,11 @@ function describe(error: unknown): string {
     return error.message;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The step of an idempotency key `<run>:<step>[...]`. */
+function stepOf(key: string): string {
+  return key.split(':')[1] ?? '';
 }
 
 function now(): string {

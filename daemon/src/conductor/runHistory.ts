@@ -70,6 +70,12 @@ export class RunHistory {
   private readonly generations = new Map<string, number>();
   /** Steps whose output the operator supplied by hand (a replay takes it from the journal). */
   private readonly supplied = new Set<string>();
+  /** Intents of actions (by `once` key) with no effect or failure recorded after them yet. */
+  private readonly openIntents = new Map<string, RecordOf<'effectIntent'>>();
+  /** Every intent by `once` key (the input an action was performed with, for its undo). */
+  private readonly intents = new Map<string, RecordOf<'effectIntent'>>();
+  /** Compensation's line for each action it settled, by the action's idempotency key. */
+  private readonly compensations = new Map<string, RecordOf<'compensation'>>();
   /** Records indexed so far: a live journal grows, and is indexed as far as it has grown. */
   private indexed = 0;
 
@@ -155,6 +161,45 @@ export class RunHistory {
   suppliedEnd(stepId: string): RecordOf<'stepEnd'> | undefined {
     this.catchUp();
     return this.supplied.has(stepId) ? this.ends.get(stepId) : undefined;
+  }
+
+  /**
+   * The intent of this `once` key when it has no result and no failure after it: the action was
+   * cut off and may have happened.
+   */
+  openIntent(key: string): RecordOf<'effectIntent'> | undefined {
+    this.catchUp();
+    return this.openIntents.get(key);
+  }
+
+  /** The intent an action was performed under (its connector, action and input), if any. */
+  intent(key: string): RecordOf<'effectIntent'> | undefined {
+    this.catchUp();
+    return this.intents.get(key);
+  }
+
+  /** The actions the run performed under an intent (those compensation may undo), oldest first. */
+  performedActions(): RecordOf<'effect'>[] {
+    this.catchUp();
+    return this.records.filter(
+      (record): record is RecordOf<'effect'> =>
+        record.type === 'effect' &&
+        this.intents.has(effectKey(record.key)) &&
+        // An undo is known by its intent, never by its key: a step may be named `undo`.
+        this.intents.get(effectKey(record.key))?.undoes === undefined,
+    );
+  }
+
+  /** Actions (not undos) cut off with no result nor failure recorded: they may have happened. */
+  cutOffActions(): RecordOf<'effectIntent'>[] {
+    this.catchUp();
+    return [...this.openIntents.values()].filter((intent) => intent.undoes === undefined);
+  }
+
+  /** How compensation settled the action with this idempotency key, if it did. */
+  compensation(key: string): RecordOf<'compensation'> | undefined {
+    this.catchUp();
+    return this.compensations.get(key);
   }
 
   decision(proposalId: string): RecordOf<'decided'> | undefined {
@@ -247,6 +292,11 @@ export class RunHistory {
     for (const [key, failed] of [...this.failures]) {
       if (record.steps.includes(failed.stepId)) this.failures.delete(key);
     }
+    // The operator was told to check the provider before taking the run over: an action cut off
+    // in a step they run again is theirs to have judged, and runs again.
+    for (const [key, intent] of [...this.openIntents]) {
+      if (record.steps.includes(intent.stepId)) this.openIntents.delete(key);
+    }
     if (record.supplied) {
       this.ends.set(record.fromStep, suppliedEnd(record));
       this.supplied.add(record.fromStep);
@@ -275,7 +325,18 @@ export class RunHistory {
           this.failures.set(modelKey(record.stepId, record.call, record.stepAttempt), record);
         }
         break;
+      case 'effectIntent':
+        this.openIntents.set(effectKey(record.key), record);
+        this.intents.set(effectKey(record.key), record);
+        break;
+      case 'effectFailed':
+        this.openIntents.delete(effectKey(record.key));
+        break;
+      case 'compensation':
+        this.compensations.set(record.key, record);
+        break;
       case 'effect':
+        this.openIntents.delete(effectKey(record.key));
         this.results.set(effectKey(record.key), { result: record.result, fingerprint: null });
         break;
       case 'child':
@@ -322,6 +383,14 @@ export function modelKey(stepId: string, call: number, stepAttempt = 1): string 
 /** The `once` key of a side effect with this idempotency key (`<run>:<step>[:<turn>:<call>]`). */
 export function effectKey(idempotencyKey: string): string {
   return `effect:${idempotencyKey}`;
+}
+
+/**
+ * The idempotency key of the undo of the action with this key: `<run>:<step>[...]:undo`, which no
+ * step's own key can be (a step's is `<run>:<step>`, an agent call's `<run>:<step>:<turn>:<call>`).
+ */
+export function undoKey(idempotencyKey: string): string {
+  return `${idempotencyKey}:undo`;
 }
 
 /** The `once` key of the operator's (or a policy rule's) decision on a proposal. */

@@ -130,7 +130,13 @@ export function traceOf(
   for (const { id, type } of stepOrder) step(id, type);
   const records = effectiveRecords(journal);
   const takeovers: NonNullable<RunTrace['takeovers']> = [];
+  const compensation: NonNullable<RunTrace['compensation']> = [];
   for (const record of records) {
+    if (record.type === 'compensation') {
+      const { type: _type, ...line } = record;
+      compensation.push(line);
+      continue;
+    }
     if (record.type === 'takeover') {
       takeovers.push({ fromStep: record.fromStep, supplied: record.supplied, at: record.at });
       for (const id of record.steps) delete step(id).supplied;
@@ -204,5 +210,11 @@ export function traceOf(
   }
   // Attempts are told only when there was more than one.
   for (const s of steps.values()) if ((s.attempts?.length ?? 0) < 2) delete s.attempts;
-  return { run: summary, runbook, steps: [...steps.values()], ...(takeovers.length ? { takeovers } : {}) };
+  return {
+    run: summary,
+    runbook,
+    steps: [...steps.values()],
+    ...(takeovers.length ? { takeovers } : {}),
+    ...(compensation.length ? { compensation } : {}),
+  };
 }

@@ -48,9 +48,17 @@ export interface ConnectorAction<I = any, O = any> {
   output: z.ZodType<O>;
   /** The provider-side idempotency key; default: ctx.idempotencyKey. */
   idempotencyKey?(input: I, ctx: ActionContext): string;
-  /** Runs the action. Must be safe to call again with the same key when `find` says it did not happen. */
+  /**
+   * Runs the action. Must be safe to call again with the same key when `find` says it did not
+   * happen. Throws ActionInputError when the input is refused, OutcomeUnknownError when it cannot
+   * tell whether the provider did it.
+   */
   perform(input: I, ctx: ActionContext): Promise<O>;
-  /** After a crash between intent and result: asks the provider whether the action with this key happened. */
+  /**
+   * After a crash (or a timeout) between intent and result: asks the provider whether the action
+   * with this key happened, and its result if so. Asked only then, never before a fresh call. An
+   * action without it that was cut off is never performed again unasked: the operator decides.
+   */
   find?(input: I, ctx: ActionContext): Promise<O | null>;
   /** Compensation: the action (of the same connector) and its input that undo this one. */
   undo?: { action: string; input(input: I, output: O): unknown };
@@ -133,4 +141,21 @@ export interface Connector {
  */
 export function actionOf(connector: Pick<Connector, 'actions'>, name: string): ConnectorAction | null {
   return Object.hasOwn(connector.actions, name) ? (connector.actions[name] ?? null) : null;
+}
+
+/**
+ * The action was refused for its input (a missing attachment, an argument the provider rejects)
+ * and did not happen: trying the same input again cannot succeed, so the step is not retried.
+ */
+export class ActionInputError extends Error {
+  override name = 'ActionInputError';
+}
+
+/**
+ * The call ended without an answer (a timeout, a dropped connection): the action may or may not
+ * have happened. The host leaves its intent open, so the next attempt asks the provider (`find`)
+ * first; an action without `find` is not tried again blindly but left to the operator.
+ */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
 }

@@ -69,6 +69,11 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
   out.line();
   if (run.error) out.line('## Error').line().block(run.error, 'text');
   if (run.escalation) out.line('## Escalated to you').line().block(run.escalation, 'text');
+  if (trace.compensation) {
+    out.line('## Compensation').line();
+    for (const line of trace.compensation) out.line(`- ${compensationText(line)}`);
+    out.line();
+  }
   // Where the daemon names no waiting step, the run itself says what it waits for.
   if (options.waiting && !trace.steps.some((step) => step.status === 'waiting_approval')) {
     out.line('## Waiting for your approval').line();
@@ -249,5 +254,20 @@ class MarkdownWriter {
 
   text(): string {
     return `${this.lines.join('\n')}\n`;
+  }
+}
+
+/** One undo as the trace tells it: the action, its key, and how compensation settled it. */
+function compensationText(line: NonNullable<RunTrace['compensation']>[number]): string {
+  const what = `${line.connector}.${line.action} (${line.key}, step ${line.stepId})`;
+  switch (line.outcome) {
+    case 'undone':
+      return `${what}: undone by ${line.undo ?? '?'}`;
+    case 'not_undoable':
+      return `${what}: cannot be undone, needs you`;
+    case 'needs_approval':
+      return `${what}: its undo ${line.undo ?? '?'} was not run, needs you: ${line.detail ?? ''}`;
+    case 'failed':
+      return `${what}: undo failed, needs you: ${line.detail ?? ''}`;
   }
 }

@@ -210,12 +210,34 @@ export function describeRunbookVersion(version: RunbookVersion): string {
   return `${file} @ ${version.blob.slice(0, 7)} (${since})`;
 }
 
+/**
+ * One action of a failed or cancelled run, as compensation left it: `undone` by its undo,
+ * `failed` (its undo failed), `not_undoable` (it declares no undo) or `needs_approval` (keel.yaml
+ * would not let its undo run unasked); all but `undone` need the operator.
+ */
+export const CompensationLine = z.object({
+  stepId: z.string(),
+  key: z.string(),
+  connector: z.string(),
+  action: z.string(),
+  undo: z.string().nullable(),
+  outcome: z.enum(['undone', 'failed', 'not_undoable', 'needs_approval']),
+  detail: z.string().nullable(),
+  at: z.string(),
+});
+export type CompensationLine = z.infer<typeof CompensationLine>;
+
 export const RunTrace = z.object({
   run: RunSummary,
   runbook: RunbookVersion,
   steps: z.array(StepTrace),
   /** Each time the operator took the ended run over, oldest first (absent when never). */
   takeovers: z.array(z.object({ fromStep: z.string(), supplied: z.boolean(), at: z.string() })).optional(),
+  /**
+   * What the run did to take back its actions after it failed or was cancelled, one line per
+   * action, in the order it was done (the reverse of the actions); absent when nothing was to undo.
+   */
+  compensation: z.array(CompensationLine).optional(),
 });
 export type RunTrace = z.infer<typeof RunTrace>;
 

@@ -19,6 +19,7 @@ import {
 import { describeIssues, type ConnectorInstance } from '../../connectors/registry';
 import { actionOf, type ConnectorAction } from '../../connectors/sdk';
 import { renderDeep } from '../templates';
+import { performOnce } from './actionOnce';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type ConnectorStep = Extract<RunbookStep, { type: 'connector' }>;
@@ -75,6 +76,8 @@ export async function callConnector(
   use: string,
   actionName: string,
   args: Record<string, unknown>,
+  /** Set for compensation: the key of the action this call undoes. */
+  undoes?: string,
 ): Promise<unknown> {
   const { instance, action } = await resolveAction(runtime, use, actionName);
   const parsed = action.input.safeParse(args);
@@ -91,7 +94,7 @@ export async function callConnector(
     instance.use,
     actionName,
     { ...(input as Record<string, unknown>) },
-    () => performByPolicy(runtime, key, instance, actionName, action, input),
+    () => performByPolicy(runtime, key, instance, actionName, action, input, undoes),
     // What a runbook test sees instead of the action: the outbox's result, or the call itself
     // with its validated arguments (what its expectations check).
     () =>
@@ -104,8 +107,7 @@ export async function callConnector(
 /**
  * Who decides, then the action: `deny` fails the step, `ask` waits for the operator (an action
  * proposal, whose edited document becomes the input), `files` leaves an outbox write to the file
- * rules; what may run is asked of the provider first (`find`) and performed only if it did not
- * happen yet.
+ * rules; what may run is performed under a journaled intent (actionOnce.ts), a `read` at once.
  */
 async function performByPolicy(
   runtime: StepRuntime,
@@ -114,6 +116,7 @@ async function performByPolicy(
   actionName: string,
   action: ConnectorAction,
   input: unknown,
+  undoes?: string,
 ): Promise<unknown> {
   const named = `${instance.name}.${actionName}`;
   const decision = runtime.connectors.decide(instance, actionName, input, runtime.fromEvent);
@@ -131,8 +134,9 @@ async function performByPolicy(
       ? await askOperator(runtime, key, instance, actionName, action, input, decision)
       : input;
   const ctx = runtime.connectors.context(instance, key, runtime.signal);
-  const found: unknown = action.find ? await action.find(final, ctx) : null;
-  return checkedOutput(named, action, found ?? (await action.perform(final, ctx)));
+  if (action.risk === 'read') return checkedOutput(named, action, await action.perform(final, ctx));
+  const call = { key, instance, actionName, action, input: final, ...(undoes ? { undoes } : {}) };
+  return checkedOutput(named, action, await performOnce(runtime, call, ctx));
 }
 
 /** Waits for the operator's decision on an action proposal; resolves with the input to run. */

@@ -49,6 +49,13 @@ export interface StepRuntime {
    */
   fromEvent: boolean;
   /**
+   * Journals the intent of a connector action before it is performed: `fresh`, or `cut_off` when
+   * an earlier intent of this key has no result nor failure after it (it may have happened).
+   */
+  intend(intent: ActionIntent): Promise<'fresh' | 'cut_off'>;
+  /** Journals that the action of the intent with this key failed and did not happen. */
+  failedIntent(key: string, error: string): Promise<void>;
+  /**
    * Performs a side effect once per key: a key the journal already holds returns the recorded
    * result without performing it again.
    */
@@ -61,6 +68,14 @@ export interface StepRuntime {
     /** The result `perform` would give, computed without doing it (runbook tests). */
     preview: () => unknown,
   ): Promise<unknown>;
+}
+
+export interface ActionIntent {
+  key: string;
+  connector: string;
+  action: string;
+  input: unknown;
+  undoes?: string;
 }
 
 /**

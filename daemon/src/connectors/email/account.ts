@@ -7,7 +7,7 @@ import { ImapFlow } from 'imapflow';
 import { createTransport } from 'nodemailer';
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { z } from 'zod';
-import type { ActionContext } from '../sdk';
+import { ActionInputError, type ActionContext } from '../sdk';
 
 const server = (defaultPort: number) =>
   z.strictObject({
@@ -81,6 +81,11 @@ export class EmailError extends Error {
   override name = 'EmailError';
 }
 
+/** The message cannot be sent as given (an attachment outside outbox/, missing, too large): never retried. */
+export class EmailInputError extends ActionInputError {
+  override name = 'EmailInputError';
+}
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 
 /** Connects and logs in to IMAP, runs `use`, and logs out whatever happens. */
@@ -107,7 +112,7 @@ export async function withImap<T>(ctx: Context, use: (imap: ImapFlow) => Promise
   try {
     return await use(imap);
   } catch (error) {
-    if (error instanceof EmailError) throw error;
+    if (error instanceof EmailError || error instanceof ActionInputError) throw error;
     throw imapFailure(error, account, password);
   } finally {
     await imap.logout().catch(() => imap.close());

@@ -22,6 +22,7 @@ import type { ActionContext, ConnectorAction } from '../sdk';
 import {
   bareAddress,
   EmailError,
+  EmailInputError,
   settings,
   smtpFailure,
   smtpTransport,
@@ -173,18 +174,20 @@ async function compose(input: SendInput, account: EmailSettings, messageId: stri
   for (const attachment of input.attachments) {
     // The input schema already refused these; checked again here, where the file is read.
     if (!attachable(attachment.path)) {
-      throw new EmailError(
+      throw new EmailInputError(
         `Attachment ${attachment.path} is not under outbox/ or memory/ (or is hidden); Keel attaches only files from there.`,
       );
     }
     // readInside walks from the workspace root and refuses any symlink on the way (WorkspacePathError).
     const content = await readInside(ctx.workspace, attachment.path);
     if (content === null) {
-      throw new EmailError(`Attachment ${attachment.path} does not exist in the workspace.`);
+      throw new EmailInputError(`Attachment ${attachment.path} does not exist in the workspace.`);
     }
     total += content.length;
     if (total > ATTACHMENTS_LIMIT) {
-      throw new EmailError(`Attachments exceed ${ATTACHMENTS_LIMIT / 1024 / 1024} MB; send a link instead.`);
+      throw new EmailInputError(
+        `Attachments exceed ${ATTACHMENTS_LIMIT / 1024 / 1024} MB; send a link instead.`,
+      );
     }
     attachments.push({
       filename: attachment.filename ?? attachment.path.split('/').pop(),

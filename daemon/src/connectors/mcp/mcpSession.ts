@@ -8,12 +8,19 @@ import type { Stream } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult, Implementation, Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type Implementation,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { OperatorError } from '../../errors';
 import { resolveInside } from '../../files/workspacePaths';
 import type { Logger } from '../../log';
 import { KEEL_VERSION } from '../../version';
+import { OutcomeUnknownError } from '../sdk';
 import { isStdio, mcpTrustEndpoint, type McpServerConfig, type McpValue } from './mcpConfig';
 
 /** What the session needs of the daemon: its log, and the operator's consent. */
@@ -96,10 +103,21 @@ export class McpSession {
     signal: AbortSignal,
   ): Promise<CallToolResult> {
     const client = await this.connected(ctx);
-    return (await client.callTool({ name: tool, arguments: args }, undefined, {
-      timeout: this.config.timeoutMs,
-      signal,
-    })) as CallToolResult;
+    try {
+      return (await client.callTool({ name: tool, arguments: args }, undefined, {
+        timeout: this.config.timeoutMs,
+        signal,
+      })) as CallToolResult;
+    } catch (error) {
+      // Sent, but no answer: the tool may have run. A tool has no way to be asked afterwards, so
+      // the host leaves the call to the operator instead of calling it again.
+      if (unanswered(error, signal)) {
+        throw new OutcomeUnknownError(
+          `The MCP tool ${this.name}.${tool} gave no answer (${(error as Error).message}); it may have run.`,
+        );
+      }
+      throw error;
+    }
   }
 
   /** Closes the client; a local server's process is ended (stdin closed, then SIGTERM, SIGKILL). */
@@ -216,4 +234,14 @@ export class McpSession {
     });
     stream.on('end', () => line && emit());
   }
+}
+
+/** A call that ended without the server's answer: timed out, aborted, or its connection closed. */
+function unanswered(error: unknown, signal: AbortSignal): boolean {
+  if (signal.aborted) return true;
+  return (
+    error instanceof McpError &&
+    (error.code === (ErrorCode.RequestTimeout as number) ||
+      error.code === (ErrorCode.ConnectionClosed as number))
+  );
 }
