@@ -300,6 +300,14 @@ async function answerDana(): Promise<void> {
   // Open, from the keyboard: the email shows as a document, headers then the drafted body.
   await sidebar.getByRole('button', { name: `Open “${summary}”` }).press('Enter');
   await p.locator('.tab.active', { hasText: 'mail.send.txt' }).waitFor();
+  // Beside it, read-only: why it waits and the run's inputs (Dana's mail); the email keeps the focus.
+  const context = p.locator('.editor-group-container', {
+    has: p.locator('.tab.active', { hasText: 'context.md' }),
+  });
+  await expect
+    .poll(() => editorText(context.locator('.monaco-editor .view-lines')))
+    .toContain('Waits for your decision: risk external');
+  expect(await editorText(context.locator('.monaco-editor .view-lines'))).toContain(`> ${original.from}`);
   const lines = p.locator('.editor-group-container.active .monaco-editor .view-lines');
   await expect.poll(() => editorText(lines)).toContain('Thursday works for us');
   const shown = await editorText(lines);

@@ -233,11 +233,12 @@ describe('connector steps', () => {
         '',
         `models:\n  endpoint: { baseUrl: ${server.baseUrl} }\n  tiers:\n    fast: { model: m }\n`,
       );
-      const send = (text: string) => ({
+      const send = (text: string, said = '') => ({
+        content: said,
         toolCalls: [{ name: 'notify_send', arguments: { to: 'dana@outside.example', text } }],
       });
       server.enqueue(
-        send('Message A'),
+        send('Message A', 'Dana asked to hear from us before Friday.'),
         // Attempt 1 fails after its approved send failed at the provider.
         { fault: { kind: 'status', status: 400, message: 'bad request' } },
         send('Message B'),
@@ -254,9 +255,16 @@ describe('connector steps', () => {
           const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
           return approvals.find((a) => (a.action?.input as { text?: string }).text === text) ?? null;
         });
-      await client.request(ApprovalApproveRequest, { id: (await pending('Message A')).id });
+      const a = await pending('Message A');
+      // What the agent said when it chose the call is shown with the proposal, after the rule.
+      expect(a.reasoning).toBe(
+        'Waits for your decision: risk external: asks unless an approvals.actions rule allows it.\n\n' +
+          'What the agent said when it chose this: Dana asked to hear from us before Friday.',
+      );
+      await client.request(ApprovalApproveRequest, { id: a.id });
       // Attempt 2 asks about B on its own; nothing goes out before the operator decides.
       const b = await pending('Message B');
+      expect(b.reasoning).not.toContain('What the agent said');
       expect(await delivered(provider)).toEqual([]);
       await client.request(ApprovalApproveRequest, { id: b.id });
       const run = await waitFor('the run to end', async () => {

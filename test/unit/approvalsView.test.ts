@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Proposal, RunSummary, RunTrace } from '@keel/schemas';
 import {
+  ACTION_CONTEXT_FILE,
+  actionContext,
   actionLine,
   decisionMessage,
   describeApproval,
@@ -136,6 +138,30 @@ describe('an action proposal', () => {
       id: 'p1',
       path: 'mail.send.txt',
     });
+  });
+
+  it('is read beside its context: why it waits, what the agent said, the run and its inputs quoted', () => {
+    const path = proposalDocumentPath(send.id, 'context', ACTION_CONTEXT_FILE);
+    expect(parseProposalDocumentPath(path)).toEqual({ id: 'p1', side: 'context', path: 'context.md' });
+    const said = proposal({
+      ...send,
+      reasoning:
+        'Waits for your decision: risk external.\n\nWhat the agent said when it chose this: Bob asked for a quote.',
+    });
+    const text = actionContext(said, {
+      status: 'waiting_approval',
+      inputs: { customer: 'Bob', mail: 'Hi,\n# not a heading\nCan you quote?', count: 3 },
+    });
+    expect(text).toContain('# mail.send: waits for your decision');
+    expect(text).toContain('Run `r1` of **onboarding**, step `record` (waiting_approval).');
+    expect(text).toContain('Risk: **external**. Email to bob@acme.com: Quote');
+    expect(text).toContain('> What the agent said when it chose this: Bob asked for a quote.');
+    // Each input line is quoted: the sender's "# not a heading" stays inside the quote.
+    expect(text).toContain('**mail**\n\n> Hi,\n> # not a heading\n> Can you quote?');
+    expect(text).toContain('**count**\n\n> 3');
+    const long = actionContext(send, { status: 'running', inputs: { text: 'x'.repeat(5_000) } });
+    expect(long).toContain('[... 1000 more characters]');
+    expect(actionContext(send, null)).toContain('The run could not be read.');
   });
 
   it('sends the edited review only when the operator changed it', () => {

@@ -118,7 +118,7 @@ async function undoOne(
       intent.connector,
       undo,
       input as Record<string, unknown>,
-      effect.key,
+      { undoes: effect.key },
     );
     return line('undone', undo, null);
   } catch (error) {

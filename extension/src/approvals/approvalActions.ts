@@ -18,6 +18,7 @@ import {
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
 import {
+  ACTION_CONTEXT_FILE,
   decisionMessage,
   describeApproval,
   diffTitle,
@@ -231,6 +232,10 @@ async function openProposalOrSay(context: ApprovalsContext, id: string): Promise
  * `.keel/edits/<id>/`, like a file proposal's edit: what the operator changes there is what
  * Approve sends as the edited review. An edit already under way is kept.
  */
+/**
+ * An action's review document in an editable copy, and beside it (read-only) its context: why it
+ * waits and the inputs of the run (the mail being answered). The review keeps the focus.
+ */
 async function showActionReview(folder: string, id: string, action: ActionProposal): Promise<void> {
   const copy = reviewCopyUri(folder, id, action);
   await mkdir(dirname(copy.fsPath), { recursive: true });
@@ -238,6 +243,11 @@ async function showActionReview(folder: string, id: string, action: ActionPropos
     if (error.code !== 'EEXIST') throw error;
   });
   await vscode.window.showTextDocument(copy, { preview: false });
+  await vscode.window.showTextDocument(ProposalDocuments.uri(id, 'context', ACTION_CONTEXT_FILE), {
+    viewColumn: vscode.ViewColumn.Beside,
+    preview: true,
+    preserveFocus: true,
+  });
 }
 
 function reviewCopyUri(folder: string, id: string, action: ActionProposal): vscode.Uri {

@@ -3,7 +3,7 @@
  * Pure, shared by the extension host and the sidebar's browser script, and unit-tested.
  */
 // Types only: the sidebar's browser bundle must not pull in zod.
-import type { FileChange, Proposal } from '@keel/schemas';
+import type { FileChange, Proposal, RunSummary } from '@keel/schemas';
 
 /** Waiting for a decision: pending, or stale (a file changed since; to be looked at again). */
 export function isOpen(proposal: Proposal): boolean {
@@ -78,7 +78,8 @@ export function diffTitle(
 }
 
 /** Which side of a proposal's diff a virtual document is. */
-export type ProposalSide = 'current' | 'proposed';
+/** A diff's sides, and `context`: what an action proposal is shown beside (why, and the run's inputs). */
+export type ProposalSide = 'current' | 'proposed' | 'context';
 
 /**
  * The path of a proposal's virtual document: `/<id>/<side>/<file path>`. The file's own name comes
@@ -91,7 +92,7 @@ export function proposalDocumentPath(id: string, side: ProposalSide, path: strin
 export function parseProposalDocumentPath(
   documentPath: string,
 ): { id: string; side: ProposalSide; path: string } | null {
-  const match = /^\/([^/]+)\/(current|proposed)\/(.+)$/.exec(documentPath);
+  const match = /^\/([^/]+)\/(current|proposed|context)\/(.+)$/.exec(documentPath);
   if (!match) return null;
   return { id: decodeURIComponent(match[1]!), side: match[2] as ProposalSide, path: match[3]! };
 }
@@ -165,4 +166,44 @@ export function decisionMessage(proposal: Proposal): string {
     case 'policy':
       return `Keel: ${what} was applied without review by the keel.yaml rule ${decision.rule ?? '(unnamed)'}: ${commit}.`;
   }
+}
+
+/** The name of an action proposal's context document (Markdown, read-only, beside its review). */
+export const ACTION_CONTEXT_FILE = 'context.md';
+
+/** Longest input value shown in full in an action's context; longer ones are cut, saying so. */
+const CONTEXT_VALUE_LIMIT = 4_000;
+
+/**
+ * What the operator reads beside an action's review document: the action and its risk, why it
+ * waits (the keel.yaml rule, and what the agent said when it chose it), and the run it belongs to
+ * with its inputs (the mail being answered), each quoted: a mail's body is the sender's words.
+ */
+export function actionContext(proposal: Proposal, run: Pick<RunSummary, 'status' | 'inputs'> | null): string {
+  const action = proposal.action;
+  const lines = [
+    `# ${action ? `${action.connector}.${action.action}` : proposal.summary}: waits for your decision`,
+    '',
+    `Run \`${proposal.runId}\` of **${proposal.runbook}**, step \`${proposal.stepId}\`${run ? ` (${run.status})` : ''}.`,
+  ];
+  if (action) lines.push(`Risk: **${action.risk}**. ${action.review.title}`);
+  lines.push('', '## Why it waits', '', ...quoted(proposal.reasoning || 'No reason was given.'));
+  lines.push('', "## The run's inputs", '');
+  const inputs = Object.entries(run?.inputs ?? {});
+  if (!run) lines.push('The run could not be read.');
+  else if (inputs.length === 0) lines.push('None.');
+  for (const [name, value] of inputs) {
+    const text = String(value);
+    const shown =
+      text.length > CONTEXT_VALUE_LIMIT
+        ? `${text.slice(0, CONTEXT_VALUE_LIMIT)}\n[... ${text.length - CONTEXT_VALUE_LIMIT} more characters]`
+        : text;
+    lines.push(`**${name}**`, '', ...quoted(shown), '');
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+/** Text as a Markdown block quote, line by line (the editor shows it as text; a preview sanitises it). */
+function quoted(text: string): string[] {
+  return text.split(/\r?\n/).map((line) => `> ${line}`.trimEnd());
 }

@@ -1,13 +1,19 @@
 /**
  * The two sides of a proposal's diff as read-only virtual documents (`keel-proposal:` URIs): the
- * file as the daemon sees it now (empty for a file to be created) and the agent's proposed content.
+ * file as the daemon sees it now (empty for a file to be created) and the agent's proposed content;
+ * and for an action proposal its context (why it waits, the run's inputs), shown beside its review.
  * Both come from `keel/approvals/get` and are refreshed when the proposal changes (a stale proposal
  * shows the file as it is now, so the operator decides on the new diff).
  */
 import * as vscode from 'vscode';
-import { ApprovalGetRequest, type Proposal, type ResultOf } from '@keel/schemas';
+import { ApprovalGetRequest, RunGetRequest, type Proposal, type ResultOf } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { parseProposalDocumentPath, proposalDocumentPath, type ProposalSide } from './approvalList';
+import {
+  actionContext,
+  parseProposalDocumentPath,
+  proposalDocumentPath,
+  type ProposalSide,
+} from './approvalList';
 import type { ApprovalsStore } from './approvalsStore';
 
 export const PROPOSAL_SCHEME = 'keel-proposal';
@@ -52,6 +58,13 @@ export class ProposalDocuments implements vscode.TextDocumentContentProvider, vs
     const parsed = parseProposalDocumentPath(uri.path);
     if (!parsed) return '';
     const { proposal, current } = await this.get(parsed.id);
+    if (parsed.side === 'context') {
+      const run = await this.client.request(RunGetRequest, { id: proposal.runId }).then(
+        (trace) => trace.run,
+        () => null,
+      );
+      return actionContext(proposal, run);
+    }
     if (parsed.side === 'current') return current[parsed.path] ?? '';
     return proposal.changes.find((c) => c.path === parsed.path)?.content ?? '';
   }

@@ -136,7 +136,8 @@ export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<S
       // mail is never sent on the decision the operator gave attempt 1's.
       const retried = runtime.attempt > 1 ? `:a${runtime.attempt}` : '';
       const key = `${runtime.runId}:${step.id}:${iteration}:${index}${retried}`;
-      const result = await callTool(step, runtime, call.name, call.arguments, key, retrieved).catch(
+      const said = response.content ?? undefined;
+      const result = await callTool(step, runtime, call.name, call.arguments, key, retrieved, said).catch(
         (error: unknown) => {
           if (runtime.signal.aborted) throw error;
           return { error: error instanceof Error ? error.message : String(error) };
@@ -158,6 +159,8 @@ async function callTool(
   rawArguments: string,
   key: string,
   retrieved: NonNullable<StepResult['retrieved']>,
+  /** What the model said in the turn it made the call (shown with a proposal it leads to). */
+  said?: string,
 ): Promise<unknown> {
   const handoff = step.runbooks.find((runbook) => handoffToolName(runbook) === name);
   const allowed = step.tools.find(
@@ -192,7 +195,9 @@ async function callTool(
   };
   if (!isBuiltIn(allowed)) {
     const dot = allowed.lastIndexOf('.');
-    return callConnector(runtime, key, allowed.slice(0, dot), allowed.slice(dot + 1), args);
+    return callConnector(runtime, key, allowed.slice(0, dot), allowed.slice(dot + 1), args, {
+      ...(said ? { reasoning: said } : {}),
+    });
   }
   switch (allowed) {
     case 'memory.search': {

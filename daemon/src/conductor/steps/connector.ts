@@ -69,6 +69,14 @@ export async function resolveAction(
   return { instance, action };
 }
 
+/** What a call is, besides its action and arguments. */
+export interface CallAbout {
+  /** Set for compensation: the key of the action this call undoes. */
+  undoes?: string;
+  /** An agent's words in the turn it chose the call, shown with the proposal when it asks. */
+  reasoning?: string;
+}
+
 /** Calls a connector action through the runtime's exactly-once effect. */
 export async function callConnector(
   runtime: StepRuntime,
@@ -76,8 +84,7 @@ export async function callConnector(
   use: string,
   actionName: string,
   args: Record<string, unknown>,
-  /** Set for compensation: the key of the action this call undoes. */
-  undoes?: string,
+  about: CallAbout = {},
 ): Promise<unknown> {
   const { instance, action } = await resolveAction(runtime, use, actionName);
   const parsed = action.input.safeParse(args);
@@ -94,7 +101,7 @@ export async function callConnector(
     instance.use,
     actionName,
     { ...(input as Record<string, unknown>) },
-    () => performByPolicy(runtime, key, instance, actionName, action, input, undoes),
+    () => performByPolicy(runtime, key, instance, actionName, action, input, about),
     // What a runbook test sees instead of the action: the outbox's result, or the call itself
     // with its validated arguments (what its expectations check).
     () =>
@@ -116,7 +123,7 @@ async function performByPolicy(
   actionName: string,
   action: ConnectorAction,
   input: unknown,
-  undoes?: string,
+  about: CallAbout,
 ): Promise<unknown> {
   const named = `${instance.name}.${actionName}`;
   const decision = runtime.connectors.decide(instance, actionName, input, runtime.fromEvent);
@@ -131,10 +138,11 @@ async function performByPolicy(
   }
   const final =
     decision.decide === 'ask'
-      ? await askOperator(runtime, key, instance, actionName, action, input, decision)
+      ? await askOperator(runtime, key, instance, actionName, action, input, decision, about.reasoning)
       : input;
   const ctx = runtime.connectors.context(instance, key, runtime.signal);
   if (action.risk === 'read') return checkedOutput(named, action, await action.perform(final, ctx));
+  const { undoes } = about;
   const call = { key, instance, actionName, action, input: final, ...(undoes ? { undoes } : {}) };
   return checkedOutput(named, action, await performOnce(runtime, call, ctx));
 }
@@ -148,6 +156,7 @@ async function askOperator(
   action: ConnectorAction,
   input: unknown,
   decision: ActionDecision,
+  stated: string | undefined,
 ): Promise<unknown> {
   const named = `${instance.name}.${actionName}`;
   const review = action.review(input);
@@ -158,7 +167,10 @@ async function askOperator(
     stepId,
     changes: [],
     summary: `${named}: ${review.title}`,
-    reasoning: `Waits for your decision: ${decision.rule}.`,
+    reasoning: [
+      `Waits for your decision: ${decision.rule}.`,
+      ...(stated?.trim() ? ['', `What the agent said when it chose this: ${stated.trim()}`] : []),
+    ].join('\n'),
     action: {
       connector: instance.name,
       use: instance.connector.id,
