@@ -26,6 +26,7 @@ import { WorkspaceConfig } from '@keel/schemas';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
+import { ModelServer } from '../helpers/modelServer';
 import { delivered, notifyConnector } from '../helpers/notifyConnector';
 import { waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
@@ -40,11 +41,11 @@ let logs = '';
 const ENV_TOKEN = 'env-secret-7f3a9c2e51';
 const EDITOR_TOKEN = 'editor-secret-b84d06aa';
 
-async function start(credentials: string): Promise<void> {
+async function start(credentials: string, models = ''): Promise<void> {
   await writeFile(
     join(dirs.workspace, 'keel.yaml'),
     `version: 1
-connectors:
+${models}connectors:
   notify:
     use: notify@1
     dir: ${JSON.stringify(provider)}
@@ -144,6 +145,37 @@ it("a credential from the editor's secret storage is kept in memory only and red
   daemon = null;
   expect(await filesHolding(dirs.workspace, EDITOR_TOKEN)).toEqual([]);
   expect(logs).not.toContain(EDITOR_TOKEN);
+});
+
+it('an agent never reads a credential a connector quotes in its answer or its error', async () => {
+  process.env.KEEL_TEST_NOTIFY_TOKEN = ENV_TOKEN;
+  const model = await ModelServer.start();
+  try {
+    await start(
+      '{ env: KEEL_TEST_NOTIFY_TOKEN }',
+      `models:\n  endpoint: { baseUrl: ${model.baseUrl} }\n  tiers:\n    fast: { model: m }\n`,
+    );
+    model.enqueue(
+      { toolCalls: [{ name: 'notify_send', arguments: { to: 'dana@acme.com', text: 'Hello' } }] },
+      { toolCalls: [{ name: 'notify_fail', arguments: {} }] },
+      { content: 'done' },
+    );
+    const result = await run(
+      `  - id: tell\n    type: agent\n    goal: Tell Dana.\n    tools: [notify.send, notify.fail]\n`,
+    );
+    expect(result.status).toBe('succeeded');
+    expect(await delivered(provider)).toHaveLength(1);
+    // The answer (its authorization header) and the error both went back to the model, blanked.
+    const toolMessages = model.requests
+      .flatMap((r) => (r.body as { messages: { role: string; content: string }[] }).messages)
+      .filter((m) => m.role === 'tool')
+      .map((m) => m.content);
+    expect(toolMessages.length).toBeGreaterThanOrEqual(2);
+    expect(toolMessages.join('\n')).not.toContain(ENV_TOKEN);
+    expect(toolMessages.join('\n')).toContain('Bearer [redacted]');
+  } finally {
+    await model.close();
+  }
 });
 
 it('a missing credential fails the step naming keel.yaml and the fix, and sends nothing', async () => {

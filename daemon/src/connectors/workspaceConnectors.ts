@@ -26,6 +26,12 @@ export interface ConnectorPort {
   /** `fromEvent`: the run was started by an event, so an `allow` rule needs `events: true`. */
   decide(instance: ConnectorInstance, action: string, input: unknown, fromEvent?: boolean): ActionDecision;
   context(instance: ConnectorInstance, idempotencyKey: string, signal: AbortSignal): ActionContext;
+  /**
+   * The text with every credential in reach replaced by `[redacted]`: what a connector answered
+   * or failed with, before it goes back to a model (a provider that echoes a token, an MCP
+   * server's error quoting its headers). Journals and logs are redacted on their own.
+   */
+  scrub(text: string): string;
 }
 
 /** An instance whose servers the operator has not consented to (yet, or since keel.yaml changed). */
@@ -65,6 +71,12 @@ export class WorkspaceConnectors implements ConnectorPort {
   /** Every credential value in reach now, for redaction. */
   credentials(): string[] {
     return knownCredentials(this.instances, this.options.secrets, this.options.env);
+  }
+
+  scrub(text: string): string {
+    let out = text;
+    for (const secret of this.credentials()) out = out.split(secret).join('[redacted]');
+    return out;
   }
 
   list(): readonly ConnectorInstance[] {

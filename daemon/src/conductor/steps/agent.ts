@@ -144,7 +144,9 @@ export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<S
         },
       );
       actions.push({ tool: call.name, result });
-      messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result) });
+      // A connector's answer or error may quote a credential; the model never reads one.
+      const content = runtime.connectors.scrub(JSON.stringify(result));
+      messages.push({ role: 'tool', tool_call_id: call.id, content });
     }
   }
   throw new StepFailedError(
