@@ -113,6 +113,7 @@ class RecentView {
 export class ChunkIndex {
   private hasFtsIndex = false;
   private hasVectorIndex = false;
+  private readonly reads = new Set<Promise<unknown>>();
   /**
    * Every change to the table (rows, index builds, optimizations) runs one at a time: concurrent
    * LanceDB transactions conflict, and an index build racing a delete can resurrect deleted rows.
@@ -216,7 +217,11 @@ export class ChunkIndex {
   }
 
   /** Chunks searchable now: the main table's, less those of paths rewritten since the fold. */
-  async countRows(): Promise<number> {
+  countRows(): Promise<number> {
+    return this.reading(this.countNow());
+  }
+
+  private async countNow(): Promise<number> {
     let hidden = 0;
     const paths = [...this.view.paths];
     for (let i = 0; i < paths.length; i += 500) {
@@ -338,38 +343,42 @@ export class ChunkIndex {
 
   /** The nearest chunks by cosine similarity (dot product of unit vectors), best first. */
   vectorSearch(vector: Float32Array, limit: number, where: string | null): Promise<ChunkHit[]> {
-    return this.view.read(async (view) => {
-      // Dot product equals cosine for unit vectors, and costs a third of it to scan.
-      let query = this.table.vectorSearch(vector).distanceType('dot').limit(widened(limit, view));
-      if (this.hasVectorIndex) query = query.nprobes(VECTOR_PROBES);
-      if (where) query = query.where(where);
-      // Reading the shown columns along with the ranking costs about 1 ms at 100k chunks; reading
-      // them afterwards by id costs 5-12 ms.
-      const [main, recent] = await Promise.all([
-        query.select([...DISPLAY_COLUMNS, '_distance']).toArray() as Promise<Record<string, unknown>[]>,
-        this.recent.vectorSearch(vector, limit, where, DISPLAY_COLUMNS),
-      ]);
-      const score = (row: Record<string, unknown>): number => 1 - Number(row._distance);
-      return merged(main, recent, view, score).slice(0, limit);
-    });
+    return this.reading(
+      this.view.read(async (view) => {
+        // Dot product equals cosine for unit vectors, and costs a third of it to scan.
+        let query = this.table.vectorSearch(vector).distanceType('dot').limit(widened(limit, view));
+        if (this.hasVectorIndex) query = query.nprobes(VECTOR_PROBES);
+        if (where) query = query.where(where);
+        // Reading the shown columns along with the ranking costs about 1 ms at 100k chunks; reading
+        // them afterwards by id costs 5-12 ms.
+        const [main, recent] = await Promise.all([
+          query.select([...DISPLAY_COLUMNS, '_distance']).toArray() as Promise<Record<string, unknown>[]>,
+          this.recent.vectorSearch(vector, limit, where, DISPLAY_COLUMNS),
+        ]);
+        const score = (row: Record<string, unknown>): number => 1 - Number(row._distance);
+        return merged(main, recent, view, score).slice(0, limit);
+      }),
+    );
   }
 
   /** The best chunks by BM25, best first. */
   textSearch(text: string, limit: number, where: string | null): Promise<ChunkHit[]> {
-    return this.view.read(async (view) => {
-      const match = new lancedb.MatchQuery(text, 'search_text');
-      const main = async (): Promise<Record<string, unknown>[]> => {
-        if (!this.hasFtsIndex) return [];
-        let query = this.table.query().fullTextSearch(match).limit(widened(limit, view));
-        if (where) query = query.where(where);
-        return query.select([...DISPLAY_COLUMNS, '_score']).toArray() as Promise<Record<string, unknown>[]>;
-      };
-      const [rows, recent] = await Promise.all([
-        main(),
-        this.recent.textSearch(match, limit, where, DISPLAY_COLUMNS),
-      ]);
-      return merged(rows, recent, view, (row) => Number(row._score)).slice(0, limit);
-    });
+    return this.reading(
+      this.view.read(async (view) => {
+        const match = new lancedb.MatchQuery(text, 'search_text');
+        const main = async (): Promise<Record<string, unknown>[]> => {
+          if (!this.hasFtsIndex) return [];
+          let query = this.table.query().fullTextSearch(match).limit(widened(limit, view));
+          if (where) query = query.where(where);
+          return query.select([...DISPLAY_COLUMNS, '_score']).toArray() as Promise<Record<string, unknown>[]>;
+        };
+        const [rows, recent] = await Promise.all([
+          main(),
+          this.recent.textSearch(match, limit, where, DISPLAY_COLUMNS),
+        ]);
+        return merged(rows, recent, view, (row) => Number(row._score)).slice(0, limit);
+      }),
+    );
   }
 
   /**
@@ -474,10 +483,29 @@ export class ChunkIndex {
   }
 
   /** Rows written since the indexes were last brought up to date (they are scanned, not looked up). */
-  async unindexedRows(): Promise<number> {
-    if (!this.hasFtsIndex) return this.table.countRows();
-    const stats = await this.table.indexStats('search_text_idx');
-    return stats?.numUnindexedRows ?? 0;
+  unindexedRows(): Promise<number> {
+    if (!this.hasFtsIndex) return this.reading(this.table.countRows());
+    return this.reading(
+      this.table.indexStats('search_text_idx').then((stats) => stats?.numUnindexedRows ?? 0),
+    );
+  }
+
+  /** A read in flight: close() must not free the tables under it. */
+  private reading<T>(read: Promise<T>): Promise<T> {
+    this.reads.add(read);
+    const done = (): void => void this.reads.delete(read);
+    read.then(done, done);
+    return read;
+  }
+
+  /**
+   * Resolves once nothing runs on the tables: no optimization, no queued change, no search or
+   * count. Closing LanceDB under a running native call is not safe, so close() comes after this.
+   */
+  async quiet(): Promise<void> {
+    await this.whenOptimized();
+    await this.changes.catch(() => undefined);
+    await Promise.allSettled([...this.reads]);
   }
 
   close(): void {

@@ -129,8 +129,8 @@ export async function quarantineStores(stateDir: string): Promise<string[]> {
 }
 
 export async function closeBoth(stores: Stores): Promise<void> {
-  // An optimize runs beside the writes: LanceDB must not be closed under it.
-  await stores.chunkIndex.whenOptimized();
+  // An optimize runs beside the writes, and searches beside both: LanceDB must not be closed under any.
+  await stores.chunkIndex.quiet();
   try {
     stores.chunkIndex.close();
   } catch {
