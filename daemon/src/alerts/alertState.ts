@@ -3,11 +3,10 @@
  * record under `.keel/` that can cause an action): a restart neither sends an alert again nor
  * loses one that was queued or folded into a digest. A file Keel did not seal is quarantined.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { AlertKind } from '@keel/schemas';
-import { NotAPlainFileError, quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
+import { readSealedState, writeSealedState } from '../runtime/sealedState';
+import { StateSeal } from '../runtime/stateKey';
 import type { Alert } from './alertText';
 
 /** An alert on its way to the connector; `key` is its exactly-once key (the alert's identity). */
@@ -45,25 +44,14 @@ export class AlertState {
   static async load(workspace: string, warn: (message: string) => void): Promise<AlertState> {
     const path = join(workspace, '.keel', 'alerts.json');
     const sealer = new StateSeal(workspace);
-    const text = await readStateFile(path).catch((error: Error) => {
-      if (error instanceof NotAPlainFileError) return '';
-      throw error;
-    });
-    let opened: Record<string, unknown> | null = null;
-    if (text !== null) {
-      try {
-        opened = sealer.openObject('alerts', JSON.parse(text));
-      } catch {
-        // Not JSON: quarantined below like any other file Keel did not write.
-      }
-      if (!opened) {
-        const moved = await quarantine(workspace, path, 'Not alert records Keel wrote: no valid seal.');
-        warn(
-          `${path} was not used: it carries no valid seal (written by hand, cloned with the repository, or ` +
-            `by an older Keel). It was moved to ${moved ?? 'quarantine'}; alerts start afresh.`,
-        );
-      }
-    }
+    const opened = await readSealedState(
+      workspace,
+      path,
+      'alerts',
+      sealer,
+      { holds: 'alert records', without: 'alerts start afresh' },
+      warn,
+    );
     const parsed = (opened ?? {}) as Partial<StateFile>;
     return new AlertState(path, sealer, {
       version: 1,
@@ -101,19 +89,7 @@ export class AlertState {
     }
   }
 
-  async save(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const temp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.writeFile(JSON.stringify(this.sealer.sealObject('alerts', this.data), null, 2) + '\n');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, this.path).catch(async (error: unknown) => {
-      await rm(temp, { force: true });
-      throw error;
-    });
+  save(): Promise<void> {
+    return writeSealedState(this.path, 'alerts', this.sealer, this.data);
   }
 }

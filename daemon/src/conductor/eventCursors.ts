@@ -4,10 +4,10 @@
  * cloned repository is quarantined and the source starts from now instead of replaying old mail.
  * A cursor belongs to the connector's settings it was read with: a changed account starts afresh.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { canonicalJson, NotAPlainFileError, quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { readSealedState, writeSealedState } from '../runtime/sealedState';
+import { canonicalJson, StateSeal } from '../runtime/stateKey';
 
 interface CursorRecord {
   /** Hash of the connector id and settings the cursor was read with. */
@@ -29,29 +29,18 @@ export class EventCursors {
     const path = join(workspace, '.keel', 'event-cursors.json');
     const sealer = new StateSeal(workspace);
     const records = new Map<string, CursorRecord>();
-    const text = await readStateFile(path).catch((error: Error) => {
-      if (error instanceof NotAPlainFileError) return '';
-      throw error;
-    });
-    if (text !== null) {
-      let opened: Record<string, unknown> | null = null;
-      try {
-        opened = sealer.openObject('eventCursors', JSON.parse(text));
-      } catch {
-        // Not JSON: quarantined below like any other file Keel did not write.
-      }
-      if (!opened) {
-        const moved = await quarantine(workspace, path, 'Not event cursors Keel wrote: no valid seal.');
-        warn(
-          `${path} was not used: it carries no valid seal (written by hand, cloned with the repository, or ` +
-            `by an older Keel). It was moved to ${moved ?? 'quarantine'}; event sources start from now.`,
-        );
-      }
-      const cursors = (opened?.cursors ?? {}) as Record<string, Partial<CursorRecord>>;
-      for (const [key, record] of Object.entries(cursors)) {
-        if (typeof record.cursor === 'string' && typeof record.settings === 'string') {
-          records.set(key, record as CursorRecord);
-        }
+    const opened = await readSealedState(
+      workspace,
+      path,
+      'eventCursors',
+      sealer,
+      { holds: 'event cursors', without: 'event sources start from now' },
+      warn,
+    );
+    const cursors = (opened?.cursors ?? {}) as Record<string, Partial<CursorRecord>>;
+    for (const [key, record] of Object.entries(cursors)) {
+      if (typeof record.cursor === 'string' && typeof record.settings === 'string') {
+        records.set(key, record as CursorRecord);
       }
     }
     return new EventCursors(path, records, sealer);
@@ -71,21 +60,9 @@ export class EventCursors {
     return saving;
   }
 
-  private async save(): Promise<void> {
+  private save(): Promise<void> {
     const state = { version: 1, cursors: Object.fromEntries(this.records) };
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const temp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.writeFile(JSON.stringify(this.sealer.sealObject('eventCursors', state), null, 2) + '\n');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, this.path).catch(async (error: unknown) => {
-      await rm(temp, { force: true });
-      throw error;
-    });
+    return writeSealedState(this.path, 'eventCursors', this.sealer, state);
   }
 }
 

@@ -3,11 +3,10 @@
  * the durable record of the last slot each one fired: `.keel/triggers.json`, written atomically
  * and sealed (runtime/stateKey), so slots forged in a cloned repository fire nothing.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Cron } from 'croner';
-import { NotAPlainFileError, quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
+import { readSealedState, writeSealedState } from '../runtime/sealedState';
+import { StateSeal } from '../runtime/stateKey';
 
 /** Where time comes from; tests pass one to play a daemon that was down for weeks. */
 export interface Clock {
@@ -92,48 +91,25 @@ export class TriggerState {
     const path = join(workspace, '.keel', 'triggers.json');
     const sealer = new StateSeal(workspace);
     const schedules = new Map<string, ScheduleRecord>();
-    const text = await readStateFile(path).catch((error: Error) => {
-      if (error instanceof NotAPlainFileError) return '';
-      throw error;
-    });
-    if (text !== null) {
-      let opened: Record<string, unknown> | null = null;
-      try {
-        opened = sealer.openObject('triggers', JSON.parse(text));
-      } catch {
-        // Not JSON: quarantined below like any other file Keel did not write.
-      }
-      if (!opened) {
-        const moved = await quarantine(workspace, path, 'Not trigger slots Keel wrote: no valid seal.');
-        warn(
-          `${path} was not used: it carries no valid seal (written by hand, cloned with the repository, or ` +
-            `by an older Keel). It was moved to ${moved ?? 'quarantine'}; schedules count their slots from now.`,
-        );
-      }
-      const parsed = (opened ?? {}) as Partial<StateFile>;
-      for (const [key, record] of Object.entries(parsed.schedules ?? {})) {
-        if (typeof record?.lastSlot === 'string' && !Number.isNaN(Date.parse(record.lastSlot))) {
-          schedules.set(key, record);
-        }
+    const opened = await readSealedState(
+      workspace,
+      path,
+      'triggers',
+      sealer,
+      { holds: 'trigger slots', without: 'schedules count their slots from now' },
+      warn,
+    );
+    const parsed = (opened ?? {}) as Partial<StateFile>;
+    for (const [key, record] of Object.entries(parsed.schedules ?? {})) {
+      if (typeof record?.lastSlot === 'string' && !Number.isNaN(Date.parse(record.lastSlot))) {
+        schedules.set(key, record);
       }
     }
     return new TriggerState(path, schedules, sealer);
   }
 
-  async save(): Promise<void> {
+  save(): Promise<void> {
     const state: StateFile = { version: 1, schedules: Object.fromEntries(this.schedules) };
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const temp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.writeFile(JSON.stringify(this.sealer.sealObject('triggers', state), null, 2) + '\n');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, this.path).catch(async (error: unknown) => {
-      await rm(temp, { force: true });
-      throw error;
-    });
+    return writeSealedState(this.path, 'triggers', this.sealer, state);
   }
 }
