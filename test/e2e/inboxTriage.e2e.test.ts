@@ -16,7 +16,7 @@ import { ApprovalGetRequest, RunGetRequest, RunsListRequest } from '@keel/schema
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { parseMessage, type ReceivedMessage } from '../../daemon/src/connectors/email/message';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
-import { startMailServers, type MailServers } from '../helpers/mailServers';
+import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { writeNote } from '../helpers/memory';
 import { ModelServer, type ReceivedRequest, type ScriptedReply } from '../helpers/modelServer';
 import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
@@ -104,7 +104,6 @@ function answerAsTheModel(request: ReceivedRequest): ScriptedReply {
 
 /** keel.yaml: the scripted model for both tiers, and Maya's account on the test servers as `mail`. */
 function keelYaml(): string {
-  const account = mail.users[OPERATOR]!.address;
   return `version: 1
 models:
   endpoint: { baseUrl: ${models.baseUrl} }
@@ -112,15 +111,7 @@ models:
     fast: { model: test-model, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }
     strong: { model: test-model, inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }
 connectors:
-  mail:
-    use: email@1
-    imap: { host: ${mail.imap.host}, port: ${mail.imap.port}, secure: false }
-    smtp: { host: ${mail.smtp.host}, port: ${mail.smtp.port}, secure: false }
-    user: ${account}
-    from: Maya <${account}>
-    credentials: { password: { env: KEEL_MAIL_PASSWORD } }
-    pollSeconds: 1
-`;
+${mailAccount(mail, OPERATOR, { display: 'Maya', extra: ['pollSeconds: 1'] })}`;
 }
 
 async function git(folder: string, ...args: string[]): Promise<string> {

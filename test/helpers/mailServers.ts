@@ -52,6 +52,33 @@ export interface MailServers {
 }
 
 /**
+ * keel.yaml's entry (under `connectors:`) for a test user's account on these servers: `mail`
+ * unless named, plain text on loopback, the password from KEEL_MAIL_PASSWORD unless `password`
+ * says where, and any `extra` settings (`pollSeconds: 1`) as further lines.
+ *
+ *   `version: 1\nconnectors:\n${mailAccount(mail, 'alice', { display: 'Alice' })}`
+ */
+export function mailAccount(
+  mail: Pick<MailServers, 'imap' | 'smtp' | 'users'>,
+  user: string,
+  options: { name?: string; display: string; password?: string; extra?: string[] },
+): string {
+  const address = mail.users[user]?.address;
+  if (!address) throw new Error(`the mail servers have no user ${user}`);
+  return [
+    `  ${options.name ?? 'mail'}:`,
+    '    use: email@1',
+    `    imap: { host: ${mail.imap.host}, port: ${mail.imap.port}, secure: false }`,
+    `    smtp: { host: ${mail.smtp.host}, port: ${mail.smtp.port}, secure: false }`,
+    `    user: ${address}`,
+    `    from: ${options.display} <${address}>`,
+    `    credentials: { password: ${options.password ?? '{ env: KEEL_MAIL_PASSWORD }'} }`,
+    ...(options.extra ?? []).map((line) => `    ${line}`),
+    '',
+  ].join('\n');
+}
+
+/**
  * Starts Dovecot and Postfix with the given users (default alice and bob, password `<name>-secret`)
  * and resolves once both answer on their ports.
  */

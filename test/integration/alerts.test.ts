@@ -14,7 +14,7 @@ import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
-import { startMailServers, type MailServers } from '../helpers/mailServers';
+import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -37,14 +37,7 @@ afterAll(async () => {
 function alertsYaml(mailServers: MailServers, alerts: string, to = 'operator@keel.test'): string {
   return `version: 1
 connectors:
-  mail:
-    use: email@1
-    imap: { host: ${mailServers.imap.host}, port: ${mailServers.imap.port}, secure: false }
-    smtp: { host: ${mailServers.smtp.host}, port: ${mailServers.smtp.port}, secure: false }
-    user: ${mailServers.users.keel!.address}
-    from: Keel <${mailServers.users.keel!.address}>
-    credentials: { password: { env: KEEL_MAIL_PASSWORD } }
-alerts:
+${mailAccount(mailServers, 'keel', { display: 'Keel' })}alerts:
   to: { connector: mail, action: send, with: { to: [${to}] } }
 ${alerts}`;
 }

@@ -21,7 +21,7 @@ import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
-import { startMailServers, type MailServers } from '../helpers/mailServers';
+import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -42,14 +42,7 @@ afterAll(async () => {
 function keelYaml(approvals = ''): string {
   return `version: 1
 connectors:
-  mail:
-    use: email@1
-    imap: { host: ${mail.imap.host}, port: ${mail.imap.port}, secure: false }
-    smtp: { host: ${mail.smtp.host}, port: ${mail.smtp.port}, secure: false }
-    user: ${mail.users.alice!.address}
-    from: Alice <${mail.users.alice!.address}>
-    credentials: { password: { env: KEEL_MAIL_PASSWORD } }
-${approvals}`;
+${mailAccount(mail, 'alice', { display: 'Alice' })}${approvals}`;
 }
 
 async function start(approvals = ''): Promise<void> {

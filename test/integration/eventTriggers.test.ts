@@ -8,7 +8,7 @@ import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { initWorkspace } from '../../daemon/src/workspace/init';
-import { startMailServers, type MailServers } from '../helpers/mailServers';
+import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -58,15 +58,7 @@ beforeEach(async () => {
     join(dirs.workspace, 'keel.yaml'),
     `version: 1
 connectors:
-  mail:
-    use: email@1
-    imap: { host: ${mail.imap.host}, port: ${mail.imap.port}, secure: false }
-    smtp: { host: ${mail.smtp.host}, port: ${mail.smtp.port}, secure: false }
-    user: ${mail.users.alice!.address}
-    from: Alice <${mail.users.alice!.address}>
-    credentials: { password: { env: KEEL_MAIL_PASSWORD } }
-    pollSeconds: 0.5
-approvals:
+${mailAccount(mail, 'alice', { display: 'Alice', extra: ['pollSeconds: 0.5'] })}approvals:
   rules:
     - { path: "outbox/**", allow: [create], events: true }
   lists:

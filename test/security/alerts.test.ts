@@ -14,7 +14,7 @@ import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { listMessages, waitForMessage } from '../helpers/mailboxes';
-import { startMailServers, type MailServers } from '../helpers/mailServers';
+import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -46,14 +46,7 @@ afterEach(async () => {
 function keelYaml(to: string, hours: number): string {
   return `version: 1
 connectors:
-  mail:
-    use: email@1
-    imap: { host: ${mail.imap.host}, port: ${mail.imap.port}, secure: false }
-    smtp: { host: ${mail.smtp.host}, port: ${mail.smtp.port}, secure: false }
-    user: ${mail.users.keel!.address}
-    from: Keel <${mail.users.keel!.address}>
-    credentials: { password: { env: KEEL_MAIL_PASSWORD } }
-alerts:
+${mailAccount(mail, 'keel', { display: 'Keel' })}alerts:
   to: { connector: mail, action: send, with: { to: [${to}] } }
   on: [approvalWaiting]
   approvalWaitingHours: ${hours}

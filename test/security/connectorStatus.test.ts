@@ -12,7 +12,7 @@ import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
-import { startMailServers, type MailServers } from '../helpers/mailServers';
+import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -37,14 +37,7 @@ it('the secret reaches neither list, check, the sidebar notifications nor the lo
     join(dirs.workspace, 'keel.yaml'),
     `version: 1
 connectors:
-  mail:
-    use: email@1
-    imap: { host: ${mail.imap.host}, port: ${mail.imap.port}, secure: false }
-    smtp: { host: ${mail.smtp.host}, port: ${mail.smtp.port}, secure: false }
-    user: ${alice.address}
-    from: Alice <${alice.address}>
-    credentials: { password: { secret: true } }
-`,
+${mailAccount(mail, 'alice', { display: 'Alice', password: '{ secret: true }' })}`,
   );
   let logs = '';
   daemon = await Daemon.start({
