@@ -14,8 +14,8 @@ import { BudgetExceededError, RunBudget } from './budget';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
 import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, type ModelsConfig } from './models/modelGateway';
-import { effectKey, ReplayDivergenceError, type RunHistory } from './runHistory';
-import type { ModelProvider } from './models/modelProvider';
+import { effectKey, modelKey, ReplayDivergenceError, type RunHistory } from './runHistory';
+import type { ModelProvider, ToolDefinition } from './models/modelProvider';
 import { makeHandoff, type ChildRunPort } from './handoffs';
 import { makeProposer, type ApprovalPort } from './proposals';
 import { builtInConnectors, type ConnectorPort } from '../connectors/workspaceConnectors';
@@ -134,13 +134,14 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     },
     failedIntent: (key, error) =>
       history.append({ type: 'effectFailed', stepId: stepOf(key), key, error, at: now() }),
+    recordedTools: () => null,
     effect: async (key, connector, action, _args, perform, preview) => {
       const stepId = stepOf(key);
       return history.once(
         { key: effectKey(key), stepId, what: `makes the side effect ${connector} ${action}` },
         async () => {
           const capture = options.effects === 'capture';
-          const done = capture ? preview() : await perform();
+          const done = capture ? await preview() : await perform();
           if (!capture) sideEffects++;
           return {
             result: done,
@@ -231,6 +232,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         signal: clock.signal,
         attempt,
         models: gateway.forAttempt({ number: attempt, signal: clock.signal }),
+        recordedTools: (stepId) => recordedTools(history, stepId, attempt),
         // The operator's time is not the step's: its timeout stops while it waits for a decision,
         // and its child run has a budget of its own.
         propose: (request) => clock.paused(() => runtime.propose(request)),
@@ -408,6 +410,12 @@ async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepRes
     case 'checkpoint':
       return runCheckpoint(step, runtime);
   }
+}
+
+/** The tools the journal's first model call of this step and attempt offered, or null. */
+function recordedTools(history: RunHistory, stepId: string, attempt: number): ToolDefinition[] | null {
+  const request = history.recorded(modelKey(stepId, 0, attempt))?.request as { tools?: unknown } | undefined;
+  return Array.isArray(request?.tools) ? (request.tools as ToolDefinition[]) : null;
 }
 
 /** What the step is about to work on, rendered: shown in the trace and compared by replay. */

@@ -55,6 +55,8 @@ export interface Spend {
 interface Recorded {
   result: unknown;
   fingerprint: string | null;
+  /** What was asked, for a model call: the request as sent (its tools among it). */
+  request?: unknown;
 }
 
 export class RunHistory {
@@ -320,6 +322,7 @@ export class RunHistory {
           this.results.set(modelKey(record.stepId, record.call, record.stepAttempt), {
             result: record.response,
             fingerprint: record.requestHash,
+            request: record.request,
           });
         } else {
           this.failures.set(modelKey(record.stepId, record.call, record.stepAttempt), record);

@@ -78,9 +78,17 @@ export function connectorToolName(allowed: string): string {
 /** The tools the model is offered: the step's allow-list, then one per runbook it may hand off to. */
 export async function agentTools(step: AgentStep, runtime: StepRuntime): Promise<ToolDefinition[]> {
   const tools: ToolDefinition[] = [];
+  // A resumed or replayed step offers what the journal says it offered: no connector is started
+  // (an MCP server spawned) only to list tools the recorded answers already went with.
+  const recorded = runtime.recordedTools(step.id) ?? [];
   for (const name of step.tools) {
     if (isBuiltIn(name)) {
       tools.push(TOOLS[name]);
+      continue;
+    }
+    const offered = recorded.find((t) => t.function.name === connectorToolName(name));
+    if (offered) {
+      tools.push(offered);
       continue;
     }
     tools.push(

@@ -77,7 +77,12 @@ export interface CallAbout {
   reasoning?: string;
 }
 
-/** Calls a connector action through the runtime's exactly-once effect. */
+/**
+ * Calls a connector action through the runtime's exactly-once effect. Lazily: the connector is
+ * resolved, prepared (an MCP server started to list its tools) and the arguments checked only
+ * when the action is really performed or previewed, so a call the journal already answers (a
+ * resume, a replay) never starts or contacts the connector.
+ */
 export async function callConnector(
   runtime: StepRuntime,
   key: string,
@@ -86,6 +91,28 @@ export async function callConnector(
   args: Record<string, unknown>,
   about: CallAbout = {},
 ): Promise<unknown> {
+  // What `use:` means, as the effect record names it; found without contacting anything.
+  const named = runtime.connectors.find(use)?.use ?? use;
+  return runtime.effect(
+    key,
+    named,
+    actionName,
+    { ...args },
+    async () => {
+      const { instance, action, input } = await checkedCall(runtime, use, actionName, args);
+      return performByPolicy(runtime, key, instance, actionName, action, input, about);
+    },
+    () => previewCall(runtime, use, actionName, args),
+  );
+}
+
+/** The instance, the action and the arguments as its input schema gives them back. */
+async function checkedCall(
+  runtime: StepRuntime,
+  use: string,
+  actionName: string,
+  args: Record<string, unknown>,
+): Promise<{ instance: ConnectorInstance; action: ConnectorAction; input: unknown }> {
   const { instance, action } = await resolveAction(runtime, use, actionName);
   const parsed = action.input.safeParse(args);
   if (!parsed.success) {
@@ -94,21 +121,28 @@ export async function callConnector(
       false,
     );
   }
-  const input: unknown = parsed.data;
-  const isOutbox = instance.connector.id === FS_OUTBOX;
-  return runtime.effect(
-    key,
-    instance.use,
-    actionName,
-    { ...(input as Record<string, unknown>) },
-    () => performByPolicy(runtime, key, instance, actionName, action, input, about),
-    // What a runbook test sees instead of the action: the outbox's result, or the call itself
-    // with its validated arguments (what its expectations check).
-    () =>
-      isOutbox
-        ? previewOutbox(input as OutboxWrite)
-        : { captured: true, action: `${instance.name}.${actionName}`, input },
-  );
+  return { instance, action, input: parsed.data };
+}
+
+/**
+ * What a runbook test sees instead of the action: the outbox's result, or the call itself with
+ * its arguments (what its expectations check). A connector that discovers its actions (an MCP
+ * server) is not started for a test: its call is captured with the arguments as written, which
+ * the server checks when the call is made for real.
+ */
+async function previewCall(
+  runtime: StepRuntime,
+  use: string,
+  actionName: string,
+  args: Record<string, unknown>,
+): Promise<unknown> {
+  const found = runtime.connectors.find(use);
+  if (found?.connector.prepare) {
+    return { captured: true, action: `${found.name}.${actionName}`, input: { ...args } };
+  }
+  const { instance, input } = await checkedCall(runtime, use, actionName, args);
+  if (instance.connector.id === FS_OUTBOX) return previewOutbox(input as OutboxWrite);
+  return { captured: true, action: `${instance.name}.${actionName}`, input };
 }
 
 /**

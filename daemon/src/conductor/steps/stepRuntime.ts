@@ -5,6 +5,7 @@ import type { Scope } from '../expressions';
 import type { HandoffRequest } from '../handoffs';
 import type { RecordOf } from '../journalRecords';
 import type { ModelCalls } from '../models/modelGateway';
+import type { ToolDefinition } from '../models/modelProvider';
 import type { ProposalOutcome, ProposalRequest } from '../proposals';
 import type { CheckpointRequest } from '../checkpoints';
 import type { ConnectorPort } from '../../connectors/workspaceConnectors';
@@ -68,6 +69,12 @@ export interface StepRuntime {
     /** The result `perform` would give, computed without doing it (runbook tests). */
     preview: () => unknown,
   ): Promise<unknown>;
+  /**
+   * The tools the journal says this step offered the model in its first call (of this attempt),
+   * or null: a resumed or replayed agent offers the same tools without starting the connectors
+   * that list them.
+   */
+  recordedTools(stepId: string): ToolDefinition[] | null;
 }
 
 export interface ActionIntent {
