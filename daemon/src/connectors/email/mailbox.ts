@@ -2,10 +2,12 @@
  * The IMAP actions on messages already in the mailbox: `search` and `read` (read-only), `move` and
  * `flag` (internal, each undone by its mirror: move back, restore the flag as it was). Messages are
  * named by folder and UID, what IMAP keeps stable while the folder's UIDVALIDITY is unchanged.
+ * A move or flag cut off by a crash is looked up on the server (`find`) before it is done again:
+ * a moved message by its Message-ID in the target folder, a flag by whether it is set.
  */
 import type { ImapFlow, SearchObject } from 'imapflow';
 import { z } from 'zod';
-import type { ConnectorAction } from '../sdk';
+import { ActionInputError, type ConnectorAction } from '../sdk';
 import { EmailError, withImap } from './account';
 import { parseMessage, receivedMessageSchema, SOURCE_LIMIT } from './message';
 
@@ -126,7 +128,17 @@ export async function fetchSource(imap: ImapFlow, messageUid: number, folderName
   return parseMessage(fetched.source, (fetched.size ?? 0) <= SOURCE_LIMIT);
 }
 
-const moveInput = z.object({ folder, uid, to: z.string().min(1).max(500) });
+const moveInput = z.object({
+  folder,
+  uid,
+  to: z.string().min(1).max(500),
+  /**
+   * The message's Message-ID (search and read give it): the move checks it names the message at
+   * that UID, and a move cut off by a crash is found by it in the target folder.
+   */
+  messageId: z.string().min(1).max(998).optional(),
+});
+type MoveInput = z.infer<typeof moveInput>;
 const moveOutput = z.object({
   /** Where the message is now, and its UID there. */
   folder: z.string(),
@@ -149,8 +161,14 @@ export const moveAction: ConnectorAction<z.infer<typeof moveInput>, z.infer<type
   }),
   undo: {
     action: 'move',
-    input: (_input, output) => ({ folder: output.folder, uid: output.uid, to: output.from }),
+    input: (_input, output) => ({
+      folder: output.folder,
+      uid: output.uid,
+      to: output.from,
+      ...(output.messageId ? { messageId: output.messageId } : {}),
+    }),
   },
+  find: (input, ctx) => withImap(ctx, (imap) => findMoved(imap, input)),
   perform: (input, ctx) =>
     withImap(ctx, (imap) =>
       inFolder(imap, input.folder, async () => {
@@ -159,6 +177,12 @@ export const moveAction: ConnectorAction<z.infer<typeof moveInput>, z.infer<type
           throw new EmailError(
             `No message with UID ${input.uid} in ${input.folder} (moved or deleted already?).`,
           );
+        const messageId = found.envelope?.messageId ?? null;
+        if (input.messageId && messageId !== input.messageId) {
+          throw new ActionInputError(
+            `Message ${input.uid} in ${input.folder} is ${messageId ?? 'a message without Message-ID'}, not ${input.messageId}; search the folder again for its UID.`,
+          );
+        }
         const moved = await imap.messageMove(String(input.uid), input.to, { uid: true });
         const newUid = moved ? moved.uidMap?.get(input.uid) : undefined;
         if (newUid === undefined) {
@@ -211,6 +235,20 @@ export const flagAction: ConnectorAction<z.infer<typeof flagInput>, z.infer<type
       set: output.wasSet,
     }),
   },
+  /**
+   * A flag already as the action leaves it is taken as done. Whether it was so before cannot be
+   * told after the fact: `wasSet` says it was, so the undo leaves the flag as it is rather than
+   * clearing (or setting) one the operator may have changed themselves.
+   */
+  find: (input, ctx) =>
+    withImap(ctx, (imap) =>
+      inFolder(imap, input.folder, async () => {
+        const found = await imap.fetchOne(String(input.uid), { uid: true, flags: true }, { uid: true });
+        if (!found) throw new EmailError(`No message with UID ${input.uid} in ${input.folder}.`);
+        if ((found.flags?.has(input.flag) ?? false) !== input.set) return null;
+        return { folder: input.folder, uid: input.uid, flag: input.flag, set: input.set, wasSet: input.set };
+      }),
+    ),
   perform: (input, ctx) =>
     withImap(ctx, (imap) =>
       inFolder(imap, input.folder, async () => {
@@ -223,6 +261,36 @@ export const flagAction: ConnectorAction<z.infer<typeof flagInput>, z.infer<type
       }),
     ),
 };
+
+/**
+ * Whether a move cut off by a crash happened: still at its UID in the source folder, it did not
+ * (null: move it); gone from there, it is looked for by Message-ID in the target folder. A message
+ * in neither, or a move that names no Message-ID, cannot be told apart from one moved by someone
+ * else: the operator decides (the step fails saying so).
+ */
+async function findMoved(imap: ImapFlow, input: MoveInput): Promise<z.infer<typeof moveOutput> | null> {
+  const still = await inFolder(imap, input.folder, () =>
+    imap.fetchOne(String(input.uid), { uid: true }, { uid: true }),
+  );
+  if (still) return null;
+  if (!input.messageId) {
+    throw new EmailError(
+      `The move of message ${input.uid} from ${input.folder} to ${input.to} was cut off, and the message is no longer in ${input.folder}; ` +
+        'without its messageId Keel cannot tell whether this move took it. Check the folders, then take the run over.',
+    );
+  }
+  const messageId = input.messageId;
+  const uids = await inFolder(imap, input.to, async () =>
+    ((await imap.search({ header: { 'message-id': messageId } }, { uid: true })) || []).sort((a, b) => b - a),
+  );
+  if (uids[0] === undefined) {
+    throw new EmailError(
+      `The move of message ${messageId} from ${input.folder} to ${input.to} was cut off, and the message is in neither folder ` +
+        '(moved or deleted by someone else?). Check the mailbox, then take the run over.',
+    );
+  }
+  return { folder: input.to, uid: uids[0], from: input.folder, previousUid: input.uid, messageId };
+}
 
 /** Runs `use` with `name` selected, under imapflow's mailbox lock. */
 export async function inFolder<T>(imap: ImapFlow, name: string, use: () => Promise<T>): Promise<T> {
