@@ -99,11 +99,40 @@ export async function callConnector(
     actionName,
     { ...args },
     async () => {
-      const { instance, action, input } = await checkedCall(runtime, use, actionName, args);
-      return performByPolicy(runtime, key, instance, actionName, action, input, about);
+      try {
+        const { instance, action, input } = await checkedCall(runtime, use, actionName, args);
+        return scrubbed(
+          runtime,
+          await performByPolicy(runtime, key, instance, actionName, action, input, about),
+        );
+      } catch (error) {
+        throw scrubbedError(runtime, error);
+      }
     },
     () => previewCall(runtime, use, actionName, args),
   );
+}
+
+/**
+ * A connector's answer with every credential in reach replaced by `[redacted]`, before it is
+ * journaled and read by anything after it: a later step's template (`{{ steps.x.output }}`) puts
+ * it in a prompt, and an MCP server or a mail body may quote a token.
+ */
+function scrubbed(runtime: StepRuntime, value: unknown): unknown {
+  if (typeof value === 'string') return runtime.connectors.scrub(value);
+  if (Array.isArray(value)) return value.map((item) => scrubbed(runtime, item));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrubbed(runtime, item)]));
+  }
+  return value;
+}
+
+/** The same error (its class says what the conductor does next) with its message scrubbed. */
+function scrubbedError(runtime: StepRuntime, error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const message = runtime.connectors.scrub(error.message);
+  if (message !== error.message) error.message = message;
+  return error;
 }
 
 /** The instance, the action and the arguments as its input schema gives them back. */
