@@ -2,19 +2,29 @@
  * Alerts outside the editor through the real daemon and the real Dovecot and Postfix on loopback:
  * keel.yaml's `alerts:` sends a run that escalated to the operator's mailbox once, folds a second
  * one inside `minIntervalMinutes` into a digest sent when the interval ends, re-sends nothing after
- * a restart, and alerts once for an approval left waiting past `approvalWaitingHours`.
+ * a restart, and alerts once for an approval left waiting past `approvalWaitingHours`, once for a
+ * breaker opened by a runbook whose SMTP server is down (not again while the outage lasts, a
+ * restart included), and once for a quota used up.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApprovalsListRequest, RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
+import {
+  ApprovalsListRequest,
+  ControlStateRequest,
+  RunGetRequest,
+  RunStartRequest,
+  type RunSummary,
+} from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
+import { ModelServer } from '../helpers/modelServer';
 import { waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -50,6 +60,22 @@ async function start(): Promise<void> {
   });
   client = new InProcessClient(daemon);
   await trust(daemon);
+}
+
+/** A loopback port nothing listens on: a connection to it is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Waits out the alert interval: what was folded in it would be mailed by now. */
+async function intervalOver(ms: number): Promise<void> {
+  // Proving that nothing more is sent needs the interval to pass; no event marks it.
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  await daemon!.conductor.alertsSettled();
 }
 
 /** A runbook whose only step fails for good: the mail account refuses a send to no one. */
@@ -195,5 +221,107 @@ steps:
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await operatorSubjects()).toEqual(['Keel: approval waiting for asks']);
     expect(await bodyOf('operator', alert.uid)).toContain(`keel approve ${waiting.id}`);
+  });
+  it('a breaker that opens is mailed once, not again while the outage lasts, a restart included', async () => {
+    const smtpDown = await closedPort();
+    await writeFile(
+      join(dirs.workspace, 'keel.yaml'),
+      alertsYaml(mail, '  on: [breakerOpened]\n  minIntervalMinutes: 0.03\n').replace(
+        'alerts:',
+        `  outbound:
+    use: email@1
+    imap: { host: ${mail.imap.host}, port: ${mail.imap.port}, secure: false }
+    smtp: { host: 127.0.0.1, port: ${smtpDown}, secure: false }
+    user: ${mail.users.keel!.address}
+    from: Keel <${mail.users.keel!.address}>
+    credentials: { password: { env: KEEL_MAIL_PASSWORD } }
+approvals:
+  actions:
+    - { action: outbound.send, decide: allow }
+breakers: { runFailures: 2, coolDownSeconds: 0.3 }
+alerts:`,
+      ),
+    );
+    await writeFile(
+      join(dirs.workspace, 'runbooks', 'flaky.yaml'),
+      `apiVersion: keel/v1
+name: flaky
+role: Tester
+description: Sends through a mail server that is down.
+steps:
+  - id: send
+    type: connector
+    use: outbound
+    action: send
+    with: { to: bob@keel.test, subject: hello, text: "Hi Bob" }
+`,
+    );
+    const breaker = async (state: string): Promise<boolean> =>
+      (await client.request(ControlStateRequest)).breakers.some(
+        (b) => b.name === 'runbook:flaky' && b.state === state,
+      );
+    await start();
+    expect((await run('flaky')).status).toBe('failed');
+    expect((await run('flaky')).status).toBe('failed');
+    expect(await breaker('open')).toBe(true);
+    await waitForMessage(mail, 'operator', 'Keel: circuit breaker opened for runbook flaky');
+
+    // The cool-down ends, the trial run fails: the breaker opens again, in the same outage.
+    await waitFor('the breaker to let a trial through', () => breaker('half_open'));
+    expect((await run('flaky')).status).toBe('failed');
+    expect(await breaker('open')).toBe(true);
+    // A restart forgets breakers; the runbook keeps failing and opens its breaker once more.
+    await daemon!.stop('restart');
+    await start();
+    expect((await run('flaky')).status).toBe('failed');
+    expect((await run('flaky')).status).toBe('failed');
+    expect(await breaker('open')).toBe(true);
+    await intervalOver(2_500);
+    expect(await operatorSubjects()).toEqual(['Keel: circuit breaker opened for runbook flaky']);
+  });
+
+  it('a quota used up is mailed once, and not again after a restart', async () => {
+    const model = await ModelServer.start();
+    try {
+      model.respondWith(() => ({ content: 'Spent.', usage: { prompt_tokens: 200, completion_tokens: 100 } }));
+      await writeFile(
+        join(dirs.workspace, 'keel.yaml'),
+        alertsYaml(mail, '  on: [quotaHit]\n  minIntervalMinutes: 0.03\n').replace(
+          'alerts:',
+          `models:
+  endpoint: { baseUrl: ${model.baseUrl} }
+  tiers:
+    fast: { model: m, inputUsdPerMTok: 1000, outputUsdPerMTok: 1000 }
+quotas:
+  - { agent: spender, period: day, maxUsd: 0.1 }
+alerts:`,
+        ),
+      );
+      await writeFile(
+        join(dirs.workspace, 'runbooks', 'spender.yaml'),
+        `apiVersion: keel/v1
+name: spender
+role: Tester
+description: One model call that costs more than the quota.
+steps:
+  - id: answer
+    type: llm
+    prompt: Say something.
+    maxOutputTokens: 100
+`,
+      );
+      await start();
+      expect((await run('spender')).status).toBe('succeeded');
+      await waitForMessage(mail, 'operator', 'Keel: daily quota of spender used up');
+      await expect(client.request(RunStartRequest, { runbook: 'spender', inputs: {} })).rejects.toThrow(
+        /quota/,
+      );
+      await daemon!.stop('restart');
+      await start();
+      await intervalOver(2_500);
+      expect(await operatorSubjects()).toEqual(['Keel: daily quota of spender used up']);
+    } finally {
+      await model.close();
+    }
   });
 });

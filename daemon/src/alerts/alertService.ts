@@ -18,9 +18,10 @@ import { describeIssues } from '../connectors/registry';
 import { periodStart } from '../governance/quotas';
 import { AlertState, type QueuedAlert } from './alertState';
 import {
+  alertOfBreaker,
+  alertOfQuota,
   alertOfRun,
   alertOfWaiting,
-  alertsOfControl,
   digestLines,
   KIND_LABELS,
   type Alert,
@@ -105,12 +106,31 @@ export class AlertService {
     });
   }
 
-  /** Governance changed: breakers that opened and quotas used up alert, once each. */
+  /**
+   * Governance changed: a quota used up alerts once per period; a breaker that opened alerts once
+   * per outage (until a success closes it), not at each failed trial nor again after a restart.
+   */
   controlChanged(control: ControlState): void {
     void this.serially(async () => {
-      const starts = (period: 'day' | 'month'): string =>
+      let changed = false;
+      for (const breaker of control.breakers) {
+        if (breaker.state === 'closed' && breaker.succeededAt) {
+          changed = this.state.breakerClosed(breaker.name) || changed;
+          continue;
+        }
+        const alert = alertOfBreaker(breaker);
+        if (!alert || !this.config?.on.includes(alert.kind)) continue;
+        if (!this.state.breakerOpened(breaker.name)) continue;
+        changed = true;
+        await this.raise(alert);
+      }
+      const start = (period: 'day' | 'month'): string =>
         periodStart(period, new Date(this.now())).toISOString();
-      for (const alert of alertsOfControl(control, starts)) await this.raise(alert);
+      for (const quota of control.quotas) {
+        const alert = alertOfQuota(quota, start(quota.period));
+        if (alert) await this.raise(alert);
+      }
+      if (changed) await this.state.save();
     });
   }
 

@@ -28,6 +28,12 @@ interface StateFile {
   outbox: QueuedAlert[];
   /** Runs a trigger started, so their failure is told as one. */
   triggeredRuns: string[];
+  /**
+   * Breakers (by name) whose opening was alerted and that were not seen closed by a success
+   * since: the outage they are in alerted once, however often the breaker opens again (a failed
+   * trial after its cool-down) and across restarts, which forget breakers but not the outage.
+   */
+  openBreakers: string[];
 }
 
 /** Sent identities are forgotten after this long (the events they name are long over). */
@@ -60,6 +66,7 @@ export class AlertState {
       folded: parsed.folded ?? {},
       outbox: parsed.outbox ?? [],
       triggeredRuns: parsed.triggeredRuns ?? [],
+      openBreakers: parsed.openBreakers ?? [],
     });
   }
 
@@ -75,6 +82,23 @@ export class AlertState {
 
   triggered(runId: string): boolean {
     return this.data.triggeredRuns.includes(runId);
+  }
+
+  /**
+   * Whether the breaker's opening is news: false while the outage it is in was alerted already.
+   * Marks it alerted; `breakerClosed` ends the outage.
+   */
+  breakerOpened(name: string): boolean {
+    if (this.data.openBreakers.includes(name)) return false;
+    this.data.openBreakers = [...this.data.openBreakers, name];
+    return true;
+  }
+
+  /** A success closed the breaker: its next opening is a new outage. Whether anything changed. */
+  breakerClosed(name: string): boolean {
+    if (!this.data.openBreakers.includes(name)) return false;
+    this.data.openBreakers = this.data.openBreakers.filter((open) => open !== name);
+    return true;
   }
 
   addTriggeredRun(runId: string): void {

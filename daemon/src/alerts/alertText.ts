@@ -7,7 +7,6 @@
 import {
   type AlertKind,
   type BreakerState,
-  type ControlState,
   type Proposal,
   type QuotaState,
   type RunSummary,
@@ -136,17 +135,6 @@ export function alertOfQuota(quota: QuotaState, periodStart: string): Alert | nu
     ],
     `${quota.agent} (${spent})`,
   );
-}
-
-/** The breakers and quotas of a control state that alert now. */
-export function alertsOfControl(
-  state: ControlState,
-  periodStart: (period: QuotaState['period']) => string,
-): Alert[] {
-  return [
-    ...state.breakers.flatMap((b) => alertOfBreaker(b) ?? []),
-    ...state.quotas.flatMap((q) => alertOfQuota(q, periodStart(q.period)) ?? []),
-  ];
 }
 
 /** A proposal that waited longer than the operator allows: one alert per approval. */

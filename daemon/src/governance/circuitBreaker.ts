@@ -8,6 +8,7 @@ export class CircuitBreaker {
   private failures = 0;
   private openedAt: number | null = null;
   private trialInFlight = false;
+  private succeededAt: number | null = null;
 
   constructor(
     readonly name: string,
@@ -31,6 +32,7 @@ export class CircuitBreaker {
   }
 
   success(): void {
+    this.succeededAt = this.now();
     this.failures = 0;
     this.openedAt = null;
     this.trialInFlight = false;
@@ -55,6 +57,7 @@ export class CircuitBreaker {
       state: this.state,
       failures: this.failures,
       retryAt: retryAt?.toISOString() ?? null,
+      succeededAt: this.succeededAt === null ? null : new Date(this.succeededAt).toISOString(),
     };
   }
 }

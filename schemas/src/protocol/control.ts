@@ -11,6 +11,11 @@ export const BreakerState = z.object({
   failures: z.number().int(),
   /** When an open breaker lets a trial through. */
   retryAt: z.string().nullable(),
+  /**
+   * When a success last closed it (or found it closed), null if none since the daemon started:
+   * an outage is over only then, not when a restart forgot the breaker.
+   */
+  succeededAt: z.string().nullable().optional(),
 });
 export type BreakerState = z.infer<typeof BreakerState>;
 
