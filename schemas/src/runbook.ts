@@ -528,6 +528,24 @@ export const CassetteEntry = z.object({
   requestHash: z
     .string()
     .describe("sha256 of the request's messages and tools, to notice a prompt that changed."),
+  /**
+   * The connector tools an agent step's request offered (OpenAI function tools), kept so a test
+   * offers the same tools without starting the connectors (an MCP server) only to list them.
+   */
+  tools: z
+    .array(
+      z.object({
+        type: z.literal('function'),
+        function: z
+          .object({
+            name: z.string(),
+            description: z.string().optional(),
+            parameters: z.unknown().optional(),
+          })
+          .passthrough(),
+      }),
+    )
+    .optional(),
   response: z.object({
     content: z.string().nullable(),
     toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })).default([]),

@@ -68,8 +68,12 @@ async function runbook(name: string, steps: string): Promise<void> {
   );
 }
 
-async function runToEnd(name: string): Promise<RunTrace> {
-  const started = await client.request(RunStartRequest, { runbook: name, inputs: {} });
+async function runToEnd(name: string, recordCassette?: string): Promise<RunTrace> {
+  const started = await client.request(RunStartRequest, {
+    runbook: name,
+    inputs: {},
+    ...(recordCassette ? { recordCassette } : {}),
+  });
   return waitFor(
     `run ${started.id} to end`,
     async () => {
@@ -153,7 +157,7 @@ connectors:
       { content: 'It says hello.' },
     );
     await start();
-    const live = await runToEnd('read');
+    const live = await runToEnd('read', 'runbooks/tests/read.cassette.json');
     expect(live.run.status, live.run.error ?? '').toBe('succeeded');
     expect(await starts()).toBe(1);
 
@@ -162,9 +166,8 @@ connectors:
     expect(replay).toMatchObject({ status: 'succeeded', divergence: null, sideEffects: 0 });
     expect(await starts()).toBe(1);
 
-    await mkdir(join(dirs.workspace, 'runbooks', 'tests'));
     await writeFile(
-      join(dirs.workspace, 'runbooks', 'tests', 'read.cassette.json'),
+      join(dirs.workspace, 'runbooks', 'tests', 'capture.cassette.json'),
       JSON.stringify({ version: 1, runbook: 'capture', recordedAt: new Date().toISOString(), entries: [] }),
     );
     await writeFile(
@@ -172,7 +175,7 @@ connectors:
       `runbook: capture
 cases:
   - name: reads hello.txt
-    cassette: read.cassette.json
+    cassette: capture.cassette.json
     expect:
       actions:
         - action: files.read_text_file
@@ -182,6 +185,35 @@ cases:
     const { results } = await client.request(RunbookTestRequest, { runbook: 'capture' });
     expect(results.map((r) => [r.case, r.passed, r.failures])).toEqual([['reads hello.txt', true, []]]);
     expect(await starts()).toBe(1);
+
+    // An agent's test case offers the tools its cassette recorded: the server is not started to list them.
+    await runbook(
+      'ask',
+      `  - id: agent
+    type: agent
+    goal: Say what hello.txt is for.
+    tools: [files.read_text_file]
+`,
+    );
+    model.enqueue({ content: 'It greets whoever opens the folder.' });
+    const recorded = await runToEnd('ask', 'runbooks/tests/ask.cassette.json');
+    expect(recorded.run.status, recorded.run.error ?? '').toBe('succeeded');
+    expect(await starts()).toBe(2);
+    await restart();
+    await writeFile(
+      join(dirs.workspace, 'runbooks', 'tests', 'ask.test.yaml'),
+      `runbook: ask
+cases:
+  - name: the agent answers from what it was offered
+    cassette: ask.cassette.json
+    expect: { outcome: succeeded }
+`,
+    );
+    const agent = await client.request(RunbookTestRequest, { runbook: 'ask' });
+    expect(agent.results.map((r) => [r.case, r.passed, r.failures])).toEqual([
+      ['the agent answers from what it was offered', true, []],
+    ]);
+    expect(await starts()).toBe(2);
   });
 });
 

@@ -1,5 +1,5 @@
 /** Cassettes from journals: every successful model exchange of a run, in order, as a file. */
-import { SearchResult, type Cassette } from '@keel/schemas';
+import { SearchResult, type Cassette, type CassetteEntry } from '@keel/schemas';
 import { expectOwnWrite } from '../files/ownWrites';
 import type { JournalRecord } from './journalRecords';
 import { absoluteIn, workspaceRelative, writeInside } from '../files/workspacePaths';
@@ -37,11 +37,13 @@ function scopedCassette(
   const entries: Cassette['entries'] = [];
   for (const record of records) {
     if (record.type !== 'modelCall' || record.outcome !== 'ok' || !record.response) continue;
+    const tools = (record.request as { tools?: unknown } | null)?.tools;
     entries.push({
       ...within,
       stepId: record.stepId,
       call: record.call,
       requestHash: record.requestHash,
+      ...(Array.isArray(tools) && tools.length > 0 ? { tools: tools as CassetteEntry['tools'] } : {}),
       response: record.response,
     });
   }

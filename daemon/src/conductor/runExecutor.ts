@@ -61,6 +61,11 @@ export interface ExecutionOptions {
   approvals?: ApprovalPort | null;
   /** Where hand-offs to other runbooks start their child runs; null where they cannot. */
   children?: ChildRunPort | null;
+  /**
+   * The tools an agent step offered when it was recorded, where the journal does not say (a runbook
+   * test answers from its cassette): offered as recorded, no connector started to list them.
+   */
+  recordedTools?: (stepId: string) => ToolDefinition[] | null;
   /** Where checkpoints wait for the operator; null where nobody answers (a replay answers from the journal). */
   checkpoints?: CheckpointPort | null;
   /** The operator's latest corrections of this runbook's proposals, for prompts. */
@@ -232,7 +237,8 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         signal: clock.signal,
         attempt,
         models: gateway.forAttempt({ number: attempt, signal: clock.signal }),
-        recordedTools: (stepId) => recordedTools(history, stepId, attempt),
+        recordedTools: (stepId) =>
+          recordedTools(history, stepId, attempt) ?? options.recordedTools?.(stepId) ?? null,
         // The operator's time is not the step's: its timeout stops while it waits for a decision,
         // and its child run has a budget of its own.
         propose: (request) => clock.paused(() => runtime.propose(request)),

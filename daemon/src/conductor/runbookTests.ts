@@ -99,6 +99,7 @@ async function runCase(
       provider,
       memory: cassetteMemory(provider, options.memory),
       ...(options.connectors ? { connectors: options.connectors } : {}),
+      recordedTools: (stepId) => provider.recordedTools(stepId),
       signal: new AbortController().signal,
       children: childrenInMemory(options, cassettePath, children),
     });
@@ -146,6 +147,7 @@ function childrenInMemory(
         provider,
         memory: cassetteMemory(provider, options.memory),
         ...(options.connectors ? { connectors: options.connectors } : {}),
+        recordedTools: (stepId) => provider.recordedTools(stepId),
         signal,
         children: port,
       });

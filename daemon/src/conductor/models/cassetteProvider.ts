@@ -6,7 +6,7 @@
 import { Cassette, type CassetteEntry, type CassetteRetrieval } from '@keel/schemas';
 import type { ModelResponse } from '../journalRecords';
 import type { MemoryAccess } from '../steps/stepRuntime';
-import { ModelCallError, type CallKey, type ModelProvider } from './modelProvider';
+import { ModelCallError, type CallKey, type ModelProvider, type ToolDefinition } from './modelProvider';
 import { readInsideText } from '../../files/workspacePaths';
 
 export class CassetteProvider implements ModelProvider {
@@ -50,6 +50,15 @@ export class CassetteProvider implements ModelProvider {
       throw new Error(`${label} is not a Keel cassette: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     }
     return new CassetteProvider(parsed.data.entries, label, parsed.data.retrievals, scope);
+  }
+
+  /**
+   * The tools the step's first recorded call offered, or null: a test offers them as recorded
+   * instead of starting the step's connectors to list them.
+   */
+  recordedTools(stepId: string): ToolDefinition[] | null {
+    const tools = this.entries.get(`${stepId}#0`)?.tools;
+    return tools ? (tools as ToolDefinition[]) : null;
   }
 
   complete(_request: unknown, key: CallKey): Promise<ModelResponse> {
