@@ -47,6 +47,10 @@ export interface ChunkHit {
 }
 
 const TABLE = 'chunks';
+/**
+ * The columns a search reads: what it shows, and `mentions`, which the mention prior of the rerank
+ * needs (without it no hit has a mention and that prior never applies).
+ */
 export const DISPLAY_COLUMNS = [
   'id',
   'path',
@@ -59,6 +63,7 @@ export const DISPLAY_COLUMNS = [
   'tags',
   'date',
   'review_by',
+  'mentions',
 ];
 /** Below this many rows an exhaustive vector scan is fast enough and exact; above, an IVF index. */
 export const VECTOR_INDEX_MIN_ROWS = 20_000;
