@@ -9,10 +9,12 @@ if (!existsSync(bundle)) {
   process.exit(1);
 }
 
-// The long-running commands start again with the daemon's allocator setting, which glibc reads only
+// The long-running command starts again with the daemon's allocator setting, which glibc reads only
 // when a process starts: see DAEMON_ENVIRONMENT in schemas/src/daemonEnvironment.ts (a test keeps
-// the value here equal to it). The editor starts its daemon with it set too.
-const LONG_RUNNING = new Set(['daemon', 'index']);
+// the value here equal to it). The editor starts its daemon with it set too. Not `keel index`: it
+// exits when done, which returns all its memory, and the setting made its indexing 1.2-1.45x slower
+// (every large buffer mapped and unmapped; issue 14), on top of starting Node twice.
+const LONG_RUNNING = new Set(['daemon']);
 const args = process.argv.slice(2);
 if (process.platform === 'linux' && !process.env.MALLOC_MMAP_THRESHOLD_ && LONG_RUNNING.has(command(args))) {
   const { spawn } = require('node:child_process');

@@ -6,6 +6,8 @@ import { cpus, totalmem } from 'node:os';
 import type { ColdIndexResult } from './measure/coldIndex';
 import type { ConcurrencyResult, LoadFigures } from './measure/concurrency';
 import type { ConductorResult } from './measure/conductor';
+import type { FirstStepResult } from './measure/firstStep';
+import type { IndexFloorRatio } from './measure/indexFloor';
 import type { RestartResult } from './measure/restart';
 import type { SaveResult } from './measure/saveToSearchable';
 import type { SearchResult } from './measure/search';
@@ -73,6 +75,10 @@ export interface BenchReport {
   load: Record<string, PhaseLoad>;
   /** How the main daemon's shutdown (SIGTERM) went. */
   shutdown: { ms: number; killed: boolean };
+  /** The cold index against its one-script floor, run before and after it (null until measured). */
+  indexFloor: IndexFloorRatio | null;
+  /** `keel run` of a runbook without retrieve steps, no daemon running (null until measured). */
+  firstStep: FirstStepResult | null;
   warnings: string[];
   targets: Target[];
   startedAt: string;
@@ -225,6 +231,8 @@ export function formatReport(report: BenchReport): string {
   return [
     ...workloadSection(report.workload),
     ...indexSection(report.index),
+    ...(report.indexFloor ? indexFloorSection(report.indexFloor) : []),
+    ...(report.firstStep ? firstStepSection(report.firstStep) : []),
     ...searchSection(report.search),
     ...saveSection(report.saveToSearchable),
     ...memorySection(report.rss),
@@ -279,6 +287,58 @@ function indexSection(index: ColdIndexResult): string[] {
     row('daemon CPU until ready', `${n(index.cpuSeconds)} s`),
     '',
   ];
+}
+
+function indexFloorSection(floor: IndexFloorRatio): string[] {
+  const ratio = (r: { median: number; min: number; max: number } | null): string =>
+    r ? `x${n(r.median, 2)} (${n(r.min, 2)}-${n(r.max, 2)} over ${floor.floors.length} floor runs)` : 'n/a';
+  const runs = floor.floors.map((f) => `${n(f.readyMs, 0)} / ${n(f.searchableMs, 0)}`).join(', ');
+  return [
+    'Cold index floor (one script: read, split at headings, embed, LanceDB add, FTS build)',
+    row('floor rows', count(floor.floors[0]?.rows ?? 0)),
+    row('floor ready / searchable', `${runs} ms (before and after Keel's)`),
+    row('Keel / floor, to ready', ratio(floor.ready)),
+    row('Keel / floor, to searchable', ratio(floor.searchable)),
+    '',
+  ];
+}
+
+function firstStepSection(first: FirstStepResult): string[] {
+  return [
+    `keel run without a daemon (a runbook without retrieve steps, ${first.runs} runs)`,
+    row(
+      'spawn to first step, median',
+      `${n(first.medianMsToFirstStep, 0)} ms (${first.msToFirstStep.join(', ')})`,
+    ),
+    row('spawn to exit, median', `${n(first.medianMsToExit, 0)} ms`),
+    row('opened the memory index', first.openedMemory ? 'yes (it should not)' : 'no'),
+    '',
+  ];
+}
+
+/** Issue 14: a run that never searches starts its first step within 300 ms, memory left closed. */
+export function firstStepTarget(first: FirstStepResult): Target {
+  return {
+    name: 'keel run, no daemon: spawn to first step',
+    value: first.medianMsToFirstStep,
+    limit: 300,
+    unit: 'ms',
+    kind: 'max',
+    pass: first.medianMsToFirstStep <= 300 && !first.openedMemory,
+  };
+}
+
+/** Issue 14: the cold index, spawn to searchable, within 1.5x its floor's (median of the ratios). */
+export function indexFloorTarget(floor: IndexFloorRatio): Target {
+  const value = floor.searchable?.median ?? null;
+  return {
+    name: 'cold index / its floor (searchable)',
+    value,
+    limit: 1.5,
+    unit: 'x',
+    kind: 'max',
+    pass: value !== null && value <= 1.5,
+  };
 }
 
 function searchSection(search: BenchReport['search']): string[] {

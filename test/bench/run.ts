@@ -11,6 +11,13 @@ import { dirname, join } from 'node:path';
 import { parseBenchArgs, USAGE, type BenchOptions } from './args';
 import { DaemonProcess } from './daemonProcess';
 import { measureColdIndex, type ColdIndexResult } from './measure/coldIndex';
+import { measureFirstStep, type FirstStepResult } from './measure/firstStep';
+import {
+  bundleIndexFloor,
+  indexFloorRatio,
+  measureIndexFloor,
+  type IndexFloorResult,
+} from './measure/indexFloor';
 import { measureConcurrency, type ConcurrencyResult } from './measure/concurrency';
 import { measureConductor, type ConductorResult } from './measure/conductor';
 import { measureRestart, type RestartResult } from './measure/restart';
@@ -23,7 +30,9 @@ import {
   conductorSection,
   conductorTargets,
   evaluateTargets,
+  firstStepTarget,
   formatReport,
+  indexFloorTarget,
   formatTarget,
   loadRows,
   machine,
@@ -79,10 +88,21 @@ async function main(): Promise<number> {
     : await prepare('restart', () => loadOrGenerate({ seed: options.seed, notes: options.restartDocs }));
   const dirs = await makeDirs(startedAt);
   try {
+    // The cold index's floor runs right before and right after Keel's, on the same workspace.
+    const floorScript = await bundleIndexFloor(dirs.run);
+    const floors: IndexFloorResult[] = [await indexFloor(floorScript, workload, dirs)];
     const figures = await runMain(options, workload, dirs);
+    floors.push(await indexFloor(floorScript, workload, dirs));
     const restart = restartWorkload ? await runRestart(options, restartWorkload, dirs) : null;
     if (restart && !('documents' in restart)) process.stderr.write(`Restart failed: ${restart.error}\n`);
     const report = assemble(options, workload, restartWorkload, figures, restart, startedAt, conductor);
+    report.indexFloor = indexFloorRatio(
+      { readyMs: figures.index.phasesMs.ready, searchableMs: figures.index.phasesMs.searchIndexes },
+      floors,
+    );
+    report.targets.push(indexFloorTarget(report.indexFloor));
+    report.firstStep = await firstStep(restartWorkload ?? workload, dirs);
+    report.targets.push(firstStepTarget(report.firstStep));
     process.stdout.write(formatReport(report));
     process.stdout.write(`Logs and queries: ${dirs.results}\n`);
     if (options.json) {
@@ -138,6 +158,19 @@ function daemonEnv(options: BenchOptions): Record<string, string> {
     KEEL_LOG_LEVEL: options.logLevel,
     ...options.daemonEnv,
   };
+}
+
+/** `keel run` with no daemon, in a copy of a workload's workspace (its memory never indexed). */
+async function firstStep(workload: Workload, dirs: Dirs): Promise<FirstStepResult> {
+  const workspace = join(dirs.run, 'first-step');
+  await cp(workload.workspace, workspace, { recursive: true });
+  process.stderr.write(`First step of "keel run" without a daemon (${workload.manifest.notes} notes)...\n`);
+  return measureFirstStep(workspace, join(dirs.run, 'rt-first-step'), 5);
+}
+
+function indexFloor(script: string, workload: Workload, dirs: Dirs): Promise<IndexFloorResult> {
+  process.stderr.write(`Cold index floor (one script: read, split, embed, LanceDB add, FTS build)...\n`);
+  return measureIndexFloor(script, workload.workspace, dirs.run);
 }
 
 /** Cold index, search, RSS and save-to-searchable, all on one daemon over the main workload. */
@@ -373,6 +406,8 @@ function assemble(
     },
     load: figures.load,
     shutdown: figures.shutdown,
+    indexFloor: null,
+    firstStep: null,
     warnings: [],
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),

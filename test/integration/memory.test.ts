@@ -75,6 +75,32 @@ describe('search', () => {
     ]);
   });
 
+  it('ranks first the note whose frontmatter value the query names (the mention prior)', async () => {
+    // Both notes say the same, the second in fewer words, so full-text search alone ranks it first;
+    // it names Priya in passing. The first has her as the call's `with`: a query naming her means it.
+    await writeNote(
+      dirs.workspace,
+      'memory/calls/call-1.md',
+      '---\nwith: Priya Raman\n---\n# Call\n\nWe went over the invoice schedule for next quarter.\n',
+    );
+    await writeNote(
+      dirs.workspace,
+      'memory/calls/call-2.md',
+      '# Call\n\nInvoice schedule for next quarter, with Priya Raman.\n',
+    );
+    // A weak match, so that scores scaled within the list do not put the first note at zero.
+    await writeNote(dirs.workspace, 'memory/calls/call-3.md', '# Call\n\nThe schedule slipped again.\n');
+    const memory = await memoryOf(dirs.workspace);
+    const text = await memory.search({ query: 'invoice schedule Priya Raman', k: 2 }, 'text');
+    expect(text.map((r) => r.path)).toEqual(['memory/calls/call-1.md', 'memory/calls/call-2.md']);
+    // Without the name, the shorter note wins again: the prior, not the text, put the first one up.
+    const other = await memory.search({ query: 'invoice schedule next quarter', k: 2 }, 'text');
+    expect(other[0]?.path).toBe('memory/calls/call-2.md');
+    // Hybrid search, as `keel search` runs by default, agrees.
+    const hybrid = await memory.search({ query: 'invoice schedule Priya Raman', k: 2 });
+    expect(hybrid[0]?.path).toBe('memory/calls/call-1.md');
+  });
+
   it('marks results stale past their review-by date or older than the age policy', async () => {
     const memory = await memoryOf(dirs.workspace, { maxAgeDays: 3 * 365 });
     const stale = async (query: string): Promise<boolean | undefined> =>

@@ -233,16 +233,8 @@ export class ConductorHost {
         this.alerts?.controlChanged(state);
       },
       ...(this.options.connectors ? { connectors: this.options.connectors } : {}),
-      memory: async () => {
-        const service = await memory.get();
-        return {
-          search: async (query, k, filter) => {
-            await service.current();
-            return service.search({ query, k, ...(filter ? { filter } : {}) });
-          },
-          read: (path) => service.get(path),
-        };
-      },
+      // Opened by the first search or read of a run, never before its first step.
+      memory: () => Promise.resolve(memory.reader()),
     });
     opening.then(
       (conductor) => (this.current = conductor),

@@ -3,7 +3,13 @@
  * settings it depends on change (a new embedder rebuilds the index). A memory plane that cannot
  * start (an embeddings endpoint that is down, a key that is missing) is reported, not fatal.
  */
-import { WorkspaceConfig, type IndexStatus } from '@keel/schemas';
+import {
+  WorkspaceConfig,
+  type IndexStatus,
+  type MemoryDocument,
+  type SearchFilter,
+  type SearchResult,
+} from '@keel/schemas';
 import { NotInitialized, Unavailable } from '../errors';
 import type { Logger } from '../log';
 import { firstLine } from './store/stores';
@@ -18,6 +24,12 @@ export interface MemoryHostOptions {
 }
 
 const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
+
+/** Memory as a run reads it: search and read, nothing that changes the index. */
+export interface MemoryReader {
+  search(query: string, k: number, filter?: SearchFilter): Promise<SearchResult[]>;
+  read(path: string): Promise<MemoryDocument>;
+}
 
 export class MemoryHost {
   private service: Promise<MemoryService> | null = null;
@@ -72,6 +84,23 @@ export class MemoryHost {
       await this.synced;
     }
     return service;
+  }
+
+  /**
+   * Memory for runs, opened on their first search or read, not before their first step: a runbook
+   * that never searches does not wait for the index (without a daemon, `keel run` opened and
+   * synced it first, about 3 s), and a memory plane that cannot start fails only the steps that
+   * need it. Each search waits until the files saved so far are in the index.
+   */
+  reader(): MemoryReader {
+    return {
+      search: async (query, k, filter) => {
+        const service = await this.get();
+        await service.current();
+        return service.search({ query, k, ...(filter ? { filter } : {}) });
+      },
+      read: async (path) => (await this.get()).get(path),
+    };
   }
 
   /** The index status, or a description of why there is none. */

@@ -11,9 +11,17 @@
  *     are frequent, yet the operator named them to narrow the answer.
  * Every weight from 0.1 to 0.5 for either gives 0.709-0.727: not a knife-edge optimum.
  */
+import { STOP_WORDS } from './embed/local';
 import { dateInWords } from './searchText';
 
-export const STRUCTURE = { folderWeight: 0.2, folderTopK: 3, mentionBoost: 0.2, maxMentionWords: 4 } as const;
+export const STRUCTURE = {
+  folderWeight: 0.2,
+  folderTopK: 3,
+  mentionBoost: 0.2,
+  maxMentionWords: 4,
+  /** Values kept per note: a person, a customer, a few tags and dates are far fewer. */
+  maxMentions: 16,
+} as const;
 
 export interface Candidate {
   id: string;
@@ -48,7 +56,12 @@ export function normalizeForMatch(text: string): string {
   return t.replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
 }
 
-/** A note's short frontmatter values worth matching against queries: 1-4 words, not just numbers. */
+/**
+ * A note's short frontmatter values worth matching against queries: 1-4 words, not just numbers,
+ * not only stop words, at most STRUCTURE.maxMentions of them. A note's frontmatter is untrusted (a
+ * saved mail, a pasted page): `tags: [what, the, how, ...]` would otherwise lift it for nearly
+ * every question, and a thousand values for a thousand topics.
+ */
 export function mentionsOf(frontmatter: Record<string, unknown> | null): string[] {
   const out = new Set<string>();
   const add = (value: unknown): void => {
@@ -57,6 +70,7 @@ export function mentionsOf(frontmatter: Record<string, unknown> | null): string[
     const normalized = normalizeForMatch(text);
     const words = normalized.split(' ');
     if (!normalized || words.length > STRUCTURE.maxMentionWords || /^[\d ]+$/.test(normalized)) return;
+    if (words.every((word) => STOP_WORDS.has(word)) || out.size >= STRUCTURE.maxMentions) return;
     out.add(normalized);
   };
   for (const value of Object.values(frontmatter ?? {})) {

@@ -18,7 +18,7 @@ const SIF_A = 1e-3;
 const ZIPF_H = Math.log(400_000) + 0.5772156649;
 
 /** English stop words, interrogatives and auxiliaries: they carry no topic. */
-const STOP_WORDS = new Set(
+export const STOP_WORDS = new Set(
   (
     'a about above after again against all am an and any are as at be because been before being below between both ' +
     'but by can could did do does doing down during each few for from further had has have having he her here hers ' +

@@ -3,6 +3,7 @@
  * and each section's blocks are packed into chunks of bounded size with their exact line ranges.
  */
 import MarkdownIt from 'markdown-it';
+import type Token from 'markdown-it/lib/token.mjs';
 
 export interface Chunk {
   /** 1-based, inclusive. */
@@ -24,7 +25,7 @@ export const DEFAULT_LIMITS: ChunkLimits = { maxChars: 1_200, hardMaxChars: 2_00
 
 const markdown = new MarkdownIt('commonmark');
 
-interface Block {
+export interface Block {
   /** 0-based line range in the body, end exclusive. */
   start: number;
   end: number;
@@ -78,9 +79,10 @@ export function chunkMarkdown(
   return chunks;
 }
 
-function topLevelBlocks(body: string): Block[] {
+/** The body's top-level blocks, headings with their level and title. */
+export function topLevelBlocks(body: string): Block[] {
   const blocks: Block[] = [];
-  const tokens = markdown.parse(body, {});
+  const tokens = blockTokens(body);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.level !== 0 || !token.map || token.nesting === -1) continue;
@@ -93,6 +95,19 @@ function topLevelBlocks(body: string): Block[] {
     }
   }
   return blocks;
+}
+
+/**
+ * markdown-it's block stage alone: the same top-level blocks, line maps and heading text as a full
+ * parse, without the inline stage (emphasis, links, entities), whose output the chunker never
+ * reads and which took most of the parse. The input is normalised as markdown-it's own first core
+ * rule does.
+ */
+function blockTokens(body: string): Token[] {
+  const src = body.replace(/\r\n?/g, '\n').replace(/\0/g, '\uFFFD');
+  const tokens: Token[] = [];
+  markdown.block.parse(src, markdown, {}, tokens);
+  return tokens;
 }
 
 /** Cuts a range longer than hardMaxChars at line boundaries. */

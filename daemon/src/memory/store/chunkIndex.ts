@@ -11,9 +11,10 @@
  * few seconds after writes pause) a just-saved chunk's BM25 score is only roughly comparable.
  */
 import { availableParallelism } from 'node:os';
-import * as lancedb from '@lancedb/lancedb';
-import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
+import type * as lancedb from '@lancedb/lancedb';
+import type { Schema } from 'apache-arrow';
 import type { Logger } from '../../log';
+import { lance, loadLance } from './lanceModules';
 import { RECENT_TABLE, RecentChunks } from './recentChunks';
 
 export interface ChunkRow {
@@ -47,6 +48,10 @@ export interface ChunkHit {
 }
 
 const TABLE = 'chunks';
+/**
+ * The columns a search reads: what it shows, and `mentions`, which the mention prior of the rerank
+ * needs (without it no hit has a mention and that prior never applies).
+ */
 export const DISPLAY_COLUMNS = [
   'id',
   'path',
@@ -59,6 +64,7 @@ export const DISPLAY_COLUMNS = [
   'tags',
   'date',
   'review_by',
+  'mentions',
 ];
 /** Below this many rows an exhaustive vector scan is fast enough and exact; above, an IVF index. */
 export const VECTOR_INDEX_MIN_ROWS = 20_000;
@@ -147,6 +153,7 @@ export class ChunkIndex {
     // Bounded caches: LanceDB's defaults (6 GB of index cache) are sized for servers.
     const mb = (name: string, fallback: number): bigint =>
       BigInt(Number(process.env[name] ?? fallback) * 1024 * 1024);
+    const { lancedb } = await loadLance();
     const session = new lancedb.Session(
       mb('KEEL_LANCE_INDEX_CACHE_MB', 64),
       mb('KEEL_LANCE_META_CACHE_MB', 16),
@@ -208,7 +215,7 @@ export class ChunkIndex {
     if (this.hasFtsIndex) {
       await this.table
         .query()
-        .fullTextSearch(new lancedb.MatchQuery('keel note', 'search_text'))
+        .fullTextSearch(new (lance().lancedb.MatchQuery)('keel note', 'search_text'))
         .limit(1)
         .select(['id'])
         .toArray();
@@ -365,7 +372,7 @@ export class ChunkIndex {
   textSearch(text: string, limit: number, where: string | null): Promise<ChunkHit[]> {
     return this.reading(
       this.view.read(async (view) => {
-        const match = new lancedb.MatchQuery(text, 'search_text');
+        const match = new (lance().lancedb.MatchQuery)(text, 'search_text');
         const main = async (): Promise<Record<string, unknown>[]> => {
           if (!this.hasFtsIndex) return [];
           let query = this.table.query().fullTextSearch(match).limit(widened(limit, view));
@@ -459,18 +466,18 @@ export class ChunkIndex {
     const rows = await this.table.countRows();
     if (rows === 0) return;
     if (!this.hasFtsIndex) {
-      await this.table.createIndex('search_text', { config: lancedb.Index.fts(FTS_OPTIONS) });
+      await this.table.createIndex('search_text', { config: lance().lancedb.Index.fts(FTS_OPTIONS) });
       // Filters use these; at 100k chunks they halve a filtered search.
-      await this.table.createIndex('path', { config: lancedb.Index.btree() });
-      await this.table.createIndex('type', { config: lancedb.Index.bitmap() });
-      await this.table.createIndex('date', { config: lancedb.Index.btree() });
-      await this.table.createIndex('tags', { config: lancedb.Index.labelList() });
+      await this.table.createIndex('path', { config: lance().lancedb.Index.btree() });
+      await this.table.createIndex('type', { config: lance().lancedb.Index.bitmap() });
+      await this.table.createIndex('date', { config: lance().lancedb.Index.btree() });
+      await this.table.createIndex('tags', { config: lance().lancedb.Index.labelList() });
       this.hasFtsIndex = true;
     }
     if (!this.hasVectorIndex && rows >= VECTOR_INDEX_MIN_ROWS) {
       const started = Date.now();
       await this.table.createIndex('vector', {
-        config: lancedb.Index.ivfFlat({
+        config: lance().lancedb.Index.ivfFlat({
           distanceType: 'dot',
           numPartitions: VECTOR_PARTITIONS,
           sampleRate: 64,
@@ -558,6 +565,7 @@ async function vectorSize(table: lancedb.Table): Promise<number | undefined> {
 }
 
 function schema(dimensions: number): Schema {
+  const { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } = lance().arrow;
   return new Schema([
     new Field('id', new Utf8(), false),
     new Field('path', new Utf8(), false),

@@ -14,9 +14,10 @@
  * the writes: after a crash between adding a path's new rows and deleting its older ones, the
  * newest win on open.
  */
-import * as lancedb from '@lancedb/lancedb';
-import { Field, Int32, Schema } from 'apache-arrow';
+import type * as lancedb from '@lancedb/lancedb';
+import type { Schema } from 'apache-arrow';
 import { type ChunkRow } from './chunkIndex';
+import { lance } from './lanceModules';
 
 export const RECENT_TABLE = 'chunks_recent';
 /** A deleted path: hides the main table's rows of it until the next fold. */
@@ -120,7 +121,7 @@ export class RecentChunks {
     }
     for (const [path, count] of chunks) this.held.set(path, { seq, chunks: count });
     if (!this.hasFtsIndex && this.rows > 0) {
-      await this.table.createIndex('search_text', { config: lancedb.Index.fts(this.ftsOptions) });
+      await this.table.createIndex('search_text', { config: lance().lancedb.Index.fts(this.ftsOptions) });
       this.hasFtsIndex = true;
     }
     if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES) await this.compact();
@@ -199,7 +200,7 @@ export class RecentChunks {
     if (this.hasFtsIndex) {
       await this.table
         .query()
-        .fullTextSearch(new lancedb.MatchQuery('keel note', 'search_text'))
+        .fullTextSearch(new (lance().lancedb.MatchQuery)('keel note', 'search_text'))
         .limit(1)
         .select(['id'])
         .toArray();
@@ -212,6 +213,7 @@ export class RecentChunks {
 }
 
 function recentSchema(main: Schema): Schema {
+  const { Field, Int32, Schema } = lance().arrow;
   return new Schema([...main.fields, new Field('seq', new Int32(), false)]);
 }
 

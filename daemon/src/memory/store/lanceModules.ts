@@ -1,0 +1,31 @@
+/**
+ * LanceDB and Arrow, loaded when the index opens rather than when the process starts: together they
+ * take 1-1.5 s to load on a busy 2-core machine (a 160 MB native library, a large JavaScript one),
+ * which `keel run` of a runbook that never searches, `keel status` or `keel --version` should not
+ * pay. ChunkIndex.open, the only way to a table, loads them first; the synchronous code after it
+ * reads them from here.
+ */
+import type * as LanceDbModule from '@lancedb/lancedb';
+import type * as ArrowModule from 'apache-arrow';
+
+interface LanceModules {
+  lancedb: typeof LanceDbModule;
+  arrow: typeof ArrowModule;
+}
+
+let loading: Promise<LanceModules> | null = null;
+let loaded: LanceModules | null = null;
+
+export function loadLance(): Promise<LanceModules> {
+  loading ??= Promise.all([import('@lancedb/lancedb'), import('apache-arrow')]).then(([lancedb, arrow]) => {
+    loaded = { lancedb, arrow };
+    return loaded;
+  });
+  return loading;
+}
+
+/** The modules `loadLance` loaded; a programming error before it (never a user's). */
+export function lance(): LanceModules {
+  if (!loaded) throw new Error('LanceDB was used before loadLance() (chunkIndex.ts opens it first).');
+  return loaded;
+}
