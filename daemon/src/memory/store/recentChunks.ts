@@ -29,6 +29,8 @@ export type RecentRow = ChunkRow & { seq: number };
 export class RecentChunks {
   private seq = 0;
   private writesSinceCompaction = 0;
+  /** The compaction running in the background (write()), if any. */
+  private compacting: Promise<void> | null = null;
   private hasFtsIndex = false;
   /** Paths that have rows (or a tombstone) here: the seq of their newest write, and its chunks. */
   private held = new Map<string, { seq: number; chunks: number }>();
@@ -113,17 +115,35 @@ export class RecentChunks {
     for (const row of rows) chunks.set(row.path, (chunks.get(row.path) ?? 0) + 1);
     const added: RecentRow[] = rows.map((row) => ({ ...row, seq }));
     for (const [path, count] of chunks) if (count === 0) added.push(tombstone(path, seq, this.dimensions));
+    // An append commits beside a compaction (it rewrites only the fragments it started with).
     if (added.length > 0) await this.table.add(added as unknown as Record<string, unknown>[]);
     const replaced = [...chunks.keys()].filter((p) => this.held.has(p));
+    // A delete does not: LanceDB abandons the compaction it preempts.
+    if (replaced.length > 0) await this.compacted();
     for (const part of slices(replaced, 500)) {
       await this.table.delete(`seq < ${seq} AND path IN (${part.map(sqlString).join(', ')})`);
     }
     for (const [path, count] of chunks) this.held.set(path, { seq, chunks: count });
     if (!this.hasFtsIndex && this.rows > 0) {
+      await this.compacted();
       await this.table.createIndex('search_text', { config: lancedb.Index.fts(this.ftsOptions) });
       this.hasFtsIndex = true;
     }
-    if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES) await this.compact();
+    if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES && !this.compacting) {
+      // In the background: a compaction takes 50-400 ms on a busy machine, and the next save
+      // should not wait for it (the writes it compacts are already searchable).
+      const run = this.compact().catch(() => {
+        // Left for the next write to retry; a damaged table fails its next search or write,
+        // which the index's health check reports and repairs.
+        this.writesSinceCompaction = COMPACT_EVERY_WRITES;
+      });
+      this.compacting = run.finally(() => (this.compacting = null));
+    }
+  }
+
+  /** Resolves once no compaction runs in the background. */
+  async compacted(): Promise<void> {
+    await this.compacting;
   }
 
   /** Every row (with its vector) up to now, for a fold into the main table. */
@@ -140,6 +160,7 @@ export class RecentChunks {
 
   /** Removes what a fold moved into the main table (rows written up to `upTo`). */
   async forget(upTo: number): Promise<void> {
+    await this.compacted();
     await this.table.delete(`seq <= ${upTo}`);
     for (const [path, held] of this.held) if (held.seq <= upTo) this.held.delete(path);
     await this.compact();
