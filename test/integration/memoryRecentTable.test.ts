@@ -156,3 +156,54 @@ it('takes saves while the main table is compacted, and hides their old rows unti
   expect(await found('charlie')).toEqual(['c.md#0: charlie second edit part 0']);
   expect(await index!.countRows()).toBe(3);
 });
+
+async function mainVersion(): Promise<number> {
+  const db = await lancedb.connect(dir);
+  const table = await db.openTable('chunks');
+  try {
+    return await table.version();
+  } finally {
+    table.close();
+    db.close();
+  }
+}
+
+it('writes saves to the small table only, and every search (filtered or not) shows their newest text', async () => {
+  await indexed();
+  const before = await mainVersion();
+  for (let i = 0; i < 12; i++) {
+    await index!.replace(['a.md'], note('a.md', `alpha edit${i}`, 1 + (i % 3)));
+    await index!.replace([`new${i}.md`], note(`new${i}.md`, `fresh${i}`, 1, i));
+  }
+  await index!.replace(['c.md'], []);
+  // No delete or add per save in the main table: its old rows of a.md are hidden until the fold.
+  expect(await mainVersion()).toBe(before);
+  const current = async (): Promise<void> => {
+    expect(await found('oldword')).toEqual([]);
+    expect(await found('edit10')).toEqual([]);
+    expect(await found('edit11')).toEqual([
+      'a.md#0: alpha edit11 part 0',
+      'a.md#1: alpha edit11 part 1',
+      'a.md#2: alpha edit11 part 2',
+    ]);
+    expect(await found('fresh7')).toEqual(['new7.md#0: fresh7 part 0']);
+    expect(await found('charlie')).toEqual([]);
+    // A filter is SQL: the small table answers it from LanceDB, not from memory; same answer.
+    const filtered = await index!.textSearch('alpha', 50, `type = 'note'`);
+    expect(filtered.map((h) => h.view.text).sort()).toEqual([
+      'alpha edit11 part 0',
+      'alpha edit11 part 1',
+      'alpha edit11 part 2',
+    ]);
+    const ids = await vectorIds();
+    expect(ids.filter((id) => id.startsWith('a.md'))).toEqual(['a.md#0', 'a.md#1', 'a.md#2']);
+    expect(ids).not.toContain('c.md#0');
+    expect(await index!.countRows()).toBe(3 + 1 + 12);
+  };
+  await current();
+  await reopen(); // the chunks in memory are read back from the small table
+  await current();
+  expect(await index!.optimize({ full: true })).toBe('compacted');
+  expect(await mainVersion()).toBeGreaterThan(before);
+  await current();
+});

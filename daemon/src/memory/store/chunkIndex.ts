@@ -397,7 +397,7 @@ export class ChunkIndex {
         };
         const [rows, recent] = await Promise.all([
           main(),
-          this.recent.textSearch(match, limit, where, DISPLAY_COLUMNS),
+          this.recent.textSearch(text, limit, where, DISPLAY_COLUMNS),
         ]);
         return merged(rows, recent, view, (row) => Number(row._score)).slice(0, limit);
       }),
@@ -466,10 +466,11 @@ export class ChunkIndex {
     return 'compacted';
   }
 
-  /** Resolves once no optimization runs (whatever its outcome). */
+  /** Resolves once no optimization or compaction runs, of either table (whatever its outcome). */
   async whenOptimized(): Promise<void> {
     await this.optimizing?.catch(() => undefined);
     await this.optimizeRun?.catch(() => undefined);
+    await this.recent.compacted();
   }
 
   private serialized<T>(change: () => Promise<T>): Promise<T> {
@@ -528,7 +529,6 @@ export class ChunkIndex {
   async quiet(): Promise<void> {
     await this.whenOptimized();
     await this.changes.catch(() => undefined);
-    await this.recent.compacted();
     await Promise.allSettled([...this.reads]);
   }
 

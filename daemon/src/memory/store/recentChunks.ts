@@ -17,6 +17,7 @@
 import * as lancedb from '@lancedb/lancedb';
 import { Field, Int32, Schema } from 'apache-arrow';
 import { type ChunkRow } from './chunkIndex';
+import { RecentInMemory } from './recentInMemory';
 
 export const RECENT_TABLE = 'chunks_recent';
 /** A deleted path: hides the main table's rows of it until the next fold. */
@@ -34,6 +35,8 @@ export class RecentChunks {
   private hasFtsIndex = false;
   /** Paths that have rows (or a tombstone) here: the seq of their newest write, and its chunks. */
   private held = new Map<string, { seq: number; chunks: number }>();
+  /** The same chunks in memory, where unfiltered searches read them (recentInMemory.ts). */
+  private readonly memory = new RecentInMemory();
 
   private constructor(
     private readonly table: lancedb.Table,
@@ -86,6 +89,15 @@ export class RecentChunks {
       if (Number(row.chunk) !== TOMBSTONE_CHUNK) held.chunks++;
       this.held.set(path, held);
     }
+    this.memory.clear();
+    if (this.held.size > 0) {
+      const full = (await this.table.query().where(`chunk >= 0`).toArray()) as Record<string, unknown>[];
+      const current = full.filter((row) => Number(row.seq) === newest.get(String(row.path)));
+      this.memory.put(
+        [],
+        current.map((row) => ({ ...toChunkRow(row), seq: Number(row.seq) })),
+      );
+    }
   }
 
   /** Paths whose newest rows (or deletion) are here, not in the main table. */
@@ -117,6 +129,10 @@ export class RecentChunks {
     for (const [path, count] of chunks) if (count === 0) added.push(tombstone(path, seq, this.dimensions));
     // An append commits beside a compaction (it rewrites only the fragments it started with).
     if (added.length > 0) await this.table.add(added as unknown as Record<string, unknown>[]);
+    this.memory.put(
+      chunks.keys(),
+      rows.map((row) => ({ ...row, seq })),
+    );
     const replaced = [...chunks.keys()].filter((p) => this.held.has(p));
     // A delete does not: LanceDB abandons the compaction it preempts.
     if (replaced.length > 0) await this.compacted();
@@ -163,6 +179,7 @@ export class RecentChunks {
     await this.compacted();
     await this.table.delete(`seq <= ${upTo}`);
     for (const [path, held] of this.held) if (held.seq <= upTo) this.held.delete(path);
+    this.memory.forget(upTo);
     await this.compact();
   }
 
@@ -179,7 +196,8 @@ export class RecentChunks {
     columns: string[],
   ): Promise<Record<string, unknown>[]> {
     if (this.held.size === 0) return [];
-    const filter = where ? `(${where}) AND chunk >= 0` : 'chunk >= 0';
+    if (where === null) return this.memory.vectorSearch(vector, limit, columns);
+    const filter = `(${where}) AND chunk >= 0`;
     return (await this.table
       .vectorSearch(vector)
       .distanceType('dot')
@@ -189,17 +207,20 @@ export class RecentChunks {
       .toArray()) as Record<string, unknown>[];
   }
 
+  /** Unfiltered searches read the chunks in memory; filtered ones ask LanceDB (SQL filters). */
   async textSearch(
-    query: lancedb.MatchQuery,
+    text: string,
     limit: number,
     where: string | null,
     columns: string[],
   ): Promise<Record<string, unknown>[]> {
-    if (this.held.size === 0 || !this.hasFtsIndex) return [];
-    const filter = where ? `(${where}) AND chunk >= 0` : 'chunk >= 0';
+    if (this.held.size === 0) return [];
+    if (where === null) return this.memory.textSearch(text, limit, columns);
+    if (!this.hasFtsIndex) return [];
+    const filter = `(${where}) AND chunk >= 0`;
     return (await this.table
       .query()
-      .fullTextSearch(query)
+      .fullTextSearch(new lancedb.MatchQuery(text, 'search_text'))
       .where(filter)
       .limit(limit)
       .select([...columns, 'seq', '_score'])
