@@ -207,3 +207,29 @@ it('writes saves to the small table only, and every search (filtered or not) sho
   expect(await mainVersion()).toBeGreaterThan(before);
   await current();
 });
+
+it('finds the unedited notes while more than a hundred edited ones are hidden in the main table', async () => {
+  await open();
+  const paths = Array.from({ length: 160 }, (_, i) => `n${String(i).padStart(3, '0')}.md`);
+  // The 150 to be edited match the query best (text and vector); the 10 others less well.
+  const rows = paths.flatMap((path, i) => {
+    if (i < 150) return note(path, 'common common', 1, 0);
+    const [row] = note(path, 'common topic with filler words', 1, 0);
+    row!.vector = new Float32Array(DIMENSIONS);
+    row!.vector[0] = 0.8;
+    row!.vector[2] = 0.6;
+    return [row!];
+  });
+  await index!.replace(paths, rows);
+  await index!.maintain({ optimize: false });
+  // 150 of them are edited: their main-table rows, which match best, are hidden until the fold.
+  for (const path of paths.slice(0, 150)) await index!.replace([path], note(path, 'other words', 1, 1));
+  const text = await index!.textSearch('common', 5, null);
+  expect(text).toHaveLength(5);
+  for (const hit of text) expect(paths.slice(150)).toContain(hit.view.path);
+  const probe = new Float32Array(DIMENSIONS);
+  probe[0] = 1;
+  const vector = await index!.vectorSearch(probe, 5, null);
+  expect(vector).toHaveLength(5);
+  for (const hit of vector) expect(paths.slice(150)).toContain(hit.view.path);
+});
