@@ -208,6 +208,7 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
       entries: workload.manifest.entries,
       saves: options.saves,
       seed: options.seed,
+      floorDir: join(dirs.run, 'floor'),
     });
     phases.saves = load.phase();
     const afterSaves = sampler.sample();

@@ -156,3 +156,80 @@ it('takes saves while the main table is compacted, and hides their old rows unti
   expect(await found('charlie')).toEqual(['c.md#0: charlie second edit part 0']);
   expect(await index!.countRows()).toBe(3);
 });
+
+async function mainVersion(): Promise<number> {
+  const db = await lancedb.connect(dir);
+  const table = await db.openTable('chunks');
+  try {
+    return await table.version();
+  } finally {
+    table.close();
+    db.close();
+  }
+}
+
+it('writes saves to the small table only, and every search (filtered or not) shows their newest text', async () => {
+  await indexed();
+  const before = await mainVersion();
+  for (let i = 0; i < 12; i++) {
+    await index!.replace(['a.md'], note('a.md', `alpha edit${i}`, 1 + (i % 3)));
+    await index!.replace([`new${i}.md`], note(`new${i}.md`, `fresh${i}`, 1, i));
+  }
+  await index!.replace(['c.md'], []);
+  // No delete or add per save in the main table: its old rows of a.md are hidden until the fold.
+  expect(await mainVersion()).toBe(before);
+  const current = async (): Promise<void> => {
+    expect(await found('oldword')).toEqual([]);
+    expect(await found('edit10')).toEqual([]);
+    expect(await found('edit11')).toEqual([
+      'a.md#0: alpha edit11 part 0',
+      'a.md#1: alpha edit11 part 1',
+      'a.md#2: alpha edit11 part 2',
+    ]);
+    expect(await found('fresh7')).toEqual(['new7.md#0: fresh7 part 0']);
+    expect(await found('charlie')).toEqual([]);
+    // A filter is SQL: the small table answers it from LanceDB, not from memory; same answer.
+    const filtered = await index!.textSearch('alpha', 50, `type = 'note'`);
+    expect(filtered.map((h) => h.view.text).sort()).toEqual([
+      'alpha edit11 part 0',
+      'alpha edit11 part 1',
+      'alpha edit11 part 2',
+    ]);
+    const ids = await vectorIds();
+    expect(ids.filter((id) => id.startsWith('a.md'))).toEqual(['a.md#0', 'a.md#1', 'a.md#2']);
+    expect(ids).not.toContain('c.md#0');
+    expect(await index!.countRows()).toBe(3 + 1 + 12);
+  };
+  await current();
+  await reopen(); // the chunks in memory are read back from the small table
+  await current();
+  expect(await index!.optimize({ full: true })).toBe('compacted');
+  expect(await mainVersion()).toBeGreaterThan(before);
+  await current();
+});
+
+it('finds the unedited notes while more than a hundred edited ones are hidden in the main table', async () => {
+  await open();
+  const paths = Array.from({ length: 160 }, (_, i) => `n${String(i).padStart(3, '0')}.md`);
+  // The 150 to be edited match the query best (text and vector); the 10 others less well.
+  const rows = paths.flatMap((path, i) => {
+    if (i < 150) return note(path, 'common common', 1, 0);
+    const [row] = note(path, 'common topic with filler words', 1, 0);
+    row!.vector = new Float32Array(DIMENSIONS);
+    row!.vector[0] = 0.8;
+    row!.vector[2] = 0.6;
+    return [row!];
+  });
+  await index!.replace(paths, rows);
+  await index!.maintain({ optimize: false });
+  // 150 of them are edited: their main-table rows, which match best, are hidden until the fold.
+  for (const path of paths.slice(0, 150)) await index!.replace([path], note(path, 'other words', 1, 1));
+  const text = await index!.textSearch('common', 5, null);
+  expect(text).toHaveLength(5);
+  for (const hit of text) expect(paths.slice(150)).toContain(hit.view.path);
+  const probe = new Float32Array(DIMENSIONS);
+  probe[0] = 1;
+  const vector = await index!.vectorSearch(probe, 5, null);
+  expect(vector).toHaveLength(5);
+  for (const hit of vector) expect(paths.slice(150)).toContain(hit.view.path);
+});

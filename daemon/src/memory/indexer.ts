@@ -53,13 +53,12 @@ export interface BatchCounts {
 
 /** Paths read and written together; large enough to amortise LanceDB and DuckDB commits. */
 const BATCH_SIZE = 1024;
-/** How long to wait for more events before writing: one save often fires several. */
-const DEBOUNCE_MS = 10;
 /**
- * A save arriving after the queue emptied is written at most this long after the previous batch
- * ended: each batch is a LanceDB version with its own files and a DuckDB commit.
+ * How long to wait for more events before writing: one save often fires two (truncate, write).
+ * Short, because it is part of every save's way to search; an event that arrives later only
+ * queues the path again, and re-reading an unchanged file costs a hash.
  */
-const BATCH_SPACING_MS = 200;
+const DEBOUNCE_MS = 3;
 /**
  * While searches wait for a turn, saves that arrive while a batch is being written (steady saves)
  * wait until this long after that batch started, and go together. Each batch adds a LanceDB fragment that every search scans on
@@ -91,7 +90,6 @@ export class IndexWriter {
   private stopped = false;
   /** The last write failure and how many in a row, while writes keep failing. */
   failing: { error: Error; attempts: number; retryMs: number } | null = null;
-  private lastBatchAt = 0;
   /** Totals since the counters were last reset, for a sync's answer. */
   readonly totals: BatchCounts = { indexed: 0, removed: 0, rejected: 0 };
   lastChangeAt: Date | null = null;
@@ -138,8 +136,7 @@ export class IndexWriter {
     this.progress = { done: this.progress?.done ?? 0, total: (this.progress?.total ?? 0) + added };
     this.deps.onProgress();
     if (!this.running && !this.timer) {
-      const wait = Math.max(DEBOUNCE_MS, this.lastBatchAt + BATCH_SPACING_MS - Date.now());
-      this.timer = setTimeout(() => this.kick(), wait);
+      this.timer = setTimeout(() => this.kick(), DEBOUNCE_MS);
     }
   }
 
@@ -234,7 +231,6 @@ export class IndexWriter {
       } finally {
         this.inFlight = new Set();
       }
-      this.lastBatchAt = Date.now();
       if (this.progress) this.progress.done += batch.length;
       this.deps.onProgress();
     }
@@ -243,6 +239,13 @@ export class IndexWriter {
   private async writeBatch(paths: string[]): Promise<void> {
     const { root } = this.deps;
     const readAt = Date.now();
+    const phases: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (name: string): void => {
+      const now = performance.now();
+      phases[name] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
     const files = await mapLimit(paths, READ_CONCURRENCY, (path) =>
       isIndexable(path) ? readIfFile(root, path) : Promise.resolve(null),
@@ -275,10 +278,12 @@ export class IndexWriter {
       }
       changed.push({ path, file, blob });
     });
+    lap('readMs');
     const readable = changed.flatMap(({ path, file }) =>
       file.content ? [{ path, content: file.content.toString('utf8') }] : [],
     );
     const fromPreparer = await preparer.prepare(readable, embedded);
+    lap('prepareMs');
     const prepared = changed.map(({ path, file }): PreparedFile =>
       file.content
         ? fromPreparer.shift()!
@@ -355,11 +360,15 @@ export class IndexWriter {
       const computed = await this.deps.embedder.embedDocuments(missing.map((i) => rows[i]!.search_text));
       missing.forEach((row, j) => (vectors[row] = computed[j]!));
     }
+    lap('embedMs');
     await this.deps.chunkIndex.replace(
       touched,
       rows.map((row, i) => ({ ...row, vector: vectors[i]! })),
     );
+    lap('lanceMs');
     await this.deps.catalog.apply({ indexed, rejected, removed });
+    lap('catalogMs');
+    this.deps.log.debug('indexed a batch', { paths: paths.length, rows: rows.length, ...phases });
 
     for (const d of [...indexed, ...rejected]) {
       this.states.set(d.path, { blob: d.blob, size: d.size, mtimeMs: d.mtimeMs });

@@ -1,17 +1,20 @@
 /**
  * Save to searchable: with the daemon serving the full index, a note is saved with a word found
  * nowhere else (a nonce), and search is polled for it every few milliseconds until an answer's
- * text contains it. Saves alternate between a new note and an edit of an existing one (which
- * replaces all of its chunks), ~100 ms apart, as a person typing and saving would.
+ * text contains it; the time runs until that search was sent. Saves alternate between a new note and an edit of an existing one (which
+ * replaces all of its chunks), ~100 ms apart, as a person typing and saving would. After each
+ * save the floor (saveFloor.ts) is measured once in this process, so that the two see the same
+ * machine load and Keel's figures can be read as ratios to it.
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MemorySearchRequest } from '@keel/schemas';
 import type { SocketClient } from '../../../daemon/src/rpc/socketClient';
 import { sleep } from '../daemonProcess';
-import { summarize, type Summary } from '../stats';
+import { percentile, round, summarize, type Summary } from '../stats';
 import type { NoteEntry } from '../workload/generate';
 import { Random } from '../workload/random';
+import { SaveFloor } from './saveFloor';
 
 export interface SaveResult {
   saves: number;
@@ -26,6 +29,12 @@ export interface SaveResult {
   polls: number;
   /** Every save in order, to see where the slow ones fall (periodic upkeep shows as a pattern). */
   series: { edit: boolean; ms: number }[];
+  /** The floor (event + read + embed + one LanceDB add), measured after each save. */
+  floor: Summary;
+  /** Keel's figure over the floor's: p50 over p50, p99 over p99. */
+  floorRatio: { p50: number; p99: number };
+  /** Each save over the floor measured right after it: the median, and the 10th-90th percentiles. */
+  pairedRatio: { median: number; p10: number; p90: number };
 }
 
 export interface SaveOptions {
@@ -36,6 +45,8 @@ export interface SaveOptions {
   pollMs?: number;
   spacingMs?: number;
   timeoutMs?: number;
+  /** A scratch folder for the floor's note and table (created, then removed). */
+  floorDir: string;
 }
 
 /** Three saves in a row never found: the rest would only add their timeouts to the run. */
@@ -50,33 +61,54 @@ export async function measureSaveToSearchable(
   const latencies: { edit: boolean; ms: number }[] = [];
   let timeouts = 0;
   let polls = 0;
+  const floors: number[] = [];
   await mkdir(join(options.workspace, 'memory', 'inbox'), { recursive: true });
-  for (let i = 0; i < options.saves && consecutiveTimeouts < GIVE_UP_AFTER_TIMEOUTS; i++) {
-    const nonce = `keelnonce${i}${random.int(0, 36 ** 5).toString(36)}`;
-    const edit = i % 2 === 1;
-    const started = performance.now();
-    if (edit) {
-      const entry = random.pick(options.entries);
-      await appendFile(join(options.workspace, entry.path), `\nUpdate: talked about ${nonce} today.\n`);
-    } else {
-      await writeFile(join(options.workspace, 'memory', 'inbox', `save-${i}.md`), newNote(nonce, i));
+  const floor = await SaveFloor.open(options.floorDir);
+  try {
+    for (let i = 0; i < options.saves && consecutiveTimeouts < GIVE_UP_AFTER_TIMEOUTS; i++) {
+      const nonce = `keelnonce${i}${random.int(0, 36 ** 5).toString(36)}`;
+      const edit = i % 2 === 1;
+      const started = performance.now();
+      if (edit) {
+        const entry = random.pick(options.entries);
+        await appendFile(join(options.workspace, entry.path), `\nUpdate: talked about ${nonce} today.\n`);
+      } else {
+        await writeFile(join(options.workspace, 'memory', 'inbox', `save-${i}.md`), newNote(nonce, i));
+      }
+      const found = await pollUntilFound(client, nonce, started, options);
+      polls += found.polls;
+      if (!found.ok) timeouts++;
+      consecutiveTimeouts = found.ok ? 0 : consecutiveTimeouts + 1;
+      latencies.push({ edit, ms: found.ms });
+      await sleep(options.spacingMs ?? 100);
+      floors.push(await floor.measure(`floor-${i}.md`, newNote(nonce, i)));
+      await sleep(options.spacingMs ?? 100);
     }
-    const found = await pollUntilFound(client, nonce, started, options);
-    polls += found.polls;
-    if (!found.ok) timeouts++;
-    consecutiveTimeouts = found.ok ? 0 : consecutiveTimeouts + 1;
-    latencies.push({ edit, ms: found.ms });
-    await sleep(options.spacingMs ?? 100);
+  } finally {
+    await floor.close();
   }
+  const latency = summarize(latencies.map((l) => l.ms));
+  const floorSummary = summarize(floors);
+  const paired = latencies.map((l, i) => l.ms / floors[i]!).sort((a, b) => a - b);
   return {
     saves: latencies.length,
-    latency: summarize(latencies.map((l) => l.ms)),
+    latency,
     newNotes: summarize(latencies.filter((l) => !l.edit).map((l) => l.ms)),
     edits: summarize(latencies.filter((l) => l.edit).map((l) => l.ms)),
     timeouts,
     skipped: options.saves - latencies.length,
     polls,
     series: latencies.map((l) => ({ edit: l.edit, ms: Math.round(l.ms) })),
+    floor: floorSummary,
+    floorRatio: {
+      p50: round(latency.p50Ms / floorSummary.p50Ms),
+      p99: round(latency.p99Ms / floorSummary.p99Ms),
+    },
+    pairedRatio: {
+      median: round(percentile(paired, 50)),
+      p10: round(percentile(paired, 10)),
+      p90: round(percentile(paired, 90)),
+    },
   };
 }
 
@@ -90,9 +122,14 @@ async function pollUntilFound(
   let polls = 0;
   for (;;) {
     polls++;
-    const answer = await client.request(MemorySearchRequest, { query: nonce, k: 10 });
+    const sent = performance.now();
+    // Full-text only, as the concurrency phase polls: a hybrid search takes several times as long,
+    // and the time between two polls is this figure's resolution.
+    const answer = await client.request(MemorySearchRequest, { query: nonce, k: 10, mode: 'text' });
     const now = performance.now();
-    if (answer.results.some((r) => r.text.includes(nonce))) return { ok: true, ms: now - started, polls };
+    // Until the search that found it was sent (it was in the index when that search ran), as the
+    // concurrency phase counts: the search's own time is the search figures' business.
+    if (answer.results.some((r) => r.text.includes(nonce))) return { ok: true, ms: sent - started, polls };
     if (now > deadline) return { ok: false, ms: now - started, polls };
     await sleep(options.pollMs ?? 5);
   }

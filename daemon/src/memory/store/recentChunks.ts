@@ -18,6 +18,7 @@ import type * as lancedb from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import { type ChunkRow } from './chunkIndex';
 import { lance } from './lanceModules';
+import { RecentInMemory } from './recentInMemory';
 
 export const RECENT_TABLE = 'chunks_recent';
 /** A deleted path: hides the main table's rows of it until the next fold. */
@@ -30,9 +31,13 @@ export type RecentRow = ChunkRow & { seq: number };
 export class RecentChunks {
   private seq = 0;
   private writesSinceCompaction = 0;
+  /** The compaction running in the background (write()), if any. */
+  private compacting: Promise<void> | null = null;
   private hasFtsIndex = false;
   /** Paths that have rows (or a tombstone) here: the seq of their newest write, and its chunks. */
   private held = new Map<string, { seq: number; chunks: number }>();
+  /** The same chunks in memory, where unfiltered searches read them (recentInMemory.ts). */
+  private readonly memory = new RecentInMemory();
 
   private constructor(
     private readonly table: lancedb.Table,
@@ -85,6 +90,15 @@ export class RecentChunks {
       if (Number(row.chunk) !== TOMBSTONE_CHUNK) held.chunks++;
       this.held.set(path, held);
     }
+    this.memory.clear();
+    if (this.held.size > 0) {
+      const full = (await this.table.query().where(`chunk >= 0`).toArray()) as Record<string, unknown>[];
+      const current = full.filter((row) => Number(row.seq) === newest.get(String(row.path)));
+      this.memory.put(
+        [],
+        current.map((row) => ({ ...toChunkRow(row), seq: Number(row.seq) })),
+      );
+    }
   }
 
   /** Paths whose newest rows (or deletion) are here, not in the main table. */
@@ -114,17 +128,39 @@ export class RecentChunks {
     for (const row of rows) chunks.set(row.path, (chunks.get(row.path) ?? 0) + 1);
     const added: RecentRow[] = rows.map((row) => ({ ...row, seq }));
     for (const [path, count] of chunks) if (count === 0) added.push(tombstone(path, seq, this.dimensions));
+    // An append commits beside a compaction (it rewrites only the fragments it started with).
     if (added.length > 0) await this.table.add(added as unknown as Record<string, unknown>[]);
+    this.memory.put(
+      chunks.keys(),
+      rows.map((row) => ({ ...row, seq })),
+    );
     const replaced = [...chunks.keys()].filter((p) => this.held.has(p));
+    // A delete does not: LanceDB abandons the compaction it preempts.
+    if (replaced.length > 0) await this.compacted();
     for (const part of slices(replaced, 500)) {
       await this.table.delete(`seq < ${seq} AND path IN (${part.map(sqlString).join(', ')})`);
     }
     for (const [path, count] of chunks) this.held.set(path, { seq, chunks: count });
     if (!this.hasFtsIndex && this.rows > 0) {
+      await this.compacted();
       await this.table.createIndex('search_text', { config: lance().lancedb.Index.fts(this.ftsOptions) });
       this.hasFtsIndex = true;
     }
-    if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES) await this.compact();
+    if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES && !this.compacting) {
+      // In the background: a compaction takes 50-400 ms on a busy machine, and the next save
+      // should not wait for it (the writes it compacts are already searchable).
+      const run = this.compact().catch(() => {
+        // Left for the next write to retry; a damaged table fails its next search or write,
+        // which the index's health check reports and repairs.
+        this.writesSinceCompaction = COMPACT_EVERY_WRITES;
+      });
+      this.compacting = run.finally(() => (this.compacting = null));
+    }
+  }
+
+  /** Resolves once no compaction runs in the background. */
+  async compacted(): Promise<void> {
+    await this.compacting;
   }
 
   /** Every row (with its vector) up to now, for a fold into the main table. */
@@ -141,8 +177,10 @@ export class RecentChunks {
 
   /** Removes what a fold moved into the main table (rows written up to `upTo`). */
   async forget(upTo: number): Promise<void> {
+    await this.compacted();
     await this.table.delete(`seq <= ${upTo}`);
     for (const [path, held] of this.held) if (held.seq <= upTo) this.held.delete(path);
+    this.memory.forget(upTo);
     await this.compact();
   }
 
@@ -159,7 +197,8 @@ export class RecentChunks {
     columns: string[],
   ): Promise<Record<string, unknown>[]> {
     if (this.held.size === 0) return [];
-    const filter = where ? `(${where}) AND chunk >= 0` : 'chunk >= 0';
+    if (where === null) return this.memory.vectorSearch(vector, limit, columns);
+    const filter = `(${where}) AND chunk >= 0`;
     return (await this.table
       .vectorSearch(vector)
       .distanceType('dot')
@@ -169,17 +208,20 @@ export class RecentChunks {
       .toArray()) as Record<string, unknown>[];
   }
 
+  /** Unfiltered searches read the chunks in memory; filtered ones ask LanceDB (SQL filters). */
   async textSearch(
-    query: lancedb.MatchQuery,
+    text: string,
     limit: number,
     where: string | null,
     columns: string[],
   ): Promise<Record<string, unknown>[]> {
-    if (this.held.size === 0 || !this.hasFtsIndex) return [];
-    const filter = where ? `(${where}) AND chunk >= 0` : 'chunk >= 0';
+    if (this.held.size === 0) return [];
+    if (where === null) return this.memory.textSearch(text, limit, columns);
+    if (!this.hasFtsIndex) return [];
+    const filter = `(${where}) AND chunk >= 0`;
     return (await this.table
       .query()
-      .fullTextSearch(query)
+      .fullTextSearch(new (lance().lancedb.MatchQuery)(text, 'search_text'))
       .where(filter)
       .limit(limit)
       .select([...columns, 'seq', '_score'])
