@@ -476,8 +476,7 @@ export class Conductor {
       this.sealer,
       this.redact,
     );
-    await journal.append(record);
-    this.traces.record(request.id, journal.records.at(-1)!);
+    this.traces.record(request.id, await journal.append(record));
     this.finished.delete(request.id);
     this.options.log.info('a run was taken over', { run: request.id, from: record.fromStep });
     return this.enqueue(request.id, journal, started.runbookFile ? runbook : null, runbook.steps.length);
@@ -601,8 +600,7 @@ export class Conductor {
     const done = new Promise<RunSummary>((r) => (resolve = r));
     const started = journal.records[0] as RecordOf<'run'>;
     const history = new RunHistory(journal.records, 'live', async (record) => {
-      await journal.append(record);
-      this.traces.record(id, journal.records.at(-1)!);
+      this.traces.record(id, await journal.append(record));
       // A run waiting for the operator may wait long: its cassette so far is written now.
       if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, journal);
       // Watchers see the run move record by record.
