@@ -52,9 +52,11 @@ export class Recovery {
   async load(): Promise<void> {
     const { host } = this;
     const counts = await host.traces.rowCounts();
+    const journaled: string[] = [];
     for (const id of await journalIds(host.runsDir)) {
       const records = await this.read(id);
       if (!records) continue;
+      journaled.push(id);
       const run = records[0] as RecordOf<'run'>;
       const held = counts.get(id);
       const modelCalls = records.filter((r) => r.type === 'modelCall').length;
@@ -80,6 +82,8 @@ export class Recovery {
       }
       await this.resume(id, records);
     }
+    // The store shows what the journals say and nothing else: a run no journal backs is dropped.
+    host.traces.keepOnly(journaled);
   }
 
   /** The workspace is trusted now: the runs that waited for it are taken up. */

@@ -33,6 +33,8 @@ export class TraceBatch {
   private modelCalls: DuckDBValue[][] = [];
   private readonly runs = new Map<string, RunSummary>();
   private readonly approvals = new Map<string, Proposal>();
+  /** Every run with a journal, at start-up: rows of any other run are deleted (see keepOnly). */
+  private kept: readonly string[] | null = null;
   /** Journal records and summaries taken in, to bound the batch. */
   size = 0;
 
@@ -82,6 +84,15 @@ export class TraceBatch {
     for (const record of records) this.record(runId, record);
   }
 
+  /**
+   * The store holds rows of these runs only: a row no journal backs (planted in the file, or left
+   * by a journal since deleted or quarantined) is deleted before this batch's rows are written.
+   */
+  keepOnly(runIds: readonly string[]): void {
+    this.size++;
+    this.kept = runIds;
+  }
+
   saveRun(summary: RunSummary): void {
     this.size++;
     this.runs.set(summary.id, summary);
@@ -109,6 +120,7 @@ export class TraceBatch {
   }
 
   private async writeRows(db: DuckDBConnection): Promise<void> {
+    if (this.kept) await prune(db, this.kept);
     const reloaded = [...this.reloads];
     for (const table of ['steps', 'model_calls']) {
       await each(
@@ -172,6 +184,21 @@ export class TraceBatch {
       '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::TIMESTAMPTZ, $7::TIMESTAMPTZ)',
     );
   }
+}
+
+/** Deletes the rows of every run not in `kept`. */
+async function prune(db: DuckDBConnection, kept: readonly string[]): Promise<void> {
+  await db.run('CREATE TEMP TABLE IF NOT EXISTS kept_runs (id VARCHAR)');
+  await db.run('DELETE FROM kept_runs');
+  await each(
+    db,
+    'INSERT INTO kept_runs VALUES',
+    kept.map((id) => [id]),
+    '($1::VARCHAR)',
+  );
+  await db.run('DELETE FROM runs WHERE id NOT IN (SELECT id FROM kept_runs)');
+  for (const table of ['steps', 'model_calls'])
+    await db.run(`DELETE FROM ${table} WHERE run_id NOT IN (SELECT id FROM kept_runs)`);
 }
 
 /**

@@ -194,6 +194,13 @@ export class TraceStore {
     this.written();
   }
 
+  /** After start-up read every journal: rows of runs with no journal are deleted. */
+  keepOnly(runIds: readonly string[]): void {
+    if (this.closed) return;
+    this.batch.keepOnly(runIds);
+    this.written();
+  }
+
   /**
    * How many step and model call rows the store holds for each run: a batch a crash cut off
    * leaves a run behind its journal, and start-up reloads it.
