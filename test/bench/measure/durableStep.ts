@@ -235,7 +235,7 @@ class LangGraphWorkflow {
   static open(file: string, baseUrl: string, fullSync: boolean): LangGraphWorkflow {
     const saver = SqliteSaver.fromConnString(file);
     // As shipped: WAL with synchronous=NORMAL (no fsync at commit); FULL syncs the WAL at each commit.
-    if (fullSync) sqlite(saver).pragma('synchronous = FULL');
+    if (fullSync) saver.db.pragma('synchronous = FULL');
     const model = new OpenAI({ baseURL: baseUrl, apiKey: 'bench', maxRetries: 0 });
     const State = Annotation.Root({
       text: Annotation<string>({ reducer: (_old, next) => next, default: () => '' }),
@@ -262,13 +262,8 @@ class LangGraphWorkflow {
   }
 
   close(): void {
-    sqlite(this.saver).close();
+    this.saver.db.close();
   }
-}
-
-/** The saver's better-sqlite3 connection (its types are not installed; these two calls are all we use). */
-function sqlite(saver: SqliteSaver): { pragma(sql: string): unknown; close(): void } {
-  return saver.db;
 }
 
 interface LooseGraph {
