@@ -284,6 +284,9 @@ export class Conductor {
 
   async metrics(span: { since?: string | undefined; until?: string | undefined }): Promise<MetricsReport> {
     await this.listRunbooks().catch(() => undefined);
+    // Runs under way as `keel show` has them now (an end journaled a moment ago included), not as
+    // their last published change left them.
+    for (const id of this.queue.active.keys()) this.traces.saveRun(this.summaryOfActive(id));
     try {
       return await metricsReport(this.traces, (runbook) => this.roles.get(runbook) ?? null, span);
     } catch (error) {

@@ -12,7 +12,7 @@ import type { JournalRecord } from './journalRecords';
 import { TraceBatch } from './traceBatch';
 
 /** How long a trace row waits for others to share its transaction (a run's steps, several runs). */
-const FLUSH_MS = 100;
+const FLUSH_MS = 1_000;
 /** Records and summaries a batch takes before it is written at once: what a stop drains is bounded. */
 const MAX_BATCH = 2_000;
 
