@@ -53,7 +53,7 @@ import { summarize, traceOf } from './runTrace';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { warmTemplates } from './templates';
 import { CheckpointDesk, type CheckpointAnswer } from './checkpoints';
-import { planTakeover, type TakeoverRequest } from './takeover';
+import { currentEnd, planTakeover, type TakeoverRequest } from './takeover';
 import { TraceStore } from './traceStore';
 
 export interface ConductorOptions {
@@ -438,6 +438,15 @@ export class Conductor {
     return active.done;
   }
 
+  /**
+   * Waits for a run whose end is journaled (and shown) to finish ending: its journal closed, its
+   * cassette written, its slot given back. A run under way is left as it is.
+   */
+  private async ended(id: string): Promise<void> {
+    const active = this.queue.active.get(id);
+    if (active && currentEnd(active.journal.records)) await active.done;
+  }
+
   /** Cancels the child runs still under way of a run that was cancelled or has ended. */
   private async cancelChildren(parentId: string): Promise<void> {
     const children = [...this.queue.active.entries()].filter(
@@ -467,6 +476,7 @@ export class Conductor {
   }
 
   private async takeOverNow(request: TakeoverRequest): Promise<RunSummary> {
+    await this.ended(request.id);
     const summary = await this.summary(request.id);
     const records = await this.records(request.id);
     const started = records[0] as RecordOf<'run'>;
@@ -514,6 +524,7 @@ export class Conductor {
     id: string,
     which: 'recorded' | 'current' = 'recorded',
   ): Promise<ReplayResult & { id: string }> {
+    await this.ended(id);
     if (this.queue.active.has(id))
       throw new ConductorRequestError(`run "${id}" has not finished; replay it when it has`);
     await this.summary(id);

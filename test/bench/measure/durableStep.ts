@@ -59,12 +59,15 @@ export interface DurableStepResult {
   stop: { afterRuns: number; ms: number; killed: boolean; runsMs: number } | null;
 }
 
+/** Each step's prompt carries the step before's answer, as each LangGraph node does with the state. */
 const RUNBOOK = `apiVersion: keel/v1
 name: ten
 role: Benchmark
 description: Ten no-op model steps.
+inputs:
+  topic: { type: string, default: renewals }
 steps:
-${Array.from({ length: STEPS }, (_, i) => `  - { id: s${i}, type: llm, prompt: "Step ${i}." }`).join('\n')}
+${Array.from({ length: STEPS }, (_, i) => `  - { id: s${i}, type: llm, prompt: "Step ${i}. {{ ${i === 0 ? 'inputs.topic' : `steps.s${i - 1}.output`} }}" }`).join('\n')}
 `;
 
 type Contender = 'keel' | 'langgraph' | 'langgraphFull' | 'fsyncFloor';
