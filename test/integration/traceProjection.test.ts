@@ -16,8 +16,16 @@ import {
   RunGetRequest,
   RunStartRequest,
   RunsListRequest,
+  type MetricsReport,
   type RunSummary,
 } from '@keel/schemas';
+import {
+  agentRows,
+  latencySeries,
+  localDay,
+  rateSeries,
+  spendSeries,
+} from '../../extension/src/dashboard/dashboardModel';
 import { describeTrace } from '../../daemon/src/cli/runFormat';
 import { journalIds, journalPath, readJournal } from '../../daemon/src/conductor/journal';
 import { summarize } from '../../daemon/src/conductor/runTrace';
@@ -101,16 +109,28 @@ async function figures(): Promise<unknown> {
     shown.push({ trace, text: describeTrace(trace) });
   }
   const conductor = await daemon!.conductor.get();
+  const report = await client.request(MetricsReportRequest, SPAN);
   return {
     runs: [...runs].sort((a, b) => a.id.localeCompare(b.id)),
     shown,
-    report: await client.request(MetricsReportRequest, SPAN),
+    report,
+    dashboard: dashboard(report),
     modelCalls: await conductor.modelCalls(),
   };
 }
 
+/** The Dashboard's figures, as the extension draws them from the report. */
+function dashboard(report: MetricsReport): unknown {
+  return {
+    rows: agentRows(report.agents),
+    spend: spendSeries(report.spendByDay, localDay(new Date())),
+    rates: rateSeries(report.agents),
+    latency: latencySeries(report.agents),
+  };
+}
+
 /** The report and model calls as the store before this one gives them, fed the same journals. */
-async function legacyFigures(): Promise<{ report: unknown; modelCalls: unknown }> {
+async function legacyFigures(): Promise<{ report: MetricsReport; modelCalls: unknown }> {
   const legacy = await LegacyTraceStore.open(join(dirs.runtime, 'legacy.duckdb'), () => undefined);
   const sealer = new StateSeal(dirs.workspace);
   const runsDir = join(dirs.workspace, '.keel', 'runs');
@@ -184,11 +204,12 @@ it('gives the figures the store before it gave, live, after a restart, rebuilt, 
     await until(run.id, (r) => r.endedAt !== null);
   }
 
-  const live = (await figures()) as { report: { agents: unknown[] }; modelCalls: unknown[] };
+  const live = (await figures()) as { report: MetricsReport; dashboard: unknown; modelCalls: unknown[] };
   expect(live.report.agents).toHaveLength(2);
   expect(live.modelCalls.length).toBeGreaterThanOrEqual(8);
   const legacy = await legacyFigures();
   expect(live.report).toEqual(legacy.report);
+  expect(live.dashboard).toEqual(dashboard(legacy.report));
   expect(live.modelCalls).toEqual(legacy.modelCalls);
 
   await stop();
