@@ -90,6 +90,9 @@ export class Journal {
   private synced = 0;
   /** The fdatasync under way, which every append waiting for durability shares. */
   private syncing: Promise<void> | null = null;
+  /** Lines written but not yet in `records`, and the last synced line whose append is done. */
+  private readonly held: { line: number; stored: JournalRecord; deferred: boolean }[] = [];
+  private shown = 0;
 
   /**
    * Writes the record; appends made at the same time land in call order, each sealed to the one
@@ -103,8 +106,21 @@ export class Journal {
       await this.syncedTo(line);
       // Written after the end is on disk: the list never names a run whose end could be lost.
       if (record.type === 'runEnd') await recordEnded(this.sealer.workspace, runIdOf(this.path));
+      this.shown = Math.max(this.shown, line);
+      this.release();
       return stored;
     });
+  }
+
+  /**
+   * Moves written lines into `records`, in file order: a synced record once its append is done
+   * (what the run shows, a run's end above all, is on disk and settled), a deferred one at once
+   * unless a synced line before it still waits.
+   */
+  private release(): void {
+    while (this.held.length > 0 && (this.held[0]!.line <= this.shown || this.held[0]!.deferred)) {
+      this.records.push(this.held.shift()!.stored);
+    }
   }
 
   private async write(record: JournalRecord): Promise<{ stored: JournalRecord; line: number }> {
@@ -116,8 +132,10 @@ export class Journal {
     this.lastSeal = seal;
     // What is kept in memory is what is in the file: traces, DuckDB and cassettes read these, redacted.
     const stored = JournalRecord.parse(JSON.parse(body));
-    this.records.push(stored);
-    return { stored, line: ++this.written };
+    const line = ++this.written;
+    this.held.push({ line, stored, deferred: DEFERRED.has(record.type) });
+    this.release();
+    return { stored, line };
   }
 
   /** Resolves once line `line` is on disk: one fdatasync serves every append waiting at the time. */
