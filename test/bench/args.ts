@@ -17,6 +17,11 @@ export interface BenchOptions {
   skipConcurrency: boolean;
   /** Runs of the 5-step runbook for the conductor's figures. */
   conductorRuns: number;
+  /** The durable step beside LangGraph: interleaved rounds, runs per contender per round. */
+  durableRounds: number;
+  durableRuns: number;
+  /** Runs the daemon makes before its stop is timed (0: skip). */
+  stopAfterRuns: number;
   queries: number;
   saves: number;
   /** Exit 1 when a target is missed (by default the benchmark only measures and reports). */
@@ -46,6 +51,11 @@ export const USAGE = `Usage: npm run bench -- [options]
   --concurrency-seconds N concurrency: seconds searching idle, then as long under saves (default 15)
   --skip-concurrency      skip the concurrency phase
   --conductor-runs N      runs of the 5-step runbook for the conductor figures (default 200)
+  --durable-rounds N      durable step: interleaved rounds of Keel, LangGraph and the fsync floor
+                          (default 5)
+  --durable-runs N        durable step: 10-step runs per contender per round (default 20)
+  --stop-after-runs N     durable step: runs the daemon makes before its stop is timed (default
+                          5000; 0 skips it)
   --strict                exit 1 if a target is missed (default: report only, exit 0)
   --keep                  keep the run's workspaces and daemon logs
   --daemon-node-args=S    node flags for the daemons (e.g. ="--cpu-prof --cpu-prof-dir=DIR")
@@ -69,6 +79,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'concurrency-seconds': { type: 'string', default: '15' },
       'skip-concurrency': { type: 'boolean', default: false },
       'conductor-runs': { type: 'string', default: '200' },
+      'durable-rounds': { type: 'string', default: '5' },
+      'durable-runs': { type: 'string', default: '20' },
+      'stop-after-runs': { type: 'string', default: '5000' },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'daemon-node-args': { type: 'string', default: '' },
@@ -92,6 +105,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     concurrencySeconds: positiveInt('--concurrency-seconds', values['concurrency-seconds']),
     skipConcurrency: values['skip-concurrency'],
     conductorRuns: positiveInt('--conductor-runs', values['conductor-runs']),
+    durableRounds: positiveInt('--durable-rounds', values['durable-rounds']),
+    durableRuns: positiveInt('--durable-runs', values['durable-runs']),
+    stopAfterRuns: positiveInt('--stop-after-runs', values['stop-after-runs'], 0),
     queries: positiveInt('--queries', values.queries),
     saves: positiveInt('--saves', values.saves),
     strict: values.strict,

@@ -5,6 +5,7 @@
 import { cpus, totalmem } from 'node:os';
 import type { ColdIndexResult } from './measure/coldIndex';
 import type { ConcurrencyResult, LoadFigures } from './measure/concurrency';
+import { durableSection, durableTargets } from './durableReport';
 import type { ConductorResult } from './measure/conductor';
 import type { FirstStepResult } from './measure/firstStep';
 import type { IndexFloorRatio } from './measure/indexFloor';
@@ -157,6 +158,7 @@ export function loadRows(load: Record<string, PhaseLoad>): string[] {
 export function conductorTargets(conductor: ConductorResult): Target[] {
   const p50 = conductor.stepOverhead.p50Ms;
   return [
+    ...(conductor.durable ? durableTargets(conductor.durable) : []),
     {
       name: 'conductor overhead per step p50',
       value: p50,
@@ -181,6 +183,7 @@ export function conductorSection(conductor: ConductorResult): string[] {
     `  conductor + HTTP model, runs/s           ${n(conductor.runsPerSecondSequential)} one at a time, ${n(conductor.runsPerSecondConcurrent)} all queued   (${count(w.conductorRuns)} runs each)`,
     `  hand-off to a child run, p50            ${n(conductor.handoff.parentAndChildMs, 1)} ms parent + child vs ${n(conductor.handoff.childRunMs, 1)} ms the child alone: +${n(conductor.handoff.overheadMs, 1)} ms   (x${n(conductor.handoff.parentAndChildMs / conductor.handoff.childRunMs, 2)})`,
     '',
+    ...(conductor.durable ? durableSection(conductor.durable) : []),
   ];
 }
 

@@ -20,6 +20,7 @@ import {
 } from './measure/indexFloor';
 import { measureConcurrency, type ConcurrencyResult } from './measure/concurrency';
 import { measureConductor, type ConductorResult } from './measure/conductor';
+import { measureDurableStep } from './measure/durableStep';
 import { measureRestart, type RestartResult } from './measure/restart';
 import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
 import { measureSearch, type SearchResult } from './measure/search';
@@ -75,9 +76,7 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const conductor =
-    options.only === 'memory' || options.only === 'concurrency'
-      ? null
-      : await runConductor(options.conductorRuns);
+    options.only === 'memory' || options.only === 'concurrency' ? null : await runConductor(options);
   if (options.only === 'conductor') return reportConductor(options, conductor!);
   const workload = await prepare('main', () =>
     loadOrGenerate({ seed: options.seed, chunks: options.chunks }),
@@ -117,9 +116,22 @@ async function main(): Promise<number> {
   }
 }
 
-async function runConductor(runs: number): Promise<ConductorResult> {
+async function runConductor(options: BenchOptions): Promise<ConductorResult> {
+  const runs = options.conductorRuns;
   process.stderr.write(`Conductor: ${runs} runs of a 5-step runbook...\n`);
-  return measureConductor({ executorRuns: runs, conductorRuns: Math.max(10, Math.round(runs / 2)) });
+  const conductor = await measureConductor({
+    executorRuns: runs,
+    conductorRuns: Math.max(10, Math.round(runs / 2)),
+  });
+  process.stderr.write(
+    `Durable step: ${options.durableRounds} rounds of Keel (over the socket), LangGraph + SqliteSaver, the fsync floor...\n`,
+  );
+  const durable = await measureDurableStep({
+    rounds: options.durableRounds,
+    runsPerRound: options.durableRuns,
+    stopAfterRuns: options.stopAfterRuns,
+  });
+  return { ...conductor, durable };
 }
 
 /** `--only conductor`: the conductor's table, target and JSON, without the memory workloads. */

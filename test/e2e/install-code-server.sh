@@ -13,6 +13,9 @@ APT_PACKAGES=(libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep chro
 # The email connector's tests start their own Dovecot and Postfix (test/helpers/mailServers.ts)
 # with their own config files; the system services of these packages are never started.
 APT_PACKAGES+=(dovecot-imapd dovecot-lmtpd postfix)
+# The bench's LangGraph peer (SqliteSaver) uses better-sqlite3, which builds from source when no
+# prebuilt binary can be fetched.
+APT_PACKAGES+=(python3 make g++)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CS_DIR="${SCRIPT_DIR}/.code-server"

@@ -53,7 +53,7 @@ import { summarize, traceOf } from './runTrace';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { warmTemplates } from './templates';
 import { CheckpointDesk, type CheckpointAnswer } from './checkpoints';
-import { planTakeover, type TakeoverRequest } from './takeover';
+import { currentEnd, planTakeover, type TakeoverRequest } from './takeover';
 import { TraceStore } from './traceStore';
 
 export interface ConductorOptions {
@@ -284,6 +284,9 @@ export class Conductor {
 
   async metrics(span: { since?: string | undefined; until?: string | undefined }): Promise<MetricsReport> {
     await this.listRunbooks().catch(() => undefined);
+    // Runs under way as `keel show` has them now (an end journaled a moment ago included), not as
+    // their last published change left them.
+    for (const id of this.queue.active.keys()) this.traces.saveRun(this.summaryOfActive(id));
     try {
       return await metricsReport(this.traces, (runbook) => this.roles.get(runbook) ?? null, span);
     } catch (error) {
@@ -435,6 +438,15 @@ export class Conductor {
     return active.done;
   }
 
+  /**
+   * Waits for a run whose end is journaled (and shown) to finish ending: its journal closed, its
+   * cassette written, its slot given back. A run under way is left as it is.
+   */
+  private async ended(id: string): Promise<void> {
+    const active = this.queue.active.get(id);
+    if (active && currentEnd(active.journal.records)) await active.done;
+  }
+
   /** Cancels the child runs still under way of a run that was cancelled or has ended. */
   private async cancelChildren(parentId: string): Promise<void> {
     const children = [...this.queue.active.entries()].filter(
@@ -464,6 +476,7 @@ export class Conductor {
   }
 
   private async takeOverNow(request: TakeoverRequest): Promise<RunSummary> {
+    await this.ended(request.id);
     const summary = await this.summary(request.id);
     const records = await this.records(request.id);
     const started = records[0] as RecordOf<'run'>;
@@ -476,8 +489,7 @@ export class Conductor {
       this.sealer,
       this.redact,
     );
-    await journal.append(record);
-    this.traces.record(request.id, journal.records.at(-1)!);
+    this.traces.record(request.id, await journal.append(record));
     this.finished.delete(request.id);
     this.options.log.info('a run was taken over', { run: request.id, from: record.fromStep });
     return this.enqueue(request.id, journal, started.runbookFile ? runbook : null, runbook.steps.length);
@@ -512,6 +524,7 @@ export class Conductor {
     id: string,
     which: 'recorded' | 'current' = 'recorded',
   ): Promise<ReplayResult & { id: string }> {
+    await this.ended(id);
     if (this.queue.active.has(id))
       throw new ConductorRequestError(`run "${id}" has not finished; replay it when it has`);
     await this.summary(id);
@@ -601,8 +614,7 @@ export class Conductor {
     const done = new Promise<RunSummary>((r) => (resolve = r));
     const started = journal.records[0] as RecordOf<'run'>;
     const history = new RunHistory(journal.records, 'live', async (record) => {
-      await journal.append(record);
-      this.traces.record(id, journal.records.at(-1)!);
+      this.traces.record(id, await journal.append(record));
       // A run waiting for the operator may wait long: its cassette so far is written now.
       if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, journal);
       // Watchers see the run move record by record.

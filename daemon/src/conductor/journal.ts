@@ -1,7 +1,9 @@
 /**
- * A run's append-only journal: `.keel/runs/<id>.jsonl`, one record per line, each written and
- * fsync'd before the conductor goes on, so what the journal says happened did happen. A process
- * killed mid-write leaves at most a torn last line, which reading drops. Every line ends with a
+ * A run's append-only journal: `.keel/runs/<id>.jsonl`, one record per line, written before the
+ * conductor goes on, so what the journal says happened did happen. A process killed mid-write
+ * leaves at most a torn last line, which reading drops. Durability is a group commit: every record
+ * but a step's start and a model call is fdatasync'd before its append resolves, and one fdatasync
+ * covers every line written before it (see DEFERRED). Every line ends with a
  * seal chained to the line before and bound to the run id (runtime/stateKey): a forged journal,
  * an edited line or a journal copied under another run id does not read.
  */
@@ -13,6 +15,15 @@ import { readStateFile, type StateSeal } from '../runtime/stateKey';
 import { JournalRecord, type RecordOf } from './journalRecords';
 
 export class JournalCorruptError extends Error {}
+
+/**
+ * Records written without their own fdatasync: the next synced record (a step's end, an action's
+ * intent, a proposal's `waiting`, the run's end) makes them durable with it. Losing them in a power
+ * cut only repeats work (the step starts again, the model is asked again); every record that comes
+ * before something outside the run happens, or that ends a step, is synced. A process killed
+ * without a power cut loses nothing written: the kernel has the lines.
+ */
+const DEFERRED: ReadonlySet<JournalRecord['type']> = new Set(['stepStart', 'modelCall']);
 
 /** A journal Keel did not write as it is: never resumed, replayed or listed. */
 export class JournalForgedError extends JournalCorruptError {}
@@ -73,30 +84,81 @@ export class Journal {
   redact: (text: string) => string = (text) => text;
 
   /** The append being written: records of parallel steps are written one after another. */
-  private tail: Promise<void> = Promise.resolve();
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Lines written, and lines known on disk (an fdatasync that began after them returned). */
+  private written = 0;
+  private synced = 0;
+  /** The fdatasync under way, which every append waiting for durability shares. */
+  private syncing: Promise<void> | null = null;
+  /** Lines written but not yet in `records`, and the last synced line whose append is done. */
+  private readonly held: { line: number; stored: JournalRecord; deferred: boolean }[] = [];
+  private shown = 0;
 
-  /** Writes the record durably; appends made at the same time land in call order, each sealed to the one before. */
-  append(record: JournalRecord): Promise<void> {
+  /**
+   * Writes the record; appends made at the same time land in call order, each sealed to the one
+   * before. Resolves with the record as written (redacted) once it is durable (see DEFERRED).
+   */
+  append(record: JournalRecord): Promise<JournalRecord> {
     const written = this.tail.then(() => this.write(record));
     this.tail = written.catch(() => undefined);
-    return written;
+    if (DEFERRED.has(record.type)) return written.then(({ stored }) => stored);
+    return written.then(async ({ stored, line }) => {
+      await this.syncedTo(line);
+      // Written after the end is on disk: the list never names a run whose end could be lost.
+      if (record.type === 'runEnd') await recordEnded(this.sealer.workspace, runIdOf(this.path));
+      this.shown = Math.max(this.shown, line);
+      this.release();
+      return stored;
+    });
   }
 
-  private async write(record: JournalRecord): Promise<void> {
+  /**
+   * Moves written lines into `records`, in file order: a synced record once its append is done
+   * (what the run shows, a run's end above all, is on disk and settled), a deferred one at once
+   * unless a synced line before it still waits.
+   */
+  private release(): void {
+    while (this.held.length > 0 && (this.held[0]!.line <= this.shown || this.held[0]!.deferred)) {
+      this.records.push(this.held.shift()!.stored);
+    }
+  }
+
+  private async write(record: JournalRecord): Promise<{ stored: JournalRecord; line: number }> {
     // Redacted inside each string, never in the serialised line: a secret that looks like JSON
     // (`true`, `"seal"`) cannot break the line, and an escaped one (`a"b`) is still found.
     const body = JSON.stringify(redactStrings(JournalRecord.parse(record), this.redact));
     const seal = lineSeal(this.sealer, runIdOf(this.path), this.lastSeal, body);
     await this.file.write(`${body.slice(0, -1)},"seal":"${seal}"}\n`);
-    await this.file.datasync();
     this.lastSeal = seal;
-    if (record.type === 'runEnd') await recordEnded(this.sealer.workspace, runIdOf(this.path));
-    // What is kept in memory is what is on disk: traces, DuckDB and cassettes read these, redacted.
-    this.records.push(JournalRecord.parse(JSON.parse(body)));
+    // What is kept in memory is what is in the file: traces, DuckDB and cassettes read these, redacted.
+    const stored = JournalRecord.parse(JSON.parse(body));
+    const line = ++this.written;
+    this.held.push({ line, stored, deferred: DEFERRED.has(record.type) });
+    this.release();
+    return { stored, line };
   }
 
-  close(): Promise<void> {
-    return this.file.close();
+  /** Resolves once line `line` is on disk: one fdatasync serves every append waiting at the time. */
+  private async syncedTo(line: number): Promise<void> {
+    while (this.synced < line) {
+      if (!this.syncing) {
+        const upTo = this.written;
+        this.syncing = this.file
+          .datasync()
+          .then(() => {
+            this.synced = Math.max(this.synced, upTo);
+          })
+          .finally(() => (this.syncing = null));
+      }
+      await this.syncing;
+    }
+  }
+
+  /** Closes the file, with every line written on disk first (a run stopped between two steps). */
+  async close(): Promise<void> {
+    await this.tail;
+    await this.syncedTo(this.written).catch(() => undefined);
+    await this.file.close();
   }
 }
 

@@ -51,13 +51,18 @@ export class Recovery {
   /** Reads every journal: finished runs are listed, unfinished ones resumed or kept dormant. */
   async load(): Promise<void> {
     const { host } = this;
-    const counts = await host.traces.modelCallCounts();
+    const counts = await host.traces.rowCounts();
+    const journaled: string[] = [];
     for (const id of await journalIds(host.runsDir)) {
       const records = await this.read(id);
       if (!records) continue;
+      journaled.push(id);
       const run = records[0] as RecordOf<'run'>;
+      const held = counts.get(id);
       const modelCalls = records.filter((r) => r.type === 'modelCall').length;
-      if ((counts.get(id) ?? 0) !== modelCalls) host.traces.reload(id, records);
+      const steps = records.filter((r) => r.type === 'stepStart').length;
+      if ((held?.modelCalls ?? 0) !== modelCalls || (held?.steps ?? 0) !== steps)
+        host.traces.reload(id, records);
       const runbook = await host.keptRunbook(run).catch(() => null);
       if (runbook) host.roles.set(runbook.name, runbook.role);
       const stepsTotal = runbook?.steps.length ?? 0;
@@ -77,6 +82,8 @@ export class Recovery {
       }
       await this.resume(id, records);
     }
+    // The store shows what the journals say and nothing else: a run no journal backs is dropped.
+    host.traces.keepOnly(journaled);
   }
 
   /** The workspace is trusted now: the runs that waited for it are taken up. */

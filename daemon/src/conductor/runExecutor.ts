@@ -15,7 +15,7 @@ import { evaluateCondition, renderTemplate, renderText, type Scope } from './tem
 import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, type ModelsConfig } from './models/modelGateway';
 import { effectKey, modelKey, ReplayDivergenceError, type RunHistory } from './runHistory';
-import type { ModelProvider, ToolDefinition } from './models/modelProvider';
+import type { ChatMessage, ModelProvider, ToolDefinition } from './models/modelProvider';
 import { makeHandoff, type ChildRunPort } from './handoffs';
 import { makeProposer, type ApprovalPort } from './proposals';
 import { builtInConnectors, type ConnectorPort } from '../connectors/workspaceConnectors';
@@ -255,7 +255,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
         at: now(),
       });
       const recalled = history.mode === 'replay' ? recall(step, input, history) : null;
-      const result = recalled ?? (await clock.race(runStep(step, own)));
+      const result = recalled ?? (await clock.race(runStep(step, own, input)));
       await history.append({
         type: 'stepEnd',
         stepId: step.id,
@@ -399,12 +399,13 @@ function recall(step: RunbookStep, input: unknown, history: RunHistory): StepRes
   return { output: after.output, retrieved: after.retrieved };
 }
 
-async function runStep(step: RunbookStep, runtime: StepRuntime): Promise<StepResult> {
+/** `input` is what stepInput rendered for the step: an llm step asks with it, not rendering it again. */
+async function runStep(step: RunbookStep, runtime: StepRuntime, input: unknown): Promise<StepResult> {
   switch (step.type) {
     case 'retrieve':
       return runRetrieve(step, runtime);
     case 'llm':
-      return runLlm(step, runtime);
+      return runLlm(step, runtime, [...(input as { messages: ChatMessage[] }).messages]);
     case 'agent':
       return runAgent(step, runtime);
     case 'propose':

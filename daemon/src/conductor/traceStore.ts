@@ -1,13 +1,20 @@
 /**
  * Runs, steps and model calls in DuckDB (`.keel/runs.duckdb`), for reports and metrics. The
- * journals are the source of truth: this store is filled from them as records are written, and
- * rebuilt from them at start-up when it is missing, damaged or behind.
+ * journals are the source of truth and carry the durability: this store is a projection of them,
+ * filled in batches (one transaction every FLUSH_MS, or at once past MAX_BATCH) and caught up from
+ * them at start-up when it is missing, damaged or behind. Every read sees every write made before it.
  */
 import { rm } from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Proposal, RunSummary } from '@keel/schemas';
 import { DUCKDB_LOCKED_DOWN } from '../memory/store/catalog';
 import type { JournalRecord } from './journalRecords';
+import { TraceBatch } from './traceBatch';
+
+/** How long a trace row waits for others to share its transaction (a run's steps, several runs). */
+const FLUSH_MS = 1_000;
+/** Records and summaries a batch takes before it is written at once: what a stop drains is bounded. */
+const MAX_BATCH = 2_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,27 +63,33 @@ export interface ModelCallRow {
 }
 
 export class TraceStore {
+  /** DuckDB's line: one connection must never run two statements at once (it crashes the process). */
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Rows not yet written, and the timer or queued flush that will write them. */
+  private batch = new TraceBatch();
+  private timer: NodeJS.Timeout | null = null;
+  private flushQueued = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly db: DuckDBConnection,
+    private readonly warn: (message: string) => void,
   ) {}
 
   /** Opens the store; a damaged file is deleted and created again (the journals refill it). */
   static async open(file: string, warn: (message: string) => void): Promise<TraceStore> {
     try {
-      return await TraceStore.create(file);
+      return await TraceStore.create(file, warn);
     } catch (error) {
       warn(`${file} is damaged (${(error as Error).message}); rebuilding it from the run journals`);
       await rm(file, { force: true });
       await rm(`${file}.wal`, { force: true });
-      return TraceStore.create(file);
+      return TraceStore.create(file, warn);
     }
   }
 
-  private static async create(file: string): Promise<TraceStore> {
+  private static async create(file: string, warn: (message: string) => void): Promise<TraceStore> {
     const instance = await DuckDBInstance.create(file, {
       memory_limit: '32MB',
       threads: '1',
@@ -84,52 +97,28 @@ export class TraceStore {
     });
     const db = await instance.connect();
     await db.run(SCHEMA);
-    return new TraceStore(instance, db);
+    return new TraceStore(instance, db, warn);
   }
 
-  /** Records one journal record of a run; writes are serialised and never block the run. */
+  /** Records one journal record of a run; it is written with its batch and never blocks the run. */
   record(runId: string, record: JournalRecord): void {
-    this.enqueue(() => this.apply(runId, record));
+    if (this.closed) return;
+    this.batch.record(runId, record);
+    this.written();
   }
 
-  /** Writes a run's current summary (nothing once the store is closed: DuckDB would crash). */
+  /** Records a run's current summary (nothing once the store is closed: DuckDB would crash). */
   saveRun(summary: RunSummary): void {
-    this.enqueue(async () => {
-      await this.db.run('DELETE FROM runs WHERE id = $1', [summary.id]);
-      await this.db.run(
-        'INSERT INTO runs VALUES ($1, $2, $3, $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, $6, $7, $8, $9)',
-        [
-          summary.id,
-          summary.runbook,
-          summary.status,
-          summary.startedAt,
-          summary.endedAt,
-          summary.costUsd,
-          summary.tokens,
-          summary.stepsDone,
-          summary.error,
-        ],
-      );
-    });
+    if (this.closed) return;
+    this.batch.saveRun(summary);
+    this.written();
   }
 
-  /** Writes a proposal's current state (for rework rates). */
+  /** Records a proposal's current state (for rework rates). */
   saveApproval(proposal: Proposal): void {
-    this.enqueue(async () => {
-      await this.db.run('DELETE FROM approvals WHERE id = $1', [proposal.id]);
-      await this.db.run(
-        'INSERT INTO approvals VALUES ($1, $2, $3, $4, $5, $6::TIMESTAMPTZ, $7::TIMESTAMPTZ)',
-        [
-          proposal.id,
-          proposal.runId,
-          proposal.runbook,
-          proposal.status,
-          proposal.decision?.kind ?? null,
-          proposal.createdAt,
-          proposal.decision?.at ?? null,
-        ],
-      );
-    });
+    if (this.closed) return;
+    this.batch.saveApproval(proposal);
+    this.written();
   }
 
   /** Per runbook over [since, until): run counts, duration percentiles, spend, approval decisions. */
@@ -200,20 +189,34 @@ export class TraceStore {
 
   /** Re-records a whole run from its journal (start-up repair). */
   reload(runId: string, records: readonly JournalRecord[]): void {
-    this.enqueue(async () => {
-      for (const table of ['steps', 'model_calls'])
-        await this.db.run(`DELETE FROM ${table} WHERE run_id = $1`, [runId]);
-      for (const record of records) await this.apply(runId, record);
-    });
+    if (this.closed) return;
+    this.batch.reload(runId, records);
+    this.written();
   }
 
-  /** How many model calls the store holds for each run (to find runs it is behind on). */
-  modelCallCounts(): Promise<Map<string, number>> {
+  /** After start-up read every journal: rows of runs with no journal are deleted. */
+  keepOnly(runIds: readonly string[]): void {
+    if (this.closed) return;
+    this.batch.keepOnly(runIds);
+    this.written();
+  }
+
+  /**
+   * How many step and model call rows the store holds for each run: a batch a crash cut off
+   * leaves a run behind its journal, and start-up reloads it.
+   */
+  rowCounts(): Promise<Map<string, { steps: number; modelCalls: number }>> {
     return this.read(async () => {
       const reader = await this.db.runAndReadAll(
-        'SELECT run_id, count(*) AS n FROM model_calls GROUP BY run_id',
+        `SELECT run_id, sum(steps)::BIGINT AS steps, sum(calls)::BIGINT AS calls FROM (
+           SELECT run_id, count(*) AS steps, 0 AS calls FROM steps GROUP BY run_id
+           UNION ALL SELECT run_id, 0, count(*) FROM model_calls GROUP BY run_id) GROUP BY run_id`,
       );
-      return new Map(reader.getRowObjectsJS().map((row) => [text(row.run_id), Number(row.n)]));
+      return new Map(
+        reader
+          .getRowObjectsJS()
+          .map((row) => [text(row.run_id), { steps: Number(row.steps), modelCalls: Number(row.calls) }]),
+      );
     });
   }
 
@@ -238,12 +241,10 @@ export class TraceStore {
     });
   }
 
-  /**
-   * A query in the same line as the writes: one DuckDB connection must never run two statements
-   * at once (it crashes the process).
-   */
+  /** A query in DuckDB's line, after every row recorded before it is written. */
   private read<T>(query: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the run store is closed'));
+    this.flushSoon();
     const result = this.queue.then(query);
     this.queue = result.then(
       () => undefined,
@@ -252,56 +253,46 @@ export class TraceStore {
     return result;
   }
 
-  /** Resolves when every write queued so far is done. */
+  /** Resolves when every row recorded so far is written. */
   flushed(): Promise<void> {
+    this.flushSoon();
     return this.queue;
   }
 
+  /** Writes what is waiting (at most one batch: MAX_BATCH bounds it) and closes DuckDB. */
   async close(): Promise<void> {
-    this.closed = true;
+    if (this.closed) return this.queue;
     await this.flushed();
     this.closed = true;
     this.db.closeSync();
     this.instance.closeSync();
   }
 
-  private enqueue(task: () => Promise<void>): void {
-    if (this.closed) return;
-    this.queue = this.queue.then(task).catch(() => undefined);
+  /** A row was recorded: its batch is written within FLUSH_MS, or now when it is full. */
+  private written(): void {
+    if (this.batch.size >= MAX_BATCH) this.flushSoon();
+    else this.timer ??= setTimeout(() => this.flushSoon(), FLUSH_MS).unref();
   }
 
-  private async apply(runId: string, record: JournalRecord): Promise<void> {
-    if (record.type === 'stepStart') {
-      await this.db.run('INSERT INTO steps VALUES ($1, $2, $3, $4, $5::TIMESTAMPTZ, NULL, NULL)', [
-        runId,
-        record.stepId,
-        record.stepType,
-        'running',
-        record.at,
-      ]);
-    } else if (record.type === 'stepEnd') {
-      await this.db.run(
-        `UPDATE steps SET status = $3, ended_at = $4::TIMESTAMPTZ, error = $5 WHERE run_id = $1 AND step_id = $2`,
-        [runId, record.stepId, record.status, record.at, record.error],
-      );
-    } else if (record.type === 'modelCall') {
-      await this.db.run(
-        'INSERT INTO model_calls VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::TIMESTAMPTZ)',
-        [
-          runId,
-          record.stepId,
-          record.call,
-          record.attempt,
-          record.tier,
-          record.model,
-          record.latencyMs,
-          record.response?.usage.inputTokens ?? 0,
-          record.response?.usage.outputTokens ?? 0,
-          record.costUsd,
-          record.outcome,
-          record.at,
-        ],
-      );
+  /** Queues one write of the batch as it will be then (a queued one takes later rows too). */
+  private flushSoon(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.flushQueued || this.batch.empty) return;
+    this.flushQueued = true;
+    this.queue = this.queue.then(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    const batch = this.batch;
+    this.batch = new TraceBatch();
+    if (batch.empty) return;
+    try {
+      await batch.write(this.db);
+    } catch (error) {
+      // The journals have every row: the next start finds the runs behind and reloads them.
+      this.warn(`the run store missed a batch of trace rows (${(error as Error).message})`);
     }
   }
 }

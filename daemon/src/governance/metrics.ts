@@ -21,7 +21,7 @@ export function parseWhen(value: string | undefined, fallback: Date, name: strin
 }
 
 export async function metricsReport(
-  traces: TraceStore,
+  traces: Pick<TraceStore, 'agentMetrics' | 'spendByDay'>,
   roleOf: (runbook: string) => string | null,
   span: { since?: string | undefined; until?: string | undefined },
   now = new Date(),

@@ -26,6 +26,7 @@ import { createLogger } from '../../../daemon/src/log';
 import { WorkspaceTrust } from '../../../daemon/src/trust/workspaceTrust';
 import { ModelServer } from '../../helpers/modelServer';
 import { round, summarize, type Summary } from '../stats';
+import type { DurableStepResult } from './durableStep';
 
 export interface ConductorResult {
   /** Milliseconds from a step's start record to its end record, fsyncs included. */
@@ -43,6 +44,8 @@ export interface ConductorResult {
    * run, against the five-step run started directly, one after another.
    */
   handoff: { childRunMs: number; parentAndChildMs: number; overheadMs: number };
+  /** A durable step through the daemon beside LangGraph and the fsync floor (run.ts fills it). */
+  durable: DurableStepResult | null;
   workload: {
     runbookSteps: number;
     modelSteps: number;
@@ -144,6 +147,7 @@ export async function measureConductor(options: {
         executorRunsPerSecond: parallel.executorRunsPerSecond,
       },
       ...conductor,
+      durable: null,
       workload: {
         runbookSteps: 5,
         modelSteps: 4,

@@ -20,9 +20,14 @@ export async function llmMessages(step: LlmStep, runtime: StepRuntime): Promise<
   return messages;
 }
 
-export async function runLlm(step: LlmStep, runtime: StepRuntime): Promise<StepResult> {
+/** `rendered`: the step's messages as its input already has them (one render per step, not two). */
+export async function runLlm(
+  step: LlmStep,
+  runtime: StepRuntime,
+  rendered?: ChatMessage[],
+): Promise<StepResult> {
   const tier = step.tier ?? runtime.runbook.model.tier;
-  const messages = await llmMessages(step, runtime);
+  const messages = rendered ?? (await llmMessages(step, runtime));
   const ask = async (call: number, useTier: string): Promise<string> => {
     const response = await runtime.models.call(step.id, call, useTier, {
       messages,

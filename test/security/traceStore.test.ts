@@ -1,0 +1,94 @@
+/**
+ * The run store (`.keel/runs.duckdb`) is a projection of the sealed journals, never a source: a
+ * store edited by hand or planted in a cloned workspace (a run that never happened, another run's
+ * spend changed, a run's rows deleted) does not change what `keel report` says once the daemon
+ * starts. A real daemon, model server and DuckDB file.
+ */
+import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { MetricsReportRequest, RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
+import { Daemon } from '../../daemon/src/daemon';
+import { createLogger } from '../../daemon/src/log';
+import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { writeNote } from '../helpers/memory';
+import { ModelServer } from '../helpers/modelServer';
+import { waitFor } from '../helpers/processes';
+import { trust } from '../helpers/trust';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+let dirs: TempDirs;
+let server: ModelServer;
+let daemon: Daemon | null = null;
+let client: InProcessClient;
+
+const SPAN = { since: '2000-01-01', until: '2100-01-01' };
+
+async function start(): Promise<void> {
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'error' }),
+  });
+  client = new InProcessClient(daemon);
+  await trust(daemon);
+}
+
+async function run(): Promise<RunSummary> {
+  const { id } = await client.request(RunStartRequest, { runbook: 'ask', inputs: {} });
+  return waitFor(`run ${id}`, async () => {
+    const { run } = await client.request(RunGetRequest, { id });
+    return run.endedAt ? run : null;
+  });
+}
+
+beforeEach(async () => {
+  dirs = await makeTempDirs();
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  server = await ModelServer.start();
+  server.respondWith(() => ({ content: 'ok', usage: { prompt_tokens: 100, completion_tokens: 10 } }));
+  await writeFile(
+    join(dirs.workspace, 'keel.yaml'),
+    `version: 1\nmodels:\n  endpoint: { baseUrl: ${server.baseUrl} }\n  tiers:\n    fast: { model: m, inputUsdPerMTok: 10, outputUsdPerMTok: 20 }\n`,
+  );
+  await writeNote(
+    dirs.workspace,
+    'runbooks/ask.yaml',
+    'apiVersion: keel/v1\nname: ask\nrole: Analyst\ndescription: One call.\nsteps:\n  - { id: a, type: llm, prompt: Hi. }\n',
+  );
+});
+afterEach(async () => {
+  await daemon?.stop('test');
+  daemon = null;
+  await server.close();
+  await dirs.cleanup();
+});
+
+it('reports what the journals say, whatever was planted in or edited out of the run store', async () => {
+  await start();
+  const [first, second] = [await run(), await run()];
+  const truth = await client.request(MetricsReportRequest, SPAN);
+  expect(truth.agents[0]).toMatchObject({ agent: 'ask', runs: 2, succeeded: 2 });
+  await daemon!.stop('test');
+  daemon = null;
+
+  const instance = await DuckDBInstance.create(join(dirs.workspace, '.keel', 'runs.duckdb'));
+  const db = await instance.connect();
+  await db.run(
+    `INSERT INTO runs VALUES ('20260101-000000-ask-forged', 'ask', 'failed', now(), now(), 99, 1, 1, 'forged')`,
+  );
+  await db.run(
+    `INSERT INTO model_calls VALUES ('20260101-000000-ask-forged', 'a', 1, 1, 'fast', 'm', 1, 1, 1, 99, 'ok', now())`,
+  );
+  await db.run('UPDATE runs SET cost_usd = 50, status = $2 WHERE id = $1', [first.id, 'failed']);
+  await db.run('DELETE FROM runs WHERE id = $1', [second.id]);
+  await db.run('DELETE FROM model_calls WHERE run_id = $1', [second.id]);
+  db.closeSync();
+  instance.closeSync();
+
+  await start();
+  expect(await client.request(MetricsReportRequest, SPAN)).toEqual(truth);
+  const calls = await (await daemon!.conductor.get()).modelCalls();
+  expect(calls.map((c) => c.runId).sort()).toEqual([first.id, second.id].sort());
+});
