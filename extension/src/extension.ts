@@ -16,6 +16,7 @@ import { DaemonClient } from './daemonClient';
 import { RunsStore } from './runs/runsStore';
 import { TrustConsent } from './trust/trustConsent';
 import { announceFinishedRuns, type RunsContext } from './views/runActions';
+import { alertNotifications } from './alerts/alertNotifications';
 import { trackStepOutputEditors } from './runs/takeoverActions';
 import { RunTraceProvider } from './views/runTrace';
 import { runSidebarAction } from './views/sidebarActions';
@@ -108,6 +109,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ...registerDashboard(context.extensionUri, client, store, output),
   );
   if (client && tracker && store && runs && approvals && trust && connectorsStore && folder) {
+    const alerts = alertNotifications(runs);
     client.useApiKeyFrom(apiKeySource(context.secrets));
     client.useConnectorSecretsFrom(connectorSecretSource(context.secrets, folder));
     context.subscriptions.push(
@@ -134,7 +136,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       connectorsStore,
       connectorsStore.onDidChange(() => connectorsMessage().forEach((m) => sidebar.post(m))),
       trackProposalEditors(approvals),
-      announceFinishedRuns(runs),
+      alerts,
+      announceFinishedRuns(runs, (run) => alerts.runChanged(run)),
       trackStepOutputEditors(),
       sendKeyOnChange(context.secrets, client),
       tracker.onDidChange((initialized) => {

@@ -133,9 +133,17 @@ export async function showRunTrace(context: RunsContext, id?: string): Promise<v
 /** Runs started from this window: the operator hears how they ended. */
 const started = new Set<string>();
 
-export function announceFinishedRuns(context: RunsContext): vscode.Disposable {
+/**
+ * Tells the operator how runs started from this window ended; every other run's change goes to
+ * `otherRun` (the editor's alerts tell an escalation from a trigger or another window).
+ */
+export function announceFinishedRuns(
+  context: RunsContext,
+  otherRun: (run: RunSummary) => void = () => undefined,
+): vscode.Disposable {
   return context.store.onDidChangeRun((run) => {
-    if (!started.has(run.id) || !FINISHED_RUN_STATUSES.includes(run.status)) return;
+    if (!started.has(run.id)) return otherRun(run);
+    if (!FINISHED_RUN_STATUSES.includes(run.status)) return;
     started.delete(run.id);
     void announce(context, run);
   });
