@@ -5,7 +5,7 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log';
-import { Catalog, type FileState } from './catalog';
+import { Catalog } from './catalog';
 import { ChunkIndex } from './chunkIndex';
 import { quarantine } from './recovery';
 import { removePlantedLink } from '../../files/workspacePaths';
@@ -87,7 +87,7 @@ export async function prepareStores(
   stores: Stores,
   identity: string,
   log: Logger,
-): Promise<{ states: Map<string, FileState>; repaired: string | null }> {
+): Promise<{ repaired: string | null }> {
   const { catalog, chunkIndex } = stores;
   let repaired: string | null = null;
   const built = await catalog.getMeta('index_identity');
@@ -114,7 +114,8 @@ export async function prepareStores(
     await chunkIndex.clear();
     await catalog.clear();
   }
-  return { states: await catalog.fileStates(), repaired };
+  // What each file was indexed from is read later (MemoryService.loadStates): searches need none of it.
+  return { repaired };
 }
 
 /** Moves both stores (and DuckDB's WAL) to `.keel/quarantine/`; answers where they went. */
