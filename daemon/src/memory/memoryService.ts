@@ -58,6 +58,8 @@ const CONCURRENT_SEARCHES = Math.max(2, availableParallelism());
 const OPTIMIZE_AFTER_WRITES = 50;
 const OPTIMIZE_WITHIN_MS = 20_000;
 const OPTIMIZE_AFTER_IDLE_MS = 5_000;
+/** The longest the start-up comparison with the files waits for the first search to load indexes. */
+const WARM_UP_MAX_MS = 3_000;
 const CATCHING_UP =
   'Searches answer from the index as it was when Keel last stopped while it is compared with the ' +
   'files: notes changed since then may show their old text, or be missing, until this is done.';
@@ -183,7 +185,7 @@ export class MemoryService {
   private async warmUp(): Promise<void> {
     if (this.counts.chunks === 0) return;
     const started = Date.now();
-    await searchChunks(this.stores.chunkIndex, this.embedder, {
+    const search = searchChunks(this.stores.chunkIndex, this.embedder, {
       query: 'keel note',
       k: 1,
       maxAgeDays: this.options.config.memory.maxAgeDays,
@@ -193,6 +195,8 @@ export class MemoryService {
       // A damaged index is found by the sync that follows, or by the next search's health check.
       (error: unknown) => this.options.log.debug('warming the search indexes failed', { error }),
     );
+    // Never holds the comparison with the files back for long, however slow the disk.
+    await Promise.race([search, new Promise((resolve) => setTimeout(resolve, WARM_UP_MAX_MS).unref())]);
   }
 
   /** Fills the writer's record of what is indexed from the catalog, once, before the first write. */
