@@ -61,6 +61,7 @@ function indexTable(index: IndexStatus): HTMLElement {
   if (index.problems.length > 0)
     rows.push(['Problems', `${index.problems.length} file(s), see Problems panel`]);
   if (index.recovery) rows.push(['Repaired', index.recovery]);
+  if (index.catchingUp) rows.push(['Catching up', index.catchingUp]);
   return table(rows, 'status index');
 }
 

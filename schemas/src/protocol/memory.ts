@@ -104,6 +104,12 @@ export const IndexStatus = z.object({
   problems: z.array(Problem),
   /** What the daemon had to repair, in words, or null: `the LanceDB index was damaged ...`. */
   recovery: z.string().nullable(),
+  /**
+   * After a start, until the index has been compared with the files: searches answer at once from
+   * the index as it was, so notes changed while the daemon was down may be stale; says so in words.
+   * Absent from daemons that predate it.
+   */
+  catchingUp: z.string().nullable().optional(),
 });
 export type IndexStatus = z.infer<typeof IndexStatus>;
 

@@ -1,6 +1,7 @@
 /** The default embedder and the texts behind search: deterministic, related words close, questions cleaned. */
 import { describe, expect, it } from 'vitest';
-import { createLocalEmbedder } from '../../../daemon/src/memory/embed/local';
+import { assetPath, createLocalEmbedder } from '../../../daemon/src/memory/embed/local';
+import { readWordTable, stemRanks } from '../../../daemon/src/memory/embed/staticAsset';
 import { dateInWords, fullTextQuery, searchTextOf } from '../../../daemon/src/memory/searchText';
 
 const cosine = (a: Float32Array, b: Float32Array): number => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
@@ -24,6 +25,14 @@ describe('the default embedder', () => {
       'The invoice is overdue by thirty days.',
     ]);
     expect(cosine(pets!, cat!)).toBeGreaterThan(cosine(pets!, invoice!) + 0.1);
+  });
+
+  it('ships the stem table it would compute, so a word is read through its stem without stemming at start', () => {
+    const table = readWordTable(assetPath());
+    expect(table.stemRank).not.toBeNull();
+    // "renegotiations" is not in the table, nor is its stem "renegoti": only the stem table knows it.
+    expect(table.stemRank!.get('renegoti')).toBeDefined();
+    expect([...table.stemRank!].sort()).toEqual([...stemRanks(table.words)].sort());
   });
 
   it('gives an empty text a zero vector rather than failing', async () => {

