@@ -29,6 +29,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Node flags before the script: --cpu-prof (not allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
+  /** The built CLI to run instead of CLI (another build of Keel). */
+  cli?: string;
 }
 
 export class DaemonProcess {
@@ -52,7 +54,13 @@ export class DaemonProcess {
 
   static spawn(options: DaemonOptions): DaemonProcess {
     const spawnedAt = performance.now();
-    const args = [...(options.nodeArgs ?? []), CLI, 'daemon', '--workspace', options.workspace];
+    const args = [
+      ...(options.nodeArgs ?? []),
+      options.cli ?? CLI,
+      'daemon',
+      '--workspace',
+      options.workspace,
+    ];
     const child = spawn(process.execPath, args, {
       // The environment the keel command and the editor give their daemons (allocator settings).
       env: { ...daemonEnvironment(process.env), KEEL_RUNTIME_DIR: options.runtimeDir, ...options.env },
