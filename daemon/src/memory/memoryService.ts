@@ -147,6 +147,9 @@ export class MemoryService {
       () => undefined,
       (error: unknown) => this.options.log.error('initial index sync failed', { error }),
     );
+    // The worker embeds the notes; this thread needs the embedder only for queries, so it gets
+    // ready once the start-up scan is written rather than delay it (or the first search).
+    void this.started.then(() => this.embedder.warm?.());
     if (!this.options.watch) return;
     const reconciler = new Reconciler(this.options.root, () => this.writer, this.options.log);
     this.reconciler = reconciler;

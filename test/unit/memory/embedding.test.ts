@@ -1,6 +1,6 @@
 /** The default embedder and the texts behind search: deterministic, related words close, questions cleaned. */
 import { describe, expect, it } from 'vitest';
-import { createLocalEmbedder } from '../../../daemon/src/memory/embed/local';
+import { createLocalEmbedder, loadLocalEmbedder } from '../../../daemon/src/memory/embed/local';
 import { dateInWords, fullTextQuery, searchTextOf } from '../../../daemon/src/memory/searchText';
 
 const cosine = (a: Float32Array, b: Float32Array): number => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
@@ -25,6 +25,23 @@ describe('the default embedder', () => {
     ]);
     expect(cosine(pets!, cat!)).toBeGreaterThan(cosine(pets!, invoice!) + 0.1);
   });
+
+  it('warms its word lookups in slices, leaving the thread free, to the same vectors as at first use', async () => {
+    const texts = [
+      'Caroline adopted two kittens',
+      'reorganisational runnings quickly',
+      'Renewal due in March.',
+    ];
+    const atFirstUse = await loadLocalEmbedder().embedDocuments(texts);
+    const warmed = loadLocalEmbedder();
+    let turns = 0;
+    const other = setInterval(() => turns++, 0);
+    await warmed.warm!();
+    clearInterval(other);
+    // Timers ran between the slices: a warm-up that held the thread would leave none.
+    expect(turns).toBeGreaterThan(2);
+    expect((await warmed.embedDocuments(texts)).map((v) => [...v])).toEqual(atFirstUse.map((v) => [...v]));
+  }, 60_000); // two word tables read and built: 2-4 s each on a loaded 2-core machine
 
   it('gives an empty text a zero vector rather than failing', async () => {
     const embedder = await createLocalEmbedder();
