@@ -14,7 +14,7 @@ describe('the default embedder', () => {
     expect([...a!]).toEqual([...b!]);
     expect(cosine(a!, a!)).toBeCloseTo(1, 5);
     expect(embedder.id).toMatch(/^keel-static-v1:.*:[0-9a-f]{8}$/);
-  });
+  }, 60_000); // the first use reads and builds the word table: over 5 s on a loaded 2-core machine
 
   it('puts related words closer than unrelated ones, without sharing a word', async () => {
     const embedder = await createLocalEmbedder();
