@@ -10,7 +10,7 @@ import type { PreparedFile } from '../runtime/workerTasks';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
 import { PARSE_LIMITS, tooLarge } from './parse/index';
-import { inProcessPreparer, type FilePreparer } from './prepare';
+import { inProcessPreparer, type FilePreparer, type FileToPrepare } from './prepare';
 import { mentionsOf } from './rerank';
 import type { DocumentRecord, FileState, RejectedRecord } from './store/catalog';
 import type { ChunkRow } from './store/chunkIndex';
@@ -42,6 +42,8 @@ export interface PreparedBatch {
 }
 
 const READ_CONCURRENCY = 32;
+/** Files read before they go to the preparer (a few of its groups). */
+const READ_SLICE = 128;
 
 export async function prepareBatch(paths: string[], how: BatchPreparation): Promise<PreparedBatch> {
   const readAt = Date.now();
@@ -52,38 +54,48 @@ export async function prepareBatch(paths: string[], how: BatchPreparation): Prom
     phases[name] = Math.round((now - mark) * 10) / 10;
     mark = now;
   };
-  // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
-  const files = await mapLimit(paths, READ_CONCURRENCY, (path) =>
-    isIndexable(path) ? readIfFile(how.root, path) : Promise.resolve(null),
-  );
+  const files: ({ content: Buffer | null; stat: FileStat } | null)[] = [];
   const removed: string[] = [];
   const touchedOnly: PreparedBatch['touchedOnly'] = [];
-  const changed: { path: string; file: NonNullable<(typeof files)[number]>; blob: string }[] = [];
-  paths.forEach((path, i) => {
-    const file = files[i];
-    const known = how.known(path);
-    if (!file) {
-      if (known) removed.push(path);
-      return;
-    }
-    // A file too large to read is known by its size and time instead of its content.
-    const blob = file.content ? gitBlobId(file.content) : `large:${file.stat.size}:${file.stat.mtimeMs}`;
-    if (known?.blob === blob) {
-      // Same content (a touch, a checkout of the same version): remember the new time only.
-      if (known.mtimeMs !== file.stat.mtimeMs || known.size !== file.stat.size) {
-        touchedOnly.push({ path, size: file.stat.size, mtimeMs: file.stat.mtimeMs });
-      }
-      return;
-    }
-    changed.push({ path, file, blob });
-  });
-  lap('readMs');
+  const changed: { path: string; file: { content: Buffer | null; stat: FileStat }; blob: string }[] = [];
   const preparer = how.preparer ?? inProcessPreparer;
   const embedded = how.embedInPreparer === true && preparer !== inProcessPreparer;
-  const readable = changed.flatMap(({ path, file }) =>
-    file.content ? [{ path, content: file.content.toString('utf8') }] : [],
-  );
-  const fromPreparer = await preparer.prepare(readable, embedded);
+  // Read in slices, each handed to the preparer as soon as it is read: the worker parses one
+  // slice while the next is read, instead of waiting for the whole batch.
+  const preparing: Promise<PreparedFile[]>[] = [];
+  for (let start = 0; start < paths.length; start += READ_SLICE) {
+    const slice = paths.slice(start, start + READ_SLICE);
+    // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
+    const read = await mapLimit(slice, READ_CONCURRENCY, (path) =>
+      isIndexable(path) ? readIfFile(how.root, path) : Promise.resolve(null),
+    );
+    const readable: FileToPrepare[] = [];
+    slice.forEach((path, i) => {
+      const file = read[i]!;
+      files.push(file);
+      const known = how.known(path);
+      if (!file) {
+        if (known) removed.push(path);
+        return;
+      }
+      // A file too large to read is known by its size and time instead of its content.
+      const blob = file.content ? gitBlobId(file.content) : `large:${file.stat.size}:${file.stat.mtimeMs}`;
+      if (known?.blob === blob) {
+        // Same content (a touch, a checkout of the same version): remember the new time only.
+        if (known.mtimeMs !== file.stat.mtimeMs || known.size !== file.stat.size) {
+          touchedOnly.push({ path, size: file.stat.size, mtimeMs: file.stat.mtimeMs });
+        }
+        return;
+      }
+      changed.push({ path, file, blob });
+      if (file.content) readable.push({ path, content: file.content.toString('utf8') });
+    });
+    const prepared = preparer.prepare(readable, embedded);
+    prepared.catch(() => undefined); // awaited below, after the other slices are read
+    preparing.push(prepared);
+  }
+  lap('readMs');
+  const fromPreparer = (await Promise.all(preparing)).flat();
   lap('prepareMs');
   const prepared = changed.map(({ path, file }): PreparedFile =>
     file.content
