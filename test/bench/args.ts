@@ -34,6 +34,13 @@ export interface BenchOptions {
   logLevel: string;
   /** Extra environment for the daemons, for experiments: LANCE_CPU_THREADS=2. */
   daemonEnv: Record<string, string>;
+  /**
+   * Cold indexes timed against the floor: the first is the main daemon's; each further one is a
+   * cold index on its own, followed by another floor run, so every Keel run has a floor on each side.
+   */
+  indexRounds: number;
+  /** The built CLI the daemons run (default daemon/dist/cli.js): compare two builds on one machine. */
+  daemonCli: string | null;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -61,6 +68,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --daemon-node-args=S    node flags for the daemons (e.g. ="--cpu-prof --cpu-prof-dir=DIR")
   --log-level L           KEEL_LOG_LEVEL for the daemons (default info)
   --daemon-env K=V        extra environment for the daemons (repeatable), for experiments
+  --index-rounds N        cold indexes timed against the floor, interleaved with it (default 1):
+                          more rounds give the cold index / floor ratio a median and a spread
+  --daemon-cli FILE       the built cli.js the daemons run (default daemon/dist/cli.js), to compare
+                          a saved build with the current one in alternating runs
 `;
 
 export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
@@ -87,6 +98,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'daemon-node-args': { type: 'string', default: '' },
       'log-level': { type: 'string', default: 'info' },
       'daemon-env': { type: 'string', multiple: true, default: [] },
+      'index-rounds': { type: 'string', default: '1' },
+      'daemon-cli': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -115,6 +128,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     daemonNodeArgs: values['daemon-node-args'].split(/\s+/).filter((arg) => arg.length > 0),
     logLevel: values['log-level'],
     daemonEnv: Object.fromEntries(values['daemon-env'].map(keyValue)),
+    indexRounds: positiveInt('--index-rounds', values['index-rounds']),
+    daemonCli: values['daemon-cli'] ? resolve(cwd, values['daemon-cli']) : null,
   };
 }
 

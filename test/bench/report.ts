@@ -294,12 +294,16 @@ function indexSection(index: ColdIndexResult): string[] {
 
 function indexFloorSection(floor: IndexFloorRatio): string[] {
   const ratio = (r: { median: number; min: number; max: number } | null): string =>
-    r ? `x${n(r.median, 2)} (${n(r.min, 2)}-${n(r.max, 2)} over ${floor.floors.length} floor runs)` : 'n/a';
+    r
+      ? `x${n(r.median, 2)} (${n(r.min, 2)}-${n(r.max, 2)}; ${floor.keel.length} Keel runs, ${floor.floors.length} floor runs)`
+      : 'n/a';
   const runs = floor.floors.map((f) => `${n(f.readyMs, 0)} / ${n(f.searchableMs, 0)}`).join(', ');
+  const keelRuns = floor.keel.map((k) => `${n(k.readyMs, 0)} / ${n(k.searchableMs, 0)}`).join(', ');
   return [
     'Cold index floor (one script: read, split at headings, embed, LanceDB add, FTS build)',
     row('floor rows', count(floor.floors[0]?.rows ?? 0)),
-    row('floor ready / searchable', `${runs} ms (before and after Keel's)`),
+    row('floor ready / searchable', `${runs} ms (before, between and after Keel's)`),
+    row('Keel ready / searchable', `${keelRuns} ms`),
     row('Keel / floor, to ready', ratio(floor.ready)),
     row('Keel / floor, to searchable', ratio(floor.searchable)),
     '',

@@ -92,11 +92,19 @@ async function main(): Promise<number> {
     const floors: IndexFloorResult[] = [await indexFloor(floorScript, workload, dirs)];
     const figures = await runMain(options, workload, dirs);
     floors.push(await indexFloor(floorScript, workload, dirs));
+    const coldIndexes = [figures.index];
+    for (let round = 2; round <= options.indexRounds; round++) {
+      coldIndexes.push(await coldIndexRound(options, workload, dirs, round));
+      floors.push(await indexFloor(floorScript, workload, dirs));
+    }
     const restart = restartWorkload ? await runRestart(options, restartWorkload, dirs) : null;
     if (restart && !('documents' in restart)) process.stderr.write(`Restart failed: ${restart.error}\n`);
     const report = assemble(options, workload, restartWorkload, figures, restart, startedAt, conductor);
     report.indexFloor = indexFloorRatio(
-      { readyMs: figures.index.phasesMs.ready, searchableMs: figures.index.phasesMs.searchIndexes },
+      coldIndexes.map((index) => ({
+        readyMs: index.phasesMs.ready,
+        searchableMs: index.phasesMs.searchIndexes,
+      })),
       floors,
     );
     report.targets.push(indexFloorTarget(report.indexFloor));
@@ -165,10 +173,12 @@ async function makeDirs(startedAt: Date): Promise<Dirs> {
   return { run, runtime: join(run, 'rt'), results };
 }
 
-function daemonEnv(options: BenchOptions): Record<string, string> {
+/** How every daemon of the run is started: environment, node flags, and which build. */
+function daemonRun(options: BenchOptions): { env: Record<string, string>; nodeArgs: string[]; cli?: string } {
   return {
-    KEEL_LOG_LEVEL: options.logLevel,
-    ...options.daemonEnv,
+    env: { KEEL_LOG_LEVEL: options.logLevel, ...options.daemonEnv },
+    nodeArgs: options.daemonNodeArgs,
+    ...(options.daemonCli ? { cli: options.daemonCli } : {}),
   };
 }
 
@@ -185,6 +195,35 @@ function indexFloor(script: string, workload: Workload, dirs: Dirs): Promise<Ind
   return measureIndexFloor(script, workload.workspace, dirs.run);
 }
 
+/** `--index-rounds`: one more cold index of the main workload, on a daemon that does nothing else. */
+async function coldIndexRound(
+  options: BenchOptions,
+  workload: Workload,
+  dirs: Dirs,
+  round: number,
+): Promise<ColdIndexResult> {
+  const workspace = join(dirs.run, `index-round-${round}`);
+  await cp(workload.workspace, workspace, { recursive: true });
+  process.stderr.write(`Cold index of ${workload.manifest.chunks} chunks (round ${round})...\n`);
+  const daemon = DaemonProcess.spawn({
+    workspace,
+    runtimeDir: dirs.runtime,
+    logFile: join(dirs.results, `daemon-index-round-${round}.log`),
+    ...daemonRun(options),
+  });
+  try {
+    const { result, client } = await measureColdIndex(daemon, {
+      workspace,
+      expectedChunks: workload.manifest.chunks,
+    });
+    await client.close();
+    return result;
+  } finally {
+    await daemon.stop();
+    await rm(workspace, { recursive: true, force: true });
+  }
+}
+
 /** Cold index, search, RSS and save-to-searchable, all on one daemon over the main workload. */
 async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): Promise<MainFigures> {
   const workspace = join(dirs.run, 'main');
@@ -196,8 +235,7 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
     workspace,
     runtimeDir: dirs.runtime,
     logFile: join(dirs.results, 'daemon-main.log'),
-    env: daemonEnv(options),
-    nodeArgs: options.daemonNodeArgs,
+    ...daemonRun(options),
   });
   const sampler = new RssSampler(daemon.pid);
   const load = new LoadMonitor(machine().cpus, daemon.pid);
@@ -282,8 +320,7 @@ async function runConcurrencyOnly(
       workspace,
       runtimeDir: dirs.runtime,
       logFile: join(dirs.results, 'daemon-concurrency.log'),
-      env: daemonEnv(options),
-      nodeArgs: options.daemonNodeArgs,
+      ...daemonRun(options),
     });
     const { client } = await measureColdIndex(daemon, {
       workspace,
@@ -369,7 +406,7 @@ async function runRestart(
       workspace,
       runtimeDir: dirs.runtime,
       logFile: join(dirs.results, 'daemon-restart.log'),
-      env: daemonEnv(options),
+      ...daemonRun(options),
     },
     { documents: workload.manifest.notes, chunks: workload.manifest.chunks },
     query?.query ?? 'renewal terms',

@@ -1,21 +1,17 @@
 /**
  * The index's one writer. File-change hints (from the watcher or a rescan) go into a queue that
- * coalesces them per path; a single loop takes them in batches, reads and hashes each file, skips
- * the unchanged, parses and embeds the rest, and writes LanceDB first, then the DuckDB catalog, so
- * a crash in between only makes the next rescan redo that batch.
+ * coalesces them per path; a single loop takes them in batches, has each prepared (indexBatch.ts:
+ * read, hash, skip the unchanged, parse and embed the rest) while the previous one is written, and
+ * writes LanceDB first, then the DuckDB catalog, so a crash in between only makes the next rescan
+ * redo that batch.
  */
-import { constants } from 'node:fs';
 import type { Problem } from '@keel/schemas';
-import { openNoFollow, resolveInside, WorkspacePathError } from '../files/workspacePaths';
 import type { Logger } from '../log';
 import type { Embedder } from './embed/embedder';
-import { gitBlobId, isIndexable, type FileStat } from './files';
-import { PARSE_LIMITS, tooLarge } from './parse/index';
-import { inProcessPreparer, type FilePreparer } from './prepare';
-import type { PreparedFile } from '../runtime/workerTasks';
-import { mentionsOf } from './rerank';
-import type { Catalog, DocumentRecord, FileState, RejectedRecord } from './store/catalog';
-import type { ChunkIndex, ChunkRow } from './store/chunkIndex';
+import { prepareBatch, type PreparedBatch } from './indexBatch';
+import type { FilePreparer } from './prepare';
+import type { Catalog, FileState } from './store/catalog';
+import type { ChunkIndex } from './store/chunkIndex';
 
 export interface IndexerDeps {
   root: string;
@@ -69,7 +65,6 @@ const DEBOUNCE_MS = 3;
  * searching) nothing is held back, and neither is a queue of a full batch or more.
  */
 const STEADY_SPACING_MS = 500;
-const READ_CONCURRENCY = 32;
 /**
  * A file read this soon after its modification time may be written again within the same clock
  * tick (same size, same time, other content): its time cannot vouch for its content, so the next
@@ -77,10 +72,16 @@ const READ_CONCURRENCY = 32;
  */
 const RACY_MS = 100;
 
+/** A batch taken from the queue, being prepared. */
+interface InFlightBatch {
+  paths: string[];
+  prepared: Promise<PreparedBatch>;
+}
+
 export class IndexWriter {
   private readonly queue = new Set<string>();
-  /** The batch being read and written now. */
-  private inFlight = new Set<string>();
+  /** The batches being prepared and written now. */
+  private readonly inFlight = new Set<string>();
   /** Paths whose recorded size and time may hide a later write (see RACY_MS). */
   private readonly racy = new Set<string>();
   private running: Promise<void> | null = null;
@@ -208,143 +209,107 @@ export class IndexWriter {
       });
   }
 
+  /**
+   * Batches go through two stages: prepared (read, hashed, parsed and embedded: file reads and the
+   * worker thread) and written (LanceDB, then the catalog: the main thread and the stores' own
+   * threads). While one batch is written the next is prepared, so neither side waits on the other
+   * (a cold index of 20,000 chunks left each idle 8-11 s when they took turns). At most two batches
+   * are held at once, and batches are written in the order they were taken from the queue.
+   */
   private async loop(): Promise<void> {
     let batchStarted = 0;
-    while (this.queue.size > 0) {
-      // Queued while the previous batch was written, with searches waiting: steady saves under
-      // load, which go together.
-      const wait = batchStarted + STEADY_SPACING_MS - Date.now();
-      if (batchStarted > 0 && wait > 0 && this.queue.size < BATCH_SIZE && this.deps.searchesBusy?.()) {
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        if (this.stopped) return;
+    let ahead: InFlightBatch | null = null;
+    try {
+      while (ahead || this.queue.size > 0) {
+        let current: InFlightBatch | null;
+        if (ahead) {
+          current = ahead;
+          ahead = null;
+        } else {
+          // Queued while the previous batch was written, with searches waiting: steady saves under
+          // load, which go together.
+          const wait = batchStarted + STEADY_SPACING_MS - Date.now();
+          if (batchStarted > 0 && wait > 0 && this.queue.size < BATCH_SIZE && this.deps.searchesBusy?.()) {
+            await new Promise((resolve) => setTimeout(resolve, wait));
+            if (this.stopped) return;
+          }
+          current = this.startBatch(new Set());
+        }
+        batchStarted = Date.now();
+        const batch = await this.settle(current);
+        // Prepare the next batch now, unless saves under load should wait to go together (above).
+        const spaced = this.queue.size < BATCH_SIZE && this.deps.searchesBusy?.() === true;
+        if (!spaced && !this.stopped) ahead = this.startBatch(new Set(batch.paths));
+        await this.writeBatch(batch).catch((error: unknown) => {
+          // Nothing of this batch is recorded in the catalog: put it back for the next attempt.
+          this.requeue(batch.paths);
+          throw error;
+        });
+        for (const path of batch.paths) this.inFlight.delete(path);
+        if (this.progress) this.progress.done += batch.paths.length;
+        this.deps.onProgress();
       }
-      batchStarted = Date.now();
-      const batch = [...this.queue].slice(0, BATCH_SIZE);
-      for (const path of batch) this.queue.delete(path);
-      this.inFlight = new Set(batch);
-      try {
-        await this.writeBatch(batch);
-      } catch (error) {
-        // Nothing of this batch is recorded in the catalog: put it back for the next attempt.
-        for (const path of batch) this.queue.add(path);
-        throw error;
-      } finally {
-        this.inFlight = new Set();
+    } finally {
+      // A failed write leaves the batch prepared ahead unwritten: back to the queue with it.
+      if (ahead) {
+        await ahead.prepared.catch(() => undefined);
+        this.requeue(ahead.paths);
       }
-      if (this.progress) this.progress.done += batch.length;
-      this.deps.onProgress();
     }
   }
 
-  private async writeBatch(paths: string[]): Promise<void> {
-    const { root } = this.deps;
-    const readAt = Date.now();
-    const phases: Record<string, number> = {};
-    let mark = performance.now();
-    const lap = (name: string): void => {
-      const now = performance.now();
-      phases[name] = Math.round((now - mark) * 10) / 10;
-      mark = now;
-    };
-    // A path that is no longer indexable (a rule changed, a folder became hidden) counts as gone.
-    const files = await mapLimit(paths, READ_CONCURRENCY, (path) =>
-      isIndexable(path) ? readIfFile(root, path) : Promise.resolve(null),
-    );
-    const indexed: DocumentRecord[] = [];
-    const rejected: RejectedRecord[] = [];
-    const removed: string[] = [];
-    const touchedOnly: { path: string; size: number; mtimeMs: number }[] = [];
-    const rows: Omit<ChunkRow, 'vector'>[] = [];
-    const preparer = this.deps.preparer ?? inProcessPreparer;
-    const embedded = this.deps.embedInPreparer === true && preparer !== inProcessPreparer;
-    const vectors: (Float32Array | null)[] = [];
-
-    const changed: { path: string; file: NonNullable<(typeof files)[number]>; blob: string }[] = [];
-    paths.forEach((path, i) => {
-      const file = files[i];
-      const known = this.states.get(path);
-      if (!file) {
-        if (known) removed.push(path);
-        return;
-      }
-      // A file too large to read is known by its size and time instead of its content.
-      const blob = file.content ? gitBlobId(file.content) : `large:${file.stat.size}:${file.stat.mtimeMs}`;
-      if (known?.blob === blob) {
-        // Same content (a touch, a checkout of the same version): remember the new time only.
-        if (known.mtimeMs !== file.stat.mtimeMs || known.size !== file.stat.size) {
-          touchedOnly.push({ path, size: file.stat.size, mtimeMs: file.stat.mtimeMs });
-        }
-        return;
-      }
-      changed.push({ path, file, blob });
+  /**
+   * Takes the next batch from the queue and starts preparing it. Paths of the batch being written
+   * (`writing`) stay queued: they are compared with the catalog only once that batch is recorded.
+   */
+  private startBatch(writing: Set<string>): InFlightBatch | null {
+    const paths: string[] = [];
+    for (const path of this.queue) {
+      if (paths.length >= BATCH_SIZE) break;
+      if (!writing.has(path)) paths.push(path);
+    }
+    if (paths.length === 0) return null;
+    for (const path of paths) {
+      this.queue.delete(path);
+      this.inFlight.add(path);
+    }
+    const prepared = prepareBatch(paths, {
+      root: this.deps.root,
+      embedder: this.deps.embedder,
+      preparer: this.deps.preparer,
+      embedInPreparer: this.deps.embedInPreparer,
+      known: (path) => this.states.get(path),
     });
-    lap('readMs');
-    const readable = changed.flatMap(({ path, file }) =>
-      file.content ? [{ path, content: file.content.toString('utf8') }] : [],
-    );
-    const fromPreparer = await preparer.prepare(readable, embedded);
-    lap('prepareMs');
-    const prepared = changed.map(({ path, file }): PreparedFile =>
-      file.content
-        ? fromPreparer.shift()!
-        : {
-            parsed: tooLarge(path, file.stat.size, PARSE_LIMITS.maxFileBytes),
-            searchTexts: [],
-            vectors: null,
-          },
-    );
+    // Awaited later (settle, or the loop's end): a failure meanwhile is not unhandled.
+    prepared.catch(() => undefined);
+    return { paths, prepared };
+  }
 
-    changed.forEach(({ path, file, blob }, i) => {
-      const record = { path, blob, size: file.stat.size, mtimeMs: file.stat.mtimeMs };
-      const { parsed, searchTexts, vectors: fileVectors } = prepared[i]!;
-      if (!parsed.ok) {
-        rejected.push({ ...record, problem: parsed.problem });
-        return;
-      }
-      const { meta, chunks } = parsed.file;
-      const date = meta.date ?? new Date(file.stat.mtimeMs).toISOString().slice(0, 10);
-      const mentions = mentionsOf(parsed.file.frontmatter);
-      chunks.forEach((chunk, index) => {
-        rows.push({
-          id: `${path}#${index}`,
-          path,
-          chunk: index,
-          start_line: chunk.startLine,
-          end_line: chunk.endLine,
-          heading: chunk.heading,
-          text: chunk.text,
-          search_text: searchTexts[index] ?? '',
-          type: meta.type,
-          tags: meta.tags,
-          date,
-          review_by: meta.reviewBy,
-          mentions,
-        });
-        vectors.push(fileVectors?.[index] ?? null);
-      });
-      indexed.push({
-        ...record,
-        kind: parsed.file.kind,
-        type: meta.type,
-        title: meta.title,
-        tags: meta.tags,
-        date,
-        reviewBy: meta.reviewBy,
-        frontmatter: parsed.file.frontmatter,
-        chunks: chunks.map((c, index) => ({
-          chunk: index,
-          startLine: c.startLine,
-          endLine: c.endLine,
-          heading: c.heading,
-          chars: c.text.length,
-        })),
-        problems: parsed.file.problems,
-      });
-    });
+  /** The prepared batch; a batch that could not be prepared goes back to the queue. */
+  private async settle(
+    batch: { paths: string[]; prepared: Promise<PreparedBatch> } | null,
+  ): Promise<PreparedBatch> {
+    if (!batch) return emptyBatch();
+    try {
+      return await batch.prepared;
+    } catch (error) {
+      this.requeue(batch.paths);
+      throw error;
+    }
+  }
 
-    paths.forEach((path, i) => {
-      const stat = files[i]?.stat;
-      if (stat && readAt - stat.mtimeMs < RACY_MS) this.racy.add(path);
+  private requeue(paths: string[]): void {
+    for (const path of paths) {
+      this.inFlight.delete(path);
+      this.queue.add(path);
+    }
+  }
+
+  private async writeBatch(batch: PreparedBatch): Promise<void> {
+    const { indexed, rejected, removed, touchedOnly, rows, phases } = batch;
+    batch.paths.forEach((path, i) => {
+      const stat = batch.stats[i];
+      if (stat && batch.readAt - stat.mtimeMs < RACY_MS) this.racy.add(path);
       else this.racy.delete(path);
     });
     if (touchedOnly.length > 0) {
@@ -354,21 +319,17 @@ export class IndexWriter {
     }
     const touched = [...indexed.map((d) => d.path), ...rejected.map((r) => r.path), ...removed];
     if (touched.length === 0) return;
-    // Rows the preparer did not embed (another embedder, or the in-process preparer) are embedded here.
-    const missing = rows.flatMap((_, i) => (vectors[i] ? [] : [i]));
-    if (missing.length > 0) {
-      const computed = await this.deps.embedder.embedDocuments(missing.map((i) => rows[i]!.search_text));
-      missing.forEach((row, j) => (vectors[row] = computed[j]!));
-    }
-    lap('embedMs');
-    await this.deps.chunkIndex.replace(
-      touched,
-      rows.map((row, i) => ({ ...row, vector: vectors[i]! })),
-    );
+    let mark = performance.now();
+    const lap = (name: string): void => {
+      const now = performance.now();
+      phases[name] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
+    await this.deps.chunkIndex.replace(touched, rows);
     lap('lanceMs');
     await this.deps.catalog.apply({ indexed, rejected, removed });
     lap('catalogMs');
-    this.deps.log.debug('indexed a batch', { paths: paths.length, rows: rows.length, ...phases });
+    this.deps.log.debug('indexed a batch', { paths: batch.paths.length, rows: rows.length, ...phases });
 
     for (const d of [...indexed, ...rejected]) {
       this.states.set(d.path, { blob: d.blob, size: d.size, mtimeMs: d.mtimeMs });
@@ -386,44 +347,18 @@ export class IndexWriter {
   }
 }
 
-/**
- * The file's content and stat, or null when it is gone, not a regular file, or reached through a
- * link; the content is null for a file too large to read (it is reported, not indexed).
- */
-async function readIfFile(
-  root: string,
-  path: string,
-): Promise<{ content: Buffer | null; stat: FileStat } | null> {
-  try {
-    const handle = await openNoFollow(await resolveInside(root, path), constants.O_RDONLY);
-    if (handle === null) return null;
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) return null;
-      const content = info.size > PARSE_LIMITS.maxFileBytes ? null : await handle.readFile();
-      return { content, stat: { size: content?.length ?? info.size, mtimeMs: info.mtimeMs } };
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (error instanceof WorkspacePathError) return null;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return null;
-    throw error;
-  }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
+function emptyBatch(): PreparedBatch {
+  return {
+    paths: [],
+    readAt: 0,
+    stats: [],
+    indexed: [],
+    rejected: [],
+    removed: [],
+    touchedOnly: [],
+    rows: [],
+    phases: {},
+  };
 }
 
 function logRejected(log: Logger, problems: Problem[]): void {

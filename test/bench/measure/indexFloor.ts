@@ -22,8 +22,10 @@ export interface IndexFloorResult {
 }
 
 export interface IndexFloorRatio {
+  /** Keel's cold indexes, in order; floors[i] ran right before keel[i] and floors[i + 1] right after. */
+  keel: { readyMs: number; searchableMs: number | null }[];
   floors: IndexFloorResult[];
-  /** Keel's spawn-to-ready over the floor's, per floor run: median, and min-max as the spread. */
+  /** Keel's spawn-to-ready over each neighbouring floor run's: median, and min-max as the spread. */
   ready: { median: number; min: number; max: number };
   /** Keel's spawn-to-search-indexes over the floor's spawn-to-full-text-index. */
   searchable: { median: number; min: number; max: number } | null;
@@ -80,9 +82,12 @@ export async function measureIndexFloor(
   }
 }
 
-/** Keel's times over each floor run's (the same workspace): how many times the floor Keel takes. */
+/**
+ * Each Keel run's times over those of the floor runs on either side of it (the same workspace, the
+ * nearest in time, so under the most similar load): how many times the floor Keel takes.
+ */
 export function indexFloorRatio(
-  keel: { readyMs: number; searchableMs: number | null },
+  keel: { readyMs: number; searchableMs: number | null }[],
   floors: IndexFloorResult[],
 ): IndexFloorRatio {
   const spread = (ratios: number[]): { median: number; min: number; max: number } => {
@@ -93,10 +98,15 @@ export function indexFloorRatio(
       max: round(sorted.at(-1)!, 2),
     };
   };
-  const searchableMs = keel.searchableMs;
+  const neighbours = (i: number): IndexFloorResult[] => floors.slice(i, i + 2);
+  const ready = keel.flatMap((run, i) => neighbours(i).map((f) => run.readyMs / f.readyMs));
+  const searchable = keel.every((run) => run.searchableMs !== null)
+    ? keel.flatMap((run, i) => neighbours(i).map((f) => run.searchableMs! / f.searchableMs))
+    : [];
   return {
+    keel,
     floors,
-    ready: spread(floors.map((f) => keel.readyMs / f.readyMs)),
-    searchable: searchableMs === null ? null : spread(floors.map((f) => searchableMs / f.searchableMs)),
+    ready: spread(ready),
+    searchable: searchable.length > 0 ? spread(searchable) : null,
   };
 }

@@ -1,6 +1,6 @@
 /** The default embedder and the texts behind search: deterministic, related words close, questions cleaned. */
 import { describe, expect, it } from 'vitest';
-import { assetPath, createLocalEmbedder } from '../../../daemon/src/memory/embed/local';
+import { assetPath, createLocalEmbedder, loadLocalEmbedder } from '../../../daemon/src/memory/embed/local';
 import { readWordTable, stemRanks } from '../../../daemon/src/memory/embed/staticAsset';
 import { dateInWords, fullTextQuery, searchTextOf } from '../../../daemon/src/memory/searchText';
 
@@ -15,7 +15,7 @@ describe('the default embedder', () => {
     expect([...a!]).toEqual([...b!]);
     expect(cosine(a!, a!)).toBeCloseTo(1, 5);
     expect(embedder.id).toMatch(/^keel-static-v1:.*:[0-9a-f]{8}$/);
-  });
+  }, 60_000); // the first use reads and builds the word table: over 5 s on a loaded 2-core machine
 
   it('puts related words closer than unrelated ones, without sharing a word', async () => {
     const embedder = await createLocalEmbedder();
@@ -34,6 +34,23 @@ describe('the default embedder', () => {
     expect(table.stemRank!.get('renegoti')).toBeDefined();
     expect([...table.stemRank!].sort()).toEqual([...stemRanks(table.words)].sort());
   });
+
+  it('warms its word lookups in slices, leaving the thread free, to the same vectors as at first use', async () => {
+    const texts = [
+      'Caroline adopted two kittens',
+      'reorganisational runnings quickly',
+      'Renewal due in March.',
+    ];
+    const atFirstUse = await loadLocalEmbedder().embedDocuments(texts);
+    const warmed = loadLocalEmbedder();
+    let turns = 0;
+    const other = setInterval(() => turns++, 0);
+    await warmed.warm!();
+    clearInterval(other);
+    // Timers ran between the slices: a warm-up that held the thread would leave none.
+    expect(turns).toBeGreaterThan(2);
+    expect((await warmed.embedDocuments(texts)).map((v) => [...v])).toEqual(atFirstUse.map((v) => [...v]));
+  }, 60_000); // two word tables read and built: 2-4 s each on a loaded 2-core machine
 
   it('gives an empty text a zero vector rather than failing', async () => {
     const embedder = await createLocalEmbedder();

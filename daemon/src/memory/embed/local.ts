@@ -11,14 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import stem from 'wink-porter2-stemmer';
 import type { Embedder } from './embedder';
-import {
-  ASSET_FILE,
-  readWordTable,
-  stemRanks,
-  VOCABULARY,
-  WORD_DIMENSIONS,
-  type WordTable,
-} from './staticAsset';
+import { ASSET_FILE, readWordTable, VOCABULARY, WORD_DIMENSIONS, type WordTable } from './staticAsset';
 
 const SIF_A = 1e-3;
 /** Harmonic number of GloVe 6B's 400,000-word vocabulary: the Zipf prior's normaliser. */
@@ -41,9 +34,14 @@ let shared: Promise<Embedder> | null = null;
 
 /** The default embedder; its word table is read once per process, on first use. */
 export function createLocalEmbedder(): Promise<Embedder> {
-  shared ??= Promise.resolve().then(() => new StaticEmbedder(readWordTable(assetPath())));
+  shared ??= Promise.resolve().then(() => loadLocalEmbedder());
   shared.catch(() => (shared = null));
   return shared;
+}
+
+/** A new embedder over the word table at `path`, not shared (tests compare fresh ones). */
+export function loadLocalEmbedder(path = assetPath()): Embedder {
+  return new StaticEmbedder(readWordTable(path));
 }
 
 /** Where the word table is: next to the bundle (dist/), or KEEL_EMBEDDER_ASSET. */
@@ -62,27 +60,84 @@ export function assetPath(): string {
   return found;
 }
 
+/**
+ * The word lookups: rank by word, and by Porter2 stem for stems that are no word themselves.
+ * Building them (100,000 map entries and as many stems) takes 1-1.5 s, so they are built on first
+ * use, or in slices by `warm()`: the daemon's main thread only embeds queries (its worker embeds
+ * the notes), and a cold index should not wait on a table it does not use.
+ */
+class Vocabulary {
+  readonly rank = new Map<string, number>();
+  /** Stem -> the most frequent word with that stem, where the stem itself is not a word. */
+  readonly stemRank: Map<string, number>;
+  /** Words done: the ranks first (0 up), then the stems (from the least frequent down). */
+  private done = 0;
+  /** Where building ends: after the ranks when the asset stored the stems. */
+  private readonly last: number;
+
+  /** @param stored the stem table stored in the asset at build time; without one, stems are built too */
+  constructor(
+    private readonly words: string[],
+    stored: Map<string, number> | null,
+  ) {
+    this.stemRank = stored ?? new Map<string, number>();
+    this.last = stored ? VOCABULARY : 2 * VOCABULARY;
+  }
+
+  get complete(): boolean {
+    return this.done >= this.last;
+  }
+
+  /** Adds up to `count` more words' entries. */
+  build(count: number): void {
+    const end = Math.min(this.last, this.done + count);
+    for (; this.done < end; this.done++) {
+      if (this.done < VOCABULARY) {
+        this.rank.set(this.words[this.done]!, this.done);
+        continue;
+      }
+      const i = 2 * VOCABULARY - 1 - this.done;
+      const word = this.words[i]!;
+      if (!/^[a-z]+$/.test(word)) continue;
+      const root = stem(word);
+      if (root !== word && !this.rank.has(root)) this.stemRank.set(root, i);
+    }
+  }
+}
+
+/** Words per slice of `warm()`: a few milliseconds of the thread at a time. */
+const WARM_SLICE = 2_000;
+
 class StaticEmbedder implements Embedder {
   readonly id: string;
   readonly dimensions = WORD_DIMENSIONS;
-  private readonly rank = new Map<string, number>();
-  /** Stem -> the most frequent word with that stem, where the stem itself is not a word. */
-  private readonly stemRank: Map<string, number>;
+  private readonly vocabulary: Vocabulary;
   /** SIF weight times int8 scale, per word. */
   private readonly weight = new Float32Array(VOCABULARY);
   private readonly values: Int8Array;
   private stems = new Map<string, string>();
+  private warming: Promise<void> | null = null;
 
   constructor(table: WordTable) {
     this.id = `keel-static-v1:glove6B100d-top100k-abtt3-sif${SIF_A}-porter2:${table.checksum}`;
     this.values = table.values;
+    this.vocabulary = new Vocabulary(table.words, table.stemRank);
     for (let i = 0; i < VOCABULARY; i++) {
       const prior = 1 / ((i + 1) * ZIPF_H);
       this.weight[i] = (SIF_A / (SIF_A + prior)) * table.scales[i]!;
-      this.rank.set(table.words[i]!, i);
     }
-    // Stored at build time; a table built before that is stemmed here (0.5-1 s).
-    this.stemRank = table.stemRank ?? stemRanks(table.words);
+  }
+
+  warm(): Promise<void> {
+    this.warming ??= new Promise((resolve) => {
+      const slice = (): void => {
+        this.vocabulary.build(WARM_SLICE);
+        if (this.vocabulary.complete) resolve();
+        else setImmediate(slice);
+      };
+      setImmediate(slice);
+    });
+    return this.warming;
   }
 
   embedDocuments(texts: string[]): Promise<Float32Array[]> {
@@ -94,13 +149,15 @@ class StaticEmbedder implements Embedder {
   }
 
   private embed(text: string): Float32Array {
+    const { vocabulary } = this;
+    if (!vocabulary.complete) vocabulary.build(2 * VOCABULARY);
     const vector = new Float32Array(this.dimensions);
     for (const word of tokenize(text)) {
       if (STOP_WORDS.has(word)) continue;
-      let i = this.rank.get(word);
+      let i = vocabulary.rank.get(word);
       if (i === undefined) {
         const root = this.stemOf(word);
-        i = this.rank.get(root) ?? this.stemRank.get(root);
+        i = vocabulary.rank.get(root) ?? vocabulary.stemRank.get(root);
       }
       if (i === undefined) continue;
       const w = this.weight[i]!;
