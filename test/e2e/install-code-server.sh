@@ -13,6 +13,9 @@ APT_PACKAGES=(libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep chro
 # The email connector's tests start their own Dovecot and Postfix (test/helpers/mailServers.ts)
 # with their own config files; the system services of these packages are never started.
 APT_PACKAGES+=(dovecot-imapd dovecot-lmtpd postfix)
+# The calendar connector's tests start their own Radicale (CalDAV; test/helpers/calendarServer.ts)
+# on loopback in a temp folder; its system service is never started.
+APT_PACKAGES+=(radicale)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CS_DIR="${SCRIPT_DIR}/.code-server"
