@@ -1,7 +1,8 @@
 /**
  * calendar@1's view of the calendar collection: events in a time range (the server filters by
- * CalDAV calendar-query), and the one object holding a UID (by its file name first, which is
- * where Keel puts the events it creates, then by a UID query for events other clients made).
+ * CalDAV calendar-query), and the one object holding a UID (a calendar-query on UID: it finds
+ * the events Keel made, named `<uid>.ics`, and those other clients made under any name; a
+ * multiget of a missing name would fail the whole request on some servers, Radicale among them).
  */
 import type { DAVCalendarObject } from 'tsdav';
 import { z } from 'zod';
@@ -68,12 +69,6 @@ export function objectUrl(session: CalendarSession, uid: string): string {
 
 /** The stored event with this UID, or null when the calendar has none. */
 export async function findByUid(session: CalendarSession, uid: string): Promise<StoredEvent | null> {
-  const byName = await session.client.fetchCalendarObjects({
-    calendar: session.calendar,
-    objectUrls: [objectUrl(session, uid)],
-  });
-  const named = pick(byName, uid, session);
-  if (named) return named;
   const queried = await session.client.fetchCalendarObjects({
     calendar: session.calendar,
     filters: [
