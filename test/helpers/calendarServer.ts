@@ -72,7 +72,10 @@ export async function startCalendarServer(options: { users?: string[] } = {}): P
   const url = `http://${HOST}:${port}/`;
   const names = options.users ?? ['alice', 'bob'];
   const users: Record<string, CalendarUser> = Object.fromEntries(
-    names.map((name) => [name, { name, password: `${name}-cal-secret`, calendarUrl: `${url}${name}/calendar/` }]),
+    names.map((name) => [
+      name,
+      { name, password: `${name}-cal-secret`, calendarUrl: `${url}${name}/calendar/` },
+    ]),
   );
   await writeFile(
     join(root, 'users'),
