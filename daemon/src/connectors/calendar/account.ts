@@ -104,8 +104,11 @@ export function settings(ctx: Context): CalendarSettings {
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i;
 
 /**
- * A fetch that stays on `origin`: redirects are not followed but refused (a server, or whoever
- * answers for it, cannot send Keel with the password to another host), and `signal` aborts it.
+ * A fetch that stays on `origin`: requests elsewhere are refused, and redirects are never
+ * followed by fetch itself. A redirect within the origin is handed to tsdav (its discovery reads
+ * `/.well-known/caldav`'s Location and asks there, through this fetch again); one to another
+ * origin is refused, so no server, nor whoever answers for it, can send Keel with the password to
+ * another host. `signal` aborts the request.
  */
 export function originBoundFetch(origin: string, signal: AbortSignal): typeof fetch {
   return async (input, init) => {
@@ -117,11 +120,19 @@ export function originBoundFetch(origin: string, signal: AbortSignal): typeof fe
     }
     const response = await fetch(input, { ...init, redirect: 'manual', signal });
     if (response.status >= 300 && response.status < 400) {
-      const target = response.headers.get('location') ?? '(no Location)';
-      throw new CalendarError(
-        `The CalDAV server ${origin} redirected to ${target.slice(0, 200)}; Keel does not follow redirects ` +
-          '(the password would go along): set url in keel.yaml to the address the server redirects to, if you trust it.',
-      );
+      const location = response.headers.get('location') ?? '';
+      let target: string;
+      try {
+        target = originOf(new URL(location, url).href);
+      } catch {
+        target = '(an unreadable Location)';
+      }
+      if (target !== origin) {
+        throw new CalendarError(
+          `The CalDAV server ${origin} redirected to ${target}; Keel does not follow redirects to another ` +
+            'host (the password would go along): set url in keel.yaml to that server, if you trust it.',
+        );
+      }
     }
     return response;
   };
