@@ -51,7 +51,7 @@ export async function recordingRelay(
             ([name]) => !['host', 'connection', 'content-length'].includes(name),
           ),
         ) as Record<string, string>,
-        ...(sent.length > 0 ? { body: sent } : {}),
+        ...(sent.length > 0 ? { body: new Uint8Array(sent) } : {}),
         redirect: 'manual',
       });
       const text = await answer.text();
