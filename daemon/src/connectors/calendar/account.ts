@@ -8,7 +8,7 @@
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { DAVClient, type DAVCalendar } from 'tsdav';
 import { z } from 'zod';
-import { ActionInputError, type ActionContext } from '../sdk';
+import { ActionInputError, OutcomeUnknownError, type ActionContext } from '../sdk';
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM, like 09:00');
 
@@ -118,7 +118,7 @@ export function originBoundFetch(origin: string, signal: AbortSignal): typeof fe
         `calendar@1 refused to send a request to ${originOf(url.href)}: only ${origin} (keel.yaml's url) is trusted.`,
       );
     }
-    const response = await fetch(input, { ...init, redirect: 'manual', signal });
+    const response = await sendOnce(input, init, signal);
     if (response.status >= 300 && response.status < 400) {
       const location = response.headers.get('location') ?? '';
       let target: string;
@@ -136,6 +136,36 @@ export function originBoundFetch(origin: string, signal: AbortSignal): typeof fe
     }
     return response;
   };
+}
+
+/** Methods that change nothing: sent again when the connection dropped before an answer. */
+const READS = new Set(['GET', 'HEAD', 'OPTIONS', 'PROPFIND', 'REPORT']);
+const READ_ATTEMPTS = 3;
+
+/**
+ * One request. A kept-alive connection the server closed meanwhile fails with "fetch failed"
+ * before any answer: a read is simply sent again; for a write it is unknown whether the server
+ * did it, so it fails as OutcomeUnknownError and the host asks `find` before trying again.
+ */
+async function sendOnce(
+  input: Parameters<typeof fetch>[0],
+  init: RequestInit | undefined,
+  signal: AbortSignal,
+) {
+  const method = (init?.method ?? 'GET').toUpperCase();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(input, { ...init, redirect: 'manual', signal });
+    } catch (error) {
+      if (signal.aborted || !(error instanceof TypeError) || error.message !== 'fetch failed') throw error;
+      if (!READS.has(method)) {
+        throw new OutcomeUnknownError(
+          `The CalDAV server's connection dropped during a ${method} (${(error as { cause?: { code?: string } }).cause?.code ?? error.message}); Keel will ask the server whether it happened.`,
+        );
+      }
+      if (attempt >= READ_ATTEMPTS) throw error;
+    }
+  }
 }
 
 export interface CalendarSession {
@@ -196,7 +226,7 @@ export async function withCalendar<T>(
 }
 
 export function davFailure(error: unknown, account: CalendarSettings, password: string): Error {
-  if (error instanceof ActionInputError) return error;
+  if (error instanceof ActionInputError || error instanceof OutcomeUnknownError) return error;
   const where = `CalDAV ${new URL(account.url).host}`;
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof CalendarError) return new CalendarError(redact(message, password));
