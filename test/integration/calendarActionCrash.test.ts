@@ -63,13 +63,18 @@ async function mutingRelay(request: RegExp): Promise<NonNullable<typeof relay>> 
       socket.destroy();
       upstream.destroy();
     };
-    for (const side of [socket, upstream]) {
-      side.on('error', end);
-      side.on('close', () => {
-        open.delete(side);
-        end();
-      });
-    }
+    // Radicale closes a connection after answering: once muted, that close is not passed on
+    // either, so the daemon keeps waiting for an answer, as it would for a server gone silent.
+    socket.on('error', end);
+    socket.on('close', () => {
+      open.delete(socket);
+      end();
+    });
+    upstream.on('error', () => (mute ? upstream.destroy() : end()));
+    upstream.on('close', () => {
+      open.delete(upstream);
+      if (!mute) end();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
