@@ -375,8 +375,10 @@ export const EventTrigger = z
   .strictObject({
     type: z.literal('event'),
     event: z
-      .enum(['email.received'])
-      .describe('The event that starts a run: `email.received`, a new message in the watched folder.'),
+      .enum(['email.received', 'calendar.upcoming'])
+      .describe(
+        'The event that starts a run: `email.received`, a new message in the watched folder; `calendar.upcoming`, a calendar event about to start.',
+      ),
     connector: z
       .string()
       .regex(/^[a-z][a-z0-9-]*$/)

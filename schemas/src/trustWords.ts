@@ -9,6 +9,7 @@ const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
   embeddings: 'embeddings requests (indexing and search)',
   mcp: 'MCP tool calls',
   email: "an email account's login and mail",
+  calendar: "a calendar account's login and events",
 };
 
 /** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
@@ -32,6 +33,12 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
       ? `the password in the environment variable ${endpoint.apiKeyEnv}`
       : "the password from the editor's secret storage";
     return `Log in to the mail server ${endpoint.origin} with ${password}, and read or send mail there.`;
+  }
+  if (endpoint.purpose === 'calendar') {
+    const password = endpoint.apiKeyEnv
+      ? `the password in the environment variable ${endpoint.apiKeyEnv}`
+      : "the password from the editor's secret storage";
+    return `Log in to the CalDAV server ${endpoint.origin} with ${password}, and read or change events there.`;
   }
   const key = endpoint.apiKeyEnv
     ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`

@@ -16,6 +16,9 @@ APT_PACKAGES+=(dovecot-imapd dovecot-lmtpd postfix)
 # The bench's LangGraph peer (SqliteSaver) uses better-sqlite3, which builds from source when no
 # prebuilt binary can be fetched.
 APT_PACKAGES+=(python3 make g++)
+# The calendar connector's tests start their own Radicale (CalDAV; test/helpers/calendarServer.ts)
+# on loopback in a temp folder; its system service is never started.
+APT_PACKAGES+=(radicale)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CS_DIR="${SCRIPT_DIR}/.code-server"

@@ -62,7 +62,9 @@ describe('registry', () => {
     expect(issues).toEqual([
       {
         path: ['connectors', 'a', 'use'],
-        message: expect.stringMatching(/no connector "email@9"; Keel has: fs.outbox@1, email@1, notify@1/),
+        message: expect.stringMatching(
+          /no connector "email@9"; Keel has: fs.outbox@1, email@1, calendar@1, notify@1/,
+        ),
       },
       { path: ['connectors', 'b', 'dir'], message: expect.stringMatching(/^notify@1: /) },
       {

@@ -4,6 +4,7 @@
  * place in the file.
  */
 import { Runbook, type EventTrigger, type Problem } from '@keel/schemas';
+import { upcomingPayloadSchema } from '../connectors/calendar/upcoming';
 import { receivedPayloadSchema } from '../connectors/email/received';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
 import { conditionError, templateError } from './expressions';
@@ -102,6 +103,7 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
 /** The payload fields each event has, which an event trigger's filter may test. */
 const EVENT_FIELDS: Record<EventTrigger['event'], string[]> = {
   'email.received': Object.keys(receivedPayloadSchema.shape),
+  'calendar.upcoming': Object.keys(upcomingPayloadSchema.shape),
 };
 
 /** Cron patterns, time zones, globs, event filters and the inputs each trigger gives its runs. */

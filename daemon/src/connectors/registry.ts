@@ -8,6 +8,7 @@
 import type { ConnectorConfig, CredentialSource, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { z } from 'zod';
 import { createLogger } from '../log';
+import { calendarConnector } from './calendar';
 import { emailConnector } from './email';
 import { fsOutbox } from './fsOutbox';
 import { checkMcpConfig, credentialNames, isMcpUse, mcpTrustEndpoint } from './mcp/mcpConfig';
@@ -16,7 +17,7 @@ import { McpServers } from './mcp/mcpServers';
 import type { Connector, ConnectorAction } from './sdk';
 
 /** The connectors Keel ships, by id. */
-export const BUILT_IN_CONNECTORS: readonly Connector[] = [fsOutbox, emailConnector];
+export const BUILT_IN_CONNECTORS: readonly Connector[] = [fsOutbox, emailConnector, calendarConnector];
 
 /** A connector as runbooks and rules name it: a keel.yaml entry, or a built-in used as is. */
 export interface ConnectorInstance {

@@ -1,0 +1,47 @@
+/**
+ * calendar@1's probe: logs in (discovery), finds the configured calendar, and reads a day of its
+ * events through the same parser the actions use, so a server whose answers no longer parse
+ * fails here first. Reports the server's `Server` header as the version where it sends one.
+ */
+import type { ActionContext, ProbeResult } from '../sdk';
+import { calendarName, originBoundFetch, originOf, redact, settings, withCalendar } from './account';
+import { eventsBetween } from './store';
+
+type Context = Omit<ActionContext, 'idempotencyKey'>;
+
+export async function probeCalendar(ctx: Context): Promise<ProbeResult> {
+  const checkedAt = new Date().toISOString();
+  try {
+    const account = settings(ctx);
+    const { name, count } = await withCalendar(ctx, async (session) => ({
+      name: calendarName(session.calendar),
+      count: (await eventsBetween(session, Date.now(), Date.now() + 86_400_000)).length,
+    }));
+    const version = await serverHeader(account.url, ctx.signal);
+    return {
+      ok: true,
+      detail: `CalDAV ${new URL(account.url).host} as ${account.user}: calendar "${name}", ${count} events in the next 24 h`,
+      ...(version ? { version } : {}),
+      checkedAt,
+    };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    let secret = '';
+    try {
+      secret = ctx.credential('password');
+    } catch {
+      // An unset credential is itself the failure being reported.
+    }
+    return { ok: false, detail: redact(message, secret), checkedAt };
+  }
+}
+
+/** The server's own name (`Server:` of an unauthenticated OPTIONS), or null. */
+async function serverHeader(url: string, signal: AbortSignal): Promise<string | null> {
+  try {
+    const response = await originBoundFetch(originOf(url), signal)(url, { method: 'OPTIONS' });
+    return response.headers.get('server')?.slice(0, 200) ?? null;
+  } catch {
+    return null;
+  }
+}

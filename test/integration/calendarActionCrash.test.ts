@@ -1,0 +1,173 @@
+/**
+ * Exactly once across `kill -9` for calendar@1's `create`, against the real Radicale: the daemon
+ * sends the PUT, Radicale stores the event, and its answer never reaches the daemon (a loopback
+ * relay stops passing the server's bytes on a connection once it saw a PUT); the daemon is killed
+ * between the action's intent and its result and started again. The connector asks the server
+ * for the UID it derives from the idempotency key (`find`), and the run finishes with exactly one
+ * event in the calendar.
+ */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import type { RunSummary } from '@keel/schemas';
+import { readJournal } from '../../daemon/src/conductor/journal';
+import { StateSeal } from '../../daemon/src/runtime/stateKey';
+import { initWorkspace } from '../../daemon/src/workspace/init';
+import { startCalendarServer, type CalendarServer } from '../helpers/calendarServer';
+import { keelEnv, REPO_ROOT, waitFor } from '../helpers/processes';
+import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+
+const DAEMON = join(REPO_ROOT, 'test', 'helpers', 'ledgerDaemon.ts');
+const PASSWORD_VARIABLE = 'KEEL_CRASH_CALENDAR_PASSWORD';
+
+let caldav: CalendarServer;
+let dirs: TempDirs;
+let relay: { port: number; muted(): boolean; close(): Promise<void> } | undefined;
+
+beforeAll(async () => {
+  caldav = await startCalendarServer();
+}, 60_000);
+afterAll(async () => {
+  await caldav?.stop();
+});
+beforeEach(async () => {
+  dirs = await makeTempDirs('keel-calendar-crash-');
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  process.env[PASSWORD_VARIABLE] = caldav.users.alice!.password;
+  await initWorkspace(dirs.workspace);
+});
+afterEach(async () => {
+  await relay?.close();
+  delete process.env[PASSWORD_VARIABLE];
+  await dirs.cleanup();
+});
+
+/** A relay to Radicale that stops passing answers on a connection once the client sent `request`. */
+async function mutingRelay(request: RegExp): Promise<NonNullable<typeof relay>> {
+  let muted = false;
+  const open = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    const upstream = connect(caldav.port, '127.0.0.1');
+    open.add(socket).add(upstream);
+    let mute = false;
+    socket.on('data', (chunk: Buffer) => {
+      if (request.test(chunk.toString('latin1'))) mute = muted = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!mute) socket.write(chunk);
+    });
+    const end = (): void => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    // Radicale closes a connection after answering: once muted, that close is not passed on
+    // either, so the daemon keeps waiting for an answer, as it would for a server gone silent.
+    socket.on('error', end);
+    socket.on('close', () => {
+      open.delete(socket);
+      end();
+    });
+    upstream.on('error', () => (mute ? upstream.destroy() : end()));
+    upstream.on('close', () => {
+      open.delete(upstream);
+      if (!mute) end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    muted: () => muted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of open) socket.destroy();
+      }),
+  };
+}
+
+function daemonProcess(runbook?: string) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', DAEMON, dirs.workspace, ...(runbook ? [runbook] : [])],
+    { cwd: REPO_ROOT, env: keelEnv(dirs.runtime), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+it('a create cut off by kill -9 is found by its UID: the run finishes, the calendar holds one event', async () => {
+  relay = await mutingRelay(/^PUT /m);
+  const summary = `crash-create-${Date.now()}`;
+  await writeFile(
+    join(dirs.workspace, 'keel.yaml'),
+    `version: 1
+connectors:
+  cal:
+    use: calendar@1
+    url: http://127.0.0.1:${relay.port}/
+    user: alice
+    credentials: { password: { env: ${PASSWORD_VARIABLE} } }
+approvals:
+  actions:
+    - { action: "cal.*", decide: allow }
+`,
+  );
+  await writeFile(
+    join(dirs.workspace, 'runbooks', 'book.yaml'),
+    `apiVersion: keel/v1
+name: book
+role: Tester
+description: Killed in the middle of.
+steps:
+  - id: meet
+    type: connector
+    use: cal
+    action: create
+    with:
+      summary: ${summary}
+      start: "2031-05-06T10:00:00Z"
+      end: "2031-05-06T11:00:00Z"
+      attendees: [{ email: dana@example.org }]
+`,
+  );
+  const stored = async (): Promise<number> =>
+    (await caldav.events('alice')).filter((ics) => ics.includes(summary)).length;
+
+  const first = daemonProcess('book');
+  await waitFor(
+    'Radicale to store the event while the daemon waits',
+    async () => relay!.muted() && (await stored()) > 0,
+    60_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\n${first.stderr()}`);
+  });
+  const runId = /started (\S+)/.exec(first.stdout())![1]!;
+  const journal = await readJournal(
+    join(dirs.workspace, '.keel/runs', `${runId}.jsonl`),
+    new StateSeal(dirs.workspace),
+  );
+  expect(journal.filter((r) => r.type === 'effectIntent')).toHaveLength(1);
+  expect(journal.filter((r) => r.type === 'effect')).toHaveLength(0);
+  first.child.kill('SIGKILL');
+  await first.exited;
+
+  const second = daemonProcess();
+  const code = await second.exited;
+  expect(code, second.stderr()).toBe(0);
+  const ended = second
+    .stdout()
+    .split('\n')
+    .filter((line) => line.startsWith('ended '))
+    .map((line) => JSON.parse(line.slice('ended '.length)) as RunSummary);
+  expect(ended.map((run) => run.id)).toEqual([runId]);
+  expect(ended[0]!.status, ended[0]!.error ?? '').toBe('succeeded');
+  expect(await stored()).toBe(1);
+}, 180_000);
