@@ -1,7 +1,7 @@
 /** What the editor tells the operator without being asked: escalations, opened breakers, used-up quotas. */
 import { describe, expect, it } from 'vitest';
 import type { BreakerState, ControlState, QuotaState, RunSummary } from '@keel/schemas';
-import { EditorAlerts } from '../../extension/src/alerts/editorAlerts';
+import { EditorAlerts, notificationText } from '../../extension/src/alerts/editorAlerts';
 
 const run = (change: Partial<RunSummary>): RunSummary => ({
   id: 'r1',
@@ -60,6 +60,20 @@ describe('editor alerts', () => {
     });
     expect(alerts.runChanged(escalated, false)).toBeNull();
     expect(alerts.runChanged(run({ id: 'r2', status: 'failed', error: 'timeout' }), false)).toBeNull();
+  });
+
+  it('show a quoted link as plain text, so a mail cannot put a command link in the editor', () => {
+    const alerts = new EditorAlerts();
+    const alert = alerts.runChanged(
+      run({ status: 'failed', escalation: 'Customer says: [fix it](command:workbench.action.terminal.new)' }),
+      false,
+    );
+    expect(alert?.message).toBe(
+      'Keel: inbox-triage escalated to you: Customer says: [fix it] (command:workbench.action.terminal.new)',
+    );
+    expect(notificationText('[a]  (https://x.example) and [b](c)')).toBe(
+      '[a] (https://x.example) and [b] (c)',
+    );
   });
 
   it('leave a run started from this window to its own announcement', () => {

@@ -60,8 +60,13 @@ export class Recovery {
       const run = records[0] as RecordOf<'run'>;
       const held = counts.get(id);
       const modelCalls = records.filter((r) => r.type === 'modelCall').length;
-      const steps = records.filter((r) => r.type === 'stepStart').length;
-      if ((held?.modelCalls ?? 0) !== modelCalls || (held?.steps ?? 0) !== steps)
+      const steps = stepRows(records);
+      // A lost batch may have held only ends (a run's last step): compared too, not only rows.
+      if (
+        (held?.modelCalls ?? 0) !== modelCalls ||
+        (held?.steps ?? 0) !== steps.rows ||
+        (held?.ended ?? 0) !== steps.ended
+      )
         host.traces.reload(id, records);
       const runbook = await host.keptRunbook(run).catch(() => null);
       if (runbook) host.roles.set(runbook.name, runbook.role);
@@ -161,4 +166,24 @@ export class Recovery {
     host.log.info('resuming a run', { run: id, runbook: run.runbook });
     host.enqueue(id, journal, run.runbookFile ? runbook : null, stepsTotal);
   }
+}
+
+/**
+ * The step rows the trace store holds for these records, and how many of them have ended: a row
+ * per step start, ended by a later end of the same step (as the store's batches apply them).
+ */
+function stepRows(records: readonly JournalRecord[]): { rows: number; ended: number } {
+  const open = new Map<string, number>();
+  let rows = 0;
+  let ended = 0;
+  for (const record of records) {
+    if (record.type === 'stepStart') {
+      rows++;
+      open.set(record.stepId, (open.get(record.stepId) ?? 0) + 1);
+    } else if (record.type === 'stepEnd') {
+      ended += open.get(record.stepId) ?? 0;
+      open.set(record.stepId, 0);
+    }
+  }
+  return { rows, ended };
 }

@@ -205,17 +205,20 @@ export class TraceStore {
    * How many step and model call rows the store holds for each run: a batch a crash cut off
    * leaves a run behind its journal, and start-up reloads it.
    */
-  rowCounts(): Promise<Map<string, { steps: number; modelCalls: number }>> {
+  rowCounts(): Promise<Map<string, { steps: number; ended: number; modelCalls: number }>> {
     return this.read(async () => {
       const reader = await this.db.runAndReadAll(
-        `SELECT run_id, sum(steps)::BIGINT AS steps, sum(calls)::BIGINT AS calls FROM (
-           SELECT run_id, count(*) AS steps, 0 AS calls FROM steps GROUP BY run_id
-           UNION ALL SELECT run_id, 0, count(*) FROM model_calls GROUP BY run_id) GROUP BY run_id`,
+        `SELECT run_id, sum(steps)::BIGINT AS steps, sum(ended)::BIGINT AS ended, sum(calls)::BIGINT AS calls FROM (
+           SELECT run_id, count(*) AS steps, count(ended_at) AS ended, 0 AS calls FROM steps GROUP BY run_id
+           UNION ALL SELECT run_id, 0, 0, count(*) FROM model_calls GROUP BY run_id) GROUP BY run_id`,
       );
       return new Map(
         reader
           .getRowObjectsJS()
-          .map((row) => [text(row.run_id), { steps: Number(row.steps), modelCalls: Number(row.calls) }]),
+          .map((row) => [
+            text(row.run_id),
+            { steps: Number(row.steps), ended: Number(row.ended), modelCalls: Number(row.calls) },
+          ]),
       );
     });
   }
@@ -259,11 +262,16 @@ export class TraceStore {
     return this.queue;
   }
 
-  /** Writes what is waiting (at most one batch: MAX_BATCH bounds it) and closes DuckDB. */
+  /** Writes what is waiting (MAX_BATCH bounds each batch) and closes DuckDB. */
   async close(): Promise<void> {
     if (this.closed) return this.queue;
-    await this.flushed();
+    // Rows recorded while a batch is written go in one more batch: none is left for a timer to
+    // write after DuckDB is closed (which would crash the process).
+    do await this.flushed();
+    while (!this.batch.empty);
     this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.db.closeSync();
     this.instance.closeSync();
   }
@@ -285,6 +293,7 @@ export class TraceStore {
 
   private async flush(): Promise<void> {
     this.flushQueued = false;
+    if (this.closed) return;
     const batch = this.batch;
     this.batch = new TraceBatch();
     if (batch.empty) return;

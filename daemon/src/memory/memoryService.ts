@@ -205,9 +205,16 @@ export class MemoryService {
   /** Fills the writer's record of what is indexed from the catalog, once, before the first write. */
   private loadStates(): Promise<void> {
     const into = this.unloadedStates;
-    this.states ??= this.stores.catalog.fileStates().then((states) => {
-      for (const [path, state] of states) into.set(path, state);
-    });
+    this.states ??= this.stores.catalog.fileStates().then(
+      (states) => {
+        for (const [path, state] of states) into.set(path, state);
+      },
+      (error: unknown) => {
+        // Read again by the next caller (a rescan, a repair): one failed read must not stall memory.
+        this.states = null;
+        throw error;
+      },
+    );
     return this.states;
   }
 

@@ -16,6 +16,14 @@ export interface EditorAlert {
   action: { label: 'Show Trace'; runId: string } | { label: 'Show Dashboard' };
 }
 
+/**
+ * A run's words in a notification as plain text: VS Code turns `[label](target)` in a message into
+ * a link (a `command:` one included), and an escalation may quote a mail or a calendar event.
+ */
+export function notificationText(text: string): string {
+  return text.replace(/\]\s*\(/g, '] (');
+}
+
 export class EditorAlerts {
   private readonly told = new Set<string>();
   /** Breakers and quotas standing now: told when they start, forgotten when they end. */
@@ -26,7 +34,7 @@ export class EditorAlerts {
     if (startedHere || !run.escalation || !FINISHED_RUN_STATUSES.includes(run.status)) return null;
     return this.once({
       key: `escalation:${run.id}`,
-      message: `Keel: ${run.runbook} escalated to you: ${run.escalation}`,
+      message: `Keel: ${run.runbook} escalated to you: ${notificationText(run.escalation)}`,
       action: { label: 'Show Trace', runId: run.id },
     });
   }

@@ -13,6 +13,7 @@ import {
 import type { DaemonClient } from '../daemonClient';
 import { describeRun, formatUsd, STATUS_ICONS, STATUS_LABELS } from '../runs/runList';
 import type { RunsStore } from '../runs/runsStore';
+import { notificationText } from '../alerts/editorAlerts';
 import { askRunInputs } from './runInputs';
 import type { RunTraceProvider } from './runTrace';
 import { openResult } from './searchQuickPick';
@@ -152,7 +153,7 @@ export function announceFinishedRuns(
 async function announce(context: RunsContext, run: RunSummary): Promise<void> {
   const what = `Keel: ${run.runbook} ${STATUS_LABELS[run.status]} (${formatUsd(run.costUsd)})`;
   const why = run.escalation ?? run.error;
-  const message = why ? `${what}: ${why}` : `${what}.`;
+  const message = why ? `${what}: ${notificationText(why)}` : `${what}.`;
   const show =
     run.status === 'succeeded' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
   if ((await show(message, 'Show Trace')) === 'Show Trace') await context.trace.show(run);

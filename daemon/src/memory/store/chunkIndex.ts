@@ -537,8 +537,15 @@ export class ChunkIndex {
    */
   async quiet(): Promise<void> {
     await this.whenOptimized();
-    await this.changes.catch(() => undefined);
-    await Promise.allSettled([...this.reads]);
+    // A change that ends meanwhile may start the small table's compaction in the background: wait
+    // until a round finds nothing new.
+    for (;;) {
+      const changes = this.changes;
+      await changes.catch(() => undefined);
+      await this.recent.compacted();
+      await Promise.allSettled([...this.reads]);
+      if (this.changes === changes) return;
+    }
   }
 
   close(): void {
