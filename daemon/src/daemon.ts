@@ -73,6 +73,8 @@ export class Daemon {
   private lastValid: WorkspaceConfig | null = null;
   /** Config and trust changes are applied one at a time, in order. */
   private applying: Promise<void> = Promise.resolve();
+  /** keel.yaml is read one time after another, so the newest read is the one that stays. */
+  private reloading: Promise<void> = Promise.resolve();
   private readonly sinks = new Set<NotificationSink>();
   private socket: SocketServer | null = null;
   private configWatcher: FSWatcher | null = null;
@@ -269,7 +271,15 @@ export class Daemon {
   }
 
   /** Re-reads `keel.yaml` and tells clients if anything they can see changed. */
-  async reloadConfig(): Promise<void> {
+  reloadConfig(): Promise<void> {
+    // One read at a time, in order: a slow read of the file as it was (the watcher's) must not
+    // finish after a later one and put the older keel.yaml back.
+    const next = this.reloading.then(() => this.reloadNow());
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadNow(): Promise<void> {
     const before = JSON.stringify([this.config.state, this.config.problems]);
     this.config = await loadConfig(this.options.workspace, this.connectorRegistry);
     if (JSON.stringify([this.config.state, this.config.problems]) !== before) {
