@@ -280,6 +280,7 @@ export class Daemon {
   }
 
   private async reloadNow(): Promise<void> {
+    if (this.state === 'stopping') return;
     const before = JSON.stringify([this.config.state, this.config.problems]);
     this.config = await loadConfig(this.options.workspace, this.connectorRegistry);
     if (JSON.stringify([this.config.state, this.config.problems]) !== before) {
@@ -409,6 +410,9 @@ export class Daemon {
     this.publishStatus();
     this.configWatcher?.close();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    // A read of keel.yaml under way finishes applying before the parts it configures stop.
+    await this.reloading;
+    await this.applying.catch(() => undefined);
     await this.socket?.close();
     await this.conductor
       .stop()
