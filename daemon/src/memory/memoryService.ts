@@ -423,7 +423,8 @@ export class MemoryService {
 
   private state(): IndexState {
     if (this.rebuilding) return 'rebuilding';
-    if (this.scanning) return 'scanning';
+    // An empty index that has not yet compared itself with the files has nothing to answer from.
+    if (this.scanning || (this.catchingUp !== null && this.counts.chunks === 0)) return 'scanning';
     return this.writer.pending > 0 || this.writer.progress || this.buildingIndexes ? 'indexing' : 'ready';
   }
 
