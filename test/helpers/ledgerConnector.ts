@@ -2,13 +2,18 @@
  * `ledger@1`, a connector for exactly-once and compensation tests. Its "provider" is a real file,
  * `ledger.jsonl` in the configured folder, one line per call it carried out, so a test counts
  * what really happened. `add` can be asked (`find`) and undone (`remove`); `push` can be neither,
- * like an MCP tool. A file `hang-<action>` in the folder makes that action carry itself out, write
+ * like an MCP tool; `refuse` is always refused for its input. A file `hang-<action>` in the folder makes that action carry itself out, write
  * `hung`, and never answer: the daemon is killed between its intent and its result.
  */
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { ActionContext, Connector, ConnectorAction } from '../../daemon/src/connectors/sdk';
+import {
+  ActionInputError,
+  type ActionContext,
+  type Connector,
+  type ConnectorAction,
+} from '../../daemon/src/connectors/sdk';
 
 const Item = z.strictObject({ item: z.string().min(1) });
 type Item = z.infer<typeof Item>;
@@ -77,6 +82,14 @@ export const ledgerConnector: Connector = {
     }),
     push: action('push', {}),
     remove: action('remove', { find: findBy('remove') }),
+    refuse: {
+      description: 'Is refused for its input: it does not happen (test connector)',
+      risk: 'internal',
+      input: Item,
+      output: Entry,
+      perform: (input: Item) => Promise.reject(new ActionInputError(`no such item: ${input.item}`)),
+      review: (input: Item) => ({ title: `refuse ${input.item}`, language: 'markdown', text: input.item }),
+    },
     fail: {
       description: 'Fails (the provider refuses)',
       risk: 'read',

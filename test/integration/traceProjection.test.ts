@@ -145,7 +145,13 @@ async function legacyFigures(): Promise<{ report: MetricsReport; modelCalls: unk
       legacy.saveRun(summarize(records, 0, null));
     }
     for (const proposal of (await daemon!.conductor.get()).approvals.list()) legacy.saveApproval(proposal);
-    const report = await metricsReport(legacy, (runbook) => roles.get(runbook) ?? null, SPAN);
+    // The legacy store predates the actions table: its report has no connector part.
+    const store = {
+      agentMetrics: (since: string, until: string) => legacy.agentMetrics(since, until),
+      spendByDay: (since: string, until: string) => legacy.spendByDay(since, until),
+      connectorMetrics: () => Promise.resolve([]),
+    };
+    const report = await metricsReport(store, (runbook) => roles.get(runbook) ?? null, SPAN);
     return { report, modelCalls: await legacy.modelCalls() };
   } finally {
     await legacy.close();
@@ -208,7 +214,7 @@ it('gives the figures the store before it gave, live, after a restart, rebuilt, 
   expect(live.report.agents).toHaveLength(2);
   expect(live.modelCalls.length).toBeGreaterThanOrEqual(8);
   const legacy = await legacyFigures();
-  expect(live.report).toEqual(legacy.report);
+  expect({ ...live.report, connectors: [] }).toEqual(legacy.report);
   expect(live.dashboard).toEqual(dashboard(legacy.report));
   expect(live.modelCalls).toEqual(legacy.modelCalls);
 

@@ -61,11 +61,14 @@ export class Recovery {
       const held = counts.get(id);
       const modelCalls = records.filter((r) => r.type === 'modelCall').length;
       const steps = stepRows(records);
+      const actions = actionRows(records);
       // A lost batch may have held only ends (a run's last step): compared too, not only rows.
       if (
         (held?.modelCalls ?? 0) !== modelCalls ||
         (held?.steps ?? 0) !== steps.rows ||
-        (held?.ended ?? 0) !== steps.ended
+        (held?.ended ?? 0) !== steps.ended ||
+        (held?.actions ?? 0) !== actions.rows ||
+        (held?.settled ?? 0) !== actions.settled
       )
         host.traces.reload(id, records);
       const runbook = await host.keptRunbook(run).catch(() => null);
@@ -172,6 +175,16 @@ export class Recovery {
  * The step rows the trace store holds for these records, and how many of them have ended: a row
  * per step start, ended by a later end of the same step (as the store's batches apply them).
  */
+/** The run's connector calls (one row per key) and those settled, as TraceBatch records them. */
+function actionRows(records: readonly JournalRecord[]): { rows: number; settled: number } {
+  const settled = new Map<string, boolean>();
+  for (const record of records) {
+    if (record.type === 'effectIntent') settled.set(record.key, false);
+    else if (record.type === 'effect' || record.type === 'effectFailed') settled.set(record.key, true);
+  }
+  return { rows: settled.size, settled: [...settled.values()].filter(Boolean).length };
+}
+
 function stepRows(records: readonly JournalRecord[]): { rows: number; ended: number } {
   const open = new Map<string, number>();
   let rows = 0;

@@ -6,7 +6,7 @@
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { Proposal, RunSummary } from '@keel/schemas';
-import type { JournalRecord } from './journalRecords';
+import type { JournalRecord, RecordOf } from './journalRecords';
 
 /** Rows per INSERT statement: large enough to amortise the statement, small enough to parse fast. */
 const ROWS_PER_STATEMENT = 200;
@@ -22,6 +22,25 @@ interface StepEnd {
 /** A `steps` row as inserted: run, step, type, status, started, ended, error. */
 type StepRow = [string, string, string, string, string, string | null, string | null];
 
+/**
+ * An `actions` row: one connector call (its idempotency key), as far as this batch knows it. A
+ * field left null keeps what an earlier batch wrote (an `effectFailed` names no connector).
+ */
+interface ActionRow {
+  runId: string;
+  key: string;
+  stepId: string;
+  connector: string | null;
+  action: string | null;
+  /** The key of the action this call undoes (compensation). */
+  undoes: string | null;
+  /** `open` from the intent until `done` or `failed`. */
+  status: 'open' | 'done' | 'failed';
+  startedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+}
+
 export class TraceBatch {
   /** Runs whose step and model call rows are deleted first (start-up repair writes them again). */
   private readonly reloads = new Set<string>();
@@ -31,6 +50,7 @@ export class TraceBatch {
   /** The last end of each step, for rows an earlier batch wrote. */
   private readonly stepEnds = new Map<string, StepEnd>();
   private modelCalls: DuckDBValue[][] = [];
+  private readonly actions = new Map<string, ActionRow>();
   private readonly runs = new Map<string, RunSummary>();
   private readonly approvals = new Map<string, Proposal>();
   /** Every run with a journal, at start-up: rows of any other run are deleted (see keepOnly). */
@@ -71,7 +91,48 @@ export class TraceBatch {
         record.outcome,
         record.at,
       ]);
+    } else if (record.type === 'effectIntent' || record.type === 'effect' || record.type === 'effectFailed') {
+      this.recordAction(runId, record);
     }
+  }
+
+  private recordAction(
+    runId: string,
+    record: RecordOf<'effectIntent'> | RecordOf<'effect'> | RecordOf<'effectFailed'>,
+  ): void {
+    const id = stepKey(runId, record.key);
+    const row: ActionRow = this.actions.get(id) ?? {
+      runId,
+      key: record.key,
+      stepId: record.stepId,
+      connector: null,
+      action: null,
+      undoes: null,
+      status: 'open',
+      startedAt: null,
+      endedAt: null,
+      error: null,
+    };
+    if (record.type === 'effectIntent') {
+      row.connector = record.connector;
+      row.action = record.action;
+      row.undoes = record.undoes ?? null;
+      row.status = 'open';
+      row.startedAt ??= record.at;
+    } else if (record.type === 'effect') {
+      // A read journals no intent: its effect is where it starts and ends.
+      row.connector = record.connector;
+      row.action = record.action;
+      row.status = 'done';
+      row.startedAt ??= record.at;
+      row.endedAt = record.at;
+      row.error = null;
+    } else {
+      row.status = 'failed';
+      row.endedAt = record.at;
+      row.error = record.error;
+    }
+    this.actions.set(id, row);
   }
 
   /** The run's step and model call rows are replaced by those of its whole journal. */
@@ -79,6 +140,7 @@ export class TraceBatch {
     this.reloads.add(runId);
     this.steps = this.steps.filter((row) => row[0] !== runId);
     this.modelCalls = this.modelCalls.filter((row) => row[0] !== runId);
+    for (const [key, row] of this.actions) if (row.runId === runId) this.actions.delete(key);
     for (const [key, end] of this.stepEnds) if (end.runId === runId) this.stepEnds.delete(key);
     for (const [key, rows] of this.stepRows) if (rows[0]?.[0] === runId) this.stepRows.delete(key);
     for (const record of records) this.record(runId, record);
@@ -122,7 +184,7 @@ export class TraceBatch {
   private async writeRows(db: DuckDBConnection): Promise<void> {
     if (this.kept) await prune(db, this.kept);
     const reloaded = [...this.reloads];
-    for (const table of ['steps', 'model_calls']) {
+    for (const table of ['steps', 'model_calls', 'actions']) {
       await each(
         db,
         `DELETE FROM ${table} WHERE run_id IN (`,
@@ -152,6 +214,30 @@ export class TraceBatch {
       '($1::VARCHAR, $2::VARCHAR, $3::INTEGER, $4::INTEGER, $5::VARCHAR, $6::VARCHAR, $7::DOUBLE, ' +
         '$8::BIGINT, $9::BIGINT, $10::DOUBLE, $11::VARCHAR, $12::TIMESTAMPTZ)',
     );
+    // An upsert: a later batch settles (or names the connector of) an action an earlier one wrote.
+    await each(
+      db,
+      'INSERT INTO actions VALUES',
+      [...this.actions.values()].map((a) => [
+        a.runId,
+        a.key,
+        a.stepId,
+        a.connector,
+        a.action,
+        a.undoes,
+        a.status,
+        a.startedAt,
+        a.endedAt,
+        a.error,
+      ]),
+      '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, ' +
+        '$8::TIMESTAMPTZ, $9::TIMESTAMPTZ, $10::VARCHAR)',
+      `ON CONFLICT (run_id, key) DO UPDATE SET
+         connector = coalesce(excluded.connector, connector), action = coalesce(excluded.action, action),
+         undoes = coalesce(excluded.undoes, undoes), status = excluded.status,
+         started_at = coalesce(started_at, excluded.started_at), ended_at = excluded.ended_at,
+         error = excluded.error`,
+    );
     await each(
       db,
       'INSERT OR REPLACE INTO runs VALUES',
@@ -180,8 +266,10 @@ export class TraceBatch {
         p.decision?.kind ?? null,
         p.createdAt,
         p.decision?.at ?? null,
+        p.action?.connector ?? null,
       ]),
-      '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::TIMESTAMPTZ, $7::TIMESTAMPTZ)',
+      '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::TIMESTAMPTZ, $7::TIMESTAMPTZ, ' +
+        '$8::VARCHAR)',
     );
   }
 }
@@ -197,7 +285,7 @@ async function prune(db: DuckDBConnection, kept: readonly string[]): Promise<voi
     '($1::VARCHAR)',
   );
   await db.run('DELETE FROM runs WHERE id NOT IN (SELECT id FROM kept_runs)');
-  for (const table of ['steps', 'model_calls'])
+  for (const table of ['steps', 'model_calls', 'actions'])
     await db.run(`DELETE FROM ${table} WHERE run_id NOT IN (SELECT id FROM kept_runs)`);
 }
 

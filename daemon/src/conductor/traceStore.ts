@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS model_calls (
   run_id VARCHAR, step_id VARCHAR, call INTEGER, attempt INTEGER, tier VARCHAR, model VARCHAR,
   latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_usd DOUBLE, outcome VARCHAR,
   called_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS actions (
+  run_id VARCHAR, key VARCHAR, step_id VARCHAR, connector VARCHAR, action VARCHAR, undoes VARCHAR,
+  status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, PRIMARY KEY (run_id, key));
+ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
 `;
 
 export interface AgentRow {
@@ -47,6 +51,28 @@ export interface AgentRow {
   rejected: number;
   /** Applied by a keel.yaml rule, not reviewed by the operator. */
   policy: number;
+}
+
+export interface ConnectorRow {
+  connector: string;
+  actions: number;
+  succeeded: number;
+  failed: number;
+  open: number;
+  undos: number;
+  approved: number;
+  edited: number;
+  rejected: number;
+}
+
+/** What the store holds of one run, compared with its journal at start-up (see Recovery). */
+export interface RunRowCounts {
+  steps: number;
+  ended: number;
+  modelCalls: number;
+  /** Connector calls, and those settled (done or failed). */
+  actions: number;
+  settled: number;
 }
 
 export interface ModelCallRow {
@@ -166,6 +192,50 @@ export class TraceStore {
     });
   }
 
+  /**
+   * Per connector over [since, until): calls started in the span by how they ended, undos, and
+   * the operator's decisions on its action proposals. A built-in's id (`fs.outbox@1`) counts under
+   * the name runbooks give it; Keel's own record of a proposal (`keel.approvals`) is no connector.
+   */
+  connectorMetrics(since: string, until: string): Promise<ConnectorRow[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `WITH c AS (
+           SELECT regexp_replace(connector, '@[0-9]+$', '') AS connector,
+                  count(*) FILTER (WHERE undoes IS NULL) AS actions,
+                  count(*) FILTER (WHERE undoes IS NULL AND status = 'done') AS succeeded,
+                  count(*) FILTER (WHERE undoes IS NULL AND status = 'failed') AS failed,
+                  count(*) FILTER (WHERE undoes IS NULL AND status = 'open') AS open,
+                  count(*) FILTER (WHERE undoes IS NOT NULL AND status = 'done') AS undos
+           FROM actions WHERE connector IS NOT NULL AND connector <> 'keel.approvals'
+             AND started_at >= $1::TIMESTAMPTZ AND started_at < $2::TIMESTAMPTZ GROUP BY 1),
+         a AS (
+           SELECT connector,
+                  count(*) FILTER (WHERE decision = 'approved') AS approved,
+                  count(*) FILTER (WHERE decision = 'edited') AS edited,
+                  count(*) FILTER (WHERE decision = 'rejected') AS rejected
+           FROM approvals WHERE connector IS NOT NULL
+             AND decided_at >= $1::TIMESTAMPTZ AND decided_at < $2::TIMESTAMPTZ GROUP BY 1)
+         SELECT coalesce(c.connector, a.connector) AS connector, c.actions, c.succeeded, c.failed, c.open,
+                c.undos, a.approved, a.edited, a.rejected
+         FROM c FULL OUTER JOIN a ON c.connector = a.connector
+         ORDER BY coalesce(c.actions, 0) DESC, 1`,
+        [since, until],
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        connector: text(row.connector),
+        actions: Number(row.actions ?? 0),
+        succeeded: Number(row.succeeded ?? 0),
+        failed: Number(row.failed ?? 0),
+        open: Number(row.open ?? 0),
+        undos: Number(row.undos ?? 0),
+        approved: Number(row.approved ?? 0),
+        edited: Number(row.edited ?? 0),
+        rejected: Number(row.rejected ?? 0),
+      }));
+    });
+  }
+
   /** Spend per runbook per local day over [since, until). */
   spendByDay(
     since: string,
@@ -202,23 +272,32 @@ export class TraceStore {
   }
 
   /**
-   * How many step and model call rows the store holds for each run: a batch a crash cut off
-   * leaves a run behind its journal, and start-up reloads it.
+   * How many step, model call and action rows the store holds for each run: a batch a crash cut
+   * off leaves a run behind its journal (and a store older than its actions table holds none),
+   * and start-up reloads it.
    */
-  rowCounts(): Promise<Map<string, { steps: number; ended: number; modelCalls: number }>> {
+  rowCounts(): Promise<Map<string, RunRowCounts>> {
     return this.read(async () => {
       const reader = await this.db.runAndReadAll(
-        `SELECT run_id, sum(steps)::BIGINT AS steps, sum(ended)::BIGINT AS ended, sum(calls)::BIGINT AS calls FROM (
-           SELECT run_id, count(*) AS steps, count(ended_at) AS ended, 0 AS calls FROM steps GROUP BY run_id
-           UNION ALL SELECT run_id, 0, 0, count(*) FROM model_calls GROUP BY run_id) GROUP BY run_id`,
+        `SELECT run_id, sum(steps)::BIGINT AS steps, sum(ended)::BIGINT AS ended, sum(calls)::BIGINT AS calls,
+                sum(actions)::BIGINT AS actions, sum(settled)::BIGINT AS settled FROM (
+           SELECT run_id, count(*) AS steps, count(ended_at) AS ended, 0 AS calls, 0 AS actions, 0 AS settled
+           FROM steps GROUP BY run_id
+           UNION ALL SELECT run_id, 0, 0, count(*), 0, 0 FROM model_calls GROUP BY run_id
+           UNION ALL SELECT run_id, 0, 0, 0, count(*), count(*) FILTER (WHERE status <> 'open')
+           FROM actions GROUP BY run_id) GROUP BY run_id`,
       );
       return new Map(
-        reader
-          .getRowObjectsJS()
-          .map((row) => [
-            text(row.run_id),
-            { steps: Number(row.steps), ended: Number(row.ended), modelCalls: Number(row.calls) },
-          ]),
+        reader.getRowObjectsJS().map((row) => [
+          text(row.run_id),
+          {
+            steps: Number(row.steps),
+            ended: Number(row.ended),
+            modelCalls: Number(row.calls),
+            actions: Number(row.actions),
+            settled: Number(row.settled),
+          },
+        ]),
       );
     });
   }

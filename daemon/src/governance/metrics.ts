@@ -1,5 +1,5 @@
-/** The metrics report: per agent over a span, from the runs and approvals in DuckDB. */
-import type { AgentMetrics } from '@keel/schemas';
+/** The metrics report: per agent and per connector over a span, from the runs and approvals in DuckDB. */
+import type { AgentMetrics, ConnectorMetrics } from '@keel/schemas';
 import type { TraceStore } from '../conductor/traceStore';
 
 const DAY_MS = 86_400_000;
@@ -8,6 +8,7 @@ export interface MetricsReport {
   since: string;
   until: string;
   agents: AgentMetrics[];
+  connectors: ConnectorMetrics[];
   spendByDay: { day: string; agent: string; costUsd: number; tokens: number }[];
 }
 
@@ -21,15 +22,16 @@ export function parseWhen(value: string | undefined, fallback: Date, name: strin
 }
 
 export async function metricsReport(
-  traces: Pick<TraceStore, 'agentMetrics' | 'spendByDay'>,
+  traces: Pick<TraceStore, 'agentMetrics' | 'connectorMetrics' | 'spendByDay'>,
   roleOf: (runbook: string) => string | null,
   span: { since?: string | undefined; until?: string | undefined },
   now = new Date(),
 ): Promise<MetricsReport> {
   const until = parseWhen(span.until, now, 'until');
   const since = parseWhen(span.since, new Date(until.getTime() - 30 * DAY_MS), 'since');
-  const [rows, spendByDay] = await Promise.all([
+  const [rows, connectorRows, spendByDay] = await Promise.all([
     traces.agentMetrics(since.toISOString(), until.toISOString()),
+    traces.connectorMetrics(since.toISOString(), until.toISOString()),
     traces.spendByDay(since.toISOString(), until.toISOString()),
   ]);
   const hours = Math.max((until.getTime() - since.getTime()) / 3_600_000, 1 / 60);
@@ -58,10 +60,20 @@ export async function metricsReport(
       reworkRate: decided > 0 ? round((row.edited + row.rejected) / decided) : null,
     };
   });
+  const connectors = connectorRows.map((row): ConnectorMetrics => ({
+    connector: row.connector,
+    actions: row.actions,
+    succeeded: row.succeeded,
+    failed: row.failed,
+    open: row.open,
+    undos: row.undos,
+    approvals: { approved: row.approved, edited: row.edited, rejected: row.rejected },
+  }));
   return {
     since: since.toISOString(),
     until: until.toISOString(),
     agents,
+    connectors,
     spendByDay: spendByDay.map((d) => ({ ...d, costUsd: round(d.costUsd, 6) })),
   };
 }

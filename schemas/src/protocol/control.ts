@@ -103,6 +103,31 @@ export const AgentMetrics = z.object({
 });
 export type AgentMetrics = z.infer<typeof AgentMetrics>;
 
+/**
+ * What one connector did over a span: its actions (calls made by steps and agents, reads
+ * included), how they ended, the undos compensation ran, and the operator's decisions on them.
+ */
+export const ConnectorMetrics = z.object({
+  /** The connector as runbooks name it (`mail`, `billing`, `fs.outbox`). */
+  connector: z.string(),
+  /** Actions started (undos not included). */
+  actions: z.number().int(),
+  succeeded: z.number().int(),
+  /** Refused by the provider or for their input: they did not happen. */
+  failed: z.number().int(),
+  /** Cut off between intent and answer, not settled yet (see `keel show RUN`). */
+  open: z.number().int(),
+  /** Undos of its actions that compensation performed after a run failed or was cancelled. */
+  undos: z.number().int(),
+  /** The operator's decisions on its actions that waited for one (a rule's allow asks nothing). */
+  approvals: z.object({
+    approved: z.number().int(),
+    edited: z.number().int(),
+    rejected: z.number().int(),
+  }),
+});
+export type ConnectorMetrics = z.infer<typeof ConnectorMetrics>;
+
 /** `keel/metrics/report`: per agent over a span, and spend per agent per day. */
 export const MetricsReportRequest = defineRequest({
   method: 'keel/metrics/report',
@@ -118,6 +143,8 @@ export const MetricsReportRequest = defineRequest({
     since: z.string(),
     until: z.string(),
     agents: z.array(AgentMetrics),
+    /** Per connector over the span, busiest first. */
+    connectors: z.array(ConnectorMetrics).default([]),
     spendByDay: z.array(
       z.object({ day: z.string(), agent: z.string(), costUsd: z.number(), tokens: z.number().int() }),
     ),

@@ -36,7 +36,7 @@ export function registerReport(program: Command, context: CliContext): void {
     .command('report')
     .description(
       'per agent: runs, success and error rates, latency, cost, tokens, throughput, rework, and ' +
-        'changes reviewed by you vs applied by a policy rule',
+        'changes reviewed by you vs applied by a policy rule; per connector: actions, failures, undos, approvals',
     )
     .option('--since <date>', 'from this day (YYYY-MM-DD) or date-time (default: 30 days ago)')
     .option('--until <date>', 'up to this day or date-time (default: now)')
@@ -81,22 +81,35 @@ export function registerReport(program: Command, context: CliContext): void {
         'REVIEWED',
         'BY POLICY',
       ];
-      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      const lines = [
-        `From ${report.since} to ${report.until}`,
-        ...[header, ...rows].map((r) =>
-          r
-            .map((c, i) => c.padEnd(widths[i]!))
-            .join('  ')
-            .trimEnd(),
-        ),
-      ];
+      const lines = [`From ${report.since} to ${report.until}`, ...table(header, rows)];
       if (rows.length === 0) lines.push('No runs in this span.');
       else
         lines.push(
           'REVIEWED: changes you approved, edited or rejected. BY POLICY: applied without review by ' +
             'an approvals rule of keel.yaml (see "keel approvals --all").',
         );
+      if (report.connectors.length > 0) {
+        const connectorRows = report.connectors.map((c) => [
+          c.connector,
+          String(c.actions),
+          String(c.succeeded),
+          String(c.failed),
+          String(c.open),
+          String(c.undos),
+          String(c.approvals.approved),
+          String(c.approvals.edited),
+          String(c.approvals.rejected),
+        ]);
+        lines.push(
+          '',
+          ...table(
+            ['CONNECTOR', 'ACTIONS', 'DONE', 'FAILED', 'OPEN', 'UNDOS', 'APPROVED', 'EDITED', 'REJECTED'],
+            connectorRows,
+          ),
+          'ACTIONS: calls by steps and agents, reads included. FAILED: refused, did not happen. OPEN: cut off, ' +
+            'not settled yet. UNDOS: taken back after a run failed or was cancelled.',
+        );
+      }
       if (control.stopped)
         lines.push(`EMERGENCY STOP since ${control.stoppedAt}: run "keel resume" to lift it.`);
       for (const q of control.quotas) {
@@ -111,6 +124,17 @@ export function registerReport(program: Command, context: CliContext): void {
       }
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+/** Rows under a header, each column as wide as its widest cell. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function pct(value: number): string {
