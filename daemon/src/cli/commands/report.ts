@@ -106,7 +106,7 @@ export function registerReport(program: Command, context: CliContext): void {
             ['CONNECTOR', 'ACTIONS', 'DONE', 'FAILED', 'OPEN', 'UNDOS', 'APPROVED', 'EDITED', 'REJECTED'],
             connectorRows,
           ),
-          'ACTIONS: calls by steps and agents, reads included. FAILED: refused, did not happen. OPEN: cut off, ' +
+          'ACTIONS: calls by steps and agents, reads included. FAILED: did not happen (a failed read fails its step). OPEN: cut off, ' +
             'not settled yet. UNDOS: taken back after a run failed or was cancelled.',
         );
       }
