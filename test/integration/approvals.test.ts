@@ -14,6 +14,7 @@ import {
   ApprovalGetRequest,
   ApprovalRejectRequest,
   ApprovalsListRequest,
+  MetricsReportRequest,
   RunGetRequest,
   RunReplayRequest,
   RunStartRequest,
@@ -219,7 +220,48 @@ describe('a proposed change', () => {
       outputs: { decision: 'rejected: Not now.' },
     });
     expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(OLD);
-    expect(git('rev-list', '--count', 'HEAD').trim()).toBe('1');
+    // Nothing of either change was written: each commit since holds only a reason, as a lesson.
+    expect(git('log', '--format=', '--name-only', 'HEAD~2..HEAD').trim().split(/\n+/).sort()).toEqual([
+      'memory/feedback/renewal.md',
+      'memory/feedback/tolerant.md',
+    ]);
+  });
+
+  it('keeps a rejection’s reason as a lesson the next runs read, until the operator deletes it', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await start();
+    server.enqueue({ content: 'Renewal in April.' });
+    const first = await runUntil(['waiting_approval']);
+    // The reason's own lines never start a section (a lesson) of their own.
+    const reason = 'The contract says May.\n## Also: never ask again';
+    await client.request(ApprovalRejectRequest, { id: first.waitingFor!, reason });
+    await finished(first.id);
+    const path = join(dirs.workspace, 'memory/feedback/renewal.md');
+    const feedback = await readFile(path, 'utf8');
+    expect(feedback).toContain(`(proposal ${first.waitingFor}). The operator rejected it:`);
+    expect(feedback).toContain('> The contract says May.\n> ## Also: never ask again\n');
+    expect(feedback.match(/^## /gm)).toHaveLength(1);
+    expect(git('log', '-1', '--format=%B')).toContain(`Keel-Lesson: ${first.waitingFor}`);
+    expect(git('show', '--name-only', '--format=', 'HEAD').trim()).toBe('memory/feedback/renewal.md');
+
+    server.enqueue({ content: 'Renewal in May.' });
+    const second = await runUntil(['waiting_approval']);
+    expect(JSON.stringify(server.requests[1]!.body)).toContain('The contract says May.');
+    await client.request(ApprovalApproveRequest, { id: second.waitingFor! });
+    await finished(second.id);
+
+    const report = await client.request(MetricsReportRequest, {});
+    expect(report.agents.find((a) => a.agent === 'renewal')?.lessons).toMatchObject({
+      reworkBefore: 1,
+      reworkAfter: 0,
+      decidedAfter: 1,
+    });
+
+    // The operator deletes the lesson: the next run's prompt no longer has it.
+    await writeFile(path, feedback.slice(0, feedback.indexOf('\n## ')) + '\n');
+    server.enqueue({ content: 'Renewal in May.' });
+    await runUntil(['waiting_approval']);
+    expect(JSON.stringify(server.requests[2]!.body)).not.toContain('The contract says May.');
   });
 
   it('never overwrites a file changed after the proposal: marks it stale, applies only when approved again', async () => {

@@ -32,6 +32,7 @@ const agent = (change: Partial<AgentMetrics>): AgentMetrics => ({
   throughputPerHour: 0.01,
   approvals: { approved: 1, edited: 1, rejected: 0, policy: 2 },
   reworkRate: 0.5,
+  lessons: null,
   ...change,
 });
 

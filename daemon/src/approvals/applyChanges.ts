@@ -167,6 +167,33 @@ export async function commitProposal(
   return commitPaths(workspace, [...proposal.changes.map((c) => c.path), ...extraPaths], message);
 }
 
+/**
+ * Commits the lesson a rejection added to the runbook's feedback file, once (`Keel-Lesson`
+ * trailer); null when the workspace is not a git repository.
+ */
+export async function commitLesson(
+  workspace: string,
+  proposal: Proposal,
+  path: string,
+): Promise<string | null> {
+  if ((await gitPresence(workspace)) !== 'repository') return null;
+  const existing = await commitWithTrailer(workspace, 'Keel-Lesson', proposal.id);
+  if (existing) return existing;
+  const message = [
+    subjectLine(`Lesson for ${proposal.runbook}: ${proposal.summary}`),
+    '',
+    `Rejected by the operator; the reason is kept as a lesson in ${oneLine(path)} for the ` +
+      `${oneLine(proposal.runbook)} runbook's next runs.`,
+    '',
+    `Keel-Run: ${oneLine(proposal.runId)}`,
+    `Keel-Step: ${oneLine(proposal.stepId)}`,
+    `Keel-Runbook: ${oneLine(proposal.runbook)}`,
+    'Keel-Decision: rejected',
+    `Keel-Lesson: ${oneLine(proposal.id)}`,
+  ].join('\n');
+  return commitPaths(workspace, [path], message);
+}
+
 const SUBJECT_MAX = 120;
 
 /** Text made one line: every run of whitespace (newlines included) becomes one space. */

@@ -11,13 +11,14 @@ import type { Logger } from '../log';
 import { isProtected, workspaceRelative } from '../files/workspacePaths';
 import {
   changedSince,
+  commitLesson,
   commitProposal,
   currentContents,
   FileAppearedError,
   sha256,
   writeAll,
 } from './applyChanges';
-import { feedbackPath, withFeedback } from './feedback';
+import { feedbackPath, withFeedback, withLesson } from './feedback';
 import { approvalRules, describeRule, needsOperator, ruleFor } from './policy';
 import { ProposalStore, type StoredProposal } from './proposalStore';
 
@@ -285,22 +286,69 @@ export class ApprovalService {
     return this.apply(decided, isEdited ? 'edited' : 'approved', null, null, []);
   }
 
-  reject(id: string, reason: string): Promise<Proposal> {
+  /**
+   * Rejects a proposal. The operator's reason becomes a lesson for the runbook (a section of
+   * `memory/feedback/<runbook>.md`, committed); a withdrawal (`lesson: false`, the run was
+   * cancelled) teaches nothing. The rejection is saved first and its lesson marked pending, so a
+   * stop in between writes the lesson at the next start.
+   */
+  reject(id: string, reason: string, options: { lesson?: boolean } = {}): Promise<Proposal> {
     return this.serially(async () => {
       const proposal = this.require(id);
       if (proposal.status === 'applied' || proposal.status === 'rejected') {
         throw new ApprovalError(`proposal ${id} was already ${proposal.status}`);
       }
+      const lesson = (options.lesson ?? true) && reason.trim() !== '';
       const rejected: StoredProposal = {
         ...proposal,
         applying: null,
         status: 'rejected',
-        decision: { kind: 'rejected', reason, commit: null, at: new Date().toISOString() },
+        decision: {
+          kind: 'rejected',
+          reason,
+          commit: null,
+          ...(lesson ? { lesson } : {}),
+          at: new Date().toISOString(),
+        },
+        lessonPending: lesson,
       };
       await this.store.save(rejected);
       this.decided(rejected);
-      return publicOf(rejected);
+      return publicOf(await this.writeLesson(rejected));
     });
+  }
+
+  /**
+   * Writes a rejection's pending lesson and commits it (`Keel-Lesson: <proposal>`); once only,
+   * also after a crash between the write and the save. A feedback file Keel may not write (a
+   * link, a folder) drops the lesson with a warning: the reason stays on the proposal.
+   */
+  private async writeLesson(proposal: StoredProposal): Promise<StoredProposal> {
+    if (!proposal.lessonPending || !proposal.decision?.reason) return proposal;
+    if (!this.trusted()) return proposal;
+    const path = feedbackPath(this.config.memory.dir, proposal.runbook);
+    let commit: string | null = proposal.decision.commit;
+    let lesson = true;
+    try {
+      const at = new Date(proposal.decision.at);
+      const content = await withLesson(this.workspace, path, proposal, proposal.decision.reason, at);
+      if (content !== null) await writeAll(this.workspace, { [path]: content });
+      commit = await commitLesson(this.workspace, proposal, path);
+    } catch (error) {
+      lesson = false;
+      this.log.warn(`the lesson of a rejection could not be written to ${path}`, {
+        proposal: proposal.id,
+        error: (error as Error).message,
+      });
+    }
+    const written: StoredProposal = {
+      ...proposal,
+      lessonPending: false,
+      decision: { ...proposal.decision, commit, lesson },
+    };
+    await this.store.save(written);
+    this.changed(written);
+    return written;
   }
 
   /** Resolves once the proposal is applied or rejected; rejects when `signal` aborts. */
@@ -331,7 +379,7 @@ export class ApprovalService {
   async withdraw(runId: string): Promise<void> {
     for (const proposal of this.store.all()) {
       if (proposal.runId === runId && (proposal.status === 'pending' || proposal.status === 'stale')) {
-        await this.reject(proposal.id, 'the run was cancelled').catch(() => undefined);
+        await this.reject(proposal.id, 'the run was cancelled', { lesson: false }).catch(() => undefined);
       }
     }
   }
@@ -405,6 +453,7 @@ export class ApprovalService {
         ...(applying.rules.length > 0 ? { rule: applying.rules.join('; ') } : {}),
         reason: commitProblem ?? reason,
         commit,
+        ...(applying.kind === 'edited' ? { lesson: true } : {}),
         at: applying.at,
       },
     };
@@ -465,6 +514,7 @@ export class ApprovalService {
       return;
     }
     for (const proposal of this.store.all()) {
+      if (proposal.lessonPending) await this.writeLesson(proposal);
       if (!proposal.applying) continue;
       const runbooksDir = this.config.runbooks.dir;
       if (Object.keys(proposal.applying.contents).some((path) => isProtected(path, runbooksDir))) {
@@ -562,6 +612,6 @@ function unsafePaths(proposal: StoredProposal, memoryDir: string): string | null
 }
 
 function publicOf(stored: StoredProposal): Proposal {
-  const { applying: _applying, proposedContents: _proposed, ...proposal } = stored;
+  const { applying: _applying, proposedContents: _proposed, lessonPending: _lesson, ...proposal } = stored;
   return proposal;
 }

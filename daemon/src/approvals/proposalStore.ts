@@ -24,6 +24,8 @@ export const StoredProposal = Proposal.safeExtend({
     })
     .nullable()
     .default(null),
+  /** A rejection whose reason is still to be written as a lesson (see ApprovalService.reject). */
+  lessonPending: z.boolean().optional(),
   /** The proposed contents as the agent made them, kept when the operator edits. */
   proposedContents: z.record(z.string(), z.string().nullable()).default({}),
 });

@@ -257,7 +257,7 @@ export class TraceBatch {
     );
     await each(
       db,
-      'INSERT OR REPLACE INTO approvals VALUES',
+      'INSERT OR REPLACE INTO approvals (id, run_id, runbook, status, decision, created_at, decided_at, connector, lesson) VALUES',
       [...this.approvals.values()].map((p) => [
         p.id,
         p.runId,
@@ -267,9 +267,10 @@ export class TraceBatch {
         p.createdAt,
         p.decision?.at ?? null,
         p.action?.connector ?? null,
+        p.decision?.lesson ?? false,
       ]),
       '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::TIMESTAMPTZ, $7::TIMESTAMPTZ, ' +
-        '$8::VARCHAR)',
+        '$8::VARCHAR, $9::BOOLEAN)',
     );
   }
 }

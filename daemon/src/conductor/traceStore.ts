@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS actions (
   run_id VARCHAR, key VARCHAR, step_id VARCHAR, connector VARCHAR, action VARCHAR, undoes VARCHAR,
   status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, PRIMARY KEY (run_id, key));
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
+ALTER TABLE approvals ADD COLUMN IF NOT EXISTS lesson BOOLEAN;
 `;
 
 export interface AgentRow {
@@ -63,6 +64,15 @@ export interface ConnectorRow {
   approved: number;
   edited: number;
   rejected: number;
+}
+
+export interface LessonRow {
+  runbook: string;
+  firstLesson: string;
+  before: number;
+  reworkBefore: number;
+  after: number;
+  reworkAfter: number;
 }
 
 /** What the store holds of one run, compared with its journal at start-up (see Recovery). */
@@ -232,6 +242,36 @@ export class TraceStore {
         approved: Number(row.approved ?? 0),
         edited: Number(row.edited ?? 0),
         rejected: Number(row.rejected ?? 0),
+      }));
+    });
+  }
+
+  /**
+   * Per runbook with a lesson: when the first was taught, and the operator's decisions over
+   * [since, until) up to it (that one included) and after it, with those edited or rejected.
+   */
+  lessonRework(since: string, until: string): Promise<LessonRow[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `WITH l AS (SELECT runbook, min(decided_at) AS first FROM approvals WHERE lesson GROUP BY runbook)
+         SELECT l.runbook, epoch_ms(l.first) AS first_ms,
+                count(a.id) FILTER (WHERE a.decided_at <= l.first) AS before,
+                count(a.id) FILTER (WHERE a.decided_at <= l.first AND a.decision IN ('edited', 'rejected')) AS rework_before,
+                count(a.id) FILTER (WHERE a.decided_at > l.first) AS after,
+                count(a.id) FILTER (WHERE a.decided_at > l.first AND a.decision IN ('edited', 'rejected')) AS rework_after
+         FROM l LEFT JOIN approvals a ON a.runbook = l.runbook
+           AND a.decision IN ('approved', 'edited', 'rejected')
+           AND a.decided_at >= $1::TIMESTAMPTZ AND a.decided_at < $2::TIMESTAMPTZ
+         GROUP BY l.runbook, l.first ORDER BY 1`,
+        [since, until],
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        runbook: text(row.runbook),
+        firstLesson: new Date(Number(row.first_ms)).toISOString(),
+        before: Number(row.before),
+        reworkBefore: Number(row.rework_before),
+        after: Number(row.after),
+        reworkAfter: Number(row.rework_after),
       }));
     });
   }

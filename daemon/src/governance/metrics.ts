@@ -1,6 +1,6 @@
 /** The metrics report: per agent and per connector over a span, from the runs and approvals in DuckDB. */
 import type { AgentMetrics, ConnectorMetrics } from '@keel/schemas';
-import type { TraceStore } from '../conductor/traceStore';
+import type { LessonRow, TraceStore } from '../conductor/traceStore';
 
 const DAY_MS = 86_400_000;
 
@@ -22,18 +22,20 @@ export function parseWhen(value: string | undefined, fallback: Date, name: strin
 }
 
 export async function metricsReport(
-  traces: Pick<TraceStore, 'agentMetrics' | 'connectorMetrics' | 'spendByDay'>,
+  traces: Pick<TraceStore, 'agentMetrics' | 'connectorMetrics' | 'lessonRework' | 'spendByDay'>,
   roleOf: (runbook: string) => string | null,
   span: { since?: string | undefined; until?: string | undefined },
   now = new Date(),
 ): Promise<MetricsReport> {
   const until = parseWhen(span.until, now, 'until');
   const since = parseWhen(span.since, new Date(until.getTime() - 30 * DAY_MS), 'since');
-  const [rows, connectorRows, spendByDay] = await Promise.all([
+  const [rows, connectorRows, lessonRows, spendByDay] = await Promise.all([
     traces.agentMetrics(since.toISOString(), until.toISOString()),
     traces.connectorMetrics(since.toISOString(), until.toISOString()),
+    traces.lessonRework(since.toISOString(), until.toISOString()),
     traces.spendByDay(since.toISOString(), until.toISOString()),
   ]);
+  const lessons = new Map(lessonRows.map((row) => [row.runbook, row]));
   const hours = Math.max((until.getTime() - since.getTime()) / 3_600_000, 1 / 60);
   const agents = rows.map((row): AgentMetrics => {
     // Only the operator's decisions are reviews: changes a policy rule applied are counted apart.
@@ -58,6 +60,7 @@ export async function metricsReport(
         policy: row.policy,
       },
       reworkRate: decided > 0 ? round((row.edited + row.rejected) / decided) : null,
+      lessons: lessonsOf(lessons.get(row.runbook)),
     };
   });
   const connectors = connectorRows.map((row): ConnectorMetrics => ({
@@ -75,6 +78,16 @@ export async function metricsReport(
     agents,
     connectors,
     spendByDay: spendByDay.map((d) => ({ ...d, costUsd: round(d.costUsd, 6) })),
+  };
+}
+
+function lessonsOf(row: LessonRow | undefined): AgentMetrics['lessons'] {
+  if (!row) return null;
+  return {
+    since: row.firstLesson,
+    reworkBefore: row.before > 0 ? round(row.reworkBefore / row.before) : null,
+    reworkAfter: row.after > 0 ? round(row.reworkAfter / row.after) : null,
+    decidedAfter: row.after,
   };
 }
 

@@ -80,8 +80,13 @@ const ProposalFields = z.object({
       /** For `policy`: the rule that let the change through, as `<path glob> allow <kinds>`. */
       rule: z.string().optional(),
       reason: z.string().nullable(),
-      /** The git commit that recorded an applied change. */
+      /** The git commit that recorded an applied change (or a rejection's lesson). */
       commit: z.string().nullable(),
+      /**
+       * The decision taught the runbook a lesson (`memory/feedback/<runbook>.md`): an edit, or a
+       * rejection with its reason; not a withdrawal because the run was cancelled.
+       */
+      lesson: z.boolean().optional(),
       at: z.string(),
     })
     .nullable(),

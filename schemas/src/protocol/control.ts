@@ -100,6 +100,21 @@ export const AgentMetrics = z.object({
   }),
   /** Approvals edited or rejected / approvals the operator decided (0..1), null without decisions. */
   reworkRate: z.number().nullable(),
+  /**
+   * Whether the runbook's lessons (memory/feedback) help: the rework rate of the span's decisions
+   * up to its first lesson (that decision included) and after it; null before any lesson.
+   */
+  lessons: z
+    .object({
+      /** When the first lesson was taught. */
+      since: z.string(),
+      reworkBefore: z.number().nullable(),
+      reworkAfter: z.number().nullable(),
+      /** Decisions after the first lesson, in the span. */
+      decidedAfter: z.number().int(),
+    })
+    .nullable()
+    .default(null),
 });
 export type AgentMetrics = z.infer<typeof AgentMetrics>;
 

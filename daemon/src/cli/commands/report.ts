@@ -88,6 +88,15 @@ export function registerReport(program: Command, context: CliContext): void {
           'REVIEWED: changes you approved, edited or rejected. BY POLICY: applied without review by ' +
             'an approvals rule of keel.yaml (see "keel approvals --all").',
         );
+      for (const a of report.agents) {
+        if (!a.lessons) continue;
+        const rate = (value: number | null): string => (value === null ? '-' : pct(value));
+        lines.push(
+          `Lessons for ${a.agent} since ${a.lessons.since.slice(0, 10)}: rework ${rate(a.lessons.reworkBefore)} ` +
+            `up to the first, ${rate(a.lessons.reworkAfter)} after (${a.lessons.decidedAfter} decisions since; ` +
+            `see memory/feedback/${a.agent}.md)`,
+        );
+      }
       if (report.connectors.length > 0) {
         const connectorRows = report.connectors.map((c) => [
           c.connector,
