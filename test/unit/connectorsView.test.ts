@@ -20,6 +20,7 @@ const connector = (change: Partial<ConnectorInfo>): ConnectorInfo => ({
   actions: [{ name: 'send', risk: 'external' }],
   events: ['email.received'],
   lastProbe: null,
+  breaker: 'closed',
   lastEventAt: null,
   lastError: null,
   ...change,
