@@ -59,6 +59,8 @@ export class ProbeSchedule {
   /** Each instance's jitter in [0, 1), drawn once per instance and settings. */
   private readonly jitters = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
+  /** Instances whose probe this schedule started and that has not finished. */
+  private readonly busy = new Set<string>();
   /** When each instance's probe was last started: never again before its interval (or a minute). */
   private readonly tried = new Map<string, number>();
   private readonly now: () => number;
@@ -102,7 +104,7 @@ export class ProbeSchedule {
     let sleep = MAX_SLEEP_MS;
     for (const instance of this.target.instances()) {
       const due = this.dueAt(instance);
-      if (due === null) continue;
+      if (due === null || this.busy.has(instance.name)) continue;
       if (due <= now) this.run(instance);
       else sleep = Math.min(sleep, due - now);
     }
@@ -129,11 +131,16 @@ export class ProbeSchedule {
 
   private run(instance: ConnectorInstance): void {
     this.tried.set(instance.name, this.now());
+    this.busy.add(instance.name);
     const running = this.target
       .probe(instance)
       .then(() => this.target.refresh())
       .catch((error: unknown) => this.options.onError(instance.name, error))
-      .finally(() => this.running.delete(running));
+      .finally(() => {
+        this.busy.delete(instance.name);
+        this.running.delete(running);
+        this.wake();
+      });
     this.running.add(running);
   }
 }
