@@ -89,6 +89,28 @@ describe('connector rows', () => {
     expect(row.error).toContain('ECONNREFUSED');
   });
 
+  it('says an open breaker refuses the actions and how to close it; shows the server version', () => {
+    const failed = connectorRow(
+      connector({
+        state: 'error',
+        breaker: 'open',
+        lastProbe: { ok: false, detail: 'login refused', at: '2026-11-25T08:00:00.000Z' },
+        lastError: 'login refused',
+      }),
+      NOW,
+    );
+    expect(failed.breaker).toContain('keel connectors check mail');
+    expect(failed.label).toContain('breaker open');
+    const passed = connectorRow(
+      connector({
+        state: 'ready',
+        lastProbe: { ok: true, detail: 'ok', at: '2026-11-25T08:00:00.000Z', version: 'Dovecot 2.3' },
+      }),
+      NOW,
+    );
+    expect(passed).toMatchObject({ breaker: null, version: 'server Dovecot 2.3' });
+  });
+
   it('puts the connectors that need the operator first, then by name', () => {
     const list = sortConnectors([
       connector({ name: 'b', state: 'ready' }),

@@ -11,8 +11,6 @@ import type { ProbeRecord } from './probeRecords';
 
 /** The interval when keel.yaml does not say. */
 export const DEFAULT_PROBE_MINUTES = 60;
-/** The first probe after start (no result kept yet) comes within this long, jittered. */
-const FIRST_PROBE_MAX_MS = 30_000;
 /** The longest the timer sleeps before looking again (keel.yaml or trust may have changed). */
 const MAX_SLEEP_MS = 60_000;
 
@@ -39,8 +37,10 @@ export function probeIntervalMs(instance: Pick<ConnectorInstance, 'probeMinutes'
 }
 
 /**
- * When the instance is due: its interval after its last probe plus its jitter, or (never probed
- * under these settings) its jitter after the schedule started.
+ * When the instance is due: its interval after its last probe plus its jitter; never probed under
+ * these settings, an interval after the schedule started (a daemon started for a moment, or an
+ * MCP server started only when used, is not contacted just because the daemon came up; `keel
+ * connectors check` probes at once).
  */
 export function nextProbeAt(
   lastAt: number | null,
@@ -48,8 +48,7 @@ export function nextProbeAt(
   startedAt: number,
   jitter: number,
 ): number {
-  if (lastAt === null) return startedAt + jitter * Math.min(intervalMs, FIRST_PROBE_MAX_MS);
-  return lastAt + intervalMs + jitter * intervalMs * 0.1;
+  return (lastAt ?? startedAt) + intervalMs + jitter * intervalMs * 0.1;
 }
 
 export class ProbeSchedule {
