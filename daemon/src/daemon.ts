@@ -40,6 +40,8 @@ import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
 import { ConnectorSecrets, credentialResolver } from './connectors/credentials';
 import { ConnectorStatus } from './connectors/connectorStatus';
+import { ProbeRecords } from './connectors/probeRecords';
+import { ProbeSchedule } from './connectors/probeSchedule';
 import { BUILT_IN_CONNECTORS, ConnectorRegistry, type ConnectorInstance } from './connectors/registry';
 import type { Connector } from './connectors/sdk';
 import { WorkspaceConfig } from '@keel/schemas';
@@ -95,6 +97,8 @@ export class Daemon {
   readonly connectorSecrets = new ConnectorSecrets();
   /** Where each connector keel.yaml names stands (trust, credentials, probes, events). */
   readonly connectorStatus: ConnectorStatus;
+  /** Drift probes on each connector's `probeMinutes` (the long-lived daemon only). */
+  private readonly probeSchedule: ProbeSchedule;
 
   private constructor(
     private readonly options: DaemonOptions,
@@ -115,6 +119,12 @@ export class Daemon {
       env: process.env,
       redact: (value) => options.log.redact(value),
       onChanged: (connectors) => this.notify(ConnectorsChangedNotification, { connectors }),
+      // A connector's breaker is governance's too: the dashboard, the editor's notices and alerts.
+      onBreakersChanged: () => this.conductor?.controlChanged(),
+    });
+    this.probeSchedule = new ProbeSchedule(this.connectorStatus, {
+      onError: (connector, error) =>
+        options.log.warn('a scheduled connector probe failed to run', { connector, error }),
     });
     this.memory = new MemoryHost({
       root: options.workspace,
@@ -133,7 +143,14 @@ export class Daemon {
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onControlChanged: (state) => this.notify(ControlChangedNotification, state),
       onEventsPolled: () => this.connectorStatus.refresh(),
-      connectors: { registry: this.connectorRegistry, secrets: this.connectorSecrets },
+      connectors: {
+        registry: this.connectorRegistry,
+        secrets: this.connectorSecrets,
+        probes: {
+          refusal: (instance) => this.connectorStatus.refusal(instance),
+          breakers: () => this.connectorStatus.breakers(),
+        },
+      },
       onRunbooksChanged: (runbooks) => {
         this.notify(RunbooksChangedNotification, { runbooks });
         this.applying = this.applying.then(() => this.refreshWants()).catch(() => undefined);
@@ -312,6 +329,7 @@ export class Daemon {
       await this.conductor.configure(state, config);
       if (state !== 'missing') await this.conductor.trustChanged();
       this.connectorStatus.refresh();
+      this.probeSchedule.wake();
     });
     this.applying = next.catch(() => undefined);
     return next;
@@ -375,6 +393,10 @@ export class Daemon {
 
   private async open(): Promise<void> {
     registerHandlers(this.router, this);
+    // Before any run can call a connector: a breaker a failed probe opened before a restart holds.
+    this.connectorStatus.useRecords(
+      await ProbeRecords.load(this.options.workspace, (message) => this.log.warn(message)),
+    );
     this.config = await loadConfig(this.options.workspace, this.connectorRegistry);
     this.warnConfig();
     await this.applyConfig();
@@ -394,6 +416,7 @@ export class Daemon {
       await this.lock.markServing();
     }
     this.state = 'ready';
+    if (this.options.mode === 'daemon') this.probeSchedule.start();
     this.log.info('daemon ready', {
       workspace: this.options.workspace,
       pid: process.pid,
@@ -413,6 +436,8 @@ export class Daemon {
     // A read of keel.yaml under way finishes applying before the parts it configures stop.
     await this.reloading;
     await this.applying.catch(() => undefined);
+    await this.probeSchedule.stop();
+    await this.connectorStatus.idle();
     await this.socket?.close();
     await this.conductor
       .stop()

@@ -155,6 +155,17 @@ export const ConnectorConfig = z
      * trigger listens to them; 30 by default. Errors back off to at most ten times this.
      */
     pollSeconds: z.number().min(0.2).max(86_400).optional(),
+    /**
+     * Minutes between scheduled drift probes of this connector (credentials, a sample call checked
+     * against its schema, the server's version); 60 by default, 0 turns them off. A failed probe
+     * opens the connector's breaker until a probe passes.
+     */
+    probeMinutes: z
+      .number()
+      .min(0)
+      .max(10_080)
+      .refine((m) => m === 0 || m >= 0.05, { error: 'must be 0 (off) or at least 0.05 (3 seconds)' })
+      .optional(),
   })
   .superRefine((value, ctx) => {
     for (const [key, setting] of Object.entries(value)) {

@@ -50,6 +50,7 @@ function account(name: string, imap: number, smtp: number): string {
     user: ${alice}
     from: Alice <${alice}>
     credentials: { password: { env: ${PASSWORD_ENV} } }
+    probeMinutes: 0 # only the checks this test asks for, so "list" shows what was never probed
 `;
 }
 
@@ -81,15 +82,19 @@ describe('keel connectors', () => {
 
     const listed = await keel('connectors');
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^NAME\s+USE\s+STATE\s+LAST PROBE\s+LAST EVENT$/m);
-    expect(listed.stdout).toMatch(/^mail\s+email@1\s+unchecked\s+never/m);
-    expect(listed.stdout).toMatch(/^dead\s+email@1\s+unchecked\s+never/m);
+    expect(listed.stdout).toMatch(/^NAME\s+USE\s+STATE\s+BREAKER\s+LAST PROBE\s+LAST EVENT$/m);
+    expect(listed.stdout).toMatch(/^mail\s+email@1\s+unchecked\s+closed\s+never/m);
+    expect(listed.stdout).toMatch(/^dead\s+email@1\s+unchecked\s+closed\s+never/m);
 
     const checked = await keel('connectors', 'check');
     expect(checked.code).toBe(1);
-    expect(checked.stdout).toMatch(/^mail\s+email@1\s+ready\s+ok just now/m);
-    expect(checked.stdout).toMatch(/^dead\s+email@1\s+error\s+failed just now/m);
+    expect(checked.stdout).toMatch(/^mail\s+email@1\s+ready\s+closed\s+ok just now/m);
+    expect(checked.stdout).toMatch(/^dead\s+email@1\s+error\s+open\s+failed just now/m);
     expect(checked.stdout).toContain(`mail: IMAP 127.0.0.1:${mail.imap.port} as alice@keel.test`);
+    expect(checked.stdout).toMatch(/^mail: server IMAP: \S/m);
+    expect(checked.stdout).toContain(
+      'dead: breaker open, its actions are refused until "keel connectors check dead" passes',
+    );
     expect(checked.stdout).toMatch(new RegExp(`dead: .*127\\.0\\.0\\.1:${dead}.*ECONNREFUSED`));
 
     // The daemon keeps the probes: a later list (and the sidebar) shows them.
@@ -139,7 +144,7 @@ describe('keel connectors', () => {
         expect(byName(list, name).lastError).toContain('keel trust');
       }
       const human = await keel('connectors', 'check');
-      expect(human.stdout).toMatch(/^watched\s+email@1\s+needs trust\s+never/m);
+      expect(human.stdout).toMatch(/^watched\s+email@1\s+needs trust\s+closed\s+never/m);
       expect(connections).toEqual([]);
 
       // Trusted now, the same check reaches the server: the watch above could see a connection.
@@ -162,7 +167,7 @@ describe('keel connectors', () => {
     expect((await keel('trust', '--yes')).code).toBe(0);
     const checked = await keel('connectors', 'check');
     expect(checked.code).toBe(1);
-    expect(checked.stdout).toMatch(/^mail\s+email@1\s+needs credential password\s+never/m);
+    expect(checked.stdout).toMatch(/^mail\s+email@1\s+needs credential password\s+closed\s+never/m);
     expect(checked.stdout).toContain('Keel: Set Connector Secret');
   });
 });

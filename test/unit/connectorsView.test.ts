@@ -20,6 +20,7 @@ const connector = (change: Partial<ConnectorInfo>): ConnectorInfo => ({
   actions: [{ name: 'send', risk: 'external' }],
   events: ['email.received'],
   lastProbe: null,
+  breaker: 'closed',
   lastEventAt: null,
   lastError: null,
   ...change,
@@ -86,6 +87,28 @@ describe('connector rows', () => {
     );
     expect(row).toMatchObject({ tone: 'error', probe: 'failed 2h ago', probeDetail: null });
     expect(row.error).toContain('ECONNREFUSED');
+  });
+
+  it('says an open breaker refuses the actions and how to close it; shows the server version', () => {
+    const failed = connectorRow(
+      connector({
+        state: 'error',
+        breaker: 'open',
+        lastProbe: { ok: false, detail: 'login refused', at: '2026-11-25T08:00:00.000Z' },
+        lastError: 'login refused',
+      }),
+      NOW,
+    );
+    expect(failed.breaker).toContain('keel connectors check mail');
+    expect(failed.label).toContain('breaker open');
+    const passed = connectorRow(
+      connector({
+        state: 'ready',
+        lastProbe: { ok: true, detail: 'ok', at: '2026-11-25T08:00:00.000Z', version: 'Dovecot 2.3' },
+      }),
+      NOW,
+    );
+    expect(passed).toMatchObject({ breaker: null, version: 'server Dovecot 2.3' });
   });
 
   it('puts the connectors that need the operator first, then by name', () => {

@@ -95,6 +95,7 @@ export function alertOfRun(run: RunSummary, triggered: boolean, scrub: (t: strin
 
 /** A breaker that is open now: one alert per opening (its retry time tells openings apart). */
 export function alertOfBreaker(breaker: BreakerState): Alert | null {
+  if (breaker.name.startsWith('connector:')) return alertOfConnectorBreaker(breaker);
   if (breaker.state !== 'open' || !breaker.retryAt) return null;
   const what = breaker.name.startsWith('runbook:')
     ? `runbook ${breaker.name.slice('runbook:'.length)}`
@@ -112,6 +113,27 @@ export function alertOfBreaker(breaker: BreakerState): Alert | null {
       '  keel runs',
     ],
     `${what} until ${breaker.retryAt}`,
+  );
+}
+
+/** A connector's breaker, opened by a failed drift probe: it stays open until a probe passes. */
+function alertOfConnectorBreaker(breaker: BreakerState): Alert | null {
+  if (breaker.state !== 'open') return null;
+  const name = breaker.name.slice('connector:'.length);
+  const reason = breaker.reason ?? 'its drift probe failed';
+  return alert(
+    'breakerOpened',
+    `${breaker.name}:${reason}`,
+    `circuit breaker opened for connector ${name}`,
+    [
+      `The drift probe of the connector ${name} failed, so Keel refuses its actions: ${reason}.`,
+      'It closes when a probe passes (the next scheduled one, or one you run).',
+      '',
+      HOW_TO_ACT,
+      `  keel connectors check ${name}`,
+      '  keel connectors',
+    ],
+    `connector ${name}`,
   );
 }
 

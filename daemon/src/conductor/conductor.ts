@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type {
+  BreakerState,
   ControlState,
   Proposal,
   Runbook,
@@ -44,7 +45,7 @@ import { recordedRunbook, runbookVersion } from './runbookVersion';
 import { executeRun } from './runExecutor';
 import { ConnectorSecrets } from '../connectors/credentials';
 import { ConnectorRegistry } from '../connectors/registry';
-import { WorkspaceConnectors } from '../connectors/workspaceConnectors';
+import { WorkspaceConnectors, type ProbeBreakers } from '../connectors/workspaceConnectors';
 import { RunHistory } from './runHistory';
 import { RunQueue, type ActiveRun } from './runQueue';
 import { replayRun, type ReplayResult } from './replay';
@@ -70,7 +71,12 @@ export interface ConductorOptions {
   /** The operator's consent: nothing starts, resumes or is sent without it. */
   trust: ConductorTrust;
   /** The connectors Keel has, and the credentials the editor handed over (the built-ins and none by default). */
-  connectors?: { registry: ConnectorRegistry; secrets: ConnectorSecrets };
+  connectors?: { registry: ConnectorRegistry; secrets: ConnectorSecrets; probes?: ConnectorProbes };
+}
+
+/** The connectors' breakers (ConnectorStatus): refusals for runs, and their states for governance. */
+export interface ConnectorProbes extends ProbeBreakers {
+  breakers(): BreakerState[];
 }
 
 /** What the conductor asks of workspace trust (see trust/workspaceTrust.ts). */
@@ -127,6 +133,7 @@ export class Conductor {
         env: options.env ?? process.env,
         redact: (value) => options.log.redact(value),
         trust: options.trust,
+        ...(options.connectors?.probes ? { probes: options.connectors.probes } : {}),
       },
       options.config,
     );
@@ -203,6 +210,7 @@ export class Conductor {
       runs: () => conductor.list(Number.MAX_SAFE_INTEGER),
       roleOf: (runbook) => conductor.roles.get(runbook) ?? null,
       onChanged: (state) => options.onControlChanged?.(state),
+      extraBreakers: () => options.connectors?.probes?.breakers() ?? [],
     });
     await conductor.recovery.load();
     conductor.markLoaded();
@@ -280,6 +288,11 @@ export class Conductor {
 
   controlState(): ControlState {
     return this.governor.state();
+  }
+
+  /** Some breaker kept outside the governor (a connector's) changed: clients and alerts hear of it. */
+  publishControl(): void {
+    this.governor.publish();
   }
 
   async metrics(span: { since?: string | undefined; until?: string | undefined }): Promise<MetricsReport> {

@@ -133,6 +133,11 @@ export class ConductorHost {
   }
 
   /** How each connector's event polling goes (for the sidebar); empty outside the daemon. */
+  /** A connector's breaker opened or closed: governance's state goes out again (editor, alerts). */
+  controlChanged(): void {
+    this.current?.publishControl();
+  }
+
   eventStatus(): EventSourceStatus[] {
     return this.pollers?.status() ?? [];
   }

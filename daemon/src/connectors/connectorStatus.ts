@@ -1,13 +1,24 @@
 /**
  * Where each connector instance keel.yaml names stands, for the sidebar and `keel connectors`:
- * trusted or not, its credentials in reach or not, its last probe, its last event. Probes run only
- * when asked (`check`) and only for instances whose every server the operator trusted: an untrusted
- * one is reported as `needs_trust` without anything being contacted or any credential read.
+ * trusted or not, its credentials in reach or not, its last probe, its last event, its breaker.
+ * Probes run when asked (`check`, or the schedule in probeSchedule.ts) and only for instances whose
+ * every server the operator trusted: an untrusted one is reported as `needs_trust` without anything
+ * being contacted or any credential read. A failed probe opens the instance's breaker (its actions
+ * refuse, see `refusal`) until a probe passes; the results outlive a restart (probeRecords.ts).
  */
-import type { ConnectorInfo, ConnectorProbeInfo } from '@keel/schemas';
+import type { BreakerState, ConnectorInfo } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import { credentialResolver, knownCredentials, MissingCredentialError } from './credentials';
 import type { ConnectorInstance } from './registry';
+import {
+  MAX_DETAIL_CHARS,
+  MAX_VERSION_CHARS,
+  plainText,
+  probeBreaker,
+  probeRefusal,
+  ProbeRecords,
+  type ProbeRecord,
+} from './probeRecords';
 import type { ProbeResult } from './sdk';
 import { connectorContext, untrustedEndpoint, type ConnectorContextDeps } from './workspaceConnectors';
 
@@ -30,21 +41,60 @@ export interface ConnectorStatusOptions extends ConnectorContextDeps {
   instances: () => readonly ConnectorInstance[];
   /** Called with the whole list whenever some instance's standing changed. */
   onChanged: (connectors: ConnectorInfo[]) => void;
+  /** Called when some instance's breaker opened or closed (governance shows it, alerts tell it). */
+  onBreakersChanged?: () => void;
+  /** Where `.keel/probes.json` is read from and written to; without it results stay in memory. */
+  records?: ProbeRecords;
   probeTimeoutMs?: number;
 }
 
-interface StoredProbe {
-  /** The settings the probe ran with: a keel.yaml edit of them makes it old news. */
-  fingerprint: string;
-  probe: ConnectorProbeInfo;
-}
-
 export class ConnectorStatus {
-  private readonly probes = new Map<string, StoredProbe>();
+  private records: ProbeRecords;
+  /** Probes under way, by instance: a scheduled and a manual one never run side by side. */
+  private readonly running = new Map<string, Promise<void>>();
   private events: LastEventProvider | null = null;
   private published: string | null = null;
 
-  constructor(private readonly options: ConnectorStatusOptions) {}
+  constructor(private readonly options: ConnectorStatusOptions) {
+    this.records = options.records ?? ProbeRecords.inMemory();
+  }
+
+  /** Takes the records kept in `.keel/` (the daemon loads them before it serves). */
+  useRecords(records: ProbeRecords): void {
+    this.records = records;
+    this.refresh();
+    this.options.onBreakersChanged?.();
+  }
+
+  /** The instance's last probe under its current settings, or null. */
+  lastProbe(instance: ConnectorInstance): ProbeRecord | null {
+    return this.records.get(instance.name, fingerprint(instance));
+  }
+
+  /** Whether a probe of it would contact anything now (trusted, credentials in reach). */
+  probeable(instance: ConnectorInstance): boolean {
+    return !untrustedEndpoint(instance, this.options.trust) && !this.missingCredential(instance);
+  }
+
+  /**
+   * Why an action of the instance must not run now (its breaker is open: its last probe failed),
+   * or null. Asked before every live call; a replay never asks (nothing is called).
+   */
+  refusal(instance: ConnectorInstance): string | null {
+    return probeRefusal(instance.name, instance.connector.id, this.lastProbe(instance));
+  }
+
+  /** Every configured instance's breaker, as governance lists breakers (`connector:<name>`). */
+  breakers(): BreakerState[] {
+    return this.configured()
+      .filter((instance) => this.lastProbe(instance) !== null)
+      .map((instance) => probeBreaker(instance.name, this.lastProbe(instance)));
+  }
+
+  /** The instances keel.yaml names (not the built-ins used bare), for the schedule. */
+  instances(): ConnectorInstance[] {
+    return this.configured();
+  }
 
   /** Plugs in the event poller; its answers show from the next `list` or `refresh`. */
   useEvents(provider: LastEventProvider): void {
@@ -89,8 +139,22 @@ export class ConnectorStatus {
     return this.options.instances().filter((instance) => instance.use === instance.name);
   }
 
-  private async probe(instance: ConnectorInstance): Promise<void> {
-    if (untrustedEndpoint(instance, this.options.trust) || this.missingCredential(instance)) return;
+  /** Probes one instance unless a probe of it is under way already (then waits for that one). */
+  probe(instance: ConnectorInstance): Promise<void> {
+    const under = this.running.get(instance.name);
+    if (under) return under;
+    const running = this.probeNow(instance).finally(() => this.running.delete(instance.name));
+    this.running.set(instance.name, running);
+    return running;
+  }
+
+  /** Resolves once every probe under way has finished (the daemon stops). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.running.values()].map((p) => p.catch(() => undefined)));
+  }
+
+  private async probeNow(instance: ConnectorInstance): Promise<void> {
+    if (!this.probeable(instance)) return;
     const controller = new AbortController();
     const limit = this.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
@@ -117,15 +181,19 @@ export class ConnectorStatus {
     } finally {
       clearTimeout(timer);
     }
-    this.probes.set(instance.name, {
-      fingerprint: fingerprint(instance),
-      probe: { ok: result.ok, detail: this.scrub(result.detail), at: result.checkedAt },
+    const wasOpen = this.refusal(instance) !== null;
+    const version = result.version ? plainText(this.scrub(result.version), MAX_VERSION_CHARS) : '';
+    await this.records.record(instance.name, fingerprint(instance), {
+      ok: result.ok,
+      detail: plainText(this.scrub(result.detail), MAX_DETAIL_CHARS),
+      at: result.checkedAt,
+      ...(version ? { version } : {}),
     });
+    if (wasOpen !== !result.ok) this.options.onBreakersChanged?.();
   }
 
   private describe(instance: ConnectorInstance): ConnectorInfo {
-    const stored = this.probes.get(instance.name);
-    const lastProbe = stored && stored.fingerprint === fingerprint(instance) ? stored.probe : null;
+    const lastProbe = this.lastProbe(instance)?.probe ?? null;
     const event = this.events?.lastEvent(instance.name) ?? null;
     const base = {
       name: instance.name,
@@ -140,6 +208,7 @@ export class ConnectorStatus {
       })),
       events: Object.keys(instance.connector.events),
       lastProbe,
+      breaker: lastProbe && !lastProbe.ok ? ('open' as const) : ('closed' as const),
       lastEventAt: event?.at ?? null,
     };
     const refused = untrustedEndpoint(instance, this.options.trust);

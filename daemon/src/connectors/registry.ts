@@ -35,6 +35,8 @@ export interface ConnectorInstance {
    * (an email account's servers, an MCP server's command line); empty for one that stays local.
    */
   endpoints: TrustEndpoint[];
+  /** keel.yaml's `probeMinutes` (the host's drift-probe interval); absent: the default. */
+  probeMinutes?: number;
 }
 
 /** A problem with keel.yaml's `connectors:`, at a path inside the file. */
@@ -105,8 +107,8 @@ export class ConnectorRegistry {
         .join(', ');
       return { issues: [{ path: at(['use']), message: `no connector "${entry.use}"; Keel has: ${known}` }] };
     }
-    // `pollSeconds` is the host's (how often it polls the events), not the connector's.
-    const { use: _use, credentials, pollSeconds: _poll, ...settings } = entry;
+    // `pollSeconds` and `probeMinutes` are the host's (how often it polls, probes), not the connector's.
+    const { use: _use, credentials, pollSeconds: _poll, probeMinutes, ...settings } = entry;
     const issues: ConnectorConfigIssue[] = [];
     const parsed = connector.configSchema.safeParse(settings);
     if (!parsed.success) {
@@ -121,7 +123,15 @@ export class ConnectorRegistry {
     if (issues.length > 0) return { issues };
     const config = parsed.data ?? {};
     const endpoints = connector.trustEndpoints?.(config, credentials) ?? [];
-    return { name, use: name, connector, config, credentials, endpoints };
+    return {
+      name,
+      use: name,
+      connector,
+      config,
+      credentials,
+      endpoints,
+      ...(probeMinutes !== undefined ? { probeMinutes } : {}),
+    };
   }
 
   /** An MCP server's entry: its settings as mcpConfig.ts checks them, its server kept running across calls. */
@@ -130,7 +140,7 @@ export class ConnectorRegistry {
     entry: ConnectorConfig,
   ): ConnectorInstance | { issues: ConnectorConfigIssue[] } {
     const at = (path: (string | number)[]): (string | number)[] => ['connectors', name, ...path];
-    const { credentials, pollSeconds: _poll, ...settings } = entry;
+    const { credentials, pollSeconds: _poll, probeMinutes, ...settings } = entry;
     const checked = checkMcpConfig(settings);
     if ('issues' in checked) {
       return {
@@ -147,6 +157,7 @@ export class ConnectorRegistry {
       config: checked.config,
       credentials,
       endpoints: [connector.endpoint],
+      ...(probeMinutes !== undefined ? { probeMinutes } : {}),
     };
   }
 
@@ -157,7 +168,7 @@ export class ConnectorRegistry {
    */
   trustEndpoints(config: WorkspaceConfig): TrustEndpoint[] {
     return Object.entries(config.connectors).flatMap(([name, entry]) => {
-      const { use, credentials, pollSeconds: _poll, ...settings } = entry;
+      const { use, credentials, pollSeconds: _poll, probeMinutes: _probe, ...settings } = entry;
       if (isMcpUse(use)) {
         const checked = checkMcpConfig({ use, ...settings });
         return 'config' in checked ? [mcpTrustEndpoint(name, checked.config, credentials)] : [];

@@ -27,6 +27,11 @@ export interface ConnectorPort {
   decide(instance: ConnectorInstance, action: string, input: unknown, fromEvent?: boolean): ActionDecision;
   context(instance: ConnectorInstance, idempotencyKey: string, signal: AbortSignal): ActionContext;
   /**
+   * Why a live call of the instance is refused now (its breaker is open: its last drift probe
+   * failed), or null. Optional: where no probe ever runs (a replay, a runbook test) nothing refuses.
+   */
+  refusal?(instance: ConnectorInstance): string | null;
+  /**
    * The text with every credential in reach replaced by `[redacted]`: what a connector answered
    * or failed with, before it goes back to a model (a provider that echoes a token, an MCP
    * server's error quoting its headers). Journals and logs are redacted on their own.
@@ -36,6 +41,11 @@ export interface ConnectorPort {
 
 /** An instance whose servers the operator has not consented to (yet, or since keel.yaml changed). */
 export class UntrustedConnectorError extends OperatorError {}
+
+/** What knows each instance's breaker (ConnectorStatus): asked before every live call. */
+export interface ProbeBreakers {
+  refusal(instance: ConnectorInstance): string | null;
+}
 
 /** Trusts nothing: where no operator is asked (a replay, a runbook test), nothing is connected to. */
 const NO_TRUST = { allows: (): boolean => false };
@@ -54,6 +64,8 @@ export class WorkspaceConnectors implements ConnectorPort {
       redact: (value: string) => void;
       /** The operator's consent (WorkspaceTrust.allows): an instance's endpoints must each have it. */
       trust: { allows(endpoint: TrustEndpoint): boolean };
+      /** The instances' breakers (drift probes); without it none refuses. */
+      probes?: ProbeBreakers;
     },
     config: WorkspaceConfig,
   ) {
@@ -126,6 +138,10 @@ export class WorkspaceConnectors implements ConnectorPort {
     }
     const parsed = action.input.safeParse(input);
     return parsed.success ? null : `it is not a valid ${named}: ${describeIssues(parsed.error)}`;
+  }
+
+  refusal(instance: ConnectorInstance): string | null {
+    return this.options.probes?.refusal(instance) ?? null;
   }
 
   async prepare(instance: ConnectorInstance, signal: AbortSignal): Promise<void> {

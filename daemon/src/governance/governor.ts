@@ -3,7 +3,7 @@
  * before a run starts and by the model gateway before each call. It tells clients when any of
  * them changes.
  */
-import type { ControlState, RunSummary, WorkspaceConfig } from '@keel/schemas';
+import type { BreakerState, ControlState, RunSummary, WorkspaceConfig } from '@keel/schemas';
 import { Breakers, type CircuitBreaker } from './circuitBreaker';
 import { EmergencyStop } from './emergencyStop';
 import { quotaRefusal, quotaStates } from './quotas';
@@ -18,6 +18,8 @@ export interface GovernorOptions {
   runs: () => RunSummary[];
   roleOf: (runbook: string) => string | null;
   onChanged: (state: ControlState) => void;
+  /** Breakers kept elsewhere (each connector's, opened by a failed drift probe), shown with these. */
+  extraBreakers?: () => BreakerState[];
 }
 
 export class Governor {
@@ -86,7 +88,7 @@ export class Governor {
       stopped: stop !== null,
       stoppedAt: stop?.stoppedAt ?? null,
       reason: stop?.reason ?? null,
-      breakers: this.breakers.snapshot(),
+      breakers: [...this.breakers.snapshot(), ...(this.options.extraBreakers?.() ?? [])],
       quotas: this.quotas(),
     };
   }

@@ -47,6 +47,17 @@ export class EditorAlerts {
     const now = new Map<string, EditorAlert>();
     for (const breaker of control.breakers) {
       if (breaker.state === 'closed') continue;
+      if (breaker.name.startsWith('connector:')) {
+        const name = breaker.name.slice('connector:'.length);
+        now.set(`breaker:${breaker.name}`, {
+          key: `breaker:${breaker.name}`,
+          message:
+            `Keel: the connector ${name} failed its drift probe; its actions are refused until a probe ` +
+            `passes ("keel connectors check ${name}").`,
+          action: { label: 'Show Dashboard' },
+        });
+        continue;
+      }
       const what = breaker.name.startsWith('runbook:')
         ? `runbook ${breaker.name.slice('runbook:'.length)}`
         : `model endpoint ${breaker.name.slice('endpoint:'.length)}`;

@@ -27,6 +27,10 @@ export interface ConnectorRow {
   probe: string;
   /** The probe's own words, when it passed (a failure's are the error). */
   probeDetail: string | null;
+  /** The server's own name and version from the last probe (plain text, bounded), or null. */
+  version: string | null;
+  /** While a failed probe keeps the breaker open: what that means and how to close it. */
+  breaker: string | null;
   lastEvent: string | null;
   error: string | null;
   /** Whether "Set secret" applies: keel.yaml reads a credential from the editor's secret storage. */
@@ -57,11 +61,18 @@ export function connectorRow(info: ConnectorInfo, now: number): ConnectorRow {
     : 'never checked';
   const lastEvent = info.lastEventAt ? `last event ${age(info.lastEventAt, now)}` : null;
   const probeDetail = info.lastProbe?.ok ? info.lastProbe.detail : null;
+  const version = info.lastProbe?.version ? `server ${info.lastProbe.version}` : null;
+  const breaker =
+    info.breaker === 'open'
+      ? `breaker open: its actions are refused until a probe passes (Check, or "keel connectors check ${info.name}")`
+      : null;
   const parts = [
     `${info.name} (${info.use})`,
     badge,
+    breaker,
     `probe ${probe}`,
     probeDetail,
+    version,
     lastEvent,
     info.lastError ? `error: ${info.lastError}` : null,
   ];
@@ -72,6 +83,8 @@ export function connectorRow(info: ConnectorInfo, now: number): ConnectorRow {
     tone: TONES[info.state],
     probe,
     probeDetail,
+    version,
+    breaker,
     lastEvent,
     error: info.lastError,
     secrets: info.credentials.filter((c) => c.from === 'secret').map((c) => c.name),

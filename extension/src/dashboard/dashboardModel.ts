@@ -234,9 +234,12 @@ export function breakerWarnings(control: ControlState | null, formatTime: (iso: 
   return (control?.breakers ?? [])
     .filter((b) => b.state !== 'closed')
     .map((b) =>
-      b.state === 'open'
-        ? `${b.name}: open after ${b.failures} failures in a row; calls are refused${b.retryAt ? ` until ${formatTime(b.retryAt)}` : ''}.`
-        : `${b.name}: trying again (half open) after ${b.failures} failures.`,
+      b.name.startsWith('connector:')
+        ? `${b.name}: open, its actions are refused (${b.reason ?? 'drift probe failed'}); ` +
+          `"keel connectors check ${b.name.slice('connector:'.length)}" closes it once the probe passes.`
+        : b.state === 'open'
+          ? `${b.name}: open after ${b.failures} failures in a row; calls are refused${b.retryAt ? ` until ${formatTime(b.retryAt)}` : ''}.`
+          : `${b.name}: trying again (half open) after ${b.failures} failures.`,
     );
 }
 

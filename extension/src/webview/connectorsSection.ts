@@ -51,8 +51,15 @@ export class ConnectorsSection {
     const head = document.createElement('div');
     head.className = 'connector-head';
     head.append(span('name', row.name), span('use muted', row.use), span(`tag state ${row.tone}`, row.badge));
-    item.append(head, span('connector-probe muted', `probe ${row.probe}`));
+    item.append(head);
+    if (row.breaker) {
+      const breaker = span('connector-error', row.breaker);
+      breaker.setAttribute('role', 'note');
+      item.append(breaker);
+    }
+    item.append(span('connector-probe muted', `probe ${row.probe}`));
     if (row.probeDetail) item.append(span('connector-detail muted', row.probeDetail));
+    if (row.version) item.append(span('connector-detail muted', row.version));
     if (row.lastEvent) item.append(span('connector-event muted', row.lastEvent));
     if (row.error) {
       const error = span('connector-error', row.error);

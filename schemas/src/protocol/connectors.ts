@@ -34,6 +34,8 @@ export const ConnectorProbeInfo = z.object({
   detail: z.string(),
   /** When it ran (ISO time). */
   at: z.string(),
+  /** The server's own name and version where it reports one (plain text, at most 200 characters). */
+  version: z.string().max(200).optional(),
 });
 export type ConnectorProbeInfo = z.infer<typeof ConnectorProbeInfo>;
 
@@ -53,6 +55,11 @@ export const ConnectorInfo = z.object({
   ),
   events: z.array(z.string()),
   lastProbe: ConnectorProbeInfo.nullable(),
+  /**
+   * `open` while its last probe failed: every action of it refuses at once until a probe passes
+   * (scheduled, or `keel connectors check NAME`).
+   */
+  breaker: z.enum(['closed', 'open']).default('closed'),
   /** When its event source last brought something in (ISO time), or null. */
   lastEventAt: z.string().nullable(),
   /** The last failure in words the operator can act on (probe, event poll, credential), or null. */

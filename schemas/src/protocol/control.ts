@@ -4,7 +4,7 @@ import { NoParams } from './common';
 import { defineNotification, defineRequest } from './define';
 
 export const BreakerState = z.object({
-  /** `endpoint:<baseUrl>` or `runbook:<name>`. */
+  /** `endpoint:<baseUrl>`, `runbook:<name>` or `connector:<name>` (opened by a failed drift probe). */
   name: z.string(),
   state: z.enum(['closed', 'open', 'half_open']),
   /** Failures in a row so far. */
@@ -16,6 +16,8 @@ export const BreakerState = z.object({
    * an outage is over only then, not when a restart forgot the breaker.
    */
   succeededAt: z.string().nullable().optional(),
+  /** Why it opened, where that is more than a count: the failed probe's detail and when it ran. */
+  reason: z.string().nullable().optional(),
 });
 export type BreakerState = z.infer<typeof BreakerState>;
 

@@ -60,11 +60,12 @@ export function describeConnectors(connectors: readonly ConnectorInfo[], now: nu
   if (connectors.length === 0) {
     return 'keel.yaml names no connectors. Add one under "connectors:" (for example: mail: { use: email@1, ... }).';
   }
-  const header = ['NAME', 'USE', 'STATE', 'LAST PROBE', 'LAST EVENT'];
+  const header = ['NAME', 'USE', 'STATE', 'BREAKER', 'LAST PROBE', 'LAST EVENT'];
   const rows = connectors.map((c) => [
     c.name,
     c.use,
     describeConnectorState(c),
+    c.breaker,
     c.lastProbe ? `${c.lastProbe.ok ? 'ok' : 'failed'} ${ago(c.lastProbe.at, now)}` : 'never',
     c.lastEventAt ? ago(c.lastEventAt, now) : '-',
   ]);
@@ -77,6 +78,10 @@ export function describeConnectors(connectors: readonly ConnectorInfo[], now: nu
   );
   const details = connectors.flatMap((c) => [
     ...(c.lastProbe?.ok ? [`${c.name}: ${c.lastProbe.detail}`] : []),
+    ...(c.lastProbe?.version ? [`${c.name}: server ${c.lastProbe.version}`] : []),
+    ...(c.breaker === 'open'
+      ? [`${c.name}: breaker open, its actions are refused until "keel connectors check ${c.name}" passes`]
+      : []),
     ...(c.lastError ? [`${c.name}: ${c.lastError}`] : []),
   ]);
   return [...table, ...(details.length > 0 ? ['', ...details] : [])].join('\n');

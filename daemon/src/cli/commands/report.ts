@@ -129,7 +129,8 @@ export function registerReport(program: Command, context: CliContext): void {
         lines.push(`Quota ${q.agent} per ${q.period}: ${limit} (${q.state})`);
       }
       for (const b of control.breakers.filter((b) => b.state !== 'closed')) {
-        lines.push(`Breaker ${b.name}: ${b.state}${b.retryAt ? ` until ${b.retryAt}` : ''}`);
+        const why = b.reason ? ` (${b.reason})` : '';
+        lines.push(`Breaker ${b.name}: ${b.state}${b.retryAt ? ` until ${b.retryAt}` : ''}${why}`);
       }
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -199,15 +199,25 @@ async function performByPolicy(
   if (decision.decide === 'files' && instance.connector.id === FS_OUTBOX) {
     return checkedOutput(named, action, await writeOutboxByPolicy(runtime, key, input as OutboxWrite));
   }
+  // An open breaker (a failed drift probe) refuses before the operator is asked, and again after
+  // (the probe may have failed while the proposal waited): the step fails at once, never hangs.
+  refuseIfOpen(runtime, instance);
   const final =
     decision.decide === 'ask'
       ? await askOperator(runtime, key, instance, actionName, action, input, decision, about.reasoning)
       : input;
+  refuseIfOpen(runtime, instance);
   const ctx = runtime.connectors.context(instance, key, runtime.signal);
   if (action.risk === 'read') return checkedOutput(named, action, await action.perform(final, ctx));
   const { undoes } = about;
   const call = { key, instance, actionName, action, input: final, ...(undoes ? { undoes } : {}) };
   return checkedOutput(named, action, await performOnce(runtime, call, ctx));
+}
+
+/** Fails the step, naming the failed probe and how to retry, while the instance's breaker is open. */
+function refuseIfOpen(runtime: StepRuntime, instance: ConnectorInstance): void {
+  const refusal = runtime.connectors.refusal?.(instance) ?? null;
+  if (refusal) throw new StepFailedError(refusal);
 }
 
 /** Waits for the operator's decision on an action proposal; resolves with the input to run. */

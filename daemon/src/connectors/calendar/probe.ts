@@ -1,11 +1,14 @@
 /**
  * calendar@1's probe: logs in (discovery), finds the configured calendar, and reads a day of its
- * events through the same parser the actions use, so a server whose answers no longer parse
- * fails here first. Reports the server's `Server` header as the version where it sends one.
+ * events through the same parser the actions use, checked against `upcoming`'s output schema, so
+ * a server whose answers no longer parse (or parse to another shape) fails here first, naming the
+ * field. Reports the server's `Server` header as the version where it sends one.
  */
 import type { ActionContext, ProbeResult } from '../sdk';
 import { calendarName, originBoundFetch, originOf, redact, settings, withCalendar } from './account';
-import { eventsBetween } from './store';
+import { checkSample } from '../probeCheck';
+import { upcomingOutputSchema } from './read';
+import { eventsBetween, toOutput } from './store';
 
 type Context = Omit<ActionContext, 'idempotencyKey'>;
 
@@ -13,10 +16,13 @@ export async function probeCalendar(ctx: Context): Promise<ProbeResult> {
   const checkedAt = new Date().toISOString();
   try {
     const account = settings(ctx);
-    const { name, count } = await withCalendar(ctx, async (session) => ({
-      name: calendarName(session.calendar),
-      count: (await eventsBetween(session, Date.now(), Date.now() + 86_400_000)).length,
-    }));
+    const { name, count } = await withCalendar(ctx, async (session) => {
+      const events = await eventsBetween(session, Date.now(), Date.now() + 86_400_000);
+      const checked = checkSample('calendar.upcoming (next 24 h)', upcomingOutputSchema, {
+        events: events.map(toOutput),
+      });
+      return { name: calendarName(session.calendar), count: checked.events.length };
+    });
     const version = await serverHeader(account.url, ctx.signal);
     return {
       ok: true,

@@ -1,11 +1,15 @@
 /**
  * email@1's probe: logs in to IMAP and lists the folders (the Sent folder must be among them),
- * then greets the SMTP server and checks its login with EHLO and AUTH (nodemailer's verify).
- * Reports the servers' own words (IMAP ID or greeting, the SMTP 220 line) as the version.
+ * makes a sample call (the newest message of INBOX, searched and read as the `search` and `read`
+ * actions do) checked against those actions' output schemas, then greets the SMTP server and
+ * checks its login with EHLO and AUTH (nodemailer's verify). Reports the servers' own words (IMAP
+ * ID or greeting, the SMTP 220 line) as the version.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { checkSample } from '../probeCheck';
 import type { ActionContext, ProbeResult } from '../sdk';
+import { readAction, searchAction } from './mailbox';
 import {
   EmailError,
   redact,
@@ -24,6 +28,7 @@ export async function probeEmail(ctx: Context): Promise<ProbeResult> {
   try {
     account = settings(ctx);
     const imap = await probeImap(ctx, account);
+    const sample = await sampleInbox(ctx);
     const smtpGreeting = await greeting(account);
     const transport = smtpTransport(ctx);
     try {
@@ -37,7 +42,7 @@ export async function probeEmail(ctx: Context): Promise<ProbeResult> {
       ok: true,
       detail:
         `IMAP ${account.imap.host}:${account.imap.port} as ${account.user}: ${imap.folders.length} folders ` +
-        `(${imap.folders.slice(0, 10).join(', ')}); SMTP ${account.smtp.host}:${account.smtp.port}: ${smtpGreeting}, login ok`,
+        `(${imap.folders.slice(0, 10).join(', ')}), ${sample}; SMTP ${account.smtp.host}:${account.smtp.port}: ${smtpGreeting}, login ok`,
       version: `IMAP: ${imap.server}; SMTP: ${smtpGreeting.replace(/^220[ -]/, '')}`,
       checkedAt,
     };
@@ -68,6 +73,33 @@ async function probeImap(ctx: Context, account: EmailSettings) {
       : (imap.greeting ?? 'no greeting').replace(/^\* OK (\[[^\]]*\] )?/, '').trim();
     return { folders, server };
   });
+}
+
+/**
+ * The sample call: INBOX's newest message, listed and read through the actions themselves, each
+ * answer checked against the action's declared output (a field the server or parser no longer
+ * gives fails here by its path). An empty INBOX checks the listing only.
+ */
+async function sampleInbox(ctx: Context): Promise<string> {
+  const listed = checkSample(
+    'email.search (INBOX, newest message)',
+    searchAction.output,
+    await searchAction.perform(searchAction.input.parse({ folder: 'INBOX', limit: 1 }), {
+      ...ctx,
+      idempotencyKey: 'probe',
+    }),
+  );
+  const newest = listed.messages[0];
+  if (!newest) return 'INBOX empty';
+  checkSample(
+    `email.read (INBOX, UID ${newest.uid})`,
+    readAction.output,
+    await readAction.perform(readAction.input.parse({ folder: 'INBOX', uid: newest.uid }), {
+      ...ctx,
+      idempotencyKey: 'probe',
+    }),
+  );
+  return `newest INBOX message read and checked`;
 }
 
 /** The SMTP server's 220 greeting line (the connection is closed with QUIT). */
