@@ -60,6 +60,8 @@ export interface EventPollersOptions {
 }
 
 export const DEFAULT_POLL_SECONDS = 30;
+/** How long a webhook delivery waits for the triggers to be armed after a start. */
+const ARM_WAIT_MS = 15_000;
 /** Failed polls back off, doubling, to at most this many intervals. */
 const MAX_BACKOFF_FACTOR = 10;
 
@@ -70,6 +72,9 @@ export class EventPollers {
   private stopped = false;
   /** The armed listeners, for events pushed to the webhook listener. */
   private armed: readonly EventListener[] = [];
+  /** Resolves once the triggers were armed for the first time: a delivery before waits for it. */
+  private armedOnce!: () => void;
+  private readonly firstArmed = new Promise<void>((resolve) => (this.armedOnce = resolve));
 
   constructor(private readonly options: EventPollersOptions) {}
 
@@ -81,6 +86,7 @@ export class EventPollers {
   async update(listeners: readonly EventListener[]): Promise<void> {
     if (this.stopped) return;
     this.armed = listeners;
+    this.armedOnce();
     const wanted = new Map<string, { instance: ConnectorInstance; listeners: EventListener[] }>();
     const instances = this.options.instances().filter((i) => i.connector.source);
     for (const listener of listeners) {
@@ -126,12 +132,22 @@ export class EventPollers {
    */
   async deliver(instance: ConnectorInstance, events: readonly ConnectorEventItem[]): Promise<number> {
     if (this.stopped) throw new Error('the daemon is stopping; deliver again when it is back');
+    const waited = await Promise.race([
+      this.firstArmed.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ARM_WAIT_MS).unref()),
+    ]);
+    if (!waited) throw new Error('the triggers are not armed yet; deliver again later');
     const emitting = this.options.instances();
     const theirs = this.armed.filter((listener) =>
       this.listenedTo(listener, emitting).some((i) => i.name === instance.name),
     );
     const signal = new AbortController().signal;
     for (const event of events) await handOver(this.options, instance, theirs, event, signal);
+    if (theirs.length === 0) {
+      this.options.log.info('a webhook delivery was accepted, but no armed trigger listens to it', {
+        connector: instance.name,
+      });
+    }
     return theirs.length;
   }
 

@@ -111,7 +111,7 @@ async function readCapped(response: Response, limit: number, where: string): Pro
     throw new HttpError(tooLarge(where, limit));
   }
   if (!response.body) return '';
-  const reader = response.body.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -55,6 +55,7 @@ function checkPath(path: string): void {
   const refuse = (why: string): never => {
     throw new ActionInputError(`http@1 refused the path "${path.slice(0, 200)}": ${why}`);
   };
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f\\]/.test(path)) refuse('control characters and backslashes are not allowed');
   if (/^[a-z][a-z0-9+.-]*:/i.test(path)) refuse('it names a scheme; give a path under baseUrl');
   if (/^\/\//.test(path)) refuse('"//" would name another host; give a path under baseUrl');

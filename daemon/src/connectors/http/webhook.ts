@@ -19,7 +19,7 @@ import { settings } from './config';
 
 export const HTTP_WEBHOOK = 'http.webhook';
 
-const payload = z.object({
+export const webhookPayloadSchema = z.object({
   /** The delivery's event id: the id header, else the body's `id`, else a hash of the body. */
   id: z.string(),
   /** The body's `type` when it is a string. */
@@ -27,10 +27,10 @@ const payload = z.object({
   body: z.unknown(),
 });
 
-export const webhookEvent: ConnectorEvent<z.infer<typeof payload>> = {
+export const webhookEvent: ConnectorEvent<z.infer<typeof webhookPayloadSchema>> = {
   description:
     'A signed delivery to POST /hooks/<connector name>: its id, type and JSON body (untrusted data).',
-  payload,
+  payload: webhookPayloadSchema,
 };
 
 /** The signature header's value for `body` at `timestamp` (seconds): what a sender computes. */
