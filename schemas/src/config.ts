@@ -194,6 +194,28 @@ export const ConnectorConfig = z
   });
 export type ConnectorConfig = z.infer<typeof ConnectorConfig>;
 
+/**
+ * `webhooks:`: where the daemon listens for signed deliveries to connectors that receive them
+ * (http@1 with `webhook:`). The listener is a trust endpoint like any other: it starts only once
+ * the operator consented to exactly this host and port, so a keel.yaml that later binds
+ * 0.0.0.0 (reachable from the network) asks again before anything listens there.
+ */
+export const WebhooksConfig = z.strictObject({
+  port: z.number().int().min(1).max(65_535),
+  /** Loopback by default: put a reverse proxy or tunnel in front to receive from the internet. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Larger deliveries are answered 413 without being read further. */
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** A client that has not sent its whole request by then is cut off (slow clients). */
+  timeoutSeconds: z.number().min(0.5).max(120).default(10),
+});
+export type WebhooksConfig = z.infer<typeof WebhooksConfig>;
+
 /** A connector's name in keel.yaml, used in runbooks (`use: email`) and rules (`email.send`). */
 export const ConnectorName = z
   .string()
@@ -376,6 +398,8 @@ export const WorkspaceConfig = z.strictObject({
     .prefault({}),
   /** Alerts outside the editor (an email to the operator); none when absent. */
   alerts: AlertsConfig.optional(),
+  /** The webhook listener (POST /hooks/<connector>); none when absent. */
+  webhooks: WebhooksConfig.optional(),
   /** Connectors this workspace uses, by the name runbooks and rules call them. */
   connectors: z.record(ConnectorName, ConnectorConfig).default({}),
   models: z

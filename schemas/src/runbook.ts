@@ -375,9 +375,9 @@ export const EventTrigger = z
   .strictObject({
     type: z.literal('event'),
     event: z
-      .enum(['email.received', 'calendar.upcoming'])
+      .enum(['email.received', 'calendar.upcoming', 'http.webhook'])
       .describe(
-        'The event that starts a run: `email.received`, a new message in the watched folder; `calendar.upcoming`, a calendar event about to start.',
+        'The event that starts a run: `email.received`, a new message in the watched folder; `calendar.upcoming`, a calendar event about to start; `http.webhook`, a signed delivery to an http@1 connector (POST /hooks/<name>).',
       ),
     connector: z
       .string()

@@ -10,6 +10,8 @@ const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
   mcp: 'MCP tool calls',
   email: "an email account's login and mail",
   calendar: "a calendar account's login and events",
+  http: 'HTTP API requests (http@1)',
+  webhooks: 'signed webhook deliveries',
 };
 
 /** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
@@ -39,6 +41,10 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
       ? `the password in the environment variable ${endpoint.apiKeyEnv}`
       : "the password from the editor's secret storage";
     return `Log in to the CalDAV server ${endpoint.origin} with ${password}, and read or change events there.`;
+  }
+  // The webhook listener: an open port that lets signed deliveries start runs.
+  if (endpoint.purpose === 'webhooks') {
+    return `Listen on ${endpoint.origin} for signed webhook deliveries (POST /hooks/<connector>) that may start runs.`;
   }
   const key = endpoint.apiKeyEnv
     ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`

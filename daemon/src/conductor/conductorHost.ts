@@ -18,7 +18,8 @@ import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
 import type { WorkspaceTrust } from '../trust/workspaceTrust';
 import type { WorkspaceConnectors } from '../connectors/workspaceConnectors';
-import { triggerId } from '../trust/wants';
+import { triggerId, webhooksEndpoint } from '../trust/wants';
+import { WebhookListener } from '../connectors/webhooks/webhookListener';
 import { Conductor, type ConductorOptions } from './conductor';
 import type { HandoffNode } from './handoffGraph';
 import { RunbookCatalog } from './runbookCatalog';
@@ -62,6 +63,9 @@ export class ConductorHost {
   private triggerScheduler: TriggerScheduler | null = null;
   /** Alerts outside the editor (keel.yaml `alerts:`): only in the long-lived daemon. */
   private alerts: AlertService | null = null;
+  /** The webhook listener (keel.yaml `webhooks:`) and the settings it listens with. */
+  private webhooks: { listener: WebhookListener; key: string } | null = null;
+  private webhooksChanging: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ConductorHostOptions) {}
 
@@ -91,6 +95,56 @@ export class ConductorHost {
     await conductor?.trustChanged();
     await this.triggerScheduler?.refresh();
     this.alerts?.trustChanged();
+    await this.refreshWebhooks();
+  }
+
+  /**
+   * Starts, restarts or stops the webhook listener as keel.yaml and trust have it now: it listens
+   * only in the daemon, when keel.yaml has `webhooks:`, the operator consented to that exact
+   * address, and some trusted connector instance receives webhooks. Calls run one after another.
+   */
+  refreshWebhooks(): Promise<void> {
+    const next = this.webhooksChanging.then(() => this.refreshWebhooksNow());
+    this.webhooksChanging = next.catch(() => undefined);
+    return next;
+  }
+
+  private async refreshWebhooksNow(): Promise<void> {
+    const wanted = this.options.mode === 'daemon' && this.config ? this.config.webhooks : undefined;
+    const trust = this.options.trust;
+    const receiving = (this.current?.connectors.list() ?? []).some(
+      (i) => i.connector.webhook && i.endpoints.every((e) => trust.allows(e)),
+    );
+    const key = wanted && trust.allows(webhooksEndpoint(wanted)) && receiving ? JSON.stringify(wanted) : null;
+    if (this.webhooks?.key === key) return;
+    await this.webhooks?.listener.close();
+    this.webhooks = null;
+    if (!wanted || key === null) return;
+    try {
+      const listener = await WebhookListener.start({
+        config: wanted,
+        log: this.options.log,
+        receiver: (name) => {
+          const instance = this.current?.connectors
+            .list()
+            .find((i) => i.name === name && i.connector.webhook);
+          return instance && instance.endpoints.every((e) => trust.allows(e)) ? instance : null;
+        },
+        context: (instance, signal) => {
+          const connectors = this.current?.connectors;
+          if (!connectors) throw new Error('the conductor is not running');
+          return connectors.probeContext(instance, signal);
+        },
+        deliver: async (instance, events) => {
+          this.triggers();
+          if (!this.pollers) throw new Error('the daemon is stopping');
+          return this.pollers.deliver(instance, events);
+        },
+      });
+      this.webhooks = { listener, key };
+    } catch (error) {
+      this.options.log.error((error as Error).message);
+    }
   }
 
   private async configureNow(
@@ -109,6 +163,7 @@ export class ConductorHost {
     if (this.options.mode === 'daemon') {
       this.watchRunbooks(this.config.runbooks.dir);
       void this.triggers()?.refresh();
+      void this.refreshWebhooks();
     }
   }
 
@@ -212,6 +267,8 @@ export class ConductorHost {
     const conductor = this.conductor;
     this.conductor = null;
     this.current = null;
+    // With no conductor, a refresh closes the listener (and one queued before cannot reopen it).
+    await this.refreshWebhooks();
     const running = conductor ? await conductor.catch(() => null) : null;
     await running?.stop();
   }
@@ -242,7 +299,11 @@ export class ConductorHost {
       memory: () => Promise.resolve(memory.reader()),
     });
     opening.then(
-      (conductor) => (this.current = conductor),
+      (conductor) => {
+        this.current = conductor;
+        // The listener routes to the conductor's connectors: it can start now.
+        void this.refreshWebhooks();
+      },
       () => undefined,
     );
     const key = this.apiKey;

@@ -3,6 +3,7 @@
  * conditions that do not compile, a step that reads a step not run before it), each with its exact
  * place in the file.
  */
+import { webhookPayloadSchema } from '../connectors/http/webhook';
 import { Runbook, type EventTrigger, type Problem } from '@keel/schemas';
 import { upcomingPayloadSchema } from '../connectors/calendar/upcoming';
 import { receivedPayloadSchema } from '../connectors/email/received';
@@ -104,6 +105,7 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
 const EVENT_FIELDS: Record<EventTrigger['event'], string[]> = {
   'email.received': Object.keys(receivedPayloadSchema.shape),
   'calendar.upcoming': Object.keys(upcomingPayloadSchema.shape),
+  'http.webhook': Object.keys(webhookPayloadSchema.shape),
 };
 
 /** Cron patterns, time zones, globs, event filters and the inputs each trigger gives its runs. */

@@ -16,6 +16,9 @@ import { eventPasses, eventScope } from './eventPayload';
 import type { InputValues } from './runInputs';
 import { renderInputs } from './triggerInputs';
 
+/** One event as a connector hands it over. */
+export type ConnectorEventItem = { name: string; id: string; payload: unknown };
+
 /** An armed event trigger: the operator consented to it. */
 export interface EventListener {
   runbook: Runbook;
@@ -57,6 +60,8 @@ export interface EventPollersOptions {
 }
 
 export const DEFAULT_POLL_SECONDS = 30;
+/** How long a webhook delivery waits for the triggers to be armed after a start. */
+const ARM_WAIT_MS = 15_000;
 /** Failed polls back off, doubling, to at most this many intervals. */
 const MAX_BACKOFF_FACTOR = 10;
 
@@ -65,6 +70,11 @@ export class EventPollers {
   private cursors: Promise<EventCursors> | null = null;
   private readonly pollers = new Map<string, Poller>();
   private stopped = false;
+  /** The armed listeners, for events pushed to the webhook listener. */
+  private armed: readonly EventListener[] = [];
+  /** Resolves once the triggers were armed for the first time: a delivery before waits for it. */
+  private armedOnce!: () => void;
+  private readonly firstArmed = new Promise<void>((resolve) => (this.armedOnce = resolve));
 
   constructor(private readonly options: EventPollersOptions) {}
 
@@ -75,6 +85,8 @@ export class EventPollers {
    */
   async update(listeners: readonly EventListener[]): Promise<void> {
     if (this.stopped) return;
+    this.armed = listeners;
+    this.armedOnce();
     const wanted = new Map<string, { instance: ConnectorInstance; listeners: EventListener[] }>();
     const instances = this.options.instances().filter((i) => i.connector.source);
     for (const listener of listeners) {
@@ -111,6 +123,32 @@ export class EventPollers {
       this.pollers.set(name, poller);
       poller.begin();
     }
+  }
+
+  /**
+   * Hands over events an instance pushed (a verified webhook delivery) to the armed listeners of
+   * that instance, exactly as polled events; resolves once each run is started or found. A run
+   * refused for lack of trust rejects, so the sender is told to deliver again later.
+   */
+  async deliver(instance: ConnectorInstance, events: readonly ConnectorEventItem[]): Promise<number> {
+    if (this.stopped) throw new Error('the daemon is stopping; deliver again when it is back');
+    const waited = await Promise.race([
+      this.firstArmed.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ARM_WAIT_MS).unref()),
+    ]);
+    if (!waited) throw new Error('the triggers are not armed yet; deliver again later');
+    const emitting = this.options.instances();
+    const theirs = this.armed.filter((listener) =>
+      this.listenedTo(listener, emitting).some((i) => i.name === instance.name),
+    );
+    const signal = new AbortController().signal;
+    for (const event of events) await handOver(this.options, instance, theirs, event, signal);
+    if (theirs.length === 0) {
+      this.options.log.info('a webhook delivery was accepted, but no armed trigger listens to it', {
+        connector: instance.name,
+      });
+    }
+    return theirs.length;
   }
 
   status(): EventSourceStatus[] {
@@ -267,58 +305,72 @@ class Poller {
     }
   }
 
-  /** Starts a run for each listener whose filter the event passes; a refusal is logged, not retried. */
-  private async handOver(event: { name: string; id: string; payload: unknown }): Promise<void> {
-    const firedAt = new Date().toISOString();
-    for (const { runbook, trigger, triggerId } of this.listeners) {
-      if (trigger.event !== event.name) continue;
-      if (!eventPasses(trigger.filter, event.payload, this.options.lists())) continue;
-      const about = {
-        runbook: runbook.name,
-        connector: this.instance.name,
-        event: event.name,
-        eventId: event.id,
-      };
-      const scope = {
-        trigger: {
-          type: 'event',
-          runbook: runbook.name,
-          connector: this.instance.name,
-          eventId: event.id,
-          firedAt,
-          event: eventScope(event.name, event.payload),
-        },
-      };
-      let inputs: InputValues;
-      try {
-        inputs = await renderInputs(trigger.inputs ?? {}, scope);
-      } catch (error) {
-        this.options.log.warn("an event trigger's inputs could not be rendered; no run", { ...about, error });
-        continue;
-      }
-      const origin: EventOrigin = {
+  private handOver(event: ConnectorEventItem): Promise<void> {
+    return handOver(this.options, this.instance, this.listeners, event, this.controller.signal);
+  }
+}
+
+/**
+ * Starts a run for each listener whose filter the event passes; a refusal is logged, not retried.
+ * Polled events and webhook deliveries both come through here, so both start one run per trigger
+ * and event id.
+ */
+async function handOver(
+  options: EventPollersOptions,
+  instance: ConnectorInstance,
+  listeners: readonly EventListener[],
+  event: ConnectorEventItem,
+  signal: AbortSignal,
+): Promise<void> {
+  const firedAt = new Date().toISOString();
+  for (const { runbook, trigger, triggerId } of listeners) {
+    if (trigger.event !== event.name) continue;
+    if (!eventPasses(trigger.filter, event.payload, options.lists())) continue;
+    const about = {
+      runbook: runbook.name,
+      connector: instance.name,
+      event: event.name,
+      eventId: event.id,
+    };
+    const scope = {
+      trigger: {
         type: 'event',
-        event: event.name,
-        connector: this.instance.name,
+        runbook: runbook.name,
+        connector: instance.name,
         eventId: event.id,
-        trigger: triggerId,
-      };
-      try {
-        const { run, started } = await this.options.start(runbook.name, inputs, origin);
-        this.options.log.info(started ? 'an event started a run' : 'an event had started its run already', {
-          ...about,
-          run: run.id,
-        });
-      } catch (error) {
-        // The daemon is stopping: this event comes again after the restart (the cursor stays).
-        // Trust was just lost: the event waits for it, like the poller does.
-        if (this.controller.signal.aborted || error instanceof NotTrusted) throw error;
-        if (/daemon is stopping/.test((error as Error).message)) throw error;
-        this.options.log.warn('an event fired but the run was refused', {
-          ...about,
-          reason: (error as Error).message,
-        });
-      }
+        firedAt,
+        event: eventScope(event.name, event.payload),
+      },
+    };
+    let inputs: InputValues;
+    try {
+      inputs = await renderInputs(trigger.inputs ?? {}, scope);
+    } catch (error) {
+      options.log.warn("an event trigger's inputs could not be rendered; no run", { ...about, error });
+      continue;
+    }
+    const origin: EventOrigin = {
+      type: 'event',
+      event: event.name,
+      connector: instance.name,
+      eventId: event.id,
+      trigger: triggerId,
+    };
+    try {
+      const { run, started } = await options.start(runbook.name, inputs, origin);
+      options.log.info(started ? 'an event started a run' : 'an event had started its run already', {
+        ...about,
+        run: run.id,
+      });
+    } catch (error) {
+      // The daemon is stopping: this event comes again after the restart (the cursor stays).
+      // Trust was just lost: the event waits for it, like the poller does.
+      if (signal.aborted || error instanceof NotTrusted) throw error;
+      if (/daemon is stopping/.test((error as Error).message)) throw error;
+      options.log.warn('an event fired but the run was refused', {
+        ...about,
+        reason: (error as Error).message,
+      });
     }
   }
 }

@@ -11,13 +11,19 @@ import { createLogger } from '../log';
 import { calendarConnector } from './calendar';
 import { emailConnector } from './email';
 import { fsOutbox } from './fsOutbox';
+import { httpConnector } from './http';
 import { checkMcpConfig, credentialNames, isMcpUse, mcpTrustEndpoint } from './mcp/mcpConfig';
 import type { McpHost } from './mcp/mcpConnector';
 import { McpServers } from './mcp/mcpServers';
 import type { Connector, ConnectorAction } from './sdk';
 
 /** The connectors Keel ships, by id. */
-export const BUILT_IN_CONNECTORS: readonly Connector[] = [fsOutbox, emailConnector, calendarConnector];
+export const BUILT_IN_CONNECTORS: readonly Connector[] = [
+  fsOutbox,
+  emailConnector,
+  calendarConnector,
+  httpConnector,
+];
 
 /** A connector as runbooks and rules name it: a keel.yaml entry, or a built-in used as is. */
 export interface ConnectorInstance {
@@ -119,7 +125,15 @@ export class ConnectorRegistry {
         });
       }
     }
-    issues.push(...credentialIssues(connector.id, connector.credentials, credentials, at));
+    issues.push(
+      ...credentialIssues(
+        connector.id,
+        connector.credentials,
+        credentials,
+        at,
+        connector.optionalCredentials,
+      ),
+    );
     if (issues.length > 0) return { issues };
     const config = parsed.data ?? {};
     const endpoints = connector.trustEndpoints?.(config, credentials) ?? [];
@@ -195,16 +209,17 @@ export class ConnectorRegistry {
   }
 }
 
-/** Each credential a connector needs must be named in keel.yaml, and only those. */
+/** Each credential a connector needs must be named in keel.yaml (unless optional), and only those. */
 function credentialIssues(
   id: string,
   needed: readonly string[],
   credentials: Record<string, CredentialSource>,
   at: (path: (string | number)[]) => (string | number)[],
+  optional: readonly string[] = [],
 ): ConnectorConfigIssue[] {
   const issues: ConnectorConfigIssue[] = [];
   for (const name of needed) {
-    if (!(name in credentials)) {
+    if (!(name in credentials) && !optional.includes(name)) {
       issues.push({
         path: at(['credentials']),
         message: `${id} needs the credential "${name}": add "credentials: { ${name}: { env: VARIABLE } }" (or { secret: true } for the editor's secret storage)`,

@@ -50,6 +50,7 @@ export function wantsOf(
     });
   }
   endpoints.push(...connectorEndpoints);
+  if (config?.webhooks) endpoints.push(webhooksEndpoint(config.webhooks));
   const triggers = runbooks
     .flatMap((runbook) => runbook.triggers.map((trigger) => ({ runbook: runbook.name, trigger })))
     .filter(({ trigger }) => trigger.type !== 'manual')
@@ -69,6 +70,12 @@ export function wantsOf(
     .sort((a, b) => a.runbook.localeCompare(b.runbook) || a.id.localeCompare(b.id));
   const rules = config ? [...approvalRules(config.approvals).map(describeRule), ...policyWants(config)] : [];
   return { endpoints, triggers, rules };
+}
+
+/** The webhook listener's address, as the operator consents to it (see WebhooksConfig). */
+export function webhooksEndpoint(webhooks: { host: string; port: number }): TrustEndpoint {
+  const host = webhooks.host.includes(':') ? `[${webhooks.host}]` : webhooks.host;
+  return { purpose: 'webhooks', origin: `http://${host}:${webhooks.port}`, apiKeyEnv: null };
 }
 
 /** `email.received from inbox when {"from":{"in":"customers"}}`: what the operator consents to. */

@@ -13,9 +13,10 @@ export const TrustEndpoint = z.object({
   /**
    * What for: model calls (runs), embeddings (indexing and search), an MCP server keel.yaml names
    * as a connector (a local command Keel would start, or a URL it would call), or the IMAP or SMTP
-   * server of an email account keel.yaml names (it receives the account's password).
+   * server of an email account keel.yaml names (it receives the account's password), an http@1
+   * API's origin, or the webhook listener's address (`webhooks:`, where deliveries may start runs).
    */
-  purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar']),
+  purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar', 'http', 'webhooks']),
   /**
    * `scheme://host:port` of the endpoint, as named in keel.yaml (`imaps://mail.example.com:993`,
    * `smtp://127.0.0.1:25` for a mail server); for a local MCP server, the whole command line with

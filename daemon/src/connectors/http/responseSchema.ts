@@ -1,0 +1,32 @@
+/**
+ * Checks an answer against a declared JSON Schema, so a provider that changed its shape fails the
+ * step with the field that is wrong instead of handing a surprise to the next step. ajv: the
+ * reference JSON Schema validator (draft-07 and 2019+), already in the tree through the MCP SDK,
+ * maintained and fast; schemas are compiled once per text.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const compiled = new Map<string, ValidateFunction>();
+const MAX_CACHED = 200;
+
+/** Null when `value` matches; else one sentence naming the field and what is wrong with it. */
+export function schemaMismatch(schema: Record<string, unknown>, value: unknown): string | null {
+  const key = JSON.stringify(schema);
+  let validate = compiled.get(key);
+  if (!validate) {
+    try {
+      validate = ajv.compile(schema);
+    } catch (error) {
+      return `the schema itself is not valid JSON Schema (${(error as Error).message})`;
+    }
+    if (compiled.size >= MAX_CACHED) compiled.clear();
+    compiled.set(key, validate);
+  }
+  if (validate(value)) return null;
+  const error = validate.errors?.[0];
+  if (!error) return 'it does not match';
+  const missing = error.keyword === 'required' ? `/${String(error.params.missingProperty)}` : '';
+  const field = `${error.instancePath}${missing}` || '(the whole answer)';
+  return `field "${field}" ${error.message ?? 'does not match'}`;
+}
