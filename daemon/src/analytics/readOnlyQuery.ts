@@ -39,7 +39,7 @@ const SETTINGS = {
 } as const;
 
 export async function runReadOnlyQuery(
-  analyticsFile: string,
+  analyticsFile: string | null,
   metrics: MetricsTables,
   request: QueryRequest,
 ): Promise<QueryResult> {
@@ -47,7 +47,7 @@ export async function runReadOnlyQuery(
   const db = await instance.connect();
   try {
     await loadMetrics(db, metrics);
-    if (existsSync(analyticsFile)) {
+    if (analyticsFile !== null && existsSync(analyticsFile)) {
       await db.run(`ATTACH '${analyticsFile.replaceAll("'", "''")}' AS analytics (READ_ONLY)`);
     } else {
       await db.run(`ATTACH ':memory:' AS analytics`);

@@ -20,18 +20,22 @@ export interface AnalyticsPort {
 
 export class WorkspaceAnalytics implements AnalyticsPort {
   private line: Promise<unknown> = Promise.resolve();
-  readonly file: string;
 
   constructor(
-    workspace: string,
+    /** The database file; null: no tables at all (a runbook test reads none of the workspace's). */
+    readonly file: string | null,
     /** Where Keel's metrics come from; null: empty `keel.*` tables. */
     private readonly traces: Pick<TraceStore, 'newestRows'> | null,
-  ) {
-    this.file = join(workspace, KEEL_DIR, ANALYTICS_FILE);
+  ) {}
+
+  /** The workspace's tables, `.keel/analytics.duckdb`. */
+  static of(workspace: string, traces: Pick<TraceStore, 'newestRows'> | null): WorkspaceAnalytics {
+    return new WorkspaceAnalytics(join(workspace, KEEL_DIR, ANALYTICS_FILE), traces);
   }
 
-  store(request: StoreRequest): Promise<StoreResult> {
-    return this.inLine(() => storeRows(this.file, request));
+  store(request: StoreRequest): Promise<StoreResult | null> {
+    const file = this.file;
+    return file === null ? Promise.resolve(null) : this.inLine(() => storeRows(file, request));
   }
 
   query(request: QueryRequest): Promise<QueryResult> {
