@@ -77,7 +77,10 @@ async function stats(items: Record<string, unknown>[]): Promise<void> {
   await writeFile(join(provider, 'stats.json'), JSON.stringify({ items }));
 }
 
-async function run(runbook: string, inputs: Record<string, unknown> = {}): Promise<RunTrace> {
+async function run(
+  runbook: string,
+  inputs: Record<string, string | number | boolean> = {},
+): Promise<RunTrace> {
   const started = await client.request(RunStartRequest, { runbook, inputs });
   return waitFor(
     `run ${started.id} to end`,

@@ -58,21 +58,32 @@ function csvRecords(text: string): string[][] {
   const records: string[][] = [];
   let fields: string[] = [];
   let field = '';
-  let quotedField = false;
+  let inQuotes = false;
+  const endField = (): void => {
+    fields.push(field);
+    field = '';
+  };
+  const endRecord = (): void => {
+    endField();
+    records.push(fields);
+    fields = [];
+  };
   for (let index = 0; index < text.length; index++) {
     const char = text[index];
-    if (quotedField) {
-      if (char === '"' && text[index + 1] === '"') ((field += '"'), index++);
-      else if (char === '"') quotedField = false;
-      else field += char;
-    } else if (char === '"') quotedField = true;
-    else if (char === ',') (fields.push(field), (field = ''));
+    if (inQuotes) {
+      if (char !== '"') field += char;
+      else if (text[index + 1] === '"') {
+        field += '"';
+        index++;
+      } else inQuotes = false;
+    } else if (char === '"') inQuotes = true;
+    else if (char === ',') endField();
     else if (char === '\n' || char === '\r') {
       if (char === '\r' && text[index + 1] === '\n') index++;
-      (fields.push(field), records.push(fields), (fields = []), (field = ''));
+      endRecord();
     } else field += char;
   }
-  if (field !== '' || fields.length > 0) (fields.push(field), records.push(fields));
+  if (field !== '' || fields.length > 0) endRecord();
   return records;
 }
 

@@ -102,7 +102,7 @@ async function runSelect(db: DuckDBConnection, request: QueryRequest): Promise<Q
         `the query gives more than ${request.maxRows} rows (maxRows); aggregate, filter or add LIMIT`,
       );
     }
-    return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Record<string, unknown>[] };
+    return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() };
   } catch (error) {
     if (error instanceof QueryRefusedError) throw error;
     const message = (error as Error).message;

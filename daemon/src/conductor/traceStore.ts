@@ -263,7 +263,7 @@ export class TraceStore {
         `SELECT * FROM ${table} ORDER BY ${newest[table]} DESC NULLS LAST LIMIT $1`,
         [limit],
       );
-      return reader.getRowObjectsJson() as Record<string, unknown>[];
+      return reader.getRowObjectsJson();
     });
   }
 
