@@ -4,6 +4,8 @@
  * attached READ_ONLY, then `enable_external_access = false` and `lock_configuration = true`, so no
  * file is read, nothing attached, no extension installed); Keel adds one SELECT only, bound
  * parameters, a row cap and a timeout that interrupts the query.
+ * One file stays readable by DuckDB's own rule: the attached analytics file itself (its raw bytes
+ * through `read_text`), which holds nothing the query cannot already SELECT.
  */
 import { existsSync } from 'node:fs';
 import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
