@@ -209,6 +209,89 @@ export const ProposeStep = z
   })
   .describe('Proposes a file change; it is written only once the operator approves it.');
 
+/** A SQL identifier of an analytics table or column: letters, digits and _, starting with a letter. */
+export const AnalyticsName = z
+  .string()
+  .max(63)
+  .regex(/^[a-z][a-z0-9_]*$/, {
+    error: 'an analytics table or column name is lowercase letters, digits and _, starting with a letter',
+  })
+  .refine((name) => !name.startsWith('keel') && !name.startsWith('_keel'), {
+    error: 'names starting with "keel" are kept for Keel\'s own metrics (keel.runs, keel.steps)',
+  });
+
+/**
+ * Where a step's rows go: an analytics table in `.keel/analytics.duckdb`, read by `query` steps.
+ * Stored once per run and step (a resumed or re-run step replaces its own rows), or by `key`.
+ */
+export const AnalyticsInto = z
+  .strictObject({
+    table: AnalyticsName.describe(
+      'The analytics table the rows go to; created with column types taken from the rows.',
+    ),
+    rows: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Where the rows are in the output: a JSON pointer (`/items`) or a template of one expression (`{{ output.items }}`); the output itself when absent.',
+      ),
+    mode: z
+      .enum(['replace', 'append'])
+      .default('append')
+      .describe(
+        '`replace` empties the table first; `append` adds the rows (a step run again replaces the rows it stored before, or the rows with the same `key`).',
+      ),
+    key: z
+      .array(AnalyticsName)
+      .min(1)
+      .optional()
+      .describe('Columns that name a row: a stored row with the same key is replaced, never doubled.'),
+  })
+  .describe('Stores the rows of the output in an analytics table that `query` steps read.');
+export type AnalyticsInto = z.infer<typeof AnalyticsInto>;
+
+/** Named values of a query, bound as parameters (`$since`), never spliced into its text. */
+const QueryParams = z
+  .record(AnalyticsName, z.union([Template, z.number(), z.boolean(), z.null()]))
+  .default({})
+  .describe('Named parameters, `$name` in the SQL; strings are templates. Bound, never pasted into the SQL.');
+
+export const QueryStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('query'),
+    sql: z
+      .string()
+      .min(1)
+      .max(20_000)
+      .describe(
+        "One read-only SELECT over the analytics tables and Keel's metrics (`keel.runs`, `keel.steps`, `keel.model_calls`, `keel.approvals`); values come in as `$name` parameters.",
+      ),
+    params: QueryParams,
+    maxRows: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(1_000)
+      .describe('Most rows kept; past it the step fails rather than answer with part of the rows.'),
+  })
+  .describe(
+    "A read-only SQL query over the analytics tables and Keel's own metrics; its rows are the step's output (`steps.<id>.output.rows`).",
+  );
+
+export const ImportStep = z
+  .strictObject({
+    ...StepBase,
+    type: z.literal('import'),
+    path: Template.describe(
+      'A workspace-relative export file, `.csv` or `.json` (an array of objects), a template.',
+    ),
+    into: AnalyticsInto,
+  })
+  .describe('Reads an export file of the workspace into an analytics table.');
+
 export const ConnectorStep = z
   .strictObject({
     ...StepBase,
@@ -227,6 +310,7 @@ export const ConnectorStep = z
       .record(z.string(), z.unknown())
       .default({})
       .describe("The action's arguments; string values are templates."),
+    into: AnalyticsInto.optional(),
   })
   .describe('A side effect through a versioned connector, idempotent per run and step.');
 
@@ -267,6 +351,8 @@ export const RunbookStep = z.discriminatedUnion('type', [
   ConnectorStep,
   HandoffStep,
   CheckpointStep,
+  QueryStep,
+  ImportStep,
 ]);
 export type RunbookStep = z.infer<typeof RunbookStep>;
 export type StepType = RunbookStep['type'];

@@ -52,6 +52,7 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
     ['onboarding', true, []],
     ['ops', true, []],
     ['sales', true, []],
+    ['weekly-metrics', true, []],
     ['weekly-ops', true, []],
   ]);
 

@@ -45,6 +45,19 @@ describe('runbook completion', () => {
   });
 });
 
+describe('analytics steps in the editor', () => {
+  it('offers the query step and its fields, and the keys of into: on a connector step', () => {
+    expect(labels(`steps:\n  - type: |\n`)).toEqual(expect.arrayContaining(['query', 'import']));
+    expect(labels(`steps:\n  - id: a\n    type: query\n    |\n`)).toEqual(
+      expect.arrayContaining(['sql', 'params', 'maxRows']),
+    );
+    const into = `steps:\n  - id: a\n    type: connector\n    use: stats\n    into:\n      |\n`;
+    expect(labels(into)).toEqual(expect.arrayContaining(['table', 'rows', 'mode', 'key']));
+    const mode = `steps:\n  - id: a\n    type: connector\n    use: stats\n    into:\n      mode: |\n`;
+    expect(labels(mode)).toEqual(['replace', 'append']);
+  });
+});
+
 describe('runbook hover', () => {
   it('names the type, the description and the default', () => {
     const text = `steps:\n  - id: a\n    type: agent\n    maxIterations: 3\n`;

@@ -56,6 +56,7 @@ import { warmTemplates } from './templates';
 import { CheckpointDesk, type CheckpointAnswer } from './checkpoints';
 import { currentEnd, planTakeover, type TakeoverRequest } from './takeover';
 import { TraceStore } from './traceStore';
+import { WorkspaceAnalytics } from '../analytics/workspaceAnalytics';
 
 export interface ConductorOptions {
   workspace: string;
@@ -116,6 +117,8 @@ export class Conductor {
   private readonly takingOver = new Set<string>();
   /** keel.yaml's connectors, as runs use them. */
   readonly connectors: WorkspaceConnectors;
+  /** The analytics tables steps store into and query (`.keel/analytics.duckdb`). */
+  readonly analytics: WorkspaceAnalytics;
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -125,6 +128,7 @@ export class Conductor {
     readonly approvals: ApprovalService,
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
+    this.analytics = WorkspaceAnalytics.of(options.workspace, traces);
     this.connectors = new WorkspaceConnectors(
       {
         workspace: options.workspace,
@@ -559,6 +563,7 @@ export class Conductor {
       models: this.options.config.models,
       memory: await this.options.memory(),
       connectors: this.connectors,
+      analytics: this.analytics,
     });
     return { id, ...result };
   }
@@ -695,6 +700,7 @@ export class Conductor {
           : await this.options.memory(),
         approvals: this.approvals,
         connectors: this.connectors,
+        analytics: this.analytics,
         children: this.children,
         checkpoints: this.checkpoints,
         feedback: await latestFeedback(

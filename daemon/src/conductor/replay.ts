@@ -9,6 +9,7 @@ import type { ChildRunPort } from './handoffs';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { ModelCallError, type ModelProvider } from './models/modelProvider';
 import { executeRun } from './runExecutor';
+import type { AnalyticsPort } from '../analytics/workspaceAnalytics';
 import type { ConnectorPort } from '../connectors/workspaceConnectors';
 import { ReplayDivergenceError, RunHistory } from './runHistory';
 import type { MemoryAccess } from './steps/stepRuntime';
@@ -44,6 +45,8 @@ export async function replayRun(options: {
   children?: Pick<ChildRunPort, 'runbook'>;
   /** The workspace's connectors, so `use:` resolves as it did (nothing is performed). */
   connectors?: ConnectorPort;
+  /** The analytics tables, for a query whose input changed (one asked as recorded is answered from the journal). */
+  analytics?: AnalyticsPort;
 }): Promise<ReplayResult> {
   const original = options.records;
   const replayed: JournalRecord[] = [];
@@ -69,6 +72,7 @@ export async function replayRun(options: {
       provider: NO_MODEL,
       memory: options.memory,
       ...(options.connectors ? { connectors: options.connectors } : {}),
+      ...(options.analytics ? { analytics: options.analytics } : {}),
       children: options.children
         ? {
             runbook: (name) => options.children!.runbook(name),

@@ -30,6 +30,9 @@ import { runPropose } from './steps/propose';
 import { checkpointInput, runCheckpoint } from './steps/checkpoint';
 import { makeCheckpointer, type CheckpointPort } from './checkpoints';
 import { retrieveInput, runRetrieve } from './steps/retrieve';
+import { queryInput, runQuery, type QueryInput } from './steps/query';
+import { importInput, runImport } from './steps/into';
+import { readOnlyAnalytics, type AnalyticsPort } from '../analytics/workspaceAnalytics';
 import {
   StepFailedError,
   UNLIMITED_SLOT,
@@ -57,6 +60,8 @@ export interface ExecutionOptions {
   parallelSteps?: number;
   /** The workspace's connectors; the built-ins alone when not given. */
   connectors?: ConnectorPort;
+  /** The workspace's analytics tables; none when not given (`query` and `into:` then fail). */
+  analytics?: AnalyticsPort | null;
   /** Where proposals go; null where there is nowhere (a test without a workspace's approvals). */
   approvals?: ApprovalPort | null;
   /** Where hand-offs to other runbooks start their child runs; null where they cannot. */
@@ -123,6 +128,11 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     attempt: 1,
     feedback: options.feedback ?? null,
     connectors: options.connectors ?? builtInConnectors(options.workspace, DEFAULT_CONFIG),
+    // A replay or a runbook test reads the tables; only a live run writes them.
+    analytics:
+      options.analytics && (history.mode === 'replay' || options.effects === 'capture')
+        ? readOnlyAnalytics(options.analytics)
+        : (options.analytics ?? null),
     propose: () => Promise.reject(new Error('not ready')),
     handoff: () => Promise.reject(new Error('not ready')),
     handoffTarget: async (name) => {
@@ -389,13 +399,15 @@ async function finish(
 }
 
 /**
- * In a replay, memory is an input of the run like its inputs: a retrieval asked exactly as
- * recorded gets the recorded answer, whatever the notes say today. A changed query searches again.
+ * In a replay, memory and the analytics tables are inputs of the run like its inputs: a retrieval
+ * or a query asked exactly as recorded gets the recorded answer, whatever the notes or tables say
+ * today. A changed query searches (or queries) again.
  */
 function recall(step: RunbookStep, input: unknown, history: RunHistory): StepResult | null {
   const before = history.stepStart(step.id);
   const after = history.stepEnd(step.id);
-  if (step.type !== 'retrieve' || !before || !after || !isDeepStrictEqual(before.input, input)) return null;
+  const recalled = step.type === 'retrieve' || step.type === 'query' || step.type === 'import';
+  if (!recalled || !before || !after || !isDeepStrictEqual(before.input, input)) return null;
   return { output: after.output, retrieved: after.retrieved };
 }
 
@@ -416,6 +428,10 @@ async function runStep(step: RunbookStep, runtime: StepRuntime, input: unknown):
       return runHandoff(step, runtime);
     case 'checkpoint':
       return runCheckpoint(step, runtime);
+    case 'query':
+      return runQuery(step, runtime, input as QueryInput);
+    case 'import':
+      return runImport(step, runtime, (input as { path: string }).path);
   }
 }
 
@@ -450,6 +466,10 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
       return { runbook: step.runbook, inputs: await handoffInputs(step, runtime) };
     case 'checkpoint':
       return checkpointInput(step, runtime);
+    case 'query':
+      return queryInput(step, runtime);
+    case 'import':
+      return importInput(step, runtime);
   }
 }
 

@@ -18,6 +18,13 @@ import type { ConnectorPort } from '../connectors/workspaceConnectors';
 import { RunHistory } from './runHistory';
 import type { MemoryAccess } from './steps/stepRuntime';
 import { absoluteIn, readInsideText } from '../files/workspacePaths';
+import { WorkspaceAnalytics } from '../analytics/workspaceAnalytics';
+
+/**
+ * A test's analytics: no stored tables and empty `keel.*` metrics, so a case gives the same rows
+ * on every machine; its `into:` stores nothing.
+ */
+const NO_TABLES = new WorkspaceAnalytics(null, null);
 
 export async function runRunbookTests(options: {
   workspace: string;
@@ -95,6 +102,7 @@ async function runCase(
         return Promise.resolve();
       }),
       effects: 'capture',
+      analytics: NO_TABLES,
       models: options.models,
       provider,
       memory: cassetteMemory(provider, options.memory),
@@ -143,6 +151,7 @@ function childrenInMemory(
         workspace: options.workspace,
         history,
         effects: 'capture',
+        analytics: NO_TABLES,
         models: options.models,
         provider,
         memory: cassetteMemory(provider, options.memory),

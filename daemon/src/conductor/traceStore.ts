@@ -37,6 +37,9 @@ ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS lesson BOOLEAN;
 `;
 
+/** The tables a `query` step reads a copy of, as `keel.<table>`. */
+export type MetricsTable = 'runs' | 'steps' | 'approvals' | 'model_calls';
+
 export interface AgentRow {
   runbook: string;
   runs: number;
@@ -360,6 +363,26 @@ export class TraceStore {
         costUsd: Number(row.cost_usd),
         outcome: text(row.outcome),
       }));
+    });
+  }
+
+  /**
+   * The newest `limit` rows of one table (`started_at`, `created_at` or `called_at` first), as
+   * JSON values: the copy of Keel's metrics a `query` step reads, never this store itself.
+   */
+  newestRows(table: MetricsTable, limit: number): Promise<Record<string, unknown>[]> {
+    const newest = {
+      runs: 'started_at',
+      steps: 'started_at',
+      approvals: 'created_at',
+      model_calls: 'called_at',
+    };
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `SELECT * FROM ${table} ORDER BY ${newest[table]} DESC NULLS LAST LIMIT $1`,
+        [limit],
+      );
+      return reader.getRowObjectsJson();
     });
   }
 

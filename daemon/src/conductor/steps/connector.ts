@@ -20,6 +20,7 @@ import { describeIssues, type ConnectorInstance } from '../../connectors/registr
 import { actionOf, type ConnectorAction } from '../../connectors/sdk';
 import { renderDeep } from '../templates';
 import { performOnce } from './actionOnce';
+import { storeInto } from './into';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type ConnectorStep = Extract<RunbookStep, { type: 'connector' }>;
@@ -33,7 +34,9 @@ export async function connectorArguments(
 
 export async function runConnector(step: ConnectorStep, runtime: StepRuntime): Promise<StepResult> {
   const args = await connectorArguments(step, runtime);
-  return { output: await callConnector(runtime, `${runtime.runId}:${step.id}`, step.use, step.action, args) };
+  const output = await callConnector(runtime, `${runtime.runId}:${step.id}`, step.use, step.action, args);
+  if (step.into) await storeInto(step.id, step.into, output, runtime);
+  return { output };
 }
 
 /**

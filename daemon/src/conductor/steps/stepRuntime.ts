@@ -9,6 +9,7 @@ import type { ToolDefinition } from '../models/modelProvider';
 import type { ProposalOutcome, ProposalRequest } from '../proposals';
 import type { CheckpointRequest } from '../checkpoints';
 import type { ConnectorPort } from '../../connectors/workspaceConnectors';
+import type { AnalyticsPort } from '../../analytics/workspaceAnalytics';
 
 /** Memory as agents see it: read-only. */
 export interface MemoryAccess {
@@ -31,6 +32,8 @@ export interface StepRuntime {
   feedback: string | null;
   /** The workspace's connectors: `use:` resolved, actions decided by policy, their contexts. */
   connectors: ConnectorPort;
+  /** The analytics tables (`into:`, `import`, `query`); null where there are none (a runbook test). */
+  analytics: AnalyticsPort | null;
   /** Proposes a change and resolves with the operator's decision (at once if policy applies it). */
   propose(request: ProposalRequest): Promise<ProposalOutcome>;
   /** Hands off to another runbook as a child run; resolves once the child has ended. */
