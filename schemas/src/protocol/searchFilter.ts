@@ -53,12 +53,12 @@ export function localDay(moment: Date): string {
 const GLOB = /[*?]/;
 
 /**
- * A workspace-relative path with forward slashes and no `./`, or null when it would leave the
- * workspace (absolute, a drive, `..`, control characters).
+ * A workspace-relative path with forward slashes and no `./` (`''` for `.` or `./`: the whole
+ * workspace), or null when it would leave the workspace (absolute, a drive, `..`, control characters).
  */
 export function containedPathFilter(value: string): string | null {
-  const path = value.trim().replace(/\\/g, '/').replace(/^(\.\/)+/, '');
-  if (path === '' || path.startsWith('/') || /^[A-Za-z]:/.test(path)) return null;
+  const path = value.trim().replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/^\.$/, '');
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return null;
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f]/.test(path) || path.split('/').some((segment) => segment === '..')) return null;
   return path;
