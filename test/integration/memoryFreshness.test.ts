@@ -47,7 +47,11 @@ describe('freshness filters', () => {
     const byPath = Object.fromEntries(results.map((r) => [r.path, r]));
     expect(Object.keys(byPath)).toHaveLength(6);
     expect(byPath['memory/customers/fresh.md']).toMatchObject({ date: ago(2), stale: false, reviewBy: null });
-    expect(byPath['memory/customers/expired.md']).toMatchObject({ date: ago(5), stale: true, reviewBy: ago(1) });
+    expect(byPath['memory/customers/expired.md']).toMatchObject({
+      date: ago(5),
+      stale: true,
+      reviewBy: ago(1),
+    });
     expect(byPath['memory/decisions/old.md']).toMatchObject({ date: ago(400), stale: true });
     expect(byPath['memory/decisions/reviewed.md']).toMatchObject({ stale: false, reviewBy: ago(-30) });
   });
@@ -91,7 +95,10 @@ describe('freshness filters', () => {
       'decisions/reviewed.md',
       'decisions/sub/deep.md',
     ]);
-    expect(await found({ path: 'memory/decisions/*.md' })).toEqual(['decisions/old.md', 'decisions/reviewed.md']);
+    expect(await found({ path: 'memory/decisions/*.md' })).toEqual([
+      'decisions/old.md',
+      'decisions/reviewed.md',
+    ]);
     expect(await found({ path: 'memory/**/d*.md' })).toEqual(['decisions/sub/deep.md']);
     expect(await found({ path: 'memory/customers/f?esh.md' })).toEqual(['customers/fresh.md']);
   });

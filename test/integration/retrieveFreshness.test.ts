@@ -7,7 +7,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RunGetRequest, RunStartRequest, RunbooksListRequest, localDay, type RunSummary } from '@keel/schemas';
+import {
+  RunGetRequest,
+  RunStartRequest,
+  RunbooksListRequest,
+  localDay,
+  type RunSummary,
+} from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
@@ -52,7 +58,11 @@ models:
   timeoutSeconds: 5
 `,
   );
-  daemon = await Daemon.start({ workspace: dirs.workspace, mode: 'daemon', log: createLogger({ level: 'error' }) });
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'error' }),
+  });
   client = new InProcessClient(daemon);
   await trust(daemon);
 });
@@ -76,7 +86,13 @@ async function run(name: string, yaml: string): Promise<RunSummary> {
   );
 }
 
-const messagesOf = (index: number): string => JSON.stringify(server.requests[index]!.body.messages);
+/** What the model server received, as far as these tests read it. */
+interface ChatBody {
+  messages: { role: string; content: string }[];
+  tools: { function: { name: string; parameters: { properties: object } } }[];
+}
+const body = (index: number): ChatBody => server.requests[index]!.body as ChatBody;
+const messagesOf = (index: number): string => JSON.stringify(body(index).messages);
 
 describe('retrieve', () => {
   it('narrows by its filter, and the prompt marks the stale hit', async () => {
@@ -166,12 +182,12 @@ outputs:
 `,
     );
     expect(summary.status).toBe('succeeded');
-    const tools = server.requests[0]!.body.tools as { function: { name: string; parameters: { properties: object } } }[];
+    const tools = body(0).tools;
     expect(Object.keys(tools[0]!.function.parameters.properties)).toEqual(
       expect.arrayContaining(['since', 'until', 'excludeStale', 'type', 'tags', 'tagsMatch', 'path']),
     );
-    const answers = (server.requests[1]!.body.messages as { role: string; content: string }[])
-      .filter((m) => m.role === 'tool')
+    const answers = body(1)
+      .messages.filter((m) => m.role === 'tool')
       .map((m) => JSON.parse(m.content) as unknown);
     expect(answers[0]).toEqual([
       expect.objectContaining({ path: 'memory/decisions/deep.md', date: ago(10), stale: false }),

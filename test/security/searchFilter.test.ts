@@ -25,12 +25,28 @@ let client: InProcessClient;
 beforeEach(async () => {
   dirs = await makeTempDirs();
   process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  await writeNote(dirs.workspace, 'memory/customers/acme.md', '---\ntype: customer\ntags: [vip]\n---\n# Acme\n\nAcme pricing is 4,000 EUR.\n');
-  await writeNote(dirs.workspace, 'memory/notes/idea.md', '---\ntype: note\n---\n# Idea\n\nA pricing idea.\n');
+  await writeNote(
+    dirs.workspace,
+    'memory/customers/acme.md',
+    '---\ntype: customer\ntags: [vip]\n---\n# Acme\n\nAcme pricing is 4,000 EUR.\n',
+  );
+  await writeNote(
+    dirs.workspace,
+    'memory/notes/idea.md',
+    '---\ntype: note\n---\n# Idea\n\nA pricing idea.\n',
+  );
   // A note beside the workspace: no filter may find it.
-  await writeNote(join(dirs.workspace, '..'), 'elsewhere/memory/secret.md', `# Secret\n\nThe pricing secret is ${SECRET}.\n`);
+  await writeNote(
+    join(dirs.workspace, '..'),
+    'elsewhere/memory/secret.md',
+    `# Secret\n\nThe pricing secret is ${SECRET}.\n`,
+  );
   await writeFile(join(dirs.workspace, 'keel.yaml'), 'version: 1\n');
-  daemon = await Daemon.start({ workspace: dirs.workspace, mode: 'daemon', log: createLogger({ level: 'error' }) });
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'error' }),
+  });
   client = new InProcessClient(daemon);
   await trust(daemon);
   await client.request(IndexSyncRequest);
@@ -48,7 +64,12 @@ async function search(filter: SearchFilter): Promise<string[]> {
 describe('a hostile filter value', () => {
   it('is a value to match, never SQL: quotes, comments and OR find nothing', async () => {
     expect((await search({})).sort()).toEqual(['memory/customers/acme.md', 'memory/notes/idea.md']);
-    const hostile = ["x' OR 1=1 --", "x') OR ('1'='1", "customer' OR type IS NOT NULL OR '", "x\\' OR 1=1 --"];
+    const hostile = [
+      "x' OR 1=1 --",
+      "x') OR ('1'='1",
+      "customer' OR type IS NOT NULL OR '",
+      "x\\' OR 1=1 --",
+    ];
     for (const value of hostile) {
       expect(await search({ type: value }), value).toEqual([]);
       expect(await search({ tags: [value] }), value).toEqual([]);
@@ -71,7 +92,15 @@ describe('a hostile filter value', () => {
 
 describe('a path filter', () => {
   it('cannot leave the workspace, over the RPC or from a model', async () => {
-    for (const path of ['../', '../elsewhere/memory/', '/', '/etc/passwd', 'memory/../../elsewhere/**', '..\\elsewhere', 'C:/x']) {
+    for (const path of [
+      '../',
+      '../elsewhere/memory/',
+      '/',
+      '/etc/passwd',
+      'memory/../../elsewhere/**',
+      '..\\elsewhere',
+      'C:/x',
+    ]) {
       await expect(search({ path }), path).rejects.toThrow(/leaves the workspace/);
       await expect(search({ pathPrefix: path }), path).rejects.toThrow(/leaves the workspace/);
       expect(() => agentFilter({ path }), path).toThrow(/leaves the workspace/);
@@ -81,7 +110,11 @@ describe('a path filter', () => {
       const found = await search({ path });
       expect(found.join(' '), path).not.toContain('secret');
     }
-    const everything = await client.request(MemorySearchRequest, { query: SECRET, k: 50, filter: { path: '**' } });
+    const everything = await client.request(MemorySearchRequest, {
+      query: SECRET,
+      k: 50,
+      filter: { path: '**' },
+    });
     expect(JSON.stringify(everything)).not.toContain(SECRET);
   });
 });

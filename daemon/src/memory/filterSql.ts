@@ -65,7 +65,9 @@ function freshClause(clock: FilterClock): string {
 function pathClause(value: string): string {
   const path = containedPathFilter(value);
   if (path === null) {
-    throw new Error(`The path filter "${value}" leaves the workspace; give a workspace-relative folder or glob.`);
+    throw new Error(
+      `The path filter "${value}" leaves the workspace; give a workspace-relative folder or glob.`,
+    );
   }
   if (!isPathGlob(path)) return `starts_with(path, ${sqlString(path)})`;
   return `regexp_like(path, ${sqlString(globRegex(path))})`;

@@ -33,7 +33,9 @@ export function isTimeBound(value: string): boolean {
 export const TimeBound = z
   .string()
   .trim()
-  .refine(isTimeBound, { error: (issue) => `"${String(issue.input)}" is not a time: write ${TIME_BOUND_FORMS}` });
+  .refine(isTimeBound, {
+    error: (issue) => `"${String(issue.input)}" is not a time: write ${TIME_BOUND_FORMS}`,
+  });
 
 /** The local day (YYYY-MM-DD) a time bound names, counted back from `now` when it is relative. */
 export function resolveTimeBound(bound: string, now: Date = new Date()): string {
@@ -57,7 +59,11 @@ const GLOB = /[*?]/;
  * workspace), or null when it would leave the workspace (absolute, a drive, `..`, control characters).
  */
 export function containedPathFilter(value: string): string | null {
-  const path = value.trim().replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/^\.$/, '');
+  const path = value
+    .trim()
+    .replace(/\\/g, '/')
+    .replace(/^(\.\/)+/, '')
+    .replace(/^\.$/, '');
   if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return null;
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f]/.test(path) || path.split('/').some((segment) => segment === '..')) return null;

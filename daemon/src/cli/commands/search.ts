@@ -47,7 +47,10 @@ export function registerSearch(program: Command, context: CliContext): void {
     .option('--type <type...>', 'only notes of this frontmatter type')
     .option('--tag <tag...>', 'only notes with one of these tags')
     .option('--all-tags', 'with --tag: only notes with every one of the tags')
-    .option('--path <path>', 'only files under this workspace path (memory/customers/) or glob (memory/**/*.md)')
+    .option(
+      '--path <path>',
+      'only files under this workspace path (memory/customers/) or glob (memory/**/*.md)',
+    )
     .option('--since <when>', 'only notes dated since 30d, 12h, 2w ago, or YYYY-MM-DD')
     .option('--until <when>', 'only notes dated until 7d ago, or YYYY-MM-DD')
     .option('--exclude-stale', 'leave out stale notes (past review-by, or older than memory.maxAgeDays)')
