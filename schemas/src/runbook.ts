@@ -4,7 +4,7 @@
  * (`steps.plan.output.ok == true`) are Liquid expressions, evaluated without `eval`.
  */
 import { z } from 'zod';
-import { SearchResult } from './protocol/memory';
+import { SearchFilter, SearchResult } from './protocol/memory';
 
 const Identifier = z.string().regex(/^[a-z][a-zA-Z0-9_-]*$/, {
   error: 'must start with a lowercase letter; letters, digits, - and _ only',
@@ -117,19 +117,15 @@ const MaxOutputTokens = z
   .default(1_024)
   .describe('Largest answer of one model call, in tokens.');
 
-const SearchFilterShape = z.strictObject({
-  type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-  tags: z.array(z.string()).min(1).optional(),
-  pathPrefix: z.string().min(1).optional(),
-});
-
 export const RetrieveStep = z
   .strictObject({
     ...StepBase,
     type: z.literal('retrieve'),
     query: Template.describe('The search query, a template.'),
     k: z.number().int().min(1).max(50).default(5).describe('How many results to keep.'),
-    filter: SearchFilterShape.optional().describe('Restricts the search by note type, tags or folder.'),
+    filter: SearchFilter.optional().describe(
+      'Restricts the search: `type`, `tags` (+ `tagsMatch: any|all`), `path` (prefix or glob), `since`/`until` (`30d`, `12h`, `2w` or YYYY-MM-DD), `excludeStale`.',
+    ),
   })
   .describe("Searches memory; the step's output is the list of hits.");
 

@@ -122,9 +122,25 @@ describe('the CLI', () => {
       cwd: dirs.workspace,
       runtime: dirs.runtime,
     });
+    // Each hit says its date, and why it is stale: acme's review-by day has passed.
     expect(human.stdout).toMatch(
-      /^1\. memory\/customers\/acme\.md:10-12 {2}Acme Corp > Contract {2}\[stale\]/,
+      /^1\. memory\/customers\/acme\.md:10-12 {2}Acme Corp > Contract {2}\(\d{4}-\d{2}-\d{2}\) {2}\[stale: expired 2020-01-01\]/,
     );
+    const fresh = await runKeel(
+      ['search', 'the', '--since', '2026-01-01', '--exclude-stale', '--path', 'memory/**/*.md', '--json'],
+      { cwd: dirs.workspace, runtime: dirs.runtime },
+    );
+    const kept = JSON.parse(fresh.stdout) as { results: SearchResult[] };
+    expect([...new Set(kept.results.map((r) => r.path))].sort()).toEqual([
+      'memory/customers/northwind.md',
+      'memory/decisions/2026-03-hiring.md',
+    ]);
+    const wrong = await runKeel(['search', 'the', '--since', '30x'], {
+      cwd: dirs.workspace,
+      runtime: dirs.runtime,
+    });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/"30x" is not a time: .*30d/);
     const json = await runKeel(['search', 'the', '--type', 'decision', '--json', '--k', '3'], {
       cwd: dirs.workspace,
       runtime: dirs.runtime,

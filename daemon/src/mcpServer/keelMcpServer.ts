@@ -47,7 +47,7 @@ export function keelMcpServer(workspace: string, ask: AskDaemon): McpServer {
         query: z.string().min(1).max(2_000).describe('what to look for'),
         k: z.number().int().min(1).max(50).default(10).describe('how many results'),
         filter: SearchFilter.optional().describe(
-          'only notes of a frontmatter type, with one of these tags, under a path prefix, or dated in a range',
+          'only notes of a frontmatter type, with any/all of these tags, under a path prefix or glob, dated since/until (30d, 2w, YYYY-MM-DD), or not stale',
         ),
         mode: z.enum(['hybrid', 'vector', 'text']).default('hybrid'),
       },
@@ -62,7 +62,8 @@ export function keelMcpServer(workspace: string, ask: AskDaemon): McpServer {
             .map(
               (r, i) =>
                 `${i + 1}. ${r.path}:${r.startLine}-${r.endLine}${r.heading ? ` (${r.heading})` : ''}` +
-                `${r.stale ? ' [stale]' : ''}\n${r.text}`,
+                `${r.date ? ` dated ${r.date}` : ''}` +
+                `${r.stale ? ` [stale${r.reviewBy ? `: expired ${r.reviewBy}` : ''}]` : ''}\n${r.text}`,
             )
             .join('\n\n')
         : 'No results.';

@@ -296,10 +296,12 @@ export class MemoryService {
     params: { query: string; k: number; filter?: SearchFilter | undefined },
     mode: SearchMode = 'hybrid',
   ): Promise<SearchResult[]> {
+    const now = new Date();
     const options = {
       ...params,
       maxAgeDays: this.options.config.memory.maxAgeDays,
-      today: localToday(),
+      today: localToday(now),
+      now,
     };
     const index = this.stores.chunkIndex;
     try {

@@ -7,7 +7,10 @@ import type { SearchFilter, SearchResult } from '@keel/schemas';
 import type { Embedder } from './embed/embedder';
 import { structureRerank } from './rerank';
 import { fullTextQuery } from './searchText';
-import { sqlString, type ChunkHit, type ChunkIndex, type ChunkView } from './store/chunkIndex';
+import { filterSql } from './filterSql';
+import type { ChunkHit, ChunkIndex, ChunkView } from './store/chunkIndex';
+
+export { filterSql } from './filterSql';
 
 export interface SearchOptions {
   query: string;
@@ -17,6 +20,8 @@ export interface SearchOptions {
   maxAgeDays: number;
   /** Today, YYYY-MM-DD (a parameter so tests can move time). */
   today: string;
+  /** Now: relative windows (`since: 30d`) count back from it. */
+  now?: Date;
 }
 
 /**
@@ -35,7 +40,10 @@ export async function searchChunks(
   options: SearchOptions,
   mode: SearchMode = 'hybrid',
 ): Promise<SearchResult[]> {
-  const where = filterSql(options.filter);
+  const where = filterSql(options.filter, {
+    now: options.now ?? new Date(`${options.today}T12:00:00`),
+    maxAgeDays: options.maxAgeDays,
+  });
   const depth = FUSION.depth(options.k);
   const [vectorHits, textHits] = await Promise.all([
     mode === 'text'
@@ -78,6 +86,7 @@ export async function searchChunks(
       type: view.type,
       tags: view.tags,
       date: view.date,
+      reviewBy: view.review_by,
     }));
 }
 
@@ -106,22 +115,4 @@ export function addDays(day: string, days: number): string {
   const date = new Date(`${day}T00:00:00Z`);
   date.setUTCDate(date.getUTCDate() + days);
   return date.toISOString().slice(0, 10);
-}
-
-/** The LanceDB SQL filter for a search filter, or null for none. */
-export function filterSql(filter: SearchFilter | undefined): string | null {
-  if (!filter) return null;
-  const clauses: string[] = [];
-  if (filter.type !== undefined) {
-    const types = Array.isArray(filter.type) ? filter.type : [filter.type];
-    clauses.push(`type IN (${types.map(sqlString).join(', ')})`);
-  }
-  if (filter.tags) clauses.push(`array_has_any(tags, [${filter.tags.map(sqlString).join(', ')}])`);
-  if (filter.pathPrefix) {
-    const prefix = filter.pathPrefix.replace(/\\/g, '/').replace(/^\.\//, '');
-    clauses.push(`starts_with(path, ${sqlString(prefix)})`);
-  }
-  if (filter.dateFrom) clauses.push(`date >= ${sqlString(filter.dateFrom)}`);
-  if (filter.dateTo) clauses.push(`date <= ${sqlString(filter.dateTo)}`);
-  return clauses.length > 0 ? clauses.join(' AND ') : null;
 }

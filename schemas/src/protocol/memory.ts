@@ -2,22 +2,9 @@
 import { z } from 'zod';
 import { NoParams, Problem } from './common';
 import { defineNotification, defineRequest } from './define';
+import { SearchFilter } from './searchFilter';
 
-const IsoDate = z.iso.date();
-
-export const SearchFilter = z.strictObject({
-  /** Frontmatter `type`, one or several (`customer`, `contract`). */
-  type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-  /** Notes carrying at least one of these frontmatter tags. */
-  tags: z.array(z.string()).min(1).optional(),
-  /** Workspace-relative folder or file prefix, forward slashes (`memory/customers/`). */
-  pathPrefix: z.string().min(1).optional(),
-  /** Notes dated on or after this day (frontmatter `date`/`updated`/`created`, else the file's time). */
-  dateFrom: IsoDate.optional(),
-  /** Notes dated on or before this day. */
-  dateTo: IsoDate.optional(),
-});
-export type SearchFilter = z.infer<typeof SearchFilter>;
+export * from './searchFilter';
 
 export const SearchResult = z.object({
   /** Workspace-relative, forward slashes. */
@@ -34,8 +21,10 @@ export const SearchResult = z.object({
   stale: z.boolean(),
   type: z.string().nullable(),
   tags: z.array(z.string()),
-  /** The note's date (YYYY-MM-DD). */
+  /** The note's date (YYYY-MM-DD): frontmatter `date`/`updated`/`created`, else the file's time. */
   date: z.string().nullable(),
+  /** The note's `review-by` day, if it has one (absent in cassettes recorded before it was kept). */
+  reviewBy: z.string().nullable().optional(),
 });
 export type SearchResult = z.infer<typeof SearchResult>;
 

@@ -21,6 +21,10 @@ interface SearchOptions {
   path?: string;
   from?: string;
   to?: string;
+  since?: string;
+  until?: string;
+  allTags?: boolean;
+  excludeStale?: boolean;
   json?: boolean;
   batch?: string;
   mode: 'hybrid' | 'vector' | 'text';
@@ -42,7 +46,14 @@ export function registerSearch(program: Command, context: CliContext): void {
     .option('-k, --k <n>', 'how many results', '10')
     .option('--type <type...>', 'only notes of this frontmatter type')
     .option('--tag <tag...>', 'only notes with one of these tags')
-    .option('--path <prefix>', 'only files under this workspace path (memory/customers/)')
+    .option('--all-tags', 'with --tag: only notes with every one of the tags')
+    .option(
+      '--path <path>',
+      'only files under this workspace path (memory/customers/) or glob (memory/**/*.md)',
+    )
+    .option('--since <when>', 'only notes dated since 30d, 12h, 2w ago, or YYYY-MM-DD')
+    .option('--until <when>', 'only notes dated until 7d ago, or YYYY-MM-DD')
+    .option('--exclude-stale', 'leave out stale notes (past review-by, or older than memory.maxAgeDays)')
     .option('--from <date>', 'only notes dated on or after YYYY-MM-DD')
     .option('--to <date>', 'only notes dated on or before YYYY-MM-DD')
     .addOption(
@@ -78,7 +89,11 @@ function filterFrom(options: SearchOptions): SearchFilter | undefined {
   const filter: SearchFilter = {
     ...(options.type ? { type: options.type.length === 1 ? options.type[0]! : options.type } : {}),
     ...(options.tag ? { tags: options.tag } : {}),
-    ...(options.path ? { pathPrefix: options.path } : {}),
+    ...(options.allTags ? { tagsMatch: 'all' as const } : {}),
+    ...(options.path ? { path: options.path } : {}),
+    ...(options.since ? { since: options.since } : {}),
+    ...(options.until ? { until: options.until } : {}),
+    ...(options.excludeStale ? { excludeStale: true } : {}),
     ...(options.from ? { dateFrom: options.from } : {}),
     ...(options.to ? { dateTo: options.to } : {}),
   };
@@ -126,9 +141,10 @@ function describeResults(results: SearchResult[], tookMs: number): string {
   const lines = results.map((r, i) => {
     const where = `${r.path}:${r.startLine}-${r.endLine}`;
     const heading = r.heading ? `  ${r.heading}` : '';
-    const stale = r.stale ? '  [stale]' : '';
+    const stale = r.stale ? `  [stale${r.reviewBy ? `: expired ${r.reviewBy}` : ''}]` : '';
+    const date = r.date ? `  (${r.date})` : '';
     const preview = r.text.replace(/\s+/g, ' ').slice(0, 160);
-    return `${i + 1}. ${where}${heading}${stale}\n   ${preview}`;
+    return `${i + 1}. ${where}${heading}${date}${stale}\n   ${preview}`;
   });
   const count = results.length === 1 ? '1 result' : `${results.length} results`;
   return `${lines.join('\n')}\n(${count} in ${tookMs} ms)\n`;

@@ -8,6 +8,7 @@ import { inputJsonSchema } from '../../connectors/registry';
 import { renderText } from '../templates';
 import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
 import { callConnector, resolveAction } from './connector';
+import { AGENT_FILTER_PROPERTIES, agentFilter, agentHit } from './freshness';
 import { handoffTool, handoffToolName } from './handoff';
 import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
@@ -17,10 +18,15 @@ type AgentStep = Extract<RunbookStep, { type: 'agent' }>;
 type BuiltInTool = 'memory.search' | 'memory.read' | 'propose' | 'fs.outbox@1';
 
 const TOOLS: Record<BuiltInTool, ToolDefinition> = {
-  'memory.search': tool('memory_search', 'Search the company memory (notes, customers, contracts).', {
-    query: { type: 'string', description: 'What to look for' },
-    k: { type: 'integer', description: 'How many results (default 5)' },
-  }),
+  'memory.search': tool(
+    'memory_search',
+    'Search the company memory (notes, customers, contracts). Each result has its date and whether it is stale; stale text starts with a [stale: ...] marker.',
+    {
+      query: { type: 'string', description: 'What to look for' },
+      k: { type: 'integer', description: 'How many results (default 5)' },
+      ...AGENT_FILTER_PROPERTIES,
+    },
+  ),
   'memory.read': tool('memory_read', 'Read one memory file in full.', {
     path: { type: 'string', description: 'Workspace-relative path, e.g. memory/customers/acme.md' },
   }),
@@ -212,16 +218,10 @@ async function callTool(
   switch (allowed) {
     case 'memory.search': {
       const k = typeof args.k === 'number' ? Math.min(Math.max(1, Math.round(args.k)), 20) : 5;
-      const results = await runtime.memory.search(text('query'), k);
+      const results = await runtime.memory.search(text('query'), k, agentFilter(args));
       for (const r of results)
         retrieved.push({ path: r.path, startLine: r.startLine, endLine: r.endLine, score: r.score });
-      return results.map(({ path, startLine, endLine, heading, text: body }) => ({
-        path,
-        startLine,
-        endLine,
-        heading,
-        text: body,
-      }));
+      return results.map(agentHit);
     }
     case 'memory.read': {
       const document = await runtime.memory.read(text('path'));

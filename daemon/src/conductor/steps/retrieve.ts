@@ -1,6 +1,10 @@
-/** `retrieve`: a memory search whose results later steps read as `steps.<id>.output`. */
+/**
+ * `retrieve`: a memory search whose results later steps read as `steps.<id>.output`: each hit with
+ * its `date` and `stale`, and a stale hit's text led by its `[stale: ...]` marker.
+ */
 import type { RunbookStep } from '@keel/schemas';
 import { renderText } from '../templates';
+import { markStale } from './freshness';
 import type { StepResult, StepRuntime } from './stepRuntime';
 
 type RetrieveStep = Extract<RunbookStep, { type: 'retrieve' }>;
@@ -14,7 +18,8 @@ export async function retrieveInput(
 
 export async function runRetrieve(step: RetrieveStep, runtime: StepRuntime): Promise<StepResult> {
   const { query, k } = await retrieveInput(step, runtime);
-  const results = await runtime.memory.search(query, k, step.filter);
+  // Stale hits lead with a marker, so every prompt that renders `chunk.text` shows it.
+  const results = (await runtime.memory.search(query, k, step.filter)).map(markStale);
   return {
     output: results,
     retrieved: results.map(({ path, startLine, endLine, score }) => ({ path, startLine, endLine, score })),
