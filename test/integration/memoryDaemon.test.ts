@@ -126,6 +126,9 @@ describe('the CLI', () => {
     expect(human.stdout).toMatch(
       /^1\. memory\/customers\/acme\.md:10-12 {2}Acme Corp > Contract {2}\(\d{4}-\d{2}-\d{2}\) {2}\[stale: expired 2020-01-01\]/,
     );
+    // Only review-by days make notes stale here, whatever today is: the fixture's dates are fixed.
+    const config = join(dirs.workspace, 'keel.yaml');
+    await writeFile(config, (await readFile(config, 'utf8')).replace('maxAgeDays: 365', 'maxAgeDays: 36500'));
     const fresh = await runKeel(
       ['search', 'the', '--since', '2026-01-01', '--exclude-stale', '--path', 'memory/**/*.md', '--json'],
       { cwd: dirs.workspace, runtime: dirs.runtime },

@@ -1,6 +1,6 @@
 /**
  * Keel's own metrics as a `query` step reads them: `keel.runs`, `keel.steps`, `keel.approvals`,
- * `keel.model_calls`, copied from the run store for each query (newest rows first, capped), so a
+ * `keel.model_calls`, `keel.actions` (connector calls), copied from the run store for each query (newest rows first, capped), so a
  * query reads them like any table and can change nothing of Keel's.
  */
 import type { MetricsTable, TraceStore } from '../conductor/traceStore';
@@ -40,6 +40,8 @@ const TABLES: Record<MetricsTable, Column[]> = {
     decision: 'VARCHAR',
     created_at: T,
     decided_at: T,
+    connector: 'VARCHAR',
+    lesson: 'BOOLEAN',
   }),
   model_calls: cols({
     run_id: 'VARCHAR',
@@ -54,6 +56,18 @@ const TABLES: Record<MetricsTable, Column[]> = {
     cost_usd: 'DOUBLE',
     outcome: 'VARCHAR',
     called_at: T,
+  }),
+  actions: cols({
+    run_id: 'VARCHAR',
+    key: 'VARCHAR',
+    step_id: 'VARCHAR',
+    connector: 'VARCHAR',
+    action: 'VARCHAR',
+    undoes: 'VARCHAR',
+    status: 'VARCHAR',
+    started_at: T,
+    ended_at: T,
+    error: 'VARCHAR',
   }),
 };
 

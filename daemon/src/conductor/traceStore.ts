@@ -38,7 +38,7 @@ ALTER TABLE approvals ADD COLUMN IF NOT EXISTS lesson BOOLEAN;
 `;
 
 /** The tables a `query` step reads a copy of, as `keel.<table>`. */
-export type MetricsTable = 'runs' | 'steps' | 'approvals' | 'model_calls';
+export type MetricsTable = 'runs' | 'steps' | 'approvals' | 'model_calls' | 'actions';
 
 export interface AgentRow {
   runbook: string;
@@ -376,6 +376,7 @@ export class TraceStore {
       steps: 'started_at',
       approvals: 'created_at',
       model_calls: 'called_at',
+      actions: 'started_at',
     };
     return this.read(async () => {
       const reader = await this.db.runAndReadAll(

@@ -49,7 +49,9 @@ export async function performOnce(
   try {
     return await action.perform(input, ctx);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // Scrubbed before it is journaled (and projected into the run store a `query` step reads): a
+    // provider's error may quote the credential it was sent.
+    const message = runtime.connectors.scrub(error instanceof Error ? error.message : String(error));
     if (error instanceof OutcomeUnknownError || ctx.signal.aborted) {
       // The intent stays open: the next attempt asks the provider, or the operator is asked.
       if (!action.find) throw new StepFailedError(cutOff(runtime.runId, key, named, message), false);
