@@ -96,6 +96,43 @@ export interface EventSource {
   ): Promise<{ events: { name: string; id: string; payload: unknown }[]; cursor: string }>;
 }
 
+/** A delivery pushed to Keel's webhook listener (`POST /hooks/<instance name>`), as received. */
+export interface WebhookDelivery {
+  /** The raw body, byte for byte: signatures are computed over it. */
+  body: Buffer;
+  /** Header names in lower case. */
+  headers: Record<string, string | undefined>;
+  /** When the listener received it (ms since epoch), for timestamp windows. */
+  receivedAt: number;
+}
+
+/**
+ * A connector that receives pushed events (a Stripe webhook, a signed HTTP callback). The listener
+ * hands each delivery to `verify`; what it returns is handled exactly like polled events (one run
+ * per trigger and event id, also across restarts and repeated deliveries).
+ */
+export interface WebhookReceiver {
+  /**
+   * Checks the delivery's signature (and timestamp window) with the instance's credentials and
+   * returns its events; throws WebhookRejected when it must not be accepted.
+   */
+  verify(
+    delivery: WebhookDelivery,
+    ctx: Omit<ActionContext, 'idempotencyKey'>,
+  ): { events: { name: string; id: string; payload: unknown }[] };
+}
+
+/** A delivery refused by `verify`: `status` is the HTTP answer (400 bad body, 401 bad signature, 409 replay). */
+export class WebhookRejected extends Error {
+  override name = 'WebhookRejected';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface ProbeResult {
   ok: boolean;
   detail: string;
@@ -113,6 +150,7 @@ export interface Connector {
   actions: Record<string, ConnectorAction>;
   events: Record<string, ConnectorEvent>;
   source?: EventSource;
+  webhook?: WebhookReceiver;
   probe(ctx: Omit<ActionContext, 'idempotencyKey'>): Promise<ProbeResult>;
   /**
    * For a connector whose actions are discovered, not declared (an MCP server's tools): lists
