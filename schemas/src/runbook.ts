@@ -375,9 +375,16 @@ export const EventTrigger = z
   .strictObject({
     type: z.literal('event'),
     event: z
-      .enum(['email.received', 'calendar.upcoming'])
+      .enum([
+        'email.received',
+        'calendar.upcoming',
+        'invoice.paid',
+        'invoice.payment_failed',
+        'invoice.overdue',
+        'charge.dispute.created',
+      ])
       .describe(
-        'The event that starts a run: `email.received`, a new message in the watched folder; `calendar.upcoming`, a calendar event about to start.',
+        'The event that starts a run: `email.received`, a new message in the watched folder; `calendar.upcoming`, a calendar event about to start; `invoice.paid`, `invoice.payment_failed`, `invoice.overdue`, `charge.dispute.created`, a signed Stripe webhook (billing@1).',
       ),
     connector: z
       .string()

@@ -10,6 +10,7 @@ const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
   mcp: 'MCP tool calls',
   email: "an email account's login and mail",
   calendar: "a calendar account's login and events",
+  billing: "a Stripe account's secret key, customers, invoices and refunds",
 };
 
 /** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
@@ -39,6 +40,12 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
       ? `the password in the environment variable ${endpoint.apiKeyEnv}`
       : "the password from the editor's secret storage";
     return `Log in to the CalDAV server ${endpoint.origin} with ${password}, and read or change events there.`;
+  }
+  if (endpoint.purpose === 'billing') {
+    const key = endpoint.apiKeyEnv
+      ? `the secret key in the environment variable ${endpoint.apiKeyEnv}`
+      : "the secret key from the editor's secret storage";
+    return `Call the Stripe API at ${endpoint.origin} with ${key}: read and create customers and invoices, send invoices, refund.`;
   }
   const key = endpoint.apiKeyEnv
     ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`

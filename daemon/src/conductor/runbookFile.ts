@@ -4,6 +4,7 @@
  * place in the file.
  */
 import { Runbook, type EventTrigger, type Problem } from '@keel/schemas';
+import { disputePayloadSchema, invoicePayloadSchema } from '../connectors/billing/events';
 import { upcomingPayloadSchema } from '../connectors/calendar/upcoming';
 import { receivedPayloadSchema } from '../connectors/email/received';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
@@ -104,6 +105,10 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
 const EVENT_FIELDS: Record<EventTrigger['event'], string[]> = {
   'email.received': Object.keys(receivedPayloadSchema.shape),
   'calendar.upcoming': Object.keys(upcomingPayloadSchema.shape),
+  'invoice.paid': Object.keys(invoicePayloadSchema.shape),
+  'invoice.payment_failed': Object.keys(invoicePayloadSchema.shape),
+  'invoice.overdue': Object.keys(invoicePayloadSchema.shape),
+  'charge.dispute.created': Object.keys(disputePayloadSchema.shape),
 };
 
 /** Cron patterns, time zones, globs, event filters and the inputs each trigger gives its runs. */

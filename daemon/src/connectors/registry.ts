@@ -8,6 +8,7 @@
 import type { ConnectorConfig, CredentialSource, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { z } from 'zod';
 import { createLogger } from '../log';
+import { billingConnector } from './billing';
 import { calendarConnector } from './calendar';
 import { emailConnector } from './email';
 import { fsOutbox } from './fsOutbox';
@@ -17,7 +18,12 @@ import { McpServers } from './mcp/mcpServers';
 import type { Connector, ConnectorAction } from './sdk';
 
 /** The connectors Keel ships, by id. */
-export const BUILT_IN_CONNECTORS: readonly Connector[] = [fsOutbox, emailConnector, calendarConnector];
+export const BUILT_IN_CONNECTORS: readonly Connector[] = [
+  fsOutbox,
+  emailConnector,
+  calendarConnector,
+  billingConnector,
+];
 
 /** A connector as runbooks and rules name it: a keel.yaml entry, or a built-in used as is. */
 export interface ConnectorInstance {

@@ -15,7 +15,7 @@ export const TrustEndpoint = z.object({
    * as a connector (a local command Keel would start, or a URL it would call), or the IMAP or SMTP
    * server of an email account keel.yaml names (it receives the account's password).
    */
-  purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar']),
+  purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar', 'billing']),
   /**
    * `scheme://host:port` of the endpoint, as named in keel.yaml (`imaps://mail.example.com:993`,
    * `smtp://127.0.0.1:25` for a mail server); for a local MCP server, the whole command line with
