@@ -195,11 +195,13 @@ export const deleteDraftInvoiceAction: ConnectorAction<InvoiceInput, DeleteOutpu
   review: (input) => reviewYaml(`Delete draft Stripe invoice ${input.invoice}`, input),
   find: (input, ctx) =>
     withStripe(ctx, async ({ stripe }) => {
-      const gone = await stripe.invoices.retrieve(input.invoice).then(
-        () => false,
-        (error: { statusCode?: number }) => (error.statusCode === 404 ? true : Promise.reject(error)),
-      );
-      return gone ? { invoice: input.invoice, deleted: true } : null;
+      try {
+        await stripe.invoices.retrieve(input.invoice);
+        return null;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+        return { invoice: input.invoice, deleted: true };
+      }
     }),
   perform: (input, ctx) =>
     withStripe(
