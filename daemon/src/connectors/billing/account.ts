@@ -66,6 +66,9 @@ export function settings(ctx: Pick<Context, 'config'>): BillingSettings {
   return parsed.data;
 }
 
+/** The SDK as billing@1 loads it: its tests sign webhooks and type requests with the same version. */
+export { Stripe };
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i;
 
 export interface BillingSession {
@@ -75,9 +78,10 @@ export interface BillingSession {
 }
 
 /**
- * A Stripe client for `apiBase`. Network retries stay off: a write whose answer was lost is
- * not sent again blindly but reported as OutcomeUnknownError, and the host asks `find` first
- * (the idempotency key would make a resend safe at Stripe, but `find` also covers a crash).
+ * A Stripe client for `apiBase`. Retries are the SDK's minimum: it sends a request whose
+ * connection closed before an answer once more, with the same idempotency key (so Stripe answers
+ * with the first result, never a second object). A write still unanswered then is reported as
+ * OutcomeUnknownError, and the host asks `find` before trying again.
  */
 export function openStripe(ctx: Context): BillingSession {
   const account = settings(ctx);
