@@ -334,3 +334,22 @@ export async function startBillingServer(): Promise<BillingServer> {
     },
   };
 }
+
+/**
+ * keel.yaml's entry (under `connectors:`) for the test server: `billing` unless named, the key
+ * from KEEL_STRIPE_KEY and the webhook secret from KEEL_STRIPE_WEBHOOK, plus `extra` lines.
+ */
+export function billingAccount(
+  server: Pick<BillingServer, 'url'>,
+  options: { name?: string; extra?: string[] } = {},
+): string {
+  return [
+    `  ${options.name ?? 'billing'}:`,
+    '    use: billing@1',
+    `    apiBase: ${server.url}`,
+    '    currency: eur',
+    '    credentials: { secretKey: { env: KEEL_STRIPE_KEY }, webhookSecret: { env: KEEL_STRIPE_WEBHOOK } }',
+    ...(options.extra ?? []).map((line) => `    ${line}`),
+    '',
+  ].join('\n');
+}
