@@ -92,7 +92,10 @@ export class ConnectorRegistry {
     this.mcp.retain(servers);
     for (const connector of this.byId.values()) {
       const bare = bareName(connector.id);
-      if (instances.some((i) => i.name === bare) || !connector.configSchema.safeParse({}).success) continue;
+      // Offered bare only when it works without an entry: no settings and no credentials needed
+      // (billing@1's settings all have defaults, but it cannot run without its secret key).
+      const needsEntry = !connector.configSchema.safeParse({}).success || connector.credentials.length > 0;
+      if (instances.some((i) => i.name === bare) || needsEntry) continue;
       const endpoints = connector.trustEndpoints?.({}, {}) ?? [];
       instances.push({ name: bare, use: connector.id, connector, config: {}, credentials: {}, endpoints });
     }
