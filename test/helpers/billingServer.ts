@@ -42,6 +42,8 @@ export interface BillingServer {
    * closed unanswered (the SDK sends a request cut off so once more, with the same idempotency key).
    */
   cutNext(route: string, times?: number): void;
+  /** From now on, requests matching `METHOD /path` are carried out and never answered (a server gone silent). */
+  holdAll(route: string): void;
   stop(): Promise<void>;
 }
 
@@ -220,6 +222,7 @@ export async function startBillingServer(): Promise<BillingServer> {
   const requests: SentRequest[] = [];
   const invalid: string[] = [];
   const cuts = new Map<string, number>();
+  const held = new Set<string>();
   const replies = new Map<string, { status: number; body: Json }>();
   const mockAuth = { authorization: `Bearer ${TEST_SECRET_KEY}` };
   const book = new InvoiceBook(
@@ -251,6 +254,7 @@ export async function startBillingServer(): Promise<BillingServer> {
       requests.push({ method, path: url.pathname, params, idempotencyKey, authorized });
       const send = (status: number, json: Json) => {
         const route = `${method} ${url.pathname}`;
+        if (held.has(route)) return;
         const left = cuts.get(route) ?? 0;
         if (left > 0) {
           cuts.set(route, left - 1);
@@ -324,6 +328,7 @@ export async function startBillingServer(): Promise<BillingServer> {
     },
     invoice: (id) => book.invoices.get(id),
     cutNext: (route, times = 1) => cuts.set(route, times),
+    holdAll: (route) => held.add(route),
     async stop() {
       outer.closeAllConnections();
       inner.closeAllConnections();
