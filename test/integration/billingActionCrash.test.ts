@@ -129,5 +129,4 @@ steps:
   expect(await refundsMade()).toBe(1);
   // The second daemon found the refund by its key and sent no second one.
   expect(stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds')).toHaveLength(1);
-  expect().toBeGreaterThan(0);
 }, 180_000);
