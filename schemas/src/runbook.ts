@@ -457,9 +457,17 @@ export const EventTrigger = z
   .strictObject({
     type: z.literal('event'),
     event: z
-      .enum(['email.received', 'calendar.upcoming', 'http.webhook'])
+      .enum([
+        'email.received',
+        'calendar.upcoming',
+        'http.webhook',
+        'invoice.paid',
+        'invoice.payment_failed',
+        'invoice.overdue',
+        'charge.dispute.created',
+      ])
       .describe(
-        'The event that starts a run: `email.received`, a new message in the watched folder; `calendar.upcoming`, a calendar event about to start; `http.webhook`, a signed delivery to an http@1 connector (POST /hooks/<name>).',
+        'The event that starts a run: `email.received`, a new message in the watched folder; `calendar.upcoming`, a calendar event about to start; `http.webhook`, a signed delivery to an http@1 connector (POST /hooks/<name>); `invoice.paid`, `invoice.payment_failed`, `invoice.overdue`, `charge.dispute.created`, a signed Stripe webhook to a billing@1 connector (POST /hooks/<name>).',
       ),
     connector: z
       .string()

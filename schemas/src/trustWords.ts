@@ -12,6 +12,7 @@ const PURPOSE: Record<TrustEndpoint['purpose'], string> = {
   calendar: "a calendar account's login and events",
   http: 'HTTP API requests (http@1)',
   webhooks: 'signed webhook deliveries',
+  billing: "a Stripe account's secret key, customers, invoices and refunds",
 };
 
 /** One line per endpoint and trigger the workspace names, in the order keel.yaml and runbooks list them. */
@@ -45,6 +46,12 @@ export function describeEndpoint(endpoint: TrustEndpoint): string {
   // The webhook listener: an open port that lets signed deliveries start runs.
   if (endpoint.purpose === 'webhooks') {
     return `Listen on ${endpoint.origin} for signed webhook deliveries (POST /hooks/<connector>) that may start runs.`;
+  }
+  if (endpoint.purpose === 'billing') {
+    const key = endpoint.apiKeyEnv
+      ? `the secret key in the environment variable ${endpoint.apiKeyEnv}`
+      : "the secret key from the editor's secret storage";
+    return `Call the Stripe API at ${endpoint.origin} with ${key}: read and create customers and invoices, send invoices, refund.`;
   }
   const key = endpoint.apiKeyEnv
     ? `with the value of the environment variable ${endpoint.apiKeyEnv} as its key`

@@ -63,7 +63,7 @@ describe('registry', () => {
       {
         path: ['connectors', 'a', 'use'],
         message: expect.stringMatching(
-          /no connector "email@9"; Keel has: fs.outbox@1, email@1, calendar@1, http@1, notify@1/,
+          /no connector "email@9"; Keel has: fs.outbox@1, email@1, calendar@1, http@1, billing@1, notify@1/,
         ),
       },
       { path: ['connectors', 'b', 'dir'], message: expect.stringMatching(/^notify@1: /) },

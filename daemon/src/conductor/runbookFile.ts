@@ -5,6 +5,7 @@
  */
 import { webhookPayloadSchema } from '../connectors/http/webhook';
 import { Runbook, type EventTrigger, type Problem } from '@keel/schemas';
+import { disputePayloadSchema, invoicePayloadSchema } from '../connectors/billing/events';
 import { upcomingPayloadSchema } from '../connectors/calendar/upcoming';
 import { receivedPayloadSchema } from '../connectors/email/received';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
@@ -106,6 +107,10 @@ const EVENT_FIELDS: Record<EventTrigger['event'], string[]> = {
   'email.received': Object.keys(receivedPayloadSchema.shape),
   'calendar.upcoming': Object.keys(upcomingPayloadSchema.shape),
   'http.webhook': Object.keys(webhookPayloadSchema.shape),
+  'invoice.paid': Object.keys(invoicePayloadSchema.shape),
+  'invoice.payment_failed': Object.keys(invoicePayloadSchema.shape),
+  'invoice.overdue': Object.keys(invoicePayloadSchema.shape),
+  'charge.dispute.created': Object.keys(disputePayloadSchema.shape),
 };
 
 /** Cron patterns, time zones, globs, event filters and the inputs each trigger gives its runs. */

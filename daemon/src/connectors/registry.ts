@@ -8,6 +8,7 @@
 import type { ConnectorConfig, CredentialSource, TrustEndpoint, WorkspaceConfig } from '@keel/schemas';
 import { z } from 'zod';
 import { createLogger } from '../log';
+import { billingConnector } from './billing';
 import { calendarConnector } from './calendar';
 import { emailConnector } from './email';
 import { fsOutbox } from './fsOutbox';
@@ -23,6 +24,7 @@ export const BUILT_IN_CONNECTORS: readonly Connector[] = [
   emailConnector,
   calendarConnector,
   httpConnector,
+  billingConnector,
 ];
 
 /** A connector as runbooks and rules name it: a keel.yaml entry, or a built-in used as is. */
@@ -94,7 +96,10 @@ export class ConnectorRegistry {
     this.mcp.retain(servers);
     for (const connector of this.byId.values()) {
       const bare = bareName(connector.id);
-      if (instances.some((i) => i.name === bare) || !connector.configSchema.safeParse({}).success) continue;
+      // Offered bare only when it works without an entry: no settings and no credentials needed
+      // (billing@1's settings all have defaults, but it cannot run without its secret key).
+      const needsEntry = !connector.configSchema.safeParse({}).success || connector.credentials.length > 0;
+      if (instances.some((i) => i.name === bare) || needsEntry) continue;
       const endpoints = connector.trustEndpoints?.({}, {}) ?? [];
       instances.push({ name: bare, use: connector.id, connector, config: {}, credentials: {}, endpoints });
     }

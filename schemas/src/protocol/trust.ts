@@ -16,7 +16,7 @@ export const TrustEndpoint = z.object({
    * server of an email account keel.yaml names (it receives the account's password), an http@1
    * API's origin, or the webhook listener's address (`webhooks:`, where deliveries may start runs).
    */
-  purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar', 'http', 'webhooks']),
+  purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar', 'http', 'webhooks', 'billing']),
   /**
    * `scheme://host:port` of the endpoint, as named in keel.yaml (`imaps://mail.example.com:993`,
    * `smtp://127.0.0.1:25` for a mail server); for a local MCP server, the whole command line with
