@@ -88,9 +88,12 @@ export class EventPollers {
     this.armed = listeners;
     this.armedOnce();
     const wanted = new Map<string, { instance: ConnectorInstance; listeners: EventListener[] }>();
-    const instances = this.options.instances().filter((i) => i.connector.source);
+    // Every instance is asked (one that only receives webhooks emits too), but only those with an
+    // event source are polled.
+    const instances = this.options.instances();
     for (const listener of listeners) {
       for (const instance of this.listenedTo(listener, instances)) {
+        if (!instance.connector.source) continue;
         const entry = wanted.get(instance.name) ?? { instance, listeners: [] };
         entry.listeners.push(listener);
         wanted.set(instance.name, entry);

@@ -33,6 +33,8 @@ export const billingConnector: Connector = {
     'A Stripe account: find and create customers, draft, finalize and send invoices, list overdue ones, refund; hear of paid, failed and overdue invoices.',
   configSchema: billingConfigSchema,
   credentials: ['secretKey', 'webhookSecret'],
+  // Only a workspace that receives Stripe's webhooks needs their signing secret.
+  optionalCredentials: ['webhookSecret'],
   actions: {
     findCustomers: findCustomersAction,
     listCustomers: listCustomersAction,

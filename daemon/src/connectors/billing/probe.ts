@@ -3,6 +3,7 @@
  * of customers through the same output schema the actions use, so a key that Stripe refuses or
  * an API whose answers no longer parse fails here first.
  */
+import { checkSample } from '../probeCheck';
 import type { ActionContext, ProbeResult } from '../sdk';
 import { redact, settings, withStripe } from './account';
 import { customersOutputSchema } from './customers';
@@ -17,19 +18,14 @@ export async function probeBilling(ctx: Context): Promise<ProbeResult> {
     const { live, currencies, customers } = await withStripe(ctx, async ({ stripe }) => {
       const balance = await stripe.balance.retrieve();
       const page = await stripe.customers.list({ limit: 3 });
-      const parsed = customersOutputSchema.safeParse({
+      const parsed = checkSample('listCustomers', customersOutputSchema, {
         customers: page.data.map(toCustomer),
         hasMore: page.has_more,
       });
-      if (!parsed.success) {
-        throw new Error(
-          `Stripe's customer list no longer matches billing@1's schema: ${parsed.error.issues[0]?.message}`,
-        );
-      }
       return {
         live: balance.livemode,
         currencies: [...new Set(balance.available.map((entry) => entry.currency))],
-        customers: parsed.data.customers.length,
+        customers: parsed.customers.length,
       };
     });
     return {
