@@ -363,8 +363,11 @@ e2e('rejects a proposal with a reason: the run ends failed, saying why', 'reject
   await activityBadge(page!, '1').waitFor({ state: 'detached' });
   await screenshot(page!, 'approval-rejected');
 
-  // Nothing was written or committed.
+  // Nothing of the change was written; the one commit since keeps the reason as a lesson.
   expect(await readFile(join(folder, NOTE), 'utf8')).toBe(NOTE_TEXT);
-  expect(await git(folder, 'rev-parse', 'HEAD')).toBe(head);
+  expect(await git(folder, 'rev-parse', 'HEAD~1')).toBe(head);
+  expect(await git(folder, 'show', '--name-only', '--format=', 'HEAD')).toMatch(
+    /^memory\/feedback\/[\w-]+\.md$/,
+  );
   expect(await git(folder, 'status', '--porcelain', NOTE)).toBe('');
 });

@@ -335,7 +335,9 @@ describe('an outbox write', () => {
     expect(run.status).toBe('succeeded');
     expect(await readFile(join(dirs.workspace, DRAFT), 'utf8')).toBe(DRAFT_TEXT);
     expect(JSON.stringify(server.requests[1]!.body)).toContain('Confidential price.');
-    expect(commits()).toBe(1);
+    // The one commit since is the reason kept as a lesson: nothing of the rejected write.
+    expect(commits()).toBe(2);
+    expect(git('show', '--name-only', '--format=', 'HEAD').trim()).toBe('memory/feedback/assistant.md');
   });
 
   it('of a new file under outbox/ is written at once by the default rule, and the journal says so', async () => {

@@ -126,9 +126,19 @@ describe('action policy', () => {
     ).toBe('allow');
   });
 
-  it('asks for a refund over the amount, allows smaller ones, denies by wildcard', () => {
+  it('asks for a refund over the amount; a wildcard never allows what cannot be undone; denies by wildcard', () => {
     expect(decideAction('billing', 'refund', 'irreversible', { amount: 250 }, approvals).decide).toBe('ask');
-    expect(decideAction('billing', 'refund', 'irreversible', { amount: 20 }, approvals).decide).toBe('allow');
+    expect(decideAction('billing', 'refund', 'irreversible', { amount: 20 }, approvals)).toEqual({
+      decide: 'ask',
+      rule:
+        'billing.* allow, but billing.refund cannot be undone: only a rule naming it ("action: billing.refund") ' +
+        'allows it without asking',
+    });
+    expect(decideAction('billing', 'invoice', 'external', { amount: 20 }, approvals).decide).toBe('allow');
+    const byName = config({
+      approvals: { actions: [{ action: 'billing.refund', when: { amount: { lt: 50 } }, decide: 'allow' }] },
+    }).approvals;
+    expect(decideAction('billing', 'refund', 'irreversible', { amount: 20 }, byName).decide).toBe('allow');
     expect(decideAction('crm', 'delete', 'irreversible', {}, approvals).decide).toBe('deny');
   });
 

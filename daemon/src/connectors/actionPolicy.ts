@@ -7,7 +7,7 @@
  * runs unchecked without a rule that says so. Rules read the arguments the action is called with,
  * after validation, never what a model says about them, as the action's `policy` presents them
  * (email.send: `to` is every recipient); an action whose `policy` says `ask` is never allowed at
- * once, whatever the rule.
+ * once, whatever the rule, and an `irreversible` one is allowed only by a rule naming it exactly.
  */
 import picomatch from 'picomatch';
 import type { ActionRule, ArgumentTest, WorkspaceConfig } from '@keel/schemas';
@@ -43,6 +43,16 @@ export function decideAction(
       return {
         decide: 'ask',
         rule: `${describeActionRule(rule)}, but not for a run started by an event (add "events: true" to the rule to allow that)`,
+      };
+    }
+    if (rule.decide === 'allow' && risk === 'irreversible' && rule.action !== `${connector}.${action}`) {
+      // What cannot be taken back is allowed only by a rule that names it, never by a wildcard
+      // written for the connector's other actions.
+      return {
+        decide: 'ask',
+        rule:
+          `${describeActionRule(rule)}, but ${connector}.${action} cannot be undone: only a rule naming it ` +
+          `("action: ${connector}.${action}") allows it without asking`,
       };
     }
     return rule.decide === 'allow'
