@@ -3,13 +3,16 @@
  * test header) reaches the daemon's listener over real HTTP, billing@1's receiver checks it with
  * `stripe.webhooks.constructEvent`, and the `invoice.paid` trigger starts one run per Stripe
  * event; the same event delivered again (Stripe retries) starts nothing more, and a delivery
- * signed with another secret is refused before anything runs.
+ * signed with another secret is refused before anything runs. The Connectors section shows the
+ * last event of a connector fed only by webhooks.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ConnectorsListRequest } from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
+import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { billingAccount } from '../helpers/billingServer';
 import { waitFor } from '../helpers/processes';
@@ -141,4 +144,11 @@ it('a signed invoice.paid starts one run per Stripe event; a retry starts none; 
   expect(await filed()).toEqual(['in_1', 'in_2']);
   expect(logs).not.toMatch(/no connector "billing" in keel.yaml emits/);
   expect(await runs()).toHaveLength(2);
+
+  // The sidebar's Connectors section shows when the last event came, pushed as polled.
+  const client = new InProcessClient(daemon!);
+  const { connectors } = await client.request(ConnectorsListRequest);
+  const billing = connectors.find((c) => c.name === 'billing');
+  expect(billing?.lastEventAt).toEqual(expect.any(String));
+  expect(billing?.state).not.toBe('error');
 });

@@ -75,6 +75,8 @@ export class EventPollers {
   /** Resolves once the triggers were armed for the first time: a delivery before waits for it. */
   private armedOnce!: () => void;
   private readonly firstArmed = new Promise<void>((resolve) => (this.armedOnce = resolve));
+  /** Instances that received webhook deliveries: their last event and last failure, for the sidebar. */
+  private readonly deliveries = new Map<string, { lastEventAt: string | null; lastError: string | null }>();
 
   constructor(private readonly options: EventPollersOptions) {}
 
@@ -145,7 +147,18 @@ export class EventPollers {
       this.listenedTo(listener, emitting).some((i) => i.name === instance.name),
     );
     const signal = new AbortController().signal;
-    for (const event of events) await handOver(this.options, instance, theirs, event, signal);
+    const seen = this.deliveries.get(instance.name) ?? { lastEventAt: null, lastError: null };
+    this.deliveries.set(instance.name, seen);
+    try {
+      for (const event of events) await handOver(this.options, instance, theirs, event, signal);
+      if (events.length > 0) seen.lastEventAt = new Date().toISOString();
+      seen.lastError = null;
+    } catch (error) {
+      seen.lastError = error instanceof Error ? error.message : String(error);
+      throw error;
+    } finally {
+      this.options.onPolled?.();
+    }
     if (theirs.length === 0) {
       this.options.log.info('a webhook delivery was accepted, but no armed trigger listens to it', {
         connector: instance.name,
@@ -154,10 +167,20 @@ export class EventPollers {
     return theirs.length;
   }
 
+  /** Each polled or webhook-fed instance: its last poll, last event and last failure. */
   status(): EventSourceStatus[] {
-    return [...this.pollers.values()]
-      .map((p) => p.status())
-      .sort((a, b) => a.connector.localeCompare(b.connector));
+    const polled = [...this.pollers.values()].map((p) => p.status());
+    const byName = new Map(polled.map((status) => [status.connector, status]));
+    for (const [connector, pushed] of this.deliveries) {
+      const poll = byName.get(connector);
+      const later = [poll?.lastEventAt ?? null, pushed.lastEventAt].filter((at) => at !== null).sort();
+      byName.set(connector, {
+        ...(poll ?? { connector, lastPollAt: null }),
+        lastEventAt: later.at(-1) ?? null,
+        lastError: pushed.lastError ?? poll?.lastError ?? null,
+      });
+    }
+    return [...byName.values()].sort((a, b) => a.connector.localeCompare(b.connector));
   }
 
   async stop(): Promise<void> {
