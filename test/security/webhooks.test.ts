@@ -24,6 +24,8 @@ import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const SECRET = 'whsec-security-8c2d71e0b9';
 let listener: WebhookListener;
+/** A listener of the `shop` receiver with these settings. */
+let listening: (config: WebhooksConfig) => Promise<WebhookListener>;
 let instance: ConnectorInstance;
 const delivered: { name: string; id: string; payload: unknown }[] = [];
 const log = createLogger({ level: 'error', write: () => undefined });
@@ -43,13 +45,17 @@ beforeAll(async () => {
     redact: () => undefined,
     trust: { allows: () => true },
   };
-  listener = await WebhookListener.start({
-    config: WebhooksConfig.parse({ port: await freePort(), timeoutSeconds: 1, maxBodyBytes: 4096 }),
-    log,
-    receiver: (name) => (name === 'shop' ? instance : null),
-    context: (i, signal) => connectorContext(i, deps, signal),
-    deliver: (_i, events) => Promise.resolve(delivered.push(...events)),
-  });
+  listening = (config) =>
+    WebhookListener.start({
+      config,
+      log,
+      receiver: (name) => (name === 'shop' ? instance : null),
+      context: (i, signal) => connectorContext(i, deps, signal),
+      deliver: (_i, events) => Promise.resolve(delivered.push(...events)),
+    });
+  listener = await listening(
+    WebhooksConfig.parse({ port: await freePort(), timeoutSeconds: 1, maxBodyBytes: 4096 }),
+  );
 });
 afterAll(async () => {
   await listener?.close();
@@ -100,6 +106,42 @@ it('cuts off slow clients while answering other deliveries at once', async () =>
   expect(Date.now() - started).toBeLessThan(1000);
   await waitFor('the slow clients cut off', () => slowHeaders.destroyed && slowBody.destroyed, 5000);
   expect(Date.now() - started).toBeLessThan(5000);
+});
+
+it('holds at most 32 half-sent bodies at once: a flood of connections is refused at the door', async () => {
+  // Keel's defaults: a megabyte per body, ten seconds before a slow client is cut off.
+  const roomy = await listening(WebhooksConfig.parse({ port: await freePort() }));
+  const flood: Socket[] = [];
+  let closed = 0;
+  try {
+    for (let i = 0; i < 120; i++) {
+      const socket = connect(roomy.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('close', () => closed++);
+      socket.resume();
+      // Each would hold most of a megabyte: headers, then part of the body, then nothing more.
+      socket.write('POST /hooks/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n');
+      socket.write('x'.repeat(500_000));
+      flood.push(socket);
+    }
+    // Well before the ten seconds that would cut the slow ones off.
+    await waitFor('the connections past the limit closed', () => closed >= 120 - 32, 5000);
+    expect(closed).toBeLessThan(120);
+  } finally {
+    for (const socket of flood) socket.destroy();
+  }
+  // Once they are gone, deliveries are answered as before.
+  const fresh = JSON.stringify({ id: 'evt_after_flood' });
+  const after = await waitFor(
+    'a delivery after the flood',
+    async () => {
+      const got = await postHook(roomy.port, 'shop', fresh, { secret: SECRET }).catch(() => null);
+      return got?.status === 200 ? got : null;
+    },
+    5000,
+  );
+  expect(after.status).toBe(200);
+  await roomy.close();
 });
 
 it('a taken port is an error that names keel.yaml', async () => {

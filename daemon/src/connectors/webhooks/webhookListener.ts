@@ -28,6 +28,8 @@ export interface WebhookListenerOptions {
 }
 
 const ROUTE = /^\/hooks\/([a-z][a-z0-9-]*)\/?$/;
+/** Connections served at once; more are closed as they come. */
+const MAX_CONNECTIONS = 32;
 
 export class WebhookListener {
   private constructor(
@@ -50,6 +52,9 @@ export class WebhookListener {
       (request, response) => void handle(options, request, response),
     );
     server.keepAliveTimeout = Math.min(5000, timeoutMs);
+    // Each connection may hold a body of up to maxBodyBytes: a flood of them is refused at the door
+    // rather than held in memory (a sender retries a refused delivery).
+    server.maxConnections = MAX_CONNECTIONS;
     // An idle connection (nothing sent at all) is cut off too.
     server.setTimeout(timeoutMs, (socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
