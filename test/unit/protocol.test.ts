@@ -176,6 +176,7 @@ const connectorInfo = {
   actions: [{ name: 'send', risk: 'external' }],
   events: ['email.received'],
   lastProbe: null,
+  breaker: 'closed',
   lastEventAt: null,
   lastError: 'the credential "password" of connector "mail" is not in the editor\'s secret storage',
 };
@@ -391,6 +392,23 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
           throughputPerHour: 0.02,
           approvals: { approved: 6, edited: 3, rejected: 1, policy: 4 },
           reworkRate: 0.4,
+          lessons: {
+            since: '2026-11-10T09:00:00.000Z',
+            reworkBefore: 0.5,
+            reworkAfter: 0.25,
+            decidedAfter: 4,
+          },
+        },
+      ],
+      connectors: [
+        {
+          connector: 'mail',
+          actions: 9,
+          succeeded: 7,
+          failed: 1,
+          open: 0,
+          undos: 1,
+          approvals: { approved: 5, edited: 1, rejected: 1 },
         },
       ],
       spendByDay: [{ day: '2026-11-24', agent: 'onboarding', costUsd: 0.05, tokens: 9000 }],
