@@ -372,6 +372,26 @@ export class ApprovalService {
     return written;
   }
 
+  /** The `.keel/approvals/` file of a proposal (for keel gc's sizes). */
+  fileOf(id: string): string {
+    return this.store.fileOf(id);
+  }
+
+  /**
+   * Forgets decided proposals (keel gc): their files go, and they are listed no more. A proposal
+   * still pending, or being applied, is never forgotten.
+   */
+  forget(ids: readonly string[]): Promise<void> {
+    return this.serially(async () => {
+      for (const id of ids) {
+        const proposal = this.store.get(id);
+        if (!proposal || proposal.applying || proposal.lessonPending) continue;
+        if (proposal.status !== 'applied' && proposal.status !== 'rejected') continue;
+        await this.store.forget(id);
+      }
+    });
+  }
+
   /** Resolves once the proposal is applied or rejected; rejects when `signal` aborts. */
   waitForDecision(id: string, signal: AbortSignal): Promise<Proposal> {
     const proposal = this.require(id);

@@ -14,6 +14,7 @@ import type {
   RunbookInfo,
   RunbookTestResult,
   RunSummary,
+  GcItem,
   RunTrace,
   TrustEndpoint,
   WorkspaceConfig,
@@ -40,6 +41,8 @@ import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
 import { Recovery } from './recovery';
+import type { Clock } from './triggerSchedule';
+import { applyGc, planGc, type GcHost } from './keelGc';
 import { RunbookCatalog } from './runbookCatalog';
 import { recordedRunbook, runbookVersion } from './runbookVersion';
 import { executeRun } from './runExecutor';
@@ -62,6 +65,8 @@ export interface ConductorOptions {
   workspace: string;
   log: Logger;
   config: WorkspaceConfig;
+  /** Where `keel gc` reads the time (tests play a daemon months later); the system's by default. */
+  clock?: Clock;
   /** Take up unfinished runs now (the long-lived daemon); a one-command daemon leaves them. */
   resume: boolean;
   memory: () => Promise<MemoryAccess>;
@@ -412,6 +417,26 @@ export class Conductor {
         a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : b.id.localeCompare(a.id),
       )
       .slice(0, limit);
+  }
+
+  /** `keel gc`: what `.keel/` holds past keel.yaml's `retention.keel`, freed when `apply` (keelGc.ts). */
+  async gc(
+    apply: boolean,
+    now = new Date(this.options.clock?.now() ?? Date.now()),
+  ): Promise<{ items: GcItem[]; freeableBytes: number; applied: boolean }> {
+    await this.loaded;
+    const host: GcHost = {
+      workspace: this.options.workspace,
+      runsDir: this.runsDir,
+      config: this.options.config,
+      finished: this.finished,
+      approvals: this.approvals,
+      traces: this.traces,
+    };
+    const items = await planGc(host, now);
+    if (apply) await applyGc(host, items);
+    const freeableBytes = items.filter((i) => i.freeable).reduce((sum, i) => sum + i.bytes, 0);
+    return { items, freeableBytes, applied: apply };
   }
 
   summary(id: string): Promise<RunSummary> {

@@ -287,6 +287,7 @@ export class ConductorHost {
       config,
       resume: this.options.mode === 'daemon',
       trust: this.options.trust,
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
       // The editor's notifications stay as they are; alerts listen next to them.
       onRunChanged: (summary) => {
         this.options.onRunChanged(summary);
