@@ -132,6 +132,7 @@ describe('keel gc', () => {
     const listed = (await client.request(RunsListRequest, { limit: 10 })).runs;
     expect(listed.map((r) => r.id).sort()).toEqual([...runs].sort());
     expect(listed.every((r) => r.status === 'succeeded')).toBe(true);
+    await expect(client.request(RunGetRequest, { id: runs[0]! })).rejects.toThrow(/"keel gc" freed it/);
     expect(await client.request(MetricsReportRequest, REPORT)).toEqual(report);
     expect((await client.request(GcRequest, {})).items.filter((i) => i.freeable)).toEqual([]);
     await stop();

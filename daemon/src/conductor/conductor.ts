@@ -5,6 +5,7 @@
  * tells clients as they change. Runs hold no state outside their journals.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   BreakerState,
@@ -448,9 +449,15 @@ export class Conductor {
 
   async trace(id: string): Promise<RunTrace> {
     const summary = await this.summary(id);
-    const records =
-      this.queue.active.get(id)?.journal.records ??
-      (await readJournal(journalPath(this.runsDir, id), this.sealer));
+    const active = this.queue.active.get(id)?.journal.records;
+    const file = journalPath(this.runsDir, id);
+    if (!active && (await lstat(file).catch(() => null)) === null) {
+      throw new ConductorRequestError(
+        `run "${id}" (${summary.status}, ${summary.runbook}) has no journal any more: "keel gc" freed it; ` +
+          'its summary stays in "keel runs" and "keel report", its steps are gone',
+      );
+    }
+    const records = active ?? (await readJournal(file, this.sealer));
     const run = records[0] as RecordOf<'run'>;
     const runbook = await this.keptRunbook(run).catch(() => null);
     const version = await runbookVersion(run, this.runbooks);
