@@ -316,6 +316,51 @@ export const AlertsConfig = z.strictObject({
 });
 export type AlertsConfig = z.infer<typeof AlertsConfig>;
 
+/** A span of time in keel.yaml: a number and `h`, `d` or `w` (`12h`, `30d`, `2w`). */
+export const Duration = z.string().regex(/^[1-9][0-9]{0,4}[hdw]$/, {
+  error: 'must be a span like 30d, 12h or 2w (a number and h, d or w)',
+});
+export type Duration = z.infer<typeof Duration>;
+
+/** Milliseconds in a Duration (`30d`). */
+export function durationMs(value: Duration): number {
+  const hours: Record<string, number> = { h: 1, d: 24, w: 24 * 7 };
+  return Number(value.slice(0, -1)) * hours[value.slice(-1)]! * 3_600_000;
+}
+
+/**
+ * `memory.retention[]`: what happens to working memory once it expires. The first rule whose glob
+ * matches a note decides: `archive` moves it to `<memory>/archive/` (same relative path, still
+ * searchable with a path filter), `summarise` proposes one durable note of the expired ones and
+ * their deletion, `delete` deletes it. A note's own `expires:` wins over `after`.
+ */
+export const RetentionRule = z.strictObject({
+  /** A glob inside the memory folder: `memory/working/**`. */
+  path: glob,
+  /** Time after the note's `created` at which it expires, when it says no `expires`. */
+  after: Duration,
+  then: z.enum(['archive', 'summarise', 'delete']),
+});
+export type RetentionRule = z.infer<typeof RetentionRule>;
+
+/** The default retention: working memory is archived 30 days after it was written. */
+export const DEFAULT_RETENTION_RULES: RetentionRule[] = [
+  { path: 'memory/working/**', after: '30d', then: 'archive' },
+];
+
+/** Why a retention glob is not inside the memory folder (nor in its archive), or null when it is. */
+function retentionPathError(path: string, memoryDir: string): string | null {
+  const parts = path.replace(/\\/g, '/').split('/');
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || parts.includes('..') || parts.includes('.')) {
+    return `"${path}" leaves the workspace: write a relative glob inside ${memoryDir}/, like ${memoryDir}/working/**`;
+  }
+  if (!path.startsWith(`${memoryDir}/`) || /^[*?[{]/.test(parts[1] ?? '*')) {
+    return `"${path}" is not inside ${memoryDir}/: retention only expires memory, like ${memoryDir}/working/**`;
+  }
+  if (parts[1] === 'archive') return `"${path}" is the archive itself: archived notes never expire again`;
+  return null;
+}
+
 export const WorkspaceConfig = z.strictObject({
   version: z.literal(1, { error: 'keel.yaml must start with "version: 1"' }),
   /** The company this workspace runs, shown in the sidebar. */
@@ -328,6 +373,25 @@ export const WorkspaceConfig = z.strictObject({
       embeddings: EmbeddingsConfig.default({ provider: 'local' }),
       /** Minutes between full rescans that catch changes the file watcher missed. */
       rescanMinutes: z.number().positive().default(10),
+      /** What happens to working memory at expiry, per path (default: archive after 30 days). */
+      retention: z.array(RetentionRule).default(() => DEFAULT_RETENTION_RULES.map((rule) => ({ ...rule }))),
+    })
+    .superRefine((memory, ctx) => {
+      memory.retention.forEach((rule, i) => {
+        const problem = retentionPathError(rule.path, memory.dir);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['retention', i, 'path'], message: problem });
+      });
+    })
+    .prefault({}),
+  /**
+   * How long Keel keeps its own records under `.keel/` (`keel gc` frees what is older): journals
+   * of finished runs (their summaries stay in the run store) and decided proposals.
+   */
+  retention: z
+    .strictObject({
+      keel: z
+        .strictObject({ runs: Duration.default('90d'), proposals: Duration.default('90d') })
+        .prefault({}),
     })
     .prefault({}),
   runbooks: z
@@ -434,6 +498,10 @@ memory:
   #   embeddings: { provider: openai, model: text-embedding-3-small }
   embeddings:
     provider: local
+  # Working memory expires: "archive" (moved to memory/archive/, searchable with a path filter),
+  # "summarise" (one durable note proposed) or "delete", each through your approvals.
+  retention:
+    - { path: "memory/working/**", after: 30d, then: archive }
 
 runbooks:
   # Role agents (apiVersion keel/v1) and their tests.

@@ -315,7 +315,10 @@ steps:
     await start();
     const run = await runUntil(['waiting_approval'], 'sneaky');
     // Policy applied the note at once; keel.yaml waits, protected.
-    expect(await readFile(join(dirs.workspace, 'memory/working/scratch.md'), 'utf8')).toBe('scratch');
+    // (stamped for retention: created, expires, source)
+    expect(await readFile(join(dirs.workspace, 'memory/working/scratch.md'), 'utf8')).toMatch(
+      /^---\ncreated: [\s\S]*\n---\nscratch$/,
+    );
     const { approvals } = await client.request(ApprovalsListRequest, { status: ['pending'] });
     expect(approvals.map((a) => [a.changes[0]!.path, a.protected])).toEqual([['keel.yaml', true]]);
     await client.request(ApprovalApproveRequest, { id: run.waitingFor! });

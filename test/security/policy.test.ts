@@ -204,7 +204,11 @@ describe('a change a policy rule applies', () => {
     await start();
     server.enqueue({ content: 'Dana wants a demo.' });
     await runUntil('scribe', ['succeeded']);
-    expect(await readFile(join(dirs.workspace, 'memory/working/call.md'), 'utf8')).toBe('Dana wants a demo.');
+    // Stamped for retention (created, expires, source: this run), the agent's text as it wrote it.
+    const note = await readFile(join(dirs.workspace, 'memory/working/call.md'), 'utf8');
+    expect(note).toMatch(
+      /^---\ncreated: \S+\nexpires: \S+\nsource: \{"run":"[^"]+"\}\n---\nDana wants a demo\.$/,
+    );
     expect(trailer('Keel-Decision')).toEqual(['policy']);
     expect(trailer('Keel-Policy-Rule')).toEqual(['memory/working/** allow create']);
     expect(git('log', '-1', '--format=%B')).not.toContain('by the operator');

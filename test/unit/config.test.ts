@@ -15,6 +15,7 @@ describe('keel.yaml', () => {
       maxAgeDays: 365,
       embeddings: { provider: 'local' },
       rescanMinutes: 10,
+      retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
     });
     expect(result.value.models.tiers.fast?.model).toBe('gpt-4o-mini');
     expect(result.value.models.endpoint?.apiKeyEnv).toBe('OPENAI_API_KEY');
@@ -24,7 +25,14 @@ describe('keel.yaml', () => {
     const result = parse('version: 1\n');
     expect(result.ok && result.value).toEqual({
       version: 1,
-      memory: { dir: 'memory', maxAgeDays: 365, embeddings: { provider: 'local' }, rescanMinutes: 10 },
+      memory: {
+        dir: 'memory',
+        maxAgeDays: 365,
+        embeddings: { provider: 'local' },
+        rescanMinutes: 10,
+        retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
+      },
+      retention: { keel: { runs: '90d', proposals: '90d' } },
       runbooks: { dir: 'runbooks', concurrency: 2, parallelSteps: 4 },
       approvals: {
         rules: [
@@ -93,5 +101,17 @@ describe('keel.yaml', () => {
   it('requires the version line', () => {
     const result = parse('company: Acme\n');
     expect(result.problems[0]!.message).toMatch(/version: 1/);
+  });
+
+  it('checks memory.retention and retention.keel, naming the line', () => {
+    const result = parse(
+      'version: 1\nmemory:\n  retention:\n    - { path: "memory/working/**", after: soon, then: shred }\n' +
+        'retention:\n  keel: { runs: 0d }\n',
+    );
+    expect(result.ok).toBe(false);
+    const messages = result.problems.map((p) => `${p.line}: ${p.message}`).join('\n');
+    expect(messages).toMatch(/4: .*30d, 12h or 2w/);
+    expect(messages).toMatch(/4: .*archive.*summarise.*delete/);
+    expect(messages).toMatch(/6: .*30d, 12h or 2w/);
   });
 });

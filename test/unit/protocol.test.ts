@@ -282,6 +282,24 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     result: { ...run, status: 'cancelled' },
     invalidParams: { id: 3 },
   },
+  'keel/gc': {
+    params: { apply: true },
+    result: {
+      items: [
+        {
+          kind: 'journal',
+          id: run.id,
+          path: `.keel/runs/${run.id}.jsonl`,
+          bytes: 2048,
+          reason: 'run succeeded 2026-01-02, older than 90d',
+          freeable: true,
+        },
+      ],
+      freeableBytes: 2048,
+      applied: true,
+    },
+    invalidParams: { apply: 'yes' },
+  },
   'keel/runs/takeover': {
     params: { id: run.id, fromStep: 'plan', output: { value: { weeks: ['one'] } } },
     result: { ...run, status: 'running', takeovers: 1 },

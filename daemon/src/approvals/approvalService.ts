@@ -21,6 +21,7 @@ import {
 import { feedbackPath, withFeedback, withLesson } from './feedback';
 import { approvalRules, describeRule, needsOperator, ruleFor } from './policy';
 import { ProposalStore, type StoredProposal } from './proposalStore';
+import { stampWorkingNote, type NoteSource } from '../memory/retention/workingStamp';
 
 export interface ProposeInput {
   /** Stable for the run and step (and tool call): proposing again returns the same proposal. */
@@ -35,6 +36,13 @@ export interface ProposeInput {
   action?: Omit<ActionProposal, 'edited'>;
   /** Proposed by a run started by an event: only file rules with `events: true` apply it at once. */
   fromEvent?: boolean;
+  /**
+   * The run (and event) proposing: notes it writes under a `memory.retention` path are stamped
+   * with `created`, `expires` and this `source` (see memory/retention/workingStamp.ts).
+   */
+  source?: NoteSource;
+  /** The operator decides, whatever the rules say (the expiry job, for notes the operator wrote). */
+  askOperator?: boolean;
 }
 
 /**
@@ -128,8 +136,21 @@ export class ApprovalService {
       if (input.action) return this.proposeAction(input, input.action);
       const paths = input.changes.map((c) => workspaceRelative(c.path));
       const current = await currentContents(this.workspace, paths);
-      const changes = input.changes.map((change, i) => {
+      const stampedAt = new Date();
+      const changes = input.changes.map((proposed, i) => {
         const path = paths[i]!;
+        // Only a note the run creates is stamped: one the operator wrote stays the operator's.
+        const change =
+          input.source && proposed.content !== null && (current[path] ?? null) === null
+            ? {
+                ...proposed,
+                content: stampWorkingNote(path, proposed.content, {
+                  rules: this.config.memory.retention,
+                  now: stampedAt,
+                  source: input.source,
+                }),
+              }
+            : proposed;
         const before = current[path] ?? null;
         return {
           path,
@@ -163,7 +184,7 @@ export class ApprovalService {
         proposedContents: Object.fromEntries(changes.map((c) => [c.path, c.content])),
       };
       await this.store.save(proposal);
-      if (rules.every((rule) => rule !== null)) {
+      if (input.askOperator !== true && rules.every((rule) => rule !== null)) {
         const named = [...new Set(rules)] as string[];
         try {
           return await this.apply(proposal, 'policy', null, `applied by policy: ${named.join('; ')}`, named);
@@ -349,6 +370,26 @@ export class ApprovalService {
     await this.store.save(written);
     this.changed(written);
     return written;
+  }
+
+  /** The `.keel/approvals/` file of a proposal (for keel gc's sizes). */
+  fileOf(id: string): string {
+    return this.store.fileOf(id);
+  }
+
+  /**
+   * Forgets decided proposals (keel gc): their files go, and they are listed no more. A proposal
+   * still pending, or being applied, is never forgotten.
+   */
+  forget(ids: readonly string[]): Promise<void> {
+    return this.serially(async () => {
+      for (const id of ids) {
+        const proposal = this.store.get(id);
+        if (!proposal || proposal.applying || proposal.lessonPending) continue;
+        if (proposal.status !== 'applied' && proposal.status !== 'rejected') continue;
+        await this.store.forget(id);
+      }
+    });
   }
 
   /** Resolves once the proposal is applied or rejected; rejects when `signal` aborts. */

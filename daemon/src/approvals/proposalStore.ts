@@ -94,6 +94,17 @@ export class ProposalStore {
     return join(this.dir, `${fileNameOf(id)}.json`);
   }
 
+  /** The file a proposal is kept in. */
+  fileOf(id: string): string {
+    return join(this.dir, `${fileNameOf(id)}.json`);
+  }
+
+  /** Deletes a decided proposal's file (keel gc); its row in the run store stays for reports. */
+  async forget(id: string): Promise<void> {
+    await rm(this.fileOf(id), { force: true });
+    this.proposals.delete(id);
+  }
+
   async save(proposal: StoredProposal): Promise<void> {
     const checked = StoredProposal.parse(proposal);
     const target = join(this.dir, `${fileNameOf(checked.id)}.json`);

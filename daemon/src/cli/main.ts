@@ -7,6 +7,7 @@ import { registerApprovals } from './commands/approvals';
 import { registerConnectors } from './commands/connectors';
 import { registerDaemon } from './commands/daemon';
 import { registerDemo } from './commands/demo';
+import { registerGc } from './commands/gc';
 import { registerIndex } from './commands/index';
 import { registerMcp } from './commands/mcp';
 import { registerReport } from './commands/report';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerStatus(program, context);
   registerTrust(program, context);
   registerIndex(program, context);
+  registerGc(program, context);
   registerSearch(program, context);
   registerRuns(program, context);
   registerApprovals(program, context);

@@ -5,6 +5,7 @@
  * tells clients as they change. Runs hold no state outside their journals.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   BreakerState,
@@ -14,6 +15,7 @@ import type {
   RunbookInfo,
   RunbookTestResult,
   RunSummary,
+  GcItem,
   RunTrace,
   TrustEndpoint,
   WorkspaceConfig,
@@ -40,6 +42,8 @@ import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
 import { checkInputs, type InputValues } from './runInputs';
 import { Recovery } from './recovery';
+import type { Clock } from './triggerSchedule';
+import { applyGc, planGc, type GcHost } from './keelGc';
 import { RunbookCatalog } from './runbookCatalog';
 import { recordedRunbook, runbookVersion } from './runbookVersion';
 import { executeRun } from './runExecutor';
@@ -62,6 +66,8 @@ export interface ConductorOptions {
   workspace: string;
   log: Logger;
   config: WorkspaceConfig;
+  /** Where `keel gc` reads the time (tests play a daemon months later); the system's by default. */
+  clock?: Clock;
   /** Take up unfinished runs now (the long-lived daemon); a one-command daemon leaves them. */
   resume: boolean;
   memory: () => Promise<MemoryAccess>;
@@ -414,6 +420,26 @@ export class Conductor {
       .slice(0, limit);
   }
 
+  /** `keel gc`: what `.keel/` holds past keel.yaml's `retention.keel`, freed when `apply` (keelGc.ts). */
+  async gc(
+    apply: boolean,
+    now = new Date(this.options.clock?.now() ?? Date.now()),
+  ): Promise<{ items: GcItem[]; freeableBytes: number; applied: boolean }> {
+    await this.loaded;
+    const host: GcHost = {
+      workspace: this.options.workspace,
+      runsDir: this.runsDir,
+      config: this.options.config,
+      finished: this.finished,
+      approvals: this.approvals,
+      traces: this.traces,
+    };
+    const items = await planGc(host, now);
+    if (apply) await applyGc(host, items);
+    const freeableBytes = items.filter((i) => i.freeable).reduce((sum, i) => sum + i.bytes, 0);
+    return { items, freeableBytes, applied: apply };
+  }
+
   summary(id: string): Promise<RunSummary> {
     if (this.queue.active.has(id)) return Promise.resolve(this.summaryOfActive(id));
     const known = this.finished.get(id);
@@ -423,9 +449,15 @@ export class Conductor {
 
   async trace(id: string): Promise<RunTrace> {
     const summary = await this.summary(id);
-    const records =
-      this.queue.active.get(id)?.journal.records ??
-      (await readJournal(journalPath(this.runsDir, id), this.sealer));
+    const active = this.queue.active.get(id)?.journal.records;
+    const file = journalPath(this.runsDir, id);
+    if (!active && (await lstat(file).catch(() => null)) === null) {
+      throw new ConductorRequestError(
+        `run "${id}" (${summary.status}, ${summary.runbook}) has no journal any more: "keel gc" freed it; ` +
+          'its summary stays in "keel runs" and "keel report", its steps are gone',
+      );
+    }
+    const records = active ?? (await readJournal(file, this.sealer));
     const run = records[0] as RecordOf<'run'>;
     const runbook = await this.keptRunbook(run).catch(() => null);
     const version = await runbookVersion(run, this.runbooks);

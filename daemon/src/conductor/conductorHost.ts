@@ -25,7 +25,8 @@ import type { HandoffNode } from './handoffGraph';
 import { RunbookCatalog } from './runbookCatalog';
 import { EventPollers, type EventSourceStatus } from './triggerEvents';
 import { TriggerScheduler } from './triggers';
-import type { Clock } from './triggerSchedule';
+import { systemClock, type Clock } from './triggerSchedule';
+import { ExpiryJob } from '../memory/retention/expiryJob';
 
 export interface ConductorHostOptions {
   root: string;
@@ -66,6 +67,8 @@ export class ConductorHost {
   /** The webhook listener (keel.yaml `webhooks:`) and the settings it listens with. */
   private webhooks: { listener: WebhookListener; key: string } | null = null;
   private webhooksChanging: Promise<void> = Promise.resolve();
+  /** The daily expiry of working memory: only in the long-lived daemon. */
+  private expiry: ExpiryJob | null = null;
 
   constructor(private readonly options: ConductorHostOptions) {}
 
@@ -95,6 +98,7 @@ export class ConductorHost {
     await conductor?.trustChanged();
     await this.triggerScheduler?.refresh();
     this.alerts?.trustChanged();
+    void this.expiry?.runDue();
     await this.refreshWebhooks();
   }
 
@@ -263,6 +267,8 @@ export class ConductorHost {
     this.triggerScheduler = null;
     await this.alerts?.stop();
     this.alerts = null;
+    await this.expiry?.stop();
+    this.expiry = null;
     this.pollers = null;
     const conductor = this.conductor;
     this.conductor = null;
@@ -281,6 +287,7 @@ export class ConductorHost {
       config,
       resume: this.options.mode === 'daemon',
       trust: this.options.trust,
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
       // The editor's notifications stay as they are; alerts listen next to them.
       onRunChanged: (summary) => {
         this.options.onRunChanged(summary);
@@ -310,7 +317,29 @@ export class ConductorHost {
     const keyed = key
       ? opening.then((conductor) => (conductor.setApiKey(key.key, key.origin), conductor))
       : opening;
-    return this.options.mode === 'daemon' ? keyed.then((c) => this.openAlerts(c)) : keyed;
+    return this.options.mode === 'daemon'
+      ? keyed.then((c) => this.openAlerts(c)).then((c) => this.openExpiry(c))
+      : keyed;
+  }
+
+  /** The daily expiry job of a conductor just opened: it proposes through its approvals. */
+  private async openExpiry(conductor: Conductor): Promise<Conductor> {
+    await this.expiry?.stop();
+    this.expiry = await ExpiryJob.open({
+      workspace: this.options.root,
+      log: this.options.log,
+      clock: this.options.clock ?? systemClock,
+      config: () => this.config ?? DEFAULT_CONFIG,
+      approvals: conductor.approvals,
+      trusted: () => this.options.trust.trusted,
+    });
+    this.expiry.start();
+    return conductor;
+  }
+
+  /** The expiry job (tests wait on its runs); null outside the daemon or before the conductor opened. */
+  expiryJob(): ExpiryJob | null {
+    return this.expiry;
   }
 
   /** The alert service of a conductor just opened; its connectors deliver the alerts. */

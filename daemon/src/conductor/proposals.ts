@@ -23,6 +23,7 @@ export interface ApprovalPort {
     changes: { path: string; content: string | null }[];
     action?: Omit<ActionProposal, 'edited'>;
     fromEvent?: boolean;
+    source?: { run: string; event?: string };
   }): Promise<Proposal>;
   waitForDecision(id: string, signal: AbortSignal): Promise<Proposal>;
   /** The keel.yaml rule (described) that lets this change through without the operator, or null. */
@@ -63,6 +64,8 @@ export function makeProposer(context: {
   effect: StepRuntime['effect'];
   /** The run was started by an event: file rules apply its changes only with `events: true`. */
   fromEvent: boolean;
+  /** The event that started the run (`email.received:<connector>:<id>`), stamped on working notes. */
+  event?: string;
 }): (request: ProposalRequest) => Promise<ProposalOutcome> {
   return async (request) => {
     const files = request.changes.map((c) => c.path);
@@ -93,6 +96,7 @@ export function makeProposer(context: {
           changes: request.changes,
           ...(request.action ? { action: request.action } : {}),
           ...(context.fromEvent ? { fromEvent: true } : {}),
+          source: { run: context.runId, ...(context.event ? { event: context.event } : {}) },
         });
         return { proposal: proposal.id, status: proposal.status };
       },

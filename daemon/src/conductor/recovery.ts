@@ -90,8 +90,12 @@ export class Recovery {
       }
       await this.resume(id, records);
     }
-    // The store shows what the journals say and nothing else: a run no journal backs is dropped.
+    // The store shows what the journals say and nothing else: a run no journal backs is dropped,
+    // unless `keel gc` archived it (its summary stays listed from the store).
     host.traces.keepOnly(journaled);
+    for (const summary of await host.traces.archivedRuns().catch(() => [])) {
+      if (!host.finished.has(summary.id)) host.finished.set(summary.id, summary);
+    }
   }
 
   /** The workspace is trusted now: the runs that waited for it are taken up. */

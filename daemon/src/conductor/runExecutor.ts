@@ -179,6 +179,7 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     slot: slot.step,
     effect: (...args) => runtime.effect(...args),
     fromEvent,
+    ...(run.origin ? { event: `${run.origin.event}:${run.origin.connector}:${run.origin.eventId}` } : {}),
   });
   runtime.handoff = makeHandoff({
     run,

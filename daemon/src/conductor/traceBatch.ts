@@ -275,7 +275,7 @@ export class TraceBatch {
   }
 }
 
-/** Deletes the rows of every run not in `kept`. */
+/** Deletes the rows of every run not in `kept` nor archived by `keel gc`. */
 async function prune(db: DuckDBConnection, kept: readonly string[]): Promise<void> {
   await db.run('CREATE TEMP TABLE IF NOT EXISTS kept_runs (id VARCHAR)');
   await db.run('DELETE FROM kept_runs');
@@ -285,6 +285,8 @@ async function prune(db: DuckDBConnection, kept: readonly string[]): Promise<voi
     kept.map((id) => [id]),
     '($1::VARCHAR)',
   );
+  // A run `keel gc` archived has no journal any more, by design: its rows stay for reports.
+  await db.run('INSERT INTO kept_runs SELECT id FROM archived_runs');
   await db.run('DELETE FROM runs WHERE id NOT IN (SELECT id FROM kept_runs)');
   for (const table of ['steps', 'model_calls', 'actions'])
     await db.run(`DELETE FROM ${table} WHERE run_id NOT IN (SELECT id FROM kept_runs)`);

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS actions (
   status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, PRIMARY KEY (run_id, key));
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS lesson BOOLEAN;
+CREATE TABLE IF NOT EXISTS archived_runs (id VARCHAR PRIMARY KEY, summary VARCHAR, archived_at TIMESTAMPTZ);
 `;
 
 /** The tables a `query` step reads a copy of, as `keel.<table>`. */
@@ -305,6 +306,30 @@ export class TraceStore {
     if (this.closed) return;
     this.batch.reload(runId, records);
     this.written();
+  }
+
+  /**
+   * Runs whose journals `keel gc` frees: their summaries are kept here, and their rows are kept by
+   * `keepOnly` although no journal backs them any more, so `keel runs` and `keel report` still
+   * count them. Written before any journal is deleted.
+   */
+  archiveRuns(summaries: readonly RunSummary[]): Promise<void> {
+    return this.read(async () => {
+      for (const summary of summaries) {
+        await this.db.run('INSERT OR REPLACE INTO archived_runs VALUES ($1, $2, now())', [
+          summary.id,
+          JSON.stringify(summary),
+        ]);
+      }
+    });
+  }
+
+  /** The summaries of runs whose journals `keel gc` freed. */
+  archivedRuns(): Promise<RunSummary[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll('SELECT summary FROM archived_runs');
+      return reader.getRowObjectsJS().map((row) => JSON.parse(text(row.summary)) as RunSummary);
+    });
   }
 
   /** After start-up read every journal: rows of runs with no journal are deleted. */

@@ -1,5 +1,6 @@
 /** `keel/runbooks/*`, `keel/runs/*` and `keel/models/*`: runbooks and the runs of them. */
 import {
+  GcRequest,
   RunbooksListRequest,
   RunbookTestRequest,
   RunCancelRequest,
@@ -27,6 +28,7 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
   router.handle(RunbookTestRequest, async ({ runbook }) => ({
     results: await (await conductor()).test(runbook),
   }));
+  router.handle(GcRequest, async ({ apply }) => (await conductor()).gc(apply));
   router.handle(SetApiKeyRequest, async ({ apiKey, origin }) => {
     await conductor(); // a workspace without keel.yaml has no use for a key: say so
     daemon.conductor.setApiKey(apiKey, origin);

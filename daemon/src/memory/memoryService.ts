@@ -302,6 +302,7 @@ export class MemoryService {
       maxAgeDays: this.options.config.memory.maxAgeDays,
       today: localToday(now),
       now,
+      archiveDir: `${this.options.config.memory.dir}/archive/`,
     };
     const index = this.stores.chunkIndex;
     try {

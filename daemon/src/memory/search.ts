@@ -22,6 +22,26 @@ export interface SearchOptions {
   today: string;
   /** Now: relative windows (`since: 30d`) count back from it. */
   now?: Date;
+  /**
+   * The archive of expired working memory (`memory/archive/`): left out of results unless the
+   * filter's path asks for it (`path: memory/archive/**`), so expired notes stop crowding searches.
+   */
+  archiveDir?: string;
+}
+
+/** The filter's SQL, with the archive left out unless the filter's path or prefix is inside it. */
+export function withoutArchive(
+  where: string | null,
+  filter: SearchFilter | undefined,
+  archiveDir: string,
+): string | null {
+  const dir = archiveDir.endsWith('/') ? archiveDir : `${archiveDir}/`;
+  const asked = [filter?.path, filter?.pathPrefix].some(
+    (path) => typeof path === 'string' && path.replace(/^(\.\/)+/, '').startsWith(dir),
+  );
+  if (asked) return where;
+  const excluded = `NOT starts_with(path, '${dir.replace(/'/g, "''")}')`;
+  return where === null ? excluded : `(${where}) AND ${excluded}`;
 }
 
 /**
@@ -40,10 +60,14 @@ export async function searchChunks(
   options: SearchOptions,
   mode: SearchMode = 'hybrid',
 ): Promise<SearchResult[]> {
-  const where = filterSql(options.filter, {
-    now: options.now ?? new Date(`${options.today}T12:00:00`),
-    maxAgeDays: options.maxAgeDays,
-  });
+  const where = withoutArchive(
+    filterSql(options.filter, {
+      now: options.now ?? new Date(`${options.today}T12:00:00`),
+      maxAgeDays: options.maxAgeDays,
+    }),
+    options.filter,
+    options.archiveDir ?? 'memory/archive/',
+  );
   const depth = FUSION.depth(options.k);
   const [vectorHits, textHits] = await Promise.all([
     mode === 'text'

@@ -127,3 +127,29 @@ export async function commitWithTrailer(dir: string, key: string, value: string)
   }
   return null;
 }
+
+/**
+ * Who last changed a file, as git has it: the newest commit touching `path` and its `Keel-Run`
+ * trailers (read from the trailer block, where model text cannot put one), and whether the file
+ * differs from that commit now (an edit not committed yet). Null when git knows no commit of it.
+ */
+export async function lastChangeOf(
+  dir: string,
+  path: string,
+): Promise<{ commit: string; keelRuns: string[]; editedSince: boolean } | null> {
+  const { stdout } = await run(
+    'git',
+    ['log', '-1', '--format=%H%x00%(trailers:key=Keel-Run,valueonly,separator=%x00)', '--', path],
+    { cwd: dir },
+  ).catch(() => ({ stdout: '' }));
+  const [commit, ...runs] = stdout.trim().split('\x00');
+  if (!commit) return null;
+  const status = await run('git', ['status', '--porcelain', '--', path], { cwd: dir }).catch(() => ({
+    stdout: 'unknown',
+  }));
+  return {
+    commit,
+    keelRuns: runs.map((r) => r.trim()).filter((r) => r !== ''),
+    editedSince: status.stdout.trim() !== '',
+  };
+}

@@ -20,6 +20,7 @@ import {
   SetConnectorSecretRequest,
 } from './connectors';
 import type { MessageDefinition } from './define';
+import { GcRequest } from './gc';
 import { ShutdownRequest } from './lifecycle';
 import {
   IndexChangedNotification,
@@ -53,6 +54,7 @@ export * from './connectors';
 export * from './control';
 export * from './define';
 export * from './errors';
+export * from './gc';
 export * from './lifecycle';
 export * from './memory';
 export * from './runs';
@@ -68,6 +70,7 @@ export const allMessages: readonly MessageDefinition[] = [
   StatusChangedNotification,
   WorkspaceInitRequest,
   ShutdownRequest,
+  GcRequest,
   MemorySearchRequest,
   MemoryGetRequest,
   IndexStatusRequest,
