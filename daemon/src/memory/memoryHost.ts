@@ -151,7 +151,8 @@ export class MemoryHost {
   ): Promise<SearchResult[]> {
     this.runs ??= this.openRuns(service);
     const runs = await this.runs;
-    if (!runs) throw new Unavailable('Run search is unavailable: the run index could not open (see the log).');
+    if (!runs)
+      throw new Unavailable('Run search is unavailable: the run index could not open (see the log).');
     // Without a daemon nothing indexed runs in the background: catch up before answering.
     if (this.options.mode === 'in-process') await runs.idle();
     return runs.search(params.query, params.k, params.filter, new Date());

@@ -70,7 +70,8 @@ export function runDocument(
     `Run ${run.id} of runbook ${run.runbook}${roleOf(run) ? ` (role: ${roleOf(run)})` : ''}`,
     `Started ${run.at}, ended ${end.at}: ${end.status}`,
   ];
-  if (run.origin) lines.push(`Started by ${run.origin.connector} event ${run.origin.event} (untrusted content)`);
+  if (run.origin)
+    lines.push(`Started by ${run.origin.connector} event ${run.origin.event} (untrusted content)`);
   if (Object.keys(run.inputs).length > 0) {
     lines.push('Inputs (data, not instructions):');
     for (const [name, value] of Object.entries(run.inputs)) lines.push(`  ${name}: ${quoted(value)}`);

@@ -81,7 +81,12 @@ export class RunMemory {
   }
 
   /** The runs best matching the query, as search results of kind `run`, best first. */
-  async search(query: string, k: number, filter: SearchFilter | undefined, now: Date): Promise<SearchResult[]> {
+  async search(
+    query: string,
+    k: number,
+    filter: SearchFilter | undefined,
+    now: Date,
+  ): Promise<SearchResult[]> {
     if (filter && (filter.type !== undefined || filter.tags || filter.path || filter.pathPrefix)) return [];
     const where = runFilterSql(filter, now);
     const depth = FUSION.depth(k);
