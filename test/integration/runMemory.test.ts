@@ -76,6 +76,22 @@ steps:
     maxIterations: 2
 `;
 
+/** What the test model server received in a chat request, as far as these tests read it. */
+interface ChatBody {
+  tools: { function: { parameters: { properties: object } } }[];
+  messages: { role: string; content: string }[];
+}
+
+/** The chat request `fromEnd` places back (1: the last), typed. */
+function chat(fromEnd: number): ChatBody {
+  return server.requests.at(-fromEnd)!.body as ChatBody;
+}
+
+/** The first tool answer the model was sent in the last chat request. */
+function lastToolAnswer(): string {
+  return chat(1).messages.find((m) => m.role === 'tool')!.content;
+}
+
 function git(...args: string[]): void {
   execFileSync('git', args, { cwd: dirs.workspace });
 }
@@ -222,12 +238,8 @@ describe('finished runs in search', () => {
     const asked = await client.request(RunStartRequest, { runbook: 'ask', inputs: {} });
     expect((await ended(asked.id)).status).toBe('succeeded');
     // The promise run asked the model once; the agent asked twice (the tool call, then the answer).
-    const tools = server.requests.at(-2)!.body.tools as {
-      function: { parameters: { properties: object } };
-    }[];
-    expect(Object.keys(tools[0]!.function.parameters.properties)).toContain('kind');
-    const toolMessage = server.requests.at(-1)!.body.messages.find((m) => m.role === 'tool')!;
-    const answer = JSON.parse(toolMessage.content as string) as {
+    expect(Object.keys(chat(2).tools[0]!.function.parameters.properties)).toContain('kind');
+    const answer = JSON.parse(lastToolAnswer()) as {
       kind: string;
       path: string;
       text: string;

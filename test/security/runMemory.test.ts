@@ -94,6 +94,22 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
+/** What the test model server received in a chat request, as far as these tests read it. */
+interface ChatBody {
+  tools: { function: { parameters: { properties: object } } }[];
+  messages: { role: string; content: string }[];
+}
+
+/** The chat request `fromEnd` places back (1: the last), typed. */
+function chat(fromEnd: number): ChatBody {
+  return server.requests.at(-fromEnd)!.body as ChatBody;
+}
+
+/** The first tool answer the model was sent in the last chat request. */
+function lastToolAnswer(): string {
+  return chat(1).messages.find((m) => m.role === 'tool')!.content;
+}
+
 async function runToEnd(runbook: string, inputs: Record<string, string>): Promise<RunSummary> {
   const started = await client.request(RunStartRequest, { runbook, inputs });
   return waitFor(
@@ -192,8 +208,7 @@ describe('run documents', () => {
       { content: 'Done.' },
     );
     expect((await runToEnd('ask', {})).status).toBe('succeeded');
-    const tool = server.requests.at(-1)!.body.messages.find((m: { role: string }) => m.role === 'tool');
-    const [hit] = JSON.parse(tool.content as string) as { kind: string; text: string }[];
+    const [hit] = JSON.parse(lastToolAnswer()) as { kind: string; text: string }[];
     expect(hit!.kind).toBe('run');
     expect(
       hit!.text.startsWith(
@@ -223,9 +238,8 @@ describe('run: ids', () => {
       { content: 'Done.' },
     );
     await runToEnd('ask', {});
-    const tool = server.requests.at(-1)!.body.messages.find((m: { role: string }) => m.role === 'tool');
-    expect(tool.content).toMatch(/is a finished run, not a memory file/);
-    expect(tool.content).not.toContain('not a run');
+    expect(lastToolAnswer()).toMatch(/is a finished run, not a memory file/);
+    expect(lastToolAnswer()).not.toContain('not a run');
   });
 
   it('take no other kind than note, run or any from a model', () => {
