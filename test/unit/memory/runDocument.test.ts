@@ -23,7 +23,7 @@ function started(inputs: Record<string, string>, extra: object = {}): JournalRec
     replayCassette: null,
     at,
     ...extra,
-  } as JournalRecord;
+  };
 }
 
 const end = {
