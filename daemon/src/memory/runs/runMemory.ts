@@ -124,6 +124,8 @@ export class RunMemory {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    // Nothing more will be indexed: whoever waits for the queue to drain stops waiting.
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
     await this.working;
     this.index.close();
   }
