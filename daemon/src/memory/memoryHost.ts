@@ -151,8 +151,12 @@ export class MemoryHost {
   ): Promise<SearchResult[]> {
     this.runs ??= this.openRuns(service);
     const runs = await this.runs;
-    if (!runs)
-      throw new Unavailable('Run search is unavailable: the run index could not open (see the log).');
+    if (!runs) {
+      this.runs = null; // the next search tries again
+      throw new Unavailable(
+        'Run search is unavailable: the run index (.keel/runmem/) could not open; see the daemon log, then search again.',
+      );
+    }
     // Without a daemon nothing indexed runs in the background: catch up before answering.
     if (this.options.mode === 'in-process') await runs.idle();
     return runs.search(params.query, params.k, params.filter, new Date());
