@@ -31,6 +31,7 @@ import { RunbookCatalog } from './conductor/runbookCatalog';
 import { WorkspaceTrust } from './trust/workspaceTrust';
 import type { Clock } from './conductor/triggerSchedule';
 import { MemoryHost } from './memory/memoryHost';
+import { runJournalPort } from './conductor/runJournalPort';
 import { Router } from './rpc/router';
 import { SocketServer } from './rpc/socketServer';
 import { socketPathFor, tokenPathFor } from './runtime/paths';
@@ -138,7 +139,11 @@ export class Daemon {
       mode: options.mode,
       memory: this.memory,
       trust,
-      onRunChanged: (summary) => this.notify(RunChangedNotification, summary),
+      onRunChanged: (summary) => {
+        this.notify(RunChangedNotification, summary);
+        // Indexed for `keel search --kind run` in the background, off the run's own path.
+        if (summary.endedAt) this.memory.runEnded(summary.id);
+      },
       onApprovalChanged: (proposal, pending) =>
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onControlChanged: (state) => this.notify(ControlChangedNotification, state),
@@ -157,6 +162,7 @@ export class Daemon {
       },
       ...(options.clock ? { clock: options.clock } : {}),
     });
+    this.memory.useRunJournals(runJournalPort(options.workspace, () => this.conductor.get()));
     // The Connectors section shows each event source's last event and last polling error.
     this.connectorStatus.useEvents({
       lastEvent: (name) => {

@@ -12,8 +12,8 @@ import type { Router } from '../rpc/router';
 export function registerMemoryHandlers(router: Router, daemon: Daemon): void {
   router.handle(MemorySearchRequest, async (params) => {
     const started = performance.now();
-    const memory = await daemon.memory.get();
-    const results = await memory.search(params, params.mode);
+    const found = await daemon.memory.search(params, params.mode);
+    const results = found.map((hit) => ({ ...hit, kind: hit.kind ?? ('note' as const) }));
     return { results, tookMs: Math.round((performance.now() - started) * 100) / 100 };
   });
   router.handle(MemoryGetRequest, async ({ path }) => (await daemon.memory.get()).get(path));

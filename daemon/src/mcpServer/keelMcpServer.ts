@@ -15,6 +15,7 @@ import {
 } from '@keel/schemas';
 import { z } from 'zod';
 import { describeTrace, runsTable } from '../cli/runFormat';
+import { fenceRunRecord } from '../conductor/steps/freshness';
 import { workspaceRelative } from '../files/workspacePaths';
 import type { KeelClient } from '../rpc/client';
 import { KEEL_VERSION } from '../version';
@@ -47,7 +48,7 @@ export function keelMcpServer(workspace: string, ask: AskDaemon): McpServer {
         query: z.string().min(1).max(2_000).describe('what to look for'),
         k: z.number().int().min(1).max(50).default(10).describe('how many results'),
         filter: SearchFilter.optional().describe(
-          'only notes of a frontmatter type, with any/all of these tags, under a path prefix or glob, dated since/until (30d, 2w, YYYY-MM-DD), or not stale',
+          'only notes of a frontmatter type, with any/all of these tags, under a path prefix or glob, dated since/until (30d, 2w, YYYY-MM-DD), or not stale; kind run (past runs: decisions, reasons, outcomes) or any',
         ),
         mode: z.enum(['hybrid', 'vector', 'text']).default('hybrid'),
       },
@@ -63,7 +64,9 @@ export function keelMcpServer(workspace: string, ask: AskDaemon): McpServer {
               (r, i) =>
                 `${i + 1}. ${r.path}:${r.startLine}-${r.endLine}${r.heading ? ` (${r.heading})` : ''}` +
                 `${r.date ? ` dated ${r.date}` : ''}` +
-                `${r.stale ? ` [stale${r.reviewBy ? `: expired ${r.reviewBy}` : ''}]` : ''}\n${r.text}`,
+                `${r.stale ? ` [stale${r.reviewBy ? `: expired ${r.reviewBy}` : ''}]` : ''}\n` +
+                // A past run's record quotes untrusted inputs: fenced as data, as agents get it.
+                (r.kind === 'run' ? fenceRunRecord(r.path, r.text) : r.text),
             )
             .join('\n\n')
         : 'No results.';

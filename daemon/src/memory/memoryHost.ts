@@ -14,6 +14,8 @@ import { NotInitialized, Unavailable } from '../errors';
 import type { Logger } from '../log';
 import { firstLine } from './store/stores';
 import { MemoryService } from './memoryService';
+import type { SearchMode } from './search';
+import { RunMemory, type RunJournals } from './runs/runMemory';
 
 export interface MemoryHostOptions {
   root: string;
@@ -38,6 +40,9 @@ export class MemoryHost {
   private config: WorkspaceConfig | null = null;
   private settingsKey = '';
   private error: string | null = null;
+  /** Finished runs as searchable documents; opened with the notes' index, sharing its embedder. */
+  private runs: Promise<RunMemory | null> | null = null;
+  private journals: RunJournals | null = null;
 
   constructor(private readonly options: MemoryHostOptions) {}
 
@@ -95,12 +100,77 @@ export class MemoryHost {
   reader(): MemoryReader {
     return {
       search: async (query, k, filter) => {
-        const service = await this.get();
-        await service.current();
-        return service.search({ query, k, ...(filter ? { filter } : {}) });
+        if ((filter?.kind ?? 'note') !== 'run') await (await this.get()).current();
+        return this.search({ query, k, ...(filter ? { filter } : {}) });
       },
       read: async (path) => (await this.get()).get(path),
     };
+  }
+
+  /**
+   * Searches what the filter's `kind` names: notes (the default), finished runs, or both, merged
+   * by score (each list's scores are scaled to 0..1 by the same fusion, so they compare roughly).
+   */
+  async search(
+    params: { query: string; k: number; filter?: SearchFilter | undefined },
+    mode: SearchMode = 'hybrid',
+  ): Promise<SearchResult[]> {
+    const kind = params.filter?.kind ?? 'note';
+    const service = await this.get();
+    const notes = kind === 'run' ? [] : service.search(params, mode);
+    const runs = kind === 'note' ? [] : this.searchRuns(service, params);
+    const [noteHits, runHits] = await Promise.all([notes, runs]);
+    // Notes keep no `kind` here (absent means a note): a run's recorded retrieval stays as it was.
+    if (kind === 'note') return noteHits;
+    if (kind === 'run') return runHits;
+    return [...noteHits, ...runHits].sort((a, b) => b.score - a.score).slice(0, params.k);
+  }
+
+  /**
+   * Where finished runs are read from (the conductor's journals): indexing starts, and catches up
+   * with the runs that ended while nothing indexed them.
+   */
+  useRunJournals(journals: RunJournals): void {
+    this.journals = journals;
+    void this.runs?.then((runs) => runs?.use(journals));
+  }
+
+  /** A run ended: its document is indexed in the background, off the save and search paths. */
+  runEnded(runId: string): void {
+    void this.runs?.then((runs) => runs?.ended(runId));
+  }
+
+  /** Resolves once every ended run known so far is indexed (tests; `keel` without a daemon). */
+  async runsIndexed(): Promise<void> {
+    await (await this.runs)?.idle();
+  }
+
+  private async searchRuns(
+    service: MemoryService,
+    params: { query: string; k: number; filter?: SearchFilter | undefined },
+  ): Promise<SearchResult[]> {
+    this.runs ??= this.openRuns(service);
+    const runs = await this.runs;
+    if (!runs) {
+      this.runs = null; // the next search tries again
+      throw new Unavailable(
+        'Run search is unavailable: the run index (.keel/runmem/) could not open; see the daemon log, then search again.',
+      );
+    }
+    // Without a daemon nothing indexed runs in the background: catch up before answering.
+    if (this.options.mode === 'in-process') await runs.idle();
+    return runs.search(params.query, params.k, params.filter, new Date());
+  }
+
+  private async openRuns(service: MemoryService): Promise<RunMemory | null> {
+    try {
+      const runs = await RunMemory.open(this.options.root, service.queryEmbedder, this.options.log);
+      if (this.journals) runs.use(this.journals);
+      return runs;
+    } catch (error) {
+      this.options.log.error(`The run index could not open: ${firstLine(error)}`);
+      return null;
+    }
   }
 
   /** The index status, or a description of why there is none. */
@@ -130,6 +200,9 @@ export class MemoryHost {
     this.service = null;
     this.synced = null;
     const running = service ? await service.catch(() => null) : null;
+    const runs = this.runs ? await this.runs : null;
+    this.runs = null;
+    await runs?.close();
     await running?.close();
   }
 
@@ -145,7 +218,10 @@ export class MemoryHost {
       });
       this.error = null;
       this.options.log.info('memory index open', { embedder: service.embedderId, ms: Date.now() - started });
-      if (this.options.mode === 'daemon') service.start();
+      if (this.options.mode === 'daemon') {
+        service.start();
+        this.runs = this.openRuns(service);
+      }
       return service;
     } catch (error) {
       this.error = `Memory could not start: ${firstLine(error)}`;

@@ -267,6 +267,11 @@ export class MemoryService {
     return this.embedder.id;
   }
 
+  /** The embedder queries are embedded with: the run index (runs/runMemory.ts) shares it. */
+  get queryEmbedder(): Embedder {
+    return this.embedder;
+  }
+
   /** Reconciles the index with the files on disk and resolves once they match. */
   sync(): Promise<RunResult> {
     return this.serialized(() => this.reconcile());
@@ -338,6 +343,12 @@ export class MemoryService {
    */
   async get(path: string): Promise<MemoryDocument> {
     const normalized = path.replace(/\\/g, '/').replace(/^\.\//, '');
+    // A search hit of kind `run` is named `run:<id>`: a run, never a file, whatever the disk holds.
+    if (/^run:/i.test(normalized.trim())) {
+      throw new OperatorError(
+        `${path} is a finished run, not a memory file: read it with "keel show ${normalized.trim().slice(4)}" or open its trace in the editor`,
+      );
+    }
     if (normalized.startsWith('/') || normalized.split('/').includes('..') || !isIndexable(normalized)) {
       throw new OperatorError(
         `${path} is not a memory file of this workspace (Markdown or YAML, outside hidden folders)`,

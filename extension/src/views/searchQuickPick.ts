@@ -1,6 +1,7 @@
 /**
  * Keel: Search Memory. A quick pick that searches as you type (debounced, newest answer wins) and
- * opens the chosen note at the result's line.
+ * opens the chosen note at the result's line. It searches notes and finished runs: a run hit
+ * (`run:<id>`) opens the run's trace view, never a file.
  */
 import * as vscode from 'vscode';
 import { MemorySearchRequest, type SearchResult } from '@keel/schemas';
@@ -8,6 +9,7 @@ import type { DaemonClient } from '../daemonClient';
 
 const DEBOUNCE_MS = 120;
 const RESULTS = 20;
+const RUN_PREFIX = 'run:';
 
 interface ResultItem extends vscode.QuickPickItem {
   result: SearchResult;
@@ -16,7 +18,7 @@ interface ResultItem extends vscode.QuickPickItem {
 export function showSearchQuickPick(client: DaemonClient, folder: string): Promise<void> {
   const pick = vscode.window.createQuickPick<ResultItem>();
   pick.title = 'Keel: Search Memory';
-  pick.placeholder = 'Search your notes (customers, contracts, decisions…)';
+  pick.placeholder = 'Search your notes and past runs (customers, contracts, decisions…)';
   // The daemon ranks the results; VS Code must not filter them again by label.
   pick.matchOnDescription = false;
   pick.matchOnDetail = false;
@@ -32,7 +34,11 @@ export function showSearchQuickPick(client: DaemonClient, folder: string): Promi
     }
     pick.busy = true;
     try {
-      const { results } = await client.request(MemorySearchRequest, { query, k: RESULTS });
+      const { results } = await client.request(MemorySearchRequest, {
+        query,
+        k: RESULTS,
+        filter: { kind: 'any' },
+      });
       if (requestId !== latest) return;
       pick.items = results.map(toItem);
       if (results.length === 0) pick.placeholder = `Nothing found for "${query}"`;
@@ -64,8 +70,15 @@ export function showSearchQuickPick(client: DaemonClient, folder: string): Promi
   });
 }
 
-/** Opens a workspace file with the cursor on a 1-based line (and column), scrolled into the middle. */
+/**
+ * Opens a workspace file with the cursor on a 1-based line (and column), scrolled into the middle;
+ * a run hit (`run:<id>`) opens that run's trace instead: it names a run, not a file.
+ */
 export async function openResult(folder: string, path: string, line: number, column = 1): Promise<void> {
+  if (path.startsWith(RUN_PREFIX)) {
+    await vscode.commands.executeCommand('keel.showRunTrace', path.slice(RUN_PREFIX.length));
+    return;
+  }
   const uri = vscode.Uri.joinPath(vscode.Uri.file(folder), ...path.split('/'));
   const position = new vscode.Position(Math.max(0, line - 1), Math.max(0, column - 1));
   const editor = await vscode.window.showTextDocument(uri, {
@@ -75,6 +88,15 @@ export async function openResult(folder: string, path: string, line: number, col
 }
 
 function toItem(result: SearchResult): ResultItem {
+  if (result.kind === 'run') {
+    return {
+      label: `$(history) ${result.heading}`,
+      description: `run ${result.runId ?? result.path}${result.date ? `  ${result.date}` : ''}`,
+      detail: result.text.replace(/\s+/g, ' ').slice(0, 200),
+      alwaysShow: true,
+      result,
+    };
+  }
   const name = result.path.split('/').at(-1) ?? result.path;
   return {
     label: result.heading ? `${name} › ${result.heading.split(' > ').at(-1)}` : name,

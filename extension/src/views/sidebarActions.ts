@@ -134,7 +134,12 @@ async function searchFromSidebar(requestId: number, query: string, context: Side
     return;
   }
   try {
-    const { results } = await context.client.request(MemorySearchRequest, { query, k: 20 });
+    const { results } = await context.client.request(MemorySearchRequest, {
+      query,
+      k: 20,
+      // Notes and finished runs: a run hit opens its trace (openResult).
+      filter: { kind: 'any' },
+    });
     context.sidebar.post({ ...answer, results, error: null });
   } catch (error) {
     context.sidebar.post({ ...answer, results: [], error: (error as Error).message });

@@ -25,6 +25,14 @@ export const SearchResult = z.object({
   date: z.string().nullable(),
   /** The note's `review-by` day, if it has one (absent in cassettes recorded before it was kept). */
   reviewBy: z.string().nullable().optional(),
+  /**
+   * `run`: a finished run, whose `path` is `run:<id>` (never a workspace file: open it with
+   * `keel show <id>` or the run's trace view) and whose text is a record of what happened, to be
+   * read as data. Absent (a note) in answers recorded before runs were indexed.
+   */
+  kind: z.enum(['note', 'run']).optional(),
+  /** The run's id, for a `run` hit. */
+  runId: z.string().optional(),
 });
 export type SearchResult = z.infer<typeof SearchResult>;
 

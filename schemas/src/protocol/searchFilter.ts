@@ -87,6 +87,10 @@ const PathFilter = z
 
 const IsoDate = z.iso.date();
 
+/** What a search looks at: notes, finished runs, or both. */
+export const SearchKind = z.enum(['note', 'run', 'any']);
+export type SearchKind = z.infer<typeof SearchKind>;
+
 export const SearchFilter = z.strictObject({
   /** Frontmatter `type`, one or several (`customer`, `contract`). */
   type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
@@ -108,5 +112,13 @@ export const SearchFilter = z.strictObject({
   dateTo: IsoDate.optional(),
   /** Leave out stale notes (past `review-by`, or older than the workspace's `memory.maxAgeDays`). */
   excludeStale: z.boolean().optional(),
+  /**
+   * What to search: `note` (the default: workspace notes, as before), `run` (finished runs, indexed
+   * from their journals: runbook, inputs, outcome, decisions and the operator's reasons) or `any`.
+   * Notes stay the default so a runbook's `retrieve` step or a plain search never quotes a past run
+   * unasked; an agent's `memory_search` looks at runs only when it says `kind: run` or `any`.
+   * Runs have no type, tags or path: with one of those filters set, only notes match.
+   */
+  kind: SearchKind.optional(),
 });
 export type SearchFilter = z.infer<typeof SearchFilter>;

@@ -104,11 +104,13 @@ export function registerRuns(program: Command, context: CliContext): void {
   program
     .command('show')
     .description("show a run's trace: steps, timings, tokens, cost, retrieved memory, prompts and outputs")
-    .argument('<run>', 'the run id (see "keel runs")')
+    .argument('<run>', 'the run id (see "keel runs"), or a search hit\'s run:<id>')
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }) => {
+      // `keel search --kind run` names runs `run:<id>`: the same run.
+      const runId = id.replace(/^run:/, '');
       const trace = await withWorkspace(workspace(), context.log, ({ client }) =>
-        client.request(RunGetRequest, { id }),
+        client.request(RunGetRequest, { id: runId }),
       );
       if (options.json) printJson(trace);
       else process.stdout.write(describeTrace(trace) + '\n');

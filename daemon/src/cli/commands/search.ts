@@ -28,6 +28,7 @@ interface SearchOptions {
   json?: boolean;
   batch?: string;
   mode: 'hybrid' | 'vector' | 'text';
+  kind?: 'note' | 'run' | 'any';
 }
 
 const BatchLine = z.object({
@@ -56,6 +57,13 @@ export function registerSearch(program: Command, context: CliContext): void {
     .option('--exclude-stale', 'leave out stale notes (past review-by, or older than memory.maxAgeDays)')
     .option('--from <date>', 'only notes dated on or after YYYY-MM-DD')
     .option('--to <date>', 'only notes dated on or before YYYY-MM-DD')
+    .addOption(
+      new Option('--kind <kind>', 'search notes (the default), finished runs, or both').choices([
+        'note',
+        'run',
+        'any',
+      ]),
+    )
     .addOption(
       new Option('--mode <mode>', 'rank by both (hybrid), by meaning (vector) or by words (text)')
         .choices(['hybrid', 'vector', 'text'])
@@ -96,6 +104,7 @@ function filterFrom(options: SearchOptions): SearchFilter | undefined {
     ...(options.excludeStale ? { excludeStale: true } : {}),
     ...(options.from ? { dateFrom: options.from } : {}),
     ...(options.to ? { dateTo: options.to } : {}),
+    ...(options.kind ? { kind: options.kind } : {}),
   };
   if (Object.keys(filter).length === 0) return undefined;
   const checked = SearchFilter.safeParse(filter);
@@ -139,6 +148,7 @@ async function runBatch(client: KeelClient, file: string, defaults: BatchDefault
 function describeResults(results: SearchResult[], tookMs: number): string {
   if (results.length === 0) return `No results (${tookMs} ms).\n`;
   const lines = results.map((r, i) => {
+    if (r.kind === 'run') return describeRun(r, i);
     const where = `${r.path}:${r.startLine}-${r.endLine}`;
     const heading = r.heading ? `  ${r.heading}` : '';
     const stale = r.stale ? `  [stale${r.reviewBy ? `: expired ${r.reviewBy}` : ''}]` : '';
@@ -148,4 +158,10 @@ function describeResults(results: SearchResult[], tookMs: number): string {
   });
   const count = results.length === 1 ? '1 result' : `${results.length} results`;
   return `${lines.join('\n')}\n(${count} in ${tookMs} ms)\n`;
+}
+
+/** A run hit: its id (for `keel show`), runbook, day and status, then the start of its record. */
+function describeRun(r: SearchResult, i: number): string {
+  const preview = r.text.replace(/\s+/g, ' ').slice(0, 160);
+  return `${i + 1}. run ${r.runId ?? r.path}  ${r.heading}  (${r.date ?? 'undated'})  [keel show ${r.runId ?? r.path}]\n   ${preview}`;
 }

@@ -1,0 +1,197 @@
+/**
+ * Finished runs in LanceDB: one row per run (`run:<id>`), with its vector and the text for
+ * LanceDB's full-text (BM25) index, in a table of its own (`.keel/runmem/`).
+ *
+ * Its own table, not rows of the notes' `chunks` table: the notes' index is a projection of the
+ * workspace files (reconciled against them, folded, quarantined and rebuilt from them on damage),
+ * and a run is no file; a run row there would be deleted by the next reconciliation or lost by a
+ * repair. Here the journals are the source, and the catch-up (runMemory.ts) refills a fresh table.
+ * The table stays small (one row per run), so an exhaustive vector scan is exact and fast.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import type * as lancedb from '@lancedb/lancedb';
+import type { Schema } from 'apache-arrow';
+import { resolveTimeBound, type SearchFilter } from '@keel/schemas';
+import { lance, loadLance } from '../store/lanceModules';
+import { sqlString } from '../store/chunkIndex';
+import { RUN_ID_PREFIX, type RunDocument } from './runDocument';
+
+const TABLE = 'runs';
+const COLUMNS = ['id', 'run_id', 'runbook', 'status', 'ended_at', 'date', 'text'];
+const FTS_OPTIONS = {
+  withPosition: false,
+  stem: true,
+  removeStopWords: true,
+  language: 'English',
+  asciiFolding: true,
+};
+
+export interface RunRow {
+  runId: string;
+  runbook: string;
+  status: string;
+  endedAt: string;
+  date: string;
+  text: string;
+}
+
+export interface RunHit {
+  row: RunRow;
+  score: number;
+}
+
+export class RunIndex {
+  /** Every change runs one at a time: concurrent LanceDB transactions conflict. */
+  private changes: Promise<unknown> = Promise.resolve();
+  private ftsStale = true;
+
+  private constructor(
+    private readonly table: lancedb.Table,
+    readonly dimensions: number,
+  ) {}
+
+  /**
+   * Opens (or creates) the run table. A table built by an embedder of another size, or one that
+   * does not read, is dropped and made again: the journals refill it.
+   */
+  static async open(dir: string, dimensions: number): Promise<RunIndex> {
+    const { lancedb } = await loadLance();
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const attempt = async (): Promise<RunIndex> => {
+      const db = await lancedb.connect(dir);
+      const names = await db.tableNames();
+      let table = names.includes(TABLE) ? await db.openTable(TABLE) : null;
+      if (table && (await vectorSize(table)) !== dimensions) {
+        await db.dropTable(TABLE);
+        table = null;
+      }
+      table ??= await db.createEmptyTable(TABLE, schema(dimensions));
+      await table.countRows();
+      return new RunIndex(table, dimensions);
+    };
+    try {
+      return await attempt();
+    } catch {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      return attempt();
+    }
+  }
+
+  /** The ids of the runs in the table. */
+  async runIds(): Promise<Set<string>> {
+    const rows = (await this.table.query().select(['run_id']).toArray()) as { run_id: string }[];
+    return new Set(rows.map((row) => String(row.run_id)));
+  }
+
+  /** Adds or replaces a run's row. */
+  upsert(document: RunDocument, vector: Float32Array): Promise<void> {
+    return this.change(async () => {
+      await this.table.delete(`run_id = ${sqlString(document.runId)}`);
+      await this.table.add([
+        {
+          id: `${RUN_ID_PREFIX}${document.runId}`,
+          run_id: document.runId,
+          runbook: document.runbook,
+          status: document.status,
+          ended_at: document.endedAt,
+          date: document.date,
+          text: document.text,
+          search_text: `${document.runbook} ${document.status}\n${document.text}`,
+          vector,
+        },
+      ]);
+      this.ftsStale = true;
+    });
+  }
+
+  remove(runIds: readonly string[]): Promise<void> {
+    if (runIds.length === 0) return Promise.resolve();
+    return this.change(async () => {
+      await this.table.delete(`run_id IN (${runIds.map(sqlString).join(', ')})`);
+      this.ftsStale = true;
+    });
+  }
+
+  /** The nearest runs by cosine similarity, best first. */
+  async vectorSearch(vector: Float32Array, limit: number, where: string | null): Promise<RunHit[]> {
+    let query = this.table.vectorSearch(vector).distanceType('dot').limit(limit);
+    if (where) query = query.where(where);
+    const rows = (await query.select([...COLUMNS, '_distance']).toArray()) as Record<string, unknown>[];
+    return rows.map((row) => ({ row: toRow(row), score: 1 - Number(row._distance) }));
+  }
+
+  /** The best runs by BM25, best first. */
+  async textSearch(text: string, limit: number, where: string | null): Promise<RunHit[]> {
+    if ((await this.table.countRows()) === 0) return [];
+    await this.freshFullText();
+    const match = new (lance().lancedb.MatchQuery)(text, 'search_text');
+    let query = this.table.query().fullTextSearch(match).limit(limit);
+    if (where) query = query.where(where);
+    const rows = (await query.select([...COLUMNS, '_score']).toArray()) as Record<string, unknown>[];
+    return rows.map((row) => ({ row: toRow(row), score: Number(row._score) }));
+  }
+
+  close(): void {
+    this.table.close();
+  }
+
+  /** Rebuilds the full-text index after writes: one row per run keeps the rebuild cheap. */
+  private freshFullText(): Promise<void> {
+    if (!this.ftsStale) return Promise.resolve();
+    return this.change(async () => {
+      if (!this.ftsStale) return;
+      const config = lance().lancedb.Index.fts(FTS_OPTIONS);
+      await this.table.createIndex('search_text', { config, replace: true });
+      this.ftsStale = false;
+    });
+  }
+
+  private change<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.changes.then(work, work);
+    this.changes = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** The date bounds of a filter as a `where` clause on the run's end day, or null for none. */
+export function runFilterSql(filter: SearchFilter | undefined, now: Date): string | null {
+  if (!filter) return null;
+  const clauses: string[] = [];
+  const from = [filter.dateFrom, filter.since && resolveTimeBound(filter.since, now)];
+  const to = [filter.dateTo, filter.until && resolveTimeBound(filter.until, now)];
+  for (const day of from) if (day) clauses.push(`date >= ${sqlString(day)}`);
+  for (const day of to) if (day) clauses.push(`date <= ${sqlString(day)}`);
+  return clauses.length > 0 ? clauses.join(' AND ') : null;
+}
+
+async function vectorSize(table: lancedb.Table): Promise<number | undefined> {
+  const vector = (await table.schema()).fields.find((f) => f.name === 'vector');
+  return (vector?.type as { listSize?: number } | undefined)?.listSize;
+}
+
+function schema(dimensions: number): Schema {
+  const { Field, FixedSizeList, Float32, Schema, Utf8 } = lance().arrow;
+  return new Schema([
+    new Field('id', new Utf8(), false),
+    new Field('run_id', new Utf8(), false),
+    new Field('runbook', new Utf8(), false),
+    new Field('status', new Utf8(), false),
+    new Field('ended_at', new Utf8(), false),
+    new Field('date', new Utf8(), false),
+    new Field('text', new Utf8(), false),
+    new Field('search_text', new Utf8(), false),
+    new Field('vector', new FixedSizeList(dimensions, new Field('item', new Float32(), true)), false),
+  ]);
+}
+
+function toRow(row: Record<string, unknown>): RunRow {
+  return {
+    runId: String(row.run_id),
+    runbook: String(row.runbook),
+    status: String(row.status),
+    endedAt: String(row.ended_at),
+    date: String(row.date),
+    text: String(row.text),
+  };
+}
