@@ -29,6 +29,7 @@ import {
   MemoryGetRequest,
   MemorySearchRequest,
 } from './memory';
+import { MemorySearchAsOfRequest } from './memoryAsOf';
 import {
   RunbooksChangedNotification,
   RunbooksListRequest,
@@ -55,6 +56,7 @@ export * from './define';
 export * from './errors';
 export * from './lifecycle';
 export * from './memory';
+export * from './memoryAsOf';
 export * from './runs';
 export * from './session';
 export * from './status';
@@ -69,6 +71,7 @@ export const allMessages: readonly MessageDefinition[] = [
   WorkspaceInitRequest,
   ShutdownRequest,
   MemorySearchRequest,
+  MemorySearchAsOfRequest,
   MemoryGetRequest,
   IndexStatusRequest,
   IndexChangedNotification,
