@@ -40,8 +40,12 @@ function git(root: string, args: string[]): Promise<string> {
   }).then(({ stdout }) => stdout);
 }
 
-/** Fails with the fix when `root` has no git history to read. */
-async function requireRepository(root: string): Promise<void> {
+/**
+ * Says why git could not read `root`'s history, with the fix. Asked only after a failure: on the
+ * way to an answer each search runs one git process (spawning from a daemon holding LanceDB costs
+ * tens of milliseconds each).
+ */
+async function explainFailure(root: string, error: unknown): Promise<never> {
   const presence = await gitPresence(root);
   if (presence === 'git-missing') {
     throw new OperatorError(
@@ -58,6 +62,7 @@ async function requireRepository(root: string): Promise<void> {
   if (head.trim() === '') {
     throw new OperatorError(`${root} has no commits yet: commit the notes first (git add -A && git commit).`);
   }
+  throw error;
 }
 
 /**
@@ -65,9 +70,15 @@ async function requireRepository(root: string): Promise<void> {
  * count, as `git rev-list --before` reads them.
  */
 export async function commitAt(root: string, moment: Date, requested: string): Promise<HistoricCommit> {
-  await requireRepository(root);
   const seconds = Math.floor(moment.getTime() / 1000);
-  const found = await git(root, ['log', '-1', `--before=@${seconds}`, '--format=%H%x00%cI', 'HEAD', '--']);
+  const found = await git(root, [
+    'log',
+    '-1',
+    `--before=@${seconds}`,
+    '--format=%H%x00%cI',
+    'HEAD',
+    '--',
+  ]).catch((error: unknown) => explainFailure(root, error));
   if (found.trim() === '') {
     const first = await git(root, ['log', '--reverse', '--format=%cI', 'HEAD', '--']);
     throw new OperatorError(
@@ -80,15 +91,13 @@ export async function commitAt(root: string, moment: Date, requested: string): P
 
 /** A commit named by its (abbreviated) id; only ids, checked by the caller, come here. */
 export async function commitById(root: string, id: string): Promise<HistoricCommit> {
-  await requireRepository(root);
-  const found = await git(root, [
-    'log',
-    '-1',
-    '--no-walk',
-    '--format=%H%x00%cI',
-    '--end-of-options',
-    id,
-  ]).catch(() => '');
+  const args = ['log', '-1', '--no-walk', '--format=%H%x00%cI', '--end-of-options', id];
+  const found = await git(root, args).catch((error: unknown) =>
+    explainFailure(root, error).catch((explained: unknown) => {
+      if (explained === error) return ''; // a repository with commits: the id names none of them
+      throw explained;
+    }),
+  );
   if (found.trim() === '') {
     throw new OperatorError(
       `${id} is not a commit of ${root}: give a commit id from \`git log\`, or a date.`,

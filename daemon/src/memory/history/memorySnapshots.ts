@@ -3,8 +3,9 @@
  * once (snapshotRows.ts: the live pipeline over git blobs) into `.keel/cache/as-of/<commit>/` and
  * kept for the next audit of the same moment; only the few most recently used stay on disk.
  *
- * Build time (local embedder, 2-core machine, measured with test/integration/searchAsOf.test.ts's
- * workload scaled up): about 1.5 s per thousand short notes; a cached commit answers in tens of ms.
+ * Build time, measured on a 2-core machine with the local embedder: 3,000 short notes (6,000
+ * chunks) build in 8-10 s, about 3 s per thousand notes; a cached commit then answers in 0.1-0.35 s
+ * (one git process to resolve the date, and an exhaustive vector scan below 20,000 chunks).
  */
 import { readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
