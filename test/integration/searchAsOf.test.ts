@@ -3,9 +3,10 @@
  * and deleted on day C is found as it was on each day, while live search follows the files.
  */
 import { execFileSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KEPT_SNAPSHOTS } from '../../daemon/src/memory/history/memorySnapshots';
 import type { MemoryService } from '../../daemon/src/memory/memoryService';
 import { openMemory, writeCompany, writeNote } from '../helpers/memory';
 import { runKeel } from '../helpers/processes';
@@ -87,6 +88,24 @@ describe('keel search --as-of', () => {
     const reopened = await memory.searchAsOf({ query: 'quokka', k: 3, asOf: dayA.slice(0, 10) });
     expect(reopened.snapshot).toMatchObject({ commit: dayA, cached: true });
     expect(reopened.results[0]?.text).toContain('quokka');
+  });
+
+  it('keeps only the most recently searched commits on disk', async () => {
+    const root = dirs.workspace;
+    gitInit(root);
+    const days = ['2026-02-01', '2026-02-02', '2026-02-03', '2026-02-04', '2026-02-05', '2026-02-06'];
+    const commits: string[] = [];
+    for (const day of days) {
+      await writeNote(root, NOTE, `# Globex\n\nOn ${day} Globex ordered heron feed.\n`);
+      commits.push(commitOn(root, day, day));
+    }
+    memory = await openMemory(root);
+    for (const day of days) {
+      const { results } = await memory.searchAsOf({ query: 'heron feed', k: 1, asOf: day });
+      expect(results[0]?.text).toContain(`On ${day}`);
+    }
+    const kept = await readdir(join(root, '.keel', 'cache', 'as-of'));
+    expect(kept.sort()).toEqual(commits.slice(-KEPT_SNAPSHOTS).sort());
   });
 
   it('names the fix when there is no commit that early, or no git at all', async () => {
