@@ -88,6 +88,14 @@ describe('keel search --as-of', () => {
     const reopened = await memory.searchAsOf({ query: 'quokka', k: 3, asOf: dayA.slice(0, 10) });
     expect(reopened.snapshot).toMatchObject({ commit: dayA, cached: true });
     expect(reopened.results[0]?.text).toContain('quokka');
+
+    // A cache folder emptied by hand is noticed and built again, not answered from as empty.
+    await memory.close();
+    await rm(join(root, '.keel', 'cache', 'as-of', dayA, 'lance'), { recursive: true });
+    memory = await openMemory(root);
+    const rebuilt = await memory.searchAsOf({ query: 'quokka', k: 3, asOf: '2026-01-10' });
+    expect(rebuilt.snapshot).toMatchObject({ commit: dayA, cached: false });
+    expect(rebuilt.results[0]?.text).toContain('quokka');
   });
 
   it('keeps only the most recently searched commits on disk', async () => {

@@ -44,6 +44,7 @@ interface Marker {
   commit: string;
   committedAt: string;
   documents: number;
+  chunks: number;
   skipped: string[];
   buildMs: number;
 }
@@ -140,14 +141,21 @@ export class MemorySnapshots {
     );
     if (marker?.identity === this.options.identity && marker.commit === commit.commit && !linked) {
       await utimes(join(dir, MARKER), new Date(), new Date()).catch(() => undefined);
-      const index = await ChunkIndex.open(
-        join(dir, 'lance'),
-        this.options.embedder.dimensions,
-        this.options.log,
-      );
-      return { marker, index, cached: true, leases: 0, evicted: false };
+      const index = await this.openCached(dir, marker);
+      if (index) return { marker, index, cached: true, leases: 0, evicted: false };
     }
     return this.build(commit, dir);
+  }
+
+  /** The cached index, or null when its folder was emptied or damaged since (it is built again). */
+  private async openCached(dir: string, marker: Marker): Promise<ChunkIndex | null> {
+    const { dimensions } = this.options.embedder;
+    const index = await ChunkIndex.open(join(dir, 'lance'), dimensions, this.options.log).catch(() => null);
+    if (!index) return null;
+    const rows = await index.countRows().catch(() => -1);
+    if (rows === marker.chunks) return index;
+    await closeIndex({ index }).catch(() => undefined);
+    return null;
   }
 
   private async build(commit: HistoricCommit, dir: string): Promise<OpenSnapshot> {
@@ -172,6 +180,7 @@ export class MemorySnapshots {
       commit: commit.commit,
       committedAt: commit.committedAt,
       documents: built.documents,
+      chunks: built.rows.length,
       skipped: built.skipped,
       buildMs: Date.now() - started,
     };
