@@ -1,6 +1,6 @@
 /** Keel's commands, registered from one typed table. Each answers clearly when it cannot run. */
 import * as vscode from 'vscode';
-import { WorkspaceInitRequest, type InitResult } from '@keel/schemas';
+import { AsOf, WorkspaceInitRequest, type InitResult } from '@keel/schemas';
 import { askForApiKey } from './apiKey';
 import {
   approveProposal,
@@ -41,6 +41,7 @@ export const COMMANDS = {
   'keel.initWorkspace': initWorkspace,
   'keel.restartDaemon': restartDaemon,
   'keel.searchMemory': searchMemory,
+  'keel.searchMemoryAsOf': searchMemoryAsOf,
   'keel.runRunbook': (context: CommandContext, name?: unknown) =>
     withRunningDaemon(context, (runs) => runRunbook(runs, typeof name === 'string' ? name : undefined)),
   'keel.showRunTrace': (context: CommandContext, id?: unknown) =>
@@ -144,6 +145,24 @@ async function restartDaemon({ client, tracker }: CommandContext): Promise<void>
 async function searchMemory(context: CommandContext): Promise<void> {
   if (!(await ensureRunning(context, 'it has no memory to search'))) return;
   await showSearchQuickPick(context.client!, context.folder!);
+}
+
+/** Memory as it was in git at a moment: from a run's trace, or a date the operator types. */
+async function searchMemoryAsOf(context: CommandContext, asOf?: unknown): Promise<void> {
+  if (!(await ensureRunning(context, 'it has no memory to search'))) return;
+  const when =
+    typeof asOf === 'string'
+      ? asOf
+      : await vscode.window.showInputBox({
+          title: 'Keel: Search Memory as of a Date',
+          prompt: 'The notes as they were in git then: YYYY-MM-DD, an ISO date-time or a commit id',
+          validateInput: (value) => {
+            const checked = AsOf.safeParse(value);
+            return checked.success ? null : checked.error.issues[0]?.message;
+          },
+        });
+  if (!when) return;
+  await showSearchQuickPick(context.client!, context.folder!, when);
 }
 
 async function withRunningDaemon(

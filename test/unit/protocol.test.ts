@@ -218,6 +218,23 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     result: { results: [searchResult], tookMs: 3.2 },
     invalidParams: { query: '   ' },
   },
+  'keel/memory/searchAsOf': {
+    params: { query: 'acme renewal', k: 5, mode: 'hybrid', asOf: '2026-01-15T09:30:00Z' },
+    result: {
+      results: [searchResult],
+      tookMs: 41.5,
+      snapshot: {
+        commit: '2b27542ef538cf9296bae21dc537b0a38c54a8b5',
+        committedAt: '2026-01-10T12:00:00+00:00',
+        requested: '2026-01-15T09:30:00Z',
+        documents: 42,
+        cached: false,
+        buildMs: 310,
+        skipped: ['memory/link.md: a symbolic link, never followed'],
+      },
+    },
+    invalidParams: { query: 'acme', asOf: '--output=/tmp/x' },
+  },
   'keel/memory/get': {
     params: { path: 'memory/customers/acme.md' },
     result: {

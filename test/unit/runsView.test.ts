@@ -1,6 +1,6 @@
 /** What the operator sees of runs in the editor: input prompts, the runs list and the trace. */
 import { describe, expect, it } from 'vitest';
-import type { RunbookInputInfo, RunSummary, RunTrace } from '@keel/schemas';
+import { AsOf, type RunbookInputInfo, type RunSummary, type RunTrace } from '@keel/schemas';
 import { defaultText, inputPrompt, parseInputText } from '../../extension/src/runs/inputValues';
 import {
   describeRun,
@@ -10,6 +10,7 @@ import {
   sortRuns,
 } from '../../extension/src/runs/runList';
 import { renderTrace } from '../../extension/src/runs/traceMarkdown';
+import { describeTrace } from '../../daemon/src/cli/runFormat';
 
 const input = (change: Partial<RunbookInputInfo>): RunbookInputInfo => ({
   name: 'seats',
@@ -191,11 +192,23 @@ describe('run trace', () => {
   });
 
   it('locates each retrieved chunk so the editor can link it to its file and line', () => {
-    expect(rendered.links).toEqual([
-      expect.objectContaining({ path: 'memory/customers/acme.md', targetLine: 4 }),
-    ]);
-    const link = rendered.links[0]!;
+    const files = rendered.links.filter((link) => link.kind === 'file');
+    expect(files).toEqual([expect.objectContaining({ path: 'memory/customers/acme.md', targetLine: 4 })]);
+    const link = files[0]!;
     expect(lines[link.line]!.slice(link.startColumn, link.endColumn)).toBe('memory/customers/acme.md:4-9');
+  });
+
+  it('offers memory as it was in git when the run started, for audits', () => {
+    const asOf = rendered.links.filter((link) => link.kind === 'memoryAsOf');
+    expect(asOf).toEqual([expect.objectContaining({ asOf: trace.run.startedAt })]);
+    const link = asOf[0]!;
+    expect(lines[link.line]).toBe('- **Memory:** Search memory as of this run');
+    expect(lines[link.line]!.slice(link.startColumn, link.endColumn)).toBe('Search memory as of this run');
+    // `keel show` prints the same view as a command, with a start time `--as-of` accepts.
+    expect(describeTrace(trace)).toContain(
+      `  memory then: keel search --as-of ${trace.run.startedAt} "QUERY"`,
+    );
+    expect(AsOf.safeParse(trace.run.startedAt).success).toBe(true);
   });
 
   it('says when it is live', () => {

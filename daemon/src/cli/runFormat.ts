@@ -43,6 +43,8 @@ export function describeTrace(trace: RunTrace): string {
     describeRun(trace.run),
     `  inputs: ${JSON.stringify(trace.run.inputs)}`,
     `  runbook: ${describeRunbookVersion(trace.runbook)}`,
+    // For audits: what memory held when the run started (its answer names the commit it read).
+    `  memory then: keel search --as-of ${trace.run.startedAt} "QUERY"`,
     ...(trace.takeovers ?? []).map(
       (t) =>
         `  taken over ${t.at} from step "${t.fromStep}"${t.supplied ? ', its output supplied by hand' : ''}`,

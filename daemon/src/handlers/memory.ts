@@ -4,6 +4,7 @@ import {
   IndexStatusRequest,
   IndexSyncRequest,
   MemoryGetRequest,
+  MemorySearchAsOfRequest,
   MemorySearchRequest,
 } from '@keel/schemas';
 import type { Daemon } from '../daemon';
@@ -15,6 +16,12 @@ export function registerMemoryHandlers(router: Router, daemon: Daemon): void {
     const found = await daemon.memory.search(params, params.mode);
     const results = found.map((hit) => ({ ...hit, kind: hit.kind ?? ('note' as const) }));
     return { results, tookMs: Math.round((performance.now() - started) * 100) / 100 };
+  });
+  router.handle(MemorySearchAsOfRequest, async (params) => {
+    const started = performance.now();
+    const memory = await daemon.memory.get();
+    const { results, snapshot } = await memory.searchAsOf(params, params.mode);
+    return { results, snapshot, tookMs: Math.round((performance.now() - started) * 100) / 100 };
   });
   router.handle(MemoryGetRequest, async ({ path }) => (await daemon.memory.get()).get(path));
   router.handle(IndexStatusRequest, () => daemon.memory.status());

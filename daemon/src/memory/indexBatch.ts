@@ -123,8 +123,11 @@ export async function prepareBatch(paths: string[], how: BatchPreparation): Prom
   };
 }
 
-/** The catalog's records and the index's rows (vectors apart) of the changed files. */
-function toRecords(
+/**
+ * The catalog's records and the index's rows (vectors apart) of the changed files; also of a past
+ * commit's notes (history/snapshotRows.ts), so both indexes hold the same rows.
+ */
+export function toRecords(
   changed: { path: string; file: { stat: FileStat }; blob: string }[],
   prepared: PreparedFile[],
 ): {

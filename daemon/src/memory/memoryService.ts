@@ -37,6 +37,7 @@ import { failureKind, writeProblemMessage } from './store/recovery';
 import type { FileState } from './store/catalog';
 import { differences, Reconciler } from './reconciler';
 import { WorkspaceWatcher } from './watcher';
+import { MemorySnapshots, type SnapshotQuery } from './history/memorySnapshots';
 
 /** Bump when chunking or the indexed text changes: the index then rebuilds itself. */
 const INDEX_FORMAT = 'chunks-v3';
@@ -117,6 +118,8 @@ export class MemoryService {
   private readonly unloadedStates = new Map<string, FileState>();
   /** Set from the start until the first comparison with the files is written (see status()). */
   private catchingUp: string | null = null;
+  /** Past commits' indexes, for searches "as of" a date; made on the first such search. */
+  private snapshots: MemorySnapshots | null = null;
 
   private constructor(
     private readonly options: MemoryOptions,
@@ -330,6 +333,21 @@ export class MemoryService {
     }
   }
 
+  /** A search over the notes as they were in git at `params.asOf` (history/memorySnapshots.ts). */
+  searchAsOf(params: SnapshotQuery, mode: SearchMode = 'hybrid'): ReturnType<MemorySnapshots['search']> {
+    if (this.closed) throw new Unavailable('The memory plane is closing; search again once it is back.');
+    this.snapshots ??= new MemorySnapshots({
+      root: this.options.root,
+      embedder: this.embedder,
+      preparer: this.preparer,
+      embedInPreparer: this.options.config.memory.embeddings.provider === 'local',
+      log: this.options.log,
+      identity: `${INDEX_FORMAT}|${this.embedder.id}`,
+      localDay: localToday,
+    });
+    return this.snapshots.search(params, mode, this.options.config.memory.maxAgeDays);
+  }
+
   /** Waits (at most 10 s) until a repair has fresh stores in place. */
   private async waitReopened(): Promise<void> {
     const healing = this.healing;
@@ -432,6 +450,7 @@ export class MemoryService {
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
     await closeBoth(this.stores);
+    await this.snapshots?.close();
     await this.preparer.close();
   }
 

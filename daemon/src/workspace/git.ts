@@ -12,7 +12,7 @@ const execFileAsync = promisify(execFile);
  * git: a cloned or unpacked workspace can bring a `.git/config` naming an fsmonitor, hooks, a
  * signing program or an ssh command. Passed with `-c`, they override every configuration file.
  */
-const HARDENED = [
+export const HARDENED = [
   'core.fsmonitor=false',
   'core.hooksPath=/dev/null',
   'commit.gpgsign=false',
@@ -37,13 +37,13 @@ function run(
   return execFileAsync(command, [...HARDENED, ...args], {
     ...options,
     encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_LITERAL_PATHSPECS: '1',
-      GIT_ATTR_NOSYSTEM: '1',
-      GIT_TERMINAL_PROMPT: '0',
-    },
+    env: gitEnvironment(),
   });
+}
+
+/** The environment every git Keel runs gets (literal pathspecs, no system attributes, no prompt). */
+export function gitEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env, GIT_LITERAL_PATHSPECS: '1', GIT_ATTR_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 }
 
 /**

@@ -15,6 +15,8 @@ export type TraceLink = { line: number; startColumn: number; endColumn: number }
   | { kind: 'proposal'; proposalId: string }
   /** Another run's trace: the parent that handed off to this run, or a child it handed off to. */
   | { kind: 'run'; runId: string; runbook: string }
+  /** A memory search over the notes as they were in git when the run started (for audits). */
+  | { kind: 'memoryAsOf'; asOf: string }
 );
 
 /** The proposal a waiting run waits for, as far as it is known. */
@@ -66,6 +68,7 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
     out.runLine('- **Handed off by:** ', run.parent.runId, 'run', ` (its step ${run.parent.stepId})`);
   }
   if (run.waitingForRun) out.runLine('- **Waiting for its child run:** ', run.waitingForRun, 'run', '');
+  out.memoryAsOfLine('- **Memory:** ', 'Search memory as of this run', run.startedAt);
   out.line();
   if (run.error) out.line('## Error').line().block(run.error, 'text');
   if (run.escalation) out.line('## Escalated to you').line().block(run.escalation, 'text');
@@ -226,6 +229,18 @@ class MarkdownWriter {
       runbook,
     });
     return this.line(`${prefix}${runId}${suffix}`);
+  }
+
+  /** A line whose `text` part searches memory as it was in git at `asOf`. */
+  memoryAsOfLine(prefix: string, text: string, asOf: string): this {
+    this.links.push({
+      line: this.lines.length,
+      startColumn: prefix.length,
+      endColumn: prefix.length + text.length,
+      kind: 'memoryAsOf',
+      asOf,
+    });
+    return this.line(`${prefix}${text}`);
   }
 
   proposalLine(prefix: string, text: string, proposalId: string, suffix: string): this {

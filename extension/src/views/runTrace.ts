@@ -84,6 +84,15 @@ export class RunTraceProvider
         documentLink.tooltip = `Open the trace of run ${link.runId}`;
         return documentLink;
       }
+      if (link.kind === 'memoryAsOf') {
+        const args = encodeURIComponent(JSON.stringify([link.asOf]));
+        const documentLink = new vscode.DocumentLink(
+          range,
+          vscode.Uri.parse(`command:keel.searchMemoryAsOf?${args}`),
+        );
+        documentLink.tooltip = 'Search the notes as they were in git when this run started';
+        return documentLink;
+      }
       if (link.kind === 'proposal') {
         const args = encodeURIComponent(JSON.stringify([link.proposalId]));
         const documentLink = new vscode.DocumentLink(

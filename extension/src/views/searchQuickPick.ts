@@ -1,10 +1,12 @@
 /**
  * Keel: Search Memory. A quick pick that searches as you type (debounced, newest answer wins) and
  * opens the chosen note at the result's line. It searches notes and finished runs: a run hit
- * (`run:<id>`) opens the run's trace view, never a file.
+ * (`run:<id>`) opens the run's trace view, never a file. With an "as of" moment it searches the
+ * notes as they were in git then, and a chosen result opens as that past text (the file may have
+ * changed since).
  */
 import * as vscode from 'vscode';
-import { MemorySearchRequest, type SearchResult } from '@keel/schemas';
+import { MemorySearchAsOfRequest, MemorySearchRequest, type SearchResult } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
 
 const DEBOUNCE_MS = 120;
@@ -15,10 +17,13 @@ interface ResultItem extends vscode.QuickPickItem {
   result: SearchResult;
 }
 
-export function showSearchQuickPick(client: DaemonClient, folder: string): Promise<void> {
+export function showSearchQuickPick(client: DaemonClient, folder: string, asOf?: string): Promise<void> {
   const pick = vscode.window.createQuickPick<ResultItem>();
-  pick.title = 'Keel: Search Memory';
-  pick.placeholder = 'Search your notes and past runs (customers, contracts, decisions…)';
+  pick.title = asOf ? `Keel: Search Memory as of ${asOf}` : 'Keel: Search Memory';
+  let commit: string | null = null;
+  pick.placeholder = asOf
+    ? 'Search your notes as they were then (customers, contracts, decisions…)'
+    : 'Search your notes and past runs (customers, contracts, decisions…)';
   // The daemon ranks the results; VS Code must not filter them again by label.
   pick.matchOnDescription = false;
   pick.matchOnDetail = false;
@@ -34,12 +39,17 @@ export function showSearchQuickPick(client: DaemonClient, folder: string): Promi
     }
     pick.busy = true;
     try {
-      const { results } = await client.request(MemorySearchRequest, {
-        query,
-        k: RESULTS,
-        filter: { kind: 'any' },
-      });
+      const { results, snapshot } = asOf
+        ? await client.request(MemorySearchAsOfRequest, { query, k: RESULTS, asOf })
+        : {
+            ...(await client.request(MemorySearchRequest, { query, k: RESULTS, filter: { kind: 'any' } })),
+            snapshot: null,
+          };
       if (requestId !== latest) return;
+      if (snapshot) {
+        commit = snapshot.commit;
+        pick.title = `Keel: Search Memory as of ${asOf} (commit ${commit.slice(0, 12)} of ${snapshot.committedAt})`;
+      }
       pick.items = results.map(toItem);
       if (results.length === 0) pick.placeholder = `Nothing found for "${query}"`;
     } catch (error) {
@@ -59,7 +69,8 @@ export function showSearchQuickPick(client: DaemonClient, folder: string): Promi
     pick.onDidAccept(() => {
       const chosen = pick.selectedItems[0] ?? pick.activeItems[0];
       pick.hide();
-      if (chosen) void openResult(folder, chosen.result.path, chosen.result.startLine);
+      if (chosen && commit) void openPastResult(chosen.result, commit);
+      else if (chosen) void openResult(folder, chosen.result.path, chosen.result.startLine);
     });
     pick.onDidHide(() => {
       if (timer) clearTimeout(timer);
@@ -85,6 +96,16 @@ export async function openResult(folder: string, path: string, line: number, col
     selection: new vscode.Range(position, position),
   });
   editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenter);
+}
+
+/** A result of a past commit, as it read then, in a read-only untitled document. */
+async function openPastResult(result: SearchResult, commit: string): Promise<void> {
+  const header = `<!-- ${result.path}:${result.startLine}-${result.endLine} as of commit ${commit} -->\n\n`;
+  const document = await vscode.workspace.openTextDocument({
+    content: header + result.text,
+    language: 'markdown',
+  });
+  await vscode.window.showTextDocument(document, { preview: true });
 }
 
 function toItem(result: SearchResult): ResultItem {

@@ -30,6 +30,7 @@ import {
   MemoryGetRequest,
   MemorySearchRequest,
 } from './memory';
+import { MemorySearchAsOfRequest } from './memoryAsOf';
 import {
   RunbooksChangedNotification,
   RunbooksListRequest,
@@ -57,6 +58,7 @@ export * from './errors';
 export * from './gc';
 export * from './lifecycle';
 export * from './memory';
+export * from './memoryAsOf';
 export * from './runs';
 export * from './session';
 export * from './status';
@@ -72,6 +74,7 @@ export const allMessages: readonly MessageDefinition[] = [
   ShutdownRequest,
   GcRequest,
   MemorySearchRequest,
+  MemorySearchAsOfRequest,
   MemoryGetRequest,
   IndexStatusRequest,
   IndexChangedNotification,

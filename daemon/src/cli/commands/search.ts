@@ -1,13 +1,21 @@
 /**
  * `keel search "QUERY"` and `keel search --batch FILE`: hybrid search of the workspace memory.
  * A batch reads JSON Lines `{"id", "query", "k"?, "filter"?}` and writes one JSON line
- * `{"id", "results"}` per query, all through one connection.
+ * `{"id", "results"}` per query, all through one connection. `--as-of DATE` searches the notes as
+ * they were in git then (for audits: what did the agent know when it acted?).
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { MemorySearchRequest, SearchFilter, type SearchResult } from '@keel/schemas';
+import {
+  AsOf,
+  MemorySearchAsOfRequest,
+  MemorySearchRequest,
+  SearchFilter,
+  type MemorySnapshot,
+  type SearchResult,
+} from '@keel/schemas';
 import type { KeelClient } from '../../rpc/client';
 import { resolveWorkspace } from '../../workspace/locate';
 import { withWorkspace } from '../connect';
@@ -27,6 +35,7 @@ interface SearchOptions {
   excludeStale?: boolean;
   json?: boolean;
   batch?: string;
+  asOf?: string;
   mode: 'hybrid' | 'vector' | 'text';
   kind?: 'note' | 'run' | 'any';
 }
@@ -69,6 +78,10 @@ export function registerSearch(program: Command, context: CliContext): void {
         .choices(['hybrid', 'vector', 'text'])
         .default('hybrid'),
     )
+    .option(
+      '--as-of <when>',
+      'search the notes as they were in git then: YYYY-MM-DD (end of day), an ISO date-time or a commit',
+    )
     .option('--json', 'print JSON')
     .option('--batch <file>', 'read JSON Lines queries from FILE (- for stdin) and write JSON Lines answers')
     .action(async (query: string | undefined, options: SearchOptions) => {
@@ -78,9 +91,26 @@ export function registerSearch(program: Command, context: CliContext): void {
       const filter = filterFrom(options);
       if (!options.batch && !query)
         throw new Error('Give a query ("keel search \\"renewal terms\\"") or --batch FILE.');
+      const asOf = asOfFrom(options);
+      if (asOf && options.batch) throw new Error('--as-of searches one query: leave out --batch.');
       const workspace = resolveWorkspace(context.workspaceOption());
       await withWorkspace(workspace, context.log, async ({ client }) => {
         if (options.batch) return runBatch(client, options.batch, { k, filter, mode: options.mode });
+        if (asOf) {
+          const past = await client.request(MemorySearchAsOfRequest, {
+            query: query!,
+            k,
+            mode: options.mode,
+            asOf,
+            ...(filter ? { filter } : {}),
+          });
+          if (options.json) printJson(past);
+          else
+            process.stdout.write(
+              describeSnapshot(past.snapshot) + describeResults(past.results, past.tookMs),
+            );
+          return;
+        }
         const answer = await client.request(MemorySearchRequest, {
           query: query!,
           k,
@@ -91,6 +121,28 @@ export function registerSearch(program: Command, context: CliContext): void {
         else process.stdout.write(describeResults(answer.results, answer.tookMs));
       });
     });
+}
+
+/** The checked `--as-of` value: `--as-of --output=/tmp/x` is refused, never read as an option. */
+function asOfFrom(options: SearchOptions): string | undefined {
+  if (options.asOf === undefined) return undefined;
+  const checked = AsOf.safeParse(options.asOf);
+  if (!checked.success) {
+    throw new Error(
+      `--as-of ${JSON.stringify(options.asOf)}: ${checked.error.issues[0]?.message ?? 'not a date'}`,
+    );
+  }
+  return checked.data;
+}
+
+function describeSnapshot(snapshot: MemorySnapshot): string {
+  const how = snapshot.cached ? 'cached' : `indexed in ${snapshot.buildMs} ms`;
+  const lines = [
+    `Memory as of ${snapshot.requested}: commit ${snapshot.commit.slice(0, 12)} of ${snapshot.committedAt} ` +
+      `(${snapshot.documents} notes, ${how})`,
+    ...snapshot.skipped.map((why) => `  skipped ${why}`),
+  ];
+  return lines.join('\n') + '\n';
 }
 
 function filterFrom(options: SearchOptions): SearchFilter | undefined {
