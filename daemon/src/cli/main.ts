@@ -12,6 +12,7 @@ import { registerMcp } from './commands/mcp';
 import { registerReport } from './commands/report';
 import { registerRuns } from './commands/runs';
 import { registerSearch } from './commands/search';
+import { registerWhy } from './commands/why';
 import { registerInit } from './commands/init';
 import { registerStatus } from './commands/status';
 import { registerStop } from './commands/stop';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerTrust(program, context);
   registerIndex(program, context);
   registerSearch(program, context);
+  registerWhy(program, context);
   registerRuns(program, context);
   registerApprovals(program, context);
   registerReport(program, context);

@@ -29,6 +29,7 @@ const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
 export interface MemoryReader {
   search(query: string, k: number, filter?: SearchFilter): Promise<SearchResult[]>;
   read(path: string): Promise<MemoryDocument>;
+  indexedBlob(path: string): Promise<string | null>;
 }
 
 export class MemoryHost {
@@ -100,6 +101,7 @@ export class MemoryHost {
         return service.search({ query, k, ...(filter ? { filter } : {}) });
       },
       read: async (path) => (await this.get()).get(path),
+      indexedBlob: async (path) => (await this.get()).indexedBlob(path),
     };
   }
 

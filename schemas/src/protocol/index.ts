@@ -41,6 +41,7 @@ import {
   RunStartRequest,
   SetApiKeyRequest,
 } from './runs';
+import { MemoryWhyRequest, RunRerunRequest, StaleRunsRequest } from './provenance';
 import { AuthRequest } from './session';
 import { RunCheckpointRequest, RunTakeoverRequest } from './takeover';
 import { StatusChangedNotification, StatusRequest } from './status';
@@ -55,6 +56,7 @@ export * from './define';
 export * from './errors';
 export * from './lifecycle';
 export * from './memory';
+export * from './provenance';
 export * from './runs';
 export * from './session';
 export * from './status';
@@ -70,6 +72,9 @@ export const allMessages: readonly MessageDefinition[] = [
   ShutdownRequest,
   MemorySearchRequest,
   MemoryGetRequest,
+  MemoryWhyRequest,
+  StaleRunsRequest,
+  RunRerunRequest,
   IndexStatusRequest,
   IndexChangedNotification,
   IndexSyncRequest,
