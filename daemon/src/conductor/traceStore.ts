@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS actions (
   run_id VARCHAR, key VARCHAR, step_id VARCHAR, connector VARCHAR, action VARCHAR, undoes VARCHAR,
   status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, PRIMARY KEY (run_id, key));
 CREATE TABLE IF NOT EXISTS retrievals (
-  run_id VARCHAR, step_id VARCHAR, path VARCHAR, blob VARCHAR, at TIMESTAMPTZ);
+  run_id VARCHAR, step_id VARCHAR, path VARCHAR, blob VARCHAR, read_at TIMESTAMPTZ);
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS lesson BOOLEAN;
 `;
@@ -371,16 +371,16 @@ export class TraceStore {
   retrievals(path?: string): Promise<RetrievalUse[]> {
     return this.read(async () => {
       const reader = await this.db.runAndReadAll(
-        `SELECT run_id, path, blob, epoch_ms(max(at)) AS at, list(DISTINCT step_id ORDER BY step_id) AS steps
+        `SELECT run_id, path, blob, epoch_ms(max(read_at)) AS read_at, list(DISTINCT step_id ORDER BY step_id) AS steps
          FROM retrievals ${path === undefined ? '' : 'WHERE path = $1'}
-         GROUP BY run_id, path, blob ORDER BY max(at) DESC, run_id`,
+         GROUP BY run_id, path, blob ORDER BY max(read_at) DESC, run_id`,
         path === undefined ? [] : [path],
       );
       return reader.getRowObjectsJS().map((row) => ({
         runId: text(row.run_id),
         path: text(row.path),
         blob: row.blob === null ? null : text(row.blob),
-        at: new Date(Number(row.at)).toISOString(),
+        at: new Date(Number(row.read_at)).toISOString(),
         steps: (row.steps as unknown[]).map(text),
       }));
     });
