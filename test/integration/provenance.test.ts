@@ -25,7 +25,7 @@ import { initWorkspace } from '../../daemon/src/workspace/init';
 import { trust } from '../helpers/trust';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
-import { waitFor } from '../helpers/processes';
+import { runKeel, waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let dirs: TempDirs;
@@ -173,6 +173,21 @@ describe('provenance of a note', () => {
     await start();
     expect(await client.request(MemoryWhyRequest, { path: NOTE })).toEqual(after);
     expect((await client.request(StaleRunsRequest)).runs).toEqual([]);
+
+    // The operator's question, from the command line (the daemon in its process once stopped here),
+    // with the note's path from the folder they are in.
+    await stop();
+    const cli = await runKeel(['why', NOTE, '--json'], { cwd: dirs.workspace, runtime: dirs.runtime });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toEqual(after);
+    const words = await runKeel(['why', 'customers/acme.md'], {
+      cwd: join(dirs.workspace, 'memory'),
+      runtime: dirs.runtime,
+    });
+    expect(words.stdout).toContain(`Used by 2 runs:`);
+    expect(words.stdout).toContain(`${run.id}  brief`);
+    expect(words.stdout).toContain('(changed since: possibly stale)');
+    expect(words.stdout).toContain(`commit ${commit.slice(0, 12)}  from run ${run.id}: Acme brief`);
   });
 
   it("journals the agent's memory_read and memory_search with the blobs they read", async () => {
