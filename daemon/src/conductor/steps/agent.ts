@@ -227,7 +227,13 @@ async function callTool(
       const document = await runtime.memory.read(text('path'));
       // A read is a retrieval of the whole note, as it was on disk (score 1: the agent chose it).
       const lines = Math.max(1, document.content.split('\n').length);
-      retrieved.push({ path: document.path, startLine: 1, endLine: lines, score: 1, blob: document.blob ?? null });
+      retrieved.push({
+        path: document.path,
+        startLine: 1,
+        endLine: lines,
+        score: 1,
+        blob: document.blob ?? null,
+      });
       return { path: document.path, content: document.content };
     }
     case 'propose':
