@@ -18,6 +18,7 @@ import type { TrustConsent } from './trust/trustConsent';
 import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
 import { answerCheckpoint, confirmStepOutput, supplyStepOutput, takeOverRun } from './runs/takeoverActions';
 import { showSearchQuickPick } from './views/searchQuickPick';
+import { rerunRun, showNoteRuns } from './provenance/provenanceActions';
 import type { WorkspaceTracker } from './workspaceTracker';
 
 export interface CommandContext {
@@ -46,6 +47,12 @@ export const COMMANDS = {
     withRunningDaemon(context, (runs) => runRunbook(runs, typeof name === 'string' ? name : undefined)),
   'keel.showRunTrace': (context: CommandContext, id?: unknown) =>
     withRunningDaemon(context, (runs) => showRunTrace(runs, typeof id === 'string' ? id : undefined)),
+  // From the note's CodeLens: its workspace-relative path; from the palette: the active editor's.
+  'keel.showNoteRuns': (context: CommandContext, path?: unknown) =>
+    withRunningDaemon(context, (runs) => showNoteRuns(runs, typeof path === 'string' ? path : undefined)),
+  // From the dashboard's Re-run button.
+  'keel.rerunRun': (context: CommandContext, id?: unknown) =>
+    withRunningDaemon(context, (runs) => rerunRun(runs, typeof id === 'string' ? id : undefined)),
   'keel.takeOverRun': (context: CommandContext, id?: unknown) =>
     withRunningDaemon(context, (runs) => takeOverRun(runs, typeof id === 'string' ? id : undefined)),
   'keel.supplyStepOutput': (context: CommandContext, id?: unknown) =>
@@ -90,6 +97,7 @@ export type CommandId = keyof typeof COMMANDS;
  */
 export const TRUSTED_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
   'keel.runRunbook',
+  'keel.rerunRun',
   'keel.takeOverRun',
   'keel.supplyStepOutput',
   'keel.confirmStepOutput',

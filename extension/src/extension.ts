@@ -19,6 +19,7 @@ import { announceFinishedRuns, type RunsContext } from './views/runActions';
 import { alertNotifications } from './alerts/alertNotifications';
 import { trackStepOutputEditors } from './runs/takeoverActions';
 import { RunTraceProvider } from './views/runTrace';
+import { registerNoteCodeLens } from './provenance/provenanceActions';
 import { runSidebarAction } from './views/sidebarActions';
 import { composeSidebarState } from './views/sidebarState';
 import { SidebarViewProvider } from './views/sidebarView';
@@ -123,6 +124,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       tracker,
       store,
       runs.trace,
+      ...registerNoteCodeLens(runs),
       client.onDidChange(render),
       store.onDidChangeRunbooks(() => runbooksMessage().forEach((m) => sidebar.post(m))),
       store.onDidChangeRuns(() => runsMessage().forEach((m) => sidebar.post(m))),

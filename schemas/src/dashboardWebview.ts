@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ControlState, MetricsReportRequest } from './protocol/control';
 import { IndexStatus } from './protocol/memory';
+import { StaleRun } from './protocol/provenance';
 import { RunSummary } from './protocol/runs';
 import { ConnectionState } from './webview';
 
@@ -27,6 +28,8 @@ export const DashboardSnapshot = z.object({
   /** The recent runs, most recent first. */
   runs: z.array(RunSummary),
   index: IndexStatus.nullable(),
+  /** Runs built on a version of a note that has changed since (null: not fetched). */
+  staleRuns: z.array(StaleRun).nullable().default(null),
   /** What could not be fetched, in words, or null. */
   error: z.string().nullable(),
 });
@@ -46,5 +49,7 @@ export const DashboardToHostMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('emergencyStop') }),
   z.object({ type: z.literal('resume') }),
   z.object({ type: z.literal('showRunTrace'), id: z.string().min(1) }),
+  /** A possibly stale run's Re-run button: the same runbook and inputs, through normal approvals. */
+  z.object({ type: z.literal('rerun'), id: z.string().min(1) }),
 ]);
 export type DashboardToHostMessage = z.infer<typeof DashboardToHostMessage>;

@@ -294,6 +294,57 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     },
     invalidParams: {},
   },
+  'keel/memory/why': {
+    params: { path: 'memory/customers/acme.md' },
+    result: {
+      path: 'memory/customers/acme.md',
+      blob: 'b'.repeat(40),
+      runs: [
+        {
+          runId: run.id,
+          runbook: run.runbook,
+          status: 'succeeded',
+          startedAt: run.startedAt,
+          readAt: run.startedAt,
+          steps: ['facts'],
+          blob: 'a'.repeat(40),
+          current: false,
+        },
+      ],
+      changes: [
+        {
+          proposalId: 'p-1',
+          runId: run.id,
+          runbook: run.runbook,
+          summary: 'Acme brief',
+          status: 'applied',
+          commit: 'c'.repeat(40),
+          relation: 'produced',
+        },
+      ],
+    },
+    invalidParams: { path: '' },
+  },
+  'keel/provenance/stale': {
+    params: {},
+    result: {
+      runs: [
+        {
+          runId: run.id,
+          runbook: run.runbook,
+          status: 'succeeded',
+          startedAt: run.startedAt,
+          notes: [{ path: 'memory/customers/acme.md', blob: 'a'.repeat(40), currentBlob: null }],
+        },
+      ],
+    },
+    invalidParams: { extra: 1 },
+  },
+  'keel/runs/rerun': {
+    params: { id: run.id },
+    result: { ...run, status: 'queued' },
+    invalidParams: { id: '' },
+  },
   'keel/runs/cancel': {
     params: { id: run.id },
     result: { ...run, status: 'cancelled' },

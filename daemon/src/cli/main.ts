@@ -13,6 +13,7 @@ import { registerMcp } from './commands/mcp';
 import { registerReport } from './commands/report';
 import { registerRuns } from './commands/runs';
 import { registerSearch } from './commands/search';
+import { registerWhy } from './commands/why';
 import { registerInit } from './commands/init';
 import { registerStatus } from './commands/status';
 import { registerStop } from './commands/stop';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerIndex(program, context);
   registerGc(program, context);
   registerSearch(program, context);
+  registerWhy(program, context);
   registerRuns(program, context);
   registerApprovals(program, context);
   registerReport(program, context);

@@ -618,6 +618,29 @@ export class Conductor {
     );
   }
 
+  /** The run's first journal record: runbook, inputs, cassette, origin. */
+  async runRecord(id: string): Promise<RecordOf<'run'>> {
+    await this.summary(id); // an unknown run is named as such, not as a missing file
+    return (await this.records(id))[0] as RecordOf<'run'>;
+  }
+
+  /**
+   * Starts the run's runbook again with the same inputs, through the same approvals: the runbook as
+   * its file is now, reading memory as it is now (the point of a re-run after a note changed). An
+   * event's run is re-run as an event's run: its inputs stay untrusted content whoever asks.
+   */
+  async rerun(id: string): Promise<RunSummary> {
+    const run = await this.runRecord(id);
+    const cassettes = run.replayCassette ? { replay: run.replayCassette } : {};
+    const event = run.origin ? { id: newRunId(run.runbook), origin: run.origin } : null;
+    return this.startRun(run.runbook, run.inputs, cassettes, event);
+  }
+
+  /** Which runs read which version of which note (see TraceStore.retrievals). */
+  retrievals(path?: string): ReturnType<TraceStore['retrievals']> {
+    return this.traces.retrievals(path);
+  }
+
   /** Model calls as DuckDB has them (for reports and tests). */
   modelCalls(runId?: string): ReturnType<TraceStore['modelCalls']> {
     return this.traces.modelCalls(runId);

@@ -180,8 +180,21 @@ export const JournalRecord = z.discriminatedUnion('type', [
     attempt: z.number().int().min(1).optional(),
     output: z.unknown(),
     error: z.string().nullable(),
+    /**
+     * The memory the step read. `blob` is git's blob id of the note's content as read (the index's
+     * version for a search hit, the file's for a read): absent in journals written before Keel kept
+     * it, null when it was not known (a hit replayed from a cassette for a note not indexed).
+     */
     retrieved: z
-      .array(z.object({ path: z.string(), startLine: z.number(), endLine: z.number(), score: z.number() }))
+      .array(
+        z.object({
+          path: z.string(),
+          startLine: z.number(),
+          endLine: z.number(),
+          score: z.number(),
+          blob: z.string().nullable().optional(),
+        }),
+      )
       .default([]),
     at: At,
   }),

@@ -19,6 +19,7 @@ import {
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { summarize } from './runTrace';
 import { cancelPending, currentEnd } from './takeover';
+import { retrievalCount } from './retrievalRows';
 import type { TraceStore } from './traceStore';
 
 export interface RecoveryHost {
@@ -68,7 +69,8 @@ export class Recovery {
         (held?.steps ?? 0) !== steps.rows ||
         (held?.ended ?? 0) !== steps.ended ||
         (held?.actions ?? 0) !== actions.rows ||
-        (held?.settled ?? 0) !== actions.settled
+        (held?.settled ?? 0) !== actions.settled ||
+        (held?.retrievals ?? 0) !== retrievalCount(records)
       )
         host.traces.reload(id, records);
       const runbook = await host.keptRunbook(run).catch(() => null);

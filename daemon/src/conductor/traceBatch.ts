@@ -7,6 +7,7 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { Proposal, RunSummary } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
+import { retrievalRows, type RetrievalRow } from './retrievalRows';
 
 /** Rows per INSERT statement: large enough to amortise the statement, small enough to parse fast. */
 const ROWS_PER_STATEMENT = 200;
@@ -50,6 +51,8 @@ export class TraceBatch {
   /** The last end of each step, for rows an earlier batch wrote. */
   private readonly stepEnds = new Map<string, StepEnd>();
   private modelCalls: DuckDBValue[][] = [];
+  /** The notes each step read, and which version of each (provenance: `keel why`). */
+  private retrievals: RetrievalRow[] = [];
   private readonly actions = new Map<string, ActionRow>();
   private readonly runs = new Map<string, RunSummary>();
   private readonly approvals = new Map<string, Proposal>();
@@ -76,6 +79,7 @@ export class TraceBatch {
       }
       const end = { runId, stepId: record.stepId, status: record.status, at: record.at, error: record.error };
       this.stepEnds.set(key, end);
+      this.retrievals.push(...retrievalRows(runId, record));
     } else if (record.type === 'modelCall') {
       this.modelCalls.push([
         runId,
@@ -140,6 +144,7 @@ export class TraceBatch {
     this.reloads.add(runId);
     this.steps = this.steps.filter((row) => row[0] !== runId);
     this.modelCalls = this.modelCalls.filter((row) => row[0] !== runId);
+    this.retrievals = this.retrievals.filter((row) => row[0] !== runId);
     for (const [key, row] of this.actions) if (row.runId === runId) this.actions.delete(key);
     for (const [key, end] of this.stepEnds) if (end.runId === runId) this.stepEnds.delete(key);
     for (const [key, rows] of this.stepRows) if (rows[0]?.[0] === runId) this.stepRows.delete(key);
@@ -184,7 +189,7 @@ export class TraceBatch {
   private async writeRows(db: DuckDBConnection): Promise<void> {
     if (this.kept) await prune(db, this.kept);
     const reloaded = [...this.reloads];
-    for (const table of ['steps', 'model_calls', 'actions']) {
+    for (const table of ['steps', 'model_calls', 'actions', 'retrievals']) {
       await each(
         db,
         `DELETE FROM ${table} WHERE run_id IN (`,
@@ -213,6 +218,12 @@ export class TraceBatch {
       this.modelCalls,
       '($1::VARCHAR, $2::VARCHAR, $3::INTEGER, $4::INTEGER, $5::VARCHAR, $6::VARCHAR, $7::DOUBLE, ' +
         '$8::BIGINT, $9::BIGINT, $10::DOUBLE, $11::VARCHAR, $12::TIMESTAMPTZ)',
+    );
+    await each(
+      db,
+      'INSERT INTO retrievals VALUES',
+      this.retrievals,
+      '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::TIMESTAMPTZ)',
     );
     // An upsert: a later batch settles (or names the connector of) an action an earlier one wrote.
     await each(
@@ -288,7 +299,7 @@ async function prune(db: DuckDBConnection, kept: readonly string[]): Promise<voi
   // A run `keel gc` archived has no journal any more, by design: its rows stay for reports.
   await db.run('INSERT INTO kept_runs SELECT id FROM archived_runs');
   await db.run('DELETE FROM runs WHERE id NOT IN (SELECT id FROM kept_runs)');
-  for (const table of ['steps', 'model_calls', 'actions'])
+  for (const table of ['steps', 'model_calls', 'actions', 'retrievals'])
     await db.run(`DELETE FROM ${table} WHERE run_id NOT IN (SELECT id FROM kept_runs)`);
 }
 

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS model_calls (
 CREATE TABLE IF NOT EXISTS actions (
   run_id VARCHAR, key VARCHAR, step_id VARCHAR, connector VARCHAR, action VARCHAR, undoes VARCHAR,
   status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, PRIMARY KEY (run_id, key));
+CREATE TABLE IF NOT EXISTS retrievals (
+  run_id VARCHAR, step_id VARCHAR, path VARCHAR, blob VARCHAR, read_at TIMESTAMPTZ);
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS lesson BOOLEAN;
 CREATE TABLE IF NOT EXISTS archived_runs (id VARCHAR PRIMARY KEY, summary VARCHAR, archived_at TIMESTAMPTZ);
@@ -87,6 +89,19 @@ export interface RunRowCounts {
   /** Connector calls, and those settled (done or failed). */
   actions: number;
   settled: number;
+  /** Notes read (see retrievalRows). */
+  retrievals: number;
+}
+
+/** A run's reads of one version of one note (see `retrievals`). */
+export interface RetrievalUse {
+  runId: string;
+  path: string;
+  /** git's blob id of what the run read; null when it was not known. */
+  blob: string | null;
+  /** When the run last read it (ISO time). */
+  at: string;
+  steps: string[];
 }
 
 export interface ModelCallRow {
@@ -348,12 +363,15 @@ export class TraceStore {
     return this.read(async () => {
       const reader = await this.db.runAndReadAll(
         `SELECT run_id, sum(steps)::BIGINT AS steps, sum(ended)::BIGINT AS ended, sum(calls)::BIGINT AS calls,
-                sum(actions)::BIGINT AS actions, sum(settled)::BIGINT AS settled FROM (
-           SELECT run_id, count(*) AS steps, count(ended_at) AS ended, 0 AS calls, 0 AS actions, 0 AS settled
+                sum(actions)::BIGINT AS actions, sum(settled)::BIGINT AS settled,
+                sum(retrievals)::BIGINT AS retrievals FROM (
+           SELECT run_id, count(*) AS steps, count(ended_at) AS ended, 0 AS calls, 0 AS actions, 0 AS settled,
+                  0 AS retrievals
            FROM steps GROUP BY run_id
-           UNION ALL SELECT run_id, 0, 0, count(*), 0, 0 FROM model_calls GROUP BY run_id
-           UNION ALL SELECT run_id, 0, 0, 0, count(*), count(*) FILTER (WHERE status <> 'open')
-           FROM actions GROUP BY run_id) GROUP BY run_id`,
+           UNION ALL SELECT run_id, 0, 0, count(*), 0, 0, 0 FROM model_calls GROUP BY run_id
+           UNION ALL SELECT run_id, 0, 0, 0, count(*), count(*) FILTER (WHERE status <> 'open'), 0
+           FROM actions GROUP BY run_id
+           UNION ALL SELECT run_id, 0, 0, 0, 0, 0, count(*) FROM retrievals GROUP BY run_id) GROUP BY run_id`,
       );
       return new Map(
         reader.getRowObjectsJS().map((row) => [
@@ -364,9 +382,32 @@ export class TraceStore {
             modelCalls: Number(row.calls),
             actions: Number(row.actions),
             settled: Number(row.settled),
+            retrievals: Number(row.retrievals),
           },
         ]),
       );
+    });
+  }
+
+  /**
+   * Which runs read which version of which note: one row per run, note and blob, with the last time
+   * the run read it; only `path`'s rows when given (`keel why`), every note's otherwise (staleness).
+   */
+  retrievals(path?: string): Promise<RetrievalUse[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `SELECT run_id, path, blob, epoch_ms(max(read_at)) AS read_at, list(DISTINCT step_id ORDER BY step_id) AS steps
+         FROM retrievals ${path === undefined ? '' : 'WHERE path = $1'}
+         GROUP BY run_id, path, blob ORDER BY max(read_at) DESC, run_id`,
+        path === undefined ? [] : [path],
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        runId: text(row.run_id),
+        path: text(row.path),
+        blob: row.blob === null ? null : text(row.blob),
+        at: new Date(Number(row.read_at)).toISOString(),
+        steps: (row.steps as unknown[]).map(text),
+      }));
     });
   }
 

@@ -6,6 +6,7 @@ import { registerConnectorHandlers } from './connectors';
 import { registerControlHandlers } from './control';
 import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
+import { registerProvenanceHandlers } from './provenance';
 import { registerRunHandlers } from './runs';
 import { registerStatusHandlers } from './status';
 import { registerTakeoverHandlers } from './takeover';
@@ -18,6 +19,7 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerLifecycleHandlers(router, daemon);
   registerMemoryHandlers(router, daemon);
   registerRunHandlers(router, daemon);
+  registerProvenanceHandlers(router, daemon);
   registerTakeoverHandlers(router, daemon);
   registerApprovalHandlers(router, daemon);
   registerControlHandlers(router, daemon);

@@ -31,6 +31,7 @@ const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
 export interface MemoryReader {
   search(query: string, k: number, filter?: SearchFilter): Promise<SearchResult[]>;
   read(path: string): Promise<MemoryDocument>;
+  indexedBlob(path: string): Promise<string | null>;
 }
 
 export class MemoryHost {
@@ -104,6 +105,7 @@ export class MemoryHost {
         return this.search({ query, k, ...(filter ? { filter } : {}) });
       },
       read: async (path) => (await this.get()).get(path),
+      indexedBlob: async (path) => (await this.get()).indexedBlob(path),
     };
   }
 

@@ -14,7 +14,8 @@ import {
   type WorkspaceConfig,
 } from '@keel/schemas';
 import { OperatorError, Unavailable } from '../errors';
-import { readInsideText } from '../files/workspacePaths';
+import { readInside } from '../files/workspacePaths';
+import { gitBlobId } from '../files/gitBlob';
 import type { Logger } from '../log';
 import { Semaphore } from '../runtime/semaphore';
 import { createEmbedder, type Embedder } from './embed/embedder';
@@ -348,6 +349,13 @@ export class MemoryService {
     return this.snapshots.search(params, mode, this.options.config.memory.maxAgeDays);
   }
 
+  /** git's blob id of the note as indexed now (what search hits show), or null when not indexed. */
+  indexedBlob(path: string): string | null {
+    const blob = this.writer.stateOf(path)?.blob;
+    // A file too large to read is known by size and time, not content: no blob of it was read.
+    return blob && !blob.startsWith('large:') ? blob : null;
+  }
+
   /** Waits (at most 10 s) until a repair has fresh stores in place. */
   private async waitReopened(): Promise<void> {
     const healing = this.healing;
@@ -373,15 +381,16 @@ export class MemoryService {
       );
     }
     // Never through a link: `memory/creds.md -> ~/.aws/credentials` is not a note of this workspace.
-    let content: string | null;
+    let bytes: Buffer | null;
     try {
-      content = await readInsideText(this.options.root, normalized);
+      bytes = await readInside(this.options.root, normalized);
     } catch (error) {
       throw new OperatorError(`Cannot read ${normalized}: ${firstLine(error)}`);
     }
-    if (content === null) {
+    if (bytes === null) {
       throw new OperatorError(`Cannot read ${normalized}: there is no such file`);
     }
+    const content = bytes.toString('utf8');
     const [prepared] = await this.preparer.prepare([{ path: normalized, content }], false);
     const parsed = prepared!.parsed;
     const meta = parsed.ok ? parsed.file.meta : null;
@@ -401,6 +410,7 @@ export class MemoryService {
         this.options.config.memory.maxAgeDays,
       ),
       problems: parsed.ok ? parsed.file.problems : [parsed.problem],
+      blob: gitBlobId(bytes),
     };
   }
 

@@ -44,6 +44,7 @@ function noFolder(): DashboardSnapshot {
     pendingApprovals: null,
     runs: [],
     index: null,
+    staleRuns: null,
     error: null,
   };
 }

@@ -10,6 +10,7 @@ import {
   ControlChangedNotification,
   ControlStateRequest,
   MetricsReportRequest,
+  StaleRunsRequest,
   type ControlState,
   type DashboardSnapshot,
   type MetricsReport,
@@ -23,10 +24,17 @@ interface Fetched {
   control: ControlState | null;
   report: MetricsReport | null;
   pendingApprovals: number | null;
+  staleRuns: DashboardSnapshot['staleRuns'];
   error: string | null;
 }
 
-const NOTHING: Fetched = { control: null, report: null, pendingApprovals: null, error: null };
+const NOTHING: Fetched = {
+  control: null,
+  report: null,
+  pendingApprovals: null,
+  staleRuns: null,
+  error: null,
+};
 
 export class DashboardFeed implements vscode.Disposable {
   private fetched: Fetched = NOTHING;
@@ -118,12 +126,14 @@ export class DashboardFeed implements vscode.Disposable {
     const since = new Date();
     since.setHours(0, 0, 0, 0);
     since.setDate(since.getDate() - (DASHBOARD_DAYS - 1));
-    const [control, report, approvals] = await Promise.allSettled([
+    const [control, report, approvals, stale] = await Promise.allSettled([
       this.client.request(ControlStateRequest),
       this.client.request(MetricsReportRequest, { since: since.toISOString() }),
       this.client.request(ApprovalsListRequest, { status: ['pending', 'stale'] }),
+      // Re-fetched when the index changes (a note was saved): its runs may have gone stale.
+      this.client.request(StaleRunsRequest),
     ]);
-    const errors = [control, report, approvals]
+    const errors = [control, report, approvals, stale]
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => (r.reason as Error).message);
     // A stop or resume answered while this fetch was under way is newer than what it read.
@@ -132,6 +142,7 @@ export class DashboardFeed implements vscode.Disposable {
       control: superseded ? this.fetched.control : control.status === 'fulfilled' ? control.value : null,
       report: report.status === 'fulfilled' ? report.value : null,
       pendingApprovals: approvals.status === 'fulfilled' ? approvals.value.approvals.length : null,
+      staleRuns: stale.status === 'fulfilled' ? stale.value.runs : null,
       error: errors.length > 0 ? [...new Set(errors)].join(' ') : null,
     };
   }

@@ -76,6 +76,9 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
       case 'showRunTrace':
         void vscode.commands.executeCommand('keel.showRunTrace', message.data.id);
         return;
+      case 'rerun':
+        void vscode.commands.executeCommand('keel.rerunRun', message.data.id);
+        return;
     }
   }
 

@@ -43,6 +43,7 @@ import {
   RunStartRequest,
   SetApiKeyRequest,
 } from './runs';
+import { MemoryWhyRequest, RunRerunRequest, StaleRunsRequest } from './provenance';
 import { AuthRequest } from './session';
 import { RunCheckpointRequest, RunTakeoverRequest } from './takeover';
 import { StatusChangedNotification, StatusRequest } from './status';
@@ -59,6 +60,7 @@ export * from './gc';
 export * from './lifecycle';
 export * from './memory';
 export * from './memoryAsOf';
+export * from './provenance';
 export * from './runs';
 export * from './session';
 export * from './status';
@@ -76,6 +78,9 @@ export const allMessages: readonly MessageDefinition[] = [
   MemorySearchRequest,
   MemorySearchAsOfRequest,
   MemoryGetRequest,
+  MemoryWhyRequest,
+  StaleRunsRequest,
+  RunRerunRequest,
   IndexStatusRequest,
   IndexChangedNotification,
   IndexSyncRequest,

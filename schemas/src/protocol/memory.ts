@@ -65,6 +65,8 @@ export const MemoryDocument = z.object({
   stale: z.boolean(),
   /** What is wrong with the file, if anything. */
   problems: z.array(Problem),
+  /** git's blob id of `content` (`git hash-object`); absent from daemons that predate it. */
+  blob: z.string().optional(),
 });
 export type MemoryDocument = z.infer<typeof MemoryDocument>;
 

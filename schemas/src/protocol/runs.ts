@@ -174,9 +174,16 @@ export const StepTrace = z.object({
       }),
     )
     .optional(),
-  /** Memory this step read: path and line range of each chunk. */
+  /** Memory this step read: path and line range of each chunk, and the git blob id of what it read. */
   retrieved: z.array(
-    z.object({ path: z.string(), startLine: z.number(), endLine: z.number(), score: z.number() }),
+    z.object({
+      path: z.string(),
+      startLine: z.number(),
+      endLine: z.number(),
+      score: z.number(),
+      /** Absent for a step journaled before Keel kept it, null when the note was not indexed. */
+      blob: z.string().nullable().optional(),
+    }),
   ),
 });
 export type StepTrace = z.infer<typeof StepTrace>;

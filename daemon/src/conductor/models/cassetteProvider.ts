@@ -98,5 +98,6 @@ export function cassetteMemory(provider: CassetteProvider, live: MemoryAccess): 
       return recorded ? Promise.resolve(recorded.results.slice(0, k)) : live.search(query, k, filter);
     },
     read: (path) => live.read(path),
+    ...(live.indexedBlob ? { indexedBlob: live.indexedBlob.bind(live) } : {}),
   };
 }

@@ -10,6 +10,7 @@ import type { ChatMessage, ToolDefinition } from '../models/modelProvider';
 import { callConnector, resolveAction } from './connector';
 import { AGENT_FILTER_PROPERTIES, agentFilter, agentHit } from './freshness';
 import { handoffTool, handoffToolName } from './handoff';
+import { withBlobs } from './retrieve';
 import { workspaceRelative } from '../../files/workspacePaths';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
@@ -219,12 +220,20 @@ async function callTool(
     case 'memory.search': {
       const k = typeof args.k === 'number' ? Math.min(Math.max(1, Math.round(args.k)), 20) : 5;
       const results = await runtime.memory.search(text('query'), k, agentFilter(args));
-      for (const r of results)
-        retrieved.push({ path: r.path, startLine: r.startLine, endLine: r.endLine, score: r.score });
+      retrieved.push(...(await withBlobs(results, runtime.memory)));
       return results.map(agentHit);
     }
     case 'memory.read': {
       const document = await runtime.memory.read(text('path'));
+      // A read is a retrieval of the whole note, as it was on disk (score 1: the agent chose it).
+      const lines = Math.max(1, document.content.split('\n').length);
+      retrieved.push({
+        path: document.path,
+        startLine: 1,
+        endLine: lines,
+        score: 1,
+        blob: document.blob ?? null,
+      });
       return { path: document.path, content: document.content };
     }
     case 'propose':

@@ -15,6 +15,11 @@ import type { AnalyticsPort } from '../../analytics/workspaceAnalytics';
 export interface MemoryAccess {
   search(query: string, k: number, filter?: SearchFilter): Promise<SearchResult[]>;
   read(path: string): Promise<MemoryDocument>;
+  /**
+   * git's blob id of the note as the index holds it now (what a search hit's text came from), or
+   * null when it is not indexed. Optional: a memory without an index (a test's) records no blob.
+   */
+  indexedBlob?(path: string): Promise<string | null>;
 }
 
 export interface StepRuntime {
@@ -103,7 +108,7 @@ export const UNLIMITED_SLOT: RunSlot = { release: () => undefined, acquire: () =
 
 export interface StepResult {
   output: unknown;
-  retrieved?: { path: string; startLine: number; endLine: number; score: number }[];
+  retrieved?: { path: string; startLine: number; endLine: number; score: number; blob?: string | null }[];
 }
 
 /** A step failed for a reason the operator can act on (not a crash of Keel). */

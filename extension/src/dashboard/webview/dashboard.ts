@@ -19,6 +19,7 @@ import {
 import { formatUsd } from '../../runs/runList';
 import { BarChart } from './charts';
 import { agentsTable, element, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
+import { staleRunList } from './staleRuns';
 
 interface VsCodeApi {
   postMessage(message: DashboardToHostMessage): void;
@@ -43,6 +44,7 @@ const sections = {
   rates: section('rates', 'Success and rework rates'),
   latency: section('latency', 'Run latency'),
   runs: section('runs', 'Running and failed runs'),
+  stale: section('stale', 'Possibly stale outputs'),
   index: section('index', 'Memory index'),
 };
 const charts = {
@@ -232,6 +234,9 @@ function renderSections(s: DashboardSnapshot): void {
     runList(watch.active, 'Nothing is running.', open),
     element('h3', undefined, 'Failed recently'),
     runList(watch.failed, 'No recent failures.', open),
+  );
+  sections.stale.body.replaceChildren(
+    staleRunList(s.staleRuns ?? [], time, open, (id) => post({ type: 'rerun', id })),
   );
   sections.index.body.replaceChildren(indexHealth(s.index));
 }
