@@ -42,7 +42,7 @@ const RUNBOOKS = [
   'payment-received',
 ];
 
-const DEMO_CONFIG = `# Keel workspace configuration (the demo company). Docs: README.md of the Keel repository.
+export const DEMO_CONFIG = `# Keel workspace configuration (the demo company). Docs: README.md of the Keel repository.
 version: 1
 company: Fjord Operations Consulting
 
