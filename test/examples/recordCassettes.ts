@@ -115,6 +115,48 @@ const ANSWERS: Record<string, { runbook?: string; inputs: string[]; replies: Scr
       },
     ],
   },
+  'meeting-prep': {
+    inputs: [
+      'meeting=Rollout proposal with Northwind',
+      'start=2026-12-04T10:00:00.000Z',
+      'attendees=sam@northwind.example ',
+    ],
+    replies: [
+      {
+        content: JSON.stringify({
+          customer: 'Northwind Retail',
+          know: [
+            'Pilot of demand forecasting in two stores since October, 2,500 EUR per month.',
+            'Pilot forecasts were within 6% of actual sales in both stores in November.',
+            'Sam Okafor wants all 12 stores from January.',
+          ],
+          promises: ['The rollout proposal with pricing per store and the accuracy report, by 5 December.'],
+          ask: 'Which stores go first in January, and who signs the rollout on your side?',
+        }),
+        usage: { prompt_tokens: 480, completion_tokens: 120 },
+      },
+    ],
+  },
+  'payment-received': {
+    inputs: [
+      'invoice=KEEL-0007 (in_1Acme)',
+      'customer=Acme Logistics <dana@acme-logistics.example>',
+      'amount=400000 eur',
+    ],
+    replies: [
+      {
+        content: JSON.stringify({
+          to: 'dana@acme-logistics.example',
+          text:
+            'Hi Dana,\n\nThank you for paying invoice KEEL-0007 (4,000 EUR) so promptly. It is a pleasure to ' +
+            'work with you and Piet; see you at the next operations review.\n\nBest regards',
+          customer: 'Acme Logistics',
+          noteLine: '2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.',
+        }),
+        usage: { prompt_tokens: 420, completion_tokens: 90 },
+      },
+    ],
+  },
   'inbox-triage-spam': {
     runbook: 'inbox-triage',
     inputs: [

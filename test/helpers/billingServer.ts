@@ -44,6 +44,10 @@ export interface BillingServer {
   cutNext(route: string, times?: number): void;
   /** From now on, requests matching `METHOD /path` are carried out and never answered (a server gone silent). */
   holdAll(route: string): void;
+  /** Answers requests matching `METHOD /path` again (those held before stay unanswered). */
+  release(route: string): void;
+  /** Marks an open invoice paid, as Stripe does when the customer pays it. */
+  markPaid(invoice: string): void;
   stop(): Promise<void>;
 }
 
@@ -329,6 +333,12 @@ export async function startBillingServer(): Promise<BillingServer> {
     invoice: (id) => book.invoices.get(id),
     cutNext: (route, times = 1) => cuts.set(route, times),
     holdAll: (route) => held.add(route),
+    release: (route) => held.delete(route),
+    markPaid(invoice) {
+      const paid = book.get(invoice);
+      if (paid.status !== 'open') throw new Error(`${invoice} is ${String(paid.status)}, not open`);
+      paid.status = 'paid';
+    },
     async stop() {
       outer.closeAllConnections();
       inner.closeAllConnections();

@@ -26,12 +26,15 @@ it('creates a sample company, runs its agents offline, and leaves an approval wa
   expect(runs.map((r) => [r.runbook, r.status]).sort()).toEqual([
     ['content', 'succeeded'],
     ['inbox-triage', 'waiting_approval'],
+    ['meeting-prep', 'succeeded'],
     ['onboarding', 'waiting_approval'],
     ['ops', 'succeeded'],
+    ['payment-received', 'waiting_approval'],
     ['sales', 'succeeded'],
   ]);
   const approvals = JSON.parse((await keel('approvals', '--json')).stdout) as Proposal[];
   expect(approvals.map((a) => [a.runbook, a.changes[0]?.path ?? a.action?.review.title])).toEqual([
+    ['payment-received', expect.stringMatching(/^memory\/notes\/payment-.*payment-received.*\.md$/)],
     ['inbox-triage', 'Email to Dana Whitfield <dana@acme-logistics.example>: Re: Kickoff workshop'],
     ['onboarding', 'memory/customers/acme-logistics-onboarding.md'],
   ]);
@@ -46,8 +49,10 @@ it('creates a sample company, runs its agents offline, and leaves an approval wa
   expect(report.agents.map((a) => a.agent)).toEqual([
     'content',
     'inbox-triage',
+    'meeting-prep',
     'onboarding',
     'ops',
+    'payment-received',
     'sales',
   ]);
   expect(report.agents.every((a) => a.costUsd > 0)).toBe(true);
@@ -56,10 +61,10 @@ it('creates a sample company, runs its agents offline, and leaves an approval wa
     'posts',
     'welcome-acme-logistics.md',
   ]);
-  // The weekly review was auto-applied (memory/working/) and committed.
-  expect(execFileSync('git', ['log', '--format=%s'], { cwd: demo, encoding: 'utf8' })).toContain(
-    'Weekly review 2026-W48',
-  );
+  // The weekly review and the meeting brief were auto-applied (memory/working/) and committed.
+  const log = execFileSync('git', ['log', '--format=%s'], { cwd: demo, encoding: 'utf8' });
+  expect(log).toContain('Weekly review 2026-W48');
+  expect(log).toContain('Brief for Northwind Retail');
 
   const again = await runKeel(['demo', demo], { runtime: dirs.runtime });
   expect(again.code).toBe(1);

@@ -27,7 +27,10 @@ afterEach(async () => {
 
 const keel = (args: string[]) => runKeel(args, { cwd: dirs.workspace, runtime: dirs.runtime });
 
-/** inbox-triage answers through the workspace's `mail` account (never contacted by `keel test`). */
+/**
+ * inbox-triage answers through the workspace's `mail` account, invoice-chaser reads `billing`
+ * (neither contacted by `keel test`).
+ */
 const MAIL_ACCOUNT = `
 connectors:
   mail:
@@ -37,6 +40,10 @@ connectors:
     user: founder@fjord-ops.example
     from: Fjord Operations <founder@fjord-ops.example>
     credentials: { password: { env: FJORD_MAIL_PASSWORD } }
+  billing:
+    use: billing@1
+    currency: eur
+    credentials: { secretKey: { env: FJORD_STRIPE_KEY } }
 `;
 
 it('passes the example runbooks’ tests offline, and fails one whose prompt changed', async () => {
@@ -49,8 +56,11 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
     ['content', true, []],
     ['inbox-triage', true, []],
     ['inbox-triage', true, []],
+    ['invoice-chaser', true, []],
+    ['meeting-prep', true, []],
     ['onboarding', true, []],
     ['ops', true, []],
+    ['payment-received', true, []],
     ['sales', true, []],
     ['weekly-metrics', true, []],
     ['weekly-ops', true, []],

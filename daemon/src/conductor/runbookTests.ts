@@ -188,8 +188,13 @@ function expectations(
   for (const [name, check] of Object.entries(expect.outputs)) {
     failures.push(...valueFailures(`output "${name}"`, run.outputs?.[name], check));
   }
+  // A propose step's file change is journaled as an effect of keel.approvals too; it is no
+  // connector action (a case checks it through its outputs), so it is not listed among them.
   const called = records
-    .filter((r): r is RecordOf<'effect'> => r.type === 'effect' && r.connector !== 'fs.outbox@1')
+    .filter(
+      (r): r is RecordOf<'effect'> =>
+        r.type === 'effect' && r.connector !== 'fs.outbox@1' && r.connector !== 'keel.approvals',
+    )
     .map((r) => r.result as { action?: string; input?: Record<string, unknown> });
   const actions = expect.actions ?? [];
   if (expect.actions && called.length > actions.length) {

@@ -27,10 +27,22 @@ import { describeRun } from '../runFormat';
 
 const run = promisify(execFile);
 
-/** The order tells a story: a customer signs, content, a sales call, the weekly review, a mail from the new customer. */
-const RUNBOOKS = ['onboarding', 'content', 'sales', 'ops', 'inbox-triage'];
+/**
+ * The order tells a story: a customer signs, content, a sales call, the weekly review, a mail from
+ * the new customer, a brief before the Northwind meeting, Acme's first payment. invoice-chaser is
+ * in the workspace too but not run: it reads Stripe first, and the demo has no Stripe account.
+ */
+const RUNBOOKS = [
+  'onboarding',
+  'content',
+  'sales',
+  'ops',
+  'inbox-triage',
+  'meeting-prep',
+  'payment-received',
+];
 
-const DEMO_CONFIG = `# Keel workspace configuration (the demo company). Docs: README.md of the Keel repository.
+export const DEMO_CONFIG = `# Keel workspace configuration (the demo company). Docs: README.md of the Keel repository.
 version: 1
 company: Fjord Operations Consulting
 
@@ -63,6 +75,21 @@ connectors:
     user: founder@fjord-ops.example
     from: Fjord Operations <founder@fjord-ops.example>
     credentials: { password: { env: FJORD_MAIL_PASSWORD } }
+  # Stripe, for invoice-chaser and payment-received. Set FJORD_STRIPE_KEY (a test-mode key first).
+  billing:
+    use: billing@1
+    currency: eur
+    credentials: { secretKey: { env: FJORD_STRIPE_KEY } }
+
+# invoice-chaser's reminder is read by you at its checkpoint, then Stripe is asked again and it is
+# sent at once, only to a customer's domain: no second approval between that read and the send.
+approvals:
+  lists:
+    customers: [acme-logistics.example, northwind.example]
+  actions:
+    - action: mail.send
+      decide: allow
+      when: { subject: { matches: "Payment reminder: *" }, to: { in: customers } }
 
 # What each agent may spend: a warning at 80%, then new runs are refused until the period ends.
 quotas:
