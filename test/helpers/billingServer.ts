@@ -1,21 +1,22 @@
 /**
  * A Stripe-compatible server for billing@1's tests, on loopback: stripe-stateful-mock (customers,
  * charges, refunds, Stripe's idempotency keys) behind a small HTTP layer of our own. The layer
- * checks every request against the SDK's request shapes (stripeShapes.ts), records it (never the
- * key), and answers what the mock lacks the way Stripe's API reference describes: balance,
+ * checks every request against Stripe's published OpenAPI description (stripeOpenApi.ts), refuses
+ * one that does not fit with a 400 as Stripe would, records it (never the key), and answers what
+ * the mock lacks in the shapes that description gives (test/unit/stripeOpenApi.test.ts checks them): balance,
  * invoices (create as draft, list with status/customer/due_date filters, retrieve, delete a
  * draft, finalize, send) and invoice items, with idempotent replay of keyed POSTs.
  *
  *   const stripe = await startBillingServer();
  *   stripe.url                          // http://127.0.0.1:PORT (keel.yaml's apiBase)
  *   await stripe.charge(5000, 'eur')    // a charge (ch_...) to refund
- *   stripe.requests, stripe.invalid     // what Keel sent; requests no Stripe route takes
+ *   stripe.requests, stripe.invalid     // what Keel sent; why requests that do not fit Stripe's description were refused
  *   stripe.cutNext('POST /v1/refunds', 2)  // does the next two, then drops their connections unanswered
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { shapeProblem } from './stripeShapes';
+import { validateStripeRequest } from './stripeOpenApi';
 
 export const TEST_SECRET_KEY = `sk_test_keel${randomBytes(12).toString('hex')}`;
 
@@ -103,12 +104,15 @@ class InvoiceBook {
     const customer = String(params.customer);
     if (!(await this.customerExists(customer)))
       throw new StripeFailure(404, `No such customer: '${customer}'`, 'customer');
+    const id = newId('in');
+    const created = now();
     const invoice: Json = {
-      id: newId('in'),
+      id,
       object: 'invoice',
       customer,
       currency: params.currency ?? 'usd',
       collection_method: params.collection_method ?? 'charge_automatically',
+      // Kept for finalize; not part of Stripe's invoice object, so view() leaves it out.
       days_until_due: params.days_until_due ? Number(params.days_until_due) : null,
       auto_advance: params.auto_advance === 'true',
       description: params.description ?? null,
@@ -117,9 +121,29 @@ class InvoiceBook {
       number: null,
       due_date: null,
       hosted_invoice_url: null,
-      created: now(),
+      created,
       livemode: false,
-      lines: { object: 'list', data: [], has_more: false },
+      lines: { object: 'list', url: `/v1/invoices/${id}/lines`, data: [], has_more: false },
+      // Fields Stripe's invoice object always carries (its OpenAPI description lists them as required).
+      amount_shipping: 0,
+      attempt_count: 0,
+      attempted: false,
+      automatic_tax: { enabled: false, status: null },
+      default_tax_rates: [],
+      paid_out_of_band: false,
+      payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
+      period_start: created,
+      period_end: created,
+      post_payment_credit_notes_amount: 0,
+      pre_payment_credit_notes_amount: 0,
+      starting_balance: 0,
+      status_transitions: {
+        finalized_at: null,
+        marked_uncollectible_at: null,
+        paid_at: null,
+        voided_at: null,
+      },
+      total_tax_amounts: [],
     };
     this.invoices.set(invoice.id as string, invoice);
     return this.view(invoice);
@@ -129,17 +153,27 @@ class InvoiceBook {
     const invoice = this.get(String(params.invoice));
     if (invoice.status !== 'draft')
       throw new StripeFailure(400, 'You can only add items to a draft invoice.', 'invoice');
-    const item = {
-      id: newId('ii'),
-      object: 'invoiceitem',
+    const date = now();
+    const shared = {
       amount: Number(params.amount),
       currency: params.currency,
       description: params.description ?? null,
       metadata: params.metadata ?? {},
-      invoice: invoice.id,
+      discountable: true,
+      livemode: false,
+      period: { start: date, end: date },
+      proration: false,
+      quantity: 1,
     };
-    (invoice.lines as { data: Json[] }).data.push({ ...item, id: newId('il'), object: 'line_item' });
-    return item;
+    const item = { ...shared, id: newId('ii'), object: 'invoiceitem', customer: invoice.customer, date };
+    (invoice.lines as { data: Json[] }).data.push({
+      ...shared,
+      id: newId('il'),
+      object: 'line_item',
+      type: 'invoiceitem',
+      invoice_item: item.id,
+    });
+    return { ...item, invoice: invoice.id };
   }
 
   get(id: string): Json {
@@ -152,8 +186,11 @@ class InvoiceBook {
     const lines = (invoice.lines as { data: { amount: number }[] }).data;
     const total = lines.reduce((sum, line) => sum + line.amount, 0);
     const paid = invoice.status === 'paid' ? total : 0;
+    // What the book keeps for itself (payment terms, times sent) is not part of Stripe's answer.
+    const { days_until_due: _terms, sent_count: _sent, ...stripeFields } = invoice;
     return {
-      ...invoice,
+      ...stripeFields,
+      paid: invoice.status === 'paid',
       subtotal: total,
       total,
       amount_due: total,
@@ -171,6 +208,7 @@ class InvoiceBook {
       );
     }
     invoice.status = 'open';
+    (invoice.status_transitions as Json).finalized_at = now();
     invoice.number = `KEEL-${String(this.invoices.size).padStart(4, '0')}`;
     invoice.hosted_invoice_url = `https://invoice.stripe.test/i/${id}`;
     if (invoice.collection_method === 'send_invoice') {
@@ -268,11 +306,19 @@ export async function startBillingServer(): Promise<BillingServer> {
         response.writeHead(status, { 'content-type': 'application/json', 'request-id': newId('req') });
         response.end(JSON.stringify(json));
       };
-      const problem = shapeProblem(method, url.pathname, params);
-      if (problem) {
-        invalid.push(problem);
+      const problems = validateStripeRequest({
+        method,
+        path: url.pathname,
+        query: decodeForm(url.search.slice(1)),
+        form: method === 'POST' ? params : {},
+      });
+      if (problems.length > 0) {
+        invalid.push(...problems);
         send(400, {
-          error: { type: 'invalid_request_error', message: `Received an invalid request: ${problem}` },
+          error: {
+            type: 'invalid_request_error',
+            message: `Received an invalid request: ${problems.join('; ')}`,
+          },
         });
         return;
       }
@@ -338,6 +384,7 @@ export async function startBillingServer(): Promise<BillingServer> {
       const paid = book.get(invoice);
       if (paid.status !== 'open') throw new Error(`${invoice} is ${String(paid.status)}, not open`);
       paid.status = 'paid';
+      (paid.status_transitions as Json).paid_at = now();
     },
     async stop() {
       outer.closeAllConnections();
