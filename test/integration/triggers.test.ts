@@ -268,7 +268,10 @@ steps:
     expect(await readFile(join(dirs.workspace, 'memory/calls/approved.md'), 'utf8')).toBe(
       '# Approved call note',
     );
-    expect(await readFile(join(dirs.workspace, 'memory/working/calls/summary.md'), 'utf8')).toBe('# Summary');
+    // Working memory a run creates is stamped with when it expires and which run wrote it.
+    expect(await readFile(join(dirs.workspace, 'memory/working/calls/summary.md'), 'utf8')).toMatch(
+      /^---\ncreated: \S+\nexpires: \S+\nsource: \{"run":"[^"]+-writer-[^"]+"\}\n---\n# Summary$/,
+    );
 
     // The sentinel's run writes outbox/seen/..., which matches too and is Keel's: no run for it.
     expect((await ended((await sentinel()).id)).status).toBe('succeeded');
