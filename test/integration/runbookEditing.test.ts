@@ -230,6 +230,8 @@ describe('editing a runbook', () => {
       'connector',
       'runbook',
       'checkpoint',
+      'query',
+      'import',
     ]);
 
     await editor.change(uri, 2, `${RUNBOOK}\n`);
