@@ -144,6 +144,25 @@ it('holds at most 32 half-sent bodies at once: a flood of connections is refused
   await roomy.close();
 });
 
+it('a signed delivery sent again under new delivery-id headers keeps one event id (the header is not signed)', async () => {
+  const timestamp = Math.floor(Date.now() / 1000);
+  const withoutId = JSON.stringify({ type: 'order.paid', order: 'R-1' });
+  const withId = JSON.stringify({ id: 'evt_replayed', type: 'order.paid' });
+  const before = delivered.length;
+  for (const [i, payload] of [withoutId, withoutId, withId, withId].entries()) {
+    const headers = { 'x-keel-event-id': `forged-${i}` };
+    expect(
+      (await postHook(listener.port, 'shop', payload, { secret: SECRET, timestamp, headers })).status,
+    ).toBe(200);
+  }
+  const ids = delivered.slice(before).map((e) => e.id);
+  expect(ids).toHaveLength(4);
+  expect(ids[0]).toBe(ids[1]);
+  expect(ids.slice(2)).toEqual(['evt_replayed', 'evt_replayed']);
+  // The header is kept for the record, as sent.
+  expect(delivered.at(-1)?.payload).toMatchObject({ deliveryId: 'forged-3' });
+});
+
 it('a taken port is an error that names keel.yaml', async () => {
   await expect(
     WebhookListener.start({

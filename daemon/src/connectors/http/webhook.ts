@@ -20,10 +20,12 @@ import { settings } from './config';
 export const HTTP_WEBHOOK = 'http.webhook';
 
 export const webhookPayloadSchema = z.object({
-  /** The delivery's event id: the id header, else the body's `id`, else a hash of the body. */
+  /** The delivery's event id: the body's `id`, else a hash of the signed timestamp and body. */
   id: z.string(),
   /** The body's `type` when it is a string. */
   type: z.string().optional(),
+  /** The sender's delivery-id header (`idHeader`), as sent: not signed, never what makes a run unique. */
+  deliveryId: z.string().optional(),
   body: z.unknown(),
 });
 
@@ -72,13 +74,17 @@ export const httpWebhook: WebhookReceiver = {
       throw new WebhookRejected(400, 'the body is not JSON');
     }
     const record = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    // The id that makes a delivery one run comes only from what the signature covers: the body's
+    // `id`, else the signed timestamp and body. A delivery-id header is not signed: a copy of a
+    // signed delivery sent again with a new header would otherwise start another run.
     const id =
-      delivery.headers[idHeader.toLowerCase()] ??
       (typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id) : null) ??
-      createHash('sha256').update(delivery.body).digest('hex').slice(0, 32);
+      createHash('sha256').update(`${parsed.timestamp}.`).update(delivery.body).digest('hex').slice(0, 32);
     if (id.length > 200) throw new WebhookRejected(400, 'the event id is longer than 200 characters');
     const type = typeof record.type === 'string' ? { type: record.type } : {};
-    return { events: [{ name: HTTP_WEBHOOK, id, payload: { id, ...type, body } }] };
+    const sent = delivery.headers[idHeader.toLowerCase()];
+    const deliveryId = sent !== undefined && sent.length <= 200 ? { deliveryId: sent } : {};
+    return { events: [{ name: HTTP_WEBHOOK, id, payload: { id, ...type, ...deliveryId, body } }] };
   },
 };
 
