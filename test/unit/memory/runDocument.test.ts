@@ -5,7 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../../daemon/src/conductor/journalRecords';
-import { MAX_RUN_DOCUMENT_CHARS, runDocument } from '../../../daemon/src/memory/runs/runDocument';
+import {
+  MAX_RUN_DOCUMENT_CHARS,
+  runDocument,
+  scrubCredentials,
+} from '../../../daemon/src/memory/runs/runDocument';
 
 const at = '2026-12-01T10:00:00.000Z';
 const keep = (text: string): string => text;
@@ -74,5 +78,16 @@ describe('runDocument', () => {
     expect(document.text).toMatch(/\[\.\.\. cut: the full run is in its trace\]$/);
     expect(document.text).toContain('[redacted]');
     expect(document.text).not.toContain('sk-a');
+  });
+
+  it('scrubs OAuth answers and tokens no configured secret names: access_token, client_secret, a JWT', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl';
+    const answer = `{"access_token":"${jwt}","refresh_token":"rt-0123456789","client_secret":"cs-abcdefgh"}`;
+    const scrubbed = scrubCredentials(`${answer} x-api-key: k-123456789 and ${jwt}`, keep);
+    for (const secret of [jwt, 'rt-0123456789', 'cs-abcdefgh', 'k-123456789'])
+      expect(scrubbed).not.toContain(secret);
+    expect(scrubbed).toContain('"access_token":"[redacted]"');
+    // Words that only contain a credential's name stay.
+    expect(scrubCredentials('the tokenizer = a fine word', keep)).toBe('the tokenizer = a fine word');
   });
 });

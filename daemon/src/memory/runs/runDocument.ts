@@ -35,7 +35,10 @@ const CREDENTIAL_PATTERNS: RegExp[] = [
   /\b(?:ghp|gho|ghs|github_pat|xox[abpr])_?[A-Za-z0-9_-]{16,}/g,
   /\bAKIA[0-9A-Z]{16}\b/g,
   /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{12,}/gi,
-  /\b((?:api[_-]?key|apikey|token|secret|password|passwd|pwd|authorization)["']?\s*[:=]\s*["']?)[^\s"',;}]{4,}/gi,
+  // `access_token`, `client_secret`, `x-api-key`: a word before the name, joined by _ or -, too.
+  /((?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_-])*(?:api[_-]?key|apikey|token|secret|password|passwd|pwd|authorization)["']?\s*[:=]\s*["']?)[^\s"',;}]{4,}/gi,
+  // A JSON Web Token wherever it stands.
+  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
 
