@@ -4,6 +4,9 @@
  * editor's notice, the dashboard's line; a server's words as bounded plain text; a sample answer
  * that drifted named by its field; `probeMinutes` in keel.yaml.
  */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConnectorConfig, type ControlState } from '@keel/schemas';
@@ -12,6 +15,7 @@ import { checkSample, ProbeDriftError } from '../../daemon/src/connectors/probeC
 import {
   plainText,
   probeBreaker,
+  ProbeRecords,
   probeRefusal,
   type ProbeRecord,
 } from '../../daemon/src/connectors/probeRecords';
@@ -119,5 +123,25 @@ describe('probeMinutes in keel.yaml', () => {
     expect(parse(0.01)).toBe(false);
     expect(parse(-1)).toBe(false);
     expect(parse(20_000)).toBe(false);
+  });
+});
+
+describe('probe records on disk', () => {
+  it('keep every result when many probes end at once (a restart still sees each failure)', async () => {
+    const workspace = await mkdtemp(join(tmpdir(), 'keel-probes-'));
+    try {
+      await mkdir(join(workspace, '.keel'), { recursive: true });
+      const records = await ProbeRecords.load(workspace, () => undefined);
+      const at = '2026-12-03T09:00:00.000Z';
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          records.record(`c${i}`, 'f', { ok: i % 2 === 0, detail: `probe ${i}`, at }),
+        ),
+      );
+      const reloaded = await ProbeRecords.load(workspace, () => undefined);
+      for (let i = 0; i < 24; i++) expect(reloaded.get(`c${i}`, 'f')?.probe.ok).toBe(i % 2 === 0);
+    } finally {
+      await rm(workspace, { recursive: true, force: true });
+    }
   });
 });

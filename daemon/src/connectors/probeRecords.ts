@@ -26,6 +26,9 @@ export const MAX_VERSION_CHARS = 200;
 export const MAX_DETAIL_CHARS = 2_000;
 
 export class ProbeRecords {
+  /** The write under way, if any: the next one starts after it. */
+  private writes: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly path: string | null,
     private readonly sealer: StateSeal | null,
@@ -74,12 +77,19 @@ export class ProbeRecords {
       failingSince: probe.ok ? null : (before?.failingSince ?? probe.at),
       passedAt: probe.ok ? probe.at : (before?.passedAt ?? null),
     });
-    if (this.path && this.sealer) {
-      await writeSealedState(this.path, 'probes', this.sealer, {
-        version: 1,
-        records: Object.fromEntries(this.records),
-      });
-    }
+    // One write at a time, each of the records as they are when it starts: two probes ending
+    // together could otherwise rename an older copy over a newer one (and lose a failed probe).
+    const written = this.writes.then(() => this.write());
+    this.writes = written.catch(() => undefined);
+    await written;
+  }
+
+  private async write(): Promise<void> {
+    if (!this.path || !this.sealer) return;
+    await writeSealedState(this.path, 'probes', this.sealer, {
+      version: 1,
+      records: Object.fromEntries(this.records),
+    });
   }
 }
 
