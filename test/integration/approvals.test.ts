@@ -264,6 +264,29 @@ describe('a proposed change', () => {
     expect(JSON.stringify(server.requests[2]!.body)).not.toContain('The contract says May.');
   });
 
+  it('writes a lesson git could not commit at the next start, once', async () => {
+    await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
+    await start();
+    server.enqueue({ content: 'Renewal in April.' });
+    const waiting = await runUntil(['waiting_approval']);
+    // The operator's own git is busy: the commit of the lesson fails for now.
+    const lock = join(dirs.workspace, '.git', 'index.lock');
+    await writeFile(lock, '');
+    await client.request(ApprovalRejectRequest, { id: waiting.waitingFor!, reason: 'Wrong month.' });
+    await finished(waiting.id);
+    expect(git('log', '--format=%B')).not.toContain('Keel-Lesson');
+    await stop();
+    await rm(lock);
+    await start();
+    await waitFor(
+      'the lesson committed',
+      () => git('log', '-1', '--format=%B').includes('Keel-Lesson') || null,
+    );
+    const feedback = await readFile(join(dirs.workspace, 'memory/feedback/renewal.md'), 'utf8');
+    expect(feedback.match(/> Wrong month\./g)).toHaveLength(1);
+    expect(git('log', '--format=%B').match(/Keel-Lesson:/g)).toHaveLength(1);
+  });
+
   it('never overwrites a file changed after the proposal: marks it stale, applies only when approved again', async () => {
     await writeNote(dirs.workspace, 'runbooks/renewal.yaml', UPDATE());
     await start();

@@ -8,7 +8,7 @@
 import type { ActionProposal, ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import type { Logger } from '../log';
-import { isProtected, workspaceRelative } from '../files/workspacePaths';
+import { isProtected, workspaceRelative, WorkspacePathError } from '../files/workspacePaths';
 import {
   changedSince,
   commitLesson,
@@ -356,11 +356,17 @@ export class ApprovalService {
       if (content !== null) await writeAll(this.workspace, { [path]: content });
       commit = await commitLesson(this.workspace, proposal, path);
     } catch (error) {
+      // A feedback file Keel may not write (a link, a folder) never will be: the lesson is dropped.
+      // Anything else (git busy with the operator's own index.lock) is tried again at the next start.
+      const never = error instanceof WorkspacePathError;
+      this.log.warn(
+        never
+          ? `the lesson of a rejection cannot be written to ${path}; it is dropped`
+          : `the lesson of a rejection could not be written to ${path} now; Keel tries again at its next start`,
+        { proposal: proposal.id, error: (error as Error).message },
+      );
+      if (!never) return proposal;
       lesson = false;
-      this.log.warn(`the lesson of a rejection could not be written to ${path}`, {
-        proposal: proposal.id,
-        error: (error as Error).message,
-      });
     }
     const written: StoredProposal = {
       ...proposal,
