@@ -66,6 +66,8 @@ export class ConductorHost {
   private alerts: AlertService | null = null;
   /** The webhook listener (keel.yaml `webhooks:`) and the settings it listens with. */
   private webhooks: { listener: WebhookListener; key: string } | null = null;
+  /** Set by stop until a conductor opens again: a webhook delivery arriving meanwhile starts nothing. */
+  private stopping = false;
   private webhooksChanging: Promise<void> = Promise.resolve();
   /** The daily expiry of working memory: only in the long-lived daemon. */
   private expiry: ExpiryJob | null = null;
@@ -140,6 +142,8 @@ export class ConductorHost {
           return connectors.probeContext(instance, signal);
         },
         deliver: async (instance, events) => {
+          // Once stopping, nothing may build triggers again: the sender is told to retry later.
+          if (this.stopping) throw new Error('the daemon is stopping');
           this.triggers();
           if (!this.pollers) throw new Error('the daemon is stopping');
           return this.pollers.deliver(instance, events);
@@ -259,6 +263,7 @@ export class ConductorHost {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.watcher?.close();
     this.watcher = null;
     this.watchedDir = null;
@@ -280,6 +285,8 @@ export class ConductorHost {
   }
 
   private open(config: WorkspaceConfig): Promise<Conductor> {
+    // A keel.yaml that comes back after one went missing (which stopped everything) starts again.
+    this.stopping = false;
     const { memory } = this.options;
     const opening = Conductor.open({
       workspace: this.options.root,
