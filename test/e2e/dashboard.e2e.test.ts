@@ -108,7 +108,8 @@ it('the dashboard shows the demo spend, and the emergency stop works from it', a
     expect(await quota.getByRole('meter').getAttribute('aria-label')).toContain('content, today');
     // The onboarding plan and the reply to Dana's mail wait for approval; nothing runs; the index
     // holds the demo's notes.
-    await dashboard.locator('[data-field="pending-approvals"]', { hasText: /^2$/ }).waitFor();
+    // The demo leaves three runs waiting for you: inbox-triage, onboarding and payment-received.
+    await dashboard.locator('[data-field="pending-approvals"]', { hasText: /^3$/ }).waitFor();
     expect(await dashboard.locator('[data-field="running-runs"]').textContent()).toBe('0');
     await dashboard.locator('[data-field="index-state"]', { hasText: /^ready$/ }).waitFor();
     // Each agent's cost in the table, and in words on the spend chart.
