@@ -40,6 +40,7 @@ import { writeNewToken } from './runtime/token';
 import { WorkspaceLock } from './runtime/workspaceLock';
 import { loadConfig, type LoadedConfig } from './workspace/config';
 import { ConnectorSecrets, credentialResolver } from './connectors/credentials';
+import type { RunbookFile } from './connectors/actionUses';
 import { ConnectorStatus } from './connectors/connectorStatus';
 import { ProbeRecords } from './connectors/probeRecords';
 import { ProbeSchedule } from './connectors/probeSchedule';
@@ -122,6 +123,7 @@ export class Daemon {
       onChanged: (connectors) => this.notify(ConnectorsChangedNotification, { connectors }),
       // A connector's breaker is governance's too: the dashboard, the editor's notices and alerts.
       onBreakersChanged: () => this.conductor?.controlChanged(),
+      runbooks: () => this.runbookFiles(),
     });
     this.probeSchedule = new ProbeSchedule(this.connectorStatus, {
       onError: (connector, error) =>
@@ -258,6 +260,12 @@ export class Daemon {
       }),
     );
     return instances;
+  }
+
+  /** The runbooks that parse, with their files: what a drift probe checks a connector against. */
+  private async runbookFiles(): Promise<RunbookFile[]> {
+    const loaded = await new RunbookCatalog(this.options.workspace, this.runbooksDir).list().catch(() => []);
+    return loaded.flatMap((r) => (r.runbook ? [{ path: r.info.path, runbook: r.runbook }] : []));
   }
 
   /** The runbooks folder, relative to the workspace (keel.yaml `runbooks.dir`). */

@@ -113,7 +113,8 @@ describe('an MCP server package over stdio', () => {
     const probe = await files.probe(context());
     expect(probe.ok).toBe(true);
     expect(probe.detail).toContain('secure-filesystem-server');
-    expect(probe.version).toMatch(/^\d+\.\d+/);
+    // serverInfo's name and version, and the protocol version it answered initialize with.
+    expect(probe.version).toMatch(/^secure-filesystem-server \d+\.\d+\S*, MCP \d{4}-\d{2}-\d{2}$/);
     expect(tool(files, 'read_text_file').risk).toBe('read');
     expect(tool(files, 'list_directory').risk).toBe('read');
     // The server calls list_allowed_directories read-only; only the operator's word counts.

@@ -8,6 +8,7 @@
  */
 import type { BreakerState, ConnectorInfo } from '@keel/schemas';
 import { OperatorError } from '../errors';
+import { actionUses, type RunbookFile } from './actionUses';
 import { credentialResolver, knownCredentials, MissingCredentialError } from './credentials';
 import type { ConnectorInstance } from './registry';
 import {
@@ -19,7 +20,7 @@ import {
   ProbeRecords,
   type ProbeRecord,
 } from './probeRecords';
-import type { ProbeResult } from './sdk';
+import type { ProbeContext, ProbeResult } from './sdk';
 import { connectorContext, untrustedEndpoint, type ConnectorContextDeps } from './workspaceConnectors';
 
 /**
@@ -46,6 +47,11 @@ export interface ConnectorStatusOptions extends ConnectorContextDeps {
   /** Where `.keel/probes.json` is read from and written to; without it results stay in memory. */
   records?: ProbeRecords;
   probeTimeoutMs?: number;
+  /**
+   * The workspace's runbooks (those that parse): a probe checks that what they use of the instance
+   * is still offered (an MCP server's tools and their arguments). Without it nothing is checked.
+   */
+  runbooks?: () => Promise<RunbookFile[]>;
 }
 
 export class ConnectorStatus {
@@ -170,7 +176,11 @@ export class ConnectorStatus {
     });
     let result: ProbeResult;
     try {
-      const ctx = connectorContext(instance, this.options, controller.signal);
+      const runbooks = this.options.runbooks;
+      const ctx: ProbeContext = {
+        ...connectorContext(instance, this.options, controller.signal),
+        ...(runbooks ? { uses: async () => actionUses(await runbooks(), instance.name) } : {}),
+      };
       result = await Promise.race([instance.connector.probe(ctx), timedOut]);
     } catch (error) {
       result = {

@@ -133,6 +133,28 @@ export class WebhookRejected extends Error {
   }
 }
 
+/**
+ * Where a runbook of the workspace uses one action of a connector instance: a `connector` step
+ * (with the argument names it gives) or an agent step's tool (the model fills the arguments).
+ */
+export interface ActionUse {
+  /** The runbook file, workspace-relative (`runbooks/triage.yaml`). */
+  runbook: string;
+  step: string;
+  action: string;
+  /** The argument names a `connector` step gives under `with:`; null for an agent's tool. */
+  args: string[] | null;
+}
+
+/** What a probe runs with: an action's context without a key, and the runbooks' uses of it. */
+export interface ProbeContext extends Omit<ActionContext, 'idempotencyKey'> {
+  /**
+   * The workspace's runbooks' uses of this instance's actions, when the host knows its runbooks: a
+   * connector whose actions a server lists (MCP) checks them against what it lists now.
+   */
+  uses?(): Promise<ActionUse[]>;
+}
+
 export interface ProbeResult {
   ok: boolean;
   detail: string;
@@ -156,7 +178,7 @@ export interface Connector {
   events: Record<string, ConnectorEvent>;
   source?: EventSource;
   webhook?: WebhookReceiver;
-  probe(ctx: Omit<ActionContext, 'idempotencyKey'>): Promise<ProbeResult>;
+  probe(ctx: ProbeContext): Promise<ProbeResult>;
   /**
    * For a connector whose actions are discovered, not declared (an MCP server's tools): lists
    * them into `actions`. Hosts await it before reading `actions` (runs, agent tools, the editor);

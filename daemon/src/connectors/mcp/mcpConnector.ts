@@ -6,15 +6,15 @@
  * happened, so no action has `find`: the conductor treats an interrupted call as unknown.
  */
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
-import type { ActionContext, Connector, ConnectorAction, ProbeResult } from '../sdk';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Connector, ConnectorAction, ProbeContext, ProbeResult } from '../sdk';
 import { credentialNames, McpServerConfig, parseMcpConfig } from './mcpConfig';
 import { McpSession, type McpHost } from './mcpSession';
 import { toolAction, type McpToolOutput } from './mcpTools';
+import { toolDrift } from './toolDrift';
 
 export { McpToolOutput, McpToolError } from './mcpTools';
 export type { McpHost } from './mcpSession';
-
-type ProbeContext = Omit<ActionContext, 'idempotencyKey'>;
 
 /** A tool as an action: JSON arguments in, the server's answer (untrusted) out. */
 export type McpToolAction = ConnectorAction<Record<string, unknown>, McpToolOutput>;
@@ -50,8 +50,10 @@ export function mcpConnector(
   const actions = Object.create(null) as Record<string, McpToolAction>;
 
   let listed = false;
+  /** The tools as last listed, with their schemas: what the probe checks the runbooks against. */
+  let tools: Tool[] = [];
   const refresh = async (ctx: ProbeContext): Promise<string[]> => {
-    const tools = await session.listTools(ctx, ctx.signal);
+    tools = await session.listTools(ctx, ctx.signal);
     for (const key of Object.keys(actions)) delete actions[key];
     for (const tool of tools) {
       const risk = Object.hasOwn(config.tools, tool.name) ? config.tools[tool.name]! : 'external';
@@ -106,12 +108,23 @@ export function mcpConnector(
     async probe(ctx: ProbeContext): Promise<ProbeResult> {
       const checkedAt = new Date().toISOString();
       try {
-        const tools = await refresh(ctx);
-        const server = session.serverVersion();
+        const names = await refresh(ctx);
+        const version = session.versionText();
+        const drift = toolDrift(tools, ctx.uses ? await ctx.uses() : []);
+        const server = version ?? name;
+        if (drift.length > 0) {
+          const more = drift.length > 5 ? ` (and ${drift.length - 5} more)` : '';
+          return {
+            ok: false,
+            detail: `The MCP server "${name}" (${server}) no longer offers what the runbooks use: ${drift.slice(0, 5).join('; ')}${more}. Update the runbooks, or pin the server's version in keel.yaml's command.`,
+            ...(version ? { version } : {}),
+            checkedAt,
+          };
+        }
         return {
           ok: true,
-          detail: `${server?.name ?? name} ${server?.version ?? ''}: ${tools.length} tools (${tools.join(', ')})`,
-          ...(server?.version ? { version: server.version } : {}),
+          detail: `${server}: ${names.length} tools (${names.join(', ')})`,
+          ...(version ? { version } : {}),
           checkedAt,
         };
       } catch (error) {

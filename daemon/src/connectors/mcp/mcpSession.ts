@@ -8,6 +8,7 @@ import type { Stream } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
   McpError,
@@ -47,6 +48,8 @@ export class McpSession {
   private lastStderr: string[] = [];
   private starting: Promise<Client> | null = null;
   private closed = false;
+  /** The protocol version the server answered `initialize` with (the SDK keeps it only for HTTP). */
+  private protocolVersion: string | null = null;
 
   constructor(
     private readonly name: string,
@@ -79,6 +82,17 @@ export class McpSession {
   /** The server's name and version, once connected. */
   serverVersion(): Implementation | undefined {
     return this.client?.getServerVersion();
+  }
+
+  /**
+   * What the server says it is, once connected: `secure-filesystem-server 0.2.0, MCP 2025-11-25`
+   * (its `serverInfo` and the protocol version it answered), or undefined before a handshake.
+   */
+  versionText(): string | undefined {
+    const server = this.serverVersion();
+    if (!server) return undefined;
+    const protocol = this.protocolVersion ? `, MCP ${this.protocolVersion}` : '';
+    return `${server.name} ${server.version}${protocol}`;
   }
 
   async listTools(ctx: McpStartContext, signal?: AbortSignal): Promise<Tool[]> {
@@ -139,7 +153,14 @@ export class McpSession {
 
   private async start(ctx: McpStartContext): Promise<Client> {
     const client = new Client({ name: 'keel', version: KEEL_VERSION });
-    const transport = await this.transport(ctx);
+    const transport: Transport = await this.transport(ctx);
+    // The SDK hands the negotiated version to a transport that asks for it (HTTP sends it as a
+    // header); it is kept here too, for the probe to report.
+    const passOn = transport.setProtocolVersion?.bind(transport);
+    transport.setProtocolVersion = (version: string) => {
+      this.protocolVersion = version;
+      passOn?.(version);
+    };
     client.onclose = () => {
       if (this.client === client) this.client = null;
       if (!this.closed) this.host.log.warn(`MCP server "${this.name}" closed; it starts again on next use`);
