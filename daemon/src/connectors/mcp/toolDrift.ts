@@ -16,7 +16,9 @@ export function toolDrift(tools: readonly Tool[], uses: readonly ActionUse[]): s
     const tool = byName.get(use.action);
     if (!tool) {
       const listed = [...byName.keys()].sort().join(', ') || 'none';
-      problems.push(`${where} uses the tool "${use.action}", which the server no longer lists (it lists: ${listed})`);
+      problems.push(
+        `${where} uses the tool "${use.action}", which the server no longer lists (it lists: ${listed})`,
+      );
       continue;
     }
     if (use.args === null) continue; // an agent's tool: the model reads the schema at each call
