@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ActionInputError, type ActionContext, type ConnectorAction, type ReviewDocument } from '../sdk';
 import { SchemaRef, schemaOf, settings } from './config';
 import { schemaMismatch } from './responseSchema';
-import { HttpError, send } from './send';
+import { HttpError, send, type HttpAnswer } from './send';
 import { resolveTarget } from './target';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -31,6 +31,19 @@ const output = z.object({ status: z.number(), contentType: z.string().nullable()
 type Output = z.infer<typeof output>;
 
 async function perform(method: string, input: WriteInput, ctx: ActionContext): Promise<Output> {
+  const answer = await checkedRequest(method, input, ctx);
+  return { status: answer.status, contentType: answer.contentType, body: answer.body };
+}
+
+/**
+ * Sends one request of an action (or the probe) and checks its answer against `responseSchema`:
+ * a mismatch throws naming the field. The whole answer comes back (the probe reads `server`).
+ */
+export async function checkedRequest(
+  method: string,
+  input: WriteInput,
+  ctx: ActionContext,
+): Promise<HttpAnswer> {
   const config = settings(ctx);
   const url = resolveTarget(config, input.path, input.query, input.host);
   const schema = input.responseSchema !== undefined ? schemaOf(input.responseSchema, config) : null;
@@ -54,7 +67,7 @@ async function perform(method: string, input: WriteInput, ctx: ActionContext): P
       );
     }
   }
-  return { status: answer.status, contentType: answer.contentType, body: answer.body };
+  return answer;
 }
 
 function review(method: string) {

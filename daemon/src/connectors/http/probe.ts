@@ -1,11 +1,12 @@
 /**
  * http@1's probe: the `probe: { path, schema }` of keel.yaml as a GET through the same request and
- * schema check the actions use, so an API that moved or changed its shape fails here first.
+ * schema check the actions use, so an API that moved or changed its shape fails here first; the
+ * `Server` header, when the API sends one, is kept as its version.
  * Without `probe:` it only checks the settings (nothing is sent).
  */
 import type { ProbeResult } from '../sdk';
 import { allowedOrigins, optionalCredential, settings, type Context } from './config';
-import { getAction } from './actions';
+import { checkedRequest } from './actions';
 
 export async function probeHttp(ctx: Context): Promise<ProbeResult> {
   const checkedAt = new Date().toISOString();
@@ -18,11 +19,17 @@ export async function probeHttp(ctx: Context): Promise<ProbeResult> {
         checkedAt,
       };
     }
-    const answer = await getAction.perform(
+    const answer = await checkedRequest(
+      'GET',
       { path: config.probe.path, ...(config.probe.schema ? { responseSchema: config.probe.schema } : {}) },
       { ...ctx, idempotencyKey: 'probe' },
     );
-    return { ok: true, detail: `GET ${config.probe.path}: HTTP ${answer.status}`, checkedAt };
+    return {
+      ok: true,
+      detail: `GET ${config.probe.path}: HTTP ${answer.status}`,
+      ...(answer.server ? { version: answer.server } : {}),
+      checkedAt,
+    };
   } catch (error) {
     let token: string | null = null;
     try {

@@ -12,6 +12,8 @@ export interface HttpAnswer {
   /** The parsed JSON, the text of any other answer, or null when empty. */
   body: unknown;
   json: boolean;
+  /** The `Server` header, when the API names its software (the probe reports it as the version). */
+  server: string | null;
 }
 
 /** A failure of the request or of its answer, with a message meant for the operator. */
@@ -83,7 +85,8 @@ export async function send(
     }
     throw new HttpError(message);
   }
-  return { status: response.status, contentType, ...parseBody(text, contentType, where, token) };
+  const server = response.headers.get('server');
+  return { status: response.status, contentType, server, ...parseBody(text, contentType, where, token) };
 }
 
 function parseBody(
