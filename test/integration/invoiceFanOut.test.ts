@@ -200,6 +200,11 @@ it('reminds each overdue customer once, at its own checkpoint, across a payment 
     [third.id, 'succeeded', 'succeeded'],
   ]);
 
+  // A replay reads every child's end from the parent's journal: it starts, sends and asks nothing.
+  const replayed = await keel('replay', chaser.id);
+  expect(replayed.code, replayed.stdout + replayed.stderr).toBe(0);
+  expect(replayed.stdout).toContain('Identical to the recorded run.');
+
   // One child per customer, one reminder per customer still owing, each with Stripe's numbers.
   const children = (await runs()).filter((r) => r.runbook === 'invoice-reminder');
   expect(children.map((r) => r.inputs.customer).sort()).toEqual(
