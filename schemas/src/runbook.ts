@@ -310,6 +310,9 @@ export const ConnectorStep = z
   })
   .describe('A side effect through a versioned connector, idempotent per run and step.');
 
+/** A `forEach` hand-off starts at most this many child runs: a longer list fails the step, naming it. */
+export const MAX_FOR_EACH_ITEMS = 20;
+
 export const HandoffStep = z
   .strictObject({
     ...StepBase,
@@ -318,7 +321,12 @@ export const HandoffStep = z
     inputs: z
       .record(Identifier, z.union([Template, z.number(), z.boolean()]))
       .default({})
-      .describe("The child run's inputs, by name; strings are templates."),
+      .describe(
+        "The child run's inputs, by name; strings are templates (with `forEach`, they also read `item` and `index`).",
+      ),
+    forEach: Template.optional().describe(
+      `One expression giving a list, \`{{ steps.overdue.output.customers }}\`: one child run per item (at most ${MAX_FOR_EACH_ITEMS}), one after another, each given \`item\` and \`index\` in its inputs' templates. The step's output is the list of the children's ends ({ index, runId, status, outputs, error }); it fails when a child failed or ran out of budget, after the others ran. A child the operator stopped is an outcome, not a failure.`,
+    ),
   })
   .describe(
     "Hands off to another runbook: starts it as a child run, waits for it (across restarts) and takes its outputs as this step's output. The child's spend counts against this run's budget.",

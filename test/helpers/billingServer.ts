@@ -43,7 +43,10 @@ export interface BillingServer {
    * closed unanswered (the SDK sends a request cut off so once more, with the same idempotency key).
    */
   cutNext(route: string, times?: number): void;
-  /** From now on, requests matching `METHOD /path` are carried out and never answered (a server gone silent). */
+  /**
+   * From now on, requests matching `METHOD /path` are carried out and never answered (a server gone
+   * silent); `METHOD /path?customer=cus_1` holds only those with these parameters.
+   */
   holdAll(route: string): void;
   /** Answers requests matching `METHOD /path` again (those held before stay unanswered). */
   release(route: string): void;
@@ -53,6 +56,13 @@ export interface BillingServer {
 }
 
 type Json = Record<string, unknown>;
+
+/** Whether a held route (`GET /v1/invoices`, or with parameters `?customer=cus_1`) holds this request. */
+function holds(entry: string, route: string, params: Json): boolean {
+  const [held, query] = entry.split('?');
+  if (held !== route) return false;
+  return [...new URLSearchParams(query ?? '')].every(([key, value]) => String(params[key]) === value);
+}
 
 /** `a[b][c]=v` form and query parameters as nested objects (how Stripe reads them). */
 export function decodeForm(text: string): Json {
@@ -296,7 +306,7 @@ export async function startBillingServer(): Promise<BillingServer> {
       requests.push({ method, path: url.pathname, params, idempotencyKey, authorized });
       const send = (status: number, json: Json) => {
         const route = `${method} ${url.pathname}`;
-        if (held.has(route)) return;
+        if ([...held].some((entry) => holds(entry, route, params))) return;
         const left = cuts.get(route) ?? 0;
         if (left > 0) {
           cuts.set(route, left - 1);

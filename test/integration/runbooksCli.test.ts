@@ -57,6 +57,7 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
     ['inbox-triage', true, []],
     ['inbox-triage', true, []],
     ['invoice-chaser', true, []],
+    ['invoice-reminder', true, []],
     ['meeting-prep', true, []],
     ['onboarding', true, []],
     ['ops', true, []],

@@ -28,7 +28,13 @@ import { freePort, postHook } from '../helpers/webhooks';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const WEBHOOK_SECRET = 'whsec_keel_week_0123456789abcdef';
-const WEEK_RUNBOOKS = ['meeting-prep', 'invoice-chaser', 'payment-received', 'inbox-triage'];
+const WEEK_RUNBOOKS = [
+  'meeting-prep',
+  'invoice-chaser',
+  'invoice-reminder',
+  'payment-received',
+  'inbox-triage',
+];
 
 let mail: MailServers;
 let caldav: CalendarServer;
@@ -188,6 +194,23 @@ async function runReaches(runbook: string, statuses: string[], timeoutMs = 60_00
   });
 }
 
+/** invoice-chaser's reminder run for this Stripe customer, waiting at its checkpoint. */
+async function reminderWaits(customer: string): Promise<RunSummary> {
+  return waitFor(
+    `the reminder of ${customer} at its checkpoint`,
+    async () =>
+      (await runs()).find(
+        (r) =>
+          r.runbook === 'invoice-reminder' &&
+          r.status === 'waiting_operator' &&
+          r.inputs.customer === customer,
+      ) ?? null,
+    60_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\n${daemon?.output().slice(-4000) ?? ''}`);
+  });
+}
+
 async function approve(proposal: string | null | undefined): Promise<void> {
   const approved = await keel('approve', String(proposal));
   expect(approved.code, approved.stdout + approved.stderr).toBe(0);
@@ -293,12 +316,12 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
   const brief = await readFile(join(dirs.workspace, 'memory', 'working', briefs[0]!), 'utf8');
   expect(brief).toContain('Which depot goes first?');
 
-  // Tuesday: two invoices overdue. The chaser picks Acme's (the older), and waits for the operator.
+  // Tuesday: two invoices overdue. The chaser hands each customer to invoice-reminder, Acme's (the
+  // older) first; `keel run` returns once both reminders have ended, so it is not waited for here.
   const acme = await overdueInvoice('bob', 'Acme Logistics', 400_000, 20);
   const northwind = await overdueInvoice('carol', 'Northwind Retail', 250_000, 5);
-  const chase = await keel('run', 'invoice-chaser', '--json');
-  const first = JSON.parse(chase.stdout) as RunSummary;
-  expect(first.status, chase.stderr).toBe('waiting_operator');
+  const chasing = keel('run', 'invoice-chaser', '--json');
+  const first = await reminderWaits(String(billing.invoice(acme)!.customer));
 
   // Acme pays while its reminder waits: Stripe marks it paid and says so by webhook.
   billing.markPaid(acme);
@@ -330,10 +353,9 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
   await approve(thanks.waitingFor);
   await runReaches('payment-received', ['succeeded']);
 
-  // Wednesday: the chaser picks Northwind's invoice. The operator continues; the daemon is killed
-  // with kill -9 while the run asks Stripe again (after the approval, before the send).
-  const second = JSON.parse((await keel('run', 'invoice-chaser', '--json')).stdout) as RunSummary;
-  expect(second.status).toBe('waiting_operator');
+  // Wednesday: Northwind's reminder, the chaser's second child, waits. The operator continues; the
+  // daemon is killed with kill -9 while the child asks Stripe again (after the approval, before the send).
+  const second = await reminderWaits(String(billing.invoice(northwind)!.customer));
   const rechecks = () =>
     billing.requests.filter((r) => r.method === 'GET' && r.path === '/v1/invoices' && r.params.customer)
       .length;
@@ -343,12 +365,16 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
   await waitFor('the fresh read after the approval', () => rechecks() > before, 60_000);
   daemon.process.kill('SIGKILL');
   await daemon.exited;
-  await answering;
+  await Promise.all([answering, chasing]);
   billing.release('GET /v1/invoices');
   daemon = await startDaemon(dirs.workspace, dirs.runtime);
   await waitFor(
-    'the chaser to finish after the restart',
-    async () => (await runs()).find((r) => r.id === second.id && r.status === 'succeeded') ?? null,
+    'the reminder and its chaser to finish after the restart',
+    async () => {
+      const all = await runs();
+      const done = (id?: string) => all.some((r) => r.id === id && r.status === 'succeeded');
+      return done(second.id) && done(second.parent?.runId);
+    },
     90_000,
   );
 
@@ -395,5 +421,7 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
       runbook,
     ).toHaveLength(1);
   }
-  expect(started.filter((r) => r.runbook === 'invoice-chaser')).toHaveLength(2);
+  // One chaser run, one reminder run per customer.
+  expect(started.filter((r) => r.runbook === 'invoice-chaser')).toHaveLength(1);
+  expect(started.filter((r) => r.runbook === 'invoice-reminder')).toHaveLength(2);
 }, 600_000);

@@ -1,6 +1,6 @@
 /**
  * The week's runbooks against what an outsider controls: a calendar invitation's title, a Stripe
- * event's fields and an inbound mail. The reminder rule that lets invoice-chaser send without a
+ * event's fields and an inbound mail. The reminder rule that lets invoice-reminder send without a
  * second approval (the demo's keel.yaml, parsed as the daemon parses it) must not become a way
  * to mail anyone: not to an address outside the customers' domains (also hidden in Cc), not for a
  * run an event started (an inbound mail asking for a "Payment reminder"), not for another subject.
@@ -25,7 +25,7 @@ function decide(mail: { to: string[]; cc?: string[]; subject: string }, fromEven
   return decideAction('mail', 'send', send.risk, input, approvals, false, policy, fromEvent).decide;
 }
 
-describe("invoice-chaser's reminder rule", () => {
+describe("invoice-reminder's reminder rule", () => {
   it('allows a reminder to a customer from a run the operator or the schedule started', () => {
     expect(
       decide({ to: ['Dana <dana@acme-logistics.example>'], subject: 'Payment reminder: invoice KEEL-7' }),
@@ -84,11 +84,16 @@ describe('untrusted event fields in the week runbooks', () => {
 
   it('never make a mail header: the thank-you and the reminder take no event field in to or subject', async () => {
     const thanks = step(await runbook('payment-received'), 'draft').with as Record<string, string>;
-    const reminder = step(await runbook('invoice-chaser'), 'send').with as Record<string, string>;
-    for (const header of [thanks.to, thanks.subject, reminder.to, reminder.subject]) {
+    const reminder = step(await runbook('invoice-reminder'), 'send').with as Record<string, string>;
+    for (const header of [thanks.to, thanks.subject, reminder.to, reminder.subject, reminder.text]) {
       expect(header).not.toMatch(/inputs\./);
     }
-    // invoice-chaser has no inputs at all: everything it sends comes from Stripe and the operator.
+    // invoice-chaser has no inputs at all, and invoice-reminder's one input only picks whose
+    // invoices Stripe is asked for: everything it sends comes from Stripe and the operator.
     expect((await runbook('invoice-chaser')).inputs).toEqual({});
+    const reminderBook = await runbook('invoice-reminder');
+    expect(Object.keys(reminderBook.inputs)).toEqual(['customer']);
+    const readers = reminderBook.steps.filter((s) => JSON.stringify(s).includes('inputs.'));
+    expect(readers.map((s) => s.id)).toEqual(['overdue']);
   });
 });

@@ -24,7 +24,7 @@ import { StepGraph } from './stepGraph';
 import { agentMessages, agentTools, runAgent } from './steps/agent';
 import { connectorArguments, runConnector } from './steps/connector';
 import { compensate, compensates, withOperatorNotes } from './compensation';
-import { handoffInputs, runHandoff } from './steps/handoff';
+import { handoffStepInput, runHandoff } from './steps/handoff';
 import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
 import { checkpointInput, runCheckpoint } from './steps/checkpoint';
@@ -426,7 +426,7 @@ async function runStep(step: RunbookStep, runtime: StepRuntime, input: unknown):
     case 'connector':
       return runConnector(step, runtime);
     case 'runbook':
-      return runHandoff(step, runtime);
+      return runHandoff(step, runtime, input as Awaited<ReturnType<typeof handoffStepInput>>);
     case 'checkpoint':
       return runCheckpoint(step, runtime);
     case 'query':
@@ -464,7 +464,7 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
     case 'connector':
       return { use: step.use, action: step.action, with: await connectorArguments(step, runtime) };
     case 'runbook':
-      return { runbook: step.runbook, inputs: await handoffInputs(step, runtime) };
+      return handoffStepInput(step, runtime);
     case 'checkpoint':
       return checkpointInput(step, runtime);
     case 'query':

@@ -28,6 +28,7 @@ const TEMPLATE_FIELDS = [
   'summary',
   'message',
   'show',
+  'forEach',
 ] as const;
 
 export function parseRunbook(text: string, path: string): ParsedRunbook {
@@ -63,6 +64,8 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
     for (const [key, value] of Object.entries(values?.[1] ?? {})) {
       if (typeof value === 'string') check(['steps', index, values![0], key], templateError(value));
     }
+    if (step.type === 'runbook')
+      forEachProblems(step, (where, error) => check(['steps', index, ...where], error));
     if (step.type === 'agent' && step.tools.length === 0 && step.runbooks.length === 0) {
       check(['steps', index], 'an agent step needs tools: or runbooks: to hand off to (or use an llm step)');
     }
@@ -100,6 +103,40 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
   });
   checkTriggers(runbook, check);
   return problems.length > 0 ? { runbook: null, problems } : { runbook, problems: [] };
+}
+
+/**
+ * A `forEach` hand-off: one bare expression (a filter would turn the list into text), no `retry:`
+ * (another attempt would hand every item off again, sending what was sent), and `item`/`index`
+ * read only where there is a forEach to give them.
+ */
+function forEachProblems(
+  step: Extract<Runbook['steps'][number], { type: 'runbook' }>,
+  check: (where: (string | number)[], error: string | null) => void,
+): void {
+  if (step.forEach === undefined) {
+    for (const [name, value] of Object.entries(step.inputs)) {
+      if (typeof value === 'string' && /\{\{-?\s*(item|index)\b/.test(value)) {
+        check(
+          ['inputs', name],
+          '"item" and "index" exist only in a step with forEach: (add forEach: or remove them)',
+        );
+      }
+    }
+    return;
+  }
+  if (!/^\s*\{\{-?\s*[^{}|]+?\s*-?\}\}\s*$/.test(step.forEach)) {
+    check(
+      ['forEach'],
+      "forEach must be one expression that gives a list, with no filters: '{{ steps.overdue.output.customers }}'",
+    );
+  }
+  if (step.retry) {
+    check(
+      ['retry'],
+      'a step with forEach cannot retry: another attempt would hand every item off again (retry inside the child runbook)',
+    );
+  }
 }
 
 /** The payload fields each event has, which an event trigger's filter may test. */

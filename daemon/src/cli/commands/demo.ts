@@ -29,8 +29,9 @@ const run = promisify(execFile);
 
 /**
  * The order tells a story: a customer signs, content, a sales call, the weekly review, a mail from
- * the new customer, a brief before the Northwind meeting, Acme's first payment. invoice-chaser is
- * in the workspace too but not run: it reads Stripe first, and the demo has no Stripe account.
+ * the new customer, a brief before the Northwind meeting, Acme's first payment. invoice-chaser (and
+ * the invoice-reminder it hands each customer to) is in the workspace too but not run: it reads
+ * Stripe first, and the demo has no Stripe account.
  */
 const RUNBOOKS = [
   'onboarding',
@@ -81,8 +82,9 @@ connectors:
     currency: eur
     credentials: { secretKey: { env: FJORD_STRIPE_KEY } }
 
-# invoice-chaser's reminder is read by you at its checkpoint, then Stripe is asked again and it is
-# sent at once, only to a customer's domain: no second approval between that read and the send.
+# invoice-chaser hands each overdue customer to invoice-reminder, whose reminder is read by you at
+# its checkpoint, then Stripe is asked again and it is sent at once, only to a customer's domain:
+# no second approval between that read and the send.
 approvals:
   lists:
     customers: [acme-logistics.example, northwind.example]

@@ -2,24 +2,38 @@
  * `runbook`: hands work off to another runbook. The child run gets the step's inputs, runs like
  * any run (its own journal, slot and approvals) within a share of this run's budget, and its
  * outputs are the step's output. A child that fails fails the step (its `retry:` starts a new
- * child); one the operator cancelled or that ran out of budget is not tried again.
+ * child); one the operator cancelled or that ran out of budget is not tried again. With `forEach`
+ * the step hands each item of a list off in turn (forEach.ts).
  */
 import type { Runbook, RunbookInput, RunbookStep } from '@keel/schemas';
 import type { ToolDefinition } from '../models/modelProvider';
 import { renderDeep } from '../templates';
+import { forEachInput, runForEach, type ForEachInput } from './forEach';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type HandoffStep = Extract<RunbookStep, { type: 'runbook' }>;
 
-export async function handoffInputs(
-  step: HandoffStep,
-  runtime: StepRuntime,
-): Promise<Record<string, unknown>> {
+async function handoffInputs(step: HandoffStep, runtime: StepRuntime): Promise<Record<string, unknown>> {
   return (await renderDeep(step.inputs, runtime.scope)) as Record<string, unknown>;
 }
 
-export async function runHandoff(step: HandoffStep, runtime: StepRuntime): Promise<StepResult> {
-  const inputs = await handoffInputs(step, runtime);
+/** What the step hands off, rendered (the trace shows it, replay compares it): one child or one per item. */
+export async function handoffStepInput(
+  step: HandoffStep,
+  runtime: StepRuntime,
+): Promise<{ runbook: string; inputs: Record<string, unknown> } | ForEachInput> {
+  if (step.forEach !== undefined) return forEachInput(step, runtime);
+  return { runbook: step.runbook, inputs: await handoffInputs(step, runtime) };
+}
+
+/** `input` is what handoffStepInput rendered for this attempt. */
+export async function runHandoff(
+  step: HandoffStep,
+  runtime: StepRuntime,
+  input: Awaited<ReturnType<typeof handoffStepInput>>,
+): Promise<StepResult> {
+  if ('forEach' in input) return runForEach(step, runtime, input);
+  const { inputs } = input;
   const key = runtime.attempt > 1 ? `${step.id}@${runtime.attempt}` : step.id;
   const end = await runtime.handoff({ key, stepId: step.id, runbook: step.runbook, inputs });
   if (end.status !== 'succeeded') {

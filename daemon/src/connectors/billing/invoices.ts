@@ -10,7 +10,8 @@
  *   is no longer a draft.
  * - `sendInvoice` (external): Stripe emails it to the customer. Stripe keeps no "sent" mark to
  *   look up, so there is no `find`: a send cut off by a crash is left to the operator.
- * - `overdueInvoices` (read): open invoices past their due date, the ones to chase.
+ * - `overdueInvoices` (read): open invoices past their due date, the ones to chase, and their
+ *   customers (a chaser hands each customer off to a reminder run).
  */
 import type Stripe from 'stripe';
 import { z } from 'zod';
@@ -229,16 +230,27 @@ export const deleteDraftInvoiceAction: ConnectorAction<InvoiceInput, DeleteOutpu
 
 export const overdueInputSchema = z.strictObject({
   limit: z.number().int().min(1).max(200).default(50),
-  customer: z.string().min(1).optional(),
+  customer: z
+    .string()
+    .regex(/^cus_[A-Za-z0-9]+$/, 'must be a Stripe customer id, like cus_1AbC...')
+    .optional(),
 });
 export const overdueOutputSchema = z.object({
   invoices: z.array(invoiceSchema.extend({ daysOverdue: z.number().int() })),
+  /**
+   * The same invoices per customer, most overdue first: what a runbook hands off one child run
+   * per customer for (`forEach`). Only ids and counts: amounts are read again per customer.
+   */
+  customers: z.array(
+    z.object({ customer: z.string(), invoices: z.number().int(), daysOverdue: z.number().int() }),
+  ),
 });
 type OverdueOutput = z.infer<typeof overdueOutputSchema>;
 
 export const overdueInvoicesAction: ConnectorAction<z.infer<typeof overdueInputSchema>, OverdueOutput> = {
   description:
-    'Lists open Stripe invoices past their due date (optionally of one customer), most overdue first.',
+    'Lists open Stripe invoices past their due date (optionally of one customer), most overdue first, ' +
+    'and the customers they belong to (each with its number of overdue invoices and most days overdue).',
   risk: 'read',
   input: overdueInputSchema,
   output: overdueOutputSchema,
@@ -263,6 +275,23 @@ export const overdueInvoicesAction: ConnectorAction<z.infer<typeof overdueInputS
         if (found.length >= 1000) break;
       }
       found.sort((a, b) => b.daysOverdue - a.daysOverdue);
-      return { invoices: found.slice(0, input.limit) };
+      const invoices = found.slice(0, input.limit);
+      return { invoices, customers: byCustomer(invoices) };
     }),
 };
+
+/** Customers of invoices sorted most overdue first, in that order: each once, with a count. */
+function byCustomer(invoices: OverdueOutput['invoices']): OverdueOutput['customers'] {
+  const customers = new Map<string, OverdueOutput['customers'][number]>();
+  for (const invoice of invoices) {
+    const seen = customers.get(invoice.customer);
+    if (seen) seen.invoices += 1;
+    else
+      customers.set(invoice.customer, {
+        customer: invoice.customer,
+        invoices: 1,
+        daysOverdue: invoice.daysOverdue,
+      });
+  }
+  return [...customers.values()];
+}
