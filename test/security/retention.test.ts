@@ -1,8 +1,8 @@
 /**
  * Attacks on working-memory expiry: a retention glob that leaves memory/ is refused at its line of
  * keel.yaml; links in working memory are never followed, moved or deleted; a note that forges
- * `source:` frontmatter (or that the operator edited since Keel wrote it) is never deleted by a
- * rule: its proposal waits for the operator. Real git, real files, the real approvals service.
+ * `source:` frontmatter (or that the operator edited since Keel wrote it, or that Keel's commit did
+ * not create) is never deleted by a rule: its proposal waits for the operator. Real git, real files, the real approvals service.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -114,7 +114,7 @@ describe('expiry never acts on what is not provably Keel’s', () => {
       'memory/working/other-run.md',
     ]);
     expect(proposal.status).toBe('pending');
-    expect(proposal.reasoning).toContain('memory/working/forged.md: its last commit');
+    expect(proposal.reasoning).toContain('memory/working/forged.md: the commit that created it');
     expect(proposal.reasoning).toContain('memory/working/edited.md: it was edited since Keel committed it');
     expect(await readFile(join(dirs.workspace, 'memory/working/forged.md'), 'utf8')).toBe(
       EXPIRED('r-forged'),
@@ -129,6 +129,45 @@ describe('expiry never acts on what is not provably Keel’s', () => {
     expect(own.status).toBe('applied');
     expect(own.decision?.kind).toBe('policy');
     expect(git('log', '-1', '--format=%B')).toContain(`Keel-Proposal: ${own.id}`);
+  });
+
+  it('asks the operator for an operator’s note that a Keel run later edited to say source: that run', async () => {
+    // The operator wrote the note; a run's approved edit added `source:` naming the run itself
+    // (a model can write any frontmatter). Keel's commit is its last, but not the one that made it.
+    await writeNote(
+      dirs.workspace,
+      'memory/working/mine.md',
+      '---\ncreated: 2020-01-01T00:00:00Z\n---\n# Mine\n',
+    );
+    git('add', '-A');
+    git('commit', '-qm', 'My note');
+    await writeFile(join(dirs.workspace, 'memory/working/mine.md'), EXPIRED('r-6'));
+    commitAsKeel('memory/working/mine.md', 'r-6');
+
+    const proposal = (await (await openJob()).runDue())!;
+    expect(proposal.changes.map((c) => c.path)).toEqual(['memory/working/mine.md']);
+    expect(proposal.status).toBe('pending');
+    expect(proposal.reasoning).toContain('memory/working/mine.md: the commit that created it');
+    expect(await readFile(join(dirs.workspace, 'memory/working/mine.md'), 'utf8')).toBe(EXPIRED('r-6'));
+  });
+
+  it('counts a note Keel created, deleted and that the operator re-created as the operator’s', async () => {
+    await writeNote(dirs.workspace, 'memory/working/again.md', EXPIRED('r-7'));
+    commitAsKeel('memory/working/again.md', 'r-7');
+    git('rm', '-q', 'memory/working/again.md');
+    git('commit', '-qm', 'Gone');
+    await writeNote(dirs.workspace, 'memory/working/again.md', EXPIRED('r-7'));
+    git('add', '-A');
+    git('commit', '-qm', 'Back, by hand');
+    const [note] = await expiredNotes({
+      workspace: dirs.workspace,
+      memoryDir: 'memory',
+      rules: CONFIG.memory.retention,
+      now: new Date(),
+      waiting: new Set(),
+    });
+    expect(note!.keelOwned).toBe(false);
+    expect(note!.operatorReason).toContain('the commit that created it');
   });
 });
 
