@@ -171,10 +171,48 @@ describe('expiry never acts on what is not provably Keel’s', () => {
   });
 });
 
-async function openJob(offsetDays = 0): Promise<ExpiryJob> {
+describe('the archive', () => {
+  const ARCHIVING = WorkspaceConfig.parse({
+    version: 1,
+    memory: { retention: [{ path: 'memory/working/**', after: '1d', then: 'archive' }] },
+    approvals: {
+      rules: [
+        { path: 'memory/working/**', allow: ['create', 'delete'] },
+        { path: 'memory/archive/**', allow: ['create'] },
+      ],
+    },
+  });
+
+  it('never overwrites an earlier archive of the same path: the second one gets the day in its name', async () => {
+    await writeNote(dirs.workspace, 'memory/working/brief.md', EXPIRED('r-1'));
+    commitAsKeel('memory/working/brief.md', 'r-1');
+    const first = (await (await openJob(0, ARCHIVING)).runDue())!;
+    expect(first.status).toBe('applied');
+    const archived = join(dirs.workspace, 'memory/archive/working/brief.md');
+    expect(await readFile(archived, 'utf8')).toBe(EXPIRED('r-1'));
+
+    // A later run writes a note at the same path; it expires too.
+    await writeNote(dirs.workspace, 'memory/working/brief.md', EXPIRED('r-2'));
+    commitAsKeel('memory/working/brief.md', 'r-2');
+    const second = (await (await openJob(2, ARCHIVING)).runDue())!;
+    const day = second.id.slice('retention-'.length);
+    expect(second.changes.map((c) => c.path).sort()).toEqual([
+      `memory/archive/working/brief.${day}.md`,
+      'memory/working/brief.md',
+    ]);
+    // A create, so the archive rule applies it; the first archive is untouched.
+    expect(second.status).toBe('applied');
+    expect(await readFile(archived, 'utf8')).toBe(EXPIRED('r-1'));
+    expect(await readFile(join(dirs.workspace, `memory/archive/working/brief.${day}.md`), 'utf8')).toBe(
+      EXPIRED('r-2'),
+    );
+  });
+});
+
+async function openJob(offsetDays = 0, config = CONFIG): Promise<ExpiryJob> {
   const approvals = await ApprovalService.open({
     workspace: dirs.workspace,
-    config: CONFIG,
+    config,
     log,
     onChanged: () => undefined,
     trusted: () => true,
@@ -183,7 +221,7 @@ async function openJob(offsetDays = 0): Promise<ExpiryJob> {
     workspace: dirs.workspace,
     log,
     clock: { now: () => Date.now() + offsetDays * 86_400_000 },
-    config: () => CONFIG,
+    config: () => config,
     approvals,
     trusted: () => true,
   });
