@@ -116,6 +116,23 @@ describe('keel search --as-of', () => {
     expect(kept.sort()).toEqual(commits.slice(-KEPT_SNAPSHOTS).sort());
   });
 
+  it('never trims the folder of a commit a search is still building or reading', async () => {
+    const root = dirs.workspace;
+    gitInit(root);
+    const days = Array.from({ length: KEPT_SNAPSHOTS + 3 }, (_, i) => `2026-03-0${i + 1}`);
+    for (const day of days) {
+      await writeNote(root, NOTE, `# Globex\n\nOn ${day} Globex ordered heron feed.\n`);
+      commitOn(root, day, day);
+    }
+    memory = await openMemory(root);
+    const open = memory;
+    // All at once: each finished build trims the cache while the other searches are under way.
+    const answers = await Promise.all(
+      days.map((asOf) => open.searchAsOf({ query: 'heron feed', k: 1, asOf })),
+    );
+    expect(answers.map((a) => a.results[0]?.text.match(/On (\S+)/)?.[1])).toEqual(days);
+  });
+
   it('names the fix when there is no commit that early, or no git at all', async () => {
     const root = dirs.workspace;
     memory = await openMemory(root);

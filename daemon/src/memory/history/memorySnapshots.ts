@@ -61,6 +61,12 @@ interface OpenSnapshot {
 export class MemorySnapshots {
   /** Open (or opening, or building) snapshots by commit, least recently used first. */
   private readonly open = new Map<string, Promise<OpenSnapshot>>();
+  /**
+   * Searches in flight by commit, from the moment the commit is known until the answer: the cache
+   * trim never removes their folders (a snapshot pushed out of `open` by newer ones may still be
+   * building or being searched).
+   */
+  private readonly inUse = new Map<string, number>();
 
   constructor(private readonly options: SnapshotOptions) {}
 
@@ -71,17 +77,26 @@ export class MemorySnapshots {
   ): Promise<{ results: SearchResult[]; snapshot: MemorySnapshot }> {
     const { commit, moment } = await this.resolve(query.asOf);
     const first = !this.open.has(commit.commit);
-    const snapshot = await this.snapshot(commit);
-    snapshot.leases++;
-    const today = this.options.localDay(moment);
-    const results = await searchChunks(
-      snapshot.index,
-      this.options.embedder,
-      { query: query.query, k: query.k, filter: query.filter, maxAgeDays, today, now: moment },
-      mode,
-    ).finally(() => {
-      if (--snapshot.leases === 0 && snapshot.evicted) void closeIndex(snapshot);
-    });
+    this.inUse.set(commit.commit, (this.inUse.get(commit.commit) ?? 0) + 1);
+    let snapshot: OpenSnapshot;
+    let results: SearchResult[];
+    try {
+      snapshot = await this.snapshot(commit);
+      snapshot.leases++;
+      const today = this.options.localDay(moment);
+      results = await searchChunks(
+        snapshot.index,
+        this.options.embedder,
+        { query: query.query, k: query.k, filter: query.filter, maxAgeDays, today, now: moment },
+        mode,
+      ).finally(() => {
+        if (--snapshot.leases === 0 && snapshot.evicted) void closeIndex(snapshot);
+      });
+    } finally {
+      const left = this.inUse.get(commit.commit)! - 1;
+      if (left === 0) this.inUse.delete(commit.commit);
+      else this.inUse.set(commit.commit, left);
+    }
     const { marker } = snapshot;
     return {
       results,
@@ -208,7 +223,7 @@ export class MemorySnapshots {
     return keelDir(this.options.root, 'cache', 'as-of', commit);
   }
 
-  /** Keeps the KEPT_SNAPSHOTS most recently used commits on disk (never one that is open). */
+  /** Keeps the KEPT_SNAPSHOTS most recently used commits on disk (never one open or in use). */
   private async evict(keep: string): Promise<void> {
     const cache = await keelDir(this.options.root, 'cache', 'as-of');
     const entries = await readdir(cache, { withFileTypes: true });
@@ -222,7 +237,7 @@ export class MemorySnapshots {
     );
     used.sort((a, b) => b.at - a.at);
     for (const { name } of used.slice(KEPT_SNAPSHOTS)) {
-      if (name === keep || this.open.has(name)) continue;
+      if (name === keep || this.open.has(name) || this.inUse.has(name)) continue;
       await rm(join(cache, name), { recursive: true, force: true });
     }
   }
