@@ -7,6 +7,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KEPT_SNAPSHOTS } from '../../daemon/src/memory/history/memorySnapshots';
+import { BATCH_NOTES } from '../../daemon/src/memory/history/snapshotRows';
 import type { MemoryService } from '../../daemon/src/memory/memoryService';
 import { openMemory, writeCompany, writeNote } from '../helpers/memory';
 import { runKeel } from '../helpers/processes';
@@ -131,6 +132,22 @@ describe('keel search --as-of', () => {
       days.map((asOf) => open.searchAsOf({ query: 'heron feed', k: 1, asOf })),
     );
     expect(answers.map((a) => a.results[0]?.text.match(/On (\S+)/)?.[1])).toEqual(days);
+  });
+
+  it('builds a commit larger than one batch whole: every note counted, the last batch found', async () => {
+    const root = dirs.workspace;
+    gitInit(root);
+    const count = 2 * BATCH_NOTES + 5;
+    for (let i = 0; i < count; i++) {
+      const name = String(i).padStart(4, '0');
+      await writeNote(root, `memory/notes/n${name}.md`, `# Note ${name}\n\nRoutine entry ${name}.\n`);
+    }
+    await writeNote(root, 'memory/notes/zz-last.md', '# Last\n\nThe capybara contract renews in May.\n');
+    commitOn(root, '2026-04-01', 'Many notes');
+    memory = await openMemory(root);
+    const { results, snapshot } = await memory.searchAsOf({ query: 'capybara', k: 1, asOf: '2026-04-01' });
+    expect(snapshot.documents).toBe(count + 1);
+    expect(results[0]).toMatchObject({ path: 'memory/notes/zz-last.md' });
   });
 
   it('names the fix when there is no commit that early, or no git at all', async () => {

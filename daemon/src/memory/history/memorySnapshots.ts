@@ -16,7 +16,7 @@ import type { Logger } from '../../log';
 import { commitAt, commitById, type HistoricCommit } from '../../workspace/gitHistory';
 import { searchChunks, type SearchMode } from '../search';
 import { ChunkIndex } from '../store/chunkIndex';
-import { snapshotRows, type SnapshotSource } from './snapshotRows';
+import { snapshotRows, type SnapshotBuilt, type SnapshotSource } from './snapshotRows';
 
 /** Commits whose index stays on disk (the most recently searched). */
 export const KEPT_SNAPSHOTS = 4;
@@ -177,14 +177,17 @@ export class MemorySnapshots {
     const started = Date.now();
     // rm never follows a link: one planted inside is removed itself.
     await rm(join(dir, 'lance'), { recursive: true, force: true });
-    const built = await snapshotRows(this.options, commit.commit, commit.committedAt);
     const index = await ChunkIndex.open(
       join(dir, 'lance'),
       this.options.embedder.dimensions,
       this.options.log,
     );
+    let built: SnapshotBuilt;
     try {
-      await index.replace([...new Set(built.rows.map((row) => row.path))], built.rows);
+      // Batch by batch: the commit's notes are never all in memory at once.
+      built = await snapshotRows(this.options, commit.commit, commit.committedAt, (paths, rows) =>
+        index.replace(paths, rows),
+      );
       await index.maintain({ optimize: false });
     } catch (error) {
       await closeIndex({ index });
@@ -195,7 +198,7 @@ export class MemorySnapshots {
       commit: commit.commit,
       committedAt: commit.committedAt,
       documents: built.documents,
-      chunks: built.rows.length,
+      chunks: built.chunks,
       skipped: built.skipped,
       buildMs: Date.now() - started,
     };
@@ -205,7 +208,7 @@ export class MemorySnapshots {
     this.options.log.info('built the memory index of a past commit', {
       commit: commit.commit,
       documents: built.documents,
-      chunks: built.rows.length,
+      chunks: built.chunks,
       ms: marker.buildMs,
     });
     await this.evict(commit.commit).catch((error: unknown) =>
