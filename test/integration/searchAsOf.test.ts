@@ -7,6 +7,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KEPT_SNAPSHOTS } from '../../daemon/src/memory/history/memorySnapshots';
+import { BATCH_NOTES } from '../../daemon/src/memory/history/snapshotRows';
 import type { MemoryService } from '../../daemon/src/memory/memoryService';
 import { openMemory, writeCompany, writeNote } from '../helpers/memory';
 import { runKeel } from '../helpers/processes';
@@ -114,6 +115,39 @@ describe('keel search --as-of', () => {
     }
     const kept = await readdir(join(root, '.keel', 'cache', 'as-of'));
     expect(kept.sort()).toEqual(commits.slice(-KEPT_SNAPSHOTS).sort());
+  });
+
+  it('never trims the folder of a commit a search is still building or reading', async () => {
+    const root = dirs.workspace;
+    gitInit(root);
+    const days = Array.from({ length: KEPT_SNAPSHOTS + 3 }, (_, i) => `2026-03-0${i + 1}`);
+    for (const day of days) {
+      await writeNote(root, NOTE, `# Globex\n\nOn ${day} Globex ordered heron feed.\n`);
+      commitOn(root, day, day);
+    }
+    memory = await openMemory(root);
+    const open = memory;
+    // All at once: each finished build trims the cache while the other searches are under way.
+    const answers = await Promise.all(
+      days.map((asOf) => open.searchAsOf({ query: 'heron feed', k: 1, asOf })),
+    );
+    expect(answers.map((a) => a.results[0]?.text.match(/On (\S+)/)?.[1])).toEqual(days);
+  });
+
+  it('builds a commit larger than one batch whole: every note counted, the last batch found', async () => {
+    const root = dirs.workspace;
+    gitInit(root);
+    const count = 2 * BATCH_NOTES + 5;
+    for (let i = 0; i < count; i++) {
+      const name = String(i).padStart(4, '0');
+      await writeNote(root, `memory/notes/n${name}.md`, `# Note ${name}\n\nRoutine entry ${name}.\n`);
+    }
+    await writeNote(root, 'memory/notes/zz-last.md', '# Last\n\nThe capybara contract renews in May.\n');
+    commitOn(root, '2026-04-01', 'Many notes');
+    memory = await openMemory(root);
+    const { results, snapshot } = await memory.searchAsOf({ query: 'capybara', k: 1, asOf: '2026-04-01' });
+    expect(snapshot.documents).toBe(count + 1);
+    expect(results[0]).toMatchObject({ path: 'memory/notes/zz-last.md' });
   });
 
   it('names the fix when there is no commit that early, or no git at all', async () => {

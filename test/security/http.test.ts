@@ -2,12 +2,20 @@
  * http@1 stays where the operator allowed it: a host outside keel.yaml's allow-list, a redirect to
  * another host, and paths that try to switch host or climb out of baseUrl are refused before
  * anything is sent there; a secret header written into keel.yaml is refused; and the bearer token,
- * even echoed back by a hostile API, never reaches .keel/ (journals, traces) or the daemon's log.
+ * even echoed back by a hostile API, never reaches .keel/ (journals, traces) or the daemon's log; a
+ * `responseSchema` pattern that backtracks (`^(a+)+$`) never stalls the daemon.
  */
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { RunGetRequest, RunStartRequest, WorkspaceConfig, type RunSummary } from '@keel/schemas';
+import {
+  RunGetRequest,
+  RunStartRequest,
+  StatusRequest,
+  WorkspaceConfig,
+  type RunSummary,
+} from '@keel/schemas';
 import { httpConnector } from '../../daemon/src/connectors/http';
 import { ConnectorRegistry } from '../../daemon/src/connectors/registry';
 import { ActionInputError, type ActionContext } from '../../daemon/src/connectors/sdk';
@@ -32,6 +40,8 @@ beforeAll(async () => {
     '/v1/redirect': (_req, res) => res.writeHead(302, { location: `${evil.url}/steal` }).end(),
     '/v1/echo': (req, res) => json(res, 200, { youSent: req.headers.authorization }),
     '/v1/echo-error': (req, res) => json(res, 400, { error: `bad token ${req.headers.authorization}` }),
+    // With JavaScript's RegExp, ^(a+)+$ takes seconds on this (it doubles with each "a").
+    '/v1/evil-string': (_req, res) => json(res, 200, `${'a'.repeat(25)}!`),
   });
 });
 afterAll(async () => {
@@ -164,4 +174,61 @@ steps:
   expect(logs).not.toContain(TOKEN);
   // The echoed answer was journaled, blanked out.
   expect((await filesHolding(join(dirs.workspace, '.keel'), 'Bearer [redacted]')).length).toBeGreaterThan(0);
+});
+
+it('a responseSchema pattern that backtracks does not stall the daemon: the step fails, status answers', async () => {
+  dirs = await makeTempDirs('keel-http-redos-');
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  await initWorkspace(dirs.workspace);
+  await writeFile(
+    join(dirs.workspace, 'keel.yaml'),
+    `version: 1\nconnectors:\n  api: { use: http@1, baseUrl: ${api.url}/v1 }\n`,
+  );
+  // The schema is the runbook's (a model's proposal could have written it): inline, with its pattern.
+  // `plain` checks the same answer without a pattern: run first, it loads what a first run loads.
+  for (const [name, schema] of [
+    ['plain', '{ type: string }'],
+    ['redos', "{ type: string, pattern: '^(a+)+$' }"],
+  ]) {
+    await writeFile(
+      join(dirs.workspace, 'runbooks', `${name}.yaml`),
+      `apiVersion: keel/v1
+name: ${name}
+role: Tester
+description: Checks an answer against a schema.
+steps:
+  - id: check
+    type: connector
+    use: api
+    action: get
+    with: { path: evil-string, responseSchema: ${schema} }
+`,
+    );
+  }
+  daemon = await Daemon.start({
+    workspace: dirs.workspace,
+    mode: 'daemon',
+    log: createLogger({ level: 'error' }),
+  });
+  const client = new InProcessClient(daemon);
+  await trust(daemon);
+  const finished = async (runbook: string): Promise<RunSummary> => {
+    const started = await client.request(RunStartRequest, { runbook, inputs: {} });
+    return waitFor(`run ${started.id}`, async () => {
+      await client.request(StatusRequest);
+      const { run } = await client.request(RunGetRequest, { id: started.id });
+      return run.status === 'succeeded' || run.status === 'failed' ? run : null;
+    });
+  };
+  expect((await finished('plain')).status).toBe('succeeded');
+
+  // The daemon runs in this process: the longest the event loop was blocked is its longest stall.
+  const stalls = monitorEventLoopDelay({ resolution: 10 });
+  stalls.enable();
+  const run = await finished('redos');
+  stalls.disable();
+  expect(run.status).toBe('failed');
+  expect(run.error).toContain('must match pattern "^(a+)+$"');
+  const slowest = stalls.max / 1e6;
+  expect(slowest).toBeLessThan(1_000);
 });

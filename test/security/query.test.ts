@@ -2,9 +2,9 @@
  * The `query` step's locks, against a real DuckDB: one SELECT only; no write, ATTACH, COPY TO,
  * extension install or load, file read, setting change; a query that runs too long is stopped;
  * table and column names that would inject SQL are refused; parameters are bound, never spliced;
- * and the analytics file is never Keel's own state.
+ * the analytics file is never Keel's own state; an import over 50 MB is refused before it is read.
  */
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storeRows } from '../../daemon/src/analytics/analyticsStore';
@@ -166,5 +166,21 @@ describe('analytics tables', () => {
     await expect(readExportRows(dirs.workspace, '/etc/passwd')).rejects.toThrow(/not a path relative/);
     await expect(readExportRows(dirs.workspace, '.keel/analytics.csv')).rejects.toThrow(/Keel's own state/);
     expect((await readFile('/tmp/keel-outside.csv', 'utf8')).length).toBeGreaterThan(0);
+  });
+
+  it('refuses an export over 50 MB from its size, before reading it', async () => {
+    await mkdir(join(dirs.workspace, 'exports'));
+    // Sparse: 3 GiB on paper, nothing on disk. Read whole, it would not even fit in a Buffer.
+    const huge = join(dirs.workspace, 'exports', 'huge.csv');
+    await writeFile(huge, 'a\n1\n');
+    await truncate(huge, 3 * 1024 ** 3);
+    const started = performance.now();
+    await expect(readExportRows(dirs.workspace, 'exports/huge.csv')).rejects.toThrow(
+      'exports/huge.csv is larger than 50 MB: split the export into smaller files',
+    );
+    expect(performance.now() - started).toBeLessThan(1_000);
+    const small = join(dirs.workspace, 'exports', 'small.csv');
+    await writeFile(small, 'a\n1\n');
+    expect(await readExportRows(dirs.workspace, 'exports/small.csv')).toEqual([{ a: 1 }]);
   });
 });

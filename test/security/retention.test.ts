@@ -1,8 +1,8 @@
 /**
  * Attacks on working-memory expiry: a retention glob that leaves memory/ is refused at its line of
  * keel.yaml; links in working memory are never followed, moved or deleted; a note that forges
- * `source:` frontmatter (or that the operator edited since Keel wrote it) is never deleted by a
- * rule: its proposal waits for the operator. Real git, real files, the real approvals service.
+ * `source:` frontmatter (or that the operator edited since Keel wrote it, or that Keel's commit did
+ * not create) is never deleted by a rule: its proposal waits for the operator. Real git, real files, the real approvals service.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -114,7 +114,7 @@ describe('expiry never acts on what is not provably Keel’s', () => {
       'memory/working/other-run.md',
     ]);
     expect(proposal.status).toBe('pending');
-    expect(proposal.reasoning).toContain('memory/working/forged.md: its last commit');
+    expect(proposal.reasoning).toContain('memory/working/forged.md: the commit that created it');
     expect(proposal.reasoning).toContain('memory/working/edited.md: it was edited since Keel committed it');
     expect(await readFile(join(dirs.workspace, 'memory/working/forged.md'), 'utf8')).toBe(
       EXPIRED('r-forged'),
@@ -130,12 +130,89 @@ describe('expiry never acts on what is not provably Keel’s', () => {
     expect(own.decision?.kind).toBe('policy');
     expect(git('log', '-1', '--format=%B')).toContain(`Keel-Proposal: ${own.id}`);
   });
+
+  it('asks the operator for an operator’s note that a Keel run later edited to say source: that run', async () => {
+    // The operator wrote the note; a run's approved edit added `source:` naming the run itself
+    // (a model can write any frontmatter). Keel's commit is its last, but not the one that made it.
+    await writeNote(
+      dirs.workspace,
+      'memory/working/mine.md',
+      '---\ncreated: 2020-01-01T00:00:00Z\n---\n# Mine\n',
+    );
+    git('add', '-A');
+    git('commit', '-qm', 'My note');
+    await writeFile(join(dirs.workspace, 'memory/working/mine.md'), EXPIRED('r-6'));
+    commitAsKeel('memory/working/mine.md', 'r-6');
+
+    const proposal = (await (await openJob()).runDue())!;
+    expect(proposal.changes.map((c) => c.path)).toEqual(['memory/working/mine.md']);
+    expect(proposal.status).toBe('pending');
+    expect(proposal.reasoning).toContain('memory/working/mine.md: the commit that created it');
+    expect(await readFile(join(dirs.workspace, 'memory/working/mine.md'), 'utf8')).toBe(EXPIRED('r-6'));
+  });
+
+  it('counts a note Keel created, deleted and that the operator re-created as the operator’s', async () => {
+    await writeNote(dirs.workspace, 'memory/working/again.md', EXPIRED('r-7'));
+    commitAsKeel('memory/working/again.md', 'r-7');
+    git('rm', '-q', 'memory/working/again.md');
+    git('commit', '-qm', 'Gone');
+    await writeNote(dirs.workspace, 'memory/working/again.md', EXPIRED('r-7'));
+    git('add', '-A');
+    git('commit', '-qm', 'Back, by hand');
+    const [note] = await expiredNotes({
+      workspace: dirs.workspace,
+      memoryDir: 'memory',
+      rules: CONFIG.memory.retention,
+      now: new Date(),
+      waiting: new Set(),
+    });
+    expect(note!.keelOwned).toBe(false);
+    expect(note!.operatorReason).toContain('the commit that created it');
+  });
 });
 
-async function openJob(offsetDays = 0): Promise<ExpiryJob> {
+describe('the archive', () => {
+  const ARCHIVING = WorkspaceConfig.parse({
+    version: 1,
+    memory: { retention: [{ path: 'memory/working/**', after: '1d', then: 'archive' }] },
+    approvals: {
+      rules: [
+        { path: 'memory/working/**', allow: ['create', 'delete'] },
+        { path: 'memory/archive/**', allow: ['create'] },
+      ],
+    },
+  });
+
+  it('never overwrites an earlier archive of the same path: the second one gets the day in its name', async () => {
+    await writeNote(dirs.workspace, 'memory/working/brief.md', EXPIRED('r-1'));
+    commitAsKeel('memory/working/brief.md', 'r-1');
+    const first = (await (await openJob(0, ARCHIVING)).runDue())!;
+    expect(first.status).toBe('applied');
+    const archived = join(dirs.workspace, 'memory/archive/working/brief.md');
+    expect(await readFile(archived, 'utf8')).toBe(EXPIRED('r-1'));
+
+    // A later run writes a note at the same path; it expires too.
+    await writeNote(dirs.workspace, 'memory/working/brief.md', EXPIRED('r-2'));
+    commitAsKeel('memory/working/brief.md', 'r-2');
+    const second = (await (await openJob(2, ARCHIVING)).runDue())!;
+    const day = second.id.slice('retention-'.length);
+    expect(second.changes.map((c) => c.path).sort()).toEqual([
+      `memory/archive/working/brief.${day}.md`,
+      'memory/working/brief.md',
+    ]);
+    // A create, so the archive rule applies it; the first archive is untouched.
+    expect(second.status).toBe('applied');
+    expect(await readFile(archived, 'utf8')).toBe(EXPIRED('r-1'));
+    expect(await readFile(join(dirs.workspace, `memory/archive/working/brief.${day}.md`), 'utf8')).toBe(
+      EXPIRED('r-2'),
+    );
+  });
+});
+
+async function openJob(offsetDays = 0, config = CONFIG): Promise<ExpiryJob> {
   const approvals = await ApprovalService.open({
     workspace: dirs.workspace,
-    config: CONFIG,
+    config,
     log,
     onChanged: () => undefined,
     trusted: () => true,
@@ -144,7 +221,7 @@ async function openJob(offsetDays = 0): Promise<ExpiryJob> {
     workspace: dirs.workspace,
     log,
     clock: { now: () => Date.now() + offsetDays * 86_400_000 },
-    config: () => CONFIG,
+    config: () => config,
     approvals,
     trusted: () => true,
   });

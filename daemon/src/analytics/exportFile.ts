@@ -1,9 +1,15 @@
 /**
  * An export file of the workspace (CSV or a JSON list of objects) as rows: read through the one
  * path module (contained, no symlink followed, a regular file), never from Keel's `.keel/` state,
- * and capped in size before it is parsed.
+ * and capped in size before it is read (the opened file's size, then a bounded read).
  */
-import { readInside, workspaceRelative, isKeelState, WorkspacePathError } from '../files/workspacePaths';
+import {
+  FileTooLargeError,
+  readInside,
+  workspaceRelative,
+  isKeelState,
+  WorkspacePathError,
+} from '../files/workspacePaths';
 import { AnalyticsShapeError } from './columns';
 
 /** Bytes of an export file read at most. */
@@ -26,11 +32,14 @@ export async function readExportRows(workspace: string, path: string): Promise<R
   if (!format) {
     throw new AnalyticsShapeError(`${relative}: an import reads .csv or .json files`);
   }
-  const content = await readInside(workspace, relative);
+  // The size is checked on the opened file before reading: a huge export is refused, not loaded.
+  const content = await readInside(workspace, relative, MAX_EXPORT_BYTES).catch((error: unknown) => {
+    if (!(error instanceof FileTooLargeError)) throw error;
+    throw new AnalyticsShapeError(
+      `${relative} is larger than ${MAX_EXPORT_BYTES / 1024 / 1024} MB: split the export into smaller files`,
+    );
+  });
   if (content === null) throw new AnalyticsShapeError(`${relative} does not exist`);
-  if (content.length > MAX_EXPORT_BYTES) {
-    throw new AnalyticsShapeError(`${relative} is larger than ${MAX_EXPORT_BYTES / 1024 / 1024} MB`);
-  }
   const text = content.toString('utf8');
   if (format === 'csv') return parseCsv(text);
   try {

@@ -159,8 +159,23 @@ function missing(path: string): NodeJS.ErrnoException {
   });
 }
 
-/** Reads a workspace file without following a link; null when it does not exist. */
-export async function readInside(workspace: string, path: string): Promise<Buffer | null> {
+/** A file larger than its reader takes: its size was read, its content was not. */
+export class FileTooLargeError extends Error {
+  constructor(
+    readonly path: string,
+    readonly limit: number,
+  ) {
+    super(`${path} is larger than ${limit} bytes`);
+    this.name = 'FileTooLargeError';
+  }
+}
+
+/**
+ * Reads a workspace file without following a link; null when it does not exist. With `maxBytes`,
+ * a larger file is refused (FileTooLargeError) from the opened handle's size before anything is
+ * read, and never more than `maxBytes` + 1 bytes are read (a file growing meanwhile is refused too).
+ */
+export async function readInside(workspace: string, path: string, maxBytes?: number): Promise<Buffer | null> {
   let target: string;
   try {
     target = await resolveInside(workspace, path);
@@ -171,13 +186,30 @@ export async function readInside(workspace: string, path: string): Promise<Buffe
   const handle = await openNoFollow(target, constants.O_RDONLY, path);
   if (handle === null) return null;
   try {
+    const stats = await handle.stat();
     // A FIFO or a device would block or never end: only regular files are read.
-    if (!(await handle.stat()).isFile()) {
+    if (!stats.isFile()) {
       throw new WorkspacePathError(path, 'it is not a regular file', 'Keel reads only regular files.');
     }
-    return await handle.readFile();
+    if (maxBytes === undefined) return await handle.readFile();
+    if (stats.size > maxBytes) throw new FileTooLargeError(path, maxBytes);
+    return await readAtMost(handle, maxBytes, path);
   } finally {
     await handle.close();
+  }
+}
+
+/** The handle's content, refused once it passes `maxBytes`. */
+async function readAtMost(handle: FileHandle, maxBytes: number, path: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.alloc(Math.min(1024 * 1024, maxBytes + 1 - total));
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+    if (bytesRead === 0) return Buffer.concat(chunks, total);
+    total += bytesRead;
+    if (total > maxBytes) throw new FileTooLargeError(path, maxBytes);
+    chunks.push(chunk.subarray(0, bytesRead));
   }
 }
 

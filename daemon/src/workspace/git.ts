@@ -32,7 +32,7 @@ export const HARDENED = [
 function run(
   command: 'git',
   args: string[],
-  options: { cwd: string },
+  options: { cwd: string; maxBuffer?: number },
 ): Promise<{ stdout: string; stderr: string }> {
   return execFileAsync(command, [...HARDENED, ...args], {
     ...options,
@@ -128,28 +128,80 @@ export async function commitWithTrailer(dir: string, key: string, value: string)
   return null;
 }
 
+/** A commit of a file and the `Keel-Run` trailers in its trailer block. */
+export interface FileCommit {
+  commit: string;
+  keelRuns: string[];
+}
+
+/** What git knows of one file: who created it, who last changed it, whether it changed since. */
+export interface FileOrigin {
+  /** The commit that added the file as it is now (the newest add: a re-created file is new). */
+  created: FileCommit | null;
+  /** The newest commit touching the file. */
+  last: FileCommit;
+  /** The file differs from its last commit now (an edit not committed yet). */
+  editedSince: boolean;
+}
+
 /**
- * Who last changed a file, as git has it: the newest commit touching `path` and its `Keel-Run`
- * trailers (read from the trailer block, where model text cannot put one), and whether the file
- * differs from that commit now (an edit not committed yet). Null when git knows no commit of it.
+ * Where each of `paths` came from, as git has it, in two git processes whatever their number: one
+ * log walk over all of them (with each commit's changed files) and one status. Trailers are read
+ * from the trailer block, where model text cannot put one. Paths git knows no commit of are absent.
  */
-export async function lastChangeOf(
-  dir: string,
-  path: string,
-): Promise<{ commit: string; keelRuns: string[]; editedSince: boolean } | null> {
+export async function fileOrigins(dir: string, paths: readonly string[]): Promise<Map<string, FileOrigin>> {
+  const origins = new Map<string, FileOrigin>();
+  if (paths.length === 0) return origins;
+  const format = '%x01%H%x00%(trailers:key=Keel-Run,valueonly,separator=%x02)%x00';
   const { stdout } = await run(
     'git',
-    ['log', '-1', '--format=%H%x00%(trailers:key=Keel-Run,valueonly,separator=%x00)', '--', path],
-    { cwd: dir },
+    ['log', '--no-renames', '--name-status', '-z', `--format=${format}`, '--', ...paths],
+    { cwd: dir, maxBuffer: GIT_LOG_BYTES },
   ).catch(() => ({ stdout: '' }));
-  const [commit, ...runs] = stdout.trim().split('\x00');
-  if (!commit) return null;
-  const status = await run('git', ['status', '--porcelain', '--', path], { cwd: dir }).catch(() => ({
-    stdout: 'unknown',
-  }));
-  return {
-    commit,
-    keelRuns: runs.map((r) => r.trim()).filter((r) => r !== ''),
-    editedSince: status.stdout.trim() !== '',
-  };
+  const wanted = new Set(paths);
+  const found = new Map<string, { created: FileCommit | null; last: FileCommit }>();
+  // Newest first: the first commit seen of a path is its last; its newest add is its creation.
+  for (const entry of stdout.split('\x01').slice(1)) {
+    const [commit = '', trailers = '', ...rest] = entry.split('\x00');
+    const keelRuns = trailers
+      .split('\x02')
+      .map((r) => r.trim())
+      .filter((r) => r !== '');
+    // After the header: NULs and one newline, then `status NUL path NUL` pairs.
+    const changes = rest.join('\x00');
+    const files = changes.slice(changes.indexOf('\n') + 1).split('\x00');
+    for (let i = 0; i + 1 < files.length; i += 2) {
+      const [status, path] = [files[i]!, files[i + 1]!];
+      if (!wanted.has(path)) continue;
+      const known = found.get(path) ?? { created: null, last: { commit, keelRuns } };
+      if (status === 'A' && known.created === null) known.created = { commit, keelRuns };
+      found.set(path, known);
+    }
+  }
+  const changed = await changedPaths(dir, [...found.keys()]);
+  for (const [path, known] of found) origins.set(path, { ...known, editedSince: changed.has(path) });
+  return origins;
+}
+
+/** Bytes of `git log` output read at most (a few hundred notes with long histories fit). */
+const GIT_LOG_BYTES = 64 * 1024 * 1024;
+
+/** Which of `paths` differ from HEAD or are not tracked (one `git status`); all of them if git fails. */
+async function changedPaths(dir: string, paths: string[]): Promise<Set<string>> {
+  if (paths.length === 0) return new Set();
+  try {
+    const { stdout } = await run('git', ['status', '--porcelain', '-z', '--no-renames', '--', ...paths], {
+      cwd: dir,
+      maxBuffer: GIT_LOG_BYTES,
+    });
+    // Entries are `XY path` NUL-separated.
+    return new Set(
+      stdout
+        .split('\x00')
+        .filter((e) => e.length > 3)
+        .map((e) => e.slice(3)),
+    );
+  } catch {
+    return new Set(paths);
+  }
 }

@@ -16,7 +16,7 @@ import type { Logger } from '../../log';
 import { commitAt, commitById, type HistoricCommit } from '../../workspace/gitHistory';
 import { searchChunks, type SearchMode } from '../search';
 import { ChunkIndex } from '../store/chunkIndex';
-import { snapshotRows, type SnapshotSource } from './snapshotRows';
+import { snapshotRows, type SnapshotBuilt, type SnapshotSource } from './snapshotRows';
 
 /** Commits whose index stays on disk (the most recently searched). */
 export const KEPT_SNAPSHOTS = 4;
@@ -61,6 +61,12 @@ interface OpenSnapshot {
 export class MemorySnapshots {
   /** Open (or opening, or building) snapshots by commit, least recently used first. */
   private readonly open = new Map<string, Promise<OpenSnapshot>>();
+  /**
+   * Searches in flight by commit, from the moment the commit is known until the answer: the cache
+   * trim never removes their folders (a snapshot pushed out of `open` by newer ones may still be
+   * building or being searched).
+   */
+  private readonly inUse = new Map<string, number>();
 
   constructor(private readonly options: SnapshotOptions) {}
 
@@ -71,17 +77,26 @@ export class MemorySnapshots {
   ): Promise<{ results: SearchResult[]; snapshot: MemorySnapshot }> {
     const { commit, moment } = await this.resolve(query.asOf);
     const first = !this.open.has(commit.commit);
-    const snapshot = await this.snapshot(commit);
-    snapshot.leases++;
-    const today = this.options.localDay(moment);
-    const results = await searchChunks(
-      snapshot.index,
-      this.options.embedder,
-      { query: query.query, k: query.k, filter: query.filter, maxAgeDays, today, now: moment },
-      mode,
-    ).finally(() => {
-      if (--snapshot.leases === 0 && snapshot.evicted) void closeIndex(snapshot);
-    });
+    this.inUse.set(commit.commit, (this.inUse.get(commit.commit) ?? 0) + 1);
+    let snapshot: OpenSnapshot;
+    let results: SearchResult[];
+    try {
+      snapshot = await this.snapshot(commit);
+      snapshot.leases++;
+      const today = this.options.localDay(moment);
+      results = await searchChunks(
+        snapshot.index,
+        this.options.embedder,
+        { query: query.query, k: query.k, filter: query.filter, maxAgeDays, today, now: moment },
+        mode,
+      ).finally(() => {
+        if (--snapshot.leases === 0 && snapshot.evicted) void closeIndex(snapshot);
+      });
+    } finally {
+      const left = this.inUse.get(commit.commit)! - 1;
+      if (left === 0) this.inUse.delete(commit.commit);
+      else this.inUse.set(commit.commit, left);
+    }
     const { marker } = snapshot;
     return {
       results,
@@ -162,14 +177,17 @@ export class MemorySnapshots {
     const started = Date.now();
     // rm never follows a link: one planted inside is removed itself.
     await rm(join(dir, 'lance'), { recursive: true, force: true });
-    const built = await snapshotRows(this.options, commit.commit, commit.committedAt);
     const index = await ChunkIndex.open(
       join(dir, 'lance'),
       this.options.embedder.dimensions,
       this.options.log,
     );
+    let built: SnapshotBuilt;
     try {
-      await index.replace([...new Set(built.rows.map((row) => row.path))], built.rows);
+      // Batch by batch: the commit's notes are never all in memory at once.
+      built = await snapshotRows(this.options, commit.commit, commit.committedAt, (paths, rows) =>
+        index.replace(paths, rows),
+      );
       await index.maintain({ optimize: false });
     } catch (error) {
       await closeIndex({ index });
@@ -180,7 +198,7 @@ export class MemorySnapshots {
       commit: commit.commit,
       committedAt: commit.committedAt,
       documents: built.documents,
-      chunks: built.rows.length,
+      chunks: built.chunks,
       skipped: built.skipped,
       buildMs: Date.now() - started,
     };
@@ -190,7 +208,7 @@ export class MemorySnapshots {
     this.options.log.info('built the memory index of a past commit', {
       commit: commit.commit,
       documents: built.documents,
-      chunks: built.rows.length,
+      chunks: built.chunks,
       ms: marker.buildMs,
     });
     await this.evict(commit.commit).catch((error: unknown) =>
@@ -208,7 +226,7 @@ export class MemorySnapshots {
     return keelDir(this.options.root, 'cache', 'as-of', commit);
   }
 
-  /** Keeps the KEPT_SNAPSHOTS most recently used commits on disk (never one that is open). */
+  /** Keeps the KEPT_SNAPSHOTS most recently used commits on disk (never one open or in use). */
   private async evict(keep: string): Promise<void> {
     const cache = await keelDir(this.options.root, 'cache', 'as-of');
     const entries = await readdir(cache, { withFileTypes: true });
@@ -222,7 +240,7 @@ export class MemorySnapshots {
     );
     used.sort((a, b) => b.at - a.at);
     for (const { name } of used.slice(KEPT_SNAPSHOTS)) {
-      if (name === keep || this.open.has(name)) continue;
+      if (name === keep || this.open.has(name) || this.inUse.has(name)) continue;
       await rm(join(cache, name), { recursive: true, force: true });
     }
   }

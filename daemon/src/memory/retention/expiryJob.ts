@@ -14,7 +14,7 @@ import type { Clock } from '../../conductor/triggerSchedule';
 import { readSealedState, writeSealedState } from '../../runtime/sealedState';
 import { StateSeal } from '../../runtime/stateKey';
 import { expiredNotes } from './expiryPlan';
-import { expiryProposal } from './expiryProposal';
+import { existingArchives, expiryProposal } from './expiryProposal';
 
 /** What the job needs of the approvals service. */
 export interface ExpiryApprovals {
@@ -107,7 +107,8 @@ export class ExpiryJob {
     });
     let proposal: Proposal | null = null;
     if (notes.length > 0) {
-      const planned = expiryProposal(notes, config.memory.dir, day);
+      const archives = await existingArchives(this.options.workspace, notes, config.memory.dir);
+      const planned = expiryProposal(notes, config.memory.dir, day, (path) => archives.has(path));
       proposal = await this.options.approvals.propose({
         id: `retention-${day}`,
         runId: `retention-${day}`,

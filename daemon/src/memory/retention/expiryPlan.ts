@@ -1,16 +1,18 @@
 /**
  * Which notes of working memory have expired, and whose they are. A note is considered when its
  * frontmatter says Keel wrote it (`source: { run }`) or it says when it `expires`; it counts as
- * Keel's own (so keel.yaml's approval rules may decide for it) only when git's last commit of the
- * file is Keel's commit for that same run and the file is unchanged since. Everything else (the
- * operator's notes, a forged `source:`, a workspace without git) waits for the operator's decision.
+ * Keel's own (so keel.yaml's approval rules may decide for it) only when git shows Keel's commit of
+ * that same run CREATED the file, Keel's commit of that run last changed it, and it is unchanged
+ * since. `source:` alone proves nothing: a model's proposal or an edit can add it to an operator's
+ * note. Everything else (the operator's notes, a forged `source:`, a workspace without git) waits
+ * for the operator's decision. Git is asked once for all the day's notes, after the cap.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { durationMs, type RetentionRule } from '@keel/schemas';
 import { readInsideText } from '../../files/workspacePaths';
-import { lastChangeOf } from '../../workspace/git';
+import { fileOrigins, type FileOrigin } from '../../workspace/git';
 import { splitFrontmatter } from '../parse/frontmatter';
 import { retentionRuleFor } from './workingStamp';
 
@@ -38,23 +40,34 @@ export async function expiredNotes(options: {
   /** Paths already in a proposal waiting for a decision: not proposed twice. */
   waiting: ReadonlySet<string>;
 }): Promise<ExpiredNote[]> {
-  const found: ExpiredNote[] = [];
+  const found: ExpiredCandidate[] = [];
   for (const path of await memoryFiles(options.workspace, options.memoryDir)) {
     if (options.waiting.has(path)) continue;
     const rule = retentionRuleFor(path, options.rules);
     if (!rule) continue;
-    const note = await expiredNote(options.workspace, path, rule, options.now);
+    const note = await expiredCandidate(options.workspace, path, rule, options.now);
     if (note) found.push(note);
   }
-  return found.sort((a, b) => a.expires.localeCompare(b.expires)).slice(0, MAX_NOTES_PER_DAY);
+  const today = found.sort((a, b) => a.expires.localeCompare(b.expires)).slice(0, MAX_NOTES_PER_DAY);
+  const origins = await fileOrigins(
+    options.workspace,
+    today.map((n) => n.path),
+  );
+  return today.map(({ run, ...note }) => {
+    const operatorReason = whyOperators(origins.get(note.path), run);
+    return { ...note, keelOwned: operatorReason === null, operatorReason };
+  });
 }
 
-async function expiredNote(
+/** An expired note before git is asked whose it is, with the run its `source:` claims. */
+type ExpiredCandidate = Omit<ExpiredNote, 'keelOwned' | 'operatorReason'> & { run: string | null };
+
+async function expiredCandidate(
   workspace: string,
   path: string,
   rule: RetentionRule,
   now: Date,
-): Promise<ExpiredNote | null> {
+): Promise<ExpiredCandidate | null> {
   const content = await readInsideText(workspace, path).catch(() => null);
   if (content === null) return null;
   const front = frontmatterOf(content);
@@ -64,26 +77,21 @@ async function expiredNote(
   const expires = expiryOf(front, rule);
   if ((run === null && typeof front.expires !== 'string') || expires === null) return null;
   if (expires > now.getTime()) return null;
-  const operatorReason = await whyOperators(workspace, path, run);
-  return {
-    path,
-    then: rule.then,
-    expires: new Date(expires).toISOString(),
-    keelOwned: operatorReason === null,
-    operatorReason,
-    content,
-  };
+  return { path, then: rule.then, expires: new Date(expires).toISOString(), content, run };
 }
 
 /** Null when the note is Keel's own; else why the operator decides. */
-async function whyOperators(workspace: string, path: string, run: string | null): Promise<string | null> {
+function whyOperators(origin: FileOrigin | undefined, run: string | null): string | null {
   if (run === null) return 'it says no source: the operator wrote it';
-  const change = await lastChangeOf(workspace, path);
-  if (!change) return 'git has no commit of it, so nothing shows Keel wrote it';
-  if (!change.keelRuns.includes(run)) {
-    return `its last commit (${change.commit.slice(0, 10)}) is not Keel's commit of run ${run}`;
+  if (!origin) return 'git has no commit of it, so nothing shows Keel wrote it';
+  if (!origin.created?.keelRuns.includes(run)) {
+    const by = origin.created ? ` (${origin.created.commit.slice(0, 10)})` : '';
+    return `the commit that created it${by} is not Keel's commit of run ${run}: its source: does not make it Keel's`;
   }
-  if (change.editedSince) return 'it was edited since Keel committed it';
+  if (!origin.last.keelRuns.includes(run)) {
+    return `its last commit (${origin.last.commit.slice(0, 10)}) is not Keel's commit of run ${run}`;
+  }
+  if (origin.editedSince) return 'it was edited since Keel committed it';
   return null;
 }
 

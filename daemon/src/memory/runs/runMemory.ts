@@ -41,6 +41,8 @@ export class RunMemory {
   private timer: NodeJS.Timeout | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
   private working: Promise<void> | null = null;
+  /** The comparison with the journals under way: one at a time, and close waits for it. */
+  private reconciling: Promise<void> | null = null;
   private closed = false;
   private journals: RunJournals | null = null;
   /** Settles once the first comparison with the journals has queued what was behind. */
@@ -60,6 +62,8 @@ export class RunMemory {
 
   /** Starts indexing from these journals: catches up now, and compares again every few minutes. */
   use(journals: RunJournals): void {
+    // Closed is final: no timer starts again, nothing touches the closed index.
+    if (this.closed) return;
     this.journals = journals;
     this.caughtUp = this.reconcile();
     this.reconcileTimer ??= setInterval(() => void this.reconcile(), RECONCILE_MS);
@@ -124,18 +128,31 @@ export class RunMemory {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.timer = null;
+    this.reconcileTimer = null;
     // Nothing more will be indexed: whoever waits for the queue to drain stops waiting.
     for (const resolve of this.idleWaiters.splice(0)) resolve();
-    await this.working;
+    // The index closes only once no tick and no comparison can still use it.
+    await Promise.all([this.working, this.reconciling]);
     this.index.close();
   }
 
+  /** Starts a comparison with the journals, or joins the one under way. */
+  private reconcile(): Promise<void> {
+    this.reconciling ??= this.compare().finally(() => {
+      this.reconciling = null;
+    });
+    return this.reconciling;
+  }
+
   /** Queues the finished runs missing from the table and removes rows whose journal is gone. */
-  private async reconcile(): Promise<void> {
+  private async compare(): Promise<void> {
     const journals = this.journals;
     if (!journals || this.closed) return;
     try {
       const [ids, indexed] = await Promise.all([journals.ids(), this.index.runIds()]);
+      // Closing meanwhile: close waits for this comparison, which stops before writing.
+      if (this.closed) return;
       const present = new Set(ids);
       await this.index.remove([...indexed].filter((id) => !present.has(id)));
       for (const id of ids) if (!indexed.has(id)) this.queue.add(id);
