@@ -457,7 +457,7 @@ export class Daemon {
       .stop()
       .catch((error: unknown) => this.log.warn('stopping the conductor failed', { error }));
     await this.memory
-      .stop()
+      .close()
       .catch((error: unknown) => this.log.warn('closing the memory index failed', { error }));
     // After the conductor: no run calls a server any more. Each local server's process ends here.
     await this.connectorRegistry

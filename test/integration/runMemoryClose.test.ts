@@ -1,11 +1,14 @@
 /**
  * The run index's lifecycle, with real LanceDB and the local embedder: closing waits for the
  * comparison with the journals that is under way (which then writes nothing), so the index is
- * never used once closed, and a closed run index starts nothing again.
+ * never used once closed, and a closed run index starts nothing again. The daemon's memory host,
+ * once closed for the daemon's exit, opens neither index again for a late search.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { WorkspaceConfig } from '@keel/schemas';
 import { createLogger } from '../../daemon/src/log';
 import { createLocalEmbedder } from '../../daemon/src/memory/embed/local';
+import { MemoryHost } from '../../daemon/src/memory/memoryHost';
 import { RunMemory, type RunJournals } from '../../daemon/src/memory/runs/runMemory';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -55,4 +58,17 @@ it('close waits for the comparison under way, and nothing starts again after it'
   runs.ended('r-2');
   await runs.idle();
   expect(later.listed).toBe(0);
+});
+
+it('a search that arrives after the daemon closed its memory opens nothing again', async () => {
+  const log = createLogger({ level: 'error', write: () => undefined });
+  const host = new MemoryHost({ root: dirs.workspace, log, mode: 'daemon', onStatus: () => undefined });
+  await host.configure('valid', WorkspaceConfig.parse({ version: 1 }));
+  await host.get();
+  await host.close();
+  // Before the close was final, the late search reopened the index (and its watcher) for good.
+  await expect(host.search({ query: 'anything', k: 3 })).rejects.toThrow(/stopping/);
+  await expect(host.search({ query: 'anything', k: 3, filter: { kind: 'run' } })).rejects.toThrow(/stopping/);
+  await host.configure('valid', WorkspaceConfig.parse({ version: 1, memory: { maxAgeDays: 30 } }));
+  await expect(host.get()).rejects.toThrow(/stopping/);
 });

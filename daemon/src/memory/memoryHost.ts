@@ -44,6 +44,8 @@ export class MemoryHost {
   /** Finished runs as searchable documents; opened with the notes' index, sharing its embedder. */
   private runs: Promise<RunMemory | null> | null = null;
   private journals: RunJournals | null = null;
+  /** Set for good by close(): a request that arrives while the daemon stops opens nothing again. */
+  private closed = false;
 
   constructor(private readonly options: MemoryHostOptions) {}
 
@@ -63,7 +65,7 @@ export class MemoryHost {
     if (key === this.settingsKey && (this.service || this.options.mode === 'in-process')) return;
     this.settingsKey = key;
     await this.stop();
-    if (this.options.mode === 'daemon') this.service = this.open(next);
+    if (this.options.mode === 'daemon' && !this.closed) this.service = this.open(next);
   }
 
   /**
@@ -72,6 +74,7 @@ export class MemoryHost {
    * false because the caller is about to do exactly that.
    */
   async get(options: { sync: boolean } = { sync: true }): Promise<MemoryService> {
+    if (this.closed) throw new Unavailable('Keel is stopping: search again once it has started.');
     if (!this.config) {
       throw new NotInitialized(
         'This folder is not a Keel workspace (no keel.yaml): run "keel init" to index and search its memory.',
@@ -151,6 +154,7 @@ export class MemoryHost {
     service: MemoryService,
     params: { query: string; k: number; filter?: SearchFilter | undefined },
   ): Promise<SearchResult[]> {
+    if (this.closed) throw new Unavailable('Keel is stopping: search again once it has started.');
     this.runs ??= this.openRuns(service);
     const runs = await this.runs;
     if (!runs) {
@@ -195,6 +199,16 @@ export class MemoryHost {
   async checkStores(): Promise<void> {
     const service = this.service ? await this.service.catch(() => null) : null;
     await service?.checkStores();
+  }
+
+  /**
+   * Stops for good (the daemon is exiting): unlike stop(), which a keel.yaml change follows with a
+   * fresh open, nothing opens the index or the run index again, so no late search leaves them open
+   * after the workspace's lock is released.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
   }
 
   async stop(): Promise<void> {
