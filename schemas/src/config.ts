@@ -379,9 +379,9 @@ export const MemorySearchConfig = z.strictObject({
    * Lift for the chunk right after one of the best matches (the next note of its folder in name
    * order, or the note's next chunk): replies, outcomes and follow-ups.
    */
-  followingWeight: z.number().min(0).max(1).default(0),
+  followingWeight: z.number().min(0).max(1).default(0.7),
   /** Lift for the chunk right before one of the best matches. */
-  precedingWeight: z.number().min(0).max(1).default(0),
+  precedingWeight: z.number().min(0).max(1).default(0.1),
 });
 export type MemorySearchConfig = z.infer<typeof MemorySearchConfig>;
 

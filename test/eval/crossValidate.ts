@@ -5,8 +5,8 @@
  * the grid (settings only change how search ranks, so one index serves them all), then, for each
  * conversation in turn, picks the combination with the best recall@10 on the other conversations
  * and scores it on the one left out. The mean of those held-out scores is a figure the settings
- * were not fitted to. A grid file is `{ "vectorWeight": [0.2, 0.3], ... }`; each answer set is
- * cached in DIR, so a wider grid only asks what is new.
+ * were not fitted to. A grid file is `{ "vectorWeight": [0.2, 0.3], ... }` or a list of them (the
+ * union is tried); each answer set is cached in DIR, so a wider grid only asks what is new.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,14 +18,22 @@ import { buildWorkspace, recallAt, scoredQuestions, searchAll } from './locomoWo
 import { valueOf } from './locomoWorkspace';
 
 type Settings = Record<string, number>;
+type Grid = Record<string, number[]>;
 
-/** The settings tried, each with the values around its default. */
-const DEFAULT_GRID: Record<string, number[]> = {
-  vectorWeight: [0.2, 0.3, 0.4],
-  folderWeight: [0.1, 0.2, 0.3],
-  mentionBoost: [0.1, 0.2, 0.3],
-  feedbackDocs: [0, 3, 5],
-};
+/**
+ * The settings tried: each grid's combinations, and the union of the grids. First the sequence
+ * prior's two weights, then the fusion and structure weights around the sequence prior chosen.
+ */
+const DEFAULT_GRIDS: Record<string, number[]>[] = [
+  { vectorWeight: [0.3], followingWeight: [0, 0.3, 0.4, 0.5, 0.7, 0.9, 1], precedingWeight: [0, 0.1, 0.2] },
+  {
+    vectorWeight: [0.2, 0.3, 0.4],
+    folderWeight: [0.1, 0.2, 0.3],
+    mentionBoost: [0.2],
+    followingWeight: [0.7],
+    precedingWeight: [0.1],
+  },
+];
 const K = 10;
 
 async function main(): Promise<void> {
@@ -37,9 +45,9 @@ async function main(): Promise<void> {
     );
   const keep = valueOf(args, '--keep');
   const gridFile = valueOf(args, '--grid');
-  const grid = gridFile
-    ? (JSON.parse(await readFile(gridFile, 'utf8')) as Record<string, number[]>)
-    : DEFAULT_GRID;
+  const grids = gridFile
+    ? [JSON.parse(await readFile(gridFile, 'utf8')) as Grid | Grid[]].flat()
+    : DEFAULT_GRIDS;
   const data = await readLocomo(file);
   const questions = scoredQuestions(data.questions);
   const root = keep ?? (await mkdtemp(join(tmpdir(), 'keel-locomo-cv-')));
@@ -48,7 +56,7 @@ async function main(): Promise<void> {
   const cache = join(root, 'cv-cache');
   await mkdir(cache, { recursive: true });
 
-  const combinations = product(grid);
+  const combinations = unique(grids.flatMap(product));
   const recalls = new Map<string, Map<string, number>>();
   for (const [i, settings] of combinations.entries()) {
     const key = JSON.stringify(settings);
@@ -128,8 +136,16 @@ function report(questions: LocomoQuestion[], recalls: Map<string, Map<string, nu
   console.log(lines.join('\n'));
 }
 
+/** Each combination once (keys in a fixed order, so a cached answer set is found again). */
+function unique(combinations: Settings[]): Settings[] {
+  const sorted = combinations.map((c) =>
+    Object.fromEntries(Object.entries(c).sort(([a], [b]) => a.localeCompare(b))),
+  );
+  return [...new Map(sorted.map((c) => [JSON.stringify(c), c])).values()];
+}
+
 /** Every combination of the grid's values. */
-function product(grid: Record<string, number[]>): Settings[] {
+function product(grid: Grid): Settings[] {
   return Object.entries(grid).reduce<Settings[]>(
     (combinations, [name, values]) =>
       combinations.flatMap((settings) => values.map((value) => ({ ...settings, [name]: value }))),
