@@ -361,6 +361,30 @@ function retentionPathError(path: string, memoryDir: string): string | null {
   return null;
 }
 
+/**
+ * How search ranks (keel.yaml `memory.search`). The defaults are the settings chosen by
+ * leave-one-conversation-out cross-validation on LoCoMo (`npm run eval:crossvalidate`); an operator
+ * whose notes differ can move them. Every weight adds to a fused score in 0..1.
+ */
+export const MemorySearchConfig = z.strictObject({
+  /** Share of the vector list in the fusion (the full-text list has the rest). */
+  vectorWeight: z.number().min(0).max(1).default(0.3),
+  /** Hits taken from each list before fusion (at least the k asked for). */
+  depth: z.number().int().min(1).max(1000).default(25),
+  /** Lift for notes in the same folder as other strong matches. */
+  folderWeight: z.number().min(0).max(1).default(0.2),
+  /** Lift for a note whose short frontmatter value (a person, a customer, a date) the query names. */
+  mentionBoost: z.number().min(0).max(1).default(0.2),
+  /**
+   * Lift for the chunk right after one of the best matches (the next note of its folder in name
+   * order, or the note's next chunk): replies, outcomes and follow-ups.
+   */
+  followingWeight: z.number().min(0).max(1).default(0.7),
+  /** Lift for the chunk right before one of the best matches. */
+  precedingWeight: z.number().min(0).max(1).default(0.1),
+});
+export type MemorySearchConfig = z.infer<typeof MemorySearchConfig>;
+
 export const WorkspaceConfig = z.strictObject({
   version: z.literal(1, { error: 'keel.yaml must start with "version: 1"' }),
   /** The company this workspace runs, shown in the sidebar. */
@@ -373,6 +397,8 @@ export const WorkspaceConfig = z.strictObject({
       embeddings: EmbeddingsConfig.default({ provider: 'local' }),
       /** Minutes between full rescans that catch changes the file watcher missed. */
       rescanMinutes: z.number().positive().default(10),
+      /** How search ranks; the defaults suit most workspaces. */
+      search: MemorySearchConfig.prefault({}),
       /** What happens to working memory at expiry, per path (default: archive after 30 days). */
       retention: z.array(RetentionRule).default(() => DEFAULT_RETENTION_RULES.map((rule) => ({ ...rule }))),
     })

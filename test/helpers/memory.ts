@@ -1,17 +1,20 @@
 /** A memory plane on a temporary workspace, with the real LanceDB and DuckDB stores. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { WorkspaceConfig } from '@keel/schemas';
+import { WorkspaceConfig, type MemorySearchConfig } from '@keel/schemas';
 import { createLogger } from '../../daemon/src/log';
 import { MemoryService } from '../../daemon/src/memory/memoryService';
 
 export async function openMemory(
   root: string,
-  config: Partial<{ maxAgeDays: number }> = {},
+  config: Partial<{ maxAgeDays: number; search: Partial<MemorySearchConfig> }> = {},
 ): Promise<MemoryService> {
   return MemoryService.open({
     root,
-    config: WorkspaceConfig.parse({ version: 1, memory: { maxAgeDays: config.maxAgeDays ?? 365 } }),
+    config: WorkspaceConfig.parse({
+      version: 1,
+      memory: { maxAgeDays: config.maxAgeDays ?? 365, search: config.search ?? {} },
+    }),
     log: createLogger({ level: 'error' }),
     watch: false,
     onStatus: () => undefined,

@@ -12,7 +12,7 @@ import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 let dirs: TempDirs;
 const open: MemoryService[] = [];
 
-async function memoryOf(root: string, config?: { maxAgeDays: number }): Promise<MemoryService> {
+async function memoryOf(root: string, config?: Parameters<typeof openMemory>[1]): Promise<MemoryService> {
   const memory = await openMemory(root, config);
   open.push(memory);
   await memory.sync();
@@ -99,6 +99,27 @@ describe('search', () => {
     // Hybrid search, as `keel search` runs by default, agrees.
     const hybrid = await memory.search({ query: 'invoice schedule Priya Raman', k: 2 });
     expect(hybrid[0]?.path).toBe('memory/calls/call-1.md');
+  });
+
+  it('finds the reply after the message that matches the question (the sequence prior)', async () => {
+    // A chat export, one message per note: the question's words are in msg-9, the answer in msg-10,
+    // which shares none of them. In name order msg-10 follows msg-9 (a plain sort puts it before).
+    const chat: Record<string, string> = {
+      'msg-1.md': 'Dana: Morning! The train tickets for the team trip are booked.',
+      'msg-2.md': 'Sam: Great, I will bring the projector for the offsite talks.',
+      'msg-9.md': 'Sam: Which venue did we book for the offsite in May?',
+      'msg-10.md': 'Dana: The lighthouse in Scheveningen, right by the beach.',
+      'msg-11.md': 'Sam: Perfect, thanks.',
+      'msg-12.md': 'Dana: Did you book the caterer for the offsite as well?',
+    };
+    for (const [name, text] of Object.entries(chat))
+      await writeNote(dirs.workspace, `memory/chat/${name}`, `${text}\n`);
+    const question = { query: 'Which venue did we book for the offsite?', k: 3 };
+    const found = (await (await memoryOf(dirs.workspace)).search(question)).map((r) => r.path);
+    expect(found).toContain('memory/chat/msg-10.md');
+    // The prior, not the text, found it: without it the answer is not among the first three.
+    const off = await memoryOf(dirs.workspace, { search: { followingWeight: 0, precedingWeight: 0 } });
+    expect((await off.search(question)).map((r) => r.path)).not.toContain('memory/chat/msg-10.md');
   });
 
   it('marks results stale past their review-by date or older than the age policy', async () => {

@@ -15,6 +15,14 @@ describe('keel.yaml', () => {
       maxAgeDays: 365,
       embeddings: { provider: 'local' },
       rescanMinutes: 10,
+      search: {
+        vectorWeight: 0.3,
+        depth: 25,
+        folderWeight: 0.2,
+        mentionBoost: 0.2,
+        followingWeight: 0.7,
+        precedingWeight: 0.1,
+      },
       retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
     });
     expect(result.value.models.tiers.fast?.model).toBe('gpt-4o-mini');
@@ -30,6 +38,14 @@ describe('keel.yaml', () => {
         maxAgeDays: 365,
         embeddings: { provider: 'local' },
         rescanMinutes: 10,
+        search: {
+          vectorWeight: 0.3,
+          depth: 25,
+          folderWeight: 0.2,
+          mentionBoost: 0.2,
+          followingWeight: 0.7,
+          precedingWeight: 0.1,
+        },
         retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
       },
       retention: { keel: { runs: '90d', proposals: '90d' } },

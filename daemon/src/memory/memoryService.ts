@@ -23,6 +23,7 @@ import { isIndexable, walkWorkspace } from './files';
 import { WorkerPreparer, type FilePreparer } from './prepare';
 import { IndexWriter } from './indexer';
 import { isStale, searchChunks, type SearchMode } from './search';
+import { FolderOrder } from './sequence';
 import {
   closeBoth,
   firstLine,
@@ -106,6 +107,8 @@ export class MemoryService {
   private exclusive: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly preparer: FilePreparer;
+  /** The order of notes in their folders, for the sequence prior of search. */
+  private readonly folderOrder: FolderOrder;
   /** A repair under way: `reopened` once fresh stores answer searches, `done` once refilled. */
   private healing: { reopened: Promise<void>; done: Promise<void> } | null = null;
   /** Repairs since the last successful write: a second one in a row cannot help, retry instead. */
@@ -130,6 +133,7 @@ export class MemoryService {
     this.stores = stores;
     this.recovery = stores.repaired;
     this.preparer = new WorkerPreparer(options.log);
+    this.folderOrder = new FolderOrder(options.root);
     this.writer = this.newWriter(this.unloadedStates);
   }
 
@@ -312,6 +316,8 @@ export class MemoryService {
       today: localToday(now),
       now,
       archiveDir: `${this.options.config.memory.dir}/archive/`,
+      tuning: this.options.config.memory.search,
+      folderOrder: this.folderOrder,
     };
     const index = this.stores.chunkIndex;
     try {

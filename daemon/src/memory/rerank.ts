@@ -81,7 +81,11 @@ export function mentionsOf(frontmatter: Record<string, unknown> | null): string[
 }
 
 /** Re-scores the fused candidates with both priors; best first. */
-export function structureRerank<T extends Candidate>(query: string, candidates: T[]): T[] {
+export function structureRerank<T extends Candidate>(
+  query: string,
+  candidates: T[],
+  weights: { folderWeight: number; mentionBoost: number } = STRUCTURE,
+): T[] {
   if (candidates.length === 0) return candidates;
   const folderOf = (path: string): string => path.slice(0, Math.max(0, path.lastIndexOf('/')));
   const byFolder = new Map<string, number[]>();
@@ -100,8 +104,8 @@ export function structureRerank<T extends Candidate>(query: string, candidates: 
   return candidates
     .map((c) => {
       let score = c.score;
-      if (bestFolder > 0) score += (STRUCTURE.folderWeight * folderScore.get(folderOf(c.path))!) / bestFolder;
-      if (c.mentions.some((value) => asked.includes(` ${value} `))) score += STRUCTURE.mentionBoost;
+      if (bestFolder > 0) score += (weights.folderWeight * folderScore.get(folderOf(c.path))!) / bestFolder;
+      if (c.mentions.some((value) => asked.includes(` ${value} `))) score += weights.mentionBoost;
       return { ...c, score };
     })
     .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));

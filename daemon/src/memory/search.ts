@@ -3,12 +3,13 @@
  * the same filter, and their rankings are fused by reciprocal rank. Each result says whether its
  * note is stale.
  */
-import type { SearchFilter, SearchResult } from '@keel/schemas';
+import { MemorySearchConfig, type SearchFilter, type SearchResult } from '@keel/schemas';
 import type { Embedder } from './embed/embedder';
 import { structureRerank } from './rerank';
+import { liftNeighbours, type FolderOrder } from './sequence';
 import { fullTextQuery } from './searchText';
 import { filterSql } from './filterSql';
-import type { ChunkHit, ChunkIndex, ChunkView } from './store/chunkIndex';
+import type { ChunkIndex, ChunkView } from './store/chunkIndex';
 
 export { filterSql } from './filterSql';
 
@@ -27,6 +28,10 @@ export interface SearchOptions {
    * filter's path asks for it (`path: memory/archive/**`), so expired notes stop crowding searches.
    */
   archiveDir?: string;
+  /** Ranking settings (keel.yaml `memory.search`); the defaults when absent. */
+  tuning?: MemorySearchConfig;
+  /** The workspace's folders in name order: with it, the neighbours of the best matches are lifted. */
+  folderOrder?: FolderOrder;
 }
 
 /** The filter's SQL, with the archive left out unless the filter's path or prefix is inside it. */
@@ -49,10 +54,19 @@ export function withoutArchive(
  * (a note missing from a list scores 0 there). Measured on LoCoMo (test/eval), recall@10 stays
  * within 0.01 for vector weights 0.1-0.5 and depths 10-50; reciprocal rank fusion with the
  * textbook k = 60 lost 0.04, because it lets the weaker vector list pull notes up by rank alone.
+ * The search settings (keel.yaml `memory.search`) can move both.
  */
 export const FUSION = { vectorWeight: 0.3, depth: (k: number) => Math.max(25, k) };
 
+/** The ranking settings when keel.yaml names none (the schema's defaults). */
+export const DEFAULT_TUNING: MemorySearchConfig = MemorySearchConfig.parse({});
+
 export type SearchMode = 'hybrid' | 'vector' | 'text';
+
+interface Scored {
+  view: ChunkView;
+  score: number;
+}
 
 export async function searchChunks(
   index: ChunkIndex,
@@ -60,6 +74,7 @@ export async function searchChunks(
   options: SearchOptions,
   mode: SearchMode = 'hybrid',
 ): Promise<SearchResult[]> {
+  const tuning = options.tuning ?? DEFAULT_TUNING;
   const where = withoutArchive(
     filterSql(options.filter, {
       now: options.now ?? new Date(`${options.today}T12:00:00`),
@@ -68,54 +83,59 @@ export async function searchChunks(
     options.filter,
     options.archiveDir ?? 'memory/archive/',
   );
-  const depth = FUSION.depth(options.k);
+  const depth = Math.max(tuning.depth, options.k);
   const [vectorHits, textHits] = await Promise.all([
     mode === 'text'
       ? []
       : embedder.embedQuery(options.query).then((v) => index.vectorSearch(v, depth, where)),
     mode === 'vector' ? [] : index.textSearch(fullTextQuery(options.query), depth, where),
   ]);
-  const weights = {
-    vector: mode === 'hybrid' ? FUSION.vectorWeight : 1,
-    text: mode === 'hybrid' ? 1 - FUSION.vectorWeight : 1,
-  };
-  const fused = new Map<string, { view: ChunkView; score: number }>();
-  for (const [hits, weight] of [
-    [textHits, weights.text],
-    [vectorHits, weights.vector],
-  ] as const) {
+  const vectorWeight = mode === 'hybrid' ? tuning.vectorWeight : mode === 'vector' ? 1 : 0;
+  let ranked = rerank(options.query, fuse([textHits, 1 - vectorWeight], [vectorHits, vectorWeight]), tuning);
+  if (options.folderOrder && mode !== 'vector')
+    ranked = await liftNeighbours(ranked, options.folderOrder, index, where, tuning);
+  return ranked.slice(0, options.k).map(({ view, score }) => ({
+    path: view.path,
+    startLine: view.start_line,
+    endLine: view.end_line,
+    heading: view.heading,
+    text: view.text,
+    score,
+    stale: isStale(view.review_by, view.date, options.today, options.maxAgeDays),
+    type: view.type,
+    tags: view.tags,
+    date: view.date,
+    reviewBy: view.review_by,
+  }));
+}
+
+/** Weighted sum of each list's min-max normalised scores, by chunk. */
+function fuse(...lists: [hits: Scored[], weight: number][]): Scored[] {
+  const fused = new Map<string, Scored>();
+  for (const [hits, weight] of lists) {
+    if (weight === 0) continue;
     for (const [hit, normalised] of minMax(hits)) {
       const entry = fused.get(hit.view.id) ?? { view: hit.view, score: 0 };
       entry.score += weight * normalised;
       fused.set(hit.view.id, entry);
     }
   }
-  const candidates = [...fused.values()].map(({ view, score }) => ({
+  return [...fused.values()];
+}
+
+function rerank(query: string, fused: Scored[], tuning: MemorySearchConfig): Scored[] {
+  const candidates = fused.map(({ view, score }) => ({
     id: view.id,
     score,
     path: view.path,
     mentions: view.mentions,
     view,
   }));
-  return structureRerank(options.query, candidates)
-    .slice(0, options.k)
-    .map(({ view, score }) => ({
-      path: view.path,
-      startLine: view.start_line,
-      endLine: view.end_line,
-      heading: view.heading,
-      text: view.text,
-      score,
-      stale: isStale(view.review_by, view.date, options.today, options.maxAgeDays),
-      type: view.type,
-      tags: view.tags,
-      date: view.date,
-      reviewBy: view.review_by,
-    }));
+  return structureRerank(query, candidates, tuning);
 }
 
 /** Scores scaled to 0..1 within one list (all equal scores count as 1). */
-function minMax(hits: ChunkHit[]): [ChunkHit, number][] {
+function minMax(hits: Scored[]): [Scored, number][] {
   if (hits.length === 0) return [];
   const scores = hits.map((h) => h.score);
   const max = Math.max(...scores);

@@ -66,6 +66,8 @@ export const DISPLAY_COLUMNS = [
   'review_by',
   'mentions',
 ];
+/** Chunks read per note when search looks at a match's neighbours: a long note is cut. */
+const MAX_CHUNKS_READ_PER_NOTE = 200;
 /** Below this many rows an exhaustive vector scan is fast enough and exact; above, an IVF index. */
 export const VECTOR_INDEX_MIN_ROWS = 20_000;
 /**
@@ -409,6 +411,29 @@ export class ChunkIndex {
           this.recent.textSearch(text, limit, where, DISPLAY_COLUMNS),
         ]);
         return merged(rows, recent, view, (row) => Number(row._score)).slice(0, limit);
+      }),
+    );
+  }
+
+  /** Every chunk of `paths` that matches `where`, in no particular order. */
+  chunksAt(paths: string[], where: string | null): Promise<ChunkView[]> {
+    if (paths.length === 0) return Promise.resolve([]);
+    const byPath = `path IN (${paths.map(sqlString).join(', ')})`;
+    const filter = where ? `(${where}) AND ${byPath}` : byPath;
+    const limit = paths.length * MAX_CHUNKS_READ_PER_NOTE;
+    return this.reading(
+      this.view.read(async (view) => {
+        const asked = mainQuery(limit, filter, view);
+        const [main, recent] = await Promise.all([
+          this.table
+            .query()
+            .where(asked.where!)
+            .limit(asked.limit)
+            .select(DISPLAY_COLUMNS)
+            .toArray() as Promise<Record<string, unknown>[]>,
+          this.recent.chunksWhere(filter, limit, DISPLAY_COLUMNS),
+        ]);
+        return merged(main, recent, view, () => 0).map((hit) => hit.view);
       }),
     );
   }

@@ -208,6 +208,17 @@ export class RecentChunks {
       .toArray()) as Record<string, unknown>[];
   }
 
+  /** The held chunks that match `where` (at most `limit`). */
+  async chunksWhere(where: string, limit: number, columns: string[]): Promise<Record<string, unknown>[]> {
+    if (this.held.size === 0) return [];
+    return (await this.table
+      .query()
+      .where(`(${where}) AND chunk >= 0`)
+      .limit(limit)
+      .select([...columns, 'seq'])
+      .toArray()) as Record<string, unknown>[];
+  }
+
   /** Unfiltered searches read the chunks in memory; filtered ones ask LanceDB (SQL filters). */
   async textSearch(
     text: string,
