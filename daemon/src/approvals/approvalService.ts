@@ -31,7 +31,11 @@ export interface ProposeInput {
   runbook: string;
   summary: string;
   reasoning: string;
-  changes: { path: string; content: string | null }[];
+  /**
+   * `baseHash`: the sha256 of the file the content was computed from (a propose step's `append:`);
+   * when the file is no longer that, the proposal is recorded stale, never applied by policy.
+   */
+  changes: { path: string; content: string | null; baseHash?: string }[];
   /** For an action proposal (no file changes): the connector action that waits. */
   action?: Omit<ActionProposal, 'edited'>;
   /** Proposed by a run started by an event: only file rules with `events: true` apply it at once. */
@@ -137,6 +141,9 @@ export class ApprovalService {
       const paths = input.changes.map((c) => workspaceRelative(c.path));
       const current = await currentContents(this.workspace, paths);
       const stampedAt = new Date();
+      // Files edited since the run computed its change from them: the operator sees the diff
+      // against the file as it is now and decides, as for any stale proposal.
+      const moved: string[] = [];
       const changes = input.changes.map((proposed, i) => {
         const path = paths[i]!;
         // Only a note the run creates is stamped: one the operator wrote stays the operator's.
@@ -152,6 +159,8 @@ export class ApprovalService {
               }
             : proposed;
         const before = current[path] ?? null;
+        const baseHash = before === null ? null : sha256(before);
+        if (proposed.baseHash !== undefined && proposed.baseHash !== baseHash) moved.push(path);
         return {
           path,
           action:
@@ -160,7 +169,7 @@ export class ApprovalService {
               : before === null
                 ? ('create' as const)
                 : ('modify' as const),
-          baseHash: before === null ? null : sha256(before),
+          baseHash,
           content: change.content,
         };
       });
@@ -175,16 +184,16 @@ export class ApprovalService {
         summary: input.summary,
         reasoning: input.reasoning,
         changes,
-        status: 'pending',
+        status: moved.length > 0 ? 'stale' : 'pending',
         protected: paths.some((p) => needsOperator(p, runbooksDir)),
         createdAt: new Date().toISOString(),
-        staleFiles: [],
+        staleFiles: moved,
         decision: null,
         applying: null,
         proposedContents: Object.fromEntries(changes.map((c) => [c.path, c.content])),
       };
       await this.store.save(proposal);
-      if (input.askOperator !== true && rules.every((rule) => rule !== null)) {
+      if (input.askOperator !== true && moved.length === 0 && rules.every((rule) => rule !== null)) {
         const named = [...new Set(rules)] as string[];
         try {
           return await this.apply(proposal, 'policy', null, `applied by policy: ${named.join('; ')}`, named);
