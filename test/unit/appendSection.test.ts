@@ -3,6 +3,7 @@
  * the note changes, whatever the text says.
  */
 import { describe, expect, it } from 'vitest';
+import { Runbook } from '@keel/schemas';
 import { AppendError, appendUnderHeading, inertLines } from '../../daemon/src/files/appendSection';
 import { splitFrontmatter } from '../../daemon/src/memory/parse/frontmatter';
 import { topLevelBlocks } from '../../daemon/src/memory/parse/markdown';
@@ -164,5 +165,28 @@ describe('hostile text', () => {
     const note = '';
     const after = appendUnderHeading(note, '## Payments', '---\ntype: customer\n---');
     expect(splitFrontmatter(after).yaml).toBeNull();
+  });
+});
+
+describe('a propose step in a runbook', () => {
+  const runbook = (step: Record<string, unknown>) =>
+    Runbook.safeParse({
+      apiVersion: 'keel/v1',
+      name: 'payments',
+      role: 'Bookkeeper',
+      description: 'Notes payments.',
+      steps: [{ id: 'note', type: 'propose', path: 'memory/customers/acme.md', ...step }],
+    });
+
+  it('gives either content or append, not both nor neither', () => {
+    const append = { under: '## Payments', text: '- paid' };
+    expect(runbook({ append }).success).toBe(true);
+    expect(runbook({ content: '# Acme\n' }).success).toBe(true);
+    for (const wrong of [{}, { content: '# Acme\n', append }]) {
+      const parsed = runbook(wrong);
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.message).toMatch(/either `content` .* or `append`/);
+    }
+    expect(runbook({ append: { under: '## Payments' } }).success).toBe(false);
   });
 });
