@@ -386,7 +386,27 @@ describe('a change computed from the file as it was (a propose step’s append:)
       changes: [{ path: NOTE, content: proposed, baseHash: computedFrom }],
     });
     expect(proposal).toMatchObject({ status: 'stale', staleFiles: [NOTE] });
+    expect(proposal.changes[0]!.content).toBe(proposed);
     expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(mine);
+    // An append is computed again from the note as it is now: the diff adds only its lines.
+    const appended = await approvals.propose({
+      id: 'p-race-append',
+      runId: 'r-race-append',
+      stepId: 'note',
+      runbook: 'payment-received',
+      summary: 'Payment received',
+      reasoning: '',
+      changes: [
+        {
+          path: NOTE,
+          content: proposed,
+          baseHash: computedFrom,
+          append: { under: '## Payments', text: '- paid' },
+        },
+      ],
+    });
+    expect(appended).toMatchObject({ status: 'stale', staleFiles: [NOTE] });
+    expect(appended.changes[0]!.content).toBe(`${mine}\n## Payments\n\n- paid\n`);
     // Unchanged since: the same rule applies it at once.
     const applied = await approvals.propose({
       id: 'p-calm',

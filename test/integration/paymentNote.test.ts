@@ -3,7 +3,8 @@
  * payment-received runbook proposes the payment line for the customer's own note: the diff the
  * operator sees adds that one line under "## Payments"; approving commits it and nothing else of
  * the note, frontmatter included. A note the operator edits before deciding is never overwritten
- * blind: the approval is refused as stale and nothing is written.
+ * blind: the approval is refused as stale, nothing is written, and the line is computed again over
+ * the operator's edit for the next decision.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,7 +46,7 @@ it("an invoice.paid webhook proposes one line under Payments in the customer's n
   expect(ws.lastCommitLines(ACME_PATH)).toEqual([1, 0]);
 });
 
-it('a note the operator edits before deciding makes the approval stale: nothing is written over the edit', async () => {
+it('a note the operator edits before deciding turns the proposal stale, computed again over the edit', async () => {
   ws = await startPaymentWorkspace(bookkeeperAnswer('2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.'));
   expect((await ws.invoicePaid('evt_paid_acme_2')).status).toBe(200);
   const proposal = await ws.noteProposal();
@@ -62,4 +63,12 @@ it('a note the operator edits before deciding makes the approval stale: nothing 
     return approvals.find((p) => p.id === proposal.id) ?? null;
   });
   expect(stale.staleFiles).toEqual([ACME_PATH]);
+
+  // The line is computed again from the note as the operator left it: the new diff adds only it,
+  // and approving keeps the operator's edit.
+  const { current, proposed } = await ws.diffOf(stale);
+  expect(current).toBe(edited);
+  expect(proposed).toBe(edited.replace(`${OLD_LINE}\n`, `${OLD_LINE}\n${LINE}\n`));
+  await ws.client.request(ApprovalApproveRequest, { id: proposal.id });
+  expect(await readFile(path, 'utf8')).toBe(proposed);
 });

@@ -5,7 +5,7 @@
  * files or none and commits them; editing records the correction as feedback; rejecting hands
  * the reason back to the run.
  */
-import type { ActionProposal, ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
+import type { ActionProposal, ChangeKind, FileChange, Proposal, WorkspaceConfig } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import type { Logger } from '../log';
 import { isProtected, workspaceRelative, WorkspacePathError } from '../files/workspacePaths';
@@ -21,6 +21,7 @@ import {
 import { feedbackPath, withFeedback, withLesson } from './feedback';
 import { approvalRules, describeRule, needsOperator, ruleFor } from './policy';
 import { ProposalStore, type StoredProposal } from './proposalStore';
+import { markedStale } from './staleProposal';
 import { stampWorkingNote, type NoteSource } from '../memory/retention/workingStamp';
 
 export interface ProposeInput {
@@ -35,7 +36,7 @@ export interface ProposeInput {
    * `baseHash`: the sha256 of the file the content was computed from (a propose step's `append:`);
    * when the file is no longer that, the proposal is recorded stale, never applied by policy.
    */
-  changes: { path: string; content: string | null; baseHash?: string }[];
+  changes: { path: string; content: string | null; baseHash?: string; append?: FileChange['append'] }[];
   /** For an action proposal (no file changes): the connector action that waits. */
   action?: Omit<ActionProposal, 'edited'>;
   /** Proposed by a run started by an event: only file rules with `events: true` apply it at once. */
@@ -171,12 +172,13 @@ export class ApprovalService {
                 : ('modify' as const),
           baseHash,
           content: change.content,
+          ...(proposed.append ? { append: proposed.append } : {}),
         };
       });
       const runbooksDir = this.config.runbooks.dir;
       // The kind is what the change does to the file now: a "new" file that exists is a modify.
       const rules = changes.map((c) => this.policyRule(c.path, c.action, input.fromEvent === true));
-      const proposal: StoredProposal = {
+      const computed: StoredProposal = {
         id: input.id,
         runId: input.runId,
         stepId: input.stepId,
@@ -184,14 +186,24 @@ export class ApprovalService {
         summary: input.summary,
         reasoning: input.reasoning,
         changes,
-        status: moved.length > 0 ? 'stale' : 'pending',
+        status: 'pending',
         protected: paths.some((p) => needsOperator(p, runbooksDir)),
         createdAt: new Date().toISOString(),
-        staleFiles: moved,
+        staleFiles: [],
         decision: null,
         applying: null,
         proposedContents: Object.fromEntries(changes.map((c) => [c.path, c.content])),
       };
+      const proposal =
+        moved.length > 0
+          ? await markedStale(
+              this.workspace,
+              computed,
+              Object.fromEntries(
+                changes.filter((c) => moved.includes(c.path)).map((c) => [c.path, c.baseHash]),
+              ),
+            )
+          : computed;
       await this.store.save(proposal);
       if (input.askOperator !== true && moved.length === 0 && rules.every((rule) => rule !== null)) {
         const named = [...new Set(rules)] as string[];
@@ -269,14 +281,7 @@ export class ApprovalService {
       const changed = await changedSince(this.workspace, proposal);
       if (Object.keys(changed).length > 0) {
         // Never applied blind: the operator looks again at the diff against the file as it is now.
-        const stale: StoredProposal = {
-          ...proposal,
-          status: 'stale',
-          staleFiles: Object.keys(changed),
-          changes: proposal.changes.map((c) =>
-            c.path in changed ? { ...c, baseHash: changed[c.path] ?? null } : c,
-          ),
-        };
+        const stale = await markedStale(this.workspace, proposal, changed);
         await this.store.save(stale);
         this.changed(stale);
         throw new ApprovalError(
@@ -521,14 +526,7 @@ export class ApprovalService {
       if (other.changes.some((c) => c.path in applying.contents)) {
         const changed = await changedSince(this.workspace, other);
         if (Object.keys(changed).length === 0) continue;
-        const stale: StoredProposal = {
-          ...other,
-          status: 'stale',
-          staleFiles: Object.keys(changed),
-          changes: other.changes.map((c) =>
-            c.path in changed ? { ...c, baseHash: changed[c.path] ?? null } : c,
-          ),
-        };
+        const stale = await markedStale(this.workspace, other, changed);
         await this.store.save(stale);
         this.changed(stale);
       }

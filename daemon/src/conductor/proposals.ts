@@ -20,6 +20,8 @@ export interface ProposedChange {
   path: string;
   content: string | null;
   baseHash?: string;
+  /** An `append:` change: computed again if the file changes before the operator decides. */
+  append?: { under: string; text: string };
 }
 
 /**

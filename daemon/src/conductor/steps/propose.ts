@@ -55,7 +55,11 @@ async function proposedChange(
         );
       }
       try {
-        return { content: appendUnderHeading(current, under, text), baseHash: sha256(current) };
+        return {
+          content: appendUnderHeading(current, under, text),
+          baseHash: sha256(current),
+          append: { under, text },
+        };
       } catch (error) {
         if (!(error instanceof AppendError)) throw error;
         throw new StepFailedError(`step "${step.id}" cannot append to ${path}: ${error.message}`, false);
