@@ -193,7 +193,20 @@ export const ProposeStep = z
     ...StepBase,
     type: z.literal('propose'),
     path: Template.describe('Workspace-relative file the change is for, a template.'),
-    content: Template.describe('The proposed full content of the file, a template.'),
+    content: Template.optional().describe(
+      'The proposed full content of the file, a template. Give `content` or `append`, not both.',
+    ),
+    append: z
+      .strictObject({
+        under: Template.describe('The heading of the section, one line, a template: "## Payments".'),
+        text: Template.describe(
+          'What to add at the end of that section, a template. It is data: a line that would start a heading, frontmatter fence, thematic break, code fence or HTML block is escaped with a backslash.',
+        ),
+      })
+      .optional()
+      .describe(
+        'Instead of `content`: the file as it is when the step runs (it must exist), with `text` added at the end of the section under the heading `under` (the heading is added at the end of the file when missing). Nothing else of the file changes.',
+      ),
     summary: Template.default('Proposed change').describe('One line shown with the approval, a template.'),
     reasoning: Template.default('').describe('Why the change is proposed, shown with the diff, a template.'),
     onReject: z
@@ -202,6 +215,10 @@ export const ProposeStep = z
       .describe(
         'When the operator rejects the change: end the run (fail), or go on with steps.<id>.output.decision "rejected" and its reason (continue).',
       ),
+  })
+  .refine((step) => (step.content === undefined) !== (step.append === undefined), {
+    error:
+      'a propose step gives either `content` (the whole file) or `append` (text for one section), not both',
   })
   .describe('Proposes a file change; it is written only once the operator approves it.');
 

@@ -152,8 +152,29 @@ const ANSWERS: Record<string, { runbook?: string; inputs: string[]; replies: Scr
             'work with you and Piet; see you at the next operations review.\n\nBest regards',
           customer: 'Acme Logistics',
           noteLine: '2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.',
+          known: true,
         }),
         usage: { prompt_tokens: 420, completion_tokens: 90 },
+      },
+    ],
+  },
+  'payment-received-new-payer': {
+    runbook: 'payment-received',
+    inputs: [
+      'invoice=KEEL-0009 (in_1Lumen)',
+      'customer=Lumen Studio <ada@lumen-studio.example>',
+      'amount=120000 eur',
+    ],
+    replies: [
+      {
+        content: JSON.stringify({
+          to: 'ada@lumen-studio.example',
+          text: 'Hi Ada,\n\nThank you for paying invoice KEEL-0009 (1,200 EUR). We look forward to working with you.\n\nBest regards',
+          customer: 'Lumen Studio',
+          noteLine: '2026-12-03: invoice KEEL-0009 paid, 1,200 EUR.',
+          known: false,
+        }),
+        usage: { prompt_tokens: 410, completion_tokens: 70 },
       },
     ],
   },

@@ -20,6 +20,9 @@ import {
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
+import { WorkspaceConfig } from '@keel/schemas';
+import { ApprovalService } from '../../daemon/src/approvals/approvalService';
+import { sha256 } from '../../daemon/src/approvals/applyChanges';
 import { describeTrace } from '../../daemon/src/cli/runFormat';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
@@ -353,6 +356,68 @@ steps:
     expect(
       await readFile(join(dirs.workspace, '.git/hooks/pre-commit'), 'utf8').catch(() => null),
     ).toBeNull();
+  });
+});
+
+describe('a change computed from the file as it was (a propose step’s append:)', () => {
+  it('is recorded stale when the file changed before the proposal was made, and no rule applies it', async () => {
+    const approvals = await ApprovalService.open({
+      workspace: dirs.workspace,
+      config: WorkspaceConfig.parse({
+        version: 1,
+        approvals: { rules: [{ path: 'memory/**', allow: ['create', 'modify'] }] },
+      }),
+      log: createLogger({ level: 'error' }),
+      onChanged: () => undefined,
+      trusted: () => true,
+    });
+    const computedFrom = sha256(OLD);
+    const proposed = `${OLD}\n## Payments\n\n- paid\n`;
+    // The operator saves the note between the step reading it and the proposal being recorded.
+    const mine = '# Acme\n\nRenewal in March. Call Dana first.\n';
+    await writeFile(join(dirs.workspace, NOTE), mine);
+    const proposal = await approvals.propose({
+      id: 'p-race',
+      runId: 'r-race',
+      stepId: 'note',
+      runbook: 'payment-received',
+      summary: 'Payment received',
+      reasoning: '',
+      changes: [{ path: NOTE, content: proposed, baseHash: computedFrom }],
+    });
+    expect(proposal).toMatchObject({ status: 'stale', staleFiles: [NOTE] });
+    expect(proposal.changes[0]!.content).toBe(proposed);
+    expect(await readFile(join(dirs.workspace, NOTE), 'utf8')).toBe(mine);
+    // An append is computed again from the note as it is now: the diff adds only its lines.
+    const appended = await approvals.propose({
+      id: 'p-race-append',
+      runId: 'r-race-append',
+      stepId: 'note',
+      runbook: 'payment-received',
+      summary: 'Payment received',
+      reasoning: '',
+      changes: [
+        {
+          path: NOTE,
+          content: proposed,
+          baseHash: computedFrom,
+          append: { under: '## Payments', text: '- paid' },
+        },
+      ],
+    });
+    expect(appended).toMatchObject({ status: 'stale', staleFiles: [NOTE] });
+    expect(appended.changes[0]!.content).toBe(`${mine}\n## Payments\n\n- paid\n`);
+    // Unchanged since: the same rule applies it at once.
+    const applied = await approvals.propose({
+      id: 'p-calm',
+      runId: 'r-calm',
+      stepId: 'note',
+      runbook: 'payment-received',
+      summary: 'Payment received',
+      reasoning: '',
+      changes: [{ path: NOTE, content: `${mine}- paid\n`, baseHash: sha256(mine) }],
+    });
+    expect(applied.status).toBe('applied');
   });
 });
 

@@ -34,10 +34,16 @@ it('creates a sample company, runs its agents offline, and leaves an approval wa
   ]);
   const approvals = JSON.parse((await keel('approvals', '--json')).stdout) as Proposal[];
   expect(approvals.map((a) => [a.runbook, a.changes[0]?.path ?? a.action?.review.title])).toEqual([
-    ['payment-received', expect.stringMatching(/^memory\/notes\/payment-.*payment-received.*\.md$/)],
+    ['payment-received', 'memory/customers/acme-logistics.md'],
     ['inbox-triage', 'Email to Dana Whitfield <dana@acme-logistics.example>: Re: Kickoff workshop'],
     ['onboarding', 'memory/customers/acme-logistics-onboarding.md'],
   ]);
+  // Acme's payment is one line under a new Payments section of Acme's own note, frontmatter kept.
+  const payment = approvals.find((a) => a.runbook === 'payment-received')!.changes[0]!.content!;
+  expect(payment).toMatch(/^---\ntype: customer\n/);
+  expect(payment.endsWith('\n\n## Payments\n\n- 2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.\n')).toBe(
+    true,
+  );
   // The reply waits as an email the operator reads before anything is sent.
   const reply = approvals.find((a) => a.runbook === 'inbox-triage')!.action!;
   expect(reply).toMatchObject({ connector: 'mail', action: 'send', risk: 'external' });

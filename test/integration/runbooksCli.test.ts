@@ -62,6 +62,7 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
     ['onboarding', true, []],
     ['ops', true, []],
     ['payment-received', true, []],
+    ['payment-received', true, []],
     ['sales', true, []],
     ['weekly-metrics', true, []],
     ['weekly-ops', true, []],

@@ -3,7 +3,7 @@
  * Radicale (calendar), the Stripe-compatible test server (billing), the local model server, and
  * a real daemon process driven by the `keel` CLI as the operator would. A meeting coming up gets
  * a brief; an invoice paid while its reminder waits for the operator gets no reminder, but a
- * thank-you and a payment note; another overdue invoice is chased with the daemon killed with
+ * thank-you and a payment line in Acme's note; another overdue invoice is chased with the daemon killed with
  * `kill -9` after the operator let the reminder go and before it was sent; a customer's mail is
  * answered in its thread; a run that made a draft invoice is stopped and the draft is deleted.
  * Every mail, event and invoice action is counted where it happened: once.
@@ -61,6 +61,7 @@ function answer(system: string): ScriptedReply {
       text: 'Hi Dana,\n\nThank you for paying so promptly.\n\nBest regards',
       customer: 'Acme Logistics',
       noteLine: 'Invoice paid in full.',
+      known: true,
     });
   }
   if (system.includes("sort a small consultancy's inbox")) {
@@ -339,7 +340,8 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
   expect(skipped.status).toBe('succeeded');
   expect(skipped.outputs?.reminder).toBe('skipped');
 
-  // payment-received: a note proposed, then a thank-you waiting for approval; both approved.
+  // payment-received: the payment line proposed for Acme's note, then a thank-you waiting for
+  // approval; both approved.
   const thanksNote = await runReaches('payment-received', ['waiting_approval']);
   await approve(thanksNote.waitingFor);
   const thanks: RunSummary = await waitFor(
@@ -410,8 +412,10 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
     'Payment reminder: invoice ' + String(billing.invoice(northwind)!.number),
     'Re: Workshop',
   ]);
-  const notes = await readdir(join(dirs.workspace, 'memory', 'notes'));
-  expect(notes.filter((name) => name.startsWith('payment-'))).toEqual([`payment-${thanks.id}.md`]);
+  // Acme's note got the payment under a Payments section of its own, and kept its frontmatter.
+  const acmeNote = await readFile(join(dirs.workspace, 'memory', 'customers', 'acme-logistics.md'), 'utf8');
+  expect(acmeNote).toMatch(/^---\ntype: customer\ndate: 2026-11-18\n---\n/);
+  expect(acmeNote.endsWith('a month.\n\n## Payments\n\n- Invoice paid in full.\n')).toBe(true);
   expect((await caldav.events('alice')).length).toBe(1);
   // One run per event: the meeting, the Stripe event (delivered twice), the mail.
   const started = await runs();

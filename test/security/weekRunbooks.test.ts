@@ -73,13 +73,18 @@ function step(book: Runbook, id: string): Record<string, unknown> {
 }
 
 describe('untrusted event fields in the week runbooks', () => {
-  it("never name a file: the brief and the payment note are named by the run's id", async () => {
+  it("never name a file: notes are named by the run's id, or are the customer note memory found", async () => {
     const prep = step(await runbook('meeting-prep'), 'note');
-    const paid = step(await runbook('payment-received'), 'note');
-    for (const path of [prep.path, paid.path]) {
+    const unknownPayer = step(await runbook('payment-received'), 'newNote');
+    for (const path of [prep.path, unknownPayer.path]) {
       expect(path).toMatch(/\{\{ run\.id \}\}/);
       expect(path).not.toMatch(/inputs\./);
     }
+    // A payment is appended to the customer note the retrieve found, only when it is one.
+    const paid = step(await runbook('payment-received'), 'note');
+    expect(paid.path).toBe('{{ steps.account.output.first.path }}');
+    expect(paid.when).toMatch(/steps\.account\.output\.first\.type == 'customer'/);
+    expect(paid.content).toBeUndefined();
   });
 
   it('never make a mail header: the thank-you and the reminder take no event field in to or subject', async () => {

@@ -5,7 +5,7 @@
  * files or none and commits them; editing records the correction as feedback; rejecting hands
  * the reason back to the run.
  */
-import type { ActionProposal, ChangeKind, Proposal, WorkspaceConfig } from '@keel/schemas';
+import type { ActionProposal, ChangeKind, FileChange, Proposal, WorkspaceConfig } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import type { Logger } from '../log';
 import { isProtected, workspaceRelative, WorkspacePathError } from '../files/workspacePaths';
@@ -21,6 +21,7 @@ import {
 import { feedbackPath, withFeedback, withLesson } from './feedback';
 import { approvalRules, describeRule, needsOperator, ruleFor } from './policy';
 import { ProposalStore, type StoredProposal } from './proposalStore';
+import { markedStale } from './staleProposal';
 import { stampWorkingNote, type NoteSource } from '../memory/retention/workingStamp';
 
 export interface ProposeInput {
@@ -31,7 +32,11 @@ export interface ProposeInput {
   runbook: string;
   summary: string;
   reasoning: string;
-  changes: { path: string; content: string | null }[];
+  /**
+   * `baseHash`: the sha256 of the file the content was computed from (a propose step's `append:`);
+   * when the file is no longer that, the proposal is recorded stale, never applied by policy.
+   */
+  changes: { path: string; content: string | null; baseHash?: string; append?: FileChange['append'] }[];
   /** For an action proposal (no file changes): the connector action that waits. */
   action?: Omit<ActionProposal, 'edited'>;
   /** Proposed by a run started by an event: only file rules with `events: true` apply it at once. */
@@ -137,6 +142,9 @@ export class ApprovalService {
       const paths = input.changes.map((c) => workspaceRelative(c.path));
       const current = await currentContents(this.workspace, paths);
       const stampedAt = new Date();
+      // Files edited since the run computed its change from them: the operator sees the diff
+      // against the file as it is now and decides, as for any stale proposal.
+      const moved: string[] = [];
       const changes = input.changes.map((proposed, i) => {
         const path = paths[i]!;
         // Only a note the run creates is stamped: one the operator wrote stays the operator's.
@@ -152,6 +160,8 @@ export class ApprovalService {
               }
             : proposed;
         const before = current[path] ?? null;
+        const baseHash = before === null ? null : sha256(before);
+        if (proposed.baseHash !== undefined && proposed.baseHash !== baseHash) moved.push(path);
         return {
           path,
           action:
@@ -160,14 +170,15 @@ export class ApprovalService {
               : before === null
                 ? ('create' as const)
                 : ('modify' as const),
-          baseHash: before === null ? null : sha256(before),
+          baseHash,
           content: change.content,
+          ...(proposed.append ? { append: proposed.append } : {}),
         };
       });
       const runbooksDir = this.config.runbooks.dir;
       // The kind is what the change does to the file now: a "new" file that exists is a modify.
       const rules = changes.map((c) => this.policyRule(c.path, c.action, input.fromEvent === true));
-      const proposal: StoredProposal = {
+      const computed: StoredProposal = {
         id: input.id,
         runId: input.runId,
         stepId: input.stepId,
@@ -183,8 +194,18 @@ export class ApprovalService {
         applying: null,
         proposedContents: Object.fromEntries(changes.map((c) => [c.path, c.content])),
       };
+      const proposal =
+        moved.length > 0
+          ? await markedStale(
+              this.workspace,
+              computed,
+              Object.fromEntries(
+                changes.filter((c) => moved.includes(c.path)).map((c) => [c.path, c.baseHash]),
+              ),
+            )
+          : computed;
       await this.store.save(proposal);
-      if (input.askOperator !== true && rules.every((rule) => rule !== null)) {
+      if (input.askOperator !== true && moved.length === 0 && rules.every((rule) => rule !== null)) {
         const named = [...new Set(rules)] as string[];
         try {
           return await this.apply(proposal, 'policy', null, `applied by policy: ${named.join('; ')}`, named);
@@ -260,14 +281,7 @@ export class ApprovalService {
       const changed = await changedSince(this.workspace, proposal);
       if (Object.keys(changed).length > 0) {
         // Never applied blind: the operator looks again at the diff against the file as it is now.
-        const stale: StoredProposal = {
-          ...proposal,
-          status: 'stale',
-          staleFiles: Object.keys(changed),
-          changes: proposal.changes.map((c) =>
-            c.path in changed ? { ...c, baseHash: changed[c.path] ?? null } : c,
-          ),
-        };
+        const stale = await markedStale(this.workspace, proposal, changed);
         await this.store.save(stale);
         this.changed(stale);
         throw new ApprovalError(
@@ -512,14 +526,7 @@ export class ApprovalService {
       if (other.changes.some((c) => c.path in applying.contents)) {
         const changed = await changedSince(this.workspace, other);
         if (Object.keys(changed).length === 0) continue;
-        const stale: StoredProposal = {
-          ...other,
-          status: 'stale',
-          staleFiles: Object.keys(changed),
-          changes: other.changes.map((c) =>
-            c.path in changed ? { ...c, baseHash: changed[c.path] ?? null } : c,
-          ),
-        };
+        const stale = await markedStale(this.workspace, other, changed);
         await this.store.save(stale);
         this.changed(stale);
       }

@@ -11,6 +11,28 @@ import type { RecordOf } from './journalRecords';
 import { decisionKey, type RunHistory } from './runHistory';
 import type { RunSlot, StepRuntime } from './steps/stepRuntime';
 
+/**
+ * One file of a proposal: its new content (null deletes it) and, when the step computed it from
+ * the file as it was (an `append:`), that file's sha256: the approvals service compares it with
+ * the file when it records the proposal, so an edit in between makes the proposal stale.
+ */
+export interface ProposedChange {
+  path: string;
+  content: string | null;
+  baseHash?: string;
+  /** An `append:` change: computed again if the file changes before the operator decides. */
+  append?: { under: string; text: string };
+}
+
+/**
+ * A change computed from the file only when the proposal is made: not again when a resumed run
+ * finds its proposal made, and never in a runbook test (which captures the proposal instead).
+ */
+export interface DeferredChange {
+  path: string;
+  compute(): Promise<Omit<ProposedChange, 'path'>>;
+}
+
 /** What runs need of the approvals service. */
 export interface ApprovalPort {
   propose(input: {
@@ -20,7 +42,7 @@ export interface ApprovalPort {
     runbook: string;
     summary: string;
     reasoning: string;
-    changes: { path: string; content: string | null }[];
+    changes: ProposedChange[];
     action?: Omit<ActionProposal, 'edited'>;
     fromEvent?: boolean;
     source?: { run: string; event?: string };
@@ -34,7 +56,7 @@ export interface ProposalRequest {
   /** `<stepId>` for a propose step, `<stepId>:<turn>:<call>` for an agent's tool call. */
   key: string;
   stepId: string;
-  changes: { path: string; content: string | null }[];
+  changes: (ProposedChange | DeferredChange)[];
   summary: string;
   reasoning: string;
   /** An action proposal (with no `changes`): the connector action that waits for the operator. */
@@ -93,7 +115,9 @@ export function makeProposer(context: {
           runbook: context.runbook,
           summary: request.summary,
           reasoning: request.reasoning,
-          changes: request.changes,
+          changes: await Promise.all(
+            request.changes.map(async (c) => ('compute' in c ? { path: c.path, ...(await c.compute()) } : c)),
+          ),
           ...(request.action ? { action: request.action } : {}),
           ...(context.fromEvent ? { fromEvent: true } : {}),
           source: { run: context.runId, ...(context.event ? { event: context.event } : {}) },

@@ -13,6 +13,12 @@ export const FileChange = z.object({
   baseHash: z.string().nullable(),
   /** The proposed full content; null for a delete. */
   content: z.string().nullable(),
+  /**
+   * For a propose step's `append:`: the heading and text it appends. When the file changes before
+   * the decision, the content is computed again from the file as it is then, so the new diff still
+   * adds only these lines.
+   */
+  append: z.object({ under: z.string(), text: z.string() }).optional(),
 });
 export type FileChange = z.infer<typeof FileChange>;
 

@@ -2,10 +2,16 @@
  * `propose`: a file change for the operator. The run waits (durably) until it is decided; policy
  * (a keel.yaml `approvals.rules` rule) may apply it at once. A rejection ends the run unless the step
  * says `onReject: continue`, in which case later steps read the decision and its reason.
+ * With `append:` the change is computed from the file as it is when the proposal is made (read
+ * through the workspace's path rules), and carries the hash of what it was computed from: a file
+ * edited before the operator decides makes the proposal stale, never overwritten blind.
  */
 import type { RunbookStep } from '@keel/schemas';
 import { renderText } from '../templates';
-import { workspaceRelative } from '../../files/workspacePaths';
+import { readInsideText, workspaceRelative } from '../../files/workspacePaths';
+import { AppendError, appendUnderHeading } from '../../files/appendSection';
+import { sha256 } from '../../approvals/applyChanges';
+import type { DeferredChange, ProposedChange } from '../proposals';
 import { StepFailedError, type StepResult, type StepRuntime } from './stepRuntime';
 
 type ProposeStep = Extract<RunbookStep, { type: 'propose' }>;
@@ -15,7 +21,7 @@ export async function runPropose(step: ProposeStep, runtime: StepRuntime): Promi
   const outcome = await runtime.propose({
     key: step.id,
     stepId: step.id,
-    changes: [{ path, content: await renderText(step.content, runtime.scope) }],
+    changes: [await proposedChange(step, path, runtime)],
     summary: await renderText(step.summary, runtime.scope),
     reasoning: await renderText(step.reasoning, runtime.scope),
   });
@@ -26,4 +32,38 @@ export async function runPropose(step: ProposeStep, runtime: StepRuntime): Promi
     );
   }
   return { output: outcome };
+}
+
+async function proposedChange(
+  step: ProposeStep,
+  path: string,
+  runtime: StepRuntime,
+): Promise<ProposedChange | DeferredChange> {
+  const append = step.append;
+  if (!append) return { path, content: await renderText(step.content ?? '', runtime.scope) };
+  const under = await renderText(append.under, runtime.scope);
+  const text = await renderText(append.text, runtime.scope);
+  return {
+    path,
+    compute: async () => {
+      const current = await readInsideText(runtime.workspace, path);
+      if (current === null) {
+        throw new StepFailedError(
+          `step "${step.id}" appends to ${path}, which does not exist: create the note first, ` +
+            'or give this step `content` (the whole new file) instead of `append`',
+          false,
+        );
+      }
+      try {
+        return {
+          content: appendUnderHeading(current, under, text),
+          baseHash: sha256(current),
+          append: { under, text },
+        };
+      } catch (error) {
+        if (!(error instanceof AppendError)) throw error;
+        throw new StepFailedError(`step "${step.id}" cannot append to ${path}: ${error.message}`, false);
+      }
+    },
+  };
 }
