@@ -22,6 +22,7 @@ import {
 import { overdueInvoicesAction } from '../../daemon/src/connectors/billing/invoices';
 import { forEachInput } from '../../daemon/src/conductor/steps/forEach';
 import type { StepRuntime } from '../../daemon/src/conductor/steps/stepRuntime';
+import { renderText } from '../../daemon/src/conductor/templates';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import {
   billingAccount,
@@ -157,6 +158,14 @@ it('reminds the twenty most overdue of twenty-one customers and leaves one for t
   // Each child was given a real customer's id, the most overdue twenty; the least overdue waits.
   expect(children.map((r) => r.inputs.customer).sort()).toEqual(customers.slice(1).sort());
   expect(stopped.size).toBe(MAX_FOR_EACH_ITEMS);
+  // Had a reminder failed, the escalation would say so and name the customer left for the next run.
+  const book = Runbook.parse(
+    parseYaml(await readFile(join(REPO_ROOT, 'runbooks', 'invoice-chaser.yaml'), 'utf8')),
+  );
+  const scope = { steps: { overdue: { output: { moreCustomers: chaser.outputs?.moreCustomers } } } };
+  expect(await renderText(book.escalation.message!, { ...scope, error: 'step "remind" failed' })).toBe(
+    'A payment reminder could not go out: step "remind" failed (1 more overdue customer(s) are left for the next run.)',
+  );
 }, 120_000);
 
 it("keeps an item's text as data in the child's inputs, and the child's Stripe read refuses it", async () => {
