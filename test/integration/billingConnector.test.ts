@@ -212,6 +212,72 @@ describe('invoices', () => {
   });
 });
 
+describe('overdue invoices', () => {
+  /** An open invoice of this customer, `days` overdue (or due in the future for a negative number). */
+  async function openInvoice(customer: string, days: number) {
+    const draft = await createInvoiceAction.perform(
+      createInvoiceAction.input.parse({ customer, lines: [{ description: 'Retainer', amount: 10_000 }] }),
+      context(unique('draft')),
+    );
+    await finalizeInvoiceAction.perform({ invoice: draft.id }, context(unique('fin')));
+    stripe.setDueDate(draft.id, Math.floor(Date.now() / 1000) - days * 86_400 - 60);
+    return draft.id;
+  }
+  const read = (input: Record<string, unknown>) =>
+    overdueInvoicesAction.perform(overdueInvoicesAction.input.parse(input), context('read'));
+
+  it('re-checks only the invoices named: one paid drops out, one newly overdue is not added', async () => {
+    const customer = (await newCustomer()).id;
+    const [paid, open] = [await openInvoice(customer, 9), await openInvoice(customer, 4)];
+    const shown = await read({ customer });
+    expect(shown.invoiceIds).toEqual([paid, open]);
+
+    stripe.markPaid(paid);
+    const later = await openInvoice(customer, 1);
+    const recheck = await read({ customer, only: shown.invoiceIds });
+    expect(recheck.invoiceIds).toEqual([open]);
+    // Without `only` the customer still has two overdue invoices: a count cannot tell them apart.
+    expect((await read({ customer })).invoiceIds).toEqual([open, later]);
+    // Another customer's invoice is not this customer's, and a repeated id counts once.
+    const other = await openInvoice((await newCustomer()).id, 2);
+    expect((await read({ customer, only: [open, open, other] })).invoiceIds).toEqual([open]);
+  });
+
+  it('names invoices strictly, and at most 50 of them', () => {
+    const parse = (only: unknown) => overdueInvoicesAction.input.safeParse({ only }).success;
+    expect(parse(['in_1AbC', 'in_2XyZ'])).toBe(true);
+    for (const bad of [[], ['cus_1AbC'], ['in_1,in_2'], ['in_../../v1/customers'], 'in_1AbC']) {
+      expect(parse(bad)).toBe(false);
+    }
+    expect(parse(Array.from({ length: 51 }, (_, i) => `in_${i}`))).toBe(false);
+  });
+
+  it('gives the most overdue customers first, at most maxCustomers, and counts the rest', async () => {
+    const [late, later, latest] = [
+      (await newCustomer()).id,
+      (await newCustomer()).id,
+      (await newCustomer()).id,
+    ];
+    await openInvoice(late, 300);
+    await openInvoice(latest, 500);
+    await openInvoice(later, 400);
+    await openInvoice(later, 2);
+    const all = await read({ limit: 200 });
+    expect(all.moreCustomers).toBe(0);
+    const first = await read({ limit: 200, maxCustomers: 2 });
+    expect(first.customers).toEqual([
+      { customer: latest, invoices: 1, daysOverdue: 500 },
+      { customer: later, invoices: 2, daysOverdue: 400 },
+    ]);
+    expect(first.moreCustomers).toBe(all.customers.length - 2);
+    // The customers count every overdue invoice, even those past `limit`.
+    const one = await read({ limit: 1, maxCustomers: 20 });
+    expect(one.invoices).toHaveLength(1);
+    expect(one.customers.map((c) => c.customer)).toEqual(all.customers.map((c) => c.customer));
+    expect(overdueInvoicesAction.input.safeParse({ maxCustomers: 21 }).success).toBe(false);
+  });
+});
+
 describe('refunds', () => {
   it('refunds once per key; a refund whose answer was lost is found by its key', async () => {
     const charge = await stripe.charge(5_000, 'eur');

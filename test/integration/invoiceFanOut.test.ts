@@ -5,7 +5,8 @@
  * checkpoint. Acme pays while its reminder waits, so only Acme's reminder is held back; Northwind
  * (two invoices, one reminder naming both) and Globex get theirs. The daemon is killed with
  * kill -9 between Northwind's child and Globex's: after the restart each customer still has
- * exactly one child run and one reminder.
+ * exactly one child run and one reminder. And a reminder whose invoice is paid while another falls
+ * overdue (as many overdue invoices as were shown, but not the same ones) is held back.
  */
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ let daemon: RunningDaemon | null = null;
 
 beforeAll(async () => {
   [mail, billing] = await Promise.all([
-    startMailServers({ users: ['alice', 'bob', 'carol', 'dave'] }),
+    startMailServers({ users: ['alice', 'bob', 'carol', 'dave', 'erin'] }),
     startBillingServer(),
   ]);
   dirs = await makeTempDirs('keel-fan-out-');
@@ -217,3 +218,40 @@ it('reminds each overdue customer once, at its own checkpoint, across a payment 
   ]);
   expect(await subjects('dave')).toEqual([`Payment reminder: invoice ${number(globex.invoices[0]!)}`]);
 }, 600_000);
+
+it('holds a reminder back when a shown invoice is paid while another falls overdue', async () => {
+  daemon ??= await startDaemon(dirs.workspace, dirs.runtime);
+  const initech = await overdueCustomer('erin', 'Initech', [[75_000, 12]]);
+  // A second invoice, finalized but not yet due when the reminder is written.
+  const client = stripe();
+  const later = await client.invoices.create({
+    customer: initech.customer,
+    collection_method: 'send_invoice',
+    days_until_due: 30,
+    currency: 'eur',
+  });
+  await client.invoiceItems.create({
+    customer: initech.customer,
+    invoice: later.id,
+    amount: 30_000,
+    currency: 'eur',
+  });
+  await client.invoices.finalizeInvoice(later.id);
+
+  const started = await keel('run', 'invoice-reminder', '--input', `customer=${initech.customer}`, '--json');
+  expect(started.code, started.stderr).toBe(0);
+  const waiting = JSON.parse(started.stdout) as RunSummary;
+  expect(waiting.status).toBe('waiting_operator');
+
+  // While the reminder (naming the first invoice only) waits: that one is paid, the other falls due.
+  billing.markPaid(initech.invoices[0]!);
+  billing.setDueDate(later.id, Math.floor(Date.now() / 1000) - 2 * 86_400);
+  const end = await letGo(waiting);
+  expect(end.status).toBe('succeeded');
+  expect(end.outputs?.reminder).toBe('skipped');
+  expect(await subjects('erin')).toEqual([]);
+  // The fresh read asked about the invoice shown, by its id.
+  expect(
+    billing.requests.filter((r) => r.method === 'GET' && r.path === `/v1/invoices/${initech.invoices[0]!}`),
+  ).toHaveLength(1);
+}, 180_000);

@@ -358,17 +358,17 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
   // Wednesday: Northwind's reminder, the chaser's second child, waits. The operator continues; the
   // daemon is killed with kill -9 while the child asks Stripe again (after the approval, before the send).
   const second = await reminderWaits(String(billing.invoice(northwind)!.customer));
-  const rechecks = () =>
-    billing.requests.filter((r) => r.method === 'GET' && r.path === '/v1/invoices' && r.params.customer)
-      .length;
+  // The fresh read asks Stripe for each invoice the reminder names, by its id.
+  const recheck = `GET /v1/invoices/${northwind}`;
+  const rechecks = () => billing.requests.filter((r) => `${r.method} ${r.path}` === recheck).length;
   const before = rechecks();
-  billing.holdAll('GET /v1/invoices');
+  billing.holdAll(recheck);
   const answering = keel('checkpoint', second.id, 'continue');
   await waitFor('the fresh read after the approval', () => rechecks() > before, 60_000);
   daemon.process.kill('SIGKILL');
   await daemon.exited;
   await Promise.all([answering, chasing]);
-  billing.release('GET /v1/invoices');
+  billing.release(recheck);
   daemon = await startDaemon(dirs.workspace, dirs.runtime);
   await waitFor(
     'the reminder and its chaser to finish after the restart',

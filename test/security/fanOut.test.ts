@@ -1,19 +1,28 @@
 /**
  * invoice-chaser's fan-out against what an outsider controls: the customers' names and the number
  * of overdue invoices at Stripe, and any text that reaches a child's inputs. Twenty-one customers
- * (named with Liquid and JSON, as a customer may name itself) cannot make a run start more than
- * twenty reminder runs: the step fails naming itself, and no child starts or reads Stripe. And an
- * item whose text holds a template or JSON stays that text in the child's inputs: never rendered
- * again, never more arguments, and refused by the child's Stripe read as not a customer id.
+ * (named with Liquid and JSON, as a customer may name itself) get reminder runs for the twenty most
+ * overdue only, each child's input a real customer id, and the chaser says one is left for the next
+ * run. The cap that makes it so is forEach's, not the connector's: a runbook that hands off a list
+ * of 21 (the invoices) fails naming its step, and no child starts or reads Stripe. And an item
+ * whose text holds a template or JSON stays that text in the child's inputs: never rendered again,
+ * never more arguments, and refused by the child's Stripe read as not a customer id.
  */
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAX_FOR_EACH_ITEMS, Runbook, RunsListRequest, RunStartRequest } from '@keel/schemas';
+import {
+  MAX_FOR_EACH_ITEMS,
+  Runbook,
+  RunCheckpointRequest,
+  RunsListRequest,
+  RunStartRequest,
+} from '@keel/schemas';
 import { overdueInvoicesAction } from '../../daemon/src/connectors/billing/invoices';
 import { forEachInput } from '../../daemon/src/conductor/steps/forEach';
 import type { StepRuntime } from '../../daemon/src/conductor/steps/stepRuntime';
+import { renderText } from '../../daemon/src/conductor/templates';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import {
   billingAccount,
@@ -22,7 +31,7 @@ import {
   type BillingServer,
 } from '../helpers/billingServer';
 import { runReaches, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
-import { REPO_ROOT } from '../helpers/processes';
+import { REPO_ROOT, waitFor } from '../helpers/processes';
 import { Stripe } from '../helpers/stripeSdk';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -39,6 +48,14 @@ beforeAll(async () => {
   for (const name of ['invoice-chaser', 'invoice-reminder']) {
     await cp(join(REPO_ROOT, 'runbooks', `${name}.yaml`), join(dirs.workspace, 'runbooks', `${name}.yaml`));
   }
+  // A careless copy of the chaser that hands off per invoice, a list the connector does not cap.
+  const chaser = await readFile(join(REPO_ROOT, 'runbooks', 'invoice-chaser.yaml'), 'utf8');
+  await writeFile(
+    join(dirs.workspace, 'runbooks', 'invoice-chaser-wide.yaml'),
+    chaser
+      .replace('name: invoice-chaser', 'name: invoice-chaser-wide')
+      .replace('output.customers }}', 'output.invoices }}'),
+  );
   // The mail account is never reached: no reminder run may start.
   await writeFile(
     join(dirs.workspace, 'keel.yaml'),
@@ -68,8 +85,8 @@ function stripe(): Stripe {
   return new Stripe(TEST_SECRET_KEY, { host: url.hostname, port: Number(url.port), protocol: 'http' });
 }
 
-/** A customer with one open invoice ten days overdue. */
-async function overdueCustomer(name: string): Promise<void> {
+/** A customer with one open invoice `days` overdue; its id. */
+async function overdueCustomer(name: string, days: number): Promise<string> {
   const client = stripe();
   const customer = await client.customers.create({ email: 'ap@customer.example', name });
   const invoice = await client.invoices.create({
@@ -85,29 +102,71 @@ async function overdueCustomer(name: string): Promise<void> {
     currency: 'eur',
   });
   await client.invoices.finalizeInvoice(invoice.id);
-  billing.setDueDate(invoice.id, Math.floor(Date.now() / 1000) - 10 * 86_400);
+  billing.setDueDate(invoice.id, Math.floor(Date.now() / 1000) - days * 86_400);
+  return customer.id;
 }
 
-it('cannot be made to start more than twenty reminder runs, whatever the customers are called', async () => {
+/** Twenty-one customers, named as an attacker would, the first the least overdue (10 days). */
+const customers: string[] = [];
+
+it('cannot be made to start more than twenty reminder runs: forEach refuses a longer list', async () => {
   for (let i = 0; i <= MAX_FOR_EACH_ITEMS; i++) {
-    await overdueCustomer(
+    const name =
       i % 2 === 0
         ? `Acme ${i} {{ steps.overdue.output.invoices }}`
-        : `", "customer": "cus_x${i}"}, {"customer": "cus_y${i}`,
-    );
+        : `", "customer": "cus_x${i}"}, {"customer": "cus_y${i}`;
+    customers.push(await overdueCustomer(name, 10 + i));
   }
   const { client } = running!;
-  const { id } = await client.request(RunStartRequest, { runbook: 'invoice-chaser', inputs: {} });
+  const { id } = await client.request(RunStartRequest, { runbook: 'invoice-chaser-wide', inputs: {} });
   const failed = await runReaches(client, id, 'failed', 30_000);
   expect(failed.error).toContain(
     `step "remind" would hand off ${MAX_FOR_EACH_ITEMS + 1} items to invoice-reminder (forEach), more than the ${MAX_FOR_EACH_ITEMS} a step may start`,
   );
   const { runs } = await client.request(RunsListRequest, { limit: 1000 });
-  expect(runs.map((r) => r.runbook)).toEqual(['invoice-chaser']);
+  expect(runs.map((r) => r.runbook)).toEqual(['invoice-chaser-wide']);
   // No child read Stripe for a customer: the only invoice read was the chaser's list.
-  const reads = billing.requests.filter((r) => r.method === 'GET' && r.path === '/v1/invoices');
-  expect(reads.filter((r) => r.params.customer !== undefined)).toEqual([]);
+  const reads = billing.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/invoices'));
+  expect(reads.filter((r) => r.params.customer !== undefined || r.path !== '/v1/invoices')).toEqual([]);
 });
+
+it('reminds the twenty most overdue of twenty-one customers and leaves one for the next run', async () => {
+  const { client } = running!;
+  const { id } = await client.request(RunStartRequest, { runbook: 'invoice-chaser', inputs: {} });
+  // The operator stops each reminder at its checkpoint: nothing is ever sent.
+  const stopped = new Set<string>();
+  const chaser = await waitFor(
+    'the chaser to end, each reminder stopped at its checkpoint',
+    async () => {
+      const { runs } = await client.request(RunsListRequest, { limit: 1000 });
+      const waiting = runs.find((r) => r.runbook === 'invoice-reminder' && r.status === 'waiting_operator');
+      if (waiting && !stopped.has(waiting.id)) {
+        stopped.add(waiting.id);
+        await client.request(RunCheckpointRequest, { id: waiting.id, action: 'stop' });
+      }
+      const run = runs.find((r) => r.id === id)!;
+      return ['succeeded', 'failed', 'budget_exceeded', 'cancelled'].includes(run.status) ? run : null;
+    },
+    100_000,
+  );
+  expect(chaser.status, chaser.error ?? '').toBe('succeeded');
+  expect(chaser.outputs).toMatchObject({ customers: MAX_FOR_EACH_ITEMS, moreCustomers: 1 });
+  const { runs } = await client.request(RunsListRequest, { limit: 1000 });
+  const children = runs.filter((r) => r.runbook === 'invoice-reminder');
+  expect(children).toHaveLength(MAX_FOR_EACH_ITEMS);
+  expect(children.every((r) => r.parent?.runId === id && r.status === 'cancelled')).toBe(true);
+  // Each child was given a real customer's id, the most overdue twenty; the least overdue waits.
+  expect(children.map((r) => r.inputs.customer).sort()).toEqual(customers.slice(1).sort());
+  expect(stopped.size).toBe(MAX_FOR_EACH_ITEMS);
+  // Had a reminder failed, the escalation would say so and name the customer left for the next run.
+  const book = Runbook.parse(
+    parseYaml(await readFile(join(REPO_ROOT, 'runbooks', 'invoice-chaser.yaml'), 'utf8')),
+  );
+  const scope = { steps: { overdue: { output: { moreCustomers: chaser.outputs?.moreCustomers } } } };
+  expect(await renderText(book.escalation.message!, { ...scope, error: 'step "remind" failed' })).toBe(
+    'A payment reminder could not go out: step "remind" failed (1 more overdue customer(s) are left for the next run.)',
+  );
+}, 120_000);
 
 it("keeps an item's text as data in the child's inputs, and the child's Stripe read refuses it", async () => {
   const chaser = Runbook.parse(

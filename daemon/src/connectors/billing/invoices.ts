@@ -11,10 +11,12 @@
  * - `sendInvoice` (external): Stripe emails it to the customer. Stripe keeps no "sent" mark to
  *   look up, so there is no `find`: a send cut off by a crash is left to the operator.
  * - `overdueInvoices` (read): open invoices past their due date, the ones to chase, and their
- *   customers (a chaser hands each customer off to a reminder run).
+ *   customers, most overdue first and at most 20 (a chaser hands each customer off to a reminder
+ *   run, and forEach starts at most 20). With `only`, it re-checks the invoices a reminder named.
  */
 import type Stripe from 'stripe';
 import { z } from 'zod';
+import { MAX_FOR_EACH_ITEMS } from '@keel/schemas';
 import type { ActionContext, ConnectorAction } from '../sdk';
 import { BillingInputError, withStripe, type BillingSession } from './account';
 import { currencyCode, formatMoney, invoiceSchema, keelKey, minorUnits, toInvoice } from './model';
@@ -228,29 +230,53 @@ export const deleteDraftInvoiceAction: ConnectorAction<InvoiceInput, DeleteOutpu
     ),
 };
 
+/** How many invoice ids one `only` re-check may name: a reminder's list, not an account's. */
+export const MAX_RECHECK_IDS = 50;
+
 export const overdueInputSchema = z.strictObject({
   limit: z.number().int().min(1).max(200).default(50),
   customer: z
     .string()
     .regex(/^cus_[A-Za-z0-9]+$/, 'must be a Stripe customer id, like cus_1AbC...')
     .optional(),
-});
-export const overdueOutputSchema = z.object({
-  invoices: z.array(invoiceSchema.extend({ daysOverdue: z.number().int() })),
   /**
-   * The same invoices per customer, most overdue first: what a runbook hands off one child run
-   * per customer for (`forEach`). Only ids and counts: amounts are read again per customer.
+   * Re-check these invoices only (a reminder's `invoiceIds`): the answer holds those of them still
+   * open and overdue, never another, so "all shown are still open" is a comparison of sizes.
+   */
+  only: z
+    .array(invoiceId)
+    .min(1)
+    .max(MAX_RECHECK_IDS, `names at most ${MAX_RECHECK_IDS} invoices; re-check a shorter list`)
+    .optional(),
+  /** At most this many customers, the most overdue first (a forEach hands off at most 20). */
+  maxCustomers: z.number().int().min(1).max(MAX_FOR_EACH_ITEMS).default(MAX_FOR_EACH_ITEMS),
+});
+type OverdueInput = z.infer<typeof overdueInputSchema>;
+const overdueInvoiceSchema = invoiceSchema.extend({ daysOverdue: z.number().int() });
+type OverdueInvoice = z.infer<typeof overdueInvoiceSchema>;
+
+export const overdueOutputSchema = z.object({
+  invoices: z.array(overdueInvoiceSchema),
+  /** The ids of `invoices`, in order: what a later read re-checks with `only`. */
+  invoiceIds: z.array(z.string()),
+  /**
+   * The customers with an overdue invoice, most overdue first, at most `maxCustomers`: what a
+   * runbook hands off one child run per customer for (`forEach`). Only ids and counts: amounts
+   * are read again per customer.
    */
   customers: z.array(
     z.object({ customer: z.string(), invoices: z.number().int(), daysOverdue: z.number().int() }),
   ),
+  /** Customers with an overdue invoice left out of `customers` by `maxCustomers`. */
+  moreCustomers: z.number().int(),
 });
 type OverdueOutput = z.infer<typeof overdueOutputSchema>;
 
-export const overdueInvoicesAction: ConnectorAction<z.infer<typeof overdueInputSchema>, OverdueOutput> = {
+export const overdueInvoicesAction: ConnectorAction<OverdueInput, OverdueOutput> = {
   description:
-    'Lists open Stripe invoices past their due date (optionally of one customer), most overdue first, ' +
-    'and the customers they belong to (each with its number of overdue invoices and most days overdue).',
+    'Lists open Stripe invoices past their due date (optionally of one customer, or only the ids in ' +
+    '`only`, to re-check them), most overdue first, and the customers they belong to, most overdue ' +
+    'first (at most maxCustomers, default 20; moreCustomers counts the rest).',
   risk: 'read',
   input: overdueInputSchema,
   output: overdueOutputSchema,
@@ -258,30 +284,67 @@ export const overdueInvoicesAction: ConnectorAction<z.infer<typeof overdueInputS
   perform: (input, ctx) =>
     withStripe(ctx, async ({ stripe }) => {
       const now = Date.now();
-      const params: Stripe.InvoiceListParams = {
-        status: 'open',
-        due_date: { lt: Math.floor(now / 1000) },
-        limit: 100,
-        ...(input.customer ? { customer: input.customer } : {}),
-      };
-      const found: OverdueOutput['invoices'] = [];
-      for await (const invoice of stripe.invoices.list(params)) {
-        // Stripe filters by due_date already; checked again so a server that ignores the filter cannot mislead.
-        if (invoice.status !== 'open' || !invoice.due_date || invoice.due_date * 1000 >= now) continue;
-        found.push({
-          ...toInvoice(invoice),
-          daysOverdue: Math.floor((now - invoice.due_date * 1000) / 86_400_000),
-        });
-        if (found.length >= 1000) break;
-      }
+      const found = input.only
+        ? await stillOverdue(stripe, input.only, input.customer, now)
+        : await allOverdue(stripe, input.customer, now);
       found.sort((a, b) => b.daysOverdue - a.daysOverdue);
       const invoices = found.slice(0, input.limit);
-      return { invoices, customers: byCustomer(invoices) };
+      // Customers from every invoice found, not only the first `limit`: none is left out unseen.
+      const customers = byCustomer(found);
+      return {
+        invoices,
+        invoiceIds: invoices.map((invoice) => invoice.id),
+        customers: customers.slice(0, input.maxCustomers),
+        moreCustomers: Math.max(0, customers.length - input.maxCustomers),
+      };
     }),
 };
 
+/** The invoice as an overdue one, or null when it is not open or not yet due. */
+function overdue(invoice: Stripe.Invoice, now: number): OverdueInvoice | null {
+  if (invoice.status !== 'open' || !invoice.due_date || invoice.due_date * 1000 >= now) return null;
+  return { ...toInvoice(invoice), daysOverdue: Math.floor((now - invoice.due_date * 1000) / 86_400_000) };
+}
+
+async function allOverdue(stripe: Stripe, customer: string | undefined, now: number) {
+  const params: Stripe.InvoiceListParams = {
+    status: 'open',
+    due_date: { lt: Math.floor(now / 1000) },
+    limit: 100,
+    ...(customer ? { customer } : {}),
+  };
+  const found: OverdueInvoice[] = [];
+  for await (const invoice of stripe.invoices.list(params)) {
+    // Stripe filters by due_date already; checked again so a server that ignores the filter cannot mislead.
+    const entry = overdue(invoice, now);
+    if (entry) found.push(entry);
+    if (found.length >= 1000) break;
+  }
+  return found;
+}
+
+/**
+ * Each named invoice read on its own, kept while it is open, overdue (and the customer's, when one
+ * is given). One that Stripe no longer has counts as not overdue: the reminder must not name it.
+ */
+async function stillOverdue(stripe: Stripe, ids: string[], customer: string | undefined, now: number) {
+  const found: OverdueInvoice[] = [];
+  for (const id of new Set(ids)) {
+    let invoice: Stripe.Invoice;
+    try {
+      invoice = await stripe.invoices.retrieve(id);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) continue;
+      throw error;
+    }
+    const entry = overdue(invoice, now);
+    if (entry && (!customer || entry.customer === customer)) found.push(entry);
+  }
+  return found;
+}
+
 /** Customers of invoices sorted most overdue first, in that order: each once, with a count. */
-function byCustomer(invoices: OverdueOutput['invoices']): OverdueOutput['customers'] {
+function byCustomer(invoices: OverdueInvoice[]): OverdueOutput['customers'] {
   const customers = new Map<string, OverdueOutput['customers'][number]>();
   for (const invoice of invoices) {
     const seen = customers.get(invoice.customer);
