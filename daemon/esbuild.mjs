@@ -1,19 +1,30 @@
-// Bundles the daemon's entry points: dist/cli.js (the keel command), dist/keeld.js (the daemon
-// the editor starts) and dist/worker.js (its worker thread for parsing, embedding and templates).
+// Bundles the daemon's entry points: dist/cli.main.js (the keel command), dist/keeld.main.js (the
+// daemon the editor starts) and dist/worker.js (its worker thread for parsing, embedding and
+// templates). dist/cli.js and dist/keeld.js are small loaders that start the two large bundles with
+// V8's code cache (src/boot/codeCache.ts).
 // Native modules, and the Arrow library LanceDB shares with us, stay external and load from
 // node_modules. Then builds the default embedder's word table into dist/ (once).
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { checkNoDynamicImport, escapeToAscii, startedBundle } from './asciiBundle.mjs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
 
 await build({
   ...common,
-  entryPoints: { cli: 'src/cli.ts', keeld: 'src/keeld.ts', worker: 'src/worker.ts' },
+  ...startedBundle,
+  entryPoints: { 'cli.main': 'src/cli.ts', 'keeld.main': 'src/keeld.ts', worker: 'src/worker.ts' },
   outdir: 'dist',
   sourcemap: 'linked',
   external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
+});
+for (const bundle of ['cli.main', 'keeld.main', 'worker']) escapeToAscii(`dist/${bundle}.js`);
+for (const bundle of ['cli.main', 'keeld.main']) checkNoDynamicImport(`dist/${bundle}.js`);
+await build({
+  ...common,
+  entryPoints: { cli: 'src/boot/cliLoader.ts', keeld: 'src/boot/keeldLoader.ts' },
+  outdir: 'dist',
 });
 await build({ ...common, entryPoints: { buildAsset: 'src/memory/embed/buildAsset.ts' }, outdir: 'build' });
 execFileSync(process.execPath, ['build/buildAsset.js', 'dist'], { stdio: 'inherit' });

@@ -1,8 +1,10 @@
 // Bundles the extension (dist/extension.js, vscode external), the daemon it starts
-// (dist/keeld.js, from daemon/src) with its worker thread (dist/worker.js), and the browser scripts of the sidebar and the dashboard
-// (dist/webview/sidebar.js, dashboard.js; the dashboard's bundles Chart.js).
+// (dist/keeld.js, a small loader that starts dist/keeld.main.js with V8's code cache, from
+// daemon/src) with its worker thread (dist/worker.js), and the browser scripts of the sidebar and the
+// dashboard (dist/webview/sidebar.js, dashboard.js; the dashboard's bundles Chart.js).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
+import { escapeToAscii, startedBundle } from '../daemon/asciiBundle.mjs';
 
 const node = {
   bundle: true,
@@ -17,10 +19,17 @@ await Promise.all([
   build({ ...node, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', external: ['vscode'] }),
   build({
     ...node,
+    ...startedBundle,
     // The worker sits next to keeld.js, where the daemon looks for it (runtime/workerThread.ts).
-    entryPoints: { keeld: '../daemon/src/keeld.ts', worker: '../daemon/src/worker.ts' },
+    entryPoints: { 'keeld.main': '../daemon/src/keeld.ts', worker: '../daemon/src/worker.ts' },
     outdir: 'dist',
     external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
+  }),
+  build({
+    ...node,
+    sourcemap: false,
+    entryPoints: { keeld: '../daemon/src/boot/keeldLoader.ts' },
+    outdir: 'dist',
   }),
   build({
     entryPoints: { sidebar: 'src/webview/sidebar.ts', dashboard: 'src/dashboard/webview/dashboard.ts' },
@@ -32,6 +41,8 @@ await Promise.all([
     logLevel: 'warning',
   }),
 ]);
+
+for (const bundle of ['keeld.main', 'worker']) escapeToAscii(`dist/${bundle}.js`);
 
 // The default embedder's word table, built by the daemon's build, goes next to keeld.js; the
 // runbook formats' JSON Schemas, built by the schemas build, serve `yamlValidation` (package.json).

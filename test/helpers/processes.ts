@@ -20,11 +20,14 @@ export function keelEnv(runtime: string): NodeJS.ProcessEnv {
 }
 
 /** Runs `keel ARGS` to completion. */
-export function runKeel(args: string[], options: { cwd?: string; runtime: string }): Promise<CliResult> {
+export function runKeel(
+  args: string[],
+  options: { cwd?: string; runtime: string; env?: NodeJS.ProcessEnv },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
-      env: keelEnv(options.runtime),
+      env: { ...keelEnv(options.runtime), ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

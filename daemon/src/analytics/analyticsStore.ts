@@ -7,7 +7,8 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { duckdb } from '../runtime/duckdb';
 import { DUCKDB_LOCKED_DOWN } from '../memory/store/catalog';
 import { AnalyticsShapeError, checkName, checkRows, compatible, inferColumns, type Column } from './columns';
 import { insertStaged, quoted, stageRows } from './stagedRows';
@@ -53,7 +54,7 @@ export async function storeRows(file: string, request: StoreRequest): Promise<St
     );
   }
   await mkdir(dirname(file), { recursive: true });
-  const instance = await DuckDBInstance.create(file, {
+  const instance = await duckdb().DuckDBInstance.create(file, {
     threads: '1',
     memory_limit: '256MB',
     ...DUCKDB_LOCKED_DOWN,

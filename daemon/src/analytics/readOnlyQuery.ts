@@ -8,7 +8,8 @@
  * through `read_text`), which holds nothing the query cannot already SELECT.
  */
 import { existsSync } from 'node:fs';
-import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { duckdb } from '../runtime/duckdb';
 import type { Column } from './columns';
 import { insertStaged, stageRows } from './stagedRows';
 
@@ -45,7 +46,7 @@ export async function runReadOnlyQuery(
   metrics: MetricsTables,
   request: QueryRequest,
 ): Promise<QueryResult> {
-  const instance = await DuckDBInstance.create(':memory:', SETTINGS);
+  const instance = await duckdb().DuckDBInstance.create(':memory:', SETTINGS);
   const db = await instance.connect();
   try {
     await loadMetrics(db, metrics);
@@ -90,6 +91,7 @@ async function runSelect(db: DuckDBConnection, request: QueryRequest): Promise<Q
   const prepared = await statements.prepare(0).catch((error: Error) => {
     throw new QueryRefusedError(error.message);
   });
+  const { StatementType } = duckdb();
   if (prepared.statementType !== StatementType.SELECT) {
     throw new QueryRefusedError(
       `a query step only reads: this is a ${StatementType[prepared.statementType]} statement; write SELECT ... (tables are filled by a step's "into:")`,

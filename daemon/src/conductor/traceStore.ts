@@ -5,9 +5,10 @@
  * them at start-up when it is missing, damaged or behind. Every read sees every write made before it.
  */
 import { rm } from 'node:fs/promises';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBInstance, DuckDBConnection } from '@duckdb/node-api';
 import type { Proposal, RunSummary } from '@keel/schemas';
 import { DUCKDB_LOCKED_DOWN } from '../memory/store/catalog';
+import { duckdb } from '../runtime/duckdb';
 import type { JournalRecord } from './journalRecords';
 import { TraceBatch } from './traceBatch';
 
@@ -145,7 +146,7 @@ export class TraceStore {
   }
 
   private static async create(file: string, warn: (message: string) => void): Promise<TraceStore> {
-    const instance = await DuckDBInstance.create(file, {
+    const instance = await duckdb().DuckDBInstance.create(file, {
       memory_limit: '32MB',
       threads: '1',
       ...DUCKDB_LOCKED_DOWN,

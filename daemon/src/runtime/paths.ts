@@ -35,6 +35,18 @@ export function userStateDir(): string {
   );
 }
 
+/**
+ * The per-user cache directory, for what Keel can always rebuild (V8's compiled code for its
+ * bundles): `$KEEL_CACHE_DIR`, else `$XDG_CACHE_HOME/keel`, else `~/.cache/keel`. Created 0700;
+ * refused like the runtime one.
+ */
+export function userCacheDir(): string {
+  return privateDir(
+    process.env.KEEL_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'keel'),
+    'KEEL_CACHE_DIR',
+  );
+}
+
 /** `dir`, created 0700 if missing; refused if it is a symlink, not a folder or someone else's. */
 function privateDir(dir: string, setting: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -1,7 +1,7 @@
 /**
  * Summarizes a V8 CPU profile (`.cpuprofile`, as `node --cpu-prof` writes on exit) by self time:
  * the top functions, and the time per source (a bundle's module paths are not kept, so the
- * daemon's own code shows as `dist/cli.js`; native calls as `(program)` or `(garbage collector)`).
+ * daemon's own code shows as `dist/cli.main.js`; native calls as `(program)` or `(garbage collector)`).
  *
  *   npm run bench -- --daemon-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" --skip-restart
  *   npx tsx test/bench/profile/cpuProfileTop.ts /tmp/prof/CPU.*.cpuprofile

@@ -4,7 +4,7 @@
  * no link followed, no attachment opened); the fields carry `untrusted: true` so whatever builds a
  * prompt from them marks them as data.
  */
-import { simpleParser, type AddressObject } from 'mailparser';
+import type { AddressObject } from 'mailparser';
 import { z } from 'zod';
 
 /** Bytes of a message's source fetched from the server: enough for the text of any real email. */
@@ -45,6 +45,8 @@ export type ReceivedMessage = z.infer<typeof receivedMessageSchema>;
  * result is marked truncated.
  */
 export async function parseMessage(source: Buffer, complete: boolean): Promise<ReceivedMessage> {
+  // Loaded at the first message, not when the command starts (see account.ts).
+  const { simpleParser } = await import('mailparser');
   const mail = await simpleParser(source, {
     skipHtmlToText: false,
     skipTextLinks: true,

@@ -30,7 +30,7 @@ export async function probeEmail(ctx: Context): Promise<ProbeResult> {
     const imap = await probeImap(ctx, account);
     const sample = await sampleInbox(ctx);
     const smtpGreeting = await greeting(account);
-    const transport = smtpTransport(ctx);
+    const transport = await smtpTransport(ctx);
     try {
       await transport.verify();
     } catch (error) {

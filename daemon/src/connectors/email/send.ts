@@ -103,7 +103,7 @@ async function deliver(imap: ImapFlow, mail: Outgoing, ctx: ActionContext): Prom
   const { account, messageId, input } = mail;
   const marked = account.sentCopy === 'append' && (await keywordsAllowed(imap, account.sentFolder));
   const pending = marked ? await appendMarked(imap, account.sentFolder, mail) : null;
-  const transport = smtpTransport(ctx);
+  const transport = await smtpTransport(ctx);
   let response: string;
   try {
     const info = await transport.sendMail({

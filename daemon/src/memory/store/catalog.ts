@@ -3,7 +3,8 @@
  * content hash (the git blob id), size and time, frontmatter, type, tags and dates; every chunk's
  * line range; the problems found in files; and what built the index.
  */
-import { DuckDBInstance, LIST, VARCHAR, type DuckDBConnection, type DuckDBAppender } from '@duckdb/node-api';
+import type { DuckDBInstance, DuckDBConnection, DuckDBAppender } from '@duckdb/node-api';
+import { duckdb } from '../../runtime/duckdb';
 import type { Problem } from '@keel/schemas';
 
 /**
@@ -74,7 +75,7 @@ export class Catalog {
   /** Opens (or creates) the catalog at `file`. Throws if the file is damaged. */
   static async open(file: string): Promise<Catalog> {
     // DuckDB's defaults (80% of RAM, every core) suit analytics servers, not an editor's daemon.
-    const instance = await DuckDBInstance.create(file, {
+    const instance = await duckdb().DuckDBInstance.create(file, {
       memory_limit: '64MB',
       threads: '2',
       ...DUCKDB_LOCKED_DOWN,
@@ -347,7 +348,7 @@ const bool =
 const list =
   (v: string[]): Cell =>
   (a) =>
-    a.appendList(v, LIST(VARCHAR));
+    a.appendList(v, duckdb().LIST(duckdb().VARCHAR));
 
 function appendRow(appender: DuckDBAppender, cells: Cell[]): void {
   for (const cell of cells) cell(appender);

@@ -3,8 +3,11 @@
  * take 1-1.5 s to load on a busy 2-core machine (a 160 MB native library, a large JavaScript one),
  * which `keel run` of a runbook that never searches, `keel status` or `keel --version` should not
  * pay. ChunkIndex.open, the only way to a table, loads them first; the synchronous code after it
- * reads them from here.
+ * reads them from here. Loaded with `require`, not `import()`: the bundle runs as a `node:vm` script
+ * (boot/codeCache.ts), where Node 20 has no `import()` without an experimental flag; and this way
+ * Keel and LanceDB share one copy of Arrow (LanceDB `require`s it too).
  */
+import { createRequire } from 'node:module';
 import type * as LanceDbModule from '@lancedb/lancedb';
 import type * as ArrowModule from 'apache-arrow';
 
@@ -17,8 +20,12 @@ let loading: Promise<LanceModules> | null = null;
 let loaded: LanceModules | null = null;
 
 export function loadLance(): Promise<LanceModules> {
-  loading ??= Promise.all([import('@lancedb/lancedb'), import('apache-arrow')]).then(([lancedb, arrow]) => {
-    loaded = { lancedb, arrow };
+  loading ??= Promise.resolve().then(() => {
+    const load = createRequire(__filename);
+    loaded = {
+      lancedb: load('@lancedb/lancedb') as typeof LanceDbModule,
+      arrow: load('apache-arrow') as typeof ArrowModule,
+    };
     return loaded;
   });
   return loading;

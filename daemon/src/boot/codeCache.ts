@@ -1,0 +1,170 @@
+/**
+ * Starts one of Keel's bundles (dist/cli.main.js, dist/keeld.main.js) with V8's code cache, so a
+ * start does not parse and compile 7 MB of JavaScript again (about 150-250 ms of `keel run`'s
+ * start-up and the daemon's restart; issue 14). Node 20 has no `module.enableCompileCache` (22.1+),
+ * and `v8-compile-cache` caches each `require`d file, not a bundle compiled as one script, so this
+ * module does it with `node:vm`'s `Script` and `cachedData`.
+ *
+ * The cache is code V8 runs, so it is trusted only as far as its place is: it lives in the per-user
+ * cache directory (`userCacheDir()`, 0700, never in a workspace), and a file is used only if it is
+ * a regular file of this user that no one else may write, names the exact bundle (its SHA-256), Node
+ * and V8 version and flags it was made for, and its payload matches the digest in its header; then
+ * V8 checks it again (`cachedDataRejected`). Anything else is ignored and rebuilt: the cache is never
+ * needed, so no failure here stops Keel. `KEEL_CODE_CACHE=off` turns it off; `=report` prints what
+ * happened to stderr.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { userCacheDir } from '../runtime/paths';
+
+/** File layout: magic, SHA-256 key (bundle + runtime), SHA-256 of the payload, V8's payload. */
+const MAGIC = Buffer.from('KEELV8C1');
+const HEADER_BYTES = MAGIC.length + 32 + 32;
+
+/**
+ * A process that runs longer than this without exiting (the daemon) writes its cache then; a
+ * command writes it when it exits. Late enough that the functions a start runs are compiled in it.
+ */
+const SAVE_AFTER_MS = 10_000;
+
+type BundleFunction = (
+  exports: unknown,
+  require: NodeJS.Require,
+  module: Module,
+  filename: string,
+  dirname: string,
+) => void;
+
+/** Runs the CommonJS bundle at `bundlePath` as `require` would, compiled from the cache if it can. */
+export function runBundle(bundlePath: string): void {
+  const bytes = readFileSync(bundlePath);
+  const mode = process.env.KEEL_CODE_CACHE;
+  const cache = mode === 'off' ? null : locateCache(bundlePath, bytes);
+  const found = cache ? readCache(cache.file, cache.key) : { data: undefined, outcome: 'off' };
+  const script = new Script(Module.wrap(bytes.toString('utf8')), {
+    filename: bundlePath,
+    cachedData: found.data,
+    // No `importModuleDynamically`: Node 20 has it only behind a flag or as an experiment that
+    // warns on stderr, so the bundles load their lazy modules with `require` (esbuild.mjs checks).
+  });
+  let outcome = found.outcome;
+  if (found.data && script.cachedDataRejected) outcome = 'ignored: V8 rejected it';
+  if (mode === 'report') process.stderr.write(`keel: code cache ${cache?.file ?? ''}: ${outcome}\n`);
+  if (cache && outcome !== 'used') saveLater(script, cache.file, cache.key, mode === 'report');
+
+  const module = new Module(bundlePath);
+  module.filename = bundlePath;
+  const run = script.runInThisContext() as BundleFunction;
+  run.call(
+    module.exports,
+    module.exports,
+    createRequire(bundlePath),
+    module,
+    bundlePath,
+    dirname(bundlePath),
+  );
+}
+
+/** The cache file of this bundle (one per installed copy) and the key its content must carry. */
+function locateCache(bundlePath: string, bytes: Buffer): { file: string; key: Buffer } | null {
+  let dir: string;
+  try {
+    dir = userCacheDir();
+  } catch {
+    return null; // No private cache directory (a read-only home): start without the cache.
+  }
+  const place = createHash('sha256').update(bundlePath).digest('hex').slice(0, 16);
+  return { file: join(dir, `${basename(bundlePath)}-${place}.v8cache`), key: cacheKey(bytes) };
+}
+
+/** What the compiled code depends on: the bundle's bytes, Node and V8, and the flags V8 runs with. */
+export function cacheKey(bundle: Buffer): Buffer {
+  return createHash('sha256')
+    .update(createHash('sha256').update(bundle).digest())
+    .update(
+      [
+        process.version,
+        process.versions.v8,
+        process.arch,
+        process.execArgv.join(' '),
+        process.env.NODE_OPTIONS ?? '',
+      ].join('\0'),
+    )
+    .digest();
+}
+
+/** The cached payload if the file is private to this user, made for this key, and intact. */
+function readCache(file: string, key: Buffer): { data: Buffer | undefined; outcome: string } {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return { data: undefined, outcome: 'missing' };
+  }
+  try {
+    const stat = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!stat.isFile()) return { data: undefined, outcome: 'ignored: not a regular file' };
+    if (uid !== undefined && stat.uid !== uid) return { data: undefined, outcome: 'ignored: another owner' };
+    if ((stat.mode & 0o022) !== 0) return { data: undefined, outcome: 'ignored: others may write it' };
+    const content = readFileSync(fd);
+    if (content.length <= HEADER_BYTES || !content.subarray(0, MAGIC.length).equals(MAGIC)) {
+      return { data: undefined, outcome: 'ignored: not a Keel code cache' };
+    }
+    const payload = content.subarray(HEADER_BYTES);
+    if (!content.subarray(MAGIC.length, MAGIC.length + 32).equals(key)) {
+      return { data: undefined, outcome: 'ignored: made for another bundle or Node' };
+    }
+    const digest = createHash('sha256').update(payload).digest();
+    if (!content.subarray(MAGIC.length + 32, HEADER_BYTES).equals(digest)) {
+      return { data: undefined, outcome: 'ignored: its content does not match its digest' };
+    }
+    return { data: payload, outcome: 'used' };
+  } catch {
+    return { data: undefined, outcome: 'ignored: unreadable' };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes the cache once, at exit or after SAVE_AFTER_MS, whichever comes first: by then the code
+ * the start ran is compiled too, so the cache holds it. Written to a private temporary file and
+ * renamed over the old one, so a reader sees a whole file or none.
+ */
+function saveLater(script: Script, file: string, key: Buffer, report: boolean): void {
+  let saved = false;
+  const save = (): void => {
+    if (saved) return;
+    saved = true;
+    const temporary = `${file}.${process.pid}.tmp`;
+    try {
+      const payload = script.createCachedData();
+      const digest = createHash('sha256').update(payload).digest();
+      writeFileSync(temporary, Buffer.concat([MAGIC, key, digest, payload]), { mode: 0o600, flag: 'wx' });
+      renameSync(temporary, file);
+      if (report) process.stderr.write(`keel: code cache ${file}: saved\n`);
+    } catch {
+      // Not writable now (a full disk): the next start compiles without it and tries again.
+      try {
+        rmSync(temporary, { force: true });
+      } catch {
+        // Nothing to clean up.
+      }
+    }
+  };
+  process.once('exit', save);
+  setTimeout(save, SAVE_AFTER_MS).unref();
+}
