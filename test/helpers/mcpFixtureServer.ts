@@ -1,5 +1,6 @@
 // A small MCP server for the failure cases a real package does not show on demand: a tool that
-// hangs, a tool that fails, a server that reports its environment and floods stderr. Run over
+// hangs, a tool that fails, a server that reports its environment and floods stderr, schemas whose
+// patterns backtrack. Run over
 // stdio by the tests (`node --import tsx mcpFixtureServer.ts`), built with the official SDK's server.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -26,6 +27,27 @@ server.registerTool(
   ({ line, times }) => {
     for (let i = 0; i < times; i++) process.stderr.write(`${line}\n`);
     return text('done');
+  },
+);
+
+// Patterns that backtrack (`^(a+)+$`), declared through `meta` so they reach the client's schemas
+// while this server's own zod check stays linear (the attack is on the daemon, not the server).
+const backtracking = { pattern: '^(a+)+$' };
+server.registerTool(
+  'spell',
+  { description: 'Takes a word of a.', inputSchema: { word: z.string().meta(backtracking) } },
+  ({ word }) => text(`got ${word.length} characters`),
+);
+server.registerTool(
+  'evil-answer',
+  {
+    description: 'Answers a value its own output schema makes expensive to check.',
+    inputSchema: {},
+    outputSchema: { value: z.string().meta(backtracking) },
+  },
+  () => {
+    const value = `${'a'.repeat(28)}!`; // seconds for a backtracking RegExp
+    return { ...text(value), structuredContent: { value } };
   },
 );
 

@@ -57,7 +57,7 @@ export function mcpConnector(
     for (const key of Object.keys(actions)) delete actions[key];
     for (const tool of tools) {
       const risk = Object.hasOwn(config.tools, tool.name) ? config.tools[tool.name]! : 'external';
-      actions[tool.name] = toolAction(name, tool, risk, (input, actionCtx) =>
+      actions[tool.name] = toolAction(name, tool, risk, session.schemas, (input, actionCtx) =>
         session.callTool(actionCtx, tool.name, input, actionCtx.signal),
       );
     }

@@ -23,6 +23,7 @@ import type { Logger } from '../../log';
 import { KEEL_VERSION } from '../../version';
 import { OutcomeUnknownError } from '../sdk';
 import { isStdio, mcpTrustEndpoint, type McpServerConfig, type McpValue } from './mcpConfig';
+import { McpSchemaValidator } from './mcpSchemas';
 
 /** What the session needs of the daemon: its log, and the operator's consent. */
 export interface McpHost {
@@ -50,6 +51,8 @@ export class McpSession {
   private closed = false;
   /** The protocol version the server answered `initialize` with (the SDK keeps it only for HTTP). */
   private protocolVersion: string | null = null;
+  /** Checks the server's tool schemas in linear time: arguments (Keel) and structured answers (SDK). */
+  readonly schemas = new McpSchemaValidator();
 
   constructor(
     private readonly name: string,
@@ -152,7 +155,9 @@ export class McpSession {
   }
 
   private async start(ctx: McpStartContext): Promise<Client> {
-    const client = new Client({ name: 'keel', version: KEEL_VERSION });
+    // The SDK checks a tool's structured answer against its outputSchema: with the linear-time
+    // validator, not its default ajv (whose patterns backtrack).
+    const client = new Client({ name: 'keel', version: KEEL_VERSION }, { jsonSchemaValidator: this.schemas });
     const transport: Transport = await this.transport(ctx);
     // The SDK hands the negotiated version to a transport that asks for it (HTTP sends it as a
     // header); it is kept here too, for the probe to report.

@@ -3,11 +3,12 @@
  * review document as YAML. Everything a server says (tool descriptions, schemas, results, error
  * texts) is the server's word: kept short, and results are marked untrusted for prompts.
  */
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import type { ConnectorAction, ReviewDocument, Risk } from '../sdk';
+import { withoutPatterns } from './mcpSchemas';
 
 /** What a tool call returns to the run: the text, and the raw content, as data from outside. */
 export const McpToolOutput = z.object({
@@ -32,25 +33,34 @@ export class McpToolError extends Error {
   override readonly name = 'McpToolError';
 }
 
-const ajv = new AjvJsonSchemaValidator();
-
 /**
- * The tool's input schema as zod. zod 4's `fromJSONSchema` gives a real schema, so the registry
- * can show the same fields in completion and hover as for every other action; a schema it cannot
- * convert (draft features it lacks) is checked by the MCP SDK's own JSON-schema validator (ajv)
- * instead, so no server's schema goes unchecked.
+ * The tool's input schema as zod. The arguments are checked by the server's schema with the
+ * linear-time validator (`schemas`), patterns included, so a model's argument cannot stall the
+ * daemon on a server's backtracking pattern. The zod shape on top comes from zod 4's
+ * `fromJSONSchema` of the schema without its patterns, so the registry can show the same fields in
+ * completion and hover as for every other action; a schema it cannot convert (draft features it
+ * lacks, `patternProperties`) is a plain record, still checked in full.
  */
-export function toolInputSchema(tool: Tool): z.ZodType<Record<string, unknown>> {
-  const schema = tool.inputSchema as Record<string, unknown>;
+export function toolInputSchema(
+  tool: Tool,
+  schemas: jsonSchemaValidator,
+): z.ZodType<Record<string, unknown>> {
+  const validate = schemas.getValidator<Record<string, unknown>>(tool.inputSchema);
+  return shapeOf(tool).superRefine((value, ctx) => {
+    const result = validate(value);
+    if (!result.valid) ctx.addIssue({ code: 'custom', message: result.errorMessage });
+  });
+}
+
+function shapeOf(tool: Tool): z.ZodType<Record<string, unknown>> {
+  const plain = withoutPatterns(tool.inputSchema);
   try {
-    return z.fromJSONSchema(schema) as z.ZodType<Record<string, unknown>>;
+    if (plain)
+      return z.fromJSONSchema(plain as Record<string, unknown>) as z.ZodType<Record<string, unknown>>;
   } catch {
-    const validate = ajv.getValidator<Record<string, unknown>>(schema);
-    return z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-      const result = validate(value);
-      if (!result.valid) ctx.addIssue({ code: 'custom', message: result.errorMessage });
-    });
+    // zod cannot convert it: the linear-time check alone judges the arguments.
   }
+  return z.record(z.string(), z.unknown());
 }
 
 /** The action for one tool of server `server`; `risk` as the operator classed it in keel.yaml. */
@@ -58,12 +68,13 @@ export function toolAction(
   server: string,
   tool: Tool,
   risk: Risk,
+  schemas: jsonSchemaValidator,
   call: (
     input: Record<string, unknown>,
     ctx: Parameters<ConnectorAction['perform']>[1],
   ) => Promise<CallToolResult>,
 ): ConnectorAction<Record<string, unknown>, McpToolOutput> {
-  const input = toolInputSchema(tool);
+  const input = toolInputSchema(tool, schemas);
   return {
     description: `MCP tool "${tool.name}" of the server "${server}": ${shorten(tool.description ?? tool.title ?? '(no description)', MAX_DESCRIPTION)}`,
     risk,
