@@ -32,7 +32,7 @@ import {
 } from '../helpers/billingServer';
 import { runReaches, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
 import { REPO_ROOT, waitFor } from '../helpers/processes';
-import { Stripe } from '../helpers/stripeSdk';
+import { overdueInvoice, stripeClient } from '../helpers/stripeInvoices';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let billing: BillingServer;
@@ -80,29 +80,10 @@ afterAll(async () => {
   await dirs?.cleanup();
 });
 
-function stripe(): Stripe {
-  const url = new URL(billing.url);
-  return new Stripe(TEST_SECRET_KEY, { host: url.hostname, port: Number(url.port), protocol: 'http' });
-}
-
 /** A customer with one open invoice `days` overdue; its id. */
 async function overdueCustomer(name: string, days: number): Promise<string> {
-  const client = stripe();
-  const customer = await client.customers.create({ email: 'ap@customer.example', name });
-  const invoice = await client.invoices.create({
-    customer: customer.id,
-    collection_method: 'send_invoice',
-    days_until_due: 30,
-    currency: 'eur',
-  });
-  await client.invoiceItems.create({
-    customer: customer.id,
-    invoice: invoice.id,
-    amount: 1000,
-    currency: 'eur',
-  });
-  await client.invoices.finalizeInvoice(invoice.id);
-  billing.setDueDate(invoice.id, Math.floor(Date.now() / 1000) - days * 86_400);
+  const customer = await stripeClient(billing).customers.create({ email: 'ap@customer.example', name });
+  await overdueInvoice(billing, customer.id, { amount: 1000 }, days);
   return customer.id;
 }
 
