@@ -14,8 +14,7 @@ import { billingAccount } from './billingServer';
 import { git, startTrustedDaemon } from './inProcessDaemon';
 import { ModelServer, type ScriptedReply } from './modelServer';
 import { REPO_ROOT, waitFor } from './processes';
-import { Stripe } from './stripeSdk';
-import { freePort, postHook } from './webhooks';
+import { freePort, invoicePaidEvent, postStripeHook } from './webhooks';
 import { makeTempDirs, type TempDirs } from './workspace';
 
 const SECRET = 'whsec_keel_payment_note_0123456789';
@@ -130,34 +129,18 @@ ${billingAccount({ url: 'http://127.0.0.1:9' })}  mail:
     client,
     model,
     invoicePaid: (event, customerName = 'Acme Logistics') => {
-      const body = JSON.stringify({
-        id: event,
-        object: 'event',
-        type: 'invoice.paid',
-        livemode: false,
-        created: Math.floor(Date.now() / 1000),
-        data: {
-          object: {
-            id: `in_${event}`,
-            object: 'invoice',
-            customer: 'cus_acme',
-            customer_email: 'dana@acme-logistics.example',
-            customer_name: customerName,
-            number: 'KEEL-0007',
-            status: 'paid',
-            currency: 'eur',
-            amount_due: 400_000,
-            amount_paid: 400_000,
-            amount_remaining: 0,
-            due_date: null,
-            hosted_invoice_url: null,
-          },
-        },
+      const body = invoicePaidEvent({
+        event,
+        invoice: `in_${event}`,
+        customer: 'cus_acme',
+        email: 'dana@acme-logistics.example',
+        name: customerName,
+        number: 'KEEL-0007',
+        amount: 400_000,
       });
-      const header = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
       return waitFor(
         'the webhook listener',
-        () => postHook(port, 'billing', body, { headers: { 'stripe-signature': header } }).catch(() => null),
+        () => postStripeHook(port, body, SECRET).catch(() => null),
         20_000,
       );
     },
