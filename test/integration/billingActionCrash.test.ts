@@ -12,15 +12,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { RunSummary } from '@keel/schemas';
 import { readJournal } from '../../daemon/src/conductor/journal';
 import { StateSeal } from '../../daemon/src/runtime/stateKey';
-import { initWorkspace } from '../../daemon/src/workspace/init';
 import {
   billingAccount,
   startBillingServer,
   TEST_SECRET_KEY,
   type BillingServer,
 } from '../helpers/billingServer';
+import { makeBillingWorkspace } from '../helpers/billingWorkspace';
 import { keelEnv, REPO_ROOT, waitFor } from '../helpers/processes';
-import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+import type { TempDirs } from '../helpers/workspace';
 
 const DAEMON = join(REPO_ROOT, 'test', 'helpers', 'ledgerDaemon.ts');
 
@@ -35,15 +35,9 @@ afterAll(async () => {
   await stripe?.stop();
 });
 beforeEach(async () => {
-  dirs = await makeTempDirs('keel-billing-crash-');
-  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  process.env.KEEL_STRIPE_KEY = TEST_SECRET_KEY;
-  process.env.KEEL_STRIPE_WEBHOOK = 'whsec_test';
-  await initWorkspace(dirs.workspace);
+  dirs = await makeBillingWorkspace('keel-billing-crash-');
 });
 afterEach(async () => {
-  delete process.env.KEEL_STRIPE_KEY;
-  delete process.env.KEEL_STRIPE_WEBHOOK;
   await dirs.cleanup();
 });
 

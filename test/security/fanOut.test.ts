@@ -23,17 +23,12 @@ import { overdueInvoicesAction } from '../../daemon/src/connectors/billing/invoi
 import { forEachInput } from '../../daemon/src/conductor/steps/forEach';
 import type { StepRuntime } from '../../daemon/src/conductor/steps/stepRuntime';
 import { renderText } from '../../daemon/src/conductor/templates';
-import { initWorkspace } from '../../daemon/src/workspace/init';
-import {
-  billingAccount,
-  startBillingServer,
-  TEST_SECRET_KEY,
-  type BillingServer,
-} from '../helpers/billingServer';
+import { billingAccount, startBillingServer, type BillingServer } from '../helpers/billingServer';
+import { makeBillingWorkspace } from '../helpers/billingWorkspace';
 import { runReaches, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
 import { REPO_ROOT, waitFor } from '../helpers/processes';
 import { overdueInvoice, stripeClient } from '../helpers/stripeInvoices';
-import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+import type { TempDirs } from '../helpers/workspace';
 
 let billing: BillingServer;
 let dirs: TempDirs;
@@ -41,10 +36,7 @@ let running: InProcessDaemon | null = null;
 
 beforeAll(async () => {
   billing = await startBillingServer();
-  dirs = await makeTempDirs('keel-fan-out-attack-');
-  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  process.env.KEEL_STRIPE_KEY = TEST_SECRET_KEY;
-  await initWorkspace(dirs.workspace);
+  dirs = await makeBillingWorkspace('keel-fan-out-attack-');
   for (const name of ['invoice-chaser', 'invoice-reminder']) {
     await cp(join(REPO_ROOT, 'runbooks', `${name}.yaml`), join(dirs.workspace, 'runbooks', `${name}.yaml`));
   }
@@ -75,7 +67,6 @@ ${billingAccount(billing)}`,
 
 afterAll(async () => {
   await running?.daemon.stop('test');
-  delete process.env.KEEL_STRIPE_KEY;
   await billing?.stop();
   await dirs?.cleanup();
 });
