@@ -6,6 +6,7 @@
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { ApprovalGetRequest, ApprovalsListRequest, MemorySearchRequest, type Proposal } from '@keel/schemas';
 import type { Daemon } from '../../daemon/src/daemon';
 import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
@@ -72,7 +73,14 @@ export function bookkeeperAnswer(noteLine: string, customer = 'Acme Logistics'):
   };
 }
 
-export async function startPaymentWorkspace(answer: ScriptedReply): Promise<PaymentWorkspace> {
+/** A payment workspace for the running test, stopped when that test ends (passed or failed). */
+export async function paymentWorkspaceForTest(answer: ScriptedReply): Promise<PaymentWorkspace> {
+  const workspace = await startPaymentWorkspace(answer);
+  onTestFinished(() => workspace.stop());
+  return workspace;
+}
+
+async function startPaymentWorkspace(answer: ScriptedReply): Promise<PaymentWorkspace> {
   const dirs = await makeTempDirs('keel-payment-note-');
   const model = await ModelServer.start({ model: 'gpt-4o-mini-2024-07-18' });
   model.respondWith(() => answer);
