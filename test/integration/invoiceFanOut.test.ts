@@ -20,7 +20,15 @@ import {
 } from '../helpers/billingServer';
 import { listMessages } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
-import { REPO_ROOT, runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
+import {
+  listRuns,
+  REPO_ROOT,
+  runKeel,
+  startDaemon,
+  stopDaemon,
+  waitFor,
+  type RunningDaemon,
+} from '../helpers/processes';
 import { makeOverdue, openInvoice, overdueInvoice, stripeClient } from '../helpers/stripeInvoices';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -62,10 +70,7 @@ ${mailAccount(mail, 'alice', { display: 'Founder' })}${billingAccount(billing)}a
 }, 180_000);
 
 afterAll(async () => {
-  if (daemon) {
-    daemon.process.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await stopDaemon(daemon);
   delete process.env.KEEL_MAIL_PASSWORD;
   delete process.env.KEEL_STRIPE_KEY;
   expect(billing?.invalid ?? []).toEqual([]);
@@ -77,11 +82,7 @@ function keel(...args: string[]) {
   return runKeel(args, { cwd: dirs?.workspace, runtime: dirs.runtime });
 }
 
-async function runs(): Promise<RunSummary[]> {
-  const listed = await keel('runs', '--json');
-  if (listed.code !== 0) throw new Error(`keel runs failed: ${listed.stderr}`);
-  return JSON.parse(listed.stdout) as RunSummary[];
-}
+const runs = () => listRuns(dirs);
 
 /** A Stripe customer (mailed at `user`'s address) with open invoices overdue by `days` each. */
 async function overdueCustomer(user: string, name: string, invoices: [number, number][]) {

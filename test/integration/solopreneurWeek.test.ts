@@ -22,7 +22,15 @@ import { calendarAccount, startCalendarServer, type CalendarServer } from '../he
 import { listMessages } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { ModelServer, type ScriptedReply } from '../helpers/modelServer';
-import { REPO_ROOT, runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
+import {
+  listRuns,
+  REPO_ROOT,
+  runKeel,
+  startDaemon,
+  stopDaemon,
+  waitFor,
+  type RunningDaemon,
+} from '../helpers/processes';
 import { overdueInvoice, stripeClient } from '../helpers/stripeInvoices';
 import { freePort, invoicePaidEvent, postStripeHook } from '../helpers/webhooks';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -98,10 +106,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (daemon) {
-    daemon.process.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await stopDaemon(daemon);
   for (const name of [
     'KEEL_MAIL_PASSWORD',
     'KEEL_CALENDAR_PASSWORD',
@@ -179,11 +184,7 @@ ${mailAccount(mail, 'alice', { display: 'Founder', extra: ['pollSeconds: 1'] })}
   );
 }
 
-async function runs(): Promise<RunSummary[]> {
-  const listed = await keel('runs', '--json');
-  if (listed.code !== 0) throw new Error(`keel runs failed: ${listed.stderr}`);
-  return JSON.parse(listed.stdout) as RunSummary[];
-}
+const runs = () => listRuns(dirs);
 
 async function runReaches(runbook: string, statuses: string[], timeoutMs = 60_000): Promise<RunSummary> {
   return waitFor(
