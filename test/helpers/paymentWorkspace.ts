@@ -13,7 +13,7 @@ import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { billingAccount } from './billingServer';
 import { git, startTrustedDaemon } from './inProcessDaemon';
-import { ModelServer, type ScriptedReply } from './modelServer';
+import { ModelServer, pricedModels, type ScriptedReply } from './modelServer';
 import { REPO_ROOT, waitFor } from './processes';
 import { freePort, invoicePaidEvent, postStripeHook } from './webhooks';
 import { makeTempDirs, type TempDirs } from './workspace';
@@ -101,11 +101,7 @@ async function startPaymentWorkspace(answer: ScriptedReply): Promise<PaymentWork
     `version: 1
 memory:
   embeddings: { provider: local }
-models:
-  endpoint: { baseUrl: ${model.baseUrl} }
-  tiers:
-    fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }
-webhooks: { port: ${port} }
+${pricedModels(model)}webhooks: { port: ${port} }
 connectors:
 ${billingAccount({ url: 'http://127.0.0.1:9' })}  mail:
     use: email@1

@@ -21,7 +21,7 @@ import {
 import { calendarAccount, startCalendarServer, type CalendarServer } from '../helpers/calendarServer';
 import { listMessages } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
-import { ModelServer, type ScriptedReply } from '../helpers/modelServer';
+import { ModelServer, pricedModels, type ScriptedReply } from '../helpers/modelServer';
 import {
   listRuns,
   REPO_ROOT,
@@ -164,12 +164,7 @@ steps:
     `version: 1
 memory:
   embeddings: { provider: local }
-models:
-  endpoint: { baseUrl: ${model.baseUrl} }
-  tiers:
-    fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }
-    strong: { model: gpt-4o, inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }
-webhooks: { port: ${hooksPort} }
+${pricedModels(model, { strong: true })}webhooks: { port: ${hooksPort} }
 connectors:
 ${mailAccount(mail, 'alice', { display: 'Founder', extra: ['pollSeconds: 1'] })}${calendarAccount(caldav, 'alice', { extra: ['pollSeconds: 1', 'notifyMinutesBefore: 60'] })}${billingAccount(billing)}approvals:
   lists:
