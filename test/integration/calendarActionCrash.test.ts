@@ -7,19 +7,19 @@
  * event in the calendar.
  */
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { startCalendarServer, type CalendarServer } from '../helpers/calendarServer';
 import { killAfterServerActed } from '../helpers/crashDaemon';
+import { mutingRelay, type MutingRelay } from '../helpers/mutingRelay';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const PASSWORD_VARIABLE = 'KEEL_CRASH_CALENDAR_PASSWORD';
 
 let caldav: CalendarServer;
 let dirs: TempDirs;
-let relay: { port: number; muted(): boolean; close(): Promise<void> } | undefined;
+let relay: MutingRelay | undefined;
 
 beforeAll(async () => {
   caldav = await startCalendarServer();
@@ -39,53 +39,8 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
-/** A relay to Radicale that stops passing answers on a connection once the client sent `request`. */
-async function mutingRelay(request: RegExp): Promise<NonNullable<typeof relay>> {
-  let muted = false;
-  const open = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    const upstream = connect(caldav.port, '127.0.0.1');
-    open.add(socket).add(upstream);
-    let mute = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (request.test(chunk.toString('latin1'))) mute = muted = true;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!mute) socket.write(chunk);
-    });
-    const end = (): void => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    // Radicale closes a connection after answering: once muted, that close is not passed on
-    // either, so the daemon keeps waiting for an answer, as it would for a server gone silent.
-    socket.on('error', end);
-    socket.on('close', () => {
-      open.delete(socket);
-      end();
-    });
-    upstream.on('error', () => (mute ? upstream.destroy() : end()));
-    upstream.on('close', () => {
-      open.delete(upstream);
-      if (!mute) end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    muted: () => muted,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of open) socket.destroy();
-      }),
-  };
-}
-
 it('a create cut off by kill -9 is found by its UID: the run finishes, the calendar holds one event', async () => {
-  relay = await mutingRelay(/^PUT /m);
+  relay = await mutingRelay({ port: caldav.port }, /^PUT /m);
   const summary = `crash-create-${Date.now()}`;
   await writeFile(
     join(dirs.workspace, 'keel.yaml'),

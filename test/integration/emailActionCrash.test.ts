@@ -7,7 +7,6 @@
  * finishes without moving or flagging again, where before the operator had to take it over.
  */
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { RunSummary } from '@keel/schemas';
@@ -15,6 +14,7 @@ import { initWorkspace } from '../../daemon/src/workspace/init';
 import { killAfterServerActed } from '../helpers/crashDaemon';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
 import { startMailServers, type MailServers } from '../helpers/mailServers';
+import { mutingRelay, type MutingRelay } from '../helpers/mutingRelay';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const PASSWORD_VARIABLE = 'KEEL_CRASH_MAIL_PASSWORD';
@@ -40,58 +40,6 @@ afterEach(async () => {
   delete process.env[PASSWORD_VARIABLE];
   await dirs.cleanup();
 });
-
-interface MutingRelay {
-  port: number;
-  /** Whether a client sent a command matching the pattern (its connection has been mute since). */
-  muted(): boolean;
-  close(): Promise<void>;
-}
-
-/**
- * A loopback relay to the IMAP server that passes everything, except that once a client sends a
- * command matching `command`, the server's answers on that connection are no longer passed on:
- * the command happens, and the client never learns it did.
- */
-async function mutingRelay(command: RegExp): Promise<MutingRelay> {
-  let muted = false;
-  const open = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    open.add(socket);
-    const upstream = connect(mail.imap.port, mail.imap.host);
-    open.add(upstream);
-    let mute = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (command.test(chunk.toString('latin1'))) mute = muted = true;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!mute) socket.write(chunk);
-    });
-    const end = (): void => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    for (const side of [socket, upstream]) {
-      side.on('error', end);
-      side.on('close', () => {
-        open.delete(side);
-        end();
-      });
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    muted: () => muted,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of open) socket.destroy();
-      }),
-  };
-}
 
 /** A fresh message in alice's INBOX (and an Archive folder); resolves with its UID. */
 async function deliverOne(messageId: string): Promise<number> {
@@ -145,7 +93,7 @@ function killAfterServerActedOn(done: () => Promise<boolean>): Promise<RunSummar
 it('a move cut off by kill -9 is found in the target folder: the run finishes, the message moved once', async () => {
   const messageId = `<crash-move-${Date.now()}@example.org>`;
   const uid = await deliverOne(messageId);
-  relay = await mutingRelay(/ MOVE /i);
+  relay = await mutingRelay(mail.imap, / MOVE /i);
   await workspaceFor(`  - id: archive
     type: connector
     use: mail
@@ -163,7 +111,7 @@ it('a move cut off by kill -9 is found in the target folder: the run finishes, t
 it('a flag cut off by kill -9 is found set: the run finishes without asking the operator', async () => {
   const messageId = `<crash-flag-${Date.now()}@example.org>`;
   const uid = await deliverOne(messageId);
-  relay = await mutingRelay(/ STORE /i);
+  relay = await mutingRelay(mail.imap, / STORE /i);
   await workspaceFor(`  - id: flag
     type: connector
     use: mail
