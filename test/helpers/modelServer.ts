@@ -319,3 +319,21 @@ function send(res: ServerResponse, status: number, body: object, headers: Record
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
+
+/**
+ * keel.yaml's `models:` section for this server: gpt-4o-mini as the `fast` tier (and gpt-4o as
+ * `strong` when asked) at OpenAI's list prices, so runs are costed as they would be for real.
+ */
+export function pricedModels(
+  server: Pick<ModelServer, 'baseUrl'>,
+  options: { strong?: boolean } = {},
+): string {
+  return [
+    'models:',
+    `  endpoint: { baseUrl: ${server.baseUrl} }`,
+    '  tiers:',
+    '    fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }',
+    ...(options.strong ? ['    strong: { model: gpt-4o, inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }'] : []),
+    '',
+  ].join('\n');
+}

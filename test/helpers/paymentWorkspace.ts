@@ -6,16 +6,16 @@
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { ApprovalGetRequest, ApprovalsListRequest, MemorySearchRequest, type Proposal } from '@keel/schemas';
 import type { Daemon } from '../../daemon/src/daemon';
 import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { billingAccount } from './billingServer';
 import { git, startTrustedDaemon } from './inProcessDaemon';
-import { ModelServer, type ScriptedReply } from './modelServer';
+import { ModelServer, pricedModels, type ScriptedReply } from './modelServer';
 import { REPO_ROOT, waitFor } from './processes';
-import { Stripe } from './stripeSdk';
-import { freePort, postHook } from './webhooks';
+import { freePort, invoicePaidEvent, postStripeHook } from './webhooks';
 import { makeTempDirs, type TempDirs } from './workspace';
 
 const SECRET = 'whsec_keel_payment_note_0123456789';
@@ -73,7 +73,14 @@ export function bookkeeperAnswer(noteLine: string, customer = 'Acme Logistics'):
   };
 }
 
-export async function startPaymentWorkspace(answer: ScriptedReply): Promise<PaymentWorkspace> {
+/** A payment workspace for the running test, stopped when that test ends (passed or failed). */
+export async function paymentWorkspaceForTest(answer: ScriptedReply): Promise<PaymentWorkspace> {
+  const workspace = await startPaymentWorkspace(answer);
+  onTestFinished(() => workspace.stop());
+  return workspace;
+}
+
+async function startPaymentWorkspace(answer: ScriptedReply): Promise<PaymentWorkspace> {
   const dirs = await makeTempDirs('keel-payment-note-');
   const model = await ModelServer.start({ model: 'gpt-4o-mini-2024-07-18' });
   model.respondWith(() => answer);
@@ -94,11 +101,7 @@ export async function startPaymentWorkspace(answer: ScriptedReply): Promise<Paym
     `version: 1
 memory:
   embeddings: { provider: local }
-models:
-  endpoint: { baseUrl: ${model.baseUrl} }
-  tiers:
-    fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }
-webhooks: { port: ${port} }
+${pricedModels(model)}webhooks: { port: ${port} }
 connectors:
 ${billingAccount({ url: 'http://127.0.0.1:9' })}  mail:
     use: email@1
@@ -130,34 +133,18 @@ ${billingAccount({ url: 'http://127.0.0.1:9' })}  mail:
     client,
     model,
     invoicePaid: (event, customerName = 'Acme Logistics') => {
-      const body = JSON.stringify({
-        id: event,
-        object: 'event',
-        type: 'invoice.paid',
-        livemode: false,
-        created: Math.floor(Date.now() / 1000),
-        data: {
-          object: {
-            id: `in_${event}`,
-            object: 'invoice',
-            customer: 'cus_acme',
-            customer_email: 'dana@acme-logistics.example',
-            customer_name: customerName,
-            number: 'KEEL-0007',
-            status: 'paid',
-            currency: 'eur',
-            amount_due: 400_000,
-            amount_paid: 400_000,
-            amount_remaining: 0,
-            due_date: null,
-            hosted_invoice_url: null,
-          },
-        },
+      const body = invoicePaidEvent({
+        event,
+        invoice: `in_${event}`,
+        customer: 'cus_acme',
+        email: 'dana@acme-logistics.example',
+        name: customerName,
+        number: 'KEEL-0007',
+        amount: 400_000,
       });
-      const header = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
       return waitFor(
         'the webhook listener',
-        () => postHook(port, 'billing', body, { headers: { 'stripe-signature': header } }).catch(() => null),
+        () => postStripeHook(port, body, SECRET).catch(() => null),
         20_000,
       );
     },

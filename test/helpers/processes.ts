@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { RunSummary } from '@keel/schemas';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const CLI = join(REPO_ROOT, 'daemon', 'dist', 'cli.js');
@@ -64,6 +65,20 @@ export async function startDaemon(workspace: string, runtime: string): Promise<R
     void exited.then((code) => reject(new Error(`daemon exited (${code}) before serving:\n${stderr}`)));
   });
   return { process: child, pid: child.pid!, output: () => stderr, exited };
+}
+
+/** Ends a daemon from `startDaemon` with SIGTERM, as the operator's Ctrl-C would, and waits for its exit. */
+export async function stopDaemon(daemon: RunningDaemon | null): Promise<void> {
+  if (!daemon) return;
+  daemon.process.kill('SIGTERM');
+  await daemon.exited;
+}
+
+/** Every run of the workspace as `keel runs --json` lists it; fails with the CLI's stderr. */
+export async function listRuns(dirs: { workspace: string; runtime: string }): Promise<RunSummary[]> {
+  const listed = await runKeel(['runs', '--json'], { cwd: dirs.workspace, runtime: dirs.runtime });
+  if (listed.code !== 0) throw new Error(`keel runs failed: ${listed.stderr}`);
+  return JSON.parse(listed.stdout) as RunSummary[];
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */

@@ -5,20 +5,16 @@
  * is found done and not repeated; one that cannot be asked is not repeated either: the run fails
  * naming it for the operator. Either way the provider holds exactly one effect.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { RunSummary } from '@keel/schemas';
-import { readJournal } from '../../daemon/src/conductor/journal';
-import { StateSeal } from '../../daemon/src/runtime/stateKey';
 import { initWorkspace } from '../../daemon/src/workspace/init';
+import { ledgerDaemonProcess, restartUntilRunsEnd, runJournal, startedRunId } from '../helpers/crashDaemon';
 import { hangNext, ledger, stopHanging } from '../helpers/ledgerConnector';
-import { keelEnv, REPO_ROOT, waitFor } from '../helpers/processes';
+import { waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
-
-const DAEMON = join(REPO_ROOT, 'test', 'helpers', 'ledgerDaemon.ts');
 
 let dirs: TempDirs;
 let provider: string;
@@ -44,25 +40,6 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
-/** One daemon process (node itself, so SIGKILL reaches the daemon and nothing survives it). */
-function daemonProcess(runbook?: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', DAEMON, dirs.workspace, ...(runbook ? [runbook] : [])],
-    {
-      cwd: REPO_ROOT,
-      env: keelEnv(dirs.runtime),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
-
 const STEP = (id: string, action: string) => `  - id: ${id}
     type: connector
     use: ledger
@@ -80,7 +57,7 @@ async function killBetweenIntentAndResult(steps: string, hang: string): Promise<
     `apiVersion: keel/v1\nname: once\nrole: Tester\ndescription: Killed in the middle of.\nsteps:\n${steps}`,
   );
   await hangNext(provider, hang);
-  const first = daemonProcess('once');
+  const first = ledgerDaemonProcess(dirs, 'once');
   await waitFor(
     'the provider to carry the action out',
     () =>
@@ -92,11 +69,8 @@ async function killBetweenIntentAndResult(steps: string, hang: string): Promise<
   ).catch((error: Error) => {
     throw new Error(`${error.message}\n${first.stderr()}`);
   });
-  const runId = /started (\S+)/.exec(first.stdout())![1]!;
-  const journal = await readJournal(
-    join(dirs.workspace, '.keel/runs', `${runId}.jsonl`),
-    new StateSeal(dirs.workspace),
-  );
+  const runId = startedRunId(first);
+  const journal = await runJournal(dirs, runId);
   // Killed between the hung action's intent and its result.
   const intents = journal.filter((r) => r.type === 'effectIntent');
   expect(intents.at(-1)).toMatchObject({ action: hang });
@@ -105,14 +79,7 @@ async function killBetweenIntentAndResult(steps: string, hang: string): Promise<
   await first.exited;
   await stopHanging(provider);
 
-  const second = daemonProcess();
-  const code = await second.exited;
-  expect(code, second.stderr()).toBe(0);
-  const ended = second
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('ended '))
-    .map((line) => JSON.parse(line.slice('ended '.length)) as RunSummary);
+  const ended = await restartUntilRunsEnd(dirs);
   expect(ended.map((run) => run.id)).toEqual([runId]);
   return ended[0]!;
 }

@@ -5,24 +5,18 @@
  * for the refund tagged with the key it derives from the run and step (`find`), and the run
  * finishes with exactly one refund of the charge.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import type { RunSummary } from '@keel/schemas';
-import { readJournal } from '../../daemon/src/conductor/journal';
-import { StateSeal } from '../../daemon/src/runtime/stateKey';
-import { initWorkspace } from '../../daemon/src/workspace/init';
 import {
   billingAccount,
   startBillingServer,
   TEST_SECRET_KEY,
   type BillingServer,
 } from '../helpers/billingServer';
-import { keelEnv, REPO_ROOT, waitFor } from '../helpers/processes';
-import { makeTempDirs, type TempDirs } from '../helpers/workspace';
-
-const DAEMON = join(REPO_ROOT, 'test', 'helpers', 'ledgerDaemon.ts');
+import { makeBillingWorkspace } from '../helpers/billingWorkspace';
+import { killAfterServerActed } from '../helpers/crashDaemon';
+import type { TempDirs } from '../helpers/workspace';
 
 let stripe: BillingServer;
 let dirs: TempDirs;
@@ -35,35 +29,11 @@ afterAll(async () => {
   await stripe?.stop();
 });
 beforeEach(async () => {
-  dirs = await makeTempDirs('keel-billing-crash-');
-  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  process.env.KEEL_STRIPE_KEY = TEST_SECRET_KEY;
-  process.env.KEEL_STRIPE_WEBHOOK = 'whsec_test';
-  await initWorkspace(dirs.workspace);
+  dirs = await makeBillingWorkspace('keel-billing-crash-');
 });
 afterEach(async () => {
-  delete process.env.KEEL_STRIPE_KEY;
-  delete process.env.KEEL_STRIPE_WEBHOOK;
   await dirs.cleanup();
 });
-
-function daemonProcess(runbook?: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', DAEMON, dirs.workspace, ...(runbook ? [runbook] : [])],
-    {
-      cwd: REPO_ROOT,
-      env: keelEnv(dirs.runtime),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
 
 it('a refund cut off by kill -9 is found by its key: the run finishes, the charge has one refund', async () => {
   const charge = await stripe.charge(7_000, 'eur');
@@ -98,34 +68,13 @@ steps:
   };
 
   stripe.holdAll('POST /v1/refunds');
-  const first = daemonProcess('refund');
-  await waitFor(
+  const run = await killAfterServerActed(
+    dirs,
+    'refund',
     'the server to make the refund while the daemon waits',
     async () => (await refundsMade()) > 0,
-    60_000,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\n${first.stderr()}`);
-  });
-  const runId = /started (\S+)/.exec(first.stdout())![1]!;
-  const journal = await readJournal(
-    join(dirs.workspace, '.keel/runs', `${runId}.jsonl`),
-    new StateSeal(dirs.workspace),
   );
-  expect(journal.filter((r) => r.type === 'effectIntent')).toHaveLength(1);
-  expect(journal.filter((r) => r.type === 'effect')).toHaveLength(0);
-  first.child.kill('SIGKILL');
-  await first.exited;
-
-  const second = daemonProcess();
-  const code = await second.exited;
-  expect(code, second.stderr()).toBe(0);
-  const ended = second
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('ended '))
-    .map((line) => JSON.parse(line.slice('ended '.length)) as RunSummary);
-  expect(ended.map((run) => run.id)).toEqual([runId]);
-  expect(ended[0]!.status, ended[0]!.error ?? '').toBe('succeeded');
+  expect(run.status, run.error ?? '').toBe('succeeded');
   expect(await refundsMade()).toBe(1);
   // The second daemon found the refund by its key and sent no second one.
   expect(stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds')).toHaveLength(1);

@@ -16,16 +16,16 @@ import {
   RunGetRequest,
   RunStartRequest,
 } from '@keel/schemas';
-import { initWorkspace } from '../../daemon/src/workspace/init';
 import {
   billingAccount,
   startBillingServer,
   TEST_SECRET_KEY,
   type BillingServer,
 } from '../helpers/billingServer';
+import { makeBillingWorkspace } from '../helpers/billingWorkspace';
 import { runReaches, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
 import { waitFor } from '../helpers/processes';
-import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+import type { TempDirs } from '../helpers/workspace';
 
 let stripe: BillingServer;
 let dirs: TempDirs;
@@ -39,17 +39,11 @@ afterAll(async () => {
   await stripe?.stop();
 });
 beforeEach(async () => {
-  dirs = await makeTempDirs('keel-billing-runs-');
-  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  process.env.KEEL_STRIPE_KEY = TEST_SECRET_KEY;
-  process.env.KEEL_STRIPE_WEBHOOK = 'whsec_test';
-  await initWorkspace(dirs.workspace);
+  dirs = await makeBillingWorkspace('keel-billing-runs-');
 });
 afterEach(async () => {
   await running?.daemon.stop('test');
   running = null;
-  delete process.env.KEEL_STRIPE_KEY;
-  delete process.env.KEEL_STRIPE_WEBHOOK;
   await dirs.cleanup();
 });
 

@@ -16,9 +16,8 @@ import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { billingAccount } from '../helpers/billingServer';
 import { waitFor } from '../helpers/processes';
-import { Stripe } from '../helpers/stripeSdk';
 import { trust } from '../helpers/trust';
-import { freePort, postHook } from '../helpers/webhooks';
+import { freePort, invoicePaidEvent, postStripeHook } from '../helpers/webhooks';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const SECRET = 'whsec_keel_billing_webhooks_0123456789';
@@ -48,36 +47,21 @@ steps:
     with: { path: "paid/{{ run.id }}.txt", content: "{{ inputs.invoice }} paid by {{ inputs.customer }}" }
 `;
 
+/** Stripe's `invoice.paid` event `id` for Dana's invoice `invoice`. */
 function invoicePaid(id: string, invoice: string): string {
-  return JSON.stringify({
-    id,
-    object: 'event',
-    type: 'invoice.paid',
-    livemode: false,
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: invoice,
-        object: 'invoice',
-        customer: 'cus_1',
-        customer_email: 'dana@example.org',
-        customer_name: 'Dana',
-        number: 'KEEL-0001',
-        status: 'paid',
-        currency: 'eur',
-        amount_due: 124_500,
-        amount_paid: 124_500,
-        amount_remaining: 0,
-        due_date: null,
-        hosted_invoice_url: null,
-      },
-    },
+  return invoicePaidEvent({
+    event: id,
+    invoice,
+    customer: 'cus_1',
+    email: 'dana@example.org',
+    name: 'Dana',
+    number: 'KEEL-0001',
+    amount: 124_500,
   });
 }
 
 function deliver(body: string, secret = SECRET): Promise<{ status: number; body: string }> {
-  const header = Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
-  return postHook(port, 'billing', body, { headers: { 'stripe-signature': header } });
+  return postStripeHook(port, body, secret);
 }
 
 beforeEach(async () => {

@@ -6,25 +6,20 @@
  * for the UID it derives from the idempotency key (`find`), and the run finishes with exactly one
  * event in the calendar.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import type { RunSummary } from '@keel/schemas';
-import { readJournal } from '../../daemon/src/conductor/journal';
-import { StateSeal } from '../../daemon/src/runtime/stateKey';
 import { initWorkspace } from '../../daemon/src/workspace/init';
 import { startCalendarServer, type CalendarServer } from '../helpers/calendarServer';
-import { keelEnv, REPO_ROOT, waitFor } from '../helpers/processes';
+import { killAfterServerActed } from '../helpers/crashDaemon';
+import { mutingRelay, type MutingRelay } from '../helpers/mutingRelay';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
-const DAEMON = join(REPO_ROOT, 'test', 'helpers', 'ledgerDaemon.ts');
 const PASSWORD_VARIABLE = 'KEEL_CRASH_CALENDAR_PASSWORD';
 
 let caldav: CalendarServer;
 let dirs: TempDirs;
-let relay: { port: number; muted(): boolean; close(): Promise<void> } | undefined;
+let relay: MutingRelay | undefined;
 
 beforeAll(async () => {
   caldav = await startCalendarServer();
@@ -44,67 +39,8 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
-/** A relay to Radicale that stops passing answers on a connection once the client sent `request`. */
-async function mutingRelay(request: RegExp): Promise<NonNullable<typeof relay>> {
-  let muted = false;
-  const open = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    const upstream = connect(caldav.port, '127.0.0.1');
-    open.add(socket).add(upstream);
-    let mute = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (request.test(chunk.toString('latin1'))) mute = muted = true;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!mute) socket.write(chunk);
-    });
-    const end = (): void => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    // Radicale closes a connection after answering: once muted, that close is not passed on
-    // either, so the daemon keeps waiting for an answer, as it would for a server gone silent.
-    socket.on('error', end);
-    socket.on('close', () => {
-      open.delete(socket);
-      end();
-    });
-    upstream.on('error', () => (mute ? upstream.destroy() : end()));
-    upstream.on('close', () => {
-      open.delete(upstream);
-      if (!mute) end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    muted: () => muted,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of open) socket.destroy();
-      }),
-  };
-}
-
-function daemonProcess(runbook?: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', DAEMON, dirs.workspace, ...(runbook ? [runbook] : [])],
-    { cwd: REPO_ROOT, env: keelEnv(dirs.runtime), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
-
 it('a create cut off by kill -9 is found by its UID: the run finishes, the calendar holds one event', async () => {
-  relay = await mutingRelay(/^PUT /m);
+  relay = await mutingRelay({ port: caldav.port }, /^PUT /m);
   const summary = `crash-create-${Date.now()}`;
   await writeFile(
     join(dirs.workspace, 'keel.yaml'),
@@ -141,33 +77,12 @@ steps:
   const stored = async (): Promise<number> =>
     (await caldav.events('alice')).filter((ics) => ics.includes(summary)).length;
 
-  const first = daemonProcess('book');
-  await waitFor(
+  const run = await killAfterServerActed(
+    dirs,
+    'book',
     'Radicale to store the event while the daemon waits',
     async () => relay!.muted() && (await stored()) > 0,
-    60_000,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\n${first.stderr()}`);
-  });
-  const runId = /started (\S+)/.exec(first.stdout())![1]!;
-  const journal = await readJournal(
-    join(dirs.workspace, '.keel/runs', `${runId}.jsonl`),
-    new StateSeal(dirs.workspace),
   );
-  expect(journal.filter((r) => r.type === 'effectIntent')).toHaveLength(1);
-  expect(journal.filter((r) => r.type === 'effect')).toHaveLength(0);
-  first.child.kill('SIGKILL');
-  await first.exited;
-
-  const second = daemonProcess();
-  const code = await second.exited;
-  expect(code, second.stderr()).toBe(0);
-  const ended = second
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('ended '))
-    .map((line) => JSON.parse(line.slice('ended '.length)) as RunSummary);
-  expect(ended.map((run) => run.id)).toEqual([runId]);
-  expect(ended[0]!.status, ended[0]!.error ?? '').toBe('succeeded');
+  expect(run.status, run.error ?? '').toBe('succeeded');
   expect(await stored()).toBe(1);
 }, 180_000);

@@ -6,21 +6,17 @@
  * the server (`find`: the message by Message-ID in the target folder, the flag as set) and the run
  * finishes without moving or flagging again, where before the operator had to take it over.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { RunSummary } from '@keel/schemas';
-import { readJournal } from '../../daemon/src/conductor/journal';
-import { StateSeal } from '../../daemon/src/runtime/stateKey';
 import { initWorkspace } from '../../daemon/src/workspace/init';
+import { killAfterServerActed } from '../helpers/crashDaemon';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
 import { startMailServers, type MailServers } from '../helpers/mailServers';
-import { keelEnv, REPO_ROOT, waitFor } from '../helpers/processes';
+import { mutingRelay, type MutingRelay } from '../helpers/mutingRelay';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
-const DAEMON = join(REPO_ROOT, 'test', 'helpers', 'ledgerDaemon.ts');
 const PASSWORD_VARIABLE = 'KEEL_CRASH_MAIL_PASSWORD';
 
 let mail: MailServers;
@@ -44,58 +40,6 @@ afterEach(async () => {
   delete process.env[PASSWORD_VARIABLE];
   await dirs.cleanup();
 });
-
-interface MutingRelay {
-  port: number;
-  /** Whether a client sent a command matching the pattern (its connection has been mute since). */
-  muted(): boolean;
-  close(): Promise<void>;
-}
-
-/**
- * A loopback relay to the IMAP server that passes everything, except that once a client sends a
- * command matching `command`, the server's answers on that connection are no longer passed on:
- * the command happens, and the client never learns it did.
- */
-async function mutingRelay(command: RegExp): Promise<MutingRelay> {
-  let muted = false;
-  const open = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    open.add(socket);
-    const upstream = connect(mail.imap.port, mail.imap.host);
-    open.add(upstream);
-    let mute = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (command.test(chunk.toString('latin1'))) mute = muted = true;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!mute) socket.write(chunk);
-    });
-    const end = (): void => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    for (const side of [socket, upstream]) {
-      side.on('error', end);
-      side.on('close', () => {
-        open.delete(side);
-        end();
-      });
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    muted: () => muted,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of open) socket.destroy();
-      }),
-  };
-}
 
 /** A fresh message in alice's INBOX (and an Archive folder); resolves with its UID. */
 async function deliverOne(messageId: string): Promise<number> {
@@ -136,61 +80,20 @@ approvals:
   );
 }
 
-/** One daemon process (node itself, so SIGKILL reaches the daemon and nothing survives it). */
-function daemonProcess(runbook?: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', DAEMON, dirs.workspace, ...(runbook ? [runbook] : [])],
-    { cwd: REPO_ROOT, env: keelEnv(dirs.runtime), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
-
-/**
- * Starts the runbook, waits until the server did what `done` checks while the daemon still waits
- * for the answer, kills the daemon and starts it again; resolves with the run as it ended.
- */
-async function killAfterServerActed(done: () => Promise<boolean>): Promise<RunSummary> {
-  const first = daemonProcess('tidy');
-  await waitFor(
+/** Starts `tidy` and kills the daemon once the server did what `done` checks; the run as it ended. */
+function killAfterServerActedOn(done: () => Promise<boolean>): Promise<RunSummary> {
+  return killAfterServerActed(
+    dirs,
+    'tidy',
     'the server to act on the muted command',
     async () => relay.muted() && (await done()),
-    60_000,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\n${first.stderr()}`);
-  });
-  const runId = /started (\S+)/.exec(first.stdout())![1]!;
-  const journal = await readJournal(
-    join(dirs.workspace, '.keel/runs', `${runId}.jsonl`),
-    new StateSeal(dirs.workspace),
   );
-  // Killed between the action's intent and its result.
-  expect(journal.filter((r) => r.type === 'effectIntent')).toHaveLength(1);
-  expect(journal.filter((r) => r.type === 'effect')).toHaveLength(0);
-  first.child.kill('SIGKILL');
-  await first.exited;
-
-  const second = daemonProcess();
-  const code = await second.exited;
-  expect(code, second.stderr()).toBe(0);
-  const ended = second
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('ended '))
-    .map((line) => JSON.parse(line.slice('ended '.length)) as RunSummary);
-  expect(ended.map((run) => run.id)).toEqual([runId]);
-  return ended[0]!;
 }
 
 it('a move cut off by kill -9 is found in the target folder: the run finishes, the message moved once', async () => {
   const messageId = `<crash-move-${Date.now()}@example.org>`;
   const uid = await deliverOne(messageId);
-  relay = await mutingRelay(/ MOVE /i);
+  relay = await mutingRelay(mail.imap, / MOVE /i);
   await workspaceFor(`  - id: archive
     type: connector
     use: mail
@@ -199,7 +102,7 @@ it('a move cut off by kill -9 is found in the target folder: the run finishes, t
 `);
   const inArchive = async (): Promise<number> =>
     (await listMessages(mail, 'alice', 'Archive')).filter((m) => m.messageId === messageId).length;
-  const run = await killAfterServerActed(async () => (await inArchive()) > 0);
+  const run = await killAfterServerActedOn(async () => (await inArchive()) > 0);
   expect(run.status, run.error ?? '').toBe('succeeded');
   expect(await inArchive()).toBe(1);
   expect((await listMessages(mail, 'alice')).filter((m) => m.messageId === messageId)).toEqual([]);
@@ -208,7 +111,7 @@ it('a move cut off by kill -9 is found in the target folder: the run finishes, t
 it('a flag cut off by kill -9 is found set: the run finishes without asking the operator', async () => {
   const messageId = `<crash-flag-${Date.now()}@example.org>`;
   const uid = await deliverOne(messageId);
-  relay = await mutingRelay(/ STORE /i);
+  relay = await mutingRelay(mail.imap, / STORE /i);
   await workspaceFor(`  - id: flag
     type: connector
     use: mail
@@ -217,7 +120,7 @@ it('a flag cut off by kill -9 is found set: the run finishes without asking the 
 `);
   const flagged = async (): Promise<boolean> =>
     (await listMessages(mail, 'alice')).some((m) => m.uid === uid && m.flags.includes('\\Flagged'));
-  const run = await killAfterServerActed(flagged);
+  const run = await killAfterServerActedOn(flagged);
   expect(run.status, run.error ?? '').toBe('succeeded');
   expect(await flagged()).toBe(true);
 }, 180_000);

@@ -20,8 +20,16 @@ import {
 } from '../helpers/billingServer';
 import { listMessages } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
-import { REPO_ROOT, runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
-import { Stripe } from '../helpers/stripeSdk';
+import {
+  listRuns,
+  REPO_ROOT,
+  runKeel,
+  startDaemon,
+  stopDaemon,
+  waitFor,
+  type RunningDaemon,
+} from '../helpers/processes';
+import { makeOverdue, openInvoice, overdueInvoice, stripeClient } from '../helpers/stripeInvoices';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let mail: MailServers;
@@ -62,10 +70,7 @@ ${mailAccount(mail, 'alice', { display: 'Founder' })}${billingAccount(billing)}a
 }, 180_000);
 
 afterAll(async () => {
-  if (daemon) {
-    daemon.process.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await stopDaemon(daemon);
   delete process.env.KEEL_MAIL_PASSWORD;
   delete process.env.KEEL_STRIPE_KEY;
   expect(billing?.invalid ?? []).toEqual([]);
@@ -77,39 +82,14 @@ function keel(...args: string[]) {
   return runKeel(args, { cwd: dirs?.workspace, runtime: dirs.runtime });
 }
 
-async function runs(): Promise<RunSummary[]> {
-  const listed = await keel('runs', '--json');
-  if (listed.code !== 0) throw new Error(`keel runs failed: ${listed.stderr}`);
-  return JSON.parse(listed.stdout) as RunSummary[];
-}
-
-function stripe(): Stripe {
-  const url = new URL(billing.url);
-  return new Stripe(TEST_SECRET_KEY, { host: url.hostname, port: Number(url.port), protocol: 'http' });
-}
+const runs = () => listRuns(dirs);
 
 /** A Stripe customer (mailed at `user`'s address) with open invoices overdue by `days` each. */
 async function overdueCustomer(user: string, name: string, invoices: [number, number][]) {
-  const client = stripe();
-  const customer = await client.customers.create({ email: mail.users[user]!.address, name });
+  const customer = await stripeClient(billing).customers.create({ email: mail.users[user]!.address, name });
   const ids: string[] = [];
   for (const [amount, days] of invoices) {
-    const invoice = await client.invoices.create({
-      customer: customer.id,
-      collection_method: 'send_invoice',
-      days_until_due: 30,
-      currency: 'eur',
-    });
-    await client.invoiceItems.create({
-      customer: customer.id,
-      invoice: invoice.id,
-      amount,
-      currency: 'eur',
-      description: 'Retainer',
-    });
-    await client.invoices.finalizeInvoice(invoice.id);
-    billing.setDueDate(invoice.id, Math.floor(Date.now() / 1000) - days * 86_400);
-    ids.push(invoice.id);
+    ids.push(await overdueInvoice(billing, customer.id, { amount, description: 'Retainer' }, days));
   }
   return { customer: customer.id, invoices: ids };
 }
@@ -223,20 +203,7 @@ it('holds a reminder back when a shown invoice is paid while another falls overd
   daemon ??= await startDaemon(dirs.workspace, dirs.runtime);
   const initech = await overdueCustomer('erin', 'Initech', [[75_000, 12]]);
   // A second invoice, finalized but not yet due when the reminder is written.
-  const client = stripe();
-  const later = await client.invoices.create({
-    customer: initech.customer,
-    collection_method: 'send_invoice',
-    days_until_due: 30,
-    currency: 'eur',
-  });
-  await client.invoiceItems.create({
-    customer: initech.customer,
-    invoice: later.id,
-    amount: 30_000,
-    currency: 'eur',
-  });
-  await client.invoices.finalizeInvoice(later.id);
+  const later = await openInvoice(billing, initech.customer, { amount: 30_000 });
 
   const started = await keel('run', 'invoice-reminder', '--input', `customer=${initech.customer}`, '--json');
   expect(started.code, started.stderr).toBe(0);
@@ -245,7 +212,7 @@ it('holds a reminder back when a shown invoice is paid while another falls overd
 
   // While the reminder (naming the first invoice only) waits: that one is paid, the other falls due.
   billing.markPaid(initech.invoices[0]!);
-  billing.setDueDate(later.id, Math.floor(Date.now() / 1000) - 2 * 86_400);
+  makeOverdue(billing, later, 2);
   const end = await letGo(waiting);
   expect(end.status).toBe('succeeded');
   expect(end.outputs?.reminder).toBe('skipped');

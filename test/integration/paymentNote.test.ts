@@ -8,28 +8,18 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ApprovalApproveRequest, ApprovalsListRequest } from '@keel/schemas';
-import {
-  ACME_NOTE,
-  ACME_PATH,
-  bookkeeperAnswer,
-  startPaymentWorkspace,
-  type PaymentWorkspace,
-} from '../helpers/paymentWorkspace';
+import { ACME_NOTE, ACME_PATH, bookkeeperAnswer, paymentWorkspaceForTest } from '../helpers/paymentWorkspace';
 import { waitFor } from '../helpers/processes';
 
 const LINE = '- 2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.';
 const OLD_LINE = '- 2026-11-03: invoice KEEL-0004 paid, 4,000 EUR.';
-let ws: PaymentWorkspace | null = null;
-
-afterEach(async () => {
-  await ws?.stop();
-  ws = null;
-});
 
 it("an invoice.paid webhook proposes one line under Payments in the customer's note; approving commits only it", async () => {
-  ws = await startPaymentWorkspace(bookkeeperAnswer('2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.'));
+  const ws = await paymentWorkspaceForTest(
+    bookkeeperAnswer('2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.'),
+  );
   const delivered = await ws.invoicePaid('evt_paid_acme');
   expect(delivered.status, delivered.body).toBe(200);
 
@@ -47,7 +37,9 @@ it("an invoice.paid webhook proposes one line under Payments in the customer's n
 });
 
 it('a note the operator edits before deciding turns the proposal stale, computed again over the edit', async () => {
-  ws = await startPaymentWorkspace(bookkeeperAnswer('2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.'));
+  const ws = await paymentWorkspaceForTest(
+    bookkeeperAnswer('2026-12-03: invoice KEEL-0007 paid, 4,000 EUR.'),
+  );
   expect((await ws.invoicePaid('evt_paid_acme_2')).status).toBe(200);
   const proposal = await ws.noteProposal();
 
@@ -59,7 +51,7 @@ it('a note the operator edits before deciding turns the proposal stale, computed
   );
   expect(await readFile(path, 'utf8')).toBe(edited);
   const stale = await waitFor('the proposal marked stale', async () => {
-    const { approvals } = await ws!.client.request(ApprovalsListRequest, { status: ['stale'] });
+    const { approvals } = await ws.client.request(ApprovalsListRequest, { status: ['stale'] });
     return approvals.find((p) => p.id === proposal.id) ?? null;
   });
   expect(stale.staleFiles).toEqual([ACME_PATH]);

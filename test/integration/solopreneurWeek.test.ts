@@ -21,10 +21,18 @@ import {
 import { calendarAccount, startCalendarServer, type CalendarServer } from '../helpers/calendarServer';
 import { listMessages } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
-import { ModelServer, type ScriptedReply } from '../helpers/modelServer';
-import { REPO_ROOT, runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
-import { Stripe } from '../helpers/stripeSdk';
-import { freePort, postHook } from '../helpers/webhooks';
+import { ModelServer, pricedModels, type ScriptedReply } from '../helpers/modelServer';
+import {
+  listRuns,
+  REPO_ROOT,
+  runKeel,
+  startDaemon,
+  stopDaemon,
+  waitFor,
+  type RunningDaemon,
+} from '../helpers/processes';
+import { overdueInvoice, stripeClient } from '../helpers/stripeInvoices';
+import { freePort, invoicePaidEvent, postStripeHook } from '../helpers/webhooks';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const WEBHOOK_SECRET = 'whsec_keel_week_0123456789abcdef';
@@ -98,10 +106,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (daemon) {
-    daemon.process.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await stopDaemon(daemon);
   for (const name of [
     'KEEL_MAIL_PASSWORD',
     'KEEL_CALENDAR_PASSWORD',
@@ -159,12 +164,7 @@ steps:
     `version: 1
 memory:
   embeddings: { provider: local }
-models:
-  endpoint: { baseUrl: ${model.baseUrl} }
-  tiers:
-    fast: { model: gpt-4o-mini, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }
-    strong: { model: gpt-4o, inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }
-webhooks: { port: ${hooksPort} }
+${pricedModels(model, { strong: true })}webhooks: { port: ${hooksPort} }
 connectors:
 ${mailAccount(mail, 'alice', { display: 'Founder', extra: ['pollSeconds: 1'] })}${calendarAccount(caldav, 'alice', { extra: ['pollSeconds: 1', 'notifyMinutesBefore: 60'] })}${billingAccount(billing)}approvals:
   lists:
@@ -179,11 +179,7 @@ ${mailAccount(mail, 'alice', { display: 'Founder', extra: ['pollSeconds: 1'] })}
   );
 }
 
-async function runs(): Promise<RunSummary[]> {
-  const listed = await keel('runs', '--json');
-  if (listed.code !== 0) throw new Error(`keel runs failed: ${listed.stderr}`);
-  return JSON.parse(listed.stdout) as RunSummary[];
-}
+const runs = () => listRuns(dirs);
 
 async function runReaches(runbook: string, statuses: string[], timeoutMs = 60_000): Promise<RunSummary> {
   return waitFor(
@@ -221,64 +217,28 @@ async function subjects(user: string): Promise<string[]> {
   return (await listMessages(mail, user)).map((m) => m.subject).sort();
 }
 
-/** The test's own Stripe client, to set the week up as the customer's side of Stripe would. */
-function stripe(): Stripe {
-  const url = new URL(billing.url);
-  return new Stripe(TEST_SECRET_KEY, { host: url.hostname, port: Number(url.port), protocol: 'http' });
-}
-
 async function drafts(customer: string): Promise<string[]> {
-  const listed = await stripe().invoices.list({ customer, status: 'draft' });
+  const listed = await stripeClient(billing).invoices.list({ customer, status: 'draft' });
   return listed.data.map((invoice) => invoice.id);
 }
 
 /** A Stripe customer with one open invoice that is `days` overdue. */
-async function overdueInvoice(user: string, name: string, amount: number, days: number): Promise<string> {
-  const client = stripe();
-  const customer = await client.customers.create({ email: mail.users[user]!.address, name });
-  const invoice = await client.invoices.create({
-    customer: customer.id,
-    collection_method: 'send_invoice',
-    days_until_due: 30,
-    currency: 'eur',
-  });
-  await client.invoiceItems.create({
-    customer: customer.id,
-    invoice: invoice.id,
-    amount,
-    currency: 'eur',
-    description: 'Retainer',
-  });
-  await client.invoices.finalizeInvoice(invoice.id);
-  billing.setDueDate(invoice.id, Math.floor(Date.now() / 1000) - days * 86_400);
-  return invoice.id;
+async function overdueRetainer(user: string, name: string, amount: number, days: number): Promise<string> {
+  const customer = await stripeClient(billing).customers.create({ email: mail.users[user]!.address, name });
+  return overdueInvoice(billing, customer.id, { amount, description: 'Retainer' }, days);
 }
 
+/** Stripe's `invoice.paid` for this invoice of Acme's, mailed at `user`'s address. */
 function invoicePaid(invoice: string, user: string): string {
   const paid = billing.invoice(invoice)!;
-  return JSON.stringify({
-    id: `evt_paid_${invoice}`,
-    object: 'event',
-    type: 'invoice.paid',
-    livemode: false,
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: invoice,
-        object: 'invoice',
-        customer: paid.customer,
-        customer_email: mail.users[user]!.address,
-        customer_name: 'Acme Logistics',
-        number: paid.number,
-        status: 'paid',
-        currency: 'eur',
-        amount_due: 400_000,
-        amount_paid: 400_000,
-        amount_remaining: 0,
-        due_date: null,
-        hosted_invoice_url: null,
-      },
-    },
+  return invoicePaidEvent({
+    event: `evt_paid_${invoice}`,
+    invoice,
+    customer: String(paid.customer),
+    email: mail.users[user]!.address,
+    name: 'Acme Logistics',
+    number: String(paid.number),
+    amount: 400_000,
   });
 }
 
@@ -319,19 +279,18 @@ it('plays a week: every mail, event and invoice action once, across kill -9, and
 
   // Tuesday: two invoices overdue. The chaser hands each customer to invoice-reminder, Acme's (the
   // older) first; `keel run` returns once both reminders have ended, so it is not waited for here.
-  const acme = await overdueInvoice('bob', 'Acme Logistics', 400_000, 20);
-  const northwind = await overdueInvoice('carol', 'Northwind Retail', 250_000, 5);
+  const acme = await overdueRetainer('bob', 'Acme Logistics', 400_000, 20);
+  const northwind = await overdueRetainer('carol', 'Northwind Retail', 250_000, 5);
   const chasing = keel('run', 'invoice-chaser', '--json');
   const first = await reminderWaits(String(billing.invoice(acme)!.customer));
 
   // Acme pays while its reminder waits: Stripe marks it paid and says so by webhook.
   billing.markPaid(acme);
   const body = invoicePaid(acme, 'bob');
-  const signed = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: WEBHOOK_SECRET });
-  const delivered = await postHook(hooksPort, 'billing', body, { headers: { 'stripe-signature': signed } });
+  const delivered = await postStripeHook(hooksPort, body, WEBHOOK_SECRET);
   expect(delivered.status, delivered.body).toBe(200);
   // A retried delivery starts nothing more.
-  await postHook(hooksPort, 'billing', body, { headers: { 'stripe-signature': signed } });
+  await postStripeHook(hooksPort, body, WEBHOOK_SECRET);
 
   // The operator lets the reminder go: Stripe, asked again, says it is paid; nothing is sent.
   const continued = await keel('checkpoint', first.id, 'continue', '--json');

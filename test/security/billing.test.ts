@@ -21,17 +21,17 @@ import { WebhookRejected } from '../../daemon/src/connectors/sdk';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
-import { initWorkspace } from '../../daemon/src/workspace/init';
 import {
   billingAccount,
   startBillingServer,
   TEST_SECRET_KEY,
   type BillingServer,
 } from '../helpers/billingServer';
+import { makeBillingWorkspace } from '../helpers/billingWorkspace';
 import { runReaches } from '../helpers/inProcessDaemon';
 import { Stripe } from '../helpers/stripeSdk';
 import { trust } from '../helpers/trust';
-import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+import type { TempDirs } from '../helpers/workspace';
 
 let stripe: BillingServer;
 let dirs: TempDirs;
@@ -46,11 +46,7 @@ afterAll(async () => {
   await stripe?.stop();
 });
 beforeEach(async () => {
-  dirs = await makeTempDirs('keel-billing-sec-');
-  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  process.env.KEEL_STRIPE_KEY = TEST_SECRET_KEY;
-  process.env.KEEL_STRIPE_WEBHOOK = 'whsec_operator_secret';
-  await initWorkspace(dirs.workspace);
+  dirs = await makeBillingWorkspace('keel-billing-sec-', 'whsec_operator_secret');
   await writeFile(
     join(dirs.workspace, 'keel.yaml'),
     `version: 1
@@ -91,8 +87,6 @@ steps:
 afterEach(async () => {
   await daemon?.stop('test');
   daemon = null;
-  delete process.env.KEEL_STRIPE_KEY;
-  delete process.env.KEEL_STRIPE_WEBHOOK;
   await dirs.cleanup();
 });
 

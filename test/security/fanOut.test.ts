@@ -23,17 +23,12 @@ import { overdueInvoicesAction } from '../../daemon/src/connectors/billing/invoi
 import { forEachInput } from '../../daemon/src/conductor/steps/forEach';
 import type { StepRuntime } from '../../daemon/src/conductor/steps/stepRuntime';
 import { renderText } from '../../daemon/src/conductor/templates';
-import { initWorkspace } from '../../daemon/src/workspace/init';
-import {
-  billingAccount,
-  startBillingServer,
-  TEST_SECRET_KEY,
-  type BillingServer,
-} from '../helpers/billingServer';
+import { billingAccount, startBillingServer, type BillingServer } from '../helpers/billingServer';
+import { makeBillingWorkspace } from '../helpers/billingWorkspace';
 import { runReaches, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
 import { REPO_ROOT, waitFor } from '../helpers/processes';
-import { Stripe } from '../helpers/stripeSdk';
-import { makeTempDirs, type TempDirs } from '../helpers/workspace';
+import { overdueInvoice, stripeClient } from '../helpers/stripeInvoices';
+import type { TempDirs } from '../helpers/workspace';
 
 let billing: BillingServer;
 let dirs: TempDirs;
@@ -41,10 +36,7 @@ let running: InProcessDaemon | null = null;
 
 beforeAll(async () => {
   billing = await startBillingServer();
-  dirs = await makeTempDirs('keel-fan-out-attack-');
-  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  process.env.KEEL_STRIPE_KEY = TEST_SECRET_KEY;
-  await initWorkspace(dirs.workspace);
+  dirs = await makeBillingWorkspace('keel-fan-out-attack-');
   for (const name of ['invoice-chaser', 'invoice-reminder']) {
     await cp(join(REPO_ROOT, 'runbooks', `${name}.yaml`), join(dirs.workspace, 'runbooks', `${name}.yaml`));
   }
@@ -75,34 +67,14 @@ ${billingAccount(billing)}`,
 
 afterAll(async () => {
   await running?.daemon.stop('test');
-  delete process.env.KEEL_STRIPE_KEY;
   await billing?.stop();
   await dirs?.cleanup();
 });
 
-function stripe(): Stripe {
-  const url = new URL(billing.url);
-  return new Stripe(TEST_SECRET_KEY, { host: url.hostname, port: Number(url.port), protocol: 'http' });
-}
-
 /** A customer with one open invoice `days` overdue; its id. */
 async function overdueCustomer(name: string, days: number): Promise<string> {
-  const client = stripe();
-  const customer = await client.customers.create({ email: 'ap@customer.example', name });
-  const invoice = await client.invoices.create({
-    customer: customer.id,
-    collection_method: 'send_invoice',
-    days_until_due: 30,
-    currency: 'eur',
-  });
-  await client.invoiceItems.create({
-    customer: customer.id,
-    invoice: invoice.id,
-    amount: 1000,
-    currency: 'eur',
-  });
-  await client.invoices.finalizeInvoice(invoice.id);
-  billing.setDueDate(invoice.id, Math.floor(Date.now() / 1000) - days * 86_400);
+  const customer = await stripeClient(billing).customers.create({ email: 'ap@customer.example', name });
+  await overdueInvoice(billing, customer.id, { amount: 1000 }, days);
   return customer.id;
 }
 

@@ -7,16 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ApprovalApproveRequest } from '@keel/schemas';
 import { parseFile } from '../../daemon/src/memory/parse/index';
-import {
-  ACME_NOTE,
-  ACME_PATH,
-  bookkeeperAnswer,
-  startPaymentWorkspace,
-  type PaymentWorkspace,
-} from '../helpers/paymentWorkspace';
+import { ACME_NOTE, ACME_PATH, bookkeeperAnswer, paymentWorkspaceForTest } from '../helpers/paymentWorkspace';
 
 /** Stripe's customer name, as an attacker who can edit their Stripe customer sets it. */
 const HOSTILE_NAME = 'Acme Logistics\n---\ntype: vendor\n---\n## Payments';
@@ -37,13 +31,6 @@ const HOSTILE_LINE = [
   'Signed-off-by: Mallory <mallory@evil.example>',
 ].join('\n');
 
-let ws: PaymentWorkspace | null = null;
-
-afterEach(async () => {
-  await ws?.stop();
-  ws = null;
-});
-
 function sections(text: string): { type: string | null; tags: string[]; headings: string[] } {
   const parsed = parseFile(ACME_PATH, text);
   if (!parsed.ok) throw new Error(parsed.problem.message);
@@ -55,7 +42,7 @@ function sections(text: string): { type: string | null; tags: string[]; headings
 }
 
 it("a hostile customer name and payment line cannot rewrite the note's frontmatter or another section", async () => {
-  ws = await startPaymentWorkspace(bookkeeperAnswer(HOSTILE_LINE, HOSTILE_NAME));
+  const ws = await paymentWorkspaceForTest(bookkeeperAnswer(HOSTILE_LINE, HOSTILE_NAME));
   expect((await ws.invoicePaid('evt_hostile', HOSTILE_NAME)).status).toBe(200);
   const proposal = await ws.noteProposal();
   expect(proposal.changes.map((c) => c.path)).toEqual([ACME_PATH]);

@@ -5,26 +5,29 @@ import { parseYamlWithSchema } from '../../daemon/src/files/yamlProblems';
 
 const parse = (text: string) => parseYamlWithSchema(text, WorkspaceConfig, 'keel.yaml');
 
+/** `memory:` as both the file keel init writes and a file without the section come out. */
+const MEMORY_DEFAULTS = {
+  dir: 'memory',
+  maxAgeDays: 365,
+  embeddings: { provider: 'local' },
+  rescanMinutes: 10,
+  search: {
+    vectorWeight: 0.3,
+    depth: 25,
+    folderWeight: 0.2,
+    mentionBoost: 0.2,
+    followingWeight: 0.7,
+    precedingWeight: 0.1,
+  },
+  retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
+};
+
 describe('keel.yaml', () => {
   it('accepts the file keel init writes, with its tiers and defaults', () => {
     const result = parse(DEFAULT_CONFIG_YAML);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.value.memory).toEqual({
-      dir: 'memory',
-      maxAgeDays: 365,
-      embeddings: { provider: 'local' },
-      rescanMinutes: 10,
-      search: {
-        vectorWeight: 0.3,
-        depth: 25,
-        folderWeight: 0.2,
-        mentionBoost: 0.2,
-        followingWeight: 0.7,
-        precedingWeight: 0.1,
-      },
-      retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
-    });
+    expect(result.value.memory).toEqual(MEMORY_DEFAULTS);
     expect(result.value.models.tiers.fast?.model).toBe('gpt-4o-mini');
     expect(result.value.models.endpoint?.apiKeyEnv).toBe('OPENAI_API_KEY');
   });
@@ -33,21 +36,7 @@ describe('keel.yaml', () => {
     const result = parse('version: 1\n');
     expect(result.ok && result.value).toEqual({
       version: 1,
-      memory: {
-        dir: 'memory',
-        maxAgeDays: 365,
-        embeddings: { provider: 'local' },
-        rescanMinutes: 10,
-        search: {
-          vectorWeight: 0.3,
-          depth: 25,
-          folderWeight: 0.2,
-          mentionBoost: 0.2,
-          followingWeight: 0.7,
-          precedingWeight: 0.1,
-        },
-        retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
-      },
+      memory: MEMORY_DEFAULTS,
       retention: { keel: { runs: '90d', proposals: '90d' } },
       runbooks: { dir: 'runbooks', concurrency: 2, parallelSteps: 4 },
       approvals: {
