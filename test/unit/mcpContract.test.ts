@@ -145,7 +145,12 @@ it(
           ? tool
           : {
               ...tool,
-              inputSchema: { type: 'object', properties: { file: { type: 'string' } }, required: ['file'] },
+              inputSchema: {
+                type: 'object',
+                properties: { file: { type: 'string' } },
+                required: ['file'],
+                additionalProperties: false,
+              },
             },
       ),
     );

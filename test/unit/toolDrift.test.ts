@@ -60,10 +60,17 @@ it('an optional argument added, or a tool taking any argument, is no drift', () 
   const open = tool('list_issues', { properties: { repo: {} }, additionalProperties: true });
   expect(toolDrift([open, addLabel], uses())).toEqual([]);
   expect(toolDrift([tool('list_issues', {}), addLabel], uses())).toEqual([]);
+  // Without `additionalProperties: false` a schema is open (JSON Schema's default): an argument it
+  // does not name may still be taken, so only a closed schema makes it drift.
+  const unnamed = listIssues({ repository: {} }, []);
+  expect(toolDrift([unnamed, addLabel], uses())).toEqual([]);
+  const emptyExtra = tool('list_issues', { properties: { repository: {} }, additionalProperties: {} });
+  expect(toolDrift([emptyExtra, addLabel], uses())).toEqual([]);
 });
 
 it('a new required argument, a dropped one and a vanished tool each name runbook, step and tool', () => {
-  const changed = listIssues({ repository: {}, state: {} }, ['repository']);
+  const changed = { ...listIssues({ repository: {}, state: {} }, ['repository']) };
+  changed.inputSchema = { ...changed.inputSchema, additionalProperties: false };
   expect(toolDrift([changed], uses())).toEqual([
     'runbooks/sync.yaml step "fetch" calls the tool "list_issues" without "repository", which the tool now requires',
     'runbooks/sync.yaml step "fetch" gives the tool "list_issues" "repo", which it no longer takes (it takes: repository, state)',

@@ -29,10 +29,10 @@ export function toolDrift(tools: readonly Tool[], uses: readonly ActionUse[]): s
         `${where} calls the tool "${use.action}" without ${quoted(missing)}, which the tool now requires`,
       );
     }
-    // A tool that takes further arguments (additionalProperties) may take any name; otherwise an
-    // argument the schema does not name is one the tool renamed or dropped, and ignores or refuses.
+    // Only a closed schema (`additionalProperties: false`) says an argument it does not name is one
+    // the tool renamed or dropped and refuses; JSON Schema's default, and `{}`, take any name.
     const declared = schema.properties ? Object.keys(schema.properties) : null;
-    if (!declared || (schema as { additionalProperties?: unknown }).additionalProperties === true) continue;
+    if (!declared || (schema as { additionalProperties?: unknown }).additionalProperties !== false) continue;
     const unknown = use.args.filter((name) => !declared.includes(name));
     if (unknown.length > 0) {
       problems.push(
