@@ -1,7 +1,8 @@
 /**
  * Denial of service: no input stalls or stops the daemon. Each test starts a real daemon process
  * on its real unix socket, sends it one kind of hostile input (notes that are slow to stem, a YAML
- * alias bomb, a runaway template, an endless request line, a flood of idle connections, a client
+ * alias bomb, a runaway template, a runbook line built to make a pattern backtrack, an endless
+ * request line, a flood of idle connections, a client
  * that dies mid-request) and proves that the daemon keeps answering within a second.
  */
 import { spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import {
   IndexStatusRequest,
   MemorySearchRequest,
   ResumeRequest,
+  RunbooksListRequest,
   RunGetRequest,
   RunStartRequest,
   StatusRequest,
@@ -186,6 +188,38 @@ describe('the daemon under hostile input', () => {
     expect(slowest).toBeLessThan(ANSWER_WITHIN_MS);
     expect(ended!.run.status).toBe('failed');
     expect(ended!.run.error).toMatch(/step "spin" failed: the template (is too large|took longer)/);
+    expectAlive();
+  });
+
+  it('reads a forEach of one brace pair around 20,000 spaces as a problem, and keeps answering', async () => {
+    // A regular expression with three optional-space groups took seconds at 2,000 spaces and
+    // minutes at 10,000, on the daemon's own thread, each time the runbook was read.
+    const hostile = `{{${' '.repeat(20_000)}a${' '.repeat(20_000)}}}x`;
+    await writeNote(
+      dirs.workspace,
+      'runbooks/spaces.yaml',
+      [
+        'apiVersion: keel/v1',
+        'name: spaces',
+        'role: Tester',
+        'description: A forEach built to backtrack.',
+        'steps:',
+        '  - id: each',
+        '    type: runbook',
+        '    runbook: spaces',
+        `    forEach: "${hostile}"`,
+        '',
+      ].join('\n'),
+    );
+    let problems: string[] = [];
+    const slowest = await slowestAnswerUntil('the runbook to be read', async () => {
+      const { runbooks } = await client.request(RunbooksListRequest);
+      problems =
+        runbooks.find((r) => r.path === 'runbooks/spaces.yaml')?.problems.map((p) => p.message) ?? [];
+      return problems.length > 0;
+    });
+    expect(slowest).toBeLessThan(ANSWER_WITHIN_MS);
+    expect(problems.join('\n')).toMatch(/forEach must be one expression/);
     expectAlive();
   });
 

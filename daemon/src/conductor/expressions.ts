@@ -43,14 +43,27 @@ for (const tag of ['include', 'render', 'layout']) {
   });
 }
 
-const SINGLE_EXPRESSION = /^\s*\{\{-?\s*([^{}]+?)\s*-?\}\}\s*$/;
+/**
+ * The expression of a template that is one bare `{{ expression }}` (spaces and `-` trim marks
+ * around it allowed), or null. String checks, not a regular expression: a pattern of several
+ * optional-space groups backtracks for minutes on a long run of spaces in a hostile runbook.
+ */
+export function singleExpression(template: string): string | null {
+  const text = template.trim();
+  if (text.length < 5 || !text.startsWith('{{') || !text.endsWith('}}')) return null;
+  let inner = text.slice(2, -2);
+  if (inner.startsWith('-')) inner = inner.slice(1);
+  if (inner.endsWith('-')) inner = inner.slice(0, -1);
+  inner = inner.trim();
+  return inner === '' || inner.includes('{') || inner.includes('}') ? null : inner;
+}
 
 export type Scope = Record<string, unknown>;
 
 /** Renders a template against a scope: one bare expression gives its value, anything else text. */
 export function renderTemplate(template: string, scope: Scope): unknown {
-  const single = SINGLE_EXPRESSION.exec(template);
-  if (single && !single[1]!.includes('|')) return liquid.evalValueSync(single[1]!, scope) ?? null;
+  const single = singleExpression(template);
+  if (single && !single.includes('|')) return liquid.evalValueSync(single, scope) ?? null;
   return liquid.parseAndRenderSync(template, scope);
 }
 

@@ -9,7 +9,7 @@ import { disputePayloadSchema, invoicePayloadSchema } from '../connectors/billin
 import { upcomingPayloadSchema } from '../connectors/calendar/upcoming';
 import { receivedPayloadSchema } from '../connectors/email/received';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
-import { conditionError, templateError } from './expressions';
+import { conditionError, singleExpression, templateError } from './expressions';
 import { StepGraph } from './stepGraph';
 import { cronError, timeZoneError } from './triggerSchedule';
 
@@ -125,7 +125,7 @@ function forEachProblems(
     }
     return;
   }
-  if (!/^\s*\{\{-?\s*[^{}|]+?\s*-?\}\}\s*$/.test(step.forEach)) {
+  if (singleExpression(step.forEach)?.includes('|') !== false) {
     check(
       ['forEach'],
       "forEach must be one expression that gives a list, with no filters: '{{ steps.overdue.output.customers }}'",
