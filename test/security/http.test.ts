@@ -176,6 +176,20 @@ steps:
   expect((await filesHolding(join(dirs.workspace, '.keel'), 'Bearer [redacted]')).length).toBeGreaterThan(0);
 });
 
+it('a POST whose responseSchema cannot be compiled sends nothing: the schema is checked first', async () => {
+  const post = httpConnector.actions.post!;
+  const before = api.seen.length;
+  // A lookahead needs a backtracking engine: refused when compiled. Before, the POST took effect
+  // and only then did the step fail on its own schema.
+  const schema = { type: 'object', properties: { id: { type: 'string', pattern: '^(?!x).*$' } } };
+  const attempt = post.perform(
+    post.input.parse({ path: 'echo', body: {}, responseSchema: schema }),
+    context(),
+  );
+  await expect(attempt).rejects.toThrow(/nothing was sent: the schema itself is not valid.*\^\(\?!x\)/);
+  expect(api.seen.length).toBe(before);
+});
+
 it('a responseSchema pattern that backtracks does not stall the daemon: the step fails, status answers', async () => {
   dirs = await makeTempDirs('keel-http-redos-');
   process.env.KEEL_RUNTIME_DIR = dirs.runtime;

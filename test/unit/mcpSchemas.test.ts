@@ -76,3 +76,27 @@ it('checks a 2020-12 schema (the MCP default dialect) with its patterns and form
   expect(problems(input, { pair: ['x'] })).toContain('must match pattern "^[0-9]+$"');
   expect(problems(input, { to: 'not an address' })).not.toBe('');
 });
+
+it('reads ECMA escapes RE2 spells otherwise, and compiles two schemas that share an $id', () => {
+  const validator = new McpSchemaValidator();
+  // `\u00C0-\u017F` (accented Latin) and `\cJ`-style escapes are valid JSON Schema patterns; RE2
+  // alone refused them, which refused every call to the tool.
+  const accented = toolInputSchema(
+    tool({ properties: { name: { type: 'string', pattern: '^[\\u00C0-\\u017F]+$' } } }),
+    validator,
+  );
+  expect(problems(accented, { name: 'éà' })).toBe('');
+  expect(problems(accented, { name: 'ea' })).toContain('must match pattern');
+  // Two tools (or a tool whose schema changed) naming the same $id: each is checked as given.
+  const first = toolInputSchema(
+    tool({ $id: 'https://tools.example/args.json', properties: { n: { type: 'integer' } }, required: ['n'] }),
+    validator,
+  );
+  const second = toolInputSchema(
+    tool({ $id: 'https://tools.example/args.json', properties: { s: { type: 'string' } }, required: ['s'] }),
+    validator,
+  );
+  expect(problems(first, { n: 1 })).toBe('');
+  expect(problems(second, { s: 'x' })).toBe('');
+  expect(problems(second, { n: 1 })).not.toBe('');
+});

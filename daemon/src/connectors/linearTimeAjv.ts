@@ -20,8 +20,10 @@ import { RE2JS } from 're2js';
 const linearTime: NonNullable<CodeOptions['regExp']> = Object.assign(
   (pattern: string) => {
     try {
-      // Its toString() is the pattern: ajv keys compiled patterns by it.
-      return RE2JS.compile(pattern);
+      // JSON Schema patterns are ECMA-262 ones: translateRegExp rewrites the escapes RE2 spells
+      // otherwise (`\u00C0` becomes `\x{00C0}`, `\cJ` a byte). Its toString() is the pattern: ajv
+      // keys compiled patterns by it.
+      return RE2JS.compile(RE2JS.translateRegExp(pattern));
     } catch (error) {
       throw new Error(
         `pattern ${JSON.stringify(pattern)} is not supported (${(error as Error).message}); ` +
@@ -51,7 +53,15 @@ export function dialectOf(schema: unknown): SchemaDialect {
  * does). `options` adds to that.
  */
 export function linearTimeAjv(dialect: SchemaDialect = 'draft-07', options: Options = {}): AjvCore {
-  const settings: Options = { allErrors: false, strict: false, ...options, code: { regExp: linearTime } };
+  // addUsedSchema: false, so two schemas from outside with the same `$id` (two tools, or a server
+  // that changed one) are each compiled as given instead of the second being refused.
+  const settings: Options = {
+    allErrors: false,
+    strict: false,
+    addUsedSchema: false,
+    ...options,
+    code: { regExp: linearTime },
+  };
   if (dialect === '2020-12') return new Ajv2020(settings);
   if (dialect === '2019-09') return new Ajv2019(settings);
   return new Ajv(settings);

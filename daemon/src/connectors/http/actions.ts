@@ -8,7 +8,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { z } from 'zod';
 import { ActionInputError, type ActionContext, type ConnectorAction, type ReviewDocument } from '../sdk';
 import { SchemaRef, schemaOf, settings } from './config';
-import { schemaMismatch } from './responseSchema';
+import { responseCheck } from './responseSchema';
 import { HttpError, send, type HttpAnswer } from './send';
 import { resolveTarget } from './target';
 
@@ -47,20 +47,28 @@ export async function checkedRequest(
   const config = settings(ctx);
   const url = resolveTarget(config, input.path, input.query, input.host);
   const schema = input.responseSchema !== undefined ? schemaOf(input.responseSchema, config) : null;
+  const name = typeof input.responseSchema === 'string' ? ` "${input.responseSchema}"` : '';
+  let check: ((value: unknown) => string | null) | null = null;
+  try {
+    check = schema ? responseCheck(schema) : null;
+  } catch (error) {
+    throw new HttpError(
+      `http@1 ${method} ${url.pathname}: nothing was sent: ${(error as Error).message}${name}`,
+    );
+  }
   const answer = await send(ctx, config, {
     method,
     url,
     ...(input.body !== undefined ? { body: input.body } : {}),
     ...(method !== 'GET' ? { idempotencyKey: ctx.idempotencyKey } : {}),
   });
-  if (schema) {
-    const name = typeof input.responseSchema === 'string' ? ` "${input.responseSchema}"` : '';
+  if (check) {
     if (!answer.json) {
       throw new HttpError(
         `http@1 ${method} ${url.pathname}: the answer is ${answer.contentType ?? 'without a content type'}, not JSON, so it cannot match the schema${name}`,
       );
     }
-    const mismatch = schemaMismatch(schema, answer.body);
+    const mismatch = check(answer.body);
     if (mismatch) {
       throw new HttpError(
         `http@1 ${method} ${url.pathname}: the answer does not match the schema${name}: ${mismatch}`,

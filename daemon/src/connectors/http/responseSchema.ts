@@ -12,23 +12,33 @@ const ajv = linearTimeAjv();
 const compiled = new Map<string, ValidateFunction>();
 const MAX_CACHED = 200;
 
-/** Null when `value` matches; else one sentence naming the field and what is wrong with it. */
-export function schemaMismatch(schema: Record<string, unknown>, value: unknown): string | null {
+/**
+ * The check of answers against `schema`, compiled once per schema text: null when a value matches,
+ * else one sentence naming the field and what is wrong with it. Throws, naming what is wrong, when
+ * the schema cannot be compiled (a pattern RE2 does not run): called before the request is sent,
+ * so a POST never takes effect only to fail on its own schema.
+ */
+export function responseCheck(schema: Record<string, unknown>): (value: unknown) => string | null {
   const key = JSON.stringify(schema);
   let validate = compiled.get(key);
   if (!validate) {
     try {
       validate = ajv.compile(schema);
     } catch (error) {
-      return `the schema itself is not valid JSON Schema (${(error as Error).message})`;
+      throw new Error(`the schema itself is not valid JSON Schema (${(error as Error).message})`, {
+        cause: error,
+      });
     }
     if (compiled.size >= MAX_CACHED) compiled.clear();
     compiled.set(key, validate);
   }
-  if (validate(value)) return null;
-  const error = validate.errors?.[0];
-  if (!error) return 'it does not match';
-  const missing = error.keyword === 'required' ? `/${String(error.params.missingProperty)}` : '';
-  const field = `${error.instancePath}${missing}` || '(the whole answer)';
-  return `field "${field}" ${error.message ?? 'does not match'}`;
+  const check = validate;
+  return (value) => {
+    if (check(value)) return null;
+    const error = check.errors?.[0];
+    if (!error) return 'it does not match';
+    const missing = error.keyword === 'required' ? `/${String(error.params.missingProperty)}` : '';
+    const field = `${error.instancePath}${missing}` || '(the whole answer)';
+    return `field "${field}" ${error.message ?? 'does not match'}`;
+  };
 }
