@@ -213,16 +213,29 @@ describe('a fileChanged trigger', () => {
 
   it('fires one run for a burst of 20 saves to a matching file', async () => {
     await start();
-    const path = 'memory/calls/2026/acme.md';
-    for (let save = 0; save < 20; save++) {
-      await writeNote(dirs.workspace, path, `# Acme call\n\nDraft ${save}\n`);
-      // The operator's pace: 20 saves over about 400 ms, longer than the 300 ms a change must settle.
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    // The operator's pace: 20 saves over about 400 ms, longer than the 300 ms a change must settle.
+    // A burst in which this test itself was held up longer than that between two saves (a loaded
+    // machine) is two bursts by design: such a burst is saved again under another name.
+    const burst = async (path: string): Promise<number> => {
+      let longestGap = 0;
+      let last = performance.now();
+      for (let save = 0; save < 20; save++) {
+        await writeNote(dirs.workspace, path, `# Acme call\n\nDraft ${save}\n`);
+        longestGap = Math.max(longestGap, performance.now() - last);
+        last = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return longestGap;
+    };
+    let path = '';
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      path = `memory/calls/2026/acme-${attempt}.md`;
+      if ((await burst(path)) < 250) break;
     }
     await sentinel();
-    expect(await notes()).toEqual([path, 'memory/calls/sentinel.md']);
-    const first = (await runs('calls'))[0]!;
-    expect((await ended(first.id)).status).toBe('succeeded');
+    const burstRuns = (await runs('calls')).filter((r) => r.inputs.note === path);
+    expect(burstRuns).toHaveLength(1);
+    expect((await ended(burstRuns[0]!.id)).status).toBe('succeeded');
   });
 
   it('fires no run for files its globs do not match', async () => {
