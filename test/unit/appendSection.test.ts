@@ -190,3 +190,16 @@ describe('a propose step in a runbook', () => {
     expect(runbook({ append: { under: '## Payments' } }).success).toBe(false);
   });
 });
+
+it('refuses a note with a lone carriage return instead of appending into the wrong section', () => {
+  // The parser breaks lines at a lone "\r": the line numbers it gave were one off from the note's
+  // "\n" lines, and the payment line landed under Contacts.
+  const note = '# Acme\nold\rnotes\n\n## Payments\n- a\n\n## Contacts\n- bob\n';
+  expect(() => appendUnderHeading(note, '## Payments', '- 2024-05-01 paid')).toThrow(AppendError);
+  expect(() => appendUnderHeading(note, '## Payments', '- 2024-05-01 paid')).toThrow(/lone carriage return/);
+  // CRLF notes are not lone carriage returns: they still take the line, in their own line ends.
+  const crlf = note.replace('\r', ' ').replace(/\n/g, '\r\n');
+  expect(appendUnderHeading(crlf, '## Payments', '- 2024-05-01 paid')).toContain(
+    '- a\r\n- 2024-05-01 paid\r\n\r\n## Contacts',
+  );
+});

@@ -27,6 +27,14 @@ export function appendUnderHeading(current: string, heading: string, text: strin
   const wanted = parseHeading(heading);
   const added = inertLines(text);
   if (added.length === 0) throw new AppendError('the text to append is empty');
+  // The parser also breaks lines at a lone "\r" (old Mac line ends, a paste): its line numbers
+  // would then not be those of the "\n"-split lines below, and the text would land in another
+  // section. Such a note is refused rather than guessed at.
+  if (/\r(?!\n)/.test(current)) {
+    throw new AppendError(
+      'the note has a line ending of a lone carriage return (\\r): save it with \\n or \\r\\n line endings first',
+    );
+  }
   const note = splitFrontmatter(current);
   // The file's own lines, each keeping its "\r" (if any), so joining with "\n" gives it back byte
   // for byte; the body starts at line bodyStartLine.

@@ -8,7 +8,8 @@
  */
 import type { RunbookStep } from '@keel/schemas';
 import { renderText } from '../templates';
-import { readInsideText, workspaceRelative } from '../../files/workspacePaths';
+import { isKeelState, readInside, workspaceRelative } from '../../files/workspacePaths';
+import { PARSE_LIMITS } from '../../memory/parse';
 import { AppendError, appendUnderHeading } from '../../files/appendSection';
 import { sha256 } from '../../approvals/applyChanges';
 import type { DeferredChange, ProposedChange } from '../proposals';
@@ -46,7 +47,16 @@ async function proposedChange(
   return {
     path,
     compute: async () => {
-      const current = await readInsideText(runtime.workspace, path);
+      // Sections are a Markdown note's: Keel's own state, or a large export, is never read here.
+      if (!path.toLowerCase().endsWith('.md') || isKeelState(path)) {
+        throw new StepFailedError(
+          `step "${step.id}" appends to ${path}: append works on a Markdown note (.md) of the workspace; ` +
+            'give this step `content` (the whole new file) for another file',
+          false,
+        );
+      }
+      const bytes = await readInside(runtime.workspace, path, PARSE_LIMITS.maxFileBytes);
+      const current = bytes?.toString('utf8') ?? null;
       if (current === null) {
         throw new StepFailedError(
           `step "${step.id}" appends to ${path}, which does not exist: create the note first, ` +
