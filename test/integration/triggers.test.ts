@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ApprovalApproveRequest,
+  RunCancelRequest,
   RunGetRequest,
   RunsListRequest,
   TrustStateRequest,
@@ -130,6 +131,56 @@ describe('a schedule', () => {
     // Later that day: the slot that fired is not fired again.
     await start(clockAt('2026-11-23T12:00:00Z'));
     expect(await runs('weekly')).toHaveLength(2);
+  });
+});
+
+const DAILY_CHECK = `apiVersion: keel/v1
+name: daily
+role: Clerk
+description: Asks the operator every morning at 09:00 (UTC).
+triggers:
+  - type: schedule
+    cron: "0 9 * * *"
+steps:
+  - id: ask
+    type: checkpoint
+    message: Go on?
+`;
+
+describe('a schedule whose last run is still under way', () => {
+  it('starts no run at the next slot until that run has ended, then fires again', async () => {
+    await writeNote(dirs.workspace, 'runbooks/daily.yaml', DAILY_CHECK);
+    // 08:59:58: the 09:00 slot fires, and its run waits for the operator at its checkpoint.
+    await start(clockAt('2026-11-23T08:59:58Z'));
+    const first = await waitFor('the 09:00 run to wait', async () => {
+      const [run] = await runs('daily');
+      return run?.status === 'waiting_operator' ? run : null;
+    });
+    await daemon!.stop('test');
+    daemon = null;
+
+    // The next morning the operator has not answered yet: that slot starts no second run.
+    await start(clockAt('2026-11-24T10:00:00Z'));
+    const state = async () =>
+      (
+        JSON.parse(await readFile(join(dirs.workspace, '.keel', 'triggers.json'), 'utf8')) as {
+          schedules: Record<string, { lastSlot: string; lastRun?: string }>;
+        }
+      ).schedules['daily#0'];
+    expect(await state()).toMatchObject({ lastSlot: '2026-11-24T09:00:00.000Z', lastRun: first.id });
+    expect((await runs('daily')).map((r) => r.id)).toEqual([first.id]);
+    await client.request(RunCancelRequest, { id: first.id });
+    await ended(first.id);
+    await daemon!.stop('test');
+    daemon = null;
+
+    // Once it ended, the next slot fires as usual.
+    await start(clockAt('2026-11-25T10:00:00Z'));
+    const later = await runs('daily');
+    expect(later).toHaveLength(2);
+    expect(later[1]!.id).not.toBe(first.id);
+    expect((await state())?.lastRun).toBe(later[1]!.id);
+    await client.request(RunCancelRequest, { id: later[1]!.id });
   });
 });
 

@@ -189,6 +189,10 @@ export class ConductorHost {
       },
       allowed: (runbook, trigger) => this.options.trust.triggerAllowed(triggerId(runbook.name, trigger)),
       triggerId: (runbook, trigger) => triggerId(runbook.name, trigger),
+      ended: async (runId) => {
+        const summary = await (await this.get()).summary(runId).catch(() => null);
+        return summary === null || summary.endedAt !== null;
+      },
       events: this.eventPollers(),
       ...(this.options.clock ? { clock: this.options.clock } : {}),
     });

@@ -71,6 +71,8 @@ export interface ScheduleRecord {
   timezone: string;
   /** The last slot fired, or when the schedule was first seen: slots after it are due. */
   lastSlot: string;
+  /** The run the last slot started: while it has not ended, later slots start none. */
+  lastRun?: string;
 }
 
 interface StateFile {

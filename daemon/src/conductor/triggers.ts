@@ -32,6 +32,8 @@ export interface TriggerSchedulerOptions {
   events?: EventPollers;
   /** A trigger's identity, which runs started by events are unique for. */
   triggerId?: (runbook: Runbook, trigger: RunbookTrigger) => string;
+  /** Whether a run has ended (an unknown run has); none: every slot fires. */
+  ended?: (runId: string) => Promise<boolean>;
 }
 
 interface ArmedSchedule {
@@ -179,10 +181,35 @@ export class TriggerScheduler {
     const due = armed.schedule.latestAtOrBefore(now);
     if (due !== null && due > Date.parse(record.lastSlot)) {
       const slot = new Date(due).toISOString();
-      // Recorded before the run starts: a crash in between loses this slot rather than running it twice.
-      state.schedules.set(armed.key, { ...record, lastSlot: slot });
-      await state.save();
-      await this.fire(armed.runbook, armed.trigger, { slot, firedAt: new Date(now).toISOString() });
+      // A slot that comes while the run of the one before is still under way (waiting for the
+      // operator at a checkpoint, say) starts none: two runs of one schedule would do the same
+      // work twice, such as a second reminder to a customer whose first still waits for a decision.
+      const previous = record.lastRun;
+      if (previous && this.options.ended && !(await this.options.ended(previous))) {
+        state.schedules.set(armed.key, { ...record, lastSlot: slot });
+        await state.save();
+        this.options.log.warn(
+          'a schedule slot started no run: the run of the slot before is still under way',
+          {
+            runbook: armed.runbook.name,
+            slot,
+            run: previous,
+          },
+        );
+      } else {
+        // Recorded before the run starts: a crash in between loses this slot rather than running it twice.
+        const { lastRun: _ended, ...rest } = record;
+        state.schedules.set(armed.key, { ...rest, lastSlot: slot });
+        await state.save();
+        const run = await this.fire(armed.runbook, armed.trigger, {
+          slot,
+          firedAt: new Date(now).toISOString(),
+        });
+        if (run) {
+          state.schedules.set(armed.key, { ...rest, lastSlot: slot, lastRun: run });
+          await state.save();
+        }
+      }
     }
     const next = armed.schedule.nextAfter(now);
     if (next === null || this.stopped) return;
@@ -218,7 +245,8 @@ export class TriggerScheduler {
     });
   }
 
-  private async fire(runbook: Runbook, trigger: RunbookTrigger, context: Scope): Promise<void> {
+  /** Starts the trigger's run; its id, or null when none started. */
+  private async fire(runbook: Runbook, trigger: RunbookTrigger, context: Scope): Promise<string | null> {
     const about = { runbook: runbook.name, trigger: trigger.type, ...context };
     let inputs: InputValues;
     try {
@@ -226,16 +254,18 @@ export class TriggerScheduler {
       inputs = await renderInputs(trigger.type === 'manual' ? {} : (trigger.inputs ?? {}), scope);
     } catch (error) {
       this.options.log.warn("a trigger's inputs could not be rendered; no run", { ...about, error });
-      return;
+      return null;
     }
     try {
       const run = await this.options.start(runbook.name, inputs);
       this.options.log.info('a trigger started a run', { ...about, run: run.id });
+      return run.id;
     } catch (error) {
       this.options.log.warn('a trigger fired but the run was refused', {
         ...about,
         reason: (error as Error).message,
       });
+      return null;
     }
   }
 }
