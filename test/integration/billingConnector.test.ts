@@ -10,6 +10,7 @@ import { billingConnector } from '../../daemon/src/connectors/billing';
 import {
   createCustomerAction,
   findCustomersAction,
+  getCustomerAction,
   listCustomersAction,
 } from '../../daemon/src/connectors/billing/customers';
 import {
@@ -117,6 +118,21 @@ describe('customers', () => {
       context('read'),
     );
     expect(next.customers[0]!.id).not.toBe(first.customers[0]!.id);
+  });
+
+  it('reads one customer by id, and takes only a cus_ id', async () => {
+    // What a reminder needs of one customer, however old: Stripe lists customers newest first, so
+    // a list of the newest hundred missed the older ones.
+    const customer = await newCustomer();
+    const read = await getCustomerAction.perform({ id: customer.id }, context('read'));
+    expect(read).toEqual({
+      id: customer.id,
+      email: customer.email,
+      name: customer.name,
+      created: customer.created,
+    });
+    expect(getCustomerAction.input.safeParse({ id: 'in_123' }).success).toBe(false);
+    expect(getCustomerAction.input.safeParse({ id: 'cus_1/../x' }).success).toBe(false);
   });
 });
 

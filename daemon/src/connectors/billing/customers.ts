@@ -1,5 +1,6 @@
 /**
- * billing@1's customer actions: `findCustomers` and `listCustomers` (read) and `createCustomer`.
+ * billing@1's customer actions: `findCustomers`, `listCustomers` and `getCustomer` (read) and
+ * `createCustomer`.
  *
  * `createCustomer` is `internal`, not `external`: Stripe tells nobody when a customer record is
  * made (no mail, nothing on a statement), and a stray record does nothing until an invoice is
@@ -62,6 +63,27 @@ export const listCustomersAction: ConnectorAction<
         ...(input.after ? { starting_after: input.after } : {}),
       });
       return { customers: page.data.map(toCustomer), hasMore: page.has_more };
+    }),
+};
+
+export const getCustomerInputSchema = z.strictObject({
+  id: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'must be a Stripe customer id, like cus_1AbC...'),
+});
+
+export const getCustomerAction: ConnectorAction<z.infer<typeof getCustomerInputSchema>, CustomerOutput> = {
+  description:
+    'Reads one Stripe customer by id (cus_...), however old: a list reads only the newest. A deleted customer fails the step.',
+  risk: 'read',
+  input: getCustomerInputSchema,
+  output: customerSchema,
+  review: (input) => reviewYaml(`Read Stripe customer ${input.id}`, input),
+  perform: (input, ctx) =>
+    withStripe(ctx, async ({ stripe }) => {
+      const customer = await stripe.customers.retrieve(input.id);
+      if (customer.deleted) {
+        throw new Error(`Stripe customer ${input.id} was deleted: there is no one to write to`);
+      }
+      return toCustomer(customer);
     }),
 };
 

@@ -1,6 +1,6 @@
 /**
  * `billing@1`: a Stripe account through the official `stripe` SDK. Actions: `findCustomers`,
- * `listCustomers`, `overdueInvoices` (read); `createCustomer`, `createInvoice` (a draft; undo:
+ * `listCustomers`, `getCustomer`, `overdueInvoices` (read); `createCustomer`, `createInvoice` (a draft; undo:
  * `deleteDraftInvoice`) (internal); `finalizeInvoice`, `sendInvoice` (external); `refund`
  * (irreversible). Each write is once per key (a Stripe idempotency key and metadata `keel_key`
  * that `find` looks up after a crash). Events: signed Stripe webhooks (`invoice.paid`,
@@ -12,7 +12,12 @@
  */
 import type { Connector } from '../sdk';
 import { billingConfigSchema, billingTrustEndpoints } from './account';
-import { createCustomerAction, findCustomersAction, listCustomersAction } from './customers';
+import {
+  createCustomerAction,
+  findCustomersAction,
+  getCustomerAction,
+  listCustomersAction,
+} from './customers';
 import {
   createInvoiceAction,
   deleteDraftInvoiceAction,
@@ -38,6 +43,7 @@ export const billingConnector: Connector = {
   actions: {
     findCustomers: findCustomersAction,
     listCustomers: listCustomersAction,
+    getCustomer: getCustomerAction,
     createCustomer: createCustomerAction,
     createInvoice: createInvoiceAction,
     deleteDraftInvoice: deleteDraftInvoiceAction,
