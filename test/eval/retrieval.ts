@@ -1,6 +1,6 @@
 /**
  * Retrieval quality on LoCoMo, measured through Keel as a user runs it:
- *   npm run eval:retrieval -- ../shared/data/locomo-dev.json [--keep DIR] [--json FILE]
+ *   npm run eval:retrieval -- PATH/TO/locomo-dev.json [--keep DIR] [--json FILE]
  * builds a workspace with one Markdown note per dialog turn (speaker, date and session in the
  * frontmatter, with the caption of a photo the turn shared; the turn's text as the body), indexes it with `keel index`, asks every question of
  * categories 1-4 through `keel search --batch` (full-text only, vector only, hybrid), and prints
