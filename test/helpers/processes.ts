@@ -23,13 +23,20 @@ export function keelEnv(runtime: string): NodeJS.ProcessEnv {
 /** Runs `keel ARGS` to completion. */
 export function runKeel(
   args: string[],
-  options: { cwd?: string; runtime: string; env?: NodeJS.ProcessEnv },
+  options: {
+    cwd?: string;
+    runtime: string;
+    env?: NodeJS.ProcessEnv;
+    /** Killed (SIGKILL) after this long: a command that hangs ends with code null. */
+    timeoutMs?: number;
+  },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
       env: { ...keelEnv(options.runtime), ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
     });
     let stdout = '';
     let stderr = '';

@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { z } from 'zod';
+import { schemaCheck, type SchemaProblem } from '../connectors/linearTimeAjv';
 import type { CircuitBreaker } from '../governance/circuitBreaker';
 import { WorkspaceConfig, type Runbook, type RunbookStep, type RunStatus } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
@@ -370,11 +370,21 @@ async function finish(
       return end('failed', `output "${name}" could not be computed: ${describe(error)}`);
     }
     if (output.schema) {
-      const parsed = z.fromJSONSchema(output.schema).safeParse(outputs[name]);
-      if (!parsed.success) {
+      let problem: SchemaProblem | null;
+      try {
+        problem = schemaCheck(output.schema)(outputs[name]);
+      } catch (error) {
         return end(
           'failed',
-          `output "${name}" does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`,
+          `output "${name}" has a schema that cannot be used: ${describe(error)}`,
+          outputs,
+        );
+      }
+      if (problem) {
+        const where = problem.path.length ? ` at ${problem.path.join('.')}` : '';
+        return end(
+          'failed',
+          `output "${name}" does not match its schema${where}: ${problem.message}`,
           outputs,
         );
       }

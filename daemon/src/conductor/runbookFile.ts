@@ -1,13 +1,14 @@
 /**
  * Reads one runbook file: YAML and schema errors, then what the schema cannot see (templates and
- * conditions that do not compile, a step that reads a step not run before it), each with its exact
- * place in the file.
+ * conditions that do not compile, a step that reads a step not run before it, a declared JSON
+ * Schema that cannot check values), each with its exact place in the file.
  */
 import { webhookPayloadSchema } from '../connectors/http/webhook';
 import { Runbook, type EventTrigger, type Problem } from '@keel/schemas';
 import { disputePayloadSchema, invoicePayloadSchema } from '../connectors/billing/events';
 import { upcomingPayloadSchema } from '../connectors/calendar/upcoming';
 import { receivedPayloadSchema } from '../connectors/email/received';
+import { compiledSchema } from '../connectors/linearTimeAjv';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
 import { conditionError, singleExpression, templateError } from './expressions';
 import { StepGraph } from './stepGraph';
@@ -64,6 +65,7 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
     for (const [key, value] of Object.entries(values?.[1] ?? {})) {
       if (typeof value === 'string') check(['steps', index, values![0], key], templateError(value));
     }
+    if (step.type === 'llm' && step.schema) check(['steps', index, 'schema'], schemaError(step.schema));
     if (step.type === 'runbook')
       forEachProblems(step, (where, error) => check(['steps', index, ...where], error));
     if (step.type === 'agent' && step.tools.length === 0 && step.runbooks.length === 0) {
@@ -96,6 +98,7 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
   });
   for (const [name, output] of Object.entries(runbook.outputs)) {
     check(['outputs', name, 'value'], templateError(output.value));
+    if (output.schema) check(['outputs', name, 'schema'], schemaError(output.schema));
   }
   runbook.success.forEach((criterion, index) => {
     const expression = typeof criterion === 'string' ? criterion : criterion.check;
@@ -103,6 +106,16 @@ export function parseRunbook(text: string, path: string): ParsedRunbook {
   });
   checkTriggers(runbook, check);
   return problems.length > 0 ? { runbook: null, problems } : { runbook, problems: [] };
+}
+
+/** Why a declared JSON Schema cannot check values (not a schema, a pattern RE2 cannot run), or null. */
+function schemaError(schema: unknown): string | null {
+  try {
+    compiledSchema(schema);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@
  * model answers and decisions) is worked out here, the same way for the live run, its summary,
  * its trace, a restart and a replay. Side effects are never forgotten: nothing is sent twice.
  */
-import { z } from 'zod';
+import { schemaCheck, type SchemaProblem } from '../connectors/linearTimeAjv';
 import type { Runbook, RunbookStep, RunStatus, RunSummary } from '@keel/schemas';
 import { OperatorError } from '../errors';
 import type { JournalRecord, RecordOf } from './journalRecords';
@@ -159,12 +159,18 @@ export function planTakeover(
 /** An `llm` step with a `schema` gets only output that matches it, as the model's would be. */
 function checkOutput(step: RunbookStep, value: unknown): void {
   if (step.type !== 'llm' || !step.schema) return;
-  const parsed = z.fromJSONSchema(step.schema).safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+  let problem: SchemaProblem | null;
+  try {
+    problem = schemaCheck(step.schema)(value);
+  } catch (error) {
     throw new OperatorError(
-      `the output for step "${step.id}" does not match its schema${where}: ${issue?.message ?? 'invalid'}`,
+      `step "${step.id}" has a schema that cannot be used: ${(error as Error).message}`,
+    );
+  }
+  if (problem) {
+    const where = problem.path.length ? ` at ${problem.path.join('.')}` : '';
+    throw new OperatorError(
+      `the output for step "${step.id}" does not match its schema${where}: ${problem.message}`,
     );
   }
 }

@@ -1,9 +1,10 @@
 /**
- * The one JSON Schema validator for schemas Keel does not write itself (an HTTP action's declared
- * answer, an MCP server's tool schemas): ajv, with `pattern` and `patternProperties` matched in
- * time linear in the value, so no schema can stall the daemon's event loop.
+ * The one JSON Schema validator for schemas Keel does not write itself (a runbook's step and output
+ * schemas, an HTTP action's declared answer, an MCP server's tool schemas): ajv, with `pattern` and
+ * `patternProperties` matched in time linear in the value, so no schema can stall the daemon's
+ * event loop, and each schema compiled once (`compiledSchema`).
  */
-import { Ajv, type CodeOptions, type Options } from 'ajv';
+import { Ajv, type AnySchema, type CodeOptions, type Options, type ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019';
 import { Ajv2020 } from 'ajv/dist/2020';
 import type AjvCore from 'ajv/dist/core';
@@ -65,4 +66,78 @@ export function linearTimeAjv(dialect: SchemaDialect = 'draft-07', options: Opti
   if (dialect === '2020-12') return new Ajv2020(settings);
   if (dialect === '2019-09') return new Ajv2019(settings);
   return new Ajv(settings);
+}
+
+/**
+ * How a schema is compiled. `declared`: one Keel's user wrote (a runbook's step or output schema,
+ * an HTTP action's answer): checked against its meta-schema, formats checked. `foreign`: one a
+ * server sent (an MCP tool's): as the MCP SDK does, not checked against its meta-schema and formats
+ * not checked, so a server's slightly-off schema still checks values.
+ */
+export type SchemaOrigin = 'declared' | 'foreign';
+
+/** Distinct schemas kept compiled; more than this (a server that lists thousands) start it over. */
+const MAX_COMPILED = 500;
+const engines = new Map<string, AjvCore>();
+const compiled = new Map<string, { ajv: AjvCore; validate: ValidateFunction }>();
+
+/**
+ * `schema` compiled once per text (ajv compiles to code: slow once, fast after), with the engine
+ * its dialect and origin call for. Throws, naming what is wrong, when it cannot be compiled (not a
+ * schema, or a pattern RE2 does not run).
+ */
+export function compiledSchema(
+  schema: unknown,
+  origin: SchemaOrigin = 'declared',
+): { ajv: AjvCore; validate: ValidateFunction } {
+  const key = `${origin}\0${JSON.stringify(schema)}`;
+  let entry = compiled.get(key);
+  if (entry) return entry;
+  const dialect = dialectOf(schema);
+  const engineKey = `${origin}\0${dialect}`;
+  let ajv = engines.get(engineKey);
+  if (!ajv) {
+    ajv = linearTimeAjv(
+      dialect,
+      origin === 'foreign' ? { validateSchema: false, validateFormats: false } : {},
+    );
+    engines.set(engineKey, ajv);
+  }
+  try {
+    entry = { ajv, validate: ajv.compile(schema as AnySchema) };
+  } catch (error) {
+    throw new Error(`the schema itself is not valid JSON Schema (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(key, entry);
+  return entry;
+}
+
+/** Why a value failed its check: where (the path of keys, empty for the whole value) and what. */
+export interface SchemaProblem {
+  path: string[];
+  message: string;
+}
+
+/**
+ * The check of values against a declared `schema`: null when a value matches, else the first
+ * problem. Throws like `compiledSchema` when the schema cannot be compiled, so a caller compiles it
+ * before acting (before a request is sent, before a model is asked).
+ */
+export function schemaCheck(schema: unknown): (value: unknown) => SchemaProblem | null {
+  const { validate } = compiledSchema(schema);
+  return (value) => {
+    if (validate(value)) return null;
+    const error = validate.errors?.[0];
+    if (!error) return { path: [], message: 'does not match' };
+    // instancePath is a JSON Pointer: "/items/0/name", with "~1" for "/" and "~0" for "~".
+    const path = error.instancePath
+      .split('/')
+      .slice(1)
+      .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+    if (error.keyword === 'required') path.push(String(error.params.missingProperty));
+    return { path, message: error.message ?? 'does not match' };
+  };
 }

@@ -3,8 +3,8 @@
  * answer is re-asked once with the reason; if that fails too and the runbook names an escalation
  * tier, the stronger model gets one try.
  */
-import { z } from 'zod';
 import type { RunbookStep } from '@keel/schemas';
+import { schemaCheck, type SchemaProblem } from '../../connectors/linearTimeAjv';
 import { renderText } from '../templates';
 import type { ChatMessage } from '../models/modelProvider';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
@@ -27,6 +27,8 @@ export async function runLlm(
   rendered?: ChatMessage[],
 ): Promise<StepResult> {
   const tier = step.tier ?? runtime.runbook.model.tier;
+  // Compiled before the model is asked: a schema that cannot be used costs no call.
+  const schema = step.schema ? compileStepSchema(step.schema) : null;
   const messages = rendered ?? (await llmMessages(step, runtime));
   const ask = async (call: number, useTier: string): Promise<string> => {
     const response = await runtime.models.call(step.id, call, useTier, {
@@ -40,9 +42,8 @@ export async function runLlm(
     return response.content ?? '';
   };
   const first = await ask(0, tier);
-  if (!step.schema) return { output: first };
+  if (!schema) return { output: first };
 
-  const schema = z.fromJSONSchema(step.schema);
   let answer = first;
   let problem = validate(schema, answer);
   const attempts: [number, string][] = [[1, tier]];
@@ -67,8 +68,20 @@ export async function runLlm(
   return { output: problem.value };
 }
 
+/**
+ * The step's schema, compiled with the linear-time checker: the schema comes from a workspace file
+ * and the value from a model, and neither may stall the daemon (no backtracking `pattern`).
+ */
+function compileStepSchema(schema: Record<string, unknown>): (value: unknown) => SchemaProblem | null {
+  try {
+    return schemaCheck(schema);
+  } catch (error) {
+    throw new StepFailedError(`the step's schema cannot be used: ${(error as Error).message}`);
+  }
+}
+
 function validate(
-  schema: z.ZodType,
+  schema: (value: unknown) => SchemaProblem | null,
   text: string,
 ): { ok: true; value: unknown } | { ok: false; reason: string } {
   let value: unknown;
@@ -77,13 +90,9 @@ function validate(
   } catch {
     return { ok: false, reason: 'it is not JSON' };
   }
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
-  return {
-    ok: false,
-    reason: `${issue?.path.join('.') || 'the value'}: ${issue?.message ?? 'does not match'}`,
-  };
+  const problem = schema(value);
+  if (!problem) return { ok: true, value };
+  return { ok: false, reason: `${problem.path.join('.') || 'the value'}: ${problem.message}` };
 }
 
 /** Models often wrap JSON in a Markdown code fence even when asked not to. */

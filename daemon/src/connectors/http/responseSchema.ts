@@ -5,40 +5,20 @@
  * maintained and fast; schemas are compiled once per text, their patterns matched in linear time
  * (see linearTimeAjv).
  */
-import type { ValidateFunction } from 'ajv';
-import { linearTimeAjv } from '../linearTimeAjv';
-
-const ajv = linearTimeAjv();
-const compiled = new Map<string, ValidateFunction>();
-const MAX_CACHED = 200;
+import { schemaCheck } from '../linearTimeAjv';
 
 /**
- * The check of answers against `schema`, compiled once per schema text: null when a value matches,
- * else one sentence naming the field and what is wrong with it. Throws, naming what is wrong, when
- * the schema cannot be compiled (a pattern RE2 does not run): called before the request is sent,
- * so a POST never takes effect only to fail on its own schema.
+ * The check of answers against `schema`: null when a value matches, else one sentence naming the
+ * field and what is wrong with it. Throws, naming what is wrong, when the schema cannot be compiled
+ * (a pattern RE2 does not run): called before the request is sent, so a POST never takes effect
+ * only to fail on its own schema.
  */
 export function responseCheck(schema: Record<string, unknown>): (value: unknown) => string | null {
-  const key = JSON.stringify(schema);
-  let validate = compiled.get(key);
-  if (!validate) {
-    try {
-      validate = ajv.compile(schema);
-    } catch (error) {
-      throw new Error(`the schema itself is not valid JSON Schema (${(error as Error).message})`, {
-        cause: error,
-      });
-    }
-    if (compiled.size >= MAX_CACHED) compiled.clear();
-    compiled.set(key, validate);
-  }
-  const check = validate;
+  const check = schemaCheck(schema);
   return (value) => {
-    if (check(value)) return null;
-    const error = check.errors?.[0];
-    if (!error) return 'it does not match';
-    const missing = error.keyword === 'required' ? `/${String(error.params.missingProperty)}` : '';
-    const field = `${error.instancePath}${missing}` || '(the whole answer)';
-    return `field "${field}" ${error.message ?? 'does not match'}`;
+    const problem = check(value);
+    if (!problem) return null;
+    const field = problem.path.length ? `/${problem.path.join('/')}` : '(the whole answer)';
+    return `field "${field}" ${problem.message}`;
   };
 }

@@ -8,59 +8,27 @@ import type {
   JsonSchemaValidator,
   jsonSchemaValidator,
 } from '@modelcontextprotocol/sdk/validation/types.js';
-import type AjvCore from 'ajv/dist/core';
-import { dialectOf, linearTimeAjv, type SchemaDialect } from '../linearTimeAjv';
-
-/** Distinct schemas kept compiled per server; a server that lists more starts the cache over. */
-const MAX_CACHED = 500;
+import { compiledSchema } from '../linearTimeAjv';
 
 /**
  * The SDK's validator interface (`Client({ jsonSchemaValidator })`, which checks structured
- * answers against a tool's `outputSchema`) over the linear-time ajv. A schema compiled once per
- * text. A schema that cannot be compiled (a pattern RE2 cannot run) gives a validator that refuses
- * every value with the reason, so one tool's schema never breaks the listing of the others.
+ * answers against a tool's `outputSchema`) over the linear-time ajv, each schema compiled once
+ * (`compiledSchema`, as a server sends it: see SchemaOrigin). A schema that cannot be compiled (a
+ * pattern RE2 cannot run) gives a validator that refuses every value with the reason, so one tool's
+ * schema never breaks the listing of the others.
  */
 export class McpSchemaValidator implements jsonSchemaValidator {
-  private readonly engines = new Map<SchemaDialect, AjvCore>();
-  private readonly compiled = new Map<string, JsonSchemaValidator<unknown>>();
-
   getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
-    const key = JSON.stringify(schema);
-    let validator = this.compiled.get(key);
-    if (!validator) {
-      validator = this.compile(schema);
-      if (this.compiled.size >= MAX_CACHED) this.compiled.clear();
-      this.compiled.set(key, validator);
-    }
-    return validator as JsonSchemaValidator<T>;
-  }
-
-  private compile(schema: JsonSchemaType): JsonSchemaValidator<unknown> {
     try {
-      const ajv = this.engine(dialectOf(schema));
-      const validate = ajv.compile(schema);
+      const { ajv, validate } = compiledSchema(schema, 'foreign');
       return (input) =>
         validate(input)
-          ? { valid: true, data: input, errorMessage: undefined }
+          ? { valid: true, data: input as T, errorMessage: undefined }
           : { valid: false, data: undefined, errorMessage: ajv.errorsText(validate.errors) };
     } catch (error) {
       const errorMessage = `the server's schema cannot be checked, so no value is accepted: ${(error as Error).message}`;
       return () => ({ valid: false, data: undefined, errorMessage });
     }
-  }
-
-  /**
-   * One ajv per dialect the server's schemas name. As the SDK's own: a schema is not checked
-   * against its meta-schema (a server's slightly-off schema still checks values), and formats are
-   * not checked here (zod's shape checks those it knows, see toolInputSchema).
-   */
-  private engine(dialect: SchemaDialect): AjvCore {
-    let ajv = this.engines.get(dialect);
-    if (!ajv) {
-      ajv = linearTimeAjv(dialect, { validateSchema: false, validateFormats: false });
-      this.engines.set(dialect, ajv);
-    }
-    return ajv;
   }
 }
 
