@@ -7,6 +7,7 @@
 import { Ajv, type AnySchema, type CodeOptions, type Options, type ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019';
 import { Ajv2020 } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import type AjvCore from 'ajv/dist/core';
 import { RE2JS } from 're2js';
 
@@ -97,10 +98,15 @@ export function compiledSchema(
   const engineKey = `${origin}\0${dialect}`;
   let ajv = engines.get(engineKey);
   if (!ajv) {
-    ajv = linearTimeAjv(
-      dialect,
-      origin === 'foreign' ? { validateSchema: false, validateFormats: false } : {},
-    );
+    if (origin === 'foreign') {
+      ajv = linearTimeAjv(dialect, { validateSchema: false, validateFormats: false });
+    } else {
+      // Formats (email, date, uri...) from ajv-formats, the ajv team's own package (the MCP SDK
+      // uses it too); "fast" mode: simple, bounded patterns. An unknown format is ignored quietly
+      // (`logger: false`), not printed to stderr on every compile.
+      ajv = linearTimeAjv(dialect, { logger: false });
+      addFormats(ajv, { mode: 'fast' });
+    }
     engines.set(engineKey, ajv);
   }
   try {
