@@ -1,9 +1,13 @@
 /**
  * How a recorded model call differs from the one made now: what `keel test` and `keel replay` say
  * when a step's model, temperature, max tokens, answer schema or tools changed, and that a prompt
- * change keeps its long-standing message.
+ * change keeps its long-standing message. Also: the repository's example cassettes say they are
+ * scripted, so nobody takes their answers for a real model's.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Cassette } from '@keel/schemas';
 import { hashRequest } from '../../daemon/src/conductor/models/modelGateway';
 import type { ModelRequest } from '../../daemon/src/conductor/models/modelProvider';
 import {
@@ -13,6 +17,8 @@ import {
   requestSettings,
   type CallFingerprint,
 } from '../../daemon/src/conductor/models/requestSettings';
+
+const REPO_ROOT = join(__dirname, '..', '..');
 
 const BASE: Omit<ModelRequest, 'model'> = {
   messages: [{ role: 'user', content: 'One line on retainers.' }],
@@ -122,5 +128,22 @@ describe('changedCallMessage', () => {
     expect(changedCallMessage('draft', 1, ['temperature changed from 0.2 to 0.9'], since)).toBe(
       'step "draft" (call 2): temperature changed from 0.2 to 0.9 since runbooks/tests/cassettes/x.json was recorded',
     );
+  });
+});
+
+describe("the repository's example cassettes", () => {
+  it('are labelled scripted, and every answer keeps the settings it was asked with', async () => {
+    const folder = join(REPO_ROOT, 'runbooks/tests/cassettes');
+    const names = (await readdir(folder)).filter((name) => name.endsWith('.json'));
+    expect(names.length).toBeGreaterThan(10);
+    for (const name of names) {
+      const cassette = Cassette.parse(JSON.parse(await readFile(join(folder, name), 'utf8')));
+      expect([name, cassette.source]).toEqual([name, 'scripted']);
+      expect(cassette.reportedModels, name).toBeUndefined();
+      for (const entry of cassette.entries) {
+        expect(entry.settings, `${name} ${entry.stepId}`).toMatchObject({ model: expect.any(String) });
+        expect(entry.promptHash, `${name} ${entry.stepId}`).toEqual(expect.any(String));
+      }
+    }
   });
 });
