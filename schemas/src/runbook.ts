@@ -629,6 +629,34 @@ export const RunbookTestFile = z.strictObject({
 });
 export type RunbookTestFile = z.infer<typeof RunbookTestFile>;
 
+/**
+ * What a model call was sent with besides its messages: what changes its answer as much as the
+ * prompt does. A cassette keeps them per call, so a test or a replay names the setting that changed
+ * ("temperature changed from 0.2 to 0.9") instead of passing on an answer another request got. A
+ * new sampling setting Keel sends belongs here too.
+ */
+export const ModelCallSettings = z.object({
+  tier: z.string().describe('The model tier the step asked for (`fast`, `strong`).'),
+  model: z
+    .string()
+    .optional()
+    .describe(
+      "The model id sent to the endpoint: the tier's model in keel.yaml. Absent when keel.yaml did not name the tier (a test workspace without tiers).",
+    ),
+  maxOutputTokens: z.number().int().describe('The largest answer asked for (max_tokens).'),
+  temperature: z
+    .number()
+    .nullable()
+    .describe("The sampling temperature; null when none was sent (the endpoint's default)."),
+  responseFormat: z
+    .enum(['text', 'json_schema'])
+    .describe('`json_schema` when the step asked for JSON matching its schema.'),
+  schemaHash: z.string().nullable().describe("sha256 of the answer's JSON schema, null without one."),
+  tools: z.array(z.string()).describe('The names of the tools the request offered, in order.'),
+  toolsHash: z.string().nullable().describe("sha256 of the tools' definitions, null without tools."),
+});
+export type ModelCallSettings = z.infer<typeof ModelCallSettings>;
+
 /** One recorded model exchange; a cassette is a list of them in call order. */
 export const CassetteEntry = z.object({
   /**
@@ -644,7 +672,14 @@ export const CassetteEntry = z.object({
     .describe('0-based index of the call within its step (agent steps make several).'),
   requestHash: z
     .string()
-    .describe("sha256 of the request's messages and tools, to notice a prompt that changed."),
+    .describe("sha256 of the request's messages, tools and answer schema, to notice a request that changed."),
+  promptHash: z
+    .string()
+    .optional()
+    .describe("sha256 of the request's messages alone; absent in cassettes recorded before Keel kept it."),
+  settings: ModelCallSettings.optional().describe(
+    'What the call was sent with besides its messages; absent in cassettes recorded before Keel kept them (then not checked).',
+  ),
   /**
    * The connector tools an agent step's request offered (OpenAI function tools), kept so a test
    * offers the same tools without starting the connectors (an MCP server) only to list them.
@@ -687,6 +722,16 @@ export const Cassette = z.object({
   version: z.literal(1),
   runbook: z.string(),
   recordedAt: z.string(),
+  source: z
+    .enum(['live', 'scripted'])
+    .optional()
+    .describe(
+      '`live`: recorded from a model endpoint (`keel run --record`); `scripted`: answers written by hand or by a script, not by a real model. Absent in cassettes written before Keel labelled them.',
+    ),
+  reportedModels: z
+    .array(z.string())
+    .optional()
+    .describe('A live cassette: the model ids the endpoint reported in its answers.'),
   entries: z.array(CassetteEntry),
   retrievals: z.array(CassetteRetrieval).default([]),
 });

@@ -3,9 +3,10 @@
  * `keel run RUNBOOK --record FILE` in a workspace holding the sample company
  * (daemon/demo/company), against the OpenAI-compatible test server answering as a model would.
  * Dev-only: run `npx tsx test/examples/recordCassettes.ts [RUNBOOK...]` after changing an
- * example's prompts (all of them when none is named).
+ * example's prompts or settings (all of them when none is named). The answers are this script's,
+ * not a model's: each cassette is labelled `source: scripted`, so `keel test` and `keel demo` say so.
  */
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelServer, type ScriptedReply } from '../helpers/modelServer';
 import { REPO_ROOT, runKeel } from '../helpers/processes';
@@ -215,6 +216,17 @@ function systemOf(body: unknown): string {
   return messages.find((m) => m.role === 'system')?.content ?? '';
 }
 
+/**
+ * Copies a recorded cassette labelled `scripted`: the test server answered with this script's
+ * replies, so the models it reported are no model's and are left out.
+ */
+async function saveScripted(from: string, to: string): Promise<void> {
+  const recorded = JSON.parse(await readFile(from, 'utf8')) as Record<string, unknown>;
+  const { version, runbook, recordedAt, reportedModels: _reported, source: _live, ...rest } = recorded;
+  const cassette = { version, runbook, recordedAt, source: 'scripted', ...rest };
+  await writeFile(to, `${JSON.stringify(cassette, null, 2)}\n`);
+}
+
 async function main(): Promise<void> {
   const dirs = await makeTempDirs('keel-record-');
   const server = await ModelServer.start({ model: 'gpt-4o-mini-2024-07-18' });
@@ -243,9 +255,12 @@ async function main(): Promise<void> {
       const result = await runKeel(args, { cwd: dirs.workspace, runtime: dirs.runtime });
       process.stdout.write(`keel ${args.join(' ')}\n${result.stdout}${result.stderr}`);
       if (result.code !== 0) throw new Error(`${name} did not succeed`);
-      await cp(join(dirs.workspace, cassette), join(out, `${name}.json`));
+      await saveScripted(join(dirs.workspace, cassette), join(out, `${name}.json`));
     }
     if (!wanted(SUPERVISOR.name)) return;
+    // As in its test, where sales' follow-up is the first in the outbox: a file an earlier recording
+    // left there changes what outbox_write answers, and so the prompt of sales' second call.
+    await rm(join(dirs.workspace, 'outbox'), { recursive: true, force: true });
     const sales = [...ANSWERS.sales!.replies];
     const content = [...ANSWERS.content!.replies];
     server.respondWith((request) => {
@@ -265,7 +280,7 @@ async function main(): Promise<void> {
     const result = await runKeel(args, { cwd: dirs.workspace, runtime: dirs.runtime });
     process.stdout.write(`keel ${args.join(' ')}\n${result.stdout}${result.stderr}`);
     if (result.code !== 0) throw new Error(`${SUPERVISOR.name} did not succeed`);
-    await cp(join(dirs.workspace, cassette), join(out, `${SUPERVISOR.name}.json`));
+    await saveScripted(join(dirs.workspace, cassette), join(out, `${SUPERVISOR.name}.json`));
   } finally {
     await server.close();
     await dirs.cleanup();

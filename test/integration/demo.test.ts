@@ -20,6 +20,10 @@ it('creates a sample company, runs its agents offline, and leaves an approval wa
   const made = await runKeel(['demo', demo], { runtime: dirs.runtime });
   expect(made.code, made.stderr).toBe(0);
   expect(made.stdout).toContain(`code ${demo}`);
+  // The demo's answers were written for it, not given by a model: every run says so.
+  const runLines = made.stdout.split('\n').filter((line) => /^\d{8}-\d{6}-/.test(line));
+  expect(runLines).toHaveLength(7);
+  for (const line of runLines) expect(line).toMatch(/ {2}\(scripted answers\)$/);
 
   const keel = (...args: string[]) => runKeel(args, { cwd: demo, runtime: dirs.runtime });
   const runs = JSON.parse((await keel('runs', '--json')).stdout) as RunSummary[];

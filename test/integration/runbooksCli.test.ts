@@ -67,6 +67,10 @@ it('passes the example runbooks’ tests offline, and fails one whose prompt cha
     ['weekly-metrics', true, []],
     ['weekly-ops', true, []],
   ]);
+  // The examples' answers were scripted, not a model's: the results say so.
+  expect(results.every((r) => r.cassetteSource === 'scripted' && r.notes.length === 0)).toBe(true);
+  const text = await keel(['test', 'content']);
+  expect(text.stdout).toMatch(/PASS {2}content › .* \(\d+ ms, scripted answers\)/);
 
   const path = join(dirs.workspace, 'runbooks/onboarding.yaml');
   await writeFile(path, (await readFile(path, 'utf8')).replace('Be concrete and brief.', 'Be lyrical.'));
@@ -143,10 +147,12 @@ it('runs a runbook from the terminal, records it, lists it, shows its trace and 
     'Retainers let',
   );
   const cassette = JSON.parse(await readFile(join(dirs.workspace, 'recorded.json'), 'utf8')) as {
+    source: string;
     entries: unknown[];
     retrievals: { stepId: string }[];
   };
   expect(cassette.entries).toHaveLength(1);
+  expect(cassette.source).toBe('live');
   expect(cassette.retrievals.map((r) => r.stepId)).toEqual(['sources']);
 
   const listed = await keel(['runs']);

@@ -1,4 +1,7 @@
-/** Cassettes from journals: every successful model exchange of a run, in order, as a file. */
+/**
+ * Cassettes from journals: every successful model exchange of a run, in order, as a file, each with
+ * the settings it was sent with; labelled `live`, as it was recorded from the endpoint.
+ */
 import { SearchResult, type Cassette, type CassetteEntry } from '@keel/schemas';
 import { expectOwnWrite } from '../files/ownWrites';
 import type { JournalRecord } from './journalRecords';
@@ -25,7 +28,10 @@ export function cassetteOf(
     cassette.entries.push(...part.entries);
     cassette.retrievals.push(...part.retrievals);
   }
-  return cassette;
+  // Recorded from the endpoint, so the models it reported are what answered (not only what was asked).
+  const reportedModels = [...new Set(cassette.entries.map((entry) => entry.response.model))];
+  const { entries, retrievals, ...head } = cassette;
+  return { ...head, source: 'live', reportedModels, entries, retrievals };
 }
 
 function scopedCassette(
@@ -43,6 +49,8 @@ function scopedCassette(
       stepId: record.stepId,
       call: record.call,
       requestHash: record.requestHash,
+      ...(record.promptHash === undefined ? {} : { promptHash: record.promptHash }),
+      ...(record.settings === undefined ? {} : { settings: record.settings }),
       ...(Array.isArray(tools) && tools.length > 0 ? { tools: tools as CassetteEntry['tools'] } : {}),
       response: record.response,
     });

@@ -3,7 +3,7 @@
  * is the run's source of truth: its trace, its resume point after a crash and its replay script.
  */
 import { z } from 'zod';
-import { CompensationLine, RunStatus } from '@keel/schemas';
+import { CompensationLine, ModelCallSettings, RunStatus } from '@keel/schemas';
 
 const At = z.string();
 const InputValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -128,6 +128,10 @@ export const JournalRecord = z.discriminatedUnion('type', [
     tier: z.string(),
     model: z.string(),
     requestHash: z.string(),
+    /** sha256 of the messages alone (absent in journals written before Keel kept it). */
+    promptHash: z.string().optional(),
+    /** What the call was sent with besides its messages, so a replay names a changed setting. */
+    settings: ModelCallSettings.optional(),
     request: z.unknown(),
     response: ModelResponse.nullable(),
     /** `ok`, or why it failed: `http_429`, `http_500`, `timeout`, `connection`, `invalid_output`... */

@@ -97,11 +97,11 @@ export async function replayRun(options: {
   } catch (error) {
     if (!(error instanceof ReplayDivergenceError)) throw error;
     status = 'failed';
-    divergence = firstDifference(compared, replayed) ?? {
-      stepId: error.stepId,
-      kind: error.kind,
-      message: error.message,
-    };
+    const raised: Divergence = { stepId: error.stepId, kind: error.kind, message: error.message };
+    const found = firstDifference(compared, replayed);
+    // The step stopped because of what was raised (a call asked with another model or temperature,
+    // its input the same): the reason is what the operator needs, not "stopped before step".
+    divergence = found && !(found.stepId === error.stepId && found.kind === 'missing') ? found : raised;
   }
   if (divergence && history.run.runbookHash !== options.runbookHash) {
     divergence = { ...divergence, message: `${divergence.message} (the runbook changed since this run)` };

@@ -4,6 +4,7 @@
  * through which a step does anything outside itself. Live, a key the journal holds returns its
  * recorded result and nothing happens again; in a replay the journal answers or the run diverges.
  */
+import type { ModelCallSettings } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { suppliedEnd } from './takeover';
 
@@ -57,6 +58,9 @@ interface Recorded {
   fingerprint: string | null;
   /** What was asked, for a model call: the request as sent (its tools among it). */
   request?: unknown;
+  /** A model call's prompt hash and settings, when the journal kept them. */
+  promptHash?: string | undefined;
+  settings?: ModelCallSettings | undefined;
 }
 
 export class RunHistory {
@@ -323,6 +327,8 @@ export class RunHistory {
             result: record.response,
             fingerprint: record.requestHash,
             request: record.request,
+            promptHash: record.promptHash,
+            settings: record.settings,
           });
         } else {
           this.failures.set(modelKey(record.stepId, record.call, record.stepAttempt), record);

@@ -65,6 +65,7 @@ async function runCase(
   testCase: RunbookTestFile['cases'][number],
 ): Promise<RunbookTestResult> {
   const started = performance.now();
+  let cassette: CassetteProvider | null = null;
   const result = (status: RunbookTestResult['status'], failures: string[]): RunbookTestResult => ({
     runbook: runbookName,
     case: testCase.name,
@@ -73,11 +74,14 @@ async function runCase(
     status,
     failures,
     durationMs: Math.round(performance.now() - started),
+    cassetteSource: cassette?.cassetteSource ?? null,
+    notes: cassette?.notes() ?? [],
   });
   try {
     const loaded = await options.catalog.get(runbookName);
     const cassettePath = join(dirname(file), testCase.cassette).split('\\').join('/');
     const provider = await CassetteProvider.load(options.workspace, cassettePath);
+    cassette = provider;
     const id = `test-${runbookName}`;
     const children: JournalRecord[][] = [];
     const records: JournalRecord[] = [
@@ -242,5 +246,15 @@ function valueFailures(
 }
 
 function failure(runbook: string, name: string, file: string, message: string): RunbookTestResult {
-  return { runbook, case: name, file, passed: false, status: 'failed', failures: [message], durationMs: 0 };
+  return {
+    runbook,
+    case: name,
+    file,
+    passed: false,
+    status: 'failed',
+    failures: [message],
+    durationMs: 0,
+    cassetteSource: null,
+    notes: [],
+  };
 }

@@ -298,6 +298,13 @@ export const RunbookTestResult = z.object({
   status: RunStatus,
   failures: z.array(z.string()),
   durationMs: z.number(),
+  /**
+   * Where the case's cassette came from: `scripted` answers were written, not given by a model, and
+   * are labelled so; null when the cassette does not say (written before Keel labelled them).
+   */
+  cassetteSource: z.enum(['live', 'scripted']).nullable().default(null),
+  /** Said once per cassette: what the test could not check (settings a cassette did not record). */
+  notes: z.array(z.string()).default([]),
 });
 export type RunbookTestResult = z.infer<typeof RunbookTestResult>;
 

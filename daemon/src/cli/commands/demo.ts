@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
 import {
+  Cassette,
   FINISHED_RUN_STATUSES,
   IndexSyncRequest,
   TrustGrantRequest,
@@ -126,14 +127,17 @@ export function registerDemo(program: Command, context: CliContext): void {
         await client.request(TrustGrantRequest, { wantsHash: trust.wantsHash });
         const index = await client.request(IndexSyncRequest);
         out(`Indexed ${index.documents} notes (${index.chunks} chunks).`);
+        out("Each model call is answered from the runbook's cassette in runbooks/tests/cassettes/, offline.");
         for (const name of RUNBOOKS) {
           const inputs = await testInputs(workspace, name);
+          const cassette = `runbooks/tests/cassettes/${name}.json`;
           const started = await client.request(RunStartRequest, {
             runbook: name,
             inputs,
-            replayCassette: `runbooks/tests/cassettes/${name}.json`,
+            replayCassette: cassette,
           });
-          out(describeRun(await settled(client, started.id)));
+          const [head, ...rest] = describeRun(await settled(client, started.id)).split('\n');
+          out([`${head}${await scriptedLabel(workspace, cassette)}`, ...rest].join('\n'));
         }
       } finally {
         await client.close();
@@ -159,6 +163,15 @@ async function testInputs(
 ): Promise<Record<string, string | number | boolean>> {
   const text = await readFile(join(workspace, 'runbooks', 'tests', `${runbook}.test.yaml`), 'utf8');
   return RunbookTestFile.parse(parse(text)).cases[0]?.inputs ?? {};
+}
+
+/**
+ * " (scripted answers)" when the cassette's answers were written, not given by a model: the demo's
+ * drafts read well, and nobody should take them for what a real model said.
+ */
+async function scriptedLabel(workspace: string, cassette: string): Promise<string> {
+  const parsed = Cassette.safeParse(JSON.parse(await readFile(join(workspace, cassette), 'utf8')));
+  return parsed.success && parsed.data.source === 'scripted' ? '  (scripted answers)' : '';
 }
 
 async function settled(client: InProcessClient, id: string): Promise<RunSummary> {

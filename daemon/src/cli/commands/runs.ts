@@ -162,11 +162,15 @@ export function registerRuns(program: Command, context: CliContext): void {
       );
       if (options.json) printJson(results);
       else {
+        // Scripted answers were written, not given by a model: say so, so a pass is not taken for one.
         const lines = results.map(
           (r) =>
-            `${r.passed ? 'PASS' : 'FAIL'}  ${r.runbook} › ${r.case}  (${r.durationMs} ms)` +
+            `${r.passed ? 'PASS' : 'FAIL'}  ${r.runbook} › ${r.case}  (${r.durationMs} ms` +
+            `${r.cassetteSource === 'scripted' ? ', scripted answers' : ''})` +
             r.failures.map((f) => `\n      ${f}`).join(''),
         );
+        // A cassette's note (settings it did not record) once, however many cases use it.
+        lines.push(...new Set(results.flatMap((r) => r.notes.map((note) => `Note: ${note}`))));
         const failed = results.filter((r) => !r.passed).length;
         lines.push(
           results.length === 0

@@ -1,12 +1,13 @@
 /**
  * Recorded model answers (a cassette, written by `keel run --record`), served by step and call.
- * A prompt that changed since the recording is an error, so a runbook test catches it like a
- * failing unit test rather than passing on a stale answer.
+ * A prompt or a setting (model, temperature...) that changed since the recording is an error naming
+ * it, so a runbook test catches it like a failing unit test rather than passing on a stale answer.
  */
 import { Cassette, type CassetteEntry, type CassetteRetrieval } from '@keel/schemas';
 import type { ModelResponse } from '../journalRecords';
 import type { MemoryAccess } from '../steps/stepRuntime';
 import { ModelCallError, type CallKey, type ModelProvider, type ToolDefinition } from './modelProvider';
+import { callChanges, changedCallMessage } from './requestSettings';
 import { readInsideText } from '../../files/workspacePaths';
 
 export class CassetteProvider implements ModelProvider {
@@ -15,6 +16,12 @@ export class CassetteProvider implements ModelProvider {
 
   /** What retrievals found when the cassette was recorded (this run's part). */
   readonly retrievals: CassetteRetrieval[];
+
+  /** `live` or `scripted` (see `Cassette.source`); null when the cassette does not say. */
+  cassetteSource: Cassette['source'] | null = null;
+
+  /** Some answer of the file (any run's part) was recorded without its settings. */
+  private settingsMissing = false;
 
   /**
    * @param scope the run's part of the cassette: absent for the run it was recorded from, its
@@ -49,7 +56,23 @@ export class CassetteProvider implements ModelProvider {
     if (!parsed.success) {
       throw new Error(`${label} is not a Keel cassette: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     }
-    return new CassetteProvider(parsed.data.entries, label, parsed.data.retrievals, scope);
+    const provider = new CassetteProvider(parsed.data.entries, label, parsed.data.retrievals, scope);
+    provider.cassetteSource = parsed.data.source ?? null;
+    provider.settingsMissing = parsed.data.entries.some((entry) => entry.settings === undefined);
+    return provider;
+  }
+
+  /**
+   * What this cassette cannot check, said once: answers recorded before Keel kept each call's
+   * settings are served without comparing model, temperature and the rest.
+   */
+  notes(): string[] {
+    return this.settingsMissing
+      ? [
+          `${this.source} was recorded before Keel kept each call's model and settings: a changed model, ` +
+            'temperature or max tokens is not noticed until you record it again with "keel run RUNBOOK --record FILE"',
+        ]
+      : [];
   }
 
   /**
@@ -73,11 +96,12 @@ export class CassetteProvider implements ModelProvider {
         ),
       );
     }
-    if (entry.requestHash !== key.requestHash) {
+    const changes = callChanges(entry, key);
+    if (changes.length > 0) {
       return Promise.reject(
         new ModelCallError(
-          `the prompt of step "${key.stepId}" (call ${key.call + 1}) changed since ${this.source} was recorded; ` +
-            'record it again with "keel run RUNBOOK --record FILE"',
+          changedCallMessage(key.stepId, key.call, changes, `${this.source} was recorded`) +
+            '; record it again with "keel run RUNBOOK --record FILE"',
           'cassette_stale',
           false,
         ),

@@ -8,9 +8,10 @@ import type { ModelTier, RetryPolicy, WorkspaceConfig } from '@keel/schemas';
 import type { CircuitBreaker } from '../../governance/circuitBreaker';
 import { cost, type RunBudget } from '../budget';
 import type { ModelResponse, RecordOf } from '../journalRecords';
-import { modelKey, type Performed, type RunHistory } from '../runHistory';
+import { modelKey, ReplayDivergenceError, type Performed, type RunHistory } from '../runHistory';
 import { estimateTokens } from './openaiProvider';
-import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
+import { ModelCallError, type CallKey, type ModelProvider, type ModelRequest } from './modelProvider';
+import { callChanges, changedCallMessage, promptHash, requestSettings } from './requestSettings';
 
 export type ModelsConfig = WorkspaceConfig['models'];
 
@@ -58,8 +59,18 @@ export class ModelGateway implements ModelCalls {
   ): Promise<ModelResponse> {
     const { options } = this;
     const tier = this.tier(tierName);
-    const requestHash = hashRequest(request);
+    // A tier keel.yaml does not name has no real model id (see `tier`): none is compared.
+    const model = Object.hasOwn(options.models.tiers, tierName) ? tier.model : undefined;
+    const asked: CallKey = {
+      stepId,
+      call,
+      requestHash: hashRequest(request),
+      promptHash: promptHash(request.messages),
+      settings: requestSettings(tierName, model, request),
+    };
+    const requestHash = asked.requestHash;
     const key = modelKey(stepId, call, attempt.number);
+    if (options.history.mode === 'replay') this.checkRecordedSettings(key, asked);
     // A replay of a call that failed for good (its step was then tried again) fails the same way.
     const failed = options.history.mode === 'replay' ? options.history.failedCall(key) : undefined;
     if (failed && failed.requestHash === requestHash && !options.history.recorded(key)) {
@@ -72,7 +83,28 @@ export class ModelGateway implements ModelCalls {
         fingerprint: requestHash,
         what: `makes a model call (call ${call + 1})`,
       },
-      () => this.send(stepId, call, tierName, tier, requestHash, request, attempt),
+      () => this.send(asked, tierName, tier, request, attempt),
+    );
+  }
+
+  /**
+   * A replay whose call asks what the journal recorded but with other settings (a tier's model in
+   * keel.yaml, the step's temperature) diverges, naming them; a changed prompt alone is left to
+   * `once`, which names the step.
+   */
+  private checkRecordedSettings(key: string, asked: CallKey): void {
+    const known = this.options.history.recorded(key);
+    if (!known || known.fingerprint === null) return;
+    const changes = callChanges(
+      { requestHash: known.fingerprint, promptHash: known.promptHash, settings: known.settings },
+      asked,
+    );
+    if (changes.length === 0 || (changes.length === 1 && changes[0] === 'the prompt changed')) return;
+    throw new ReplayDivergenceError(
+      asked.stepId,
+      'request',
+      changedCallMessage(asked.stepId, asked.call, changes, 'the run was recorded'),
+      key,
     );
   }
 
@@ -83,15 +115,14 @@ export class ModelGateway implements ModelCalls {
 
   /** Sends the call, retrying what may pass; the answer's record is journaled by `once`. */
   private async send(
-    stepId: string,
-    call: number,
+    asked: CallKey,
     tierName: string,
     tier: ModelTier,
-    requestHash: string,
     request: Omit<ModelRequest, 'model'>,
     stepAttempt: StepAttempt,
   ): Promise<Performed<ModelResponse>> {
     const { options } = this;
+    const { stepId, call } = asked;
     const signal = stepAttempt.signal;
     const full: ModelRequest = { ...request, model: tier.model };
     const inputTokens = estimateTokens(JSON.stringify([request.messages, request.tools ?? []]));
@@ -117,7 +148,9 @@ export class ModelGateway implements ModelCalls {
         ...(stepAttempt.number > 1 ? { stepAttempt: stepAttempt.number } : {}),
         tier: tierName,
         model: tier.model,
-        requestHash,
+        requestHash: asked.requestHash,
+        promptHash: asked.promptHash,
+        settings: asked.settings,
       } as const;
       const logged = { request: { ...full } };
       try {
@@ -126,11 +159,7 @@ export class ModelGateway implements ModelCalls {
           Math.min(options.models.timeoutSeconds * 1000, options.budget.remainingMs()),
         );
         this.sent++;
-        const response = await options.provider.complete(
-          full,
-          { stepId, call, requestHash },
-          { signal, timeoutMs },
-        );
+        const response = await options.provider.complete(full, asked, { signal, timeoutMs });
         breaker?.success();
         const usd = cost(tier, response.usage.inputTokens, response.usage.outputTokens);
         options.budget.spend(usd, response.usage.inputTokens + response.usage.outputTokens);

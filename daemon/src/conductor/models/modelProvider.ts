@@ -7,6 +7,7 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionFunctionTool,
 } from 'openai/resources/chat/completions';
+import type { ModelCallSettings } from '@keel/schemas';
 import type { ModelResponse } from '../journalRecords';
 
 export type ChatMessage = ChatCompletionMessageParam;
@@ -22,11 +23,16 @@ export interface ModelRequest {
   temperature?: number;
 }
 
-/** Which call of which step this is: how a cassette finds its recorded answer. */
+/**
+ * Which call of which step this is, and what it asks: how a cassette finds its recorded answer and
+ * tells whether the request changed since (see `requestSettings.ts`).
+ */
 export interface CallKey {
   stepId: string;
   call: number;
   requestHash: string;
+  promptHash: string;
+  settings: ModelCallSettings;
 }
 
 export interface ModelProvider {
