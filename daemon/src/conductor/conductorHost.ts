@@ -25,6 +25,7 @@ import type { HandoffNode } from './handoffGraph';
 import { RunbookCatalog } from './runbookCatalog';
 import { EventPollers, type EventSourceStatus } from './triggerEvents';
 import { TriggerScheduler } from './triggers';
+import type { EvalRun } from './evals/evaluations';
 import { systemClock, type Clock } from './triggerSchedule';
 import { ExpiryJob } from '../memory/retention/expiryJob';
 
@@ -235,6 +236,13 @@ export class ConductorHost {
       },
     });
     return this.pollers;
+  }
+
+  /** `keel eval`: runs the evals; drift from the baseline raises an alert (keel.yaml `alerts.on: [evalDrift]`). */
+  async evaluate(request: Parameters<Conductor['evaluate']>[0]): Promise<EvalRun> {
+    const run = await (await this.get()).evaluate(request);
+    if (run.drift) this.alerts?.evalDrift(run.drift);
+    return run;
   }
 
   async get(): Promise<Conductor> {
