@@ -431,6 +431,15 @@ export const ScheduleTrigger = z
       .optional()
       .describe('The IANA time zone the cron is read in, "Europe/Amsterdam"; the system\'s when not given.'),
     inputs: TriggerInputs,
+    eval: z
+      .strictObject({
+        tier: z.string().min(1).optional().describe('Every model step on this keel.yaml tier.'),
+        repeat: z.number().int().min(1).max(20).default(1).describe('Runs of each case.'),
+      })
+      .optional()
+      .describe(
+        "Each slot runs the runbook's `evals:` cases (as `keel eval`) instead of the runbook: drift from the baseline alerts.",
+      ),
   })
   .describe(
     'Runs on a cron schedule while the daemon runs; slots missed while it was down fire once when it starts.',

@@ -65,6 +65,8 @@ export class ConductorHost {
   private triggerScheduler: TriggerScheduler | null = null;
   /** Alerts outside the editor (keel.yaml `alerts:`): only in the long-lived daemon. */
   private alerts: AlertService | null = null;
+  /** Runbooks whose scheduled eval runs now. */
+  private readonly evalsUnderWay = new Set<string>();
   /** The webhook listener (keel.yaml `webhooks:`) and the settings it listens with. */
   private webhooks: { listener: WebhookListener; key: string } | null = null;
   /** Set by stop until a conductor opens again: a webhook delivery arriving meanwhile starts nothing. */
@@ -195,6 +197,21 @@ export class ConductorHost {
         return summary === null || summary.endedAt !== null;
       },
       events: this.eventPollers(),
+      evaluate: async (runbook, options) => {
+        // A slot whose eval of the slot before still runs starts none (as a run's schedule does).
+        if (this.evalsUnderWay.has(runbook)) {
+          this.options.log.warn('a schedule slot started no eval: the one before is still under way', {
+            runbook,
+          });
+          return;
+        }
+        this.evalsUnderWay.add(runbook);
+        try {
+          await this.evaluate({ runbook, ...options, baseline: false });
+        } finally {
+          this.evalsUnderWay.delete(runbook);
+        }
+      },
       ...(this.options.clock ? { clock: this.options.clock } : {}),
     });
     return this.triggerScheduler;
