@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { EvalReportRequest, EvalRunRequest } from '@keel/schemas';
+import { EvalReportRequest, EvalRunRequest, EvalsChangedNotification, type EvalDrift } from '@keel/schemas';
 import type { Clock } from '../../daemon/src/conductor/triggerSchedule';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
@@ -85,6 +85,9 @@ alerts:
     clock: clockAt('2026-11-23T05:59:45Z'),
   });
   const client = new InProcessClient(daemon);
+  // What the dashboard hears: each eval, with the drift it found.
+  const heard: (EvalDrift | null)[] = [];
+  client.onNotification(EvalsChangedNotification, (change) => heard.push(change.drift));
   await trust(daemon);
   await daemon.conductor.triggers()!.settled();
 
@@ -143,4 +146,5 @@ alerts:
     [['kickoff time', 'gpt-4o']],
   ]);
   expect(report.rows).toMatchObject([{ runbook: 'reply', tier: 'strong', runs: 3 }]);
+  expect(heard.map((drift) => drift?.cases[0]?.model ?? null)).toEqual([null, 'gpt-4o', 'gpt-4o-2026-01-15']);
 }, 90_000);

@@ -470,6 +470,10 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     },
     invalidParams: { since: 5 },
   },
+  'keel/evals/changed': {
+    params: { runbook: 'reply', tier: 'strong', drift: null },
+    invalidParams: { runbook: 'reply', drift: null },
+  },
   'keel/runbooks/changed': { params: { runbooks: [runbookInfo] }, invalidParams: { runbooks: [{}] } },
   'keel/runs/changed': { params: run, invalidParams: { ...run, status: 'sleeping' } },
   'keel/approvals/list': {

@@ -41,6 +41,8 @@ export interface ConductorHostOptions {
   onControlChanged: (state: ControlState) => void;
   /** A connector was polled for events (its status changed, perhaps). */
   onEventsPolled?: () => void;
+  /** An eval finished, with the drift it found (the dashboard shows it). */
+  onEvalsChanged?: (change: { runbook: string; tier: string; drift: EvalRun['drift'] }) => void;
   onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
   /** The schedules' clock (tests play a daemon that was down); the system's by default. */
   clock?: Clock;
@@ -259,6 +261,8 @@ export class ConductorHost {
   async evaluate(request: Parameters<Conductor['evaluate']>[0]): Promise<EvalRun> {
     const run = await (await this.get()).evaluate(request);
     if (run.drift) this.alerts?.evalDrift(run.drift);
+    const tier = run.results[0]?.tier;
+    if (tier) this.options.onEvalsChanged?.({ runbook: request.runbook, tier, drift: run.drift });
     return run;
   }
 

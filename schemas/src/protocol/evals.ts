@@ -1,6 +1,6 @@
 /** `keel/evals/*`: graded runbook cases run live (`keel eval`), their stored results, and drift. */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineNotification, defineRequest } from './define';
 
 /** One check of one case, as graded. */
 export const EvalCheckResult = z.object({
@@ -100,4 +100,11 @@ export const EvalReportRequest = defineRequest({
     .optional()
     .default({}),
   result: z.object({ rows: z.array(EvalSummaryRow), drift: z.array(EvalDrift) }),
+});
+
+/** `keel/evals/changed`: an eval finished (`keel eval` or its schedule), with the drift it found. */
+export const EvalsChangedNotification = defineNotification({
+  method: 'keel/evals/changed',
+  direction: 'serverToClient',
+  params: z.object({ runbook: z.string(), tier: z.string(), drift: EvalDrift.nullable() }),
 });

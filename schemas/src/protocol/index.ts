@@ -20,7 +20,7 @@ import {
   SetConnectorSecretRequest,
 } from './connectors';
 import type { MessageDefinition } from './define';
-import { EvalReportRequest, EvalRunRequest } from './evals';
+import { EvalReportRequest, EvalRunRequest, EvalsChangedNotification } from './evals';
 import { GcRequest } from './gc';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -115,6 +115,7 @@ export const allMessages: readonly MessageDefinition[] = [
   MetricsReportRequest,
   EvalRunRequest,
   EvalReportRequest,
+  EvalsChangedNotification,
   TrustStateRequest,
   TrustGrantRequest,
   TrustRevokeRequest,
