@@ -2,12 +2,20 @@
  * `keel eval` runs live against the endpoint but acts on nothing: a runbook that sends a message
  * and files a draft has both captured (no message delivered, no outbox file, no approval), and a
  * test file's regex cannot stall the daemon: a catastrophic pattern against a long model answer
- * is matched in linear time, and a pattern RE2 cannot take fails its check, naming it.
+ * is matched in linear time, and a pattern RE2 cannot take fails its check, naming it. The
+ * emergency stop ends an eval under way at once, and what it cut short is not stored.
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { ApprovalsListRequest, EvalRunRequest, StatusRequest } from '@keel/schemas';
+import {
+  ApprovalsListRequest,
+  EmergencyStopRequest,
+  EvalReportRequest,
+  EvalRunRequest,
+  StatusRequest,
+} from '@keel/schemas';
+import { waitFor } from '../helpers/processes';
 import { Daemon } from '../../daemon/src/daemon';
 import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
@@ -148,4 +156,33 @@ evals:
   expect(run.results[0]!.checks[2]!.detail).toMatch(
     /regex "\(a\)\\\\1" is not supported .*without lookaround or backreferences: rewrite it in the test file/,
   );
+}, 60_000);
+
+it('is ended by the emergency stop within a second, storing nothing and refusing the next one', async () => {
+  await start(
+    ACTING_RUNBOOK.replace(/ {2}- id: send[\s\S]*?(?= {2}- id: file)/, ''),
+    `runbook: act
+evals:
+  cases:
+    - name: slow
+      checks: [{ output: text, contains: Hello }]
+`,
+  );
+  // A model that takes a minute to answer: the eval is under way until something ends it.
+  server.respondWith(() => ({ content: 'Hello', delayMs: 60_000 }));
+  const evaluated = client.request(EvalRunRequest, { runbook: 'act', repeat: 3, baseline: false }).then(
+    () => null,
+    (error: Error) => error,
+  );
+  await waitFor('the eval to call the model', () => server.requests.length > 0);
+  const stopped = performance.now();
+  await client.request(EmergencyStopRequest, { reason: 'test' });
+  const error = await evaluated;
+  expect(performance.now() - stopped).toBeLessThan(1_000);
+  expect(error?.message).toMatch(/the eval of act was stopped \(emergency stop\); nothing was stored/);
+  expect(server.requests).toHaveLength(1);
+  expect((await client.request(EvalReportRequest, { since: '2000-01-01' })).rows).toEqual([]);
+  await expect(
+    client.request(EvalRunRequest, { runbook: 'act', repeat: 1, baseline: false }),
+  ).rejects.toThrow('the emergency stop is on: run "keel resume" before an eval');
 }, 60_000);

@@ -129,8 +129,8 @@ export class Conductor {
   readonly analytics: WorkspaceAnalytics;
   /** `keel eval`: graded cases run live, their results, baselines and drift (`.keel/evals.duckdb`). */
   readonly evaluations: Evaluations;
-  /** Ends evals under way when the conductor stops. */
-  private readonly evalsAbort = new AbortController();
+  /** One per eval under way: the emergency stop and shutdown end them (their model calls cost money). */
+  private readonly evalsUnderWay = new Set<AbortController>();
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -287,6 +287,7 @@ export class Conductor {
     await this.governor.stop(reason);
     // Runs waiting for the operator execute too (without a slot): they are halted like the rest.
     await this.queue.halt();
+    for (const controller of this.evalsUnderWay) controller.abort(new Error('emergency stop'));
     this.options.log.warn('emergency stop: every run halted', { reason: reason ?? 'none given' });
     return this.governor.state();
   }
@@ -620,6 +621,8 @@ export class Conductor {
     this.options.trust.require('Running an eval');
     if (this.governor.stopped)
       throw new ConductorRequestError('the emergency stop is on: run "keel resume" before an eval');
+    const controller = new AbortController();
+    this.evalsUnderWay.add(controller);
     return this.evaluations
       .run({
         workspace: this.options.workspace,
@@ -632,11 +635,12 @@ export class Conductor {
         ...(request.tier ? { tier: request.tier } : {}),
         repeat: request.repeat,
         makeBaseline: request.baseline,
-        signal: this.evalsAbort.signal,
+        signal: controller.signal,
       })
       .catch((error: Error) => {
         throw error instanceof ConductorRequestError ? error : new ConductorRequestError(error.message);
-      });
+      })
+      .finally(() => this.evalsUnderWay.delete(controller));
   }
 
   /** The configured endpoint, with the editor's key for its origin and the operator's consent checked per call. */
@@ -703,7 +707,7 @@ export class Conductor {
     for (const run of pending) run.controller.abort(new Error('shutdown'));
     await this.queue.settled();
     for (const run of pending) await run.journal.close().catch(() => undefined);
-    this.evalsAbort.abort(new Error('shutdown'));
+    for (const controller of this.evalsUnderWay) controller.abort(new Error('shutdown'));
     await this.evaluations.close();
     await this.traces.close();
   }

@@ -91,7 +91,7 @@ export async function runEvals(options: EvalRunOptions, section: EvalSection): P
   const runbook = options.tier ? withTier(loaded.runbook, options.tier) : loaded.runbook;
   const results: EvalCaseResult[] = [];
   for (const evalCase of section.cases) {
-    for (let repeat = 0; repeat < options.repeat; repeat++) {
+    for (let repeat = 0; repeat < options.repeat && !options.signal.aborted; repeat++) {
       results.push(await runCase(options, section, runbook, loaded.hash, tier, evalCase, repeat));
     }
   }

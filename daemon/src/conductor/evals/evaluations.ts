@@ -32,6 +32,13 @@ export class Evaluations {
   async run(options: EvalRunOptions & { makeBaseline: boolean }): Promise<EvalRun> {
     const { section } = await loadEvalSection(options.workspace, options.catalog, options.runbook);
     const results = await runEvals(options, section);
+    // Cut short (emergency stop, shutdown): its runs did not end on their own, so they are no
+    // measure of the model and would read as drift; nothing is stored.
+    if (options.signal.aborted) {
+      throw new Error(
+        `the eval of ${options.runbook} was stopped (${(options.signal.reason as Error | undefined)?.message ?? 'cancelled'}); nothing was stored`,
+      );
+    }
     const at = new Date().toISOString();
     const evalId = `eval-${options.runbook}-${at}-${randomBytes(3).toString('hex')}`;
     const tier = results[0]!.tier;
