@@ -11,6 +11,7 @@ import {
   CONFIG_FILE,
   ConnectorsChangedNotification,
   ControlChangedNotification,
+  EvalsChangedNotification,
   IndexChangedNotification,
   RunbooksChangedNotification,
   RunChangedNotification,
@@ -150,6 +151,7 @@ export class Daemon {
         this.notify(ApprovalsChangedNotification, { proposal, pending }),
       onControlChanged: (state) => this.notify(ControlChangedNotification, state),
       onEventsPolled: () => this.connectorStatus.refresh(),
+      onEvalsChanged: (change) => this.notify(EvalsChangedNotification, change),
       connectors: {
         registry: this.connectorRegistry,
         secrets: this.connectorSecrets,

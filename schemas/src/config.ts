@@ -268,6 +268,7 @@ export const AlertKind = z.enum([
   'quotaHit',
   'triggeredRunFailed',
   'approvalWaiting',
+  'evalDrift',
 ]);
 export type AlertKind = z.infer<typeof AlertKind>;
 
@@ -296,7 +297,8 @@ export const AlertsConfig = z.strictObject({
     .default(['escalation', 'breakerOpened', 'quotaHit', 'triggeredRunFailed', 'approvalWaiting'])
     .describe(
       'What raises an alert: a run escalating, a circuit breaker opening, a spend quota used up, a ' +
-        'triggered run failing, an approval waiting too long. Default: all of them.',
+        'triggered run failing, an approval waiting too long, an eval drifting from its baseline ' +
+        '(`evalDrift`). Default: all of them but evalDrift, which is named to be sent.',
     ),
   approvalWaitingHours: z
     .number()

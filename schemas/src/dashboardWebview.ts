@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ControlState, MetricsReportRequest } from './protocol/control';
+import { EvalReportRequest } from './protocol/evals';
 import { IndexStatus } from './protocol/memory';
 import { StaleRun } from './protocol/provenance';
 import { RunSummary } from './protocol/runs';
@@ -30,6 +31,8 @@ export const DashboardSnapshot = z.object({
   index: IndexStatus.nullable(),
   /** Runs built on a version of a note that has changed since (null: not fetched). */
   staleRuns: z.array(StaleRun).nullable().default(null),
+  /** Evals per runbook and tier over the span, and the drift they found (null: not fetched). */
+  evals: EvalReportRequest.result.nullable().default(null),
   /** What could not be fetched, in words, or null. */
   error: z.string().nullable(),
 });

@@ -3,6 +3,7 @@ export * from './protocol/index';
 export * from './config';
 export * from './memory';
 export * from './runbook';
+export * from './runbookEval';
 export * from './webview';
 export * from './runbookJsonSchema';
 export * from './dashboardWebview';

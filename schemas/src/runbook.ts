@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { SearchFilter, SearchResult } from './protocol/memory';
+import { EvalSection } from './runbookEval';
 
 const Identifier = z.string().regex(/^[a-z][a-zA-Z0-9_-]*$/, {
   error: 'must start with a lowercase letter; letters, digits, - and _ only',
@@ -430,6 +431,15 @@ export const ScheduleTrigger = z
       .optional()
       .describe('The IANA time zone the cron is read in, "Europe/Amsterdam"; the system\'s when not given.'),
     inputs: TriggerInputs,
+    eval: z
+      .strictObject({
+        tier: z.string().min(1).optional().describe('Every model step on this keel.yaml tier.'),
+        repeat: z.number().int().min(1).max(20).default(1).describe('Runs of each case.'),
+      })
+      .optional()
+      .describe(
+        "Each slot runs the runbook's `evals:` cases (as `keel eval`) instead of the runbook: drift from the baseline alerts.",
+      ),
   })
   .describe(
     'Runs on a cron schedule while the daemon runs; slots missed while it was down fire once when it starts.',
@@ -580,53 +590,61 @@ export type Runbook = z.infer<typeof Runbook>;
 const ValueCheck = z.strictObject({ contains: z.string().optional(), equals: z.unknown().optional() });
 
 /** A runbook test file, `runbooks/tests/<name>.test.yaml`: cases run offline from cassettes. */
-export const RunbookTestFile = z.strictObject({
-  runbook: Identifier.describe('The `name` of the runbook under test.'),
-  cases: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1).describe('Names the case in test reports.'),
-        inputs: z
-          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-          .default({})
-          .describe("The run's inputs, by name."),
-        cassette: z.string().min(1).describe('Recorded model responses, relative to the test file.'),
-        expect: z
-          .strictObject({
-            outcome: z
-              .enum(['succeeded', 'failed', 'budget_exceeded', 'escalated'])
-              .default('succeeded')
-              .describe('How the run must end.'),
-            outputs: z
-              .record(z.string(), ValueCheck)
-              .default({})
-              .describe('Per output: the text it must contain, or `equals` for an exact value.'),
-            outbox: z.array(z.string()).default([]).describe('Files under outbox/ the run must write.'),
-            actions: z
-              .array(
-                z.strictObject({
-                  action: z
-                    .string()
-                    .min(1)
-                    .describe('The connector action as `<connector>.<action>`: `mail.send`.'),
-                  with: z
-                    .record(z.string(), ValueCheck)
-                    .default({})
-                    .describe('Per argument: the text it must contain, or `equals` for an exact value.'),
-                }),
-              )
-              .optional()
-              .describe(
-                'The connector actions the run must call (captured, never performed), in order and no others (`[]`: none), each with the arguments it must have; not checked when absent.',
-              ),
-          })
-          .prefault({})
-          .describe('What the run must do.'),
-      }),
-    )
-    .min(1)
-    .describe('Each case is one run from a cassette.'),
-});
+export const RunbookTestFile = z
+  .strictObject({
+    runbook: Identifier.describe('The `name` of the runbook under test.'),
+    cases: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).describe('Names the case in test reports.'),
+          inputs: z
+            .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+            .default({})
+            .describe("The run's inputs, by name."),
+          cassette: z.string().min(1).describe('Recorded model responses, relative to the test file.'),
+          expect: z
+            .strictObject({
+              outcome: z
+                .enum(['succeeded', 'failed', 'budget_exceeded', 'escalated'])
+                .default('succeeded')
+                .describe('How the run must end.'),
+              outputs: z
+                .record(z.string(), ValueCheck)
+                .default({})
+                .describe('Per output: the text it must contain, or `equals` for an exact value.'),
+              outbox: z.array(z.string()).default([]).describe('Files under outbox/ the run must write.'),
+              actions: z
+                .array(
+                  z.strictObject({
+                    action: z
+                      .string()
+                      .min(1)
+                      .describe('The connector action as `<connector>.<action>`: `mail.send`.'),
+                    with: z
+                      .record(z.string(), ValueCheck)
+                      .default({})
+                      .describe('Per argument: the text it must contain, or `equals` for an exact value.'),
+                  }),
+                )
+                .optional()
+                .describe(
+                  'The connector actions the run must call (captured, never performed), in order and no others (`[]`: none), each with the arguments it must have; not checked when absent.',
+                ),
+            })
+            .prefault({})
+            .describe('What the run must do.'),
+        }),
+      )
+      .default([])
+      .describe('Each case is one run from a cassette.'),
+    evals: EvalSection.optional().describe(
+      'Graded cases `keel eval` runs live against the endpoint (side effects captured), scored and kept.',
+    ),
+  })
+  .refine((file) => file.cases.length > 0 || file.evals !== undefined, {
+    error: 'a runbook test file needs `cases` (offline, from cassettes) or `evals` (live, graded)',
+    path: ['cases'],
+  });
 export type RunbookTestFile = z.infer<typeof RunbookTestFile>;
 
 /**

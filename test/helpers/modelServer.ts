@@ -45,6 +45,11 @@ export interface ScriptedReply {
   fault?: Fault;
   /** 'tool_calls' when there are tool calls, else 'stop'. */
   finishReason?: string;
+  /**
+   * The model this answer says it came from (a provider that updated the model behind a name);
+   * by default the server's `model`, else the one the request asked for.
+   */
+  model?: string;
 }
 
 export interface ReceivedRequest {
@@ -238,7 +243,7 @@ export class ModelServer {
     const withoutUsage = {
       id: `chatcmpl-keel${this.sequence}`,
       created: Math.floor(Date.now() / 1000),
-      model: this.options.model ?? body.model,
+      model: reply.model ?? this.options.model ?? body.model,
       content: reply.content ?? '',
       toolCalls: (reply.toolCalls ?? []).map((call, i) => ({
         id: `call_keel${this.sequence}_${i}`,

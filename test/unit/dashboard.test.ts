@@ -4,6 +4,7 @@ import type { AgentMetrics, ControlState, QuotaState, RunSummary } from '@keel/s
 import {
   agentRows,
   breakerWarnings,
+  evalDriftWarnings,
   describeBars,
   describeSpend,
   latencySeries,
@@ -322,5 +323,58 @@ describe('refreshing on notifications', () => {
     debouncer.cancel();
     vi.advanceTimersByTime(2_000);
     expect(action).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('eval drift on the dashboard', () => {
+  const row = (tier: string, lastAt: string) => ({
+    runbook: 'reply',
+    tier,
+    runs: 2,
+    passRate: 0.5,
+    meanScore: 0.5,
+    costUsd: 0.001,
+    tokens: 100,
+    model: 'gpt-4o',
+    lastAt,
+  });
+  const drift = (tier: string, at: string) => ({
+    runbook: 'reply',
+    tier,
+    at,
+    baselineAt: '2026-11-01T06:00:00.000Z',
+    tolerance: 0.1,
+    cases: [
+      {
+        case: 'kickoff time',
+        baselineScore: 0.97,
+        score: 0.07,
+        baselineModel: 'gpt-4o',
+        model: 'gpt-4o-2026-01-15',
+      },
+    ],
+  });
+
+  it('names the cases of each runbook and tier whose newest eval drifted, and how to accept it', () => {
+    const lines = evalDriftWarnings(
+      {
+        rows: [row('strong', '2026-11-23T06:00:00.000Z')],
+        drift: [drift('strong', '2026-11-23T06:00:00.000Z')],
+      },
+      () => '06:00',
+    );
+    expect(lines).toEqual([
+      'reply on strong drifted from its baseline at 06:00: kickoff time (score 0.97 → 0.07, model gpt-4o → ' +
+        'gpt-4o-2026-01-15). "keel eval reply --tier strong --baseline" accepts it as the new baseline.',
+    ]);
+  });
+
+  it('no longer shows drift a later eval of the runbook and tier did not find', () => {
+    const evals = {
+      rows: [row('fast', '2026-11-24T06:00:00.000Z')],
+      drift: [drift('fast', '2026-11-23T06:00:00.000Z')],
+    };
+    expect(evalDriftWarnings(evals, () => '')).toEqual([]);
+    expect(evalDriftWarnings(null, () => '')).toEqual([]);
   });
 });

@@ -406,6 +406,74 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     },
     invalidParams: { runbook: 5 },
   },
+  'keel/evals/run': {
+    params: { runbook: 'reply', tier: 'strong', repeat: 3, baseline: false },
+    result: {
+      at: '2026-11-25T09:10:00.000Z',
+      results: [
+        {
+          runbook: 'reply',
+          case: 'kickoff time',
+          tier: 'strong',
+          repeat: 0,
+          model: 'gpt-4o-2024-08-06',
+          passed: true,
+          score: 0.95,
+          status: 'succeeded',
+          costUsd: 0.0012,
+          tokens: 420,
+          latencyMs: 830,
+          checks: [
+            { kind: 'contains', passed: true, score: 1, detail: null },
+            { kind: 'rubric', passed: true, score: 0.9, detail: 'It names the day and the time.' },
+          ],
+          reasoning: 'It names the day and the time.',
+        },
+      ],
+      baseline: false,
+      drift: {
+        runbook: 'reply',
+        tier: 'strong',
+        at: '2026-11-25T09:10:00.000Z',
+        baselineAt: '2026-11-01T09:10:00.000Z',
+        tolerance: 0.1,
+        cases: [
+          {
+            case: 'kickoff time',
+            baselineScore: 0.95,
+            score: 0.95,
+            baselineModel: 'gpt-4o',
+            model: 'gpt-4o-2024-08-06',
+          },
+        ],
+      },
+    },
+    invalidParams: { runbook: 'reply', repeat: 0 },
+  },
+  'keel/evals/report': {
+    params: { since: '2026-11-01' },
+    result: {
+      rows: [
+        {
+          runbook: 'reply',
+          tier: 'fast',
+          runs: 2,
+          passRate: 0.5,
+          meanScore: 0.6,
+          costUsd: 0.0004,
+          tokens: 900,
+          model: 'gpt-4o-mini',
+          lastAt: '2026-11-25T09:10:00.000Z',
+        },
+      ],
+      drift: [],
+    },
+    invalidParams: { since: 5 },
+  },
+  'keel/evals/changed': {
+    params: { runbook: 'reply', tier: 'strong', drift: null },
+    invalidParams: { runbook: 'reply', drift: null },
+  },
   'keel/runbooks/changed': { params: { runbooks: [runbookInfo] }, invalidParams: { runbooks: [{}] } },
   'keel/runs/changed': { params: run, invalidParams: { ...run, status: 'sleeping' } },
   'keel/approvals/list': {

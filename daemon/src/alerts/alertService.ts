@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { AlertKind, AlertsConfig, ControlState, Proposal, RunSummary } from '@keel/schemas';
+import type { AlertKind, AlertsConfig, ControlState, EvalDrift, Proposal, RunSummary } from '@keel/schemas';
 import type { Logger } from '../log';
 import type { WorkspaceConnectors } from '../connectors/workspaceConnectors';
 import { actionOf } from '../connectors/sdk';
@@ -19,6 +19,7 @@ import { periodStart } from '../governance/quotas';
 import { AlertState, type QueuedAlert } from './alertState';
 import {
   alertOfBreaker,
+  alertOfDrift,
   alertOfQuota,
   alertOfRun,
   alertOfWaiting,
@@ -96,6 +97,11 @@ export class AlertService {
       const alert = alertOfRun(run, this.state.triggered(run.id), this.options.scrub);
       if (alert) await this.raise(alert);
     });
+  }
+
+  /** An eval drifted from its baseline (`keel eval`, or its schedule). */
+  evalDrift(drift: EvalDrift): void {
+    void this.serially(() => this.raise(alertOfDrift(drift, this.options.scrub)));
   }
 
   /** A trigger started this run: its failure is told as a triggered run's. */

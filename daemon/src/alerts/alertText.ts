@@ -6,6 +6,7 @@
  */
 import {
   type AlertKind,
+  type EvalDrift,
   type BreakerState,
   type Proposal,
   type QuotaState,
@@ -32,6 +33,7 @@ export const KIND_LABELS: Record<AlertKind, string> = {
   quotaHit: 'quota(s) used up',
   triggeredRunFailed: 'triggered run(s) failed',
   approvalWaiting: 'approval(s) waiting',
+  evalDrift: 'eval drift(s)',
 };
 
 const HOW_TO_ACT = 'Open the Keel sidebar in VS Code, or run the keel command in the workspace:';
@@ -184,4 +186,32 @@ export function digestLines(folded: readonly Pick<Alert, 'line'>[], limit = 20):
   const shown = folded.slice(0, limit).map((a) => `  - ${a.line}`);
   const rest = folded.length - shown.length;
   return rest > 0 ? [...shown, `  … and ${rest} more not listed here.`] : shown;
+}
+
+/**
+ * An eval that drifted from its baseline: one alert per eval, naming the cases that changed. Case
+ * names come from the operator's test file; model ids from the endpoint, so they are quoted.
+ */
+export function alertOfDrift(drift: EvalDrift, scrub: (t: string) => string): Alert {
+  const lines = drift.cases.map((c) => {
+    const parts: string[] = [];
+    if (c.score !== c.baselineScore)
+      parts.push(`score ${c.baselineScore.toFixed(2)} -> ${c.score.toFixed(2)}`);
+    if (c.model !== c.baselineModel)
+      parts.push(`model ${quote(c.baselineModel ?? '-', scrub)} -> ${quote(c.model ?? '-', scrub)}`);
+    return `  - ${quote(c.case, scrub)}: ${parts.join(', ')}`;
+  });
+  return alert(
+    'evalDrift',
+    `${drift.runbook}:${drift.tier}:${drift.at}`,
+    `eval drift in ${drift.runbook} (${drift.tier})`,
+    [
+      `The eval of runbook ${drift.runbook} on tier ${drift.tier} at ${drift.at} drifted from its baseline of ${drift.baselineAt} (tolerance ${drift.tolerance}):`,
+      ...lines,
+      '',
+      'To act: compare with "keel report", run "keel eval ' + drift.runbook + '" again, or accept the new',
+      `behaviour as the baseline with   keel eval ${drift.runbook} --tier ${drift.tier} --baseline`,
+    ],
+    `${drift.runbook} (${drift.tier}): ${drift.cases.length} case(s) drifted`,
+  );
 }

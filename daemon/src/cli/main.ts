@@ -7,6 +7,7 @@ import { registerApprovals } from './commands/approvals';
 import { registerConnectors } from './commands/connectors';
 import { registerDaemon } from './commands/daemon';
 import { registerDemo } from './commands/demo';
+import { registerEvals } from './commands/evals';
 import { registerGc } from './commands/gc';
 import { registerIndex } from './commands/index';
 import { registerMcp } from './commands/mcp';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerSearch(program, context);
   registerWhy(program, context);
   registerRuns(program, context);
+  registerEvals(program, context);
   registerApprovals(program, context);
   registerReport(program, context);
   registerTakeover(program, context);

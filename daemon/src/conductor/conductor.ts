@@ -40,6 +40,8 @@ import { ChildRuns } from './childRuns';
 import { Journal, journalPath, readJournal } from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { providerFor } from './models/providers';
+import type { ModelProvider } from './models/modelProvider';
+import { Evaluations, type EvalRun } from './evals/evaluations';
 import { checkInputs, type InputValues } from './runInputs';
 import { Recovery } from './recovery';
 import type { Clock } from './triggerSchedule';
@@ -125,6 +127,10 @@ export class Conductor {
   readonly connectors: WorkspaceConnectors;
   /** The analytics tables steps store into and query (`.keel/analytics.duckdb`). */
   readonly analytics: WorkspaceAnalytics;
+  /** `keel eval`: graded cases run live, their results, baselines and drift (`.keel/evals.duckdb`). */
+  readonly evaluations: Evaluations;
+  /** One per eval under way: the emergency stop and shutdown end them (their model calls cost money). */
+  private readonly evalsUnderWay = new Set<AbortController>();
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -135,6 +141,7 @@ export class Conductor {
   ) {
     this.runbooks = new RunbookCatalog(options.workspace, options.config.runbooks.dir);
     this.analytics = WorkspaceAnalytics.of(options.workspace, traces);
+    this.evaluations = new Evaluations(options.workspace, (m) => options.log.warn(m));
     this.connectors = new WorkspaceConnectors(
       {
         workspace: options.workspace,
@@ -280,6 +287,7 @@ export class Conductor {
     await this.governor.stop(reason);
     // Runs waiting for the operator execute too (without a slot): they are halted like the rest.
     await this.queue.halt();
+    for (const controller of this.evalsUnderWay) controller.abort(new Error('emergency stop'));
     this.options.log.warn('emergency stop: every run halted', { reason: reason ?? 'none given' });
     return this.governor.state();
   }
@@ -600,6 +608,51 @@ export class Conductor {
     return { id, ...result };
   }
 
+  /**
+   * Runs the runbook's `evals:` cases live against the endpoint (side effects captured, never
+   * performed), stores the results, and compares them with the baseline.
+   */
+  async evaluate(request: {
+    runbook: string;
+    tier?: string | undefined;
+    repeat: number;
+    baseline: boolean;
+  }): Promise<EvalRun> {
+    this.options.trust.require('Running an eval');
+    if (this.governor.stopped)
+      throw new ConductorRequestError('the emergency stop is on: run "keel resume" before an eval');
+    const controller = new AbortController();
+    this.evalsUnderWay.add(controller);
+    return this.evaluations
+      .run({
+        workspace: this.options.workspace,
+        catalog: this.runbooks,
+        models: this.options.config.models,
+        memory: await this.options.memory(),
+        connectors: this.connectors,
+        provider: this.liveProvider(),
+        runbook: request.runbook,
+        ...(request.tier ? { tier: request.tier } : {}),
+        repeat: request.repeat,
+        makeBaseline: request.baseline,
+        signal: controller.signal,
+      })
+      .catch((error: Error) => {
+        throw error instanceof ConductorRequestError ? error : new ConductorRequestError(error.message);
+      })
+      .finally(() => this.evalsUnderWay.delete(controller));
+  }
+
+  /** The configured endpoint, with the editor's key for its origin and the operator's consent checked per call. */
+  private liveProvider(): ModelProvider {
+    return providerFor({
+      models: this.options.config.models,
+      editorKey: (origin) => (this.apiKey?.origin === origin ? this.apiKey.key : null),
+      env: this.options.env ?? process.env,
+      allows: (endpoint) => this.options.trust.allows(endpoint),
+    });
+  }
+
   /** Runs the runbook test cases offline, from their cassettes. */
   async test(runbook?: string): Promise<RunbookTestResult[]> {
     return runRunbookTests({
@@ -654,6 +707,8 @@ export class Conductor {
     for (const run of pending) run.controller.abort(new Error('shutdown'));
     await this.queue.settled();
     for (const run of pending) await run.journal.close().catch(() => undefined);
+    for (const controller of this.evalsUnderWay) controller.abort(new Error('shutdown'));
+    await this.evaluations.close();
     await this.traces.close();
   }
 
@@ -742,14 +797,7 @@ export class Conductor {
         workspace: this.options.workspace,
         history: run.history,
         models: this.options.config.models,
-        provider:
-          cassette ??
-          providerFor({
-            models: this.options.config.models,
-            editorKey: (origin) => (this.apiKey?.origin === origin ? this.apiKey.key : null),
-            env: this.options.env ?? process.env,
-            allows: (endpoint) => this.options.trust.allows(endpoint),
-          }),
+        provider: cassette ?? this.liveProvider(),
         memory: cassette
           ? cassetteMemory(cassette, await this.options.memory())
           : await this.options.memory(),

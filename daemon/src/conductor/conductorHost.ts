@@ -25,6 +25,7 @@ import type { HandoffNode } from './handoffGraph';
 import { RunbookCatalog } from './runbookCatalog';
 import { EventPollers, type EventSourceStatus } from './triggerEvents';
 import { TriggerScheduler } from './triggers';
+import type { EvalRun } from './evals/evaluations';
 import { systemClock, type Clock } from './triggerSchedule';
 import { ExpiryJob } from '../memory/retention/expiryJob';
 
@@ -40,6 +41,8 @@ export interface ConductorHostOptions {
   onControlChanged: (state: ControlState) => void;
   /** A connector was polled for events (its status changed, perhaps). */
   onEventsPolled?: () => void;
+  /** An eval finished, with the drift it found (the dashboard shows it). */
+  onEvalsChanged?: (change: { runbook: string; tier: string; drift: EvalRun['drift'] }) => void;
   onRunbooksChanged: (runbooks: RunbookInfo[]) => void;
   /** The schedules' clock (tests play a daemon that was down); the system's by default. */
   clock?: Clock;
@@ -64,6 +67,8 @@ export class ConductorHost {
   private triggerScheduler: TriggerScheduler | null = null;
   /** Alerts outside the editor (keel.yaml `alerts:`): only in the long-lived daemon. */
   private alerts: AlertService | null = null;
+  /** Runbooks whose scheduled eval runs now. */
+  private readonly evalsUnderWay = new Set<string>();
   /** The webhook listener (keel.yaml `webhooks:`) and the settings it listens with. */
   private webhooks: { listener: WebhookListener; key: string } | null = null;
   /** Set by stop until a conductor opens again: a webhook delivery arriving meanwhile starts nothing. */
@@ -194,6 +199,21 @@ export class ConductorHost {
         return summary === null || summary.endedAt !== null;
       },
       events: this.eventPollers(),
+      evaluate: async (runbook, options) => {
+        // A slot whose eval of the slot before still runs starts none (as a run's schedule does).
+        if (this.evalsUnderWay.has(runbook)) {
+          this.options.log.warn('a schedule slot started no eval: the one before is still under way', {
+            runbook,
+          });
+          return;
+        }
+        this.evalsUnderWay.add(runbook);
+        try {
+          await this.evaluate({ runbook, ...options, baseline: false });
+        } finally {
+          this.evalsUnderWay.delete(runbook);
+        }
+      },
       ...(this.options.clock ? { clock: this.options.clock } : {}),
     });
     return this.triggerScheduler;
@@ -235,6 +255,15 @@ export class ConductorHost {
       },
     });
     return this.pollers;
+  }
+
+  /** `keel eval`: runs the evals; drift from the baseline raises an alert (keel.yaml `alerts.on: [evalDrift]`). */
+  async evaluate(request: Parameters<Conductor['evaluate']>[0]): Promise<EvalRun> {
+    const run = await (await this.get()).evaluate(request);
+    if (run.drift) this.alerts?.evalDrift(run.drift);
+    const tier = run.results[0]?.tier;
+    if (tier) this.options.onEvalsChanged?.({ runbook: request.runbook, tier, drift: run.drift });
+    return run;
   }
 
   async get(): Promise<Conductor> {

@@ -203,6 +203,8 @@ function checkTriggers(
         check(['triggers', index, 'inputs', name], templateError(value));
       }
     }
+    // A schedule with `eval:` runs the test file's cases, each with its own inputs.
+    if (trigger.type === 'schedule' && trigger.eval) return;
     for (const [name, input] of Object.entries(runbook.inputs)) {
       const required = input.required ?? input.default === undefined;
       if (required && !(name in given)) {

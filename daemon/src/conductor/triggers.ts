@@ -34,6 +34,11 @@ export interface TriggerSchedulerOptions {
   triggerId?: (runbook: Runbook, trigger: RunbookTrigger) => string;
   /** Whether a run has ended (an unknown run has); none: every slot fires. */
   ended?: (runId: string) => Promise<boolean>;
+  /**
+   * Runs the runbook's evals for a schedule with `eval:` (drift alerts on its own); not awaited,
+   * so a long eval holds up no other trigger. None: such schedules are not armed.
+   */
+  evaluate?: (runbook: string, options: { tier?: string; repeat: number }) => Promise<void>;
 }
 
 interface ArmedSchedule {
@@ -108,6 +113,7 @@ export class TriggerScheduler {
       runbook?.triggers.forEach((trigger, index) => {
         if (trigger.type !== 'manual' && !this.options.allowed(runbook, trigger)) return;
         if (trigger.type === 'schedule') {
+          if (trigger.eval && !this.options.evaluate) return;
           const key = `${runbook.name}#${index}`;
           const schedule = this.scheduleOf(runbook, trigger);
           if (schedule) schedules.set(key, { key, runbook, trigger, schedule, timer: null });
@@ -201,6 +207,10 @@ export class TriggerScheduler {
         const { lastRun: _ended, ...rest } = record;
         state.schedules.set(armed.key, { ...rest, lastSlot: slot });
         await state.save();
+        if (armed.trigger.eval) {
+          this.evaluate(armed.runbook, armed.trigger.eval, slot);
+          return this.sleepToNext(armed, now);
+        }
         const run = await this.fire(armed.runbook, armed.trigger, {
           slot,
           firedAt: new Date(now).toISOString(),
@@ -211,6 +221,10 @@ export class TriggerScheduler {
         }
       }
     }
+    this.sleepToNext(armed, now);
+  }
+
+  private sleepToNext(armed: ArmedSchedule, now: number): void {
     const next = armed.schedule.nextAfter(now);
     if (next === null || this.stopped) return;
     armed.timer = setTimeout(
@@ -218,6 +232,22 @@ export class TriggerScheduler {
       Math.min(Math.max(next - now, 0), MAX_TIMER_MS),
     );
     armed.timer.unref();
+  }
+
+  /** A schedule's eval slot: started, not awaited; its failure is logged (drift alerts on its own). */
+  private evaluate(
+    runbook: Runbook,
+    options: { tier?: string | undefined; repeat: number },
+    slot: string,
+  ): void {
+    const about = { runbook: runbook.name, trigger: 'schedule', slot };
+    this.options.log.info('a schedule started an eval', about);
+    this.options.evaluate!(runbook.name, {
+      ...(options.tier ? { tier: options.tier } : {}),
+      repeat: options.repeat,
+    }).catch((error: unknown) =>
+      this.options.log.warn('a scheduled eval failed', { ...about, reason: (error as Error).message }),
+    );
   }
 
   private async watchFiles(globs: string[]): Promise<void> {

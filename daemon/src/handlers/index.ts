@@ -4,6 +4,7 @@ import type { Router } from '../rpc/router';
 import { registerApprovalHandlers } from './approvals';
 import { registerConnectorHandlers } from './connectors';
 import { registerControlHandlers } from './control';
+import { registerEvalHandlers } from './evals';
 import { registerLifecycleHandlers } from './lifecycle';
 import { registerMemoryHandlers } from './memory';
 import { registerProvenanceHandlers } from './provenance';
@@ -25,4 +26,5 @@ export function registerHandlers(router: Router, daemon: Daemon): void {
   registerControlHandlers(router, daemon);
   registerTrustHandlers(router, daemon);
   registerConnectorHandlers(router, daemon);
+  registerEvalHandlers(router, daemon);
 }

@@ -45,6 +45,7 @@ function noFolder(): DashboardSnapshot {
     runs: [],
     index: null,
     staleRuns: null,
+    evals: null,
     error: null,
   };
 }

@@ -9,6 +9,8 @@ import {
   ApprovalsListRequest,
   ControlChangedNotification,
   ControlStateRequest,
+  EvalReportRequest,
+  EvalsChangedNotification,
   MetricsReportRequest,
   StaleRunsRequest,
   type ControlState,
@@ -25,6 +27,7 @@ interface Fetched {
   report: MetricsReport | null;
   pendingApprovals: number | null;
   staleRuns: DashboardSnapshot['staleRuns'];
+  evals: DashboardSnapshot['evals'];
   error: string | null;
 }
 
@@ -33,6 +36,7 @@ const NOTHING: Fetched = {
   report: null,
   pendingApprovals: null,
   staleRuns: null,
+  evals: null,
   error: null,
 };
 
@@ -58,6 +62,7 @@ export class DashboardFeed implements vscode.Disposable {
     this.disposables.push(
       client.onNotification(ControlChangedNotification, invalidate),
       client.onNotification(ApprovalsChangedNotification, invalidate),
+      client.onNotification(EvalsChangedNotification, invalidate),
       // The store applies `keel/runs/changed` first, so the snapshot has the run as it now is.
       store.onDidChangeRuns(invalidate),
       // The connection, and the index through `keel/index/didChange`, which the client keeps.
@@ -126,14 +131,15 @@ export class DashboardFeed implements vscode.Disposable {
     const since = new Date();
     since.setHours(0, 0, 0, 0);
     since.setDate(since.getDate() - (DASHBOARD_DAYS - 1));
-    const [control, report, approvals, stale] = await Promise.allSettled([
+    const [control, report, approvals, stale, evals] = await Promise.allSettled([
       this.client.request(ControlStateRequest),
       this.client.request(MetricsReportRequest, { since: since.toISOString() }),
       this.client.request(ApprovalsListRequest, { status: ['pending', 'stale'] }),
       // Re-fetched when the index changes (a note was saved): its runs may have gone stale.
       this.client.request(StaleRunsRequest),
+      this.client.request(EvalReportRequest, { since: since.toISOString() }),
     ]);
-    const errors = [control, report, approvals, stale]
+    const errors = [control, report, approvals, stale, evals]
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => (r.reason as Error).message);
     // A stop or resume answered while this fetch was under way is newer than what it read.
@@ -143,6 +149,7 @@ export class DashboardFeed implements vscode.Disposable {
       report: report.status === 'fulfilled' ? report.value : null,
       pendingApprovals: approvals.status === 'fulfilled' ? approvals.value.approvals.length : null,
       staleRuns: stale.status === 'fulfilled' ? stale.value.runs : null,
+      evals: evals.status === 'fulfilled' ? evals.value : null,
       error: errors.length > 0 ? [...new Set(errors)].join(' ') : null,
     };
   }

@@ -4,7 +4,15 @@
  * the extension host and the dashboard's browser script, and unit-tested.
  */
 // Types only: the dashboard's browser bundle must not pull in zod.
-import type { AgentMetrics, ControlState, MetricsReport, QuotaState, RunSummary } from '@keel/schemas';
+import type {
+  AgentMetrics,
+  ControlState,
+  EvalDrift,
+  EvalSummaryRow,
+  MetricsReport,
+  QuotaState,
+  RunSummary,
+} from '@keel/schemas';
 import { formatMs, formatUsd } from '../runs/runList';
 
 export const DASHBOARD_DAYS = 14;
@@ -241,6 +249,33 @@ export function breakerWarnings(control: ControlState | null, formatTime: (iso: 
           ? `${b.name}: open after ${b.failures} failures in a row; calls are refused${b.retryAt ? ` until ${formatTime(b.retryAt)}` : ''}.`
           : `${b.name}: trying again (half open) after ${b.failures} failures.`,
     );
+}
+
+/**
+ * One line per runbook and tier whose newest eval drifted from its baseline, naming the cases that
+ * changed; drift an eval since then no longer shows is gone (the operator fixed it, or re-based).
+ */
+export function evalDriftWarnings(
+  evals: { rows: readonly EvalSummaryRow[]; drift: readonly EvalDrift[] } | null,
+  formatTime: (iso: string) => string,
+): string[] {
+  if (!evals) return [];
+  const newest = new Map(evals.rows.map((r) => [`${r.runbook}\u0000${r.tier}`, r.lastAt]));
+  return evals.drift
+    .filter((d) => newest.get(`${d.runbook}\u0000${d.tier}`) === d.at)
+    .map((d) => {
+      const cases = d.cases.map((c) => {
+        const changes: string[] = [];
+        if (c.score !== c.baselineScore)
+          changes.push(`score ${c.baselineScore.toFixed(2)} → ${c.score.toFixed(2)}`);
+        if (c.model !== c.baselineModel) changes.push(`model ${c.baselineModel ?? '-'} → ${c.model ?? '-'}`);
+        return `${c.case} (${changes.join(', ')})`;
+      });
+      return (
+        `${d.runbook} on ${d.tier} drifted from its baseline at ${formatTime(d.at)}: ${cases.join('; ')}. ` +
+        `"keel eval ${d.runbook} --tier ${d.tier} --baseline" accepts it as the new baseline.`
+      );
+    });
 }
 
 function sortAgents(agents: readonly AgentMetrics[]): AgentMetrics[] {

@@ -20,6 +20,7 @@ import {
   SetConnectorSecretRequest,
 } from './connectors';
 import type { MessageDefinition } from './define';
+import { EvalReportRequest, EvalRunRequest, EvalsChangedNotification } from './evals';
 import { GcRequest } from './gc';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -56,6 +57,7 @@ export * from './connectors';
 export * from './control';
 export * from './define';
 export * from './errors';
+export * from './evals';
 export * from './gc';
 export * from './lifecycle';
 export * from './memory';
@@ -111,6 +113,9 @@ export const allMessages: readonly MessageDefinition[] = [
   ResumeRequest,
   ControlChangedNotification,
   MetricsReportRequest,
+  EvalRunRequest,
+  EvalReportRequest,
+  EvalsChangedNotification,
   TrustStateRequest,
   TrustGrantRequest,
   TrustRevokeRequest,

@@ -3,7 +3,8 @@
  * from a step), and what each agent costs and does.
  */
 import type { Command } from 'commander';
-import { ControlStateRequest, MetricsReportRequest, ResumeRequest } from '@keel/schemas';
+import { ControlStateRequest, EvalReportRequest, MetricsReportRequest, ResumeRequest } from '@keel/schemas';
+import { evalSection } from './evals';
 import { resolveWorkspace } from '../../workspace/locate';
 import { withWorkspace } from '../connect';
 import type { CliContext } from '../context';
@@ -42,15 +43,17 @@ export function registerReport(program: Command, context: CliContext): void {
     .option('--until <date>', 'up to this day or date-time (default: now)')
     .option('--json', 'print JSON')
     .action(async (options: { since?: string; until?: string; json?: boolean }) => {
-      const [report, control] = await withWorkspace(workspace(), context.log, async ({ client }) => [
-        await client.request(MetricsReportRequest, {
-          ...(options.since ? { since: options.since } : {}),
-          ...(options.until ? { until: options.until } : {}),
-        }),
+      const span = {
+        ...(options.since ? { since: options.since } : {}),
+        ...(options.until ? { until: options.until } : {}),
+      };
+      const [report, control, evals] = await withWorkspace(workspace(), context.log, async ({ client }) => [
+        await client.request(MetricsReportRequest, span),
         await client.request(ControlStateRequest),
+        await client.request(EvalReportRequest, span),
       ]);
       if (options.json) {
-        printJson({ ...report, control });
+        printJson({ ...report, control, evals });
         return;
       }
       const rows = report.agents.map((a) => [
@@ -119,6 +122,7 @@ export function registerReport(program: Command, context: CliContext): void {
             'not settled yet. UNDOS: taken back after a run failed or was cancelled.',
         );
       }
+      lines.push(...evalSection(evals.rows, evals.drift));
       if (control.stopped)
         lines.push(`EMERGENCY STOP since ${control.stoppedAt}: run "keel resume" to lift it.`);
       for (const q of control.quotas) {

@@ -7,6 +7,7 @@
 import type { DashboardSnapshot, DashboardToHostMessage, HostToDashboardMessage } from '@keel/schemas';
 import {
   breakerWarnings,
+  evalDriftWarnings,
   describeBars,
   describeSpend,
   latencySeries,
@@ -39,6 +40,7 @@ const sections = {
   quotas: section('quotas', 'Spend against quota'),
   glance: section('glance', 'At a glance'),
   breakers: section('breakers', 'Circuit breakers'),
+  drift: section('drift', 'Eval drift'),
   spend: section('spend', 'Spend per agent'),
   agents: section('agents', 'Agents'),
   rates: section('rates', 'Success and rework rates'),
@@ -208,6 +210,10 @@ function renderSections(s: DashboardSnapshot): void {
   const breakers = breakerWarnings(s.control, time);
   sections.breakers.element.hidden = breakers.length === 0;
   sections.breakers.body.replaceChildren(...breakers.map((text) => element('p', 'breaker', text)));
+
+  const drift = evalDriftWarnings(s.evals, time);
+  sections.drift.element.hidden = drift.length === 0;
+  sections.drift.body.replaceChildren(...drift.map((text) => element('p', 'breaker', text)));
 
   sections.spend.element.querySelector('h2')!.textContent = `Spend per agent, last ${s.days} days`;
   charts.spend.update(spendBars(spend), describeSpend(spend));
