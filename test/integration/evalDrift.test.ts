@@ -39,13 +39,17 @@ afterEach(async () => {
   await dirs.cleanup();
 });
 
-/** A clock at `iso` when first read, running at real speed from then on. */
-function clockAt(iso: string): Clock {
-  let first: number | null = null;
+/**
+ * A clock that stands at `from` until `go()`, then jumps to `to` and runs at real speed: the
+ * schedule's slot comes only once the test is ready for it, however long the steps before take.
+ * (A timer that fires while the clock stands finds no slot due and sleeps again.)
+ */
+function heldClock(from: string, to: string): { clock: Clock; go: () => void } {
+  let released: number | null = null;
   return {
-    now: () => {
-      first ??= Date.now();
-      return Date.parse(iso) + (Date.now() - first);
+    clock: { now: () => (released === null ? Date.parse(from) : Date.parse(to) + (Date.now() - released)) },
+    go: () => {
+      released = Date.now();
     },
   };
 }
@@ -76,13 +80,14 @@ alerts:
   );
   await writeFile(join(dirs.workspace, 'runbooks', 'tests', 'reply.test.yaml'), REPLY_EVALS);
   const quality = scriptQuality(server);
+  const time = heldClock('2026-11-23T05:59:45Z', '2026-11-23T06:00:00Z');
   daemon = await Daemon.start({
     workspace: dirs.workspace,
     mode: 'daemon',
     log: createLogger({ level: 'error' }),
     connectors: [notifyConnector],
-    // Fifteen seconds before the 06:00 slot: time for the baseline eval first.
-    clock: clockAt('2026-11-23T05:59:45Z'),
+    // Before the 06:00 slot until the baseline is set and the model has changed.
+    clock: time.clock,
   });
   const client = new InProcessClient(daemon);
   // What the dashboard hears: each eval, with the drift it found.
@@ -102,6 +107,7 @@ alerts:
 
   // The strong model starts answering badly; the 06:00 slot evaluates it.
   quality.answers['gpt-4o'] = BAD_ANSWER;
+  time.go();
   const [scoreAlert] = await waitFor(
     'the drift alert of the scheduled eval',
     async () => {
