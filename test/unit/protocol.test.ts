@@ -257,6 +257,23 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     result: run,
     invalidParams: { runbook: '' },
   },
+  'keel/runs/forecast': {
+    params: { runbook: 'onboarding' },
+    result: {
+      runbook: 'onboarding',
+      tier: 'fast',
+      runs: 12,
+      p50Usd: 0.012,
+      p95Usd: 0.03,
+      budgetUsd: 0.5,
+      expectedUsd: 0.03,
+      basis: 'history',
+      costAboveUsd: 0.1,
+      waits: false,
+      text: 'forecast $0.0120 (p50) to $0.0300 (p95) from 12 past runs at tier fast; budget $0.50',
+    },
+    invalidParams: { runbook: '' },
+  },
   'keel/runs/list': { params: { limit: 20 }, result: { runs: [run] }, invalidParams: { limit: 0 } },
   'keel/runs/get': {
     params: { id: run.id },

@@ -7,9 +7,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FORECAST_HISTORY_LIMIT } from '@keel/schemas';
 import type {
   BreakerState,
   ControlState,
+  CostForecast,
   Proposal,
   Runbook,
   RunbookInfo,
@@ -46,6 +48,7 @@ import type { Clock } from './triggerSchedule';
 import { applyGc, planGc, type GcHost } from './keelGc';
 import { RunbookCatalog } from './runbookCatalog';
 import { recordedRunbook, runbookVersion } from './runbookVersion';
+import { costGateMessage, forecastCost } from './costForecast';
 import { executeRun } from './runExecutor';
 import { ConnectorSecrets } from '../connectors/credentials';
 import { ConnectorRegistry } from '../connectors/registry';
@@ -317,6 +320,25 @@ export class Conductor {
     }
   }
 
+  /** What a run of this runbook started now would likely cost, and whether it would wait for it. */
+  async forecast(runbookName: string): Promise<CostForecast> {
+    const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
+      throw new ConductorRequestError(error.message);
+    });
+    return this.forecastOf(loaded.runbook);
+  }
+
+  private async forecastOf(runbook: Runbook): Promise<CostForecast> {
+    const tier = runbook.model.tier;
+    return forecastCost({
+      runbook: runbook.name,
+      tier,
+      budgetUsd: runbook.budget.maxUsd,
+      costAboveUsd: this.options.config.approvals.costAbove ?? null,
+      history: await this.traces.costHistory(runbook.name, tier, FORECAST_HISTORY_LIMIT),
+    });
+  }
+
   /** Queues a run; answers with its summary at once. */
   start(
     runbookName: string,
@@ -378,6 +400,8 @@ export class Conductor {
     } catch (error) {
       throw new ConductorRequestError((error as Error).message);
     }
+    // A run answered from a cassette spends nothing: it never waits for its cost.
+    const forecast = cassettes.replay ? null : await this.forecastOf(loaded.runbook);
     const id = event?.id ?? newRunId(loaded.runbook.name);
     const journal = await Journal.create(
       journalPath(this.runsDir, id),
@@ -392,6 +416,7 @@ export class Conductor {
         recordCassette: cassettes.record ?? null,
         replayCassette: cassettes.replay ?? null,
         ...(event ? { origin: event.origin } : {}),
+        ...(forecast?.waits ? { costGate: { message: costGateMessage(forecast), forecast } } : {}),
         at: new Date().toISOString(),
       },
       this.sealer,

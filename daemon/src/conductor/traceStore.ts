@@ -454,6 +454,34 @@ export class TraceStore {
     });
   }
 
+  /**
+   * The cost of a runbook's newest finished runs (cancelled ones left out: the operator cut them
+   * short) at `tier`: runs that called a model at that tier, or none at all. At most `limit` runs
+   * are read, so a long history answers as fast as a short one.
+   */
+  costHistory(
+    runbook: string,
+    tier: string,
+    limit: number,
+  ): Promise<{ runs: number; p50: number | null; p95: number | null }> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `WITH h AS (
+           SELECT cost_usd FROM runs r
+           WHERE r.runbook = $1 AND r.ended_at IS NOT NULL AND r.status <> 'cancelled'
+             AND (EXISTS (SELECT 1 FROM model_calls m WHERE m.run_id = r.id AND m.tier = $2)
+                  OR NOT EXISTS (SELECT 1 FROM model_calls m WHERE m.run_id = r.id))
+           ORDER BY r.started_at DESC LIMIT $3)
+         SELECT count(*) AS runs, quantile_cont(cost_usd, 0.5) AS p50, quantile_cont(cost_usd, 0.95) AS p95 FROM h`,
+        [runbook, tier, limit],
+      );
+      const row = reader.getRowObjectsJS()[0] ?? {};
+      const number = (value: unknown): number | null =>
+        value === null || value === undefined ? null : Number(value);
+      return { runs: Number(row.runs ?? 0), p50: number(row.p50), p95: number(row.p95) };
+    });
+  }
+
   /** A query in DuckDB's line, after every row recorded before it is written. */
   private read<T>(query: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the run store is closed'));

@@ -20,6 +20,7 @@ import {
   SetConnectorSecretRequest,
 } from './connectors';
 import type { MessageDefinition } from './define';
+import { RunForecastRequest } from './forecast';
 import { GcRequest } from './gc';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -56,6 +57,7 @@ export * from './connectors';
 export * from './control';
 export * from './define';
 export * from './errors';
+export * from './forecast';
 export * from './gc';
 export * from './lifecycle';
 export * from './memory';
@@ -87,6 +89,7 @@ export const allMessages: readonly MessageDefinition[] = [
   IndexRebuildRequest,
   RunbooksListRequest,
   RunStartRequest,
+  RunForecastRequest,
   RunsListRequest,
   RunGetRequest,
   RunCancelRequest,
