@@ -257,6 +257,36 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
     result: run,
     invalidParams: { runbook: '' },
   },
+  'keel/metrics/advice': {
+    params: { since: '2026-11-01' },
+    result: {
+      since: '2026-11-01T00:00:00.000Z',
+      until: '2026-11-25T00:00:00.000Z',
+      agents: [
+        {
+          agent: 'onboarding',
+          role: 'Operations',
+          runs: 3,
+          succeeded: 2,
+          costUsd: 0.04,
+          costPerSuccessUsd: 0.02,
+          reworkRate: 0.5,
+        },
+      ],
+      moves: [
+        {
+          agent: 'Operations',
+          period: 'day',
+          refused: 1,
+          neededUsd: 0.02,
+          from: 'Writer',
+          unusedUsd: 0.7,
+          text: 'moving $0.0200 of "Writer"\'s daily quota (unused $0.7000) to "Operations" would have covered its 1 refused run today',
+        },
+      ],
+    },
+    invalidParams: { since: 3 },
+  },
   'keel/runs/forecast': {
     params: { runbook: 'onboarding' },
     result: {

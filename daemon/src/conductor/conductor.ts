@@ -9,6 +9,8 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FORECAST_HISTORY_LIMIT } from '@keel/schemas';
 import type {
+  BudgetAdvice,
+  QuotaState,
   BreakerState,
   ControlState,
   CostForecast,
@@ -23,7 +25,9 @@ import type {
   WorkspaceConfig,
 } from '@keel/schemas';
 import { ApprovalService } from '../approvals/approvalService';
-import { Governor } from '../governance/governor';
+import { budgetAdvice } from '../governance/advice';
+import { GovernanceRefusal, Governor } from '../governance/governor';
+import { periodStart } from '../governance/quotas';
 import { OperatorError } from '../errors';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
@@ -339,6 +343,32 @@ export class Conductor {
     });
   }
 
+  /** A run the quota refused, priced at its p50 (its budget without history), for budget advice. */
+  private async recordRefusal(runbook: Runbook, quota: QuotaState): Promise<void> {
+    const forecast = await this.forecastOf(runbook);
+    this.traces.recordRefusal({
+      runbook: runbook.name,
+      agent: quota.agent,
+      period: quota.period,
+      forecastUsd: forecast.p50Usd ?? forecast.budgetUsd,
+      at: new Date().toISOString(),
+    });
+  }
+
+  /** Budget advice over a span: agents by cost per successful run and rework, and quota moves. */
+  async advice(span: { since?: string | undefined; until?: string | undefined }): Promise<BudgetAdvice> {
+    const report = await this.metrics(span);
+    const now = new Date();
+    return budgetAdvice({
+      since: report.since,
+      until: report.until,
+      agents: report.agents,
+      quotas: this.governor.state().quotas,
+      refusals: await this.traces.refusals(periodStart('month', now).toISOString()),
+      now,
+    });
+  }
+
   /** Queues a run; answers with its summary at once. */
   start(
     runbookName: string,
@@ -398,6 +428,8 @@ export class Conductor {
     try {
       this.governor.admit(loaded.runbook.name, loaded.runbook.role);
     } catch (error) {
+      if (error instanceof GovernanceRefusal && error.quota)
+        await this.recordRefusal(loaded.runbook, error.quota);
       throw new ConductorRequestError((error as Error).message);
     }
     // A run answered from a cassette spends nothing: it never waits for its cost.

@@ -1,4 +1,5 @@
 /** Every message of the Keel protocol, and the list of them all (for routers and tests). */
+import { BudgetAdviceRequest } from './advice';
 import {
   ApprovalApproveRequest,
   ApprovalGetRequest,
@@ -51,6 +52,7 @@ import { StatusChangedNotification, StatusRequest } from './status';
 import { TrustChangedNotification, TrustGrantRequest, TrustRevokeRequest, TrustStateRequest } from './trust';
 import { WorkspaceInitRequest } from './workspace';
 
+export * from './advice';
 export * from './approvals';
 export * from './common';
 export * from './connectors';
@@ -114,6 +116,7 @@ export const allMessages: readonly MessageDefinition[] = [
   ResumeRequest,
   ControlChangedNotification,
   MetricsReportRequest,
+  BudgetAdviceRequest,
   TrustStateRequest,
   TrustGrantRequest,
   TrustRevokeRequest,
