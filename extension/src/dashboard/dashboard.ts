@@ -45,6 +45,7 @@ function noFolder(): DashboardSnapshot {
     runs: [],
     index: null,
     staleRuns: null,
+    advice: null,
     error: null,
   };
 }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import {
   ApprovalsChangedNotification,
   ApprovalsListRequest,
+  BudgetAdviceRequest,
   ControlChangedNotification,
   ControlStateRequest,
   MetricsReportRequest,
@@ -25,6 +26,7 @@ interface Fetched {
   report: MetricsReport | null;
   pendingApprovals: number | null;
   staleRuns: DashboardSnapshot['staleRuns'];
+  advice: DashboardSnapshot['advice'];
   error: string | null;
 }
 
@@ -33,6 +35,7 @@ const NOTHING: Fetched = {
   report: null,
   pendingApprovals: null,
   staleRuns: null,
+  advice: null,
   error: null,
 };
 
@@ -126,14 +129,15 @@ export class DashboardFeed implements vscode.Disposable {
     const since = new Date();
     since.setHours(0, 0, 0, 0);
     since.setDate(since.getDate() - (DASHBOARD_DAYS - 1));
-    const [control, report, approvals, stale] = await Promise.allSettled([
+    const [control, report, approvals, stale, advice] = await Promise.allSettled([
       this.client.request(ControlStateRequest),
       this.client.request(MetricsReportRequest, { since: since.toISOString() }),
       this.client.request(ApprovalsListRequest, { status: ['pending', 'stale'] }),
       // Re-fetched when the index changes (a note was saved): its runs may have gone stale.
       this.client.request(StaleRunsRequest),
+      this.client.request(BudgetAdviceRequest, { since: since.toISOString() }),
     ]);
-    const errors = [control, report, approvals, stale]
+    const errors = [control, report, approvals, stale, advice]
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => (r.reason as Error).message);
     // A stop or resume answered while this fetch was under way is newer than what it read.
@@ -143,6 +147,7 @@ export class DashboardFeed implements vscode.Disposable {
       report: report.status === 'fulfilled' ? report.value : null,
       pendingApprovals: approvals.status === 'fulfilled' ? approvals.value.approvals.length : null,
       staleRuns: stale.status === 'fulfilled' ? stale.value.runs : null,
+      advice: advice.status === 'fulfilled' ? advice.value : null,
       error: errors.length > 0 ? [...new Set(errors)].join(' ') : null,
     };
   }
