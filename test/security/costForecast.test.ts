@@ -2,7 +2,7 @@
  * The cost forecast cannot be talked down, and cannot stall the daemon: rows planted in the run
  * store (a cloned workspace with a cheap-looking history) are gone once the daemon projects the
  * sealed journals again, so a dear runbook still waits above `approvals.costAbove`; a history of
- * tens of thousands of runs is read only as far as its newest 200, quickly; damaged cost values
+ * thousands of runs is read only as far as its newest 200, quickly; damaged cost values
  * count as nothing rather than breaking the forecast; a runbook name from a client is only ever a
  * name, never a path.
  */
