@@ -12,6 +12,7 @@ import {
   RunCheckpointRequest,
   RunForecastRequest,
   RunGetRequest,
+  RunReplayRequest,
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
@@ -142,6 +143,16 @@ it('holds a run whose p95 is above approvals.costAbove before its first step: co
   await client.request(RunCheckpointRequest, { id: first.id, action: 'continue' });
   expect(await finished(first.id)).toMatchObject({ status: 'succeeded', costUsd: 0.01 });
   expect(server.requests).toHaveLength(1);
+  const passed = await client.request(RunGetRequest, { id: first.id });
+  expect(passed.steps.map((s) => [s.id, s.type, s.status])).toEqual([
+    ['answer', 'llm', 'succeeded'],
+    [COST_GATE_STEP, 'checkpoint', 'succeeded'],
+  ]);
+  // The wait is in the journal: a replay takes the operator's answer from it and matches.
+  expect(await client.request(RunReplayRequest, { id: first.id })).toMatchObject({
+    status: 'succeeded',
+    divergence: null,
+  });
 
   // With history under the line, runs no longer wait.
   await history('ask', [0.01, 0.02, 0.03, 0.04]);
@@ -162,7 +173,10 @@ it('holds a run whose p95 is above approvals.costAbove before its first step: co
   expect(await finished(second.id)).toMatchObject({ status: 'cancelled', stepsDone: 0 });
   expect(server.requests).toHaveLength(sent);
   const stopped = await client.request(RunGetRequest, { id: second.id });
-  expect(stopped.steps.find((s) => s.id === 'answer')?.status).toBe('pending');
+  expect(stopped.steps.map((s) => [s.id, s.status])).toEqual([
+    ['answer', 'pending'],
+    [COST_GATE_STEP, 'skipped'],
+  ]);
 });
 
 it('keel run prints the forecast line before it starts the run, and says the run waits', async () => {
@@ -187,4 +201,19 @@ it('keel run prints the forecast line before it starts the run, and says the run
   server.enqueue({ content: 'ok', usage: { prompt_tokens: 20, completion_tokens: 0 } });
   const again = await keel(['run', 'ask', '--yes', '--json']);
   expect(again.stderr).toContain('ask: forecast $0.0200 (p50) to $0.0200 (p95) from 1 past run at tier fast');
+});
+
+it('a run waiting for its cost keeps waiting across a daemon restart, and goes on when continued', async () => {
+  await configure('approvals:\n  costAbove: 0.045\n');
+  await start();
+  const run = await client.request(RunStartRequest, { runbook: 'ask', inputs: {} });
+  await runReaches(client, run.id, 'waiting_operator');
+  await running!.daemon.stop('test');
+  await start();
+  expect(await runReaches(client, run.id, 'waiting_operator')).toMatchObject({ waitingFor: COST_GATE_STEP });
+  expect(server.requests).toHaveLength(0);
+  server.enqueue({ content: 'ok', usage: { prompt_tokens: 10, completion_tokens: 0 } });
+  await client.request(RunCheckpointRequest, { id: run.id, action: 'continue' });
+  expect(await finished(run.id)).toMatchObject({ status: 'succeeded', stepsDone: 1 });
+  expect(server.requests).toHaveLength(1);
 });
