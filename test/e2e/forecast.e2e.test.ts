@@ -10,10 +10,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { formatUsd } from '../../extension/src/runs/runList';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { REPO_ROOT, startCodeServer, trustKeelWorkspace, type CodeServer } from './harness/codeServer';
-import { launchBrowser, openKeelSidebar, openWorkbench, runCommand, screenshot } from './harness/workbench';
+import {
+  findFrame,
+  launchBrowser,
+  openKeelSidebar,
+  openWorkbench,
+  runCommand,
+  screenshot,
+} from './harness/workbench';
 
 const run = promisify(execFile);
 const KEEL = join(REPO_ROOT, 'daemon', 'bin', 'keel.cjs');
@@ -126,6 +134,18 @@ it('shows the forecast in the Run dialog before the run is confirmed, and the ru
       .waitFor({ timeout: 30_000 });
     expect(models.requests).toHaveLength(2);
     await screenshot(page, 'forecast-run-waiting');
+
+    // The dashboard's Budget advice card: $0.05 spent over two successful runs of three.
+    await runCommand(page, 'Keel: Focus on Dashboard View');
+    const dashboard = await findFrame(page, '#dashboard[data-connection]');
+    const advice = dashboard.locator('#section-advice .advice-agent');
+    await advice.first().waitFor({ timeout: 60_000 });
+    expect(await advice.allTextContents()).toEqual([`ask: ${formatUsd(0.025)} per successful run (2 of 3)`]);
+    expect(await dashboard.locator('#section-advice .muted').textContent()).toBe(
+      'No run was refused by a quota in its current period.',
+    );
+    await advice.first().scrollIntoViewIfNeeded();
+    await screenshot(page, 'forecast-dashboard-advice');
   } catch (error) {
     if (page) await screenshot(page, 'forecast-failed').catch(() => undefined);
     throw error;
