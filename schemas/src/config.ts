@@ -486,6 +486,12 @@ export const WorkspaceConfig = z.strictObject({
       actions: z.array(ActionRule).default([]),
       /** Named lists that `in` and `notIn` of action rules refer to: `trustedDomains: [acme.com]`. */
       lists: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), z.array(z.string().min(1))).default({}),
+      /**
+       * A run whose cost forecast (p95 of the runbook's past runs at its tier, or its budget's
+       * maxUsd without history) is above this many US dollars waits for the operator before its
+       * first step. Absent: runs never wait for their cost.
+       */
+      costAbove: z.number().nonnegative().finite().optional(),
     })
     .prefault({}),
   /** Alerts outside the editor (an email to the operator); none when absent. */

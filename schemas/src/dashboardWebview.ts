@@ -4,6 +4,7 @@
  * switches on `type`.
  */
 import { z } from 'zod';
+import { BudgetAdvice } from './protocol/advice';
 import { ControlState, MetricsReportRequest } from './protocol/control';
 import { EvalReportRequest } from './protocol/evals';
 import { IndexStatus } from './protocol/memory';
@@ -21,6 +22,8 @@ export const DashboardSnapshot = z.object({
   control: ControlState.nullable(),
   /** The metrics over the dashboard's span (`days` days up to now). */
   report: MetricsReport.nullable(),
+  /** Budget advice over the same span (null: not fetched). */
+  advice: BudgetAdvice.nullable().default(null),
   days: z.number().int().positive(),
   /** The host's local date (YYYY-MM-DD): the last day of the spend chart. */
   today: z.string(),

@@ -7,9 +7,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FORECAST_HISTORY_LIMIT } from '@keel/schemas';
 import type {
+  BudgetAdvice,
+  QuotaState,
   BreakerState,
   ControlState,
+  CostForecast,
   Proposal,
   Runbook,
   RunbookInfo,
@@ -21,7 +25,9 @@ import type {
   WorkspaceConfig,
 } from '@keel/schemas';
 import { ApprovalService } from '../approvals/approvalService';
-import { Governor } from '../governance/governor';
+import { budgetAdvice } from '../governance/advice';
+import { GovernanceRefusal, Governor } from '../governance/governor';
+import { periodStart } from '../governance/quotas';
 import { OperatorError } from '../errors';
 import { metricsReport, type MetricsReport } from '../governance/metrics';
 import { feedbackPath, latestFeedback } from '../approvals/feedback';
@@ -48,6 +54,7 @@ import type { Clock } from './triggerSchedule';
 import { applyGc, planGc, type GcHost } from './keelGc';
 import { RunbookCatalog } from './runbookCatalog';
 import { recordedRunbook, runbookVersion } from './runbookVersion';
+import { costGateMessage, forecastCost } from './costForecast';
 import { executeRun } from './runExecutor';
 import { ConnectorSecrets } from '../connectors/credentials';
 import { ConnectorRegistry } from '../connectors/registry';
@@ -325,6 +332,51 @@ export class Conductor {
     }
   }
 
+  /** What a run of this runbook started now would likely cost, and whether it would wait for it. */
+  async forecast(runbookName: string): Promise<CostForecast> {
+    const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
+      throw new ConductorRequestError(error.message);
+    });
+    return this.forecastOf(loaded.runbook);
+  }
+
+  private async forecastOf(runbook: Runbook): Promise<CostForecast> {
+    const tier = runbook.model.tier;
+    return forecastCost({
+      runbook: runbook.name,
+      tier,
+      budgetUsd: runbook.budget.maxUsd,
+      costAboveUsd: this.options.config.approvals.costAbove ?? null,
+      history: await this.traces.costHistory(runbook.name, tier, FORECAST_HISTORY_LIMIT),
+    });
+  }
+
+  /** A run the quota refused, priced at its p50 (its budget without history), for budget advice. */
+  private async recordRefusal(runbook: Runbook, quota: QuotaState): Promise<void> {
+    const forecast = await this.forecastOf(runbook);
+    this.traces.recordRefusal({
+      runbook: runbook.name,
+      agent: quota.agent,
+      period: quota.period,
+      forecastUsd: forecast.p50Usd ?? forecast.budgetUsd,
+      at: new Date().toISOString(),
+    });
+  }
+
+  /** Budget advice over a span: agents by cost per successful run and rework, and quota moves. */
+  async advice(span: { since?: string | undefined; until?: string | undefined }): Promise<BudgetAdvice> {
+    const report = await this.metrics(span);
+    const now = new Date();
+    return budgetAdvice({
+      since: report.since,
+      until: report.until,
+      agents: report.agents,
+      quotas: this.governor.state().quotas,
+      refusals: await this.traces.refusals(periodStart('month', now).toISOString()),
+      now,
+    });
+  }
+
   /** Queues a run; answers with its summary at once. */
   start(
     runbookName: string,
@@ -384,8 +436,12 @@ export class Conductor {
     try {
       this.governor.admit(loaded.runbook.name, loaded.runbook.role);
     } catch (error) {
+      if (error instanceof GovernanceRefusal && error.quota)
+        await this.recordRefusal(loaded.runbook, error.quota);
       throw new ConductorRequestError((error as Error).message);
     }
+    // A run answered from a cassette spends nothing: it never waits for its cost.
+    const forecast = cassettes.replay ? null : await this.forecastOf(loaded.runbook);
     const id = event?.id ?? newRunId(loaded.runbook.name);
     const journal = await Journal.create(
       journalPath(this.runsDir, id),
@@ -400,6 +456,7 @@ export class Conductor {
         recordCassette: cassettes.record ?? null,
         replayCassette: cassettes.replay ?? null,
         ...(event ? { origin: event.origin } : {}),
+        ...(forecast?.waits ? { costGate: { message: costGateMessage(forecast), forecast } } : {}),
         at: new Date().toISOString(),
       },
       this.sealer,

@@ -67,6 +67,11 @@ export const RunRecord = z.object({
       eventId: z.string(),
     })
     .optional(),
+  /**
+   * The run's cost forecast was above keel.yaml's `approvals.costAbove` when it started: it waits
+   * for the operator at the `keel.forecast` checkpoint before its first step.
+   */
+  costGate: z.object({ message: z.string(), forecast: z.unknown() }).optional(),
   at: At,
 });
 

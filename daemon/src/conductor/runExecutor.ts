@@ -9,7 +9,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { schemaCheck, type SchemaProblem } from '../connectors/linearTimeAjv';
 import type { CircuitBreaker } from '../governance/circuitBreaker';
-import { WorkspaceConfig, type Runbook, type RunbookStep, type RunStatus } from '@keel/schemas';
+import {
+  COST_GATE_STEP,
+  WorkspaceConfig,
+  type Runbook,
+  type RunbookStep,
+  type RunStatus,
+} from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
 import { ModelCallError } from './models/modelProvider';
@@ -29,6 +35,7 @@ import { llmMessages, runLlm } from './steps/llm';
 import { runPropose } from './steps/propose';
 import { checkpointInput, runCheckpoint } from './steps/checkpoint';
 import { makeCheckpointer, type CheckpointPort } from './checkpoints';
+import type { RecordOf } from './journalRecords';
 import { retrieveInput, runRetrieve } from './steps/retrieve';
 import { queryInput, runQuery, type QueryInput } from './steps/query';
 import { importInput, runImport } from './steps/into';
@@ -325,6 +332,9 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     }
   };
 
+  const gated = await passCostGate(run.costGate, runtime, slot, signal);
+  if (gated === 'stopped') return end('cancelled', 'cancelled by the operator');
+
   // Steps the journal shows ended are taken from it; the rest execute as their needs allow.
   const ended = new Set<string>();
   for (const step of options.runbook.steps) {
@@ -351,6 +361,30 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
   if (never.length > 0)
     return end('failed', `steps ${never.join(', ')} could never start (check their needs:)`);
   return finish(options.runbook, scope, end);
+}
+
+/**
+ * A run whose cost forecast was above `approvals.costAbove` when it started waits at the
+ * `keel.forecast` checkpoint (durably, slot given up) before its first step; the operator
+ * continues it or stops it. A resumed or replayed run answers from its journal.
+ */
+async function passCostGate(
+  gate: RecordOf<'run'>['costGate'],
+  runtime: StepRuntime,
+  slot: SharedSlot,
+  signal: AbortSignal,
+): Promise<'passed' | 'stopped'> {
+  if (!gate) return 'passed';
+  await slot.enter();
+  try {
+    await runtime.checkpoint({ stepId: COST_GATE_STEP, message: gate.message, state: gate.forecast });
+    return 'passed';
+  } catch (error) {
+    if (signal.aborted) return 'stopped';
+    throw error;
+  } finally {
+    slot.leave();
+  }
 }
 
 async function finish(

@@ -1,4 +1,5 @@
 /** A run's summary and full trace, read off its journal. */
+import { COST_GATE_STEP } from '@keel/schemas';
 import type { RunbookVersion, RunStatus, RunSummary, RunTrace, StepTrace } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { effectiveRecords } from './takeover';
@@ -143,9 +144,20 @@ export function traceOf(
       if (record.supplied) step(record.fromStep).supplied = true;
       continue;
     }
-    if (record.type === 'checkpoint') step(record.stepId).status = 'waiting_operator';
-    if (record.type === 'checkpointDecided' && step(record.stepId).status === 'waiting_operator')
-      step(record.stepId).status = 'running';
+    // A step of its own when it is no runbook step: the wait for the cost forecast (keel.forecast).
+    if (record.type === 'checkpoint') {
+      const s = step(record.stepId, 'checkpoint');
+      s.status = 'waiting_operator';
+      if (record.stepId === COST_GATE_STEP) s.startedAt = record.at;
+    }
+    if (record.type === 'checkpointDecided' && step(record.stepId).status === 'waiting_operator') {
+      // The cost wait has no step records: the operator's answer ends it.
+      const gate = record.stepId === COST_GATE_STEP;
+      Object.assign(
+        step(record.stepId),
+        gate ? { status: 'succeeded', endedAt: record.at } : { status: 'running' },
+      );
+    }
     if (record.type === 'stepStart') {
       const s = step(record.stepId, record.stepType);
       Object.assign(s, {
@@ -205,7 +217,9 @@ export function traceOf(
   // A run that ended (crash, cancel) with a step still open shows that step as it was left.
   if (summary.endedAt) {
     for (const s of steps.values()) {
-      if (s.status === 'running' || s.status === 'waiting_operator') s.status = 'failed';
+      // The operator stopped the run at its cost wait: nothing failed, nothing ran.
+      if (s.id === COST_GATE_STEP && s.status === 'waiting_operator') s.status = 'skipped';
+      else if (s.status === 'running' || s.status === 'waiting_operator') s.status = 'failed';
     }
   }
   // Attempts are told only when there was more than one.

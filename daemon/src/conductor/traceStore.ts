@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS retrievals (
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS lesson BOOLEAN;
 CREATE TABLE IF NOT EXISTS archived_runs (id VARCHAR PRIMARY KEY, summary VARCHAR, archived_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS refusals (
+  runbook VARCHAR, agent VARCHAR, period VARCHAR, forecast_usd DOUBLE, refused_at TIMESTAMPTZ);
 `;
 
 /** The tables a `query` step reads a copy of, as `keel.<table>`. */
@@ -95,6 +97,16 @@ export interface RunRowCounts {
 }
 
 /** A run's reads of one version of one note (see `retrievals`). */
+/** A run a spend quota refused (see `recordRefusal`). */
+export interface RefusalRow {
+  runbook: string;
+  /** The quota's agent: the runbook or its role. */
+  agent: string;
+  period: 'day' | 'month';
+  forecastUsd: number;
+  at: string;
+}
+
 export interface RetrievalUse {
   runId: string;
   path: string;
@@ -451,6 +463,74 @@ export class TraceStore {
         [limit],
       );
       return reader.getRowObjectsJson();
+    });
+  }
+
+  /**
+   * The cost of a runbook's newest finished runs (cancelled ones left out: the operator cut them
+   * short) at `tier`: runs that called a model at that tier, or none at all. At most `limit` runs
+   * are read, so a long history answers as fast as a short one.
+   */
+  costHistory(
+    runbook: string,
+    tier: string,
+    limit: number,
+  ): Promise<{ runs: number; p50: number | null; p95: number | null }> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `WITH h AS (
+           SELECT cost_usd FROM runs r
+           WHERE r.runbook = $1 AND r.ended_at IS NOT NULL AND r.status <> 'cancelled'
+             AND (EXISTS (SELECT 1 FROM model_calls m WHERE m.run_id = r.id AND m.tier = $2)
+                  OR NOT EXISTS (SELECT 1 FROM model_calls m WHERE m.run_id = r.id))
+           ORDER BY r.started_at DESC LIMIT $3)
+         SELECT count(*) AS runs, quantile_cont(cost_usd, 0.5) AS p50, quantile_cont(cost_usd, 0.95) AS p95 FROM h`,
+        [runbook, tier, limit],
+      );
+      const row = reader.getRowObjectsJS()[0] ?? {};
+      const number = (value: unknown): number | null =>
+        value === null || value === undefined ? null : Number(value);
+      return { runs: Number(row.runs ?? 0), p50: number(row.p50), p95: number(row.p95) };
+    });
+  }
+
+  /**
+   * A run a spend quota refused, with what it would likely have cost, for budget advice. Refusals
+   * leave no journal, so unlike the other tables this one is not rebuilt when .keel/ is deleted.
+   */
+  recordRefusal(refusal: RefusalRow): void {
+    if (this.closed) return;
+    this.queue = this.queue.then(() =>
+      this.db
+        .run(`INSERT INTO refusals VALUES ($1, $2, $3, $4, $5::TIMESTAMPTZ)`, [
+          refusal.runbook,
+          refusal.agent,
+          refusal.period,
+          refusal.forecastUsd,
+          refusal.at,
+        ])
+        .then(
+          () => undefined,
+          (error: Error) => this.warn(`a refused run was not recorded for budget advice (${error.message})`),
+        ),
+    );
+  }
+
+  /** Runs refused by a quota since `since`, oldest first (at most 10,000: advice adds them up). */
+  refusals(since: string): Promise<RefusalRow[]> {
+    return this.read(async () => {
+      const reader = await this.db.runAndReadAll(
+        `SELECT runbook, agent, period, forecast_usd, refused_at FROM refusals
+         WHERE refused_at >= $1::TIMESTAMPTZ ORDER BY refused_at LIMIT 10000`,
+        [since],
+      );
+      return reader.getRowObjectsJS().map((row) => ({
+        runbook: text(row.runbook),
+        agent: text(row.agent),
+        period: row.period === 'month' ? 'month' : 'day',
+        forecastUsd: Number(row.forecast_usd ?? 0),
+        at: new Date(row.refused_at as Date).toISOString(),
+      }));
     });
   }
 

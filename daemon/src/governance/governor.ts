@@ -3,13 +3,21 @@
  * before a run starts and by the model gateway before each call. It tells clients when any of
  * them changes.
  */
-import type { BreakerState, ControlState, RunSummary, WorkspaceConfig } from '@keel/schemas';
+import type { BreakerState, ControlState, QuotaState, RunSummary, WorkspaceConfig } from '@keel/schemas';
 import { Breakers, type CircuitBreaker } from './circuitBreaker';
 import { EmergencyStop } from './emergencyStop';
-import { quotaRefusal, quotaStates } from './quotas';
+import { quotaHit, quotaRefusal, quotaStates } from './quotas';
 
 /** A run refused by governance, with the reason and what lifts it. */
-export class GovernanceRefusal extends Error {}
+export class GovernanceRefusal extends Error {
+  constructor(
+    message: string,
+    /** The used-up quota, when a quota refused the run (budget advice counts those). */
+    readonly quota: QuotaState | null = null,
+  ) {
+    super(message);
+  }
+}
 
 export interface GovernorOptions {
   keelDir: string;
@@ -49,8 +57,10 @@ export class Governor {
           'no run starts until "keel resume" (or Resume in the sidebar)',
       );
     }
-    const quota = quotaRefusal(this.quotas(), runbook, role);
-    if (quota) throw new GovernanceRefusal(`${runbook} was not started: ${quota}`);
+    const states = this.quotas();
+    const quota = quotaRefusal(states, runbook, role);
+    if (quota)
+      throw new GovernanceRefusal(`${runbook} was not started: ${quota}`, quotaHit(states, runbook, role));
     const breaker = this.breakers.runbook(runbook);
     if (!breaker.allow()) {
       throw new GovernanceRefusal(

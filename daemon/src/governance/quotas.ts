@@ -52,7 +52,7 @@ export function quotaRefusal(
   runbook: string,
   role: string | null,
 ): string | null {
-  const hit = states.find((q) => q.state === 'exceeded' && (q.agent === runbook || q.agent === role));
+  const hit = quotaHit(states, runbook, role);
   if (!hit) return null;
   const spent =
     hit.maxUsd !== null
@@ -62,4 +62,13 @@ export function quotaRefusal(
     `the ${hit.period === 'day' ? 'daily' : 'monthly'} quota of "${hit.agent}" is used up (${spent}); ` +
     `new runs are refused until the ${hit.period} ends, or raise quotas in keel.yaml`
   );
+}
+
+/** The used-up quota that refuses a new run of this runbook, or null. */
+export function quotaHit(
+  states: readonly QuotaState[],
+  runbook: string,
+  role: string | null,
+): QuotaState | null {
+  return states.find((q) => q.state === 'exceeded' && (q.agent === runbook || q.agent === role)) ?? null;
 }

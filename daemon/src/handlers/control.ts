@@ -1,5 +1,6 @@
 /** `keel/control/*` and `keel/metrics/*`: the emergency stop, quotas, breakers, and the report. */
 import {
+  BudgetAdviceRequest,
   ControlStateRequest,
   EmergencyStopRequest,
   MetricsReportRequest,
@@ -17,5 +18,8 @@ export function registerControlHandlers(router: Router, daemon: Daemon): void {
   router.handle(ResumeRequest, async () => (await conductor()).resume());
   router.handle(MetricsReportRequest, async ({ since, until }) =>
     (await conductor()).metrics({ since, until }),
+  );
+  router.handle(BudgetAdviceRequest, async ({ since, until }) =>
+    (await conductor()).advice({ since, until }),
   );
 }

@@ -4,6 +4,7 @@ import {
   RunbooksListRequest,
   RunbookTestRequest,
   RunCancelRequest,
+  RunForecastRequest,
   RunGetRequest,
   RunReplayRequest,
   RunsListRequest,
@@ -19,6 +20,7 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
   router.handle(RunStartRequest, async ({ runbook, inputs, recordCassette, replayCassette }) =>
     (await conductor()).start(runbook, inputs, { record: recordCassette, replay: replayCassette }),
   );
+  router.handle(RunForecastRequest, async ({ runbook }) => (await conductor()).forecast(runbook));
   router.handle(RunsListRequest, async ({ limit, runbook }) => ({
     runs: (await conductor()).list(limit, runbook),
   }));

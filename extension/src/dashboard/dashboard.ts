@@ -46,6 +46,7 @@ function noFolder(): DashboardSnapshot {
     index: null,
     staleRuns: null,
     evals: null,
+    advice: null,
     error: null,
   };
 }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import {
   ApprovalsChangedNotification,
   ApprovalsListRequest,
+  BudgetAdviceRequest,
   ControlChangedNotification,
   ControlStateRequest,
   EvalReportRequest,
@@ -28,6 +29,7 @@ interface Fetched {
   pendingApprovals: number | null;
   staleRuns: DashboardSnapshot['staleRuns'];
   evals: DashboardSnapshot['evals'];
+  advice: DashboardSnapshot['advice'];
   error: string | null;
 }
 
@@ -37,6 +39,7 @@ const NOTHING: Fetched = {
   pendingApprovals: null,
   staleRuns: null,
   evals: null,
+  advice: null,
   error: null,
 };
 
@@ -131,15 +134,16 @@ export class DashboardFeed implements vscode.Disposable {
     const since = new Date();
     since.setHours(0, 0, 0, 0);
     since.setDate(since.getDate() - (DASHBOARD_DAYS - 1));
-    const [control, report, approvals, stale, evals] = await Promise.allSettled([
+    const [control, report, approvals, stale, evals, advice] = await Promise.allSettled([
       this.client.request(ControlStateRequest),
       this.client.request(MetricsReportRequest, { since: since.toISOString() }),
       this.client.request(ApprovalsListRequest, { status: ['pending', 'stale'] }),
       // Re-fetched when the index changes (a note was saved): its runs may have gone stale.
       this.client.request(StaleRunsRequest),
       this.client.request(EvalReportRequest, { since: since.toISOString() }),
+      this.client.request(BudgetAdviceRequest, { since: since.toISOString() }),
     ]);
-    const errors = [control, report, approvals, stale, evals]
+    const errors = [control, report, approvals, stale, evals, advice]
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => (r.reason as Error).message);
     // A stop or resume answered while this fetch was under way is newer than what it read.
@@ -150,6 +154,7 @@ export class DashboardFeed implements vscode.Disposable {
       pendingApprovals: approvals.status === 'fulfilled' ? approvals.value.approvals.length : null,
       staleRuns: stale.status === 'fulfilled' ? stale.value.runs : null,
       evals: evals.status === 'fulfilled' ? evals.value : null,
+      advice: advice.status === 'fulfilled' ? advice.value : null,
       error: errors.length > 0 ? [...new Set(errors)].join(' ') : null,
     };
   }

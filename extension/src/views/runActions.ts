@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import {
   FINISHED_RUN_STATUSES,
   RunCancelRequest,
+  RunForecastRequest,
   RunStartRequest,
   type RunbookInfo,
   type RunSummary,
@@ -14,6 +15,7 @@ import type { DaemonClient } from '../daemonClient';
 import { describeRun, formatUsd, STATUS_ICONS, STATUS_LABELS } from '../runs/runList';
 import type { RunsStore } from '../runs/runsStore';
 import { notificationText } from '../alerts/editorAlerts';
+import { forecastTitle } from '../runs/forecastText';
 import { askRunInputs } from './runInputs';
 import type { RunTraceProvider } from './runTrace';
 import { openResult } from './searchQuickPick';
@@ -42,9 +44,16 @@ export async function runRunbook(context: RunsContext, name?: string): Promise<v
     if (choice) await openResult(context.folder, problem.path, problem.line, problem.column);
     return;
   }
-  const inputs = await askRunInputs(runbook);
+  // A forecast that cannot be had (a daemon from before forecasts) does not stop the run.
+  const forecast = await context.client
+    .request(RunForecastRequest, { runbook: runbook.name })
+    .then(forecastTitle, () => null);
+  const inputs = await askRunInputs(runbook, forecast);
   if (!inputs) return;
   const run = await context.client.request(RunStartRequest, { runbook: runbook.name, inputs });
+  // A runbook without inputs has no dialog: its forecast shows as it starts.
+  if (runbook.inputs.length === 0 && forecast)
+    void vscode.window.showInformationMessage(`Keel: started ${runbook.name}, ${forecast}.`);
   started.add(run.id);
   context.store.apply(run);
   await context.revealRun(run.id);

@@ -7,12 +7,19 @@ import * as vscode from 'vscode';
 import type { RunbookInfo, RunbookInputInfo } from '@keel/schemas';
 import { defaultText, inputPrompt, parseInputText, type InputValue } from '../runs/inputValues';
 
-/** The values to start the run with, or undefined when the operator pressed Esc. */
-export async function askRunInputs(runbook: RunbookInfo): Promise<Record<string, InputValue> | undefined> {
+/**
+ * The values to start the run with, or undefined when the operator pressed Esc. `note` (the cost
+ * forecast) follows the title of every prompt, so it is in view before the operator confirms.
+ */
+export async function askRunInputs(
+  runbook: RunbookInfo,
+  note: string | null = null,
+): Promise<Record<string, InputValue> | undefined> {
   const values: Record<string, InputValue> = {};
   const total = runbook.inputs.length;
   for (const [index, input] of runbook.inputs.entries()) {
-    const step = { title: `Run ${runbook.name}: ${input.name}`, step: index + 1, totalSteps: total };
+    const title = `Run ${runbook.name}: ${input.name}${note ? ` — ${note}` : ''}`;
+    const step = { title, step: index + 1, totalSteps: total };
     const answer = input.enum || input.type === 'boolean' ? await pick(input, step) : await type(input, step);
     if (answer === CANCELLED) return undefined;
     if (answer !== undefined) values[input.name] = answer;

@@ -1,4 +1,5 @@
 /** Every message of the Keel protocol, and the list of them all (for routers and tests). */
+import { BudgetAdviceRequest } from './advice';
 import {
   ApprovalApproveRequest,
   ApprovalGetRequest,
@@ -21,6 +22,7 @@ import {
 } from './connectors';
 import type { MessageDefinition } from './define';
 import { EvalReportRequest, EvalRunRequest, EvalsChangedNotification } from './evals';
+import { RunForecastRequest } from './forecast';
 import { GcRequest } from './gc';
 import { ShutdownRequest } from './lifecycle';
 import {
@@ -51,6 +53,7 @@ import { StatusChangedNotification, StatusRequest } from './status';
 import { TrustChangedNotification, TrustGrantRequest, TrustRevokeRequest, TrustStateRequest } from './trust';
 import { WorkspaceInitRequest } from './workspace';
 
+export * from './advice';
 export * from './approvals';
 export * from './common';
 export * from './connectors';
@@ -58,6 +61,7 @@ export * from './control';
 export * from './define';
 export * from './errors';
 export * from './evals';
+export * from './forecast';
 export * from './gc';
 export * from './lifecycle';
 export * from './memory';
@@ -89,6 +93,7 @@ export const allMessages: readonly MessageDefinition[] = [
   IndexRebuildRequest,
   RunbooksListRequest,
   RunStartRequest,
+  RunForecastRequest,
   RunsListRequest,
   RunGetRequest,
   RunCancelRequest,
@@ -116,6 +121,7 @@ export const allMessages: readonly MessageDefinition[] = [
   EvalRunRequest,
   EvalReportRequest,
   EvalsChangedNotification,
+  BudgetAdviceRequest,
   TrustStateRequest,
   TrustGrantRequest,
   TrustRevokeRequest,

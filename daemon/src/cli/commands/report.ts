@@ -3,7 +3,14 @@
  * from a step), and what each agent costs and does.
  */
 import type { Command } from 'commander';
-import { ControlStateRequest, EvalReportRequest, MetricsReportRequest, ResumeRequest } from '@keel/schemas';
+import {
+  BudgetAdviceRequest,
+  ControlStateRequest,
+  EvalReportRequest,
+  MetricsReportRequest,
+  ResumeRequest,
+  type BudgetAdvice,
+} from '@keel/schemas';
 import { evalSection } from './evals';
 import { resolveWorkspace } from '../../workspace/locate';
 import { withWorkspace } from '../connect';
@@ -41,19 +48,25 @@ export function registerReport(program: Command, context: CliContext): void {
     )
     .option('--since <date>', 'from this day (YYYY-MM-DD) or date-time (default: 30 days ago)')
     .option('--until <date>', 'up to this day or date-time (default: now)')
+    .option('--advice', 'add budget advice: agents by cost per successful run and rework, and quota moves')
     .option('--json', 'print JSON')
-    .action(async (options: { since?: string; until?: string; json?: boolean }) => {
+    .action(async (options: { since?: string; until?: string; advice?: boolean; json?: boolean }) => {
       const span = {
         ...(options.since ? { since: options.since } : {}),
         ...(options.until ? { until: options.until } : {}),
       };
-      const [report, control, evals] = await withWorkspace(workspace(), context.log, async ({ client }) => [
-        await client.request(MetricsReportRequest, span),
-        await client.request(ControlStateRequest),
-        await client.request(EvalReportRequest, span),
-      ]);
+      const [report, control, evals, advice] = await withWorkspace(
+        workspace(),
+        context.log,
+        async ({ client }) => [
+          await client.request(MetricsReportRequest, span),
+          await client.request(ControlStateRequest),
+          await client.request(EvalReportRequest, span),
+          options.advice ? await client.request(BudgetAdviceRequest, span) : null,
+        ],
+      );
       if (options.json) {
-        printJson({ ...report, control, evals });
+        printJson({ ...report, control, evals, ...(advice ? { advice } : {}) });
         return;
       }
       const rows = report.agents.map((a) => [
@@ -136,8 +149,33 @@ export function registerReport(program: Command, context: CliContext): void {
         const why = b.reason ? ` (${b.reason})` : '';
         lines.push(`Breaker ${b.name}: ${b.state}${b.retryAt ? ` until ${b.retryAt}` : ''}${why}`);
       }
+      if (advice) lines.push('', ...adviceLines(advice));
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+/** `keel report --advice`: the dearest agents first, then where quota could have moved. */
+function adviceLines(advice: BudgetAdvice): string[] {
+  const rows = advice.agents.map((a, i) => [
+    String(i + 1),
+    a.agent,
+    String(a.succeeded),
+    `$${a.costUsd.toFixed(4)}`,
+    a.costPerSuccessUsd === null ? 'no success' : `$${a.costPerSuccessUsd.toFixed(4)}`,
+    a.reworkRate === null ? '-' : pct(a.reworkRate),
+  ]);
+  const lines = [
+    'Budget advice',
+    ...table(['RANK', 'AGENT', 'SUCCEEDED', 'COST', 'PER SUCCESS', 'REWORK'], rows),
+  ];
+  if (rows.length === 0) lines.push('No runs in this span.');
+  else
+    lines.push(
+      'PER SUCCESS: spend over successful runs, dearest first; REWORK: your decisions that edited or rejected a proposal.',
+    );
+  for (const move of advice.moves) lines.push(`Quota: ${move.text}.`);
+  if (advice.moves.length === 0) lines.push('Quota: no run was refused by a quota in its current period.');
+  return lines;
 }
 
 /** Rows under a header, each column as wide as its widest cell. */

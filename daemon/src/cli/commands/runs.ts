@@ -8,6 +8,7 @@ import {
   RunGetRequest,
   RunReplayRequest,
   RunsListRequest,
+  RunForecastRequest,
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
@@ -50,6 +51,11 @@ export function registerRuns(program: Command, context: CliContext): void {
             if (settled(run)) finished?.(run);
           });
           await ensureTrusted(client, { yes: context.yes(), command: 'keel run', triggers: false });
+          if (!options.replay) {
+            // The forecast line comes first, on stderr with --json so stdout stays one JSON value.
+            const forecast = await client.request(RunForecastRequest, { runbook });
+            (options.json ? process.stderr : process.stdout).write(`${runbook}: ${forecast.text}\n`);
+          }
           const started = await client.request(RunStartRequest, {
             runbook,
             inputs,

@@ -20,6 +20,7 @@ import {
 import { formatUsd } from '../../runs/runList';
 import { BarChart } from './charts';
 import { agentsTable, element, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
+import { budgetAdviceCard } from './budgetAdvice';
 import { staleRunList } from './staleRuns';
 
 interface VsCodeApi {
@@ -43,6 +44,7 @@ const sections = {
   drift: section('drift', 'Eval drift'),
   spend: section('spend', 'Spend per agent'),
   agents: section('agents', 'Agents'),
+  advice: section('advice', 'Budget advice'),
   rates: section('rates', 'Success and rework rates'),
   latency: section('latency', 'Run latency'),
   runs: section('runs', 'Running and failed runs'),
@@ -221,6 +223,8 @@ function renderSections(s: DashboardSnapshot): void {
 
   sections.agents.element.querySelector('h2')!.textContent = `Agents, last ${s.days} days`;
   sections.agents.body.replaceChildren(agentsTable(s));
+
+  sections.advice.body.replaceChildren(...budgetAdviceCard(s.advice));
 
   const agents = s.report?.agents ?? [];
   const rates = rateSeries(agents);
