@@ -4,7 +4,7 @@
 //   node extension/packageVsix.mjs                       # this machine's platform, extension/keel-<version>.vsix
 //   node extension/packageVsix.mjs --target darwin-arm64 # extension/keel-<version>-darwin-arm64.vsix
 //   node extension/packageVsix.mjs --out FILE --ls LIST  # LIST: what ships, one path a line (vsce ls)
-//   node extension/packageVsix.mjs --repository URL      # README images point at URL for the Marketplace
+//   node extension/packageVsix.mjs --repository URL      # README screenshots from URL (GitHub, GitLab)
 //
 // vsce lists production dependencies through npm, which fails inside an npm-workspaces tree, so the
 // package is staged in a temporary folder outside it: the manifest, the bundles (extension, daemon,
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { NATIVE_DEPENDENCIES, TARGETS, currentTarget } from './vsixTargets.mjs';
+import { NATIVE_DEPENDENCIES, TARGETS, currentTarget, readmeLinks } from './vsixTargets.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -61,12 +61,14 @@ const dependencies = Object.fromEntries(
 
 const stage = mkdtempSync(join(tmpdir(), 'keel-vsix-'));
 try {
-  for (const part of ['dist', 'media', 'README.md', 'CHANGELOG.md', 'LICENSE']) {
+  for (const part of ['dist', 'media', 'CHANGELOG.md', 'LICENSE']) {
     cpSync(join(extensionDir, part), join(stage, part), {
       recursive: true,
       filter: (source) => !source.endsWith('.map'),
     });
   }
+  const links = readmeLinks(readFileSync(join(extensionDir, 'README.md'), 'utf8'), options.repository);
+  writeFileSync(join(stage, 'README.md'), links.readme);
   const { scripts, devDependencies, private: _private, ...published } = manifest;
   const repository = options.repository
     ? { type: 'git', url: options.repository, directory: 'extension' }
@@ -98,13 +100,11 @@ try {
     { cwd: stage, stdio: 'inherit' },
   );
   const vsce = join(repoRoot, 'node_modules', '.bin', 'vsce');
-  // Without a repository, README's screenshots stay relative: VS Code shows them from the package.
-  const links = options.repository ? [] : ['--allow-missing-repository', '--no-rewrite-relative-links'];
   if (options.ls) {
     const listing = execFileSync(vsce, ['ls'], { cwd: stage, encoding: 'utf8' });
     writeFileSync(options.ls, listing);
   }
-  execFileSync(vsce, ['package', '--out', out, '--target', target, ...links], {
+  execFileSync(vsce, ['package', '--out', out, '--target', target, ...links.vsceArgs], {
     cwd: stage,
     stdio: 'inherit',
   });

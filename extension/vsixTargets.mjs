@@ -53,3 +53,28 @@ export function currentTarget() {
   const musl = process.platform === 'linux' && !process.report?.getReport().header.glibcVersionRuntime;
   return `${musl ? 'alpine' : process.platform}-${process.arch}`;
 }
+
+/**
+ * README.md as it goes into the package, and how vsce is to treat its links. VS Code's extension
+ * page and the Marketplace show only https images (a packaged file or a data: URL is blocked), so
+ * the screenshots (media/screenshots, which do not ship) are served from the repository: with its
+ * GitHub or GitLab address, vsce points relative links there; without one, the screenshot lines are
+ * left out rather than shown broken.
+ */
+export function readmeLinks(readme, repository) {
+  if (!repository) {
+    return {
+      readme: readme.replace(/^!\[[^\]]*\]\([^)]+\)\n\n?/gm, ''),
+      vsceArgs: ['--allow-missing-repository', '--no-rewrite-relative-links'],
+    };
+  }
+  const base = repository.replace(/\.git$/, '').replace(/\/$/, '');
+  const host = /^https:\/\/(github|gitlab)\.com\/[^/]+\/[^/]+$/.exec(base)?.[1];
+  if (!host) {
+    throw new Error(
+      `packageVsix: --repository ${repository} is not an https://github.com/OWNER/NAME or https://gitlab.com/OWNER/NAME address, from which README's images could be served.`,
+    );
+  }
+  const part = (kind) => `${base}${host === 'gitlab' ? '/-' : ''}/${kind}/HEAD/extension`;
+  return { readme, vsceArgs: ['--baseImagesUrl', part('raw'), '--baseContentUrl', part('blob')] };
+}
