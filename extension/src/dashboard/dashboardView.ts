@@ -4,6 +4,7 @@
  * commands. Its content security policy lets only its own bundled script run.
  */
 import * as vscode from 'vscode';
+import { ReadyHandshake } from '../views/readyHandshake';
 import { webviewPage } from '../views/webviewPage';
 import { DashboardToHostMessage, type DashboardSnapshot, type HostToDashboardMessage } from '@keel/schemas';
 
@@ -12,6 +13,8 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   private view: vscode.WebviewView | null = null;
   private readonly disposables: vscode.Disposable[] = [];
   private busy: 'stopping' | 'resuming' | null = null;
+  /** Sends the snapshot until the script says `ready`, and once more when it does. */
+  private readonly handshake = new ReadyHandshake(() => this.catchUp());
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -34,12 +37,20 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     });
     this.disposables.push(
       view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
-      view.onDidChangeVisibility(() => this.onVisible(view.visible)),
+      view.onDidChangeVisibility(() => {
+        this.onVisible(view.visible);
+        // A hidden view's page is dropped; shown again, it loads anew and needs the state again.
+        if (view.visible) this.handshake.start();
+      }),
       view.onDidDispose(() => {
         this.view = null;
+        this.handshake.dispose();
         this.onVisible(false);
       }),
     );
+    // Visible now: the feed fetches without waiting for the script's `ready`, which may be late.
+    this.onVisible(view.visible);
+    this.handshake.start();
   }
 
   show(snapshot: DashboardSnapshot): void {
@@ -52,6 +63,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   }
 
   dispose(): void {
+    this.handshake.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
 
@@ -63,8 +75,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     }
     switch (message.data.type) {
       case 'ready':
-        this.show(this.snapshot());
-        if (this.busy) this.post({ type: 'busy', action: this.busy });
+        this.handshake.ready();
         this.onVisible(this.view?.visible ?? false);
         return;
       case 'emergencyStop':
@@ -80,6 +91,11 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
         void vscode.commands.executeCommand('keel.rerunRun', message.data.id);
         return;
     }
+  }
+
+  private catchUp(): void {
+    this.show(this.snapshot());
+    if (this.busy) this.post({ type: 'busy', action: this.busy });
   }
 
   /** Sends to the webview; a hidden or not-yet-opened view catches up when it says `ready`. */

@@ -4,6 +4,7 @@
  * operator's clicks into typed messages, which are validated here before use.
  */
 import * as vscode from 'vscode';
+import { ReadyHandshake } from './readyHandshake';
 import { webviewPage } from './webviewPage';
 import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas';
 
@@ -15,6 +16,8 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   private pendingReveal: string | null = null;
   /** The number on the Keel icon: proposals waiting for the operator. */
   private badge: vscode.ViewBadge = { value: 0, tooltip: '' };
+  /** Sends everything the view shows until its script says `ready`, and once more when it does. */
+  private readonly handshake = new ReadyHandshake(() => this.catchUp());
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -38,8 +41,16 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     view.badge = this.badge;
     this.disposables.push(
       view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
-      view.onDidDispose(() => (this.view = null)),
+      // A hidden view's page is dropped; shown again, it loads anew and needs the state again.
+      view.onDidChangeVisibility(() => {
+        if (view.visible) this.handshake.start();
+      }),
+      view.onDidDispose(() => {
+        this.view = null;
+        this.handshake.dispose();
+      }),
     );
+    this.handshake.start();
   }
 
   /** Shows the sidebar and marks the run in its list. */
@@ -62,6 +73,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   }
 
   dispose(): void {
+    this.handshake.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
 
@@ -72,11 +84,15 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
       return;
     }
     if (message.data.type === 'ready') {
-      for (const current of this.snapshot()) this.post(current);
+      this.handshake.ready();
       this.sendPendingReveal();
     } else {
       this.onAction(message.data);
     }
+  }
+
+  private catchUp(): void {
+    for (const current of this.snapshot()) this.post(current);
   }
 
   private sendPendingReveal(): void {

@@ -9,6 +9,7 @@ import { ApprovalsSection } from './approvalsSection';
 import { ConnectorsSection } from './connectorsSection';
 import { RunbooksSection, RunsSection } from './runsSections';
 import { button, formatDuration, heading, paragraph, statusView } from './sidebarParts';
+import { announceReady } from './ready';
 import { trustBanner } from './trustBanner';
 import { sidebarTrust } from './trustStanding';
 
@@ -60,7 +61,7 @@ setInterval(() => {
 setInterval(() => {
   if (state?.connection === 'running') connectors.tick();
 }, 10_000);
-vscode.postMessage({ type: 'ready' });
+announceReady(() => vscode.postMessage({ type: 'ready' }));
 
 function render(): void {
   if (!state) return;

@@ -22,6 +22,7 @@ import { BarChart } from './charts';
 import { agentsTable, element, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
 import { budgetAdviceCard } from './budgetAdvice';
 import { staleRunList } from './staleRuns';
+import { announceReady } from '../../webview/ready';
 
 interface VsCodeApi {
   postMessage(message: DashboardToHostMessage): void;
@@ -94,7 +95,7 @@ new MutationObserver(() => Object.values(charts).forEach((chart) => chart.restyl
   attributes: true,
   attributeFilter: ['class'],
 });
-post({ type: 'ready' });
+announceReady(() => post({ type: 'ready' }));
 
 function section(id: string, title: string): { element: HTMLElement; body: HTMLElement } {
   const element_ = element('section', `section ${id}`);
