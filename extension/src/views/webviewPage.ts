@@ -20,9 +20,19 @@ export function webviewPage(
   <link rel="stylesheet" href="${webview.asWebviewUri(page.style).toString()}">
   <title>${page.title}</title>
 </head>
-<body>
+<body${readyDelayAttribute()}>
   ${page.main}
   <script nonce="${nonce}" src="${webview.asWebviewUri(page.script).toString()}"></script>
 </body>
 </html>`;
+}
+
+/**
+ * A test hook: `KEEL_TEST_WEBVIEW_READY_DELAY_MS` in the extension host's environment makes every
+ * Keel webview hold its `ready` message that long (webview/ready.ts), as a lost or slow `ready`
+ * would, so that the end-to-end tests can show the views render without it (readyHandshake.ts).
+ */
+function readyDelayAttribute(): string {
+  const delay = Number(process.env.KEEL_TEST_WEBVIEW_READY_DELAY_MS);
+  return Number.isInteger(delay) && delay > 0 ? ` data-ready-delay-ms="${delay}"` : '';
 }
