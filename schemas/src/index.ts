@@ -6,5 +6,6 @@ export * from './runbook';
 export * from './webview';
 export * from './runbookJsonSchema';
 export * from './dashboardWebview';
+export * from './runTimelineWebview';
 export * from './trustWords';
 export * from './daemonEnvironment';
