@@ -4,7 +4,6 @@
  * validated here, into the existing commands: open a child run, a note at a line, take over from a
  * step, copy or open the Markdown form. Its content security policy lets only its bundled script run.
  */
-import { isAbsolute, join, normalize } from 'node:path';
 import * as vscode from 'vscode';
 import {
   FINISHED_RUN_STATUSES,
@@ -17,6 +16,7 @@ import type { DaemonClient } from '../daemonClient';
 import { ReadyHandshake } from '../views/readyHandshake';
 import type { RunTraceProvider } from '../views/runTrace';
 import { webviewPage } from '../views/webviewPage';
+import { notePathInWorkspace } from './notePath';
 import type { RunsStore } from './runsStore';
 
 /** A live run changes step by step; the timeline follows, at most this often. */
@@ -181,17 +181,14 @@ class TimelinePanel implements vscode.Disposable {
   }
 }
 
-/**
- * Opens a note the run read at its line. The path comes from the run's journal, which a model's
- * answer may have shaped: only a relative path inside the workspace opens.
- */
+/** Opens a note the run read at its line; a path that would leave the workspace is refused. */
 async function openNote(folder: string, path: string, line: number): Promise<void> {
-  const relative = normalize(path);
-  if (isAbsolute(relative) || relative.split(/[\\/]/)[0] === '..') {
+  const file = notePathInWorkspace(folder, path);
+  if (file === null) {
     throw new Error(`the run names ${path}, which is outside the workspace; it was not opened.`);
   }
   const position = new vscode.Position(line - 1, 0);
-  await vscode.window.showTextDocument(vscode.Uri.file(join(folder, relative)), {
+  await vscode.window.showTextDocument(vscode.Uri.file(file), {
     selection: new vscode.Range(position, position),
     preview: false,
   });
