@@ -32,12 +32,12 @@ export function stepView(step: StepTrace, trace: RunTrace, expanded: boolean, po
       : null,
   ].filter((f) => f !== null);
   if (facts.length > 0) toggle.append(element('span', 'step-facts', ` · ${facts.join(' · ')}`));
-  for (const mark of stepMarks(step, trace)) toggle.append(element('span', 'badge', mark));
+  const marks = stepMarks(step, trace);
+  for (const mark of marks) toggle.append(element('span', 'badge', mark));
+  // The label a screen reader reads: the step, its status and its marks, without the figures.
   toggle.setAttribute(
     'aria-label',
-    `Step ${step.id}, ${step.type}, ${statusText(step)}${stepMarks(step, trace)
-      .map((m) => `, ${m}`)
-      .join('')}`,
+    [`Step ${step.id}, ${step.type}, ${statusText(step)}`, ...marks].join(', '),
   );
   toggle.addEventListener('click', () => {
     const open = toggle.getAttribute('aria-expanded') !== 'true';

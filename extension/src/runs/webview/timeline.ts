@@ -45,12 +45,25 @@ function render(trace: RunTrace, live: boolean): void {
       .filter((a) => a.querySelector('.step-toggle')?.getAttribute('aria-expanded') === 'true')
       .map((a) => a.dataset.stepId!),
   );
-  const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('article.step')
-    ?.dataset.stepId;
-  const focusedToggle = document.activeElement?.classList.contains('step-toggle') ?? false;
+  const active = document.activeElement;
+  const focused = active?.classList.contains('step-toggle')
+    ? active.closest<HTMLElement>('article.step')?.dataset.stepId
+    : undefined;
   const { run } = trace;
   root.dataset.status = run.status;
   root.dataset.live = String(live);
+  const notes: HTMLElement[] = [];
+  if (run.error) notes.push(note('Error', run.error));
+  if (run.escalation) notes.push(note('Escalated to you', run.escalation));
+  root.replaceChildren(runHeader(trace, live), ...notes, stepRows(trace, expanded));
+  if (focused !== undefined) {
+    root
+      .querySelector<HTMLElement>(`article.step[data-step-id="${CSS.escape(focused)}"] .step-toggle`)
+      ?.focus();
+  }
+}
+
+function runHeader({ run }: RunTrace, live: boolean): HTMLElement {
   const header = element('header', 'run-header');
   header.append(
     element('h1', '', `Run of ${run.runbook}: ${STATUS_ICONS[run.status]} ${STATUS_LABELS[run.status]}`),
@@ -89,25 +102,24 @@ function render(trace: RunTrace, live: boolean): void {
     );
   }
   header.append(actions);
-  const notes: HTMLElement[] = [];
-  if (run.error) notes.push(note('Error', run.error));
-  if (run.escalation) notes.push(note('Escalated to you', run.escalation));
+  return header;
+}
+
+/** One list item per row of the timeline; a row of several lanes holds steps that ran together. */
+function stepRows(trace: RunTrace, expanded: ReadonlySet<string>): HTMLElement {
   const rows = element('ol', 'rows');
-  rows.setAttribute('aria-label', `Steps of run ${run.id}`);
+  rows.setAttribute('aria-label', `Steps of run ${trace.run.id}`);
   for (const row of timelineRows(trace.steps)) {
     const item = element('li', 'row');
     item.dataset.lanes = String(row.lanes.length);
-    if (row.lanes.length > 1)
+    if (row.lanes.length > 1) {
       item.setAttribute('aria-label', `${row.lanes.length} steps that ran at the same time`);
+    }
     for (const step of row.lanes) item.append(stepView(step, trace, expanded.has(step.id), post));
     rows.append(item);
   }
   if (trace.steps.length === 0) rows.append(element('li', 'muted', 'No step has started yet.'));
-  root.replaceChildren(header, ...notes, rows);
-  if (focused) {
-    const article = root.querySelector<HTMLElement>(`article.step[data-step-id="${CSS.escape(focused)}"]`);
-    if (focusedToggle) article?.querySelector<HTMLElement>('.step-toggle')?.focus();
-  }
+  return rows;
 }
 
 function note(title: string, text: string): HTMLElement {
