@@ -2,7 +2,8 @@
  * A run's timeline as the operator meets it: opened from the sidebar while the run goes on, two
  * steps that ran together side by side, the child run its `runbook` step handed off to listed with
  * an Open button, the run followed live to its end without reopening, a step picked and expanded
- * from the keyboard to its model calls, and the child's own timeline opened from the parent's.
+ * from the keyboard to its model calls, the child's own timeline opened from the parent's, and the
+ * memory the child read opened at its line.
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -13,7 +14,15 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
-import { findFrame, launchBrowser, openKeelSidebar, openWorkbench, screenshot } from './harness/workbench';
+import {
+  cursorLine,
+  findFrame,
+  launchBrowser,
+  openKeelSidebar,
+  openWorkbench,
+  screenshot,
+  waitForIndexedNotes,
+} from './harness/workbench';
 
 const run = promisify(execFile);
 let server: CodeServer;
@@ -42,8 +51,14 @@ steps:
 const KID = `apiVersion: keel/v1
 name: kid
 role: Summary writer
-description: Writes the summary.
+description: Finds the customer's note and writes the summary.
 steps:
+  - id: find
+    type: retrieve
+    query: Northwind
+    k: 1
+    filter:
+      pathPrefix: memory/
   - id: summarise
     type: llm
     prompt: Summarise Northwind.
@@ -98,7 +113,14 @@ it('shows a parallel run with a child live, steps expand from the keyboard, the 
     );
     await writeNote(folder, 'runbooks/brief.yaml', BRIEF);
     await writeNote(folder, 'runbooks/kid.yaml', KID);
+    await writeNote(
+      folder,
+      'memory/customers/northwind.md',
+      '---\ntype: customer\n---\n# Northwind\n\nRetail chain in Leeds; Sam runs their IT.\n',
+    );
     page = await openWorkbench(browser, server, folder);
+    // The child's retrieve step must find the note: wait until it and both runbooks are indexed.
+    await waitForIndexedNotes(page, 3);
     const sidebar = await openKeelSidebar(page);
 
     // Started from the sidebar; its timeline opens from the runs list while it runs.
@@ -154,6 +176,13 @@ it('shows a parallel run with a child live, steps expand from the keyboard, the 
     await child.locator('article.step[data-step-id="summarise"][data-status="succeeded"]').waitFor();
     expect(await child.getByRole('button', { name: `Open parent run ${runId}` }).count()).toBe(1);
     await screenshot(page, 'timeline-child');
+
+    // The memory the child read opens the note at its line.
+    await child.locator('article.step[data-step-id="find"] button.step-toggle').press('Enter');
+    const read = child.getByRole('button', { name: 'Open memory/customers/northwind.md at line 4' });
+    await read.press('Enter');
+    await page.locator('.tab.active', { hasText: 'northwind.md' }).waitFor();
+    await expect.poll(() => cursorLine(page!)).toBe(4);
   } catch (error) {
     if (page) await screenshot(page, 'timeline-failed').catch(() => undefined);
     throw error;

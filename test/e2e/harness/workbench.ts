@@ -119,6 +119,12 @@ export async function openTraceAsMarkdown(page: Page, runId: string): Promise<vo
   await page.locator('.tab.active', { hasText: `${runId}.md` }).waitFor();
 }
 
+/** The cursor's line as VS Code's status bar shows it (`Ln 7, Col 11`). */
+export async function cursorLine(page: Page): Promise<number> {
+  const text = (await page.locator('#status\\.editor\\.selection').textContent()) ?? '';
+  return Number(/Ln (\d+)/.exec(text)?.[1] ?? NaN);
+}
+
 /** Keeps what the user saw as an artefact of the run: test/e2e/artifacts/NAME.png. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(ARTIFACTS, { recursive: true });
