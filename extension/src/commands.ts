@@ -47,14 +47,24 @@ export const COMMANDS = {
     withRunningDaemon(context, (runs) => runRunbook(runs, typeof name === 'string' ? name : undefined)),
   'keel.showRunTrace': (context: CommandContext, id?: unknown) =>
     withRunningDaemon(context, (runs) => showRunTrace(runs, typeof id === 'string' ? id : undefined)),
+  'keel.showRunTraceMarkdown': (context: CommandContext, id?: unknown) =>
+    withRunningDaemon(context, (runs) =>
+      showRunTrace(runs, typeof id === 'string' ? id : undefined, 'markdown'),
+    ),
   // From the note's CodeLens: its workspace-relative path; from the palette: the active editor's.
   'keel.showNoteRuns': (context: CommandContext, path?: unknown) =>
     withRunningDaemon(context, (runs) => showNoteRuns(runs, typeof path === 'string' ? path : undefined)),
   // From the dashboard's Re-run button.
   'keel.rerunRun': (context: CommandContext, id?: unknown) =>
     withRunningDaemon(context, (runs) => rerunRun(runs, typeof id === 'string' ? id : undefined)),
-  'keel.takeOverRun': (context: CommandContext, id?: unknown) =>
-    withRunningDaemon(context, (runs) => takeOverRun(runs, typeof id === 'string' ? id : undefined)),
+  'keel.takeOverRun': (context: CommandContext, id?: unknown, fromStep?: unknown) =>
+    withRunningDaemon(context, (runs) =>
+      takeOverRun(
+        runs,
+        typeof id === 'string' ? id : undefined,
+        typeof fromStep === 'string' ? fromStep : undefined,
+      ),
+    ),
   'keel.supplyStepOutput': (context: CommandContext, id?: unknown) =>
     withRunningDaemon(context, (runs) => supplyStepOutput(runs, typeof id === 'string' ? id : undefined)),
   'keel.confirmStepOutput': (context: CommandContext, uri?: unknown) =>

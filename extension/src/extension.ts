@@ -19,6 +19,7 @@ import { announceFinishedRuns, type RunsContext } from './views/runActions';
 import { alertNotifications } from './alerts/alertNotifications';
 import { trackStepOutputEditors } from './runs/takeoverActions';
 import { RunTraceProvider } from './views/runTrace';
+import { RunTimelines } from './runs/runTimelinePanel';
 import { registerNoteCodeLens } from './provenance/provenanceActions';
 import { runSidebarAction } from './views/sidebarActions';
 import { composeSidebarState } from './views/sidebarState';
@@ -69,15 +70,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     (message) => void runSidebarAction(message, { folder, client, runs, approvals, sidebar, trust, output }),
     output,
   );
-  const runs: RunsContext | null =
+  const trace =
     folder && client && store
+      ? new RunTraceProvider(folder, client, store, async (id) => {
+          const proposal = approvalsStore?.proposal(id) ?? (await approvals?.documents.get(id))?.proposal;
+          return proposal ? { id, summary: proposal.summary, changes: proposal.changes } : null;
+        })
+      : null;
+  const runs: RunsContext | null =
+    folder && client && store && trace
       ? {
           folder,
           client,
           store,
-          trace: new RunTraceProvider(folder, client, store, async (id) => {
-            const proposal = approvalsStore?.proposal(id) ?? (await approvals?.documents.get(id))?.proposal;
-            return proposal ? { id, summary: proposal.summary, changes: proposal.changes } : null;
+          trace,
+          timeline: new RunTimelines({
+            extensionUri: context.extensionUri,
+            folder,
+            client,
+            store,
+            markdown: trace,
+            output,
           }),
           revealRun: (id) => sidebar.revealRun(id),
         }
@@ -124,6 +137,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       tracker,
       store,
       runs.trace,
+      runs.timeline,
       ...registerNoteCodeLens(runs),
       client.onDidChange(render),
       store.onDidChangeRunbooks(() => runbooksMessage().forEach((m) => sidebar.post(m))),

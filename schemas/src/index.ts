@@ -7,5 +7,6 @@ export * from './runbookEval';
 export * from './webview';
 export * from './runbookJsonSchema';
 export * from './dashboardWebview';
+export * from './runTimelineWebview';
 export * from './trustWords';
 export * from './daemonEnvironment';

@@ -20,6 +20,7 @@ import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServe
 import {
   launchBrowser,
   openKeelSidebar,
+  openTraceAsMarkdown,
   openWorkbench,
   screenshot,
   waitForIndexedNotes,
@@ -325,7 +326,7 @@ e2e('rejects a proposal with a reason: the run ends failed, saying why', 'reject
 
   // The waiting run's trace says what it waits for, and links to the diff.
   await sidebar.locator(`li.run[data-run-id="${runId}"] button.run-open`).press('Enter');
-  await page!.locator('.tab.active', { hasText: `${runId}.md` }).waitFor();
+  await openTraceAsMarkdown(page!, runId);
   const trace = page!.locator('.editor-group-container.active .monaco-editor .view-lines');
   await expect.poll(() => editorText(trace)).toContain('# Run of account-notes');
   await findInEditor(page!, '2. record (propose): waiting for approval');

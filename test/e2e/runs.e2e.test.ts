@@ -18,6 +18,7 @@ import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServe
 import {
   launchBrowser,
   openKeelSidebar,
+  openTraceAsMarkdown,
   openWorkbench,
   runCommand,
   screenshot,
@@ -183,7 +184,7 @@ e2e(
     // Its trace opens from the list and shows both steps.
     const id = await row.getAttribute('data-run-id');
     await row.locator('button.run-open').press('Enter');
-    await page.locator('.tab.active', { hasText: `${id}.md` }).waitFor();
+    await openTraceAsMarkdown(page, id!);
     await expect.poll(() => visibleEditorText(page!)).toContain('# Run of welcome: ✓ succeeded');
     await findInEditor(page, '1. find (retrieve): succeeded');
     await findInEditor(page, '2. write (connector): succeeded');
@@ -370,7 +371,9 @@ e2e('cancels a running run from the sidebar, and its open trace follows it live'
     await running.waitFor();
     await expect.poll(() => models.requests.length).toBe(1);
 
+    const runningId = await running.getAttribute('data-run-id');
     await running.locator('button.run-open').press('Enter');
+    await openTraceAsMarkdown(page, runningId!);
     await expect.poll(() => visibleEditorText(page!)).toContain('# Run of stuck: ◐ running');
     expect(await visibleEditorText(page)).toContain('_Live: this trace refreshes as the run goes on._');
 

@@ -35,13 +35,16 @@ export function trackStepOutputEditors(): vscode.Disposable {
   return vscode.Disposable.from(vscode.window.onDidChangeActiveTextEditor(update), closed);
 }
 
-/** "Take over from step…": the run goes on from the chosen step, the steps before it from its journal. */
-export async function takeOverRun(context: RunsContext, id?: string): Promise<void> {
+/**
+ * "Take over from step…": the run goes on from the chosen step, the steps before it from its journal.
+ * `fromStep` (the timeline's "Take over from here") skips the question which step.
+ */
+export async function takeOverRun(context: RunsContext, id?: string, fromStep?: string): Promise<void> {
   const run = await pickRun(context, id, canTakeOver, 'Keel: Take Over Run', 'a failed or cancelled run');
   if (!run) return;
-  const step = await pickStep(context, run, 'Take over from which step?');
-  if (!step) return;
-  const taken = await context.client.request(RunTakeoverRequest, { id: run.id, fromStep: step.id });
+  const stepId = fromStep ?? (await pickStep(context, run, 'Take over from which step?'))?.id;
+  if (!stepId) return;
+  const taken = await context.client.request(RunTakeoverRequest, { id: run.id, fromStep: stepId });
   context.store.apply(taken);
   await context.revealRun(run.id);
 }

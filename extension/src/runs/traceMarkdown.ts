@@ -5,6 +5,7 @@
  */
 import { describeRunbookVersion, type ModelCallInfo, type RunTrace, type StepTrace } from '@keel/schemas';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from './runList';
+import { chatMessages } from './timelineModel';
 
 /**
  * A link in the trace, at 0-based line and columns of its text: a workspace location, or the
@@ -173,18 +174,6 @@ function renderModelCall(out: MarkdownWriter, call: ModelCallInfo, index: number
   const content = responseText(call.response);
   if (content !== null) out.block(content, 'text');
   else out.value(call.response);
-}
-
-/** The chat messages of an OpenAI-style request, when it has that shape. */
-function chatMessages(request: unknown): { role: string; content: string }[] | null {
-  const messages = (request as { messages?: unknown } | null)?.messages;
-  if (!Array.isArray(messages)) return null;
-  const parsed = messages.map((m: unknown) => {
-    const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
-    if (typeof role !== 'string') return null;
-    return { role, content: typeof content === 'string' ? content : JSON.stringify(content, null, 2) };
-  });
-  return parsed.every((m) => m !== null) ? parsed : null;
 }
 
 function responseText(response: unknown): string | null {

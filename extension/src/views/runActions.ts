@@ -18,13 +18,17 @@ import { notificationText } from '../alerts/editorAlerts';
 import { forecastTitle } from '../runs/forecastText';
 import { askRunInputs } from './runInputs';
 import type { RunTraceProvider } from './runTrace';
+import type { RunTimelines } from '../runs/runTimelinePanel';
 import { openResult } from './searchQuickPick';
 
 export interface RunsContext {
   readonly folder: string;
   readonly client: DaemonClient;
   readonly store: RunsStore;
+  /** The Markdown form of a trace ("Keel: Show Run Trace as Markdown"). */
   readonly trace: RunTraceProvider;
+  /** A run's timeline panel, what opening a run shows. */
+  readonly timeline: RunTimelines;
   /** Shows the Keel sidebar and marks the run in its list. */
   readonly revealRun: (id: string) => Promise<void>;
 }
@@ -112,11 +116,20 @@ export async function cancelRun({ client, store }: RunsContext, id: string): Pro
   store.apply(await client.request(RunCancelRequest, { id }));
 }
 
-/** Opens a run's trace; without an id, asks which of the recent runs. */
-export async function showRunTrace(context: RunsContext, id?: string): Promise<void> {
+/**
+ * Opens a run's timeline (or, `as: 'markdown'`, its trace as a Markdown document); without an id,
+ * asks which of the recent runs.
+ */
+export async function showRunTrace(
+  context: RunsContext,
+  id?: string,
+  as: 'timeline' | 'markdown' = 'timeline',
+): Promise<void> {
+  const open = (run: Pick<RunSummary, 'id' | 'runbook'>): Promise<void> =>
+    as === 'markdown' ? context.trace.show(run) : context.timeline.show(run);
   if (id !== undefined) {
     const run = context.store.run(id);
-    await context.trace.show(run ?? { id, runbook: 'run' });
+    await open(run ?? { id, runbook: 'run' });
     return;
   }
   if (context.store.runs.runs.length === 0) await context.store.refreshRuns();
@@ -137,7 +150,7 @@ export async function showRunTrace(context: RunsContext, id?: string): Promise<v
     })),
     { title: 'Keel: Show Run Trace', placeHolder: 'Which run?', matchOnDescription: true },
   );
-  if (chosen) await context.trace.show(chosen.run);
+  if (chosen) await open(chosen.run);
 }
 
 /** Runs started from this window: the operator hears how they ended. */

@@ -52,7 +52,14 @@ export class RunTraceProvider
   }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
-    const id = runId(uri);
+    const rendered = await this.markdown(runId(uri));
+    if (rendered.links.length > 0) this.links.set(uri.toString(), rendered.links);
+    else this.links.delete(uri.toString());
+    return rendered.text;
+  }
+
+  /** The run's trace as Markdown, as this document shows it (the timeline's "Copy as Markdown"). */
+  async markdown(id: string): Promise<{ text: string; links: TraceLink[] }> {
     try {
       const trace = await this.client.request(RunGetRequest, { id });
       const live = !FINISHED_RUN_STATUSES.includes(trace.run.status);
@@ -64,12 +71,12 @@ export class RunTraceProvider
             changes: [],
           })
         : null;
-      const rendered = renderTrace(trace, { now: Date.now(), live, waiting });
-      this.links.set(uri.toString(), rendered.links);
-      return rendered.text;
+      return renderTrace(trace, { now: Date.now(), live, waiting });
     } catch (error) {
-      this.links.delete(uri.toString());
-      return `# Run ${id}\n\nThe trace could not be loaded: ${(error as Error).message}\n`;
+      return {
+        text: `# Run ${id}\n\nThe trace could not be loaded: ${(error as Error).message}\n`,
+        links: [],
+      };
     }
   }
 

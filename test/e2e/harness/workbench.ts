@@ -106,6 +106,25 @@ export async function findFrame(page: Page, selector: string, timeoutMs = 60_000
   throw new Error(`No frame shows ${selector} after ${timeoutMs} ms`);
 }
 
+/**
+ * From the run's timeline (what opening a run shows) to its trace as a Markdown document: waits
+ * for the timeline tab "Run <id>", presses its "Open as Markdown" button, waits for the `<id>.md` tab.
+ */
+export async function openTraceAsMarkdown(page: Page, runId: string): Promise<void> {
+  await page.locator('.tab.active', { hasText: `Run ${runId}` }).waitFor();
+  const timeline = await findFrame(page, `#timeline[data-status] .run-facts:has-text("${runId}")`);
+  await timeline
+    .getByRole('button', { name: `Open the trace of run ${runId} as a Markdown document` })
+    .press('Enter');
+  await page.locator('.tab.active', { hasText: `${runId}.md` }).waitFor();
+}
+
+/** The cursor's line as VS Code's status bar shows it (`Ln 7, Col 11`). */
+export async function cursorLine(page: Page): Promise<number> {
+  const text = (await page.locator('#status\\.editor\\.selection').textContent()) ?? '';
+  return Number(/Ln (\d+)/.exec(text)?.[1] ?? NaN);
+}
+
 /** Keeps what the user saw as an artefact of the run: test/e2e/artifacts/NAME.png. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(ARTIFACTS, { recursive: true });
