@@ -25,9 +25,10 @@ const SHIPPED = [
   /^README\.md$/,
   /^CHANGELOG\.md$/,
   /^LICENSE$/,
-  /^media\/(icon\.png|keel\.svg|sidebar\.css|dashboard\.css)$/,
+  /^media\/(icon\.png|keel\.svg|sidebar\.css|dashboard\.css|timeline\.css)$/,
+  /^media\/walkthrough\/(open-demo|trust|model|run|approve)\.md$/,
   /^dist\/(extension|keeld|keeld\.main|worker)\.js$/,
-  /^dist\/webview\/(sidebar|dashboard)\.js$/,
+  /^dist\/webview\/(sidebar|dashboard|timeline)\.js$/,
   /^dist\/runbook(Test)?\.schema\.json$/,
   /^dist\/keel-static-v1\.glove100k\.bin$/,
 ];
@@ -76,7 +77,14 @@ describe('the packaged .vsix (linux-x64)', () => {
   it('ships the manifest, docs, icon, media and bundles, and nothing else outside node_modules', () => {
     const own = listing.filter((path) => !path.startsWith('node_modules/'));
     expect(own.filter((path) => !SHIPPED.some((pattern) => pattern.test(path)))).toEqual([]);
-    for (const needed of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'media/icon.png']) {
+    for (const needed of [
+      'package.json',
+      'README.md',
+      'CHANGELOG.md',
+      'LICENSE',
+      'media/icon.png',
+      'media/walkthrough/trust.md',
+    ]) {
       expect(own).toContain(needed);
     }
     expect(own).toContain('dist/extension.js');
