@@ -17,6 +17,7 @@ import {
   type RunStatus,
 } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
+import { routedRunbook } from './models/routing';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
 import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, type ModelsConfig } from './models/modelGateway';
@@ -103,9 +104,11 @@ export class RunCancelledError extends Error {}
 /** The settings a run without a workspace's keel.yaml decides connector actions by. */
 const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
 
-export async function executeRun(options: ExecutionOptions): Promise<ExecutionResult> {
-  const { history } = options;
+export async function executeRun(given: ExecutionOptions): Promise<ExecutionResult> {
+  const { history } = given;
   const run = history.run;
+  // A routed runbook runs on the tier chosen when the run started, resumed or replayed alike.
+  const options = { ...given, runbook: routedRunbook(given.runbook, run.route) };
   const budget = restoreBudget(options.runbook, history);
   // Stopped by the operator, or by a parallel step that ended the run.
   const branches = new AbortController();
@@ -157,6 +160,10 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     failedIntent: (key, error) =>
       history.append({ type: 'effectFailed', stepId: stepOf(key), key, error, at: now() }),
     recordedTools: () => null,
+    escalate: async (escalation) => {
+      if (history.escalated(escalation.stepId, escalation.fromTier, escalation.toTier)) return;
+      await history.append({ type: 'escalation', ...escalation, at: now() });
+    },
     effect: async (key, connector, action, _args, perform, preview) => {
       const stepId = stepOf(key);
       return history.once(

@@ -151,6 +151,13 @@ export class RunHistory {
     return this.ends.get(stepId);
   }
 
+  /** Whether the journal has the step's escalation between these tiers (a restarted step has). */
+  escalated(stepId: string, fromTier: string, toTier: string): boolean {
+    return this.records.some(
+      (r) => r.type === 'escalation' && r.stepId === stepId && r.fromTier === fromTier && r.toTier === toTier,
+    );
+  }
+
   /** The last failed attempt of a model call (`modelKey`), if the journal has one. */
   failedCall(key: string): RecordOf<'modelCall'> | undefined {
     this.catchUp();

@@ -120,6 +120,20 @@ export class EvalStore {
     });
   }
 
+  /** How many results of the runbook's newest eval on the tier passed, of how many; null before one. */
+  latest(runbook: string, tier: string): Promise<{ passed: number; total: number } | null> {
+    return this.serially(async () => {
+      const reader = await this.db.runAndReadAll(
+        `SELECT count(*) FILTER (WHERE passed) AS passed, count(*) AS total FROM eval_results
+         WHERE eval_id = (SELECT arg_max(eval_id, run_at) FROM eval_results WHERE runbook = $1 AND tier = $2)`,
+        [runbook, tier],
+      );
+      const row = reader.getRowObjectsJS()[0];
+      const total = Number(row?.total ?? 0);
+      return total > 0 ? { passed: Number(row?.passed), total } : null;
+    });
+  }
+
   saveDrift(evalId: string, drift: EvalDrift): Promise<void> {
     return this.serially(async () => {
       await this.db.run('INSERT OR REPLACE INTO eval_drift VALUES ($1, $2, $3, $4::TIMESTAMPTZ, $5)', [

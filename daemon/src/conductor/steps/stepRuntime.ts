@@ -83,6 +83,8 @@ export interface StepRuntime {
    * that list them.
    */
   recordedTools(stepId: string): ToolDefinition[] | null;
+  /** Journals that a step goes on from one tier to the next (once, however often it restarts). */
+  escalate(escalation: { stepId: string; fromTier: string; toTier: string; reason: string }): Promise<void>;
 }
 
 export interface ActionIntent {
