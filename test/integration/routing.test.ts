@@ -102,6 +102,15 @@ it('routes to the strong tier while the cheap one fails its eval, and to the che
   const shown = await keel(['show', fast.run.id]);
   expect(shown.stdout).toContain('routed to tier fast: latest eval 1/1 passed');
   expect(shown.stdout).toContain('model gpt-4o-mini (fast)');
+
+  // The report compares the tiers: pass rate, cost per passing run, latency.
+  const report = await keel(['report']);
+  expect(report.stdout).toMatch(
+    /reply on fast: 2 eval\(s\), 50% passed, .*\$0\.\d{4} per passing run, \d+ ms a run/,
+  );
+  expect(report.stdout).toMatch(
+    /reply on strong: 1 eval\(s\), 100% passed, .*\$0\.\d{4} per passing run, \d+ ms a run/,
+  );
 }, 90_000);
 
 it('keeps the tier chosen at the start when the daemon is killed with -9 and the evals change meanwhile', async () => {

@@ -152,7 +152,8 @@ export class EvalStore {
       const reader = await this.db.runAndReadAll(
         `SELECT runbook, tier, count(DISTINCT eval_id) AS runs, avg(passed::INTEGER) AS pass_rate,
                 avg(score) AS mean_score, sum(cost_usd) AS cost, sum(tokens) AS tokens,
-                arg_max(model, run_at) AS model, max(run_at) AS last_at
+                arg_max(model, run_at) AS model, max(run_at) AS last_at, avg(latency_ms) AS latency,
+                count(*) FILTER (WHERE passed) AS passes
          FROM eval_results WHERE run_at >= $1::TIMESTAMPTZ AND run_at < $2::TIMESTAMPTZ
          GROUP BY runbook, tier ORDER BY runbook, tier`,
         [since, until],
@@ -167,6 +168,8 @@ export class EvalStore {
         tokens: Number(row.tokens),
         model: typeof row.model === 'string' ? row.model : null,
         lastAt: iso(row.last_at),
+        costPerPassUsd: Number(row.passes) > 0 ? Number(row.cost) / Number(row.passes) : null,
+        meanLatencyMs: Number(row.latency),
       }));
     });
   }
