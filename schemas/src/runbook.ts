@@ -130,11 +130,32 @@ export const RetrieveStep = z
   })
   .describe("Searches memory; the step's output is the list of hits.");
 
+/** A model step's own route: chosen when the step starts, kept in the journal (models/routing.ts). */
+export const StepModel = z
+  .strictObject({
+    route: z.literal('cheapest-passing').describe('The cheapest of `tiers` whose latest eval passed.'),
+    tiers: z
+      .array(Identifier)
+      .min(1)
+      .describe('The tiers the route chooses among (keel.yaml `models.tiers`).'),
+    passRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Share of a tier's latest eval that must pass (1 by default)."),
+  })
+  .describe(
+    "This step's own route, instead of the runbook's tier: `{ route: cheapest-passing, tiers: [fast, strong] }`.",
+  );
+export type StepModel = z.infer<typeof StepModel>;
+
 export const LlmStep = z
   .strictObject({
     ...StepBase,
     type: z.literal('llm'),
     tier: Identifier.optional().describe("Overrides the runbook's tier for this step."),
+    model: StepModel.optional(),
     system: Template.optional().describe('The system message, a template.'),
     prompt: Template.describe('The user message, a template.'),
     schema: ValueSchema.optional().describe(
@@ -166,6 +187,7 @@ export const AgentStep = z
     ...StepBase,
     type: z.literal('agent'),
     tier: Identifier.optional().describe("Overrides the runbook's tier for this step."),
+    model: StepModel.optional(),
     system: Template.optional().describe('The system message, a template.'),
     goal: Template.describe('What the agent must achieve, a template.'),
     tools: z

@@ -208,6 +208,35 @@ outputs:
   );
 }, 60_000);
 
+it('routes a step with a route of its own when it starts, keeping the choice in the journal', async () => {
+  scriptQuality(server);
+  // The runbook says `strong`; its draft step routes on its own.
+  await writeFile(
+    join(dirs.workspace, 'runbooks', 'reply.yaml'),
+    REPLY_RUNBOOK.replace(
+      "    prompt: 'Answer the customer",
+      '    model: { route: cheapest-passing, tiers: [fast, strong] }\n' + "    prompt: 'Answer the customer",
+    ).replace('model: { tier: fast }', 'model: { tier: strong }'),
+  );
+  expect((await keel(['eval', 'reply', '--tier', 'fast'])).code).toBe(1);
+  expect((await keel(['eval', 'reply', '--tier', 'strong'])).code).toBe(0);
+  const mark = server.requests.length;
+  const { run: ran } = await run('reply', 'question=When is our kickoff?');
+  expect(drafted(mark)).toEqual(['gpt-4o']);
+  const draft = (await trace(ran.id)).steps.find((s) => s.id === 'draft');
+  expect(draft?.route).toEqual({
+    tier: 'strong',
+    reason: 'tier strong: latest eval 1/1 passed (fast latest eval 0/1 passed)',
+  });
+  expect((await keel(['show', ran.id])).stdout).toContain(
+    '    routed to tier strong: latest eval 1/1 passed',
+  );
+  // Replayed from its journal, the step takes the recorded tier without asking the eval store again.
+  const replayed = await keel(['replay', ran.id]);
+  expect(replayed.code, replayed.stderr + replayed.stdout).toBe(0);
+  expect(server.requests.length).toBe(mark + 1);
+}, 90_000);
+
 async function connect(): Promise<Awaited<ReturnType<typeof attachToDaemon>>> {
   process.env.KEEL_RUNTIME_DIR = dirs.runtime;
   await waitFor('the daemon to serve', async () => (await WorkspaceLock.holder(dirs.workspace))?.serving);

@@ -1,6 +1,6 @@
 /**
  * Routing takes only what keel.yaml allows and survives a damaged eval store: a route naming a
- * tier keel.yaml does not have is refused before anything runs, naming the tier and the fix; and
+ * tier keel.yaml does not have (the runbook's or a step's) is refused before anything runs, naming the tier and the fix; and
  * an eval row with no verdict and NaN figures (a hand-edited or damaged `.keel/evals.duckdb`) is
  * read as a failed eval, so the run still starts on a tier the route allows.
  */
@@ -52,6 +52,19 @@ it('refuses a run whose route names a tier keel.yaml does not have, before any m
   expect(ran.code).not.toBe(0);
   expect(ran.stderr).toContain(
     'runbook reply: model.tiers names "turbo", not in keel.yaml models.tiers (it has: fast, strong); add the tier to keel.yaml or remove it from the route',
+  );
+  // A step's own route too, checked before the run starts rather than when the step is reached.
+  await writeFile(
+    join(dirs.workspace, 'runbooks', 'reply.yaml'),
+    REPLY_RUNBOOK.replace(
+      "    prompt: 'Answer the customer",
+      '    model: { route: cheapest-passing, tiers: [turbo, strong] }\n' + "    prompt: 'Answer the customer",
+    ),
+  );
+  const step = await keel(['run', 'reply', '--input', 'question=When?']);
+  expect(step.code).not.toBe(0);
+  expect(step.stderr).toContain(
+    'runbook reply step draft: model.tiers names "turbo", not in keel.yaml models.tiers',
   );
   expect(server.requests).toEqual([]);
   expect(JSON.parse((await keel(['runs', '--json'])).stdout)).toEqual([]);

@@ -62,6 +62,7 @@ export function describeTrace(trace: RunTrace): string {
         (step.durationMs !== null ? `  ${formatDuration(step.durationMs, true)}` : '') +
         (calls.length ? `  ${calls.length} model call(s), ${tokens} tokens, ${usd(cost)}` : ''),
     );
+    if (step.route) lines.push(`    routed to ${step.route.reason}`);
     for (const tried of step.attempts ?? []) {
       lines.push(
         `    attempt ${tried.attempt}: ${tried.status}${tried.error ? ` (${clip(tried.error)})` : ''}`,

@@ -69,7 +69,7 @@ import { warmTemplates } from './templates';
 import { CheckpointDesk, type CheckpointAnswer } from './checkpoints';
 import { currentEnd, planTakeover, type TakeoverRequest } from './takeover';
 import { TraceStore } from './traceStore';
-import { routedRunbook, routeRun, type RouteChoice } from './models/routing';
+import { routedRunbook, routeRun, routeTiers, type RouteChoice } from './models/routing';
 import { WorkspaceAnalytics } from '../analytics/workspaceAnalytics';
 
 export interface ConductorOptions {
@@ -343,6 +343,16 @@ export class Conductor {
 
   /** The tier a run of a routed runbook starting now would use (models/routing.ts); null unrouted. */
   private route(runbook: Runbook): Promise<RouteChoice | null> {
+    // A step's own route is chosen when the step starts; its tiers are checked now, before the run.
+    for (const step of runbook.steps) {
+      if ('model' in step && step.model) {
+        try {
+          routeTiers(`${runbook.name} step ${step.id}`, step.model.tiers, this.options.config.models.tiers);
+        } catch (error) {
+          return Promise.reject(new ConductorRequestError((error as Error).message));
+        }
+      }
+    }
     return routeRun(runbook, this.options.config.models.tiers, (name, tiers) =>
       this.evaluations.latest(name, tiers),
     ).catch((error: Error) => {
@@ -867,6 +877,7 @@ export class Conductor {
       result = await executeRun({
         runId: id,
         runbook: loaded.runbook,
+        evals: (name, tiers) => this.evaluations.latest(name, tiers),
         workspace: this.options.workspace,
         history: run.history,
         models: this.options.config.models,

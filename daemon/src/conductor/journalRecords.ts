@@ -249,6 +249,15 @@ export const JournalRecord = z.discriminatedUnion('type', [
     at: At,
   }),
   z.object({ type: z.literal('cancelRequested'), reason: z.string(), at: At }),
+  /** The tier a step's own `model.route` chose when it first started; a restart or replay keeps it. */
+  z.object({
+    type: z.literal('stepRoute'),
+    stepId: z.string(),
+    tier: z.string(),
+    tiers: z.array(z.string()),
+    reason: z.string(),
+    at: At,
+  }),
   /** A routed step's answer failed on one tier and it went on to the next (models/routing.ts). */
   z.object({
     type: z.literal('escalation'),

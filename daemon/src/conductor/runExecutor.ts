@@ -17,7 +17,7 @@ import {
   type RunStatus,
 } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
-import { routedRunbook } from './models/routing';
+import { routedRunbook, routeRun, type TierEval } from './models/routing';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
 import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, type ModelsConfig } from './models/modelGateway';
@@ -53,6 +53,8 @@ import {
 export interface ExecutionOptions {
   runId: string;
   runbook: Runbook;
+  /** The runbook's newest eval per tier, for steps with a route of their own (none: never evaluated). */
+  evals?: (runbook: string, tiers: readonly string[]) => Promise<Map<string, TierEval | null>>;
   workspace: string;
   /** What happened so far (at least the run record); writes the run's records. */
   history: RunHistory;
@@ -160,6 +162,7 @@ export async function executeRun(given: ExecutionOptions): Promise<ExecutionResu
     failedIntent: (key, error) =>
       history.append({ type: 'effectFailed', stepId: stepOf(key), key, error, at: now() }),
     recordedTools: () => null,
+    stepTier: (step) => stepTier(options, history, step),
     escalate: async (escalation) => {
       if (history.escalated(escalation.stepId, escalation.fromTier, escalation.toTier)) return;
       await history.append({ type: 'escalation', ...escalation, at: now() });
@@ -526,6 +529,31 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
 }
 
 /** The budget as the journal left it: spend, tokens, steps and active time before a restart. */
+/**
+ * A model step's tier: its own route's choice, made when it first starts and journaled (a
+ * restart or replay reads it back), else its `tier:`, else the runbook's (already routed).
+ */
+async function stepTier(
+  options: ExecutionOptions,
+  history: RunHistory,
+  step: Parameters<StepRuntime['stepTier']>[0],
+): ReturnType<StepRuntime['stepTier']> {
+  if (!step.model) return { tier: step.tier ?? options.runbook.model.tier, route: options.runbook.model };
+  let chosen = history.stepRoute(step.id);
+  if (!chosen) {
+    const noEvals = (): Promise<Map<string, TierEval | null>> =>
+      Promise.resolve(new Map<string, TierEval | null>());
+    const route = await routeRun(
+      { name: options.runbook.name, model: step.model },
+      options.models.tiers,
+      options.evals ?? noEvals,
+    );
+    chosen = { type: 'stepRoute', stepId: step.id, ...route!, at: new Date().toISOString() };
+    await history.append(chosen);
+  }
+  return { tier: chosen.tier, route: { route: 'cheapest-passing', tiers: chosen.tiers } };
+}
+
 function restoreBudget(runbook: Runbook, history: RunHistory): RunBudget {
   // A child run spends its parent's money: at most the share its parent set aside for it.
   const share = history.run.limits;

@@ -136,6 +136,7 @@ export function traceOf(
   const escalations: RecordOf<'escalation'>[] = [];
   for (const record of records) {
     if (record.type === 'escalation') escalations.push(record);
+    if (record.type === 'stepRoute') step(record.stepId).route = { tier: record.tier, reason: record.reason };
     if (record.type === 'compensation') {
       const { type: _type, ...line } = record;
       compensation.push(line);

@@ -153,6 +153,8 @@ export const StepTrace = z.object({
   output: z.unknown().nullable(),
   error: z.string().nullable(),
   modelCalls: z.array(ModelCallInfo),
+  /** The tier the step's own `model.route` chose, and why; absent for a step without one. */
+  route: z.object({ tier: z.string(), reason: z.string() }).optional(),
   /** Each attempt, when the step's `retry:` tried it more than once (absent otherwise). */
   attempts: z
     .array(

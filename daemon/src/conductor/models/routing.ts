@@ -105,7 +105,7 @@ function sane(found: TierEval | null): TierEval | null {
  * the eval store; a store that cannot be read counts as no evals (the run still starts).
  */
 export async function routeRun(
-  runbook: { name: string; model: RunbookModel },
+  runbook: { name: string; model: Pick<RunbookModel, 'route' | 'tiers' | 'passRate'> },
   configured: Record<string, ModelTier>,
   latest: (runbook: string, tiers: readonly string[]) => Promise<Map<string, TierEval | null>>,
 ): Promise<RouteChoice | null> {

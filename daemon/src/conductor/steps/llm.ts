@@ -27,7 +27,7 @@ export async function runLlm(
   runtime: StepRuntime,
   rendered?: ChatMessage[],
 ): Promise<StepResult> {
-  const tier = step.tier ?? runtime.runbook.model.tier;
+  const { tier, route } = await runtime.stepTier(step);
   // Compiled before the model is asked: a schema that cannot be used costs no call.
   const schema = step.schema ? compileStepSchema(step.schema) : null;
   const messages = rendered ?? (await llmMessages(step, runtime));
@@ -49,7 +49,7 @@ export async function runLlm(
   let problem = validate(schema, answer);
   const attempts: [number, string][] = [[1, tier]];
   // A routed runbook goes on along its route (cheapest first), then to its escalation tier.
-  for (let next = nextTier(runtime.runbook.model, tier); next; next = nextTier(runtime.runbook.model, next))
+  for (let next = nextTier(route, tier); next; next = nextTier(route, next))
     attempts.push([attempts.length + 1, next]);
   const escalationTier = runtime.runbook.escalation.tier;
   if (escalationTier && !attempts.some(([, t]) => t === escalationTier))
@@ -57,7 +57,7 @@ export async function runLlm(
   let lastTier = tier;
   for (const [call, useTier] of attempts) {
     if (problem.ok) break;
-    if (useTier !== lastTier && runtime.runbook.model.route) {
+    if (useTier !== lastTier && route.route) {
       await runtime.escalate({
         stepId: step.id,
         fromTier: lastTier,
