@@ -130,11 +130,32 @@ export const RetrieveStep = z
   })
   .describe("Searches memory; the step's output is the list of hits.");
 
+/** A model step's own route: chosen when the step starts, kept in the journal (models/routing.ts). */
+export const StepModel = z
+  .strictObject({
+    route: z.literal('cheapest-passing').describe('The cheapest of `tiers` whose latest eval passed.'),
+    tiers: z
+      .array(Identifier)
+      .min(1)
+      .describe('The tiers the route chooses among (keel.yaml `models.tiers`).'),
+    passRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Share of a tier's latest eval that must pass (1 by default)."),
+  })
+  .describe(
+    "This step's own route, instead of the runbook's tier: `{ route: cheapest-passing, tiers: [fast, strong] }`.",
+  );
+export type StepModel = z.infer<typeof StepModel>;
+
 export const LlmStep = z
   .strictObject({
     ...StepBase,
     type: z.literal('llm'),
     tier: Identifier.optional().describe("Overrides the runbook's tier for this step."),
+    model: StepModel.optional(),
     system: Template.optional().describe('The system message, a template.'),
     prompt: Template.describe('The user message, a template.'),
     schema: ValueSchema.optional().describe(
@@ -166,6 +187,7 @@ export const AgentStep = z
     ...StepBase,
     type: z.literal('agent'),
     tier: Identifier.optional().describe("Overrides the runbook's tier for this step."),
+    model: StepModel.optional(),
     system: Template.optional().describe('The system message, a template.'),
     goal: Template.describe('What the agent must achieve, a template.'),
     tools: z
@@ -536,6 +558,45 @@ export type RunbookTrigger = z.infer<typeof RunbookTrigger>;
 export type ScheduleTrigger = z.infer<typeof ScheduleTrigger>;
 export type FileChangedTrigger = z.infer<typeof FileChangedTrigger>;
 
+/**
+ * The runbook's model: a fixed `tier`, or a `route` that picks, when each run starts, the
+ * cheapest of `tiers` whose latest `keel eval` passed (models/routing.ts). With a route, `tier`
+ * is the first of `tiers`: what runs no choice was made for use (`keel eval` without `--tier`).
+ */
+export const RunbookModel = z
+  .strictObject({
+    tier: Identifier.default('fast').describe('A tier from keel.yaml `models.tiers`.'),
+    route: z
+      .literal('cheapest-passing')
+      .optional()
+      .describe(
+        'Each run uses the cheapest of `tiers` whose latest eval passed; a step whose answer fails its schema goes on to the next tier.',
+      ),
+    tiers: z
+      .array(Identifier)
+      .min(1)
+      .optional()
+      .describe('The tiers a `route` chooses among (from keel.yaml `models.tiers`).'),
+    passRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Share of a tier's latest eval that must pass for the route to choose it (1 by default)."),
+  })
+  .superRefine((model, context) => {
+    if (model.route && !model.tiers)
+      context.addIssue({ code: 'custom', path: ['tiers'], message: 'a route needs `tiers: [fast, strong]`' });
+    if (!model.route && (model.tiers || model.passRate !== undefined))
+      context.addIssue({
+        code: 'custom',
+        path: ['route'],
+        message: '`tiers` and `passRate` need `route: cheapest-passing`',
+      });
+  })
+  .overwrite((model) => (model.route && model.tiers ? { ...model, tier: model.tiers[0]! } : model));
+export type RunbookModel = z.infer<typeof RunbookModel>;
+
 export const Runbook = z
   .strictObject({
     apiVersion: z
@@ -552,10 +613,9 @@ export const Runbook = z
       .array(RunbookTrigger)
       .default([{ type: 'manual' }])
       .describe('What starts a run: `manual` (the default), a `schedule`, a `fileChanged`, an `event`.'),
-    model: z
-      .strictObject({ tier: Identifier.default('fast').describe('A tier from keel.yaml `models.tiers`.') })
-      .prefault({})
-      .describe('The model tier (from keel.yaml `models.tiers`) used unless a step says otherwise.'),
+    model: RunbookModel.prefault({}).describe(
+      'The model tier (from keel.yaml `models.tiers`) used unless a step says otherwise: `{ tier }`, or `{ route: cheapest-passing, tiers: [...] }` to let evals pick it per run.',
+    ),
     budget: Budget.prefault({}).describe('Limits of one run; the run stops when one would be passed.'),
     steps: z
       .array(RunbookStep)

@@ -8,6 +8,7 @@ export function describeRun(run: RunSummary): string {
   ];
   if (run.parent) lines.push(`  handed off by run ${run.parent.runId} (step ${run.parent.stepId})`);
   if (run.waitingForRun) lines.push(`  waits for its child run ${run.waitingForRun}`);
+  if (run.route) lines.push(`  routed to ${run.route.reason}`);
   if (run.error) lines.push(`  ${run.error}`);
   if (run.escalation) lines.push(`  escalated: ${run.escalation}`);
   for (const [name, value] of Object.entries(run.outputs ?? {})) {
@@ -61,6 +62,7 @@ export function describeTrace(trace: RunTrace): string {
         (step.durationMs !== null ? `  ${formatDuration(step.durationMs, true)}` : '') +
         (calls.length ? `  ${calls.length} model call(s), ${tokens} tokens, ${usd(cost)}` : ''),
     );
+    if (step.route) lines.push(`    routed to ${step.route.reason}`);
     for (const tried of step.attempts ?? []) {
       lines.push(
         `    attempt ${tried.attempt}: ${tried.status}${tried.error ? ` (${clip(tried.error)})` : ''}`,
@@ -82,6 +84,11 @@ export function describeTrace(trace: RunTrace): string {
         `    output: ${clip(typeof step.output === 'string' ? step.output : JSON.stringify(step.output))}`,
       );
     if (step.error) lines.push(`    error: ${step.error}`);
+  }
+  for (const e of trace.escalations ?? []) {
+    lines.push(
+      `  ⇡ ${e.stepId} escalated from tier ${e.fromTier} (${usd(e.fromCostUsd)}) to ${e.toTier} (${usd(e.toCostUsd)}): ${clip(e.reason)}`,
+    );
   }
   if (trace.compensation) lines.push('', 'compensation (newest action first):');
   for (const line of trace.compensation ?? []) {

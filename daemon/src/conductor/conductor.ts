@@ -69,6 +69,7 @@ import { warmTemplates } from './templates';
 import { CheckpointDesk, type CheckpointAnswer } from './checkpoints';
 import { currentEnd, planTakeover, type TakeoverRequest } from './takeover';
 import { TraceStore } from './traceStore';
+import { routedRunbook, routeRun, routeTiers, type RouteChoice } from './models/routing';
 import { WorkspaceAnalytics } from '../analytics/workspaceAnalytics';
 
 export interface ConductorOptions {
@@ -337,7 +338,26 @@ export class Conductor {
     const loaded = await this.runbooks.get(runbookName).catch((error: Error) => {
       throw new ConductorRequestError(error.message);
     });
-    return this.forecastOf(loaded.runbook);
+    return this.forecastOf(routedRunbook(loaded.runbook, (await this.route(loaded.runbook)) ?? undefined));
+  }
+
+  /** The tier a run of a routed runbook starting now would use (models/routing.ts); null unrouted. */
+  private route(runbook: Runbook): Promise<RouteChoice | null> {
+    // A step's own route is chosen when the step starts; its tiers are checked now, before the run.
+    for (const step of runbook.steps) {
+      if ('model' in step && step.model) {
+        try {
+          routeTiers(`${runbook.name} step ${step.id}`, step.model.tiers, this.options.config.models.tiers);
+        } catch (error) {
+          return Promise.reject(new ConductorRequestError((error as Error).message));
+        }
+      }
+    }
+    return routeRun(runbook, this.options.config.models.tiers, (name, tiers) =>
+      this.evaluations.latest(name, tiers),
+    ).catch((error: Error) => {
+      throw new ConductorRequestError(error.message);
+    });
   }
 
   private async forecastOf(runbook: Runbook): Promise<CostForecast> {
@@ -432,6 +452,9 @@ export class Conductor {
         );
       }
     }
+    // A routed runbook's tier, chosen once here and kept in the run record (a route naming a tier
+    // keel.yaml lacks is refused here).
+    const route = await this.route(loaded.runbook);
     // Last, after every other check: admitting can take a half-open breaker's one trial.
     try {
       this.governor.admit(loaded.runbook.name, loaded.runbook.role);
@@ -441,7 +464,9 @@ export class Conductor {
       throw new ConductorRequestError((error as Error).message);
     }
     // A run answered from a cassette spends nothing: it never waits for its cost.
-    const forecast = cassettes.replay ? null : await this.forecastOf(loaded.runbook);
+    const forecast = cassettes.replay
+      ? null
+      : await this.forecastOf(routedRunbook(loaded.runbook, route ?? undefined));
     const id = event?.id ?? newRunId(loaded.runbook.name);
     const journal = await Journal.create(
       journalPath(this.runsDir, id),
@@ -457,6 +482,7 @@ export class Conductor {
         replayCassette: cassettes.replay ?? null,
         ...(event ? { origin: event.origin } : {}),
         ...(forecast?.waits ? { costGate: { message: costGateMessage(forecast), forecast } } : {}),
+        ...(route ? { route } : {}),
         at: new Date().toISOString(),
       },
       this.sealer,
@@ -851,6 +877,7 @@ export class Conductor {
       result = await executeRun({
         runId: id,
         runbook: loaded.runbook,
+        evals: (name, tiers) => this.evaluations.latest(name, tiers),
         workspace: this.options.workspace,
         history: run.history,
         models: this.options.config.models,

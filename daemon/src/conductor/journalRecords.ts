@@ -72,6 +72,11 @@ export const RunRecord = z.object({
    * for the operator at the `keel.forecast` checkpoint before its first step.
    */
   costGate: z.object({ message: z.string(), forecast: z.unknown() }).optional(),
+  /**
+   * The tier a runbook's `model.route` chose when the run started, and why; a resumed or replayed
+   * run keeps it. `tiers`: the route's tiers, cheapest first, for escalation.
+   */
+  route: z.object({ tier: z.string(), tiers: z.array(z.string()), reason: z.string() }).optional(),
   at: At,
 });
 
@@ -244,6 +249,24 @@ export const JournalRecord = z.discriminatedUnion('type', [
     at: At,
   }),
   z.object({ type: z.literal('cancelRequested'), reason: z.string(), at: At }),
+  /** The tier a step's own `model.route` chose when it first started; a restart or replay keeps it. */
+  z.object({
+    type: z.literal('stepRoute'),
+    stepId: z.string(),
+    tier: z.string(),
+    tiers: z.array(z.string()),
+    reason: z.string(),
+    at: At,
+  }),
+  /** A routed step's answer failed on one tier and it went on to the next (models/routing.ts). */
+  z.object({
+    type: z.literal('escalation'),
+    stepId: z.string(),
+    fromTier: z.string(),
+    toTier: z.string(),
+    reason: z.string(),
+    at: At,
+  }),
   TakeoverRecord,
   CheckpointRecord,
   CheckpointDecidedRecord,

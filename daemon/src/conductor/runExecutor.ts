@@ -17,6 +17,7 @@ import {
   type RunStatus,
 } from '@keel/schemas';
 import { BudgetExceededError, RunBudget } from './budget';
+import { routedRunbook, routeRun, type TierEval } from './models/routing';
 import { evaluateCondition, renderTemplate, renderText, type Scope } from './templates';
 import { ModelCallError } from './models/modelProvider';
 import { ModelGateway, type ModelsConfig } from './models/modelGateway';
@@ -52,6 +53,8 @@ import {
 export interface ExecutionOptions {
   runId: string;
   runbook: Runbook;
+  /** The runbook's newest eval per tier, for steps with a route of their own (none: never evaluated). */
+  evals?: (runbook: string, tiers: readonly string[]) => Promise<Map<string, TierEval | null>>;
   workspace: string;
   /** What happened so far (at least the run record); writes the run's records. */
   history: RunHistory;
@@ -103,9 +106,11 @@ export class RunCancelledError extends Error {}
 /** The settings a run without a workspace's keel.yaml decides connector actions by. */
 const DEFAULT_CONFIG = WorkspaceConfig.parse({ version: 1 });
 
-export async function executeRun(options: ExecutionOptions): Promise<ExecutionResult> {
-  const { history } = options;
+export async function executeRun(given: ExecutionOptions): Promise<ExecutionResult> {
+  const { history } = given;
   const run = history.run;
+  // A routed runbook runs on the tier chosen when the run started, resumed or replayed alike.
+  const options = { ...given, runbook: routedRunbook(given.runbook, run.route) };
   const budget = restoreBudget(options.runbook, history);
   // Stopped by the operator, or by a parallel step that ended the run.
   const branches = new AbortController();
@@ -157,6 +162,11 @@ export async function executeRun(options: ExecutionOptions): Promise<ExecutionRe
     failedIntent: (key, error) =>
       history.append({ type: 'effectFailed', stepId: stepOf(key), key, error, at: now() }),
     recordedTools: () => null,
+    stepTier: (step) => stepTier(options, history, step),
+    escalate: async (escalation) => {
+      if (history.escalated(escalation.stepId, escalation.fromTier, escalation.toTier)) return;
+      await history.append({ type: 'escalation', ...escalation, at: now() });
+    },
     effect: async (key, connector, action, _args, perform, preview) => {
       const stepId = stepOf(key);
       return history.once(
@@ -519,6 +529,31 @@ async function stepInput(step: RunbookStep, runtime: StepRuntime): Promise<unkno
 }
 
 /** The budget as the journal left it: spend, tokens, steps and active time before a restart. */
+/**
+ * A model step's tier: its own route's choice, made when it first starts and journaled (a
+ * restart or replay reads it back), else its `tier:`, else the runbook's (already routed).
+ */
+async function stepTier(
+  options: ExecutionOptions,
+  history: RunHistory,
+  step: Parameters<StepRuntime['stepTier']>[0],
+): ReturnType<StepRuntime['stepTier']> {
+  if (!step.model) return { tier: step.tier ?? options.runbook.model.tier, route: options.runbook.model };
+  let chosen = history.stepRoute(step.id);
+  if (!chosen) {
+    const noEvals = (): Promise<Map<string, TierEval | null>> =>
+      Promise.resolve(new Map<string, TierEval | null>());
+    const route = await routeRun(
+      { name: options.runbook.name, model: step.model },
+      options.models.tiers,
+      options.evals ?? noEvals,
+    );
+    chosen = { type: 'stepRoute', stepId: step.id, ...route!, at: new Date().toISOString() };
+    await history.append(chosen);
+  }
+  return { tier: chosen.tier, route: { route: 'cheapest-passing', tiers: chosen.tiers } };
+}
+
 function restoreBudget(runbook: Runbook, history: RunHistory): RunBudget {
   // A child run spends its parent's money: at most the share its parent set aside for it.
   const share = history.run.limits;

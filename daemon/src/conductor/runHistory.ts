@@ -151,6 +151,20 @@ export class RunHistory {
     return this.ends.get(stepId);
   }
 
+  /** The tier the step's own route chose, if it has started before. */
+  stepRoute(stepId: string): RecordOf<'stepRoute'> | undefined {
+    return this.records.find(
+      (r): r is RecordOf<'stepRoute'> => r.type === 'stepRoute' && r.stepId === stepId,
+    );
+  }
+
+  /** Whether the journal has the step's escalation between these tiers (a restarted step has). */
+  escalated(stepId: string, fromTier: string, toTier: string): boolean {
+    return this.records.some(
+      (r) => r.type === 'escalation' && r.stepId === stepId && r.fromTier === fromTier && r.toTier === toTier,
+    );
+  }
+
   /** The last failed attempt of a model call (`modelKey`), if the journal has one. */
   failedCall(key: string): RecordOf<'modelCall'> | undefined {
     this.catchUp();

@@ -67,6 +67,7 @@ export function summarize(
     ...(run.parent ? { parent: run.parent } : {}),
     ...(waitingForRun ? { waitingForRun } : {}),
     ...(takeovers > 0 ? { takeovers } : {}),
+    ...(run.route ? { route: { tier: run.route.tier, reason: run.route.reason } } : {}),
   };
 }
 
@@ -132,7 +133,10 @@ export function traceOf(
   const records = effectiveRecords(journal);
   const takeovers: NonNullable<RunTrace['takeovers']> = [];
   const compensation: NonNullable<RunTrace['compensation']> = [];
+  const escalations: RecordOf<'escalation'>[] = [];
   for (const record of records) {
+    if (record.type === 'escalation') escalations.push(record);
+    if (record.type === 'stepRoute') step(record.stepId).route = { tier: record.tier, reason: record.reason };
     if (record.type === 'compensation') {
       const { type: _type, ...line } = record;
       compensation.push(line);
@@ -230,5 +234,19 @@ export function traceOf(
     steps: [...steps.values()],
     ...(takeovers.length ? { takeovers } : {}),
     ...(compensation.length ? { compensation } : {}),
+    ...(escalations.length ? { escalations: escalations.map((e) => costed(e, steps.get(e.stepId))) } : {}),
   };
+}
+
+/** An escalation with what the step's model calls cost on the tier it left and the one it went to. */
+function costed(
+  record: RecordOf<'escalation'>,
+  step: StepTrace | undefined,
+): NonNullable<RunTrace['escalations']>[number] {
+  const spent = (tier: string): number =>
+    Math.round(
+      (step?.modelCalls ?? []).filter((c) => c.tier === tier).reduce((n, c) => n + c.costUsd, 0) * 1e8,
+    ) / 1e8;
+  const { type: _type, ...escalation } = record;
+  return { ...escalation, fromCostUsd: spent(record.fromTier), toCostUsd: spent(record.toTier) };
 }

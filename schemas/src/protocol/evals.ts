@@ -89,6 +89,10 @@ export const EvalSummaryRow = z.object({
   /** The model of the newest result. */
   model: z.string().nullable(),
   lastAt: z.string(),
+  /** What one passing run cost: the spend over the passing runs; null when none passed. */
+  costPerPassUsd: z.number().nullable().optional(),
+  /** Mean time of one run, in milliseconds. */
+  meanLatencyMs: z.number().optional(),
 });
 export type EvalSummaryRow = z.infer<typeof EvalSummaryRow>;
 

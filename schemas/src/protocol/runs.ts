@@ -84,6 +84,8 @@ export const RunSummary = z.object({
   waitingForRun: z.string().optional(),
   /** How many times the operator took the run over (absent: never); a taken-over run runs again. */
   takeovers: z.number().int().optional(),
+  /** The tier a routed runbook's run uses, and why (`tier fast: latest eval 3/3 passed`); absent unrouted. */
+  route: z.object({ tier: z.string(), reason: z.string() }).optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -151,6 +153,8 @@ export const StepTrace = z.object({
   output: z.unknown().nullable(),
   error: z.string().nullable(),
   modelCalls: z.array(ModelCallInfo),
+  /** The tier the step's own `model.route` chose, and why; absent for a step without one. */
+  route: z.object({ tier: z.string(), reason: z.string() }).optional(),
   /** Each attempt, when the step's `retry:` tried it more than once (absent otherwise). */
   attempts: z
     .array(
@@ -245,6 +249,23 @@ export const RunTrace = z.object({
    * action, in the order it was done (the reverse of the actions); absent when nothing was to undo.
    */
   compensation: z.array(CompensationLine).optional(),
+  /**
+   * Each time a routed step's answer failed on one tier and it went on to the next, with what its
+   * model calls cost on each of the two tiers; absent when none.
+   */
+  escalations: z
+    .array(
+      z.object({
+        stepId: z.string(),
+        fromTier: z.string(),
+        toTier: z.string(),
+        reason: z.string(),
+        fromCostUsd: z.number(),
+        toCostUsd: z.number(),
+        at: z.string(),
+      }),
+    )
+    .optional(),
 });
 export type RunTrace = z.infer<typeof RunTrace>;
 

@@ -69,14 +69,20 @@ function describeDrift(drift: EvalDrift): string[] {
   ];
 }
 
-/** The report's eval section: pass rate, score and cost per runbook and tier, and recent drift. */
+/** The report's eval section per runbook and tier: pass rate, score, cost (per passing run too), latency; recent drift. */
 export function evalSection(rows: EvalSummaryRow[], drift: EvalDrift[]): string[] {
   if (rows.length === 0 && drift.length === 0) return [];
   const lines = ['', 'EVALS (keel eval)'];
   for (const r of rows) {
     lines.push(
       `  ${r.runbook} on ${r.tier}: ${r.runs} eval(s), ${Math.round(r.passRate * 100)}% passed, mean score ` +
-        `${r.meanScore.toFixed(2)}, $${r.costUsd.toFixed(4)}, ${r.tokens} tokens, model ${r.model ?? '-'}`,
+        `${r.meanScore.toFixed(2)}, $${r.costUsd.toFixed(4)}, ${r.tokens} tokens, model ${r.model ?? '-'}` +
+        (r.costPerPassUsd === undefined
+          ? ''
+          : `, ${r.costPerPassUsd === null ? 'no passing run' : `$${r.costPerPassUsd.toFixed(4)} per passing run`}`) +
+        (r.meanLatencyMs === undefined || !Number.isFinite(r.meanLatencyMs)
+          ? ''
+          : `, ${Math.round(r.meanLatencyMs)} ms a run`),
     );
   }
   for (const d of drift)

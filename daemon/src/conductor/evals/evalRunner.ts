@@ -88,7 +88,9 @@ export async function runEvals(options: EvalRunOptions, section: EvalSection): P
       `tier "${tier}" is not in keel.yaml models.tiers (it has: ${Object.keys(options.models.tiers).join(', ') || 'none'})`,
     );
   }
-  const runbook = options.tier ? withTier(loaded.runbook, options.tier) : loaded.runbook;
+  // A routed runbook is measured on one tier too: its first, unless `--tier` names another.
+  const runbook =
+    options.tier || loaded.runbook.model.route ? withTier(loaded.runbook, tier) : loaded.runbook;
   const results: EvalCaseResult[] = [];
   for (const evalCase of section.cases) {
     for (let repeat = 0; repeat < options.repeat && !options.signal.aborted; repeat++) {
@@ -237,12 +239,20 @@ function outboxWrites(records: readonly JournalRecord[]): string[] {
 /** The runbook with every model step on `tier` (`--tier`): the runbook's and each step's tier replaced. */
 function withTier(runbook: Runbook, tier: string): Runbook {
   const copy = structuredClone(runbook);
-  copy.model = { ...copy.model, tier };
+  // No route either: an eval measures the one tier, never escalating past it.
+  copy.model = { tier };
   const visit = (value: unknown): void => {
     if (Array.isArray(value)) value.forEach(visit);
     else if (value !== null && typeof value === 'object') {
       const step = value as Record<string, unknown>;
-      if (typeof step.id === 'string' && typeof step.type === 'string' && 'tier' in step) step.tier = tier;
+      if (
+        typeof step.id === 'string' &&
+        typeof step.type === 'string' &&
+        ('tier' in step || 'model' in step)
+      ) {
+        delete step.model;
+        step.tier = tier;
+      }
       Object.values(step).forEach(visit);
     }
   };

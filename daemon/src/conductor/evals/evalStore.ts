@@ -120,6 +120,20 @@ export class EvalStore {
     });
   }
 
+  /** How many results of the runbook's newest eval on the tier passed, of how many; null before one. */
+  latest(runbook: string, tier: string): Promise<{ passed: number; total: number } | null> {
+    return this.serially(async () => {
+      const reader = await this.db.runAndReadAll(
+        `SELECT count(*) FILTER (WHERE passed) AS passed, count(*) AS total FROM eval_results
+         WHERE eval_id = (SELECT arg_max(eval_id, run_at) FROM eval_results WHERE runbook = $1 AND tier = $2)`,
+        [runbook, tier],
+      );
+      const row = reader.getRowObjectsJS()[0];
+      const total = Number(row?.total ?? 0);
+      return total > 0 ? { passed: Number(row?.passed), total } : null;
+    });
+  }
+
   saveDrift(evalId: string, drift: EvalDrift): Promise<void> {
     return this.serially(async () => {
       await this.db.run('INSERT OR REPLACE INTO eval_drift VALUES ($1, $2, $3, $4::TIMESTAMPTZ, $5)', [
@@ -138,7 +152,8 @@ export class EvalStore {
       const reader = await this.db.runAndReadAll(
         `SELECT runbook, tier, count(DISTINCT eval_id) AS runs, avg(passed::INTEGER) AS pass_rate,
                 avg(score) AS mean_score, sum(cost_usd) AS cost, sum(tokens) AS tokens,
-                arg_max(model, run_at) AS model, max(run_at) AS last_at
+                arg_max(model, run_at) AS model, max(run_at) AS last_at, avg(latency_ms) AS latency,
+                count(*) FILTER (WHERE passed) AS passes
          FROM eval_results WHERE run_at >= $1::TIMESTAMPTZ AND run_at < $2::TIMESTAMPTZ
          GROUP BY runbook, tier ORDER BY runbook, tier`,
         [since, until],
@@ -153,6 +168,8 @@ export class EvalStore {
         tokens: Number(row.tokens),
         model: typeof row.model === 'string' ? row.model : null,
         lastAt: iso(row.last_at),
+        costPerPassUsd: Number(row.passes) > 0 ? Number(row.cost) / Number(row.passes) : null,
+        meanLatencyMs: Number(row.latency),
       }));
     });
   }

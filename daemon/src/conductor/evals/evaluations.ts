@@ -77,6 +77,17 @@ export class Evaluations {
     return { rows, drift };
   }
 
+  /** Per tier, the runbook's newest eval there: passed of total (for routing), null for none. */
+  async latest(
+    runbook: string,
+    tiers: readonly string[],
+  ): Promise<Map<string, { passed: number; total: number } | null>> {
+    const store = await this.open();
+    const found = new Map<string, { passed: number; total: number } | null>();
+    for (const tier of tiers) found.set(tier, await store.latest(runbook, tier));
+    return found;
+  }
+
   async close(): Promise<void> {
     const store = await this.store?.catch(() => null);
     this.store = null;

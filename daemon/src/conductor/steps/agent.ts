@@ -120,7 +120,7 @@ export async function agentTools(step: AgentStep, runtime: StepRuntime): Promise
 }
 
 export async function runAgent(step: AgentStep, runtime: StepRuntime): Promise<StepResult> {
-  const tier = step.tier ?? runtime.runbook.model.tier;
+  const { tier } = await runtime.stepTier(step);
   const messages = await agentMessages(step, runtime);
   const tools = await agentTools(step, runtime);
   const retrieved: NonNullable<StepResult['retrieved']> = [];

@@ -1,11 +1,12 @@
 /**
  * `llm`: one prompt, answered as text or as JSON checked against the step's schema. An invalid
- * answer is re-asked once with the reason; if that fails too and the runbook names an escalation
- * tier, the stronger model gets one try.
+ * answer is re-asked once with the reason; if that fails too, each next tier of a routed runbook
+ * (journaled as an escalation) and then the runbook's escalation tier get one try.
  */
 import type { RunbookStep } from '@keel/schemas';
 import { schemaCheck, type SchemaProblem } from '../../connectors/linearTimeAjv';
 import { renderText } from '../templates';
+import { nextTier } from '../models/routing';
 import type { ChatMessage } from '../models/modelProvider';
 import { StepFailedError, systemMessage, type StepResult, type StepRuntime } from './stepRuntime';
 
@@ -26,7 +27,7 @@ export async function runLlm(
   runtime: StepRuntime,
   rendered?: ChatMessage[],
 ): Promise<StepResult> {
-  const tier = step.tier ?? runtime.runbook.model.tier;
+  const { tier, route } = await runtime.stepTier(step);
   // Compiled before the model is asked: a schema that cannot be used costs no call.
   const schema = step.schema ? compileStepSchema(step.schema) : null;
   const messages = rendered ?? (await llmMessages(step, runtime));
@@ -47,10 +48,24 @@ export async function runLlm(
   let answer = first;
   let problem = validate(schema, answer);
   const attempts: [number, string][] = [[1, tier]];
+  // A routed runbook goes on along its route (cheapest first), then to its escalation tier.
+  for (let next = nextTier(route, tier); next; next = nextTier(route, next))
+    attempts.push([attempts.length + 1, next]);
   const escalationTier = runtime.runbook.escalation.tier;
-  if (escalationTier && escalationTier !== tier) attempts.push([2, escalationTier]);
+  if (escalationTier && !attempts.some(([, t]) => t === escalationTier))
+    attempts.push([attempts.length + 1, escalationTier]);
+  let lastTier = tier;
   for (const [call, useTier] of attempts) {
     if (problem.ok) break;
+    if (useTier !== lastTier && route.route) {
+      await runtime.escalate({
+        stepId: step.id,
+        fromTier: lastTier,
+        toTier: useTier,
+        reason: problem.reason,
+      });
+    }
+    lastTier = useTier;
     messages.push(
       { role: 'assistant', content: answer },
       {

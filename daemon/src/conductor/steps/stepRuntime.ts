@@ -1,5 +1,12 @@
 /** What a step can use while it runs: the scope, the models, memory, side effects, the budget. */
-import type { ChangeKind, MemoryDocument, Runbook, SearchFilter, SearchResult } from '@keel/schemas';
+import type {
+  ChangeKind,
+  MemoryDocument,
+  Runbook,
+  SearchFilter,
+  SearchResult,
+  StepModel,
+} from '@keel/schemas';
 import type { RunBudget } from '../budget';
 import type { Scope } from '../expressions';
 import type { HandoffRequest } from '../handoffs';
@@ -83,6 +90,16 @@ export interface StepRuntime {
    * that list them.
    */
   recordedTools(stepId: string): ToolDefinition[] | null;
+  /**
+   * The tier of a model step: its own route's choice (made when it first starts, then read from
+   * the journal), else its `tier:`, else the runbook's; and the route to escalate along.
+   */
+  stepTier(step: { id: string; tier?: string | undefined; model?: StepModel | undefined }): Promise<{
+    tier: string;
+    route: { route: 'cheapest-passing'; tiers: string[] } | Runbook['model'];
+  }>;
+  /** Journals that a step goes on from one tier to the next (once, however often it restarts). */
+  escalate(escalation: { stepId: string; fromTier: string; toTier: string; reason: string }): Promise<void>;
 }
 
 export interface ActionIntent {
