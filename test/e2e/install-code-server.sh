@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs a real VS Code (code-server, from the npm registry) for Keel's end-to-end tests,
-# following /work/shared/E2E.md. Idempotent: a second run reuses the install in seconds.
+# with the Debian packages the tests need (Chromium, Dovecot, Postfix, Radicale). Idempotent: a
+# second run reuses the install in seconds.
 #
 #   test/e2e/install-code-server.sh          # install or reuse
 #   KEEL_CS_FORCE=1 test/e2e/install-code-server.sh   # wipe and reinstall
