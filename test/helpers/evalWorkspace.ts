@@ -4,9 +4,11 @@
  * answers badly and whose `strong` model answers well; its judge scores an answer that names the
  * day and time 0.9 and any other 0.2, with its reasoning.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelServer, ReceivedRequest, ScriptedReply } from './modelServer';
+import { runKeel } from './processes';
+import type { TempDirs } from './workspace';
 
 export const GOOD_ANSWER = 'Dear Dana, the kickoff is on Tuesday at 10:00. Best, Maya';
 export const BAD_ANSWER = 'We will get back to you.';
@@ -48,6 +50,23 @@ export async function writeEvalWorkspace(workspace: string, evals = REPLY_EVALS)
   await mkdir(join(workspace, 'runbooks', 'tests'), { recursive: true });
   await writeFile(join(workspace, 'runbooks', 'reply.yaml'), REPLY_RUNBOOK);
   await writeFile(join(workspace, 'runbooks', 'tests', 'reply.test.yaml'), evals);
+}
+
+/**
+ * `keel init` in `dirs.workspace`, its tiers (fast: gpt-4o-mini, strong: gpt-4o, at OpenAI's
+ * prices) pointed at the test server with no key, then the eval workspace written into it.
+ */
+export async function initEvalWorkspace(dirs: TempDirs, server: ModelServer): Promise<void> {
+  const init = await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+  if (init.code !== 0) throw new Error(`keel init failed: ${init.stderr}`);
+  const config = join(dirs.workspace, 'keel.yaml');
+  await writeFile(
+    config,
+    (await readFile(config, 'utf8'))
+      .replace('https://api.openai.com/v1', server.baseUrl)
+      .replace('apiKeyEnv: OPENAI_API_KEY', ''),
+  );
+  await writeEvalWorkspace(dirs.workspace);
 }
 
 /** How each model of the server answers; change it between evals to make a model drift. */

@@ -4,12 +4,12 @@
  * cost, tokens, latency and the model the endpoint reported stored per run in DuckDB, `--repeat`
  * giving one row per run, and `keel report` showing pass rate and cost per runbook and tier.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { EvalCaseResult } from '@keel/schemas';
 import { duckdb } from '../../daemon/src/runtime/duckdb';
-import { scriptQuality, writeEvalWorkspace } from '../helpers/evalWorkspace';
+import { initEvalWorkspace, scriptQuality } from '../helpers/evalWorkspace';
 import { ModelServer } from '../helpers/modelServer';
 import { runKeel } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -20,16 +20,7 @@ let server: ModelServer;
 beforeEach(async () => {
   dirs = await makeTempDirs();
   server = await ModelServer.start();
-  expect((await runKeel(['init', dirs.workspace], { runtime: dirs.runtime })).code).toBe(0);
-  // keel init's tiers (fast: gpt-4o-mini, strong: gpt-4o, at OpenAI's prices), on the test server.
-  const config = join(dirs.workspace, 'keel.yaml');
-  await writeFile(
-    config,
-    (await readFile(config, 'utf8'))
-      .replace('https://api.openai.com/v1', server.baseUrl)
-      .replace('apiKeyEnv: OPENAI_API_KEY', ''),
-  );
-  await writeEvalWorkspace(dirs.workspace);
+  await initEvalWorkspace(dirs, server);
   scriptQuality(server);
   expect((await keel(['trust', '--yes'])).code).toBe(0);
 });

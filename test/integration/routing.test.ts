@@ -6,14 +6,14 @@
  * it, whatever the evals say by then; and a step whose answer fails its schema on the cheap tier
  * escalates to the strong one, the trace showing what each tier cost.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { RunGetRequest, RunStartRequest, type RunSummary, type RunTrace } from '@keel/schemas';
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { duckdb } from '../../daemon/src/runtime/duckdb';
 import { WorkspaceLock } from '../../daemon/src/runtime/workspaceLock';
-import { GOOD_ANSWER, REPLY_RUNBOOK, scriptQuality, writeEvalWorkspace } from '../helpers/evalWorkspace';
+import { GOOD_ANSWER, REPLY_RUNBOOK, initEvalWorkspace, scriptQuality } from '../helpers/evalWorkspace';
 import { ModelServer, type ReceivedRequest } from '../helpers/modelServer';
 import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -30,16 +30,7 @@ let daemon: RunningDaemon | null = null;
 beforeEach(async () => {
   dirs = await makeTempDirs();
   server = await ModelServer.start();
-  expect((await runKeel(['init', dirs.workspace], { runtime: dirs.runtime })).code).toBe(0);
-  // keel init's tiers (fast: gpt-4o-mini, strong: gpt-4o, at OpenAI's prices), on the test server.
-  const config = join(dirs.workspace, 'keel.yaml');
-  await writeFile(
-    config,
-    (await readFile(config, 'utf8'))
-      .replace('https://api.openai.com/v1', server.baseUrl)
-      .replace('apiKeyEnv: OPENAI_API_KEY', ''),
-  );
-  await writeEvalWorkspace(dirs.workspace);
+  await initEvalWorkspace(dirs, server);
   await writeFile(join(dirs.workspace, 'runbooks', 'reply.yaml'), ROUTED_REPLY);
   expect((await keel(['trust', '--yes'])).code).toBe(0);
 });

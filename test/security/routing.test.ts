@@ -4,12 +4,12 @@
  * an eval row with no verdict and NaN figures (a hand-edited or damaged `.keel/evals.duckdb`) is
  * read as a failed eval, so the run still starts on a tier the route allows.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { RunSummary } from '@keel/schemas';
 import { duckdb } from '../../daemon/src/runtime/duckdb';
-import { GOOD_ANSWER, REPLY_RUNBOOK, scriptQuality, writeEvalWorkspace } from '../helpers/evalWorkspace';
+import { GOOD_ANSWER, REPLY_RUNBOOK, initEvalWorkspace, scriptQuality } from '../helpers/evalWorkspace';
 import { ModelServer } from '../helpers/modelServer';
 import { runKeel } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -20,15 +20,7 @@ let server: ModelServer;
 beforeEach(async () => {
   dirs = await makeTempDirs();
   server = await ModelServer.start();
-  expect((await runKeel(['init', dirs.workspace], { runtime: dirs.runtime })).code).toBe(0);
-  const config = join(dirs.workspace, 'keel.yaml');
-  await writeFile(
-    config,
-    (await readFile(config, 'utf8'))
-      .replace('https://api.openai.com/v1', server.baseUrl)
-      .replace('apiKeyEnv: OPENAI_API_KEY', ''),
-  );
-  await writeEvalWorkspace(dirs.workspace);
+  await initEvalWorkspace(dirs, server);
   // Both models answer well (and the judge grades): only the eval store can send a run elsewhere.
   scriptQuality(server).answers['gpt-4o-mini'] = GOOD_ANSWER;
   expect((await keel(['trust', '--yes'])).code).toBe(0);
