@@ -141,7 +141,9 @@ export class RunQueue {
         .execute(id, run)
         .catch((error: unknown) => this.hooks.log.error('a run crashed the conductor', { run: id, error }))
         .finally(() => {
-          this.executing.delete(id);
+          // A run taken over right after it ended executes again under the same id, possibly
+          // before this execution's end gets here: only this execution's own entry goes.
+          if (this.executing.get(id) === execution) this.executing.delete(id);
           run.slot = false;
           this.pump();
         });
