@@ -199,6 +199,55 @@ outputs:
   );
 }, 60_000);
 
+it("escalates a step whose answer misses the run's success check on the cheap tier; an unrouted run just fails", async () => {
+  const runbook = (model: string): string => `apiVersion: keel/v1
+name: kickoff
+role: Scheduling
+description: Says the kickoff day in one line.
+inputs:
+  message: { type: string }
+model: ${model}
+steps:
+  - { id: line, type: llm, prompt: 'Say the kickoff day in one line: {{ inputs.message }}' }
+outputs:
+  line: { value: '{{ steps.line.output }}' }
+success:
+  - check: "steps.line.output contains 'Tuesday'"
+    description: the line names the day
+`;
+  await writeFile(
+    join(dirs.workspace, 'runbooks', 'kickoff.yaml'),
+    runbook('{ route: cheapest-passing, tiers: [fast, strong] }'),
+  );
+  server.respondWith((request) => {
+    const model = (request.body as { model: string }).model;
+    return { content: model === 'gpt-4o' ? 'Kickoff is on Tuesday.' : 'Kickoff is soon.', model };
+  });
+  const { run: ran } = await run('kickoff', 'message=Kickoff on Tuesday');
+  expect(ran.status).toBe('succeeded');
+  // No re-ask on the cheap tier: its answer was valid, only not good enough.
+  expect(drafted()).toEqual(['gpt-4o-mini', 'gpt-4o']);
+  expect(ran.outputs).toEqual({ line: 'Kickoff is on Tuesday.' });
+  const { escalations } = await trace(ran.id);
+  expect(escalations).toEqual([
+    expect.objectContaining({
+      stepId: 'line',
+      fromTier: 'fast',
+      toTier: 'strong',
+      reason: 'success criterion not met: the line names the day',
+    }),
+  ]);
+
+  // The same runbook on the cheap tier alone: nothing to escalate to, and the run says why it failed.
+  await writeFile(join(dirs.workspace, 'runbooks', 'kickoff.yaml'), runbook('{ tier: fast }'));
+  expect((await keel(['trust', '--yes'])).code).toBe(0);
+  const before = server.requests.length;
+  const failed = await keel(['run', 'kickoff', '--input', 'message=Kickoff on Tuesday']);
+  expect(failed.code).not.toBe(0);
+  expect(failed.stdout + failed.stderr).toContain('success criterion not met: the line names the day');
+  expect(drafted(before)).toEqual(['gpt-4o-mini']);
+}, 60_000);
+
 it('routes a step with a route of its own when it starts, keeping the choice in the journal', async () => {
   scriptQuality(server);
   // The runbook says `strong`; its draft step routes on its own.

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelTier, Runbook } from '@keel/schemas';
 import { chooseTier, nextTier, routeTiers, type TierEval } from '../../daemon/src/conductor/models/routing';
+import { ownChecks } from '../../daemon/src/conductor/steps/llm';
 
 const tiers = {
   strong: ModelTier.parse({ model: 'gpt-4o', inputUsdPerMTok: 2.5, outputUsdPerMTok: 10 }),
@@ -88,6 +89,31 @@ describe('routing', () => {
     expect(nextTier(model, 'fast')).toBe('strong');
     expect(nextTier(model, 'strong')).toBeNull();
     expect(nextTier({ tiers: undefined }, 'fast')).toBeNull();
+  });
+
+  it("holds a step to the run's success checks that read only its own output", () => {
+    const runbook = Runbook.parse({
+      apiVersion: 'keel/v1',
+      name: 'brief',
+      role: 'Ops',
+      description: 'd',
+      steps: [
+        { id: 'facts', type: 'llm', prompt: 'p' },
+        { id: 'brief', type: 'llm', prompt: 'p' },
+      ],
+      success: [
+        "steps.brief.output contains 'Tuesday'",
+        { check: 'steps.brief.output.size > 10', description: 'a real brief' },
+        'steps.brief.output.size > steps.facts.output.size',
+        'outputs.brief != blank and steps.brief.output != blank',
+        'steps.facts.output != blank',
+      ],
+    });
+    expect(ownChecks(runbook, 'brief')).toEqual([
+      { check: "steps.brief.output contains 'Tuesday'", label: "steps.brief.output contains 'Tuesday'" },
+      { check: 'steps.brief.output.size > 10', label: 'a real brief' },
+    ]);
+    expect(ownChecks(runbook, 'facts').map((c) => c.check)).toEqual(['steps.facts.output != blank']);
   });
 
   it('parses `model: { route }` with the first listed tier as its tier, and refuses half a route', () => {
