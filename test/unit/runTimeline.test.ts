@@ -8,7 +8,13 @@ import {
   type RunTrace,
   type StepTrace,
 } from '@keel/schemas';
-import { stepMarks, summarizeModelCalls, timelineRows } from '../../extension/src/runs/timelineModel';
+import { renderTrace } from '../../extension/src/runs/traceMarkdown';
+import {
+  routeLines,
+  stepMarks,
+  summarizeModelCalls,
+  timelineRows,
+} from '../../extension/src/runs/timelineModel';
 
 const at = (second: number): string => new Date(Date.UTC(2026, 10, 25, 9, 0, second)).toISOString();
 
@@ -136,6 +142,42 @@ describe('step marks', () => {
     expect(stepMarks(retried, t)).toEqual(['retried']);
     expect(stepMarks(handoff, t)).toEqual(['handed off', 'taken over']);
     expect(stepMarks(stuck, t)).toEqual(['escalated']);
+  });
+});
+
+describe('model tiers', () => {
+  it("says which tier a routed run chose, and each step's climb to a stronger tier with both costs", () => {
+    const day = step('day', 0, 4);
+    const t: RunTrace = {
+      ...trace([day, step('save', 4, 5, { type: 'connector' })], {
+        route: { tier: 'fast', reason: 'tier fast: latest eval 3/3 passed' },
+      }),
+      escalations: [
+        {
+          stepId: 'day',
+          fromTier: 'fast',
+          toTier: 'strong',
+          reason: 'success criterion not met: the line names the day',
+          fromCostUsd: 0.0002,
+          toCostUsd: 0.004,
+          at: at(3),
+        },
+      ],
+    };
+    const usd = (v: number): string => `$${v.toFixed(4)}`;
+    expect(routeLines(t, usd)).toEqual([
+      'The run: tier fast: latest eval 3/3 passed',
+      'Step day went from tier fast ($0.0002) to strong ($0.0040): success criterion not met: the line names the day',
+    ]);
+    expect(stepMarks(day, t)).toEqual(['stronger tier']);
+    const markdown = renderTrace(t, { now: Date.parse(at(9)), live: false }).text;
+    expect(markdown).toContain('## Model tiers\n\n- The run: tier fast: latest eval 3/3 passed\n');
+    expect(markdown).toContain('- Step day went from tier fast ($0.0002) to strong ($0.0040)');
+    // An unrouted run has nothing to say about tiers.
+    expect(routeLines(trace([day]), usd)).toEqual([]);
+    expect(renderTrace(trace([day]), { now: Date.parse(at(9)), live: false }).text).not.toContain(
+      'Model tiers',
+    );
   });
 });
 

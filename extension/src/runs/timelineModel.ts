@@ -72,7 +72,8 @@ export function summarizeModelCalls(calls: readonly ModelCallInfo[]): ModelCallS
   };
 }
 
-export type StepMark = 'retried' | 'escalated' | 'handed off' | 'supplied by you' | 'taken over';
+export type StepMark =
+  'retried' | 'escalated' | 'stronger tier' | 'handed off' | 'supplied by you' | 'taken over';
 
 /** The badges a step carries: tried more than once, escalated to the operator, and so on. */
 export function stepMarks(step: StepTrace, trace: RunTrace): StepMark[] {
@@ -85,10 +86,27 @@ export function stepMarks(step: StepTrace, trace: RunTrace): StepMark[] {
       trace.run.escalation !== undefined &&
       trace.run.currentStep === step.id);
   if (escalated) marks.push('escalated');
+  if ((trace.escalations ?? []).some((e) => e.stepId === step.id)) marks.push('stronger tier');
   if ((step.children?.length ?? 0) > 0) marks.push('handed off');
   if (step.supplied) marks.push('supplied by you');
   if ((trace.takeovers ?? []).some((t) => t.fromStep === step.id)) marks.push('taken over');
   return marks;
+}
+
+/**
+ * How a routed run chose its model tiers, one line each: the run's route, each step's own route,
+ * and every escalation of a step to the next tier with what each tier cost. Empty when unrouted.
+ */
+export function routeLines(trace: RunTrace, usd: (value: number) => string): string[] {
+  const lines: string[] = [];
+  if (trace.run.route) lines.push(`The run: ${trace.run.route.reason}`);
+  for (const step of trace.steps) if (step.route) lines.push(`Step ${step.id}: ${step.route.reason}`);
+  for (const e of trace.escalations ?? []) {
+    lines.push(
+      `Step ${e.stepId} went from tier ${e.fromTier} (${usd(e.fromCostUsd)}) to ${e.toTier} (${usd(e.toCostUsd)}): ${e.reason}`,
+    );
+  }
+  return lines;
 }
 
 /** The chat messages of an OpenAI-style request, when it has that shape. */

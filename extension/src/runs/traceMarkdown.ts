@@ -5,7 +5,7 @@
  */
 import { describeRunbookVersion, type ModelCallInfo, type RunTrace, type StepTrace } from '@keel/schemas';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from './runList';
-import { chatMessages } from './timelineModel';
+import { chatMessages, routeLines } from './timelineModel';
 
 /**
  * A link in the trace, at 0-based line and columns of its text: a workspace location, or the
@@ -73,6 +73,12 @@ export function renderTrace(trace: RunTrace, options: RenderOptions): RenderedTr
   out.line();
   if (run.error) out.line('## Error').line().block(run.error, 'text');
   if (run.escalation) out.line('## Escalated to you').line().block(run.escalation, 'text');
+  const routes = routeLines(trace, formatUsd);
+  if (routes.length > 0) {
+    out.line('## Model tiers').line();
+    for (const line of routes) out.line(`- ${line}`);
+    out.line();
+  }
   if (trace.compensation) {
     out.line('## Compensation').line();
     for (const line of trace.compensation) out.line(`- ${compensationText(line)}`);

@@ -7,7 +7,7 @@ import type { HostToTimelineMessage, RunTrace, TimelineToHostMessage } from '@ke
 import { element } from '../../dashboard/webview/parts';
 import { announceReady } from '../../webview/ready';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from '../runList';
-import { timelineRows } from '../timelineModel';
+import { routeLines, timelineRows } from '../timelineModel';
 import { button, stepView } from './stepView';
 
 interface VsCodeApi {
@@ -55,6 +55,8 @@ function render(trace: RunTrace, live: boolean): void {
   const notes: HTMLElement[] = [];
   if (run.error) notes.push(note('Error', run.error));
   if (run.escalation) notes.push(note('Escalated to you', run.escalation));
+  const routes = routeLines(trace, formatUsd);
+  if (routes.length > 0) notes.push(note('Model tiers', routes.join('\n')));
   root.replaceChildren(runHeader(trace, live), ...notes, stepRows(trace, expanded));
   if (focused !== undefined) {
     root
