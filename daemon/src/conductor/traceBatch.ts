@@ -226,28 +226,42 @@ export class TraceBatch {
       '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::TIMESTAMPTZ)',
     );
     // An upsert: a later batch settles (or names the connector of) an action an earlier one wrote.
+    // Done as an update, then an insert of the rows not there: the table has no unique index
+    // (see dropActionsKey in traceStore.ts); this batch holds each (run, key) once.
+    const actions = [...this.actions.values()].map((a) => [
+      a.runId,
+      a.key,
+      a.stepId,
+      a.connector,
+      a.action,
+      a.undoes,
+      a.status,
+      a.startedAt,
+      a.endedAt,
+      a.error,
+    ]);
+    const actionRow =
+      '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, ' +
+      '$8::TIMESTAMPTZ, $9::TIMESTAMPTZ, $10::VARCHAR)';
+    const actionColumns =
+      'u(run_id, key, step_id, connector, action, undoes, status, started_at, ended_at, error)';
     await each(
       db,
-      'INSERT INTO actions VALUES',
-      [...this.actions.values()].map((a) => [
-        a.runId,
-        a.key,
-        a.stepId,
-        a.connector,
-        a.action,
-        a.undoes,
-        a.status,
-        a.startedAt,
-        a.endedAt,
-        a.error,
-      ]),
-      '($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, ' +
-        '$8::TIMESTAMPTZ, $9::TIMESTAMPTZ, $10::VARCHAR)',
-      `ON CONFLICT (run_id, key) DO UPDATE SET
-         connector = coalesce(excluded.connector, connector), action = coalesce(excluded.action, action),
-         undoes = coalesce(excluded.undoes, undoes), status = excluded.status,
-         started_at = coalesce(started_at, excluded.started_at), ended_at = excluded.ended_at,
-         error = excluded.error`,
+      'UPDATE actions SET connector = coalesce(u.connector, actions.connector), ' +
+        'action = coalesce(u.action, actions.action), undoes = coalesce(u.undoes, actions.undoes), ' +
+        'status = u.status, started_at = coalesce(actions.started_at, u.started_at), ' +
+        'ended_at = u.ended_at, error = u.error FROM (VALUES',
+      actions,
+      actionRow,
+      `) AS ${actionColumns} WHERE actions.run_id = u.run_id AND actions.key = u.key`,
+    );
+    await each(
+      db,
+      'INSERT INTO actions SELECT * FROM (VALUES',
+      actions,
+      actionRow,
+      `) AS ${actionColumns} WHERE NOT EXISTS ` +
+        '(SELECT 1 FROM actions a WHERE a.run_id = u.run_id AND a.key = u.key)',
     );
     await each(
       db,

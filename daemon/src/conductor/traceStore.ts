@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS model_calls (
   called_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS actions (
   run_id VARCHAR, key VARCHAR, step_id VARCHAR, connector VARCHAR, action VARCHAR, undoes VARCHAR,
-  status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, PRIMARY KEY (run_id, key));
+  status VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR);
 CREATE TABLE IF NOT EXISTS retrievals (
   run_id VARCHAR, step_id VARCHAR, path VARCHAR, blob VARCHAR, read_at TIMESTAMPTZ);
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS connector VARCHAR;
@@ -165,6 +165,7 @@ export class TraceStore {
     });
     const db = await instance.connect();
     await db.run(SCHEMA);
+    await dropActionsKey(db);
     return new TraceStore(instance, db, warn);
   }
 
@@ -599,4 +600,27 @@ export class TraceStore {
 /** A VARCHAR cell as read back from DuckDB. */
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
+}
+
+/**
+ * Stores made before this change kept `actions` under a primary key. DuckDB's unique index can be
+ * left corrupt ("existing gated leaf") when a batch deletes a run's rows and writes the same keys
+ * again, as a reload does; the batch keeps the keys unique itself (see TraceBatch), so the key goes.
+ */
+async function dropActionsKey(db: DuckDBConnection): Promise<void> {
+  const keyed = await db.runAndReadAll(
+    `SELECT count(*)::INTEGER FROM duckdb_constraints()
+     WHERE table_name = 'actions' AND constraint_type = 'PRIMARY KEY'`,
+  );
+  if (Number(keyed.getRows()[0]?.[0] ?? 0) === 0) return;
+  await db.run('BEGIN TRANSACTION');
+  try {
+    await db.run('CREATE TABLE actions_unkeyed AS SELECT * FROM actions');
+    await db.run('DROP TABLE actions');
+    await db.run('ALTER TABLE actions_unkeyed RENAME TO actions');
+    await db.run('COMMIT');
+  } catch (error) {
+    await db.run('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
 }
