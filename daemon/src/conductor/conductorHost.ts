@@ -13,7 +13,7 @@ import {
   type RunSummary,
 } from '@keel/schemas';
 import { AlertService } from '../alerts/alertService';
-import { NotInitialized } from '../errors';
+import { NotInitialized, Unavailable } from '../errors';
 import type { Logger } from '../log';
 import type { MemoryHost } from '../memory/memoryHost';
 import type { WorkspaceTrust } from '../trust/workspaceTrust';
@@ -172,6 +172,8 @@ export class ConductorHost {
     this.config = config ?? this.config ?? DEFAULT_CONFIG;
     if (this.conductor) (await this.conductor.catch(() => null))?.configure(this.config);
     else if (this.options.mode === 'daemon') this.conductor = this.open(this.config);
+    // keel.yaml back after it went missing: one command's conductor opens on first use again.
+    else this.stopping = false;
     this.alerts?.configure(this.config.alerts);
     if (this.options.mode === 'daemon') {
       this.watchRunbooks(this.config.runbooks.dir);
@@ -269,6 +271,12 @@ export class ConductorHost {
   async get(): Promise<Conductor> {
     if (!this.config) {
       throw new NotInitialized('This folder is not a Keel workspace (no keel.yaml): run "keel init" first.');
+    }
+    // Stopped (the daemon closing, or keel.yaml gone): a late caller must not open a second
+    // conductor, which would resume the runs the stop just interrupted and keep their journals and
+    // the trace store open beside the next daemon's. Only keel.yaml coming back opens one again.
+    if (!this.conductor && this.stopping) {
+      throw new Unavailable('the daemon is stopping; try again once it is back');
     }
     this.conductor ??= this.open(this.config);
     try {
