@@ -1,7 +1,9 @@
 /**
  * `agent`: a tool-calling loop. The model may call only the tools the step allows; each turn is
  * a model call (journaled, budgeted) and counts as a step; the loop ends when the model answers
- * without calling a tool, or fails at `maxIterations`.
+ * without calling a tool, or fails at `maxIterations`. Unlike an `llm` step, a routed agent is not
+ * run again on a stronger tier when its answer misses a success check: its tools have acted, and a
+ * second loop would act again under other keys. The run's end names the check for the operator.
  */
 import type { RunbookStep } from '@keel/schemas';
 import { inputJsonSchema } from '../../connectors/registry';
