@@ -10,6 +10,7 @@ import {
   resolveProposalId,
   type ApprovalsContext,
 } from './approvals/approvalActions';
+import type { ApprovalInbox } from './approvals/approvalInbox';
 import { checkConnectors } from './connectors/connectorActions';
 import { askForConnectorSecret } from './connectors/connectorSecrets';
 import type { ConnectorsStore } from './connectors/connectorsStore';
@@ -31,6 +32,8 @@ export interface CommandContext {
   readonly runs: RunsContext | null;
   /** Null without a folder. */
   readonly approvals: ApprovalsContext | null;
+  /** Null without a folder. */
+  readonly inbox: ApprovalInbox | null;
   /** Null without a folder. */
   readonly trust: TrustConsent | null;
   /** Null without a folder. */
@@ -82,6 +85,9 @@ export const COMMANDS = {
     withProposal(context, target, (approvals, id) => editProposal(approvals, id)),
   'keel.rejectProposal': (context: CommandContext, target?: unknown) =>
     withProposal(context, target, (approvals, id) => rejectProposal(approvals, id)),
+  'keel.openApprovalInbox': async (context: CommandContext) => {
+    if (await ensureRunning(context, 'nothing waits for your approval')) await context.inbox!.show();
+  },
   'keel.setApiKey': (context: CommandContext) => askForApiKey(context.secrets, context.client),
   // From the sidebar: the connector's name; from the palette: picked from keel.yaml's.
   'keel.setConnectorSecret': (context: CommandContext, name?: unknown) =>

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { HostToWebviewMessage } from '@keel/schemas';
 import { apiKeySource, askAgainForUnscopedKey, sendKeyOnChange } from './apiKey';
+import { ApprovalInbox } from './approvals/approvalInbox';
 import { trackProposalEditors, type ApprovalsContext } from './approvals/approvalActions';
 import { ApprovalsStore } from './approvals/approvalsStore';
 import { ProposalDocuments } from './approvals/proposalDocuments';
@@ -41,6 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       ? { folder, client, store: approvalsStore, documents: new ProposalDocuments(client, approvalsStore) }
       : null;
 
+  const inbox = approvals ? new ApprovalInbox(context.extensionUri, approvals, output) : null;
   const trust = client ? new TrustConsent(client, output) : null;
 
   const state = () =>
@@ -116,6 +118,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       secrets: context.secrets,
       runs,
       approvals,
+      inbox,
       trust,
       connectors: connectorsStore,
     }),
@@ -144,6 +147,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       store.onDidChangeRuns(() => runsMessage().forEach((m) => sidebar.post(m))),
       approvals.store,
       approvals.documents,
+      ...(inbox ? [inbox] : []),
       approvals.store.onDidChange(() => {
         approvalsMessage().forEach((m) => sidebar.post(m));
         sidebar.setWaitingApprovals(approvals.store.waiting);

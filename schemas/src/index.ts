@@ -8,5 +8,6 @@ export * from './webview';
 export * from './runbookJsonSchema';
 export * from './dashboardWebview';
 export * from './runTimelineWebview';
+export * from './approvalInboxWebview';
 export * from './trustWords';
 export * from './daemonEnvironment';

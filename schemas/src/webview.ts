@@ -96,6 +96,8 @@ export const WebviewToHostMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('showRunTrace'), id: z.string().min(1) }),
   /** List the runbooks again (the Refresh button of the Runbooks section). */
   z.object({ type: z.literal('refreshRunbooks') }),
+  /** Open the approval inbox: every waiting proposal with its context, decided from the keyboard. */
+  z.object({ type: z.literal('openApprovalInbox') }),
   /** Show a proposal's diff: the file as it is now next to what the agent proposes. */
   z.object({ type: z.literal('openProposal'), id: z.string().min(1) }),
   /** Apply a proposal, with the operator's edits if they made any. */

@@ -16,7 +16,7 @@ import type { DaemonClient } from '../daemonClient';
 import { ReadyHandshake } from '../views/readyHandshake';
 import type { RunTraceProvider } from '../views/runTrace';
 import { webviewPage } from '../views/webviewPage';
-import { notePathInWorkspace } from './notePath';
+import { openNoteAt } from './openNote';
 import type { RunsStore } from './runsStore';
 
 /** A live run changes step by step; the timeline follows, at most this often. */
@@ -158,7 +158,7 @@ class TimelinePanel implements vscode.Disposable {
       case 'openRun':
         return this.openRun(message.id);
       case 'openNote':
-        return openNote(this.deps.folder, message.path, message.line);
+        return openNoteAt(this.deps.folder, message.path, message.line);
       case 'takeOver':
         await vscode.commands.executeCommand('keel.takeOverRun', this.runId, message.stepId);
         return;
@@ -179,17 +179,4 @@ class TimelinePanel implements vscode.Disposable {
       }
     }
   }
-}
-
-/** Opens a note the run read at its line; a path that would leave the workspace is refused. */
-async function openNote(folder: string, path: string, line: number): Promise<void> {
-  const file = notePathInWorkspace(folder, path);
-  if (file === null) {
-    throw new Error(`the run names ${path}, which is outside the workspace; it was not opened.`);
-  }
-  const position = new vscode.Position(line - 1, 0);
-  await vscode.window.showTextDocument(vscode.Uri.file(file), {
-    selection: new vscode.Range(position, position),
-    preview: false,
-  });
 }

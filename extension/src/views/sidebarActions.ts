@@ -104,6 +104,9 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
     case 'refreshRunbooks':
       if (runs) await runs.store.refreshRunbooks();
       return;
+    case 'openApprovalInbox':
+      await vscode.commands.executeCommand('keel.openApprovalInbox');
+      return;
     case 'openProposal':
       if (approvals) await openProposal(approvals, message.id);
       return;

@@ -1,6 +1,6 @@
 /**
  * The Keel status-bar item: the daemon's state and the approvals waiting, at a glance; clicking it
- * opens the sidebar.
+ * opens the approval inbox when something waits, else the sidebar.
  */
 import * as vscode from 'vscode';
 import type { SidebarState } from '@keel/schemas';
@@ -22,6 +22,8 @@ export class StatusBar implements vscode.Disposable {
     const { text, tooltip, error } = withApprovals(describe(state), state, waiting);
     this.item.text = text;
     this.item.tooltip = tooltip;
+    this.item.command =
+      state.connection === 'running' && waiting > 0 ? 'keel.openApprovalInbox' : 'keel.sidebar.focus';
     this.item.backgroundColor = error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.item.show();
   }
@@ -41,7 +43,7 @@ function withApprovals(
   return {
     ...described,
     text: `${described.text} $(bell-dot) ${waiting}`,
-    tooltip: `${described.tooltip}; ${words}`,
+    tooltip: `${described.tooltip}; ${words} (click to open the approval inbox)`,
   };
 }
 

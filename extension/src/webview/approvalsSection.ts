@@ -33,14 +33,21 @@ export class ApprovalsSection {
   /** Announces proposals that arrive, for screen readers; the list itself is not a live region. */
   private readonly announcer = document.createElement('div');
   private known: Set<string> | null = null;
+  private readonly inboxButton = document.createElement('button');
 
   constructor(private readonly post: Post) {
     this.element.querySelector('h2')?.append(this.count);
+    this.inboxButton.type = 'button';
+    this.inboxButton.className = 'secondary open-inbox';
+    this.inboxButton.textContent = 'Open inbox';
+    this.inboxButton.setAttribute('aria-label', 'Open the approval inbox: every proposal with its context');
+    this.inboxButton.addEventListener('click', () => this.post({ type: 'openApprovalInbox' }));
+    this.inboxButton.hidden = true;
     this.announcer.className = 'visually-hidden';
     this.announcer.setAttribute('role', 'status');
     this.list.setAttribute('aria-live', 'off');
     this.list.tabIndex = -1;
-    this.element.append(this.note, this.list, this.announcer);
+    this.element.append(this.note, this.inboxButton, this.list, this.announcer);
   }
 
   update(approvals: Proposal[], error: string | null): void {
@@ -54,6 +61,7 @@ export class ApprovalsSection {
         ? 'Nothing is waiting for your approval.'
         : '';
     this.note.hidden = this.note.textContent === '';
+    this.inboxButton.hidden = approvals.length === 0;
     this.list.replaceChildren(...approvals.map((proposal) => this.item(proposal)));
     if (focusKey) this.restoreFocus(focusKey, focusIndex);
     const arrived = this.known ? approvals.filter((p) => !this.known!.has(p.id)) : [];

@@ -1,0 +1,183 @@
+/**
+ * The approval inbox: one webview panel listing every proposal waiting for the operator, across
+ * agents, riskiest and oldest first, each with its reasoning, the rule that made it wait, the run's
+ * inputs, what the run spent so far and the notes it read. It is sent again (debounced) whenever a
+ * proposal is made, goes stale or is decided. The operator's keys and clicks, validated here, go to
+ * the same commands as the sidebar's and the diff editor's buttons; a batch approval is checked
+ * again here, item by item, against the batch rule and the proposal as it stands.
+ */
+import * as vscode from 'vscode';
+import {
+  InboxToHostMessage,
+  RunGetRequest,
+  type HostToInboxMessage,
+  type Proposal,
+  type RunTrace,
+} from '@keel/schemas';
+import { openNoteAt } from '../runs/openNote';
+import { ReadyHandshake } from '../views/readyHandshake';
+import { webviewPage } from '../views/webviewPage';
+import { approveProposal, type ApprovalsContext } from './approvalActions';
+import { batchable, inboxItem, sortInbox } from './inboxModel';
+
+/** Bursts of changes (a run proposing several notes) are sent once, at most this often. */
+const REFRESH_MS = 200;
+
+export class ApprovalInbox implements vscode.Disposable {
+  static readonly viewType = 'keel.approvalInbox';
+  private panel: vscode.WebviewPanel | null = null;
+  private readonly handshake = new ReadyHandshake(() => this.catchUp());
+  private last: HostToInboxMessage | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly approvals: ApprovalsContext,
+    private readonly output: vscode.LogOutputChannel,
+  ) {
+    this.subscription = approvals.store.onDidChange(() => this.refreshSoon());
+  }
+
+  /** Opens the inbox, or brings it to the front. */
+  async show(): Promise<void> {
+    if (this.panel) {
+      this.panel.reveal();
+      return;
+    }
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const panel = vscode.window.createWebviewPanel(
+      ApprovalInbox.viewType,
+      'Approvals',
+      vscode.ViewColumn.Active,
+      { enableScripts: true, localResourceRoots: [dist, media], retainContextWhenHidden: true },
+    );
+    panel.webview.html = webviewPage(panel.webview, {
+      script: vscode.Uri.joinPath(dist, 'inbox.js'),
+      style: vscode.Uri.joinPath(media, 'inbox.css'),
+      title: 'Approvals',
+      main: '<main id="inbox" aria-busy="true"><p class="muted">Loading…</p></main>',
+    });
+    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw));
+    panel.onDidChangeViewState(({ webviewPanel }) => {
+      if (webviewPanel.visible) this.handshake.start();
+    });
+    panel.onDidDispose(() => {
+      this.panel = null;
+      this.handshake.dispose();
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
+    });
+    this.panel = panel;
+    this.handshake.start();
+    await this.refresh();
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.panel?.dispose();
+  }
+
+  private refreshSoon(): void {
+    if (!this.panel || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.refresh();
+    }, REFRESH_MS);
+  }
+
+  /** Lists what waits, with each proposing run's trace read once. */
+  private async refresh(): Promise<void> {
+    const { approvals, error } = this.approvals.store.approvals;
+    if (error !== null && approvals.length === 0) {
+      this.last = { type: 'error', message: `The proposals could not be listed: ${error}` };
+    } else {
+      const traces = new Map<string, Promise<RunTrace | null>>();
+      const traceOf = (runId: string): Promise<RunTrace | null> => {
+        let trace = traces.get(runId);
+        if (!trace) {
+          trace = this.approvals.client.request(RunGetRequest, { id: runId }).catch(() => null);
+          traces.set(runId, trace);
+        }
+        return trace;
+      };
+      const items = await Promise.all(
+        approvals.map(async (proposal) => inboxItem(proposal, await traceOf(proposal.runId))),
+      );
+      this.last = { type: 'items', items: sortInbox(items) };
+    }
+    this.catchUp();
+  }
+
+  private catchUp(): void {
+    if (this.panel && this.last) void this.panel.webview.postMessage(this.last);
+  }
+
+  private receive(raw: unknown): void {
+    const message = InboxToHostMessage.safeParse(raw);
+    if (!message.success) {
+      this.output.warn(`Ignored a malformed message from the approval inbox: ${JSON.stringify(raw)}`);
+      return;
+    }
+    void this.act(message.data).catch((error: unknown) =>
+      vscode.window.showErrorMessage(`Keel: ${(error as Error).message}`),
+    );
+  }
+
+  private async act(message: InboxToHostMessage): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        this.handshake.ready();
+        return;
+      case 'open':
+        await vscode.commands.executeCommand('keel.openProposal', message.id);
+        return;
+      case 'approve':
+        await vscode.commands.executeCommand('keel.approveProposal', message.id);
+        return;
+      case 'edit':
+        await vscode.commands.executeCommand('keel.editProposal', message.id);
+        return;
+      case 'reject':
+        await vscode.commands.executeCommand('keel.rejectProposal', message.id);
+        return;
+      case 'approveBatch':
+        return this.approveBatch(message.ids);
+      case 'openRun':
+        await vscode.commands.executeCommand('keel.showRunTrace', message.id);
+        return;
+      case 'openNote':
+        return openNoteAt(this.approvals.folder, message.path, message.line);
+    }
+  }
+
+  /** Approves the reviewed low-risk proposals after one confirmation; anything else is left waiting. */
+  private async approveBatch(ids: readonly string[]): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      await vscode.commands.executeCommand('keel.approveProposal', ids[0]);
+      return;
+    }
+    const proposals = ids
+      .map((id) => this.approvals.store.proposal(id))
+      .filter((p): p is Proposal => p !== undefined && batchable(p));
+    const left = ids.length - proposals.length;
+    if (proposals.length === 0) {
+      void vscode.window.showWarningMessage(
+        'Keel: none of these can be approved together any more; decide them one by one.',
+      );
+      return;
+    }
+    const list = proposals.map((p) => `• ${p.summary} (${p.runbook})`).join('\n');
+    const choice = await vscode.window.showWarningMessage(
+      `Approve ${proposals.length} memory ${proposals.length === 1 ? 'note' : 'notes'}?`,
+      {
+        modal: true,
+        detail: `${list}${left > 0 ? `\n\n${left} other(s) changed meanwhile or are not low-risk; they keep waiting.` : ''}`,
+      },
+      'Approve All',
+    );
+    if (choice !== 'Approve All') return;
+    for (const proposal of proposals) await approveProposal(this.approvals, proposal.id, true);
+  }
+}
