@@ -7,18 +7,12 @@
  * again here, item by item, against the batch rule and the proposal as it stands.
  */
 import * as vscode from 'vscode';
-import {
-  InboxToHostMessage,
-  RunGetRequest,
-  type HostToInboxMessage,
-  type Proposal,
-  type RunTrace,
-} from '@keel/schemas';
+import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTrace } from '@keel/schemas';
 import { openNoteAt } from '../runs/openNote';
 import { ReadyHandshake } from '../views/readyHandshake';
 import { webviewPage } from '../views/webviewPage';
 import { approveProposal, type ApprovalsContext } from './approvalActions';
-import { batchable, inboxItem, sortInbox } from './inboxModel';
+import { approvableBatch, inboxItem, sortInbox } from './inboxModel';
 
 /** Bursts of changes (a run proposing several notes) are sent once, at most this often. */
 const REFRESH_MS = 200;
@@ -158,10 +152,7 @@ export class ApprovalInbox implements vscode.Disposable {
       await vscode.commands.executeCommand('keel.approveProposal', ids[0]);
       return;
     }
-    const proposals = ids
-      .map((id) => this.approvals.store.proposal(id))
-      .filter((p): p is Proposal => p !== undefined && batchable(p));
-    const left = ids.length - proposals.length;
+    const { approve: proposals, left } = approvableBatch(ids, (id) => this.approvals.store.proposal(id));
     if (proposals.length === 0) {
       void vscode.window.showWarningMessage(
         'Keel: none of these can be approved together any more; decide them one by one.',

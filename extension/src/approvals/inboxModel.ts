@@ -22,9 +22,13 @@ export function riskOf(proposal: Proposal): InboxRisk {
     return action.risk === 'external' ? 'external action' : 'internal action';
   }
   const notesOnly =
-    !proposal.protected &&
-    proposal.changes.every((c) => c.action !== 'delete' && c.path.startsWith('memory/'));
+    !proposal.protected && proposal.changes.every((c) => c.action !== 'delete' && inMemoryFolder(c.path));
   return notesOnly ? 'memory note' : 'file';
+}
+
+/** Under memory/ and staying there: no `..` segment, no backslash, nothing absolute. */
+function inMemoryFolder(path: string): boolean {
+  return path.startsWith('memory/') && !path.includes('\\') && !path.split('/').includes('..');
 }
 
 /** Riskiest first; within a risk, the oldest first (as a queue is worked through); then by id. */
@@ -78,6 +82,22 @@ export function inboxAgents(items: readonly InboxItem[]): string[] {
  */
 export function batchable(proposal: Proposal): boolean {
   return proposal.status === 'pending' && riskOf(proposal) === 'memory note';
+}
+
+/**
+ * What of a batch the webview asked for may be approved: the ids it names that are still open
+ * and batchable as the host knows them now. The webview's word is never taken for it.
+ */
+export function approvableBatch(
+  ids: readonly string[],
+  lookup: (id: string) => Proposal | undefined,
+): { approve: Proposal[]; left: number } {
+  const approve: Proposal[] = [];
+  for (const id of new Set(ids)) {
+    const proposal = lookup(id);
+    if (proposal && batchable(proposal)) approve.push(proposal);
+  }
+  return { approve, left: ids.length - approve.length };
 }
 
 /** How long ago, in a word or two: `just now`, `5 min ago`, `3 h ago`, `2 days ago`. */
