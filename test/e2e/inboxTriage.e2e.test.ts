@@ -2,7 +2,7 @@
  * Answering a customer's mail, end to end: Dana's mail arrives in Dovecot over Postfix's SMTP, its
  * email.received trigger starts inbox-triage (its model a scripted endpoint on loopback), which
  * drafts the reply; the email waits in the Keel sidebar, the operator opens it with the keyboard,
- * adds a sentence in the editor, saves and approves; the edited reply lands in Dana's real mailbox
+ * adds a sentence in the editor, saves, and approves it from the approval inbox; the edited reply lands in Dana's real mailbox
  * once, in her thread, from the workspace's account, with one copy in its Sent folder.
  */
 import { execFile } from 'node:child_process';
@@ -21,6 +21,7 @@ import { writeNote } from '../helpers/memory';
 import { ModelServer, type ReceivedRequest, type ScriptedReply } from '../helpers/modelServer';
 import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
 import {
+  findFrame,
   launchBrowser,
   openKeelSidebar,
   openWorkbench,
@@ -329,8 +330,19 @@ async function answerDana(): Promise<void> {
   await p.keyboard.press('Home');
   await screenshot(p, 'inbox-triage-edited');
 
-  // Approve from the sidebar, from the keyboard.
-  await sidebar.getByRole('button', { name: `Approve “${summary}”` }).press('Enter');
+  // Approve from the approval inbox, from the keyboard: it shows the email as the agent proposed
+  // it and the rule that made it wait; approving sends the operator's edited copy.
+  await sidebar.getByRole('button', { name: /^Open the approval inbox/ }).press('Enter');
+  const inbox = await findFrame(p, '#inbox h1:has-text("1 waiting for you")');
+  const row = inbox.locator('li.inbox-row[aria-selected="true"]');
+  expect(await row.locator('.row-summary').textContent()).toBe(summary);
+  expect(await row.getAttribute('data-risk')).toBe('external action');
+  const details = inbox.locator('.inbox-details');
+  expect(await details.locator('pre.review').textContent()).toContain('Thursday works for us');
+  expect(await details.textContent()).toContain('risk external');
+  await screenshot(p, 'inbox-triage-inbox');
+  await row.focus();
+  await p.keyboard.press('a');
   await p.locator('.notifications-toasts', { hasText: `approved “${summary}” with your edits` }).waitFor();
   await sidebar.locator(`li.run[data-run-id="${runId}"][data-status="succeeded"]`).waitFor();
   await p.locator('.tab', { hasText: 'mail.send.txt' }).waitFor({ state: 'detached' });

@@ -83,7 +83,9 @@ function render(): void {
     root.replaceChildren(header, statusLine());
     return;
   }
-  header.append(filters(), batchBar());
+  header.append(filters());
+  // Only memory notes go in a batch: without one, the batch bar would only be noise.
+  if (items.some((i) => batchable(i.proposal))) header.append(batchBar());
   const body = element('div', 'inbox-body');
   body.append(list(visible), details(visible.find((i) => i.proposal.id === selected) ?? null));
   root.replaceChildren(header, body, statusLine());
