@@ -2,7 +2,7 @@
  * The approval inbox as the operator meets it: two runs (their model answer replayed from a
  * cassette) each propose a change to a customer's note; the sidebar's "Open inbox" opens one list of
  * both, each with the agent's reasoning, why it waits, the run's inputs and spend and the note it
- * read; from the keyboard alone the operator moves down, rejects one with a reason (the run ends
+ * read, in the light, dark and high-contrast themes; from the keyboard alone the operator moves down, rejects one with a reason (the run ends
  * failed, saying why) and approves the other (written and committed), and the inbox says nothing waits.
  */
 import { execFile } from 'node:child_process';
@@ -21,6 +21,7 @@ import {
   launchBrowser,
   openKeelSidebar,
   openWorkbench,
+  runCommand,
   screenshot,
   waitForIndexedNotes,
 } from './harness/workbench';
@@ -166,6 +167,19 @@ it('lists both proposals with their context and decides them from the keyboard',
     expect(await details.locator('pre.inputs').textContent()).toContain('"customer": "acme"');
     await details.getByRole('button', { name: /^Open memory\/customers\/acme\.md at line/ }).waitFor();
     await screenshot(page, 'approval-inbox');
+    // It takes the theme's colours: dark, then high contrast, each kept as a screenshot.
+    await runCommand(page, 'Preferences: Toggle between Light/Dark Themes');
+    await inbox.locator('body.vscode-dark').waitFor();
+    await screenshot(page, 'approval-inbox-dark');
+    // The theme picker (Ctrl+K Ctrl+T): the palette's "Color Theme" also lists the marketplace's.
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+T');
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'Dark High Contrast' })
+      .first()
+      .click();
+    await inbox.locator('body.vscode-high-contrast').waitFor();
+    await screenshot(page, 'approval-inbox-high-contrast');
 
     // Keyboard only: down to bolt, reject it with a reason.
     await inbox.locator('li.inbox-row[aria-selected="true"]').focus();
