@@ -21,8 +21,8 @@ import {
   launchBrowser,
   openKeelSidebar,
   openWorkbench,
-  runCommand,
   screenshot,
+  screenshotInThemes,
   waitForIndexedNotes,
 } from './harness/workbench';
 
@@ -167,19 +167,7 @@ it('lists both proposals with their context and decides them from the keyboard',
     expect(await details.locator('pre.inputs').textContent()).toContain('"customer": "acme"');
     await details.getByRole('button', { name: /^Open memory\/customers\/acme\.md at line/ }).waitFor();
     await screenshot(page, 'approval-inbox');
-    // It takes the theme's colours: dark, then high contrast, each kept as a screenshot.
-    await runCommand(page, 'Preferences: Toggle between Light/Dark Themes');
-    await inbox.locator('body.vscode-dark').waitFor();
-    await screenshot(page, 'approval-inbox-dark');
-    // The theme picker (Ctrl+K Ctrl+T): the palette's "Color Theme" also lists the marketplace's.
-    await page.keyboard.press('Control+K');
-    await page.keyboard.press('Control+T');
-    await page
-      .locator('.quick-input-list .monaco-list-row', { hasText: 'Dark High Contrast' })
-      .first()
-      .click();
-    await inbox.locator('body.vscode-high-contrast').waitFor();
-    await screenshot(page, 'approval-inbox-high-contrast');
+    await screenshotInThemes(page, inbox, 'approval-inbox');
 
     // Keyboard only: down to bolt, reject it with a reason.
     await inbox.locator('li.inbox-row[aria-selected="true"]').focus();

@@ -21,6 +21,7 @@ import {
   openKeelSidebar,
   openWorkbench,
   screenshot,
+  screenshotInThemes,
   waitForIndexedNotes,
 } from './harness/workbench';
 
@@ -163,6 +164,7 @@ it('shows a parallel run with a child live, steps expand from the keyboard, the 
     expect(await timeline.locator('.live').textContent()).toBe('');
     expect(await pricing.locator('button.step-toggle').getAttribute('aria-expanded')).toBe('true');
     await screenshot(page, 'timeline-done');
+    await screenshotInThemes(page, timeline, 'timeline-done');
 
     // The child run opens in a timeline of its own from the hand-off step.
     await handoff.locator('button.step-toggle').press('Enter');

@@ -132,3 +132,20 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path });
   return path;
 }
+
+/**
+ * Switches the workbench to a dark theme, then to high contrast, waiting each time for `frame` (a
+ * Keel webview) to take the theme, and keeps a screenshot of each: NAME-dark.png, NAME-high-contrast.png.
+ * The workbench stays in high contrast.
+ */
+export async function screenshotInThemes(page: Page, frame: Frame, name: string): Promise<void> {
+  await runCommand(page, 'Preferences: Toggle between Light/Dark Themes');
+  await frame.locator('body.vscode-dark').waitFor();
+  await screenshot(page, `${name}-dark`);
+  // The theme picker (Ctrl+K Ctrl+T): the palette's "Color Theme" also lists the marketplace's.
+  await page.keyboard.press('Control+K');
+  await page.keyboard.press('Control+T');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark High Contrast' }).first().click();
+  await frame.locator('body.vscode-high-contrast').waitFor();
+  await screenshot(page, `${name}-high-contrast`);
+}
