@@ -23,6 +23,8 @@ export class ApprovalInbox implements vscode.Disposable {
   private readonly handshake = new ReadyHandshake(() => this.catchUp());
   private last: HostToInboxMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
+  /** Counts refreshes: one that finishes after a later one started sends nothing (it is older). */
+  private generation = 0;
   private readonly subscription: vscode.Disposable;
 
   constructor(
@@ -83,6 +85,7 @@ export class ApprovalInbox implements vscode.Disposable {
 
   /** Lists what waits, with each proposing run's trace read once. */
   private async refresh(): Promise<void> {
+    const generation = ++this.generation;
     const { approvals, error } = this.approvals.store.approvals;
     if (error !== null && approvals.length === 0) {
       this.last = { type: 'error', message: `The proposals could not be listed: ${error}` };
@@ -99,6 +102,7 @@ export class ApprovalInbox implements vscode.Disposable {
       const items = await Promise.all(
         approvals.map(async (proposal) => inboxItem(proposal, await traceOf(proposal.runId))),
       );
+      if (generation !== this.generation) return;
       this.last = { type: 'items', items: sortInbox(items) };
     }
     this.catchUp();
