@@ -25,10 +25,10 @@ const SHIPPED = [
   /^README\.md$/,
   /^CHANGELOG\.md$/,
   /^LICENSE$/,
-  /^media\/(icon\.png|keel\.svg|sidebar\.css|dashboard\.css|timeline\.css)$/,
+  /^media\/(icon\.png|keel\.svg|sidebar\.css|dashboard\.css|timeline\.css|inbox\.css)$/,
   /^media\/walkthrough\/(open-demo|trust|model|run|approve)\.md$/,
   /^dist\/(extension|keeld|keeld\.main|worker)\.js$/,
-  /^dist\/webview\/(sidebar|dashboard|timeline)\.js$/,
+  /^dist\/webview\/(sidebar|dashboard|timeline|inbox)\.js$/,
   /^dist\/runbook(Test)?\.schema\.json$/,
   /^dist\/keel-static-v1\.glove100k\.bin$/,
 ];
