@@ -83,8 +83,8 @@ const DIRECT_ROWS = 1_000;
 /** The small table is folded into the main one when it holds this many chunks. */
 const FOLD_ROWS = 2_000;
 /**
- * The small table is also folded when this many paths are hidden in the main table: each search
- * asks the main table for that many more rows (widened()) and skips theirs.
+ * The small table is also folded when it holds this many paths: the main table's rows of those it
+ * has are hidden by a filter every search of it evaluates, and the small table is searched in memory.
  */
 const FOLD_PATHS = 500;
 /** The main table is compacted after this many folds, even while writes go on. */
@@ -272,14 +272,20 @@ export class ChunkIndex {
     // paths are not deleted now but at the next fold: a delete is a version of the main table
     // (with a deletion file every search reads until the next compaction) and costs 20-40 ms per
     // save; searches skip hidden paths' rows instead (merged(), below), as during a compaction.
-    await this.recent.write(paths, rows);
-    const hidden = paths.filter((path) => !this.view.paths.has(path));
+    //
+    // Only paths with rows in the main table are hidden there: each hidden path is one more entry in
+    // the filter every search of the main table evaluates, and a new note has nothing to hide.
+    // Which of them have rows is asked while the small table is written (a scan of the path
+    // column, once per write instead of once per search).
+    const unhidden = paths.filter((path) => !this.view.paths.has(path));
+    const [hidden] = await Promise.all([this.inMain(unhidden), this.recent.write(paths, rows)]);
     if (hidden.length > 0) this.showView(new Set([...this.view.paths, ...hidden]));
-    if (this.recent.rows >= FOLD_ROWS || this.view.paths.size >= FOLD_PATHS) await this.foldNow();
+    if (this.recent.rows >= FOLD_ROWS || this.recent.pathCount >= FOLD_PATHS) await this.foldNow();
   }
 
   /** Which of `paths` have rows in the main table (a delete of a path it lacks still costs a commit). */
   private async inMain(paths: string[]): Promise<string[]> {
+    if (paths.length === 0) return [];
     const present = new Set<string>();
     for (let i = 0; i < paths.length; i += 500) {
       const list = paths
@@ -328,8 +334,10 @@ export class ChunkIndex {
   private async foldNow(): Promise<boolean> {
     if (this.optimizing) return false;
     if (this.recent.empty) return true;
-    const { rows, upTo } = await this.recent.all();
-    await this.deleteHidden([...this.view.paths]);
+    const { rows, paths, upTo } = await this.recent.all();
+    // Every path of the small table, hidden or not: after a crash the main table may hold rows of
+    // a path that looked new (written to LanceDB, not yet to the catalog).
+    await this.deleteHidden([...new Set([...this.view.paths, ...paths])]);
     await this.rewrite([], rows);
     // The first rows of a main table that had none: it gets its indexes now, before the small
     // table lets go of them.

@@ -106,6 +106,11 @@ export class RecentChunks {
     return [...this.held.keys()];
   }
 
+  /** Paths whose newest rows (or deletion) are here. */
+  get pathCount(): number {
+    return this.held.size;
+  }
+
   /** Chunks held (tombstones not counted). */
   get rows(): number {
     let chunks = 0;
