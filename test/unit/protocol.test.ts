@@ -657,6 +657,11 @@ const samples: Record<string, { params: unknown; result?: unknown; invalidParams
   'keel/trust/didChange': { params: trustState, invalidParams: { ...trustState, trusted: 'yes' } },
   'keel/index/didChange': { params: indexStatus, invalidParams: { ...indexStatus, state: 'sleeping' } },
   'keel/index/sync': { params: {}, result: runResult, invalidParams: { force: 1 } },
+  'keel/index/refresh': {
+    params: { paths: ['memory/customers/acme.md'] },
+    result: { paths: 1, tookMs: 42.5 },
+    invalidParams: { paths: [] },
+  },
   'keel/index/rebuild': { params: {}, result: runResult, invalidParams: [] },
 };
 

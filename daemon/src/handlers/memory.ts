@@ -1,6 +1,7 @@
 /** `keel/memory/*` and `keel/index/*`: searching memory and keeping its index. */
 import {
   IndexRebuildRequest,
+  IndexRefreshRequest,
   IndexStatusRequest,
   IndexSyncRequest,
   MemoryGetRequest,
@@ -26,5 +27,6 @@ export function registerMemoryHandlers(router: Router, daemon: Daemon): void {
   router.handle(MemoryGetRequest, async ({ path }) => (await daemon.memory.get()).get(path));
   router.handle(IndexStatusRequest, () => daemon.memory.status());
   router.handle(IndexSyncRequest, async () => (await daemon.memory.get({ sync: false })).sync());
+  router.handle(IndexRefreshRequest, async ({ paths }) => (await daemon.memory.get()).refresh(paths));
   router.handle(IndexRebuildRequest, async () => (await daemon.memory.get({ sync: false })).rebuild());
 }

@@ -87,6 +87,8 @@ export class IndexWriter {
   private running: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private idle: (() => void)[] = [];
+  /** Callers waiting until some paths are written (whenWritten), each with those paths. */
+  private written: { paths: string[]; settle: (error: Error | null) => void }[] = [];
   private failure: Error | null = null;
   private stopped = false;
   /** The last write failure and how many in a row, while writes keep failing. */
@@ -149,6 +151,28 @@ export class IndexWriter {
     });
   }
 
+  /**
+   * Resolves once none of `paths` is queued or being written: what each held when it was queued is
+   * in the index. Unlike whenIdle, it does not wait for saves queued after them, so it ends under
+   * steady saves too. Rejects if writing fails (a retry may follow) or the writer stops.
+   */
+  whenWritten(paths: string[]): Promise<void> {
+    if (!paths.some((path) => this.isPending(path))) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.written.push({ paths, settle: (error) => (error ? reject(error) : resolve()) });
+    });
+  }
+
+  /** Wakes the whenWritten callers whose paths are all written; with an error, every one. */
+  private settleWritten(error: Error | null): void {
+    const waiting = this.written;
+    this.written = [];
+    for (const waiter of waiting) {
+      if (error || !waiter.paths.some((path) => this.isPending(path))) waiter.settle(error);
+      else this.written.push(waiter);
+    }
+  }
+
   resetTotals(): void {
     this.totals.indexed = 0;
     this.totals.removed = 0;
@@ -167,6 +191,7 @@ export class IndexWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.running) return; // its end wakes the waiters
+    this.settleWritten(new Error('the index is being replaced; try again once it is back'));
     const waiters = this.idle;
     this.idle = [];
     for (const wake of waiters) wake();
@@ -202,6 +227,9 @@ export class IndexWriter {
           this.timer = setTimeout(() => this.kick(), this.failing!.retryMs);
           this.timer.unref();
         } else this.progress = null;
+        if (this.failure) this.settleWritten(this.failure);
+        else if (this.stopped)
+          this.settleWritten(new Error('the index is being replaced; try again once it is back'));
         this.deps.onProgress();
         const waiters = this.idle;
         this.idle = [];
@@ -246,6 +274,7 @@ export class IndexWriter {
           throw error;
         });
         for (const path of batch.paths) this.inFlight.delete(path);
+        this.settleWritten(null);
         if (this.progress) this.progress.done += batch.paths.length;
         this.deps.onProgress();
       }

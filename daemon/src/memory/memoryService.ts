@@ -271,6 +271,36 @@ export class MemoryService {
     await this.writer.whenIdle().catch(() => undefined);
   }
 
+  /**
+   * Reads `paths` again now and resolves once searches see them as they are on disk: a client that
+   * has just written notes reads its own writes, without waiting for the watcher or for saves
+   * queued after them. Each path must be one the index holds (workspace-relative Markdown or YAML
+   * outside hidden folders); a path that is gone is removed from the index.
+   */
+  async refresh(paths: string[]): Promise<{ paths: number; tookMs: number }> {
+    const started = performance.now();
+    const refused = paths.find((path) => !isRefreshable(path));
+    if (refused !== undefined) {
+      throw new OperatorError(
+        `${JSON.stringify(refused)} is not a file memory indexes: give workspace-relative paths of ` +
+          'Markdown or YAML notes outside hidden folders (memory/customers/acme.md).',
+      );
+    }
+    await this.started;
+    const unique = [...new Set(paths)];
+    const writer = this.writer;
+    writer.enqueue(unique);
+    try {
+      await writer.whenWritten(unique);
+      await this.stores.chunkIndex.ensureIndexed();
+    } catch (error) {
+      throw new Unavailable(
+        `These notes could not be indexed yet (${firstLine(error)}); Keel retries by itself.`,
+      );
+    }
+    return { paths: unique.length, tookMs: Math.round((performance.now() - started) * 100) / 100 };
+  }
+
   get embedderId(): string {
     return this.embedder.id;
   }
@@ -715,4 +745,11 @@ export class MemoryService {
 export function localToday(now = new Date()): string {
   const offset = now.getTimezoneOffset() * 60_000;
   return new Date(now.getTime() - offset).toISOString().slice(0, 10);
+}
+
+/** A workspace-relative path, spelled plainly (no `..`, `.`, empty part, backslash or NUL), that the index holds. */
+function isRefreshable(path: string): boolean {
+  if (path.includes('\\') || path.includes('\0')) return false;
+  if (path.split('/').some((part) => part === '' || part === '.' || part === '..')) return false;
+  return isIndexable(path);
 }

@@ -28,6 +28,7 @@ import { ShutdownRequest } from './lifecycle';
 import {
   IndexChangedNotification,
   IndexRebuildRequest,
+  IndexRefreshRequest,
   IndexStatusRequest,
   IndexSyncRequest,
   MemoryGetRequest,
@@ -90,6 +91,7 @@ export const allMessages: readonly MessageDefinition[] = [
   IndexStatusRequest,
   IndexChangedNotification,
   IndexSyncRequest,
+  IndexRefreshRequest,
   IndexRebuildRequest,
   RunbooksListRequest,
   RunStartRequest,

@@ -147,6 +147,22 @@ export const IndexSyncRequest = defineRequest({
   result: IndexRunResult,
 });
 
+/**
+ * `keel/index/refresh`: read these notes again now and answer once searches see them as they are
+ * on disk, so a client that has just written notes reads its own writes (without waiting for saves
+ * queued after them, unlike `keel/index/sync`). Paths are workspace-relative; a path that is not a
+ * note the index holds is refused, and one that is gone is removed from the index.
+ */
+export const IndexRefreshRequest = defineRequest({
+  method: 'keel/index/refresh',
+  params: z.strictObject({ paths: z.array(z.string().min(1).max(4096)).min(1).max(1000) }),
+  result: z.object({
+    /** Distinct paths read. */
+    paths: z.number().int().nonnegative(),
+    tookMs: z.number(),
+  }),
+});
+
 /** `keel/index/rebuild`: throw the index away and build it again from the files. */
 export const IndexRebuildRequest = defineRequest({
   method: 'keel/index/rebuild',

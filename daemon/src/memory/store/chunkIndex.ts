@@ -464,6 +464,14 @@ export class ChunkIndex {
     if (options.optimize) await this.optimize({ full: true });
   }
 
+  /**
+   * Builds the indexes now if rows were written without them (the first batch of a new index goes
+   * straight into the main table, which answers full-text searches only once its index exists).
+   */
+  async ensureIndexed(): Promise<void> {
+    if (!this.hasFtsIndex) await this.maintain({ optimize: false });
+  }
+
   private async needsIndexes(): Promise<boolean> {
     if (this.hasFtsIndex && this.hasVectorIndex) return false;
     const rows = await this.table.countRows();
