@@ -11,10 +11,12 @@ import {
   type ApprovalsContext,
 } from './approvals/approvalActions';
 import type { ApprovalInbox } from './approvals/approvalInbox';
+import { TRUSTED_ONLY, type WorkspaceCommand } from './commandIds';
 import { checkConnectors } from './connectors/connectorActions';
 import { askForConnectorSecret } from './connectors/connectorSecrets';
 import type { ConnectorsStore } from './connectors/connectorsStore';
 import type { DaemonClient } from './daemonClient';
+import { executeKeelCommand } from './executeKeelCommand';
 import type { TrustConsent } from './trust/trustConsent';
 import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
 import { answerCheckpoint, confirmStepOutput, supplyStepOutput, takeOverRun } from './runs/takeoverActions';
@@ -103,32 +105,11 @@ export const COMMANDS = {
     withConnectors(context, (store) => checkConnectors(store, typeof name === 'string' ? name : undefined)),
   'keel.reviewTrust': (context: CommandContext) => (context.trust ? context.trust.review() : askForFolder()),
   'keel.showLogs': (context: CommandContext) => context.output.show(),
-} satisfies Record<string, (context: CommandContext, ...args: unknown[]) => unknown>;
-
-export type CommandId = keyof typeof COMMANDS;
-
-/**
- * What Restricted Mode disables (package.json says so too, with `enablement`): running, approving,
- * and handing over keys. The check here covers callers that bypass the enablement (links, the sidebar).
- */
-export const TRUSTED_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
-  'keel.runRunbook',
-  'keel.rerunRun',
-  'keel.takeOverRun',
-  'keel.supplyStepOutput',
-  'keel.confirmStepOutput',
-  'keel.answerCheckpoint',
-  'keel.approveProposal',
-  'keel.editProposal',
-  'keel.rejectProposal',
-  'keel.setApiKey',
-  'keel.setConnectorSecret',
-  'keel.checkConnectors',
-]);
+} satisfies Record<WorkspaceCommand, (context: CommandContext, ...args: unknown[]) => unknown>;
 
 export function registerCommands(context: CommandContext): vscode.Disposable[] {
   return (
-    Object.entries(COMMANDS) as [CommandId, (context: CommandContext, ...args: unknown[]) => unknown][]
+    Object.entries(COMMANDS) as [WorkspaceCommand, (context: CommandContext, ...args: unknown[]) => unknown][]
   ).map(([id, run]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
@@ -160,7 +141,7 @@ async function restartDaemon({ client, tracker }: CommandContext): Promise<void>
       'This folder is not a Keel workspace yet, so no daemon runs for it.',
       'Initialize Workspace',
     );
-    if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
+    if (choice) await executeKeelCommand('keel.initWorkspace');
     return;
   }
   await client.restart();
@@ -226,7 +207,7 @@ async function ensureRunning({ client, tracker, folder }: CommandContext, lacks:
       `This folder is not a Keel workspace yet, so ${lacks}.`,
       'Initialize Workspace',
     );
-    if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
+    if (choice) await executeKeelCommand('keel.initWorkspace');
     return false;
   }
   // Resolves at once when running; waits for a start or restart under way.
