@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { TrustStateRequest } from '@keel/schemas';
 import type { ApiKeySource, DaemonClient } from './daemonClient';
 import { apiKeySecretName, isApiKeySecretName, modelsOrigin, UNSCOPED_KEY_SECRET } from './trust/trustModel';
+import { executeKeelCommand } from './executeKeelCommand';
 
 export function apiKeySource(secrets: vscode.SecretStorage): ApiKeySource {
   return (origin) => secrets.get(apiKeySecretName(origin));
@@ -72,5 +73,5 @@ export async function askAgainForUnscopedKey(
     `Keel: your model API key was saved without naming its endpoint, so Keel no longer sends it anywhere. Set it again for ${origin}?`,
     'Set Model API Key',
   );
-  if (choice) await vscode.commands.executeCommand('keel.setApiKey');
+  if (choice) await executeKeelCommand('keel.setApiKey');
 }

@@ -1,4 +1,8 @@
-/** Keel's commands, registered from one typed table. Each answers clearly when it cannot run. */
+/**
+ * Keel's commands, registered from one typed table (its ids: commandIds.ts). Each entry says what it
+ * needs, a folder or the daemon running, and registration checks that before the handler runs, so a
+ * handler gets a session with nothing missing and the operator hears what is.
+ */
 import * as vscode from 'vscode';
 import { AsOf, WorkspaceInitRequest, type InitResult } from '@keel/schemas';
 import { askForApiKey } from './apiKey';
@@ -11,10 +15,12 @@ import {
   type ApprovalsContext,
 } from './approvals/approvalActions';
 import type { ApprovalInbox } from './approvals/approvalInbox';
+import { TRUSTED_ONLY, type WorkspaceCommand } from './commandIds';
 import { checkConnectors } from './connectors/connectorActions';
 import { askForConnectorSecret } from './connectors/connectorSecrets';
 import type { ConnectorsStore } from './connectors/connectorsStore';
 import type { DaemonClient } from './daemonClient';
+import { executeKeelCommand } from './executeKeelCommand';
 import type { TrustConsent } from './trust/trustConsent';
 import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
 import { answerCheckpoint, confirmStepOutput, supplyStepOutput, takeOverRun } from './runs/takeoverActions';
@@ -22,130 +28,148 @@ import { showSearchQuickPick } from './views/searchQuickPick';
 import { rerunRun, showNoteRuns } from './provenance/provenanceActions';
 import type { WorkspaceTracker } from './workspaceTracker';
 
-export interface CommandContext {
-  readonly folder: string | null;
-  readonly client: DaemonClient | null;
-  readonly tracker: WorkspaceTracker | null;
+/** What every command can use when a folder is open; extension.ts builds it once, with the folder. */
+export interface Session {
+  readonly folder: string;
+  readonly client: DaemonClient;
+  readonly tracker: WorkspaceTracker;
   readonly output: vscode.LogOutputChannel;
   readonly secrets: vscode.SecretStorage;
-  /** Null without a folder. */
-  readonly runs: RunsContext | null;
-  /** Null without a folder. */
-  readonly approvals: ApprovalsContext | null;
-  /** Null without a folder. */
-  readonly inbox: ApprovalInbox | null;
-  /** Null without a folder. */
-  readonly trust: TrustConsent | null;
-  /** Null without a folder. */
-  readonly connectors: ConnectorsStore | null;
+  readonly runs: RunsContext;
+  readonly approvals: ApprovalsContext;
+  readonly inbox: ApprovalInbox;
+  readonly trust: TrustConsent;
+  readonly connectors: ConnectorsStore;
 }
 
-/** A command's arguments come from other code (a notification's button, a link), so are checked. */
-export const COMMANDS = {
-  'keel.initWorkspace': initWorkspace,
-  'keel.restartDaemon': restartDaemon,
-  'keel.searchMemory': searchMemory,
-  'keel.searchMemoryAsOf': searchMemoryAsOf,
-  'keel.runRunbook': (context: CommandContext, name?: unknown) =>
-    withRunningDaemon(context, (runs) => runRunbook(runs, typeof name === 'string' ? name : undefined)),
-  'keel.showRunTrace': (context: CommandContext, id?: unknown) =>
-    withRunningDaemon(context, (runs) => showRunTrace(runs, typeof id === 'string' ? id : undefined)),
-  'keel.showRunTraceMarkdown': (context: CommandContext, id?: unknown) =>
-    withRunningDaemon(context, (runs) =>
-      showRunTrace(runs, typeof id === 'string' ? id : undefined, 'markdown'),
-    ),
-  // From the note's CodeLens: its workspace-relative path; from the palette: the active editor's.
-  'keel.showNoteRuns': (context: CommandContext, path?: unknown) =>
-    withRunningDaemon(context, (runs) => showNoteRuns(runs, typeof path === 'string' ? path : undefined)),
-  // From the dashboard's Re-run button.
-  'keel.rerunRun': (context: CommandContext, id?: unknown) =>
-    withRunningDaemon(context, (runs) => rerunRun(runs, typeof id === 'string' ? id : undefined)),
-  'keel.takeOverRun': (context: CommandContext, id?: unknown, fromStep?: unknown) =>
-    withRunningDaemon(context, (runs) =>
-      takeOverRun(
-        runs,
-        typeof id === 'string' ? id : undefined,
-        typeof fromStep === 'string' ? fromStep : undefined,
-      ),
-    ),
-  'keel.supplyStepOutput': (context: CommandContext, id?: unknown) =>
-    withRunningDaemon(context, (runs) => supplyStepOutput(runs, typeof id === 'string' ? id : undefined)),
-  'keel.confirmStepOutput': (context: CommandContext, uri?: unknown) =>
-    withRunningDaemon(context, (runs) =>
-      confirmStepOutput(runs, uri instanceof vscode.Uri ? uri : undefined),
-    ),
-  'keel.answerCheckpoint': (context: CommandContext, id?: unknown) =>
-    withRunningDaemon(context, (runs) => answerCheckpoint(runs, typeof id === 'string' ? id : undefined)),
-  // From the sidebar or a link: a proposal id. From the diff editor's title: its document's URI.
-  'keel.openProposal': (context: CommandContext, target?: unknown) =>
-    withProposal(context, target, (approvals, id) => openProposal(approvals, id)),
-  'keel.approveProposal': (context: CommandContext, target?: unknown) =>
-    withProposal(context, target, (approvals, id, fromDiff) => approveProposal(approvals, id, fromDiff)),
-  'keel.editProposal': (context: CommandContext, target?: unknown) =>
-    withProposal(context, target, (approvals, id) => editProposal(approvals, id)),
-  'keel.rejectProposal': (context: CommandContext, target?: unknown) =>
-    withProposal(context, target, (approvals, id) => rejectProposal(approvals, id)),
-  'keel.openApprovalInbox': async (context: CommandContext) => {
-    if (await ensureRunning(context, 'nothing waits for your approval')) await context.inbox!.show();
-  },
-  'keel.setApiKey': (context: CommandContext) => askForApiKey(context.secrets, context.client),
-  // From the sidebar: the connector's name; from the palette: picked from keel.yaml's.
-  'keel.setConnectorSecret': (context: CommandContext, name?: unknown) =>
-    withConnectors(context, () =>
-      askForConnectorSecret(
-        context.secrets,
-        context.folder!,
-        context.client!,
-        typeof name === 'string' ? name : undefined,
-      ),
-    ),
-  'keel.checkConnectors': (context: CommandContext, name?: unknown) =>
-    withConnectors(context, (store) => checkConnectors(store, typeof name === 'string' ? name : undefined)),
-  'keel.reviewTrust': (context: CommandContext) => (context.trust ? context.trust.review() : askForFolder()),
-  'keel.showLogs': (context: CommandContext) => context.output.show(),
-} satisfies Record<string, (context: CommandContext, ...args: unknown[]) => unknown>;
-
-export type CommandId = keyof typeof COMMANDS;
+/** What there is without a folder. */
+export type NoFolder = Pick<Session, 'output' | 'secrets'>;
 
 /**
- * What Restricted Mode disables (package.json says so too, with `enablement`): running, approving,
- * and handing over keys. The check here covers callers that bypass the enablement (links, the sidebar).
+ * One command. `enabled` runs when a folder is open, `disabled` when none is (by default, Keel asks
+ * for one). Arguments come from other code (a notification's button, a link), so are checked.
  */
-export const TRUSTED_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
-  'keel.runRunbook',
-  'keel.rerunRun',
-  'keel.takeOverRun',
-  'keel.supplyStepOutput',
-  'keel.confirmStepOutput',
-  'keel.answerCheckpoint',
-  'keel.approveProposal',
-  'keel.editProposal',
-  'keel.rejectProposal',
-  'keel.setApiKey',
-  'keel.setConnectorSecret',
-  'keel.checkConnectors',
-]);
+interface Command {
+  /**
+   * Set for a command that needs the daemon, which is then started first. The words end the answer
+   * given when the folder is not a Keel workspace yet: "This folder is not a Keel workspace yet, so …".
+   */
+  readonly needsDaemon?: string;
+  readonly enabled: (session: Session, ...args: unknown[]) => unknown;
+  readonly disabled?: (noFolder: NoFolder, ...args: unknown[]) => unknown;
+}
 
-export function registerCommands(context: CommandContext): vscode.Disposable[] {
-  return (
-    Object.entries(COMMANDS) as [CommandId, (context: CommandContext, ...args: unknown[]) => unknown][]
-  ).map(([id, run]) =>
+const NO_MEMORY = 'it has no memory to search';
+const NO_RUNBOOKS = 'it has no runbooks to run';
+const NO_APPROVALS = 'nothing waits for your approval';
+const NO_CONNECTORS = 'it has no connectors';
+
+export const COMMANDS = {
+  'keel.initWorkspace': { enabled: initWorkspace },
+  'keel.restartDaemon': { enabled: restartDaemon },
+  'keel.searchMemory': {
+    needsDaemon: NO_MEMORY,
+    enabled: ({ client, folder }) => showSearchQuickPick(client, folder),
+  },
+  'keel.searchMemoryAsOf': { needsDaemon: NO_MEMORY, enabled: searchMemoryAsOf },
+  'keel.runRunbook': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, name) => runRunbook(runs, optionalString(name)),
+  },
+  'keel.showRunTrace': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, id) => showRunTrace(runs, optionalString(id)),
+  },
+  'keel.showRunTraceMarkdown': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, id) => showRunTrace(runs, optionalString(id), 'markdown'),
+  },
+  // From the note's CodeLens: its workspace-relative path; from the palette: the active editor's.
+  'keel.showNoteRuns': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, path) => showNoteRuns(runs, optionalString(path)),
+  },
+  // From the dashboard's Re-run button.
+  'keel.rerunRun': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, id) => rerunRun(runs, optionalString(id)),
+  },
+  'keel.takeOverRun': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, id, fromStep) => takeOverRun(runs, optionalString(id), optionalString(fromStep)),
+  },
+  'keel.supplyStepOutput': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, id) => supplyStepOutput(runs, optionalString(id)),
+  },
+  'keel.confirmStepOutput': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, uri) => confirmStepOutput(runs, uri instanceof vscode.Uri ? uri : undefined),
+  },
+  'keel.answerCheckpoint': {
+    needsDaemon: NO_RUNBOOKS,
+    enabled: ({ runs }, id) => answerCheckpoint(runs, optionalString(id)),
+  },
+  // From the sidebar or a link: a proposal id. From the diff editor's title: its document's URI.
+  'keel.openProposal': {
+    needsDaemon: NO_APPROVALS,
+    enabled: onProposal((approvals, id) => openProposal(approvals, id)),
+  },
+  'keel.approveProposal': {
+    needsDaemon: NO_APPROVALS,
+    enabled: onProposal((approvals, id, fromDiff) => approveProposal(approvals, id, fromDiff)),
+  },
+  'keel.editProposal': {
+    needsDaemon: NO_APPROVALS,
+    enabled: onProposal((approvals, id) => editProposal(approvals, id)),
+  },
+  'keel.rejectProposal': {
+    needsDaemon: NO_APPROVALS,
+    enabled: onProposal((approvals, id) => rejectProposal(approvals, id)),
+  },
+  'keel.openApprovalInbox': { needsDaemon: NO_APPROVALS, enabled: ({ inbox }) => inbox.show() },
+  // The key is kept for every folder, so it can be set before one is open.
+  'keel.setApiKey': {
+    enabled: ({ secrets, client }) => askForApiKey(secrets, client),
+    disabled: ({ secrets }) => askForApiKey(secrets, null),
+  },
+  // From the sidebar: the connector's name; from the palette: picked from keel.yaml's.
+  'keel.setConnectorSecret': {
+    needsDaemon: NO_CONNECTORS,
+    enabled: ({ secrets, folder, client }, name) =>
+      askForConnectorSecret(secrets, folder, client, optionalString(name)),
+  },
+  'keel.checkConnectors': {
+    needsDaemon: NO_CONNECTORS,
+    enabled: ({ connectors }, name) => checkConnectors(connectors, optionalString(name)),
+  },
+  'keel.reviewTrust': { enabled: ({ trust }) => trust.review() },
+  'keel.showLogs': { enabled: ({ output }) => output.show(), disabled: ({ output }) => output.show() },
+} satisfies Record<WorkspaceCommand, Command>;
+
+/** `session` is null without a folder: then each command's `disabled` runs. */
+export function registerCommands(noFolder: NoFolder, session: Session | null): vscode.Disposable[] {
+  return (Object.entries(COMMANDS) as [WorkspaceCommand, Command][]).map(([id, command]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
         if (TRUSTED_ONLY.has(id) && !vscode.workspace.isTrusted) return await explainRestrictedMode();
-        await run(context, ...args);
+        if (!session) {
+          await (command.disabled ? command.disabled(noFolder, ...args) : askForFolder());
+          return;
+        }
+        if (command.needsDaemon && !(await ensureRunning(session, command.needsDaemon))) return;
+        await command.enabled(session, ...args);
       } catch (error) {
-        if (context.trust?.explain(error)) return;
+        if (session?.trust.explain(error)) return;
         const message = (error as Error).message;
-        context.output.error(`${id} failed: ${message}`);
+        noFolder.output.error(`${id} failed: ${message}`);
         void vscode.window.showErrorMessage(`Keel: ${message}`);
       }
     }),
   );
 }
 
-async function initWorkspace({ client, tracker, trust }: CommandContext): Promise<void> {
-  if (!client || !tracker || !trust) return askForFolder();
+async function initWorkspace({ client, tracker, trust }: Session): Promise<void> {
   if (client.state.connection !== 'running') await client.start();
   if (client.state.connection !== 'running') return; // start() already told the operator why
   const result = await trust.whileInitializing(() => client.request(WorkspaceInitRequest));
@@ -153,27 +177,12 @@ async function initWorkspace({ client, tracker, trust }: CommandContext): Promis
   void vscode.window.showInformationMessage(describeInit(result));
 }
 
-async function restartDaemon({ client, tracker }: CommandContext): Promise<void> {
-  if (!client || !tracker) return askForFolder();
-  if (!(await tracker.refresh())) {
-    const choice = await vscode.window.showWarningMessage(
-      'This folder is not a Keel workspace yet, so no daemon runs for it.',
-      'Initialize Workspace',
-    );
-    if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
-    return;
-  }
-  await client.restart();
-}
-
-async function searchMemory(context: CommandContext): Promise<void> {
-  if (!(await ensureRunning(context, 'it has no memory to search'))) return;
-  await showSearchQuickPick(context.client!, context.folder!);
+async function restartDaemon({ client, tracker }: Session): Promise<void> {
+  if (await isWorkspace(tracker, 'no daemon runs for it')) await client.restart();
 }
 
 /** Memory as it was in git at a moment: from a run's trace, or a date the operator types. */
-async function searchMemoryAsOf(context: CommandContext, asOf?: unknown): Promise<void> {
-  if (!(await ensureRunning(context, 'it has no memory to search'))) return;
+async function searchMemoryAsOf({ client, folder }: Session, asOf?: unknown): Promise<void> {
   const when =
     typeof asOf === 'string'
       ? asOf
@@ -186,52 +195,40 @@ async function searchMemoryAsOf(context: CommandContext, asOf?: unknown): Promis
           },
         });
   if (!when) return;
-  await showSearchQuickPick(context.client!, context.folder!, when);
+  await showSearchQuickPick(client, folder, when);
 }
 
-async function withRunningDaemon(
-  context: CommandContext,
-  action: (runs: RunsContext) => Promise<void>,
-): Promise<void> {
-  if (!(await ensureRunning(context, 'it has no runbooks to run'))) return;
-  await action(context.runs!);
-}
-
-async function withConnectors(
-  context: CommandContext,
-  action: (store: ConnectorsStore) => Promise<void>,
-): Promise<void> {
-  if (!(await ensureRunning(context, 'it has no connectors'))) return;
-  await action(context.connectors!);
-}
-
-async function withProposal(
-  context: CommandContext,
-  target: unknown,
+/** A proposal command's handler: finds which proposal it names (an id, or a diff editor's URI) first. */
+function onProposal(
   action: (approvals: ApprovalsContext, id: string, fromDiff: boolean) => Promise<void>,
-): Promise<void> {
-  if (!(await ensureRunning(context, 'nothing waits for your approval'))) return;
-  const proposal = await resolveProposalId(context.approvals!, target);
-  if (proposal) await action(context.approvals!, proposal.id, proposal.fromDiff);
+): (session: Session, target?: unknown) => Promise<void> {
+  return async ({ approvals }, target) => {
+    const proposal = await resolveProposalId(approvals, target);
+    if (proposal) await action(approvals, proposal.id, proposal.fromDiff);
+  };
 }
 
 /** Starts the daemon if needed; false (after telling the operator why) when it cannot run. */
-async function ensureRunning({ client, tracker, folder }: CommandContext, lacks: string): Promise<boolean> {
-  if (!client || !tracker || !folder) {
-    await askForFolder();
-    return false;
-  }
-  if (!(await tracker.refresh())) {
-    const choice = await vscode.window.showWarningMessage(
-      `This folder is not a Keel workspace yet, so ${lacks}.`,
-      'Initialize Workspace',
-    );
-    if (choice) await vscode.commands.executeCommand('keel.initWorkspace');
-    return false;
-  }
+async function ensureRunning({ client, tracker }: Session, lacks: string): Promise<boolean> {
+  if (!(await isWorkspace(tracker, lacks))) return false;
   // Resolves at once when running; waits for a start or restart under way.
   await client.start();
   return client.state.connection === 'running';
+}
+
+/** False, after offering to initialize the folder, when it is not a Keel workspace yet. */
+async function isWorkspace(tracker: WorkspaceTracker, lacks: string): Promise<boolean> {
+  if (await tracker.refresh()) return true;
+  const choice = await vscode.window.showWarningMessage(
+    `This folder is not a Keel workspace yet, so ${lacks}.`,
+    'Initialize Workspace',
+  );
+  if (choice) await executeKeelCommand('keel.initWorkspace');
+  return false;
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** Restricted Mode's answer to a command it disables. */

@@ -9,7 +9,7 @@ import { ApprovalInbox } from './approvals/approvalInbox';
 import { trackProposalEditors, type ApprovalsContext } from './approvals/approvalActions';
 import { ApprovalsStore } from './approvals/approvalsStore';
 import { ProposalDocuments } from './approvals/proposalDocuments';
-import { registerCommands } from './commands';
+import { registerCommands, type Session } from './commands';
 import { connectorSecretSource } from './connectors/connectorSecrets';
 import { ConnectorsStore } from './connectors/connectorsStore';
 import { registerDashboard } from './dashboard/dashboard';
@@ -103,6 +103,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     sidebar.post({ type: 'state', state: current });
     void vscode.commands.executeCommand('setContext', 'keel.connection', current.connection);
   };
+  // All of it exists once a folder is open, so a command's handler checks none of it (commands.ts).
+  const session: Session | null =
+    folder && client && tracker && runs && approvals && inbox && trust && connectorsStore
+      ? {
+          folder,
+          client,
+          tracker,
+          output,
+          secrets: context.secrets,
+          runs,
+          approvals,
+          inbox,
+          trust,
+          connectors: connectorsStore,
+        }
+      : null;
   let unscopedKeyChecked = false;
 
   context.subscriptions.push(
@@ -110,18 +126,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar,
     sidebar,
     vscode.window.registerWebviewViewProvider(SidebarViewProvider.viewId, sidebar),
-    ...registerCommands({
-      folder,
-      client,
-      tracker,
-      output,
-      secrets: context.secrets,
-      runs,
-      approvals,
-      inbox,
-      trust,
-      connectors: connectorsStore,
-    }),
+    ...registerCommands({ output, secrets: context.secrets }, session),
     vscode.workspace.onDidGrantWorkspaceTrust(render),
     ...registerDashboard(context.extensionUri, client, store, output),
   );

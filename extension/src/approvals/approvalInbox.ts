@@ -13,6 +13,7 @@ import { ReadyHandshake } from '../views/readyHandshake';
 import { webviewPage } from '../views/webviewPage';
 import { approveProposal, type ApprovalsContext } from './approvalActions';
 import { approvableBatch, inboxItem, sortInbox } from './inboxModel';
+import { executeKeelCommand } from '../executeKeelCommand';
 
 /** Bursts of changes (a run proposing several notes) are sent once, at most this often. */
 const REFRESH_MS = 200;
@@ -129,21 +130,21 @@ export class ApprovalInbox implements vscode.Disposable {
         this.handshake.ready();
         return;
       case 'open':
-        await vscode.commands.executeCommand('keel.openProposal', message.id);
+        await executeKeelCommand('keel.openProposal', message.id);
         return;
       case 'approve':
-        await vscode.commands.executeCommand('keel.approveProposal', message.id);
+        await executeKeelCommand('keel.approveProposal', message.id);
         return;
       case 'edit':
-        await vscode.commands.executeCommand('keel.editProposal', message.id);
+        await executeKeelCommand('keel.editProposal', message.id);
         return;
       case 'reject':
-        await vscode.commands.executeCommand('keel.rejectProposal', message.id);
+        await executeKeelCommand('keel.rejectProposal', message.id);
         return;
       case 'approveBatch':
         return this.approveBatch(message.ids);
       case 'openRun':
-        await vscode.commands.executeCommand('keel.showRunTrace', message.id);
+        await executeKeelCommand('keel.showRunTrace', message.id);
         return;
       case 'openNote':
         return openNoteAt(this.approvals.folder, message.path, message.line);
@@ -153,7 +154,7 @@ export class ApprovalInbox implements vscode.Disposable {
   /** Approves the reviewed low-risk proposals after one confirmation; anything else is left waiting. */
   private async approveBatch(ids: readonly string[]): Promise<void> {
     if (!vscode.workspace.isTrusted) {
-      await vscode.commands.executeCommand('keel.approveProposal', ids[0]);
+      await executeKeelCommand('keel.approveProposal', ids[0]);
       return;
     }
     const { approve: proposals, left } = approvableBatch(ids, (id) => this.approvals.store.proposal(id));

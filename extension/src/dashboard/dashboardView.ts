@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { ReadyHandshake } from '../views/readyHandshake';
 import { webviewPage } from '../views/webviewPage';
 import { DashboardToHostMessage, type DashboardSnapshot, type HostToDashboardMessage } from '@keel/schemas';
+import { executeKeelCommand } from '../executeKeelCommand';
 
 export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewId = 'keel.dashboard';
@@ -79,16 +80,16 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
         this.onVisible(this.view?.visible ?? false);
         return;
       case 'emergencyStop':
-        void vscode.commands.executeCommand('keel.emergencyStop');
+        void executeKeelCommand('keel.emergencyStop');
         return;
       case 'resume':
-        void vscode.commands.executeCommand('keel.resume');
+        void executeKeelCommand('keel.resume');
         return;
       case 'showRunTrace':
-        void vscode.commands.executeCommand('keel.showRunTrace', message.data.id);
+        void executeKeelCommand('keel.showRunTrace', message.data.id);
         return;
       case 'rerun':
-        void vscode.commands.executeCommand('keel.rerunRun', message.data.id);
+        void executeKeelCommand('keel.rerunRun', message.data.id);
         return;
     }
   }

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { EmergencyStopRequest, ResumeRequest, type ControlState } from '@keel/schemas';
+import type { EmergencyStopCommand } from '../commandIds';
 import type { DaemonClient } from '../daemonClient';
 
 export const STOP_CHOICE = 'Stop Everything';
@@ -20,7 +21,7 @@ export interface EmergencyStopContext {
 export const EMERGENCY_COMMANDS = {
   'keel.emergencyStop': emergencyStop,
   'keel.resume': resume,
-} satisfies Record<string, (context: EmergencyStopContext) => Promise<void>>;
+} satisfies Record<EmergencyStopCommand, (context: EmergencyStopContext) => Promise<void>>;
 
 export function registerEmergencyCommands(context: EmergencyStopContext): vscode.Disposable[] {
   return Object.entries(EMERGENCY_COMMANDS).map(([id, run]) =>

@@ -8,6 +8,8 @@ import * as vscode from 'vscode';
 import { MemoryWhyRequest, RunRerunRequest } from '@keel/schemas';
 import type { RunsContext } from '../views/runActions';
 import { codeLensTitle, runPickItems } from './provenanceModel';
+import type { KeelCommand } from '../commandIds';
+import { executeKeelCommand } from '../executeKeelCommand';
 
 const time = (iso: string): string =>
   new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -41,7 +43,7 @@ export class NoteCodeLensProvider implements vscode.CodeLensProvider, vscode.Dis
       new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), {
         title,
         tooltip: 'The Keel runs that used this note; pick one to open its trace',
-        command: 'keel.showNoteRuns',
+        command: 'keel.showNoteRuns' satisfies KeelCommand,
         arguments: [path],
       }),
     ];
@@ -75,7 +77,7 @@ export async function showNoteRuns(context: RunsContext, path?: string): Promise
     matchOnDescription: true,
     matchOnDetail: true,
   });
-  if (chosen) await vscode.commands.executeCommand('keel.showRunTrace', chosen.runId);
+  if (chosen) await executeKeelCommand('keel.showRunTrace', chosen.runId);
 }
 
 /** Starts the run's runbook again with the same inputs; the run shows in the sidebar. */

@@ -18,6 +18,7 @@ import type { RunTraceProvider } from '../views/runTrace';
 import { webviewPage } from '../views/webviewPage';
 import { openNoteAt } from './openNote';
 import type { RunsStore } from './runsStore';
+import { executeKeelCommand } from '../executeKeelCommand';
 
 /** A live run changes step by step; the timeline follows, at most this often. */
 const REFRESH_MS = 300;
@@ -160,10 +161,10 @@ class TimelinePanel implements vscode.Disposable {
       case 'openNote':
         return openNoteAt(this.deps.folder, message.path, message.line);
       case 'takeOver':
-        await vscode.commands.executeCommand('keel.takeOverRun', this.runId, message.stepId);
+        await executeKeelCommand('keel.takeOverRun', this.runId, message.stepId);
         return;
       case 'openProposal':
-        await vscode.commands.executeCommand('keel.openProposal', message.id);
+        await executeKeelCommand('keel.openProposal', message.id);
         return;
       case 'copyMarkdown': {
         const { text } = await this.deps.markdown.markdown(this.runId);

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { FINISHED_RUN_STATUSES, RunGetRequest, type RunSummary } from '@keel/schemas';
+import { commandLink } from '../commandIds';
 import type { DaemonClient } from '../daemonClient';
 import { renderTrace, type TraceLink, type WaitingFor } from '../runs/traceMarkdown';
 import type { RunsStore } from '../runs/runsStore';
@@ -92,19 +93,17 @@ export class RunTraceProvider
         return documentLink;
       }
       if (link.kind === 'memoryAsOf') {
-        const args = encodeURIComponent(JSON.stringify([link.asOf]));
         const documentLink = new vscode.DocumentLink(
           range,
-          vscode.Uri.parse(`command:keel.searchMemoryAsOf?${args}`),
+          vscode.Uri.parse(commandLink('keel.searchMemoryAsOf', [link.asOf])),
         );
         documentLink.tooltip = 'Search the notes as they were in git when this run started';
         return documentLink;
       }
       if (link.kind === 'proposal') {
-        const args = encodeURIComponent(JSON.stringify([link.proposalId]));
         const documentLink = new vscode.DocumentLink(
           range,
-          vscode.Uri.parse(`command:keel.openProposal?${args}`),
+          vscode.Uri.parse(commandLink('keel.openProposal', [link.proposalId])),
         );
         documentLink.tooltip = 'Open the diff of the proposed change';
         return documentLink;

@@ -8,6 +8,7 @@
 import * as vscode from 'vscode';
 import { MemorySearchAsOfRequest, MemorySearchRequest, type SearchResult } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
+import { executeKeelCommand } from '../executeKeelCommand';
 
 const DEBOUNCE_MS = 120;
 const RESULTS = 20;
@@ -87,7 +88,7 @@ export function showSearchQuickPick(client: DaemonClient, folder: string, asOf?:
  */
 export async function openResult(folder: string, path: string, line: number, column = 1): Promise<void> {
   if (path.startsWith(RUN_PREFIX)) {
-    await vscode.commands.executeCommand('keel.showRunTrace', path.slice(RUN_PREFIX.length));
+    await executeKeelCommand('keel.showRunTrace', path.slice(RUN_PREFIX.length));
     return;
   }
   const uri = vscode.Uri.joinPath(vscode.Uri.file(folder), ...path.split('/'));

@@ -11,13 +11,15 @@ import {
   rejectProposal,
   type ApprovalsContext,
 } from '../approvals/approvalActions';
-import { explainRestrictedMode, TRUSTED_ONLY, type CommandId } from '../commands';
+import { explainRestrictedMode } from '../commands';
+import { TRUSTED_ONLY, type KeelCommand } from '../commandIds';
 import type { TrustConsent } from '../trust/trustConsent';
 import type { DaemonClient } from '../daemonClient';
 import { cancelRun, runRunbook, showRunTrace, type RunsContext } from './runActions';
 import { openResult } from './searchQuickPick';
 import { answerCheckpoint, supplyStepOutput, takeOverRun } from '../runs/takeoverActions';
 import type { SidebarViewProvider } from './sidebarView';
+import { executeKeelCommand } from '../executeKeelCommand';
 
 export interface SidebarContext {
   folder: string | null;
@@ -31,17 +33,17 @@ export interface SidebarContext {
 
 const COMMAND_ACTIONS: Record<
   'initWorkspace' | 'restartDaemon' | 'showLogs' | 'reviewTrust' | 'manageWorkspaceTrust',
-  string
+  KeelCommand | 'workbench.trust.manage'
 > = {
   initWorkspace: 'keel.initWorkspace',
   restartDaemon: 'keel.restartDaemon',
   showLogs: 'keel.showLogs',
-  reviewTrust: 'keel.reviewTrust' satisfies CommandId,
+  reviewTrust: 'keel.reviewTrust',
   manageWorkspaceTrust: 'workbench.trust.manage',
 };
 
 /** The sidebar's actions that Restricted Mode disables, as the commands doing the same are. */
-const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], CommandId>> = {
+const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], KeelCommand>> = {
   runRunbook: 'keel.runRunbook',
   takeOverRun: 'keel.takeOverRun',
   answerCheckpoint: 'keel.answerCheckpoint',
@@ -78,7 +80,7 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
       await vscode.commands.executeCommand('vscode.openFolder');
       return;
     case 'emergencyStop':
-      await vscode.commands.executeCommand('keel.emergencyStop');
+      await executeKeelCommand('keel.emergencyStop');
       return;
     case 'search':
       await searchFromSidebar(message.requestId, message.query, context);
@@ -105,7 +107,7 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
       if (runs) await runs.store.refreshRunbooks();
       return;
     case 'openApprovalInbox':
-      await vscode.commands.executeCommand('keel.openApprovalInbox');
+      await executeKeelCommand('keel.openApprovalInbox');
       return;
     case 'openProposal':
       if (approvals) await openProposal(approvals, message.id);
@@ -120,10 +122,10 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
       if (approvals) await rejectProposal(approvals, message.id);
       return;
     case 'checkConnector':
-      await vscode.commands.executeCommand('keel.checkConnectors' satisfies CommandId, message.name);
+      await executeKeelCommand('keel.checkConnectors', message.name);
       return;
     case 'setConnectorSecret':
-      await vscode.commands.executeCommand('keel.setConnectorSecret' satisfies CommandId, message.name);
+      await executeKeelCommand('keel.setConnectorSecret', message.name);
       return;
     default:
       await vscode.commands.executeCommand(COMMAND_ACTIONS[message.type]);

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { SidebarState } from '@keel/schemas';
+import { FOCUS_SIDEBAR, type KeelCommand } from '../commandIds';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem(
@@ -14,7 +15,7 @@ export class StatusBar implements vscode.Disposable {
 
   constructor() {
     this.item.name = 'Keel';
-    this.item.command = 'keel.sidebar.focus';
+    this.item.command = FOCUS_SIDEBAR;
   }
 
   /** `waiting`: proposals waiting for the operator's decision. */
@@ -23,7 +24,9 @@ export class StatusBar implements vscode.Disposable {
     this.item.text = text;
     this.item.tooltip = tooltip;
     this.item.command =
-      state.connection === 'running' && waiting > 0 ? 'keel.openApprovalInbox' : 'keel.sidebar.focus';
+      state.connection === 'running' && waiting > 0
+        ? ('keel.openApprovalInbox' satisfies KeelCommand)
+        : FOCUS_SIDEBAR;
     this.item.backgroundColor = error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.item.show();
   }
