@@ -3,12 +3,14 @@
  * another for a while with nothing written (the floor), then as long again while a writer saves
  * ~10 notes a second (new notes and edits, each carrying a word found nowhere else). The same
  * clients and queries both times, so the ratio of the two p99s is what the writes cost searches.
- * A poller asks for every unseen word at once (one full-text query) to time save-to-searchable
- * under that load; the daemon's open files are sampled from /proc throughout.
+ * Each save is followed by `keel/index/refresh` of its note on the writer's own connection: its
+ * answer says every search from then on finds the note (save to searchable). A poller also asks
+ * for every unseen word at once (one full-text query), as a client searching for it would; the
+ * daemon's open files are sampled from /proc throughout.
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MemorySearchRequest } from '@keel/schemas';
+import { IndexRefreshRequest, MemorySearchRequest } from '@keel/schemas';
 import type { SocketClient } from '../../../daemon/src/rpc/socketClient';
 import { sleep, type DaemonProcess } from '../daemonProcess';
 import { FdSampler } from '../procStats';
@@ -37,8 +39,14 @@ export interface ConcurrencyResult {
   idle: LoadFigures;
   writes: LoadFigures & { saves: number; savesPerSecond: number };
   /**
-   * Save to searchable while the clients search: until the first search that finds the note was
-   * sent (it was in the index when that search ran; the one before did not find it)...
+   * Save to searchable while the clients search: until `keel/index/refresh` of the note, sent right
+   * after the save, answered (from then on every search finds it; refreshes that failed counted).
+   */
+  saveToIndexed: Summary & { failures: number };
+  /**
+   * Until the poller's first search that found the note was sent. The poller asks only for notes
+   * saved before it sent its search, which waits for a turn behind the clients' (one socket round
+   * trip under this load, 1-3 s here), so this adds up to one such wait to the time to searchable...
    */
   saveToSearchable: Summary & { timeouts: number };
   /** ...and until that search's answer arrived (which adds a search's own wait under this load). */
@@ -94,11 +102,12 @@ export async function measureConcurrency(
       await saves.drain(options.timeoutMs ?? 10_000);
     }
     options.onPhase('writes');
-    const { searchable, answered } = saves.latencies();
+    const { searchable, answered, indexed } = saves.latencies();
     return {
       clients: options.clients,
       idle,
       writes: { ...writes, saves: saves.count, savesPerSecond: round(saves.count / options.seconds, 1) },
+      saveToIndexed: { ...summarize(indexed), failures: saves.refreshFailures },
       saveToSearchable: { ...summarize(searchable), timeouts: saves.timeouts },
       saveToAnswer: summarize(answered),
       p99Ratio: round(writes.socket.p99Ms / Math.max(1, idle.socket.p99Ms), 2),
@@ -191,10 +200,16 @@ async function searchFor(
 class SaveWriter {
   count = 0;
   timeouts = 0;
+  refreshFailures = 0;
   private readonly random: Random;
   private readonly pending = new Map<string, number>();
   private readonly found: { searchable: number; answered: number }[] = [];
   private poller: SocketClient | null = null;
+  /** The writer's own connection, for the refresh after each save. */
+  private refresher: SocketClient | null = null;
+  private readonly refreshes = new Set<Promise<void>>();
+  /** Save to the refresh's answer, per save. */
+  private readonly indexed: number[] = [];
   private polling: Promise<void> | null = null;
   private stopPolling = false;
 
@@ -209,25 +224,42 @@ class SaveWriter {
     const { workspace } = this.options;
     const every = 1000 / (this.options.savesPerSecond ?? 10);
     await mkdir(join(workspace, 'memory', 'inbox'), { recursive: true });
+    this.refresher = await this.daemon.connect();
     this.polling = this.poll();
     let next = performance.now();
     while (performance.now() < until) {
       const i = this.count++;
       const nonce = `keelload${i}${this.random.int(0, 36 ** 5).toString(36)}`;
       this.pending.set(nonce, performance.now());
+      const at = performance.now();
+      let path: string;
       if (i % 2 === 1) {
-        const entry = this.random.pick(this.options.entries);
-        await appendFile(join(workspace, entry.path), `\nUpdate: talked about ${nonce} today.\n`);
+        path = this.random.pick(this.options.entries).path;
+        await appendFile(join(workspace, path), `\nUpdate: talked about ${nonce} today.\n`);
       } else {
-        await writeFile(join(workspace, 'memory', 'inbox', `load-${i}.md`), note(nonce, i));
+        path = `memory/inbox/load-${i}.md`;
+        await writeFile(join(workspace, path), note(nonce, i));
       }
+      this.refresh(path, at);
       next += every;
       await sleep(Math.max(0, next - performance.now()));
     }
   }
 
+  /** Asks the daemon to refresh `path` and records when it answered, without holding up the saves. */
+  private refresh(path: string, at: number): void {
+    const done = this.refresher!.request(IndexRefreshRequest, { paths: [path] }).then(
+      () => void this.indexed.push(performance.now() - at),
+      () => void this.refreshFailures++,
+    );
+    this.refreshes.add(done);
+    void done.finally(() => this.refreshes.delete(done));
+  }
+
   /** Waits for the saves still unseen, up to `timeoutMs`; what is left counts as timed out. */
   async drain(timeoutMs: number): Promise<void> {
+    await Promise.all(this.refreshes);
+    await this.refresher?.close().catch(() => undefined);
     const deadline = performance.now() + timeoutMs;
     while (this.pending.size > 0 && performance.now() < deadline) await sleep(POLL_MS);
     this.stopPolling = true;
@@ -240,8 +272,9 @@ class SaveWriter {
     this.pending.clear();
   }
 
-  latencies(): { searchable: number[]; answered: number[] } {
+  latencies(): { searchable: number[]; answered: number[]; indexed: number[] } {
     return {
+      indexed: this.indexed,
       searchable: this.found.map((f) => f.searchable),
       answered: this.found.map((f) => f.answered),
     };
