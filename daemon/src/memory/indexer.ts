@@ -34,6 +34,9 @@ export interface IndexerDeps {
   searchesBusy?: () => boolean;
 }
 
+/** Why a caller waiting for paths to be written is let go when the writer stops. */
+const REPLACED = 'the index is being replaced; try again once it is back';
+
 /** Retries of a failed write wait 1 s, 2 s, 4 s ... up to this long. */
 export const RETRY_MAX_MS = 30_000;
 
@@ -160,6 +163,7 @@ export class IndexWriter {
    * steady saves too. Rejects if writing fails (a retry may follow) or the writer stops.
    */
   whenWritten(paths: string[]): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error(REPLACED));
     if (!paths.some((path) => this.isPending(path))) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.written.push({ paths, settle: (error) => (error ? reject(error) : resolve()) });
@@ -194,7 +198,7 @@ export class IndexWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.running) return; // its end wakes the waiters
-    this.settleWritten(new Error('the index is being replaced; try again once it is back'));
+    this.settleWritten(new Error(REPLACED));
     const waiters = this.idle;
     this.idle = [];
     for (const wake of waiters) wake();
@@ -231,8 +235,7 @@ export class IndexWriter {
           this.timer.unref();
         } else this.progress = null;
         if (this.failure) this.settleWritten(this.failure);
-        else if (this.stopped)
-          this.settleWritten(new Error('the index is being replaced; try again once it is back'));
+        else if (this.stopped) this.settleWritten(new Error(REPLACED));
         this.deps.onProgress();
         const waiters = this.idle;
         this.idle = [];
