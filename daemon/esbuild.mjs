@@ -17,7 +17,7 @@ await build({
   entryPoints: { 'cli.main': 'src/cli.ts', 'keeld.main': 'src/keeld.ts', worker: 'src/worker.ts' },
   outdir: 'dist',
   sourcemap: 'linked',
-  external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
+  external: ['@lancedb/lancedb', '@duckdb/node-bindings', 'apache-arrow'],
 });
 for (const bundle of ['cli.main', 'keeld.main', 'worker']) escapeToAscii(`dist/${bundle}.js`);
 for (const bundle of ['cli.main', 'keeld.main']) checkNoDynamicImport(`dist/${bundle}.js`);

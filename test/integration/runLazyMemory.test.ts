@@ -1,13 +1,14 @@
 /**
  * `keel run` with no daemon running opens memory only for a run that searches it: a runbook
  * without retrieve steps starts its first step without opening (or creating) the index in
- * `.keel/lance`, and a runbook that retrieves still finds the notes.
+ * `.keel/lance`, and a runbook that retrieves still finds the notes. What such a run leaves is
+ * whole: its trace (`keel show`) and the run store `keel report` reads.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { RunSummary } from '@keel/schemas';
+import type { RunSummary, RunTrace } from '@keel/schemas';
 import { writeCompany } from '../helpers/memory';
 import { runKeel } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -52,8 +53,21 @@ it('runs a runbook without retrieve steps and never opens the memory index', asy
   const lance = join(dirs.workspace, '.keel', 'lance');
   expect(existsSync(lance)).toBe(false);
 
-  expect(await run('note')).toMatchObject({ status: 'succeeded', stepsDone: 1 });
+  const ran = await run('note');
+  expect(ran).toMatchObject({ status: 'succeeded', stepsDone: 1 });
   expect(await readFile(join(dirs.workspace, 'outbox', 'result.md'), 'utf8')).toBe('written');
+  expect(existsSync(lance)).toBe(false);
+
+  const shown = await keel(['show', ran.id, '--json']);
+  expect(shown.code, shown.stderr).toBe(0);
+  expect((JSON.parse(shown.stdout) as RunTrace).steps).toMatchObject([
+    { id: 'save', status: 'succeeded', input: { with: { path: 'result.md', content: 'written' } } },
+  ]);
+  const report = await keel(['report', '--json']);
+  expect(report.code, report.stderr).toBe(0);
+  expect((JSON.parse(report.stdout) as { agents: unknown[] }).agents).toMatchObject([
+    { agent: 'note', runs: 1, succeeded: 1 },
+  ]);
   expect(existsSync(lance)).toBe(false);
 });
 

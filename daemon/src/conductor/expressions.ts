@@ -18,29 +18,39 @@ export const TEMPLATE_LIMITS = {
   memoryLimit: 16_000_000,
 };
 
-const liquid = new Liquid({
-  ...TEMPLATE_LIMITS,
-  ownPropertyOnly: true,
-  strictFilters: true,
-  outputEscape: (value: unknown): string =>
-    typeof value === 'object' && value !== null
-      ? JSON.stringify(value)
-      : String((value as string | number | boolean | undefined) ?? ''),
-});
+let engine: Liquid | null = null;
 
-// Liquid can read template files from disk (include, render, layout): a runbook must never pull a
-// workspace file (.env, .git/config) into a prompt that way, so those tags do not exist here.
-for (const tag of ['include', 'render', 'layout']) {
-  liquid.registerTag(tag, {
-    parse() {
-      throw new Error(
-        `{% ${tag} %} is not available in runbooks: read files with a retrieve step or memory.read`,
-      );
-    },
-    render() {
-      return '';
-    },
+/**
+ * The Liquid engine, made at its first use rather than when the module loads: making one asks the
+ * system for its locale (Intl), 30-60 ms that a `keel` command whose runbooks hold no template
+ * need not pay before its first step (issue 14).
+ */
+function liquid(): Liquid {
+  if (engine) return engine;
+  engine = new Liquid({
+    ...TEMPLATE_LIMITS,
+    ownPropertyOnly: true,
+    strictFilters: true,
+    outputEscape: (value: unknown): string =>
+      typeof value === 'object' && value !== null
+        ? JSON.stringify(value)
+        : String((value as string | number | boolean | undefined) ?? ''),
   });
+  // Liquid can read template files from disk (include, render, layout): a runbook must never pull a
+  // workspace file (.env, .git/config) into a prompt that way, so those tags do not exist here.
+  for (const tag of ['include', 'render', 'layout']) {
+    engine.registerTag(tag, {
+      parse() {
+        throw new Error(
+          `{% ${tag} %} is not available in runbooks: read files with a retrieve step or memory.read`,
+        );
+      },
+      render() {
+        return '';
+      },
+    });
+  }
+  return engine;
 }
 
 /**
@@ -63,8 +73,8 @@ export type Scope = Record<string, unknown>;
 /** Renders a template against a scope: one bare expression gives its value, anything else text. */
 export function renderTemplate(template: string, scope: Scope): unknown {
   const single = singleExpression(template);
-  if (single && !single.includes('|')) return liquid.evalValueSync(single, scope) ?? null;
-  return liquid.parseAndRenderSync(template, scope);
+  if (single && !single.includes('|')) return liquid().evalValueSync(single, scope) ?? null;
+  return liquid().parseAndRenderSync(template, scope);
 }
 
 /** Renders a template to text (a value becomes JSON unless it is a string already). */
@@ -86,14 +96,17 @@ export function renderDeep(value: unknown, scope: Scope): unknown {
 
 /** Evaluates a condition with Liquid's truthiness (only false, nil and undefined are false). */
 export function evaluateCondition(expression: string, scope: Scope): boolean {
-  const value: unknown = liquid.evalValueSync(expression, scope);
+  const value: unknown = liquid().evalValueSync(expression, scope);
   return value !== false && value !== null && value !== undefined;
 }
 
 /** Why a template does not parse, or null when it does. */
 export function templateError(template: string): string | null {
+  // Text without a `{` holds no tag and no output, so Liquid reads it as plain text and it parses
+  // whatever it says (within the length limit): checking it needs no engine.
+  if (!template.includes('{') && template.length <= TEMPLATE_LIMITS.parseLimit) return null;
   try {
-    liquid.parse(template);
+    liquid().parse(template);
     return null;
   } catch (error) {
     return (error as Error).message;

@@ -23,6 +23,10 @@ export class TemplateError extends Error {
 let thread: WorkerThread | null = null;
 
 async function render(template: unknown, scope: Scope, mode: RenderMode): Promise<unknown> {
+  // Text without templates renders to itself: answered here, a step whose input holds none (a
+  // connector writing fixed text) does not wait for the worker to load (issue 14). Conditions are
+  // expressions, never plain text: they always go to the worker.
+  if (mode !== 'condition' && withoutTemplates(template)) return copy(template);
   thread ??= new WorkerThread({ name: 'templates', timeoutMs: RENDER_TIMEOUT_MS });
   try {
     return await thread.call('render', { template, scope, mode });
@@ -62,6 +66,23 @@ export function renderDeep(value: unknown, scope: Scope): Promise<unknown> {
 /** Evaluates a condition with Liquid's truthiness (only false, nil and undefined are false). */
 export async function evaluateCondition(expression: string, scope: Scope): Promise<boolean> {
   return (await render(expression, scope, 'condition')) === true;
+}
+
+/**
+ * Whether every string in a value (objects and arrays walked, as renderDeep does) is plain text:
+ * without a `{` there is no tag and no output, so Liquid renders it to itself, and within the
+ * length limit it cannot fail.
+ */
+function withoutTemplates(value: unknown): boolean {
+  if (typeof value === 'string') return !value.includes('{') && value.length <= TEMPLATE_LIMITS.parseLimit;
+  if (Array.isArray(value)) return value.every(withoutTemplates);
+  if (value && typeof value === 'object') return Object.values(value).every(withoutTemplates);
+  return true;
+}
+
+/** A fresh copy, as the worker's answer is: the caller may change it without touching the runbook. */
+function copy(value: unknown): unknown {
+  return value === null || typeof value !== 'object' ? value : structuredClone(value);
 }
 
 /** liquidjs names the limit it hit; say it in the operator's words. */

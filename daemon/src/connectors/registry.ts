@@ -98,7 +98,9 @@ export class ConnectorRegistry {
       const bare = bareName(connector.id);
       // Offered bare only when it works without an entry: no settings and no credentials needed
       // (billing@1's settings all have defaults, but it cannot run without its secret key).
-      const needsEntry = !connector.configSchema.safeParse({}).success || connector.credentials.length > 0;
+      // Credentials first: checking the settings' defaults can be dear (calendar@1's time zone
+      // check loads the system's zone data), and a connector that needs credentials needs an entry.
+      const needsEntry = connector.credentials.length > 0 || !connector.configSchema.safeParse({}).success;
       if (instances.some((i) => i.name === bare) || needsEntry) continue;
       const endpoints = connector.trustEndpoints?.({}, {}) ?? [];
       instances.push({ name: bare, use: connector.id, connector, config: {}, credentials: {}, endpoints });
