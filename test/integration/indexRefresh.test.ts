@@ -1,7 +1,9 @@
 /**
  * `keel/index/refresh`: a client that has just written notes asks for them, and once the answer
- * arrives a search finds them as they are on disk, with no polling, also while another writer keeps
- * saving notes; a note deleted before the refresh is gone from searches once it answers.
+ * arrives a search finds them as they are on disk, with no polling; a note deleted before the
+ * refresh is gone from searches once it answers. Also while another writer keeps saving notes from
+ * before memory opens: the start-up comparison with the files then waits for what it queued, not
+ * for a queue that never empties (it hung, and with it every run's search, until it did).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

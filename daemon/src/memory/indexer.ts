@@ -88,13 +88,22 @@ export class IndexWriter {
   private readonly queue = new Set<string>();
   /** The batches being prepared and written now. */
   private readonly inFlight = new Set<string>();
+  /**
+   * Paths of the batch being written whose chunks searches already see (LanceDB is written; the
+   * catalog, which searches do not read, is being): what whenWritten waits for is done.
+   */
+  private searchable = new Set<string>();
   /** Paths whose recorded size and time may hide a later write (see RACY_MS). */
   private readonly racy = new Set<string>();
   private running: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private idle: (() => void)[] = [];
-  /** Callers waiting until some paths are written (whenWritten), each with those paths. */
-  private written: { paths: string[]; settle: (error: Error | null) => void }[] = [];
+  /** Callers waiting until some paths are written or searchable (whenWritten), with what they wait for. */
+  private written: {
+    paths: string[];
+    done: (path: string) => boolean;
+    settle: (error: Error | null) => void;
+  }[] = [];
   private failure: Error | null = null;
   private stopped = false;
   /** The last write failure and how many in a row, while writes keep failing. */
@@ -158,16 +167,31 @@ export class IndexWriter {
   }
 
   /**
-   * Resolves once none of `paths` is queued or being written: what each held when it was queued is
-   * in the index. Unlike whenIdle, it does not wait for saves queued after them, so it ends under
-   * steady saves too. Rejects if writing fails (a retry may follow) or the writer stops.
+   * Resolves once none of `paths` is queued or being written (`until: 'searchable'`: once searches
+   * see them, before the catalog's commit): what each held when it was queued is in the index.
+   * Unlike whenIdle, it does not wait for saves queued after them, so it ends under steady saves
+   * too. Rejects if writing fails (a retry may follow) or the writer stops.
    */
-  whenWritten(paths: string[]): Promise<void> {
+  whenWritten(paths: string[], until: 'written' | 'searchable' = 'written'): Promise<void> {
     if (this.stopped) return Promise.reject(new Error(REPLACED));
-    if (!paths.some((path) => this.isPending(path))) return Promise.resolve();
+    const done =
+      until === 'written'
+        ? (path: string) => !this.isPending(path)
+        : (path: string) => this.isSearchable(path);
+    if (paths.every(done)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.written.push({ paths, settle: (error) => (error ? reject(error) : resolve()) });
+      this.written.push({ paths, done, settle: (error) => (error ? reject(error) : resolve()) });
     });
+  }
+
+  /** Resolves once every change queued so far is written (whenIdle also waits for later ones). */
+  whenCaughtUp(): Promise<void> {
+    return this.whenWritten([...this.queue, ...this.inFlight]);
+  }
+
+  /** Whether searches see the path as it was when last queued. */
+  private isSearchable(path: string): boolean {
+    return !this.queue.has(path) && (!this.inFlight.has(path) || this.searchable.has(path));
   }
 
   /** Wakes the whenWritten callers whose paths are all written; with an error, every one. */
@@ -175,7 +199,7 @@ export class IndexWriter {
     const waiting = this.written;
     this.written = [];
     for (const waiter of waiting) {
-      if (error || !waiter.paths.some((path) => this.isPending(path))) waiter.settle(error);
+      if (error || waiter.paths.every(waiter.done)) waiter.settle(error);
       else this.written.push(waiter);
     }
   }
@@ -362,7 +386,15 @@ export class IndexWriter {
     };
     await this.deps.chunkIndex.replace(touched, rows);
     lap('lanceMs');
-    await this.deps.catalog.apply({ indexed, rejected, removed });
+    // Searchable now: a caller waiting for these paths need not wait for the catalog's commit
+    // (under 32 searching clients its p90 was 170 ms, its worst 470). Should the commit fail, the
+    // batch is written again; searches meanwhile show its chunks, which are the files' content.
+    this.searchable = new Set(batch.paths);
+    try {
+      await this.deps.catalog.apply({ indexed, rejected, removed });
+    } finally {
+      this.searchable = new Set();
+    }
     lap('catalogMs');
     this.deps.log.debug('indexed a batch', { paths: batch.paths.length, rows: rows.length, ...phases });
 

@@ -264,11 +264,12 @@ export class MemoryService {
 
   /**
    * Resolves once the index holds every change seen so far (the start-up scan included): agents
-   * wait on this before they search, so they never act on a stale index.
+   * wait on this before they search, so they never act on a stale index. Saves queued after the
+   * call are not waited for: under steady saves the queue is never empty.
    */
   async current(): Promise<void> {
     await this.started;
-    await this.writer.whenIdle().catch(() => undefined);
+    await this.writer.whenCaughtUp().catch(() => undefined);
   }
 
   /**
@@ -291,7 +292,7 @@ export class MemoryService {
     const writer = this.writer;
     writer.enqueue(unique);
     try {
-      await writer.whenWritten(unique);
+      await writer.whenWritten(unique, 'searchable');
       await this.stores.chunkIndex.ensureIndexed();
     } catch (error) {
       throw new Unavailable(
@@ -532,7 +533,8 @@ export class MemoryService {
     this.writer.enqueue(differences(onDisk, this.writer).paths);
     this.publish();
     // A failed write was reported (onWriteFailed) and is retried or repaired: what is written counts.
-    await this.writer.whenIdle().catch(() => undefined);
+    // What was queued until now, not saves after it (under steady saves the queue never empties).
+    await this.writer.whenCaughtUp().catch(() => undefined);
     await this.refreshSummary();
     const { indexed, removed } = this.writer.totals;
     return { ...this.counts, indexed, removed, problems: this.problems, tookMs: Date.now() - started };

@@ -151,16 +151,21 @@ export class RecentChunks {
       await this.table.createIndex('search_text', { config: lance().lancedb.Index.fts(this.ftsOptions) });
       this.hasFtsIndex = true;
     }
-    if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES && !this.compacting) {
-      // In the background: a compaction takes 50-400 ms on a busy machine, and the next save
-      // should not wait for it (the writes it compacts are already searchable).
-      const run = this.compact().catch(() => {
-        // Left for the next write to retry; a damaged table fails its next search or write,
-        // which the index's health check reports and repairs.
-        this.writesSinceCompaction = COMPACT_EVERY_WRITES;
-      });
-      this.compacting = run.finally(() => (this.compacting = null));
-    }
+    if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES) this.compactInBackground();
+  }
+
+  /**
+   * Starts a compaction unless one runs: a compaction takes 50-400 ms on a busy machine, and the
+   * next save should not wait for it (the writes it compacts are already searchable).
+   */
+  private compactInBackground(): void {
+    if (this.compacting) return;
+    const run = this.compact().catch(() => {
+      // Left for the next write to retry; a damaged table fails its next search or write,
+      // which the index's health check reports and repairs.
+      this.writesSinceCompaction = COMPACT_EVERY_WRITES;
+    });
+    this.compacting = run.finally(() => (this.compacting = null));
   }
 
   /** Resolves once no compaction runs in the background. */
@@ -186,7 +191,8 @@ export class RecentChunks {
     await this.table.delete(`seq <= ${upTo}`);
     for (const [path, held] of this.held) if (held.seq <= upTo) this.held.delete(path);
     this.memory.forget(upTo);
-    await this.compact();
+    // In the background too: the fold that called this holds up every save until it returns.
+    this.compactInBackground();
   }
 
   /** Compacts the table's files and brings its full-text index up to date (milliseconds here). */
