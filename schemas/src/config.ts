@@ -384,6 +384,17 @@ export const MemorySearchConfig = z.strictObject({
   followingWeight: z.number().min(0).max(1).default(0.7),
   /** Lift for the chunk right before one of the best matches. */
   precedingWeight: z.number().min(0).max(1).default(0.1),
+  /**
+   * How many chunks on either side of a best match the two weights above reach; each step further
+   * multiplies them by `neighbourDecay` (an answer often comes two messages after its question).
+   */
+  neighbourReach: z.number().int().min(1).max(5).default(2),
+  neighbourDecay: z.number().min(0).max(1).default(0.5),
+  /**
+   * Lift for a note holding more of the query's distinct content words, the rarer among the
+   * candidates the better (term coverage, 0..1 of this weight).
+   */
+  coverageWeight: z.number().min(0).max(1).default(0.3),
 });
 export type MemorySearchConfig = z.infer<typeof MemorySearchConfig>;
 

@@ -21,18 +21,16 @@ type Settings = Record<string, number>;
 type Grid = Record<string, number[]>;
 
 /**
- * The settings tried: each grid's combinations, and the union of the grids. First the sequence
- * prior's two weights, then the fusion and structure weights around the sequence prior chosen.
+ * The settings tried: each grid's combinations, and the union of the grids. The sequence prior's
+ * two weights; the fusion and structure weights; then how far the sequence prior reaches (1 was
+ * the only reach before) and the term coverage weight (0 is without it), with the rest at their
+ * defaults, so a fold can choose the ranking as it was before either.
  */
 const DEFAULT_GRIDS: Record<string, number[]>[] = [
-  { vectorWeight: [0.3], followingWeight: [0, 0.3, 0.4, 0.5, 0.7, 0.9, 1], precedingWeight: [0, 0.1, 0.2] },
-  {
-    vectorWeight: [0.2, 0.3, 0.4],
-    folderWeight: [0.1, 0.2, 0.3],
-    mentionBoost: [0.2],
-    followingWeight: [0.7],
-    precedingWeight: [0.1],
-  },
+  { followingWeight: [0, 0.3, 0.5, 0.7, 0.9, 1], precedingWeight: [0, 0.1, 0.2] },
+  { vectorWeight: [0.2, 0.3, 0.4], folderWeight: [0.1, 0.2, 0.3] },
+  { neighbourReach: [1, 2, 3], coverageWeight: [0, 0.2, 0.3, 0.4, 0.6] },
+  { neighbourReach: [2, 3], neighbourDecay: [0.3, 0.7] },
 ];
 const K = 10;
 

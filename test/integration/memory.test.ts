@@ -122,6 +122,25 @@ describe('search', () => {
     expect((await off.search(question)).map((r) => r.path)).not.toContain('memory/chat/msg-10.md');
   });
 
+  it('finds an answer two messages after the question (the sequence prior reaches two)', async () => {
+    // The reply to the question only says it will look; the answer comes in the message after.
+    const chat: Record<string, string> = {
+      'msg-1.md': 'Sam: Lovely dinner with the team yesterday, the offsite planning is going well.',
+      'msg-2.md': 'Dana: Agreed! The dinner menu for the offsite still needs a vegetarian option.',
+      'msg-3.md': 'Sam: Who is catering the offsite dinner in May?',
+      'msg-4.md': 'Dana: Good question, let me look it up.',
+      'msg-5.md': 'Dana: Found it: Trattoria Luigi from Delft.',
+      'msg-6.md': 'Sam: Perfect, thanks.',
+    };
+    for (const [name, text] of Object.entries(chat))
+      await writeNote(dirs.workspace, `memory/chat/${name}`, `${text}\n`);
+    const question = { query: 'Who caters the offsite dinner?', k: 3 };
+    const found = (await (await memoryOf(dirs.workspace)).search(question)).map((r) => r.path);
+    expect(found).toContain('memory/chat/msg-5.md');
+    const oneStep = await memoryOf(dirs.workspace, { search: { neighbourReach: 1 } });
+    expect((await oneStep.search(question)).map((r) => r.path)).not.toContain('memory/chat/msg-5.md');
+  });
+
   it('marks results stale past their review-by date or older than the age policy', async () => {
     const memory = await memoryOf(dirs.workspace, { maxAgeDays: 3 * 365 });
     const stale = async (query: string): Promise<boolean | undefined> =>

@@ -18,6 +18,9 @@ const MEMORY_DEFAULTS = {
     mentionBoost: 0.2,
     followingWeight: 0.7,
     precedingWeight: 0.1,
+    neighbourReach: 2,
+    neighbourDecay: 0.5,
+    coverageWeight: 0.3,
   },
   retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],
 };

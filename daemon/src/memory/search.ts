@@ -129,6 +129,7 @@ function rerank(query: string, fused: Scored[], tuning: MemorySearchConfig): Sco
     score,
     path: view.path,
     mentions: view.mentions,
+    text: view.heading ? `${view.heading}\n${view.text}` : view.text,
     view,
   }));
   return structureRerank(query, candidates, tuning);

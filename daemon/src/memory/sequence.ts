@@ -4,10 +4,13 @@
  * strong match often holds what it leads to: the answer to the question a message asks, the
  * outcome of a plan. After fusion, the chunk right after each of the best matches gains
  * `followingWeight` x that match's score, and the chunk right before it `precedingWeight` x, up to
- * just below the match's own score.
- * On LoCoMo (test/eval) hybrid recall@10 goes from 0.726 to 0.744; with the weights chosen on four
- * conversations and scored on the fifth (test/eval/crossValidate.ts), 0.739. Uncapped (a neighbour
- * could overtake the match the query named), the best weights of a smaller grid reached 0.738.
+ * just below the match's own score. The lift reaches `neighbourReach` chunks on either side, halved
+ * (`neighbourDecay`) at each step: a reply often only says it will look, and the answer comes in
+ * the message after it.
+ * On LoCoMo (test/eval) hybrid recall@10 goes from 0.726 to 0.744 reaching one chunk; with the
+ * weights chosen on four conversations and scored on the fifth (test/eval/crossValidate.ts), 0.739.
+ * Reaching two adds about 0.01 (three: nothing more). Uncapped (a neighbour could overtake the
+ * match the query named), the best weights of a smaller grid reached 0.738.
  * It costs a folder listing (remembered) and one read of the neighbours' chunks per search.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -30,16 +33,24 @@ export class FolderOrder {
 
   constructor(private readonly root: string) {}
 
-  /** The notes before and after `path` in its folder (null at either end, or when unreadable). */
-  async around(path: string): Promise<{ previous: string | null; next: string | null }> {
+  /**
+   * The notes before and after `path` in its folder, nearest first, up to `reach` on each side
+   * (none at either end, or when unreadable).
+   */
+  async around(path: string, reach = 1): Promise<{ before: string[]; after: string[] }> {
     const slash = path.lastIndexOf('/');
     const folder = slash >= 0 ? path.slice(0, slash) : '';
     const names = await this.names(folder);
     const at = names.indexOf(path.slice(slash + 1));
-    if (at < 0) return { previous: null, next: null };
-    const full = (name: string | undefined): string | null =>
-      name === undefined ? null : folder ? `${folder}/${name}` : name;
-    return { previous: full(names[at - 1]), next: full(names[at + 1]) };
+    if (at < 0) return { before: [], after: [] };
+    const full = (name: string): string => (folder ? `${folder}/${name}` : name);
+    return {
+      before: names
+        .slice(Math.max(0, at - reach), at)
+        .reverse()
+        .map(full),
+      after: names.slice(at + 1, at + 1 + reach).map(full),
+    };
   }
 
   private async names(folder: string): Promise<string[]> {
@@ -66,22 +77,33 @@ export interface Ranked {
   score: number;
 }
 
-/** `ranked` (best first) with the neighbours of its best SEQUENCE_ANCHORS lifted, re-sorted. */
+/**
+ * `ranked` (best first) with the neighbours of its best SEQUENCE_ANCHORS lifted, re-sorted. The
+ * chunk d steps after an anchor (through the note's own chunks, then the next notes' chunks) gains
+ * followingWeight x neighbourDecay^(d-1) x the anchor's score, up to `neighbourReach` steps; the
+ * chunks before it the same with precedingWeight.
+ */
 export async function liftNeighbours(
   ranked: Ranked[],
   order: FolderOrder,
   index: ChunkIndex,
   where: string | null,
-  weights: { followingWeight: number; precedingWeight: number },
+  weights: {
+    followingWeight: number;
+    precedingWeight: number;
+    neighbourReach: number;
+    neighbourDecay: number;
+  },
 ): Promise<Ranked[]> {
   const anchors = ranked.slice(0, SEQUENCE_ANCHORS);
   if (anchors.length === 0 || (weights.followingWeight === 0 && weights.precedingWeight === 0)) return ranked;
+  const reach = Math.max(1, weights.neighbourReach);
   const notes = [...new Set(anchors.map(({ view }) => view.path))];
   const around = new Map(
-    await Promise.all(notes.map(async (path) => [path, await order.around(path)] as const)),
+    await Promise.all(notes.map(async (path) => [path, await order.around(path, reach)] as const)),
   );
   const paths = new Set<string>();
-  for (const [path, { previous, next }] of around) [path, previous, next].forEach((p) => p && paths.add(p));
+  for (const [path, { before, after }] of around) [path, ...before, ...after].forEach((p) => paths.add(p));
   const chunks = await index.chunksAt([...paths], where);
   const chunksOf = new Map<string, ChunkView[]>();
   for (const chunk of chunks) chunksOf.set(chunk.path, [...(chunksOf.get(chunk.path) ?? []), chunk]);
@@ -94,15 +116,20 @@ export async function liftNeighbours(
     if (!entry || entry.bonus < bonus) lift.set(view.id, { view, bonus, anchor });
   };
   for (const { view, score } of anchors) {
-    const { previous, next } = around.get(view.path)!;
+    const { before, after } = around.get(view.path)!;
     const own = chunksOf.get(view.path) ?? [];
     const at = own.findIndex((c) => c.id === view.id);
-    give(
-      at >= 0 && at + 1 < own.length ? own[at + 1] : chunksOf.get(next ?? '')?.[0],
-      weights.followingWeight * score,
-      score,
-    );
-    give(at > 0 ? own[at - 1] : chunksOf.get(previous ?? '')?.at(-1), weights.precedingWeight * score, score);
+    // The chunks in reading order away from the anchor, nearest first.
+    const following = [...(at >= 0 ? own.slice(at + 1) : []), ...after.flatMap((p) => chunksOf.get(p) ?? [])];
+    const preceding = [
+      ...(at > 0 ? own.slice(0, at).reverse() : []),
+      ...before.flatMap((p) => [...(chunksOf.get(p) ?? [])].reverse()),
+    ];
+    for (let d = 0; d < reach; d++) {
+      const decay = weights.neighbourDecay ** d;
+      give(following[d], weights.followingWeight * decay * score, score);
+      give(preceding[d], weights.precedingWeight * decay * score, score);
+    }
   }
   const out = new Map(ranked.map((r) => [r.view.id, { ...r }]));
   for (const [id, { view, bonus, anchor }] of lift) {

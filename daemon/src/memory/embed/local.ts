@@ -191,14 +191,7 @@ export const MAX_WORD_CHARS = 64;
  * Words longer than MAX_WORD_CHARS are skipped.
  */
 export function tokenize(text: string): string[] {
-  let lower = text.toLowerCase();
-  // Only text with non-ASCII characters needs folding (é → e, curly apostrophes → ').
-  if (/[^ -~\t\n\r]/.test(lower)) {
-    lower = lower
-      .normalize('NFKD')
-      .replace(/[\u0300-\u036f]/g, '')
-      .replace(/[\u2018\u2019`]/g, "'");
-  }
+  const lower = foldText(text);
   const out: string[] = [];
   for (const match of lower.matchAll(/[a-z0-9]+(?:'[a-z]+)*/g)) {
     let word = match[0];
@@ -216,6 +209,17 @@ export function tokenize(text: string): string[] {
     if (word) out.push(word);
   }
   return out;
+}
+
+/** Lowercase, diacritics folded (é → e), curly apostrophes straight. */
+export function foldText(text: string): string {
+  const lower = text.toLowerCase();
+  // Only text with non-ASCII characters needs folding.
+  if (!/[^ -~\t\n\r]/.test(lower)) return lower;
+  return lower
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[\u2018\u2019`]/g, "'");
 }
 
 function norm(vector: Float32Array): number {
