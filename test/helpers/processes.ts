@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { RunSummary } from '@keel/schemas';
+import { attachToDaemon } from '../../daemon/src/cli/connect';
+import type { SocketClient } from '../../daemon/src/rpc/socketClient';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const CLI = join(REPO_ROOT, 'daemon', 'dist', 'cli.js');
@@ -79,6 +81,20 @@ export async function stopDaemon(daemon: RunningDaemon | null): Promise<void> {
   if (!daemon) return;
   daemon.process.kill('SIGTERM');
   await daemon.exited;
+}
+
+/**
+ * `keel init` in the workspace, its daemon started, and a client of it found as the CLI finds it
+ * (through the runtime directory). Close the client and stopDaemon() the daemon afterwards.
+ */
+export async function serveNewWorkspace(dirs: {
+  workspace: string;
+  runtime: string;
+}): Promise<{ daemon: RunningDaemon; client: SocketClient }> {
+  await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
+  const daemon = await startDaemon(dirs.workspace, dirs.runtime);
+  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
+  return { daemon, client: await attachToDaemon(dirs.workspace) };
 }
 
 /** Every run of the workspace as `keel runs --json` lists it; fails with the CLI's stderr. */

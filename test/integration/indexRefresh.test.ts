@@ -9,9 +9,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { IndexRefreshRequest, MemorySearchRequest } from '@keel/schemas';
-import { attachToDaemon } from '../../daemon/src/cli/connect';
 import type { SocketClient } from '../../daemon/src/rpc/socketClient';
-import { runKeel, startDaemon, type RunningDaemon } from '../helpers/processes';
+import { serveNewWorkspace, stopDaemon, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let dirs: TempDirs;
@@ -20,18 +19,12 @@ let client: SocketClient | null = null;
 
 beforeEach(async () => {
   dirs = await makeTempDirs();
-  await runKeel(['init', dirs.workspace], { runtime: dirs.runtime });
-  daemon = await startDaemon(dirs.workspace, dirs.runtime);
-  process.env.KEEL_RUNTIME_DIR = dirs.runtime;
-  client = await attachToDaemon(dirs.workspace);
+  ({ daemon, client } = await serveNewWorkspace(dirs));
 });
 afterEach(async () => {
   await client?.close().catch(() => undefined);
   client = null;
-  if (daemon && daemon.process.exitCode === null) {
-    daemon.process.kill('SIGTERM');
-    await daemon.exited;
-  }
+  await stopDaemon(daemon);
   daemon = null;
   await dirs.cleanup();
 });
