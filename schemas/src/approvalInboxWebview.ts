@@ -39,6 +39,8 @@ const id = z.string().min(1);
 export const InboxToHostMessage = z.discriminatedUnion('type', [
   /** The webview has loaded and wants the items. */
   z.object({ type: z.literal('ready') }),
+  /** The webview received the host's first message: it loaded and listens, whether or not `ready` came. */
+  z.object({ type: z.literal('loaded') }),
   /** The proposal's diff (or an action's review document) in an editor. */
   z.object({ type: z.literal('open'), id }),
   z.object({ type: z.literal('approve'), id }),

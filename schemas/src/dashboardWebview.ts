@@ -51,6 +51,8 @@ export type HostToDashboardMessage = z.infer<typeof HostToDashboardMessage>;
 export const DashboardToHostMessage = z.discriminatedUnion('type', [
   /** The webview has loaded and wants the current snapshot. */
   z.object({ type: z.literal('ready') }),
+  /** The webview received the host's first message: it loaded and listens, whether or not `ready` came. */
+  z.object({ type: z.literal('loaded') }),
   /** The Emergency Stop button: the host asks for confirmation in a modal first. */
   z.object({ type: z.literal('emergencyStop') }),
   z.object({ type: z.literal('resume') }),

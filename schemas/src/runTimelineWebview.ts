@@ -21,6 +21,8 @@ export type HostToTimelineMessage = z.infer<typeof HostToTimelineMessage>;
 export const TimelineToHostMessage = z.discriminatedUnion('type', [
   /** The webview has loaded and wants the trace. */
   z.object({ type: z.literal('ready') }),
+  /** The webview received the host's first message: it loaded and listens, whether or not `ready` came. */
+  z.object({ type: z.literal('loaded') }),
   /** A child run's (or the parent's) Open button: that run's timeline. */
   z.object({ type: z.literal('openRun'), id: z.string().min(1) }),
   /** A memory read: the note at its line (a workspace-relative path; the host checks it). */

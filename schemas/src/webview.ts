@@ -67,6 +67,8 @@ export type HostToWebviewMessage = z.infer<typeof HostToWebviewMessage>;
 export const WebviewToHostMessage = z.discriminatedUnion('type', [
   /** The webview has loaded and wants the current state. */
   z.object({ type: z.literal('ready') }),
+  /** The webview received the host's first message: it loaded and listens, whether or not `ready` came. */
+  z.object({ type: z.literal('loaded') }),
   z.object({ type: z.literal('initWorkspace') }),
   z.object({ type: z.literal('restartDaemon') }),
   z.object({ type: z.literal('showLogs') }),

@@ -1,7 +1,8 @@
 /**
  * A webview view whose `ready` is late or lost still gets its state: the host sends the catch-up when
  * the page loads and again a few seconds apart, a bounded number of times, and stops once `ready`
- * comes. Real timers, short intervals.
+ * comes or the page says it received one (`loaded`). A page that says nothing through all of them
+ * is reported silent, once, so that its owner loads it again. Real timers, short intervals.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReadyHandshake, WEBVIEW_RETRY } from '../../extension/src/views/readyHandshake';
@@ -55,8 +56,66 @@ describe('ready handshake', () => {
     expect(sent).toBe(1);
   });
 
+  it('reports a page that says nothing through every catch-up as silent, once, an interval after the last', async () => {
+    const sent: number[] = [];
+    const silent: number[] = [];
+    const started = Date.now();
+    handshake = new ReadyHandshake(
+      () => sent.push(Date.now() - started),
+      POLICY,
+      () => silent.push(Date.now() - started),
+    );
+    handshake.start();
+    await expect.poll(() => silent.length).toBe(1);
+    expect(sent).toHaveLength(POLICY.attempts);
+    expect(silent[0]!).toBeGreaterThanOrEqual(sent.at(-1)! + POLICY.intervalMs - 5);
+    await wait(POLICY.intervalMs * 4);
+    expect(silent).toHaveLength(1);
+    expect(sent).toHaveLength(POLICY.attempts);
+  });
+
+  it('stops, without sending again or reporting silence, when the page says it received a catch-up', async () => {
+    let sent = 0;
+    let silent = 0;
+    const page = { received: () => undefined as void };
+    handshake = new ReadyHandshake(
+      () => {
+        sent++;
+        // The second catch-up arrives: the page says so.
+        if (sent === 2) setTimeout(() => page.received(), 0);
+      },
+      POLICY,
+      () => silent++,
+    );
+    page.received = () => handshake!.loaded();
+    handshake.start();
+    await wait(POLICY.intervalMs * (POLICY.attempts + 3));
+    expect(sent).toBe(2);
+    expect(silent).toBe(0);
+  });
+
+  it('does not report a page silent once it said ready, nor one loaded again before the silence', async () => {
+    let silent = 0;
+    handshake = new ReadyHandshake(
+      () => undefined,
+      POLICY,
+      () => silent++,
+    );
+    handshake.start();
+    handshake.ready();
+    await wait(POLICY.intervalMs * (POLICY.attempts + 2));
+    expect(silent).toBe(0);
+    // Shown again: it starts over, and a page that stays silent this time is reported.
+    handshake.start();
+    await wait(POLICY.intervalMs * (POLICY.attempts - 2));
+    handshake.start();
+    await expect.poll(() => silent).toBe(1);
+  });
+
   it('retries for several seconds in the extension, a few seconds apart', () => {
     expect(WEBVIEW_RETRY.intervalMs).toBeGreaterThanOrEqual(1_000);
     expect(WEBVIEW_RETRY.intervalMs * (WEBVIEW_RETRY.attempts - 1)).toBeGreaterThanOrEqual(5_000);
+    // A silent page is loaded again within seconds, not left blank for long.
+    expect(WEBVIEW_RETRY.intervalMs * WEBVIEW_RETRY.attempts).toBeLessThanOrEqual(12_000);
   });
 });

@@ -9,7 +9,8 @@
 import * as vscode from 'vscode';
 import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTrace } from '@keel/schemas';
 import { openNoteAt } from '../runs/openNote';
-import { ReadyHandshake } from '../views/readyHandshake';
+import { ReadyHandshake, WEBVIEW_RETRY } from '../views/readyHandshake';
+import { heardFrom, mayReload } from '../views/silentWebview';
 import { webviewPage } from '../views/webviewPage';
 import { approveProposal, type ApprovalsContext } from './approvalActions';
 import { approvableBatch, inboxItem, sortInbox } from './inboxModel';
@@ -17,11 +18,17 @@ import { executeKeelCommand } from '../executeKeelCommand';
 
 /** Bursts of changes (a run proposing several notes) are sent once, at most this often. */
 const REFRESH_MS = 200;
+/** How the log names the panel. */
+const INBOX = 'The Keel approval inbox';
 
 export class ApprovalInbox implements vscode.Disposable {
   static readonly viewType = 'keel.approvalInbox';
   private panel: vscode.WebviewPanel | null = null;
-  private readonly handshake = new ReadyHandshake(() => this.catchUp());
+  private readonly handshake = new ReadyHandshake(
+    () => this.catchUp(),
+    WEBVIEW_RETRY,
+    () => void this.reopenSilent(),
+  );
   private last: HostToInboxMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
   /** Counts refreshes: one that finishes after a later one started sends nothing (it is older). */
@@ -37,19 +44,18 @@ export class ApprovalInbox implements vscode.Disposable {
   }
 
   /** Opens the inbox, or brings it to the front. */
-  async show(): Promise<void> {
+  async show(column: vscode.ViewColumn = vscode.ViewColumn.Active): Promise<void> {
     if (this.panel) {
       this.panel.reveal();
       return;
     }
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    const panel = vscode.window.createWebviewPanel(
-      ApprovalInbox.viewType,
-      'Approvals',
-      vscode.ViewColumn.Active,
-      { enableScripts: true, localResourceRoots: [dist, media], retainContextWhenHidden: true },
-    );
+    const panel = vscode.window.createWebviewPanel(ApprovalInbox.viewType, 'Approvals', column, {
+      enableScripts: true,
+      localResourceRoots: [dist, media],
+      retainContextWhenHidden: true,
+    });
     panel.webview.html = webviewPage(panel.webview, {
       script: vscode.Uri.joinPath(dist, 'inbox.js'),
       style: vscode.Uri.joinPath(media, 'inbox.css'),
@@ -74,6 +80,15 @@ export class ApprovalInbox implements vscode.Disposable {
   dispose(): void {
     this.subscription.dispose();
     this.panel?.dispose();
+  }
+
+  /** Its page never loaded (views/silentWebview.ts): a new panel in its place loads anew. */
+  private async reopenSilent(): Promise<void> {
+    const panel = this.panel;
+    if (!panel?.visible || !mayReload(INBOX, this.output)) return;
+    const column = panel.viewColumn;
+    panel.dispose();
+    await this.show(column);
   }
 
   private refreshSoon(): void {
@@ -127,7 +142,12 @@ export class ApprovalInbox implements vscode.Disposable {
   private async act(message: InboxToHostMessage): Promise<void> {
     switch (message.type) {
       case 'ready':
+        heardFrom(INBOX);
         this.handshake.ready();
+        return;
+      case 'loaded':
+        heardFrom(INBOX);
+        this.handshake.loaded();
         return;
       case 'open':
         await executeKeelCommand('keel.openProposal', message.id);

@@ -4,10 +4,14 @@
  * commands. Its content security policy lets only its own bundled script run.
  */
 import * as vscode from 'vscode';
-import { ReadyHandshake } from '../views/readyHandshake';
+import { ReadyHandshake, WEBVIEW_RETRY } from '../views/readyHandshake';
+import { heardFrom, reloadSilentView } from '../views/silentWebview';
 import { webviewPage } from '../views/webviewPage';
 import { DashboardToHostMessage, type DashboardSnapshot, type HostToDashboardMessage } from '@keel/schemas';
 import { executeKeelCommand } from '../executeKeelCommand';
+
+/** How the log names this view. */
+const NAME = 'The Keel Dashboard';
 
 export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewId = 'keel.dashboard';
@@ -15,7 +19,11 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   private readonly disposables: vscode.Disposable[] = [];
   private busy: 'stopping' | 'resuming' | null = null;
   /** Sends the snapshot until the script says `ready`, and once more when it does. */
-  private readonly handshake = new ReadyHandshake(() => this.catchUp());
+  private readonly handshake = new ReadyHandshake(
+    () => this.catchUp(),
+    WEBVIEW_RETRY,
+    () => void (this.view && reloadSilentView(this.view, DashboardViewProvider.viewId, NAME, this.output)),
+  );
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -44,6 +52,8 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
         if (view.visible) this.handshake.start();
       }),
       view.onDidDispose(() => {
+        // Hidden and shown again to reload it, the view is resolved anew before the old one goes.
+        if (this.view !== view) return;
         this.view = null;
         this.handshake.dispose();
         this.onVisible(false);
@@ -76,8 +86,13 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     }
     switch (message.data.type) {
       case 'ready':
+        heardFrom(NAME);
         this.handshake.ready();
         this.onVisible(this.view?.visible ?? false);
+        return;
+      case 'loaded':
+        heardFrom(NAME);
+        this.handshake.loaded();
         return;
       case 'emergencyStop':
         void executeKeelCommand('keel.emergencyStop');

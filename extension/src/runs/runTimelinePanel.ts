@@ -13,7 +13,8 @@ import {
   type RunSummary,
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { ReadyHandshake } from '../views/readyHandshake';
+import { ReadyHandshake, WEBVIEW_RETRY } from '../views/readyHandshake';
+import { heardFrom, mayReload } from '../views/silentWebview';
 import type { RunTraceProvider } from '../views/runTrace';
 import { webviewPage } from '../views/webviewPage';
 import { openNoteAt } from './openNote';
@@ -67,7 +68,11 @@ export class RunTimelines implements vscode.Disposable {
 
 class TimelinePanel implements vscode.Disposable {
   private readonly panel: vscode.WebviewPanel;
-  private readonly handshake = new ReadyHandshake(() => this.catchUp());
+  private readonly handshake = new ReadyHandshake(
+    () => this.catchUp(),
+    WEBVIEW_RETRY,
+    () => void this.reopenSilent(),
+  );
   private last: HostToTimelineMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
 
@@ -130,6 +135,18 @@ class TimelinePanel implements vscode.Disposable {
     this.panel.dispose();
   }
 
+  /** How the log names the panel. */
+  private get name(): string {
+    return `The timeline of run ${this.runId}`;
+  }
+
+  /** Its page never loaded (views/silentWebview.ts): a new panel for the run loads anew. */
+  private async reopenSilent(): Promise<void> {
+    if (!this.panel.visible || !mayReload(this.name, this.deps.output)) return;
+    this.panel.dispose();
+    await this.openRun(this.runId);
+  }
+
   private stop(): void {
     this.handshake.dispose();
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -154,7 +171,12 @@ class TimelinePanel implements vscode.Disposable {
   private async act(message: TimelineToHostMessage): Promise<void> {
     switch (message.type) {
       case 'ready':
+        heardFrom(this.name);
         this.handshake.ready();
+        return;
+      case 'loaded':
+        heardFrom(this.name);
+        this.handshake.loaded();
         return;
       case 'openRun':
         return this.openRun(message.id);

@@ -1,22 +1,27 @@
 /**
- * How a webview view catches up with the state it shows. Its script posts `ready` once it listens,
- * and the host answers with everything the view shows. In code-server, with two webview views
- * loading together, that exchange was sometimes lost and a view stayed on "Loading…" for good. So
- * the host also sends the catch-up when the view (re)loads and again every few seconds until `ready`
- * arrives, a bounded number of times; the webview scripts render the same state twice as they do
- * once.
+ * How a webview catches up with the state it shows. Its script posts `ready` once it listens, and
+ * the host answers with everything the view shows. In code-server, with two webviews loading
+ * together, that exchange was sometimes lost and a view stayed on "Loading…" for good. So the host
+ * also sends the catch-up when the view (re)loads and again every few seconds until the page is
+ * heard from (`ready`, or `loaded`: it received a catch-up), a bounded number of times; the webview
+ * scripts render the same state twice as they do once. A page never heard from after all of that
+ * did not load at all (views/silentWebview.ts): the owner is told, to load it again.
  */
 import type { Disposable } from 'vscode';
 
 export interface RetryPolicy {
-  /** Time between two unanswered catch-ups. */
+  /** Time between two unanswered catch-ups, and from the last one until the page counts as silent. */
   intervalMs: number;
   /** Catch-ups sent before `ready` at most, the first included. */
   attempts: number;
 }
 
-/** Six catch-ups two seconds apart: a page that loads within ten seconds gets its state without `ready`. */
-export const WEBVIEW_RETRY: RetryPolicy = { intervalMs: 2_000, attempts: 6 };
+/**
+ * Five catch-ups a second and a half apart: a page that loads within six seconds gets its state
+ * without `ready`; one that has said nothing after seven and a half is taken as not loaded (a page
+ * loads in one to three seconds here, also on a busy machine).
+ */
+export const WEBVIEW_RETRY: RetryPolicy = { intervalMs: 1_500, attempts: 5 };
 
 export class ReadyHandshake implements Disposable {
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -26,6 +31,8 @@ export class ReadyHandshake implements Disposable {
     /** Posts everything the view shows; safe to call again at any time. */
     private readonly catchUp: () => void,
     private readonly policy: RetryPolicy = WEBVIEW_RETRY,
+    /** The page said nothing through every catch-up: it never loaded. */
+    private readonly onSilent: () => void = () => undefined,
   ) {}
 
   /** The webview (re)loaded its page: its script has not said `ready` yet. */
@@ -41,6 +48,11 @@ export class ReadyHandshake implements Disposable {
     this.catchUp();
   }
 
+  /** The script received a catch-up (its `ready` is late or lost): it has the state already. */
+  loaded(): void {
+    this.stop();
+  }
+
   dispose(): void {
     this.stop();
   }
@@ -48,11 +60,13 @@ export class ReadyHandshake implements Disposable {
   private attempt(): void {
     this.sent++;
     this.catchUp();
-    if (this.sent < this.policy.attempts) {
-      this.timer = setTimeout(() => this.attempt(), this.policy.intervalMs);
-    } else {
-      this.timer = undefined;
-    }
+    const next = this.sent < this.policy.attempts ? () => this.attempt() : () => this.silent();
+    this.timer = setTimeout(next, this.policy.intervalMs);
+  }
+
+  private silent(): void {
+    this.timer = undefined;
+    this.onSilent();
   }
 
   private stop(): void {

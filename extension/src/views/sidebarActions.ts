@@ -75,6 +75,7 @@ async function dispatch(message: WebviewToHostMessage, context: SidebarContext):
   if (command && TRUSTED_ONLY.has(command) && !vscode.workspace.isTrusted) return explainRestrictedMode();
   switch (message.type) {
     case 'ready':
+    case 'loaded':
       return;
     case 'openFolder':
       await vscode.commands.executeCommand('vscode.openFolder');

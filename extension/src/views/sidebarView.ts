@@ -4,9 +4,13 @@
  * operator's clicks into typed messages, which are validated here before use.
  */
 import * as vscode from 'vscode';
-import { ReadyHandshake } from './readyHandshake';
+import { ReadyHandshake, WEBVIEW_RETRY } from './readyHandshake';
+import { heardFrom, reloadSilentView } from './silentWebview';
 import { webviewPage } from './webviewPage';
 import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas';
+
+/** How the log names this view. */
+const NAME = 'The Keel sidebar';
 
 export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewId = 'keel.sidebar';
@@ -17,7 +21,11 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
   /** The number on the Keel icon: proposals waiting for the operator. */
   private badge: vscode.ViewBadge = { value: 0, tooltip: '' };
   /** Sends everything the view shows until its script says `ready`, and once more when it does. */
-  private readonly handshake = new ReadyHandshake(() => this.catchUp());
+  private readonly handshake = new ReadyHandshake(
+    () => this.catchUp(),
+    WEBVIEW_RETRY,
+    () => void (this.view && reloadSilentView(this.view, SidebarViewProvider.viewId, NAME, this.output)),
+  );
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -46,6 +54,8 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
         if (view.visible) this.handshake.start();
       }),
       view.onDidDispose(() => {
+        // Hidden and shown again to reload it, the view is resolved anew before the old one goes.
+        if (this.view !== view) return;
         this.view = null;
         this.handshake.dispose();
       }),
@@ -84,7 +94,12 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
       return;
     }
     if (message.data.type === 'ready') {
+      heardFrom(NAME);
       this.handshake.ready();
+      this.sendPendingReveal();
+    } else if (message.data.type === 'loaded') {
+      heardFrom(NAME);
+      this.handshake.loaded();
       this.sendPendingReveal();
     } else {
       this.onAction(message.data);

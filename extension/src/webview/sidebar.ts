@@ -61,7 +61,7 @@ setInterval(() => {
 setInterval(() => {
   if (state?.connection === 'running') connectors.tick();
 }, 10_000);
-announceReady(() => vscode.postMessage({ type: 'ready' }));
+announceReady(post);
 
 function render(): void {
   if (!state) return;

@@ -424,4 +424,4 @@ function cssId(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, '-');
 }
 
-announceReady(() => post({ type: 'ready' }));
+announceReady(post);

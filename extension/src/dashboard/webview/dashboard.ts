@@ -95,7 +95,7 @@ new MutationObserver(() => Object.values(charts).forEach((chart) => chart.restyl
   attributes: true,
   attributeFilter: ['class'],
 });
-announceReady(() => post({ type: 'ready' }));
+announceReady(post);
 
 function section(id: string, title: string): { element: HTMLElement; body: HTMLElement } {
   const element_ = element('section', `section ${id}`);

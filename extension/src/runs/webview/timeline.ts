@@ -130,4 +130,4 @@ function note(title: string, text: string): HTMLElement {
   return section;
 }
 
-announceReady(() => post({ type: 'ready' }));
+announceReady(post);
