@@ -3,6 +3,7 @@
  * that slow or hostile input never blocks the main thread. See runtime/workerThread.ts.
  */
 import { parentPort } from 'node:worker_threads';
+import { collectGarbage } from './runtime/collectGarbage';
 import { renderDeep, renderTemplate, renderText, evaluateCondition } from './conductor/expressions';
 import { createLocalEmbedder } from './memory/embed/local';
 import { parseFile } from './memory/parse/index';
@@ -40,6 +41,8 @@ async function perform(request: WorkerRequest): Promise<unknown> {
     }
     case 'render':
       return render(request.input);
+    case 'collectGarbage':
+      return collectGarbage();
   }
 }
 

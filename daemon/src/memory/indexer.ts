@@ -110,6 +110,8 @@ export class IndexWriter {
   failing: { error: Error; attempts: number; retryMs: number } | null = null;
   /** Totals since the counters were last reset, for a sync's answer. */
   readonly totals: BatchCounts = { indexed: 0, removed: 0, rejected: 0 };
+  /** Files written (indexed, removed or rejected) since the writer was made; never reset. */
+  filesWritten = 0;
   lastChangeAt: Date | null = null;
   /** done/total of the work queued since the queue was last empty. */
   progress: { done: number; total: number } | null = null;
@@ -405,6 +407,7 @@ export class IndexWriter {
     this.totals.indexed += indexed.length;
     this.totals.removed += removed.length;
     this.totals.rejected += rejected.length;
+    this.filesWritten += indexed.length + removed.length + rejected.length;
     this.lastChangeAt = new Date();
     if (rejected.length > 0)
       logRejected(

@@ -25,6 +25,8 @@ export interface FileToPrepare {
 export interface FilePreparer {
   /** `embed`: also compute the vectors (only when the configured embedder is the local one). */
   prepare(files: FileToPrepare[], embed: boolean): Promise<PreparedFile[]>;
+  /** Frees what a large run of `prepare` left behind, where that runs in a thread of its own. */
+  collectGarbage?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -22,6 +22,8 @@ export interface WorkerTasks {
     output: PreparedFile[];
   };
   render: { input: { template: unknown; scope: Record<string, unknown>; mode: RenderMode }; output: unknown };
+  /** A full garbage collection, after a large run of prepareFiles (runtime/collectGarbage.ts). */
+  collectGarbage: { input: null; output: boolean };
 }
 
 export type WorkerRequest = {

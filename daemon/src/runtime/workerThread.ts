@@ -57,6 +57,11 @@ export class WorkerThread {
     });
   }
 
+  /** Whether a worker is running now (one starts with the first request after none was). */
+  get started(): boolean {
+    return this.worker !== null;
+  }
+
   /** Stops the worker; requests not answered yet fail. */
   async close(): Promise<void> {
     this.closed = true;
@@ -157,6 +162,8 @@ function describeTask(request: WorkerRequest): string {
       return `Reading ${request.input.files.map((f) => f.path).join(', ')}`;
     case 'render':
       return 'Rendering the template';
+    case 'collectGarbage':
+      return 'Collecting garbage';
     default:
       return `The ${String((request as { task: unknown }).task)} task`;
   }
