@@ -57,6 +57,11 @@ export class WorkerPreparer implements FilePreparer {
     return prepared;
   }
 
+  /** A full collection in the worker, when one runs (none is started for it). */
+  async collectGarbage(): Promise<void> {
+    if (this.thread.started) await this.thread.call('collectGarbage', null);
+  }
+
   close(): Promise<void> {
     return this.thread.close();
   }
