@@ -219,7 +219,7 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): Target[] 
     target('search p99, in the daemon', report.search.p99Ms, 'max', 50, 'ms'),
     target('save to searchable p50 / floor p50', report.saveToSearchable.floorRatio.p50, 'max', 1.5, 'x'),
     target('save to searchable p99', report.saveToSearchable.p99Ms, 'max', 300, 'ms'),
-    target('daemon RSS', report.rssMb, 'max', 600, 'MB'),
+    target('daemon RSS', report.rssMb, 'max', 450, 'MB'),
   ];
   if (report.conductor) targets.push(...conductorTargets(report.conductor));
   if (report.concurrency) targets.push(...concurrencyTargets(report.concurrency));

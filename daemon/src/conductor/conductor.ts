@@ -125,8 +125,8 @@ export class Conductor {
   /** Where hand-offs start their child runs. */
   private readonly children: ChildRuns;
   /** Resolves once every journal was read at start. */
-  private readonly loaded: Promise<void>;
-  private markLoaded!: () => void;
+  /** The trace store's catch-up with the journals, once started (see caughtUp). */
+  private catchingUp: Promise<void> | null = null;
   /** Where runs at a checkpoint wait for the operator's answer. */
   private readonly checkpoints = new CheckpointDesk();
   /** Runs being taken over now: a second takeover of one of them is refused, not doubled. */
@@ -186,13 +186,12 @@ export class Conductor {
       roles: this.roles,
       enqueue: (id, journal, runbook, stepsTotal) => void this.enqueue(id, journal, runbook, stepsTotal),
     });
-    this.loaded = new Promise((resolve) => (this.markLoaded = resolve));
     this.children = new ChildRuns({
       runsDir,
       sealer: this.sealer,
       redact: this.redact,
       catalog: () => this.runbooks,
-      loaded: () => this.loaded,
+      loaded: () => this.caughtUp(),
       active: (id) => this.queue.active.get(id)?.done ?? null,
       finished: (id) => this.finished.get(id),
       parentRecord: async (id) => (await this.records(id))[0] as RecordOf<'run'>,
@@ -215,7 +214,8 @@ export class Conductor {
       if (await removePlantedLink(join(keelDir, store)))
         options.log.warn(`.keel/${store} was a symbolic link; Keel removed the link and rebuilds it`);
     }
-    const traces = await TraceStore.open(join(keelDir, 'runs.duckdb'), (m) => options.log.warn(m));
+    // DuckDB opens at the store's first read or write, not before a run's first step (issue 14).
+    const traces = TraceStore.opening(join(keelDir, 'runs.duckdb'), (m) => options.log.warn(m));
     const approvals = await ApprovalService.open({
       workspace: options.workspace,
       config: options.config,
@@ -238,8 +238,23 @@ export class Conductor {
       extraBreakers: () => options.connectors?.probes?.breakers() ?? [],
     });
     await conductor.recovery.load();
-    conductor.markLoaded();
+    // The long-lived daemon brings its store in line at once; one command only when it reads it.
+    if (options.resume) void conductor.caughtUp();
     return conductor;
+  }
+
+  /**
+   * Resolves once the trace store is in line with the journals (Recovery.catchUpStore), which
+   * starts it if need be: what reads runs beyond their journals (archived runs, costs, reports)
+   * waits for it. A run's start does not, unless a quota or `costAbove` needs its figures.
+   */
+  caughtUp(): Promise<void> {
+    this.catchingUp ??= this.recovery
+      .catchUpStore(() => [...this.finished.keys(), ...this.queue.active.keys()])
+      .catch((error: unknown) =>
+        this.options.log.warn('the run store could not be brought in line with the journals', { error }),
+      );
+    return this.catchingUp;
   }
 
   /** Applies a new keel.yaml: models and limits for the next calls, the runbooks folder. */
@@ -362,6 +377,7 @@ export class Conductor {
 
   private async forecastOf(runbook: Runbook): Promise<CostForecast> {
     const tier = runbook.model.tier;
+    await this.caughtUp();
     return forecastCost({
       runbook: runbook.name,
       tier,
@@ -417,7 +433,7 @@ export class Conductor {
     origin: EventOrigin,
   ): Promise<{ run: RunSummary; started: boolean }> {
     const id = eventRunId(runbookName, origin);
-    await this.loaded;
+    await this.caughtUp();
     if (this.queue.active.has(id) || this.finished.has(id)) {
       return { run: await this.summary(id), started: false };
     }
@@ -455,6 +471,8 @@ export class Conductor {
     // A routed runbook's tier, chosen once here and kept in the run record (a route naming a tier
     // keel.yaml lacks is refused here).
     const route = await this.route(loaded.runbook);
+    // A quota counts every run of its period, those only the store lists (archived by gc) too.
+    if (this.options.config.quotas.length > 0) await this.caughtUp();
     // Last, after every other check: admitting can take a half-open breaker's one trial.
     try {
       this.governor.admit(loaded.runbook.name, loaded.runbook.role);
@@ -463,10 +481,12 @@ export class Conductor {
         await this.recordRefusal(loaded.runbook, error.quota);
       throw new ConductorRequestError((error as Error).message);
     }
-    // A run answered from a cassette spends nothing: it never waits for its cost.
-    const forecast = cassettes.replay
-      ? null
-      : await this.forecastOf(routedRunbook(loaded.runbook, route ?? undefined));
+    // A run answered from a cassette spends nothing: it never waits for its cost. Without
+    // `costAbove` nothing waits for the forecast either, so the store is not read for it.
+    const forecast =
+      cassettes.replay || this.options.config.approvals.costAbove === undefined
+        ? null
+        : await this.forecastOf(routedRunbook(loaded.runbook, route ?? undefined));
     const id = event?.id ?? newRunId(loaded.runbook.name);
     const journal = await Journal.create(
       journalPath(this.runsDir, id),
@@ -516,7 +536,7 @@ export class Conductor {
     apply: boolean,
     now = new Date(this.options.clock?.now() ?? Date.now()),
   ): Promise<{ items: GcItem[]; freeableBytes: number; applied: boolean }> {
-    await this.loaded;
+    await this.caughtUp();
     const host: GcHost = {
       workspace: this.options.workspace,
       runsDir: this.runsDir,
@@ -792,6 +812,8 @@ export class Conductor {
     for (const run of pending) await run.journal.close().catch(() => undefined);
     for (const controller of this.evalsUnderWay) controller.abort(new Error('shutdown'));
     await this.evaluations.close();
+    // However short this daemon's life, the store is left in line with the journals.
+    await this.caughtUp();
     await this.traces.close();
   }
 

@@ -268,7 +268,25 @@ export class ConductorHost {
     return run;
   }
 
+  /**
+   * The conductor, its trace store in line with the journals (see Conductor.caughtUp): what every
+   * request but a run's start reads, as it always was.
+   */
   async get(): Promise<Conductor> {
+    const conductor = await this.opened();
+    await conductor.caughtUp();
+    return conductor;
+  }
+
+  /**
+   * The conductor as soon as its journals are read, to start a run: a run's first step does not
+   * wait for DuckDB (issue 14), and the start waits itself when a quota or `costAbove` needs it.
+   */
+  starter(): Promise<Conductor> {
+    return this.opened();
+  }
+
+  private async opened(): Promise<Conductor> {
     if (!this.config) {
       throw new NotInitialized('This folder is not a Keel workspace (no keel.yaml): run "keel init" first.');
     }

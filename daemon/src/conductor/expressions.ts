@@ -5,7 +5,8 @@
  * inside it written as JSON. These render in the calling thread: the daemon calls them through
  * templates.ts, which runs them on its worker thread.
  */
-import { Liquid } from 'liquidjs';
+import type * as LiquidJs from 'liquidjs';
+import type { Liquid } from 'liquidjs';
 
 /**
  * Bounds on one template, enforced by liquidjs itself: its length, its render time, and what it
@@ -23,10 +24,12 @@ let engine: Liquid | null = null;
 /**
  * The Liquid engine, made at its first use rather than when the module loads: making one asks the
  * system for its locale (Intl), 30-60 ms that a `keel` command whose runbooks hold no template
- * need not pay before its first step (issue 14).
+ * need not pay before its first step (issue 14); and so is the library, whose loading costs 5-15 ms.
  */
 function liquid(): Liquid {
   if (engine) return engine;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- bundled, loaded late (issue 14)
+  const { Liquid } = require('liquidjs') as typeof LiquidJs;
   engine = new Liquid({
     ...TEMPLATE_LIMITS,
     ownPropertyOnly: true,

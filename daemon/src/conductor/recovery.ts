@@ -20,7 +20,7 @@ import type { JournalRecord, RecordOf } from './journalRecords';
 import { summarize } from './runTrace';
 import { cancelPending, currentEnd } from './takeover';
 import { retrievalCount } from './retrievalRows';
-import type { TraceStore } from './traceStore';
+import type { RunRowCounts, TraceStore } from './traceStore';
 
 export interface RecoveryHost {
   workspace: string;
@@ -49,30 +49,21 @@ export class Recovery {
 
   constructor(private readonly host: RecoveryHost) {}
 
-  /** Reads every journal: finished runs are listed, unfinished ones resumed or kept dormant. */
+  /** The store rows each journal read at start-up calls for (see catchUpStore). */
+  private readonly expected = new Map<string, RunRowCounts>();
+
+  /**
+   * Reads every journal: finished runs are listed, unfinished ones resumed or kept dormant. The
+   * trace store is brought in line with them later, by catchUpStore: reading the journals needs
+   * no DuckDB, so a run can start before it is open (issue 14).
+   */
   async load(): Promise<void> {
     const { host } = this;
-    const counts = await host.traces.rowCounts();
-    const journaled: string[] = [];
     for (const id of await journalIds(host.runsDir)) {
       const records = await this.read(id);
       if (!records) continue;
-      journaled.push(id);
+      this.expected.set(id, expectedRows(records));
       const run = records[0] as RecordOf<'run'>;
-      const held = counts.get(id);
-      const modelCalls = records.filter((r) => r.type === 'modelCall').length;
-      const steps = stepRows(records);
-      const actions = actionRows(records);
-      // A lost batch may have held only ends (a run's last step): compared too, not only rows.
-      if (
-        (held?.modelCalls ?? 0) !== modelCalls ||
-        (held?.steps ?? 0) !== steps.rows ||
-        (held?.ended ?? 0) !== steps.ended ||
-        (held?.actions ?? 0) !== actions.rows ||
-        (held?.settled ?? 0) !== actions.settled ||
-        (held?.retrievals ?? 0) !== retrievalCount(records)
-      )
-        host.traces.reload(id, records);
       const runbook = await host.keptRunbook(run).catch(() => null);
       if (runbook) host.roles.set(runbook.name, runbook.role);
       const stepsTotal = runbook?.steps.length ?? 0;
@@ -92,9 +83,34 @@ export class Recovery {
       }
       await this.resume(id, records);
     }
-    // The store shows what the journals say and nothing else: a run no journal backs is dropped,
-    // unless `keel gc` archived it (its summary stays listed from the store).
-    host.traces.keepOnly(journaled);
+  }
+
+  /**
+   * After load: the store shows what the journals say and nothing else. A run the store holds
+   * fewer rows of than its journal (a batch a crash cut off) is reloaded from its journal, read
+   * again as it is now; a run no journal backs is dropped, unless `keel gc` archived it (its
+   * summary is listed from the store). `known` names the runs started since load, kept too.
+   */
+  async catchUpStore(known: () => Iterable<string>): Promise<void> {
+    const { host } = this;
+    const counts = await host.traces.rowCounts();
+    for (const [id, expected] of this.expected) {
+      const held = counts.get(id);
+      // A lost batch may have held only ends (a run's last step): compared too, not only rows.
+      if (
+        (held?.modelCalls ?? 0) !== expected.modelCalls ||
+        (held?.steps ?? 0) !== expected.steps ||
+        (held?.ended ?? 0) !== expected.ended ||
+        (held?.actions ?? 0) !== expected.actions ||
+        (held?.settled ?? 0) !== expected.settled ||
+        (held?.retrievals ?? 0) !== expected.retrievals
+      ) {
+        const records = await readJournal(journalPath(host.runsDir, id), host.sealer).catch(() => null);
+        if (records) host.traces.reload(id, records);
+      }
+    }
+    host.traces.keepOnly([...new Set([...this.expected.keys(), ...known()])]);
+    this.expected.clear();
     for (const summary of await host.traces.archivedRuns().catch(() => [])) {
       if (!host.finished.has(summary.id)) host.finished.set(summary.id, summary);
     }
@@ -175,6 +191,20 @@ export class Recovery {
     host.log.info('resuming a run', { run: id, runbook: run.runbook });
     host.enqueue(id, journal, run.runbookFile ? runbook : null, stepsTotal);
   }
+}
+
+/** The rows the trace store holds of a run whose journal has these records. */
+function expectedRows(records: readonly JournalRecord[]): RunRowCounts {
+  const steps = stepRows(records);
+  const actions = actionRows(records);
+  return {
+    steps: steps.rows,
+    ended: steps.ended,
+    modelCalls: records.filter((r) => r.type === 'modelCall').length,
+    actions: actions.rows,
+    settled: actions.settled,
+    retrievals: retrievalCount(records),
+  };
 }
 
 /**

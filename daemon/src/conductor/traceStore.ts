@@ -138,26 +138,67 @@ export class TraceStore {
   private batch = new TraceBatch();
   private timer: NodeJS.Timeout | null = null;
   private flushQueued = false;
+  /** Whether DuckDB's opening is queued yet (see `opening`). */
+  private openQueued = false;
+  /** Set once DuckDB is open; null before, and for good when it could not be opened. */
+  private instance: DuckDBInstance | null = null;
+  private connection: DuckDBConnection | null = null;
+  /** Why DuckDB could not be opened, once that is known. */
+  private failure: Error | null = null;
 
   private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly db: DuckDBConnection,
+    private readonly file: string,
     private readonly warn: (message: string) => void,
   ) {}
 
   /** Opens the store; a damaged file is deleted and created again (the journals refill it). */
   static async open(file: string, warn: (message: string) => void): Promise<TraceStore> {
+    const store = TraceStore.opening(file, warn);
+    await store.whenOpen();
+    if (store.failure) throw store.failure;
+    return store;
+  }
+
+  /**
+   * The store at once, DuckDB opened at its first read or write: loading and opening it (60-250
+   * ms) is not paid before a run's first step, whose records and summaries only join a batch
+   * (issue 14). Reads wait for it; when it cannot be opened they fail with the reason and batches
+   * are dropped (the journals keep every record, and the next start fills the store from them).
+   */
+  static opening(file: string, warn: (message: string) => void): TraceStore {
+    return new TraceStore(file, warn);
+  }
+
+  /** Resolves once DuckDB is open, or could not be (then `failure` says why); opens it if need be. */
+  private whenOpen(): Promise<void> {
+    if (!this.openQueued) {
+      this.openQueued = true;
+      this.queue = this.queue.then(() => this.openNow());
+    }
+    return this.queue;
+  }
+
+  private async openNow(): Promise<void> {
+    const { file, warn } = this;
     try {
-      return await TraceStore.create(file, warn);
+      let opened: { instance: DuckDBInstance; db: DuckDBConnection };
+      try {
+        opened = await TraceStore.create(file);
+      } catch (error) {
+        warn(`${file} is damaged (${(error as Error).message}); rebuilding it from the run journals`);
+        await rm(file, { force: true });
+        await rm(`${file}.wal`, { force: true });
+        opened = await TraceStore.create(file);
+      }
+      this.instance = opened.instance;
+      this.connection = opened.db;
     } catch (error) {
-      warn(`${file} is damaged (${(error as Error).message}); rebuilding it from the run journals`);
-      await rm(file, { force: true });
-      await rm(`${file}.wal`, { force: true });
-      return TraceStore.create(file, warn);
+      this.failure = error as Error;
+      warn(`the run store cannot be opened (${this.failure.message}); runs go on, reports cannot be made`);
     }
   }
 
-  private static async create(file: string, warn: (message: string) => void): Promise<TraceStore> {
+  private static async create(file: string): Promise<{ instance: DuckDBInstance; db: DuckDBConnection }> {
     const instance = await duckdb().DuckDBInstance.create(file, {
       memory_limit: '32MB',
       threads: '1',
@@ -166,7 +207,13 @@ export class TraceStore {
     const db = await instance.connect();
     await db.run(SCHEMA);
     await dropActionsKey(db);
-    return new TraceStore(instance, db, warn);
+    return { instance, db };
+  }
+
+  /** The open connection, inside the queue (a failed open fails the query with its reason). */
+  private get db(): DuckDBConnection {
+    if (this.connection) return this.connection;
+    throw new Error(`the run store is not open: ${this.failure?.message ?? 'still opening'}`);
   }
 
   /** Records one journal record of a run; it is written with its batch and never blocks the run. */
@@ -501,20 +548,20 @@ export class TraceStore {
    */
   recordRefusal(refusal: RefusalRow): void {
     if (this.closed) return;
-    this.queue = this.queue.then(() =>
-      this.db
-        .run(`INSERT INTO refusals VALUES ($1, $2, $3, $4, $5::TIMESTAMPTZ)`, [
+    void this.whenOpen();
+    this.queue = this.queue.then(async () => {
+      try {
+        await this.db.run(`INSERT INTO refusals VALUES ($1, $2, $3, $4, $5::TIMESTAMPTZ)`, [
           refusal.runbook,
           refusal.agent,
           refusal.period,
           refusal.forecastUsd,
           refusal.at,
-        ])
-        .then(
-          () => undefined,
-          (error: Error) => this.warn(`a refused run was not recorded for budget advice (${error.message})`),
-        ),
-    );
+        ]);
+      } catch (error) {
+        this.warn(`a refused run was not recorded for budget advice (${(error as Error).message})`);
+      }
+    });
   }
 
   /** Runs refused by a quota since `since`, oldest first (at most 10,000: advice adds them up). */
@@ -539,6 +586,7 @@ export class TraceStore {
   private read<T>(query: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the run store is closed'));
     this.flushSoon();
+    void this.whenOpen();
     const result = this.queue.then(query);
     this.queue = result.then(
       () => undefined,
@@ -563,8 +611,8 @@ export class TraceStore {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.db.closeSync();
-    this.instance.closeSync();
+    this.connection?.closeSync();
+    this.instance?.closeSync();
   }
 
   /** A row was recorded: its batch is written within FLUSH_MS, or now when it is full. */
@@ -579,12 +627,14 @@ export class TraceStore {
     this.timer = null;
     if (this.flushQueued || this.batch.empty) return;
     this.flushQueued = true;
+    void this.whenOpen();
     this.queue = this.queue.then(() => this.flush());
   }
 
   private async flush(): Promise<void> {
     this.flushQueued = false;
-    if (this.closed) return;
+    // Closed, or never opened: the journals hold every row the batch had.
+    if (this.closed || !this.connection) return;
     const batch = this.batch;
     this.batch = new TraceBatch();
     if (batch.empty) return;

@@ -4,10 +4,10 @@
  * `patternProperties` matched in time linear in the value, so no schema can stall the daemon's
  * event loop, and each schema compiled once (`compiledSchema`).
  */
-import { Ajv, type AnySchema, type CodeOptions, type Options, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019';
-import { Ajv2020 } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import type { Ajv, AnySchema, CodeOptions, Options, ValidateFunction } from 'ajv';
+import type { Ajv2019 } from 'ajv/dist/2019';
+import type { Ajv2020 } from 'ajv/dist/2020';
+import type addFormats from 'ajv-formats';
 import type AjvCore from 'ajv/dist/core';
 import { RE2JS } from 're2js';
 
@@ -37,6 +37,31 @@ const linearTime: NonNullable<CodeOptions['regExp']> = Object.assign(
   { code: 'linearTimePattern' },
 );
 
+interface AjvLibrary {
+  Ajv: typeof Ajv;
+  Ajv2019: typeof Ajv2019;
+  Ajv2020: typeof Ajv2020;
+  addFormats: typeof addFormats;
+}
+
+let library: AjvLibrary | undefined;
+
+/**
+ * ajv, loaded when the first schema is compiled: loading it (three drafts' meta-schemas, the
+ * formats) costs a `keel` command 15-40 ms at start-up, where most runs compile no schema (issue 14).
+ */
+function ajvLibrary(): AjvLibrary {
+  /* eslint-disable @typescript-eslint/no-require-imports -- bundled, loaded late (issue 14) */
+  library ??= {
+    Ajv: (require('ajv') as { Ajv: typeof Ajv }).Ajv,
+    Ajv2019: (require('ajv/dist/2019') as { Ajv2019: typeof Ajv2019 }).Ajv2019,
+    Ajv2020: (require('ajv/dist/2020') as { Ajv2020: typeof Ajv2020 }).Ajv2020,
+    addFormats: require('ajv-formats') as typeof addFormats,
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return library;
+}
+
 /** The JSON Schema drafts ajv knows; a schema names its own with `$schema`. */
 export type SchemaDialect = 'draft-07' | '2019-09' | '2020-12';
 
@@ -64,6 +89,7 @@ export function linearTimeAjv(dialect: SchemaDialect = 'draft-07', options: Opti
     ...options,
     code: { regExp: linearTime },
   };
+  const { Ajv, Ajv2019, Ajv2020 } = ajvLibrary();
   if (dialect === '2020-12') return new Ajv2020(settings);
   if (dialect === '2019-09') return new Ajv2019(settings);
   return new Ajv(settings);
@@ -105,7 +131,7 @@ export function compiledSchema(
       // uses it too); "fast" mode: simple, bounded patterns. An unknown format is ignored quietly
       // (`logger: false`), not printed to stderr on every compile.
       ajv = linearTimeAjv(dialect, { logger: false });
-      addFormats(ajv, { mode: 'fast' });
+      ajvLibrary().addFormats(ajv, { mode: 'fast' });
     }
     engines.set(engineKey, ajv);
   }

@@ -18,7 +18,10 @@ export function registerRunHandlers(router: Router, daemon: Daemon): void {
   const conductor = () => daemon.conductor.get();
   router.handle(RunbooksListRequest, async () => ({ runbooks: await (await conductor()).listRunbooks() }));
   router.handle(RunStartRequest, async ({ runbook, inputs, recordCassette, replayCassette }) =>
-    (await conductor()).start(runbook, inputs, { record: recordCassette, replay: replayCassette }),
+    (await daemon.conductor.starter()).start(runbook, inputs, {
+      record: recordCassette,
+      replay: replayCassette,
+    }),
   );
   router.handle(RunForecastRequest, async ({ runbook }) => (await conductor()).forecast(runbook));
   router.handle(RunsListRequest, async ({ limit, runbook }) => ({

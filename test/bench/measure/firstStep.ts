@@ -41,6 +41,8 @@ export async function measureFirstStep(
   workspace: string,
   runtimeDir: string,
   runs: number,
+  /** Another build's `cli.js` (a copy of daemon/dist), to compare builds; daemon/dist's by default. */
+  cli = CLI,
 ): Promise<FirstStepResult> {
   await mkdir(join(workspace, 'runbooks'), { recursive: true });
   await writeFile(join(workspace, 'runbooks', 'first-step.yaml'), RUNBOOK);
@@ -49,10 +51,10 @@ export async function measureFirstStep(
   const toExit: number[] = [];
   for (let i = 0; i < runs; i++) {
     const spawnedAt = Date.now();
-    const ran = await keel(['run', 'first-step', '--json', '--yes'], workspace, env);
+    const ran = await keel(cli, ['run', 'first-step', '--json', '--yes'], workspace, env);
     toExit.push(Date.now() - spawnedAt);
     const id = (JSON.parse(ran) as { id: string }).id;
-    const trace = JSON.parse(await keel(['show', id, '--json'], workspace, env)) as RunTrace;
+    const trace = JSON.parse(await keel(cli, ['show', id, '--json'], workspace, env)) as RunTrace;
     const started = trace.steps[0]?.startedAt;
     if (!started) throw new Error(`run ${id} has no started step: ${ran}`);
     toFirstStep.push(Date.parse(started) - spawnedAt);
@@ -71,9 +73,9 @@ export async function measureFirstStep(
   };
 }
 
-function keel(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+function keel(cli: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

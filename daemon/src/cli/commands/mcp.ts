@@ -4,9 +4,6 @@
  * goes to stderr. Ends when the client closes stdin.
  */
 import type { Command } from 'commander';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { keelMcpServer } from '../../mcpServer/keelMcpServer';
-import { WorkspaceLease } from '../../mcpServer/workspaceLease';
 import { resolveWorkspace } from '../../workspace/locate';
 import type { CliContext } from '../context';
 
@@ -16,13 +13,9 @@ export function registerMcp(program: Command, context: CliContext): void {
     .description("serve the workspace's memory and run history, read-only, as an MCP server over stdio")
     .action(async () => {
       const workspace = resolveWorkspace(context.workspaceOption());
-      const lease = new WorkspaceLease(workspace, context.log);
-      const server = keelMcpServer(workspace, (body) => lease.use(body));
-      const transport = new StdioServerTransport();
-      const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
-      process.stdin.once('end', () => void server.close());
-      await server.connect(transport);
-      await closed;
-      await lease.close();
+      // Loaded only for this command: the MCP SDK is costly to load (see serveStdio.ts). The
+      // bundle holds the module and turns this import() into a call, so none is left for node:vm.
+      const { serveStdio } = await import('../../mcpServer/serveStdio');
+      await serveStdio(workspace, context.log);
     });
 }

@@ -43,26 +43,48 @@ export function registerRuns(program: Command, context: CliContext): void {
           let id: string | null = null;
           let finished: ((s: RunSummary) => void) | null = null;
           const done = new Promise<RunSummary>((resolve) => (finished = resolve));
-          client.onNotification(RunChangedNotification, (run) => {
-            if (run.id !== id) return;
+          // Progress shows once the forecast line is out, which comes first.
+          let latest: RunSummary | null = null;
+          let forecastShown = false;
+          const show = (run: RunSummary): void =>
             progress.update(
               `${run.runbook}: ${run.status}, step ${Math.min(run.stepsDone + 1, run.stepsTotal)}/${run.stepsTotal} ${run.currentStep ?? ''}`,
             );
+          client.onNotification(RunChangedNotification, (run) => {
+            if (run.id !== id) return;
+            latest = run;
+            if (forecastShown) show(run);
             if (settled(run)) finished?.(run);
           });
           await ensureTrusted(client, { yes: context.yes(), command: 'keel run', triggers: false });
-          if (!options.replay) {
-            // The forecast line comes first, on stderr with --json so stdout stays one JSON value.
-            const forecast = await client.request(RunForecastRequest, { runbook });
-            (options.json ? process.stderr : process.stdout).write(`${runbook}: ${forecast.text}\n`);
-          }
-          const started = await client.request(RunStartRequest, {
+          const start = client.request(RunStartRequest, {
             runbook,
             inputs,
             ...(options.record ? { recordCassette: options.record } : {}),
             ...(options.replay ? { replayCassette: options.replay } : {}),
           });
+          // The forecast is asked for once the start is answered, so reading past runs' costs
+          // does not hold up the first step (issue 14); a run that must wait for its cost
+          // (costAbove) is priced by its start itself. On stderr with --json: stdout is one JSON value.
+          const forecastLine = async (): Promise<void> => {
+            if (!options.replay) {
+              const forecast = await client.request(RunForecastRequest, { runbook });
+              (options.json ? process.stderr : process.stdout).write(`${runbook}: ${forecast.text}\n`);
+            }
+            forecastShown = true;
+            if (latest) show(latest);
+          };
+          const started = await start.catch(async (error: unknown) => {
+            // A refused start (a quota, trust, a bad input) still says what the run would cost first.
+            await forecastLine().catch(() => undefined);
+            throw error;
+          });
           id = started.id;
+          // The run is under way: a forecast that cannot be made now is said, not made an error.
+          await forecastLine().catch((error: Error) => {
+            process.stderr.write(`${runbook}: no cost forecast (${error.message})\n`);
+            forecastShown = true;
+          });
           if (settled(started)) return started;
           // A notification may have come before the id was known: ask once more, then wait.
           const now = (await client.request(RunsListRequest, { limit: 1000 })).runs.find((r) => r.id === id);

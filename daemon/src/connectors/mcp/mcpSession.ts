@@ -5,17 +5,11 @@
  * log line by line, shortened, rate-limited and with credential values redacted.
  */
 import type { Stream } from 'node:stream';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  ErrorCode,
-  McpError,
-  type CallToolResult,
-  type Implementation,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Implementation, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { OperatorError } from '../../errors';
 import { resolveInside } from '../../files/workspacePaths';
@@ -23,7 +17,19 @@ import type { Logger } from '../../log';
 import { KEEL_VERSION } from '../../version';
 import { OutcomeUnknownError } from '../sdk';
 import { isStdio, mcpTrustEndpoint, type McpServerConfig, type McpValue } from './mcpConfig';
+import type * as McpClientSdk from './mcpClientSdk';
 import { McpSchemaValidator } from './mcpSchemas';
+
+/**
+ * The SDK's client, loaded when a session first starts its server (see mcpClientSdk.ts). The
+ * bundle turns this `import()` of a module it holds into a call, so none is left for `node:vm`.
+ */
+let sdk: typeof McpClientSdk | null = null;
+
+async function loadSdk(): Promise<typeof McpClientSdk> {
+  sdk ??= await import('./mcpClientSdk');
+  return sdk;
+}
 
 /** What the session needs of the daemon: its log, and the operator's consent. */
 export interface McpHost {
@@ -157,6 +163,7 @@ export class McpSession {
   private async start(ctx: McpStartContext): Promise<Client> {
     // The SDK checks a tool's structured answer against its outputSchema: with the linear-time
     // validator, not its default ajv (whose patterns backtrack).
+    const { Client } = await loadSdk();
     const client = new Client({ name: 'keel', version: KEEL_VERSION }, { jsonSchemaValidator: this.schemas });
     const transport: Transport = await this.transport(ctx);
     // The SDK hands the negotiated version to a transport that asks for it (HTTP sends it as a
@@ -193,6 +200,7 @@ export class McpSession {
     ctx: McpStartContext,
   ): Promise<StdioClientTransport | StreamableHTTPClientTransport> {
     const config = this.config;
+    const { StdioClientTransport, StreamableHTTPClientTransport } = await loadSdk();
     if (!isStdio(config)) {
       return new StreamableHTTPClientTransport(new URL(config.url), {
         requestInit: { headers: this.resolve(config.headers, ctx) },
@@ -265,6 +273,9 @@ export class McpSession {
 /** A call that ended without the server's answer: timed out, aborted, or its connection closed. */
 function unanswered(error: unknown, signal: AbortSignal): boolean {
   if (signal.aborted) return true;
+  // No SDK loaded yet: no session has started, so no error of its can be here.
+  if (!sdk) return false;
+  const { ErrorCode, McpError } = sdk;
   return (
     error instanceof McpError &&
     (error.code === (ErrorCode.RequestTimeout as number) ||

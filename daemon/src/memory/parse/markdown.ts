@@ -2,7 +2,7 @@
  * Heading-aware chunking of Markdown: sections follow headings (never a `#` inside a code block),
  * and each section's blocks are packed into chunks of bounded size with their exact line ranges.
  */
-import MarkdownIt from 'markdown-it';
+import type MarkdownIt from 'markdown-it';
 import type Token from 'markdown-it/lib/token.mjs';
 
 export interface Chunk {
@@ -23,7 +23,17 @@ export interface ChunkLimits {
 
 export const DEFAULT_LIMITS: ChunkLimits = { maxChars: 1_200, hardMaxChars: 2_000 };
 
-const markdown = new MarkdownIt('commonmark');
+let parser: MarkdownIt | undefined;
+
+/**
+ * The parser, made at first use: loading markdown-it (its HTML entity tables, linkify) costs a
+ * `keel` command 20-60 ms at start-up, where most commands never parse a note (issue 14).
+ */
+function markdown(): MarkdownIt {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- bundled, loaded late (issue 14)
+  parser ??= new (require('markdown-it') as typeof MarkdownIt)('commonmark');
+  return parser;
+}
 
 export interface Block {
   /** 0-based line range in the body, end exclusive. */
@@ -106,7 +116,8 @@ export function topLevelBlocks(body: string): Block[] {
 function blockTokens(body: string): Token[] {
   const src = body.replace(/\r\n?/g, '\n').replace(/\0/g, '\uFFFD');
   const tokens: Token[] = [];
-  markdown.block.parse(src, markdown, {}, tokens);
+  const md = markdown();
+  md.block.parse(src, md, {}, tokens);
   return tokens;
 }
 
