@@ -40,6 +40,9 @@ export function durableSection(d: DurableStepResult): string[] {
     line('LangGraph + SqliteSaver as shipped', d.langgraph),
     line('LangGraph + SqliteSaver, synchronous=FULL', d.langgraphFull),
     line('1 KB append + fdatasync (floor)', d.fsyncFloor),
+    ...(d.baseline ? [line('Keel, the saved build (--durable-baseline-cli)', d.baseline)] : []),
+    line("Keel daemon's CPU per step", d.cpu.keel),
+    ...(d.cpu.baseline ? [line("the saved build's CPU per step", d.cpu.baseline)] : []),
     `  load average at each round               ${d.load.perRound.join(', ')} (${d.load.cpus} cores)`,
   ];
   if (d.stop) {
