@@ -69,6 +69,8 @@ export interface DurableStepResult {
   fsyncFloor: Figure;
   /** The saved build's daemon (its ratio: this build over it), when one was given. */
   baseline: Figure | null;
+  /** The saved build over LangGraph as shipped, per round: the target's figure before the change. */
+  baselineToLanggraph: Figure['ratio'];
   /** The daemons' CPU time per step (user + system, every thread), from /proc. */
   cpu: { keel: Figure; baseline: Figure | null };
   /** 1-minute load average at each round's start (cores busy), and the machine's core count. */
@@ -171,6 +173,7 @@ export async function measureDurableStep(options: DurableStepOptions): Promise<D
       langgraphFull: figure(perStep.langgraphFull, perStep.keel),
       fsyncFloor: figure(perStep.fsyncFloor, perStep.keel),
       baseline: baseline ? figure(perStep.baseline, perStep.keel) : null,
+      baselineToLanggraph: baseline ? figure(perStep.langgraph, perStep.baseline).ratio : null,
       cpu,
       load: { perRound: load, median: median(load), cpus: cpus().length },
       stop,
