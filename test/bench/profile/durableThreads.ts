@@ -89,7 +89,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${runs} runs, ${(wallMs / (runs * STEPS)).toFixed(2)} ms/step wall; CPU ${((total * 10) / (runs * STEPS)).toFixed(2)} ms/step\n`,
     );
-    for (const [k, v] of rows) process.stdout.write(`  ${((v * 10) / (runs * STEPS)).toFixed(2)} ms/step  ${k}\n`);
+    for (const [k, v] of rows)
+      process.stdout.write(`  ${((v * 10) / (runs * STEPS)).toFixed(2)} ms/step  ${k}\n`);
   } finally {
     await client.close().catch(() => undefined);
     await daemon.stop();
