@@ -10,7 +10,7 @@ export interface BenchOptions {
   restartDocs: number;
   skipRestart: boolean;
   /** Measure only one part: the memory plane, the conductor, or searches under saves (default: all). */
-  only: 'memory' | 'conductor' | 'concurrency' | null;
+  only: 'memory' | 'conductor' | 'concurrency' | 'durable' | null;
   /** The concurrency phase: clients searching at once, and seconds without then with a writer. */
   clients: number;
   concurrencySeconds: number;
@@ -20,6 +20,8 @@ export interface BenchOptions {
   /** The durable step beside LangGraph: interleaved rounds, runs per contender per round. */
   durableRounds: number;
   durableRuns: number;
+  /** A saved build's cli.js run as one more contender of the durable step: two builds, same rounds. */
+  durableBaselineCli: string | null;
   /** Runs the daemon makes before its stop is timed (0: skip). */
   stopAfterRuns: number;
   queries: number;
@@ -52,8 +54,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --saves N               saves to time for save-to-searchable (default 50)
   --restart-docs N        notes in the restart workload (default 10000)
   --skip-restart          skip the restart measurement
-  --only PART             measure one part only: memory, conductor or concurrency (default: all;
-                          memory includes concurrency)
+  --only PART             measure one part only: memory, conductor, concurrency or durable
+                          (default: all; memory includes concurrency, conductor includes durable)
   --clients N             concurrency: clients searching at once (default 32)
   --concurrency-seconds N concurrency: seconds searching idle, then as long under saves (default 15)
   --skip-concurrency      skip the concurrency phase
@@ -61,6 +63,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --durable-rounds N      durable step: interleaved rounds of Keel, LangGraph and the fsync floor
                           (default 5)
   --durable-runs N        durable step: 10-step runs per contender per round (default 20)
+  --durable-baseline-cli FILE
+                          durable step: a saved build's cli.js (a copy of daemon/dist) run as one
+                          more contender in the same rounds, to compare two builds
   --stop-after-runs N     durable step: runs the daemon makes before its stop is timed (default
                           5000; 0 skips it)
   --strict                exit 1 if a target is missed (default: report only, exit 0)
@@ -92,6 +97,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'conductor-runs': { type: 'string', default: '200' },
       'durable-rounds': { type: 'string', default: '5' },
       'durable-runs': { type: 'string', default: '20' },
+      'durable-baseline-cli': { type: 'string' },
       'stop-after-runs': { type: 'string', default: '5000' },
       strict: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -120,6 +126,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     conductorRuns: positiveInt('--conductor-runs', values['conductor-runs']),
     durableRounds: positiveInt('--durable-rounds', values['durable-rounds']),
     durableRuns: positiveInt('--durable-runs', values['durable-runs']),
+    durableBaselineCli: values['durable-baseline-cli'] ? resolve(cwd, values['durable-baseline-cli']) : null,
     stopAfterRuns: positiveInt('--stop-after-runs', values['stop-after-runs'], 0),
     queries: positiveInt('--queries', values.queries),
     saves: positiveInt('--saves', values.saves),
@@ -135,8 +142,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
 
 function only(value: string | undefined): BenchOptions['only'] {
   if (value === undefined) return null;
-  if (value === 'memory' || value === 'conductor' || value === 'concurrency') return value;
-  throw new Error(`--only ${value}: give memory, conductor or concurrency`);
+  if (value === 'memory' || value === 'conductor' || value === 'concurrency' || value === 'durable')
+    return value;
+  throw new Error(`--only ${value}: give memory, conductor, concurrency or durable`);
 }
 
 function positiveInt(name: string, value: string, min = 1): number {

@@ -40,6 +40,14 @@ export function durableSection(d: DurableStepResult): string[] {
     line('LangGraph + SqliteSaver as shipped', d.langgraph),
     line('LangGraph + SqliteSaver, synchronous=FULL', d.langgraphFull),
     line('1 KB append + fdatasync (floor)', d.fsyncFloor),
+    ...(d.baseline ? [line('Keel, the saved build (--durable-baseline-cli)', d.baseline)] : []),
+    ...(d.baselineToLanggraph
+      ? [
+          `  the saved build / LangGraph as shipped   x${d.baselineToLanggraph.median.toFixed(2)} (${d.baselineToLanggraph.min.toFixed(2)}-${d.baselineToLanggraph.max.toFixed(2)})`,
+        ]
+      : []),
+    line("Keel daemon's CPU per step", d.cpu.keel),
+    ...(d.cpu.baseline ? [line("the saved build's CPU per step", d.cpu.baseline)] : []),
     `  load average at each round               ${d.load.perRound.join(', ')} (${d.load.cpus} cores)`,
   ];
   if (d.stop) {

@@ -20,7 +20,8 @@ import {
 } from './measure/indexFloor';
 import { measureConcurrency, type ConcurrencyResult } from './measure/concurrency';
 import { measureConductor, type ConductorResult } from './measure/conductor';
-import { measureDurableStep } from './measure/durableStep';
+import { measureDurableStep, type DurableStepResult } from './measure/durableStep';
+import { durableSection, durableTargets } from './durableReport';
 import { measureRestart, type RestartResult } from './measure/restart';
 import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
 import { measureSearch, type SearchResult } from './measure/search';
@@ -75,6 +76,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const startedAt = new Date();
+  if (options.only === 'durable') return reportDurable(options, await runDurable(options));
   const conductor =
     options.only === 'memory' || options.only === 'concurrency' ? null : await runConductor(options);
   if (options.only === 'conductor') return reportConductor(options, conductor!);
@@ -131,15 +133,39 @@ async function runConductor(options: BenchOptions): Promise<ConductorResult> {
     executorRuns: runs,
     conductorRuns: Math.max(10, Math.round(runs / 2)),
   });
+  return { ...conductor, durable: await runDurable(options) };
+}
+
+async function runDurable(options: BenchOptions): Promise<DurableStepResult> {
   process.stderr.write(
     `Durable step: ${options.durableRounds} rounds of Keel (over the socket), LangGraph + SqliteSaver, the fsync floor...\n`,
   );
-  const durable = await measureDurableStep({
+  const { env, nodeArgs, cli } = daemonRun(options);
+  // The durable phase's daemons log warnings only unless --log-level says otherwise.
+  const { KEEL_LOG_LEVEL: _level, ...daemonEnv } = env;
+  return measureDurableStep({
     rounds: options.durableRounds,
     runsPerRound: options.durableRuns,
     stopAfterRuns: options.stopAfterRuns,
+    daemon: {
+      env: options.logLevel === 'info' ? daemonEnv : env,
+      nodeArgs,
+      ...(cli ? { cli } : {}),
+    },
+    baselineCli: options.durableBaselineCli,
   });
-  return { ...conductor, durable };
+}
+
+/** `--only durable`: the durable step's lines, targets and JSON, nothing else. */
+async function reportDurable(options: BenchOptions, durable: DurableStepResult): Promise<number> {
+  const targets = durableTargets(durable);
+  process.stdout.write([...durableSection(durable), 'Targets', ...targets.map(formatTarget), ''].join('\n'));
+  if (options.json) {
+    await mkdir(dirname(options.json), { recursive: true });
+    await writeFile(options.json, JSON.stringify({ durable, machine: machine(), targets }, null, 2) + '\n');
+    process.stdout.write(`JSON: ${options.json}\n`);
+  }
+  return options.strict && targets.some((t) => !t.pass) ? 1 : 0;
 }
 
 /** `--only conductor`: the conductor's table, target and JSON, without the memory workloads. */

@@ -60,6 +60,7 @@ import { ConnectorSecrets } from '../connectors/credentials';
 import { ConnectorRegistry } from '../connectors/registry';
 import { WorkspaceConnectors, type ProbeBreakers } from '../connectors/workspaceConnectors';
 import { RunHistory } from './runHistory';
+import { RunProgress } from './runProgress';
 import { RunQueue, type ActiveRun } from './runQueue';
 import { replayRun, type ReplayResult } from './replay';
 import { runRunbookTests } from './runbookTests';
@@ -139,6 +140,10 @@ export class Conductor {
   readonly evaluations: Evaluations;
   /** One per eval under way: the emergency stop and shutdown end them (their model calls cost money). */
   private readonly evalsUnderWay = new Set<AbortController>();
+  /** When watchers hear of a run's steps (a run that ended in the meantime was told of already). */
+  private readonly progress = new RunProgress((id) => {
+    if (!this.stopping && this.queue.active.has(id)) this.changed(id);
+  });
 
   private constructor(
     private readonly options: ConductorOptions,
@@ -850,8 +855,8 @@ export class Conductor {
       this.traces.record(id, await journal.append(record));
       // A run waiting for the operator may wait long: its cassette so far is written now.
       if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, journal);
-      // Watchers see the run move record by record.
-      this.changed(id);
+      // Watchers see the run move: a step's progress at most every PROGRESS_MS, the rest at once.
+      this.progress.recorded(id, record.type);
     });
     this.queue.add(id, {
       journal,
@@ -1021,6 +1026,7 @@ export class Conductor {
   }
 
   private publish(summary: RunSummary): void {
+    this.progress.published(summary.id, summary.endedAt !== null);
     this.traces.saveRun(summary);
     this.options.onRunChanged(summary);
   }

@@ -7,6 +7,7 @@
 import { WorkerThread, WorkerTimeoutError } from '../runtime/workerThread';
 import type { RenderMode } from '../runtime/workerTasks';
 import { TEMPLATE_LIMITS, type Scope } from './expressions';
+import { renderSimple } from './simpleTemplates';
 
 export type { Scope } from './expressions';
 
@@ -27,6 +28,10 @@ async function render(template: unknown, scope: Scope, mode: RenderMode): Promis
   // connector writing fixed text) does not wait for the worker to load (issue 14). Conditions are
   // expressions, never plain text: they always go to the worker.
   if (mode !== 'condition' && withoutTemplates(template)) return copy(template);
+  // Text around bare variable paths (a step's prompt naming the step before's output) is rendered
+  // here, as Liquid would: one worker round trip less per step.
+  const simple = mode === 'text' || mode === 'value' ? renderSimple(template, scope, mode) : null;
+  if (simple) return copy(simple.value);
   thread ??= new WorkerThread({ name: 'templates', timeoutMs: RENDER_TIMEOUT_MS });
   try {
     return await thread.call('render', { template, scope, mode });

@@ -6,7 +6,9 @@
  *    guarantee Keel's fdatasync gives), on the same 10 steps, each a call through the openai SDK;
  *  - the fsync floor: one 1 KB append + fdatasync per step.
  * Every contender asks the same local OpenAI-compatible test server, which answers at once.
- * Then the daemon's stop time after it has run N runs (the trace store's drain).
+ * Then the daemon's stop time after it has run N runs (the trace store's drain). Given a saved
+ * build (`baselineCli`), that build's daemon runs as one more contender, so two builds are
+ * compared round by round on one loaded machine.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, open, realpath, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +27,7 @@ import {
 import type { SocketClient } from '../../../daemon/src/rpc/socketClient';
 import { ModelServer } from '../../helpers/modelServer';
 import { DaemonProcess } from '../daemonProcess';
+import { readCpuSeconds } from '../procStats';
 import { round } from '../stats';
 
 const STEPS = 10;
@@ -35,6 +38,16 @@ export interface DurableStepOptions {
   runsPerRound: number;
   /** Runs the daemon makes before its stop is timed (0: not measured). */
   stopAfterRuns: number;
+  /** How the daemons start: extra environment, node flags (--cpu-prof), another build's cli.js. */
+  daemon?: DaemonSettings;
+  /** A saved build's cli.js, run as the `baseline` contender (null: none). */
+  baselineCli?: string | null;
+}
+
+export interface DaemonSettings {
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+  cli?: string;
 }
 
 /** Per-step milliseconds: the median over rounds, and its spread (lowest, highest round). */
@@ -54,6 +67,12 @@ export interface DurableStepResult {
   langgraph: Figure;
   langgraphFull: Figure;
   fsyncFloor: Figure;
+  /** The saved build's daemon (its ratio: this build over it), when one was given. */
+  baseline: Figure | null;
+  /** The saved build over LangGraph as shipped, per round: the target's figure before the change. */
+  baselineToLanggraph: Figure['ratio'];
+  /** The daemons' CPU time per step (user + system, every thread), from /proc. */
+  cpu: { keel: Figure; baseline: Figure | null };
   /** 1-minute load average at each round's start (cores busy), and the machine's core count. */
   load: { perRound: number[]; median: number; cpus: number };
   stop: { afterRuns: number; ms: number; killed: boolean; runsMs: number } | null;
@@ -70,20 +89,28 @@ steps:
 ${Array.from({ length: STEPS }, (_, i) => `  - { id: s${i}, type: llm, prompt: "Step ${i}. {{ ${i === 0 ? 'inputs.topic' : `steps.s${i - 1}.output`} }}" }`).join('\n')}
 `;
 
-type Contender = 'keel' | 'langgraph' | 'langgraphFull' | 'fsyncFloor';
+type Contender = 'keel' | 'langgraph' | 'langgraphFull' | 'fsyncFloor' | 'baseline';
 
 export async function measureDurableStep(options: DurableStepOptions): Promise<DurableStepResult> {
   const base = await realpath(await mkdtemp(join(tmpdir(), 'keel-durable-')));
   const server = await ModelServer.start();
   server.respondWith(() => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } }));
-  const keel = await KeelDaemon.start(base, server.baseUrl);
+  const settings = options.daemon ?? {};
+  const keel = await KeelDaemon.start(join(base, 'keel'), server.baseUrl, settings);
+  const baseline = options.baselineCli
+    ? await KeelDaemon.start(join(base, 'baseline'), server.baseUrl, {
+        ...settings,
+        cli: options.baselineCli,
+      })
+    : null;
   const graphs = {
     langgraph: LangGraphWorkflow.open(join(base, 'lg-shipped.sqlite'), server.baseUrl, false),
     langgraphFull: LangGraphWorkflow.open(join(base, 'lg-full.sqlite'), server.baseUrl, true),
   };
   const floor = await open(join(base, 'floor.log'), 'a');
-  const once: Record<Contender, () => Promise<void>> = {
+  const once: Partial<Record<Contender, () => Promise<void>>> = {
     keel: () => keel.run(),
+    ...(baseline ? { baseline: () => baseline.run() } : {}),
     langgraph: () => graphs.langgraph.run(),
     langgraphFull: () => graphs.langgraphFull.run(),
     fsyncFloor: async () => {
@@ -93,22 +120,49 @@ export async function measureDurableStep(options: DurableStepOptions): Promise<D
       }
     },
   };
-  const perStep: Record<Contender, number[]> = { keel: [], langgraph: [], langgraphFull: [], fsyncFloor: [] };
+  const perStep: Record<Contender, number[]> = {
+    keel: [],
+    langgraph: [],
+    langgraphFull: [],
+    fsyncFloor: [],
+    baseline: [],
+  };
+  /**
+   * Each daemon's CPU time (all its threads) at the start of each of its blocks: a round's figure
+   * runs to its next block, so work it did in the background meanwhile (the trace store's batch,
+   * indexing ended runs) counts too. Steadier than wall time on a busy machine.
+   */
+  const cpuMarks: Record<'keel' | 'baseline', number[]> = { keel: [], baseline: [] };
+  const daemons = { keel, baseline };
   const load: number[] = [];
   try {
     // A warm-up run each: module loading, JIT, the first SQLite and DuckDB pages.
     for (const run of Object.values(once)) await run();
-    const order: Contender[] = ['keel', 'langgraph', 'langgraphFull', 'fsyncFloor'];
+    const order = Object.keys(once) as Contender[];
     for (let r = 0; r < options.rounds; r++) {
       load.push(round(loadavg()[0]!));
       // Rotated each round: no contender always follows the same one.
-      for (const contender of [...order.slice(r % 4), ...order.slice(0, r % 4)]) {
+      const turn = r % order.length;
+      for (const contender of [...order.slice(turn), ...order.slice(0, turn)]) {
+        const run = once[contender]!;
+        if (contender === 'keel' || contender === 'baseline')
+          cpuMarks[contender].push(daemons[contender]!.cpuSeconds() ?? 0);
         const started = performance.now();
-        for (let i = 0; i < options.runsPerRound; i++) await once[contender]();
+        for (let i = 0; i < options.runsPerRound; i++) await run();
         perStep[contender].push((performance.now() - started) / (options.runsPerRound * STEPS));
       }
       server.requests.length = 0;
     }
+    // Before the stop's runs, which would count in the last round.
+    const cpu = {
+      keel: figure(cpuPerStep(keel, cpuMarks.keel, options.runsPerRound), null),
+      baseline: baseline
+        ? figure(
+            cpuPerStep(baseline, cpuMarks.baseline, options.runsPerRound),
+            cpuPerStep(keel, cpuMarks.keel, options.runsPerRound),
+          )
+        : null,
+    };
     const stop = options.stopAfterRuns > 0 ? await keel.stopAfter(options.stopAfterRuns, server) : null;
     return {
       steps: STEPS,
@@ -118,6 +172,9 @@ export async function measureDurableStep(options: DurableStepOptions): Promise<D
       langgraph: figure(perStep.langgraph, perStep.keel),
       langgraphFull: figure(perStep.langgraphFull, perStep.keel),
       fsyncFloor: figure(perStep.fsyncFloor, perStep.keel),
+      baseline: baseline ? figure(perStep.baseline, perStep.keel) : null,
+      baselineToLanggraph: baseline ? figure(perStep.langgraph, perStep.baseline).ratio : null,
+      cpu,
       load: { perRound: load, median: median(load), cpus: cpus().length },
       stop,
     };
@@ -126,9 +183,16 @@ export async function measureDurableStep(options: DurableStepOptions): Promise<D
     graphs.langgraph.close();
     graphs.langgraphFull.close();
     await keel.close();
+    await baseline?.close();
     await server.close();
     await rm(base, { recursive: true, force: true });
   }
+}
+
+/** CPU milliseconds per step of each round, from each block's start to the next (the last: to now). */
+function cpuPerStep(daemon: KeelDaemon, marks: readonly number[], runs: number): number[] {
+  const ends = [...marks.slice(1), daemon.cpuSeconds() ?? marks.at(-1)!];
+  return marks.map((mark, i) => ((ends[i]! - mark) * 1000) / (runs * STEPS));
 }
 
 /** Keel's ratio to the contender per round (Keel / contender): <= 1 is Keel as fast or faster. */
@@ -167,7 +231,7 @@ class KeelDaemon {
     });
   }
 
-  static async start(base: string, baseUrl: string): Promise<KeelDaemon> {
+  static async start(base: string, baseUrl: string, settings: DaemonSettings): Promise<KeelDaemon> {
     const workspace = join(base, 'workspace');
     await mkdir(join(workspace, 'runbooks'), { recursive: true });
     await writeFile(join(workspace, 'runbooks', 'ten.yaml'), RUNBOOK);
@@ -180,12 +244,19 @@ class KeelDaemon {
       workspace,
       runtimeDir: join(base, 'runtime'),
       logFile: join(base, 'daemon.log'),
-      env: { KEEL_LOG_LEVEL: 'warn' },
+      env: { KEEL_LOG_LEVEL: 'warn', ...settings.env },
+      ...(settings.nodeArgs ? { nodeArgs: settings.nodeArgs } : {}),
+      ...(settings.cli ? { cli: settings.cli } : {}),
     });
     const client = await daemon.connect();
     const { wantsHash } = await client.request(TrustStateRequest);
     await client.request(TrustGrantRequest, { wantsHash });
     return new KeelDaemon(daemon, client);
+  }
+
+  /** CPU seconds the daemon's process has used so far (null once it has exited). */
+  cpuSeconds(): number | null {
+    return readCpuSeconds(this.daemon.pid);
   }
 
   /** One run, from the start request to its end notification; fails unless it succeeded. */
