@@ -2,7 +2,7 @@
  * Keel's two webview views, the sidebar and the Dashboard, render even when their script's `ready`
  * goes astray. Here every webview holds its `ready` back for ten minutes
  * (KEEL_TEST_WEBVIEW_READY_DELAY_MS), so the views can only render from the state the host sends
- * without being asked (extension/src/views/readyHandshake.ts), and they must, with content, on every
+ * without being asked (extension/src/webviewHost/readyHandshake.ts), and they must, with content, on every
  * load of the workbench: the sidebar when the Keel container opens, then the Dashboard beside it.
  */
 import { execFile } from 'node:child_process';

@@ -9,8 +9,8 @@
 import * as vscode from 'vscode';
 import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTrace } from '@keel/schemas';
 import { openNoteAt } from '../runs/openNote';
-import { ReadyHandshake } from '../views/readyHandshake';
-import { webviewPage } from '../views/webviewPage';
+import { ReadyHandshake } from '../webviewHost/readyHandshake';
+import { webviewPage } from '../webviewHost/webviewPage';
 import { approveProposal, type ApprovalsContext } from './approvalActions';
 import { approvableBatch, inboxItem, sortInbox } from './inboxModel';
 import { executeKeelCommand } from '../executeKeelCommand';

@@ -4,8 +4,8 @@
  * commands. Its content security policy lets only its own bundled script run.
  */
 import * as vscode from 'vscode';
-import { ReadyHandshake } from '../views/readyHandshake';
-import { webviewPage } from '../views/webviewPage';
+import { ReadyHandshake } from '../webviewHost/readyHandshake';
+import { webviewPage } from '../webviewHost/webviewPage';
 import { DashboardToHostMessage, type DashboardSnapshot, type HostToDashboardMessage } from '@keel/schemas';
 import { executeKeelCommand } from '../executeKeelCommand';
 

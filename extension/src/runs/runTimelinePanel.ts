@@ -13,9 +13,9 @@ import {
   type RunSummary,
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { ReadyHandshake } from '../views/readyHandshake';
-import type { RunTraceProvider } from '../views/runTrace';
-import { webviewPage } from '../views/webviewPage';
+import { ReadyHandshake } from '../webviewHost/readyHandshake';
+import type { RunTraceProvider } from './runTrace';
+import { webviewPage } from '../webviewHost/webviewPage';
 import { openNoteAt } from './openNote';
 import type { RunsStore } from './runsStore';
 import { executeKeelCommand } from '../executeKeelCommand';

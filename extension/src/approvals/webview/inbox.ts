@@ -9,7 +9,7 @@ import type { HostToInboxMessage, InboxItem, InboxToHostMessage } from '@keel/sc
 import { element } from '../../dashboard/webview/parts';
 import { formatUsd } from '../../runs/runList';
 import { button } from '../../runs/webview/stepView';
-import { announceReady } from '../../webview/ready';
+import { announceReady } from '../../webviewHost/webview/ready';
 import { CHANGE_ICONS, CHANGE_LABELS } from '../approvalList';
 import {
   age,

@@ -22,7 +22,7 @@ import { BarChart } from './charts';
 import { agentsTable, element, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
 import { budgetAdviceCard } from './budgetAdvice';
 import { staleRunList } from './staleRuns';
-import { announceReady } from '../../webview/ready';
+import { announceReady } from '../../webviewHost/webview/ready';
 
 interface VsCodeApi {
   postMessage(message: DashboardToHostMessage): void;

@@ -5,7 +5,7 @@
  */
 import type { HostToTimelineMessage, RunTrace, TimelineToHostMessage } from '@keel/schemas';
 import { element } from '../../dashboard/webview/parts';
-import { announceReady } from '../../webview/ready';
+import { announceReady } from '../../webviewHost/webview/ready';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from '../runList';
 import { routeLines, timelineRows } from '../timelineModel';
 import { button, stepView } from './stepView';

@@ -4,8 +4,8 @@
  * operator's clicks into typed messages, which are validated here before use.
  */
 import * as vscode from 'vscode';
-import { ReadyHandshake } from './readyHandshake';
-import { webviewPage } from './webviewPage';
+import { ReadyHandshake } from '../webviewHost/readyHandshake';
+import { webviewPage } from '../webviewHost/webviewPage';
 import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas';
 
 export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
