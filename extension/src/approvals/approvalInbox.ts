@@ -9,8 +9,7 @@
 import * as vscode from 'vscode';
 import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTrace } from '@keel/schemas';
 import { openNoteAt } from '../runs/openNote';
-import { ReadyHandshake } from '../webviewHost/readyHandshake';
-import { webviewPage } from '../webviewHost/webviewPage';
+import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
 import { approveProposal, type ApprovalsContext } from './approvalActions';
 import { approvableBatch, inboxItem, sortInbox } from './inboxModel';
 import { executeKeelCommand } from '../executeKeelCommand';
@@ -21,7 +20,7 @@ const REFRESH_MS = 200;
 export class ApprovalInbox implements vscode.Disposable {
   static readonly viewType = 'keel.approvalInbox';
   private panel: vscode.WebviewPanel | null = null;
-  private readonly handshake = new ReadyHandshake(() => this.catchUp());
+  private readonly host: WebviewViewHost<InboxToHostMessage, HostToInboxMessage>;
   private last: HostToInboxMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
   /** Counts refreshes: one that finishes after a later one started sends nothing (it is older). */
@@ -29,10 +28,29 @@ export class ApprovalInbox implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly approvals: ApprovalsContext,
-    private readonly output: vscode.LogOutputChannel,
+    output: vscode.LogOutputChannel,
   ) {
+    this.host = new WebviewViewHost({
+      extensionUri,
+      name: 'the approval inbox',
+      page: {
+        script: 'inbox.js',
+        style: 'inbox.css',
+        title: 'Approvals',
+        main: '<main id="inbox" aria-busy="true"><p class="muted">Loading…</p></main>',
+      },
+      incoming: InboxToHostMessage,
+      catchUp: () => (this.last ? [this.last] : []),
+      handle: (message) => this.act(message),
+      output,
+      onClosed: () => {
+        this.panel = null;
+        if (this.timer !== undefined) clearTimeout(this.timer);
+        this.timer = undefined;
+      },
+    });
     this.subscription = approvals.store.onDidChange(() => this.refreshSoon());
   }
 
@@ -42,38 +60,13 @@ export class ApprovalInbox implements vscode.Disposable {
       this.panel.reveal();
       return;
     }
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    const panel = vscode.window.createWebviewPanel(
-      ApprovalInbox.viewType,
-      'Approvals',
-      vscode.ViewColumn.Active,
-      { enableScripts: true, localResourceRoots: [dist, media], retainContextWhenHidden: true },
-    );
-    panel.webview.html = webviewPage(panel.webview, {
-      script: vscode.Uri.joinPath(dist, 'inbox.js'),
-      style: vscode.Uri.joinPath(media, 'inbox.css'),
-      title: 'Approvals',
-      main: '<main id="inbox" aria-busy="true"><p class="muted">Loading…</p></main>',
-    });
-    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw));
-    panel.onDidChangeViewState(({ webviewPanel }) => {
-      if (webviewPanel.visible) this.handshake.start();
-    });
-    panel.onDidDispose(() => {
-      this.panel = null;
-      this.handshake.dispose();
-      if (this.timer !== undefined) clearTimeout(this.timer);
-      this.timer = undefined;
-    });
-    this.panel = panel;
-    this.handshake.start();
+    this.panel = this.host.openPanel(ApprovalInbox.viewType, 'Approvals', { retainContextWhenHidden: true });
     await this.refresh();
   }
 
   dispose(): void {
     this.subscription.dispose();
-    this.panel?.dispose();
+    this.host.dispose();
   }
 
   private refreshSoon(): void {
@@ -106,29 +99,11 @@ export class ApprovalInbox implements vscode.Disposable {
       if (generation !== this.generation) return;
       this.last = { type: 'items', items: sortInbox(items) };
     }
-    this.catchUp();
+    this.host.post(this.last);
   }
 
-  private catchUp(): void {
-    if (this.panel && this.last) void this.panel.webview.postMessage(this.last);
-  }
-
-  private receive(raw: unknown): void {
-    const message = InboxToHostMessage.safeParse(raw);
-    if (!message.success) {
-      this.output.warn(`Ignored a malformed message from the approval inbox: ${JSON.stringify(raw)}`);
-      return;
-    }
-    void this.act(message.data).catch((error: unknown) =>
-      vscode.window.showErrorMessage(`Keel: ${(error as Error).message}`),
-    );
-  }
-
-  private async act(message: InboxToHostMessage): Promise<void> {
+  private async act(message: ActionOf<InboxToHostMessage>): Promise<void> {
     switch (message.type) {
-      case 'ready':
-        this.handshake.ready();
-        return;
       case 'open':
         await executeKeelCommand('keel.openProposal', message.id);
         return;

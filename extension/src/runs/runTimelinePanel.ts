@@ -13,9 +13,8 @@ import {
   type RunSummary,
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { ReadyHandshake } from '../webviewHost/readyHandshake';
+import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
 import type { RunTraceProvider } from './runTrace';
-import { webviewPage } from '../webviewHost/webviewPage';
 import { openNoteAt } from './openNote';
 import type { RunsStore } from './runsStore';
 import { executeKeelCommand } from '../executeKeelCommand';
@@ -67,7 +66,7 @@ export class RunTimelines implements vscode.Disposable {
 
 class TimelinePanel implements vscode.Disposable {
   private readonly panel: vscode.WebviewPanel;
-  private readonly handshake = new ReadyHandshake(() => this.catchUp());
+  private readonly host: WebviewViewHost<TimelineToHostMessage, HostToTimelineMessage>;
   private last: HostToTimelineMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
 
@@ -75,32 +74,28 @@ class TimelinePanel implements vscode.Disposable {
     private readonly deps: TimelineDeps,
     private readonly runId: string,
     private readonly openRun: (id: string) => Promise<void>,
-    private readonly onClosed: () => void,
+    onClosed: () => void,
   ) {
-    const dist = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
-    const media = vscode.Uri.joinPath(deps.extensionUri, 'media');
-    this.panel = vscode.window.createWebviewPanel(
-      RunTimelines.viewType,
-      `Run ${runId}`,
-      vscode.ViewColumn.Active,
-      { enableScripts: true, localResourceRoots: [dist, media] },
-    );
-    this.panel.webview.html = webviewPage(this.panel.webview, {
-      script: vscode.Uri.joinPath(dist, 'timeline.js'),
-      style: vscode.Uri.joinPath(media, 'timeline.css'),
-      title: `Run ${runId}`,
-      main: '<main id="timeline" aria-busy="true"><p class="muted">Loading…</p></main>',
+    this.host = new WebviewViewHost({
+      extensionUri: deps.extensionUri,
+      name: 'a run timeline',
+      page: {
+        script: 'timeline.js',
+        style: 'timeline.css',
+        title: `Run ${runId}`,
+        main: '<main id="timeline" aria-busy="true"><p class="muted">Loading…</p></main>',
+      },
+      incoming: TimelineToHostMessage,
+      catchUp: () => (this.last ? [this.last] : []),
+      handle: (message) => this.act(message),
+      output: deps.output,
+      onClosed: () => {
+        if (this.timer !== undefined) clearTimeout(this.timer);
+        this.timer = undefined;
+        onClosed();
+      },
     });
-    this.panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw));
-    // A hidden panel's page is dropped; shown again, it loads anew and needs the trace again.
-    this.panel.onDidChangeViewState(({ webviewPanel }) => {
-      if (webviewPanel.visible) this.handshake.start();
-    });
-    this.panel.onDidDispose(() => {
-      this.stop();
-      this.onClosed();
-    });
-    this.handshake.start();
+    this.panel = this.host.openPanel(RunTimelines.viewType, `Run ${runId}`);
   }
 
   reveal(): void {
@@ -115,7 +110,7 @@ class TimelinePanel implements vscode.Disposable {
     } catch (error) {
       this.last = { type: 'error', message: `The run could not be loaded: ${(error as Error).message}` };
     }
-    this.catchUp();
+    this.host.post(this.last);
   }
 
   refreshSoon(): void {
@@ -127,35 +122,11 @@ class TimelinePanel implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.panel.dispose();
+    this.host.dispose();
   }
 
-  private stop(): void {
-    this.handshake.dispose();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private catchUp(): void {
-    if (this.last) void this.panel.webview.postMessage(this.last);
-  }
-
-  private receive(raw: unknown): void {
-    const message = TimelineToHostMessage.safeParse(raw);
-    if (!message.success) {
-      this.deps.output.warn(`Ignored a malformed message from a run timeline: ${JSON.stringify(raw)}`);
-      return;
-    }
-    void this.act(message.data).catch((error: unknown) =>
-      vscode.window.showErrorMessage(`Keel: ${(error as Error).message}`),
-    );
-  }
-
-  private async act(message: TimelineToHostMessage): Promise<void> {
+  private async act(message: ActionOf<TimelineToHostMessage>): Promise<void> {
     switch (message.type) {
-      case 'ready':
-        this.handshake.ready();
-        return;
       case 'openRun':
         return this.openRun(message.id);
       case 'openNote':
