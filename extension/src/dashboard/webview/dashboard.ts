@@ -19,7 +19,8 @@ import {
 } from '../dashboardModel';
 import { formatUsd } from '../../runs/runList';
 import { BarChart } from './charts';
-import { agentsTable, element, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
+import { agentsTable, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
+import { element } from '../../webviewHost/webview/dom';
 import { budgetAdviceCard } from './budgetAdvice';
 import { staleRunList } from './staleRuns';
 import { announceReady } from '../../webviewHost/webview/ready';
