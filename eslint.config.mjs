@@ -34,6 +34,26 @@ const NO_RPC_IN_DOMAIN = {
     },
   ],
 };
+const NO_DAEMON_IN_EXTENSION = {
+  paths: [{ name: '@keel/daemon', message: 'Use @keel/schemas and RPC; the daemon is another process.' }],
+  patterns: [
+    {
+      regex: '(^|/)daemon/src(/|$)|^@keel/daemon/',
+      message: 'Use @keel/schemas and RPC; the daemon is another process.',
+    },
+  ],
+};
+/** Webview scripts run in the browser: no vscode API, no Node (extension/tsconfig.webview.json). */
+const BROWSER_ONLY = {
+  paths: [
+    ...NO_DAEMON_IN_EXTENSION.paths,
+    { name: 'vscode', message: 'A webview script runs in the browser; post a message to the host instead.' },
+  ],
+  patterns: [
+    ...NO_DAEMON_IN_EXTENSION.patterns,
+    { regex: '^node:', message: 'A webview script runs in the browser, without Node.' },
+  ],
+};
 const NO_CONDUCTOR_IN_APPROVALS = {
   regex: '^(\\.\\./)+conductor(/|$)',
   message: 'approvals serves the conductor and must not import it: take what it needs as a parameter.',
@@ -102,22 +122,12 @@ export default tseslint.config(
   {
     // The extension talks to the daemon over RPC only; shapes they share live in @keel/schemas.
     files: ['extension/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            { name: '@keel/daemon', message: 'Use @keel/schemas and RPC; the daemon is another process.' },
-          ],
-          patterns: [
-            {
-              regex: '(^|/)daemon/src(/|$)|^@keel/daemon/',
-              message: 'Use @keel/schemas and RPC; the daemon is another process.',
-            },
-          ],
-        },
-      ],
-    },
+    rules: { 'no-restricted-imports': ['error', NO_DAEMON_IN_EXTENSION] },
+  },
+  {
+    // Repeats the extension rule: a later block replaces a rule's options instead of adding to them.
+    files: ['extension/src/**/webview/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', BROWSER_ONLY] },
   },
   {
     // vitest's asymmetric matchers (expect.objectContaining, expect.stringContaining) are typed

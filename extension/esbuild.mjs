@@ -34,7 +34,7 @@ await Promise.all([
   }),
   build({
     entryPoints: {
-      sidebar: 'src/webview/sidebar.ts',
+      sidebar: 'src/sidebar/webview/sidebar.ts',
       dashboard: 'src/dashboard/webview/dashboard.ts',
       timeline: 'src/runs/webview/timeline.ts',
       inbox: 'src/approvals/webview/inbox.ts',

@@ -64,7 +64,7 @@ export const TRUSTED_ONLY: ReadonlySet<KeelCommand> = new Set<KeelCommand>([
 
 /**
  * VS Code's own command that shows the Keel sidebar: it makes `<view id>.focus` for every view a
- * manifest contributes, and the sidebar's view id is `keel.sidebar` (views/sidebarView.ts).
+ * manifest contributes, and the sidebar's view id is `keel.sidebar` (sidebar/sidebarView.ts).
  */
 export const FOCUS_SIDEBAR = 'keel.sidebar.focus';
 

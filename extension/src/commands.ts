@@ -22,9 +22,9 @@ import type { ConnectorsStore } from './connectors/connectorsStore';
 import type { DaemonClient } from './daemonClient';
 import { executeKeelCommand } from './executeKeelCommand';
 import type { TrustConsent } from './trust/trustConsent';
-import { runRunbook, showRunTrace, type RunsContext } from './views/runActions';
+import { runRunbook, showRunTrace, type RunsContext } from './runs/runActions';
 import { answerCheckpoint, confirmStepOutput, supplyStepOutput, takeOverRun } from './runs/takeoverActions';
-import { showSearchQuickPick } from './views/searchQuickPick';
+import { showSearchQuickPick } from './memory/searchQuickPick';
 import { rerunRun, showNoteRuns } from './provenance/provenanceActions';
 import type { WorkspaceTracker } from './workspaceTracker';
 

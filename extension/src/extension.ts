@@ -16,16 +16,16 @@ import { registerDashboard } from './dashboard/dashboard';
 import { DaemonClient } from './daemonClient';
 import { RunsStore } from './runs/runsStore';
 import { TrustConsent } from './trust/trustConsent';
-import { announceFinishedRuns, type RunsContext } from './views/runActions';
+import { announceFinishedRuns, type RunsContext } from './runs/runActions';
 import { alertNotifications } from './alerts/alertNotifications';
 import { trackStepOutputEditors } from './runs/takeoverActions';
-import { RunTraceProvider } from './views/runTrace';
+import { RunTraceProvider } from './runs/runTrace';
 import { RunTimelines } from './runs/runTimelinePanel';
 import { registerNoteCodeLens } from './provenance/provenanceActions';
-import { runSidebarAction } from './views/sidebarActions';
-import { composeSidebarState } from './views/sidebarState';
-import { SidebarViewProvider } from './views/sidebarView';
-import { StatusBar } from './views/statusBar';
+import { runSidebarAction } from './sidebar/sidebarActions';
+import { composeSidebarState } from './sidebar/sidebarState';
+import { SidebarViewProvider } from './sidebar/sidebarView';
+import { StatusBar } from './sidebar/statusBar';
 import { WorkspaceTracker } from './workspaceTracker';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {

@@ -11,3 +11,4 @@ export * from './runTimelineWebview';
 export * from './approvalInboxWebview';
 export * from './trustWords';
 export * from './daemonEnvironment';
+export * from './runInputValue';

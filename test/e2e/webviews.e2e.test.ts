@@ -2,10 +2,10 @@
  * Keel's two webview views, the sidebar and the Dashboard, render even when their script's `ready`
  * goes astray. Here every webview holds its `ready` back for ten minutes
  * (KEEL_TEST_WEBVIEW_READY_DELAY_MS), so the views can only render from the state the host sends
- * without being asked (extension/src/views/readyHandshake.ts), and they must, with content, on every
+ * without being asked (extension/src/webviewHost/readyHandshake.ts), and they must, with content, on every
  * load of the workbench: the sidebar when the Keel container opens, and the Dashboard beside it.
  * And a view whose page never loads at all (in code-server a webview's frame can wait for good for
- * its service worker) is loaded again by the host (extension/src/views/silentWebview.ts): here the
+ * its service worker) is loaded again by the host (extension/src/webviewHost/silentWebview.ts): here the
  * browser holds back the first webview frame the Keel container asks for.
  */
 import { execFile } from 'node:child_process';
@@ -114,7 +114,7 @@ it('a view whose page never loads is loaded again by itself, and shows its conte
   await page.route(/\/webview\/browser\/pre\/index\.html/, (route) =>
     held.length === 0 ? void held.push(route) : route.continue(),
   );
-  const reloadsBefore = (await keelLog()).match(/did not load; loading it again/g)?.length ?? 0;
+  const reloadsBefore = (await keelLog()).match(/again: its page did not load/g)?.length ?? 0;
   const opened = Date.now();
   await keelActivityBarIcon(page).click();
 
@@ -138,6 +138,6 @@ it('a view whose page never loads is loaded again by itself, and shows its conte
   await screenshot(page, 'webviews-reloaded');
   // The log says what happened (Keel: Show Logs).
   const reloads = async (): Promise<number> =>
-    (await keelLog()).match(/did not load; loading it again/g)?.length ?? 0;
+    (await keelLog()).match(/again: its page did not load/g)?.length ?? 0;
   expect(await reloads()).toBeGreaterThan(reloadsBefore);
 }, 180_000);

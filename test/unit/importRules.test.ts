@@ -63,6 +63,17 @@ describe('import rules', { timeout: 60_000 }, () => {
     expect(found).toEqual([expect.stringMatching(/^no-restricted-imports: .*@keel\/schemas and RPC/)]);
   });
 
+  it('keeps webview scripts off the vscode API and Node', async () => {
+    const found = await problems(
+      'extension/src/runs/webview/probe.ts',
+      "import * as vscode from 'vscode';\nimport { join } from 'node:path';\nexport const c = [vscode, join];\n",
+    );
+    expect(found).toEqual([
+      expect.stringMatching(/^no-restricted-imports: 'vscode' .*runs in the browser/),
+      expect.stringMatching(/^no-restricted-imports: 'node:path' .*runs in the browser/),
+    ]);
+  });
+
   it('lets the RPC-facing handlers use the router and its errors', async () => {
     const found = await problems(
       'daemon/src/handlers/probe.ts',

@@ -5,7 +5,7 @@
  * is reported silent, once, so that its owner loads it again. Real timers, short intervals.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReadyHandshake, WEBVIEW_RETRY } from '../../extension/src/views/readyHandshake';
+import { ReadyHandshake, WEBVIEW_RETRY } from '../../extension/src/webviewHost/readyHandshake';
 
 const POLICY = { intervalMs: 20, attempts: 4 };
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -14,7 +14,7 @@ import {
   shouldAskForConsent,
   UNSCOPED_KEY_SECRET,
 } from '../../extension/src/trust/trustModel';
-import { sidebarTrust, TRUST_LABELS } from '../../extension/src/webview/trustStanding';
+import { sidebarTrust, TRUST_LABELS } from '../../extension/src/sidebar/webview/trustStanding';
 
 const hostile: TrustState = {
   trusted: false,

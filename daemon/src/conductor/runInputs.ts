@@ -1,5 +1,5 @@
 /** A run's inputs checked against what its runbook declares: types coerced, defaults applied. */
-import type { Runbook } from '@keel/schemas';
+import { readRunInput, type Runbook, type RunbookInput, type RunInputProblem } from '@keel/schemas';
 import { OperatorError } from '../errors';
 
 export type InputValues = Record<string, string | number | boolean>;
@@ -33,20 +33,23 @@ export function checkInputs(runbook: Runbook, given: InputValues): InputValues {
   return values;
 }
 
-function coerce(name: string, type: string, raw: string | number | boolean): string | number | boolean {
-  if (type === 'string') return String(raw);
-  if (type === 'boolean') {
-    if (typeof raw === 'boolean') return raw;
-    if (/^(true|yes|1)$/i.test(String(raw))) return true;
-    if (/^(false|no|0)$/i.test(String(raw))) return false;
-    throw new InputError(`input "${name}" must be true or false, not "${String(raw)}"`);
-  }
-  const number = typeof raw === 'number' ? raw : Number(String(raw).trim());
-  if (String(raw).trim() === '' || !Number.isFinite(number)) {
-    throw new InputError(`input "${name}" must be a number, not "${String(raw)}"`);
-  }
-  if (type === 'integer' && !Number.isInteger(number)) {
-    throw new InputError(`input "${name}" must be a whole number, not "${String(raw)}"`);
-  }
-  return number;
+const WANTED: Record<RunInputProblem, string> = {
+  notANumber: 'a number',
+  tooLarge: 'a number',
+  notWhole: 'a whole number',
+  notYesNo: 'true or false',
+};
+
+/** Read as the extension reads what the operator types (@keel/schemas), worded for an error. */
+function coerce(
+  name: string,
+  type: RunbookInput['type'],
+  raw: string | number | boolean,
+): string | number | boolean {
+  const read =
+    typeof raw === 'boolean' && type === 'boolean'
+      ? { ok: true as const, value: raw }
+      : readRunInput(type, String(raw));
+  if (read.ok) return read.value;
+  throw new InputError(`input "${name}" must be ${WANTED[read.problem]}, not "${String(raw)}"`);
 }

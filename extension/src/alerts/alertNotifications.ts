@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { ControlChangedNotification, ControlStateRequest, type RunSummary } from '@keel/schemas';
 import { DashboardViewProvider } from '../dashboard/dashboardView';
-import type { RunsContext } from '../views/runActions';
+import type { RunsContext } from '../runs/runActions';
 import { EditorAlerts, type EditorAlert } from './editorAlerts';
 
 export interface AlertNotifications extends vscode.Disposable {

@@ -9,26 +9,18 @@
 import * as vscode from 'vscode';
 import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTrace } from '@keel/schemas';
 import { openNoteAt } from '../runs/openNote';
-import { ReadyHandshake, WEBVIEW_RETRY } from '../views/readyHandshake';
-import { heardFrom, mayReload } from '../views/silentWebview';
-import { webviewPage } from '../views/webviewPage';
+import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
 import { approveProposal, type ApprovalsContext } from './approvalActions';
 import { approvableBatch, inboxItem, sortInbox } from './inboxModel';
 import { executeKeelCommand } from '../executeKeelCommand';
 
 /** Bursts of changes (a run proposing several notes) are sent once, at most this often. */
 const REFRESH_MS = 200;
-/** How the log names the panel. */
-const INBOX = 'The Keel approval inbox';
 
 export class ApprovalInbox implements vscode.Disposable {
   static readonly viewType = 'keel.approvalInbox';
   private panel: vscode.WebviewPanel | null = null;
-  private readonly handshake = new ReadyHandshake(
-    () => this.catchUp(),
-    WEBVIEW_RETRY,
-    () => void this.reopenSilent(),
-  );
+  private readonly host: WebviewViewHost<InboxToHostMessage, HostToInboxMessage>;
   private last: HostToInboxMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
   /** Counts refreshes: one that finishes after a later one started sends nothing (it is older). */
@@ -36,59 +28,51 @@ export class ApprovalInbox implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly approvals: ApprovalsContext,
-    private readonly output: vscode.LogOutputChannel,
+    output: vscode.LogOutputChannel,
   ) {
+    this.host = new WebviewViewHost({
+      extensionUri,
+      name: 'the approval inbox',
+      page: {
+        script: 'inbox.js',
+        style: 'inbox.css',
+        title: 'Approvals',
+        main: '<main id="inbox" aria-busy="true"><p class="muted">Loading…</p></main>',
+      },
+      incoming: InboxToHostMessage,
+      catchUp: () => (this.last ? [this.last] : []),
+      handle: (message) => this.act(message),
+      output,
+      reopen: (column) => this.show(column),
+      onClosed: () => {
+        this.panel = null;
+        if (this.timer !== undefined) clearTimeout(this.timer);
+        this.timer = undefined;
+      },
+    });
     this.subscription = approvals.store.onDidChange(() => this.refreshSoon());
   }
 
-  /** Opens the inbox, or brings it to the front. */
-  async show(column: vscode.ViewColumn = vscode.ViewColumn.Active): Promise<void> {
+  /** Opens the inbox (in the active column unless told another), or brings it to the front. */
+  async show(column?: vscode.ViewColumn): Promise<void> {
     if (this.panel) {
       this.panel.reveal();
       return;
     }
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    const panel = vscode.window.createWebviewPanel(ApprovalInbox.viewType, 'Approvals', column, {
-      enableScripts: true,
-      localResourceRoots: [dist, media],
-      retainContextWhenHidden: true,
-    });
-    panel.webview.html = webviewPage(panel.webview, {
-      script: vscode.Uri.joinPath(dist, 'inbox.js'),
-      style: vscode.Uri.joinPath(media, 'inbox.css'),
-      title: 'Approvals',
-      main: '<main id="inbox" aria-busy="true"><p class="muted">Loading…</p></main>',
-    });
-    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw));
-    panel.onDidChangeViewState(({ webviewPanel }) => {
-      if (webviewPanel.visible) this.handshake.start();
-    });
-    panel.onDidDispose(() => {
-      this.panel = null;
-      this.handshake.dispose();
-      if (this.timer !== undefined) clearTimeout(this.timer);
-      this.timer = undefined;
-    });
-    this.panel = panel;
-    this.handshake.start();
+    this.panel = this.host.openPanel(
+      ApprovalInbox.viewType,
+      'Approvals',
+      { retainContextWhenHidden: true },
+      column,
+    );
     await this.refresh();
   }
 
   dispose(): void {
     this.subscription.dispose();
-    this.panel?.dispose();
-  }
-
-  /** Its page never loaded (views/silentWebview.ts): a new panel in its place loads anew. */
-  private async reopenSilent(): Promise<void> {
-    const panel = this.panel;
-    if (!panel?.visible || !mayReload(INBOX, this.output)) return;
-    const column = panel.viewColumn;
-    panel.dispose();
-    await this.show(column);
+    this.host.dispose();
   }
 
   private refreshSoon(): void {
@@ -121,34 +105,11 @@ export class ApprovalInbox implements vscode.Disposable {
       if (generation !== this.generation) return;
       this.last = { type: 'items', items: sortInbox(items) };
     }
-    this.catchUp();
+    this.host.post(this.last);
   }
 
-  private catchUp(): void {
-    if (this.panel && this.last) void this.panel.webview.postMessage(this.last);
-  }
-
-  private receive(raw: unknown): void {
-    const message = InboxToHostMessage.safeParse(raw);
-    if (!message.success) {
-      this.output.warn(`Ignored a malformed message from the approval inbox: ${JSON.stringify(raw)}`);
-      return;
-    }
-    void this.act(message.data).catch((error: unknown) =>
-      vscode.window.showErrorMessage(`Keel: ${(error as Error).message}`),
-    );
-  }
-
-  private async act(message: InboxToHostMessage): Promise<void> {
+  private async act(message: ActionOf<InboxToHostMessage>): Promise<void> {
     switch (message.type) {
-      case 'ready':
-        heardFrom(INBOX);
-        this.handshake.ready();
-        return;
-      case 'loaded':
-        heardFrom(INBOX);
-        this.handshake.loaded();
-        return;
       case 'open':
         await executeKeelCommand('keel.openProposal', message.id);
         return;

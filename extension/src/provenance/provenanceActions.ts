@@ -6,7 +6,7 @@
 import { relative, sep } from 'node:path';
 import * as vscode from 'vscode';
 import { MemoryWhyRequest, RunRerunRequest } from '@keel/schemas';
-import type { RunsContext } from '../views/runActions';
+import type { RunsContext } from '../runs/runActions';
 import { codeLensTitle, runPickItems } from './provenanceModel';
 import type { KeelCommand } from '../commandIds';
 import { executeKeelCommand } from '../executeKeelCommand';

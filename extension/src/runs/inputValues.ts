@@ -2,49 +2,29 @@
  * The values the operator types for a runbook's inputs: checked as they type and turned into the
  * typed values a run starts with. Pure, so the rules are unit-tested without an editor.
  */
-import type { RunbookInputInfo } from '@keel/schemas';
+import { readRunInput, type RunbookInputInfo, type RunInputProblem, type RunInputValue } from '@keel/schemas';
 
-export type InputValue = string | number | boolean;
+export type InputValue = RunInputValue;
 
 /** What the operator typed, judged: a value to use, nothing (an optional input left empty), or why not. */
 export type ParsedInput = { ok: true; value: InputValue | undefined } | { ok: false; message: string };
 
+/** Read as the daemon reads a run's inputs (@keel/schemas), worded for the input box. */
+const PROBLEMS: Record<RunInputProblem, (name: string) => string> = {
+  notANumber: (name) => `${name} must be a number, such as 12 or 0.5.`,
+  tooLarge: (name) => `${name} is too large.`,
+  notWhole: (name) => `${name} must be a whole number.`,
+  notYesNo: () => 'Answer yes or no.',
+};
+
 export function parseInputText(input: RunbookInputInfo, text: string): ParsedInput {
-  const trimmed = text.trim();
-  if (trimmed === '') {
+  if (text.trim() === '') {
     return input.required
       ? { ok: false, message: `${input.name} is required.` }
       : { ok: true, value: undefined };
   }
-  switch (input.type) {
-    case 'string':
-      return { ok: true, value: text };
-    case 'number':
-    case 'integer':
-      return parseNumber(input, trimmed);
-    case 'boolean':
-      return parseBoolean(trimmed);
-  }
-}
-
-function parseNumber(input: RunbookInputInfo, text: string): ParsedInput {
-  // Number('') is 0 and Number('0x10') is 16: accept plain decimal notation only.
-  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) {
-    return { ok: false, message: `${input.name} must be a number, such as 12 or 0.5.` };
-  }
-  const value = Number(text);
-  if (!Number.isFinite(value)) return { ok: false, message: `${input.name} is too large.` };
-  if (input.type === 'integer' && !Number.isInteger(value)) {
-    return { ok: false, message: `${input.name} must be a whole number.` };
-  }
-  return { ok: true, value };
-}
-
-function parseBoolean(text: string): ParsedInput {
-  const lower = text.toLowerCase();
-  if (['yes', 'true', 'y'].includes(lower)) return { ok: true, value: true };
-  if (['no', 'false', 'n'].includes(lower)) return { ok: true, value: false };
-  return { ok: false, message: 'Answer yes or no.' };
+  const read = readRunInput(input.type, text);
+  return read.ok ? read : { ok: false, message: PROBLEMS[read.problem](input.name) };
 }
 
 /** The text an input box starts with: the declared default, if any. */

@@ -13,10 +13,8 @@ import {
   type RunSummary,
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { ReadyHandshake, WEBVIEW_RETRY } from '../views/readyHandshake';
-import { heardFrom, mayReload } from '../views/silentWebview';
-import type { RunTraceProvider } from '../views/runTrace';
-import { webviewPage } from '../views/webviewPage';
+import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
+import type { RunTraceProvider } from './runTrace';
 import { openNoteAt } from './openNote';
 import type { RunsStore } from './runsStore';
 import { executeKeelCommand } from '../executeKeelCommand';
@@ -68,11 +66,7 @@ export class RunTimelines implements vscode.Disposable {
 
 class TimelinePanel implements vscode.Disposable {
   private readonly panel: vscode.WebviewPanel;
-  private readonly handshake = new ReadyHandshake(
-    () => this.catchUp(),
-    WEBVIEW_RETRY,
-    () => void this.reopenSilent(),
-  );
+  private readonly host: WebviewViewHost<TimelineToHostMessage, HostToTimelineMessage>;
   private last: HostToTimelineMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
 
@@ -80,32 +74,29 @@ class TimelinePanel implements vscode.Disposable {
     private readonly deps: TimelineDeps,
     private readonly runId: string,
     private readonly openRun: (id: string) => Promise<void>,
-    private readonly onClosed: () => void,
+    onClosed: () => void,
   ) {
-    const dist = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
-    const media = vscode.Uri.joinPath(deps.extensionUri, 'media');
-    this.panel = vscode.window.createWebviewPanel(
-      RunTimelines.viewType,
-      `Run ${runId}`,
-      vscode.ViewColumn.Active,
-      { enableScripts: true, localResourceRoots: [dist, media] },
-    );
-    this.panel.webview.html = webviewPage(this.panel.webview, {
-      script: vscode.Uri.joinPath(dist, 'timeline.js'),
-      style: vscode.Uri.joinPath(media, 'timeline.css'),
-      title: `Run ${runId}`,
-      main: '<main id="timeline" aria-busy="true"><p class="muted">Loading…</p></main>',
+    this.host = new WebviewViewHost({
+      extensionUri: deps.extensionUri,
+      name: `the timeline of run ${runId}`,
+      page: {
+        script: 'timeline.js',
+        style: 'timeline.css',
+        title: `Run ${runId}`,
+        main: '<main id="timeline" aria-busy="true"><p class="muted">Loading…</p></main>',
+      },
+      incoming: TimelineToHostMessage,
+      catchUp: () => (this.last ? [this.last] : []),
+      handle: (message) => this.act(message),
+      output: deps.output,
+      reopen: () => this.openRun(runId),
+      onClosed: () => {
+        if (this.timer !== undefined) clearTimeout(this.timer);
+        this.timer = undefined;
+        onClosed();
+      },
     });
-    this.panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw));
-    // A hidden panel's page is dropped; shown again, it loads anew and needs the trace again.
-    this.panel.onDidChangeViewState(({ webviewPanel }) => {
-      if (webviewPanel.visible) this.handshake.start();
-    });
-    this.panel.onDidDispose(() => {
-      this.stop();
-      this.onClosed();
-    });
-    this.handshake.start();
+    this.panel = this.host.openPanel(RunTimelines.viewType, `Run ${runId}`);
   }
 
   reveal(): void {
@@ -120,7 +111,7 @@ class TimelinePanel implements vscode.Disposable {
     } catch (error) {
       this.last = { type: 'error', message: `The run could not be loaded: ${(error as Error).message}` };
     }
-    this.catchUp();
+    this.host.post(this.last);
   }
 
   refreshSoon(): void {
@@ -132,52 +123,11 @@ class TimelinePanel implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.panel.dispose();
+    this.host.dispose();
   }
 
-  /** How the log names the panel. */
-  private get name(): string {
-    return `The timeline of run ${this.runId}`;
-  }
-
-  /** Its page never loaded (views/silentWebview.ts): a new panel for the run loads anew. */
-  private async reopenSilent(): Promise<void> {
-    if (!this.panel.visible || !mayReload(this.name, this.deps.output)) return;
-    this.panel.dispose();
-    await this.openRun(this.runId);
-  }
-
-  private stop(): void {
-    this.handshake.dispose();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private catchUp(): void {
-    if (this.last) void this.panel.webview.postMessage(this.last);
-  }
-
-  private receive(raw: unknown): void {
-    const message = TimelineToHostMessage.safeParse(raw);
-    if (!message.success) {
-      this.deps.output.warn(`Ignored a malformed message from a run timeline: ${JSON.stringify(raw)}`);
-      return;
-    }
-    void this.act(message.data).catch((error: unknown) =>
-      vscode.window.showErrorMessage(`Keel: ${(error as Error).message}`),
-    );
-  }
-
-  private async act(message: TimelineToHostMessage): Promise<void> {
+  private async act(message: ActionOf<TimelineToHostMessage>): Promise<void> {
     switch (message.type) {
-      case 'ready':
-        heardFrom(this.name);
-        this.handshake.ready();
-        return;
-      case 'loaded':
-        heardFrom(this.name);
-        this.handshake.loaded();
-        return;
       case 'openRun':
         return this.openRun(message.id);
       case 'openNote':

@@ -12,7 +12,7 @@ import {
   type StepTrace,
 } from '@keel/schemas';
 import { canTakeOver, describeRun, STATUS_ICONS, STATUS_LABELS } from './runList';
-import type { RunsContext } from '../views/runActions';
+import type { RunsContext } from './runActions';
 
 /** An output document waiting for the operator to confirm it: what it goes on with. */
 interface PendingOutput {

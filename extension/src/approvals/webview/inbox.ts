@@ -6,10 +6,9 @@
  * Shift+A approves the marked ones. Every key has a button too.
  */
 import type { HostToInboxMessage, InboxItem, InboxToHostMessage } from '@keel/schemas';
-import { element } from '../../dashboard/webview/parts';
 import { formatUsd } from '../../runs/runList';
-import { button } from '../../runs/webview/stepView';
-import { announceReady } from '../../webview/ready';
+import { button, element } from '../../webviewHost/webview/dom';
+import { announceReady } from '../../webviewHost/webview/ready';
 import { CHANGE_ICONS, CHANGE_LABELS } from '../approvalList';
 import {
   age,

@@ -5,7 +5,7 @@
  */
 import type { BudgetAdvice } from '@keel/schemas';
 import { formatUsd } from '../../runs/runList';
-import { element } from './parts';
+import { element } from '../../webviewHost/webview/dom';
 
 export function budgetAdviceCard(advice: BudgetAdvice | null): HTMLElement[] {
   if (!advice) return [element('p', 'muted', 'No advice: the daemon did not answer.')];

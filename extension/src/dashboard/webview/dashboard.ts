@@ -19,10 +19,11 @@ import {
 } from '../dashboardModel';
 import { formatUsd } from '../../runs/runList';
 import { BarChart } from './charts';
-import { agentsTable, element, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
+import { agentsTable, glance, indexHealth, quotaMeters, runList, spendTable } from './parts';
+import { element } from '../../webviewHost/webview/dom';
 import { budgetAdviceCard } from './budgetAdvice';
 import { staleRunList } from './staleRuns';
-import { announceReady } from '../../webview/ready';
+import { announceReady } from '../../webviewHost/webview/ready';
 
 interface VsCodeApi {
   postMessage(message: DashboardToHostMessage): void;

@@ -6,17 +6,7 @@
 import type { DashboardSnapshot, IndexStatus, QuotaState, RunSummary } from '@keel/schemas';
 import { formatUsd, STATUS_ICONS, STATUS_LABELS } from '../../runs/runList';
 import { agentRows, quotaView, type SpendSeries } from '../dashboardModel';
-
-export function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
+import { element } from '../../webviewHost/webview/dom';
 
 export function quotaMeters(quotas: readonly QuotaState[]): HTMLElement[] {
   if (quotas.length === 0) {

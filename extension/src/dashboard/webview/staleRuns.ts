@@ -5,7 +5,7 @@
  */
 import type { StaleRun } from '@keel/schemas';
 import { staleRunRows } from '../../provenance/provenanceModel';
-import { element } from './parts';
+import { element } from '../../webviewHost/webview/dom';
 
 export function staleRunList(
   runs: readonly StaleRun[],

@@ -2,7 +2,7 @@
  * A JSON value as a collapsible tree: objects and arrays are <details> (open to two levels, so a
  * large output starts readable), scalars are pretty-printed. Text only, never HTML from the value.
  */
-import { element } from '../../dashboard/webview/parts';
+import { element } from '../../webviewHost/webview/dom';
 
 const OPEN_DEPTH = 2;
 

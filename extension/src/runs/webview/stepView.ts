@@ -4,7 +4,7 @@
  * effects, and "Take over from here" on a failed step of a run that can be taken over.
  */
 import type { RunTrace, StepTrace, TimelineToHostMessage } from '@keel/schemas';
-import { element } from '../../dashboard/webview/parts';
+import { button, element } from '../../webviewHost/webview/dom';
 import { canTakeOver, formatMs, formatUsd, STATUS_LABELS } from '../runList';
 import { chatMessages, summarizeModelCalls, stepMarks } from '../timelineModel';
 import { jsonTree } from './jsonTree';
@@ -201,14 +201,6 @@ function part(title: string, content: HTMLElement): HTMLElement {
 
 function pre(text: string): HTMLElement {
   return element('pre', '', text);
-}
-
-export function button(text: string, label: string, onClick: () => void): HTMLButtonElement {
-  const b = element('button', 'action', text);
-  b.type = 'button';
-  b.setAttribute('aria-label', label);
-  b.addEventListener('click', onClick);
-  return b;
 }
 
 function cssId(text: string): string {

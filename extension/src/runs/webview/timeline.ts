@@ -4,11 +4,11 @@
  * (keeping which steps are open and where the focus is), and moves between steps with Up and Down.
  */
 import type { HostToTimelineMessage, RunTrace, TimelineToHostMessage } from '@keel/schemas';
-import { element } from '../../dashboard/webview/parts';
-import { announceReady } from '../../webview/ready';
+import { button, element } from '../../webviewHost/webview/dom';
+import { announceReady } from '../../webviewHost/webview/ready';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from '../runList';
 import { routeLines, timelineRows } from '../timelineModel';
-import { button, stepView } from './stepView';
+import { stepView } from './stepView';
 
 interface VsCodeApi {
   postMessage(message: TimelineToHostMessage): void;

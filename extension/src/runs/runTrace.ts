@@ -10,8 +10,8 @@ import * as vscode from 'vscode';
 import { FINISHED_RUN_STATUSES, RunGetRequest, type RunSummary } from '@keel/schemas';
 import { commandLink } from '../commandIds';
 import type { DaemonClient } from '../daemonClient';
-import { renderTrace, type TraceLink, type WaitingFor } from '../runs/traceMarkdown';
-import type { RunsStore } from '../runs/runsStore';
+import { renderTrace, type TraceLink, type WaitingFor } from './traceMarkdown';
+import type { RunsStore } from './runsStore';
 
 export const TRACE_SCHEME = 'keel-run';
 /** A live run changes step by step; the trace follows, at most this often. */

@@ -12,7 +12,7 @@ import {
   runDurationMs,
   STATUS_ICONS,
   STATUS_LABELS,
-} from '../runs/runList';
+} from '../../runs/runList';
 
 type Post = (message: WebviewToHostMessage) => void;
 

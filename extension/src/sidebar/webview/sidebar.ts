@@ -9,7 +9,7 @@ import { ApprovalsSection } from './approvalsSection';
 import { ConnectorsSection } from './connectorsSection';
 import { RunbooksSection, RunsSection } from './runsSections';
 import { button, formatDuration, heading, paragraph, statusView } from './sidebarParts';
-import { announceReady } from './ready';
+import { announceReady } from '../../webviewHost/webview/ready';
 import { trustBanner } from './trustBanner';
 import { sidebarTrust } from './trustStanding';
 

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { RunbookInfo, RunbookInputInfo } from '@keel/schemas';
-import { defaultText, inputPrompt, parseInputText, type InputValue } from '../runs/inputValues';
+import { defaultText, inputPrompt, parseInputText, type InputValue } from './inputValues';
 
 /**
  * The values to start the run with, or undefined when the operator pressed Esc. `note` (the cost

@@ -12,14 +12,14 @@ import {
   type RunSummary,
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { describeRun, formatUsd, STATUS_ICONS, STATUS_LABELS } from '../runs/runList';
-import type { RunsStore } from '../runs/runsStore';
+import { describeRun, formatUsd, STATUS_ICONS, STATUS_LABELS } from './runList';
+import type { RunsStore } from './runsStore';
 import { notificationText } from '../alerts/editorAlerts';
-import { forecastTitle } from '../runs/forecastText';
+import { forecastTitle } from './forecastText';
 import { askRunInputs } from './runInputs';
 import type { RunTraceProvider } from './runTrace';
-import type { RunTimelines } from '../runs/runTimelinePanel';
-import { openResult } from './searchQuickPick';
+import type { RunTimelines } from './runTimelinePanel';
+import { openResult } from '../memory/searchQuickPick';
 
 export interface RunsContext {
   readonly folder: string;

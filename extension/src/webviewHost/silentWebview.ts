@@ -5,14 +5,14 @@
  * posts reaches that frame, and new html goes to the same frame: only a new frame loads. VS Code
  * builds one when a view is shown again, or for a new panel. So a silent webview
  * (readyHandshake.ts) is loaded again that way, twice at most until it is heard from; after that
- * the log says what to do. The count is kept by name here, as a reopened panel is a new object.
+ * the log says what to do. The count is kept by name here, as a reopened panel is a new host.
  */
 import * as vscode from 'vscode';
 
 const MAX_RELOADS = 2;
 const reloads = new Map<string, number>();
 
-/** The webview `name` ("The Keel Dashboard") was heard from: a later silence may be reloaded again. */
+/** The webview `name` ("the Keel Dashboard") was heard from: a later silence may be reloaded again. */
 export function heardFrom(name: string): void {
   reloads.delete(name);
 }
@@ -21,27 +21,26 @@ export function heardFrom(name: string): void {
 export function mayReload(name: string, output: vscode.LogOutputChannel): boolean {
   const done = reloads.get(name) ?? 0;
   if (done >= MAX_RELOADS) {
-    output.error(`${name} did not load, also after ${MAX_RELOADS} tries: run "Developer: Reload Window".`);
+    output.error(`Could not load ${name}, also after ${MAX_RELOADS} tries: run "Developer: Reload Window".`);
     return false;
   }
   reloads.set(name, done + 1);
-  output.warn(`${name} did not load; loading it again (${done + 1} of ${MAX_RELOADS}).`);
+  output.warn(`Loading ${name} again: its page did not load (${done + 1} of ${MAX_RELOADS}).`);
   return true;
 }
 
 /** Hides the view and shows it again, for a new frame. A hidden view gets one when shown anyway. */
 export async function reloadSilentView(
   view: vscode.WebviewView,
-  viewId: string,
   name: string,
   output: vscode.LogOutputChannel,
 ): Promise<void> {
   if (!view.visible || !mayReload(name, output)) return;
   try {
-    // VS Code names each view's show/hide command after the view's id in package.json.
-    await vscode.commands.executeCommand(`${viewId}.toggleVisibility`);
-    await vscode.commands.executeCommand(`${viewId}.toggleVisibility`);
+    // VS Code names each view's show/hide command after the view's id (its viewType).
+    await vscode.commands.executeCommand(`${view.viewType}.toggleVisibility`);
+    await vscode.commands.executeCommand(`${view.viewType}.toggleVisibility`);
   } catch (error) {
-    output.error(`${name} could not be loaded again: ${(error as Error).message}`);
+    output.error(`Could not load ${name} again: ${(error as Error).message}`);
   }
 }

@@ -11,7 +11,7 @@ import {
   CHANGE_LABELS,
   describeApproval,
   staleNote,
-} from '../approvals/approvalList';
+} from '../../approvals/approvalList';
 import { listElement, note, section, span } from './runsSections';
 
 type Post = (message: WebviewToHostMessage) => void;

@@ -4,7 +4,7 @@
  * Built once; the list re-renders in place and keyboard focus stays on the same button.
  */
 import type { ConnectorInfo, WebviewToHostMessage } from '@keel/schemas';
-import { connectorRow, type ConnectorRow } from '../connectors/connectorList';
+import { connectorRow, type ConnectorRow } from '../../connectors/connectorList';
 import { keepFocus, listElement, note, section, span } from './runsSections';
 
 type Post = (message: WebviewToHostMessage) => void;
