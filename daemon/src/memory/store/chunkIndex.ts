@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import type * as lancedb from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import type { Logger } from '../../log';
+import { chunkTable } from './chunkArrow';
 import { lance, loadLance } from './lanceModules';
 import { RECENT_TABLE, RecentChunks } from './recentChunks';
 
@@ -147,6 +148,8 @@ export class ChunkIndex {
   private view: RecentView;
   /** Views replaced since the last fold: a fold waits until no search holds one (foldNow). */
   private readonly retired = new Set<RecentView>();
+  /** The main table's schema, which rows are built in (chunkArrow.ts). */
+  private readonly rowSchema: Schema;
 
   private constructor(
     private readonly db: lancedb.Connection,
@@ -156,6 +159,7 @@ export class ChunkIndex {
     private readonly log: Logger,
   ) {
     this.view = new RecentView(new Set(recent.paths()));
+    this.rowSchema = schema(dimensions);
   }
 
   /** Opens (or creates) the chunk table in `dir`. Throws if the store cannot be read. */
@@ -313,7 +317,7 @@ export class ChunkIndex {
   private async rewrite(paths: string[], rows: ChunkRow[]): Promise<void> {
     await this.deleteFromMain(paths);
     for (let i = 0; i < rows.length; i += 5_000) {
-      await this.table.add(rows.slice(i, i + 5_000) as unknown as Record<string, unknown>[]);
+      await this.table.add(chunkTable(rows.slice(i, i + 5_000), this.rowSchema));
     }
   }
 
