@@ -393,7 +393,9 @@ export class IndexWriter {
     // batch is written again; searches meanwhile show its chunks, which are the files' content.
     this.searchable = new Set(batch.paths);
     try {
-      await this.deps.catalog.apply({ indexed, rejected, removed });
+      // The catalog holds records of the paths this map knows, and of no other (it is their copy).
+      const recorded = (path: string): boolean => this.states.has(path);
+      await this.deps.catalog.apply({ indexed, rejected, removed, recorded });
     } finally {
       this.searchable = new Set();
     }

@@ -141,8 +141,17 @@ export class Catalog {
     });
   }
 
-  /** Records one batch of index changes in one transaction. */
-  apply(batch: { indexed: DocumentRecord[]; rejected: RejectedRecord[]; removed: string[] }): Promise<void> {
+  /**
+   * Records one batch of index changes in one transaction. `recorded`: which of the batch's paths
+   * the catalog holds records of (the writer's copy knows); only theirs are deleted first, each
+   * delete being a scan of its table. Without it, every path's are.
+   */
+  apply(batch: {
+    indexed: DocumentRecord[];
+    rejected: RejectedRecord[];
+    removed: string[];
+    recorded?: (path: string) => boolean;
+  }): Promise<void> {
     return this.using(async () => {
       const touched = [
         ...batch.indexed.map((d) => d.path),
@@ -150,10 +159,11 @@ export class Catalog {
         ...batch.removed,
       ];
       if (touched.length === 0) return;
+      const stale = batch.recorded ? touched.filter(batch.recorded) : touched;
       await this.db.run('BEGIN TRANSACTION');
       try {
-        for (let i = 0; i < touched.length; i += 500) {
-          const list = touched.slice(i, i + 500);
+        for (let i = 0; i < stale.length; i += 500) {
+          const list = stale.slice(i, i + 500);
           const placeholders = list.map((_, j) => `$${j + 1}`).join(', ');
           for (const table of ['documents', 'chunks', 'problems']) {
             await this.db.run(`DELETE FROM ${table} WHERE path IN (${placeholders})`, list);

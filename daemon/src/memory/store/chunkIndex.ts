@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import type * as lancedb from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import type { Logger } from '../../log';
+import { chunkTable } from './chunkArrow';
 import { lance, loadLance } from './lanceModules';
 import { RECENT_TABLE, RecentChunks } from './recentChunks';
 
@@ -87,6 +88,8 @@ const FOLD_ROWS = 2_000;
  * has are hidden by a filter every search of it evaluates, and the small table is searched in memory.
  */
 const FOLD_PATHS = 500;
+/** Paths of the main table kept in memory (mainPaths, below): 200,000 notes, tens of MB at most. */
+const MAIN_PATHS_KEPT = 200_000;
 /** The main table is compacted after this many folds, even while writes go on. */
 const OPTIMIZE_AFTER_FOLDS = 6;
 const FTS_OPTIONS = {
@@ -147,6 +150,15 @@ export class ChunkIndex {
   private view: RecentView;
   /** Views replaced since the last fold: a fold waits until no search holds one (foldNow). */
   private readonly retired = new Set<RecentView>();
+  /** The main table's schema, which rows are built in (chunkArrow.ts). */
+  private readonly rowSchema: Schema;
+  /**
+   * Every path the main table may hold rows of, while that is known: from a table found or made
+   * empty, each add records its paths. A delete of other paths is skipped: each is a scan of the
+   * table, and a cold index deleted each batch's paths (none there) before adding them. Null once
+   * it is unknown (a table that had rows when opened) or too large to keep: then deletes always run.
+   */
+  private mainPaths: Set<string> | null = null;
 
   private constructor(
     private readonly db: lancedb.Connection,
@@ -156,6 +168,7 @@ export class ChunkIndex {
     private readonly log: Logger,
   ) {
     this.view = new RecentView(new Set(recent.paths()));
+    this.rowSchema = schema(dimensions);
   }
 
   /** Opens (or creates) the chunk table in `dir`. Throws if the store cannot be read. */
@@ -188,6 +201,7 @@ export class ChunkIndex {
     const recent = await openRecent(db, dimensions, built !== undefined && built !== dimensions);
     const index = new ChunkIndex(db, table, recent, dimensions, log);
     await index.verify();
+    if ((await table.countRows()) === 0) index.mainPaths = new Set();
     // Rows of the small table's paths left in the main table by a crash (during a fold, or during
     // a compaction, when deletes wait) go now: the small table holds the newest.
     await index.deleteHidden(recent.paths());
@@ -298,7 +312,9 @@ export class ChunkIndex {
     return [...present];
   }
 
-  private async deleteFromMain(paths: string[]): Promise<void> {
+  private async deleteFromMain(all: string[]): Promise<void> {
+    const known = this.mainPaths;
+    const paths = known ? all.filter((path) => known.has(path)) : all;
     for (let i = 0; i < paths.length; i += 500) {
       await this.table.delete(
         `path IN (${paths
@@ -313,7 +329,11 @@ export class ChunkIndex {
   private async rewrite(paths: string[], rows: ChunkRow[]): Promise<void> {
     await this.deleteFromMain(paths);
     for (let i = 0; i < rows.length; i += 5_000) {
-      await this.table.add(rows.slice(i, i + 5_000) as unknown as Record<string, unknown>[]);
+      const slice = rows.slice(i, i + 5_000);
+      // Recorded before the add: should the add fail half way, a later delete still runs.
+      if (this.mainPaths) for (const row of slice) this.mainPaths.add(row.path);
+      if (this.mainPaths && this.mainPaths.size > MAIN_PATHS_KEPT) this.mainPaths = null;
+      await this.table.add(chunkTable(slice, this.rowSchema));
     }
   }
 
@@ -374,6 +394,7 @@ export class ChunkIndex {
     await this.recent.compacted();
     await this.db.dropTable(TABLE);
     this.table = await this.db.createEmptyTable(TABLE, schema(this.dimensions));
+    this.mainPaths = new Set();
     this.recent.close();
     this.recent = await openRecent(this.db, this.dimensions, true);
     this.showView(new Set());
