@@ -43,6 +43,15 @@ it('holds at most two batches of a flood of new notes at once, and indexes them 
   const embedder = await createLocalEmbedder();
   const log = createLogger({ level: 'warn' });
   stores = await openStores(join(dir, 'state'), embedder.dimensions, log);
+  // Each batch's catalog commit takes 300 ms more here, as on a slow disk: the next batch (tiny
+  // notes, read in a few milliseconds) reaches the preparer while this one is still written, so
+  // the test sees the pipeline run however fast this machine writes.
+  const catalog = stores.catalog;
+  const apply = catalog.apply.bind(catalog);
+  catalog.apply = async (batch) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return apply(batch);
+  };
   let written = 0;
   let mostHeld = 0;
   let writer: IndexWriter | null = null;

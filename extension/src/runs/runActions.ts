@@ -12,7 +12,7 @@ import {
   type RunSummary,
 } from '@keel/schemas';
 import type { DaemonClient } from '../daemonClient';
-import { describeRun, formatUsd, STATUS_ICONS, STATUS_LABELS } from './runList';
+import { formatUsd, runPickItem, STATUS_LABELS } from './runList';
 import type { RunsStore } from './runsStore';
 import { notificationText } from '../alerts/editorAlerts';
 import { forecastTitle } from './forecastText';
@@ -142,12 +142,7 @@ export async function showRunTrace(
   }
   const now = Date.now();
   const chosen = await vscode.window.showQuickPick(
-    runs.map((run) => ({
-      label: `${STATUS_ICONS[run.status]} ${run.runbook}`,
-      description: `${STATUS_LABELS[run.status]} · ${new Date(run.startedAt).toLocaleString()}`,
-      detail: describeRun(run, now),
-      run,
-    })),
+    runs.map((run) => runPickItem(run, now)),
     { title: 'Keel: Show Run Trace', placeHolder: 'Which run?', matchOnDescription: true },
   );
   if (chosen) await open(chosen.run);

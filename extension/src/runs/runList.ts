@@ -95,6 +95,19 @@ export function formatMs(ms: number): string {
   return h > 0 ? `${h}h ${m}m` : `${m}m ${s}s`;
 }
 
+/** A run as the editor's quick picks list it: status and runbook, when it started, what it did. */
+export function runPickItem(
+  run: RunSummary,
+  now: number,
+): { label: string; description: string; detail: string; run: RunSummary } {
+  return {
+    label: `${STATUS_ICONS[run.status]} ${run.runbook}`,
+    description: `${STATUS_LABELS[run.status]} · ${new Date(run.startedAt).toLocaleString()}`,
+    detail: describeRun(run, now),
+    run,
+  };
+}
+
 /** One line a screen reader reads for a run: everything the row shows, in words. */
 export function describeRun(run: RunSummary, now: number): string {
   const parts = [

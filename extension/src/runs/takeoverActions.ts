@@ -11,7 +11,7 @@ import {
   type RunSummary,
   type StepTrace,
 } from '@keel/schemas';
-import { canTakeOver, describeRun, STATUS_ICONS, STATUS_LABELS } from './runList';
+import { canTakeOver, runPickItem, STATUS_LABELS } from './runList';
 import type { RunsContext } from './runActions';
 
 /** An output document waiting for the operator to confirm it: what it goes on with. */
@@ -182,12 +182,7 @@ async function pickRun(
   }
   const now = Date.now();
   const chosen = await vscode.window.showQuickPick(
-    runs.map((run) => ({
-      label: `${STATUS_ICONS[run.status]} ${run.runbook}`,
-      description: `${STATUS_LABELS[run.status]} · ${new Date(run.startedAt).toLocaleString()}`,
-      detail: describeRun(run, now),
-      run,
-    })),
+    runs.map((run) => runPickItem(run, now)),
     { title, placeHolder: 'Which run?', matchOnDescription: true, matchOnDetail: true },
   );
   return chosen?.run;

@@ -30,7 +30,8 @@ import { DaemonProcess } from '../daemonProcess';
 import { readCpuSeconds } from '../procStats';
 import { round } from '../stats';
 
-const STEPS = 10;
+/** The durable-step runbook's steps (profile/durableThreads.ts runs the same). */
+export const STEPS = 10;
 
 export interface DurableStepOptions {
   /** Interleaved rounds; each contender runs `runsPerRound` runs of 10 steps in each. */
@@ -79,7 +80,7 @@ export interface DurableStepResult {
 }
 
 /** Each step's prompt carries the step before's answer, as each LangGraph node does with the state. */
-const RUNBOOK = `apiVersion: keel/v1
+export const RUNBOOK = `apiVersion: keel/v1
 name: ten
 role: Benchmark
 description: Ten no-op model steps.

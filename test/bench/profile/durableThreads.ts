@@ -12,17 +12,7 @@ import { join } from 'node:path';
 import { RunChangedNotification, RunStartRequest, TrustGrantRequest, TrustStateRequest } from '@keel/schemas';
 import { ModelServer } from '../../helpers/modelServer';
 import { DaemonProcess } from '../daemonProcess';
-
-const STEPS = 10;
-const RUNBOOK = `apiVersion: keel/v1
-name: ten
-role: Benchmark
-description: Ten no-op model steps.
-inputs:
-  topic: { type: string, default: renewals }
-steps:
-${Array.from({ length: STEPS }, (_, i) => `  - { id: s${i}, type: llm, prompt: "Step ${i}. {{ ${i === 0 ? 'inputs.topic' : `steps.s${i - 1}.output`} }}" }`).join('\n')}
-`;
+import { RUNBOOK, STEPS } from '../measure/durableStep';
 
 /** CPU ticks (1/100 s) per thread name and id. */
 function threads(pid: number): Map<string, number> {

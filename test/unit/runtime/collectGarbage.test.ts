@@ -18,7 +18,8 @@ describe('collectGarbage', () => {
     collectGarbage();
     const before = process.memoryUsage().arrayBuffers;
     let buffers: ArrayBuffer[] | null = Array.from({ length: 64 }, () => new ArrayBuffer(1024 * 1024));
-    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(64 * 1024 * 1024);
+    // Other dead buffers may go meanwhile (an allocation can start a collection): about 64 MB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(56 * 1024 * 1024);
     buffers.length = 0;
     buffers = null;
     expect(collectGarbage()).toBe(true);
