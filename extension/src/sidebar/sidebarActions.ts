@@ -19,6 +19,7 @@ import { cancelRun, runRunbook, showRunTrace, type RunsContext } from '../runs/r
 import { openResult } from '../memory/searchQuickPick';
 import { answerCheckpoint, supplyStepOutput, takeOverRun } from '../runs/takeoverActions';
 import type { SidebarViewProvider } from './sidebarView';
+import type { ActionOf } from '../webviewHost/webviewViewHost';
 import { executeKeelCommand } from '../executeKeelCommand';
 
 export interface SidebarContext {
@@ -56,7 +57,7 @@ const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], KeelCommand>
 
 /** Runs one sidebar action; a failure is logged and shown, never thrown at the webview. */
 export async function runSidebarAction(
-  message: WebviewToHostMessage,
+  message: ActionOf<WebviewToHostMessage>,
   context: SidebarContext,
 ): Promise<void> {
   try {
@@ -69,14 +70,11 @@ export async function runSidebarAction(
   }
 }
 
-async function dispatch(message: WebviewToHostMessage, context: SidebarContext): Promise<void> {
+async function dispatch(message: ActionOf<WebviewToHostMessage>, context: SidebarContext): Promise<void> {
   const { runs, approvals } = context;
   const command = ACTION_COMMANDS[message.type];
   if (command && TRUSTED_ONLY.has(command) && !vscode.workspace.isTrusted) return explainRestrictedMode();
   switch (message.type) {
-    case 'ready':
-    case 'loaded':
-      return;
     case 'openFolder':
       await vscode.commands.executeCommand('vscode.openFolder');
       return;

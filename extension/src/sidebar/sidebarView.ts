@@ -4,7 +4,7 @@
  * operator's clicks into typed messages, which are validated before use.
  */
 import * as vscode from 'vscode';
-import { WebviewViewHost } from '../webviewHost/webviewViewHost';
+import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
 import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas';
 
 export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
@@ -20,7 +20,7 @@ export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.D
     extensionUri: vscode.Uri,
     /** Everything the view shows, sent whenever its webview (re)loads. */
     snapshot: () => HostToWebviewMessage[],
-    onAction: (message: WebviewToHostMessage) => void | Promise<void>,
+    onAction: (message: ActionOf<WebviewToHostMessage>) => void | Promise<void>,
     output: vscode.LogOutputChannel,
   ) {
     this.host = new WebviewViewHost({
