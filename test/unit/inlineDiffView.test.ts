@@ -99,9 +99,11 @@ describe('the inbox inline diff', () => {
     for (const hidden of [...files[0]!.byClass('diff-sign'), ...files[0]!.byClass('line-number')]) {
       expect(hidden.getAttribute('aria-hidden')).toBe('true');
     }
-    expect(files[0]!.byClass('hunk-header')[0]!.getAttribute('aria-label')).toBe(
-      'Lines 1 to 2 now, 1 to 2 proposed',
-    );
+    const header = files[0]!.byClass('hunk-header')[0]!;
+    expect(header.children.map((part) => [part.textContent, part.getAttribute('aria-hidden')])).toEqual([
+      ['@@ -1,2 +1,2 @@', 'true'],
+      ['Lines 1 to 2 now, 1 to 2 proposed', null],
+    ]);
   });
 
   it('ends a capped diff with the count left out and a button to the full diff', () => {

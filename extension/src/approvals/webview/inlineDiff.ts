@@ -146,14 +146,21 @@ function counts(file: InboxFileDiff): string {
 }
 
 function hunkHeader(hunk: InboxDiffHunk): HTMLElement {
-  const header = element(
-    'div',
-    'hunk-header',
+  const header = element('div', 'hunk-header');
+  // The @@ line for the eye; words for a screen reader (a plain div's label is not read).
+  const marks = element(
+    'span',
+    '',
     `@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@`,
   );
-  header.setAttribute(
-    'aria-label',
-    `Lines ${range(hunk.oldStart, hunk.oldLines)} now, ${range(hunk.newStart, hunk.newLines)} proposed`,
+  marks.setAttribute('aria-hidden', 'true');
+  header.append(
+    marks,
+    element(
+      'span',
+      'sr-only',
+      `Lines ${range(hunk.oldStart, hunk.oldLines)} now, ${range(hunk.newStart, hunk.newLines)} proposed`,
+    ),
   );
   return header;
 }
