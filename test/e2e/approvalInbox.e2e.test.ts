@@ -163,6 +163,8 @@ it('lists both proposals with their context and decides them from the keyboard',
     await details
       .locator('.reasoning', { hasText: 'The last call with acme named a new main contact.' })
       .waitFor();
+    // What it wants to do, inline: the note's new line, added (asked of the host once selected).
+    await details.locator('.diff-line.added .diff-text', { hasText: ANSWER }).waitFor();
     expect(await details.textContent()).toContain('No approvals rule in keel.yaml lets this change through');
     expect(await details.locator('pre.inputs').textContent()).toContain('"customer": "acme"');
     await details.getByRole('button', { name: /^Open memory\/customers\/acme\.md at line/ }).waitFor();

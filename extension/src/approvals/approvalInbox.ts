@@ -11,11 +11,14 @@ import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTra
 import { openNoteAt } from '../runs/openNote';
 import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
 import { approveProposal, type ApprovalsContext } from './approvalActions';
-import { approvableBatch, inboxItem, sortInbox } from './inboxModel';
+import { approvableBatch, inboxDiffKey, inboxItem, sortInbox } from './inboxModel';
+import { proposalDiff } from './proposalDiff';
 import { executeKeelCommand } from '../executeKeelCommand';
 
 /** Bursts of changes (a run proposing several notes) are sent once, at most this often. */
 const REFRESH_MS = 200;
+/** Diffs kept for proposals looked at recently: moving back and forth along the list recomputes nothing. */
+const DIFFS_KEPT = 20;
 
 export class ApprovalInbox implements vscode.Disposable {
   static readonly viewType = 'keel.approvalInbox';
@@ -26,6 +29,8 @@ export class ApprovalInbox implements vscode.Disposable {
   /** Counts refreshes: one that finishes after a later one started sends nothing (it is older). */
   private generation = 0;
   private readonly subscription: vscode.Disposable;
+  /** The answers to `diff`, by inboxDiffKey, oldest first. */
+  private readonly diffs = new Map<string, Promise<HostToInboxMessage>>();
 
   constructor(
     extensionUri: vscode.Uri,
@@ -124,12 +129,45 @@ export class ApprovalInbox implements vscode.Disposable {
         return;
       case 'approveBatch':
         return this.approveBatch(message.ids);
+      case 'diff':
+        return this.sendDiff(message.id);
       case 'openRun':
         await executeKeelCommand('keel.showRunTrace', message.id);
         return;
       case 'openNote':
         return openNoteAt(this.approvals.folder, message.path, message.line);
     }
+  }
+
+  /**
+   * The selected proposal's diff, computed when the operator selects it (never for the whole list)
+   * from the two sides the diff editor shows, and kept per proposal and file versions.
+   */
+  private async sendDiff(id: string): Promise<void> {
+    const known = this.approvals.store.proposal(id);
+    if (!known || known.action) return;
+    const key = inboxDiffKey(known);
+    let answer = this.diffs.get(key);
+    if (!answer) {
+      answer = this.approvals.documents.get(id).then(
+        ({ proposal, current }): HostToInboxMessage => ({
+          type: 'diff',
+          key: inboxDiffKey(proposal),
+          diff: proposalDiff(proposal, current),
+        }),
+        (error: unknown): HostToInboxMessage => {
+          // Not kept: the next look asks the daemon again.
+          this.diffs.delete(key);
+          return { type: 'diffError', key, message: (error as Error).message };
+        },
+      );
+      this.diffs.set(key, answer);
+      for (const old of this.diffs.keys()) {
+        if (this.diffs.size <= DIFFS_KEPT) break;
+        this.diffs.delete(old);
+      }
+    }
+    this.host.post(await answer);
   }
 
   /** Approves the reviewed low-risk proposals after one confirmation; anything else is left waiting. */

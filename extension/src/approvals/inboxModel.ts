@@ -133,3 +133,16 @@ export function inboxItem(proposal: Proposal, trace: RunTrace | null): InboxItem
     read,
   };
 }
+
+/**
+ * Names a proposal's diff: its id, its status and the version of each file it was computed
+ * against. A proposal gone stale, or rebased on a file changed again, gets a new key, so its diff
+ * is computed again; any other refresh of the list reuses the one computed.
+ */
+export function inboxDiffKey(proposal: Pick<Proposal, 'id' | 'status' | 'changes'>): string {
+  return [
+    proposal.id,
+    proposal.status,
+    ...proposal.changes.map((c) => `${c.path}@${c.baseHash ?? '-'}`),
+  ].join('\n');
+}

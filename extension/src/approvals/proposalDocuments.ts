@@ -15,6 +15,7 @@ import {
   type ProposalSide,
 } from './approvalList';
 import type { ApprovalsStore } from './approvalsStore';
+import { sidesOf } from './proposalDiff';
 
 export const PROPOSAL_SCHEME = 'keel-proposal';
 
@@ -65,8 +66,8 @@ export class ProposalDocuments implements vscode.TextDocumentContentProvider, vs
       );
       return actionContext(proposal, run);
     }
-    if (parsed.side === 'current') return current[parsed.path] ?? '';
-    return proposal.changes.find((c) => c.path === parsed.path)?.content ?? '';
+    const sides = sidesOf(proposal, current, parsed.path);
+    return parsed.side === 'current' ? sides.current : sides.proposed;
   }
 
   dispose(): void {

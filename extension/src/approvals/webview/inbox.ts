@@ -9,7 +9,7 @@ import type { HostToInboxMessage, InboxItem, InboxToHostMessage } from '@keel/sc
 import { formatUsd } from '../../runs/runList';
 import { button, element } from '../../webviewHost/webview/dom';
 import { announceReady } from '../../webviewHost/webview/ready';
-import { CHANGE_ICONS, CHANGE_LABELS } from '../approvalList';
+import { InlineDiffs } from './inlineDiff';
 import {
   age,
   batchable,
@@ -38,6 +38,10 @@ let selected: string | null = null;
 const reviewed = new Set<string>();
 const marked = new Set<string>();
 let status = '';
+const diffs = new InlineDiffs(
+  (id) => post({ type: 'diff', id }),
+  (id) => post({ type: 'open', id }),
+);
 
 // Only the host posts here, and it sends what the schema checked on its side (approvalInbox.ts).
 window.addEventListener('message', (event: MessageEvent<HostToInboxMessage>) => {
@@ -49,6 +53,10 @@ window.addEventListener('message', (event: MessageEvent<HostToInboxMessage>) => 
     const open = new Set(items.map((i) => i.proposal.id));
     for (const id of [...marked]) if (!open.has(id)) marked.delete(id);
     render();
+  } else if (message.type === 'diff' || message.type === 'diffError') {
+    const shownItem = items.find((i) => i.proposal.id === selected);
+    if (diffs.receive(message, shownItem?.proposal)) redrawDiff(shownItem!);
+    return;
   } else return;
   root.setAttribute('aria-busy', 'false');
 });
@@ -60,6 +68,7 @@ function shown(): InboxItem[] {
 function render(): void {
   const focusedList =
     document.activeElement?.closest('#inbox-list') !== null && document.activeElement !== null;
+  const focusedFile = document.activeElement?.closest<HTMLElement>('details.file-diff')?.dataset.path;
   const visible = shown();
   if (!visible.some((i) => i.proposal.id === selected)) selected = visible[0]?.proposal.id ?? null;
   if (selected) reviewed.add(selected);
@@ -89,6 +98,7 @@ function render(): void {
   body.append(list(visible), details(visible.find((i) => i.proposal.id === selected) ?? null));
   root.replaceChildren(header, body, statusLine());
   if (focusedList && selected) focusRow(selected);
+  else if (focusedFile !== undefined) focusFile(root, focusedFile);
 }
 
 function statusLine(): HTMLElement {
@@ -333,7 +343,7 @@ function details(item: InboxItem | null): HTMLElement {
       element(
         'p',
         'warning',
-        `Stale: ${proposal.staleFiles.join(', ') || 'a file'} changed since it was proposed. Open the diff before deciding.`,
+        `Stale: ${proposal.staleFiles.join(', ') || 'a file'} changed since it was proposed. The diff below is against the file as it is now: look again before deciding.`,
       ),
     );
   }
@@ -360,13 +370,7 @@ function details(item: InboxItem | null): HTMLElement {
       element('pre', 'review', proposal.action.review.text),
     );
   } else {
-    const files = element('ul', 'files');
-    for (const change of proposal.changes) {
-      files.append(
-        element('li', '', `${CHANGE_ICONS[change.action]} ${CHANGE_LABELS[change.action]} ${change.path}`),
-      );
-    }
-    section.append(files);
+    section.append(diffs.view(proposal));
   }
   section.append(
     element('h3', '', 'Why'),
@@ -408,6 +412,23 @@ function details(item: InboxItem | null): HTMLElement {
     section.append(notes);
   }
   return section;
+}
+
+/** The selected proposal's diff arrived: drawn in place, the focus kept on the file it was on. */
+function redrawDiff(item: InboxItem): void {
+  const old = root.querySelector('.inline-diff');
+  if (!old) return;
+  const focusedPath = document.activeElement?.closest<HTMLElement>('details.file-diff')?.dataset.path;
+  const fresh = diffs.view(item.proposal);
+  old.replaceWith(fresh);
+  if (focusedPath !== undefined) focusFile(fresh, focusedPath);
+}
+
+/** Puts the focus back on a file's fold after the diff was drawn again. */
+function focusFile(within: HTMLElement, path: string): void {
+  for (const file of within.querySelectorAll<HTMLElement>('details.file-diff')) {
+    if (file.dataset.path === path) file.querySelector('summary')?.focus();
+  }
 }
 
 /** The rule that made the proposal wait, in words. */
