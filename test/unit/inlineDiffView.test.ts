@@ -1,15 +1,15 @@
+// @vitest-environment happy-dom
 /**
- * The inbox's inline diff as drawn (extension/src/approvals/webview/inlineDiff.ts, in a fake DOM):
+ * The inbox's inline diff as drawn (extension/src/approvals/webview/inlineDiff.ts, in happy-dom):
  * asked of the host once per proposal version, each file a <details> fold with a <summary> the
  * keyboard reaches, lines marked with signs and words as well as colour, line numbers on both
  * sides, and a capped diff ending in a button to the full one.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Proposal } from '@keel/schemas';
 import { inboxDiffKey } from '../../extension/src/approvals/inboxModel';
 import { proposalDiff } from '../../extension/src/approvals/proposalDiff';
 import { InlineDiffs } from '../../extension/src/approvals/webview/inlineDiff';
-import { installFakeDocument, type FakeElement } from '../helpers/fakeDom';
 
 const lines = (n: number): string => Array.from({ length: n }, (_, i) => `line ${i + 1}\n`).join('');
 
@@ -33,13 +33,13 @@ const proposal = (change: Partial<Proposal> = {}): Proposal => ({
 });
 const CURRENT = { 'memory/acme.md': '# Acme\nLena Berg\n', 'memory/big.md': null };
 
-let restore: () => void;
-beforeAll(() => {
-  restore = installFakeDocument();
-});
-afterAll(() => restore());
+/** The elements under `root` that match `selector`, in document order. */
+const all = <T extends HTMLElement = HTMLElement>(root: ParentNode, selector: string): T[] =>
+  Array.from(root.querySelectorAll<T>(selector));
+const text = (root: ParentNode, selector: string): string | null | undefined =>
+  root.querySelector(selector)?.textContent;
 
-function drawn(p: Proposal): { view: FakeElement; asked: string[]; opened: string[]; diffs: InlineDiffs } {
+function drawn(p: Proposal): { view: HTMLElement; asked: string[]; opened: string[]; diffs: InlineDiffs } {
   const asked: string[] = [];
   const opened: string[] = [];
   const diffs = new InlineDiffs(
@@ -48,7 +48,7 @@ function drawn(p: Proposal): { view: FakeElement; asked: string[]; opened: strin
   );
   diffs.view(p);
   diffs.receive({ type: 'diff', key: inboxDiffKey(p), diff: proposalDiff(p, CURRENT) }, p);
-  return { view: diffs.view(p) as unknown as FakeElement, asked, opened, diffs };
+  return { view: diffs.view(p), asked, opened, diffs };
 }
 
 describe('the inbox inline diff', () => {
@@ -58,9 +58,9 @@ describe('the inbox inline diff', () => {
       (id) => asked.push(id),
       () => undefined,
     );
-    const waiting = diffs.view(proposal()) as unknown as FakeElement;
+    const waiting = diffs.view(proposal());
     expect(waiting.textContent).toContain('~ modify memory/acme.md');
-    expect(waiting.byClass('muted')[0]!.getAttribute('role')).toBe('status');
+    expect(waiting.querySelector('.muted')?.getAttribute('role')).toBe('status');
     diffs.view(proposal());
     expect(asked).toEqual(['p1']);
     // Gone stale: a new version of the file, so a new diff.
@@ -77,18 +77,18 @@ describe('the inbox inline diff', () => {
 
   it('draws each file as an open fold with signs, words and numbers on every line', () => {
     const { view } = drawn(proposal());
-    const files = view.byClass('file-diff');
+    const files = all<HTMLDetailsElement>(view, '.file-diff');
     expect(files.map((f) => [f.tagName, f.open, f.children[0]!.tagName])).toEqual([
       ['DETAILS', true, 'SUMMARY'],
       ['DETAILS', true, 'SUMMARY'],
     ]);
     expect(files[0]!.children[0]!.textContent).toBe('~ modify memory/acme.md +1 −1');
-    const rows = files[0]!.byClass('diff-line').map((row) => ({
+    const rows = all(files[0]!, '.diff-line').map((row) => ({
       kind: row.className.replace('diff-line ', ''),
-      numbers: row.byClass('line-number').map((n) => n.textContent),
-      sign: row.byClass('diff-sign')[0]!.textContent,
-      said: row.byClass('sr-only')[0]!.textContent,
-      text: row.byClass('diff-text')[0]!.textContent,
+      numbers: all(row, '.line-number').map((n) => n.textContent),
+      sign: text(row, '.diff-sign'),
+      said: text(row, '.sr-only'),
+      text: text(row, '.diff-text'),
     }));
     expect(rows).toEqual([
       { kind: 'context', numbers: ['1', '1'], sign: ' ', said: 'Unchanged, line 1: ', text: '# Acme' },
@@ -96,11 +96,13 @@ describe('the inbox inline diff', () => {
       { kind: 'added', numbers: ['', '2'], sign: '+', said: 'Added, line 2: ', text: 'Sam Okafor' },
     ]);
     // Signs and numbers are for the eye; the words say the same to a screen reader.
-    for (const hidden of [...files[0]!.byClass('diff-sign'), ...files[0]!.byClass('line-number')]) {
+    for (const hidden of all(files[0]!, '.diff-sign, .line-number')) {
       expect(hidden.getAttribute('aria-hidden')).toBe('true');
     }
-    const header = files[0]!.byClass('hunk-header')[0]!;
-    expect(header.children.map((part) => [part.textContent, part.getAttribute('aria-hidden')])).toEqual([
+    const header = files[0]!.querySelector('.hunk-header')!;
+    expect(
+      Array.from(header.children).map((part) => [part.textContent, part.getAttribute('aria-hidden')]),
+    ).toEqual([
       ['@@ -1,2 +1,2 @@', 'true'],
       ['Lines 1 to 2 now, 1 to 2 proposed', null],
     ]);
@@ -108,11 +110,11 @@ describe('the inbox inline diff', () => {
 
   it('ends a capped diff with the count left out and a button to the full diff', () => {
     const { view, opened } = drawn(proposal());
-    const big = view.byClass('file-diff')[1]!;
-    expect(big.byClass('diff-line', 'added')).toHaveLength(400 - 3);
-    const more = big.byClass('diff-more')[0]!;
+    const big = all(view, '.file-diff')[1]!;
+    expect(all(big, '.diff-line.added')).toHaveLength(400 - 3);
+    const more = big.querySelector('.diff-more')!;
     expect(more.textContent).toBe('103 more lines — open the full diff (o)');
-    const open = more.children[0]!;
+    const open = more.children[0] as HTMLElement;
     expect(open.tagName).toBe('BUTTON');
     open.click();
     expect(opened).toEqual(['p1']);
@@ -120,11 +122,11 @@ describe('the inbox inline diff', () => {
 
   it('keeps a fold closed when the inbox is drawn again', () => {
     const { view, diffs } = drawn(proposal());
-    const first = view.byClass('file-diff')[0]!;
+    const first = all<HTMLDetailsElement>(view, '.file-diff')[0]!;
     first.open = false;
-    first.dispatch('toggle');
-    const again = diffs.view(proposal()) as unknown as FakeElement;
-    expect(again.byClass('file-diff').map((f) => f.open)).toEqual([false, true]);
+    first.dispatchEvent(new Event('toggle'));
+    const again = diffs.view(proposal());
+    expect(all<HTMLDetailsElement>(again, '.file-diff').map((f) => f.open)).toEqual([false, true]);
   });
 
   it('says in words what a binary or unchanged file is, and why a diff is missing', () => {
@@ -139,10 +141,8 @@ describe('the inbox inline diff', () => {
       { type: 'diff', key: inboxDiffKey(p), diff: proposalDiff(p, { 'logo.png': 'PNG\0old' }) },
       p,
     );
-    expect((diffs.view(p) as unknown as FakeElement).textContent).toContain('Binary, or not UTF-8 text');
+    expect(diffs.view(p).textContent).toContain('Binary, or not UTF-8 text');
     diffs.receive({ type: 'diffError', key: inboxDiffKey(proposal()), message: 'EACCES' }, proposal());
-    expect((diffs.view(proposal()) as unknown as FakeElement).textContent).toContain(
-      'The diff could not be shown: EACCES',
-    );
+    expect(diffs.view(proposal()).textContent).toContain('The diff could not be shown: EACCES');
   });
 });
