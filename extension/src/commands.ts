@@ -28,7 +28,7 @@ import type { KeelSession } from './session';
 import type { WorkspaceTracker } from './workspaceTracker';
 
 /** What there is without a folder. */
-export type NoFolder = Pick<KeelSession, 'output' | 'secrets'>;
+export type NoFolder = Pick<KeelSession, 'output'>;
 
 /**
  * One command. `enabled` runs when a folder is open, `disabled` when none is (by default, Keel asks
@@ -113,11 +113,8 @@ export const COMMANDS = {
     enabled: onProposal((approvals, id) => rejectProposal(approvals, id)),
   },
   'keel.openApprovalInbox': { needsDaemon: NO_APPROVALS, enabled: ({ inbox }) => inbox.show() },
-  // The key is kept for every folder, so it can be set before one is open.
-  'keel.setApiKey': {
-    enabled: ({ secrets, client }) => askForApiKey(secrets, client),
-    disabled: ({ secrets }) => askForApiKey(secrets, null),
-  },
+  // The key is kept for the endpoint keel.yaml names, which only the folder's daemon can tell.
+  'keel.setApiKey': { enabled: ({ secrets, client }) => askForApiKey(secrets, client) },
   // From the sidebar: the connector's name; from the palette: picked from keel.yaml's.
   'keel.setConnectorSecret': {
     needsDaemon: NO_CONNECTORS,

@@ -76,7 +76,7 @@ function activateWithoutFolder(
   context.subscriptions.push(
     sidebar,
     vscode.window.registerWebviewViewProvider(SidebarViewProvider.viewId, sidebar),
-    ...registerCommandsWithoutFolder({ output, secrets: context.secrets }),
+    ...registerCommandsWithoutFolder({ output }),
     vscode.workspace.onDidGrantWorkspaceTrust(render),
     ...registerDashboardWithoutFolder(context.extensionUri, output),
   );
