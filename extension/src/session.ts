@@ -55,7 +55,12 @@ export class KeelSession implements vscode.Disposable {
     const { extensionUri, output, secrets } = environment;
     this.output = output;
     this.secrets = secrets;
-    const client = this.own(new DaemonClient(folder, environment.daemonModule, output));
+    const client = this.own(
+      new DaemonClient(folder, environment.daemonModule, output, {
+        apiKeys: apiKeySource(secrets),
+        connectorSecrets: connectorSecretSource(secrets, folder),
+      }),
+    );
     this.client = client;
     this.tracker = this.own(new WorkspaceTracker(folder));
     const store = this.own(new RunsStore(client));
@@ -89,11 +94,9 @@ export class KeelSession implements vscode.Disposable {
     for (const disposable of this.disposables.splice(0).reverse()) disposable.dispose();
   }
 
-  /** Keys to the daemon, the editors that follow proposals and runs, the runs' news. */
+  /** Keys to the daemon when they change, the editors that follow proposals and runs, the runs' news. */
   private follow(): void {
     const { client, secrets } = this;
-    client.useApiKeyFrom(apiKeySource(secrets));
-    client.useConnectorSecretsFrom(connectorSecretSource(secrets, this.folder));
     const alerts = this.own(alertNotifications(this.runs));
     let unscopedKeyChecked = false;
     this.own(
