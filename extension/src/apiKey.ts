@@ -22,11 +22,7 @@ export function sendKeyOnChange(secrets: vscode.SecretStorage, client: DaemonCli
 }
 
 /** Keel: Set Model API Key, for the origin of the endpoint keel.yaml names. Esc keeps the current key. */
-export async function askForApiKey(
-  secrets: vscode.SecretStorage,
-  client: DaemonClient | null,
-): Promise<void> {
-  if (!client) return;
+export async function askForApiKey(secrets: vscode.SecretStorage, client: DaemonClient): Promise<void> {
   await client.start();
   if (client.state.connection !== 'running') {
     void vscode.window.showWarningMessage(

@@ -1,7 +1,8 @@
 /**
  * Keel's commands, registered from one typed table (its ids: commandIds.ts). Each entry says what it
- * needs, a folder or the daemon running, and registration checks that before the handler runs, so a
- * handler gets a session with nothing missing and the operator hears what is.
+ * needs, the daemon running or nothing, and what it does with a folder open (`enabled`, given the
+ * folder's session) and without one (`disabled`); registration checks the rest before a handler
+ * runs, so a handler finds nothing missing and the operator hears what is.
  */
 import * as vscode from 'vscode';
 import { AsOf, WorkspaceInitRequest, type InitResult } from '@keel/schemas';
@@ -14,36 +15,20 @@ import {
   resolveProposalId,
   type ApprovalsContext,
 } from './approvals/approvalActions';
-import type { ApprovalInbox } from './approvals/approvalInbox';
 import { TRUSTED_ONLY, type WorkspaceCommand } from './commandIds';
 import { checkConnectors } from './connectors/connectorActions';
 import { askForConnectorSecret } from './connectors/connectorSecrets';
-import type { ConnectorsStore } from './connectors/connectorsStore';
-import type { DaemonClient } from './daemonClient';
 import { executeKeelCommand } from './executeKeelCommand';
-import type { TrustConsent } from './trust/trustConsent';
-import { runRunbook, showRunTrace, type RunsContext } from './runs/runActions';
+import { askForFolder, explainRestrictedMode } from './explain';
+import { runRunbook, showRunTrace } from './runs/runActions';
 import { answerCheckpoint, confirmStepOutput, supplyStepOutput, takeOverRun } from './runs/takeoverActions';
 import { showSearchQuickPick } from './memory/searchQuickPick';
 import { rerunRun, showNoteRuns } from './provenance/provenanceActions';
+import type { KeelSession } from './session';
 import type { WorkspaceTracker } from './workspaceTracker';
 
-/** What every command can use when a folder is open; extension.ts builds it once, with the folder. */
-export interface Session {
-  readonly folder: string;
-  readonly client: DaemonClient;
-  readonly tracker: WorkspaceTracker;
-  readonly output: vscode.LogOutputChannel;
-  readonly secrets: vscode.SecretStorage;
-  readonly runs: RunsContext;
-  readonly approvals: ApprovalsContext;
-  readonly inbox: ApprovalInbox;
-  readonly trust: TrustConsent;
-  readonly connectors: ConnectorsStore;
-}
-
 /** What there is without a folder. */
-export type NoFolder = Pick<Session, 'output' | 'secrets'>;
+export type NoFolder = Pick<KeelSession, 'output'>;
 
 /**
  * One command. `enabled` runs when a folder is open, `disabled` when none is (by default, Keel asks
@@ -55,7 +40,7 @@ interface Command {
    * given when the folder is not a Keel workspace yet: "This folder is not a Keel workspace yet, so …".
    */
   readonly needsDaemon?: string;
-  readonly enabled: (session: Session, ...args: unknown[]) => unknown;
+  readonly enabled: (session: KeelSession, ...args: unknown[]) => unknown;
   readonly disabled?: (noFolder: NoFolder, ...args: unknown[]) => unknown;
 }
 
@@ -128,11 +113,8 @@ export const COMMANDS = {
     enabled: onProposal((approvals, id) => rejectProposal(approvals, id)),
   },
   'keel.openApprovalInbox': { needsDaemon: NO_APPROVALS, enabled: ({ inbox }) => inbox.show() },
-  // The key is kept for every folder, so it can be set before one is open.
-  'keel.setApiKey': {
-    enabled: ({ secrets, client }) => askForApiKey(secrets, client),
-    disabled: ({ secrets }) => askForApiKey(secrets, null),
-  },
+  // The key is kept for the endpoint keel.yaml names, which only the folder's daemon can tell.
+  'keel.setApiKey': { enabled: ({ secrets, client }) => askForApiKey(secrets, client) },
   // From the sidebar: the connector's name; from the palette: picked from keel.yaml's.
   'keel.setConnectorSecret': {
     needsDaemon: NO_CONNECTORS,
@@ -147,29 +129,50 @@ export const COMMANDS = {
   'keel.showLogs': { enabled: ({ output }) => output.show(), disabled: ({ output }) => output.show() },
 } satisfies Record<WorkspaceCommand, Command>;
 
-/** `session` is null without a folder: then each command's `disabled` runs. */
-export function registerCommands(noFolder: NoFolder, session: Session | null): vscode.Disposable[] {
+/** With a folder open: each command's `enabled`, after starting the daemon if it needs it. */
+export function registerCommands(session: KeelSession): vscode.Disposable[] {
+  return register(
+    session.output,
+    async (command, args) => {
+      if (command.needsDaemon && !(await ensureRunning(session, command.needsDaemon))) return;
+      await command.enabled(session, ...args);
+    },
+    (error) => session.trust.explain(error),
+  );
+}
+
+/** Without a folder: each command's `disabled`, by default asking for a folder and doing nothing else. */
+export function registerCommandsWithoutFolder(noFolder: NoFolder): vscode.Disposable[] {
+  return register(noFolder.output, async (command, args) => {
+    await (command.disabled ? command.disabled(noFolder, ...args) : askForFolder());
+  });
+}
+
+/**
+ * Registers every command of the table to `run`, after Restricted Mode's check. A failure is logged
+ * and shown, unless `explained` already told the operator what it means.
+ */
+function register(
+  output: vscode.LogOutputChannel,
+  run: (command: Command, args: unknown[]) => Promise<void>,
+  explained: (error: unknown) => boolean = () => false,
+): vscode.Disposable[] {
   return (Object.entries(COMMANDS) as [WorkspaceCommand, Command][]).map(([id, command]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
         if (TRUSTED_ONLY.has(id) && !vscode.workspace.isTrusted) return await explainRestrictedMode();
-        if (!session) {
-          await (command.disabled ? command.disabled(noFolder, ...args) : askForFolder());
-          return;
-        }
-        if (command.needsDaemon && !(await ensureRunning(session, command.needsDaemon))) return;
-        await command.enabled(session, ...args);
+        await run(command, args);
       } catch (error) {
-        if (session?.trust.explain(error)) return;
+        if (explained(error)) return;
         const message = (error as Error).message;
-        noFolder.output.error(`${id} failed: ${message}`);
+        output.error(`${id} failed: ${message}`);
         void vscode.window.showErrorMessage(`Keel: ${message}`);
       }
     }),
   );
 }
 
-async function initWorkspace({ client, tracker, trust }: Session): Promise<void> {
+async function initWorkspace({ client, tracker, trust }: KeelSession): Promise<void> {
   if (client.state.connection !== 'running') await client.start();
   if (client.state.connection !== 'running') return; // start() already told the operator why
   const result = await trust.whileInitializing(() => client.request(WorkspaceInitRequest));
@@ -177,12 +180,12 @@ async function initWorkspace({ client, tracker, trust }: Session): Promise<void>
   void vscode.window.showInformationMessage(describeInit(result));
 }
 
-async function restartDaemon({ client, tracker }: Session): Promise<void> {
+async function restartDaemon({ client, tracker }: KeelSession): Promise<void> {
   if (await isWorkspace(tracker, 'no daemon runs for it')) await client.restart();
 }
 
 /** Memory as it was in git at a moment: from a run's trace, or a date the operator types. */
-async function searchMemoryAsOf({ client, folder }: Session, asOf?: unknown): Promise<void> {
+async function searchMemoryAsOf({ client, folder }: KeelSession, asOf?: unknown): Promise<void> {
   const when =
     typeof asOf === 'string'
       ? asOf
@@ -201,7 +204,7 @@ async function searchMemoryAsOf({ client, folder }: Session, asOf?: unknown): Pr
 /** A proposal command's handler: finds which proposal it names (an id, or a diff editor's URI) first. */
 function onProposal(
   action: (approvals: ApprovalsContext, id: string, fromDiff: boolean) => Promise<void>,
-): (session: Session, target?: unknown) => Promise<void> {
+): (session: KeelSession, target?: unknown) => Promise<void> {
   return async ({ approvals }, target) => {
     const proposal = await resolveProposalId(approvals, target);
     if (proposal) await action(approvals, proposal.id, proposal.fromDiff);
@@ -209,7 +212,7 @@ function onProposal(
 }
 
 /** Starts the daemon if needed; false (after telling the operator why) when it cannot run. */
-async function ensureRunning({ client, tracker }: Session, lacks: string): Promise<boolean> {
+async function ensureRunning({ client, tracker }: KeelSession, lacks: string): Promise<boolean> {
   if (!(await isWorkspace(tracker, lacks))) return false;
   // Resolves at once when running; waits for a start or restart under way.
   await client.start();
@@ -229,23 +232,6 @@ async function isWorkspace(tracker: WorkspaceTracker, lacks: string): Promise<bo
 
 function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
-}
-
-/** Restricted Mode's answer to a command it disables. */
-export async function explainRestrictedMode(): Promise<void> {
-  const choice = await vscode.window.showWarningMessage(
-    'Keel: this workspace is in Restricted Mode. Keel indexes and searches it locally but sends nothing and runs nothing until you trust it.',
-    'Manage Workspace Trust',
-  );
-  if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
-}
-
-async function askForFolder(): Promise<void> {
-  const choice = await vscode.window.showWarningMessage(
-    'Keel works on a folder: open one first.',
-    'Open Folder',
-  );
-  if (choice) await vscode.commands.executeCommand('vscode.openFolder');
 }
 
 function describeInit(result: InitResult): string {

@@ -72,6 +72,12 @@ export type ApiKeySource = (origin: string) => Thenable<string | undefined>;
 
 type NotificationListener = (params: unknown) => void;
 
+/** Where the keys and credentials the daemon gets after every start are read from. */
+export interface DaemonSecretSources {
+  readonly apiKeys: ApiKeySource;
+  readonly connectorSecrets: ConnectorSecretSource;
+}
+
 export class DaemonClient implements vscode.Disposable {
   private client: LanguageClient | null = null;
   private snapshot: DaemonClientSnapshot = {
@@ -92,10 +98,8 @@ export class DaemonClient implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<DaemonClientSnapshot>();
   readonly onDidChange = this.changed.event;
   private readonly listeners = new Map<string, Set<NotificationListener>>();
-  private apiKeySource: ApiKeySource | null = null;
   /** The key last handed over, only so that protocol traces can blank it out. */
   private apiKey: string | null = null;
-  private connectorSecretSource: ConnectorSecretSource | null = null;
   /** Connector credentials handed over, only so that protocol traces can blank them out. */
   private readonly connectorSecrets = new Set<string>();
 
@@ -103,6 +107,7 @@ export class DaemonClient implements vscode.Disposable {
     private readonly folder: string,
     private readonly daemonModule: string,
     private readonly output: vscode.LogOutputChannel,
+    private readonly sources: DaemonSecretSources,
   ) {}
 
   get state(): DaemonClientSnapshot {
@@ -197,11 +202,6 @@ export class DaemonClient implements vscode.Disposable {
     return new vscode.Disposable(() => listeners.delete(entry));
   }
 
-  /** Where to read the model API keys from; the one for the endpoint is handed over after every start. */
-  useApiKeyFrom(source: ApiKeySource): void {
-    this.apiKeySource = source;
-  }
-
   /**
    * Hands the key stored for the models endpoint's origin to the running daemon, which keeps it in
    * memory and sends it to that origin only. Nothing is handed over in Restricted Mode, nor when
@@ -209,11 +209,11 @@ export class DaemonClient implements vscode.Disposable {
    * runs that need no model still work.
    */
   async sendApiKey(): Promise<void> {
-    if (!this.apiKeySource || !this.client || !vscode.workspace.isTrusted) return;
+    if (!this.client || !vscode.workspace.isTrusted) return;
     try {
       const origin = modelsOrigin(await this.request(TrustStateRequest));
       if (!origin) return;
-      const apiKey = (await this.apiKeySource(origin)) ?? null;
+      const apiKey = (await this.sources.apiKeys(origin)) ?? null;
       if (!apiKey) return;
       this.apiKey = apiKey;
       await this.request(SetApiKeyRequest, { apiKey, origin });
@@ -223,21 +223,16 @@ export class DaemonClient implements vscode.Disposable {
     }
   }
 
-  /** Where the connector credentials keel.yaml asks the editor for are read from, after every start. */
-  useConnectorSecretsFrom(source: ConnectorSecretSource): void {
-    this.connectorSecretSource = source;
-  }
-
   /**
    * Hands every stored connector credential to the running daemon (memory only). Nothing in
    * Restricted Mode; a failure is logged without the values and does not stop the daemon.
    */
   async sendConnectorSecrets(): Promise<void> {
-    if (!this.connectorSecretSource || !this.client || !vscode.workspace.isTrusted) return;
+    if (!this.client || !vscode.workspace.isTrusted) return;
     try {
       const sent = await handOverConnectorSecrets(
         async () => (await this.request(ConnectorsListRequest)).connectors,
-        this.connectorSecretSource,
+        this.sources.connectorSecrets,
         (connector, credential, value) => this.sendConnectorSecret(connector, credential, value),
       );
       if (sent > 0)

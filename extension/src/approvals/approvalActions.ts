@@ -205,7 +205,7 @@ export function trackProposalEditors(context: ApprovalsContext): vscode.Disposab
 async function decide(context: ApprovalsContext, decided: Proposal): Promise<void> {
   context.store.apply(decided);
   await closeDecided(context.folder, decided.id);
-  const single = decided.changes.length === 1 ? decided.changes[0]! : null;
+  const [single] = decided.changes.length === 1 ? decided.changes : [];
   const openable = decided.decision?.kind !== 'rejected' && single && single.action !== 'delete';
   const choice = await vscode.window.showInformationMessage(
     decisionMessage(decided),

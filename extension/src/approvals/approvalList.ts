@@ -92,9 +92,9 @@ export function proposalDocumentPath(id: string, side: ProposalSide, path: strin
 export function parseProposalDocumentPath(
   documentPath: string,
 ): { id: string; side: ProposalSide; path: string } | null {
-  const match = /^\/([^/]+)\/(current|proposed|context)\/(.+)$/.exec(documentPath);
-  if (!match) return null;
-  return { id: decodeURIComponent(match[1]!), side: match[2] as ProposalSide, path: match[3]! };
+  const [, id, side, path] = /^\/([^/]+)\/(current|proposed|context)\/(.+)$/.exec(documentPath) ?? [];
+  if (!id || !side || !path) return null;
+  return { id: decodeURIComponent(id), side: side as ProposalSide, path };
 }
 
 /** Where the operator's editable copy of a proposed file lives, relative to the workspace. */
@@ -104,8 +104,8 @@ export function editCopyPath(id: string, path: string): string {
 
 /** The proposal and file an editable copy belongs to, from its workspace-relative path. */
 export function parseEditCopyPath(relative: string): { id: string; path: string } | null {
-  const match = /^\.keel\/edits\/([^/]+)\/(.+)$/.exec(relative);
-  return match ? { id: decodeURIComponent(match[1]!), path: match[2]! } : null;
+  const [, id, path] = /^\.keel\/edits\/([^/]+)\/(.+)$/.exec(relative) ?? [];
+  return id && path ? { id: decodeURIComponent(id), path } : null;
 }
 
 const REVIEW_EXTENSIONS: Record<NonNullable<Proposal['action']>['review']['language'], string> = {

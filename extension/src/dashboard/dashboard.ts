@@ -1,36 +1,45 @@
-/** The Dashboard wired up: its feed, its view, and the emergency stop's commands. */
+/** The Dashboard wired up: its feed from the folder's session, its view, and the emergency stop's commands. */
 import * as vscode from 'vscode';
 import type { DashboardSnapshot } from '@keel/schemas';
-import type { DaemonClient } from '../daemonClient';
-import type { RunsStore } from '../runs/runsStore';
+import type { KeelSession } from '../session';
 import { DashboardFeed } from './dashboardFeed';
 import { DASHBOARD_DAYS, localDay } from './dashboardModel';
 import { DashboardViewProvider } from './dashboardView';
-import { registerEmergencyCommands } from './emergencyStop';
+import { registerEmergencyCommands, registerEmergencyCommandsWithoutFolder } from './emergencyStop';
 
-export function registerDashboard(
-  extensionUri: vscode.Uri,
-  client: DaemonClient | null,
-  store: RunsStore | null,
-  output: vscode.LogOutputChannel,
-): vscode.Disposable[] {
-  const feed = client && store ? new DashboardFeed(client, store) : null;
+export function registerDashboard(extensionUri: vscode.Uri, session: KeelSession): vscode.Disposable[] {
+  const { client, output } = session;
+  const feed = new DashboardFeed(client, session.runs.store);
   const view = new DashboardViewProvider(
     extensionUri,
-    () => feed?.snapshot ?? noFolder(),
-    (visible) => feed?.setVisible(visible),
+    () => feed.snapshot,
+    (visible) => feed.setVisible(visible),
     output,
   );
   return [
     view,
     vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewId, view),
-    ...(feed ? [feed, feed.onDidChange((snapshot) => view.show(snapshot))] : []),
+    feed,
+    feed.onDidChange((snapshot) => view.show(snapshot)),
     ...registerEmergencyCommands({
       client,
       output,
       busy: (action) => view.setBusy(action),
-      applied: (control) => feed?.applyControl(control),
+      applied: (control) => feed.applyControl(control),
     }),
+  ];
+}
+
+/** Without a folder the Dashboard says to open one, and so do its commands. */
+export function registerDashboardWithoutFolder(
+  extensionUri: vscode.Uri,
+  output: vscode.LogOutputChannel,
+): vscode.Disposable[] {
+  const view = new DashboardViewProvider(extensionUri, noFolder, () => undefined, output);
+  return [
+    view,
+    vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewId, view),
+    ...registerEmergencyCommandsWithoutFolder(),
   ];
 }
 

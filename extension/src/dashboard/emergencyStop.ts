@@ -1,17 +1,19 @@
 /**
  * The emergency stop from the editor: `Keel: Emergency Stop` and `Keel: Resume`, from the palette or
  * the Dashboard's buttons, registered from their own typed table. Stopping asks first, in a modal.
+ * Without a folder there is nothing to stop, and both ask for one as Keel's other commands do.
  */
 import * as vscode from 'vscode';
 import { EmergencyStopRequest, ResumeRequest, type ControlState } from '@keel/schemas';
 import type { EmergencyStopCommand } from '../commandIds';
 import type { DaemonClient } from '../daemonClient';
+import { askForFolder } from '../explain';
 
 export const STOP_CHOICE = 'Stop Everything';
 const STOP_REASON = 'Emergency Stop pressed in the editor';
 
 export interface EmergencyStopContext {
-  readonly client: DaemonClient | null;
+  readonly client: DaemonClient;
   readonly output: vscode.LogOutputChannel;
   /** Shows an action under way, and the control state it ended in. */
   readonly busy: (action: 'stopping' | 'resuming' | null) => void;
@@ -37,8 +39,12 @@ export function registerEmergencyCommands(context: EmergencyStopContext): vscode
   );
 }
 
+export function registerEmergencyCommandsWithoutFolder(): vscode.Disposable[] {
+  return Object.keys(EMERGENCY_COMMANDS).map((id) => vscode.commands.registerCommand(id, askForFolder));
+}
+
 async function emergencyStop(context: EmergencyStopContext): Promise<void> {
-  const client = requireClient(context);
+  const { client } = context;
   const choice = await vscode.window.showWarningMessage(
     'Stop every Keel run now?',
     {
@@ -62,8 +68,7 @@ async function emergencyStop(context: EmergencyStopContext): Promise<void> {
 }
 
 async function resume(context: EmergencyStopContext): Promise<void> {
-  const client = requireClient(context);
-  await withBusy(context, 'resuming', () => client.request(ResumeRequest));
+  await withBusy(context, 'resuming', () => context.client.request(ResumeRequest));
   context.output.info('Emergency stop lifted: runs go on.');
 }
 
@@ -80,9 +85,4 @@ async function withBusy(
   } finally {
     context.busy(null);
   }
-}
-
-function requireClient({ client }: EmergencyStopContext): DaemonClient {
-  if (!client) throw new Error('Keel works on a folder: open a Keel workspace first.');
-  return client;
 }

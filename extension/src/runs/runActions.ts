@@ -39,8 +39,8 @@ export async function runRunbook(context: RunsContext, name?: string): Promise<v
     await context.store.refreshRunbooks();
   const runbook = name === undefined ? await pickRunbook(context) : findRunbook(context.store, name);
   if (!runbook) return;
-  if (runbook.problems.length > 0) {
-    const problem = runbook.problems[0]!;
+  const [problem] = runbook.problems;
+  if (problem) {
     const choice = await vscode.window.showErrorMessage(
       `Runbook ${runbook.name} cannot run: ${problem.path}:${problem.line}:${problem.column} ${problem.message}`,
       'Open Runbook',
@@ -83,7 +83,10 @@ async function pickRunbook({ store }: RunsContext): Promise<RunbookInfo | undefi
     return undefined;
   }
   const valid = runbooks.filter((r) => r.problems.length === 0);
-  const invalid = runbooks.filter((r) => r.problems.length > 0);
+  // Each runbook that cannot run, with the first of its problems.
+  const invalid = runbooks.flatMap((runbook) =>
+    runbook.problems.slice(0, 1).map((problem) => ({ runbook, problem })),
+  );
   const items: RunbookItem[] = valid.map((runbook) => ({
     label: runbook.name,
     description: runbook.role ?? undefined,
@@ -92,8 +95,7 @@ async function pickRunbook({ store }: RunsContext): Promise<RunbookInfo | undefi
   }));
   if (invalid.length > 0) {
     items.push({ label: 'Cannot run: fix these first', kind: vscode.QuickPickItemKind.Separator });
-    for (const runbook of invalid) {
-      const problem = runbook.problems[0]!;
+    for (const { runbook, problem } of invalid) {
       items.push({
         label: `$(error) ${runbook.name}`,
         description: `${problem.path}:${problem.line}:${problem.column}`,

@@ -74,8 +74,11 @@ export async function answerCheckpoint(context: RunsContext, id?: string): Promi
     'a run waiting at a checkpoint',
   );
   if (!run) return;
+  const checkpoint = run.waitingFor;
+  // The daemon names the step whenever a run waits at a checkpoint; this guards a summary gone stale.
+  if (checkpoint === null) throw new Error(`run "${run.id}" is not waiting at a checkpoint`);
   const trace = await context.client.request(RunGetRequest, { id: run.id });
-  const step = trace.steps.find((s) => s.id === run.waitingFor);
+  const step = trace.steps.find((s) => s.id === checkpoint);
   const input = (step?.input ?? {}) as { message?: string; state?: unknown };
   const choice = await vscode.window.showQuickPick(
     [
@@ -91,11 +94,11 @@ export async function answerCheckpoint(context: RunsContext, id?: string): Promi
         action: 'stop' as const,
       },
     ],
-    { title: `Checkpoint "${run.waitingFor}" of ${run.runbook}`, placeHolder: input.message ?? 'Go on?' },
+    { title: `Checkpoint "${checkpoint}" of ${run.runbook}`, placeHolder: input.message ?? 'Go on?' },
   );
   if (!choice) return;
   if (choice.action === 'edit') {
-    await openOutput(context, { kind: 'checkpoint', runId: run.id, stepId: run.waitingFor! }, input.state);
+    await openOutput(context, { kind: 'checkpoint', runId: run.id, stepId: checkpoint }, input.state);
     return;
   }
   const answered = await context.client.request(RunCheckpointRequest, { id: run.id, action: choice.action });

@@ -1,50 +1,46 @@
 /**
  * What each of the sidebar's messages does: a command, a search, a run or approval action, a file
- * to open.
+ * to open. With a folder open the sidebar acts in its session; without one it offers Open Folder,
+ * and anything else answers as the commands do.
  */
 import * as vscode from 'vscode';
-import { MemorySearchRequest, type WebviewToHostMessage } from '@keel/schemas';
-import {
-  approveProposal,
-  editProposal,
-  openProposal,
-  rejectProposal,
-  type ApprovalsContext,
-} from '../approvals/approvalActions';
-import { explainRestrictedMode } from '../commands';
+import { MemorySearchRequest, type HostToWebviewMessage, type WebviewToHostMessage } from '@keel/schemas';
+import { approveProposal, editProposal, openProposal, rejectProposal } from '../approvals/approvalActions';
 import { TRUSTED_ONLY, type KeelCommand } from '../commandIds';
-import type { TrustConsent } from '../trust/trustConsent';
-import type { DaemonClient } from '../daemonClient';
+import { executeKeelCommand } from '../executeKeelCommand';
+import { askForFolder, explainRestrictedMode } from '../explain';
 import { cancelRun, runRunbook, showRunTrace, type RunsContext } from '../runs/runActions';
 import { openResult } from '../memory/searchQuickPick';
 import { answerCheckpoint, supplyStepOutput, takeOverRun } from '../runs/takeoverActions';
+import type { KeelSession } from '../session';
 import type { SidebarViewProvider } from './sidebarView';
 import type { ActionOf } from '../webviewHost/webviewViewHost';
-import { executeKeelCommand } from '../executeKeelCommand';
 
-export interface SidebarContext {
-  folder: string | null;
-  client: DaemonClient | null;
-  runs: RunsContext | null;
-  approvals: ApprovalsContext | null;
-  sidebar: SidebarViewProvider;
-  trust: TrustConsent | null;
-  output: vscode.LogOutputChannel;
-}
+type Action = ActionOf<WebviewToHostMessage>;
+type ActionType = Action['type'];
+type SearchResults = Extract<HostToWebviewMessage, { type: 'searchResults' }>;
 
-const COMMAND_ACTIONS: Record<
-  'initWorkspace' | 'restartDaemon' | 'showLogs' | 'reviewTrust' | 'manageWorkspaceTrust',
-  KeelCommand | 'workbench.trust.manage'
-> = {
-  initWorkspace: 'keel.initWorkspace',
-  restartDaemon: 'keel.restartDaemon',
-  showLogs: 'keel.showLogs',
-  reviewTrust: 'keel.reviewTrust',
-  manageWorkspaceTrust: 'workbench.trust.manage',
-};
+/** The actions that run a command, the same with or without a folder: the command answers for itself. */
+const COMMAND_ACTION_TYPES = [
+  'openFolder',
+  'manageWorkspaceTrust',
+  'initWorkspace',
+  'restartDaemon',
+  'showLogs',
+  'reviewTrust',
+  'emergencyStop',
+  'openApprovalInbox',
+  'checkConnector',
+  'setConnectorSecret',
+] as const satisfies readonly ActionType[];
+const COMMAND_ACTIONS: ReadonlySet<ActionType> = new Set(COMMAND_ACTION_TYPES);
+
+type CommandAction = Extract<Action, { type: (typeof COMMAND_ACTION_TYPES)[number] }>;
+/** The actions done in the folder's session. */
+type SessionAction = Exclude<Action, CommandAction>;
 
 /** The sidebar's actions that Restricted Mode disables, as the commands doing the same are. */
-const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], KeelCommand>> = {
+const ACTION_COMMANDS: Partial<Record<ActionType, KeelCommand>> = {
   runRunbook: 'keel.runRunbook',
   takeOverRun: 'keel.takeOverRun',
   answerCheckpoint: 'keel.answerCheckpoint',
@@ -55,98 +51,140 @@ const ACTION_COMMANDS: Partial<Record<WebviewToHostMessage['type'], KeelCommand>
   setConnectorSecret: 'keel.setConnectorSecret',
 };
 
-/** Runs one sidebar action; a failure is logged and shown, never thrown at the webview. */
+/** Runs one sidebar action in the folder's session; a failure is logged and shown, never thrown at the webview. */
 export async function runSidebarAction(
-  message: ActionOf<WebviewToHostMessage>,
-  context: SidebarContext,
+  message: Action,
+  session: KeelSession,
+  sidebar: SidebarViewProvider,
 ): Promise<void> {
   try {
-    await dispatch(message, context);
+    if (restricted(message)) await explainRestrictedMode();
+    else if (isCommandAction(message)) await runCommandAction(message);
+    else await dispatch(message, session, sidebar);
   } catch (error) {
-    if (context.trust?.explain(error)) return;
-    const text = (error as Error).message;
-    context.output.error(`Sidebar action ${message.type} failed: ${text}`);
-    void vscode.window.showErrorMessage(`Keel: ${text}`);
+    if (session.trust.explain(error)) return;
+    report(session.output, message, error);
   }
 }
 
-async function dispatch(message: ActionOf<WebviewToHostMessage>, context: SidebarContext): Promise<void> {
-  const { runs, approvals } = context;
-  const command = ACTION_COMMANDS[message.type];
-  if (command && TRUSTED_ONLY.has(command) && !vscode.workspace.isTrusted) return explainRestrictedMode();
+/**
+ * Without a folder the sidebar shows Open Folder only. Whatever else reaches here gets the commands'
+ * answers: a command's own, "open a folder first" for what needs one, and no search results.
+ */
+export async function runSidebarActionWithoutFolder(
+  message: Action,
+  sidebar: SidebarViewProvider,
+  output: vscode.LogOutputChannel,
+): Promise<void> {
+  try {
+    if (restricted(message)) await explainRestrictedMode();
+    else if (isCommandAction(message)) await runCommandAction(message);
+    else if (message.type === 'search') sidebar.post(noResults(message.requestId, message.query, null));
+    else await askForFolder();
+  } catch (error) {
+    report(output, message, error);
+  }
+}
+
+function isCommandAction(message: Action): message is CommandAction {
+  return COMMAND_ACTIONS.has(message.type);
+}
+
+function runCommandAction(message: CommandAction): Thenable<unknown> {
   switch (message.type) {
     case 'openFolder':
-      await vscode.commands.executeCommand('vscode.openFolder');
-      return;
+      return vscode.commands.executeCommand('vscode.openFolder');
+    case 'manageWorkspaceTrust':
+      return vscode.commands.executeCommand('workbench.trust.manage');
+    case 'initWorkspace':
+      return executeKeelCommand('keel.initWorkspace');
+    case 'restartDaemon':
+      return executeKeelCommand('keel.restartDaemon');
+    case 'showLogs':
+      return executeKeelCommand('keel.showLogs');
+    case 'reviewTrust':
+      return executeKeelCommand('keel.reviewTrust');
     case 'emergencyStop':
-      await executeKeelCommand('keel.emergencyStop');
-      return;
-    case 'search':
-      await searchFromSidebar(message.requestId, message.query, context);
-      return;
-    case 'openResult':
-      if (context.folder) await openResult(context.folder, message.path, message.line, message.column);
-      return;
-    case 'runRunbook':
-      if (runs) await runRunbook(runs, message.runbook);
-      return;
-    case 'cancelRun':
-      if (runs) await cancelRun(runs, message.id);
-      return;
-    case 'takeOverRun':
-      if (runs) await takeOverFromSidebar(runs, message.id);
-      return;
-    case 'answerCheckpoint':
-      if (runs) await answerCheckpoint(runs, message.id);
-      return;
-    case 'showRunTrace':
-      if (runs) await showRunTrace(runs, message.id);
-      return;
-    case 'refreshRunbooks':
-      if (runs) await runs.store.refreshRunbooks();
-      return;
+      return executeKeelCommand('keel.emergencyStop');
     case 'openApprovalInbox':
-      await executeKeelCommand('keel.openApprovalInbox');
-      return;
-    case 'openProposal':
-      if (approvals) await openProposal(approvals, message.id);
-      return;
-    case 'approveProposal':
-      if (approvals) await approveProposal(approvals, message.id, false);
-      return;
-    case 'editProposal':
-      if (approvals) await editProposal(approvals, message.id);
-      return;
-    case 'rejectProposal':
-      if (approvals) await rejectProposal(approvals, message.id);
-      return;
+      return executeKeelCommand('keel.openApprovalInbox');
     case 'checkConnector':
-      await executeKeelCommand('keel.checkConnectors', message.name);
-      return;
+      return executeKeelCommand('keel.checkConnectors', message.name);
     case 'setConnectorSecret':
-      await executeKeelCommand('keel.setConnectorSecret', message.name);
-      return;
-    default:
-      await vscode.commands.executeCommand(COMMAND_ACTIONS[message.type]);
+      return executeKeelCommand('keel.setConnectorSecret', message.name);
   }
 }
 
-async function searchFromSidebar(requestId: number, query: string, context: SidebarContext): Promise<void> {
-  const answer = { type: 'searchResults' as const, requestId, query };
-  if (!context.client || query.trim() === '') {
-    context.sidebar.post({ ...answer, results: [], error: null });
+/** Restricted Mode disables the action, as it does the command doing the same. */
+function restricted(message: Action): boolean {
+  const command = ACTION_COMMANDS[message.type];
+  return command !== undefined && TRUSTED_ONLY.has(command) && !vscode.workspace.isTrusted;
+}
+
+function report(output: vscode.LogOutputChannel, message: Action, error: unknown): void {
+  const text = (error as Error).message;
+  output.error(`Sidebar action ${message.type} failed: ${text}`);
+  void vscode.window.showErrorMessage(`Keel: ${text}`);
+}
+
+async function dispatch(
+  message: SessionAction,
+  session: KeelSession,
+  sidebar: SidebarViewProvider,
+): Promise<void> {
+  const { runs, approvals } = session;
+  switch (message.type) {
+    case 'search':
+      return searchFromSidebar(message.requestId, message.query, session, sidebar);
+    case 'openResult':
+      return openResult(session.folder, message.path, message.line, message.column);
+    case 'runRunbook':
+      return runRunbook(runs, message.runbook);
+    case 'cancelRun':
+      return cancelRun(runs, message.id);
+    case 'takeOverRun':
+      return takeOverFromSidebar(runs, message.id);
+    case 'answerCheckpoint':
+      return answerCheckpoint(runs, message.id);
+    case 'showRunTrace':
+      return showRunTrace(runs, message.id);
+    case 'refreshRunbooks':
+      return runs.store.refreshRunbooks();
+    case 'openProposal':
+      return openProposal(approvals, message.id);
+    case 'approveProposal':
+      return approveProposal(approvals, message.id, false);
+    case 'editProposal':
+      return editProposal(approvals, message.id);
+    case 'rejectProposal':
+      return rejectProposal(approvals, message.id);
+  }
+}
+
+function noResults(requestId: number, query: string, error: string | null): SearchResults {
+  return { type: 'searchResults', requestId, query, results: [], error };
+}
+
+async function searchFromSidebar(
+  requestId: number,
+  query: string,
+  { client }: KeelSession,
+  sidebar: SidebarViewProvider,
+): Promise<void> {
+  if (query.trim() === '') {
+    sidebar.post(noResults(requestId, query, null));
     return;
   }
   try {
-    const { results } = await context.client.request(MemorySearchRequest, {
+    const { results } = await client.request(MemorySearchRequest, {
       query,
       k: 20,
       // Notes and finished runs: a run hit opens its trace (openResult).
       filter: { kind: 'any' },
     });
-    context.sidebar.post({ ...answer, results, error: null });
+    sidebar.post({ type: 'searchResults', requestId, query, results, error: null });
   } catch (error) {
-    context.sidebar.post({ ...answer, results: [], error: (error as Error).message });
+    sidebar.post(noResults(requestId, query, (error as Error).message));
   }
 }
 

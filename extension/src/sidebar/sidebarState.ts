@@ -3,24 +3,11 @@ import type { SidebarState } from '@keel/schemas';
 import type { DaemonClientSnapshot } from '../daemonClient';
 
 export function composeSidebarState(
-  folder: string | null,
+  folder: string,
   initialized: boolean,
-  client: DaemonClientSnapshot | null,
+  client: DaemonClientSnapshot,
   editorTrusted: boolean,
 ): SidebarState {
-  if (!folder || !client) {
-    return {
-      connection: 'noFolder',
-      folder: null,
-      editorTrusted,
-      initialized: false,
-      daemon: null,
-      restarts: 0,
-      nextRestartAt: null,
-      lastError: null,
-      index: null,
-    };
-  }
   return {
     connection: client.connection,
     folder,
@@ -36,5 +23,20 @@ export function composeSidebarState(
     nextRestartAt: client.nextRestartAt,
     lastError: client.lastError,
     index: client.index,
+  };
+}
+
+/** No folder is open: the sidebar invites the operator to open one. */
+export function noFolderState(editorTrusted: boolean): SidebarState {
+  return {
+    connection: 'noFolder',
+    folder: null,
+    editorTrusted,
+    initialized: false,
+    daemon: null,
+    restarts: 0,
+    nextRestartAt: null,
+    lastError: null,
+    index: null,
   };
 }
