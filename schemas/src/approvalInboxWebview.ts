@@ -63,6 +63,8 @@ export const InboxFileDiff = z.object({
   removed: z.number().int().min(0),
   /** Lines of this file's diff left out to keep the proposal's diff short. */
   omitted: z.number().int().min(0),
+  /** The proposed side is the operator's saved edit of the agent's text (what approving applies). */
+  edited: z.boolean().optional(),
 });
 export type InboxFileDiff = z.infer<typeof InboxFileDiff>;
 

@@ -108,6 +108,21 @@ describe('the inbox inline diff', () => {
     ]);
   });
 
+  it("says a file's diff is to the operator's edit", () => {
+    const p = proposal();
+    const diffs = new InlineDiffs(
+      () => undefined,
+      () => undefined,
+    );
+    const edits = { 'memory/acme.md': '# Acme\nSam Okafor, CFO\n' };
+    diffs.receive({ type: 'diff', key: inboxDiffKey(p), diff: proposalDiff(p, CURRENT, { edits }) }, p);
+    const summaries = all(diffs.view(p), 'summary').map((s) => s.textContent);
+    expect(summaries).toEqual([
+      '~ modify memory/acme.md +1 −1 · with your edits',
+      '+ create memory/big.md +500 −0',
+    ]);
+  });
+
   it('ends a capped diff with the count left out and a button to the full diff', () => {
     const { view, opened } = drawn(proposal());
     const big = all(view, '.file-diff')[1]!;

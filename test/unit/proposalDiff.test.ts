@@ -68,6 +68,24 @@ describe('inline diff of a proposal', () => {
     );
   });
 
+  it("diffs to the operator's saved edit where they made one, since approving applies it", () => {
+    const { files } = proposalDiff(
+      proposalOf(
+        change('memory/acme.md', 'modify', '# Acme\nSam Okafor\n'),
+        change('memory/old.md', 'delete', null),
+      ),
+      { 'memory/acme.md': '# Acme\nLena Berg\n', 'memory/old.md': 'old\n' },
+      { edits: { 'memory/acme.md': '# Acme\nSam Okafor, CFO\n', 'memory/old.md': 'ignored\n' } },
+    );
+    expect(files[0]!.edited).toBe(true);
+    expect(files[0]!.hunks[0]!.lines.filter((l) => l.kind === 'added').map((l) => l.text)).toEqual([
+      'Sam Okafor, CFO',
+    ]);
+    // A deletion has no proposed text to edit: it stays the agent's.
+    expect(files[1]).toMatchObject({ removed: 1, added: 0 });
+    expect(files[1]!.edited).toBeUndefined();
+  });
+
   it('caps the lines of a proposal across its files and counts the rest', () => {
     const { files, omitted } = proposalDiff(
       proposalOf(
@@ -76,7 +94,7 @@ describe('inline diff of a proposal', () => {
         change('c.md', 'create', lines(1, 10)),
       ),
       {},
-      400,
+      { cap: 400 },
     );
     const shown = files.map((f) => f.hunks.reduce((n, h) => n + h.lines.length, 0));
     expect(shown).toEqual([300, 100, 0]);

@@ -5,7 +5,7 @@
  * action proposal (an email to send) has no diff: it opens as its review document in an editable
  * copy, and is never approved before that copy was opened.
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
 import {
@@ -275,13 +275,35 @@ async function readEditCopies(folder: string, proposal: Proposal): Promise<Recor
   for (const change of proposal.changes) {
     if (change.action === 'delete') continue;
     const copy = editCopyUri(folder, proposal.id, change.path);
-    if (!(await exists(copy))) continue;
+    // Only a plain file is an edit: never a link planted in a cloned workspace's .keel/edits/.
+    if (!(await lstat(copy.fsPath).catch(() => null))?.isFile()) continue;
     const document = await vscode.workspace.openTextDocument(copy);
     // Saved, so that closing its editor asks nothing; the copy goes away after the decision anyway.
     if (document.isDirty) await document.save();
     texts[change.path] = document.getText();
   }
   return texts;
+}
+
+/**
+ * The operator's saved edit of each proposed file they opened for editing, as approving would
+ * apply it (unsaved edits are saved then). A copy that is not a plain file (a link planted in a
+ * cloned workspace) is not read.
+ */
+export async function savedEdits(folder: string, proposal: Proposal): Promise<Record<string, string>> {
+  const texts: Record<string, string> = {};
+  for (const change of proposal.changes) {
+    if (change.action === 'delete') continue;
+    const copy = editCopyUri(folder, proposal.id, change.path).fsPath;
+    const file = await lstat(copy).catch(() => null);
+    if (file?.isFile()) texts[change.path] = await readFile(copy, 'utf8');
+  }
+  return texts;
+}
+
+/** The proposal an edit copy belongs to, if the document is one. */
+export function editedProposalId(folder: string, uri: vscode.Uri): string | undefined {
+  return uri.scheme === 'file' ? proposalIdOf(folder, uri) : undefined;
 }
 
 /** Decided proposals whose editors are being closed: the decision's answer and its notification both ask. */

@@ -10,15 +10,13 @@ import * as vscode from 'vscode';
 import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTrace } from '@keel/schemas';
 import { openNoteAt } from '../runs/openNote';
 import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
-import { approveProposal, type ApprovalsContext } from './approvalActions';
+import { approveProposal, editedProposalId, savedEdits, type ApprovalsContext } from './approvalActions';
 import { approvableBatch, inboxDiffKey, inboxItem, sortInbox } from './inboxModel';
 import { proposalDiff } from './proposalDiff';
 import { executeKeelCommand } from '../executeKeelCommand';
 
 /** Bursts of changes (a run proposing several notes) are sent once, at most this often. */
 const REFRESH_MS = 200;
-/** Diffs kept for proposals looked at recently: moving back and forth along the list recomputes nothing. */
-const DIFFS_KEPT = 20;
 
 export class ApprovalInbox implements vscode.Disposable {
   static readonly viewType = 'keel.approvalInbox';
@@ -28,9 +26,7 @@ export class ApprovalInbox implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   /** Counts refreshes: one that finishes after a later one started sends nothing (it is older). */
   private generation = 0;
-  private readonly subscription: vscode.Disposable;
-  /** The answers to `diff`, by inboxDiffKey, oldest first. */
-  private readonly diffs = new Map<string, Promise<HostToInboxMessage>>();
+  private readonly subscriptions: vscode.Disposable[];
 
   constructor(
     extensionUri: vscode.Uri,
@@ -57,7 +53,14 @@ export class ApprovalInbox implements vscode.Disposable {
         this.timer = undefined;
       },
     });
-    this.subscription = approvals.store.onDidChange(() => this.refreshSoon());
+    this.subscriptions = [
+      approvals.store.onDidChange(() => this.refreshSoon()),
+      // An edit of the proposal, saved: the inline diff shows what approving would apply now.
+      vscode.workspace.onDidSaveTextDocument((document) => {
+        const id = editedProposalId(approvals.folder, document.uri);
+        if (id !== undefined && this.panel) void this.sendDiff(id);
+      }),
+    ];
   }
 
   /** Opens the inbox (in the active column unless told another), or brings it to the front. */
@@ -76,7 +79,7 @@ export class ApprovalInbox implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    for (const subscription of this.subscriptions) subscription.dispose();
     this.host.dispose();
   }
 
@@ -140,34 +143,21 @@ export class ApprovalInbox implements vscode.Disposable {
   }
 
   /**
-   * The selected proposal's diff, computed when the operator selects it (never for the whole list)
-   * from the two sides the diff editor shows, and kept per proposal and file versions.
+   * The selected proposal's diff, computed when the operator selects it (never for the whole list;
+   * the webview asks once per proposal version) from the two sides the diff editor shows, or the
+   * operator's saved edit of a file where they made one, and again when they save an edit.
    */
   private async sendDiff(id: string): Promise<void> {
     const known = this.approvals.store.proposal(id);
     if (!known || known.action) return;
     const key = inboxDiffKey(known);
-    let answer = this.diffs.get(key);
-    if (!answer) {
-      answer = this.approvals.documents.get(id).then(
-        ({ proposal, current }): HostToInboxMessage => ({
-          type: 'diff',
-          key: inboxDiffKey(proposal),
-          diff: proposalDiff(proposal, current),
-        }),
-        (error: unknown): HostToInboxMessage => {
-          // Not kept: the next look asks the daemon again.
-          this.diffs.delete(key);
-          return { type: 'diffError', key, message: (error as Error).message };
-        },
-      );
-      this.diffs.set(key, answer);
-      for (const old of this.diffs.keys()) {
-        if (this.diffs.size <= DIFFS_KEPT) break;
-        this.diffs.delete(old);
-      }
+    try {
+      const { proposal, current } = await this.approvals.documents.get(id);
+      const edits = await savedEdits(this.approvals.folder, proposal);
+      this.host.post({ type: 'diff', key, diff: proposalDiff(proposal, current, { edits }) });
+    } catch (error) {
+      this.host.post({ type: 'diffError', key, message: (error as Error).message });
     }
-    this.host.post(await answer);
   }
 
   /** Approves the reviewed low-risk proposals after one confirmation; anything else is left waiting. */

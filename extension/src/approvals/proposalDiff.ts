@@ -42,17 +42,25 @@ export function sidesOf(
   };
 }
 
-/** The diff of every changed file, at most `cap` lines in all; the rest is counted, not sent. */
+/** What the operator changed of the proposal: their saved edit of each proposed file, by path. */
+export type EditedContents = Readonly<Record<string, string>>;
+
+/**
+ * The diff of every changed file, at most `cap` lines in all (the rest is counted, not sent), to
+ * the operator's edit of a file where they made one, since approving applies that.
+ */
 export function proposalDiff(
   proposal: Pick<Proposal, 'changes'>,
   current: CurrentContents,
-  cap = INLINE_DIFF_LINES,
+  { edits = {}, cap = INLINE_DIFF_LINES }: { edits?: EditedContents; cap?: number } = {},
 ): InboxProposalDiff {
   let left = cap;
   let omitted = 0;
   const files = proposal.changes.map((change) => {
-    const { current: before, proposed: after } = sidesOf(proposal, current, change.path);
-    const file = fileDiff(change, before, after, left);
+    const sides = sidesOf(proposal, current, change.path);
+    const edit = change.action === 'delete' ? undefined : edits[change.path];
+    const file = fileDiff(change, sides.current, edit ?? sides.proposed, left);
+    if (edit !== undefined) file.edited = true;
     left -= file.hunks.reduce((sum, hunk) => sum + hunk.lines.length, 0);
     omitted += file.omitted;
     return file;

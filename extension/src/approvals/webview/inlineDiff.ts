@@ -104,6 +104,7 @@ export class InlineDiffs {
       element('span', 'file-diff-path', ` ${CHANGE_LABELS[file.action]} ${file.path}`),
       element('span', 'file-diff-counts muted', counts(file)),
     );
+    if (file.edited) summary.append(element('span', 'file-diff-edited', ' · with your edits'));
     details.append(summary, ...this.body(id, file));
     return details;
   }
