@@ -391,6 +391,12 @@ export const MemorySearchConfig = z.strictObject({
   neighbourReach: z.number().int().min(1).max(5).default(2),
   neighbourDecay: z.number().min(0).max(1).default(0.5),
   /**
+   * Whether the neighbours are lifted before the structure priors (folder, mentions, term coverage)
+   * re-score the candidates, so a lifted reply is scored on its own words and speaker too; when
+   * false, the neighbours of the re-scored best matches are lifted last, as before.
+   */
+  sequenceFirst: z.boolean().default(true),
+  /**
    * Lift for a note holding more of the query's distinct content words, the rarer among the
    * candidates the better (term coverage, 0..1 of this weight).
    */

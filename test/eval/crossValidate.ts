@@ -17,21 +17,25 @@ import { readLocomo, type LocomoQuestion } from './locomo';
 import { buildWorkspace, recallAt, scoredQuestions, searchAll } from './locomoWorkspace';
 import { valueOf } from './locomoWorkspace';
 
-type Settings = Record<string, number>;
-type Grid = Record<string, number[]>;
+type Value = number | boolean;
+type Settings = Record<string, Value>;
+type Grid = Record<string, Value[]>;
 
 /**
  * The settings tried: each grid's combinations, and the union of the grids. The sequence prior's
  * two weights; the fusion and structure weights; then how far the sequence prior reaches (1 was
  * the only reach before) and the term coverage weight (0 is without it), with the rest at their
- * defaults, so a fold can choose the ranking as it was before either.
+ * defaults, so a fold can choose the ranking as it was before either. Each of them with the
+ * neighbours lifted before the structure priors and after them (as before `sequenceFirst`).
  */
-const DEFAULT_GRIDS: Record<string, number[]>[] = [
-  { followingWeight: [0, 0.3, 0.5, 0.7, 0.9, 1], precedingWeight: [0, 0.1, 0.2] },
-  { vectorWeight: [0.2, 0.3, 0.4], folderWeight: [0.1, 0.2, 0.3] },
-  { neighbourReach: [1, 2, 3], coverageWeight: [0, 0.2, 0.3, 0.4, 0.6] },
-  { neighbourReach: [2, 3], neighbourDecay: [0.3, 0.7] },
-];
+const DEFAULT_GRIDS: Grid[] = (
+  [
+    { followingWeight: [0, 0.3, 0.5, 0.7, 0.9, 1], precedingWeight: [0, 0.1, 0.2] },
+    { vectorWeight: [0.2, 0.3, 0.4], folderWeight: [0.1, 0.2, 0.3] },
+    { neighbourReach: [1, 2, 3], coverageWeight: [0, 0.2, 0.3, 0.4, 0.6] },
+    { neighbourReach: [2, 3], neighbourDecay: [0.3, 0.7] },
+  ] as Grid[]
+).flatMap((grid) => [true, false].map((sequenceFirst) => ({ ...grid, sequenceFirst: [sequenceFirst] })));
 const K = 10;
 
 async function main(): Promise<void> {

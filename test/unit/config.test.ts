@@ -20,6 +20,7 @@ const MEMORY_DEFAULTS = {
     precedingWeight: 0.1,
     neighbourReach: 2,
     neighbourDecay: 0.5,
+    sequenceFirst: true,
     coverageWeight: 0.3,
   },
   retention: [{ path: 'memory/working/**', after: '30d', then: 'archive' }],

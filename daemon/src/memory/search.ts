@@ -91,9 +91,15 @@ export async function searchChunks(
     mode === 'vector' ? [] : index.textSearch(fullTextQuery(options.query), depth, where),
   ]);
   const vectorWeight = mode === 'hybrid' ? tuning.vectorWeight : mode === 'vector' ? 1 : 0;
-  let ranked = rerank(options.query, fuse([textHits, 1 - vectorWeight], [vectorHits, vectorWeight]), tuning);
-  if (options.folderOrder && mode !== 'vector')
-    ranked = await liftNeighbours(ranked, options.folderOrder, index, where, tuning);
+  const fused = fuse([textHits, 1 - vectorWeight], [vectorHits, vectorWeight]);
+  const lift = async (ranked: Scored[]): Promise<Scored[]> =>
+    options.folderOrder && mode !== 'vector'
+      ? liftNeighbours(ranked, options.folderOrder, index, where, tuning)
+      : ranked;
+  // Lifting first lets the priors score a lifted neighbour on its own words, as any candidate.
+  const ranked = tuning.sequenceFirst
+    ? rerank(options.query, await lift(fused.sort(byScore)), tuning)
+    : await lift(rerank(options.query, fused, tuning));
   return ranked.slice(0, options.k).map(({ view, score }) => ({
     path: view.path,
     startLine: view.start_line,
@@ -107,6 +113,10 @@ export async function searchChunks(
     date: view.date,
     reviewBy: view.review_by,
   }));
+}
+
+function byScore(a: Scored, b: Scored): number {
+  return b.score - a.score || a.view.id.localeCompare(b.view.id);
 }
 
 /** Weighted sum of each list's min-max normalised scores, by chunk. */
