@@ -8,7 +8,6 @@
  *   test('...', async ({ workspace, pages }) => {
  *     const page = await pages.open(await workspace('acme', { from: 'init' }), 'sidebar-running');
  *   });
- *
  */
 import { basename } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
