@@ -94,6 +94,12 @@ export default tseslint.config(
     },
   },
   {
+    // vitest reads a fixture's dependencies from its first parameter, which must be an object
+    // pattern: a fixture that needs none of the others takes `{}`.
+    files: ['test/**/*.ts'],
+    rules: { 'no-empty-pattern': ['error', { allowObjectPatternsAsParameters: true }] },
+  },
+  {
     // No import cycles in the daemon. Type-only imports are erased at build time and do not count.
     files: ['daemon/src/**/*.ts'],
     plugins: { 'import-x': importX },

@@ -5,31 +5,23 @@
  * read, in the light, dark and high-contrast themes; from the keyboard alone the operator moves down, rejects one with a reason (the run ends
  * failed, saying why) and approves the other (written and committed), and the inbox says nothing waits.
  */
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Browser, Frame, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Frame } from 'playwright-core';
+import { expect } from 'vitest';
 import { RunStartRequest, type Cassette } from '@keel/schemas';
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { hashRequest } from '../../daemon/src/conductor/models/modelGateway';
-import { writeNote } from '../helpers/memory';
-import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
+import type { CodeServer } from './harness/codeServer';
+import { test } from './harness/fixture';
 import {
   findFrame,
-  launchBrowser,
   openKeelSidebar,
-  openWorkbench,
   screenshot,
   screenshotInThemes,
   waitForIndexedNotes,
 } from './harness/workbench';
-
-const run = promisify(execFile);
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
+import { git } from './harness/workspace';
 
 const RUNBOOK = 'account-notes';
 const PROMPT = 'What changed at this customer? Answer with one line.';
@@ -90,21 +82,7 @@ function cassette(): Cassette {
   };
 }
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer('inbox'), launchBrowser()]);
-});
-afterAll(async () => {
-  await page?.close();
-  await browser?.close();
-  await server?.stop();
-});
-
-async function git(folder: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run('git', ['-C', folder, ...args]);
-  return stdout.trim();
-}
-
-async function startRun(folder: string, customer: string): Promise<string> {
+async function startRun(server: CodeServer, folder: string, customer: string): Promise<string> {
   process.env.KEEL_RUNTIME_DIR = server.runtimeDir;
   const client = await attachToDaemon(folder);
   try {
@@ -125,76 +103,66 @@ async function selectedSummary(inbox: Frame): Promise<string | null> {
   return inbox.locator('li.inbox-row[aria-selected="true"] .row-summary').textContent();
 }
 
-it('lists both proposals with their context and decides them from the keyboard', async () => {
-  const folder = await server.newFolder('inbox');
-  await run(process.execPath, [join(REPO_ROOT, 'daemon', 'dist', 'cli.js'), 'init', folder], {
-    env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
+test('lists both proposals with their context and decides them from the keyboard', async ({
+  server,
+  workspace,
+  pages,
+}) => {
+  const folder = await workspace('inbox', {
+    from: 'init',
+    files: {
+      'memory/customers/acme.md': note('acme'),
+      'memory/customers/bolt.md': note('bolt'),
+      [`runbooks/${RUNBOOK}.yaml`]: ACCOUNT_NOTES,
+      [CASSETTE]: JSON.stringify(cassette(), null, 2),
+    },
+    commit: { message: 'Customers' },
   });
-  await writeNote(folder, 'memory/customers/acme.md', note('acme'));
-  await writeNote(folder, 'memory/customers/bolt.md', note('bolt'));
-  await writeNote(folder, `runbooks/${RUNBOOK}.yaml`, ACCOUNT_NOTES);
-  await writeNote(folder, CASSETTE, JSON.stringify(cassette(), null, 2));
-  await git(folder, 'add', '-A');
-  await git(
-    folder,
-    '-c',
-    'user.name=Maya',
-    '-c',
-    'user.email=maya@example.com',
-    'commit',
-    '-qm',
-    'Customers',
-  );
 
-  try {
-    page = await openWorkbench(browser, server, folder);
-    await waitForIndexedNotes(page, 3);
-    const sidebar = await openKeelSidebar(page);
-    const acme = await startRun(folder, 'acme');
-    await sidebar.locator('li.approval', { hasText: 'New contact at acme' }).waitFor();
-    const bolt = await startRun(folder, 'bolt');
-    await sidebar.locator('li.approval', { hasText: 'New contact at bolt' }).waitFor();
+  const page = await pages.open(folder, 'approval-inbox');
+  await waitForIndexedNotes(page, 3);
+  const sidebar = await openKeelSidebar(page);
+  const acme = await startRun(server, folder, 'acme');
+  await sidebar.locator('li.approval', { hasText: 'New contact at acme' }).waitFor();
+  const bolt = await startRun(server, folder, 'bolt');
+  await sidebar.locator('li.approval', { hasText: 'New contact at bolt' }).waitFor();
 
-    await sidebar.getByRole('button', { name: /^Open the approval inbox/ }).press('Enter');
-    const inbox = await findFrame(page, '#inbox h1:has-text("2 waiting for you")');
-    // Same risk: the oldest first, and its details beside the list.
-    expect(await selectedSummary(inbox)).toBe('New contact at acme');
-    const details = inbox.locator('.inbox-details');
-    await details
-      .locator('.reasoning', { hasText: 'The last call with acme named a new main contact.' })
-      .waitFor();
-    // What it wants to do, inline: the note's new line, added (asked of the host once selected).
-    await details.locator('.diff-line.added .diff-text', { hasText: ANSWER }).waitFor();
-    expect(await details.textContent()).toContain('No approvals rule in keel.yaml lets this change through');
-    expect(await details.locator('pre.inputs').textContent()).toContain('"customer": "acme"');
-    await details.getByRole('button', { name: /^Open memory\/customers\/acme\.md at line/ }).waitFor();
-    await screenshot(page, 'approval-inbox');
-    await screenshotInThemes(page, inbox, 'approval-inbox');
+  await sidebar.getByRole('button', { name: /^Open the approval inbox/ }).press('Enter');
+  const inbox = await findFrame(page, '#inbox h1:has-text("2 waiting for you")');
+  // Same risk: the oldest first, and its details beside the list.
+  expect(await selectedSummary(inbox)).toBe('New contact at acme');
+  const details = inbox.locator('.inbox-details');
+  await details
+    .locator('.reasoning', { hasText: 'The last call with acme named a new main contact.' })
+    .waitFor();
+  // What it wants to do, inline: the note's new line, added (asked of the host once selected).
+  await details.locator('.diff-line.added .diff-text', { hasText: ANSWER }).waitFor();
+  expect(await details.textContent()).toContain('No approvals rule in keel.yaml lets this change through');
+  expect(await details.locator('pre.inputs').textContent()).toContain('"customer": "acme"');
+  await details.getByRole('button', { name: /^Open memory\/customers\/acme\.md at line/ }).waitFor();
+  await screenshot(page, 'approval-inbox');
+  await screenshotInThemes(page, inbox, 'approval-inbox');
 
-    // Keyboard only: down to bolt, reject it with a reason.
-    await inbox.locator('li.inbox-row[aria-selected="true"]').focus();
-    await page.keyboard.press('j');
-    await expect.poll(() => selectedSummary(inbox)).toBe('New contact at bolt');
-    await page.keyboard.press('r');
-    const quickInput = page.locator('.quick-input-widget');
-    await quickInput.locator('.quick-input-title', { hasText: 'Reject: New contact at bolt' }).waitFor();
-    await page.keyboard.type('bolt has no new contact; that call was about acme');
-    await page.keyboard.press('Enter');
-    await quickInput.waitFor({ state: 'hidden' });
-    await inbox.locator('#inbox h1', { hasText: '1 waiting for you' }).waitFor();
-    await sidebar.locator(`li.run[data-run-id="${bolt}"][data-status="failed"]`).waitFor();
+  // Keyboard only: down to bolt, reject it with a reason.
+  await inbox.locator('li.inbox-row[aria-selected="true"]').focus();
+  await page.keyboard.press('j');
+  await expect.poll(() => selectedSummary(inbox)).toBe('New contact at bolt');
+  await page.keyboard.press('r');
+  const quickInput = page.locator('.quick-input-widget');
+  await quickInput.locator('.quick-input-title', { hasText: 'Reject: New contact at bolt' }).waitFor();
+  await page.keyboard.type('bolt has no new contact; that call was about acme');
+  await page.keyboard.press('Enter');
+  await quickInput.waitFor({ state: 'hidden' });
+  await inbox.locator('#inbox h1', { hasText: '1 waiting for you' }).waitFor();
+  await sidebar.locator(`li.run[data-run-id="${bolt}"][data-status="failed"]`).waitFor();
 
-    // Then approve acme with `a`.
-    await inbox.locator('li.inbox-row[aria-selected="true"]').focus();
-    expect(await selectedSummary(inbox)).toBe('New contact at acme');
-    await page.keyboard.press('a');
-    await inbox.locator('#inbox h1', { hasText: 'Nothing waits for your approval' }).waitFor();
-    await sidebar.locator(`li.run[data-run-id="${acme}"][data-status="succeeded"]`).waitFor();
-    await screenshot(page, 'approval-inbox-empty');
-  } catch (error) {
-    if (page) await screenshot(page, 'approval-inbox-failed').catch(() => undefined);
-    throw error;
-  }
+  // Then approve acme with `a`.
+  await inbox.locator('li.inbox-row[aria-selected="true"]').focus();
+  expect(await selectedSummary(inbox)).toBe('New contact at acme');
+  await page.keyboard.press('a');
+  await inbox.locator('#inbox h1', { hasText: 'Nothing waits for your approval' }).waitFor();
+  await sidebar.locator(`li.run[data-run-id="${acme}"][data-status="succeeded"]`).waitFor();
+  await screenshot(page, 'approval-inbox-empty');
 
   expect(await readFile(join(folder, 'memory/customers/acme.md'), 'utf8')).toContain(ANSWER);
   expect(await readFile(join(folder, 'memory/customers/bolt.md'), 'utf8')).toBe(note('bolt'));

@@ -5,31 +5,18 @@
  * commit with its trailers), edited before approving (the correction recorded in memory/feedback/),
  * or rejected with a reason (the run ends failed, saying why).
  */
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Browser, Frame, Locator, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Frame, Locator, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { RunStartRequest, type Cassette } from '@keel/schemas';
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { hashRequest } from '../../daemon/src/conductor/models/modelGateway';
 import { WorkspaceLock } from '../../daemon/src/runtime/workspaceLock';
-import { writeNote } from '../helpers/memory';
-import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
-import {
-  launchBrowser,
-  openKeelSidebar,
-  openTraceAsMarkdown,
-  openWorkbench,
-  screenshot,
-  waitForIndexedNotes,
-} from './harness/workbench';
-
-const run = promisify(execFile);
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
+import type { CodeServer } from './harness/codeServer';
+import { test } from './harness/fixture';
+import { openKeelSidebar, openTraceAsMarkdown, screenshot, waitForIndexedNotes } from './harness/workbench';
+import { git, type WorkspaceSpec } from './harness/workspace';
 
 const RUNBOOK = 'account-notes';
 const NOTE = 'memory/customers/acme.md';
@@ -95,54 +82,23 @@ function cassette(): Cassette {
   };
 }
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer('approvals'), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
-});
-
-function e2e(title: string, name: string, body: () => Promise<void>): void {
-  it(title, async () => {
-    try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `${name}-failed`).catch(() => undefined);
-      throw error;
-    }
-  });
-}
-
-async function git(folder: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run('git', ['-C', folder, ...args]);
-  return stdout.trim();
-}
-
 /** A Keel workspace in git: the customer's note, the runbook and its cassette, all committed. */
-async function approvalsWorkspace(name: string): Promise<string> {
-  const folder = await server.newFolder(name);
-  await run(process.execPath, [join(REPO_ROOT, 'daemon', 'dist', 'cli.js'), 'init', folder], {
-    env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
-  });
-  await writeNote(folder, NOTE, NOTE_TEXT);
-  await writeNote(folder, `runbooks/${RUNBOOK}.yaml`, ACCOUNT_NOTES);
-  await writeNote(folder, CASSETTE, JSON.stringify(cassette(), null, 2));
-  await git(folder, 'add', '-A');
-  await git(folder, '-c', 'user.name=Maya', '-c', 'user.email=maya@example.com', 'commit', '-qm', 'Acme');
-  return folder;
-}
+const APPROVALS: WorkspaceSpec = {
+  from: 'init',
+  files: {
+    [NOTE]: NOTE_TEXT,
+    [`runbooks/${RUNBOOK}.yaml`]: ACCOUNT_NOTES,
+    [CASSETTE]: JSON.stringify(cassette(), null, 2),
+  },
+  commit: { message: 'Acme' },
+};
 
 /**
  * Starts the runbook with its model answers replayed from the cassette, as `keel run` from a
  * terminal would: through the socket of the daemon the editor started. The editor hears of the
  * run and its proposal from the daemon alone.
  */
-async function startReplayedRun(folder: string): Promise<string> {
+async function startReplayedRun(server: CodeServer, folder: string): Promise<string> {
   // The CLI finds the socket in its per-user runtime directory, never in the lock: be that CLI.
   process.env.KEEL_RUNTIME_DIR = server.runtimeDir;
   const holder = await WorkspaceLock.holder(folder);
@@ -160,9 +116,8 @@ async function startReplayedRun(folder: string): Promise<string> {
   }
 }
 
-/** Opens the workspace, waits for its daemon, and opens the sidebar with nothing waiting. */
-async function openWorkspace(folder: string): Promise<Frame> {
-  page = await openWorkbench(browser, server, folder);
+/** Waits in the opened workspace for its daemon, and opens the sidebar with nothing waiting. */
+async function openWorkspace(page: Page): Promise<Frame> {
   // The note and the runbook are indexed: the daemon is up and serving.
   await waitForIndexedNotes(page, 2);
   const sidebar = await openKeelSidebar(page);
@@ -173,15 +128,20 @@ async function openWorkspace(folder: string): Promise<Frame> {
 }
 
 /** Starts the run and waits until the sidebar, the badge and the status bar show its proposal. */
-async function runUntilProposed(folder: string, sidebar: Frame): Promise<string> {
-  const runId = await startReplayedRun(folder);
+async function runUntilProposed(
+  server: CodeServer,
+  page: Page,
+  folder: string,
+  sidebar: Frame,
+): Promise<string> {
+  const runId = await startReplayedRun(server, folder);
   await sidebar.locator(`li.run[data-run-id="${runId}"][data-status="waiting_approval"]`).waitFor();
   const approval = sidebar.locator('li.approval', { hasText: SUMMARY });
   await approval.waitFor();
   expect(await approval.textContent()).toContain(`${RUNBOOK} · step record`);
   expect(await approval.locator('ul.approval-files li').textContent()).toBe(`~modify${NOTE}`);
-  await activityBadge(page!, '1').waitFor();
-  await page!.locator('.statusbar-item[aria-label*="1 approval waiting for you"]').waitFor();
+  await activityBadge(page, '1').waitFor();
+  await page.locator('.statusbar-item[aria-label*="1 approval waiting for you"]').waitFor();
   return runId;
 }
 
@@ -233,77 +193,81 @@ function trailers(message: string): Record<string, string> {
   );
 }
 
-e2e(
-  'opens a proposal from the sidebar as a diff and approves it: file written, committed',
-  'approve',
-  async () => {
-    const folder = await approvalsWorkspace('approve');
-    const sidebar = await openWorkspace(folder);
-    const before = await git(folder, 'rev-parse', 'HEAD');
-    const runId = await runUntilProposed(folder, sidebar);
-    await screenshot(page!, 'approval-sidebar');
+test('opens a proposal from the sidebar as a diff and approves it: file written, committed', async ({
+  server,
+  workspace,
+  pages,
+}) => {
+  const folder = await workspace('approve', APPROVALS);
+  const page = await pages.open(folder, 'approve');
+  const sidebar = await openWorkspace(page);
+  const before = await git(folder, 'rev-parse', 'HEAD');
+  const runId = await runUntilProposed(server, page, folder, sidebar);
+  await screenshot(page, 'approval-sidebar');
 
-    // Nothing is written before the operator decides.
-    expect(await readFile(join(folder, NOTE), 'utf8')).toBe(NOTE_TEXT);
+  // Nothing is written before the operator decides.
+  expect(await readFile(join(folder, NOTE), 'utf8')).toBe(NOTE_TEXT);
 
-    await sidebar.getByRole('button', { name: `Open the diff of “${SUMMARY}”` }).press('Enter');
-    await page!.locator('.tab.active', { hasText: `acme.md (proposed by ${RUNBOOK})` }).waitFor();
-    await expectRedAndGreen(page!);
-    await screenshot(page!, 'approval-diff');
+  await sidebar.getByRole('button', { name: `Open the diff of “${SUMMARY}”` }).press('Enter');
+  await page.locator('.tab.active', { hasText: `acme.md (proposed by ${RUNBOOK})` }).waitFor();
+  await expectRedAndGreen(page);
+  await screenshot(page, 'approval-diff');
 
-    await titleAction(page!, 'Approve Proposal').click();
-    const toast = page!.locator('.notifications-toasts', { hasText: `approved “${SUMMARY}”: committed` });
-    await toast.waitFor();
+  await titleAction(page, 'Approve Proposal').click();
+  const toast = page.locator('.notifications-toasts', { hasText: `approved “${SUMMARY}”: committed` });
+  await toast.waitFor();
 
-    // The diff closed, the proposal left the sidebar and the badge, and the run went on to succeed.
-    await page!.locator('.tab', { hasText: '(proposed by' }).waitFor({ state: 'detached' });
-    await sidebar.locator(`li.run[data-run-id="${runId}"][data-status="succeeded"]`).waitFor();
-    await sidebar
-      .locator('section.approvals p', { hasText: 'Nothing is waiting for your approval.' })
-      .waitFor();
-    await activityBadge(page!, '1').waitFor({ state: 'detached' });
-    await screenshot(page!, 'approval-approved');
+  // The diff closed, the proposal left the sidebar and the badge, and the run went on to succeed.
+  await page.locator('.tab', { hasText: '(proposed by' }).waitFor({ state: 'detached' });
+  await sidebar.locator(`li.run[data-run-id="${runId}"][data-status="succeeded"]`).waitFor();
+  await sidebar
+    .locator('section.approvals p', { hasText: 'Nothing is waiting for your approval.' })
+    .waitFor();
+  await activityBadge(page, '1').waitFor({ state: 'detached' });
+  await screenshot(page, 'approval-approved');
 
-    expect(await readFile(join(folder, NOTE), 'utf8')).toBe(PROPOSED_TEXT);
-    expect(await git(folder, 'rev-parse', 'HEAD~1')).toBe(before);
-    const head = await git(folder, 'rev-parse', 'HEAD');
-    expect(await toast.textContent()).toContain(`committed ${head.slice(0, 7)}`);
-    expect(await git(folder, 'show', '--name-only', '--format=', 'HEAD')).toBe(NOTE);
-    expect(trailers(await git(folder, 'log', '-1', '--format=%B'))).toMatchObject({
-      'Keel-Run': runId,
-      'Keel-Step': 'record',
-      'Keel-Runbook': RUNBOOK,
-      'Keel-Decision': 'approved',
-    });
-  },
-);
+  expect(await readFile(join(folder, NOTE), 'utf8')).toBe(PROPOSED_TEXT);
+  expect(await git(folder, 'rev-parse', 'HEAD~1')).toBe(before);
+  const head = await git(folder, 'rev-parse', 'HEAD');
+  expect(await toast.textContent()).toContain(`committed ${head.slice(0, 7)}`);
+  expect(await git(folder, 'show', '--name-only', '--format=', 'HEAD')).toBe(NOTE);
+  expect(trailers(await git(folder, 'log', '-1', '--format=%B'))).toMatchObject({
+    'Keel-Run': runId,
+    'Keel-Step': 'record',
+    'Keel-Runbook': RUNBOOK,
+    'Keel-Decision': 'approved',
+  });
+});
 
-e2e('edits a proposal in the diff before approving: the edit is applied and remembered', 'edit', async () => {
-  const folder = await approvalsWorkspace('edit');
-  const sidebar = await openWorkspace(folder);
-  const runId = await runUntilProposed(folder, sidebar);
+test('edits a proposal in the diff before approving: the edit is applied and remembered', async ({
+  server,
+  workspace,
+  pages,
+}) => {
+  const folder = await workspace('edit', APPROVALS);
+  const page = await pages.open(folder, 'edit');
+  const sidebar = await openWorkspace(page);
+  const runId = await runUntilProposed(server, page, folder, sidebar);
 
   await sidebar.getByRole('button', { name: `Edit “${SUMMARY}”` }).press('Enter');
-  await page!.locator('.tab.active', { hasText: `acme.md (your edit of ${RUNBOOK}'s proposal)` }).waitFor();
-  await expectRedAndGreen(page!);
+  await page.locator('.tab.active', { hasText: `acme.md (your edit of ${RUNBOOK}'s proposal)` }).waitFor();
+  await expectRedAndGreen(page);
   // Editing: Approve and Reject stay in the title; Edit has done its job.
-  await titleAction(page!, 'Approve Proposal').waitFor();
-  expect(await titleAction(page!, 'Edit Proposal').count()).toBe(0);
+  await titleAction(page, 'Approve Proposal').waitFor();
+  expect(await titleAction(page, 'Edit Proposal').count()).toBe(0);
 
   // The operator adds a line at the end of the proposed note, and approves without saving.
-  await diffEditor(page!).locator('.editor.modified .view-lines').click();
-  await page!.keyboard.press('Control+End');
-  await page!.keyboard.type('Prefers email over calls.');
+  await diffEditor(page).locator('.editor.modified .view-lines').click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('Prefers email over calls.');
   await expect
-    .poll(async () => editorText(diffEditor(page!).locator('.editor.modified .view-lines')))
+    .poll(async () => editorText(diffEditor(page).locator('.editor.modified .view-lines')))
     .toContain('Prefers email over calls.');
-  await screenshot(page!, 'approval-editing');
-  await titleAction(page!, 'Approve Proposal').click();
-  await page!
-    .locator('.notifications-toasts', { hasText: `approved “${SUMMARY}” with your edits` })
-    .waitFor();
+  await screenshot(page, 'approval-editing');
+  await titleAction(page, 'Approve Proposal').click();
+  await page.locator('.notifications-toasts', { hasText: `approved “${SUMMARY}” with your edits` }).waitFor();
   await sidebar.locator(`li.run[data-run-id="${runId}"][data-status="succeeded"]`).waitFor();
-  await page!.locator('.tab', { hasText: 'your edit of' }).waitFor({ state: 'detached' });
+  await page.locator('.tab', { hasText: 'your edit of' }).waitFor({ state: 'detached' });
 
   expect(await readFile(join(folder, NOTE), 'utf8')).toBe(`${PROPOSED_TEXT}Prefers email over calls.`);
   expect(trailers(await git(folder, 'log', '-1', '--format=%B'))).toMatchObject({
@@ -318,38 +282,43 @@ e2e('edits a proposal in the diff before approving: the edit is applied and reme
   await expect.poll(() => git(folder, 'status', '--porcelain', '--ignored', '.keel/edits')).toBe('');
 });
 
-e2e('rejects a proposal with a reason: the run ends failed, saying why', 'reject', async () => {
-  const folder = await approvalsWorkspace('reject');
-  const sidebar = await openWorkspace(folder);
-  const runId = await runUntilProposed(folder, sidebar);
+test('rejects a proposal with a reason: the run ends failed, saying why', async ({
+  server,
+  workspace,
+  pages,
+}) => {
+  const folder = await workspace('reject', APPROVALS);
+  const page = await pages.open(folder, 'reject');
+  const sidebar = await openWorkspace(page);
+  const runId = await runUntilProposed(server, page, folder, sidebar);
   const head = await git(folder, 'rev-parse', 'HEAD');
 
   // The waiting run's trace says what it waits for, and links to the diff.
   await sidebar.locator(`li.run[data-run-id="${runId}"] button.run-open`).press('Enter');
-  await openTraceAsMarkdown(page!, runId);
-  const trace = page!.locator('.editor-group-container.active .monaco-editor .view-lines');
+  await openTraceAsMarkdown(page, runId);
+  const trace = page.locator('.editor-group-container.active .monaco-editor .view-lines');
   await expect.poll(() => editorText(trace)).toContain('# Run of account-notes');
-  await findInEditor(page!, '2. record (propose): waiting for approval');
-  await findInEditor(page!, `**Waiting for your approval:** ${SUMMARY}`);
-  await findInEditor(page!, 'Open the proposed change');
-  await screenshot(page!, 'approval-trace');
+  await findInEditor(page, '2. record (propose): waiting for approval');
+  await findInEditor(page, `**Waiting for your approval:** ${SUMMARY}`);
+  await findInEditor(page, 'Open the proposed change');
+  await screenshot(page, 'approval-trace');
   await trace
     .locator('.detected-link', { hasText: 'Open the proposed change' })
     .click({ modifiers: ['Control'] });
-  await page!.locator('.tab.active', { hasText: `acme.md (proposed by ${RUNBOOK})` }).waitFor();
-  await expectRedAndGreen(page!);
+  await page.locator('.tab.active', { hasText: `acme.md (proposed by ${RUNBOOK})` }).waitFor();
+  await expectRedAndGreen(page);
 
   // Reject from the sidebar, from the keyboard: a reason is required.
   await sidebar.getByRole('button', { name: `Reject “${SUMMARY}”` }).press('Enter');
-  const quickInput = page!.locator('.quick-input-widget');
+  const quickInput = page.locator('.quick-input-widget');
   await quickInput.locator('.quick-input-title', { hasText: `Reject: ${SUMMARY}` }).waitFor();
-  await page!.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
   await quickInput
     .locator('.quick-input-message', { hasText: 'Say why, so the agent can act on it.' })
     .waitFor();
   const reason = 'wrong contact: Sam moved to finance, ask Priya';
-  await page!.keyboard.type(reason);
-  await page!.keyboard.press('Enter');
+  await page.keyboard.type(reason);
+  await page.keyboard.press('Enter');
   await quickInput.waitFor({ state: 'hidden' });
 
   const failed = sidebar.locator(`li.run[data-run-id="${runId}"][data-status="failed"]`);
@@ -357,12 +326,12 @@ e2e('rejects a proposal with a reason: the run ends failed, saying why', 'reject
   expect(await failed.locator('.run-why').textContent()).toContain(
     `the operator rejected the change: ${reason}`,
   );
-  await page!.locator('.tab', { hasText: '(proposed by' }).waitFor({ state: 'detached' });
+  await page.locator('.tab', { hasText: '(proposed by' }).waitFor({ state: 'detached' });
   await sidebar
     .locator('section.approvals p', { hasText: 'Nothing is waiting for your approval.' })
     .waitFor();
-  await activityBadge(page!, '1').waitFor({ state: 'detached' });
-  await screenshot(page!, 'approval-rejected');
+  await activityBadge(page, '1').waitFor({ state: 'detached' });
+  await screenshot(page, 'approval-rejected');
 
   // Nothing of the change was written; the one commit since keeps the reason as a lesson.
   expect(await readFile(join(folder, NOTE), 'utf8')).toBe(NOTE_TEXT);

@@ -4,45 +4,15 @@
  * Emergency Stop, pressed from the keyboard and confirmed in the modal, which the view shows and
  * `.keel/emergency-stop.json` records, and Resume, which lifts it. The palette commands do the same.
  */
-import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Browser, Frame, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Frame, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import type { MetricsReport } from '@keel/schemas';
 import { formatUsd } from '../../extension/src/runs/runList';
-import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
-import { findFrame, launchBrowser, openWorkbench, runCommand, screenshot } from './harness/workbench';
-
-const run = promisify(execFile);
-const KEEL = join(REPO_ROOT, 'daemon', 'bin', 'keel.cjs');
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
-
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer('dashboard'), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
-});
-
-/** `keel demo` into a new folder, and what `keel report --json` says of it (the expected figures). */
-async function demoCompany(): Promise<{ folder: string; report: MetricsReport; ms: number }> {
-  const folder = join(server.root, 'workspaces', 'fjord');
-  const env = { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir };
-  const started = Date.now();
-  await run(process.execPath, [KEEL, 'demo', folder], { env });
-  const ms = Date.now() - started;
-  const { stdout } = await run(process.execPath, [KEEL, 'report', '--json'], { env, cwd: folder });
-  return { folder, report: JSON.parse(stdout) as MetricsReport, ms };
-}
+import { test } from './harness/fixture';
+import { findFrame, runCommand, screenshot } from './harness/workbench';
+import { keel } from './harness/workspace';
 
 /** Opens the Dashboard view from the palette, as a user who knows its name does. */
 async function openDashboard(p: Page): Promise<Frame> {
@@ -86,85 +56,87 @@ function stopFileExists(folder: string): Promise<boolean> {
   );
 }
 
-it('the dashboard shows the demo spend, and the emergency stop works from it', async () => {
-  try {
-    const { folder, report, ms } = await demoCompany();
-    console.info(`keel demo took ${ms} ms`);
-    const content = report.agents.find((a) => a.agent === 'content');
-    expect(content?.costUsd).toBeGreaterThan(0);
+test('the dashboard shows the demo spend, and the emergency stop works from it', async ({
+  server,
+  workspace,
+  pages,
+}) => {
+  // `keel demo`, and what `keel report --json` says of it (the expected figures).
+  const started = Date.now();
+  const folder = await workspace('fjord', { from: 'demo' });
+  console.info(`keel demo took ${Date.now() - started} ms`);
+  const report = JSON.parse(await keel(server, ['report', '--json'], folder)) as MetricsReport;
+  const content = report.agents.find((a) => a.agent === 'content');
+  expect(content?.costUsd).toBeGreaterThan(0);
 
-    const opened = Date.now();
-    page = await openWorkbench(browser, server, folder);
-    const dashboard = await openDashboard(page);
-    await roomForDashboard(page);
+  const opened = Date.now();
+  const page = await pages.open(folder, 'dashboard');
+  const dashboard = await openDashboard(page);
+  await roomForDashboard(page);
 
-    // Today's spend against the content agent's daily quota of $0.05 (keel.yaml of the demo).
-    const quota = dashboard.locator('.quota[data-agent="content"]');
-    await quota.waitFor();
-    expect(await quota.locator('.quota-text').textContent()).toBe(
-      `${formatUsd(content!.costUsd)} of $0.05 (<1%)`,
-    );
-    expect(await quota.locator('.quota-label').textContent()).toBe('Within quota');
-    expect(await quota.getByRole('meter').getAttribute('aria-label')).toContain('content, today');
-    // The onboarding plan and the reply to Dana's mail wait for approval; nothing runs; the index
-    // holds the demo's notes.
-    // The demo leaves three runs waiting for you: inbox-triage, onboarding and payment-received.
-    await dashboard.locator('[data-field="pending-approvals"]', { hasText: /^3$/ }).waitFor();
-    expect(await dashboard.locator('[data-field="running-runs"]').textContent()).toBe('0');
-    await dashboard.locator('[data-field="index-state"]', { hasText: /^ready$/ }).waitFor();
-    // Each agent's cost in the table, and in words on the spend chart.
-    const contentRow = dashboard.locator('table.agents tbody tr', { hasText: 'content' });
-    expect(await contentRow.locator('td').last().textContent()).toBe(formatUsd(content!.costUsd));
-    const spendLabel = await dashboard.locator('canvas#spend-chart').getAttribute('aria-label');
-    expect(spendLabel).toContain(`content ${formatUsd(content!.costUsd)}`);
-    for (const agent of report.agents) expect(spendLabel).toContain(agent.agent);
-    console.info(`workbench to dashboard with the demo's figures: ${Date.now() - opened} ms`);
-    await screenshot(page, 'dashboard');
+  // Today's spend against the content agent's daily quota of $0.05 (keel.yaml of the demo).
+  const quota = dashboard.locator('.quota[data-agent="content"]');
+  await quota.waitFor();
+  expect(await quota.locator('.quota-text').textContent()).toBe(
+    `${formatUsd(content!.costUsd)} of $0.05 (<1%)`,
+  );
+  expect(await quota.locator('.quota-label').textContent()).toBe('Within quota');
+  expect(await quota.getByRole('meter').getAttribute('aria-label')).toContain('content, today');
+  // The onboarding plan and the reply to Dana's mail wait for approval; nothing runs; the index
+  // holds the demo's notes.
+  // The demo leaves three runs waiting for you: inbox-triage, onboarding and payment-received.
+  await dashboard.locator('[data-field="pending-approvals"]', { hasText: /^3$/ }).waitFor();
+  expect(await dashboard.locator('[data-field="running-runs"]').textContent()).toBe('0');
+  await dashboard.locator('[data-field="index-state"]', { hasText: /^ready$/ }).waitFor();
+  // Each agent's cost in the table, and in words on the spend chart.
+  const contentRow = dashboard.locator('table.agents tbody tr', { hasText: 'content' });
+  expect(await contentRow.locator('td').last().textContent()).toBe(formatUsd(content!.costUsd));
+  const spendLabel = await dashboard.locator('canvas#spend-chart').getAttribute('aria-label');
+  expect(spendLabel).toContain(`content ${formatUsd(content!.costUsd)}`);
+  for (const agent of report.agents) expect(spendLabel).toContain(agent.agent);
+  console.info(`workbench to dashboard with the demo's figures: ${Date.now() - opened} ms`);
+  await screenshot(page, 'dashboard');
 
-    // Emergency Stop from the keyboard, confirmed in the modal.
-    const header = dashboard.locator('header.control');
-    expect(await header.getAttribute('data-stopped')).toBe('false');
-    await dashboard.locator('#emergency-stop').press('Enter');
-    await answerModal(page, 'Stop Everything');
-    const stoppedAt = Date.now();
-    await dashboard.locator('header.control[data-stopped="true"]').waitFor();
-    console.info(`stop confirmed to the view showing it: ${Date.now() - stoppedAt} ms`);
-    expect(await header.locator('.control-state').textContent()).toMatch(
-      /^Stopped since .+ \(Emergency Stop pressed in the editor\)\./,
-    );
-    expect(await dashboard.locator('#emergency-stop').isHidden()).toBe(true);
-    expect(await stopFileExists(folder)).toBe(true);
-    await screenshot(page, 'dashboard-stopped');
+  // Emergency Stop from the keyboard, confirmed in the modal.
+  const header = dashboard.locator('header.control');
+  expect(await header.getAttribute('data-stopped')).toBe('false');
+  await dashboard.locator('#emergency-stop').press('Enter');
+  await answerModal(page, 'Stop Everything');
+  const stoppedAt = Date.now();
+  await dashboard.locator('header.control[data-stopped="true"]').waitFor();
+  console.info(`stop confirmed to the view showing it: ${Date.now() - stoppedAt} ms`);
+  expect(await header.locator('.control-state').textContent()).toMatch(
+    /^Stopped since .+ \(Emergency Stop pressed in the editor\)\./,
+  );
+  expect(await dashboard.locator('#emergency-stop').isHidden()).toBe(true);
+  expect(await stopFileExists(folder)).toBe(true);
+  await screenshot(page, 'dashboard-stopped');
 
-    // Resume, from the keyboard: the Resume button took the focus the stop button had.
-    const resume = dashboard.locator('#resume');
-    await expect.poll(() => resume.evaluate((el) => el === document.activeElement)).toBe(true);
-    await resume.press('Enter');
-    await dashboard.locator('header.control[data-stopped="false"]').waitFor();
-    const stop = dashboard.locator('#emergency-stop');
-    await expect.poll(() => stop.evaluate((el) => el === document.activeElement)).toBe(true);
-    await expect.poll(() => stopFileExists(folder)).toBe(false);
+  // Resume, from the keyboard: the Resume button took the focus the stop button had.
+  const resume = dashboard.locator('#resume');
+  await expect.poll(() => resume.evaluate((el) => el === document.activeElement)).toBe(true);
+  await resume.press('Enter');
+  await dashboard.locator('header.control[data-stopped="false"]').waitFor();
+  const stop = dashboard.locator('#emergency-stop');
+  await expect.poll(() => stop.evaluate((el) => el === document.activeElement)).toBe(true);
+  await expect.poll(() => stopFileExists(folder)).toBe(false);
 
-    // From the palette: cancelling the modal changes nothing; confirming stops; Keel: Resume lifts it.
-    await runCommand(page, 'Keel: Emergency Stop');
-    await answerModal(page, 'Cancel');
-    expect(await header.getAttribute('data-stopped')).toBe('false');
-    expect(await stopFileExists(folder)).toBe(false);
-    await runCommand(page, 'Keel: Emergency Stop');
-    await answerModal(page, 'Stop Everything');
-    await dashboard.locator('header.control[data-stopped="true"]').waitFor();
-    expect(await stopFileExists(folder)).toBe(true);
-    await runCommand(page, 'Keel: Resume');
-    await dashboard.locator('header.control[data-stopped="false"]').waitFor();
-    await expect.poll(() => stopFileExists(folder)).toBe(false);
+  // From the palette: cancelling the modal changes nothing; confirming stops; Keel: Resume lifts it.
+  await runCommand(page, 'Keel: Emergency Stop');
+  await answerModal(page, 'Cancel');
+  expect(await header.getAttribute('data-stopped')).toBe('false');
+  expect(await stopFileExists(folder)).toBe(false);
+  await runCommand(page, 'Keel: Emergency Stop');
+  await answerModal(page, 'Stop Everything');
+  await dashboard.locator('header.control[data-stopped="true"]').waitFor();
+  expect(await stopFileExists(folder)).toBe(true);
+  await runCommand(page, 'Keel: Resume');
+  await dashboard.locator('header.control[data-stopped="false"]').waitFor();
+  await expect.poll(() => stopFileExists(folder)).toBe(false);
 
-    // In a dark theme the page and its charts take the theme's colours.
-    await runCommand(page, 'Preferences: Toggle between Light/Dark Themes');
-    await dashboard.locator('body.vscode-dark').waitFor();
-    await dashboard.locator('canvas#spend-chart').waitFor();
-    await screenshot(page, 'dashboard-dark');
-  } catch (error) {
-    if (page) await screenshot(page, 'dashboard-failed').catch(() => undefined);
-    throw error;
-  }
+  // In a dark theme the page and its charts take the theme's colours.
+  await runCommand(page, 'Preferences: Toggle between Light/Dark Themes');
+  await dashboard.locator('body.vscode-dark').waitFor();
+  await dashboard.locator('canvas#spend-chart').waitFor();
+  await screenshot(page, 'dashboard-dark');
 });

@@ -3,52 +3,33 @@
  * and no broken image. VS Code shows a README's images only from https (its sanitizer drops others),
  * so a package built without a repository address leaves the screenshots out (vsixTargets.mjs).
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { startCodeServer, type CodeServer } from './harness/codeServer';
-import { findFrame, launchBrowser, openWorkbench, screenshot } from './harness/workbench';
+import { expect } from 'vitest';
+import { test } from './harness/fixture';
+import { findFrame, screenshot } from './harness/workbench';
 
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
+test('the Extensions view shows Keel with its icon and README, and no broken image', async ({
+  workspace,
+  pages,
+}) => {
+  const page = await pages.open(await workspace('empty'), 'extension-page');
+  // The Extensions view (Ctrl+Shift+X) lists what is installed first.
+  await page.keyboard.press('Control+Shift+X');
+  const entry = page.locator('.extensions-viewlet .monaco-list-row', { hasText: 'Keel' }).first();
+  await entry.waitFor();
+  // The list's icon is the package's PNG, loaded (not the default placeholder).
+  const listIcon = entry.locator('img').first();
+  await expect.poll(() => listIcon.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(128);
+  await entry.click();
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer('extension-page'), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
-});
-
-it('the Extensions view shows Keel with its icon and README, and no broken image', async () => {
-  try {
-    page = await openWorkbench(browser, server, await server.newFolder('empty'));
-    // The Extensions view (Ctrl+Shift+X) lists what is installed first.
-    await page.keyboard.press('Control+Shift+X');
-    const entry = page.locator('.extensions-viewlet .monaco-list-row', { hasText: 'Keel' }).first();
-    await entry.waitFor();
-    // The list's icon is the package's PNG, loaded (not the default placeholder).
-    const listIcon = entry.locator('img').first();
-    await expect.poll(() => listIcon.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(128);
-    await entry.click();
-
-    const readme = await findFrame(page, 'body[class*="vscode-"] h1');
-    expect(await readme.locator('h1').first().textContent()).toBe('Keel for VS Code');
-    await readme.getByRole('heading', { name: 'Features' }).waitFor();
-    await readme.getByText('Emergency Stop').first().waitFor();
-    // Every image the page shows has loaded: none stands broken with only its alt text.
-    const images = readme.locator('img');
-    const broken = await images.evaluateAll((all: HTMLImageElement[]) =>
-      all.filter((image) => !image.complete || image.naturalWidth === 0).map((image) => image.alt),
-    );
-    expect(broken).toEqual([]);
-    await screenshot(page, 'extension-page');
-  } catch (error) {
-    if (page) await screenshot(page, 'extension-page-failed').catch(() => undefined);
-    throw error;
-  }
+  const readme = await findFrame(page, 'body[class*="vscode-"] h1');
+  expect(await readme.locator('h1').first().textContent()).toBe('Keel for VS Code');
+  await readme.getByRole('heading', { name: 'Features' }).waitFor();
+  await readme.getByText('Emergency Stop').first().waitFor();
+  // Every image the page shows has loaded: none stands broken with only its alt text.
+  const images = readme.locator('img');
+  const broken = await images.evaluateAll((all: HTMLImageElement[]) =>
+    all.filter((image) => !image.complete || image.naturalWidth === 0).map((image) => image.alt),
+  );
+  expect(broken).toEqual([]);
+  await screenshot(page, 'extension-page');
 });

@@ -4,31 +4,13 @@
  * before the operator confirms; above keel.yaml's `approvals.costAbove` it says the run will wait,
  * and the run started then waits for the operator before its first step.
  */
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { formatUsd } from '../../extension/src/runs/runList';
-import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
-import { REPO_ROOT, startCodeServer, trustKeelWorkspace, type CodeServer } from './harness/codeServer';
-import {
-  findFrame,
-  launchBrowser,
-  openKeelSidebar,
-  openWorkbench,
-  runCommand,
-  screenshot,
-} from './harness/workbench';
-
-const run = promisify(execFile);
-const KEEL = join(REPO_ROOT, 'daemon', 'bin', 'keel.cjs');
-let server: CodeServer;
-let models: ModelServer;
-let browser: Browser;
-let page: Page | null = null;
+import { trustKeelWorkspace, type CodeServer } from './harness/codeServer';
+import { test as e2e } from './harness/fixture';
+import { findFrame, openKeelSidebar, runCommand, screenshot } from './harness/workbench';
+import { keel, type WorkspaceBuilder } from './harness/workspace';
 
 const ASK = `apiVersion: keel/v1
 name: ask
@@ -46,31 +28,22 @@ steps:
     maxOutputTokens: 10
 `;
 
-beforeAll(async () => {
-  [server, browser, models] = await Promise.all([
-    startCodeServer('forecast'),
-    launchBrowser(),
-    ModelServer.start(),
-  ]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  await models?.close();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
+const test = e2e.extend('models', { scope: 'file' }, async ({}, { onCleanup }) => {
+  const models = await ModelServer.start();
+  onCleanup(() => models.close());
+  return models;
 });
 
 /** A workspace whose `ask` runbook has run twice from the terminal, at $0.02 and $0.03. */
-async function workspaceWithHistory(): Promise<string> {
-  const folder = await server.newFolder('forecast');
-  const env = { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir };
-  await run(process.execPath, [KEEL, 'init', folder], { env });
-  await writeFile(
-    join(folder, 'keel.yaml'),
-    `version: 1
+async function workspaceWithHistory(
+  server: CodeServer,
+  workspace: WorkspaceBuilder,
+  models: ModelServer,
+): Promise<string> {
+  const folder = await workspace('forecast', {
+    from: 'init',
+    files: {
+      'keel.yaml': `version: 1
 approvals:
   costAbove: 0.025
 models:
@@ -78,8 +51,9 @@ models:
   tiers:
     fast: { model: m, inputUsdPerMTok: 1000, outputUsdPerMTok: 1000 }
 `,
-  );
-  await writeNote(folder, 'runbooks/ask.yaml', ASK);
+      'runbooks/ask.yaml': ASK,
+    },
+  });
   await trustKeelWorkspace(server, folder);
   // With no history the $5 budget is above costAbove: the first run waits and is continued; the
   // second, forecast at $0.02, runs at once.
@@ -88,66 +62,60 @@ models:
     [30, 'succeeded'],
   ] as const) {
     models.enqueue({ content: 'ok', usage: { prompt_tokens: tokens, completion_tokens: 0 } });
-    const { stdout } = await run(process.execPath, [KEEL, 'run', 'ask', '--input', 'topic=x', '--json'], {
-      cwd: folder,
-      env,
-    });
+    const stdout = await keel(server, ['run', 'ask', '--input', 'topic=x', '--json'], folder);
     const started = JSON.parse(stdout) as { id: string; status: string };
     expect(started.status).toBe(status);
     if (status === 'succeeded') continue;
-    const continued = await run(process.execPath, [KEEL, 'checkpoint', started.id, 'continue', '--json'], {
-      cwd: folder,
-      env,
-    });
-    expect(JSON.parse(continued.stdout)).toMatchObject({ status: 'succeeded' });
+    const continued = await keel(server, ['checkpoint', started.id, 'continue', '--json'], folder);
+    expect(JSON.parse(continued)).toMatchObject({ status: 'succeeded' });
   }
   return folder;
 }
 
-it('shows the forecast in the Run dialog before the run is confirmed, and the run waits above costAbove', async () => {
-  try {
-    const folder = await workspaceWithHistory();
-    expect(models.requests).toHaveLength(2);
-    page = await openWorkbench(browser, server, folder);
-    const sidebar = await openKeelSidebar(page);
+test('shows the forecast in the Run dialog before the run is confirmed, and the run waits above costAbove', async ({
+  server,
+  workspace,
+  models,
+  pages,
+}) => {
+  const folder = await workspaceWithHistory(server, workspace, models);
+  expect(models.requests).toHaveLength(2);
+  const page = await pages.open(folder, 'forecast');
+  const sidebar = await openKeelSidebar(page);
 
-    await runCommand(page, 'Keel: Run Runbook');
-    const quickInput = page.locator('.quick-input-widget');
-    await quickInput.locator('.monaco-list-row', { hasText: 'ask' }).first().waitFor();
-    await page.keyboard.type('ask');
-    await page.keyboard.press('Enter');
-    // p50 of $0.02 and $0.03 is $0.025; p95 lies 95% of the way: $0.0295, above $0.025. VS Code
-    // adds the step count (one input) to the title.
-    const title = quickInput.locator('.quick-input-title', { hasText: 'Run ask: topic' });
-    await title.waitFor();
-    expect(await title.textContent()).toBe(
-      'Run ask: topic — forecast $0.0250–$0.0295 (p50–p95 of 2 runs) · above costAbove $0.0250: waits for your OK (1/1)',
-    );
-    await screenshot(page, 'forecast-run-dialog');
-    await page.keyboard.type('pricing');
-    await page.keyboard.press('Enter');
-    await quickInput.waitFor({ state: 'hidden' });
+  await runCommand(page, 'Keel: Run Runbook');
+  const quickInput = page.locator('.quick-input-widget');
+  await quickInput.locator('.monaco-list-row', { hasText: 'ask' }).first().waitFor();
+  await page.keyboard.type('ask');
+  await page.keyboard.press('Enter');
+  // p50 of $0.02 and $0.03 is $0.025; p95 lies 95% of the way: $0.0295, above $0.025. VS Code
+  // adds the step count (one input) to the title.
+  const title = quickInput.locator('.quick-input-title', { hasText: 'Run ask: topic' });
+  await title.waitFor();
+  expect(await title.textContent()).toBe(
+    'Run ask: topic — forecast $0.0250–$0.0295 (p50–p95 of 2 runs) · above costAbove $0.0250: waits for your OK (1/1)',
+  );
+  await screenshot(page, 'forecast-run-dialog');
+  await page.keyboard.type('pricing');
+  await page.keyboard.press('Enter');
+  await quickInput.waitFor({ state: 'hidden' });
 
-    // The run it started waits for the operator; no model call was made for it.
-    await sidebar
-      .locator('li.run[data-status="waiting_operator"]', { hasText: 'ask' })
-      .waitFor({ timeout: 30_000 });
-    expect(models.requests).toHaveLength(2);
-    await screenshot(page, 'forecast-run-waiting');
+  // The run it started waits for the operator; no model call was made for it.
+  await sidebar
+    .locator('li.run[data-status="waiting_operator"]', { hasText: 'ask' })
+    .waitFor({ timeout: 30_000 });
+  expect(models.requests).toHaveLength(2);
+  await screenshot(page, 'forecast-run-waiting');
 
-    // The dashboard's Budget advice card: $0.05 spent over two successful runs of three.
-    await runCommand(page, 'Keel: Focus on Dashboard View');
-    const dashboard = await findFrame(page, '#dashboard[data-connection]');
-    const advice = dashboard.locator('#section-advice .advice-agent');
-    await advice.first().waitFor({ timeout: 60_000 });
-    expect(await advice.allTextContents()).toEqual([`ask: ${formatUsd(0.025)} per successful run (2 of 3)`]);
-    expect(await dashboard.locator('#section-advice .muted').textContent()).toBe(
-      'No run was refused by a quota in its current period.',
-    );
-    await advice.first().scrollIntoViewIfNeeded();
-    await screenshot(page, 'forecast-dashboard-advice');
-  } catch (error) {
-    if (page) await screenshot(page, 'forecast-failed').catch(() => undefined);
-    throw error;
-  }
+  // The dashboard's Budget advice card: $0.05 spent over two successful runs of three.
+  await runCommand(page, 'Keel: Focus on Dashboard View');
+  const dashboard = await findFrame(page, '#dashboard[data-connection]');
+  const advice = dashboard.locator('#section-advice .advice-agent');
+  await advice.first().waitFor({ timeout: 60_000 });
+  expect(await advice.allTextContents()).toEqual([`ask: ${formatUsd(0.025)} per successful run (2 of 3)`]);
+  expect(await dashboard.locator('#section-advice .muted').textContent()).toBe(
+    'No run was refused by a quota in its current period.',
+  );
+  await advice.first().scrollIntoViewIfNeeded();
+  await screenshot(page, 'forecast-dashboard-advice');
 });

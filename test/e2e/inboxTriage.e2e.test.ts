@@ -5,36 +5,26 @@
  * adds a sentence in the editor, saves, and approves it from the approval inbox; the edited reply lands in Dana's real mailbox
  * once, in her thread, from the workspace's account, with one copy in its Sent folder.
  */
-import { execFile } from 'node:child_process';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
-import type { Browser, Frame, Locator, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Frame, Locator, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { ApprovalGetRequest, RunGetRequest, RunsListRequest } from '@keel/schemas';
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { parseMessage, type ReceivedMessage } from '../../daemon/src/connectors/email/message';
 import { imapSession, listMessages, waitForMessage } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
-import { writeNote } from '../helpers/memory';
 import { ModelServer, type ReceivedRequest, type ScriptedReply } from '../helpers/modelServer';
-import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
-import {
-  findFrame,
-  launchBrowser,
-  openKeelSidebar,
-  openWorkbench,
-  screenshot,
-  waitForIndexedNotes,
-} from './harness/workbench';
+import { REPO_ROOT, type CodeServer } from './harness/codeServer';
+import { test as e2e } from './harness/fixture';
+import { findFrame, openKeelSidebar, screenshot, waitForIndexedNotes } from './harness/workbench';
+import { git, type WorkspaceBuilder } from './harness/workspace';
 
-const run = promisify(execFile);
+/** The file's mail and model servers (set by its `mail` fixture, before code-server starts) and code-server. */
 let mail: MailServers;
 let models: ModelServer;
 let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
 
 const RUNBOOK = 'inbox-triage';
 /** Maya runs the company and its mail account; Dana is the customer who writes in. */
@@ -66,29 +56,23 @@ Logistics firm in Rotterdam. Main contact: Dana Whitfield, operations.
 The kickoff workshop is at their office, 10:00.
 `;
 
-beforeAll(async () => {
-  [mail, models] = await Promise.all([
-    startMailServers({ users: [OPERATOR, CUSTOMER] }),
-    ModelServer.start({ model: 'test-model' }),
-  ]);
-  models.respondWith(answerAsTheModel);
+const test = e2e
+  .extend('mail', { scope: 'file' }, async ({}, { onCleanup }) => {
+    const [servers, modelServer] = await Promise.all([
+      startMailServers({ users: [OPERATOR, CUSTOMER] }),
+      ModelServer.start({ model: 'test-model' }),
+    ]);
+    modelServer.respondWith(answerAsTheModel);
+    [mail, models] = [servers, modelServer];
+    onCleanup(async () => {
+      await modelServer.close();
+      await servers.stop();
+    });
+    return servers;
+  })
   // The account's password reaches the daemon the way an operator's does: an environment variable
   // keel.yaml names, never a workspace file.
-  [server, browser] = await Promise.all([
-    startCodeServer('inbox-triage', { env: { KEEL_MAIL_PASSWORD: mail.users[OPERATOR]!.password } }),
-    launchBrowser(),
-  ]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  await models?.close();
-  await mail?.stop();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
-});
+  .override('serverOptions', ({ mail }) => ({ env: { KEEL_MAIL_PASSWORD: mail.users[OPERATOR]!.password } }));
 
 /** The model's side of the runbook: it sorts the mail as a customer's question, then drafts DRAFT. */
 function answerAsTheModel(request: ReceivedRequest): ScriptedReply {
@@ -115,23 +99,17 @@ connectors:
 ${mailAccount(mail, OPERATOR, { display: 'Maya', extra: ['pollSeconds: 1'] })}`;
 }
 
-async function git(folder: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run('git', ['-C', folder, ...args]);
-  return stdout.trim();
-}
-
 /** Maya's company in git: keel.yaml, the customer's note and the example inbox-triage runbook. */
-async function triageWorkspace(name: string): Promise<string> {
-  const folder = await server.newFolder(name);
-  await run(process.execPath, [join(REPO_ROOT, 'daemon', 'dist', 'cli.js'), 'init', folder], {
-    env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
+async function triageWorkspace(workspace: WorkspaceBuilder, name: string): Promise<string> {
+  return workspace(name, {
+    from: 'init',
+    files: {
+      'keel.yaml': keelYaml(),
+      'memory/customers/acme-logistics.md': CUSTOMER_NOTE,
+      [`runbooks/${RUNBOOK}.yaml`]: await readFile(join(REPO_ROOT, 'runbooks', `${RUNBOOK}.yaml`), 'utf8'),
+    },
+    commit: { message: 'Acme' },
   });
-  await writeFile(join(folder, 'keel.yaml'), keelYaml());
-  await writeNote(folder, 'memory/customers/acme-logistics.md', CUSTOMER_NOTE);
-  await copyFile(join(REPO_ROOT, 'runbooks', `${RUNBOOK}.yaml`), join(folder, 'runbooks', `${RUNBOOK}.yaml`));
-  await git(folder, 'add', '-A');
-  await git(folder, '-c', 'user.name=Maya', '-c', 'user.email=maya@example.com', 'commit', '-qm', 'Acme');
-  return folder;
 }
 
 /** Dana writes to Maya: a real SMTP delivery through Postfix into Maya's INBOX in Dovecot. */
@@ -242,9 +220,8 @@ async function editorText(lines: Locator): Promise<string> {
   return ((await lines.textContent()) ?? '').replace(/\u00a0/g, ' ');
 }
 
-/** Opens the workspace, waits for its daemon, and opens the sidebar with nothing waiting. */
-async function openWorkspace(folder: string): Promise<Frame> {
-  page = await openWorkbench(browser, server, folder);
+/** Waits in the opened workspace for its daemon, and opens the sidebar with nothing waiting. */
+async function openWorkspace(page: Page): Promise<Frame> {
   // The customer's note and the runbook are indexed: the daemon is up and serving.
   await waitForIndexedNotes(page, 2);
   const sidebar = await openKeelSidebar(page);
@@ -254,19 +231,15 @@ async function openWorkspace(folder: string): Promise<Frame> {
   return sidebar;
 }
 
-it("answers a customer's mail: the drafted reply is edited in the editor, approved, and lands once in her thread", async () => {
-  try {
-    await answerDana();
-  } catch (error) {
-    if (page) await screenshot(page, 'inbox-triage-failed').catch(() => undefined);
-    throw error;
-  }
-}, 240_000);
-
-async function answerDana(): Promise<void> {
-  const folder = await triageWorkspace('inbox-triage');
-  const sidebar = await openWorkspace(folder);
-  const p = page!;
+test("answers a customer's mail: the drafted reply is edited in the editor, approved, and lands once in her thread", async ({
+  server: started,
+  workspace,
+  pages,
+}) => {
+  server = started;
+  const folder = await triageWorkspace(workspace, 'inbox-triage');
+  const p = await pages.open(folder, 'inbox-triage');
+  const sidebar = await openWorkspace(p);
   await pollerArmed(folder);
   const original = await receivedMessage(await customerWrites());
   expect(original).toMatchObject({
@@ -349,7 +322,7 @@ async function answerDana(): Promise<void> {
   await screenshot(p, 'inbox-triage-sent');
 
   await expectSentOnce(folder, runId, proposalId!, original);
-}
+}, 240_000);
 
 /** Dana has the edited reply once, in her thread, from Maya's account; Sent has one copy. */
 async function expectSentOnce(

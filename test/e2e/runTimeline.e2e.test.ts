@@ -5,30 +5,18 @@
  * from the keyboard to its model calls, the child's own timeline opened from the parent's, and the
  * memory the child read opened at its line.
  */
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Browser, Frame, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { writeNote } from '../helpers/memory';
+import type { Frame, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { ModelServer } from '../helpers/modelServer';
-import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
+import { test } from './harness/fixture';
 import {
   cursorLine,
   findFrame,
-  launchBrowser,
   openKeelSidebar,
-  openWorkbench,
   screenshot,
   screenshotInThemes,
   waitForIndexedNotes,
 } from './harness/workbench';
-
-const run = promisify(execFile);
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
 
 /** research and pricing start together (`needs: []`); the hand-off waits for both. */
 const BRIEF = `apiVersion: keel/v1
@@ -65,15 +53,6 @@ steps:
     prompt: Summarise Northwind.
 `;
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer('timeline'), launchBrowser()]);
-});
-afterAll(async () => {
-  await page?.close();
-  await browser?.close();
-  await server?.stop();
-});
-
 /** The frame of the timeline whose heading names `runbook`. */
 function timelineOf(p: Page, runbook: string): Promise<Frame> {
   return findFrame(p, `#timeline[data-status] h1:has-text("Run of ${runbook}")`);
@@ -83,7 +62,10 @@ async function focusedStep(frame: Frame): Promise<string | undefined> {
   return frame.evaluate(() => document.activeElement?.closest<HTMLElement>('article.step')?.dataset.stepId);
 }
 
-it('shows a parallel run with a child live, steps expand from the keyboard, the child opens', async () => {
+test('shows a parallel run with a child live, steps expand from the keyboard, the child opens', async ({
+  workspace,
+  pages,
+}) => {
   const models = await ModelServer.start();
   let release: () => void = () => undefined;
   const childMayAnswer = new Promise<void>((resolve) => (release = resolve));
@@ -97,29 +79,24 @@ it('shows a parallel run with a child live, steps expand from the keyboard, the 
     };
   });
   try {
-    const folder = await server.newFolder('timeline');
-    await run(process.execPath, [join(REPO_ROOT, 'daemon', 'dist', 'cli.js'), 'init', folder], {
-      env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
+    const folder = await workspace('timeline', {
+      from: 'init',
+      files: {
+        'keel.yaml': [
+          'version: 1',
+          'models:',
+          `  endpoint: { baseUrl: ${models.baseUrl} }`,
+          '  tiers:',
+          '    fast: { model: test-model, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }',
+          '',
+        ].join('\n'),
+        'runbooks/brief.yaml': BRIEF,
+        'runbooks/kid.yaml': KID,
+        'memory/customers/northwind.md':
+          '---\ntype: customer\n---\n# Northwind\n\nRetail chain in Leeds; Sam runs their IT.\n',
+      },
     });
-    await writeFile(
-      join(folder, 'keel.yaml'),
-      [
-        'version: 1',
-        'models:',
-        `  endpoint: { baseUrl: ${models.baseUrl} }`,
-        '  tiers:',
-        '    fast: { model: test-model, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }',
-        '',
-      ].join('\n'),
-    );
-    await writeNote(folder, 'runbooks/brief.yaml', BRIEF);
-    await writeNote(folder, 'runbooks/kid.yaml', KID);
-    await writeNote(
-      folder,
-      'memory/customers/northwind.md',
-      '---\ntype: customer\n---\n# Northwind\n\nRetail chain in Leeds; Sam runs their IT.\n',
-    );
-    page = await openWorkbench(browser, server, folder);
+    const page = await pages.open(folder, 'timeline');
     // The child's retrieve step must find the note: wait until it and both runbooks are indexed.
     await waitForIndexedNotes(page, 3);
     const sidebar = await openKeelSidebar(page);
@@ -184,10 +161,7 @@ it('shows a parallel run with a child live, steps expand from the keyboard, the 
     const read = child.getByRole('button', { name: 'Open memory/customers/northwind.md at line 4' });
     await read.press('Enter');
     await page.locator('.tab.active', { hasText: 'northwind.md' }).waitFor();
-    await expect.poll(() => cursorLine(page!)).toBe(4);
-  } catch (error) {
-    if (page) await screenshot(page, 'timeline-failed').catch(() => undefined);
-    throw error;
+    await expect.poll(() => cursorLine(page)).toBe(4);
   } finally {
     release();
     await models.close();

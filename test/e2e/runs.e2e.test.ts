@@ -6,29 +6,21 @@
  * palette, handed to every daemon the editor starts, never written to a log or a file.
  */
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Browser, Frame, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { writeNote } from '../helpers/memory';
+import type { Frame, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { ModelServer } from '../helpers/modelServer';
-import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
+import { test } from './harness/fixture';
 import {
-  launchBrowser,
+  cursorLine,
   openKeelSidebar,
   openTraceAsMarkdown,
-  openWorkbench,
   runCommand,
   screenshot,
   waitForIndexedNotes,
 } from './harness/workbench';
-
-const run = promisify(execFile);
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
+import type { WorkspaceSpec } from './harness/workspace';
 
 /** Needs no model: find the customer's note, then write its path to the outbox. */
 const WELCOME = `apiVersion: keel/v1
@@ -66,48 +58,18 @@ steps:
 `;
 const BROKEN_LINE = BROKEN.split('\n').findIndex((line) => line.includes('type: lmm')) + 1;
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer('runs'), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
-});
-
-function e2e(title: string, name: string, body: () => Promise<void>): void {
-  it(title, async () => {
-    try {
-      await body();
-    } catch (error) {
-      if (page) await screenshot(page, `${name}-failed`).catch(() => undefined);
-      throw error;
-    }
-  });
-}
-
-async function companyWorkspace(name: string): Promise<string> {
-  const folder = await server.newFolder(name);
-  await run(process.execPath, [join(REPO_ROOT, 'daemon', 'dist', 'cli.js'), 'init', folder], {
-    env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
-  });
-  await writeNote(
-    folder,
-    'memory/customers/northwind.md',
-    '---\ntype: customer\n---\n# Northwind\n\nRetail chain in Leeds; Sam runs their IT.\n',
-  );
-  await writeNote(folder, 'runbooks/welcome.yaml', WELCOME);
-  await writeNote(folder, 'runbooks/broken.yaml', BROKEN);
-  return folder;
-}
-
-/** The cursor position VS Code shows in its status bar: `Ln 7, Col 11`. */
-async function cursorLine(p: Page): Promise<number> {
-  const text = (await p.locator('#status\\.editor\\.selection').textContent()) ?? '';
-  return Number(/Ln (\d+)/.exec(text)?.[1] ?? NaN);
+/** A company's workspace: northwind's note, the welcome runbook and the broken one, plus `files`. */
+function company(files: Record<string, string> = {}): WorkspaceSpec {
+  return {
+    from: 'init',
+    files: {
+      'memory/customers/northwind.md':
+        '---\ntype: customer\n---\n# Northwind\n\nRetail chain in Leeds; Sam runs their IT.\n',
+      'runbooks/welcome.yaml': WELCOME,
+      'runbooks/broken.yaml': BROKEN,
+      ...files,
+    },
+  };
 }
 
 /** The lines the active editor shows (Monaco draws spaces as no-break spaces). */
@@ -133,73 +95,72 @@ function runRow(sidebar: Frame, runbook: string) {
   return sidebar.locator('ol.run-list li.run', { hasText: runbook }).first();
 }
 
-e2e(
-  'lists runbooks with their problems, runs one from the keyboard and shows its trace',
-  'runs',
-  async () => {
-    const folder = await companyWorkspace('runs');
-    page = await openWorkbench(browser, server, folder);
-    // The memory index holds Markdown and YAML: the note and both runbooks. The run's retrieve step
-    // must find the note, so wait until it is in.
-    await waitForIndexedNotes(page, 3);
-    const sidebar = await openKeelSidebar(page);
+test('lists runbooks with their problems, runs one from the keyboard and shows its trace', async ({
+  workspace,
+  pages,
+}) => {
+  const folder = await workspace('runs', company());
+  const page = await pages.open(folder, 'runs');
+  // The memory index holds Markdown and YAML: the note and both runbooks. The run's retrieve step
+  // must find the note, so wait until it is in.
+  await waitForIndexedNotes(page, 3);
+  const sidebar = await openKeelSidebar(page);
 
-    // Both runbooks are listed: the valid one with its role and a Run button, the broken one with its problem.
-    const welcome = sidebar.locator('li.runbook[data-runbook="welcome"]');
-    await welcome.waitFor();
-    expect(await welcome.textContent()).toContain('Customer onboarding lead');
-    const problem = sidebar.locator('li.runbook.invalid[data-runbook="broken"] button.problem');
-    await problem.waitFor();
-    expect(await problem.textContent()).toMatch(new RegExp(`^runbooks/broken\\.yaml:${BROKEN_LINE}:\\d+ `));
-    expect(await sidebar.locator('li.runbook[data-runbook="broken"] button.run').count()).toBe(0);
+  // Both runbooks are listed: the valid one with its role and a Run button, the broken one with its problem.
+  const welcome = sidebar.locator('li.runbook[data-runbook="welcome"]');
+  await welcome.waitFor();
+  expect(await welcome.textContent()).toContain('Customer onboarding lead');
+  const problem = sidebar.locator('li.runbook.invalid[data-runbook="broken"] button.problem');
+  await problem.waitFor();
+  expect(await problem.textContent()).toMatch(new RegExp(`^runbooks/broken\\.yaml:${BROKEN_LINE}:\\d+ `));
+  expect(await sidebar.locator('li.runbook[data-runbook="broken"] button.run').count()).toBe(0);
 
-    // The problem opens the runbook at its line.
-    await problem.press('Enter');
-    await page.locator('.tab.active', { hasText: 'broken.yaml' }).waitFor();
-    await expect.poll(() => cursorLine(page!)).toBe(BROKEN_LINE);
+  // The problem opens the runbook at its line.
+  await problem.press('Enter');
+  await page.locator('.tab.active', { hasText: 'broken.yaml' }).waitFor();
+  await expect.poll(() => cursorLine(page)).toBe(BROKEN_LINE);
 
-    // Run from the keyboard; the required input cannot be left empty.
-    await sidebar.getByRole('button', { name: 'Run welcome' }).press('Enter');
-    const quickInput = page.locator('.quick-input-widget');
-    await quickInput.locator('.quick-input-title', { hasText: 'Run welcome: customer' }).waitFor();
-    await page.keyboard.press('Enter');
-    await quickInput.locator('.quick-input-message', { hasText: 'customer is required.' }).waitFor();
-    await page.keyboard.type('Northwind');
-    await page.keyboard.press('Enter');
-    await quickInput.waitFor({ state: 'hidden' });
+  // Run from the keyboard; the required input cannot be left empty.
+  await sidebar.getByRole('button', { name: 'Run welcome' }).press('Enter');
+  const quickInput = page.locator('.quick-input-widget');
+  await quickInput.locator('.quick-input-title', { hasText: 'Run welcome: customer' }).waitFor();
+  await page.keyboard.press('Enter');
+  await quickInput.locator('.quick-input-message', { hasText: 'customer is required.' }).waitFor();
+  await page.keyboard.type('Northwind');
+  await page.keyboard.press('Enter');
+  await quickInput.waitFor({ state: 'hidden' });
 
-    // The run shows up and reaches succeeded in place, pushed by the daemon.
-    const row = runRow(sidebar, 'welcome');
-    await row.waitFor();
-    await sidebar.locator('li.run[data-status="succeeded"]', { hasText: 'welcome' }).waitFor();
-    expect(await row.textContent()).toMatch(/2\/2 steps · \$0\.00/);
-    expect(await row.locator('button.cancel').count()).toBe(0);
-    await screenshot(page, 'runs-sidebar');
+  // The run shows up and reaches succeeded in place, pushed by the daemon.
+  const row = runRow(sidebar, 'welcome');
+  await row.waitFor();
+  await sidebar.locator('li.run[data-status="succeeded"]', { hasText: 'welcome' }).waitFor();
+  expect(await row.textContent()).toMatch(/2\/2 steps · \$0\.00/);
+  expect(await row.locator('button.cancel').count()).toBe(0);
+  await screenshot(page, 'runs-sidebar');
 
-    // The connector wrote the path of the note the retrieve step found.
-    expect(await readFile(join(folder, 'outbox', 'welcome.md'), 'utf8')).toContain(
-      'memory/customers/northwind.md',
-    );
+  // The connector wrote the path of the note the retrieve step found.
+  expect(await readFile(join(folder, 'outbox', 'welcome.md'), 'utf8')).toContain(
+    'memory/customers/northwind.md',
+  );
 
-    // Its trace opens from the list and shows both steps.
-    const id = await row.getAttribute('data-run-id');
-    await row.locator('button.run-open').press('Enter');
-    await openTraceAsMarkdown(page, id!);
-    await expect.poll(() => visibleEditorText(page!)).toContain('# Run of welcome: ✓ succeeded');
-    await findInEditor(page, '1. find (retrieve): succeeded');
-    await findInEditor(page, '2. write (connector): succeeded');
-    await screenshot(page, 'runs-trace');
+  // Its trace opens from the list and shows both steps.
+  const id = await row.getAttribute('data-run-id');
+  await row.locator('button.run-open').press('Enter');
+  await openTraceAsMarkdown(page, id!);
+  await expect.poll(() => visibleEditorText(page)).toContain('# Run of welcome: ✓ succeeded');
+  await findInEditor(page, '1. find (retrieve): succeeded');
+  await findInEditor(page, '2. write (connector): succeeded');
+  await screenshot(page, 'runs-trace');
 
-    // The memory the retrieve step read is a link to the note, at its line.
-    await findInEditor(page, 'memory/customers/northwind.md:4-');
-    const link = page.locator('.editor-group-container.active .view-lines .detected-link', {
-      hasText: 'memory/customers/northwind.md:4-',
-    });
-    await link.first().click({ modifiers: ['Control'] });
-    await page.locator('.tab.active', { hasText: 'northwind.md' }).waitFor();
-    await expect.poll(() => cursorLine(page!)).toBe(4);
-  },
-);
+  // The memory the retrieve step read is a link to the note, at its line.
+  await findInEditor(page, 'memory/customers/northwind.md:4-');
+  const link = page.locator('.editor-group-container.active .view-lines .detected-link', {
+    hasText: 'memory/customers/northwind.md:4-',
+  });
+  await link.first().click({ modifiers: ['Control'] });
+  await page.locator('.tab.active', { hasText: 'northwind.md' }).waitFor();
+  await expect.poll(() => cursorLine(page)).toBe(4);
+});
 
 /** Every file under `dir` whose content includes `needle`. */
 async function filesContaining(dir: string, needle: string): Promise<string[]> {
@@ -242,47 +203,48 @@ async function startRunFromPalette(p: Page, runbook: string, customer: string): 
   await quickInput.waitFor({ state: 'hidden' });
 }
 
-e2e('hands the model API key to every daemon it starts, and never logs it', 'api-key', async () => {
+test('hands the model API key to every daemon it starts, and never logs it', async ({
+  server,
+  workspace,
+  pages,
+}) => {
   const apiKey = `sk-e2e-${randomBytes(12).toString('hex')}`;
   const models = await ModelServer.start({ apiKey });
   models.respondWith(() => ({ content: 'Welcome aboard, Northwind!' }));
   try {
-    const folder = await companyWorkspace('api-key');
-    await writeFile(
-      join(folder, 'keel.yaml'),
-      [
-        'version: 1',
-        'models:',
-        '  endpoint:',
-        `    baseUrl: ${models.baseUrl}`,
-        // Named, and unset in code-server's environment: the key can only come from the editor.
-        '    apiKeyEnv: KEEL_E2E_MODEL_KEY',
-        '  tiers:',
-        '    fast: { model: test-model, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }',
-        '',
-      ].join('\n'),
+    const folder = await workspace(
+      'api-key',
+      company({
+        'keel.yaml': [
+          'version: 1',
+          'models:',
+          '  endpoint:',
+          `    baseUrl: ${models.baseUrl}`,
+          // Named, and unset in code-server's environment: the key can only come from the editor.
+          '    apiKeyEnv: KEEL_E2E_MODEL_KEY',
+          '  tiers:',
+          '    fast: { model: test-model, inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 }',
+          '',
+        ].join('\n'),
+        'runbooks/greet.yaml': [
+          'apiVersion: keel/v1',
+          'name: greet',
+          'role: Customer onboarding lead',
+          'description: Writes a one-line welcome.',
+          'inputs:',
+          '  tone: { type: string, enum: [warm, formal], default: warm }',
+          '  customer: { type: string }',
+          'steps:',
+          '  - id: hello',
+          '    type: llm',
+          "    prompt: 'Write a {{ inputs.tone }} one-line welcome for {{ inputs.customer }}.'",
+          '',
+        ].join('\n'),
+        // With the log level at Trace, this makes the language client log every message's params.
+        '.vscode/settings.json': JSON.stringify({ 'keel.trace.server': 'verbose' }),
+      }),
     );
-    await writeNote(
-      folder,
-      'runbooks/greet.yaml',
-      [
-        'apiVersion: keel/v1',
-        'name: greet',
-        'role: Customer onboarding lead',
-        'description: Writes a one-line welcome.',
-        'inputs:',
-        '  tone: { type: string, enum: [warm, formal], default: warm }',
-        '  customer: { type: string }',
-        'steps:',
-        '  - id: hello',
-        '    type: llm',
-        "    prompt: 'Write a {{ inputs.tone }} one-line welcome for {{ inputs.customer }}.'",
-        '',
-      ].join('\n'),
-    );
-    // With the log level at Trace, this makes the language client log every message's params.
-    await writeNote(folder, '.vscode/settings.json', JSON.stringify({ 'keel.trace.server': 'verbose' }));
-    page = await openWorkbench(browser, server, folder);
+    const page = await pages.open(folder, 'api-key');
     await waitForIndexedNotes(page, 4);
     await traceKeelProtocol(page);
     const sidebar = await openKeelSidebar(page);
@@ -330,39 +292,39 @@ e2e('hands the model API key to every daemon it starts, and never logs it', 'api
   }
 });
 
-e2e('cancels a running run from the sidebar, and its open trace follows it live', 'cancel', async () => {
+test('cancels a running run from the sidebar, and its open trace follows it live', async ({
+  workspace,
+  pages,
+}) => {
   const models = await ModelServer.start();
   // A model that never answers: the run stays in its llm step until the operator cancels it.
   models.respondWith(() => ({ fault: { kind: 'hang' } }));
   try {
-    const folder = await companyWorkspace('cancel');
-    await writeFile(
-      join(folder, 'keel.yaml'),
-      [
-        'version: 1',
-        'models:',
-        `  endpoint: { baseUrl: ${models.baseUrl} }`,
-        '  tiers:',
-        '    fast: { model: test-model }',
-        '',
-      ].join('\n'),
+    const folder = await workspace(
+      'cancel',
+      company({
+        'keel.yaml': [
+          'version: 1',
+          'models:',
+          `  endpoint: { baseUrl: ${models.baseUrl} }`,
+          '  tiers:',
+          '    fast: { model: test-model }',
+          '',
+        ].join('\n'),
+        'runbooks/stuck.yaml': [
+          'apiVersion: keel/v1',
+          'name: stuck',
+          'role: Writer',
+          'description: Asks a model that never answers.',
+          'steps:',
+          '  - id: ask',
+          '    type: llm',
+          '    prompt: Say hello.',
+          '',
+        ].join('\n'),
+      }),
     );
-    await writeNote(
-      folder,
-      'runbooks/stuck.yaml',
-      [
-        'apiVersion: keel/v1',
-        'name: stuck',
-        'role: Writer',
-        'description: Asks a model that never answers.',
-        'steps:',
-        '  - id: ask',
-        '    type: llm',
-        '    prompt: Say hello.',
-        '',
-      ].join('\n'),
-    );
-    page = await openWorkbench(browser, server, folder);
+    const page = await pages.open(folder, 'cancel');
     const sidebar = await openKeelSidebar(page);
 
     // A runbook without inputs starts at once.
@@ -374,14 +336,14 @@ e2e('cancels a running run from the sidebar, and its open trace follows it live'
     const runningId = await running.getAttribute('data-run-id');
     await running.locator('button.run-open').press('Enter');
     await openTraceAsMarkdown(page, runningId!);
-    await expect.poll(() => visibleEditorText(page!)).toContain('# Run of stuck: ◐ running');
+    await expect.poll(() => visibleEditorText(page)).toContain('# Run of stuck: ◐ running');
     expect(await visibleEditorText(page)).toContain('_Live: this trace refreshes as the run goes on._');
 
     await sidebar.getByRole('button', { name: 'Cancel run of stuck' }).press('Enter');
     await sidebar.locator('li.run[data-status="cancelled"]', { hasText: 'stuck' }).waitFor();
     expect(await sidebar.locator('li.run button.cancel').count()).toBe(0);
     // The trace, still open, shows the end without being reopened.
-    await expect.poll(() => visibleEditorText(page!)).toContain('# Run of stuck: ⊘ cancelled');
+    await expect.poll(() => visibleEditorText(page)).toContain('# Run of stuck: ⊘ cancelled');
     await screenshot(page, 'cancelled-run');
   } finally {
     await models.close();

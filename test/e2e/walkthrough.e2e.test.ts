@@ -3,68 +3,46 @@
  * command palette with its five steps in order, shows each step's page, and a step's button runs
  * Keel's command and ticks the step off.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { startCodeServer, type CodeServer } from './harness/codeServer';
-import { findFrame, launchBrowser, openWorkbench, runCommand, screenshot } from './harness/workbench';
+import { expect } from 'vitest';
+import { test } from './harness/fixture';
+import { findFrame, runCommand, screenshot } from './harness/workbench';
 
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
+test('walks from the demo to an approval, each step with its page and a button that ticks it off', async ({
+  workspace,
+  pages,
+}) => {
+  const folder = await workspace('first-run', { files: { 'keel.yaml': 'version: 1\n' } });
+  const page = await pages.open(folder, 'walkthrough');
+  await runCommand(page, 'Welcome: Open Walkthrough');
+  await page.keyboard.type('Get started with Keel');
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: 'Get started with Keel' })
+    .first()
+    .waitFor();
+  await page.keyboard.press('Enter');
 
-beforeAll(async () => {
-  [server, browser] = await Promise.all([startCodeServer('walkthrough'), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
-});
+  const steps = page.locator('.getting-started-step .step-title');
+  await steps.first().waitFor();
+  await expect
+    .poll(() => steps.allTextContents())
+    .toEqual([
+      'Open the demo company',
+      'Trust the workspace',
+      'Connect a model, or stay offline',
+      'Run an agent',
+      'Decide an approval',
+    ]);
+  // The first step's page, rendered beside the list.
+  const demoPage = await findFrame(page, 'h1:has-text("Open the demo company")');
+  await demoPage.getByText('npm ci && npm start').waitFor();
 
-it('walks from the demo to an approval, each step with its page and a button that ticks it off', async () => {
-  try {
-    const folder = await server.newFolder('first-run');
-    await writeFile(join(folder, 'keel.yaml'), 'version: 1\n');
-    page = await openWorkbench(browser, server, folder);
-    await runCommand(page, 'Welcome: Open Walkthrough');
-    await page.keyboard.type('Get started with Keel');
-    await page
-      .locator('.quick-input-list .monaco-list-row', { hasText: 'Get started with Keel' })
-      .first()
-      .waitFor();
-    await page.keyboard.press('Enter');
-
-    const steps = page.locator('.getting-started-step .step-title');
-    await steps.first().waitFor();
-    await expect
-      .poll(() => steps.allTextContents())
-      .toEqual([
-        'Open the demo company',
-        'Trust the workspace',
-        'Connect a model, or stay offline',
-        'Run an agent',
-        'Decide an approval',
-      ]);
-    // The first step's page, rendered beside the list.
-    const demoPage = await findFrame(page, 'h1:has-text("Open the demo company")');
-    await demoPage.getByText('npm ci && npm start').waitFor();
-
-    const trustStep = page.locator('.getting-started-step', { hasText: 'Trust the workspace' });
-    await trustStep.click();
-    const trustPage = await findFrame(page, 'h1:has-text("Trust the workspace")');
-    await trustPage.getByText('untrusted until you say otherwise').waitFor();
-    // Its button runs Keel: Review Workspace Trust, which completes the step.
-    await trustStep.getByRole('button', { name: 'Review Workspace Trust' }).click();
-    await expect.poll(() => trustStep.getAttribute('aria-checked'), { timeout: 20_000 }).toBe('true');
-    await page.keyboard.press('Escape');
-    await screenshot(page, 'walkthrough');
-  } catch (error) {
-    if (page) await screenshot(page, 'walkthrough-failed').catch(() => undefined);
-    throw error;
-  }
+  const trustStep = page.locator('.getting-started-step', { hasText: 'Trust the workspace' });
+  await trustStep.click();
+  const trustPage = await findFrame(page, 'h1:has-text("Trust the workspace")');
+  await trustPage.getByText('untrusted until you say otherwise').waitFor();
+  // Its button runs Keel: Review Workspace Trust, which completes the step.
+  await trustStep.getByRole('button', { name: 'Review Workspace Trust' }).click();
+  await expect.poll(() => trustStep.getAttribute('aria-checked'), { timeout: 20_000 }).toBe('true');
+  await page.keyboard.press('Escape');
+  await screenshot(page, 'walkthrough');
 });

@@ -8,56 +8,26 @@
  * its service worker) is loaded again by the host (extension/src/webviewHost/silentWebview.ts): here the
  * browser holds back the first webview frame the Keel container asks for.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Browser, Page, Route } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { REPO_ROOT, startCodeServer, type CodeServer } from './harness/codeServer';
-import {
-  findFrame,
-  keelActivityBarIcon,
-  launchBrowser,
-  openWorkbench,
-  screenshot,
-  waitForIndexedNotes,
-} from './harness/workbench';
+import type { Page, Route } from 'playwright-core';
+import { expect } from 'vitest';
+import type { CodeServer } from './harness/codeServer';
+import { test } from './harness/fixture';
+import { findFrame, keelActivityBarIcon, screenshot, waitForIndexedNotes } from './harness/workbench';
+import type { WorkspaceSpec } from './harness/workspace';
 
-const run = promisify(execFile);
 const LOADS = 3;
-let server: CodeServer;
-let browser: Browser;
-let page: Page | null = null;
-
-beforeAll(async () => {
-  [server, browser] = await Promise.all([
-    startCodeServer('webviews', { env: { KEEL_TEST_WEBVIEW_READY_DELAY_MS: String(10 * 60_000) } }),
-    launchBrowser(),
-  ]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  await page?.close();
-  page = null;
-});
+test.override('serverOptions', { env: { KEEL_TEST_WEBVIEW_READY_DELAY_MS: String(10 * 60_000) } });
 
 /** A Keel workspace with one note. */
-async function keelFolder(name: string): Promise<string> {
-  const folder = await server.newFolder(name);
-  await run(process.execPath, [join(REPO_ROOT, 'daemon', 'dist', 'cli.js'), 'init', folder], {
-    env: { ...process.env, KEEL_RUNTIME_DIR: server.runtimeDir },
-  });
-  await mkdir(join(folder, 'memory', 'customers'), { recursive: true });
-  await writeFile(join(folder, 'memory', 'customers', 'acme.md'), '# Acme\n\nAcme Ltd, Bristol.\n');
-  return folder;
-}
+const KEEL_FOLDER: WorkspaceSpec = {
+  from: 'init',
+  files: { 'memory/customers/acme.md': '# Acme\n\nAcme Ltd, Bristol.\n' },
+};
 
 /** What the extension wrote to its log (Keel: Show Logs) in this code-server so far. */
-async function keelLog(): Promise<string> {
+async function keelLog(server: CodeServer): Promise<string> {
   const logs = join(server.root, 'user-data', 'logs');
   const files = (await readdir(logs, { recursive: true })).filter((f) =>
     f.endsWith(join('keel.keel', 'Keel.log')),
@@ -70,43 +40,41 @@ function paneHeader(p: Page, title: RegExp) {
   return p.locator('.pane-header').filter({ has: p.locator('h3.title', { hasText: title }) });
 }
 
-it(
+test(
   'the sidebar and the Dashboard both render, though neither says ready',
-  async () => {
-    const folder = await keelFolder('both-views');
+  async ({ workspace, pages }) => {
+    const folder = await workspace('both-views', KEEL_FOLDER);
 
     for (let load = 1; load <= LOADS; load++) {
-      try {
-        page = await openWorkbench(browser, server, folder);
-        // Everything has settled before the views open: no later change would post them a state.
-        await waitForIndexedNotes(page, 1);
-        const opened = Date.now();
-        await keelActivityBarIcon(page).click();
+      const page = await pages.open(folder, `webviews-load-${load}`);
+      // Everything has settled before the views open: no later change would post them a state.
+      await waitForIndexedNotes(page, 1);
+      const opened = Date.now();
+      await keelActivityBarIcon(page).click();
 
-        const sidebar = await findFrame(page, '#app[data-connection="running"]', 30_000);
-        // The Dashboard starts open below the sidebar.
-        expect(await paneHeader(page, /^Dashboard$/i).getAttribute('aria-expanded')).toBe('true');
-        const dashboard = await findFrame(page, '#dashboard[data-connection="running"]', 30_000);
-        expect(await sidebar.locator('[data-field="state"]').textContent()).toBe('Running');
-        await sidebar.locator('#memory-search').waitFor();
-        await dashboard.locator('[data-field="index-documents"]', { hasText: /^1$/ }).waitFor();
-        await dashboard.locator('#emergency-stop').waitFor();
-        console.info(`load ${load}: both views rendered ${Date.now() - opened} ms after the click`);
-        if (load === 1) await screenshot(page, 'webviews-both');
-        await page.close();
-        page = null;
-      } catch (error) {
-        if (page) await screenshot(page, `webviews-load-${load}-failed`).catch(() => undefined);
-        throw error;
-      }
+      const sidebar = await findFrame(page, '#app[data-connection="running"]', 30_000);
+      // The Dashboard starts open below the sidebar.
+      expect(await paneHeader(page, /^Dashboard$/i).getAttribute('aria-expanded')).toBe('true');
+      const dashboard = await findFrame(page, '#dashboard[data-connection="running"]', 30_000);
+      expect(await sidebar.locator('[data-field="state"]').textContent()).toBe('Running');
+      await sidebar.locator('#memory-search').waitFor();
+      await dashboard.locator('[data-field="index-documents"]', { hasText: /^1$/ }).waitFor();
+      await dashboard.locator('#emergency-stop').waitFor();
+      console.info(`load ${load}: both views rendered ${Date.now() - opened} ms after the click`);
+      if (load === 1) await screenshot(page, 'webviews-both');
+      await page.close();
     }
   },
   LOADS * 120_000,
 );
 
-it('a view whose page never loads is loaded again by itself, and shows its content', async () => {
-  const folder = await keelFolder('held-frame');
-  page = await openWorkbench(browser, server, folder);
+test('a view whose page never loads is loaded again by itself, and shows its content', async ({
+  server,
+  workspace,
+  pages,
+}) => {
+  const folder = await workspace('held-frame', KEEL_FOLDER);
+  const page = await pages.open(folder, 'webviews-held-frame');
   await waitForIndexedNotes(page, 1);
   // The first webview frame the container asks for never arrives, as one waiting for good for its
   // service worker does not; the second view's, and any later one, load.
@@ -114,7 +82,7 @@ it('a view whose page never loads is loaded again by itself, and shows its conte
   await page.route(/\/webview\/browser\/pre\/index\.html/, (route) =>
     held.length === 0 ? void held.push(route) : route.continue(),
   );
-  const reloadsBefore = (await keelLog()).match(/again: its page did not load/g)?.length ?? 0;
+  const reloadsBefore = (await keelLog(server)).match(/again: its page did not load/g)?.length ?? 0;
   const opened = Date.now();
   await keelActivityBarIcon(page).click();
 
@@ -138,6 +106,6 @@ it('a view whose page never loads is loaded again by itself, and shows its conte
   await screenshot(page, 'webviews-reloaded');
   // The log says what happened (Keel: Show Logs).
   const reloads = async (): Promise<number> =>
-    (await keelLog()).match(/again: its page did not load/g)?.length ?? 0;
+    (await keelLog(server)).match(/again: its page did not load/g)?.length ?? 0;
   expect(await reloads()).toBeGreaterThan(reloadsBefore);
 }, 180_000);

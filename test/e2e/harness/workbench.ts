@@ -22,24 +22,31 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
+/** A new page of the size every screenshot is taken at. */
+export function newPage(browser: Browser): Promise<Page> {
+  return browser.newPage({ viewport: { width: 1400, height: 900 } });
+}
+
 /**
- * Opens `folder` in a new page and waits for the workbench, its explorer, and Keel's contributions
+ * Loads `folder` in `page` and waits for the workbench, its explorer, and Keel's contributions
  * (the activity-bar icon): a command palette opened before the extensions are registered lists no
  * Keel commands, and does not refresh while open. A folder with a keel.yaml is the operator's own:
  * Keel's trust is granted first (`keel trust --yes`), so no consent prompt covers the workbench.
  */
-export async function openWorkbench(browser: Browser, server: CodeServer, folder: string): Promise<Page> {
+export async function loadWorkbench(page: Page, server: CodeServer, folder: string): Promise<void> {
   const initialized = await access(join(folder, 'keel.yaml')).then(
     () => true,
     () => false,
   );
   if (initialized) await trustKeelWorkspace(server, folder);
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  await page.goto(`${server.url}/?folder=${encodeURIComponent(folder)}`);
+  await page.goto(workbenchUrl(server, folder));
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   await page.locator('.explorer-folders-view').waitFor({ timeout: 60_000 });
   await keelActivityBarIcon(page).waitFor({ timeout: 60_000 });
-  return page;
+}
+
+export function workbenchUrl(server: CodeServer, folder: string): string {
+  return `${server.url}/?folder=${encodeURIComponent(folder)}`;
 }
 
 export function keelActivityBarIcon(page: Page): Locator {
