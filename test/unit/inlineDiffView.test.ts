@@ -87,7 +87,7 @@ describe('the inbox inline diff', () => {
       kind: row.className.replace('diff-line ', ''),
       numbers: all(row, '.line-number').map((n) => n.textContent),
       sign: text(row, '.diff-sign'),
-      said: text(row, '.sr-only'),
+      said: text(row, '.visually-hidden'),
       text: text(row, '.diff-text'),
     }));
     expect(rows).toEqual([

@@ -270,33 +270,31 @@ async function readCopy(copy: vscode.Uri): Promise<string> {
 }
 
 /** The operator's edited text of each proposed file they opened for editing (unsaved edits included). */
-async function readEditCopies(folder: string, proposal: Proposal): Promise<Record<string, string>> {
+function readEditCopies(folder: string, proposal: Proposal): Promise<Record<string, string>> {
+  return editCopies(folder, proposal, readCopy);
+}
+
+/**
+ * The operator's saved edit of each proposed file they opened for editing, as approving would
+ * apply it (unsaved edits are saved then), read from disk without touching their editors.
+ */
+export function savedEdits(folder: string, proposal: Proposal): Promise<Record<string, string>> {
+  return editCopies(folder, proposal, (copy) => readFile(copy.fsPath, 'utf8'));
+}
+
+/** Each edit copy of the proposal's proposed files, read by `read`, by path. */
+async function editCopies(
+  folder: string,
+  proposal: Proposal,
+  read: (copy: vscode.Uri) => Promise<string>,
+): Promise<Record<string, string>> {
   const texts: Record<string, string> = {};
   for (const change of proposal.changes) {
     if (change.action === 'delete') continue;
     const copy = editCopyUri(folder, proposal.id, change.path);
     // Only a plain file is an edit: never a link planted in a cloned workspace's .keel/edits/.
     if (!(await lstat(copy.fsPath).catch(() => null))?.isFile()) continue;
-    const document = await vscode.workspace.openTextDocument(copy);
-    // Saved, so that closing its editor asks nothing; the copy goes away after the decision anyway.
-    if (document.isDirty) await document.save();
-    texts[change.path] = document.getText();
-  }
-  return texts;
-}
-
-/**
- * The operator's saved edit of each proposed file they opened for editing, as approving would
- * apply it (unsaved edits are saved then). A copy that is not a plain file (a link planted in a
- * cloned workspace) is not read.
- */
-export async function savedEdits(folder: string, proposal: Proposal): Promise<Record<string, string>> {
-  const texts: Record<string, string> = {};
-  for (const change of proposal.changes) {
-    if (change.action === 'delete') continue;
-    const copy = editCopyUri(folder, proposal.id, change.path).fsPath;
-    const file = await lstat(copy).catch(() => null);
-    if (file?.isFile()) texts[change.path] = await readFile(copy, 'utf8');
+    texts[change.path] = await read(copy);
   }
   return texts;
 }

@@ -159,7 +159,7 @@ function hunkHeader(hunk: InboxDiffHunk): HTMLElement {
     marks,
     element(
       'span',
-      'sr-only',
+      'visually-hidden',
       `Lines ${range(hunk.oldStart, hunk.oldLines)} now, ${range(hunk.newStart, hunk.newLines)} proposed`,
     ),
   );
@@ -185,7 +185,7 @@ function diffLine(line: InboxDiffLine): HTMLElement {
     gutter(line.oldLine, 'old'),
     gutter(line.newLine, 'new'),
     sign,
-    element('span', 'sr-only', `${LINE_WORDS[line.kind]}, line ${at}: `),
+    element('span', 'visually-hidden', `${LINE_WORDS[line.kind]}, line ${at}: `),
     element('span', 'diff-text', line.text),
   );
   if (line.noNewline) row.append(element('span', 'no-newline muted', ' (no newline at end of file)'));
