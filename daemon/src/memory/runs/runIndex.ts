@@ -40,14 +40,20 @@ export interface RunHit {
   score: number;
 }
 
+/** Writes between two compactions: each write adds a LanceDB version and fragment. */
+const COMPACT_AFTER_WRITES = 32;
+
 export class RunIndex {
   /** Every change runs one at a time: concurrent LanceDB transactions conflict. */
   private changes: Promise<unknown> = Promise.resolve();
   private ftsStale = true;
+  private writesSinceCompaction = 0;
 
   private constructor(
     private readonly table: lancedb.Table,
     readonly dimensions: number,
+    /** The runs in the table: only this index writes it, so a delete is sent only for rows there. */
+    private readonly indexed: Set<string>,
   ) {}
 
   /**
@@ -66,8 +72,8 @@ export class RunIndex {
         table = null;
       }
       table ??= await db.createEmptyTable(TABLE, schema(dimensions));
-      await table.countRows();
-      return new RunIndex(table, dimensions);
+      const rows = (await table.query().select(['run_id']).toArray()) as { run_id: string }[];
+      return new RunIndex(table, dimensions, new Set(rows.map((row) => String(row.run_id))));
     };
     try {
       return await attempt();
@@ -79,17 +85,22 @@ export class RunIndex {
   }
 
   /** The ids of the runs in the table. */
-  async runIds(): Promise<Set<string>> {
-    const rows = (await this.table.query().select(['run_id']).toArray()) as { run_id: string }[];
-    return new Set(rows.map((row) => String(row.run_id)));
+  runIds(): Promise<Set<string>> {
+    return this.change(() => Promise.resolve(new Set(this.indexed)));
   }
 
-  /** Adds or replaces a run's row. */
-  upsert(document: RunDocument, vector: Float32Array): Promise<void> {
+  /**
+   * Adds or replaces runs' rows, all in one write: a run ends every few milliseconds under load,
+   * and one LanceDB version per run would leave thousands of fragments for every search to open.
+   */
+  upsert(entries: readonly { document: RunDocument; vector: Float32Array }[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
     return this.change(async () => {
-      await this.table.delete(`run_id = ${sqlString(document.runId)}`);
-      await this.table.add([
-        {
+      const replaced = entries.map((e) => e.document.runId).filter((id) => this.indexed.has(id));
+      if (replaced.length > 0) await this.table.delete(runIdIn(replaced));
+      for (const id of replaced) this.indexed.delete(id);
+      await this.table.add(
+        entries.map(({ document, vector }) => ({
           id: `${RUN_ID_PREFIX}${document.runId}`,
           run_id: document.runId,
           runbook: document.runbook,
@@ -99,17 +110,20 @@ export class RunIndex {
           text: document.text,
           search_text: `${document.runbook} ${document.status}\n${document.text}`,
           vector,
-        },
-      ]);
-      this.ftsStale = true;
+        })),
+      );
+      for (const { document } of entries) this.indexed.add(document.runId);
+      await this.written();
     });
   }
 
   remove(runIds: readonly string[]): Promise<void> {
-    if (runIds.length === 0) return Promise.resolve();
     return this.change(async () => {
-      await this.table.delete(`run_id IN (${runIds.map(sqlString).join(', ')})`);
-      this.ftsStale = true;
+      const present = runIds.filter((id) => this.indexed.has(id));
+      if (present.length === 0) return;
+      await this.table.delete(runIdIn(present));
+      for (const id of present) this.indexed.delete(id);
+      await this.written();
     });
   }
 
@@ -123,7 +137,7 @@ export class RunIndex {
 
   /** The best runs by BM25, best first. */
   async textSearch(text: string, limit: number, where: string | null): Promise<RunHit[]> {
-    if ((await this.table.countRows()) === 0) return [];
+    if (this.indexed.size === 0) return [];
     await this.freshFullText();
     const match = new (lance().lancedb.MatchQuery)(text, 'search_text');
     let query = this.table.query().fullTextSearch(match).limit(limit);
@@ -147,11 +161,26 @@ export class RunIndex {
     });
   }
 
+  /**
+   * After each write: the full-text index is rebuilt before the next text search, and every few
+   * writes the table's fragments are merged and its old versions removed.
+   */
+  private async written(): Promise<void> {
+    this.ftsStale = true;
+    if (++this.writesSinceCompaction < COMPACT_AFTER_WRITES) return;
+    this.writesSinceCompaction = 0;
+    await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+  }
+
   private change<T>(work: () => Promise<T>): Promise<T> {
     const next = this.changes.then(work, work);
     this.changes = next.catch(() => undefined);
     return next;
   }
+}
+
+function runIdIn(runIds: readonly string[]): string {
+  return `run_id IN (${runIds.map(sqlString).join(', ')})`;
 }
 
 /** The date bounds of a filter as a `where` clause on the run's end day, or null for none. */
