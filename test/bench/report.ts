@@ -217,6 +217,8 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): Target[] 
     target('cold index, chunks/s (spawn to ready)', report.index.chunksPerSecond, 'min', 2_000, 'chunks/s'),
     target('search p50, in the daemon', report.search.p50Ms, 'max', 15, 'ms'),
     target('search p99, in the daemon', report.search.p99Ms, 'max', 50, 'ms'),
+    target('search p50, in the daemon / its floor', report.search.floor?.ratio.p50 ?? null, 'max', 1.25, 'x'),
+    target('search p99, in the daemon / its floor', report.search.floor?.ratio.p99 ?? null, 'max', 1.25, 'x'),
     target('save to searchable p50 / floor p50', report.saveToSearchable.floorRatio.p50, 'max', 1.5, 'x'),
     target('save to searchable p99', report.saveToSearchable.p99Ms, 'max', 300, 'ms'),
     target('daemon RSS', report.rssMb, 'max', 450, 'MB'),
@@ -357,6 +359,15 @@ function searchSection(search: BenchReport['search']): string[] {
     latencyRow('over the socket', search.socket),
     latencyRow('  unfiltered (daemon)', search.unfiltered),
     latencyRow('  filtered (daemon)', search.filtered),
+    ...(search.floor
+      ? [
+          latencyRow('floor (LanceDB alone, same asks)', search.floor.latency),
+          row(
+            'in the daemon / floor',
+            `p50 x${n(search.floor.ratio.p50, 2)}, p99 x${n(search.floor.ratio.p99, 2)}`,
+          ),
+        ]
+      : []),
     '',
   ];
 }

@@ -25,6 +25,7 @@ import { durableSection, durableTargets } from './durableReport';
 import { measureRestart, type RestartResult } from './measure/restart';
 import { measureSaveToSearchable, type SaveResult } from './measure/saveToSearchable';
 import { measureSearch, type SearchResult } from './measure/search';
+import { SearchFloor } from './measure/searchFloor';
 import { LoadMonitor, readMemory, RssSampler, type MemorySample } from './procStats';
 import {
   concurrencySection,
@@ -275,7 +276,8 @@ async function runMain(options: BenchOptions, workload: Workload, dirs: Dirs): P
     phases.index = load.phase();
     const afterIndex = sampler.sample();
     process.stderr.write(`Searching (${queries.length} queries)...\n`);
-    const search = await measureSearch(client, queries);
+    const floor = await SearchFloor.open(workspace);
+    const search = await measureSearch(client, queries, floor).finally(() => floor.close());
     phases.search = load.phase();
     const afterSearch = sampler.sample();
     process.stderr.write(`Saving and searching (${options.saves} saves)...\n`);

@@ -7,7 +7,9 @@
  * runs once first, uncounted, to write its code cache.
  *
  *   KEEL_BENCH_CLIS=daemon/build/cli.js,daemon/dist/cli.js npx tsx test/bench/profile/firstStepOnly.ts [rounds] [notes]
- *   KEEL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles each `keel run` (NODE_OPTIONS).
+ * To profile one `keel run`, run `node --cpu-prof --cpu-prof-dir=DIR daemon/dist/cli.js run NAME`
+ * twice in the workspace and read the second profile: the code cache is kept per set of Node flags
+ * (Node refuses --cpu-prof in NODE_OPTIONS), so the first run compiles the bundle.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';

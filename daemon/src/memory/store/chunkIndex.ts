@@ -78,7 +78,7 @@ export const VECTOR_INDEX_MIN_ROWS = 20_000;
  * with refinement, and HNSW took 55 s to build.
  */
 const VECTOR_PARTITIONS = 256;
-const VECTOR_PROBES = 96;
+export const VECTOR_PROBES = 96;
 /** Batches this large go straight into the main table when nothing is held in the small one. */
 const DIRECT_ROWS = 1_000;
 /** The small table is folded into the main one when it holds this many chunks. */
