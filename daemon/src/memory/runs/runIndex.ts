@@ -169,7 +169,8 @@ export class RunIndex {
     this.ftsStale = true;
     if (++this.writesSinceCompaction < COMPACT_AFTER_WRITES) return;
     this.writesSinceCompaction = 0;
-    await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+    // The rows are written either way: a compaction that fails is tried again 32 writes later.
+    await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }).catch(() => undefined);
   }
 
   private change<T>(work: () => Promise<T>): Promise<T> {
