@@ -8,6 +8,7 @@ import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { initWorkspace } from '../../daemon/src/workspace/init';
+import { waitForMessage } from '../helpers/mailboxes';
 import { mailAccount, startMailServers, type MailServers } from '../helpers/mailServers';
 import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -101,12 +102,17 @@ async function eventRuns(): Promise<{ id: string; inputs: Record<string, string>
   );
 }
 
+/**
+ * Sends the message and waits until it is in Alice's inbox: Postfix delivers its queue in any
+ * order, so without the wait a message sent later can take the earlier UID.
+ */
 async function deliver(from: string, subject: string): Promise<void> {
   await mail.deliver({
     from,
     to: [mail.users.alice!.address],
     raw: `From: ${from}\r\nTo: ${mail.users.alice!.address}\r\nSubject: ${subject}\r\n\r\nPlease see attached.\r\n`,
   });
+  await waitForMessage(mail, 'alice', subject);
 }
 
 /** Resolves once the daemon has saved its cursor at least twice more (two whole polls passed). */
