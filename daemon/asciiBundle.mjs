@@ -8,6 +8,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 export const startedBundle = { minifyWhitespace: true };
 
 /**
+ * esbuild options for dist/lance.js, LanceDB's JavaScript and Arrow in one bundle
+ * (src/memory/store/lanceBundle.ts), next to the daemon's bundles. Only LanceDB's native library,
+ * a package per platform, is loaded from node_modules.
+ */
+export const lanceBundle = { ...startedBundle, external: ['@lancedb/lancedb-*', '*.node'] };
+
+/**
  * Rewrites the few characters esbuild leaves outside ASCII (in regular expression literals) as
  * \uXXXX escapes, which mean the same there and in strings; an identity escape (`\’`) loses its
  * backslash first. A source map's columns after such a character on its line shift by a few.

@@ -2,12 +2,13 @@
 // daemon the editor starts) and dist/worker.js (its worker thread for parsing, embedding and
 // templates). dist/cli.js and dist/keeld.js are small loaders that start the two large bundles with
 // V8's code cache (src/boot/codeCache.ts).
-// Native modules, and the Arrow library LanceDB shares with us, stay external and load from
-// node_modules. Then builds the default embedder's word table into dist/ (once).
+// Native modules stay external and load from node_modules; LanceDB's JavaScript and the Arrow
+// library it shares with us are dist/lance.js, loaded when the index opens. Then builds the default
+// embedder's word table into dist/ (once).
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
-import { checkNoDynamicImport, escapeToAscii, startedBundle } from './asciiBundle.mjs';
+import { checkNoDynamicImport, escapeToAscii, lanceBundle, startedBundle } from './asciiBundle.mjs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
 
@@ -19,8 +20,15 @@ await build({
   sourcemap: 'linked',
   external: ['@lancedb/lancedb', '@duckdb/node-bindings', 'apache-arrow'],
 });
-for (const bundle of ['cli.main', 'keeld.main', 'worker']) escapeToAscii(`dist/${bundle}.js`);
-for (const bundle of ['cli.main', 'keeld.main']) checkNoDynamicImport(`dist/${bundle}.js`);
+await build({
+  ...common,
+  ...lanceBundle,
+  entryPoints: { lance: 'src/memory/store/lanceBundle.ts' },
+  outdir: 'dist',
+  sourcemap: 'linked',
+});
+for (const bundle of ['cli.main', 'keeld.main', 'worker', 'lance']) escapeToAscii(`dist/${bundle}.js`);
+for (const bundle of ['cli.main', 'keeld.main', 'lance']) checkNoDynamicImport(`dist/${bundle}.js`);
 await build({
   ...common,
   entryPoints: { cli: 'src/boot/cliLoader.ts', keeld: 'src/boot/keeldLoader.ts' },

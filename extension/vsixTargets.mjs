@@ -2,8 +2,12 @@
 // native package on npm (see their optional dependencies in package-lock.json). LanceDB 0.31 has no
 // build for Intel Macs, so there is no darwin-x64 package.
 
-/** Packages the bundles keep external (native code) and load from the extension's node_modules. */
-export const NATIVE_DEPENDENCIES = ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'];
+/**
+ * Packages the bundles keep external (native code) and load from the extension's node_modules, beside
+ * each target's binaries. LanceDB's JavaScript and Arrow are bundled (dist/lance.js): of LanceDB,
+ * only the platform's binary package ships.
+ */
+export const NATIVE_DEPENDENCIES = ['@duckdb/node-api'];
 
 /** vsce's target name: npm's platform for the install, and the binaries it needs. */
 export const TARGETS = {

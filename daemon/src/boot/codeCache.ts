@@ -1,7 +1,7 @@
 /**
- * Starts one of Keel's bundles (dist/cli.main.js, dist/keeld.main.js) with V8's code cache, so a
- * start does not parse and compile 7 MB of JavaScript again (about 150-250 ms of `keel run`'s
- * start-up and the daemon's restart; issue 14). Node 20 has no `module.enableCompileCache` (22.1+),
+ * Starts one of Keel's bundles (dist/cli.main.js, dist/keeld.main.js, and dist/lance.js when the
+ * index opens) with V8's code cache, so a start does not parse and compile 7 MB of JavaScript again
+ * (about 150-250 ms of `keel run`'s start-up and the daemon's restart; issue 14). Node 20 has no `module.enableCompileCache` (22.1+),
  * and `v8-compile-cache` caches each `require`d file, not a bundle compiled as one script, so this
  * module does it with `node:vm`'s `Script` and `cachedData`.
  *
@@ -47,8 +47,11 @@ type BundleFunction = (
   dirname: string,
 ) => void;
 
-/** Runs the CommonJS bundle at `bundlePath` as `require` would, compiled from the cache if it can. */
-export function runBundle(bundlePath: string): void {
+/**
+ * Runs the CommonJS bundle at `bundlePath` as `require` would, compiled from the cache if it can,
+ * and returns what it exports.
+ */
+export function runBundle(bundlePath: string): unknown {
   const bytes = readFileSync(bundlePath);
   const mode = process.env.KEEL_CODE_CACHE;
   const cache = mode === 'off' ? null : locateCache(bundlePath, bytes);
@@ -75,6 +78,7 @@ export function runBundle(bundlePath: string): void {
     bundlePath,
     dirname(bundlePath),
   );
+  return module.exports;
 }
 
 /** The cache file of this bundle (one per installed copy) and the key its content must carry. */

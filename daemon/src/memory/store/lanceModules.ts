@@ -3,13 +3,22 @@
  * take 1-1.5 s to load on a busy 2-core machine (a 160 MB native library, a large JavaScript one),
  * which `keel run` of a runbook that never searches, `keel status` or `keel --version` should not
  * pay. ChunkIndex.open, the only way to a table, loads them first; the synchronous code after it
- * reads them from here. Loaded with `require`, not `import()`: the bundle runs as a `node:vm` script
- * (boot/codeCache.ts), where Node 20 has no `import()` without an experimental flag; and this way
- * Keel and LanceDB share one copy of Arrow (LanceDB `require`s it too).
+ * reads them from here. Keel and LanceDB share one copy of Arrow (LanceDB's tables are Arrow's).
+ *
+ * Built, they come from dist/lance.js next to the bundle (lanceBundle.ts), started through the code
+ * cache; from the sources (tests, tsx), from node_modules. Loaded with `require`, not `import()`:
+ * the bundle runs as a `node:vm` script (boot/codeCache.ts), where Node 20 has no `import()`
+ * without an experimental flag.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type * as LanceDbModule from '@lancedb/lancedb';
 import type * as ArrowModule from 'apache-arrow';
+import { runBundle } from '../../boot/codeCache';
+
+/** The bundle of both, next to the daemon's bundles (esbuild.mjs). */
+const BUNDLE = 'lance.js';
 
 interface LanceModules {
   lancedb: typeof LanceDbModule;
@@ -21,11 +30,16 @@ let loaded: LanceModules | null = null;
 
 export function loadLance(): Promise<LanceModules> {
   loading ??= Promise.resolve().then(() => {
-    const load = createRequire(__filename);
-    loaded = {
-      lancedb: load('@lancedb/lancedb') as typeof LanceDbModule,
-      arrow: load('apache-arrow') as typeof ArrowModule,
-    };
+    const bundle = join(__dirname, BUNDLE);
+    if (existsSync(bundle)) {
+      loaded = runBundle(bundle) as LanceModules;
+    } else {
+      const load = createRequire(__filename);
+      loaded = {
+        lancedb: load('@lancedb/lancedb') as typeof LanceDbModule,
+        arrow: load('apache-arrow') as typeof ArrowModule,
+      };
+    }
     return loaded;
   });
   return loading;
