@@ -1,4 +1,7 @@
 /** The default embedder and the texts behind search: deterministic, related words close, questions cleaned. */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assetPath, createLocalEmbedder, loadLocalEmbedder } from '../../../daemon/src/memory/embed/local';
 import { readWordTable, stemRanks } from '../../../daemon/src/memory/embed/staticAsset';
@@ -51,6 +54,32 @@ describe('the default embedder', () => {
     expect(turns).toBeGreaterThan(2);
     expect((await warmed.embedDocuments(texts)).map((v) => [...v])).toEqual(atFirstUse.map((v) => [...v]));
   }, 60_000); // two word tables read and built: 2-4 s each on a loaded 2-core machine
+
+  it('answers a first short query, before its lookups are built, with the vector it gives once they are', async () => {
+    const queries = [
+      'Caroline adopted two kittens', // frequent and rarer words
+      'renegotiations zzyzxq', // a word known only through its stem, and an unknown one
+      'what did Anna Silva say about the bandwidth renewal for Halator in March of last year', // long
+    ];
+    const built = loadLocalEmbedder();
+    await built.warm!();
+    for (const query of queries) {
+      // A fresh embedder each time: its first query is answered by scanning the word list.
+      const first = await loadLocalEmbedder().embedQuery(query);
+      expect([...first]).toEqual([...(await built.embedQuery(query))]);
+    }
+  }, 60_000); // four word tables read: 1-3 s each on a loaded 2-core machine
+
+  it('names a word table cut short and how to rebuild it, rather than reading past its end', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keel-word-table-'));
+    try {
+      const cut = join(dir, 'cut.bin');
+      await writeFile(cut, (await readFile(assetPath())).subarray(0, 1_000_000));
+      expect(() => readWordTable(cut)).toThrow(/cut\.bin is cut short.*npm run build/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it('gives an empty text a zero vector rather than failing', async () => {
     const embedder = await createLocalEmbedder();
