@@ -20,6 +20,7 @@ import type { Logger } from '../log';
 import { collectGarbage } from '../runtime/collectGarbage';
 import { Semaphore } from '../runtime/semaphore';
 import { createEmbedder, type Embedder } from './embed/embedder';
+import { WORD_DIMENSIONS as LOCAL_DIMENSIONS } from './embed/staticAsset';
 import { isIndexable, walkWorkspace } from './files';
 import { WorkerPreparer, type FilePreparer } from './prepare';
 import { IndexWriter } from './indexer';
@@ -143,9 +144,9 @@ export class MemoryService {
   }
 
   static async open(options: MemoryOptions): Promise<MemoryService> {
-    const embedder = await createEmbedder(options.config.memory.embeddings, options.config.models.endpoint);
+    const { embedder, stores: opened } = await MemoryService.openEmbedderAndStores(options);
     const stateDir = join(options.root, '.keel');
-    let stores = await openStores(stateDir, embedder.dimensions, options.log);
+    let stores = opened;
     let prepared: Awaited<ReturnType<typeof prepareStores>>;
     try {
       prepared = await prepareStores(stores, `${INDEX_FORMAT}|${embedder.id}`, options.log);
@@ -168,15 +169,45 @@ export class MemoryService {
   }
 
   /**
+   * The embedder, and the stores sized for its vectors. The default embedder's size is known before
+   * its word table is read, so the stores open meanwhile: DuckDB and LanceDB open their files on
+   * their own threads while this one reads the table (a restarted daemon's first search came
+   * 150 ms later when they waited for it).
+   */
+  private static async openEmbedderAndStores(
+    options: MemoryOptions,
+  ): Promise<{ embedder: Embedder; stores: Stores }> {
+    const { embeddings } = options.config.memory;
+    const stateDir = join(options.root, '.keel');
+    if (embeddings.provider !== 'local') {
+      const embedder = await createEmbedder(embeddings, options.config.models.endpoint);
+      return { embedder, stores: await openStores(stateDir, embedder.dimensions, options.log) };
+    }
+    const [stores, embedder] = await Promise.allSettled([
+      openStores(stateDir, LOCAL_DIMENSIONS, options.log),
+      createEmbedder(embeddings, options.config.models.endpoint),
+    ]);
+    if (embedder.status === 'rejected') {
+      if (stores.status === 'fulfilled') await closeBoth(stores.value);
+      throw embedder.reason;
+    }
+    if (stores.status === 'rejected') throw stores.reason;
+    return { embedder: embedder.value, stores: stores.value };
+  }
+
+  /**
    * Starts watching (daemon mode) and brings the index up to date in the background. A restarted
    * daemon answers searches from the index as it was at once; the comparison with the files (at
    * 10,000 notes a walk of every file, beside the watcher's own listing) waits until a first
-   * search has loaded the search indexes, so the first searches do not queue behind it.
+   * search has loaded the search indexes, and the searches sent meanwhile are answered, so the
+   * first searches do not queue behind it.
    */
   start(): void {
     this.catchingUp = CATCHING_UP;
     this.publish();
-    const ready = this.warmUp().then(() => this.loadStates());
+    const ready = this.warmUp()
+      .then(() => this.searchesDone())
+      .then(() => this.loadStates());
     this.started = ready
       .then(() => this.sync())
       .then(
@@ -195,6 +226,18 @@ export class MemoryService {
       () => this.watch(),
       (error: unknown) => this.options.log.error('cannot read what the index holds', { error }),
     );
+  }
+
+  /**
+   * Until the searches under way are answered (a client's first, sent while the warm-up loaded the
+   * indexes), at most WARM_UP_MAX_MS: reading the catalog takes the thread for 100-150 ms at 10,000
+   * notes, and the walk after it more.
+   */
+  private async searchesDone(): Promise<void> {
+    await Promise.race([
+      this.searches.idle(),
+      new Promise((resolve) => setTimeout(resolve, WARM_UP_MAX_MS).unref()),
+    ]);
   }
 
   /** One search, answered from the index as it is: reads the search indexes into LanceDB's caches. */
