@@ -227,7 +227,8 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): Target[] 
   if (report.concurrency) targets.push(...concurrencyTargets(report.concurrency));
   if (report.restart || report.restartError) {
     targets.push(
-      target('restart to first search', report.restart?.msToFirstSearch ?? null, 'max', 2_000, 'ms'),
+      // Issue 14: a daemon restarted on 10,000 notes answers its first search within a second.
+      target('restart to first search', report.restart?.msToFirstSearch ?? null, 'max', 1_000, 'ms'),
     );
   }
   return targets;
