@@ -146,6 +146,40 @@ describe('the code cache', () => {
     expect((await readFile(elsewhere)).subarray(HEADER_BYTES).equals(forged)).toBe(true);
   });
 
+  it('refuses a changed cache of the LanceDB bundle the memory index loads (dist/lance.js)', async () => {
+    const lanceBundle = join(REPO_ROOT, 'daemon', 'dist', 'lance.js');
+    const forgedLance = Buffer.from(
+      execFileSync(process.execPath, ['-e', FORGE, lanceBundle, marker], { encoding: 'utf8' }),
+      'base64',
+    );
+    await writeFile(join(dirs.workspace, 'keel.yaml'), 'version: 1\n');
+    await mkdir(join(dirs.workspace, 'memory'), { recursive: true });
+    await writeFile(
+      join(dirs.workspace, 'memory', 'acme.md'),
+      '# Acme\n\nThe Acme renewal is due in March.\n',
+    );
+    const search = (): ReturnType<typeof runKeel> =>
+      runKeel(['search', 'Acme renewal'], {
+        cwd: dirs.workspace,
+        runtime: dirs.runtime,
+        env: { KEEL_CACHE_DIR: cacheDir, KEEL_CODE_CACHE: 'report' },
+      });
+    expect((await search()).stderr).toMatch(/lance\.js-[0-9a-f]+\.v8cache: missing/);
+    const [name] = (await readdir(cacheDir)).filter((n) => n.startsWith('lance.js-'));
+    const file = join(cacheDir, name!);
+    const genuine = await readFile(file);
+    await writeFile(file, cacheFile(genuine.subarray(8, 40), forgedLance, genuine.subarray(HEADER_BYTES)), {
+      mode: 0o600,
+    });
+    const run = await search();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('memory/acme.md');
+    expect(run.stderr).toMatch(
+      /lance\.js-[0-9a-f]+\.v8cache: ignored: its content does not match its digest/,
+    );
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('never stops the command: an unusable cache folder only means no cache', async () => {
     await mkdir(join(dirs.workspace, '..'), { recursive: true });
     await writeFile(cacheDir, 'not a folder');
