@@ -18,9 +18,13 @@ export function isIndexable(relativePath: string): boolean {
   if (relativePath.length === 0 || relativePath.startsWith('..')) return false;
   const parts = relativePath.split('/');
   if (parts.slice(0, -1).some(isIgnoredDir)) return false;
-  const name = parts.at(-1) ?? '';
   // keel.yaml is the workspace's configuration, not memory.
   if (relativePath === 'keel.yaml') return false;
+  return isIndexableName(parts.at(-1) ?? '');
+}
+
+/** Whether a file's own name (in a folder the index reads) is one the index holds. */
+export function isIndexableName(name: string): boolean {
   return !name.startsWith('.') && fileKind(name) !== null;
 }
 

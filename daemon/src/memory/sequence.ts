@@ -18,7 +18,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isIndexable } from './files';
+import { isIndexable, isIndexableName } from './files';
 import type { ChunkIndex, ChunkView } from './store/chunkIndex';
 
 /** The best matches whose neighbours are lifted. */
@@ -65,9 +65,13 @@ export class FolderOrder {
     );
     const known = this.folders.get(folder);
     if (known && known.mtimeMs === mtimeMs) return known.names;
-    const entries = mtimeMs < 0 ? [] : await readdir(dir, { withFileTypes: true }).catch(() => []);
+    // The folder is checked once, each entry by its name only: a chat export's folder holds
+    // thousands of notes, listed on a restarted daemon's first search.
+    const indexable = folder === '' || isIndexable(`${folder}/note.md`);
+    const entries =
+      mtimeMs < 0 || !indexable ? [] : await readdir(dir, { withFileTypes: true }).catch(() => []);
     const names = entries
-      .filter((e) => e.isFile() && isIndexable(folder ? `${folder}/${e.name}` : e.name))
+      .filter((e) => e.isFile() && isIndexableName(e.name) && !(folder === '' && e.name === 'keel.yaml'))
       .map((e) => e.name)
       .sort((collator ??= new Intl.Collator('en', { numeric: true })).compare);
     if (this.folders.size >= REMEMBERED_FOLDERS) this.folders.delete(this.folders.keys().next().value!);

@@ -171,9 +171,11 @@ class StaticEmbedder implements Embedder {
   private embed(text: string): Float32Array {
     const { vocabulary } = this;
     const words = tokenize(text);
-    // A scan costs about a millisecond: a short query is quicker so, anything longer builds the map.
-    if (!vocabulary.complete && !(vocabulary.readyToLookUp && words.length <= SCANNED_WORDS_MAX)) {
-      vocabulary.build(2 * VOCABULARY);
+    if (!vocabulary.complete) {
+      // A scan costs about a millisecond: a short query is quicker so, and the map is built in
+      // slices from now on for the queries after it; anything longer builds it at once.
+      if (vocabulary.readyToLookUp && words.length <= SCANNED_WORDS_MAX) void this.warm();
+      else vocabulary.build(2 * VOCABULARY);
     }
     const vector = new Float32Array(this.dimensions);
     for (const word of words) {
