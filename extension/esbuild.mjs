@@ -1,8 +1,8 @@
 // Bundles the extension (dist/extension.js, vscode external), the daemon it starts
 // (dist/keeld.js, a small loader that starts dist/keeld.main.js with V8's code cache, from
-// daemon/src) with its worker thread (dist/worker.js) and LanceDB (dist/lance.js), and the browser scripts of the sidebar, the
-// dashboard, a run's timeline and the approval inbox (dist/webview/sidebar.js, dashboard.js,
-// timeline.js, inbox.js; the dashboard's bundles Chart.js).
+// daemon/src) with its worker thread (dist/worker.js) and LanceDB (dist/lance.js), and the
+// browser scripts of the sidebar, the dashboard, a run's timeline and the approval inbox
+// (dist/webview/sidebar.js, dashboard.js, timeline.js, inbox.js; the dashboard's bundles Chart.js).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 import { escapeToAscii, lanceBundle, startedBundle } from '../daemon/asciiBundle.mjs';

@@ -1,9 +1,9 @@
 /**
  * Starts one of Keel's bundles (dist/cli.main.js, dist/keeld.main.js, and dist/lance.js when the
  * index opens) with V8's code cache, so a start does not parse and compile 7 MB of JavaScript again
- * (about 150-250 ms of `keel run`'s start-up and the daemon's restart; issue 14). Node 20 has no `module.enableCompileCache` (22.1+),
- * and `v8-compile-cache` caches each `require`d file, not a bundle compiled as one script, so this
- * module does it with `node:vm`'s `Script` and `cachedData`.
+ * (about 150-250 ms of `keel run`'s start-up and the daemon's restart; issue 14). Node 20 has no
+ * `module.enableCompileCache` (22.1+), and `v8-compile-cache` caches each `require`d file, not a
+ * bundle compiled as one script, so this module does it with `node:vm`'s `Script` and `cachedData`.
  *
  * The cache is code V8 runs, so it is trusted only as far as its place is: it lives in the per-user
  * cache directory (`userCacheDir()`, 0700, never in a workspace), and a file is used only if it is
