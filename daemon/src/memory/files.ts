@@ -15,16 +15,24 @@ export function isIgnoredDir(name: string): boolean {
 
 /** Whether a workspace-relative path is one the index holds: Markdown or YAML, outside ignored folders. */
 export function isIndexable(relativePath: string): boolean {
-  if (relativePath.length === 0 || relativePath.startsWith('..')) return false;
-  const parts = relativePath.split('/');
-  if (parts.slice(0, -1).some(isIgnoredDir)) return false;
-  // keel.yaml is the workspace's configuration, not memory.
-  if (relativePath === 'keel.yaml') return false;
-  return isIndexableName(parts.at(-1) ?? '');
+  const slash = relativePath.lastIndexOf('/');
+  const folder = slash >= 0 ? relativePath.slice(0, slash) : '';
+  return isIndexableFolder(folder) && isIndexableIn(folder, relativePath.slice(slash + 1));
 }
 
-/** Whether a file's own name (in a folder the index reads) is one the index holds. */
-export function isIndexableName(name: string): boolean {
+/** Whether files right in `folder` (workspace-relative, '' for the root) may be indexed at all. */
+export function isIndexableFolder(folder: string): boolean {
+  if (folder.startsWith('..')) return false;
+  return folder === '' || !folder.split('/').some(isIgnoredDir);
+}
+
+/**
+ * Whether the file `name` in an indexable `folder` is one the index holds: isIndexable with the
+ * folder checked once, for listing a folder of thousands of notes.
+ */
+export function isIndexableIn(folder: string, name: string): boolean {
+  // keel.yaml is the workspace's configuration, not memory.
+  if (folder === '' && name === 'keel.yaml') return false;
   return !name.startsWith('.') && fileKind(name) !== null;
 }
 

@@ -144,9 +144,10 @@ export class MemoryService {
   }
 
   static async open(options: MemoryOptions): Promise<MemoryService> {
-    const { embedder, stores: opened } = await MemoryService.openEmbedderAndStores(options);
     const stateDir = join(options.root, '.keel');
-    let stores = opened;
+    const opened = await MemoryService.openEmbedderAndStores(options, stateDir);
+    const { embedder } = opened;
+    let { stores } = opened;
     let prepared: Awaited<ReturnType<typeof prepareStores>>;
     try {
       prepared = await prepareStores(stores, `${INDEX_FORMAT}|${embedder.id}`, options.log);
@@ -176,9 +177,9 @@ export class MemoryService {
    */
   private static async openEmbedderAndStores(
     options: MemoryOptions,
+    stateDir: string,
   ): Promise<{ embedder: Embedder; stores: Stores }> {
     const { embeddings } = options.config.memory;
-    const stateDir = join(options.root, '.keel');
     if (embeddings.provider !== 'local') {
       const embedder = await createEmbedder(embeddings, options.config.models.endpoint);
       return { embedder, stores: await openStores(stateDir, embedder.dimensions, options.log) };
