@@ -101,6 +101,37 @@ describe('search', () => {
     expect(hybrid[0]?.path).toBe('memory/calls/call-1.md');
   });
 
+  it('leaves the archive out unless the filter asks for it, and still fills the results', async () => {
+    // Thirty archived notes match the query better than the two live ones: every list's first
+    // 25 hits are archived, so the live notes are only found by asking again without the archive.
+    for (let i = 1; i <= 30; i++)
+      await writeNote(
+        dirs.workspace,
+        `memory/archive/working/brief-${i}.md`,
+        `# Zebracorn renewal ${i}\n\nZebracorn renewal, zebracorn renewal: the zebracorn renewal call.\n`,
+      );
+    await writeNote(
+      dirs.workspace,
+      'memory/notes/zebracorn.md',
+      '# Plans\n\nAsk about the zebracorn renewal.\n',
+    );
+    await writeNote(dirs.workspace, 'memory/notes/later.md', '# Later\n\nThe zebracorn deal, in May.\n');
+    const memory = await memoryOf(dirs.workspace);
+    const live = await memory.search({ query: 'zebracorn renewal', k: 3 });
+    expect(live.map((r) => r.path).slice(0, 2)).toEqual([
+      'memory/notes/zebracorn.md',
+      'memory/notes/later.md',
+    ]);
+    expect(live.some((r) => r.path.startsWith('memory/archive/'))).toBe(false);
+    const archived = await memory.search({
+      query: 'zebracorn renewal',
+      k: 3,
+      filter: { path: 'memory/archive/**' },
+    });
+    expect(archived).toHaveLength(3);
+    expect(archived.every((r) => r.path.startsWith('memory/archive/working/'))).toBe(true);
+  });
+
   it('finds the reply after the message that matches the question (the sequence prior)', async () => {
     // A chat export, one message per note: the question's words are in msg-9, the answer in msg-10,
     // which shares none of them. In name order msg-10 follows msg-9 (a plain sort puts it before).
