@@ -81,6 +81,12 @@ const VECTOR_PARTITIONS = 256;
 export const VECTOR_PROBES = 96;
 /** Batches this large go straight into the main table when nothing is held in the small one. */
 const DIRECT_ROWS = 1_000;
+/**
+ * Rows per add to the main table. Each add is a fragment that every search opens until the next
+ * compaction, so a batch of the indexer (1,024 notes, 5,000-6,000 chunks) is one add; the bound
+ * only keeps the Arrow copy of a larger write (a rebuild's long notes) small.
+ */
+const ROWS_PER_ADD = 20_000;
 /** The small table is folded into the main one when it holds this many chunks. */
 const FOLD_ROWS = 2_000;
 /**
@@ -328,8 +334,8 @@ export class ChunkIndex {
   /** Deletes the main table's rows of `paths`, then adds `rows`. */
   private async rewrite(paths: string[], rows: ChunkRow[]): Promise<void> {
     await this.deleteFromMain(paths);
-    for (let i = 0; i < rows.length; i += 5_000) {
-      const slice = rows.slice(i, i + 5_000);
+    for (let i = 0; i < rows.length; i += ROWS_PER_ADD) {
+      const slice = rows.slice(i, i + ROWS_PER_ADD);
       // Recorded before the add: should the add fail half way, a later delete still runs.
       if (this.mainPaths) for (const row of slice) this.mainPaths.add(row.path);
       if (this.mainPaths && this.mainPaths.size > MAIN_PATHS_KEPT) this.mainPaths = null;
