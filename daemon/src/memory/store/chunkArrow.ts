@@ -9,10 +9,13 @@ import type { Data, DataType, Schema, Table, Utf8 as Utf8Type } from 'apache-arr
 import { lance } from './lanceModules';
 import type { ChunkRow } from './chunkIndex';
 
-type Column = (rows: ChunkRow[]) => Data;
+type Column = (rows: (ChunkRow & { seq?: number })[]) => Data;
 
-/** The table of `rows` in `schema` (the chunk table's: chunkIndex.ts). */
-export function chunkTable(rows: ChunkRow[], schema: Schema): Table {
+/**
+ * The table of `rows` in `schema`: the chunk table's (chunkIndex.ts), or the small table's, whose
+ * rows also carry the write's `seq` (recentChunks.ts).
+ */
+export function chunkTable(rows: (ChunkRow & { seq?: number })[], schema: Schema): Table {
   const { makeData, RecordBatch, Struct, Table } = lance().arrow;
   const columns: Record<string, Column> = {
     id: (r) => utf8(r.map((row) => row.id)),
@@ -29,6 +32,13 @@ export function chunkTable(rows: ChunkRow[], schema: Schema): Table {
     review_by: (r) => utf8(r.map((row) => row.review_by)),
     mentions: (r) => utf8List(r.map((row) => row.mentions)),
     vector: (r) => vectors(r.map((row) => row.vector)),
+    seq: (r) =>
+      int32(
+        r.map((row) => {
+          if (row.seq === undefined) throw new Error(`chunk ${row.id} has no seq for the small table`);
+          return row.seq;
+        }),
+      ),
   };
   const children = schema.fields.map((field) => {
     const column = columns[field.name];

@@ -16,6 +16,7 @@
  */
 import type * as lancedb from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
+import { chunkTable } from './chunkArrow';
 import { type ChunkRow } from './chunkIndex';
 import { lance } from './lanceModules';
 import { RecentInMemory } from './recentInMemory';
@@ -41,6 +42,8 @@ export class RecentChunks {
 
   private constructor(
     private readonly table: lancedb.Table,
+    /** The table's schema: rows go to LanceDB as Arrow in it (chunkArrow.ts), not as objects. */
+    private readonly schema: Schema,
     private readonly dimensions: number,
     private readonly ftsOptions: Partial<lancedb.FtsOptions>,
   ) {}
@@ -52,10 +55,11 @@ export class RecentChunks {
     ftsOptions: Partial<lancedb.FtsOptions>,
   ): Promise<RecentChunks> {
     const names = await db.tableNames();
+    const schema = recentSchema(mainSchema);
     const table = names.includes(RECENT_TABLE)
       ? await db.openTable(RECENT_TABLE)
-      : await db.createEmptyTable(RECENT_TABLE, recentSchema(mainSchema));
-    const recent = new RecentChunks(table, dimensions, ftsOptions);
+      : await db.createEmptyTable(RECENT_TABLE, schema);
+    const recent = new RecentChunks(table, schema, dimensions, ftsOptions);
     await recent.load();
     return recent;
   }
@@ -134,7 +138,7 @@ export class RecentChunks {
     const added: RecentRow[] = rows.map((row) => ({ ...row, seq }));
     for (const [path, count] of chunks) if (count === 0) added.push(tombstone(path, seq, this.dimensions));
     // An append commits beside a compaction (it rewrites only the fragments it started with).
-    if (added.length > 0) await this.table.add(added as unknown as Record<string, unknown>[]);
+    if (added.length > 0) await this.table.add(chunkTable(added, this.schema));
     this.memory.put(
       chunks.keys(),
       rows.map((row) => ({ ...row, seq })),
