@@ -111,6 +111,8 @@ export class MemoryService {
   private collected = { writer: null as IndexWriter | null, files: 0 };
   /** Scans, rebuilds and repairs run one at a time, in order. */
   private exclusive: Promise<unknown> = Promise.resolve();
+  /** The upkeep after the queue emptied (counts, index builds, a collection), while it runs. */
+  private upkeep: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly preparer: FilePreparer;
   /** The order of notes in their folders, for the sequence prior of search. */
@@ -545,6 +547,9 @@ export class MemoryService {
     await this.reconciler?.close();
     await this.writer.whenIdle().catch(() => undefined);
     await this.exclusive.catch(() => undefined);
+    // Not under the upkeep: it reads the stores and asks the worker for a collection (a `keel index`
+    // that was done closed the worker under it, and warned that the upkeep had failed).
+    await this.upkeep;
     await closeBoth(this.stores);
     await this.snapshots?.close();
     await this.preparer.close();
@@ -712,7 +717,7 @@ export class MemoryService {
     if (this.writer.pending > 0 || this.writer.progress) return;
     // The queue is empty: refresh counts and problems, build missing indexes, plan an optimize.
     this.scheduleOptimize();
-    void this.refreshSummary().catch((error: unknown) =>
+    this.upkeep = this.refreshSummary().catch((error: unknown) =>
       this.options.log.warn('index upkeep failed', { error }),
     );
   }
@@ -730,7 +735,7 @@ export class MemoryService {
     this.collected = { writer, files: writer.filesWritten };
     const started = Date.now();
     collectGarbage();
-    await this.preparer.collectGarbage?.();
+    if (!this.closed) await this.preparer.collectGarbage?.();
     this.options.log.info('freed the memory indexing left', { ms: Date.now() - started });
   }
 
