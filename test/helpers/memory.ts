@@ -2,12 +2,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WorkspaceConfig, type MemorySearchConfig } from '@keel/schemas';
-import { createLogger } from '../../daemon/src/log';
+import { createLogger, type Logger } from '../../daemon/src/log';
 import { MemoryService } from '../../daemon/src/memory/memoryService';
 
 export async function openMemory(
   root: string,
-  config: Partial<{ maxAgeDays: number; search: Partial<MemorySearchConfig> }> = {},
+  config: Partial<{ maxAgeDays: number; search: Partial<MemorySearchConfig>; log: Logger }> = {},
 ): Promise<MemoryService> {
   return MemoryService.open({
     root,
@@ -15,7 +15,7 @@ export async function openMemory(
       version: 1,
       memory: { maxAgeDays: config.maxAgeDays ?? 365, search: config.search ?? {} },
     }),
-    log: createLogger({ level: 'error' }),
+    log: config.log ?? createLogger({ level: 'error' }),
     watch: false,
     onStatus: () => undefined,
   });

@@ -5,6 +5,7 @@
 import { cp, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../daemon/src/log';
 import type { MemoryService } from '../../daemon/src/memory/memoryService';
 import { openMemory, writeCompany, writeNote } from '../helpers/memory';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -194,6 +195,22 @@ describe('search', () => {
       expect.objectContaining({ path: 'memory/broken.md', line: 2, severity: 'error' }),
     ]);
     expect(await snapshotFiles(dirs.workspace)).toEqual(before);
+  });
+});
+
+describe('start', () => {
+  it('closed while its start still compares the index with the files, reports nothing as failed', async () => {
+    const first = await openMemory(dirs.workspace);
+    await first.sync();
+    await first.close();
+    const lines: string[] = [];
+    const memory = await openMemory(dirs.workspace, {
+      log: createLogger({ level: 'warn', write: (line) => lines.push(line) }),
+    });
+    memory.start();
+    await memory.close();
+    await memory.current();
+    expect(lines).toEqual([]);
   });
 });
 

@@ -215,7 +215,7 @@ export class MemoryService {
       .then(() => this.sync())
       .then(
         () => undefined,
-        (error: unknown) => this.options.log.error('initial index sync failed', { error }),
+        (error: unknown) => this.startFailed('initial index sync failed', error),
       )
       .finally(() => {
         this.catchingUp = null;
@@ -227,8 +227,14 @@ export class MemoryService {
     if (!this.options.watch) return;
     ready.then(
       () => this.watch(),
-      (error: unknown) => this.options.log.error('cannot read what the index holds', { error }),
+      (error: unknown) => this.startFailed('cannot read what the index holds', error),
     );
+  }
+
+  /** A failure of the start's background work; none when the memory closed under it (a quick stop). */
+  private startFailed(message: string, error: unknown): void {
+    if (this.closed) this.options.log.debug(`${message} (closing)`, { error });
+    else this.options.log.error(message, { error });
   }
 
   /**
