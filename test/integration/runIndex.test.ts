@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import * as lancedb from '@lancedb/lancedb';
+import { createLogger } from '../../daemon/src/log';
 import { createLocalEmbedder } from '../../daemon/src/memory/embed/local';
 import type { RunDocument } from '../../daemon/src/memory/runs/runDocument';
 import { RunIndex } from '../../daemon/src/memory/runs/runIndex';
@@ -31,7 +32,7 @@ function run(n: number, status = 'succeeded'): RunDocument {
 
 it('stays a few fragments after 100 runs indexed one by one, each findable, a re-indexed run once', async () => {
   const embedder = await createLocalEmbedder();
-  const index = await RunIndex.open(dirs.workspace, embedder.dimensions);
+  const index = await RunIndex.open(dirs.workspace, embedder.dimensions, createLogger({ level: 'error' }));
   try {
     for (let n = 0; n < 100; n++) {
       const [vector] = await embedder.embedDocuments([run(n).text]);

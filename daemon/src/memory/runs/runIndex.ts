@@ -14,6 +14,7 @@ import type { Schema } from 'apache-arrow';
 import { resolveTimeBound, type SearchFilter } from '@keel/schemas';
 import { lance, loadLance } from '../store/lanceModules';
 import { sqlString } from '../store/chunkIndex';
+import type { Logger } from '../../log';
 import { RUN_ID_PREFIX, type RunDocument } from './runDocument';
 
 const TABLE = 'runs';
@@ -54,13 +55,14 @@ export class RunIndex {
     readonly dimensions: number,
     /** The runs in the table: only this index writes it, so a delete is sent only for rows there. */
     private readonly indexed: Set<string>,
+    private readonly log: Logger,
   ) {}
 
   /**
    * Opens (or creates) the run table. A table built by an embedder of another size, or one that
    * does not read, is dropped and made again: the journals refill it.
    */
-  static async open(dir: string, dimensions: number): Promise<RunIndex> {
+  static async open(dir: string, dimensions: number, log: Logger): Promise<RunIndex> {
     const { lancedb } = await loadLance();
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const attempt = async (): Promise<RunIndex> => {
@@ -73,7 +75,7 @@ export class RunIndex {
       }
       table ??= await db.createEmptyTable(TABLE, schema(dimensions));
       const rows = (await table.query().select(['run_id']).toArray()) as { run_id: string }[];
-      return new RunIndex(table, dimensions, new Set(rows.map((row) => String(row.run_id))));
+      return new RunIndex(table, dimensions, new Set(rows.map((row) => String(row.run_id))), log);
     };
     try {
       return await attempt();
@@ -170,7 +172,11 @@ export class RunIndex {
     if (++this.writesSinceCompaction < COMPACT_AFTER_WRITES) return;
     this.writesSinceCompaction = 0;
     // The rows are written either way: a compaction that fails is tried again 32 writes later.
-    await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }).catch(() => undefined);
+    await this.table
+      .optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) })
+      .catch((error: unknown) =>
+        this.log.debug('compacting the run index failed; tried again after more writes', { error }),
+      );
   }
 
   private change<T>(work: () => Promise<T>): Promise<T> {

@@ -59,7 +59,7 @@ export class RunMemory {
   ) {}
 
   static async open(root: string, embedder: Embedder, log: Logger): Promise<RunMemory> {
-    const index = await RunIndex.open(await keelDir(root, 'runmem'), embedder.dimensions);
+    const index = await RunIndex.open(await keelDir(root, 'runmem'), embedder.dimensions, log);
     return new RunMemory(index, embedder, log);
   }
 
