@@ -111,8 +111,8 @@ export class MemoryService {
   private collected = { writer: null as IndexWriter | null, files: 0 };
   /** Scans, rebuilds and repairs run one at a time, in order. */
   private exclusive: Promise<unknown> = Promise.resolve();
-  /** The upkeep after the queue emptied (counts, index builds, a collection), while it runs. */
-  private upkeep: Promise<void> = Promise.resolve();
+  /** The upkeeps after the queue emptied (counts, index builds, a collection) that still run. */
+  private readonly upkeeps = new Set<Promise<void>>();
   private closed = false;
   private readonly preparer: FilePreparer;
   /** The order of notes in their folders, for the sequence prior of search. */
@@ -555,7 +555,7 @@ export class MemoryService {
     await this.exclusive.catch(() => undefined);
     // Not under the upkeep: it reads the stores and asks the worker for a collection (a `keel index`
     // that was done closed the worker under it, and warned that the upkeep had failed).
-    await this.upkeep;
+    await Promise.all(this.upkeeps);
     await closeBoth(this.stores);
     await this.snapshots?.close();
     await this.preparer.close();
@@ -723,9 +723,11 @@ export class MemoryService {
     if (this.writer.pending > 0 || this.writer.progress) return;
     // The queue is empty: refresh counts and problems, build missing indexes, plan an optimize.
     this.scheduleOptimize();
-    this.upkeep = this.refreshSummary().catch((error: unknown) =>
+    const upkeep = this.refreshSummary().catch((error: unknown) =>
       this.options.log.warn('index upkeep failed', { error }),
     );
+    this.upkeeps.add(upkeep);
+    void upkeep.finally(() => this.upkeeps.delete(upkeep));
   }
 
   /**

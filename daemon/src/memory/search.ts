@@ -38,7 +38,7 @@ export interface SearchOptions {
  * The archive's folder (with its trailing slash) when search leaves it out, or null when the
  * filter's path or prefix asks for it.
  */
-export function archiveLeftOut(filter: SearchFilter | undefined, archiveDir: string): string | null {
+function archiveLeftOut(filter: SearchFilter | undefined, archiveDir: string): string | null {
   const dir = archiveDir.endsWith('/') ? archiveDir : `${archiveDir}/`;
   const asked = [filter?.path, filter?.pathPrefix].some(
     (path) => typeof path === 'string' && path.replace(/^(\.\/)+/, '').startsWith(dir),
@@ -47,7 +47,7 @@ export function archiveLeftOut(filter: SearchFilter | undefined, archiveDir: str
 }
 
 /** `where` with the notes under `dir` left out. */
-export function withoutFolder(where: string | null, dir: string): string {
+function withoutFolder(where: string | null, dir: string): string {
   const excluded = `NOT starts_with(path, '${dir.replace(/'/g, "''")}')`;
   return where === null ? excluded : `(${where}) AND ${excluded}`;
 }
