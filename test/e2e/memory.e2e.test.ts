@@ -49,9 +49,13 @@ test('searches memory from the quick pick and opens the answer at its line', asy
   });
   await row.first().waitFor();
   await screenshot(page, 'search-quick-pick');
-  // The best answer is first, so Enter opens it.
+  // The best answer is first, so Enter opens it. The rows shown may still be a shorter query's
+  // (typing pauses longer than the debounce on a busy machine) until the full query's answer
+  // arrives: a second was not always enough for it in CI.
   await expect
-    .poll(async () => page.locator('.quick-input-list .monaco-list-row').first().textContent())
+    .poll(async () => page.locator('.quick-input-list .monaco-list-row').first().textContent(), {
+      timeout: 15_000,
+    })
     .toContain(`acme.md:${CONTRACT_LINE}`);
   await page.keyboard.press('Enter');
 
