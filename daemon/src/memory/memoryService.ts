@@ -221,9 +221,6 @@ export class MemoryService {
         this.catchingUp = null;
         this.publish();
       });
-    // The worker embeds the notes; this thread needs the embedder only for queries (the warm-up
-    // search builds its lookups when there is an index), so it gets ready once the scan is written.
-    void this.started.then(() => this.embedder.warm?.());
     if (!this.options.watch) return;
     ready.then(
       () => this.watch(),

@@ -10,11 +10,6 @@ export interface Embedder {
   readonly dimensions: number;
   embedDocuments(texts: string[]): Promise<Float32Array[]>;
   embedQuery(text: string): Promise<Float32Array>;
-  /**
-   * Prepares, without holding the thread for long, what the first embedding would otherwise
-   * prepare at once (the local embedder's word lookups), so the first search is not the one to wait.
-   */
-  warm?(): Promise<void>;
 }
 
 export async function createEmbedder(

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import stem from 'wink-porter2-stemmer';
 import type { Embedder } from './embedder';
 import { ASSET_FILE, readWordTable, VOCABULARY, WORD_DIMENSIONS, type WordTable } from './staticAsset';
+import type { WordLookup } from './wordLookup';
 
 const SIF_A = 1e-3;
 /** Harmonic number of GloVe 6B's 400,000-word vocabulary: the Zipf prior's normaliser. */
@@ -60,107 +61,28 @@ export function assetPath(): string {
   return found;
 }
 
-/**
- * The word lookups: rank by word, and by Porter2 stem for stems that are no word themselves.
- * Building them (100,000 map entries and as many stems) takes 1-1.5 s, so they are built on first
- * use, or in slices by `warm()`: the daemon's main thread only embeds queries (its worker embeds
- * the notes), and a cold index should not wait on a table it does not use.
- */
-class Vocabulary {
-  readonly rank = new Map<string, number>();
-  /** Stem -> the most frequent word with that stem, where the stem itself is not a word. */
-  readonly stemRank: Map<string, number>;
-  /** Words done: the ranks first (0 up), then the stems (from the least frequent down). */
-  private done = 0;
-  /** Where building ends: after the ranks when the asset stored the stems. */
-  private readonly last: number;
-
-  /** @param stored the stem table stored in the asset at build time; without one, stems are built too */
-  constructor(
-    private readonly words: string[],
-    stored: Map<string, number> | null,
-  ) {
-    this.stemRank = stored ?? new Map<string, number>();
-    this.last = stored ? VOCABULARY : 2 * VOCABULARY;
-  }
-
-  get complete(): boolean {
-    return this.done >= this.last;
-  }
-
-  /**
-   * Whether lookups are exact before the map is complete: when the asset stored the stem table,
-   * `rankOf` finds the words the map does not hold yet by a scan, so a first query (a restarted
-   * daemon's first search) does not wait 50-100 ms for the whole map. The words are distinct.
-   */
-  get readyToLookUp(): boolean {
-    return this.last === VOCABULARY;
-  }
-
-  rankOf(word: string): number | undefined {
-    const known = this.rank.get(word);
-    if (known !== undefined || this.done >= VOCABULARY) return known;
-    const at = this.words.indexOf(word, this.done);
-    return at >= 0 ? at : undefined;
-  }
-
-  /** Adds up to `count` more words' entries. */
-  build(count: number): void {
-    const end = Math.min(this.last, this.done + count);
-    for (; this.done < end; this.done++) {
-      if (this.done < VOCABULARY) {
-        this.rank.set(this.words[this.done]!, this.done);
-        continue;
-      }
-      const i = 2 * VOCABULARY - 1 - this.done;
-      const word = this.words[i]!;
-      if (!/^[a-z]+$/.test(word)) continue;
-      const root = stem(word);
-      if (root !== word && !this.rank.has(root)) this.stemRank.set(root, i);
-    }
-  }
-}
-
-/** The longest query (in words) looked up by scans while the map is not built (Vocabulary.rankOf). */
-const SCANNED_WORDS_MAX = 12;
-
-/** Words per slice of `warm()`: a few milliseconds of the thread at a time. */
-const WARM_SLICE = 2_000;
-
 class StaticEmbedder implements Embedder {
   readonly id: string;
   readonly dimensions = WORD_DIMENSIONS;
-  private readonly vocabulary: Vocabulary;
+  private readonly words: WordLookup;
+  private readonly stemRanks: WordLookup;
   /** SIF weight times int8 scale, per word. */
   private readonly weight = new Float32Array(VOCABULARY);
   private readonly values: Int8Array;
   private stems = new Map<string, string>();
-  private warming: Promise<void> | null = null;
 
   constructor(table: WordTable) {
     this.id = `keel-static-v1:glove6B100d-top100k-abtt3-sif${SIF_A}-porter2:${table.checksum}`;
     this.values = table.values;
-    this.vocabulary = new Vocabulary(table.words, table.stemRank);
+    this.words = table.words;
+    this.stemRanks = table.stems;
     for (let i = 0; i < VOCABULARY; i++) {
       const prior = 1 / ((i + 1) * ZIPF_H);
       this.weight[i] = (SIF_A / (SIF_A + prior)) * table.scales[i]!;
     }
   }
 
-  warm(): Promise<void> {
-    this.warming ??= new Promise((resolve) => {
-      const slice = (): void => {
-        this.vocabulary.build(WARM_SLICE);
-        if (this.vocabulary.complete) resolve();
-        else setImmediate(slice);
-      };
-      setImmediate(slice);
-    });
-    return this.warming;
-  }
-
   embedDocuments(texts: string[]): Promise<Float32Array[]> {
-    if (!this.vocabulary.complete) this.vocabulary.build(2 * VOCABULARY);
     return Promise.resolve(texts.map((text) => this.embed(text)));
   }
 
@@ -169,21 +91,13 @@ class StaticEmbedder implements Embedder {
   }
 
   private embed(text: string): Float32Array {
-    const { vocabulary } = this;
-    const words = tokenize(text);
-    if (!vocabulary.complete) {
-      // A scan costs about a millisecond: a short query is quicker so, and the map is built in
-      // slices from now on for the queries after it; anything longer builds it at once.
-      if (vocabulary.readyToLookUp && words.length <= SCANNED_WORDS_MAX) void this.warm();
-      else vocabulary.build(2 * VOCABULARY);
-    }
     const vector = new Float32Array(this.dimensions);
-    for (const word of words) {
+    for (const word of tokenize(text)) {
       if (STOP_WORDS.has(word)) continue;
-      let i = vocabulary.rankOf(word);
+      let i = this.words.get(word);
       if (i === undefined) {
         const root = this.stemOf(word);
-        i = vocabulary.rankOf(root) ?? vocabulary.stemRank.get(root);
+        i = this.words.get(root) ?? this.stemRanks.get(root);
       }
       if (i === undefined) continue;
       const w = this.weight[i]!;

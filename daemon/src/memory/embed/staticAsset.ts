@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import stem from 'wink-porter2-stemmer';
+import { WordLookup } from './wordLookup';
 
 export const ASSET_FILE = 'keel-static-v1.glove100k.bin';
 export const VOCABULARY = 100_000;
@@ -31,16 +32,16 @@ const MAGIC = 'KEELSV1\n';
 const STEMS_MAGIC = 'STEMS1\n';
 
 export interface WordTable {
-  /** Words by frequency rank (0 = most frequent). */
-  words: string[];
+  /** Rank (0 = most frequent) by word. */
+  words: WordLookup;
   /** Per-word int8 scale. */
   scales: Float32Array;
   /** VOCABULARY x WORD_DIMENSIONS int8 values. */
   values: Int8Array;
   /** A short checksum of the table, part of the embedder's id. */
   checksum: string;
-  /** The stem table (stemRanks), or null in a table built before it was stored. */
-  stemRank: Map<string, number> | null;
+  /** Stem -> rank of the most frequent word with that stem, for stems that are no word themselves. */
+  stems: WordLookup;
 }
 
 /**
@@ -118,16 +119,22 @@ export function readWordTable(path: string): WordTable {
     if (header.vocabulary !== VOCABULARY || header.dimensions !== WORD_DIMENSIONS) {
       throw new Error(`${path} was built with other settings; run "npm run build" to rebuild it`);
     }
-    const words = read(read(4).readUInt32LE(0)).toString().split('\n');
+    const wordBytes = read(read(4).readUInt32LE(0));
+    const words = WordLookup.ofLines(wordBytes);
+    if (words.size !== VOCABULARY) {
+      throw new Error(
+        `${path} holds ${words.size} words, not ${VOCABULARY}; run "npm run build" to rebuild it`,
+      );
+    }
     const scales = new Float32Array(VOCABULARY);
     read(scales.byteLength, new Uint8Array(scales.buffer));
     const values = new Int8Array(VOCABULARY * WORD_DIMENSIONS);
     read(values.byteLength, new Uint8Array(values.buffer));
-    const stemRank = readStems(read);
+    const stems = readStems(read, path);
     let hash = 0x811c9dc5;
     for (let i = 0; i < values.length; i += 97) hash = Math.imul(hash ^ (values[i]! & 0xff), 0x01000193);
-    const checksum = ((hash >>> 0) ^ fnv1a(words.join(' '))).toString(16).padStart(8, '0');
-    return { words, scales, values, checksum, stemRank };
+    const checksum = ((hash >>> 0) ^ wordsHash(wordBytes.toString('utf8'))).toString(16).padStart(8, '0');
+    return { words, scales, values, checksum, stems };
   } finally {
     closeSync(fd);
   }
@@ -162,15 +169,12 @@ function sectionReader(fd: number, path: string): SectionReader {
   }) as SectionReader;
 }
 
-function readStems(read: SectionReader): Map<string, number> | null {
+function readStems(read: SectionReader, path: string): WordLookup {
   const magic = read(STEMS_MAGIC.length, undefined, true);
-  if (magic?.toString() !== STEMS_MAGIC) return null;
-  const stemRank = new Map<string, number>();
-  for (const line of read(read(4).readUInt32LE(0)).toString().split('\n')) {
-    const tab = line.indexOf('\t');
-    if (tab > 0) stemRank.set(line.slice(0, tab), Number(line.slice(tab + 1)));
+  if (magic?.toString() !== STEMS_MAGIC) {
+    throw new Error(`${path} was built before it held its stem table; run "npm run build" to rebuild it`);
   }
-  return stemRank;
+  return WordLookup.ofTabbedLines(read(read(4).readUInt32LE(0)), path);
 }
 
 /** Streams the 300 MB source JSON, keeping the VOCABULARY most frequent words. */
@@ -274,8 +278,15 @@ function uint32(value: number): Buffer {
   return buffer;
 }
 
-export function fnv1a(text: string): number {
+/**
+ * FNV-1a of the words (the file's lines) joined by spaces, as the checksum has always been taken:
+ * it is part of the embedder's id, and a new id rebuilds every index.
+ */
+function wordsHash(lines: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < lines.length; i++) {
+    const code = lines.charCodeAt(i);
+    hash = Math.imul(hash ^ (code === 10 ? 32 : code), 0x01000193);
+  }
   return hash >>> 0;
 }
