@@ -2,7 +2,7 @@
  * Cost forecasts in a real daemon with DuckDB and the test model server: p50/p95 of a runbook's
  * past runs at its tier, the budget without history, and keel.yaml's `approvals.costAbove`
  * making a run wait for the operator before its first step (continue runs it, stop runs nothing).
- * `keel run` prints the forecast line before it starts the run.
+ * `keel run` prints the forecast line first: before anything runs when the cost makes the run wait.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

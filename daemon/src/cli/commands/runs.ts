@@ -1,4 +1,5 @@
 /** `keel run`, `keel runs`, `keel show`, `keel replay`, `keel cancel`, `keel test`: runbooks from a terminal. */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import {
   FINISHED_RUN_STATUSES,
@@ -50,10 +51,13 @@ export function registerRuns(program: Command, context: CliContext): void {
             progress.update(
               `${run.runbook}: ${run.status}, step ${Math.min(run.stepsDone + 1, run.stepsTotal)}/${run.stepsTotal} ${run.currentStep ?? ''}`,
             );
+          let underWay: (() => void) | null = null;
+          const firstStep = new Promise<void>((resolve) => (underWay = resolve));
           client.onNotification(RunChangedNotification, (run) => {
             if (run.id !== id) return;
             latest = run;
             if (forecastShown) show(run);
+            if (!startingUp(run)) underWay?.();
             if (settled(run)) finished?.(run);
           });
           await ensureTrusted(client, { yes: context.yes(), command: 'keel run', triggers: false });
@@ -63,9 +67,11 @@ export function registerRuns(program: Command, context: CliContext): void {
             ...(options.record ? { recordCassette: options.record } : {}),
             ...(options.replay ? { replayCassette: options.replay } : {}),
           });
-          // The forecast is asked for once the start is answered, so reading past runs' costs
-          // does not hold up the first step (issue 14); a run that must wait for its cost
-          // (costAbove) is priced by its start itself. On stderr with --json: stdout is one JSON value.
+          // The forecast is asked for once the run's first step has started (or the run waits, or
+          // FORECAST_WAIT_MS passed), so reading past runs' costs does not hold up that step
+          // (issue 14): in the command's own daemon it opens the run store, 40-60 ms of the thread
+          // that runs the step. A run that must wait for its cost (costAbove) is priced by its
+          // start itself. On stderr with --json: stdout is one JSON value.
           const forecastLine = async (): Promise<void> => {
             if (!options.replay) {
               const forecast = await client.request(RunForecastRequest, { runbook });
@@ -80,6 +86,8 @@ export function registerRuns(program: Command, context: CliContext): void {
             throw error;
           });
           id = started.id;
+          if (startingUp(started))
+            await Promise.race([firstStep, delay(FORECAST_WAIT_MS, undefined, { ref: false })]);
           // The run is under way: a forecast that cannot be made now is said, not made an error.
           await forecastLine().catch((error: Error) => {
             process.stderr.write(`${runbook}: no cost forecast (${error.message})\n`);
@@ -209,6 +217,14 @@ export function registerRuns(program: Command, context: CliContext): void {
       }
       if (results.length === 0 || results.some((r) => !r.passed)) process.exitCode = 1;
     });
+}
+
+/** How long the forecast waits for a run's first step (a run queued behind others). */
+const FORECAST_WAIT_MS = 500;
+
+/** Whether the run has not begun its first step yet, nor stopped to wait. */
+function startingUp(run: RunSummary): boolean {
+  return run.currentStep === null && (run.status === 'queued' || run.status === 'running');
 }
 
 /** Finished, or waiting for the operator: either way there is nothing more to wait for here. */
