@@ -188,9 +188,42 @@ function runIdOf(path: string): string {
   return basename(path).replace(/\.jsonl$/, '');
 }
 
+/** Journals read at once by `readJournals`: enough to keep the file system's threads busy. */
+const READ_AHEAD = 16;
+
+/**
+ * Every journal of `ids` in `dir`, in that order, each its records or what reading it threw (as
+ * `readJournal` would): a start-up reads them all. The list of ended runs is read once for all of
+ * them, not once per journal (at 1,500 runs that alone took a second), and up to READ_AHEAD files
+ * are read at a time.
+ */
+export async function* readJournals(
+  dir: string,
+  ids: readonly string[],
+  sealer: StateSeal,
+): AsyncGenerator<{ id: string; records: JournalRecord[] } | { id: string; error: unknown }> {
+  // Unreadable now: each journal reads it itself, and says why it cannot.
+  const ended = await endedRuns(sealer.workspace).catch(() => undefined);
+  const read = (
+    id: string,
+  ): Promise<{ id: string; records: JournalRecord[] } | { id: string; error: unknown }> =>
+    readJournalFile(journalPath(dir, id), sealer, ended).then(
+      ({ records }) => ({ id, records }),
+      (error: unknown) => ({ id, error }),
+    );
+  const ahead = ids.slice(0, READ_AHEAD).map(read);
+  for (let next = ahead.length; ahead.length > 0; next++) {
+    const result = await ahead.shift()!;
+    if (next < ids.length) ahead.push(read(ids[next]!));
+    yield result;
+  }
+}
+
 async function readJournalFile(
   path: string,
   sealer: StateSeal,
+  /** How many times each run ended, when the caller read it already (readJournals). */
+  ended?: ReadonlyMap<string, number>,
 ): Promise<{ records: JournalRecord[]; bytes: number; lastSeal: string }> {
   const text = await readStateFile(path);
   if (text === null) throw new JournalCorruptError(`${path}: no such journal`);
@@ -227,7 +260,7 @@ async function readJournalFile(
     throw new JournalForgedError(`${path}: holds run ${records[0].id}, not ${runId}`);
   // A run taken over ends again: it ended as often as the list says, or was cut short.
   const ends = records.filter((r) => r.type === 'runEnd').length;
-  if (ends < ((await endedRuns(sealer.workspace)).get(runId) ?? 0)) {
+  if (ends < ((ended ?? (await endedRuns(sealer.workspace))).get(runId) ?? 0)) {
     throw new JournalForgedError(`${path}: the run ended, but its journal was cut short before its end`);
   }
   return { records, bytes: Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)), lastSeal };

@@ -15,6 +15,7 @@ import {
   journalIds,
   journalPath,
   readJournal,
+  readJournals,
 } from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { summarize } from './runTrace';
@@ -59,8 +60,9 @@ export class Recovery {
    */
   async load(): Promise<void> {
     const { host } = this;
-    for (const id of await journalIds(host.runsDir)) {
-      const records = await this.read(id);
+    for await (const read of readJournals(host.runsDir, await journalIds(host.runsDir), host.sealer)) {
+      const { id } = read;
+      const records = 'records' in read ? read.records : await this.unreadable(id, read.error);
       if (!records) continue;
       this.expected.set(id, expectedRows(records));
       const run = records[0] as RecordOf<'run'>;
@@ -130,34 +132,26 @@ export class Recovery {
     }
   }
 
-  /** A journal's records; null (after dealing with it) for one that is forged, empty or unreadable. */
-  private async read(id: string): Promise<JournalRecord[] | null> {
+  /** Deals with a journal that could not be read (forged, empty or unreadable): null, always. */
+  private async unreadable(id: string, error: unknown): Promise<null> {
     const { host } = this;
     const path = journalPath(host.runsDir, id);
-    try {
-      return await readJournal(path, host.sealer);
-    } catch (error) {
-      if (error instanceof JournalForgedError) {
-        // Keel did not write this journal as it is: it is never resumed, replayed or listed.
-        const moved = await quarantine(
-          host.workspace,
-          path,
-          `Not a run journal Keel wrote: ${error.message}`,
-        );
-        host.log.warn(
-          `${path} was not resumed: ${error.message}. It was moved to ${moved ?? 'quarantine'}; ` +
-            'a forged or edited journal never runs. Delete it once you have looked at it.',
-        );
-        return null;
-      }
-      if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
-        // Killed while creating the journal: the run was never started (its start was never answered).
-        await rm(path, { force: true });
-        return null;
-      }
-      host.log.error('a run journal cannot be read; the run is left as it is', { path, error });
+    if (error instanceof JournalForgedError) {
+      // Keel did not write this journal as it is: it is never resumed, replayed or listed.
+      const moved = await quarantine(host.workspace, path, `Not a run journal Keel wrote: ${error.message}`);
+      host.log.warn(
+        `${path} was not resumed: ${error.message}. It was moved to ${moved ?? 'quarantine'}; ` +
+          'a forged or edited journal never runs. Delete it once you have looked at it.',
+      );
       return null;
     }
+    if (error instanceof JournalCorruptError && /does not start with a run record/.test(error.message)) {
+      // Killed while creating the journal: the run was never started (its start was never answered).
+      await rm(path, { force: true });
+      return null;
+    }
+    host.log.error('a run journal cannot be read; the run is left as it is', { path, error });
+    return null;
   }
 
   /**

@@ -1,0 +1,75 @@
+/** Reading every run journal at a start: in order, each as `readJournal` reads it alone. */
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import {
+  Journal,
+  JournalForgedError,
+  journalIds,
+  journalPath,
+  readJournal,
+  readJournals,
+} from '../../daemon/src/conductor/journal';
+import { StateSeal } from '../../daemon/src/runtime/stateKey';
+
+let root: string;
+let saved: string | undefined;
+beforeEach(() => {
+  root = realpathSync(mkdtempSync(join(tmpdir(), 'keel-journals-')));
+  saved = process.env.KEEL_STATE_DIR;
+  process.env.KEEL_STATE_DIR = join(root, 'state');
+  mkdirSync(join(root, 'ws', '.keel', 'runs'), { recursive: true });
+});
+afterEach(() => {
+  process.env.KEEL_STATE_DIR = saved;
+  rmSync(root, { recursive: true, force: true });
+});
+
+const runRecord = (id: string) =>
+  ({
+    type: 'run',
+    version: 1,
+    id,
+    runbook: 'hello',
+    runbookHash: 'x',
+    inputs: {},
+    recordCassette: null,
+    replayCassette: null,
+    at: '2026-01-01T00:00:00.000Z',
+  }) as const;
+
+it('reads every journal in order, ended, under way, forged or cut short, as each reads alone', async () => {
+  const workspace = join(root, 'ws');
+  const dir = join(workspace, '.keel', 'runs');
+  const sealer = new StateSeal(workspace);
+  // More than are read at a time, so the reading ahead wraps around several times.
+  const ids = Array.from({ length: 40 }, (_, i) => `20260101-0000${String(i).padStart(2, '0')}-hello-abcdef`);
+  for (const [i, id] of ids.entries()) {
+    const journal = await Journal.create(journalPath(dir, id), runRecord(id), sealer);
+    if (i % 3 !== 0) {
+      const end = { outputs: {}, error: null, escalation: null, at: '2026-01-01T00:01:00.000Z' };
+      await journal.append({ type: 'runEnd', status: 'succeeded', ...end });
+    }
+    await journal.close();
+  }
+  // An edited line, and an ended run cut short before its end.
+  const edited = journalPath(dir, ids[7]!);
+  writeFileSync(edited, readFileSync(edited, 'utf8').replace('"inputs":{}', '"inputs":{"x":"injected"}'));
+  const cut = journalPath(dir, ids[11]!);
+  writeFileSync(cut, readFileSync(cut, 'utf8').split('\n')[0] + '\n');
+
+  const read: { id: string; outcome: unknown }[] = [];
+  for await (const one of readJournals(dir, await journalIds(dir), sealer)) {
+    read.push({ id: one.id, outcome: 'records' in one ? one.records : one.error });
+  }
+  expect(read.map((r) => r.id)).toEqual(ids);
+  for (const { id, outcome } of read) {
+    const alone = await readJournal(journalPath(dir, id), sealer).catch((error: unknown) => error);
+    expect(outcome).toEqual(alone);
+  }
+  expect(read[7]!.outcome).toBeInstanceOf(JournalForgedError);
+  expect(String(read[11]!.outcome)).toMatch(/cut short before its end/);
+  expect(read[3]!.outcome).toHaveLength(1); // under way
+  expect(read[4]!.outcome).toHaveLength(2); // ended
+});
