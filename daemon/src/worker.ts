@@ -2,13 +2,22 @@
  * The daemon's worker thread (dist/worker.js): parses and embeds notes and renders templates, so
  * that slow or hostile input never blocks the main thread. See runtime/workerThread.ts.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { collectGarbage } from './runtime/collectGarbage';
 import { renderDeep, renderTemplate, renderText, evaluateCondition } from './conductor/expressions';
-import { createLocalEmbedder } from './memory/embed/local';
+import { createLocalEmbedder, useSharedWordTable } from './memory/embed/local';
 import { parseFile } from './memory/parse/index';
 import { searchTextOf } from './memory/searchText';
-import type { PreparedFile, WorkerRequest, WorkerResponse, WorkerTasks } from './runtime/workerTasks';
+import type {
+  PreparedFile,
+  WorkerData,
+  WorkerRequest,
+  WorkerResponse,
+  WorkerTasks,
+} from './runtime/workerTasks';
+
+const given = workerData as WorkerData | undefined;
+if (given?.wordTable) useSharedWordTable(given.wordTable);
 
 async function prepareFile(path: string, content: string, embed: boolean): Promise<PreparedFile> {
   const parsed = parseFile(path, content);

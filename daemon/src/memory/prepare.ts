@@ -7,7 +7,8 @@
  */
 import type { Logger } from '../log';
 import { WorkerThread, WorkerTimeoutError } from '../runtime/workerThread';
-import type { PreparedFile } from '../runtime/workerTasks';
+import type { PreparedFile, WorkerData } from '../runtime/workerTasks';
+import { sharedWordTable } from './embed/local';
 import { parseFile, rejectedFile } from './parse/index';
 import { searchTextOf } from './searchText';
 
@@ -47,7 +48,12 @@ export const inProcessPreparer: FilePreparer = {
 };
 
 export class WorkerPreparer implements FilePreparer {
-  private readonly thread = new WorkerThread({ name: 'memory', timeoutMs: PREPARE_TIMEOUT_MS });
+  private readonly thread = new WorkerThread({
+    name: 'memory',
+    timeoutMs: PREPARE_TIMEOUT_MS,
+    // The word table this thread read for queries (shared memory): the worker embeds with it.
+    workerData: (): WorkerData => ({ wordTable: sharedWordTable() }),
+  });
 
   constructor(private readonly log: Logger) {}
 

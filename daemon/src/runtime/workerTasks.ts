@@ -13,6 +13,12 @@ export interface PreparedFile {
   vectors: Float32Array[] | null;
 }
 
+/** What a worker gets when it starts (its `workerData`). */
+export interface WorkerData {
+  /** The default embedder's word table as the main thread read it, shared rather than read again. */
+  wordTable?: SharedArrayBuffer | null;
+}
+
 export type RenderMode = 'value' | 'text' | 'deep' | 'condition';
 
 export interface WorkerTasks {

@@ -29,6 +29,8 @@ export interface WorkerThreadOptions {
   name: string;
   /** The deadline of a request unless the call gives its own. */
   timeoutMs: number;
+  /** What each worker started gets as its `workerData`, asked for when it starts. */
+  workerData?: () => unknown;
 }
 
 let nextRequestId = 1;
@@ -100,7 +102,10 @@ export class WorkerThread {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(workerScript(), { name: `keel-${this.options.name}` });
+    const worker = new Worker(workerScript(), {
+      name: `keel-${this.options.name}`,
+      workerData: this.options.workerData?.(),
+    });
     this.online = false;
     worker.on('message', (response: WorkerResponse) => this.answered(worker, response));
     worker.on('error', (error) => this.crashed(worker, error));

@@ -11,7 +11,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import stem from 'wink-porter2-stemmer';
 import type { Embedder } from './embedder';
-import { ASSET_FILE, readWordTable, VOCABULARY, WORD_DIMENSIONS, type WordTable } from './staticAsset';
+import {
+  ASSET_FILE,
+  parseWordTable,
+  readWordTable,
+  readWordTableFile,
+  VOCABULARY,
+  WORD_DIMENSIONS,
+  type WordTable,
+} from './staticAsset';
 import type { WordLookup } from './wordLookup';
 
 const SIF_A = 1e-3;
@@ -32,12 +40,32 @@ export const STOP_WORDS = new Set(
 );
 
 let shared: Promise<Embedder> | null = null;
+/** The word table file's bytes: read by this thread, or handed to it by the thread that started it. */
+let tableFile: SharedArrayBuffer | null = null;
 
 /** The default embedder; its word table is read once per process, on first use. */
 export function createLocalEmbedder(): Promise<Embedder> {
-  shared ??= Promise.resolve().then(() => loadLocalEmbedder());
+  shared ??= Promise.resolve().then(() => {
+    if (tableFile) return new StaticEmbedder(parseWordTable(tableFile, ASSET_FILE));
+    const path = assetPath();
+    tableFile = readWordTableFile(path);
+    return new StaticEmbedder(parseWordTable(tableFile, path));
+  });
   shared.catch(() => (shared = null));
   return shared;
+}
+
+/**
+ * The word table's bytes this thread read for its embedder (to hand to the threads it starts), or
+ * null when it has none: the daemon's worker then reads its own.
+ */
+export function sharedWordTable(): SharedArrayBuffer | null {
+  return tableFile;
+}
+
+/** Makes this thread's embedder use `file`, the word table's bytes its parent read, not read its own. */
+export function useSharedWordTable(file: SharedArrayBuffer): void {
+  tableFile ??= file;
 }
 
 /** A new embedder over the word table at `path`, not shared (tests compare fresh ones). */

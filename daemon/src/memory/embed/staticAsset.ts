@@ -103,74 +103,88 @@ export async function buildWordTable(sourceJson: string, outPath: string): Promi
   renameSync(temporary, outPath);
 }
 
-/**
- * Reads the table section by section, the vectors straight into their typed arrays: reading the
- * whole 11 MB file and copying the vectors out of it took a restarted daemon about 10 ms more and
- * held 11 MB more while it did.
- */
+/** The table at `path`: its file read (readWordTableFile) and parsed (parseWordTable). */
 export function readWordTable(path: string): WordTable {
+  return parseWordTable(readWordTableFile(path), path);
+}
+
+/**
+ * The table file's 11 MB, read into memory that threads can share: the daemon's worker embeds
+ * notes with the table its main thread read (an 11 MB copy less in the process).
+ */
+export function readWordTableFile(path: string): SharedArrayBuffer {
   const fd = openSync(path, 'r');
   try {
-    const read = sectionReader(fd, path);
-    if (read(MAGIC.length).toString() !== MAGIC) {
-      throw new Error(`${path} is not a Keel word-vector table; run "npm run build" to rebuild it`);
+    const size = fstatSync(fd).size;
+    const file = new SharedArrayBuffer(size);
+    const target = new Uint8Array(file);
+    for (let filled = 0; filled < size;) {
+      const got = readSync(fd, target, filled, size - filled, filled);
+      if (got === 0) throw new Error(`${path} changed while it was read; start Keel again`);
+      filled += got;
     }
-    const header = JSON.parse(read(read(4).readUInt32LE(0)).toString()) as Record<string, number>;
-    if (header.vocabulary !== VOCABULARY || header.dimensions !== WORD_DIMENSIONS) {
-      throw new Error(`${path} was built with other settings; run "npm run build" to rebuild it`);
-    }
-    const wordBytes = read(read(4).readUInt32LE(0));
-    const words = WordLookup.ofLines(wordBytes);
-    if (words.size !== VOCABULARY) {
-      throw new Error(
-        `${path} holds ${words.size} words, not ${VOCABULARY}; run "npm run build" to rebuild it`,
-      );
-    }
-    const scales = new Float32Array(VOCABULARY);
-    read(scales.byteLength, new Uint8Array(scales.buffer));
-    const values = new Int8Array(VOCABULARY * WORD_DIMENSIONS);
-    read(values.byteLength, new Uint8Array(values.buffer));
-    const stems = readStems(read, path);
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < values.length; i += 97) hash = Math.imul(hash ^ (values[i]! & 0xff), 0x01000193);
-    const checksum = ((hash >>> 0) ^ wordsHash(wordBytes.toString('utf8'))).toString(16).padStart(8, '0');
-    return { words, scales, values, checksum, stems };
+    return file;
   } finally {
     closeSync(fd);
   }
 }
 
 /**
- * Reads the file's next `length` bytes (into `into` when given), never past its end; `optional`
- * returns null at the file's end instead of failing (the stem section, absent from tables built
- * before it).
+ * The table in `file` (the bytes of the table file at `path`): the vectors, words and stems are
+ * views of those bytes, not copies; only the 400 KB of scales are copied (a Float32Array must
+ * start at a multiple of 4).
+ */
+export function parseWordTable(file: SharedArrayBuffer, path: string): WordTable {
+  const read = sectionReader(file, path);
+  if (read(MAGIC.length).toString() !== MAGIC) {
+    throw new Error(`${path} is not a Keel word-vector table; run "npm run build" to rebuild it`);
+  }
+  const header = JSON.parse(read(read(4).readUInt32LE(0)).toString()) as Record<string, number>;
+  if (header.vocabulary !== VOCABULARY || header.dimensions !== WORD_DIMENSIONS) {
+    throw new Error(`${path} was built with other settings; run "npm run build" to rebuild it`);
+  }
+  const wordBytes = read(read(4).readUInt32LE(0));
+  const words = WordLookup.ofLines(wordBytes);
+  if (words.size !== VOCABULARY) {
+    throw new Error(
+      `${path} holds ${words.size} words, not ${VOCABULARY}; run "npm run build" to rebuild it`,
+    );
+  }
+  const scales = new Float32Array(VOCABULARY);
+  new Uint8Array(scales.buffer).set(read(scales.byteLength));
+  const vectors = read(VOCABULARY * WORD_DIMENSIONS);
+  const values = new Int8Array(vectors.buffer, vectors.byteOffset, vectors.length);
+  const stems = readStems(read, path);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < values.length; i += 97) hash = Math.imul(hash ^ (values[i]! & 0xff), 0x01000193);
+  const checksum = ((hash >>> 0) ^ wordsHash(wordBytes.toString('utf8'))).toString(16).padStart(8, '0');
+  return { words, scales, values, checksum, stems };
+}
+
+/**
+ * The file's next `length` bytes, as a view, never past its end; `optional` returns null at the
+ * file's end instead of failing (the stem section, absent from tables built before it).
  */
 type SectionReader = {
-  (length: number, into?: Uint8Array): Buffer;
-  (length: number, into: undefined, optional: true): Buffer | null;
+  (length: number): Buffer;
+  (length: number, optional: true): Buffer | null;
 };
 
-function sectionReader(fd: number, path: string): SectionReader {
-  const size = fstatSync(fd).size;
+function sectionReader(file: SharedArrayBuffer, path: string): SectionReader {
   let position = 0;
-  return ((length: number, into?: Uint8Array, optional = false): Buffer | null => {
-    if (optional && position === size) return null;
-    if (position + length > size) {
+  return ((length: number, optional = false): Buffer | null => {
+    if (optional && position === file.byteLength) return null;
+    if (position + length > file.byteLength) {
       throw new Error(`${path} is cut short (a partial copy?); run "npm run build" to rebuild it`);
     }
-    const target = into ?? Buffer.allocUnsafe(length);
-    for (let filled = 0; filled < length;) {
-      const got = readSync(fd, target, filled, length - filled, position + filled);
-      if (got === 0) throw new Error(`${path} changed while it was read; start Keel again`);
-      filled += got;
-    }
+    const section = Buffer.from(file, position, length);
     position += length;
-    return Buffer.from(target.buffer, target.byteOffset, length);
+    return section;
   }) as SectionReader;
 }
 
 function readStems(read: SectionReader, path: string): WordLookup {
-  const magic = read(STEMS_MAGIC.length, undefined, true);
+  const magic = read(STEMS_MAGIC.length, true);
   if (magic?.toString() !== STEMS_MAGIC) {
     throw new Error(`${path} was built before it held its stem table; run "npm run build" to rebuild it`);
   }
