@@ -1,5 +1,13 @@
 /** Reading every run journal at a start: in order, each as `readJournal` reads it alone. */
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -11,7 +19,7 @@ import {
   readJournal,
   readJournals,
 } from '../../daemon/src/conductor/journal';
-import { StateSeal } from '../../daemon/src/runtime/stateKey';
+import { NotAPlainFileError, StateSeal } from '../../daemon/src/runtime/stateKey';
 
 let root: string;
 let saved: string | undefined;
@@ -43,7 +51,6 @@ it('reads every journal in order, ended, under way, forged or cut short, as each
   const workspace = join(root, 'ws');
   const dir = join(workspace, '.keel', 'runs');
   const sealer = new StateSeal(workspace);
-  // More than are read at a time, so the reading ahead wraps around several times.
   const ids = Array.from({ length: 40 }, (_, i) => `20260101-0000${String(i).padStart(2, '0')}-hello-abcdef`);
   for (const [i, id] of ids.entries()) {
     const journal = await Journal.create(journalPath(dir, id), runRecord(id), sealer);
@@ -59,8 +66,15 @@ it('reads every journal in order, ended, under way, forged or cut short, as each
   const cut = journalPath(dir, ids[11]!);
   writeFileSync(cut, readFileSync(cut, 'utf8').split('\n')[0] + '\n');
 
+  // A journal Keel sealed, put in place as a link to it: never followed.
+  const linked = '20260101-000099-hello-abcdef';
+  const elsewhere = join(root, 'elsewhere.jsonl');
+  await (await Journal.create(elsewhere, runRecord(linked), sealer)).close();
+  symlinkSync(elsewhere, journalPath(dir, linked));
+  ids.push(linked);
+
   const read: { id: string; outcome: unknown }[] = [];
-  for await (const one of readJournals(dir, await journalIds(dir), sealer)) {
+  for (const one of readJournals(dir, await journalIds(dir), sealer)) {
     read.push({ id: one.id, outcome: 'records' in one ? one.records : one.error });
   }
   expect(read.map((r) => r.id)).toEqual(ids);
@@ -70,6 +84,7 @@ it('reads every journal in order, ended, under way, forged or cut short, as each
   }
   expect(read[7]!.outcome).toBeInstanceOf(JournalForgedError);
   expect(String(read[11]!.outcome)).toMatch(/cut short before its end/);
+  expect(read[40]!.outcome).toBeInstanceOf(NotAPlainFileError);
   expect(read[3]!.outcome).toHaveLength(1); // under way
   expect(read[4]!.outcome).toHaveLength(2); // ended
 });

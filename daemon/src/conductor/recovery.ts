@@ -60,7 +60,7 @@ export class Recovery {
    */
   async load(): Promise<void> {
     const { host } = this;
-    for await (const read of readJournals(host.runsDir, await journalIds(host.runsDir), host.sealer)) {
+    for (const read of readJournals(host.runsDir, await journalIds(host.runsDir), host.sealer)) {
       const { id } = read;
       const records = 'records' in read ? read.records : await this.unreadable(id, read.error);
       if (!records) continue;

@@ -15,6 +15,7 @@ import {
   rmSync,
   writeSync,
   closeSync,
+  fstatSync,
   fsyncSync,
 } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -166,6 +167,39 @@ export async function readStateFile(path: string): Promise<string | null> {
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * `readStateFile` without the promises, for reading many small files at a start (every run's
+ * journal): 1,500 journals took 200-230 ms through file handles 16 at a time, 30-50 ms so.
+ */
+export function readStateFileSync(path: string): string | null {
+  let before;
+  try {
+    before = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  if (!before.isFile()) throw new NotAPlainFileError(`${path} is not a regular file`);
+  let fd;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') throw new NotAPlainFileError(`${path} is a symlink`);
+    throw error;
+  }
+  try {
+    const opened = fstatSync(fd);
+    if (!opened.isFile() || opened.ino !== before.ino || opened.dev !== before.dev) {
+      throw new NotAPlainFileError(`${path} changed while it was read`);
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
