@@ -5,7 +5,7 @@
  * starts. A real daemon, model server and DuckDB file.
  */
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { MetricsReportRequest, RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
@@ -14,7 +14,7 @@ import { createLogger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
-import { waitFor } from '../helpers/processes';
+import { runKeel, waitFor } from '../helpers/processes';
 import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
@@ -92,3 +92,20 @@ it('reports what the journals say, whatever was planted in or edited out of the 
   const calls = await (await daemon!.conductor.get()).modelCalls();
   expect(calls.map((c) => c.runId).sort()).toEqual([first.id, second.id].sort());
 });
+
+it('a run store that cannot be opened (a folder planted where the file goes) stalls nothing', async () => {
+  const planted = join(dirs.workspace, '.keel', 'runs.duckdb');
+  await mkdir(planted, { recursive: true });
+  await writeFile(join(planted, 'keep.txt'), 'not a database\n');
+  // In a process of its own: a command whose stop waited for rows it can never write would spin
+  // there (the store's batch never emptied) and be killed, code null.
+  const ran = await runKeel(['run', 'ask', '--yes', '--json'], {
+    cwd: dirs.workspace,
+    runtime: dirs.runtime,
+    timeoutMs: 20_000,
+  });
+  expect(ran.code, ran.stderr).toBe(0);
+  expect(JSON.parse(ran.stdout)).toMatchObject({ status: 'succeeded' });
+  expect(ran.stderr).toContain('the run store cannot be opened');
+  expect(await readFile(join(planted, 'keep.txt'), 'utf8')).toBe('not a database\n');
+}, 60_000);

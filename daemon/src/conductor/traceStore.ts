@@ -181,6 +181,8 @@ export class TraceStore {
   private async openNow(): Promise<void> {
     const { file, warn } = this;
     try {
+      // DuckDB's binding that cannot load says nothing about the file: it is not rebuilt for it.
+      duckdb();
       let opened: { instance: DuckDBInstance; db: DuckDBConnection };
       try {
         opened = await TraceStore.create(file);
@@ -633,11 +635,11 @@ export class TraceStore {
 
   private async flush(): Promise<void> {
     this.flushQueued = false;
-    // Closed, or never opened: the journals hold every row the batch had.
-    if (this.closed || !this.connection) return;
     const batch = this.batch;
     this.batch = new TraceBatch();
-    if (batch.empty) return;
+    // Closed, or never opened: the batch is dropped (the journals hold every row it had), or
+    // close() would wait for it forever.
+    if (this.closed || !this.connection || batch.empty) return;
     try {
       await batch.write(this.db);
     } catch (error) {
