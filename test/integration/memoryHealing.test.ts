@@ -13,6 +13,7 @@ import { IndexStatusRequest, MemorySearchRequest, type IndexStatus } from '@keel
 import { Journal } from '../../daemon/src/conductor/journal';
 import { SocketClient } from '../../daemon/src/rpc/socketClient';
 import { StateSeal } from '../../daemon/src/runtime/stateKey';
+import { runRecord } from '../helpers/journals';
 import { writeCompany, writeNote } from '../helpers/memory';
 import { CLI, keelEnv, runKeel, waitFor, type RunningDaemon } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
@@ -280,7 +281,7 @@ describe('a run refused by a full disk', () => {
     const openFiles = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
     const before = await openFiles();
     for (let i = 0; i < 5; i++) {
-      const record = { ...RUN_RECORD, id: `hello-${i}` };
+      const record = runRecord(`hello-${i}`);
       await expect(
         Journal.create(join(runs, `hello-${i}.jsonl`), record, new StateSeal(dirs.workspace)),
       ).rejects.toThrow(/ENOSPC|no space/i);
@@ -289,18 +290,6 @@ describe('a run refused by a full disk', () => {
     expect((await readdir(runs)).filter((name) => name.endsWith('.jsonl'))).toEqual([]);
   });
 });
-
-const RUN_RECORD = {
-  type: 'run',
-  version: 1,
-  id: 'hello',
-  runbook: 'hello',
-  runbookHash: 'x',
-  inputs: {},
-  recordCassette: null,
-  replayCassette: null,
-  at: '2026-01-01T00:00:00.000Z',
-} as const;
 
 async function chmodTree(dir: string, dirMode: number, fileMode: number): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {

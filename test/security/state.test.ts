@@ -16,6 +16,7 @@ import { ProposalStore, type StoredProposal } from '../../daemon/src/approvals/p
 import { attachToDaemon } from '../../daemon/src/cli/connect';
 import { Journal } from '../../daemon/src/conductor/journal';
 import { StateSeal } from '../../daemon/src/runtime/stateKey';
+import { runRecord as journalRunRecord } from '../helpers/journals';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
 import { runKeel, startDaemon, waitFor, type RunningDaemon } from '../helpers/processes';
@@ -196,17 +197,7 @@ async function modelWorkspace(): Promise<void> {
 }
 
 const RUN_ID = '20260101-000000-hello-abcdef';
-const runRecord = {
-  type: 'run',
-  version: 1,
-  id: RUN_ID,
-  runbook: 'hello',
-  runbookHash: 'x',
-  inputs: {},
-  recordCassette: null,
-  replayCassette: null,
-  at: '2026-01-01T00:00:00.000Z',
-} as const;
+const runRecord = journalRunRecord(RUN_ID);
 
 /** Starts the daemon and waits until it has read the journals and trigger slots. */
 async function startAndSettle(): Promise<void> {

@@ -20,6 +20,7 @@ import {
   readJournals,
 } from '../../daemon/src/conductor/journal';
 import { NotAPlainFileError, StateSeal } from '../../daemon/src/runtime/stateKey';
+import { runRecord } from '../helpers/journals';
 
 let root: string;
 let saved: string | undefined;
@@ -33,19 +34,6 @@ afterEach(() => {
   process.env.KEEL_STATE_DIR = saved;
   rmSync(root, { recursive: true, force: true });
 });
-
-const runRecord = (id: string) =>
-  ({
-    type: 'run',
-    version: 1,
-    id,
-    runbook: 'hello',
-    runbookHash: 'x',
-    inputs: {},
-    recordCassette: null,
-    replayCassette: null,
-    at: '2026-01-01T00:00:00.000Z',
-  }) as const;
 
 it('reads every journal in order, ended, under way, forged or cut short, as each reads alone', async () => {
   const workspace = join(root, 'ws');

@@ -199,26 +199,22 @@ export function* readJournals(
   ids: readonly string[],
   sealer: StateSeal,
 ): Generator<{ id: string; records: JournalRecord[] } | { id: string; error: unknown }> {
-  let ended: ReadonlyMap<string, number> | undefined;
+  // Unreadable: each journal fails with the reason, as when it read the list itself.
+  let ended: ReadonlyMap<string, number> | { unreadable: unknown };
   try {
     ended = endedCounts(readStateFileSync(endedRunsFile(sealer.workspace)));
-  } catch {
-    // Unreadable now: each journal reads it itself, and says why it cannot.
+  } catch (error) {
+    ended = { unreadable: error };
   }
   for (const id of ids) {
     const path = journalPath(dir, id);
     try {
-      const text = readStateFileSync(path);
-      yield { id, records: parseJournal(path, text, sealer, ended ?? endedRunsNow(sealer)).records };
+      if ('unreadable' in ended) throw ended.unreadable;
+      yield { id, records: parseJournal(path, readStateFileSync(path), sealer, ended).records };
     } catch (error) {
       yield { id, error };
     }
   }
-}
-
-/** The list of ended runs as it is now (readJournals could not read it beforehand). */
-function endedRunsNow(sealer: StateSeal): ReadonlyMap<string, number> {
-  return endedCounts(readStateFileSync(endedRunsFile(sealer.workspace)));
 }
 
 async function readJournalFile(

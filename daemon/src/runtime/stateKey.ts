@@ -17,6 +17,7 @@ import {
   closeSync,
   fstatSync,
   fsyncSync,
+  type Stats,
 } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -146,24 +147,17 @@ export async function readStateFile(path: string): Promise<string | null> {
   try {
     before = await lstat(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    return absent(error);
   }
-  if (!before.isFile()) throw new NotAPlainFileError(`${path} is not a regular file`);
+  checkPlainFile(before, path);
   let handle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP') throw new NotAPlainFileError(`${path} is a symlink`);
-    throw error;
+    return notOpened(error, path);
   }
   try {
-    const opened = await handle.stat();
-    if (!opened.isFile() || opened.ino !== before.ino || opened.dev !== before.dev) {
-      throw new NotAPlainFileError(`${path} changed while it was read`);
-    }
+    checkSameFile(before, await handle.stat(), path);
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
@@ -179,27 +173,46 @@ export function readStateFileSync(path: string): string | null {
   try {
     before = lstatSync(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    return absent(error);
   }
-  if (!before.isFile()) throw new NotAPlainFileError(`${path} is not a regular file`);
+  checkPlainFile(before, path);
   let fd;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP') throw new NotAPlainFileError(`${path} is a symlink`);
-    throw error;
+    return notOpened(error, path);
   }
   try {
-    const opened = fstatSync(fd);
-    if (!opened.isFile() || opened.ino !== before.ino || opened.dev !== before.dev) {
-      throw new NotAPlainFileError(`${path} changed while it was read`);
-    }
+    checkSameFile(before, fstatSync(fd), path);
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
+  }
+}
+
+/** A state file's lstat failed: null when there is no such file, else the error. */
+function absent(error: unknown): null {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  throw error;
+}
+
+/** What lstat found must be a regular file, not a link or a folder. */
+function checkPlainFile(before: Stats, path: string): void {
+  if (!before.isFile()) throw new NotAPlainFileError(`${path} is not a regular file`);
+}
+
+/** A state file's open (O_NOFOLLOW) failed: null when it went away, else why. */
+function notOpened(error: unknown, path: string): null {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return null;
+  if (code === 'ELOOP') throw new NotAPlainFileError(`${path} is a symlink`);
+  throw error;
+}
+
+/** What was opened is the regular file lstat looked at, not one swapped in between. */
+function checkSameFile(before: Stats, opened: Stats, path: string): void {
+  if (!opened.isFile() || opened.ino !== before.ino || opened.dev !== before.dev) {
+    throw new NotAPlainFileError(`${path} changed while it was read`);
   }
 }
 
