@@ -14,6 +14,7 @@ import {
   readInsideText,
   removeInside,
   resolveInside,
+  resolveInsideSync,
   stageWrite,
   workspaceRelative,
   WorkspacePathError,
@@ -68,6 +69,34 @@ describe('the file system', () => {
     await expect(readInsideText(workspace, 'memory/deep/linked/secret.txt')).rejects.toThrow(
       /memory\/deep\/linked is a symbolic link/,
     );
+  });
+
+  it('resolves without promises exactly as with them: links refused, a missing file or folder told apart', async () => {
+    await writeFile(join(workspace, 'memory/a.md'), 'A');
+    await symlink(join(outside, 'secret.txt'), join(workspace, 'memory/creds.md'));
+    await symlink(outside, join(workspace, 'memory/linked'));
+    await writeFile(join(workspace, 'memory/file'), 'not a folder');
+    for (const path of ['memory/a.md', 'memory/none.md']) {
+      expect(resolveInsideSync(workspace, path)).toBe(await resolveInside(workspace, path));
+    }
+    for (const path of [
+      'memory/creds.md',
+      'memory/linked/secret.txt',
+      'memory/file/x.md',
+      'nothing/here.md',
+      '../x',
+    ]) {
+      const sync = (() => {
+        try {
+          return resolveInsideSync(workspace, path);
+        } catch (error) {
+          return error as Error;
+        }
+      })();
+      const async = await resolveInside(workspace, path).catch((error: Error) => error);
+      expect(sync, path).toBeInstanceOf(Error);
+      expect((sync as Error).message, path).toBe((async as Error).message);
+    }
   });
 
   it('never writes through a linked folder, and makes no folder outside', async () => {

@@ -12,7 +12,7 @@
  * Windows do: `KEEL.yaml` is keel.yaml there.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, lstatSync, openSync, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 
@@ -137,19 +137,47 @@ export async function resolveInside(
       });
       stat = await lstat(current);
     }
-    const shown = parts.slice(0, index + 1).join('/');
-    if (stat.isSymbolicLink()) {
-      throw new WorkspacePathError(
-        path,
-        `${shown} is a symbolic link, and Keel follows no link in the workspace`,
-        `Replace ${shown} with a real ${last ? 'file' : 'folder'} inside the workspace, or remove it.`,
-      );
-    }
-    if (!last && !stat.isDirectory()) {
-      throw new WorkspacePathError(path, `${shown} is not a folder`, 'Rename or remove it.');
-    }
+    refuseOnTheWay(path, parts.slice(0, index + 1).join('/'), last, stat);
   }
   return current;
+}
+
+/**
+ * `resolveInside` for reading, without promises, for reading thousands of files in a row (a cold
+ * index): the same checks, a few microseconds each instead of a trip through the thread pool.
+ */
+export function resolveInsideSync(workspace: string, path: string): string {
+  const parts = workspaceRelative(path).split('/');
+  let current = workspace;
+  for (const [index, part] of parts.entries()) {
+    current = join(current, part);
+    const last = index === parts.length - 1;
+    let stat;
+    try {
+      stat = lstatSync(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+      if (last) return current;
+      throw missing(current);
+    }
+    refuseOnTheWay(path, parts.slice(0, index + 1).join('/'), last, stat);
+  }
+  return current;
+}
+
+/** A component on the way to `path` (`shown`, the last one when `last`) must be a real folder or file. */
+function refuseOnTheWay(path: string, shown: string, last: boolean, stat: Stats): void {
+  if (stat.isSymbolicLink()) {
+    throw new WorkspacePathError(
+      path,
+      `${shown} is a symbolic link, and Keel follows no link in the workspace`,
+      `Replace ${shown} with a real ${last ? 'file' : 'folder'} inside the workspace, or remove it.`,
+    );
+  }
+  if (!last && !stat.isDirectory()) {
+    throw new WorkspacePathError(path, `${shown} is not a folder`, 'Rename or remove it.');
+  }
 }
 
 function missing(path: string): NodeJS.ErrnoException {
@@ -226,17 +254,31 @@ export async function openNoFollow(
   try {
     return await open(target, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP' || code === 'EMLINK') {
-      throw new WorkspacePathError(
-        shown,
-        'it is a symbolic link, and Keel follows no link in the workspace',
-        `Replace ${shown} with a regular file, or remove it.`,
-      );
-    }
-    throw error;
+    return notOpened(error, shown);
   }
+}
+
+/** `openNoFollow` without promises: a file descriptor, or null when the file does not exist. */
+export function openNoFollowSync(target: string, flags: number, shown = target): number | null {
+  try {
+    return openSync(target, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    return notOpened(error, shown);
+  }
+}
+
+/** An open without following a link failed: null when there is no such file, else why. */
+function notOpened(error: unknown, shown: string): null {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return null;
+  if (code === 'ELOOP' || code === 'EMLINK') {
+    throw new WorkspacePathError(
+      shown,
+      'it is a symbolic link, and Keel follows no link in the workspace',
+      `Replace ${shown} with a regular file, or remove it.`,
+    );
+  }
+  throw error;
 }
 
 /** A file written and fsync'd in `.keel/tmp/`, to be renamed over its target. */
