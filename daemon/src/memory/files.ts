@@ -1,5 +1,6 @@
 /** The files the memory plane indexes, found by walking the workspace, and their content ids. */
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import { join, relative, sep } from 'node:path';
 import { fileKind } from './parse/index';
 
@@ -40,37 +41,55 @@ export function toWorkspacePath(root: string, absolute: string): string {
   return relative(root, absolute).split(sep).join('/');
 }
 
+/** Files looked at in a row by the walk before the event loop gets a turn (about a millisecond). */
+const WALK_TURN_FILES = 256;
+
 /**
  * Every indexable file under `root` (or only under its folder `under`, workspace-relative) with its
- * size and time. Symlinks are not followed.
+ * size and time. Symlinks are not followed. The folders are listed and the files looked at without
+ * promises (18,102 notes: 685 ms of the main thread through promises), with a turn for the event
+ * loop every WALK_TURN_FILES files.
  */
 export async function walkWorkspace(root: string, under = ''): Promise<Map<string, FileStat>> {
   const found = new Map<string, FileStat>();
-  const pending: string[] = [under === '' ? root : join(root, under)];
+  // Folders to list, workspace-relative ('' for the root).
+  const pending: string[] = [under];
+  let sinceTurn = 0;
   while (pending.length > 0) {
-    const dir = pending.pop()!;
+    const folder = pending.pop()!;
+    const dir = folder === '' ? root : join(root, folder);
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       continue; // Vanished or unreadable while walking: the next scan sees it again.
     }
-    const files: string[] = [];
+    const indexable = isIndexableFolder(folder);
     for (const entry of entries) {
+      const path = folder === '' ? entry.name : `${folder}/${entry.name}`;
       if (entry.isDirectory()) {
-        if (!isIgnoredDir(entry.name)) pending.push(join(dir, entry.name));
-      } else if (entry.isFile()) {
-        const path = toWorkspacePath(root, join(dir, entry.name));
-        if (isIndexable(path)) files.push(path);
+        if (!isIgnoredDir(entry.name)) pending.push(path);
+        continue;
       }
-    }
-    const stats = await Promise.all(files.map((path) => lstat(join(root, path)).catch(() => null)));
-    files.forEach((path, i) => {
-      const stat = stats[i];
+      if (!indexable || !entry.isFile() || !isIndexableIn(folder, entry.name)) continue;
+      if (++sinceTurn >= WALK_TURN_FILES) {
+        await setImmediate();
+        sinceTurn = 0;
+      }
+      const stat = lstatOrNull(`${dir}${sep}${entry.name}`);
       if (stat?.isFile()) found.set(path, { size: stat.size, mtimeMs: stat.mtimeMs });
-    });
+    }
   }
   return found;
+}
+
+/** The file's lstat, or null when it vanished or cannot be looked at (the next scan sees it again). */
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
 }
 
 export { gitBlobId } from '../files/gitBlob';
