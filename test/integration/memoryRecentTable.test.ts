@@ -7,9 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createLogger } from '../../daemon/src/log';
 import { ChunkIndex, type ChunkRow } from '../../daemon/src/memory/store/chunkIndex';
+import { lance } from '../../daemon/src/memory/store/lanceModules';
 import { RECENT_TABLE } from '../../daemon/src/memory/store/recentChunks';
 
 const DIMENSIONS = 8;
@@ -20,6 +21,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'keel-recent-'));
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await index?.whenOptimized();
   index?.close();
   index = null;
@@ -139,6 +141,76 @@ it('after a crash between two writes, the newest rows of each path win', async (
   expect(await found('oldword')).toEqual([]);
   expect(await found('newword')).toEqual(['a.md#0: alpha newword part 0', 'a.md#1: alpha newword part 1']);
   expect(await index!.countRows()).toBe(4);
+});
+
+/**
+ * Holds every LanceDB add (the real one, run once `release` is called) or fails the next one:
+ * what a slow disk or a refused write looks like from the index.
+ */
+async function holdAdds(): Promise<{ entered: Promise<void>; release: () => void; failNext: () => void }> {
+  const db = await lance().lancedb.connect(dir);
+  const table = await db.openTable(RECENT_TABLE);
+  const proto = Object.getPrototypeOf(table) as lancedb.Table;
+  table.close();
+  db.close();
+  type Add = (
+    this: lancedb.Table,
+    ...args: Parameters<lancedb.Table['add']>
+  ) => ReturnType<lancedb.Table['add']>;
+  const add = Reflect.get(proto, 'add') as Add;
+  let entered!: () => void;
+  const enteredPromise = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let fail = false;
+  vi.spyOn(proto, 'add').mockImplementation(async function (this: lancedb.Table, ...args) {
+    entered();
+    if (fail) {
+      fail = false;
+      throw new Error('disk full');
+    }
+    await released;
+    return add.apply(this, args);
+  });
+  return { entered: enteredPromise, release, failNext: () => (fail = true) };
+}
+
+it('an unfiltered search finds a save while LanceDB writes it; a filtered one the older text until then', async () => {
+  await indexed();
+  await index!.replace(['a.md'], note('a.md', 'alpha firstedit', 2));
+  const adds = await holdAdds();
+  const writing = index!.replace(['a.md'], note('a.md', 'alpha secondedit', 1));
+  await adds.entered;
+  expect(await found('secondedit')).toEqual(['a.md#0: alpha secondedit part 0']);
+  expect(await found('firstedit')).toEqual([]);
+  // A filter is SQL, answered by the table: the older rows until the add commits, never neither.
+  const filtered = async (): Promise<string[]> =>
+    (await index!.textSearch('alpha', 50, `type = 'note'`)).map((h) => h.view.text).sort();
+  expect(await filtered()).toEqual(['alpha firstedit part 0', 'alpha firstedit part 1']);
+  adds.release();
+  await writing;
+  expect(await filtered()).toEqual(['alpha secondedit part 0']);
+  expect(await found('secondedit')).toEqual(['a.md#0: alpha secondedit part 0']);
+});
+
+it('a save the table refuses leaves every search on the text the table holds, until it is written again', async () => {
+  await indexed();
+  await index!.replace(['a.md'], note('a.md', 'alpha firstedit', 2));
+  const adds = await holdAdds();
+  adds.release();
+  adds.failNext();
+  await expect(index!.replace(['a.md'], note('a.md', 'alpha lostedit', 1))).rejects.toThrow('disk full');
+  await expect(index!.replace(['d.md'], note('d.md', 'delta lostnote', 1, 6))).resolves.toBeUndefined();
+  expect(await found('lostedit')).toEqual([]);
+  expect(await found('firstedit')).toEqual([
+    'a.md#0: alpha firstedit part 0',
+    'a.md#1: alpha firstedit part 1',
+  ]);
+  expect((await vectorIds()).filter((id) => id.startsWith('a.md'))).toEqual(['a.md#0', 'a.md#1']);
+  // The writer puts the batch back; written again, it shows.
+  await index!.replace(['a.md'], note('a.md', 'alpha lostedit', 1));
+  expect(await found('firstedit')).toEqual([]);
+  expect(await found('lostedit')).toEqual(['a.md#0: alpha lostedit part 0']);
 });
 
 it('takes saves while the main table is compacted, and hides their old rows until it is', async () => {

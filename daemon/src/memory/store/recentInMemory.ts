@@ -4,7 +4,8 @@
  * 150 rows, compacted or not, beside 8-10 ms for the whole 20,000-chunk main table), so asking
  * the small table as well tripled each search while saves went on. A few thousand chunks are
  * scanned here in well under a millisecond. The LanceDB table stays the durable copy (read back
- * on open); this is its mirror, changed only after the table was.
+ * on open); this is its mirror, changed just before the table is (recentChunks.ts) and put back
+ * should the table refuse the write.
  *
  * Full-text scores are BM25 over these chunks' own statistics, with the analysis LanceDB's index
  * is configured with (lower case, ASCII folding, English stop words, Porter2 stems): as roughly
@@ -39,12 +40,19 @@ export class RecentInMemory {
     return this.byId.size;
   }
 
-  /** Adds the newest rows of their paths; older rows of those paths go (`paths` of this write). */
-  put(paths: Iterable<string>, rows: (ChunkRow & { seq: number })[]): void {
+  /**
+   * Adds the newest rows of their paths; older rows of those paths go (`paths` of this write).
+   * Returns what undoes it (the older rows back), for a write the table then refused.
+   */
+  put(paths: Iterable<string>, rows: (ChunkRow & { seq: number })[]): () => void {
     const written = new Set(paths);
     const seq = rows[0]?.seq ?? Infinity;
+    const replaced: Held[] = [];
     for (const [id, held] of this.byId) {
-      if (written.has(held.row.path) && held.row.seq < seq) this.byId.delete(id);
+      if (written.has(held.row.path) && held.row.seq < seq) {
+        replaced.push(held);
+        this.byId.delete(id);
+      }
     }
     for (const row of rows) {
       const words = analyze(row.search_text);
@@ -52,6 +60,10 @@ export class RecentInMemory {
       for (const word of words) terms.set(word, (terms.get(word) ?? 0) + 1);
       this.byId.set(row.id, { row, terms, length: words.length });
     }
+    return () => {
+      for (const row of rows) if (this.byId.get(row.id)?.row === row) this.byId.delete(row.id);
+      for (const held of replaced) if (!this.byId.has(held.row.id)) this.byId.set(held.row.id, held);
+    };
   }
 
   /** Drops rows written up to `upTo` (folded into the main table). */
