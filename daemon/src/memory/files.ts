@@ -1,7 +1,7 @@
 /** The files the memory plane indexes, found by walking the workspace, and their content ids. */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
-import { join, relative, sep } from 'node:path';
+import { join, sep } from 'node:path';
 import { fileKind } from './parse/index';
 
 export interface FileStat {
@@ -35,10 +35,6 @@ export function isIndexableIn(folder: string, name: string): boolean {
   // keel.yaml is the workspace's configuration, not memory.
   if (folder === '' && name === 'keel.yaml') return false;
   return !name.startsWith('.') && fileKind(name) !== null;
-}
-
-export function toWorkspacePath(root: string, absolute: string): string {
-  return relative(root, absolute).split(sep).join('/');
 }
 
 /** Files looked at in a row by the walk before the event loop gets a turn (about a millisecond). */
