@@ -220,6 +220,9 @@ export class MemoryService {
       .finally(() => {
         this.catchingUp = null;
         this.publish();
+        // A daemon that lives on: its first save should not wait for the worker thread to start.
+        // Not a single command's memory, where it would only compete with the command.
+        if (this.options.watch && !this.closed) this.preparer.warm?.(this.embedsInPreparer);
       });
     if (!this.options.watch) return;
     ready.then(
@@ -425,6 +428,11 @@ export class MemoryService {
     }
   }
 
+  /** Whether the worker embeds what it parses: with the local embedder, the one it runs. */
+  private get embedsInPreparer(): boolean {
+    return this.options.config.memory.embeddings.provider === 'local';
+  }
+
   /** A search over the notes as they were in git at `params.asOf` (history/memorySnapshots.ts). */
   searchAsOf(params: SnapshotQuery, mode: SearchMode = 'hybrid'): ReturnType<MemorySnapshots['search']> {
     if (this.closed) throw new Unavailable('The memory plane is closing; search again once it is back.');
@@ -432,7 +440,7 @@ export class MemoryService {
       root: this.options.root,
       embedder: this.embedder,
       preparer: this.preparer,
-      embedInPreparer: this.options.config.memory.embeddings.provider === 'local',
+      embedInPreparer: this.embedsInPreparer,
       log: this.options.log,
       identity: `${INDEX_FORMAT}|${this.embedder.id}`,
       localDay: localToday,
@@ -703,7 +711,7 @@ export class MemoryService {
         catalog: this.stores.catalog,
         embedder: this.embedder,
         preparer: this.preparer,
-        embedInPreparer: this.options.config.memory.embeddings.provider === 'local',
+        embedInPreparer: this.embedsInPreparer,
         log: this.options.log,
         onProgress: () => this.afterBatch(),
         onWriteFailed: (error, attempt) => this.writeFailed(error, attempt),

@@ -112,11 +112,11 @@ export async function measureSaveToSearchable(
   };
 }
 
-async function pollUntilFound(
+export async function pollUntilFound(
   client: SocketClient,
   nonce: string,
   started: number,
-  options: SaveOptions,
+  options: Pick<SaveOptions, 'pollMs' | 'timeoutMs'>,
 ): Promise<{ ok: boolean; ms: number; polls: number }> {
   const deadline = started + (options.timeoutMs ?? 10_000);
   let polls = 0;
@@ -135,7 +135,7 @@ async function pollUntilFound(
   }
 }
 
-function newNote(nonce: string, i: number): string {
+export function newNote(nonce: string, i: number): string {
   return [
     '---',
     'type: note',
