@@ -4,7 +4,7 @@
  * answer with results, connecting as soon as the lock file and socket appear (the start-up rescan
  * that follows runs in the background and is not part of the figure).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IndexStatusRequest, MemorySearchRequest } from '@keel/schemas';
 import type { SocketClient } from '../../../daemon/src/rpc/socketClient';
@@ -61,8 +61,8 @@ export async function measureRestart(
     await sleep(FIRST_SAVE_AFTER_MS);
     const started = performance.now();
     const nonce = `keelrestart${Date.now().toString(36)}`;
-    await mkdir(join(options.workspace, 'memory', 'inbox'), { recursive: true });
-    await writeFile(join(options.workspace, 'memory', 'inbox', 'after-restart.md'), newNote(nonce, 0));
+    // In a folder the daemon watches already (a new folder is listed again when its event comes).
+    await writeFile(join(options.workspace, 'memory', 'after-restart.md'), newNote(nonce, 0));
     const save = await pollUntilFound(client, nonce, started, {});
     await client.close();
     return {
