@@ -2,7 +2,8 @@
  * Restart: a workspace whose index already exists (built once, then the daemon stopped as `keel
  * stop` stops it), and a new daemon spawned on it. Timed from the spawn until the first search
  * answer with results, connecting as soon as the lock file and socket appear (the start-up rescan
- * that follows runs in the background and is not part of the figure).
+ * that follows runs in the background and is not part of the figure). Then, once that rescan is
+ * done and a second later, one note is saved and timed to searchable: the first save after a start.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,13 +58,10 @@ export async function measureRestart(
     const results = await firstSearch(client, query, timeoutMs);
     const msToFirstSearch = results > 0 ? performance.now() - daemon.spawnedAt : null;
     const rssMb = readMemory(daemon.pid)?.rssMb ?? null;
-    await caughtUp(client, timeoutMs);
-    await sleep(FIRST_SAVE_AFTER_MS);
-    const started = performance.now();
-    const nonce = `keelrestart${Date.now().toString(36)}`;
-    // In a folder the daemon watches already (a new folder is listed again when its event comes).
-    await writeFile(join(options.workspace, 'memory', 'after-restart.md'), newNote(nonce, 0));
-    const save = await pollUntilFound(client, nonce, started, {});
+    const firstSaveMs = await firstSave(client, options.workspace, timeoutMs).catch((error: unknown) => {
+      process.stderr.write(`The first save after the restart was not measured: ${String(error)}\n`);
+      return null;
+    });
     await client.close();
     return {
       documents: expected.documents,
@@ -75,7 +73,7 @@ export async function measureRestart(
       msToFirstSearch: msToFirstSearch === null ? null : round(msToFirstSearch, 1),
       firstSearchResults: results,
       rssMb: rssMb === null ? null : round(rssMb, 1),
-      firstSaveMs: save.ok ? round(save.ms, 1) : null,
+      firstSaveMs: firstSaveMs === null ? null : round(firstSaveMs, 1),
     };
   } finally {
     await daemon.stop();
@@ -84,6 +82,18 @@ export async function measureRestart(
 
 /** A person's pause between the editor showing the index ready and their first save. */
 const FIRST_SAVE_AFTER_MS = 1_000;
+
+/** Milliseconds from saving a new note to a search finding it; null if none did in time. */
+async function firstSave(client: SocketClient, workspace: string, timeoutMs: number): Promise<number | null> {
+  await caughtUp(client, timeoutMs);
+  await sleep(FIRST_SAVE_AFTER_MS);
+  const started = performance.now();
+  const nonce = `keelrestart${Date.now().toString(36)}`;
+  // In a folder the daemon watches already (a new folder is listed again when its event comes).
+  await writeFile(join(workspace, 'memory', 'after-restart.md'), newNote(nonce, 0));
+  const save = await pollUntilFound(client, nonce, started, {});
+  return save.ok ? save.ms : null;
+}
 
 /** Until the index status no longer says the start-up comparison with the files is under way. */
 async function caughtUp(client: SocketClient, timeoutMs: number): Promise<void> {
