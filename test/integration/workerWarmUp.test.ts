@@ -7,17 +7,10 @@ import { readdirSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { createLogger } from '../../daemon/src/log';
 import { WorkerPreparer } from '../../daemon/src/memory/prepare';
+import { waitFor } from '../helpers/processes';
 
 /** The threads of this process (Linux): a worker thread adds its own. */
 const threads = (): number => readdirSync('/proc/self/task').length;
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 it('starts the worker thread before the first file, and prepares files with it as usual', async () => {
   const preparer = new WorkerPreparer(createLogger({ level: 'error', write: () => undefined }));
@@ -25,7 +18,7 @@ it('starts the worker thread before the first file, and prepares files with it a
   let started = before;
   try {
     preparer.warm(true);
-    await until(() => threads() > before);
+    await waitFor('the worker thread', () => threads() > before);
     started = threads();
     const content = '---\ntype: note\n---\n# Call\nThe renewal is due in March.\n';
     const [prepared] = await preparer.prepare([{ path: 'memory/call.md', content }], true);
@@ -38,7 +31,7 @@ it('starts the worker thread before the first file, and prepares files with it a
   } finally {
     await preparer.close();
   }
-  await until(() => threads() < started);
+  await waitFor('the worker thread to end', () => threads() < started);
   // Closed: a warm-up starts nothing and fails nothing.
   preparer.warm(true);
   await new Promise((resolve) => setTimeout(resolve, 50));
