@@ -15,6 +15,33 @@ export const startedBundle = { minifyWhitespace: true };
 export const lanceBundle = { ...startedBundle, external: ['@lancedb/lancedb-*', '*.node'] };
 
 /**
+ * esbuild options for dist/connectors.js, the connectors' protocol libraries
+ * (src/connectors/librariesBundle.ts), loaded when a connector first needs one
+ * (src/connectors/connectorLibraries.ts).
+ */
+export const connectorsBundle = { ...startedBundle };
+
+/** The packages only dist/connectors.js may hold. */
+const CONNECTOR_LIBRARIES = /^(imapflow|mailparser|nodemailer|stripe|tsdav)(\/|$)/;
+
+/**
+ * An esbuild plugin for the daemon's other bundles: fails the build where code reaches a connector
+ * library other than through connectorLibraries(), which would put it back into every start.
+ */
+export const refuseConnectorLibraries = {
+  name: 'refuse-connector-libraries',
+  setup(build) {
+    build.onResolve({ filter: CONNECTOR_LIBRARIES }, (args) => ({
+      errors: [
+        {
+          text: `${args.path} is loaded through connectorLibraries() (src/connectors/connectorLibraries.ts)`,
+        },
+      ],
+    }));
+  },
+};
+
+/**
  * Rewrites the few characters esbuild leaves outside ASCII (in regular expression literals) as
  * \uXXXX escapes, which mean the same there and in strings; an identity escape (`\’`) loses its
  * backslash first. A source map's columns after such a character on its line shift by a few.

@@ -3,12 +3,20 @@
 // templates). dist/cli.js and dist/keeld.js are small loaders that start the two large bundles with
 // V8's code cache (src/boot/codeCache.ts).
 // Native modules stay external and load from node_modules; LanceDB's JavaScript and the Arrow
-// library it shares with us are dist/lance.js, loaded when the index opens. Then builds the default
-// embedder's word table into dist/ (once).
+// library it shares with us are dist/lance.js, loaded when the index opens, and the connectors'
+// protocol libraries dist/connectors.js, loaded when a connector first needs one. Then builds the
+// default embedder's word table into dist/ (once).
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
-import { checkNoDynamicImport, escapeToAscii, lanceBundle, startedBundle } from './asciiBundle.mjs';
+import {
+  checkNoDynamicImport,
+  connectorsBundle,
+  escapeToAscii,
+  lanceBundle,
+  refuseConnectorLibraries,
+  startedBundle,
+} from './asciiBundle.mjs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
 
@@ -19,6 +27,7 @@ await build({
   outdir: 'dist',
   sourcemap: 'linked',
   external: ['@lancedb/lancedb', '@duckdb/node-bindings', 'apache-arrow'],
+  plugins: [refuseConnectorLibraries],
 });
 await build({
   ...common,
@@ -27,8 +36,16 @@ await build({
   outdir: 'dist',
   sourcemap: 'linked',
 });
-for (const bundle of ['cli.main', 'keeld.main', 'worker', 'lance']) escapeToAscii(`dist/${bundle}.js`);
-for (const bundle of ['cli.main', 'keeld.main', 'lance']) checkNoDynamicImport(`dist/${bundle}.js`);
+await build({
+  ...common,
+  ...connectorsBundle,
+  entryPoints: { connectors: 'src/connectors/librariesBundle.ts' },
+  outdir: 'dist',
+  sourcemap: 'linked',
+});
+const started = ['cli.main', 'keeld.main', 'lance', 'connectors'];
+for (const bundle of [...started, 'worker']) escapeToAscii(`dist/${bundle}.js`);
+for (const bundle of started) checkNoDynamicImport(`dist/${bundle}.js`);
 await build({
   ...common,
   entryPoints: { cli: 'src/boot/cliLoader.ts', keeld: 'src/boot/keeldLoader.ts' },

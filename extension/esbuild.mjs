@@ -1,11 +1,18 @@
 // Bundles the extension (dist/extension.js, vscode external), the daemon it starts
 // (dist/keeld.js, a small loader that starts dist/keeld.main.js with V8's code cache, from
-// daemon/src) with its worker thread (dist/worker.js) and LanceDB (dist/lance.js), and the
+// daemon/src) with its worker thread (dist/worker.js), LanceDB (dist/lance.js) and the
+// connectors' protocol libraries (dist/connectors.js), and the
 // browser scripts of the sidebar, the dashboard, a run's timeline and the approval inbox
 // (dist/webview/sidebar.js, dashboard.js, timeline.js, inbox.js; the dashboard's bundles Chart.js).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
-import { escapeToAscii, lanceBundle, startedBundle } from '../daemon/asciiBundle.mjs';
+import {
+  connectorsBundle,
+  escapeToAscii,
+  lanceBundle,
+  refuseConnectorLibraries,
+  startedBundle,
+} from '../daemon/asciiBundle.mjs';
 
 const node = {
   bundle: true,
@@ -25,12 +32,20 @@ await Promise.all([
     entryPoints: { 'keeld.main': '../daemon/src/keeld.ts', worker: '../daemon/src/worker.ts' },
     outdir: 'dist',
     external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
+    plugins: [refuseConnectorLibraries],
   }),
   // LanceDB's JavaScript and Arrow, next to keeld.main.js, loaded when the index opens.
   build({
     ...node,
     ...lanceBundle,
     entryPoints: { lance: '../daemon/src/memory/store/lanceBundle.ts' },
+    outdir: 'dist',
+  }),
+  // The email, calendar and billing connectors' libraries, loaded when a connector first needs one.
+  build({
+    ...node,
+    ...connectorsBundle,
+    entryPoints: { connectors: '../daemon/src/connectors/librariesBundle.ts' },
     outdir: 'dist',
   }),
   build({
@@ -55,7 +70,7 @@ await Promise.all([
   }),
 ]);
 
-for (const bundle of ['keeld.main', 'worker', 'lance']) escapeToAscii(`dist/${bundle}.js`);
+for (const bundle of ['keeld.main', 'worker', 'lance', 'connectors']) escapeToAscii(`dist/${bundle}.js`);
 
 // The default embedder's word table, built by the daemon's build, goes next to keeld.js; the
 // runbook formats' JSON Schemas, built by the schemas build, serve `yamlValidation` (package.json).

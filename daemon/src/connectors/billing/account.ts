@@ -5,8 +5,9 @@
  * every error that leaves here names the fix and never carries the key.
  */
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { z } from 'zod';
+import { connectorLibraries } from '../connectorLibraries';
 import { ActionInputError, OutcomeUnknownError, type ActionContext } from '../sdk';
 
 /** Strict: a misspelt setting (`apibase`) is an error at its line, not a silent default. */
@@ -66,9 +67,6 @@ export function settings(ctx: Pick<Context, 'config'>): BillingSettings {
   return parsed.data;
 }
 
-/** The SDK as billing@1 loads it: its tests sign webhooks and type requests with the same version. */
-export { Stripe };
-
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i;
 
 export interface BillingSession {
@@ -97,7 +95,8 @@ export function openStripe(ctx: Context): BillingSession {
       `billing@1's apiBase must be an origin like https://api.stripe.com (no path): fix apiBase in keel.yaml.`,
     );
   }
-  const stripe = new Stripe(secretKey, {
+  const StripeSdk = connectorLibraries().Stripe();
+  const stripe = new StripeSdk(secretKey, {
     host: url.hostname,
     port: url.port || (url.protocol === 'https:' ? 443 : 80),
     protocol: url.protocol === 'https:' ? 'https' : 'http',
@@ -129,14 +128,15 @@ export function stripeFailure(error: unknown, session: BillingSession, writing: 
   if (error instanceof ActionInputError || error instanceof OutcomeUnknownError) return error;
   if (error instanceof BillingError) return new BillingError(redact(error.message, secret));
   const where = `Stripe at ${new URL(session.account.apiBase).host}`;
-  if (error instanceof Stripe.errors.StripeError) {
+  const { errors } = connectorLibraries().Stripe();
+  if (error instanceof errors.StripeError) {
     const message = redact(error.message, secret).slice(0, 500);
-    if (error instanceof Stripe.errors.StripeAuthenticationError) {
+    if (error instanceof errors.StripeAuthenticationError) {
       return new BillingError(
         `${where} refused the secret key: check the secretKey credential of this connector.`,
       );
     }
-    if (error instanceof Stripe.errors.StripeConnectionError) {
+    if (error instanceof errors.StripeConnectionError) {
       if (writing) {
         return new OutcomeUnknownError(
           `${where} did not answer a write (${message}); Keel will ask Stripe whether it happened.`,
@@ -144,13 +144,10 @@ export function stripeFailure(error: unknown, session: BillingSession, writing: 
       }
       return new BillingError(`${where} is not reachable (${message}): check apiBase in keel.yaml.`);
     }
-    if (
-      error instanceof Stripe.errors.StripeInvalidRequestError ||
-      error instanceof Stripe.errors.StripeCardError
-    ) {
+    if (error instanceof errors.StripeInvalidRequestError || error instanceof errors.StripeCardError) {
       return new BillingInputError(`${where} refused the request: ${message}`);
     }
-    if (error instanceof Stripe.errors.StripeIdempotencyError) {
+    if (error instanceof errors.StripeIdempotencyError) {
       return new BillingInputError(
         `${where} refused a retry whose input changed under the same idempotency key: ${message}`,
       );

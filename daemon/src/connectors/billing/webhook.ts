@@ -6,7 +6,8 @@
  * id (Stripe delivers an event again until it is acknowledged; the host runs once per id).
  * Everything in a payload (names, emails, descriptions) is untrusted data.
  */
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
+import { connectorLibraries } from '../connectorLibraries';
 import { WebhookRejected, type WebhookReceiver } from '../sdk';
 import { DISPUTE_CREATED, billingEvents, disputePayloadSchema, invoicePayloadSchema } from './events';
 
@@ -62,9 +63,10 @@ export const billingWebhook: WebhookReceiver = {
       );
     }
     const secret = ctx.credential('webhookSecret');
+    const { errors, webhooks } = connectorLibraries().Stripe();
     let event: Stripe.Event;
     try {
-      event = Stripe.webhooks.constructEvent(
+      event = webhooks.constructEvent(
         delivery.body,
         signature,
         secret,
@@ -73,7 +75,7 @@ export const billingWebhook: WebhookReceiver = {
         delivery.receivedAt,
       );
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
+      if (error instanceof errors.StripeSignatureVerificationError) {
         const old = /timestamp outside the tolerance zone/i.test(error.message);
         throw new WebhookRejected(
           401,

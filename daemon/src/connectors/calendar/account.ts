@@ -6,8 +6,9 @@
  * carries the password.
  */
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
-import { DAVClient, type DAVCalendar } from 'tsdav';
+import type { DAVCalendar, DAVClient } from 'tsdav';
 import { z } from 'zod';
+import { connectorLibraries } from '../connectorLibraries';
 import { ActionInputError, OutcomeUnknownError, type ActionContext } from '../sdk';
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM, like 09:00');
@@ -185,6 +186,7 @@ export async function openCalendar(ctx: Context): Promise<CalendarSession> {
       `calendar@1 will not send the password in clear text to ${url.host}: use an https:// url in keel.yaml.`,
     );
   }
+  const { DAVClient } = connectorLibraries().tsdav();
   const client = new DAVClient({
     serverUrl: account.url,
     credentials: { username: account.user, password },

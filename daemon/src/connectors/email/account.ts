@@ -2,12 +2,12 @@
  * email@1's account: its settings from keel.yaml, and the IMAP and SMTP connections made from them
  * with the `password` credential. Every error that leaves here names the server and the fix and
  * never carries the password (it is cut out of any server text that might echo it). The IMAP and
- * SMTP libraries load when a connection is made: they are a third of the `keel` command's bundle,
- * and loading them at start-up cost every command 50-60 ms (issue 14).
+ * SMTP libraries load when a connection is made, from their own bundle (connectorLibraries.ts).
  */
 import type { ImapFlow } from 'imapflow';
 import type { CredentialSource, TrustEndpoint } from '@keel/schemas';
 import { z } from 'zod';
+import { connectorLibraries } from '../connectorLibraries';
 import { ActionInputError, type ActionContext } from '../sdk';
 
 const server = (defaultPort: number) =>
@@ -93,8 +93,8 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 export async function withImap<T>(ctx: Context, use: (imap: ImapFlow) => Promise<T>): Promise<T> {
   const account = settings(ctx);
   const password = ctx.credential('password');
-  const imapflow = await import('imapflow');
-  const imap = new imapflow.ImapFlow({
+  const { ImapFlow } = connectorLibraries().imapflow();
+  const imap = new ImapFlow({
     host: account.imap.host,
     port: account.imap.port,
     secure: account.imap.secure,
@@ -146,9 +146,9 @@ function imapFailure(error: unknown, account: EmailSettings, password: string): 
 }
 
 /** An SMTP transport for one send; closed by the caller. */
-export async function smtpTransport(ctx: Context) {
+export function smtpTransport(ctx: Context) {
   const account = settings(ctx);
-  const { createTransport } = await import('nodemailer');
+  const { createTransport } = connectorLibraries().nodemailer();
   return createTransport({
     host: account.smtp.host,
     port: account.smtp.port,

@@ -6,6 +6,7 @@
  */
 import type { AddressObject } from 'mailparser';
 import { z } from 'zod';
+import { connectorLibraries } from '../connectorLibraries';
 
 /** Bytes of a message's source fetched from the server: enough for the text of any real email. */
 export const SOURCE_LIMIT = 2 * 1024 * 1024;
@@ -45,8 +46,7 @@ export type ReceivedMessage = z.infer<typeof receivedMessageSchema>;
  * result is marked truncated.
  */
 export async function parseMessage(source: Buffer, complete: boolean): Promise<ReceivedMessage> {
-  // Loaded at the first message, not when the command starts (see account.ts).
-  const { simpleParser } = await import('mailparser');
+  const { simpleParser } = connectorLibraries().mailparser();
   const mail = await simpleParser(source, {
     skipHtmlToText: false,
     skipTextLinks: true,

@@ -30,7 +30,7 @@ export async function probeEmail(ctx: Context): Promise<ProbeResult> {
     const imap = await probeImap(ctx, account);
     const sample = await sampleInbox(ctx);
     const smtpGreeting = await greeting(account);
-    const transport = await smtpTransport(ctx);
+    const transport = smtpTransport(ctx);
     try {
       await transport.verify();
     } catch (error) {

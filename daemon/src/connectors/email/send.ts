@@ -16,8 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { ImapFlow } from 'imapflow';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import { readInside } from '../../files/workspacePaths';
+import { connectorLibraries } from '../connectorLibraries';
 import type { ActionContext, ConnectorAction } from '../sdk';
 import {
   bareAddress,
@@ -103,7 +103,7 @@ async function deliver(imap: ImapFlow, mail: Outgoing, ctx: ActionContext): Prom
   const { account, messageId, input } = mail;
   const marked = account.sentCopy === 'append' && (await keywordsAllowed(imap, account.sentFolder));
   const pending = marked ? await appendMarked(imap, account.sentFolder, mail) : null;
-  const transport = await smtpTransport(ctx);
+  const transport = smtpTransport(ctx);
   let response: string;
   try {
     const info = await transport.sendMail({
@@ -195,6 +195,7 @@ async function compose(input: SendInput, account: EmailSettings, messageId: stri
       ...(attachment.contentType ? { contentType: attachment.contentType } : {}),
     });
   }
+  const MailComposer = connectorLibraries().MailComposer();
   const composer = new MailComposer({
     from: account.from,
     to: input.to,
