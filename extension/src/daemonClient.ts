@@ -29,7 +29,6 @@ import {
   StatusRequest,
   TrustChangedNotification,
   TrustStateRequest,
-  type ConnectionState,
   type DaemonStatus,
   type IndexStatus,
   type NotificationDefinition,
@@ -38,6 +37,7 @@ import {
   type ResultOf,
   type TrustState,
 } from '@keel/schemas';
+import { type ConnectionState } from '@keel/schemas/src/webviews';
 import { redactingChannel } from './redactingChannel';
 import { MAX_CRASHES, RestartPolicy } from './restartPolicy';
 import { handOverConnectorSecrets, type ConnectorSecretSource } from './connectors/connectorHandOver';

@@ -8,7 +8,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import type { MetricsReport } from '@keel/schemas';
+import type { MetricsReport } from '@keel/schemas/src/webviews';
 import { formatUsd } from '../../extension/src/runs/runList';
 import { test } from './harness/fixture';
 import { findFrame, runCommand, screenshot } from './harness/workbench';

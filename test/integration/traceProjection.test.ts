@@ -16,9 +16,9 @@ import {
   RunGetRequest,
   RunStartRequest,
   RunsListRequest,
-  type MetricsReport,
   type RunSummary,
 } from '@keel/schemas';
+import { type MetricsReport } from '@keel/schemas/src/webviews';
 import {
   agentRows,
   latencySeries,

@@ -5,7 +5,8 @@
  * once; and a message out of shape is refused before anything looks at it.
  */
 import { expect, it } from 'vitest';
-import { InboxToHostMessage, type Proposal } from '@keel/schemas';
+import { type Proposal } from '@keel/schemas';
+import { InboxToHostMessage } from '@keel/schemas/src/webviews';
 import { approvableBatch } from '../../extension/src/approvals/inboxModel';
 
 const base = (id: string, change: Partial<Proposal>): Proposal => ({

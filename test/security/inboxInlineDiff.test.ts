@@ -9,7 +9,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import type { HostToInboxMessage, Proposal } from '@keel/schemas';
+import type { Proposal } from '@keel/schemas';
+import type { HostToInboxMessage } from '@keel/schemas/src/webviews';
 import { inboxDiffKey } from '../../extension/src/approvals/inboxModel';
 import { proposalDiff } from '../../extension/src/approvals/proposalDiff';
 import { InlineDiffs } from '../../extension/src/approvals/webview/inlineDiff';

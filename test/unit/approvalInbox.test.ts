@@ -4,13 +4,8 @@
  * host accepts from the inbox.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  InboxToHostMessage,
-  type ActionProposal,
-  type InboxItem,
-  type Proposal,
-  type RunTrace,
-} from '@keel/schemas';
+import { type ActionProposal, type Proposal, type RunTrace } from '@keel/schemas';
+import { InboxToHostMessage, type InboxItem } from '@keel/schemas/src/webviews';
 import {
   age,
   batchable,

@@ -2,8 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   allMessages,
-  HostToWebviewMessage,
-  WebviewToHostMessage,
   type DaemonStatus,
   type IndexStatus,
   type MessageDefinition,
@@ -14,6 +12,7 @@ import {
   type SearchResult,
   type TrustState,
 } from '@keel/schemas';
+import { HostToWebviewMessage, WebviewToHostMessage } from '@keel/schemas/src/webviews';
 
 const trustState: TrustState = {
   trusted: false,

@@ -1,13 +1,7 @@
 /** The run timeline's layout and summaries: which steps sit side by side, what their calls add up to. */
 import { describe, expect, it } from 'vitest';
-import {
-  HostToTimelineMessage,
-  TimelineToHostMessage,
-  type ModelCallInfo,
-  type RunSummary,
-  type RunTrace,
-  type StepTrace,
-} from '@keel/schemas';
+import { type ModelCallInfo, type RunSummary, type RunTrace, type StepTrace } from '@keel/schemas';
+import { HostToTimelineMessage, TimelineToHostMessage } from '@keel/schemas/src/webviews';
 import { renderTrace } from '../../extension/src/runs/traceMarkdown';
 import {
   routeLines,

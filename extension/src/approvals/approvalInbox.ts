@@ -7,7 +7,8 @@
  * again here, item by item, against the batch rule and the proposal as it stands.
  */
 import * as vscode from 'vscode';
-import { InboxToHostMessage, RunGetRequest, type HostToInboxMessage, type RunTrace } from '@keel/schemas';
+import { RunGetRequest, type RunTrace } from '@keel/schemas';
+import { InboxToHostMessage, type HostToInboxMessage } from '@keel/schemas/src/webviews';
 import { openNoteAt } from '../runs/openNote';
 import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
 import { approveProposal, editedProposalId, savedEdits, type ApprovalsContext } from './approvalActions';

@@ -4,7 +4,8 @@
  * enough to approve together once the operator has looked at each.
  */
 // Types only: the inbox's browser bundle must not pull in zod.
-import type { InboxItem, InboxMemoryRead, Proposal, RunTrace } from '@keel/schemas';
+import type { Proposal, RunTrace } from '@keel/schemas';
+import type { InboxItem, InboxMemoryRead } from '@keel/schemas/src/webviews';
 
 /** How much a proposal can do, in the words the inbox filters by, least to most. */
 export const RISKS = ['memory note', 'file', 'internal action', 'external action', 'irreversible'] as const;

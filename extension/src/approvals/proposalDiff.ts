@@ -5,14 +5,13 @@
  * readable (the rest is one keypress away in the diff editor). Pure, run on the extension host.
  */
 import { structuredPatch } from 'diff';
+import type { FileChange, Proposal } from '@keel/schemas';
 import type {
-  FileChange,
   InboxDiffHunk,
   InboxDiffLine,
   InboxFileDiff,
   InboxProposalDiff,
-  Proposal,
-} from '@keel/schemas';
+} from '@keel/schemas/src/webviews';
 
 /** Lines of a proposal's diff shown inline, across its files; the diff editor shows all of them. */
 export const INLINE_DIFF_LINES = 400;

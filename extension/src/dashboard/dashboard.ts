@@ -1,6 +1,6 @@
 /** The Dashboard wired up: its feed from the folder's session, its view, and the emergency stop's commands. */
 import * as vscode from 'vscode';
-import type { DashboardSnapshot } from '@keel/schemas';
+import type { DashboardSnapshot } from '@keel/schemas/src/webviews';
 import type { KeelSession } from '../session';
 import { DashboardFeed } from './dashboardFeed';
 import { DASHBOARD_DAYS, localDay } from './dashboardModel';

@@ -15,9 +15,8 @@ import {
   MetricsReportRequest,
   StaleRunsRequest,
   type ControlState,
-  type DashboardSnapshot,
-  type MetricsReport,
 } from '@keel/schemas';
+import { type DashboardSnapshot, type MetricsReport } from '@keel/schemas/src/webviews';
 import type { DaemonClient } from '../daemonClient';
 import type { RunsStore } from '../runs/runsStore';
 import { DASHBOARD_DAYS, localDay } from './dashboardModel';

@@ -9,10 +9,10 @@ import type {
   ControlState,
   EvalDrift,
   EvalSummaryRow,
-  MetricsReport,
   QuotaState,
   RunSummary,
 } from '@keel/schemas';
+import type { MetricsReport } from '@keel/schemas/src/webviews';
 import { formatMs, formatUsd } from '../runs/runList';
 
 export const DASHBOARD_DAYS = 14;

@@ -5,7 +5,11 @@
  */
 import * as vscode from 'vscode';
 import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
-import { DashboardToHostMessage, type DashboardSnapshot, type HostToDashboardMessage } from '@keel/schemas';
+import {
+  DashboardToHostMessage,
+  type DashboardSnapshot,
+  type HostToDashboardMessage,
+} from '@keel/schemas/src/webviews';
 import { executeKeelCommand } from '../executeKeelCommand';
 
 export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {

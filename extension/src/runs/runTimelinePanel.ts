@@ -5,13 +5,8 @@
  * step, copy or open the Markdown form. Its content security policy lets only its bundled script run.
  */
 import * as vscode from 'vscode';
-import {
-  FINISHED_RUN_STATUSES,
-  RunGetRequest,
-  TimelineToHostMessage,
-  type HostToTimelineMessage,
-  type RunSummary,
-} from '@keel/schemas';
+import { FINISHED_RUN_STATUSES, RunGetRequest, type RunSummary } from '@keel/schemas';
+import { TimelineToHostMessage, type HostToTimelineMessage } from '@keel/schemas/src/webviews';
 import type { DaemonClient } from '../daemonClient';
 import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
 import type { RunTraceProvider } from './runTrace';

@@ -4,7 +4,8 @@
  * and anything else answers as the commands do.
  */
 import * as vscode from 'vscode';
-import { MemorySearchRequest, type HostToWebviewMessage, type WebviewToHostMessage } from '@keel/schemas';
+import { MemorySearchRequest } from '@keel/schemas';
+import { type HostToWebviewMessage, type WebviewToHostMessage } from '@keel/schemas/src/webviews';
 import { approveProposal, editProposal, openProposal, rejectProposal } from '../approvals/approvalActions';
 import { TRUSTED_ONLY, type KeelCommand } from '../commandIds';
 import { executeKeelCommand } from '../executeKeelCommand';

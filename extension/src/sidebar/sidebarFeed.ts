@@ -4,7 +4,7 @@
  * open one.
  */
 import * as vscode from 'vscode';
-import type { HostToWebviewMessage, SidebarState } from '@keel/schemas';
+import type { HostToWebviewMessage, SidebarState } from '@keel/schemas/src/webviews';
 import type { KeelSession } from '../session';
 import { composeSidebarState } from './sidebarState';
 import type { SidebarViewProvider } from './sidebarView';

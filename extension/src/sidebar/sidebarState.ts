@@ -1,5 +1,5 @@
 /** What the sidebar and the status bar show, composed from the folder and the daemon client. */
-import type { SidebarState } from '@keel/schemas';
+import type { SidebarState } from '@keel/schemas/src/webviews';
 import type { DaemonClientSnapshot } from '../daemonClient';
 
 export function composeSidebarState(

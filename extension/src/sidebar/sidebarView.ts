@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { WebviewViewHost, type ActionOf } from '../webviewHost/webviewViewHost';
-import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas';
+import { WebviewToHostMessage, type HostToWebviewMessage } from '@keel/schemas/src/webviews';
 
 export class SidebarViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewId = 'keel.sidebar';

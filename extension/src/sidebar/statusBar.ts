@@ -3,7 +3,7 @@
  * opens the approval inbox when something waits, else the sidebar.
  */
 import * as vscode from 'vscode';
-import type { SidebarState } from '@keel/schemas';
+import type { SidebarState } from '@keel/schemas/src/webviews';
 import { FOCUS_SIDEBAR, type KeelCommand } from '../commandIds';
 
 export class StatusBar implements vscode.Disposable {

@@ -5,7 +5,7 @@
  * e edits, r rejects (the host asks why), x marks a reviewed low-risk proposal for the batch and
  * Shift+A approves the marked ones. Every key has a button too.
  */
-import type { HostToInboxMessage, InboxItem, InboxToHostMessage } from '@keel/schemas';
+import type { HostToInboxMessage, InboxItem, InboxToHostMessage } from '@keel/schemas/src/webviews';
 import { formatUsd } from '../../runs/runList';
 import { button, element } from '../../webviewHost/webview/dom';
 import { announceReady } from '../../webviewHost/webview/ready';

@@ -5,14 +5,14 @@
  * screen reader, not only in colour. Every piece of a proposal goes in as text, never as HTML:
  * the agent wrote it, and it is untrusted.
  */
+import type { Proposal } from '@keel/schemas';
 import type {
   HostToInboxMessage,
   InboxDiffHunk,
   InboxDiffLine,
   InboxFileDiff,
   InboxProposalDiff,
-  Proposal,
-} from '@keel/schemas';
+} from '@keel/schemas/src/webviews';
 import { button, element } from '../../webviewHost/webview/dom';
 import { CHANGE_ICONS, CHANGE_LABELS } from '../approvalList';
 import { inboxDiffKey } from '../inboxModel';

@@ -4,7 +4,11 @@
  * latency, the runs to watch and the index. The page is built once; each snapshot updates its
  * sections in place, and focus stays where the operator left it.
  */
-import type { DashboardSnapshot, DashboardToHostMessage, HostToDashboardMessage } from '@keel/schemas';
+import type {
+  DashboardSnapshot,
+  DashboardToHostMessage,
+  HostToDashboardMessage,
+} from '@keel/schemas/src/webviews';
 import {
   breakerWarnings,
   evalDriftWarnings,

@@ -3,7 +3,8 @@
  * table, the spend table behind the chart, the runs to watch and the index. Every state is said in
  * words as well as colour.
  */
-import type { DashboardSnapshot, IndexStatus, QuotaState, RunSummary } from '@keel/schemas';
+import type { IndexStatus, QuotaState, RunSummary } from '@keel/schemas';
+import type { DashboardSnapshot } from '@keel/schemas/src/webviews';
 import { formatUsd, STATUS_ICONS, STATUS_LABELS } from '../../runs/runList';
 import { agentRows, quotaView, type SpendSeries } from '../dashboardModel';
 import { element } from '../../webviewHost/webview/dom';

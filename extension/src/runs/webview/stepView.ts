@@ -3,7 +3,8 @@
  * body it expands to: inputs, rendered prompt, output, model calls, memory read, child runs, side
  * effects, and "Take over from here" on a failed step of a run that can be taken over.
  */
-import type { RunTrace, StepTrace, TimelineToHostMessage } from '@keel/schemas';
+import type { RunTrace, StepTrace } from '@keel/schemas';
+import type { TimelineToHostMessage } from '@keel/schemas/src/webviews';
 import { button, element } from '../../webviewHost/webview/dom';
 import { canTakeOver, formatMs, formatUsd, STATUS_LABELS } from '../runList';
 import { chatMessages, summarizeModelCalls, stepMarks } from '../timelineModel';

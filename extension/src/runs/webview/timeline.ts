@@ -3,7 +3,8 @@
  * that ran together side by side, one lane each), re-renders in place as the live run changes
  * (keeping which steps are open and where the focus is), and moves between steps with Up and Down.
  */
-import type { HostToTimelineMessage, RunTrace, TimelineToHostMessage } from '@keel/schemas';
+import type { RunTrace } from '@keel/schemas';
+import type { HostToTimelineMessage, TimelineToHostMessage } from '@keel/schemas/src/webviews';
 import { button, element } from '../../webviewHost/webview/dom';
 import { announceReady } from '../../webviewHost/webview/ready';
 import { formatMs, formatUsd, runDurationMs, STATUS_ICONS, STATUS_LABELS } from '../runList';

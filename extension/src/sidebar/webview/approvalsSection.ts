@@ -4,7 +4,8 @@
  * extension sends new lists, and keyboard focus stays on the same control, or moves to the next
  * proposal when the one it was on has been decided.
  */
-import type { Proposal, WebviewToHostMessage } from '@keel/schemas';
+import type { Proposal } from '@keel/schemas';
+import type { WebviewToHostMessage } from '@keel/schemas/src/webviews';
 import {
   actionLine,
   CHANGE_ICONS,

@@ -3,7 +3,8 @@
  * badge, last probe (age and words), last event and last error, and Check / Set secret buttons.
  * Built once; the list re-renders in place and keyboard focus stays on the same button.
  */
-import type { ConnectorInfo, WebviewToHostMessage } from '@keel/schemas';
+import type { ConnectorInfo } from '@keel/schemas';
+import type { WebviewToHostMessage } from '@keel/schemas/src/webviews';
 import { connectorRow, type ConnectorRow } from '../../connectors/connectorList';
 import { keepFocus, listElement, note, section, span } from './runsSections';
 

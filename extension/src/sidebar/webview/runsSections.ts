@@ -2,7 +2,8 @@
  * The sidebar's Runbooks and Runs sections (browser code). Each is built once and re-renders its
  * list in place as the extension sends new lists, keeping keyboard focus on the same control.
  */
-import type { RunbookInfo, RunSummary, WebviewToHostMessage } from '@keel/schemas';
+import type { RunbookInfo, RunSummary } from '@keel/schemas';
+import type { WebviewToHostMessage } from '@keel/schemas/src/webviews';
 import {
   canCancel,
   canTakeOver,

@@ -4,7 +4,8 @@
  * operator's actions back as typed messages. Each section is built once and only its list is
  * re-rendered as answers arrive, so typing and tabbing keep focus.
  */
-import type { HostToWebviewMessage, SearchResult, SidebarState, WebviewToHostMessage } from '@keel/schemas';
+import type { SearchResult } from '@keel/schemas';
+import type { HostToWebviewMessage, SidebarState, WebviewToHostMessage } from '@keel/schemas/src/webviews';
 import { ApprovalsSection } from './approvalsSection';
 import { ConnectorsSection } from './connectorsSection';
 import { RunbooksSection, RunsSection } from './runsSections';

@@ -1,5 +1,6 @@
 /** The sidebar's status sections (daemon, index, problems) and small DOM helpers. */
-import type { IndexStatus, SidebarState, WebviewToHostMessage } from '@keel/schemas';
+import type { IndexStatus } from '@keel/schemas';
+import type { SidebarState, WebviewToHostMessage } from '@keel/schemas/src/webviews';
 import { sidebarTrust, TRUST_LABELS } from './trustStanding';
 
 const STATE_LABELS: Record<SidebarState['connection'], string> = {

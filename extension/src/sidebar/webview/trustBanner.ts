@@ -3,7 +3,8 @@
  * the operator's consent (with what the workspace wants), and one status row. Buttons are real
  * buttons, reachable with Tab and pressed with Enter or Space.
  */
-import type { SidebarState, TrustState, WebviewToHostMessage } from '@keel/schemas';
+import type { TrustState } from '@keel/schemas';
+import type { SidebarState, WebviewToHostMessage } from '@keel/schemas/src/webviews';
 // Only the words, not the schemas: the webview bundle stays free of zod.
 import { describeWants } from '@keel/schemas/src/trustWords';
 import { button, paragraph } from './sidebarParts';

@@ -1,5 +1,5 @@
 /** Where the sidebar says trust stands: VS Code's Restricted Mode first, then Keel's own consent. */
-import type { SidebarState } from '@keel/schemas';
+import type { SidebarState } from '@keel/schemas/src/webviews';
 // Only the words, not the schemas: the webview bundle stays free of zod.
 import { trustStanding } from '@keel/schemas/src/trustWords';
 
