@@ -13,16 +13,16 @@ import {
   checkNoDynamicImport,
   connectorsBundle,
   escapeToAscii,
+  keelBundle,
   lanceBundle,
   refuseConnectorLibraries,
-  startedBundle,
 } from './asciiBundle.mjs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
 
 await build({
   ...common,
-  ...startedBundle,
+  ...keelBundle,
   entryPoints: { 'cli.main': 'src/cli.ts', 'keeld.main': 'src/keeld.ts', worker: 'src/worker.ts' },
   outdir: 'dist',
   sourcemap: 'linked',

@@ -9,9 +9,9 @@ import { build } from 'esbuild';
 import {
   connectorsBundle,
   escapeToAscii,
+  keelBundle,
   lanceBundle,
   refuseConnectorLibraries,
-  startedBundle,
 } from '../daemon/asciiBundle.mjs';
 
 const node = {
@@ -27,7 +27,7 @@ await Promise.all([
   build({ ...node, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', external: ['vscode'] }),
   build({
     ...node,
-    ...startedBundle,
+    ...keelBundle,
     // The worker sits next to keeld.js, where the daemon looks for it (runtime/workerThread.ts).
     entryPoints: { 'keeld.main': '../daemon/src/keeld.ts', worker: '../daemon/src/worker.ts' },
     outdir: 'dist',

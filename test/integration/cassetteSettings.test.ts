@@ -7,6 +7,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { VERSION } from 'openai/version';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Cassette, RunbookTestResult, RunSummary } from '@keel/schemas';
 import { ModelServer, pricedModels } from '../helpers/modelServer';
@@ -138,6 +139,8 @@ it('records the settings live and fails a test whose temperature, tier or model 
   expect(again.code).toBe(1);
   expect(again.stdout).toContain('step "draft" (call 1): model changed from gpt-4o-mini to gpt-4.1-mini');
   expect(server.requests).toHaveLength(1);
+  // The built command names its client as the SDK does, though its bundle shortens class names.
+  expect(server.requests[0]!.headers['user-agent']).toBe(`OpenAI/JS ${VERSION}`);
 }, 120_000);
 
 it('passes a cassette recorded before Keel kept settings, saying once that they are not checked', async () => {

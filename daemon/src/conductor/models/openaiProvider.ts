@@ -5,6 +5,8 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+
+import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
 import type { ModelResponse, ToolCall } from '../journalRecords';
 import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
 
@@ -13,7 +15,12 @@ export class OpenAiProvider implements ModelProvider {
   private readonly client: OpenAI;
 
   constructor(options: { baseUrl: string; apiKey: string }) {
-    this.client = new OpenAI({ baseURL: options.baseUrl, apiKey: options.apiKey, maxRetries: 0 });
+    this.client = new OpenAI({
+      baseURL: options.baseUrl,
+      apiKey: options.apiKey,
+      maxRetries: 0,
+      defaultHeaders: OPENAI_HEADERS,
+    });
   }
 
   async complete(

@@ -4,6 +4,7 @@
  */
 import OpenAI from 'openai';
 import type { EmbeddingsConfig, ModelEndpoint } from '@keel/schemas';
+import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
 import type { Embedder } from './embedder';
 
 type OpenAiConfig = Extract<EmbeddingsConfig, { provider: 'openai' }>;
@@ -32,7 +33,13 @@ export class OpenAiEmbedder implements Embedder {
           'Set it where the daemon starts (your shell, or VS Code), or remove apiKeyEnv for a local server.',
       );
     }
-    const client = new OpenAI({ baseURL, apiKey: apiKey ?? 'not-needed', maxRetries: 4, timeout: 60_000 });
+    const client = new OpenAI({
+      baseURL,
+      apiKey: apiKey ?? 'not-needed',
+      maxRetries: 4,
+      timeout: 60_000,
+      defaultHeaders: OPENAI_HEADERS,
+    });
     const probe = await client.embeddings.create({
       model: config.model,
       input: ['keel'],

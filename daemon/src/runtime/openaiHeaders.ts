@@ -1,0 +1,7 @@
+/**
+ * The headers Keel's `openai` clients send besides the SDK's own: its User-Agent, said explicitly,
+ * because the SDK builds it from its class's name, which the minified bundles shorten (esbuild.mjs).
+ */
+import { VERSION } from 'openai/version';
+
+export const OPENAI_HEADERS = { 'User-Agent': `OpenAI/JS ${VERSION}` };
