@@ -8,7 +8,19 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  lutimes,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -178,6 +190,35 @@ describe('the code cache', () => {
       /lance\.js-[0-9a-f]+\.v8cache: ignored: its content does not match its digest/,
     );
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('does not grow without end: files unused for 30 days go when one is written, one in use stays', async () => {
+    const DAY = 24 * 60 * 60;
+    const now = Date.now() / 1000;
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    const unused = join(cacheDir, 'keeld.main.js-00000000000000aa.v8cache');
+    const leftover = join(cacheDir, 'lance.js-00000000000000bb.v8cache.4242.tmp');
+    const recent = join(cacheDir, 'lance.js-00000000000000cc.v8cache');
+    const elsewhere = join(dirs.workspace, 'planted.v8cache');
+    const link = join(cacheDir, 'keeld.main.js-00000000000000dd.v8cache');
+    for (const file of [unused, leftover, recent, elsewhere]) await writeFile(file, 'x', { mode: 0o600 });
+    await symlink(elsewhere, link);
+    for (const file of [unused, leftover, elsewhere]) await utimes(file, now - 60 * DAY, now - 60 * DAY);
+    await lutimes(link, now - 60 * DAY, now - 60 * DAY);
+    await utimes(recent, now - 5 * DAY, now - 5 * DAY);
+
+    const { file } = await genuineCache();
+    expect(existsSync(unused)).toBe(false);
+    expect(existsSync(leftover)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    // A link is not a cache file of Keel's: neither it nor what it points to is removed.
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(existsSync(elsewhere)).toBe(true);
+
+    // The cache a start uses is marked as used, so the next prune keeps it.
+    await utimes(file, now - 40 * DAY, now - 40 * DAY);
+    expect((await keelVersion()).report).toMatch(/: used/);
+    expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(60_000);
   });
 
   it('never stops the command: an unusable cache folder only means no cache', async () => {

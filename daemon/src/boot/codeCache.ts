@@ -1,7 +1,8 @@
 /**
- * Starts one of Keel's bundles (dist/cli.main.js, dist/keeld.main.js, and dist/lance.js when the
- * index opens) with V8's code cache, so a start does not parse and compile 7 MB of JavaScript again
- * (about 150-250 ms of `keel run`'s start-up and the daemon's restart; issue 14). Node 20 has no
+ * Starts one of Keel's bundles (dist/cli.main.js, dist/keeld.main.js, dist/lance.js when the index
+ * opens, dist/connectors.js when a connector first needs its library) with V8's code cache, so a
+ * start does not parse and compile megabytes of JavaScript again (about 150-250 ms of `keel run`'s
+ * start-up and the daemon's restart when the bundles were 7 MB; issue 14). Node 20 has no
  * `module.enableCompileCache` (22.1+), and `v8-compile-cache` caches each `require`d file, not a
  * bundle compiled as one script, so this module does it with `node:vm`'s `Script` and `cachedData`.
  *
@@ -18,7 +19,10 @@ import {
   closeSync,
   constants,
   fstatSync,
+  futimesSync,
+  lstatSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -38,6 +42,14 @@ const HEADER_BYTES = MAGIC.length + 32 + 32;
  * command writes it when it exits. Late enough that the functions a start runs are compiled in it.
  */
 const SAVE_AFTER_MS = 10_000;
+
+/**
+ * A cache file is kept per installed copy of a bundle, and copies come and go (each update of the
+ * extension installs into a folder of its own): a cache file not used for this long is removed when
+ * another is written. One in use is touched at most once a day, so it stays.
+ */
+const UNUSED_FOR_MS = 30 * 24 * 60 * 60 * 1000;
+const TOUCH_AFTER_MS = 24 * 60 * 60 * 1000;
 
 type BundleFunction = (
   exports: unknown,
@@ -135,6 +147,7 @@ function readCache(file: string, key: Buffer): { data: Buffer | undefined; outco
     if (!content.subarray(MAGIC.length + 32, HEADER_BYTES).equals(digest)) {
       return { data: undefined, outcome: 'ignored: its content does not match its digest' };
     }
+    if (Date.now() - stat.mtimeMs > TOUCH_AFTER_MS) touch(fd);
     return { data: payload, outcome: 'used' };
   } catch {
     return { data: undefined, outcome: 'ignored: unreadable' };
@@ -168,7 +181,45 @@ function saveLater(script: Script, file: string, key: Buffer, report: boolean): 
         // Nothing to clean up.
       }
     }
+    pruneUnused(dirname(file), report);
   };
   process.once('exit', save);
   setTimeout(save, SAVE_AFTER_MS).unref();
+}
+
+/** Marks a cache file as in use (its modification time): not one for pruneUnused to remove. */
+function touch(fd: number): void {
+  try {
+    const now = new Date();
+    futimesSync(fd, now, now);
+  } catch {
+    // A read-only cache folder: the file is still good to use.
+  }
+}
+
+/**
+ * Removes the cache files (and temporary files a killed process left) of `dir` not used for
+ * UNUSED_FOR_MS: regular files of this user only, never what a link points to.
+ */
+function pruneUnused(dir: string, report: boolean): void {
+  const uid = process.getuid?.();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!/\.v8cache(\.\d+\.tmp)?$/.test(name)) continue;
+    const path = join(dir, name);
+    try {
+      const stat = lstatSync(path);
+      if (!stat.isFile() || (uid !== undefined && stat.uid !== uid)) continue;
+      if (Date.now() - stat.mtimeMs <= UNUSED_FOR_MS) continue;
+      rmSync(path);
+      if (report) process.stderr.write(`keel: code cache ${path}: removed, unused for 30 days\n`);
+    } catch {
+      // Gone meanwhile (another process pruned it), or not removable: left as it is.
+    }
+  }
 }
