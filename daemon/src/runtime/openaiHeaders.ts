@@ -1,6 +1,6 @@
 /**
- * The headers Keel's `openai` clients send besides the SDK's own: its User-Agent, said explicitly,
- * because the SDK builds it from its class's name, which the minified bundles shorten (esbuild.mjs).
+ * The headers Keel's `openai` clients set: the SDK's own User-Agent, given explicitly because the
+ * SDK builds it from its class's name, which the minified bundles shorten (esbuild.mjs).
  */
 import { VERSION } from 'openai/version';
 

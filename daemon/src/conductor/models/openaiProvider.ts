@@ -5,7 +5,6 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
 import type { ModelResponse, ToolCall } from '../journalRecords';
 import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
