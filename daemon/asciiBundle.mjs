@@ -25,13 +25,6 @@ export const keelBundle = { minify: true };
  */
 export const lanceBundle = { ...startedBundle, external: ['@lancedb/lancedb-*', '*.node'] };
 
-/**
- * esbuild options for dist/connectors.js, the connectors' protocol libraries
- * (src/connectors/librariesBundle.ts), loaded when a connector first needs one
- * (src/connectors/connectorLibraries.ts).
- */
-export const connectorsBundle = { ...startedBundle };
-
 /** The packages only dist/connectors.js may hold. */
 const CONNECTOR_LIBRARIES = /^(imapflow|mailparser|nodemailer|stripe|tsdav)(\/|$)/;
 

@@ -11,11 +11,11 @@ import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 import {
   checkNoDynamicImport,
-  connectorsBundle,
   escapeToAscii,
   keelBundle,
   lanceBundle,
   refuseConnectorLibraries,
+  startedBundle,
 } from './asciiBundle.mjs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
@@ -38,7 +38,7 @@ await build({
 });
 await build({
   ...common,
-  ...connectorsBundle,
+  ...startedBundle,
   entryPoints: { connectors: 'src/connectors/librariesBundle.ts' },
   outdir: 'dist',
   sourcemap: 'linked',

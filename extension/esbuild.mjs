@@ -7,11 +7,11 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 import {
-  connectorsBundle,
   escapeToAscii,
   keelBundle,
   lanceBundle,
   refuseConnectorLibraries,
+  startedBundle,
 } from '../daemon/asciiBundle.mjs';
 
 const node = {
@@ -44,7 +44,7 @@ await Promise.all([
   // The email, calendar and billing connectors' libraries, loaded when a connector first needs one.
   build({
     ...node,
-    ...connectorsBundle,
+    ...startedBundle,
     entryPoints: { connectors: '../daemon/src/connectors/librariesBundle.ts' },
     outdir: 'dist',
   }),
