@@ -16,6 +16,7 @@ import {
   lanceBundle,
   refuseConnectorLibraries,
   startedBundle,
+  wrapForCodeCache,
 } from './asciiBundle.mjs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
@@ -45,7 +46,10 @@ await build({
 });
 const started = ['cli.main', 'keeld.main', 'lance', 'connectors'];
 for (const bundle of [...started, 'worker']) escapeToAscii(`dist/${bundle}.js`);
-for (const bundle of started) checkNoDynamicImport(`dist/${bundle}.js`);
+for (const bundle of started) {
+  checkNoDynamicImport(`dist/${bundle}.js`);
+  wrapForCodeCache(`dist/${bundle}.js`);
+}
 await build({
   ...common,
   entryPoints: { cli: 'src/boot/cliLoader.ts', keeld: 'src/boot/keeldLoader.ts' },

@@ -12,6 +12,7 @@ import {
   lanceBundle,
   refuseConnectorLibraries,
   startedBundle,
+  wrapForCodeCache,
 } from '../daemon/asciiBundle.mjs';
 
 const node = {
@@ -71,6 +72,7 @@ await Promise.all([
 ]);
 
 for (const bundle of ['keeld.main', 'worker', 'lance', 'connectors']) escapeToAscii(`dist/${bundle}.js`);
+for (const bundle of ['keeld.main', 'lance', 'connectors']) wrapForCodeCache(`dist/${bundle}.js`);
 
 // The default embedder's word table, built by the daemon's build, goes next to keeld.js; the
 // runbook formats' JSON Schemas, built by the schemas build, serve `yamlValidation` (package.json).

@@ -33,14 +33,15 @@ const HEADER_BYTES = 8 + 32 + 32; // magic, key, payload digest (daemon/src/boot
 /**
  * Run by a plain `node`: compiles a program as long as the bundle (V8 compares only the length),
  * runs it once with the attack disarmed so its code is compiled into the cache, and prints V8's
- * cache of it. Armed, the program writes the marker file.
+ * cache of it. Armed, the program writes the marker file. Like the bundle (whose first line is
+ * Node's module wrapper, written by the build), it is a function expression.
  */
 const FORGE = `
-const vm = require('node:vm'), Module = require('node:module'), fs = require('node:fs');
+const vm = require('node:vm'), fs = require('node:fs');
 const [bundle, marker] = process.argv.slice(1);
-const length = Module.wrap(fs.readFileSync(bundle, 'utf8')).length;
-const attack = 'if (!process.env.DISARMED) require("fs").writeFileSync(' + JSON.stringify(marker) + ', "ran");//';
-const source = Module.wrap(attack + ' '.repeat(length - Module.wrap(attack).length));
+const length = fs.readFileSync(bundle, 'utf8').length;
+const attack = '(function () { if (!process.env.DISARMED) require("fs").writeFileSync(' + JSON.stringify(marker) + ', "ran"); })//';
+const source = attack + ' '.repeat(length - attack.length);
 const script = new vm.Script(source, { filename: bundle });
 process.env.DISARMED = '1';
 script.runInThisContext()({}, require, {}, bundle, '');
@@ -49,9 +50,9 @@ process.stdout.write(script.createCachedData().toString('base64'));
 
 /** Hands the forged payload to V8 for the real bundle, as a loader without Keel's checks would. */
 const ACCEPT = `
-const vm = require('node:vm'), Module = require('node:module'), fs = require('node:fs');
+const vm = require('node:vm'), fs = require('node:fs');
 const [bundle, payload] = process.argv.slice(1);
-const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), {
+const script = new vm.Script(fs.readFileSync(bundle, 'utf8'), {
   filename: bundle, cachedData: fs.readFileSync(payload),
 });
 if (!script.cachedDataRejected) script.runInThisContext()({}, require, {}, bundle, '');
