@@ -128,6 +128,21 @@ describe('the code cache', () => {
     expect((await keelVersion()).report).toMatch(/: used/);
   });
 
+  it('keeps a cache per subcommand, each written by its own first start', async () => {
+    await genuineCache(); // `keel --version`: no subcommand
+    const initHelp = async (): Promise<string> => {
+      const run = await runKeel(['init', '--help'], {
+        runtime: dirs.runtime,
+        env: { KEEL_CACHE_DIR: cacheDir, KEEL_CODE_CACHE: 'report' },
+      });
+      expect(run.code, run.stderr).toBe(0);
+      return run.stderr;
+    };
+    expect(await initHelp()).toMatch(/cli\.main\.js-[0-9a-f]{16}-init\.v8cache: missing[\s\S]*saved/);
+    expect(await initHelp()).toMatch(/-init\.v8cache: used/);
+    expect((await keelVersion()).report).toMatch(/cli\.main\.js-[0-9a-f]{16}\.v8cache: used/);
+  });
+
   it('refuses a cache whose content was changed after it was written', async () => {
     const { file, key } = await genuineCache();
     const genuine = (await readFile(file)).subarray(HEADER_BYTES);

@@ -64,16 +64,21 @@ type BundleFunction = (
  * Runs the CommonJS bundle at `bundlePath` as `require` would, compiled from the cache if it can,
  * and returns what it exports. The build writes Node's module wrapper into the bundle (its first
  * line, asciiBundle.mjs), so the file's text is compiled as it is.
+ * @param use what the bundle is started for (the `keel` command's subcommand), when starts differ
+ *   in the code they run: each gets a cache of its own. A cache holds the code the start that
+ *   wrote it had compiled, and is written once: one written by `keel --version` left `keel run`
+ *   compiling the rest at every start (about 9 ms more to its first step).
  */
-export function runBundle(bundlePath: string): unknown {
-  const bytes = readFileSync(bundlePath);
+export function runBundle(bundlePath: string, use = ''): unknown {
   const mode = process.env.KEEL_CODE_CACHE;
-  const cache = mode === 'off' ? null : locateCache(bundlePath, bytes);
+  const file = mode === 'off' ? null : cacheFileOf(bundlePath, use);
+  // One buffer holds the bundle, then, once its text is decoded, the cache: memory a process
+  // touches for the first time is dear (about 10 us a 4 KiB page on this machine; a 2 MB cache
+  // read into a buffer of its own cost 6.5 ms of each start; issue 14).
+  const { bytes, room } = readWithRoom(bundlePath, file ? sizeOf(file) : 0);
+  const cache = file ? { file, key: cacheKey(bytes) } : null;
   const source = bytes.toString('utf8');
-  // Decoded, the bundle's bytes are not needed again: the cache is read into the same memory.
-  // Memory a process touches for the first time is dear (about 10 us a 4 KiB page on this
-  // machine; a 2 MB cache read into a new buffer cost 6.5 ms of each start; issue 14).
-  const found = cache ? readCache(cache.file, cache.key, bytes) : { data: undefined, outcome: 'off' };
+  const found = cache ? readCache(cache.file, cache.key, room) : { data: undefined, outcome: 'off' };
   const script = new Script(source, {
     filename: bundlePath,
     cachedData: found.data,
@@ -102,8 +107,11 @@ export function runBundle(bundlePath: string): unknown {
   return module.exports;
 }
 
-/** The cache file of this bundle (one per installed copy) and the key its content must carry. */
-function locateCache(bundlePath: string, bytes: Buffer): { file: string; key: Buffer } | null {
+/**
+ * The cache file of this bundle (one per installed copy, and per `use` when one is given), or null
+ * without a cache directory.
+ */
+function cacheFileOf(bundlePath: string, use: string): string | null {
   let dir: string;
   try {
     dir = userCacheDir();
@@ -111,7 +119,29 @@ function locateCache(bundlePath: string, bytes: Buffer): { file: string; key: Bu
     return null; // No private cache directory (a read-only home): start without the cache.
   }
   const place = createHash('sha256').update(bundlePath).digest('hex').slice(0, 16);
-  return { file: join(dir, `${basename(bundlePath)}-${place}.v8cache`), key: cacheKey(bytes) };
+  const variant = /^[a-z][a-z0-9-]{0,31}$/.test(use) ? `-${use}` : '';
+  return join(dir, `${basename(bundlePath)}-${place}${variant}.v8cache`);
+}
+
+/** The file's size, 0 if it is missing (readCache checks what it is). */
+function sizeOf(file: string): number {
+  try {
+    return lstatSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The file's bytes, in a buffer (`room`) with room for at least `room` bytes. */
+function readWithRoom(path: string, room: number): { bytes: Buffer; room: Buffer } {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.allocUnsafeSlow(Math.max(size, room));
+    return { bytes: readInto(fd, buffer.subarray(0, size)), room: buffer };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What the compiled code depends on: the bundle's bytes, Node and V8, and the flags V8 runs with. */
@@ -132,9 +162,9 @@ export function cacheKey(bundle: Buffer): Buffer {
 
 /**
  * The cached payload if the file is private to this user, made for this key, and intact; read into
- * `spare` when it fits.
+ * `room` when it fits.
  */
-function readCache(file: string, key: Buffer, spare: Buffer): { data: Buffer | undefined; outcome: string } {
+function readCache(file: string, key: Buffer, room: Buffer): { data: Buffer | undefined; outcome: string } {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -147,7 +177,7 @@ function readCache(file: string, key: Buffer, spare: Buffer): { data: Buffer | u
     if (!stat.isFile()) return { data: undefined, outcome: 'ignored: not a regular file' };
     if (uid !== undefined && stat.uid !== uid) return { data: undefined, outcome: 'ignored: another owner' };
     if ((stat.mode & 0o022) !== 0) return { data: undefined, outcome: 'ignored: others may write it' };
-    const content = stat.size <= spare.length ? readInto(fd, spare.subarray(0, stat.size)) : readFileSync(fd);
+    const content = stat.size <= room.length ? readInto(fd, room.subarray(0, stat.size)) : readFileSync(fd);
     if (content.length <= HEADER_BYTES || !content.subarray(0, MAGIC.length).equals(MAGIC)) {
       return { data: undefined, outcome: 'ignored: not a Keel code cache' };
     }
