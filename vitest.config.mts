@@ -9,14 +9,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
-          setupFiles: ['test/helpers/userState.ts'],
+          setupFiles: ['test/helpers/userState.ts', 'test/helpers/builtInConnectors.ts'],
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
-          setupFiles: ['test/helpers/userState.ts'],
+          setupFiles: ['test/helpers/userState.ts', 'test/helpers/builtInConnectors.ts'],
           // Generous: tests wait on states, and a loaded 2-core machine starts daemons slowly.
           testTimeout: 60_000,
           hookTimeout: 60_000,

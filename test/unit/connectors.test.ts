@@ -1,4 +1,5 @@
 /** The connector registry, the action policy and the runbook editor's connector knowledge. */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { connectorProblems, runbookSchemaWithConnectors } from '../../daemon/src
 import { SchemaAssist } from '../../daemon/src/editor/schemaAssist';
 import { loadConfig } from '../../daemon/src/workspace/config';
 import { notifyConnector } from '../helpers/notifyConnector';
+import { REPO_ROOT } from '../helpers/processes';
 
 const registry = new ConnectorRegistry([...BUILT_IN_CONNECTORS, notifyConnector]);
 
@@ -28,6 +30,34 @@ function config(extra: Record<string, unknown>): WorkspaceConfig {
 const NOTIFY = { use: 'notify@1', dir: '/tmp/x', credentials: { token: { env: 'TOKEN' } } };
 
 describe('registry', () => {
+  it('knows each built-in before loading it as its code says: id, entry needed, events', () => {
+    // Loaded the way the bundles load them (`require`), which vitest's ES modules cannot do: in a
+    // Node of its own, with tsx's CommonJS hook.
+    const registryFile = join(REPO_ROOT, 'daemon', 'src', 'connectors', 'registry.ts');
+    const script = `
+      const { BUILT_IN_CONNECTORS, needsEntry } = require(${JSON.stringify(registryFile)});
+      process.stdout.write(JSON.stringify(BUILT_IN_CONNECTORS.map((builtIn) => {
+        const loaded = builtIn.load();
+        return {
+          declared: [builtIn.id, builtIn.needsEntry, builtIn.events],
+          loaded: [loaded.id, needsEntry(loaded), Object.keys(loaded.events)],
+        };
+      })));`;
+    const out = execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    const builtIns = JSON.parse(out) as { declared: unknown[]; loaded: unknown[] }[];
+    expect(builtIns.map((b) => b.loaded[0])).toEqual([
+      'fs.outbox@1',
+      'email@1',
+      'calendar@1',
+      'http@1',
+      'billing@1',
+    ]);
+    for (const { declared, loaded } of builtIns) expect(loaded).toEqual(declared);
+  });
+
   it('declares keel.yaml connectors and offers built-ins without settings by name and id', () => {
     const { instances, issues } = registry.instances(config({ connectors: { notify: NOTIFY } }));
     expect(issues).toEqual([]);

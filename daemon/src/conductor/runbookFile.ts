@@ -3,12 +3,10 @@
  * conditions that do not compile, a step that reads a step not run before it, a declared JSON
  * Schema that cannot check values), each with its exact place in the file.
  */
-import { webhookPayloadSchema } from '../connectors/http/webhook';
 import { Runbook, type EventTrigger, type Problem } from '@keel/schemas';
-import { disputePayloadSchema, invoicePayloadSchema } from '../connectors/billing/events';
-import { upcomingPayloadSchema } from '../connectors/calendar/upcoming';
-import { receivedPayloadSchema } from '../connectors/email/received';
+import { z } from 'zod';
 import { compiledSchema } from '../connectors/linearTimeAjv';
+import { builtInEventPayload } from '../connectors/registry';
 import { parseYamlWithSchema, problemAt } from '../files/yamlProblems';
 import { conditionError, singleExpression, templateError } from './expressions';
 import { StepGraph } from './stepGraph';
@@ -152,16 +150,14 @@ function forEachProblems(
   }
 }
 
-/** The payload fields each event has, which an event trigger's filter may test. */
-const EVENT_FIELDS: Record<EventTrigger['event'], string[]> = {
-  'email.received': Object.keys(receivedPayloadSchema.shape),
-  'calendar.upcoming': Object.keys(upcomingPayloadSchema.shape),
-  'http.webhook': Object.keys(webhookPayloadSchema.shape),
-  'invoice.paid': Object.keys(invoicePayloadSchema.shape),
-  'invoice.payment_failed': Object.keys(invoicePayloadSchema.shape),
-  'invoice.overdue': Object.keys(invoicePayloadSchema.shape),
-  'charge.dispute.created': Object.keys(disputePayloadSchema.shape),
-};
+/**
+ * The payload fields an event has, which an event trigger's filter may test: its connector's
+ * payload schema (the connector is loaded for it, only by a runbook that filters that event).
+ */
+function eventFields(event: EventTrigger['event']): string[] {
+  const payload = builtInEventPayload(event);
+  return payload instanceof z.ZodObject ? Object.keys(payload.shape) : [];
+}
 
 /** Cron patterns, time zones, globs, event filters and the inputs each trigger gives its runs. */
 function checkTriggers(
@@ -174,8 +170,9 @@ function checkTriggers(
       check(['triggers', index, 'cron'], cronError(trigger.cron));
       if (trigger.timezone) check(['triggers', index, 'timezone'], timeZoneError(trigger.timezone));
     } else if (trigger.type === 'event') {
-      const fields = EVENT_FIELDS[trigger.event];
-      for (const field of Object.keys(trigger.filter ?? {})) {
+      const filtered = Object.keys(trigger.filter ?? {});
+      const fields = filtered.length > 0 ? eventFields(trigger.event) : [];
+      for (const field of filtered) {
         if (!fields.includes(field.split('.')[0]!)) {
           check(
             ['triggers', index, 'filter', field],
