@@ -3,9 +3,10 @@
  * streamed so a dropped connection is noticed at once. The SDK's own retries are off: the
  * conductor retries itself, so each attempt is journaled, costed and checked against the budget.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
+import { openaiSdk } from '../../runtime/openaiSdk';
 import type { ModelResponse, ToolCall } from '../journalRecords';
 import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
 
@@ -14,7 +15,8 @@ export class OpenAiProvider implements ModelProvider {
   private readonly client: OpenAI;
 
   constructor(options: { baseUrl: string; apiKey: string }) {
-    this.client = new OpenAI({
+    const OpenAiClient = openaiSdk();
+    this.client = new OpenAiClient({
       baseURL: options.baseUrl,
       apiKey: options.apiKey,
       maxRetries: 0,
@@ -122,15 +124,16 @@ export function estimateTokens(text: string): number {
 function classify(error: unknown, signal: AbortSignal): ModelCallError {
   if (error instanceof ModelCallError) return error;
   if (signal.aborted) return new ModelCallError('the call was cancelled', 'cancelled', false);
-  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+  const sdk = openaiSdk();
+  if (error instanceof sdk.APIConnectionTimeoutError) {
     return new ModelCallError('the model did not answer in time', 'timeout', true);
   }
-  if (error instanceof OpenAI.APIUserAbortError)
+  if (error instanceof sdk.APIUserAbortError)
     return new ModelCallError('the call was cancelled', 'cancelled', false);
-  if (error instanceof OpenAI.APIConnectionError) {
+  if (error instanceof sdk.APIConnectionError) {
     return new ModelCallError(`cannot reach the model endpoint: ${error.message}`, 'connection', true);
   }
-  if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
+  if (error instanceof sdk.APIError && typeof error.status === 'number') {
     const status = error.status;
     const retryable = status === 408 || status === 409 || status === 429 || status >= 500;
     const hint =

@@ -2,9 +2,10 @@
  * Embeddings from any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, LM Studio) through the
  * official `openai` SDK, which brings retries with backoff for 429 and 5xx answers.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { EmbeddingsConfig, ModelEndpoint } from '@keel/schemas';
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
+import { openaiSdk } from '../../runtime/openaiSdk';
 import type { Embedder } from './embedder';
 
 type OpenAiConfig = Extract<EmbeddingsConfig, { provider: 'openai' }>;
@@ -33,7 +34,8 @@ export class OpenAiEmbedder implements Embedder {
           'Set it where the daemon starts (your shell, or VS Code), or remove apiKeyEnv for a local server.',
       );
     }
-    const client = new OpenAI({
+    const OpenAiClient = openaiSdk();
+    const client = new OpenAiClient({
       baseURL,
       apiKey: apiKey ?? 'not-needed',
       maxRetries: 4,
