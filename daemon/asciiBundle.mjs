@@ -77,7 +77,7 @@ export function checkNoDynamicImport(file) {
  * each start (Module.wrap) made a joined string that V8 then copied whole (2.5 MB, 6.5 ms of a
  * `keel` start on this machine, where each newly touched page of memory costs about 10 us; issue 14).
  */
-export const CODE_CACHE_WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
+const CODE_CACHE_WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
 
 /**
  * Wraps a bundle for src/boot/codeCache.ts: the wrapper's line first, `})` before the source map

@@ -18,6 +18,7 @@ import {
   rm,
   stat,
   symlink,
+  truncate,
   utimes,
   writeFile,
 } from 'node:fs/promises';
@@ -235,6 +236,17 @@ describe('the code cache', () => {
     await utimes(file, now - 40 * DAY, now - 40 * DAY);
     expect((await keelVersion()).report).toMatch(/: used/);
     expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(60_000);
+  });
+
+  it('does not read a file larger than a cache can be, and replaces it', async () => {
+    const { file } = await genuineCache();
+    await truncate(file, 65 * 1024 * 1024); // sparse: a planted giant costs no disk here
+    const run = await keelVersion();
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('0.1.0');
+    expect(run.report).toMatch(/ignored: larger than a code cache[\s\S]*saved/);
+    expect((await stat(file)).size).toBeLessThan(16 * 1024 * 1024);
+    expect((await keelVersion()).report).toMatch(/: used/);
   });
 
   it('never stops the command: an unusable cache folder only means no cache', async () => {

@@ -34,6 +34,9 @@ import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { userCacheDir } from '../runtime/paths';
 
+/** Keel's caches are a few MB: a larger file is not one, and is not read (or made room for). */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+
 /** File layout: magic, SHA-256 key (bundle + runtime), SHA-256 of the payload, V8's payload. */
 const MAGIC = Buffer.from('KEELV8C1');
 const HEADER_BYTES = MAGIC.length + 32 + 32;
@@ -123,21 +126,22 @@ function cacheFileOf(bundlePath: string, use: string): string | null {
   return join(dir, `${basename(bundlePath)}-${place}${variant}.v8cache`);
 }
 
-/** The file's size, 0 if it is missing (readCache checks what it is). */
+/** The cache file's size, 0 if it is missing or larger than a cache can be (readCache checks the rest). */
 function sizeOf(file: string): number {
   try {
-    return lstatSync(file).size;
+    const { size } = lstatSync(file);
+    return size <= MAX_CACHE_BYTES ? size : 0;
   } catch {
     return 0;
   }
 }
 
-/** The file's bytes, in a buffer (`room`) with room for at least `room` bytes. */
-function readWithRoom(path: string, room: number): { bytes: Buffer; room: Buffer } {
+/** The file's bytes (`bytes`), at the start of a buffer (`room`) of at least `atLeast` bytes. */
+function readWithRoom(path: string, atLeast: number): { bytes: Buffer; room: Buffer } {
   const fd = openSync(path, constants.O_RDONLY);
   try {
     const size = fstatSync(fd).size;
-    const buffer = Buffer.allocUnsafeSlow(Math.max(size, room));
+    const buffer = Buffer.allocUnsafeSlow(Math.max(size, atLeast));
     return { bytes: readInto(fd, buffer.subarray(0, size)), room: buffer };
   } finally {
     closeSync(fd);
@@ -177,6 +181,7 @@ function readCache(file: string, key: Buffer, room: Buffer): { data: Buffer | un
     if (!stat.isFile()) return { data: undefined, outcome: 'ignored: not a regular file' };
     if (uid !== undefined && stat.uid !== uid) return { data: undefined, outcome: 'ignored: another owner' };
     if ((stat.mode & 0o022) !== 0) return { data: undefined, outcome: 'ignored: others may write it' };
+    if (stat.size > MAX_CACHE_BYTES) return { data: undefined, outcome: 'ignored: larger than a code cache' };
     const content = stat.size <= room.length ? readInto(fd, room.subarray(0, stat.size)) : readFileSync(fd);
     if (content.length <= HEADER_BYTES || !content.subarray(0, MAGIC.length).equals(MAGIC)) {
       return { data: undefined, outcome: 'ignored: not a Keel code cache' };
