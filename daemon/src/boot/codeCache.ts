@@ -24,7 +24,6 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -32,6 +31,7 @@ import {
 import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { readFully } from '../files/readFully';
 import { userCacheDir } from '../runtime/paths';
 
 /** Keel's caches are a few MB: a larger file is not one, and is not read (or made room for). */
@@ -205,13 +205,7 @@ function readCache(file: string, key: Buffer, room: Buffer): { data: Buffer | un
 
 /** Fills `buffer` from the start of the file; what it read (less if the file is shorter now). */
 function readInto(fd: number, buffer: Buffer): Buffer {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const read = readSync(fd, buffer, filled, buffer.length - filled, filled);
-    if (read === 0) break;
-    filled += read;
-  }
-  return buffer.subarray(0, filled);
+  return buffer.subarray(0, readFully(fd, buffer));
 }
 
 /**

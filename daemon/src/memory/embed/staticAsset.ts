@@ -11,12 +11,12 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
-  readSync,
   renameSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import stem from 'wink-porter2-stemmer';
+import { readFully } from '../../files/readFully';
 import { WordLookup } from './wordLookup';
 
 export const ASSET_FILE = 'keel-static-v1.glove100k.bin';
@@ -117,11 +117,8 @@ export function readWordTableFile(path: string): SharedArrayBuffer {
   try {
     const size = fstatSync(fd).size;
     const file = new SharedArrayBuffer(size);
-    const target = new Uint8Array(file);
-    for (let filled = 0; filled < size;) {
-      const got = readSync(fd, target, filled, size - filled, filled);
-      if (got === 0) throw new Error(`${path} changed while it was read; start Keel again`);
-      filled += got;
+    if (readFully(fd, new Uint8Array(file)) < size) {
+      throw new Error(`${path} changed while it was read; start Keel again`);
     }
     return file;
   } finally {
