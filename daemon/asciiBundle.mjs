@@ -66,7 +66,7 @@ export function escapeToAscii(file) {
  * Fails the build if a bundle started through the code cache loads a package with `import()`:
  * a `node:vm` script cannot on Node 20 (see src/boot/codeCache.ts); use `require` at the call site.
  */
-export function checkNoDynamicImport(file) {
+function checkNoDynamicImport(file) {
   const found = readFileSync(file, 'utf8').match(/\bimport\(\s*["'](?!node:)[^"']+["']\s*\)/g);
   if (found) throw new Error(`${file} loads ${found.join(', ')} with import(); use require at the call site`);
 }
@@ -83,7 +83,7 @@ const CODE_CACHE_WRAPPER = '(function (exports, require, module, __filename, __d
  * Wraps a bundle for src/boot/codeCache.ts: the wrapper's line first, `})` before the source map
  * comment, and the map one line further down (a leading `;` in its mappings) so it still matches.
  */
-export function wrapForCodeCache(file) {
+function wrapForCodeCache(file) {
   const text = readFileSync(file, 'utf8');
   const comment = /\n\/\/# sourceMappingURL=([^\n]+)\n?$/.exec(text);
   const body = comment ? text.slice(0, comment.index) : text;
@@ -93,4 +93,14 @@ export function wrapForCodeCache(file) {
   const map = JSON.parse(readFileSync(mapFile, 'utf8'));
   map.mappings = `;${map.mappings}`;
   writeFileSync(mapFile, JSON.stringify(map));
+}
+
+/**
+ * What a bundle started through the code cache gets once esbuild wrote it, in the daemon's and the
+ * extension's builds alike: ASCII only, no `import()`, and Node's module wrapper written in.
+ */
+export function finishStartedBundle(file) {
+  escapeToAscii(file);
+  checkNoDynamicImport(file);
+  wrapForCodeCache(file);
 }

@@ -10,13 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 import {
-  checkNoDynamicImport,
   escapeToAscii,
+  finishStartedBundle,
   keelBundle,
   lanceBundle,
   refuseConnectorLibraries,
   startedBundle,
-  wrapForCodeCache,
 } from './asciiBundle.mjs';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
@@ -44,12 +43,9 @@ await build({
   outdir: 'dist',
   sourcemap: 'linked',
 });
-const started = ['cli.main', 'keeld.main', 'lance', 'connectors'];
-for (const bundle of [...started, 'worker']) escapeToAscii(`dist/${bundle}.js`);
-for (const bundle of started) {
-  checkNoDynamicImport(`dist/${bundle}.js`);
-  wrapForCodeCache(`dist/${bundle}.js`);
-}
+for (const bundle of ['cli.main', 'keeld.main', 'lance', 'connectors'])
+  finishStartedBundle(`dist/${bundle}.js`);
+escapeToAscii('dist/worker.js');
 await build({
   ...common,
   entryPoints: { cli: 'src/boot/cliLoader.ts', keeld: 'src/boot/keeldLoader.ts' },

@@ -8,11 +8,11 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 import {
   escapeToAscii,
+  finishStartedBundle,
   keelBundle,
   lanceBundle,
   refuseConnectorLibraries,
   startedBundle,
-  wrapForCodeCache,
 } from '../daemon/asciiBundle.mjs';
 
 const node = {
@@ -71,8 +71,8 @@ await Promise.all([
   }),
 ]);
 
-for (const bundle of ['keeld.main', 'worker', 'lance', 'connectors']) escapeToAscii(`dist/${bundle}.js`);
-for (const bundle of ['keeld.main', 'lance', 'connectors']) wrapForCodeCache(`dist/${bundle}.js`);
+for (const bundle of ['keeld.main', 'lance', 'connectors']) finishStartedBundle(`dist/${bundle}.js`);
+escapeToAscii('dist/worker.js');
 
 // The default embedder's word table, built by the daemon's build, goes next to keeld.js; the
 // runbook formats' JSON Schemas, built by the schemas build, serve `yamlValidation` (package.json).
