@@ -15,6 +15,7 @@ import type * as lancedb from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import type { Logger } from '../../log';
 import { chunkTable } from './chunkArrow';
+import { chunkViews } from './chunkViews';
 import { lance, loadLance } from './lanceModules';
 import { RECENT_TABLE, RecentChunks } from './recentChunks';
 
@@ -420,11 +421,11 @@ export class ChunkIndex {
         // Reading the shown columns along with the ranking costs about 1 ms at 100k chunks; reading
         // them afterwards by id costs 5-12 ms.
         const [main, recent] = await Promise.all([
-          query.select([...DISPLAY_COLUMNS, '_distance']).toArray() as Promise<Record<string, unknown>[]>,
+          query.select([...DISPLAY_COLUMNS, '_distance']).toArrow(),
           this.recent.vectorSearch(vector, limit, where, DISPLAY_COLUMNS),
         ]);
-        const score = (row: Record<string, unknown>): number => 1 - Number(row._distance);
-        return merged(main, recent, view, score).slice(0, limit);
+        const hits = chunkViews(main, '_distance').map(({ view, value }) => ({ view, score: 1 - value }));
+        return merged(hits, recent, view, (row) => 1 - Number(row._distance)).slice(0, limit);
       }),
     );
   }
@@ -434,18 +435,19 @@ export class ChunkIndex {
     return this.reading(
       this.view.read(async (view) => {
         const match = new (lance().lancedb.MatchQuery)(text, 'search_text');
-        const main = async (): Promise<Record<string, unknown>[]> => {
+        const main = async (): Promise<ChunkHit[]> => {
           if (!this.hasFtsIndex) return [];
           const asked = mainQuery(limit, where, view);
           let query = this.table.query().fullTextSearch(match).limit(asked.limit);
           if (asked.where) query = query.where(asked.where);
-          return query.select([...DISPLAY_COLUMNS, '_score']).toArray() as Promise<Record<string, unknown>[]>;
+          const answer = await query.select([...DISPLAY_COLUMNS, '_score']).toArrow();
+          return chunkViews(answer, '_score').map(({ view, value }) => ({ view, score: value }));
         };
-        const [rows, recent] = await Promise.all([
+        const [hits, recent] = await Promise.all([
           main(),
           this.recent.textSearch(text, limit, where, DISPLAY_COLUMNS),
         ]);
-        return merged(rows, recent, view, (row) => Number(row._score)).slice(0, limit);
+        return merged(hits, recent, view, (row) => Number(row._score)).slice(0, limit);
       }),
     );
   }
@@ -460,15 +462,11 @@ export class ChunkIndex {
       this.view.read(async (view) => {
         const asked = mainQuery(limit, filter, view);
         const [main, recent] = await Promise.all([
-          this.table
-            .query()
-            .where(asked.where!)
-            .limit(asked.limit)
-            .select(DISPLAY_COLUMNS)
-            .toArray() as Promise<Record<string, unknown>[]>,
+          this.table.query().where(asked.where!).limit(asked.limit).select(DISPLAY_COLUMNS).toArrow(),
           this.recent.chunksWhere(filter, limit, DISPLAY_COLUMNS),
         ]);
-        return merged(main, recent, view, () => 0).map((hit) => hit.view);
+        const hits = chunkViews(main).map(({ view }) => ({ view, score: 0 }));
+        return merged(hits, recent, view, () => 0).map((hit) => hit.view);
       }),
     );
   }
@@ -647,10 +645,10 @@ function mainQuery(
 
 /**
  * One ranked list from both tables: the small table's rows (the newest write of each id), and
- * the main table's rows of paths not written since the fold; best score first.
+ * the main table's hits of paths not written since the fold; best score first.
  */
 function merged(
-  main: Record<string, unknown>[],
+  main: ChunkHit[],
   recent: Record<string, unknown>[],
   view: RecentView,
   score: (row: Record<string, unknown>) => number,
@@ -663,9 +661,9 @@ function merged(
       newest.set(id, { hit: { view: toView(row), score: score(row) }, seq });
   }
   const hits = [...newest.values()].map((entry) => entry.hit);
-  for (const row of main) {
-    if (view.paths.has(String(row.path)) || newest.has(String(row.id))) continue;
-    hits.push({ view: toView(row), score: score(row) });
+  for (const hit of main) {
+    if (view.paths.has(hit.view.path) || newest.has(hit.view.id)) continue;
+    hits.push(hit);
   }
   return hits.sort((a, b) => b.score - a.score);
 }
