@@ -3,9 +3,9 @@
  * nowhere else (a nonce), and searched for every millisecond until an answer's text contains it;
  * the time runs until the first search that found it began in the daemon (`pollUntilFound`).
  * Saves alternate between a new note and an edit of an existing one (which replaces all of its
- * chunks), ~100 ms apart, as a person typing and saving would. After each
- * save the floor (saveFloor.ts) is measured once in this process, so that the two see the same
- * machine load and Keel's figures can be read as ratios to it.
+ * chunks), ~100 ms apart, as a person typing and saving would. After each save the floor
+ * (saveFloor.ts) is measured once in this process, so that the two see the same machine load and
+ * Keel's figures can be read as ratios to it.
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
