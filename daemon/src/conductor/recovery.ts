@@ -1,7 +1,8 @@
 /**
  * Taking runs up again: at start-up every journal is read (a forged one quarantined, one killed
- * before its run started removed), finished runs are listed and unfinished ones resumed from
- * their journals, or kept dormant until the operator trusts the workspace.
+ * before its run started removed), but those of finished runs kept in finishedRuns.ts and unchanged
+ * since; finished runs are listed and unfinished ones resumed from their journals, or kept dormant
+ * until the operator trusts the workspace.
  */
 import { rm } from 'node:fs/promises';
 import type { Runbook, RunSummary } from '@keel/schemas';
@@ -18,6 +19,7 @@ import {
   readJournals,
 } from './journal';
 import type { JournalRecord, RecordOf } from './journalRecords';
+import { FinishedRuns, journalFile, type JournalFile } from './finishedRuns';
 import { summarize } from './runTrace';
 import { cancelPending, currentEnd } from './takeover';
 import { retrievalCount } from './retrievalRows';
@@ -53,18 +55,45 @@ export class Recovery {
   /** The store rows each journal read at start-up calls for (see catchUpStore). */
   private readonly expected = new Map<string, RunRowCounts>();
 
+  /** What a start needs of finished runs, kept sealed between starts (read by load). */
+  private finishedRuns: FinishedRuns | null = null;
+
   /**
-   * Reads every journal: finished runs are listed, unfinished ones resumed or kept dormant. The
+   * Reads every journal (finished runs unchanged since they were kept come from the sealed file
+   * instead): finished runs are listed, unfinished ones resumed or kept dormant. The
    * trace store is brought in line with them later, by catchUpStore: reading the journals needs
    * no DuckDB, so a run can start before it is open (issue 14).
    */
   async load(): Promise<void> {
     const { host } = this;
-    for (const read of readJournals(host.runsDir, await journalIds(host.runsDir), host.sealer)) {
+    const started = performance.now();
+    const kept = await FinishedRuns.load(host.runsDir, host.sealer, (message) => host.log.warn(message));
+    this.finishedRuns = kept;
+    const ids = await journalIds(host.runsDir);
+    kept.keepOnly(new Set(ids));
+    // Finished runs whose journals are as they were: from the sealed file, without reading them.
+    const files = new Map<string, JournalFile | null>();
+    const toRead: string[] = [];
+    for (const id of ids) {
+      const file = journalFile(journalPath(host.runsDir, id));
+      const run = kept.get(id, file);
+      if (run) {
+        this.expected.set(id, run.rows);
+        if (run.role) host.roles.set(run.role.runbook, run.role.role);
+        host.finished.set(id, run.summary);
+        host.traces.saveRun(run.summary);
+      } else {
+        files.set(id, file);
+        toRead.push(id);
+      }
+    }
+    for (const read of readJournals(host.runsDir, toRead, host.sealer)) {
       const { id } = read;
+      kept.forget(id);
       const records = 'records' in read ? read.records : await this.unreadable(id, read.error);
       if (!records) continue;
-      this.expected.set(id, expectedRows(records));
+      const rows = expectedRows(records);
+      this.expected.set(id, rows);
       const run = records[0] as RecordOf<'run'>;
       const runbook = await host.keptRunbook(run).catch(() => null);
       if (runbook) host.roles.set(runbook.name, runbook.role);
@@ -73,6 +102,11 @@ export class Recovery {
         const summary = summarize(records, stepsTotal, null);
         host.finished.set(id, summary);
         host.traces.saveRun(summary);
+        const file = files.get(id);
+        if (file) {
+          const role = runbook ? { runbook: runbook.name, role: runbook.role } : null;
+          kept.set(id, { file, summary, rows, role });
+        }
         continue;
       }
       if (!host.resume || !host.trusted()) {
@@ -85,6 +119,17 @@ export class Recovery {
       }
       await this.resume(id, records);
     }
+    const ms = Math.round(performance.now() - started);
+    host.log.debug('runs loaded', { runs: ids.length, journalsRead: toRead.length, ms });
+  }
+
+  /**
+   * Writes what load learnt of finished runs (finishedRuns.ts), if anything. Called once the store
+   * is caught up (at once in the daemon, at the latest when a one-command daemon stops), so that a
+   * start never waits for it.
+   */
+  private saveFinished(): Promise<void> {
+    return this.finishedRuns?.save() ?? Promise.resolve();
   }
 
   /**
@@ -116,6 +161,11 @@ export class Recovery {
     for (const summary of await host.traces.archivedRuns().catch(() => [])) {
       if (!host.finished.has(summary.id)) host.finished.set(summary.id, summary);
     }
+    await this.saveFinished().catch((error: unknown) =>
+      host.log.warn('the summaries of finished runs could not be kept; the next start reads the journals', {
+        error,
+      }),
+    );
   }
 
   /** The workspace is trusted now: the runs that waited for it are taken up. */

@@ -28,7 +28,15 @@ const keys = new Map<string, Buffer>();
 
 /** What a seal is about: a seal made for one kind of record never verifies as another. */
 export type SealKind =
-  'proposal' | 'journal' | 'triggers' | 'eventCursors' | 'lock' | 'alerts' | 'probes' | 'retention';
+  | 'proposal'
+  | 'journal'
+  | 'triggers'
+  | 'eventCursors'
+  | 'lock'
+  | 'alerts'
+  | 'probes'
+  | 'retention'
+  | 'finishedRuns';
 
 /** The per-user key, created (32 random bytes, 0600) on first use; refused if anyone else could have set it. */
 export function userStateKey(): Buffer {
