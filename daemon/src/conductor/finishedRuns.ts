@@ -57,11 +57,20 @@ export class FinishedRuns {
       sealer,
       { holds: 'summaries of finished runs', without: 'the run journals are read instead' },
       warn,
-    ).catch(() => null);
+    ).catch((error: unknown) => {
+      // Unreadable (permissions, a disk error): the journals say the same, only slower to read.
+      warn(`${path} could not be read (${errorText(error)}); the run journals are read instead.`);
+      return null;
+    });
     const runs = new Map<string, FinishedRun>();
     if (opened?.version === VERSION && typeof opened.runs === 'string') {
-      for (const [id, run] of Object.entries(JSON.parse(opened.runs) as Record<string, FinishedRun>)) {
-        runs.set(id, run);
+      try {
+        for (const [id, run] of Object.entries(JSON.parse(opened.runs) as Record<string, FinishedRun>)) {
+          runs.set(id, run);
+        }
+      } catch (error) {
+        warn(`${path} holds no list of runs (${errorText(error)}); the run journals are read instead.`);
+        runs.clear();
       }
     }
     return new FinishedRuns(path, sealer, runs);
@@ -121,4 +130,8 @@ export function journalFile(path: string): JournalFile | null {
   } catch {
     return null;
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
