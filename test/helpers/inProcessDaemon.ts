@@ -3,9 +3,9 @@
  * client; the workspace's git repository; and waiting for a run to reach a status.
  */
 import { execFileSync } from 'node:child_process';
-import { RunGetRequest, type RunSummary } from '@keel/schemas';
+import { RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
 import { Daemon } from '../../daemon/src/daemon';
-import { createLogger } from '../../daemon/src/log';
+import { createLogger, type Logger } from '../../daemon/src/log';
 import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
 import { waitFor } from './processes';
 import { trust } from './trust';
@@ -15,8 +15,12 @@ export interface InProcessDaemon {
   client: InProcessClient;
 }
 
-export async function startTrustedDaemon(workspace: string): Promise<InProcessDaemon> {
-  const daemon = await Daemon.start({ workspace, mode: 'daemon', log: createLogger({ level: 'error' }) });
+/** `log`: where the daemon's log goes (errors only, to stderr, by default). */
+export async function startTrustedDaemon(
+  workspace: string,
+  log: Logger = createLogger({ level: 'error' }),
+): Promise<InProcessDaemon> {
+  const daemon = await Daemon.start({ workspace, mode: 'daemon', log });
   const client = new InProcessClient(daemon);
   await trust(daemon);
   return { daemon, client };
@@ -34,6 +38,19 @@ export function commitWorkspace(workspace: string): void {
   git(workspace, 'config', 'user.email', 'maya@example.com');
   git(workspace, 'add', '-A');
   git(workspace, 'commit', '-q', '-m', 'Start');
+}
+
+/** Starts `runbook` and resolves with the run once it has ended, whatever its status. */
+export async function runToEnd(
+  client: InProcessClient,
+  runbook: string,
+  inputs: Record<string, string | number | boolean> = {},
+): Promise<RunSummary> {
+  const { id } = await client.request(RunStartRequest, { runbook, inputs });
+  return waitFor(`run ${id}`, async () => {
+    const { run } = await client.request(RunGetRequest, { id });
+    return run.endedAt ? run : null;
+  });
 }
 
 /** Resolves with the run once it has this status. */

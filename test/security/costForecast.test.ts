@@ -14,17 +14,15 @@ import {
   COST_GATE_STEP,
   FORECAST_HISTORY_LIMIT,
   RunForecastRequest,
-  RunGetRequest,
   RunStartRequest,
   type RunSummary,
 } from '@keel/schemas';
 import { forecastCost } from '../../daemon/src/conductor/costForecast';
 import { TraceStore } from '../../daemon/src/conductor/traceStore';
 import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
-import { runReaches, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
+import { runReaches, runToEnd, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
-import { waitFor } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let dirs: TempDirs;
@@ -76,11 +74,7 @@ it('a cheap history planted in the run store does not let a dear runbook skip th
   // A budget under costAbove: the first run starts at once, and costs $0.0012 (the budget check
   // lets a call through when its input is unknown).
   await start();
-  const { id } = await client.request(RunStartRequest, { runbook: 'ask', inputs: {} });
-  const first = await waitFor(`run ${id}`, async () => {
-    const { run } = await client.request(RunGetRequest, { id });
-    return run.endedAt ? run : null;
-  });
+  const first = await runToEnd(client, 'ask');
   await stop();
   // The operator raises the budget; someone plants a thousand free runs and zeroes the real one.
   await writeNote(

@@ -9,19 +9,17 @@ import { execFileSync } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { RunGetRequest, RunsListRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
-import { Daemon } from '../../daemon/src/daemon';
+import { RunsListRequest, type RunSummary } from '@keel/schemas';
 import { createLogger } from '../../daemon/src/log';
-import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { runToEnd, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
-import { waitFor } from '../helpers/processes';
-import { trust } from '../helpers/trust';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let dirs: TempDirs;
 let server: ModelServer;
-let daemon: Daemon | null = null;
+let running: InProcessDaemon | null = null;
 let client: InProcessClient;
 let logs: string[] = [];
 
@@ -29,27 +27,19 @@ const kept = (): string => join(dirs.workspace, '.keel', 'finished-runs.json');
 const journal = (id: string): string => join(dirs.workspace, '.keel', 'runs', `${id}.jsonl`);
 
 async function start(): Promise<void> {
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'debug', write: (line) => logs.push(line) }),
-  });
-  client = new InProcessClient(daemon);
-  await trust(daemon);
+  running = await startTrustedDaemon(
+    dirs.workspace,
+    createLogger({ level: 'debug', write: (line) => logs.push(line) }),
+  );
+  client = running.client;
 }
 
 async function stop(): Promise<void> {
-  await daemon?.stop('test');
-  daemon = null;
+  await running?.daemon.stop('test');
+  running = null;
 }
 
-async function run(): Promise<RunSummary> {
-  const { id } = await client.request(RunStartRequest, { runbook: 'ask', inputs: {} });
-  return waitFor(`run ${id}`, async () => {
-    const { run } = await client.request(RunGetRequest, { id });
-    return run.endedAt ? run : null;
-  });
-}
+const run = (): Promise<RunSummary> => runToEnd(client, 'ask');
 
 /**
  * A start that reads the journals of the runs that ended since the last start and keeps their

@@ -8,40 +8,32 @@ import { join } from 'node:path';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { MetricsReportRequest, RunGetRequest, RunStartRequest, type RunSummary } from '@keel/schemas';
-import { Daemon } from '../../daemon/src/daemon';
-import { createLogger } from '../../daemon/src/log';
-import { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { MetricsReportRequest, type RunSummary } from '@keel/schemas';
+import type { InProcessClient } from '../../daemon/src/rpc/inProcessClient';
+import { runToEnd, startTrustedDaemon, type InProcessDaemon } from '../helpers/inProcessDaemon';
 import { writeNote } from '../helpers/memory';
 import { ModelServer } from '../helpers/modelServer';
-import { runKeel, waitFor } from '../helpers/processes';
-import { trust } from '../helpers/trust';
+import { runKeel } from '../helpers/processes';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 let dirs: TempDirs;
 let server: ModelServer;
-let daemon: Daemon | null = null;
+let running: InProcessDaemon | null = null;
 let client: InProcessClient;
 
 const SPAN = { since: '2000-01-01', until: '2100-01-01' };
 
 async function start(): Promise<void> {
-  daemon = await Daemon.start({
-    workspace: dirs.workspace,
-    mode: 'daemon',
-    log: createLogger({ level: 'error' }),
-  });
-  client = new InProcessClient(daemon);
-  await trust(daemon);
+  running = await startTrustedDaemon(dirs.workspace);
+  client = running.client;
 }
 
-async function run(): Promise<RunSummary> {
-  const { id } = await client.request(RunStartRequest, { runbook: 'ask', inputs: {} });
-  return waitFor(`run ${id}`, async () => {
-    const { run } = await client.request(RunGetRequest, { id });
-    return run.endedAt ? run : null;
-  });
+async function stop(): Promise<void> {
+  await running?.daemon.stop('test');
+  running = null;
 }
+
+const run = (): Promise<RunSummary> => runToEnd(client, 'ask');
 
 beforeEach(async () => {
   dirs = await makeTempDirs();
@@ -59,8 +51,7 @@ beforeEach(async () => {
   );
 });
 afterEach(async () => {
-  await daemon?.stop('test');
-  daemon = null;
+  await stop();
   await server.close();
   await dirs.cleanup();
 });
@@ -70,8 +61,7 @@ it('reports what the journals say, whatever was planted in or edited out of the 
   const [first, second] = [await run(), await run()];
   const truth = await client.request(MetricsReportRequest, SPAN);
   expect(truth.agents[0]).toMatchObject({ agent: 'ask', runs: 2, succeeded: 2 });
-  await daemon!.stop('test');
-  daemon = null;
+  await stop();
 
   const instance = await DuckDBInstance.create(join(dirs.workspace, '.keel', 'runs.duckdb'));
   const db = await instance.connect();
@@ -89,7 +79,7 @@ it('reports what the journals say, whatever was planted in or edited out of the 
 
   await start();
   expect(await client.request(MetricsReportRequest, SPAN)).toEqual(truth);
-  const calls = await (await daemon!.conductor.get()).modelCalls();
+  const calls = await (await running!.daemon.conductor.get()).modelCalls();
   expect(calls.map((c) => c.runId).sort()).toEqual([first.id, second.id].sort());
 });
 
