@@ -12,7 +12,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createLogger } from '../../daemon/src/log';
 import { ChunkIndex, type ChunkRow } from '../../daemon/src/memory/store/chunkIndex';
 
-const DIMENSIONS = 8;
+const DIMENSIONS = 32;
 /** Past the vector index's threshold (VECTOR_INDEX_MIN_ROWS, 20,000). */
 const ROWS = 21_000;
 let dir: string;
