@@ -32,7 +32,9 @@ test('walks from the demo to an approval, each step with its page and a button t
       'Run an agent',
       'Decide an approval',
     ]);
-  // The first step's page, rendered beside the list.
+  // The first step's page, rendered beside the list once the step is selected. VS Code selects it
+  // when the walkthrough opens, but once in CI it had not after 60 s: select it as the user would.
+  await steps.filter({ hasText: 'Open the demo company' }).click();
   const demoPage = await findFrame(page, 'h1:has-text("Open the demo company")');
   await demoPage.getByText('npm ci && npm start').waitFor();
 
