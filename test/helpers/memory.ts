@@ -3,7 +3,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WorkspaceConfig, type MemorySearchConfig } from '@keel/schemas';
 import { createLogger, type Logger } from '../../daemon/src/log';
+import { createLocalEmbedder } from '../../daemon/src/memory/embed/local';
+import type { Embedder } from '../../daemon/src/memory/embed/embedder';
+import { IndexWriter } from '../../daemon/src/memory/indexer';
 import { MemoryService } from '../../daemon/src/memory/memoryService';
+import { inProcessPreparer } from '../../daemon/src/memory/prepare';
+import { openStores, type Stores } from '../../daemon/src/memory/store/stores';
 
 export async function openMemory(
   root: string,
@@ -41,4 +46,29 @@ export const COMPANY: Record<string, string> = {
 
 export async function writeCompany(root: string): Promise<void> {
   for (const [path, content] of Object.entries(COMPANY)) await writeNote(root, path, content);
+}
+
+/** The index's writer on real stores in `stateDir` (the local embedder, parsing in this thread). */
+export interface IndexedFiles {
+  stores: Stores;
+  writer: IndexWriter;
+  embedder: Embedder;
+}
+
+/** Indexes `paths` of the workspace at `root` into new stores in `stateDir`; close with closeBoth(stores). */
+export async function indexFiles(
+  root: string,
+  stateDir: string,
+  paths: string[],
+  log: Logger = createLogger({ level: 'error' }),
+): Promise<IndexedFiles> {
+  const embedder = await createLocalEmbedder();
+  const stores = await openStores(stateDir, embedder.dimensions, log);
+  const writer = new IndexWriter(
+    { root, ...stores, embedder, log, preparer: inProcessPreparer, onProgress: () => undefined },
+    new Map(),
+  );
+  writer.enqueue(paths);
+  await writer.whenIdle();
+  return { stores, writer, embedder };
 }

@@ -10,11 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createLogger } from '../../daemon/src/log';
-import { createLocalEmbedder } from '../../daemon/src/memory/embed/local';
-import { IndexWriter } from '../../daemon/src/memory/indexer';
 import { PARSE_LIMITS } from '../../daemon/src/memory/parse/index';
-import { inProcessPreparer } from '../../daemon/src/memory/prepare';
-import { closeBoth, openStores, type Stores } from '../../daemon/src/memory/store/stores';
+import { closeBoth, type Stores } from '../../daemon/src/memory/store/stores';
+import { indexFiles } from '../helpers/memory';
 
 let dir: string;
 let stores: Stores | null = null;
@@ -45,15 +43,7 @@ it('reads notes whole and exact, and never through a link, a FIFO or past the si
   const paths = ['memory/long.md', 'memory/plain.md', 'memory/huge.md', 'memory/creds.md'];
   paths.push('memory/linked/secret.md', 'memory/pipe.md');
 
-  const embedder = await createLocalEmbedder();
-  const log = createLogger({ level: 'warn' });
-  stores = await openStores(join(dir, 'state'), embedder.dimensions, log);
-  const writer = new IndexWriter(
-    { root, ...stores, embedder, log, preparer: inProcessPreparer, onProgress: () => undefined },
-    new Map(),
-  );
-  writer.enqueue(paths);
-  await writer.whenIdle();
+  ({ stores } = await indexFiles(root, join(dir, 'state'), paths, createLogger({ level: 'warn' })));
 
   const states = await stores.catalog.fileStates();
   expect([...states.keys()].sort()).toEqual(['memory/huge.md', 'memory/long.md', 'memory/plain.md']);

@@ -10,11 +10,11 @@ import { openNoFollowSync, resolveInsideSync, WorkspacePathError } from '../file
 import type { PreparedFile } from '../runtime/workerTasks';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
-import { PARSE_LIMITS, tooLarge } from './parse/index';
+import { PARSE_LIMITS, tooLarge, type NoteMeta, type ParsedFile } from './parse/index';
 import { inProcessPreparer, type FilePreparer, type FileToPrepare } from './prepare';
 import { mentionsOf } from './rerank';
 import type { DocumentRecord, FileState, RejectedRecord } from './store/catalog';
-import type { ChunkRow } from './store/chunkIndex';
+import type { ChunkRow, ChunkView } from './store/chunkIndex';
 
 export interface BatchPreparation {
   root: string;
@@ -151,24 +151,9 @@ export function toRecords(
       return;
     }
     const { meta, chunks } = parsed.file;
-    const date = meta.date ?? new Date(file.stat.mtimeMs).toISOString().slice(0, 10);
-    const mentions = mentionsOf(parsed.file.frontmatter);
-    chunks.forEach((chunk, index) => {
-      rows.push({
-        id: `${path}#${index}`,
-        path,
-        chunk: index,
-        start_line: chunk.startLine,
-        end_line: chunk.endLine,
-        heading: chunk.heading,
-        text: chunk.text,
-        search_text: searchTexts[index] ?? '',
-        type: meta.type,
-        tags: meta.tags,
-        date,
-        review_by: meta.reviewBy,
-        mentions,
-      });
+    const date = noteDate(meta, file.stat.mtimeMs);
+    chunkViewsOf(path, parsed.file, date).forEach((view, index) => {
+      rows.push({ ...view, search_text: searchTexts[index] ?? '' });
       vectors.push(fileVectors?.[index] ?? null);
     });
     indexed.push({
@@ -191,6 +176,31 @@ export function toRecords(
     });
   });
   return { indexed, rejected, rows, vectors };
+}
+
+/** A note's day: its frontmatter's, else its file's modification day (as indexed). */
+export function noteDate(meta: NoteMeta, mtimeMs: number): string {
+  return meta.date ?? new Date(mtimeMs).toISOString().slice(0, 10);
+}
+
+/** What the index shows of each chunk of a parsed note (its rows without indexed text and vector). */
+export function chunkViewsOf(path: string, file: ParsedFile, date: string): ChunkView[] {
+  const { meta } = file;
+  const mentions = mentionsOf(file.frontmatter);
+  return file.chunks.map((chunk, index) => ({
+    id: `${path}#${index}`,
+    path,
+    chunk: index,
+    start_line: chunk.startLine,
+    end_line: chunk.endLine,
+    heading: chunk.heading,
+    text: chunk.text,
+    type: meta.type,
+    tags: meta.tags,
+    date,
+    review_by: meta.reviewBy,
+    mentions,
+  }));
 }
 
 /**
@@ -219,7 +229,7 @@ async function readFiles(root: string, paths: string[]): Promise<(ReadFile | nul
   return read;
 }
 
-interface ReadFile {
+export interface ReadFile {
   stat: FileStat;
   /** git's blob id of the content; for a file too large to read, its size and time instead. */
   blob: string;
@@ -227,15 +237,22 @@ interface ReadFile {
   text: string | null;
 }
 
-/** A file as readFiles reads it, through `scratch` (grown when a file needs more room). */
-function readIfFile(root: string, path: string, scratch: { buffer: Buffer }): ReadFile | null {
+/**
+ * A file as readFiles reads it, through `scratch` (grown when a file needs more room); a file
+ * larger than `max` bytes is not read (its text is null).
+ */
+export function readIfFile(
+  root: string,
+  path: string,
+  scratch: { buffer: Buffer },
+  max = PARSE_LIMITS.maxFileBytes,
+): ReadFile | null {
   try {
     const fd = openNoFollowSync(resolveInsideSync(root, path), constants.O_RDONLY);
     if (fd === null) return null;
     try {
       const info = fstatSync(fd);
       if (!info.isFile()) return null;
-      const max = PARSE_LIMITS.maxFileBytes;
       const content = info.size > max ? null : readAtMost(fd, info.size, max, scratch);
       if (content === null) {
         // Larger than the limit (or grown past it after the stat): known by size and time.

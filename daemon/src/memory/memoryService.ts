@@ -25,6 +25,7 @@ import { isIndexable, walkWorkspace } from './files';
 import { WorkerPreparer, type FilePreparer } from './prepare';
 import { IndexWriter } from './indexer';
 import { isStale, searchChunks, type SearchMode } from './search';
+import { NoteChunks } from './noteChunks';
 import { FolderOrder } from './sequence';
 import {
   closeBoth,
@@ -117,6 +118,7 @@ export class MemoryService {
   private readonly preparer: FilePreparer;
   /** The order of notes in their folders, for the sequence prior of search. */
   private readonly folderOrder: FolderOrder;
+  private readonly notes: NoteChunks;
   /** A repair under way: `reopened` once fresh stores answer searches, `done` once refilled. */
   private healing: { reopened: Promise<void>; done: Promise<void> } | null = null;
   /** Repairs since the last successful write: a second one in a row cannot help, retry instead. */
@@ -142,6 +144,7 @@ export class MemoryService {
     this.recovery = stores.repaired;
     this.preparer = new WorkerPreparer(options.log);
     this.folderOrder = new FolderOrder(options.root);
+    this.notes = new NoteChunks(options.root, (path) => this.writer.stateOf(path));
     this.writer = this.newWriter(this.unloadedStates);
   }
 
@@ -406,6 +409,7 @@ export class MemoryService {
       archiveDir: `${this.options.config.memory.dir}/archive/`,
       tuning: this.options.config.memory.search,
       folderOrder: this.folderOrder,
+      notes: this.notes,
     };
     const index = this.stores.chunkIndex;
     try {

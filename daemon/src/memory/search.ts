@@ -6,9 +6,10 @@
 import { MemorySearchConfig, type SearchFilter, type SearchResult } from '@keel/schemas';
 import type { Embedder } from './embed/embedder';
 import { structureRerank } from './rerank';
-import { liftNeighbours, type FolderOrder } from './sequence';
+import { liftNeighbours, type FolderOrder, type NoteChunkReader } from './sequence';
+import type { NoteChunks } from './noteChunks';
 import { fullTextQuery } from './searchText';
-import { filterSql } from './filterSql';
+import { filterSql, filterTest, type FilterClock } from './filterSql';
 import type { ChunkHit, ChunkIndex, ChunkView } from './store/chunkIndex';
 
 export { filterSql } from './filterSql';
@@ -32,6 +33,8 @@ export interface SearchOptions {
   tuning?: MemorySearchConfig;
   /** The workspace's folders in name order: with it, the neighbours of the best matches are lifted. */
   folderOrder?: FolderOrder;
+  /** Reads the lifted neighbours from the notes themselves where that gives what the index holds. */
+  notes?: NoteChunks;
 }
 
 /**
@@ -95,10 +98,8 @@ export async function searchChunks(
   mode: SearchMode = 'hybrid',
 ): Promise<SearchResult[]> {
   const tuning = options.tuning ?? DEFAULT_TUNING;
-  const where = filterSql(options.filter, {
-    now: options.now ?? new Date(`${options.today}T12:00:00`),
-    maxAgeDays: options.maxAgeDays,
-  });
+  const clock = { now: options.now ?? new Date(`${options.today}T12:00:00`), maxAgeDays: options.maxAgeDays };
+  const where = filterSql(options.filter, clock);
   const archive = archiveLeftOut(options.filter, options.archiveDir ?? 'memory/archive/');
   const depth = Math.max(tuning.depth, options.k);
   const text = fullTextQuery(options.query);
@@ -115,7 +116,7 @@ export async function searchChunks(
   // The neighbours lifted are in an anchor's folder, so never in the archive when the anchor is not.
   const lift = async (ranked: Scored[]): Promise<Scored[]> =>
     options.folderOrder && mode !== 'vector'
-      ? liftNeighbours(ranked, options.folderOrder, index, where, tuning)
+      ? liftNeighbours(ranked, options.folderOrder, neighbourReader(index, where, options, clock), tuning)
       : ranked;
   // Lifting first lets the priors score a lifted neighbour on its own words, as any candidate.
   const ranked = tuning.sequenceFirst
@@ -134,6 +135,27 @@ export async function searchChunks(
     date: view.date,
     reviewBy: view.review_by,
   }));
+}
+
+/** Where the lift reads notes' chunks: the notes themselves where it can, with the filter applied. */
+function neighbourReader(
+  index: ChunkIndex,
+  where: string | null,
+  options: SearchOptions,
+  clock: FilterClock,
+): NoteChunkReader {
+  const fromIndex = (paths: string[]): Promise<ChunkView[]> => index.chunksAt(paths, where);
+  const notes = options.notes;
+  if (!notes) return { fromIndex };
+  const passes = filterTest(options.filter, clock);
+  return {
+    fromIndex,
+    fromNote: (path) => {
+      const views = notes.read(path);
+      // The filter reads only the note's own fields, the same in each of its chunks.
+      return views && passes && views.length > 0 && !passes(views[0]!) ? [] : views;
+    },
+  };
 }
 
 function byScore(a: Scored, b: Scored): number {

@@ -14,12 +14,13 @@
  * By default (`sequenceFirst`) the neighbours of the best fused matches are lifted before the
  * structure priors (rerank.ts), which then score a lifted reply on its own words, speaker and
  * folder as any other candidate: on LoCoMo hybrid recall@10 0.763 -> 0.780 at the same weights.
- * It costs a folder listing (remembered) and one read of the neighbours' chunks per search.
+ * It costs a folder listing (remembered) and a read of the neighbours' chunks per search: from the
+ * notes themselves where they are the files indexed (noteChunks.ts), else one query of the index.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIndexableFolder, isIndexableIn } from './files';
-import type { ChunkIndex, ChunkView } from './store/chunkIndex';
+import type { ChunkView } from './store/chunkIndex';
 
 /** The best matches whose neighbours are lifted. */
 export const SEQUENCE_ANCHORS = 10;
@@ -86,6 +87,14 @@ export interface Ranked {
   score: number;
 }
 
+/** Where the lift reads the chunks of notes (those that pass the search's filter), in any order. */
+export interface NoteChunkReader {
+  /** One note's chunks read from the note itself, or null when only the index can say. */
+  fromNote?: (path: string) => ChunkView[] | null;
+  /** The chunks of `paths`, from the index. */
+  fromIndex: (paths: string[]) => Promise<ChunkView[]>;
+}
+
 /**
  * `ranked` (best first) with the neighbours of its best SEQUENCE_ANCHORS lifted, re-sorted. The
  * chunk d steps after an anchor (through the note's own chunks, then the next notes' chunks) gains
@@ -95,8 +104,7 @@ export interface Ranked {
 export async function liftNeighbours(
   ranked: Ranked[],
   order: FolderOrder,
-  index: ChunkIndex,
-  where: string | null,
+  reader: NoteChunkReader,
   weights: {
     followingWeight: number;
     precedingWeight: number;
@@ -111,12 +119,37 @@ export async function liftNeighbours(
   const around = new Map(
     await Promise.all(notes.map(async (path) => [path, await order.around(path, reach)] as const)),
   );
-  const paths = new Set<string>();
-  for (const [path, { before, after }] of around) [path, ...before, ...after].forEach((p) => paths.add(p));
-  const chunks = await index.chunksAt([...paths], where);
-  const chunksOf = new Map<string, ChunkView[]>();
-  for (const chunk of chunks) chunksOf.set(chunk.path, [...(chunksOf.get(chunk.path) ?? []), chunk]);
-  for (const list of chunksOf.values()) list.sort((a, b) => a.chunk - b.chunk);
+  const chunks = new NeighbourNotes(
+    reader,
+    [...around].flatMap(([path, { before, after }]) => [path, ...before, ...after]),
+  );
+  await chunks.load(notes);
+
+  // Each anchor's chunks in reading order away from it, nearest first, read a note at a time
+  // until `reach` are known on each side (or the folder ends).
+  const walks = anchors.map(({ view, score }) => {
+    const own = chunks.of(view.path);
+    const at = own.findIndex((c) => c.id === view.id);
+    const { before, after } = around.get(view.path)!;
+    return {
+      score,
+      following: { chunks: at >= 0 ? own.slice(at + 1) : [], notes: after, next: 0 },
+      preceding: { chunks: at > 0 ? own.slice(0, at).reverse() : [], notes: before, next: 0 },
+    };
+  });
+  const short = (side: { chunks: ChunkView[]; notes: string[]; next: number }): boolean =>
+    side.chunks.length < reach && side.next < side.notes.length;
+  for (;;) {
+    const sides = walks.flatMap((walk) => [walk.following, walk.preceding]).filter(short);
+    if (sides.length === 0) break;
+    await chunks.load(sides.map((side) => side.notes[side.next]!));
+    for (const walk of walks) {
+      if (short(walk.following))
+        walk.following.chunks.push(...chunks.of(walk.following.notes[walk.following.next++]!));
+      if (short(walk.preceding))
+        walk.preceding.chunks.push(...[...chunks.of(walk.preceding.notes[walk.preceding.next++]!)].reverse());
+    }
+  }
 
   const lift = new Map<string, { view: ChunkView; bonus: number; anchor: number }>();
   const give = (view: ChunkView | undefined, bonus: number, anchor: number): void => {
@@ -124,20 +157,11 @@ export async function liftNeighbours(
     const entry = lift.get(view.id);
     if (!entry || entry.bonus < bonus) lift.set(view.id, { view, bonus, anchor });
   };
-  for (const { view, score } of anchors) {
-    const { before, after } = around.get(view.path)!;
-    const own = chunksOf.get(view.path) ?? [];
-    const at = own.findIndex((c) => c.id === view.id);
-    // The chunks in reading order away from the anchor, nearest first.
-    const following = [...(at >= 0 ? own.slice(at + 1) : []), ...after.flatMap((p) => chunksOf.get(p) ?? [])];
-    const preceding = [
-      ...(at > 0 ? own.slice(0, at).reverse() : []),
-      ...before.flatMap((p) => [...(chunksOf.get(p) ?? [])].reverse()),
-    ];
+  for (const { score, following, preceding } of walks) {
     for (let d = 0; d < reach; d++) {
       const decay = weights.neighbourDecay ** d;
-      give(following[d], weights.followingWeight * decay * score, score);
-      give(preceding[d], weights.precedingWeight * decay * score, score);
+      give(following.chunks[d], weights.followingWeight * decay * score, score);
+      give(preceding.chunks[d], weights.precedingWeight * decay * score, score);
     }
   }
   const out = new Map(ranked.map((r) => [r.view.id, { ...r }]));
@@ -148,4 +172,42 @@ export async function liftNeighbours(
     out.set(id, entry);
   }
   return [...out.values()].sort((a, b) => b.score - a.score || a.view.id.localeCompare(b.view.id));
+}
+
+/**
+ * The chunks of the notes a lift reads, in order, loaded as the walk needs them: from the notes
+ * themselves where the reader can, else from the index, in one query for every note the lift may
+ * still need (a query costs the same for a few notes as for fifty).
+ */
+class NeighbourNotes {
+  private readonly loaded = new Map<string, ChunkView[]>();
+
+  constructor(
+    private readonly reader: NoteChunkReader,
+    /** Every note the lift may read. */
+    private readonly candidates: string[],
+  ) {}
+
+  of(path: string): ChunkView[] {
+    return this.loaded.get(path) ?? [];
+  }
+
+  async load(paths: string[]): Promise<void> {
+    const fromIndex = new Set<string>();
+    for (const path of new Set(paths)) {
+      if (this.loaded.has(path)) continue;
+      const views = this.reader.fromNote?.(path) ?? null;
+      if (views) this.loaded.set(path, views);
+      else fromIndex.add(path);
+    }
+    if (fromIndex.size === 0) return;
+    for (const path of this.candidates) if (!this.loaded.has(path)) fromIndex.add(path);
+    const chunksOf = new Map([...fromIndex].map((path) => [path, [] as ChunkView[]]));
+    for (const chunk of await this.reader.fromIndex([...fromIndex])) chunksOf.get(chunk.path)?.push(chunk);
+    for (const [path, list] of chunksOf)
+      this.loaded.set(
+        path,
+        list.sort((a, b) => a.chunk - b.chunk),
+      );
+  }
 }
