@@ -12,7 +12,7 @@
  * content. The benchmark's 32 clients searched 58.6 times a second instead of 40.6.
  */
 import { parseFile } from './parse/index';
-import { chunkViewsOf, readIfFile } from './indexBatch';
+import { chunkViewsOf, readIfFile, type ReadFile } from './indexBatch';
 import type { FileState } from './store/catalog';
 import type { ChunkView } from './store/chunkIndex';
 
@@ -39,7 +39,7 @@ export class NoteChunks {
   read(path: string): ChunkView[] | null {
     const state = this.indexed(path);
     if (!state || state.size > NOTE_READ_MAX_BYTES) return null;
-    const file = readIfFile(this.root, path, this.scratch, NOTE_READ_MAX_BYTES);
+    const file = this.readFile(path);
     if (!file || file.text === null || file.blob !== state.blob) return null;
     const key = `${path}\0${file.blob}`;
     const known = this.kept.get(key);
@@ -59,6 +59,15 @@ export class NoteChunks {
     if (views === null) return null;
     this.keep(key, { views, bytes: file.stat.size });
     return views;
+  }
+
+  /** The file, or null when it cannot be read (its permissions, a disk error): the index answers. */
+  private readFile(path: string): ReadFile | null {
+    try {
+      return readIfFile(this.root, path, this.scratch, NOTE_READ_MAX_BYTES);
+    } catch {
+      return null;
+    }
   }
 
   private keep(key: string, note: { views: ChunkView[]; bytes: number }): void {

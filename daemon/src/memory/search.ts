@@ -1,7 +1,8 @@
 /**
  * Hybrid search: a vector search and a BM25 full-text search run side by side inside LanceDB with
- * the same filter, and their rankings are fused by reciprocal rank. Each result says whether its
- * note is stale.
+ * the same filter, and their scores are fused (FUSION below); the neighbours of the best matches
+ * are lifted (sequence.ts) and the structure priors applied (rerank.ts). Each result says whether
+ * its note is stale.
  */
 import { MemorySearchConfig, type SearchFilter, type SearchResult } from '@keel/schemas';
 import type { Embedder } from './embed/embedder';
