@@ -18,8 +18,8 @@ import type { ChunkView } from './store/chunkIndex';
 
 /** Larger notes are read from the index: parsing one on the daemon's thread would hold searches up. */
 export const NOTE_READ_MAX_BYTES = 64 * 1024;
-/** The notes kept parsed, by path and content: at most this many bytes of them (about 700 notes). */
-const KEPT_BYTES = 2 * 1024 * 1024;
+/** The notes kept parsed, by path and content: at most this many bytes of them (about 170 notes). */
+const KEPT_BYTES = 512 * 1024;
 
 export class NoteChunks {
   private readonly kept = new Map<string, { views: ChunkView[]; bytes: number }>();
