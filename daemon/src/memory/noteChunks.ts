@@ -17,7 +17,7 @@ import type { FileState } from './store/catalog';
 import type { ChunkView } from './store/chunkIndex';
 
 /** Larger notes are read from the index: parsing one on the daemon's thread would hold searches up. */
-export const NOTE_READ_MAX_BYTES = 64 * 1024;
+const NOTE_READ_MAX_BYTES = 64 * 1024;
 /** The notes kept parsed, by path and content: at most this many bytes of them (about 170 notes). */
 const KEPT_BYTES = 512 * 1024;
 
