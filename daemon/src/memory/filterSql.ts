@@ -23,34 +23,23 @@ export interface FilterClock {
   maxAgeDays: number;
 }
 
+/** The columns of a chunk a filter reads: all of them the note's own. */
+export type FilteredFields = Pick<ChunkView, 'path' | 'type' | 'tags' | 'date' | 'review_by'>;
+
+/** One condition of a filter, in both its forms: LanceDB's SQL, and a test of a note's fields. */
+interface Clause {
+  sql: string;
+  test: (note: FilteredFields) => boolean;
+}
+
 /** The LanceDB SQL filter for a search filter, or null for none. */
 export function filterSql(
   filter: SearchFilter | undefined,
   clock: FilterClock = { now: new Date(), maxAgeDays: 365 },
 ): string | null {
-  if (!filter) return null;
-  const clauses: string[] = [];
-  if (filter.type !== undefined) {
-    const types = Array.isArray(filter.type) ? filter.type : [filter.type];
-    clauses.push(`type IN (${types.map(sqlString).join(', ')})`);
-  }
-  if (filter.tags) {
-    const match = filter.tagsMatch === 'all' ? 'array_has_all' : 'array_has_any';
-    clauses.push(`${match}(tags, [${filter.tags.map(sqlString).join(', ')}])`);
-  }
-  for (const path of [filter.pathPrefix, filter.path]) {
-    if (path !== undefined) clauses.push(pathClause(path));
-  }
-  const from = [filter.dateFrom, filter.since && resolveTimeBound(filter.since, clock.now)];
-  const to = [filter.dateTo, filter.until && resolveTimeBound(filter.until, clock.now)];
-  for (const day of from) if (day) clauses.push(`date >= ${sqlString(day)}`);
-  for (const day of to) if (day) clauses.push(`date <= ${sqlString(day)}`);
-  if (filter.excludeStale) clauses.push(`(${freshClause(clock)})`);
-  return clauses.length > 0 ? clauses.join(' AND ') : null;
+  const clauses = clausesOf(filter, clock);
+  return clauses.length > 0 ? clauses.map((clause) => clause.sql).join(' AND ') : null;
 }
-
-/** The columns of a chunk a filter reads: all of them the note's own. */
-export type FilteredFields = Pick<ChunkView, 'path' | 'type' | 'tags' | 'date' | 'review_by'>;
 
 /**
  * The filter as a test of one note's fields, deciding exactly as `filterSql`'s clause does in
@@ -61,75 +50,83 @@ export function filterTest(
   filter: SearchFilter | undefined,
   clock: FilterClock = { now: new Date(), maxAgeDays: 365 },
 ): ((note: FilteredFields) => boolean) | null {
-  if (!filter) return null;
-  const tests: ((note: FilteredFields) => boolean)[] = [];
+  const clauses = clausesOf(filter, clock);
+  return clauses.length > 0 ? (note) => clauses.every((clause) => clause.test(note)) : null;
+}
+
+function clausesOf(filter: SearchFilter | undefined, clock: FilterClock): Clause[] {
+  if (!filter) return [];
+  const clauses: Clause[] = [];
   if (filter.type !== undefined) {
-    const types = new Set(Array.isArray(filter.type) ? filter.type : [filter.type]);
-    tests.push((note) => note.type !== null && types.has(note.type));
+    const types = Array.isArray(filter.type) ? filter.type : [filter.type];
+    const wanted = new Set(types);
+    clauses.push({
+      sql: `type IN (${types.map(sqlString).join(', ')})`,
+      test: (note) => note.type !== null && wanted.has(note.type),
+    });
   }
   if (filter.tags) {
-    const wanted = filter.tags;
-    tests.push(
-      filter.tagsMatch === 'all'
-        ? (note) => wanted.every((tag) => note.tags.includes(tag))
-        : (note) => wanted.some((tag) => note.tags.includes(tag)),
-    );
+    const tags = filter.tags;
+    const all = filter.tagsMatch === 'all';
+    clauses.push({
+      sql: `${all ? 'array_has_all' : 'array_has_any'}(tags, [${tags.map(sqlString).join(', ')}])`,
+      test: all
+        ? (note) => tags.every((tag) => note.tags.includes(tag))
+        : (note) => tags.some((tag) => note.tags.includes(tag)),
+    });
   }
   for (const path of [filter.pathPrefix, filter.path]) {
-    if (path !== undefined) tests.push(pathTest(path));
+    if (path !== undefined) clauses.push(pathClause(path));
   }
   const from = [filter.dateFrom, filter.since && resolveTimeBound(filter.since, clock.now)];
   const to = [filter.dateTo, filter.until && resolveTimeBound(filter.until, clock.now)];
-  for (const day of from) if (day) tests.push((note) => note.date !== null && note.date >= day);
-  for (const day of to) if (day) tests.push((note) => note.date !== null && note.date <= day);
-  if (filter.excludeStale) {
-    const { today, oldest } = freshDays(clock);
-    tests.push((note) =>
-      note.review_by !== null ? note.review_by >= today : note.date === null || note.date >= oldest,
-    );
+  for (const day of from) {
+    if (day)
+      clauses.push({
+        sql: `date >= ${sqlString(day)}`,
+        test: (note) => note.date !== null && note.date >= day,
+      });
   }
-  return tests.length === 0 ? null : (note) => tests.every((test) => test(note));
-}
-
-function pathTest(value: string): (note: FilteredFields) => boolean {
-  const path = containedPath(value);
-  if (!isPathGlob(path)) return (note) => note.path.startsWith(path);
-  const regex = new RegExp(globRegex(path), 'u');
-  return (note) => regex.test(note.path);
-}
-
-/** Today, and the oldest day a note without a review-by date stays fresh. */
-function freshDays(clock: FilterClock): { today: string; oldest: string } {
-  const today = localDay(clock.now);
-  const cutoff = new Date(`${today}T00:00:00Z`);
-  cutoff.setUTCDate(cutoff.getUTCDate() - clock.maxAgeDays);
-  return { today, oldest: cutoff.toISOString().slice(0, 10) };
+  for (const day of to) {
+    if (day)
+      clauses.push({
+        sql: `date <= ${sqlString(day)}`,
+        test: (note) => note.date !== null && note.date <= day,
+      });
+  }
+  if (filter.excludeStale) clauses.push(freshClause(clock));
+  return clauses;
 }
 
 /** Not stale, exactly as `isStale` decides: a review-by day still ahead, or a recent enough date. */
-function freshClause(clock: FilterClock): string {
-  const { today, oldest } = freshDays(clock);
-  return (
-    `(review_by IS NOT NULL AND review_by >= ${sqlString(today)}) OR ` +
-    `(review_by IS NULL AND (date IS NULL OR date >= ${sqlString(oldest)}))`
-  );
+function freshClause(clock: FilterClock): Clause {
+  const today = localDay(clock.now);
+  const cutoff = new Date(`${today}T00:00:00Z`);
+  cutoff.setUTCDate(cutoff.getUTCDate() - clock.maxAgeDays);
+  const oldest = cutoff.toISOString().slice(0, 10);
+  return {
+    sql:
+      `((review_by IS NOT NULL AND review_by >= ${sqlString(today)}) OR ` +
+      `(review_by IS NULL AND (date IS NULL OR date >= ${sqlString(oldest)})))`,
+    test: (note) =>
+      note.review_by !== null ? note.review_by >= today : note.date === null || note.date >= oldest,
+  };
 }
 
 /** A prefix (`memory/customers/`) or a glob (`memory/**\/*.md`) over workspace-relative paths. */
-function pathClause(value: string): string {
-  const path = containedPath(value);
-  if (!isPathGlob(path)) return `starts_with(path, ${sqlString(path)})`;
-  return `regexp_like(path, ${sqlString(globRegex(path))})`;
-}
-
-function containedPath(value: string): string {
+function pathClause(value: string): Clause {
   const path = containedPathFilter(value);
   if (path === null) {
     throw new Error(
       `The path filter "${value}" leaves the workspace; give a workspace-relative folder or glob.`,
     );
   }
-  return path;
+  if (!isPathGlob(path)) {
+    return { sql: `starts_with(path, ${sqlString(path)})`, test: (note) => note.path.startsWith(path) };
+  }
+  const regex = globRegex(path);
+  const compiled = new RegExp(regex, 'u');
+  return { sql: `regexp_like(path, ${sqlString(regex)})`, test: (note) => compiled.test(note.path) };
 }
 
 /** `**\/` any folders (or none), `**` anything, `*` within one folder, `?` one character. */
