@@ -1,9 +1,10 @@
 /**
  * Search reads the neighbours of its best matches from the notes themselves when they are the
  * files indexed (noteChunks.ts). A workspace can change under the daemon: a neighbour swapped for
- * a link to a file outside it, for a FIFO that would block a read, or its folder for a link. None
- * of that may be read, stall a search, or show text the index does not hold: the answers stay
- * those of the index. Real stores, real files.
+ * a link to a file outside it, for a FIFO that would block a read, or its folder for a link; a
+ * note can be written to be slow to parse. None of that may be read (or parsed on the daemon's
+ * thread), stall a search, or show text the index does not hold: the answers stay those of the
+ * index. Real stores, real files.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -43,11 +44,20 @@ it('never reads a neighbour through a link or a FIFO, and shows only what the in
   const note = (text: string): string => `---\ndate: 2025-05-01\n---\n${text}\n`;
   for (const [name, text] of Object.entries(CHAT))
     await writeFile(join(root, 'memory/chat', name), note(text));
+  // Notes written to be slow to parse: frontmatter of 1,200 keys (12 KB), and 3,000 headings in
+  // lone carriage returns (12 KB): tens of milliseconds each, fine in the index's worker, not on
+  // the daemon's thread at each search.
+  const keys = Array.from({ length: 1_200 }, (_, i) => `k${i}: 1`).join('\n');
+  await writeFile(
+    join(root, 'memory/chat/msg-8.md'),
+    `---\ndate: 2025-05-01\n${keys}\n---\nSam: See you there.\n`,
+  );
   const secret = note('Dana: AKIAOUTSIDE the lighthouse credentials');
   await writeFile(join(outside, 'msg-10.md'), secret);
   await writeFile(join(outside, 'msg-11.md'), note(CHAT['msg-11.md']!));
 
-  const paths = Object.keys(CHAT).map((name) => `memory/chat/${name}`);
+  await writeFile(join(root, 'memory/chat/msg-0.md'), `---\rdate: 2025-05-01\r---\r${'# h\r'.repeat(3_000)}`);
+  const paths = [...Object.keys(CHAT), 'msg-8.md', 'msg-0.md'].map((name) => `memory/chat/${name}`);
   const opened = await indexFiles(root, join(dir, 'state'), paths);
   ({ stores } = opened);
   const { writer, embedder } = opened;
@@ -63,6 +73,11 @@ it('never reads a neighbour through a link or a FIFO, and shows only what the in
   const indexed = await searchChunks(stores.chunkIndex, embedder, options);
   expect(indexed.map((r) => r.path)).toContain('memory/chat/msg-10.md');
   expect(await searchChunks(stores.chunkIndex, embedder, { ...options, notes })).toEqual(indexed);
+  expect(writer.stateOf('memory/chat/msg-8.md')).toBeDefined();
+  expect(notes.read('memory/chat/msg-8.md')).toBeNull();
+  expect(writer.stateOf('memory/chat/msg-0.md')).toBeDefined();
+  expect(notes.read('memory/chat/msg-0.md')).toBeNull();
+  expect(notes.read('memory/chat/msg-11.md')).not.toBeNull();
 
   // The answer swapped for a link to a file outside (with other text), its successor for a link
   // to a copy of itself (the same bytes), and a FIFO in place of the first message.

@@ -1,9 +1,9 @@
 /**
  * The chunks of the notes around a search's best matches (sequence.ts), read from the notes
  * themselves when that gives exactly what the index holds: the file's content is the one indexed
- * (the same git blob id as the writer's record), it is small, and it dates itself (an undated
- * note's day is its file's time when it was indexed, which only the index keeps). Any other note
- * is read from the index.
+ * (the same git blob id as the writer's record), it is small (its YAML too: a parse here holds up
+ * every request), and it dates itself (an undated note's day is its file's time when it was
+ * indexed, which only the index keeps). Any other note is read from the index.
  *
  * Reading the neighbours from the index was one LanceDB query over the chunks of up to 50 notes:
  * 7-9 ms of a 23 ms search at 100,000 chunks (a query's cost grows with the places in the table it
@@ -11,13 +11,22 @@
  * on average, at 0.15-0.25 ms each (read, hash, parse); 0.04 ms for a note kept parsed, by path and
  * content. The benchmark's 32 clients searched 58.6 times a second instead of 40.6.
  */
-import { parseFile } from './parse/index';
+import { splitFrontmatter } from './parse/frontmatter';
+import { fileKind, parseFile } from './parse/index';
 import { chunkViewsOf, readIfFile, type ReadFile } from './indexBatch';
 import type { FileState } from './store/catalog';
 import type { ChunkView } from './store/chunkIndex';
 
-/** Larger notes are read from the index: parsing one on the daemon's thread would hold searches up. */
-const NOTE_READ_MAX_BYTES = 64 * 1024;
+/**
+ * What is parsed on the daemon's thread is bounded, since a note can be written to be slow to parse
+ * (measured worst shapes, one parse each; a bound on time instead would send every note to the
+ * index on a busy machine). A note larger than these is read from the index: 16 KB of headings
+ * alone (4,000 lines) took 20-27 ms, 500 lines of any shape tried a few; and each YAML key costs
+ * 60-70 us (1 KB of frontmatter keys 6-10 ms, 57 KB 0.7 s), frontmatter or a whole YAML file.
+ */
+const NOTE_READ_MAX_BYTES = 16 * 1024;
+const NOTE_READ_MAX_LINES = 500;
+const NOTE_READ_MAX_YAML_CHARS = 1024;
 /** The notes kept parsed, by path and content: at most this many bytes of them (about 170 notes). */
 const KEPT_BYTES = 512 * 1024;
 
@@ -34,7 +43,8 @@ export class NoteChunks {
 
   /**
    * The chunks of `path` in order, exactly as the index holds them, or null when only the index can
-   * say (the file changed since, is large, undated, unreadable, or reached through a link).
+   * say (the file changed since, is large, long or has long YAML, is undated, unreadable, or reached
+   * through a link).
    */
   read(path: string): ChunkView[] | null {
     const state = this.indexed(path);
@@ -49,6 +59,7 @@ export class NoteChunks {
       this.kept.set(key, known);
       return known.views;
     }
+    if (costly(path, file.text)) return null;
     const parsed = parseFile(path, file.text);
     // A note the index rejected has no chunks there.
     const views = !parsed.ok
@@ -79,4 +90,16 @@ export class NoteChunks {
     this.kept.set(key, note);
     this.keptBytes += note.bytes;
   }
+}
+
+/** Whether parsing the note could take more than a few milliseconds (see the bounds above). */
+function costly(path: string, content: string): boolean {
+  // Line breaks as parseFile counts them (a lone \r is one too).
+  const text = content.includes('\r') ? content.replace(/\r\n?/g, '\n') : content;
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
+    if (++lines > NOTE_READ_MAX_LINES) return true;
+  }
+  const yaml = fileKind(path) === 'yaml' ? text : splitFrontmatter(text).yaml;
+  return (yaml?.length ?? 0) > NOTE_READ_MAX_YAML_CHARS;
 }
