@@ -27,35 +27,39 @@ export type FileChange = z.infer<typeof FileChange>;
  * risk, said to ask). It carries the action's input and the document the operator reads and may
  * edit; approving performs the action (with the edited document turned back into the input).
  */
-export const ActionProposal = z.object({
-  /** The connector as the runbook named it (`email`), and its id (`email@1`). */
-  connector: z.string(),
-  use: z.string(),
-  action: z.string(),
-  risk: z.enum(['read', 'internal', 'external', 'irreversible']),
-  /** The validated input the action would run with, as proposed. */
-  input: z.unknown(),
-  review: z.object({
-    title: z.string(),
-    language: z.enum(['email', 'yaml', 'markdown']),
-    text: z.string(),
+export const ActionProposal = z.lazy(() =>
+  z.object({
+    /** The connector as the runbook named it (`email`), and its id (`email@1`). */
+    connector: z.string(),
+    use: z.string(),
+    action: z.string(),
+    risk: z.enum(['read', 'internal', 'external', 'irreversible']),
+    /** The validated input the action would run with, as proposed. */
+    input: z.unknown(),
+    review: z.object({
+      title: z.string(),
+      language: z.enum(['email', 'yaml', 'markdown']),
+      text: z.string(),
+    }),
+    /** Why it asks: the keel.yaml rule, or the risk's default. */
+    rule: z.string(),
+    /** The operator's version of the review document, once approved edited. */
+    edited: z.string().nullable().default(null),
   }),
-  /** Why it asks: the keel.yaml rule, or the risk's default. */
-  rule: z.string(),
-  /** The operator's version of the review document, once approved edited. */
-  edited: z.string().nullable().default(null),
-});
+);
 export type ActionProposal = z.infer<typeof ActionProposal>;
 
-export const ProposalStatus = z.enum([
-  /** Waiting for the operator. */
-  'pending',
-  /** A file changed after the proposal was made: it must be looked at again against the file as it is now. */
-  'stale',
-  /** Written and committed: as proposed, as the operator edited it, or by a policy rule. */
-  'applied',
-  'rejected',
-]);
+export const ProposalStatus = z.lazy(() =>
+  z.enum([
+    /** Waiting for the operator. */
+    'pending',
+    /** A file changed after the proposal was made: it must be looked at again against the file as it is now. */
+    'stale',
+    /** Written and committed: as proposed, as the operator edited it, or by a policy rule. */
+    'applied',
+    'rejected',
+  ]),
+);
 export type ProposalStatus = z.infer<typeof ProposalStatus>;
 
 const ProposalFields = z.object({
@@ -106,43 +110,51 @@ export type Proposal = z.infer<typeof Proposal>;
 /** `keel/approvals/list`: proposals, the pending (and stale) ones first. */
 export const ApprovalsListRequest = defineRequest({
   method: 'keel/approvals/list',
-  params: z
-    .strictObject({ status: z.array(ProposalStatus).min(1).optional() })
-    .optional()
-    .default({}),
-  result: z.object({ approvals: z.array(Proposal) }),
+  params: z.lazy(() =>
+    z
+      .strictObject({ status: z.array(ProposalStatus).min(1).optional() })
+      .optional()
+      .default({}),
+  ),
+  result: z.lazy(() => z.object({ approvals: z.array(Proposal) })),
 });
 
 export const ApprovalGetRequest = defineRequest({
   method: 'keel/approvals/get',
-  params: z.strictObject({ id: z.string().min(1) }),
-  result: z.object({
-    proposal: Proposal,
-    /** Each changed file as it is on disk now (null when absent), for the diff's left side. */
-    current: z.record(z.string(), z.string().nullable()),
-  }),
+  params: z.lazy(() => z.strictObject({ id: z.string().min(1) })),
+  result: z.lazy(() =>
+    z.object({
+      proposal: Proposal,
+      /** Each changed file as it is on disk now (null when absent), for the diff's left side. */
+      current: z.record(z.string(), z.string().nullable()),
+    }),
+  ),
 });
 
 /** `keel/approvals/approve`: applies the proposal (all files or none) and commits it to git. */
 export const ApprovalApproveRequest = defineRequest({
   method: 'keel/approvals/approve',
-  params: z.strictObject({
-    id: z.string().min(1),
-    /** The operator's version of some files (path → full content); the decision becomes `edited`. */
-    edited: z.record(z.string(), z.string()).optional(),
-    /** For an action proposal: the operator's version of its review document. */
-    editedReview: z.string().max(1_000_000).optional(),
-  }),
+  params: z.lazy(() =>
+    z.strictObject({
+      id: z.string().min(1),
+      /** The operator's version of some files (path → full content); the decision becomes `edited`. */
+      edited: z.record(z.string(), z.string()).optional(),
+      /** For an action proposal: the operator's version of its review document. */
+      editedReview: z.string().max(1_000_000).optional(),
+    }),
+  ),
   result: Proposal,
 });
 
 /** `keel/approvals/reject`: the run learns the reason and goes on without the change. */
 export const ApprovalRejectRequest = defineRequest({
   method: 'keel/approvals/reject',
-  params: z.strictObject({
-    id: z.string().min(1),
-    reason: z.string().trim().min(1, { error: 'say why, so the agent can act on it' }).max(4_000),
-  }),
+  params: z.lazy(() =>
+    z.strictObject({
+      id: z.string().min(1),
+      reason: z.string().trim().min(1, { error: 'say why, so the agent can act on it' }).max(4_000),
+    }),
+  ),
   result: Proposal,
 });
 
@@ -150,5 +162,5 @@ export const ApprovalRejectRequest = defineRequest({
 export const ApprovalsChangedNotification = defineNotification({
   method: 'keel/approvals/changed',
   direction: 'serverToClient',
-  params: z.object({ proposal: Proposal, pending: z.number().int().min(0) }),
+  params: z.lazy(() => z.object({ proposal: Proposal, pending: z.number().int().min(0) })),
 });

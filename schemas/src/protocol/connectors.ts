@@ -10,13 +10,15 @@ import { defineNotification, defineRequest } from './define';
 /** `keel/connectors/setSecret`: a credential from the editor's secret storage; an empty value forgets it. */
 export const SetConnectorSecretRequest = defineRequest({
   method: 'keel/connectors/setSecret',
-  params: z.strictObject({
-    /** The connector's name under `connectors:` in keel.yaml. */
-    connector: z.string().min(1),
-    credential: z.string().min(1),
-    value: z.string().max(64_000),
-  }),
-  result: z.object({ ok: z.literal(true) }),
+  params: z.lazy(() =>
+    z.strictObject({
+      /** The connector's name under `connectors:` in keel.yaml. */
+      connector: z.string().min(1),
+      credential: z.string().min(1),
+      value: z.string().max(64_000),
+    }),
+  ),
+  result: z.lazy(() => z.object({ ok: z.literal(true) })),
 });
 
 /**
@@ -25,53 +27,59 @@ export const SetConnectorSecretRequest = defineRequest({
  * names is unset or too short), `error` (its last probe or event poll failed), `unchecked` (nothing
  * tried yet), `ready` (its last probe passed).
  */
-export const ConnectorState = z.enum(['ready', 'needs_trust', 'needs_credential', 'error', 'unchecked']);
+export const ConnectorState = z.lazy(() =>
+  z.enum(['ready', 'needs_trust', 'needs_credential', 'error', 'unchecked']),
+);
 export type ConnectorState = z.infer<typeof ConnectorState>;
 
-export const ConnectorProbeInfo = z.object({
-  ok: z.boolean(),
-  /** What the probe saw (servers, folders) or why it failed; never a credential. */
-  detail: z.string(),
-  /** When it ran (ISO time). */
-  at: z.string(),
-  /** The server's own name and version where it reports one (plain text, at most 200 characters). */
-  version: z.string().max(200).optional(),
-});
+export const ConnectorProbeInfo = z.lazy(() =>
+  z.object({
+    ok: z.boolean(),
+    /** What the probe saw (servers, folders) or why it failed; never a credential. */
+    detail: z.string(),
+    /** When it ran (ISO time). */
+    at: z.string(),
+    /** The server's own name and version where it reports one (plain text, at most 200 characters). */
+    version: z.string().max(200).optional(),
+  }),
+);
 export type ConnectorProbeInfo = z.infer<typeof ConnectorProbeInfo>;
 
 /** One connector instance keel.yaml names, as the sidebar and `keel connectors` show it. */
-export const ConnectorInfo = z.object({
-  /** The name under `connectors:` in keel.yaml. */
-  name: z.string(),
-  /** The connector it is an instance of: `email@1`, `mcp.files@1`. */
-  use: z.string(),
-  state: ConnectorState,
-  /** With `needs_credential`: the credential that is missing (`password`). */
-  credential: z.string().nullable(),
-  /** Credential names keel.yaml gives it, with where each comes from; never a value. */
-  credentials: z.array(z.object({ name: z.string(), from: z.enum(['env', 'secret']) })),
-  actions: z.array(
-    z.object({ name: z.string(), risk: z.enum(['read', 'internal', 'external', 'irreversible']) }),
-  ),
-  events: z.array(z.string()),
-  lastProbe: ConnectorProbeInfo.nullable(),
-  /**
-   * `open` while its last probe failed: every action of it refuses at once until a probe passes
-   * (scheduled, or `keel connectors check NAME`).
-   */
-  breaker: z.enum(['closed', 'open']).default('closed'),
-  /** When its event source last brought something in (ISO time), or null. */
-  lastEventAt: z.string().nullable(),
-  /** The last failure in words the operator can act on (probe, event poll, credential), or null. */
-  lastError: z.string().nullable(),
-});
+export const ConnectorInfo = z.lazy(() =>
+  z.object({
+    /** The name under `connectors:` in keel.yaml. */
+    name: z.string(),
+    /** The connector it is an instance of: `email@1`, `mcp.files@1`. */
+    use: z.string(),
+    state: ConnectorState,
+    /** With `needs_credential`: the credential that is missing (`password`). */
+    credential: z.string().nullable(),
+    /** Credential names keel.yaml gives it, with where each comes from; never a value. */
+    credentials: z.array(z.object({ name: z.string(), from: z.enum(['env', 'secret']) })),
+    actions: z.array(
+      z.object({ name: z.string(), risk: z.enum(['read', 'internal', 'external', 'irreversible']) }),
+    ),
+    events: z.array(z.string()),
+    lastProbe: ConnectorProbeInfo.nullable(),
+    /**
+     * `open` while its last probe failed: every action of it refuses at once until a probe passes
+     * (scheduled, or `keel connectors check NAME`).
+     */
+    breaker: z.enum(['closed', 'open']).default('closed'),
+    /** When its event source last brought something in (ISO time), or null. */
+    lastEventAt: z.string().nullable(),
+    /** The last failure in words the operator can act on (probe, event poll, credential), or null. */
+    lastError: z.string().nullable(),
+  }),
+);
 export type ConnectorInfo = z.infer<typeof ConnectorInfo>;
 
 /** `keel/connectors/list`: every connector instance keel.yaml names; contacts nothing. */
 export const ConnectorsListRequest = defineRequest({
   method: 'keel/connectors/list',
   params: NoParams,
-  result: z.object({ connectors: z.array(ConnectorInfo) }),
+  result: z.lazy(() => z.object({ connectors: z.array(ConnectorInfo) })),
 });
 
 /**
@@ -81,18 +89,20 @@ export const ConnectorsListRequest = defineRequest({
  */
 export const ConnectorsCheckRequest = defineRequest({
   method: 'keel/connectors/check',
-  params: z
-    .strictObject({ name: z.string().min(1).optional() })
-    .optional()
-    .default({}),
-  result: z.object({ connectors: z.array(ConnectorInfo) }),
+  params: z.lazy(() =>
+    z
+      .strictObject({ name: z.string().min(1).optional() })
+      .optional()
+      .default({}),
+  ),
+  result: z.lazy(() => z.object({ connectors: z.array(ConnectorInfo) })),
 });
 
 /** `keel/connectors/changed`: the standing of some connector changed (probe, event, trust, keel.yaml). */
 export const ConnectorsChangedNotification = defineNotification({
   method: 'keel/connectors/changed',
   direction: 'serverToClient',
-  params: z.object({ connectors: z.array(ConnectorInfo) }),
+  params: z.lazy(() => z.object({ connectors: z.array(ConnectorInfo) })),
 });
 
 /** The state in words: `ready`, `needs trust`, `needs credential password`, `error`, `unchecked`. */

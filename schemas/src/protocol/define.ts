@@ -2,6 +2,13 @@
  * How a Keel protocol message is declared: one object per method, holding its name, direction,
  * zod schemas and doc comment. Daemon, extension, CLI and tests all import these objects, so no
  * method name is ever a bare string anywhere else.
+ *
+ * The protocol's schemas are written `z.lazy(() => ...)`: one command uses a few of its 70-odd
+ * messages, and building all their schemas at every start (some 4,900 zod constructor calls)
+ * kept each command, `keel run`'s first step and the daemon's start waiting 20-25 ms more (issue
+ * 14). A lazy schema is built at its first parse, once, and parses as the schema inside it. The
+ * few that other code extends or reads the shape of (`FileChange.shape`, `Proposal.safeExtend`,
+ * `RunStatus.exclude`, `CompensationLine.extend`) stay plain: a lazy one has no shape until built.
  */
 import type { z } from 'zod';
 

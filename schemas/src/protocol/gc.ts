@@ -3,18 +3,20 @@ import { z } from 'zod';
 import { defineRequest } from './define';
 
 /** One thing `keel gc` would free (or keeps, for cassettes: they are the operator's files). */
-export const GcItem = z.object({
-  kind: z.enum(['journal', 'proposal', 'cassette']),
-  /** The run id, proposal id, or cassette path. */
-  id: z.string(),
-  /** Workspace-relative file. */
-  path: z.string(),
-  bytes: z.number().int().nonnegative(),
-  /** Why it can go: `finished 2026-01-02, older than 90d`. */
-  reason: z.string(),
-  /** Freed by `--apply`; false for what gc only lists (cassettes under runbooks/, in git). */
-  freeable: z.boolean(),
-});
+export const GcItem = z.lazy(() =>
+  z.object({
+    kind: z.enum(['journal', 'proposal', 'cassette']),
+    /** The run id, proposal id, or cassette path. */
+    id: z.string(),
+    /** Workspace-relative file. */
+    path: z.string(),
+    bytes: z.number().int().nonnegative(),
+    /** Why it can go: `finished 2026-01-02, older than 90d`. */
+    reason: z.string(),
+    /** Freed by `--apply`; false for what gc only lists (cassettes under runbooks/, in git). */
+    freeable: z.boolean(),
+  }),
+);
 export type GcItem = z.infer<typeof GcItem>;
 
 /**
@@ -24,14 +26,18 @@ export type GcItem = z.infer<typeof GcItem>;
  */
 export const GcRequest = defineRequest({
   method: 'keel/gc',
-  params: z
-    .strictObject({ apply: z.boolean().default(false) })
-    .optional()
-    .default({ apply: false }),
-  result: z.object({
-    items: z.array(GcItem),
-    /** Bytes of the freeable items. */
-    freeableBytes: z.number().int().nonnegative(),
-    applied: z.boolean(),
-  }),
+  params: z.lazy(() =>
+    z
+      .strictObject({ apply: z.boolean().default(false) })
+      .optional()
+      .default({ apply: false }),
+  ),
+  result: z.lazy(() =>
+    z.object({
+      items: z.array(GcItem),
+      /** Bytes of the freeable items. */
+      freeableBytes: z.number().int().nonnegative(),
+      applied: z.boolean(),
+    }),
+  ),
 });

@@ -9,12 +9,14 @@ import { defineRequest } from './define';
  */
 export const ShutdownRequest = defineRequest({
   method: 'keel/shutdown',
-  params: z
-    .strictObject({
-      /** Why, for the daemon's log and the clients: `keel stop`. */
-      reason: z.string().max(200).optional(),
-    })
-    .optional()
-    .default({}),
-  result: z.object({ pid: z.number().int().positive() }),
+  params: z.lazy(() =>
+    z
+      .strictObject({
+        /** Why, for the daemon's log and the clients: `keel stop`. */
+        reason: z.string().max(200).optional(),
+      })
+      .optional()
+      .default({}),
+  ),
+  result: z.lazy(() => z.object({ pid: z.number().int().positive() })),
 });

@@ -17,17 +17,19 @@ const COMMIT = /^[0-9a-f]{7,40}$/i;
  * like an option (`--output=/tmp/x`) or a revision expression (`HEAD@{...}`, `main~3`) ever
  * reaches git, which receives it only as an `execFile` argument anyway.
  */
-export const AsOf = z
-  .string()
-  .trim()
-  .min(1, { error: 'give a date (YYYY-MM-DD), an ISO date-time or a commit id' })
-  .max(64)
-  .refine((value) => !value.startsWith('-'), {
-    error: 'an "as of" value never starts with "-" (it would read as an option); give YYYY-MM-DD',
-  })
-  .refine((value) => DAY.test(value) || DATE_TIME.test(value) || COMMIT.test(value), {
-    error: 'give a date (YYYY-MM-DD), an ISO date-time (2026-03-01T14:05:00Z) or a commit id',
-  });
+export const AsOf = z.lazy(() =>
+  z
+    .string()
+    .trim()
+    .min(1, { error: 'give a date (YYYY-MM-DD), an ISO date-time or a commit id' })
+    .max(64)
+    .refine((value) => !value.startsWith('-'), {
+      error: 'an "as of" value never starts with "-" (it would read as an option); give YYYY-MM-DD',
+    })
+    .refine((value) => DAY.test(value) || DATE_TIME.test(value) || COMMIT.test(value), {
+      error: 'give a date (YYYY-MM-DD), an ISO date-time (2026-03-01T14:05:00Z) or a commit id',
+    }),
+);
 export type AsOf = z.infer<typeof AsOf>;
 
 /** What an "as of" value names: a moment (the last commit at or before it) or a commit. */
@@ -37,22 +39,24 @@ export function asOfKind(value: string): 'day' | 'dateTime' | 'commit' {
   return 'commit';
 }
 
-export const MemorySnapshot = z.object({
-  /** The commit whose notes answered: the last one at or before the requested moment. */
-  commit: z.string(),
-  /** When that commit was made (committer date, ISO 8601). */
-  committedAt: z.string(),
-  /** What was asked for, as given. */
-  requested: z.string(),
-  /** Notes (Markdown and YAML files) in the commit's tree that the index holds. */
-  documents: z.number().int().nonnegative(),
-  /** Whether the commit's index came from the cache (false: it was built for this search). */
-  cached: z.boolean(),
-  /** How long building the commit's index took, in milliseconds (0 when cached). */
-  buildMs: z.number().nonnegative(),
-  /** Files of the tree left out (links, files too large, paths outside the workspace), in words. */
-  skipped: z.array(z.string()),
-});
+export const MemorySnapshot = z.lazy(() =>
+  z.object({
+    /** The commit whose notes answered: the last one at or before the requested moment. */
+    commit: z.string(),
+    /** When that commit was made (committer date, ISO 8601). */
+    committedAt: z.string(),
+    /** What was asked for, as given. */
+    requested: z.string(),
+    /** Notes (Markdown and YAML files) in the commit's tree that the index holds. */
+    documents: z.number().int().nonnegative(),
+    /** Whether the commit's index came from the cache (false: it was built for this search). */
+    cached: z.boolean(),
+    /** How long building the commit's index took, in milliseconds (0 when cached). */
+    buildMs: z.number().nonnegative(),
+    /** Files of the tree left out (links, files too large, paths outside the workspace), in words. */
+    skipped: z.array(z.string()),
+  }),
+);
 export type MemorySnapshot = z.infer<typeof MemorySnapshot>;
 
 /**
@@ -62,8 +66,10 @@ export type MemorySnapshot = z.infer<typeof MemorySnapshot>;
  */
 export const MemorySearchAsOfRequest = defineRequest({
   method: 'keel/memory/searchAsOf',
-  params: MemorySearchRequest.params.extend({ asOf: AsOf }),
-  result: MemorySearchRequest.result.extend({
-    snapshot: MemorySnapshot,
-  }),
+  params: z.lazy(() => MemorySearchRequest.params.unwrap().extend({ asOf: AsOf })),
+  result: z.lazy(() =>
+    MemorySearchRequest.result.unwrap().extend({
+      snapshot: MemorySnapshot,
+    }),
+  ),
 });

@@ -8,66 +8,74 @@ import { defineRequest } from './define';
 import { RunStatus, RunSummary } from './runs';
 
 /** One run's reads of one version of a note. */
-export const NoteUse = z.object({
-  runId: z.string(),
-  runbook: z.string(),
-  status: RunStatus,
-  startedAt: z.string(),
-  /** When the run last read this version (ISO time). */
-  readAt: z.string(),
-  /** The steps that read it. */
-  steps: z.array(z.string()),
-  /** git's blob id of what the run read; null when it was not known (a journal before Keel kept it). */
-  blob: z.string().nullable(),
-  /** Whether the note is still that version on disk (false when it changed or was deleted). */
-  current: z.boolean(),
-});
+export const NoteUse = z.lazy(() =>
+  z.object({
+    runId: z.string(),
+    runbook: z.string(),
+    status: RunStatus,
+    startedAt: z.string(),
+    /** When the run last read this version (ISO time). */
+    readAt: z.string(),
+    /** The steps that read it. */
+    steps: z.array(z.string()),
+    /** git's blob id of what the run read; null when it was not known (a journal before Keel kept it). */
+    blob: z.string().nullable(),
+    /** Whether the note is still that version on disk (false when it changed or was deleted). */
+    current: z.boolean(),
+  }),
+);
 export type NoteUse = z.infer<typeof NoteUse>;
 
 /** An approved (or pending) change linked to the note. */
-export const NoteChange = z.object({
-  proposalId: z.string(),
-  runId: z.string(),
-  runbook: z.string(),
-  summary: z.string(),
-  status: z.enum(['pending', 'stale', 'applied', 'rejected']),
-  /** The git commit that applied it; null until applied. */
-  commit: z.string().nullable(),
-  /** `produced`: a run that read the note proposed it; `changed`: it changes the note itself. */
-  relation: z.enum(['produced', 'changed']),
-});
+export const NoteChange = z.lazy(() =>
+  z.object({
+    proposalId: z.string(),
+    runId: z.string(),
+    runbook: z.string(),
+    summary: z.string(),
+    status: z.enum(['pending', 'stale', 'applied', 'rejected']),
+    /** The git commit that applied it; null until applied. */
+    commit: z.string().nullable(),
+    /** `produced`: a run that read the note proposed it; `changed`: it changes the note itself. */
+    relation: z.enum(['produced', 'changed']),
+  }),
+);
 export type NoteChange = z.infer<typeof NoteChange>;
 
 /** `keel/memory/why`: the runs that read a note and the changes built on it or made to it. */
 export const MemoryWhyRequest = defineRequest({
   method: 'keel/memory/why',
-  params: z.strictObject({ path: z.string().min(1).max(4_096) }),
-  result: z.object({
-    /** Workspace-relative, forward slashes. */
-    path: z.string(),
-    /** The note's blob id on disk now; null when it does not exist. */
-    blob: z.string().nullable(),
-    runs: z.array(NoteUse),
-    changes: z.array(NoteChange),
-  }),
-});
-
-/** A finished run whose outputs were built on a version of a note that has changed since. */
-export const StaleRun = z.object({
-  runId: z.string(),
-  runbook: z.string(),
-  status: RunStatus,
-  startedAt: z.string(),
-  notes: z.array(
+  params: z.lazy(() => z.strictObject({ path: z.string().min(1).max(4_096) })),
+  result: z.lazy(() =>
     z.object({
+      /** Workspace-relative, forward slashes. */
       path: z.string(),
-      /** The version the run read. */
-      blob: z.string(),
-      /** The version on disk now; null when the note was deleted. */
-      currentBlob: z.string().nullable(),
+      /** The note's blob id on disk now; null when it does not exist. */
+      blob: z.string().nullable(),
+      runs: z.array(NoteUse),
+      changes: z.array(NoteChange),
     }),
   ),
 });
+
+/** A finished run whose outputs were built on a version of a note that has changed since. */
+export const StaleRun = z.lazy(() =>
+  z.object({
+    runId: z.string(),
+    runbook: z.string(),
+    status: RunStatus,
+    startedAt: z.string(),
+    notes: z.array(
+      z.object({
+        path: z.string(),
+        /** The version the run read. */
+        blob: z.string(),
+        /** The version on disk now; null when the note was deleted. */
+        currentBlob: z.string().nullable(),
+      }),
+    ),
+  }),
+);
 export type StaleRun = z.infer<typeof StaleRun>;
 
 /**
@@ -77,12 +85,12 @@ export type StaleRun = z.infer<typeof StaleRun>;
 export const StaleRunsRequest = defineRequest({
   method: 'keel/provenance/stale',
   params: NoParams,
-  result: z.object({ runs: z.array(StaleRun) }),
+  result: z.lazy(() => z.object({ runs: z.array(StaleRun) })),
 });
 
 /** `keel/runs/rerun`: starts the run's runbook again with the same inputs (through normal approvals). */
 export const RunRerunRequest = defineRequest({
   method: 'keel/runs/rerun',
-  params: z.strictObject({ id: z.string().min(1) }),
+  params: z.lazy(() => z.strictObject({ id: z.string().min(1) })),
   result: RunSummary,
 });

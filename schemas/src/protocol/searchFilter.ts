@@ -30,12 +30,14 @@ export function isTimeBound(value: string): boolean {
 }
 
 /** `30d`, `12h`, `2w` or `2026-11-30`. */
-export const TimeBound = z
-  .string()
-  .trim()
-  .refine(isTimeBound, {
-    error: (issue) => `"${String(issue.input)}" is not a time: write ${TIME_BOUND_FORMS}`,
-  });
+export const TimeBound = z.lazy(() =>
+  z
+    .string()
+    .trim()
+    .refine(isTimeBound, {
+      error: (issue) => `"${String(issue.input)}" is not a time: write ${TIME_BOUND_FORMS}`,
+    }),
+);
 
 /** The local day (YYYY-MM-DD) a time bound names, counted back from `now` when it is relative. */
 export function resolveTimeBound(bound: string, now: Date = new Date()): string {
@@ -77,48 +79,52 @@ export function isPathGlob(path: string): boolean {
 const PATH_FORMS =
   'a workspace-relative folder or file prefix (`memory/customers/`) or glob (`memory/**/*.md`; `*` stays within a folder, `**` crosses folders), without `..` or a leading `/`';
 
-const PathFilter = z
-  .string()
-  .min(1)
-  .max(500)
-  .refine((value) => containedPathFilter(value) !== null, {
-    error: (issue) => `path "${String(issue.input)}" leaves the workspace: write ${PATH_FORMS}`,
-  });
+const PathFilter = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(500)
+    .refine((value) => containedPathFilter(value) !== null, {
+      error: (issue) => `path "${String(issue.input)}" leaves the workspace: write ${PATH_FORMS}`,
+    }),
+);
 
-const IsoDate = z.iso.date();
+const IsoDate = z.lazy(() => z.iso.date());
 
 /** What a search looks at: notes, finished runs, or both. */
-export const SearchKind = z.enum(['note', 'run', 'any']);
+export const SearchKind = z.lazy(() => z.enum(['note', 'run', 'any']));
 export type SearchKind = z.infer<typeof SearchKind>;
 
-export const SearchFilter = z.strictObject({
-  /** Frontmatter `type`, one or several (`customer`, `contract`). */
-  type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-  /** Frontmatter tags; a note matches when it carries any of them (or all, with `tagsMatch: all`). */
-  tags: z.array(z.string()).min(1).optional(),
-  /** `any` (the default): at least one of `tags`; `all`: every one of them. */
-  tagsMatch: z.enum(['any', 'all']).optional(),
-  /** Folder or file prefix (`memory/customers/`) or glob (`memory/**\/*.md`), inside the workspace. */
-  path: PathFilter.optional(),
-  /** Older spelling of `path` as a prefix; kept so existing runbooks and scripts still work. */
-  pathPrefix: PathFilter.optional(),
-  /** Notes dated on or after this time: `30d`, `12h`, `2w` back from now, or `YYYY-MM-DD`. */
-  since: TimeBound.optional(),
-  /** Notes dated on or before this time: `7d` (a week ago or earlier) or `YYYY-MM-DD`. */
-  until: TimeBound.optional(),
-  /** Notes dated on or after this day (as `since` with a date). */
-  dateFrom: IsoDate.optional(),
-  /** Notes dated on or before this day (as `until` with a date). */
-  dateTo: IsoDate.optional(),
-  /** Leave out stale notes (past `review-by`, or older than the workspace's `memory.maxAgeDays`). */
-  excludeStale: z.boolean().optional(),
-  /**
-   * What to search: `note` (the default: workspace notes, as before), `run` (finished runs, indexed
-   * from their journals: runbook, inputs, outcome, decisions and the operator's reasons) or `any`.
-   * Notes stay the default so a runbook's `retrieve` step or a plain search never quotes a past run
-   * unasked; an agent's `memory_search` looks at runs only when it says `kind: run` or `any`.
-   * Runs have no type, tags or path: with one of those filters set, only notes match.
-   */
-  kind: SearchKind.optional(),
-});
+export const SearchFilter = z.lazy(() =>
+  z.strictObject({
+    /** Frontmatter `type`, one or several (`customer`, `contract`). */
+    type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    /** Frontmatter tags; a note matches when it carries any of them (or all, with `tagsMatch: all`). */
+    tags: z.array(z.string()).min(1).optional(),
+    /** `any` (the default): at least one of `tags`; `all`: every one of them. */
+    tagsMatch: z.enum(['any', 'all']).optional(),
+    /** Folder or file prefix (`memory/customers/`) or glob (`memory/**\/*.md`), inside the workspace. */
+    path: PathFilter.optional(),
+    /** Older spelling of `path` as a prefix; kept so existing runbooks and scripts still work. */
+    pathPrefix: PathFilter.optional(),
+    /** Notes dated on or after this time: `30d`, `12h`, `2w` back from now, or `YYYY-MM-DD`. */
+    since: TimeBound.optional(),
+    /** Notes dated on or before this time: `7d` (a week ago or earlier) or `YYYY-MM-DD`. */
+    until: TimeBound.optional(),
+    /** Notes dated on or after this day (as `since` with a date). */
+    dateFrom: IsoDate.optional(),
+    /** Notes dated on or before this day (as `until` with a date). */
+    dateTo: IsoDate.optional(),
+    /** Leave out stale notes (past `review-by`, or older than the workspace's `memory.maxAgeDays`). */
+    excludeStale: z.boolean().optional(),
+    /**
+     * What to search: `note` (the default: workspace notes, as before), `run` (finished runs, indexed
+     * from their journals: runbook, inputs, outcome, decisions and the operator's reasons) or `any`.
+     * Notes stay the default so a runbook's `retrieve` step or a plain search never quotes a past run
+     * unasked; an agent's `memory_search` looks at runs only when it says `kind: run` or `any`.
+     * Runs have no type, tags or path: with one of those filters set, only notes match.
+     */
+    kind: SearchKind.optional(),
+  }),
+);
 export type SearchFilter = z.infer<typeof SearchFilter>;

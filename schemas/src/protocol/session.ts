@@ -10,10 +10,12 @@ import { defineRequest } from './define';
  */
 export const AuthRequest = defineRequest({
   method: 'keel/auth',
-  params: z.strictObject({
-    token: z.string().min(1),
-    /** Who is calling, for the daemon's log: `keel-cli/0.1.0`. */
-    client: z.string().max(200).optional(),
-  }),
-  result: z.object({ daemonVersion: z.string(), workspace: z.string() }),
+  params: z.lazy(() =>
+    z.strictObject({
+      token: z.string().min(1),
+      /** Who is calling, for the daemon's log: `keel-cli/0.1.0`. */
+      client: z.string().max(200).optional(),
+    }),
+  ),
+  result: z.lazy(() => z.object({ daemonVersion: z.string(), workspace: z.string() })),
 });

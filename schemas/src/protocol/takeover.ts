@@ -4,7 +4,7 @@ import { defineRequest } from './define';
 import { RunSummary } from './runs';
 
 /** A step output the operator gives by hand: any JSON value (text is a string). */
-const SuppliedOutput = z.strictObject({ value: z.unknown() });
+const SuppliedOutput = z.lazy(() => z.strictObject({ value: z.unknown() }));
 
 /**
  * `keel/runs/takeover`: a failed, cancelled or budget_exceeded run goes on from `fromStep`, with
@@ -14,11 +14,13 @@ const SuppliedOutput = z.strictObject({ value: z.unknown() });
  */
 export const RunTakeoverRequest = defineRequest({
   method: 'keel/runs/takeover',
-  params: z.strictObject({
-    id: z.string().min(1),
-    fromStep: z.string().min(1),
-    output: SuppliedOutput.optional(),
-  }),
+  params: z.lazy(() =>
+    z.strictObject({
+      id: z.string().min(1),
+      fromStep: z.string().min(1),
+      output: SuppliedOutput.optional(),
+    }),
+  ),
   result: RunSummary,
 });
 
@@ -29,10 +31,12 @@ export const RunTakeoverRequest = defineRequest({
  */
 export const RunCheckpointRequest = defineRequest({
   method: 'keel/runs/checkpoint',
-  params: z.discriminatedUnion('action', [
-    z.strictObject({ id: z.string().min(1), action: z.literal('continue') }),
-    z.strictObject({ id: z.string().min(1), action: z.literal('edit'), output: SuppliedOutput }),
-    z.strictObject({ id: z.string().min(1), action: z.literal('stop') }),
-  ]),
-  result: z.object({ run: RunSummary, stepId: z.string() }),
+  params: z.lazy(() =>
+    z.discriminatedUnion('action', [
+      z.strictObject({ id: z.string().min(1), action: z.literal('continue') }),
+      z.strictObject({ id: z.string().min(1), action: z.literal('edit'), output: SuppliedOutput }),
+      z.strictObject({ id: z.string().min(1), action: z.literal('stop') }),
+    ]),
+  ),
+  result: z.lazy(() => z.object({ run: RunSummary, stepId: z.string() })),
 });

@@ -9,63 +9,69 @@ import { NoParams } from './common';
 import { defineNotification, defineRequest } from './define';
 
 /** One place the workspace's settings would send requests to, and the secret they would carry. */
-export const TrustEndpoint = z.object({
-  /**
-   * What for: model calls (runs), embeddings (indexing and search), an MCP server keel.yaml names
-   * as a connector (a local command Keel would start, or a URL it would call), or the IMAP or SMTP
-   * server of an email account keel.yaml names (it receives the account's password), an http@1
-   * API's origin, or the webhook listener's address (`webhooks:`, where deliveries may start runs).
-   */
-  purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar', 'http', 'webhooks', 'billing']),
-  /**
-   * `scheme://host:port` of the endpoint, as named in keel.yaml (`imaps://mail.example.com:993`,
-   * `smtp://127.0.0.1:25` for a mail server); for a local MCP server, the whole command line with
-   * its folder and environment (`mcp files: npx -y server /data (in ., env A=b)`).
-   */
-  origin: z.string(),
-  /**
-   * The environment variable whose value would be sent as the bearer token (for a mail server: as
-   * the account's password), if any.
-   */
-  apiKeyEnv: z.string().nullable(),
-});
+export const TrustEndpoint = z.lazy(() =>
+  z.object({
+    /**
+     * What for: model calls (runs), embeddings (indexing and search), an MCP server keel.yaml names
+     * as a connector (a local command Keel would start, or a URL it would call), or the IMAP or SMTP
+     * server of an email account keel.yaml names (it receives the account's password), an http@1
+     * API's origin, or the webhook listener's address (`webhooks:`, where deliveries may start runs).
+     */
+    purpose: z.enum(['models', 'embeddings', 'mcp', 'email', 'calendar', 'http', 'webhooks', 'billing']),
+    /**
+     * `scheme://host:port` of the endpoint, as named in keel.yaml (`imaps://mail.example.com:993`,
+     * `smtp://127.0.0.1:25` for a mail server); for a local MCP server, the whole command line with
+     * its folder and environment (`mcp files: npx -y server /data (in ., env A=b)`).
+     */
+    origin: z.string(),
+    /**
+     * The environment variable whose value would be sent as the bearer token (for a mail server: as
+     * the account's password), if any.
+     */
+    apiKeyEnv: z.string().nullable(),
+  }),
+);
 export type TrustEndpoint = z.infer<typeof TrustEndpoint>;
 
 /** A runbook trigger that would start runs without the operator asking each time. */
-export const TrustTrigger = z.object({
-  /** Stable id of this exact trigger definition: editing the trigger makes it a new one. */
-  id: z.string(),
-  runbook: z.string(),
-  /** `schedule` (cron) or `file` (a change under a path). */
-  kind: z.string(),
-  /** The cron expression or the path glob, as written. */
-  spec: z.string(),
-  /** Whether the operator consented to this exact definition. */
-  consented: z.boolean(),
-});
+export const TrustTrigger = z.lazy(() =>
+  z.object({
+    /** Stable id of this exact trigger definition: editing the trigger makes it a new one. */
+    id: z.string(),
+    runbook: z.string(),
+    /** `schedule` (cron) or `file` (a change under a path). */
+    kind: z.string(),
+    /** The cron expression or the path glob, as written. */
+    spec: z.string(),
+    /** Whether the operator consented to this exact definition. */
+    consented: z.boolean(),
+  }),
+);
 export type TrustTrigger = z.infer<typeof TrustTrigger>;
 
-export const TrustState = z.object({
-  /** Every endpoint the workspace names was consented to: runs and remote embeddings may go out. */
-  trusted: z.boolean(),
-  /** The workspace's real path, the key trust is stored under. */
-  workspace: z.string(),
-  endpoints: z.array(TrustEndpoint),
-  triggers: z.array(TrustTrigger),
-  /**
-   * The keel.yaml approvals policy in force, one line each: file rules as `<glob> allow <kinds>`
-   * (what agents may change without asking), action rules as `action <n>: <action> <decision>
-   * [when <tests>]`, named lists as `list <name>: <items>`, MCP tool risks as `tool <server>.<tool>:
-   * <risk>` (trustWords.ts's describeRule words each one). A change to any asks again.
-   */
-  rules: z.array(z.string()),
-  /** Hash of `endpoints` and `triggers`: a grant names it, so it covers exactly what was shown. */
-  wantsHash: z.string(),
-  /** When the operator last consented, or null. */
-  grantedAt: z.string().nullable(),
-  /** One sentence for the operator: what trust would allow, or why it is asked again. */
-  summary: z.string(),
-});
+export const TrustState = z.lazy(() =>
+  z.object({
+    /** Every endpoint the workspace names was consented to: runs and remote embeddings may go out. */
+    trusted: z.boolean(),
+    /** The workspace's real path, the key trust is stored under. */
+    workspace: z.string(),
+    endpoints: z.array(TrustEndpoint),
+    triggers: z.array(TrustTrigger),
+    /**
+     * The keel.yaml approvals policy in force, one line each: file rules as `<glob> allow <kinds>`
+     * (what agents may change without asking), action rules as `action <n>: <action> <decision>
+     * [when <tests>]`, named lists as `list <name>: <items>`, MCP tool risks as `tool <server>.<tool>:
+     * <risk>` (trustWords.ts's describeRule words each one). A change to any asks again.
+     */
+    rules: z.array(z.string()),
+    /** Hash of `endpoints` and `triggers`: a grant names it, so it covers exactly what was shown. */
+    wantsHash: z.string(),
+    /** When the operator last consented, or null. */
+    grantedAt: z.string().nullable(),
+    /** One sentence for the operator: what trust would allow, or why it is asked again. */
+    summary: z.string(),
+  }),
+);
 export type TrustState = z.infer<typeof TrustState>;
 
 /** `keel/trust/state`: what the workspace wants and what the operator consented to. */
@@ -81,7 +87,7 @@ export const TrustStateRequest = defineRequest({
  */
 export const TrustGrantRequest = defineRequest({
   method: 'keel/trust/grant',
-  params: z.strictObject({ wantsHash: z.string().min(1) }),
+  params: z.lazy(() => z.strictObject({ wantsHash: z.string().min(1) })),
   result: TrustState,
 });
 
