@@ -9,7 +9,7 @@ import type { Ajv2019 } from 'ajv/dist/2019';
 import type { Ajv2020 } from 'ajv/dist/2020';
 import type addFormats from 'ajv-formats';
 import type AjvCore from 'ajv/dist/core';
-import { RE2JS } from 're2js';
+import { compileLinear } from '../runtime/re2';
 
 /**
  * ajv's engine for `pattern` and `patternProperties`: RE2 (re2js, its pure-JS port), which matches
@@ -22,10 +22,9 @@ import { RE2JS } from 're2js';
 const linearTime: NonNullable<CodeOptions['regExp']> = Object.assign(
   (pattern: string) => {
     try {
-      // JSON Schema patterns are ECMA-262 ones: translateRegExp rewrites the escapes RE2 spells
-      // otherwise (`\u00C0` becomes `\x{00C0}`, `\cJ` a byte). Its toString() is the pattern: ajv
-      // keys compiled patterns by it.
-      return RE2JS.compile(RE2JS.translateRegExp(pattern));
+      // JSON Schema patterns are ECMA-262 ones, as compileLinear takes them. Its toString() is the
+      // pattern: ajv keys compiled patterns by it.
+      return compileLinear(pattern);
     } catch (error) {
       throw new Error(
         `pattern ${JSON.stringify(pattern)} is not supported (${(error as Error).message}); ` +

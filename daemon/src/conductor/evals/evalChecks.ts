@@ -4,7 +4,8 @@
  * run's outputs and outbox writes only. Regexes come from workspace files, so they are matched by
  * RE2 (re2js) in time linear in the text: no pattern can stall the daemon.
  */
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { compileLinear } from '../../runtime/re2';
 import type { EvalCheck, EvalCheckResult } from '@keel/schemas';
 
 /** What a check sees of a finished run. */
@@ -105,7 +106,7 @@ function describeTarget(check: EvalCheck): string {
  */
 export function linearRegex(pattern: string): RE2JS {
   try {
-    return RE2JS.compile(RE2JS.translateRegExp(pattern));
+    return compileLinear(pattern);
   } catch (error) {
     throw new Error(
       `regex ${JSON.stringify(pattern)} is not supported (${(error as Error).message}); eval regexes are ` +
