@@ -52,7 +52,7 @@ export type InboxDiffHunk = z.infer<typeof InboxDiffHunk>;
 /** One changed file's diff, from the file as it is now to the proposed content. */
 export const InboxFileDiff = z.object({
   path: z.string(),
-  action: FileChange.shape.action,
+  action: FileChange.unwrap().shape.action,
   /**
    * `text`: hunks follow; `binary`: a side holds a NUL byte or is not UTF-8; `identical`: the file
    * already reads as proposed; `tooLarge`: too different to compare here in reasonable time.

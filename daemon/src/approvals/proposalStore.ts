@@ -11,24 +11,26 @@ import { Proposal } from '@keel/schemas';
 import { z } from 'zod';
 import { quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
 
-export const StoredProposal = Proposal.safeExtend({
-  /** A decision being carried out: the content to write, fixed before the first write. */
-  applying: z
-    .object({
-      /** The operator's decision, or `policy` when rules of keel.yaml applied it. */
-      kind: z.enum(['approved', 'edited', 'policy']),
-      /** For `policy`: the rules (described) that let each file through. */
-      rules: z.array(z.string()).default([]),
-      contents: z.record(z.string(), z.string().nullable()),
-      at: z.string(),
-    })
-    .nullable()
-    .default(null),
-  /** A rejection whose reason is still to be written as a lesson (see ApprovalService.reject). */
-  lessonPending: z.boolean().optional(),
-  /** The proposed contents as the agent made them, kept when the operator edits. */
-  proposedContents: z.record(z.string(), z.string().nullable()).default({}),
-});
+export const StoredProposal = z.lazy(() =>
+  Proposal.unwrap().safeExtend({
+    /** A decision being carried out: the content to write, fixed before the first write. */
+    applying: z
+      .object({
+        /** The operator's decision, or `policy` when rules of keel.yaml applied it. */
+        kind: z.enum(['approved', 'edited', 'policy']),
+        /** For `policy`: the rules (described) that let each file through. */
+        rules: z.array(z.string()).default([]),
+        contents: z.record(z.string(), z.string().nullable()),
+        at: z.string(),
+      })
+      .nullable()
+      .default(null),
+    /** A rejection whose reason is still to be written as a lesson (see ApprovalService.reject). */
+    lessonPending: z.boolean().optional(),
+    /** The proposed contents as the agent made them, kept when the operator edits. */
+    proposedContents: z.record(z.string(), z.string().nullable()).default({}),
+  }),
+);
 export type StoredProposal = z.infer<typeof StoredProposal>;
 
 export class ProposalStore {

@@ -5,21 +5,23 @@
 import { z } from 'zod';
 import { defineNotification, defineRequest } from './define';
 
-export const FileChange = z.object({
-  /** Workspace-relative, forward slashes. */
-  path: z.string().min(1),
-  action: z.enum(['create', 'modify', 'delete']),
-  /** sha256 of the file the change was computed against; null when the file did not exist. */
-  baseHash: z.string().nullable(),
-  /** The proposed full content; null for a delete. */
-  content: z.string().nullable(),
-  /**
-   * For a propose step's `append:`: the heading and text it appends. When the file changes before
-   * the decision, the content is computed again from the file as it is then, so the new diff still
-   * adds only these lines.
-   */
-  append: z.object({ under: z.string(), text: z.string() }).optional(),
-});
+export const FileChange = z.lazy(() =>
+  z.object({
+    /** Workspace-relative, forward slashes. */
+    path: z.string().min(1),
+    action: z.enum(['create', 'modify', 'delete']),
+    /** sha256 of the file the change was computed against; null when the file did not exist. */
+    baseHash: z.string().nullable(),
+    /** The proposed full content; null for a delete. */
+    content: z.string().nullable(),
+    /**
+     * For a propose step's `append:`: the heading and text it appends. When the file changes before
+     * the decision, the content is computed again from the file as it is then, so the new diff still
+     * adds only these lines.
+     */
+    append: z.object({ under: z.string(), text: z.string() }).optional(),
+  }),
+);
 export type FileChange = z.infer<typeof FileChange>;
 
 /**
@@ -62,49 +64,52 @@ export const ProposalStatus = z.lazy(() =>
 );
 export type ProposalStatus = z.infer<typeof ProposalStatus>;
 
-const ProposalFields = z.object({
-  id: z.string(),
-  runId: z.string(),
-  stepId: z.string(),
-  runbook: z.string(),
-  summary: z.string(),
-  /** Why the agent proposes it, in its words. */
-  reasoning: z.string(),
-  /** The file changes; none for an action proposal (`action`), which changes no file itself. */
-  changes: z.array(FileChange),
-  /** For an action proposal: the connector action waiting for the operator. */
-  action: ActionProposal.optional(),
-  status: ProposalStatus,
-  /** Touches keel.yaml, runbooks/ or .vscode/: only an explicit decision applies it, whatever the policy. */
-  protected: z.boolean(),
-  createdAt: z.string(),
-  /** For a stale proposal: the files that changed since it was made. */
-  staleFiles: z.array(z.string()),
-  decision: z
-    .object({
-      /**
-       * Who decided: the operator (`approved`, `edited`, `rejected`) or a policy rule of keel.yaml
-       * (`policy`, which applies changes without the operator seeing them first).
-       */
-      kind: z.enum(['approved', 'edited', 'rejected', 'policy']),
-      /** For `policy`: the rule that let the change through, as `<path glob> allow <kinds>`. */
-      rule: z.string().optional(),
-      reason: z.string().nullable(),
-      /** The git commit that recorded an applied change (or a rejection's lesson). */
-      commit: z.string().nullable(),
-      /**
-       * The decision taught the runbook a lesson (`memory/feedback/<runbook>.md`): an edit, or a
-       * rejection with its reason; not a withdrawal because the run was cancelled.
-       */
-      lesson: z.boolean().optional(),
-      at: z.string(),
-    })
-    .nullable(),
-});
 /** A proposal changes files, or waits to perform a connector action; never neither. */
-export const Proposal = ProposalFields.refine((p) => p.changes.length > 0 || p.action !== undefined, {
-  error: 'a proposal changes at least one file, or carries a connector action',
-});
+export const Proposal = z.lazy(() =>
+  z
+    .object({
+      id: z.string(),
+      runId: z.string(),
+      stepId: z.string(),
+      runbook: z.string(),
+      summary: z.string(),
+      /** Why the agent proposes it, in its words. */
+      reasoning: z.string(),
+      /** The file changes; none for an action proposal (`action`), which changes no file itself. */
+      changes: z.array(FileChange),
+      /** For an action proposal: the connector action waiting for the operator. */
+      action: ActionProposal.optional(),
+      status: ProposalStatus,
+      /** Touches keel.yaml, runbooks/ or .vscode/: only an explicit decision applies it, whatever the policy. */
+      protected: z.boolean(),
+      createdAt: z.string(),
+      /** For a stale proposal: the files that changed since it was made. */
+      staleFiles: z.array(z.string()),
+      decision: z
+        .object({
+          /**
+           * Who decided: the operator (`approved`, `edited`, `rejected`) or a policy rule of keel.yaml
+           * (`policy`, which applies changes without the operator seeing them first).
+           */
+          kind: z.enum(['approved', 'edited', 'rejected', 'policy']),
+          /** For `policy`: the rule that let the change through, as `<path glob> allow <kinds>`. */
+          rule: z.string().optional(),
+          reason: z.string().nullable(),
+          /** The git commit that recorded an applied change (or a rejection's lesson). */
+          commit: z.string().nullable(),
+          /**
+           * The decision taught the runbook a lesson (`memory/feedback/<runbook>.md`): an edit, or a
+           * rejection with its reason; not a withdrawal because the run was cancelled.
+           */
+          lesson: z.boolean().optional(),
+          at: z.string(),
+        })
+        .nullable(),
+    })
+    .refine((p) => p.changes.length > 0 || p.action !== undefined, {
+      error: 'a proposal changes at least one file, or carries a connector action',
+    }),
+);
 export type Proposal = z.infer<typeof Proposal>;
 
 /** `keel/approvals/list`: proposals, the pending (and stale) ones first. */

@@ -6,9 +6,10 @@
  * The protocol's schemas are written `z.lazy(() => ...)`: one command uses a few of its 70-odd
  * messages, and building all their schemas at every start (some 4,900 zod constructor calls)
  * kept each command, `keel run`'s first step and the daemon's start waiting 20-25 ms more (issue
- * 14). A lazy schema is built at its first parse, once, and parses as the schema inside it. The
- * few that other code extends or reads the shape of (`FileChange.shape`, `Proposal.safeExtend`,
- * `RunStatus.exclude`, `CompensationLine.extend`) stay plain: a lazy one has no shape until built.
+ * 14). A lazy schema is built at its first parse, once, and parses as the schema inside it. Code
+ * that extends one or reads its shape does so inside a lazy schema of its own, through `unwrap()`
+ * (`StoredProposal`); the two the conductor's journal records extend as they are built
+ * (`RunStatus`, `CompensationLine`) stay plain, as the journal needs them at every run.
  */
 import type { z } from 'zod';
 
