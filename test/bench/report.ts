@@ -330,6 +330,14 @@ function firstStepSection(first: FirstStepResult): string[] {
       `${n(first.medianMsToFirstStep, 0)} ms (${first.msToFirstStep.join(', ')})`,
     ),
     row('spawn to exit, median', `${n(first.medianMsToExit, 0)} ms`),
+    row(
+      'node -e 0 (floor), median',
+      `${n(first.medianMsNodeStart, 0)} ms (${first.msNodeStart.join(', ')})` +
+        (process.env.NODE_EXTRA_CA_CERTS
+          ? '; NODE_EXTRA_CA_CERTS is set: Node reads that CA bundle at each start'
+          : ''),
+    ),
+    row('first step / floor, medians', `x${n(first.medianMsToFirstStep / first.medianMsNodeStart, 2)}`),
     row('opened the memory index', first.openedMemory ? 'yes (it should not)' : 'no'),
     '',
   ];
