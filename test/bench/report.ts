@@ -333,9 +333,7 @@ function firstStepSection(first: FirstStepResult): string[] {
     row(
       'node -e 0 (floor), median',
       `${n(first.medianMsNodeStart, 0)} ms (${first.msNodeStart.join(', ')})` +
-        (process.env.NODE_EXTRA_CA_CERTS
-          ? '; NODE_EXTRA_CA_CERTS is set: Node reads that CA bundle at each start'
-          : ''),
+        (first.extraCaCerts ? '; NODE_EXTRA_CA_CERTS is set: Node reads that CA bundle at each start' : ''),
     ),
     row('first step / floor, medians', `x${n(first.medianMsToFirstStep / first.medianMsNodeStart, 2)}`),
     row('opened the memory index', first.openedMemory ? 'yes (it should not)' : 'no'),

@@ -27,6 +27,8 @@ export interface FirstStepResult {
   /** Node alone (`node -e 0`), spawn to exit, timed after each run. */
   msNodeStart: number[];
   medianMsNodeStart: number;
+  /** Whether NODE_EXTRA_CA_CERTS was set: Node 20 then reads that CA bundle at each start. */
+  extraCaCerts: boolean;
 }
 
 const RUNBOOK = `apiVersion: keel/v1
@@ -82,6 +84,7 @@ export async function measureFirstStep(
     openedMemory: existsSync(join(workspace, '.keel', 'lance')),
     msNodeStart: nodeStart,
     medianMsNodeStart: round(median(nodeStart), 0),
+    extraCaCerts: Boolean(process.env.NODE_EXTRA_CA_CERTS),
   };
 }
 
