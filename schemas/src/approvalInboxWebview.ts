@@ -16,7 +16,7 @@ export type InboxMemoryRead = z.infer<typeof InboxMemoryRead>;
 
 /** One waiting proposal and what its run says about it (null fields: the run could not be read). */
 export const InboxItem = z.object({
-  proposal: Proposal,
+  proposal: Proposal.unwrap(),
   /** The run's inputs, as it was started with them. */
   inputs: z.record(z.string(), z.unknown()).nullable(),
   /** What the run has spent so far, in US dollars. */

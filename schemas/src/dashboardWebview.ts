@@ -19,21 +19,21 @@ export type MetricsReport = z.infer<typeof MetricsReport>;
 export const DashboardSnapshot = z.object({
   connection: ConnectionState,
   /** The emergency stop, quotas and breakers; null while the daemon is not running or did not answer. */
-  control: ControlState.nullable(),
+  control: ControlState.unwrap().nullable(),
   /** The metrics over the dashboard's span (`days` days up to now). */
   report: MetricsReport.nullable(),
   /** Budget advice over the same span (null: not fetched). */
-  advice: BudgetAdvice.nullable().default(null),
+  advice: BudgetAdvice.unwrap().nullable().default(null),
   days: z.number().int().positive(),
   /** The host's local date (YYYY-MM-DD): the last day of the spend chart. */
   today: z.string(),
   /** Proposals waiting for the operator (pending or stale). */
   pendingApprovals: z.number().int().nonnegative().nullable(),
   /** The recent runs, most recent first. */
-  runs: z.array(RunSummary),
-  index: IndexStatus.nullable(),
+  runs: z.array(RunSummary.unwrap()),
+  index: IndexStatus.unwrap().nullable(),
   /** Runs built on a version of a note that has changed since (null: not fetched). */
-  staleRuns: z.array(StaleRun).nullable().default(null),
+  staleRuns: z.array(StaleRun.unwrap()).nullable().default(null),
   /** Evals per runbook and tier over the span, and the drift they found (null: not fetched). */
   evals: EvalReportRequest.result.nullable().default(null),
   /** What could not be fetched, in words, or null. */

@@ -9,7 +9,7 @@ export const HostToTimelineMessage = z.discriminatedUnion('type', [
   /** The run's whole trace, sent again (debounced) each time the run changes. */
   z.object({
     type: z.literal('trace'),
-    trace: RunTrace,
+    trace: RunTrace.unwrap(),
     /** The run has not ended: the timeline says it follows the run. */
     live: z.boolean(),
   }),

@@ -124,9 +124,11 @@ export const RetrieveStep = z
     type: z.literal('retrieve'),
     query: Template.describe('The search query, a template.'),
     k: z.number().int().min(1).max(50).default(5).describe('How many results to keep.'),
-    filter: SearchFilter.optional().describe(
-      'Restricts the search: `type`, `tags` (+ `tagsMatch: any|all`), `path` (prefix or glob), `since`/`until` (`30d`, `12h`, `2w` or YYYY-MM-DD), `excludeStale`.',
-    ),
+    filter: SearchFilter.unwrap()
+      .optional()
+      .describe(
+        'Restricts the search: `type`, `tags` (+ `tagsMatch: any|all`), `path` (prefix or glob), `since`/`until` (`30d`, `12h`, `2w` or YYYY-MM-DD), `excludeStale`.',
+      ),
   })
   .describe("Searches memory; the step's output is the list of hits.");
 
@@ -792,7 +794,7 @@ export const CassetteRetrieval = z.object({
   scope: z.string().optional(),
   stepId: z.string(),
   query: z.string(),
-  results: z.array(SearchResult),
+  results: z.array(SearchResult.unwrap()),
 });
 export type CassetteRetrieval = z.infer<typeof CassetteRetrieval>;
 

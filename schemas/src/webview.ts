@@ -25,7 +25,7 @@ export const SidebarState = z.object({
   /** Whether the folder has a `keel.yaml`; the sidebar offers to initialize it when not. */
   initialized: z.boolean(),
   /** The daemon's last reported status while connected, else null. */
-  daemon: DaemonStatus.nullable(),
+  daemon: DaemonStatus.unwrap().nullable(),
   /** Automatic restarts after crashes in the current window. */
   restarts: z.number().int().nonnegative(),
   /** When restarting, when the next attempt starts (ISO time). */
@@ -33,7 +33,7 @@ export const SidebarState = z.object({
   /** What went wrong last, in words, or null. */
   lastError: z.string().nullable(),
   /** The memory index's last reported status while connected, else null. */
-  index: IndexStatus.nullable(),
+  index: IndexStatus.unwrap().nullable(),
 });
 export type SidebarState = z.infer<typeof SidebarState>;
 
@@ -44,21 +44,29 @@ export const HostToWebviewMessage = z.discriminatedUnion('type', [
     type: z.literal('searchResults'),
     requestId: z.number().int(),
     query: z.string(),
-    results: z.array(SearchResult),
+    results: z.array(SearchResult.unwrap()),
     error: z.string().nullable(),
   }),
   /** Every runbook in the workspace, valid or not, or why they could not be listed. */
-  z.object({ type: z.literal('runbooks'), runbooks: z.array(RunbookInfo), error: z.string().nullable() }),
+  z.object({
+    type: z.literal('runbooks'),
+    runbooks: z.array(RunbookInfo.unwrap()),
+    error: z.string().nullable(),
+  }),
   /** The recent runs, most recent first; sent again whenever one of them changes. */
-  z.object({ type: z.literal('runs'), runs: z.array(RunSummary), error: z.string().nullable() }),
+  z.object({ type: z.literal('runs'), runs: z.array(RunSummary.unwrap()), error: z.string().nullable() }),
   /** Scroll to a run the operator just started and mark it. */
   z.object({ type: z.literal('revealRun'), id: z.string().min(1) }),
   /** The proposals waiting for the operator (pending or stale), oldest first; sent again on every change. */
-  z.object({ type: z.literal('approvals'), approvals: z.array(Proposal), error: z.string().nullable() }),
+  z.object({
+    type: z.literal('approvals'),
+    approvals: z.array(Proposal.unwrap()),
+    error: z.string().nullable(),
+  }),
   /** The connectors keel.yaml names, with their standing; sent again whenever one changes. */
   z.object({
     type: z.literal('connectors'),
-    connectors: z.array(ConnectorInfo),
+    connectors: z.array(ConnectorInfo.unwrap()),
     error: z.string().nullable(),
   }),
 ]);

@@ -698,6 +698,23 @@ describe('protocol', () => {
     });
   }
 
+  it('answers a list holding one object twice with two objects, however often it parses', () => {
+    // A schema built lazily inside another one would leave zod checking every parse for inputs
+    // seen twice, and handing back one object for both (schemas/src/protocol/define.ts).
+    for (const method of ['keel/runs/list', 'keel/runbooks/list', 'keel/approvals/list']) {
+      const message = allMessages.find((m) => m.method === method)!;
+      if (message.kind !== 'request') throw new Error(`${method} is not a request`);
+      const result = samples[method]!.result as Record<string, unknown[]>;
+      const [key] = Object.keys(result).filter((k) => Array.isArray(result[k]) && result[k].length > 0);
+      const twice = { ...result, [key!]: [result[key!]![0], result[key!]![0]] };
+      for (let i = 0; i < 3; i++) {
+        const parsed = message.result.parse(twice) as Record<string, unknown[]>;
+        expect(parsed[key!]![0]).toEqual(parsed[key!]![1]);
+        expect(parsed[key!]![0]).not.toBe(parsed[key!]![1]);
+      }
+    }
+  });
+
   it('lets requests without params be called with nothing at all', () => {
     const status = allMessages.find((m) => m.method === 'keel/status')!;
     expect(status.params.parse(undefined)).toEqual({});

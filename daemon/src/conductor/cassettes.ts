@@ -62,7 +62,9 @@ function scopedCassette(
       (r) => r.type === 'stepEnd' && r.stepId === record.stepId && r.status === 'succeeded',
     );
     const query = (record.input as { query?: unknown } | null)?.query;
-    const results = SearchResult.array().safeParse(end?.type === 'stepEnd' ? end.output : null);
+    const results = SearchResult.unwrap()
+      .array()
+      .safeParse(end?.type === 'stepEnd' ? end.output : null);
     if (typeof query === 'string' && results.success)
       retrievals.push({ ...within, stepId: record.stepId, query, results: results.data });
   }

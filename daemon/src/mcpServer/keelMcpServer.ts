@@ -47,9 +47,11 @@ export function keelMcpServer(workspace: string, ask: AskDaemon): McpServer {
       inputSchema: {
         query: z.string().min(1).max(2_000).describe('what to look for'),
         k: z.number().int().min(1).max(50).default(10).describe('how many results'),
-        filter: SearchFilter.optional().describe(
-          'only notes of a frontmatter type, with any/all of these tags, under a path prefix or glob, dated since/until (30d, 2w, YYYY-MM-DD), or not stale; kind run (past runs: decisions, reasons, outcomes) or any',
-        ),
+        filter: SearchFilter.unwrap()
+          .optional()
+          .describe(
+            'only notes of a frontmatter type, with any/all of these tags, under a path prefix or glob, dated since/until (30d, 2w, YYYY-MM-DD), or not stale; kind run (past runs: decisions, reasons, outcomes) or any',
+          ),
         mode: z.enum(['hybrid', 'vector', 'text']).default('hybrid'),
       },
       annotations: READ_ONLY,

@@ -14,7 +14,7 @@ export const TrustRecord = z.object({
   /** The workspace's real path: a key collision or a moved file is never taken for consent. */
   workspace: z.string(),
   grantedAt: z.string(),
-  endpoints: z.array(TrustEndpoint),
+  endpoints: z.array(TrustEndpoint.unwrap()),
   /** Ids of the trigger definitions consented to (see `triggerId`). */
   triggers: z.array(z.string()),
   /** The approvals policy consented to: file rules, action rules, lists, MCP tool risks (wants.ts). */

@@ -4,9 +4,9 @@
  * agent's unused quota of the same period would have covered them.
  */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 
-export const AgentAdvice = z.lazy(() =>
+export const AgentAdvice = lazy(() =>
   z.object({
     /** The runbook's name. */
     agent: z.string(),
@@ -23,7 +23,7 @@ export const AgentAdvice = z.lazy(() =>
 export type AgentAdvice = z.infer<typeof AgentAdvice>;
 
 /** Runs a quota refused in its current period, and the quota that could have paid for them. */
-export const QuotaMove = z.lazy(() =>
+export const QuotaMove = lazy(() =>
   z.object({
     /** The quota's agent (a runbook or a role) whose runs were refused. */
     agent: z.string(),
@@ -40,13 +40,13 @@ export const QuotaMove = z.lazy(() =>
 );
 export type QuotaMove = z.infer<typeof QuotaMove>;
 
-export const BudgetAdvice = z.lazy(() =>
+export const BudgetAdvice = lazy(() =>
   z.object({
     since: z.string(),
     until: z.string(),
     /** Dearest first: cost per successful run (no success at all first), then rework. */
-    agents: z.array(AgentAdvice),
-    moves: z.array(QuotaMove),
+    agents: z.array(AgentAdvice.unwrap()),
+    moves: z.array(QuotaMove.unwrap()),
   }),
 );
 export type BudgetAdvice = z.infer<typeof BudgetAdvice>;
@@ -54,7 +54,7 @@ export type BudgetAdvice = z.infer<typeof BudgetAdvice>;
 /** `keel/metrics/advice`: budget advice over a span (default the last 30 days). */
 export const BudgetAdviceRequest = defineRequest({
   method: 'keel/metrics/advice',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
       .strictObject({
         /** ISO date or date-time; default 30 days ago. */

@@ -3,9 +3,9 @@
  * proposed or edited) or rejects it with a reason the run can act on.
  */
 import { z } from 'zod';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 
-export const FileChange = z.lazy(() =>
+export const FileChange = lazy(() =>
   z.object({
     /** Workspace-relative, forward slashes. */
     path: z.string().min(1),
@@ -29,7 +29,7 @@ export type FileChange = z.infer<typeof FileChange>;
  * risk, said to ask). It carries the action's input and the document the operator reads and may
  * edit; approving performs the action (with the edited document turned back into the input).
  */
-export const ActionProposal = z.lazy(() =>
+export const ActionProposal = lazy(() =>
   z.object({
     /** The connector as the runbook named it (`email`), and its id (`email@1`). */
     connector: z.string(),
@@ -51,7 +51,7 @@ export const ActionProposal = z.lazy(() =>
 );
 export type ActionProposal = z.infer<typeof ActionProposal>;
 
-export const ProposalStatus = z.lazy(() =>
+export const ProposalStatus = lazy(() =>
   z.enum([
     /** Waiting for the operator. */
     'pending',
@@ -65,7 +65,7 @@ export const ProposalStatus = z.lazy(() =>
 export type ProposalStatus = z.infer<typeof ProposalStatus>;
 
 /** A proposal changes files, or waits to perform a connector action; never neither. */
-export const Proposal = z.lazy(() =>
+export const Proposal = lazy(() =>
   z
     .object({
       id: z.string(),
@@ -76,10 +76,10 @@ export const Proposal = z.lazy(() =>
       /** Why the agent proposes it, in its words. */
       reasoning: z.string(),
       /** The file changes; none for an action proposal (`action`), which changes no file itself. */
-      changes: z.array(FileChange),
+      changes: z.array(FileChange.unwrap()),
       /** For an action proposal: the connector action waiting for the operator. */
-      action: ActionProposal.optional(),
-      status: ProposalStatus,
+      action: ActionProposal.unwrap().optional(),
+      status: ProposalStatus.unwrap(),
       /** Touches keel.yaml, runbooks/ or .vscode/: only an explicit decision applies it, whatever the policy. */
       protected: z.boolean(),
       createdAt: z.string(),
@@ -115,21 +115,21 @@ export type Proposal = z.infer<typeof Proposal>;
 /** `keel/approvals/list`: proposals, the pending (and stale) ones first. */
 export const ApprovalsListRequest = defineRequest({
   method: 'keel/approvals/list',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
-      .strictObject({ status: z.array(ProposalStatus).min(1).optional() })
+      .strictObject({ status: z.array(ProposalStatus.unwrap()).min(1).optional() })
       .optional()
       .default({}),
   ),
-  result: z.lazy(() => z.object({ approvals: z.array(Proposal) })),
+  result: lazy(() => z.object({ approvals: z.array(Proposal.unwrap()) })),
 });
 
 export const ApprovalGetRequest = defineRequest({
   method: 'keel/approvals/get',
-  params: z.lazy(() => z.strictObject({ id: z.string().min(1) })),
-  result: z.lazy(() =>
+  params: lazy(() => z.strictObject({ id: z.string().min(1) })),
+  result: lazy(() =>
     z.object({
-      proposal: Proposal,
+      proposal: Proposal.unwrap(),
       /** Each changed file as it is on disk now (null when absent), for the diff's left side. */
       current: z.record(z.string(), z.string().nullable()),
     }),
@@ -139,7 +139,7 @@ export const ApprovalGetRequest = defineRequest({
 /** `keel/approvals/approve`: applies the proposal (all files or none) and commits it to git. */
 export const ApprovalApproveRequest = defineRequest({
   method: 'keel/approvals/approve',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       id: z.string().min(1),
       /** The operator's version of some files (path → full content); the decision becomes `edited`. */
@@ -154,7 +154,7 @@ export const ApprovalApproveRequest = defineRequest({
 /** `keel/approvals/reject`: the run learns the reason and goes on without the change. */
 export const ApprovalRejectRequest = defineRequest({
   method: 'keel/approvals/reject',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       id: z.string().min(1),
       reason: z.string().trim().min(1, { error: 'say why, so the agent can act on it' }).max(4_000),
@@ -167,5 +167,5 @@ export const ApprovalRejectRequest = defineRequest({
 export const ApprovalsChangedNotification = defineNotification({
   method: 'keel/approvals/changed',
   direction: 'serverToClient',
-  params: z.lazy(() => z.object({ proposal: Proposal, pending: z.number().int().min(0) })),
+  params: lazy(() => z.object({ proposal: Proposal.unwrap(), pending: z.number().int().min(0) })),
 });

@@ -1,11 +1,12 @@
 /** Shapes shared by several protocol areas. */
 import { z } from 'zod';
+import { lazy } from './define';
 
 /**
  * Something wrong with a workspace file, located precisely enough to become an editor diagnostic.
  * `path` is workspace-relative with forward slashes; `line` and `column` are 1-based.
  */
-export const Problem = z.lazy(() =>
+export const Problem = lazy(() =>
   z.object({
     path: z.string(),
     line: z.number().int().min(1),
@@ -19,4 +20,4 @@ export const Problem = z.lazy(() =>
 export type Problem = z.infer<typeof Problem>;
 
 /** An empty params object: the method takes no arguments, and extra keys are a caller's mistake. */
-export const NoParams = z.lazy(() => z.strictObject({}).optional().default({}));
+export const NoParams = lazy(() => z.strictObject({}).optional().default({}));

@@ -5,12 +5,12 @@
  */
 import { z } from 'zod';
 import { NoParams } from './common';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 
 /** `keel/connectors/setSecret`: a credential from the editor's secret storage; an empty value forgets it. */
 export const SetConnectorSecretRequest = defineRequest({
   method: 'keel/connectors/setSecret',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       /** The connector's name under `connectors:` in keel.yaml. */
       connector: z.string().min(1),
@@ -18,7 +18,7 @@ export const SetConnectorSecretRequest = defineRequest({
       value: z.string().max(64_000),
     }),
   ),
-  result: z.lazy(() => z.object({ ok: z.literal(true) })),
+  result: lazy(() => z.object({ ok: z.literal(true) })),
 });
 
 /**
@@ -27,12 +27,12 @@ export const SetConnectorSecretRequest = defineRequest({
  * names is unset or too short), `error` (its last probe or event poll failed), `unchecked` (nothing
  * tried yet), `ready` (its last probe passed).
  */
-export const ConnectorState = z.lazy(() =>
+export const ConnectorState = lazy(() =>
   z.enum(['ready', 'needs_trust', 'needs_credential', 'error', 'unchecked']),
 );
 export type ConnectorState = z.infer<typeof ConnectorState>;
 
-export const ConnectorProbeInfo = z.lazy(() =>
+export const ConnectorProbeInfo = lazy(() =>
   z.object({
     ok: z.boolean(),
     /** What the probe saw (servers, folders) or why it failed; never a credential. */
@@ -46,13 +46,13 @@ export const ConnectorProbeInfo = z.lazy(() =>
 export type ConnectorProbeInfo = z.infer<typeof ConnectorProbeInfo>;
 
 /** One connector instance keel.yaml names, as the sidebar and `keel connectors` show it. */
-export const ConnectorInfo = z.lazy(() =>
+export const ConnectorInfo = lazy(() =>
   z.object({
     /** The name under `connectors:` in keel.yaml. */
     name: z.string(),
     /** The connector it is an instance of: `email@1`, `mcp.files@1`. */
     use: z.string(),
-    state: ConnectorState,
+    state: ConnectorState.unwrap(),
     /** With `needs_credential`: the credential that is missing (`password`). */
     credential: z.string().nullable(),
     /** Credential names keel.yaml gives it, with where each comes from; never a value. */
@@ -61,7 +61,7 @@ export const ConnectorInfo = z.lazy(() =>
       z.object({ name: z.string(), risk: z.enum(['read', 'internal', 'external', 'irreversible']) }),
     ),
     events: z.array(z.string()),
-    lastProbe: ConnectorProbeInfo.nullable(),
+    lastProbe: ConnectorProbeInfo.unwrap().nullable(),
     /**
      * `open` while its last probe failed: every action of it refuses at once until a probe passes
      * (scheduled, or `keel connectors check NAME`).
@@ -79,7 +79,7 @@ export type ConnectorInfo = z.infer<typeof ConnectorInfo>;
 export const ConnectorsListRequest = defineRequest({
   method: 'keel/connectors/list',
   params: NoParams,
-  result: z.lazy(() => z.object({ connectors: z.array(ConnectorInfo) })),
+  result: lazy(() => z.object({ connectors: z.array(ConnectorInfo.unwrap()) })),
 });
 
 /**
@@ -89,20 +89,20 @@ export const ConnectorsListRequest = defineRequest({
  */
 export const ConnectorsCheckRequest = defineRequest({
   method: 'keel/connectors/check',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
       .strictObject({ name: z.string().min(1).optional() })
       .optional()
       .default({}),
   ),
-  result: z.lazy(() => z.object({ connectors: z.array(ConnectorInfo) })),
+  result: lazy(() => z.object({ connectors: z.array(ConnectorInfo.unwrap()) })),
 });
 
 /** `keel/connectors/changed`: the standing of some connector changed (probe, event, trust, keel.yaml). */
 export const ConnectorsChangedNotification = defineNotification({
   method: 'keel/connectors/changed',
   direction: 'serverToClient',
-  params: z.lazy(() => z.object({ connectors: z.array(ConnectorInfo) })),
+  params: lazy(() => z.object({ connectors: z.array(ConnectorInfo.unwrap()) })),
 });
 
 /** The state in words: `ready`, `needs trust`, `needs credential password`, `error`, `unchecked`. */

@@ -1,9 +1,9 @@
 /** Governance: the emergency stop, quotas, circuit breakers, and the metrics report. */
 import { z } from 'zod';
 import { NoParams } from './common';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 
-export const BreakerState = z.lazy(() =>
+export const BreakerState = lazy(() =>
   z.object({
     /** `endpoint:<baseUrl>`, `runbook:<name>` or `connector:<name>` (opened by a failed drift probe). */
     name: z.string(),
@@ -23,7 +23,7 @@ export const BreakerState = z.lazy(() =>
 );
 export type BreakerState = z.infer<typeof BreakerState>;
 
-export const QuotaState = z.lazy(() =>
+export const QuotaState = lazy(() =>
   z.object({
     agent: z.string(),
     period: z.enum(['day', 'month']),
@@ -37,14 +37,14 @@ export const QuotaState = z.lazy(() =>
 );
 export type QuotaState = z.infer<typeof QuotaState>;
 
-export const ControlState = z.lazy(() =>
+export const ControlState = lazy(() =>
   z.object({
     /** The emergency stop: no run executes and none starts until resumed. */
     stopped: z.boolean(),
     stoppedAt: z.string().nullable(),
     reason: z.string().nullable(),
-    breakers: z.array(BreakerState),
-    quotas: z.array(QuotaState),
+    breakers: z.array(BreakerState.unwrap()),
+    quotas: z.array(QuotaState.unwrap()),
   }),
 );
 export type ControlState = z.infer<typeof ControlState>;
@@ -58,7 +58,7 @@ export const ControlStateRequest = defineRequest({
 /** `keel/control/emergencyStop`: halts every run at once and refuses new ones, until resumed. */
 export const EmergencyStopRequest = defineRequest({
   method: 'keel/control/emergencyStop',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
       .strictObject({ reason: z.string().max(500).optional() })
       .optional()
@@ -80,7 +80,7 @@ export const ControlChangedNotification = defineNotification({
   params: ControlState,
 });
 
-export const AgentMetrics = z.lazy(() =>
+export const AgentMetrics = lazy(() =>
   z.object({
     /** The runbook's name. */
     agent: z.string(),
@@ -134,7 +134,7 @@ export type AgentMetrics = z.infer<typeof AgentMetrics>;
  * What one connector did over a span: its actions (calls made by steps and agents, reads
  * included), how they ended, the undos compensation ran, and the operator's decisions on them.
  */
-export const ConnectorMetrics = z.lazy(() =>
+export const ConnectorMetrics = lazy(() =>
   z.object({
     /** The connector as runbooks name it (`mail`, `billing`, `fs.outbox`). */
     connector: z.string(),
@@ -160,7 +160,7 @@ export type ConnectorMetrics = z.infer<typeof ConnectorMetrics>;
 /** `keel/metrics/report`: per agent over a span, and spend per agent per day. */
 export const MetricsReportRequest = defineRequest({
   method: 'keel/metrics/report',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
       .strictObject({
         /** ISO date or date-time; default 30 days ago. */
@@ -170,13 +170,13 @@ export const MetricsReportRequest = defineRequest({
       .optional()
       .default({}),
   ),
-  result: z.lazy(() =>
+  result: lazy(() =>
     z.object({
       since: z.string(),
       until: z.string(),
-      agents: z.array(AgentMetrics),
+      agents: z.array(AgentMetrics.unwrap()),
       /** Per connector over the span, busiest first. */
-      connectors: z.array(ConnectorMetrics).default([]),
+      connectors: z.array(ConnectorMetrics.unwrap()).default([]),
       spendByDay: z.array(
         z.object({ day: z.string(), agent: z.string(), costUsd: z.number(), tokens: z.number().int() }),
       ),

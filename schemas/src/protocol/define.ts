@@ -3,15 +3,18 @@
  * zod schemas and doc comment. Daemon, extension, CLI and tests all import these objects, so no
  * method name is ever a bare string anywhere else.
  *
- * The protocol's schemas are written `z.lazy(() => ...)`: one command uses a few of its 70-odd
- * messages, and building all their schemas at every start (some 4,900 zod constructor calls)
+ * The protocol's schemas are written `lazy(() => ...)` (below): one command uses a few of its
+ * 70-odd messages, and building all their schemas at every start (some 4,900 zod constructor calls)
  * kept each command, `keel run`'s first step and the daemon's start waiting 20-25 ms more (issue
- * 14). A lazy schema is built at its first parse, once, and parses as the schema inside it. Code
- * that extends one or reads its shape does so inside a lazy schema of its own, through `unwrap()`
- * (`StoredProposal`); the two the conductor's journal records extend as they are built
- * (`RunStatus`, `CompensationLine`) stay plain, as the journal needs them at every run.
+ * 14). A lazy schema is built at its first parse, once, and parses as the schema inside it. Inside
+ * a builder another lazy schema is named by what it built, `X.unwrap()`, never by its lazy: zod
+ * treats a lazy not built yet as possibly recursive, and a container holding one keeps checking
+ * every parse for inputs seen twice (and answers them with one shared object). Code that extends
+ * one or reads its shape does so the same way (`StoredProposal`); the two the conductor's journal
+ * records extend at their own start (`RunStatus`, `CompensationLine`) stay plain, and so do enums
+ * other schemas key records by (a lazy one has no list of values).
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Who sends the message. */
 export type MessageDirection = 'clientToServer' | 'serverToClient';
@@ -51,4 +54,13 @@ export function defineNotification<P extends z.ZodType>(definition: {
   params: P;
 }): NotificationDefinition<P> {
   return { kind: 'notification', ...definition };
+}
+
+/**
+ * `z.lazy` with its builder called once: `unwrap()` gives the one schema it built (zod's own calls
+ * the builder again each time), which is what builders of other schemas use.
+ */
+export function lazy<T extends z.ZodType>(build: () => T): z.ZodLazy<T> {
+  let built: T | undefined;
+  return z.lazy(() => (built ??= build()));
 }

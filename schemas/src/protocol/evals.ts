@@ -1,9 +1,9 @@
 /** `keel/evals/*`: graded runbook cases run live (`keel eval`), their stored results, and drift. */
 import { z } from 'zod';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 
 /** One check of one case, as graded. */
-export const EvalCheckResult = z.lazy(() =>
+export const EvalCheckResult = lazy(() =>
   z.object({
     /** `contains`, `rubric`, ...: the kind of check. */
     kind: z.string(),
@@ -17,7 +17,7 @@ export const EvalCheckResult = z.lazy(() =>
 export type EvalCheckResult = z.infer<typeof EvalCheckResult>;
 
 /** One run of one case (a `--repeat` gives several), as stored in `eval_results`. */
-export const EvalCaseResult = z.lazy(() =>
+export const EvalCaseResult = lazy(() =>
   z.object({
     runbook: z.string(),
     case: z.string(),
@@ -33,7 +33,7 @@ export const EvalCaseResult = z.lazy(() =>
     costUsd: z.number(),
     tokens: z.number(),
     latencyMs: z.number(),
-    checks: z.array(EvalCheckResult),
+    checks: z.array(EvalCheckResult.unwrap()),
     /** The judge's reasoning for each rubric check, in order (one text). */
     reasoning: z.string().nullable(),
   }),
@@ -41,7 +41,7 @@ export const EvalCaseResult = z.lazy(() =>
 export type EvalCaseResult = z.infer<typeof EvalCaseResult>;
 
 /** A case that moved since the baseline: its score fell past the tolerance, or another model answered. */
-export const EvalDriftCase = z.lazy(() =>
+export const EvalDriftCase = lazy(() =>
   z.object({
     case: z.string(),
     baselineScore: z.number(),
@@ -52,7 +52,7 @@ export const EvalDriftCase = z.lazy(() =>
 );
 export type EvalDriftCase = z.infer<typeof EvalDriftCase>;
 
-export const EvalDrift = z.lazy(() =>
+export const EvalDrift = lazy(() =>
   z.object({
     runbook: z.string(),
     tier: z.string(),
@@ -60,7 +60,7 @@ export const EvalDrift = z.lazy(() =>
     at: z.string(),
     baselineAt: z.string(),
     tolerance: z.number(),
-    cases: z.array(EvalDriftCase),
+    cases: z.array(EvalDriftCase.unwrap()),
   }),
 );
 export type EvalDrift = z.infer<typeof EvalDrift>;
@@ -68,7 +68,7 @@ export type EvalDrift = z.infer<typeof EvalDrift>;
 /** `keel/evals/run`: runs a runbook's `evals:` cases live, stores and returns the results. */
 export const EvalRunRequest = defineRequest({
   method: 'keel/evals/run',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       runbook: z.string().min(1),
       /** The keel.yaml tier every model step uses; the runbook's own tiers when absent. */
@@ -78,19 +78,19 @@ export const EvalRunRequest = defineRequest({
       baseline: z.boolean().default(false),
     }),
   ),
-  result: z.lazy(() =>
+  result: lazy(() =>
     z.object({
       at: z.string(),
-      results: z.array(EvalCaseResult),
+      results: z.array(EvalCaseResult.unwrap()),
       /** Whether this set became the baseline (the first one does). */
       baseline: z.boolean(),
-      drift: EvalDrift.nullable(),
+      drift: EvalDrift.unwrap().nullable(),
     }),
   ),
 });
 
 /** Per runbook and tier over the report's span: how its evals did. */
-export const EvalSummaryRow = z.lazy(() =>
+export const EvalSummaryRow = lazy(() =>
   z.object({
     runbook: z.string(),
     tier: z.string(),
@@ -113,15 +113,19 @@ export type EvalSummaryRow = z.infer<typeof EvalSummaryRow>;
 /** `keel/evals/report`: eval pass rate and cost per runbook and tier, and the drift found lately. */
 export const EvalReportRequest = defineRequest({
   method: 'keel/evals/report',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({ since: z.string().optional(), until: z.string().optional() }).optional().default({}),
   ),
-  result: z.lazy(() => z.object({ rows: z.array(EvalSummaryRow), drift: z.array(EvalDrift) })),
+  result: lazy(() =>
+    z.object({ rows: z.array(EvalSummaryRow.unwrap()), drift: z.array(EvalDrift.unwrap()) }),
+  ),
 });
 
 /** `keel/evals/changed`: an eval finished (`keel eval` or its schedule), with the drift it found. */
 export const EvalsChangedNotification = defineNotification({
   method: 'keel/evals/changed',
   direction: 'serverToClient',
-  params: z.lazy(() => z.object({ runbook: z.string(), tier: z.string(), drift: EvalDrift.nullable() })),
+  params: lazy(() =>
+    z.object({ runbook: z.string(), tier: z.string(), drift: EvalDrift.unwrap().nullable() }),
+  ),
 });

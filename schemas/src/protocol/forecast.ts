@@ -4,9 +4,9 @@
  * forecast is above it wait for the operator before its first step.
  */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 
-export const CostForecast = z.lazy(() =>
+export const CostForecast = lazy(() =>
   z.object({
     runbook: z.string(),
     /** The runbook's model tier: history at another tier is not counted. */
@@ -38,7 +38,7 @@ export type CostForecast = z.infer<typeof CostForecast>;
 /** `keel/runs/forecast`: a runbook's cost forecast, as a run started now would be gated by it. */
 export const RunForecastRequest = defineRequest({
   method: 'keel/runs/forecast',
-  params: z.lazy(() => z.strictObject({ runbook: z.string().min(1).max(200) })),
+  params: lazy(() => z.strictObject({ runbook: z.string().min(1).max(200) })),
   result: CostForecast,
 });
 

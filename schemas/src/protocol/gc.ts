@@ -1,9 +1,9 @@
 /** `keel gc`: what Keel's own records under `.keel/` hold past `retention.keel`, and freeing it. */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 
 /** One thing `keel gc` would free (or keeps, for cassettes: they are the operator's files). */
-export const GcItem = z.lazy(() =>
+export const GcItem = lazy(() =>
   z.object({
     kind: z.enum(['journal', 'proposal', 'cassette']),
     /** The run id, proposal id, or cassette path. */
@@ -26,15 +26,15 @@ export type GcItem = z.infer<typeof GcItem>;
  */
 export const GcRequest = defineRequest({
   method: 'keel/gc',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
       .strictObject({ apply: z.boolean().default(false) })
       .optional()
       .default({ apply: false }),
   ),
-  result: z.lazy(() =>
+  result: lazy(() =>
     z.object({
-      items: z.array(GcItem),
+      items: z.array(GcItem.unwrap()),
       /** Bytes of the freeable items. */
       freeableBytes: z.number().int().nonnegative(),
       applied: z.boolean(),

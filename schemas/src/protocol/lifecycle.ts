@@ -1,6 +1,6 @@
 /** Stopping the daemon on request. */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 
 /**
  * `keel/shutdown`: stop the daemon. It answers first, tells every client it is stopping, then
@@ -9,7 +9,7 @@ import { defineRequest } from './define';
  */
 export const ShutdownRequest = defineRequest({
   method: 'keel/shutdown',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
       .strictObject({
         /** Why, for the daemon's log and the clients: `keel stop`. */
@@ -18,5 +18,5 @@ export const ShutdownRequest = defineRequest({
       .optional()
       .default({}),
   ),
-  result: z.lazy(() => z.object({ pid: z.number().int().positive() })),
+  result: lazy(() => z.object({ pid: z.number().int().positive() })),
 });

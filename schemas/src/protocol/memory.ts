@@ -1,12 +1,12 @@
 /** Searching and reading the workspace's memory, and the index behind it. */
 import { z } from 'zod';
 import { NoParams, Problem } from './common';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 import { SearchFilter } from './searchFilter';
 
 export * from './searchFilter';
 
-export const SearchResult = z.lazy(() =>
+export const SearchResult = lazy(() =>
   z.object({
     /** Workspace-relative, forward slashes. */
     path: z.string(),
@@ -41,25 +41,25 @@ export type SearchResult = z.infer<typeof SearchResult>;
 /** `keel/memory/search`: hybrid (vector + full-text) search over the workspace's memory. */
 export const MemorySearchRequest = defineRequest({
   method: 'keel/memory/search',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       query: z.string().trim().min(1, { error: 'query must not be empty' }).max(2_000),
       k: z.number().int().min(1).max(200).default(10),
-      filter: SearchFilter.optional(),
+      filter: SearchFilter.unwrap().optional(),
       /** `hybrid` (the default) fuses both rankings; `vector` and `text` use one, for comparison. */
       mode: z.enum(['hybrid', 'vector', 'text']).default('hybrid'),
     }),
   ),
-  result: z.lazy(() =>
+  result: lazy(() =>
     z.object({
-      results: z.array(SearchResult),
+      results: z.array(SearchResult.unwrap()),
       /** Time spent inside the daemon, in milliseconds. */
       tookMs: z.number(),
     }),
   ),
 });
 
-export const MemoryDocument = z.lazy(() =>
+export const MemoryDocument = lazy(() =>
   z.object({
     path: z.string(),
     content: z.string(),
@@ -71,7 +71,7 @@ export const MemoryDocument = z.lazy(() =>
     reviewBy: z.string().nullable(),
     stale: z.boolean(),
     /** What is wrong with the file, if anything. */
-    problems: z.array(Problem),
+    problems: z.array(Problem.unwrap()),
     /** git's blob id of `content` (`git hash-object`); absent from daemons that predate it. */
     blob: z.string().optional(),
   }),
@@ -81,14 +81,14 @@ export type MemoryDocument = z.infer<typeof MemoryDocument>;
 /** `keel/memory/get`: one note, read from disk (never from the index, which may lag). */
 export const MemoryGetRequest = defineRequest({
   method: 'keel/memory/get',
-  params: z.lazy(() => z.strictObject({ path: z.string().min(1) })),
+  params: lazy(() => z.strictObject({ path: z.string().min(1) })),
   result: MemoryDocument,
 });
 
-export const IndexState = z.lazy(() => z.enum(['opening', 'scanning', 'indexing', 'ready', 'rebuilding']));
+export const IndexState = lazy(() => z.enum(['opening', 'scanning', 'indexing', 'ready', 'rebuilding']));
 export type IndexState = z.infer<typeof IndexState>;
 
-export const IndexProgress = z.lazy(() =>
+export const IndexProgress = lazy(() =>
   z.object({
     /** What is being done: `scanning` files, `indexing` changed ones, `optimizing` the indexes. */
     phase: z.enum(['scanning', 'indexing', 'optimizing']),
@@ -98,20 +98,20 @@ export const IndexProgress = z.lazy(() =>
 );
 export type IndexProgress = z.infer<typeof IndexProgress>;
 
-export const IndexStatus = z.lazy(() =>
+export const IndexStatus = lazy(() =>
   z.object({
-    state: IndexState,
+    state: IndexState.unwrap(),
     documents: z.number().int().nonnegative(),
     chunks: z.number().int().nonnegative(),
     /** Files changed on disk and not yet in the index. */
     pending: z.number().int().nonnegative(),
-    progress: IndexProgress.nullable(),
+    progress: IndexProgress.unwrap().nullable(),
     /** Which embedder built the vectors (`local-hash-v1/256`, `openai/text-embedding-3-small`). */
     embedder: z.string(),
     /** When the index last changed (ISO time), or null if never. */
     lastChangeAt: z.iso.datetime().nullable(),
     /** Files that could not be indexed, or indexed with warnings. */
-    problems: z.array(Problem),
+    problems: z.array(Problem.unwrap()),
     /** What the daemon had to repair, in words, or null: `the LanceDB index was damaged ...`. */
     recovery: z.string().nullable(),
     /**
@@ -138,7 +138,7 @@ export const IndexChangedNotification = defineNotification({
   params: IndexStatus,
 });
 
-const IndexRunResult = z.lazy(() =>
+const IndexRunResult = lazy(() =>
   z.object({
     documents: z.number().int().nonnegative(),
     chunks: z.number().int().nonnegative(),
@@ -146,7 +146,7 @@ const IndexRunResult = z.lazy(() =>
     indexed: z.number().int().nonnegative(),
     /** Files removed from the index because they are gone. */
     removed: z.number().int().nonnegative(),
-    problems: z.array(Problem),
+    problems: z.array(Problem.unwrap()),
     tookMs: z.number(),
   }),
 );
@@ -169,8 +169,8 @@ export const IndexSyncRequest = defineRequest({
  */
 export const IndexRefreshRequest = defineRequest({
   method: 'keel/index/refresh',
-  params: z.lazy(() => z.strictObject({ paths: z.array(z.string().min(1).max(4096)).min(1).max(1000) })),
-  result: z.lazy(() =>
+  params: lazy(() => z.strictObject({ paths: z.array(z.string().min(1).max(4096)).min(1).max(1000) })),
+  result: lazy(() =>
     z.object({
       /** Distinct paths read. */
       paths: z.number().int().nonnegative(),

@@ -3,7 +3,7 @@
  * audits: "what did the agent know when it sent this?").
  */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 import { MemorySearchRequest } from './memory';
 
 /** `2026-03-01` (the end of that day, local time) or an ISO date-time (`2026-03-01T14:05:00Z`). */
@@ -17,7 +17,7 @@ const COMMIT = /^[0-9a-f]{7,40}$/i;
  * like an option (`--output=/tmp/x`) or a revision expression (`HEAD@{...}`, `main~3`) ever
  * reaches git, which receives it only as an `execFile` argument anyway.
  */
-export const AsOf = z.lazy(() =>
+export const AsOf = lazy(() =>
   z
     .string()
     .trim()
@@ -39,7 +39,7 @@ export function asOfKind(value: string): 'day' | 'dateTime' | 'commit' {
   return 'commit';
 }
 
-export const MemorySnapshot = z.lazy(() =>
+export const MemorySnapshot = lazy(() =>
   z.object({
     /** The commit whose notes answered: the last one at or before the requested moment. */
     commit: z.string(),
@@ -66,10 +66,10 @@ export type MemorySnapshot = z.infer<typeof MemorySnapshot>;
  */
 export const MemorySearchAsOfRequest = defineRequest({
   method: 'keel/memory/searchAsOf',
-  params: z.lazy(() => MemorySearchRequest.params.unwrap().extend({ asOf: AsOf })),
-  result: z.lazy(() =>
+  params: lazy(() => MemorySearchRequest.params.unwrap().extend({ asOf: AsOf.unwrap() })),
+  result: lazy(() =>
     MemorySearchRequest.result.unwrap().extend({
-      snapshot: MemorySnapshot,
+      snapshot: MemorySnapshot.unwrap(),
     }),
   ),
 });

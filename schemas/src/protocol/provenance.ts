@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import { NoParams } from './common';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 import { RunStatus, RunSummary } from './runs';
 
 /** One run's reads of one version of a note. */
-export const NoteUse = z.lazy(() =>
+export const NoteUse = lazy(() =>
   z.object({
     runId: z.string(),
     runbook: z.string(),
@@ -27,7 +27,7 @@ export const NoteUse = z.lazy(() =>
 export type NoteUse = z.infer<typeof NoteUse>;
 
 /** An approved (or pending) change linked to the note. */
-export const NoteChange = z.lazy(() =>
+export const NoteChange = lazy(() =>
   z.object({
     proposalId: z.string(),
     runId: z.string(),
@@ -45,21 +45,21 @@ export type NoteChange = z.infer<typeof NoteChange>;
 /** `keel/memory/why`: the runs that read a note and the changes built on it or made to it. */
 export const MemoryWhyRequest = defineRequest({
   method: 'keel/memory/why',
-  params: z.lazy(() => z.strictObject({ path: z.string().min(1).max(4_096) })),
-  result: z.lazy(() =>
+  params: lazy(() => z.strictObject({ path: z.string().min(1).max(4_096) })),
+  result: lazy(() =>
     z.object({
       /** Workspace-relative, forward slashes. */
       path: z.string(),
       /** The note's blob id on disk now; null when it does not exist. */
       blob: z.string().nullable(),
-      runs: z.array(NoteUse),
-      changes: z.array(NoteChange),
+      runs: z.array(NoteUse.unwrap()),
+      changes: z.array(NoteChange.unwrap()),
     }),
   ),
 });
 
 /** A finished run whose outputs were built on a version of a note that has changed since. */
-export const StaleRun = z.lazy(() =>
+export const StaleRun = lazy(() =>
   z.object({
     runId: z.string(),
     runbook: z.string(),
@@ -85,12 +85,12 @@ export type StaleRun = z.infer<typeof StaleRun>;
 export const StaleRunsRequest = defineRequest({
   method: 'keel/provenance/stale',
   params: NoParams,
-  result: z.lazy(() => z.object({ runs: z.array(StaleRun) })),
+  result: lazy(() => z.object({ runs: z.array(StaleRun.unwrap()) })),
 });
 
 /** `keel/runs/rerun`: starts the run's runbook again with the same inputs (through normal approvals). */
 export const RunRerunRequest = defineRequest({
   method: 'keel/runs/rerun',
-  params: z.lazy(() => z.strictObject({ id: z.string().min(1) })),
+  params: lazy(() => z.strictObject({ id: z.string().min(1) })),
   result: RunSummary,
 });

@@ -1,7 +1,7 @@
 /** Runbooks and their runs: list, start, watch, trace, cancel, replay, test. */
 import { z } from 'zod';
 import { NoParams, Problem } from './common';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 
 export const RunStatus = z.enum([
   'queued',
@@ -26,21 +26,21 @@ export const FINISHED_RUN_STATUSES: readonly RunStatus[] = [
   'cancelled',
 ];
 
-const InputValue = z.lazy(() => z.union([z.string(), z.number(), z.boolean()]));
+const InputValue = lazy(() => z.union([z.string(), z.number(), z.boolean()]));
 
-export const RunbookInputInfo = z.lazy(() =>
+export const RunbookInputInfo = lazy(() =>
   z.object({
     name: z.string(),
     type: z.enum(['string', 'number', 'integer', 'boolean']),
     description: z.string().nullable(),
     required: z.boolean(),
-    default: InputValue.nullable(),
+    default: InputValue.unwrap().nullable(),
     enum: z.array(z.union([z.string(), z.number()])).nullable(),
   }),
 );
 export type RunbookInputInfo = z.infer<typeof RunbookInputInfo>;
 
-export const RunbookInfo = z.lazy(() =>
+export const RunbookInfo = lazy(() =>
   z.object({
     /** The runbook's `name`, or the file's base name when the file does not parse. */
     name: z.string(),
@@ -48,9 +48,9 @@ export const RunbookInfo = z.lazy(() =>
     path: z.string(),
     role: z.string().nullable(),
     description: z.string().nullable(),
-    inputs: z.array(RunbookInputInfo),
+    inputs: z.array(RunbookInputInfo.unwrap()),
     /** Empty when the runbook is valid; a runbook with problems cannot run. */
-    problems: z.array(Problem),
+    problems: z.array(Problem.unwrap()),
   }),
 );
 export type RunbookInfo = z.infer<typeof RunbookInfo>;
@@ -59,15 +59,15 @@ export type RunbookInfo = z.infer<typeof RunbookInfo>;
 export const RunbooksListRequest = defineRequest({
   method: 'keel/runbooks/list',
   params: NoParams,
-  result: z.lazy(() => z.object({ runbooks: z.array(RunbookInfo) })),
+  result: lazy(() => z.object({ runbooks: z.array(RunbookInfo.unwrap()) })),
 });
 
-export const RunSummary = z.lazy(() =>
+export const RunSummary = lazy(() =>
   z.object({
     id: z.string(),
     runbook: z.string(),
     status: RunStatus,
-    inputs: z.record(z.string(), InputValue),
+    inputs: z.record(z.string(), InputValue.unwrap()),
     startedAt: z.string(),
     endedAt: z.string().nullable(),
     /** The step running now, or the last one that ran. */
@@ -98,10 +98,10 @@ export type RunSummary = z.infer<typeof RunSummary>;
 /** `keel/runs/start`: queues a run of a runbook with the given inputs; answers at once. */
 export const RunStartRequest = defineRequest({
   method: 'keel/runs/start',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       runbook: z.string().min(1),
-      inputs: z.record(z.string(), InputValue).default({}),
+      inputs: z.record(z.string(), InputValue.unwrap()).default({}),
       /** Record every model exchange into this cassette file (workspace-relative). */
       recordCassette: z.string().min(1).optional(),
       /** Answer every model call from this cassette instead of the endpoint (demos, offline runs). */
@@ -114,7 +114,7 @@ export const RunStartRequest = defineRequest({
 /** `keel/runs/list`: the most recent runs first. */
 export const RunsListRequest = defineRequest({
   method: 'keel/runs/list',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z
       .strictObject({
         limit: z.number().int().min(1).max(1_000).default(50),
@@ -123,10 +123,10 @@ export const RunsListRequest = defineRequest({
       .optional()
       .default({ limit: 50 }),
   ),
-  result: z.lazy(() => z.object({ runs: z.array(RunSummary) })),
+  result: lazy(() => z.object({ runs: z.array(RunSummary.unwrap()) })),
 });
 
-export const ModelCallInfo = z.lazy(() =>
+export const ModelCallInfo = lazy(() =>
   z.object({
     tier: z.string(),
     model: z.string(),
@@ -144,7 +144,7 @@ export const ModelCallInfo = z.lazy(() =>
 );
 export type ModelCallInfo = z.infer<typeof ModelCallInfo>;
 
-export const StepTrace = z.lazy(() =>
+export const StepTrace = lazy(() =>
   z.object({
     id: z.string(),
     type: z.string(),
@@ -165,7 +165,7 @@ export const StepTrace = z.lazy(() =>
     input: z.unknown().nullable(),
     output: z.unknown().nullable(),
     error: z.string().nullable(),
-    modelCalls: z.array(ModelCallInfo),
+    modelCalls: z.array(ModelCallInfo.unwrap()),
     /** The tier the step's own `model.route` chose, and why; absent for a step without one. */
     route: z.object({ tier: z.string(), reason: z.string() }).optional(),
     /** Each attempt, when the step's `retry:` tried it more than once (absent otherwise). */
@@ -207,7 +207,7 @@ export const StepTrace = z.lazy(() =>
 export type StepTrace = z.infer<typeof StepTrace>;
 
 /** Which version of its runbook a run keeps, and what has become of the file since. */
-export const RunbookVersion = z.lazy(() =>
+export const RunbookVersion = lazy(() =>
   z.object({
     /** Workspace-relative file the run started from (null for a run journaled before Keel kept it). */
     path: z.string().nullable(),
@@ -254,11 +254,11 @@ export const CompensationLine = z.object({
 });
 export type CompensationLine = z.infer<typeof CompensationLine>;
 
-export const RunTrace = z.lazy(() =>
+export const RunTrace = lazy(() =>
   z.object({
-    run: RunSummary,
-    runbook: RunbookVersion,
-    steps: z.array(StepTrace),
+    run: RunSummary.unwrap(),
+    runbook: RunbookVersion.unwrap(),
+    steps: z.array(StepTrace.unwrap()),
     /** Each time the operator took the ended run over, oldest first (absent when never). */
     takeovers: z.array(z.object({ fromStep: z.string(), supplied: z.boolean(), at: z.string() })).optional(),
     /**
@@ -290,18 +290,18 @@ export type RunTrace = z.infer<typeof RunTrace>;
 /** `keel/runs/get`: one run's full trace, from its journal. */
 export const RunGetRequest = defineRequest({
   method: 'keel/runs/get',
-  params: z.lazy(() => z.strictObject({ id: z.string().min(1) })),
+  params: lazy(() => z.strictObject({ id: z.string().min(1) })),
   result: RunTrace,
 });
 
 /** `keel/runs/cancel`: stops a queued or running run; a finished run is left as it is. */
 export const RunCancelRequest = defineRequest({
   method: 'keel/runs/cancel',
-  params: z.lazy(() => z.strictObject({ id: z.string().min(1) })),
+  params: lazy(() => z.strictObject({ id: z.string().min(1) })),
   result: RunSummary,
 });
 
-export const Divergence = z.lazy(() =>
+export const Divergence = lazy(() =>
   z.object({
     stepId: z.string(),
     /** `request` (the prompt or tools changed), `output`, `missing` (a step the journal lacks), `extra`. */
@@ -317,25 +317,25 @@ export const Divergence = z.lazy(() =>
  */
 export const RunReplayRequest = defineRequest({
   method: 'keel/runs/replay',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       id: z.string().min(1),
       runbook: z.enum(['recorded', 'current']).default('recorded'),
     }),
   ),
-  result: z.lazy(() =>
+  result: lazy(() =>
     z.object({
       id: z.string(),
       status: RunStatus,
       modelCalls: z.literal(0),
       sideEffects: z.literal(0),
       /** The first place the replay differs from the journal, or null when it is identical. */
-      divergence: Divergence.nullable(),
+      divergence: Divergence.unwrap().nullable(),
     }),
   ),
 });
 
-export const RunbookTestResult = z.lazy(() =>
+export const RunbookTestResult = lazy(() =>
   z.object({
     runbook: z.string(),
     case: z.string(),
@@ -358,15 +358,15 @@ export type RunbookTestResult = z.infer<typeof RunbookTestResult>;
 /** `keel/runbooks/test`: runs the runbook test cases offline, from their cassettes. */
 export const RunbookTestRequest = defineRequest({
   method: 'keel/runbooks/test',
-  params: z.lazy(() => z.strictObject({ runbook: z.string().optional() }).optional().default({})),
-  result: z.lazy(() => z.object({ results: z.array(RunbookTestResult) })),
+  params: lazy(() => z.strictObject({ runbook: z.string().optional() }).optional().default({})),
+  result: lazy(() => z.object({ results: z.array(RunbookTestResult.unwrap()) })),
 });
 
 /** `keel/runbooks/changed`: a runbook file was added, edited or removed; the full list follows. */
 export const RunbooksChangedNotification = defineNotification({
   method: 'keel/runbooks/changed',
   direction: 'serverToClient',
-  params: z.lazy(() => z.object({ runbooks: z.array(RunbookInfo) })),
+  params: lazy(() => z.object({ runbooks: z.array(RunbookInfo.unwrap()) })),
 });
 
 /** `keel/runs/changed`: a run was queued, moved to another step, or finished. */
@@ -379,7 +379,7 @@ export const RunChangedNotification = defineNotification({
 /** `keel/models/setApiKey`: the editor hands over a key from its secret storage; kept in memory only. */
 export const SetApiKeyRequest = defineRequest({
   method: 'keel/models/setApiKey',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       apiKey: z.string().min(1),
       /**
@@ -389,5 +389,5 @@ export const SetApiKeyRequest = defineRequest({
       origin: z.string().min(1),
     }),
   ),
-  result: z.lazy(() => z.object({ ok: z.literal(true) })),
+  result: lazy(() => z.object({ ok: z.literal(true) })),
 });

@@ -9,6 +9,7 @@
  * time), so `since: 12h` keeps notes dated on the day 12 hours ago or later.
  */
 import { z } from 'zod';
+import { lazy } from './define';
 
 /** Said in every error about a time bound, so the fix is in the message. */
 export const TIME_BOUND_FORMS =
@@ -30,7 +31,7 @@ export function isTimeBound(value: string): boolean {
 }
 
 /** `30d`, `12h`, `2w` or `2026-11-30`. */
-export const TimeBound = z.lazy(() =>
+export const TimeBound = lazy(() =>
   z
     .string()
     .trim()
@@ -79,7 +80,7 @@ export function isPathGlob(path: string): boolean {
 const PATH_FORMS =
   'a workspace-relative folder or file prefix (`memory/customers/`) or glob (`memory/**/*.md`; `*` stays within a folder, `**` crosses folders), without `..` or a leading `/`';
 
-const PathFilter = z.lazy(() =>
+const PathFilter = lazy(() =>
   z
     .string()
     .min(1)
@@ -89,13 +90,13 @@ const PathFilter = z.lazy(() =>
     }),
 );
 
-const IsoDate = z.lazy(() => z.iso.date());
+const IsoDate = lazy(() => z.iso.date());
 
 /** What a search looks at: notes, finished runs, or both. */
-export const SearchKind = z.lazy(() => z.enum(['note', 'run', 'any']));
+export const SearchKind = lazy(() => z.enum(['note', 'run', 'any']));
 export type SearchKind = z.infer<typeof SearchKind>;
 
-export const SearchFilter = z.lazy(() =>
+export const SearchFilter = lazy(() =>
   z.strictObject({
     /** Frontmatter `type`, one or several (`customer`, `contract`). */
     type: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
@@ -104,17 +105,17 @@ export const SearchFilter = z.lazy(() =>
     /** `any` (the default): at least one of `tags`; `all`: every one of them. */
     tagsMatch: z.enum(['any', 'all']).optional(),
     /** Folder or file prefix (`memory/customers/`) or glob (`memory/**\/*.md`), inside the workspace. */
-    path: PathFilter.optional(),
+    path: PathFilter.unwrap().optional(),
     /** Older spelling of `path` as a prefix; kept so existing runbooks and scripts still work. */
-    pathPrefix: PathFilter.optional(),
+    pathPrefix: PathFilter.unwrap().optional(),
     /** Notes dated on or after this time: `30d`, `12h`, `2w` back from now, or `YYYY-MM-DD`. */
-    since: TimeBound.optional(),
+    since: TimeBound.unwrap().optional(),
     /** Notes dated on or before this time: `7d` (a week ago or earlier) or `YYYY-MM-DD`. */
-    until: TimeBound.optional(),
+    until: TimeBound.unwrap().optional(),
     /** Notes dated on or after this day (as `since` with a date). */
-    dateFrom: IsoDate.optional(),
+    dateFrom: IsoDate.unwrap().optional(),
     /** Notes dated on or before this day (as `until` with a date). */
-    dateTo: IsoDate.optional(),
+    dateTo: IsoDate.unwrap().optional(),
     /** Leave out stale notes (past `review-by`, or older than the workspace's `memory.maxAgeDays`). */
     excludeStale: z.boolean().optional(),
     /**
@@ -124,7 +125,7 @@ export const SearchFilter = z.lazy(() =>
      * unasked; an agent's `memory_search` looks at runs only when it says `kind: run` or `any`.
      * Runs have no type, tags or path: with one of those filters set, only notes match.
      */
-    kind: SearchKind.optional(),
+    kind: SearchKind.unwrap().optional(),
   }),
 );
 export type SearchFilter = z.infer<typeof SearchFilter>;

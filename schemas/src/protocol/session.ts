@@ -1,6 +1,6 @@
 /** Opening a JSON-RPC socket session: the first request on a connection proves the caller's token. */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 
 /**
  * `keel/auth`: authenticate a socket connection with the token from the daemon's 0600 token file.
@@ -10,12 +10,12 @@ import { defineRequest } from './define';
  */
 export const AuthRequest = defineRequest({
   method: 'keel/auth',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       token: z.string().min(1),
       /** Who is calling, for the daemon's log: `keel-cli/0.1.0`. */
       client: z.string().max(200).optional(),
     }),
   ),
-  result: z.lazy(() => z.object({ daemonVersion: z.string(), workspace: z.string() })),
+  result: lazy(() => z.object({ daemonVersion: z.string(), workspace: z.string() })),
 });

@@ -1,27 +1,27 @@
 /** The daemon's health and identity, asked for by clients and pushed to them when it changes. */
 import { z } from 'zod';
 import { Problem, NoParams } from './common';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 import { TrustState } from './trust';
 
-export const DaemonState = z.lazy(() => z.enum(['starting', 'ready', 'stopping']));
+export const DaemonState = lazy(() => z.enum(['starting', 'ready', 'stopping']));
 export type DaemonState = z.infer<typeof DaemonState>;
 
 /** Whether the folder is a Keel workspace: `keel.yaml` missing, present and valid, or invalid. */
-export const WorkspaceConfigState = z.lazy(() => z.enum(['missing', 'valid', 'invalid']));
+export const WorkspaceConfigState = lazy(() => z.enum(['missing', 'valid', 'invalid']));
 export type WorkspaceConfigState = z.infer<typeof WorkspaceConfigState>;
 
-export const DaemonStatus = z.lazy(() =>
+export const DaemonStatus = lazy(() =>
   z.object({
-    state: DaemonState,
+    state: DaemonState.unwrap(),
     /** Keel's version, from the daemon's package. */
     version: z.string(),
     pid: z.number().int().positive(),
     /** Absolute path of the workspace folder the daemon serves. */
     workspace: z.string(),
-    config: WorkspaceConfigState,
+    config: WorkspaceConfigState.unwrap(),
     /** What is wrong with `keel.yaml` when `config` is `invalid`. */
-    problems: z.array(Problem),
+    problems: z.array(Problem.unwrap()),
     startedAt: z.iso.datetime(),
     uptimeMs: z.number().int().nonnegative(),
     /** `daemon`: a long-lived process; `in-process`: started by the CLI for one command. */
@@ -29,7 +29,7 @@ export const DaemonStatus = z.lazy(() =>
     /** The JSON-RPC socket, or null when the daemon serves no socket (in-process mode). */
     socketPath: z.string().nullable(),
     /** Whether the operator trusted this workspace, and what it wants; null without a keel.yaml. */
-    trust: TrustState.nullable(),
+    trust: TrustState.unwrap().nullable(),
   }),
 );
 export type DaemonStatus = z.infer<typeof DaemonStatus>;

@@ -1,10 +1,10 @@
 /** Taking an ended run over from a step, and answering a run that waits at a checkpoint. */
 import { z } from 'zod';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 import { RunSummary } from './runs';
 
 /** A step output the operator gives by hand: any JSON value (text is a string). */
-const SuppliedOutput = z.lazy(() => z.strictObject({ value: z.unknown() }));
+const SuppliedOutput = lazy(() => z.strictObject({ value: z.unknown() }));
 
 /**
  * `keel/runs/takeover`: a failed, cancelled or budget_exceeded run goes on from `fromStep`, with
@@ -14,11 +14,11 @@ const SuppliedOutput = z.lazy(() => z.strictObject({ value: z.unknown() }));
  */
 export const RunTakeoverRequest = defineRequest({
   method: 'keel/runs/takeover',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.strictObject({
       id: z.string().min(1),
       fromStep: z.string().min(1),
-      output: SuppliedOutput.optional(),
+      output: SuppliedOutput.unwrap().optional(),
     }),
   ),
   result: RunSummary,
@@ -31,12 +31,12 @@ export const RunTakeoverRequest = defineRequest({
  */
 export const RunCheckpointRequest = defineRequest({
   method: 'keel/runs/checkpoint',
-  params: z.lazy(() =>
+  params: lazy(() =>
     z.discriminatedUnion('action', [
       z.strictObject({ id: z.string().min(1), action: z.literal('continue') }),
-      z.strictObject({ id: z.string().min(1), action: z.literal('edit'), output: SuppliedOutput }),
+      z.strictObject({ id: z.string().min(1), action: z.literal('edit'), output: SuppliedOutput.unwrap() }),
       z.strictObject({ id: z.string().min(1), action: z.literal('stop') }),
     ]),
   ),
-  result: z.lazy(() => z.object({ run: RunSummary, stepId: z.string() })),
+  result: lazy(() => z.object({ run: RunSummary.unwrap(), stepId: z.string() })),
 });

@@ -6,10 +6,10 @@
  */
 import { z } from 'zod';
 import { NoParams } from './common';
-import { defineNotification, defineRequest } from './define';
+import { defineNotification, defineRequest, lazy } from './define';
 
 /** One place the workspace's settings would send requests to, and the secret they would carry. */
-export const TrustEndpoint = z.lazy(() =>
+export const TrustEndpoint = lazy(() =>
   z.object({
     /**
      * What for: model calls (runs), embeddings (indexing and search), an MCP server keel.yaml names
@@ -34,7 +34,7 @@ export const TrustEndpoint = z.lazy(() =>
 export type TrustEndpoint = z.infer<typeof TrustEndpoint>;
 
 /** A runbook trigger that would start runs without the operator asking each time. */
-export const TrustTrigger = z.lazy(() =>
+export const TrustTrigger = lazy(() =>
   z.object({
     /** Stable id of this exact trigger definition: editing the trigger makes it a new one. */
     id: z.string(),
@@ -49,14 +49,14 @@ export const TrustTrigger = z.lazy(() =>
 );
 export type TrustTrigger = z.infer<typeof TrustTrigger>;
 
-export const TrustState = z.lazy(() =>
+export const TrustState = lazy(() =>
   z.object({
     /** Every endpoint the workspace names was consented to: runs and remote embeddings may go out. */
     trusted: z.boolean(),
     /** The workspace's real path, the key trust is stored under. */
     workspace: z.string(),
-    endpoints: z.array(TrustEndpoint),
-    triggers: z.array(TrustTrigger),
+    endpoints: z.array(TrustEndpoint.unwrap()),
+    triggers: z.array(TrustTrigger.unwrap()),
     /**
      * The keel.yaml approvals policy in force, one line each: file rules as `<glob> allow <kinds>`
      * (what agents may change without asking), action rules as `action <n>: <action> <decision>
@@ -87,7 +87,7 @@ export const TrustStateRequest = defineRequest({
  */
 export const TrustGrantRequest = defineRequest({
   method: 'keel/trust/grant',
-  params: z.lazy(() => z.strictObject({ wantsHash: z.string().min(1) })),
+  params: lazy(() => z.strictObject({ wantsHash: z.string().min(1) })),
   result: TrustState,
 });
 

@@ -1,9 +1,9 @@
 /** Turning a folder into a Keel workspace. */
 import { z } from 'zod';
 import { NoParams } from './common';
-import { defineRequest } from './define';
+import { defineRequest, lazy } from './define';
 
-export const InitResult = z.lazy(() =>
+export const InitResult = lazy(() =>
   z.object({
     /** Absolute path of the workspace. */
     workspace: z.string(),

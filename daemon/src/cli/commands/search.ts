@@ -44,7 +44,7 @@ const BatchLine = z.object({
   id: z.union([z.string(), z.number()]),
   query: z.string(),
   k: z.number().int().positive().optional(),
-  filter: SearchFilter.optional(),
+  filter: SearchFilter.unwrap().optional(),
   mode: z.enum(['hybrid', 'vector', 'text']).optional(),
 });
 
