@@ -7,11 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Proposal } from '@keel/schemas';
+import { lazy, Proposal } from '@keel/schemas';
 import { z } from 'zod';
 import { quarantine, readStateFile, StateSeal } from '../runtime/stateKey';
 
-export const StoredProposal = z.lazy(() =>
+export const StoredProposal = lazy(() =>
   Proposal.unwrap().safeExtend({
     /** A decision being carried out: the content to write, fixed before the first write. */
     applying: z
