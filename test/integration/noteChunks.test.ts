@@ -13,6 +13,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Embedder } from '../../daemon/src/memory/embed/embedder';
 import type { IndexWriter } from '../../daemon/src/memory/indexer';
 import { NoteChunks } from '../../daemon/src/memory/noteChunks';
+import type { FileState } from '../../daemon/src/memory/store/catalog';
 import { searchChunks } from '../../daemon/src/memory/search';
 import { FolderOrder } from '../../daemon/src/memory/sequence';
 import { closeBoth, type Stores } from '../../daemon/src/memory/store/stores';
@@ -97,11 +98,15 @@ const FILTERS: (SearchFilter | undefined)[] = [
   { excludeStale: true },
 ];
 
-it('lifts the same neighbours from the notes as from the index, and reads the notes it can', async () => {
-  const root = join(dir, 'ws');
-  await writeWorkspace(root);
-  const { writer, embedder } = await indexWorkspace(root);
-  const notes = new NoteChunks(root, (path) => writer.stateOf(path));
+const QUERIES = ((): string[] => {
+  const next = random(11);
+  return Array.from({ length: 12 }, () =>
+    Array.from({ length: 3 }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' '),
+  );
+})();
+
+/** `notes`, counting the notes it answers from the files and those it leaves to the index. */
+function counted(notes: NoteChunks): { notes: NoteChunks; served: { notes: number; index: number } } {
   const served = { notes: 0, index: 0 };
   const read = notes.read.bind(notes);
   notes.read = (path) => {
@@ -109,26 +114,38 @@ it('lifts the same neighbours from the notes as from the index, and reads the no
     served[views ? 'notes' : 'index'] += 1;
     return views;
   };
+  return { notes, served };
+}
+
+/** Every query under every filter answers the same reading neighbours from `notes` as from the index. */
+async function compare(root: string, embedder: Embedder, notes: NoteChunks): Promise<void> {
   const folderOrder = new FolderOrder(root);
-  const next = random(11);
-  const queries = Array.from({ length: 12 }, () =>
-    Array.from({ length: 3 }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' '),
-  );
-  const compare = async (): Promise<void> => {
-    for (const query of queries) {
-      for (const filter of FILTERS) {
-        const options = { query, k: 8, filter, maxAgeDays: 365, today: '2025-02-01', folderOrder };
-        const fromIndex = await searchChunks(stores!.chunkIndex, embedder, options);
-        const fromNotes = await searchChunks(stores!.chunkIndex, embedder, { ...options, notes });
-        expect(fromNotes, `${query} ${JSON.stringify(filter)}`).toEqual(fromIndex);
-      }
+  for (const query of QUERIES) {
+    for (const filter of FILTERS) {
+      const options = { query, k: 8, filter, maxAgeDays: 365, today: '2025-02-01', folderOrder };
+      const fromIndex = await searchChunks(stores!.chunkIndex, embedder, options);
+      const fromNotes = await searchChunks(stores!.chunkIndex, embedder, { ...options, notes });
+      expect(fromNotes, `${query} ${JSON.stringify(filter)}`).toEqual(fromIndex);
     }
-  };
-  await compare();
-  // Most neighbours came from the notes; the undated and the large one only from the index.
+  }
+}
+
+/** The index's chunks of `path`, in order. */
+async function indexed(path: string): Promise<unknown[]> {
+  return (await stores!.chunkIndex.chunksAt([path], null)).sort((a, b) => a.chunk - b.chunk);
+}
+
+it('lifts the same neighbours from the notes as from the index, and reads the notes it can', async () => {
+  const root = join(dir, 'ws');
+  await writeWorkspace(root);
+  const { writer, embedder } = await indexWorkspace(root);
+  const { notes, served } = counted(new NoteChunks(root, (path) => writer.stateOf(path)));
+  await compare(root, embedder, notes);
+  // Most neighbours came from the notes; the large one only from the index.
   expect(served.notes).toBeGreaterThan(served.index);
-  expect(notes.read('memory/chat/c-3.md')).not.toBeNull();
-  expect(notes.read('memory/undated/u-3.md')).toBeNull();
+  expect(notes.read('memory/chat/c-3.md')).toEqual(await indexed('memory/chat/c-3.md'));
+  // An undated note's day is its file's time when indexed: the writer's layout keeps it.
+  expect(notes.read('memory/undated/u-3.md')).toEqual(await indexed('memory/undated/u-3.md'));
   expect(notes.read('memory/journal/j-6.md')).toBeNull();
 
   // Notes changed on disk and not indexed again: search still answers with what the index holds.
@@ -138,5 +155,30 @@ it('lifts the same neighbours from the notes as from the index, and reads the no
       `---\ndate: 2025-01-01\n---\n# Rewritten\n\nzebra zebra\n`,
     );
   expect(notes.read('memory/chat/c-3.md')).toBeNull();
-  await compare();
+  await compare(root, embedder, notes);
+});
+
+it('parses a note indexed before the daemon started once, then reads it by its layout', async () => {
+  const root = join(dir, 'ws');
+  await writeWorkspace(root);
+  const { writer, embedder } = await indexWorkspace(root);
+  // The writer's records as a restarted daemon loads them from the catalog: no layouts.
+  const states = new Map<string, FileState>(
+    [...writer.knownPaths()].map((path) => {
+      const { blob, size, mtimeMs } = writer.stateOf(path)!;
+      return [path, { blob, size, mtimeMs }];
+    }),
+  );
+  const { notes, served } = counted(new NoteChunks(root, (path) => states.get(path)));
+  await compare(root, embedder, notes);
+  expect(served.notes).toBeGreaterThan(served.index);
+  const chat = states.get('memory/chat/c-3.md')!;
+  expect(notes.read('memory/chat/c-3.md')).toEqual(await indexed('memory/chat/c-3.md'));
+  expect(chat.layout).toBeDefined();
+  // Read again, now by its layout.
+  expect(notes.read('memory/chat/c-3.md')).toEqual(await indexed('memory/chat/c-3.md'));
+  // Undated, and never laid out: only the index knows its day.
+  expect(notes.read('memory/undated/u-3.md')).toBeNull();
+  expect(states.get('memory/undated/u-3.md')!.layout).toBeUndefined();
+  await compare(root, embedder, notes);
 });

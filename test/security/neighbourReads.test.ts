@@ -73,10 +73,20 @@ it('never reads a neighbour through a link or a FIFO, and shows only what the in
   const indexed = await searchChunks(stores.chunkIndex, embedder, options);
   expect(indexed.map((r) => r.path)).toContain('memory/chat/msg-10.md');
   expect(await searchChunks(stores.chunkIndex, embedder, { ...options, notes })).toEqual(indexed);
-  expect(writer.stateOf('memory/chat/msg-8.md')).toBeDefined();
-  expect(notes.read('memory/chat/msg-8.md')).toBeNull();
-  expect(writer.stateOf('memory/chat/msg-0.md')).toBeDefined();
-  expect(notes.read('memory/chat/msg-0.md')).toBeNull();
+  // The slow notes are never parsed here: laid out by the writer, they are sliced by their layouts
+  // (the headings in carriage returns make no chunk, in the index either); after a restart, when
+  // no layout is known yet, they are left to the index.
+  const fromIndex = async (path: string): Promise<unknown[]> =>
+    (await stores!.chunkIndex.chunksAt([path], null)).sort((a, b) => a.chunk - b.chunk);
+  for (const name of ['msg-8.md', 'msg-0.md'])
+    expect(notes.read(`memory/chat/${name}`)).toEqual(await fromIndex(`memory/chat/${name}`));
+  const restarted = new NoteChunks(root, (path) => {
+    const { blob, size, mtimeMs } = writer.stateOf(path)!;
+    return { blob, size, mtimeMs };
+  });
+  expect(restarted.read('memory/chat/msg-8.md')).toBeNull();
+  expect(restarted.read('memory/chat/msg-0.md')).toBeNull();
+  expect(restarted.read('memory/chat/msg-9.md')).toEqual(await fromIndex('memory/chat/msg-9.md'));
   expect(notes.read('memory/chat/msg-11.md')).not.toBeNull();
 
   // The answer swapped for a link to a file outside (with other text), its successor for a link

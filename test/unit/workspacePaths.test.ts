@@ -99,6 +99,23 @@ describe('the file system', () => {
     }
   });
 
+  it('checks a folder once in a stretch of reads, and never keeps a linked one as checked', async () => {
+    await mkdir(join(workspace, 'memory/deep'));
+    await writeFile(join(workspace, 'memory/deep/a.md'), 'A');
+    await symlink(outside, join(workspace, 'memory/linked'));
+    const folders = new Set<string>();
+    expect(resolveInsideSync(workspace, 'memory/deep/a.md', folders)).toBe(
+      join(workspace, 'memory/deep/a.md'),
+    );
+    const checked = [join(workspace, 'memory'), join(workspace, 'memory/deep')];
+    expect([...folders]).toEqual(checked);
+    expect(() => resolveInsideSync(workspace, 'memory/linked/secret.txt', folders)).toThrow(
+      /memory\/linked is a symbolic link/,
+    );
+    expect(() => resolveInsideSync(workspace, 'memory/deep/a.md/x.md', folders)).toThrow(/is not a folder/);
+    expect([...folders]).toEqual(checked);
+  });
+
   it('never writes through a linked folder, and makes no folder outside', async () => {
     await symlink(outside, join(workspace, 'outbox'));
     await expect(writeInside(workspace, 'outbox/new/x.md', 'X')).rejects.toThrow(WorkspacePathError);

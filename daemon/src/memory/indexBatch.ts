@@ -12,6 +12,7 @@ import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
 import { PARSE_LIMITS, tooLarge, type NoteMeta, type ParsedFile } from './parse/index';
 import { inProcessPreparer, type FilePreparer, type FileToPrepare } from './prepare';
+import { LAYOUT_MAX_BYTES, layoutOf, type NoteLayout } from './noteLayout';
 import { mentionsOf } from './rerank';
 import type { DocumentRecord, FileState, RejectedRecord } from './store/catalog';
 import type { ChunkRow, ChunkView } from './store/chunkIndex';
@@ -38,6 +39,8 @@ export interface PreparedBatch {
   /** Same content, new size or time: only the catalog's record changes. */
   touchedOnly: { path: string; size: number; mtimeMs: number }[];
   rows: ChunkRow[];
+  /** Where each indexed or rejected note's chunks are in its file (noteLayout.ts), where known. */
+  layouts: Map<string, NoteLayout>;
   /** Milliseconds per step, for the debug log. */
   phases: Record<string, number>;
 }
@@ -122,6 +125,7 @@ export async function prepareBatch(paths: string[], how: BatchPreparation): Prom
     removed,
     touchedOnly,
     rows: rows.map((row, i) => ({ ...row, vector: vectors[i]! })),
+    layouts: layoutsOf(changed, rows),
     phases,
   };
 }
@@ -178,6 +182,29 @@ export function toRecords(
   return { indexed, rejected, rows, vectors };
 }
 
+/**
+ * The layout in its file of each changed note small enough to be read back from it; a rejected
+ * note's has no chunks, as in the index.
+ */
+function layoutsOf(
+  changed: { path: string; file: ReadFile }[],
+  rows: Omit<ChunkRow, 'vector'>[],
+): Map<string, NoteLayout> {
+  const viewsOf = new Map<string, ChunkView[]>();
+  for (const row of rows) {
+    const views = viewsOf.get(row.path);
+    if (views) views.push(row);
+    else viewsOf.set(row.path, [row]);
+  }
+  const layouts = new Map<string, NoteLayout>();
+  for (const { path, file } of changed) {
+    if (file.text === null || file.stat.size > LAYOUT_MAX_BYTES) continue;
+    const layout = layoutOf(file.text, viewsOf.get(path) ?? []);
+    if (layout) layouts.set(path, layout);
+  }
+  return layouts;
+}
+
 /** A note's day: its frontmatter's, else its file's modification day (as indexed). */
 export function noteDate(meta: NoteMeta, mtimeMs: number): string {
   return meta.date ?? new Date(mtimeMs).toISOString().slice(0, 10);
@@ -213,13 +240,15 @@ export function chunkViewsOf(path: string, file: ParsedFile, date: string): Chun
  */
 async function readFiles(root: string, paths: string[]): Promise<(ReadFile | null)[]> {
   const read: (ReadFile | null)[] = [];
-  const scratch = { buffer: Buffer.allocUnsafe(64 * 1024) };
+  const scratch = { buffer: Buffer.allocUnsafe(64 * 1024), folders: new Set<string>() };
   let files = 0;
   let bytes = 0;
   for (const path of paths) {
     if (files >= READ_TURN_FILES || bytes >= READ_TURN_BYTES) {
       await setImmediate();
       [files, bytes] = [0, 0];
+      // Checked again after the turn: anything may have changed meanwhile.
+      scratch.folders.clear();
     }
     const file = isIndexable(path) ? readIfFile(root, path, scratch) : null;
     read.push(file);
@@ -238,17 +267,18 @@ export interface ReadFile {
 }
 
 /**
- * A file as readFiles reads it, through `scratch` (grown when a file needs more room); a file
- * larger than `max` bytes is not read (its text is null).
+ * A file as readFiles reads it, through `scratch`: its buffer (grown when a file needs more room),
+ * and the folders already found real folders in this synchronous stretch of reads, if it keeps
+ * them. A file larger than `max` bytes is not read (its text is null).
  */
 export function readIfFile(
   root: string,
   path: string,
-  scratch: { buffer: Buffer },
+  scratch: { buffer: Buffer; folders?: Set<string> },
   max = PARSE_LIMITS.maxFileBytes,
 ): ReadFile | null {
   try {
-    const fd = openNoFollowSync(resolveInsideSync(root, path), constants.O_RDONLY);
+    const fd = openNoFollowSync(resolveInsideSync(root, path, scratch.folders), constants.O_RDONLY);
     if (fd === null) return null;
     try {
       const info = fstatSync(fd);

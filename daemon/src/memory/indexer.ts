@@ -404,7 +404,13 @@ export class IndexWriter {
     this.deps.log.debug('indexed a batch', { paths: batch.paths.length, rows: rows.length, ...phases });
 
     for (const d of [...indexed, ...rejected]) {
-      this.states.set(d.path, { blob: d.blob, size: d.size, mtimeMs: d.mtimeMs });
+      const layout = batch.layouts.get(d.path);
+      this.states.set(d.path, {
+        blob: d.blob,
+        size: d.size,
+        mtimeMs: d.mtimeMs,
+        ...(layout ? { layout } : {}),
+      });
     }
     for (const path of removed) this.states.delete(path);
     this.totals.indexed += indexed.length;
@@ -430,6 +436,7 @@ function emptyBatch(): PreparedBatch {
     removed: [],
     touchedOnly: [],
     rows: [],
+    layouts: new Map(),
     phases: {},
   };
 }

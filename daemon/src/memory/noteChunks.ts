@@ -1,19 +1,23 @@
 /**
  * The chunks of the notes around a search's best matches (sequence.ts), read from the notes
  * themselves when that gives exactly what the index holds: the file's content is the one indexed
- * (the same git blob id as the writer's record), it is small (its YAML too: a parse here holds up
- * every request), and it dates itself (an undated note's day is its file's time when it was
- * indexed, which only the index keeps). Any other note is read from the index.
+ * (the same git blob id as the writer's record) and it is small. The chunks come from the note's
+ * layout (noteLayout.ts), which the writer keeps for each note it indexes; a note indexed before
+ * the daemon started is parsed at its first read and laid out then, if parsing it is cheap (its
+ * lines and YAML are bounded: a parse here holds up every request) and it dates itself (an
+ * undated note's day is its file's time when it was indexed, which only the index keeps). Any
+ * other note is read from the index.
  *
  * Reading the neighbours from the index was one LanceDB query over the chunks of up to 50 notes:
  * 7-9 ms of a 23 ms search at 100,000 chunks (a query's cost grows with the places in the table it
- * reads more than with its rows). The walk reads the notes it needs one by one instead, 16 a search
- * on average, at 0.15-0.25 ms each (read, hash, parse); 0.04 ms for a note kept parsed, by path and
- * content. The benchmark's 32 clients searched 58.6 times a second instead of 40.6.
+ * reads more than with its rows). The walk reads the notes it needs one by one instead, 17 a search
+ * on average: parsing each (0.15-0.25 ms: YAML, Markdown blocks, views) took 4.3 ms a search; by
+ * their layouts (read, hash, slice: 0.06 ms) 1.0 ms.
  */
 import { splitFrontmatter } from './parse/frontmatter';
 import { fileKind, parseFile } from './parse/index';
 import { chunkViewsOf, readIfFile, type ReadFile } from './indexBatch';
+import { LAYOUT_MAX_BYTES, layoutOf, viewsOf } from './noteLayout';
 import type { FileState } from './store/catalog';
 import type { ChunkView } from './store/chunkIndex';
 
@@ -24,16 +28,14 @@ import type { ChunkView } from './store/chunkIndex';
  * alone (4,000 lines) took 20-27 ms, 500 lines of any shape tried a few; and each YAML key costs
  * 60-70 us (1 KB of frontmatter keys 6-10 ms, 57 KB 0.7 s), frontmatter or a whole YAML file.
  */
-const NOTE_READ_MAX_BYTES = 16 * 1024;
+const NOTE_READ_MAX_BYTES = LAYOUT_MAX_BYTES;
 const NOTE_READ_MAX_LINES = 500;
 const NOTE_READ_MAX_YAML_CHARS = 1024;
-/** The notes kept parsed, by path and content: at most this many bytes of them (about 170 notes). */
-const KEPT_BYTES = 512 * 1024;
 
 export class NoteChunks {
-  private readonly kept = new Map<string, { views: ChunkView[]; bytes: number }>();
-  private keptBytes = 0;
-  private readonly scratch = { buffer: Buffer.allocUnsafe(NOTE_READ_MAX_BYTES) };
+  private readonly scratch: { buffer: Buffer; folders?: Set<string> } = {
+    buffer: Buffer.allocUnsafe(NOTE_READ_MAX_BYTES + 1),
+  };
 
   constructor(
     private readonly root: string,
@@ -43,22 +45,17 @@ export class NoteChunks {
 
   /**
    * The chunks of `path` in order, exactly as the index holds them, or null when only the index can
-   * say (the file changed since, is large, long or has long YAML, is undated, unreadable, or reached
-   * through a link).
+   * say (the file changed since, is large, unreadable, or reached through a link; or, not yet laid
+   * out, it is long, has long YAML or is undated). `folders`: the folders already found real
+   * folders by the reads just before this one (one search's), checked once for all of them.
    */
-  read(path: string): ChunkView[] | null {
+  read(path: string, folders?: Set<string>): ChunkView[] | null {
     const state = this.indexed(path);
     if (!state || state.size > NOTE_READ_MAX_BYTES) return null;
-    const file = this.readFile(path);
+    const file = this.readFile(path, folders);
     if (!file || file.text === null || file.blob !== state.blob) return null;
-    const key = `${path}\0${file.blob}`;
-    const known = this.kept.get(key);
-    if (known) {
-      // Most recently used last: the first entry is the one to forget.
-      this.kept.delete(key);
-      this.kept.set(key, known);
-      return known.views;
-    }
+    if (state.layout) return viewsOf(path, file.text, state.layout);
+    // Indexed before this process started: parsed once, and laid out for the next read.
     if (costly(path, file.text)) return null;
     const parsed = parseFile(path, file.text);
     // A note the index rejected has no chunks there.
@@ -68,27 +65,19 @@ export class NoteChunks {
         ? null
         : chunkViewsOf(path, parsed.file, parsed.file.meta.date);
     if (views === null) return null;
-    this.keep(key, { views, bytes: file.stat.size });
+    // The record is the writer's for this very content: a new content gets a new record.
+    state.layout = layoutOf(file.text, views) ?? undefined;
     return views;
   }
 
   /** The file, or null when it cannot be read (its permissions, a disk error): the index answers. */
-  private readFile(path: string): ReadFile | null {
+  private readFile(path: string, folders: Set<string> | undefined): ReadFile | null {
+    this.scratch.folders = folders;
     try {
       return readIfFile(this.root, path, this.scratch, NOTE_READ_MAX_BYTES);
     } catch {
       return null;
     }
-  }
-
-  private keep(key: string, note: { views: ChunkView[]; bytes: number }): void {
-    while (this.keptBytes + note.bytes > KEPT_BYTES && this.kept.size > 0) {
-      const [oldest, { bytes }] = this.kept.entries().next().value!;
-      this.kept.delete(oldest);
-      this.keptBytes -= bytes;
-    }
-    this.kept.set(key, note);
-    this.keptBytes += note.bytes;
   }
 }
 

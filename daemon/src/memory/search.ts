@@ -149,10 +149,12 @@ function neighbourReader(
   const notes = options.notes;
   if (!notes) return { fromIndex };
   const passes = filterTest(options.filter, clock);
+  // The lift's reads follow one another within a few milliseconds: each folder is checked once.
+  const folders = new Set<string>();
   return {
     fromIndex,
     fromNote: (path) => {
-      const views = notes.read(path);
+      const views = notes.read(path, folders);
       // The filter reads only the note's own fields, the same in each of its chunks.
       return views && passes && views.length > 0 && !passes(views[0]!) ? [] : views;
     },

@@ -23,6 +23,9 @@ export interface ChunkLimits {
 
 export const DEFAULT_LIMITS: ChunkLimits = { maxChars: 1_200, hardMaxChars: 2_000 };
 
+/** Between the titles of a chunk's heading path: `Acme > Renewal`. */
+export const HEADING_JOIN = ' > ';
+
 let parser: MarkdownIt | undefined;
 
 /**
@@ -189,5 +192,5 @@ function charCount(lines: string[], start: number, end: number): number {
 }
 
 function headingPath(headings: string[]): string {
-  return headings.filter((h) => h.length > 0).join(' > ');
+  return headings.filter((h) => h.length > 0).join(HEADING_JOIN);
 }

@@ -6,6 +6,7 @@
 import type { DuckDBInstance, DuckDBConnection, DuckDBAppender } from '@duckdb/node-api';
 import { duckdb } from '../../runtime/duckdb';
 import type { Problem } from '@keel/schemas';
+import type { NoteLayout } from '../noteLayout';
 
 /**
  * DuckDB settings for a database file that may come from a cloned workspace: it reads no other
@@ -47,6 +48,11 @@ export interface FileState {
   blob: string;
   size: number;
   mtimeMs: number;
+  /**
+   * Where the index's chunks of this content are in the file (kept in memory only): set when the
+   * writer indexes it, or when a search first parses it (noteChunks.ts).
+   */
+  layout?: NoteLayout;
 }
 
 const SCHEMA_VERSION = '1';
