@@ -72,14 +72,31 @@ async function writeWorkspace(root: string): Promise<void> {
   }
   for (let i = 1; i <= 8; i++)
     await writeNote(root, `memory/undated/u-${i}.md`, `# Undated ${i}\n\n${words(15)}\n`);
+  for (const [path, content] of Object.entries(ODD)) await writeNote(root, path, content);
 }
+
+/**
+ * Notes whose chunks are awkward to give back from the file. Two hold a lone half of a surrogate
+ * pair, which LanceDB (UTF-8) keeps as U+FFFD: only the index has them as it holds them.
+ */
+const ODD: Record<string, string> = {
+  // A line longer than a chunk, cut between the two halves of the emoji.
+  'memory/odd/o-1.md': `---\ndate: 2025-02-01\n---\n# Log\n\n${'a'.repeat(1_999)}\u{1F600} tail\n`,
+  'memory/odd/o-2.md':
+    '---\r\ndate: 2025-02-02\r\n---\r\n# Windows\r\n\r\nfirst line\r\nsecond line\r\n\r\n## Part\r\n\r\nmore\r\n',
+  'memory/odd/o-3.yaml': 'type: data\ntags: [ops]\nname: widget\nsteps:\n  - one\n  - two\n',
+  'memory/odd/o-4.md': '---\ndate: [unclosed\n---\n# Rejected\n\ntext\n',
+  'memory/odd/o-5.md': '---\ndate: 2025-02-05\n---\n# A > B\n\ntext one\n\n### > C >\n\ntext two\n',
+  'memory/odd/o-6.md': '---\ndate: 2025-02-06\ntype: "a\\ud800b"\n---\n# Escaped\n\ntext\n',
+};
+const LONE_HALVES = ['memory/odd/o-1.md', 'memory/odd/o-6.md'];
 
 /** The workspace's notes indexed into new stores (closed after the test). */
 async function indexWorkspace(root: string): Promise<{ writer: IndexWriter; embedder: Embedder }> {
   const paths = ['chat', 'meetings', 'journal'].flatMap((f) =>
     Array.from({ length: 12 }, (_, i) => `memory/${f}/${f[0]}-${i + 1}.md`),
   );
-  paths.push(...Array.from({ length: 8 }, (_, i) => `memory/undated/u-${i + 1}.md`));
+  paths.push(...Array.from({ length: 8 }, (_, i) => `memory/undated/u-${i + 1}.md`), ...Object.keys(ODD));
   const opened = await indexFiles(root, join(dir, 'state'), paths);
   stores = opened.stores;
   return opened;
@@ -109,8 +126,8 @@ const QUERIES = ((): string[] => {
 function counted(notes: NoteChunks): { notes: NoteChunks; served: { notes: number; index: number } } {
   const served = { notes: 0, index: 0 };
   const read = notes.read.bind(notes);
-  notes.read = (path) => {
-    const views = read(path);
+  notes.read = (path, folders) => {
+    const views = read(path, folders);
     served[views ? 'notes' : 'index'] += 1;
     return views;
   };
@@ -135,6 +152,19 @@ async function indexed(path: string): Promise<unknown[]> {
   return (await stores!.chunkIndex.chunksAt([path], null)).sort((a, b) => a.chunk - b.chunk);
 }
 
+/** Each odd note from `notes` is what the index holds, or left to it; those with lone halves are. */
+async function compareOdd(notes: NoteChunks): Promise<(string | null)[]> {
+  const read: (string | null)[] = [];
+  for (const path of Object.keys(ODD)) {
+    const views = notes.read(path);
+    if (views) expect(views, path).toEqual(await indexed(path));
+    read.push(views ? path : null);
+  }
+  for (const path of LONE_HALVES) expect(notes.read(path), path).toBeNull();
+  expect(JSON.stringify(await indexed('memory/odd/o-1.md'))).toContain('\uFFFD');
+  return read;
+}
+
 it('lifts the same neighbours from the notes as from the index, and reads the notes it can', async () => {
   const root = join(dir, 'ws');
   await writeWorkspace(root);
@@ -147,6 +177,15 @@ it('lifts the same neighbours from the notes as from the index, and reads the no
   // An undated note's day is its file's time when indexed: the writer's layout keeps it.
   expect(notes.read('memory/undated/u-3.md')).toEqual(await indexed('memory/undated/u-3.md'));
   expect(notes.read('memory/journal/j-6.md')).toBeNull();
+  // Laid out by the writer: all but those with lone halves come from their files.
+  expect(await compareOdd(notes)).toEqual([
+    null,
+    'memory/odd/o-2.md',
+    'memory/odd/o-3.yaml',
+    'memory/odd/o-4.md',
+    'memory/odd/o-5.md',
+    null,
+  ]);
 
   // Notes changed on disk and not indexed again: search still answers with what the index holds.
   for (const name of ['c-2', 'c-3', 'c-4', 'c-5', 'c-6', 'c-7'])
@@ -181,4 +220,13 @@ it('parses a note indexed before the daemon started once, then reads it by its l
   expect(notes.read('memory/undated/u-3.md')).toBeNull();
   expect(states.get('memory/undated/u-3.md')!.layout).toBeUndefined();
   await compare(root, embedder, notes);
+  // Parsed: the undated YAML file is left to the index, and what has lone halves.
+  expect(await compareOdd(notes)).toEqual([
+    null,
+    'memory/odd/o-2.md',
+    null,
+    'memory/odd/o-4.md',
+    'memory/odd/o-5.md',
+    null,
+  ]);
 });

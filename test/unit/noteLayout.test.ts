@@ -28,8 +28,12 @@ const NOTES: Record<string, string> = {
   'setext.md': 'Title\n=====\n\nBody.\n\nSub\n---\n\nMore body.\n',
   'empty.md': '---\ndate: 2026-01-04\n---\n',
   'bom.md': '\uFEFF# Heading\n\nWith a byte order mark.\n',
+  'crlf.md':
+    '---\r\ndate: 2026-01-06\r\n---\r\n# Title\r\n\r\nFirst line\r\nsecond line\r\n\r\n## Next\r\n\r\nMore.\r\n',
   'quotes.md': '# "Quoted" \\ back\\slash\n\nA "line" with \\n in it.\n',
   'data.yaml': 'type: runbook\ntags: [ops]\nsteps:\n  - name: one\n  - name: two\n',
+  'skipped-level.md': '# Top\n\nIntro.\n\n### Deep\n\nUnder a missing level.\n\n## > Odd > title\n\nText.\n',
+  'many-headings.md': Array.from({ length: 60 }, (_, i) => `## Part ${i}\n\nline ${i % 7}\n`).join('\n'),
 };
 
 describe('note layout', () => {
@@ -49,11 +53,23 @@ describe('note layout', () => {
   });
 
   it('refuses a note whose chunks are not its text as it is', () => {
-    const crlf = '# Title\r\n\r\nFirst line\r\nsecond line\r\n';
-    expect(layoutOf(crlf, parsedViews('crlf.md', crlf))).toBeNull();
     const views = parsedViews('plain.md', NOTES['plain.md']!);
     expect(layoutOf('something else', views)).toBeNull();
     // Chunks out of order are not a note's.
     expect(layoutOf(NOTES['plain.md']!, [...views].reverse())).toBeNull();
+  });
+
+  it('refuses what LanceDB would not hold as it is, and notes too costly to keep laid out', () => {
+    // A long line cut between the two halves of a surrogate pair; an escape in the YAML.
+    const cut = `# Log\n\n${'a'.repeat(1_999)}\u{1F600} tail\n`;
+    expect(parsedViews('cut.md', cut).some((view) => view.text.endsWith('\uD83D'))).toBe(true);
+    expect(layoutOf(cut, parsedViews('cut.md', cut))).toBeNull();
+    const escaped = '---\ntype: "a\\ud800b"\ndate: 2026-01-05\n---\n# E\n\ntext\n';
+    expect(layoutOf(escaped, parsedViews('escaped.md', escaped))).toBeNull();
+    const many = Array.from({ length: 201 }, (_, i) => `# ${i}\n\nx\n`).join('\n');
+    expect(parsedViews('many.md', many)).toHaveLength(201);
+    expect(layoutOf(many, parsedViews('many.md', many))).toBeNull();
+    const long = Array.from({ length: 60 }, (_, i) => `# ${'heading '.repeat(10)}${i}\n\nx\n`).join('\n');
+    expect(layoutOf(long, parsedViews('long.md', long))).toBeNull();
   });
 });

@@ -114,6 +114,11 @@ describe('the file system', () => {
     );
     expect(() => resolveInsideSync(workspace, 'memory/deep/a.md/x.md', folders)).toThrow(/is not a folder/);
     expect([...folders]).toEqual(checked);
+    // A folder in the set is not looked at again: the set serves only reads that follow one another.
+    const seeded = new Set([join(workspace, 'memory'), join(workspace, 'memory/linked')]);
+    expect(resolveInsideSync(workspace, 'memory/linked/secret.txt', seeded)).toBe(
+      join(workspace, 'memory/linked/secret.txt'),
+    );
   });
 
   it('never writes through a linked folder, and makes no folder outside', async () => {

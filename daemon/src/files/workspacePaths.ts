@@ -7,6 +7,8 @@
  * a temporary file in `.keel/tmp/` (same file system, never beside the target) and a rename.
  * Not covered: a folder swapped for a link by another process between the check and the write
  * (Node has no `openat`); the check runs again just before each rename to keep that window small.
+ * Likewise for reads between a folder's check and the file's open, a window that a synchronous
+ * stretch of reads sharing its checks (`resolveInsideSync`'s `folders`) widens to that stretch.
  *
  * Comparisons ignore case and trailing dots and spaces, because the file systems of macOS and
  * Windows do: `KEEL.yaml` is keel.yaml there.

@@ -17,7 +17,7 @@
 import { splitFrontmatter } from './parse/frontmatter';
 import { fileKind, parseFile } from './parse/index';
 import { chunkViewsOf, readIfFile, type ReadFile } from './indexBatch';
-import { LAYOUT_MAX_BYTES, layoutOf, viewsOf } from './noteLayout';
+import { LAYOUT_MAX_BYTES, layoutOf, viewsOf, wellFormed } from './noteLayout';
 import type { FileState } from './store/catalog';
 import type { ChunkView } from './store/chunkIndex';
 
@@ -47,7 +47,8 @@ export class NoteChunks {
    * The chunks of `path` in order, exactly as the index holds them, or null when only the index can
    * say (the file changed since, is large, unreadable, or reached through a link; or, not yet laid
    * out, it is long, has long YAML or is undated). `folders`: the folders already found real
-   * folders by the reads just before this one (one search's), checked once for all of them.
+   * folders by the reads just before this one, in the same synchronous stretch (a search's walk
+   * between two index queries), checked once for all of them.
    */
   read(path: string, folders?: Set<string>): ChunkView[] | null {
     const state = this.indexed(path);
@@ -64,7 +65,8 @@ export class NoteChunks {
       : parsed.file.meta.date === null
         ? null
         : chunkViewsOf(path, parsed.file, parsed.file.meta.date);
-    if (views === null) return null;
+    // A string LanceDB could not keep as it is: only the index has the note as it holds it.
+    if (views === null || !views.every(wellFormed)) return null;
     // The record is the writer's for this very content: a new content gets a new record.
     state.layout = layoutOf(file.text, views) ?? undefined;
     return views;
@@ -77,6 +79,8 @@ export class NoteChunks {
       return readIfFile(this.root, path, this.scratch, NOTE_READ_MAX_BYTES);
     } catch {
       return null;
+    } finally {
+      this.scratch.folders = undefined;
     }
   }
 }

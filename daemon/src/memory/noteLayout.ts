@@ -4,10 +4,10 @@
  * instead of parsing it again: the frontmatter's YAML, the Markdown's blocks and the views took
  * 0.15-0.2 ms a note, the layout about 5 us.
  *
- * The writer keeps one for every note it indexes, so it is kept small: one JSON string a note,
- * non-Latin-1 characters escaped so that it takes a byte a character. The benchmark's 18,102
- * notes (100,000 chunks) take 360 characters each, 7 MB of heap; as objects and arrays of strings
- * they took 25 MB. Laying them out cost the writer 9 us a note.
+ * The writer keeps one for nearly every note it indexes, so it is kept small: one JSON string a
+ * note, non-Latin-1 characters escaped so that it takes a byte a character, and bounded (below).
+ * The benchmark's 18,102 notes (100,000 chunks) take 360 characters each, 7 MB of heap; as
+ * objects and arrays of strings they took 25 MB. Laying them out cost the writer 9 us a note.
  */
 import { HEADING_JOIN } from './parse/markdown';
 import type { ChunkView } from './store/chunkIndex';
@@ -35,32 +35,44 @@ const PER_CHUNK = 5;
  * from the index.
  */
 export const LAYOUT_MAX_BYTES = 16 * 1024;
+/**
+ * A note of more chunks, or whose layout is longer, gets none (and is read from the index or
+ * parsed): a note of 16 KB of headings alone has 1,500 chunks and a layout of 60,000 characters,
+ * kept as long as the daemon runs, and 0.5-1 ms to read back at each search that reaches it.
+ */
+const LAYOUT_MAX_CHUNKS = 200;
+const LAYOUT_MAX_CHARS = 4 * 1024;
 
 /**
  * The layout of one note's chunks (`views`, in order) in its text, or null when a chunk's text is
  * not in it as it is (its line breaks were normalised, say): then only a parse gives the chunks.
  */
 export function layoutOf(text: string, views: readonly ChunkView[]): NoteLayout | null {
-  const titles: string[] = [];
-  const headings: string[] = [];
+  if (views.length > LAYOUT_MAX_CHUNKS || !views.every(wellFormed)) return null;
+  const source = lineBreaksAsParsed(text);
+  // Numbered in order of appearance; looked up by Map, since a note can have thousands of them.
+  const numbered = (known: Map<string, number>, value: string): number => {
+    const number = known.get(value) ?? known.size;
+    known.set(value, number);
+    return number;
+  };
+  const headings = new Map<string, number>();
   const chunks: number[] = [];
   let from = 0;
   for (const [i, view] of views.entries()) {
     if (view.chunk !== i) return null;
     // Chunks follow one another, so each is looked for after the one before. A copy of its text
     // earlier on (in the frontmatter, say) would do as well: the slice is the same text.
-    const at = text.indexOf(view.text, from);
+    const at = source.indexOf(view.text, from);
     if (at < 0) return null;
-    let heading = headings.indexOf(view.heading);
-    if (heading < 0) heading = headings.push(view.heading) - 1;
-    chunks.push(at, at + view.text.length, view.start_line, view.end_line, heading);
+    chunks.push(at, at + view.text.length, view.start_line, view.end_line, numbered(headings, view.heading));
     from = at + view.text.length;
   }
+  const titles = new Map<string, number>();
+  const paths = [...headings.keys()].map((heading) =>
+    heading.split(HEADING_JOIN).map((title) => numbered(titles, title)),
+  );
   const first = views[0];
-  const indexOf = (title: string): number => {
-    const known = titles.indexOf(title);
-    return known >= 0 ? known : titles.push(title) - 1;
-  };
   const packed: Packed = [
     [
       first?.type ?? null,
@@ -69,16 +81,18 @@ export function layoutOf(text: string, views: readonly ChunkView[]): NoteLayout 
       first?.review_by ?? null,
       first?.mentions ?? [],
     ],
-    titles,
-    headings.map((heading) => heading.split(HEADING_JOIN).map(indexOf)),
+    [...titles.keys()],
+    paths,
     chunks,
   ];
-  return JSON.stringify(packed).replace(/[\u0100-\uffff]/g, escaped) as NoteLayout;
+  const layout = JSON.stringify(packed).replace(/[\u0100-\uffff]/g, escaped);
+  return layout.length <= LAYOUT_MAX_CHARS ? (layout as NoteLayout) : null;
 }
 
 /** The chunks of the note at `path` whose text is `text`, as laid out by `layout`. */
 export function viewsOf(path: string, text: string, layout: NoteLayout): ChunkView[] {
   const [[type, tags, date, reviewBy, mentions], titles, paths, chunks] = JSON.parse(layout) as Packed;
+  const source = lineBreaksAsParsed(text);
   const headings = paths.map((path) => path.map((title) => titles[title]).join(HEADING_JOIN));
   const views: ChunkView[] = [];
   for (let i = 0; i * PER_CHUNK < chunks.length; i++) {
@@ -90,7 +104,7 @@ export function viewsOf(path: string, text: string, layout: NoteLayout): ChunkVi
       start_line: startLine!,
       end_line: endLine!,
       heading: headings[heading!]!,
-      text: text.slice(start, end),
+      text: source.slice(start, end),
       type,
       tags,
       date,
@@ -99,6 +113,35 @@ export function viewsOf(path: string, text: string, layout: NoteLayout): ChunkVi
     });
   }
   return views;
+}
+
+/**
+ * The text as the parser reads it: a Windows line break is one line break (parse/index.ts), so a
+ * chunk of several lines is in this text, not in the file's.
+ */
+function lineBreaksAsParsed(text: string): string {
+  return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+}
+
+/** Half of a surrogate pair without the other half (`String.isWellFormed` is ES2024). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether every string of the view is well-formed UTF-16. LanceDB keeps UTF-8, where a lone half of
+ * a surrogate pair (a long line cut between the two, an escape in the YAML) becomes U+FFFD: only
+ * the index has such a note as the index holds it.
+ */
+export function wellFormed(view: ChunkView): boolean {
+  const strings = [
+    view.text,
+    view.heading,
+    view.type,
+    view.date,
+    view.review_by,
+    ...view.tags,
+    ...view.mentions,
+  ];
+  return strings.every((string) => string === null || !LONE_SURROGATE.test(string));
 }
 
 /** A character as a JSON escape (`\u2014`). */

@@ -145,14 +145,17 @@ function neighbourReader(
   options: SearchOptions,
   clock: FilterClock,
 ): NoteChunkReader {
-  const fromIndex = (paths: string[]): Promise<ChunkView[]> => index.chunksAt(paths, where);
   const notes = options.notes;
-  if (!notes) return { fromIndex };
+  if (!notes) return { fromIndex: (paths) => index.chunksAt(paths, where) };
   const passes = filterTest(options.filter, clock);
-  // The lift's reads follow one another within a few milliseconds: each folder is checked once.
+  // The lift's reads between two index queries follow one another without a pause: each folder
+  // on their way is checked once. Anything may change during a query, so all are checked again.
   const folders = new Set<string>();
   return {
-    fromIndex,
+    fromIndex: (paths) => {
+      folders.clear();
+      return index.chunksAt(paths, where);
+    },
     fromNote: (path) => {
       const views = notes.read(path, folders);
       // The filter reads only the note's own fields, the same in each of its chunks.

@@ -17,7 +17,7 @@
  * It costs a folder listing (remembered) and a read of the neighbours' chunks per search: from the
  * notes themselves where they are the files indexed (noteChunks.ts), else one query of the index.
  */
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIndexableFolder, isIndexableIn } from './files';
@@ -82,10 +82,11 @@ export class FolderOrder {
   }
 }
 
-/** A folder's modification time, or -1 when it cannot be read. */
+/** A folder's modification time, or -1 when it is not a real folder (a link) or cannot be read. */
 function folderTime(dir: string): number {
   try {
-    return statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+    const stat = lstatSync(dir, { throwIfNoEntry: false });
+    return stat?.isDirectory() ? stat.mtimeMs : -1;
   } catch {
     return -1;
   }
