@@ -2,11 +2,11 @@
  * The chunks of the notes around a search's best matches (sequence.ts), read from the notes
  * themselves when that gives exactly what the index holds: the file's content is the one indexed
  * (the same git blob id as the writer's record) and it is small. The chunks come from the note's
- * layout (noteLayout.ts), which the writer keeps for each note it indexes; a note indexed before
- * the daemon started is parsed at its first read and laid out then, if parsing it is cheap (its
- * lines and YAML are bounded: a parse here holds up every request) and it dates itself (an
- * undated note's day is its file's time when it was indexed, which only the index keeps). Any
- * other note is read from the index.
+ * layout (noteLayout.ts), which the writer keeps for nearly every note it indexes; a note indexed
+ * before the daemon started is parsed at its first read and laid out then, if parsing it is cheap
+ * (its lines and YAML are bounded: a parse here holds up every request), it dates itself (an
+ * undated note's day is its file's time when it was indexed, which only the index keeps) and
+ * LanceDB holds its strings as they are. Any other note is read from the index.
  *
  * Reading the neighbours from the index was one LanceDB query over the chunks of up to 50 notes:
  * 7-9 ms of a 23 ms search at 100,000 chunks (a query's cost grows with the places in the table it

@@ -44,13 +44,14 @@ const LAYOUT_MAX_CHUNKS = 200;
 const LAYOUT_MAX_CHARS = 4 * 1024;
 
 /**
- * The layout of one note's chunks (`views`, in order) in its text, or null when a chunk's text is
- * not in it as it is (its line breaks were normalised, say): then only a parse gives the chunks.
+ * The layout of one note's chunks (`views`, in order) in its text, or null when the note gets
+ * none: a chunk's text is not in the text as the parser reads it, a string would not be kept as it
+ * is (`wellFormed`), or the note is past the bounds above.
  */
 export function layoutOf(text: string, views: readonly ChunkView[]): NoteLayout | null {
   if (views.length > LAYOUT_MAX_CHUNKS || !views.every(wellFormed)) return null;
   const source = lineBreaksAsParsed(text);
-  // Numbered in order of appearance; looked up by Map, since a note can have thousands of them.
+  // Numbered in order of appearance, looked up by Map: a note can have hundreds of headings.
   const numbered = (known: Map<string, number>, value: string): number => {
     const number = known.get(value) ?? known.size;
     known.set(value, number);
