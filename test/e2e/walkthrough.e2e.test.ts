@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { test } from './harness/fixture';
-import { findFrame, runCommand, screenshot } from './harness/workbench';
+import { runCommand, screenshot, waitForTextInFrame } from './harness/workbench';
 
 test('walks from the demo to an approval, each step with its page and a button that ticks it off', async ({
   workspace,
@@ -35,13 +35,11 @@ test('walks from the demo to an approval, each step with its page and a button t
   // The first step's page, rendered beside the list once the step is selected. VS Code selects it
   // when the walkthrough opens, but once in CI it had not after 60 s: select it as the user would.
   await steps.filter({ hasText: 'Open the demo company' }).click();
-  const demoPage = await findFrame(page, 'h1:has-text("Open the demo company")');
-  await demoPage.getByText('npm ci && npm start').waitFor();
+  await waitForTextInFrame(page, 'h1:has-text("Open the demo company")', 'npm ci && npm start');
 
   const trustStep = page.locator('.getting-started-step', { hasText: 'Trust the workspace' });
   await trustStep.click();
-  const trustPage = await findFrame(page, 'h1:has-text("Trust the workspace")');
-  await trustPage.getByText('untrusted until you say otherwise').waitFor();
+  await waitForTextInFrame(page, 'h1:has-text("Trust the workspace")', 'untrusted until you say otherwise');
   // Its button runs Keel: Review Workspace Trust, which completes the step.
   await trustStep.getByRole('button', { name: 'Review Workspace Trust' }).click();
   await expect.poll(() => trustStep.getAttribute('aria-checked'), { timeout: 20_000 }).toBe('true');

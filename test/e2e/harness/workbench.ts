@@ -114,6 +114,29 @@ export async function findFrame(page: Page, selector: string, timeoutMs = 60_000
 }
 
 /**
+ * Waits until the frame that shows `selector` shows `text` too. VS Code may render such a page
+ * again (a walkthrough step selected by the user and by VS Code itself): a frame found before that
+ * is detached, so the page's frame is found again.
+ */
+export async function waitForTextInFrame(
+  page: Page,
+  selector: string,
+  text: string,
+  timeoutMs = 60_000,
+): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const frame = await findFrame(page, selector, Math.max(1, deadline - Date.now()));
+    try {
+      await frame.getByText(text).waitFor({ timeout: Math.max(1, deadline - Date.now()) });
+      return frame;
+    } catch (error) {
+      if (!frame.isDetached() || Date.now() >= deadline) throw error;
+    }
+  }
+}
+
+/**
  * From the run's timeline (what opening a run shows) to its trace as a Markdown document: waits
  * for the timeline tab "Run <id>", presses its "Open as Markdown" button, waits for the `<id>.md` tab.
  */
