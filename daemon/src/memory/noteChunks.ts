@@ -15,7 +15,7 @@
  * their layouts (read, hash, slice: 0.06 ms) 1.0 ms.
  */
 import { splitFrontmatter } from './parse/frontmatter';
-import { fileKind, parseFile } from './parse/index';
+import { fileKind, lineBreaksAsParsed, parseFile } from './parse/index';
 import { chunkViewsOf, readIfFile, type ReadFile } from './indexBatch';
 import { LAYOUT_MAX_BYTES, layoutOf, viewsOf, wellFormed } from './noteLayout';
 import type { FileState } from './store/catalog';
@@ -88,7 +88,7 @@ export class NoteChunks {
 /** Whether parsing the note could take more than a few milliseconds (see the bounds above). */
 function costly(path: string, content: string): boolean {
   // Line breaks as parseFile counts them (a lone \r is one too).
-  const text = content.includes('\r') ? content.replace(/\r\n?/g, '\n') : content;
+  const text = lineBreaksAsParsed(content);
   let lines = 0;
   for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
     if (++lines > NOTE_READ_MAX_LINES) return true;

@@ -9,6 +9,7 @@
  * The benchmark's 18,102 notes (100,000 chunks) take 360 characters each, 7 MB of heap; as
  * objects and arrays of strings they took 25 MB. Laying them out cost the writer 9 us a note.
  */
+import { lineBreaksAsParsed } from './parse/index';
 import { HEADING_JOIN } from './parse/markdown';
 import type { ChunkView } from './store/chunkIndex';
 
@@ -50,6 +51,7 @@ const LAYOUT_MAX_CHARS = 4 * 1024;
  */
 export function layoutOf(text: string, views: readonly ChunkView[]): NoteLayout | null {
   if (views.length > LAYOUT_MAX_CHUNKS || !views.every(wellFormed)) return null;
+  // A chunk of several lines is in the text as the parser reads it, not in the file's.
   const source = lineBreaksAsParsed(text);
   // Numbered in order of appearance, looked up by Map: a note can have hundreds of headings.
   const numbered = (known: Map<string, number>, value: string): number => {
@@ -114,14 +116,6 @@ export function viewsOf(path: string, text: string, layout: NoteLayout): ChunkVi
     });
   }
   return views;
-}
-
-/**
- * The text as the parser reads it: a Windows line break is one line break (parse/index.ts), so a
- * chunk of several lines is in this text, not in the file's.
- */
-function lineBreaksAsParsed(text: string): string {
-  return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
 }
 
 /** Half of a surrogate pair without the other half (`String.isWellFormed` is ES2024). */

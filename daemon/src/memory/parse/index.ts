@@ -50,10 +50,17 @@ export const PARSE_LIMITS = {
   maxChunks: 2_000,
 };
 
+/**
+ * `content` with its line breaks as the parser reads them: a Windows line ending (or a lone
+ * carriage return) is one line break, like everywhere else in the editor.
+ */
+export function lineBreaksAsParsed(content: string): string {
+  return content.includes('\r') ? content.replace(/\r\n?/g, '\n') : content;
+}
+
 /** Parses `text`, the content of the workspace file at `path` (workspace-relative). */
 export function parseFile(path: string, content: string): ParseResult {
-  // Windows line endings count as one line break, like everywhere else in the editor.
-  const text = content.includes('\r') ? content.replace(/\r\n?/g, '\n') : content;
+  const text = lineBreaksAsParsed(content);
   const kind = fileKind(path);
   let result: ParseResult;
   try {
