@@ -281,3 +281,87 @@ describe('action intents', () => {
     expect(history.performedActions().map((e) => e.key)).toEqual(['r1:undo']);
   });
 });
+
+describe("a step's end, written while the next step goes on", () => {
+  const stepEnd = (stepId: string): RecordOf<'stepEnd'> => ({
+    type: 'stepEnd',
+    stepId,
+    status: 'succeeded',
+    output: 'ok',
+    error: null,
+    retrieved: [],
+    at: '2026-01-05T10:00:03.000Z',
+  });
+
+  /** A live history whose step ends become durable only when the test says so. */
+  function withSlowEnds(): {
+    history: RunHistory;
+    written: JournalRecord[];
+    durable: (outcome?: Error) => void;
+  } {
+    const written: JournalRecord[] = [];
+    const waiting: ((outcome?: Error) => void)[] = [];
+    const history = new RunHistory([START], 'live', (record) => {
+      written.push(record);
+      if (record.type !== 'stepEnd') return Promise.resolve();
+      return new Promise<void>((resolve, reject) =>
+        waiting.push((outcome) => (outcome ? reject(outcome) : resolve())),
+      );
+    });
+    return { history, written, durable: (outcome) => waiting.shift()!(outcome) };
+  }
+
+  it('lets the next model call go out before the end is durable, but no side effect', async () => {
+    const { history, written, durable } = withSlowEnds();
+    history.appendEnd(stepEnd('draft'));
+    const performed: string[] = [];
+    const asked = history.once({ key: modelKey('send', 1), stepId: 'send', what: 'asks' }, () => {
+      performed.push('model');
+      return Promise.resolve({ result: 'hi', record: modelCall('send', 1, 'h', 'hi') });
+    });
+    const key = effectKey('r1:send');
+    const sent = history.once({ key, stepId: 'send', what: 'sends' }, () => {
+      performed.push('email');
+      return Promise.resolve({ result: 'sent', record: effect(key, 'sent') });
+    });
+    await expect(asked).resolves.toBe('hi');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(performed).toEqual(['model']);
+    durable();
+    await expect(sent).resolves.toBe('sent');
+    expect(performed).toEqual(['model', 'email']);
+    expect(written.map((r) => r.type)).toEqual(['stepEnd', 'modelCall', 'effect']);
+  });
+
+  it("fails what comes next, and the run's end, with the step whose end was not written", async () => {
+    const { history, durable } = withSlowEnds();
+    history.appendEnd(stepEnd('draft'));
+    const performed: string[] = [];
+    const key = effectKey('r1:send');
+    const sent = history.once({ key, stepId: 'send', what: 'sends' }, () => {
+      performed.push('email');
+      return Promise.resolve({ result: 'sent', record: effect(key, 'sent') });
+    });
+    durable(new Error('EIO: i/o error, fdatasync'));
+    const unwritten = /could not record the end of step "draft": EIO: i\/o error, fdatasync/;
+    await expect(sent).rejects.toThrow(unwritten);
+    expect(performed).toEqual([]);
+    await expect(history.settled()).rejects.toThrow(unwritten);
+    await expect(history.append(stepEnd('send'))).rejects.toThrow(unwritten);
+    expect(() => history.appendEnd(stepEnd('send'))).toThrow(unwritten);
+  });
+
+  it('settles once every end written so far is durable', async () => {
+    const { history, durable } = withSlowEnds();
+    history.appendEnd(stepEnd('a'));
+    history.appendEnd(stepEnd('b'));
+    let settled = false;
+    const done = history.settled().then(() => (settled = true));
+    durable();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).toBe(false);
+    durable();
+    await done;
+    expect(history.stepEnd('b')?.status).toBe('succeeded');
+  });
+});

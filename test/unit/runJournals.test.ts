@@ -76,3 +76,28 @@ it('reads every journal in order, ended, under way, forged or cut short, as each
   expect(read[3]!.outcome).toHaveLength(1); // under way
   expect(read[4]!.outcome).toHaveLength(2); // ended
 });
+
+it("lets the next step start before a step's end is synced, and tells both in file order once it is", async () => {
+  const workspace = join(root, 'ws');
+  const id = '20260101-000000-hello-abcdef';
+  const journal = await Journal.create(
+    journalPath(join(workspace, '.keel', 'runs'), id),
+    runRecord(id),
+    new StateSeal(workspace),
+  );
+  const at = '2026-01-01T00:00:01.000Z';
+  const seen: string[] = [];
+  const tell = (record: { type: string }): void => void seen.push(`told ${record.type}`);
+  const ended = journal.append(
+    { type: 'stepEnd', stepId: 'a', status: 'succeeded', output: 'x', error: null, retrieved: [], at },
+    tell,
+  );
+  const started = journal.append({ type: 'stepStart', stepId: 'b', stepType: 'llm', input: {}, at }, tell);
+  await started;
+  seen.push('next step started');
+  await ended;
+  seen.push('end synced');
+  expect(seen).toEqual(['next step started', 'told stepEnd', 'told stepStart', 'end synced']);
+  expect(journal.records.map((r) => r.type)).toEqual(['run', 'stepEnd', 'stepStart']);
+  await journal.close();
+});

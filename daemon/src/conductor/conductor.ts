@@ -852,11 +852,15 @@ export class Conductor {
     const done = new Promise<RunSummary>((r) => (resolve = r));
     const started = journal.records[0] as RecordOf<'run'>;
     const history = new RunHistory(journal.records, 'live', async (record) => {
-      this.traces.record(id, await journal.append(record));
+      // Traced and shown in the journal's order, each once it is durable (or, deferred, once the
+      // synced line before it is): a step's start is not shown before the end before it.
+      await journal.append(record, (stored) => {
+        this.traces.record(id, stored);
+        // Watchers see the run move: a step's progress at most every PROGRESS_MS, the rest at once.
+        this.progress.recorded(id, stored.type);
+      });
       // A run waiting for the operator may wait long: its cassette so far is written now.
       if (record.type === 'waiting' && started.recordCassette) await this.saveCassette(id, journal);
-      // Watchers see the run move: a step's progress at most every PROGRESS_MS, the rest at once.
-      this.progress.recorded(id, record.type);
     });
     this.queue.add(id, {
       journal,

@@ -3,9 +3,11 @@
  * conductor goes on, so what the journal says happened did happen. A process killed mid-write
  * leaves at most a torn last line, which reading drops. Durability is a group commit: every record
  * but a step's start and a model call is fdatasync'd before its append resolves, and one fdatasync
- * covers every line written before it (see DEFERRED). Every line ends with a
- * seal chained to the line before and bound to the run id (runtime/stateKey): a forged journal,
- * an edited line or a journal copied under another run id does not read.
+ * covers every line written before it (see DEFERRED). A run goes on to its next step while its
+ * last step's end is being synced, but does nothing outside itself before it is on disk
+ * (RunHistory.appendEnd). Every line ends with a seal chained to the line before and bound to the
+ * run id (runtime/stateKey): a forged journal, an edited line or a journal copied under another
+ * run id does not read.
  */
 import { constants, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
@@ -24,6 +26,14 @@ export class JournalCorruptError extends Error {}
  * without a power cut loses nothing written: the kernel has the lines.
  */
 const DEFERRED: ReadonlySet<JournalRecord['type']> = new Set(['stepStart', 'modelCall']);
+
+/** A line written but not yet in `records`, and who is told when it gets there. */
+interface Held {
+  line: number;
+  stored: JournalRecord;
+  deferred: boolean;
+  released: ((stored: JournalRecord) => void) | undefined;
+}
 
 /** A journal Keel did not write as it is: never resumed, replayed or listed. */
 export class JournalForgedError extends JournalCorruptError {}
@@ -91,15 +101,18 @@ export class Journal {
   /** The fdatasync under way, which every append waiting for durability shares. */
   private syncing: Promise<void> | null = null;
   /** Lines written but not yet in `records`, and the last synced line whose append is done. */
-  private readonly held: { line: number; stored: JournalRecord; deferred: boolean }[] = [];
+  private readonly held: Held[] = [];
   private shown = 0;
 
   /**
    * Writes the record; appends made at the same time land in call order, each sealed to the one
    * before. Resolves with the record as written (redacted) once it is durable (see DEFERRED).
+   * `released` is called with it when it joins `records`: in file order, whichever append
+   * resolves first (a step's start does not wait for the end before it to be synced, but is
+   * released after it).
    */
-  append(record: JournalRecord): Promise<JournalRecord> {
-    const written = this.tail.then(() => this.write(record));
+  append(record: JournalRecord, released?: (stored: JournalRecord) => void): Promise<JournalRecord> {
+    const written = this.tail.then(() => this.write(record, released));
     this.tail = written.catch(() => undefined);
     if (DEFERRED.has(record.type)) return written.then(({ stored }) => stored);
     return written.then(async ({ stored, line }) => {
@@ -118,12 +131,20 @@ export class Journal {
    * unless a synced line before it still waits.
    */
   private release(): void {
+    const moved: Held[] = [];
     while (this.held.length > 0 && (this.held[0]!.line <= this.shown || this.held[0]!.deferred)) {
-      this.records.push(this.held.shift()!.stored);
+      const next = this.held.shift()!;
+      this.records.push(next.stored);
+      moved.push(next);
     }
+    // Told after `records` is settled, so a listener that throws cannot hold lines back.
+    for (const { stored, released } of moved) released?.(stored);
   }
 
-  private write(record: JournalRecord): { stored: JournalRecord; line: number } {
+  private write(
+    record: JournalRecord,
+    released: ((stored: JournalRecord) => void) | undefined,
+  ): { stored: JournalRecord; line: number } {
     // Redacted inside each string, never in the serialised line: a secret that looks like JSON
     // (`true`, `"seal"`) cannot break the line, and an escaped one (`a"b`) is still found.
     const body = JSON.stringify(redactStrings(JournalRecord.parse(record), this.redact));
@@ -134,7 +155,7 @@ export class Journal {
     // redacted. `body` is a parsed record already, so parsing it again would give the same value.
     const stored = JSON.parse(body) as JournalRecord;
     const line = ++this.written;
-    this.held.push({ line, stored, deferred: DEFERRED.has(record.type) });
+    this.held.push({ line, stored, deferred: DEFERRED.has(record.type), released });
     this.release();
     return { stored, line };
   }

@@ -221,6 +221,8 @@ export async function executeRun(given: ExecutionOptions): Promise<ExecutionResu
     reason: string | null,
     outputs: Record<string, unknown> | null = null,
   ): Promise<ExecutionResult> => {
+    // The run ends (and takes anything back) once every step's end is on disk.
+    await history.settled();
     // A failed or cancelled run takes its actions back; what it cannot is the operator's.
     const error = compensates(status, history, options.effects)
       ? withOperatorNotes(reason, await compensate(runtime, history))
@@ -247,7 +249,7 @@ export async function executeRun(given: ExecutionOptions): Promise<ExecutionResu
     const clock = new AttemptClock(step, signal);
     try {
       if (step.when && !(await evaluateCondition(step.when, scope))) {
-        await history.append({
+        history.appendEnd({
           type: 'stepEnd',
           stepId: step.id,
           status: 'skipped',
@@ -284,7 +286,8 @@ export async function executeRun(given: ExecutionOptions): Promise<ExecutionResu
       });
       const recalled = history.mode === 'replay' ? recall(step, input, history) : null;
       const result = recalled ?? (await clock.race(runStep(step, own, input)));
-      await history.append({
+      // Its fdatasync runs while the next step starts (see appendEnd).
+      history.appendEnd({
         type: 'stepEnd',
         stepId: step.id,
         status: 'succeeded',
@@ -638,11 +641,17 @@ class AttemptClock {
   private since = 0;
   private expired: (() => void) | null = null;
 
+  /** The run's cancel, passed on to the attempt until it stops (cheaper than AbortSignal.any). */
+  private readonly cancel: () => void;
+
   constructor(
     private readonly step: RunbookStep,
-    run: AbortSignal,
+    private readonly run: AbortSignal,
   ) {
-    this.signal = AbortSignal.any([run, this.controller.signal]);
+    this.signal = this.controller.signal;
+    this.cancel = () => this.controller.abort(run.reason);
+    if (run.aborted) this.cancel();
+    else run.addEventListener('abort', this.cancel, { once: true });
     this.leftMs = (step.timeoutSeconds ?? 0) * 1000;
     this.resume();
   }
@@ -683,6 +692,7 @@ class AttemptClock {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.run.removeEventListener('abort', this.cancel);
   }
 
   private expire(): void {

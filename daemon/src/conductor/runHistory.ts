@@ -8,6 +8,9 @@ import type { ModelCallSettings } from '@keel/schemas';
 import type { JournalRecord, RecordOf } from './journalRecords';
 import { suppliedEnd } from './takeover';
 
+/** The start of every model call's `once` key (`modelKey`). */
+const MODEL_KEY_PREFIX = 'model:';
+
 /** A replay met something the journal does not have, or one whose request changed. */
 export class ReplayDivergenceError extends Error {
   constructor(
@@ -84,6 +87,9 @@ export class RunHistory {
   private readonly compensations = new Map<string, RecordOf<'compensation'>>();
   /** Records indexed so far: a live journal grows, and is indexed as far as it has grown. */
   private indexed = 0;
+  /** Step ends written by `appendEnd` and not yet durable, and the first of them that failed. */
+  private pendingEnds: Promise<void> = Promise.resolve();
+  private unwritten: { stepId: string; error: unknown } | null = null;
 
   /**
    * @param records the journal; live, the journal's own array, which grows as records are written
@@ -104,8 +110,44 @@ export class RunHistory {
 
   /** Writes a record that answers no `once` key (a step's start, a failed attempt, `waiting`). */
   async append(record: JournalRecord): Promise<void> {
+    this.throwIfUnwritten();
     await this.sink(record);
     if (this.mode === 'live') this.index(record);
+  }
+
+  /**
+   * Writes a step's end without waiting for it to be durable: the end is written now, in order,
+   * and its fdatasync runs while the next step starts and asks the model (whose records are not
+   * synced themselves: losing them only repeats work). Whatever must come after it on disk waits
+   * for it: every later synced record (an action's intent, a proposal, the run's end) is synced
+   * with it, `once` settles it before anything but a model call, and so does the run's end
+   * (`settled`). Its failure is thrown by the next append, `once` or `settled`.
+   */
+  appendEnd(record: RecordOf<'stepEnd'>): void {
+    this.throwIfUnwritten();
+    const written = this.sink(record).then(
+      () => {
+        if (this.mode === 'live') this.index(record);
+      },
+      (error: unknown) => {
+        this.unwritten ??= { stepId: record.stepId, error };
+      },
+    );
+    this.pendingEnds = Promise.all([this.pendingEnds, written]).then(() => undefined);
+  }
+
+  /** Resolves once every step end written so far is durable; throws if one could not be written. */
+  async settled(): Promise<void> {
+    await this.pendingEnds;
+    this.throwIfUnwritten();
+  }
+
+  private throwIfUnwritten(): void {
+    if (!this.unwritten) return;
+    const { stepId, error } = this.unwritten;
+    throw new Error(
+      `the journal could not record the end of step "${stepId}": ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 
   /**
@@ -115,6 +157,7 @@ export class RunHistory {
    * step and the key.
    */
   async once<T>(request: OnceRequest, perform: () => Promise<Performed<T>>): Promise<T> {
+    this.throwIfUnwritten();
     const known = this.recorded(request.key);
     if (known && (request.fingerprint === undefined || known.fingerprint === request.fingerprint)) {
       return known.result as T;
@@ -129,6 +172,9 @@ export class RunHistory {
         request.key,
       );
     }
+    // Nothing outside the run happens before the step ends before it are on disk; a model call
+    // is asked again after a power cut anyway.
+    if (!request.key.startsWith(MODEL_KEY_PREFIX)) await this.settled();
     const { result, record } = await perform();
     await this.append(record);
     return result;
@@ -400,7 +446,8 @@ export function checkpointKey(stepId: string): string {
  * (its `retry:`) has calls of its own.
  */
 export function modelKey(stepId: string, call: number, stepAttempt = 1): string {
-  return stepAttempt > 1 ? `model:${stepId}@${stepAttempt}#${call}` : `model:${stepId}#${call}`;
+  const attempt = stepAttempt > 1 ? `@${stepAttempt}` : '';
+  return `${MODEL_KEY_PREFIX}${stepId}${attempt}#${call}`;
 }
 
 /** The `once` key of a side effect with this idempotency key (`<run>:<step>[:<turn>:<call>]`). */
