@@ -26,8 +26,8 @@ export const keelBundle = { minify: true };
  */
 export const lanceBundle = { ...startedBundle, external: ['@lancedb/lancedb-*', '*.node'] };
 
-/** The packages only dist/connectors.js may hold. */
-const CONNECTOR_LIBRARIES = /^(imapflow|mailparser|nodemailer|stripe|tsdav)(\/|$)/;
+/** The packages only dist/connectors.js (and undici, dist/http.js) may hold. */
+const CONNECTOR_LIBRARIES = /^(imapflow|mailparser|nodemailer|stripe|tsdav|undici)(\/|$)/;
 
 /**
  * An esbuild plugin for the daemon's other bundles: fails the build where code reaches a connector
@@ -39,7 +39,9 @@ export const refuseConnectorLibraries = {
     build.onResolve({ filter: CONNECTOR_LIBRARIES }, (args) => ({
       errors: [
         {
-          text: `${args.path} is loaded through connectorLibraries() (src/connectors/connectorLibraries.ts)`,
+          text: args.path.startsWith('undici')
+            ? `${args.path} is loaded through src/conductor/models/modelFetch.ts (dist/http.js)`
+            : `${args.path} is loaded through connectorLibraries() (src/connectors/connectorLibraries.ts)`,
         },
       ],
     }));

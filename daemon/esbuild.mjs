@@ -3,8 +3,9 @@
 // templates). dist/cli.js and dist/keeld.js are small loaders that start the two large bundles with
 // V8's code cache (src/boot/codeCache.ts).
 // Native modules stay external and load from node_modules; LanceDB's JavaScript and the Arrow
-// library it shares with us are dist/lance.js, loaded when the index opens, and the connectors'
-// protocol libraries dist/connectors.js, loaded when a connector first needs one. Then builds the
+// library it shares with us are dist/lance.js, loaded when the index opens, the connectors'
+// protocol libraries dist/connectors.js, loaded when a connector first needs one, and undici
+// dist/http.js, loaded with the first model call. Then builds the
 // default embedder's word table into dist/ (once).
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
@@ -39,11 +40,11 @@ await build({
 await build({
   ...common,
   ...startedBundle,
-  entryPoints: { connectors: 'src/connectors/librariesBundle.ts' },
+  entryPoints: { connectors: 'src/connectors/librariesBundle.ts', http: 'src/runtime/httpBundle.ts' },
   outdir: 'dist',
   sourcemap: 'linked',
 });
-for (const bundle of ['cli.main', 'keeld.main', 'lance', 'connectors'])
+for (const bundle of ['cli.main', 'keeld.main', 'lance', 'connectors', 'http'])
   finishStartedBundle(`dist/${bundle}.js`);
 escapeToAscii('dist/worker.js');
 await build({

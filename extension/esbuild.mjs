@@ -1,7 +1,7 @@
 // Bundles the extension (dist/extension.js, vscode external), the daemon it starts
 // (dist/keeld.js, a small loader that starts dist/keeld.main.js with V8's code cache, from
 // daemon/src) with its worker thread (dist/worker.js), LanceDB (dist/lance.js) and the
-// connectors' protocol libraries (dist/connectors.js), and the
+// connectors' protocol libraries (dist/connectors.js), undici for model calls (dist/http.js), and the
 // browser scripts of the sidebar, the dashboard, a run's timeline and the approval inbox
 // (dist/webview/sidebar.js, dashboard.js, timeline.js, inbox.js; the dashboard's bundles Chart.js).
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -42,11 +42,15 @@ await Promise.all([
     entryPoints: { lance: '../daemon/src/memory/store/lanceBundle.ts' },
     outdir: 'dist',
   }),
-  // The email, calendar and billing connectors' libraries, loaded when a connector first needs one.
+  // The email, calendar and billing connectors' libraries, loaded when a connector first needs one,
+  // and undici, loaded with the first model call.
   build({
     ...node,
     ...startedBundle,
-    entryPoints: { connectors: '../daemon/src/connectors/librariesBundle.ts' },
+    entryPoints: {
+      connectors: '../daemon/src/connectors/librariesBundle.ts',
+      http: '../daemon/src/runtime/httpBundle.ts',
+    },
     outdir: 'dist',
   }),
   build({
@@ -71,7 +75,7 @@ await Promise.all([
   }),
 ]);
 
-for (const bundle of ['keeld.main', 'lance', 'connectors']) finishStartedBundle(`dist/${bundle}.js`);
+for (const bundle of ['keeld.main', 'lance', 'connectors', 'http']) finishStartedBundle(`dist/${bundle}.js`);
 escapeToAscii('dist/worker.js');
 
 // The default embedder's word table, built by the daemon's build, goes next to keeld.js; the

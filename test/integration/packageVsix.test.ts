@@ -27,7 +27,7 @@ const SHIPPED = [
   /^LICENSE$/,
   /^media\/(icon\.png|keel\.svg|sidebar\.css|dashboard\.css|timeline\.css|inbox\.css)$/,
   /^media\/walkthrough\/(open-demo|trust|model|run|approve)\.md$/,
-  /^dist\/(extension|keeld|keeld\.main|worker|lance|connectors)\.js$/,
+  /^dist\/(extension|keeld|keeld\.main|worker|lance|connectors|http)\.js$/,
   /^dist\/webview\/(sidebar|dashboard|timeline|inbox)\.js$/,
   /^dist\/runbook(Test)?\.schema\.json$/,
   /^dist\/keel-static-v1\.glove100k\.bin$/,
@@ -91,6 +91,7 @@ describe('the packaged .vsix (linux-x64)', () => {
     expect(own).toContain('dist/keeld.main.js');
     expect(own).toContain('dist/lance.js');
     expect(own).toContain('dist/connectors.js');
+    expect(own).toContain('dist/http.js');
   });
 
   it('ships only the native runtime packages, with linux-x64 binaries and no other platform', async () => {

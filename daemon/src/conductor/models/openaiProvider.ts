@@ -8,6 +8,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
 import { openaiSdk } from '../../runtime/openaiSdk';
 import type { ModelResponse, ToolCall } from '../journalRecords';
+import { modelFetch } from './modelFetch';
 import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
 
 export class OpenAiProvider implements ModelProvider {
@@ -21,6 +22,7 @@ export class OpenAiProvider implements ModelProvider {
       apiKey: options.apiKey,
       maxRetries: 0,
       defaultHeaders: OPENAI_HEADERS,
+      fetch: modelFetch,
     });
   }
 
@@ -154,7 +156,10 @@ function classify(error: unknown, signal: AbortSignal): ModelCallError {
         ? ' (check the API key)'
         : status === 404
           ? ' (check the model name and baseUrl)'
-          : '';
+          : status >= 300 && status < 400
+            ? ` (it redirects${redirectTarget(error.headers as Headers | undefined)}; Keel follows no redirect: ` +
+              'put the address it points to in models.endpoint.baseUrl in keel.yaml if you trust it)'
+            : '';
     return new ModelCallError(
       `the model endpoint answered ${status}: ${error.message}${hint}`,
       `http_${status}`,
@@ -165,6 +170,17 @@ function classify(error: unknown, signal: AbortSignal): ModelCallError {
   // An error thrown while reading the stream (the connection dropped mid-answer).
   const message = error instanceof Error ? error.message : String(error);
   return new ModelCallError(`the model connection failed: ${message}`, 'connection', true);
+}
+
+/** Where a redirect points (its origin only: a path could carry anything), as " to <origin>". */
+function redirectTarget(headers: Headers | undefined): string {
+  const location = headers?.get('location');
+  if (!location) return '';
+  try {
+    return ` to ${new URL(location).origin}`;
+  } catch {
+    return '';
+  }
 }
 
 /** Retry-After in seconds or as an HTTP date, or OpenAI's retry-after-ms. */
