@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SearchFilter } from '@keel/schemas';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { gitBlobId } from '../../daemon/src/files/gitBlob';
 import type { Embedder } from '../../daemon/src/memory/embed/embedder';
 import type { IndexWriter } from '../../daemon/src/memory/indexer';
 import { NoteChunks } from '../../daemon/src/memory/noteChunks';
@@ -200,15 +201,20 @@ it('lifts the same neighbours from the notes as from the index, and reads the no
 it('parses a note indexed before the daemon started once, then reads it by its layout', async () => {
   const root = join(dir, 'ws');
   await writeWorkspace(root);
-  const { writer, embedder } = await indexWorkspace(root);
+  const { embedder } = await indexWorkspace(root);
+  // A note the worker gave up on (a timeout): rejected, no chunks in the index, though it parses.
+  const gaveUp = 'memory/chat/c-13.md';
+  const content = Buffer.from('---\ndate: 2025-01-13\n---\n# Late\n\nharbour lantern orchid\n');
+  await writeFile(join(root, gaveUp), content);
+  const problem = { path: gaveUp, line: 1, column: 1, severity: 'error' as const, message: 'timed out' };
+  const file = { path: gaveUp, blob: gitBlobId(content), size: content.length, mtimeMs: Date.now() };
+  await stores!.catalog.apply({ indexed: [], rejected: [{ ...file, problem }], removed: [] });
   // The writer's records as a restarted daemon loads them from the catalog: no layouts.
-  const states = new Map<string, FileState>(
-    [...writer.knownPaths()].map((path) => {
-      const { blob, size, mtimeMs } = writer.stateOf(path)!;
-      return [path, { blob, size, mtimeMs }];
-    }),
-  );
+  const states: Map<string, FileState> = await stores!.catalog.fileStates();
+  expect([...states.values()].some((state) => state.layout)).toBe(false);
   const { notes, served } = counted(new NoteChunks(root, (path) => states.get(path)));
+  expect(notes.read(gaveUp)).toEqual([]);
+  expect(await indexed(gaveUp)).toEqual([]);
   await compare(root, embedder, notes);
   expect(served.notes).toBeGreaterThan(served.index);
   const chat = states.get('memory/chat/c-3.md')!;

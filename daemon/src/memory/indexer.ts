@@ -409,6 +409,7 @@ export class IndexWriter {
         blob: d.blob,
         size: d.size,
         mtimeMs: d.mtimeMs,
+        chunks: 'chunks' in d ? d.chunks.length : 0,
         ...(layout ? { layout } : {}),
       });
     }

@@ -56,6 +56,9 @@ export class NoteChunks {
     const file = this.readFile(path, folders);
     if (!file || file.text === null || file.blob !== state.blob) return null;
     if (state.layout) return viewsOf(path, file.text, state.layout);
+    // Rejected (or empty) when indexed: the index has no chunks of it, whatever a parse here gives
+    // (a note the worker gave up on may parse on this thread).
+    if (state.chunks === 0) return [];
     // Indexed before this process started: parsed once, and laid out for the next read.
     if (costly(path, file.text)) return null;
     const parsed = parseFile(path, file.text);
@@ -65,8 +68,10 @@ export class NoteChunks {
       : parsed.file.meta.date === null
         ? null
         : chunkViewsOf(path, parsed.file, parsed.file.meta.date);
-    // A string LanceDB could not keep as it is: only the index has the note as it holds it.
+    // A string LanceDB could not keep as it is, or not the chunks the writer counted: only the
+    // index has the note as it holds it.
     if (views === null || !views.every(wellFormed)) return null;
+    if (state.chunks !== undefined && views.length !== state.chunks) return null;
     // The record is the writer's for this very content: a new content gets a new record.
     state.layout = layoutOf(file.text, views) ?? undefined;
     return views;

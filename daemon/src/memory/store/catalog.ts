@@ -53,6 +53,8 @@ export interface FileState {
    * writer indexes it, or when a search first parses it (noteChunks.ts).
    */
   layout?: NoteLayout;
+  /** How many chunks the index holds of this content (0: rejected, or none), when known. */
+  chunks?: number;
 }
 
 const SCHEMA_VERSION = '1';
@@ -134,13 +136,16 @@ export class Catalog {
   /** Every known file with the content hash, size and time it was indexed at. */
   fileStates(): Promise<Map<string, FileState>> {
     return this.using(async () => {
-      const reader = await this.db.runAndReadAll('SELECT path, blob, size, mtime_ms FROM documents');
+      const reader = await this.db.runAndReadAll(
+        'SELECT path, blob, size, mtime_ms, indexed, chunk_count FROM documents',
+      );
       const states = new Map<string, FileState>();
       for (const row of reader.getRowObjectsJS()) {
         states.set(asText(row.path), {
           blob: asText(row.blob),
           size: Number(row.size),
           mtimeMs: Number(row.mtime_ms),
+          chunks: row.indexed === true ? Number(row.chunk_count ?? 0) : 0,
         });
       }
       return states;
