@@ -140,11 +140,14 @@ export async function executeRun(given: ExecutionOptions): Promise<ExecutionResu
     attempt: 1,
     feedback: options.feedback ?? null,
     connectors: options.connectors ?? builtInConnectors(options.workspace, DEFAULT_CONFIG),
-    // A replay or a runbook test reads the tables; only a live run writes them.
+    // A replay or a runbook test reads the tables; only a live run writes them, once every step's
+    // end before is on disk (rows built from a step's output outlive a power cut that loses it).
     analytics:
       options.analytics && (history.mode === 'replay' || options.effects === 'capture')
         ? readOnlyAnalytics(options.analytics)
-        : (options.analytics ?? null),
+        : options.analytics
+          ? storingAfterSettled(options.analytics, history)
+          : null,
     propose: () => Promise.reject(new Error('not ready')),
     handoff: () => Promise.reject(new Error('not ready')),
     handoffTarget: async (name) => {
@@ -221,7 +224,9 @@ export async function executeRun(given: ExecutionOptions): Promise<ExecutionResu
     reason: string | null,
     outputs: Record<string, unknown> | null = null,
   ): Promise<ExecutionResult> => {
-    // The run ends (and takes anything back) once every step's end is on disk.
+    // The run ends (and takes anything back) once every step's end is on disk. One that could not
+    // be written fails the run here, with nothing more done, no undo either: its journal cannot
+    // keep what it would do.
     await history.settled();
     // A failed or cancelled run takes its actions back; what it cannot is the operator's.
     const error = compensates(status, history, options.effects)
@@ -368,12 +373,27 @@ export async function executeRun(given: ExecutionOptions): Promise<ExecutionResu
     stopOthers: () => branches.abort(new Error('the run stopped')),
     onRunning: (count) => budget.setRunning(count),
   });
-  if (stopped) return stopped;
+  if (stopped) {
+    // Another branch may have ended a step after the one that stopped the run settled.
+    await history.settled();
+    return stopped;
+  }
   if (options.signal.aborted) return end('cancelled', 'cancelled by the operator');
   const never = options.runbook.steps.filter((step) => !ended.has(step.id)).map((step) => step.id);
   if (never.length > 0)
     return end('failed', `steps ${never.join(', ')} could never start (check their needs:)`);
   return finish(options.runbook, scope, end);
+}
+
+/** The tables, each store made once the step ends written before it are durable. */
+function storingAfterSettled(analytics: AnalyticsPort, history: RunHistory): AnalyticsPort {
+  return {
+    store: async (request) => {
+      await history.settled();
+      return analytics.store(request);
+    },
+    query: (request) => analytics.query(request),
+  };
 }
 
 /**
