@@ -40,7 +40,7 @@ export const refuseConnectorLibraries = {
       errors: [
         {
           text: args.path.startsWith('undici')
-            ? `${args.path} is loaded through src/conductor/models/modelFetch.ts (dist/http.js)`
+            ? `${args.path} is loaded through src/runtime/modelFetch.ts (dist/http.js)`
             : `${args.path} is loaded through connectorLibraries() (src/connectors/connectorLibraries.ts)`,
         },
       ],

@@ -268,6 +268,31 @@ describe('a run of a runbook', () => {
     expect(calls.map((c) => c.outcome)).toEqual(['timeout', 'ok']);
   });
 
+  it('asks the model when less of the wall budget is left than timeoutSeconds', async () => {
+    await startDaemon();
+    // 4 s of wall time against a 5 s timeout: the call's timeout is what the budget has left.
+    await runbook('welcome', WELCOME.replace('steps:', 'budget: { maxWallSeconds: 4 }\nsteps:'));
+    server.enqueue({ content: 'Week 1: kickoff.' });
+    const summary = await run('welcome', { customer: 'Acme' });
+    expect(summary.status).toBe('succeeded');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('records a call cancelled mid-answer as cancelled, not as a dropped connection', async () => {
+    await startDaemon();
+    await runbook('welcome', WELCOME);
+    server.enqueue({ fault: { kind: 'stall' } });
+    const started = await client.request(RunStartRequest, {
+      runbook: 'welcome',
+      inputs: { customer: 'Acme' },
+    });
+    await waitFor('the answer to start', () => server.requests.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await client.request(RunCancelRequest, { id: started.id })).status).toBe('cancelled');
+    const calls = (await client.request(RunGetRequest, { id: started.id })).steps[1]!.modelCalls;
+    expect(calls.map((c) => c.outcome)).toEqual(['cancelled']);
+  });
+
   it('stops before a call that could pass the budget, without making it', async () => {
     await startDaemon();
     await runbook(

@@ -154,9 +154,10 @@ export class ModelGateway implements ModelCalls {
       } as const;
       const logged = { request: { ...full } };
       try {
+        // Whole milliseconds: the SDK refuses any other timeout (the wall budget left is fractional).
         const timeoutMs = Math.max(
           1,
-          Math.min(options.models.timeoutSeconds * 1000, options.budget.remainingMs()),
+          Math.floor(Math.min(options.models.timeoutSeconds * 1000, options.budget.remainingMs())),
         );
         this.sent++;
         const response = await options.provider.complete(full, asked, { signal, timeoutMs });

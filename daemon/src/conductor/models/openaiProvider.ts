@@ -8,7 +8,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
 import { openaiSdk } from '../../runtime/openaiSdk';
 import type { ModelResponse, ToolCall } from '../journalRecords';
-import { modelFetch } from './modelFetch';
+import { modelFetch } from '../../runtime/modelFetch';
 import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
 
 export class OpenAiProvider implements ModelProvider {
@@ -137,8 +137,9 @@ export function estimateTokens(text: string): number {
 }
 
 function classify(error: unknown, signal: AbortSignal): ModelCallError {
-  if (error instanceof ModelCallError) return error;
+  // First: a cancelled stream ends quietly, and is then taken for one cut short.
   if (signal.aborted) return new ModelCallError('the call was cancelled', 'cancelled', false);
+  if (error instanceof ModelCallError) return error;
   const sdk = openaiSdk();
   if (error instanceof sdk.APIConnectionTimeoutError) {
     return new ModelCallError('the model did not answer in time', 'timeout', true);

@@ -5,6 +5,7 @@
 import type OpenAI from 'openai';
 import type { EmbeddingsConfig, ModelEndpoint } from '@keel/schemas';
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
+import { modelFetch } from '../../runtime/modelFetch';
 import { openaiSdk } from '../../runtime/openaiSdk';
 import type { Embedder } from './embedder';
 
@@ -41,6 +42,8 @@ export class OpenAiEmbedder implements Embedder {
       maxRetries: 4,
       timeout: 60_000,
       defaultHeaders: OPENAI_HEADERS,
+      // As model calls: no redirect followed, the notes go to the trusted origin or nowhere.
+      fetch: modelFetch,
     });
     const probe = await client.embeddings.create({
       model: config.model,

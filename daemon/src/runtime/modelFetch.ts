@@ -15,45 +15,59 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type * as UndiciModule from 'undici';
-import { runBundle } from '../../boot/codeCache';
+import { runBundle } from '../boot/codeCache';
 
 /** The bundle of undici, next to the daemon's bundles (esbuild.mjs). */
 const BUNDLE = 'http.js';
 /** Statuses whose Response must have no body (the Fetch standard's null body statuses). */
 const NO_BODY = new Set([101, 103, 204, 205, 304]);
 
-let loaded: typeof UndiciModule | null = null;
+let loaded: { undici: typeof UndiciModule; agent: UndiciModule.Agent } | null = null;
 
-function undici(): typeof UndiciModule {
+/**
+ * undici, and a connection pool of Keel's own: the global one is whichever undici set it first
+ * (Node's own fetch does, with an older undici) or whoever called setGlobalDispatcher. Its
+ * timeouts are undici's defaults, as the global fetch's were.
+ */
+function undici(): { undici: typeof UndiciModule; agent: UndiciModule.Agent } {
   if (!loaded) {
     const bundle = join(__dirname, BUNDLE);
-    loaded = existsSync(bundle)
+    const module = existsSync(bundle)
       ? (runBundle(bundle) as { undici: typeof UndiciModule }).undici
       : (createRequire(__filename)('undici') as typeof UndiciModule);
+    loaded = { undici: module, agent: new module.Agent() };
   }
   return loaded;
 }
 
 export async function modelFetch(url: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('modelFetch takes a URL');
-  const answer = await undici().request(url, {
+  const { undici: client, agent } = undici();
+  const answer = await client.request(url, {
     method: init.method ?? 'GET',
     headers: Object.fromEntries(new Headers(init.headers)),
     body: init.body as string | Buffer | null | undefined,
     signal: init.signal ?? undefined,
+    dispatcher: agent,
   });
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(answer.headers)) {
-    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
-      headers.append(name, one);
+  try {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+        headers.append(name, one);
+      }
     }
+    if (NO_BODY.has(answer.statusCode) || init.method === 'HEAD') {
+      await answer.body.dump();
+      return new Response(null, { status: answer.statusCode, headers });
+    }
+    return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, {
+      status: answer.statusCode,
+      headers,
+    });
+  } catch (error) {
+    // A status or a header a Response cannot hold: the connection is let go, not left waiting.
+    answer.body.destroy(error as Error);
+    throw error;
   }
-  if (NO_BODY.has(answer.statusCode) || init.method === 'HEAD') {
-    await answer.body.dump();
-    return new Response(null, { status: answer.statusCode, headers });
-  }
-  return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, {
-    status: answer.statusCode,
-    headers,
-  });
 }
