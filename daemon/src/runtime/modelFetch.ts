@@ -1,9 +1,9 @@
 /**
- * The `fetch` the openai SDK calls the model endpoint with: undici's `request` under a WHATWG
- * Response, instead of Node's global fetch. Both are undici; the global fetch runs the whole Fetch
- * standard around each request (a Request object, its body teed for a retry, streams for the body
- * both ways, its own abort signals), which took 0.75-0.8 ms of CPU a streamed call on this 2-core
- * machine against 0.44-0.46 ms this way (issue 14: a durable step is mostly one model call).
+ * The `fetch` the openai SDK calls model and embedding endpoints with: undici's `request` under a
+ * WHATWG Response, instead of Node's global fetch. Both are undici; the global fetch runs the whole
+ * Fetch standard around each request (a Request object, its body teed for a retry, streams for
+ * the body both ways, its own abort signals), which took 0.75-0.8 ms of CPU a streamed call on this
+ * 2-core machine against 0.44-0.46 ms this way (issue 14: a durable step is mostly one model call).
  *
  * What differs from the global fetch, on purpose: a redirect is not followed (the SDK reports its
  * status, and the operator's key never goes to an origin the operator did not trust), and no

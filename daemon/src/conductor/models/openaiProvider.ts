@@ -5,10 +5,10 @@
  */
 import type OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { modelFetch } from '../../runtime/modelFetch';
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
 import { openaiSdk } from '../../runtime/openaiSdk';
 import type { ModelResponse, ToolCall } from '../journalRecords';
-import { modelFetch } from '../../runtime/modelFetch';
 import { ModelCallError, type ModelProvider, type ModelRequest } from './modelProvider';
 
 export class OpenAiProvider implements ModelProvider {
