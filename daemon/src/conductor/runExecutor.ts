@@ -41,6 +41,7 @@ import { retrieveInput, runRetrieve } from './steps/retrieve';
 import { queryInput, runQuery, type QueryInput } from './steps/query';
 import { importInput, runImport } from './steps/into';
 import { readOnlyAnalytics, type AnalyticsPort } from '../analytics/workspaceAnalytics';
+import { followAbort } from '../runtime/followAbort';
 import {
   StepFailedError,
   UNLIMITED_SLOT,
@@ -661,17 +662,15 @@ class AttemptClock {
   private since = 0;
   private expired: (() => void) | null = null;
 
-  /** The run's cancel, passed on to the attempt until it stops (cheaper than AbortSignal.any). */
-  private readonly cancel: () => void;
+  /** Lets go of the run's cancel, which the attempt follows until it stops. */
+  private readonly unfollow: () => void;
 
   constructor(
     private readonly step: RunbookStep,
-    private readonly run: AbortSignal,
+    run: AbortSignal,
   ) {
     this.signal = this.controller.signal;
-    this.cancel = () => this.controller.abort(run.reason);
-    if (run.aborted) this.cancel();
-    else run.addEventListener('abort', this.cancel, { once: true });
+    this.unfollow = followAbort(run, this.controller);
     this.leftMs = (step.timeoutSeconds ?? 0) * 1000;
     this.resume();
   }
@@ -712,7 +711,7 @@ class AttemptClock {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.run.removeEventListener('abort', this.cancel);
+    this.unfollow();
   }
 
   private expire(): void {

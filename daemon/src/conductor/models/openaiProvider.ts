@@ -5,6 +5,7 @@
  */
 import type OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { followAbort } from '../../runtime/followAbort';
 import { modelFetch } from '../../runtime/modelFetch';
 import { OPENAI_HEADERS } from '../../runtime/openaiHeaders';
 import { openaiSdk } from '../../runtime/openaiSdk';
@@ -32,9 +33,8 @@ export class OpenAiProvider implements ModelProvider {
     options: { signal: AbortSignal; timeoutMs: number },
   ): Promise<ModelResponse> {
     // The SDK's own timeout covers only the wait for headers: a stream that stalls after them would
-    // hang for ever. This watchdog covers the whole answer. One controller, a timer and a listener,
-    // all let go when the call ends: AbortSignal.timeout's timer would outlive the call, and
-    // AbortSignal.any costs more than the rest of this function.
+    // hang for ever. This watchdog covers the whole answer; it and the caller's cancel are let go
+    // when the call ends.
     const stop = new AbortController();
     const { signal } = stop;
     let timedOut = false;
@@ -42,9 +42,7 @@ export class OpenAiProvider implements ModelProvider {
       timedOut = true;
       stop.abort(new Error('the model took too long'));
     }, options.timeoutMs).unref();
-    const cancel = (): void => stop.abort(options.signal.reason);
-    if (options.signal.aborted) cancel();
-    else options.signal.addEventListener('abort', cancel, { once: true });
+    const unfollow = followAbort(options.signal, stop);
     try {
       const stream = await this.client.chat.completions.create(
         {
@@ -81,7 +79,7 @@ export class OpenAiProvider implements ModelProvider {
       throw classify(error, options.signal);
     } finally {
       clearTimeout(watchdog);
-      options.signal.removeEventListener('abort', cancel);
+      unfollow();
     }
   }
 }
