@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import {
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   futimesSync,
   lstatSync,
@@ -62,6 +63,16 @@ type BundleFunction = (
   filename: string,
   dirname: string,
 ) => void;
+
+/**
+ * What a library bundle the build puts next to this one exports (`name`: dist/lance.js,
+ * dist/connectors.js, dist/http.js), started through the code cache; run from the sources (tests,
+ * tsx) there is none, and `fromSources` loads the libraries from node_modules instead.
+ */
+export function runBundleBeside<T>(name: string, fromSources: () => T): T {
+  const bundle = join(__dirname, name);
+  return existsSync(bundle) ? (runBundle(bundle) as T) : fromSources();
+}
 
 /**
  * Runs the CommonJS bundle at `bundlePath` as `require` would, compiled from the cache if it can,

@@ -5,10 +5,8 @@
  * node_modules. The build refuses any other way in to them (esbuild.mjs), so they cannot slip
  * back into the command's bundle.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { runBundle } from '../boot/codeCache';
+import { runBundleBeside } from '../boot/codeCache';
 import type * as Libraries from './librariesBundle';
 
 /** The bundle of the libraries, next to the daemon's bundles (esbuild.mjs). */
@@ -17,10 +15,7 @@ const BUNDLE = 'connectors.js';
 let loaded: typeof Libraries | null = null;
 
 export function connectorLibraries(): typeof Libraries {
-  if (!loaded) {
-    const bundle = join(__dirname, BUNDLE);
-    loaded = existsSync(bundle) ? (runBundle(bundle) as typeof Libraries) : fromNodeModules();
-  }
+  loaded ??= runBundleBeside(BUNDLE, fromNodeModules);
   return loaded;
 }
 

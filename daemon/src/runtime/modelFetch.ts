@@ -10,12 +10,10 @@
  * compressed answer is asked for. undici loads with the first call, from dist/http.js when built
  * (httpBundle.ts), from node_modules when run from the sources.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type * as UndiciModule from 'undici';
-import { runBundle } from '../boot/codeCache';
+import { runBundleBeside } from '../boot/codeCache';
 
 /** The bundle of undici, next to the daemon's bundles (esbuild.mjs). */
 const BUNDLE = 'http.js';
@@ -31,10 +29,9 @@ let loaded: { undici: typeof UndiciModule; agent: UndiciModule.Agent } | null = 
  */
 function undici(): { undici: typeof UndiciModule; agent: UndiciModule.Agent } {
   if (!loaded) {
-    const bundle = join(__dirname, BUNDLE);
-    const module = existsSync(bundle)
-      ? (runBundle(bundle) as { undici: typeof UndiciModule }).undici
-      : (createRequire(__filename)('undici') as typeof UndiciModule);
+    const { undici: module } = runBundleBeside(BUNDLE, () => ({
+      undici: createRequire(__filename)('undici') as typeof UndiciModule,
+    }));
     loaded = { undici: module, agent: new module.Agent() };
   }
   return loaded;

@@ -10,12 +10,10 @@
  * the bundle runs as a `node:vm` script (boot/codeCache.ts), where Node 20 has no `import()`
  * without an experimental flag.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import type * as LanceDbModule from '@lancedb/lancedb';
 import type * as ArrowModule from 'apache-arrow';
-import { runBundle } from '../../boot/codeCache';
+import { runBundleBeside } from '../../boot/codeCache';
 
 /** The bundle of both, next to the daemon's bundles (esbuild.mjs). */
 const BUNDLE = 'lance.js';
@@ -30,16 +28,13 @@ let loaded: LanceModules | null = null;
 
 export function loadLance(): Promise<LanceModules> {
   loading ??= Promise.resolve().then(() => {
-    const bundle = join(__dirname, BUNDLE);
-    if (existsSync(bundle)) {
-      loaded = runBundle(bundle) as LanceModules;
-    } else {
+    loaded = runBundleBeside(BUNDLE, (): LanceModules => {
       const load = createRequire(__filename);
-      loaded = {
+      return {
         lancedb: load('@lancedb/lancedb') as typeof LanceDbModule,
         arrow: load('apache-arrow') as typeof ArrowModule,
       };
-    }
+    });
     return loaded;
   });
   return loading;
