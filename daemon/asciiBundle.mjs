@@ -26,25 +26,27 @@ export const keelBundle = { minify: true };
  */
 export const lanceBundle = { ...startedBundle, external: ['@lancedb/lancedb-*', '*.node'] };
 
-/** The packages only dist/connectors.js (and undici, dist/http.js) may hold. */
-const CONNECTOR_LIBRARIES = /^(imapflow|mailparser|nodemailer|stripe|tsdav|undici)(\/|$)/;
+/** The packages only a library bundle of their own may hold, and the code that loads it. */
+const LIBRARY_BUNDLES = [
+  {
+    packages: /^(imapflow|mailparser|nodemailer|stripe|tsdav)(\/|$)/,
+    loader: 'connectorLibraries() (src/connectors/connectorLibraries.ts, dist/connectors.js)',
+  },
+  { packages: /^undici(\/|$)/, loader: 'src/runtime/modelFetch.ts (dist/http.js)' },
+];
 
 /**
- * An esbuild plugin for the daemon's other bundles: fails the build where code reaches a connector
- * library other than through connectorLibraries(), which would put it back into every start.
+ * An esbuild plugin for the daemon's other bundles: fails the build where code reaches a library
+ * of LIBRARY_BUNDLES other than through its loader, which would put it back into every start.
  */
-export const refuseConnectorLibraries = {
-  name: 'refuse-connector-libraries',
+export const refuseBundledLibraries = {
+  name: 'refuse-bundled-libraries',
   setup(build) {
-    build.onResolve({ filter: CONNECTOR_LIBRARIES }, (args) => ({
-      errors: [
-        {
-          text: args.path.startsWith('undici')
-            ? `${args.path} is loaded through src/runtime/modelFetch.ts (dist/http.js)`
-            : `${args.path} is loaded through connectorLibraries() (src/connectors/connectorLibraries.ts)`,
-        },
-      ],
-    }));
+    for (const { packages, loader } of LIBRARY_BUNDLES) {
+      build.onResolve({ filter: packages }, (args) => ({
+        errors: [{ text: `${args.path} is loaded through ${loader}` }],
+      }));
+    }
   },
 };
 

@@ -15,7 +15,7 @@ import {
   finishStartedBundle,
   keelBundle,
   lanceBundle,
-  refuseConnectorLibraries,
+  refuseBundledLibraries,
   startedBundle,
 } from './asciiBundle.mjs';
 
@@ -28,7 +28,7 @@ await build({
   outdir: 'dist',
   sourcemap: 'linked',
   external: ['@lancedb/lancedb', '@duckdb/node-bindings', 'apache-arrow'],
-  plugins: [refuseConnectorLibraries],
+  plugins: [refuseBundledLibraries],
 });
 await build({
   ...common,

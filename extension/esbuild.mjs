@@ -11,7 +11,7 @@ import {
   finishStartedBundle,
   keelBundle,
   lanceBundle,
-  refuseConnectorLibraries,
+  refuseBundledLibraries,
   startedBundle,
 } from '../daemon/asciiBundle.mjs';
 
@@ -33,7 +33,7 @@ await Promise.all([
     entryPoints: { 'keeld.main': '../daemon/src/keeld.ts', worker: '../daemon/src/worker.ts' },
     outdir: 'dist',
     external: ['@lancedb/lancedb', '@duckdb/node-api', 'apache-arrow'],
-    plugins: [refuseConnectorLibraries],
+    plugins: [refuseBundledLibraries],
   }),
   // LanceDB's JavaScript and Arrow, next to keeld.main.js, loaded when the index opens.
   build({
