@@ -127,6 +127,16 @@ success:
     description: the plan is laid out by week
 `;
 
+/** Starts the welcome runbook with a model that stalls or hangs, once the model has the call. */
+async function startStuck(kind: 'stall' | 'hang'): Promise<RunSummary> {
+  await startDaemon();
+  await runbook('welcome', WELCOME);
+  server.enqueue({ fault: { kind } });
+  const started = await client.request(RunStartRequest, { runbook: 'welcome', inputs: { customer: 'Acme' } });
+  await waitFor('the model call', () => server.requests.length === 1);
+  return started;
+}
+
 describe('a run of a runbook', () => {
   it('retrieves, asks the model, writes the outbox, and records a trace with tokens and cost', async () => {
     await startDaemon();
@@ -279,14 +289,8 @@ describe('a run of a runbook', () => {
   });
 
   it('records a call cancelled mid-answer as cancelled, not as a dropped connection', async () => {
-    await startDaemon();
-    await runbook('welcome', WELCOME);
-    server.enqueue({ fault: { kind: 'stall' } });
-    const started = await client.request(RunStartRequest, {
-      runbook: 'welcome',
-      inputs: { customer: 'Acme' },
-    });
-    await waitFor('the answer to start', () => server.requests.length === 1);
+    const started = await startStuck('stall');
+    // The first chunk of the answer reaches the daemon.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await client.request(RunCancelRequest, { id: started.id })).status).toBe('cancelled');
     const calls = (await client.request(RunGetRequest, { id: started.id })).steps[1]!.modelCalls;
@@ -382,14 +386,7 @@ outputs:
   });
 
   it('cancels a run blocked in a model call that never answers', async () => {
-    await startDaemon();
-    await runbook('welcome', WELCOME);
-    server.enqueue({ fault: { kind: 'hang' } });
-    const started = await client.request(RunStartRequest, {
-      runbook: 'welcome',
-      inputs: { customer: 'Acme' },
-    });
-    await waitFor('the model call', () => server.requests.length === 1);
+    const started = await startStuck('hang');
     const asked = performance.now();
     const cancelled = await client.request(RunCancelRequest, { id: started.id });
     expect(performance.now() - asked).toBeLessThan(1000);
