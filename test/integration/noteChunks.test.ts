@@ -236,3 +236,61 @@ it('parses a note indexed before the daemon started once, then reads it by its l
     null,
   ]);
 });
+
+it('reads a note just written from its file as soon as searches show it, before the catalog records it', async () => {
+  const root = join(dir, 'ws');
+  await writeWorkspace(root);
+  const { writer, embedder } = await indexWorkspace(root);
+  // Full-text index built: later writes go to the small table and its copy in memory, as saves do.
+  await stores!.chunkIndex.maintain({ optimize: false });
+  const { notes, served } = counted(new NoteChunks(root, (path) => writer.shownStateOf(path)));
+  // The catalog's commit held back: the writer's batch is searchable, not yet recorded.
+  const catalog = stores!.catalog;
+  const apply = catalog.apply.bind(catalog);
+  let release: (failure?: Error) => void = () => undefined;
+  catalog.apply = async (batch) => {
+    await new Promise<void>(
+      (resolve, reject) => (release = (failure) => (failure ? reject(failure) : resolve())),
+    );
+    return apply(batch);
+  };
+  const edited = 'memory/chat/c-4.md';
+  const added = 'memory/chat/c-13.md';
+  const before = writer.stateOf(edited)!.blob;
+  const contents = {
+    [edited]:
+      '---\ndate: 2025-01-04\n---\n# Chat 4\n\nzebra harbour lantern, said again\n\n## More\n\nquarry\n',
+    [added]: '---\ndate: 2025-01-13\n---\n# Chat 13\n\nzebra orchid saffron\n',
+  };
+  for (const [path, content] of Object.entries(contents)) await writeNote(root, path, content);
+  writer.enqueue([edited, added]);
+  await writer.whenWritten([edited, added], 'searchable');
+
+  expect(writer.stateOf(edited)!.blob).toBe(before);
+  expect(writer.stateOf(added)).toBeUndefined();
+  for (const [path, content] of Object.entries(contents)) {
+    expect(writer.shownStateOf(path)!.blob).toBe(gitBlobId(Buffer.from(content)));
+    expect(notes.read(path), path).toEqual(await indexed(path));
+  }
+  served.notes = served.index = 0;
+  await compare(root, embedder, notes);
+  expect(served.notes).toBeGreaterThan(served.index);
+
+  release();
+  await writer.whenIdle();
+  expect(writer.stateOf(edited)!.blob).toBe(gitBlobId(Buffer.from(contents[edited])));
+
+  // A commit that fails: the batch is written again later, and meanwhile the index answers for it.
+  const third = 'memory/chat/c-5.md';
+  const recorded = writer.stateOf(third)!.blob;
+  await writeNote(root, third, '---\ndate: 2025-01-05\n---\n# Chat 5\n\nzebra walnut\n');
+  writer.enqueue([third]);
+  await writer.whenWritten([third], 'searchable');
+  expect(notes.read(third)).toEqual(await indexed(third));
+  const failed = writer.whenIdle();
+  release(new Error('disk full'));
+  await expect(failed).rejects.toThrow('disk full');
+  expect(writer.shownStateOf(third)!.blob).toBe(recorded);
+  expect(notes.read(third)).toBeNull();
+  await compare(root, embedder, notes);
+});

@@ -94,6 +94,11 @@ export class IndexWriter {
    * catalog, which searches do not read, is being): what whenWritten waits for is done.
    */
   private searchable = new Set<string>();
+  /**
+   * The records of the batch being written, from the moment searches may show its rows until the
+   * catalog has them (then `states` does): what searches show of these paths (null: removed).
+   */
+  private showing = new Map<string, FileState | null>();
   /** Paths whose recorded size and time may hide a later write (see RACY_MS). */
   private readonly racy = new Set<string>();
   private running: Promise<void> | null = null;
@@ -133,6 +138,18 @@ export class IndexWriter {
 
   stateOf(path: string): FileState | undefined {
     return this.states.get(path);
+  }
+
+  /**
+   * The record of what searches show of `path` now: while a batch is written, its record as soon
+   * as its rows are searchable, before the small table's add and the catalog's commit (together
+   * 15-70 ms in the benchmark's saves). Reads of a note against the index (noteChunks.ts, a hit's
+   * blob) go by this one. By stateOf, a search that found a note just saved could not read it
+   * from its file and asked the index for its chunks (under the benchmark's polls such a search
+   * took 15-34 ms, against 2.5-5 ms now), and a run citing the hit named the older blob.
+   */
+  shownStateOf(path: string): FileState | undefined {
+    return this.showing.has(path) ? (this.showing.get(path) ?? undefined) : this.states.get(path);
   }
 
   /** Whether the path is queued or being written: an event already reported it. */
@@ -387,25 +404,10 @@ export class IndexWriter {
       phases[name] = Math.round((now - mark) * 10) / 10;
       mark = now;
     };
-    await this.deps.chunkIndex.replace(touched, rows);
-    lap('lanceMs');
-    // Searchable now: a caller waiting for these paths need not wait for the catalog's commit
-    // (under 32 searching clients its p90 was 170 ms, its worst 470). Should the commit fail, the
-    // batch is written again; searches meanwhile show its chunks, which are the files' content.
-    this.searchable = new Set(batch.paths);
-    try {
-      // The catalog holds records of the paths this map knows, and of no other (it is their copy).
-      const recorded = (path: string): boolean => this.states.has(path);
-      await this.deps.catalog.apply({ indexed, rejected, removed, recorded });
-    } finally {
-      this.searchable = new Set();
-    }
-    lap('catalogMs');
-    this.deps.log.debug('indexed a batch', { paths: batch.paths.length, rows: rows.length, ...phases });
-
+    const records = new Map<string, FileState | null>(removed.map((path) => [path, null]));
     for (const d of [...indexed, ...rejected]) {
       const layout = batch.layouts.get(d.path);
-      this.states.set(d.path, {
+      records.set(d.path, {
         blob: d.blob,
         size: d.size,
         mtimeMs: d.mtimeMs,
@@ -413,7 +415,28 @@ export class IndexWriter {
         ...(layout ? { layout } : {}),
       });
     }
-    for (const path of removed) this.states.delete(path);
+    try {
+      await this.deps.chunkIndex.replace(touched, rows, () => (this.showing = records));
+      lap('lanceMs');
+      // Searchable now: a caller waiting for these paths need not wait for the catalog's commit
+      // (under 32 searching clients its p90 was 170 ms, its worst 470). Should the commit fail, the
+      // batch is written again; searches meanwhile show its chunks, which are the files' content.
+      this.searchable = new Set(batch.paths);
+      this.settleWritten(null);
+      // The catalog holds records of the paths this map knows, and of no other (it is their copy).
+      const recorded = (path: string): boolean => this.states.has(path);
+      await this.deps.catalog.apply({ indexed, rejected, removed, recorded });
+    } finally {
+      this.searchable = new Set();
+      this.showing = new Map();
+    }
+    lap('catalogMs');
+    this.deps.log.debug('indexed a batch', { paths: batch.paths.length, rows: rows.length, ...phases });
+
+    for (const [path, record] of records) {
+      if (record) this.states.set(path, record);
+      else this.states.delete(path);
+    }
     this.totals.indexed += indexed.length;
     this.totals.removed += removed.length;
     this.totals.rejected += rejected.length;

@@ -144,7 +144,7 @@ export class MemoryService {
     this.recovery = stores.repaired;
     this.preparer = new WorkerPreparer(options.log);
     this.folderOrder = new FolderOrder(options.root);
-    this.notes = new NoteChunks(options.root, (path) => this.writer.stateOf(path));
+    this.notes = new NoteChunks(options.root, (path) => this.writer.shownStateOf(path));
     this.writer = this.newWriter(this.unloadedStates);
   }
 
@@ -454,7 +454,7 @@ export class MemoryService {
 
   /** git's blob id of the note as indexed now (what search hits show), or null when not indexed. */
   indexedBlob(path: string): string | null {
-    const blob = this.writer.stateOf(path)?.blob;
+    const blob = this.writer.shownStateOf(path)?.blob;
     // A file too large to read is known by size and time, not content: no blob of it was read.
     return blob && !blob.startsWith('large:') ? blob : null;
   }

@@ -276,16 +276,22 @@ export class ChunkIndex {
     return (await this.table.countRows()) - hidden + this.recent.rows;
   }
 
-  /** Replaces every chunk of `paths` by `rows` (rows of other paths are untouched). */
-  replace(paths: string[], rows: ChunkRow[]): Promise<void> {
-    return this.serialized(() => this.replaceNow(paths, rows));
+  /**
+   * Replaces every chunk of `paths` by `rows` (rows of other paths are untouched). `onVisible` is
+   * called once searches may show the new rows: when the small table's copy in memory takes them
+   * (unfiltered searches read it; filtered ones still read the table until the add commits), or
+   * once a write straight into the main table commits.
+   */
+  replace(paths: string[], rows: ChunkRow[], onVisible?: () => void): Promise<void> {
+    return this.serialized(() => this.replaceNow(paths, rows, onVisible));
   }
 
-  private async replaceNow(paths: string[], rows: ChunkRow[]): Promise<void> {
+  private async replaceNow(paths: string[], rows: ChunkRow[], onVisible?: () => void): Promise<void> {
     // A first index, or a large batch with nothing in the small table (a rescan), goes straight in.
     const first = !this.hasFtsIndex;
     if ((first || rows.length >= DIRECT_ROWS) && this.recent.empty && !this.optimizing) {
       await this.rewrite(paths, rows);
+      onVisible?.();
       return;
     }
     // The new rows first, then the old ones are hidden: a search meanwhile finds the old or the
@@ -299,7 +305,7 @@ export class ChunkIndex {
     // Which of them have rows is asked while the small table is written (a scan of the path
     // column, once per write instead of once per search).
     const unhidden = paths.filter((path) => !this.view.paths.has(path));
-    const [hidden] = await Promise.all([this.inMain(unhidden), this.recent.write(paths, rows)]);
+    const [hidden] = await Promise.all([this.inMain(unhidden), this.recent.write(paths, rows, onVisible)]);
     if (hidden.length > 0) this.showView(new Set([...this.view.paths, ...hidden]));
     if (this.recent.rows >= FOLD_ROWS || this.recent.pathCount >= FOLD_PATHS) await this.foldNow();
   }
