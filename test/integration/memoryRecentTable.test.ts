@@ -305,3 +305,22 @@ it('finds the unedited notes while more than a hundred edited ones are hidden in
   expect(vector).toHaveLength(5);
   for (const hit of vector) expect(paths.slice(150)).toContain(hit.view.path);
 });
+
+it('brings into the indexes rows folded by a daemon stopped before it optimized', async () => {
+  await indexed();
+  expect(await index!.unindexedRows()).toBe(0);
+  await index!.replace(['d.md'], note('d.md', 'delta', 2, 6));
+  await index!.replace(['e.md'], note('e.md', 'echo', 1, 2));
+  // Writes paused long enough to fold, not to optimize; then the daemon stops.
+  expect(await index!.optimize({ full: false })).toBe('folded');
+  expect(await recentRows()).toBe(0);
+  await reopen();
+  // Every text search now scans these rows; the first optimization when writes pause indexes them.
+  expect(await index!.unindexedRows()).toBe(3);
+  expect(await index!.optimize({ full: true })).toBe('compacted');
+  expect(await index!.unindexedRows()).toBe(0);
+  expect(await found('delta')).toEqual(['d.md#0: delta part 0', 'd.md#1: delta part 1']);
+  expect(await found('echo')).toEqual(['e.md#0: echo part 0']);
+  // Nothing left behind: the next one only folds.
+  expect(await index!.optimize({ full: true })).toBe('folded');
+});

@@ -108,6 +108,8 @@ export class MemoryService {
   private optimizeTimer: NodeJS.Timeout | null = null;
   /** Writes (batches) since the last optimization started, and when the first of them happened. */
   private unoptimized = { writes: 0, since: 0, lastChange: null as Date | null };
+  /** The main table's indexes lack rows a daemon before this one folded in (checkIndexesBehind). */
+  private indexesBehind = false;
   /** The writer's files written at the last full collection (collectAfterBulk). */
   private collected = { writer: null as IndexWriter | null, files: 0 };
   /** Scans, rebuilds and repairs run one at a time, in order. */
@@ -171,6 +173,7 @@ export class MemoryService {
     stores.repaired = joinRepairs(stores.repaired, prepared.repaired);
     const service = new MemoryService(options, embedder, stores);
     await service.refreshSummary();
+    service.checkIndexesBehind();
     return service;
   }
 
@@ -771,7 +774,8 @@ export class MemoryService {
     if (this.optimizeTimer) clearTimeout(this.optimizeTimer);
     this.optimizeTimer = setTimeout(() => {
       this.optimizeTimer = null;
-      if (this.writer.pending === 0 && this.unoptimized.writes > 0) this.optimize(true);
+      if (this.writer.pending === 0 && (this.unoptimized.writes > 0 || this.indexesBehind))
+        this.optimize(true);
     }, OPTIMIZE_AFTER_IDLE_MS);
     this.optimizeTimer.unref();
   }
@@ -780,6 +784,8 @@ export class MemoryService {
     if (this.closed || this.rebuilding) return;
     const writes = this.unoptimized.writes;
     this.unoptimized.writes = 0;
+    // A failure is retried with the next writes' optimization, which checks the indexes again.
+    this.indexesBehind = false;
     const started = Date.now();
     this.stores.chunkIndex.optimize({ full }).then(
       (done) => {
@@ -804,6 +810,26 @@ export class MemoryService {
   private optimizeLater(writes: number): void {
     this.unoptimized.writes += writes;
     if (!this.closed) this.scheduleOptimize();
+  }
+
+  /**
+   * A daemon stopped between a fold and the optimization after it (both when writes pause) leaves
+   * rows the full-text index lacks, which every text search scans; nothing in this daemon's life
+   * would optimize them until it writes. Checked once opened, beside the first requests, and
+   * optimized at the first pause as writes are.
+   */
+  private checkIndexesBehind(): void {
+    const check = this.stores.chunkIndex.unindexedRows().then(
+      (rows) => {
+        if (rows === 0 || this.closed) return;
+        this.options.log.info('the search index lacks rows; it will take them at the first pause', { rows });
+        this.indexesBehind = true;
+        this.scheduleOptimize();
+      },
+      (error: unknown) => this.options.log.warn('could not check the search index', { error }),
+    );
+    this.upkeeps.add(check);
+    void check.finally(() => this.upkeeps.delete(check));
   }
 
   private async refreshSummary(): Promise<void> {
