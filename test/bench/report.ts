@@ -396,7 +396,6 @@ function saveSection(save: BenchReport['saveToSearchable']): string[] {
     latencyRow('  new notes', save.newNotes),
     latencyRow('  edits of a note', save.edits),
     latencyRow('floor (event+read+embed+add)', save.floor),
-    latencyRow('  the same without the polls', save.floorIdle),
     row(
       'all saves / floor',
       `p50 x${n(save.floorRatio.p50, 2)}, p99 x${n(save.floorRatio.p99, 2)}; each save over the floor ` +

@@ -4,14 +4,8 @@
  * the time runs until the first search that found it began in the daemon (`pollUntilFound`).
  * Saves alternate between a new note and an edit of an existing one (which replaces all of its
  * chunks), ~100 ms apart, as a person typing and saving would. After each save the floor
- * (saveFloor.ts) is measured in this process, so that the two see the same machine load and Keel's
- * figures can be read as ratios to it: once while the same polls search the daemon (for a word
- * no note holds), which is the ratio's floor, and once without them.
- *
- * The polls are the measure's own load: two text searches in flight all along, which keep the
- * daemon's thread and LanceDB's on both cores busy, and slow whatever else runs then. Measured
- * without them, the floor left out of its figure a load that Keel's carried (six runs of 40
- * saves at 100,000 chunks: floor p50 7.6-10.1 ms without the polls, 13.0-28.5 ms under them).
+ * (saveFloor.ts) is measured once in this process, so that the two see the same machine load and
+ * Keel's figures can be read as ratios to it.
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,13 +30,8 @@ export interface SaveResult {
   polls: number;
   /** Every save in order, to see where the slow ones fall (periodic upkeep shows as a pattern). */
   series: { edit: boolean; ms: number }[];
-  /**
-   * The floor (event + read + embed + one LanceDB add), measured after each save while the same
-   * polls search the daemon (each save's figure bears their load too).
-   */
+  /** The floor (event + read + embed + one LanceDB add), measured after each save. */
   floor: Summary;
-  /** The same floor without the polls, after each save. */
-  floorIdle: Summary;
   /** Keel's figure over the floor's: p50 over p50, p99 over p99. */
   floorRatio: { p50: number; p99: number };
   /** Each save over the floor measured right after it: the median, and the 10th-90th percentiles. */
@@ -74,7 +63,6 @@ export async function measureSaveToSearchable(
   let timeouts = 0;
   let polls = 0;
   const floors: number[] = [];
-  const idleFloors: number[] = [];
   await mkdir(join(options.workspace, 'memory', 'inbox'), { recursive: true });
   const floor = await SaveFloor.open(options.floorDir);
   try {
@@ -94,9 +82,7 @@ export async function measureSaveToSearchable(
       consecutiveTimeouts = found.ok ? 0 : consecutiveTimeouts + 1;
       latencies.push({ edit, ms: found.ms });
       await sleep(options.spacingMs ?? 100);
-      idleFloors.push(await floor.measure(`floor-${i}.md`, newNote(nonce, i)));
-      await sleep(options.spacingMs ?? 100);
-      floors.push(await underPolls(client, () => floor.measure(`floor-${i}-polled.md`, newNote(nonce, i))));
+      floors.push(await floor.measure(`floor-${i}.md`, newNote(nonce, i)));
       await sleep(options.spacingMs ?? 100);
     }
   } finally {
@@ -115,7 +101,6 @@ export async function measureSaveToSearchable(
     polls,
     series: latencies.map((l) => ({ edit: l.edit, ms: Math.round(l.ms) })),
     floor: floorSummary,
-    floorIdle: summarize(idleFloors),
     floorRatio: {
       p50: round(latency.p50Ms / floorSummary.p50Ms),
       p99: round(latency.p99Ms / floorSummary.p99Ms),
@@ -147,7 +132,7 @@ export async function pollUntilFound(
   client: SocketClient,
   nonce: string,
   started: number,
-  options: Pick<SaveOptions, 'pollMs' | 'timeoutMs'> & { stopped?: () => boolean },
+  options: Pick<SaveOptions, 'pollMs' | 'timeoutMs'>,
 ): Promise<{ ok: boolean; ms: number; polls: number }> {
   const every = options.pollMs ?? 1;
   const deadline = started + (options.timeoutMs ?? 10_000);
@@ -161,12 +146,11 @@ export async function pollUntilFound(
     if (answer.results.some((r) => r.text.includes(nonce)) && (foundAt === null || began < foundAt))
       foundAt = began;
   };
-  const stopped = options.stopped ?? (() => false);
-  for (let next = started; foundAt === null && !stopped() && performance.now() <= deadline;) {
+  for (let next = started; foundAt === null && performance.now() <= deadline;) {
     const wait = next - performance.now();
     if (wait > 0) await sleep(wait);
     while (inFlight.size >= POLLS_IN_FLIGHT) await Promise.race(inFlight);
-    if (foundAt !== null || stopped()) break;
+    if (foundAt !== null) break;
     polls++;
     const sent = poll().finally(() => inFlight.delete(sent));
     inFlight.add(sent);
@@ -175,18 +159,6 @@ export async function pollUntilFound(
   await Promise.all(inFlight);
   if (foundAt === null) return { ok: false, ms: performance.now() - started, polls };
   return { ok: true, ms: Math.max(0, foundAt - started), polls };
-}
-
-/** `work`'s result, run while the daemon is polled as a save is (for a word no note holds). */
-async function underPolls<T>(client: SocketClient, work: () => Promise<T>): Promise<T> {
-  let done = false;
-  const polling = pollUntilFound(client, 'keelnoteholdsthis', performance.now(), { stopped: () => done });
-  try {
-    return await work();
-  } finally {
-    done = true;
-    await polling;
-  }
 }
 
 export function newNote(nonce: string, i: number): string {

@@ -45,8 +45,8 @@ async function once(
       floorDir: await mkdtemp(join(tmpdir(), 'keel-save-floor-')),
     });
     await client.close();
-    const { latency, floor, floorIdle, floorRatio, pairedRatio, newNotes, edits } = result;
-    return `p50 ${latency.p50Ms} (new ${newNotes.p50Ms}, edits ${edits.p50Ms}) floor ${floor.p50Ms} (idle ${floorIdle.p50Ms}): x${floorRatio.p50}, paired x${pairedRatio.median}; p99 ${latency.p99Ms}`;
+    const { latency, floor, floorRatio, pairedRatio, newNotes, edits } = result;
+    return `p50 ${latency.p50Ms} (new ${newNotes.p50Ms}, edits ${edits.p50Ms}) floor ${floor.p50Ms}: x${floorRatio.p50}, paired x${pairedRatio.median}; p99 ${latency.p99Ms}`;
   } finally {
     await daemon.stop();
   }
