@@ -248,10 +248,15 @@ it('reads a note just written from its file as soon as searches show it, before 
   const catalog = stores!.catalog;
   const apply = catalog.apply.bind(catalog);
   let release: (failure?: Error) => void = () => undefined;
+  let held: () => void = () => undefined;
+  /** Resolves once the next commit is held (and `release` lets it go, or fails it). */
+  const nextCommitHeld = (): Promise<void> => new Promise((resolve) => (held = resolve));
   catalog.apply = async (batch) => {
-    await new Promise<void>(
+    const released = new Promise<void>(
       (resolve, reject) => (release = (failure) => (failure ? reject(failure) : resolve())),
     );
+    held();
+    await released;
     return apply(batch);
   };
   const edited = 'memory/chat/c-4.md';
@@ -263,8 +268,10 @@ it('reads a note just written from its file as soon as searches show it, before 
     [added]: '---\ndate: 2025-01-13\n---\n# Chat 13\n\nzebra orchid saffron\n',
   };
   for (const [path, content] of Object.entries(contents)) await writeNote(root, path, content);
+  let commit = nextCommitHeld();
   writer.enqueue([edited, added]);
   await writer.whenWritten([edited, added], 'searchable');
+  await commit;
 
   expect(writer.stateOf(edited)!.blob).toBe(before);
   expect(writer.stateOf(added)).toBeUndefined();
@@ -284,8 +291,10 @@ it('reads a note just written from its file as soon as searches show it, before 
   const third = 'memory/chat/c-5.md';
   const recorded = writer.stateOf(third)!.blob;
   await writeNote(root, third, '---\ndate: 2025-01-05\n---\n# Chat 5\n\nzebra walnut\n');
+  commit = nextCommitHeld();
   writer.enqueue([third]);
   await writer.whenWritten([third], 'searchable');
+  await commit;
   expect(notes.read(third)).toEqual(await indexed(third));
   const failed = writer.whenIdle();
   release(new Error('disk full'));

@@ -95,7 +95,7 @@ export class IndexWriter {
    */
   private searchable = new Set<string>();
   /**
-   * The records of the batch being written, from the moment searches may show its rows until the
+   * The records of the batch being written, from the moment every search shows its rows until the
    * catalog has them (then `states` does): what searches show of these paths (null: removed).
    */
   private showing = new Map<string, FileState | null>();
@@ -141,12 +141,13 @@ export class IndexWriter {
   }
 
   /**
-   * The record of what searches show of `path` now: while a batch is written, its record as soon
-   * as its rows are searchable, before the small table's add and the catalog's commit (together
-   * 15-70 ms in the benchmark's saves). Reads of a note against the index (noteChunks.ts, a hit's
-   * blob) go by this one. By stateOf, a search that found a note just saved could not read it
-   * from its file and asked the index for its chunks (under the benchmark's polls such a search
-   * took 15-34 ms, against 2.5-5 ms now), and a run citing the hit named the older blob.
+   * The record of what searches show of `path` now: while a batch is written, its record once
+   * every search shows its rows (ChunkIndex.replace's onVisible), before the catalog's commit
+   * (5-37 ms later in the benchmark's saves). Reads of a note against the index (noteChunks.ts, a
+   * hit's blob) go by this one. By stateOf, a search meanwhile that found a note just saved could
+   * not read it from its file and asked the index for its chunks, and a run citing the hit named
+   * the older blob. Before every search shows the rows (the small table's copy in memory takes
+   * them first, for unfiltered searches only), the older record stands and the index answers.
    */
   shownStateOf(path: string): FileState | undefined {
     return this.showing.has(path) ? (this.showing.get(path) ?? undefined) : this.states.get(path);

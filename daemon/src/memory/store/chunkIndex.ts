@@ -278,9 +278,8 @@ export class ChunkIndex {
 
   /**
    * Replaces every chunk of `paths` by `rows` (rows of other paths are untouched). `onVisible` is
-   * called once searches may show the new rows: when the small table's copy in memory takes them
-   * (unfiltered searches read it; filtered ones still read the table until the add commits), or
-   * once a write straight into the main table commits.
+   * called once every search shows the new rows and none the old ones (filtered or not: the small
+   * table's add has committed and the main table's older rows are hidden), before a fold.
    */
   replace(paths: string[], rows: ChunkRow[], onVisible?: () => void): Promise<void> {
     return this.serialized(() => this.replaceNow(paths, rows, onVisible));
@@ -305,8 +304,9 @@ export class ChunkIndex {
     // Which of them have rows is asked while the small table is written (a scan of the path
     // column, once per write instead of once per search).
     const unhidden = paths.filter((path) => !this.view.paths.has(path));
-    const [hidden] = await Promise.all([this.inMain(unhidden), this.recent.write(paths, rows, onVisible)]);
+    const [hidden] = await Promise.all([this.inMain(unhidden), this.recent.write(paths, rows)]);
     if (hidden.length > 0) this.showView(new Set([...this.view.paths, ...hidden]));
+    onVisible?.();
     if (this.recent.rows >= FOLD_ROWS || this.recent.pathCount >= FOLD_PATHS) await this.foldNow();
   }
 

@@ -137,7 +137,7 @@ export class RecentChunks {
    * Filtered searches ask the table, which shows the older rows until the add commits. Should the
    * add fail, the copy goes back to what the table holds and the caller writes the batch again.
    */
-  async write(paths: string[], rows: ChunkRow[], onVisible?: () => void): Promise<void> {
+  async write(paths: string[], rows: ChunkRow[]): Promise<void> {
     const seq = this.seq++;
     const chunks = new Map<string, number>(paths.map((path) => [path, 0]));
     for (const row of rows) chunks.set(row.path, (chunks.get(row.path) ?? 0) + 1);
@@ -147,7 +147,6 @@ export class RecentChunks {
       chunks.keys(),
       added.filter((row) => row.chunk !== TOMBSTONE_CHUNK),
     );
-    onVisible?.();
     try {
       // An append commits beside a compaction (it rewrites only the fragments it started with).
       if (added.length > 0) await this.table.add(chunkTable(added, this.schema));
