@@ -1,14 +1,16 @@
 /**
  * A daemon stopped between a fold of the newest writes into the main table and the optimization
  * that brings them into its indexes (both when writes pause) leaves rows the full-text index lacks,
- * which every text search scans again. The next daemon brings them in at its first pause, though it
- * writes nothing. Real stores, real files.
+ * which every text search scans again. The next daemon brings them in at the first pause after its
+ * start, though it writes nothing. Real stores, real files.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { MemoryService } from '../../daemon/src/memory/memoryService';
+import { WorkspaceConfig } from '@keel/schemas';
+import { createLogger } from '../../daemon/src/log';
+import { MemoryService } from '../../daemon/src/memory/memoryService';
 import type { Stores } from '../../daemon/src/memory/store/stores';
 import { openMemory, writeCompany, writeNote } from '../helpers/memory';
 
@@ -41,8 +43,16 @@ it('indexes at its first pause the rows a daemon stopped before optimizing folde
   expect(await chunkIndex(memory).optimize({ full: false })).toBe('folded');
   await memory.close();
 
-  memory = await openMemory(root);
+  // A daemon's memory: it watches the files and compares them with the index at its start.
+  memory = await MemoryService.open({
+    root,
+    config: WorkspaceConfig.parse({ version: 1 }),
+    log: createLogger({ level: 'error' }),
+    watch: true,
+    onStatus: () => undefined,
+  });
   expect(await chunkIndex(memory).unindexedRows()).toBeGreaterThan(0);
+  memory.start();
   const started = Date.now();
   while ((await chunkIndex(memory).unindexedRows()) > 0 && Date.now() - started < 30_000)
     await new Promise((resolve) => setTimeout(resolve, 250));

@@ -173,7 +173,6 @@ export class MemoryService {
     stores.repaired = joinRepairs(stores.repaired, prepared.repaired);
     const service = new MemoryService(options, embedder, stores);
     await service.refreshSummary();
-    service.checkIndexesBehind();
     return service;
   }
 
@@ -228,7 +227,10 @@ export class MemoryService {
         this.publish();
         // A daemon that lives on: its first save should not wait for the worker thread to start.
         // Not a single command's memory, where it would only compete with the command.
-        if (this.options.watch && !this.closed) this.preparer.warm?.(this.embedsInPreparer);
+        if (this.options.watch && !this.closed) {
+          this.preparer.warm?.(this.embedsInPreparer);
+          this.checkIndexesBehind();
+        }
       });
     if (!this.options.watch) return;
     ready.then(
@@ -784,8 +786,8 @@ export class MemoryService {
     if (this.closed || this.rebuilding) return;
     const writes = this.unoptimized.writes;
     this.unoptimized.writes = 0;
-    // A failure is retried with the next writes' optimization, which checks the indexes again.
-    this.indexesBehind = false;
+    // Only a full optimization checks the indexes; a failed one is retried with the next writes'.
+    if (full) this.indexesBehind = false;
     const started = Date.now();
     this.stores.chunkIndex.optimize({ full }).then(
       (done) => {
@@ -815,8 +817,9 @@ export class MemoryService {
   /**
    * A daemon stopped between a fold and the optimization after it (both when writes pause) leaves
    * rows the full-text index lacks, which every text search scans; nothing in this daemon's life
-   * would optimize them until it writes. Checked once opened, beside the first requests, and
-   * optimized at the first pause as writes are.
+   * would optimize them until it writes. Checked once the start's comparison with the files is
+   * done (a compaction beside it would slow the first searches), and optimized at the next pause
+   * as writes are. Not in a single command's memory, where it would compete with the command.
    */
   private checkIndexesBehind(): void {
     const check = this.stores.chunkIndex.unindexedRows().then(
