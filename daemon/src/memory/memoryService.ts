@@ -822,6 +822,9 @@ export class MemoryService {
    * as writes are. Not in a single command's memory, where it would compete with the command.
    */
   private checkIndexesBehind(): void {
+    // Asking loads the full-text index, as a search would. An index built since the start holds
+    // every row; one found at the start was loaded by the start's warm-up search already.
+    if (!this.stores.chunkIndex.foundIndexed) return;
     const check = this.stores.chunkIndex.unindexedRows().then(
       (rows) => {
         if (rows === 0 || this.closed) return;

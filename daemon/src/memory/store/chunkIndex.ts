@@ -139,6 +139,11 @@ class RecentView {
 
 export class ChunkIndex {
   private hasFtsIndex = false;
+  /**
+   * Whether the table had its full-text index when opened: only then can rows a daemon before this
+   * one folded in lack from it (an index built here covers what the table held then).
+   */
+  foundIndexed = false;
   private hasVectorIndex = false;
   private readonly reads = new Set<Promise<unknown>>();
   /**
@@ -208,6 +213,7 @@ export class ChunkIndex {
     const recent = await openRecent(db, dimensions, built !== undefined && built !== dimensions);
     const index = new ChunkIndex(db, table, recent, dimensions, log);
     await index.verify();
+    index.foundIndexed = index.hasFtsIndex;
     if ((await table.countRows()) === 0) index.mainPaths = new Set();
     // Rows of the small table's paths left in the main table by a crash (during a fold, or during
     // a compaction, when deletes wait) go now: the small table holds the newest.
