@@ -11,6 +11,7 @@ import type { PreparedFile } from '../runtime/workerTasks';
 import type { Embedder } from './embed/embedder';
 import { gitBlobId, isIndexable, type FileStat } from './files';
 import { PARSE_LIMITS, tooLarge, type NoteMeta, type ParsedFile } from './parse/index';
+import { parsesQuickly } from './parse/quick';
 import { inProcessPreparer, type FilePreparer, type FileToPrepare } from './prepare';
 import { LAYOUT_MAX_BYTES, layoutOf, type NoteLayout } from './noteLayout';
 import { mentionsOf } from './rerank';
@@ -44,6 +45,17 @@ export interface PreparedBatch {
   /** Milliseconds per step, for the debug log. */
   phases: Record<string, number>;
 }
+
+/**
+ * A batch of this few files (a save), each within these bounds (parse/quick.ts), is parsed and
+ * embedded on the daemon's own thread: 0.1-0.6 ms for a note (median; at worst 5-8 ms, the shapes
+ * of test/security/saveParseThread.test.ts and others, bundled). The worker thread waits for a core
+ * on a busy machine: while the benchmark's two searches ran, a small note's trip there and back
+ * took 1-10 ms of a save's way to search. Save to searchable p50: 12.9-15.3 ms -> 10.4-12.0 ms
+ * (profile/saveOnly.ts, four rounds of 40 saves alternated with the build before, 100,000 chunks).
+ */
+const HERE_FILES = 2;
+const HERE_BOUNDS = { chars: 8 * 1024, lines: 200, yamlChars: 256 };
 
 /** Files read before they go to the preparer (a few of its groups). */
 const READ_SLICE = 128;
@@ -96,7 +108,9 @@ export async function prepareBatch(paths: string[], how: BatchPreparation): Prom
       changed.push({ path, file, blob });
       if (file.text !== null) readable.push({ path, content: file.text });
     });
-    const prepared = preparer.prepare(readable, embedded);
+    const here =
+      paths.length <= HERE_FILES && readable.every((f) => parsesQuickly(f.path, f.content, HERE_BOUNDS));
+    const prepared = here ? inProcessPreparer.prepare(readable, false) : preparer.prepare(readable, embedded);
     prepared.catch(() => undefined); // awaited below, after the other slices are read
     preparing.push(prepared);
   }

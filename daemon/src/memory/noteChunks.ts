@@ -14,23 +14,19 @@
  * on average: parsing each (0.15-0.25 ms: YAML, Markdown blocks, views) took 4.3 ms a search; by
  * their layouts (read, hash, slice: 0.06 ms) 1.0 ms.
  */
-import { splitFrontmatter } from './parse/frontmatter';
-import { fileKind, lineBreaksAsParsed, parseFile } from './parse/index';
+import { parseFile } from './parse/index';
+import { parsesQuickly } from './parse/quick';
 import { chunkViewsOf, readIfFile, type ReadFile } from './indexBatch';
 import { LAYOUT_MAX_BYTES, layoutOf, viewsOf, wellFormed } from './noteLayout';
 import type { FileState } from './store/catalog';
 import type { ChunkView } from './store/chunkIndex';
 
 /**
- * What is parsed on the daemon's thread is bounded, since a note can be written to be slow to parse
- * (measured worst shapes, one parse each; a bound on time instead would send every note to the
- * index on a busy machine). A note larger than these is read from the index: 16 KB of headings
- * alone (4,000 lines) took 20-27 ms, 500 lines of any shape tried a few; and each YAML key costs
- * 60-70 us (1 KB of frontmatter keys 6-10 ms, 57 KB 0.7 s), frontmatter or a whole YAML file.
+ * What is parsed on the daemon's thread is bounded (parse/quick.ts); a note past these is read from
+ * the index. Once per note and daemon: it is laid out then.
  */
 const NOTE_READ_MAX_BYTES = LAYOUT_MAX_BYTES;
-const NOTE_READ_MAX_LINES = 500;
-const NOTE_READ_MAX_YAML_CHARS = 1024;
+const NOTE_READ_BOUNDS = { chars: NOTE_READ_MAX_BYTES, lines: 500, yamlChars: 1024 };
 
 export class NoteChunks {
   private readonly scratch: { buffer: Buffer; folders?: Set<string> } = {
@@ -60,7 +56,7 @@ export class NoteChunks {
     // (a note the worker gave up on may parse on this thread).
     if (state.chunks === 0) return [];
     // Indexed before this process started: parsed once, and laid out for the next read.
-    if (costly(path, file.text)) return null;
+    if (!parsesQuickly(path, file.text, NOTE_READ_BOUNDS)) return null;
     const parsed = parseFile(path, file.text);
     // A note the index rejected has no chunks there.
     const views = !parsed.ok
@@ -88,16 +84,4 @@ export class NoteChunks {
       this.scratch.folders = undefined;
     }
   }
-}
-
-/** Whether parsing the note could take more than a few milliseconds (see the bounds above). */
-function costly(path: string, content: string): boolean {
-  // Line breaks as parseFile counts them (a lone \r is one too).
-  const text = lineBreaksAsParsed(content);
-  let lines = 0;
-  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
-    if (++lines > NOTE_READ_MAX_LINES) return true;
-  }
-  const yaml = fileKind(path) === 'yaml' ? text : splitFrontmatter(text).yaml;
-  return (yaml?.length ?? 0) > NOTE_READ_MAX_YAML_CHARS;
 }
