@@ -110,7 +110,10 @@ export async function prepareBatch(paths: string[], how: BatchPreparation): Prom
     });
     const here =
       paths.length <= HERE_FILES && readable.every((f) => parsesQuickly(f.path, f.content, HERE_BOUNDS));
-    const prepared = here ? inProcessPreparer.prepare(readable, false) : preparer.prepare(readable, embedded);
+    // Should a parse here throw, the worker reports the file's problem as it does for any file.
+    const prepared = here
+      ? inProcessPreparer.prepare(readable, false).catch(() => preparer.prepare(readable, embedded))
+      : preparer.prepare(readable, embedded);
     prepared.catch(() => undefined); // awaited below, after the other slices are read
     preparing.push(prepared);
   }

@@ -1,10 +1,10 @@
 /**
- * Whether a note parses in about a millisecond at worst, so that the daemon's own thread may parse
- * it (everything else goes to the worker thread: a note can be written to be slow to parse). The
- * bounds follow the measured worst shapes, one parse each: 16 KB of headings alone (4,000 lines)
- * took 20-27 ms, so a few microseconds a line; each YAML key costs 60-70 us (1 KB of frontmatter
- * keys 6-10 ms, 57 KB 0.7 s), frontmatter or a whole YAML file. A bound on time instead would
- * send every note elsewhere on a busy machine.
+ * Whether a note is small enough in the ways that make a parse slow for the daemon's own thread to
+ * parse it (everything else goes to the worker thread: a note can be written to be slow to parse).
+ * Each caller picks its bounds from the measured worst shapes, one parse each: 16 KB of headings
+ * alone (4,000 lines) took 20-27 ms, so a few microseconds a line; each YAML key costs 60-70 us
+ * (1 KB of frontmatter keys 6-10 ms, 57 KB 0.7 s), frontmatter or a whole YAML file. A bound on
+ * time instead would send every note elsewhere on a busy machine.
  */
 import { splitFrontmatter } from './frontmatter';
 import { fileKind, lineBreaksAsParsed } from './index';
