@@ -12,7 +12,13 @@ import { openStores, type Stores } from '../../daemon/src/memory/store/stores';
 
 export async function openMemory(
   root: string,
-  config: Partial<{ maxAgeDays: number; search: Partial<MemorySearchConfig>; log: Logger }> = {},
+  config: Partial<{
+    maxAgeDays: number;
+    search: Partial<MemorySearchConfig>;
+    log: Logger;
+    /** A daemon's memory: it watches the files (once started). */
+    watch: boolean;
+  }> = {},
 ): Promise<MemoryService> {
   return MemoryService.open({
     root,
@@ -21,7 +27,7 @@ export async function openMemory(
       memory: { maxAgeDays: config.maxAgeDays ?? 365, search: config.search ?? {} },
     }),
     log: config.log ?? createLogger({ level: 'error' }),
-    watch: false,
+    watch: config.watch ?? false,
     onStatus: () => undefined,
   });
 }

@@ -8,9 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { WorkspaceConfig } from '@keel/schemas';
-import { createLogger } from '../../daemon/src/log';
-import { MemoryService } from '../../daemon/src/memory/memoryService';
+import type { MemoryService } from '../../daemon/src/memory/memoryService';
 import type { Stores } from '../../daemon/src/memory/store/stores';
 import { openMemory, writeCompany, writeNote } from '../helpers/memory';
 
@@ -44,13 +42,7 @@ it('indexes at its first pause the rows a daemon stopped before optimizing folde
   await memory.close();
 
   // A daemon's memory: it watches the files and compares them with the index at its start.
-  memory = await MemoryService.open({
-    root,
-    config: WorkspaceConfig.parse({ version: 1 }),
-    log: createLogger({ level: 'error' }),
-    watch: true,
-    onStatus: () => undefined,
-  });
+  memory = await openMemory(root, { watch: true });
   expect(await chunkIndex(memory).unindexedRows()).toBeGreaterThan(0);
   memory.start();
   const started = Date.now();

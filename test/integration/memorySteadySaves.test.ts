@@ -8,10 +8,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { WorkspaceConfig } from '@keel/schemas';
-import { createLogger } from '../../daemon/src/log';
-import { MemoryService } from '../../daemon/src/memory/memoryService';
-import { writeCompany, writeNote } from '../helpers/memory';
+import type { MemoryService } from '../../daemon/src/memory/memoryService';
+import { openMemory, writeCompany, writeNote } from '../helpers/memory';
 import { makeTempDirs, type TempDirs } from '../helpers/workspace';
 
 const SAVES = 12;
@@ -46,13 +44,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 it('under searches, indexes steady saves together, each searchable within 1.5 s', async () => {
   const root = dirs.workspace;
   await writeCompany(root);
-  memory = await MemoryService.open({
-    root,
-    config: WorkspaceConfig.parse({ version: 1 }),
-    log: createLogger({ level: 'error' }),
-    watch: true,
-    onStatus: () => undefined,
-  });
+  memory = await openMemory(root, { watch: true });
   memory.start();
   await memory.current();
   // The inbox folder exists before the saves, so each save is seen by its own event.

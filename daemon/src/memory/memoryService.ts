@@ -737,11 +737,17 @@ export class MemoryService {
     if (this.writer.pending > 0 || this.writer.progress) return;
     // The queue is empty: refresh counts and problems, build missing indexes, plan an optimize.
     this.scheduleOptimize();
-    const upkeep = this.refreshSummary().catch((error: unknown) =>
-      this.options.log.warn('index upkeep failed', { error }),
+    this.upkeep(
+      this.refreshSummary().catch((error: unknown) =>
+        this.options.log.warn('index upkeep failed', { error }),
+      ),
     );
-    this.upkeeps.add(upkeep);
-    void upkeep.finally(() => this.upkeeps.delete(upkeep));
+  }
+
+  /** Background work close() waits for (it reads the stores). */
+  private upkeep(work: Promise<void>): void {
+    this.upkeeps.add(work);
+    void work.finally(() => this.upkeeps.delete(work));
   }
 
   /**
@@ -825,17 +831,19 @@ export class MemoryService {
     // Asking loads the full-text index, as a search would. An index built since the start holds
     // every row; one found at the start was loaded by the start's warm-up search already.
     if (!this.stores.chunkIndex.foundIndexed) return;
-    const check = this.stores.chunkIndex.unindexedRows().then(
-      (rows) => {
-        if (rows === 0 || this.closed) return;
-        this.options.log.info('the search index lacks rows; it will take them at the first pause', { rows });
-        this.indexesBehind = true;
-        this.scheduleOptimize();
-      },
-      (error: unknown) => this.options.log.warn('could not check the search index', { error }),
+    this.upkeep(
+      this.stores.chunkIndex.unindexedRows().then(
+        (rows) => {
+          if (rows === 0 || this.closed) return;
+          this.options.log.info('the search index lacks rows; it will take them at the first pause', {
+            rows,
+          });
+          this.indexesBehind = true;
+          this.scheduleOptimize();
+        },
+        (error: unknown) => this.options.log.warn('could not check the search index', { error }),
+      ),
     );
-    this.upkeeps.add(check);
-    void check.finally(() => this.upkeeps.delete(check));
   }
 
   private async refreshSummary(): Promise<void> {
